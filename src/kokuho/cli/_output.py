@@ -1,0 +1,46 @@
+"""How commands report: a table or lines for people, one JSON document with ``--json``."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(
+        function
+    )
+
+
+def _default(value: object) -> object:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def emit_json(document: object) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=_default))
+
+
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    """Exits with ``code`` and a one-line reason on standard error."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def open_engine() -> Any:
+    """The configured database, migrated to the current schema."""
+    from kokuho.config import Settings
+    from kokuho.store import connect
+
+    return connect(Settings.from_env().database_url)

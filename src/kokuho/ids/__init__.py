@@ -1,0 +1,47 @@
+"""Identifiers every context shares: insurer and institution numbers, My Number, the
+individual insured number, 和暦 dates, fiscal years and ages. Pure values, no I/O."""
+
+from kokuho.ids._checkdigit import luhn_2_1, mynumber_check
+from kokuho.ids._errors import InvalidIdentifier
+from kokuho.ids._fiscal import FiscalYear, age_at_fiscal_year_end, age_on
+from kokuho.ids._institution import SCORE_TABLES, InstitutionCode
+from kokuho.ids._insured import InsuredId, parse_branch, parse_number, parse_symbol
+from kokuho.ids._insurer import HEALTH_INSURANCE_LAW_CODES, InsurerNumber, with_check_digit
+from kokuho.ids._mynumber import MyNumber
+from kokuho.ids._wareki import (
+    ERAS,
+    Era,
+    era_of,
+    parse_gyymm,
+    parse_gyymmdd,
+    to_gyymm,
+    to_gyymmdd,
+    wareki_label,
+)
+
+__all__ = [
+    "ERAS",
+    "HEALTH_INSURANCE_LAW_CODES",
+    "SCORE_TABLES",
+    "Era",
+    "FiscalYear",
+    "InstitutionCode",
+    "InsuredId",
+    "InsurerNumber",
+    "InvalidIdentifier",
+    "MyNumber",
+    "age_at_fiscal_year_end",
+    "age_on",
+    "era_of",
+    "luhn_2_1",
+    "mynumber_check",
+    "parse_branch",
+    "parse_gyymm",
+    "parse_gyymmdd",
+    "parse_number",
+    "parse_symbol",
+    "to_gyymm",
+    "to_gyymmdd",
+    "wareki_label",
+    "with_check_digit",
+]

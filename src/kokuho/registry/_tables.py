@@ -1,0 +1,132 @@
+"""The register's tables. Only kokuho.registry writes them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kokuho.store import metadata
+
+insurers = sa.Table(
+    "insurers",
+    metadata,
+    sa.Column("insurer_number", sa.String(8), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    # kyokai | kumiai | kyosai | kokuho_municipal | kokuho_kumiai | koki (see registry.INSURER_KINDS)
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("prefecture", sa.String(2), nullable=False),
+    sa.Column("municipality_code", sa.String(6)),
+)
+
+persons = sa.Table(
+    "persons",
+    metadata,
+    sa.Column("person_id", sa.Integer, primary_key=True),
+    sa.Column("name_kanji", sa.String(100), nullable=False),
+    sa.Column("name_kana", sa.String(100), nullable=False),
+    sa.Column("birth_date", sa.Date, nullable=False),
+    sa.Column("sex", sa.SmallInteger, nullable=False),
+    sa.Column("address", sa.String(200), nullable=False),
+    # Digest of the five normalised basic items; finds the same person across insurers.
+    sa.Column("match_key", sa.String(32), nullable=False, index=True),
+)
+
+coverages = sa.Table(
+    "coverages",
+    metadata,
+    sa.Column("coverage_id", sa.Integer, primary_key=True),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("persons.person_id"), nullable=False),
+    sa.Column(
+        "insurer_number", sa.String(8), sa.ForeignKey("insurers.insurer_number"), nullable=False
+    ),
+    sa.Column("symbol", sa.String(20), nullable=False),
+    sa.Column("number", sa.String(20), nullable=False),
+    sa.Column("branch", sa.String(2), nullable=False),
+    sa.Column("acquired_on", sa.Date, nullable=False),
+    sa.Column("lost_on", sa.Date),
+    sa.Column("loss_reason", sa.String(2)),
+    sa.Column("relationship", sa.SmallInteger, nullable=False),
+    sa.Column("card_class", sa.String(2), nullable=False),
+    sa.UniqueConstraint("insurer_number", "symbol", "number", "branch", "acquired_on"),
+    sa.Index("ix_coverages_person", "person_id"),
+)
+
+coverage_terms = sa.Table(
+    "coverage_terms",
+    metadata,
+    sa.Column("coverage_id", sa.Integer, sa.ForeignKey("coverages.coverage_id"), primary_key=True),
+    sa.Column("effective_from", sa.Date, primary_key=True),
+    sa.Column("copay_percent", sa.SmallInteger, nullable=False),
+    sa.Column("elderly_copay_percent", sa.SmallInteger),
+    sa.Column("limit_category", sa.String(3)),
+    sa.Column("specific_disease", sa.String(1)),
+)
+
+feed_files = sa.Table(
+    "feed_files",
+    metadata,
+    sa.Column("file_id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("applied", sa.Integer, nullable=False),
+    sa.Column("duplicates", sa.Integer, nullable=False),
+    sa.Column("rejected", sa.Integer, nullable=False),
+)
+
+feed_events = sa.Table(
+    "feed_events",
+    metadata,
+    sa.Column("insurer_number", sa.String(8), primary_key=True),
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("effective_date", sa.Date, nullable=False),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("feed_files.file_id"), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    # Digest of the row's content: the same event id with other content is an error.
+    sa.Column("digest", sa.String(32), nullable=False),
+)
+
+residents = sa.Table(
+    "residents",
+    metadata,
+    sa.Column("resident_id", sa.String(20), primary_key=True),
+    sa.Column("mynumber_hmac", sa.String(64), nullable=False, unique=True),
+    sa.Column("name_kanji", sa.String(100), nullable=False),
+    sa.Column("name_kana", sa.String(100), nullable=False),
+    sa.Column("birth_date", sa.Date, nullable=False),
+    sa.Column("sex", sa.SmallInteger, nullable=False),
+    sa.Column("address", sa.String(200), nullable=False),
+    sa.Column("municipality_code", sa.String(6), nullable=False),
+)
+
+person_mynumbers = sa.Table(
+    "person_mynumbers",
+    metadata,
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("persons.person_id"), primary_key=True),
+    sa.Column("mynumber_hmac", sa.String(64), nullable=False, unique=True),
+    sa.Column("resident_id", sa.String(20), nullable=False),
+    sa.Column("verified_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("request_id", sa.Integer, nullable=False),
+)
+
+mynumber_requests = sa.Table(
+    "mynumber_requests",
+    metadata,
+    sa.Column("request_id", sa.Integer, primary_key=True),
+    sa.Column("insurer_number", sa.String(8), nullable=False),
+    sa.Column("symbol", sa.String(20), nullable=False),
+    sa.Column("number", sa.String(20), nullable=False),
+    sa.Column("branch", sa.String(2), nullable=False),
+    sa.Column("mynumber_hmac", sa.String(64), nullable=False),
+    # linked | review | rejected
+    sa.Column("status", sa.String(10), nullable=False, index=True),
+    # JSON list of {"item", "register", "resident"} or a reason code.
+    sa.Column("findings", sa.Text, nullable=False),
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.String(100)),
+    # A resubmission of the same pair re-checks the request instead of adding another.
+    sa.UniqueConstraint("insurer_number", "symbol", "number", "branch", "mynumber_hmac"),
+)

@@ -1,0 +1,79 @@
+"""Shared fixtures. Storage tests run on SQLite and on PostgreSQL.
+
+PostgreSQL is reached at KOKUHO_TEST_POSTGRES_URL (default: the local server, database
+``test``). Each test gets its own schema, dropped afterwards. Without a server the PostgreSQL
+variants skip on a developer machine and fail under CI=true, where .ci/run must have started it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import kokuho.registry  # noqa: F401  (registers the register's tables)
+from kokuho.store import connect
+
+POSTGRES_URL = os.environ.get(
+    "KOKUHO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_available() -> str | None:
+    try:
+        probe = sa.create_engine(POSTGRES_URL)
+        with probe.connect() as connection:
+            connection.execute(sa.text("select 1"))
+        probe.dispose()
+    except Exception as error:  # any failure to reach the server
+        return f"{type(error).__name__}: {error}".splitlines()[0]
+    return None
+
+
+_POSTGRES_PROBLEM: str | None | bool = False  # False = not probed yet
+
+
+def require_postgres() -> None:
+    global _POSTGRES_PROBLEM
+    if _POSTGRES_PROBLEM is False:
+        _POSTGRES_PROBLEM = _postgres_available()
+    if _POSTGRES_PROBLEM:
+        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {_POSTGRES_PROBLEM}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kokuho.db'}"
+        return
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    """A migrated database of each kind (SQLite file, PostgreSQL schema)."""
+    engine = connect(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def mynumber_key() -> bytes:
+    return b"test-key-0123456789abcdef0123456789abcdef"
