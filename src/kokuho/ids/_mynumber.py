@@ -28,7 +28,8 @@ class MyNumber:
             raise InvalidIdentifier(KIND, mask(raw), error.reason) from None
         expected = mynumber_check(text[:11])
         if int(text[11]) != expected:
-            raise InvalidIdentifier(KIND, mask(raw), "検査用数字 does not match (総務省令第85号 §5)")
+            reason = "検査用数字 does not match (総務省令第85号 §5)"
+            raise InvalidIdentifier(KIND, mask(raw), reason)
         return cls(text)
 
     def keyed_hash(self, key: bytes) -> str:

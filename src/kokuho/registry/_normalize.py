@@ -42,14 +42,12 @@ def normalize_kanji_name(value: str) -> str:
 def normalize_kana_name(value: str) -> str:
     # NFKC turns half-width kana (with their separate dakuten) into full-width katakana.
     text = _SPACES.sub("", unicodedata.normalize("NFKC", value))
-    katakana = "".join(
-        chr(ord(char) + 0x60) if "ぁ" <= char <= "ゖ" else char for char in text
-    )
+    katakana = "".join(chr(ord(char) + 0x60) if "ぁ" <= char <= "ゖ" else char for char in text)
     # Half-width systems cannot write small kana, so ｼﾔｼﾝ and シャシン must compare equal.
     return _DASHES.sub("ー", katakana.translate(_SMALL_KANA))
 
 
-_KANJI_DIGITS = {"〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_KANJI_DIGITS = {char: value for value, char in enumerate("〇一二三四五六七八九")}
 _KANJI_NUMBER = re.compile(r"[〇一二三四五六七八九十百千]+(?=丁目|番|号|の|[-－]|$)")
 _BLOCK = re.compile(r"(\d+)(?:丁目|番地|番|号|の)")
 
@@ -80,9 +78,7 @@ def normalize_address(value: str) -> str:
     return text.rstrip("-")
 
 
-def match_key(
-    name_kanji: str, name_kana: str, birth_date: dt.date, sex: int, address: str
-) -> str:
+def match_key(name_kanji: str, name_kana: str, birth_date: dt.date, sex: int, address: str) -> str:
     """A digest of the five normalised items: equal keys mean all five items agree."""
     joined = "\x1f".join(
         (

@@ -11,7 +11,7 @@ insurers = sa.Table(
     metadata,
     sa.Column("insurer_number", sa.String(8), primary_key=True),
     sa.Column("name", sa.String(100), nullable=False),
-    # kyokai | kumiai | kyosai | kokuho_municipal | kokuho_kumiai | koki (see registry.INSURER_KINDS)
+    # kyokai | kumiai | kyosai | kokuho_municipal | kokuho_kumiai | koki
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("prefecture", sa.String(2), nullable=False),
     sa.Column("municipality_code", sa.String(6)),
