@@ -1,0 +1,169 @@
+"""Rows of the change feed (資格異動) parsed into events. Pure: no database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Final
+
+from kokuho.ids import InsuredId, InvalidIdentifier, parse_gyymmdd
+
+KINDS: Final = ("acquire", "lose", "change")
+PERSON_FIELDS: Final = ("name_kanji", "name_kana", "address")
+TERM_FIELDS: Final = (
+    "copay_percent",
+    "elderly_copay_percent",
+    "limit_category",
+    "specific_disease",
+)
+COLUMNS: Final = frozenset(
+    {
+        "event_id", "event", "effective_date", "insurer_number", "symbol", "number", "branch",
+        "name_kanji", "name_kana", "birth_date", "sex", "address", "relationship",
+        "copay_percent", "elderly_copay_percent", "limit_category", "specific_disease",
+        "card_class", "loss_reason",
+    }
+)  # fmt: skip
+REQUIRED: Final = frozenset(
+    {"event_id", "event", "effective_date", "insurer_number", "symbol", "number", "branch"}
+)
+LOSS_REASONS: Final = {"01": "死亡", "02": "生活保護", "03": "他保険加入", "99": "その他"}
+LIMIT_CATEGORIES: Final = frozenset(
+    [f"A0{n}" for n in range(1, 7)] + [f"B{n:02d}" for n in range(1, 11)]
+)
+CLEAR: Final = "-"
+
+
+class FieldError(ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(reason)
+
+
+@dataclass(slots=True)
+class Event:
+    """One validated row. ``person`` and ``terms`` hold only the columns the row filled;
+    a value of None in ``terms`` means "clear it" (the row said ``-``)."""
+
+    line: int
+    event_id: str
+    kind: str
+    effective: dt.date
+    insured: InsuredId
+    digest: str
+    person: dict[str, str]
+    birth_date: dt.date | None
+    sex: int | None
+    relationship: int | None
+    card_class: str
+    terms: dict[str, int | str | None]
+    loss_reason: str | None
+
+
+def parse_date(field: str, raw: str) -> dt.date:
+    text = raw.strip()
+    try:
+        if len(text) == 7 and text.isdigit():
+            return parse_gyymmdd(text)
+        return dt.date.fromisoformat(text)
+    except InvalidIdentifier as error:
+        raise FieldError(field, error.reason) from None
+    except ValueError:
+        raise FieldError(field, f"{raw!r} is not a date (YYYY-MM-DD or GYYMMDD)") from None
+
+
+def _choice(field: str, raw: str, allowed: dict[str, int]) -> int:
+    value = allowed.get(raw.strip())
+    if value is None:
+        raise FieldError(field, f"{raw!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+_PERCENT = {"10": 10, "20": 20, "30": 30}
+_ELDERLY = {"20": 20, "30": 30}
+
+
+def _term(field: str, raw: str) -> int | str | None:
+    text = raw.strip()
+    if text == CLEAR:
+        if field == "copay_percent":
+            raise FieldError(field, "一部負担金の割合 cannot be cleared")
+        return None
+    if field == "copay_percent":
+        return _choice(field, text, _PERCENT)
+    if field == "elderly_copay_percent":
+        return _choice(field, text, _ELDERLY)
+    if field == "limit_category":
+        if text.upper() not in LIMIT_CATEGORIES:
+            raise FieldError(field, f"{raw!r} is not a 限度額 category (A01–A06, B01–B10)")
+        return text.upper()
+    if text not in ("1", "2", "3"):
+        raise FieldError(field, f"{raw!r} is not a 特定疾病 code (1, 2, 3)")
+    return text
+
+
+def _digest(row: dict[str, str]) -> str:
+    canonical = "\x1f".join(f"{key}={row[key].strip()}" for key in sorted(row))
+    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def parse_event(line: int, row: dict[str, str]) -> Event:
+    """Validates one row; raises FieldError naming the column at fault."""
+
+    def get(name: str) -> str:
+        return row.get(name, "").strip()
+
+    event_id = get("event_id")
+    if not event_id or len(event_id) > 64:
+        raise FieldError("event_id", "must be 1–64 characters")
+    kind = get("event")
+    if kind not in KINDS:
+        raise FieldError("event", f"{kind!r} is not acquire, lose or change")
+    effective = parse_date("effective_date", get("effective_date"))
+    insured_fields = ("insurer_number", "symbol", "number", "branch")
+    try:
+        insured = InsuredId.parse(*(row.get(name, "") for name in insured_fields))
+    except InvalidIdentifier as error:
+        field = {
+            "insurer number": "insurer_number", "記号": "symbol", "番号": "number", "枝番": "branch"
+        }.get(error.kind, "insurer_number")  # fmt: skip
+        raise FieldError(field, str(error)) from None
+
+    person = {name: get(name) for name in PERSON_FIELDS if get(name)}
+    terms = {name: _term(name, get(name)) for name in TERM_FIELDS if get(name)}
+    used = {"event_id", "event", "effective_date", *insured_fields}
+    birth_date = sex = relationship = None
+    loss_reason = None
+    card_class = "01"
+    if kind == "acquire":
+        for name in ("name_kanji", "name_kana", "address"):
+            if name not in person:
+                raise FieldError(name, "required for acquire")
+        if "copay_percent" not in terms or terms["copay_percent"] is None:
+            raise FieldError("copay_percent", "required for acquire")
+        birth_date = parse_date("birth_date", get("birth_date"))
+        if birth_date > effective:
+            raise FieldError("birth_date", "is after the 資格取得日")
+        sex = _choice("sex", get("sex"), {"1": 1, "2": 2})
+        relationship = _choice("relationship", get("relationship"), {"1": 1, "2": 2})
+        card_class = get("card_class") or "01"
+        if len(card_class) != 2 or not card_class.isalnum():
+            raise FieldError("card_class", f"{card_class!r} is not a 2-character 被保険者証区分")
+        used |= {*PERSON_FIELDS, *TERM_FIELDS, "birth_date", "sex", "relationship", "card_class"}
+    elif kind == "lose":
+        loss_reason = get("loss_reason")
+        if loss_reason not in LOSS_REASONS:
+            raise FieldError("loss_reason", f"{loss_reason!r} is not 01, 02, 03 or 99")
+        used.add("loss_reason")
+    else:
+        if not person and not terms:
+            raise FieldError("event", "a change must fill at least one changeable column")
+        used |= {*PERSON_FIELDS, *TERM_FIELDS}
+    for name, value in row.items():
+        if value.strip() and name not in used:
+            raise FieldError(name, f"is not used by a {kind} event; leave it empty")
+    return Event(
+        line, event_id, kind, effective, insured, _digest(row), person, birth_date, sex,
+        relationship, card_class, terms, loss_reason,
+    )  # fmt: skip

@@ -1,0 +1,480 @@
+"""Import of the eligibility change feed (資格異動): atomic per file, idempotent by event id.
+
+A file is read and checked completely, applied to an in-memory picture of the affected
+coverages, and written in one transaction. A crash at any point leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from kokuho.ids import InsuredId
+from kokuho.registry._csv import read_rows
+from kokuho.registry._errors import FileRejected, RowError
+from kokuho.registry._events import COLUMNS, REQUIRED, Event, FieldError, parse_event
+from kokuho.registry._normalize import match_key
+from kokuho.registry._tables import (
+    coverage_terms,
+    coverages,
+    feed_events,
+    feed_files,
+    insurers,
+    persons,
+)
+
+_CHUNK = 200  # 4 parameters a tuple stays well under SQLite's limit of 32,766
+_ADVISORY_LOCK = 0x6B6F6B75  # one importer at a time on PostgreSQL ("koku")
+
+
+@dataclass
+class ImportReport:
+    file: str
+    sha256: str
+    rows: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    acquired: int = 0
+    lost: int = 0
+    changed: int = 0
+    persons_created: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Person:
+    person_id: int
+    name_kanji: str
+    name_kana: str
+    birth_date: dt.date
+    sex: int
+    address: str
+    new: bool = False
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class _Period:
+    coverage_id: int
+    person_id: int
+    acquired_on: dt.date
+    lost_on: dt.date | None
+    loss_reason: str | None
+    relationship: int
+    card_class: str
+    terms: dict[dt.date, dict[str, Any]]
+    stored_terms: set[dt.date]
+    new: bool = False
+    dirty: bool = False
+    dirty_terms: set[dt.date] = field(default_factory=set)
+
+
+class _Reject(Exception):
+    def __init__(self, column: str, reason: str) -> None:
+        self.column = column
+        super().__init__(reason)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _key(insured: InsuredId) -> tuple[str, str, str, str]:
+    return (insured.insurer, insured.symbol, insured.number, insured.branch)
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class _Import:
+    """The state of one file's import inside its transaction."""
+
+    def __init__(self, connection: sa.Connection, name: str) -> None:
+        self.connection = connection
+        self.name = name
+        self.known_insurers = set(connection.scalars(sa.select(insurers.c.insurer_number)))
+        self.periods: dict[InsuredId, list[_Period]] = {}
+        self.persons: dict[int, _Person] = {}
+        self.by_key: dict[str, int] = {}
+        self.rejected_tuples: dict[InsuredId, int] = {}
+        self.next_person = (connection.scalar(sa.func.max(persons.c.person_id)) or 0) + 1
+        self.next_coverage = (connection.scalar(sa.func.max(coverages.c.coverage_id)) or 0) + 1
+
+    # -- loading the affected part of the register -------------------------------------
+    def load(self, events: list[Event]) -> dict[tuple[str, str], str]:
+        tuples = list({event.insured for event in events})
+        c = coverages.c
+        key = sa.tuple_(c.insurer_number, c.symbol, c.number, c.branch)
+        for chunk in _chunks(tuples):
+            rows = self.connection.execute(
+                sa.select(coverages).where(key.in_([_key(t) for t in chunk]))
+            )
+            for row in rows:
+                insured = InsuredId(row.insurer_number, row.symbol, row.number, row.branch)
+                self.periods.setdefault(insured, []).append(
+                    _Period(
+                        row.coverage_id, row.person_id, row.acquired_on, row.lost_on,
+                        row.loss_reason, row.relationship, row.card_class, {}, set(),
+                    )
+                )  # fmt: skip
+        by_id = {p.coverage_id: p for plist in self.periods.values() for p in plist}
+        for plist in self.periods.values():
+            plist.sort(key=lambda p: p.acquired_on)
+        t = coverage_terms.c
+        for chunk in _chunks(list(by_id)):
+            for row in self.connection.execute(
+                sa.select(coverage_terms).where(t.coverage_id.in_(chunk))
+            ):
+                period = by_id[row.coverage_id]
+                period.terms[row.effective_from] = {name: row._mapping[name] for name in _TERMS}
+                period.stored_terms.add(row.effective_from)
+        self._load_persons(persons.c.person_id, list({p.person_id for p in by_id.values()}))
+        keys = [
+            match_key(**_five(event))
+            for event in events
+            if event.kind == "acquire" and event.insured not in self.periods
+        ]
+        self._load_persons(persons.c.match_key, list(set(keys)))
+        applied: dict[tuple[str, str], str] = {}
+        e = feed_events.c
+        ids = list({(event.insured.insurer, event.event_id) for event in events})
+        for chunk in _chunks(ids):
+            rows = self.connection.execute(
+                sa.select(e.insurer_number, e.event_id, e.digest).where(
+                    sa.tuple_(e.insurer_number, e.event_id).in_(chunk)
+                )
+            )
+            applied.update({(r.insurer_number, r.event_id): r.digest for r in rows})
+        return applied
+
+    def _load_persons(self, column: sa.ColumnElement[Any], values: list[Any]) -> None:
+        for chunk in _chunks(values):
+            for row in self.connection.execute(sa.select(persons).where(column.in_(chunk))):
+                if row.person_id not in self.persons:
+                    self.persons[row.person_id] = _Person(
+                        row.person_id, row.name_kanji, row.name_kana, row.birth_date,
+                        row.sex, row.address,
+                    )  # fmt: skip
+                    self.by_key.setdefault(row.match_key, row.person_id)
+
+    # -- applying events -----------------------------------------------------------------
+    def apply(self, event: Event) -> None:
+        if event.insured.insurer not in self.known_insurers:
+            raise _Reject("insurer_number", f"保険者 {event.insured.insurer} is not registered")
+        if event.kind == "acquire":
+            self._acquire(event)
+        elif event.kind == "lose":
+            self._lose(event)
+        else:
+            self._change(event)
+
+    def _acquire(self, event: Event) -> None:
+        plist = self.periods.setdefault(event.insured, [])
+        for period in plist:
+            if period.lost_on is None or period.lost_on > event.effective:
+                until = f"until {period.lost_on}" if period.lost_on else "and still open"
+                raise _Reject(
+                    "effective_date",
+                    f"this insured number is covered from {period.acquired_on} {until}",
+                )
+        assert event.birth_date is not None and event.sex is not None
+        if plist:
+            person = self.persons[plist[0].person_id]
+            if (person.birth_date, person.sex) != (event.birth_date, event.sex):
+                raise _Reject(
+                    "birth_date", "differs from the person this insured number already names"
+                )
+            self._update_person(person, event.person)
+        else:
+            person_id = self.by_key.get(match_key(**_five(event)))
+            if person_id is not None:
+                person = self.persons[person_id]
+            else:
+                person = _Person(
+                    self.next_person, event.person["name_kanji"], event.person["name_kana"],
+                    event.birth_date, event.sex, event.person["address"], new=True,
+                )  # fmt: skip
+                self.next_person += 1
+                self.persons[person.person_id] = person
+                self.by_key[match_key(**_five(event))] = person.person_id
+        assert event.relationship is not None
+        terms = {name: event.terms.get(name) for name in _TERMS}
+        plist.append(
+            _Period(
+                self.next_coverage, person.person_id, event.effective, None, None,
+                event.relationship, event.card_class, {event.effective: terms}, set(),
+                new=True, dirty_terms={event.effective},
+            )
+        )  # fmt: skip
+        self.next_coverage += 1
+
+    def _lose(self, event: Event) -> None:
+        plist = self.periods.get(event.insured)
+        if not plist:
+            raise _Reject("number", "no coverage is registered for this insured number")
+        earlier = [p for p in plist if p.acquired_on <= event.effective]
+        if not earlier:
+            raise _Reject(
+                "effective_date", f"資格喪失日 is before the 資格取得日 {plist[0].acquired_on}"
+            )
+        period = earlier[-1]
+        later = plist[plist.index(period) + 1 :]
+        if later and later[0].acquired_on < event.effective:
+            raise _Reject(
+                "effective_date", f"would overlap the next period from {later[0].acquired_on}"
+            )
+        period.lost_on = event.effective
+        period.loss_reason = event.loss_reason
+        period.dirty = True
+
+    def _change(self, event: Event) -> None:
+        plist = self.periods.get(event.insured, [])
+        day = event.effective
+        period = next(
+            (p for p in plist if p.acquired_on <= day and (p.lost_on is None or day < p.lost_on)),
+            None,
+        )
+        if period is None:
+            raise _Reject(
+                "effective_date", f"no coverage of this insured number is in force on {day}"
+            )
+        self._update_person(self.persons[period.person_id], event.person)
+        if event.terms:
+            base_day = max(d for d in period.terms if d <= day) if period.terms else None
+            base: dict[str, Any] = (
+                dict(period.terms[base_day]) if base_day else dict.fromkeys(_TERMS)
+            )
+            base.update(event.terms)
+            period.terms[day] = base
+            period.dirty_terms.add(day)
+
+    def _update_person(self, person: _Person, changes: dict[str, str]) -> None:
+        for name, value in changes.items():
+            if getattr(person, name) != value:
+                setattr(person, name, value)
+                person.dirty = True
+
+    # -- writing ---------------------------------------------------------------------------
+    def write(self, file_id: int, events: list[Event]) -> None:
+        run = self.connection.execute
+        new_people = [p for p in self.persons.values() if p.new]
+        if new_people:
+            run(persons.insert(), [_person_row(p) for p in new_people])
+        changed_people = [p for p in self.persons.values() if p.dirty and not p.new]
+        if changed_people:
+            run(
+                persons.update().where(persons.c.person_id == sa.bindparam("pid")),
+                [{"pid": p.person_id, **_person_row(p)} for p in changed_people],
+            )
+        periods = [p for plist in self.periods.values() for p in plist]
+        new_rows = [
+            _coverage_row(insured, p) for insured, plist in self.periods.items() for p in plist
+            if p.new
+        ]  # fmt: skip
+        if new_rows:
+            run(coverages.insert(), new_rows)
+        lost = [p for p in periods if p.dirty and not p.new]
+        if lost:
+            run(
+                coverages.update()
+                .where(coverages.c.coverage_id == sa.bindparam("cid"))
+                .values(lost_on=sa.bindparam("lost"), loss_reason=sa.bindparam("reason")),
+                [{"cid": p.coverage_id, "lost": p.lost_on, "reason": p.loss_reason} for p in lost],
+            )
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for p in periods:
+            for day in p.dirty_terms:
+                row = {"coverage_id": p.coverage_id, "effective_from": day, **p.terms[day]}
+                (updates if day in p.stored_terms else inserts).append(row)
+        if inserts:
+            run(coverage_terms.insert(), inserts)
+        if updates:
+            t = coverage_terms.c
+            run(
+                coverage_terms.update()
+                .where(
+                    t.coverage_id == sa.bindparam("cid"), t.effective_from == sa.bindparam("day")
+                )
+                .values({name: sa.bindparam(name) for name in _TERMS}),
+                [
+                    {
+                        "cid": r["coverage_id"],
+                        "day": r["effective_from"],
+                        **{n: r[n] for n in _TERMS},
+                    }
+                    for r in updates
+                ],
+            )
+        if events:
+            run(
+                feed_events.insert(),
+                [
+                    {
+                        "insurer_number": e.insured.insurer, "event_id": e.event_id, "kind": e.kind,
+                        "effective_date": e.effective, "file_id": file_id, "line": e.line,
+                        "digest": e.digest,
+                    }
+                    for e in events
+                ],
+            )  # fmt: skip
+        if self.connection.dialect.name == "postgresql":
+            # Ids were given explicitly; keep the sequences ahead of them.
+            for table, column in (("persons", "person_id"), ("coverages", "coverage_id")):
+                self.connection.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                        f"(SELECT COALESCE(MAX({column}), 1) FROM {table}))"
+                    )
+                )
+
+
+_TERMS = ("copay_percent", "elderly_copay_percent", "limit_category", "specific_disease")
+
+
+def _five(event: Event) -> dict[str, Any]:
+    assert event.birth_date is not None and event.sex is not None
+    return {
+        "name_kanji": event.person["name_kanji"],
+        "name_kana": event.person["name_kana"],
+        "birth_date": event.birth_date,
+        "sex": event.sex,
+        "address": event.person["address"],
+    }
+
+
+def _person_row(person: _Person) -> dict[str, Any]:
+    return {
+        "person_id": person.person_id,
+        "name_kanji": person.name_kanji,
+        "name_kana": person.name_kana,
+        "birth_date": person.birth_date,
+        "sex": person.sex,
+        "address": person.address,
+        "match_key": match_key(
+            person.name_kanji, person.name_kana, person.birth_date, person.sex, person.address
+        ),
+    }
+
+
+def _coverage_row(insured: InsuredId, period: _Period) -> dict[str, Any]:
+    return {
+        "coverage_id": period.coverage_id,
+        "person_id": period.person_id,
+        "insurer_number": insured.insurer,
+        "symbol": insured.symbol,
+        "number": insured.number,
+        "branch": insured.branch,
+        "acquired_on": period.acquired_on,
+        "lost_on": period.lost_on,
+        "loss_reason": period.loss_reason,
+        "relationship": period.relationship,
+        "card_class": period.card_class,
+    }
+
+
+def import_changes(engine: sa.Engine, path: Path, *, load_good_rows: bool = False) -> ImportReport:
+    """Loads one change-feed file (docs/formats.md §2).
+
+    Raises FileRejected, with every error, when a row is bad and ``load_good_rows`` is false;
+    nothing is written then. Rows already applied (same insurer and event id, same content)
+    count as duplicates, so a second load of the same file changes nothing.
+    """
+    name = str(path)
+    report = ImportReport(file=name, sha256=_sha256(path))
+    events: list[Event] = []
+    for line, row in read_rows(path, required=REQUIRED, allowed=COLUMNS):
+        report.rows += 1
+        if "__width__" in row:
+            report.errors.append(RowError(name, line, "", row["__width__"]))
+            continue
+        try:
+            events.append(parse_event(line, row))
+        except FieldError as error:
+            report.errors.append(RowError(name, line, error.field, str(error)))
+    if report.errors and not load_good_rows:
+        report.rejected = len(report.errors)
+        raise FileRejected(report.errors)
+
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK)))
+        # The first write takes SQLite's write lock before the register is read.
+        inserted = connection.execute(
+            feed_files.insert().values(
+                name=name, sha256=report.sha256, loaded_at=dt.datetime.now(dt.UTC),
+                rows=report.rows, applied=0, duplicates=0, rejected=0,
+            )
+        ).inserted_primary_key  # fmt: skip
+        assert inserted is not None
+        file_id = int(inserted[0])
+        state = _Import(connection, name)
+        stored = state.load(events)
+        seen: dict[tuple[str, str], tuple[str, int]] = {}
+        done: list[Event] = []
+        for event in events:
+            key = (event.insured.insurer, event.event_id)
+            earlier = stored.get(key)
+            if key in seen:
+                digest, line = seen[key]
+                if digest == event.digest:
+                    report.duplicates += 1
+                else:
+                    report.errors.append(
+                        RowError(name, event.line, "event_id", f"already used on line {line}")
+                    )
+                continue
+            if earlier is not None:
+                if earlier == event.digest:
+                    report.duplicates += 1
+                else:
+                    report.errors.append(
+                        RowError(
+                            name, event.line, "event_id",
+                            f"{event.event_id} was applied before with other content",
+                        )
+                    )  # fmt: skip
+                continue
+            try:
+                state.apply(event)
+            except _Reject as error:
+                reason = str(error)
+                if event.insured in state.rejected_tuples:
+                    first = state.rejected_tuples[event.insured]
+                    reason += f" (line {first} for this insured number was rejected)"
+                state.rejected_tuples.setdefault(event.insured, event.line)
+                report.errors.append(RowError(name, event.line, error.column, reason))
+                continue
+            seen[key] = (event.digest, event.line)
+            done.append(event)
+            setattr(report, _COUNTER[event.kind], getattr(report, _COUNTER[event.kind]) + 1)
+        report.rejected = len(report.errors)
+        if report.errors and not load_good_rows:
+            connection.rollback()
+            raise FileRejected(report.errors)
+        state.write(file_id, done)
+        report.applied = len(done)
+        report.persons_created = sum(1 for p in state.persons.values() if p.new)
+        connection.execute(
+            feed_files.update()
+            .where(feed_files.c.file_id == file_id)
+            .values(applied=report.applied, duplicates=report.duplicates, rejected=report.rejected)
+        )
+    report.errors.sort(key=lambda e: e.line)
+    return report
+
+
+_COUNTER = {"acquire": "acquired", "lose": "lost", "change": "changed"}
