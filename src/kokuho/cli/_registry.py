@@ -1,8 +1,250 @@
+"""``kokuho registry``: load insurers and change feeds, show a member, list overlaps."""
+
 from __future__ import annotations
 
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
 import click
+from rich.console import Console
+from rich.progress import Progress
+
+from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.ids import InsuredId, InvalidIdentifier
+from kokuho.registry import (
+    LOSS_REASONS,
+    Coverage,
+    FileRejected,
+    ImportReport,
+    find_overlaps,
+    import_changes,
+    load_insurers,
+    show,
+)
+
+_MONTH = re.compile(r"(\d{4}-\d{2})")
 
 
 @click.group()
 def registry() -> None:
-    """(being built)"""
+    """The shared eligibility register (資格情報): insurers, change feeds, members, overlaps."""
+
+
+@registry.command("insurers")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+def insurers_command(file: Path, as_json: bool) -> None:
+    """Load or update insurers (保険者) from FILE (docs/formats.md §1)."""
+    engine = open_engine()
+    try:
+        report = load_insurers(engine, file)
+    except FileRejected as rejected:
+        _rejected(rejected, as_json)
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(
+            f"{file}: {report.inserted} added, {report.updated} updated, "
+            f"{report.unchanged} unchanged"
+        )
+
+
+def feed_files(paths: tuple[Path, ...]) -> list[Path]:
+    """Files as given; a folder's CSV files in filing order (the YYYY-MM in their names)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = list(path.rglob("*.csv"))
+            files += sorted(found, key=lambda p: (_month(p), str(p)))
+        else:
+            files.append(path)
+    return files
+
+
+def _month(path: Path) -> str:
+    match = _MONTH.search(path.name) or _MONTH.search(str(path))
+    return match.group(1) if match else ""
+
+
+@registry.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--load-good-rows",
+    is_flag=True,
+    help="Apply the good rows of a file that has rejected rows (they are still reported).",
+)
+@json_option
+def import_command(paths: tuple[Path, ...], load_good_rows: bool, as_json: bool) -> None:
+    """Import change-feed files (資格取得・喪失・変更; docs/formats.md §2).
+
+    Each file is one transaction and loading a file again changes nothing. Folders are read
+    in filing order. The import stops at the first rejected file: files before it stay
+    loaded, files after it are not read.
+    """
+    engine = open_engine()
+    files = feed_files(paths)
+    reports: list[ImportReport] = []
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("importing", total=len(files))
+        for file in files:
+            try:
+                reports.append(import_changes(engine, file, load_good_rows=load_good_rows))
+            except FileRejected as rejected:
+                if as_json:
+                    emit_json({"files": reports, "rejected": _problem(rejected)})
+                    raise SystemExit(1) from None
+                for error in rejected.errors[:20]:
+                    click.echo(str(error), err=True)
+                loaded = f"{len(reports)} earlier file(s) stay loaded; " if reports else ""
+                fail(
+                    f"{file}: rejected with {len(rejected.errors)} error(s), nothing changed; "
+                    f"{loaded}{len(files) - len(reports) - 1} later file(s) not read"
+                )
+            progress.advance(task)
+    if as_json:
+        emit_json({"files": reports, "totals": _totals(reports)})
+        return
+    totals = _totals(reports)
+    click.echo(
+        f"{len(reports)} file(s), {totals['rows']} rows: {totals['applied']} applied "
+        f"({totals['acquired']} 取得, {totals['lost']} 喪失, {totals['changed']} 変更), "
+        f"{totals['duplicates']} already loaded, {totals['rejected']} rejected; "
+        f"{totals['persons_created']} new persons"
+    )
+    for report in reports:
+        for error in report.errors:
+            click.echo(str(error), err=True)
+
+
+def _totals(reports: list[ImportReport]) -> dict[str, int]:
+    names = ("rows", "applied", "duplicates", "rejected", "acquired", "lost", "changed",
+             "persons_created")  # fmt: skip
+    return {name: sum(getattr(r, name) for r in reports) for name in names}
+
+
+def _problem(rejected: FileRejected) -> dict[str, Any]:
+    return {"errors": [str(e) for e in rejected.errors], "count": len(rejected.errors)}
+
+
+def _rejected(rejected: FileRejected, as_json: bool) -> None:
+    if as_json:
+        emit_json({"rejected": _problem(rejected)})
+        raise SystemExit(1)
+    for error in rejected.errors[:20]:
+        click.echo(str(error), err=True)
+    fail(f"rejected with {len(rejected.errors)} error(s); nothing changed")
+
+
+def _coverage_json(coverage: Coverage) -> dict[str, Any]:
+    return {
+        "insurer_number": coverage.insured.insurer,
+        "symbol": coverage.insured.symbol,
+        "number": coverage.insured.number,
+        "branch": coverage.insured.branch,
+        "insurer_name": coverage.insurer_name,
+        "insurer_kind": coverage.insurer_kind,
+        "acquired_on": coverage.acquired_on,
+        "lost_on": coverage.lost_on,
+        "loss_reason": coverage.loss_reason,
+        "relationship": coverage.relationship,
+        "card_class": coverage.card_class,
+        "terms": coverage.terms,
+    }
+
+
+def _period(coverage: Coverage) -> str:
+    end = f"– {coverage.lost_on - dt.timedelta(days=1)}" if coverage.lost_on else "– (継続中)"
+    reason = (
+        f" 喪失事由 {LOSS_REASONS.get(coverage.loss_reason or '', '')}" if coverage.lost_on else ""
+    )
+    return f"{coverage.acquired_on} {end}{reason}"
+
+
+@registry.command("show")
+@click.argument("insurer")
+@click.argument("symbol")
+@click.argument("number")
+@click.argument("branch")
+@json_option
+def show_command(insurer: str, symbol: str, number: str, branch: str, as_json: bool) -> None:
+    """Show the member named by 保険者番号 記号 番号 枝番, with all their coverages.
+
+    Give an empty 記号 as "" (後期高齢者医療 numbers have none).
+    """
+    try:
+        insured = InsuredId.parse(insurer, symbol, number, branch)
+    except InvalidIdentifier as error:
+        fail(str(error))
+    record = show(open_engine(), insured)
+    if record is None:
+        fail(f"no member with {insured}")
+    if as_json:
+        emit_json(
+            {
+                "person_id": record.person_id,
+                "name_kanji": record.name_kanji,
+                "name_kana": record.name_kana,
+                "birth_date": record.birth_date,
+                "sex": record.sex,
+                "address": record.address,
+                "mynumber_linked": record.mynumber_linked,
+                "coverages": [_coverage_json(c) for c in record.coverages],
+            }
+        )
+        return
+    sex = {1: "男", 2: "女"}[record.sex]
+    click.echo(f"{record.name_kanji}（{record.name_kana}） {record.birth_date} {sex}")
+    click.echo(f"住所 {record.address}")
+    click.echo(f"マイナンバー紐付け {'済' if record.mynumber_linked else '未'}")
+    for coverage in record.coverages:
+        mark = "*" if coverage.insured == insured else " "
+        family = "本人" if coverage.relationship == 1 else "家族"
+        click.echo(
+            f"{mark} {coverage.insured}  {coverage.insurer_name}  {family}  {_period(coverage)}"
+        )
+        for terms in coverage.terms:
+            extras = [
+                f"高齢受給者 {terms.elderly_copay_percent}%" if terms.elderly_copay_percent else "",
+                f"限度額 {terms.limit_category}" if terms.limit_category else "",
+                f"特定疾病 {terms.specific_disease}" if terms.specific_disease else "",
+            ]
+            detail = " ".join(x for x in extras if x)
+            click.echo(f"      {terms.effective_from}〜 負担 {terms.copay_percent}% {detail}")
+
+
+@registry.command("overlaps")
+@click.option("--insurer", help="Only pairs where one side is this 保険者番号.")
+@click.option(
+    "--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="Only pairs overlapping on this day."
+)
+@json_option
+def overlaps_command(insurer: str | None, on: dt.datetime | None, as_json: bool) -> None:
+    """List persons covered by two insurers on the same days (資格重複)."""
+    found = find_overlaps(open_engine(), insurer=insurer, on=on.date() if on else None)
+    if as_json:
+        emit_json(
+            {
+                "count": len(found),
+                "overlaps": [
+                    {
+                        "person_id": o.person_id,
+                        "overlap_from": o.overlap_from,
+                        "overlap_until": o.overlap_until,
+                        "days": o.days,
+                        "first": _coverage_json(o.first),
+                        "second": _coverage_json(o.second),
+                    }
+                    for o in found
+                ],
+            }
+        )
+        return
+    click.echo(f"{len(found)} overlap(s)")
+    for o in found:
+        until = o.overlap_until or "(継続中)"
+        click.echo(f"person {o.person_id}: {o.overlap_from} – {until}")
+        click.echo(f"    {o.first.insured}  {o.first.insurer_name}  {_period(o.first)}")
+        click.echo(f"    {o.second.insured}  {o.second.insurer_name}  {_period(o.second)}")
