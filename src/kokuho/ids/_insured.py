@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kokuho.ids._errors import InvalidIdentifier
 from kokuho.ids._insurer import InsurerNumber
@@ -20,6 +21,12 @@ def _clean(kind: str, raw: str, *, required: bool) -> str:
     if not text.isprintable():
         raise InvalidIdentifier(kind, raw, "contains control characters")
     return text
+
+
+@lru_cache(maxsize=4096)
+def _insurer(raw: str) -> str:
+    # A feed file names a handful of insurers a million times.
+    return InsurerNumber.parse(raw).value
 
 
 def parse_symbol(raw: str) -> str:
@@ -56,7 +63,7 @@ class InsuredId:
     @classmethod
     def parse(cls, insurer: str, symbol: str, number: str, branch: str) -> InsuredId:
         return cls(
-            InsurerNumber.parse(insurer).value,
+            _insurer(insurer),
             parse_symbol(symbol),
             parse_number(number),
             parse_branch(branch),

@@ -104,23 +104,23 @@ def _term(field: str, raw: str) -> int | str | None:
 
 
 def _digest(row: dict[str, str]) -> str:
-    canonical = "\x1f".join(f"{key}={row[key].strip()}" for key in sorted(row))
+    # Sorted by column so that the same event in a file with another column order matches.
+    canonical = "\x1f".join([f"{key}={row[key]}" for key in sorted(row) if row[key]])
     return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def parse_event(line: int, row: dict[str, str]) -> Event:
+def parse_event(line: int, raw: dict[str, str]) -> Event:
     """Validates one row; raises FieldError naming the column at fault."""
+    row = {name: value.strip() for name, value in raw.items()}
+    get = row.get
 
-    def get(name: str) -> str:
-        return row.get(name, "").strip()
-
-    event_id = get("event_id")
+    event_id = get("event_id", "")
     if not event_id or len(event_id) > 64:
         raise FieldError("event_id", "must be 1–64 characters")
-    kind = get("event")
+    kind = get("event", "")
     if kind not in KINDS:
         raise FieldError("event", f"{kind!r} is not acquire, lose or change")
-    effective = parse_date("effective_date", get("effective_date"))
+    effective = parse_date("effective_date", get("effective_date", ""))
     insured_fields = ("insurer_number", "symbol", "number", "branch")
     try:
         insured = InsuredId.parse(*(row.get(name, "") for name in insured_fields))
@@ -130,8 +130,8 @@ def parse_event(line: int, row: dict[str, str]) -> Event:
         }.get(error.kind, "insurer_number")  # fmt: skip
         raise FieldError(field, str(error)) from None
 
-    person = {name: get(name) for name in PERSON_FIELDS if get(name)}
-    terms = {name: _term(name, get(name)) for name in TERM_FIELDS if get(name)}
+    person = {name: get(name, "") for name in PERSON_FIELDS if get(name, "")}
+    terms = {name: _term(name, get(name, "")) for name in TERM_FIELDS if get(name, "")}
     used = {"event_id", "event", "effective_date", *insured_fields}
     birth_date = sex = relationship = None
     loss_reason = None
@@ -142,17 +142,17 @@ def parse_event(line: int, row: dict[str, str]) -> Event:
                 raise FieldError(name, "required for acquire")
         if "copay_percent" not in terms or terms["copay_percent"] is None:
             raise FieldError("copay_percent", "required for acquire")
-        birth_date = parse_date("birth_date", get("birth_date"))
+        birth_date = parse_date("birth_date", get("birth_date", ""))
         if birth_date > effective:
             raise FieldError("birth_date", "is after the 資格取得日")
-        sex = _choice("sex", get("sex"), {"1": 1, "2": 2})
-        relationship = _choice("relationship", get("relationship"), {"1": 1, "2": 2})
-        card_class = get("card_class") or "01"
+        sex = _choice("sex", get("sex", ""), {"1": 1, "2": 2})
+        relationship = _choice("relationship", get("relationship", ""), {"1": 1, "2": 2})
+        card_class = get("card_class", "") or "01"
         if len(card_class) != 2 or not card_class.isalnum():
             raise FieldError("card_class", f"{card_class!r} is not a 2-character 被保険者証区分")
         used |= {*PERSON_FIELDS, *TERM_FIELDS, "birth_date", "sex", "relationship", "card_class"}
     elif kind == "lose":
-        loss_reason = get("loss_reason")
+        loss_reason = get("loss_reason", "")
         if loss_reason not in LOSS_REASONS:
             raise FieldError("loss_reason", f"{loss_reason!r} is not 01, 02, 03 or 99")
         used.add("loss_reason")
@@ -161,7 +161,7 @@ def parse_event(line: int, row: dict[str, str]) -> Event:
             raise FieldError("event", "a change must fill at least one changeable column")
         used |= {*PERSON_FIELDS, *TERM_FIELDS}
     for name, value in row.items():
-        if value.strip() and name not in used:
+        if value and name not in used:
             raise FieldError(name, f"is not used by a {kind} event; leave it empty")
     return Event(
         line, event_id, kind, effective, insured, _digest(row), person, birth_date, sex,

@@ -19,6 +19,7 @@ from kokuho.ids import InsuredId
 from kokuho.registry._csv import read_rows
 from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import COLUMNS, REQUIRED, Event, FieldError, parse_event
+from kokuho.registry._feed_write import write
 from kokuho.registry._normalize import match_key
 from kokuho.registry._tables import (
     coverage_terms,
@@ -29,7 +30,8 @@ from kokuho.registry._tables import (
     persons,
 )
 
-_CHUNK = 200  # 4 parameters a tuple stays well under SQLite's limit of 32,766
+# SQLite allows 32,766 parameters a statement: 2,000 four-column keys stay well under it.
+_CHUNK = 2000
 _ADVISORY_LOCK = 0x6B6F6B75  # one importer at a time on PostgreSQL ("koku")
 
 
@@ -56,6 +58,7 @@ class _Person:
     birth_date: dt.date
     sex: int
     address: str
+    key: str
     new: bool = False
     dirty: bool = False
 
@@ -110,12 +113,16 @@ class _Import:
         self.persons: dict[int, _Person] = {}
         self.by_key: dict[str, int] = {}
         self.rejected_tuples: dict[InsuredId, int] = {}
+        self.keys: dict[int, str] = {}
+        self.empty = False
         self.next_person = (connection.scalar(sa.func.max(persons.c.person_id)) or 0) + 1
         self.next_coverage = (connection.scalar(sa.func.max(coverages.c.coverage_id)) or 0) + 1
 
     # -- loading the affected part of the register -------------------------------------
     def load(self, events: list[Event]) -> dict[tuple[str, str], str]:
-        tuples = list({event.insured for event in events})
+        # A first load into an empty register has nothing to look up.
+        self.empty = self.connection.scalar(sa.select(persons.c.person_id).limit(1)) is None
+        tuples = [] if self.empty else list({event.insured for event in events})
         c = coverages.c
         key = sa.tuple_(c.insurer_number, c.symbol, c.number, c.branch)
         for chunk in _chunks(tuples):
@@ -142,12 +149,13 @@ class _Import:
                 period.terms[row.effective_from] = {name: row._mapping[name] for name in _TERMS}
                 period.stored_terms.add(row.effective_from)
         self._load_persons(persons.c.person_id, list({p.person_id for p in by_id.values()}))
-        keys = [
-            match_key(**_five(event))
+        self.keys = {
+            event.line: match_key(**_five(event))
             for event in events
             if event.kind == "acquire" and event.insured not in self.periods
-        ]
-        self._load_persons(persons.c.match_key, list(set(keys)))
+        }
+        if not self.empty:
+            self._load_persons(persons.c.match_key, list(set(self.keys.values())))
         applied: dict[tuple[str, str], str] = {}
         e = feed_events.c
         ids = list({(event.insured.insurer, event.event_id) for event in events})
@@ -166,7 +174,7 @@ class _Import:
                 if row.person_id not in self.persons:
                     self.persons[row.person_id] = _Person(
                         row.person_id, row.name_kanji, row.name_kana, row.birth_date,
-                        row.sex, row.address,
+                        row.sex, row.address, row.match_key,
                     )  # fmt: skip
                     self.by_key.setdefault(row.match_key, row.person_id)
 
@@ -199,17 +207,18 @@ class _Import:
                 )
             self._update_person(person, event.person)
         else:
-            person_id = self.by_key.get(match_key(**_five(event)))
+            key = self.keys.get(event.line) or match_key(**_five(event))
+            person_id = self.by_key.get(key)
             if person_id is not None:
                 person = self.persons[person_id]
             else:
                 person = _Person(
                     self.next_person, event.person["name_kanji"], event.person["name_kana"],
-                    event.birth_date, event.sex, event.person["address"], new=True,
+                    event.birth_date, event.sex, event.person["address"], key, new=True,
                 )  # fmt: skip
                 self.next_person += 1
                 self.persons[person.person_id] = person
-                self.by_key[match_key(**_five(event))] = person.person_id
+                self.by_key[key] = person.person_id
         assert event.relationship is not None
         terms = {name: event.terms.get(name) for name in _TERMS}
         plist.append(
@@ -262,84 +271,18 @@ class _Import:
             period.dirty_terms.add(day)
 
     def _update_person(self, person: _Person, changes: dict[str, str]) -> None:
+        changed = False
         for name, value in changes.items():
             if getattr(person, name) != value:
                 setattr(person, name, value)
-                person.dirty = True
+                changed = True
+        if changed:
+            person.dirty = True
+            person.key = match_key(
+                person.name_kanji, person.name_kana, person.birth_date, person.sex, person.address
+            )
 
     # -- writing ---------------------------------------------------------------------------
-    def write(self, file_id: int, events: list[Event]) -> None:
-        run = self.connection.execute
-        new_people = [p for p in self.persons.values() if p.new]
-        if new_people:
-            run(persons.insert(), [_person_row(p) for p in new_people])
-        changed_people = [p for p in self.persons.values() if p.dirty and not p.new]
-        if changed_people:
-            run(
-                persons.update().where(persons.c.person_id == sa.bindparam("pid")),
-                [{"pid": p.person_id, **_person_row(p)} for p in changed_people],
-            )
-        periods = [p for plist in self.periods.values() for p in plist]
-        new_rows = [
-            _coverage_row(insured, p) for insured, plist in self.periods.items() for p in plist
-            if p.new
-        ]  # fmt: skip
-        if new_rows:
-            run(coverages.insert(), new_rows)
-        lost = [p for p in periods if p.dirty and not p.new]
-        if lost:
-            run(
-                coverages.update()
-                .where(coverages.c.coverage_id == sa.bindparam("cid"))
-                .values(lost_on=sa.bindparam("lost"), loss_reason=sa.bindparam("reason")),
-                [{"cid": p.coverage_id, "lost": p.lost_on, "reason": p.loss_reason} for p in lost],
-            )
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        for p in periods:
-            for day in p.dirty_terms:
-                row = {"coverage_id": p.coverage_id, "effective_from": day, **p.terms[day]}
-                (updates if day in p.stored_terms else inserts).append(row)
-        if inserts:
-            run(coverage_terms.insert(), inserts)
-        if updates:
-            t = coverage_terms.c
-            run(
-                coverage_terms.update()
-                .where(
-                    t.coverage_id == sa.bindparam("cid"), t.effective_from == sa.bindparam("day")
-                )
-                .values({name: sa.bindparam(name) for name in _TERMS}),
-                [
-                    {
-                        "cid": r["coverage_id"],
-                        "day": r["effective_from"],
-                        **{n: r[n] for n in _TERMS},
-                    }
-                    for r in updates
-                ],
-            )
-        if events:
-            run(
-                feed_events.insert(),
-                [
-                    {
-                        "insurer_number": e.insured.insurer, "event_id": e.event_id, "kind": e.kind,
-                        "effective_date": e.effective, "file_id": file_id, "line": e.line,
-                        "digest": e.digest,
-                    }
-                    for e in events
-                ],
-            )  # fmt: skip
-        if self.connection.dialect.name == "postgresql":
-            # Ids were given explicitly; keep the sequences ahead of them.
-            for table, column in (("persons", "person_id"), ("coverages", "coverage_id")):
-                self.connection.execute(
-                    sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
-                        f"(SELECT COALESCE(MAX({column}), 1) FROM {table}))"
-                    )
-                )
 
 
 _TERMS = ("copay_percent", "elderly_copay_percent", "limit_category", "specific_disease")
@@ -353,36 +296,6 @@ def _five(event: Event) -> dict[str, Any]:
         "birth_date": event.birth_date,
         "sex": event.sex,
         "address": event.person["address"],
-    }
-
-
-def _person_row(person: _Person) -> dict[str, Any]:
-    return {
-        "person_id": person.person_id,
-        "name_kanji": person.name_kanji,
-        "name_kana": person.name_kana,
-        "birth_date": person.birth_date,
-        "sex": person.sex,
-        "address": person.address,
-        "match_key": match_key(
-            person.name_kanji, person.name_kana, person.birth_date, person.sex, person.address
-        ),
-    }
-
-
-def _coverage_row(insured: InsuredId, period: _Period) -> dict[str, Any]:
-    return {
-        "coverage_id": period.coverage_id,
-        "person_id": period.person_id,
-        "insurer_number": insured.insurer,
-        "symbol": insured.symbol,
-        "number": insured.number,
-        "branch": insured.branch,
-        "acquired_on": period.acquired_on,
-        "lost_on": period.lost_on,
-        "loss_reason": period.loss_reason,
-        "relationship": period.relationship,
-        "card_class": period.card_class,
     }
 
 
@@ -465,7 +378,7 @@ def import_changes(engine: sa.Engine, path: Path, *, load_good_rows: bool = Fals
         if report.errors and not load_good_rows:
             connection.rollback()
             raise FileRejected(report.errors)
-        state.write(file_id, done)
+        write(connection, state, file_id, done)
         report.applied = len(done)
         report.persons_created = sum(1 for p in state.persons.values() if p.new)
         connection.execute(

@@ -1,5 +1,6 @@
 """The operational database: engine set-up and migrations. Contexts own their tables."""
 
+from kokuho.store._bulk import bulk_insert
 from kokuho.store._engine import connect, metadata, upgrade
 
-__all__ = ["connect", "metadata", "upgrade"]
+__all__ = ["bulk_insert", "connect", "metadata", "upgrade"]
