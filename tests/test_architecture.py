@@ -1,0 +1,74 @@
+"""The rooms of docs/architecture.md and their one-way arrows, checked on the real imports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "kokuho"
+
+# What each room may import (besides itself and kokuho.config / the top-level package).
+ALLOWED: dict[str, set[str]] = {
+    "ids": set(),
+    "store": {"ids"},
+    "registry": {"ids", "store"},
+    "synth": {"ids", "registry"},
+    "cli": {"ids", "store", "registry", "synth"},
+}
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return [name for name in names if name.startswith("kokuho.")]
+
+
+def _room(path: Path) -> str | None:
+    relative = path.relative_to(SRC)
+    return relative.parts[0] if len(relative.parts) > 1 else None
+
+
+def test_every_room_is_declared() -> None:
+    rooms = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert rooms <= set(ALLOWED), f"add {rooms - set(ALLOWED)} to ALLOWED and the docs"
+
+
+def test_imports_follow_the_arrows_and_respect_privacy() -> None:
+    problems = []
+    for path in SRC.rglob("*.py"):
+        room = _room(path)
+        if room is None or room not in ALLOWED or "migrations" in path.parts:
+            continue
+        for name in _imports(path):
+            parts = name.split(".")
+            target = parts[1]
+            if target in (room, "config", "__version__") or not (SRC / target).is_dir():
+                continue
+            if target not in ALLOWED[room]:
+                problems.append(f"{path.relative_to(SRC)} imports {name} against the arrows")
+            elif any(part.startswith("_") for part in parts[2:3]):
+                problems.append(f"{path.relative_to(SRC)} imports the private {name}")
+    assert problems == []
+
+
+def test_ids_is_pure() -> None:
+    forbidden = {"sqlalchemy", "click", "os", "pathlib", "socket", "open"}
+    for path in (SRC / "ids").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {
+            node.module.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        assert not modules & forbidden, f"{path.name} does I/O: {modules & forbidden}"
