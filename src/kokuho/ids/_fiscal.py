@@ -25,6 +25,8 @@ class FiscalYear:
         return dt.date(self.year + 1, 3, 31)
 
     def __contains__(self, day: object) -> bool:
+        if isinstance(day, dt.datetime):
+            day = day.date()
         return isinstance(day, dt.date) and self.first_day <= day <= self.last_day
 
     @property

@@ -47,7 +47,11 @@ class InstitutionCode:
     def from_claim(cls, prefecture: str, score_table: str, code7: str) -> InstitutionCode:
         """Builds and checks the 10-digit code from the IR/YK record's three fields."""
         short = digits_only(KIND, code7, (7,))
-        return cls.parse(f"{prefecture.zfill(2)}{score_table}{short}")
+        # Each field is checked on its own: otherwise prefecture "011" with an empty 点数表
+        # would concatenate to a valid-looking 10-digit code.
+        pref = digits_only(KIND, prefecture, (1, 2)).zfill(2)
+        table = digits_only(KIND, score_table, (1,))
+        return cls.parse(f"{pref}{table}{short}")
 
     @property
     def prefecture(self) -> str:

@@ -21,11 +21,15 @@ class MyNumber:
 
     @classmethod
     def parse(cls, raw: str) -> MyNumber:
+        reason: str | None = None
         try:
             text = digits_only(KIND, raw, (12,))
         except InvalidIdentifier as error:
-            # The error must not echo the number back into logs.
-            raise InvalidIdentifier(KIND, mask(raw), error.reason) from None
+            reason = error.reason
+        if reason is not None:
+            # The error must not echo the number back into logs. It is raised outside the
+            # except block because even `from None` keeps the unmasked error in __context__.
+            raise InvalidIdentifier(KIND, mask(raw), reason)
         expected = mynumber_check(text[:11])
         if int(text[11]) != expected:
             reason = "検査用数字 does not match (総務省令第85号 §5)"
