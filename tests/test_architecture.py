@@ -13,7 +13,8 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"ids"},
     "registry": {"ids", "store"},
     "synth": {"ids", "registry"},
-    "cli": {"ids", "store", "registry", "synth"},
+    "verify": {"ids", "store", "registry"},
+    "cli": {"ids", "store", "registry", "synth", "verify"},
 }
 
 
