@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 import kokuho.registry  # noqa: F401  (registers the register's tables)
+import kokuho.verify  # noqa: F401  (and the service's)
 from kokuho.store import connect
 
 POSTGRES_URL = os.environ.get(

@@ -1,6 +1,7 @@
 """The online eligibility service (オンライン資格確認): institutions and credentials, card
 authentication, checks by number and by card, consent, bulk checks and the audit log."""
 
+from kokuho.verify import _tables as tables
 from kokuho.verify._model import (
     ConsentCategory,
     CoverageAnswer,
@@ -19,4 +20,5 @@ __all__ = [
     "NumberQuery",
     "Purpose",
     "Validity",
+    "tables",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 from kokuho.ids import InsuredId
 
@@ -36,7 +36,7 @@ _VALIDITY_LABELS = {
 }
 
 
-class Purpose(str, Enum):
+class Purpose(StrEnum):
     """Why an institution asks. 告知要求制限 (健康保険法第194条の2): numbers may be asked for
     insurance business only, so every query names one of these and nothing else is served."""
 
@@ -45,13 +45,13 @@ class Purpose(str, Enum):
     CLAIM = "claim"  # レセプト請求前の資格確認
 
 
-class Method(str, Enum):
+class Method(StrEnum):
     NUMBER = "number"  # 被保険者証情報 (ReferenceClassification 2)
     CARD_PIN = "card_pin"  # マイナンバーカード・暗証番号
     CARD_FACE = "card_face"  # マイナンバーカード・顔認証
 
 
-class ConsentCategory(str, Enum):
+class ConsentCategory(StrEnum):
     """Data shown only with the person's consent at the terminal."""
 
     LIMIT = "limit"  # 限度額適用認定証等の情報
