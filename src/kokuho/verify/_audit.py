@@ -1,0 +1,206 @@
+"""The audit log (アクセス記録): every check and every read of a person's data, append-only and
+hash-chained, so that any edit or deletion is detected by :func:`verify_chain`.
+
+Each record's hash covers the previous record's hash and the record's own fields. Requests
+hand their records to a :class:`AuditWriter`, which writes them in small batches (group commit)
+and releases each request only after its record is committed: an answer that reached an
+institution always has its record on disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from kokuho.verify._tables import audit_log
+
+GENESIS = "0" * 64
+_LOCK_ID = 0x61756474  # "audt": one chain writer at a time on PostgreSQL
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    actor: str
+    purpose: str
+    action: str
+    outcome: str
+    institution_code: str | None = None
+    person_id: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+def _canonical_time(at: dt.datetime) -> str:
+    # Databases differ in how they give timestamps back; hash a fixed UTC form.
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record_hash(prev_hash: str, seq: int, values: dict[str, Any]) -> str:
+    body = json.dumps(
+        [
+            seq,
+            _canonical_time(values["at"]),
+            values["actor"],
+            values["institution_code"],
+            values["purpose"],
+            values["action"],
+            values["person_id"],
+            values["outcome"],
+            values["detail"],
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
+
+
+def _values(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "at": record.at,
+        "actor": record.actor,
+        "institution_code": record.institution_code,
+        "purpose": record.purpose,
+        "action": record.action,
+        "person_id": record.person_id,
+        "outcome": record.outcome,
+        "detail": json.dumps(record.detail, ensure_ascii=False, sort_keys=True, default=str),
+    }
+
+
+def append(connection: sa.Connection, records: list[AuditRecord]) -> list[int]:
+    """Appends ``records`` to the chain inside the caller's transaction; returns their seqs."""
+    if not records:
+        return []
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_ID)))
+    head = connection.execute(
+        sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    rows = []
+    for record in records:
+        seq += 1
+        values = _values(record)
+        digest = record_hash(prev, seq, values)
+        rows.append({"seq": seq, **values, "prev_hash": prev, "hash": digest})
+        prev = digest
+    connection.execute(audit_log.insert(), rows)
+    return [row["seq"] for row in rows]
+
+
+class AuditWriter:
+    """Group commit of audit records from many request threads into one chain."""
+
+    def __init__(self, engine: sa.Engine, *, max_batch: int = 500) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: queue.Queue[tuple[AuditRecord, _Waiter] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, record: AuditRecord, *, timeout: float = 10.0) -> int:
+        """Blocks until ``record`` is committed; returns its sequence number."""
+        waiter = _Waiter()
+        self._queue.put((record, waiter))
+        if not waiter.done.wait(timeout):
+            raise TimeoutError("the audit log did not commit in time")
+        if waiter.error is not None:
+            raise RuntimeError("the audit log could not be written") from waiter.error
+        return waiter.seq
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._commit(batch)
+                    return
+                batch.append(more)
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[AuditRecord, _Waiter]]) -> None:
+        try:
+            with self._engine.begin() as connection:
+                seqs = append(connection, [record for record, _ in batch])
+        except Exception as error:  # every waiter must learn of it, whatever it was
+            for _, waiter in batch:
+                waiter.error = error
+                waiter.done.set()
+            return
+        for (_, waiter), seq in zip(batch, seqs, strict=True):
+            waiter.seq = seq
+            waiter.done.set()
+
+
+class _Waiter:
+    __slots__ = ("done", "error", "seq")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.seq = 0
+        self.error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    records: int
+    head: str
+    problem: str | None = None
+    seq: int | None = None
+
+
+def verify_chain(engine: sa.Engine, *, expect_head: str | None = None) -> ChainReport:
+    """Recomputes every hash in order. Detects edited fields, deleted or inserted records and
+    broken links; with ``expect_head`` (an anchor kept outside the database) also a truncated
+    tail."""
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    columns = [audit_log.c[name] for name in (
+        "seq", "at", "actor", "institution_code", "purpose", "action", "person_id", "outcome",
+        "detail", "prev_hash", "hash",
+    )]  # fmt: skip
+    with engine.connect() as connection:
+        result = connection.execution_options(yield_per=10_000).execute(
+            sa.select(*columns).order_by(audit_log.c.seq)
+        )
+        try:
+            for row in result:
+                problem = None
+                if row.seq != expected_seq:
+                    problem = f"record {expected_seq} is missing"
+                elif row.prev_hash != prev:
+                    problem = "the link to the previous record is broken"
+                elif record_hash(prev, row.seq, row._asdict()) != row.hash:
+                    problem = "the record was altered"
+                if problem:
+                    return ChainReport(False, count, prev, problem, row.seq)
+                prev = row.hash
+                expected_seq += 1
+                count += 1
+        finally:
+            result.close()
+    if expect_head is not None and expect_head != prev:
+        return ChainReport(False, count, prev, "the chain does not end at the expected head")
+    return ChainReport(True, count, prev)
