@@ -5,6 +5,7 @@ Other contexts use this module only; the underscored modules are private.
 """
 
 from kokuho.registry import _tables as tables
+from kokuho.registry._csv import read_rows as read_csv_rows
 from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import LOSS_REASONS
 from kokuho.registry._feed import ImportReport, import_changes
@@ -25,6 +26,7 @@ __all__ = [
     "find_overlaps",
     "import_changes",
     "load_insurers",
+    "read_csv_rows",
     "show",
     "tables",
 ]

@@ -1,0 +1,237 @@
+"""Who may ask: registered institutions (保険医療機関・薬局) and insurer staff, each with a
+revocable credential. Secrets are random and stored only as SHA-256 digests.
+
+A token is ``kc_<id>.<secret>``. The secret has 256 bits of entropy, so a plain SHA-256 digest
+is safe to store (a slow password hash protects guessable passwords, which these are not).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from kokuho.ids import InstitutionCode, InsurerNumber, InvalidIdentifier
+from kokuho.registry import FileRejected, RowError
+from kokuho.verify._tables import credentials, institutions, terminals
+
+STATUSES = ("active", "suspended", "closed")
+_CACHE_SECONDS = 5.0  # how long a revocation may take to reach a running server
+
+
+class AccessDenied(Exception):
+    """The request is refused; ``reason`` is a short code for the audit log."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Principal:
+    credential_id: str
+    kind: str  # institution | insurer_staff
+    institution_code: str | None
+    insurer_number: str | None
+    institution_kind: str | None = None
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_credential(
+    engine: sa.Engine, *, label: str, institution: str | None = None, insurer: str | None = None
+) -> tuple[str, str]:
+    """Creates a credential for an institution or for insurer staff; returns (id, token).
+
+    The token is shown once; only its digest is kept.
+    """
+    if (institution is None) == (insurer is None):
+        raise ValueError("a credential belongs to exactly one institution or one insurer")
+    credential_id = "kc_" + secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    with engine.begin() as connection:
+        if institution is not None:
+            exists = connection.scalar(
+                sa.select(institutions.c.status).where(
+                    institutions.c.institution_code == institution
+                )
+            )
+            if exists is None:
+                raise ValueError(f"institution {institution} is not registered")
+        connection.execute(
+            credentials.insert().values(
+                credential_id=credential_id,
+                kind="institution" if institution else "insurer_staff",
+                institution_code=institution,
+                insurer_number=insurer,
+                secret_sha256=_digest(secret),
+                label=label,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    return credential_id, f"{credential_id}.{secret}"
+
+
+def revoke_credential(engine: sa.Engine, credential_id: str) -> bool:
+    with engine.begin() as connection:
+        result = connection.execute(
+            credentials.update()
+            .where(credentials.c.credential_id == credential_id, credentials.c.revoked_at.is_(None))
+            .values(revoked_at=dt.datetime.now(dt.UTC))
+        )
+    return result.rowcount == 1
+
+
+class Authenticator:
+    """Checks tokens against the database, remembering answers for a few seconds."""
+
+    def __init__(self, engine: sa.Engine, *, cache_seconds: float = _CACHE_SECONDS) -> None:
+        self._engine = engine
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal | AccessDenied]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, token: str | None) -> Principal:
+        if not token:
+            raise AccessDenied("no_credential", "a credential is required")
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(token)
+        if cached is None or now - cached[0] > self._cache_seconds:
+            cached = (now, self._lookup(token))
+            with self._lock:
+                if len(self._cache) > 100_000:
+                    self._cache.clear()
+                self._cache[token] = cached
+        outcome = cached[1]
+        if isinstance(outcome, AccessDenied):
+            raise outcome
+        return outcome
+
+    def _lookup(self, token: str) -> Principal | AccessDenied:
+        credential_id, _, secret = token.partition(".")
+        if not credential_id.startswith("kc_") or not secret:
+            return AccessDenied("malformed_credential", "the credential is malformed")
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(credentials, institutions.c.status, institutions.c.kind.label("ikind"))
+                .outerjoin(
+                    institutions,
+                    institutions.c.institution_code == credentials.c.institution_code,
+                )
+                .where(credentials.c.credential_id == credential_id)
+            ).first()
+        if row is None or not hmac.compare_digest(row.secret_sha256, _digest(secret)):
+            return AccessDenied("unknown_credential", "the credential is not valid")
+        if row.revoked_at is not None:
+            return AccessDenied("revoked_credential", "the credential has been revoked")
+        if row.kind == "institution" and row.status != "active":
+            return AccessDenied(
+                "institution_not_active", f"institution {row.institution_code} is {row.status}"
+            )
+        return Principal(
+            row.credential_id, row.kind, row.institution_code, row.insurer_number, row.ikind
+        )
+
+
+_INSTITUTION_COLUMNS = frozenset(
+    {"institution_code", "name", "status", "online_since", "subsidy_applied_on",
+     "subsidy_approved_on", "subsidy_paid_on", "subsidy_yen"}
+)  # fmt: skip
+
+
+def load_institutions(engine: sa.Engine, path: Path) -> int:
+    """Upserts institutions from a CSV file (docs/formats.md §5); all or nothing."""
+    from kokuho.registry import read_csv_rows
+
+    name = str(path)
+    rows: list[dict[str, object]] = []
+    errors: list[RowError] = []
+    required = frozenset({"institution_code", "name", "status"})
+    for line, raw in read_csv_rows(path, required=required, allowed=_INSTITUTION_COLUMNS):
+        try:
+            rows.append(_institution_row(raw))
+        except _FieldProblem as problem:
+            errors.append(RowError(name, line, problem.field, str(problem)))
+    if errors:
+        raise FileRejected(errors)
+    with engine.begin() as connection:
+        for row in rows:
+            updated = connection.execute(
+                institutions.update()
+                .where(institutions.c.institution_code == row["institution_code"])
+                .values(row)
+            )
+            if updated.rowcount == 0:
+                connection.execute(institutions.insert().values(row))
+    return len(rows)
+
+
+class _FieldProblem(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+def _date(field: str, value: str) -> dt.date | None:
+    if not value.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise _FieldProblem(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _institution_row(raw: dict[str, str]) -> dict[str, object]:
+    if "__width__" in raw:
+        raise _FieldProblem("", raw["__width__"])
+    try:
+        code = InstitutionCode.parse(raw["institution_code"])
+    except InvalidIdentifier as error:
+        raise _FieldProblem("institution_code", error.reason) from None
+    status = raw["status"].strip()
+    if status not in STATUSES:
+        raise _FieldProblem("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+    if not raw["name"].strip():
+        raise _FieldProblem("name", "must not be empty")
+    yen = raw.get("subsidy_yen", "").strip()
+    if yen and not yen.isdigit():
+        raise _FieldProblem("subsidy_yen", f"{yen!r} is not a whole number of yen")
+    return {
+        "institution_code": code.value,
+        "name": raw["name"].strip(),
+        "kind": code.kind,
+        "status": status,
+        "online_since": _date("online_since", raw.get("online_since", "")),
+        "subsidy_applied_on": _date("subsidy_applied_on", raw.get("subsidy_applied_on", "")),
+        "subsidy_approved_on": _date("subsidy_approved_on", raw.get("subsidy_approved_on", "")),
+        "subsidy_paid_on": _date("subsidy_paid_on", raw.get("subsidy_paid_on", "")),
+        "subsidy_yen": int(yen) if yen else None,
+    }
+
+
+def register_terminal(
+    engine: sa.Engine, institution: str, terminal_id: str, public_key_pem: str
+) -> None:
+    """Registers a face-recognition card reader (顔認証付きカードリーダー) and its public key."""
+    with engine.begin() as connection:
+        connection.execute(
+            terminals.insert().values(
+                terminal_id=terminal_id,
+                institution_code=institution,
+                public_key_pem=public_key_pem,
+            )
+        )
+
+
+def check_insurer(value: str) -> str:
+    return InsurerNumber.parse(value).value

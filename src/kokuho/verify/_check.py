@@ -1,0 +1,220 @@
+"""The eligibility decision (資格確認): which coverage answers a query on the date of care.
+
+Reads the register's tables (``kokuho.registry.tables``) and never writes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from kokuho.ids import InsuredId
+from kokuho.registry import tables as r
+from kokuho.verify._model import (
+    ConsentCategory,
+    CoverageAnswer,
+    EligibilityAnswer,
+    NumberQuery,
+    Validity,
+)
+from kokuho.verify._tables import consents, reference_numbers
+
+c = r.coverages.c
+p = r.persons.c
+_COLUMNS = (
+    c.coverage_id, c.person_id, c.insurer_number, c.symbol, c.number, c.branch, c.acquired_on,
+    c.lost_on, c.loss_reason, c.relationship, c.card_class, p.name_kanji, p.name_kana, p.sex,
+    p.birth_date, r.insurers.c.name.label("insurer_name"),
+)  # fmt: skip
+_BASE = (
+    sa.select(*_COLUMNS)
+    .join(r.persons, p.person_id == c.person_id)
+    .join(r.insurers, r.insurers.c.insurer_number == c.insurer_number)
+)
+_BY_NUMBER = _BASE.where(
+    c.insurer_number == sa.bindparam("insurer"),
+    c.symbol == sa.bindparam("symbol"),
+    c.number == sa.bindparam("number"),
+    p.birth_date == sa.bindparam("birth"),
+)
+_BY_NUMBER_AND_BRANCH = _BY_NUMBER.where(c.branch == sa.bindparam("branch"))
+_BY_PERSON = _BASE.where(c.person_id == sa.bindparam("person"))
+_IN_FORCE_ELSEWHERE = (
+    sa.select(c.coverage_id)
+    .where(
+        c.person_id == sa.bindparam("person"),
+        c.coverage_id != sa.bindparam("coverage"),
+        c.acquired_on <= sa.bindparam("day"),
+        sa.or_(c.lost_on.is_(None), c.lost_on > sa.bindparam("day")),
+    )
+    .limit(1)
+)
+t = r.coverage_terms.c
+_TERMS = (
+    sa.select(t.copay_percent, t.elderly_copay_percent, t.limit_category, t.specific_disease)
+    .where(t.coverage_id == sa.bindparam("coverage"), t.effective_from <= sa.bindparam("day"))
+    .order_by(t.effective_from.desc())
+    .limit(1)
+)
+_FIRST_TERMS = (
+    sa.select(t.copay_percent, t.elderly_copay_percent, t.limit_category, t.specific_disease)
+    .where(t.coverage_id == sa.bindparam("coverage"))
+    .order_by(t.effective_from)
+    .limit(1)
+)
+_CONSENTS = (
+    sa.select(consents.c.category, sa.func.max(consents.c.valid_until))
+    .where(
+        consents.c.person_id == sa.bindparam("person"),
+        consents.c.institution_code == sa.bindparam("institution"),
+        consents.c.valid_until >= sa.bindparam("day"),
+    )
+    .group_by(consents.c.category)
+)
+_REFERENCE = sa.select(reference_numbers.c.reference_number).where(
+    reference_numbers.c.institution_code == sa.bindparam("institution"),
+    reference_numbers.c.person_id == sa.bindparam("person"),
+)
+
+
+def _covers(row: Any, day: dt.date) -> bool:
+    return bool(row.acquired_on <= day and (row.lost_on is None or day < row.lost_on))
+
+
+def _answer_for(
+    connection: sa.Connection, row: Any, day: dt.date, institution: str, show_limit: bool
+) -> CoverageAnswer:
+    terms = connection.execute(_TERMS, {"coverage": row.coverage_id, "day": day}).first()
+    if terms is None:  # a date before the coverage began: show its first terms
+        terms = connection.execute(_FIRST_TERMS, {"coverage": row.coverage_id}).first()
+    assert terms is not None, f"coverage {row.coverage_id} has no terms"
+    reference = connection.scalar(_REFERENCE, {"institution": institution, "person": row.person_id})
+    return CoverageAnswer(
+        insured=InsuredId(row.insurer_number, row.symbol, row.number, row.branch),
+        insurer_name=row.insurer_name,
+        card_class=row.card_class,
+        relationship=row.relationship,
+        name_kanji=row.name_kanji,
+        name_kana=row.name_kana,
+        sex=row.sex,
+        birth_date=row.birth_date,
+        acquired_on=row.acquired_on,
+        lost_on=row.lost_on,
+        loss_reason=row.loss_reason,
+        copay_percent=terms.copay_percent,
+        elderly_copay_percent=terms.elderly_copay_percent,
+        specific_disease=terms.specific_disease,
+        limit_category=terms.limit_category if show_limit else None,
+        reference_number=reference,
+    )
+
+
+def active_consents(
+    connection: sa.Connection, person_id: int, institution: str, day: dt.date
+) -> dict[ConsentCategory, dt.date]:
+    rows = connection.execute(
+        _CONSENTS, {"person": person_id, "institution": institution, "day": day}
+    )
+    return {ConsentCategory(category): until for category, until in rows}
+
+
+def _latest(rows: Sequence[Any], day: dt.date) -> Any:
+    """The period that ended most recently before ``day`` (or the earliest one after it)."""
+    before = [row for row in rows if row.acquired_on <= day]
+    return (
+        max(before, key=lambda row: row.acquired_on)
+        if before
+        else min(rows, key=lambda row: row.acquired_on)
+    )
+
+
+def check_number(
+    connection: sa.Connection, query: NumberQuery, institution: str
+) -> tuple[EligibilityAnswer, int | None]:
+    """A check by 保険者番号・記号・番号・枝番 and birth date. Returns the answer and the person
+    it is about (None when no one matched).
+
+    A wrong birth date answers 該当資格なし, exactly like an unknown number, so the check cannot
+    be used to find out whether a number exists.
+    """
+    params: dict[str, Any] = {
+        "insurer": query.insurer, "symbol": query.symbol, "number": query.number,
+        "birth": query.birth_date,
+    }  # fmt: skip
+    if query.branch is not None:
+        params["branch"] = query.branch
+        rows = connection.execute(_BY_NUMBER_AND_BRANCH, params).all()
+    else:
+        rows = connection.execute(_BY_NUMBER, params).all()
+    return _decide(connection, rows, query.date_of_care, institution, query.limit_consent)
+
+
+def member_answer(
+    connection: sa.Connection, insured: InsuredId, day: dt.date
+) -> tuple[EligibilityAnswer, int | None]:
+    """An insurer's own member by the full tuple, for its staff (no birth date needed)."""
+    rows = connection.execute(
+        _BASE.where(
+            c.insurer_number == insured.insurer, c.symbol == insured.symbol,
+            c.number == insured.number, c.branch == insured.branch,
+        )
+    ).all()  # fmt: skip
+    return _decide(connection, rows, day, "", True)
+
+
+def _decide(
+    connection: sa.Connection, rows: Sequence[Any], day: dt.date, institution: str,
+    limit_consent: bool,
+) -> tuple[EligibilityAnswer, int | None]:  # fmt: skip
+    if not rows:
+        return EligibilityAnswer(Validity.NOT_FOUND, day), None
+    people = {row.person_id for row in rows}
+    if len(people) > 1:
+        # Cards without 枝番 name a household; twins share the birth date too.
+        chosen = [_latest([x for x in rows if x.person_id == pid], day) for pid in sorted(people)]
+        results = [_answer_for(connection, row, day, institution, False) for row in chosen]
+        return EligibilityAnswer(Validity.MULTIPLE, day, results), None
+    person_id = rows[0].person_id
+    consented = active_consents(connection, person_id, institution, day)
+    show_limit = limit_consent or ConsentCategory.LIMIT in consented
+    in_force = [row for row in rows if _covers(row, day)]
+    if in_force:
+        answer = _answer_for(connection, in_force[0], day, institution, show_limit)
+        return EligibilityAnswer(Validity.VALID, day, [answer], consented), person_id
+    latest = _latest(rows, day)
+    elsewhere = connection.scalar(
+        _IN_FORCE_ELSEWHERE, {"person": person_id, "coverage": latest.coverage_id, "day": day}
+    )
+    validity = Validity.REPLACED if elsewhere is not None else Validity.INVALID
+    answer = _answer_for(connection, latest, day, institution, False)
+    return EligibilityAnswer(validity, day, [answer], consented), person_id
+
+
+def check_person(
+    connection: sa.Connection,
+    person_id: int,
+    day: dt.date,
+    institution: str,
+    *,
+    limit_consent: bool = False,
+) -> EligibilityAnswer:
+    """A check for a person identified by their card: every coverage in force on ``day``."""
+    rows = connection.execute(_BY_PERSON, {"person": person_id}).all()
+    if not rows:
+        return EligibilityAnswer(Validity.NOT_FOUND, day)
+    consented = active_consents(connection, person_id, institution, day)
+    show_limit = limit_consent or ConsentCategory.LIMIT in consented
+    in_force = [row for row in rows if _covers(row, day)]
+    if len(in_force) == 1:
+        answer = _answer_for(connection, in_force[0], day, institution, show_limit)
+        return EligibilityAnswer(Validity.VALID, day, [answer], consented)
+    if len(in_force) > 1:
+        # Two insurers on the same day (資格重複): the institution must ask which card applies.
+        results = [_answer_for(connection, row, day, institution, show_limit) for row in in_force]
+        return EligibilityAnswer(Validity.MULTIPLE, day, results, consented)
+    latest = _latest(rows, day)
+    answer = _answer_for(connection, latest, day, institution, False)
+    return EligibilityAnswer(Validity.INVALID, day, [answer], consented)

@@ -1,0 +1,316 @@
+"""The eligibility service: one core behind the REST, FHIR and OQS faces.
+
+Every method takes the authenticated :class:`Principal` and a purpose, refuses what the
+告知要求制限 does not allow, and writes one audit record for every answer and every refusal.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken
+
+from kokuho.ids import InsuredId
+from kokuho.verify._access import AccessDenied, Principal
+from kokuho.verify._audit import AuditRecord, AuditWriter
+from kokuho.verify._check import active_consents, check_number, check_person, member_answer
+from kokuho.verify._json import answer_from_json, answer_to_json
+from kokuho.verify._model import (
+    ConsentCategory,
+    EligibilityAnswer,
+    NumberQuery,
+    Purpose,
+    Validity,
+)
+from kokuho.verify._tables import bulk_jobs, consents, reference_numbers
+
+PATIENT_HANDLE_HOURS = 24  # how long an institution may use the handle a check gave it
+MAX_CONSENT_DAYS = 90  # upper bound a terminal may ask for (as マイナポータル API consents)
+MAX_BULK = 10_000
+
+
+class ConsentedDataProvider(Protocol):
+    """A source of data shown only within consent (特定健診情報, 薬剤情報, 診療情報).
+
+    The checkups and claims contexts register theirs; until then a category has no source.
+    """
+
+    def records(self, person_id: int, day: dt.date) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    answer: EligibilityAnswer
+    patient: str | None  # opaque handle for follow-up calls by the same institution
+    audit_seq: int
+
+
+@dataclass(frozen=True)
+class BulkStatus:
+    reception_number: str
+    status: str  # processing | complete
+    submitted: int
+    answers: list[EligibilityAnswer] | None
+
+
+class EligibilityService:
+    def __init__(self, engine: sa.Engine, service_key: bytes) -> None:
+        self.engine = engine
+        self.audit = AuditWriter(engine)
+        self._handles = Fernet(
+            base64.urlsafe_b64encode(hashlib.sha256(b"patient-handle|" + service_key).digest())
+        )
+        self.providers: dict[ConsentCategory, ConsentedDataProvider] = {}
+        self._bulk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-check")
+
+    def close(self) -> None:
+        self._bulk.shutdown(wait=True)
+        self.audit.close()
+
+    # -- guards ------------------------------------------------------------------------------
+    def refuse(
+        self, principal: Principal | None, purpose: str, action: str, denied: AccessDenied
+    ) -> None:
+        """Logs a refused request (告知要求制限: refused requests are recorded too)."""
+        self.audit.write(
+            AuditRecord(
+                actor=principal.credential_id if principal else "anonymous",
+                institution_code=principal.institution_code if principal else None,
+                purpose=str(purpose)[:16],
+                action=action,
+                outcome=f"refused:{denied.reason}",
+                detail={"message": str(denied)},
+            )
+        )
+
+    def _institution(self, principal: Principal, purpose: str, action: str) -> str:
+        try:
+            Purpose(purpose)
+        except ValueError:
+            denied = AccessDenied(
+                "purpose_not_allowed",
+                f"purpose {purpose!r} is not insurance business ({', '.join(Purpose)})",
+            )
+            self.refuse(principal, purpose, action, denied)
+            raise denied from None
+        if principal.kind != "institution" or principal.institution_code is None:
+            denied = AccessDenied("not_an_institution", "only medical institutions may check")
+            self.refuse(principal, purpose, action, denied)
+            raise denied
+        return principal.institution_code
+
+    def handle_for(self, institution: str, person_id: int) -> str:
+        return self._handles.encrypt(f"{institution}:{person_id}".encode()).decode()
+
+    def person_for(self, principal: Principal, handle: str) -> int:
+        try:
+            text = self._handles.decrypt(handle.encode(), ttl=PATIENT_HANDLE_HOURS * 3600).decode()
+        except (InvalidToken, ValueError):
+            raise AccessDenied(
+                "bad_patient_handle", "the patient handle is invalid or expired"
+            ) from None
+        institution, _, person = text.partition(":")
+        if institution != principal.institution_code:
+            raise AccessDenied(
+                "bad_patient_handle", "the patient handle belongs to another institution"
+            )
+        return int(person)
+
+    # -- checks ------------------------------------------------------------------------------
+    def check_number(self, principal: Principal, query: NumberQuery, purpose: str) -> CheckResult:
+        """資格確認 by 保険者番号・記号・番号・枝番 and birth date."""
+        institution = self._institution(principal, purpose, "check_number")
+        with self.engine.connect() as connection:
+            answer, person_id = check_number(connection, query, institution)
+        return self._answered(principal, institution, purpose, "check_number", answer, person_id,
+                              {"insurer": query.insurer, "number": query.number})  # fmt: skip
+
+    def check_person(
+        self,
+        principal: Principal,
+        person_id: int,
+        day: dt.date,
+        purpose: str,
+        *,
+        method: str,
+        consent_to: list[ConsentCategory] | None = None,
+        consent_days: int = 1,
+    ) -> CheckResult:
+        """資格確認 of a person authenticated by their card; records consents given at the
+        terminal first, so the answer already shows what the person agreed to."""
+        institution = self._institution(principal, purpose, method)
+        if consent_to:
+            self.record_consent(institution, person_id, consent_to, day, consent_days)
+        with self.engine.connect() as connection:
+            answer = check_person(connection, person_id, day, institution)
+        detail = {"consented": [str(c) for c in consent_to or []]}
+        return self._answered(principal, institution, purpose, method, answer, person_id, detail)
+
+    def _answered(
+        self, principal: Principal, institution: str, purpose: str, action: str,
+        answer: EligibilityAnswer, person_id: int | None, asked: dict[str, Any],
+    ) -> CheckResult:  # fmt: skip
+        returned = {
+            "validity": int(answer.validity),
+            "results": len(answer.results),
+            "limit_shown": any(c.limit_category for c in answer.results),
+        }
+        seq = self.audit.write(
+            AuditRecord(
+                actor=principal.credential_id, institution_code=institution, purpose=purpose,
+                action=action, outcome=str(int(answer.validity)), person_id=person_id,
+                detail={"asked": asked, "returned": returned},
+            )
+        )  # fmt: skip
+        single = person_id is not None and answer.validity != Validity.MULTIPLE
+        handle = self.handle_for(institution, person_id) if single and person_id else None
+        return CheckResult(answer, handle, seq)
+
+    # -- consent, reference numbers, consented data -------------------------------------------
+    def record_consent(
+        self, institution: str, person_id: int, categories: list[ConsentCategory],
+        day: dt.date, days: int,
+    ) -> dt.date:  # fmt: skip
+        if not 1 <= days <= MAX_CONSENT_DAYS:
+            raise ValueError(f"consent lasts 1–{MAX_CONSENT_DAYS} days, not {days}")
+        until = day + dt.timedelta(days=days - 1)
+        now = dt.datetime.now(dt.UTC)
+        with self.engine.begin() as connection:
+            connection.execute(
+                consents.insert(),
+                [{"person_id": person_id, "institution_code": institution, "category": str(c),
+                  "given_at": now, "valid_until": until} for c in set(categories)],
+            )  # fmt: skip
+        return until
+
+    def register_reference(self, principal: Principal, handle: str, reference: str) -> None:
+        """照会番号: the institution's own patient number, returned with later checks."""
+        institution = self._institution(principal, Purpose.CARE, "register_reference")
+        person_id = self.person_for(principal, handle)
+        reference = reference.strip()
+        if not 1 <= len(reference) <= 50:
+            raise ValueError("a 照会番号 has 1–50 characters")
+        with self.engine.begin() as connection:
+            updated = connection.execute(
+                reference_numbers.update()
+                .where(reference_numbers.c.institution_code == institution,
+                       reference_numbers.c.person_id == person_id)
+                .values(reference_number=reference)
+            )  # fmt: skip
+            if updated.rowcount == 0:
+                connection.execute(
+                    reference_numbers.insert().values(
+                        institution_code=institution, person_id=person_id,
+                        reference_number=reference, registered_at=dt.datetime.now(dt.UTC),
+                    )
+                )  # fmt: skip
+        self.audit.write(
+            AuditRecord(
+                actor=principal.credential_id, institution_code=institution, purpose="care",
+                action="register_reference", outcome="ok", person_id=person_id,
+            )
+        )  # fmt: skip
+
+    def consented_data(
+        self, principal: Principal, handle: str, category: ConsentCategory, day: dt.date
+    ) -> list[dict[str, Any]] | None:
+        """The person's data of ``category`` if they consented for this institution on
+        ``day``; None when the category has no data source yet. Raises AccessDenied otherwise."""
+        institution = self._institution(principal, Purpose.CARE, f"read_{category}")
+        person_id = self.person_for(principal, handle)
+        with self.engine.connect() as connection:
+            allowed = category in active_consents(connection, person_id, institution, day)
+        if not allowed:
+            denied = AccessDenied("no_consent", f"the person has not consented to share {category}")
+            self.refuse(principal, "care", f"read_{category}", denied)
+            raise denied
+        provider = self.providers.get(category)
+        records = provider.records(person_id, day) if provider else None
+        self.audit.write(
+            AuditRecord(
+                actor=principal.credential_id, institution_code=institution, purpose="care",
+                action=f"read_{category}", outcome="ok" if provider else "no_source",
+                person_id=person_id, detail={"records": len(records or [])},
+            )
+        )  # fmt: skip
+        return records
+
+    # -- bulk (一括照会) ------------------------------------------------------------------------
+    def submit_bulk(self, principal: Principal, queries: list[NumberQuery]) -> str:
+        """Accepts a list of checks (e.g. tomorrow's appointments); returns the 受付番号."""
+        institution = self._institution(principal, Purpose.PRECHECK, "bulk_submit")
+        if not 1 <= len(queries) <= MAX_BULK:
+            raise ValueError(f"a bulk check has 1–{MAX_BULK} queries, not {len(queries)}")
+        reception = secrets.token_hex(8).upper()
+        stored = [
+            {"insurer": q.insurer, "symbol": q.symbol, "number": q.number, "branch": q.branch,
+             "birth_date": q.birth_date.isoformat(), "date_of_care": q.date_of_care.isoformat(),
+             "limit_consent": q.limit_consent}
+            for q in queries
+        ]  # fmt: skip
+        with self.engine.begin() as connection:
+            connection.execute(
+                bulk_jobs.insert().values(
+                    reception_number=reception, institution_code=institution,
+                    submitted_at=dt.datetime.now(dt.UTC), status="processing",
+                    queries=json.dumps(stored),
+                )
+            )  # fmt: skip
+        self._bulk.submit(self._run_bulk, principal, reception, queries)
+        return reception
+
+    def _run_bulk(self, principal: Principal, reception: str, queries: list[NumberQuery]) -> None:
+        results = [
+            answer_to_json(self.check_number(principal, query, Purpose.PRECHECK).answer)
+            for query in queries
+        ]
+        with self.engine.begin() as connection:
+            connection.execute(
+                bulk_jobs.update()
+                .where(bulk_jobs.c.reception_number == reception)
+                .values(status="complete", results=json.dumps(results, ensure_ascii=False),
+                        completed_at=dt.datetime.now(dt.UTC))
+            )  # fmt: skip
+
+    def bulk_status(self, principal: Principal, reception: str) -> BulkStatus:
+        institution = self._institution(principal, Purpose.PRECHECK, "bulk_fetch")
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(bulk_jobs).where(bulk_jobs.c.reception_number == reception)
+            ).first()
+        if row is None or row.institution_code != institution:
+            raise LookupError(f"no bulk check {reception} for this institution")
+        answers = [answer_from_json(a) for a in json.loads(row.results)] if row.results else None
+        return BulkStatus(reception, row.status, len(json.loads(row.queries)), answers)
+
+    # -- insurer staff --------------------------------------------------------------------------
+    def insurer_member(
+        self, principal: Principal, insured: InsuredId, day: dt.date
+    ) -> EligibilityAnswer:
+        """An insurer's staff see their own members only."""
+        if principal.kind != "insurer_staff" or principal.insurer_number is None:
+            raise AccessDenied("not_insurer_staff", "only insurer staff may read members")
+        if insured.insurer != principal.insurer_number:
+            denied = AccessDenied(
+                "other_insurer", "staff may read their own insurer's members only"
+            )
+            self.refuse(principal, "insurer", "read_member", denied)
+            raise denied
+        with self.engine.connect() as connection:
+            answer, person_id = member_answer(connection, insured, day)
+        self.audit.write(
+            AuditRecord(
+                actor=principal.credential_id, purpose="insurer", action="read_member",
+                outcome=str(int(answer.validity)), person_id=person_id,
+                detail={"insurer": insured.insurer},
+            )
+        )  # fmt: skip
+        return answer

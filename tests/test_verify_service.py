@@ -1,0 +1,250 @@
+"""The eligibility service core: validity on the date of care, access rules, consent, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from kokuho.ids import InsuredId
+from kokuho.registry import import_changes, load_insurers
+from kokuho.verify import ConsentCategory, NumberQuery, Validity
+from kokuho.verify._access import (
+    AccessDenied,
+    Authenticator,
+    Principal,
+    issue_credential,
+    load_institutions,
+    revoke_credential,
+)
+from kokuho.verify._audit import verify_chain
+from kokuho.verify._service import EligibilityService
+from kokuho.verify._tables import audit_log
+from tests.feedfiles import (
+    KOKUHO,
+    KYOKAI,
+    TARO,
+    acquire,
+    change,
+    lose,
+    write_changes,
+    write_csv,
+    write_insurers,
+)
+
+CLINIC = "3710112347"
+D = dt.date.fromisoformat
+HANAKO = dict(
+    TARO, name_kanji="讃岐 花子", name_kana="サヌキ ハナコ", birth_date="1972-03-03", sex="2"
+)
+TWIN_A = dict(TARO, name_kanji="讃岐 一郎", name_kana="サヌキ イチロウ", birth_date="2010-07-07")
+TWIN_B = dict(TWIN_A, name_kanji="讃岐 二郎", name_kana="サヌキ ジロウ")
+
+
+@pytest.fixture
+def service(engine: sa.Engine, tmp_path: Path) -> Iterator[EligibilityService]:
+    load_insurers(engine, write_insurers(tmp_path / "insurers.csv"))
+    rows = [
+        # Taro: 国保 until 2021-04-01, then 協会けんぽ (filed retroactively from 2021-04-01).
+        acquire("K1", "2020-04-01", limit_category="A03"),
+        change("K2", "2020-10-01", copay_percent="20"),
+        lose("K3", "2021-04-01"),
+        # Hanako: 国保, lost 2021-01-01 with nothing after.
+        acquire("K4", "2020-04-01", number="2001", person=HANAKO),
+        lose("K5", "2021-01-01", number="2001", reason="99"),
+        # Twins on one household number, 枝番 02 and 03.
+        acquire("K6", "2020-04-01", number="3001", branch="02", person=TWIN_A, relationship="2"),
+        acquire("K7", "2020-04-01", number="3001", branch="03", person=TWIN_B, relationship="2"),
+    ]
+    import_changes(engine, write_changes(tmp_path / "k.csv", rows))
+    import_changes(
+        engine,
+        write_changes(
+            tmp_path / "s.csv", [acquire("S1", "2021-04-01", insurer=KYOKAI, number="77")]
+        ),
+    )
+    write_csv(
+        tmp_path / "inst.csv",
+        ["institution_code", "name", "status", "online_since"],
+        [
+            {"institution_code": CLINIC, "name": "讃岐クリニック", "status": "active",
+             "online_since": "2021-10-20"},
+            {"institution_code": "3740112341", "name": "閉院薬局", "status": "closed"},
+        ],
+    )  # fmt: skip
+    load_institutions(engine, tmp_path / "inst.csv")
+    svc = EligibilityService(engine, b"k" * 32)
+    yield svc
+    svc.close()
+
+
+def clinic(engine: sa.Engine) -> Principal:
+    _, token = issue_credential(engine, label="受付", institution=CLINIC)
+    return Authenticator(engine).authenticate(token)
+
+
+def query(number: str = "1001", day: str = "2020-12-01", branch: str | None = "01",
+          birth: str = "1970-05-15", **extra: bool) -> NumberQuery:  # fmt: skip
+    return NumberQuery(KOKUHO, "12", number, branch, D(birth), D(day), **extra)
+
+
+@pytest.mark.parametrize(
+    ("q", "validity"),
+    [
+        (query(), Validity.VALID),
+        (query(day="2021-03-31"), Validity.VALID),  # the last covered day
+        (query(day="2021-04-01"), Validity.REPLACED),  # 喪失日 itself: covered elsewhere
+        (query(number="2001", birth="1972-03-03", day="2021-02-01"), Validity.INVALID),
+        (query(number="9999"), Validity.NOT_FOUND),
+        (query(birth="1970-05-16"), Validity.NOT_FOUND),  # right number, wrong birth date
+        (query(number="3001", birth="2010-07-07", branch=None), Validity.MULTIPLE),
+        (query(number="3001", birth="2010-07-07", branch="03"), Validity.VALID),
+    ],
+)
+def test_validity_on_the_date_of_care(
+    service: EligibilityService, engine: sa.Engine, q: NumberQuery, validity: Validity
+) -> None:
+    result = service.check_number(clinic(engine), q, "care")
+    assert result.answer.validity == validity
+    if validity == Validity.NOT_FOUND:
+        assert result.answer.results == [] and result.patient is None
+    if validity == Validity.MULTIPLE:
+        assert {c.name_kanji for c in result.answer.results} == {"讃岐 一郎", "讃岐 二郎"}
+        assert result.patient is None
+
+
+def test_terms_in_force_on_the_day_and_limit_only_with_consent(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    who = clinic(engine)
+    before = service.check_number(who, query(day="2020-09-30"), "care").answer.results[0]
+    after = service.check_number(who, query(day="2020-10-01"), "care").answer.results[0]
+    assert (before.copay_percent, after.copay_percent) == (30, 20)
+    assert before.limit_category is None
+    consented = service.check_number(who, query(limit_consent=True), "care").answer.results[0]
+    assert consented.limit_category == "A03"
+
+
+def test_refusals_are_logged(service: EligibilityService, engine: sa.Engine) -> None:
+    who = clinic(engine)
+    with pytest.raises(AccessDenied) as denied:
+        service.check_number(who, query(), "marketing")
+    assert denied.value.reason == "purpose_not_allowed"
+    with engine.connect() as connection:
+        outcomes = connection.scalars(sa.select(audit_log.c.outcome)).all()
+    assert outcomes == ["refused:purpose_not_allowed"]
+
+
+def test_credentials_unknown_revoked_and_closed_institution(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    auth = Authenticator(engine, cache_seconds=0)
+    credential, token = issue_credential(engine, label="受付", institution=CLINIC)
+    assert auth.authenticate(token).institution_code == CLINIC
+    for bad, reason in [(None, "no_credential"), ("nonsense", "malformed_credential"),
+                        (token[:-1] + "x", "unknown_credential")]:  # fmt: skip
+        with pytest.raises(AccessDenied) as denied:
+            auth.authenticate(bad)
+        assert denied.value.reason == reason
+    assert revoke_credential(engine, credential)
+    with pytest.raises(AccessDenied, match="revoked"):
+        auth.authenticate(token)
+    _, closed = issue_credential(engine, label="x", institution="3740112341")
+    with pytest.raises(AccessDenied, match="closed"):
+        auth.authenticate(closed)
+
+
+def test_revocation_reaches_a_cached_authenticator_within_its_window(
+    engine: sa.Engine, service: EligibilityService
+) -> None:
+    auth = Authenticator(engine, cache_seconds=0.2)
+    credential, token = issue_credential(engine, label="受付", institution=CLINIC)
+    auth.authenticate(token)
+    revoke_credential(engine, credential)
+    time.sleep(0.25)
+    with pytest.raises(AccessDenied):
+        auth.authenticate(token)
+
+
+def test_insurer_staff_see_only_their_members(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    _, token = issue_credential(engine, label="国保係", insurer=KOKUHO)
+    staff = Authenticator(engine).authenticate(token)
+    own = service.insurer_member(staff, InsuredId(KOKUHO, "12", "1001", "01"), D("2020-12-01"))
+    assert own.validity == Validity.VALID
+    with pytest.raises(AccessDenied) as denied:
+        service.insurer_member(staff, InsuredId(KYOKAI, "12", "77", "01"), D("2021-05-01"))
+    assert denied.value.reason == "other_insurer"
+    with pytest.raises(AccessDenied) as denied:
+        service.check_number(staff, query(), "care")
+    assert denied.value.reason == "not_an_institution"
+
+
+def test_every_answer_is_audited_and_the_chain_holds(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    who = clinic(engine)
+    seqs = [service.check_number(who, query(day=d), "care").audit_seq
+            for d in ("2020-05-01", "2020-06-01", "2021-06-01")]  # fmt: skip
+    assert seqs == [1, 2, 3]
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(audit_log).order_by(audit_log.c.seq)).all()
+    assert [r.outcome for r in rows] == ["1", "1", "3"]
+    assert all(r.institution_code == CLINIC and r.person_id is not None for r in rows)
+    assert verify_chain(engine).ok
+
+
+def test_bulk_results_equal_single_checks(service: EligibilityService, engine: sa.Engine) -> None:
+    who = clinic(engine)
+    queries = [query(), query(day="2021-04-01"), query(number="9999"),
+               query(number="3001", birth="2010-07-07", branch=None)]  # fmt: skip
+    reception = service.submit_bulk(who, queries)
+    deadline = time.monotonic() + 10
+    while (status := service.bulk_status(who, reception)).status != "complete":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    singles = [service.check_number(who, q, "precheck").answer for q in queries]
+    assert status.answers == singles
+    other = Principal("kc_x", "institution", "3740112341", None)
+    with pytest.raises(LookupError):
+        service.bulk_status(other, reception)
+
+
+def test_reference_number_and_consented_data(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    who = clinic(engine)
+    first = service.check_number(who, query(), "care")
+    assert first.patient is not None
+    service.register_reference(who, first.patient, "K-000123")
+    again = service.check_number(who, query(), "care").answer.results[0]
+    assert again.reference_number == "K-000123"
+    with pytest.raises(AccessDenied) as denied:
+        service.consented_data(who, first.patient, ConsentCategory.MEDICATION, D("2020-12-01"))
+    assert denied.value.reason == "no_consent"
+    person = service.person_for(who, first.patient)
+    service.record_consent(CLINIC, person, [ConsentCategory.MEDICATION], D("2020-12-01"), 1)
+
+    class Drugs:
+        def records(self, person_id: int, day: dt.date) -> list[dict[str, str]]:
+            return [{"drug": "アムロジピン", "person": str(person_id)}]
+
+    assert service.consented_data(who, first.patient, ConsentCategory.MEDICATION,
+                                  D("2020-12-01")) is None  # fmt: skip
+    service.providers[ConsentCategory.MEDICATION] = Drugs()
+    records = service.consented_data(
+        who, first.patient, ConsentCategory.MEDICATION, D("2020-12-01")
+    )
+    assert records == [{"drug": "アムロジピン", "person": str(person)}]
+    # Consent for one day ends: the next day is refused again.
+    with pytest.raises(AccessDenied):
+        service.consented_data(who, first.patient, ConsentCategory.MEDICATION, D("2020-12-02"))
+    # A handle given to one institution is useless to another.
+    other = Principal("kc_y", "institution", "3740112341", None)
+    with pytest.raises(AccessDenied, match="another institution"):
+        service.person_for(other, first.patient)
