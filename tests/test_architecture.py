@@ -14,7 +14,8 @@ ALLOWED: dict[str, set[str]] = {
     "registry": {"ids", "store"},
     "synth": {"ids", "registry"},
     "verify": {"ids", "store", "registry"},
-    "cli": {"ids", "store", "registry", "synth", "verify"},
+    "web": {"ids", "store", "registry", "verify"},
+    "cli": {"ids", "store", "registry", "synth", "verify", "web"},
 }
 
 

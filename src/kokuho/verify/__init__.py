@@ -2,6 +2,16 @@
 authentication, checks by number and by card, consent, bulk checks and the audit log."""
 
 from kokuho.verify import _tables as tables
+from kokuho.verify._access import (
+    AccessDenied,
+    Authenticator,
+    Principal,
+    issue_credential,
+    load_institutions,
+    register_terminal,
+    revoke_credential,
+)
+from kokuho.verify._audit import ChainReport, verify_chain
 from kokuho.verify._model import (
     ConsentCategory,
     CoverageAnswer,
@@ -11,8 +21,24 @@ from kokuho.verify._model import (
     Purpose,
     Validity,
 )
+from kokuho.verify._rest import build_router, install_error_handlers
+from kokuho.verify._service import CheckResult, ConsentedDataProvider, EligibilityService
 
 __all__ = [
+    "AccessDenied",
+    "Authenticator",
+    "ChainReport",
+    "CheckResult",
+    "ConsentedDataProvider",
+    "EligibilityService",
+    "Principal",
+    "build_router",
+    "install_error_handlers",
+    "issue_credential",
+    "load_institutions",
+    "register_terminal",
+    "revoke_credential",
+    "verify_chain",
     "ConsentCategory",
     "CoverageAnswer",
     "EligibilityAnswer",

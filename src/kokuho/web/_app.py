@@ -1,0 +1,50 @@
+"""App assembly. No business rules here: every route belongs to a context's face."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from kokuho import __version__
+from kokuho.config import Settings
+from kokuho.store import connect
+from kokuho.verify import Authenticator, EligibilityService, build_router, install_error_handlers
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Builds the app on the configured database (``uvicorn --factory kokuho.web:create_app``)."""
+    settings = settings or Settings.from_env()
+    engine = (
+        connect(settings.database_url, pool_size=8, max_overflow=8)
+        if not (settings.database_url.startswith("sqlite"))
+        else connect(settings.database_url)
+    )
+    service = EligibilityService(engine, settings.service_key())
+    authenticator = Authenticator(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+        engine.dispose()
+
+    app = FastAPI(
+        title="kokuho",
+        version=__version__,
+        description="オンライン資格確認 and the shared eligibility register. Every call is "
+        "authenticated, states its purpose (告知要求制限) and is written to the audit log.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.engine = engine
+    app.state.authenticate = authenticator.authenticate
+    app.include_router(build_router())
+    install_error_handlers(app)
+
+    @app.get("/api/v1/health", tags=["service"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app
