@@ -1,0 +1,145 @@
+"""The synthetic prefecture (合成県): a Kagawa-like prefecture of fictitious people, written
+in the same files real users feed in (docs/formats.md).
+
+``generate`` writes into one folder::
+
+    insurers.csv                 保険者 (§1)
+    changes/{保険者番号}_{YYYY-MM}.csv   資格異動, one file per insurer and filing month (§2)
+    residents.csv                住民基本台帳 at the end (§3)
+    mynumber_submissions.csv     個人番号の登録 by the insurers (§4)
+    manifest.json                parameters, files and the counts of every planted case
+
+The same seed and size give byte-identical files. Every name, address and number is
+generated; none belongs to a real person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import random
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from kokuho.synth import _events, _people, _residents
+from kokuho.synth._data import load_names, load_prefecture
+from kokuho.synth._manifest import Manifest, PlantedOverlap
+from kokuho.synth._world import World
+from kokuho.synth._writers import Feed, month_key, write_insurers
+
+__all__ = ["DEFAULT_START", "Manifest", "PlantedOverlap", "generate"]
+
+DEFAULT_START = dt.date(2020, 4, 1)
+MIN_PERSONS = 10
+MAX_YEARS = 20
+_OUR_FILES = ("insurers.csv", "residents.csv", "mynumber_submissions.csv", "manifest.json")
+_FEED_FILE = re.compile(r"\d{6}(\d{2})?_\d{4}-\d{2}\.csv")
+
+
+def _prepare(out_dir: Path, overwrite: bool) -> None:
+    changes = out_dir / "changes"
+    earlier = [out_dir / name for name in _OUR_FILES if (out_dir / name).exists()]
+    if changes.is_dir():
+        earlier += sorted(p for p in changes.glob("*.csv") if _FEED_FILE.fullmatch(p.name))
+    if earlier and not overwrite:
+        raise FileExistsError(
+            f"{out_dir} already holds the files of a synthetic prefecture "
+            f"({len(earlier)} files); choose an empty folder or overwrite"
+        )
+    for path in earlier:
+        path.unlink()
+    changes.mkdir(parents=True, exist_ok=True)
+
+
+def generate(
+    out_dir: Path,
+    *,
+    seed: int,
+    persons: int,
+    start: dt.date = DEFAULT_START,
+    years: int = 3,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Manifest:
+    """Builds the synthetic prefecture of ``persons`` people at ``start``, simulates
+    ``years`` years of life and writes every file into ``out_dir``.
+
+    ``overwrite`` replaces the files of an earlier run in ``out_dir`` (only those: other
+    files are left alone); without it such files raise FileExistsError. ``progress`` is
+    called with the name of each stage.
+    """
+    if persons < MIN_PERSONS:
+        raise ValueError(f"persons must be at least {MIN_PERSONS}, got {persons}")
+    if not 1 <= years <= MAX_YEARS:
+        raise ValueError(f"years must be 1–{MAX_YEARS}, got {years}")
+    report = progress or (lambda stage: None)
+    _prepare(out_dir, overwrite)
+    # Millions of long-lived rows and lists and no garbage cycles: the cycle collector's
+    # repeated full scans would cost a large share of the run.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _generate(out_dir, seed, persons, start, years, report)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _generate(
+    out_dir: Path,
+    seed: int,
+    persons: int,
+    start: dt.date,
+    years: int,
+    report: Callable[[str], None],
+) -> Manifest:
+    rng = random.Random(seed)
+    prefecture = load_prefecture()
+    feed = Feed(out_dir, prefecture.insurers, month_key(start.toordinal()))
+    world = World(prefecture, load_names(), rng, start, years, feed, persons)
+
+    report("households")
+    _people.build(world, persons)
+    report("opening membership")
+    _people.open_coverages(world)
+    opening_rows = world.counts["rows_acquire"]
+    simulation = _events.Simulation(world, years)
+    simulation.schedule()
+    report("life events")
+    simulation.run()
+    write_insurers(out_dir / "insurers.csv", prefecture.insurers)
+    report("residents and My Numbers")
+    planted = _residents.write(world, out_dir)
+
+    overlaps = simulation.overlaps()
+    counts = dict(world.counts)
+    counts.update(planted)
+    counts.update(
+        persons_initial=persons,
+        persons_total=len(world.birth),
+        opening_rows=opening_rows,
+        change_rows=feed.rows,
+        files=len(feed.files),
+        insurers=len(prefecture.insurers),
+        overlaps_planted=len(overlaps),
+        overlaps_open_at_end=sum(1 for o in overlaps if o.overlap_until is None),
+        overlaps_resolved_by_kokuho_lose=sum(1 for o in overlaps if o.ended_by == "kokuho_lose"),
+        overlaps_ended_by_death_or_75=sum(1 for o in overlaps if o.ended_by in ("death", "age_75")),
+        persons_alive_at_end=sum(1 for day in world.death if not day),
+        kokuho_to_employee_plant_share_ppm=round(simulation.plant_share * 1_000_000),
+    )
+    manifest = Manifest(
+        seed=seed,
+        persons=persons,
+        start=start,
+        end=dt.date.fromordinal(world.last),
+        years=years,
+        files=tuple(["insurers.csv", *sorted(feed.files), "residents.csv",
+                     "mynumber_submissions.csv"]),
+        counts=dict(sorted(counts.items())),
+        overlaps=tuple(overlaps),
+    )  # fmt: skip
+    manifest.write(out_dir / "manifest.json")
+    report("done")
+    return manifest
