@@ -302,3 +302,21 @@ def test_insurer_file_errors(engine: sa.Engine, tmp_path: Path) -> None:
     ]
     with engine.connect() as connection:
         assert connection.scalar(sa.select(sa.func.count()).select_from(t.insurers)) == 0
+
+
+def test_move_between_municipalities_keeps_one_person(register: sa.Engine, tmp_path: Path) -> None:
+    import_changes(register, write_changes(tmp_path / "1.csv", [acquire("K1", "2020-04-01")]))
+    moved = dict(TARO, address="香川県丸亀市大手町二丁目4番21号")
+    out = lose("K2", "2020-08-01", reason="99") | {"address": moved["address"]}
+    import_changes(register, write_changes(tmp_path / "2.csv", [out]))
+    # The new municipality's 国保 (here the same test insurer with another number) enrols him.
+    import_changes(
+        register,
+        write_changes(
+            tmp_path / "3.csv", [acquire("K3", "2020-08-01", number="5005", person=moved)]
+        ),
+    )
+    assert counts(register)["persons"] == 1
+    record = show(register, taro("5005"))
+    assert record is not None and len(record.coverages) == 2
+    assert record.address == moved["address"]

@@ -252,7 +252,10 @@ def test_every_change_row_is_well_formed(run: tuple[Path, Manifest]) -> None:
                 assert not row["loss_reason"]
             elif row["event"] == "lose":
                 assert row["loss_reason"] in ("01", "03", "99")
-                assert used | {"symbol"} == set(FEED_COLUMNS[:7]) | {"loss_reason"}
+                # A loss on moving away carries the 転出先 address; nothing else does.
+                moved = {"address"} if row["address"] else set()
+                assert used | {"symbol"} == set(FEED_COLUMNS[:7]) | {"loss_reason"} | moved
+                assert not moved or row["loss_reason"] == "99"
             else:
                 assert row["event"] == "change"
                 assert used - set(FEED_COLUMNS[:7]) <= {

@@ -155,7 +155,10 @@ def parse_event(line: int, raw: dict[str, str]) -> Event:
         loss_reason = get("loss_reason", "")
         if loss_reason not in LOSS_REASONS:
             raise FieldError("loss_reason", f"{loss_reason!r} is not 01, 02, 03 or 99")
-        used.add("loss_reason")
+        # 転出: the loss may carry the new address, so that the person is found again by all
+        # five items when the new municipality's 国保 enrols them.
+        person = {name: value for name, value in person.items() if name == "address"}
+        used |= {"loss_reason", "address"}
     else:
         if not person and not terms:
             raise FieldError("event", "a change must fill at least one changeable column")

@@ -248,6 +248,7 @@ class _Import:
         period.lost_on = event.effective
         period.loss_reason = event.loss_reason
         period.dirty = True
+        self._update_person(self.persons[period.person_id], event.person)
 
     def _change(self, event: Event) -> None:
         plist = self.periods.get(event.insured, [])

@@ -26,6 +26,7 @@ from kokuho.synth._world import (
     World,
     anniversary,
     elderly_start,
+    next_month,
     school_entry,
 )
 from kokuho.synth._writers import month_key
@@ -263,18 +264,22 @@ class Simulation:
         while between and new == old:
             new = bisect.bisect(self._muni_weights, w.rng.random() * self._muni_weights[-1])
         filed = day + w.lag(5, 30)
+        w.relocate(household, new)
+        address = w.h_address[household]
         rejoin: list[int] = []
         for pid in members:
             cid = w.cov[pid]
             if between and cid >= 0 and w.kind(cid) == KOKUHO:
-                # 国保 is per municipality: lose in the old one, acquire in the new one.
-                w.lose(cid, day, "99", filed)
+                # 国保 is per municipality: lose in the old one with the 転出先 address, so
+                # the new one's enrolment finds the same person by all five items.
+                w.lose(cid, day, "99", filed, address=address)
                 rejoin.append(pid)
-        w.relocate(household, new)
-        address = w.h_address[household]
+        # The new municipality files its 資格取得 the month after (転入 processing), so the
+        # loss always reaches the register first.
+        moved_in = next_month(filed)
         for pid in members:
             if pid in rejoin:
-                w.join_kokuho(pid, day, filed)
+                w.join_kokuho(pid, day, moved_in)
             else:
                 for cid in w.open_coverages(pid):
                     w.change(cid, day, filed, address=address)

@@ -41,6 +41,13 @@ _TO_ELDERLY_LIMIT = {"A01": "B01", "A02": "B02", "A03": "B04", "A04": "B04", "A0
 _TO_ELDERLY_LIMIT["A06"] = "B06"
 
 
+def next_month(day: int) -> int:
+    """The first day of the month after ``day`` (ordinals)."""
+    date = dt.date.fromordinal(day)
+    year, month = (date.year + 1, 1) if date.month == 12 else (date.year, date.month + 1)
+    return dt.date(year, month, 1).toordinal()
+
+
 @cache
 def anniversary(birth: int, years: int) -> int:
     """The day of the ``years``-th birthday; 29 February births have theirs on 1 March."""
@@ -434,8 +441,8 @@ class World:
         self.file(cid, filed, body)
         self.counts["rows_acquire"] += 1
 
-    def lose(self, cid: int, day: int, reason: str, filed: int) -> None:
-        """資格喪失: ``day`` is the first day not covered."""
+    def lose(self, cid: int, day: int, reason: str, filed: int, *, address: str = "") -> None:
+        """資格喪失: ``day`` is the first day not covered; ``address`` is the 転出先."""
         self.c_lost[cid] = day
         pid = self.c_pid[cid]
         if self.cov[pid] == cid:
@@ -445,7 +452,7 @@ class World:
                 self.cov[pid] = extra
         elif self.extra.get(pid) == cid:
             del self.extra[pid]
-        self.file(cid, filed, f"lose,{iso(day)},{self._tuple(cid)},,,,,,,,,,,,{reason}")
+        self.file(cid, filed, f"lose,{iso(day)},{self._tuple(cid)},,,,,{address},,,,,,,{reason}")
         self.counts["rows_lose"] += 1
 
     def change(
