@@ -6,9 +6,9 @@ Every method takes the authenticated :class:`Principal` and a purpose, refuses w
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
+import hmac
 import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from kokuho.ids import InsuredId
 from kokuho.verify._access import AccessDenied, Principal
@@ -32,9 +32,53 @@ from kokuho.verify._model import (
 )
 from kokuho.verify._tables import bulk_jobs, consents, reference_numbers
 
-PATIENT_HANDLE_HOURS = 24  # how long an institution may use the handle a check gave it
+PATIENT_HANDLE_DAYS = 1  # a handle from a check serves that day and the next
 MAX_CONSENT_DAYS = 90  # upper bound a terminal may ask for (as マイナポータル API consents)
 MAX_BULK = 10_000
+
+
+class PatientHandles:
+    """Opaque handles an institution uses after a check to name the patient it asked about.
+
+    One AES block: the person id, the day of issue and a tag bound to the institution. It is
+    32 hex characters (a valid FHIR id), useless to another institution, and expires after a
+    day; it never reveals the internal person id.
+    """
+
+    def __init__(self, service_key: bytes) -> None:
+        self._key = hashlib.sha256(b"patient-handle|" + service_key).digest()
+        self._cipher = Cipher(algorithms.AES(self._key[:16]), modes.ECB())
+
+    def _tag(self, institution: str, person_id: int, day: int) -> bytes:
+        message = f"{institution}|{person_id}|{day}".encode()
+        return hmac.new(self._key[16:], message, hashlib.sha256).digest()[:8]
+
+    def issue(self, institution: str, person_id: int, today: dt.date) -> str:
+        day = today.toordinal()
+        block = person_id.to_bytes(4, "big") + day.to_bytes(4, "big")
+        block += self._tag(institution, person_id, day)
+        encryptor = self._cipher.encryptor()
+        return (encryptor.update(block) + encryptor.finalize()).hex()
+
+    def resolve(self, institution: str, handle: str, today: dt.date) -> int:
+        try:
+            raw = bytes.fromhex(handle)
+        except ValueError:
+            raw = b""
+        if len(raw) != 16:
+            raise AccessDenied("bad_patient_handle", "the patient handle is malformed")
+        decryptor = self._cipher.decryptor()
+        block = decryptor.update(raw) + decryptor.finalize()
+        person_id = int.from_bytes(block[:4], "big")
+        day = int.from_bytes(block[4:8], "big")
+        if not hmac.compare_digest(block[8:], self._tag(institution, person_id, day)):
+            raise AccessDenied(
+                "bad_patient_handle",
+                "the patient handle is invalid or belongs to another institution",
+            )
+        if not 0 <= today.toordinal() - day <= PATIENT_HANDLE_DAYS:
+            raise AccessDenied("bad_patient_handle", "the patient handle has expired")
+        return person_id
 
 
 class ConsentedDataProvider(Protocol):
@@ -65,9 +109,7 @@ class EligibilityService:
     def __init__(self, engine: sa.Engine, service_key: bytes) -> None:
         self.engine = engine
         self.audit = AuditWriter(engine)
-        self._handles = Fernet(
-            base64.urlsafe_b64encode(hashlib.sha256(b"patient-handle|" + service_key).digest())
-        )
+        self._handles = PatientHandles(service_key)
         self.providers: dict[ConsentCategory, ConsentedDataProvider] = {}
         self._bulk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-check")
 
@@ -108,21 +150,10 @@ class EligibilityService:
         return principal.institution_code
 
     def handle_for(self, institution: str, person_id: int) -> str:
-        return self._handles.encrypt(f"{institution}:{person_id}".encode()).decode()
+        return self._handles.issue(institution, person_id, dt.date.today())
 
     def person_for(self, principal: Principal, handle: str) -> int:
-        try:
-            text = self._handles.decrypt(handle.encode(), ttl=PATIENT_HANDLE_HOURS * 3600).decode()
-        except (InvalidToken, ValueError):
-            raise AccessDenied(
-                "bad_patient_handle", "the patient handle is invalid or expired"
-            ) from None
-        institution, _, person = text.partition(":")
-        if institution != principal.institution_code:
-            raise AccessDenied(
-                "bad_patient_handle", "the patient handle belongs to another institution"
-            )
-        return int(person)
+        return self._handles.resolve(principal.institution_code or "", handle, dt.date.today())
 
     # -- checks ------------------------------------------------------------------------------
     def check_number(self, principal: Principal, query: NumberQuery, purpose: str) -> CheckResult:
@@ -173,6 +204,15 @@ class EligibilityService:
         single = person_id is not None and answer.validity != Validity.MULTIPLE
         handle = self.handle_for(institution, person_id) if single and person_id else None
         return CheckResult(answer, handle, seq)
+
+    def patient_answer(self, principal: Principal, handle: str, day: dt.date) -> CheckResult:
+        """A read of the patient a previous check named (FHIR Coverage/Patient reads)."""
+        institution = self._institution(principal, Purpose.CARE, "read_patient")
+        person_id = self.person_for(principal, handle)
+        with self.engine.connect() as connection:
+            answer = check_person(connection, person_id, day, institution)
+        return self._answered(principal, institution, Purpose.CARE, "read_patient", answer,
+                              person_id, {"handle": True})  # fmt: skip
 
     # -- consent, reference numbers, consented data -------------------------------------------
     def record_consent(
