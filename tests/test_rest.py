@@ -90,3 +90,90 @@ def test_openapi_is_published_and_there_is_no_search_by_name(
     # 告知要求制限: nothing lists members or searches by name.
     assert not [p for p in paths if "search" in p or "name" in p]
     assert all(not p.endswith("/members") for p in paths)
+
+
+def _fhir_request(day: str = "2020-12-01", birth: str = "1970-05-15") -> dict[str, object]:
+    ext = "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/"
+    return {
+        "resourceType": "CoverageEligibilityRequest",
+        "id": "req1",
+        "status": "active",
+        "purpose": ["validation"],
+        "created": "2020-12-01T09:00:00+09:00",
+        "servicedDate": day,
+        "patient": {"reference": "#pat"},
+        "insurer": {"identifier": {"system": "urn:oid:1.2.392.100495.20.3.61", "value": KOKUHO}},
+        "contained": [
+            {"resourceType": "Patient", "id": "pat", "birthDate": birth},
+            {
+                "resourceType": "Coverage",
+                "id": "cov",
+                "status": "active",
+                "beneficiary": {"reference": "#pat"},
+                "payor": [{"identifier": {"system": "urn:oid:1.2.392.100495.20.3.61",
+                                          "value": KOKUHO}}],
+                "extension": [
+                    {"url": ext + "JP_Coverage_InsuredPersonSymbol", "valueString": "12"},
+                    {"url": ext + "JP_Coverage_InsuredPersonNumber", "valueString": "1001"},
+                    {"url": ext + "JP_Coverage_InsuredPersonSubNumber", "valueString": "01"},
+                ],
+            },
+        ],
+        "insurance": [{"coverage": {"reference": "#cov"}}],
+    }  # fmt: skip
+
+
+def test_the_three_faces_agree(client: tuple[TestClient, str]) -> None:
+    """REST and FHIR give the same validity and numbers for the same person and day."""
+    http, token = client
+    auth = {"Authorization": f"Bearer {token}"}
+    for day, validity in (("2020-12-01", 1), ("2021-04-01", 2)):
+        rest = http.post("/api/v1/checks/number", json={**BODY, "date_of_care": day}, headers=auth)
+        response = http.post(
+            "/fhir/CoverageEligibilityRequest", json=_fhir_request(day), headers=auth
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("application/fhir+json")
+        resource = response.json()
+        codes = [
+            int(e["valueCoding"]["code"])
+            for e in resource.get("extension", [])
+            if e["url"].endswith("qualification-validity")
+        ]
+        assert codes == [rest.json()["validity"]] == [validity]
+        [insurance] = resource["insurance"]
+        assert insurance["inforce"] is (validity == 1)
+
+
+def test_fhir_errors_are_operation_outcomes(client: tuple[TestClient, str]) -> None:
+    http, token = client
+    unauthorised = http.post("/fhir/CoverageEligibilityRequest", json=_fhir_request())
+    assert unauthorised.status_code == 401
+    assert unauthorised.json()["resourceType"] == "OperationOutcome"
+    assert unauthorised.json()["issue"][0]["code"] == "security"
+    bad = _fhir_request()
+    del bad["contained"][0]["birthDate"]  # type: ignore[index]
+    invalid = http.post("/fhir/CoverageEligibilityRequest", json=bad,
+                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert invalid.status_code == 400 and invalid.json()["resourceType"] == "OperationOutcome"
+    assert "birthDate" in str(invalid.json()["issue"])
+
+
+def test_capability_statement_and_patient_read(client: tuple[TestClient, str]) -> None:
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+    from fhir.resources.R4B.coverage import Coverage
+
+    http, token = client
+    CapabilityStatement.model_validate(http.get("/fhir/metadata").json())
+    auth = {"Authorization": f"Bearer {token}"}
+    today = __import__("datetime").date.today().isoformat()
+    checked = http.post("/api/v1/checks/number", json={**BODY, "date_of_care": today}, headers=auth)
+    assert checked.json()["validity"] == 2  # his coverage ended in 2021
+    early = http.post("/api/v1/checks/number", json=BODY, headers=auth).json()
+    read = http.get(f"/fhir/Patient/{early['patient']}", headers=auth)
+    assert read.status_code == 200 and read.json()["birthDate"] == "1970-05-15"
+    coverage = http.get(f"/fhir/Coverage/{early['patient']}", headers=auth)
+    assert coverage.status_code == 404  # not in force today
+    forged = http.get("/fhir/Patient/" + "0" * 32, headers=auth)
+    assert forged.status_code == 403
+    assert Coverage  # the model import itself is the R4B check used above

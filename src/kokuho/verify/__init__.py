@@ -12,6 +12,7 @@ from kokuho.verify._access import (
     revoke_credential,
 )
 from kokuho.verify._audit import ChainReport, verify_chain
+from kokuho.verify._fhir_routes import build_fhir_router
 from kokuho.verify._model import (
     ConsentCategory,
     CoverageAnswer,
@@ -32,6 +33,7 @@ __all__ = [
     "ConsentedDataProvider",
     "EligibilityService",
     "Principal",
+    "build_fhir_router",
     "build_router",
     "install_error_handlers",
     "issue_credential",

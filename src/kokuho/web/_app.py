@@ -10,7 +10,13 @@ from fastapi import FastAPI
 from kokuho import __version__
 from kokuho.config import Settings
 from kokuho.store import connect
-from kokuho.verify import Authenticator, EligibilityService, build_router, install_error_handlers
+from kokuho.verify import (
+    Authenticator,
+    EligibilityService,
+    build_fhir_router,
+    build_router,
+    install_error_handlers,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.authenticate = authenticator.authenticate
     app.include_router(build_router())
+    app.include_router(build_fhir_router())
     install_error_handlers(app)
 
     @app.get("/api/v1/health", tags=["service"])
