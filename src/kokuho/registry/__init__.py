@@ -10,23 +10,68 @@ from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import LOSS_REASONS
 from kokuho.registry._feed import ImportReport, import_changes
 from kokuho.registry._insurers import INSURER_KINDS, InsurerLoadReport, load_insurers
+from kokuho.registry._linkage import (
+    NO_MEMBER,
+    NO_RESIDENT,
+    NUMBER_LINKED_TO_OTHER_PERSON,
+    PERSON_HAS_OTHER_NUMBER,
+    Difference,
+    LinkReport,
+    LinkStatus,
+    RecheckReport,
+    ReviewItem,
+    link_status,
+    link_submissions,
+    person_for_mynumber_hmac,
+    recheck,
+    reject,
+    review_queue,
+)
+from kokuho.registry._normalize import (
+    match_key,
+    normalize_address,
+    normalize_kana_name,
+    normalize_kanji_name,
+)
 from kokuho.registry._queries import Coverage, Overlap, PersonRecord, Terms, find_overlaps, show
+from kokuho.registry._residents import ResidentLoadReport, load_residents
 
 __all__ = [
     "INSURER_KINDS",
     "LOSS_REASONS",
+    "NO_MEMBER",
+    "NO_RESIDENT",
+    "NUMBER_LINKED_TO_OTHER_PERSON",
+    "PERSON_HAS_OTHER_NUMBER",
     "Coverage",
+    "Difference",
     "FileRejected",
     "ImportReport",
     "InsurerLoadReport",
+    "LinkReport",
+    "LinkStatus",
     "Overlap",
     "PersonRecord",
+    "RecheckReport",
+    "ResidentLoadReport",
+    "ReviewItem",
     "RowError",
     "Terms",
     "find_overlaps",
     "import_changes",
+    "link_status",
+    "link_submissions",
     "load_insurers",
+    "load_residents",
+    "match_key",
+    "normalize_address",
+    "normalize_kana_name",
+    "normalize_kanji_name",
+    "person_for_mynumber_hmac",
     "read_csv_rows",
+    "recheck",
+    "reject",
+    "review_queue",
     "show",
     "tables",
 ]

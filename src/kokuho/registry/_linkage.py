@@ -1,0 +1,543 @@
+"""My Number linkage (個人番号の紐付け, docs/formats.md §4).
+
+A submission pairs a member (保険者番号・記号・番号・枝番) with a 個人番号. It becomes a usable
+link only when the resident holding that number and the member agree on all five basic items
+(漢字氏名, カナ氏名, 生年月日, 性別, 住所) after normalisation. Anything else waits in the review
+queue with what differs. There is deliberately no way to link on fewer items: the 2023
+mis-linking (9,240 wrong links) came from look-ups on three.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from kokuho.ids import (
+    InsuredId,
+    InsurerNumber,
+    InvalidIdentifier,
+    MyNumber,
+    parse_branch,
+    parse_number,
+    parse_symbol,
+)
+from kokuho.registry._csv import read_rows
+from kokuho.registry._errors import FileRejected, RowError
+from kokuho.registry._normalize import normalize_address, normalize_kana_name, normalize_kanji_name
+from kokuho.registry._residents import scrub
+from kokuho.registry._tables import (
+    coverages,
+    mynumber_requests,
+    person_mynumbers,
+    persons,
+    residents,
+)
+
+COLUMNS: Final = frozenset({"insurer_number", "symbol", "number", "branch", "mynumber"})
+ITEMS: Final = ("name_kanji", "name_kana", "birth_date", "sex", "address")
+#: Reason codes a finding may carry instead of an item difference.
+NO_RESIDENT: Final = "no_resident"
+NO_MEMBER: Final = "no_member"
+NUMBER_LINKED_TO_OTHER_PERSON: Final = "number_linked_to_other_person"
+PERSON_HAS_OTHER_NUMBER: Final = "person_has_other_number"
+AUTOMATIC: Final = "kokuho: 5 items match"
+
+_NORMALIZERS: Final = {
+    "name_kanji": normalize_kanji_name,
+    "name_kana": normalize_kana_name,
+    "address": normalize_address,
+}
+_r = mynumber_requests.c
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One basic item that differs, with the member's value as the insurer reported it.
+
+    The resident register's value is never kept or shown: when the number belongs to someone
+    else it is another person's data, and J-LIS itself answers only match or mismatch
+    (本人確認判定フラグ). ``resident`` stays None.
+    """
+
+    item: str
+    register: str | int
+    resident: None = None
+
+
+@dataclass
+class LinkReport:
+    file: str
+    rows: int = 0
+    linked: int = 0
+    review: int = 0
+    already_linked: int = 0
+    previously_rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    request_id: int
+    insured: InsuredId
+    source: str
+    submitted_at: dt.datetime
+    reasons: list[str]
+    differences: list[Difference]
+
+
+@dataclass
+class RecheckReport:
+    checked: int = 0
+    linked: int = 0
+    review: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """A person's My Number link: usable only when ``linked``; ``in_review`` counts the open
+    requests for any of the person's insured numbers."""
+
+    person_id: int
+    linked: bool
+    verified_at: dt.datetime | None
+    in_review: int
+
+
+def differences(member: Mapping[Any, Any], resident: Mapping[Any, Any]) -> list[Difference]:
+    """The basic items on which a member and a resident differ after normalisation."""
+    found: list[Difference] = []
+    for item in ITEMS:
+        ours, theirs = member[item], resident[item]
+        normalize = _NORMALIZERS.get(item)
+        same = normalize(ours) == normalize(theirs) if normalize else ours == theirs
+        if not same:
+            if isinstance(ours, dt.date):
+                ours = ours.isoformat()
+            found.append(Difference(item, ours))
+    return found
+
+
+_CHUNK = 500
+_BATCH = 5000
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _members(connection: sa.Connection, tuples: Iterable[InsuredId]) -> dict[InsuredId, list[int]]:
+    """Insured number → the persons its coverages name (one, unless the register is wrong)."""
+    c = coverages.c
+    key = sa.tuple_(c.insurer_number, c.symbol, c.number, c.branch)
+    query = sa.select(c.person_id, c.insurer_number, c.symbol, c.number, c.branch).distinct()
+    found: dict[InsuredId, list[int]] = {}
+    wanted = [(t.insurer, t.symbol, t.number, t.branch) for t in set(tuples)]
+    for chunk in _chunks(wanted):
+        for row in connection.execute(query.where(key.in_(chunk))):
+            insured = InsuredId(row.insurer_number, row.symbol, row.number, row.branch)
+            found.setdefault(insured, []).append(row.person_id)
+    return found
+
+
+@dataclass(slots=True)
+class _Request:
+    """A request as this run sees it; ``request_id`` is None until it is inserted."""
+
+    insured: InsuredId
+    digest: str
+    status: str
+    request_id: int | None = None
+    source: str = ""
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    changed: bool = False
+
+
+class _Checks:
+    """The part of the register a batch of five-item checks needs, read in a few chunked
+    queries and kept current as the batch links, so that later rows see earlier links."""
+
+    def __init__(
+        self,
+        connection: sa.Connection,
+        members: dict[InsuredId, list[int]],
+        requests: list[_Request],
+    ) -> None:
+        self.connection = connection
+        self.members = members
+        people = sorted({p for r in requests for p in members.get(r.insured, [])})
+        digests = sorted({r.digest for r in requests})
+        self.persons = self._load(persons, persons.c.person_id, people, "person_id")
+        self.residents = self._load(residents, residents.c.mynumber_hmac, digests, "mynumber_hmac")
+        links = person_mynumbers.c
+        self.holder: dict[str, int] = {}
+        self.number: dict[int, str] = {}
+        for column, values in ((links.mynumber_hmac, digests), (links.person_id, people)):
+            for chunk in _chunks(values):
+                query = sa.select(links.person_id, links.mynumber_hmac).where(column.in_(chunk))
+                for row in connection.execute(query):
+                    self.holder[row.mynumber_hmac] = row.person_id
+                    self.number[row.person_id] = row.mynumber_hmac
+        self.new_links: list[tuple[_Request, int, str]] = []
+
+    def _load(
+        self, table: sa.Table, column: sa.Column[Any], values: list[Any], key: str
+    ) -> dict[Any, sa.RowMapping]:
+        found: dict[Any, sa.RowMapping] = {}
+        for chunk in _chunks(values):
+            for row in self.connection.execute(sa.select(table).where(column.in_(chunk))):
+                found[row._mapping[key]] = row._mapping
+        return found
+
+    def check(self, request: _Request) -> bool:
+        """The five-item check of one request; True when it is (now) a usable link."""
+        people = self.members.get(request.insured, [])
+        person_id = people[0] if len(people) == 1 else None
+        digest = request.digest
+        findings: list[dict[str, Any]] = []
+        resident = self.residents.get(digest)
+        if person_id is None:
+            findings.append({"reason": NO_MEMBER})
+        elif resident is None:
+            findings.append({"reason": NO_RESIDENT})
+        if person_id is not None:
+            if self.holder.get(digest, person_id) != person_id:
+                findings.append({"reason": NUMBER_LINKED_TO_OTHER_PERSON})
+            if self.number.get(person_id, digest) != digest:
+                findings.append({"reason": PERSON_HAS_OTHER_NUMBER})
+            if resident is not None:
+                findings += [
+                    {"item": d.item, "register": d.register, "resident": d.resident}
+                    for d in differences(self.persons[person_id], resident)
+                ]
+        request.findings = findings
+        request.status = "review" if findings else "linked"
+        request.changed = True
+        if findings or person_id is None or resident is None:  # the last two imply findings
+            return False
+        if self.number.get(person_id) != digest:
+            self.holder[digest] = person_id
+            self.number[person_id] = digest
+            self.new_links.append((request, person_id, resident["resident_id"]))
+        return True
+
+    def write(self, requests: list[_Request], now: dt.datetime) -> None:
+        """Stores what the checks decided: new requests, changed ones, and the new links."""
+        fresh = [r for r in requests if r.request_id is None]
+        changed = [r for r in requests if r.changed and r.request_id is not None]
+        if fresh:
+            inserted = self.connection.execute(
+                mynumber_requests.insert().returning(_r.request_id, sort_by_parameter_order=True),
+                [
+                    _values(r, now)
+                    | {
+                        "insurer_number": r.insured.insurer,
+                        "symbol": r.insured.symbol,
+                        "number": r.insured.number,
+                        "branch": r.insured.branch,
+                        "mynumber_hmac": r.digest,
+                        "source": r.source,
+                        "submitted_at": now,
+                    }
+                    for r in fresh
+                ],
+            ).scalars()
+            for request, request_id in zip(fresh, inserted, strict=True):
+                request.request_id = request_id
+        if changed:
+            names = ("status", "findings", "decided_at", "decided_by")
+            self.connection.execute(
+                mynumber_requests.update()
+                .where(_r.request_id == sa.bindparam("b_id"))
+                .values({name: sa.bindparam(f"b_{name}") for name in names}),
+                [
+                    {"b_id": r.request_id} | {f"b_{k}": v for k, v in _values(r, now).items()}
+                    for r in changed
+                ],
+            )
+        if self.new_links:
+            self.connection.execute(
+                person_mynumbers.insert(),
+                [
+                    {
+                        "person_id": person_id,
+                        "mynumber_hmac": request.digest,
+                        "resident_id": resident_id,
+                        "verified_at": now,
+                        "request_id": request.request_id,
+                    }
+                    for request, person_id, resident_id in self.new_links
+                ],
+            )
+
+
+def _values(request: _Request, now: dt.datetime) -> dict[str, Any]:
+    linked = request.status == "linked"
+    return {
+        "status": request.status,
+        "findings": json.dumps(request.findings, ensure_ascii=False),
+        "decided_at": now if linked else None,
+        "decided_by": AUTOMATIC if linked else None,
+    }
+
+
+def _parse(row: dict[str, str]) -> tuple[InsuredId, MyNumber]:
+    parsers = (
+        ("insurer_number", lambda raw: InsurerNumber.parse(raw).value),
+        ("symbol", parse_symbol),
+        ("number", parse_number),
+        ("branch", parse_branch),
+    )
+    values: list[str] = []
+    for column, parse in parsers:
+        try:
+            values.append(parse(row[column]))
+        except InvalidIdentifier as error:
+            raise _RowProblem(column, str(error)) from None
+    try:
+        mynumber = MyNumber.parse(row["mynumber"])
+    except InvalidIdentifier as error:
+        raise _RowProblem("mynumber", str(error)) from None
+    return InsuredId(*values), mynumber
+
+
+class _RowProblem(ValueError):
+    def __init__(self, column: str, reason: str) -> None:
+        self.column = column
+        super().__init__(reason)
+
+
+def _submissions(
+    connection: sa.Connection, path: Path, key: bytes, report: LinkReport
+) -> tuple[list[_Request], dict[InsuredId, list[int]]]:
+    """The file's good rows as requests, and the members they name; errors go to ``report``."""
+    name = str(path)
+    parsed: list[tuple[int, InsuredId, str]] = []
+    for line, row in read_rows(path, required=COLUMNS, allowed=COLUMNS):
+        report.rows += 1
+        if "__width__" in row:
+            report.errors.append(RowError(name, line, "", row["__width__"]))
+            continue
+        try:
+            insured, mynumber = _parse(row)
+        except _RowProblem as problem:
+            report.errors.append(RowError(name, line, problem.column, scrub(str(problem))))
+            continue
+        parsed.append((line, insured, mynumber.keyed_hash(key)))
+    members = _members(connection, (insured for _, insured, _ in parsed))
+    good: list[_Request] = []
+    for line, insured, digest in parsed:
+        people = members.get(insured, [])
+        if len(people) != 1:
+            what = "no member has" if not people else f"{len(people)} persons share"
+            reason = f"{what} the insured number {insured}"
+            report.errors.append(RowError(name, line, "number", reason))
+            continue
+        source = f"{path.name}:{line}"[-300:]
+        good.append(_Request(insured, digest, "new", source=source))
+    report.errors.sort(key=lambda error: error.line)
+    return good, members
+
+
+def _stored_requests(
+    connection: sa.Connection, digests: list[str]
+) -> dict[tuple[InsuredId, str], _Request]:
+    found: dict[tuple[InsuredId, str], _Request] = {}
+    query = sa.select(
+        _r.request_id,
+        _r.insurer_number,
+        _r.symbol,
+        _r.number,
+        _r.branch,
+        _r.mynumber_hmac,
+        _r.status,
+    )
+    for chunk in _chunks(sorted(set(digests))):
+        for row in connection.execute(query.where(_r.mynumber_hmac.in_(chunk))):
+            insured = InsuredId(row.insurer_number, row.symbol, row.number, row.branch)
+            found[insured, row.mynumber_hmac] = _Request(
+                insured, row.mynumber_hmac, row.status, request_id=row.request_id
+            )
+    return found
+
+
+def link_submissions(
+    engine: sa.Engine, path: Path, key: bytes, *, load_good_rows: bool = False
+) -> LinkReport:
+    """Checks each submission of ``mynumber_submissions.csv`` and links those whose five items
+    match; the rest go to review. One transaction: a row error (unknown member, bad 個人番号)
+    rejects the file unless ``load_good_rows``. Resubmitting a pair adds no request: one in
+    review is checked again, a linked or rejected one is left as it is."""
+    report = LinkReport(file=str(path))
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as connection:
+        submissions, members = _submissions(connection, path, key, report)
+        if report.errors and not load_good_rows:
+            raise FileRejected(report.errors)
+        # Batches bound the memory; rows apply in file order, each seeing the links before it.
+        for batch in _chunks(submissions, _BATCH):
+            known = _stored_requests(connection, [s.digest for s in batch])
+            checks = _Checks(connection, members, list(batch))
+            touched: list[_Request] = []
+            for submission in batch:
+                request = known.setdefault((submission.insured, submission.digest), submission)
+                if request.status == "linked":
+                    report.already_linked += 1
+                    continue
+                if request.status == "rejected":
+                    report.previously_rejected += 1
+                    continue
+                if checks.check(request):
+                    report.linked += 1
+                else:
+                    report.review += 1
+                touched.append(request)
+            checks.write(list({id(r): r for r in touched}.values()), now)
+    return report
+
+
+def recheck(engine: sa.Engine, request_id: int | None = None) -> RecheckReport:
+    """Runs the five-item check again for one request in review, or all of them, and links
+    those that now match (the insurer may have corrected the member through the change feed,
+    or the resident register may have been reloaded)."""
+    report = RecheckReport()
+    now = dt.datetime.now(dt.UTC)
+    query = (
+        sa.select(
+            _r.request_id, _r.insurer_number, _r.symbol, _r.number, _r.branch, _r.mynumber_hmac
+        )
+        .where(_r.status == "review")
+        .order_by(_r.request_id)
+    )
+    if request_id is not None:
+        query = query.where(_r.request_id == request_id)
+    with engine.begin() as connection:
+        pending = [
+            _Request(
+                InsuredId(row.insurer_number, row.symbol, row.number, row.branch),
+                row.mynumber_hmac,
+                "review",
+                request_id=row.request_id,
+            )
+            for row in connection.execute(query)
+        ]
+        if request_id is not None and not pending:
+            raise ValueError(f"request {request_id} is not in review")
+        for batch in _chunks(pending, _BATCH):
+            checks = _Checks(
+                connection, _members(connection, (r.insured for r in batch)), list(batch)
+            )
+            for request in batch:
+                report.checked += 1
+                if checks.check(request):
+                    report.linked += 1
+                else:
+                    report.review += 1
+            checks.write(list(batch), now)
+    return report
+
+
+def reject(engine: sa.Engine, request_id: int, by: str) -> None:
+    """Closes a request in review without linking (staff decision, 確認の上で却下)."""
+    who = by.strip()
+    if not who:
+        raise ValueError("say who rejects the request")
+    with engine.begin() as connection:
+        status = connection.execute(
+            sa.select(_r.status).where(_r.request_id == request_id)
+        ).scalar_one_or_none()
+        if status is None:
+            raise ValueError(f"request {request_id} does not exist")
+        if status != "review":
+            raise ValueError(f"request {request_id} is {status}; only requests in review")
+        connection.execute(
+            mynumber_requests.update()
+            .where(_r.request_id == request_id)
+            .values(status="rejected", decided_at=dt.datetime.now(dt.UTC), decided_by=who[:100])
+        )
+
+
+@contextmanager
+def _reading(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
+    if isinstance(bind, sa.Connection):
+        yield bind
+    else:
+        with bind.connect() as connection:
+            yield connection
+
+
+def review_queue(bind: sa.Engine | sa.Connection, insurer: str | None = None) -> list[ReviewItem]:
+    """The requests waiting for review, oldest first, optionally of one insurer only."""
+    query = sa.select(mynumber_requests).where(_r.status == "review").order_by(_r.request_id)
+    if insurer is not None:
+        query = query.where(_r.insurer_number == InsurerNumber.parse(insurer).value)
+    items: list[ReviewItem] = []
+    with _reading(bind) as connection:
+        for row in connection.execute(query):
+            findings = json.loads(row.findings)
+            items.append(
+                ReviewItem(
+                    request_id=row.request_id,
+                    insured=InsuredId(row.insurer_number, row.symbol, row.number, row.branch),
+                    source=row.source,
+                    submitted_at=row.submitted_at,
+                    reasons=[f["reason"] for f in findings if "reason" in f],
+                    differences=[
+                        Difference(f["item"], f["register"], f["resident"])
+                        for f in findings
+                        if "item" in f
+                    ],
+                )
+            )
+    return items
+
+
+def person_for_mynumber_hmac(bind: sa.Engine | sa.Connection, digest: str) -> int | None:
+    """The person a verified link names for this number hash; None when there is none (a
+    request in review is not a link)."""
+    with _reading(bind) as connection:
+        return connection.execute(
+            sa.select(person_mynumbers.c.person_id).where(
+                person_mynumbers.c.mynumber_hmac == digest
+            )
+        ).scalar_one_or_none()
+
+
+def link_status(bind: sa.Engine | sa.Connection, person_id: int) -> LinkStatus:
+    """Whether a person has a usable My Number link, and how many requests wait for review."""
+    c = coverages.c
+    tuples = (
+        sa.select(c.insurer_number, c.symbol, c.number, c.branch)
+        .where(c.person_id == person_id)
+        .distinct()
+        .subquery()
+    )
+    open_requests = (
+        sa.select(sa.func.count())
+        .select_from(mynumber_requests)
+        .join(
+            tuples,
+            sa.and_(
+                _r.insurer_number == tuples.c.insurer_number,
+                _r.symbol == tuples.c.symbol,
+                _r.number == tuples.c.number,
+                _r.branch == tuples.c.branch,
+            ),
+        )
+        .where(_r.status == "review")
+    )
+    with _reading(bind) as connection:
+        verified = connection.execute(
+            sa.select(person_mynumbers.c.verified_at).where(
+                person_mynumbers.c.person_id == person_id
+            )
+        ).scalar_one_or_none()
+        waiting = connection.execute(open_requests).scalar_one()
+    return LinkStatus(person_id, verified is not None, verified, waiting)

@@ -1,0 +1,206 @@
+"""The resident register (住民基本台帳): the five basic items My Number links are checked
+against (docs/formats.md §3). The 個人番号 itself is never stored: only its keyed hash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from kokuho.ids import InvalidIdentifier, MyNumber
+from kokuho.registry._csv import read_rows
+from kokuho.registry._errors import FileRejected, RowError
+from kokuho.registry._events import FieldError, parse_date
+from kokuho.registry._normalize import normalize_kana_name
+from kokuho.registry._tables import residents
+
+COLUMNS: Final = frozenset(
+    {"resident_id", "mynumber", "name_kanji", "name_kana", "birth_date", "sex", "address",
+     "municipality_code"}
+)  # fmt: skip
+_LIMITS: Final = {"name_kanji": 100, "name_kana": 100, "address": 200}
+_CHUNK = 500
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
+#: Twelve digits, full- or half-width, perhaps grouped: what a My Number looks like in text.
+_TWELVE_DIGITS = re.compile(r"(?:[0-9０-９][\s\-‐－]?){11}[0-9０-９]")
+
+
+def scrub(text: str) -> str:
+    """Masks anything that looks like a My Number, so that no message repeats one (a value
+    put in the wrong column would otherwise be echoed by that column's error)."""
+    return _TWELVE_DIGITS.sub(lambda match: "*" * 8 + match.group(0)[-4:], text)
+
+
+@dataclass
+class ResidentLoadReport:
+    file: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _digits(column: str, raw: str, length: int) -> str:
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if len(text) != length or not (text.isascii() and text.isdigit()):
+        raise FieldError(column, f"{raw!r} must be {length} digits")
+    return text
+
+
+def _text(column: str, raw: str) -> str:
+    text = raw.strip()
+    if not text:
+        raise FieldError(column, "must not be empty")
+    if _CONTROL.search(text):
+        raise FieldError(column, "contains control characters")
+    if len(text) > _LIMITS[column]:
+        raise FieldError(column, f"is longer than {_LIMITS[column]} characters")
+    return text
+
+
+def _kana(raw: str) -> str:
+    text = _text("name_kana", raw)
+    # After normalisation a カナ氏名 is katakana and ー only (ﾔﾏﾀﾞ and やまだ are accepted).
+    if not all("ァ" <= char <= "ヺ" or char == "ー" for char in normalize_kana_name(text)):
+        raise FieldError("name_kana", f"{raw!r} is not written in kana")
+    return text
+
+
+def _row(row: dict[str, str], key: bytes, today: dt.date) -> dict[str, Any]:
+    try:
+        mynumber = MyNumber.parse(row["mynumber"])
+    except InvalidIdentifier as error:
+        raise FieldError("mynumber", str(error)) from None
+    birth = parse_date("birth_date", unicodedata.normalize("NFKC", row["birth_date"]))
+    if birth > today:
+        raise FieldError("birth_date", f"{birth} is in the future")
+    sex = unicodedata.normalize("NFKC", row["sex"]).strip()
+    if sex not in ("1", "2"):
+        raise FieldError("sex", f"{row['sex']!r} is not 1 (男) or 2 (女)")
+    return {
+        "resident_id": _digits("resident_id", row["resident_id"], 11),
+        "mynumber_hmac": mynumber.keyed_hash(key),
+        "name_kanji": _text("name_kanji", row["name_kanji"]),
+        "name_kana": _kana(row["name_kana"]),
+        "birth_date": birth,
+        "sex": int(sex),
+        "address": _text("address", row["address"]),
+        "municipality_code": _digits("municipality_code", row["municipality_code"], 6),
+    }
+
+
+def _parse(path: Path, key: bytes, report: ResidentLoadReport) -> list[dict[str, Any]]:
+    name = str(path)
+    today = dt.date.today()
+    records: list[dict[str, Any]] = []
+    lines: dict[str, int] = {}
+    hashes: dict[str, int] = {}
+    for line, row in read_rows(path, required=COLUMNS, allowed=COLUMNS):
+        report.rows += 1
+        if "__width__" in row:
+            report.errors.append(RowError(name, line, "", row["__width__"]))
+            continue
+        try:
+            record = _row(row, key, today)
+        except FieldError as error:
+            report.errors.append(RowError(name, line, error.field, scrub(str(error))))
+            continue
+        first = lines.setdefault(record["resident_id"], line)
+        if first != line:
+            reason = f"resident_id {record['resident_id']} is also on line {first}"
+            report.errors.append(RowError(name, line, "resident_id", reason))
+            continue
+        first = hashes.setdefault(record["mynumber_hmac"], line)
+        if first != line:
+            reason = f"the same 個人番号 is also on line {first}"
+            report.errors.append(RowError(name, line, "mynumber", reason))
+            continue
+        record["line"] = line
+        records.append(record)
+    return records
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _stored(
+    connection: sa.Connection, column: sa.Column[Any], values: Iterable[Any]
+) -> dict[Any, Any]:
+    found: dict[Any, Any] = {}
+    for chunk in _chunks(list(values)):
+        for row in connection.execute(sa.select(residents).where(column.in_(chunk))):
+            found[row._mapping[column.name]] = row
+    return found
+
+
+def load_residents(engine: sa.Engine, path: Path, key: bytes) -> ResidentLoadReport:
+    """Upserts the residents of ``residents.csv`` by ``resident_id``; all or nothing.
+
+    The 個人番号 becomes ``MyNumber.keyed_hash(key)`` as it is read; ``key`` lives outside the
+    database. Any row error raises FileRejected and nothing is written.
+    """
+    report = ResidentLoadReport(file=str(path))
+    records = _parse(path, key, report)
+    if report.errors:
+        raise FileRejected(report.errors)
+    columns = [column.name for column in residents.columns]
+    with engine.begin() as connection:
+        by_id = _stored(connection, residents.c.resident_id, (r["resident_id"] for r in records))
+        by_hash = _stored(
+            connection, residents.c.mynumber_hmac, (r["mynumber_hmac"] for r in records)
+        )
+        ids = {record["resident_id"] for record in records}
+        for record in records:
+            holder = by_hash.get(record["mynumber_hmac"])
+            # Another resident keeps this number unless the same file gives them a new one.
+            if holder is not None and holder.resident_id not in ids:
+                reason = f"this 個人番号 belongs to resident {holder.resident_id}"
+                report.errors.append(RowError(str(path), record["line"], "mynumber", reason))
+        if report.errors:
+            raise FileRejected(report.errors)
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for record in records:
+            values = {name: record[name] for name in columns}
+            old = by_id.get(record["resident_id"])
+            if old is None:
+                inserts.append(values)
+            elif {name: old._mapping[name] for name in columns} != values:
+                updates.append(values)
+            else:
+                report.unchanged += 1
+        _apply(connection, inserts, updates)
+        report.inserted, report.updated = len(inserts), len(updates)
+    return report
+
+
+def _apply(
+    connection: sa.Connection, inserts: list[dict[str, Any]], updates: list[dict[str, Any]]
+) -> None:
+    if updates:
+        c = residents.c
+        where = c.resident_id == sa.bindparam("b_id")
+        # A number re-issued (番号法 §7②) or swapped between two rows of the file would
+        # trip the unique hash mid-way; park the changed rows on a placeholder first.
+        connection.execute(
+            residents.update().where(where).values(mynumber_hmac=sa.bindparam("b_parked")),
+            [{"b_id": u["resident_id"], "b_parked": "~" + u["resident_id"]} for u in updates],
+        )
+        names = [name for name in updates[0] if name != "resident_id"]
+        connection.execute(
+            residents.update()
+            .where(where)
+            .values({name: sa.bindparam(f"b_{name}") for name in names}),
+            [{"b_id": u["resident_id"], **{f"b_{n}": u[n] for n in names}} for u in updates],
+        )
+    for chunk in _chunks(inserts):
+        connection.execute(residents.insert(), list(chunk))

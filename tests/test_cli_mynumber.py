@@ -1,0 +1,190 @@
+"""`kokuho residents …` and `kokuho mynumber …` as staff use them: counts, review listing,
+exit codes, --json, and never a My Number or its hash on screen or on disk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+
+from kokuho.cli import main
+from kokuho.ids import MyNumber
+from kokuho.registry import tables
+from kokuho.store import connect
+from tests.test_linkage import KOKUHO, KYOKAI, OTHER, TARO, add_member, submit, update_person
+from tests.test_residents import resident
+from tests.test_residents import write as write_residents
+
+NUMBER = resident(1)["mynumber"]
+ELSE = resident(2)["mynumber"]
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("KOKUHO_HOME", str(home))
+    monkeypatch.setenv("KOKUHO_DATABASE_URL", f"sqlite:///{home / 'kokuho.db'}")
+    monkeypatch.delenv("KOKUHO_MYNUMBER_KEY_FILE", raising=False)
+    return home
+
+
+@pytest.fixture
+def engine(home: Path) -> Iterator[sa.Engine]:
+    """The CLI's own database, with two insurers, as the registry commands would leave it."""
+    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
+    with engine.begin() as connection:
+        connection.execute(
+            tables.insurers.insert(),
+            [
+                {"insurer_number": KOKUHO, "name": "高松市国民健康保険",
+                 "kind": "kokuho_municipal", "prefecture": "37", "municipality_code": "372013"},
+                {"insurer_number": KYOKAI, "name": "協会けんぽ 香川支部", "kind": "kyokai",
+                 "prefecture": "37", "municipality_code": None},
+            ],
+        )  # fmt: skip
+    yield engine
+    engine.dispose()
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def secrets_of(home: Path) -> list[str]:
+    """What must never be shown: the numbers and their hashes under the configured key."""
+    key = (home / "secrets" / "mynumber.key").read_text().strip().encode()
+    return [NUMBER, ELSE] + [MyNumber.parse(n).keyed_hash(key) for n in (NUMBER, ELSE)]
+
+
+def assert_nothing_secret(home: Path, *results: Result) -> None:
+    hidden = secrets_of(home)
+    for result in results:
+        for secret in hidden:
+            assert secret not in result.output
+    for path in home.rglob("*"):
+        if path.is_file() and path.parent.name != "secrets":
+            data = path.read_bytes()
+            assert NUMBER.encode() not in data and ELSE.encode() not in data, path
+
+
+def load(tmp_path: Path) -> Result:
+    hanako = {**OTHER, "name_kanji": "丸亀 花子"}
+    rows = [resident(1, **TARO), resident(2, **hanako)]
+    return run("residents", "load", str(write_residents(tmp_path / "residents.csv", rows)))
+
+
+def test_load_residents(engine: sa.Engine, home: Path, tmp_path: Path) -> None:
+    first = load(tmp_path)
+    assert first.exit_code == 0, first.output
+    assert "2 rows, 2 added, 0 updated, 0 unchanged" in first.output
+    again = run("residents", "load", str(tmp_path / "residents.csv"), "--json")
+    assert again.exit_code == 0, again.output
+    document = json.loads(again.stdout)
+    assert (document["inserted"], document["updated"], document["unchanged"]) == (0, 0, 2)
+    assert_nothing_secret(home, first, again)
+
+
+def test_rejected_residents_file(engine: sa.Engine, home: Path, tmp_path: Path) -> None:
+    typo = NUMBER[:11] + str((int(NUMBER[11]) + 1) % 10)
+    rows = [resident(1, mynumber=typo), resident(2, sex="3")]
+    path = write_residents(tmp_path / "residents.csv", rows)
+    result = run("residents", "load", str(path))
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: rejected, nothing changed: {path}:2: mynumber: ")
+    assert line.endswith("(and 1 more)") and typo not in line
+    as_json = run("residents", "load", str(path), "--json")
+    assert as_json.exit_code == 1
+    document = json.loads(as_json.stdout)
+    assert document["rejected"] and document["count"] == 2
+    assert [(e["line"], e["field"]) for e in document["errors"]] == [(2, "mynumber"), (3, "sex")]
+    assert typo not in as_json.output
+
+
+def test_link_review_recheck_and_reject(engine: sa.Engine, home: Path, tmp_path: Path) -> None:
+    assert load(tmp_path).exit_code == 0
+    add_member(engine, "1001")  # 讃岐 太郎: matches resident 1
+    moved = add_member(engine, "1002", {**TARO, "address": "香川県高松市丸の内1-1"})
+    add_member(engine, "77", OTHER, insurer=KYOKAI)
+    path = submit(tmp_path, [("1001", NUMBER), ("1002", NUMBER)])
+    linked = run("mynumber", "link", str(path))
+    assert linked.exit_code == 0, linked.output
+    assert "2 rows: 1 linked, 1 sent to review" in linked.output
+    kyokai = submit(tmp_path, [("77", ELSE)], insurer=KYOKAI, name="kyokai.csv")
+    as_json = run("mynumber", "link", str(kyokai), "--json")
+    assert json.loads(as_json.stdout)["review"] == 1
+
+    listing = run("mynumber", "review")
+    assert listing.exit_code == 0, listing.output
+    assert "2 request(s) in review" in listing.output
+    assert f"{KOKUHO} 12 1002 01" in listing.output
+    assert "個人番号は別の人に紐付け済み (number_linked_to_other_person)" in listing.output
+    assert "住所: 住民基本台帳と不一致 (被保険者の記録 香川県高松市丸の内1-1)" in (
+        listing.output
+    )
+    assert "漢字氏名: 住民基本台帳と不一致 (被保険者の記録 讃岐 次郎)" in listing.output
+    # Another person's data from the resident register is never shown to the insurer.
+    assert "丸亀 花子" not in listing.output and "番町四丁目1番10号" not in listing.output
+
+    only = json.loads(run("mynumber", "review", "--insurer", KYOKAI, "--json").stdout)
+    assert only["count"] == 1
+    (request,) = only["requests"]
+    assert request["insurer_number"] == KYOKAI and request["source"] == "kyokai.csv:2"
+    assert {d["item"] for d in request["differences"]} == {"name_kanji"}
+
+    update_person(engine, moved, address="香川県高松市番町四丁目1番10号")
+    rechecked = run("mynumber", "review", "--recheck")
+    assert "checked 2: 0 linked, 2 still in review" in rechecked.output  # number already used
+
+    rejected = run("mynumber", "review", "--reject", str(request["request_id"]), "--by", "山田")
+    assert rejected.exit_code == 0 and "rejected by 山田" in rejected.output
+    left = json.loads(run("mynumber", "review", "--json").stdout)
+    assert left["count"] == 1
+    assert left["requests"][0]["reasons"] == ["number_linked_to_other_person"]
+    assert_nothing_secret(home, linked, as_json, listing, rechecked, rejected)
+
+
+def test_recheck_links_after_a_correction(engine: sa.Engine, home: Path, tmp_path: Path) -> None:
+    assert load(tmp_path).exit_code == 0
+    person = add_member(engine, "1001", {**TARO, "name_kana": "サヌキ タロ"})
+    run("mynumber", "link", str(submit(tmp_path, [("1001", NUMBER)])))
+    update_person(engine, person, name_kana="ｻﾇｷ ﾀﾛｳ")
+    result = run("mynumber", "review", "--recheck", "--json")
+    document = json.loads(result.stdout)
+    assert document["recheck"] == {"checked": 1, "linked": 1, "review": 0}
+    assert document["count"] == 0
+
+
+def test_rejected_submissions_and_good_rows(engine: sa.Engine, home: Path, tmp_path: Path) -> None:
+    assert load(tmp_path).exit_code == 0
+    add_member(engine, "1001")
+    path = submit(tmp_path, [("1001", NUMBER), ("9999", ELSE)])
+    refused = run("mynumber", "link", str(path))
+    assert refused.exit_code == 1
+    assert refused.stderr.strip() == (
+        f"error: rejected, nothing changed: {path}:3: number: "
+        f"no member has the insured number {KOKUHO} 記号:12 番号:9999 枝番:01"
+    )
+    document = json.loads(run("mynumber", "link", str(path), "--json").stdout)
+    assert document["rejected"] and document["errors"][0]["field"] == "number"
+    good = run("mynumber", "link", str(path), "--load-good-rows")
+    assert good.exit_code == 0
+    assert "1 linked" in good.stdout and "1 rows rejected" in good.stdout
+    assert f"{path}:3: number:" in good.stderr
+
+
+def test_review_options(engine: sa.Engine, home: Path) -> None:
+    assert run("mynumber", "review", "--reject", "1").exit_code == 1
+    assert run("mynumber", "review", "--by", "山田").exit_code == 1
+    both = run("mynumber", "review", "--reject", "1", "--by", "山田", "--recheck")
+    assert both.exit_code == 1
+    missing = run("mynumber", "review", "--reject", "42", "--by", "山田")
+    assert missing.exit_code == 1 and "request 42 does not exist" in missing.stderr
+    bad = run("mynumber", "review", "--insurer", "370016")
+    assert bad.exit_code == 1 and "検証番号" in bad.stderr
+    empty = run("mynumber", "review")
+    assert empty.exit_code == 0 and "0 request(s) in review" in empty.output
