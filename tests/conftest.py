@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 import kokuho.registry  # noqa: F401  (registers the register's tables)
 import kokuho.verify  # noqa: F401  (and the service's)
@@ -78,3 +79,30 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
 @pytest.fixture
 def mynumber_key() -> bytes:
     return b"test-key-0123456789abcdef0123456789abcdef"
+
+
+CLINIC = "3710112347"
+
+
+@pytest.fixture
+def service_client(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
+    """The whole app on a small register (Taro: 国保 2020-04-01 – 2021-03-31) and a clinic's
+    credential token."""
+    from kokuho.config import Settings
+    from kokuho.registry import import_changes, load_insurers
+    from kokuho.verify import issue_credential, load_institutions
+    from kokuho.web import create_app
+    from tests.feedfiles import acquire, lose, write_changes, write_csv, write_insurers
+
+    engine = connect(database_url)
+    load_insurers(engine, write_insurers(tmp_path / "i.csv"))
+    rows = [acquire("K1", "2020-04-01"), lose("K2", "2021-04-01")]
+    import_changes(engine, write_changes(tmp_path / "c.csv", rows))
+    clinic = {"institution_code": CLINIC, "name": "讃岐クリニック", "status": "active"}
+    write_csv(tmp_path / "inst.csv", list(clinic), [clinic])
+    load_institutions(engine, tmp_path / "inst.csv")
+    _, token = issue_credential(engine, label="受付", institution=CLINIC)
+    engine.dispose()
+    settings = Settings(tmp_path, database_url, tmp_path / "m.key", tmp_path / "s.key")
+    with TestClient(create_app(settings)) as http:
+        yield http, token

@@ -123,9 +123,7 @@ def test_link_review_recheck_and_reject(engine: sa.Engine, home: Path, tmp_path:
     assert "2 request(s) in review" in listing.output
     assert f"{KOKUHO} 12 1002 01" in listing.output
     assert "個人番号は別の人に紐付け済み (number_linked_to_other_person)" in listing.output
-    assert "住所: 住民基本台帳と不一致 (被保険者の記録 香川県高松市丸の内1-1)" in (
-        listing.output
-    )
+    assert "住所: 住民基本台帳と不一致 (被保険者の記録 香川県高松市丸の内1-1)" in (listing.output)
     assert "漢字氏名: 住民基本台帳と不一致 (被保険者の記録 讃岐 次郎)" in listing.output
     # Another person's data from the resident register is never shown to the insurer.
     assert "丸亀 花子" not in listing.output and "番町四丁目1番10号" not in listing.output

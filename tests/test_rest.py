@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 
-from kokuho.config import Settings
-from kokuho.registry import import_changes, load_insurers
-from kokuho.store import connect
-from kokuho.verify import issue_credential, load_institutions
-from kokuho.web import create_app
-from tests.feedfiles import KOKUHO, acquire, lose, write_changes, write_csv, write_insurers
-
-CLINIC = "3710112347"
-
-
-@pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
-    engine = connect(database_url)
-    load_insurers(engine, write_insurers(tmp_path / "i.csv"))
-    import_changes(
-        engine,
-        write_changes(tmp_path / "c.csv", [acquire("K1", "2020-04-01"), lose("K2", "2021-04-01")]),
-    )
-    clinic = {"institution_code": CLINIC, "name": "讃岐クリニック", "status": "active"}
-    write_csv(tmp_path / "inst.csv", list(clinic), [clinic])
-    load_institutions(engine, tmp_path / "inst.csv")
-    _, token = issue_credential(engine, label="受付", institution=CLINIC)
-    engine.dispose()
-    settings = Settings(tmp_path, database_url, tmp_path / "m.key", tmp_path / "s.key")
-    with TestClient(create_app(settings)) as http:
-        yield http, token
-
+from tests.feedfiles import KOKUHO
 
 BODY = {"insurer_number": KOKUHO, "symbol": "12", "number": "1001", "branch": "01",
         "birth_date": "1970-05-15", "date_of_care": "2020-12-01", "purpose": "care"}  # fmt: skip
 
 
-def test_check_by_number(client: tuple[TestClient, str]) -> None:
-    http, token = client
+def test_check_by_number(service_client: tuple[TestClient, str]) -> None:
+    http, token = service_client
     response = http.post(
         "/api/v1/checks/number", json=BODY, headers={"Authorization": f"Bearer {token}"}
     )
@@ -65,10 +36,10 @@ def test_check_by_number(client: tuple[TestClient, str]) -> None:
     ],
 )
 def test_errors_are_problem_documents(
-    client: tuple[TestClient, str], headers: dict[str, str] | None, body: dict[str, str],
+    service_client: tuple[TestClient, str], headers: dict[str, str] | None, body: dict[str, str],
     status: int, kind: str,
 ) -> None:  # fmt: skip
-    http, token = client
+    http, token = service_client
     if headers is None:
         headers = {"Authorization": f"Bearer {token}"}
     response = http.post("/api/v1/checks/number", json=body, headers=headers)
@@ -81,9 +52,9 @@ def test_errors_are_problem_documents(
 
 
 def test_openapi_is_published_and_there_is_no_search_by_name(
-    client: tuple[TestClient, str],
+    service_client: tuple[TestClient, str],
 ) -> None:
-    http, _ = client
+    http, _ = service_client
     spec = http.get("/openapi.json").json()
     paths = set(spec["paths"])
     assert "/api/v1/checks/number" in paths and "/api/v1/checks/bulk" in paths
@@ -123,9 +94,9 @@ def _fhir_request(day: str = "2020-12-01", birth: str = "1970-05-15") -> dict[st
     }  # fmt: skip
 
 
-def test_the_three_faces_agree(client: tuple[TestClient, str]) -> None:
+def test_the_three_faces_agree(service_client: tuple[TestClient, str]) -> None:
     """REST and FHIR give the same validity and numbers for the same person and day."""
-    http, token = client
+    http, token = service_client
     auth = {"Authorization": f"Bearer {token}"}
     for day, validity in (("2020-12-01", 1), ("2021-04-01", 2)):
         rest = http.post("/api/v1/checks/number", json={**BODY, "date_of_care": day}, headers=auth)
@@ -145,8 +116,8 @@ def test_the_three_faces_agree(client: tuple[TestClient, str]) -> None:
         assert insurance["inforce"] is (validity == 1)
 
 
-def test_fhir_errors_are_operation_outcomes(client: tuple[TestClient, str]) -> None:
-    http, token = client
+def test_fhir_errors_are_operation_outcomes(service_client: tuple[TestClient, str]) -> None:
+    http, token = service_client
     unauthorised = http.post("/fhir/CoverageEligibilityRequest", json=_fhir_request())
     assert unauthorised.status_code == 401
     assert unauthorised.json()["resourceType"] == "OperationOutcome"
@@ -159,11 +130,11 @@ def test_fhir_errors_are_operation_outcomes(client: tuple[TestClient, str]) -> N
     assert "birthDate" in str(invalid.json()["issue"])
 
 
-def test_capability_statement_and_patient_read(client: tuple[TestClient, str]) -> None:
+def test_capability_statement_and_patient_read(service_client: tuple[TestClient, str]) -> None:
     from fhir.resources.R4B.capabilitystatement import CapabilityStatement
     from fhir.resources.R4B.coverage import Coverage
 
-    http, token = client
+    http, token = service_client
     CapabilityStatement.model_validate(http.get("/fhir/metadata").json())
     auth = {"Authorization": f"Bearer {token}"}
     today = __import__("datetime").date.today().isoformat()
