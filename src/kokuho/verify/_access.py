@@ -220,7 +220,7 @@ def _institution_row(raw: dict[str, str]) -> dict[str, object]:
 
 
 def register_terminal(
-    engine: sa.Engine, institution: str, terminal_id: str, public_key_pem: str
+    engine: sa.Engine, institution: str, terminal_id: str, public_key: bytes
 ) -> None:
     """Registers a face-recognition card reader (顔認証付きカードリーダー) and its public key."""
     with engine.begin() as connection:
@@ -228,7 +228,7 @@ def register_terminal(
             terminals.insert().values(
                 terminal_id=terminal_id,
                 institution_code=institution,
-                public_key_pem=public_key_pem,
+                public_key=public_key.hex(),
             )
         )
 

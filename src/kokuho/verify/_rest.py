@@ -6,6 +6,7 @@ Errors are RFC 9457 problem documents (``application/problem+json``).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from kokuho.ids import (
 from kokuho.verify._access import AccessDenied, Principal
 from kokuho.verify._json import answer_to_json
 from kokuho.verify._model import ConsentCategory, NumberQuery
+from kokuho.verify._pki import Attestation
 from kokuho.verify._service import CheckResult, EligibilityService
 
 PROBLEM = "application/problem+json"
@@ -74,6 +76,44 @@ class NumberCheck(BaseModel):
             raise ValueError(str(error)) from None
 
 
+class AttestationBody(BaseModel):
+    """The face-recognition reader's signed report (顔認証付きカードリーダー)."""
+
+    terminal_id: str
+    fingerprint: str
+    institution_code: str
+    issued_at: dt.datetime
+    nonce: str = Field(description="base64")
+    signature: str = Field(description="base64, Ed25519")
+
+    def to_attestation(self) -> Attestation:
+        return Attestation(
+            self.terminal_id, self.fingerprint, self.institution_code, self.issued_at,
+            _b64(self.nonce, "nonce"), _b64(self.signature, "signature"),
+        )  # fmt: skip
+
+
+class CardCheck(BaseModel):
+    """A check by My Number card: PIN mode (challenge_id + signature) or face mode
+    (attestation). Consents given at the terminal come with it."""
+
+    certificate_pem: str = Field(description="利用者証明用電子証明書 (PEM)")
+    challenge_id: str | None = None
+    signature: str | None = Field(None, description="base64 signature of the challenge")
+    attestation: AttestationBody | None = None
+    date_of_care: dt.date | None = None
+    purpose: str = "care"
+    consent: list[ConsentCategory] = Field(default_factory=list, description="同意した情報")
+    consent_days: int = Field(1, ge=1, le=90)
+
+
+def _b64(value: str, field: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise ValueError(f"{field}: not base64") from None
+
+
 class BulkCheck(BaseModel):
     items: list[NumberCheck] = Field(min_length=1, max_length=10_000)
 
@@ -112,6 +152,30 @@ def build_router() -> APIRouter:
     @router.post("/checks/number", summary="資格確認 by insured number")
     def check_number(body: NumberCheck, caller: Caller, service: Service) -> dict[str, Any]:
         return check_json(service.check_number(caller, body.to_query(), body.purpose))
+
+    @router.post("/card/challenges", summary="暗証番号モード: a single-use challenge")
+    def challenge(caller: Caller, service: Service) -> dict[str, str]:
+        issued = service.card_challenge(caller)
+        return {
+            "challenge_id": issued.id,
+            "nonce": base64.b64encode(issued.nonce).decode(),
+            "expires_at": issued.expires_at.isoformat(),
+        }
+
+    @router.post("/checks/card", summary="資格確認 by My Number card (PIN or face)")
+    def check_card(body: CardCheck, caller: Caller, service: Service) -> dict[str, Any]:
+        result = service.check_card(
+            caller,
+            certificate_pem=body.certificate_pem.encode(),
+            day=body.date_of_care or dt.date.today(),
+            purpose=body.purpose,
+            challenge_id=body.challenge_id,
+            signature=_b64(body.signature, "signature") if body.signature else None,
+            attestation=body.attestation.to_attestation() if body.attestation else None,
+            consent_to=body.consent,
+            consent_days=body.consent_days,
+        )
+        return check_json(result)
 
     @router.post("/checks/bulk", status_code=202, summary="一括照会: submit")
     def submit_bulk(body: BulkCheck, caller: Caller, service: Service) -> dict[str, Any]:

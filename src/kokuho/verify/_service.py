@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from kokuho.ids import InsuredId
 from kokuho.verify._access import AccessDenied, Principal
 from kokuho.verify._audit import AuditRecord, AuditWriter
+from kokuho.verify._cards import CardDesk
 from kokuho.verify._check import active_consents, check_number, check_person, member_answer
 from kokuho.verify._json import answer_from_json, answer_to_json
 from kokuho.verify._model import (
@@ -30,6 +31,7 @@ from kokuho.verify._model import (
     Purpose,
     Validity,
 )
+from kokuho.verify._pki import Attestation, CardRejected, Challenge
 from kokuho.verify._tables import bulk_jobs, consents, reference_numbers
 
 PATIENT_HANDLE_DAYS = 1  # a handle from a check serves that day and the next
@@ -111,7 +113,51 @@ class EligibilityService:
         self.audit = AuditWriter(engine)
         self._handles = PatientHandles(service_key)
         self.providers: dict[ConsentCategory, ConsentedDataProvider] = {}
+        self.cards: CardDesk | None = None
         self._bulk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-check")
+
+    # -- My Number card (マイナ保険証) -------------------------------------------------------
+    def card_challenge(self, principal: Principal) -> Challenge:
+        """A single-use challenge for the card to sign in PIN mode (暗証番号)."""
+        institution = self._institution(principal, Purpose.CARE, "card_challenge")
+        return self._desk().challenge(institution, dt.datetime.now(dt.UTC))
+
+    def check_card(
+        self, principal: Principal, *, certificate_pem: bytes, day: dt.date, purpose: str,
+        challenge_id: str | None = None, signature: bytes | None = None,
+        attestation: Attestation | None = None,
+        consent_to: list[ConsentCategory] | None = None, consent_days: int = 1,
+    ) -> CheckResult:  # fmt: skip
+        """資格確認 by My Number card: PIN mode (a signed challenge) or face mode (a registered
+        reader's attestation). A card that fails any check is refused and logged."""
+        method = "check_card_face" if attestation is not None else "check_card_pin"
+        institution = self._institution(principal, purpose, method)
+        now = dt.datetime.now(dt.UTC)
+        try:
+            if attestation is not None:
+                person = self._desk().person_by_face(institution, certificate_pem, attestation, now)
+            elif challenge_id is not None and signature is not None:
+                person = self._desk().person_by_pin(
+                    institution, certificate_pem, challenge_id, signature, now
+                )
+            else:
+                raise CardRejected("malformed", "PIN mode needs challenge_id and signature")
+        except CardRejected as rejected:
+            denied = AccessDenied(f"card_{rejected.reason_code}", str(rejected))
+            self.refuse(principal, purpose, method, denied)
+            raise denied from None
+        if person is None:
+            # A genuine card with no insurance registration (保険証利用登録なし).
+            answer = EligibilityAnswer(Validity.NOT_FOUND, day)
+            return self._answered(principal, institution, purpose, method, answer, None,
+                                  {"card": "unregistered"})  # fmt: skip
+        return self.check_person(principal, person, day, purpose, method=method,
+                                 consent_to=consent_to, consent_days=consent_days)  # fmt: skip
+
+    def _desk(self) -> CardDesk:
+        if self.cards is None:
+            raise AccessDenied("cards_not_configured", "card checks are not configured")
+        return self.cards
 
     def close(self) -> None:
         self._bulk.shutdown(wait=True)

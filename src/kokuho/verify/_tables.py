@@ -47,8 +47,8 @@ terminals = sa.Table(
         sa.ForeignKey("institutions.institution_code"),
         nullable=False,
     ),
-    # The public key with which the 顔認証付きカードリーダー signs its face-match attestations.
-    sa.Column("public_key_pem", sa.Text, nullable=False),
+    # Raw Ed25519 public key, hex: the key the reader signs its face-match attestations with.
+    sa.Column("public_key", sa.String(64), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
 )
 

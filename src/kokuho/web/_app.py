@@ -12,6 +12,7 @@ from kokuho.config import Settings
 from kokuho.store import connect
 from kokuho.verify import (
     Authenticator,
+    CardDesk,
     EligibilityService,
     build_fhir_router,
     build_router,
@@ -28,6 +29,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else connect(settings.database_url)
     )
     service = EligibilityService(engine, settings.service_key())
+    ca_folder = settings.home / "ca"
+    if (ca_folder / "ca_cert.pem").exists():
+        # Card checks need the (simulated) JPKI authority's certificate and CRL.
+        service.cards = CardDesk(engine, settings.service_key(), ca_folder)
     authenticator = Authenticator(engine)
 
     @asynccontextmanager

@@ -123,7 +123,7 @@ def upgrade() -> None:
         "terminals",
         sa.Column("terminal_id", sa.String(length=40), nullable=False),
         sa.Column("institution_code", sa.String(length=10), nullable=False),
-        sa.Column("public_key_pem", sa.Text(), nullable=False),
+        sa.Column("public_key", sa.String(length=64), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["institution_code"],
