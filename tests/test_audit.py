@@ -81,3 +81,32 @@ def test_recomputed_rewrite_is_caught_by_the_anchor(engine: sa.Engine) -> None:
     assert verify_chain(engine).ok
     report = verify_chain(engine, expect_head=anchor)
     assert not report.ok and "expected head" in (report.problem or "")
+
+
+def test_anomalies_flag_a_burst_against_the_institutions_own_pattern(engine: sa.Engine) -> None:
+    import datetime as dt
+
+    from kokuho.verify._audit_reports import access_history, anomalies
+
+    start = dt.datetime(2021, 1, 1, 9, tzinfo=dt.UTC)
+    records = []
+    for day in range(30):
+        at = start + dt.timedelta(days=day)
+        busy_a = 200 if day == 29 else 10
+        for n in range(busy_a):
+            records.append(
+                AuditRecord("kc_a", "care", "check_number", "1", "3710112347", n, {}, at)
+            )
+        for n in range(100):  # a large pharmacy, steady
+            records.append(
+                AuditRecord("kc_b", "care", "check_card_pin", "1", "3740112341", n, {}, at)
+            )
+    with engine.begin() as connection:
+        append(connection, records)
+    found = anomalies(engine, since=dt.date(2021, 1, 20), until=dt.date(2021, 1, 30))
+    assert [(a.institution_code, a.day, a.persons, a.usual) for a in found] == [
+        ("3710112347", dt.date(2021, 1, 30), 200, 10)
+    ]
+    history = access_history(engine, 7)
+    assert len(history) == 60 and history[0].at >= history[-1].at
+    assert {h.institution_code for h in history} == {"3710112347", "3740112341"}

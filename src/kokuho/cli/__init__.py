@@ -9,6 +9,15 @@ from kokuho.cli._demo import demo
 from kokuho.cli._ids import ids
 from kokuho.cli._mynumber import mynumber, residents
 from kokuho.cli._registry import registry
+from kokuho.cli._service import (
+    audit,
+    cards,
+    credentials,
+    institutions,
+    oqs_agent,
+    serve,
+    terminals,
+)
 from kokuho.cli._synth import synth
 
 
@@ -22,5 +31,8 @@ def main() -> None:
     """
 
 
-for command in (ids, registry, residents, mynumber, synth, demo):
+for command in (
+    ids, registry, residents, mynumber, synth, demo, serve, oqs_agent, institutions,
+    credentials, terminals, cards, audit,
+):  # fmt: skip
     main.add_command(command)

@@ -12,6 +12,7 @@ from kokuho.verify._access import (
     revoke_credential,
 )
 from kokuho.verify._audit import ChainReport, verify_chain
+from kokuho.verify._audit_reports import AccessEntry, Anomaly, access_history, anomalies
 from kokuho.verify._cards import CardDesk, IssuedCards, issue_cards, open_authority, revoke_card
 from kokuho.verify._fhir_routes import build_fhir_router
 from kokuho.verify._model import (
@@ -23,10 +24,16 @@ from kokuho.verify._model import (
     Purpose,
     Validity,
 )
+from kokuho.verify._oqs_agent import OqsAgent
 from kokuho.verify._rest import build_router, install_error_handlers
 from kokuho.verify._service import CheckResult, ConsentedDataProvider, EligibilityService
 
 __all__ = [
+    "AccessEntry",
+    "Anomaly",
+    "OqsAgent",
+    "access_history",
+    "anomalies",
     "CardDesk",
     "IssuedCards",
     "issue_cards",
