@@ -1,8 +1,271 @@
+"""``kokuho demo``: the synthetic prefecture generated, loaded, and served."""
+
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
 import click
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import Progress
+
+from kokuho.cli._output import emit_json, fail, json_option
+from kokuho.cli._registry import feed_files
+from kokuho.config import Settings
+from kokuho.registry import (
+    FileRejected,
+    find_overlaps,
+    import_changes,
+    link_submissions,
+    load_insurers,
+    load_residents,
+    review_queue,
+)
+from kokuho.registry import tables as t
+from kokuho.store import connect, metadata
+from kokuho.synth import generate
+from kokuho.verify import (
+    Terminal,
+    issue_cards,
+    issue_credential,
+    load_institutions,
+    register_terminal,
+)
+from kokuho.verify import tables as v
+
+DEMO_CLINIC_KIND = "1"  # a 医科 clinic answers the demo requests
 
 
 @click.command()
-def demo() -> None:
-    """(being built)"""
+@click.option("--persons", default=20_000, show_default=True, help="Size of the prefecture.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the synthetic prefecture.")
+@click.option(
+    "--serve/--no-serve", default=True, show_default=True, help="Serve the service when loaded."
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@json_option
+def demo(persons: int, seed: int, serve: bool, host: str, port: int, as_json: bool) -> None:
+    """Generate the synthetic Kagawa prefecture, load it, and serve it.
+
+    Starts from an empty database under $KOKUHO_HOME, writes the files to $KOKUHO_HOME/demo,
+    loads insurers, every change file (in filing order), the resident register and the My
+    Number submissions, registers the institutions, issues cards to the persons with a
+    verified link and a credential for one clinic, reports what the register holds, prints a
+    request that works, and serves.
+    """
+    settings = Settings.from_env()
+    console = Console(stderr=True, quiet=as_json)
+    data = settings.home / "demo"
+    _reset(settings)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    console.print(f"generating the synthetic prefecture ({persons:,} persons, seed {seed}) …")
+    manifest = generate(data, seed=seed, persons=persons, start=dt.date(2020, 4, 1), years=3)
+    timings["synth"] = time.perf_counter() - started
+
+    engine = connect(settings.database_url)
+    try:
+        started = time.perf_counter()
+        load_insurers(engine, data / "insurers.csv")
+        files = feed_files((data / "changes",))
+        applied = 0
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("資格異動 (change feed)", total=len(files))
+            for path in files:
+                applied += import_changes(engine, path).applied
+                progress.advance(task)
+        timings["import"] = time.perf_counter() - started
+        started = time.perf_counter()
+        residents = load_residents(engine, data / "residents.csv", settings.mynumber_key())
+        links = link_submissions(
+            engine, data / "mynumber_submissions.csv", settings.mynumber_key(), load_good_rows=True
+        )
+        timings["mynumber"] = time.perf_counter() - started
+        started = time.perf_counter()
+        load_institutions(engine, data / "institutions.csv")
+        cards = issue_cards(
+            engine,
+            settings.service_key(),
+            settings.home / "ca",
+            settings.home / "cards",
+            dt.datetime.now(dt.UTC),
+        )
+        timings["cards"] = time.perf_counter() - started
+    except FileRejected as rejected:
+        fail(f"the synthetic files did not load: {rejected}")
+    clinic = _demo_clinic(engine, data)
+    summary = _summary(engine, applied, residents.rows, links, manifest, cards.issued)
+    summary["seconds"] = {k: round(v, 1) for k, v in timings.items()}
+    summary["clinic"] = clinic
+    summary["url"] = f"http://{host}:{port}"
+    example = _example(engine, host, port, data)
+    summary["example"] = example
+    engine.dispose()
+    if as_json:
+        emit_json(summary)
+    else:
+        _print(summary)
+    if serve:
+        import uvicorn
+
+        click.echo(
+            f"\nserving on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)"
+            "  — Ctrl-C to stop"
+        )
+        uvicorn.run(
+            "kokuho.web:create_app", factory=True, host=host, port=port, log_level="warning"
+        )
+
+
+def _reset(settings: Settings) -> None:
+    """An empty database, keys kept: the demo is repeatable."""
+    url = settings.database_url
+    for folder in ("demo", "cards", "ca"):
+        shutil.rmtree(settings.home / folder, ignore_errors=True)
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    engine = connect(url)
+    with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+
+
+def _demo_clinic(engine: sa.Engine, data: Path) -> dict[str, str]:
+    """A credential and a face-recognition reader for the first active 医科 clinic."""
+    with engine.connect() as connection:
+        code, name = connection.execute(
+            sa.select(v.institutions.c.institution_code, v.institutions.c.name)
+            .where(
+                v.institutions.c.status == "active",
+                sa.func.substr(v.institutions.c.institution_code, 3, 1) == DEMO_CLINIC_KIND,
+            )
+            .order_by(v.institutions.c.institution_code)
+            .limit(1)
+        ).one()
+    _, token = issue_credential(engine, label="demo 受付", institution=code)
+    token_file = data / "clinic.token"
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token)
+    reader = Terminal.create("demo-reader-1")
+    register_terminal(engine, code, reader.terminal_id, reader.public_key)
+    reader.save(data)
+    return {"institution_code": code, "name": name, "token_file": str(token_file)}
+
+
+def _example(engine: sa.Engine, host: str, port: int, data: Path) -> dict[str, Any]:
+    c = t.coverages.c
+    p = t.persons.c
+    today = dt.date.today()
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(c.insurer_number, c.symbol, c.number, c.branch, p.birth_date)
+            .join(t.persons, p.person_id == c.person_id)
+            .where(c.lost_on.is_(None), c.acquired_on <= today)
+            .order_by(c.coverage_id)
+            .limit(1)
+        ).one()
+    body = {
+        "insurer_number": row.insurer_number,
+        "symbol": row.symbol,
+        "number": row.number,
+        "branch": row.branch,
+        "birth_date": row.birth_date.isoformat(),
+        "purpose": "care",
+    }
+    token_file = data / "clinic.token"
+    curl = (
+        f"curl -s -X POST http://{host}:{port}/api/v1/checks/number "
+        f'-H "Authorization: Bearer $(cat {token_file})" '
+        f"-H 'Content-Type: application/json' -d '{json.dumps(body, ensure_ascii=False)}'"
+    )
+    return {"body": body, "curl": curl}
+
+
+def _summary(
+    engine: sa.Engine, applied: int, residents: int, links: Any, manifest: Any, cards: int
+) -> dict[str, Any]:
+    today = dt.date.today()
+    c = t.coverages.c
+    with engine.connect() as connection:
+
+        def count(table: sa.Table) -> int:
+            return connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0
+
+        by_kind = {
+            kind: n
+            for kind, n in connection.execute(
+                sa.select(t.insurers.c.kind, sa.func.count())
+                .join(t.coverages, c.insurer_number == t.insurers.c.insurer_number)
+                .where(c.acquired_on <= today, sa.or_(c.lost_on.is_(None), c.lost_on > today))
+                .group_by(t.insurers.c.kind)
+            )
+        }
+        counts = {
+            "insurers": count(t.insurers),
+            "persons": count(t.persons),
+            "coverages": count(t.coverages),
+            "events_applied": applied,
+            "residents": residents,
+            "mynumber_linked": count(t.person_mynumbers),
+            "mynumber_in_review": len(review_queue(engine)),
+            "cards_issued": cards,
+        }
+    overlaps = find_overlaps(engine)
+    return {
+        "counts": counts,
+        "current_members_by_insurer_kind": by_kind,
+        "overlaps": {
+            "found": len(overlaps),
+            "still_open": sum(1 for o in overlaps if o.overlap_until is None),
+            "planted": manifest.counts.get("overlaps_planted"),
+        },
+        "mynumber": {
+            "linked": links.linked,
+            "sent_to_review": links.review,
+            "rejected_rows": len(links.errors),
+        },
+    }
+
+
+def _print(summary: dict[str, Any]) -> None:
+    counts = summary["counts"]
+    click.echo(
+        f"register: {counts['insurers']} insurers, {counts['persons']:,} persons, "
+        f"{counts['coverages']:,} coverage periods from {counts['events_applied']:,} events"
+    )
+    kinds = ", ".join(
+        f"{k} {v:,}" for k, v in sorted(summary["current_members_by_insurer_kind"].items())
+    )
+    click.echo(f"current members by insurer kind: {kinds}")
+    o = summary["overlaps"]
+    click.echo(
+        f"overlaps (資格重複): {o['found']} found ({o['planted']} planted), "
+        f"{o['still_open']} still open"
+    )
+    m = summary["mynumber"]
+    click.echo(
+        f"My Number: {counts['residents']:,} residents; {m['linked']:,} linked (all five "
+        f"items matched), {m['sent_to_review']:,} sent to review, "
+        f"{m['rejected_rows']} submissions rejected (bad check digit); "
+        f"{counts['cards_issued']:,} cards issued"
+    )
+    click.echo("seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
+    clinic = summary["clinic"]
+    click.echo(
+        f"demo clinic: {clinic['name']} ({clinic['institution_code']}), "
+        f"token in {clinic['token_file']}"
+    )
+    click.echo("an eligibility check that works (in another terminal):")
+    click.echo("  " + summary["example"]["curl"])

@@ -4,6 +4,7 @@ in the same files real users feed in (docs/formats.md).
 ``generate`` writes into one folder::
 
     insurers.csv                 保険者 (§1)
+    institutions.csv             保険医療機関・薬局 (§5)
     changes/{保険者番号}_{YYYY-MM}.csv   資格異動, one file per insurer and filing month (§2)
     residents.csv                住民基本台帳 at the end (§3)
     mynumber_submissions.csv     個人番号の登録 by the insurers (§4)
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from kokuho.synth import _events, _people, _residents
 from kokuho.synth._data import load_names, load_prefecture
+from kokuho.synth._institutions import write_institutions
 from kokuho.synth._manifest import Manifest, PlantedOverlap
 from kokuho.synth._world import World
 from kokuho.synth._writers import Feed, month_key, write_insurers
@@ -33,7 +35,10 @@ __all__ = ["DEFAULT_START", "Manifest", "PlantedOverlap", "generate"]
 DEFAULT_START = dt.date(2020, 4, 1)
 MIN_PERSONS = 10
 MAX_YEARS = 20
-_OUR_FILES = ("insurers.csv", "residents.csv", "mynumber_submissions.csv", "manifest.json")
+_OUR_FILES = (
+    "insurers.csv", "institutions.csv", "residents.csv", "mynumber_submissions.csv",
+    "manifest.json",
+)  # fmt: skip
 _FEED_FILE = re.compile(r"\d{6}(\d{2})?_\d{4}-\d{2}\.csv")
 
 
@@ -109,6 +114,7 @@ def _generate(
     report("life events")
     simulation.run()
     write_insurers(out_dir / "insurers.csv", prefecture.insurers)
+    institutions = write_institutions(out_dir / "institutions.csv", prefecture, persons, seed)
     report("residents and My Numbers")
     planted = _residents.write(world, out_dir)
 
@@ -122,6 +128,7 @@ def _generate(
         change_rows=feed.rows,
         files=len(feed.files),
         insurers=len(prefecture.insurers),
+        institutions=institutions,
         overlaps_planted=len(overlaps),
         overlaps_open_at_end=sum(1 for o in overlaps if o.overlap_until is None),
         overlaps_resolved_by_kokuho_lose=sum(1 for o in overlaps if o.ended_by == "kokuho_lose"),
@@ -135,7 +142,7 @@ def _generate(
         start=start,
         end=dt.date.fromordinal(world.last),
         years=years,
-        files=tuple(["insurers.csv", *sorted(feed.files), "residents.csv",
+        files=tuple(["insurers.csv", "institutions.csv", *sorted(feed.files), "residents.csv",
                      "mynumber_submissions.csv"]),
         counts=dict(sorted(counts.items())),
         overlaps=tuple(overlaps),

@@ -25,10 +25,14 @@ from kokuho.verify._model import (
     Validity,
 )
 from kokuho.verify._oqs_agent import OqsAgent
+from kokuho.verify._pki_sim import Card, CardAuthority, Terminal
 from kokuho.verify._rest import build_router, install_error_handlers
 from kokuho.verify._service import CheckResult, ConsentedDataProvider, EligibilityService
 
 __all__ = [
+    "Card",
+    "CardAuthority",
+    "Terminal",
     "AccessEntry",
     "Anomaly",
     "OqsAgent",
