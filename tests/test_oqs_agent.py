@@ -99,7 +99,11 @@ def test_malformed_and_hostile_requests_get_error_responses(
     (terminal.req / "OQSsiquc01req_xxe.xml").write_bytes((FIXTURES / "xxe.xml").read_bytes())
     (terminal.req / "OQSsiquc01req_date.xml").write_text(request_xml(birth="19700230"))
     bad, date, xxe = terminal.process_once()
-    for path, code in ((bad, "malformed_xml"), (xxe, "external_reference_forbidden"), (date, "invalid_date")):
+    for path, code in (
+        (bad, "malformed_xml"),
+        (xxe, "external_reference_forbidden"),
+        (date, "invalid_date"),
+    ):
         assert values(path, "SegmentOfResult") == ["9"], path.name
         assert values(path, "ErrorCode") == [code], path.name
     assert "passwd" not in text(xxe) and "root:" not in text(xxe)
