@@ -32,7 +32,12 @@ import sqlalchemy as sa
 from kokuho.ids import InsuredId
 from kokuho.registry import import_changes, load_insurers, show
 from kokuho.registry import tables as t
-from kokuho.store import bulk_insert, connect
+from kokuho.store import connect
+
+try:  # run as a script (benchmarks/ on sys.path) or as benchmarks.bench_register
+    from benchmarks._fill import fill as _fill
+except ImportError:
+    from _fill import fill as _fill  # type: ignore[no-redef]
 
 POSTGRES = os.environ.get(
     "KOKUHO_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -125,44 +130,6 @@ def _month(path: Path) -> str:
     return match.group(1) if match else ""
 
 
-def _fill(engine: sa.Engine, persons: int, seed: int) -> None:
-    """Writes ``persons`` members of four insurers, one coverage and terms row each."""
-    insurers = [("370015", "kokuho_municipal", "372013"), ("01370014", "kyokai", None),
-                ("06370015", "kumiai", None), ("39370013", "koki", None)]  # fmt: skip
-    with engine.begin() as connection:
-        connection.execute(
-            t.insurers.insert(),
-            [{"insurer_number": n, "name": n, "kind": k, "prefecture": "37",
-              "municipality_code": m} for n, k, m in insurers],
-        )  # fmt: skip
-    rng = random.Random(seed)
-    chunk = 200_000
-    day = dt.date(2020, 4, 1)
-    for start in range(0, persons, chunk):
-        people, cover, terms = [], [], []
-        for pid in range(start + 1, min(start + chunk, persons) + 1):
-            birth = dt.date(1930, 1, 1) + dt.timedelta(days=rng.randrange(33000))
-            people.append((pid, f"姓{pid}", f"セイ{pid}", birth, 1 + pid % 2,
-                           f"香川県高松市番町{pid % 9 + 1}-{pid % 30 + 1}-{pid % 20 + 1}",
-                           f"{pid:032x}"))  # fmt: skip
-            insurer = insurers[pid % 4][0]
-            cover.append((pid, pid, insurer, str(pid // 100), str(pid), "01", day, None, None,
-                          1, "01"))  # fmt: skip
-            terms.append((pid, day, 30, None, None, None))
-        with engine.begin() as connection:
-            bulk_insert(connection, t.persons, ["person_id", "name_kanji", "name_kana",
-                        "birth_date", "sex", "address", "match_key"], people)  # fmt: skip
-            bulk_insert(connection, t.coverages, ["coverage_id", "person_id", "insurer_number",
-                        "symbol", "number", "branch", "acquired_on", "lost_on", "loss_reason",
-                        "relationship", "card_class"], cover)  # fmt: skip
-            bulk_insert(connection, t.coverage_terms, ["coverage_id", "effective_from",
-                        "copay_percent", "elderly_copay_percent", "limit_category",
-                        "specific_disease"], terms)  # fmt: skip
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-
-
 def _percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {
@@ -221,6 +188,7 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--probes", type=int, default=20_000)
     parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--out", type=Path, default=OUT / "register.json")
     args = parser.parse_args()
     backends = args.backends.split(",")
     machine = {
@@ -244,8 +212,8 @@ def main() -> None:
                 results["lookup"][backend + "_flatness_p50_ratio"] = round(
                     runs[-1]["indexed_lookup"]["p50_us"] / runs[0]["indexed_lookup"]["p50_us"], 2
                 )
-    OUT.mkdir(exist_ok=True)
-    (OUT / "register.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(json.dumps(results, indent=2, ensure_ascii=False))
 
 
