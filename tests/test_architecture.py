@@ -12,10 +12,11 @@ ALLOWED: dict[str, set[str]] = {
     "ids": set(),
     "store": {"ids"},
     "registry": {"ids", "store"},
-    "synth": {"ids", "registry"},
+    "synth": {"ids", "registry", "checkups"},
     "verify": {"ids", "store", "registry"},
+    "checkups": {"ids", "store", "registry"},
     "web": {"ids", "store", "registry", "verify"},
-    "cli": {"ids", "store", "registry", "synth", "verify", "web"},
+    "cli": {"ids", "store", "registry", "synth", "verify", "web", "checkups"},
 }
 
 
