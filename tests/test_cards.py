@@ -234,3 +234,22 @@ def test_the_card_code_is_not_a_my_number(
         [code] = connection.scalars(sa.select(card_certificates.c.code)).all()
     assert len(code) == 64 and not code.isdigit()
     assert certificate_code  # the code is an HMAC under the service key (see _pki)
+
+
+def test_card_holder_with_nothing_in_force_on_the_day_is_invalid(
+    desk: tuple[EligibilityService, Path], engine: sa.Engine
+) -> None:
+    service, folder = desk
+    clinic, card = who(engine), taro_card(folder)
+    challenge = service.card_challenge(clinic)
+    signature = card.sign(signed_message(challenge.nonce, CLINIC))
+    before = service.check_card(
+        clinic,
+        certificate_pem=card.certificate_pem,
+        day=dt.date(2019, 12, 1),
+        purpose="care",
+        challenge_id=challenge.id,
+        signature=signature,
+    )
+    assert before.answer.validity == Validity.INVALID
+    assert before.answer.results[0].acquired_on == dt.date(2020, 4, 1)
