@@ -1,0 +1,773 @@
+"""実施率 of 特定健康診査 and 特定保健指導, and the 減少率 of 特定保健指導対象者, as Ibis
+expressions (no backend SQL strings: the same expressions run on DuckDB and on Spark).
+
+Denominator (特定健診の対象者, checkups-claims.md §1.4; 省令第157号 第1条):
+
+- enrolled on 1 April of the fiscal year and for the whole year: 資格取得日 ≤ 4/1 and
+  (no 資格喪失日, or 資格喪失日 > 3/31). ``lost_on`` is the first day not covered, so
+  ``lost_on = 3/31`` ends cover on 3/30 (not whole year) and ``lost_on = 4/1`` of the next year
+  is whole year;
+- "reaching 40–75 during the year, only those under 75": the 年度末年齢 (age on 31 March, by
+  the 年齢計算ニ関スル法律, so someone born on 1 April is a year older on 31 March) is 40–74.
+  People whose 年度末年齢 is 75 reach 75 during the year, leave for 後期高齢者医療 on their
+  birthday and are never whole-year members: they are out;
+- minus the 告示 exclusions (data/exclusions.yaml), supplied per person because the register
+  does not hold them; a period that shares any day with the year removes the person.
+
+受診者: denominator members with a checkup dated in the year (健診実施日 in 4/1–3/31), matched
+on 保険者番号 + 記号 + 番号 and 枝番 when both sides have it, else 生年月日 (国保 記号・番号 were
+per household before 枝番, so 記号・番号 alone would count a whole household as examined).
+Each member counts once however many checkups they had.
+
+特定保健指導: 対象者 are the 受診者 whose 保健指導レベル is 1 積極的支援 or 2 動機付け支援 on their
+first checkup of the year with a known level (1–3); 終了者 are those with a guidance record
+that started on or after that checkup and whose 実績評価 is dated on or before the reporting
+cut-off (default ``reporting_cutoff``: 31 October of the next calendar year, the day before
+the 法定報告 is due; UNCONFIRMED, pass ``completed_by`` to change it).
+
+Every figure is per fiscal year and can be split by insurer (保険者), municipality (市町村国保
+via the insurer's 全国地方公共団体コード), sex and 5-year band (40–44 … 70–74).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final, Literal, cast
+
+import ibis  # type: ignore[import-untyped, unused-ignore]
+import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.csv as pacsv  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+import yaml
+
+from kokuho.checkups._lake import CHECKUP_COLUMNS, GUIDANCE_COLUMNS, Lake, LakeTableMissing
+from kokuho.ids import FiscalYear
+
+Group = Literal["insurer", "municipality", "sex", "band"]
+GROUPS: Final[tuple[Group, ...]] = ("insurer", "municipality", "sex", "band")
+MIN_AGE: Final = 40
+MAX_AGE: Final = 74
+#: The 5-year bands of the denominators and of the 減少率.
+BANDS: Final = tuple(f"{low}-{low + 4}" for low in range(MIN_AGE, MAX_AGE + 1, 5))
+SEXES: Final = {"male": 1, "female": 2}
+INTENSIVE: Final = 1  # 積極的支援
+MOTIVATIONAL: Final = 2  # 動機付け支援
+_KNOWN_LEVELS: Final = (1, 2, 3)  # 4 判定不能 is not a stratification result
+
+Cell = tuple[int, str]  # (sex, band)
+
+
+def _fy(fiscal_year: FiscalYear | int) -> FiscalYear:
+    return fiscal_year if isinstance(fiscal_year, FiscalYear) else FiscalYear(fiscal_year)
+
+
+# -- ages ----------------------------------------------------------------------------------
+
+
+def fiscal_year_end_age(birth_date: ir.DateValue, fiscal_year: FiscalYear | int) -> ir.IntegerValue:
+    """年度末年齢 as an Ibis expression, the same as ``kokuho.ids.age_at_fiscal_year_end``.
+
+    On 31 March of year Y+1 the law counts a birthday of 1 April as already passed (a year is
+    completed at the end of the day before the anniversary), so the age is Y+1 − birth year,
+    minus one for birthdays from 2 April on.
+    """
+    fy = _fy(fiscal_year)
+    month, day = birth_date.month(), birth_date.day()
+    not_yet = (month > 4) | ((month == 4) & (day >= 2))
+    return (fy.year + 1 - birth_date.year()) - not_yet.ifelse(1, 0)
+
+
+def age_band(age: ir.IntegerValue) -> ir.StringValue:
+    """The 5-year band label of ``age``: "40-44", "45-49", …"""
+    low = (age // 5) * 5
+    return low.cast("string").concat("-", (low + 4).cast("string"))
+
+
+# -- exclusions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExclusionReason:
+    """One category of people the 告示 removes from the 特定健診 対象者."""
+
+    code: str
+    name: str
+    enabled: bool
+    confirmed: bool
+    source: str
+
+
+#: Columns of a per-person exclusions file (data/exclusions.yaml describes them).
+EXCLUSION_COLUMNS: Final[dict[str, pa.DataType]] = {
+    "insurer": pa.string(),
+    "symbol": pa.string(),
+    "number": pa.string(),
+    "branch": pa.string(),
+    "reason": pa.string(),
+    "started_on": pa.date32(),
+    "ended_on": pa.date32(),
+}
+
+
+def exclusion_reasons(path: Path | None = None) -> tuple[ExclusionReason, ...]:
+    """The exclusion categories of ``data/exclusions.yaml`` (or of ``path``)."""
+    text = (
+        path.read_text("utf-8")
+        if path is not None
+        else resources.files("kokuho").joinpath("data/exclusions.yaml").read_text("utf-8")
+    )
+    raw = yaml.safe_load(text)
+    reasons = tuple(
+        ExclusionReason(
+            code=str(item["code"]),
+            name=str(item["name"]),
+            enabled=bool(item.get("enabled", True)),
+            confirmed=bool(item["confirmed"]),
+            source=str(item["source"]).strip(),
+        )
+        for item in raw["reasons"]
+    )
+    codes = [r.code for r in reasons]
+    if len(set(codes)) != len(codes):
+        raise ValueError("exclusions: a reason code is listed twice")
+    return reasons
+
+
+def read_exclusions(path: Path, *, reasons: Sequence[ExclusionReason] | None = None) -> ir.Table:
+    """Reads a per-person exclusions file (CSV with a header, or Parquet) into an Ibis table.
+
+    Every reason must be a code of ``reasons`` (default: data/exclusions.yaml); a row must
+    name an insurer, a 番号 and a start date, and end after it starts.
+    """
+    known = {r.code for r in (reasons if reasons is not None else exclusion_reasons())}
+    if path.suffix.lower() == ".parquet":
+        table = pq.read_table(path)
+    else:
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                column_types=EXCLUSION_COLUMNS,
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    missing = set(EXCLUSION_COLUMNS) - set(table.column_names)
+    if missing:
+        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    table = table.select(list(EXCLUSION_COLUMNS)).cast(pa.schema(EXCLUSION_COLUMNS))
+    problems: list[str] = []
+    for line, row in enumerate(table.to_pylist(), start=2):
+        if row["reason"] not in known:
+            problems.append(f"line {line}: unknown reason {row['reason']!r}")
+        if not row["insurer"] or not row["number"] or row["started_on"] is None:
+            problems.append(f"line {line}: insurer, number and started_on are required")
+        elif row["ended_on"] is not None and row["ended_on"] <= row["started_on"]:
+            problems.append(f"line {line}: ended_on must be after started_on")
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems[:10]))
+    # 記号 may be empty (後期高齢者医療 has none); empty is "", not unknown.
+    symbol = pc.fill_null(table["symbol"], "")
+    return ibis.memtable(table.set_column(1, "symbol", symbol))
+
+
+def _active_exclusions(
+    exclusions: ir.Table, fy: FiscalYear, reasons: Sequence[ExclusionReason] | None
+) -> ir.Table:
+    listed = reasons if reasons is not None else exclusion_reasons()
+    enabled = [r.code for r in listed if r.enabled]
+    x = exclusions
+    # Any shared day removes the person for the year (entering the state mid-year included).
+    return x.filter(
+        x.reason.isin(enabled),
+        x.started_on <= ibis.literal(fy.last_day),
+        x.ended_on.isnull() | (x.ended_on > ibis.literal(fy.first_day)),
+    )
+
+
+# -- matching ------------------------------------------------------------------------------
+
+
+def _same_person(a: ir.Table, a_insurer: str, b: ir.Table, b_insurer: str) -> list[ir.BooleanValue]:
+    """Join predicates: the same insured person on both sides (see the module docstring)."""
+    a_branch, b_branch = a.branch.nullif(""), b.branch.nullif("")
+    return [
+        a[a_insurer] == b[b_insurer],
+        a.number == b.number,
+        a.symbol == b.symbol,
+        ibis.ifelse(
+            a_branch.isnull() | b_branch.isnull(),
+            a.birth_date == b.birth_date,
+            a_branch == b_branch,
+        ),
+    ]
+
+
+def _count_if(condition: ir.BooleanValue) -> ir.IntegerScalar:
+    # ifelse + sum rather than summing booleans: portable to Spark; 0, not null, on no rows.
+    return condition.ifelse(1, 0).sum().fill_null(0)
+
+
+def _ratio(numerator: ir.IntegerValue, denominator: ir.IntegerValue) -> ir.FloatingValue:
+    # nullif: Spark in ANSI mode raises on division by zero.
+    return numerator.cast("float64") / denominator.nullif(0).cast("float64")
+
+
+def _check_by(by: Sequence[str]) -> tuple[Group, ...]:
+    unknown = [g for g in by if g not in GROUPS]
+    if unknown or len(set(by)) != len(by):
+        raise ValueError(f"by: {list(by)!r}; choose distinct names from {GROUPS}")
+    return tuple(cast(Group, g) for g in by)
+
+
+def _keys(by: tuple[Group, ...]) -> list[str]:
+    # insurer_kind goes along with insurer (it depends on it) so progress() can pick a target.
+    keys: list[str] = []
+    for group in by:
+        keys += ["insurer", "insurer_kind"] if group == "insurer" else [group]
+    return keys
+
+
+# -- the denominator -----------------------------------------------------------------------
+
+
+def eligible_members(
+    eligibility: ir.Table,
+    fiscal_year: FiscalYear | int,
+    *,
+    exclusions: ir.Table | None = None,
+    reasons: Sequence[ExclusionReason] | None = None,
+) -> ir.Table:
+    """特定健診の対象者: one row per member in the 実施率 denominator of ``fiscal_year``.
+
+    ``eligibility`` has the columns of the register's snapshot (``SNAPSHOT_COLUMNS``).
+    Returns insurer, insurer_kind, municipality, person_id, symbol, number, branch ("" when
+    none), sex, birth_date, age (年度末年齢) and band.
+    """
+    fy = _fy(fiscal_year)
+    e = eligibility
+    if "fiscal_year" in e.columns:
+        e = e.filter(e.fiscal_year == fy.year)
+    e = e.filter(
+        e.acquired_on <= ibis.literal(fy.first_day),
+        e.lost_on.isnull() | (e.lost_on > ibis.literal(fy.last_day)),
+    )
+    e = e.mutate(age=fiscal_year_end_age(e.birth_date, fy))
+    e = e.filter(e.age.between(MIN_AGE, MAX_AGE))
+    members = e.select(
+        insurer=e.insurer_number,
+        insurer_kind=e.insurer_kind,
+        municipality=e.municipality_code,
+        person_id=e.person_id,
+        symbol=e.symbol,
+        number=e.number,
+        branch=e.branch.fill_null(""),
+        sex=e.sex,
+        birth_date=e.birth_date,
+        age=e.age,
+        band=age_band(e.age),
+    )
+    # No distinct(): one tuple's periods never overlap, so at most one of them spans the
+    # whole year, and a person is one member per insurer (dedup over 11 columns would cost
+    # more than the rest of the query).
+    if exclusions is not None:
+        x = _active_exclusions(exclusions, fy, reasons)
+        members = members.anti_join(
+            x,
+            [
+                x.insurer == members.insurer,
+                x.symbol == members.symbol,
+                x.number == members.number,
+                x.branch.isnull() | (x.branch == members.branch),
+            ],
+        )
+    return members
+
+
+def _checkups_in(checkups: ir.Table, fy: FiscalYear) -> ir.Table:
+    c = checkups
+    if "fiscal_year" in c.columns:  # prunes the lake's partitions
+        c = c.filter(c.fiscal_year == fy.year)
+    return c.filter(c.exam_date.between(ibis.literal(fy.first_day), ibis.literal(fy.last_day)))
+
+
+_MEMBER_KEY: Final = ("insurer", "symbol", "number", "branch", "birth_date")
+
+
+def _counts(table: ir.Table, keys: list[str], **metrics: ir.Scalar) -> ir.Table:
+    return table.group_by(keys).aggregate(**metrics) if keys else table.aggregate(**metrics)
+
+
+def _with_counts(whole: ir.Table, part: ir.Table, keys: list[str]) -> ir.Table:
+    """``whole``'s groups with ``part``'s counts beside them (0 where ``part`` has none).
+
+    Counting both sides by group and joining the small results is far cheaper than flagging
+    every member row (a second join over millions of rows).
+    """
+    if not keys:
+        return whole.cross_join(part)
+    counts = [c for c in part.columns if c not in keys]
+    right = part.select(**{f"r_{k}": part[k] for k in keys}, **{c: part[c] for c in counts})
+    joined = whole.left_join(right, [whole[k] == right[f"r_{k}"] for k in keys])
+    return joined.select(
+        *[whole[c] for c in whole.columns], **{c: right[c].fill_null(0) for c in counts}
+    )
+
+
+def _finish(table: ir.Table, keys: list[str], fy: FiscalYear) -> ir.Table:
+    metrics = [c for c in table.columns if c not in keys]
+    result = table.mutate(fiscal_year=ibis.literal(fy.year, "int64"))
+    result = result.select("fiscal_year", *keys, *metrics)
+    return result.order_by(keys) if keys else result
+
+
+def _scope(members: ir.Table, by: tuple[Group, ...]) -> ir.Table:
+    # Municipalities report for their 市町村国保; other insurers' municipality codes (if any)
+    # do not make them a municipality's figure.
+    if "municipality" in by:
+        return members.filter(
+            members.insurer_kind == "kokuho_municipal", members.municipality.notnull()
+        )
+    return members
+
+
+def checkup_rate_table(
+    eligibility: ir.Table,
+    checkups: ir.Table,
+    fiscal_year: FiscalYear | int,
+    *,
+    by: Sequence[str] = ("insurer",),
+    exclusions: ir.Table | None = None,
+    reasons: Sequence[ExclusionReason] | None = None,
+) -> ir.Table:
+    """特定健康診査実施率 = 受診者 ÷ 対象者, from an eligibility snapshot and checkup rows.
+
+    Columns: fiscal_year, the ``by`` keys (``insurer`` brings ``insurer_kind``), eligible
+    (対象者), examined (受診者), rate (a fraction).
+    """
+    fy, groups = _fy(fiscal_year), _check_by(by)
+    members = _scope(
+        eligible_members(eligibility, fy, exclusions=exclusions, reasons=reasons), groups
+    )
+    c = _checkups_in(checkups, fy)
+    examined = members.semi_join(c, _same_person(members, "insurer", c, "insurer"))
+    keys = _keys(groups)
+    t = _with_counts(
+        _counts(members, keys, eligible=members.count()),
+        _counts(examined, keys, examined=examined.count()),
+        keys,
+    )
+    return _finish(t.mutate(rate=_ratio(t.examined, t.eligible)), keys, fy)
+
+
+def _levels(checkups: ir.Table, fy: FiscalYear) -> ir.Table:
+    """``checkups`` with a ``level`` column: as stored, else from the stratification."""
+    if "level" in checkups.columns:
+        return checkups
+    # Imported here: the rates of a lake whose rows already carry a level (tests, other
+    # producers) need not load the stratification rules.
+    from kokuho.checkups._rules import term_for
+    from kokuho.checkups._stratify_ibis import stratify_table
+
+    stratified: ir.Table = stratify_table(checkups, term=term_for(fy.year))
+    return stratified
+
+
+def stratified_takers(
+    eligibility: ir.Table,
+    checkups: ir.Table,
+    fiscal_year: FiscalYear | int,
+    *,
+    exclusions: ir.Table | None = None,
+    reasons: Sequence[ExclusionReason] | None = None,
+    members_only: bool = True,
+) -> ir.Table:
+    """One row per 受診者 of ``fiscal_year``: their first checkup of the year with a known
+    保健指導レベル (1–3), with insurer, insurer_kind, municipality, person key, sex, band,
+    exam_date, document and level.
+
+    ``members_only`` (default): only 受診者 in the 実施率 denominator, with sex and band from
+    the register, so that 特定保健指導対象者 ⊂ 受診者 ⊂ 対象者 as in the 法定報告. Otherwise every
+    checkup of someone aged 40–74 at year end counts, with sex and band from the checkup.
+    """
+    fy = _fy(fiscal_year)
+    c = _levels(_checkups_in(checkups, fy), fy)
+    c = c.filter(c.level.isin(_KNOWN_LEVELS))
+    if members_only:
+        m = eligible_members(eligibility, fy, exclusions=exclusions, reasons=reasons)
+        joined = c.join(m, _same_person(c, "insurer", m, "insurer"))
+        rows = joined.select(
+            insurer=m.insurer,
+            insurer_kind=m.insurer_kind,
+            municipality=m.municipality,
+            symbol=m.symbol,
+            number=m.number,
+            branch=m.branch,
+            birth_date=m.birth_date,
+            sex=m.sex,
+            band=m.band,
+            exam_date=c.exam_date,
+            document=c.document,
+            level=c.level,
+        )
+    else:
+        c = c.mutate(age=fiscal_year_end_age(c.birth_date, fy))
+        c = c.filter(c.age.between(MIN_AGE, MAX_AGE))
+        e = eligibility
+        if "fiscal_year" in e.columns:
+            e = e.filter(e.fiscal_year == fy.year)
+        kinds = e.select(
+            k_insurer=e.insurer_number,
+            k_kind=e.insurer_kind,
+            k_municipality=e.municipality_code,
+        ).distinct()
+        joined = c.left_join(kinds, c.insurer == kinds.k_insurer)
+        rows = joined.select(
+            insurer=c.insurer,
+            insurer_kind=kinds.k_kind,
+            municipality=kinds.k_municipality,
+            symbol=c.symbol,
+            number=c.number,
+            branch=c.branch.fill_null(""),
+            birth_date=c.birth_date,
+            sex=c.sex,
+            band=age_band(c.age),
+            exam_date=c.exam_date,
+            document=c.document,
+            level=c.level,
+        )
+    # The first checkup decides: guidance starts from it (a second checkup later in the
+    # year does not make a new 対象者). UNCONFIRMED against the 法定報告 rules.
+    ranked = rows.mutate(
+        _rank=ibis.row_number().over(
+            group_by=[rows[k] for k in _MEMBER_KEY], order_by=[rows.exam_date, rows.document]
+        )
+    )
+    return ranked.filter(ranked._rank == 0).drop("_rank")
+
+
+def reporting_cutoff(fiscal_year: FiscalYear | int) -> dt.date:
+    """The default last 実績評価 date counted for ``fiscal_year``: 31 October of the next
+    calendar year, the day before the 法定報告 is due (1 November). UNCONFIRMED."""
+    return dt.date(_fy(fiscal_year).year + 1, 10, 31)
+
+
+def guidance_rate_table(
+    eligibility: ir.Table,
+    checkups: ir.Table,
+    guidance: ir.Table,
+    fiscal_year: FiscalYear | int,
+    *,
+    by: Sequence[str] = ("insurer",),
+    exclusions: ir.Table | None = None,
+    reasons: Sequence[ExclusionReason] | None = None,
+    completed_by: dt.date | None = None,
+    members_only: bool = True,
+) -> ir.Table:
+    """特定保健指導実施率 = 終了者 ÷ 特定保健指導対象者, in total and by level.
+
+    Columns: fiscal_year, the ``by`` keys, targets, targets_intensive (積極的支援),
+    targets_motivational (動機付け支援), completed, completed_intensive, completed_motivational,
+    rate, rate_intensive, rate_motivational (fractions; null where the 対象者 count is 0).
+    The level of a 終了者 is the level of their checkup (the stratification), whatever
+    support the guidance record names.
+    """
+    fy, groups = _fy(fiscal_year), _check_by(by)
+    cutoff = completed_by or reporting_cutoff(fy)
+    takers = stratified_takers(
+        eligibility,
+        checkups,
+        fy,
+        exclusions=exclusions,
+        reasons=reasons,
+        members_only=members_only,
+    )
+    targets = _scope(takers.filter(takers.level.isin((INTENSIVE, MOTIVATIONAL))), groups)
+    g = guidance
+    if "fiscal_year" in g.columns:  # started after a checkup of the year, before the cut-off
+        g = g.filter(g.fiscal_year.between(fy.year, FiscalYear.of(cutoff).year))
+    g = g.filter(g.evaluated_on.notnull(), g.evaluated_on <= ibis.literal(cutoff))
+    done = targets.semi_join(
+        g, [*_same_person(targets, "insurer", g, "insurer"), g.started_on >= targets.exam_date]
+    )
+    keys = _keys(groups)
+    t = _with_counts(
+        _counts(
+            targets,
+            keys,
+            targets=targets.count(),
+            targets_intensive=_count_if(targets.level == INTENSIVE),
+            targets_motivational=_count_if(targets.level == MOTIVATIONAL),
+        ),
+        _counts(
+            done,
+            keys,
+            completed=done.count(),
+            completed_intensive=_count_if(done.level == INTENSIVE),
+            completed_motivational=_count_if(done.level == MOTIVATIONAL),
+        ),
+        keys,
+    )
+    return _finish(
+        t.mutate(
+            rate=_ratio(t.completed, t.targets),
+            rate_intensive=_ratio(t.completed_intensive, t.targets_intensive),
+            rate_motivational=_ratio(t.completed_motivational, t.targets_motivational),
+        ),
+        keys,
+        fy,
+    )
+
+
+# -- from the lake -------------------------------------------------------------------------
+
+
+def _empty(columns: Mapping[str, pa.DataType], **extra: pa.DataType) -> ir.Table:
+    schema = pa.schema({**columns, **extra})
+    return ibis.memtable(schema.empty_table())
+
+
+def _exclusions(exclusions: Path | ir.Table | None) -> ir.Table | None:
+    return read_exclusions(exclusions) if isinstance(exclusions, Path) else exclusions
+
+
+def lake_eligibility(lake: Lake, fiscal_year: FiscalYear | int) -> ir.Table:
+    """The eligibility snapshot of ``fiscal_year`` (raises when it was not exported)."""
+    fy = _fy(fiscal_year)
+    try:
+        return lake.table("eligibility", years=[fy.year])
+    except LakeTableMissing:
+        raise LakeTableMissing(
+            f"no eligibility snapshot for {fy} in {lake.root}: export it first "
+            "(kokuho.checkups.export_snapshot)"
+        ) from None
+
+
+def lake_checkups(lake: Lake, fiscal_year: FiscalYear | int) -> ir.Table:
+    """The checkups of ``fiscal_year`` (an empty table when none were ingested)."""
+    fy = _fy(fiscal_year)
+    try:
+        return lake.table("checkups", years=[fy.year])
+    except LakeTableMissing:
+        return _empty(CHECKUP_COLUMNS, level=pa.int16(), fiscal_year=pa.int64())
+
+
+def lake_guidance(lake: Lake, years: Collection[int]) -> ir.Table:
+    """The guidance records started in ``years`` (an empty table when none)."""
+    try:
+        return lake.table("guidance", years=years)
+    except LakeTableMissing:
+        return _empty(GUIDANCE_COLUMNS, fiscal_year=pa.int64())
+
+
+def checkup_rates(
+    lake: Lake,
+    fiscal_year: FiscalYear | int,
+    by: Sequence[str] = ("insurer",),
+    *,
+    exclusions: Path | ir.Table | None = None,
+    reasons: Sequence[ExclusionReason] | None = None,
+) -> ir.Table:
+    """特定健康診査実施率 of ``fiscal_year`` from the lake (see ``checkup_rate_table``).
+
+    ``exclusions``: a per-person exclusions file or table (data/exclusions.yaml).
+    """
+    fy = _fy(fiscal_year)
+    return checkup_rate_table(
+        lake_eligibility(lake, fy),
+        lake_checkups(lake, fy),
+        fy,
+        by=by,
+        exclusions=_exclusions(exclusions),
+        reasons=reasons,
+    )
+
+
+def guidance_rates(
+    lake: Lake,
+    fiscal_year: FiscalYear | int,
+    by: Sequence[str] = ("insurer",),
+    *,
+    exclusions: Path | ir.Table | None = None,
+    reasons: Sequence[ExclusionReason] | None = None,
+    completed_by: dt.date | None = None,
+    members_only: bool = True,
+) -> ir.Table:
+    """特定保健指導実施率 of ``fiscal_year`` from the lake (see ``guidance_rate_table``)."""
+    fy = _fy(fiscal_year)
+    cutoff = completed_by or reporting_cutoff(fy)
+    return guidance_rate_table(
+        lake_eligibility(lake, fy),
+        lake_checkups(lake, fy),
+        lake_guidance(lake, range(fy.year, FiscalYear.of(cutoff).year + 1)),
+        fy,
+        by=by,
+        exclusions=_exclusions(exclusions),
+        reasons=reasons,
+        completed_by=cutoff,
+        members_only=members_only,
+    )
+
+
+# -- 減少率 ---------------------------------------------------------------------------------
+
+
+def target_share_table(
+    eligibility: ir.Table,
+    checkups: ir.Table,
+    fiscal_year: FiscalYear | int,
+    *,
+    exclusions: ir.Table | None = None,
+    reasons: Sequence[ExclusionReason] | None = None,
+    members_only: bool = True,
+    insurers: Collection[str] | None = None,
+) -> ir.Table:
+    """特定保健指導対象者の割合 among 受診者 by sex and band: sex, band, takers, targets, share.
+
+    受診者 are those with a known level (判定不能 is left out of both counts, so a missing
+    lab value does not read as "not a target"; UNCONFIRMED against the 基本指針's tables).
+    """
+    s = stratified_takers(
+        eligibility,
+        checkups,
+        fiscal_year,
+        exclusions=exclusions,
+        reasons=reasons,
+        members_only=members_only,
+    )
+    if insurers is not None:
+        s = s.filter(s.insurer.isin(list(insurers)))
+    takers = s.count()
+    targets = _count_if(s.level.isin((INTENSIVE, MOTIVATIONAL)))
+    return (
+        s.group_by(["sex", "band"])
+        .aggregate(takers=takers, targets=targets, share=_ratio(targets, takers))
+        .order_by(["sex", "band"])
+    )
+
+
+def shares_of(table: ir.Table) -> dict[Cell, float]:
+    """Runs a ``target_share_table`` and returns {(sex, band): share}."""
+    return {
+        (int(row["sex"]), str(row["band"])): float(row["share"])
+        for row in table.to_pyarrow().to_pylist()
+        if row["share"] is not None
+    }
+
+
+def target_shares(
+    lake: Lake,
+    fiscal_year: FiscalYear | int,
+    *,
+    exclusions: Path | ir.Table | None = None,
+    reasons: Sequence[ExclusionReason] | None = None,
+    members_only: bool = True,
+    insurers: Collection[str] | None = None,
+) -> dict[Cell, float]:
+    """{(sex, band): 特定保健指導対象者の割合} of one lake year (a 減少率 input)."""
+    fy = _fy(fiscal_year)
+    return shares_of(
+        target_share_table(
+            lake_eligibility(lake, fy),
+            lake_checkups(lake, fy),
+            fy,
+            exclusions=_exclusions(exclusions),
+            reasons=reasons,
+            members_only=members_only,
+            insurers=insurers,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReductionInputs:
+    """data/reduction_baseline.yaml: 住民基本台帳 population (2008-03-31) and FY2008 shares."""
+
+    population: Mapping[Cell, int] | None
+    population_source: str
+    population_confirmed: bool
+    baseline_shares: Mapping[Cell, float] | None
+    baseline_year: int
+    baseline_source: str
+    baseline_confirmed: bool
+
+
+def _cells(raw: Mapping[str, Mapping[str, Any]], what: str) -> dict[Cell, Any] | None:
+    cells: dict[Cell, Any] = {}
+    for sex_name, sex in SEXES.items():
+        values = raw.get(sex_name) or {}
+        for band in BANDS:
+            cells[(sex, band)] = values.get(band)
+    unknown = {
+        f"{s}/{b}" for s, v in raw.items() for b in (v or {}) if s not in SEXES or b not in BANDS
+    }
+    if unknown:
+        raise ValueError(f"reduction inputs: unknown {what} cells {sorted(unknown)}")
+    if all(v is None for v in cells.values()):
+        return None  # not filled in
+    empty = [f"{s}/{b}" for (s, b), v in cells.items() if v is None]
+    if empty:
+        raise ValueError(f"reduction inputs: {what} lacks {empty}")
+    return cells
+
+
+def load_reduction_inputs(path: Path | None = None) -> ReductionInputs:
+    """Reads data/reduction_baseline.yaml (or ``path``; the file documents the format)."""
+    text = (
+        path.read_text("utf-8")
+        if path is not None
+        else resources.files("kokuho").joinpath("data/reduction_baseline.yaml").read_text("utf-8")
+    )
+    raw = yaml.safe_load(text)
+    pop, base = raw["reference_population"], raw["baseline_shares"]
+    population = _cells(pop["counts"], "population")
+    shares = _cells(base["shares"], "shares")
+    return ReductionInputs(
+        population=None if population is None else {k: int(v) for k, v in population.items()},
+        population_source=str(pop["source"]),
+        population_confirmed=bool(pop["confirmed"]),
+        baseline_shares=None if shares is None else {k: float(v) for k, v in shares.items()},
+        baseline_year=int(base.get("fiscal_year", 2008)),
+        baseline_source=str(base["source"]),
+        baseline_confirmed=bool(base["confirmed"]),
+    )
+
+
+def estimated_targets(shares: Mapping[Cell, float], population: Mapping[Cell, int]) -> float:
+    """推定特定保健指導対象者数 = Σ (sex × band) share × reference population.
+
+    Every one of the 14 cells must have a share: a band without 受診者 has no share, and
+    silently counting it as 0 would flatter the year.
+    """
+    cells = [(sex, band) for sex in SEXES.values() for band in BANDS]
+    missing = [c for c in cells if c not in shares or c not in population]
+    if missing:
+        raise ValueError(f"no share or population for {missing}")
+    return sum(shares[c] * population[c] for c in cells)
+
+
+@dataclass(frozen=True, slots=True)
+class Reduction:
+    """特定保健指導対象者の減少率 against the baseline year (0.25 = 25 % fewer)."""
+
+    baseline_estimate: float
+    estimate: float
+    rate: float
+
+
+def reduction_rate(
+    baseline_shares: Mapping[Cell, float],
+    shares: Mapping[Cell, float],
+    population: Mapping[Cell, int],
+) -> Reduction:
+    """減少率 = (推定数(2008) − 推定数(FY)) ÷ 推定数(2008), both on the 2008 population."""
+    base = estimated_targets(baseline_shares, population)
+    now = estimated_targets(shares, population)
+    if base == 0:
+        raise ValueError("the baseline estimate is 0: no 減少率")
+    return Reduction(baseline_estimate=base, estimate=now, rate=(base - now) / base)

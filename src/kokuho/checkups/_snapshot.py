@@ -1,0 +1,120 @@
+"""The eligibility snapshot (資格情報スナップショット): the register's facts that the
+実施率 denominators need, exported to the lake once per fiscal year.
+
+The register is operational (SQLite/PostgreSQL); the rates are analytics over Parquet. Rather
+than joining across the two, the register's coverage periods that touch the fiscal year are
+copied to ``eligibility/fiscal_year=YYYY/snapshot.parquet`` with everything the denominator
+asks: who (person_id, sex, birth_date → 年度末年齢), which insurer (保険者番号, kind, the
+市町村国保's 全国地方公共団体コード), which insured number (記号・番号・枝番, to match checkups)
+and when (資格取得日, 資格喪失日 → 年度を通じた加入).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+import sqlalchemy as sa
+
+from kokuho.checkups._lake import Lake, atomic_file
+from kokuho.ids import FiscalYear
+from kokuho.registry import tables
+
+#: Columns of the snapshot, in file order. ``lost_on`` is the 資格喪失日: the first day NOT
+#: covered (null while covered).
+SNAPSHOT_COLUMNS: Final[dict[str, pa.DataType]] = {
+    "person_id": pa.int64(),
+    "insurer_number": pa.string(),
+    "insurer_kind": pa.string(),  # kokuho.registry.INSURER_KINDS
+    "municipality_code": pa.string(),  # 市町村国保 only
+    "symbol": pa.string(),
+    "number": pa.string(),
+    "branch": pa.string(),
+    "sex": pa.int16(),
+    "birth_date": pa.date32(),
+    "acquired_on": pa.date32(),
+    "lost_on": pa.date32(),
+}
+
+#: Rows fetched and written per batch: bounded memory at millions of coverages.
+CHUNK_ROWS: Final = 100_000
+
+
+def snapshot_path(lake: Lake, fiscal_year: FiscalYear | int) -> Path:
+    fy = fiscal_year if isinstance(fiscal_year, FiscalYear) else FiscalYear(fiscal_year)
+    return lake.root / "eligibility" / f"fiscal_year={fy.year}" / "snapshot.parquet"
+
+
+def _query(fy: FiscalYear) -> sa.Select[Any]:
+    c, p, i = tables.coverages, tables.persons, tables.insurers
+    return (
+        sa.select(
+            c.c.person_id,
+            c.c.insurer_number,
+            i.c.kind.label("insurer_kind"),
+            i.c.municipality_code,
+            c.c.symbol,
+            c.c.number,
+            c.c.branch,
+            p.c.sex,
+            p.c.birth_date,
+            c.c.acquired_on,
+            c.c.lost_on,
+        )
+        .select_from(
+            c.join(p, p.c.person_id == c.c.person_id).join(
+                i, i.c.insurer_number == c.c.insurer_number
+            )
+        )
+        # Periods sharing at least one day with the year: anything else cannot be in its
+        # denominator and would only grow the file.
+        .where(
+            c.c.acquired_on <= fy.last_day,
+            sa.or_(c.c.lost_on.is_(None), c.c.lost_on > fy.first_day),
+        )
+        # The unique index (insurer_number, symbol, number, branch, acquired_on) gives this
+        # order cheaply, and sorted files compress and prune better.
+        .order_by(c.c.insurer_number, c.c.symbol, c.c.number, c.c.branch, c.c.acquired_on)
+    )
+
+
+def export_snapshot(
+    engine: sa.Engine, lake: Lake, fiscal_year: FiscalYear | int, *, chunk_rows: int = CHUNK_ROWS
+) -> Path:
+    """Writes the coverage periods overlapping ``fiscal_year`` to the lake and returns the file.
+
+    Streams the register in chunks of ``chunk_rows`` (a server-side cursor on PostgreSQL) into
+    one Parquet file, written atomically: readers see the previous snapshot or the new one.
+    """
+    fy = fiscal_year if isinstance(fiscal_year, FiscalYear) else FiscalYear(fiscal_year)
+    schema = pa.schema(SNAPSHOT_COLUMNS).with_metadata(
+        {
+            "kokuho.fiscal_year": str(fy.year),
+            "kokuho.exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+    )
+    final = snapshot_path(lake, fy)
+    names = list(SNAPSHOT_COLUMNS)
+    # Exits run in reverse: the writer closes its file before atomic_file fsyncs and renames.
+    with (
+        lake.locked(),
+        atomic_file(final) as temporary,
+        pq.ParquetWriter(temporary, schema, compression="zstd") as writer,
+        engine.connect() as connection,
+    ):
+        result = connection.execution_options(yield_per=chunk_rows).execute(_query(fy))
+        for rows in result.partitions():
+            columns = list(zip(*rows, strict=True))
+            writer.write_batch(
+                pa.record_batch(
+                    [
+                        pa.array(values, type=SNAPSHOT_COLUMNS[name])
+                        for name, values in zip(names, columns, strict=True)
+                    ],
+                    schema=schema,
+                )
+            )
+    return final
