@@ -1,6 +1,59 @@
 """Specific health checkups (特定健診) and guidance (特定保健指導): V08 archives, the lake,
-stratification (階層化), metabolic judgement, rates and programmes."""
+stratification (階層化), metabolic judgement, rates and programmes.
 
+The table functions (``stratify_table`` …, the rates) load Ibis; they are imported from their
+modules when needed so that reading a single archive stays light.
+"""
+
+from kokuho.checkups._lake import IngestReport, Lake
+from kokuho.checkups._measures import MEASURE_COLUMNS, Measures, measures
+from kokuho.checkups._metabolic import MetabolicResult, metabolic
 from kokuho.checkups._model import Checkup, Guidance, GuidanceLevel, Items, Metabolic, Observation
+from kokuho.checkups._rules import term_for
+from kokuho.checkups._snapshot import export_snapshot
+from kokuho.checkups._stratify import Stratification, stratify
+from kokuho.checkups._targets import load_targets, progress
+from kokuho.checkups._v08_api import (
+    ArchiveContents,
+    ArchiveProblem,
+    ArchiveRejected,
+    DocumentRejected,
+    read_archive,
+    read_document,
+    read_guidance_document,
+    write_archive,
+    write_document,
+    write_guidance_document,
+)
 
-__all__ = ["Checkup", "Guidance", "GuidanceLevel", "Items", "Metabolic", "Observation"]
+__all__ = [
+    "MEASURE_COLUMNS",
+    "ArchiveContents",
+    "ArchiveProblem",
+    "ArchiveRejected",
+    "Checkup",
+    "DocumentRejected",
+    "Guidance",
+    "GuidanceLevel",
+    "IngestReport",
+    "Items",
+    "Lake",
+    "Measures",
+    "Metabolic",
+    "MetabolicResult",
+    "Observation",
+    "Stratification",
+    "export_snapshot",
+    "load_targets",
+    "measures",
+    "metabolic",
+    "progress",
+    "read_archive",
+    "read_document",
+    "read_guidance_document",
+    "stratify",
+    "term_for",
+    "write_archive",
+    "write_document",
+    "write_guidance_document",
+]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Final
 
-import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow as pa
 
 from kokuho.checkups._model import Checkup, Items
 from kokuho.ids import FiscalYear, age_at_fiscal_year_end

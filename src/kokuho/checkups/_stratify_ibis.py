@@ -16,7 +16,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-import ibis  # type: ignore[import-untyped]
+import ibis
 
 from kokuho.checkups._measures import IDENTIFIER_COLUMNS
 from kokuho.checkups._model import GuidanceLevel, Metabolic

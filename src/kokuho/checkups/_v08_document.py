@@ -1,0 +1,530 @@
+"""Reading one V08 CDA document: a 特定健診 file (``h*.xml``) into a :class:`Checkup`, a
+特定保健指導 file (``g*.xml``) into a :class:`Guidance`.
+
+The reader is built for ingest speed (thousands of documents a second): one hardened lxml
+parse, one pass over the header's children, one ``iter`` over the body's observations, no
+schema validation. Every check the lake relies on is done here instead, and every problem
+names the element (an XPath-like location, or the observation's item code) and the reason.
+
+Header (both kinds):
+
+- ``recordTarget/patientRole/id``: ``@root`` 1.2.392.200119.6.101 保険者番号, .204 記号,
+  .205 番号, .211 枝番 (optional).
+- ``recordTarget/patientRole/patient/administrativeGenderCode@code`` 男女区分 (1 男, 2 女) and
+  ``birthTime@value`` 生年月日 (YYYYMMDD).
+- ``author/assignedAuthor/representedOrganization/id[@root=…6.102]`` 健診機関番号 /
+  保健指導機関番号 (falls back to the ``documentationOf/serviceEvent/performer`` organisation).
+- ``participant/associatedEntity/id[@root=1.2.392.200119.6.209.…]`` 受診券整理番号.
+- ``documentationOf/serviceEvent/effectiveTime@value`` 実施日 (the exam date).
+
+Body of a checkup: every ``observation`` anywhere under ``component/structuredBody`` (entries,
+organizers, components and entryRelationships alike), keyed by ``code@code``, the 17-character
+健診項目コード; ``value@xsi:type`` PQ (``@value`` + ``@unit``), CD/CO (``@code`` +
+``@codeSystem``) or ST (text); ``negationInd="true"`` is 未実施 (``not_done``); a ``nullFlavor``
+on the observation or its value is 測定不能 (``null_flavor``, the value's wins).
+
+UNCONFIRMED
+-----------
+Every V08 choice not confirmed from the 仕様説明書 itself (reader and writer alike):
+
+- 枝番: ``patientRole/id[@root=1.2.392.200119.6.211]``. The CDA template of the 2021 revision
+  and co08_V08.xsd (``insuranceBranchCodeOid``) carry it, but the 仕様説明書 was not read.
+- 保険者番号 is written zero-padded to 8 digits (a 6-digit 国保 number as ``00xxxxxx``), after
+  the OID table's note on …6.101 as quoted in ``kokuho.synth``; the reader accepts both forms
+  and keeps the 6-digit number.
+- 受診券整理番号: written as ``participant/associatedEntity/id`` with root
+  ``1.2.392.200119.6.209.1`` + the 保険者番号 in 8 columns (from a spec-derived note); any root
+  under ``…6.209`` is read.
+- The ``g`` prefix of guidance files in ``DATA/`` and the whole guidance document: a
+  CDA document shaped like the checkup one (same header, 報告区分 21 while in progress and 22
+  once 実績評価 is done, プログラム種別 020), whose body holds
+
+  - a section ``01020`` (codeSystem 1.2.392.200119.6.1010) with one observation, code
+    ``9N506000000000011`` (also accepted: ``1020000001``, seen in a third-party stylesheet
+    for hg08 files), value CD ``1`` 積極的支援 or ``2`` 動機付け支援 (codeSystem …6.3001);
+  - a section ``90030`` 初回面接 whose first ``effectiveTime@value`` is the 初回面接 date
+    (written on an ``act`` whose 支援形態 code, …6.3003, is ``nullFlavor="UNK"``: the model
+    has no 支援形態);
+  - a section ``90060`` 実績評価 (最終評価, …6.3005) likewise, absent while not completed.
+- An observation without any ``value`` is accepted only when it is 未実施 or has a nullFlavor;
+  its ``kind`` is then the empty string. An item code that is not 17 characters, or a value
+  type other than PQ, CD, CO and ST, is a problem.
+- Index: ``interactionType@code`` is written as ``1`` (the template's value); the receiver's
+  OID is 1.2.392.200119.6.101 when the 提出先 is a valid 保険者番号 and …6.103 (代行機関)
+  otherwise; any OID is read.
+- Summary: ``totalSubjectCount`` is compared with the number of ``h`` plus ``g`` documents
+  (特定健診受診者／特定保健指導利用者の総数); an archive of checkups only compares it with
+  the checkups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+from lxml import etree
+
+from kokuho.checkups._model import Checkup, Guidance, GuidanceLevel, Observation
+from kokuho.checkups._v08_common import (
+    GUIDANCE_LEVEL_CODES,
+    OID_BRANCH,
+    OID_INSURER,
+    OID_NUMBER,
+    OID_PROVIDER,
+    OID_SYMBOL,
+    OID_TICKET,
+    SECTION_FINAL_EVALUATION,
+    SECTION_FIRST_INTERVIEW,
+    V3,
+    XSI_TYPE,
+    ArchiveProblem,
+    DocumentRejected,
+    XmlRefused,
+    is_number,
+    parse_date,
+    parse_xml,
+)
+from kokuho.ids import InsurerNumber, InvalidIdentifier, parse_branch, parse_number, parse_symbol
+
+# Tags, built once: comparing ``element.tag`` with a prepared string is the cheapest test.
+_CLINICAL_DOCUMENT: Final = f"{{{V3}}}ClinicalDocument"
+_RECORD_TARGET: Final = f"{{{V3}}}recordTarget"
+_PATIENT_ROLE: Final = f"{{{V3}}}patientRole"
+_PATIENT: Final = f"{{{V3}}}patient"
+_ID: Final = f"{{{V3}}}id"
+_GENDER: Final = f"{{{V3}}}administrativeGenderCode"
+_BIRTH: Final = f"{{{V3}}}birthTime"
+_AUTHOR: Final = f"{{{V3}}}author"
+_PARTICIPANT: Final = f"{{{V3}}}participant"
+_DOCUMENTATION_OF: Final = f"{{{V3}}}documentationOf"
+_SERVICE_EVENT: Final = f"{{{V3}}}serviceEvent"
+_EFFECTIVE_TIME: Final = f"{{{V3}}}effectiveTime"
+_LOW: Final = f"{{{V3}}}low"
+_COMPONENT: Final = f"{{{V3}}}component"
+_STRUCTURED_BODY: Final = f"{{{V3}}}structuredBody"
+_SECTION: Final = f"{{{V3}}}section"
+_OBSERVATION: Final = f"{{{V3}}}observation"
+_CODE: Final = f"{{{V3}}}code"
+_VALUE: Final = f"{{{V3}}}value"
+_AUTHOR_ORG: Final = f"{{{V3}}}assignedAuthor/{{{V3}}}representedOrganization"
+_PERFORMER_ORG: Final = f"{{{V3}}}performer/{{{V3}}}assignedEntity/{{{V3}}}representedOrganization"
+
+# Locations named in problems.
+W_ROOT: Final = "ClinicalDocument"
+W_INSURER: Final = f"recordTarget/patientRole/id[@root='{OID_INSURER}']"
+W_SYMBOL: Final = f"recordTarget/patientRole/id[@root='{OID_SYMBOL}']"
+W_NUMBER: Final = f"recordTarget/patientRole/id[@root='{OID_NUMBER}']"
+W_BRANCH: Final = f"recordTarget/patientRole/id[@root='{OID_BRANCH}']"
+W_SEX: Final = "recordTarget/patientRole/patient/administrativeGenderCode"
+W_BIRTH: Final = "recordTarget/patientRole/patient/birthTime"
+W_INSTITUTION: Final = f"author/assignedAuthor/representedOrganization/id[@root='{OID_PROVIDER}']"
+W_EXAM: Final = "documentationOf/serviceEvent/effectiveTime"
+W_BODY: Final = "component/structuredBody"
+W_LEVEL: Final = "observation 9N506000000000011"
+W_STARTED: Final = f"section {SECTION_FIRST_INTERVIEW}/effectiveTime"
+W_EVALUATED: Final = f"section {SECTION_FINAL_EVALUATION}/effectiveTime"
+
+MAX_SYMBOL_LENGTH: Final = 20  # as kokuho.ids checks 記号 and 番号
+_SEXES: Final = {"1": 1, "2": 2}
+_CODED: Final = frozenset(("CD", "CO"))
+
+
+class _Problems:
+    """Collects the problems of one file, each stamped with the archive and file names."""
+
+    __slots__ = ("archive", "file", "items")
+
+    def __init__(self, archive: str, file: str) -> None:
+        self.archive = archive
+        self.file = file
+        self.items: list[ArchiveProblem] = []
+
+    def add(self, where: str, reason: str) -> None:
+        self.items.append(ArchiveProblem(self.archive, self.file, where, reason))
+
+
+@lru_cache(maxsize=4096)
+def _insurer(raw: str) -> tuple[str | None, str | None]:
+    # An archive names a handful of insurers thousands of times: check each once.
+    try:
+        return InsurerNumber.parse(raw).value, None
+    except InvalidIdentifier as error:
+        return None, str(error)
+
+
+def _plain(raw: str) -> bool:
+    # Half-width letters and digits need none of parse_symbol/parse_number's normalisation
+    # (NFKC, spaces, control characters): most 記号 and 番号 take this path.
+    return len(raw) <= MAX_SYMBOL_LENGTH and raw.isascii() and raw.isalnum()
+
+
+def _institution(raw: str | None, problems: _Problems) -> str | None:
+    if raw is None:
+        problems.add(W_INSTITUTION, "健診機関番号 is missing")
+        return None
+    if len(raw) != 10 or not raw.isascii() or not raw.isdigit():
+        # 健診機関番号 are 10 digits but need not be 医療機関コード (a 健診機関 without insurance
+        # practice gets a number outside that scheme), so only the length is checked.
+        problems.add(
+            W_INSTITUTION,
+            f"健診機関番号 {raw!r}: must be 10 digits (only the length is checked; it need not "
+            "be a 医療機関コード)",
+        )
+        return None
+    return raw
+
+
+@dataclass(slots=True)
+class _Header:
+    insurer: str | None = None
+    symbol: str = ""
+    number: str | None = None
+    branch: str | None = None
+    sex: int | None = None
+    birth: dt.date | None = None
+    institution: str | None = None
+    ticket: str | None = None
+    service_date: str | None = None
+    body: etree._Element | None = None
+
+
+def _first_date(element: etree._Element) -> str | None:
+    """The ``@value`` of ``element`` or of its ``low`` (an interval's start)."""
+    value = element.get("value")
+    if value is None:
+        low = element.find(_LOW)
+        if low is not None:
+            value = low.get("value")
+    return value
+
+
+def _header(root: etree._Element, problems: _Problems) -> _Header:
+    header = _Header()
+    ids: dict[str, str | None] = {}
+    sex_code: str | None = None
+    birth_text: str | None = None
+    author_id: str | None = None
+    performer_id: str | None = None
+    role: etree._Element | None = None
+    for child in root:
+        tag = child.tag
+        if tag == _RECORD_TARGET and role is None:
+            role = child.find(_PATIENT_ROLE)
+            if role is None:
+                continue
+            for item in role:
+                if item.tag == _ID:
+                    oid = item.get("root")
+                    if oid is not None and oid not in ids:
+                        ids[oid] = item.get("extension")
+                elif item.tag == _PATIENT:
+                    for part in item:
+                        if part.tag == _GENDER:
+                            sex_code = part.get("code")
+                        elif part.tag == _BIRTH:
+                            birth_text = part.get("value")
+        elif tag == _AUTHOR and author_id is None:
+            org = child.find(_AUTHOR_ORG)
+            if org is not None:
+                for item in org.iterchildren(_ID):
+                    if item.get("root") == OID_PROVIDER:
+                        author_id = item.get("extension")
+                        break
+        elif tag == _PARTICIPANT and header.ticket is None:
+            for item in child.iter(_ID):
+                oid = item.get("root") or ""
+                if oid == OID_TICKET or oid.startswith(OID_TICKET + "."):
+                    header.ticket = item.get("extension")
+                    break
+        elif tag == _DOCUMENTATION_OF:
+            event = child.find(_SERVICE_EVENT)
+            if event is not None:
+                when = event.find(_EFFECTIVE_TIME)
+                if when is not None:
+                    header.service_date = _first_date(when)
+                org = event.find(_PERFORMER_ORG)
+                if org is not None:
+                    for item in org.iterchildren(_ID):
+                        if item.get("root") == OID_PROVIDER:
+                            performer_id = item.get("extension")
+                            break
+        elif tag == _COMPONENT:
+            header.body = child.find(_STRUCTURED_BODY)
+
+    if role is None:
+        problems.add("recordTarget/patientRole", "受診者情報 (recordTarget/patientRole) is missing")
+    raw_insurer = ids.get(OID_INSURER)
+    if raw_insurer is None:
+        problems.add(W_INSURER, "保険者番号 is missing")
+    else:
+        header.insurer, reason = _insurer(raw_insurer)
+        if reason:
+            problems.add(W_INSURER, reason)
+    try:
+        raw_symbol = ids.get(OID_SYMBOL) or ""
+        header.symbol = raw_symbol if _plain(raw_symbol) else parse_symbol(raw_symbol)
+    except InvalidIdentifier as error:
+        problems.add(W_SYMBOL, str(error))
+    raw_number = ids.get(OID_NUMBER)
+    if raw_number is None:
+        problems.add(W_NUMBER, "被保険者証等番号 is missing")
+    else:
+        try:
+            header.number = raw_number if _plain(raw_number) else parse_number(raw_number)
+        except InvalidIdentifier as error:
+            problems.add(W_NUMBER, str(error))
+    raw_branch = ids.get(OID_BRANCH)
+    if raw_branch is not None:
+        try:
+            header.branch = parse_branch(raw_branch)
+        except InvalidIdentifier as error:
+            problems.add(W_BRANCH, str(error))
+    header.sex = _SEXES.get(sex_code or "")
+    if header.sex is None:
+        shown = "is missing" if sex_code is None else f"{sex_code!r} is not 1 (男) or 2 (女)"
+        problems.add(W_SEX, f"男女区分 {shown}")
+    header.birth = parse_date(birth_text)
+    if header.birth is None:
+        shown = "is missing" if birth_text is None else f"{birth_text!r} is not a date (YYYYMMDD)"
+        problems.add(W_BIRTH, f"生年月日 {shown}")
+    header.institution = _institution(author_id or performer_id, problems)
+    return header
+
+
+def _check_root(root: etree._Element, problems: _Problems) -> bool:
+    if root.tag != _CLINICAL_DOCUMENT:
+        problems.add(
+            W_ROOT, f"root element is {root.tag!r}, expected ClinicalDocument in namespace {V3}"
+        )
+        return False
+    return True
+
+
+def _parse(data: bytes, problems: _Problems) -> etree._Element | None:
+    try:
+        root = parse_xml(data)
+    except XmlRefused as refused:
+        problems.add(refused.where, refused.reason)
+        return None
+    return root if _check_root(root, problems) else None
+
+
+# Identical observations (a 問診 answer, a 未実施 item) recur in every document: sharing one
+# frozen instance per distinct content saves building it again. Bounded, so a stream of
+# distinct values cannot grow it without limit.
+_SHARED: dict[tuple[str, str, str | None, str | None, str | None, bool, str | None], Observation]
+_SHARED = {}
+_SHARED_MAX: Final = 100_000
+
+
+def _observations(body: etree._Element, problems: _Problems) -> dict[str, Observation]:
+    found: dict[str, Observation] = {}
+    shared = _SHARED
+    for obs in body.iter(_OBSERVATION):
+        code_el: etree._Element | None = None
+        value_el: etree._Element | None = None
+        for child in obs:
+            tag = child.tag
+            if tag == _CODE:
+                if code_el is None:
+                    code_el = child
+            elif tag == _VALUE and value_el is None:
+                value_el = child
+        code = code_el.get("code") if code_el is not None else None
+        if not code:
+            problems.add(
+                f"observation at line {obs.sourceline}", "has no code@code (健診項目コード)"
+            )
+            continue
+        if len(code) != 17:
+            problems.add(f"observation {code}", f"item code {code!r} is not 17 characters")
+            continue
+        not_done = obs.get("negationInd") == "true"
+        null_flavor = obs.get("nullFlavor")
+        value = unit = code_system = None
+        if value_el is None:
+            kind = ""
+            if not (not_done or null_flavor):
+                problems.add(
+                    f"observation {code}",
+                    "has no value and is neither 未実施 (negationInd) nor nullFlavor",
+                )
+                continue
+        else:
+            kind = value_el.get(XSI_TYPE) or ""
+            if ":" in kind:
+                kind = kind.rpartition(":")[2]
+            null_flavor = value_el.get("nullFlavor") or null_flavor
+            if kind == "PQ":
+                value = value_el.get("value")
+                unit = value_el.get("unit")
+                if value is not None and not is_number(value):
+                    problems.add(f"observation {code}", f"value {value!r} is not a number")
+                    continue
+            elif kind in _CODED:
+                value = value_el.get("code")
+                code_system = value_el.get("codeSystem")
+            elif kind == "ST":
+                value = value_el.text
+            else:
+                problems.add(f"observation {code}", f"value type {kind!r} is not PQ, CD, CO or ST")
+                continue
+            if value is None and not (not_done or null_flavor):
+                problems.add(
+                    f"observation {code}",
+                    f"{kind} value is empty and is neither 未実施 nor nullFlavor",
+                )
+                continue
+        if code in found:
+            problems.add(f"observation {code}", "item code appears more than once in the document")
+            continue
+        key = (code, kind, value, unit, code_system, not_done, null_flavor)
+        item = shared.get(key)
+        if item is None:
+            item = Observation(code, kind, value, unit, code_system, not_done, null_flavor)
+            if len(shared) < _SHARED_MAX:
+                shared[key] = item
+        found[code] = item
+    return found
+
+
+def checkup_from_bytes(
+    data: bytes, name: str, archive: str = ""
+) -> tuple[Checkup | None, list[ArchiveProblem]]:
+    """The checkup in ``data`` and no problems, or None and every problem found."""
+    problems = _Problems(archive, name)
+    root = _parse(data, problems)
+    if root is None:
+        return None, problems.items
+    header = _header(root, problems)
+    exam = parse_date(header.service_date)
+    if exam is None:
+        shown = (
+            "is missing"
+            if header.service_date is None
+            else f"{header.service_date!r} is not a date (YYYYMMDD)"
+        )
+        problems.add(W_EXAM, f"実施日 {shown}")
+    elif header.birth is not None and exam < header.birth:
+        problems.add(W_EXAM, f"実施日 {exam} is before the birth date {header.birth}")
+    if header.body is None:
+        problems.add(W_BODY, "the body (component/structuredBody) is missing")
+        observations: dict[str, Observation] = {}
+    else:
+        observations = _observations(header.body, problems)
+    if problems.items:
+        return None, problems.items
+    assert header.insurer is not None and header.number is not None  # noqa: S101 (checked above)
+    assert header.sex is not None and header.birth is not None and exam is not None
+    assert header.institution is not None
+    return (
+        Checkup(
+            document=name,
+            insurer=header.insurer,
+            symbol=header.symbol,
+            number=header.number,
+            branch=header.branch,
+            sex=header.sex,
+            birth_date=header.birth,
+            exam_date=exam,
+            institution=header.institution,
+            observations=observations,
+            ticket=header.ticket,
+        ),
+        [],
+    )
+
+
+def _section_date(section: etree._Element) -> str | None:
+    for when in section.iter(_EFFECTIVE_TIME):
+        value = _first_date(when)
+        if value is not None:
+            return value
+    return None
+
+
+def guidance_from_bytes(
+    data: bytes, name: str, archive: str = ""
+) -> tuple[Guidance | None, list[ArchiveProblem]]:
+    """The guidance record in ``data`` (structure UNCONFIRMED, see the module docstring)."""
+    problems = _Problems(archive, name)
+    root = _parse(data, problems)
+    if root is None:
+        return None, problems.items
+    header = _header(root, problems)
+    level: GuidanceLevel | None = None
+    started_text: str | None = None
+    evaluated_text: str | None = None
+    if header.body is None:
+        problems.add(W_BODY, "the body (component/structuredBody) is missing")
+    else:
+        for section in header.body.iter(_SECTION):
+            code_el = section.find(_CODE)
+            code = code_el.get("code") if code_el is not None else None
+            if code == SECTION_FIRST_INTERVIEW and started_text is None:
+                started_text = _section_date(section)
+            elif code == SECTION_FINAL_EVALUATION and evaluated_text is None:
+                evaluated_text = _section_date(section)
+        raw_level: str | None = None
+        for obs in header.body.iter(_OBSERVATION):
+            code_el = obs.find(_CODE)
+            if code_el is not None and code_el.get("code") in GUIDANCE_LEVEL_CODES:
+                value_el = obs.find(_VALUE)
+                raw_level = value_el.get("code") if value_el is not None else None
+                break
+        if raw_level in ("1", "2"):
+            level = GuidanceLevel(int(raw_level))
+        else:
+            shown = "is missing" if raw_level is None else f"{raw_level!r} is not 1 or 2"
+            problems.add(W_LEVEL, f"保健指導レベル (支援レベル) {shown}")
+    started = parse_date(started_text)
+    if started is None:
+        shown = "is missing" if started_text is None else f"{started_text!r} is not a date"
+        problems.add(W_STARTED, f"初回面接 date {shown}")
+    elif header.birth is not None and started < header.birth:
+        problems.add(W_STARTED, f"初回面接 {started} is before the birth date {header.birth}")
+    evaluated = parse_date(evaluated_text)
+    if evaluated_text is not None and evaluated is None:
+        problems.add(W_EVALUATED, f"実績評価 date {evaluated_text!r} is not a date")
+    elif evaluated is not None and started is not None and evaluated < started:
+        problems.add(W_EVALUATED, f"実績評価 {evaluated} is before 初回面接 {started}")
+    if problems.items:
+        return None, problems.items
+    assert header.insurer is not None and header.number is not None  # noqa: S101
+    assert header.sex is not None and header.birth is not None
+    assert header.institution is not None and level is not None and started is not None
+    return (
+        Guidance(
+            document=name,
+            insurer=header.insurer,
+            symbol=header.symbol,
+            number=header.number,
+            branch=header.branch,
+            sex=header.sex,
+            birth_date=header.birth,
+            institution=header.institution,
+            level=level,
+            started_on=started,
+            evaluated_on=evaluated,
+        ),
+        [],
+    )
+
+
+def read_document(data: bytes, name: str) -> Checkup:
+    """One 特定健診 document (``h*.xml``); raises :class:`DocumentRejected` with every problem."""
+    checkup, problems = checkup_from_bytes(data, name)
+    if checkup is None:
+        raise DocumentRejected(problems)
+    return checkup
+
+
+def read_guidance_document(data: bytes, name: str) -> Guidance:
+    """One 特定保健指導 document (``g*.xml``, structure UNCONFIRMED); raises
+    :class:`DocumentRejected` with every problem."""
+    guidance, problems = guidance_from_bytes(data, name)
+    if guidance is None:
+        raise DocumentRejected(problems)
+    return guidance
