@@ -29,6 +29,7 @@ from kokuho.registry._tables import (
     insurers,
     persons,
 )
+from kokuho.store import key_table
 
 # SQLite allows 32,766 parameters a statement: 2,000 four-column keys stay well under it.
 _CHUNK = 2000
@@ -93,6 +94,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_TUPLE_KEY: dict[str, sa.types.TypeEngine[Any]] = {
+    "insurer_number": sa.String(8), "symbol": sa.String(20), "number": sa.String(20),
+    "branch": sa.String(2),
+}  # fmt: skip
+_EVENT_KEY: dict[str, sa.types.TypeEngine[Any]] = {
+    "insurer_number": sa.String(8), "event_id": sa.String(64),
+}  # fmt: skip
+
+
 def _key(insured: InsuredId) -> tuple[str, str, str, str]:
     return (insured.insurer, insured.symbol, insured.number, insured.branch)
 
@@ -124,11 +134,18 @@ class _Import:
         self.empty = self.connection.scalar(sa.select(persons.c.person_id).limit(1)) is None
         tuples = [] if self.empty else list({event.insured for event in events})
         c = coverages.c
-        key = sa.tuple_(c.insurer_number, c.symbol, c.number, c.branch)
-        for chunk in _chunks(tuples):
+        with key_table(self.connection, _TUPLE_KEY, [_key(t) for t in tuples]) as wanted:
             rows = self.connection.execute(
-                sa.select(coverages).where(key.in_([_key(t) for t in chunk]))
-            )
+                sa.select(coverages).join(
+                    wanted,
+                    sa.and_(
+                        c.insurer_number == wanted.c.insurer_number,
+                        c.symbol == wanted.c.symbol,
+                        c.number == wanted.c.number,
+                        c.branch == wanted.c.branch,
+                    ),
+                )
+            ).all()
             for row in rows:
                 insured = InsuredId(row.insurer_number, row.symbol, row.number, row.branch)
                 self.periods.setdefault(insured, []).append(
@@ -159,12 +176,17 @@ class _Import:
         applied: dict[tuple[str, str], str] = {}
         e = feed_events.c
         ids = list({(event.insured.insurer, event.event_id) for event in events})
-        for chunk in _chunks(ids):
-            rows = self.connection.execute(
-                sa.select(e.insurer_number, e.event_id, e.digest).where(
-                    sa.tuple_(e.insurer_number, e.event_id).in_(chunk)
-                )
-            )
+        if not self.empty:
+            with key_table(self.connection, _EVENT_KEY, ids) as wanted:
+                rows = self.connection.execute(
+                    sa.select(e.insurer_number, e.event_id, e.digest).join(
+                        wanted,
+                        sa.and_(
+                            e.insurer_number == wanted.c.insurer_number,
+                            e.event_id == wanted.c.event_id,
+                        ),
+                    )
+                ).all()
             applied.update({(r.insurer_number, r.event_id): r.digest for r in rows})
         return applied
 

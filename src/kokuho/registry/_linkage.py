@@ -39,6 +39,7 @@ from kokuho.registry._tables import (
     persons,
     residents,
 )
+from kokuho.store import key_table
 
 COLUMNS: Final = frozenset({"insurer_number", "symbol", "number", "branch", "mynumber"})
 ITEMS: Final = ("name_kanji", "name_kana", "birth_date", "sex", "address")
@@ -136,14 +137,19 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 def _members(connection: sa.Connection, tuples: Iterable[InsuredId]) -> dict[InsuredId, list[int]]:
     """Insured number → the persons its coverages name (one, unless the register is wrong)."""
     c = coverages.c
-    key = sa.tuple_(c.insurer_number, c.symbol, c.number, c.branch)
-    query = sa.select(c.person_id, c.insurer_number, c.symbol, c.number, c.branch).distinct()
     found: dict[InsuredId, list[int]] = {}
-    wanted = [(t.insurer, t.symbol, t.number, t.branch) for t in set(tuples)]
-    for chunk in _chunks(wanted):
-        for row in connection.execute(query.where(key.in_(chunk))):
-            insured = InsuredId(row.insurer_number, row.symbol, row.number, row.branch)
-            found.setdefault(insured, []).append(row.person_id)
+    keys = [(t.insurer, t.symbol, t.number, t.branch) for t in set(tuples)]
+    columns = {"insurer_number": sa.String(8), "symbol": sa.String(20),
+               "number": sa.String(20), "branch": sa.String(2)}  # fmt: skip
+    with key_table(connection, dict(columns), keys) as wanted:
+        rows = connection.execute(
+            sa.select(c.person_id, c.insurer_number, c.symbol, c.number, c.branch)
+            .distinct()
+            .join(wanted, sa.and_(*(c[name] == wanted.c[name] for name in columns)))
+        ).all()
+    for row in rows:
+        insured = InsuredId(row.insurer_number, row.symbol, row.number, row.branch)
+        found.setdefault(insured, []).append(row.person_id)
     return found
 
 
