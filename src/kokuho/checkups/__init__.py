@@ -5,14 +5,13 @@ The table functions (``stratify_table`` …, the rates) load Ibis; they are impo
 modules when needed so that reading a single archive stays light.
 """
 
-from kokuho.checkups._lake import IngestReport, Lake
+from typing import TYPE_CHECKING, Any
+
 from kokuho.checkups._measures import MEASURE_COLUMNS, Measures, measures
 from kokuho.checkups._metabolic import MetabolicResult, metabolic
 from kokuho.checkups._model import Checkup, Guidance, GuidanceLevel, Items, Metabolic, Observation
 from kokuho.checkups._rules import term_for
-from kokuho.checkups._snapshot import export_snapshot
 from kokuho.checkups._stratify import Stratification, stratify
-from kokuho.checkups._targets import load_targets, progress
 from kokuho.checkups._v08_api import (
     ArchiveContents,
     ArchiveProblem,
@@ -25,6 +24,27 @@ from kokuho.checkups._v08_api import (
     write_document,
     write_guidance_document,
 )
+
+if TYPE_CHECKING:
+    from kokuho.checkups._lake import IngestReport, Lake
+    from kokuho.checkups._snapshot import export_snapshot
+    from kokuho.checkups._targets import load_targets, progress
+
+_LAZY = {
+    "IngestReport": "_lake", "Lake": "_lake", "export_snapshot": "_snapshot",
+    "load_targets": "_targets", "progress": "_targets",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """The lake and the analytics load Ibis and DuckDB; import them only when asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kokuho.checkups' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"kokuho.checkups.{module}"), name)
+
 
 __all__ = [
     "MEASURE_COLUMNS",
