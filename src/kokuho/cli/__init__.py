@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kokuho import __version__
+from kokuho.cli._checkups import checkups
 from kokuho.cli._demo import demo
 from kokuho.cli._ids import ids
 from kokuho.cli._mynumber import mynumber, residents
@@ -33,6 +34,6 @@ def main() -> None:
 
 for command in (
     ids, registry, residents, mynumber, synth, demo, serve, oqs_agent, institutions,
-    credentials, terminals, cards, audit,
+    credentials, terminals, cards, audit, checkups,
 ):  # fmt: skip
     main.add_command(command)

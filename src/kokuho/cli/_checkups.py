@@ -1,0 +1,197 @@
+"""``kokuho checkups``: ingest V08 archives, stratify, rates, programme lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.config import Settings
+from kokuho.ids import FiscalYear
+
+_ARCHIVES = click.Path(exists=True, dir_okay=True, path_type=Path)
+
+
+def _archives(paths: tuple[Path, ...]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        found += sorted(path.rglob("*.zip")) if path.is_dir() else [path]
+    return found
+
+
+@click.group()
+def checkups() -> None:
+    """特定健診・特定保健指導: V08 archives, 階層化, rates, programmes."""
+
+
+@checkups.command("ingest")
+@click.argument("archives", nargs=-1, required=True, type=_ARCHIVES)
+@click.option(
+    "--load-good-documents",
+    is_flag=True,
+    help="Load the good documents of an archive that has bad ones (they are reported).",
+)
+@json_option
+def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool) -> None:
+    """Ingest V08 archives (zip) into the lake; folders are searched for *.zip.
+
+    Each archive is checked against its index and summary; a bad document rejects the archive
+    unless --load-good-documents. Loading an archive again changes nothing.
+    """
+    from kokuho.checkups import ArchiveRejected, Lake, read_archive
+
+    lake = Lake.from_settings(Settings.from_env())
+    reports: list[dict[str, Any]] = []
+    for path in _archives(archives):
+        try:
+            contents = read_archive(path, strict=not load_good_documents)
+        except ArchiveRejected as rejected:
+            for problem in rejected.problems[:20]:
+                click.echo(str(problem), err=True)
+            fail(f"{path}: rejected with {len(rejected.problems)} problem(s); nothing loaded")
+        report = lake.ingest_archive(contents)
+        reports.append({
+            "archive": path.name, "already_ingested": report.already_ingested,
+            "checkups": report.checkups, "guidance": report.guidance,
+            "duplicates": len(report.duplicates),
+            "problems": [str(p) for p in contents.problems],
+        })  # fmt: skip
+        for problem in contents.problems:
+            click.echo(str(problem), err=True)
+    if as_json:
+        emit_json({"archives": reports})
+        return
+    added = sum(r["checkups"] for r in reports)
+    again = sum(1 for r in reports if r["already_ingested"])
+    click.echo(
+        f"{len(reports)} archive(s): {added} checkups and "
+        f"{sum(r['guidance'] for r in reports)} guidance records added, "
+        f"{again} already ingested"
+    )
+
+
+@checkups.command("stratify")
+@click.argument("archives", nargs=-1, type=_ARCHIVES)
+@json_option
+def stratify_command(archives: tuple[Path, ...], as_json: bool) -> None:
+    """階層化 and メタボ判定 of every checkup in ARCHIVES, with the reasons.
+
+    --json gives one object per checkup: the insured number, exam date, level (9N506 code:
+    1 積極的支援, 2 動機付け支援, 3 なし, 4 判定不能), metabolic (9N501 code: 1 基準該当,
+    2 予備群, 3 非該当, 4 判定不能), the reasons, and what the institution reported.
+    """
+    from kokuho.checkups import (
+        ArchiveRejected,
+        measures,
+        metabolic,
+        read_archive,
+        stratify,
+        term_for,
+    )
+
+    if not archives:
+        fail("give V08 archives (or folders of them) to stratify")
+    out: list[dict[str, Any]] = []
+    for path in _archives(archives):
+        try:
+            contents = read_archive(path)
+        except ArchiveRejected as rejected:
+            fail(f"{path}: {rejected.problems[0]} ({len(rejected.problems)} problem(s))")
+        for checkup in contents.checkups:
+            m = measures(checkup)
+            s = stratify(m, term=term_for(FiscalYear.of(checkup.exam_date).year))
+            meta = metabolic(m)
+            out.append({
+                "insurer_number": checkup.insurer, "symbol": checkup.symbol,
+                "number": checkup.number, "branch": checkup.branch,
+                "exam_date": checkup.exam_date.isoformat(), "level": int(s.level),
+                "metabolic": int(meta.result), "risks": list(s.risks),
+                "reasons": list(s.reasons) + list(meta.reasons),
+                "reported_level": m.reported_level, "reported_metabolic": m.reported_metabolic,
+            })  # fmt: skip
+    if as_json:
+        emit_json({"checkups": out})
+        return
+    labels = {1: "積極的支援", 2: "動機付け支援", 3: "なし", 4: "判定不能"}
+    counts: dict[str, int] = {}
+    for row in out:
+        counts[labels[row["level"]]] = counts.get(labels[row["level"]], 0) + 1
+    click.echo(f"{len(out)} checkups: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    disagree = [r for r in out if r["reported_level"] and int(r["reported_level"]) != r["level"]]
+    click.echo(f"{len(disagree)} where the institution's 保健指導レベル differs from kokuho's")
+
+
+@checkups.command("rates")
+@click.option("--fy", "fiscal_year", type=int, required=True, help="Fiscal year (年度).")
+@click.option(
+    "--by",
+    "by",
+    default="insurer",
+    show_default=True,
+    help="Comma-separated: insurer, municipality, sex, band.",
+)
+@click.option(
+    "--exclusions",
+    type=click.Path(exists=True, path_type=Path),
+    help="Per-person exclusions file (妊産婦, 施設入所 …).",
+)
+@json_option
+def rates_command(fiscal_year: int, by: str, exclusions: Path | None, as_json: bool) -> None:
+    """特定健診実施率 and 特定保健指導実施率 with the official denominator, and progress
+    against the targets. Exports the register's snapshot of the year first."""
+    from kokuho.checkups import Lake, export_snapshot, progress
+    from kokuho.checkups._rates import checkup_rates, guidance_rates
+
+    settings = Settings.from_env()
+    lake = Lake.from_settings(settings)
+    export_snapshot(open_engine(), lake, fiscal_year)
+    keys = tuple(part.strip() for part in by.split(",") if part.strip())
+    checkup = checkup_rates(lake, fiscal_year, keys, exclusions=exclusions).to_pyarrow()
+    guidance = guidance_rates(lake, fiscal_year, keys, exclusions=exclusions).to_pyarrow()
+    checkup_rows, guidance_rows = checkup.to_pylist(), guidance.to_pylist()
+    gaps = progress(checkup) + progress(guidance)
+    if as_json:
+        emit_json(
+            {
+                "fiscal_year": fiscal_year,
+                "checkup": checkup_rows,
+                "guidance": guidance_rows,
+                "progress": gaps,
+            }
+        )
+        return
+    click.echo(f"{fiscal_year}年度 特定健診実施率")
+    for row in checkup_rows:
+        label = " ".join(str(row[k]) for k in keys)
+        rate = "-" if row["rate"] is None else f"{row['rate'] * 100:.1f}%"
+        click.echo(f"  {label}: {row['examined']}/{row['eligible']} = {rate}")
+    click.echo(f"{fiscal_year}年度 特定保健指導実施率")
+    for row in guidance_rows:
+        label = " ".join(str(row[k]) for k in keys)
+        rate = "-" if row["rate"] is None else f"{row['rate'] * 100:.1f}%"
+        click.echo(f"  {label}: {row['completed']}/{row['targets']} = {rate}")
+
+
+@checkups.command("disagreements")
+@click.option("--fy", "fiscal_year", type=int, help="Only this fiscal year.")
+@json_option
+def disagreements_command(fiscal_year: int | None, as_json: bool) -> None:
+    """Checkups where the institution's 9N501/9N506 differ from kokuho's judgement."""
+    from kokuho.checkups import Lake
+    from kokuho.checkups._stratify_ibis import disagreements
+
+    lake = Lake.from_settings(Settings.from_env())
+    table = lake.table("checkups", years=[fiscal_year] if fiscal_year else None)
+    rows = disagreements(table).to_pyarrow().to_pylist()
+    if as_json:
+        emit_json({"disagreements": rows})
+        return
+    click.echo(f"{len(rows)} disagreement(s)")
+    for row in rows[:50]:
+        click.echo(
+            f"  {row['insurer']} {row['number']} {row['exam_date']}: "
+            f"level {row['reported_level']}→{row['level']}, "
+            f"metabolic {row['reported_metabolic']}→{row['metabolic']}"
+        )

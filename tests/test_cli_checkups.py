@@ -1,0 +1,118 @@
+"""`kokuho checkups …` end to end: a V08 archive for a small register, ingested, stratified,
+and the rates with the official denominator."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kokuho.checkups import Checkup, Items, Observation, write_archive
+from kokuho.cli import main
+from tests.feedfiles import KOKUHO, TARO, acquire, write_changes, write_insurers
+
+HANAKO = dict(
+    TARO, name_kanji="讃岐 花子", name_kana="サヌキ ハナコ", birth_date="1972-03-03", sex="2"
+)
+
+
+def pq(items: tuple[str, ...], value: str, unit: str) -> Observation:
+    return Observation(items[0], "PQ", value, unit)
+
+
+def co(items: tuple[str, ...], value: str) -> Observation:
+    return Observation(items[0], "CO", value, code_system="1.2.392.200119.6.2003")
+
+
+def taro_checkup() -> Checkup:
+    observations = [
+        pq(Items.WAIST, "90", "cm"),
+        pq(Items.BMI, "26.1", "kg/m2"),
+        pq(Items.SBP, "135", "mmHg"),
+        pq(Items.DBP, "80", "mmHg"),
+        pq(Items.TG_FASTING, "160", "mg/dL"),
+        pq(Items.HDL, "50", "mg/dL"),
+        pq(Items.GLUCOSE_FASTING, "90", "mg/dL"),
+        pq(Items.HBA1C, "5.2", "%"),
+        co(Items.BLOOD_DRAW_TIMING, "2"),
+        co(Items.MEDICATION_BP, "2"),
+        co(Items.MEDICATION_GLUCOSE, "2"),
+        co(Items.MEDICATION_LIPID, "2"),
+        co(Items.SMOKING, "3"),
+        # The institution judged 動機付け支援; the rule gives 積極的支援 (waist + 2 risks).
+        co(Items.GUIDANCE_LEVEL, "2"),
+        co(Items.METABOLIC, "1"),
+    ]
+    return Checkup(
+        document="",
+        insurer=KOKUHO,
+        symbol="12",
+        number="1001",
+        branch="01",
+        sex=1,
+        birth_date=dt.date(1970, 5, 15),
+        exam_date=dt.date(2020, 9, 1),
+        institution="3710000012",
+        observations={o.code: o for o in observations},
+    )
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, list(args))
+
+    assert invoke("registry", "insurers", str(write_insurers(tmp_path / "i.csv"))).exit_code == 0
+    rows = [acquire("K1", "2019-04-01"), acquire("K2", "2019-04-01", number="2002", person=HANAKO)]
+    assert invoke("registry", "import", str(write_changes(tmp_path / "c.csv", rows))).exit_code == 0
+    return invoke
+
+
+def test_ingest_stratify_and_rates(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    archive = write_archive(
+        tmp_path / "out",
+        sender="3710000012",
+        receiver="00" + KOKUHO,
+        checkups=[taro_checkup()],
+        created=dt.datetime(2020, 9, 30),
+    )
+    ingested = run("checkups", "ingest", str(archive), "--json")
+    assert ingested.exit_code == 0, ingested.output
+    assert json.loads(ingested.stdout)["archives"][0]["checkups"] == 1
+    again = run("checkups", "ingest", str(archive), "--json")
+    assert json.loads(again.stdout)["archives"][0]["already_ingested"] is True
+
+    stratified = json.loads(run("checkups", "stratify", str(archive), "--json").stdout)
+    [row] = stratified["checkups"]
+    assert (row["number"], row["exam_date"], row["level"], row["metabolic"]) == (
+        "1001",
+        "2020-09-01",
+        1,
+        1,
+    )
+    assert set(row["risks"]) == {"bp", "lipid"} and row["reasons"]
+
+    disagreements = json.loads(run("checkups", "disagreements", "--json").stdout)
+    assert [(d["reported_level"], d["level"]) for d in disagreements["disagreements"]] == [(2, 1)]
+
+    rates = run("checkups", "rates", "--fy", "2020", "--json")
+    assert rates.exit_code == 0, rates.output
+    [checkup_rate] = json.loads(rates.stdout)["checkup"]
+    # Both are enrolled all of FY2020 and 40–74 at its end; one was examined.
+    assert (checkup_rate["eligible"], checkup_rate["examined"], checkup_rate["rate"]) == (2, 1, 0.5)
+    [guidance] = json.loads(rates.stdout)["guidance"]
+    assert (guidance["targets"], guidance["completed"]) == (1, 0)
+
+
+def test_bad_archive_is_refused_with_the_reason(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "3710000012_00370015_202009300_1.zip"
+    bad.write_bytes(b"not a zip")
+    result = run("checkups", "ingest", str(bad))
+    assert result.exit_code == 1 and "rejected" in result.stderr
