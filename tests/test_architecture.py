@@ -15,7 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "synth": {"ids", "registry", "checkups"},
     "verify": {"ids", "store", "registry"},
     "checkups": {"ids", "store", "registry"},
-    "web": {"ids", "store", "registry", "verify"},
+    "web": {"ids", "store", "registry", "verify", "checkups"},
     "cli": {"ids", "store", "registry", "synth", "verify", "web", "checkups"},
 }
 

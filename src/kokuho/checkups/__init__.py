@@ -27,12 +27,17 @@ from kokuho.checkups._v08_api import (
 
 if TYPE_CHECKING:
     from kokuho.checkups._lake import IngestReport, Lake
+    from kokuho.checkups._provider import CheckupRecords
+    from kokuho.checkups._rates import checkup_rates, guidance_rates
     from kokuho.checkups._snapshot import export_snapshot
+    from kokuho.checkups._stratify_ibis import disagreements, metabolic_table, stratify_table
     from kokuho.checkups._targets import load_targets, progress
 
 _LAZY = {
     "IngestReport": "_lake", "Lake": "_lake", "export_snapshot": "_snapshot",
-    "load_targets": "_targets", "progress": "_targets",
+    "load_targets": "_targets", "progress": "_targets", "CheckupRecords": "_provider",
+    "checkup_rates": "_rates", "guidance_rates": "_rates", "disagreements": "_stratify_ibis",
+    "stratify_table": "_stratify_ibis", "metabolic_table": "_stratify_ibis",
 }  # fmt: skip
 
 
@@ -52,6 +57,7 @@ __all__ = [
     "ArchiveProblem",
     "ArchiveRejected",
     "Checkup",
+    "CheckupRecords",
     "DocumentRejected",
     "Guidance",
     "GuidanceLevel",
@@ -63,7 +69,12 @@ __all__ = [
     "MetabolicResult",
     "Observation",
     "Stratification",
+    "checkup_rates",
+    "disagreements",
     "export_snapshot",
+    "guidance_rates",
+    "metabolic_table",
+    "stratify_table",
     "load_targets",
     "measures",
     "metabolic",

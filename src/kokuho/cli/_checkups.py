@@ -141,8 +141,13 @@ def stratify_command(archives: tuple[Path, ...], as_json: bool) -> None:
 def rates_command(fiscal_year: int, by: str, exclusions: Path | None, as_json: bool) -> None:
     """特定健診実施率 and 特定保健指導実施率 with the official denominator, and progress
     against the targets. Exports the register's snapshot of the year first."""
-    from kokuho.checkups import Lake, export_snapshot, progress
-    from kokuho.checkups._rates import checkup_rates, guidance_rates
+    from kokuho.checkups import (
+        Lake,
+        checkup_rates,
+        export_snapshot,
+        guidance_rates,
+        progress,
+    )
 
     settings = Settings.from_env()
     lake = Lake.from_settings(settings)
@@ -179,8 +184,7 @@ def rates_command(fiscal_year: int, by: str, exclusions: Path | None, as_json: b
 @json_option
 def disagreements_command(fiscal_year: int | None, as_json: bool) -> None:
     """Checkups where the institution's 9N501/9N506 differ from kokuho's judgement."""
-    from kokuho.checkups import Lake
-    from kokuho.checkups._stratify_ibis import disagreements
+    from kokuho.checkups import Lake, disagreements
 
     lake = Lake.from_settings(Settings.from_env())
     table = lake.table("checkups", years=[fiscal_year] if fiscal_year else None)

@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kokuho import __version__
+from kokuho.checkups import CheckupRecords, Lake
 from kokuho.config import Settings
 from kokuho.store import connect
 from kokuho.verify import (
     Authenticator,
     CardDesk,
+    ConsentCategory,
     EligibilityService,
     build_fhir_router,
     build_router,
@@ -33,6 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if (ca_folder / "ca_cert.pem").exists():
         # Card checks need the (simulated) JPKI authority's certificate and CRL.
         service.cards = CardDesk(engine, settings.service_key(), ca_folder)
+    # 特定健診情報, shown within consent, comes from the checkup lake.
+    service.providers[ConsentCategory.CHECKUP] = CheckupRecords(
+        engine, Lake.from_settings(settings)
+    )
     authenticator = Authenticator(engine)
 
     @asynccontextmanager
