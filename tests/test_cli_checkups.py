@@ -116,3 +116,57 @@ def test_bad_archive_is_refused_with_the_reason(run, tmp_path: Path) -> None:  #
     bad.write_bytes(b"not a zip")
     result = run("checkups", "ingest", str(bad))
     assert result.exit_code == 1 and "rejected" in result.stderr
+
+
+def test_checkups_reach_an_institution_only_within_consent(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from kokuho.config import Settings
+    from kokuho.verify import ConsentCategory
+    from kokuho.web import create_app
+    from tests.feedfiles import write_csv
+
+    archive = write_archive(
+        tmp_path / "out",
+        sender="3710000012",
+        receiver="00" + KOKUHO,
+        checkups=[taro_checkup()],
+        created=dt.datetime(2020, 9, 30),
+    )
+    assert run("checkups", "ingest", str(archive)).exit_code == 0
+    clinic = {"institution_code": "3710112347", "name": "讃岐クリニック", "status": "active"}
+    write_csv(tmp_path / "inst.csv", list(clinic), [clinic])
+    assert run("institutions", "load", str(tmp_path / "inst.csv")).exit_code == 0
+    token = json.loads(
+        run(
+            "credentials", "issue", "--institution", "3710112347", "--label", "受付", "--json"
+        ).stdout
+    )["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    body = {
+        "insurer_number": KOKUHO,
+        "symbol": "12",
+        "number": "1001",
+        "branch": "01",
+        "birth_date": "1970-05-15",
+        "date_of_care": "2020-12-01",
+        "purpose": "care",
+    }
+    with TestClient(create_app(Settings.from_env())) as http:
+        handle = http.post("/api/v1/checks/number", json=body, headers=auth).json()["patient"]
+        url = f"/api/v1/patients/{handle}/checkup?date=2020-12-01"
+        assert http.get(url, headers=auth).status_code == 403  # no consent yet
+        service = http.app.state.service  # type: ignore[attr-defined]
+        person = service.person_for(service_principal := service_principal_for(http, token), handle)
+        service.record_consent(
+            "3710112347", person, [ConsentCategory.CHECKUP], dt.date(2020, 12, 1), 1
+        )
+        shown = http.get(url, headers=auth).json()
+        assert shown["available"] is True
+        [record] = shown["records"]
+        assert (record["exam_date"], record["waist"], record["sbp"]) == ("2020-09-01", 90.0, 135.0)
+        assert service_principal.institution_code == "3710112347"
+
+
+def service_principal_for(http, token: str):  # type: ignore[no-untyped-def]
+    return http.app.state.authenticate(token)
