@@ -82,6 +82,10 @@ def append(connection: sa.Connection, records: list[AuditRecord]) -> list[int]:
         return []
     if connection.dialect.name == "postgresql":
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_ID)))
+    else:
+        # SQLite reads the head before its first write would take the lock, so two server
+        # processes could read the same head; a write that changes nothing takes it first.
+        connection.execute(audit_log.update().where(sa.false()).values(seq=audit_log.c.seq))
     head = connection.execute(
         sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
     ).first()
