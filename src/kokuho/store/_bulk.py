@@ -16,7 +16,7 @@ import sqlalchemy as sa
 # The stdlib's default date adapters are deprecated; these store what SQLAlchemy's Date and
 # DateTime types store on SQLite (ISO text), and cost nothing per value in Python.
 sqlite3.register_adapter(dt.date, dt.date.isoformat)
-sqlite3.register_adapter(dt.datetime, lambda value: value.isoformat(sep=" "))
+sqlite3.register_adapter(dt.datetime, lambda value: value.strftime("%Y-%m-%d %H:%M:%S.%f"))
 
 
 def bulk_insert(

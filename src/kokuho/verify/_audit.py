@@ -19,9 +19,23 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kokuho.store import bulk_insert
 from kokuho.verify._tables import audit_log
 
 GENESIS = "0" * 64
+_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "institution_code",
+    "purpose",
+    "action",
+    "person_id",
+    "outcome",
+    "detail",
+    "prev_hash",
+    "hash",
+)
 _LOCK_ID = 0x61756474  # "audt": one chain writer at a time on PostgreSQL
 
 
@@ -91,14 +105,15 @@ def append(connection: sa.Connection, records: list[AuditRecord]) -> list[int]:
     ).first()
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     rows = []
+    first = seq + 1
     for record in records:
         seq += 1
         values = _values(record)
         digest = record_hash(prev, seq, values)
-        rows.append({"seq": seq, **values, "prev_hash": prev, "hash": digest})
+        rows.append((seq, *values.values(), prev, digest))
         prev = digest
-    connection.execute(audit_log.insert(), rows)
-    return [row["seq"] for row in rows]
+    bulk_insert(connection, audit_log, _COLUMNS, rows)
+    return list(range(first, seq + 1))
 
 
 class AuditWriter:
@@ -181,10 +196,22 @@ def verify_chain(engine: sa.Engine, *, expect_head: str | None = None) -> ChainR
     prev = GENESIS
     expected_seq = 1
     count = 0
-    columns = [audit_log.c[name] for name in (
-        "seq", "at", "actor", "institution_code", "purpose", "action", "person_id", "outcome",
-        "detail", "prev_hash", "hash",
-    )]  # fmt: skip
+    columns = [
+        audit_log.c[name]
+        for name in (
+            "seq",
+            "at",
+            "actor",
+            "institution_code",
+            "purpose",
+            "action",
+            "person_id",
+            "outcome",
+            "detail",
+            "prev_hash",
+            "hash",
+        )
+    ]
     with engine.connect() as connection:
         result = connection.execution_options(yield_per=10_000).execute(
             sa.select(*columns).order_by(audit_log.c.seq)

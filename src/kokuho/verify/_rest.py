@@ -126,7 +126,7 @@ def check_json(result: CheckResult) -> dict[str, Any]:
     return {**answer_to_json(result.answer), "patient": result.patient}
 
 
-def _principal(
+async def _principal(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
     token = None
@@ -136,7 +136,7 @@ def _principal(
     return authenticate(token)
 
 
-def _service(request: Request) -> EligibilityService:
+async def _service(request: Request) -> EligibilityService:
     service: EligibilityService = request.app.state.service
     return service
 
