@@ -137,9 +137,10 @@ def issue_cards(
         members = {
             row.person_id: row
             for row in connection.execute(
-                sa.select(c.person_id, c.insurer_number, c.symbol, c.number, c.branch).order_by(
-                    c.acquired_on
-                )
+                sa.select(c.person_id, c.insurer_number, c.symbol, c.number, c.branch)
+                .join(r.person_mynumbers, r.person_mynumbers.c.person_id == c.person_id)
+                .where(~sa.exists().where(card_certificates.c.person_id == c.person_id))
+                .order_by(c.acquired_on)
             )
         }  # latest coverage per person wins
     rows = []
