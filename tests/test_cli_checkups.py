@@ -170,3 +170,33 @@ def test_checkups_reach_an_institution_only_within_consent(run, tmp_path: Path) 
 
 def service_principal_for(http, token: str):  # type: ignore[no-untyped-def]
     return http.app.state.authenticate(token)
+
+
+def test_nephropathy_referral_list(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    hanako = dataclasses.replace(
+        taro_checkup(),
+        number="2002",
+        sex=2,
+        birth_date=dt.date(1972, 3, 3),
+        observations={
+            **taro_checkup().observations,
+            Items.HBA1C[0]: Observation(Items.HBA1C[0], "PQ", "7.0", "%"),
+            Items.EGFR[0]: Observation(Items.EGFR[0], "PQ", "25.0", "mL/min/1.73m2"),
+        },
+    )
+    archive = write_archive(
+        tmp_path / "out",
+        sender="3710000012",
+        receiver="00" + KOKUHO,
+        checkups=[taro_checkup(), hanako],
+        created=dt.datetime(2020, 9, 30),
+    )
+    listed = json.loads(run("checkups", "targets", "--fy", "2020", str(archive), "--json").stdout)
+    assert listed["count"] == 1
+    [candidate] = listed["candidates"]
+    assert candidate["person"].endswith(":2002:01")
+    assert any("HbA1c" in reason for reason in candidate["reasons"])
+    assert any("eGFR" in reason for reason in candidate["reasons"])
+    assert "讃岐" not in json.dumps(listed, ensure_ascii=False)  # no names on the list

@@ -10,6 +10,15 @@ from typing import TYPE_CHECKING, Any
 from kokuho.checkups._measures import MEASURE_COLUMNS, Measures, measures
 from kokuho.checkups._metabolic import MetabolicResult, metabolic
 from kokuho.checkups._model import Checkup, Guidance, GuidanceLevel, Items, Metabolic, Observation
+from kokuho.checkups._programmes import (
+    NOT_CONNECTED,
+    Candidate,
+    ElderlyRecord,
+    ProgrammeList,
+    TreatmentStatus,
+    integrated_lists,
+    nephropathy_referrals,
+)
 from kokuho.checkups._rules import term_for
 from kokuho.checkups._stratify import Stratification, stratify
 from kokuho.checkups._v08_api import (
@@ -52,6 +61,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "NOT_CONNECTED",
+    "Candidate",
+    "ElderlyRecord",
+    "ProgrammeList",
+    "TreatmentStatus",
+    "integrated_lists",
+    "nephropathy_referrals",
     "MEASURE_COLUMNS",
     "ArchiveContents",
     "ArchiveProblem",

@@ -52,12 +52,16 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
                 click.echo(str(problem), err=True)
             fail(f"{path}: rejected with {len(rejected.problems)} problem(s); nothing loaded")
         report = lake.ingest_archive(contents)
-        reports.append({
-            "archive": path.name, "already_ingested": report.already_ingested,
-            "checkups": report.checkups, "guidance": report.guidance,
-            "duplicates": len(report.duplicates),
-            "problems": [str(p) for p in contents.problems],
-        })  # fmt: skip
+        reports.append(
+            {
+                "archive": path.name,
+                "already_ingested": report.already_ingested,
+                "checkups": report.checkups,
+                "guidance": report.guidance,
+                "duplicates": len(report.duplicates),
+                "problems": [str(p) for p in contents.problems],
+            }
+        )
         for problem in contents.problems:
             click.echo(str(problem), err=True)
     if as_json:
@@ -103,14 +107,21 @@ def stratify_command(archives: tuple[Path, ...], as_json: bool) -> None:
             m = measures(checkup)
             s = stratify(m, term=term_for(FiscalYear.of(checkup.exam_date).year))
             meta = metabolic(m)
-            out.append({
-                "insurer_number": checkup.insurer, "symbol": checkup.symbol,
-                "number": checkup.number, "branch": checkup.branch,
-                "exam_date": checkup.exam_date.isoformat(), "level": int(s.level),
-                "metabolic": int(meta.result), "risks": list(s.risks),
-                "reasons": list(s.reasons) + list(meta.reasons),
-                "reported_level": m.reported_level, "reported_metabolic": m.reported_metabolic,
-            })  # fmt: skip
+            out.append(
+                {
+                    "insurer_number": checkup.insurer,
+                    "symbol": checkup.symbol,
+                    "number": checkup.number,
+                    "branch": checkup.branch,
+                    "exam_date": checkup.exam_date.isoformat(),
+                    "level": int(s.level),
+                    "metabolic": int(meta.result),
+                    "risks": list(s.risks),
+                    "reasons": list(s.reasons) + list(meta.reasons),
+                    "reported_level": m.reported_level,
+                    "reported_metabolic": m.reported_metabolic,
+                }
+            )
     if as_json:
         emit_json({"checkups": out})
         return
@@ -199,3 +210,49 @@ def disagreements_command(fiscal_year: int | None, as_json: bool) -> None:
             f"level {row['reported_level']}→{row['level']}, "
             f"metabolic {row['reported_metabolic']}→{row['metabolic']}"
         )
+
+
+@checkups.command("targets")
+@click.option("--fy", "fiscal_year", type=int, required=True, help="Fiscal year (年度).")
+@click.argument("archives", nargs=-1, required=True, type=_ARCHIVES)
+@json_option
+def targets_command(fiscal_year: int, archives: tuple[Path, ...], as_json: bool) -> None:
+    """Programme lists: 糖尿病性腎症重症化予防 受診勧奨 from the checkups in ARCHIVES.
+
+    Treatment status (未治療・治療中断) comes from claims once they are connected; until then
+    every person is listed as 治療状況未確認. Names are never printed: persons appear by their
+    insured-number key, for the staff of the insurer that holds the archives.
+    """
+    from kokuho.checkups import ArchiveRejected, nephropathy_referrals, read_archive
+
+    found = []
+    for path in _archives(archives):
+        try:
+            found += read_archive(path).checkups
+        except ArchiveRejected as rejected:
+            fail(f"{path}: {rejected.problems[0]} ({len(rejected.problems)} problem(s))")
+    listing = nephropathy_referrals(found, fiscal_year=fiscal_year)
+    if as_json:
+        emit_json(
+            {
+                "programme": listing.programme,
+                "title": listing.title,
+                "fiscal_year": listing.fiscal_year,
+                "count": len(listing.candidates),
+                "candidates": [
+                    {
+                        "person": c.person_key,
+                        "reasons": [r.text for r in c.reasons],
+                        "unverified": list(c.unverified),
+                        "action": c.action,
+                    }
+                    for c in listing.candidates
+                ],
+                "notes": list(listing.notes),
+                "unconfirmed": list(listing.unconfirmed),
+            }
+        )
+        return
+    click.echo(f"{listing.title} ({fiscal_year}年度): {len(listing.candidates)} 人")
+    for note in listing.notes:
+        click.echo(f"  ※ {note}")

@@ -8,6 +8,8 @@ in the same files real users feed in (docs/formats.md).
     changes/{保険者番号}_{YYYY-MM}.csv   資格異動, one file per insurer and filing month (§2)
     residents.csv                住民基本台帳 at the end (§3)
     mynumber_submissions.csv     個人番号の登録 by the insurers (§4)
+    checkups/                    特定健診・特定保健指導 V08 archives and the planted wrong
+                                 judgements (synth/_checkups.py)
     manifest.json                parameters, files and the counts of every planted case
 
 The same seed and size give byte-identical files. Every name, address and number is
@@ -23,7 +25,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from kokuho.synth import _events, _people, _residents
+from kokuho.synth import _checkups, _events, _people, _residents
 from kokuho.synth._data import load_names, load_prefecture
 from kokuho.synth._institutions import write_institutions
 from kokuho.synth._manifest import Manifest, PlantedOverlap
@@ -66,26 +68,30 @@ def generate(
     years: int = 3,
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
+    checkups: bool = True,
 ) -> Manifest:
     """Builds the synthetic prefecture of ``persons`` people at ``start``, simulates
     ``years`` years of life and writes every file into ``out_dir``.
 
     ``overwrite`` replaces the files of an earlier run in ``out_dir`` (only those: other
     files are left alone); without it such files raise FileExistsError. ``progress`` is
-    called with the name of each stage.
+    called with the name of each stage. ``checkups`` adds the 特定健診 and 特定保健指導
+    archives of every simulated fiscal year under ``checkups/`` (synth/_checkups.py); they
+    draw from their own random stream, so every other file is the same with or without them.
     """
     if persons < MIN_PERSONS:
         raise ValueError(f"persons must be at least {MIN_PERSONS}, got {persons}")
     if not 1 <= years <= MAX_YEARS:
         raise ValueError(f"years must be 1–{MAX_YEARS}, got {years}")
     report = progress or (lambda stage: None)
+    _checkups.prepare(out_dir, overwrite)  # checkups: refuse or remove earlier archives
     _prepare(out_dir, overwrite)
     # Millions of long-lived rows and lists and no garbage cycles: the cycle collector's
     # repeated full scans would cost a large share of the run.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _generate(out_dir, seed, persons, start, years, report)
+        return _generate(out_dir, seed, persons, start, years, report, checkups)
     finally:
         if collecting:
             gc.enable()
@@ -98,6 +104,7 @@ def _generate(
     start: dt.date,
     years: int,
     report: Callable[[str], None],
+    checkups: bool = True,
 ) -> Manifest:
     rng = random.Random(seed)
     prefecture = load_prefecture()
@@ -117,6 +124,14 @@ def _generate(
     institutions = write_institutions(out_dir / "institutions.csv", prefecture, persons, seed)
     report("residents and My Numbers")
     planted = _residents.write(world, out_dir)
+    # -- checkups (synth/_checkups.py): after everything else, from their own random stream
+    checkup_files: list[str] = []
+    if checkups:
+        report("checkups")
+        written = _checkups.write(world, out_dir, seed, report=report)
+        checkup_files = written.files
+        planted.update(written.counts)
+    # -- end of checkups
 
     overlaps = simulation.overlaps()
     counts = dict(world.counts)
@@ -143,7 +158,7 @@ def _generate(
         end=dt.date.fromordinal(world.last),
         years=years,
         files=tuple(["insurers.csv", "institutions.csv", *sorted(feed.files), "residents.csv",
-                     "mynumber_submissions.csv"]),
+                     "mynumber_submissions.csv", *checkup_files]),
         counts=dict(sorted(counts.items())),
         overlaps=tuple(overlaps),
     )  # fmt: skip
