@@ -31,6 +31,9 @@ def test_demo_loads_the_prefecture_and_its_example_works(
     assert summary["counts"]["mynumber_linked"] > 0.7 * manifest["counts"]["persons_alive_at_end"]
     assert summary["counts"]["cards_issued"] == summary["counts"]["mynumber_linked"]
     assert set(summary["current_members_by_insurer_kind"]) >= {"kokuho_municipal", "kyokai", "koki"}
+    checkups = summary["checkups"]
+    assert checkups["documents"] == manifest["counts"]["checkup_documents"] > 0
+    assert 0.2 < checkups["kokuho_rate"] < 0.6
 
     token = Path(summary["clinic"]["token_file"]).read_text()
     assert oct(Path(summary["clinic"]["token_file"]).stat().st_mode)[-3:] == "600"

@@ -98,10 +98,14 @@ def demo(persons: int, seed: int, serve: bool, host: str, port: int, as_json: bo
             dt.datetime.now(dt.UTC),
         )
         timings["cards"] = time.perf_counter() - started
+        started = time.perf_counter()
+        checkups = _ingest_checkups(engine, settings, data, console)
+        timings["checkups"] = time.perf_counter() - started
     except FileRejected as rejected:
         fail(f"the synthetic files did not load: {rejected}")
     clinic = _demo_clinic(engine, data)
     summary = _summary(engine, applied, residents.rows, links, manifest, cards.issued)
+    summary["checkups"] = checkups
     summary["seconds"] = {k: round(v, 1) for k, v in timings.items()}
     summary["clinic"] = clinic
     summary["url"] = f"http://{host}:{port}"
@@ -124,10 +128,40 @@ def demo(persons: int, seed: int, serve: bool, host: str, port: int, as_json: bo
         )
 
 
+def _ingest_checkups(
+    engine: sa.Engine, settings: Settings, data: Path, console: Console
+) -> dict[str, Any]:
+    """The synthetic V08 archives into the lake, and the 実施率 of the last full year."""
+    from kokuho.checkups import Lake, checkup_rates, export_snapshot, read_archive
+
+    lake = Lake.from_settings(settings)
+    archives = sorted((data / "checkups").glob("*.zip"))
+    documents = 0
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("特定健診 (V08 archives)", total=len(archives))
+        for path in archives:
+            documents += lake.ingest_archive(read_archive(path)).checkups
+            progress.advance(task)
+    year = 2021
+    export_snapshot(engine, lake, year)
+    rows = checkup_rates(lake, year, ("insurer",)).to_pyarrow().to_pylist()
+    kokuho = [r for r in rows if r.get("insurer_kind") == "kokuho_municipal"]
+    eligible = sum(r["eligible"] for r in kokuho)
+    examined = sum(r["examined"] for r in kokuho)
+    return {
+        "archives": len(archives),
+        "documents": documents,
+        "fiscal_year": year,
+        "kokuho_eligible": eligible,
+        "kokuho_examined": examined,
+        "kokuho_rate": round(examined / eligible, 3) if eligible else None,
+    }
+
+
 def _reset(settings: Settings) -> None:
     """An empty database, keys kept: the demo is repeatable."""
     url = settings.database_url
-    for folder in ("demo", "cards", "ca"):
+    for folder in ("demo", "cards", "ca", "lake"):
         shutil.rmtree(settings.home / folder, ignore_errors=True)
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
@@ -260,6 +294,12 @@ def _print(summary: dict[str, Any]) -> None:
         f"items matched), {m['sent_to_review']:,} sent to review, "
         f"{m['rejected_rows']} submissions rejected (bad check digit); "
         f"{counts['cards_issued']:,} cards issued"
+    )
+    k = summary["checkups"]
+    click.echo(
+        f"特定健診: {k['documents']:,} checkups from {k['archives']} V08 archives in the "
+        f"lake; {k['fiscal_year']}年度 市町村国保 実施率 {k['kokuho_examined']:,}/"
+        f"{k['kokuho_eligible']:,} = {(k['kokuho_rate'] or 0) * 100:.1f}%"
     )
     click.echo("seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
     clinic = summary["clinic"]
