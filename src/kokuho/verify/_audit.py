@@ -196,22 +196,7 @@ def verify_chain(engine: sa.Engine, *, expect_head: str | None = None) -> ChainR
     prev = GENESIS
     expected_seq = 1
     count = 0
-    columns = [
-        audit_log.c[name]
-        for name in (
-            "seq",
-            "at",
-            "actor",
-            "institution_code",
-            "purpose",
-            "action",
-            "person_id",
-            "outcome",
-            "detail",
-            "prev_hash",
-            "hash",
-        )
-    ]
+    columns = [audit_log.c[name] for name in _COLUMNS]
     with engine.connect() as connection:
         result = connection.execution_options(yield_per=10_000).execute(
             sa.select(*columns).order_by(audit_log.c.seq)
