@@ -200,3 +200,48 @@ def test_nephropathy_referral_list(run, tmp_path: Path) -> None:  # type: ignore
     assert any("HbA1c" in reason for reason in candidate["reasons"])
     assert any("eGFR" in reason for reason in candidate["reasons"])
     assert "讃岐" not in json.dumps(listed, ensure_ascii=False)  # no names on the list
+
+
+def test_integrated_programme_lists_from_questionnaires(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.feedfiles import write_csv
+
+    koki = "39370010"
+    elder = dict(
+        TARO, name_kanji="讃岐 梅", name_kana="サヌキ ウメ", birth_date="1940-02-02", sex="2"
+    )
+    write_csv(
+        tmp_path / "k.csv",
+        ["insurer_number", "name", "kind"],
+        [{"insurer_number": koki, "name": "香川県後期高齢者医療広域連合", "kind": "koki"}],
+    )
+    assert run("registry", "insurers", str(tmp_path / "k.csv")).exit_code == 0
+    row = acquire(
+        "L1", "2015-02-02", insurer=koki, number="00000077", branch="00", person=elder, symbol=""
+    )
+    assert run("registry", "import", str(write_changes(tmp_path / "l.csv", [row]))).exit_code == 0
+    answers = {f"q{n}": "" for n in range(1, 16)}
+    answers.update(q1="4", q6="1", q7="1")
+    write_csv(
+        tmp_path / "q.csv",
+        ["insurer_number", "symbol", "number", "branch", "answered_on", "bmi", *answers],
+        [
+            {
+                "insurer_number": koki,
+                "symbol": "",
+                "number": "00000077",
+                "branch": "00",
+                "answered_on": "2020-07-01",
+                "bmi": "19.0",
+                **answers,
+            }
+        ],
+    )
+    result = run(
+        "checkups", "targets", "--fy", "2020", "--questionnaires", str(tmp_path / "q.csv"), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    lists = {item["programme"]: item for item in json.loads(result.stdout)["lists"]}
+    person = f"{koki}::00000077:00"
+    assert [c["person"] for c in lists["low_nutrition"]["candidates"]] == [person]
+    assert [c["person"] for c in lists["physical_frailty"]["candidates"]] == [person]
+    assert lists["oral"]["candidates"] == []  # neither Q4 nor Q5 answered 該当

@@ -19,6 +19,7 @@ from kokuho.checkups._programmes import (
     integrated_lists,
     nephropathy_referrals,
 )
+from kokuho.checkups._questionnaire import person_key, read_questionnaires
 from kokuho.checkups._rules import term_for
 from kokuho.checkups._stratify import Stratification, stratify
 from kokuho.checkups._v08_api import (
@@ -61,6 +62,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "person_key",
+    "read_questionnaires",
     "NOT_CONNECTED",
     "Candidate",
     "ElderlyRecord",

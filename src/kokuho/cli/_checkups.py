@@ -214,14 +214,23 @@ def disagreements_command(fiscal_year: int | None, as_json: bool) -> None:
 
 @checkups.command("targets")
 @click.option("--fy", "fiscal_year", type=int, required=True, help="Fiscal year (年度).")
-@click.argument("archives", nargs=-1, required=True, type=_ARCHIVES)
+@click.argument("archives", nargs=-1, type=_ARCHIVES)
+@click.option(
+    "--questionnaires",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="後期高齢者の質問票 answers (docs/formats.md §6) for the 一体的実施 lists.",
+)
 @json_option
-def targets_command(fiscal_year: int, archives: tuple[Path, ...], as_json: bool) -> None:
-    """Programme lists: 糖尿病性腎症重症化予防 受診勧奨 from the checkups in ARCHIVES.
+def targets_command(
+    fiscal_year: int, archives: tuple[Path, ...], questionnaires: Path | None, as_json: bool
+) -> None:
+    """Programme lists: 糖尿病性腎症重症化予防 受診勧奨 from the checkups in ARCHIVES, and with
+    --questionnaires the 一体的実施 high-risk lists (低栄養, 口腔, 服薬, 身体的フレイル,
+    健康状態不明者) of the 後期高齢者 in the register.
 
-    Treatment status (未治療・治療中断) comes from claims once they are connected; until then
-    every person is listed as 治療状況未確認. Names are never printed: persons appear by their
-    insured-number key, for the staff of the insurer that holds the archives.
+    Conditions that need claims or care data (未治療・治療中断, 歯科受診, 処方, 要介護認定) are
+    listed as unverified until those sources are connected. Names are never printed: persons
+    appear by their insured-number key, for the staff of the insurer that holds the data.
     """
     from kokuho.checkups import ArchiveRejected, nephropathy_referrals, read_archive
 
@@ -231,28 +240,75 @@ def targets_command(fiscal_year: int, archives: tuple[Path, ...], as_json: bool)
             found += read_archive(path).checkups
         except ArchiveRejected as rejected:
             fail(f"{path}: {rejected.problems[0]} ({len(rejected.problems)} problem(s))")
-    listing = nephropathy_referrals(found, fiscal_year=fiscal_year)
+    lists: list[Any] = [nephropathy_referrals(found, fiscal_year=fiscal_year)]
+    if questionnaires is not None:
+        lists += list(_integrated(fiscal_year, found, questionnaires).values())
     if as_json:
-        emit_json(
-            {
-                "programme": listing.programme,
-                "title": listing.title,
-                "fiscal_year": listing.fiscal_year,
-                "count": len(listing.candidates),
-                "candidates": [
-                    {
-                        "person": c.person_key,
-                        "reasons": [r.text for r in c.reasons],
-                        "unverified": list(c.unverified),
-                        "action": c.action,
-                    }
-                    for c in listing.candidates
-                ],
-                "notes": list(listing.notes),
-                "unconfirmed": list(listing.unconfirmed),
-            }
-        )
+        documents = [_list_json(item) for item in lists]
+        emit_json({**documents[0], "lists": documents})
         return
-    click.echo(f"{listing.title} ({fiscal_year}年度): {len(listing.candidates)} 人")
-    for note in listing.notes:
-        click.echo(f"  ※ {note}")
+    for item in lists:
+        click.echo(f"{item.title} ({fiscal_year}年度): {len(item.candidates)} 人")
+        for note in item.notes:
+            click.echo(f"  ※ {note}")
+
+
+def _list_json(listing: Any) -> dict[str, Any]:
+    return {
+        "programme": listing.programme,
+        "title": listing.title,
+        "fiscal_year": listing.fiscal_year,
+        "count": len(listing.candidates),
+        "candidates": [
+            {
+                "person": c.person_key,
+                "reasons": [r.text for r in c.reasons],
+                "unverified": list(c.unverified),
+                "action": c.action,
+            }
+            for c in listing.candidates
+        ],
+        "notes": list(listing.notes),
+        "unconfirmed": list(listing.unconfirmed),
+    }
+
+
+def _integrated(fiscal_year: int, checkups: list[Any], path: Path) -> dict[str, Any]:
+    """The 一体的実施 lists for the register's 後期高齢者 members of the year."""
+    import sqlalchemy as sa
+
+    from kokuho.checkups import integrated_lists, person_key, read_questionnaires
+    from kokuho.ids import FiscalYear, InsuredId
+    from kokuho.registry import FileRejected
+    from kokuho.registry import tables as r
+
+    try:
+        records = read_questionnaires(path)
+    except FileRejected as rejected:
+        for error in rejected.errors[:20]:
+            click.echo(str(error), err=True)
+        fail(f"{path}: rejected with {len(rejected.errors)} error(s)")
+    fy = FiscalYear(fiscal_year)
+    c = r.coverages.c
+    with open_engine().connect() as connection:
+        rows = connection.execute(
+            sa.select(c.insurer_number, c.symbol, c.number, c.branch)
+            .join(r.insurers, r.insurers.c.insurer_number == c.insurer_number)
+            .where(
+                r.insurers.c.kind == "koki",
+                c.acquired_on <= fy.last_day,
+                sa.or_(c.lost_on.is_(None), c.lost_on > fy.first_day),
+            )
+        ).all()
+    persons = [person_key(InsuredId(*row)) for row in rows]
+    examined: dict[str, set[int]] = {}
+    for checkup in checkups:
+        insurer = checkup.insurer
+        if len(insurer) == 8 and insurer.startswith("00"):
+            insurer = insurer[2:]
+        key = person_key(InsuredId(insurer, checkup.symbol, checkup.number, checkup.branch or ""))
+        examined.setdefault(key, set()).add(FiscalYear.of(checkup.exam_date).year)
+    lists: dict[str, Any] = integrated_lists(
+        records, persons, fiscal_year=fiscal_year, examined=examined
+    )
+    return lists

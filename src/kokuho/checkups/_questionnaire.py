@@ -1,0 +1,59 @@
+"""The 後期高齢者の質問票 file: answers of people 75 and over, for the 一体的実施 lists.
+
+A UTF-8 CSV with a header (docs/formats.md §6): ``insurer_number, symbol, number, branch,
+answered_on, q1 … q15, bmi``. Answers are the answer codes of the questionnaire (1 はい …);
+an empty cell is an unanswered question. Every problem names file, line and column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from kokuho.checkups._programmes import ElderlyRecord
+from kokuho.ids import InsuredId, InvalidIdentifier
+from kokuho.registry import FileRejected, RowError, read_csv_rows
+
+QUESTIONS = range(1, 16)
+COLUMNS = frozenset(
+    {"insurer_number", "symbol", "number", "branch", "answered_on", "bmi"}
+    | {f"q{n}" for n in QUESTIONS}
+)
+REQUIRED = frozenset({"insurer_number", "symbol", "number", "branch", "answered_on"})
+
+
+def person_key(insured: InsuredId) -> str:
+    """The key the programme lists use: 保険者番号:記号:番号:枝番."""
+    return f"{insured.insurer}:{insured.symbol}:{insured.number}:{insured.branch}"
+
+
+def read_questionnaires(path: Path) -> list[ElderlyRecord]:
+    name = str(path)
+    records: list[ElderlyRecord] = []
+    errors: list[RowError] = []
+    for line, row in read_csv_rows(path, required=REQUIRED, allowed=COLUMNS):
+        if "__width__" in row:
+            errors.append(RowError(name, line, "", row["__width__"]))
+            continue
+        column = "insurer_number"
+        try:
+            insured = InsuredId.parse(
+                row["insurer_number"], row["symbol"], row["number"], row["branch"]
+            )
+            column = "answered_on"
+            answered = dt.date.fromisoformat(row["answered_on"].strip())
+            answers = {}
+            for n in QUESTIONS:
+                column = f"q{n}"
+                value = row.get(column, "").strip()
+                if value:
+                    answers[n] = int(value)
+            column = "bmi"
+            bmi = float(row["bmi"]) if row.get("bmi", "").strip() else None
+        except (InvalidIdentifier, ValueError) as error:
+            errors.append(RowError(name, line, column, str(error)))
+            continue
+        records.append(ElderlyRecord(person_key(insured), answered, answers, bmi))
+    if errors:
+        raise FileRejected(errors)
+    return records
