@@ -252,7 +252,11 @@ def bench_analytics(checkups: int, work: Path) -> dict[str, Any]:
         "smoking",
     ]
     started = time.perf_counter()
-    scan = rows.aggregate(n=rows.count(), **{c: rows[c].count() for c in used}).to_pyarrow()
+    # Means read every value; counts alone are answered from the Parquet metadata.
+    numeric = [c for c in used if c not in ("smoking",)]
+    scan = rows.aggregate(
+        n=rows.count(), **{c: rows[c].cast("float64").mean() for c in numeric}
+    ).to_pyarrow()
     baseline = time.perf_counter() - started
     assert scan["n"][0].as_py() == checkups
     started = time.perf_counter()
