@@ -16,10 +16,12 @@ from kokuho.checkups._programmes import (
     ElderlyRecord,
     ProgrammeList,
     TreatmentStatus,
+    insured_key,
     integrated_lists,
     nephropathy_referrals,
+    person_key,
 )
-from kokuho.checkups._questionnaire import person_key, read_questionnaires
+from kokuho.checkups._questionnaire import read_questionnaires
 from kokuho.checkups._rules import term_for
 from kokuho.checkups._stratify import Stratification, stratify
 from kokuho.checkups._v08_api import (
@@ -69,6 +71,7 @@ __all__ = [
     "ElderlyRecord",
     "ProgrammeList",
     "TreatmentStatus",
+    "insured_key",
     "integrated_lists",
     "nephropathy_referrals",
     "MEASURE_COLUMNS",

@@ -354,13 +354,17 @@ def load_rules() -> ProgrammeRules:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def insured_key(checkup: Checkup) -> str:
-    """The default person key of a checkup: its insured-number tuple
-    (保険者番号・記号・番号・枝番, the 保険者番号 without the zero padding of V08 files)."""
-    insurer = checkup.insurer
+def person_key(insurer: str, symbol: str, number: str, branch: str | None) -> str:
+    """The person key of the lists: 保険者番号:記号:番号:枝番, the 保険者番号 without the zero
+    padding of V08 files, so that archives, questionnaires and the register agree."""
     if len(insurer) == 8 and insurer.startswith("00"):
         insurer = insurer[2:]
-    return f"{insurer}:{checkup.symbol}:{checkup.number}:{checkup.branch or ''}"
+    return f"{insurer}:{symbol}:{number}:{branch or ''}"
+
+
+def insured_key(checkup: Checkup) -> str:
+    """The default person key of a checkup."""
+    return person_key(checkup.insurer, checkup.symbol, checkup.number, checkup.branch)
 
 
 def _fmt(value: float) -> str:

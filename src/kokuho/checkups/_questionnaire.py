@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from kokuho.checkups._programmes import ElderlyRecord
+from kokuho.checkups._programmes import ElderlyRecord, person_key
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import FileRejected, RowError, read_csv_rows
 
@@ -20,11 +20,6 @@ COLUMNS = frozenset(
     | {f"q{n}" for n in QUESTIONS}
 )
 REQUIRED = frozenset({"insurer_number", "symbol", "number", "branch", "answered_on"})
-
-
-def person_key(insured: InsuredId) -> str:
-    """The key the programme lists use: 保険者番号:記号:番号:枝番."""
-    return f"{insured.insurer}:{insured.symbol}:{insured.number}:{insured.branch}"
 
 
 def read_questionnaires(path: Path) -> list[ElderlyRecord]:
@@ -53,7 +48,8 @@ def read_questionnaires(path: Path) -> list[ElderlyRecord]:
         except (InvalidIdentifier, ValueError) as error:
             errors.append(RowError(name, line, column, str(error)))
             continue
-        records.append(ElderlyRecord(person_key(insured), answered, answers, bmi))
+        key = person_key(insured.insurer, insured.symbol, insured.number, insured.branch)
+        records.append(ElderlyRecord(key, answered, answers, bmi))
     if errors:
         raise FileRejected(errors)
     return records

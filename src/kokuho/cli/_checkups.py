@@ -277,8 +277,8 @@ def _integrated(fiscal_year: int, checkups: list[Any], path: Path) -> dict[str, 
     """The 一体的実施 lists for the register's 後期高齢者 members of the year."""
     import sqlalchemy as sa
 
-    from kokuho.checkups import integrated_lists, person_key, read_questionnaires
-    from kokuho.ids import FiscalYear, InsuredId
+    from kokuho.checkups import insured_key, integrated_lists, person_key, read_questionnaires
+    from kokuho.ids import FiscalYear
     from kokuho.registry import FileRejected
     from kokuho.registry import tables as r
 
@@ -300,13 +300,10 @@ def _integrated(fiscal_year: int, checkups: list[Any], path: Path) -> dict[str, 
                 sa.or_(c.lost_on.is_(None), c.lost_on > fy.first_day),
             )
         ).all()
-    persons = [person_key(InsuredId(*row)) for row in rows]
+    persons = [person_key(*row) for row in rows]
     examined: dict[str, set[int]] = {}
     for checkup in checkups:
-        insurer = checkup.insurer
-        if len(insurer) == 8 and insurer.startswith("00"):
-            insurer = insurer[2:]
-        key = person_key(InsuredId(insurer, checkup.symbol, checkup.number, checkup.branch or ""))
+        key = insured_key(checkup)
         examined.setdefault(key, set()).add(FiscalYear.of(checkup.exam_date).year)
     lists: dict[str, Any] = integrated_lists(
         records, persons, fiscal_year=fiscal_year, examined=examined
