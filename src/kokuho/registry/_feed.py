@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from kokuho.registry._tables import (
     insurers,
     persons,
 )
-from kokuho.store import key_table
+from kokuho.store import chunks, key_table
 
 # SQLite allows 32,766 parameters a statement: 2,000 four-column keys stay well under it.
 _CHUNK = 2000
@@ -107,11 +106,6 @@ def _key(insured: InsuredId) -> tuple[str, str, str, str]:
     return (insured.insurer, insured.symbol, insured.number, insured.branch)
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
 class _Import:
     """The state of one file's import inside its transaction."""
 
@@ -158,7 +152,7 @@ class _Import:
         for plist in self.periods.values():
             plist.sort(key=lambda p: p.acquired_on)
         t = coverage_terms.c
-        for chunk in _chunks(list(by_id)):
+        for chunk in chunks(list(by_id), _CHUNK):
             for row in self.connection.execute(
                 sa.select(coverage_terms).where(t.coverage_id.in_(chunk))
             ):
@@ -191,7 +185,7 @@ class _Import:
         return applied
 
     def _load_persons(self, column: sa.ColumnElement[Any], values: list[Any]) -> None:
-        for chunk in _chunks(values):
+        for chunk in chunks(values, _CHUNK):
             for row in self.connection.execute(sa.select(persons).where(column.in_(chunk))):
                 if row.person_id not in self.persons:
                     self.persons[row.person_id] = _Person(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +39,7 @@ from kokuho.registry._tables import (
     persons,
     residents,
 )
-from kokuho.store import key_table
+from kokuho.store import chunks, key_table
 
 COLUMNS: Final = frozenset({"insurer_number", "symbol", "number", "branch", "mynumber"})
 ITEMS: Final = ("name_kanji", "name_kana", "birth_date", "sex", "address")
@@ -129,11 +129,6 @@ _CHUNK = 500
 _BATCH = 5000
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _members(connection: sa.Connection, tuples: Iterable[InsuredId]) -> dict[InsuredId, list[int]]:
     """Insured number → the persons its coverages name (one, unless the register is wrong)."""
     c = coverages.c
@@ -186,7 +181,7 @@ class _Checks:
         self.holder: dict[str, int] = {}
         self.number: dict[int, str] = {}
         for column, values in ((links.mynumber_hmac, digests), (links.person_id, people)):
-            for chunk in _chunks(values):
+            for chunk in chunks(values, _CHUNK):
                 query = sa.select(links.person_id, links.mynumber_hmac).where(column.in_(chunk))
                 for row in connection.execute(query):
                     self.holder[row.mynumber_hmac] = row.person_id
@@ -197,7 +192,7 @@ class _Checks:
         self, table: sa.Table, column: sa.Column[Any], values: list[Any], key: str
     ) -> dict[Any, sa.RowMapping]:
         found: dict[Any, sa.RowMapping] = {}
-        for chunk in _chunks(values):
+        for chunk in chunks(values, _CHUNK):
             for row in self.connection.execute(sa.select(table).where(column.in_(chunk))):
                 found[row._mapping[key]] = row._mapping
         return found
@@ -365,7 +360,7 @@ def _stored_requests(
         _r.mynumber_hmac,
         _r.status,
     )
-    for chunk in _chunks(sorted(set(digests))):
+    for chunk in chunks(sorted(set(digests)), _CHUNK):
         for row in connection.execute(query.where(_r.mynumber_hmac.in_(chunk))):
             insured = InsuredId(row.insurer_number, row.symbol, row.number, row.branch)
             found[insured, row.mynumber_hmac] = _Request(
@@ -388,7 +383,7 @@ def link_submissions(
         if report.errors and not load_good_rows:
             raise FileRejected(report.errors)
         # Batches bound the memory; rows apply in file order, each seeing the links before it.
-        for batch in _chunks(submissions, _BATCH):
+        for batch in chunks(submissions, _BATCH):
             known = _stored_requests(connection, [s.digest for s in batch])
             checks = _Checks(connection, members, list(batch))
             touched: list[_Request] = []
@@ -436,7 +431,7 @@ def recheck(engine: sa.Engine, request_id: int | None = None) -> RecheckReport:
         ]
         if request_id is not None and not pending:
             raise ValueError(f"request {request_id} is not in review")
-        for batch in _chunks(pending, _BATCH):
+        for batch in chunks(pending, _BATCH):
             checks = _Checks(
                 connection, _members(connection, (r.insured for r in batch)), list(batch)
             )

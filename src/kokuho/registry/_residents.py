@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -19,6 +19,7 @@ from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import FieldError, parse_date
 from kokuho.registry._normalize import normalize_kana_name
 from kokuho.registry._tables import residents
+from kokuho.store import chunks
 
 COLUMNS: Final = frozenset(
     {"resident_id", "mynumber", "name_kanji", "name_kana", "birth_date", "sex", "address",
@@ -127,16 +128,11 @@ def _parse(path: Path, key: bytes, report: ResidentLoadReport) -> list[dict[str,
     return records
 
 
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
 def _stored(
     connection: sa.Connection, column: sa.Column[Any], values: Iterable[Any]
 ) -> dict[Any, Any]:
     found: dict[Any, Any] = {}
-    for chunk in _chunks(list(values)):
+    for chunk in chunks(list(values), _CHUNK):
         for row in connection.execute(sa.select(residents).where(column.in_(chunk))):
             found[row._mapping[column.name]] = row
     return found
@@ -202,5 +198,5 @@ def _apply(
             .values({name: sa.bindparam(f"b_{name}") for name in names}),
             [{"b_id": u["resident_id"], **{f"b_{n}": u[n] for n in names}} for u in updates],
         )
-    for chunk in _chunks(inserts):
+    for chunk in chunks(inserts, _CHUNK):
         connection.execute(residents.insert(), list(chunk))

@@ -19,6 +19,12 @@ from kokuho.store._bulk import bulk_insert
 _names = itertools.count()
 
 
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of ``size``, to keep a statement's parameters under the limits."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 @contextmanager
 def key_table(
     connection: sa.Connection, columns: dict[str, sa.types.TypeEngine[Any]],
