@@ -12,11 +12,15 @@ ALLOWED: dict[str, set[str]] = {
     "ids": set(),
     "store": {"ids"},
     "registry": {"ids", "store"},
-    "synth": {"ids", "registry", "checkups"},
+    "synth": {"ids", "registry", "checkups", "claims"},
     "verify": {"ids", "store", "registry"},
     "checkups": {"ids", "store", "registry"},
-    "web": {"ids", "store", "registry", "verify", "checkups"},
-    "cli": {"ids", "store", "registry", "synth", "verify", "web", "checkups"},
+    "claims": {"ids", "store", "registry"},
+    "incentives": {"ids", "store", "registry", "checkups", "claims"},
+    "web": {"ids", "store", "registry", "verify", "checkups", "claims", "incentives"},
+    "cli": {
+        "ids", "store", "registry", "synth", "verify", "web", "checkups", "claims", "incentives",
+    },
 }
 
 

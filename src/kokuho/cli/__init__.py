@@ -6,6 +6,7 @@ import click
 
 from kokuho import __version__
 from kokuho.cli._checkups import checkups
+from kokuho.cli._claims import claims
 from kokuho.cli._demo import demo
 from kokuho.cli._ids import ids
 from kokuho.cli._mynumber import mynumber, residents
@@ -34,6 +35,6 @@ def main() -> None:
 
 for command in (
     ids, registry, residents, mynumber, synth, demo, serve, oqs_agent, institutions,
-    credentials, terminals, cards, audit, checkups,
+    credentials, terminals, cards, audit, checkups, claims,
 ):  # fmt: skip
     main.add_command(command)
