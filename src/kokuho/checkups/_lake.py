@@ -24,17 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.dataset as pads  # type: ignore[import-untyped, unused-ignore]
@@ -43,6 +40,8 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 from kokuho.checkups._model import Checkup, Guidance
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
+from kokuho.store import PerThreadDuckDB, exclusive_lock
+from kokuho.store import atomic_file as store_atomic_file
 
 #: Identifier columns of every ``checkups`` row; the measurement columns follow them.
 CHECKUP_COLUMNS: Final[dict[str, pa.DataType]] = {
@@ -182,34 +181,11 @@ def _replace(source: str | Path, target: str | Path) -> None:
     os.replace(source, target)
 
 
-def _fsync_dir(folder: Path) -> None:
-    # The rename is durable only once the directory entry is on disk.
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextlib.contextmanager
 def atomic_file(final: Path) -> Iterator[Path]:
-    """Yields a temporary path in ``final``'s folder; on a clean exit fsyncs it and renames it
-    to ``final``. On any error the temporary file is removed and ``final`` is untouched."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    # Hidden, with a suffix no reader globs for (``*.parquet``), in the same folder so the
-    # rename never crosses a file system.
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    temporary = Path(name)
-    try:
-        yield temporary
-        with open(temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
-        _replace(temporary, final)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_dir(final.parent)
+    """``kokuho.store.atomic_file``, renaming through this module's ``_replace``."""
+    with store_atomic_file(final, replace=lambda source, target: _replace(source, target)) as path:
+        yield path
 
 
 def _key(row: Mapping[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
@@ -222,7 +198,7 @@ class Lake:
     def __init__(self, root: Path, *, measures: MeasureSpec | None = None) -> None:
         self.root = Path(root)
         self._measures = measures
-        self._con: Any = None
+        self._connections = PerThreadDuckDB()
         # (table, fiscal year) → (files whose keys were read, key → archive)
         self._keys: dict[tuple[str, int], tuple[set[str], dict[tuple[Any, ...], str]]] = {}
 
@@ -236,9 +212,7 @@ class Lake:
     @property
     def con(self) -> Any:
         """The Ibis backend every table of this lake is read through (DuckDB, in memory)."""
-        if self._con is None:
-            self._con = ibis.duckdb.connect()
-        return self._con
+        return self._connections.get()
 
     def files(self, name: str, years: Collection[int] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the fiscal ``years`` only)."""
@@ -280,13 +254,8 @@ class Lake:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Holds the lake's write lock (one writer at a time, across processes)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / _LOCK, "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        with exclusive_lock(self.root / _LOCK):
+            yield
 
     def ingest_archive(self, contents: ArchiveLike) -> IngestReport:
         """Adds the checkups and guidance records of one V08 archive.

@@ -2,10 +2,140 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
+
+from kokuho.cli._output import emit_json, fail, json_option
+from kokuho.config import Settings
 
 
 @click.group()
 def claims() -> None:
     """Claims (レセプト): ingest レセ電 files and report generic share, prescribing, cost and
     資格過誤."""
+
+
+_FILES = click.Path(exists=True, dir_okay=True, path_type=Path)
+_SUFFIXES = (".uke", ".csv")
+
+
+def _claim_files(paths: tuple[Path, ...]) -> list[Path]:
+    """The files named, and the *.UKE / *.csv files under the folders named."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in _SUFFIXES)
+        else:
+            found.append(path)
+    return found
+
+
+@claims.command("ingest")
+@click.argument("files", nargs=-1, required=True, type=_FILES)
+@json_option
+def ingest(files: tuple[Path, ...], as_json: bool) -> None:
+    """Load レセ電 files (医科 IR…GO, 調剤 YK…GO; cp932) into the claims lake. Folders are
+    searched for *.UKE and *.csv.
+
+    Every file is checked first: one bad record rejects the whole call, nothing is written, and
+    each problem is printed as file:line: (field) name: reason. A file already in the lake is
+    skipped.
+    """
+    from kokuho.claims import ClaimFileRejected, ClaimsLake
+
+    paths = _claim_files(files)
+    if not paths:
+        fail("no レセ電 files (*.UKE, *.csv) found")
+    lake = ClaimsLake.from_settings(Settings.from_env())
+    try:
+        report = lake.ingest(paths)
+    except ClaimFileRejected as rejected:
+        for problem in rejected.problems:
+            click.echo(str(problem), err=True)
+        if rejected.total > len(rejected.problems):
+            click.echo(f"… and {rejected.total - len(rejected.problems)} more", err=True)
+        bad = len({p.file for p in rejected.problems})
+        fail(f"{bad} file(s) rejected with {rejected.total} problem(s); nothing was loaded")
+    rows = [
+        {
+            "file": str(f.path),
+            "sha256": f.digest,
+            "status": "skipped" if f.skipped else "ingested",
+            "kind": f.kind,
+            "institution": f.institution,
+            "claims": f.claims,
+            "lines": f.lines,
+            "service_months": list(f.service_months),
+        }
+        for f in report.files
+    ]
+    if as_json:
+        emit_json(
+            {
+                "files": rows,
+                "ingested": report.ingested,
+                "skipped": report.skipped,
+                "claims": report.claims,
+                "lines": report.lines,
+            }
+        )
+        return
+    for row in rows:
+        if row["status"] == "skipped":
+            click.echo(f"{row['file']}: skipped (already in the lake)")
+        else:
+            click.echo(f"{row['file']}: {row['claims']} claims, {row['lines']} lines ingested")
+    click.echo(
+        f"{report.ingested} file(s) ingested ({report.claims} claims, {report.lines} lines), "
+        f"{report.skipped} skipped"
+    )
+
+
+_MASTER = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@claims.command("masters")
+@click.option("--drugs", type=_MASTER, help="医薬品マスター (y_*.csv).")
+@click.option(
+    "--generic-list",
+    type=_MASTER,
+    help="MHLW 後発医薬品 list (.xlsx or .csv).",
+)
+@click.option("--diseases", type=_MASTER, help="傷病名マスター (b_*.csv).")
+@json_option
+def masters(
+    drugs: Path | None, generic_list: Path | None, diseases: Path | None, as_json: bool
+) -> None:
+    """Load the masters into the claims lake (drug_master, disease_master).
+
+    Without options, loads kokuho's synthetic sample (not real drugs: see
+    src/kokuho/data/masters/README.md). --drugs and --generic-list go together; --diseases
+    may be given alone.
+    """
+    from kokuho.claims import ClaimsLake, MasterFileRejected, sample_masters
+
+    if (drugs is None) != (generic_list is None):
+        fail("--drugs and --generic-list go together (drug_master joins the two)")
+    sample = drugs is None and diseases is None
+    if sample:
+        files = sample_masters()
+        drugs, generic_list, diseases = files.drugs, files.generic_list, files.diseases
+    lake = ClaimsLake.from_settings(Settings.from_env())
+    loaded: dict[str, Any] = {"sample": sample}
+    try:
+        if drugs is not None and generic_list is not None:
+            loaded["drug_master"] = lake.load_masters(drugs, generic_list)
+        if diseases is not None:
+            loaded["disease_master"] = lake.load_disease_master(diseases)
+    except MasterFileRejected as rejected:
+        for problem in rejected.problems:
+            click.echo(str(problem), err=True)
+        fail(f"master file rejected with {rejected.total} problem(s); the lake is unchanged")
+    if as_json:
+        emit_json(loaded)
+        return
+    what = "the synthetic sample masters" if sample else "masters"
+    parts = [f"{name} {rows} rows" for name, rows in loaded.items() if name != "sample"]
+    click.echo(f"loaded {what}: " + ", ".join(parts))

@@ -2,6 +2,18 @@
 
 from kokuho.store._bulk import bulk_insert
 from kokuho.store._engine import connect, metadata, upgrade
+from kokuho.store._files import PerThreadDuckDB, atomic_file, exclusive_lock, fsync_folders
 from kokuho.store._keys import chunks, key_table
 
-__all__ = ["bulk_insert", "chunks", "connect", "key_table", "metadata", "upgrade"]
+__all__ = [
+    "atomic_file",
+    "exclusive_lock",
+    "PerThreadDuckDB",
+    "bulk_insert",
+    "chunks",
+    "connect",
+    "fsync_folders",
+    "key_table",
+    "metadata",
+    "upgrade",
+]

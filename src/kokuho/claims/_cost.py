@@ -1,0 +1,221 @@
+"""医療費: cost per insured, 年齢調整後一人当たり医療費 and the 地域差指数
+(checkups-claims.md §4.4).
+
+- **Cost** of a fiscal year = Σ HO 合計点数 × 10 円 over the claims whose 診療年月 falls in
+  the year (医科 and 調剤; 入院時食事療養 is in yen outside the points and is not counted).
+- **Per insured** = cost ÷ average insured (person-months of the register ÷ 12, see
+  ``_insured.py``).
+- **年齢調整後一人当たり医療費** by direct standardisation (MHLW 医療費の地域差分析):
+  Σ_i (N_i / N) × a_i, where a_i is the region's cost per insured in 5-year band i and N_i / N
+  the national reference structure of ``data/reference_population.yaml``. Ages are taken on
+  one day of the fiscal year (``age_on`` there, by default 30 September, the reference day of
+  the 国民健康保険実態調査 behind N_i), from the claim's 生年月日 for the cost and the
+  register's for the insured. Bands where the region has no insured have no a_i: they are left
+  out and the remaining weights rescaled to sum to 1 (kokuho's choice; the method assumes
+  every band is populated).
+- **地域差指数** = 年齢調整後一人当たり医療費 ÷ the national per-capita cost (same file).
+
+Claims of people outside the register's insured (no band match) count in the crude cost but
+not in any a_i.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ibis  # type: ignore[import-untyped, unused-ignore]
+import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import sqlalchemy as sa
+import yaml
+
+from kokuho.claims._insured import PREFECTURE_KINDS, insured_months, prefecture_pool
+from kokuho.claims._sources import (
+    BANDS,
+    TableSource,
+    age_band,
+    age_on,
+    claim_insurers,
+    insurer_number,
+    read,
+)
+from kokuho.ids import FiscalYear
+
+YEN_PER_POINT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ReferencePopulation:
+    """``data/reference_population.yaml``: the national age structure and per-capita cost."""
+
+    bands: Mapping[str, float]  # band → national enrollees N_i
+    age_month: int
+    age_day_of_month: int
+    national_cost: Mapping[int, float]  # fiscal year → 円 per insured
+    default_national_cost: float | None
+    unconfirmed: tuple[str, ...]
+
+    def age_day(self, fiscal_year: int) -> dt.date:
+        """The day of ``fiscal_year`` on which ages are taken."""
+        year = fiscal_year + (self.age_month < 4)
+        return dt.date(year, self.age_month, self.age_day_of_month)
+
+    def weights(self) -> dict[str, float]:
+        """N_i / N per band."""
+        total = sum(self.bands.values())
+        return {band: count / total for band, count in self.bands.items()}
+
+    def national(self, fiscal_year: int) -> float | None:
+        return self.national_cost.get(fiscal_year, self.default_national_cost)
+
+
+def parse_reference(text: str) -> ReferencePopulation:
+    raw: Any = yaml.safe_load(text)
+    if not isinstance(raw, Mapping) or raw.get("format") != "kokuho reference population 1":
+        raise ValueError("reference population: unknown format")
+    unconfirmed = [
+        name
+        for name in ("age_on", "structure", "national_cost_per_capita")
+        if not raw[name].get("confirmed", False)
+    ]
+    bands = {str(k): float(v) for k, v in raw["structure"]["bands"].items()}
+    if sorted(bands) != sorted(BANDS):
+        raise ValueError(f"reference population: the bands must be {', '.join(BANDS)}")
+    if any(v < 0 for v in bands.values()) or sum(bands.values()) <= 0:
+        raise ValueError("reference population: enrollees must be ≥ 0 with a positive total")
+    month, day = (int(part) for part in str(raw["age_on"]["value"]).split("-"))
+    dt.date(2000, month, day)  # a real day of the year (29 Feb allowed in leap 2000)
+    cost = raw["national_cost_per_capita"]
+    default = cost.get("default")
+    return ReferencePopulation(
+        bands=bands,
+        age_month=month,
+        age_day_of_month=day,
+        national_cost={int(k): float(v) for k, v in (cost.get("by_fiscal_year") or {}).items()},
+        default_national_cost=None if default is None else float(default),
+        unconfirmed=tuple(unconfirmed),
+    )
+
+
+@lru_cache(maxsize=1)
+def _packaged() -> ReferencePopulation:
+    path = "data/reference_population.yaml"
+    return parse_reference(resources.files("kokuho").joinpath(path).read_text("utf-8"))
+
+
+def load_reference_population(path: Path | None = None) -> ReferencePopulation:
+    """The reference of ``path``, or the packaged ``data/reference_population.yaml``."""
+    return parse_reference(path.read_text("utf-8")) if path is not None else _packaged()
+
+
+def _figures(cells: ir.Table, weights: ir.Table, national: float | None) -> ir.Table:
+    """Per insurer, from cells ``insurer, band, cost, insured``."""
+    # view(): a fresh relation, so that cells built from a join can be joined again.
+    cells = cells.view().join(weights, "band", how="left")
+    populated = cells.insured > 0
+    weight = cells.weight.fill_null(0.0)
+    rate = populated.ifelse(cells.cost / cells.insured, ibis.null("float64"))
+    figures = cells.group_by("insurer").aggregate(
+        insured=cells.insured.sum(),
+        cost=cells.cost.sum(),
+        numerator=(weight * rate).sum(where=populated),
+        weights=weight.sum(where=populated),
+    )
+    nothing = ibis.null("float64")
+    adjusted = (figures.weights > 0).ifelse(
+        figures.numerator.fill_null(0.0) / figures.weights, nothing
+    )
+    regional = nothing if national is None else adjusted / national
+    return figures.select(
+        "insurer",
+        "insured",
+        "cost",
+        cost_per_insured=(figures.insured > 0).ifelse(figures.cost / figures.insured, nothing),
+        age_adjusted_cost=adjusted,
+        regional_index=regional,
+    )
+
+
+def cost_table(
+    claims: ir.Table,
+    insured: ir.Table,
+    *,
+    fiscal_year: int,
+    reference: ReferencePopulation | None = None,
+    prefecture: bool = True,
+    pool: Collection[str] | None = None,
+) -> ir.Table:
+    """医療費 per insurer of ``fiscal_year``: ``insurer, insured, cost (円), cost_per_insured,
+    age_adjusted_cost, regional_index``, for every insurer with claims in the year, plus (with
+    ``prefecture``) a row ``insurer = ""`` pooling the insurers of ``pool`` (default: all).
+
+    ``insured`` has the columns of :func:`insured_months` (month-end persons by insurer,
+    month and band, ages on the reference's day).
+    """
+    ref = reference or load_reference_population()
+    fy = FiscalYear(fiscal_year)
+    day = ref.age_day(fiscal_year)
+    rows = claims.filter(claims.service_month.between(fy.first_day, fy.last_day))
+    rows = rows.select(
+        insurer=insurer_number(rows.insurer),
+        band=age_band(age_on(rows.birth_date, day)),
+        cost=rows.points.fill_null(0).cast("float64") * YEN_PER_POINT,
+    )
+    costs = rows.group_by(["insurer", "band"]).aggregate(cost=rows.cost.sum())
+    months = insured.filter(insured.service_month.between(fy.first_day, fy.last_day))
+    people = months.group_by(["insurer", "band"]).aggregate(
+        insured=months.persons.sum().cast("float64") / 12
+    )
+    people = people.join(costs.select("insurer").distinct(), "insurer", how="semi")
+    cells = costs.join(people, ["insurer", "band"], how="outer")
+    cells = cells.select(
+        insurer=cells.insurer.fill_null(cells.insurer_right),
+        band=cells.band.fill_null(cells.band_right),
+        cost=cells.cost.fill_null(0.0),
+        insured=cells.insured.fill_null(0.0),
+    )
+    weights = ibis.memtable(
+        pa.table(
+            {
+                "band": pa.array(list(ref.weights()), pa.string()),
+                "weight": pa.array(list(ref.weights().values()), pa.float64()),
+            }
+        )
+    )
+    national = ref.national(fiscal_year)
+    result = _figures(cells, weights, national)
+    if prefecture:
+        members = cells if pool is None else cells.filter(cells.insurer.isin(sorted(pool)))
+        pooled = members.group_by("band").aggregate(
+            cost=members.cost.sum(), insured=members.insured.sum()
+        )
+        pooled = pooled.select(
+            insurer=ibis.literal(""), band="band", cost="cost", insured="insured"
+        )
+        result = result.union(_figures(pooled, weights, national))
+    return result.order_by("insurer")
+
+
+def cost(
+    lake: TableSource,
+    engine: sa.Engine,
+    *,
+    fiscal_year: int,
+    reference: ReferencePopulation | None = None,
+    kinds: Collection[str] | None = PREFECTURE_KINDS,
+) -> ir.Table:
+    """:func:`cost_table` over the lake's claims of ``fiscal_year`` and the register; the
+    prefecture row pools the insurers of ``kinds`` (see :func:`prefecture_pool`)."""
+    ref = reference or load_reference_population()
+    months = insured_months(engine, fiscal_year, age_day=ref.age_day(fiscal_year))
+    claims = read(lake, "claims", fiscal_year=fiscal_year)
+    pool = prefecture_pool(engine, claim_insurers(lake, fiscal_year=fiscal_year), kinds)
+    return cost_table(
+        claims, ibis.memtable(months), fiscal_year=fiscal_year, reference=ref, pool=pool
+    )

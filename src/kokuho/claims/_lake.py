@@ -1,0 +1,431 @@
+"""The claims lake: レセ電 files as Parquet, read through Ibis.
+
+Layout under the lake root (the checkup lake's root, ``$KOKUHO_HOME/lake``; see ``_schema``)::
+
+    claims_manifest.json                                    what is committed
+    claims/service_month=YYYY-MM/<sha256>.parquet           one row per レセプト
+    claim_drugs/…, claim_diagnoses/…, claim_procedures/…    the same partitions
+    drug_master/<sha256>.parquet                            医薬品マスター + MHLW 後発 list
+    disease_master/<sha256>.parquet                         傷病名マスター
+
+``<sha256>`` is the digest of the レセ電 file (of the master files for the masters).
+
+- **Atomic.** Every file is written to a temporary name, fsynced and renamed; the manifest is
+  rewritten last, and readers open only the files it names. A crash before the manifest
+  leaves files nobody reads (ingesting again writes the same names; ``vacuum`` removes them);
+  a failure during ingest removes what it wrote.
+- **Idempotent.** A file whose digest the manifest names is skipped.
+- **All or nothing per call.** ``ingest`` checks every file; if any is bad it raises
+  ``ClaimFileRejected`` with the problems of all of them and commits nothing.
+- **One writer at a time** (an ``flock`` on ``.claims.lock``), across processes.
+
+Files are parsed by the columnar fast path (``_rece_fast``) in batches and written in chunks
+(``_rece_batch``), by worker processes when there is much to read; the precise reader runs
+only to say what is wrong with a file the fast path refused. Reading is Ibis only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import multiprocessing
+import os
+from collections.abc import Collection, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import ibis  # type: ignore[import-untyped, unused-ignore]
+import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+
+from kokuho.claims._errors import ClaimFileRejected, ClaimProblem
+from kokuho.claims._masters import (
+    join_generic_classes,
+    read_disease_master,
+    read_drug_master,
+    read_generic_list,
+)
+from kokuho.claims._rece_batch import Written, ingest_chunk
+from kokuho.claims._schema import (
+    CLAIM_DIAGNOSES,
+    CLAIM_DRUGS,
+    CLAIM_PROCEDURES,
+    CLAIMS,
+    DRUG_MASTER,
+)
+from kokuho.config import Settings
+from kokuho.store import PerThreadDuckDB, atomic_file, exclusive_lock, fsync_folders
+
+#: 傷病名マスター in the lake (kokuho's own table; not in ``_schema``).
+DISEASE_MASTER: Final[dict[str, pa.DataType]] = {
+    "code": pa.string(),  # 傷病名コード (b-master col 3)
+    "name": pa.string(),  # 基本名称 (col 6)
+    "short_name": pa.string(),  # 省略名称 (col 8)
+    "kana": pa.string(),  # カナ名称 (col 10)
+    "icd10": pa.string(),  # ICD-10-1(2013) (col 16)
+}
+
+SCHEMAS: Final[dict[str, dict[str, pa.DataType]]] = {
+    "claims": CLAIMS,
+    "claim_drugs": CLAIM_DRUGS,
+    "claim_diagnoses": CLAIM_DIAGNOSES,
+    "claim_procedures": CLAIM_PROCEDURES,
+    "drug_master": DRUG_MASTER,
+    "disease_master": DISEASE_MASTER,
+}
+#: Tables with one file per レセ電 file and service month.
+CLAIM_TABLES: Final = ("claims", "claim_drugs", "claim_diagnoses", "claim_procedures")
+MASTER_TABLES: Final = ("drug_master", "disease_master")
+
+#: Files are read in chunks of about this many bytes (a worker's unit of work) …
+CHUNK_BYTES: Final = 32 * 1024 * 1024
+#: … and in worker processes once there are more than this many bytes to read.
+PARALLEL_BYTES: Final = 128 * 1024 * 1024
+
+_MANIFEST: Final = "claims_manifest.json"
+_LOCK: Final = ".claims.lock"
+_FORMAT: Final = 1
+
+
+class ClaimsTableMissing(LookupError):
+    """The lake holds no such table (nothing ingested, or the master not loaded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedFile:
+    """What ``ingest`` did with one file."""
+
+    path: Path
+    digest: str  # sha256 of the file
+    skipped: bool  # already in the lake (or twice in one call): nothing written
+    kind: str = ""  # medical | pharmacy
+    institution: str = ""
+    claims: int = 0
+    lines: int = 0
+    service_months: tuple[str, ...] = ()
+    files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimsIngestReport:
+    files: tuple[IngestedFile, ...] = ()
+
+    @property
+    def ingested(self) -> int:
+        return sum(1 for f in self.files if not f.skipped)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for f in self.files if f.skipped)
+
+    @property
+    def claims(self) -> int:
+        return sum(f.claims for f in self.files if not f.skipped)
+
+    @property
+    def lines(self) -> int:
+        return sum(f.lines for f in self.files if not f.skipped)
+
+
+@dataclass
+class _Manifest:
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    masters: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def files(self, table: str) -> list[str]:
+        if table in MASTER_TABLES:
+            entry = self.masters.get(table)
+            return [entry["file"]] if entry else []
+        prefix = f"{table}/"
+        return sorted(
+            name
+            for entry in self.sources.values()
+            for name in entry["files"]
+            if name.startswith(prefix)
+        )
+
+
+class ClaimsLake:
+    """The claims tables under ``root``: ingest of レセ電 files and masters, Ibis access."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._connections = PerThreadDuckDB()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClaimsLake:
+        """The lake of the installation: ``$KOKUHO_HOME/lake``."""
+        return cls(settings.home / "lake")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def con(self) -> Any:
+        """The Ibis backend the tables are read through (DuckDB, in memory)."""
+        return self._connections.get()
+
+    def files(self, name: str, months: Collection[str] | None = None) -> list[Path]:
+        """The committed Parquet files of table ``name`` (of the ``YYYY-MM`` months only)."""
+        if name not in SCHEMAS:
+            raise ClaimsTableMissing(f"the claims lake has no table {name!r}")
+        found = self._read_manifest().files(name)
+        if months is not None and name in CLAIM_TABLES:
+            wanted = {f"service_month={m}" for m in months}
+            found = [f for f in found if f.split("/")[1] in wanted]
+        return [self.root / f for f in found]
+
+    def has_table(self, name: str, months: Collection[str] | None = None) -> bool:
+        """Whether ``table(name)`` has something to read: for the claim tables, whether any
+        file was ingested; for a master, whether it was loaded."""
+        if name not in SCHEMAS:
+            return False
+        if name in CLAIM_TABLES:
+            return bool(self._read_manifest().sources)
+        return bool(self.files(name))
+
+    def table(self, name: str, months: Collection[str] | None = None) -> ir.Table:
+        """Table ``name`` (``claims``, ``claim_drugs``, ``claim_diagnoses``,
+        ``claim_procedures``, ``drug_master``, ``disease_master``) as an ``ibis.Table``,
+        limited to the ``months`` partitions ("2020-04" …) when given.
+
+        Once any file is ingested the claim tables exist, empty where nothing matches. Raises
+        ``ClaimsTableMissing`` (a LookupError) for a table the lake does not hold.
+        """
+        if not self.has_table(name):
+            raise ClaimsTableMissing(f"the claims lake at {self.root} holds no {name!r} table")
+        files = self.files(name, months)
+        if not files:
+            # Bound to this lake's connection, not Ibis's global default one: an expression
+            # over empty tables only would otherwise run there, shared by every thread.
+            # (Made once per connection: Ibis 12's overwrite and list_tables fail on DuckDB 2.)
+            made: dict[str, ir.Table] = self._connections.scratch()
+            if name not in made:
+                rows = pa.Table.from_pylist([], schema=pa.schema(SCHEMAS[name]))
+                made[name] = self.con.create_view(f"empty_{name}", ibis.memtable(rows))
+            return made[name]
+        # The data column service_month is authoritative: no hive partition columns.
+        table: ir.Table = self.con.read_parquet([str(f) for f in files], hive_partitioning=False)
+        return table
+
+    def sources(self) -> dict[str, dict[str, Any]]:
+        """The manifest: ingested レセ電 files by digest (name, kind, counts, files, time)."""
+        return dict(self._read_manifest().sources)
+
+    def masters(self) -> dict[str, dict[str, Any]]:
+        """The loaded masters (file, source names, rows, time) by table."""
+        return dict(self._read_manifest().masters)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Holds the claims lake's write lock (one writer at a time, across processes)."""
+        with exclusive_lock(self.root / _LOCK):
+            yield
+
+    def ingest(self, paths: Sequence[Path], *, workers: int | None = None) -> ClaimsIngestReport:
+        """Adds the claims of レセ電 files. Atomic and idempotent (see the module docstring);
+        raises ``ClaimFileRejected`` (with every problem of every bad file) and commits
+        nothing when any file is bad.
+
+        ``workers`` processes read and write chunks of the files in parallel (default: one
+        per CPU, up to 4, once there are more than ``PARALLEL_BYTES`` to read; 1 = in this
+        process).
+        """
+        order: list[tuple[Path, str, bool]] = []  # path, digest, skipped
+        written: list[Path] = []
+        with self.locked():
+            manifest = self._read_manifest()
+            fresh: list[tuple[Path, str, int]] = []
+            queued: set[str] = set()
+            for path in map(Path, paths):
+                data = path.read_bytes()
+                digest = hashlib.sha256(data).hexdigest()
+                skip = digest in manifest.sources or digest in queued
+                order.append((path, digest, skip))
+                if not skip:
+                    queued.add(digest)
+                    fresh.append((path, digest, len(data)))
+            entries: dict[str, dict[str, Any]] = {}
+            if workers is None:
+                large = sum(length for _, _, length in fresh) > PARALLEL_BYTES
+                workers = min(os.cpu_count() or 1, 4) if large else 1
+            try:
+                problems = self._write_chunks(_chunks(fresh), workers, written, entries)
+                if problems:
+                    raise ClaimFileRejected(problems)
+                if entries:
+                    fsync_folders(p.parent for p in written)
+                    manifest.sources.update(entries)
+                    self._write_manifest(manifest)
+            except BaseException:
+                # Not committed: take back what was renamed into place, so a failed ingest
+                # leaves the folders as they were.
+                for file in written:
+                    file.unlink(missing_ok=True)
+                raise
+        known = {**manifest.sources, **entries}
+        reports = [
+            _report(self.root, path, digest, known[digest], skipped)
+            for path, digest, skipped in order
+        ]
+        return ClaimsIngestReport(tuple(reports))
+
+    def _write_chunks(
+        self,
+        chunks: list[list[tuple[Path, str]]],
+        workers: int,
+        written: list[Path],
+        entries: dict[str, dict[str, Any]],
+    ) -> list[ClaimProblem]:
+        """Runs ``ingest_chunk`` on every chunk, here or in worker processes; fills ``written``
+        and ``entries`` as chunks finish (so a failure can take their files back)."""
+        problems: list[ClaimProblem] = []
+        if workers <= 1 or len(chunks) <= 1:
+            for chunk in chunks:
+                done, found = ingest_chunk(self.root, chunk, check_only=bool(problems))
+                _collect(done, written, entries)
+                problems += found
+            return problems
+        # spawn, not fork: this process may hold DuckDB's threads.
+        context = multiprocessing.get_context("spawn")
+        failure: BaseException | None = None
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(ingest_chunk, self.root, chunk) for chunk in chunks]
+            for future in futures:
+                try:
+                    done, found = future.result()
+                except BaseException as error:  # the others still finish and are collected
+                    failure = failure or error
+                    continue
+                _collect(done, written, entries)
+                problems += found
+        if failure is not None:
+            raise failure
+        return problems
+
+    def load_masters(self, drugs: Path, generic_list: Path) -> int:
+        """Replaces ``drug_master``: the 医薬品マスター joined with the MHLW list on the
+        薬価基準コード; returns its number of rows. Raises ``MasterFileRejected``."""
+        rows = join_generic_classes(read_drug_master(drugs), read_generic_list(generic_list))
+        table = pa.Table.from_pylist(rows, schema=pa.schema(DRUG_MASTER))
+        sources = {"drugs": Path(drugs), "generic_list": Path(generic_list)}
+        return self._replace_master("drug_master", table, sources)
+
+    def load_disease_master(self, diseases: Path) -> int:
+        """Replaces ``disease_master`` with a 傷病名マスター; returns its number of rows."""
+        rows = read_disease_master(diseases)
+        table = pa.Table.from_pylist(
+            [
+                {"code": r.code, "name": r.name, "short_name": r.short_name, "kana": r.kana,
+                 "icd10": r.icd10}
+                for r in rows
+            ],
+            schema=pa.schema(DISEASE_MASTER),
+        )  # fmt: skip
+        return self._replace_master("disease_master", table, {"diseases": Path(diseases)})
+
+    def vacuum(self) -> list[Path]:
+        """Removes data files the manifest does not name and stale temporary files (left by a
+        crash); returns what it removed."""
+        removed: list[Path] = []
+        with self.locked():
+            manifest = self._read_manifest()
+            for name in SCHEMAS:
+                folder = self.root / name
+                if not folder.is_dir():
+                    continue
+                committed = {self.root / f for f in manifest.files(name)}
+                for path in folder.glob("**/*"):
+                    stale = path.suffix == ".tmp" or (
+                        path.suffix == ".parquet" and path not in committed
+                    )
+                    if path.is_file() and stale:
+                        path.unlink()
+                        removed.append(path)
+        return removed
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _replace_master(self, name: str, table: pa.Table, sources: dict[str, Path]) -> int:
+        digest = hashlib.sha256()
+        for path in sources.values():
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        final = self.root / name / f"{digest.hexdigest()}.parquet"
+        with self.locked():
+            manifest = self._read_manifest()
+            before = manifest.masters.get(name, {}).get("file")
+            with atomic_file(final) as temporary:
+                pq.write_table(table, temporary, compression="zstd")
+            manifest.masters[name] = {
+                "file": final.relative_to(self.root).as_posix(),
+                **{key: path.name for key, path in sources.items()},
+                "rows": table.num_rows,
+                "loaded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+            self._write_manifest(manifest)
+            if before and self.root / before != final:
+                (self.root / before).unlink(missing_ok=True)
+        return int(table.num_rows)
+
+    def _read_manifest(self) -> _Manifest:
+        path = self.root / _MANIFEST
+        if not path.exists():
+            return _Manifest()
+        raw = json.loads(path.read_text("utf-8"))
+        if raw.get("format") != _FORMAT:
+            raise ValueError(f"{path}: unknown manifest format {raw.get('format')!r}")
+        return _Manifest(
+            sources={entry["digest"]: entry for entry in raw["sources"]},
+            masters=dict(raw.get("masters", {})),
+        )
+
+    def _write_manifest(self, manifest: _Manifest) -> None:
+        body = {
+            "format": _FORMAT,
+            "sources": [{"digest": d, **e} for d, e in sorted(manifest.sources.items())],
+            "masters": manifest.masters,
+        }
+        with atomic_file(self.root / _MANIFEST) as temporary:
+            temporary.write_text(json.dumps(body, ensure_ascii=False, indent=1), "utf-8")
+
+
+def _chunks(fresh: list[tuple[Path, str, int]]) -> list[list[tuple[Path, str]]]:
+    """The files in chunks of about ``CHUNK_BYTES`` (the unit of work of a worker)."""
+    chunks: list[list[tuple[Path, str]]] = []
+    size = CHUNK_BYTES
+    for path, digest, length in fresh:
+        if size >= CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append((path, digest))
+        size += length
+    return chunks
+
+
+def _collect(done: list[Written], written: list[Path], entries: dict[str, dict[str, Any]]) -> None:
+    for item in done:
+        written += item.files
+        entries[item.digest] = item.entry
+
+
+def _report(
+    root: Path, path: Path, digest: str, entry: dict[str, Any], skipped: bool
+) -> IngestedFile:
+    """What ``ingest`` did with a file (a skipped one described as it was ingested)."""
+    return IngestedFile(
+        path=path,
+        digest=digest,
+        skipped=skipped,
+        kind=entry["kind"],
+        institution=entry["institution"],
+        claims=entry["claims"],
+        lines=entry["lines"],
+        service_months=tuple(entry["service_months"]),
+        files=() if skipped else tuple(root / f for f in entry["files"]),
+    )

@@ -1,0 +1,98 @@
+"""Files written whole or not at all: a temporary file in the same folder, fsync, rename.
+
+Both lakes (checkups and claims) write every data file and every manifest through
+``atomic_file``: a reader sees the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+Replace = Callable[[str | Path, str | Path], None]
+
+
+def _replace(source: str | Path, target: str | Path) -> None:
+    """Renames ``source`` over ``target`` (one module-level name so a test can make it fail)."""
+    os.replace(source, target)
+
+
+def fsync_folders(folders: Iterable[Path]) -> None:
+    """Makes the renames in ``folders`` durable: a rename is on disk only once the directory
+    entry is."""
+    for folder in sorted(set(folders)):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_file(
+    final: Path, *, replace: Replace | None = None, sync_folder: bool = True
+) -> Iterator[Path]:
+    """Yields a temporary path in ``final``'s folder; on a clean exit fsyncs it and renames it
+    to ``final`` (with ``replace``, default ``os.replace``). On any error the temporary file is
+    removed and ``final`` is untouched.
+
+    ``sync_folder=False`` leaves the folder's fsync to the caller (``fsync_folders``), for a
+    writer that puts many files in place before one commit.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # Hidden, with a suffix no reader globs for (``*.parquet``), in the same folder so the
+    # rename never crosses a file system.
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        yield temporary
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        (replace or _replace)(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    if sync_folder:
+        fsync_folders([final.parent])
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``path`` (created when missing), across processes: one
+    writer of a lake at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class PerThreadDuckDB:
+    """One in-memory Ibis DuckDB connection per thread. A DuckDB connection refuses a second
+    concurrent query, and the service reads the lakes from many request threads at once."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(self) -> Any:
+        """This thread's connection (Ibis is imported here: ``kokuho.store`` stays light)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            import ibis  # type: ignore[import-untyped, unused-ignore]
+
+            con = self._local.con = ibis.duckdb.connect()
+        return con
+
+    def scratch(self) -> dict[str, Any]:
+        """A dict private to this thread, for objects bound to its connection."""
+        found: dict[str, Any] = self._local.__dict__.setdefault("scratch", {})
+        return found

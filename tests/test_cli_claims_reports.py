@@ -1,0 +1,173 @@
+"""`kokuho claims generic-share | prescribing | cost | eligibility-errors` end to end: the
+hand-written レセ電 files of tests/fixtures/claims ingested into a small register's home."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+import kokuho.cli._claims_reports  # noqa: F401  (registers the commands on `claims`)
+from kokuho.claims import load_reference_population
+from kokuho.cli import main
+from tests.feedfiles import KOKUHO, TARO, acquire, write_changes, write_insurers
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "claims"
+# The patients of the fixtures: 香川太郎 (370015 香川 1234 01, 昭和25年3月2日) and 讃岐花子
+# (370015, no 記号, 5678, no 枝番 on the claim, 平成8年7月10日).
+KAGAWA_TARO = {**TARO, "name_kanji": "香川 太郎", "name_kana": "カガワ タロウ",
+               "birth_date": "1950-03-02"}  # fmt: skip
+SANUKI_HANAKO = {**TARO, "name_kanji": "讃岐 花子", "name_kana": "サヌキ ハナコ",
+                 "birth_date": "1996-07-10", "sex": "2"}  # fmt: skip
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, list(args))
+
+    assert invoke("registry", "insurers", str(write_insurers(tmp_path / "i.csv"))).exit_code == 0
+    rows = [
+        acquire("T1", "2020-04-01", number="1234", symbol="香川", person=KAGAWA_TARO),
+        # 花子 joins on 2024-04-05, after her clinic visit of 2024-04-02.
+        acquire("H1", "2024-04-05", number="5678", symbol="", person=SANUKI_HANAKO),
+    ]
+    assert invoke("registry", "import", str(write_changes(tmp_path / "c.csv", rows))).exit_code == 0
+    return invoke
+
+
+def document(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_a_lake_without_claims_is_reported(run) -> None:  # type: ignore[no-untyped-def]
+    for command in (["generic-share", "--fy", "2024"], ["cost", "--fy", "2024"],
+                    ["eligibility-errors"], ["prescribing", "--fy", "2024"]):  # fmt: skip
+        result = run("claims", *command)
+        assert result.exit_code == 1
+        assert "kokuho claims ingest" in result.stderr, command
+
+
+def test_reports_over_the_hand_written_files(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("claims", "ingest", str(FIXTURES)).exit_code == 0
+    assert run("claims", "masters").exit_code == 0
+
+    # 後発医薬品使用割合: 370015 generic 134, originator 49 (worked out in test_claims_generic);
+    # 370023's only drug is insulin without a generic: null share.
+    share = document(run("claims", "generic-share", "--fy", "2024", "--json"))
+    assert [(r["insurer"], r["service_month"], r["generic_quantity"], r["originator_quantity"])
+            for r in share["rows"]] == [(KOKUHO, "2024-04", 134.0, 49.0),
+                                        ("370023", "2024-04", 0.0, 0.0)]  # fmt: skip
+    assert share["rows"][0]["share"] == pytest.approx(134 / 183)
+    assert share["rows"][1]["share"] is None
+    by_setting = document(run("claims", "generic-share", "--month", "2024-04", "--by", "setting",
+                              "--json"))  # fmt: skip
+    assert [(r["setting"], r["generic_quantity"]) for r in by_setting["rows"]] == [
+        ("inpatient", 0.0), ("outpatient", 56.0), ("pharmacy", 78.0),
+    ]  # fmt: skip
+    text = run("claims", "generic-share", "--fy", "2024")
+    assert f"{KOKUHO} 2024-04: 134.0 / (49.0 + 134.0) = 73.2%" in text.stdout
+    bad = run("claims", "generic-share", "--by", "prefecture")
+    assert bad.exit_code == 1 and "cannot group the generic share by prefecture" in bad.stderr
+
+    # 重複・多剤: 太郎's clinic and the pharmacy filling its prescription are one institution.
+    prescribing = document(run("claims", "prescribing", "--fy", "2024", "--json"))
+    assert (prescribing["duplicates"], prescribing["multi_drug"]) == ([], [])
+    # Every insurer with claims is counted, nobody listed: 0 per 10,000 of 370015's 2 insured;
+    # no rate where the register has no insured.
+    assert [(r["insurer"], r["insured"], r["duplicate_persons"], r["duplicate_per_10k"])
+            for r in prescribing["insurers"]] == [(KOKUHO, 2.0, 0, 0.0), ("370023", 0.0, 0, None),
+                                                  ("370031", 0.0, 0, None)]  # fmt: skip
+    assert "multi_drug.min_count" in prescribing["unconfirmed"]
+
+    # 医療費: 370015 has 463 + 650 (太郎, 74 on 2024-09-30) and 500 (花子, 28) points over
+    # 2 insured (12 month ends each).
+    cost = document(run("claims", "cost", "--fy", "2024", "--json"))
+    rows = {r["insurer"]: r for r in cost["rows"]}
+    kokuho = rows[KOKUHO]
+    assert (kokuho["insured"], kokuho["cost"]) == (2.0, 16_130.0)
+    assert kokuho["cost_per_insured"] == pytest.approx(8_065)
+    weights = load_reference_population().weights()
+    w25, w70 = weights["25-29"], weights["70-74"]
+    adjusted = (w25 * 5_000 + w70 * 11_130) / (w25 + w70)
+    assert kokuho["age_adjusted_cost"] == pytest.approx(adjusted)
+    assert kokuho["regional_index"] == pytest.approx(adjusted / 370_000)
+    # 370023 and 370031 have claims but no insured in the register, which does not know them
+    # as 市町村国保 either: the prefecture row pools 370015 alone.
+    assert rows["370023"]["cost_per_insured"] is None
+    assert (rows[""]["cost"], rows[""]["age_adjusted_cost"]) == (
+        16_130.0,
+        kokuho["age_adjusted_cost"],
+    )
+    assert set(cost["unconfirmed"]) == {"age_on", "structure", "national_cost_per_capita"}
+    assert "仮の値" in run("claims", "cost", "--fy", "2024").stdout
+
+    # 資格過誤: the numbers of 370023 and 370031 are unknown to the register; 花子's claim of
+    # 2024-04-02 (no 枝番, matched by 生年月日) is before her 資格取得日 of 2024-04-05.
+    errors = document(run("claims", "eligibility-errors", "--json"))["errors"]
+    assert sorted((e["insurer"], e["number"], e["reason"]) for e in errors) == [
+        (KOKUHO, "5678", "not_yet_acquired"),
+        ("370023", "777", "not_found"),
+        ("370031", "31", "not_found"),
+        ("370031", "32", "not_found"),
+    ]
+    march = document(run("claims", "eligibility-errors", "--month", "2024-03", "--json"))
+    assert [(e["number"], e["service_month"], e["line"]) for e in march["errors"]] == [
+        ("32", "2024-03-01", 2),
+    ]
+    summary = run("claims", "eligibility-errors").stdout
+    assert summary.startswith(
+        "4 claim(s) with an eligibility error: not_found 3, not_yet_acquired 1"
+    )
+
+
+def test_duplicate_prescribing_is_listed(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+    from decimal import Decimal
+
+    from kokuho.claims import Claim, ClaimFile, ClaimKind, Drug, write_claim_file
+
+    # 香川太郎 gets メトホルミン「ＳＹＮ」(薬効 3962) from three clinics in May 2024: 3 × 1.
+    folder = tmp_path / "claims"
+    folder.mkdir()
+    for clinic in ("1111111", "2222222", "3333333"):
+        drug = Drug(code="699000102", amount=Decimal(2), section="21", burden="1", points=10,
+                    times=14)  # fmt: skip
+        claim = Claim(receipt_number=1, receipt_type="1112", service_month=dt.date(2024, 5, 1),
+                      name="香川　太郎", sex=1, birth_date=dt.date(1950, 3, 2),
+                      insurer_number=KOKUHO, symbol="香川", number="1234", branch="01", days=1,
+                      total_points=100, drugs=(drug,))  # fmt: skip
+        write_claim_file(
+            ClaimFile(kind=ClaimKind.MEDICAL, reviewer="2", prefecture="37", fee_table="1",
+                      institution_code=clinic, institution_name="合成医院",
+                      billing_month=dt.date(2024, 6, 1), claims=(claim,)),
+            folder / f"{clinic}.UKE",
+        )  # fmt: skip
+    assert run("claims", "ingest", str(folder)).exit_code == 0
+    assert run("claims", "masters").exit_code == 0
+    found = document(run("claims", "prescribing", "--fy", "2024", "--json"))
+    [person] = found["duplicates"]
+    assert (person["service_month"], person["number"], person["branch"]) == (
+        "2024-05",
+        "1234",
+        "01",
+    )
+    assert person["institutions"] == ["3711111111", "3712222222", "3713333333"]
+    assert person["efficacies"] == ["3962"]
+    assert {d["name"] for d in person["drugs"]} == {"メトホルミン塩酸塩錠２５０ｍｇ「ＳＹＮ」"}
+    # One person over the 2 insured of 370015: 5,000 per 10,000.
+    [insurer] = found["insurers"]
+    assert (insurer["duplicate_persons"], insurer["duplicate_per_10k"]) == (1, 5_000.0)
+    listed = run("claims", "prescribing", "--fy", "2024", "--list").stdout
+    assert f"{KOKUHO}: 重複 1 (5,000.0), 多剤 0 (0.0)" in listed
+    assert (f"重複 2024-05 {KOKUHO} 香川 1234 01: 医療機関 3711111111,3712222222,3713333333; "
+            "薬効 3962") in listed  # fmt: skip
+    assert document(run("claims", "prescribing", "--fy", "2023", "--json"))["insurers"] == []
