@@ -83,7 +83,15 @@ def bench_import(persons: int, backends: list[str], workdir: Path) -> dict[str, 
 
     data = workdir / "synth"
     started = time.perf_counter()
-    generate(data, seed=1, persons=persons, start=dt.date(2020, 4, 1), years=3, checkups=False)
+    generate(
+        data,
+        seed=1,
+        persons=persons,
+        start=dt.date(2020, 4, 1),
+        years=3,
+        checkups=False,
+        claims=False,
+    )
     synth_seconds = time.perf_counter() - started
     files = sorted((data / "changes").rglob("*.csv"), key=lambda p: (_month(p), str(p)))
     rows = 0

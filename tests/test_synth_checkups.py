@@ -61,7 +61,7 @@ def build(out: Path, seed: int, persons: int) -> tuple[World, Path]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_checkups, "write", spy)
-        generate(out, seed=seed, persons=persons)
+        generate(out, seed=seed, persons=persons, claims=False)
     return seen["world"], out
 
 
