@@ -10,6 +10,12 @@ in the same files real users feed in (docs/formats.md).
     mynumber_submissions.csv     個人番号の登録 by the insurers (§4)
     checkups/                    特定健診・特定保健指導 V08 archives and the planted wrong
                                  judgements (synth/_checkups.py)
+    claims/                      レセ電 claim files by institution and 請求月, and the planted
+                                 重複・多剤 and 資格過誤 cases (synth/_claims.py)
+    masters/                     the sample 医薬品・傷病名 masters the claims use
+    incentives/                  national backdrop, efforts and 収納率 for kokuho.incentives
+                                 (synth/_incentive_inputs.py)
+    masters/                     the sample 医薬品・傷病名 masters and 後発医薬品 list they use
     manifest.json                parameters, files and the counts of every planted case
 
 The same seed and size give byte-identical files. Every name, address and number is
@@ -25,7 +31,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from kokuho.synth import _checkups, _events, _people, _residents
+from kokuho.synth import _checkups, _claims, _events, _incentive_inputs, _people, _residents
 from kokuho.synth._data import load_names, load_prefecture
 from kokuho.synth._institutions import write_institutions
 from kokuho.synth._manifest import Manifest, PlantedOverlap
@@ -69,6 +75,8 @@ def generate(
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
     checkups: bool = True,
+    claims: bool = True,
+    incentives: bool = True,
 ) -> Manifest:
     """Builds the synthetic prefecture of ``persons`` people at ``start``, simulates
     ``years`` years of life and writes every file into ``out_dir``.
@@ -78,6 +86,8 @@ def generate(
     called with the name of each stage. ``checkups`` adds the 特定健診 and 特定保健指導
     archives of every simulated fiscal year under ``checkups/`` (synth/_checkups.py); they
     draw from their own random stream, so every other file is the same with or without them.
+    ``claims`` likewise adds the レセ電 claims under ``claims/`` (synth/_claims.py), and
+    ``incentives`` the 保険者努力支援制度 input files under ``incentives/``.
     """
     if persons < MIN_PERSONS:
         raise ValueError(f"persons must be at least {MIN_PERSONS}, got {persons}")
@@ -85,13 +95,15 @@ def generate(
         raise ValueError(f"years must be 1–{MAX_YEARS}, got {years}")
     report = progress or (lambda stage: None)
     _checkups.prepare(out_dir, overwrite)  # checkups: refuse or remove earlier archives
+    _claims.prepare(out_dir, overwrite)  # claims: likewise
+    _incentive_inputs.prepare(out_dir, overwrite)  # incentive inputs: likewise
     _prepare(out_dir, overwrite)
     # Millions of long-lived rows and lists and no garbage cycles: the cycle collector's
     # repeated full scans would cost a large share of the run.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _generate(out_dir, seed, persons, start, years, report, checkups)
+        return _generate(out_dir, seed, persons, start, years, report, checkups, claims, incentives)
     finally:
         if collecting:
             gc.enable()
@@ -105,6 +117,8 @@ def _generate(
     years: int,
     report: Callable[[str], None],
     checkups: bool = True,
+    claims: bool = True,
+    incentives: bool = True,
 ) -> Manifest:
     rng = random.Random(seed)
     prefecture = load_prefecture()
@@ -132,6 +146,24 @@ def _generate(
         checkup_files = written.files
         planted.update(written.counts)
     # -- end of checkups
+    # -- claims (synth/_claims.py): after the checkups, from their own random stream
+    claim_files: list[str] = []
+    if claims:
+        report("claims")
+        claims_written = _claims.write(world, out_dir, seed, report=report)
+        claim_files = claims_written.files
+        planted.update(claims_written.counts)
+    # -- end of claims
+    # -- incentive inputs (synth/_incentive_inputs.py): their own random stream
+    incentive_files: list[str] = []
+    if incentives:
+        report("incentive inputs")
+        incentive = _incentive_inputs.write(
+            prefecture, out_dir, seed, persons=persons, start=start, years=years
+        )
+        incentive_files = incentive.files
+        planted.update(incentive.counts)
+    # -- end of incentive inputs
 
     overlaps = simulation.overlaps()
     counts = dict(world.counts)
@@ -158,7 +190,7 @@ def _generate(
         end=dt.date.fromordinal(world.last),
         years=years,
         files=tuple(["insurers.csv", "institutions.csv", *sorted(feed.files), "residents.csv",
-                     "mynumber_submissions.csv", *checkup_files]),
+                     "mynumber_submissions.csv", *checkup_files, *claim_files, *incentive_files]),
         counts=dict(sorted(counts.items())),
         overlaps=tuple(overlaps),
     )  # fmt: skip

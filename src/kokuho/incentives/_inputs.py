@@ -1,0 +1,356 @@
+"""The input files of a scoring run (docs/incentives.md, "Input files").
+
+One folder holds::
+
+    national.csv          the national backdrop: every other municipality and prefecture,
+                          one row per unit and fiscal year (indicator values, answers,
+                          insured, optionally the official total points)
+    efforts.csv           self-assessed 取組 of the home municipalities and prefecture
+    collection_rates.csv  収納率 (現年度分) of the home municipalities
+    indicators.csv        (optional) any indicator value of a home unit, overriding kokuho's
+
+All are UTF-8 CSV (a BOM is accepted) with a header. Rates are fractions (0.45) or
+percentages written with % (45%). Problems name file, line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Final
+
+from kokuho.incentives._schema import RuleFile
+
+NATIONAL: Final = "national.csv"
+EFFORTS: Final = "efforts.csv"
+COLLECTION: Final = "collection_rates.csv"
+INDICATORS: Final = "indicators.csv"
+KINDS: Final = ("municipality", "prefecture")
+_BASE: Final = ("fiscal_year", "kind", "code", "name", "prefecture", "insured")
+_YES: Final = frozenset({"yes", "y", "true", "1", "はい", "○", "◯", "有", "済", "実施"})
+_NO: Final = frozenset({"no", "n", "false", "0", "いいえ", "×", "無", "未", "未実施"})
+
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    file: str
+    line: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.column}: {self.reason}"
+
+
+class InputFileError(ValueError):
+    """Input files that cannot be used; ``problems`` name file, line and column."""
+
+    def __init__(self, problems: list[InputProblem]) -> None:
+        self.problems = problems
+        shown = "; ".join(str(p) for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(shown + more)
+
+
+@dataclass(frozen=True, slots=True)
+class BackdropRow:
+    """One unit of the national backdrop in one fiscal year."""
+
+    year: int
+    kind: str
+    code: str
+    name: str
+    prefecture: str
+    insured: int | None
+    values: dict[str, float]
+    efforts: dict[str, str]
+    points: dict[str, float]  # part key → official total, when the file gives it
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything read from an inputs folder, keyed for look-up by unit and year."""
+
+    national: dict[tuple[str, str, int], BackdropRow] = field(default_factory=dict)
+    efforts: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
+    values: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def rows(self, kind: str, year: int) -> Iterator[BackdropRow]:
+        for (k, _code, y), row in self.national.items():
+            if k == kind and y == year:
+                yield row
+
+
+def example_inputs() -> Path:
+    """The small example inputs shipped with kokuho (香川県 with three municipalities and two
+    other prefectures; synthetic figures), used by the docs and ``--example``."""
+    return Path(str(resources.files("kokuho").joinpath("data/incentives/example")))
+
+
+def read_inputs(folder: Path, rules: RuleFile) -> Inputs:
+    """Reads the input files of ``folder`` (missing files are empty) against ``rules``."""
+    reader = _Reader(rules)
+    files = []
+    for name, read in (
+        (NATIONAL, reader.national),
+        (EFFORTS, reader.efforts_file),
+        (COLLECTION, reader.collection),
+        (INDICATORS, reader.indicators),
+    ):
+        path = folder / name
+        if path.is_file():
+            files.append(str(path))
+            read(path)
+    if reader.problems:
+        raise InputFileError(reader.problems)
+    return Inputs(
+        national=reader.national_rows,
+        efforts=reader.answers,
+        values=reader.values,
+        files=tuple(files),
+        notes=tuple(reader.notes),
+    )
+
+
+class _Reader:
+    def __init__(self, rules: RuleFile) -> None:
+        self.rules = rules
+        self.problems: list[InputProblem] = []
+        self.notes: list[str] = []
+        self.national_rows: dict[tuple[str, str, int], BackdropRow] = {}
+        self.answers: dict[tuple[str, int], dict[str, str]] = {}
+        self.values: dict[tuple[str, int], dict[str, float]] = {}
+        self.parts = {p.key for p in rules.parts}
+
+    def _rows(self, path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = [h.strip() for h in reader.fieldnames or []]
+            missing = [c for c in required if c not in header]
+            if missing:
+                self.problems.append(InputProblem(path.name, 1, ",".join(missing), "missing"))
+                return
+            reader.fieldnames = header
+            for line, row in enumerate(reader, start=2):
+                yield line, {k: (v or "").strip() for k, v in row.items() if k is not None}
+
+    def _problem(self, path: Path, line: int, column: str, reason: str) -> None:
+        self.problems.append(InputProblem(path.name, line, column, reason))
+
+    def _year(self, path: Path, line: int, text: str) -> int | None:
+        if not text.isdigit() or not 2000 <= int(text) <= 2100:
+            self._problem(path, line, "fiscal_year", f"{text!r} is not a fiscal year (e.g. 2020)")
+            return None
+        return int(text)
+
+    def number(self, path: Path, line: int, column: str, text: str) -> float | None:
+        """A field's value, or None when empty; rates accept 45% and must be ≤ 1 otherwise."""
+        if text == "":
+            return None
+        unit = self.rules.fields[column].unit if column in self.rules.fields else "number"
+        percent = text.endswith("%")
+        try:
+            value = float(text.rstrip("%").replace(",", ""))
+        except ValueError:
+            self._problem(path, line, column, f"{text!r} is not a number")
+            return None
+        if not math.isfinite(value):
+            self._problem(path, line, column, f"{text!r} is not a finite number")
+            return None
+        if percent:
+            if unit != "rate":
+                self._problem(path, line, column, "only rates take %")
+                return None
+            value /= 100
+        elif unit == "rate" and not -1 <= value <= 1:
+            self._problem(path, line, column, f"{text} is not a rate: write 0.45 or 45% for 45 %")
+            return None
+        return value
+
+    def answer(self, path: Path, line: int, item: str, text: str) -> str | None:
+        """An effort answer normalised to one of the item's values (yes/no synonyms)."""
+        if text == "":
+            return None
+        allowed = self.rules.efforts[item].values
+        lowered = text.lower()
+        if set(allowed) == {"yes", "no"}:
+            if lowered in _YES:
+                return "yes"
+            if lowered in _NO:
+                return "no"
+        if text in allowed:
+            return text
+        self._problem(path, line, item, f"{text!r} is not one of {list(allowed)}")
+        return None
+
+    def national(self, path: Path) -> None:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            header = [h.strip() for h in next(reader, [])]
+            missing = [c for c in _BASE if c not in header]
+            if missing:
+                self._problem(path, 1, ",".join(missing), "missing")
+                return
+            base = {c: header.index(c) for c in _BASE}
+            fields = [(k, c) for k, c in enumerate(header) if c in self.rules.fields]
+            efforts = [(k, c) for k, c in enumerate(header) if c in self.rules.efforts]
+            points = [
+                (k, c[7:])
+                for k, c in enumerate(header)
+                if c.startswith("points:") and c[7:] in self.parts
+            ]
+            known = set(_BASE) | {c for _, c in fields} | {c for _, c in efforts}
+            unused = sorted(c for c in header if c not in known and not c.startswith("points:"))
+            if unused:
+                self.notes.append(
+                    f"{path.name}: columns not used by the FY{self.rules.fiscal_year} rules: "
+                    + ", ".join(unused)
+                )
+            cache: dict[tuple[int, str], str | None] = {}
+            for line, row in enumerate(reader, start=2):
+                if len(row) < len(header):
+                    row += [""] * (len(header) - len(row))
+                self._national_row(path, line, row, base, fields, efforts, points, cache)
+
+    def _national_row(
+        self,
+        path: Path,
+        line: int,
+        row: list[str],
+        base: dict[str, int],
+        fields: list[tuple[int, str]],
+        efforts: list[tuple[int, str]],
+        points: list[tuple[int, str]],
+        cache: dict[tuple[int, str], str | None],
+    ) -> None:
+        cell = {c: row[k].strip() for c, k in base.items()}
+        year = self._year(path, line, cell["fiscal_year"])
+        kind, code = cell["kind"], cell["code"]
+        if kind not in KINDS:
+            self._problem(path, line, "kind", f"{kind!r} is not one of {list(KINDS)}")
+            return
+        if not code:
+            self._problem(path, line, "code", "empty")
+            return
+        prefecture = cell["prefecture"] or (code if kind == "prefecture" else "")
+        if not (len(prefecture) == 2 and prefecture.isdigit()):
+            self._problem(path, line, "prefecture", f"{prefecture!r} is not 01–47")
+            return
+        insured = self._insured(path, line, cell["insured"])
+        values: dict[str, float] = {}
+        for k, column in fields:
+            text = row[k].strip()
+            if not text:
+                continue
+            try:  # the common case: a plain number within range
+                number: float | None = float(text)
+            except ValueError:
+                number = None
+            rate = self.rules.fields[column].unit == "rate"
+            if number is None or not math.isfinite(number) or (rate and not -1 <= number <= 1):
+                number = self.number(path, line, column, text)  # reports the problem
+            if number is not None:
+                values[column] = number
+        answers: dict[str, str] = {}
+        for k, item in efforts:
+            text = row[k].strip()
+            if not text:
+                continue
+            key = (k, text)
+            if key in cache:  # answers repeat: normalise each spelling once
+                answer = cache[key]
+            else:
+                before = len(self.problems)
+                answer = self.answer(path, line, item, text)
+                if len(self.problems) == before:
+                    cache[key] = answer
+            if answer is not None:
+                answers[item] = answer
+        totals: dict[str, float] = {}
+        for k, part in points:
+            number = self.number(path, line, f"points:{part}", row[k].strip())
+            if number is not None:
+                totals[part] = number
+        if year is None:
+            return
+        if (kind, code, year) in self.national_rows:
+            self._problem(path, line, "code", f"{kind} {code} of {year} is listed twice")
+            return
+        self.national_rows[(kind, code, year)] = BackdropRow(
+            year, kind, code, cell["name"], prefecture, insured, values, answers, totals
+        )
+
+    def _insured(self, path: Path, line: int, text: str) -> int | None:
+        if text == "":
+            return None
+        if not text.replace(",", "").isdigit():
+            self._problem(path, line, "insured", f"{text!r} is not a whole number of persons")
+            return None
+        return int(text.replace(",", ""))
+
+    def efforts_file(self, path: Path) -> None:
+        unknown: set[str] = set()
+        for line, row in self._rows(path, ("fiscal_year", "code", "item", "value")):
+            year = self._year(path, line, row["fiscal_year"])
+            item = row["item"]
+            if item not in self.rules.efforts:
+                unknown.add(item)
+                continue
+            answer = self.answer(path, line, item, row["value"])
+            if year is None or answer is None or not row["code"]:
+                continue
+            answers = self.answers.setdefault((row["code"], year), {})
+            if item in answers:
+                self._problem(path, line, "item", f"{item} of {row['code']} {year} given twice")
+            answers[item] = answer
+        if unknown:
+            self.notes.append(
+                f"{path.name}: items not in the FY{self.rules.fiscal_year} rules: "
+                + ", ".join(sorted(unknown))
+            )
+
+    def _value(self, path: Path, line: int, code: str, year: int | None, name: str, v: str) -> None:
+        number = self.number(path, line, name, v)
+        if year is None or number is None or not code:
+            return
+        values = self.values.setdefault((code, year), {})
+        if name in values:
+            self._problem(path, line, name, f"{name} of {code} {year} given twice")
+        values[name] = number
+
+    def collection(self, path: Path) -> None:
+        for line, row in self._rows(path, ("fiscal_year", "code", "rate")):
+            year = self._year(path, line, row["fiscal_year"])
+            if "collection_rate" not in self.rules.fields:
+                self.notes.append(f"{path.name}: the rules have no field collection_rate")
+                return
+            self._value(path, line, row["code"], year, "collection_rate", row["rate"])
+
+    def indicators(self, path: Path) -> None:
+        unknown: set[str] = set()
+        for line, row in self._rows(path, ("fiscal_year", "code", "field", "value")):
+            year = self._year(path, line, row["fiscal_year"])
+            if row["field"] not in self.rules.fields:
+                unknown.add(row["field"])
+                continue
+            self._value(path, line, row["code"], year, row["field"], row["value"])
+        if unknown:
+            self.notes.append(
+                f"{path.name}: fields not in the FY{self.rules.fiscal_year} rules: "
+                + ", ".join(sorted(unknown))
+            )
+
+
+def merged(*layers: Mapping[str, float] | None) -> dict[str, float]:
+    """Later layers win."""
+    out: dict[str, float] = {}
+    for layer in layers:
+        if layer:
+            out.update(layer)
+    return out

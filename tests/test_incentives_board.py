@@ -1,0 +1,169 @@
+"""The scoreboard from input files: where each value comes from, reasons, the prefecture's
+aggregates, swapping a year's rule file (results change, code does not), data_year, and input
+errors that name file, line and column."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kokuho.incentives import (
+    InputFileError,
+    example_inputs,
+    load_rules,
+    prefecture_scoreboard,
+    read_inputs,
+    scoreboard_json,
+)
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    folder = tmp_path / "inputs"
+    shutil.copytree(example_inputs(), folder)
+    return folder
+
+
+def test_the_example_scoreboard(inputs: Path) -> None:
+    board = prefecture_scoreboard(None, None, 2020, inputs, prefecture="37")
+    assert board.prefecture_name == "香川県"
+    assert [u.name for u in board.municipalities] == ["高松市", "丸亀市", "直島町"]
+    naoshima = board.part("municipal").unit_score("直島町")
+    koyu_6 = naoshima.indicator("koyu_6")
+    assert koyu_6.points == -15
+    [given] = [t for t in koyu_6.tiers if t.status == "given"]
+    assert given.awarded == -15 and "計画どおり削減していない" in given.reason_ja
+    assert given.confirmed and "ishida-kazuko" in given.source
+    # 共通⑤ ② was answered yes but requires ① (not answered): met, not counted.
+    kyotsu_5 = naoshima.indicator("共通⑤")
+    assert [t.status for t in kyotsu_5.tiers][:2] == ["withheld", "requires"]
+    # 収納率 comes from collection_rates.csv, the 2018 figure (FY2020 scores the year two before).
+    rate = next(v for v in naoshima.values if v.field == "collection_rate")
+    assert (rate.value, rate.previous, rate.origin, rate.year) == (0.97, 0.98, "file", 2018)
+    checkup = next(v for v in naoshima.values if v.field == "checkup_rate")
+    assert (checkup.value, checkup.origin) == (0.40, "national")
+    assert board.total_yen == sum(p.home_yen for p in board.parts)
+    assert any("法定外繰入" in u or "予算" in u for u in board.unconfirmed)
+
+
+def test_the_prefecture_scores_its_municipalities_mean(inputs: Path) -> None:
+    board = prefecture_scoreboard(None, None, 2020, inputs, prefecture="37")
+    kagawa = board.prefecture_scores()["prefectural"]
+    # 共通④ of 高松 (45 + 15 + 15 capped 20 = 65), 丸亀 0, 直島 0 → mean 21.67; the other two
+    # prefectures' municipalities answered nothing: 0. Kagawa is the best of 3 → 上位3割 20.
+    mean = next(v for v in kagawa.values if v.field == "muni_mean_incentive")
+    assert mean.value == pytest.approx(65 / 3) and mean.origin == "aggregate"
+    pref_1 = kagawa.indicator("pref_1")
+    [incentive] = [
+        t for t in pref_1.tiers if t.label.startswith("個人インセンティブ") and t.status == "given"
+    ]
+    assert incentive.awarded == 20
+    # 指標③: 重症化予防 20 + 助言 10 + 法定外繰入 reducing 15.
+    assert kagawa.indicator("pref_3").points == 45
+
+
+def test_explicit_files_beat_everything(inputs: Path) -> None:
+    (inputs / "indicators.csv").write_text(
+        "fiscal_year,code,field,value\n2018,370122,checkup_rate,61%\n", encoding="utf-8"
+    )
+    board = prefecture_scoreboard(None, None, 2020, inputs, prefecture="37")
+    naoshima = board.part("municipal").unit_score("直島町")
+    checkup = next(v for v in naoshima.values if v.field == "checkup_rate")
+    assert (checkup.value, checkup.origin) == (0.61, "file")
+    # The 60 % target 50 + up 16 ポイント on 45 % (≥ 3) 20.
+    assert naoshima.indicator("kyotsu_1_checkup").points == 70
+
+
+def test_swapping_the_rule_file_changes_the_results_without_code(
+    inputs: Path, tmp_path: Path
+) -> None:
+    # The same inputs under FY2021's rules: 固有⑥ follows the 評価指標 ①〜⑦ answers instead
+    # of the FY2020 35/30/10/−15 status (丸亀's plan_6y_on_track gives 30 in FY2020).
+    (inputs / "efforts.csv").write_text(
+        (inputs / "efforts.csv").read_text("utf-8")
+        + "2019,370023,hotegai_kaisho,6\n2020,370023,hotegai_kaisho,6\n",
+        encoding="utf-8",
+    )
+    fy2020 = prefecture_scoreboard(None, None, 2020, inputs, prefecture="37")
+    fy2021 = prefecture_scoreboard(None, None, 2021, inputs, prefecture="37", data_year=2018)
+    marugame_2020 = fy2020.part("municipal").unit_score("丸亀市")
+    marugame_2021 = fy2021.part("municipal").unit_score("丸亀市")
+    assert marugame_2020.indicator("koyu_6").points == 30
+    # data_year 2018 reads the efforts of 2018 too: none given, so 0 under FY2021's rules.
+    assert marugame_2021.indicator("koyu_6").points == 0
+    # A copy of FY2020's file with one value changed changes that result and nothing else.
+    text = load_rules(2020).path
+    original = Path(__file__).resolve().parents[1] / "src/kokuho/data/incentives" / text
+    changed = tmp_path / "fy2020-official.yaml"
+    changed.write_text(
+        original.read_text("utf-8").replace(
+            "equals: plan_6y_on_track, points: 30,", "equals: plan_6y_on_track, points: 33,"
+        ),
+        encoding="utf-8",
+    )
+    swapped = prefecture_scoreboard(None, None, 2020, inputs, prefecture="37", rules=changed)
+    assert swapped.rules_file == str(changed)
+    before = {u.code: u.points for u in fy2020.municipalities}
+    after = {u.code: u.points for u in swapped.municipalities}
+    assert after == {**before, "370023": before["370023"] + 3}
+    assert swapped.part("municipal").unit_score("丸亀市").grant_yen > marugame_2020.grant_yen
+
+
+def test_a_rule_file_of_another_year_is_refused(inputs: Path) -> None:
+    with pytest.raises(ValueError, match="holds the rules of FY2021"):
+        prefecture_scoreboard(None, None, 2020, inputs, prefecture="37", rules=load_rules(2021))
+
+
+def test_budgets_can_be_replaced(inputs: Path) -> None:
+    board = prefecture_scoreboard(
+        None, None, 2020, inputs, prefecture="37", budgets={"municipal": 1_000_000}
+    )
+    part = board.part("municipal")
+    assert part.budget_yen == 1_000_000
+    assert sum(u.grant_yen for u in part.units) <= 1_000_000
+
+
+def test_input_errors_name_file_line_and_column(inputs: Path) -> None:
+    rules = load_rules(2020).rules
+    national = (inputs / "national.csv").read_text("utf-8").splitlines()
+    national[3] = national[3].replace("0.330,22000", "33,22000")  # 愛媛県 2017 checkup_rate
+    (inputs / "national.csv").write_text("\n".join(national) + "\n", encoding="utf-8")
+    (inputs / "efforts.csv").write_text(
+        "fiscal_year,code,item,value\n2019,370015,hotegai_kurire,maybe\n19,370015,cost_notice,yes\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputFileError) as caught:
+        read_inputs(inputs, rules)
+    shown = [str(p) for p in caught.value.problems]
+    assert "national.csv:4: checkup_rate: 33 is not a rate: write 0.45 or 45% for 45 %" in shown
+    assert any(s.startswith("efforts.csv:2: hotegai_kurire: 'maybe' is not one of") for s in shown)
+    assert "efforts.csv:3: fiscal_year: '19' is not a fiscal year (e.g. 2020)" in shown
+
+
+def test_missing_columns_and_duplicates(inputs: Path) -> None:
+    rules = load_rules(2020).rules
+    (inputs / "collection_rates.csv").write_text("year,code,rate\n", encoding="utf-8")
+    (inputs / "efforts.csv").write_text(
+        "fiscal_year,code,item,value\n2019,37,pref_ckd_program,はい\n2019,37,pref_ckd_program,○\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputFileError) as caught:
+        read_inputs(inputs, rules)
+    shown = [str(p) for p in caught.value.problems]
+    assert "collection_rates.csv:1: fiscal_year: missing" in shown
+    assert "efforts.csv:3: item: pref_ckd_program of 37 2019 given twice" in shown
+
+
+def test_without_a_register_the_prefecture_must_be_named(inputs: Path) -> None:
+    with pytest.raises(ValueError, match="give prefecture"):
+        prefecture_scoreboard(None, None, 2020, inputs)
+
+
+def test_the_json_document_carries_reasons(inputs: Path) -> None:
+    document = scoreboard_json(prefecture_scoreboard(None, None, 2020, inputs, prefecture="37"))
+    municipal = document["parts"][0]
+    tiers = municipal["units"][0]["indicators"][0]["tiers"]
+    assert {"reason_ja", "reason_en", "status", "awarded", "source", "confirmed"} <= set(tiers[0])
+    assert document["adjustment"]["rows"][0]["prefecture"] == "37"

@@ -1,0 +1,101 @@
+"""What-if: points and yen before and after, for the unit changed and for every other (shares
+move); changes of answers and of the prefecture; errors; the ranking of improvements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kokuho.incentives import (
+    Change,
+    Scoreboard,
+    build_scoreboard,
+    example_inputs,
+    improvements,
+    parse_rules,
+    prefecture_scoreboard,
+    read_inputs,
+    what_if,
+)
+from tests.test_incentives_allocate import NATIONAL, RULES
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Scoreboard:
+    (tmp_path / "national.csv").write_text(NATIONAL, encoding="utf-8")
+    rules = parse_rules(RULES.replace("POLICY", "floor_at_zero"), "test.yaml")
+    return build_scoreboard(rules, read_inputs(tmp_path, rules.rules), prefecture="37")
+
+
+def test_a_what_if_by_hand(small: Scoreboard) -> None:
+    # 丸亀市's rate 0.4 → 0.5 reaches the threshold: 20 → 50 points. Weights become 高松
+    # 10,000, 丸亀 5,000, 札幌 21,000, 函館 0, 小樽 5,000 (Σ 41,000): 243,902.44, 121,951.22,
+    # 512,195.12, 121,951.22 → floors 999,999, the last yen to 高松 (.44).
+    result = what_if(small, ["丸亀市:rate=50%"])
+    marugame = result.row("municipal", "丸亀市")
+    takamatsu = result.row("municipal", "高松市")
+    assert (marugame.points_before, marugame.points_after) == (20, 50)
+    assert (marugame.yen_before, marugame.yen_after) == (52_631, 121_951)
+    assert (takamatsu.yen_before, takamatsu.yen_after) == (263_158, 243_903)
+    [others] = result.others
+    # 札幌 552,632 → 512,195 and 小樽 131,579 → 121,951: −50,065 over two units.
+    assert (others.yen_before, others.yen_after, others.units_moved) == (684_211, 634_146, 2)
+    assert marugame.yen_change + takamatsu.yen_change + others.yen_change == 0
+    # The scoreboard after carries the new reasons; the one before is unchanged.
+    after = result.after.part("municipal").unit_score("丸亀市").indicator("x")
+    assert after.tiers[0].status == "given" and "50.0%" in after.tiers[0].reason_ja
+    assert small.part("municipal").unit_score("丸亀市").points == 20
+
+
+def test_what_ifs_chain_and_answers_change(small: Scoreboard) -> None:
+    first = what_if(small, [Change("丸亀市", "rate", 0.5)])
+    second = what_if(first.after, ["丸亀市:計画=late"])  # the item by its label
+    row = second.row("municipal", "370023")
+    assert (row.points_before, row.points_after) == (50, -20)
+    assert row.yen_after == 0  # a negative total counts as 0
+    both = what_if(small, ["丸亀市:rate=0.5", "丸亀市:plan=late"])
+    assert both.row("municipal", "丸亀市").points_after == -20
+
+
+def test_changes_are_checked(small: Scoreboard) -> None:
+    with pytest.raises(KeyError, match="not a home municipality"):
+        what_if(small, ["札幌市:rate=0.5"])  # a backdrop unit
+    with pytest.raises(KeyError, match="not a field or effort item"):
+        what_if(small, ["丸亀市:speed=0.5"])
+    with pytest.raises(ValueError, match="is not a rate"):
+        what_if(small, ["丸亀市:rate=45"])
+    with pytest.raises(ValueError, match="not one of"):
+        what_if(small, ["丸亀市:plan=maybe"])
+    with pytest.raises(ValueError, match="UNIT:FIELD=VALUE"):
+        Change.parse("丸亀市 rate 0.5")
+    assert Change.parse(" 坂出市 : checkup_rate = 45% ") == Change("坂出市", "checkup_rate", 0.45)
+    assert Change.parse("高松市:hotegai_kurire=none") == Change("高松市", "hotegai_kurire", "none")
+
+
+def test_a_change_of_the_prefecture_moves_only_the_prefecture_parts() -> None:
+    board = prefecture_scoreboard(None, None, 2020, example_inputs(), prefecture="37")
+    # 香川県's prefecture-wide generic share 77 % → 80 %: 指標① 後発医薬品 上位5割 10 → 80 %
+    # target 20; the municipalities are not touched.
+    result = what_if(board, ["香川県:generic_share=80%"])
+    kagawa = result.row("prefectural", "香川県")
+    assert kagawa.points_after - kagawa.points_before == 10
+    assert all(r.yen_change == 0 for r in result.rows if r.part == "municipal")
+    assert result.others[1].yen_change == -kagawa.yen_change
+
+
+def test_improvements_rank_the_next_tiers_by_yen() -> None:
+    board = prefecture_scoreboard(None, None, 2020, example_inputs(), prefecture="37")
+    found = improvements(board, unit="直島町")
+    assert [i.yen_gain for i in found] == sorted((i.yen_gain for i in found), reverse=True)
+    best = found[0]
+    # 0.69 → 0.80: 使用割合① +70 and, up more than a point on 70 %, ③ +30.
+    assert (best.field, best.before, best.after, best.points_gain) == (
+        "generic_share", 0.69, 0.8, 100,
+    )  # fmt: skip
+    assert best.yen_gain == what_if(board, [best.change]).row("municipal", "直島町").yen_change
+    # The next tier of 特定健診 for 直島町 (40 %, 上位5割 in its band) is 上位3割 at 41 %.
+    checkup = [i for i in found if i.field == "checkup_rate"]
+    assert [(round(float(i.after), 4), i.points_gain) for i in checkup] == [(0.41, 15)]
+    # Removing the 法定外繰入 minus points by an answer.
+    assert any(i.field == "hotegai_kurire" and i.after == "none" for i in found)
