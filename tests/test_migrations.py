@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 
 import kokuho.registry  # noqa: F401
 import kokuho.verify  # noqa: F401
+import kokuho.web  # noqa: F401  (the dashboard's tables)
 from kokuho.store import metadata
 
 
@@ -23,4 +24,4 @@ def test_upgrade_is_idempotent(engine: sa.Engine) -> None:
 
     upgrade(engine)
     with engine.connect() as connection:
-        assert connection.scalar(sa.text("select version_num from alembic_version")) == "0002"
+        assert connection.scalar(sa.text("select version_num from alembic_version")) == "0003"

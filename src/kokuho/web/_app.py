@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from kokuho import __version__
 from kokuho.checkups import CheckupRecords, Lake
+from kokuho.claims import ClaimsLake, MedicationRecords
 from kokuho.config import Settings
 from kokuho.store import connect
 from kokuho.verify import (
@@ -20,6 +21,7 @@ from kokuho.verify import (
     build_router,
     install_error_handlers,
 )
+from kokuho.web.dashboard import install_dashboard
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,11 +41,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     service.providers[ConsentCategory.CHECKUP] = CheckupRecords(
         engine, Lake.from_settings(settings)
     )
+    # 薬剤情報, shown within consent, comes from the claims lake (3 years of drugs).
+    service.providers[ConsentCategory.MEDICATION] = MedicationRecords(
+        engine, ClaimsLake.from_settings(settings)
+    )
     authenticator = Authenticator(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dashboard.warm_up()
         yield
+        dashboard.close()
         service.close()
         engine.dispose()
 
@@ -60,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_router())
     app.include_router(build_fhir_router())
     install_error_handlers(app)
+    # The 見える化 dashboard under / (its figures are computed in the background).
+    dashboard = install_dashboard(app, engine, settings.home, service.audit, warm_up=False)
 
     @app.get("/api/v1/health", tags=["service"])
     def health() -> dict[str, str]:

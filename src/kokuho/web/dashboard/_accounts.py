@@ -1,0 +1,331 @@
+"""Dashboard users (利用者) and sessions: scrypt password hashes, lockout after repeated
+failures, session tokens stored only as their SHA-256, absolute and idle expiry."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import sqlalchemy as sa
+
+from kokuho.registry import tables as registry_tables
+from kokuho.web.dashboard._tables import dashboard_sessions, dashboard_users
+
+Role = Literal["prefecture", "municipal"]
+ROLES: Final[tuple[Role, ...]] = ("prefecture", "municipal")
+
+#: scrypt cost: 2**14 × 8 × 128 B = 16 MiB and ~50 ms a guess (RFC 7914's interactive level).
+SCRYPT_N: Final = 2**14
+SCRYPT_R: Final = 8
+SCRYPT_P: Final = 1
+MIN_PASSWORD: Final = 10
+#: Five wrong passwords in a row lock the account for 15 minutes.
+MAX_FAILURES: Final = 5
+LOCKOUT: Final = dt.timedelta(minutes=15)
+#: A session lasts 8 hours at most and ends after 30 minutes without a request.
+SESSION_LIFETIME: Final = dt.timedelta(hours=8)
+SESSION_IDLE: Final = dt.timedelta(minutes=30)
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, maxmem=64 * 2**20, dklen=32
+    )
+    encode = base64.b64encode
+    return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${encode(salt).decode()}${encode(digest).decode()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    computed = hashlib.scrypt(
+        password.encode(),
+        salt=base64.b64decode(salt),
+        n=int(n),
+        r=int(r),
+        p=int(p),
+        maxmem=64 * 2**20,
+        dklen=32,
+    )
+    return hmac.compare_digest(computed, base64.b64decode(digest))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Checked against when the user does not exist, so that a wrong name costs as long as a
+    # wrong password and does not tell which names exist.
+    return hash_password(secrets.token_hex(16))
+
+
+class AccountError(ValueError):
+    """A user cannot be added as asked (bad role, unknown insurer, weak password …)."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A dashboard user. ``insurer_number`` and ``municipality_code`` are set for municipal
+    staff (their 市町村国保); prefecture staff see every municipality."""
+
+    username: str
+    display_name: str
+    role: Role
+    insurer_number: str | None = None
+    municipality_code: str | None = None
+    municipality_name: str | None = None
+
+    @property
+    def is_prefecture(self) -> bool:
+        return self.role == "prefecture"
+
+    def may_see_municipality(self, insurer_number: str) -> bool:
+        return self.is_prefecture or insurer_number == self.insurer_number
+
+    def may_see_persons_of(self, insurer_number: str) -> bool:
+        """Person-level lists: only the staff of the insurer that insures the persons."""
+        return self.role == "municipal" and insurer_number == self.insurer_number
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite gives naive timestamps back; they were written in UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+def add_user(
+    engine: sa.Engine,
+    username: str,
+    password: str,
+    *,
+    role: Role,
+    display_name: str | None = None,
+    insurer_number: str | None = None,
+    replace: bool = False,
+) -> User:
+    """Adds a user (利用者登録). Municipal staff name their 市町村国保's 保険者番号."""
+    if not username or len(username) > 30 or not username.isascii() or not username.isprintable():
+        raise AccountError("username must be 1–30 printable ASCII characters")
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"password must have at least {MIN_PASSWORD} characters")
+    if role == "prefecture" and insurer_number is not None:
+        raise AccountError("prefecture staff are not bound to an insurer")
+    i = registry_tables.insurers.c
+    with engine.begin() as connection:
+        municipality = None
+        if role == "municipal":
+            if insurer_number is None:
+                raise AccountError("municipal staff need their 市町村国保's insurer number")
+            municipality = connection.execute(
+                sa.select(i.name, i.municipality_code).where(
+                    i.insurer_number == insurer_number, i.kind == "kokuho_municipal"
+                )
+            ).first()
+            if municipality is None:
+                raise AccountError(f"{insurer_number} is not a 市町村国保 in the register")
+        exists = connection.scalar(
+            sa.select(sa.func.count()).where(dashboard_users.c.username == username)
+        )
+        values = {
+            "display_name": display_name or username,
+            "role": role,
+            "insurer_number": insurer_number,
+            "password_hash": hash_password(password),
+            "failed_logins": 0,
+            "locked_until": None,
+            "disabled_at": None,
+        }
+        if exists and not replace:
+            raise AccountError(f"user {username!r} exists")
+        if exists:
+            connection.execute(
+                dashboard_sessions.delete().where(dashboard_sessions.c.username == username)
+            )
+            connection.execute(
+                dashboard_users.update()
+                .where(dashboard_users.c.username == username)
+                .values(**values)
+            )
+        else:
+            connection.execute(
+                dashboard_users.insert().values(username=username, created_at=_now(), **values)
+            )
+    return User(
+        username,
+        display_name or username,
+        role,
+        insurer_number,
+        municipality.municipality_code if municipality else None,
+        municipality.name.removesuffix("国民健康保険") if municipality else None,
+    )
+
+
+def _user_query() -> sa.Select[Any]:
+    u = dashboard_users.c
+    i = registry_tables.insurers
+    return sa.select(
+        u.username, u.display_name, u.role, u.insurer_number, i.c.municipality_code, i.c.name
+    ).select_from(dashboard_users.outerjoin(i, i.c.insurer_number == u.insurer_number))
+
+
+def _user(row: sa.Row[Any]) -> User:
+    values: dict[str, Any] = dict(row._mapping)
+    name = values["name"]
+    return User(
+        str(values["username"]),
+        str(values["display_name"]),
+        "prefecture" if values["role"] == "prefecture" else "municipal",
+        values["insurer_number"],
+        values["municipality_code"],
+        None if name is None else str(name).removesuffix("国民健康保険"),
+    )
+
+
+def list_users(engine: sa.Engine) -> list[User]:
+    with engine.connect() as connection:
+        rows = connection.execute(_user_query().order_by(dashboard_users.c.username)).all()
+    return [_user(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in: ``user`` when the password was right and the account open;
+    else ``reason`` (``invalid`` or ``locked``) and, when locked, until when."""
+
+    user: User | None
+    reason: str | None = None
+    locked_until: dt.datetime | None = None
+
+
+def authenticate(engine: sa.Engine, username: str, password: str) -> SignIn:
+    """Checks a password. Wrong ones count; the fifth in a row locks the account."""
+    u = dashboard_users.c
+    now = _now()
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(u.password_hash, u.failed_logins, u.locked_until, u.disabled_at).where(
+                u.username == username
+            )
+        ).first()
+    if row is None or row.disabled_at is not None:
+        check_password(password, _dummy_hash())
+        return SignIn(None, "invalid")
+    locked = _aware(row.locked_until)
+    if locked is not None and locked > now:
+        return SignIn(None, "locked", locked)
+    if check_password(password, row.password_hash):
+        with engine.begin() as connection:
+            connection.execute(
+                dashboard_users.update()
+                .where(u.username == username)
+                .values(failed_logins=0, locked_until=None)
+            )
+            found = connection.execute(_user_query().where(u.username == username)).one()
+        return SignIn(_user(found))
+    with engine.begin() as connection:
+        # Counted in SQL so that parallel attempts cannot lose a failure.
+        connection.execute(
+            dashboard_users.update()
+            .where(u.username == username)
+            .values(failed_logins=u.failed_logins + 1)
+        )
+        failures = connection.scalar(sa.select(u.failed_logins).where(u.username == username))
+        if failures is not None and failures >= MAX_FAILURES:
+            until = now + LOCKOUT
+            connection.execute(
+                dashboard_users.update()
+                .where(u.username == username)
+                .values(failed_logins=0, locked_until=until)
+            )
+            return SignIn(None, "locked", until)
+    return SignIn(None, "invalid")
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str  # the cookie value; only its SHA-256 is stored
+    csrf_token: str
+    user: User
+    expires_at: dt.datetime
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(engine: sa.Engine, user: User) -> Session:
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    now = _now()
+    expires = now + SESSION_LIFETIME
+    with engine.begin() as connection:
+        # Expired sessions of anyone are swept on each sign-in: the table stays small.
+        connection.execute(dashboard_sessions.delete().where(dashboard_sessions.c.expires_at < now))
+        connection.execute(
+            dashboard_sessions.insert().values(
+                token_sha256=_digest(token),
+                username=user.username,
+                csrf_token=csrf,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=expires,
+            )
+        )
+    return Session(token, csrf, user, expires)
+
+
+def resume_session(
+    engine: sa.Engine, token: str, *, now: dt.datetime | None = None
+) -> Session | None:
+    """The session of a cookie token, or None when unknown, expired or idle too long."""
+    now = now or _now()
+    s = dashboard_sessions.c
+    digest = _digest(token)
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(s.csrf_token, s.last_seen_at, s.expires_at, s.username).where(
+                s.token_sha256 == digest
+            )
+        ).first()
+        if row is None:
+            return None
+        user = connection.execute(
+            _user_query().where(
+                dashboard_users.c.username == row.username,
+                dashboard_users.c.disabled_at.is_(None),
+            )
+        ).first()
+    expires, seen = _aware(row.expires_at), _aware(row.last_seen_at)
+    assert expires is not None and seen is not None
+    if user is None or expires <= now or now - seen > SESSION_IDLE:
+        close_session(engine, token)
+        return None
+    if now - seen > dt.timedelta(minutes=1):
+        with engine.begin() as connection:
+            connection.execute(
+                dashboard_sessions.update().where(s.token_sha256 == digest).values(last_seen_at=now)
+            )
+    return Session(token, row.csrf_token, _user(user), expires)
+
+
+def close_session(engine: sa.Engine, token: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            dashboard_sessions.delete().where(dashboard_sessions.c.token_sha256 == _digest(token))
+        )

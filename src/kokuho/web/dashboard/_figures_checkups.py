@@ -1,0 +1,143 @@
+"""特定健診・特定保健指導 figures for the comparison and the municipality pages: 実施率 by
+municipality for every fiscal year whose eligibility snapshot is in the lake, and by sex and
+5-year band; the targets from kokuho.checkups.load_targets(); the programme lists."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from kokuho.checkups import (
+    Lake,
+    ProgrammeList,
+    checkup_rates,
+    guidance_rates,
+    load_targets,
+    nephropathy_referrals,
+    read_archive,
+)
+from kokuho.ids import FiscalYear
+from kokuho.web.dashboard._charts import Target
+
+_YEAR = re.compile(r"fiscal_year=(\d{4})")
+
+
+def snapshot_years(lake: Lake) -> list[int]:
+    """Fiscal years whose eligibility snapshot (the denominators) was exported."""
+    years = set()
+    for path in lake.files("eligibility"):
+        found = _YEAR.search(path.as_posix())
+        if found:
+            years.add(int(found.group(1)))
+    return sorted(years)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The targets drawn on the charts, as the data file gives them for the year."""
+
+    checkup: list[Target]
+    guidance: list[Target]
+    confirmed: dict[str, bool]
+    sources: list[str]
+
+
+def targets_for(fiscal_year: int) -> Targets:
+    loaded = load_targets()
+    found: dict[str, list[Target]] = {"checkup": [], "guidance": []}
+    confirmed: dict[str, bool] = {}
+    sources: list[str] = []
+    measures: tuple[Literal["checkup", "guidance"], ...] = ("checkup", "guidance")
+    for measure in measures:
+        for scope, label in (("kokuho_municipal", "市町村国保の目標"), ("national", "全国目標")):
+            try:
+                target = loaded.find(fiscal_year, scope, measure)
+            except ValueError:
+                target = None
+            if target is None or (scope == "national" and target.scope != "national"):
+                continue
+            if any(abs(t.value - target.rate) < 1e-9 for t in found[measure]):
+                continue
+            mark = "" if target.confirmed else " (未確認)"
+            found[measure].append(Target(target.rate, f"{label} {target.rate:.0%}{mark}"))
+            confirmed[f"{measure}:{scope}"] = target.confirmed
+            sources.append(f"{measure} {scope}: {target.source}")
+    return Targets(found["checkup"], found["guidance"], confirmed, sources)
+
+
+@dataclass(frozen=True)
+class CheckupFigures:
+    years: list[int]
+    #: (year, municipality code) → checkup row {eligible, examined, rate}
+    checkup: dict[tuple[int, str], dict[str, Any]]
+    guidance: dict[tuple[int, str], dict[str, Any]]
+    #: (year, municipality code) → rows by sex and band
+    checkup_cells: dict[tuple[int, str], list[dict[str, Any]]]
+    guidance_cells: dict[tuple[int, str], list[dict[str, Any]]]
+    #: year → 市町村国保 of the prefecture together
+    prefecture: dict[int, dict[str, Any]]
+
+
+def checkup_figures(lake_root: Path, report: Any) -> CheckupFigures:
+    lake = Lake(lake_root)
+    years = snapshot_years(lake)
+    checkup: dict[tuple[int, str], dict[str, Any]] = {}
+    guidance: dict[tuple[int, str], dict[str, Any]] = {}
+    checkup_cells: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+    guidance_cells: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+    prefecture: dict[int, dict[str, Any]] = {}
+    steps = max(1, len(years) * 4)
+    done = 0
+    for year in years:
+        for name, compute, into, cells in (
+            ("特定健診", checkup_rates, checkup, checkup_cells),
+            ("特定保健指導", guidance_rates, guidance, guidance_cells),
+        ):
+            report(done / steps, f"{FiscalYear(year).label} {name} 実施率 (市町村別)")
+            rows = lake.con.to_pyarrow(compute(lake, year, ("municipality",))).to_pylist()
+            done += 1
+            for row in rows:
+                into[(year, row["municipality"])] = row
+            report(done / steps, f"{FiscalYear(year).label} {name} 実施率 (性・年齢階級別)")
+            for row in lake.con.to_pyarrow(
+                compute(lake, year, ("municipality", "sex", "band"))
+            ).to_pylist():
+                cells[(year, row["municipality"])].append(row)
+            done += 1
+        eligible = sum(r["eligible"] for (y, _), r in checkup.items() if y == year)
+        examined = sum(r["examined"] for (y, _), r in checkup.items() if y == year)
+        targets = sum(r["targets"] for (y, _), r in guidance.items() if y == year)
+        completed = sum(r["completed"] for (y, _), r in guidance.items() if y == year)
+        prefecture[year] = {
+            "eligible": eligible,
+            "examined": examined,
+            "rate": examined / eligible if eligible else None,
+            "targets": targets,
+            "completed": completed,
+            "guidance_rate": completed / targets if targets else None,
+        }
+    return CheckupFigures(
+        years, checkup, guidance, dict(checkup_cells), dict(guidance_cells), prefecture
+    )
+
+
+def programme_lists(
+    archives: Path | None, years: list[int], report: Any
+) -> dict[int, ProgrammeList]:
+    """糖尿病性腎症重症化予防 受診勧奨対象者 per fiscal year, from the V08 archives the lake was
+    fed with (the lake keeps flat measures, the rules read whole documents)."""
+    if archives is None or not archives.is_dir():
+        return {}
+    found = []
+    paths = sorted(archives.glob("*.zip"))
+    for k, path in enumerate(paths):
+        if k % 20 == 0:
+            report(k / max(1, len(paths)), f"特定健診の電子データを読込中 ({k}/{len(paths)})")
+        found += read_archive(path).checkups
+    lists = {}
+    for year in years:
+        lists[year] = nephropathy_referrals(found, fiscal_year=year)
+    return lists

@@ -1,0 +1,345 @@
+"""The dashboard's HTTP face under ``/``: sign-in, the pages, their downloads (?download=
+table&format=csv|xlsx on the page's own URL, so the page's access rules apply), the progress
+of figures being computed, and the what-if endpoint."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from kokuho.web.dashboard import _pages, _pages_grants, _pages_lists
+from kokuho.web.dashboard import _security as sec
+from kokuho.web.dashboard._accounts import Session, User, authenticate, close_session, open_session
+from kokuho.web.dashboard._audit import record_refusal, record_view
+from kokuho.web.dashboard._page import NotFound, Page, Pending, Refused
+from kokuho.web.dashboard._render import render
+from kokuho.web.dashboard._site import Dashboard
+from kokuho.web.dashboard._sources import what_if
+from kokuho.web.dashboard._tabular import to_csv, to_xlsx
+
+NAV = (
+    ("overview", "/overview", "県の概況"),
+    ("compare", "/compare", "市町村比較"),
+    ("municipality", "/municipalities", "市町村の詳細"),
+    ("grants", "/grants", "交付金"),
+    ("eligibility", "/eligibility", "資格"),
+    ("audit", "/audit", "アクセス記録"),
+)
+Outcome = Page | Pending | Refused | NotFound
+
+
+def _year(request: Request) -> int | None:
+    raw = request.query_params.get("fy", "")
+    return int(raw) if raw.isdigit() and len(raw) == 4 else None
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths of this site: never an absolute URL or //host (open redirect).
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/overview"
+
+
+def build_router(dashboard: Dashboard) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def html(body: str, status: int = 200) -> HTMLResponse:
+        response = HTMLResponse(body, status_code=status)
+        sec.secure_headers(response)
+        return response
+
+    def page_html(
+        request: Request, session: Session, name: str, status: int = 200, **context: Any
+    ) -> HTMLResponse:  # noqa: E501
+        return html(
+            render(
+                dashboard.templates,
+                name,
+                user=session.user,
+                csrf=session.csrf_token,
+                nav=NAV,
+                path=request.url.path,
+                query=dict(request.query_params),
+                **context,
+            ),
+            status,
+        )
+
+    def serve(request: Request, active: str, build: Callable[[User], Outcome]) -> Response:
+        session = sec.current_session(dashboard, request)
+        if session is None:
+            wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(wanted)}", status_code=303)
+        user = session.user
+        wanted_table = request.query_params.get("download")
+        outcome = build(user)
+        if isinstance(outcome, Pending) and wanted_table:
+            deadline = time.monotonic() + 300
+            while isinstance(outcome, Pending) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                outcome = build(user)
+        if isinstance(outcome, Pending):
+            return page_html(
+                request,
+                session,
+                "pending.html",
+                active=active,
+                title=outcome.title,
+                jobs=[job.as_json() for job in outcome.jobs],
+            )
+        if isinstance(outcome, Refused):
+            if outcome.audit:
+                record_refusal(dashboard.audit, user.username, *outcome.audit)
+            return page_html(
+                request,
+                session,
+                "error.html",
+                403,
+                active=active,
+                title=outcome.title,
+                reason=outcome.reason,
+            )
+        if isinstance(outcome, NotFound):
+            return page_html(
+                request,
+                session,
+                "error.html",
+                404,
+                active=active,
+                title=outcome.title,
+                reason=outcome.reason,
+            )
+        assert isinstance(outcome, Page)
+        if wanted_table:
+            return _download(request, session, outcome, wanted_table)
+        if outcome.persons is not None:
+            record_view(
+                dashboard.audit,
+                user.username,
+                outcome.persons[0],
+                outcome.persons[1],
+                outcome.persons[2],
+            )
+        return page_html(
+            request,
+            session,
+            outcome.template,
+            active=active,
+            title=outcome.title,
+            tables=outcome.tables,
+            **outcome.context,
+        )
+
+    def _download(request: Request, session: Session, page: Page, table_id: str) -> Response:
+        data = page.tables.get(table_id)
+        if data is None:
+            return page_html(
+                request,
+                session,
+                "error.html",
+                404,
+                active="",
+                title="ダウンロード",
+                reason="その表はありません",
+            )
+        kind = request.query_params.get("format", "csv")
+        if data.person_level and page.persons is not None:
+            record_view(
+                dashboard.audit,
+                session.user.username,
+                page.persons[0],
+                page.persons[1],
+                page.persons[2],
+                outcome=f"downloaded:{kind}",
+            )
+        if kind == "xlsx":
+            body, media = (
+                to_xlsx(data),
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            )
+        else:
+            kind, body, media = "csv", to_csv(data), "text/csv; charset=utf-8"
+        response = Response(body, media_type=media)
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="{data.table_id}.{kind}"; '
+            f"filename*=UTF-8''{quote(data.caption)}.{kind}"
+        )
+        return sec.secure_headers(response)
+
+    @router.get("/")
+    def home(request: Request) -> Response:
+        return RedirectResponse("/overview", status_code=303)
+
+    @router.get("/login")
+    def login_form(request: Request) -> Response:
+        response = html("")
+        token = sec.login_csrf(dashboard, request, response)
+        response.body = render(
+            dashboard.templates,
+            "login.html",
+            csrf=token,
+            error=None,
+            next=_safe_next(request.query_params.get("next")),
+        ).encode()
+        response.headers["content-length"] = str(len(response.body))
+        return response
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        fields = await sec.form(request)
+        target = _safe_next(fields.get("next"))
+        if not sec.same(sec.cookie(request, sec.CSRF_COOKIE), fields.get("csrf_token")):
+            return await run_in_threadpool(
+                _login_again,
+                request,
+                target,
+                "フォームの有効期限が切れました。もう一度サインインしてください。",
+                400,
+            )  # noqa: E501
+        outcome = await run_in_threadpool(
+            authenticate, dashboard.engine, fields.get("username", ""), fields.get("password", "")
+        )
+        if outcome.user is None:
+            message = "利用者名またはパスワードが違います。"
+            if outcome.reason == "locked" and outcome.locked_until is not None:
+                until = outcome.locked_until.astimezone().strftime("%H:%M")
+                message = f"サインインの失敗が続いたため、{until} までロックしています。"
+            return await run_in_threadpool(_login_again, request, target, message, 401)
+        session = await run_in_threadpool(open_session, dashboard.engine, outcome.user)
+        response = RedirectResponse(target, status_code=303)
+        sec.set_session(dashboard, request, response, session)
+        return response
+
+    def _login_again(request: Request, target: str, message: str, status: int) -> Response:
+        response = html("", status)
+        token = sec.login_csrf(dashboard, request, response)
+        response.body = render(
+            dashboard.templates, "login.html", csrf=token, error=message, next=target
+        ).encode()
+        response.headers["content-length"] = str(len(response.body))
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        fields = await sec.form(request)
+        session = await run_in_threadpool(sec.current_session, dashboard, request)
+        response = RedirectResponse("/login", status_code=303)
+        if session is not None and sec.same(session.csrf_token, fields.get("csrf_token")):
+            await run_in_threadpool(close_session, dashboard.engine, session.token)
+            sec.clear_session(dashboard, request, response)
+        return response
+
+    @router.get("/overview")
+    def overview(request: Request) -> Response:
+        return serve(request, "overview", lambda user: _pages.overview(dashboard, user))
+
+    @router.get("/compare")
+    def compare(request: Request) -> Response:
+        year = _year(request)
+        return serve(request, "compare", lambda user: _pages.compare(dashboard, user, year))
+
+    @router.get("/municipalities")
+    def municipalities(request: Request) -> Response:
+        session = sec.current_session(dashboard, request)
+        if session is None:
+            return RedirectResponse("/login?next=/municipalities", status_code=303)
+        chosen = request.query_params.get("to", "")
+        if chosen.startswith("/municipalities/") and _safe_next(chosen) == chosen:
+            return RedirectResponse(chosen, status_code=303)
+        own = session.user.insurer_number
+        first = own or next((m.insurer_number for m in dashboard.municipalities()), None)
+        suffix = (
+            f"?{urlencode({'fy': request.query_params['fy']})}"
+            if "fy" in request.query_params
+            else ""
+        )  # noqa: E501
+        return RedirectResponse(f"/municipalities/{first}{suffix}" if first else "/overview", 303)
+
+    @router.get("/municipalities/{insurer}")
+    def municipality(request: Request, insurer: str) -> Response:
+        year = _year(request)
+        return serve(
+            request,
+            "municipality",
+            lambda user: _pages.municipality(dashboard, user, insurer, year),
+        )
+
+    @router.get("/municipalities/{insurer}/lists/{kind}")
+    def person_list(request: Request, insurer: str, kind: str) -> Response:
+        year = _year(request)
+        return serve(
+            request,
+            "municipality",
+            lambda user: _pages_lists.person_list(dashboard, user, insurer, kind, year),
+        )
+
+    @router.get("/grants")
+    def grants(request: Request) -> Response:
+        year = _year(request)
+        return serve(request, "grants", lambda user: _pages_grants.grants(dashboard, user, year))
+
+    @router.get("/grants/what-if")
+    def grants_what_if(request: Request) -> Response:
+        session = sec.current_session(dashboard, request)
+        if session is None:
+            return JSONResponse({"error": "サインインしてください"}, status_code=401)
+        insurer = request.query_params.get("insurer", "")
+        if not session.user.may_see_municipality(insurer):
+            return JSONResponse({"error": "他の市町村は試算できません"}, status_code=403)
+        year = _year(request)
+        try:
+            value = float(request.query_params.get("value", ""))
+        except ValueError:
+            return JSONResponse({"error": "value は数値で指定してください"}, status_code=400)
+        answer = what_if(dashboard, year, insurer, request.query_params.get("lever", ""), value)
+        status = 200 if "error" not in answer else 400
+        return sec.secure_headers(JSONResponse(answer, status_code=status))
+
+    @router.get("/eligibility")
+    def eligibility(request: Request) -> Response:
+        year = _year(request)
+        return serve(
+            request, "eligibility", lambda user: _pages_lists.eligibility(dashboard, user, year)
+        )
+
+    @router.get("/audit")
+    def audit(request: Request) -> Response:
+        raw = request.query_params.get("before", "")
+        before = int(raw) if raw.isdigit() else None
+        return serve(request, "audit", lambda user: _pages_lists.audit_log(dashboard, user, before))
+
+    @router.post("/audit/verify")
+    async def audit_verify(request: Request) -> Response:
+        fields = await sec.form(request)
+        session = await run_in_threadpool(sec.current_session, dashboard, request)
+        if session is None or not sec.same(session.csrf_token, fields.get("csrf_token")):
+            return RedirectResponse("/login?next=/audit", status_code=303)
+        dashboard.cache.forget("chain")
+        dashboard.chain()
+        return RedirectResponse("/audit#chain", status_code=303)
+
+    @router.post("/refresh")
+    async def refresh(request: Request) -> Response:
+        fields = await sec.form(request)
+        session = await run_in_threadpool(sec.current_session, dashboard, request)
+        if session is None or not sec.same(session.csrf_token, fields.get("csrf_token")):
+            return RedirectResponse("/login", status_code=303)
+        dashboard.cache.forget()
+        return RedirectResponse(_safe_next(fields.get("next")), status_code=303)
+
+    @router.get("/jobs/{job_id}")
+    def job_progress(request: Request, job_id: str) -> Response:
+        if sec.current_session(dashboard, request) is None:
+            return JSONResponse({"error": "サインインしてください"}, status_code=401)
+        job = dashboard.cache.find(job_id)
+        if job is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return sec.secure_headers(JSONResponse(job.as_json()))
+
+    return router

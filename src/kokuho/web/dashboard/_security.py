@@ -1,0 +1,110 @@
+"""Sign-in plumbing: the session cookie (HttpOnly, SameSite=Strict, Secure over https), the
+CSRF tokens of the forms, form bodies and the security headers of every page."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Final
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from starlette.responses import Response
+
+from kokuho.web.dashboard._accounts import SESSION_LIFETIME, Session, resume_session
+from kokuho.web.dashboard._site import Dashboard
+
+SESSION_COOKIE: Final = "kokuho_session"
+CSRF_COOKIE: Final = "kokuho_csrf"
+MAX_FORM: Final = 8192
+HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def is_secure(dashboard: Dashboard, request: Request) -> bool:
+    if dashboard.secure_cookies is not None:
+        return dashboard.secure_cookies
+    return request.url.scheme == "https"
+
+
+def _name(base: str, secure: bool) -> str:
+    # __Host- cookies must be Secure, for path / and without a Domain: no subdomain can set them.
+    return f"__Host-{base}" if secure else base
+
+
+def cookie(request: Request, base: str) -> str | None:
+    return request.cookies.get(f"__Host-{base}") or request.cookies.get(base)
+
+
+def current_session(dashboard: Dashboard, request: Request) -> Session | None:
+    token = cookie(request, SESSION_COOKIE)
+    if not token or len(token) > 100:
+        return None
+    return resume_session(dashboard.engine, token)
+
+
+def set_session(
+    dashboard: Dashboard, request: Request, response: Response, session: Session
+) -> None:
+    secure = is_secure(dashboard, request)
+    response.set_cookie(
+        _name(SESSION_COOKIE, secure),
+        session.token,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="strict",
+    )
+    response.delete_cookie(_name(CSRF_COOKIE, secure), path="/", secure=secure, httponly=True)
+
+
+def clear_session(dashboard: Dashboard, request: Request, response: Response) -> None:
+    secure = is_secure(dashboard, request)
+    response.delete_cookie(
+        _name(SESSION_COOKIE, secure), path="/", secure=secure, httponly=True, samesite="strict"
+    )
+
+
+def login_csrf(dashboard: Dashboard, request: Request, response: Response) -> str:
+    """The sign-in form's token: double submit (the same random value in a cookie and in the
+    form), since there is no session yet to keep it in."""
+    token = cookie(request, CSRF_COOKIE) or secrets.token_urlsafe(32)
+    secure = is_secure(dashboard, request)
+    response.set_cookie(
+        _name(CSRF_COOKIE, secure),
+        token,
+        max_age=3600,
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="strict",
+    )
+    return token
+
+
+def same(expected: str | None, given: str | None) -> bool:
+    return bool(expected and given) and hmac.compare_digest(str(expected), str(given))
+
+
+async def form(request: Request) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body (small forms only)."""
+    body = await request.body()
+    if len(body) > MAX_FORM:
+        return {}
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {key: values[0] for key, values in parsed.items()}
+
+
+def secure_headers(response: Response) -> Response:
+    for key, value in HEADERS.items():
+        response.headers.setdefault(key, value)
+    return response

@@ -1,0 +1,106 @@
+"""Figures from the claims (kokuho.claims) and incentives (kokuho.incentives) rooms. When a
+room's public function or its data is not there yet, the page shows 「データがありません」 with
+what to load, instead of failing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class Missing:
+    """No figures: ``hint`` says what to load (Japanese, shown as is)."""
+
+    hint: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimsView:
+    """The claims room's figures of one fiscal year, as the pages use them."""
+
+    fiscal_year: int
+    insurers: dict[str, Any]  # 保険者番号 → kokuho.claims InsurerClaimFigures
+    prefecture: Any
+    #: 保険者番号 → person-level rows (資格過誤, 重複, 多剤); counts are shown to everyone,
+    #: the rows only to the insurer's own staff.
+    errors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    duplicates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    multi_drug: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IncentivesView:
+    """The incentives room's scoreboard of one fiscal year, as the pages use them."""
+
+    fiscal_year: int
+    scoreboard: Any
+    points: dict[str, float]  # 保険者番号 → total points
+    grants: dict[str, float]  # 保険者番号 → 交付額 (円)
+    indicators: dict[str, list[dict[str, Any]]]  # 保険者番号 → rows with the reasons
+    adjustment: list[dict[str, Any]] = field(default_factory=list)  # 調整交付金
+    backdrop: Any = None
+    levers: list[dict[str, Any]] = field(default_factory=list)  # what-if sliders
+
+
+CLAIMS_HINT = "レセプトを取り込んでください (kokuho claims ingest)"
+INCENTIVES_HINT = "保険者努力支援制度の評価指標を取り込んでください (kokuho incentives score)"
+
+
+def claims_bundle(engine: sa.Engine, lake_root: Path, fiscal_year: int, report: Any) -> Any:
+    from kokuho.web.dashboard._claims_view import claims_view
+
+    return claims_view(engine, lake_root, fiscal_year, report)
+
+
+def incentives_bundle(engine: sa.Engine, lake_root: Path, fiscal_year: int, report: Any) -> Any:
+    from kokuho.web.dashboard._incentives_view import incentives_view
+
+    return incentives_view(engine, lake_root.parent, fiscal_year, report)
+
+
+def list_columns(kind: str) -> list[tuple[str, str, Any]]:
+    """The columns of the claims-backed person-level lists."""
+    if kind == "eligibility-errors":
+        return [
+            ("service_month", "診療年月", "text"),
+            ("insured", "記号・番号・枝番", "text"),
+            ("name", "氏名", "text"),
+            ("institution", "医療機関コード", "text"),
+            ("reason", "理由", "text"),
+            ("lost_on", "資格喪失日", "date"),
+            ("responsible_insurer", "その日の保険者", "text"),
+            ("file", "ファイル", "text"),
+            ("line", "行", "int"),
+        ]
+    return [
+        ("insured", "記号・番号・枝番", "text"),
+        ("name", "氏名", "text"),
+        ("birth", "生年月日", "date"),
+        ("detail", "内容", "text"),
+    ]
+
+
+def what_if(
+    dashboard: Any, fiscal_year: int | None, insurer: str, lever: str, value: float
+) -> dict[str, Any]:
+    """Points and yen before and after moving one rate of one municipality (試算)."""
+    import time
+
+    from kokuho.web.dashboard._incentives_view import what_if as compute
+
+    years = dashboard.grant_years()
+    year = fiscal_year if fiscal_year in years else (years[-1] if years else None)
+    if year is None:
+        return {"error": INCENTIVES_HINT}
+    job = dashboard.incentives(year)
+    deadline = time.monotonic() + 300
+    while job.finished is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if job.state != "done":
+        return {"error": job.error or "集計中です。しばらくしてからもう一度お試しください。"}
+    return compute(job.result, insurer, lever, value)
