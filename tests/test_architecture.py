@@ -19,7 +19,15 @@ ALLOWED: dict[str, set[str]] = {
     "incentives": {"ids", "store", "registry", "checkups", "claims"},
     "web": {"ids", "store", "registry", "verify", "checkups", "claims", "incentives"},
     "cli": {
-        "ids", "store", "registry", "synth", "verify", "web", "checkups", "claims", "incentives",
+        "ids",
+        "store",
+        "registry",
+        "synth",
+        "verify",
+        "web",
+        "checkups",
+        "claims",
+        "incentives",
     },
 }
 

@@ -34,6 +34,13 @@ def test_demo_loads_the_prefecture_and_its_example_works(
     checkups = summary["checkups"]
     assert checkups["documents"] == manifest["counts"]["checkup_documents"] > 0
     assert 0.2 < checkups["kokuho_rate"] < 0.6
+    claims = summary["claims"]
+    assert claims["files"] == manifest["counts"]["claim_files"]
+    assert claims["lines"] == manifest["counts"]["claim_lines"] > 0
+    incentives = summary["incentives"]
+    assert len(incentives["municipalities"]) == 17
+    assert incentives["grants_yen"] > 0
+    assert {a["role"] for a in summary["dashboard"]["accounts"]} == {"prefecture", "municipal"}
 
     token = Path(summary["clinic"]["token_file"]).read_text()
     assert oct(Path(summary["clinic"]["token_file"]).stat().st_mode)[-3:] == "600"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import click
 
+import kokuho.cli._claims_reports  # noqa: F401  (registers the claims report commands)
 from kokuho import __version__
 from kokuho.cli._checkups import checkups
 from kokuho.cli._claims import claims
+from kokuho.cli._dashboard import dashboard
 from kokuho.cli._demo import demo
 from kokuho.cli._ids import ids
+from kokuho.cli._incentives import grants, incentives
 from kokuho.cli._mynumber import mynumber, residents
 from kokuho.cli._registry import registry
 from kokuho.cli._service import (
@@ -35,6 +38,6 @@ def main() -> None:
 
 for command in (
     ids, registry, residents, mynumber, synth, demo, serve, oqs_agent, institutions,
-    credentials, terminals, cards, audit, checkups, claims,
+    credentials, terminals, cards, audit, checkups, claims, incentives, grants, dashboard,
 ):  # fmt: skip
     main.add_command(command)

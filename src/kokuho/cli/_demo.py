@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import Progress
 
+from kokuho.cli._dashboard import sample_checks
 from kokuho.cli._output import emit_json, fail, json_option
 from kokuho.cli._registry import feed_files
 from kokuho.config import Settings
@@ -38,6 +39,7 @@ from kokuho.verify import (
     register_terminal,
 )
 from kokuho.verify import tables as v
+from kokuho.web.dashboard import create_demo_accounts
 
 DEMO_CLINIC_KIND = "1"  # a 医科 clinic answers the demo requests
 
@@ -101,11 +103,36 @@ def demo(persons: int, seed: int, serve: bool, host: str, port: int, as_json: bo
         started = time.perf_counter()
         checkups = _ingest_checkups(engine, settings, data, console)
         timings["checkups"] = time.perf_counter() - started
-    except FileRejected as rejected:
+        started = time.perf_counter()
+        claims = _ingest_claims(settings, data, console)
+        timings["claims"] = time.perf_counter() - started
+        started = time.perf_counter()
+        incentives = _score_incentives(engine, settings.home / "lake", data)
+        timings["incentives"] = time.perf_counter() - started
+    except (FileRejected, ValueError) as rejected:
+        # ClaimFileRejected and the incentives' input errors are ValueErrors naming the file.
         fail(f"the synthetic files did not load: {rejected}")
     clinic = _demo_clinic(engine, data)
+    started = time.perf_counter()
+    accounts = create_demo_accounts(engine)
+    checks = sample_checks(
+        settings, clinic["institution_code"], Path(clinic["token_file"]).read_text(),
+        data / "demo-reader-1.terminal.pem",
+    )  # fmt: skip
+    timings["dashboard"] = time.perf_counter() - started
     summary = _summary(engine, applied, residents.rows, links, manifest, cards.issued)
     summary["checkups"] = checkups
+    summary["claims"] = claims
+    summary["incentives"] = incentives
+    summary["online_checks"] = checks
+    summary["dashboard"] = {
+        "url": f"http://{host}:{port}/",
+        "accounts": [
+            {"username": a.username, "password": a.password, "role": a.role,
+             "insurer_number": a.insurer_number}
+            for a in accounts
+        ],
+    }  # fmt: skip
     summary["seconds"] = {k: round(v, 1) for k, v in timings.items()}
     summary["clinic"] = clinic
     summary["url"] = f"http://{host}:{port}"
@@ -143,7 +170,9 @@ def _ingest_checkups(
             documents += lake.ingest_archive(read_archive(path)).checkups
             progress.advance(task)
     year = 2021
-    export_snapshot(engine, lake, year)
+    # Every fiscal year of the synthetic data, so that the dashboard can show the trends.
+    for fiscal_year in (2020, 2021, 2022):
+        export_snapshot(engine, lake, fiscal_year)
     rows = checkup_rates(lake, year, ("insurer",)).to_pyarrow().to_pylist()
     kokuho = [r for r in rows if r.get("insurer_kind") == "kokuho_municipal"]
     eligible = sum(r["eligible"] for r in kokuho)
@@ -155,6 +184,56 @@ def _ingest_checkups(
         "kokuho_eligible": eligible,
         "kokuho_examined": examined,
         "kokuho_rate": round(examined / eligible, 3) if eligible else None,
+    }
+
+
+def _ingest_claims(settings: Settings, data: Path, console: Console) -> dict[str, Any]:
+    """The synthetic レセ電 files and the sample masters into the claims lake."""
+    from kokuho.claims import ClaimsLake
+
+    lake = ClaimsLake.from_settings(settings)
+    masters = data / "masters"
+    drugs = lake.load_masters(masters / "y_synthetic.csv", masters / "generic_list_synthetic.csv")
+    lake.load_disease_master(masters / "b_synthetic.csv")
+    files = sorted((data / "claims").glob("*.csv"))
+    with console.status(f"レセプト ({len(files)} レセ電 files)"):
+        report = lake.ingest(files)
+    return {"files": len(files), "claims": report.claims, "lines": report.lines, "drugs": drugs}
+
+
+# The synthetic claims cover the last full fiscal year of the demo (FY2022) only, so the demo
+# scores the newest rules (FY2021) on FY2022's figures: the one year with every indicator.
+# The real system scores a year's rules on the data years the rules name.
+INCENTIVE_FISCAL_YEAR = 2021
+INCENTIVE_DATA_YEAR = 2022
+
+
+def _score_incentives(engine: sa.Engine, lake_root: Path, data: Path) -> dict[str, Any]:
+    """保険者努力支援制度: the demo's rules scored on its figures, allocated and adjusted."""
+    from kokuho.incentives import prefecture_scoreboard
+
+    board = prefecture_scoreboard(
+        engine, lake_root, INCENTIVE_FISCAL_YEAR, data / "incentives",
+        data_year=INCENTIVE_DATA_YEAR,
+    )  # fmt: skip
+    municipal = board.part("municipal")
+    return {
+        "fiscal_year": board.fiscal_year,
+        "data_year": board.data_year,
+        "municipalities": [
+            {
+                "code": u.code,
+                "name": u.name,
+                "insured": u.insured,
+                "points": u.points,
+                "grant_yen": u.grant_yen,
+            }
+            for u in municipal.units
+        ],  # fmt: skip
+        "national_mean_points": municipal.national_mean_points,
+        "prefecture_points": {key: u.points for key, u in board.prefecture_scores().items()},
+        "grants_yen": board.total_yen,
+        "adjustment_yen": board.adjustment.home.total_yen if board.adjustment else None,
     }
 
 
@@ -301,6 +380,18 @@ def _print(summary: dict[str, Any]) -> None:
         f"lake; {k['fiscal_year']}年度 市町村国保 実施率 {k['kokuho_examined']:,}/"
         f"{k['kokuho_eligible']:,} = {(k['kokuho_rate'] or 0) * 100:.1f}%"
     )
+    c = summary["claims"]
+    click.echo(
+        f"レセプト: {c['claims']:,} claims ({c['lines']:,} lines) from {c['files']} レセ電 files "
+        f"in the lake; {c['drugs']} drugs in the master"
+    )
+    i = summary["incentives"]
+    points = [m["points"] for m in i["municipalities"]]
+    click.echo(
+        f"保険者努力支援制度 ({i['fiscal_year']}年度の配点, {i['data_year']}年度の指標): "
+        f"{len(points)} 市町 scored, {min(points):g}–{max(points):g} 点 "
+        f"(全国平均 {i['national_mean_points'] or 0:.0f}), 交付額 {i['grants_yen']:,}円"
+    )
     click.echo("seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
     clinic = summary["clinic"]
     click.echo(
@@ -309,3 +400,11 @@ def _print(summary: dict[str, Any]) -> None:
     )
     click.echo("an eligibility check that works (in another terminal):")
     click.echo("  " + summary["example"]["curl"])
+    dashboard = summary["dashboard"]
+    accounts = dashboard["accounts"]
+    click.echo(
+        f"dashboard (見える化): {dashboard['url']} — sign in as {accounts[0]['username']} / "
+        f"{accounts[0]['password']} (県), or as a municipality "
+        f"({', '.join(a['username'] for a in accounts[1:4])} …) / "
+        f"{accounts[1]['password'] if len(accounts) > 1 else ''}"
+    )
