@@ -99,7 +99,7 @@ def line_chart(
     percent: bool = True,
 ) -> Markup:
     """Lines over time (years or days), a legend beneath, targets as dashed lines."""
-    width, height, left, right, top, bottom = 640, 300, 56, 20, 30, 60
+    width, height, left, right, top, bottom = 640, 300, 56, 44, 30, 60
     plot_w, plot_h = width - left - right, height - top - bottom
     known = [v for vs in series.values() for v in vs if v is not None]
     top_value = max([*known, *(t.value for t in targets), 0.0]) * 1.1
