@@ -242,6 +242,16 @@ def test_comparison_shows_the_rates_and_targets_of_the_checkups_room(
     assert f"全国目標 {targets.find(YEAR, 'national', 'guidance').rate:.0%}" in labels  # type: ignore[union-attr]
 
 
+def test_a_year_before_its_reporting_cutoff_is_marked_incomplete(app_client: TestClient) -> None:
+    # The synthetic data end on 2023-03-31: FY2021's 実績評価 cutoff (2022-10-31) has passed,
+    # FY2022's (2023-10-31) has not, so its guidance rate is still 集計途中.
+    sign_in(app_client, "pref", PREFECTURE_PASSWORD)
+    kpis = " ".join(page(app_client, "/compare?fy=2021").xpath("//section[@class='kpis']//text()"))
+    assert "特定保健指導 実施率" in kpis and "集計途中" not in kpis
+    kpis = " ".join(page(app_client, "/compare?fy=2022").xpath("//section[@class='kpis']//text()"))
+    assert "報告期限前 (集計途中)" in kpis
+
+
 def test_municipality_detail_shows_rates_by_sex_and_band(
     app_client: TestClient, home: Path
 ) -> None:

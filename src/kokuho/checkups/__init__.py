@@ -40,7 +40,7 @@ from kokuho.checkups._v08_api import (
 if TYPE_CHECKING:
     from kokuho.checkups._lake import IngestReport, Lake
     from kokuho.checkups._provider import CheckupRecords
-    from kokuho.checkups._rates import checkup_rates, guidance_rates
+    from kokuho.checkups._rates import checkup_rates, guidance_rates, reporting_cutoff
     from kokuho.checkups._snapshot import export_snapshot
     from kokuho.checkups._stratify_ibis import disagreements, metabolic_table, stratify_table
     from kokuho.checkups._targets import load_targets, progress
@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "IngestReport": "_lake", "Lake": "_lake", "export_snapshot": "_snapshot",
     "load_targets": "_targets", "progress": "_targets", "CheckupRecords": "_provider",
-    "checkup_rates": "_rates", "guidance_rates": "_rates", "disagreements": "_stratify_ibis",
+    "checkup_rates": "_rates", "guidance_rates": "_rates", "reporting_cutoff": "_rates",
+    "disagreements": "_stratify_ibis",
     "stratify_table": "_stratify_ibis", "metabolic_table": "_stratify_ibis",
 }  # fmt: skip
 
@@ -101,6 +102,7 @@ __all__ = [
     "measures",
     "metabolic",
     "progress",
+    "reporting_cutoff",
     "read_archive",
     "read_document",
     "read_guidance_document",

@@ -4,6 +4,7 @@ municipality for every fiscal year whose eligibility snapshot is in the lake, an
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from kokuho.checkups import (
     load_targets,
     nephropathy_referrals,
     read_archive,
+    reporting_cutoff,
 )
 from kokuho.ids import FiscalYear
 from kokuho.web.dashboard._charts import Target
@@ -81,6 +83,20 @@ class CheckupFigures:
     prefecture: dict[int, dict[str, Any]]
 
 
+def data_until(lake: Lake) -> dt.date | None:
+    """The newest date the lake's checkups and guidance record (None: no data)."""
+    dates = []
+    for name, columns in (
+        ("checkups", ("exam_date",)),
+        ("guidance", ("started_on", "evaluated_on")),
+    ):
+        if lake.has_table(name):
+            table = lake.table(name)
+            dates += [lake.con.to_pyarrow(table[c].max()).as_py() for c in columns]
+    known = [d for d in dates if d is not None]
+    return max(known) if known else None
+
+
 def checkup_figures(lake_root: Path, report: Any) -> CheckupFigures:
     lake = Lake(lake_root)
     years = snapshot_years(lake)
@@ -90,6 +106,7 @@ def checkup_figures(lake_root: Path, report: Any) -> CheckupFigures:
     guidance_cells: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     prefecture: dict[int, dict[str, Any]] = {}
     steps = max(1, len(years) * 4)
+    until = data_until(lake)
     done = 0
     for year in years:
         for name, compute, into, cells in (
@@ -112,6 +129,9 @@ def checkup_figures(lake_root: Path, report: Any) -> CheckupFigures:
         targets = sum(r["targets"] for (y, _), r in guidance.items() if y == year)
         completed = sum(r["completed"] for (y, _), r in guidance.items() if y == year)
         prefecture[year] = {
+            # Guidance of a year is complete only once the lake holds data up to its 実績評価
+            # cutoff; before that the rate is 集計途中 and reads too low.
+            "complete": until is not None and until >= reporting_cutoff(year),
             "eligible": eligible,
             "examined": examined,
             "rate": examined / eligible if eligible else None,
