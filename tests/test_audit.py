@@ -51,6 +51,20 @@ def test_group_commit_from_threads_keeps_one_chain(engine: sa.Engine) -> None:
     assert verify_chain(engine).ok
 
 
+def test_write_many_commits_the_records_in_order(engine: sa.Engine) -> None:
+    writer = AuditWriter(engine, max_batch=16)
+    writer.write(_record(0))
+    seqs = writer.write_many([_record(n, person=n) for n in range(1, 41)])
+    writer.close()
+    assert seqs == list(range(2, 42))  # more than one batch, still in the order given
+    with engine.connect() as connection:
+        people = connection.execute(
+            sa.select(audit_log.c.person_id).where(audit_log.c.seq > 1).order_by(audit_log.c.seq)
+        ).scalars()
+        assert list(people) == list(range(1, 41))
+    assert verify_chain(engine).ok
+
+
 @pytest.mark.parametrize(
     ("tamper", "problem", "seq"),
     [

@@ -286,6 +286,8 @@ def _entry_bytes(
 ) -> bytes | None:
     try:
         return zf.read(info)
+    # zipfile raises NotImplementedError for a compression method it lacks (e.g. deflate64):
+    # a bad entry of the archive, reported like the others, not a gap in this code.
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as error:
         problems.append(ArchiveProblem(archive, rel, "zip entry", f"cannot be read: {error}"))
         return None

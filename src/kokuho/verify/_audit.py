@@ -14,6 +14,8 @@ import hashlib
 import json
 import queue
 import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,13 +130,21 @@ class AuditWriter:
 
     def write(self, record: AuditRecord, *, timeout: float = 10.0) -> int:
         """Blocks until ``record`` is committed; returns its sequence number."""
-        waiter = _Waiter()
-        self._queue.put((record, waiter))
-        if not waiter.done.wait(timeout):
-            raise TimeoutError("the audit log did not commit in time")
-        if waiter.error is not None:
-            raise RuntimeError("the audit log could not be written") from waiter.error
-        return waiter.seq
+        return self.write_many([record], timeout=timeout)[0]
+
+    def write_many(self, records: Sequence[AuditRecord], *, timeout: float = 10.0) -> list[int]:
+        """Blocks until every record is committed (queued together, so usually one batch);
+        returns their sequence numbers in order."""
+        waiters = [_Waiter() for _ in records]
+        for record, waiter in zip(records, waiters, strict=True):
+            self._queue.put((record, waiter))
+        deadline = time.monotonic() + timeout
+        for waiter in waiters:
+            if not waiter.done.wait(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError("the audit log did not commit in time")
+            if waiter.error is not None:
+                raise RuntimeError("the audit log could not be written") from waiter.error
+        return [waiter.seq for waiter in waiters]
 
     def close(self) -> None:
         self._queue.put(None)

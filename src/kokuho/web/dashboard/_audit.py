@@ -4,35 +4,20 @@ that a person's access history (``kokuho.verify.access_history``) lists them."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
+
+from kokuho.verify import AuditRecord
 
 PURPOSE = "insurer"  # 保険者事務: the staff's own insurer business
 ACTION_VIEW = "dashboard_list"
 ACTION_REFUSED = "dashboard_list"
 
 
-@dataclass(frozen=True)
-class ViewRecord:
-    """The fields every audit record carries (those of kokuho.verify's records)."""
-
-    actor: str
-    purpose: str
-    action: str
-    outcome: str
-    institution_code: str | None = None
-    person_id: int | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-
-
 class AuditSink(Protocol):
-    """What the dashboard needs of the service's audit writer."""
+    """What the dashboard needs of the service's audit writer (``kokuho.verify.AuditWriter``)."""
 
-    def write(self, record: Any, *, timeout: float = 10.0) -> int: ...
+    def write_many(self, records: Sequence[AuditRecord], *, timeout: float = 10.0) -> list[int]: ...
 
 
 def actor(username: str) -> str:
@@ -52,7 +37,7 @@ def record_view(
     numbers once committed. Writes are submitted together so that the writer commits them as
     one batch."""
     records = [
-        ViewRecord(
+        AuditRecord(
             actor=actor(username),
             purpose=PURPOSE,
             action=ACTION_VIEW,
@@ -62,19 +47,15 @@ def record_view(
         )
         for pid in (person_ids or [None])
     ]
-    if len(records) == 1:
-        return [sink.write(records[0])]
-    with ThreadPoolExecutor(max_workers=min(32, len(records))) as pool:
-        return list(pool.map(sink.write, records))
+    return sink.write_many(records)
 
 
 def record_refusal(sink: AuditSink, username: str, listing: str, insurer: str) -> int:
-    return sink.write(
-        ViewRecord(
-            actor=actor(username),
-            purpose=PURPOSE,
-            action=ACTION_REFUSED,
-            outcome="refused:other_insurer",
-            detail={"list": listing, "insurer": insurer},
-        )
+    refusal = AuditRecord(
+        actor=actor(username),
+        purpose=PURPOSE,
+        action=ACTION_REFUSED,
+        outcome="refused:other_insurer",
+        detail={"list": listing, "insurer": insurer},
     )
+    return sink.write_many([refusal])[0]
