@@ -35,6 +35,7 @@ from kokuho.synth import _checkups, _claims, _events, _incentive_inputs, _people
 from kokuho.synth._data import load_names, load_prefecture
 from kokuho.synth._institutions import write_institutions
 from kokuho.synth._manifest import Manifest, PlantedOverlap
+from kokuho.synth._outputs import clear_earlier
 from kokuho.synth._world import World
 from kokuho.synth._writers import Feed, month_key, write_insurers
 
@@ -55,13 +56,7 @@ def _prepare(out_dir: Path, overwrite: bool) -> None:
     earlier = [out_dir / name for name in _OUR_FILES if (out_dir / name).exists()]
     if changes.is_dir():
         earlier += sorted(p for p in changes.glob("*.csv") if _FEED_FILE.fullmatch(p.name))
-    if earlier and not overwrite:
-        raise FileExistsError(
-            f"{out_dir} already holds the files of a synthetic prefecture "
-            f"({len(earlier)} files); choose an empty folder or overwrite"
-        )
-    for path in earlier:
-        path.unlink()
+    clear_earlier(out_dir, earlier, "the files", overwrite)
     changes.mkdir(parents=True, exist_ok=True)
 
 

@@ -82,6 +82,7 @@ from kokuho.synth._checkups_values import (
     judge,
     load_distributions,
 )
+from kokuho.synth._outputs import Written, clear_earlier
 from kokuho.synth._world import KOKUHO, KUMIAI, KYOKAI, KYOSAI, World
 
 __all__ = [
@@ -833,27 +834,13 @@ def _planted(year: Year, row: int, archive: str, document: str) -> list[PlantedJ
 
 
 # -- writing -------------------------------------------------------------------------------------
-@dataclass
-class Written:
-    """What :func:`write` added: files (relative to the output folder) and counts."""
-
-    files: list[str]
-    counts: dict[str, int]
-
-
 def prepare(out_dir: Path, overwrite: bool) -> None:
     """Refuses to mix with the archives of an earlier run, or removes them to overwrite."""
     folder = out_dir / FOLDER
     earlier = sorted(folder.glob("*.zip")) if folder.is_dir() else []
     if (folder / "planted_judgements.csv").exists():
         earlier.append(folder / "planted_judgements.csv")
-    if earlier and not overwrite:
-        raise FileExistsError(
-            f"{folder} already holds the checkup archives of a synthetic prefecture "
-            f"({len(earlier)} files); choose an empty folder or overwrite"
-        )
-    for path in earlier:
-        path.unlink()
+    clear_earlier(folder, earlier, "the checkup archives", overwrite)
 
 
 def write(

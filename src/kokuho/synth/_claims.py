@@ -23,7 +23,6 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from kokuho.synth._claims_config import Config, load_config
 from kokuho.synth._claims_people import PHARMACY, Facilities, People, load_facilities
 from kokuho.synth._claims_plant import Case, Planter
 from kokuho.synth._claims_visits import Visits
+from kokuho.synth._outputs import Written, clear_earlier
 from kokuho.synth._world import World, next_month
 
 FOLDER = "claims"
@@ -44,27 +44,13 @@ PLANTED_FILE = f"{FOLDER}/planted.json"
 _FILE = re.compile(r"\d{10}_\d{4}-\d{2}_(kokuho|shaho)\.csv")
 
 
-@dataclass
-class Written:
-    """What :func:`write` added: files (relative to the output folder) and counts."""
-
-    files: list[str]
-    counts: dict[str, int]
-
-
 def prepare(out_dir: Path, overwrite: bool) -> None:
     """Refuses to mix with the claims of an earlier run, or removes them to overwrite."""
     folder = out_dir / FOLDER
     earlier = sorted(p for p in folder.glob("*.csv") if _FILE.fullmatch(p.name))
     if (out_dir / PLANTED_FILE).exists():
         earlier.append(out_dir / PLANTED_FILE)
-    if earlier and not overwrite:
-        raise FileExistsError(
-            f"{folder} already holds the claims of a synthetic prefecture ({len(earlier)} "
-            "files); choose an empty folder or overwrite"
-        )
-    for path in earlier:
-        path.unlink()
+    clear_earlier(folder, earlier, "the claims", overwrite)
 
 
 def service_months(world: World, cfg: Config) -> list[tuple[int, int]]:

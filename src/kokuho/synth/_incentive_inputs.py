@@ -35,6 +35,7 @@ import yaml
 
 from kokuho.ids import with_check_digit
 from kokuho.synth._data import Prefecture
+from kokuho.synth._outputs import Written, clear_earlier
 
 FOLDER: Final = "incentives"
 FILES: Final = ("national.csv", "efforts.csv", "collection_rates.csv")
@@ -78,14 +79,6 @@ _RATES: Final = {
 _INSURED_DECLINE: Final = 0.02
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
-    """What :func:`write` added: files (relative to the output folder) and counts."""
-
-    files: list[str]
-    counts: dict[str, int]
-
-
 @dataclass
 class _Unit:
     kind: str
@@ -107,13 +100,7 @@ def _parameters() -> dict[str, Any]:
 def prepare(out_dir: Path, overwrite: bool) -> None:
     """Refuses to mix with the files of an earlier run, or removes them to overwrite."""
     earlier = [out_dir / FOLDER / n for n in FILES if (out_dir / FOLDER / n).exists()]
-    if earlier and not overwrite:
-        raise FileExistsError(
-            f"{out_dir / FOLDER} already holds the incentive inputs of a synthetic prefecture "
-            f"({len(earlier)} files); choose an empty folder or overwrite"
-        )
-    for path in earlier:
-        path.unlink()
+    clear_earlier(out_dir / FOLDER, earlier, "the incentive inputs", overwrite)
 
 
 def write(
