@@ -201,7 +201,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
                 target,
                 "フォームの有効期限が切れました。もう一度サインインしてください。",
                 400,
-            )  # noqa: E501
+            )
         outcome = await run_in_threadpool(
             authenticate, dashboard.engine, fields.get("username", ""), fields.get("password", "")
         )
@@ -258,7 +258,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             f"?{urlencode({'fy': request.query_params['fy']})}"
             if "fy" in request.query_params
             else ""
-        )  # noqa: E501
+        )
         return RedirectResponse(f"/municipalities/{first}{suffix}" if first else "/overview", 303)
 
     @router.get("/municipalities/{insurer}")
