@@ -1,32 +1,68 @@
-"""The one ``kokuho`` command. Every sub-command is a thin call into a context."""
+"""The one ``kokuho`` command. Every sub-command is a thin call into a context.
+
+The sub-commands are imported on first use (issue 11): their modules pull in SQLAlchemy, Ibis,
+pandas and the web app, which took about 2.6 s before ``kokuho --help`` or ``kokuho ids check``
+could print a line. ``COMMANDS`` names each command's module and its short help, so ``--help``
+lists every command without importing any of them; tests/test_cli_startup.py checks that the
+table agrees with the commands it names.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
 import click
 
-import kokuho.cli._claims_reports  # noqa: F401  (registers the claims report commands)
 from kokuho import __version__
-from kokuho.cli._checkups import checkups
-from kokuho.cli._claims import claims
-from kokuho.cli._dashboard import dashboard
-from kokuho.cli._demo import demo
-from kokuho.cli._ids import ids
-from kokuho.cli._incentives import grants, incentives
-from kokuho.cli._mynumber import mynumber, residents
-from kokuho.cli._registry import registry
-from kokuho.cli._service import (
-    audit,
-    cards,
-    credentials,
-    institutions,
-    oqs_agent,
-    serve,
-    terminals,
-)
-from kokuho.cli._synth import synth
+from kokuho.cli._commands import COMMANDS, LazyCommand
+
+__all__ = ["COMMANDS", "LazyCommand", "LazyGroup", "load", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def load(entry: LazyCommand) -> click.Command:
+    """Imports the module of ``entry`` and returns its command."""
+    command = getattr(importlib.import_module(f"kokuho.cli.{entry.module}"), entry.attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"kokuho.cli.{entry.module}.{entry.attribute} is not a click command")
+    return command
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported when one is run or asked for its help."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, LazyCommand], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self.add_command(load(self.lazy[cmd_name]), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # click's own listing would call get_command and so import every module. A stand-in
+        # carrying the table's text is shortened to the terminal by click's own rule, so the
+        # listing is the one the real commands would give.
+        commands = [
+            (name, self.commands.get(name) or click.Command(name, help=self.lazy[name].short_help))
+            for name in self.list_commands(ctx)
+        ]
+        shown = [(name, command) for name, command in commands if not command.hidden]
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+        with formatter.section("Commands"):
+            formatter.write_dl(
+                [(name, command.get_short_help_str(limit)) for name, command in shown]
+            )
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kokuho")
 def main() -> None:
     """kokuho: the shared eligibility register and what is built on it (国民健康保険).
@@ -34,10 +70,3 @@ def main() -> None:
     Settings come from the environment: KOKUHO_HOME (default ./var), KOKUHO_DATABASE_URL
     (default SQLite under KOKUHO_HOME), KOKUHO_MYNUMBER_KEY_FILE.
     """
-
-
-for command in (
-    ids, registry, residents, mynumber, synth, demo, serve, oqs_agent, institutions,
-    credentials, terminals, cards, audit, checkups, claims, incentives, grants, dashboard,
-):  # fmt: skip
-    main.add_command(command)
