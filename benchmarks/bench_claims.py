@@ -21,11 +21,9 @@ Prints and writes JSON to benchmarks/out/claims.json (``--out``).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -38,6 +36,11 @@ from typing import Any
 
 from kokuho.claims import ClaimsLake
 from kokuho.claims._rece_batch import parse_files
+
+try:  # run as a script (benchmarks/ on sys.path) or as a module of the benchmarks package
+    from benchmarks._machine import machine
+except ImportError:
+    from _machine import machine  # type: ignore[no-redef]
 
 OUT = Path(__file__).parent / "out"
 INSURERS = ["370015", "370023", "370031", "370049", "370056", "370064", "370072"]
@@ -212,13 +215,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT / "claims.json")
     args = parser.parse_args()
     results: dict[str, Any] = {
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_average_at_start": os.getloadavg(),
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        },
+        "machine": machine(),
         "command": " ".join(sys.argv),
     }
     with tempfile.TemporaryDirectory(dir=os.environ.get("KOKUHO_BENCH_DIR")) as tmp:

@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -45,6 +44,11 @@ from kokuho.registry import import_changes, load_insurers
 from kokuho.store import connect
 from kokuho.synth import generate
 
+try:  # run as a script (benchmarks/ on sys.path) or as a module of the benchmarks package
+    from benchmarks._machine import machine
+except ImportError:
+    from _machine import machine  # type: ignore[no-redef]
+
 OUT = Path(__file__).parent / "out"
 
 
@@ -65,13 +69,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT / "claims_indicators.json")
     args = parser.parse_args()
     results: dict[str, Any] = {
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_average_at_start": os.getloadavg(),
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        },
+        "machine": machine(),
         "command": " ".join(["benchmarks/bench_claims_indicators.py", *sys.argv[1:]]),
     }
     with tempfile.TemporaryDirectory() as scratch:

@@ -16,10 +16,7 @@ Prints and writes JSON to benchmarks/out/cli_startup.json (``--out``).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -29,6 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from kokuho.cli import COMMANDS
+
+try:  # run as a script (benchmarks/ on sys.path) or as a module of the benchmarks package
+    from benchmarks._machine import machine
+except ImportError:
+    from _machine import machine  # type: ignore[no-redef]
 
 OUT = Path(__file__).parent / "out"
 COMMAND_LINES = (
@@ -100,13 +102,7 @@ def main() -> None:
             f"CPU {row['cpu_s'] * 1000:.0f} ms ({row['cpu_ratio']}×)"
         )
     results = {
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_average_at_start": os.getloadavg(),
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        },
+        "machine": machine(),
         "command": " ".join(["benchmarks/bench_cli_startup.py", *sys.argv[1:]]),
         "bare_python": baseline,
         "commands": rows,
