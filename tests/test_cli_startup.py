@@ -87,6 +87,20 @@ def test_ids_imports_only_ids_and_its_output(args: tuple[str, ...], expected: st
     assert outside == []
 
 
+# Commands whose module keeps its rooms' imports inside the functions that use them, so their
+# help is as quick as the top-level one. (registry, residents, mynumber and the service's
+# commands import their rooms at module level: every one of their sub-commands needs the
+# database.)
+LIGHT_HELP = ["checkups", "claims", "dashboard", "demo", "grants", "ids", "incentives", "synth"]
+
+
+@pytest.mark.parametrize("name", LIGHT_HELP)
+def test_the_help_of_a_light_command_imports_nothing_heavy(name: str) -> None:
+    printed, modules = _modules_after(name, "--help")
+    assert printed.startswith("Usage:")
+    assert _heavy(modules) == []
+
+
 def test_the_listing_is_the_one_the_imported_commands_give() -> None:
     lazy = LazyGroup("kokuho", lazy=COMMANDS)
     eager = click.Group("kokuho", commands={name: load(entry) for name, entry in COMMANDS.items()})

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from kokuho.cli._output import emit_json, fail, json_option
 
@@ -55,6 +54,8 @@ def synth(
     on purpose: cross-insurer overlaps (資格重複) from late filings, and wrong or
     differently written My Number submissions; manifest.json counts them.
     """
+    from rich.console import Console
+
     from kokuho.synth import generate
 
     console = Console(stderr=True)

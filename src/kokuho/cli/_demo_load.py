@@ -1,0 +1,386 @@
+"""The work of ``kokuho demo``: the synthetic prefecture generated and loaded, and what it holds
+reported. Apart from the command so that ``kokuho demo --help`` imports none of this."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import Progress
+
+from kokuho.cli._dashboard import sample_checks
+from kokuho.cli._output import emit_json, fail
+from kokuho.cli._registry import feed_files
+from kokuho.config import Settings
+from kokuho.registry import (
+    FileRejected,
+    find_overlaps,
+    import_changes,
+    link_submissions,
+    load_insurers,
+    load_residents,
+    review_queue,
+)
+from kokuho.registry import tables as t
+from kokuho.store import connect, metadata
+from kokuho.synth import generate
+from kokuho.verify import (
+    Terminal,
+    issue_cards,
+    issue_credential,
+    load_institutions,
+    register_terminal,
+)
+from kokuho.verify import tables as v
+from kokuho.web.dashboard import create_demo_accounts
+
+DEMO_CLINIC_KIND = "1"  # a 医科 clinic answers the demo requests
+
+
+def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> None:
+    """Resets the database under $KOKUHO_HOME, generates and loads the prefecture, prints the
+    summary (one JSON document with ``as_json``)."""
+    settings = Settings.from_env()
+    console = Console(stderr=True, quiet=as_json)
+    data = settings.home / "demo"
+    _reset(settings)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    console.print(f"generating the synthetic prefecture ({persons:,} persons, seed {seed}) …")
+    manifest = generate(data, seed=seed, persons=persons, start=dt.date(2020, 4, 1), years=3)
+    timings["synth"] = time.perf_counter() - started
+
+    engine = connect(settings.database_url)
+    try:
+        started = time.perf_counter()
+        load_insurers(engine, data / "insurers.csv")
+        files = feed_files((data / "changes",))
+        applied = 0
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("資格異動 (change feed)", total=len(files))
+            for path in files:
+                applied += import_changes(engine, path).applied
+                progress.advance(task)
+        timings["import"] = time.perf_counter() - started
+        started = time.perf_counter()
+        residents = load_residents(engine, data / "residents.csv", settings.mynumber_key())
+        links = link_submissions(
+            engine, data / "mynumber_submissions.csv", settings.mynumber_key(), load_good_rows=True
+        )
+        timings["mynumber"] = time.perf_counter() - started
+        started = time.perf_counter()
+        load_institutions(engine, data / "institutions.csv")
+        cards = issue_cards(
+            engine,
+            settings.service_key(),
+            settings.home / "ca",
+            settings.home / "cards",
+            dt.datetime.now(dt.UTC),
+        )
+        timings["cards"] = time.perf_counter() - started
+        started = time.perf_counter()
+        checkups = _ingest_checkups(engine, settings, data, console)
+        timings["checkups"] = time.perf_counter() - started
+        started = time.perf_counter()
+        claims = _ingest_claims(settings, data, console)
+        timings["claims"] = time.perf_counter() - started
+        started = time.perf_counter()
+        incentives = _score_incentives(engine, settings.home / "lake", data)
+        timings["incentives"] = time.perf_counter() - started
+    except (FileRejected, ValueError) as rejected:
+        # ClaimFileRejected and the incentives' input errors are ValueErrors naming the file.
+        fail(f"the synthetic files did not load: {rejected}")
+    clinic = _demo_clinic(engine, data)
+    started = time.perf_counter()
+    accounts = create_demo_accounts(engine)
+    checks = sample_checks(
+        settings, clinic["institution_code"], Path(clinic["token_file"]).read_text(),
+        data / "demo-reader-1.terminal.pem",
+    )  # fmt: skip
+    timings["dashboard"] = time.perf_counter() - started
+    summary = _summary(engine, applied, residents.rows, links, manifest, cards.issued)
+    summary["checkups"] = checkups
+    summary["claims"] = claims
+    summary["incentives"] = incentives
+    summary["online_checks"] = checks
+    summary["dashboard"] = {
+        "url": f"http://{host}:{port}/",
+        "accounts": [
+            {"username": a.username, "password": a.password, "role": a.role,
+             "insurer_number": a.insurer_number}
+            for a in accounts
+        ],
+    }  # fmt: skip
+    summary["seconds"] = {k: round(v, 1) for k, v in timings.items()}
+    summary["clinic"] = clinic
+    summary["url"] = f"http://{host}:{port}"
+    example = _example(engine, host, port, data)
+    summary["example"] = example
+    engine.dispose()
+    if as_json:
+        emit_json(summary)
+    else:
+        _print(summary)
+
+
+def _ingest_checkups(
+    engine: sa.Engine, settings: Settings, data: Path, console: Console
+) -> dict[str, Any]:
+    """The synthetic V08 archives into the lake, and the 実施率 of the last full year."""
+    from kokuho.checkups import Lake, checkup_rates, export_snapshot, read_archive
+
+    lake = Lake.from_settings(settings)
+    archives = sorted((data / "checkups").glob("*.zip"))
+    documents = 0
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("特定健診 (V08 archives)", total=len(archives))
+        for path in archives:
+            documents += lake.ingest_archive(read_archive(path)).checkups
+            progress.advance(task)
+    year = 2021
+    # Every fiscal year of the synthetic data, so that the dashboard can show the trends.
+    for fiscal_year in (2020, 2021, 2022):
+        export_snapshot(engine, lake, fiscal_year)
+    rows = checkup_rates(lake, year, ("insurer",)).to_pyarrow().to_pylist()
+    kokuho = [r for r in rows if r.get("insurer_kind") == "kokuho_municipal"]
+    eligible = sum(r["eligible"] for r in kokuho)
+    examined = sum(r["examined"] for r in kokuho)
+    return {
+        "archives": len(archives),
+        "documents": documents,
+        "fiscal_year": year,
+        "kokuho_eligible": eligible,
+        "kokuho_examined": examined,
+        "kokuho_rate": round(examined / eligible, 3) if eligible else None,
+    }
+
+
+def _ingest_claims(settings: Settings, data: Path, console: Console) -> dict[str, Any]:
+    """The synthetic レセ電 files and the sample masters into the claims lake."""
+    from kokuho.claims import ClaimsLake
+
+    lake = ClaimsLake.from_settings(settings)
+    masters = data / "masters"
+    drugs = lake.load_masters(masters / "y_synthetic.csv", masters / "generic_list_synthetic.csv")
+    lake.load_disease_master(masters / "b_synthetic.csv")
+    files = sorted((data / "claims").glob("*.csv"))
+    with console.status(f"レセプト ({len(files)} レセ電 files)"):
+        report = lake.ingest(files)
+    return {"files": len(files), "claims": report.claims, "lines": report.lines, "drugs": drugs}
+
+
+# The synthetic claims cover the last full fiscal year of the demo (FY2022) only, so the demo
+# scores the newest rules (FY2021) on FY2022's figures: the one year with every indicator.
+# The real system scores a year's rules on the data years the rules name.
+INCENTIVE_FISCAL_YEAR = 2021
+INCENTIVE_DATA_YEAR = 2022
+
+
+def _score_incentives(engine: sa.Engine, lake_root: Path, data: Path) -> dict[str, Any]:
+    """保険者努力支援制度: the demo's rules scored on its figures, allocated and adjusted."""
+    from kokuho.incentives import prefecture_scoreboard
+
+    board = prefecture_scoreboard(
+        engine, lake_root, INCENTIVE_FISCAL_YEAR, data / "incentives",
+        data_year=INCENTIVE_DATA_YEAR,
+    )  # fmt: skip
+    municipal = board.part("municipal")
+    return {
+        "fiscal_year": board.fiscal_year,
+        "data_year": board.data_year,
+        "municipalities": [
+            {
+                "code": u.code,
+                "name": u.name,
+                "insured": u.insured,
+                "points": u.points,
+                "grant_yen": u.grant_yen,
+            }
+            for u in municipal.units
+        ],  # fmt: skip
+        "national_mean_points": municipal.national_mean_points,
+        "prefecture_points": {key: u.points for key, u in board.prefecture_scores().items()},
+        "grants_yen": board.total_yen,
+        "adjustment_yen": board.adjustment.home.total_yen if board.adjustment else None,
+    }
+
+
+def _reset(settings: Settings) -> None:
+    """An empty database, keys kept: the demo is repeatable."""
+    url = settings.database_url
+    for folder in ("demo", "cards", "ca", "lake"):
+        shutil.rmtree(settings.home / folder, ignore_errors=True)
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    engine = connect(url)
+    with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+
+
+def _demo_clinic(engine: sa.Engine, data: Path) -> dict[str, str]:
+    """A credential and a face-recognition reader for the first active 医科 clinic."""
+    with engine.connect() as connection:
+        code, name = connection.execute(
+            sa.select(v.institutions.c.institution_code, v.institutions.c.name)
+            .where(
+                v.institutions.c.status == "active",
+                sa.func.substr(v.institutions.c.institution_code, 3, 1) == DEMO_CLINIC_KIND,
+            )
+            .order_by(v.institutions.c.institution_code)
+            .limit(1)
+        ).one()
+    _, token = issue_credential(engine, label="demo 受付", institution=code)
+    token_file = data / "clinic.token"
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token)
+    reader = Terminal.create("demo-reader-1")
+    register_terminal(engine, code, reader.terminal_id, reader.public_key)
+    reader.save(data)
+    return {"institution_code": code, "name": name, "token_file": str(token_file)}
+
+
+def _example(engine: sa.Engine, host: str, port: int, data: Path) -> dict[str, Any]:
+    c = t.coverages.c
+    p = t.persons.c
+    today = dt.date.today()
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(c.insurer_number, c.symbol, c.number, c.branch, p.birth_date)
+            .join(t.persons, p.person_id == c.person_id)
+            .where(c.lost_on.is_(None), c.acquired_on <= today)
+            .order_by(c.coverage_id)
+            .limit(1)
+        ).one()
+    body = {
+        "insurer_number": row.insurer_number,
+        "symbol": row.symbol,
+        "number": row.number,
+        "branch": row.branch,
+        "birth_date": row.birth_date.isoformat(),
+        "purpose": "care",
+    }
+    token_file = data / "clinic.token"
+    curl = (
+        f"curl -s -X POST http://{host}:{port}/api/v1/checks/number "
+        f'-H "Authorization: Bearer $(cat {token_file})" '
+        f"-H 'Content-Type: application/json' -d '{json.dumps(body, ensure_ascii=False)}'"
+    )
+    return {"body": body, "curl": curl}
+
+
+def _summary(
+    engine: sa.Engine, applied: int, residents: int, links: Any, manifest: Any, cards: int
+) -> dict[str, Any]:
+    today = dt.date.today()
+    c = t.coverages.c
+    with engine.connect() as connection:
+
+        def count(table: sa.Table) -> int:
+            return connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0
+
+        by_kind = {
+            kind: n
+            for kind, n in connection.execute(
+                sa.select(t.insurers.c.kind, sa.func.count())
+                .join(t.coverages, c.insurer_number == t.insurers.c.insurer_number)
+                .where(c.acquired_on <= today, sa.or_(c.lost_on.is_(None), c.lost_on > today))
+                .group_by(t.insurers.c.kind)
+            )
+        }
+        counts = {
+            "insurers": count(t.insurers),
+            "persons": count(t.persons),
+            "coverages": count(t.coverages),
+            "events_applied": applied,
+            "residents": residents,
+            "mynumber_linked": count(t.person_mynumbers),
+            "mynumber_in_review": len(review_queue(engine)),
+            "cards_issued": cards,
+        }
+    overlaps = find_overlaps(engine)
+    return {
+        "counts": counts,
+        "current_members_by_insurer_kind": by_kind,
+        "overlaps": {
+            "found": len(overlaps),
+            "still_open": sum(1 for o in overlaps if o.overlap_until is None),
+            "planted": manifest.counts.get("overlaps_planted"),
+        },
+        "mynumber": {
+            "linked": links.linked,
+            "sent_to_review": links.review,
+            "rejected_rows": len(links.errors),
+        },
+    }
+
+
+def _print(summary: dict[str, Any]) -> None:
+    counts = summary["counts"]
+    click.echo(
+        f"register: {counts['insurers']} insurers, {counts['persons']:,} persons, "
+        f"{counts['coverages']:,} coverage periods from {counts['events_applied']:,} events"
+    )
+    kinds = ", ".join(
+        f"{k} {v:,}" for k, v in sorted(summary["current_members_by_insurer_kind"].items())
+    )
+    click.echo(f"current members by insurer kind: {kinds}")
+    o = summary["overlaps"]
+    click.echo(
+        f"overlaps (資格重複): {o['found']} found ({o['planted']} planted), "
+        f"{o['still_open']} still open"
+    )
+    m = summary["mynumber"]
+    click.echo(
+        f"My Number: {counts['residents']:,} residents; {m['linked']:,} linked (all five "
+        f"items matched), {m['sent_to_review']:,} sent to review, "
+        f"{m['rejected_rows']} submissions rejected (bad check digit); "
+        f"{counts['cards_issued']:,} cards issued"
+    )
+    k = summary["checkups"]
+    click.echo(
+        f"特定健診: {k['documents']:,} checkups from {k['archives']} V08 archives in the "
+        f"lake; {k['fiscal_year']}年度 市町村国保 実施率 {k['kokuho_examined']:,}/"
+        f"{k['kokuho_eligible']:,} = {(k['kokuho_rate'] or 0) * 100:.1f}%"
+    )
+    c = summary["claims"]
+    click.echo(
+        f"レセプト: {c['claims']:,} claims ({c['lines']:,} lines) from {c['files']} レセ電 files "
+        f"in the lake; {c['drugs']} drugs in the master"
+    )
+    i = summary["incentives"]
+    points = [m["points"] for m in i["municipalities"]]
+    click.echo(
+        f"保険者努力支援制度 ({i['fiscal_year']}年度の配点, {i['data_year']}年度の指標): "
+        f"{len(points)} 市町 scored, {min(points):g}–{max(points):g} 点 "
+        f"(全国平均 {i['national_mean_points'] or 0:.0f}), 交付額 {i['grants_yen']:,}円"
+    )
+    click.echo("seconds: " + ", ".join(f"{k} {v}" for k, v in summary["seconds"].items()))
+    clinic = summary["clinic"]
+    click.echo(
+        f"demo clinic: {clinic['name']} ({clinic['institution_code']}), "
+        f"token in {clinic['token_file']}"
+    )
+    click.echo("an eligibility check that works (in another terminal):")
+    click.echo("  " + summary["example"]["curl"])
+    dashboard = summary["dashboard"]
+    accounts = dashboard["accounts"]
+    click.echo(
+        f"dashboard (見える化): {dashboard['url']} — sign in as {accounts[0]['username']} / "
+        f"{accounts[0]['password']} (県), or as a municipality "
+        f"({', '.join(a['username'] for a in accounts[1:4])} …) / "
+        f"{accounts[1]['password'] if len(accounts) > 1 else ''}"
+    )
