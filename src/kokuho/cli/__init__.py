@@ -9,6 +9,7 @@ from kokuho import __version__
 from kokuho.cli._checkups import checkups
 from kokuho.cli._claims import claims
 from kokuho.cli._dashboard import dashboard
+from kokuho.cli._data import data
 from kokuho.cli._demo import demo
 from kokuho.cli._ids import ids
 from kokuho.cli._incentives import grants, incentives
@@ -38,6 +39,6 @@ def main() -> None:
 
 for command in (
     ids, registry, residents, mynumber, synth, demo, serve, oqs_agent, institutions,
-    credentials, terminals, cards, audit, checkups, claims, incentives, grants, dashboard,
+    credentials, terminals, cards, audit, checkups, claims, incentives, grants, dashboard, data,
 ):  # fmt: skip
     main.add_command(command)
