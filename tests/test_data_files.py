@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from kokuho.cli import main
-from kokuho.incentives import load_rules
+from kokuho.incentives import RuleFileError, load_rules
 from kokuho.incentives._rules import unconfirmed_items
 from kokuho.store import DataFileError, data_text, override_folder
 
@@ -166,6 +166,29 @@ def test_a_local_copy_of_the_kanji_table_changes_the_normalisation(home: Path) -
         [sys.executable, "-c", code], env=empty, capture_output=True, text=True, check=True
     )
     assert shipped.stdout.strip() == "False"
+
+
+def test_copy_puts_a_shipped_file_in_place_once(home: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["data", "copy", "incentives/fy2021.yaml"])
+    assert result.exit_code == 0, result.output
+    copy = home / "data" / "incentives" / "fy2021.yaml"
+    assert copy.read_bytes() == (DATA / "incentives" / "fy2021.yaml").read_bytes()
+    assert report()["overridden"] == [{"file": "incentives/fy2021.yaml", "override": str(copy)}]
+    copy.write_text("edited", encoding="utf-8")
+    again = runner.invoke(main, ["data", "copy", "incentives/fy2021.yaml"])
+    assert again.exit_code == 1 and f"error: {copy} exists already" in again.output
+    assert copy.read_text("utf-8") == "edited"
+    unknown = runner.invoke(main, ["data", "copy", "../../etc/passwd"])
+    assert unknown.exit_code == 1 and "not a shipped data file" in unknown.output
+
+
+def test_a_local_rule_file_that_does_not_parse_names_the_copy(home: Path) -> None:
+    copy = home / "data" / "incentives" / "fy2020.yaml"
+    copy.parent.mkdir()
+    copy.write_text("schema_version: 1\nfiscal_year: [2020\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match=f"^{copy}:3: "):
+        load_rules(2020)
 
 
 def test_a_local_copy_that_does_not_parse_names_file_and_line(home: Path) -> None:

@@ -81,6 +81,31 @@ def unconfirmed(as_json: bool) -> None:
         _table([(v.key, _shown(v.value, v.local_choice), _flat(v.source)) for v in rows])
 
 
+@data.command(name="copy")
+@click.argument("relative", metavar="FILE")
+def copy(relative: str) -> None:
+    """Copy shipped data FILE (a path under kokuho/data, e.g. prescribing_rules.yaml or
+    incentives/fy2021.yaml) to $KOKUHO_HOME/data, where kokuho reads it instead.
+
+    Edit the copy: put the official value, its source and `confirmed: true`. An existing copy
+    is never overwritten.
+    """
+    import shutil
+
+    from kokuho.store import data_files, override_folder
+
+    shipped = {f.relative: f for f in data_files()}
+    entry = shipped.get(relative.strip("/"))
+    if entry is None:
+        fail(f"{relative}: not a shipped data file (see docs/data.md for the list)")
+    if entry.override is not None:
+        fail(f"{entry.override} exists already: edit it, or remove it to start again")
+    target = override_folder() / entry.relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(entry.shipped, target)
+    click.echo(f"{target}  (copy of the shipped {entry.relative}; kokuho now reads the copy)")
+
+
 def _table(rows: list[tuple[str, str, str]]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(("key", "value"))]
     click.echo(f"  {'key':<{widths[0]}}  {'value':<{widths[1]}}  source")
