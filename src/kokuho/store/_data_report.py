@@ -107,7 +107,9 @@ def _item(node: Mapping[Any, Any], path: str, source: str) -> tuple[str, Any, st
         return path, _plain(node.get("label", "")), source, local
     if len(held) == 1:
         ((name, value),) = held.items()
-        if not isinstance(value, Mapping):  # a mapping is an item of its own, reported apart
+        # One scalar is the item's value (``insurer_number``, ``rate``); a list or mapping is
+        # part of the item (an effort's ``values``) or an item of its own, reported apart.
+        if not isinstance(value, Mapping | list):
             return _join(path, name), _plain(value), source, local
     return path, _plain(held), source, local
 
