@@ -25,6 +25,16 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _shipped_data_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test reads the data files shipped with kokuho: local copies in a developer's
+    ./var/data (or $KOKUHO_HOME/data, docs/data.md) must not change what the tests compute.
+    A test that needs a home of its own still sets KOKUHO_HOME itself."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KOKUHO_HOME", str(tmp_path_factory.mktemp("home")))
+        yield
+
+
 def _postgres_available() -> str | None:
     try:
         probe = sa.create_engine(POSTGRES_URL)

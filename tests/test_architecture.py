@@ -12,7 +12,7 @@ ALLOWED: dict[str, set[str]] = {
     "ids": set(),
     "store": {"ids"},
     "registry": {"ids", "store"},
-    "synth": {"ids", "registry", "checkups", "claims"},
+    "synth": {"ids", "store", "registry", "checkups", "claims"},
     "verify": {"ids", "store", "registry"},
     "checkups": {"ids", "store", "registry"},
     "claims": {"ids", "store", "registry"},

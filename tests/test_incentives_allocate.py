@@ -15,6 +15,7 @@ from kokuho.incentives import (
     build_scoreboard,
     parse_rules,
     read_inputs,
+    scoreboard_json,
     split_by_count,
 )
 
@@ -94,6 +95,13 @@ def test_the_formula_on_a_small_national_file(tmp_path: Path) -> None:
         "370015": 263_158, "370023": 52_631, "010017": 552_632, "010025": 0, "010033": 131_579,
     }  # fmt: skip
     assert sum(grants.values()) == 1_000_000
+
+
+def test_the_json_says_the_denominator_is_in_hundredths_of_a_point(tmp_path: Path) -> None:
+    [part] = scoreboard_json(board(tmp_path))["parts"]  # type: ignore[arg-type]
+    # Σ points × insured = 38,000 (as above); the document counts points in hundredths.
+    assert part["denominator"] == 3_800_000
+    assert part["denominator_unit"] == "hundredths of a point × insured persons"
 
 
 def test_a_negative_total_is_reported_but_counts_as_zero(tmp_path: Path) -> None:

@@ -76,6 +76,21 @@ def test_fy2021_differs_where_the_sources_do() -> None:
     assert [t.points for t in koyu_6.tiers[:2]] == [30, -30]
 
 
+def test_fy2021_programme_parts_follow_the_2022_03_02_table() -> None:
+    rules = load_rules(2021).rules
+    [status] = rules.part("program_status").indicators
+    assert status.confirmed and [t.points for t in status.tiers] == [10, 10, 10]
+    [content] = rules.part("program_content").indicators
+    items = [t.item for t in content.tiers if isinstance(t, EffortTier)]
+    # Official items 1) 都道府県の事業 and 2) 申請市町村の5割超 (10点 each); 3) was not legible.
+    assert items == ["content_regional_analysis", "content_municipal_share", "content_item_3"]
+    assert [t.points for t in content.tiers] == [10, 10, 10]
+    assert [t.confirmed for t in content.tiers] == [None, None, False]
+    assert rules.efforts["content_regional_analysis"].confirmed
+    assert rules.efforts["content_municipal_share"].confirmed
+    assert not rules.efforts["content_item_3"].confirmed
+
+
 def problems(text: str) -> list[str]:
     with pytest.raises(RuleFileError) as caught:
         parse_rules(text, "mine.yaml")

@@ -1,6 +1,7 @@
 """Settings from the environment. Secrets never live in the database.
 
-- ``KOKUHO_HOME``: the working folder (default ``./var``): the SQLite file, the lake, keys.
+- ``KOKUHO_HOME``: the working folder (default ``./var``): the SQLite file, the lake, keys, and
+  ``data/``, local copies of the shipped data files read instead of them (docs/data.md).
 - ``KOKUHO_DATABASE_URL``: a SQLAlchemy URL; default ``sqlite:///$KOKUHO_HOME/kokuho.db``.
 - ``KOKUHO_MYNUMBER_KEY_FILE``: the HMAC key for My Number hashes (default
   ``$KOKUHO_HOME/secrets/mynumber.key``, created with mode 0600 on first use). In production

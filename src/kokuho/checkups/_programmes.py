@@ -31,13 +31,13 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Final, Literal, Protocol
 
 import yaml
 
 from kokuho.checkups._model import Checkup, Items
 from kokuho.ids import FiscalYear
+from kokuho.store import data_text
 
 TreatmentState = Literal["treated", "interrupted", "untreated", "unknown"]
 """治療中, 治療中断, 未治療, or not known (no claims data)."""
@@ -349,7 +349,7 @@ def parse_rules(text: str) -> ProgrammeRules:
 @lru_cache(maxsize=1)
 def load_rules() -> ProgrammeRules:
     """The packaged ``data/programme_rules.yaml``."""
-    text = resources.files("kokuho").joinpath("data/programme_rules.yaml").read_text("utf-8")
+    text = data_text("programme_rules.yaml")
     return parse_rules(text)
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal, cast
 
@@ -48,6 +47,7 @@ import yaml
 
 from kokuho.checkups._lake import CHECKUP_COLUMNS, GUIDANCE_COLUMNS, Lake, LakeTableMissing
 from kokuho.ids import FiscalYear
+from kokuho.store import data_text
 
 Group = Literal["insurer", "municipality", "sex", "band"]
 GROUPS: Final[tuple[Group, ...]] = ("insurer", "municipality", "sex", "band")
@@ -117,11 +117,7 @@ EXCLUSION_COLUMNS: Final[dict[str, pa.DataType]] = {
 
 def exclusion_reasons(path: Path | None = None) -> tuple[ExclusionReason, ...]:
     """The exclusion categories of ``data/exclusions.yaml`` (or of ``path``)."""
-    text = (
-        path.read_text("utf-8")
-        if path is not None
-        else resources.files("kokuho").joinpath("data/exclusions.yaml").read_text("utf-8")
-    )
+    text = path.read_text("utf-8") if path is not None else data_text("exclusions.yaml")
     raw = yaml.safe_load(text)
     reasons = tuple(
         ExclusionReason(
@@ -718,11 +714,7 @@ def _cells(raw: Mapping[str, Mapping[str, Any]], what: str) -> dict[Cell, Any] |
 
 def load_reduction_inputs(path: Path | None = None) -> ReductionInputs:
     """Reads data/reduction_baseline.yaml (or ``path``; the file documents the format)."""
-    text = (
-        path.read_text("utf-8")
-        if path is not None
-        else resources.files("kokuho").joinpath("data/reduction_baseline.yaml").read_text("utf-8")
-    )
+    text = path.read_text("utf-8") if path is not None else data_text("reduction_baseline.yaml")
     raw = yaml.safe_load(text)
     pop, base = raw["reference_population"], raw["baseline_shares"]
     population = _cells(pop["counts"], "population")

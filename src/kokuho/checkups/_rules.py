@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import yaml
 
 from kokuho.ids import FiscalYear
+from kokuho.store import data_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +191,7 @@ def parse_rules(text: str) -> CheckupRules:
 @lru_cache(maxsize=1)
 def load_rules() -> CheckupRules:
     """The rules shipped in ``kokuho/data/checkup_rules.yaml`` (read once)."""
-    text = resources.files("kokuho").joinpath("data/checkup_rules.yaml").read_text("utf-8")
+    text = data_text("checkup_rules.yaml")
     return parse_rules(text)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -16,6 +15,7 @@ import yaml
 
 from kokuho.checkups._rates import Reduction
 from kokuho.ids import FiscalYear
+from kokuho.store import data_text
 
 Measure = Literal["checkup", "guidance", "reduction"]
 MEASURES: Final[tuple[Measure, ...]] = ("checkup", "guidance", "reduction")
@@ -62,11 +62,7 @@ class Targets:
 
 def load_targets(path: Path | None = None) -> Targets:
     """Reads data/checkup_targets.yaml (or ``path``, same format)."""
-    text = (
-        path.read_text("utf-8")
-        if path is not None
-        else resources.files("kokuho").joinpath("data/checkup_targets.yaml").read_text("utf-8")
-    )
+    text = path.read_text("utf-8") if path is not None else data_text("checkup_targets.yaml")
     raw = yaml.safe_load(text)
     terms: dict[int, tuple[int, int]] = {}
     targets: list[Target] = []

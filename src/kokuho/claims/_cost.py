@@ -25,7 +25,6 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from kokuho.claims._sources import (
     read,
 )
 from kokuho.ids import FiscalYear
+from kokuho.store import data_text
 
 YEN_PER_POINT = 10
 
@@ -105,8 +105,7 @@ def parse_reference(text: str) -> ReferencePopulation:
 
 @lru_cache(maxsize=1)
 def _packaged() -> ReferencePopulation:
-    path = "data/reference_population.yaml"
-    return parse_reference(resources.files("kokuho").joinpath(path).read_text("utf-8"))
+    return parse_reference(data_text("reference_population.yaml"))
 
 
 def load_reference_population(path: Path | None = None) -> ReferencePopulation:

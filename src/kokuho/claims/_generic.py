@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Final
 
@@ -29,6 +28,7 @@ import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import yaml
 
 from kokuho.claims._sources import TableSource, insurer_number, read
+from kokuho.store import data_text
 
 #: What ``by`` may name: the 保険者番号, the 診療年月, the claim kind (medical, pharmacy) and
 #: the setting (inpatient 医科入院, outpatient 医科入院外, pharmacy 調剤).
@@ -65,7 +65,7 @@ def parse_generic_classes(text: str) -> GenericClasses:
 
 @lru_cache(maxsize=1)
 def _packaged() -> GenericClasses:
-    text = resources.files("kokuho").joinpath("data/generic_classes.yaml").read_text("utf-8")
+    text = data_text("generic_classes.yaml")
     return parse_generic_classes(text)
 
 

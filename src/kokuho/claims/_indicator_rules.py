@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import yaml
+
+from kokuho.store import data_text
 
 CountBy = Literal["efficacy", "ingredient", "code"]
 
@@ -125,7 +126,7 @@ def parse_rules(text: str) -> PrescribingRules:
 
 @lru_cache(maxsize=1)
 def _packaged() -> PrescribingRules:
-    text = resources.files("kokuho").joinpath("data/prescribing_rules.yaml").read_text("utf-8")
+    text = data_text("prescribing_rules.yaml")
     return parse_rules(text)
 
 

@@ -22,11 +22,11 @@ import io
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Final
 
 from kokuho.claims._errors import ClaimProblem, MasterFileRejected
+from kokuho.store import data_path
 
 #: The categories of the MHLW list (the meaning of each: data/generic_classes.yaml).
 GENERIC_CATEGORIES: Final = ("1", "2", "☆", "3", "★")
@@ -83,11 +83,10 @@ class MasterFiles:
 def sample_masters() -> MasterFiles:
     """The synthetic sample masters shipped with kokuho (not real drugs or prices: see
     ``src/kokuho/data/masters/README.md``)."""
-    folder = Path(str(resources.files("kokuho").joinpath("data/masters")))
     return MasterFiles(
-        drugs=folder / "y_synthetic.csv",
-        diseases=folder / "b_synthetic.csv",
-        generic_list=folder / "generic_list_synthetic.csv",
+        drugs=data_path("masters/y_synthetic.csv"),
+        diseases=data_path("masters/b_synthetic.csv"),
+        generic_list=data_path("masters/generic_list_synthetic.csv"),
     )
 
 

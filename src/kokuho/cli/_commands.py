@@ -30,6 +30,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "claims": LazyCommand("_claims_reports", "claims", "Claims (レセプト): ingest レセ電 files and report generic share, prescribing, cost and 資格過誤."),
     "credentials": LazyCommand("_service", "credentials", "Revocable credentials of institutions and insurer staff."),
     "dashboard": LazyCommand("_dashboard", "dashboard", "見える化: dashboard users and page screenshots."),
+    "data": LazyCommand("_data", "data", "The data files shipped with kokuho and their local copies in $KOKUHO_HOME/data."),
     "demo": LazyCommand("_demo", "demo", "Generate the synthetic Kagawa prefecture, load it, and serve it."),
     "grants": LazyCommand("_incentives", "grants", "調整交付金: 普通調整交付金, 暫定措置, 特別調整交付金 (docs/incentives.md)."),
     "ids": LazyCommand("_ids", "ids", "Check identifiers and convert dates."),

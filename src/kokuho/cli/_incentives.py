@@ -280,7 +280,7 @@ def _print_board(board: Any, unit: str | None) -> None:
 @_board_kwargs
 def allocate_command(options: dict[str, Any], csv_file: Path | None, as_json: bool) -> None:
     """Grants: budget × (points × insured) ÷ Σ (points × insured), to the yen."""
-    from kokuho.incentives import allocation_rows
+    from kokuho.incentives import DENOMINATOR_UNIT, allocation_rows
 
     board = _board(options)
     rows = allocation_rows(board)
@@ -295,6 +295,7 @@ def allocate_command(options: dict[str, Any], csv_file: Path | None, as_json: bo
                         "label": p.label,
                         "budget_yen": p.budget_yen,
                         "denominator": p.denominator,
+                        "denominator_unit": DENOMINATOR_UNIT,
                         "home_yen": p.home_yen,
                         "negative_total": p.negative_total,
                     }

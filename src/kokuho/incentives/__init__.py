@@ -9,7 +9,13 @@ and ``what_if`` (points and yen before and after a change, for every unit).
 from typing import TYPE_CHECKING, Any
 
 from kokuho.incentives._adjust import AdjustmentResult, AdjustmentRow, OrdinaryGrant, SpecialGrant
-from kokuho.incentives._allocate import Allocation, NegativeTotalError, allocate, split_by_count
+from kokuho.incentives._allocate import (
+    DENOMINATOR_UNIT,
+    Allocation,
+    NegativeTotalError,
+    allocate,
+    split_by_count,
+)
 from kokuho.incentives._board import Scoreboard, build_scoreboard, prefecture_scoreboard
 from kokuho.incentives._derive import (
     ClaimFiguresLike,
@@ -63,6 +69,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DENOMINATOR_UNIT",
     "Allocation",
     "AdjustmentResult",
     "AdjustmentRow",

@@ -21,6 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 NEGATIVE_POLICIES = ("floor_at_zero", "error")
+#: What ``Allocation.denominator`` counts: Σ (points × 100) × insured, integers so that the
+#: arithmetic is exact (a part where every unit has 1 point and 10 insured has 1,000 per unit).
+DENOMINATOR_UNIT = "hundredths of a point × insured persons"
 
 
 class NegativeTotalError(ValueError):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kokuho.incentives._adjust import AdjustmentResult, AdjustmentRow
+from kokuho.incentives._allocate import DENOMINATOR_UNIT
 from kokuho.incentives._board import Scoreboard
 from kokuho.incentives._improve import Improvement
 from kokuho.incentives._model import UnitScore
@@ -68,6 +69,7 @@ def scoreboard_json(board: Scoreboard, *, reasons: bool = True) -> dict[str, Any
                 "national_units": p.national_units,
                 "national_mean_points": p.national_mean_points,
                 "denominator": p.denominator,
+                "denominator_unit": DENOMINATOR_UNIT,
                 "home_yen": p.home_yen,
                 "units": [unit_json(u, reasons=reasons) for u in p.units],
             }

@@ -19,11 +19,11 @@ import csv
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Final
 
 from kokuho.incentives._schema import RuleFile
+from kokuho.store import data_path
 
 NATIONAL: Final = "national.csv"
 EFFORTS: Final = "efforts.csv"
@@ -90,7 +90,7 @@ class Inputs:
 def example_inputs() -> Path:
     """The small example inputs shipped with kokuho (香川県 with three municipalities and two
     other prefectures; synthetic figures), used by the docs and ``--example``."""
-    return Path(str(resources.files("kokuho").joinpath("data/incentives/example")))
+    return data_path("incentives/example")
 
 
 def read_inputs(folder: Path, rules: RuleFile) -> Inputs:

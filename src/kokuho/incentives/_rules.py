@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +33,7 @@ from kokuho.incentives._schema import (
     TargetTier,
     ThresholdTier,
 )
+from kokuho.store import data_path, override_of, shipped_folder
 
 _KEY: Final = r"^[a-z][a-z0-9_]*$"
 
@@ -80,7 +80,7 @@ class RuleSet:
 
 def shipped_years() -> list[int]:
     """The fiscal years with a rule file in ``kokuho/data/incentives``."""
-    folder = resources.files("kokuho").joinpath("data/incentives")
+    folder = shipped_folder() / "incentives"
     years = []
     for entry in folder.iterdir():
         match = re.fullmatch(r"fy(\d{4})\.yaml", entry.name)
@@ -95,7 +95,8 @@ def load_rules(source: int | Path | str) -> RuleSet:
     Raises RuleFileError naming file, line and field for anything wrong.
     """
     if isinstance(source, int):
-        resource = resources.files("kokuho").joinpath(f"data/incentives/fy{source}.yaml")
+        relative = f"incentives/fy{source}.yaml"
+        resource = data_path(relative)
         if not resource.is_file():
             raise RuleFileError(
                 [
@@ -107,7 +108,8 @@ def load_rules(source: int | Path | str) -> RuleSet:
                     )
                 ]
             )
-        return parse_rules(resource.read_text("utf-8"), f"fy{source}.yaml")
+        name = str(override_of(relative) or f"fy{source}.yaml")
+        return parse_rules(resource.read_text("utf-8"), name)
     path = Path(source)
     try:
         text = path.read_text("utf-8")

@@ -22,9 +22,10 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Final
+
+from kokuho.store import data_text
 
 _CACHE = 1 << 16
 
@@ -32,7 +33,7 @@ _CACHE = 1 << 16
 def _load_variants() -> dict[str, str]:
     """異体字 → 標準字, from the data file ``kanji_variants.tsv`` (variant, standard, note)."""
     table: dict[str, str] = {}
-    text = resources.files("kokuho").joinpath("data/kanji_variants.tsv").read_text("utf-8")
+    text = data_text("kanji_variants.tsv")
     for line in text.splitlines():
         if not line.strip() or line.startswith("#"):
             continue

@@ -1,11 +1,34 @@
 """The operational database: engine set-up and migrations. Contexts own their tables."""
 
 from kokuho.store._bulk import bulk_insert
+from kokuho.store._data_files import (
+    DataFile,
+    DataFileError,
+    data_files,
+    data_path,
+    data_text,
+    override_folder,
+    override_of,
+    shipped_folder,
+    stray_overrides,
+)
+from kokuho.store._data_report import UnconfirmedValue, unconfirmed_values
 from kokuho.store._engine import connect, metadata, upgrade
 from kokuho.store._files import PerThreadDuckDB, atomic_file, exclusive_lock, fsync_folders
 from kokuho.store._keys import chunks, key_table
 
 __all__ = [
+    "DataFile",
+    "DataFileError",
+    "UnconfirmedValue",
+    "data_files",
+    "data_path",
+    "data_text",
+    "override_folder",
+    "override_of",
+    "shipped_folder",
+    "stray_overrides",
+    "unconfirmed_values",
     "atomic_file",
     "exclusive_lock",
     "PerThreadDuckDB",

@@ -31,13 +31,14 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from statistics import NormalDist
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import yaml
+
+from kokuho.store import data_text
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -190,7 +191,7 @@ def _band_row(value: Any, path: tuple[str, ...]) -> list[float]:
 @lru_cache(maxsize=1)
 def load_distributions() -> Distributions:
     """Reads ``data/checkup_distributions.yaml`` (packaged with kokuho)."""
-    text = resources.files("kokuho").joinpath("data/checkup_distributions.yaml").read_text("utf-8")
+    text = data_text("checkup_distributions.yaml")
     raw = yaml.safe_load(text)
     if raw.get("format") != "kokuho checkup distributions 1":
         raise ValueError("checkup distributions: unknown format")

@@ -12,10 +12,11 @@ import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import yaml
+
+from kokuho.store import data_text
 
 FORMAT = "kokuho claims distributions 1"
 BLOCKS = (
@@ -239,5 +240,5 @@ def parse(raw: Mapping[str, Any]) -> Config:
 @lru_cache(maxsize=1)
 def load_config() -> Config:
     """Reads the packaged ``data/claims_distributions.yaml``."""
-    text = resources.files("kokuho").joinpath("data/claims_distributions.yaml").read_text("utf-8")
+    text = data_text("claims_distributions.yaml")
     return parse(yaml.safe_load(text))

@@ -9,12 +9,12 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import yaml
 
 from kokuho.ids import InsurerNumber
+from kokuho.store import data_text
 
 EMPLOYEE_KINDS = ("kyokai", "kumiai", "kyosai")
 #: Characters a value must not contain, because rows are joined without CSV quoting.
@@ -75,7 +75,7 @@ def municipality_code(raw: object) -> str:
 
 
 def _text(name: str) -> str:
-    return resources.files("kokuho").joinpath(f"data/{name}").read_text("utf-8")
+    return data_text(name)
 
 
 def _clean(value: Any, what: str) -> str:

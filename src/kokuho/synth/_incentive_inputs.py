@@ -26,7 +26,6 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +33,7 @@ import numpy as np
 import yaml
 
 from kokuho.ids import with_check_digit
+from kokuho.store import data_text
 from kokuho.synth._data import Prefecture
 from kokuho.synth._outputs import Written, clear_earlier
 
@@ -92,8 +92,7 @@ class _Unit:
 
 
 def _parameters() -> dict[str, Any]:
-    text = resources.files("kokuho").joinpath(f"data/{FOLDER}/national_distributions.yaml")
-    loaded: dict[str, Any] = yaml.safe_load(text.read_text("utf-8"))
+    loaded: dict[str, Any] = yaml.safe_load(data_text(f"{FOLDER}/national_distributions.yaml"))
     return loaded
 
 
