@@ -150,26 +150,42 @@ def test_a_request_answered_before_a_crash_is_not_asked_again(
 ) -> None:
     terminal = agent(service_client, tmp_path)
     terminal.res.mkdir()
-    earlier = time.time() - 60
+    earlier, later = time.time() - 60, time.time() + 5
     # Killed after the answer was renamed into place, before the request left req.
-    answered = terminal.req / "OQSmuquc01req_A.xml"
-    answered.write_text(request_xml())
-    os.utime(answered, (earlier, earlier))
+    (terminal.req / "OQSmuquc01req_A.xml").write_text(request_xml())
     first = b"<XmlMsg>the first answer</XmlMsg>"
     (terminal.res / "OQSmuquc01res_A.xml").write_bytes(first)
+    os.utime(terminal.res / "OQSmuquc01res_A.xml", (later, later))
+    # The same for an entry that is no request: its error answer stands, it is still rejected.
+    os.mkfifo(terminal.req / "OQSsiquc01req_F.xml")
+    (terminal.res / "OQSsiquc01res_F.xml").write_bytes(first)
+    os.utime(terminal.res / "OQSsiquc01res_F.xml", (later, later))
     # A new request under the name of an answer the clinic left in res: answered anew.
-    again = terminal.req / "OQSsiquc01req_B.xml"
-    again.write_text(request_xml())
+    (terminal.req / "OQSsiquc01req_B.xml").write_text(request_xml())
     stale = terminal.res / "OQSsiquc01res_B.xml"
     stale.write_bytes(b"<XmlMsg>yesterday's answer</XmlMsg>")
     os.utime(stale, (earlier, earlier))
     assert [p.name for p in terminal.process_once()] == ["OQSsiquc01res_B.xml"]
     assert (terminal.res / "OQSmuquc01res_A.xml").read_bytes() == first
+    assert (terminal.res / "OQSsiquc01res_F.xml").read_bytes() == first
     assert values(stale, "QualificationValidity") == ["1"]
     assert sorted(p.name for p in (terminal.req / "done").iterdir()) == [
         "OQSmuquc01req_A.xml",
         "OQSsiquc01req_B.xml",
     ]
+    assert (terminal.req / "rejected" / "OQSsiquc01req_F.xml").is_fifo()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_an_unreadable_file_is_answered_and_set_aside(
+    service_client: tuple[TestClient, str], tmp_path: Path
+) -> None:
+    terminal = agent(service_client, tmp_path)
+    (terminal.req / "OQSsiquc01req_secret.xml").write_text(request_xml())
+    (terminal.req / "OQSsiquc01req_secret.xml").chmod(0)
+    [written] = terminal.process_once()
+    assert values(written, "ErrorCode") == ["unreadable_file"]
+    assert "unreadable_file" in reason(terminal.req, "OQSsiquc01req_secret.xml")
 
 
 # --- the real command against a real server ----------------------------------------------
@@ -349,6 +365,7 @@ def test_kill_9_in_watch_mode_then_restart_answers_every_request(
                 for name in names[25 * round_ : 25 * round_ + 25]:
                     deliver(req, name, request_xml())
                     time.sleep(0.01)
+                deliver(req, BAD_NAMES[round_], request_xml())  # must not end the watch
                 deadline = time.monotonic() + 120
                 while len(watcher.seen) < goal:
                     assert agent_process.poll() is None, "the agent exited on input"
@@ -378,6 +395,7 @@ def test_kill_9_in_watch_mode_then_restart_answers_every_request(
     assert watcher.partial == []
     assert "Traceback" not in log.read_text(), log.read_text()
     assert sorted(p.name for p in (req / "done").iterdir()) == names
+    assert sorted(p.name for p in (req / "rejected").glob("*.xml")) == sorted(BAD_NAMES[:2])
     expected = sorted(name.replace("req_", "res_") for name in names)
     assert sorted(p.name for p in res.iterdir()) == expected  # and no temporary left over
     assert all(values(res / name, "QualificationValidity") == ["1"] for name in expected)

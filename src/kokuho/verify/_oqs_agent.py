@@ -37,6 +37,7 @@ from kokuho.verify._oqs_files import (
     DONE,
     REJECTED,
     Entry,
+    check_entry,
     move_to_done,
     prepare_folder,
     read_request,
@@ -146,28 +147,33 @@ class OqsAgent:
         except OqsMessageError as error:
             self._reject(entry, error.message)
             return None
-        if self._answered_before(entry, response_name):
+        answered = self._answered_before(entry, response_name)
+        try:
+            check_entry(entry)
+            data = None if answered else read_request(entry)
+        except OqsMessageError as error:
+            written = None if answered else self._write(response_name, self._error(None, error))
+            self._reject(entry, f"{error.code.value}: {error.message}")
+            return written
+        if data is None:
             log.warning("%s was answered before an interruption; not asked again", entry.name)
             move_to_done(entry, self.done)
             return None
-        try:
-            data = read_request(entry)
-        except OqsMessageError as error:
-            written = self._write(response_name, self._error(None, error, "utf-8"))
-            self._reject(entry, f"{error.code.value}: {error.message}")
-            return written
         written = self._write(response_name, self._answer(data, entry.name))
         move_to_done(entry, self.done)
         return written
 
     def _answered_before(self, entry: Entry, response_name: str) -> bool:
-        """A response newer than the request was written for it by a run killed before the
-        request left ``req``. An older one answered an earlier request of the same name."""
+        """A response written after the request arrived in ``req`` (its ctime: the last write
+        or the rename into ``req``) answered it, in a run killed before the request left
+        ``req``. An older one answered an earlier request of the same name."""
         try:
             response = (self.res / response_name).lstat()
         except FileNotFoundError:
             return False
-        return stat.S_ISREG(response.st_mode) and response.st_mtime_ns >= entry.status.st_mtime_ns
+        # Strictly later: a clinic that writes a request the moment it reads the previous
+        # answer may share its timestamp, and a stale answer is worse than a repeated one.
+        return stat.S_ISREG(response.st_mode) and response.st_mtime_ns > entry.status.st_ctime_ns
 
     def _reject(self, entry: Entry, reason: str) -> None:
         target = reject(entry, self.rejected, reason)
@@ -196,7 +202,9 @@ class OqsAgent:
             problem = OqsMessageError(OqsErrorCode.INTERNAL, "the terminal failed; see its log")
             return self._error(header, problem, encoding)
 
-    def _error(self, header: OqsHeader | None, error: OqsMessageError, encoding: Encoding) -> bytes:
+    def _error(
+        self, header: OqsHeader | None, error: OqsMessageError, encoding: Encoding = "utf-8"
+    ) -> bytes:
         try:
             return render_response(header, None, error=error, processed_at=self.now(),
                                    encoding=encoding)  # fmt: skip

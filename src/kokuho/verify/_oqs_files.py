@@ -63,7 +63,7 @@ class Entry:
     @property
     def key(self) -> tuple[str, int, int]:
         """Identifies this version of the entry: a rewritten file is a new request."""
-        return (self.name, self.status.st_ino, self.status.st_mtime_ns)
+        return (self.name, self.status.st_ino, self.status.st_ctime_ns)
 
 
 def size_limit(name: str) -> int:
@@ -89,12 +89,18 @@ def scan(req: Path, *, settle: float = 0.0) -> list[Entry]:
     return sorted(found, key=lambda e: e.name)
 
 
+def check_entry(entry: Entry) -> None:
+    """Refuses, from ``lstat`` alone, an entry that is not a regular file or is too large
+    (:class:`OqsMessageError` ``not_a_regular_file`` or ``oversize``); nothing is opened."""
+    _require_regular(entry.status.st_mode)
+    _require_size(entry.status.st_size, size_limit(entry.name))
+
+
 def read_request(entry: Entry) -> bytes:
     """The bytes of a regular request file; anything else raises :class:`OqsMessageError`
     (``not_a_regular_file``, ``unreadable_file`` or ``oversize``) without reading it."""
-    _require_regular(entry.status.st_mode)
+    check_entry(entry)
     limit = size_limit(entry.name)
-    _require_size(entry.status.st_size, limit)
     try:
         fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
