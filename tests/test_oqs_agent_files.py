@@ -50,6 +50,9 @@ def test_bad_names_are_set_aside_and_the_files_after_them_answered(
     terminal = agent(service_client, tmp_path)
     for name in BAD_NAMES:
         (terminal.req / name).write_text(request_xml(), encoding="utf-8")
+    not_utf8 = os.fsencode(terminal.req) + b"/OQSsiquc01req_\xff.xml"
+    with open(not_utf8, "wb") as handle:
+        handle.write(request_xml().encode())
     (terminal.req / "OQSsiquc01req_Z.xml").write_text(request_xml(), encoding="utf-8")
     (terminal.req / "OQSsiquc01req_z.xml").write_text(request_xml(), encoding="utf-8")
     written = terminal.process_once()
@@ -59,6 +62,10 @@ def test_bad_names_are_set_aside_and_the_files_after_them_answered(
     for name in BAD_NAMES:
         assert (terminal.req / "rejected" / name).read_text(encoding="utf-8") == request_xml()
         assert "is not a request file name" in reason(terminal.req, name), name
+    rejected = os.fsencode(terminal.req / "rejected")
+    assert os.path.exists(rejected + b"/OQSsiquc01req_\xff.xml")
+    with open(rejected + b"/OQSsiquc01req_\xff.xml.reason.txt", encoding="utf-8") as handle:
+        assert handle.read().startswith("OQSsiquc01req_\\xff.xml: unknown_file_name: ")
     # A restarted agent finds nothing left to do.
     assert terminal.process_once() == []
 
@@ -174,6 +181,28 @@ def test_a_request_answered_before_a_crash_is_not_asked_again(
         "OQSsiquc01req_B.xml",
     ]
     assert (terminal.req / "rejected" / "OQSsiquc01req_F.xml").is_fifo()
+
+
+def test_watch_mode_outlives_a_failing_pass(
+    service_client: tuple[TestClient, str], tmp_path: Path
+) -> None:
+    terminal = agent(service_client, tmp_path)
+    terminal.res.write_text("a file where the res folder should be")
+    request = terminal.req / "OQSsiquc01req_A.xml"
+    request.write_text(request_xml())
+    past = time.time() - 10
+    os.utime(request, (past, past))
+    passes = 0
+
+    def stop() -> bool:
+        nonlocal passes
+        passes += 1
+        if passes == 3:  # the operator repairs the folder while the agent keeps watching
+            terminal.res.unlink()
+        return passes > 4
+
+    terminal.run(interval=0.01, stop=stop)
+    assert values(terminal.res / "OQSsiquc01res_A.xml", "QualificationValidity") == ["1"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")

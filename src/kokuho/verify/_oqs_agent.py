@@ -65,6 +65,10 @@ from kokuho.verify._oqs_xml import (
 
 log = logging.getLogger("kokuho.oqs_agent")
 SETTLE_SECONDS = 0.3  # a file younger than this may still be being written by the clinic
+NAME_RULE = (
+    "is not a request file name (OQS…req_<id>.xml, <id> 1–64 of A–Z a–z 0–9 _ -), "
+    "so no response file can be named for it"
+)
 
 
 class ServiceError(Exception):
@@ -133,19 +137,23 @@ class OqsAgent:
     def run(self, *, interval: float = 0.5, stop: Callable[[], bool] = lambda: False) -> None:
         """Watches ``req`` until ``stop()`` says so. Nothing in the folders ends the watch: a
         pass that fails is logged and the next one starts ``interval`` seconds later."""
+        last_failure = ""
         while not stop():
             try:
                 self.process_once(settle=SETTLE_SECONDS)
-            except Exception:  # a folder removed or unwritable; the operator may fix it
-                log.exception("a pass over %s failed; trying again", self.req)
+                last_failure = ""
+            except Exception as error:  # a folder removed or unwritable; the operator may fix it
+                if repr(error) != last_failure:  # once, not twice a second
+                    log.exception("a pass over %s failed; trying again", self.req)
+                last_failure = repr(error)
             time.sleep(interval)
 
     # -- one entry -------------------------------------------------------------------------
     def _handle(self, entry: Entry) -> Path | None:
         try:
             response_name = response_filename(entry.name)
-        except OqsMessageError as error:
-            self._reject(entry, error.message)
+        except OqsMessageError:
+            self._reject(entry, f"{OqsErrorCode.UNKNOWN_FILE.value}: {NAME_RULE}")
             return None
         answered = self._answered_before(entry, response_name)
         try:
