@@ -183,6 +183,25 @@ def test_a_request_answered_before_a_crash_is_not_asked_again(
     assert (terminal.req / "rejected" / "OQSsiquc01req_F.xml").is_fifo()
 
 
+def test_a_response_that_cannot_be_written_is_tried_again_and_does_not_stop_the_rest(
+    service_client: tuple[TestClient, str], tmp_path: Path
+) -> None:
+    terminal = agent(service_client, tmp_path)
+    (terminal.res / "OQSsiquc01res_A.xml").mkdir(parents=True)  # a rename cannot replace it
+    for name in ("A", "B"):
+        (terminal.req / f"OQSsiquc01req_{name}.xml").write_text(request_xml())
+    assert [p.name for p in terminal.process_once()] == ["OQSsiquc01res_B.xml"]
+    assert leftovers(terminal.req) == ["OQSsiquc01req_A.xml"]  # kept, nothing lost
+    assert sorted(p.name for p in terminal.res.iterdir()) == [
+        "OQSsiquc01res_A.xml",
+        "OQSsiquc01res_B.xml",
+    ]  # and no temporary file left behind
+    (terminal.res / "OQSsiquc01res_A.xml").rmdir()
+    [answer] = terminal.process_once()
+    assert values(answer, "QualificationValidity") == ["1"]
+    assert leftovers(terminal.req) == []
+
+
 def test_watch_mode_outlives_a_failing_pass(
     service_client: tuple[TestClient, str], tmp_path: Path
 ) -> None:

@@ -99,8 +99,8 @@ class OqsAgent:
         self.rejected = req / REJECTED
         self.now = now
         self._prepared = False
-        # Entries whose last pass failed on the folders (disk full, no permission), and why:
-        # they are tried again every pass, but logged only when the reason changes.
+        # Entries whose last pass failed (disk full, no permission), and why: they are tried
+        # again every pass, but logged only when the reason changes.
         self._failing: dict[tuple[str, int, int], str] = {}
 
     def prepare(self) -> None:
@@ -121,17 +121,19 @@ class OqsAgent:
         if not self._prepared:
             self.prepare()
         written = []
+        failing = {}
         for entry in self.pending(settle=settle):
             try:
                 response = self._handle(entry)
-            except OSError as error:  # the folders, not the request: try again next pass
-                if self._failing.get(entry.key) != str(error):
-                    log.error("%s: not finished, tried again next pass: %s", entry.name, error)
-                self._failing[entry.key] = str(error)
+            except Exception as error:  # disk full, no permission …: try again next pass
+                failing[entry.key] = repr(error)
+                if self._failing.get(entry.key) != repr(error):
+                    log.error("%s: not finished, tried again next pass: %s", entry.name, error,
+                              exc_info=not isinstance(error, OSError))  # fmt: skip
                 continue
-            self._failing.pop(entry.key, None)
             if response is not None:
                 written.append(response)
+        self._failing = failing
         return written
 
     def run(self, *, interval: float = 0.5, stop: Callable[[], bool] = lambda: False) -> None:
