@@ -318,6 +318,7 @@ def mixed_folder(req: Path, outside: Path) -> tuple[list[str], list[str]]:
     return named, BAD_NAMES
 
 
+@pytest.mark.slow
 def test_one_once_run_answers_a_folder_of_50_mixed_files(
     served: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -394,6 +395,7 @@ def deliver(req: Path, name: str, body: str) -> None:
     staging.replace(req / name)
 
 
+@pytest.mark.slow
 def test_kill_9_in_watch_mode_then_restart_answers_every_request(
     served: tuple[str, str], tmp_path: Path
 ) -> None:
