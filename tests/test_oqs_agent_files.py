@@ -117,6 +117,22 @@ def test_folders_fifos_and_oversize_files_are_answered_without_being_read(
     assert leftovers(terminal.req) == []
 
 
+@pytest.mark.parametrize(("folder", "name"), [("done", "OQSsiquc01req_A.xml"),
+                                              ("rejected", "OQSsiquc01req_a.b.xml")])  # fmt: skip
+def test_done_or_rejected_planted_as_a_link_is_refused_and_nothing_moved_through_it(
+    service_client: tuple[TestClient, str], tmp_path: Path, folder: str, name: str
+) -> None:
+    terminal = agent(service_client, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (terminal.req / folder).symlink_to(elsewhere)
+    (terminal.req / name).write_text(request_xml())
+    with pytest.raises(NotADirectoryError, match=f"{folder} must be a folder"):
+        terminal.process_once()
+    assert list(elsewhere.iterdir()) == []
+    assert leftovers(terminal.req) == [name]
+
+
 def test_an_unreachable_service_gets_each_file_an_error_answer(
     service_client: tuple[TestClient, str], tmp_path: Path
 ) -> None:

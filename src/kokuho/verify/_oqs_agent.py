@@ -105,8 +105,9 @@ class OqsAgent:
 
     def prepare(self) -> None:
         """Creates the folders and removes temporary files a killed run left behind."""
-        for folder in (self.res, self.done, self.rejected):
-            prepare_folder(folder)
+        prepare_folder(self.res, follow=True)
+        for folder in (self.done, self.rejected):
+            prepare_folder(folder, follow=False)
         for folder in (self.res, self.rejected):
             for name in sweep_temporaries(folder):
                 log.warning("removed %s/%s, left by an interrupted run", folder, name)

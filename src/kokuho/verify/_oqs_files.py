@@ -230,11 +230,13 @@ def _printable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def prepare_folder(folder: Path) -> None:
-    """Creates ``folder`` and refuses one that is a symbolic link (files moved into it would
-    land wherever it points)."""
+def prepare_folder(folder: Path, *, follow: bool) -> None:
+    """Creates ``folder``. With ``follow=False`` (``done`` and ``rejected``, inside ``req``
+    where the clinic's software writes) a symbolic link there is refused: entries moved into
+    it would land wherever it points. ``res`` is the operator's choice and may be a link."""
     folder.mkdir(parents=True, exist_ok=True)
-    if not stat.S_ISDIR(folder.lstat().st_mode):
+    status = folder.stat() if follow else folder.lstat()
+    if not stat.S_ISDIR(status.st_mode):
         raise NotADirectoryError(f"{folder} must be a folder, not a link or file")
 
 
