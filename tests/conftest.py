@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +20,9 @@ from fastapi.testclient import TestClient
 import kokuho.registry  # noqa: F401  (registers the register's tables)
 import kokuho.verify  # noqa: F401  (and the service's)
 from kokuho.store import connect
+
+if TYPE_CHECKING:
+    from kokuho.config import Settings
 
 POSTGRES_URL = os.environ.get(
     "KOKUHO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -94,14 +98,12 @@ def mynumber_key() -> bytes:
 CLINIC = "3710112347"
 
 
-@pytest.fixture
-def service_client(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
-    """The whole app on a small register (Taro: 国保 2020-04-01 – 2021-03-31) and a clinic's
-    credential token."""
+def small_service(database_url: str, tmp_path: Path) -> tuple[Settings, str]:
+    """A small register (Taro: 国保 2020-04-01 – 2021-03-31) and one clinic: the service's
+    settings and the clinic's credential token."""
     from kokuho.config import Settings
     from kokuho.registry import import_changes, load_insurers
     from kokuho.verify import issue_credential, load_institutions
-    from kokuho.web import create_app
     from tests.feedfiles import acquire, lose, write_changes, write_csv, write_insurers
 
     engine = connect(database_url)
@@ -113,6 +115,14 @@ def service_client(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClie
     load_institutions(engine, tmp_path / "inst.csv")
     _, token = issue_credential(engine, label="受付", institution=CLINIC)
     engine.dispose()
-    settings = Settings(tmp_path, database_url, tmp_path / "m.key", tmp_path / "s.key")
+    return Settings(tmp_path, database_url, tmp_path / "m.key", tmp_path / "s.key"), token
+
+
+@pytest.fixture
+def service_client(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
+    """The whole app on :func:`small_service` and the clinic's credential token."""
+    from kokuho.web import create_app
+
+    settings, token = small_service(database_url, tmp_path)
     with TestClient(create_app(settings)) as http:
         yield http, token

@@ -1,14 +1,29 @@
 """``kokuho oqs-agent``: the on-site terminal (資格確認端末) for clinic software that speaks the
 OQS file interface. It watches the ``req`` folder, asks the service over HTTP, and writes each
 answer to ``res`` under the matching name, in the message structure and encoding the request
-asked for. Every request file gets a response file: a malformed one gets an error response.
+asked for.
+
+Every request file is answered on its own, and nothing one file does stops the others:
+
+- a request that parses, or fails to parse, gets its response file (an error response,
+  SegmentOfResult 9, for a malformed one) and then moves to ``req/done``;
+- an entry that cannot be a request (a symbolic link, folder, FIFO, unreadable or oversize
+  file) is never opened or read; it gets an error response when its name forms one and moves
+  to ``req/rejected`` with ``<name>.reason.txt``;
+- an entry whose name forms no response name (``OQSsiquc01req_a.b.xml``) moves to
+  ``req/rejected`` with its reason file only.
+
+Order of work, for crash safety: the response is written under a temporary name and renamed
+into place (:mod:`kokuho.verify._oqs_files`); only then does the request leave ``req``. After a
+kill, a request still in ``req`` whose response in ``res`` is newer than it was answered
+already: it moves to ``done`` without being asked again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +33,19 @@ import httpx2
 
 from kokuho.verify._json import answer_from_json
 from kokuho.verify._model import NumberQuery
+from kokuho.verify._oqs_files import (
+    DONE,
+    REJECTED,
+    Entry,
+    check_entry,
+    move_to_done,
+    prepare_folder,
+    read_request,
+    reject,
+    scan,
+    sweep_temporaries,
+    write_atomically,
+)
 from kokuho.verify._oqs_xml import (
     BulkFetchRequest,
     BulkSubmitRequest,
@@ -36,8 +64,11 @@ from kokuho.verify._oqs_xml import (
 )
 
 log = logging.getLogger("kokuho.oqs_agent")
-PREFIXES = ("OQSsiquc01req_", "OQSmuquc01req_", "OQSmuquc02req_")
 SETTLE_SECONDS = 0.3  # a file younger than this may still be being written by the clinic
+NAME_RULE = (
+    "is not a request file name (OQS…req_<id>.xml, <id> 1–64 of A–Z a–z 0–9 _ -), "
+    "so no response file can be named for it"
+)
 
 
 class ServiceError(Exception):
@@ -64,54 +95,127 @@ class OqsAgent:
         self.headers = {"Authorization": f"Bearer {token}"}
         self.req = req
         self.res = res
-        self.done = req / "done"
+        self.done = req / DONE
+        self.rejected = req / REJECTED
         self.now = now
+        self._prepared = False
+        # Entries whose last pass failed (disk full, no permission), and why: they are tried
+        # again every pass, but logged only when the reason changes.
+        self._failing: dict[tuple[str, int, int], str] = {}
 
-    def pending(self, *, settle: float = 0.0) -> list[Path]:
-        cutoff = time.time() - settle
-        return sorted(
-            path for path in self.req.iterdir()
-            if path.is_file() and path.name.startswith(PREFIXES) and path.stat().st_mtime <= cutoff
-        )  # fmt: skip
+    def prepare(self) -> None:
+        """Creates the folders and removes temporary files a killed run left behind."""
+        prepare_folder(self.res, follow=True)
+        for folder in (self.done, self.rejected):
+            prepare_folder(folder, follow=False)
+        for folder in (self.res, self.rejected):
+            for name in sweep_temporaries(folder):
+                log.warning("removed %s/%s, left by an interrupted run", folder, name)
+        self._prepared = True
+
+    def pending(self, *, settle: float = 0.0) -> list[Entry]:
+        """The request entries in ``req`` that are due for an answer."""
+        return scan(self.req, settle=settle)
 
     def process_once(self, *, settle: float = 0.0) -> list[Path]:
         """Answers every request file present; returns the response files written."""
-        self.res.mkdir(parents=True, exist_ok=True)
-        self.done.mkdir(parents=True, exist_ok=True)
+        if not self._prepared:
+            self.prepare()
         written = []
-        for path in self.pending(settle=settle):
-            written.append(self._answer(path))
-            path.replace(self.done / path.name)
+        failing = {}
+        for entry in self.pending(settle=settle):
+            try:
+                response = self._handle(entry)
+            except Exception as error:  # disk full, no permission …: try again next pass
+                failing[entry.key] = repr(error)
+                if self._failing.get(entry.key) != repr(error):
+                    log.error("%s: not finished, tried again next pass: %s", entry.name, error,
+                              exc_info=not isinstance(error, OSError))  # fmt: skip
+                continue
+            if response is not None:
+                written.append(response)
+        self._failing = failing
         return written
 
     def run(self, *, interval: float = 0.5, stop: Callable[[], bool] = lambda: False) -> None:
+        """Watches ``req`` until ``stop()`` says so. Nothing in the folders ends the watch: a
+        pass that fails is logged and the next one starts ``interval`` seconds later."""
+        last_failure = ""
         while not stop():
-            self.process_once(settle=SETTLE_SECONDS)
+            try:
+                self.process_once(settle=SETTLE_SECONDS)
+                last_failure = ""
+            except Exception as error:  # a folder removed or unwritable; the operator may fix it
+                if repr(error) != last_failure:  # once, not twice a second
+                    log.exception("a pass over %s failed; trying again", self.req)
+                last_failure = repr(error)
             time.sleep(interval)
 
-    # -- one file ---------------------------------------------------------------------------
-    def _answer(self, path: Path) -> Path:
-        target = self.res / response_filename(path.name)
+    # -- one entry -------------------------------------------------------------------------
+    def _handle(self, entry: Entry) -> Path | None:
+        try:
+            response_name = response_filename(entry.name)
+        except OqsMessageError:
+            self._reject(entry, f"{OqsErrorCode.UNKNOWN_FILE.value}: {NAME_RULE}")
+            return None
+        answered = self._answered_before(entry, response_name)
+        try:
+            check_entry(entry)
+            data = None if answered else read_request(entry)
+        except OqsMessageError as error:
+            written = None if answered else self._write(response_name, self._error(None, error))
+            self._reject(entry, f"{error.code.value}: {error.message}")
+            return written
+        if data is None:
+            log.warning("%s was answered before an interruption; not asked again", entry.name)
+            move_to_done(entry, self.done)
+            return None
+        written = self._write(response_name, self._answer(data, entry.name))
+        move_to_done(entry, self.done)
+        return written
+
+    def _answered_before(self, entry: Entry, response_name: str) -> bool:
+        """A response written after the request arrived in ``req`` (its ctime: the last write
+        or the rename into ``req``) answered it, in a run killed before the request left
+        ``req``. An older one answered an earlier request of the same name."""
+        try:
+            response = (self.res / response_name).lstat()
+        except FileNotFoundError:
+            return False
+        # Strictly later: a clinic that writes a request the moment it reads the previous
+        # answer may share its timestamp, and a stale answer is worse than a repeated one.
+        return stat.S_ISREG(response.st_mode) and response.st_mtime_ns > entry.status.st_ctime_ns
+
+    def _reject(self, entry: Entry, reason: str) -> None:
+        target = reject(entry, self.rejected, reason)
+        log.warning("%s: %s; moved to %s", entry.name, reason, target)
+
+    def _write(self, name: str, body: bytes) -> Path:
+        target = write_atomically(self.res, name, body)
+        log.info("answered → %s", name)
+        return target
+
+    def _answer(self, data: bytes, name: str) -> bytes:
         header: OqsHeader | None = None
         encoding: Encoding = "utf-8"
         try:
-            request = parse_request(path.read_bytes(), path.name)
+            request = parse_request(data, name)
             header = request.header
             encoding = header.response_encoding
-            body = self._render(request, encoding)
+            return self._render(request, encoding)
         except OqsMessageError as error:
-            header = header or error.header
-            body = self._error(header, error, encoding)
+            return self._error(header or error.header, error, encoding)
         except (ServiceError, httpx2.HTTPError) as error:
-            problem = OqsMessageError(OqsErrorCode.INVALID_VALUE, f"service: {error}")
-            body = self._error(header, problem, encoding)
-        temporary = target.with_suffix(".tmp")
-        temporary.write_bytes(body)
-        os.replace(temporary, target)  # the clinic never sees half a file
-        log.info("answered %s → %s", path.name, target.name)
-        return target
+            problem = OqsMessageError(OqsErrorCode.SERVICE, f"service: {error}")
+            return self._error(header, problem, encoding)
+        except Exception:  # a defect here must not leave the clinic without an answer
+            log.exception("%s: answered with internal_error", name)
+            problem = OqsMessageError(OqsErrorCode.INTERNAL, "the terminal failed; see its log")
+            return self._error(header, problem, encoding)
 
-    def _error(self, header: OqsHeader | None, error: OqsMessageError, encoding: Encoding) -> bytes:
+    def _error(
+        self, header: OqsHeader | None, error: OqsMessageError, encoding: Encoding = "utf-8"
+    ) -> bytes:
         try:
             return render_response(header, None, error=error, processed_at=self.now(),
                                    encoding=encoding)  # fmt: skip

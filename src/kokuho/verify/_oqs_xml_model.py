@@ -75,6 +75,8 @@ class OqsErrorCode(StrEnum):
     """
 
     UNKNOWN_FILE = "unknown_file_name"
+    NOT_A_FILE = "not_a_regular_file"  # a link, folder, FIFO … in req: never opened
+    UNREADABLE = "unreadable_file"
     OVERSIZE = "oversize"
     ENCODING = "encoding"
     DTD_FORBIDDEN = "dtd_forbidden"
@@ -93,6 +95,8 @@ class OqsErrorCode(StrEnum):
     TOO_MANY_QUERIES = "too_many_queries"
     INVALID_CHARACTER = "invalid_character"
     UNREPRESENTABLE = "unrepresentable_character"
+    SERVICE = "service_error"  # the eligibility service refused or could not be reached
+    INTERNAL = "internal_error"  # a defect of the agent; logged with its traceback
 
 
 class OqsMessageError(ValueError):
