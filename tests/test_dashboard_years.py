@@ -4,6 +4,7 @@ the 保険者努力支援制度 scores each page shows (over the small synthetic
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,14 @@ def test_municipality_detail_opens_on_the_newest_complete_year(client: TestClien
 def early_home(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo home with only FY2022's eligibility snapshot: no year is complete."""
     copy = tmp_path_factory.mktemp("early") / "home"
-    shutil.copytree(home, copy)
+    # Other workers write to the shared database meanwhile: copy it with SQLite's backup.
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("kokuho.db*"))
+    source, target = sqlite3.connect(home / "kokuho.db"), sqlite3.connect(copy / "kokuho.db")
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
     for year in (2020, 2021):
         shutil.rmtree(copy / "lake" / "eligibility" / f"fiscal_year={year}")
     return copy
