@@ -5,7 +5,8 @@ alternative)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -25,8 +26,26 @@ class Target:
 _ids = itertools.count(1)
 
 
-def _fmt(value: float, percent: bool) -> str:
-    return f"{value * 100:.1f}%" if percent else f"{value:,.0f}"
+Format = Callable[[float], str]
+
+
+def formatter(values: Iterable[float | None], *, percent: bool) -> Format:
+    """The label format of a chart, chosen by the range of the values it shows: shares as
+    percentages with one decimal; whole numbers (counts, yen) without decimals; other values
+    with enough decimals to tell them apart. Ratios near 1 (地域差指数 0.98, 1.02) must not read
+    "1" alike, so a value below 10 keeps at least two decimals."""
+    if percent:
+        return lambda value: f"{value * 100:.1f}%"
+    known = [v for v in values if v is not None and math.isfinite(v)]
+    if all(float(v).is_integer() for v in known):
+        return lambda value: f"{value:,.0f}"
+    largest = max(abs(v) for v in known)
+    least = 2 if largest < 10 else 1 if largest < 100 else 0
+    span = max(known) - min(known)
+    # Values close together need decimals down to the span's leading digit (at most four).
+    needed = math.ceil(-math.log10(span)) if span > 0 else 0
+    decimals = min(4, max(least, needed))
+    return lambda value: f"{value:,.{decimals}f}"
 
 
 def _open(width: int, height: int, title: str, desc: str) -> tuple[str, list[str]]:
@@ -59,6 +78,7 @@ def bar_chart(
     if percent:
         top_value = min(1.0, top_value * 1.05) if top_value <= 1 else top_value
     scale = (width - left - right) / (top_value or 1)
+    fmt = formatter([*values, *(t.value for t in targets)], percent=percent)
     head, parts = _open(width, height, title, desc)
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = top + i * row
@@ -73,11 +93,9 @@ def bar_chart(
         w = max(0.0, value * scale)
         parts.append(
             f'<rect class="bar{mark}" x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 6}">'
-            f"<title>{escape(label)}: {_fmt(value, percent)}</title></rect>"
+            f"<title>{escape(label)}: {fmt(value)}</title></rect>"
         )
-        parts.append(
-            f'<text class="value" x="{left + w + 4:.1f}" y="{y + 15}">{_fmt(value, percent)}</text>'
-        )
+        parts.append(f'<text class="value" x="{left + w + 4:.1f}" y="{y + 15}">{fmt(value)}</text>')
     for k, target in enumerate(targets):
         x = left + target.value * scale
         parts.append(
@@ -107,6 +125,7 @@ def line_chart(
         top_value = 1.0 if percent else 10.0
     if percent:
         top_value = min(1.0, top_value)
+    fmt = formatter([*known, *(t.value for t in targets)], percent=percent)
     head, parts = _open(width, height, title, desc)
     for k in range(5):
         value = top_value * k / 4
@@ -114,7 +133,7 @@ def line_chart(
         parts.append(
             f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
             f'<text class="axis-label" x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{_fmt(value, percent)}</text>"
+            f"{fmt(value)}</text>"
         )
     step = plot_w / max(1, len(x_labels) - 1)
     every = max(1, len(x_labels) // 8)
@@ -150,7 +169,7 @@ def line_chart(
         for x, y, value, label in points:
             parts.append(
                 f'<circle class="dot {css}" cx="{x:.1f}" cy="{y:.1f}" r="3.5">'
-                f"<title>{escape(name)} {escape(label)}: {_fmt(value, percent)}</title></circle>"
+                f"<title>{escape(name)} {escape(label)}: {fmt(value)}</title></circle>"
             )
         lx = left + (s % 4) * 150
         ly = height - 22 + (s // 4) * 14

@@ -144,6 +144,21 @@ def checkup_figures(lake_root: Path, report: Any) -> CheckupFigures:
     )
 
 
+def default_year(figures: CheckupFigures) -> tuple[int | None, bool]:
+    """The year a page opens on, and whether it is complete: the newest fiscal year whose
+    実績評価 reporting cutoff the lake's data have passed (a newer year's guidance is still
+    being reported and most of its rates read too low), else the newest year."""
+    complete = [y for y in figures.years if figures.prefecture.get(y, {}).get("complete")]
+    if complete:
+        return complete[-1], True
+    return (figures.years[-1], False) if figures.years else (None, False)
+
+
+def incomplete_years(figures: CheckupFigures) -> list[int]:
+    """Years before their reporting cutoff (報告期限前), marked in the year picker."""
+    return [y for y in figures.years if not figures.prefecture.get(y, {}).get("complete")]
+
+
 def programme_lists(
     archives: Path | None, years: list[int], report: Any
 ) -> dict[int, ProgrammeList]:

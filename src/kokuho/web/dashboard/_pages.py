@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kokuho.checkups import reporting_cutoff
 from kokuho.ids import FiscalYear
 from kokuho.web.dashboard import _figures_checkups as fc
 from kokuho.web.dashboard import _sources as src
@@ -13,6 +14,7 @@ from kokuho.web.dashboard._charts import Target, bar_chart, line_chart
 from kokuho.web.dashboard._figures_register import Municipality, Overview
 from kokuho.web.dashboard._jobs import Job
 from kokuho.web.dashboard._page import NotFound, Page, Pending, Refused, waiting
+from kokuho.web.dashboard._scores import grant_year, scores_note
 from kokuho.web.dashboard._site import Dashboard
 from kokuho.web.dashboard._tabular import table
 
@@ -24,11 +26,45 @@ def result(job: Job) -> Any:
     return job.result
 
 
-def pick_year(dashboard: Dashboard, asked: int | None) -> int | None:
+def pick_year(dashboard: Dashboard, asked: int | None, figures: Any = None) -> int | None:
+    """The year asked for when the lake has it; else, given the checkup figures, the newest
+    complete year (_figures_checkups.default_year); else the newest."""
     years = dashboard.years()
     if not years:
         return None
-    return asked if asked in years else years[-1]
+    if asked in years:
+        return asked
+    if isinstance(figures, fc.CheckupFigures):
+        year, _ = fc.default_year(figures)
+        if year in years:
+            return year
+    return years[-1]
+
+
+def year_context(dashboard: Dashboard, year: int | None, figures: Any) -> dict[str, Any]:
+    """The year picker's years, the ones marked 集計途中, and a note when the year shown is
+    one whose guidance is still being reported."""
+    incomplete = fc.incomplete_years(figures) if isinstance(figures, fc.CheckupFigures) else []
+    note = None
+    if year is not None and year in incomplete:
+        label = f"{FiscalYear(year).label} ({year}年度)"
+        newest, complete = fc.default_year(figures)
+        note = (
+            f"{label}は特定保健指導の実績評価の報告期限 ({reporting_cutoff(year).isoformat()}) "
+            "前のため、実施率は集計途中です。"
+            + (
+                f"報告期限を過ぎた最新の年度は{FiscalYear(newest).label}です。"
+                if complete and newest is not None
+                else "報告期限を過ぎた年度がまだないため、最新の年度を表示しています。"
+            )
+        )
+    return {"year": year, "years": dashboard.years(), "incomplete": incomplete, "year_note": note}
+
+
+def _scores(dashboard: Dashboard) -> Job | None:
+    """The 保険者努力支援制度 scores every page shows: those of the 交付金 page's year."""
+    year = grant_year(dashboard.grant_years())
+    return None if year is None else dashboard.incentives(year)
 
 
 def overview(dashboard: Dashboard, user: User) -> Page | Pending:
@@ -93,14 +129,18 @@ def _claims_for(data: Any, insurer: str) -> Any:
 
 
 def compare(dashboard: Dashboard, user: User, asked: int | None) -> Page | Pending:
-    year = pick_year(dashboard, asked)
-    jobs = [dashboard.checkups()]
-    if year is not None:
-        jobs += [dashboard.claims(year), dashboard.incentives(year)]
-    if pending := waiting("市町村比較", *jobs):
+    # The default year depends on the checkup figures (which years are complete), so they come
+    # first; the claims of that year and the scores after.
+    checkups = dashboard.checkups()
+    if pending := waiting("市町村比較", checkups):
         return pending
-    figures = result(jobs[0])
-    page = Page("compare.html", "市町村比較", {"year": year, "years": dashboard.years()})
+    figures = result(checkups)
+    year = pick_year(dashboard, asked, figures)
+    scores = _scores(dashboard)
+    claims_job = dashboard.claims(year) if year is not None else None
+    if pending := waiting("市町村比較", *(j for j in (claims_job, scores) if j is not None)):
+        return pending
+    page = Page("compare.html", "市町村比較", year_context(dashboard, year, figures))
     if year is None or isinstance(figures, src.Missing):
         page.context["missing"] = (
             figures
@@ -108,7 +148,8 @@ def compare(dashboard: Dashboard, user: User, asked: int | None) -> Page | Pendi
             else src.Missing("特定健診のデータを取り込んでください (kokuho checkups ingest)")
         )
         return page
-    claims, incentives = result(jobs[1]), result(jobs[2])
+    claims = result(claims_job) if claims_job is not None else None
+    incentives = result(scores) if scores is not None else src.Missing(src.INCENTIVES_HINT)
     targets = fc.targets_for(year)
     places = dashboard.municipalities()
     rows = []
@@ -162,7 +203,7 @@ def compare(dashboard: Dashboard, user: User, asked: int | None) -> Page | Pendi
             ("cost_per_insured", "一人当たり医療費", "yen"),
             ("age_adjusted_cost", "年齢調整後一人当たり医療費", "yen"),
             ("regional_index", "地域差指数", "index"),
-            ("points", "保険者努力支援制度 得点", "int"),
+            ("points", _points_label(incentives), "int"),
         ],
         rows,
         note="実施率は法定報告の定義 (年度末年齢40〜74歳・年度を通じた加入者)。"
@@ -176,6 +217,7 @@ def compare(dashboard: Dashboard, user: User, asked: int | None) -> Page | Pendi
         targets=targets,
         claims_missing=claims if isinstance(claims, src.Missing) else None,
         incentives_missing=incentives if isinstance(incentives, src.Missing) else None,
+        scores_note=scores_note(incentives) if isinstance(incentives, src.IncentivesView) else None,
         backdrop=incentives.backdrop if isinstance(incentives, src.IncentivesView) else None,
         prefecture=figures.prefecture.get(year, {}),
         checkup_chart=bar_chart(
@@ -219,6 +261,12 @@ def compare(dashboard: Dashboard, user: User, asked: int | None) -> Page | Pendi
     return page
 
 
+def _points_label(incentives: Any) -> str:
+    if isinstance(incentives, src.IncentivesView):
+        return f"保険者努力支援制度 得点 ({FiscalYear(incentives.fiscal_year).label})"
+    return "保険者努力支援制度 得点"
+
+
 def find_municipality(dashboard: Dashboard, insurer: str) -> Municipality | None:
     return next((m for m in dashboard.municipalities() if m.insurer_number == insurer), None)
 
@@ -231,22 +279,27 @@ def municipality(
         return NotFound("市町村の詳細", f"保険者番号 {insurer} の市町村国保はありません")
     if not user.may_see_municipality(insurer):
         return Refused("市町村の詳細", "他の市町村の詳細は表示できません (自らの市町村のみ)")
-    year = pick_year(dashboard, asked)
-    jobs = [dashboard.checkups(), dashboard.programmes(), dashboard.overlaps()]
-    if year is not None:
-        jobs += [dashboard.claims(year), dashboard.incentives(year)]
-    if pending := waiting(f"{place.name} の詳細", *jobs):
+    title = f"{place.name} の詳細"
+    checkups = dashboard.checkups()
+    if pending := waiting(title, checkups):
         return pending
-    figures, programmes, overlaps = (result(j) for j in jobs[:3])
-    claims = result(jobs[3]) if year is not None else None
-    incentives = result(jobs[4]) if year is not None else None
+    figures = result(checkups)
+    year = pick_year(dashboard, asked, figures)
+    scores = _scores(dashboard)
+    jobs = [dashboard.programmes(), dashboard.overlaps()]
+    if year is not None:
+        jobs.append(dashboard.claims(year))
+    if pending := waiting(title, *jobs, *(j for j in (scores,) if j is not None)):
+        return pending
+    programmes, overlaps = result(jobs[0]), result(jobs[1])
+    claims = result(jobs[2]) if year is not None else None
+    incentives = result(scores) if scores is not None else src.Missing(src.INCENTIVES_HINT)
     page = Page(
         "municipality.html",
-        f"{place.name} の詳細",
+        title,
         {
             "place": place,
-            "year": year,
-            "years": dashboard.years(),
+            **year_context(dashboard, year, figures),
             "places": [
                 m for m in dashboard.municipalities() if user.may_see_municipality(m.insurer_number)
             ],
@@ -264,4 +317,12 @@ def municipality(
     return page
 
 
-__all__ = ["compare", "find_municipality", "municipality", "overview", "pick_year", "result"]
+__all__ = [
+    "compare",
+    "find_municipality",
+    "municipality",
+    "overview",
+    "pick_year",
+    "result",
+    "year_context",
+]

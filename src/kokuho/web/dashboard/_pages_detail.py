@@ -11,6 +11,7 @@ from kokuho.web.dashboard import _sources as src
 from kokuho.web.dashboard._charts import line_chart
 from kokuho.web.dashboard._figures_register import Municipality
 from kokuho.web.dashboard._page import Page
+from kokuho.web.dashboard._scores import scores_note
 from kokuho.web.dashboard._tabular import table
 
 SEX = {1: "男性", 2: "女性"}
@@ -166,6 +167,7 @@ def fill_detail(
         else None,
         claims_missing=claims if isinstance(claims, src.Missing) else None,
         incentives_missing=incentives if isinstance(incentives, src.Missing) else None,
+        scores_note=None,
         points=None,
         grant=None,
     )
@@ -174,7 +176,8 @@ def fill_detail(
         page.add(
             table(
                 "points-by-indicator",
-                f"{place.name} 保険者努力支援制度 指標別の得点と理由 ({FiscalYear(year).label})",
+                f"{place.name} 保険者努力支援制度 指標別の得点と理由 "
+                f"({FiscalYear(incentives.fiscal_year).label})",
                 [
                     ("indicator", "指標"),
                     ("points", "得点", "float"),
@@ -184,5 +187,6 @@ def fill_detail(
                 rows,
             )
         )
+        page.context["scores_note"] = scores_note(incentives)
         page.context["points"] = incentives.points.get(place.insurer_number)
         page.context["grant"] = incentives.grants.get(place.insurer_number)

@@ -9,13 +9,14 @@ from kokuho.web.dashboard._accounts import User
 from kokuho.web.dashboard._charts import bar_chart
 from kokuho.web.dashboard._page import Page, Pending, waiting
 from kokuho.web.dashboard._pages import result
+from kokuho.web.dashboard._scores import grant_year, scores_note
 from kokuho.web.dashboard._site import Dashboard
 from kokuho.web.dashboard._tabular import table
 
 
 def grants(dashboard: Dashboard, user: User, asked: int | None) -> Page | Pending:
     years = dashboard.grant_years()
-    year = asked if asked in years else (years[-1] if years else None)
+    year = grant_year(years, asked)
     page = Page(
         "grants.html",
         "交付金",
@@ -25,6 +26,7 @@ def grants(dashboard: Dashboard, user: User, asked: int | None) -> Page | Pendin
             "missing": None,
             "levers": [],
             "default_insurer": None,
+            "scores_note": None,
         },
     )
     if year is None:
@@ -82,6 +84,7 @@ def grants(dashboard: Dashboard, user: User, asked: int | None) -> Page | Pendin
     visible = [m for m in places if user.may_see_municipality(m.insurer_number)]
     page.context.update(
         board=board,
+        scores_note=scores_note(board, elsewhere=False),
         levers=board.levers,
         places=visible,
         default_insurer=(user.insurer_number or (visible[0].insurer_number if visible else None)),

@@ -97,10 +97,17 @@ class Dashboard:
     def warm_up(self) -> None:
         """Starts the common bundles so that the first pages open without waiting."""
         self.overview()
-        self.checkups()
-        years = self.years()
-        if years:
-            self.claims(years[-1])
+        checkups = self.checkups()
+
+        def claims_of_default_year(job: Job) -> None:
+            # Queued behind the checkup figures on the one worker: by now they are done, and
+            # they name the year the pages open on (the newest complete one).
+            if isinstance(checkups.result, fc.CheckupFigures):
+                year, _ = fc.default_year(checkups.result)
+                if year is not None:
+                    self.claims(year)
+
+        self.cache.get("warm-up", claims_of_default_year)
         grant_years = self.grant_years()
         if grant_years:
             self.incentives(grant_years[-1])
