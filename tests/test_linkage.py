@@ -28,6 +28,7 @@ from kokuho.registry._linkage import (
     reject,
     review_queue,
 )
+from kokuho.registry._merge import person_merges_of
 from kokuho.registry._normalize import match_key
 from kokuho.registry._residents import load_residents
 from tests.test_residents import assert_no_clear_number, resident
@@ -253,23 +254,76 @@ def test_unknown_number(insurers: sa.Engine, mynumber_key: bytes, tmp_path: Path
     assert (waiting.reasons, waiting.differences) == ([NO_RESIDENT], [])
 
 
-def test_a_number_already_linked_to_another_person(
+def test_a_second_record_verified_on_the_same_number_is_merged(
     insurers: sa.Engine, mynumber_key: bytes, tmp_path: Path
 ) -> None:
     engine = insurers
     first = add_member(engine, "1001")
     # A second person record with the very same five items (two insurers' records that the
-    # register has not joined): the number must not become a second link.
-    add_member(engine, "77", insurer=KYOKAI)
+    # register has not joined): verified on the same number, it is the same human. The
+    # number never becomes a second link; the record is absorbed into the link holder.
+    second = add_member(engine, "77", insurer=KYOKAI)
     add_residents(engine, mynumber_key, tmp_path, resident(1, **TARO))
     link_submissions(engine, submit(tmp_path, [("1001", NUMBER)]), mynumber_key)
     report = link_submissions(
         engine, submit(tmp_path, [("77", NUMBER)], insurer=KYOKAI, name="k.csv"), mynumber_key
     )
-    assert (report.linked, report.review) == (0, 1)
+    assert (report.linked, report.review, report.merged) == (1, 0, 1)
+    assert review_queue(engine) == []
+    assert [link.person_id for link in links(engine)] == [first]
+    (merge,) = person_merges_of(engine)
+    assert (merge.absorbed_person_id, merge.into_person_id) == (second, first)
+    with engine.connect() as connection:
+        owners = connection.execute(sa.select(tables.coverages.c.person_id)).scalars().all()
+        kept = connection.scalar(
+            sa.select(sa.func.count()).where(tables.persons.c.person_id == second)
+        )
+    assert owners == [first, first] and kept == 1  # the absorbed row is kept, not deleted
+    (request,) = [r for r in requests(engine) if r.insurer_number == KYOKAI]
+    assert request.status == "linked" and f"person {second} merged into {first}" in (
+        request.decided_by
+    )
+
+
+@pytest.mark.parametrize("item", ITEMS)
+def test_no_merge_on_fewer_than_five_items(
+    insurers: sa.Engine, mynumber_key: bytes, tmp_path: Path, item: str
+) -> None:
+    engine = insurers
+    first = add_member(engine, "1001")
+    add_member(engine, "77", {**TARO, item: OTHER[item]}, insurer=KYOKAI)
+    add_residents(engine, mynumber_key, tmp_path, resident(1, **TARO))
+    link_submissions(engine, submit(tmp_path, [("1001", NUMBER)]), mynumber_key)
+    report = link_submissions(
+        engine, submit(tmp_path, [("77", NUMBER)], insurer=KYOKAI, name="k.csv"), mynumber_key
+    )
+    assert (report.linked, report.review, report.merged) == (0, 1, 0)
     (waiting,) = review_queue(engine)
     assert waiting.reasons == [NUMBER_LINKED_TO_OTHER_PERSON]
+    assert [d.item for d in waiting.differences] == [item]
     assert [link.person_id for link in links(engine)] == [first]
+    assert person_merges_of(engine) == []
+
+
+def test_no_merge_of_a_record_linked_to_another_number(
+    insurers: sa.Engine, mynumber_key: bytes, tmp_path: Path
+) -> None:
+    engine = insurers
+    add_member(engine, "1001")
+    add_member(engine, "77", insurer=KYOKAI)
+    add_residents(engine, mynumber_key, tmp_path, resident(1, **TARO), resident(2, **TARO))
+    link_submissions(engine, submit(tmp_path, [("1001", NUMBER)]), mynumber_key)
+    other = resident(2)["mynumber"]
+    link_submissions(
+        engine, submit(tmp_path, [("77", other)], insurer=KYOKAI, name="k1.csv"), mynumber_key
+    )
+    report = link_submissions(
+        engine, submit(tmp_path, [("77", NUMBER)], insurer=KYOKAI, name="k2.csv"), mynumber_key
+    )
+    assert (report.review, report.merged) == (1, 0)
+    (waiting,) = review_queue(engine)
+    assert waiting.reasons == [NUMBER_LINKED_TO_OTHER_PERSON, PERSON_HAS_OTHER_NUMBER]
+    assert len(links(engine)) == 2 and person_merges_of(engine) == []
 
 
 def test_a_person_already_linked_to_another_number(

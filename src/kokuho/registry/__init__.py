@@ -27,11 +27,15 @@ from kokuho.registry._linkage import (
     reject,
     review_queue,
 )
+from kokuho.registry._merge import VERIFIED_MYNUMBER, PersonMerge, person_merges_of
 from kokuho.registry._normalize import (
+    address_parts,
+    differing_items,
     match_key,
     normalize_address,
     normalize_kana_name,
     normalize_kanji_name,
+    same_address,
 )
 from kokuho.registry._queries import Coverage, Overlap, PersonRecord, Terms, find_overlaps, show
 from kokuho.registry._residents import ResidentLoadReport, load_residents
@@ -43,6 +47,7 @@ __all__ = [
     "NO_RESIDENT",
     "NUMBER_LINKED_TO_OTHER_PERSON",
     "PERSON_HAS_OTHER_NUMBER",
+    "VERIFIED_MYNUMBER",
     "Coverage",
     "Difference",
     "FileRejected",
@@ -51,12 +56,15 @@ __all__ = [
     "LinkReport",
     "LinkStatus",
     "Overlap",
+    "PersonMerge",
     "PersonRecord",
     "RecheckReport",
     "ResidentLoadReport",
     "ReviewItem",
     "RowError",
     "Terms",
+    "address_parts",
+    "differing_items",
     "find_overlaps",
     "import_changes",
     "link_status",
@@ -68,10 +76,12 @@ __all__ = [
     "normalize_kana_name",
     "normalize_kanji_name",
     "person_for_mynumber_hmac",
+    "person_merges_of",
     "read_csv_rows",
     "recheck",
     "reject",
     "review_queue",
+    "same_address",
     "show",
     "tables",
 ]

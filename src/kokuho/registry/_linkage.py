@@ -30,7 +30,8 @@ from kokuho.ids import (
 )
 from kokuho.registry._csv import read_rows
 from kokuho.registry._errors import FileRejected, RowError
-from kokuho.registry._normalize import normalize_address, normalize_kana_name, normalize_kanji_name
+from kokuho.registry._merge import merge_persons
+from kokuho.registry._normalize import differing_items
 from kokuho.registry._residents import scrub
 from kokuho.registry._tables import (
     coverages,
@@ -42,7 +43,6 @@ from kokuho.registry._tables import (
 from kokuho.store import chunks, key_table
 
 COLUMNS: Final = frozenset({"insurer_number", "symbol", "number", "branch", "mynumber"})
-ITEMS: Final = ("name_kanji", "name_kana", "birth_date", "sex", "address")
 #: Reason codes a finding may carry instead of an item difference.
 NO_RESIDENT: Final = "no_resident"
 NO_MEMBER: Final = "no_member"
@@ -50,11 +50,6 @@ NUMBER_LINKED_TO_OTHER_PERSON: Final = "number_linked_to_other_person"
 PERSON_HAS_OTHER_NUMBER: Final = "person_has_other_number"
 AUTOMATIC: Final = "kokuho: 5 items match"
 
-_NORMALIZERS: Final = {
-    "name_kanji": normalize_kanji_name,
-    "name_kana": normalize_kana_name,
-    "address": normalize_address,
-}
 _r = mynumber_requests.c
 
 
@@ -80,6 +75,8 @@ class LinkReport:
     review: int = 0
     already_linked: int = 0
     previously_rejected: int = 0
+    #: Person records absorbed into the holder of the same verified My Number.
+    merged: int = 0
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -98,6 +95,7 @@ class RecheckReport:
     checked: int = 0
     linked: int = 0
     review: int = 0
+    merged: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +112,9 @@ class LinkStatus:
 def differences(member: Mapping[Any, Any], resident: Mapping[Any, Any]) -> list[Difference]:
     """The basic items on which a member and a resident differ after normalisation."""
     found: list[Difference] = []
-    for item in ITEMS:
-        ours, theirs = member[item], resident[item]
-        normalize = _NORMALIZERS.get(item)
-        same = normalize(ours) == normalize(theirs) if normalize else ours == theirs
-        if not same:
-            if isinstance(ours, dt.date):
-                ours = ours.isoformat()
-            found.append(Difference(item, ours))
+    for item in differing_items(member, resident):
+        ours = member[item]
+        found.append(Difference(item, ours.isoformat() if isinstance(ours, dt.date) else ours))
     return found
 
 
@@ -159,6 +152,7 @@ class _Request:
     source: str = ""
     findings: list[dict[str, Any]] = field(default_factory=list)
     changed: bool = False
+    decided_by: str = AUTOMATIC
 
 
 class _Checks:
@@ -180,26 +174,32 @@ class _Checks:
         links = person_mynumbers.c
         self.holder: dict[str, int] = {}
         self.number: dict[int, str] = {}
+        self.resident_of: dict[int, str] = {}
         for column, values in ((links.mynumber_hmac, digests), (links.person_id, people)):
             for chunk in chunks(values, _CHUNK):
-                query = sa.select(links.person_id, links.mynumber_hmac).where(column.in_(chunk))
+                query = sa.select(links.person_id, links.mynumber_hmac, links.resident_id).where(
+                    column.in_(chunk)
+                )
                 for row in connection.execute(query):
                     self.holder[row.mynumber_hmac] = row.person_id
                     self.number[row.person_id] = row.mynumber_hmac
+                    self.resident_of[row.person_id] = row.resident_id
         self.new_links: list[tuple[_Request, int, str]] = []
+        #: (request, absorbed person, surviving link holder)
+        self.merges: list[tuple[_Request, int, int]] = []
 
     def _load(
         self, table: sa.Table, column: sa.Column[Any], values: list[Any], key: str
-    ) -> dict[Any, sa.RowMapping]:
-        found: dict[Any, sa.RowMapping] = {}
+    ) -> dict[Any, Mapping[str, Any]]:
+        found: dict[Any, Mapping[str, Any]] = {}
         for chunk in chunks(values, _CHUNK):
             for row in self.connection.execute(sa.select(table).where(column.in_(chunk))):
-                found[row._mapping[key]] = row._mapping
+                found[row._mapping[key]] = dict(row._mapping)
         return found
 
     def check(self, request: _Request) -> bool:
         """The five-item check of one request; True when it is (now) a usable link."""
-        people = self.members.get(request.insured, [])
+        people = sorted(set(self.members.get(request.insured, [])))
         person_id = people[0] if len(people) == 1 else None
         digest = request.digest
         findings: list[dict[str, Any]] = []
@@ -218,6 +218,12 @@ class _Checks:
                     {"item": d.item, "register": d.register, "resident": d.resident}
                     for d in differences(self.persons[person_id], resident)
                 ]
+        if person_id is not None and self._one_human(findings, person_id, resident):
+            assert resident is not None
+            findings = []
+            holder = self.holder[digest]
+            self._merge(request, person_id, holder)
+            person_id = holder
         request.findings = findings
         request.status = "review" if findings else "linked"
         request.changed = True
@@ -227,7 +233,28 @@ class _Checks:
             self.holder[digest] = person_id
             self.number[person_id] = digest
             self.new_links.append((request, person_id, resident["resident_id"]))
+            self.resident_of[person_id] = resident["resident_id"]
         return True
+
+    def _one_human(
+        self, findings: list[dict[str, Any]], person_id: int, resident: Mapping[str, Any] | None
+    ) -> bool:
+        """Whether this member and the person already linked to the number are one human:
+        the member's five items match the resident now (no other finding), and the holder's
+        link was verified against the same resident. Never on less than that."""
+        if resident is None or findings != [{"reason": NUMBER_LINKED_TO_OTHER_PERSON}]:
+            return False
+        holder = self.holder[resident["mynumber_hmac"]]
+        return holder != person_id and self.resident_of.get(holder) == resident["resident_id"]
+
+    def _merge(self, request: _Request, absorbed: int, holder: int) -> None:
+        """Later rows of the batch see one person: the holder, with the verified items."""
+        self.merges.append((request, absorbed, holder))
+        request.decided_by = f"kokuho: 5 items match; person {absorbed} merged into {holder}"
+        for people in self.members.values():
+            if absorbed in people:
+                people[:] = sorted({holder if p == absorbed else p for p in people})
+        self.persons[holder] = {**self.persons[absorbed], "person_id": holder}
 
     def write(self, requests: list[_Request], now: dt.datetime) -> None:
         """Stores what the checks decided: new requests, changed ones, and the new links."""
@@ -277,6 +304,9 @@ class _Checks:
                     for request, person_id, resident_id in self.new_links
                 ],
             )
+        for request, absorbed, holder in self.merges:
+            assert request.request_id is not None
+            merge_persons(self.connection, absorbed, holder, request_id=request.request_id, now=now)
 
 
 def _values(request: _Request, now: dt.datetime) -> dict[str, Any]:
@@ -285,7 +315,7 @@ def _values(request: _Request, now: dt.datetime) -> dict[str, Any]:
         "status": request.status,
         "findings": json.dumps(request.findings, ensure_ascii=False),
         "decided_at": now if linked else None,
-        "decided_by": AUTOMATIC if linked else None,
+        "decided_by": request.decided_by[:100] if linked else None,
     }
 
 
@@ -401,6 +431,7 @@ def link_submissions(
                     report.review += 1
                 touched.append(request)
             checks.write(list({id(r): r for r in touched}.values()), now)
+            report.merged += len(checks.merges)
     return report
 
 
@@ -442,6 +473,7 @@ def recheck(engine: sa.Engine, request_id: int | None = None) -> RecheckReport:
                 else:
                     report.review += 1
             checks.write(list(batch), now)
+            report.merged += len(checks.merges)
     return report
 
 
