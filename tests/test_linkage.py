@@ -455,22 +455,24 @@ def test_reject_closes_a_request(insurers: sa.Engine, mynumber_key: bytes, tmp_p
         reject(engine, waiting.request_id, " ")
 
 
-def test_unknown_member_rejects_the_file_unless_good_rows_are_wanted(
+def test_an_unknown_member_is_reviewed_and_the_rest_of_the_file_loads(
     insurers: sa.Engine, mynumber_key: bytes, tmp_path: Path
 ) -> None:
     engine = insurers
     add_member(engine, "1001")
     add_residents(engine, mynumber_key, tmp_path, resident(1, **TARO))
-    path = submit(tmp_path, [("9999", resident(2)["mynumber"]), ("1001", NUMBER)])
-    with pytest.raises(FileRejected) as rejected:
-        link_submissions(engine, path, mynumber_key)
-    (error,) = rejected.value.errors
-    assert (error.line, error.field) == (2, "number") and "no member" in error.reason
-    assert requests(engine) == []
-
-    report = link_submissions(engine, path, mynumber_key, load_good_rows=True)
-    assert (report.rows, report.linked, len(report.errors)) == (2, 1, 1)
-    assert report.errors[0].line == 2
+    path = submit(tmp_path, [("9999", NUMBER), ("1001", NUMBER)])
+    report = link_submissions(engine, path, mynumber_key)
+    assert (report.rows, report.linked, report.review, report.errors) == (2, 1, 1, [])
+    (waiting,) = review_queue(engine)
+    assert waiting.reasons == [NO_MEMBER] and waiting.differences == []
+    assert (waiting.insured.number, waiting.source) == ("9999", "submissions.csv:2")
+    # The insurer's enrolment reaches the register later: a re-check decides it then (here
+    # the number is already another person's, so it stays in review with that reason).
+    add_member(engine, "9999", OTHER)
+    assert recheck(engine).review == 1
+    assert review_queue(engine)[0].reasons == [NUMBER_LINKED_TO_OTHER_PERSON]
+    assert [d.item for d in review_queue(engine)[0].differences] == list(ITEMS)
 
 
 def test_bad_identifiers_name_their_column(

@@ -363,16 +363,13 @@ def _submissions(
             continue
         parsed.append((line, insured, mynumber.keyed_hash(key)))
     members = _members(connection, (insured for _, insured, _ in parsed))
-    good: list[_Request] = []
-    for line, insured, digest in parsed:
-        people = members.get(insured, [])
-        if len(people) != 1:
-            what = "no member has" if not people else f"{len(people)} persons share"
-            reason = f"{what} the insured number {insured}"
-            report.errors.append(RowError(name, line, "number", reason))
-            continue
-        source = f"{path.name}:{line}"[-300:]
-        good.append(_Request(insured, digest, "new", source=source))
+    # An insured number the register does not hold is a review row (no_member), not a file
+    # error: the insurer's own enrolment may not have reached the change feed yet, and a
+    # re-check links it once it has.
+    good = [
+        _Request(insured, digest, "new", source=f"{path.name}:{line}"[-300:])
+        for line, insured, digest in parsed
+    ]
     report.errors.sort(key=lambda error: error.line)
     return good, members
 
@@ -403,8 +400,9 @@ def link_submissions(
     engine: sa.Engine, path: Path, key: bytes, *, load_good_rows: bool = False
 ) -> LinkReport:
     """Checks each submission of ``mynumber_submissions.csv`` and links those whose five items
-    match; the rest go to review. One transaction: a row error (unknown member, bad 個人番号)
-    rejects the file unless ``load_good_rows``. Resubmitting a pair adds no request: one in
+    match; the rest, an insured number not in the register among them, go to review. One
+    transaction: a row error (a bad 個人番号 or insured number) rejects the file unless
+    ``load_good_rows``. Resubmitting a pair adds no request: one in
     review is checked again, a linked or rejected one is left as it is."""
     report = LinkReport(file=str(path))
     now = dt.datetime.now(dt.UTC)
