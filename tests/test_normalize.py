@@ -244,3 +244,17 @@ def test_variant_table_is_marked_and_one_step() -> None:
         for char in (variant, standard):
             assert unicodedata.normalize("NFKC", char) == char
     assert "籐" not in VARIANTS and "斉" not in VARIANTS
+
+
+def test_the_user_docs_list_every_equivalence() -> None:
+    """docs/formats.md §4a lists each registered 異体字 pair and each kana and address rule
+    the code applies, so that an office can see exactly what is treated as equal."""
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "formats.md").read_text("utf-8")
+    section = docs[docs.index("### 4a.") : docs.index("## 5.")]
+    missing = [f"{v}→{s}" for v, s in VARIANTS.items() if f"{v}→{s}" not in section]
+    assert missing == []
+    for rule in ("ァィゥェォッャュョヮヵヶ", "霞ヶ関", "IVS", "NFKC", "the prefecture is ignored"):
+        assert rule in section
+    assert len(VARIANTS) == section.count("→") - section.count("→standard")
