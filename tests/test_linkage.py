@@ -15,18 +15,16 @@ import sqlalchemy as sa
 from kokuho.ids import MyNumber
 from kokuho.registry import tables
 from kokuho.registry._errors import FileRejected
+from kokuho.registry._link_queries import link_status, person_for_mynumber_hmac, review_queue
 from kokuho.registry._linkage import (
     NO_MEMBER,
     NO_RESIDENT,
     NUMBER_LINKED_TO_OTHER_PERSON,
     PERSON_HAS_OTHER_NUMBER,
     Difference,
-    link_status,
     link_submissions,
-    person_for_mynumber_hmac,
     recheck,
     reject,
-    review_queue,
 )
 from kokuho.registry._merge import person_merges_of
 from kokuho.registry._normalize import match_key

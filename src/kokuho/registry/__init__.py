@@ -10,6 +10,13 @@ from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import LOSS_REASONS
 from kokuho.registry._feed import ImportReport, import_changes
 from kokuho.registry._insurers import INSURER_KINDS, InsurerLoadReport, load_insurers
+from kokuho.registry._link_queries import (
+    LinkStatus,
+    ReviewItem,
+    link_status,
+    person_for_mynumber_hmac,
+    review_queue,
+)
 from kokuho.registry._linkage import (
     NO_MEMBER,
     NO_RESIDENT,
@@ -17,15 +24,10 @@ from kokuho.registry._linkage import (
     PERSON_HAS_OTHER_NUMBER,
     Difference,
     LinkReport,
-    LinkStatus,
     RecheckReport,
-    ReviewItem,
-    link_status,
     link_submissions,
-    person_for_mynumber_hmac,
     recheck,
     reject,
-    review_queue,
 )
 from kokuho.registry._merge import VERIFIED_MYNUMBER, PersonMerge, person_merges_of
 from kokuho.registry._normalize import (

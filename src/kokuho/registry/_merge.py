@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kokuho.registry._bind import reading
 from kokuho.registry._normalize import ITEMS
 from kokuho.registry._tables import coverages, person_merges, persons
 
@@ -100,11 +101,8 @@ def person_merges_of(
         query = query.where(
             sa.or_(_m.absorbed_person_id == person_id, _m.into_person_id == person_id)
         )
-    if isinstance(bind, sa.Engine):
-        with bind.connect() as connection:
-            rows = connection.execute(query).all()
-    else:
-        rows = bind.execute(query).all()
+    with reading(bind) as connection:
+        rows = connection.execute(query).all()
     return [
         PersonMerge(
             row.merge_id,
