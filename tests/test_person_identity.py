@@ -19,6 +19,7 @@ from kokuho.registry import (
     load_insurers,
     load_residents,
     person_merges_of,
+    recheck,
     review_queue,
     show,
 )
@@ -221,3 +222,42 @@ def test_new_enrolment_before_the_old_loss_is_merged_on_the_verified_number(
     with register.connect() as connection:
         merges = connection.scalar(sa.select(sa.func.count()).select_from(t.person_merges))
     assert person_count(register) == 2 and merges == 1
+
+
+def test_the_old_record_verified_later_is_merged_by_a_recheck(
+    register: sa.Engine, mynumber_key: bytes, tmp_path: Path
+) -> None:
+    """The other order: the new insurer's record is linked first; the old insurer's record
+    goes to review (old address) until its 資格喪失 carries the 転出先 address."""
+    old_home = {
+        "name_kanji": "讃岐 次郎",
+        "name_kana": "サヌキ ジロウ",
+        "birth_date": "1990-12-01",
+        "sex": "1",
+        "address": "高松市番町4-1-10",
+    }
+    new_home = old_home | {"address": "香川県丸亀市大手町2-4-21"}  # fmt: skip
+    rows = [
+        acquire("T1", "2023-04-01", number="1001", person=old_home),
+        acquire("M1", "2024-05-01", insurer=MARUGAME, number="5001", person=new_home),
+    ]
+    import_changes(register, write_changes(tmp_path / "feed.csv", rows))
+    jiro = resident(3, **new_home, municipality_code="372021")
+    load_residents(register, write_residents(tmp_path / "r.csv", [jiro]), mynumber_key)
+    number = jiro["mynumber"]
+    path = submit(tmp_path, [("5001", number)], insurer=MARUGAME, name="m.csv")
+    assert link_submissions(register, path, mynumber_key).linked == 1
+    report = link_submissions(register, submit(tmp_path, [("1001", number)]), mynumber_key)
+    assert (report.review, report.merged) == (1, 0)  # the old address is not verified
+    holder = person_of(register, member(MARUGAME, "5001"))
+    assert person_of(register, member(KOKUHO, "1001")) != holder
+
+    moved = lose("T2", "2024-06-01", number="1001") | {"address": new_home["address"]}
+    import_changes(register, write_changes(tmp_path / "loss.csv", [moved]))
+    rechecked = recheck(register)
+    assert (rechecked.linked, rechecked.merged, rechecked.review) == (1, 1, 0)
+    assert person_of(register, member(KOKUHO, "1001")) == holder
+    (overlap,) = find_overlaps(register)
+    assert (overlap.person_id, overlap.days) == (holder, 31)
+    (merge,) = person_merges_of(register)
+    assert merge.into_person_id == holder
