@@ -195,7 +195,7 @@ def test_an_unknown_member_goes_to_review_as_documented(
 
 
 def test_review_help_promises_no_resident_data() -> None:
-    text = run("mynumber", "review", "--help").stdout
+    text = " ".join(run("mynumber", "review", "--help").stdout.split())
     assert "residents' personal data" not in text
     assert "never the resident register's" in text
 

@@ -363,3 +363,12 @@ def test_non_utf8_names_the_exact_line_far_into_the_file(
     assert error.line == 251
     prefix = lines[250].split("讃岐".encode("cp932"))[0].decode()
     assert f"at character {len(prefix) + 1})" in error.reason and "not UTF-8" in error.reason
+
+
+def test_non_utf8_in_the_header_after_a_bom(register: sa.Engine, tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfevent_id,ev\xffent\r\nE1,acquire\r\n")
+    with pytest.raises(FileRejected) as caught:
+        import_changes(register, path)
+    [error] = caught.value.errors
+    assert (error.line, error.reason) == (1, "not UTF-8 (byte 0xff at character 12)")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,6 +97,8 @@ def _not_utf8(path: Path) -> RowError:
                 parts.pop()  # the CR of a CR LF ending
             for part in parts:
                 line += 1
+                if line == 1 and part.startswith(codecs.BOM_UTF8):
+                    part = part[len(codecs.BOM_UTF8) :]  # not a character of the text
                 try:
                     part.decode("utf-8")
                 except UnicodeDecodeError as error:
