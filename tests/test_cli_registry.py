@@ -75,6 +75,20 @@ def test_show_errors(run: CliRunner) -> None:
     assert missing.exit_code == 1 and "no member" in missing.stderr
 
 
+def test_merges_listing(run: CliRunner, tmp_path: Path) -> None:
+    empty = run.invoke(main, ["registry", "merges"])
+    assert empty.exit_code == 0 and "0 merge(s)" in empty.output
+    document = json.loads(run.invoke(main, ["registry", "merges", "--json"]).output)
+    assert document == {"count": 0, "merges": []}
+    bad = run.invoke(main, ["registry", "merges", "--person", "0"])
+    assert bad.exit_code == 2 and "--person" in bad.output
+    write_changes(tmp_path / "a.csv", [acquire("K1", "2020-04-01")])
+    run.invoke(main, ["registry", "import", str(tmp_path / "a.csv")])
+    shown = json.loads(run.invoke(main, ["registry", "show", KOKUHO, "12", "1001", "01",
+                                         "--json"]).output)  # fmt: skip
+    assert shown["merges"] == []
+
+
 def test_folder_files_load_in_filing_order(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     names = ["01370014_2021-01.csv", "370015_2020-12.csv", "370015_2021-01.csv", "zz.csv"]

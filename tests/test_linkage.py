@@ -15,19 +15,18 @@ import sqlalchemy as sa
 from kokuho.ids import MyNumber
 from kokuho.registry import tables
 from kokuho.registry._errors import FileRejected
+from kokuho.registry._link_queries import link_status, person_for_mynumber_hmac, review_queue
 from kokuho.registry._linkage import (
     NO_MEMBER,
     NO_RESIDENT,
     NUMBER_LINKED_TO_OTHER_PERSON,
     PERSON_HAS_OTHER_NUMBER,
     Difference,
-    link_status,
     link_submissions,
-    person_for_mynumber_hmac,
     recheck,
     reject,
-    review_queue,
 )
+from kokuho.registry._merge import person_merges_of
 from kokuho.registry._normalize import match_key
 from kokuho.registry._residents import load_residents
 from tests.test_residents import assert_no_clear_number, resident
@@ -253,23 +252,76 @@ def test_unknown_number(insurers: sa.Engine, mynumber_key: bytes, tmp_path: Path
     assert (waiting.reasons, waiting.differences) == ([NO_RESIDENT], [])
 
 
-def test_a_number_already_linked_to_another_person(
+def test_a_second_record_verified_on_the_same_number_is_merged(
     insurers: sa.Engine, mynumber_key: bytes, tmp_path: Path
 ) -> None:
     engine = insurers
     first = add_member(engine, "1001")
     # A second person record with the very same five items (two insurers' records that the
-    # register has not joined): the number must not become a second link.
-    add_member(engine, "77", insurer=KYOKAI)
+    # register has not joined): verified on the same number, it is the same human. The
+    # number never becomes a second link; the record is absorbed into the link holder.
+    second = add_member(engine, "77", insurer=KYOKAI)
     add_residents(engine, mynumber_key, tmp_path, resident(1, **TARO))
     link_submissions(engine, submit(tmp_path, [("1001", NUMBER)]), mynumber_key)
     report = link_submissions(
         engine, submit(tmp_path, [("77", NUMBER)], insurer=KYOKAI, name="k.csv"), mynumber_key
     )
-    assert (report.linked, report.review) == (0, 1)
+    assert (report.linked, report.review, report.merged) == (1, 0, 1)
+    assert review_queue(engine) == []
+    assert [link.person_id for link in links(engine)] == [first]
+    (merge,) = person_merges_of(engine)
+    assert (merge.absorbed_person_id, merge.into_person_id) == (second, first)
+    with engine.connect() as connection:
+        owners = connection.execute(sa.select(tables.coverages.c.person_id)).scalars().all()
+        kept = connection.scalar(
+            sa.select(sa.func.count()).where(tables.persons.c.person_id == second)
+        )
+    assert owners == [first, first] and kept == 1  # the absorbed row is kept, not deleted
+    (request,) = [r for r in requests(engine) if r.insurer_number == KYOKAI]
+    assert request.status == "linked" and f"person {second} merged into {first}" in (
+        request.decided_by
+    )
+
+
+@pytest.mark.parametrize("item", ITEMS)
+def test_no_merge_on_fewer_than_five_items(
+    insurers: sa.Engine, mynumber_key: bytes, tmp_path: Path, item: str
+) -> None:
+    engine = insurers
+    first = add_member(engine, "1001")
+    add_member(engine, "77", {**TARO, item: OTHER[item]}, insurer=KYOKAI)
+    add_residents(engine, mynumber_key, tmp_path, resident(1, **TARO))
+    link_submissions(engine, submit(tmp_path, [("1001", NUMBER)]), mynumber_key)
+    report = link_submissions(
+        engine, submit(tmp_path, [("77", NUMBER)], insurer=KYOKAI, name="k.csv"), mynumber_key
+    )
+    assert (report.linked, report.review, report.merged) == (0, 1, 0)
     (waiting,) = review_queue(engine)
     assert waiting.reasons == [NUMBER_LINKED_TO_OTHER_PERSON]
+    assert [d.item for d in waiting.differences] == [item]
     assert [link.person_id for link in links(engine)] == [first]
+    assert person_merges_of(engine) == []
+
+
+def test_no_merge_of_a_record_linked_to_another_number(
+    insurers: sa.Engine, mynumber_key: bytes, tmp_path: Path
+) -> None:
+    engine = insurers
+    add_member(engine, "1001")
+    add_member(engine, "77", insurer=KYOKAI)
+    add_residents(engine, mynumber_key, tmp_path, resident(1, **TARO), resident(2, **TARO))
+    link_submissions(engine, submit(tmp_path, [("1001", NUMBER)]), mynumber_key)
+    other = resident(2)["mynumber"]
+    link_submissions(
+        engine, submit(tmp_path, [("77", other)], insurer=KYOKAI, name="k1.csv"), mynumber_key
+    )
+    report = link_submissions(
+        engine, submit(tmp_path, [("77", NUMBER)], insurer=KYOKAI, name="k2.csv"), mynumber_key
+    )
+    assert (report.review, report.merged) == (1, 0)
+    (waiting,) = review_queue(engine)
+    assert waiting.reasons == [NUMBER_LINKED_TO_OTHER_PERSON, PERSON_HAS_OTHER_NUMBER]
+    assert len(links(engine)) == 2 and person_merges_of(engine) == []
 
 
 def test_a_person_already_linked_to_another_number(
@@ -401,22 +453,24 @@ def test_reject_closes_a_request(insurers: sa.Engine, mynumber_key: bytes, tmp_p
         reject(engine, waiting.request_id, " ")
 
 
-def test_unknown_member_rejects_the_file_unless_good_rows_are_wanted(
+def test_an_unknown_member_is_reviewed_and_the_rest_of_the_file_loads(
     insurers: sa.Engine, mynumber_key: bytes, tmp_path: Path
 ) -> None:
     engine = insurers
     add_member(engine, "1001")
     add_residents(engine, mynumber_key, tmp_path, resident(1, **TARO))
-    path = submit(tmp_path, [("9999", resident(2)["mynumber"]), ("1001", NUMBER)])
-    with pytest.raises(FileRejected) as rejected:
-        link_submissions(engine, path, mynumber_key)
-    (error,) = rejected.value.errors
-    assert (error.line, error.field) == (2, "number") and "no member" in error.reason
-    assert requests(engine) == []
-
-    report = link_submissions(engine, path, mynumber_key, load_good_rows=True)
-    assert (report.rows, report.linked, len(report.errors)) == (2, 1, 1)
-    assert report.errors[0].line == 2
+    path = submit(tmp_path, [("9999", NUMBER), ("1001", NUMBER)])
+    report = link_submissions(engine, path, mynumber_key)
+    assert (report.rows, report.linked, report.review, report.errors) == (2, 1, 1, [])
+    (waiting,) = review_queue(engine)
+    assert waiting.reasons == [NO_MEMBER] and waiting.differences == []
+    assert (waiting.insured.number, waiting.source) == ("9999", "submissions.csv:2")
+    # The insurer's enrolment reaches the register later: a re-check decides it then (here
+    # the number is already another person's, so it stays in review with that reason).
+    add_member(engine, "9999", OTHER)
+    assert recheck(engine).review == 1
+    assert review_queue(engine)[0].reasons == [NUMBER_LINKED_TO_OTHER_PERSON]
+    assert [d.item for d in review_queue(engine)[0].differences] == list(ITEMS)
 
 
 def test_bad_identifiers_name_their_column(

@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 
 from kokuho.registry._normalize import (
     VARIANTS,
+    address_parts,
+    differing_items,
     match_key,
     normalize_address,
     normalize_kana_name,
     normalize_kanji_name,
+    same_address,
 )
 
 NORMALIZERS = [normalize_kanji_name, normalize_kana_name, normalize_address]
@@ -107,7 +110,7 @@ def test_kana_names_differ(a: str, b: str) -> None:
     ],
 )
 def test_addresses_equal(a: str, b: str) -> None:
-    assert normalize_address(a) == normalize_address(b)
+    assert same_address(a, b) and same_address(b, a)
 
 
 @pytest.mark.parametrize(
@@ -124,6 +127,51 @@ def test_addresses_equal(a: str, b: str) -> None:
 )
 def test_addresses_differ(a: str, b: str) -> None:
     assert normalize_address(a) != normalize_address(b)
+    assert not same_address(a, b) and not same_address(b, a)
+
+
+#: Municipalities of one name in several prefectures (全国地方公共団体コード lists each).
+SAME_NAMED = {
+    "府中市": ["東京都", "広島県"],
+    "伊達市": ["北海道", "福島県"],
+    "朝日町": ["山形県", "富山県", "三重県"],
+    "美里町": ["宮城県", "埼玉県", "熊本県"],
+    "池田町": ["北海道", "福井県", "長野県", "岐阜県", "徳島県"],
+}
+
+
+@pytest.mark.parametrize(("town", "prefectures"), SAME_NAMED.items())
+def test_same_named_municipalities_of_different_prefectures_differ(
+    town: str, prefectures: list[str]
+) -> None:
+    street = f"{town}本町一丁目2番3号"
+    for first in prefectures:
+        for second in prefectures:
+            same = same_address(first + street, second + " " + street)
+            assert same == (first == second), (first, second)
+        # The prefecture is ignored only when one record does not write it.
+        assert same_address(first + street, street) and same_address(street, first + street)
+
+
+def test_prefecture_parts() -> None:
+    assert address_parts("広島県府中市府川町315") == ("広島県", "府中市府川町315")
+    assert address_parts("府中市府川町315") == ("", "府中市府川町315")
+    assert address_parts("香川県香川県高松市") == ("香川県", "高松市")  # a typing slip
+    # a second, different prefecture is not dropped: it can match nothing written normally
+    assert address_parts("東京都広島県府中市") == ("東京都", "広島県府中市")
+    assert not same_address("東京都広島県府中市", "広島県府中市")
+
+
+def test_differing_items_applies_the_prefecture_rule() -> None:
+    born = dt.date(1980, 1, 2)
+    tokyo = {"name_kanji": "府中 一郎", "name_kana": "フチュウ イチロウ", "birth_date": born,
+             "sex": 1, "address": "東京都府中市宮西町2-24"}  # fmt: skip
+    hiroshima = tokyo | {"address": "広島県府中市宮西町二丁目24番地"}
+    bare = tokyo | {"address": "府中市宮西町2丁目24番"}
+    assert differing_items(tokyo, hiroshima) == ["address"]
+    assert differing_items(tokyo, bare) == differing_items(hiroshima, bare) == []
+    # The key finds candidates only; it leaves the prefecture out on purpose.
+    assert match_key(**tokyo) == match_key(**hiroshima) == match_key(**bare)
 
 
 def test_kanji_numbers_in_addresses() -> None:
@@ -132,14 +180,15 @@ def test_kanji_numbers_in_addresses() -> None:
     assert normalize_address("番町百五番地") == "番町105"
     assert normalize_address("番町二〇三号") == "番町203"
     # a numeral that is part of a name stays a name
-    assert normalize_address("新潟県十日町市") == "十日町市"
+    assert normalize_address("新潟県十日町市") == "新潟県十日町市"
     assert normalize_address("京都市中京区三条通") == "京都市中京区三条通"
 
 
 def test_prefecture_only_as_a_prefix() -> None:
-    assert normalize_address("三重県津市") == "津市"
-    assert normalize_address("神奈川県横浜市") == normalize_address("横浜市")
-    assert normalize_address("京都府京都市") == "京都市"
+    assert address_parts("三重県津市") == ("三重県", "津市")
+    assert address_parts("神奈川県横浜市")[1] == address_parts("横浜市")[1]
+    assert address_parts("京都府京都市") == ("京都府", "京都市")
+    assert address_parts("京都市京都府庁前") == ("", "京都市京都府庁前")
 
 
 def test_match_key_equal_on_notation_and_different_on_substance() -> None:
@@ -195,3 +244,17 @@ def test_variant_table_is_marked_and_one_step() -> None:
         for char in (variant, standard):
             assert unicodedata.normalize("NFKC", char) == char
     assert "籐" not in VARIANTS and "斉" not in VARIANTS
+
+
+def test_the_user_docs_list_every_equivalence() -> None:
+    """docs/formats.md §4a lists each registered 異体字 pair and each kana and address rule
+    the code applies, so that an office can see exactly what is treated as equal."""
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "formats.md").read_text("utf-8")
+    section = docs[docs.index("### 4a.") : docs.index("## 5.")]
+    missing = [f"{v}→{s}" for v, s in VARIANTS.items() if f"{v}→{s}" not in section]
+    assert missing == []
+    for rule in ("ァィゥェォッャュョヮヵヶ", "霞ヶ関", "IVS", "NFKC", "the prefecture is ignored"):
+        assert rule in section
+    assert len(VARIANTS) == section.count("→") - section.count("→standard")

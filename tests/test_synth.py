@@ -479,8 +479,9 @@ def test_address_notations_are_the_same_address() -> None:
     for municipality in range(len(prefecture.municipalities)):
         for _ in range(40):
             parts = addresses.new(municipality)
+            # The prefix is the prefecture, which the comparison ignores when one side lacks it.
             forms = {
-                normalize.normalize_address(addresses.render(parts, style, prefix))
+                normalize.address_parts(addresses.render(parts, style, prefix))[1]
                 for style in (*range(FEED_STYLES), KANJI_STYLE)
                 for prefix in (False, True)
             }

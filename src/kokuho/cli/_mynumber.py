@@ -1,7 +1,7 @@
 """``kokuho residents`` and ``kokuho mynumber``: the resident register and My Number linkage.
 
-No command prints a My Number or its hash. The five items of members and residents appear
-only in the review listing, which is for insurer staff deciding a request.
+No command prints a My Number or its hash. Members' own items appear only in the review
+listing, which is for insurer staff deciding a request; residents' items appear nowhere.
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def link_command(file: Path, load_good_rows: bool, as_json: bool) -> None:
         return
     skipped = f", {len(report.errors)} rows rejected" if report.errors else ""
     click.echo(
-        f"{file}: {report.rows} rows: {report.linked} linked, {report.review} sent to review, "
+        f"{file}: {report.rows} rows: {report.linked} linked{_merged(report.merged)}, "
+        f"{report.review} sent to review, "
         f"{report.already_linked} already linked, {report.previously_rejected} rejected "
         f"before{skipped}"
     )
@@ -146,8 +147,11 @@ def link_command(file: Path, load_good_rows: bool, as_json: bool) -> None:
 def review_command(
     insurer: str | None, again: bool, reject_id: int | None, by: str | None, as_json: bool
 ) -> None:
-    """List the requests waiting for review with the items that differ (for insurer staff:
-    the listing shows members' and residents' personal data)."""
+    """List the requests waiting for review with the reasons and the items that differ.
+
+    For insurer staff: each differing item shows the member's own value as the insurer
+    reported it, never the resident register's (it may be another person's data).
+    """
     if (reject_id is None) != (by is None):
         fail("--reject ID and --by NAME go together")
     if reject_id is not None and again:
@@ -169,7 +173,7 @@ def review_command(
             document["recheck"] = counts
             if not as_json:
                 click.echo(
-                    f"checked {counts.checked}: {counts.linked} linked, "
+                    f"checked {counts.checked}: {counts.linked} linked{_merged(counts.merged)}, "
                     f"{counts.review} still in review"
                 )
         try:
@@ -182,6 +186,13 @@ def review_command(
     click.echo(f"{len(items)} request(s) in review")
     if items:
         _table(items)
+
+
+def _merged(count: int) -> str:
+    """Two person records verified on one My Number became one (kokuho registry merges)."""
+    if not count:
+        return ""
+    return f" ({count} person record{'s' if count > 1 else ''} merged)"
 
 
 def _item(item: ReviewItem) -> dict[str, Any]:

@@ -18,9 +18,11 @@ from kokuho.registry import (
     Coverage,
     FileRejected,
     ImportReport,
+    PersonMerge,
     find_overlaps,
     import_changes,
     load_insurers,
+    person_merges_of,
     show,
 )
 
@@ -192,6 +194,7 @@ def show_command(insurer: str, symbol: str, number: str, branch: str, as_json: b
                 "address": record.address,
                 "mynumber_linked": record.mynumber_linked,
                 "coverages": [_coverage_json(c) for c in record.coverages],
+                "merges": record.merges,
             }
         )
         return
@@ -213,6 +216,31 @@ def show_command(insurer: str, symbol: str, number: str, branch: str, as_json: b
             ]
             detail = " ".join(x for x in extras if x)
             click.echo(f"      {terms.effective_from}〜 負担 {terms.copay_percent}% {detail}")
+    for merge in record.merges:
+        click.echo(_merge_line(merge))
+
+
+def _merge_line(merge: PersonMerge) -> str:
+    moved = ", ".join(str(c) for c in merge.coverage_ids) or "-"
+    return (
+        f"名寄せ {merge.merged_at:%Y-%m-%d %H:%M} person {merge.absorbed_person_id} → "
+        f"{merge.into_person_id} (coverages {moved}; request {merge.request_id}): {merge.reason}"
+    )
+
+
+@registry.command("merges")
+@click.option("--person", type=click.IntRange(min=1), help="Only merges this person id was in.")
+@json_option
+def merges_command(person: int | None, as_json: bool) -> None:
+    """List the person records merged into another (名寄せ): two records verified to hold
+    the same My Number. The record is append-only; nothing is deleted by a merge."""
+    found = person_merges_of(open_engine(), person)
+    if as_json:
+        emit_json({"count": len(found), "merges": found})
+        return
+    click.echo(f"{len(found)} merge(s)")
+    for merge in found:
+        click.echo(_merge_line(merge))
 
 
 @registry.command("overlaps")

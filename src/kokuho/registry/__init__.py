@@ -10,6 +10,13 @@ from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import LOSS_REASONS
 from kokuho.registry._feed import ImportReport, import_changes
 from kokuho.registry._insurers import INSURER_KINDS, InsurerLoadReport, load_insurers
+from kokuho.registry._link_queries import (
+    LinkStatus,
+    ReviewItem,
+    link_status,
+    person_for_mynumber_hmac,
+    review_queue,
+)
 from kokuho.registry._linkage import (
     NO_MEMBER,
     NO_RESIDENT,
@@ -17,21 +24,20 @@ from kokuho.registry._linkage import (
     PERSON_HAS_OTHER_NUMBER,
     Difference,
     LinkReport,
-    LinkStatus,
     RecheckReport,
-    ReviewItem,
-    link_status,
     link_submissions,
-    person_for_mynumber_hmac,
     recheck,
     reject,
-    review_queue,
 )
+from kokuho.registry._merge import VERIFIED_MYNUMBER, PersonMerge, person_merges_of
 from kokuho.registry._normalize import (
+    address_parts,
+    differing_items,
     match_key,
     normalize_address,
     normalize_kana_name,
     normalize_kanji_name,
+    same_address,
 )
 from kokuho.registry._queries import Coverage, Overlap, PersonRecord, Terms, find_overlaps, show
 from kokuho.registry._residents import ResidentLoadReport, load_residents
@@ -43,6 +49,7 @@ __all__ = [
     "NO_RESIDENT",
     "NUMBER_LINKED_TO_OTHER_PERSON",
     "PERSON_HAS_OTHER_NUMBER",
+    "VERIFIED_MYNUMBER",
     "Coverage",
     "Difference",
     "FileRejected",
@@ -51,12 +58,15 @@ __all__ = [
     "LinkReport",
     "LinkStatus",
     "Overlap",
+    "PersonMerge",
     "PersonRecord",
     "RecheckReport",
     "ResidentLoadReport",
     "ReviewItem",
     "RowError",
     "Terms",
+    "address_parts",
+    "differing_items",
     "find_overlaps",
     "import_changes",
     "link_status",
@@ -68,10 +78,12 @@ __all__ = [
     "normalize_kana_name",
     "normalize_kanji_name",
     "person_for_mynumber_hmac",
+    "person_merges_of",
     "read_csv_rows",
     "recheck",
     "reject",
     "review_queue",
+    "same_address",
     "show",
     "tables",
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,22 +14,27 @@ def read_rows(
     """Yields ``(line, row)`` of a UTF-8 CSV file with a header (line 1).
 
     The header must name every required column and nothing outside ``allowed``: a misspelt
-    column would otherwise be ignored silently. Raises FileRejected for header problems and
-    for bytes that are not UTF-8.
+    column would otherwise be ignored silently. Raises FileRejected for header problems, for
+    bytes that are not UTF-8 and for a NUL byte (a text file has none, PostgreSQL refuses it
+    and SQLite would cut the value at it), each with the exact line and column.
+
+    A row with the wrong number of fields comes as ``{"__width__": reason}``.
     """
     name = str(path)
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as error:
         raise FileRejected([RowError(name, 0, "", f"cannot open: {error.strerror}")]) from None
+    nul = [False]
     with handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(_watch(handle, nul))
         try:
             header = [column.strip() for column in next(reader)]
         except StopIteration:
             raise FileRejected([RowError(name, 0, "", "the file is empty")]) from None
-        except UnicodeDecodeError as error:
-            raise FileRejected([RowError(name, 1, "", f"not UTF-8 ({error.reason})")]) from None
+        except UnicodeDecodeError:
+            raise FileRejected([_not_utf8(path)]) from None
+        _refuse_nul(name, 1, header, header)
         problems = [
             RowError(name, 1, column, "unknown column")
             for column in header
@@ -47,15 +53,56 @@ def read_rows(
         try:
             for record in reader:
                 line = reader.line_num
+                if nul[0]:
+                    _refuse_nul(name, line, header, record)
                 if not record or (len(record) == 1 and not record[0].strip()):
                     continue
                 if len(record) != width:
                     yield line, {"__width__": f"has {len(record)} fields, the header has {width}"}
                     continue
                 yield line, dict(zip(header, record, strict=True))
-        except UnicodeDecodeError as error:
-            raise FileRejected(
-                [RowError(name, line + 1, "", f"not UTF-8 ({error.reason})")]
-            ) from None
+        except UnicodeDecodeError:
+            # The decoder reads ahead in 8 KiB chunks: its error does not say which line.
+            raise FileRejected([_not_utf8(path)]) from None
         except csv.Error as error:
             raise FileRejected([RowError(name, reader.line_num, "", f"bad CSV: {error}")]) from None
+
+
+def _watch(lines: Iterator[str], nul: list[bool]) -> Iterator[str]:
+    """Passes lines to the CSV reader and notes a NUL byte: a test per line, not per field,
+    keeps the bulk load fast; the record that holds it is searched then."""
+    for line in lines:
+        if "\x00" in line:
+            nul[0] = True
+        yield line
+
+
+def _refuse_nul(name: str, line: int, header: list[str], record: list[str]) -> None:
+    for index, value in enumerate(record):
+        at = value.find("\x00")
+        if at >= 0:
+            column = header[index] if index < len(header) else f"field {index + 1}"
+            reason = f"contains a NUL byte (character {at + 1} of the field)"
+            raise FileRejected([RowError(name, line, column, reason)])
+
+
+def _not_utf8(path: Path) -> RowError:
+    """The first line with bytes that are not UTF-8, and the character they start at. Lines
+    end at LF, CR LF or a lone CR, as the CSV reader counts them."""
+    line = 0
+    with path.open("rb") as handle:
+        for physical in handle:
+            parts = physical.split(b"\r")
+            if parts[-1] in (b"", b"\n") and len(parts) > 1:
+                parts.pop()  # the CR of a CR LF ending
+            for part in parts:
+                line += 1
+                if line == 1 and part.startswith(codecs.BOM_UTF8):
+                    part = part[len(codecs.BOM_UTF8) :]  # not a character of the text
+                try:
+                    part.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    column = len(part[: error.start].decode("utf-8")) + 1
+                    reason = f"not UTF-8 (byte 0x{part[error.start]:02x} at character {column})"
+                    return RowError(str(path), line, "", reason)
+    return RowError(str(path), 0, "", "not UTF-8")

@@ -19,7 +19,8 @@ from kokuho.registry._csv import read_rows
 from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import COLUMNS, REQUIRED, Event, FieldError, parse_event
 from kokuho.registry._feed_write import write
-from kokuho.registry._normalize import match_key
+from kokuho.registry._merge import absorbed_persons
+from kokuho.registry._normalize import ITEMS, address_parts, differing_items, match_key
 from kokuho.registry._tables import (
     coverage_terms,
     coverages,
@@ -115,7 +116,7 @@ class _Import:
         self.known_insurers = set(connection.scalars(sa.select(insurers.c.insurer_number)))
         self.periods: dict[InsuredId, list[_Period]] = {}
         self.persons: dict[int, _Person] = {}
-        self.by_key: dict[str, int] = {}
+        self.by_key: dict[str, list[int]] = {}
         self.rejected_tuples: dict[InsuredId, int] = {}
         self.keys: dict[int, str] = {}
         self.empty = False
@@ -186,13 +187,16 @@ class _Import:
 
     def _load_persons(self, column: sa.ColumnElement[Any], values: list[Any]) -> None:
         for chunk in chunks(values, _CHUNK):
-            for row in self.connection.execute(sa.select(persons).where(column.in_(chunk))):
+            query = sa.select(persons).where(
+                column.in_(chunk), persons.c.person_id.not_in(absorbed_persons())
+            )
+            for row in self.connection.execute(query):
                 if row.person_id not in self.persons:
                     self.persons[row.person_id] = _Person(
                         row.person_id, row.name_kanji, row.name_kana, row.birth_date,
                         row.sex, row.address, row.match_key,
                     )  # fmt: skip
-                    self.by_key.setdefault(row.match_key, row.person_id)
+                    self.by_key.setdefault(row.match_key, []).append(row.person_id)
 
     # -- applying events -----------------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -224,9 +228,9 @@ class _Import:
             self._update_person(person, event.person)
         else:
             key = self.keys.get(event.line) or match_key(**_five(event))
-            person_id = self.by_key.get(key)
-            if person_id is not None:
-                person = self.persons[person_id]
+            found = self._same_person(key, _five(event))
+            if found is not None:
+                person = found
             else:
                 person = _Person(
                     self.next_person, event.person["name_kanji"], event.person["name_kana"],
@@ -234,7 +238,7 @@ class _Import:
                 )  # fmt: skip
                 self.next_person += 1
                 self.persons[person.person_id] = person
-                self.by_key[key] = person.person_id
+                self.by_key.setdefault(key, []).append(person.person_id)
         assert event.relationship is not None
         terms = {name: event.terms.get(name) for name in _TERMS}
         plist.append(
@@ -245,6 +249,23 @@ class _Import:
             )
         )  # fmt: skip
         self.next_coverage += 1
+
+    def _same_person(self, key: str, five: dict[str, Any]) -> _Person | None:
+        """The one person whose five items agree with ``five`` (the rule My Number linkage
+        uses, :func:`differing_items`). The key finds candidates; two records whose
+        prefectures differ share a key but are not the same person. When more than one
+        candidate agrees (a record without a prefecture, namesakes in two prefectures), the
+        one with the same written prefecture is taken, else none: a second person record is
+        safe, a wrong merge is not."""
+        candidates = [
+            person
+            for person in (self.persons[pid] for pid in self.by_key.get(key, []))
+            if person.key == key and not differing_items(_items(person), five)
+        ]
+        if len(candidates) > 1:
+            prefecture = address_parts(five["address"])[0]
+            candidates = [p for p in candidates if address_parts(p.address)[0] == prefecture]
+        return candidates[0] if len(candidates) == 1 else None
 
     def _lose(self, event: Event) -> None:
         plist = self.periods.get(event.insured)
@@ -298,11 +319,16 @@ class _Import:
             person.key = match_key(
                 person.name_kanji, person.name_kana, person.birth_date, person.sex, person.address
             )
+            self.by_key.setdefault(person.key, []).append(person.person_id)
 
     # -- writing ---------------------------------------------------------------------------
 
 
 _TERMS = ("copay_percent", "elderly_copay_percent", "limit_category", "specific_disease")
+
+
+def _items(person: _Person) -> dict[str, Any]:
+    return {item: getattr(person, item) for item in ITEMS}
 
 
 def _five(event: Event) -> dict[str, Any]:
@@ -395,14 +421,21 @@ def import_changes(engine: sa.Engine, path: Path, *, load_good_rows: bool = Fals
         if report.errors and not load_good_rows:
             connection.rollback()
             raise FileRejected(report.errors)
-        write(connection, state, file_id, done)
         report.applied = len(done)
-        report.persons_created = sum(1 for p in state.persons.values() if p.new)
-        connection.execute(
-            feed_files.update()
-            .where(feed_files.c.file_id == file_id)
-            .values(applied=report.applied, duplicates=report.duplicates, rejected=report.rejected)
-        )
+        if not done:
+            # Nothing to record: a file loaded again leaves no trace (the row above only
+            # took SQLite's write lock early).
+            connection.execute(feed_files.delete().where(feed_files.c.file_id == file_id))
+        else:
+            write(connection, state, file_id, done)
+            report.persons_created = sum(1 for p in state.persons.values() if p.new)
+            connection.execute(
+                feed_files.update()
+                .where(feed_files.c.file_id == file_id)
+                .values(
+                    applied=report.applied, duplicates=report.duplicates, rejected=report.rejected
+                )
+            )
     report.errors.sort(key=lambda e: e.line)
     return report
 

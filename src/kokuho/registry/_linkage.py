@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -30,7 +29,8 @@ from kokuho.ids import (
 )
 from kokuho.registry._csv import read_rows
 from kokuho.registry._errors import FileRejected, RowError
-from kokuho.registry._normalize import normalize_address, normalize_kana_name, normalize_kanji_name
+from kokuho.registry._merge import merge_persons
+from kokuho.registry._normalize import differing_items
 from kokuho.registry._residents import scrub
 from kokuho.registry._tables import (
     coverages,
@@ -42,7 +42,6 @@ from kokuho.registry._tables import (
 from kokuho.store import chunks, key_table
 
 COLUMNS: Final = frozenset({"insurer_number", "symbol", "number", "branch", "mynumber"})
-ITEMS: Final = ("name_kanji", "name_kana", "birth_date", "sex", "address")
 #: Reason codes a finding may carry instead of an item difference.
 NO_RESIDENT: Final = "no_resident"
 NO_MEMBER: Final = "no_member"
@@ -50,11 +49,6 @@ NUMBER_LINKED_TO_OTHER_PERSON: Final = "number_linked_to_other_person"
 PERSON_HAS_OTHER_NUMBER: Final = "person_has_other_number"
 AUTOMATIC: Final = "kokuho: 5 items match"
 
-_NORMALIZERS: Final = {
-    "name_kanji": normalize_kanji_name,
-    "name_kana": normalize_kana_name,
-    "address": normalize_address,
-}
 _r = mynumber_requests.c
 
 
@@ -80,17 +74,9 @@ class LinkReport:
     review: int = 0
     already_linked: int = 0
     previously_rejected: int = 0
+    #: Person records absorbed into the holder of the same verified My Number.
+    merged: int = 0
     errors: list[RowError] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewItem:
-    request_id: int
-    insured: InsuredId
-    source: str
-    submitted_at: dt.datetime
-    reasons: list[str]
-    differences: list[Difference]
 
 
 @dataclass
@@ -98,30 +84,15 @@ class RecheckReport:
     checked: int = 0
     linked: int = 0
     review: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LinkStatus:
-    """A person's My Number link: usable only when ``linked``; ``in_review`` counts the open
-    requests for any of the person's insured numbers."""
-
-    person_id: int
-    linked: bool
-    verified_at: dt.datetime | None
-    in_review: int
+    merged: int = 0
 
 
 def differences(member: Mapping[Any, Any], resident: Mapping[Any, Any]) -> list[Difference]:
     """The basic items on which a member and a resident differ after normalisation."""
     found: list[Difference] = []
-    for item in ITEMS:
-        ours, theirs = member[item], resident[item]
-        normalize = _NORMALIZERS.get(item)
-        same = normalize(ours) == normalize(theirs) if normalize else ours == theirs
-        if not same:
-            if isinstance(ours, dt.date):
-                ours = ours.isoformat()
-            found.append(Difference(item, ours))
+    for item in differing_items(member, resident):
+        ours = member[item]
+        found.append(Difference(item, ours.isoformat() if isinstance(ours, dt.date) else ours))
     return found
 
 
@@ -159,6 +130,7 @@ class _Request:
     source: str = ""
     findings: list[dict[str, Any]] = field(default_factory=list)
     changed: bool = False
+    decided_by: str = AUTOMATIC
 
 
 class _Checks:
@@ -180,26 +152,32 @@ class _Checks:
         links = person_mynumbers.c
         self.holder: dict[str, int] = {}
         self.number: dict[int, str] = {}
+        self.resident_of: dict[int, str] = {}
         for column, values in ((links.mynumber_hmac, digests), (links.person_id, people)):
             for chunk in chunks(values, _CHUNK):
-                query = sa.select(links.person_id, links.mynumber_hmac).where(column.in_(chunk))
+                query = sa.select(links.person_id, links.mynumber_hmac, links.resident_id).where(
+                    column.in_(chunk)
+                )
                 for row in connection.execute(query):
                     self.holder[row.mynumber_hmac] = row.person_id
                     self.number[row.person_id] = row.mynumber_hmac
+                    self.resident_of[row.person_id] = row.resident_id
         self.new_links: list[tuple[_Request, int, str]] = []
+        #: (request, absorbed person, surviving link holder)
+        self.merges: list[tuple[_Request, int, int]] = []
 
     def _load(
         self, table: sa.Table, column: sa.Column[Any], values: list[Any], key: str
-    ) -> dict[Any, sa.RowMapping]:
-        found: dict[Any, sa.RowMapping] = {}
+    ) -> dict[Any, Mapping[str, Any]]:
+        found: dict[Any, Mapping[str, Any]] = {}
         for chunk in chunks(values, _CHUNK):
             for row in self.connection.execute(sa.select(table).where(column.in_(chunk))):
-                found[row._mapping[key]] = row._mapping
+                found[row._mapping[key]] = dict(row._mapping)
         return found
 
     def check(self, request: _Request) -> bool:
         """The five-item check of one request; True when it is (now) a usable link."""
-        people = self.members.get(request.insured, [])
+        people = sorted(set(self.members.get(request.insured, [])))
         person_id = people[0] if len(people) == 1 else None
         digest = request.digest
         findings: list[dict[str, Any]] = []
@@ -218,6 +196,12 @@ class _Checks:
                     {"item": d.item, "register": d.register, "resident": d.resident}
                     for d in differences(self.persons[person_id], resident)
                 ]
+        if person_id is not None and self._one_human(findings, person_id, resident):
+            assert resident is not None
+            findings = []
+            holder = self.holder[digest]
+            self._merge(request, person_id, holder)
+            person_id = holder
         request.findings = findings
         request.status = "review" if findings else "linked"
         request.changed = True
@@ -227,7 +211,28 @@ class _Checks:
             self.holder[digest] = person_id
             self.number[person_id] = digest
             self.new_links.append((request, person_id, resident["resident_id"]))
+            self.resident_of[person_id] = resident["resident_id"]
         return True
+
+    def _one_human(
+        self, findings: list[dict[str, Any]], person_id: int, resident: Mapping[str, Any] | None
+    ) -> bool:
+        """Whether this member and the person already linked to the number are one human:
+        the member's five items match the resident now (no other finding), and the holder's
+        link was verified against the same resident. Never on less than that."""
+        if resident is None or findings != [{"reason": NUMBER_LINKED_TO_OTHER_PERSON}]:
+            return False
+        holder = self.holder[resident["mynumber_hmac"]]
+        return holder != person_id and self.resident_of.get(holder) == resident["resident_id"]
+
+    def _merge(self, request: _Request, absorbed: int, holder: int) -> None:
+        """Later rows of the batch see one person: the holder, with the verified items."""
+        self.merges.append((request, absorbed, holder))
+        request.decided_by = f"kokuho: 5 items match; person {absorbed} merged into {holder}"
+        for people in self.members.values():
+            if absorbed in people:
+                people[:] = sorted({holder if p == absorbed else p for p in people})
+        self.persons[holder] = {**self.persons[absorbed], "person_id": holder}
 
     def write(self, requests: list[_Request], now: dt.datetime) -> None:
         """Stores what the checks decided: new requests, changed ones, and the new links."""
@@ -277,6 +282,9 @@ class _Checks:
                     for request, person_id, resident_id in self.new_links
                 ],
             )
+        for request, absorbed, holder in self.merges:
+            assert request.request_id is not None
+            merge_persons(self.connection, absorbed, holder, request_id=request.request_id, now=now)
 
 
 def _values(request: _Request, now: dt.datetime) -> dict[str, Any]:
@@ -285,7 +293,7 @@ def _values(request: _Request, now: dt.datetime) -> dict[str, Any]:
         "status": request.status,
         "findings": json.dumps(request.findings, ensure_ascii=False),
         "decided_at": now if linked else None,
-        "decided_by": AUTOMATIC if linked else None,
+        "decided_by": request.decided_by[:100] if linked else None,
     }
 
 
@@ -333,16 +341,13 @@ def _submissions(
             continue
         parsed.append((line, insured, mynumber.keyed_hash(key)))
     members = _members(connection, (insured for _, insured, _ in parsed))
-    good: list[_Request] = []
-    for line, insured, digest in parsed:
-        people = members.get(insured, [])
-        if len(people) != 1:
-            what = "no member has" if not people else f"{len(people)} persons share"
-            reason = f"{what} the insured number {insured}"
-            report.errors.append(RowError(name, line, "number", reason))
-            continue
-        source = f"{path.name}:{line}"[-300:]
-        good.append(_Request(insured, digest, "new", source=source))
+    # An insured number the register does not hold is a review row (no_member), not a file
+    # error: the insurer's own enrolment may not have reached the change feed yet, and a
+    # re-check links it once it has.
+    good = [
+        _Request(insured, digest, "new", source=f"{path.name}:{line}"[-300:])
+        for line, insured, digest in parsed
+    ]
     report.errors.sort(key=lambda error: error.line)
     return good, members
 
@@ -373,8 +378,9 @@ def link_submissions(
     engine: sa.Engine, path: Path, key: bytes, *, load_good_rows: bool = False
 ) -> LinkReport:
     """Checks each submission of ``mynumber_submissions.csv`` and links those whose five items
-    match; the rest go to review. One transaction: a row error (unknown member, bad 個人番号)
-    rejects the file unless ``load_good_rows``. Resubmitting a pair adds no request: one in
+    match; the rest, an insured number not in the register among them, go to review. One
+    transaction: a row error (a bad 個人番号 or insured number) rejects the file unless
+    ``load_good_rows``. Resubmitting a pair adds no request: one in
     review is checked again, a linked or rejected one is left as it is."""
     report = LinkReport(file=str(path))
     now = dt.datetime.now(dt.UTC)
@@ -401,6 +407,7 @@ def link_submissions(
                     report.review += 1
                 touched.append(request)
             checks.write(list({id(r): r for r in touched}.values()), now)
+            report.merged += len(checks.merges)
     return report
 
 
@@ -442,6 +449,7 @@ def recheck(engine: sa.Engine, request_id: int | None = None) -> RecheckReport:
                 else:
                     report.review += 1
             checks.write(list(batch), now)
+            report.merged += len(checks.merges)
     return report
 
 
@@ -463,82 +471,3 @@ def reject(engine: sa.Engine, request_id: int, by: str) -> None:
             .where(_r.request_id == request_id)
             .values(status="rejected", decided_at=dt.datetime.now(dt.UTC), decided_by=who[:100])
         )
-
-
-@contextmanager
-def _reading(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
-    if isinstance(bind, sa.Connection):
-        yield bind
-    else:
-        with bind.connect() as connection:
-            yield connection
-
-
-def review_queue(bind: sa.Engine | sa.Connection, insurer: str | None = None) -> list[ReviewItem]:
-    """The requests waiting for review, oldest first, optionally of one insurer only."""
-    query = sa.select(mynumber_requests).where(_r.status == "review").order_by(_r.request_id)
-    if insurer is not None:
-        query = query.where(_r.insurer_number == InsurerNumber.parse(insurer).value)
-    items: list[ReviewItem] = []
-    with _reading(bind) as connection:
-        for row in connection.execute(query):
-            findings = json.loads(row.findings)
-            items.append(
-                ReviewItem(
-                    request_id=row.request_id,
-                    insured=InsuredId(row.insurer_number, row.symbol, row.number, row.branch),
-                    source=row.source,
-                    submitted_at=row.submitted_at,
-                    reasons=[f["reason"] for f in findings if "reason" in f],
-                    differences=[
-                        Difference(f["item"], f["register"], f["resident"])
-                        for f in findings
-                        if "item" in f
-                    ],
-                )
-            )
-    return items
-
-
-def person_for_mynumber_hmac(bind: sa.Engine | sa.Connection, digest: str) -> int | None:
-    """The person a verified link names for this number hash; None when there is none (a
-    request in review is not a link)."""
-    with _reading(bind) as connection:
-        return connection.execute(
-            sa.select(person_mynumbers.c.person_id).where(
-                person_mynumbers.c.mynumber_hmac == digest
-            )
-        ).scalar_one_or_none()
-
-
-def link_status(bind: sa.Engine | sa.Connection, person_id: int) -> LinkStatus:
-    """Whether a person has a usable My Number link, and how many requests wait for review."""
-    c = coverages.c
-    tuples = (
-        sa.select(c.insurer_number, c.symbol, c.number, c.branch)
-        .where(c.person_id == person_id)
-        .distinct()
-        .subquery()
-    )
-    open_requests = (
-        sa.select(sa.func.count())
-        .select_from(mynumber_requests)
-        .join(
-            tuples,
-            sa.and_(
-                _r.insurer_number == tuples.c.insurer_number,
-                _r.symbol == tuples.c.symbol,
-                _r.number == tuples.c.number,
-                _r.branch == tuples.c.branch,
-            ),
-        )
-        .where(_r.status == "review")
-    )
-    with _reading(bind) as connection:
-        verified = connection.execute(
-            sa.select(person_mynumbers.c.verified_at).where(
-                person_mynumbers.c.person_id == person_id
-            )
-        ).scalar_one_or_none()
-        waiting = connection.execute(open_requests).scalar_one()
-    return LinkStatus(person_id, verified is not None, verified, waiting)

@@ -4,13 +4,15 @@ Two records name the same person only when all five agree after this normalisati
 漢字氏名, カナ氏名, 生年月日, 性別, 住所. The rules remove differences of notation, never of
 substance: width (全角/半角), spaces, kana script and legacy big kana, registered variant
 kanji (異体字, ``data/kanji_variants.tsv``), and the ways an address writes 丁目・番地・号.
+The prefecture of an address is ignored only when one of the two records does not write it.
+docs/formats.md §4 lists every rule with why it is safe.
 
 When in doubt a rule is left out: a notation difference that survives sends a submission to
 review (safe), while a rule that merges two different values could link the wrong person.
 So 々 is not expanded, 大字/字 and 郡 are not dropped, case is kept, and building and room
 parts of an address are compared as written.
 
-Every function is idempotent (``f(f(x)) == f(x)``) and cached: the importer calls
+Every ``normalize_*`` function is idempotent (``f(f(x)) == f(x)``) and cached: the importer calls
 :func:`match_key` once per record, and household members share addresses.
 """
 
@@ -18,12 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import operator
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from kokuho.store import data_text
 
@@ -109,9 +112,8 @@ _ADDRESS_TABLE = _table(
     ("ヵ", "カ"),
 )
 _ADDRESS_ODD = _class(_BLANKS + "".join(VARIANTS) + _DASHES.replace("-", "") + "ヶヵ")
-#: The prefecture is implied by the municipality; some records carry it, some do not. The
-#: residual risk (same-named municipalities, e.g. 府中市 in 東京都 and 広島県) also needs the
-#: same 町名, numbers and the other four items to agree.
+#: Some records write the prefecture, some leave it to the municipality. It is ignored only
+#: when one side lacks it (see :func:`same_address`).
 _PREFECTURES = frozenset([
     "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県",
     "栃木県", "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県",
@@ -191,35 +193,85 @@ def _number(match: re.Match[str]) -> str:
 
 
 @lru_cache(maxsize=_CACHE)
-def normalize_address(value: str) -> str:
-    """住所: ``香川県高松市番町四丁目１番１０号``, ``高松市番町4-1-10`` and
-    ``高松市番町４丁目１番地１０`` compare equal; ``1の2`` is ``1-2``. The prefecture is
-    dropped; building and room parts are kept, so different rooms stay different."""
+def address_parts(value: str) -> tuple[str, str]:
+    """住所 as ``(都道府県, the rest)``, both normalised; the prefecture is ``""`` when the
+    record does not write one. ``香川県高松市番町四丁目１番１０号``, ``高松市番町4-1-10`` and
+    ``高松市番町４丁目１番地１０`` have the same rest; ``1の2`` is ``1-2``. Building and room
+    parts are kept, so different rooms stay different."""
     text = unicodedata.normalize("NFKC", value)
     if " " in text:
         # 4-1-10 101 is block 10 room 101, not 10101.
         text = _SPACE_BETWEEN_DIGITS.sub("-", text).replace(" ", "")
     if _ADDRESS_ODD.search(text):
         text = text.translate(_ADDRESS_TABLE)
-    while text[:3] in _PREFECTURES or text[:4] in _PREFECTURES:
-        text = text[3:] if text[:3] in _PREFECTURES else text[4:]
+    prefecture = _prefix(text)
+    # 香川県香川県… is a typing slip; a second, different prefecture stays in the rest, where
+    # it can match nothing written normally.
+    while prefecture and text.startswith(prefecture):
+        text = text[len(prefecture) :]
     if _HAS_NUMERAL.search(text):
         text = _KANJI_NUMBER.sub(_number, text)
     text = _BLOCK_END.sub("", _BLOCK_INNER.sub("-", text))
     if "--" in text:
         text = _DASH_RUN.sub("-", text)
-    return _settle(text.rstrip("-"))
+    return prefecture, _settle(text.rstrip("-"))
+
+
+def _prefix(text: str) -> str:
+    for size in (3, 4):
+        if text[:size] in _PREFECTURES:
+            return text[:size]
+    return ""
+
+
+def normalize_address(value: str) -> str:
+    """住所 in one normal notation, the prefecture kept when the record writes one. Compare
+    addresses with :func:`same_address`, not by this string: a record may omit the prefecture."""
+    prefecture, rest = address_parts(value)
+    return prefecture + rest
+
+
+def same_address(a: str, b: str) -> bool:
+    """Whether two 住所 name the same place: the rest is equal after normalisation, and the
+    prefectures are equal, or one record does not write one. 府中市 is in 東京都 and in 広島県,
+    伊達市 in 北海道 and 福島県, 朝日町 in four prefectures: two prefectures that differ are
+    two places however equal the rest is."""
+    prefecture_a, rest_a = address_parts(a)
+    prefecture_b, rest_b = address_parts(b)
+    if rest_a != rest_b:
+        return False
+    return not prefecture_a or not prefecture_b or prefecture_a == prefecture_b
+
+
+_SAME: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "name_kanji": lambda a, b: normalize_kanji_name(a) == normalize_kanji_name(b),
+    "name_kana": lambda a, b: normalize_kana_name(a) == normalize_kana_name(b),
+    "birth_date": operator.eq,
+    "sex": operator.eq,
+    "address": same_address,
+}
+#: The five basic items (基本5情報), in the order findings name them.
+ITEMS: Final = tuple(_SAME)
+
+
+def differing_items(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """The basic items on which two records differ after normalisation; none means the same
+    person by the five items. My Number linkage and the change-feed import both decide by
+    this one function."""
+    return [item for item, same in _SAME.items() if not same(a[item], b[item])]
 
 
 def match_key(name_kanji: str, name_kana: str, birth_date: dt.date, sex: int, address: str) -> str:
-    """A digest of the five normalised items: equal keys mean all five items agree."""
+    """A digest of the five normalised items, the address without its prefecture, to find
+    candidates by index: equal keys are the same person only if :func:`differing_items`
+    finds nothing (the prefectures may differ)."""
     joined = "\x1f".join(
         (
             normalize_kanji_name(name_kanji),
             normalize_kana_name(name_kana),
             birth_date.isoformat(),
             str(sex),
-            normalize_address(address),
+            address_parts(address)[1],
         )
     )
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()

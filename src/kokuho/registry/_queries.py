@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from kokuho.ids import InsuredId
+from kokuho.registry._merge import PersonMerge, person_merges_of
 from kokuho.registry._tables import (
     coverage_terms,
     coverages,
@@ -59,6 +60,8 @@ class PersonRecord:
     address: str
     mynumber_linked: bool
     coverages: list[Coverage]
+    #: The person records merged into this one (same verified My Number), oldest first.
+    merges: list[PersonMerge] = field(default_factory=list)
 
 
 def _coverages(connection: sa.Connection, where: sa.ColumnElement[bool]) -> list[Coverage]:
@@ -132,6 +135,7 @@ def show(engine: sa.Engine, insured: InsuredId) -> PersonRecord | None:
             person.address,
             bool(linked),
             _coverages(connection, c.person_id == person_id),
+            person_merges_of(connection, person_id),
         )
 
 

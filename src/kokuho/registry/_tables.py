@@ -130,3 +130,30 @@ mynumber_requests = sa.Table(
     # A resubmission of the same pair re-checks the request instead of adding another.
     sa.UniqueConstraint("insurer_number", "symbol", "number", "branch", "mynumber_hmac"),
 )
+
+#: Append-only: two person records found to be one human (both verified against the same My
+#: Number) and merged. The absorbed row stays in ``persons``; its coverages now name the
+#: surviving person; this row keeps what was moved and the five items each record held.
+person_merges = sa.Table(
+    "person_merges",
+    metadata,
+    sa.Column("merge_id", sa.Integer, primary_key=True),
+    sa.Column(
+        "absorbed_person_id",
+        sa.Integer,
+        sa.ForeignKey("persons.person_id"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column(
+        "into_person_id", sa.Integer, sa.ForeignKey("persons.person_id"), nullable=False, index=True
+    ),
+    sa.Column("merged_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    # The My Number request whose five-item check verified the absorbed record.
+    sa.Column("request_id", sa.Integer, nullable=False),
+    # JSON: the coverage ids re-pointed, and the five items of both records before the merge.
+    sa.Column("coverage_ids", sa.Text, nullable=False),
+    sa.Column("absorbed_items", sa.Text, nullable=False),
+    sa.Column("replaced_items", sa.Text, nullable=False),
+)
