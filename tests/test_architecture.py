@@ -16,8 +16,9 @@ ALLOWED: dict[str, set[str]] = {
     "verify": {"ids", "store", "registry"},
     "checkups": {"ids", "store", "registry"},
     "claims": {"ids", "store", "registry"},
-    "incentives": {"ids", "store", "registry", "checkups", "claims"},
-    "web": {"ids", "store", "registry", "verify", "checkups", "claims", "incentives"},
+    "premiums": {"ids", "store", "registry", "claims"},
+    "incentives": {"ids", "store", "registry", "checkups", "claims", "premiums"},
+    "web": {"ids", "store", "registry", "verify", "checkups", "claims", "premiums", "incentives"},
     "cli": {
         "ids",
         "store",
@@ -27,6 +28,7 @@ ALLOWED: dict[str, set[str]] = {
         "web",
         "checkups",
         "claims",
+        "premiums",
         "incentives",
     },
 }
