@@ -8,4 +8,30 @@ private modules.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from kokuho.premiums._model import (
+    PART_NAMES,
+    PARTS,
+    Assessment,
+    HouseholdInput,
+    Income,
+    Instalment,
+    Member,
+    Part,
+    PartAssessment,
+    Reason,
+    ReductionClass,
+)
+
+__all__ = [
+    "PARTS",
+    "PART_NAMES",
+    "Assessment",
+    "HouseholdInput",
+    "Income",
+    "Instalment",
+    "Member",
+    "Part",
+    "PartAssessment",
+    "Reason",
+    "ReductionClass",
+]
