@@ -1,0 +1,7 @@
+"""Loads every ``kokuho premiums`` command module, so the group is complete when it is used."""
+
+from __future__ import annotations
+
+from kokuho.cli._premiums import premiums
+
+__all__ = ["premiums"]
