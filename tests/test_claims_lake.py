@@ -60,7 +60,7 @@ def test_the_fixtures_land_in_the_lake(lake: ClaimsLake) -> None:
         "file": out,
         "line": 2,
         "kind": "medical",
-        "institution": "1234567",
+        "institution": "1234561",
         "prefecture": "37",
         "billing_month": D(2024, 5, 1),
         "service_month": D(2024, 4, 1),
@@ -88,10 +88,10 @@ def test_the_fixtures_land_in_the_lake(lake: ClaimsLake) -> None:
     )  # fmt: skip
     pharmacy = claims[f"{ph}:1"]
     assert (pharmacy["kind"], pharmacy["setting"], pharmacy["institution"]) == (
-        "pharmacy", "pharmacy", "4000011"
+        "pharmacy", "pharmacy", "4000013"
     )  # fmt: skip
     assert (pharmacy["prescriber"], pharmacy["first_day"], pharmacy["last_day"]) == (
-        "3711234567", D(2024, 4, 1), D(2024, 4, 15)
+        "3711234561", D(2024, 4, 1), D(2024, 4, 15)
     )  # fmt: skip
 
 
@@ -102,18 +102,18 @@ def test_drug_rows_carry_quantities_in_yakka_units(lake: ClaimsLake) -> None:
     table = lake.table("claim_drugs").to_pyarrow()
     medical = [tuple(r[c] for c in columns) for r in table.to_pylist() if r["kind"] == "medical"]
     assert medical == [
-        ("699000102", "21", "3711234567", 2.0, 14.0, 28.0, 14, None, D(2024, 4, 1)),
-        ("699000123", "21", "3711234567", 1.0, 14.0, 14.0, 14, 102, D(2024, 4, 1)),
-        ("699000148", "21", "3711234567", 1.0, 28.0, 28.0, 28, 60, D(2024, 4, 2)),
-        ("699000173", "23", "3711234567", 7.0, 1.0, 7.0, None, 84, D(2024, 4, 9)),  # 外用
+        ("699000102", "21", "3711234561", 2.0, 14.0, 28.0, 14, None, D(2024, 4, 1)),
+        ("699000123", "21", "3711234561", 1.0, 14.0, 14.0, 14, 102, D(2024, 4, 1)),
+        ("699000148", "21", "3711234561", 1.0, 28.0, 28.0, 28, 60, D(2024, 4, 2)),
+        ("699000173", "23", "3711234561", 7.0, 1.0, 7.0, None, 84, D(2024, 4, 9)),  # 外用
     ]
     pharmacy = [tuple(r[c] for c in columns) for r in table.to_pylist() if r["kind"] == "pharmacy"]
     assert pharmacy == [
-        ("699000102", "", "3711234567", 2.0, 28.0, 56.0, 28, None, D(2024, 4, 1)),
-        ("699000123", "", "3711234567", 1.0, 28.0, 28.0, 28, None, D(2024, 4, 1)),
-        ("699000174", "", "3711234567", 7.0, 1.0, 7.0, None, None, D(2024, 4, 1)),
-        ("699000158", "", "3711234567", 1.0, 10.0, 10.0, None, None, D(2024, 4, 1)),
-        ("699000158", "", "3711234567", 1.0, 5.0, 5.0, None, None, D(2024, 4, 15)),
+        ("699000102", "", "3711234561", 2.0, 28.0, 56.0, 28, None, D(2024, 4, 1)),
+        ("699000123", "", "3711234561", 1.0, 28.0, 28.0, 28, None, D(2024, 4, 1)),
+        ("699000174", "", "3711234561", 7.0, 1.0, 7.0, None, None, D(2024, 4, 1)),
+        ("699000158", "", "3711234561", 1.0, 10.0, 10.0, None, None, D(2024, 4, 1)),
+        ("699000158", "", "3711234561", 1.0, 5.0, 5.0, None, None, D(2024, 4, 15)),
     ]
     person = {(r["insurer"], r["symbol"], r["number"], r["branch"]) for r in table.to_pylist()}
     assert person == {("370015", "香川", "1234", "01"), ("370015", "", "5678", "")}

@@ -13,7 +13,9 @@ from typing import Final
 
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
+from kokuho.claims._rece_check import check_field
 from kokuho.claims._rece_layout import ENCODING, FieldSpec
 from kokuho.ids import ERAS
 
@@ -195,10 +197,13 @@ class Cells:
         form, zeros = spec.form, np.zeros(length.size, dtype=np.int64)
         if form == "text" or length.size == 0:
             return zeros, present
-        if form == "digits":
+        if form in ("digits", "insurer"):
             allowed = np.isin(length, np.array(spec.lengths)) | ~present
             require(allowed.all())
-            return self.digits(start, length, max(spec.lengths)), present
+            value = self.digits(start, length, max(spec.lengths))
+            if form == "insurer":
+                self._check_each_distinct(spec, start, length)
+            return value, present
         if form == "int":
             return self.digits(start, length, spec.lengths[0]), present
         if form == "decimal":
@@ -234,6 +239,14 @@ class Cells:
             require(((length == 1) & ((raw[:, 0] == 49) | (raw[:, 0] == 50))).all())
             return raw[:, 0].astype(np.int64) - 48, present
         raise AssertionError(f"unknown field form {form!r}")
+
+    def _check_each_distinct(self, spec: FieldSpec, start: np.ndarray, length: np.ndarray) -> None:
+        """The precise reader's check of each distinct value: a file names few 保険者番号."""
+        for raw in pc.unique(self.strings(start, length)).to_pylist():
+            try:
+                check_field(spec, raw, None)
+            except ValueError:
+                raise NotClean from None
 
     def _decimal(self, start: np.ndarray, length: np.ndarray) -> np.ndarray:
         """整数部5桁・小数部5桁 (1–5 digits, optionally "." and 1–5 digits) as floats."""

@@ -26,7 +26,14 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.claims._model import ClaimKind
 from kokuho.claims._rece_cells import NotClean, date_array, require
-from kokuho.claims._rece_layout import DAYS_FORMS, HEADER_TAG, LAST_VOLUME, ORAL_SECTION
+from kokuho.claims._rece_check import institution_problem
+from kokuho.claims._rece_layout import (
+    DAYS_FORMS,
+    HEADER_TAG,
+    INSURER_SIDE,
+    LAST_VOLUME,
+    ORAL_SECTION,
+)
 from kokuho.claims._rece_scan import Scan, Values
 from kokuho.claims._schema import CLAIM_DIAGNOSES, CLAIM_DRUGS, CLAIM_PROCEDURES, CLAIMS
 
@@ -84,6 +91,8 @@ class _Build:
         require((rid[scan.first_line] == header_id).all() and (rid == header_id).sum() == count)
         require((rid[last_line] == go_id).all() and (rid == go_id).sum() == count)
         body = (rid != header_id) & (rid != go_id) & (rid != re_id)
+        for tag in INSURER_SIDE:  # accepted anywhere between the header and GO
+            body &= rid != scan.ids[tag]
         before = _latest(rid == re_id) <= _latest(rid == header_id)
         require(not (body & before).any())  # a body record before its file's first RE
         _, header = scan.values(HEADER_TAG[kind])
@@ -99,6 +108,13 @@ class _Build:
         heads = scan.first_line
         self.prefecture, self.fee_table = scan.strings(heads, 3), scan.strings(heads, 4)
         self.institution = scan.strings(heads, 5)
+        for parts in zip(
+            self.prefecture.to_pylist(),
+            self.fee_table.to_pylist(),
+            self.institution.to_pylist(),
+            strict=True,
+        ):
+            require(institution_problem(*parts) is None)
         self.billing = header[8 if medical else 7][0]
         self._insurance()
         tables: dict[str, tuple[pa.Table, np.ndarray]] = {}

@@ -17,11 +17,13 @@ from typing import Any
 
 from kokuho.claims._errors import ClaimFileRejected, ClaimProblem
 from kokuho.claims._model import Claim, ClaimFile, ClaimKind, Diagnosis, Drug, Procedure, PublicFund
-from kokuho.claims._rece_check import check_field
+from kokuho.claims._rece_check import check_field, institution_problem
 from kokuho.claims._rece_layout import (
     DAY_FIELDS,
     ENCODING,
     HEADER,
+    INSTITUTION_FIELDS,
+    INSURER_SIDE,
     LAST_VOLUME,
     LAYOUTS,
     RecordLayout,
@@ -220,6 +222,10 @@ class _Reader:
                 if index:
                     self.problem(number, 1, "レコード識別情報", f"{tag} only as the first record")
                 header = values
+                self._check_institution(number, layout, values)
+            elif tag in INSURER_SIDE:  # accepted anywhere in the body, not kept
+                if draft is not None:
+                    draft.last_tag = tag
             elif tag == "GO":
                 go = (number, values)
             elif tag == "RE":
@@ -251,6 +257,14 @@ class _Reader:
             billing_month=header[8 if kind == ClaimKind.MEDICAL else 7], volume=volume,
             phone=header.get(10 if kind == ClaimKind.MEDICAL else 9) or "", claims=tuple(claims),
         )  # fmt: skip
+
+    def _check_institution(self, number: int, layout: RecordLayout, values: dict[int, Any]) -> None:
+        parts = [values.get(n) for n in INSTITUTION_FIELDS]
+        if all(isinstance(part, str) for part in parts):
+            reason = institution_problem(*(str(part) for part in parts))
+            if reason is not None:
+                code = INSTITUTION_FIELDS[-1]
+                self.problem(number, code, layout.name(code), reason)
 
     def _lines(self, data: bytes) -> list[str]:
         raw = data.split(b"\n")
