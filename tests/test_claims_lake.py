@@ -251,9 +251,33 @@ def test_files_the_manifest_does_not_name_are_never_read(tmp_path: Path) -> None
     assert cut.vacuum() == []
     stray = cut.root / "claims" / "service_month=2024-04" / ("0" * 64 + ".parquet")
     shutil.copy(next((done.root / "claims").rglob("*.parquet")), stray)
-    (stray.parent / ".x.parquet.123.tmp").write_bytes(b"half")
-    assert sorted(p.name for p in cut.vacuum()) == [".x.parquet.123.tmp", stray.name]
+    (stray.parent / ".x.parquet.a1b2c3d4.tmp").write_bytes(b"half")
+    (stray.parent / "notes.tmp").write_bytes(b"not ours")  # not atomic_file's pattern: kept
+    assert sorted(p.name for p in cut.vacuum()) == [".x.parquet.a1b2c3d4.tmp", stray.name]
+    assert (stray.parent / "notes.tmp").exists()
     assert cut.table("claims").count().to_pyarrow().as_py() == 3
+
+
+def test_ingest_first_sweeps_what_a_killed_ingest_left(lake: ClaimsLake) -> None:
+    lake.ingest([OUTPATIENT])
+    folder = lake.root / "claim_drugs" / "service_month=2024-04"
+    left = [
+        folder / f".{'e' * 64}.parquet.k7_q2x9z.tmp",  # a killed worker's temporary file
+        folder / f"{'e' * 64}.parquet",  # renamed, never committed
+        lake.root / ".claims_manifest.json.0a1b2c3d.tmp",
+    ]
+    others = [
+        folder / "notes.tmp",  # not atomic_file's pattern
+        lake.root / ".manifest.json.0a1b2c3d.tmp",  # the checkup lake's, same root
+        lake.root / "checkups" / "fiscal_year=2024" / ".x.parquet.a1b2c3d4.tmp",
+    ]
+    for path in left + others:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    lake.ingest([INPATIENT])
+    assert [p for p in left if p.exists()] == []
+    assert [p for p in others if not p.exists()] == []
+    assert lake.table("claims").count().to_pyarrow().as_py() == 3
 
 
 def test_one_writer_at_a_time(lake: ClaimsLake) -> None:

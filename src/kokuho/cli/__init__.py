@@ -12,6 +12,7 @@ from kokuho.cli._dashboard import dashboard
 from kokuho.cli._demo import demo
 from kokuho.cli._ids import ids
 from kokuho.cli._incentives import grants, incentives
+from kokuho.cli._lake import lake
 from kokuho.cli._mynumber import mynumber, residents
 from kokuho.cli._registry import registry
 from kokuho.cli._service import (
@@ -38,6 +39,6 @@ def main() -> None:
 
 for command in (
     ids, registry, residents, mynumber, synth, demo, serve, oqs_agent, institutions,
-    credentials, terminals, cards, audit, checkups, claims, incentives, grants, dashboard,
+    credentials, terminals, cards, audit, checkups, claims, incentives, grants, dashboard, lake,
 ):  # fmt: skip
     main.add_command(command)

@@ -2,7 +2,14 @@
 
 from kokuho.store._bulk import bulk_insert
 from kokuho.store._engine import connect, metadata, upgrade
-from kokuho.store._files import PerThreadDuckDB, atomic_file, exclusive_lock, fsync_folders
+from kokuho.store._files import (
+    PerThreadDuckDB,
+    atomic_file,
+    exclusive_lock,
+    fsync_folders,
+    is_temporary,
+    sweep_temporary,
+)
 from kokuho.store._keys import chunks, key_table
 
 __all__ = [
@@ -13,6 +20,8 @@ __all__ = [
     "chunks",
     "connect",
     "fsync_folders",
+    "is_temporary",
+    "sweep_temporary",
     "key_table",
     "metadata",
     "upgrade",
