@@ -49,6 +49,7 @@ class FastFile:
     lines: int
     claims: int
     institution: str
+    fee_table: str  # 点数表 of the IR/YK record
     billing_month: dt.date
     tables: dict[str, pa.Table]  # claims, claim_drugs, … (tables without rows left out)
 
@@ -163,6 +164,7 @@ class _Build:
                     lines=int(scan.per_file[index]),
                     claims=int(claims[index]),
                     institution=self.institution[index].as_py(),
+                    fee_table=self.fee_table[index].as_py(),
                     billing_month=dt.date(1970, 1, 1) + dt.timedelta(days=int(self.billing[index])),
                     tables=parts,
                 )

@@ -226,13 +226,16 @@ def cost_command(fiscal_year: int, as_json: bool) -> None:
 def eligibility_errors_command(months: Sequence[str], as_json: bool) -> None:
     """資格過誤: claims whose insured number was not valid on a day of service, as 返戻
     candidates, with the reason (not_found, lost_before_service, superseded,
-    not_yet_acquired) and the insurer responsible on that day where the register knows it."""
+    not_yet_acquired) and the insurer responsible on that day where the register knows it.
+
+    Each names the レセ電 file (its name as ingested), the line of the RE record, the
+    レセプト番号 and the 10-digit 医療機関コード, so the レセプト can be found and sent back."""
     from kokuho.claims import eligibility_errors
 
     lake = _lake()
     errors = _run(lambda: eligibility_errors(lake, open_engine(), months or None), "claims")
     if as_json:
-        emit_json({"months": list(months), "errors": errors})
+        emit_json({"months": list(months), "errors": [_error_row(e) for e in errors]})
         return
     reasons: dict[str, int] = {}
     for error in errors:
@@ -243,8 +246,24 @@ def eligibility_errors_command(months: Sequence[str], as_json: bool) -> None:
     )
     for error in errors[:50]:
         click.echo(
-            f"  {error.service_month:%Y-%m} {error.insurer} {error.symbol} {error.number} "
-            f"{error.branch} ({error.institution}): {error.reason}"
+            f"  {error.file_name or error.file}:{error.line} レセプト番号 {error.receipt_number} "
+            f"医療機関 {error.institution_code}: {error.service_month:%Y-%m} {error.insurer} "
+            f"{error.symbol} {error.number} {error.branch}: {error.reason}"
             + (f", 喪失 {error.lost_on}" if error.lost_on else "")
             + (f", 資格 {error.responsible_insurer}" if error.responsible_insurer else "")
         )
+    if len(errors) > 50:
+        click.echo(f"  … and {len(errors) - 50} more (--json lists them all)")
+
+
+def _error_row(error: Any) -> dict[str, Any]:
+    """An error as a clerk looks it up: file name, line, レセプト番号, 10-digit code first."""
+    return {
+        "file": error.file_name, "line": error.line, "receipt_number": error.receipt_number,
+        "institution": error.institution_code, "sha256": error.file,
+        "claim_id": error.claim_id, "insurer": error.insurer, "symbol": error.symbol,
+        "number": error.number, "branch": error.branch,
+        "service_month": error.service_month, "first_day": error.first_day,
+        "reason": error.reason, "lost_on": error.lost_on,
+        "responsible_insurer": error.responsible_insurer,
+    }  # fmt: skip
