@@ -178,3 +178,49 @@ def test_duplicate_prescribing_is_listed(run, tmp_path: Path) -> None:  # type: 
     assert (f"重複 2024-05 {KOKUHO} 香川 1234 01: 医療機関 3711111116,3712222227,3713333338; "
             "薬効 3962") in listed  # fmt: skip
     assert document(run("claims", "prescribing", "--fy", "2023", "--json"))["insurers"] == []
+
+
+def test_a_missing_drug_master_names_claims_masters(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("claims", "ingest", str(FIXTURES)).exit_code == 0  # but no `claims masters`
+    for command in (["generic-share", "--fy", "2024"], ["prescribing", "--fy", "2024"]):
+        result = run("claims", *command)
+        assert result.exit_code == 1, command
+        assert "kokuho claims masters" in result.stderr, command
+        assert "claims ingest" not in result.stderr, command
+
+
+def test_cost_without_claims_of_the_year_or_insured_fails(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("claims", "ingest", str(FIXTURES)).exit_code == 0
+    none = run("claims", "cost", "--fy", "2019")
+    assert none.exit_code == 1 and "no claims of 2019年度" in none.stderr
+    # A home with the same claims and an empty register.
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path / "empty"))
+    assert run("claims", "ingest", str(FIXTURES)).exit_code == 0
+    for args in (["--fy", "2024"], ["--fy", "2024", "--json"]):
+        empty = run("claims", "cost", *args)
+        assert empty.exit_code == 1, empty.output
+        assert "the register has no insured person in 2024年度" in empty.stderr
+        assert "kokuho registry import" in empty.stderr
+        assert empty.stdout == ""
+
+
+def test_cost_reads_the_reference_given(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from importlib import resources
+
+    assert run("claims", "ingest", str(FIXTURES)).exit_code == 0
+    text = resources.files("kokuho").joinpath("data/reference_population.yaml").read_text("utf-8")
+    mine = tmp_path / "national.yaml"
+    mine.write_text(text.replace("default: 370000", "default: 400000"), "utf-8")
+    document_ = document(run("claims", "cost", "--fy", "2024", "--reference", str(mine), "--json"))
+    kokuho = {r["insurer"]: r for r in document_["rows"]}[KOKUHO]
+    assert kokuho["regional_index"] == pytest.approx(kokuho["age_adjusted_cost"] / 400_000)
+    assert document_["reference"] == str(mine)
+
+    lines = text.splitlines()
+    at = next(n for n, line in enumerate(lines, 1) if line.strip().startswith('"60-64"'))
+    mine.write_text(text.replace('"60-64": 2300000', '"60-64": many'), "utf-8")
+    bad = run("claims", "cost", "--fy", "2024", "--reference", str(mine))
+    assert bad.exit_code == 1 and bad.stdout == ""
+    assert f"{mine}:{at}: structure.bands.60-64: 'many' is not a number" in bad.stderr

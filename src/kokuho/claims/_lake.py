@@ -101,7 +101,12 @@ _FORMAT: Final = 1
 
 
 class ClaimsTableMissing(LookupError):
-    """The lake holds no such table (nothing ingested, or the master not loaded)."""
+    """The lake holds no such table (nothing ingested, or the master not loaded); ``table``
+    names it."""
+
+    def __init__(self, message: str, table: str = "") -> None:
+        super().__init__(message)
+        self.table = table
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +185,7 @@ class ClaimsLake:
     def files(self, name: str, months: Collection[str] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the ``YYYY-MM`` months only)."""
         if name not in SCHEMAS:
-            raise ClaimsTableMissing(f"the claims lake has no table {name!r}")
+            raise ClaimsTableMissing(f"the claims lake has no table {name!r}", name)
         found = self._read_manifest().files(name)
         if months is not None and name in CLAIM_TABLES:
             wanted = {f"service_month={m}" for m in months}
@@ -205,7 +210,9 @@ class ClaimsLake:
         ``ClaimsTableMissing`` (a LookupError) for a table the lake does not hold.
         """
         if not self.has_table(name):
-            raise ClaimsTableMissing(f"the claims lake at {self.root} holds no {name!r} table")
+            raise ClaimsTableMissing(
+                f"the claims lake at {self.root} holds no {name!r} table", name
+            )
         files = self.files(name, months)
         if not files:
             # Bound to this lake's connection, not Ibis's global default one: an expression
