@@ -33,6 +33,7 @@ from kokuho.claims._rece_layout import (
     INSURER_SIDE,
     LAST_VOLUME,
     ORAL_SECTION,
+    PRESCRIBER_FIELDS,
 )
 from kokuho.claims._rece_scan import Scan, Values
 from kokuho.claims._schema import CLAIM_DIAGNOSES, CLAIM_DRUGS, CLAIM_PROCEDURES, CLAIMS
@@ -387,7 +388,13 @@ class _Build:
         return table, self.claim_file[claim]
 
     def _prescribers(self) -> pa.Array:
-        """処方医療機関 of each claim: 都道府県 + 点数表 + コード (RE 10–12), "" when unknown."""
+        """処方医療機関 of each claim: 都道府県 + 点数表 + コード (RE 10–12), "" when unknown;
+        each distinct one given must be a valid 10-digit 医療機関コード."""
         rows = self.re_rows
-        parts = [self.scan.strings(rows, k) for k in (10, 11, 12)]
-        return pc.if_else(pa.array(self.re[12][1]), pc.binary_join_element_wise(*parts, ""), "")
+        parts = [self.scan.strings(rows, k) for k in PRESCRIBER_FIELDS]
+        given = pa.array(self.re[PRESCRIBER_FIELDS[-1]][1])
+        if self.n and pc.any(given).as_py():
+            chosen = [part.filter(given).to_pylist() for part in parts]
+            for triple in set(zip(*chosen, strict=True)):
+                require(institution_problem(*triple) is None)
+        return pc.if_else(given, pc.binary_join_element_wise(*parts, ""), "")

@@ -311,6 +311,8 @@ HEADER_TAG: Final = {kind: tag for tag, kind in HEADER.items()}
 #: The header's 都道府県, 点数表 and 医療機関コード (薬局コード) fields: together the 10-digit
 #: 医療機関コード whose 検証番号 is checked (``kokuho.ids.InstitutionCode.from_claim``).
 INSTITUTION_FIELDS: Final = (3, 4, 5)
+#: 調剤 RE 処方医療機関 都道府県, 点数表 and コード: checked the same way when the コード is given.
+PRESCRIBER_FIELDS: Final = (10, 11, 12)
 
 #: The 1日…31日 fields of each record type that has them (first, last field number).
 DAY_FIELDS: Final[dict[ClaimKind, dict[str, tuple[int, int]]]] = {

@@ -26,6 +26,7 @@ from kokuho.claims._rece_layout import (
     INSURER_SIDE,
     LAST_VOLUME,
     LAYOUTS,
+    PRESCRIBER_FIELDS,
     RecordLayout,
 )
 
@@ -222,13 +223,15 @@ class _Reader:
                 if index:
                     self.problem(number, 1, "レコード識別情報", f"{tag} only as the first record")
                 header = values
-                self._check_institution(number, layout, values)
+                self._check_institution(number, layout, values, INSTITUTION_FIELDS)
             elif tag in INSURER_SIDE:  # accepted anywhere in the body, not kept
                 if draft is not None:
                     draft.last_tag = tag
             elif tag == "GO":
                 go = (number, values)
             elif tag == "RE":
+                if kind == ClaimKind.PHARMACY and values.get(PRESCRIBER_FIELDS[-1]):
+                    self._check_institution(number, layout, values, PRESCRIBER_FIELDS)
                 self._finish(draft, claims)
                 draft = _Draft(number, values, kind, values.get(4))
                 receipt = values.get(2)
@@ -258,13 +261,16 @@ class _Reader:
             phone=header.get(10 if kind == ClaimKind.MEDICAL else 9) or "", claims=tuple(claims),
         )  # fmt: skip
 
-    def _check_institution(self, number: int, layout: RecordLayout, values: dict[int, Any]) -> None:
-        parts = [values.get(n) for n in INSTITUTION_FIELDS]
-        if all(isinstance(part, str) for part in parts):
-            reason = institution_problem(*(str(part) for part in parts))
+    def _check_institution(
+        self, number: int, layout: RecordLayout, values: dict[int, Any], fields: tuple[int, ...]
+    ) -> None:
+        """The 10-digit 医療機関コード of ``fields`` (都道府県, 点数表, コード), reported on the
+        コード; not judged when the コード itself is bad (already reported)."""
+        parts = [values.get(n) for n in fields]
+        if isinstance(parts[-1], str):
+            reason = institution_problem(*(str(part or "") for part in parts))
             if reason is not None:
-                code = INSTITUTION_FIELDS[-1]
-                self.problem(number, code, layout.name(code), reason)
+                self.problem(number, fields[-1], layout.name(fields[-1]), reason)
 
     def _lines(self, data: bytes) -> list[str]:
         raw = data.split(b"\n")
