@@ -488,3 +488,30 @@ def test_every_checked_field_is_within_the_minimum_field_count() -> None:
         for layout in layouts.values():
             assert not layout.checked or max(layout.checked) <= layout.min_fields, layout.tag
             assert layout.min_fields <= layout.max_fields == len(layout.names)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 99), st.integers(0, 9), st.integers(0, 9_999_999)),
+        min_size=1, max_size=50,
+    )
+)  # fmt: skip
+def test_the_columnar_institution_check_is_kokuho_ids(triples: list[tuple[int, int, int]]) -> None:
+    """The fast path's whole-column 医療機関コード check agrees with InstitutionCode."""
+    import numpy as np
+
+    from kokuho.claims._rece_cells import institution_codes_valid
+    from kokuho.ids import InstitutionCode, InvalidIdentifier
+
+    def valid(prefecture: int, table: int, code: int) -> bool:
+        try:
+            InstitutionCode.from_claim(f"{prefecture:02d}", str(table), f"{code:07d}")
+        except InvalidIdentifier:
+            return False
+        return True
+
+    # Half of them made valid: random triples are mostly wrong.
+    triples += [(p, t, c // 10 * 10 + luhn_2_1(f"{p:02d}{t}{c:07d}"[:9])) for p, t, c in triples]
+    columns = [np.array(column, dtype=np.int64) for column in zip(*triples, strict=True)]
+    assert institution_codes_valid(*columns).tolist() == [valid(*t) for t in triples]

@@ -17,7 +17,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.claims._rece_check import check_field
 from kokuho.claims._rece_layout import ENCODING, FieldSpec
-from kokuho.ids import ERAS
+from kokuho.ids import ERAS, SCORE_TABLES
 
 
 class NotClean(Exception):
@@ -88,6 +88,30 @@ def check_cp932(buf: np.ndarray) -> None:
         at = np.minimum(np.searchsorted(trails, others), trails.size - 1)
         others = others[trails[at] != others]
     require(singles[buf[others]].all())
+
+
+_TABLES: Final = np.array(sorted(int(table) for table in SCORE_TABLES), dtype=np.int64)
+
+
+def institution_codes_valid(
+    prefecture: np.ndarray, table: np.ndarray, code: np.ndarray
+) -> np.ndarray:
+    """Whether 都道府県 (2 digits) + 点数表 (1) + コード (7), as integers, are valid 10-digit
+    医療機関コード: ``kokuho.ids.InstitutionCode.from_claim`` on whole columns (the tests hold
+    the two together): 都道府県 01–47, a known 点数表, and the 2-1 digit-sum 検証番号 over the
+    first nine digits."""
+    body = prefecture * 10**7 + table * 10**6 + code // 10
+    total = np.zeros(body.shape, dtype=np.int64)
+    for position in range(9):  # from the last digit: × 2, × 1, × 2, …
+        product = body // 10**position % 10 * (2 if position % 2 == 0 else 1)
+        total += product // 10 + product % 10
+    valid: np.ndarray = (
+        (prefecture >= 1)
+        & (prefecture <= 47)
+        & np.isin(table, _TABLES)
+        & ((10 - total % 10) % 10 == code % 10)
+    )
+    return valid
 
 
 def civil_days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:

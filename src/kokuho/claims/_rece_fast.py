@@ -25,11 +25,11 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.claims._model import ClaimKind
-from kokuho.claims._rece_cells import NotClean, date_array, require
-from kokuho.claims._rece_check import institution_problem
+from kokuho.claims._rece_cells import NotClean, date_array, institution_codes_valid, require
 from kokuho.claims._rece_layout import (
     DAYS_FORMS,
     HEADER_TAG,
+    INSTITUTION_FIELDS,
     INSURER_SIDE,
     LAST_VOLUME,
     ORAL_SECTION,
@@ -83,6 +83,7 @@ class _Build:
     def __init__(self, scan: Scan, digests: list[str]) -> None:
         self.scan, self.digests = scan, digests
         self.first = np.full(scan.rid.size, _NONE, dtype=np.int64)
+        self._prescriber: pa.Array | None = None
         self.last = np.full(scan.rid.size, _NEVER, dtype=np.int64)
 
     def files(self) -> list[FastFile]:
@@ -110,13 +111,7 @@ class _Build:
         heads = scan.first_line
         self.prefecture, self.fee_table = scan.strings(heads, 3), scan.strings(heads, 4)
         self.institution = scan.strings(heads, 5)
-        for parts in zip(
-            self.prefecture.to_pylist(),
-            self.fee_table.to_pylist(),
-            self.institution.to_pylist(),
-            strict=True,
-        ):
-            require(institution_problem(*parts) is None)
+        require(institution_codes_valid(*(header[n][0] for n in INSTITUTION_FIELDS)).all())
         self.billing = header[8 if medical else 7][0]
         self._insurance()
         tables: dict[str, tuple[pa.Table, np.ndarray]] = {}
@@ -389,12 +384,16 @@ class _Build:
 
     def _prescribers(self) -> pa.Array:
         """処方医療機関 of each claim: 都道府県 + 点数表 + コード (RE 10–12), "" when unknown;
-        each distinct one given must be a valid 10-digit 医療機関コード."""
-        rows = self.re_rows
-        parts = [self.scan.strings(rows, k) for k in PRESCRIBER_FIELDS]
-        given = pa.array(self.re[PRESCRIBER_FIELDS[-1]][1])
-        if self.n and pc.any(given).as_py():
-            chosen = [part.filter(given).to_pylist() for part in parts]
-            for triple in set(zip(*chosen, strict=True)):
-                require(institution_problem(*triple) is None)
-        return pc.if_else(given, pc.binary_join_element_wise(*parts, ""), "")
+        each one given must be a valid 10-digit 医療機関コード."""
+        if self._prescriber is None:
+            rows, re = self.re_rows, self.re
+            prefecture, table, code = (re[n] for n in PRESCRIBER_FIELDS)
+            valid = (
+                prefecture[1] & table[1] & institution_codes_valid(prefecture[0], table[0], code[0])
+            )
+            require((valid | ~code[1]).all())
+            parts = [self.scan.strings(rows, n) for n in PRESCRIBER_FIELDS]
+            self._prescriber = pc.if_else(
+                pa.array(code[1]), pc.binary_join_element_wise(*parts, ""), ""
+            )
+        return self._prescriber
