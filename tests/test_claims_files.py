@@ -465,9 +465,17 @@ def test_writer_and_readers_agree_on_generated_files(f: ClaimFile) -> None:
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.UKE")))
 def test_fast_path_and_reader_agree_on_damaged_files(name: str) -> None:
     """Single-byte damage anywhere: the fast path accepts exactly what the reader accepts."""
-    data = (FIXTURES / name).read_bytes()
+    _agree_on_damage((FIXTURES / name).read_bytes(), name)
+
+
+def test_fast_path_and_reader_agree_on_damaged_insurer_side_files() -> None:
+    _agree_on_damage(_with_management_records(OUT, (1, 2, 12, 19)), "mn-" + OUT)
+    _agree_on_damage(_with_management_records(PH, (1, 2, 5, 6)), "mn-" + PH)
+
+
+def _agree_on_damage(data: bytes, name: str) -> None:
     rng = random.Random(name)
-    replacements = [b"", b",", b"0", b"9", b"A", b".", b"\x81", b"\r\n", b"-", b"00"]
+    replacements = [b"", b",", b"0", b"9", b"A", b".", b"\x81", b"\r\n", b"-", b"00", b"N"]
     for _ in range(120):
         at = rng.randrange(len(data))
         damaged = data[:at] + rng.choice(replacements) + data[at + 1 :]
