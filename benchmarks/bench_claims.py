@@ -36,6 +36,7 @@ from typing import Any
 
 from kokuho.claims import ClaimsLake
 from kokuho.claims._rece_batch import parse_files
+from kokuho.ids import luhn_2_1
 
 try:  # run as a script (benchmarks/ on sys.path) or as a module of the benchmarks package
     from benchmarks._machine import machine
@@ -117,7 +118,7 @@ def _pharmacy(
     points = rng.randint(100, 3000)
     lines = [
         f"RE,{receipt},4112,50604,讃岐　花子,2,3{rng.randint(10, 60)}0101,70,,37,1,"
-        f"{rng.randint(10**6, 10**7 - 1)},合成医院" + "," * 29 + "ｻﾇｷ ﾊﾅｺ",
+        f"{_code(rng, '1')},合成医院" + "," * 29 + "ｻﾇｷ ﾊﾅｺ",
         f"HO,{rng.choice(INSURERS)},,{rng.randint(1, 99999)},1,{points},,,,{points * 3},,,,",
     ]
     for rx in range(1, rng.randint(2, 4)):
@@ -125,6 +126,13 @@ def _pharmacy(
         lines.append(rng.choice(pools["CZ"]))
         lines += rng.choices(pools["IYP"], k=rng.randint(1, 2))
     return lines, points
+
+
+def _code(rng: random.Random, table: str) -> str:
+    """A 7-digit 医療機関コード of prefecture 37 whose 10-digit form has a valid 検証番号
+    (ingest checks it)."""
+    body = f"{rng.randint(10**5, 10**6 - 1)}"
+    return body + str(luhn_2_1(f"37{table}{body}"))
 
 
 def generate(folder: Path, total: int, file_lines: int, seed: int = 5) -> list[Path]:
@@ -137,7 +145,7 @@ def generate(folder: Path, total: int, file_lines: int, seed: int = 5) -> list[P
     while written < total:
         pharmacy = rng.random() < 0.4
         inpatient = not pharmacy and rng.random() < 0.08
-        code = f"{rng.randint(10**6, 10**7 - 1)}"
+        code = _code(rng, "4" if pharmacy else "1")
         body: list[str] = []
         claims = points = 0
         while len(body) < min(file_lines, total - written) - 2:

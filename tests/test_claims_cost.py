@@ -22,7 +22,7 @@ from kokuho.claims import (
     insured_months,
     load_reference_population,
 )
-from kokuho.claims._cost import parse_reference
+from kokuho.claims._cost import ReferenceRejected, parse_reference
 from kokuho.claims._insured import INSURED_COLUMNS, prefecture_pool
 from kokuho.claims._sources import age_on as age_on_expr
 from kokuho.ids import age_on
@@ -249,3 +249,54 @@ def test_claims_figures_of_a_year(register: sa.Engine) -> None:
     # A year without claims.
     empty = claims_figures(lake, register, 2019, reference=REFERENCE, classes=classes)
     assert empty.insurers == {} and empty.prefecture.generic_share is None
+
+
+PACKAGED = resources.files("kokuho").joinpath("data/reference_population.yaml").read_text("utf-8")
+
+
+def _line(text: str, start: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if line.lstrip().startswith(start))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "reason"),
+    [
+        ('"100+": 0', '"100-104": 0', '"100-104"', "structure.bands.100-104: the bands must be"),
+        ('"5-9": 640000', '"5-9": -1', '"5-9"', "structure.bands.5-9: -1 must be ≥ 0"),
+        ('"5-9": 640000', '"5-9": true', '"5-9"', "structure.bands.5-9: True is not a number"),
+        ('value: "09-30"', 'value: "09-31"', "value:", "age_on.value: '09-31' is not a day"),
+        ("default: 370000", "default: 0", "default:", "default: 0 must be > 0"),
+        ("    2017: 355668", "    FY2024: 1", "FY2024",
+         "by_fiscal_year.FY2024: 'FY2024' is not a fiscal year"),
+        ("  confirmed: false\n  default", "  confirmed: maybe\n  default", "confirmed: maybe",
+         "national_cost_per_capita.confirmed: 'maybe': true or false"),
+        ('"5-9": 640000', '"5-9": [640000', '"10-14"', "not YAML"),
+    ],
+)  # fmt: skip
+def test_a_bad_reference_is_named_by_file_line_and_field(
+    old: str, new: str, where: str, reason: str
+) -> None:
+    assert old in PACKAGED
+    text = PACKAGED.replace(old, new)
+    with pytest.raises(ReferenceRejected) as rejected:
+        parse_reference(text, "mine.yaml")
+    message = str(rejected.value)
+    assert message.startswith(f"mine.yaml:{_line(text, where)}: "), message
+    assert reason in message
+
+
+def test_a_reference_file_is_read_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "reference.yaml"
+    path.write_text(PACKAGED.replace("    2017: 355668", "    2017: 355668\n    2024: 400000"))
+    reference = load_reference_population(path)
+    assert (reference.national(2024), reference.national(2017), reference.national(2023)) == (
+        400_000,
+        355_668,
+        370_000,
+    )
+    path.write_text(PACKAGED.replace("structure:", "structures:"), "utf-8")
+    with pytest.raises(ReferenceRejected, match=rf"^{path}: structure: missing"):
+        load_reference_population(path)
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(ReferenceRejected, match="cannot be read as UTF-8"):
+        load_reference_population(path)

@@ -30,6 +30,7 @@ from kokuho.claims import (
 from kokuho.claims._rece_fast import NotClean, fast_columns
 from kokuho.claims._rece_read import claim_file_problems, parse_claim_bytes
 from kokuho.claims._rece_write import claim_file_bytes
+from kokuho.ids import HEALTH_INSURANCE_LAW_CODES, luhn_2_1, with_check_digit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claims"
 D = dt.date
@@ -53,7 +54,7 @@ def without_lines(f: ClaimFile) -> ClaimFile:
 def test_medical_outpatient_file() -> None:
     f = read_claim_file(FIXTURES / "medical_outpatient.UKE")
     assert (f.kind, f.reviewer, f.prefecture, f.fee_table) == (ClaimKind.MEDICAL, "2", "37", "1")
-    assert (f.institution_code, f.institution_name) == ("1234567", "合成内科クリニック")
+    assert (f.institution_code, f.institution_name) == ("1234561", "合成内科クリニック")
     assert (f.billing_month, f.volume, f.phone) == (D(2024, 5, 1), "00", "087-000-0000")
     assert [c.line for c in f.claims] == [2, 13]
     taro, hanako = f.claims
@@ -114,9 +115,9 @@ def test_medical_inpatient_file() -> None:
 
 def test_pharmacy_file_pairs_each_drug_with_its_dispensing() -> None:
     f = read_claim_file(FIXTURES / "pharmacy.UKE")
-    assert (f.kind, f.fee_table, f.institution_code) == (ClaimKind.PHARMACY, "4", "4000011")
+    assert (f.kind, f.fee_table, f.institution_code) == (ClaimKind.PHARMACY, "4", "4000013")
     (claim,) = f.claims
-    assert (claim.prescriber, claim.prescriber_prefecture) == ("1234567", "37")
+    assert (claim.prescriber, claim.prescriber_prefecture) == ("1234561", "37")
     assert (claim.days, claim.total_points, claim.copayment, claim.branch) == (1, 650, 1950, "01")
     rows = [
         (d.rx_number, d.dosage_form, d.code, d.amount, d.dispensed_units, d.prescribed_on,
@@ -214,6 +215,16 @@ BAD = {
     "IY before CZ": (_without(PH, 6), 6, 1, "レコード識別情報", "IY before any CZ"),
     "CZ day": (_edit(PH, 6, b",0329,", b",0230,"), 6, 3, "処方月日", "no such day"),
     "not a claim file": (b"XX,1\r\n", 1, 1, "レコード識別情報", "starts with IR"),
+    "保険者番号 check digit": (_edit(OUT, 3, b"HO,370015,", b"HO,370016,"), 3, 2, "保険者番号",
+                             "'370016': 検証番号 is 6"),
+    "医療機関コード check digit": (_edit(OUT, 1, b",1234561,", b",1234567,"), 1, 5,
+                               "医療機関コード", "3711234567: 検証番号 is 7"),
+    "薬局コード check digit": (_edit(PH, 1, b",4000013,", b",4000011,"), 1, 5, "薬局コード",
+                            "3744000011: 検証番号 is 1"),
+    "処方医療機関コード check digit": (_edit(PH, 2, b",37,1,1234561,", b",37,1,1234567,"), 2, 12,
+                                  "処方医療機関コード", "3711234567: 検証番号 is 7"),
+    "処方医療機関 without 都道府県": (_edit(PH, 2, b",37,1,1234561,", b",,1,1234561,"), 2, 12,
+                                 "処方医療機関コード", "digits only"),
 }  # fmt: skip
 
 
@@ -233,6 +244,39 @@ def test_a_bad_record_is_named_by_file_line_and_field(case: str) -> None:
     assert str(problem).startswith(f"claims/x.UKE:{line}: ")
     with pytest.raises(NotClean):  # the lake's fast path refuses it too
         fast_columns(data, "0" * 64)
+
+
+def _with_management_records(name: str, after: tuple[int, ...]) -> bytes:
+    """The fixture with an MN (レセプト管理) record after each of the lines ``after``."""
+    lines = _lines(name)
+    for line in sorted(after, reverse=True):
+        lines.insert(line, f"MN,1,{line},00001".encode())
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+@pytest.mark.parametrize(("name", "after"), [(OUT, (1, 2, 12, 19)), (PH, (1, 2, 5, 6))])
+def test_insurer_side_management_records_are_accepted_and_not_kept(
+    name: str, after: tuple[int, ...]
+) -> None:
+    """国保連 → 保険者 files carry an MN record with each レセプト: before its RE, after it, or
+    between body records; both readers accept it anywhere before GO and keep nothing of it."""
+    plain = (FIXTURES / name).read_bytes()
+    data = _with_management_records(name, after)
+    assert without_lines(parse_claim_bytes(data, name)) == without_lines(
+        parse_claim_bytes(plain, name)
+    )
+    fast, expected = fast_columns(data, "0" * 64), fast_columns(plain, "0" * 64)
+    assert fast.lines == expected.lines + len(after)
+    for table, rows in expected.tables.items():
+        assert (
+            fast.tables[table]
+            .drop_columns(["line"] if table == "claims" else [])
+            .equals(rows.drop_columns(["line"] if table == "claims" else []))
+        ), table
+    after_go = data + b"MN,1\r\n"  # but nothing after GO
+    assert "after the GO" in claim_file_problems(after_go, name)[0].reason
+    with pytest.raises(NotClean):
+        fast_columns(after_go, "0" * 64)
 
 
 def test_every_problem_of_a_file_is_reported_and_capped() -> None:
@@ -305,6 +349,15 @@ def _days(draw: st.DrawFn, month: dt.date) -> tuple[int, ...]:
     return tuple(counts) + (0,) * (31 - length)
 
 
+_PREFECTURES = st.integers(1, 47).map(lambda p: f"{p:02d}")
+#: Valid 保険者番号: 6-digit 国保 and 8-digit ones of the health-insurance 法別番号.
+_INSURERS = st.one_of(
+    st.tuples(st.just(""), _PREFECTURES, st.from_regex(r"[0-9]{3}", fullmatch=True)),
+    st.tuples(st.sampled_from(sorted(HEALTH_INSURANCE_LAW_CODES)), _PREFECTURES,
+              st.from_regex(r"[0-9]{3}", fullmatch=True)),
+).map(lambda parts: with_check_digit("".join(parts)))  # fmt: skip
+
+
 @st.composite
 def _claim(draw: st.DrawFn, kind: ClaimKind, number: int) -> Claim:
     month = draw(_MONTHS)
@@ -320,7 +373,7 @@ def _claim(draw: st.DrawFn, kind: ClaimKind, number: int) -> Claim:
         name=draw(_TEXT),
         sex=draw(st.sampled_from([1, 2])),
         birth_date=draw(st.dates(D(1900, 1, 1), D(2020, 12, 31))),
-        insurer_number=draw(st.from_regex(r"[0-9]{6}|[0-9]{8}", fullmatch=True)),
+        insurer_number=draw(_INSURERS),
         symbol=draw(_TEXT),
         number=draw(_TEXT.filter(bool)),
         branch=draw(st.sampled_from(["", "00", "01", "12"])),
@@ -340,7 +393,7 @@ def _claim(draw: st.DrawFn, kind: ClaimKind, number: int) -> Claim:
             dispensed_on=day, dosage_form=st.sampled_from(["1", "3", "5"]),
             rx_number=st.integers(1, 3),
         ), min_size=1, max_size=4))  # fmt: skip
-        prescriber = draw(st.sampled_from(["", "1234567"]))
+        prescriber = draw(st.sampled_from(["", "1234561"]))
         return Claim(receipt_type="4112", prescriber=prescriber,
                      prescriber_prefecture="37" if prescriber else "", drugs=tuple(drugs),
                      **common)  # type: ignore[arg-type]  # fmt: skip
@@ -366,6 +419,11 @@ def _claim(draw: st.DrawFn, kind: ClaimKind, number: int) -> Claim:
                  **common)  # type: ignore[arg-type]  # fmt: skip
 
 
+def _with_check(prefecture: str, table: str, body: str) -> str:
+    """A 7-digit 医療機関コード whose 10-digit form has a valid 検証番号."""
+    return body + str(luhn_2_1(prefecture + table + body))
+
+
 @st.composite
 def claim_files(draw: st.DrawFn) -> ClaimFile:
     kind = draw(st.sampled_from(list(ClaimKind)))
@@ -375,7 +433,11 @@ def claim_files(draw: st.DrawFn) -> ClaimFile:
         reviewer=draw(st.sampled_from(["1", "2"])),
         prefecture="37",
         fee_table="1" if kind == ClaimKind.MEDICAL else "4",
-        institution_code=draw(st.from_regex(r"[0-9]{7}", fullmatch=True)),
+        institution_code=_with_check(
+            "37",
+            "1" if kind == ClaimKind.MEDICAL else "4",
+            draw(st.from_regex(r"[0-9]{6}", fullmatch=True)),
+        ),  # fmt: skip
         institution_name=draw(_TEXT),
         billing_month=draw(_MONTHS),
         phone=draw(st.sampled_from(["", "087-000-0000"])),
@@ -403,9 +465,17 @@ def test_writer_and_readers_agree_on_generated_files(f: ClaimFile) -> None:
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.UKE")))
 def test_fast_path_and_reader_agree_on_damaged_files(name: str) -> None:
     """Single-byte damage anywhere: the fast path accepts exactly what the reader accepts."""
-    data = (FIXTURES / name).read_bytes()
+    _agree_on_damage((FIXTURES / name).read_bytes(), name)
+
+
+def test_fast_path_and_reader_agree_on_damaged_insurer_side_files() -> None:
+    _agree_on_damage(_with_management_records(OUT, (1, 2, 12, 19)), "mn-" + OUT)
+    _agree_on_damage(_with_management_records(PH, (1, 2, 5, 6)), "mn-" + PH)
+
+
+def _agree_on_damage(data: bytes, name: str) -> None:
     rng = random.Random(name)
-    replacements = [b"", b",", b"0", b"9", b"A", b".", b"\x81", b"\r\n", b"-", b"00"]
+    replacements = [b"", b",", b"0", b"9", b"A", b".", b"\x81", b"\r\n", b"-", b"00", b"N"]
     for _ in range(120):
         at = rng.randrange(len(data))
         damaged = data[:at] + rng.choice(replacements) + data[at + 1 :]
@@ -426,3 +496,30 @@ def test_every_checked_field_is_within_the_minimum_field_count() -> None:
         for layout in layouts.values():
             assert not layout.checked or max(layout.checked) <= layout.min_fields, layout.tag
             assert layout.min_fields <= layout.max_fields == len(layout.names)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 99), st.integers(0, 9), st.integers(0, 9_999_999)),
+        min_size=1, max_size=50,
+    )
+)  # fmt: skip
+def test_the_columnar_institution_check_is_kokuho_ids(triples: list[tuple[int, int, int]]) -> None:
+    """The fast path's whole-column 医療機関コード check agrees with InstitutionCode."""
+    import numpy as np
+
+    from kokuho.claims._rece_cells import institution_codes_valid
+    from kokuho.ids import InstitutionCode, InvalidIdentifier
+
+    def valid(prefecture: int, table: int, code: int) -> bool:
+        try:
+            InstitutionCode.from_claim(f"{prefecture:02d}", str(table), f"{code:07d}")
+        except InvalidIdentifier:
+            return False
+        return True
+
+    # Half of them made valid: random triples are mostly wrong.
+    triples += [(p, t, c // 10 * 10 + luhn_2_1(f"{p:02d}{t}{c:07d}"[:9])) for p, t, c in triples]
+    columns = [np.array(column, dtype=np.int64) for column in zip(*triples, strict=True)]
+    assert institution_codes_valid(*columns).tolist() == [valid(*t) for t in triples]

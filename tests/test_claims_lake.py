@@ -60,7 +60,7 @@ def test_the_fixtures_land_in_the_lake(lake: ClaimsLake) -> None:
         "file": out,
         "line": 2,
         "kind": "medical",
-        "institution": "1234567",
+        "institution": "1234561",
         "prefecture": "37",
         "billing_month": D(2024, 5, 1),
         "service_month": D(2024, 4, 1),
@@ -88,10 +88,10 @@ def test_the_fixtures_land_in_the_lake(lake: ClaimsLake) -> None:
     )  # fmt: skip
     pharmacy = claims[f"{ph}:1"]
     assert (pharmacy["kind"], pharmacy["setting"], pharmacy["institution"]) == (
-        "pharmacy", "pharmacy", "4000011"
+        "pharmacy", "pharmacy", "4000013"
     )  # fmt: skip
     assert (pharmacy["prescriber"], pharmacy["first_day"], pharmacy["last_day"]) == (
-        "3711234567", D(2024, 4, 1), D(2024, 4, 15)
+        "3711234561", D(2024, 4, 1), D(2024, 4, 15)
     )  # fmt: skip
 
 
@@ -102,18 +102,18 @@ def test_drug_rows_carry_quantities_in_yakka_units(lake: ClaimsLake) -> None:
     table = lake.table("claim_drugs").to_pyarrow()
     medical = [tuple(r[c] for c in columns) for r in table.to_pylist() if r["kind"] == "medical"]
     assert medical == [
-        ("699000102", "21", "3711234567", 2.0, 14.0, 28.0, 14, None, D(2024, 4, 1)),
-        ("699000123", "21", "3711234567", 1.0, 14.0, 14.0, 14, 102, D(2024, 4, 1)),
-        ("699000148", "21", "3711234567", 1.0, 28.0, 28.0, 28, 60, D(2024, 4, 2)),
-        ("699000173", "23", "3711234567", 7.0, 1.0, 7.0, None, 84, D(2024, 4, 9)),  # 外用
+        ("699000102", "21", "3711234561", 2.0, 14.0, 28.0, 14, None, D(2024, 4, 1)),
+        ("699000123", "21", "3711234561", 1.0, 14.0, 14.0, 14, 102, D(2024, 4, 1)),
+        ("699000148", "21", "3711234561", 1.0, 28.0, 28.0, 28, 60, D(2024, 4, 2)),
+        ("699000173", "23", "3711234561", 7.0, 1.0, 7.0, None, 84, D(2024, 4, 9)),  # 外用
     ]
     pharmacy = [tuple(r[c] for c in columns) for r in table.to_pylist() if r["kind"] == "pharmacy"]
     assert pharmacy == [
-        ("699000102", "", "3711234567", 2.0, 28.0, 56.0, 28, None, D(2024, 4, 1)),
-        ("699000123", "", "3711234567", 1.0, 28.0, 28.0, 28, None, D(2024, 4, 1)),
-        ("699000174", "", "3711234567", 7.0, 1.0, 7.0, None, None, D(2024, 4, 1)),
-        ("699000158", "", "3711234567", 1.0, 10.0, 10.0, None, None, D(2024, 4, 1)),
-        ("699000158", "", "3711234567", 1.0, 5.0, 5.0, None, None, D(2024, 4, 15)),
+        ("699000102", "", "3711234561", 2.0, 28.0, 56.0, 28, None, D(2024, 4, 1)),
+        ("699000123", "", "3711234561", 1.0, 28.0, 28.0, 28, None, D(2024, 4, 1)),
+        ("699000174", "", "3711234561", 7.0, 1.0, 7.0, None, None, D(2024, 4, 1)),
+        ("699000158", "", "3711234561", 1.0, 10.0, 10.0, None, None, D(2024, 4, 1)),
+        ("699000158", "", "3711234561", 1.0, 5.0, 5.0, None, None, D(2024, 4, 15)),
     ]
     person = {(r["insurer"], r["symbol"], r["number"], r["branch"]) for r in table.to_pylist()}
     assert person == {("370015", "香川", "1234", "01"), ("370015", "", "5678", "")}
@@ -251,9 +251,33 @@ def test_files_the_manifest_does_not_name_are_never_read(tmp_path: Path) -> None
     assert cut.vacuum() == []
     stray = cut.root / "claims" / "service_month=2024-04" / ("0" * 64 + ".parquet")
     shutil.copy(next((done.root / "claims").rglob("*.parquet")), stray)
-    (stray.parent / ".x.parquet.123.tmp").write_bytes(b"half")
-    assert sorted(p.name for p in cut.vacuum()) == [".x.parquet.123.tmp", stray.name]
+    (stray.parent / ".x.parquet.a1b2c3d4.tmp").write_bytes(b"half")
+    (stray.parent / "notes.tmp").write_bytes(b"not ours")  # not atomic_file's pattern: kept
+    assert sorted(p.name for p in cut.vacuum()) == [".x.parquet.a1b2c3d4.tmp", stray.name]
+    assert (stray.parent / "notes.tmp").exists()
     assert cut.table("claims").count().to_pyarrow().as_py() == 3
+
+
+def test_ingest_first_sweeps_what_a_killed_ingest_left(lake: ClaimsLake) -> None:
+    lake.ingest([OUTPATIENT])
+    folder = lake.root / "claim_drugs" / "service_month=2024-04"
+    left = [
+        folder / f".{'e' * 64}.parquet.k7_q2x9z.tmp",  # a killed worker's temporary file
+        folder / f"{'e' * 64}.parquet",  # renamed, never committed
+        lake.root / ".claims_manifest.json.0a1b2c3d.tmp",
+    ]
+    others = [
+        folder / "notes.tmp",  # not atomic_file's pattern
+        lake.root / ".manifest.json.0a1b2c3d.tmp",  # the checkup lake's, same root
+        lake.root / "checkups" / "fiscal_year=2024" / ".x.parquet.a1b2c3d4.tmp",
+    ]
+    for path in left + others:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    lake.ingest([INPATIENT])
+    assert [p for p in left if p.exists()] == []
+    assert [p for p in others if not p.exists()] == []
+    assert lake.table("claims").count().to_pyarrow().as_py() == 3
 
 
 def test_one_writer_at_a_time(lake: ClaimsLake) -> None:

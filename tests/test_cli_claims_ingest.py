@@ -97,3 +97,23 @@ def test_masters_from_files_and_their_errors(home: Path, tmp_path: Path) -> None
     )
     assert result.exit_code != 0
     assert f"{bad}:2: (1) 区分: '9' is not one of 1, 2, ☆, 3, ★" in result.stderr
+
+
+def test_lake_vacuum_lists_what_it_removed_and_keeps_the_rest(home: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["claims", "ingest", str(FIXTURES / "pharmacy.UKE")]).exit_code == 0
+    clean = runner.invoke(main, ["lake", "vacuum"])
+    assert clean.exit_code == 0 and clean.stdout == f"0 file(s) removed from {home / 'lake'}\n"
+    folder = home / "lake" / "claims" / "service_month=2024-04"
+    stale = folder / f".{'f' * 64}.parquet.x1y2z3w4.tmp"
+    stale.write_bytes(b"half")
+    (folder / "keep.tmp").write_bytes(b"someone else's")
+    result = runner.invoke(main, ["lake", "vacuum"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"removed claims: claims/service_month=2024-04/{stale.name}",
+        f"1 file(s) removed from {home / 'lake'}",
+    ]
+    assert not stale.exists() and (folder / "keep.tmp").exists()
+    claims = json.loads(runner.invoke(main, ["claims", "ingest", "--json", str(FIXTURES)]).stdout)
+    assert claims["skipped"] == 1  # the committed file is still there

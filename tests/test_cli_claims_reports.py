@@ -119,6 +119,12 @@ def test_reports_over_the_hand_written_files(run) -> None:  # type: ignore[no-un
         ("370031", "31", "not_found"),
         ("370031", "32", "not_found"),
     ]
+    # Each names what a clerk sends back by: file name, line, レセプト番号, 10-digit code.
+    where = {e["number"]: e for e in errors}
+    assert [(where["777"][k], where["32"][k]) for k in ("file", "line", "receipt_number",
+            "institution")] == [("medical_inpatient.UKE", "set_vol01.UKE"), (2, 2), (1, 2),
+                                ("3717654325", "3712345671")]  # fmt: skip
+    assert len(where["777"]["sha256"]) == 64
     march = document(run("claims", "eligibility-errors", "--month", "2024-03", "--json"))
     assert [(e["number"], e["service_month"], e["line"]) for e in march["errors"]] == [
         ("32", "2024-03-01", 2),
@@ -127,6 +133,7 @@ def test_reports_over_the_hand_written_files(run) -> None:  # type: ignore[no-un
     assert summary.startswith(
         "4 claim(s) with an eligibility error: not_found 3, not_yet_acquired 1"
     )
+    assert "  medical_inpatient.UKE:2 レセプト番号 1 医療機関 3717654325: 2024-04 370023" in summary
 
 
 def test_duplicate_prescribing_is_listed(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -138,7 +145,7 @@ def test_duplicate_prescribing_is_listed(run, tmp_path: Path) -> None:  # type: 
     # 香川太郎 gets メトホルミン「ＳＹＮ」(薬効 3962) from three clinics in May 2024: 3 × 1.
     folder = tmp_path / "claims"
     folder.mkdir()
-    for clinic in ("1111111", "2222222", "3333333"):
+    for clinic in ("1111116", "2222227", "3333338"):  # valid 検証番号 as 371…
         drug = Drug(code="699000102", amount=Decimal(2), section="21", burden="1", points=10,
                     times=14)  # fmt: skip
         claim = Claim(receipt_number=1, receipt_type="1112", service_month=dt.date(2024, 5, 1),
@@ -160,7 +167,7 @@ def test_duplicate_prescribing_is_listed(run, tmp_path: Path) -> None:  # type: 
         "1234",
         "01",
     )
-    assert person["institutions"] == ["3711111111", "3712222222", "3713333333"]
+    assert person["institutions"] == ["3711111116", "3712222227", "3713333338"]
     assert person["efficacies"] == ["3962"]
     assert {d["name"] for d in person["drugs"]} == {"メトホルミン塩酸塩錠２５０ｍｇ「ＳＹＮ」"}
     # One person over the 2 insured of 370015: 5,000 per 10,000.
@@ -168,6 +175,52 @@ def test_duplicate_prescribing_is_listed(run, tmp_path: Path) -> None:  # type: 
     assert (insurer["duplicate_persons"], insurer["duplicate_per_10k"]) == (1, 5_000.0)
     listed = run("claims", "prescribing", "--fy", "2024", "--list").stdout
     assert f"{KOKUHO}: 重複 1 (5,000.0), 多剤 0 (0.0)" in listed
-    assert (f"重複 2024-05 {KOKUHO} 香川 1234 01: 医療機関 3711111111,3712222222,3713333333; "
+    assert (f"重複 2024-05 {KOKUHO} 香川 1234 01: 医療機関 3711111116,3712222227,3713333338; "
             "薬効 3962") in listed  # fmt: skip
     assert document(run("claims", "prescribing", "--fy", "2023", "--json"))["insurers"] == []
+
+
+def test_a_missing_drug_master_names_claims_masters(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("claims", "ingest", str(FIXTURES)).exit_code == 0  # but no `claims masters`
+    for command in (["generic-share", "--fy", "2024"], ["prescribing", "--fy", "2024"]):
+        result = run("claims", *command)
+        assert result.exit_code == 1, command
+        assert "kokuho claims masters" in result.stderr, command
+        assert "claims ingest" not in result.stderr, command
+
+
+def test_cost_without_claims_of_the_year_or_insured_fails(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("claims", "ingest", str(FIXTURES)).exit_code == 0
+    none = run("claims", "cost", "--fy", "2019")
+    assert none.exit_code == 1 and "no claims of 2019年度" in none.stderr
+    # A home with the same claims and an empty register.
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path / "empty"))
+    assert run("claims", "ingest", str(FIXTURES)).exit_code == 0
+    for args in (["--fy", "2024"], ["--fy", "2024", "--json"]):
+        empty = run("claims", "cost", *args)
+        assert empty.exit_code == 1, empty.output
+        assert "the register has no insured person in 2024年度" in empty.stderr
+        assert "kokuho registry import" in empty.stderr
+        assert empty.stdout == ""
+
+
+def test_cost_reads_the_reference_given(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from importlib import resources
+
+    assert run("claims", "ingest", str(FIXTURES)).exit_code == 0
+    text = resources.files("kokuho").joinpath("data/reference_population.yaml").read_text("utf-8")
+    mine = tmp_path / "national.yaml"
+    mine.write_text(text.replace("default: 370000", "default: 400000"), "utf-8")
+    document_ = document(run("claims", "cost", "--fy", "2024", "--reference", str(mine), "--json"))
+    kokuho = {r["insurer"]: r for r in document_["rows"]}[KOKUHO]
+    assert kokuho["regional_index"] == pytest.approx(kokuho["age_adjusted_cost"] / 400_000)
+    assert document_["reference"] == str(mine)
+
+    lines = text.splitlines()
+    at = next(n for n, line in enumerate(lines, 1) if line.strip().startswith('"60-64"'))
+    mine.write_text(text.replace('"60-64": 2300000', '"60-64": many'), "utf-8")
+    bad = run("claims", "cost", "--fy", "2024", "--reference", str(mine))
+    assert bad.exit_code == 1 and bad.stdout == ""
+    assert f"{mine}:{at}: structure.bands.60-64: 'many' is not a number" in bad.stderr

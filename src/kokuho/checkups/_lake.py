@@ -346,7 +346,9 @@ class Lake:
                     if path.is_file() and stale:
                         path.unlink()
                         removed.append(path)
-            for path in self.root.glob("**/.*.tmp"):
+            # Its own files only: the claims lake shares the root under another lock.
+            own = [*self.root.glob("eligibility/**/.*.tmp"), *self.root.glob(f".{_MANIFEST}.*.tmp")]
+            for path in own:
                 if path.is_file() and path not in removed:
                     path.unlink()
                     removed.append(path)

@@ -53,12 +53,7 @@ from kokuho.claims._indicator_rules import (  # noqa: E402
 from kokuho.claims._indicator_rules import parse_rules as parse_prescribing_rules  # noqa: E402
 
 if TYPE_CHECKING:
-    from kokuho.claims._cost import (
-        ReferencePopulation,
-        cost,
-        cost_table,
-        load_reference_population,
-    )
+    from kokuho.claims._cost import cost, cost_table
     from kokuho.claims._eligibility import (
         EligibilityError,
         eligibility_errors,
@@ -90,6 +85,11 @@ if TYPE_CHECKING:
         person_counts,
         prescribed,
     )
+    from kokuho.claims._reference import (
+        ReferencePopulation,
+        ReferenceRejected,
+        load_reference_population,
+    )
     from kokuho.claims._sources import BANDS, TableSource, claim_insurers, fiscal_months
     from kokuho.claims._treatment import ClaimsTreatment
 
@@ -106,8 +106,8 @@ _INDICATORS = {
     "EligibilityError": "_eligibility", "eligibility_errors": "_eligibility",
     "eligibility_errors_table": "_eligibility", "register_coverages": "_eligibility",
     "insured_months": "_insured",
-    "ReferencePopulation": "_cost", "cost": "_cost", "cost_table": "_cost",
-    "load_reference_population": "_cost",
+    "ReferencePopulation": "_reference", "ReferenceRejected": "_reference",
+    "cost": "_cost", "cost_table": "_cost", "load_reference_population": "_reference",
     "ClaimsTreatment": "_treatment", "MedicationRecords": "_medication",
     "ClaimFigures": "_figures", "InsurerClaimFigures": "_figures",
     "claims_figures": "_figures",
@@ -115,7 +115,8 @@ _INDICATORS = {
 __all__ += [
     "BANDS", "GENERIC_GROUPS", "ClaimFigures", "ClaimsTreatment", "DuplicateRule",
     "EligibilityError", "GenericClasses", "InsurerClaimFigures", "MedicationRecords",
-    "PrescribingRules", "ReferencePopulation", "TableSource", "claim_insurers",
+    "PrescribingRules", "ReferencePopulation", "ReferenceRejected", "TableSource",
+    "claim_insurers",
     "claims_figures", "cost",
     "cost_table", "diabetes_codes", "duplicate_prescribing", "duplicate_prescribing_table",
     "eligibility_errors", "eligibility_errors_table", "fiscal_months", "generic_share",

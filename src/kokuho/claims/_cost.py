@@ -21,22 +21,21 @@ not in any a_i.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from collections.abc import Collection
 
 import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import sqlalchemy as sa
-import yaml
 
 from kokuho.claims._insured import PREFECTURE_KINDS, insured_months, prefecture_pool
+from kokuho.claims._reference import (
+    ReferencePopulation,
+    ReferenceRejected,
+    load_reference_population,
+    parse_reference,
+)
 from kokuho.claims._sources import (
-    BANDS,
     TableSource,
     age_band,
     age_on,
@@ -45,72 +44,13 @@ from kokuho.claims._sources import (
     read,
 )
 from kokuho.ids import FiscalYear
-from kokuho.store import data_text
+
+__all__ = [
+    "ReferencePopulation", "ReferenceRejected", "cost", "cost_table",
+    "load_reference_population", "parse_reference",
+]  # fmt: skip
 
 YEN_PER_POINT = 10
-
-
-@dataclass(frozen=True, slots=True)
-class ReferencePopulation:
-    """``data/reference_population.yaml``: the national age structure and per-capita cost."""
-
-    bands: Mapping[str, float]  # band → national enrollees N_i
-    age_month: int
-    age_day_of_month: int
-    national_cost: Mapping[int, float]  # fiscal year → 円 per insured
-    default_national_cost: float | None
-    unconfirmed: tuple[str, ...]
-
-    def age_day(self, fiscal_year: int) -> dt.date:
-        """The day of ``fiscal_year`` on which ages are taken."""
-        year = fiscal_year + (self.age_month < 4)
-        return dt.date(year, self.age_month, self.age_day_of_month)
-
-    def weights(self) -> dict[str, float]:
-        """N_i / N per band."""
-        total = sum(self.bands.values())
-        return {band: count / total for band, count in self.bands.items()}
-
-    def national(self, fiscal_year: int) -> float | None:
-        return self.national_cost.get(fiscal_year, self.default_national_cost)
-
-
-def parse_reference(text: str) -> ReferencePopulation:
-    raw: Any = yaml.safe_load(text)
-    if not isinstance(raw, Mapping) or raw.get("format") != "kokuho reference population 1":
-        raise ValueError("reference population: unknown format")
-    unconfirmed = [
-        name
-        for name in ("age_on", "structure", "national_cost_per_capita")
-        if not raw[name].get("confirmed", False)
-    ]
-    bands = {str(k): float(v) for k, v in raw["structure"]["bands"].items()}
-    if sorted(bands) != sorted(BANDS):
-        raise ValueError(f"reference population: the bands must be {', '.join(BANDS)}")
-    if any(v < 0 for v in bands.values()) or sum(bands.values()) <= 0:
-        raise ValueError("reference population: enrollees must be ≥ 0 with a positive total")
-    month, day = (int(part) for part in str(raw["age_on"]["value"]).split("-"))
-    dt.date(2000, month, day)  # a real day of the year (29 Feb allowed in leap 2000)
-    cost = raw["national_cost_per_capita"]
-    default = cost.get("default")
-    return ReferencePopulation(
-        bands=bands,
-        age_month=month,
-        age_day_of_month=day,
-        national_cost={int(k): float(v) for k, v in (cost.get("by_fiscal_year") or {}).items()},
-        default_national_cost=None if default is None else float(default),
-        unconfirmed=tuple(unconfirmed),
-    )
-
-
-@lru_cache(maxsize=1)
-def _packaged() -> ReferencePopulation:
-    return parse_reference(data_text("reference_population.yaml"))
-
-
-def load_reference_population(path: Path | None = None) -> ReferencePopulation:
-    """The reference of ``path``, or the packaged ``data/reference_population.yaml``."""
-    return parse_reference(path.read_text("utf-8")) if path is not None else _packaged()
 
 
 def _figures(cells: ir.Table, weights: ir.Table, national: float | None) -> ir.Table:

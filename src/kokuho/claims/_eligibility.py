@@ -17,6 +17,10 @@ Reasons, in the order they are decided:
 - ``not_yet_acquired``: the number's coverage starts after the first day of service
   (資格取得日 > day); ``responsible_insurer`` is set when another coverage was in force.
 
+Each error names what a clerk needs to find the レセプト and send it back (返戻): the file's
+name (from the lake's manifest) and sha256, the line of its RE record, the レセプト番号 and
+the 10-digit 医療機関コード (都道府県 + 点数表 + the 7 digits of the IR/YK record).
+
 The check is in bulk: the claims' numbers go to the database in a temporary key table
 (``kokuho.store.key_table``) to fetch the coverages of the persons they name, and the dates are
 compared as one Ibis expression over the claims and those coverages.
@@ -27,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal, Protocol, cast, runtime_checkable
 
 import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
@@ -61,7 +65,7 @@ class EligibilityError:
     claim_id: str
     file: str  # sha256 of the レセ電 file
     line: int  # line of the RE record
-    institution: str
+    institution: str  # the 7 digits of the IR/YK record
     insurer: str
     symbol: str
     number: str
@@ -71,6 +75,20 @@ class EligibilityError:
     reason: ErrorReason
     lost_on: dt.date | None  # 資格喪失日 of the claim's number (lost_before_service, superseded)
     responsible_insurer: str | None  # the insurer covering the person on that day, if known
+    receipt_number: int = 0  # レセプト番号 (RE)
+    file_name: str = ""  # the レセ電 file's name as ingested ("" when the lake does not say)
+    institution_code: str = ""  # 10-digit 医療機関コード: 都道府県 + 点数表 + the 7 digits
+
+
+#: 点数表 of a file whose manifest entry does not say (ingested before kokuho kept it).
+_FEE_TABLE: Final = {"medical": "1", "pharmacy": "4"}
+
+
+@runtime_checkable
+class _Manifested(Protocol):
+    """A lake that knows the files it ingested (``ClaimsLake.sources``)."""
+
+    def sources(self) -> dict[str, dict[str, Any]]: ...
 
 
 def eligibility_errors_table(claims: ir.Table, coverages: ir.Table) -> ir.Table:
@@ -78,8 +96,10 @@ def eligibility_errors_table(claims: ir.Table, coverages: ir.Table) -> ir.Table:
     ordered by 診療年月, insured number and claim. ``coverages`` has
     :data:`COVERAGE_COLUMNS` (the register's coverages of the persons concerned)."""
     rows = claims.select(
-        "claim_id", "file", "line", "institution", *person_columns(claims),
+        "claim_id", "file", "line", "receipt_number", "prefecture", "institution",
+        *person_columns(claims),
         "birth_date", "service_month", "first_day",
+        claim_kind=claims.kind,
         start=claims.first_day.fill_null(claims.service_month),
         end=claims.last_day.fill_null(
             claims.service_month + ibis.interval(months=1) - ibis.interval(days=1)
@@ -150,7 +170,8 @@ def eligibility_errors_table(claims: ir.Table, coverages: ir.Table) -> ir.Table:
         else_=out.kind,
     )
     return out.select(
-        "claim_id", "file", "line", "institution", "insurer", "symbol", "number", "branch",
+        "claim_id", "file", "line", "receipt_number", "claim_kind", "prefecture", "institution",
+        "insurer", "symbol", "number", "branch",
         "service_month", "first_day", reason=reason, lost_on=out.lost_on,
         responsible_insurer=out.responsible_insurer,
     ).order_by(["service_month", "insurer", "symbol", "number", "branch", "claim_id"])  # fmt: skip
@@ -214,6 +235,19 @@ def eligibility_errors(
     keys = [(n["insurer"], n["symbol"], n["number"]) for n in numbers]
     coverages = ibis.memtable(register_coverages(engine, keys))
     found = eligibility_errors_table(claims, coverages).to_pyarrow().to_pylist()
-    return [
-        EligibilityError(**{**row, "reason": cast(ErrorReason, row["reason"])}) for row in found
-    ]
+    files = lake.sources() if isinstance(lake, _Manifested) else {}
+    errors = []
+    for row in found:
+        entry = files.get(row["file"], {})
+        kind, prefecture = row.pop("claim_kind"), row.pop("prefecture")
+        table = entry.get("fee_table") or _FEE_TABLE.get(kind, "")
+        reason = cast(ErrorReason, row.pop("reason"))
+        errors.append(
+            EligibilityError(
+                **row,
+                reason=reason,
+                file_name=entry.get("name", ""),
+                institution_code=f"{prefecture}{table}{row['institution']}",
+            )
+        )
+    return errors

@@ -12,7 +12,7 @@ Layout under the lake root (the checkup lake's root, ``$KOKUHO_HOME/lake``; see 
 
 - **Atomic.** Every file is written to a temporary name, fsynced and renamed; the manifest is
   rewritten last, and readers open only the files it names. A crash before the manifest
-  leaves files nobody reads (ingesting again writes the same names; ``vacuum`` removes them);
+  leaves files nobody reads, which the next ``ingest`` and ``vacuum`` remove (under the lock);
   a failure during ingest removes what it wrote.
 - **Idempotent.** A file whose digest the manifest names is skipped.
 - **All or nothing per call.** ``ingest`` checks every file; if any is bad it raises
@@ -20,7 +20,8 @@ Layout under the lake root (the checkup lake's root, ``$KOKUHO_HOME/lake``; see 
 - **One writer at a time** (an ``flock`` on ``.claims.lock``), across processes.
 
 Files are parsed by the columnar fast path (``_rece_fast``) in batches and written in chunks
-(``_rece_batch``), by worker processes when there is much to read; the precise reader runs
+(``_rece_batch``), by worker processes when there is much to read (they die with the process
+that started them: ``_workers``); the precise reader runs
 only to say what is wrong with a file the fast path refused. Reading is Ibis only.
 """
 
@@ -58,8 +59,15 @@ from kokuho.claims._schema import (
     CLAIMS,
     DRUG_MASTER,
 )
+from kokuho.claims._workers import die_with_parent
 from kokuho.config import Settings
-from kokuho.store import PerThreadDuckDB, atomic_file, exclusive_lock, fsync_folders
+from kokuho.store import (
+    PerThreadDuckDB,
+    atomic_file,
+    exclusive_lock,
+    fsync_folders,
+    sweep_temporary,
+)
 
 #: 傷病名マスター in the lake (kokuho's own table; not in ``_schema``).
 DISEASE_MASTER: Final[dict[str, pa.DataType]] = {
@@ -93,7 +101,12 @@ _FORMAT: Final = 1
 
 
 class ClaimsTableMissing(LookupError):
-    """The lake holds no such table (nothing ingested, or the master not loaded)."""
+    """The lake holds no such table (nothing ingested, or the master not loaded); ``table``
+    names it."""
+
+    def __init__(self, message: str, table: str = "") -> None:
+        super().__init__(message)
+        self.table = table
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +185,7 @@ class ClaimsLake:
     def files(self, name: str, months: Collection[str] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the ``YYYY-MM`` months only)."""
         if name not in SCHEMAS:
-            raise ClaimsTableMissing(f"the claims lake has no table {name!r}")
+            raise ClaimsTableMissing(f"the claims lake has no table {name!r}", name)
         found = self._read_manifest().files(name)
         if months is not None and name in CLAIM_TABLES:
             wanted = {f"service_month={m}" for m in months}
@@ -197,7 +210,9 @@ class ClaimsLake:
         ``ClaimsTableMissing`` (a LookupError) for a table the lake does not hold.
         """
         if not self.has_table(name):
-            raise ClaimsTableMissing(f"the claims lake at {self.root} holds no {name!r} table")
+            raise ClaimsTableMissing(
+                f"the claims lake at {self.root} holds no {name!r} table", name
+            )
         files = self.files(name, months)
         if not files:
             # Bound to this lake's connection, not Ibis's global default one: an expression
@@ -241,6 +256,7 @@ class ClaimsLake:
         written: list[Path] = []
         with self.locked():
             manifest = self._read_manifest()
+            self._sweep(manifest)  # what a killed ingest left
             fresh: list[tuple[Path, str, int]] = []
             queued: set[str] = set()
             for path in map(Path, paths):
@@ -256,7 +272,8 @@ class ClaimsLake:
                 large = sum(length for _, _, length in fresh) > PARALLEL_BYTES
                 workers = min(os.cpu_count() or 1, 4) if large else 1
             try:
-                problems = self._write_chunks(_chunks(fresh), workers, written, entries)
+                chunks = _chunks(fresh, workers)
+                problems = self._write_chunks(chunks, workers, written, entries)
                 if problems:
                     raise ClaimFileRejected(problems)
                 if entries:
@@ -295,7 +312,13 @@ class ClaimsLake:
         # spawn, not fork: this process may hold DuckDB's threads.
         context = multiprocessing.get_context("spawn")
         failure: BaseException | None = None
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        )
+        with pool:
             futures = [pool.submit(ingest_chunk, self.root, chunk) for chunk in chunks]
             for future in futures:
                 try:
@@ -331,26 +354,28 @@ class ClaimsLake:
         return self._replace_master("disease_master", table, {"diseases": Path(diseases)})
 
     def vacuum(self) -> list[Path]:
-        """Removes data files the manifest does not name and stale temporary files (left by a
-        crash); returns what it removed."""
-        removed: list[Path] = []
+        """Removes what a killed or failed writer left: data files the manifest does not name
+        and ``atomic_file``'s temporary files; returns what it removed. ``ingest`` does the
+        same first (under the same lock, so never under a live writer)."""
         with self.locked():
-            manifest = self._read_manifest()
-            for name in SCHEMAS:
-                folder = self.root / name
-                if not folder.is_dir():
-                    continue
-                committed = {self.root / f for f in manifest.files(name)}
-                for path in folder.glob("**/*"):
-                    stale = path.suffix == ".tmp" or (
-                        path.suffix == ".parquet" and path not in committed
-                    )
-                    if path.is_file() and stale:
-                        path.unlink()
-                        removed.append(path)
-        return removed
+            return self._sweep(self._read_manifest())
 
     # -- internals -------------------------------------------------------------------------
+
+    def _sweep(self, manifest: _Manifest) -> list[Path]:
+        """``vacuum`` with the lock held."""
+        removed: list[Path] = []
+        for name in SCHEMAS:
+            folder = self.root / name
+            removed += sweep_temporary(folder)
+            committed = {self.root / f for f in manifest.files(name)}
+            if folder.is_dir():
+                for path in sorted(folder.glob("**/*.parquet")):
+                    if path.is_file() and path not in committed:
+                        path.unlink()
+                        removed.append(path)
+        # The manifest's own temporary file only: the checkup lake shares the root.
+        return removed + sweep_temporary(self.root, recursive=False, of=_MANIFEST)
 
     def _replace_master(self, name: str, table: pa.Table, sources: dict[str, Path]) -> int:
         digest = hashlib.sha256()
@@ -395,12 +420,15 @@ class ClaimsLake:
             temporary.write_text(json.dumps(body, ensure_ascii=False, indent=1), "utf-8")
 
 
-def _chunks(fresh: list[tuple[Path, str, int]]) -> list[list[tuple[Path, str]]]:
-    """The files in chunks of about ``CHUNK_BYTES`` (the unit of work of a worker)."""
+def _chunks(fresh: list[tuple[Path, str, int]], workers: int) -> list[list[tuple[Path, str]]]:
+    """The files in chunks of about ``CHUNK_BYTES`` (the unit of work of a worker), smaller
+    when that leaves a worker without a chunk."""
+    total = sum(length for _, _, length in fresh)
+    limit = max(1, min(CHUNK_BYTES, -(-total // max(workers, 1))))
     chunks: list[list[tuple[Path, str]]] = []
-    size = CHUNK_BYTES
+    size = limit
     for path, digest, length in fresh:
-        if size >= CHUNK_BYTES:
+        if size >= limit:
             chunks.append([])
             size = 0
         chunks[-1].append((path, digest))

@@ -162,6 +162,7 @@ def _entry(root: Path, item: ParsedFile, files: list[Path]) -> dict[str, Any]:
         "name": item.path.name,
         "kind": str(parsed.kind),
         "institution": parsed.institution,
+        "fee_table": parsed.fee_table,
         "billing_month": f"{parsed.billing_month:%Y-%m}",
         "service_months": [f"{m:%Y-%m}" for m in months_of(parsed)],
         "claims": parsed.claims,

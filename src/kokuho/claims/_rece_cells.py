@@ -13,9 +13,11 @@ from typing import Final
 
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
+from kokuho.claims._rece_check import check_field
 from kokuho.claims._rece_layout import ENCODING, FieldSpec
-from kokuho.ids import ERAS
+from kokuho.ids import ERAS, SCORE_TABLES
 
 
 class NotClean(Exception):
@@ -86,6 +88,30 @@ def check_cp932(buf: np.ndarray) -> None:
         at = np.minimum(np.searchsorted(trails, others), trails.size - 1)
         others = others[trails[at] != others]
     require(singles[buf[others]].all())
+
+
+_TABLES: Final = np.array(sorted(int(table) for table in SCORE_TABLES), dtype=np.int64)
+
+
+def institution_codes_valid(
+    prefecture: np.ndarray, table: np.ndarray, code: np.ndarray
+) -> np.ndarray:
+    """Whether 都道府県 (2 digits) + 点数表 (1) + コード (7), as integers, are valid 10-digit
+    医療機関コード: ``kokuho.ids.InstitutionCode.from_claim`` on whole columns (the tests hold
+    the two together): 都道府県 01–47, a known 点数表, and the 2-1 digit-sum 検証番号 over the
+    first nine digits."""
+    body = prefecture * 10**7 + table * 10**6 + code // 10
+    total = np.zeros(body.shape, dtype=np.int64)
+    for position in range(9):  # from the last digit: × 2, × 1, × 2, …
+        product = body // 10**position % 10 * (2 if position % 2 == 0 else 1)
+        total += product // 10 + product % 10
+    valid: np.ndarray = (
+        (prefecture >= 1)
+        & (prefecture <= 47)
+        & np.isin(table, _TABLES)
+        & ((10 - total % 10) % 10 == code % 10)
+    )
+    return valid
 
 
 def civil_days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -195,10 +221,13 @@ class Cells:
         form, zeros = spec.form, np.zeros(length.size, dtype=np.int64)
         if form == "text" or length.size == 0:
             return zeros, present
-        if form == "digits":
+        if form in ("digits", "insurer"):
             allowed = np.isin(length, np.array(spec.lengths)) | ~present
             require(allowed.all())
-            return self.digits(start, length, max(spec.lengths)), present
+            value = self.digits(start, length, max(spec.lengths))
+            if form == "insurer":
+                self._check_each_distinct(spec, start, length)
+            return value, present
         if form == "int":
             return self.digits(start, length, spec.lengths[0]), present
         if form == "decimal":
@@ -234,6 +263,14 @@ class Cells:
             require(((length == 1) & ((raw[:, 0] == 49) | (raw[:, 0] == 50))).all())
             return raw[:, 0].astype(np.int64) - 48, present
         raise AssertionError(f"unknown field form {form!r}")
+
+    def _check_each_distinct(self, spec: FieldSpec, start: np.ndarray, length: np.ndarray) -> None:
+        """The precise reader's check of each distinct value: a file names few 保険者番号."""
+        for raw in pc.unique(self.strings(start, length)).to_pylist():
+            try:
+                check_field(spec, raw, None)
+            except ValueError:
+                raise NotClean from None
 
     def _decimal(self, start: np.ndarray, length: np.ndarray) -> np.ndarray:
         """整数部5桁・小数部5桁 (1–5 digits, optionally "." and 1–5 digits) as floats."""

@@ -8,7 +8,13 @@ from decimal import Decimal
 from typing import Final
 
 from kokuho.claims._rece_layout import FieldSpec, month_day
-from kokuho.ids import InvalidIdentifier, parse_gyymm, parse_gyymmdd
+from kokuho.ids import (
+    InstitutionCode,
+    InsurerNumber,
+    InvalidIdentifier,
+    parse_gyymm,
+    parse_gyymmdd,
+)
 
 _DECIMAL: Final = re.compile(r"[0-9]{1,5}(?:\.[0-9]{1,5})?")
 
@@ -27,10 +33,15 @@ def check_field(spec: FieldSpec, raw: str, service_month: dt.date | None) -> obj
     form = spec.form
     if form == "text":
         return raw
-    if form == "digits":
+    if form in ("digits", "insurer"):
         if not _digits(raw) or len(raw) not in spec.lengths:
             sizes = " or ".join(str(n) for n in spec.lengths)
             raise ValueError(f"{raw!r} is not {sizes} digits")
+        if form == "insurer":
+            try:
+                InsurerNumber.parse(raw)
+            except InvalidIdentifier as error:
+                raise ValueError(f"{raw!r}: {error.reason}") from None
         return raw
     if form == "int":
         if not _digits(raw) or len(raw) > spec.lengths[0]:
@@ -67,6 +78,16 @@ def check_field(spec: FieldSpec, raw: str, service_month: dt.date | None) -> obj
             raise ValueError(f"{raw!r}: 男女区分 is 1 or 2")
         return int(raw)
     raise AssertionError(f"unknown field form {form!r}")
+
+
+def institution_problem(prefecture: str, fee_table: str, code: str) -> str | None:
+    """Why the header's 都道府県 + 点数表 + 医療機関コード is not a valid 10-digit 医療機関コード
+    (None when it is)."""
+    try:
+        InstitutionCode.from_claim(prefecture, fee_table, code)
+    except InvalidIdentifier as error:
+        return f"{prefecture}{fee_table}{code}: {error.reason}"
+    return None
 
 
 def _month_day(raw: str, service_month: dt.date | None) -> dt.date | None:

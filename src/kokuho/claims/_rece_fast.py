@@ -25,8 +25,16 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.claims._model import ClaimKind
-from kokuho.claims._rece_cells import NotClean, date_array, require
-from kokuho.claims._rece_layout import DAYS_FORMS, HEADER_TAG, LAST_VOLUME, ORAL_SECTION
+from kokuho.claims._rece_cells import NotClean, date_array, institution_codes_valid, require
+from kokuho.claims._rece_layout import (
+    DAYS_FORMS,
+    HEADER_TAG,
+    INSTITUTION_FIELDS,
+    INSURER_SIDE,
+    LAST_VOLUME,
+    ORAL_SECTION,
+    PRESCRIBER_FIELDS,
+)
 from kokuho.claims._rece_scan import Scan, Values
 from kokuho.claims._schema import CLAIM_DIAGNOSES, CLAIM_DRUGS, CLAIM_PROCEDURES, CLAIMS
 
@@ -42,6 +50,7 @@ class FastFile:
     lines: int
     claims: int
     institution: str
+    fee_table: str  # 点数表 of the IR/YK record
     billing_month: dt.date
     tables: dict[str, pa.Table]  # claims, claim_drugs, … (tables without rows left out)
 
@@ -74,6 +83,7 @@ class _Build:
     def __init__(self, scan: Scan, digests: list[str]) -> None:
         self.scan, self.digests = scan, digests
         self.first = np.full(scan.rid.size, _NONE, dtype=np.int64)
+        self._prescriber: pa.Array | None = None
         self.last = np.full(scan.rid.size, _NEVER, dtype=np.int64)
 
     def files(self) -> list[FastFile]:
@@ -84,6 +94,8 @@ class _Build:
         require((rid[scan.first_line] == header_id).all() and (rid == header_id).sum() == count)
         require((rid[last_line] == go_id).all() and (rid == go_id).sum() == count)
         body = (rid != header_id) & (rid != go_id) & (rid != re_id)
+        for tag in INSURER_SIDE:  # accepted anywhere between the header and GO
+            body &= rid != scan.ids[tag]
         before = _latest(rid == re_id) <= _latest(rid == header_id)
         require(not (body & before).any())  # a body record before its file's first RE
         _, header = scan.values(HEADER_TAG[kind])
@@ -99,6 +111,7 @@ class _Build:
         heads = scan.first_line
         self.prefecture, self.fee_table = scan.strings(heads, 3), scan.strings(heads, 4)
         self.institution = scan.strings(heads, 5)
+        require(institution_codes_valid(*(header[n][0] for n in INSTITUTION_FIELDS)).all())
         self.billing = header[8 if medical else 7][0]
         self._insurance()
         tables: dict[str, tuple[pa.Table, np.ndarray]] = {}
@@ -147,6 +160,7 @@ class _Build:
                     lines=int(scan.per_file[index]),
                     claims=int(claims[index]),
                     institution=self.institution[index].as_py(),
+                    fee_table=self.fee_table[index].as_py(),
                     billing_month=dt.date(1970, 1, 1) + dt.timedelta(days=int(self.billing[index])),
                     tables=parts,
                 )
@@ -369,7 +383,17 @@ class _Build:
         return table, self.claim_file[claim]
 
     def _prescribers(self) -> pa.Array:
-        """処方医療機関 of each claim: 都道府県 + 点数表 + コード (RE 10–12), "" when unknown."""
-        rows = self.re_rows
-        parts = [self.scan.strings(rows, k) for k in (10, 11, 12)]
-        return pc.if_else(pa.array(self.re[12][1]), pc.binary_join_element_wise(*parts, ""), "")
+        """処方医療機関 of each claim: 都道府県 + 点数表 + コード (RE 10–12), "" when unknown;
+        each one given must be a valid 10-digit 医療機関コード."""
+        if self._prescriber is None:
+            rows, re = self.re_rows, self.re
+            prefecture, table, code = (re[n] for n in PRESCRIBER_FIELDS)
+            valid = (
+                prefecture[1] & table[1] & institution_codes_valid(prefecture[0], table[0], code[0])
+            )
+            require((valid | ~code[1]).all())
+            parts = [self.scan.strings(rows, n) for n in PRESCRIBER_FIELDS]
+            self._prescriber = pc.if_else(
+                pa.array(code[1]), pc.binary_join_element_wise(*parts, ""), ""
+            )
+        return self._prescriber

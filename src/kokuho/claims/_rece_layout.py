@@ -29,7 +29,8 @@ class FieldSpec:
     - ``modifiers``: 修飾語コード, 4 digits × up to 20;
     - ``code``: one ASCII letter or digit (負担区分);
     - ``primary``: empty or ``01`` (主傷病);
-    - ``sex``: ``1`` or ``2``.
+    - ``sex``: ``1`` or ``2``;
+    - ``insurer``: a 保険者番号 (6 or 8 digits) whose 検証番号 holds (``kokuho.ids.InsurerNumber``).
     """
 
     form: str
@@ -101,7 +102,7 @@ _HO_MEDICAL = RecordLayout(
      "予備", "食事療養・生活療養 回数", "食事療養・生活療養 合計金額", "職務上の事由",
      "証明書番号", "負担金額 医療保険", "減免区分", "減額割合", "減額金額"),
     14,  # 減額金額 (15) is UNCONFIRMED for 医科: 14 or 15 fields
-    {2: _req("digits", 6, 8), 4: FieldSpec("text", True), 5: _req("int", _COUNT),
+    {2: _req("insurer", 6, 8), 4: FieldSpec("text", True), 5: _req("int", _COUNT),
      6: _req("int", _POINTS), 12: _opt("int", _POINTS)},
 )  # fmt: skip
 
@@ -212,7 +213,7 @@ _HO_PHARMACY = RecordLayout(
      "予備", "職務上の事由", "証明書番号", "一部負担金", "予備", "減免区分", "減額割合",
      "減額金額"),
     14,
-    {2: _req("digits", 6, 8), 4: FieldSpec("text", True), 5: _req("int", _COUNT),
+    {2: _req("insurer", 6, 8), 4: FieldSpec("text", True), 5: _req("int", _COUNT),
      6: _req("int", _POINTS), 10: _opt("int", _POINTS)},
 )  # fmt: skip
 
@@ -279,22 +280,39 @@ _ST = RecordLayout(
     2,
 )  # fmt: skip
 
+# 保険者向け ---------------------------------------------------------------------------
+
+# レセプト管理 (MN): the 審査支払機関 adds it to each レセプト of the files it sends to insurers
+# (国保連 → 保険者). Its fields are UNCONFIRMED (the 保険者向け 記録条件仕様 was not available), so
+# kokuho accepts any field count, checks nothing in it and keeps nothing of it
+# (docs/formats.md §7).
+_MN = RecordLayout("MN", (_ID, *(f"項目{n}" for n in range(2, 101))), 1)
+
+#: Record types of the insurer-side files that are accepted anywhere between the header and GO
+#: and not kept.
+INSURER_SIDE: Final = frozenset({"MN"})
+
 LAYOUTS: Final[dict[ClaimKind, dict[str, RecordLayout]]] = {
     ClaimKind.MEDICAL: {
         r.tag: r
         for r in (_IR, _RE_MEDICAL, _HO_MEDICAL, _KO_MEDICAL, _SN, _JD, _MF, _SY, _SI,
-                  _IY_MEDICAL, _TO_MEDICAL, _CO_MEDICAL, _SJ, _GO)
+                  _IY_MEDICAL, _TO_MEDICAL, _CO_MEDICAL, _SJ, _GO, _MN)
     },
     ClaimKind.PHARMACY: {
         r.tag: r
         for r in (_YK, _RE_PHARMACY, _HO_PHARMACY, _KO_PHARMACY, _SN, _JD, _MF, _SH, _CZ,
-                  _IY_PHARMACY, _TO_PHARMACY, _CO_PHARMACY, _TK, _KI, _ST, _GO)
+                  _IY_PHARMACY, _TO_PHARMACY, _CO_PHARMACY, _TK, _KI, _ST, _GO, _MN)
     },
 }  # fmt: skip
 
 #: The first record of a file says which 記録条件仕様 it follows.
 HEADER: Final = {"IR": ClaimKind.MEDICAL, "YK": ClaimKind.PHARMACY}
 HEADER_TAG: Final = {kind: tag for tag, kind in HEADER.items()}
+#: The header's 都道府県, 点数表 and 医療機関コード (薬局コード) fields: together the 10-digit
+#: 医療機関コード whose 検証番号 is checked (``kokuho.ids.InstitutionCode.from_claim``).
+INSTITUTION_FIELDS: Final = (3, 4, 5)
+#: 調剤 RE 処方医療機関 都道府県, 点数表 and コード: checked the same way when the コード is given.
+PRESCRIBER_FIELDS: Final = (10, 11, 12)
 
 #: The 1日…31日 fields of each record type that has them (first, last field number).
 DAY_FIELDS: Final[dict[ClaimKind, dict[str, tuple[int, int]]]] = {

@@ -17,13 +17,16 @@ from typing import Any
 
 from kokuho.claims._errors import ClaimFileRejected, ClaimProblem
 from kokuho.claims._model import Claim, ClaimFile, ClaimKind, Diagnosis, Drug, Procedure, PublicFund
-from kokuho.claims._rece_check import check_field
+from kokuho.claims._rece_check import check_field, institution_problem
 from kokuho.claims._rece_layout import (
     DAY_FIELDS,
     ENCODING,
     HEADER,
+    INSTITUTION_FIELDS,
+    INSURER_SIDE,
     LAST_VOLUME,
     LAYOUTS,
+    PRESCRIBER_FIELDS,
     RecordLayout,
 )
 
@@ -220,9 +223,15 @@ class _Reader:
                 if index:
                     self.problem(number, 1, "レコード識別情報", f"{tag} only as the first record")
                 header = values
+                self._check_institution(number, layout, values, INSTITUTION_FIELDS)
+            elif tag in INSURER_SIDE:  # accepted anywhere in the body, not kept
+                if draft is not None:
+                    draft.last_tag = tag
             elif tag == "GO":
                 go = (number, values)
             elif tag == "RE":
+                if kind == ClaimKind.PHARMACY and values.get(PRESCRIBER_FIELDS[-1]):
+                    self._check_institution(number, layout, values, PRESCRIBER_FIELDS)
                 self._finish(draft, claims)
                 draft = _Draft(number, values, kind, values.get(4))
                 receipt = values.get(2)
@@ -251,6 +260,17 @@ class _Reader:
             billing_month=header[8 if kind == ClaimKind.MEDICAL else 7], volume=volume,
             phone=header.get(10 if kind == ClaimKind.MEDICAL else 9) or "", claims=tuple(claims),
         )  # fmt: skip
+
+    def _check_institution(
+        self, number: int, layout: RecordLayout, values: dict[int, Any], fields: tuple[int, ...]
+    ) -> None:
+        """The 10-digit 医療機関コード of ``fields`` (都道府県, 点数表, コード), reported on the
+        コード; not judged when the コード itself is bad (already reported)."""
+        parts = [values.get(n) for n in fields]
+        if isinstance(parts[-1], str):
+            reason = institution_problem(*(str(part or "") for part in parts))
+            if reason is not None:
+                self.problem(number, fields[-1], layout.name(fields[-1]), reason)
 
     def _lines(self, data: bytes) -> list[str]:
         raw = data.split(b"\n")

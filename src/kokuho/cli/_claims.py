@@ -34,14 +34,19 @@ def _claim_files(paths: tuple[Path, ...]) -> list[Path]:
 
 @claims.command("ingest")
 @click.argument("files", nargs=-1, required=True, type=_FILES)
+@click.option(
+    "--workers", type=click.IntRange(1, 64),
+    help="Worker processes (default: one per CPU, up to 4, above 128 MB of files; 1 = none).",
+)  # fmt: skip
 @json_option
-def ingest(files: tuple[Path, ...], as_json: bool) -> None:
+def ingest(files: tuple[Path, ...], workers: int | None, as_json: bool) -> None:
     """Load レセ電 files (医科 IR…GO, 調剤 YK…GO; cp932) into the claims lake. Folders are
     searched for *.UKE and *.csv.
 
     Every file is checked first: one bad record rejects the whole call, nothing is written, and
     each problem is printed as file:line: (field) name: reason. A file already in the lake is
-    skipped.
+    skipped. What a killed ingest left (uncommitted and temporary files) is removed first,
+    as by `kokuho lake vacuum`.
     """
     from kokuho.claims import ClaimFileRejected, ClaimsLake
 
@@ -50,7 +55,7 @@ def ingest(files: tuple[Path, ...], as_json: bool) -> None:
         fail("no レセ電 files (*.UKE, *.csv) found")
     lake = ClaimsLake.from_settings(Settings.from_env())
     try:
-        report = lake.ingest(paths)
+        report = lake.ingest(paths, workers=workers)
     except ClaimFileRejected as rejected:
         for problem in rejected.problems:
             click.echo(str(problem), err=True)

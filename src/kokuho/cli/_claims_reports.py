@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -15,6 +16,14 @@ from kokuho.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 NO_CLAIMS = "the claims lake has no {what}: load claims with `kokuho claims ingest` first"
+#: A master the lake lacks, and the step that loads it.
+NO_MASTER = {
+    "drug_master": "the claims lake has no drug master (医薬品マスター): load it with "
+    "`kokuho claims masters --drugs y_….csv --generic-list …` (or `kokuho claims masters` "
+    "for the synthetic sample) first",
+    "disease_master": "the claims lake has no disease master (傷病名マスター): load it with "
+    "`kokuho claims masters --diseases b_….csv` first",
+}
 
 
 def _months_option(function: F) -> F:
@@ -44,8 +53,8 @@ def _run(compute: Callable[[], Any], what: str) -> Any:
     """Runs a lake computation; a missing table or a bad option ends the command."""
     try:
         return compute()
-    except LookupError:
-        fail(NO_CLAIMS.format(what=what))
+    except LookupError as error:
+        fail(NO_MASTER.get(getattr(error, "table", ""), NO_CLAIMS.format(what=what)))
     except ValueError as error:
         fail(str(error))
 
@@ -80,9 +89,9 @@ def generic_share_command(
     lake = _lake()
     table = _run(
         lambda: generic_share(lake, fiscal_year=fiscal_year, months=months or None, by=keys),
-        "drugs or drug master",
+        "claims",
     )
-    rows = _run(lambda: _rows(table), "drugs or drug master")
+    rows = _run(lambda: _rows(table), "claims")
     if as_json:
         emit_json({"fiscal_year": fiscal_year, "months": list(months), "by": list(keys),
                    "rows": rows})  # fmt: skip
@@ -188,25 +197,45 @@ def prescribing_command(
 
 @claims.command("cost")
 @click.option("--fy", "fiscal_year", type=int, required=True, help="Fiscal year (年度).")
+@click.option(
+    "--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The national reference for 年齢調整 and the 地域差指数 (the format of "
+    "data/reference_population.yaml; default: the packaged PLACEHOLDER one).",
+)  # fmt: skip
 @json_option
-def cost_command(fiscal_year: int, as_json: bool) -> None:
+def cost_command(fiscal_year: int, reference: Path | None, as_json: bool) -> None:
     """医療費: cost per insured, 年齢調整後一人当たり医療費 (direct standardisation) and the
     地域差指数, per insurer and for the prefecture (insurer "").
 
-    The national reference (data/reference_population.yaml) holds PLACEHOLDER figures until
-    replaced with MHLW's: the adjusted figures and the index are only as good as it is.
+    The packaged national reference (data/reference_population.yaml) holds PLACEHOLDER
+    figures: give MHLW's with --reference FILE (checked whole; a problem is reported as
+    file:line: field). Fails when the year has no claims or the register no insured.
     """
-    from kokuho.claims import cost, load_reference_population
+    from kokuho.claims import ReferenceRejected, cost, load_reference_population
 
-    reference = load_reference_population()
+    try:
+        ref = load_reference_population(reference)
+    except ReferenceRejected as error:
+        fail(str(error))
     lake = _lake()
     rows = _run(
-        lambda: _rows(cost(lake, open_engine(), fiscal_year=fiscal_year, reference=reference)),
+        lambda: _rows(cost(lake, open_engine(), fiscal_year=fiscal_year, reference=ref)),
         "claims",
     )
+    if not [row for row in rows if row["insurer"]]:
+        fail(
+            f"the claims lake has no claims of {fiscal_year}年度 (診療年月 {fiscal_year}-04 … "
+            f"{fiscal_year + 1}-03): load them with `kokuho claims ingest` first"
+        )
+    if not any(row["insured"] for row in rows):
+        fail(
+            f"the register has no insured person in {fiscal_year}年度, so there is no cost per "
+            "insured: load it with `kokuho registry insurers` and `kokuho registry import` first"
+        )
+    source = str(reference) if reference else "packaged"
     if as_json:
-        emit_json({"fiscal_year": fiscal_year, "rows": rows,
-                   "unconfirmed": list(reference.unconfirmed)})  # fmt: skip
+        emit_json({"fiscal_year": fiscal_year, "rows": rows, "reference": source,
+                   "unconfirmed": list(ref.unconfirmed)})  # fmt: skip
         return
     click.echo(f"{fiscal_year}年度 医療費 (円)")
     for row in rows:
@@ -216,8 +245,11 @@ def cost_command(fiscal_year: int, as_json: bool) -> None:
             f"年齢調整後 {_number(row['age_adjusted_cost'])}, "
             f"地域差指数 {_number(row['regional_index'], 3)}"
         )
-    if reference.unconfirmed:
-        click.echo("  ※ 全国の基準人口・一人当たり医療費は仮の値 (reference_population.yaml)")
+    if ref.unconfirmed:
+        click.echo(
+            f"  ※ 全国の基準人口・一人当たり医療費は仮の値 ({source}: "
+            f"{', '.join(ref.unconfirmed)} not confirmed)"
+        )
 
 
 @claims.command("eligibility-errors")
@@ -226,13 +258,16 @@ def cost_command(fiscal_year: int, as_json: bool) -> None:
 def eligibility_errors_command(months: Sequence[str], as_json: bool) -> None:
     """資格過誤: claims whose insured number was not valid on a day of service, as 返戻
     candidates, with the reason (not_found, lost_before_service, superseded,
-    not_yet_acquired) and the insurer responsible on that day where the register knows it."""
+    not_yet_acquired) and the insurer responsible on that day where the register knows it.
+
+    Each names the レセ電 file (its name as ingested), the line of the RE record, the
+    レセプト番号 and the 10-digit 医療機関コード, so the レセプト can be found and sent back."""
     from kokuho.claims import eligibility_errors
 
     lake = _lake()
     errors = _run(lambda: eligibility_errors(lake, open_engine(), months or None), "claims")
     if as_json:
-        emit_json({"months": list(months), "errors": errors})
+        emit_json({"months": list(months), "errors": [_error_row(e) for e in errors]})
         return
     reasons: dict[str, int] = {}
     for error in errors:
@@ -243,8 +278,24 @@ def eligibility_errors_command(months: Sequence[str], as_json: bool) -> None:
     )
     for error in errors[:50]:
         click.echo(
-            f"  {error.service_month:%Y-%m} {error.insurer} {error.symbol} {error.number} "
-            f"{error.branch} ({error.institution}): {error.reason}"
+            f"  {error.file_name or error.file}:{error.line} レセプト番号 {error.receipt_number} "
+            f"医療機関 {error.institution_code}: {error.service_month:%Y-%m} {error.insurer} "
+            f"{error.symbol} {error.number} {error.branch}: {error.reason}"
             + (f", 喪失 {error.lost_on}" if error.lost_on else "")
             + (f", 資格 {error.responsible_insurer}" if error.responsible_insurer else "")
         )
+    if len(errors) > 50:
+        click.echo(f"  … and {len(errors) - 50} more (--json lists them all)")
+
+
+def _error_row(error: Any) -> dict[str, Any]:
+    """An error as a clerk looks it up: file name, line, レセプト番号, 10-digit code first."""
+    return {
+        "file": error.file_name, "line": error.line, "receipt_number": error.receipt_number,
+        "institution": error.institution_code, "sha256": error.file,
+        "claim_id": error.claim_id, "insurer": error.insurer, "symbol": error.symbol,
+        "number": error.number, "branch": error.branch,
+        "service_month": error.service_month, "first_day": error.first_day,
+        "reason": error.reason, "lost_on": error.lost_on,
+        "responsible_insurer": error.responsible_insurer,
+    }  # fmt: skip

@@ -14,7 +14,14 @@ from kokuho.store._data_files import (
 )
 from kokuho.store._data_report import UnconfirmedValue, unconfirmed_values
 from kokuho.store._engine import connect, metadata, upgrade
-from kokuho.store._files import PerThreadDuckDB, atomic_file, exclusive_lock, fsync_folders
+from kokuho.store._files import (
+    PerThreadDuckDB,
+    atomic_file,
+    exclusive_lock,
+    fsync_folders,
+    is_temporary,
+    sweep_temporary,
+)
 from kokuho.store._keys import chunks, key_table
 
 __all__ = [
@@ -36,6 +43,8 @@ __all__ = [
     "chunks",
     "connect",
     "fsync_folders",
+    "is_temporary",
+    "sweep_temporary",
     "key_table",
     "metadata",
     "upgrade",

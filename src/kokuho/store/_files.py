@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -16,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 Replace = Callable[[str | Path, str | Path], None]
+
+#: The name ``atomic_file`` gives its temporary file: ``.<final name>.<8 of tempfile's
+#: characters>.tmp``. Sweeps remove only names of this form.
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def _replace(source: str | Path, target: str | Path) -> None:
@@ -61,6 +67,30 @@ def atomic_file(
         raise
     if sync_folder:
         fsync_folders([final.parent])
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether ``path`` is named as ``atomic_file`` names its temporary files."""
+    return _TEMPORARY.fullmatch(path.name) is not None
+
+
+def sweep_temporary(folder: Path, *, recursive: bool = True, of: str = "") -> list[Path]:
+    """Removes the temporary files ``atomic_file`` left in ``folder`` (and below it, with
+    ``recursive``) when a writer was killed before its rename; returns them. With ``of``, only
+    those of the final file named ``of``.
+
+    The caller must hold the write lock of whatever writes there: a live writer's temporary
+    file has the same name."""
+    if not folder.is_dir():
+        return []
+    pattern = f".{glob.escape(of)}.*.tmp" if of else ".*.tmp"
+    found = folder.rglob(pattern) if recursive else folder.glob(pattern)
+    removed = []
+    for path in sorted(found):
+        if path.is_file() and not path.is_symlink() and is_temporary(path):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager
