@@ -38,6 +38,12 @@ TODAY = dt.date.today()
 NOW = dt.datetime.now(dt.UTC)
 
 
+def fresh() -> dt.datetime:
+    """An attestation's time: the service checks it against its own clock (2-minute window),
+    so it is taken when the attestation is made, not when the module was imported."""
+    return dt.datetime.now(dt.UTC)
+
+
 @pytest.fixture
 def desk(engine: sa.Engine, tmp_path: Path) -> Iterator[tuple[EligibilityService, Path]]:
     load_insurers(engine, write_insurers(tmp_path / "i.csv"))
@@ -187,7 +193,7 @@ def test_face_mode_needs_this_institutions_reader(
     register_terminal(engine, PHARMACY, elsewhere.terminal_id, elsewhere.public_key)
 
     def face(terminal: Terminal, attestation: object = None) -> object:
-        attestation = attestation or terminal.attest(card.certificate_pem, CLINIC, NOW)
+        attestation = attestation or terminal.attest(card.certificate_pem, CLINIC, fresh())
         return service.check_card(
             clinic,
             certificate_pem=card.certificate_pem,
@@ -196,7 +202,7 @@ def test_face_mode_needs_this_institutions_reader(
             attestation=attestation,
         )  # type: ignore[arg-type]
 
-    attestation = reader.attest(card.certificate_pem, CLINIC, NOW)
+    attestation = reader.attest(card.certificate_pem, CLINIC, fresh())
     assert face(reader, attestation).answer.validity == Validity.VALID  # type: ignore[attr-defined]
     assert refused(engine, lambda: face(reader, attestation)) == "card_attestation_replayed"
     assert refused(engine, lambda: face(elsewhere)) == "card_bad_attestation"
