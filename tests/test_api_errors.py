@@ -30,10 +30,11 @@ def assert_face_error(
     if face == "fhir":
         assert response.headers["content-type"].startswith("application/fhir+json")
         assert body["resourceType"] == "OperationOutcome"
-        [issue] = body["issue"]
-        assert issue["severity"] == "error" and issue["diagnostics"]
-        if status in STATUS_ISSUES:
-            assert issue["code"] == STATUS_ISSUES[status], (str(operation), body)
+        assert body["issue"], body
+        for issue in body["issue"]:
+            assert issue["severity"] == "error" and issue["diagnostics"]
+            if status in STATUS_ISSUES:
+                assert issue["code"] == STATUS_ISSUES[status], (str(operation), body)
     else:
         assert response.headers["content-type"].startswith("application/problem+json")
         assert body["type"] == TYPE_BASE + kind, (str(operation), body)

@@ -87,6 +87,13 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc[1:]) or str(loc[0])
 
 
+def _message(error: Any) -> str:
+    # Our own validators' words, without pydantic's "Value error, " in front.
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        return str(error["ctx"]["error"])
+    return str(error["msg"])
+
+
 async def _invalid(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     found = error.errors()
@@ -95,7 +102,7 @@ async def _invalid(request: Request, error: Exception) -> Response:
         detail = f"the body is not JSON: {reason}".rstrip(": ")
         response = face_error(request.url.path, 400, detail, kind="malformed-body")
     else:
-        errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in found]
+        errors = [{"field": _field(tuple(e["loc"])), "message": _message(e)} for e in found]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         status = 400 if face_of(request.url.path) == "fhir" else 422
         response = face_error(request.url.path, status, detail, kind="invalid", errors=errors)

@@ -20,10 +20,14 @@ TYPE_BASE: Final = "https://kokuho.example/problems/"
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 
 #: 401 when the caller is not known; every other refusal of a known caller is 403.
-UNAUTHENTICATED: Final = frozenset(
-    {"no_credential", "malformed_credential", "unknown_credential", "revoked_credential",
-     "institution_not_active"}
-)  # fmt: skip
+_UNAUTHENTICATED: Final = {
+    "no_credential": "no `Authorization: Bearer` token",
+    "malformed_credential": "the token is not `kc_<id>.<secret>`",
+    "unknown_credential": "no such credential, or the wrong secret",
+    "revoked_credential": "the credential has been revoked",
+    "institution_not_active": "the credential's institution is suspended or closed",
+}
+UNAUTHENTICATED: Final = frozenset(_UNAUTHENTICATED)
 _FORBIDDEN: Final = {
     "purpose_not_allowed": "the purpose is not insurance business (告知要求制限)",
     "not_an_institution": "only medical institutions may check",
@@ -35,11 +39,10 @@ _FORBIDDEN: Final = {
 }
 #: kind → (HTTP status, when). The ``type`` URI of each is ``TYPE_BASE + kind``.
 KINDS: Final[dict[str, tuple[int, str]]] = {
-    "malformed-body": (400, "the body is not JSON, or not the resource the operation takes"),
-    **{kind: (401, "the credential is missing, malformed, unknown or revoked, or its "
-                   "institution is not active") for kind in sorted(UNAUTHENTICATED)},
+    "malformed-body": (400, "the body is not JSON that can be read (or not UTF-8)"),
+    **{kind: (401, text) for kind, text in _UNAUTHENTICATED.items()},
     **{kind: (403, text) for kind, text in _FORBIDDEN.items()},
-    **{f"card_{code}": (403, "the My Number card or its signature was refused")
+    **{f"card_{code}": (403, "My Number card refused: " + code.replace("_", " "))
        for code in sorted(REASON_CODES)},
     "not-found": (404, "no such path, bulk check or resource"),
     "method-not-allowed": (405, "the path exists, the method does not (see Allow)"),
@@ -52,8 +55,7 @@ KINDS: Final[dict[str, tuple[int, str]]] = {
 #: How each HTTP status reads as a FHIR issue type (http://hl7.org/fhir/issue-type).
 ISSUE_TYPES: Final[dict[int, IssueType]] = {
     400: "invalid", 401: "security", 403: "forbidden", 404: "not-found",
-    405: "not-supported", 413: "too-long", 415: "not-supported", 422: "invalid",
-    500: "exception",
+    405: "not-supported", 413: "too-long", 415: "not-supported", 500: "exception",
 }  # fmt: skip
 TITLES: Final = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",

@@ -22,8 +22,11 @@ PATH_TEXT_PATTERN: Final = r"^[^\x00-\x1f\x7f/]+$"
 HANDLE_PATTERN: Final = "^[0-9a-f]{32}$"
 RECEPTION_PATTERN: Final = "^[0-9A-F]{16}$"
 BASE64_PATTERN: Final = "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
-_DATE: Final = re.compile(r"(19|20)\d\d-\d\d-\d\d")
-_DATETIME: Final = re.compile(r"(19|20)\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)")
+_DAY: Final = r"(19|20)\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_DATE: Final = re.compile(_DAY)
+_DATETIME: Final = re.compile(
+    _DAY + r"T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
+)
 PURPOSES: Final = [str(p) for p in Purpose]
 
 
@@ -60,10 +63,11 @@ IsoDateTime = Annotated[
     BeforeValidator(_iso_datetime),
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": f"^{_DATETIME.pattern}$"}),
 ]
-#: The purpose is checked by the service, not the schema, so that a refusal is audited (403).
+#: The purpose is checked by the service, not the schema, so that a refusal is audited (403);
+#: only a word that can be written to the audit log gets that far (else 422).
 PurposeText = Annotated[
     str,
-    Field(max_length=20, json_schema_extra={"enum": PURPOSES}),
+    Field(max_length=20, pattern=TEXT_PATTERN, json_schema_extra={"enum": PURPOSES}),
 ]
 
 
