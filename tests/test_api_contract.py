@@ -14,7 +14,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events
 
 SEED = 20261206
-MAX_EXAMPLES = 60
+MAX_EXAMPLES = 100
 #: Operations whose request carries an insurer number: JSON Schema can say "6 or 8 digits"
 #: but not "whose last is the check digit (検証番号)", so a schema-valid number may be
 #: refused with 422, naming the field. Everything else a schema allows must be answered.
@@ -29,6 +29,15 @@ POSITIVE_LIMITS = {
     "/api/v1/insurer/members/{insurer}/{symbol}/{number}/{branch}": _CHECK_DIGITS,
     "/fhir/CoverageEligibilityRequest": _FHIR_RULES,
 }
+
+
+#: The checks that apply to this API (no operation creates or deletes a resource, so the
+#: stateful resource checks have nothing to look at); each must have run.
+EVERY_CHECK = {
+    "not_a_server_error", "status_code_conformance", "content_type_conformance",
+    "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",
+    "positive_data_acceptance", "unsupported_method", "ignored_auth",
+}  # fmt: skip
 
 
 def _config(token: str) -> SchemathesisConfig:
@@ -49,8 +58,8 @@ def _describe(label: str, check: Any) -> str:
     return f"{label}: {check.name}: {info.failure.title}\n{info.code_sample}"
 
 
-def run(app: Any, token: str) -> tuple[list[str], set[str], float]:
-    """Failures (one line each, with the request to reproduce), operations tried, seconds."""
+def run(app: Any, token: str) -> tuple[list[str], set[str], set[str], float]:
+    """Failures (each with the request to reproduce), operations tried, checks run, seconds."""
 
     async def without_lifespan(scope: Any, receive: Any, send: Any) -> None:
         # The test's own client runs the app's lifespan; schemathesis must not start another.
@@ -64,9 +73,11 @@ def run(app: Any, token: str) -> tuple[list[str], set[str], float]:
     started = time.monotonic()
     failures: list[str] = []
     tried: set[str] = set()
+    ran: set[str] = set()
     for event in schemathesis.engine.from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):
             tried.add(event.recorder.label)
+            ran |= {check.name for checks in event.recorder.checks.values() for check in checks}
             failures += [_describe(event.recorder.label, check)
                          for checks in event.recorder.checks.values()
                          for check in checks if check.failure_info is not None]  # fmt: skip
@@ -74,7 +85,7 @@ def run(app: Any, token: str) -> tuple[list[str], set[str], float]:
             failures.append(f"{event.label}: error: {event.info}")
         elif isinstance(event, events.FatalError):
             failures.append(f"fatal: {event.exception}")
-    return failures, tried, time.monotonic() - started
+    return failures, tried, ran, time.monotonic() - started
 
 
 @pytest.mark.slow
@@ -84,7 +95,8 @@ def test_the_server_keeps_its_openapi_contract(service_client: tuple[TestClient,
     spec = http.get("/openapi.json").json()
     operations = {f"{method.upper()} {path}" for path, item in spec["paths"].items()
                   for method in item}  # fmt: skip
-    failures, tried, seconds = run(http.app, token)
+    failures, tried, ran, seconds = run(http.app, token)
     assert not failures, "\n\n".join(sorted(set(failures))[:10])
     assert operations <= tried, operations - tried
+    assert ran >= EVERY_CHECK, EVERY_CHECK - ran
     assert seconds < 240

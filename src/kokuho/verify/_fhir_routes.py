@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from kokuho import __version__
@@ -20,7 +20,7 @@ from kokuho.verify._fhir import (
 )
 from kokuho.verify._model import Purpose, Validity
 from kokuho.verify._problems import FHIR_JSON, UNAUTHENTICATED, error_responses, fhir, outcome
-from kokuho.verify._rest import Service
+from kokuho.verify._rest import Bearer, Service, bearer_token
 from kokuho.verify._rest_schemas import HANDLE_PATTERN
 
 
@@ -98,16 +98,9 @@ def _depth(node: object) -> int:
 Handle = Annotated[str, Path(pattern=HANDLE_PATTERN, description="patient handle of a check")]
 
 
-def _caller(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Principal | JSONResponse:
-    token = (
-        authorization[7:].strip()
-        if authorization and authorization.lower().startswith("bearer ")
-        else None
-    )
+def _caller(request: Request, credentials: Bearer) -> Principal | JSONResponse:
     try:
-        principal: Principal = request.app.state.authenticate(token)
+        principal: Principal = request.app.state.authenticate(bearer_token(credentials))
     except AccessDenied as denied:
         return _denied(denied)
     return principal

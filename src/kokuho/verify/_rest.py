@@ -11,7 +11,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.convertors import StringConvertor, register_url_convertor
 
@@ -157,14 +158,21 @@ def check_json(result: CheckResult) -> dict[str, Any]:
     return {**answer_to_json(result.answer), "patient": result.patient}
 
 
-async def _principal(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Principal:
-    token = None
-    if authorization and authorization.lower().startswith("bearer "):
-        token = authorization[7:].strip()
+# Declared as a security scheme, so the OpenAPI document says which operations need it.
+Bearer = Annotated[
+    HTTPAuthorizationCredentials | None,
+    Depends(HTTPBearer(auto_error=False, scheme_name="credential",
+                       description="`kc_<id>.<secret>` from `kokuho credentials issue`")),
+]  # fmt: skip
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return credentials.credentials.strip() if credentials else None
+
+
+async def _principal(request: Request, credentials: Bearer) -> Principal:
     authenticate: Callable[[str | None], Principal] = request.app.state.authenticate
-    return authenticate(token)
+    return authenticate(bearer_token(credentials))
 
 
 async def _service(request: Request) -> EligibilityService:
