@@ -169,7 +169,9 @@ class BodyGuard:
         if face is None or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        # Only the two headers this needs (ASGI servers send names in lower case).
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+                   if k in (b"content-length", b"content-type")}  # fmt: skip
         length = headers.get("content-length")
         if length is not None and not length.isdigit():
             await self._refuse(scope, send, 400, "malformed-body", "Content-Length is not a number")
