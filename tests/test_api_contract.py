@@ -100,3 +100,39 @@ def test_the_server_keeps_its_openapi_contract(service_client: tuple[TestClient,
     assert operations <= tried, operations - tried
     assert ran >= EVERY_CHECK, EVERY_CHECK - ran
     assert seconds < 240
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def test_every_body_is_described(service_client: tuple[TestClient, str]) -> None:
+    """No operation of the faces takes or answers a body whose schema accepts anything."""
+    http, _ = service_client
+    spec = http.get("/openapi.json").json()
+    described = 0
+    for path, item in spec["paths"].items():
+        if not path.startswith(("/api/v1", "/fhir")):
+            continue
+        for method, operation in item.items():
+            label = f"{method.upper()} {path}"
+            request = operation.get("requestBody", {}).get("content", {})
+            assert bool(request) == (method in ("post", "put") and "challenges" not in path), label
+            for status, response in operation["responses"].items():
+                for media, content in response.get("content", {}).items():
+                    schema = _resolve(spec, content["schema"])
+                    assert schema.get("type") == "object" and schema.get("required"), (
+                        label, status, media)  # fmt: skip
+                    if path.startswith("/fhir"):
+                        assert media == "application/fhir+json", (label, status)
+                    elif status >= "400":
+                        assert media == "application/problem+json", (label, status)
+                    described += 1
+            for content in request.values():
+                schema = _resolve(spec, content["schema"])
+                assert schema.get("required") and schema.get("properties"), label
+                if path.startswith("/api/v1"):
+                    assert schema.get("additionalProperties") is False, label
+    assert described >= 50

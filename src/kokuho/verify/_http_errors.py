@@ -146,6 +146,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LookupError, _missing)
     app.add_exception_handler(Exception, _fault)
     app.add_middleware(BodyGuard)
+    framework_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI lists its own 422 for every operation with parameters; on FHIR a parameter
+        # that fails is a 400 OperationOutcome (already listed), never that 422.
+        schema = framework_openapi()
+        for path, item in schema["paths"].items():
+            if face_of(path) == "fhir":
+                for operation in item.values():
+                    operation["responses"].pop("422", None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way
 
 
 def _json_type(content_type: str, face: str) -> bool:
