@@ -15,6 +15,7 @@ from kokuho.verify._audit import AuditRecord, AuditWriter, ChainReport, verify_c
 from kokuho.verify._audit_reports import AccessEntry, Anomaly, access_history, anomalies
 from kokuho.verify._cards import CardDesk, IssuedCards, issue_cards, open_authority, revoke_card
 from kokuho.verify._fhir_routes import build_fhir_router
+from kokuho.verify._http_errors import install_error_handlers
 from kokuho.verify._model import (
     ConsentCategory,
     CoverageAnswer,
@@ -26,7 +27,7 @@ from kokuho.verify._model import (
 )
 from kokuho.verify._oqs_agent import OqsAgent
 from kokuho.verify._pki_sim import Card, CardAuthority, Terminal
-from kokuho.verify._rest import build_router, install_error_handlers
+from kokuho.verify._rest import build_router
 from kokuho.verify._service import CheckResult, ConsentedDataProvider, EligibilityService
 
 __all__ = [

@@ -99,7 +99,7 @@ def _precheck(resource: object) -> Iterator[tuple[str, str]]:
     if isinstance(contained, list):
         for index, item in enumerate(contained):
             kind = item.get("resourceType") if isinstance(item, Mapping) else None
-            if kind not in _CONTAINED_TYPES:
+            if not isinstance(kind, str) or kind not in _CONTAINED_TYPES:
                 yield (
                     f"{ROOT}.contained[{index}]",
                     f"{kind!r} is not accepted here; contain {', '.join(sorted(_CONTAINED_TYPES))}",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from kokuho import __version__
@@ -15,45 +15,99 @@ from kokuho.verify._fhir import (
     capability_statement,
     coverage_resource,
     eligibility_response,
-    operation_outcome,
     parse_eligibility_request,
     patient_resource,
 )
 from kokuho.verify._model import Purpose, Validity
-from kokuho.verify._rest import _UNAUTHENTICATED, Service
-
-FHIR_JSON = "application/fhir+json"
-
-
-def fhir(body: dict[str, Any], status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
+from kokuho.verify._problems import FHIR_JSON, UNAUTHENTICATED, error_responses, fhir, outcome
+from kokuho.verify._rest import Bearer, Service, bearer_token
+from kokuho.verify._rest_schemas import HANDLE_PATTERN
 
 
-def outcome(status: int, code: str, message: str, expression: str | None = None) -> JSONResponse:
-    return fhir(operation_outcome([("error", code, message, expression)]), status)  # type: ignore[list-item]
+class FhirJSONResponse(JSONResponse):
+    media_type = FHIR_JSON
 
 
-def _caller(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Principal | JSONResponse:
-    token = (
-        authorization[7:].strip()
-        if authorization and authorization.lower().startswith("bearer ")
-        else None
-    )
+def _resource(*types: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    # Only what every such resource has: the full R4 rules (references between contained
+    # resources, JP Core extensions) are checked by the server and answered with an outcome.
+    return {
+        "type": "object",
+        "required": ["resourceType", *required],
+        "properties": {"resourceType": {"type": "string", "enum": list(types)}},
+    }
+
+
+def _documented(schema: dict[str, Any], *errors: int) -> dict[str, Any]:
+    ok = {200: {"description": "Successful Response", "content": {FHIR_JSON: {"schema": schema}}}}
+    return {
+        "response_class": FhirJSONResponse,
+        "responses": {**ok, **error_responses(*errors, fhir_face=True)},
+    }
+
+
+_REFERENCE: Final[dict[str, Any]] = {
+    "type": "object", "properties": {"reference": {"type": "string"}},
+}  # fmt: skip
+#: The request body the CoverageEligibilityRequest operation takes (FHIR R4, JP Core).
+REQUEST_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["resourceType", "status", "purpose", "patient", "created", "insurer"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["CoverageEligibilityRequest"]},
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": ["active"]},
+        "purpose": {
+            "type": "array", "minItems": 1,
+            "items": {"type": "string",
+                      "enum": ["auth-requirements", "benefits", "discovery", "validation"]},
+            "contains": {"const": "validation"},
+        },
+        "patient": {**_REFERENCE, "required": ["reference"],
+                    "description": "#id of the contained Patient (birthDate = 生年月日)"},
+        "created": {"type": "string"},
+        "servicedDate": {"type": "string", "description": "診療日 (YYYY-MM-DD)"},
+        "insurer": {"type": "object", "description": "保険者番号 as identifier"},
+        "provider": {"type": "object"},
+        "contained": {"type": "array", "items": _resource(
+            "Patient", "Coverage", "Organization", "Practitioner", "PractitionerRole", "Location"
+        )},
+        "insurance": {"type": "array", "items": {
+            "type": "object", "properties": {"coverage": _REFERENCE},
+        }},
+    },
+}  # fmt: skip
+#: A CoverageEligibilityRequest nests about 8 levels; the reader walks the tree recursively.
+MAX_DEPTH: Final = 32
+
+
+def _depth(node: object) -> int:
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+Handle = Annotated[str, Path(pattern=HANDLE_PATTERN, description="patient handle of a check")]
+
+
+def _caller(request: Request, credentials: Bearer) -> Principal | JSONResponse:
     try:
-        principal: Principal = request.app.state.authenticate(token)
+        principal: Principal = request.app.state.authenticate(bearer_token(credentials))
     except AccessDenied as denied:
         return _denied(denied)
     return principal
 
 
 def _denied(denied: AccessDenied) -> JSONResponse:
-    if denied.reason in _UNAUTHENTICATED:
-        response = outcome(401, "security", str(denied))
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
-    return outcome(403, "forbidden", str(denied))
+    return outcome(401 if denied.reason in UNAUTHENTICATED else 403, str(denied))
 
 
 Caller = Annotated[Principal | JSONResponse, Depends(_caller)]
@@ -62,20 +116,34 @@ Caller = Annotated[Principal | JSONResponse, Depends(_caller)]
 def build_fhir_router() -> APIRouter:
     router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
 
-    @router.get("/metadata", summary="CapabilityStatement")
+    @router.get(
+        "/metadata",
+        summary="CapabilityStatement",
+        **_documented(_resource("CapabilityStatement", required=("fhirVersion",))),
+    )
     def metadata(request: Request) -> JSONResponse:
         return fhir(capability_statement(str(request.base_url).rstrip("/") + "/fhir", __version__))
 
-    @router.post("/CoverageEligibilityRequest", summary="資格確認 (CoverageEligibilityRequest)")
+    @router.post(
+        "/CoverageEligibilityRequest",
+        summary="資格確認 (CoverageEligibilityRequest)",
+        openapi_extra={"requestBody": {"required": True, "content": {
+            FHIR_JSON: {"schema": REQUEST_SCHEMA}, "application/json": {"schema": REQUEST_SCHEMA},
+        }}},
+        **_documented(_resource("CoverageEligibilityResponse", required=("outcome",)),
+                      400, 401, 403, 413, 415),
+    )  # fmt: skip
     async def eligibility(request: Request, caller: Caller, service: Service) -> JSONResponse:
         if isinstance(caller, JSONResponse):
             return caller
         try:
             resource = await request.json()
-        except ValueError:
-            return outcome(400, "invalid", "the body is not JSON")
+        except (ValueError, RecursionError):
+            return outcome(400, "the body is not JSON")
         if not isinstance(resource, dict):
-            return outcome(400, "invalid", "the body is not a FHIR resource")
+            return outcome(400, "the body is not a FHIR resource")
+        if _depth(resource) > MAX_DEPTH:
+            return outcome(400, f"the body nests deeper than {MAX_DEPTH} levels")
         try:
             query, reference = parse_eligibility_request(resource)
         except FhirInputError as error:
@@ -102,8 +170,12 @@ def build_fhir_router() -> APIRouter:
     def _read(caller: Principal, service: Any, handle: str) -> Any:
         return service.patient_answer(caller, handle, dt.date.today()).answer
 
-    @router.get("/Coverage/{handle}", summary="Coverage (by the patient handle of a check)")
-    def coverage(handle: str, caller: Caller, service: Service) -> JSONResponse:
+    @router.get(
+        "/Coverage/{handle}",
+        summary="Coverage (by the patient handle of a check)",
+        **_documented(_resource("Coverage"), 400, 401, 403, 404),
+    )
+    def coverage(handle: Handle, caller: Caller, service: Service) -> JSONResponse:
         if isinstance(caller, JSONResponse):
             return caller
         try:
@@ -111,11 +183,15 @@ def build_fhir_router() -> APIRouter:
         except AccessDenied as denied:
             return _denied(denied)
         if answer.validity != Validity.VALID:
-            return outcome(404, "not-found", "no coverage in force today")
+            return outcome(404, "no coverage in force today")
         return fhir(coverage_resource(answer.results[0], handle))
 
-    @router.get("/Patient/{handle}", summary="Patient (by the patient handle of a check)")
-    def patient(handle: str, caller: Caller, service: Service) -> JSONResponse:
+    @router.get(
+        "/Patient/{handle}",
+        summary="Patient (by the patient handle of a check)",
+        **_documented(_resource("Patient"), 400, 401, 403, 404),
+    )
+    def patient(handle: Handle, caller: Caller, service: Service) -> JSONResponse:
         if isinstance(caller, JSONResponse):
             return caller
         try:
@@ -123,7 +199,7 @@ def build_fhir_router() -> APIRouter:
         except AccessDenied as denied:
             return _denied(denied)
         if not answer.results:
-            return outcome(404, "not-found", "no such patient")
+            return outcome(404, "no such patient")
         return fhir(
             patient_resource(answer.results[0], handle, institution=caller.institution_code)
         )  # fmt: skip

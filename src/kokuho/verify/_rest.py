@@ -1,7 +1,7 @@
 """The REST face of the eligibility service, under ``/api/v1`` (OpenAPI at /openapi.json).
 
 Every call carries ``Authorization: Bearer kc_<id>.<secret>`` and, for checks, a ``purpose``.
-Errors are RFC 9457 problem documents (``application/problem+json``).
+Errors are RFC 9457 problem documents (``application/problem+json``, see ``_problems``).
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.convertors import StringConvertor, register_url_convertor
 
+from kokuho import __version__
 from kokuho.ids import (
     InsuredId,
     InsurerNumber,
@@ -24,42 +25,60 @@ from kokuho.ids import (
     parse_number,
     parse_symbol,
 )
-from kokuho.verify._access import AccessDenied, Principal
+from kokuho.verify._access import Principal
 from kokuho.verify._json import answer_to_json
 from kokuho.verify._model import ConsentCategory, NumberQuery
 from kokuho.verify._pki import Attestation
+from kokuho.verify._problems import error_responses
+from kokuho.verify._rest_schemas import (
+    BASE64_PATTERN,
+    BRANCH_PATTERN,
+    HANDLE_PATTERN,
+    INSURER_PATTERN,
+    PATH_TEXT_PATTERN,
+    PURPOSES,
+    RECEPTION_PATTERN,
+    TEXT_PATTERN,
+    AnswerBody,
+    BulkReceipt,
+    BulkStatusBody,
+    ChallengeBody,
+    CheckBody,
+    ConsentedBody,
+    HealthBody,
+    IsoDate,
+    IsoDateTime,
+    PurposeText,
+    ReferenceBody,
+    WholeNumber,
+)
 from kokuho.verify._service import CheckResult, EligibilityService
 
-PROBLEM = "application/problem+json"
-# 401 when the caller is not known; 403 when a known caller may not do this.
-_UNAUTHENTICATED = {"no_credential", "malformed_credential", "unknown_credential",
-                    "revoked_credential", "institution_not_active"}  # fmt: skip
+
+class _Request(BaseModel):
+    # A field the operation does not know is refused, never silently dropped.
+    model_config = ConfigDict(extra="forbid")
 
 
-def problem(status: int, title: str, detail: str, *, kind: str, **extra: Any) -> JSONResponse:
-    body = {"type": f"https://kokuho.example/problems/{kind}", "title": title, "status": status,
-            "detail": detail, **extra}  # fmt: skip
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
-
-
-def denied_problem(error: AccessDenied) -> JSONResponse:
-    status = 401 if error.reason in _UNAUTHENTICATED else 403
-    title = "Unauthorized" if status == 401 else "Forbidden"
-    return problem(status, title, str(error), kind=error.reason)
-
-
-class NumberCheck(BaseModel):
+class NumberCheck(_Request):
     """A check by the numbers on the insurance card (被保険者証情報)."""
 
-    insurer_number: str = Field(examples=["370015"], description="保険者番号")
-    symbol: str = Field("", examples=["12"], description="記号 (may be empty)")
-    number: str = Field(examples=["1001"], description="番号")
-    branch: str | None = Field(None, examples=["01"], description="枝番 (two digits)")
-    birth_date: dt.date = Field(description="生年月日")
-    date_of_care: dt.date | None = Field(None, description="診療日; today when omitted")
-    purpose: str = Field(examples=["care"], description="care | precheck | claim (告知要求制限)")
-    limit_consent: bool = Field(False, description="限度額情報の提供に同意 (at the counter)")
+    insurer_number: str = Field(
+        examples=["370015"], pattern=INSURER_PATTERN,
+        description="保険者番号: 6 or 8 digits whose last is the check digit (検証番号)",
+    )  # fmt: skip
+    symbol: str = Field("", examples=["12"], max_length=20, pattern=TEXT_PATTERN,
+                        description="記号 (may be empty)")  # fmt: skip
+    number: str = Field(examples=["1001"], min_length=1, max_length=20, pattern=TEXT_PATTERN,
+                        description="番号")  # fmt: skip
+    branch: str | None = Field(None, examples=["01"], pattern=BRANCH_PATTERN,
+                               description="枝番 (two digits)")  # fmt: skip
+    birth_date: IsoDate = Field(description="生年月日")
+    date_of_care: IsoDate | None = Field(None, description="診療日; today when omitted")
+    purpose: PurposeText = Field(examples=["care"], description="告知要求制限: care | precheck | "
+                                 "claim; anything else is refused (403) and audited")  # fmt: skip
+    limit_consent: bool = Field(False, strict=True,
+                                description="限度額情報の提供に同意 (at the counter)")  # fmt: skip
 
     def to_query(self) -> NumberQuery:
         try:
@@ -76,15 +95,15 @@ class NumberCheck(BaseModel):
             raise ValueError(str(error)) from None
 
 
-class AttestationBody(BaseModel):
+class AttestationBody(_Request):
     """The face-recognition reader's signed report (顔認証付きカードリーダー)."""
 
-    terminal_id: str
-    fingerprint: str
-    institution_code: str
-    issued_at: dt.datetime
-    nonce: str = Field(description="base64")
-    signature: str = Field(description="base64, Ed25519")
+    terminal_id: str = Field(min_length=1, max_length=255, pattern=r"^[\x20-\x7e]+$")
+    fingerprint: str = Field(pattern="^[0-9a-fA-F]{64}$", description="SHA-256 of the card")
+    institution_code: str = Field(pattern="^[0-9]{10}$", description="医療機関コード (10 digits)")
+    issued_at: IsoDateTime
+    nonce: str = Field(max_length=64, pattern=BASE64_PATTERN, description="base64")
+    signature: str = Field(max_length=1024, pattern=BASE64_PATTERN, description="base64, Ed25519")
 
     def to_attestation(self) -> Attestation:
         return Attestation(
@@ -93,18 +112,20 @@ class AttestationBody(BaseModel):
         )  # fmt: skip
 
 
-class CardCheck(BaseModel):
+class CardCheck(_Request):
     """A check by My Number card: PIN mode (challenge_id + signature) or face mode
     (attestation). Consents given at the terminal come with it."""
 
-    certificate_pem: str = Field(description="利用者証明用電子証明書 (PEM)")
-    challenge_id: str | None = None
-    signature: str | None = Field(None, description="base64 signature of the challenge")
+    certificate_pem: str = Field(max_length=16_384, description="利用者証明用電子証明書 (PEM)")
+    challenge_id: str | None = Field(None, pattern=HANDLE_PATTERN)
+    signature: str | None = Field(None, max_length=1024, pattern=BASE64_PATTERN,
+                                  description="base64 signature of the challenge")  # fmt: skip
     attestation: AttestationBody | None = None
-    date_of_care: dt.date | None = None
-    purpose: str = "care"
-    consent: list[ConsentCategory] = Field(default_factory=list, description="同意した情報")
-    consent_days: int = Field(1, ge=1, le=90)
+    date_of_care: IsoDate | None = None
+    purpose: PurposeText = "care"
+    consent: list[ConsentCategory] = Field(default_factory=list, max_length=4,
+                                           description="同意した情報")  # fmt: skip
+    consent_days: WholeNumber = Field(1, ge=1, le=90)
 
 
 def _b64(value: str, field: str) -> bytes:
@@ -114,26 +135,44 @@ def _b64(value: str, field: str) -> bytes:
         raise ValueError(f"{field}: not base64") from None
 
 
-class BulkCheck(BaseModel):
+class BulkCheck(_Request):
     items: list[NumberCheck] = Field(min_length=1, max_length=10_000)
 
+    @model_validator(mode="after")
+    def _purposes(self) -> BulkCheck:
+        # 一括照会 is always a precheck; an item naming no insurance business is still refused.
+        for index, item in enumerate(self.items):
+            if item.purpose not in PURPOSES:
+                raise ValueError(
+                    f"items.{index}.purpose: {item.purpose!r} is not one of {PURPOSES}"
+                )
+        return self
 
-class ReferenceNumber(BaseModel):
-    reference_number: str = Field(min_length=1, max_length=50, description="照会番号")
+
+class ReferenceNumber(_Request):
+    reference_number: str = Field(min_length=1, max_length=50, pattern=TEXT_PATTERN,
+                                  description="照会番号")  # fmt: skip
 
 
 def check_json(result: CheckResult) -> dict[str, Any]:
     return {**answer_to_json(result.answer), "patient": result.patient}
 
 
-async def _principal(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Principal:
-    token = None
-    if authorization and authorization.lower().startswith("bearer "):
-        token = authorization[7:].strip()
+# Declared as a security scheme, so the OpenAPI document says which operations need it.
+Bearer = Annotated[
+    HTTPAuthorizationCredentials | None,
+    Depends(HTTPBearer(auto_error=False, scheme_name="credential",
+                       description="`kc_<id>.<secret>` from `kokuho credentials issue`")),
+]  # fmt: skip
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return credentials.credentials.strip() if credentials else None
+
+
+async def _principal(request: Request, credentials: Bearer) -> Principal:
     authenticate: Callable[[str | None], Principal] = request.app.state.authenticate
-    return authenticate(token)
+    return authenticate(bearer_token(credentials))
 
 
 async def _service(request: Request) -> EligibilityService:
@@ -145,15 +184,44 @@ Caller = Annotated[Principal, Depends(_principal)]
 Service = Annotated[EligibilityService, Depends(_service)]
 
 
+def _documented(body: type[BaseModel], *errors: int) -> dict[str, Any]:
+    """The route options that make its OpenAPI entry say what it answers, without validating
+    the answer a second time (``response_model=None``)."""
+    responses: dict[int | str, dict[str, Any]] = {200: {"model": body}}
+    return {"response_model": None, "responses": {**responses, **error_responses(*errors)}}
+
+
+# Every operation may be refused 401 (who is asking) and, when it takes a body or parameters,
+# 422 (what was asked); a body can also be malformed (400), too large (413) or not JSON (415).
+_BODY = (400, 401, 413, 415, 422)
+
+
+class _CategoryConvertor(StringConvertor):
+    # Only the consent categories: so /patients/{p}/reference-number, a sibling operation, is a
+    # 405 for GET rather than a "category" that fails validation.
+    regex = "|".join(str(c) for c in ConsentCategory)
+
+
+register_url_convertor("consent", _CategoryConvertor())
+Handle = Annotated[str, Path(pattern=HANDLE_PATTERN, description="patient handle of a check")]
+OnDay = Annotated[IsoDate | None, Query(description="the day asked about; today when omitted")]
+
+
 def build_router() -> APIRouter:
     """The routes; the app provides ``state.service`` and ``state.authenticate``."""
     router = APIRouter(prefix="/api/v1", tags=["eligibility"])
 
-    @router.post("/checks/number", summary="資格確認 by insured number")
+    @router.get("/health", tags=["service"], **_documented(HealthBody))
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @router.post("/checks/number", summary="資格確認 by insured number",
+                 **_documented(CheckBody, *_BODY, 403))  # fmt: skip
     def check_number(body: NumberCheck, caller: Caller, service: Service) -> dict[str, Any]:
         return check_json(service.check_number(caller, body.to_query(), body.purpose))
 
-    @router.post("/card/challenges", summary="暗証番号モード: a single-use challenge")
+    @router.post("/card/challenges", summary="暗証番号モード: a single-use challenge",
+                 **_documented(ChallengeBody, 401, 403, 413, 415))  # fmt: skip
     def challenge(caller: Caller, service: Service) -> dict[str, str]:
         issued = service.card_challenge(caller)
         return {
@@ -162,7 +230,8 @@ def build_router() -> APIRouter:
             "expires_at": issued.expires_at.isoformat(),
         }
 
-    @router.post("/checks/card", summary="資格確認 by My Number card (PIN or face)")
+    @router.post("/checks/card", summary="資格確認 by My Number card (PIN or face)",
+                 **_documented(CheckBody, *_BODY, 403))  # fmt: skip
     def check_card(body: CardCheck, caller: Caller, service: Service) -> dict[str, Any]:
         result = service.check_card(
             caller,
@@ -177,13 +246,21 @@ def build_router() -> APIRouter:
         )
         return check_json(result)
 
-    @router.post("/checks/bulk", status_code=202, summary="一括照会: submit")
+    submit_options = _documented(BulkReceipt, *_BODY, 403)
+    submit_options["responses"][202] = submit_options["responses"].pop(200)
+
+    @router.post("/checks/bulk", status_code=202, summary="一括照会: submit", **submit_options)
     def submit_bulk(body: BulkCheck, caller: Caller, service: Service) -> dict[str, Any]:
         reception = service.submit_bulk(caller, [item.to_query() for item in body.items])
         return {"reception_number": reception, "status": "processing"}
 
-    @router.get("/checks/bulk/{reception_number}", summary="一括照会: results")
-    def fetch_bulk(reception_number: str, caller: Caller, service: Service) -> dict[str, Any]:
+    @router.get("/checks/bulk/{reception_number}", summary="一括照会: results",
+                **_documented(BulkStatusBody, 401, 403, 404, 422))  # fmt: skip
+    def fetch_bulk(
+        reception_number: Annotated[str, Path(pattern=RECEPTION_PATTERN, description="受付番号")],
+        caller: Caller,
+        service: Service,
+    ) -> dict[str, Any]:
         status = service.bulk_status(caller, reception_number)
         return {
             "reception_number": status.reception_number,
@@ -192,69 +269,43 @@ def build_router() -> APIRouter:
             "results": [answer_to_json(a) for a in status.answers] if status.answers else None,
         }
 
-    @router.put("/patients/{patient}/reference-number", summary="照会番号の登録")
+    @router.put("/patients/{patient}/reference-number", summary="照会番号の登録",
+                **_documented(ReferenceBody, *_BODY, 403))  # fmt: skip
     def reference(
-        patient: str, body: ReferenceNumber, caller: Caller, service: Service
+        patient: Handle, body: ReferenceNumber, caller: Caller, service: Service
     ) -> dict[str, str]:
         service.register_reference(caller, patient, body.reference_number)
         return {"reference_number": body.reference_number}
 
-    @router.get(
-        "/patients/{patient}/{category}", summary="同意の範囲内の情報 (薬剤・特定健診・診療)"
-    )
+    @router.get("/patients/{patient}/{category:consent}",
+                summary="同意の範囲内の情報 (薬剤・特定健診・診療)",
+                **_documented(ConsentedBody, 401, 403, 404, 422))  # fmt: skip
     def consented(
-        patient: str,
+        patient: Handle,
         category: ConsentCategory,
         caller: Caller,
         service: Service,
-        date: dt.date | None = None,
+        date: OnDay = None,
     ) -> dict[str, Any]:
         records = service.consented_data(caller, patient, category, date or dt.date.today())
         return {"category": category, "available": records is not None, "records": records or []}
 
     @router.get("/insurer/members/{insurer}/{symbol}/{number}/{branch}",
-                summary="保険者職員: 自保険者の被保険者の資格")  # fmt: skip
+                summary="保険者職員: 自保険者の被保険者の資格",
+                **_documented(AnswerBody, 401, 403, 422))  # fmt: skip
     def member(
-        insurer: str,
-        symbol: str,
-        number: str,
-        branch: str,
+        insurer: Annotated[str, Path(pattern=INSURER_PATTERN, description="保険者番号")],
+        symbol: Annotated[str, Path(max_length=20, pattern=PATH_TEXT_PATTERN,
+                                    description="記号; `-` when the card has none")],
+        number: Annotated[str, Path(max_length=20, pattern=PATH_TEXT_PATTERN)],
+        branch: Annotated[str, Path(pattern=BRANCH_PATTERN, description="枝番")],
         caller: Caller,
         service: Service,
-        date: dt.date | None = None,
-    ) -> dict[str, Any]:
+        date: OnDay = None,
+    ) -> dict[str, Any]:  # fmt: skip
         symbol = "" if symbol == "-" else symbol
-        insured = InsuredId.parse(insurer, symbol, number, branch)
+        insured = InsuredId.parse(insurer, symbol, number, branch)  # InvalidIdentifier: 422
         answer = service.insurer_member(caller, insured, date or dt.date.today())
         return answer_to_json(answer)
 
     return router
-
-
-async def _denied(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, AccessDenied)
-    return denied_problem(error)
-
-
-async def _invalid(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    errors = [{"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]}
-              for e in error.errors()]  # fmt: skip
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return problem(422, "Invalid request", detail, kind="invalid", errors=errors)
-
-
-async def _value(request: Request, error: Exception) -> JSONResponse:
-    return problem(422, "Invalid request", str(error), kind="invalid")
-
-
-async def _missing(request: Request, error: Exception) -> JSONResponse:
-    return problem(404, "Not found", str(error).strip("'\""), kind="not-found")
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """problem+json for every error the faces raise."""
-    app.add_exception_handler(AccessDenied, _denied)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(ValueError, _value)
-    app.add_exception_handler(LookupError, _missing)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kokuho import __version__
 from kokuho.checkups import CheckupRecords, Lake
@@ -21,7 +22,37 @@ from kokuho.verify import (
     build_router,
     install_error_handlers,
 )
+from kokuho.web._headers import headers_for
 from kokuho.web.dashboard import install_dashboard
+
+
+class SecurityHeaders:
+    """Adds the security headers (``_headers``) to every HTTP response that lacks them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        wanted = headers_for(scope["path"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(pair for pair in wanted if pair[0] not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's own error middleware, so even its 500 page carries the headers.
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,11 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service.close()
         engine.dispose()
 
-    app = FastAPI(
+    app = _App(
         title="kokuho",
         version=__version__,
         description="オンライン資格確認 and the shared eligibility register. Every call is "
-        "authenticated, states its purpose (告知要求制限) and is written to the audit log.",
+        "authenticated, states its purpose (告知要求制限) and is written to the audit log. "
+        "Errors are RFC 9457 problem documents on /api/v1 and OperationOutcome on /fhir.",
         lifespan=lifespan,
     )
     app.state.service = service
@@ -70,9 +102,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # The 見える化 dashboard under / (its figures are computed in the background).
     dashboard = install_dashboard(app, engine, settings.home, service.audit, warm_up=False)
-
-    @app.get("/api/v1/health", tags=["service"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
 
     return app

@@ -11,22 +11,15 @@ from urllib.parse import parse_qs
 from fastapi import Request
 from starlette.responses import Response
 
+from kokuho.web._headers import SECURITY_HEADERS
 from kokuho.web.dashboard._accounts import SESSION_LIFETIME, Session, resume_session
 from kokuho.web.dashboard._site import Dashboard
 
 SESSION_COOKIE: Final = "kokuho_session"
 CSRF_COOKIE: Final = "kokuho_csrf"
 MAX_FORM: Final = 8192
-HEADERS: Final = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
+# One table for the whole app (the app's middleware adds it to every response).
+HEADERS: Final = SECURITY_HEADERS
 
 
 def is_secure(dashboard: Dashboard, request: Request) -> bool:
