@@ -178,7 +178,8 @@ def _poison(connection: sa.Connection) -> None:
             "RETURN NEW; END $$ LANGUAGE plpgsql"
         )
         connection.exec_driver_sql(
-            "CREATE TRIGGER poison BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION poison()"
+            "CREATE TRIGGER poison BEFORE INSERT ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION poison()"
         )
     else:
         connection.exec_driver_sql(
