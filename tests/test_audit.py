@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -235,3 +236,44 @@ def test_a_record_the_database_refuses_fails_only_its_own_caller(engine: sa.Engi
     assert isinstance(outcomes["poison"], RuntimeError)
     assert sorted(v for k, v in outcomes.items() if k != "poison") == [1, 2, 3]  # type: ignore[type-var]
     assert _count(engine) == 3 and verify_chain(engine).ok
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_audit_history_names_the_actor_of_every_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from kokuho.cli import main
+    from kokuho.registry import import_changes, load_insurers
+    from kokuho.store import connect
+    from tests.feedfiles import KOKUHO, acquire, write_changes, write_insurers
+
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path))
+    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
+    engine = connect(f"sqlite:///{tmp_path / 'kokuho.db'}")
+    load_insurers(engine, write_insurers(tmp_path / "i.csv"))
+    import_changes(engine, write_changes(tmp_path / "c.csv", [acquire("K1", "2020-04-01")]))
+    with engine.connect() as connection:
+        person = connection.scalar(sa.text("SELECT person_id FROM persons"))
+    with engine.begin() as connection:
+        append(connection, [
+            AuditRecord("kc_reception1", "care", "check_number", "1", "3710112347", person),
+            AuditRecord("dashboard:tk-staff", "insurer", "dashboard_list", "downloaded:csv",
+                        None, person, {"list": "overlaps", "insurer": KOKUHO}),
+        ])  # fmt: skip
+    engine.dispose()
+    args = ["audit", "history", KOKUHO, "12", "1001", "01"] + (["--json"] if as_json else [])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    if as_json:
+        entries = json.loads(result.output)["entries"]
+        assert [e["actor"] for e in entries] == ["dashboard:tk-staff", "kc_reception1"]
+        assert entries[1]["who"] == "3710112347 [kc_reception1]"
+    else:
+        lines = result.output.splitlines()
+        assert len(lines) == 2
+        assert "dashboard:tk-staff" in lines[0] and "downloaded:csv" in lines[0]
+        assert "3710112347 [kc_reception1]" in lines[1] and "check_number" in lines[1]
