@@ -141,6 +141,7 @@ def _count(engine: sa.Engine) -> int:
         ({"outcome": "refused:Other Insurer"}, "outcome"),
         ({"actor": "kc_1\x00"}, "actor"),
         ({"actor": "dashboard:" + "u" * 31}, "actor"),
+        ({"actor": "dashboard:名前"}, "actor"),
         ({"actor": ""}, "actor"),
         ({"purpose": "marketing"}, "purpose"),
         ({"action": "check"}, "action"),

@@ -122,6 +122,7 @@ def test_the_audit_cursor_is_bounded(
         f"/grants/what-if?insurer={KOKUHO}&lever=checkup_rate&value=nan",
         f"/grants/what-if?insurer={KOKUHO}&lever=checkup_rate&value=1e999",
         "/grants/what-if?insurer=%00&lever=checkup_rate&value=0.5",
+        f"/grants/what-if?insurer={KOKUHO}&lever=%3Cb%3E&value=0.5",
         "/overview?anything=" + "%00",
     ],
 )

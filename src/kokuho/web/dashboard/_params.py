@@ -28,6 +28,7 @@ SEQUENCES: Final = range(1, 2**63)
 _INSURER = re.compile(r"[0-9]{6}|[0-9]{8}")  # 保険者番号: 6 digits (国保) or 8
 _TABLE = re.compile(r"[a-z0-9-]{1,60}")
 _JOB = re.compile(r"[0-9a-f]{20}")
+_LEVER = re.compile(r"[a-z][a-z0-9_]{0,59}")
 _CSRF = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
@@ -104,6 +105,14 @@ def rate(params: Mapping[str, str], name: str = "value") -> float:
         value = math.nan
     if not math.isfinite(value):
         raise BadParameter(name, "数値で指定してください")
+    return value
+
+
+def lever(params: Mapping[str, str]) -> str:
+    """``lever``: the key of a what-if lever (the page then checks it is one it offers)."""
+    value = params.get("lever", "")
+    if not _LEVER.fullmatch(value):
+        raise BadParameter("lever", "指標の名前は英小文字・数字・_ です")
     return value
 
 

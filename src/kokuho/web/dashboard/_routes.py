@@ -327,7 +327,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         if not session.user.may_see_municipality(insurer):
             return JSONResponse({"error": "他の市町村は試算できません"}, status_code=403)
         value = params.rate(request.query_params)
-        answer = what_if(dashboard, year, insurer, request.query_params.get("lever", ""), value)
+        answer = what_if(dashboard, year, insurer, params.lever(request.query_params), value)
         status = 200 if "error" not in answer else 400
         return sec.secure_headers(JSONResponse(answer, status_code=status))
 
