@@ -40,8 +40,7 @@ FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
 #: Sign-in refusals all read the same, whatever the reason (unknown user, wrong password,
 #: locked account), so that the answer does not tell which names exist.
 SIGN_IN_REFUSED = (
-    "サインインできませんでした。利用者名とパスワードをご確認ください。"
-    "失敗が続くと、しばらくサインインできなくなります。"
+    "利用者名またはパスワードが違います。失敗が5回続くと、15分間サインインできなくなります。"
 )
 
 
