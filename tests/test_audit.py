@@ -278,3 +278,28 @@ def test_audit_history_names_the_actor_of_every_record(
         assert len(lines) == 2
         assert "dashboard:tk-staff" in lines[0] and "downloaded:csv" in lines[0]
         assert "3710112347 [kc_reception1]" in lines[1] and "check_number" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("purpose", "reason"),
+    [("care", "card_attestation_other_institution"), ("x" * 5000, "purpose_not_allowed")],
+)
+def test_every_refusal_is_recorded_within_the_columns(
+    engine: sa.Engine, purpose: str, reason: str
+) -> None:
+    import json
+
+    from kokuho.verify import EligibilityService
+    from kokuho.verify._access import AccessDenied
+
+    service = EligibilityService(engine, b"k" * 32)
+    try:
+        service.refuse(None, purpose, "check_card_face", AccessDenied(reason, "x" * 5000))
+    finally:
+        service.close()
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(audit_log)).one()
+    assert row.purpose == ("care" if purpose == "care" else "invalid")
+    assert row.outcome == f"refused:{reason}"[:40]
+    assert json.loads(row.detail)["reason"] == reason
+    assert verify_chain(engine).ok

@@ -64,7 +64,7 @@ OUTCOMES: Final = frozenset(
     {*(str(int(v)) for v in Validity), "ok", "no_source", "shown", "downloaded:csv",
      "downloaded:xlsx"}
 )  # fmt: skip
-_REASON = re.compile(r"refused:[a-z][a-z0-9_]{0,30}")
+_REASON = re.compile(r"refused:[a-z][a-z0-9_]{0,31}")  # 40 characters at most
 # Credential ids (kc_…), "anonymous", "dashboard:{user}" (user names are printable ASCII).
 _ACTOR = re.compile(r"[!-~][ -~]{0,39}")
 _INSTITUTION = re.compile(r"[0-9]{10}")

@@ -175,8 +175,9 @@ class EligibilityService:
                 # The purpose may be whatever the caller sent: only a known one is stored.
                 purpose=purpose if purpose in PURPOSES else "invalid",
                 action=action,
-                outcome=f"refused:{denied.reason}",
-                detail={"message": str(denied)[:200]},
+                # The column holds 40 characters; the detail keeps the whole reason code.
+                outcome=f"refused:{denied.reason}"[:40],
+                detail={"reason": denied.reason, "message": str(denied)[:200]},
             )
         )
 
