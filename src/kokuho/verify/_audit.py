@@ -115,9 +115,10 @@ def record_hash(prev_hash: str, seq: int, values: dict[str, Any]) -> str:
     return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
 
 
-def check_record(record: AuditRecord) -> None:
+def check_record(record: AuditRecord) -> str:
     """Raises :class:`AuditRecordError` naming the field unless every field of ``record`` is
-    in its closed set or bounds (no control characters, lengths within the columns)."""
+    in its closed set or bounds (no control characters, lengths within the columns); returns
+    the detail's JSON (made once: it is most of the check's cost)."""
     if not _ACTOR.fullmatch(record.actor):
         raise AuditRecordError("actor: 1–40 printable ASCII characters")
     if record.purpose not in PURPOSES:
@@ -141,6 +142,7 @@ def check_record(record: AuditRecord) -> None:
         raise AuditRecordError(f"detail: not JSON ({error})") from None
     if len(detail) > MAX_DETAIL:
         raise AuditRecordError(f"detail: more than {MAX_DETAIL} characters of JSON")
+    return detail
 
 
 def _detail(record: AuditRecord) -> str:
@@ -150,7 +152,7 @@ def _detail(record: AuditRecord) -> str:
     )
 
 
-def _values(record: AuditRecord) -> dict[str, Any]:
+def _values(record: AuditRecord, detail: str | None = None) -> dict[str, Any]:
     return {
         "at": record.at,
         "actor": record.actor,
@@ -159,12 +161,17 @@ def _values(record: AuditRecord) -> dict[str, Any]:
         "action": record.action,
         "person_id": record.person_id,
         "outcome": record.outcome,
-        "detail": _detail(record),
+        "detail": _detail(record) if detail is None else detail,
     }
 
 
-def append(connection: sa.Connection, records: list[AuditRecord]) -> list[int]:
-    """Appends ``records`` to the chain inside the caller's transaction; returns their seqs."""
+def append(
+    connection: sa.Connection,
+    records: Sequence[AuditRecord],
+    details: Sequence[str | None] | None = None,
+) -> list[int]:
+    """Appends ``records`` to the chain inside the caller's transaction; returns their seqs.
+    ``details`` are their detail JSON when already made (by :func:`check_record`)."""
     if not records:
         return []
     if connection.dialect.name == "postgresql":
@@ -179,9 +186,9 @@ def append(connection: sa.Connection, records: list[AuditRecord]) -> list[int]:
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     rows = []
     first = seq + 1
-    for record in records:
+    for record, detail in zip(records, details or [None] * len(records), strict=True):
         seq += 1
-        values = _values(record)
+        values = _values(record, detail)
         digest = record_hash(prev, seq, values)
         rows.append((seq, *values.values(), prev, digest))
         prev = digest
@@ -195,7 +202,7 @@ class AuditWriter:
     def __init__(self, engine: sa.Engine, *, max_batch: int = 500) -> None:
         self._engine = engine
         self._max_batch = max_batch
-        self._queue: queue.Queue[tuple[AuditRecord, _Waiter] | None] = queue.Queue()
+        self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
@@ -207,11 +214,10 @@ class AuditWriter:
         """Blocks until every record is committed (queued together, so usually one batch);
         returns their sequence numbers in order. Raises :class:`AuditRecordError` (and writes
         none of them) when any record is outside the log's closed sets or bounds."""
-        for record in records:
-            check_record(record)
+        details = [check_record(record) for record in records]
         waiters = [_Waiter() for _ in records]
-        for record, waiter in zip(records, waiters, strict=True):
-            self._queue.put((record, waiter))
+        for record, detail, waiter in zip(records, details, waiters, strict=True):
+            self._queue.put((record, detail, waiter))
         deadline = time.monotonic() + timeout
         for waiter in waiters:
             if not waiter.done.wait(max(0.0, deadline - time.monotonic())):
@@ -241,13 +247,13 @@ class AuditWriter:
                 batch.append(more)
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[AuditRecord, _Waiter]]) -> None:
+    def _commit(self, batch: list[_Item]) -> None:
         try:
             with self._engine.begin() as connection:
-                seqs = append(connection, [record for record, _ in batch])
+                seqs = append(connection, [i[0] for i in batch], [i[1] for i in batch])
         except Exception as error:  # whatever it was, no record of the batch is written
             if len(batch) == 1:
-                _, waiter = batch[0]
+                waiter = batch[0][2]
                 waiter.error = error
                 waiter.done.set()
                 return
@@ -255,9 +261,12 @@ class AuditWriter:
             for item in batch:
                 self._commit([item])
             return
-        for (_, waiter), seq in zip(batch, seqs, strict=True):
+        for (_, _, waiter), seq in zip(batch, seqs, strict=True):
             waiter.seq = seq
             waiter.done.set()
+
+
+_Item = tuple[AuditRecord, str, "_Waiter"]  # a record, its detail JSON, who waits for it
 
 
 class _Waiter:
