@@ -203,7 +203,7 @@ def test_locked_unknown_and_wrong_password_answer_the_same(
 
 def _median_seconds(engine: sa.Engine, username: str, password: str) -> float:
     times = []
-    for _ in range(3):
+    for _ in range(5):
         start = time.perf_counter()
         assert authenticate(engine, username, password).user is None
         times.append(time.perf_counter() - start)
@@ -217,14 +217,14 @@ def test_locked_unknown_and_wrong_password_cost_the_same(
     for _ in range(MAX_FAILURES):
         authenticate(engine, PREFECTURE, "wrong password")
     assert authenticate(engine, PREFECTURE, PASSWORD).reason == "locked"
-    # Each wrong password below counts, so three stay under the lock.
+    # The wrong passwords below count too: the fifth locks that account (and costs the same).
     timings = {
         "locked": _median_seconds(engine, PREFECTURE, PASSWORD),
         "unknown": _median_seconds(engine, "nobody-here", PASSWORD),
         "wrong": _median_seconds(engine, MUNICIPAL, "wrong password"),
     }
     # The scrypt check (~50 ms) dominates each; a locked account answered in ~3 ms before.
-    assert max(timings.values()) < 2.5 * min(timings.values()), timings
+    assert max(timings.values()) < 3 * min(timings.values()), timings
 
 
 # -- every route, every parameter: no input reaches a 500 ------------------------------------

@@ -202,7 +202,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     def favicon() -> Response:
         response = Response(FAVICON.read_bytes(), media_type="image/svg+xml")
         response.headers["Cache-Control"] = "public, max-age=86400"
-        return response
+        return sec.secure_headers(response)
 
     @router.get("/")
     def home(request: Request) -> Response:
