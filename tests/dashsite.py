@@ -47,7 +47,10 @@ def build_site(database_url: str, home: Path) -> Site:
     finally:
         engine.dispose()
     secrets = home / "secrets"
-    return Site(Settings(home, database_url, secrets / "m.key", secrets / "s.key"), token)
+    # The key files where Settings.from_env looks for them, so that a server started on
+    # ``home`` uses the same.
+    keys = (secrets / "mynumber.key", secrets / "service.key")
+    return Site(Settings(home, database_url, *keys), token)
 
 
 def sign_in(client: httpx.Client, username: str, password: str = PASSWORD) -> httpx.Response:

@@ -6,11 +6,7 @@ the lockout."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +16,7 @@ import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 
+from kokuho.cli._dashboard import served
 from kokuho.store import connect
 from kokuho.verify import verify_chain
 from kokuho.web.dashboard import tables as t
@@ -44,43 +41,12 @@ FLOODERS = 3
 SECONDS = 6.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Site]]:
     """``kokuho serve``'s app under uvicorn on a free loopback port, over ``database_url``."""
     site = build_site(database_url, tmp_path)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "KOKUHO_HOME": str(tmp_path),
-        "KOKUHO_DATABASE_URL": database_url,
-        "KOKUHO_MYNUMBER_KEY_FILE": str(site.settings.mynumber_key_file),
-        "KOKUHO_SERVICE_KEY_FILE": str(site.settings.service_key_file),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "kokuho.web:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}", site
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with served(tmp_path, database_url=database_url) as url:
+        yield url, site
 
 
 def test_a_flood_of_malformed_dashboard_requests_leaves_every_check_answered_and_audited(

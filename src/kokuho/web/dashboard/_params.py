@@ -49,6 +49,12 @@ def _clean(name: str, value: str) -> str:
     return value
 
 
+def _matching(name: str, value: str, pattern: re.Pattern[str], reason: str) -> str:
+    if not pattern.fullmatch(value):
+        raise BadParameter(name, reason)
+    return value
+
+
 def check_all(params: Mapping[str, str]) -> None:
     """Every value of the query or form, known parameter or not: bounded, no control
     characters (they are shown back in forms and links)."""
@@ -68,9 +74,7 @@ def fiscal_year(params: Mapping[str, str]) -> int | None:
 
 
 def insurer_number(value: str, name: str = "保険者番号") -> str:
-    if not _INSURER.fullmatch(_clean(name, value)):
-        raise BadParameter(name, "保険者番号は6桁または8桁の数字です")
-    return value
+    return _matching(name, _clean(name, value), _INSURER, "保険者番号は6桁または8桁の数字です")
 
 
 def download(params: Mapping[str, str]) -> tuple[str, Format] | None:
@@ -78,8 +82,9 @@ def download(params: Mapping[str, str]) -> tuple[str, Format] | None:
     table = params.get("download")
     if table is None:
         return None
-    if not _TABLE.fullmatch(_clean("download", table)):
-        raise BadParameter("download", "表の名前は英小文字・数字・ハイフンです")
+    _matching(
+        "download", _clean("download", table), _TABLE, "表の名前は英小文字・数字・ハイフンです"
+    )
     kind = _clean("format", params.get("format", "csv"))
     for allowed in FORMATS:
         if kind == allowed:
@@ -110,24 +115,17 @@ def rate(params: Mapping[str, str], name: str = "value") -> float:
 
 def lever(params: Mapping[str, str]) -> str:
     """``lever``: the key of a what-if lever (the page then checks it is one it offers)."""
-    value = params.get("lever", "")
-    if not _LEVER.fullmatch(value):
-        raise BadParameter("lever", "指標の名前は英小文字・数字・_ です")
-    return value
+    return _matching("lever", params.get("lever", ""), _LEVER, "指標の名前は英小文字・数字・_ です")
 
 
 def job_id(value: str) -> str:
-    if not _JOB.fullmatch(value):
-        raise BadParameter("job", "集計の番号は20桁の16進数です")
-    return value
+    return _matching("job", value, _JOB, "集計の番号は20桁の16進数です")
 
 
 def csrf_token(fields: Mapping[str, str]) -> str:
     """A form's ``csrf_token``: the tokens kokuho issues are URL-safe base64."""
     token = fields.get("csrf_token", "")
-    if not _CSRF.fullmatch(token):
-        raise BadParameter("csrf_token", "フォームの確認用の値が正しくありません")
-    return token
+    return _matching("csrf_token", token, _CSRF, "フォームの確認用の値が正しくありません")
 
 
 def bad_parameter_response(request: Request, error: Exception) -> Response:
