@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +15,7 @@ from kokuho.verify._tables import audit_log
 
 def _record(n: int, person: int | None = 7) -> AuditRecord:
     return AuditRecord(
-        actor=f"kc_{n % 3}", purpose="care", action="check", outcome="1",
+        actor=f"kc_{n % 3}", purpose="care", action="check_number", outcome="1",
         institution_code="3710112345", person_id=person, detail={"n": n, "名前": "讃岐"},
     )  # fmt: skip
 
@@ -124,3 +126,180 @@ def test_anomalies_flag_a_burst_against_the_institutions_own_pattern(engine: sa.
     history = access_history(engine, 7)
     assert len(history) == 60 and history[0].at >= history[-1].at
     assert {h.institution_code for h in history} == {"3710112347", "3740112341"}
+
+
+def _count(engine: sa.Engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(sa.select(sa.func.count()).select_from(audit_log)) or 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"outcome": "downloaded:" + "x" * 30}, "outcome"),
+        ({"outcome": "downloaded:<script>'; DROP TABLE audit_log; --"}, "outcome"),
+        ({"outcome": "refused:Other Insurer"}, "outcome"),
+        ({"actor": "kc_1\x00"}, "actor"),
+        ({"actor": "dashboard:" + "u" * 31}, "actor"),
+        ({"actor": "dashboard:名前"}, "actor"),
+        ({"actor": ""}, "actor"),
+        ({"purpose": "marketing"}, "purpose"),
+        ({"action": "check"}, "action"),
+        ({"institution_code": "37101123\x00"}, "institution_code"),
+        ({"institution_code": "371011234567"}, "institution_code"),
+        ({"person_id": 2**31}, "person_id"),
+        ({"person_id": -1}, "person_id"),
+        ({"detail": {"format": "x" * 5000}}, "detail"),
+        ({"detail": {"n": float("nan")}}, "detail"),
+    ],
+)
+def test_a_bad_record_is_refused_to_its_own_caller_and_nothing_is_written(
+    engine: sa.Engine, change: dict[str, object], field: str
+) -> None:
+    from dataclasses import replace
+
+    from kokuho.verify import AuditRecordError
+
+    writer = AuditWriter(engine)
+    try:
+        with pytest.raises(AuditRecordError, match=field):
+            writer.write_many([_record(1), replace(_record(2), **change)])  # type: ignore[arg-type]
+        assert writer.write(_record(3)) == 1  # the writer goes on; the good one's batch too
+    finally:
+        writer.close()
+    assert _count(engine) == 1 and verify_chain(engine).ok
+
+
+def _poison(connection: sa.Connection) -> None:
+    """A trigger that refuses one actor's rows: a record that passes every check but that the
+    database still refuses."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.actor = 'kc_poison' THEN RAISE EXCEPTION 'poisoned'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        connection.exec_driver_sql(
+            "CREATE TRIGGER poison BEFORE INSERT ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION poison()"
+        )
+    else:
+        connection.exec_driver_sql(
+            "CREATE TRIGGER poison BEFORE INSERT ON audit_log WHEN NEW.actor = 'kc_poison' "
+            "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+        )
+
+
+def _hold_the_chain(connection: sa.Connection) -> None:
+    """Takes the lock the writer needs, so that records queue up into one batch."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(0x61756474)))
+    else:
+        connection.execute(audit_log.update().where(sa.false()).values(seq=audit_log.c.seq))
+
+
+def test_a_record_the_database_refuses_fails_only_its_own_caller(engine: sa.Engine) -> None:
+    from dataclasses import replace
+
+    with engine.begin() as connection:
+        _poison(connection)
+    writer = AuditWriter(engine)
+    outcomes: dict[str, object] = {}
+
+    def write(name: str, record: AuditRecord) -> None:
+        try:
+            outcomes[name] = writer.write(record, timeout=30)
+        except RuntimeError as error:
+            outcomes[name] = error
+
+    holder = engine.connect()
+    transaction = holder.begin()
+    _hold_the_chain(holder)
+    first = threading.Thread(target=write, args=("first", _record(0)))
+    first.start()
+    time.sleep(0.3)  # the writer now waits for the lock with "first"; the rest queue up
+    others = [
+        threading.Thread(target=write, args=(name, record))
+        for name, record in [
+            ("good1", _record(1)),
+            ("poison", replace(_record(2), actor="kc_poison")),
+            ("good2", _record(3)),
+        ]
+    ]
+    for thread in others:
+        thread.start()
+    time.sleep(0.3)
+    transaction.rollback()
+    holder.close()
+    for thread in [first, *others]:
+        thread.join(timeout=60)
+    writer.close()
+    assert isinstance(outcomes["poison"], RuntimeError)
+    assert sorted(v for k, v in outcomes.items() if k != "poison") == [1, 2, 3]  # type: ignore[type-var]
+    assert _count(engine) == 3 and verify_chain(engine).ok
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_audit_history_names_the_actor_of_every_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from kokuho.cli import main
+    from kokuho.registry import import_changes, load_insurers
+    from kokuho.store import connect
+    from tests.feedfiles import KOKUHO, acquire, write_changes, write_insurers
+
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path))
+    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
+    engine = connect(f"sqlite:///{tmp_path / 'kokuho.db'}")
+    load_insurers(engine, write_insurers(tmp_path / "i.csv"))
+    import_changes(engine, write_changes(tmp_path / "c.csv", [acquire("K1", "2020-04-01")]))
+    with engine.connect() as connection:
+        person = connection.scalar(sa.text("SELECT person_id FROM persons"))
+    with engine.begin() as connection:
+        append(connection, [
+            AuditRecord("kc_reception1", "care", "check_number", "1", "3710112347", person),
+            AuditRecord("dashboard:tk-staff", "insurer", "dashboard_list", "downloaded:csv",
+                        None, person, {"list": "overlaps", "insurer": KOKUHO}),
+        ])  # fmt: skip
+    engine.dispose()
+    args = ["audit", "history", KOKUHO, "12", "1001", "01"] + (["--json"] if as_json else [])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    if as_json:
+        entries = json.loads(result.output)["entries"]
+        assert [e["actor"] for e in entries] == ["dashboard:tk-staff", "kc_reception1"]
+        assert entries[1]["who"] == "3710112347 [kc_reception1]"
+    else:
+        lines = result.output.splitlines()
+        assert len(lines) == 2
+        assert "dashboard:tk-staff" in lines[0] and "downloaded:csv" in lines[0]
+        assert "3710112347 [kc_reception1]" in lines[1] and "check_number" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("purpose", "reason"),
+    [("care", "card_attestation_other_institution"), ("x" * 5000, "purpose_not_allowed")],
+)
+def test_every_refusal_is_recorded_within_the_columns(
+    engine: sa.Engine, purpose: str, reason: str
+) -> None:
+    import json
+
+    from kokuho.verify import EligibilityService
+    from kokuho.verify._access import AccessDenied
+
+    service = EligibilityService(engine, b"k" * 32)
+    try:
+        service.refuse(None, purpose, "check_card_face", AccessDenied(reason, "x" * 5000))
+    finally:
+        service.close()
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(audit_log)).one()
+    assert row.purpose == ("care" if purpose == "care" else "invalid")
+    assert row.outcome == f"refused:{reason}"[:40]
+    assert json.loads(row.detail)["reason"] == reason
+    assert verify_chain(engine).ok

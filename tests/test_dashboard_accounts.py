@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,49 @@ def test_demo_accounts_cover_every_municipality(register: sa.Engine) -> None:
     assert authenticate(register, "takamatsu", accounts[1].password).user is not None
     # Running it again resets them rather than failing.
     assert len(create_demo_accounts(register)) == 2
+
+
+def test_a_race_of_sign_ins_checks_at_most_five_passwords(
+    register: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from kokuho.web.dashboard import _accounts
+
+    add_user(register, "pref", PASSWORD, role="prefecture")
+    checked: list[bool] = []
+    real_check = _accounts.check_password
+
+    def counting(password: str, stored: str) -> bool:
+        if stored != _accounts._dummy_hash():  # a check against the account's own hash
+            checked.append(password == PASSWORD)
+        return real_check(password, stored)
+
+    monkeypatch.setattr(_accounts, "check_password", counting)
+    _accounts._dummy_hash()  # made before the race, so that it does not slow one attempt
+    wrong = 11
+    start = threading.Barrier(wrong)
+    outcomes: list[str | None] = []
+
+    def attempt(password: str, barrier: threading.Barrier | None) -> None:
+        if barrier is not None:
+            barrier.wait()
+        outcome = authenticate(register, "pref", password)
+        outcomes.append("signed in" if outcome.user else outcome.reason)
+
+    threads = [
+        threading.Thread(target=attempt, args=("wrong password", start)) for _ in range(wrong)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # the right password comes last, while the wrong ones are being checked
+    last = threading.Thread(target=attempt, args=(PASSWORD, None))
+    last.start()
+    for thread in [*threads, last]:
+        thread.join(timeout=120)
+    assert len(outcomes) == wrong + 1
+    assert len(checked) <= MAX_FAILURES, checked
+    assert "signed in" not in outcomes
+    with register.connect() as connection:
+        until = connection.scalar(sa.select(t.dashboard_users.c.locked_until))
+    assert until is not None  # locked after the race

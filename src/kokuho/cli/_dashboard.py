@@ -172,11 +172,16 @@ def build_demo_home(home: Path, *, persons: int, seed: int) -> None:
 
 
 @contextlib.contextmanager
-def served(home: Path, port: int | None = None) -> Iterator[str]:
-    """Serves the app on ``home`` with uvicorn on a free loopback port; yields its URL."""
+def served(
+    home: Path, port: int | None = None, *, database_url: str | None = None
+) -> Iterator[str]:
+    """Serves the app on ``home`` (and ``database_url``, else the home's SQLite file) with
+    uvicorn on a free loopback port; yields its URL."""
     port = port or free_port()
     env = {**os.environ, "KOKUHO_HOME": str(home)}
     env.pop("KOKUHO_DATABASE_URL", None)
+    if database_url is not None:
+        env["KOKUHO_DATABASE_URL"] = database_url
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "kokuho.web:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],

@@ -4,6 +4,7 @@ credentials, card readers, cards and the audit log."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import sys
@@ -227,7 +228,8 @@ def audit_verify(expect_head: str | None, as_json: bool) -> None:
 @click.argument("branch")
 @json_option
 def audit_history(insurer: str, symbol: str, number: str, branch: str, as_json: bool) -> None:
-    """A person's own access history: who checked or read their data, when and why."""
+    """A person's own access history: who checked or read their data (the institution and its
+    credential, or the dashboard user), when and why."""
     engine = open_engine()
     try:
         record = show(engine, InsuredId.parse(insurer, symbol, number, branch))
@@ -237,13 +239,10 @@ def audit_history(insurer: str, symbol: str, number: str, branch: str, as_json: 
         fail("no such member")
     entries = access_history(engine, record.person_id)
     if as_json:
-        emit_json({"entries": entries})
+        emit_json({"entries": [{**dataclasses.asdict(e), "who": e.who} for e in entries]})
         return
     for e in entries:
-        click.echo(
-            f"{e.at:%Y-%m-%d %H:%M}  {e.institution_name or e.institution_code or '-'}"
-            f"  {e.purpose}  {e.action}  {e.outcome}"
-        )
+        click.echo(f"{e.at:%Y-%m-%d %H:%M}  {e.who}  {e.purpose}  {e.action}  {e.outcome}")
 
 
 @audit.command("anomalies")

@@ -11,7 +11,13 @@ from kokuho.verify._access import (
     register_terminal,
     revoke_credential,
 )
-from kokuho.verify._audit import AuditRecord, AuditWriter, ChainReport, verify_chain
+from kokuho.verify._audit import (
+    AuditRecord,
+    AuditRecordError,
+    AuditWriter,
+    ChainReport,
+    verify_chain,
+)
 from kokuho.verify._audit_reports import AccessEntry, Anomaly, access_history, anomalies
 from kokuho.verify._cards import CardDesk, IssuedCards, issue_cards, open_authority, revoke_card
 from kokuho.verify._fhir_routes import build_fhir_router
@@ -32,6 +38,7 @@ from kokuho.verify._service import CheckResult, ConsentedDataProvider, Eligibili
 
 __all__ = [
     "AuditRecord",
+    "AuditRecordError",
     "AuditWriter",
     "Card",
     "CardAuthority",

@@ -5,6 +5,11 @@ Each record's hash covers the previous record's hash and the record's own fields
 hand their records to a :class:`AuditWriter`, which writes them in small batches (group commit)
 and releases each request only after its record is committed: an answer that reached an
 institution always has its record on disk.
+
+Records from many callers share a batch, so one caller's bad record must never fail the others:
+every record is checked against closed sets and bounds (:func:`check_record`) before it joins
+a batch and is refused to its own caller only; a batch that still fails in the database is
+retried record by record, so each caller learns its own outcome.
 """
 
 from __future__ import annotations
@@ -13,15 +18,17 @@ import datetime as dt
 import hashlib
 import json
 import queue
+import re
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 
 from kokuho.store import bulk_insert
+from kokuho.verify._model import ConsentCategory, Purpose, Validity
 from kokuho.verify._tables import audit_log
 
 GENESIS = "0" * 64
@@ -39,6 +46,35 @@ _COLUMNS = (
     "hash",
 )
 _LOCK_ID = 0x61756474  # "audt": one chain writer at a time on PostgreSQL
+
+
+#: 目的: the purposes of 告知要求制限, the insurer's own business, and ``invalid`` for a refused
+#: request that named none of them (the raw value is never stored).
+PURPOSES: Final = frozenset({*(str(p) for p in Purpose), "insurer", "invalid"})
+#: 操作: everything the service and the dashboard record.
+ACTIONS: Final = frozenset(
+    {
+        "check_number", "check_card_pin", "check_card_face", "card_challenge", "read_patient",
+        "register_reference", "bulk_submit", "bulk_fetch", "read_member", "dashboard_list",
+        *(f"read_{c}" for c in ConsentCategory),
+    }
+)  # fmt: skip
+#: 結果: a validity code (資格有効性), a fixed word, or ``refused:`` and a reason code.
+OUTCOMES: Final = frozenset(
+    {*(str(int(v)) for v in Validity), "ok", "no_source", "shown", "downloaded:csv",
+     "downloaded:xlsx"}
+)  # fmt: skip
+_REASON = re.compile(r"refused:[a-z][a-z0-9_]{0,31}")  # 40 characters at most
+# Credential ids (kc_…), "anonymous", "dashboard:{user}" (user names are printable ASCII).
+_ACTOR = re.compile(r"[!-~][ -~]{0,39}")
+_INSTITUTION = re.compile(r"[0-9]{10}")
+MAX_DETAIL: Final = 4096  # characters of the detail's JSON
+_PERSON_IDS: Final = range(1, 2**31)  # the column is a 32-bit integer
+
+
+class AuditRecordError(ValueError):
+    """A record that is outside the audit log's closed sets or bounds (the caller's fault);
+    it is refused before it joins a batch."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +115,44 @@ def record_hash(prev_hash: str, seq: int, values: dict[str, Any]) -> str:
     return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
 
 
-def _values(record: AuditRecord) -> dict[str, Any]:
+def check_record(record: AuditRecord) -> str:
+    """Raises :class:`AuditRecordError` naming the field unless every field of ``record`` is
+    in its closed set or bounds (no control characters, lengths within the columns); returns
+    the detail's JSON (made once: it is most of the check's cost)."""
+    if not _ACTOR.fullmatch(record.actor):
+        raise AuditRecordError("actor: 1–40 printable ASCII characters")
+    if record.purpose not in PURPOSES:
+        raise AuditRecordError(f"purpose: not one of {', '.join(sorted(PURPOSES))}")
+    if record.action not in ACTIONS:
+        raise AuditRecordError("action: not a recorded action")
+    if record.outcome not in OUTCOMES and not _REASON.fullmatch(record.outcome):
+        raise AuditRecordError("outcome: not a validity code, a fixed word or refused:<reason>")
+    code = record.institution_code
+    if code is not None and not _INSTITUTION.fullmatch(code):
+        raise AuditRecordError("institution_code: 10 digits")
+    if record.person_id is not None and (
+        isinstance(record.person_id, bool) or record.person_id not in _PERSON_IDS
+    ):
+        raise AuditRecordError("person_id: a positive 32-bit integer")
+    if not isinstance(record.at, dt.datetime):
+        raise AuditRecordError("at: a timestamp")
+    try:
+        detail = _detail(record)
+    except (TypeError, ValueError) as error:
+        raise AuditRecordError(f"detail: not JSON ({error})") from None
+    if len(detail) > MAX_DETAIL:
+        raise AuditRecordError(f"detail: more than {MAX_DETAIL} characters of JSON")
+    return detail
+
+
+def _detail(record: AuditRecord) -> str:
+    # JSON escapes control characters (NUL becomes \u0000), so the stored text has none.
+    return json.dumps(
+        record.detail, ensure_ascii=False, sort_keys=True, default=str, allow_nan=False
+    )
+
+
+def _values(record: AuditRecord, detail: str | None = None) -> dict[str, Any]:
     return {
         "at": record.at,
         "actor": record.actor,
@@ -88,12 +161,17 @@ def _values(record: AuditRecord) -> dict[str, Any]:
         "action": record.action,
         "person_id": record.person_id,
         "outcome": record.outcome,
-        "detail": json.dumps(record.detail, ensure_ascii=False, sort_keys=True, default=str),
+        "detail": _detail(record) if detail is None else detail,
     }
 
 
-def append(connection: sa.Connection, records: list[AuditRecord]) -> list[int]:
-    """Appends ``records`` to the chain inside the caller's transaction; returns their seqs."""
+def append(
+    connection: sa.Connection,
+    records: Sequence[AuditRecord],
+    details: Sequence[str | None] | None = None,
+) -> list[int]:
+    """Appends ``records`` to the chain inside the caller's transaction; returns their seqs.
+    ``details`` are their detail JSON when already made (by :func:`check_record`)."""
     if not records:
         return []
     if connection.dialect.name == "postgresql":
@@ -108,9 +186,9 @@ def append(connection: sa.Connection, records: list[AuditRecord]) -> list[int]:
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     rows = []
     first = seq + 1
-    for record in records:
+    for record, detail in zip(records, details or [None] * len(records), strict=True):
         seq += 1
-        values = _values(record)
+        values = _values(record, detail)
         digest = record_hash(prev, seq, values)
         rows.append((seq, *values.values(), prev, digest))
         prev = digest
@@ -124,7 +202,7 @@ class AuditWriter:
     def __init__(self, engine: sa.Engine, *, max_batch: int = 500) -> None:
         self._engine = engine
         self._max_batch = max_batch
-        self._queue: queue.Queue[tuple[AuditRecord, _Waiter] | None] = queue.Queue()
+        self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
@@ -134,10 +212,12 @@ class AuditWriter:
 
     def write_many(self, records: Sequence[AuditRecord], *, timeout: float = 10.0) -> list[int]:
         """Blocks until every record is committed (queued together, so usually one batch);
-        returns their sequence numbers in order."""
+        returns their sequence numbers in order. Raises :class:`AuditRecordError` (and writes
+        none of them) when any record is outside the log's closed sets or bounds."""
+        details = [check_record(record) for record in records]
         waiters = [_Waiter() for _ in records]
-        for record, waiter in zip(records, waiters, strict=True):
-            self._queue.put((record, waiter))
+        for record, detail, waiter in zip(records, details, waiters, strict=True):
+            self._queue.put((record, detail, waiter))
         deadline = time.monotonic() + timeout
         for waiter in waiters:
             if not waiter.done.wait(max(0.0, deadline - time.monotonic())):
@@ -167,18 +247,26 @@ class AuditWriter:
                 batch.append(more)
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[AuditRecord, _Waiter]]) -> None:
+    def _commit(self, batch: list[_Item]) -> None:
         try:
             with self._engine.begin() as connection:
-                seqs = append(connection, [record for record, _ in batch])
-        except Exception as error:  # every waiter must learn of it, whatever it was
-            for _, waiter in batch:
+                seqs = append(connection, [i[0] for i in batch], [i[1] for i in batch])
+        except Exception as error:  # whatever it was, no record of the batch is written
+            if len(batch) == 1:
+                waiter = batch[0][2]
                 waiter.error = error
                 waiter.done.set()
+                return
+            # One record may have failed them all: alone, each record gets its own outcome.
+            for item in batch:
+                self._commit([item])
             return
-        for (_, waiter), seq in zip(batch, seqs, strict=True):
+        for (_, _, waiter), seq in zip(batch, seqs, strict=True):
             waiter.seq = seq
             waiter.done.set()
+
+
+_Item = tuple[AuditRecord, str, "_Waiter"]  # a record, its detail JSON, who waits for it
 
 
 class _Waiter:

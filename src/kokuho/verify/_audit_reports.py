@@ -15,12 +15,24 @@ from kokuho.verify._tables import audit_log, institutions
 
 @dataclass(frozen=True)
 class AccessEntry:
+    """One access (アクセス記録): ``actor`` is who acted, an institution's credential id
+    (``kc_…``) or a dashboard user (``dashboard:{user}``)."""
+
     at: dt.datetime
     institution_code: str | None
     institution_name: str | None
     purpose: str
     action: str
     outcome: str
+    actor: str
+
+    @property
+    def who(self) -> str:
+        """The institution (name and 医療機関コード) and the actor, as a person reads them."""
+        place = self.institution_name or self.institution_code
+        if place and self.institution_name and self.institution_code:
+            place = f"{self.institution_name} ({self.institution_code})"
+        return f"{place} [{self.actor}]" if place else self.actor
 
 
 def access_history(engine: sa.Engine, person_id: int, *, limit: int = 1000) -> list[AccessEntry]:
@@ -28,7 +40,15 @@ def access_history(engine: sa.Engine, person_id: int, *, limit: int = 1000) -> l
     a = audit_log.c
     with engine.connect() as connection:
         rows = connection.execute(
-            sa.select(a.at, a.institution_code, institutions.c.name, a.purpose, a.action, a.outcome)
+            sa.select(
+                a.at,
+                a.institution_code,
+                institutions.c.name,
+                a.purpose,
+                a.action,
+                a.outcome,
+                a.actor,
+            )  # fmt: skip
             .outerjoin(institutions, institutions.c.institution_code == a.institution_code)
             .where(a.person_id == person_id)
             .order_by(a.seq.desc())

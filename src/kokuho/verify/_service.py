@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from kokuho.ids import InsuredId
 from kokuho.verify._access import AccessDenied, Principal
-from kokuho.verify._audit import AuditRecord, AuditWriter
+from kokuho.verify._audit import PURPOSES, AuditRecord, AuditWriter
 from kokuho.verify._cards import CardDesk
 from kokuho.verify._check import active_consents, check_number, check_person, member_answer
 from kokuho.verify._json import answer_from_json, answer_to_json
@@ -172,10 +172,12 @@ class EligibilityService:
             AuditRecord(
                 actor=principal.credential_id if principal else "anonymous",
                 institution_code=principal.institution_code if principal else None,
-                purpose=str(purpose)[:16],
+                # The purpose may be whatever the caller sent: only a known one is stored.
+                purpose=purpose if purpose in PURPOSES else "invalid",
                 action=action,
-                outcome=f"refused:{denied.reason}",
-                detail={"message": str(denied)},
+                # The column holds 40 characters; the detail keeps the whole reason code.
+                outcome=f"refused:{denied.reason}"[:40],
+                detail={"reason": denied.reason, "message": str(denied)[:200]},
             )
         )
 

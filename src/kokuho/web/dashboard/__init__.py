@@ -31,6 +31,7 @@ from kokuho.web.dashboard._demo import (
     DemoAccount,
     create_demo_accounts,
 )
+from kokuho.web.dashboard._params import BadParameter, bad_parameter_response
 from kokuho.web.dashboard._routes import build_router
 from kokuho.web.dashboard._site import Dashboard
 
@@ -45,6 +46,7 @@ def install_dashboard(
     dashboard = Dashboard.for_home(engine, home, audit)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(build_router(dashboard))
+    app.add_exception_handler(BadParameter, bad_parameter_response)
     if warm_up:
         dashboard.warm_up()
     return dashboard

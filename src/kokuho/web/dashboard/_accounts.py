@@ -213,23 +213,48 @@ class SignIn:
     locked_until: dt.datetime | None = None
 
 
+def plausible_username(username: str) -> bool:
+    """A name that add_user could have made: 1–30 printable ASCII characters."""
+    return 0 < len(username) <= 30 and username.isascii() and username.isprintable()
+
+
 def authenticate(engine: sa.Engine, username: str, password: str) -> SignIn:
-    """Checks a password. Wrong ones count; the fifth in a row locks the account."""
+    """Checks a password. Wrong ones count; the fifth in a row locks the account.
+
+    An attempt first takes one of the account's five tries in a single conditional UPDATE,
+    so that parallel attempts cannot check more than five passwords before the lock: the
+    try that makes five sets the lock itself, and a right password lifts it. Every refusal
+    (unknown or disabled user, locked account, wrong password) costs one scrypt check, so
+    their timing does not tell which names exist."""
     u = dashboard_users.c
     now = _now()
-    with engine.connect() as connection:
-        row = connection.execute(
-            sa.select(u.password_hash, u.failed_logins, u.locked_until, u.disabled_at).where(
-                u.username == username
-            )
-        ).first()
-    if row is None or row.disabled_at is not None:
+    taken, stored, locked = 0, None, None
+    if plausible_username(username):
+        fifth = u.failed_logins + 1 >= MAX_FAILURES
+        with engine.begin() as connection:
+            taken = connection.execute(
+                dashboard_users.update()
+                .where(
+                    u.username == username,
+                    u.disabled_at.is_(None),
+                    sa.or_(u.locked_until.is_(None), u.locked_until <= now),
+                )
+                .values(
+                    failed_logins=sa.case((fifth, 0), else_=u.failed_logins + 1),
+                    locked_until=sa.case((fifth, now + LOCKOUT), else_=None),
+                )
+            ).rowcount
+            row = connection.execute(
+                sa.select(u.password_hash, u.locked_until).where(u.username == username)
+            ).first()
+        if row is not None:
+            stored, locked = row.password_hash, _aware(row.locked_until)
+    if not taken or stored is None:
         check_password(password, _dummy_hash())
+        if locked is not None and locked > now:
+            return SignIn(None, "locked", locked)
         return SignIn(None, "invalid")
-    locked = _aware(row.locked_until)
-    if locked is not None and locked > now:
-        return SignIn(None, "locked", locked)
-    if check_password(password, row.password_hash):
+    if check_password(password, stored):
         with engine.begin() as connection:
             connection.execute(
                 dashboard_users.update()
@@ -238,22 +263,8 @@ def authenticate(engine: sa.Engine, username: str, password: str) -> SignIn:
             )
             found = connection.execute(_user_query().where(u.username == username)).one()
         return SignIn(_user(found))
-    with engine.begin() as connection:
-        # Counted in SQL so that parallel attempts cannot lose a failure.
-        connection.execute(
-            dashboard_users.update()
-            .where(u.username == username)
-            .values(failed_logins=u.failed_logins + 1)
-        )
-        failures = connection.scalar(sa.select(u.failed_logins).where(u.username == username))
-        if failures is not None and failures >= MAX_FAILURES:
-            until = now + LOCKOUT
-            connection.execute(
-                dashboard_users.update()
-                .where(u.username == username)
-                .values(failed_logins=0, locked_until=until)
-            )
-            return SignIn(None, "locked", until)
+    if locked is not None and locked > now:
+        return SignIn(None, "locked", locked)
     return SignIn(None, "invalid")
 
 

@@ -1,11 +1,13 @@
 """The dashboard's HTTP face under ``/``: sign-in, the pages, their downloads (?download=
 table&format=csv|xlsx on the page's own URL, so the page's access rules apply), the progress
-of figures being computed, and the what-if endpoint."""
+of figures being computed, and the what-if endpoint. Every parameter goes through
+:mod:`._params` first: a value outside its allowed ones is a 400, never a page or a record."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -14,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from kokuho.web.dashboard import _pages, _pages_grants, _pages_lists
+from kokuho.web.dashboard import _params as params
 from kokuho.web.dashboard import _security as sec
 from kokuho.web.dashboard._accounts import Session, User, authenticate, close_session, open_session
 from kokuho.web.dashboard._audit import record_refusal, record_view
@@ -32,16 +35,30 @@ NAV = (
     ("audit", "/audit", "アクセス記録"),
 )
 Outcome = Page | Pending | Refused | NotFound
+#: The browser asks every site for /favicon.ico; a small SVG shipped with kokuho (no CDN).
+FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
+#: Sign-in refusals all read the same, whatever the reason (unknown user, wrong password,
+#: locked account), so that the answer does not tell which names exist.
+SIGN_IN_REFUSED = (
+    "利用者名またはパスワードが違います。失敗が5回続くと、15分間サインインできなくなります。"
+)
 
 
 def _year(request: Request) -> int | None:
-    raw = request.query_params.get("fy", "")
-    return int(raw) if raw.isdigit() and len(raw) == 4 else None
+    params.check_all(request.query_params)
+    return params.fiscal_year(request.query_params)
 
 
 def _safe_next(target: str | None) -> str:
     # Only paths of this site: never an absolute URL or //host (open redirect).
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if (
+        target
+        and len(target) <= params.MAX_VALUE
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+    ):
         return target
     return "/overview"
 
@@ -72,14 +89,15 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         )
 
     def serve(request: Request, active: str, build: Callable[[User], Outcome]) -> Response:
+        params.check_all(request.query_params)
+        wanted = params.download(request.query_params)
         session = sec.current_session(dashboard, request)
         if session is None:
-            wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={quote(wanted)}", status_code=303)
+            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
         user = session.user
-        wanted_table = request.query_params.get("download")
         outcome = build(user)
-        if isinstance(outcome, Pending) and wanted_table:
+        if isinstance(outcome, Pending) and wanted:
             deadline = time.monotonic() + 300
             while isinstance(outcome, Pending) and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -116,8 +134,8 @@ def build_router(dashboard: Dashboard) -> APIRouter:
                 reason=outcome.reason,
             )
         assert isinstance(outcome, Page)
-        if wanted_table:
-            return _download(request, session, outcome, wanted_table)
+        if wanted:
+            return _download(request, session, outcome, *wanted)
         if outcome.persons is not None:
             record_view(
                 dashboard.audit,
@@ -136,7 +154,9 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             **outcome.context,
         )
 
-    def _download(request: Request, session: Session, page: Page, table_id: str) -> Response:
+    def _download(
+        request: Request, session: Session, page: Page, table_id: str, kind: params.Format
+    ) -> Response:
         data = page.tables.get(table_id)
         if data is None:
             return page_html(
@@ -148,7 +168,6 @@ def build_router(dashboard: Dashboard) -> APIRouter:
                 title="ダウンロード",
                 reason="その表はありません",
             )
-        kind = request.query_params.get("format", "csv")
         if data.person_level and page.persons is not None:
             record_view(
                 dashboard.audit,
@@ -164,12 +183,25 @@ def build_router(dashboard: Dashboard) -> APIRouter:
                 ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             )
         else:
-            kind, body, media = "csv", to_csv(data), "text/csv; charset=utf-8"
+            body, media = to_csv(data), "text/csv; charset=utf-8"
         response = Response(body, media_type=media)
         response.headers["Content-Disposition"] = (
             f'attachment; filename="{data.table_id}.{kind}"; '
             f"filename*=UTF-8''{quote(data.caption)}.{kind}"
         )
+        return sec.secure_headers(response)
+
+    async def _form(request: Request) -> dict[str, str]:
+        """A signed-in form's fields, its CSRF token well-formed (else 400)."""
+        fields = await sec.form(request)
+        params.check_all(fields)
+        params.csrf_token(fields)
+        return fields
+
+    @router.get("/favicon.ico")
+    def favicon() -> Response:
+        response = Response(FAVICON.read_bytes(), media_type="image/svg+xml")
+        response.headers["Cache-Control"] = "public, max-age=86400"
         return sec.secure_headers(response)
 
     @router.get("/")
@@ -194,7 +226,12 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     async def login(request: Request) -> Response:
         fields = await sec.form(request)
         target = _safe_next(fields.get("next"))
-        if not sec.same(sec.cookie(request, sec.CSRF_COOKIE), fields.get("csrf_token")):
+        try:
+            params.check_all(fields)
+            token = params.csrf_token(fields)
+        except params.BadParameter:
+            token = ""
+        if not sec.same(sec.cookie(request, sec.CSRF_COOKIE), token):
             return await run_in_threadpool(
                 _login_again,
                 request,
@@ -206,11 +243,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             authenticate, dashboard.engine, fields.get("username", ""), fields.get("password", "")
         )
         if outcome.user is None:
-            message = "利用者名またはパスワードが違います。"
-            if outcome.reason == "locked" and outcome.locked_until is not None:
-                until = outcome.locked_until.astimezone().strftime("%H:%M")
-                message = f"サインインの失敗が続いたため、{until} までロックしています。"
-            return await run_in_threadpool(_login_again, request, target, message, 401)
+            return await run_in_threadpool(_login_again, request, target, SIGN_IN_REFUSED, 401)
         session = await run_in_threadpool(open_session, dashboard.engine, outcome.user)
         response = RedirectResponse(target, status_code=303)
         sec.set_session(dashboard, request, response, session)
@@ -227,7 +260,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
-        fields = await sec.form(request)
+        fields = await _form(request)
         session = await run_in_threadpool(sec.current_session, dashboard, request)
         response = RedirectResponse("/login", status_code=303)
         if session is not None and sec.same(session.csrf_token, fields.get("csrf_token")):
@@ -246,6 +279,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
 
     @router.get("/municipalities")
     def municipalities(request: Request) -> Response:
+        year = _year(request)
         session = sec.current_session(dashboard, request)
         if session is None:
             return RedirectResponse("/login?next=/municipalities", status_code=303)
@@ -254,16 +288,13 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             return RedirectResponse(chosen, status_code=303)
         own = session.user.insurer_number
         first = own or next((m.insurer_number for m in dashboard.municipalities()), None)
-        suffix = (
-            f"?{urlencode({'fy': request.query_params['fy']})}"
-            if "fy" in request.query_params
-            else ""
-        )
+        suffix = f"?{urlencode({'fy': year})}" if year is not None else ""
         return RedirectResponse(f"/municipalities/{first}{suffix}" if first else "/overview", 303)
 
     @router.get("/municipalities/{insurer}")
     def municipality(request: Request, insurer: str) -> Response:
         year = _year(request)
+        params.insurer_number(insurer)
         return serve(
             request,
             "municipality",
@@ -273,6 +304,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     @router.get("/municipalities/{insurer}/lists/{kind}")
     def person_list(request: Request, insurer: str, kind: str) -> Response:
         year = _year(request)
+        params.insurer_number(insurer)
         return serve(
             request,
             "municipality",
@@ -286,18 +318,15 @@ def build_router(dashboard: Dashboard) -> APIRouter:
 
     @router.get("/grants/what-if")
     def grants_what_if(request: Request) -> Response:
+        year = _year(request)
         session = sec.current_session(dashboard, request)
         if session is None:
             return JSONResponse({"error": "サインインしてください"}, status_code=401)
-        insurer = request.query_params.get("insurer", "")
+        insurer = params.insurer_number(request.query_params.get("insurer", ""), "insurer")
         if not session.user.may_see_municipality(insurer):
             return JSONResponse({"error": "他の市町村は試算できません"}, status_code=403)
-        year = _year(request)
-        try:
-            value = float(request.query_params.get("value", ""))
-        except ValueError:
-            return JSONResponse({"error": "value は数値で指定してください"}, status_code=400)
-        answer = what_if(dashboard, year, insurer, request.query_params.get("lever", ""), value)
+        value = params.rate(request.query_params)
+        answer = what_if(dashboard, year, insurer, params.lever(request.query_params), value)
         status = 200 if "error" not in answer else 400
         return sec.secure_headers(JSONResponse(answer, status_code=status))
 
@@ -310,13 +339,13 @@ def build_router(dashboard: Dashboard) -> APIRouter:
 
     @router.get("/audit")
     def audit(request: Request) -> Response:
-        raw = request.query_params.get("before", "")
-        before = int(raw) if raw.isdigit() else None
+        params.check_all(request.query_params)
+        before = params.before(request.query_params)
         return serve(request, "audit", lambda user: _pages_lists.audit_log(dashboard, user, before))
 
     @router.post("/audit/verify")
     async def audit_verify(request: Request) -> Response:
-        fields = await sec.form(request)
+        fields = await _form(request)
         session = await run_in_threadpool(sec.current_session, dashboard, request)
         if session is None or not sec.same(session.csrf_token, fields.get("csrf_token")):
             return RedirectResponse("/login?next=/audit", status_code=303)
@@ -326,7 +355,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
 
     @router.post("/refresh")
     async def refresh(request: Request) -> Response:
-        fields = await sec.form(request)
+        fields = await _form(request)
         session = await run_in_threadpool(sec.current_session, dashboard, request)
         if session is None or not sec.same(session.csrf_token, fields.get("csrf_token")):
             return RedirectResponse("/login", status_code=303)
@@ -337,7 +366,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     def job_progress(request: Request, job_id: str) -> Response:
         if sec.current_session(dashboard, request) is None:
             return JSONResponse({"error": "サインインしてください"}, status_code=401)
-        job = dashboard.cache.find(job_id)
+        job = dashboard.cache.find(params.job_id(job_id))
         if job is None:
             return JSONResponse({"error": "not found"}, status_code=404)
         return sec.secure_headers(JSONResponse(job.as_json()))

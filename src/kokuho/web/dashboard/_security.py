@@ -4,6 +4,7 @@ CSRF tokens of the forms, form bodies and the security headers of every page."""
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import Final
 from urllib.parse import parse_qs
@@ -18,6 +19,7 @@ from kokuho.web.dashboard._site import Dashboard
 SESSION_COOKIE: Final = "kokuho_session"
 CSRF_COOKIE: Final = "kokuho_csrf"
 MAX_FORM: Final = 8192
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 # One table for the whole app (the app's middleware adds it to every response).
 HEADERS: Final = SECURITY_HEADERS
 
@@ -70,7 +72,9 @@ def clear_session(dashboard: Dashboard, request: Request, response: Response) ->
 def login_csrf(dashboard: Dashboard, request: Request, response: Response) -> str:
     """The sign-in form's token: double submit (the same random value in a cookie and in the
     form), since there is no session yet to keep it in."""
-    token = cookie(request, CSRF_COOKIE) or secrets.token_urlsafe(32)
+    token = cookie(request, CSRF_COOKIE) or ""
+    if not _TOKEN.fullmatch(token):  # only a token this site issued is ever echoed back
+        token = secrets.token_urlsafe(32)
     secure = is_secure(dashboard, request)
     response.set_cookie(
         _name(CSRF_COOKIE, secure),
@@ -85,7 +89,10 @@ def login_csrf(dashboard: Dashboard, request: Request, response: Response) -> st
 
 
 def same(expected: str | None, given: str | None) -> bool:
-    return bool(expected and given) and hmac.compare_digest(str(expected), str(given))
+    # Compared as bytes: compare_digest refuses non-ASCII str (a 500 from any form before).
+    return bool(expected and given) and hmac.compare_digest(
+        str(expected).encode(), str(given).encode()
+    )
 
 
 async def form(request: Request) -> dict[str, str]:

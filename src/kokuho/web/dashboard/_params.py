@@ -1,0 +1,147 @@
+"""The dashboard's request parameters (クエリ・フォームの入力値), each checked against its
+allowed values before any page uses it. A value outside them is a 400 that names the
+parameter and the reason (:class:`BadParameter`); nothing raw reaches the database, a page or
+the audit log."""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Final, Literal
+
+from fastapi import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from kokuho.web.dashboard._security import secure_headers
+
+Format = Literal["csv", "xlsx"]
+FORMATS: Final[tuple[Format, ...]] = ("csv", "xlsx")
+#: The longest value any parameter may have (a `next` path is the longest legitimate one).
+MAX_VALUE: Final = 2000
+#: 年度: the fiscal years a page may be asked for (the data hold far fewer).
+YEARS: Final = range(2000, 2100)
+#: `before`: an audit-log sequence number (a 64-bit integer in both databases).
+SEQUENCES: Final = range(1, 2**63)
+_INSURER = re.compile(r"[0-9]{6}|[0-9]{8}")  # 保険者番号: 6 digits (国保) or 8
+_TABLE = re.compile(r"[a-z0-9-]{1,60}")
+_JOB = re.compile(r"[0-9a-f]{20}")
+_LEVER = re.compile(r"[a-z][a-z0-9_]{0,59}")
+_CSRF = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
+class BadParameter(ValueError):
+    """A request parameter outside its allowed values: answered 400 with the reason."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+def _clean(name: str, value: str) -> str:
+    if len(value) > MAX_VALUE:
+        raise BadParameter(name, f"{MAX_VALUE} 文字までです")
+    if any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in value):
+        raise BadParameter(name, "制御文字 (NUL など) は使えません")
+    return value
+
+
+def _matching(name: str, value: str, pattern: re.Pattern[str], reason: str) -> str:
+    if not pattern.fullmatch(value):
+        raise BadParameter(name, reason)
+    return value
+
+
+def check_all(params: Mapping[str, str]) -> None:
+    """Every value of the query or form, known parameter or not: bounded, no control
+    characters (they are shown back in forms and links)."""
+    for name, value in params.items():
+        _clean(name[:40], name)
+        _clean(name[:40], value)
+
+
+def fiscal_year(params: Mapping[str, str]) -> int | None:
+    """``fy``: absent or empty for the newest year; else a year 2000–2099."""
+    raw = _clean("fy", params.get("fy", ""))
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) == 4 and int(raw) in YEARS):
+        raise BadParameter("fy", f"年度は {YEARS.start}〜{YEARS.stop - 1} の4桁の数字です")
+    return int(raw)
+
+
+def insurer_number(value: str, name: str = "保険者番号") -> str:
+    return _matching(name, _clean(name, value), _INSURER, "保険者番号は6桁または8桁の数字です")
+
+
+def download(params: Mapping[str, str]) -> tuple[str, Format] | None:
+    """``download`` (a table id of the page) and ``format`` (csv or xlsx, csv when absent)."""
+    table = params.get("download")
+    if table is None:
+        return None
+    _matching(
+        "download", _clean("download", table), _TABLE, "表の名前は英小文字・数字・ハイフンです"
+    )
+    kind = _clean("format", params.get("format", "csv"))
+    for allowed in FORMATS:
+        if kind == allowed:
+            return table, allowed
+    raise BadParameter("format", "csv か xlsx を指定してください")
+
+
+def before(params: Mapping[str, str]) -> int | None:
+    """``before``: the audit-log page cursor (a sequence number), absent for the newest."""
+    raw = _clean("before", params.get("before", ""))
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) in SEQUENCES):
+        raise BadParameter("before", f"1〜{SEQUENCES.stop - 1} の番号を指定してください")
+    return int(raw)
+
+
+def rate(params: Mapping[str, str], name: str = "value") -> float:
+    raw = _clean(name, params.get(name, ""))
+    try:
+        value = float(raw) if raw.isascii() and len(raw) <= 30 else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise BadParameter(name, "数値で指定してください")
+    return value
+
+
+def lever(params: Mapping[str, str]) -> str:
+    """``lever``: the key of a what-if lever (the page then checks it is one it offers)."""
+    return _matching("lever", params.get("lever", ""), _LEVER, "指標の名前は英小文字・数字・_ です")
+
+
+def job_id(value: str) -> str:
+    return _matching("job", value, _JOB, "集計の番号は20桁の16進数です")
+
+
+def csrf_token(fields: Mapping[str, str]) -> str:
+    """A form's ``csrf_token``: the tokens kokuho issues are URL-safe base64."""
+    token = fields.get("csrf_token", "")
+    return _matching("csrf_token", token, _CSRF, "フォームの確認用の値が正しくありません")
+
+
+def bad_parameter_response(request: Request, error: Exception) -> Response:
+    """The 400 of a :class:`BadParameter`: JSON on the JSON endpoints, a short page else."""
+    assert isinstance(error, BadParameter)
+    path = request.url.path
+    if path.startswith(("/jobs/", "/grants/what-if")):
+        response: Response = JSONResponse(
+            {"error": str(error), "parameter": error.name}, status_code=400
+        )
+    else:
+        body = (
+            '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
+            "<title>入力が正しくありません | 国保 見える化</title></head><body>"
+            f'<main><h1>入力が正しくありません</h1><p role="alert">{html.escape(str(error))}</p>'
+            '<p><a href="/overview">県の概況へ戻る</a></p></main></body></html>'
+        )
+        response = HTMLResponse(body, status_code=400)
+    return secure_headers(response)

@@ -1,0 +1,320 @@
+"""Every dashboard parameter is checked against its allowed values: a bad one is a 400 with a
+reason, never a 500 and never stored in the audit log; sign-in refusals read and cost the
+same; the favicon is served. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kokuho.store import connect
+from kokuho.web import create_app
+from kokuho.web.dashboard import authenticate
+from kokuho.web.dashboard import tables as t
+from kokuho.web.dashboard._accounts import MAX_FAILURES
+from tests.dashsite import (
+    MUNICIPAL,
+    PASSWORD,
+    PREFECTURE,
+    audit_rows,
+    build_site,
+    form_token,
+    sign_in,
+)
+from tests.feedfiles import KOKUHO
+
+LIST = f"/municipalities/{KOKUHO}/lists/overlaps"
+
+
+@pytest.fixture
+def site(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, sa.Engine]]:
+    built = build_site(database_url, tmp_path)
+    engine = connect(database_url)
+    with TestClient(create_app(built.settings)) as client:
+        yield client, engine
+    engine.dispose()
+
+
+def _signed_in(client: TestClient, username: str = MUNICIPAL) -> TestClient:
+    client.cookies.clear()
+    assert sign_in(client, username).status_code == 303
+    return client
+
+
+def _download(client: TestClient, fmt: str) -> Any:
+    deadline = time.monotonic() + 60
+    while True:  # the list's figures may still be computing: the download then waits
+        answer = client.get(LIST, params={"download": "list-overlaps", "format": fmt})
+        if answer.status_code != 200 or "集計中" not in answer.text:
+            return answer
+        if time.monotonic() > deadline:
+            return answer
+
+
+BAD_FORMATS = ["x" * 30, "csv\x00", "<script>alert(1)</script>' OR 1=1; --" + "x" * 4970, "CSV"]
+
+
+@pytest.mark.parametrize("fmt", BAD_FORMATS, ids=["long", "nul", "html-sql-5000", "upper"])
+def test_a_bad_download_format_is_a_400_and_nothing_is_audited(
+    site: tuple[TestClient, sa.Engine], fmt: str
+) -> None:
+    client, engine = site
+    _signed_in(client)
+    before = len(audit_rows(engine))
+    answer = _download(client, fmt)
+    assert answer.status_code == 400, answer.text[:300]
+    assert re.search(r"role=\"alert\">format: ", answer.text)
+    assert len(audit_rows(engine)) == before
+    good = _download(client, "csv")
+    assert good.status_code == 200 and good.headers["content-type"].startswith("text/csv")
+    outcomes = [row.outcome for row in audit_rows(engine, actor=f"dashboard:{MUNICIPAL}")]
+    assert outcomes == ["downloaded:csv"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("before=9223372036854775808", 400),
+        ("before=99999999999999999999999", 400),
+        ("before=0", 400),
+        ("before=-1", 400),
+        ("before=%EF%BC%91", 400),  # a full-width digit: isdigit() says yes
+        ("before=9223372036854775807", 200),
+        ("before=2", 200),
+    ],
+)
+def test_the_audit_cursor_is_bounded(
+    site: tuple[TestClient, sa.Engine], query: str, status: int
+) -> None:
+    client, _ = site
+    _signed_in(client, PREFECTURE)
+    answer = client.get(f"/audit?{query}")
+    assert answer.status_code == status, answer.text[:300]
+    if status == 400:
+        assert "before" in answer.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/compare?fy=99999999999999999999",
+        "/compare?fy=-2021",
+        "/compare?fy=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%91",
+        "/compare?fy=2021%00",
+        "/eligibility?fy=1800",
+        f"/municipalities/{KOKUHO}?fy=abcd",
+        "/municipalities/37%0015",
+        "/municipalities/" + "9" * 5000,
+        f"/municipalities/{KOKUHO}/lists/overlaps?download=%00",
+        "/jobs/" + quote("ｊｏｂ"),
+        f"/grants/what-if?insurer={KOKUHO}&lever=checkup_rate&value=nan",
+        f"/grants/what-if?insurer={KOKUHO}&lever=checkup_rate&value=1e999",
+        "/grants/what-if?insurer=%00&lever=checkup_rate&value=0.5",
+        f"/grants/what-if?insurer={KOKUHO}&lever=%3Cb%3E&value=0.5",
+        "/overview?anything=" + "%00",
+    ],
+)
+def test_bad_parameters_are_400s_naming_the_parameter(
+    site: tuple[TestClient, sa.Engine], path: str
+) -> None:
+    client, _ = site
+    _signed_in(client)
+    answer = client.get(path, follow_redirects=False)
+    assert answer.status_code == 400, answer.text[:300]
+    assert "Content-Security-Policy" in answer.headers
+
+
+@pytest.mark.parametrize("token", ["ｔｏｋｅｎ", "tok\x00en", "é" * 40, "a" * 5000])
+@pytest.mark.parametrize("route", ["/login", "/logout", "/refresh", "/audit/verify"])
+def test_malformed_csrf_tokens_are_400s_on_every_form(
+    site: tuple[TestClient, sa.Engine], route: str, token: str
+) -> None:
+    client, _ = site
+    if route == "/login":
+        client.cookies.clear()
+        client.get("/login")
+    else:
+        _signed_in(client)
+    fields = {"csrf_token": token, "username": MUNICIPAL, "password": PASSWORD, "next": "/"}
+    answer = client.post(route, data=fields, follow_redirects=False)
+    assert answer.status_code == 400, answer.text[:300]
+    assert "kokuho_session=" not in answer.headers.get("set-cookie", "")
+    if route != "/login":  # the session is still there: the form was refused, not obeyed
+        assert client.get("/overview", follow_redirects=False).status_code == 200
+
+
+def test_a_right_token_still_works_on_every_form(site: tuple[TestClient, sa.Engine]) -> None:
+    client, _ = site
+    _signed_in(client, PREFECTURE)
+    for route in ["/refresh", "/audit/verify", "/logout"]:
+        answer = client.post(route, data={"csrf_token": form_token(client)}, follow_redirects=False)
+        assert answer.status_code == 303, (route, answer.text[:300])
+    assert client.get("/overview", follow_redirects=False).status_code == 303  # signed out
+
+
+def test_the_favicon_is_served(site: tuple[TestClient, sa.Engine]) -> None:
+    client, _ = site
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("image/svg+xml")
+    assert answer.content.startswith(b"<svg") and len(answer.content) < 2048
+
+
+# -- sign-in: the same message and the same cost for every refusal -------------------------
+
+
+def _refusal_text(answer: Any) -> str:
+    found = re.search(r'role="alert"[^>]*>(.*?)<', answer.text, re.S)
+    return found.group(1).strip() if found else answer.text
+
+
+def test_locked_unknown_and_wrong_password_answer_the_same(
+    site: tuple[TestClient, sa.Engine],
+) -> None:
+    client, engine = site
+    client.cookies.clear()
+    for _ in range(MAX_FAILURES):
+        sign_in(client, PREFECTURE, "wrong password")
+    locked = sign_in(client, PREFECTURE, PASSWORD)  # locked: even the right one is refused
+    unknown = sign_in(client, "nobody-here", "wrong password")
+    wrong = sign_in(client, MUNICIPAL, "wrong password")
+    assert locked.status_code == unknown.status_code == wrong.status_code == 401
+    assert _refusal_text(locked) == _refusal_text(unknown) == _refusal_text(wrong)
+    with engine.connect() as connection:
+        until = connection.scalar(
+            sa.select(t.dashboard_users.c.locked_until).where(
+                t.dashboard_users.c.username == PREFECTURE
+            )
+        )
+    assert until is not None
+
+
+def _median_seconds(engine: sa.Engine, username: str, password: str) -> float:
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        assert authenticate(engine, username, password).user is None
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def test_locked_unknown_and_wrong_password_cost_the_same(
+    site: tuple[TestClient, sa.Engine],
+) -> None:
+    _, engine = site
+    for _ in range(MAX_FAILURES):
+        authenticate(engine, PREFECTURE, "wrong password")
+    assert authenticate(engine, PREFECTURE, PASSWORD).reason == "locked"
+    # The wrong passwords below count too: the fifth locks that account (and costs the same).
+    timings = {
+        "locked": _median_seconds(engine, PREFECTURE, PASSWORD),
+        "unknown": _median_seconds(engine, "nobody-here", PASSWORD),
+        "wrong": _median_seconds(engine, MUNICIPAL, "wrong password"),
+    }
+    # The scrypt check (~50 ms) dominates each; a locked account answered in ~3 ms before.
+    assert max(timings.values()) < 3 * min(timings.values()), timings
+
+
+# -- every route, every parameter: no input reaches a 500 ------------------------------------
+
+#: Every dashboard route with its path, query and form parameters. A route added without an
+#: entry here fails test_every_dashboard_route_is_fuzzed.
+ROUTES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("GET", "/"): (),
+    ("GET", "/favicon.ico"): (),
+    ("GET", "/login"): ("next",),
+    ("POST", "/login"): ("csrf_token", "username", "password", "next"),
+    ("POST", "/logout"): ("csrf_token",),
+    ("GET", "/overview"): ("download", "format"),
+    ("GET", "/compare"): ("fy", "download", "format"),
+    ("GET", "/municipalities"): ("to", "fy"),
+    ("GET", "/municipalities/{insurer}"): ("insurer", "fy", "download", "format"),
+    ("GET", "/municipalities/{insurer}/lists/{kind}"): (
+        "insurer", "kind", "fy", "download", "format",
+    ),
+    ("GET", "/grants"): ("fy", "download", "format"),
+    ("GET", "/grants/what-if"): ("fy", "insurer", "lever", "value"),
+    ("GET", "/eligibility"): ("fy", "download", "format"),
+    ("GET", "/audit"): ("before", "download", "format"),
+    ("POST", "/audit/verify"): ("csrf_token",),
+    ("POST", "/refresh"): ("csrf_token", "next"),
+    ("GET", "/jobs/{job_id}"): ("job_id",),
+}  # fmt: skip
+
+_HOSTILE = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "\x00",
+            "csv\x00",
+            "%00",
+            "ｃｓｖ",
+            "２０２１",
+            "𠮷",
+            "\ud800".encode("utf-8", "surrogatepass").decode("latin-1"),
+        ]
+    ),
+    st.builds(lambda ch, n: ch * n, st.characters(), st.sampled_from([1, 31, 5000])),
+    st.integers(min_value=-(2**80), max_value=2**80).map(str),
+    st.sampled_from(["9223372036854775808", "-9223372036854775809", "1e999", "nan", "2021"]),
+)
+
+
+def _routes(routes: list[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # an included router
+            yield from _routes(route.original_router.routes)
+
+
+def _dashboard_routes(client: TestClient) -> set[tuple[str, str]]:
+    found = set()
+    for route in _routes(client.app.routes):  # type: ignore[attr-defined]
+        if route.endpoint.__module__ == "kokuho.web.dashboard._routes":
+            found |= {(method, route.path) for method in route.methods if method != "HEAD"}
+    return found
+
+
+def test_every_dashboard_route_is_fuzzed(site: tuple[TestClient, sa.Engine]) -> None:
+    client, _ = site
+    assert _dashboard_routes(client) == set(ROUTES)
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_no_input_reaches_a_500(site: tuple[TestClient, sa.Engine], route: tuple[str, str]) -> None:
+    client, _ = site
+    _signed_in(client)
+    method, template = route
+    names = ROUTES[route]
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(st.fixed_dictionaries({}, optional={name: _HOSTILE for name in names}))
+    def check(values: dict[str, str]) -> None:
+        path = template
+        for name in re.findall(r"{(\w+)}", template):
+            path = path.replace(f"{{{name}}}", quote(values.pop(name, "370015"), safe=""))
+        if method == "GET":
+            answer = client.get(path, params=values, follow_redirects=False)
+        else:
+            answer = client.post(path, data=values, follow_redirects=False)
+        assert answer.status_code < 500, (path, values, answer.text[:300])
+
+    check()
