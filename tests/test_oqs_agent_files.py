@@ -7,6 +7,7 @@ The in-process tests use the app through TestClient; the end-to-end ones run the
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -45,8 +46,9 @@ def reason(req: Path, name: str) -> str:
 
 
 def test_bad_names_are_set_aside_and_the_files_after_them_answered(
-    service_client: tuple[TestClient, str], tmp_path: Path
+    service_client: tuple[TestClient, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     terminal = agent(service_client, tmp_path)
     for name in BAD_NAMES:
         (terminal.req / name).write_text(request_xml(), encoding="utf-8")
@@ -66,6 +68,11 @@ def test_bad_names_are_set_aside_and_the_files_after_them_answered(
     assert os.path.exists(rejected + b"/OQSsiquc01req_\xff.xml")
     with open(rejected + b"/OQSsiquc01req_\xff.xml.reason.txt", encoding="utf-8") as handle:
         assert handle.read().startswith("OQSsiquc01req_\\xff.xml: unknown_file_name: ")
+    # The log names it too, as text a UTF-8 log file (or a terminal) can take.
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("OQSsiquc01req_\\xff.xml" in message for message in messages)
+    for message in messages:
+        message.encode("utf-8")
     # A restarted agent finds nothing left to do.
     assert terminal.process_once() == []
 

@@ -40,6 +40,7 @@ from kokuho.verify._oqs_files import (
     check_entry,
     move_to_done,
     prepare_folder,
+    printable,
     read_request,
     reject,
     scan,
@@ -110,7 +111,7 @@ class OqsAgent:
             prepare_folder(folder, follow=False)
         for folder in (self.res, self.rejected):
             for name in sweep_temporaries(folder):
-                log.warning("removed %s/%s, left by an interrupted run", folder, name)
+                log.warning("removed %s/%s, left by an interrupted run", folder, printable(name))
         self._prepared = True
 
     def pending(self, *, settle: float = 0.0) -> list[Entry]:
@@ -129,7 +130,7 @@ class OqsAgent:
             except Exception as error:  # disk full, no permission …: try again next pass
                 failing[entry.key] = repr(error)
                 if self._failing.get(entry.key) != repr(error):
-                    log.error("%s: not finished, tried again next pass: %s", entry.name, error,
+                    log.error("%s: not finished, tried again next pass: %s", entry.shown, error,
                               exc_info=not isinstance(error, OSError))  # fmt: skip
                 continue
             if response is not None:
@@ -167,7 +168,7 @@ class OqsAgent:
             self._reject(entry, f"{error.code.value}: {error.message}")
             return written
         if data is None:
-            log.warning("%s was answered before an interruption; not asked again", entry.name)
+            log.warning("%s was answered before an interruption; not asked again", entry.shown)
             move_to_done(entry, self.done)
             return None
         written = self._write(response_name, self._answer(data, entry.name))
@@ -188,7 +189,7 @@ class OqsAgent:
 
     def _reject(self, entry: Entry, reason: str) -> None:
         target = reject(entry, self.rejected, reason)
-        log.warning("%s: %s; moved to %s", entry.name, reason, target)
+        log.warning("%s: %s; moved to %s", entry.shown, reason, printable(str(target)))
 
     def _write(self, name: str, body: bytes) -> Path:
         target = write_atomically(self.res, name, body)

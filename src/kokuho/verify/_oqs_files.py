@@ -61,6 +61,11 @@ class Entry:
         return self.path.name
 
     @property
+    def shown(self) -> str:
+        """The name as log and reason text can carry it (non-UTF-8 bytes escaped)."""
+        return printable(self.name)
+
+    @property
     def key(self) -> tuple[str, int, int]:
         """Identifies this version of the entry: a rewritten file is a new request."""
         return (self.name, self.status.st_ino, self.status.st_ctime_ns)
@@ -201,7 +206,7 @@ def reject(entry: Entry, rejected: Path, reason: str) -> Path:
     to be rejected again (its reason file is then rewritten), never an entry without reason.
     """
     target = _free_name(rejected, entry.name)
-    text = f"{_printable(entry.name)}: {reason}\n"
+    text = f"{printable(entry.name)}: {reason}\n"
     write_atomically(rejected, target.name + REASON_SUFFIX, text.encode("utf-8"))
     os.replace(entry.path, target)
     sync_folder(entry.path.parent)
@@ -225,7 +230,7 @@ def _candidates(name: str) -> Iterator[str]:
         number += 1
 
 
-def _printable(name: str) -> str:
+def printable(name: str) -> str:
     """A file name as text: bytes that are not UTF-8 shown as escapes."""
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
