@@ -80,7 +80,8 @@ def levy_command(
             f"{row['code']!s:6} {row['name']!s:10} {row['part']!s:7} {row['levy']:>15,} "
             f"{row['income_rate']!s:>9} {row['per_capita']:>8,} {row['per_household']:>8,}"
             + (
-                f"  actual−standard: {row['diff_income_rate']} % / {row['diff_per_capita']:+,}"
+                f"  actual−standard: {_signed(row['diff_income_rate'])} % /"
+                f" {row['diff_per_capita']:+,}"
                 f" / {row['diff_per_household']:+,}"
                 if row["diff_per_capita"] is not None
                 else ""
@@ -88,3 +89,7 @@ def levy_command(
         )
     if result.unconfirmed:
         click.echo(f"unconfirmed rule values: {', '.join(result.unconfirmed)}")
+
+
+def _signed(text: object) -> str:
+    return str(text) if str(text).startswith("-") else f"+{text}"
