@@ -24,8 +24,7 @@ from kokuho.premiums import (
 )
 from kokuho.store import shipped_folder
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "docs" / "examples" / "levy-inputs.yaml"
+EXAMPLE = shipped_folder() / "premiums" / "levy" / "example" / "inputs.yaml"
 RULES_2020 = (shipped_folder() / "premiums" / "levy" / "fy2020.yaml").read_text("utf-8")
 INPUTS = EXAMPLE.read_text("utf-8")
 
@@ -283,7 +282,7 @@ def test_levy_command_json() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--fiscal-year", "2021"), "levy-inputs.yaml: fiscal_year: 2020, not 2021"),
+        (("--fiscal-year", "2021"), "inputs.yaml: fiscal_year: 2020, not 2021"),
         (("--fiscal-year", "2019"), "fy2019.yaml: fiscal_year: no levy rule file for FY2019"),
         (("--fiscal-year", "2020", "--csv", "--json"), "--csv and --json exclude each other"),
     ],
@@ -313,6 +312,19 @@ def test_levy_command_with_a_rule_file_of_another_year(tmp_path: Path) -> None:
     result = run("--fiscal-year", "2020", "--inputs", str(EXAMPLE), "--rules", str(rules))
     assert result.exit_code == 1
     assert f"{rules}: fiscal_year: 2021, not 2020" in result.stderr
+
+
+def test_the_shipped_example_runs_and_inputs_or_example_is_required() -> None:
+    shipped = run("--fiscal-year", "2020", "--example", "--csv")
+    given = run("--fiscal-year", "2020", "--inputs", str(EXAMPLE), "--csv")
+    assert shipped.exit_code == given.exit_code == 0
+    assert shipped.stdout == given.stdout
+    for args in ((), ("--example", "--inputs", str(EXAMPLE))):
+        result = run("--fiscal-year", "2020", *args)
+        assert (result.exit_code, result.stderr) == (
+            1,
+            "error: give either --inputs FILE or --example\n",
+        )
 
 
 def test_a_missing_input_file() -> None:

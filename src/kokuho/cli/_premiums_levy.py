@@ -19,9 +19,9 @@ from kokuho.cli._premiums import premiums
     "--inputs",
     "inputs_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
     help="The levy input file (YAML: totals per part, municipalities' bases).",
 )
+@click.option("--example", is_flag=True, help="Use the shipped synthetic example inputs.")
 @click.option(
     "--rules",
     "rules_file",
@@ -31,13 +31,19 @@ from kokuho.cli._premiums import premiums
 @click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per municipality and part.")
 @json_option
 def levy_command(
-    fiscal_year: int, inputs_file: Path, rules_file: Path | None, as_csv: bool, as_json: bool
+    fiscal_year: int,
+    inputs_file: Path | None,
+    example: bool,
+    rules_file: Path | None,
+    as_csv: bool,
+    as_json: bool,
 ) -> None:
     """納付金 and 標準保険料率 per municipality and part (医療, 支援, 介護), beside actual rates."""
     from kokuho.premiums import (
         LEVY_COLUMNS,
         LevyError,
         LevyFileError,
+        example_levy_inputs,
         levy,
         levy_document,
         levy_rows,
@@ -47,13 +53,15 @@ def levy_command(
 
     if as_csv and as_json:
         fail("--csv and --json exclude each other")
+    if (inputs_file is None) == (not example):
+        fail("give either --inputs FILE or --example")
     try:
         rules = load_levy_rules(rules_file if rules_file is not None else fiscal_year)
         if rules.fiscal_year != fiscal_year:
             fail(f"{rules.path}: fiscal_year: {rules.fiscal_year}, not {fiscal_year}")
-        inputs = load_levy_inputs(inputs_file)
+        inputs = example_levy_inputs() if inputs_file is None else load_levy_inputs(inputs_file)
         if inputs.fiscal_year != fiscal_year:
-            fail(f"{inputs_file}: fiscal_year: {inputs.fiscal_year}, not {fiscal_year}")
+            fail(f"{inputs.path}: fiscal_year: {inputs.fiscal_year}, not {fiscal_year}")
         result = levy(inputs, rules)
     except (LevyFileError, LevyError) as error:
         fail(str(error))

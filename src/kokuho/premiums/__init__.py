@@ -9,7 +9,11 @@ private modules.
 from __future__ import annotations
 
 from kokuho.premiums._levy import LevyError, apportion, compare_rates, levy
-from kokuho.premiums._levy_inputs import load_levy_inputs, parse_levy_inputs
+from kokuho.premiums._levy_inputs import (
+    example_levy_inputs,
+    load_levy_inputs,
+    parse_levy_inputs,
+)
 from kokuho.premiums._levy_model import (
     ActualRates,
     CollectionRateBand,
@@ -63,6 +67,7 @@ __all__ = [
     "StandardRates",
     "apportion",
     "compare_rates",
+    "example_levy_inputs",
     "levy",
     "levy_document",
     "levy_rows",
