@@ -66,6 +66,7 @@ def make_rules(
         collection_rates_confirmed=True,
         income_rate_decimals=2,
         rounding=rounding,  # type: ignore[arg-type]
+        rounding_confirmed=True,
         path="test",
     )
 

@@ -276,7 +276,9 @@ def test_levy_command_json() -> None:
     document = json.loads(result.stdout)
     assert [p["part"] for p in document["parts"]] == ["medical", "support", "care"]
     assert document["parts"][1]["gamma"] == "1.0000000000"  # α = 0 and shares sum to 1
-    assert "parts.medical.beta" in document["unconfirmed"]
+    unconfirmed = document["unconfirmed"]
+    assert {"parts.medical.beta", "collection_rates", "rounding"} <= set(unconfirmed)
+    assert "parts.support.alpha" not in unconfirmed  # confirmed: 0 by the guideline
 
 
 @pytest.mark.parametrize(

@@ -187,6 +187,8 @@ def unconfirmed(rules: LevyRules) -> tuple[str, ...]:
                 out.append(f"parts.{part}.{name}")
     if not rules.collection_rates_confirmed:
         out.append("collection_rates")
+    if not rules.rounding_confirmed:
+        out.append("rounding")
     return tuple(out)
 
 

@@ -66,6 +66,7 @@ class LevyRules:
     income_rate_decimals: int
     """Decimals of the 所得割率 in percent (2: ``7.53`` %)."""
     rounding: Rounding
+    rounding_confirmed: bool
     path: str
 
     def collection_rate(self, insured: int) -> Decimal:

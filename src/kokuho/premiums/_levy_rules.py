@@ -102,7 +102,6 @@ def parse_levy_rules(text: str, name: str) -> LevyRules:
     if mode not in get_args(Rounding):
         raise rounding["mode"].error(f"{mode!r} is not one of {', '.join(get_args(Rounding))}")
     _required(rounding_node, rounding, "source").text()
-    _required(rounding_node, rounding, "confirmed").boolean()
     return LevyRules(
         fiscal_year=_required(root, top, "fiscal_year").integer(low=2018),
         label=_required(root, top, "label").text(),
@@ -114,6 +113,7 @@ def parse_levy_rules(text: str, name: str) -> LevyRules:
         collection_rates_confirmed=_required(bands_node, bands, "confirmed").boolean(),
         income_rate_decimals=_decimals(_required(rounding_node, rounding, "income_rate_decimals")),
         rounding=cast(Rounding, mode),
+        rounding_confirmed=_required(rounding_node, rounding, "confirmed").boolean(),
         path=name,
     )
 
