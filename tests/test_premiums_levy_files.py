@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from kokuho.cli import main
 from kokuho.premiums import (
+    LEVY_COLUMNS,
     LevyFileError,
     levy_years,
     load_levy_inputs,
@@ -333,3 +335,14 @@ def test_a_missing_input_file() -> None:
     result = run("--fiscal-year", "2020", "--inputs", "no-such-file.yaml")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: no-such-file.yaml: (file):")
+
+
+def test_the_docs_list_the_csv_columns_and_every_rule_key() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "premiums-levy.md").read_text("utf-8")
+    listed = re.search(r"\(columns `([^`]*)`\)", doc.replace("\n", " "))
+    assert listed is not None
+    assert tuple(listed.group(1).split(", ")) == LEVY_COLUMNS
+    for key in ("alpha", "beta", "beta_prime", "per_capita_share", "min_insured"):
+        assert f"{key}" in doc
+    for key in ("income_rate_decimals", "mode", "collection_rates.bands"):
+        assert f"`{key}`" in doc or f"`rounding.{key}`" in doc
