@@ -9,6 +9,7 @@ private modules.
 from __future__ import annotations
 
 from kokuho.premiums._levy import LevyError, apportion, compare_rates, levy
+from kokuho.premiums._levy_claims import medical_indices, with_medical_indices
 from kokuho.premiums._levy_inputs import (
     example_levy_inputs,
     load_levy_inputs,
@@ -74,6 +75,8 @@ __all__ = [
     "levy_years",
     "load_levy_inputs",
     "load_levy_rules",
+    "medical_indices",
+    "with_medical_indices",
     "parse_levy_inputs",
     "parse_levy_rules",
     "PARTS",
