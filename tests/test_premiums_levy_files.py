@@ -346,3 +346,20 @@ def test_the_docs_list_the_csv_columns_and_every_rule_key() -> None:
         assert f"{key}" in doc
     for key in ("income_rate_decimals", "mode", "collection_rates.bands"):
         assert f"`{key}`" in doc or f"`rounding.{key}`" in doc
+
+
+def test_a_local_copy_of_the_rule_file_is_used_and_its_problems_name_the_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path))
+    copy = tmp_path / "data" / "premiums" / "levy" / "fy2020.yaml"
+    copy.parent.mkdir(parents=True)
+    copy.write_text(RULES_2020.replace("      value: 0.89\n", "      value: 1.1\n", 1), "utf-8")
+    assert load_levy_rules(2020).parts["medical"].beta.value == Decimal("1.1")
+    copy.write_text(RULES_2020.replace("      value: 0.89\n", "      value: -1\n", 1), "utf-8")
+    line = _line_of(copy.read_text("utf-8"), "value: -1")
+    with pytest.raises(LevyFileError, match=f"^{copy}:{line}: parts.medical.beta.value: "):
+        load_levy_rules(2020)
+    copy.write_text("schema_version: 1\nfiscal_year: [2020\n", "utf-8")
+    with pytest.raises(LevyFileError, match=f"^{copy}:3: "):
+        load_levy_rules(2020)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Final
 
 from kokuho.premiums._levy_model import ActualRates, LevyInputs, MunicipalityInput, PartInput
-from kokuho.premiums._levy_yaml import LevyFileError, Node, parse_document
+from kokuho.premiums._levy_yaml import LevyFileError, Node, parse_document, shipped_text
 from kokuho.premiums._model import PARTS, Part
-from kokuho.store import DataFileError, data_text, override_of
+from kokuho.store import override_of
 
 _TOP: Final = frozenset({"fiscal_year", "totals", "municipalities"})
 _MUNICIPALITY: Final = frozenset({"code", "name", "medical_index", "collection_rate", "parts"})
@@ -37,10 +37,7 @@ def load_levy_inputs(path: Path | str) -> LevyInputs:
 def example_levy_inputs() -> LevyInputs:
     """The synthetic example input file shipped with kokuho (three Kagawa municipalities)."""
     relative = "premiums/levy/example/inputs.yaml"
-    try:
-        text = data_text(relative)
-    except DataFileError as error:
-        raise LevyFileError(str(error.path), error.line, "(file)", error.reason) from None
+    text = shipped_text(relative)
     return parse_levy_inputs(text, str(override_of(relative) or "example/inputs.yaml"))
 
 

@@ -20,9 +20,9 @@ from kokuho.premiums._levy_model import (
     PartParameters,
     Rounding,
 )
-from kokuho.premiums._levy_yaml import LevyFileError, Node, parse_document
+from kokuho.premiums._levy_yaml import LevyFileError, Node, parse_document, shipped_text
 from kokuho.premiums._model import PARTS, Part
-from kokuho.store import DataFileError, data_path, data_text, override_of, shipped_folder
+from kokuho.store import data_path, override_of, shipped_folder
 
 _TOP: Final = frozenset(
     {
@@ -62,11 +62,7 @@ def load_levy_rules(source: int | Path | str) -> LevyRules:
             raise LevyFileError(
                 name, 0, "fiscal_year", f"no levy rule file for FY{source} (have {levy_years()})"
             )
-        try:
-            text = data_text(relative)
-        except DataFileError as error:
-            raise LevyFileError(str(error.path), error.line, "(file)", error.reason) from None
-        rules = parse_levy_rules(text, str(override_of(relative) or name))
+        rules = parse_levy_rules(shipped_text(relative), str(override_of(relative) or name))
         if rules.fiscal_year != source:
             raise LevyFileError(
                 rules.path, 0, "fiscal_year", f"{rules.fiscal_year} in the file for FY{source}"

@@ -10,6 +10,8 @@ from typing import Final
 
 import yaml
 
+from kokuho.store import DataFileError, data_text
+
 _BOOL: Final = "tag:yaml.org,2002:bool"
 _NULL: Final = "tag:yaml.org,2002:null"
 
@@ -21,6 +23,15 @@ class LevyFileError(ValueError):
         self.file, self.line, self.field, self.reason = file, line, field, reason
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {field}: {reason}")
+
+
+def shipped_text(relative: str) -> str:
+    """The text of data file ``relative`` (its local copy when there is one); a copy that
+    cannot be read is a LevyFileError like any other problem."""
+    try:
+        return data_text(relative)
+    except DataFileError as error:
+        raise LevyFileError(str(error.path), error.line, "(file)", error.reason) from None
 
 
 def parse_document(text: str, file: str) -> Node:
