@@ -130,6 +130,23 @@ def test_beta_weights_the_income_share() -> None:
     assert _levies(result, "medical") == [800_000, 450_000, 250_000]
 
 
+def test_the_per_capita_share_weighs_members_against_households() -> None:
+    # s = 0.7, α = 0, β = 1: 人数シェア X 0.7·0.6 + 0.3·0.4 = 0.54, Y 0.21 + 0.12 = 0.33,
+    # Z 0.07 + 0.06 = 0.13; factors (所得 + 人数)/2: 0.57, 0.265, 0.165.
+    result = levy(worked(total=1_000_000), make_rules(alpha="0", share="0.7"))
+    assert _levies(result, "medical") == [570_000, 265_000, 165_000]
+    # Z of 1,055,000,000: 174,075,000 / 0.875 = 198,942,857.14; 応益 = 応能 = 99,471,428.57;
+    # 均等割 × 0.7 / 10,000 members = 6,963; 平等割 × 0.3 / 10,000 households = 2,984.14;
+    # 所得割率 99,471,428.57 / 2e9 = 4.9736 %.
+    z = levy(worked(), make_rules(alpha="0", share="0.7")).municipalities[2].parts[0]
+    assert z.levy == 174_075_000
+    assert (z.rates.income_rate, z.rates.per_capita, z.rates.per_household) == (
+        D("4.97"),
+        6_963,
+        2_984,
+    )
+
+
 def test_standard_rates_by_hand() -> None:
     result = levy(worked(), make_rules(alpha="1"))
     x, y, z = (m.parts[0] for m in result.municipalities)
