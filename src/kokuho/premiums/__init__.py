@@ -8,6 +8,32 @@ private modules.
 
 from __future__ import annotations
 
+from kokuho.premiums._levy import LevyError, apportion, compare_rates, levy
+from kokuho.premiums._levy_claims import medical_indices, with_medical_indices
+from kokuho.premiums._levy_inputs import (
+    example_levy_inputs,
+    load_levy_inputs,
+    parse_levy_inputs,
+)
+from kokuho.premiums._levy_model import (
+    ActualRates,
+    CollectionRateBand,
+    LevyInputs,
+    LevyResult,
+    LevyRules,
+    MunicipalityInput,
+    MunicipalityLevy,
+    Parameter,
+    PartInput,
+    PartLevy,
+    PartParameters,
+    PartSummary,
+    RateDifference,
+    StandardRates,
+)
+from kokuho.premiums._levy_report import LEVY_COLUMNS, levy_document, levy_rows
+from kokuho.premiums._levy_rules import levy_years, load_levy_rules, parse_levy_rules
+from kokuho.premiums._levy_yaml import LevyFileError
 from kokuho.premiums._model import (
     PART_NAMES,
     PARTS,
@@ -23,6 +49,36 @@ from kokuho.premiums._model import (
 )
 
 __all__ = [
+    "LEVY_COLUMNS",
+    "ActualRates",
+    "CollectionRateBand",
+    "LevyError",
+    "LevyFileError",
+    "LevyInputs",
+    "LevyResult",
+    "LevyRules",
+    "MunicipalityInput",
+    "MunicipalityLevy",
+    "Parameter",
+    "PartInput",
+    "PartLevy",
+    "PartParameters",
+    "PartSummary",
+    "RateDifference",
+    "StandardRates",
+    "apportion",
+    "compare_rates",
+    "example_levy_inputs",
+    "levy",
+    "levy_document",
+    "levy_rows",
+    "levy_years",
+    "load_levy_inputs",
+    "load_levy_rules",
+    "medical_indices",
+    "with_medical_indices",
+    "parse_levy_inputs",
+    "parse_levy_rules",
     "PARTS",
     "PART_NAMES",
     "Assessment",
