@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from functools import cache
+from unittest.mock import patch
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kokuho.premiums import (
     PARTS,
     HouseholdInput,
+    Member,
     PremiumRules,
     assess,
     correct,
     load_premium_rules,
     shipped_municipalities,
 )
+from kokuho.premiums._assess_reduction import judgement_day
 from tests.premiumcases import member
 
 YEARS = (2020, 2021, 2022, 2023)
@@ -33,13 +36,23 @@ municipalities = st.sampled_from(shipped_municipalities(2020))
 years = st.sampled_from(YEARS)
 
 
+def _within(fiscal_year: int) -> st.SearchStrategy[date]:
+    return st.dates(date(fiscal_year - 1, 10, 1), date(fiscal_year + 1, 6, 30))
+
+
 @st.composite
-def members(draw: st.DrawFn, person_id: int) -> object:
-    born = draw(st.dates(date(1935, 1, 1), date(2023, 3, 1)))
-    acquired = draw(
-        st.one_of(st.just(date(2015, 4, 1)), st.dates(date(2019, 1, 1), date(2024, 3, 1)))
-    )
-    lost = draw(st.one_of(st.none(), st.dates(acquired + timedelta(days=1), date(2025, 1, 1))))
+def members(draw: st.DrawFn, person_id: int, fiscal_year: int) -> Member:
+    # Half the members have a birthday that matters inside the year (6, 40, 65, 75).
+    age = draw(st.sampled_from([None, 6, 40, 65, 75]))
+    if age is None:
+        born = draw(st.dates(date(1935, 1, 1), date(fiscal_year, 3, 1)))
+    else:
+        born = draw(st.dates(date(fiscal_year - age, 1, 1), date(fiscal_year - age + 1, 6, 30)))
+    acquired = draw(st.sampled_from([date(2015, 4, 1), None]) | _within(fiscal_year)) or born
+    lost = draw(st.none() | _within(fiscal_year))
+    if lost is not None and lost <= acquired:
+        lost = None
+    special = draw(st.sampled_from(["", "", "unemployed", "former", "due"]))
     return member(
         person_id,
         born,
@@ -50,7 +63,11 @@ def members(draw: st.DrawFn, person_id: int) -> object:
         other=draw(st.sampled_from([0, 0, 100_000, 2_000_000, 12_000_000])),
         declared=draw(st.booleans() | st.just(True)),
         wage_earner=draw(st.booleans()),
-        former_dependant=draw(st.sampled_from([False, False, True])),
+        former_dependant=special == "former",
+        involuntary_unemployment_from=draw(_within(fiscal_year))
+        if special == "unemployed"
+        else None,
+        delivery_due=draw(_within(fiscal_year)) if special == "due" else None,
     )
 
 
@@ -58,8 +75,8 @@ def members(draw: st.DrawFn, person_id: int) -> object:
 def households(draw: st.DrawFn) -> HouseholdInput:
     year, code = draw(years), draw(municipalities)
     count = draw(st.integers(1, 5))
-    people = tuple(draw(members(k + 1)) for k in range(count))  # type: ignore[misc]
-    since = draw(st.one_of(st.none(), st.dates(date(2012, 1, 1), date(2024, 3, 1))))
+    people = tuple(draw(members(k + 1, year)) for k in range(count))
+    since = draw(st.none() | st.dates(date(year - 9, 1, 1), date(year + 1, 3, 1)))
     return HouseholdInput(
         household_id="P",
         municipality=code,
@@ -95,7 +112,10 @@ def test_a_member_more_never_lowers_the_reduction_nor_the_flat_levy_at_the_same_
 ) -> None:
     rules = rules_for(h)
     before = assess(h, rules)
-    newcomer = member(99, date(1990, 7, 7), acquired=date(2015, 4, 1))
+    # The newcomer joins on the judgement day, so the day (and who is judged) stays the same.
+    day = judgement_day(h)
+    assume(day is not None)
+    newcomer = member(99, date(1990, 7, 7), acquired=day)
     after = assess(replace(h, members=(*h.members, newcomer)), rules)
     assert ORDER[after.reduction] >= ORDER[before.reduction]
     if after.reduction == before.reduction:
@@ -122,3 +142,27 @@ def test_reassessing_unchanged_inputs_changes_nothing(h: HouseholdInput) -> None
     fixed = correct(assess(h, rules), h, rules, date(h.fiscal_year, 9, 1))
     assert fixed.kind == "none"
     assert fixed.assessment.instalments == assess(h, rules).instalments
+
+
+def _month_by_month(household: HouseholdInput, national: object) -> list[tuple[int, int]]:
+    return [(index, index + 1) for index in range(12)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(households())
+def test_pricing_spans_of_months_equals_pricing_every_month(h: HouseholdInput) -> None:
+    """The engine prices each span of months where nothing changes once; cutting the year into
+    its 12 months must give the same bill, so no change point (a birthday, a loss, the end of a
+    special reduction) is missed."""
+    rules = rules_for(h)
+    spans = assess(h, rules)
+    with patch("kokuho.premiums._assess.segments", _month_by_month):
+        months = assess(h, rules)
+    assert [p.amount for p in spans.parts] == [p.amount for p in months.parts]
+    assert spans.instalments == months.instalments
+    bare = assess(h, rules, with_reasons=False)
+    assert (bare.parts[0].amount, bare.total, bare.reasons) == (
+        spans.parts[0].amount,
+        spans.total,
+        (),
+    )

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from functools import cache
 
 from kokuho.premiums._assess_months import (
     MONTHS,
@@ -29,6 +30,7 @@ from kokuho.premiums._assess_months import (
     household_remaining,
     member_month,
     month_ends,
+    segments,
 )
 from kokuho.premiums._assess_reduction import Judgement, judge
 from kokuho.premiums._model import (
@@ -37,19 +39,18 @@ from kokuho.premiums._model import (
     Assessment,
     HouseholdInput,
     Instalment,
-    Member,
     Part,
     PartAssessment,
     Reason,
 )
-from kokuho.premiums._rules import PremiumRules
+from kokuho.premiums._rules import Instalments, PremiumRules
 
 
 class AssessmentInputError(ValueError):
     """A household that the given rules cannot assess (another year or municipality)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Composition:
     """One month's inputs of one part: the members' (基準総所得金額, 均等割 share, notes) and the
     平等割 share with its notes."""
@@ -69,8 +70,13 @@ class _Annual:
     capped: bool
 
 
-def assess(household: HouseholdInput, rules: PremiumRules) -> Assessment:
-    """The household's premium for the fiscal year under ``rules`` (本算定), with reasons."""
+def assess(
+    household: HouseholdInput, rules: PremiumRules, *, with_reasons: bool = True
+) -> Assessment:
+    """The household's premium for the fiscal year under ``rules`` (本算定), with reasons.
+
+    ``with_reasons=False`` leaves the reasons out (bulk 本算定 stores amounts; the clerk's
+    explanation assesses the one household again with them)."""
     if household.fiscal_year != rules.fiscal_year:
         raise AssessmentInputError(
             f"household {household.household_id}: FY{household.fiscal_year} assessed with "
@@ -82,7 +88,8 @@ def assess(household: HouseholdInput, rules: PremiumRules) -> Assessment:
             f"assessed with the rules of {rules.municipal.municipality}"
         )
     judgement = judge(household, rules)
-    parts = tuple(_part(household, rules, judgement, part) for part in PARTS)
+    compositions = _compositions(household, rules, judgement)
+    parts = tuple(_part(household, rules, part, compositions[part], with_reasons) for part in PARTS)
     total = sum(p.amount for p in parts)
     return Assessment(
         household_id=household.household_id,
@@ -91,37 +98,61 @@ def assess(household: HouseholdInput, rules: PremiumRules) -> Assessment:
         parts=parts,
         reduction=judgement.reduction,
         instalments=instalments(total, rules),
-        reasons=(judgement.reason,),
+        reasons=(judgement.reason,) if with_reasons else (),
     )
 
 
-def _liable(household: HouseholdInput, part: Part, end: date) -> list[Member]:
-    check = care_liable if part == "care" else covered
-    return [m for m in household.members if check(m, end)]
+def _compositions(
+    household: HouseholdInput, rules: PremiumRules, judgement: Judgement
+) -> dict[Part, Counter[_Composition]]:
+    """Per part, each distinct composition of the year with its number of months."""
+    out: dict[Part, Counter[_Composition]] = {part: Counter() for part in PARTS}
+    ends = month_ends(household.fiscal_year)
+    rate = judgement.rate
+    seen: dict[object, _Composition] = {}
+    for start, stop in segments(household, rules.national):
+        end = ends[start]
+        liable = [m for m in household.members if covered(m, end)]
+        if not liable:
+            continue
+        # A member's figures are the same in every part; only who is liable differs.
+        figures = [member_month(m, rules, rate, start) for m in liable]
+        care = [k for k, m in enumerate(liable) if care_liable(m, end)]
+        for part in PARTS:
+            chosen = [liable[k] for k in care] if part == "care" else liable
+            if not chosen:
+                continue
+            mine = [figures[k] for k in care] if part == "care" else figures
+            share, notes = household_remaining(
+                household, rules, rate, chosen, start, part != "care"
+            )
+            # Keyed without the shares: they follow from the notes (the 軽減 is the year's),
+            # and hashing fractions would cost more than the rest of the month.
+            key = (tuple((f.income, f.notes) for f in mine), notes)
+            composition = seen.get(key)
+            if composition is None:
+                members = tuple((f.income, f.remaining, f.notes) for f in mine)
+                composition = seen[key] = _Composition(members, share, notes)
+            out[part][composition] += stop - start
+    return out
 
 
 def _part(
-    household: HouseholdInput, rules: PremiumRules, judgement: Judgement, part: Part
+    household: HouseholdInput,
+    rules: PremiumRules,
+    part: Part,
+    months: Counter[_Composition],
+    with_reasons: bool,
 ) -> PartAssessment:
-    national = rules.national
-    months: Counter[_Composition] = Counter()
-    for index, end in enumerate(month_ends(household.fiscal_year)):
-        liable = _liable(household, part, end)
-        if not liable:
-            continue
-        figures = [member_month(m, national, judgement.rate, index) for m in liable]
-        share, notes = household_remaining(
-            household, national, judgement.rate, liable, index, part != "care"
-        )
-        members = tuple((f.income, f.remaining, f.notes) for f in figures)
-        months[_Composition(members, share, notes)] += 1
     annuals = {c: _annual(c, household, rules, part) for c in months}
     sums = [sum(getattr(annuals[c], k) * n for c, n in months.items()) for k in _KEYS]
     unit = rules.municipal.rounding.part.unit
     amount = sums[4] // MONTHS // unit * unit
-    reasons = [r for c, n in months.items() for r in _reasons(c, n, annuals[c], rules, part)]
+    reasons: list[Reason] = []
+    if with_reasons:
+        reasons = [r for c, n in months.items() for r in _reasons(c, n, annuals[c], rules, part)]
     covered_months = sum(months.values())
-    if covered_months:
+    if covered_months and with_reasons:
         sum_text = (
             f"{sums[4] // MONTHS:,}円"
             if covered_months == MONTHS and len(months) == 1
@@ -149,18 +180,21 @@ def _part(
 _KEYS = ("income_levy", "asset_levy", "per_capita", "per_household", "total")
 
 
-def _floor(amount: int | Fraction, unit: int) -> int:
-    return int(amount // unit) * unit
+def _floor(amount: int, rate: Fraction, unit: int) -> int:
+    """amount × rate floored to ``unit`` yen, in integers."""
+    return amount * rate.numerator // (rate.denominator * unit) * unit
 
 
 def _annual(c: _Composition, household: HouseholdInput, rules: PremiumRules, part: Part) -> _Annual:
     rates = rules.municipal.parts.of(part)
     rounding = rules.municipal.rounding
     income_unit, reduced_unit = rounding.income_levy.unit, rounding.reduced.unit
-    income_levy = _floor(sum(m[0] for m in c.members) * Fraction(rates.income_rate), income_unit)
-    asset_levy = _floor(household.fixed_asset_tax * Fraction(rates.asset_rate), income_unit)
-    per_capita = sum(_floor(rates.per_capita * m[1], reduced_unit) for m in c.members)
-    per_household = _floor(rates.per_household * c.household, reduced_unit)
+    factors = rules.factors
+    income = sum(m[0] for m in c.members)
+    income_levy = _floor(income, factors.income_rate[part], income_unit)
+    asset_levy = _floor(household.fixed_asset_tax, factors.asset_rate[part], income_unit)
+    per_capita = sum(_floor(rates.per_capita, m[1], reduced_unit) for m in c.members)
+    per_household = _floor(rates.per_household, c.household, reduced_unit)
     raw = income_levy + asset_levy + per_capita + per_household
     cap = rules.cap(part)
     return _Annual(income_levy, asset_levy, per_capita, per_household, min(raw, cap), raw > cap)
@@ -183,7 +217,7 @@ def _reasons(
         Reason(
             f"{file}: {at}.income_rate",
             f"{name} 所得割 ({span}): 基準総所得金額 {base:,}円 × "
-            f"{_percent(Fraction(rates.income_rate))} = {annual.income_levy:,}円 "
+            f"{_percent(rules.factors.income_rate[part])} = {annual.income_levy:,}円 "
             f"(基礎控除 {rules.national.basic_deduction.value:,}円; {rules.national_file})",
         )
     ]
@@ -191,7 +225,7 @@ def _reasons(
         out.append(
             Reason(
                 f"{file}: {at}.asset_rate",
-                f"{name} 資産割 ({span}): 固定資産税額 × {_percent(Fraction(rates.asset_rate))}"
+                f"{name} 資産割 ({span}): 固定資産税額 × {_percent(rules.factors.asset_rate[part])}"
                 f" = {annual.asset_levy:,}円",
             )
         )
@@ -225,16 +259,20 @@ def _reasons(
     return out
 
 
-def due_dates(rules: PremiumRules) -> list[date]:
+def due_dates(rules: PremiumRules) -> tuple[date, ...]:
     """The 納期 of the fiscal year: months from the first (in the fiscal year) onwards, a
     month before the first one falling in the next calendar year's turn."""
-    plan = rules.municipal.instalments
+    return _due_dates(rules.municipal.instalments, rules.fiscal_year)
+
+
+@cache
+def _due_dates(plan: Instalments, fiscal_year: int) -> tuple[date, ...]:
     first = plan.months[0]
     out = []
     for month in plan.months:
-        year = rules.fiscal_year if month >= first else rules.fiscal_year + 1
+        year = fiscal_year if month >= first else fiscal_year + 1
         out.append(date(year, month, min(plan.due_day, monthrange(year, month)[1])))
-    return out
+    return tuple(out)
 
 
 def split(total: int, count: int, unit: int, remainder_first: bool) -> list[int]:

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from calendar import monthrange
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 from functools import cache
 
 from kokuho.ids import age_on
 from kokuho.premiums._model import HouseholdInput, Member
-from kokuho.premiums._rules import NationalRules
+from kokuho.premiums._rules import NationalRules, PremiumRules
 
 MONTHS = 12
+ONE_DAY = timedelta(days=1)
 
 
 @cache
@@ -75,7 +76,7 @@ def care_liable(member: Member, end: date) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class MonthFigures:
-    """What one liable member brings to one part in one month.
+    """What one liable member brings to a part in a month.
 
     ``income`` is the 基準総所得金額 the 所得割 reads (0 when exempt); ``remaining`` the share of
     the 均等割 still due after 軽減 and special reductions. ``notes`` name the reductions."""
@@ -83,6 +84,47 @@ class MonthFigures:
     income: int
     remaining: Fraction
     notes: tuple[str, ...]
+
+
+def segments(household: HouseholdInput, national: NationalRules) -> list[tuple[int, int]]:
+    """The months of the year cut where anything that changes a figure changes: [start, end)
+    pairs, so each is priced once instead of month by month."""
+    fiscal_year = national.fiscal_year
+    points = {0, MONTHS}
+    special = national.special
+    for member in household.members:
+        if member.acquired is None:
+            continue
+        start = month_index(fiscal_year, member.acquired)
+        points.add(start)
+        until = covered_until(member)
+        if until is not None:
+            points.add(month_index(fiscal_year, until))
+        for age in (40, 65):  # reached on the day before the birthday
+            points.add(month_index(fiscal_year, birthday(member.birth_date, age) - ONE_DAY))
+        if member.involuntary_unemployment_from is not None:
+            points.add(month_index(fiscal_year, member.involuntary_unemployment_from))
+        if member.former_dependant:
+            points.add(start + special.former_dependant.months)
+        rule = special.perinatal
+        if rule is not None and member.delivery_due is not None:
+            due = month_index(fiscal_year, member.delivery_due)
+            points |= {
+                due - rule.months_before,
+                due + rule.months_after + 1,
+                month_index(fiscal_year, rule.start),
+            }
+    since = household.specified_household_since
+    if since is not None:
+        first = month_index(fiscal_year, since)
+        rule_sh = special.specified_household
+        points |= {
+            first,
+            first + 12 * rule_sh.first_years,
+            first + 12 * (rule_sh.first_years + rule_sh.then_years),
+        }
+    cuts = sorted(p for p in points if 0 <= p <= MONTHS)
+    return list(zip(cuts, cuts[1:], strict=False))
 
 
 def unemployment_applies(member: Member, fiscal_year: int, index: int) -> bool:
@@ -110,11 +152,8 @@ def former_dependant_applies(member: Member, national: NationalRules, index: int
     """旧被扶養者: the 均等割/平等割 halving runs ``months`` from the month of acquisition."""
     if not member.former_dependant or member.acquired is None:
         return False
-    return (
-        index
-        < month_index(national.fiscal_year, member.acquired)
-        + national.special.former_dependant.months
-    )
+    start = month_index(national.fiscal_year, member.acquired)
+    return index < start + national.special.former_dependant.months
 
 
 def preschool(member: Member, fiscal_year: int) -> bool:
@@ -123,40 +162,42 @@ def preschool(member: Member, fiscal_year: int) -> bool:
 
 
 def member_month(
-    member: Member, national: NationalRules, statutory: Fraction, index: int
+    member: Member, rules: PremiumRules, statutory: Fraction, index: int
 ) -> MonthFigures:
     """The member's 基準総所得金額 and remaining 均等割 share in month ``index``.
 
     ``statutory`` is the household's 軽減 (0.7, 0.5, 0.2 or 0)."""
-    end = month_ends(national.fiscal_year)[index]
-    special = national.special
-    notes: list[str] = []
+    national, factors = rules.national, rules.factors
+    notes: tuple[str, ...] = ()
     income = member.income
     salary = income.salary
-    if unemployment_applies(member, national.fiscal_year, index):
-        ratio = Fraction(special.involuntary_unemployment.salary_ratio)
+    if member.involuntary_unemployment_from is not None and unemployment_applies(
+        member, national.fiscal_year, index
+    ):
+        ratio = factors.salary_ratio
         salary = salary * ratio.numerator // ratio.denominator
-        notes.append("非自発的失業")
+        notes += ("非自発的失業",)
     base = max(0, salary + income.pension + income.other - national.basic_deduction.value)
     reduction = statutory
-    if former_dependant_applies(member, national, index):
-        notes.append("旧被扶養者")
-        if special.former_dependant.income_exempt:
+    if member.former_dependant and former_dependant_applies(member, national, index):
+        notes += ("旧被扶養者",)
+        if national.special.former_dependant.income_exempt:
             base = 0
-        reduction = max(reduction, Fraction(special.former_dependant.rate))
+        reduction = max(reduction, factors.former_dependant_rate)
     remaining = 1 - reduction
-    if special.preschool is not None and preschool(member, national.fiscal_year):
-        notes.append("未就学児")
-        remaining *= 1 - Fraction(special.preschool.rate)
-    if perinatal_exempt(member, national, end, index):
-        notes.append("産前産後")
+    if factors.preschool_keep is not None and preschool(member, national.fiscal_year):
+        notes += ("未就学児",)
+        remaining *= factors.preschool_keep
+    end = month_ends(national.fiscal_year)[index]
+    if member.delivery_due is not None and perinatal_exempt(member, national, end, index):
+        notes += ("産前産後",)
         base, remaining = 0, Fraction(0)
-    return MonthFigures(base, remaining, tuple(notes))
+    return MonthFigures(base, remaining, notes)
 
 
 def household_remaining(
     household: HouseholdInput,
-    national: NationalRules,
+    rules: PremiumRules,
     statutory: Fraction,
     liable: list[Member],
     index: int,
@@ -166,21 +207,21 @@ def household_remaining(
 
     特定世帯 (医療分・支援分 only: ``with_specified``) needs one liable member left; a household
     whose only member is a 旧被扶養者 gets that member's halving on the 平等割 too."""
-    special = national.special
-    notes: list[str] = []
+    national, factors = rules.national, rules.factors
+    notes: tuple[str, ...] = ()
     reduction = statutory
     if len(liable) == 1 and former_dependant_applies(liable[0], national, index):
-        notes.append("旧被扶養者")
-        reduction = max(reduction, Fraction(special.former_dependant.rate))
+        notes += ("旧被扶養者",)
+        reduction = max(reduction, factors.former_dependant_rate)
     remaining = 1 - reduction
     since = household.specified_household_since
     if with_specified and since is not None and len(liable) == 1:
-        rule = special.specified_household
+        rule = national.special.specified_household
         elapsed = index - month_index(national.fiscal_year, since)
         if 0 <= elapsed < 12 * rule.first_years:
-            notes.append("特定世帯")
-            remaining *= 1 - Fraction(rule.first_rate)
+            notes += ("特定世帯",)
+            remaining *= factors.specified_first_keep
         elif 0 <= elapsed < 12 * (rule.first_years + rule.then_years):
-            notes.append("特定継続世帯")
-            remaining *= 1 - Fraction(rule.then_rate)
-    return remaining, tuple(notes)
+            notes += ("特定継続世帯",)
+            remaining *= factors.specified_then_keep
+    return remaining, notes

@@ -20,6 +20,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
@@ -223,7 +225,20 @@ class MunicipalRules(_Strict):
     rounding: Rounding
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
+class Factors:
+    """The rule values the engine multiplies by, as exact fractions (computed once per rules)."""
+
+    income_rate: dict[str, Fraction]
+    asset_rate: dict[str, Fraction]
+    salary_ratio: Fraction
+    former_dependant_rate: Fraction
+    preschool_keep: Fraction | None
+    specified_first_keep: Fraction
+    specified_then_keep: Fraction
+
+
+@dataclass(frozen=True)
 class PremiumRules:
     """The rules that assess a household: the year's national file and the municipality's file,
     with the names they were read from (for the reasons of every figure)."""
@@ -236,6 +251,23 @@ class PremiumRules:
     @property
     def fiscal_year(self) -> int:
         return self.national.fiscal_year
+
+    @cached_property
+    def factors(self) -> Factors:
+        special = self.national.special
+        parts = self.municipal.parts
+        specified = special.specified_household
+        return Factors(
+            income_rate={p: Fraction(parts.of(p).income_rate) for p in PARTS},
+            asset_rate={p: Fraction(parts.of(p).asset_rate) for p in PARTS},
+            salary_ratio=Fraction(special.involuntary_unemployment.salary_ratio),
+            former_dependant_rate=Fraction(special.former_dependant.rate),
+            preschool_keep=(
+                None if special.preschool is None else 1 - Fraction(special.preschool.rate)
+            ),
+            specified_first_keep=1 - Fraction(specified.first_rate),
+            specified_then_keep=1 - Fraction(specified.then_rate),
+        )
 
     def cap(self, part: Part) -> int:
         own = self.municipal.parts.of(part).cap
