@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from kokuho.premiums import Assessment, AssessmentInputError, assess, explain
+from kokuho.premiums import Assessment, AssessmentInputError, Member, assess, explain
 from tests.premiumcases import city_rules, household, member
 
 
@@ -318,3 +318,23 @@ def test_the_explanation_names_every_figure_and_its_rule() -> None:
     )
     assert "年額合計: 56,600円" in text
     assert "第1期 2020-06-30" in text
+
+
+@pytest.mark.parametrize(
+    ("people", "head", "reason"),
+    [
+        ((member(1, date(1990, 7, 7)),), 2, "the 世帯主 2 is not listed"),
+        ((member(1, date(1990, 7, 7)), member(1, date(1991, 1, 1))), 1, "listed twice"),
+        ((member(1, date(1990, 7, 7), other=-1),), 1, "person 1: a negative income"),
+        (
+            (member(1, date(1990, 7, 7), acquired=date(2020, 5, 1), lost=date(2020, 5, 1)),),
+            1,
+            "lost 2020-05-01 is not after acquired 2020-05-01",
+        ),
+    ],
+)
+def test_inputs_that_would_give_a_wrong_bill_are_refused(
+    people: tuple[Member, ...], head: int, reason: str
+) -> None:
+    with pytest.raises(AssessmentInputError, match=reason):
+        assess(household(*people, head=head), city_rules())

@@ -48,7 +48,8 @@ def members(draw: st.DrawFn, person_id: int, fiscal_year: int) -> Member:
         born = draw(st.dates(date(1935, 1, 1), date(fiscal_year, 3, 1)))
     else:
         born = draw(st.dates(date(fiscal_year - age, 1, 1), date(fiscal_year - age + 1, 6, 30)))
-    acquired = draw(st.sampled_from([date(2015, 4, 1), None]) | _within(fiscal_year)) or born
+    drawn = draw(st.sampled_from([date(2015, 4, 1), None]) | _within(fiscal_year))
+    acquired = max(drawn or born, born)
     lost = draw(st.none() | _within(fiscal_year))
     if lost is not None and lost <= acquired:
         lost = None
@@ -56,7 +57,7 @@ def members(draw: st.DrawFn, person_id: int, fiscal_year: int) -> Member:
     return member(
         person_id,
         born,
-        acquired=max(acquired, born),
+        acquired=acquired,
         lost=lost,
         salary=draw(st.integers(0, 6_000_000)),
         pension=draw(st.integers(0, 3_000_000)),

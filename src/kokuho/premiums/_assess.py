@@ -87,6 +87,7 @@ def assess(
             f"household {household.household_id}: municipality {household.municipality} "
             f"assessed with the rules of {rules.municipal.municipality}"
         )
+    _check(household)
     judgement = judge(household, rules)
     compositions = _compositions(household, rules, judgement)
     parts = tuple(_part(household, rules, part, compositions[part], with_reasons) for part in PARTS)
@@ -100,6 +101,27 @@ def assess(
         instalments=instalments(total, rules),
         reasons=(judgement.reason,) if with_reasons else (),
     )
+
+
+def _check(household: HouseholdInput) -> None:
+    """Refuses inputs that would give a wrong bill without failing: a 世帯主 whose income is
+    missing, a negative amount, a coverage that ends before it starts, a person twice."""
+    where = f"household {household.household_id}"
+    ids = [m.person_id for m in household.members]
+    if household.head_person_id not in ids:
+        raise AssessmentInputError(f"{where}: the 世帯主 {household.head_person_id} is not listed")
+    if len(set(ids)) != len(ids):
+        raise AssessmentInputError(f"{where}: a person is listed twice")
+    if household.fixed_asset_tax < 0:
+        raise AssessmentInputError(f"{where}: fixed_asset_tax is negative")
+    for m in household.members:
+        income = m.income
+        if min(income.salary, income.pension, income.other) < 0:
+            raise AssessmentInputError(f"{where}: person {m.person_id}: a negative income")
+        if m.lost is not None and (m.acquired is None or m.lost <= m.acquired):
+            raise AssessmentInputError(
+                f"{where}: person {m.person_id}: lost {m.lost} is not after acquired {m.acquired}"
+            )
 
 
 def _compositions(

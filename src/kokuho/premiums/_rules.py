@@ -1,7 +1,6 @@
 """Premium rule files (保険料の賦課ルール) per fiscal year and municipality: schema and loading.
 
-Two kinds of file, both YAML (``data/premiums/README.md`` and docs/premiums-rules.md describe
-every key):
+Two kinds of file, both YAML (docs/premiums-rules.md describes every key):
 
 - ``premiums/national/fyYYYY.yaml``: what 政令 and 法 fix for everyone in a fiscal year:
   賦課限度額 (caps), 基礎控除, the 軽減 thresholds (7/5/2割), the special reductions (特定世帯,
