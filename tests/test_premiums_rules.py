@@ -178,6 +178,7 @@ def test_the_cli_csv_for_one_municipality() -> None:
         (["--fiscal-year", "2019"], "no premium rules for FY2019"),
         (["--municipality", "131016"], "no premium rules for municipality '131016'"),
         (["--json", "--csv"], "give --json or --csv"),
+        (["--file", str(CITY), "--csv"], "--file checks one file"),
     ],
 )
 def test_the_cli_refuses_bad_options(args: list[str], reason: str) -> None:

@@ -45,6 +45,8 @@ def rules_command(
     if as_csv and as_json:
         fail("give --json or --csv, not both")
     if path is not None:
+        if as_csv or fiscal_year is not None or municipality is not None:
+            fail("--file checks one file: give it alone (or with --json)")
         try:
             single = load_rules_file(path)
         except PremiumRuleError as error:

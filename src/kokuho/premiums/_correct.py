@@ -145,7 +145,7 @@ def correct(
     if used is not None:
         text += f"; 国保法 §110-2(2): {used.ground} ({used.evidence})"
     corrected = replace(
-        fresh, instalments=amounts, reasons=(*fresh.reasons, Reason("correct", text))
+        fresh, instalments=amounts, reasons=(*fresh.reasons, Reason("更正 (国保法 §110-2)", text))
     )
     return Correction(decided_on, previous, corrected, changes, kind, used)
 
