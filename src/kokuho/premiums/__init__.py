@@ -8,6 +8,16 @@ private modules.
 
 from __future__ import annotations
 
+from kokuho.premiums._assess import AssessmentInputError, assess
+from kokuho.premiums._assess_explain import explain
+from kokuho.premiums._correct import (
+    Correction,
+    InstalmentChange,
+    PeriodLimitError,
+    PeriodLimitException,
+    correct,
+    period_limit,
+)
 from kokuho.premiums._levy import LevyError, apportion, compare_rates, levy
 from kokuho.premiums._levy_claims import medical_indices, with_medical_indices
 from kokuho.premiums._levy_inputs import (
@@ -46,6 +56,17 @@ from kokuho.premiums._model import (
     PartAssessment,
     Reason,
     ReductionClass,
+)
+from kokuho.premiums._rules import (
+    MunicipalRules,
+    NationalRules,
+    PremiumRuleError,
+    PremiumRuleProblem,
+    PremiumRules,
+    load_premium_rules,
+    load_rules_file,
+    shipped_municipalities,
+    shipped_national_years,
 )
 
 __all__ = [
@@ -90,4 +111,22 @@ __all__ = [
     "PartAssessment",
     "Reason",
     "ReductionClass",
+    "AssessmentInputError",
+    "Correction",
+    "InstalmentChange",
+    "MunicipalRules",
+    "NationalRules",
+    "PeriodLimitError",
+    "PeriodLimitException",
+    "PremiumRuleError",
+    "PremiumRuleProblem",
+    "PremiumRules",
+    "assess",
+    "correct",
+    "explain",
+    "load_premium_rules",
+    "load_rules_file",
+    "period_limit",
+    "shipped_municipalities",
+    "shipped_national_years",
 ]
