@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kokuho.cli import _premiums_collection  # noqa: F401  (registers its commands)
 from kokuho.cli._premiums import premiums
 
 __all__ = ["premiums"]

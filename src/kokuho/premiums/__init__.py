@@ -8,6 +8,37 @@ private modules.
 
 from __future__ import annotations
 
+from kokuho.premiums._charges import (
+    CHARGE_KINDS,
+    ChargeKind,
+    ChargeRefused,
+    ChargeReport,
+    record_charges,
+)
+from kokuho.premiums._collection import (
+    CATEGORY_NAMES,
+    Arrear,
+    ArrearsCategory,
+    ArrearsReport,
+    accounts_close,
+    arrears,
+)
+from kokuho.premiums._collection_rate import (
+    CollectionRate,
+    collection_rates,
+    collection_rates_for_incentives,
+    percent,
+)
+from kokuho.premiums._collection_refunds import (
+    PRESCRIPTION_YEARS,
+    RefundRefused,
+    RefundStatus,
+    Settlement,
+    decide_refunds,
+    last_claim_day,
+    pay_refund,
+    settlements,
+)
 from kokuho.premiums._model import (
     PART_NAMES,
     PARTS,
@@ -21,8 +52,35 @@ from kokuho.premiums._model import (
     Reason,
     ReductionClass,
 )
+from kokuho.premiums._payments import CHANNELS, PaymentImportReport, import_payments
 
 __all__ = [
+    "CATEGORY_NAMES",
+    "CHANNELS",
+    "CHARGE_KINDS",
+    "PRESCRIPTION_YEARS",
+    "Arrear",
+    "ArrearsCategory",
+    "ArrearsReport",
+    "ChargeKind",
+    "ChargeRefused",
+    "ChargeReport",
+    "CollectionRate",
+    "PaymentImportReport",
+    "RefundRefused",
+    "RefundStatus",
+    "Settlement",
+    "accounts_close",
+    "arrears",
+    "collection_rates",
+    "collection_rates_for_incentives",
+    "decide_refunds",
+    "import_payments",
+    "last_claim_day",
+    "pay_refund",
+    "percent",
+    "record_charges",
+    "settlements",
     "PARTS",
     "PART_NAMES",
     "Assessment",

@@ -1,0 +1,226 @@
+"""調定 (charges): what each household owes per fiscal year and 納期, with its history.
+
+The assessment writes here through :func:`record_charges`. A decision (本算定 or 更正) never
+rewrites an earlier one: it adds one row per instalment whose amount changed, holding the
+difference, so the 調定額 in force on any day is the sum of the rows decided by then and every
+更正 stays visible (増額・減額賦課 with the date of the decision).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal, get_args
+
+import sqlalchemy as sa
+
+from kokuho.premiums._model import Assessment
+from kokuho.store import metadata
+
+ChargeKind = Literal["initial", "increase", "decrease"]
+"""本算定 (当初賦課), 増額賦課 (増額更正), 減額賦課 (減額更正)."""
+
+CHARGE_KINDS: Final[tuple[ChargeKind, ...]] = get_args(ChargeKind)
+
+charge_decisions = sa.Table(
+    "premium_charge_decisions",
+    metadata,
+    sa.Column("decision_id", sa.Integer, primary_key=True),
+    sa.Column("municipality", sa.String(6), nullable=False),
+    sa.Column("household_id", sa.String(40), nullable=False),
+    sa.Column("fiscal_year", sa.Integer, nullable=False),
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    # The premium for the year after this decision, and a digest of its 納期 schedule: a
+    # second call with the same decision is recognised (idempotent) or refused (different).
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("schedule_sha256", sa.String(64), nullable=False),
+    sa.UniqueConstraint("municipality", "household_id", "fiscal_year", "decided_on"),
+)
+
+charges = sa.Table(
+    "premium_charges",
+    metadata,
+    sa.Column("charge_id", sa.Integer, primary_key=True),
+    sa.Column(
+        "decision_id",
+        sa.Integer,
+        sa.ForeignKey("premium_charge_decisions.decision_id"),
+        nullable=False,
+    ),
+    sa.Column("municipality", sa.String(6), nullable=False),
+    sa.Column("household_id", sa.String(40), nullable=False),
+    sa.Column("fiscal_year", sa.Integer, nullable=False),
+    sa.Column("instalment", sa.SmallInteger, nullable=False),
+    sa.Column("due_on", sa.Date, nullable=False),
+    # The change of this instalment's 調定額 by the decision (negative for a 減額).
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Index("ix_premium_charges_household", "municipality", "household_id", "fiscal_year"),
+)
+
+
+class ChargeRefused(ValueError):
+    """A decision that cannot be recorded; nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeReport:
+    """What :func:`record_charges` did: ``rows`` adjustment rows added (0 when the same
+    decision was already recorded: ``already_recorded``), the total before and after."""
+
+    household_id: str
+    fiscal_year: int
+    decided_on: dt.date
+    kind: ChargeKind
+    previous_total: int
+    total: int
+    rows: int
+    already_recorded: bool
+
+
+def _schedule_digest(assessment: Assessment) -> str:
+    text = ";".join(f"{i.number},{i.due.isoformat()},{i.amount}" for i in assessment.instalments)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_charges(
+    engine: sa.Engine, assessment: Assessment, decided_on: dt.date, kind: ChargeKind
+) -> ChargeReport:
+    """Records the 調定 of ``assessment`` decided on ``decided_on``.
+
+    ``initial`` is the first decision for the household and year; ``increase``/``decrease``
+    are 更正 whose instalment schedule replaces the one in force, and must raise/lower the
+    year's total. Recording the same decision again changes nothing; a different one on the
+    same day for the same household and year is refused (ChargeRefused), as is an 更正 dated
+    before the decision in force.
+    """
+    if kind not in CHARGE_KINDS:
+        raise ChargeRefused(f"kind must be one of {', '.join(CHARGE_KINDS)}, not {kind!r}")
+    _check_schedule(assessment)
+    key = (assessment.municipality, assessment.household_id, assessment.fiscal_year)
+    total = sum(i.amount for i in assessment.instalments)
+    digest = _schedule_digest(assessment)
+    with engine.begin() as connection:
+        decisions = connection.execute(
+            sa.select(charge_decisions)
+            .where(
+                charge_decisions.c.municipality == key[0],
+                charge_decisions.c.household_id == key[1],
+                charge_decisions.c.fiscal_year == key[2],
+            )
+            .order_by(charge_decisions.c.decided_on)
+        ).all()
+        same_day = [d for d in decisions if d.decided_on == decided_on]
+        if same_day:
+            d = same_day[0]
+            if d.kind == kind and d.schedule_sha256 == digest:
+                earlier = [x for x in decisions if x.decided_on < decided_on]
+                before = earlier[-1].total if earlier else 0
+                return ChargeReport(*key[1:], decided_on, kind, before, total, 0, True)
+            raise ChargeRefused(
+                f"household {key[1]} FY{key[2]}: a different {d.kind} decision is already "
+                f"recorded on {decided_on}"
+            )
+        previous_total = decisions[-1].total if decisions else 0
+        _check_kind(key, kind, decisions, decided_on, previous_total, total)
+        in_force = _in_force(connection, key)
+        decision_id = connection.execute(
+            sa.insert(charge_decisions).returning(charge_decisions.c.decision_id),
+            {
+                "municipality": key[0],
+                "household_id": key[1],
+                "fiscal_year": key[2],
+                "decided_on": decided_on,
+                "kind": kind,
+                "total": total,
+                "schedule_sha256": digest,
+            },
+        ).scalar_one()
+        rows = _adjustments(assessment, in_force, decision_id, decided_on)
+        if rows:
+            connection.execute(sa.insert(charges), rows)
+    return ChargeReport(*key[1:], decided_on, kind, previous_total, total, len(rows), False)
+
+
+def _check_schedule(assessment: Assessment) -> None:
+    numbers = [i.number for i in assessment.instalments]
+    if len(set(numbers)) != len(numbers):
+        raise ChargeRefused(f"household {assessment.household_id}: an instalment number repeats")
+    for i in assessment.instalments:
+        if i.number < 1 or i.amount < 0:
+            raise ChargeRefused(
+                f"household {assessment.household_id}: instalment {i.number} must have a "
+                f"number ≥ 1 and an amount ≥ 0 (got {i.amount})"
+            )
+
+
+def _check_kind(
+    key: tuple[str, str, int],
+    kind: ChargeKind,
+    decisions: Sequence[sa.Row[tuple[object, ...]]],
+    decided_on: dt.date,
+    previous: int,
+    total: int,
+) -> None:
+    where = f"household {key[1]} FY{key[2]}"
+    if kind == "initial" and decisions:
+        raise ChargeRefused(f"{where}: already has a decision; record an increase or decrease")
+    if kind != "initial" and not decisions:
+        raise ChargeRefused(f"{where}: an 更正 ({kind}) needs an initial decision first")
+    if decisions and decided_on < decisions[-1].decided_on:
+        raise ChargeRefused(
+            f"{where}: decided on {decided_on}, before the decision in force "
+            f"({decisions[-1].decided_on})"
+        )
+    if kind == "increase" and total < previous:
+        raise ChargeRefused(f"{where}: an increase from {previous} to {total} yen lowers it")
+    if kind == "decrease" and total > previous:
+        raise ChargeRefused(f"{where}: a decrease from {previous} to {total} yen raises it")
+
+
+def _in_force(
+    connection: sa.Connection, key: tuple[str, str, int]
+) -> dict[int, tuple[int, dt.date]]:
+    """Instalment number → (調定額 in force, due date) before the new decision."""
+    rows = connection.execute(
+        sa.select(charges.c.instalment, charges.c.amount, charges.c.due_on)
+        .where(
+            charges.c.municipality == key[0],
+            charges.c.household_id == key[1],
+            charges.c.fiscal_year == key[2],
+        )
+        .order_by(charges.c.charge_id)
+    ).all()
+    found: dict[int, tuple[int, dt.date]] = {}
+    for number, amount, due in rows:
+        found[number] = (found.get(number, (0, due))[0] + amount, due)
+    return found
+
+
+def _adjustments(
+    assessment: Assessment,
+    in_force: dict[int, tuple[int, dt.date]],
+    decision_id: int,
+    decided_on: dt.date,
+) -> list[dict[str, object]]:
+    base = {
+        "decision_id": decision_id,
+        "municipality": assessment.municipality,
+        "household_id": assessment.household_id,
+        "fiscal_year": assessment.fiscal_year,
+        "decided_on": decided_on,
+    }
+    rows: list[dict[str, object]] = []
+    new = {i.number: i for i in assessment.instalments}
+    for number in sorted(set(new) | set(in_force)):
+        old_amount, old_due = in_force.get(number, (0, None))
+        instalment = new.get(number)
+        amount = instalment.amount if instalment else 0
+        due = instalment.due if instalment else old_due
+        if amount != old_amount or (instalment and old_due and due != old_due):
+            row = {**base, "instalment": number, "due_on": due, "amount": amount - old_amount}
+            rows.append(row)
+    return rows
