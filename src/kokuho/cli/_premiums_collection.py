@@ -90,7 +90,7 @@ def payments_import_command(files: tuple[Path, ...], as_json: bool) -> None:
             for error in rejected.errors[:20]:
                 click.echo(str(error), err=True)
             kept = f"; {len(reports)} earlier file(s) stay loaded" if reports else ""
-            fail(f"{file}: rejected with {len(rejected.errors)} error(s), nothing changed{kept}")
+            fail(f"{rejected}; the file changed nothing{kept}")
     if as_json:
         emit_json({"files": reports})
         return
