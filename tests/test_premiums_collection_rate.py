@@ -27,12 +27,14 @@ D = dt.date.fromisoformat
 def _small_city(engine: sa.Engine, tmp_path: Path) -> None:
     """Three households in FY2020, two in FY2021, and one in another municipality.
 
+    FY2019: E 10,000 unpaid until 4,000 on 20 April 2021 (a 過年度 receipt: FY2021's accounts).
     FY2020: A 100,000 paid in July; B 50,000 of which 30,000 paid in December and 10,000 in
     July 2021 (滞納繰越分); C 30,000 of which 3,000 paid on 20 May 2021 (出納整理期間, still
     FY2020), then reduced to 3,000 in September 2021 (減額更正). FY2021: A 100,000 and B
     50,000 paid in full in July 2021; D (other city) 10,000 unpaid.
     """
     june20, june21 = D("2020-06-15"), D("2021-06-15")
+    record_charges(engine, assessment("E", 2019, [1_000] * 10), D("2019-06-15"), "initial")
     record_charges(engine, assessment("A", 2020, [10_000] * 10), june20, "initial")
     record_charges(engine, assessment("B", 2020, [5_000] * 10), june20, "initial")
     record_charges(engine, assessment("C", 2020, [3_000] * 10), june20, "initial")
@@ -45,6 +47,7 @@ def _small_city(engine: sa.Engine, tmp_path: Path) -> None:
         payment("a20", "A", 2020, "2020-07-01", 100_000),
         payment("b20", "B", 2020, "2020-12-01", 30_000),
         payment("c20", "C", 2020, "2021-05-20", 3_000),
+        payment("e19", "E", 2019, "2021-04-20", 4_000),
         payment("b20x", "B", 2020, "2021-07-15", 10_000),
         payment("a21", "A", 2021, "2021-07-01", 100_000),
         payment("b21", "B", 2021, "2021-07-01", 50_000),
@@ -55,31 +58,35 @@ def _small_city(engine: sa.Engine, tmp_path: Path) -> None:
 def test_collection_rate_by_hand(engine: sa.Engine, tmp_path: Path) -> None:
     _small_city(engine, tmp_path)
     # FY2020 現年分: 調定 100,000 + 50,000 + 30,000 = 180,000 (C's 減額 came after 出納閉鎖);
-    # 収納 100,000 + 30,000 + 3,000 = 133,000 → 73.888…% → 73.89. Nothing carried in.
+    # 収納 100,000 + 30,000 + 3,000 = 133,000 → 73.888…% → 73.89. 滞納繰越分: E's FY2019
+    # 10,000 carried in on 31 May 2020, nothing received by 31 March 2021 (E's April payment
+    # is a 過年度 receipt of FY2021). 過年度分を含む: 133,000 ÷ 190,000 = 70%.
     [fy2020] = collection_rates(engine, 2020)
     assert (fy2020.current_charged, fy2020.current_collected) == (180_000, 133_000)
     assert fy2020.current_rate == Fraction(133, 180)
-    assert (fy2020.carried_charged, fy2020.carried_rate) == (0, None)
-    assert fy2020.as_json()["total_percent"] == "73.89"
+    assert fy2020.as_json()["current"]["percent"] == "73.89"
+    assert (fy2020.carried_charged, fy2020.carried_collected) == (10_000, 0)
+    assert fy2020.as_json()["total_percent"] == "70.00"
 
     # FY2021: 現年分 150,000 of 150,000 in the city, 0 of 10,000 in the other.
-    # 滞納繰越分: B carried 20,000 in on 31 May 2021 and paid 10,000 → 50%; C carried 27,000
-    # but its 減額更正 of −27,000 leaves 0. 過年度分を含む: 160,000 ÷ 170,000 = 94.1176…%.
+    # 滞納繰越分: B carried 20,000 in on 31 May 2021 and paid 10,000; E (FY2019) carried 10,000
+    # in on 31 March 2021 and paid 4,000 in April; C carried 27,000 but its 減額更正 of
+    # −27,000 leaves 0: 14,000 of 30,000 → 46.67%. 過年度分を含む: 164,000 ÷ 180,000 = 91.11…%.
     city, other = collection_rates(engine, 2021)
     assert (city.municipality, other.municipality) == (CITY, OTHER)
     assert (city.current_charged, city.current_collected) == (150_000, 150_000)
-    assert (city.carried_charged, city.carried_collected) == (20_000, 10_000)
-    assert city.total_rate == Fraction(16, 17)
+    assert (city.carried_charged, city.carried_collected) == (30_000, 14_000)
+    assert city.total_rate == Fraction(164, 180)
     assert city.as_json()["carried_over"] == {
-        "charged": 20_000,
-        "collected": 10_000,
-        "percent": "50.00",
+        "charged": 30_000,
+        "collected": 14_000,
+        "percent": "46.67",
     }
-    assert city.as_json()["total_percent"] == "94.12"
+    assert city.as_json()["total_percent"] == "91.11"
     assert (other.current_charged, other.current_collected, other.total_rate) == (10_000, 0, 0)
 
     assert collection_rates_for_incentives(engine, 2021) == {
-        CITY: Decimal("0.941176"),
+        CITY: Decimal("0.911111"),
         OTHER: Decimal("0.000000"),
     }
     current = collection_rates_for_incentives(engine, 2021, include_past_years=False)

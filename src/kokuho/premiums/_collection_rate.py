@@ -1,12 +1,14 @@
 """保険料収納率: 収納額 ÷ 調定額 per municipality and fiscal year, 現年分 and 過年度分を含む.
 
-The accounts of fiscal year Y close on 31 May Y+1 (出納閉鎖, 地方自治法 §235-5):
+The accounts of fiscal year Y close on 31 May Y+1 (出納閉鎖, 地方自治法 §235-5), and a receipt
+belongs to a year as 地方自治法施行令 §142 sorts it (docs/premiums-collection.md):
 
 - 現年分: 調定額 = the year's 調定 in force on 31 May Y+1; 収納額 = what was received for it
-  by then (allocated to its instalments, so 過誤納金 is never 収納).
-- 滞納繰越分: 調定額 = what earlier years still owed on 31 May Y (carried into Y), changed by
-  the 更正 of those years decided during Y's accounts, never below zero per household and
-  year; 収納額 = that 調定額 less what is still owed on 31 May Y+1.
+  by then (出納整理期間 included; allocated to its instalments, so 過誤納金 is never 収納).
+- 滞納繰越分: 調定額 = what earlier years still owed when they entered Y's accounts (Y−1 on
+  31 May Y, after its 出納整理期間; older years on 31 March Y), changed by their 更正 decided
+  until 31 March Y+1, never below zero per household and year; 収納額 = that 調定額 less
+  what is still owed on 31 March Y+1 (a 過年度 receipt of April–May belongs to the new year).
 - 過年度分を含む (the 固有① indicator of 保険者努力支援制度): both together.
 
 An optional 居所不明者分 is deducted from the 現年分 調定額 [UNCONFIRMED: the deduction is in the
@@ -16,6 +18,7 @@ up to two decimals for display (a local choice). 不納欠損 (write-offs) are n
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -107,20 +110,23 @@ def collection_rates(
     """収納率 of ``fiscal_year`` for each municipality with 調定 (or only ``municipality``).
 
     ``unknown_whereabouts`` maps a municipality code to its 居所不明者分 調定額 (yen)."""
-    opened = accounts_close(fiscal_year - 1)
-    closed = accounts_close(fiscal_year)
     with engine.connect() as connection:
-        before = _states(ledgers(connection, opened, municipality))
-        after = _states(ledgers(connection, closed, municipality))
+        # Last year enters the accounts after its 出納整理期間, older years at the year's start.
+        last_year_in = _states(ledgers(connection, accounts_close(fiscal_year - 1), municipality))
+        older_in = _states(ledgers(connection, dt.date(fiscal_year, 3, 31), municipality))
+        closed = _states(ledgers(connection, accounts_close(fiscal_year), municipality))
+        year_end = _states(ledgers(connection, dt.date(fiscal_year + 1, 3, 31), municipality))
     current: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     carried: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for key, (charged, owed) in after.items():
+    for key, (charged, owed) in closed.items():
+        if key[2] == fiscal_year:
+            current[key[0]][0] += charged
+            current[key[0]][1] += charged - owed
+    for key, (charged, owed) in year_end.items():
         m, _, year = key
-        if year == fiscal_year:
-            current[m][0] += charged
-            current[m][1] += charged - owed
-        elif year < fiscal_year:
-            charged_before, owed_before = before.get(key, (0, 0))
+        if year < fiscal_year:
+            entered = last_year_in if year == fiscal_year - 1 else older_in
+            charged_before, owed_before = entered.get(key, (0, 0))
             carried_in = max(0, owed_before + charged - charged_before)
             carried[m][0] += carried_in
             carried[m][1] += min(carried_in, max(0, carried_in - owed))
