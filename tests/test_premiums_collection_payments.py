@@ -4,6 +4,10 @@ field, a file with any error changes nothing, a file loaded again adds nothing."
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +109,56 @@ def test_a_municipality_is_part_of_the_household_key(charged: sa.Engine, tmp_pat
     assert CITY != "372021"
     with pytest.raises(FileRejected, match="unknown household H1 in 372021"):
         import_payments(charged, write_payments(tmp_path / "p.csv", [other_city]))
+
+
+def test_full_width_digits_are_read_as_digits(charged: sa.Engine, tmp_path: Path) -> None:
+    row = payment("Ｗ１", "H1", "２０２０", "２０２０－０７－３１", "９５００", "１", "ｺﾝﾋﾞﾆ")
+    report = import_payments(charged, write_payments(tmp_path / "p.csv", [row]))
+    assert (report.added, report.amount, report.by_channel) == (
+        1,
+        9_500,
+        {"convenience_store": 9_500},
+    )
+
+
+_KILLED_IMPORT = """
+import sys, time
+import sqlalchemy as sa
+from pathlib import Path
+from kokuho.premiums import import_payments
+from kokuho.store import connect
+
+engine = connect(sys.argv[1])
+
+@sa.event.listens_for(engine, "after_cursor_execute")
+def _written(conn, cursor, statement, parameters, context, executemany):
+    if statement.startswith("INSERT INTO premium_payments"):
+        print("inserted", flush=True)  # rows written, transaction not committed yet
+        time.sleep(60)
+
+import_payments(engine, Path(sys.argv[2]))
+"""
+
+
+def test_an_import_killed_mid_transaction_leaves_nothing(
+    charged: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    rows = [payment(f"K{n}", "H1", 2020, "2020-07-31", 100) for n in range(2_000)]
+    path = write_payments(tmp_path / "p.csv", rows)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_IMPORT, database_url, str(path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "inserted"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    assert _count(charged) == 0
+    assert import_payments(charged, path).added == 2_000  # and the file loads whole after
+    assert _count(charged) == 2_000

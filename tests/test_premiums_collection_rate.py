@@ -152,6 +152,12 @@ def test_the_commands(cli: tuple[CliRunner, sa.Engine], tmp_path: Path) -> None:
         7,
     )
 
+    listed = runner.invoke(
+        main, ["premiums", "refunds", "list", "--municipality", CITY, "--as-of", "2021-06-01"]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert "過誤納 5,000円 → 充当 2020年度 第7期" in listed.output
+
     rate = runner.invoke(main, ["premiums", "collection-rate", "--fiscal-year", "2020", "--json"])
     assert rate.exit_code == 0, rate.output
     # 30,000 of 50,000 received by 31 May 2021 (the 充当 came on 1 June: FY2021's accounts).

@@ -220,7 +220,8 @@ def _adjustments(
         instalment = new.get(number)
         amount = instalment.amount if instalment else 0
         due = instalment.due if instalment else old_due
-        if amount != old_amount or (instalment and old_due and due != old_due):
+        # A new 納期 gets its row even at 0 yen: the schedule and its due dates stay on record.
+        if number not in in_force or amount != old_amount or due != old_due:
             row = {**base, "instalment": number, "due_on": due, "amount": amount - old_amount}
             rows.append(row)
     return rows

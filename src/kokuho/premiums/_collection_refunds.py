@@ -78,6 +78,10 @@ def decide_refunds(engine: sa.Engine, municipality: str, decided_on: dt.date) ->
     refund whose claim lapses after two years. Returns the new decisions; a second call on
     the same day finds nothing left to settle (idempotent)."""
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two runs at once must not both settle the same 過誤納金 (SQLite serialises
+            # writers and refuses the second writer whose snapshot is stale).
+            connection.execute(sa.text("LOCK TABLE premium_refunds IN SHARE ROW EXCLUSIVE MODE"))
         rows: list[dict[str, object]] = []
         for ledger in ledgers(connection, decided_on, municipality):
             overdue = ledger.overdue(decided_on)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -157,7 +158,8 @@ def _parse(name: str, line: int, row: dict[str, str], errors: list[RowError]) ->
     def bad(column: str, reason: str) -> None:
         errors.append(RowError(name, line, column, reason))
 
-    values = {k: v.strip() for k, v in row.items()}
+    # Full-width digits and letters (and half-width カナ) are read as the other files read them.
+    values = {k: unicodedata.normalize("NFKC", v).strip() for k, v in row.items()}
     if not _PAYMENT_ID.fullmatch(values["payment_id"]):
         bad("payment_id", "must be 1–40 letters, digits, '-', '_', '.' or '/'")
     if not _MUNICIPALITY.fullmatch(values["municipality"]):
