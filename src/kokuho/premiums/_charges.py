@@ -104,6 +104,7 @@ def record_charges(
     total = sum(i.amount for i in assessment.instalments)
     digest = _schedule_digest(assessment)
     with engine.begin() as connection:
+        _lock_household(connection, key)
         decisions = connection.execute(
             sa.select(charge_decisions)
             .where(
@@ -143,6 +144,16 @@ def record_charges(
         if rows:
             connection.execute(sa.insert(charges), rows)
     return ChargeReport(*key[1:], decided_on, kind, previous_total, total, len(rows), False)
+
+
+def _lock_household(connection: sa.Connection, key: tuple[str, str, int]) -> None:
+    """Serialises decisions for one household and year on PostgreSQL: two 更正 computed from
+    the same 調定 in force would each add their difference to it. (SQLite has one writer at
+    a time and refuses a writer whose snapshot is stale.)"""
+    if connection.dialect.name == "postgresql":
+        digest = hashlib.sha256("\x1f".join(map(str, key)).encode()).digest()
+        lock = int.from_bytes(digest[:8], "big", signed=True)
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
 
 
 def _check_schedule(assessment: Assessment) -> None:
