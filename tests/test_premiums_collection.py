@@ -78,6 +78,19 @@ def test_a_wrong_decision_is_refused_and_writes_nothing(
     assert (count, decisions) == (10, 1)
 
 
+@pytest.mark.parametrize(
+    ("household", "municipality", "reason"),
+    [("H 1", CITY, "household id 'H 1'"), ("H" * 41, CITY, "1–40"), ("H1", "37201", "6-digit")],
+)
+def test_ids_the_payments_file_could_not_name_are_refused(
+    engine: sa.Engine, household: str, municipality: str, reason: str
+) -> None:
+    with pytest.raises(ChargeRefused, match=reason):
+        record_charges(
+            engine, assessment(household, 2020, [1_000] * 10, municipality), JUNE, "initial"
+        )
+
+
 def test_an_update_needs_an_initial_decision(engine: sa.Engine) -> None:
     with pytest.raises(ChargeRefused, match="needs an initial decision"):
         record_charges(engine, assessment("H9", 2020, [1_000] * 10), JUNE, "increase")

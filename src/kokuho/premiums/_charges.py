@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
@@ -23,6 +24,9 @@ ChargeKind = Literal["initial", "increase", "decrease"]
 """本算定 (当初賦課), 増額賦課 (増額更正), 減額賦課 (減額更正)."""
 
 CHARGE_KINDS: Final[tuple[ChargeKind, ...]] = get_args(ChargeKind)
+
+#: A household id as the payments file can name it (docs/formats.md §9).
+HOUSEHOLD_ID: Final = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,39}")
 
 charge_decisions = sa.Table(
     "premium_charge_decisions",
@@ -157,6 +161,15 @@ def _lock_household(connection: sa.Connection, key: tuple[str, str, int]) -> Non
 
 
 def _check_schedule(assessment: Assessment) -> None:
+    if not (len(assessment.municipality) == 6 and assessment.municipality.isascii()
+            and assessment.municipality.isdigit()):  # fmt: skip
+        raise ChargeRefused(
+            f"municipality {assessment.municipality!r} is not a 6-digit 全国地方公共団体コード"
+        )
+    if not HOUSEHOLD_ID.fullmatch(assessment.household_id):
+        raise ChargeRefused(
+            f"household id {assessment.household_id!r}: 1–40 letters, digits, '-' or '_'"
+        )
     numbers = [i.number for i in assessment.instalments]
     if len(set(numbers)) != len(numbers):
         raise ChargeRefused(f"household {assessment.household_id}: an instalment number repeats")

@@ -17,7 +17,7 @@ from typing import Final
 
 import sqlalchemy as sa
 
-from kokuho.premiums._charges import charges
+from kokuho.premiums._charges import HOUSEHOLD_ID, charges
 from kokuho.registry import FileRejected, RowError, read_csv_rows
 from kokuho.store import chunks, metadata
 
@@ -40,7 +40,6 @@ ALLOWED: Final = REQUIRED | {"instalment"}
 
 #: Letters, digits and - _ . / : the ids channels print on receipts, nothing that needs quoting.
 _PAYMENT_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_./-]{0,39}")
-_HOUSEHOLD = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,39}")
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INTEGER = re.compile(r"[0-9]{1,12}")
@@ -164,7 +163,7 @@ def _parse(name: str, line: int, row: dict[str, str], errors: list[RowError]) ->
         bad("payment_id", "must be 1–40 letters, digits, '-', '_', '.' or '/'")
     if not _MUNICIPALITY.fullmatch(values["municipality"]):
         bad("municipality", "must be the 6-digit 全国地方公共団体コード")
-    if not _HOUSEHOLD.fullmatch(values["household"]):
+    if not HOUSEHOLD_ID.fullmatch(values["household"]):
         bad("household", "must be 1–40 letters, digits, '-' or '_'")
     year = _integer(values["fiscal_year"])
     if year is None or not _FIRST_YEAR <= year <= 2100:
