@@ -22,6 +22,7 @@ from kokuho.premiums import (
     last_claim_day,
     pay_refund,
     record_charges,
+    record_charges_many,
     settlements,
 )
 from tests.premiumrows import CITY, assessment, payment, write_payments
@@ -89,6 +90,25 @@ def test_ids_the_payments_file_could_not_name_are_refused(
         record_charges(
             engine, assessment(household, 2020, [1_000] * 10, municipality), JUNE, "initial"
         )
+
+
+def test_many_households_are_recorded_together_or_not_at_all(engine: sa.Engine) -> None:
+    record_charges(engine, assessment("H1", 2020, [6_000] * 10), JUNE, "initial")
+    batch = [assessment(f"H{n}", 2020, [1_000 * n] * 10) for n in (2, 3)]
+    # H1 already has its initial decision of another amount: the whole batch is refused.
+    with pytest.raises(ChargeRefused, match="household H1 FY2020: a different initial"):
+        record_charges_many(engine, [*batch, assessment("H1", 2020, [1] * 10)], JUNE, "initial")
+    with engine.connect() as connection:
+        assert connection.scalar(sa.text("select count(*) from premium_charge_decisions")) == 1
+    same = assessment("H1", 2020, [6_000] * 10)
+    reports = record_charges_many(engine, [*batch, same], JUNE, "initial")
+    assert [(r.household_id, r.total, r.rows, r.already_recorded) for r in reports] == [
+        ("H2", 20_000, 10, False),
+        ("H3", 30_000, 10, False),
+        ("H1", 60_000, 0, True),
+    ]
+    with pytest.raises(ChargeRefused, match="appears twice"):
+        record_charges_many(engine, [same, same], JUNE, "initial")
 
 
 def test_an_update_needs_an_initial_decision(engine: sa.Engine) -> None:

@@ -14,6 +14,7 @@ from kokuho.premiums._charges import (
     ChargeRefused,
     ChargeReport,
     record_charges,
+    record_charges_many,
 )
 from kokuho.premiums._collection import (
     CATEGORY_NAMES,
@@ -80,6 +81,7 @@ __all__ = [
     "pay_refund",
     "percent",
     "record_charges",
+    "record_charges_many",
     "settlements",
     "PARTS",
     "PART_NAMES",

@@ -11,14 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 import sqlalchemy as sa
 
 from kokuho.premiums._model import Assessment
-from kokuho.store import metadata
+from kokuho.store import key_table, metadata
 
 ChargeKind = Literal["initial", "increase", "decrease"]
 """本算定 (当初賦課), 増額賦課 (増額更正), 減額賦課 (減額更正)."""
@@ -101,63 +102,155 @@ def record_charges(
     same day for the same household and year is refused (ChargeRefused), as is an 更正 dated
     before the decision in force.
     """
+    return record_charges_many(engine, [assessment], decided_on, kind)[0]
+
+
+def record_charges_many(
+    engine: sa.Engine, assessments: Iterable[Assessment], decided_on: dt.date, kind: ChargeKind
+) -> list[ChargeReport]:
+    """:func:`record_charges` for many households decided together (本算定 of a whole
+    municipality) in one transaction: one refused assessment and nothing is written."""
     if kind not in CHARGE_KINDS:
         raise ChargeRefused(f"kind must be one of {', '.join(CHARGE_KINDS)}, not {kind!r}")
-    _check_schedule(assessment)
-    key = (assessment.municipality, assessment.household_id, assessment.fiscal_year)
-    total = sum(i.amount for i in assessment.instalments)
-    digest = _schedule_digest(assessment)
+    batch = list(assessments)
+    keys = [(a.municipality, a.household_id, a.fiscal_year) for a in batch]
+    for assessment in batch:
+        _check_schedule(assessment)
+    if len(set(keys)) != len(keys):
+        raise ChargeRefused("a household and fiscal year appears twice in one decision")
+    reports: list[ChargeReport] = []
     with engine.begin() as connection:
-        _lock_household(connection, key)
-        decisions = connection.execute(
-            sa.select(charge_decisions)
-            .where(
-                charge_decisions.c.municipality == key[0],
-                charge_decisions.c.household_id == key[1],
-                charge_decisions.c.fiscal_year == key[2],
+        if connection.dialect.name == "postgresql":
+            # Two 更正 computed from the same 調定 in force would each add their difference to
+            # it. (SQLite has one writer at a time and refuses a writer whose snapshot is stale.)
+            connection.execute(
+                sa.text("LOCK TABLE premium_charge_decisions IN SHARE ROW EXCLUSIVE MODE")
             )
-            .order_by(charge_decisions.c.decided_on)
-        ).all()
-        same_day = [d for d in decisions if d.decided_on == decided_on]
+        for start in range(0, len(batch), _CHUNK):
+            part = batch[start : start + _CHUNK]
+            decisions, in_force = _existing(connection, keys[start : start + _CHUNK])
+            reports += _record(connection, part, decisions, in_force, decided_on, kind)
+    return reports
+
+
+#: Households per round trip: under every database's parameter limit.
+_CHUNK: Final = 2000
+_KEY_COLUMNS: Final[dict[str, sa.types.TypeEngine[Any]]] = {
+    "municipality": sa.String(6),
+    "household_id": sa.String(40),
+    "fiscal_year": sa.Integer(),
+}
+_Key = tuple[str, str, int]
+_InForce = dict[int, tuple[int, dt.date]]
+
+
+def _existing(
+    connection: sa.Connection, keys: Sequence[_Key]
+) -> tuple[dict[_Key, list[sa.Row[tuple[object, ...]]]], dict[_Key, _InForce]]:
+    """The decisions of ``keys`` (oldest first) and each one's instalments in force:
+    number → (調定額, due date of the latest row)."""
+    if len(keys) == 1:  # one household: a plain indexed lookup, no temporary table
+        return _existing_where(connection, lambda table: sa.and_(
+            *(table.c[name] == value for name, value in zip(_KEY_COLUMNS, keys[0], strict=True))
+        ))  # fmt: skip
+    with key_table(connection, _KEY_COLUMNS, keys) as wanted:
+        return _existing_where(connection, lambda table: sa.and_(
+            *(table.c[name] == wanted.c[name] for name in _KEY_COLUMNS)
+        ), wanted)  # fmt: skip
+
+
+def _existing_where(
+    connection: sa.Connection,
+    condition: Callable[[sa.Table], sa.ColumnElement[bool]],
+    wanted: sa.Table | None = None,
+) -> tuple[dict[_Key, list[sa.Row[tuple[object, ...]]]], dict[_Key, _InForce]]:
+    decisions: dict[_Key, list[sa.Row[tuple[object, ...]]]] = defaultdict(list)
+    in_force: dict[_Key, _InForce] = defaultdict(dict)
+    query = sa.select(charge_decisions)
+    query = (
+        query.join(wanted, condition(charge_decisions))
+        if wanted is not None
+        else query.where(condition(charge_decisions))
+    )
+    for row in connection.execute(query.order_by(charge_decisions.c.decided_on)):
+        decisions[(row.municipality, row.household_id, row.fiscal_year)].append(row)
+    rows = sa.select(
+        charges.c.municipality,
+        charges.c.household_id,
+        charges.c.fiscal_year,
+        charges.c.instalment,
+        charges.c.amount,
+        charges.c.due_on,
+    )
+    rows = (
+        rows.join(wanted, condition(charges))
+        if wanted is not None
+        else rows.where(condition(charges))
+    )
+    for m, h, year, number, amount, due in connection.execute(rows.order_by(charges.c.charge_id)):
+        found = in_force[(m, h, year)]
+        found[number] = (found.get(number, (0, due))[0] + amount, due)
+    return decisions, in_force
+
+
+def _record(
+    connection: sa.Connection,
+    batch: Sequence[Assessment],
+    decisions: dict[_Key, list[sa.Row[tuple[object, ...]]]],
+    in_force: dict[_Key, _InForce],
+    decided_on: dt.date,
+    kind: ChargeKind,
+) -> list[ChargeReport]:
+    reports: dict[int, ChargeReport] = {}
+    new: list[tuple[int, Assessment, dict[str, object], int, int]] = []
+    for index, assessment in enumerate(batch):
+        key = (assessment.municipality, assessment.household_id, assessment.fiscal_year)
+        total = sum(i.amount for i in assessment.instalments)
+        digest = _schedule_digest(assessment)
+        earlier = decisions.get(key, [])
+        same_day = [d for d in earlier if d.decided_on == decided_on]
         if same_day:
             d = same_day[0]
-            if d.kind == kind and d.schedule_sha256 == digest:
-                earlier = [x for x in decisions if x.decided_on < decided_on]
-                before = earlier[-1].total if earlier else 0
-                return ChargeReport(*key[1:], decided_on, kind, before, total, 0, True)
-            raise ChargeRefused(
-                f"household {key[1]} FY{key[2]}: a different {d.kind} decision is already "
-                f"recorded on {decided_on}"
-            )
-        previous_total = decisions[-1].total if decisions else 0
-        _check_kind(key, kind, decisions, decided_on, previous_total, total)
-        in_force = _in_force(connection, key)
-        decision_id = connection.execute(
-            sa.insert(charge_decisions).returning(charge_decisions.c.decision_id),
-            {
-                "municipality": key[0],
-                "household_id": key[1],
-                "fiscal_year": key[2],
-                "decided_on": decided_on,
-                "kind": kind,
-                "total": total,
-                "schedule_sha256": digest,
-            },
-        ).scalar_one()
-        rows = _adjustments(assessment, in_force, decision_id, decided_on)
-        if rows:
-            connection.execute(sa.insert(charges), rows)
-    return ChargeReport(*key[1:], decided_on, kind, previous_total, total, len(rows), False)
-
-
-def _lock_household(connection: sa.Connection, key: tuple[str, str, int]) -> None:
-    """Serialises decisions for one household and year on PostgreSQL: two 更正 computed from
-    the same 調定 in force would each add their difference to it. (SQLite has one writer at
-    a time and refuses a writer whose snapshot is stale.)"""
-    if connection.dialect.name == "postgresql":
-        digest = hashlib.sha256("\x1f".join(map(str, key)).encode()).digest()
-        lock = int.from_bytes(digest[:8], "big", signed=True)
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
+            if d.kind != kind or d.schedule_sha256 != digest:
+                raise ChargeRefused(
+                    f"household {key[1]} FY{key[2]}: a different {d.kind} decision is "
+                    f"already recorded on {decided_on}"
+                )
+            before = [x.total for x in earlier if x.decided_on < decided_on]
+            previous = int(before[-1]) if before else 0
+            reports[index] = ChargeReport(*key[1:], decided_on, kind, previous, total, 0, True)
+            continue
+        previous = int(earlier[-1].total) if earlier else 0
+        _check_kind(key, kind, earlier, decided_on, previous, total)
+        values = {
+            "municipality": key[0],
+            "household_id": key[1],
+            "fiscal_year": key[2],
+            "decided_on": decided_on,
+            "kind": kind,
+            "total": total,
+            "schedule_sha256": digest,
+        }
+        new.append((index, assessment, values, previous, total))
+    if not new:
+        return [reports[k] for k in sorted(reports)]
+    ids = connection.execute(
+        sa.insert(charge_decisions).returning(
+            charge_decisions.c.decision_id, sort_by_parameter_order=True
+        ),
+        [values for _, _, values, _, _ in new],
+    ).scalars()
+    rows: list[dict[str, object]] = []
+    for (index, assessment, _, previous, total), decision_id in zip(new, ids, strict=True):
+        key = (assessment.municipality, assessment.household_id, assessment.fiscal_year)
+        added = _adjustments(assessment, in_force.get(key, {}), decision_id, decided_on)
+        rows += added
+        reports[index] = ChargeReport(
+            *key[1:], decided_on, kind, previous, total, len(added), False
+        )
+    if rows:
+        connection.execute(sa.insert(charges), rows)
+    return [reports[k] for k in sorted(reports)]
 
 
 def _check_schedule(assessment: Assessment) -> None:
@@ -203,25 +296,6 @@ def _check_kind(
         raise ChargeRefused(f"{where}: an increase from {previous} to {total} yen lowers it")
     if kind == "decrease" and total > previous:
         raise ChargeRefused(f"{where}: a decrease from {previous} to {total} yen raises it")
-
-
-def _in_force(
-    connection: sa.Connection, key: tuple[str, str, int]
-) -> dict[int, tuple[int, dt.date]]:
-    """Instalment number → (調定額 in force, due date) before the new decision."""
-    rows = connection.execute(
-        sa.select(charges.c.instalment, charges.c.amount, charges.c.due_on)
-        .where(
-            charges.c.municipality == key[0],
-            charges.c.household_id == key[1],
-            charges.c.fiscal_year == key[2],
-        )
-        .order_by(charges.c.charge_id)
-    ).all()
-    found: dict[int, tuple[int, dt.date]] = {}
-    for number, amount, due in rows:
-        found[number] = (found.get(number, (0, due))[0] + amount, due)
-    return found
 
 
 def _adjustments(
