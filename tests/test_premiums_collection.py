@@ -235,3 +235,20 @@ def test_an_overpayment_is_appropriated_to_an_older_years_arrears(
         ("refund", 1_000, None, None),
     ]
     assert arrears(engine, CITY, D("2021-07-15")).arrears == []
+
+
+def test_a_refunded_overpayment_does_not_pay_a_later_increase(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    record_charges(engine, assessment("H6", 2020, [5_000] * 10), JUNE, "initial")
+    rows = [payment("U1", "H6", 2020, "2020-07-01", 51_000)]
+    import_payments(engine, write_payments(tmp_path / "p.csv", rows))
+    [refund] = decide_refunds(engine, CITY, D("2020-07-02"))  # 1,000 too much
+    pay_refund(engine, refund.refund_id, D("2020-07-20"))
+    # 増額更正 to 5,200 per 期 (52,000): 50,000 is what stayed paid, 2,000 is owed (第9・10期
+    # take 1,000 each from the end), not 1,000 as if the refunded money still paid.
+    up = assessment("H6", 2020, [5_200] * 10)
+    record_charges(engine, up, D("2020-08-01"), "increase")
+    owed = arrears(engine, CITY, D("2021-05-01"))
+    assert sum(a.outstanding for a in owed.arrears) == 2_000
+    assert decide_refunds(engine, CITY, D("2021-05-01")) == []

@@ -106,9 +106,20 @@ def allocate(
         excess[credit.fiscal_year] += left
     for year in set(excess) | set(settled):
         unsettled = excess[year] - settled.get(year, 0)
-        if unsettled:
+        if unsettled > 0:
             ledger.overpaid[year] = unsettled
+        elif unsettled < 0:
+            # Money refunded or appropriated away that a later 増額更正 has since absorbed: it
+            # no longer pays anything here, so the year's latest instalments take it back.
+            _take_back(by_year.get(year, []), -unsettled)
     return ledger
+
+
+def _take_back(schedule: list[InstalmentState], amount: int) -> None:
+    for instalment in reversed(schedule):
+        take = min(amount, instalment.paid)
+        instalment.paid -= take
+        amount -= take
 
 
 def ledgers(
