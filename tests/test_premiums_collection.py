@@ -217,6 +217,10 @@ def test_the_year_change_moves_arrears_to_carried_over(engine: sa.Engine, tmp_pa
     assert (may.current, may.carried_over) == (3_000, 0)
     assert (june.current, june.carried_over) == (0, 3_000)
     assert june.arrears[0].days_overdue == 32  # 30 April → 1 June
+    assert june.by_age == {"1-30": 0, "31-90": 3_000, "91-365": 0, "366+": 0}
+    # Band edges: 30 May is 30 days after the 納期限 of 30 April, 31 May is 31 days.
+    assert arrears(engine, CITY, D("2021-05-30")).by_age["1-30"] == 3_000
+    assert may.by_age["31-90"] == 3_000
 
 
 def test_an_overpayment_is_appropriated_to_an_older_years_arrears(

@@ -129,6 +129,8 @@ def arrears_command(municipality: str, as_of: str | None, as_json: bool, as_csv:
         f"{report.municipality} 滞納 {report.as_of}: {report.households} 世帯, "
         f"現年分 {report.current:,}円, 滞納繰越分 {report.carried_over:,}円"
     )
+    bands = ", ".join(f"{band}日 {amount:,}円" for band, amount in report.by_age.items())
+    click.echo(f"  経過日数別: {bands}")
     for a in report.arrears:
         click.echo(
             f"  {a.household_id} {a.fiscal_year}年度 第{a.instalment}期 (納期限 {a.due}): "

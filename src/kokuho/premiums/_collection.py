@@ -203,9 +203,23 @@ class Arrear:
     category: ArrearsCategory
 
 
+#: Age bands of 滞納 in days past the 納期限 (a local choice: a month, a quarter, a year).
+AGE_BANDS: Final[tuple[tuple[str, int], ...]] = (
+    ("1-30", 30),
+    ("31-90", 90),
+    ("91-365", 365),
+    ("366+", 10**9),
+)
+
+
+def age_band(days_overdue: int) -> str:
+    return next(label for label, upto in AGE_BANDS if days_overdue <= upto)
+
+
 @dataclass(frozen=True, slots=True)
 class ArrearsReport:
-    """滞納 of a municipality on ``as_of``: every overdue instalment and the totals."""
+    """滞納 of a municipality on ``as_of``: every overdue instalment and the totals, by
+    現年分 / 滞納繰越分 and by age band (``by_age``: band → 未納額)."""
 
     municipality: str
     as_of: dt.date
@@ -213,6 +227,7 @@ class ArrearsReport:
     households: int
     current: int
     carried_over: int
+    by_age: dict[str, int]
 
 
 def arrears(engine: sa.Engine, municipality: str, as_of: dt.date) -> ArrearsReport:
@@ -242,4 +257,8 @@ def arrears(engine: sa.Engine, municipality: str, as_of: dt.date) -> ArrearsRepo
         len({r.household_id for r in rows}),
         sum(r.outstanding for r in rows if r.category == "current"),
         sum(r.outstanding for r in rows if r.category == "carried_over"),
+        {
+            label: sum(r.outstanding for r in rows if age_band(r.days_overdue) == label)
+            for label, _ in AGE_BANDS
+        },
     )
