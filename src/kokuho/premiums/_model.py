@@ -57,7 +57,8 @@ class Member:
     特定同一世帯所属者 (moved to 後期高齢者医療, still in the household): counted for the 軽減
     judgement only. ``involuntary_unemployment_from`` is the day after leaving a job as a
     非自発的失業者 (特定受給資格者・特定理由離職者, under 65 at leaving); ``former_dependant``
-    marks a 旧被扶養者.
+    marks a 旧被扶養者 (the households module sets it only for one who qualifies: aged 65–74,
+    joined when the employee moved to 後期).
     """
 
     person_id: int
@@ -68,6 +69,8 @@ class Member:
     specified_same_household: bool = False
     involuntary_unemployment_from: date | None = None
     former_dependant: bool = False
+    delivery_due: date | None = None
+    """出産予定日 of a member who notified it (産前産後期間の保険料免除, from 2024-01)."""
 
     @property
     def is_member(self) -> bool:

@@ -1,0 +1,264 @@
+"""The collection ledger (収納簿): charges (調定), payments (収納) and 過誤納金 decisions of each
+household, allocated to instalments as of a day; 滞納 (arrears) by age, 現年分 and 滞納繰越分.
+
+Allocation (docs/premiums-collection.md, a local choice): credits of a fiscal year are taken in
+the order they were received (date, then id). A payment that names its 納期 pays that
+instalment and what it cannot place there is 過誤納 (a second payment of the same 期, the
+classic 重複納付); a payment without one pays the year's oldest unpaid instalments first
+(oldest instalment first) and what is left is 過誤納. Allocation is always against the 調定 in
+force on the day asked, so a 減額更正 after payment turns the paid excess into 過誤納金.
+
+A fiscal year's unpaid 調定 is 現年分 until 出納閉鎖 on 31 May of the next year (地方自治法
+§235-5: receipts of the 出納整理期間 still count for the year) and 滞納繰越分 from 1 June.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import sqlalchemy as sa
+
+from kokuho.premiums._charges import charges
+from kokuho.premiums._collection_tables import refunds
+from kokuho.premiums._payments import payments
+
+ArrearsCategory = Literal["current", "carried_over"]
+"""現年分 (the year's accounts are still open) and 滞納繰越分 (carried to a later year)."""
+
+CATEGORY_NAMES: Final[dict[ArrearsCategory, str]] = {
+    "current": "現年分",
+    "carried_over": "滞納繰越分",
+}
+
+
+def accounts_close(fiscal_year: int) -> dt.date:
+    """出納閉鎖: the last day receipts count for ``fiscal_year``'s accounts (地方自治法 §235-5)."""
+    return dt.date(fiscal_year + 1, 5, 31)
+
+
+def category(fiscal_year: int, as_of: dt.date) -> ArrearsCategory:
+    """Whether an unpaid amount of ``fiscal_year`` is 現年分 or 滞納繰越分 on ``as_of``."""
+    return "current" if as_of <= accounts_close(fiscal_year) else "carried_over"
+
+
+@dataclass
+class InstalmentState:
+    """One 納期 of a household on the day asked: 調定額 in force, allocated 収納額, 未納額."""
+
+    fiscal_year: int
+    number: int
+    due: dt.date
+    charged: int
+    paid: int = 0
+
+    @property
+    def outstanding(self) -> int:
+        return self.charged - self.paid
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """Money for a fiscal year: a payment, or a 充当 from another year's 過誤納金."""
+
+    fiscal_year: int
+    instalment: int | None
+    received_on: dt.date
+    order: str
+    amount: int
+
+
+@dataclass
+class HouseholdLedger:
+    """A household's instalments and, per fiscal year, its unsettled 過誤納金 on one day."""
+
+    municipality: str
+    household_id: str
+    instalments: list[InstalmentState] = field(default_factory=list)
+    overpaid: dict[int, int] = field(default_factory=dict)
+
+    def overdue(self, as_of: dt.date) -> list[InstalmentState]:
+        """滞納: instalments past their 納期限 with something unpaid, oldest first."""
+        found = [i for i in self.instalments if i.due < as_of and i.outstanding > 0]
+        return sorted(found, key=lambda i: (i.due, i.fiscal_year, i.number))
+
+
+def allocate(
+    ledger: HouseholdLedger, credits: Iterable[Credit], settled: dict[int, int]
+) -> HouseholdLedger:
+    """Allocates ``credits`` to ``ledger``'s instalments (the rule in the module docstring);
+    ``settled`` is the 過誤納金 already refunded or appropriated, per fiscal year."""
+    by_year: dict[int, list[InstalmentState]] = defaultdict(list)
+    for instalment in sorted(ledger.instalments, key=lambda i: i.number):
+        by_year[instalment.fiscal_year].append(instalment)
+    excess: dict[int, int] = defaultdict(int)
+    for credit in sorted(credits, key=lambda c: (c.received_on, c.order)):
+        left = credit.amount
+        schedule = by_year.get(credit.fiscal_year, [])
+        targets = [i for i in schedule if credit.instalment in (None, i.number)]
+        for instalment in targets:
+            take = min(left, max(instalment.outstanding, 0))
+            instalment.paid += take
+            left -= take
+        excess[credit.fiscal_year] += left
+    for year in set(excess) | set(settled):
+        unsettled = excess[year] - settled.get(year, 0)
+        if unsettled > 0:
+            ledger.overpaid[year] = unsettled
+        elif unsettled < 0:
+            # Money refunded or appropriated away that a later 増額更正 has since absorbed: it
+            # no longer pays anything here, so the year's latest instalments take it back.
+            _take_back(by_year.get(year, []), -unsettled)
+    return ledger
+
+
+def _take_back(schedule: list[InstalmentState], amount: int) -> None:
+    for instalment in reversed(schedule):
+        take = min(amount, instalment.paid)
+        instalment.paid -= take
+        amount -= take
+
+
+def ledgers(
+    connection: sa.Connection, as_of: dt.date, municipality: str | None = None
+) -> list[HouseholdLedger]:
+    """Every household's ledger on ``as_of`` (one municipality or all), by municipality and
+    household: 調定 decided, payments received and 過誤納金 decisions made by that day."""
+    found: dict[tuple[str, str], HouseholdLedger] = {}
+    states: dict[tuple[str, str, int, int], InstalmentState] = {}
+    where = [charges.c.decided_on <= as_of]
+    if municipality is not None:
+        where.append(charges.c.municipality == municipality)
+    query = sa.select(
+        charges.c.municipality,
+        charges.c.household_id,
+        charges.c.fiscal_year,
+        charges.c.instalment,
+        charges.c.due_on,
+        charges.c.amount,
+    )
+    for m, h, year, number, due, amount in connection.execute(
+        query.where(*where).order_by(charges.c.charge_id)
+    ):
+        ledger = found.setdefault((m, h), HouseholdLedger(m, h))
+        state = states.get((m, h, year, number))
+        if state is None:
+            state = states[(m, h, year, number)] = InstalmentState(year, number, due, 0)
+            ledger.instalments.append(state)
+        state.charged += amount
+        state.due = due  # the latest decision's 納期限
+    credits: dict[tuple[str, str], list[Credit]] = defaultdict(list)
+    settled: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for p in _payments(connection, as_of, municipality):
+        credits[(p.municipality, p.household_id)].append(
+            Credit(p.fiscal_year, p.instalment, p.paid_on, f"p:{p.payment_id}", p.amount)
+        )
+    for r in _settlements(connection, as_of, municipality):
+        key = (r.municipality, r.household_id)
+        settled[key][r.fiscal_year] += r.amount
+        if r.kind == "appropriation":
+            order = f"r:{r.refund_id:012d}"
+            credits[key].append(
+                Credit(r.target_fiscal_year, r.target_instalment, r.decided_on, order, r.amount)
+            )
+    result = []
+    for key in sorted(found):
+        result.append(allocate(found[key], credits.get(key, []), settled.get(key, {})))
+    return result
+
+
+def _payments(
+    connection: sa.Connection, as_of: dt.date, municipality: str | None
+) -> sa.CursorResult[tuple[object, ...]]:
+    query = sa.select(payments).where(payments.c.paid_on <= as_of)
+    if municipality is not None:
+        query = query.where(payments.c.municipality == municipality)
+    return connection.execute(query)
+
+
+def _settlements(
+    connection: sa.Connection, as_of: dt.date, municipality: str | None
+) -> sa.CursorResult[tuple[object, ...]]:
+    query = sa.select(refunds).where(refunds.c.decided_on <= as_of)
+    if municipality is not None:
+        query = query.where(refunds.c.municipality == municipality)
+    return connection.execute(query.order_by(refunds.c.refund_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Arrear:
+    """One overdue instalment (滞納): its household, 納期, 未納額 and age in days."""
+
+    municipality: str
+    household_id: str
+    fiscal_year: int
+    instalment: int
+    due: dt.date
+    charged: int
+    outstanding: int
+    days_overdue: int
+    category: ArrearsCategory
+
+
+#: Age bands of 滞納 in days past the 納期限 (a local choice: a month, a quarter, a year).
+AGE_BANDS: Final[tuple[tuple[str, int], ...]] = (
+    ("1-30", 30),
+    ("31-90", 90),
+    ("91-365", 365),
+    ("366+", 10**9),
+)
+
+
+def age_band(days_overdue: int) -> str:
+    return next(label for label, upto in AGE_BANDS if days_overdue <= upto)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrearsReport:
+    """滞納 of a municipality on ``as_of``: every overdue instalment and the totals, by
+    現年分 / 滞納繰越分 and by age band (``by_age``: band → 未納額)."""
+
+    municipality: str
+    as_of: dt.date
+    arrears: list[Arrear]
+    households: int
+    current: int
+    carried_over: int
+    by_age: dict[str, int]
+
+
+def arrears(engine: sa.Engine, municipality: str, as_of: dt.date) -> ArrearsReport:
+    """The municipality's 滞納 on ``as_of``: instalments past their 納期限 (due before
+    ``as_of``) and not fully paid, oldest first per household, split 現年分 / 滞納繰越分."""
+    with engine.connect() as connection:
+        found = ledgers(connection, as_of, municipality)
+    rows = [
+        Arrear(
+            ledger.municipality,
+            ledger.household_id,
+            i.fiscal_year,
+            i.number,
+            i.due,
+            i.charged,
+            i.outstanding,
+            (as_of - i.due).days,
+            category(i.fiscal_year, as_of),
+        )
+        for ledger in found
+        for i in ledger.overdue(as_of)
+    ]
+    return ArrearsReport(
+        municipality,
+        as_of,
+        rows,
+        len({r.household_id for r in rows}),
+        sum(r.outstanding for r in rows if r.category == "current"),
+        sum(r.outstanding for r in rows if r.category == "carried_over"),
+        {
+            label: sum(r.outstanding for r in rows if age_band(r.days_overdue) == label)
+            for label, _ in AGE_BANDS
+        },
+    )

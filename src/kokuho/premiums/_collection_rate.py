@@ -1,0 +1,184 @@
+"""保険料収納率: 収納額 ÷ 調定額 per municipality and fiscal year, 現年分 and 過年度分を含む.
+
+The accounts of fiscal year Y close on 31 May Y+1 (出納閉鎖, 地方自治法 §235-5), and a receipt
+belongs to a year as 地方自治法施行令 §142 sorts it (docs/premiums-collection.md):
+
+- 現年分: 調定額 = the year's 調定 in force on 31 May Y+1; 収納額 = what was received for it
+  by then (出納整理期間 included; allocated to its instalments, so 過誤納金 is never 収納).
+- 滞納繰越分: 調定額 = what earlier years still owed when they entered Y's accounts (Y−1 on
+  31 May Y, after its 出納整理期間; older years on 31 March Y), changed by their 更正 decided
+  until 31 March Y+1, never below zero per household and year; 収納額 = that 調定額 less
+  what is still owed on 31 March Y+1 (a 過年度 receipt of April–May belongs to the new year).
+- 過年度分を含む (the 固有① indicator of 保険者努力支援制度): both together.
+
+An optional 居所不明者分 is deducted from the 現年分 調定額 [UNCONFIRMED: the deduction is in the
+domain notes as recalled, not read]. Rates are exact fractions; percentages are rounded half
+up to two decimals for display (a local choice). 不納欠損 (write-offs) are not modelled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import sqlalchemy as sa
+
+from kokuho.premiums._collection import HouseholdLedger, accounts_close, ledgers
+
+_Key = tuple[str, str, int]  # municipality, household, fiscal year
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionRate:
+    """収納率 of one municipality for one fiscal year (yen and exact rates)."""
+
+    municipality: str
+    fiscal_year: int
+    current_charged: int
+    """現年分 調定額 (after the 居所不明者分 deduction)."""
+    current_collected: int
+    carried_charged: int
+    """滞納繰越分 調定額."""
+    carried_collected: int
+    unknown_whereabouts: int
+    """居所不明者分 deducted from the 現年分 調定額 [UNCONFIRMED]."""
+
+    @property
+    def current_rate(self) -> Fraction | None:
+        """現年分 収納率 (None without 調定)."""
+        return _ratio(self.current_collected, self.current_charged)
+
+    @property
+    def carried_rate(self) -> Fraction | None:
+        return _ratio(self.carried_collected, self.carried_charged)
+
+    @property
+    def total_rate(self) -> Fraction | None:
+        """収納率 ※過年度分を含む: (現年 + 滞繰 収納額) ÷ (現年 + 滞繰 調定額)."""
+        return _ratio(
+            self.current_collected + self.carried_collected,
+            self.current_charged + self.carried_charged,
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "municipality": self.municipality,
+            "fiscal_year": self.fiscal_year,
+            "current": {
+                "charged": self.current_charged,
+                "collected": self.current_collected,
+                "percent": percent(self.current_rate),
+            },
+            "carried_over": {
+                "charged": self.carried_charged,
+                "collected": self.carried_collected,
+                "percent": percent(self.carried_rate),
+            },
+            "total_percent": percent(self.total_rate),
+            "unknown_whereabouts_deducted": self.unknown_whereabouts,
+        }
+
+
+def _ratio(numerator: int, denominator: int) -> Fraction | None:
+    return Fraction(numerator, denominator) if denominator > 0 else None
+
+
+def percent(rate: Fraction | None, places: int = 2) -> str | None:
+    """``rate`` as a percentage rounded half up to ``places`` decimals, e.g. "93.22"."""
+    if rate is None:
+        return None
+    exact = Decimal(rate.numerator * 100) / Decimal(rate.denominator)
+    return str(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def decimal_fraction(rate: Fraction, places: int = 6) -> Decimal:
+    """``rate`` as a decimal fraction (0.932212), rounded half up to ``places`` decimals."""
+    exact = Decimal(rate.numerator) / Decimal(rate.denominator)
+    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def collection_rates(
+    engine: sa.Engine,
+    fiscal_year: int,
+    municipality: str | None = None,
+    unknown_whereabouts: Mapping[str, int] | None = None,
+) -> list[CollectionRate]:
+    """収納率 of ``fiscal_year`` for each municipality with 調定 (or only ``municipality``).
+
+    ``unknown_whereabouts`` maps a municipality code to its 居所不明者分 調定額 (yen)."""
+    with engine.connect() as connection:
+        # Last year enters the accounts after its 出納整理期間, older years at the year's start.
+        last_year_in = _states(ledgers(connection, accounts_close(fiscal_year - 1), municipality))
+        older_in = _states(ledgers(connection, dt.date(fiscal_year, 3, 31), municipality))
+        closed = _states(ledgers(connection, accounts_close(fiscal_year), municipality))
+        year_end = _states(ledgers(connection, dt.date(fiscal_year + 1, 3, 31), municipality))
+    current: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    carried: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for key, (charged, owed) in closed.items():
+        if key[2] == fiscal_year:
+            current[key[0]][0] += charged
+            current[key[0]][1] += charged - owed
+    for key, (charged, owed) in year_end.items():
+        m, _, year = key
+        if year < fiscal_year:
+            entered = last_year_in if year == fiscal_year - 1 else older_in
+            charged_before, owed_before = entered.get(key, (0, 0))
+            carried_in = max(0, owed_before + charged - charged_before)
+            carried[m][0] += carried_in
+            carried[m][1] += min(carried_in, max(0, carried_in - owed))
+    deductions = unknown_whereabouts or {}
+    for code, amount in deductions.items():
+        if amount < 0:
+            raise ValueError(f"居所不明者分 of {code} must be ≥ 0 yen, not {amount}")
+    result = []
+    for m in sorted(set(current) | set(carried)):
+        deducted = deductions.get(m, 0)
+        charged, collected = current[m]
+        if deducted > charged - collected:
+            raise ValueError(
+                f"居所不明者分 of {m} ({deducted} yen) exceeds its unpaid 現年分 "
+                f"({charged - collected} yen)"
+            )
+        carried_charged, carried_collected = carried[m]
+        result.append(
+            CollectionRate(
+                m,
+                fiscal_year,
+                charged - deducted,
+                collected,
+                carried_charged,
+                carried_collected,
+                deducted,
+            )
+        )
+    return result
+
+
+def _states(found: list[HouseholdLedger]) -> dict[_Key, tuple[int, int]]:
+    """(調定額 in force, 未納額) per household and fiscal year."""
+    states: dict[_Key, tuple[int, int]] = {}
+    for ledger in found:
+        for i in ledger.instalments:
+            key = (ledger.municipality, ledger.household_id, i.fiscal_year)
+            charged, owed = states.get(key, (0, 0))
+            states[key] = (charged + i.charged, owed + i.outstanding)
+    return states
+
+
+def collection_rates_for_incentives(
+    engine: sa.Engine, fiscal_year: int, *, include_past_years: bool = True
+) -> dict[str, Decimal]:
+    """The 固有① input for the incentives room: municipality code → 収納率 of
+    ``fiscal_year`` as a decimal fraction (0.9322), 過年度分を含む by default (the FY2020
+    indicator text), or 現年分 only (the template of FY2021–22 and ``collection_rates.csv``).
+    Municipalities without 調定 are left out."""
+    found: dict[str, Decimal] = {}
+    for rate in collection_rates(engine, fiscal_year):
+        value = rate.total_rate if include_past_years else rate.current_rate
+        if value is not None:
+            found[rate.municipality] = decimal_fraction(value)
+    return found

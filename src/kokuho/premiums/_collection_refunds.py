@@ -1,0 +1,168 @@
+"""過誤納金: 充当 to arrears first, then 還付 (refund) with the two-year prescription.
+
+Rule (docs/premiums-collection.md): an overpayment is first applied (充当) to the household's
+premiums past their 納期限 and unpaid, oldest first, and only the rest is refunded. Municipal
+pages state it for 国民健康保険料 with 地方税法 §17-2 as the ground (Kita city, Suginami city;
+future instalments only on the payer's request, not modelled). The right to a refund lapses
+two years after it can be exercised (国民健康保険法 §110(1)); kokuho counts from the day the
+過誤納金 was decided (an interpretation, see the domain notes), with 民法 §140 and §143: the
+first day is not counted and the period ends on the day before the corresponding day.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import sqlalchemy as sa
+
+from kokuho.premiums._collection import ledgers
+from kokuho.premiums._collection_tables import refunds
+
+RefundStatus = Literal["open", "paid", "lapsed"]
+"""未還付 (claim still open), 還付済, 時効 (lapsed under §110(1))."""
+
+#: 国民健康保険法 §110(1): 二年を経過したときは、時効によつて消滅する.
+PRESCRIPTION_YEARS: Final = 2
+
+
+class RefundRefused(ValueError):
+    """A refund that cannot be paid as asked; nothing was written."""
+
+
+def last_claim_day(exercisable_from: dt.date, years: int = PRESCRIPTION_YEARS) -> dt.date:
+    """The last day a claim exercisable from ``exercisable_from`` can still be made.
+
+    民法 §140: the period starts the next day; §143(2): it ends on the day before the day of
+    the final year that corresponds to its start, or at the end of the final month when that
+    month has no corresponding day (a start on 29 February)."""
+    start = exercisable_from + dt.timedelta(days=1)
+    try:
+        corresponding = start.replace(year=start.year + years)
+    except ValueError:  # 29 February, final year not a leap year: end of February
+        return dt.date(start.year + years, 2, 28)
+    return corresponding - dt.timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """One 過誤納金 decision: a 充当 of ``amount`` to an overdue instalment, or a 還付."""
+
+    refund_id: int
+    municipality: str
+    household_id: str
+    fiscal_year: int
+    decided_on: dt.date
+    kind: Literal["refund", "appropriation"]
+    amount: int
+    target_fiscal_year: int | None
+    target_instalment: int | None
+    last_claim_day: dt.date | None
+    paid_on: dt.date | None
+
+    def status(self, as_of: dt.date) -> RefundStatus | None:
+        """A refund's state on ``as_of`` (None for a 充当, which is done when decided)."""
+        if self.kind != "refund":
+            return None
+        if self.paid_on is not None and self.paid_on <= as_of:
+            return "paid"
+        assert self.last_claim_day is not None
+        return "lapsed" if as_of > self.last_claim_day else "open"
+
+
+def decide_refunds(engine: sa.Engine, municipality: str, decided_on: dt.date) -> list[Settlement]:
+    """Settles every 過誤納金 of ``municipality`` not settled yet, as of ``decided_on``: 充当
+    to the household's overdue instalments (any fiscal year, oldest 納期限 first), the rest a
+    refund whose claim lapses after two years. Returns the new decisions; a second call on
+    the same day finds nothing left to settle (idempotent)."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two runs at once must not both settle the same 過誤納金 (SQLite serialises
+            # writers and refuses the second writer whose snapshot is stale).
+            connection.execute(sa.text("LOCK TABLE premium_refunds IN SHARE ROW EXCLUSIVE MODE"))
+        rows: list[dict[str, object]] = []
+        for ledger in ledgers(connection, decided_on, municipality):
+            overdue = ledger.overdue(decided_on)
+            for year, amount in sorted(ledger.overpaid.items()):
+                left = amount
+                base = {
+                    "municipality": ledger.municipality,
+                    "household_id": ledger.household_id,
+                    "fiscal_year": year,
+                    "decided_on": decided_on,
+                    "target_fiscal_year": None,
+                    "target_instalment": None,
+                    "last_claim_day": None,
+                }
+                for instalment in overdue:
+                    take = min(left, instalment.outstanding)
+                    if take <= 0:
+                        continue
+                    instalment.paid += take
+                    left -= take
+                    rows.append(
+                        {
+                            **base,
+                            "kind": "appropriation",
+                            "amount": take,
+                            "target_fiscal_year": instalment.fiscal_year,
+                            "target_instalment": instalment.number,
+                        }
+                    )
+                if left > 0:
+                    last = last_claim_day(decided_on)
+                    rows.append({**base, "kind": "refund", "amount": left, "last_claim_day": last})
+        first = connection.scalar(sa.select(sa.func.max(refunds.c.refund_id))) or 0
+        if rows:
+            connection.execute(sa.insert(refunds), rows)
+        return _select(connection, municipality, after=first)
+
+
+def pay_refund(engine: sa.Engine, refund_id: int, paid_on: dt.date) -> Settlement:
+    """Records that refund ``refund_id`` was paid out on ``paid_on``. Refused for an unknown
+    id, a 充当, a refund already paid, a payment before the decision or after the claim
+    lapsed (§110(1))."""
+    with engine.begin() as connection:
+        row = connection.execute(
+            sa.select(refunds).where(refunds.c.refund_id == refund_id)
+        ).one_or_none()
+        if row is None:
+            raise RefundRefused(f"no refund {refund_id}")
+        found = _settlement(row)
+        if found.kind != "refund":
+            raise RefundRefused(f"{refund_id} is a 充当, not a refund")
+        if found.paid_on is not None:
+            raise RefundRefused(f"refund {refund_id} was paid on {found.paid_on}")
+        if paid_on < found.decided_on:
+            raise RefundRefused(
+                f"refund {refund_id} was decided on {found.decided_on}, after {paid_on}"
+            )
+        if found.status(paid_on) == "lapsed":
+            raise RefundRefused(
+                f"refund {refund_id} lapsed after {found.last_claim_day} (国保法 §110(1))"
+            )
+        connection.execute(
+            sa.update(refunds).where(refunds.c.refund_id == refund_id).values(paid_on=paid_on)
+        )
+    return dataclasses.replace(found, paid_on=paid_on)
+
+
+def settlements(engine: sa.Engine, municipality: str) -> list[Settlement]:
+    """Every 充当 and 還付 decision of ``municipality``, in the order they were made."""
+    with engine.connect() as connection:
+        return _select(connection, municipality, after=0)
+
+
+def _select(connection: sa.Connection, municipality: str, *, after: int) -> list[Settlement]:
+    query = (
+        sa.select(refunds)
+        .where(refunds.c.municipality == municipality, refunds.c.refund_id > after)
+        .order_by(refunds.c.refund_id)
+    )
+    return [_settlement(row) for row in connection.execute(query)]
+
+
+def _settlement(row: sa.Row[tuple[object, ...]]) -> Settlement:
+    return Settlement(**row._asdict())
