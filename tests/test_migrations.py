@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import kokuho.premiums  # noqa: F401  (the premiums room's tables)
 import kokuho.registry  # noqa: F401
 import kokuho.verify  # noqa: F401
 import kokuho.web  # noqa: F401  (the dashboard's tables)
@@ -24,4 +25,4 @@ def test_upgrade_is_idempotent(engine: sa.Engine) -> None:
 
     upgrade(engine)
     with engine.connect() as connection:
-        assert connection.scalar(sa.text("select version_num from alembic_version")) == "0004"
+        assert connection.scalar(sa.text("select version_num from alembic_version")) == "0005"

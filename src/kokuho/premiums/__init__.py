@@ -8,6 +8,7 @@ private modules.
 
 from __future__ import annotations
 
+from kokuho.premiums import _tables as tables
 from kokuho.premiums._model import (
     PART_NAMES,
     PARTS,
@@ -34,4 +35,5 @@ __all__ = [
     "PartAssessment",
     "Reason",
     "ReductionClass",
+    "tables",
 ]
