@@ -9,6 +9,17 @@ private modules.
 from __future__ import annotations
 
 from kokuho.premiums import _tables as tables
+from kokuho.premiums._households import (
+    NO_PERSON,
+    Household,
+    HouseholdSummary,
+    fiscal_year_bounds,
+    household_inputs,
+    household_summary,
+    households_on,
+)
+from kokuho.premiums._households_query import UnknownMunicipality
+from kokuho.premiums._incomes import IncomeLoadReport, load_incomes
 from kokuho.premiums._model import (
     PART_NAMES,
     PARTS,
@@ -24,16 +35,26 @@ from kokuho.premiums._model import (
 )
 
 __all__ = [
+    "NO_PERSON",
     "PARTS",
     "PART_NAMES",
     "Assessment",
+    "Household",
     "HouseholdInput",
+    "HouseholdSummary",
     "Income",
+    "IncomeLoadReport",
     "Instalment",
     "Member",
     "Part",
     "PartAssessment",
     "Reason",
     "ReductionClass",
+    "UnknownMunicipality",
+    "fiscal_year_bounds",
+    "household_inputs",
+    "household_summary",
+    "households_on",
+    "load_incomes",
     "tables",
 ]

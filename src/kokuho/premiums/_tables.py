@@ -30,8 +30,6 @@ premium_incomes = sa.Table(
     sa.Column("declared", sa.Boolean, nullable=False),
     sa.Column("wage_earner", sa.Boolean, nullable=False),
     sa.Column("fixed_asset_tax", sa.BigInteger, nullable=False),
-    sa.Column(
-        "file_id", sa.Integer, sa.ForeignKey("premium_income_files.file_id"), nullable=False
-    ),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("premium_income_files.file_id"), nullable=False),
     sa.Column("line", sa.Integer, nullable=False),
 )

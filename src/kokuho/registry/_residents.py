@@ -119,7 +119,9 @@ def _row(row: dict[str, str], key: bytes, today: dt.date) -> dict[str, Any]:
     return record
 
 
-def _household(row: dict[str, str], birth: dt.date, today: dt.date) -> tuple[str, str, dt.date | None]:
+def _household(
+    row: dict[str, str], birth: dt.date, today: dt.date
+) -> tuple[str, str, dt.date | None]:
     """(世帯番号, 続柄, 世帯異動日 or None) of one row."""
     for column, other in (("household_id", "relationship"), ("relationship", "household_id")):
         if column not in row:
@@ -247,9 +249,7 @@ def _stays(connection: sa.Connection, name: str, records: list[dict[str, Any]]) 
     h = resident_households.c
     current: dict[str, Any] = {}
     for chunk in chunks([record["resident_id"] for record in placed], _CHUNK):
-        query = sa.select(resident_households).where(
-            h.resident_id.in_(chunk), h.valid_to.is_(None)
-        )
+        query = sa.select(resident_households).where(h.resident_id.in_(chunk), h.valid_to.is_(None))
         for row in connection.execute(query):
             current[row.resident_id] = row
     errors: list[RowError] = []
