@@ -258,8 +258,8 @@ def test_a_head_without_a_person_record_is_no_person(
     households: sa.Engine, tmp_path: Path, mynumber_key: bytes
 ) -> None:
     """A 世帯主 the register holds no coverage for (e.g. on 生活保護) still heads."""
-    rows = [row if row["name_kana"] != "サヌキ ケー" else
-            {**row, "name_kanji": "別人 花子", "name_kana": "ベツジン ハナコ"} for row in later()]  # fmt: skip
+    stranger = {"name_kanji": "別人 花子", "name_kana": "ベツジン ハナコ"}
+    rows = [row if row["name_kana"] != "サヌキ ケー" else {**row, **stranger} for row in later()]
     register(households, tmp_path / "r3.csv", rows, mynumber_key)
     found = {h.household_id: h for h in households_on(households, TOWN, dt.date(2020, 5, 1))}
     assert found["H4"].head_person_id == NO_PERSON and found["H4"].nominal_head
