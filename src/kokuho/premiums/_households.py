@@ -119,7 +119,8 @@ def _form(household_id: str, group: Iterable[Row], start: dt.date, end: dt.date)
     heads = [p for p in people.values() if p.head_from is not None]
     head = max(heads, key=lambda p: p.head_from or dt.date.min) if heads else None
     history = [span for p in people.values() for span in p.history]
-    moves = sorted(day for p in people.values() for day in p.moved_to_koki)
+    # Only a mover still in the household (and in 後期) in the period keeps it a 特定世帯.
+    moves = sorted(day for p in people.values() if p.koki_in_period for day in p.moved_to_koki)
     since = next((day for day in moves if sum(_covers(s, day) for s in history) == 1), None)
     return _Formed(household_id, head, members, specified, since)
 
