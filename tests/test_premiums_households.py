@@ -378,3 +378,32 @@ def test_the_synthetic_prefecture_forms_households_with_incomes(
     assert any(not m.is_member for h in inputs for m in h.members)  # 擬制世帯主 occur
     undeclared = sum(not m.income.declared for h in inputs for m in h.members)
     assert 0 < undeclared < sum(len(h.members) for h in inputs) / 5
+
+
+def test_the_households_command_counts_and_refuses_bad_input(
+    households: sa.Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from kokuho.cli import main
+
+    monkeypatch.setenv("KOKUHO_DATABASE_URL", database_url)
+    runner = CliRunner()
+    command = ["premiums", "households", "--municipality", TOWN, "--on", "2021-05-01"]
+    result = runner.invoke(main, [*command, "--json"])
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)
+    assert (counts["households"], counts["members"], counts["nominal_heads"]) == (4, 5, 2)
+    assert (counts["specified_persons"], counts["specified_households"]) == (2, 1)
+    assert counts["unplaced_members"] == 0
+    assert "讃岐" not in result.stdout  # counts only, no personal data
+    for bad, reason in (
+        (["--municipality", "37201", "--on", "2021-05-01"], "6-digit"),
+        (["--municipality", "999999", "--on", "2021-05-01"], "no municipal 国保 insurer"),
+        (["--municipality", TOWN, "--on", "2021-02-30"], "not a date"),
+    ):
+        refused = runner.invoke(main, ["premiums", "households", *bad])
+        assert refused.exit_code == 1 and reason in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1

@@ -113,10 +113,15 @@ def households_command(municipality: str, on_text: str, as_json: bool) -> None:
         ("世帯主 not recorded", summary.without_head),
     ]
     for label, value in rows:
-        click.echo(f"  {label:<24} {value:>10,}")
-    if summary.unplaced_members or summary.residents_without_household:
+        click.echo(f"  {value:>10,}  {label}")
+    if summary.unplaced_members:
         click.echo(
-            f"  note: {summary.unplaced_members:,} members are in no household: "
-            f"{summary.residents_without_household:,} residents have no 世帯番号 on record "
-            "(load a resident file with household_id and relationship, docs/formats.md §3)"
+            f"note: {summary.unplaced_members:,} members are in no household: their resident "
+            "record has no 世帯番号, or differs from the insurer's in one of the five items "
+            "(a verified My Number link places them)"
+        )
+    if summary.residents_without_household:
+        click.echo(
+            f"note: {summary.residents_without_household:,} residents have no 世帯番号: load a "
+            "resident file with household_id and relationship (docs/formats.md §3)"
         )
