@@ -77,7 +77,15 @@ def _people(group: Iterable[Row], start: dt.date, end: dt.date) -> dict[str, _Pe
             person = people[row.resident_id] = _Person(
                 row.resident_id, row.person_id, row.birth_date
             )
-        person.income = person.income or row.income
+        if person.income is None and row.salary is not None:
+            person.income = (
+                int(row.salary),
+                int(row.pension or 0),
+                int(row.other or 0),
+                bool(row.declared),
+                bool(row.wage_earner),
+                int(row.fixed_asset_tax or 0),
+            )
         stay = (row.stay_from, row.stay_to)
         if (
             row.relationship == HEAD

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -39,9 +39,9 @@ def municipal_insurer(connection: sa.Connection, municipality: str) -> str:
     return str(number)
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One stay joined with one coverage (or none) and the income (or none)."""
+class Row(NamedTuple):
+    """One stay joined with one coverage (or none) and the income (or none), as the query
+    returns it (a tuple: a million households are millions of rows)."""
 
     household_id: str
     resident_id: str
@@ -50,13 +50,19 @@ class Row:
     stay_to: dt.date | None
     birth_date: dt.date
     person_id: int | None
-    koki: bool | None  # None: no coverage on this row
+    koki: bool | None
+    """None: no coverage on this row; else whether it is a 後期 coverage."""
     acquired: dt.date | None
     lost: dt.date | None
-    from_kokuho: bool
+    from_kokuho: bool | None
     """A 後期 coverage that began the day a 国保 coverage of this insurer was lost."""
-    income: tuple[int, int, int, bool, bool, int] | None
-    """(salary, pension, other, declared, wage_earner, fixed_asset_tax)."""
+    salary: int | None
+    """None: no income record; then the next five are None too."""
+    pension: int | None
+    other: int | None
+    declared: bool | None
+    wage_earner: bool | None
+    fixed_asset_tax: int | None
 
 
 def person_of_resident() -> sa.Select[tuple[str, int | None]]:
@@ -168,30 +174,6 @@ def rows(
         sa.and_(i.resident_id == s.c.resident_id, i.fiscal_year == (fiscal_year or 0)),
     ).order_by(s.c.household_id, s.c.resident_id, s.c.valid_from, cov.c.acquired_on)
     result = connection.execution_options(stream_results=True, yield_per=_YIELD).execute(query)
-    for row in result:
-        income = (
-            None
-            if row.salary is None
-            else (
-                int(row.salary),
-                int(row.pension),
-                int(row.other),
-                bool(row.declared),
-                bool(row.wage_earner),
-                int(row.fixed_asset_tax),
-            )
-        )
-        yield Row(
-            row.household_id,
-            row.resident_id,
-            row.relationship,
-            row.valid_from,
-            row.valid_to,
-            row.birth_date,
-            row.person_id,
-            None if row.acquired_on is None else bool(row.koki),
-            row.acquired_on,
-            row.lost_on,
-            bool(row.from_kokuho),
-            income,
-        )
+    make = Row._make
+    for raw in result:
+        yield make(raw)
