@@ -378,6 +378,25 @@ def test_the_synthetic_prefecture_forms_households_with_incomes(
     assert any(not m.is_member for h in inputs for m in h.members)  # 擬制世帯主 occur
     undeclared = sum(not m.income.declared for h in inputs for m in h.members)
     assert 0 < undeclared < sum(len(h.members) for h in inputs) / 5
+    # Every 軽減 class occurs: FY2021 thresholds from the domain notes (43万円 + 10万円 per
+    # 給与所得者等 beyond one; 5割 + 28.5万円, 2割 + 52万円 per member or 特定同一世帯所属者).
+    classes = set()
+    for h in inputs:
+        n = sum(m.is_member or m.specified_same_household for m in h.members)
+        earners = sum(m.income.wage_earner for m in h.members)
+        base = 430_000 + 100_000 * max(earners - 1, 0)
+        income = sum(m.income.total for m in h.members)
+        if any(not m.income.declared for m in h.members):
+            classes.add("未申告")
+        elif income <= base:
+            classes.add("7割")
+        elif income <= base + 285_000 * n:
+            classes.add("5割")
+        elif income <= base + 520_000 * n:
+            classes.add("2割")
+        else:
+            classes.add("none")
+    assert classes == {"未申告", "7割", "5割", "2割", "none"}
 
 
 def test_the_households_command_counts_and_refuses_bad_input(
