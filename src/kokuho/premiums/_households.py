@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -34,17 +34,25 @@ SPECIFIED_HOUSEHOLD_YEARS = 8
 Span = tuple[dt.date, dt.date | None]  # [from, to), to None: open
 
 
-@dataclass
 class _Person:
-    resident_id: str
-    person_id: int | None
-    birth_date: dt.date
-    head_from: dt.date | None = None  # the latest stay as 世帯主 in the period
-    spans: list[Span] = field(default_factory=list)  # 国保 membership in the period
-    history: list[Span] = field(default_factory=list)  # 国保 membership in the look-back
-    moved_to_koki: list[dt.date] = field(default_factory=list)
-    koki_in_period: bool = False
-    income: tuple[int, int, int, bool, bool, int] | None = None
+    """One resident of a household, gathered from their rows (a plain slotted class: there
+    are millions)."""
+
+    __slots__ = (
+        "birth_date", "head_from", "history", "income", "koki_in_period", "moved_to_koki",
+        "person_id", "resident_id", "spans",
+    )  # fmt: skip
+
+    def __init__(self, resident_id: str, person_id: int | None, birth_date: dt.date) -> None:
+        self.resident_id = resident_id
+        self.person_id = person_id
+        self.birth_date = birth_date
+        self.head_from: dt.date | None = None  # the latest stay as 世帯主 in the period
+        self.spans: list[Span] = []  # 国保 membership in the period
+        self.history: list[Span] = []  # 国保 membership in the look-back
+        self.moved_to_koki: list[dt.date] = []
+        self.koki_in_period = False
+        self.income: tuple[int, int, int, bool, bool, int] | None = None
 
 
 def _earlier_end(a: dt.date | None, b: dt.date | None) -> dt.date | None:
