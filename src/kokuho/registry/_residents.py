@@ -20,7 +20,7 @@ from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import FieldError, parse_date
 from kokuho.registry._normalize import match_key, normalize_kana_name
 from kokuho.registry._tables import resident_households, residents
-from kokuho.store import chunks
+from kokuho.store import chunks, key_table
 
 COLUMNS: Final = frozenset(
     {"resident_id", "mynumber", "name_kanji", "name_kana", "birth_date", "sex", "address",
@@ -246,12 +246,18 @@ def _stays(connection: sa.Connection, name: str, records: list[dict[str, Any]]) 
     ends. A first stay without a date runs from the birth date: since ever, as far as we know.
     """
     placed = [record for record in records if "household" in record]
+    if not placed:
+        return 0
     h = resident_households.c
-    current: dict[str, Any] = {}
-    for chunk in chunks([record["resident_id"] for record in placed], _CHUNK):
-        query = sa.select(resident_households).where(h.resident_id.in_(chunk), h.valid_to.is_(None))
-        for row in connection.execute(query):
-            current[row.resident_id] = row
+    keys = [(record["resident_id"],) for record in placed]
+    # One indexed join through a table of the file's ids, not thousands of IN lists.
+    with key_table(connection, {"resident_id": sa.String(20)}, keys) as wanted:
+        query = (
+            sa.select(resident_households)
+            .join(wanted, wanted.c.resident_id == h.resident_id)
+            .where(h.valid_to.is_(None))
+        )
+        current = {row.resident_id: row for row in connection.execute(query)}
     errors: list[RowError] = []
     closes: list[dict[str, Any]] = []
     opens: list[dict[str, Any]] = []
