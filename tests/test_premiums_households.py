@@ -426,3 +426,27 @@ def test_the_households_command_counts_and_refuses_bad_input(
         refused = runner.invoke(main, ["premiums", "households", *bad])
         assert refused.exit_code == 1 and reason in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_bad_household_dates_and_columns(
+    households: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    rows = later()
+    rows[0] = resident("A", "H4", "同居人", "2020-10-01")  # a valid move: no error
+    rows[1] = resident("B", "H4", "同居人", "1950-01-01")  # before her birth
+    rows[2] = resident("G", "H4", "同居人", "2099-01-01")  # in the future
+    rows[3] = {**resident("D"), "household_id": "H-3"}  # not letters or digits
+    with pytest.raises(FileRejected) as caught:
+        register(households, tmp_path / "bad.csv", rows, mynumber_key)
+    found = {(e.line, e.field) for e in caught.value.errors}
+    assert found == {(3, "household_since"), (4, "household_since"), (5, "household_id")}
+    # A 続柄 without a 世帯番号 (or the reverse) is an error, not silently ignored.
+    columns = [c for c in RESIDENT_COLUMNS if c != "household_id"]
+    lone = [{k: v for k, v in resident("A").items() if k in columns}]
+    with pytest.raises(FileRejected, match="household_id: required column is missing"):
+        load_residents(households, write_csv(tmp_path / "lone.csv", columns, lone), mynumber_key)
+    # A move dated on or before the current stay's start is refused.
+    early = later()
+    early[6] = resident("C", "H3", "同居人", "2020-10-01")  # C's stay in H2 began that day
+    with pytest.raises(FileRejected, match="is not after the current stay's start 2020-10-01"):
+        register(households, tmp_path / "early.csv", early, mynumber_key)
