@@ -418,6 +418,9 @@ def test_the_households_command_counts_and_refuses_bad_input(
     assert (counts["specified_persons"], counts["specified_households"]) == (2, 1)
     assert counts["unplaced_members"] == 0
     assert "讃岐" not in result.stdout  # counts only, no personal data
+    table = runner.invoke(main, [*command, "--csv", "-"])
+    header, values = table.stdout.strip().splitlines()
+    assert dict(zip(header.split(","), values.split(","), strict=True))["households"] == "4"
     for bad, reason in (
         (["--municipality", "37201", "--on", "2021-05-01"], "6-digit"),
         (["--municipality", "999999", "--on", "2021-05-01"], "no municipal 国保 insurer"),

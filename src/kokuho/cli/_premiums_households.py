@@ -7,9 +7,11 @@ names a resident_id and a column, never an amount); households are listed as cou
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +79,31 @@ def _line(report: Any) -> str:
     )
 
 
+def _write_csv(row: dict[str, Any], target: Path) -> None:
+    """One header and one row; ``-`` is standard output."""
+    handle = sys.stdout if str(target) == "-" else target.open("w", encoding="utf-8", newline="")
+    try:
+        writer = csv.DictWriter(handle, fieldnames=list(row), lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(row)
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+
+
 @premiums.command("households")
 @click.option("--municipality", required=True, help="6-digit 全国地方公共団体コード.")
 @click.option("--on", "on_text", required=True, help="The date (YYYY-MM-DD).")
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the counts as CSV ('-': stdout).",
+)
 @json_option
-def households_command(municipality: str, on_text: str, as_json: bool) -> None:
+def households_command(
+    municipality: str, on_text: str, csv_file: Path | None, as_json: bool
+) -> None:
     """Count the municipality's 国保 households (世帯) on a date: members, 擬制世帯主,
     特定同一世帯所属者, 特定世帯, and members the register cannot place in a household."""
     from kokuho.premiums import UnknownMunicipality, household_summary
@@ -100,8 +122,12 @@ def households_command(municipality: str, on_text: str, as_json: bool) -> None:
         fail(str(error))
     finally:
         engine.dispose()
+    if csv_file is not None:
+        _write_csv(dataclasses.asdict(summary), csv_file)
     if as_json:
         emit_json(summary)
+        return
+    if csv_file is not None and str(csv_file) == "-":
         return
     click.echo(f"{summary.municipality} (国保 {summary.insurer_number}) on {summary.on}")
     rows = [
