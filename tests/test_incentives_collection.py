@@ -111,6 +111,10 @@ def test_the_computed_rate_earns_its_tier_without_a_csv(home: Path) -> None:
     assert value["value"] == pytest.approx(CURRENT)
     assert _given(takamatsu) == [("現年度分 規模別上位3割", 50), ("現年度分 前年度より上昇", 25)]
     assert any("computed from the premiums room" in n and TAKAMATSU in n for n in document["notes"])
+    # 収納率(県全体): the sums over the municipalities with 調定, here 高松市 alone.
+    [prefecture] = document["parts"][1]["units"]
+    assert (prefecture["code"], _rate(prefecture)["origin"]) == ("37", "derived")
+    assert _rate(prefecture)["value"] == pytest.approx(CURRENT)
     # 丸亀市 has neither 調定 nor a CSV row: missing, as before, and no points for it.
     marugame = _unit(document, MARUGAME)
     assert _rate(marugame)["origin"] == "missing"
