@@ -8,7 +8,7 @@ private modules.
 
 from __future__ import annotations
 
-from kokuho.premiums import _tables
+from kokuho.premiums import _tables as tables
 from kokuho.premiums._assess import AssessmentInputError, assess
 from kokuho.premiums._assess_explain import explain
 from kokuho.premiums._charges import (
