@@ -299,7 +299,7 @@ def test_residents_and_submissions(run: tuple[Path, Manifest]) -> None:
     header, residents = read(out / "residents.csv")
     assert header == [
         "resident_id", "mynumber", "name_kanji", "name_kana", "birth_date", "sex", "address",
-        "municipality_code",
+        "municipality_code", "household_id", "relationship", "household_since",
     ]  # fmt: skip
     assert len(residents) == manifest.counts["residents"] == manifest.counts["persons_alive_at_end"]
     assert len({r["resident_id"] for r in residents}) == len(residents)

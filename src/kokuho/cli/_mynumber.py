@@ -99,6 +99,13 @@ def load_command(file: Path, as_json: bool) -> None:
         f"{file}: {report.rows} rows, {report.inserted} added, {report.updated} updated, "
         f"{report.unchanged} unchanged"
     )
+    if report.household_changes:
+        click.echo(f"{report.household_changes} household stays opened (世帯異動)")
+    if report.without_household:
+        click.echo(
+            f"note: {report.without_household} rows have no household_id: these residents "
+            "cannot be placed in a household (世帯) for premiums"
+        )
 
 
 @click.group()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import kokuho.cli._premiums_levy  # noqa: F401 (registers `levy`)
-from kokuho.cli import (
-    _premiums_collection,  # noqa: F401  (registers its commands)
-    _premiums_rules,  # noqa: F401 (registers its commands)
+from kokuho.cli import (  # noqa: F401  (each registers its commands on the group)
+    _premiums_collection,
+    _premiums_households,
+    _premiums_levy,
+    _premiums_rules,
 )
 from kokuho.cli._premiums import premiums
 

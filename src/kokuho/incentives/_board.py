@@ -15,6 +15,7 @@ from kokuho.incentives._adjust import AdjustmentResult, adjust
 from kokuho.incentives._allocate import Allocation
 from kokuho.incentives._assemble import Years, build_part_units, home_municipalities, with_overrides
 from kokuho.incentives._derive import Derived, derive
+from kokuho.incentives._derive_premiums import override_notes, premium_values
 from kokuho.incentives._evaluate import Evaluation, evaluate, prefecture_index
 from kokuho.incentives._inputs import Inputs, read_inputs
 from kokuho.incentives._model import FieldValue, IndicatorScore, PartScore, UnitScore
@@ -120,6 +121,13 @@ def prefecture_scoreboard(
         basis=ruleset.rules.insured,
         prefecture=prefecture,
     )
+    premium_fields = {
+        n: (years.needed([n]), bool(s.include_past_years))
+        for n, s in ruleset.rules.fields.items()
+        if s.origin == "premiums"
+    }
+    if engine is not None and premium_fields:
+        premium_values(derived, engine, derived.municipalities, premium_fields)
     return build_scoreboard(
         ruleset, inputs, derived, data_year=data_year, prefecture=prefecture, budgets=budgets
     )
@@ -190,7 +198,8 @@ def build_scoreboard(
     index = prefecture_index(muni, pref)
     evaluation = evaluate(rules, muni, pref, budgets=budget_of, overrides=overrides, index=index)
     state = BoardState(ruleset, years, muni, pref, budget_of, overrides, index, evaluation)
-    notes = list(dict.fromkeys([*derived.notes, *inputs.notes]))
+    overridden = override_notes(rules, inputs, derived)
+    notes = list(dict.fromkeys([*derived.notes, *overridden, *inputs.notes]))
     for part in rules.parts:
         units = evaluation.scored[part.key].units
         lacking = int(((units.insured == 0) & ~units.home).sum())

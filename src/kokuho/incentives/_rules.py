@@ -216,6 +216,12 @@ def _check(rules: RuleFile) -> Iterator[tuple[tuple[Any, ...], str]]:
     for name, spec in fields.items():
         if spec.origin == "aggregate":
             yield from _check_aggregate(rules, name, spec)
+        if (spec.origin == "premiums") != (spec.include_past_years is not None):
+            yield (
+                ("fields", name, "include_past_years"),
+                "give include_past_years (true: 過年度分を含む, false: 現年分) exactly when "
+                "origin is premiums",
+            )
     if rules.adjustment is not None:
         yield from _check_adjustment(rules)
 

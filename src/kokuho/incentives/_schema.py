@@ -27,8 +27,11 @@ class FieldSpec(Strict):
     higher_is_better: bool = True
     #: Years between the fiscal year scored and the year of the figures (実績年度).
     lag: int | None = Field(default=None, ge=0, le=5)
-    #: Where kokuho finds it: checkups, claims, register, file (an input file), aggregate.
-    origin: Literal["checkups", "claims", "register", "file", "aggregate"] = "file"
+    #: Where kokuho finds it: checkups, claims, register, premiums (収納率 from 調定 and
+    #: payments), file (an input file), aggregate.
+    origin: Literal["checkups", "claims", "register", "premiums", "file", "aggregate"] = "file"
+    #: For origin=premiums: 収納率 過年度分を含む (true) or 現年分 only (false).
+    include_past_years: bool | None = None
     #: For origin=aggregate: the mean over a prefecture's municipalities of the points of
     #: ``indicators`` (all indicators when empty) of ``part``.
     part: str | None = None

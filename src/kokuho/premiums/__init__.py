@@ -8,6 +8,7 @@ private modules.
 
 from __future__ import annotations
 
+from kokuho.premiums import _tables as tables
 from kokuho.premiums._assess import AssessmentInputError, assess
 from kokuho.premiums._assess_explain import explain
 from kokuho.premiums._charges import (
@@ -50,6 +51,17 @@ from kokuho.premiums._correct import (
     correct,
     period_limit,
 )
+from kokuho.premiums._households import (
+    NO_PERSON,
+    Household,
+    HouseholdSummary,
+    fiscal_year_bounds,
+    household_inputs,
+    household_summary,
+    households_on,
+)
+from kokuho.premiums._households_query import UnknownMunicipality
+from kokuho.premiums._incomes import IncomeLoadReport, load_incomes
 from kokuho.premiums._levy import LevyError, apportion, compare_rates, levy
 from kokuho.premiums._levy_claims import medical_indices, with_medical_indices
 from kokuho.premiums._levy_inputs import example_levy_inputs, load_levy_inputs, parse_levy_inputs
@@ -114,8 +126,11 @@ __all__ = [
     "CollectionRate",
     "CollectionRateBand",
     "Correction",
+    "Household",
     "HouseholdInput",
+    "HouseholdSummary",
     "Income",
+    "IncomeLoadReport",
     "Instalment",
     "InstalmentChange",
     "LEVY_COLUMNS",
@@ -128,6 +143,7 @@ __all__ = [
     "MunicipalRules",
     "MunicipalityInput",
     "MunicipalityLevy",
+    "NO_PERSON",
     "NationalRules",
     "PARTS",
     "PART_NAMES",
@@ -152,6 +168,7 @@ __all__ = [
     "RefundStatus",
     "Settlement",
     "StandardRates",
+    "UnknownMunicipality",
     "accounts_close",
     "apportion",
     "arrears",
@@ -163,12 +180,17 @@ __all__ = [
     "decide_refunds",
     "example_levy_inputs",
     "explain",
+    "fiscal_year_bounds",
+    "household_inputs",
+    "household_summary",
+    "households_on",
     "import_payments",
     "last_claim_day",
     "levy",
     "levy_document",
     "levy_rows",
     "levy_years",
+    "load_incomes",
     "load_levy_inputs",
     "load_levy_rules",
     "load_premium_rules",
@@ -184,5 +206,6 @@ __all__ = [
     "settlements",
     "shipped_municipalities",
     "shipped_national_years",
+    "tables",
     "with_medical_indices",
 ]

@@ -1,5 +1,6 @@
 """The resident register (住民基本台帳): the five basic items My Number links are checked
-against (docs/formats.md §3). The 個人番号 itself is never stored: only its keyed hash."""
+against (docs/formats.md §3), and each resident's household (世帯: 世帯番号 and 続柄, with
+history). The 個人番号 itself is never stored: only its keyed hash."""
 
 from __future__ import annotations
 
@@ -17,13 +18,24 @@ from kokuho.ids import InvalidIdentifier, MyNumber
 from kokuho.registry._csv import read_rows
 from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import FieldError, parse_date
-from kokuho.registry._normalize import normalize_kana_name
-from kokuho.registry._tables import residents
-from kokuho.store import chunks
+from kokuho.registry._normalize import match_key, normalize_kana_name
+from kokuho.registry._tables import resident_households, residents
+from kokuho.store import chunks, key_table
 
 COLUMNS: Final = frozenset(
     {"resident_id", "mynumber", "name_kanji", "name_kana", "birth_date", "sex", "address",
      "municipality_code"}
+)  # fmt: skip
+#: The household columns (世帯番号, 続柄, 世帯異動日): optional, so older files still load.
+HOUSEHOLD_COLUMNS: Final = frozenset({"household_id", "relationship", "household_since"})
+HEAD: Final = "世帯主"
+#: 続柄 as the 住民票 writes it, relative to the 世帯主 (住民基本台帳事務処理要領 style);
+#: anything else is written その他.
+RELATIONSHIPS: Final = (
+    HEAD, "妻", "夫", "未届の妻", "未届の夫", "子", "妻の子", "夫の子", "子の妻", "子の夫",
+    "父", "母", "妻の父", "妻の母", "夫の父", "夫の母", "孫", "曾孫", "祖父", "祖母",
+    "兄", "弟", "姉", "妹", "伯父", "叔父", "伯母", "叔母", "甥", "姪", "縁故者", "同居人",
+    "その他",
 )  # fmt: skip
 _LIMITS: Final = {"name_kanji": 100, "name_kana": 100, "address": 200}
 _CHUNK = 500
@@ -45,6 +57,10 @@ class ResidentLoadReport:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    household_changes: int = 0
+    """Stays in a household opened (a first household, a move, a new 続柄)."""
+    without_household: int = 0
+    """Rows without 世帯番号: these residents cannot be placed in a household (世帯)."""
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -85,7 +101,7 @@ def _row(row: dict[str, str], key: bytes, today: dt.date) -> dict[str, Any]:
     sex = unicodedata.normalize("NFKC", row["sex"]).strip()
     if sex not in ("1", "2"):
         raise FieldError("sex", f"{row['sex']!r} is not 1 (男) or 2 (女)")
-    return {
+    record: dict[str, Any] = {
         "resident_id": _digits("resident_id", row["resident_id"], 11),
         "mynumber_hmac": mynumber.keyed_hash(key),
         "name_kanji": _text("name_kanji", row["name_kanji"]),
@@ -95,6 +111,40 @@ def _row(row: dict[str, str], key: bytes, today: dt.date) -> dict[str, Any]:
         "address": _text("address", row["address"]),
         "municipality_code": _digits("municipality_code", row["municipality_code"], 6),
     }
+    record["match_key"] = match_key(
+        record["name_kanji"], record["name_kana"], birth, record["sex"], record["address"]
+    )
+    if "household_id" in row or "relationship" in row:
+        record["household"] = _household(row, birth, today)
+    return record
+
+
+def _household(
+    row: dict[str, str], birth: dt.date, today: dt.date
+) -> tuple[str, str, dt.date | None]:
+    """(世帯番号, 続柄, 世帯異動日 or None) of one row."""
+    for column, other in (("household_id", "relationship"), ("relationship", "household_id")):
+        if column not in row:
+            raise FieldError(column, f"required column is missing when {other} is given")
+    household = unicodedata.normalize("NFKC", row["household_id"]).strip()
+    if not household:
+        raise FieldError("household_id", "must not be empty")
+    if len(household) > 20 or not (household.isascii() and household.isalnum()):
+        raise FieldError("household_id", f"{row['household_id']!r} must be 1–20 letters or digits")
+    relationship = unicodedata.normalize("NFKC", row["relationship"]).strip()
+    if relationship not in RELATIONSHIPS:
+        raise FieldError(
+            "relationship", f"{row['relationship']!r} is not a 続柄 of docs/formats.md §3"
+        )
+    since: dt.date | None = None
+    raw = unicodedata.normalize("NFKC", row.get("household_since", "")).strip()
+    if raw:
+        since = parse_date("household_since", raw)
+        if since > today:
+            raise FieldError("household_since", f"{since} is in the future")
+        if since < birth:
+            raise FieldError("household_since", f"{since} is before the birth date {birth}")
+    return household, relationship, since
 
 
 def _parse(path: Path, key: bytes, report: ResidentLoadReport) -> list[dict[str, Any]]:
@@ -103,7 +153,8 @@ def _parse(path: Path, key: bytes, report: ResidentLoadReport) -> list[dict[str,
     records: list[dict[str, Any]] = []
     lines: dict[str, int] = {}
     hashes: dict[str, int] = {}
-    for line, row in read_rows(path, required=COLUMNS, allowed=COLUMNS):
+    heads: dict[tuple[str, str], int] = {}
+    for line, row in read_rows(path, required=COLUMNS, allowed=COLUMNS | HOUSEHOLD_COLUMNS):
         report.rows += 1
         if "__width__" in row:
             report.errors.append(RowError(name, line, "", row["__width__"]))
@@ -123,6 +174,13 @@ def _parse(path: Path, key: bytes, report: ResidentLoadReport) -> list[dict[str,
             reason = f"the same 個人番号 is also on line {first}"
             report.errors.append(RowError(name, line, "mynumber", reason))
             continue
+        household = record.get("household")
+        if household is not None and household[1] == HEAD:
+            first = heads.setdefault((record["municipality_code"], household[0]), line)
+            if first != line:
+                reason = f"household {household[0]} already has its 世帯主 on line {first}"
+                report.errors.append(RowError(name, line, "relationship", reason))
+                continue
         record["line"] = line
         records.append(record)
     return records
@@ -149,6 +207,7 @@ def load_residents(engine: sa.Engine, path: Path, key: bytes) -> ResidentLoadRep
     if report.errors:
         raise FileRejected(report.errors)
     columns = [column.name for column in residents.columns]
+    report.without_household = sum(1 for record in records if "household" not in record)
     with engine.begin() as connection:
         by_id = _stored(connection, residents.c.resident_id, (r["resident_id"] for r in records))
         by_hash = _stored(
@@ -176,7 +235,73 @@ def load_residents(engine: sa.Engine, path: Path, key: bytes) -> ResidentLoadRep
                 report.unchanged += 1
         _apply(connection, inserts, updates)
         report.inserted, report.updated = len(inserts), len(updates)
+        report.household_changes = _stays(connection, str(path), records)
     return report
+
+
+def _stays(connection: sa.Connection, name: str, records: list[dict[str, Any]]) -> int:
+    """Opens a stay in ``resident_households`` for every resident whose household or 続柄
+    changed, closing the current one on the 世帯異動日. Raises FileRejected (the caller's
+    transaction then writes nothing) for a change without a date or dated before the stay it
+    ends. A first stay without a date runs from the birth date: since ever, as far as we know.
+    """
+    placed = [record for record in records if "household" in record]
+    if not placed:
+        return 0
+    h = resident_households.c
+    keys = [(record["resident_id"],) for record in placed]
+    # One indexed join through a table of the file's ids, not thousands of IN lists.
+    with key_table(connection, {"resident_id": sa.String(20)}, keys) as wanted:
+        query = (
+            sa.select(resident_households)
+            .join(wanted, wanted.c.resident_id == h.resident_id)
+            .where(h.valid_to.is_(None))
+        )
+        current = {row.resident_id: row for row in connection.execute(query)}
+    errors: list[RowError] = []
+    closes: list[dict[str, Any]] = []
+    opens: list[dict[str, Any]] = []
+    for record in placed:
+        household, relationship, since = record["household"]
+        old = current.get(record["resident_id"])
+        stay = (record["municipality_code"], household, relationship)
+        if old is not None and (old.municipality_code, old.household_id, old.relationship) == stay:
+            continue
+        if old is not None:
+            if since is None:
+                reason = (
+                    f"household_since is required: the resident moves from household "
+                    f"{old.household_id} ({old.relationship}) to {household} ({relationship})"
+                )
+                errors.append(RowError(name, record["line"], "household_since", reason))
+                continue
+            if since <= old.valid_from:
+                reason = f"{since} is not after the current stay's start {old.valid_from}"
+                errors.append(RowError(name, record["line"], "household_since", reason))
+                continue
+            closes.append({"b_id": record["resident_id"], "b_from": old.valid_from, "b_to": since})
+        opens.append(
+            {
+                "resident_id": record["resident_id"],
+                "valid_from": since or record["birth_date"],
+                "valid_to": None,
+                "municipality_code": stay[0],
+                "household_id": household,
+                "relationship": relationship,
+            }
+        )
+    if errors:
+        raise FileRejected(errors)
+    if closes:
+        connection.execute(
+            resident_households.update()
+            .where(h.resident_id == sa.bindparam("b_id"), h.valid_from == sa.bindparam("b_from"))
+            .values(valid_to=sa.bindparam("b_to")),
+            closes,
+        )
+    for chunk in chunks(opens, _CHUNK):
+        connection.execute(resident_households.insert(), list(chunk))
+    return len(opens)
 
 
 def _apply(

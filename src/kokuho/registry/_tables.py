@@ -98,6 +98,24 @@ residents = sa.Table(
     sa.Column("sex", sa.SmallInteger, nullable=False),
     sa.Column("address", sa.String(200), nullable=False),
     sa.Column("municipality_code", sa.String(6), nullable=False),
+    # Digest of the five normalised items (as persons.match_key): joins a resident to the
+    # register's person where no verified My Number link exists yet.
+    sa.Column("match_key", sa.String(32), index=True),
+)
+
+#: The household (世帯) each resident belongs to, with history: one row per stay, from the
+#: 世帯異動日 (``valid_from``) to the first day elsewhere (``valid_to``, None while current).
+resident_households = sa.Table(
+    "resident_households",
+    metadata,
+    sa.Column("resident_id", sa.String(20), primary_key=True),
+    sa.Column("valid_from", sa.Date, primary_key=True),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("municipality_code", sa.String(6), nullable=False),
+    sa.Column("household_id", sa.String(20), nullable=False),
+    # 続柄 to the 世帯主, one of RELATIONSHIPS in registry/_residents.py; 世帯主 marks the head.
+    sa.Column("relationship", sa.String(10), nullable=False),
+    sa.Index("ix_resident_households_household", "municipality_code", "household_id"),
 )
 
 person_mynumbers = sa.Table(

@@ -13,6 +13,7 @@ in the same files real users feed in (docs/formats.md).
     claims/                      レセ電 claim files by institution and 請求月, and the planted
                                  重複・多剤 and 資格過誤 cases (synth/_claims.py)
     masters/                     the sample 医薬品・傷病名 masters the claims use
+    incomes/incomes_FY{year}.csv 所得 of every resident per fiscal year (synth/_incomes.py)
     incentives/                  national backdrop, efforts and 収納率 for kokuho.incentives
                                  (synth/_incentive_inputs.py)
     masters/                     the sample 医薬品・傷病名 masters and 後発医薬品 list they use
@@ -31,7 +32,15 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from kokuho.synth import _checkups, _claims, _events, _incentive_inputs, _people, _residents
+from kokuho.synth import (
+    _checkups,
+    _claims,
+    _events,
+    _incentive_inputs,
+    _incomes,
+    _people,
+    _residents,
+)
 from kokuho.synth._data import load_names, load_prefecture
 from kokuho.synth._institutions import write_institutions
 from kokuho.synth._manifest import Manifest, PlantedOverlap
@@ -92,6 +101,7 @@ def generate(
     _checkups.prepare(out_dir, overwrite)  # checkups: refuse or remove earlier archives
     _claims.prepare(out_dir, overwrite)  # claims: likewise
     _incentive_inputs.prepare(out_dir, overwrite)  # incentive inputs: likewise
+    _incomes.prepare(out_dir, overwrite)  # incomes: likewise
     _prepare(out_dir, overwrite)
     # Millions of long-lived rows and lists and no garbage cycles: the cycle collector's
     # repeated full scans would cost a large share of the run.
@@ -132,7 +142,13 @@ def _generate(
     write_insurers(out_dir / "insurers.csv", prefecture.insurers)
     institutions = write_institutions(out_dir / "institutions.csv", prefecture, persons, seed)
     report("residents and My Numbers")
-    planted = _residents.write(world, out_dir)
+    resident_ids: dict[int, str] = {}
+    planted = _residents.write(world, out_dir, resident_ids)
+    # -- incomes (synth/_incomes.py): their own random stream
+    report("incomes")
+    incomes = _incomes.write(world, out_dir, seed, resident_ids)
+    planted.update(incomes.counts)
+    # -- end of incomes
     # -- checkups (synth/_checkups.py): after everything else, from their own random stream
     checkup_files: list[str] = []
     if checkups:
@@ -185,7 +201,8 @@ def _generate(
         end=dt.date.fromordinal(world.last),
         years=years,
         files=tuple(["insurers.csv", "institutions.csv", *sorted(feed.files), "residents.csv",
-                     "mynumber_submissions.csv", *checkup_files, *claim_files, *incentive_files]),
+                     "mynumber_submissions.csv", *incomes.files, *checkup_files, *claim_files,
+                     *incentive_files]),
         counts=dict(sorted(counts.items())),
         overlaps=tuple(overlaps),
     )  # fmt: skip

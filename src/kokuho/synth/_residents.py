@@ -15,6 +15,7 @@ from pathlib import Path
 from kokuho.ids import mynumber_check
 from kokuho.synth._address import FEED_STYLES, KANJI_STYLE
 from kokuho.synth._data import kanji_variants
+from kokuho.synth._households import household_id, relationships
 from kokuho.synth._world import World
 from kokuho.synth._writers import (
     RESIDENT_COLUMNS,
@@ -58,8 +59,12 @@ def _variant_name(kanji: str) -> str | None:
     return None
 
 
-def write(world: World, directory: Path) -> Counter[str]:
-    """Writes residents.csv and mynumber_submissions.csv; returns the planted counts."""
+def write(
+    world: World, directory: Path, ids_by_person: dict[int, str] | None = None
+) -> Counter[str]:
+    """Writes residents.csv (with each resident's 世帯番号 and 続柄) and
+    mynumber_submissions.csv; returns the planted counts. ``ids_by_person`` receives every
+    person's resident_id, for the files keyed by it (incomes)."""
     w = world
     rng = w.rng
     counts: Counter[str] = Counter()
@@ -175,6 +180,8 @@ def write(world: World, directory: Path) -> Counter[str]:
         ] += 1
     counts["submissions"] = len(submissions)
 
+    roles = relationships(w)
+
     def resident_rows() -> list[tuple[str, ...]]:
         rows: list[tuple[str, ...]] = []
         for pid in alive:
@@ -194,8 +201,13 @@ def write(world: World, directory: Path) -> Counter[str]:
                     str(w.sex[pid]),
                     resident_address.get(pid) or w.h_address[household],
                     w.prefecture.municipalities[w.h_muni[household]].code,
+                    household_id(household),
+                    roles.get(pid, "同居人"),
+                    "",  # 世帯異動日: the register at the end does not say
                 )
             )
+            if ids_by_person is not None:
+                ids_by_person[pid] = str(resident_id)
         return rows
 
     counts["residents"] = write_table(

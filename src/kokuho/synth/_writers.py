@@ -23,7 +23,7 @@ FEED_COLUMNS = (
 INSURER_COLUMNS = ("insurer_number", "name", "kind", "municipality_code")
 RESIDENT_COLUMNS = (
     "resident_id", "mynumber", "name_kanji", "name_kana", "birth_date", "sex", "address",
-    "municipality_code",
+    "municipality_code", "household_id", "relationship", "household_since",
 )  # fmt: skip
 SUBMISSION_COLUMNS = ("insurer_number", "symbol", "number", "branch", "mynumber")
 

@@ -2,15 +2,14 @@
 and 過誤納金 decisions (充当 and 還付 with the §110(1) two-year prescription).
 
 Revision ID: 0006
-Revises: 0005 (temporarily 0004 on the collection branch: the integrator chains it after the
-households migration 0005)
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 
 
 def upgrade() -> None:
