@@ -15,10 +15,12 @@ from starlette.responses import PlainTextResponse, Response
 
 from kokuho.verify._access import AccessDenied
 from kokuho.verify._problems import (
+    FRAMEWORK_STATUSES,
     KINDS,
     MAX_BODY_BYTES,
     TITLES,
     UNAUTHENTICATED,
+    error_responses,
     kind_for,
     outcome,
     problem,
@@ -153,9 +155,18 @@ def install_error_handlers(app: FastAPI) -> None:
         # that fails is a 400 OperationOutcome (already listed), never that 422.
         schema = framework_openapi()
         for path, item in schema["paths"].items():
-            if face_of(path) == "fhir":
-                for operation in item.values():
-                    operation["responses"].pop("422", None)
+            face = face_of(path)
+            if face is None:
+                continue
+            # What the framework can answer on any operation: a method the path does not take
+            # (405, with Allow) and a fault of the server (500).
+            anywhere = error_responses(*FRAMEWORK_STATUSES, fhir_face=face == "fhir")
+            for operation in item.values():
+                responses = operation["responses"]
+                if face == "fhir":
+                    responses.pop("422", None)
+                for status, response in anywhere.items():
+                    responses.setdefault(str(status), response)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way
