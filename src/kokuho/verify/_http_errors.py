@@ -68,8 +68,14 @@ def face_error(
     return None
 
 
-async def _http(request: Request, error: Exception) -> Response:
+#: Answers a framework error on a path of neither face (the dashboard's pages).
+OtherPaths = Callable[[Request, HTTPException], Awaitable[Response]]
+
+
+async def _http(request: Request, error: Exception, other: OtherPaths | None = None) -> Response:
     assert isinstance(error, HTTPException)
+    if face_of(request.url.path) is None and other is not None:
+        return await other(request, error)
     detail = str(error.detail) if error.detail else TITLES.get(error.status_code, "Error")
     if error.status_code == 404:
         detail = f"no operation at {request.url.path}"
@@ -139,9 +145,14 @@ async def _fault(request: Request, error: Exception) -> Response:
     return response or PlainTextResponse("Internal Server Error", status_code=500)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """problem+json / OperationOutcome for every error the faces raise, and the body guard."""
-    app.add_exception_handler(HTTPException, _http)
+def install_error_handlers(app: FastAPI, other: OtherPaths | None = None) -> None:
+    """problem+json / OperationOutcome for every error the faces raise, and the body guard.
+    ``other`` answers the framework's 404, 405 … on every other path (else FastAPI does)."""
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        return await _http(request, error, other)
+
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(AccessDenied, _denied)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(ValueError, _value)
