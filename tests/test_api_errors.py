@@ -43,11 +43,18 @@ def assert_face_error(
     return body
 
 
-def documented(spec: dict[str, Any], operation: Operation, status: int) -> None:
-    """The OpenAPI entry of the operation lists ``status`` with the face's error media type."""
+def documented(
+    spec: dict[str, Any], operation: Operation, status: int, response: httpx.Response | None = None
+) -> None:
+    """The OpenAPI entry of the operation lists ``status`` with the face's error media type
+    (and, given the ``response``, every header it documents as required is in it)."""
     responses = spec["paths"][operation.template][operation.method.lower()]["responses"]
+    assert str(status) in responses, (str(operation), status, sorted(responses))
     media = "application/fhir+json" if operation.face == "fhir" else "application/problem+json"
     assert media in responses[str(status)]["content"], (str(operation), status)
+    if response is not None:
+        for name, header in responses[str(status)].get("headers", {}).items():
+            assert not header.get("required") or name in response.headers, (str(operation), name)
 
 
 @pytest.fixture
@@ -75,6 +82,7 @@ def test_unknown_paths_under_each_face(api: tuple[TestClient, dict[str, str]]) -
 
 def test_wrong_methods(api: tuple[TestClient, dict[str, str]]) -> None:
     http, auth = api
+    spec = http.get("/openapi.json").json()
     tried = 0
     for operation in operations(http.app):  # type: ignore[arg-type]
         allowed = allowed_methods(http.app, operation.path)  # type: ignore[arg-type]
@@ -82,6 +90,8 @@ def test_wrong_methods(api: tuple[TestClient, dict[str, str]]) -> None:
             response = http.request(method, operation.path, headers=auth)
             assert_face_error(operation, response, 405, "method-not-allowed")
             assert set(response.headers["allow"].split(", ")) == allowed
+            # The document lists 405 (with Allow) on every operation of the path.
+            documented(spec, operation, 405, response)
             tried += 1
     assert tried > 30
 
@@ -101,7 +111,7 @@ def test_missing_credentials(api: tuple[TestClient, dict[str, str]]) -> None:
             continue  # POST /card/challenges has no body; all others need one
         assert_face_error(operation, response, 401, "no_credential")
         assert response.headers["www-authenticate"] == "Bearer"
-        documented(spec, operation, 401)
+        documented(spec, operation, 401, response)
 
 
 def _body_operations(http: TestClient) -> list[Operation]:
@@ -206,3 +216,41 @@ def test_server_faults_keep_the_face_format(api: tuple[TestClient, dict[str, str
         assert "secret" not in str(body)
     dashboard = plain.get("/boom")
     assert dashboard.status_code == 500 and "secret" not in dashboard.text
+
+
+def test_faults_of_every_operation_are_documented(api: tuple[TestClient, dict[str, str]]) -> None:
+    """A fault while an operation runs is a 500 in the face's format, listed in the document."""
+    http, auth = api
+    spec = http.get("/openapi.json").json()
+
+    def broken(token: str | None) -> Any:
+        raise RuntimeError("secret detail of a fault")
+
+    app: Any = http.app
+    app.state.authenticate = broken
+    plain = TestClient(app, raise_server_exceptions=False)
+    tried = 0
+    for operation in operations(app):
+        if str(operation) in UNAUTHENTICATED_OK:
+            documented(spec, operation, 500)  # nothing of ours to break; listed all the same
+            continue
+        response = plain.request(operation.method, operation.path, headers=auth)
+        body = assert_face_error(operation, response, 500, "internal-error")
+        assert "secret" not in str(body)
+        documented(spec, operation, 500, response)
+        tried += 1
+    assert tried >= 9
+
+
+def test_the_fhir_post_declares_both_json_media_types(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    """docs/api.md: /fhir takes application/fhir+json and application/json alike."""
+    http, auth = api
+    spec = http.get("/openapi.json").json()
+    body = spec["paths"]["/fhir/CoverageEligibilityRequest"]["post"]["requestBody"]
+    assert set(body["content"]) == {"application/fhir+json", "application/json"}
+    for media in body["content"]:
+        response = http.post("/fhir/CoverageEligibilityRequest", content=b"{}",
+                             headers={**auth, "Content-Type": media})  # fmt: skip
+        assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome"

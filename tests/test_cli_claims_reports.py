@@ -224,3 +224,32 @@ def test_cost_reads_the_reference_given(run, tmp_path: Path) -> None:  # type: i
     bad = run("claims", "cost", "--fy", "2024", "--reference", str(mine))
     assert bad.exit_code == 1 and bad.stdout == ""
     assert f"{mine}:{at}: structure.bands.60-64: 'many' is not a number" in bad.stderr
+
+
+def test_cost_names_the_reference_file_it_read(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path
+) -> None:
+    """The packaged reference, a local copy in $KOKUHO_HOME/data, or --reference FILE: the
+    document names the one whose figures it used."""
+    from importlib import resources
+
+    assert run("claims", "ingest", str(FIXTURES)).exit_code == 0
+    packaged = document(run("claims", "cost", "--fy", "2024", "--json"))
+    assert packaged["reference"] == "packaged"
+    text = resources.files("kokuho").joinpath("data/reference_population.yaml").read_text("utf-8")
+    local = tmp_path / "home" / "data" / "reference_population.yaml"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(text.replace("default: 370000", "default: 500000"), "utf-8")
+    copied = document(run("claims", "cost", "--fy", "2024", "--json"))
+    assert copied["reference"] == str(local)
+    kokuho = {r["insurer"]: r for r in copied["rows"]}[KOKUHO]
+    assert kokuho["regional_index"] == pytest.approx(kokuho["age_adjusted_cost"] / 500_000)
+    given = tmp_path / "national.yaml"
+    given.write_text(text, "utf-8")
+    chosen = document(run("claims", "cost", "--fy", "2024", "--reference", str(given), "--json"))
+    assert chosen["reference"] == str(given)
+    human = run("claims", "cost", "--fy", "2024")
+    assert (
+        human.exit_code == 0
+        and f"※ 全国の基準人口・一人当たり医療費は仮の値 ({local}:" in human.stdout
+    )

@@ -4,7 +4,6 @@ the 保険者努力支援制度 scores each page shows (over the small synthetic
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from kokuho.ids import FiscalYear
 from kokuho.web import create_app
 from kokuho.web.dashboard import MUNICIPAL_PASSWORD, PREFECTURE_PASSWORD
 from kokuho.web.dashboard._charts import line_chart
-from tests.browser.demo_home import settings_for, shared_demo_home
+from tests.browser.demo_home import copy_home, settings_for, shared_demo_home
 from tests.test_dashboard_pages import _MUNICIPALITIES as MUNICIPALITIES
 from tests.test_dashboard_pages import cells, page, percent, sign_in
 
@@ -96,15 +95,7 @@ def test_municipality_detail_opens_on_the_newest_complete_year(client: TestClien
 @pytest.fixture(scope="module")
 def early_home(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo home with only FY2022's eligibility snapshot: no year is complete."""
-    copy = tmp_path_factory.mktemp("early") / "home"
-    # Other workers write to the shared database meanwhile: copy it with SQLite's backup.
-    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("kokuho.db*"))
-    source, target = sqlite3.connect(home / "kokuho.db"), sqlite3.connect(copy / "kokuho.db")
-    try:
-        source.backup(target)
-    finally:
-        source.close()
-        target.close()
+    copy = copy_home(home, tmp_path_factory.mktemp("early") / "home")
     for year in (2020, 2021):
         shutil.rmtree(copy / "lake" / "eligibility" / f"fiscal_year={year}")
     return copy
@@ -197,3 +188,38 @@ def test_every_page_shows_the_scores_of_the_grants_page(client: TestClient) -> N
         kpi = document.xpath("//section[@class='kpis']//span[@class='value']/text()")[0]
         assert number(kpi) == round(points[TAKAMATSU]), year
         assert label in text(document, "//p[contains(@class,'scores-note')]//text()")
+
+
+# -- what a page says when there are no claims -----------------------------------------------
+
+CLAIMS_PAGES = (f"/municipalities/{TAKAMATSU}", "/compare", "/eligibility")
+
+
+def test_a_year_without_claims_names_the_years_with_claims(client: TestClient) -> None:
+    """Claims are loaded (FY2022), only not for FY2021: no page tells the user to load them."""
+    sign_in(client, "pref", PREFECTURE_PASSWORD)
+    for path in CLAIMS_PAGES:
+        shown = text(page(client, f"{path}?fy={COMPLETE}"), "//main//text()")
+        assert f"{COMPLETE}年度のレセプトはありません" in shown, path
+        assert f"レセプトがある年度: {CLAIMS_YEAR}年度" in shown, path
+        assert "claims ingest" not in shown, path
+    # The year that has them shows them.
+    detail = page(client, f"/municipalities/{TAKAMATSU}?fy={CLAIMS_YEAR}")
+    assert "後発医薬品使用割合" in text(detail, "//main//text()")
+    assert "レセプトはありません" not in text(detail, "//main//text()")
+
+
+@pytest.fixture(scope="module")
+def home_without_claims(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = copy_home(home, tmp_path_factory.mktemp("noclaims") / "home")
+    (copy / "lake" / "claims_manifest.json").unlink()
+    return copy
+
+
+def test_without_any_claims_the_pages_say_to_ingest_them(home_without_claims: Path) -> None:
+    with TestClient(create_app(settings_for(home_without_claims))) as client:
+        sign_in(client, "pref", PREFECTURE_PASSWORD)
+        for path in CLAIMS_PAGES:
+            shown = text(page(client, f"{path}?fy={CLAIMS_YEAR}"), "//main//text()")
+            assert "レセプトを取り込んでください (kokuho claims ingest)" in shown, path
+            assert "レセプトはありません" not in shown, path

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,19 @@ def _incentive_inputs(home: Path) -> None:
     from kokuho.synth._incentive_inputs import write
 
     write(load_prefecture(), home / "demo", SEED, persons=PERSONS, start=START, years=3)
+
+
+def copy_home(home: Path, copy: Path) -> Path:
+    """A private copy of the demo home, for a test that changes what it holds."""
+    # Other workers write to the shared database meanwhile: copy it with SQLite's backup.
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("kokuho.db*"))
+    source, target = sqlite3.connect(home / "kokuho.db"), sqlite3.connect(copy / "kokuho.db")
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return copy
 
 
 def settings_for(home: Path) -> Settings:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
 from kokuho.claims._sources import BANDS
-from kokuho.store import data_path, data_text
+from kokuho.store import data_path, data_text, override_of
 
 FORMAT: Final = "kokuho reference population 1"
 _SECTIONS: Final = ("age_on", "structure", "national_cost_per_capita")
@@ -32,6 +32,8 @@ class ReferencePopulation:
     national_cost: Mapping[int, float]  # fiscal year → 円 per insured
     default_national_cost: float | None
     unconfirmed: tuple[str, ...]
+    #: Which file was read: "packaged", or the path of the local copy or the given file.
+    source: str = "packaged"
 
     def age_day(self, fiscal_year: int) -> dt.date:
         """The day of ``fiscal_year`` on which ages are taken."""
@@ -152,6 +154,7 @@ def parse_reference(text: str, name: str = "reference_population.yaml") -> Refer
             None if default is None else check.number((*cost, "default"), default, positive=True)
         ),
         unconfirmed=tuple(unconfirmed),
+        source=name,
     )
 
 
@@ -169,7 +172,9 @@ def _packaged() -> ReferencePopulation:
     """The packaged reference (or its local copy in $KOKUHO_HOME/data): the one place that
     finds it. Not cached, so a local copy put in place takes effect at once."""
     name = "reference_population.yaml"
-    return parse_reference(data_text(name), str(data_path(name)))
+    local = override_of(name)
+    reference = parse_reference(data_text(name), str(data_path(name)))
+    return replace(reference, source=str(local) if local else "packaged")
 
 
 def load_reference_population(path: Path | None = None) -> ReferencePopulation:

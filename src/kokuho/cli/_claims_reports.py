@@ -200,7 +200,8 @@ def prescribing_command(
 @click.option(
     "--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The national reference for 年齢調整 and the 地域差指数 (the format of "
-    "data/reference_population.yaml; default: the packaged PLACEHOLDER one).",
+    "data/reference_population.yaml; default: its local copy in $KOKUHO_HOME/data, else the "
+    "packaged PLACEHOLDER one).",
 )  # fmt: skip
 @json_option
 def cost_command(fiscal_year: int, reference: Path | None, as_json: bool) -> None:
@@ -232,7 +233,7 @@ def cost_command(fiscal_year: int, reference: Path | None, as_json: bool) -> Non
             f"the register has no insured person in {fiscal_year}年度, so there is no cost per "
             "insured: load it with `kokuho registry insurers` and `kokuho registry import` first"
         )
-    source = str(reference) if reference else "packaged"
+    source = ref.source
     if as_json:
         emit_json({"fiscal_year": fiscal_year, "rows": rows, "reference": source,
                    "unconfirmed": list(ref.unconfirmed)})  # fmt: skip

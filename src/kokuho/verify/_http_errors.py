@@ -15,10 +15,12 @@ from starlette.responses import PlainTextResponse, Response
 
 from kokuho.verify._access import AccessDenied
 from kokuho.verify._problems import (
+    FRAMEWORK_STATUSES,
     KINDS,
     MAX_BODY_BYTES,
     TITLES,
     UNAUTHENTICATED,
+    error_responses,
     kind_for,
     outcome,
     problem,
@@ -66,8 +68,14 @@ def face_error(
     return None
 
 
-async def _http(request: Request, error: Exception) -> Response:
+#: Answers a framework error on a path of neither face (the dashboard's pages).
+OtherPaths = Callable[[Request, HTTPException], Awaitable[Response]]
+
+
+async def _http(request: Request, error: Exception, other: OtherPaths | None = None) -> Response:
     assert isinstance(error, HTTPException)
+    if face_of(request.url.path) is None and other is not None:
+        return await other(request, error)
     detail = str(error.detail) if error.detail else TITLES.get(error.status_code, "Error")
     if error.status_code == 404:
         detail = f"no operation at {request.url.path}"
@@ -137,9 +145,14 @@ async def _fault(request: Request, error: Exception) -> Response:
     return response or PlainTextResponse("Internal Server Error", status_code=500)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """problem+json / OperationOutcome for every error the faces raise, and the body guard."""
-    app.add_exception_handler(HTTPException, _http)
+def install_error_handlers(app: FastAPI, other: OtherPaths | None = None) -> None:
+    """problem+json / OperationOutcome for every error the faces raise, and the body guard.
+    ``other`` answers the framework's 404, 405 … on every other path (else FastAPI does)."""
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        return await _http(request, error, other)
+
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(AccessDenied, _denied)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(ValueError, _value)
@@ -153,9 +166,18 @@ def install_error_handlers(app: FastAPI) -> None:
         # that fails is a 400 OperationOutcome (already listed), never that 422.
         schema = framework_openapi()
         for path, item in schema["paths"].items():
-            if face_of(path) == "fhir":
-                for operation in item.values():
-                    operation["responses"].pop("422", None)
+            face = face_of(path)
+            if face is None:
+                continue
+            # What the framework can answer on any operation: a method the path does not take
+            # (405, with Allow) and a fault of the server (500).
+            anywhere = error_responses(*FRAMEWORK_STATUSES, fhir_face=face == "fhir")
+            for operation in item.values():
+                responses = operation["responses"]
+                if face == "fhir":
+                    responses.pop("422", None)
+                for status, response in anywhere.items():
+                    responses.setdefault(str(status), response)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way

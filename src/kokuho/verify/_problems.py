@@ -150,6 +150,16 @@ OUTCOME_SCHEMA: Final[dict[str, Any]] = {
 }  # fmt: skip
 
 
+#: Statuses every operation of both faces can answer, whatever it does: listed on each.
+FRAMEWORK_STATUSES: Final = (405, 500)
+#: Response headers some statuses always carry.
+_HEADERS: Final[dict[int, dict[str, Any]]] = {
+    401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
+    405: {"Allow": {"required": True, "description": "the methods the path takes",
+                    "schema": {"type": "string"}}},
+}  # fmt: skip
+
+
 def error_responses(*statuses: int, fhir_face: bool = False) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` of a route: each status with the face's error body and media type."""
     media, schema = (FHIR_JSON, OUTCOME_SCHEMA) if fhir_face else (PROBLEM, PROBLEM_SCHEMA)
@@ -157,11 +167,7 @@ def error_responses(*statuses: int, fhir_face: bool = False) -> dict[int | str, 
         status: {
             "description": TITLES[status],
             "content": {media: {"schema": schema}},
-            **(
-                {"headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}}
-                if status == 401
-                else {}
-            ),  # fmt: skip
+            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
         }
         for status in statuses
     }

@@ -23,7 +23,7 @@ from kokuho.verify import (
     install_error_handlers,
 )
 from kokuho.web._headers import headers_for
-from kokuho.web.dashboard import install_dashboard
+from kokuho.web.dashboard import ErrorPages, install_dashboard
 
 
 class SecurityHeaders:
@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.authenticate = authenticator.authenticate
     app.include_router(build_router())
     app.include_router(build_fhir_router())
-    install_error_handlers(app)
+    # The dashboard's own Japanese pages for a missing path or a wrong method elsewhere.
+    install_error_handlers(app, ErrorPages())
     # The 見える化 dashboard under / (its figures are computed in the background).
     dashboard = install_dashboard(app, engine, settings.home, service.audit, warm_up=False)
 

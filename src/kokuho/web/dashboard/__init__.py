@@ -31,6 +31,7 @@ from kokuho.web.dashboard._demo import (
     DemoAccount,
     create_demo_accounts,
 )
+from kokuho.web.dashboard._errors import ErrorPages
 from kokuho.web.dashboard._params import BadParameter, bad_parameter_response
 from kokuho.web.dashboard._routes import build_router
 from kokuho.web.dashboard._site import Dashboard
@@ -61,6 +62,7 @@ __all__ = [
     "AuditSink",
     "Dashboard",
     "DemoAccount",
+    "ErrorPages",
     "Role",
     "SignIn",
     "User",

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import kokuho.claims as claims_room
 from kokuho.checkups import person_key
 from kokuho.web.dashboard import _figures_register as fr
-from kokuho.web.dashboard._sources import CLAIMS_HINT, ClaimsView, Missing
+from kokuho.web.dashboard._sources import CLAIMS_HINT, MASTERS_HINT, ClaimsView, Missing
 
 _NEEDED = ("ClaimsLake", "claims_figures", "eligibility_errors", "duplicate_prescribing",
            "multi_drug", "fiscal_months")  # fmt: skip
@@ -63,13 +63,35 @@ def _multi(row: dict[str, Any]) -> str:
     return f"{row['drug_count']}剤"
 
 
+def claim_years(lake: Any) -> list[int]:
+    """The fiscal years (年度) with at least one claim in the lake, from its 診療年月
+    partitions (``service_month=YYYY-MM``)."""
+    years: set[int] = set()
+    for path in lake.files("claims"):
+        for part in path.parts:
+            if part.startswith("service_month="):
+                year, month = part.removeprefix("service_month=").split("-")
+                years.add(int(year) - (int(month) < 4))
+    return sorted(years)
+
+
 def claims_view(engine: sa.Engine, lake_root: Path, fiscal_year: int, report: Any) -> Any:
     missing = [name for name in _NEEDED if getattr(claims_room, name, None) is None]
     if missing:
         return Missing(CLAIMS_HINT, f"kokuho.claims に {', '.join(missing)} がありません")
     lake = claims_room.ClaimsLake(lake_root)
-    if not lake.has_table("claims") or not lake.has_table("drug_master"):
+    years = claim_years(lake) if lake.has_table("claims") else []
+    if not years:
         return Missing(CLAIMS_HINT)
+    if fiscal_year not in years:
+        # Claims are loaded, only not for this year: "ingest" would send the user to redo
+        # what is done; say which years there are instead.
+        return Missing(
+            f"{fiscal_year}年度のレセプトはありません",
+            "レセプトがある年度: " + "、".join(f"{year}年度" for year in years),
+        )
+    if not lake.has_table("drug_master"):
+        return Missing(MASTERS_HINT)
     report(0.1, "レセプトの指標を集計中 (後発医薬品・重複多剤・医療費)")
     figures = claims_room.claims_figures(lake, engine, fiscal_year)
     months = claims_room.fiscal_months(fiscal_year)

@@ -48,6 +48,7 @@ class IncentivesView:
 
 
 CLAIMS_HINT = "レセプトを取り込んでください (kokuho claims ingest)"
+MASTERS_HINT = "医薬品マスターを取り込んでください (kokuho claims masters)"
 INCENTIVES_HINT = "保険者努力支援制度の評価指標を取り込んでください (kokuho incentives score)"
 
 
