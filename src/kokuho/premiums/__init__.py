@@ -9,6 +9,13 @@ private modules.
 from __future__ import annotations
 
 from kokuho.premiums._assess import AssessmentInputError, assess
+from kokuho.premiums._assess_columnar import (
+    HOUSEHOLDS_SCHEMA,
+    MEMBERS_SCHEMA,
+    ColumnarInputError,
+    assess_table,
+    household_tables,
+)
 from kokuho.premiums._assess_explain import explain
 from kokuho.premiums._charges import (
     CHARGE_KINDS,
@@ -99,6 +106,11 @@ from kokuho.premiums._rules import (
 )
 
 __all__ = [
+    "HOUSEHOLDS_SCHEMA",
+    "MEMBERS_SCHEMA",
+    "ColumnarInputError",
+    "assess_table",
+    "household_tables",
     "ActualRates",
     "Arrear",
     "ArrearsCategory",

@@ -1,0 +1,633 @@
+"""Columnar 本算定 (一括賦課): every household of a municipality and fiscal year at once, on Arrow
+tables, with the same rules and the same yen as the per-household engine (``_assess``).
+
+The per-household engine keeps the reasons of every figure for the clerk; the June run over
+hundreds of thousands of households needs the amounts only. Here each member is a row and each
+month of the fiscal year a column (numpy arrays of member × 12): coverage (資格取得 to 資格喪失
+or the 75th birthday), 介護分 liability (40–64, age reached the day before the birthday),
+非自発的失業, 旧被扶養者 and 産前産後 by month; per household the 軽減 judgement (4月1日 or the
+day the household joined, 高齢者特別控除, 給与所得者等の数), then per month and part the annual
+figure the engine prices (所得割, 資産割, 均等割, 平等割 with 軽減, 未就学児, 特定世帯, the cap),
+summed over the months and floored exactly as the engine does. Integers throughout: a rate
+a/b is applied as ``amount * a // (b * unit) * unit``.
+
+Fallback: a household the engine refuses (世帯主 not listed, a person twice, a negative amount,
+a loss not after the acquisition, an acquisition before birth) goes to ``assess``, which raises
+its ``AssessmentInputError`` naming the household and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from kokuho.premiums._assess import AssessmentInputError, assess
+from kokuho.premiums._assess_reduction import RATES
+from kokuho.premiums._model import PARTS, HouseholdInput, Income, Member, Part, ReductionClass
+from kokuho.premiums._rules import PremiumRules
+
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+MEMBERS_SCHEMA: Final = pa.schema(
+    [
+        ("household_id", pa.string()),
+        ("person_id", pa.int64()),
+        ("birth_date", pa.date32()),
+        ("acquired", pa.date32()),
+        ("lost", pa.date32()),
+        ("salary", pa.int64()),
+        ("pension", pa.int64()),
+        ("other", pa.int64()),
+        ("declared", pa.bool_()),
+        ("wage_earner", pa.bool_()),
+        ("specified_same_household", pa.bool_()),
+        ("involuntary_unemployment_from", pa.date32()),
+        ("former_dependant", pa.bool_()),
+        ("delivery_due", pa.date32()),
+    ]
+)
+"""One row per person of a household (the fields of ``Member``; dates may be null where the
+model allows None)."""
+
+HOUSEHOLDS_SCHEMA: Final = pa.schema(
+    [
+        ("household_id", pa.string()),
+        ("head_person_id", pa.int64()),
+        ("fixed_asset_tax", pa.int64()),
+        ("specified_household_since", pa.date32()),
+    ]
+)
+"""One row per household (the fields of ``HouseholdInput`` but municipality and year, which
+are the rules')."""
+
+_NULLABLE: Final = {
+    "acquired",
+    "lost",
+    "involuntary_unemployment_from",
+    "delivery_due",
+    "specified_household_since",
+}
+_NEVER: Final = 1 << 40
+"""A month index or day number no date reaches: a null date."""
+_CLASSES: Final[tuple[ReductionClass | None, ...]] = (None, "2", "5", "7")
+_CHUNK: Final = 100_000
+
+
+class ColumnarInputError(AssessmentInputError):
+    """A members or households table that does not have the columns the assessment reads."""
+
+
+# -- the public entry --------------------------------------------------------------------------
+
+
+def assess_table(
+    members: pa.Table, households: pa.Table, rules: PremiumRules, *, chunk: int = _CHUNK
+) -> pa.Table:
+    """本算定 of every household of ``households`` (rows of ``HOUSEHOLDS_SCHEMA``) with its
+    ``members`` (rows of ``MEMBERS_SCHEMA``) under ``rules``: one row per household, in the
+    order of ``households``, with the 軽減 class, per part 所得割, 資産割, 均等割, 平等割, the
+    cap flag and the amount, the total and the 納期 amounts (``instalment`` each,
+    ``instalment_adjusted`` the one carrying the remainder), and ``engine`` (``columnar`` or
+    ``per-household`` for the fallback)."""
+    hh = _columns(households, HOUSEHOLDS_SCHEMA, "households")
+    mm = _columns(members, MEMBERS_SCHEMA, "members")
+    index = _household_index(members.column("household_id"), households.column("household_id"))
+    order = np.argsort(index, kind="stable")
+    mm = {k: v[order] for k, v in mm.items()}
+    index = index[order]
+    starts = np.searchsorted(index, np.arange(len(hh["head_person_id"]) + 1))
+    out: list[dict[str, Any]] = []
+    total = len(hh["head_person_id"])
+    for first in range(0, total, chunk):
+        last = min(first + chunk, total)
+        lo, hi = int(starts[first]), int(starts[last])
+        part_h = {k: v[first:last] for k, v in hh.items()}
+        part_m = {k: v[lo:hi] for k, v in mm.items()}
+        out.append(_chunk(part_m, part_h, starts[first : last + 1] - lo, rules))
+    columns: dict[str, npt.NDArray[Any]] = {
+        k: np.concatenate([o[k] for o in out]) if out else np.zeros(0, np.int64) for k in _OUT_KEYS
+    }
+    result = _table(households.column("household_id"), columns)
+    return _with_fallback(result, members.take(pa.array(order)), households, starts, rules)
+
+
+def household_tables(households: Iterable[HouseholdInput]) -> tuple[pa.Table, pa.Table]:
+    """(members, households) tables of ``HouseholdInput`` values, the shape ``assess_table``
+    reads (for tests and for callers holding households in memory)."""
+    member_rows: list[dict[str, Any]] = []
+    household_rows: list[dict[str, Any]] = []
+    for h in households:
+        household_rows.append(
+            {
+                "household_id": h.household_id,
+                "head_person_id": h.head_person_id,
+                "fixed_asset_tax": h.fixed_asset_tax,
+                "specified_household_since": h.specified_household_since,
+            }
+        )
+        for m in h.members:
+            member_rows.append(
+                {
+                    "household_id": h.household_id,
+                    "person_id": m.person_id,
+                    "birth_date": m.birth_date,
+                    "acquired": m.acquired,
+                    "lost": m.lost,
+                    "salary": m.income.salary,
+                    "pension": m.income.pension,
+                    "other": m.income.other,
+                    "declared": m.income.declared,
+                    "wage_earner": m.income.wage_earner,
+                    "specified_same_household": m.specified_same_household,
+                    "involuntary_unemployment_from": m.involuntary_unemployment_from,
+                    "former_dependant": m.former_dependant,
+                    "delivery_due": m.delivery_due,
+                }
+            )
+    return (
+        pa.Table.from_pylist(member_rows, schema=MEMBERS_SCHEMA),
+        pa.Table.from_pylist(household_rows, schema=HOUSEHOLDS_SCHEMA),
+    )
+
+
+# -- input at the edge -------------------------------------------------------------------------
+
+
+def _columns(table: pa.Table, schema: pa.Schema, name: str) -> dict[str, npt.NDArray[Any]]:
+    """The schema's columns as numpy arrays (dates as day numbers, null dates ``_NEVER``)."""
+    out: dict[str, npt.NDArray[Any]] = {}
+    for field in schema:
+        if field.name == "household_id":
+            continue
+        if field.name not in table.column_names:
+            raise ColumnarInputError(f"{name} table: column {field.name} is missing")
+        try:
+            column = table.column(field.name).cast(field.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            raise ColumnarInputError(f"{name} table: column {field.name}: {error}") from None
+        if column.null_count and field.name not in _NULLABLE:
+            raise ColumnarInputError(f"{name} table: column {field.name} has a null")
+        if pa.types.is_date32(field.type):
+            column = column.cast(pa.int32()).fill_null(_NEVER_DAY)
+            out[field.name] = column.to_numpy().astype(np.int64)
+        else:
+            out[field.name] = column.to_numpy()
+    return out
+
+
+_NEVER_DAY: Final = 2_000_000_000
+"""A day number after every real date (a null date)."""
+
+
+def _household_index(member_ids: pa.ChunkedArray, household_ids: pa.ChunkedArray) -> Ints:
+    if household_ids.null_count or member_ids.null_count:
+        raise ColumnarInputError("a household_id is null")
+    keys = household_ids.cast(pa.string())
+    if len(pa.compute.unique(keys)) != len(keys):
+        raise ColumnarInputError("households table: a household_id is listed twice")
+    index = pa.compute.index_in(member_ids.cast(pa.string()), value_set=keys.combine_chunks())
+    if index.null_count:
+        unknown = member_ids.filter(pa.compute.is_null(index))[0].as_py()
+        raise ColumnarInputError(f"members table: household_id {unknown} is not a household")
+    return np.asarray(index.to_numpy(), dtype=np.int64)
+
+
+# -- dates as numbers --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Dates:
+    """Day numbers split into the parts the rules read."""
+
+    months: Ints
+    """Months since 1970-01 (a datetime64[M] as a number)."""
+    day: Ints
+    """Day of the month, 1–31."""
+
+
+def _split(days: Ints) -> _Dates:
+    months = days.astype("datetime64[D]").astype("datetime64[M]")
+    first = months.astype("datetime64[D]").astype(np.int64)
+    return _Dates(months.astype(np.int64), days - first + 1)
+
+
+def _birthday(birth: _Dates, years: int) -> Ints:
+    """The ``years``-th birthday as a day number; 29 February gives 1 March in a common year,
+    as ``_assess_months.birthday`` (the 29th day after 1 February spills into March)."""
+    month_start = (birth.months + 12 * years).astype("datetime64[M]").astype("datetime64[D]")
+    return np.asarray(month_start.astype(np.int64) + birth.day - 1, dtype=np.int64)
+
+
+def _month_index(days: Ints, fiscal_year: int) -> Ints:
+    """The month of each day counted from April of the fiscal year; null stays ``_NEVER``."""
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    index = months - ((fiscal_year - 1970) * 12 + 3)
+    return np.where(days >= _NEVER_DAY, _NEVER, index)
+
+
+def _day(year: int, month: int, day: int) -> int:
+    return int(np.datetime64(f"{year:04d}-{month:02d}-{day:02d}", "D").astype(np.int64))
+
+
+# -- one chunk of households -------------------------------------------------------------------
+
+
+def _segment_sum(values: npt.NDArray[Any], starts: Ints) -> Ints:
+    """Per household (rows ``starts[k]:starts[k+1]``) the sum of ``values`` (1-D or 2-D)."""
+    zero = np.zeros((1, *values.shape[1:]), dtype=np.int64)
+    cumulative = np.concatenate([zero, np.cumsum(values, axis=0, dtype=np.int64)])
+    return np.asarray(cumulative[starts[1:]] - cumulative[starts[:-1]], dtype=np.int64)
+
+
+def _floor(amount: Ints, rate: Fraction, unit: int) -> Ints:
+    return amount * rate.numerator // (rate.denominator * unit) * unit
+
+
+def _refused(m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules) -> Bools:
+    """Households the engine refuses (``_assess._check``) or could not price: they take the
+    per-household path, which raises the engine's own error."""
+    count = np.diff(starts)
+    owner = np.repeat(np.arange(len(count)), count)
+    bad = (
+        (np.minimum(np.minimum(m["salary"], m["pension"]), m["other"]) < 0)
+        | (
+            (m["lost"] < _NEVER_DAY)
+            & ((m["acquired"] >= _NEVER_DAY) | (m["lost"] <= m["acquired"]))
+        )
+        | ((m["acquired"] < _NEVER_DAY) & (m["acquired"] < m["birth_date"]))
+    )
+    head = m["person_id"] == h["head_person_id"][owner]
+    # A person twice: members are grouped by household; sort each group's ids and compare.
+    key = np.lexsort((m["person_id"], owner))
+    twice = np.zeros(len(owner), dtype=bool)
+    same = (owner[key][1:] == owner[key][:-1]) & (
+        m["person_id"][key][1:] == m["person_id"][key][:-1]
+    )
+    twice[key[1:]] = same
+    refused = (
+        (_segment_sum(bad, starts) > 0)
+        | (_segment_sum(head, starts) == 0)
+        | (_segment_sum(twice, starts) > 0)
+        | (h["fixed_asset_tax"] < 0)
+    )
+    return np.asarray(refused, dtype=bool)
+
+
+_OUT_KEYS: Final = (
+    "reduction",
+    *(
+        f"{p}_{k}"
+        for p in PARTS
+        for k in ("income_levy", "asset_levy", "per_capita", "per_household", "capped", "amount")
+    ),
+    "total",
+    "instalment",
+    "instalment_adjusted",
+    "refused",
+)
+
+
+def _chunk(
+    m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules
+) -> dict[str, npt.NDArray[Any]]:
+    refused = _refused(m, h, starts, rules)
+    if refused.any():  # priced without them (every kept household has its 世帯主's row)
+        count = np.diff(starts)
+        keep_m = np.repeat(~refused, count)
+        m = {k: v[keep_m] for k, v in m.items()}
+        h = {k: v[~refused] for k, v in h.items()}
+        starts = np.concatenate([[0], np.cumsum(count[~refused])]).astype(np.int64)
+    if refused.all():
+        return {"refused": refused} | {
+            k: np.zeros(len(refused), bool if k.endswith("capped") else np.int64)
+            for k in _OUT_KEYS[:-1]
+        }
+    priced = _price(m, h, starts, rules)
+    out: dict[str, npt.NDArray[Any]] = {}
+    for key, values in priced.items():
+        full = np.zeros(len(refused), dtype=values.dtype)
+        full[~refused] = values
+        out[key] = full
+    out["refused"] = refused
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Members:
+    """Per member: the household row, and member × month masks and figures."""
+
+    owner: Ints
+    covered: Bools
+    care: Bools
+    base: Ints
+    former: Bools
+    exempt: Bools
+    preschool: Bools
+
+
+def _price(
+    m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules
+) -> dict[str, npt.NDArray[Any]]:
+    fy = rules.fiscal_year
+    members = _months(m, h, starts, rules)
+    cls = _judge(m, h, starts, members.owner, rules)
+    month = np.arange(12)
+    since = _month_index(h["specified_household_since"], fy)
+    elapsed = month[None, :] - since[:, None]
+    rule = rules.national.special.specified_household
+    state = np.where(
+        (since[:, None] < _NEVER) & (elapsed >= 0) & (elapsed < 12 * rule.first_years),
+        1,
+        np.where(
+            (since[:, None] < _NEVER)
+            & (elapsed >= 0)
+            & (elapsed < 12 * (rule.first_years + rule.then_years)),
+            2,
+            0,
+        ),
+    )
+    out: dict[str, npt.NDArray[Any]] = {"reduction": cls}
+    grand = np.zeros(len(cls), dtype=np.int64)
+    for part in PARTS:
+        figures = _part(members, cls, state, h["fixed_asset_tax"], starts, rules, part)
+        for key, values in figures.items():
+            out[f"{part}_{key}"] = values
+        grand += figures["amount"]
+    plan = rules.municipal.rounding.instalment
+    count = len(rules.municipal.instalments.months)
+    each = grand // count // plan.unit * plan.unit
+    out["total"] = grand
+    out["instalment"] = each
+    out["instalment_adjusted"] = grand - each * (count - 1)
+    return out
+
+
+def _months(m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules) -> _Members:
+    fy, national = rules.fiscal_year, rules.national
+    special, factors = national.special, rules.factors
+    month = np.arange(12)[None, :]
+    owner = np.repeat(np.arange(len(h["head_person_id"])), np.diff(starts))
+    birth = _split(m["birth_date"])
+    late = _birthday(birth, 75)
+    until = np.minimum(m["lost"], late)
+    acquired = _month_index(m["acquired"], fy)
+    covered = (acquired[:, None] <= month) & (month < _month_index(until, fy)[:, None])
+    forty = _month_index(_birthday(birth, 40) - 1, fy)
+    sixty_five = _month_index(_birthday(birth, 65) - 1, fy)
+    care = covered & (forty[:, None] <= month) & (month < sixty_five[:, None])
+    # 非自発的失業: from the month of the day after leaving to the end of the next fiscal year.
+    leaving = m["involuntary_unemployment_from"]
+    left = _month_index(leaving, fy)
+    left_fy = _split(leaving).months // 12 + 1970 - (_split(leaving).months % 12 < 3)
+    jobless = (
+        (left[:, None] <= month) & (leaving < _NEVER_DAY)[:, None] & (fy <= left_fy + 1)[:, None]
+    )
+    ratio = factors.salary_ratio
+    deduction = national.basic_deduction.value
+    rest = m["pension"] + m["other"] - deduction
+    full = np.maximum(0, m["salary"] + rest)
+    reduced = np.maximum(0, m["salary"] * ratio.numerator // ratio.denominator + rest)
+    base = np.where(jobless, reduced[:, None], full[:, None])
+    former: Bools = np.asarray(
+        m["former_dependant"][:, None]
+        & (acquired < _NEVER)[:, None]
+        & (month < (acquired + special.former_dependant.months)[:, None]),
+        dtype=bool,
+    )
+    if special.former_dependant.income_exempt:
+        base = np.where(former, 0, base)
+    exempt: Bools = np.zeros_like(covered)
+    perinatal = special.perinatal
+    if perinatal is not None:
+        due = _month_index(m["delivery_due"], fy)[:, None]
+        exempt = (
+            (due < _NEVER)
+            & (due - perinatal.months_before <= month)
+            & (month <= due + perinatal.months_after)
+            & (month >= _month_index(np.array([_day_of(perinatal.start)]), fy)[0])
+        ).astype(bool)
+        base = np.where(exempt, 0, base)
+    sixth = _birthday(birth, 6)
+    preschool = sixth > _day(fy, 4, 1)
+    return _Members(owner, covered, care, base, former, exempt, preschool)
+
+
+def _day_of(value: Any) -> int:
+    return _day(value.year, value.month, value.day)
+
+
+def _judge(
+    m: dict[str, Ints], h: dict[str, Ints], starts: Ints, owner: Ints, rules: PremiumRules
+) -> Ints:
+    """The 軽減 class index per household (0 none, 1 2割, 2 5割, 3 7割), ``_assess_reduction``."""
+    fy, national = rules.fiscal_year, rules.national
+    first = _day(fy, 4, 1)
+    acquired = m["acquired"]
+    until = np.minimum(m["lost"], _birthday(_split(m["birth_date"]), 75))
+    has = acquired < _NEVER_DAY
+    on_first = has & (acquired <= first) & (until > first)
+    any_first = _segment_sum(on_first, starts) > 0
+    later = np.where(has & (acquired > first) & (until > acquired), acquired, _NEVER_DAY)
+    earliest = np.minimum.reduceat(later, starts[:-1]) if len(later) else later
+    day = np.where(any_first, first, earliest)
+    judged = day < _NEVER_DAY
+    mine = day[owner]
+    on_day = has & (acquired <= mine) & (until > mine)
+    ssh = m["specified_same_household"]
+    counted = (m["person_id"] == h["head_person_id"][owner]) | ssh | on_day
+    n = _segment_sum(counted & (ssh | on_day), starts)
+    undeclared = _segment_sum(counted & ~m["declared"], starts) > 0
+    # 高齢者特別控除: aged min_age or over on 12月31日 of the income year.
+    rule = national.reduction
+    pension = m["pension"]
+    older = m["birth_date"] <= _day(fy - 1, 12, 31)
+    older &= _birthday(_split(m["birth_date"]), rule.pension_deduction.min_age) - 1 <= _day(
+        fy - 1, 12, 31
+    )
+    pension = np.where(older, np.maximum(0, pension - rule.pension_deduction.value), pension)
+    salary = m["salary"]
+    leaving = m["involuntary_unemployment_from"]
+    months = _split(leaving).months
+    left_fy = months // 12 + 1970 - (months % 12 < 3)
+    jobless = (leaving < _NEVER_DAY) & (_month_index(leaving, fy) <= 11) & (fy <= left_fy + 1)
+    ratio = Fraction(national.special.involuntary_unemployment.salary_ratio)
+    salary = np.where(jobless, salary * ratio.numerator // ratio.denominator, salary)
+    total = _segment_sum(np.where(counted, salary + pension + m["other"], 0), starts)
+    earners = _segment_sum(counted & m["wage_earner"], starts)
+    base = rule.base.value + rule.per_extra_wage_earner.value * np.maximum(0, earners - 1)
+    cls = np.where(
+        total <= base,
+        3,
+        np.where(
+            total <= base + rule.per_member_5.value * n,
+            2,
+            np.where(total <= base + rule.per_member_2.value * n, 1, 0),
+        ),
+    )
+    return np.asarray(np.where(judged & ~undeclared, cls, 0), dtype=np.int64)
+
+
+def _shares(rules: PremiumRules, part: Part) -> tuple[Ints, Ints]:
+    """Lookup tables of the floored 均等割 per member [class, 未就学児, 旧被扶養者, 産前産後]
+    and 平等割 per household [class, 特定世帯 state, 旧被扶養者 alone], as ``member_month`` and
+    ``household_remaining`` compute them."""
+    rates = rules.municipal.parts.of(part)
+    factors = rules.factors
+    unit = rules.municipal.rounding.reduced.unit
+    per_capita = np.zeros((4, 2, 2, 2), dtype=np.int64)
+    per_household = np.zeros((4, 3, 2), dtype=np.int64)
+    keeps = (Fraction(1), factors.specified_first_keep, factors.specified_then_keep)
+    for c, name in enumerate(_CLASSES):
+        statutory = RATES[name] if name else Fraction(0)
+        for former in (0, 1):
+            reduction = max(statutory, factors.former_dependant_rate) if former else statutory
+            for pre in (0, 1):
+                keep = factors.preschool_keep if pre and factors.preschool_keep is not None else 1
+                remaining = (1 - reduction) * keep
+                amount = rates.per_capita * remaining
+                per_capita[c, pre, former, 0] = (
+                    amount.numerator // (amount.denominator * unit) * unit
+                )
+            for state, kept in enumerate(keeps):
+                share = (1 - reduction) * kept
+                if part == "care" and state:
+                    share = 1 - reduction
+                amount = rates.per_household * share
+                per_household[c, state, former] = (
+                    amount.numerator // (amount.denominator * unit) * unit
+                )
+    return per_capita, per_household
+
+
+def _part(
+    members: _Members,
+    cls: Ints,
+    state: Ints,
+    asset_tax: Ints,
+    starts: Ints,
+    rules: PremiumRules,
+    part: Part,
+) -> dict[str, Ints]:
+    liable = members.covered & members.care if part == "care" else members.covered
+    per_capita_table, per_household_table = _shares(rules, part)
+    owner = members.owner
+    pre = members.preschool.astype(np.int64)[:, None]
+    each = per_capita_table[
+        cls[owner][:, None], pre, members.former.astype(np.int64), members.exempt.astype(np.int64)
+    ]
+    count = _segment_sum(liable, starts)
+    income = _segment_sum(np.where(liable, members.base, 0), starts)
+    per_capita = _segment_sum(np.where(liable, each, 0), starts)
+    alone_former = (count == 1) & (_segment_sum(liable & members.former, starts) == 1)
+    any_liable = count > 0
+    factors = rules.factors
+    unit = rules.municipal.rounding.income_levy.unit
+    income_levy = _floor(income, factors.income_rate[part], unit)
+    asset_levy = np.broadcast_to(
+        _floor(asset_tax, factors.asset_rate[part], unit)[:, None], income.shape
+    )
+    specified = np.where(count == 1, state, 0)
+    per_household = per_household_table[cls[:, None], specified, alone_former.astype(np.int64)]
+    zero = np.zeros_like(income)
+    asset_levy = np.where(any_liable, asset_levy, zero)
+    per_household = np.where(any_liable, per_household, zero)
+    raw = income_levy + asset_levy + per_capita + per_household
+    cap = rules.cap(part)
+    total = np.minimum(raw, cap)
+    part_unit = rules.municipal.rounding.part.unit
+    return {
+        "income_levy": income_levy.sum(axis=1) // 12,
+        "asset_levy": asset_levy.sum(axis=1) // 12,
+        "per_capita": per_capita.sum(axis=1) // 12,
+        "per_household": per_household.sum(axis=1) // 12,
+        "capped": (any_liable & (raw > cap)).any(axis=1),
+        "amount": total.sum(axis=1) // 12 // part_unit * part_unit,
+    }
+
+
+# -- output and fallback -----------------------------------------------------------------------
+
+
+def _table(ids: pa.ChunkedArray, columns: dict[str, Any]) -> pa.Table:
+    names = np.array(_CLASSES, dtype=object)
+    arrays: dict[str, Any] = {"household_id": ids.cast(pa.string())}
+    arrays["reduction"] = pa.array(
+        names[np.asarray(columns["reduction"], dtype=np.int64)], type=pa.string()
+    )
+    for key in _OUT_KEYS[1:-1]:
+        arrays[key] = pa.array(columns[key])
+    refused = np.asarray(columns["refused"], dtype=bool)
+    arrays["engine"] = pa.array(np.where(refused, "per-household", "columnar"), type=pa.string())
+    return pa.table(arrays)
+
+
+def _with_fallback(
+    result: pa.Table, members: pa.Table, households: pa.Table, starts: Ints, rules: PremiumRules
+) -> pa.Table:
+    refused = np.flatnonzero(result.column("engine").to_numpy(zero_copy_only=False) != "columnar")
+    if not len(refused):
+        return result
+    rows = []
+    for k in refused:
+        lo, hi = int(starts[k]), int(starts[k + 1])
+        household = _household_input(
+            households.slice(int(k), 1).to_pylist()[0],
+            members.slice(lo, hi - lo).to_pylist(),
+            rules,
+        )
+        rows.append(_row(assess(household, rules, with_reasons=False), rules))
+    kept = np.flatnonzero(result.column("engine").to_numpy(zero_copy_only=False) == "columnar")
+    joined = pa.concat_tables(
+        [result.take(pa.array(kept)), pa.Table.from_pylist(rows, schema=result.schema)]
+    )
+    return joined.take(pa.array(np.argsort(np.concatenate([kept, refused]), kind="stable")))
+
+
+def _household_input(
+    row: dict[str, Any], member_rows: Sequence[dict[str, Any]], rules: PremiumRules
+) -> HouseholdInput:
+    return HouseholdInput(
+        household_id=str(row["household_id"]),
+        municipality=rules.municipal.municipality,
+        fiscal_year=rules.fiscal_year,
+        head_person_id=row["head_person_id"],
+        members=tuple(
+            Member(
+                person_id=r["person_id"],
+                birth_date=r["birth_date"],
+                acquired=r["acquired"],
+                lost=r["lost"],
+                income=Income(
+                    r["salary"], r["pension"], r["other"], r["declared"], r["wage_earner"]
+                ),
+                specified_same_household=r["specified_same_household"],
+                involuntary_unemployment_from=r["involuntary_unemployment_from"],
+                former_dependant=r["former_dependant"],
+                delivery_due=r["delivery_due"],
+            )
+            for r in member_rows
+        ),
+        fixed_asset_tax=row["fixed_asset_tax"],
+        specified_household_since=row["specified_household_since"],
+    )
+
+
+def _row(a: Any, rules: PremiumRules) -> dict[str, Any]:
+    row: dict[str, Any] = {"household_id": a.household_id, "reduction": a.reduction}
+    for p in a.parts:
+        for key in ("income_levy", "asset_levy", "per_capita", "per_household", "capped", "amount"):
+            row[f"{p.part}_{key}"] = getattr(p, key)
+    amounts = [i.amount for i in a.instalments]
+    plan = rules.municipal.rounding.instalment
+    row["total"] = a.total
+    row["instalment"] = a.total // len(amounts) // plan.unit * plan.unit
+    row["instalment_adjusted"] = amounts[0] if plan.remainder == "first" else amounts[-1]
+    row["engine"] = "per-household"
+    return row
