@@ -189,10 +189,13 @@ _NEVER_DAY: Final = 2_000_000_000
 def _household_index(member_ids: pa.ChunkedArray, household_ids: pa.ChunkedArray) -> Ints:
     if household_ids.null_count or member_ids.null_count:
         raise ColumnarInputError("a household_id is null")
-    keys = household_ids.cast(pa.string())
+    # Integer ids (a database key) are matched as they are; anything else as text.
+    same = pa.types.is_integer(household_ids.type) and pa.types.is_integer(member_ids.type)
+    kind = pa.int64() if same else pa.string()
+    keys = household_ids.cast(kind)
     if len(pa.compute.unique(keys)) != len(keys):
         raise ColumnarInputError("households table: a household_id is listed twice")
-    index = pa.compute.index_in(member_ids.cast(pa.string()), value_set=keys.combine_chunks())
+    index = pa.compute.index_in(member_ids.cast(kind), value_set=keys.combine_chunks())
     if index.null_count:
         unknown = member_ids.filter(pa.compute.is_null(index))[0].as_py()
         raise ColumnarInputError(f"members table: household_id {unknown} is not a household")
@@ -212,23 +215,45 @@ class _Dates:
     """Day of the month, 1–31."""
 
 
+def _civil(days: Ints) -> tuple[Ints, Ints, Ints]:
+    """(year, month, day) of day numbers, in integer arithmetic (H. Hinnant's
+    ``civil_from_days``: numpy's datetime64 conversions cost several times more)."""
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+def _days_of(year: Ints, month: Ints) -> Ints:
+    """The day number of the 1st of (year, month) (``days_from_civil``)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5
+    return np.asarray(era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468)
+
+
 def _split(days: Ints) -> _Dates:
-    months = days.astype("datetime64[D]").astype("datetime64[M]")
-    first = months.astype("datetime64[D]").astype(np.int64)
-    return _Dates(months.astype(np.int64), days - first + 1)
+    year, month, day = _civil(days)
+    return _Dates((year - 1970) * 12 + month - 1, day)
 
 
 def _birthday(birth: _Dates, years: int) -> Ints:
     """The ``years``-th birthday as a day number; 29 February gives 1 March in a common year,
     as ``_assess_months.birthday`` (the 29th day after 1 February spills into March)."""
-    month_start = (birth.months + 12 * years).astype("datetime64[M]").astype("datetime64[D]")
-    return np.asarray(month_start.astype(np.int64) + birth.day - 1, dtype=np.int64)
+    months = birth.months + 12 * years
+    start = _days_of(months // 12 + 1970, months % 12 + 1)
+    return np.asarray(start + birth.day - 1, dtype=np.int64)
 
 
 def _month_index(days: Ints, fiscal_year: int) -> Ints:
     """The month of each day counted from April of the fiscal year; null stays ``_NEVER``."""
-    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    index = months - ((fiscal_year - 1970) * 12 + 3)
+    index = _split(days).months - ((fiscal_year - 1970) * 12 + 3)
     return np.where(days >= _NEVER_DAY, _NEVER, index)
 
 
@@ -246,11 +271,16 @@ def _segment_sum(values: npt.NDArray[Any], starts: Ints) -> Ints:
     return np.asarray(cumulative[starts[1:]] - cumulative[starts[:-1]], dtype=np.int64)
 
 
+def _group_sum(values: npt.NDArray[Any], starts: Ints) -> Ints:
+    """``_segment_sum`` for households that all have a row (faster: no running total)."""
+    return np.asarray(np.add.reduceat(values, starts[:-1], axis=0, dtype=np.int64))
+
+
 def _floor(amount: Ints, rate: Fraction, unit: int) -> Ints:
     return amount * rate.numerator // (rate.denominator * unit) * unit
 
 
-def _refused(m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules) -> Bools:
+def _refused(m: dict[str, Ints], h: dict[str, Ints], starts: Ints) -> Bools:
     """Households the engine refuses (``_assess._check``) or could not price: they take the
     per-household path, which raises the engine's own error."""
     count = np.diff(starts)
@@ -297,26 +327,66 @@ _OUT_KEYS: Final = (
 def _chunk(
     m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules
 ) -> dict[str, npt.NDArray[Any]]:
-    refused = _refused(m, h, starts, rules)
-    if refused.any():  # priced without them (every kept household has its 世帯主's row)
-        count = np.diff(starts)
-        keep_m = np.repeat(~refused, count)
-        m = {k: v[keep_m] for k, v in m.items()}
-        h = {k: v[~refused] for k, v in h.items()}
-        starts = np.concatenate([[0], np.cumsum(count[~refused])]).astype(np.int64)
-    if refused.all():
-        return {"refused": refused} | {
-            k: np.zeros(len(refused), bool if k.endswith("capped") else np.int64)
-            for k in _OUT_KEYS[:-1]
-        }
-    priced = _price(m, h, starts, rules)
-    out: dict[str, npt.NDArray[Any]] = {}
-    for key, values in priced.items():
-        full = np.zeros(len(refused), dtype=values.dtype)
-        full[~refused] = values
-        out[key] = full
+    """One chunk of households: the refused set aside, the others priced in two groups: the
+    steady ones (nothing changes inside the year, so April stands for all 12 months) and the
+    changing ones, month by month."""
+    refused = _refused(m, h, starts)
+    out: dict[str, npt.NDArray[Any]] = {
+        k: np.zeros(len(refused), bool if k.endswith("capped") else np.int64)
+        for k in _OUT_KEYS[:-1]
+    }
     out["refused"] = refused
+    steady = _steady(m, h, starts, rules)
+    for chosen, months in ((~refused & steady, _APRIL), (~refused & ~steady, _YEAR)):
+        if not chosen.any():
+            continue
+        count = np.diff(starts)
+        mine = np.repeat(chosen, count)
+        group_m = {k: v[mine] for k, v in m.items()}
+        group_h = {k: v[chosen] for k, v in h.items()}
+        group_starts = np.concatenate([[0], np.cumsum(count[chosen])]).astype(np.int64)
+        for key, values in _price(group_m, group_h, group_starts, rules, months).items():
+            out[key][chosen] = values
     return out
+
+
+_APRIL: Final = np.arange(1)
+_YEAR: Final = np.arange(12)
+
+
+def _steady(m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules) -> Bools:
+    """Households where no member's figure changes from May to March: no change point (the
+    engine's ``segments``) falls in months 1–11."""
+    fy, special = rules.fiscal_year, rules.national.special
+    birth = _split(m["birth_date"])
+    acquired = _month_index(m["acquired"], fy)
+    until = np.minimum(m["lost"], _birthday(birth, 75))
+    points = [
+        acquired,
+        _month_index(until, fy),
+        _month_index(_birthday(birth, 40) - 1, fy),
+        _month_index(_birthday(birth, 65) - 1, fy),
+        _month_index(m["involuntary_unemployment_from"], fy),
+        np.where(m["former_dependant"], acquired + special.former_dependant.months, _NEVER),
+    ]
+    perinatal = special.perinatal
+    if perinatal is not None:
+        due = _month_index(m["delivery_due"], fy)
+        start = _month_index(np.array([_day_of(perinatal.start)]), fy)
+        points += [
+            due - perinatal.months_before,
+            due + perinatal.months_after + 1,
+            np.where(due < _NEVER, start, _NEVER),
+        ]
+    inside = np.zeros(len(acquired), dtype=bool)
+    for point in points:
+        inside |= (point >= 1) & (point <= 11)
+    since = _month_index(h["specified_household_since"], fy)
+    rule = special.specified_household
+    changing = _segment_sum(inside, starts) > 0
+    for offset in (0, 12 * rule.first_years, 12 * (rule.first_years + rule.then_years)):
+        changing |= (since + offset >= 1) & (since + offset <= 11)
+    return np.asarray(~changing, dtype=bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,12 +403,14 @@ class _Members:
 
 
 def _price(
-    m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules
+    m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules, months: Ints
 ) -> dict[str, npt.NDArray[Any]]:
+    """Every figure of the households for the ``months`` given (all 12, or April alone for
+    steady households, then counted 12 times)."""
     fy = rules.fiscal_year
-    members = _months(m, h, starts, rules)
+    members = _months(m, h, starts, rules, months)
     cls = _judge(m, h, starts, members.owner, rules)
-    month = np.arange(12)
+    month = months
     since = _month_index(h["specified_household_since"], fy)
     elapsed = month[None, :] - since[:, None]
     rule = rules.national.special.specified_household
@@ -369,10 +441,12 @@ def _price(
     return out
 
 
-def _months(m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules) -> _Members:
+def _months(
+    m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules, months: Ints
+) -> _Members:
     fy, national = rules.fiscal_year, rules.national
     special, factors = national.special, rules.factors
-    month = np.arange(12)[None, :]
+    month = months[None, :]
     owner = np.repeat(np.arange(len(h["head_person_id"])), np.diff(starts))
     birth = _split(m["birth_date"])
     late = _birthday(birth, 75)
@@ -433,7 +507,7 @@ def _judge(
     until = np.minimum(m["lost"], _birthday(_split(m["birth_date"]), 75))
     has = acquired < _NEVER_DAY
     on_first = has & (acquired <= first) & (until > first)
-    any_first = _segment_sum(on_first, starts) > 0
+    any_first = _group_sum(on_first, starts) > 0
     later = np.where(has & (acquired > first) & (until > acquired), acquired, _NEVER_DAY)
     earliest = np.minimum.reduceat(later, starts[:-1]) if len(later) else later
     day = np.where(any_first, first, earliest)
@@ -442,8 +516,8 @@ def _judge(
     on_day = has & (acquired <= mine) & (until > mine)
     ssh = m["specified_same_household"]
     counted = (m["person_id"] == h["head_person_id"][owner]) | ssh | on_day
-    n = _segment_sum(counted & (ssh | on_day), starts)
-    undeclared = _segment_sum(counted & ~m["declared"], starts) > 0
+    n = _group_sum(counted & (ssh | on_day), starts)
+    undeclared = _group_sum(counted & ~m["declared"], starts) > 0
     # 高齢者特別控除: aged min_age or over on 12月31日 of the income year.
     rule = national.reduction
     pension = m["pension"]
@@ -459,8 +533,8 @@ def _judge(
     jobless = (leaving < _NEVER_DAY) & (_month_index(leaving, fy) <= 11) & (fy <= left_fy + 1)
     ratio = Fraction(national.special.involuntary_unemployment.salary_ratio)
     salary = np.where(jobless, salary * ratio.numerator // ratio.denominator, salary)
-    total = _segment_sum(np.where(counted, salary + pension + m["other"], 0), starts)
-    earners = _segment_sum(counted & m["wage_earner"], starts)
+    total = _group_sum(np.where(counted, salary + pension + m["other"], 0), starts)
+    earners = _group_sum(counted & m["wage_earner"], starts)
     base = rule.base.value + rule.per_extra_wage_earner.value * np.maximum(0, earners - 1)
     cls = np.where(
         total <= base,
@@ -522,10 +596,10 @@ def _part(
     each = per_capita_table[
         cls[owner][:, None], pre, members.former.astype(np.int64), members.exempt.astype(np.int64)
     ]
-    count = _segment_sum(liable, starts)
-    income = _segment_sum(np.where(liable, members.base, 0), starts)
-    per_capita = _segment_sum(np.where(liable, each, 0), starts)
-    alone_former = (count == 1) & (_segment_sum(liable & members.former, starts) == 1)
+    count = _group_sum(liable, starts)
+    income = _group_sum(np.where(liable, members.base, 0), starts)
+    per_capita = _group_sum(np.where(liable, each, 0), starts)
+    alone_former = (count == 1) & (_group_sum(liable & members.former, starts) == 1)
     any_liable = count > 0
     factors = rules.factors
     unit = rules.municipal.rounding.income_levy.unit
@@ -542,13 +616,14 @@ def _part(
     cap = rules.cap(part)
     total = np.minimum(raw, cap)
     part_unit = rules.municipal.rounding.part.unit
+    weight = 12 // income.shape[1]  # April standing for the year in a steady household
     return {
-        "income_levy": income_levy.sum(axis=1) // 12,
-        "asset_levy": asset_levy.sum(axis=1) // 12,
-        "per_capita": per_capita.sum(axis=1) // 12,
-        "per_household": per_household.sum(axis=1) // 12,
+        "income_levy": income_levy.sum(axis=1) * weight // 12,
+        "asset_levy": asset_levy.sum(axis=1) * weight // 12,
+        "per_capita": per_capita.sum(axis=1) * weight // 12,
+        "per_household": per_household.sum(axis=1) * weight // 12,
         "capped": (any_liable & (raw > cap)).any(axis=1),
-        "amount": total.sum(axis=1) // 12 // part_unit * part_unit,
+        "amount": total.sum(axis=1) * weight // 12 // part_unit * part_unit,
     }
 
 
@@ -557,7 +632,7 @@ def _part(
 
 def _table(ids: pa.ChunkedArray, columns: dict[str, Any]) -> pa.Table:
     names = np.array(_CLASSES, dtype=object)
-    arrays: dict[str, Any] = {"household_id": ids.cast(pa.string())}
+    arrays: dict[str, Any] = {"household_id": ids}
     arrays["reduction"] = pa.array(
         names[np.asarray(columns["reduction"], dtype=np.int64)], type=pa.string()
     )
@@ -582,7 +657,8 @@ def _with_fallback(
             members.slice(lo, hi - lo).to_pylist(),
             rules,
         )
-        rows.append(_row(assess(household, rules, with_reasons=False), rules))
+        row = _row(assess(household, rules, with_reasons=False), rules)
+        rows.append(row | {"household_id": households.column("household_id")[int(k)].as_py()})
     kept = np.flatnonzero(result.column("engine").to_numpy(zero_copy_only=False) == "columnar")
     joined = pa.concat_tables(
         [result.take(pa.array(kept)), pa.Table.from_pylist(rows, schema=result.schema)]
