@@ -18,7 +18,6 @@ its ``AssessmentInputError`` naming the household and the field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Final
@@ -27,61 +26,39 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from kokuho.premiums._assess import AssessmentInputError, assess
+from kokuho.premiums._assess_columnar_tables import (
+    CLASSES,
+    HOUSEHOLDS_SCHEMA,
+    MEMBERS_SCHEMA,
+    NEVER_DAY,
+    OUT_KEYS,
+    ColumnarInputError,
+    household_index,
+    household_tables,
+    result_table,
+    with_fallback,
+)
+from kokuho.premiums._assess_columnar_tables import (
+    columns as read_columns,
+)
 from kokuho.premiums._assess_reduction import RATES
-from kokuho.premiums._model import PARTS, HouseholdInput, Income, Member, Part, ReductionClass
+from kokuho.premiums._model import PARTS, Part
 from kokuho.premiums._rules import PremiumRules
+
+__all__ = [
+    "HOUSEHOLDS_SCHEMA",
+    "MEMBERS_SCHEMA",
+    "ColumnarInputError",
+    "assess_table",
+    "household_tables",
+]
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
-MEMBERS_SCHEMA: Final = pa.schema(
-    [
-        ("household_id", pa.string()),
-        ("person_id", pa.int64()),
-        ("birth_date", pa.date32()),
-        ("acquired", pa.date32()),
-        ("lost", pa.date32()),
-        ("salary", pa.int64()),
-        ("pension", pa.int64()),
-        ("other", pa.int64()),
-        ("declared", pa.bool_()),
-        ("wage_earner", pa.bool_()),
-        ("specified_same_household", pa.bool_()),
-        ("involuntary_unemployment_from", pa.date32()),
-        ("former_dependant", pa.bool_()),
-        ("delivery_due", pa.date32()),
-    ]
-)
-"""One row per person of a household (the fields of ``Member``; dates may be null where the
-model allows None)."""
-
-HOUSEHOLDS_SCHEMA: Final = pa.schema(
-    [
-        ("household_id", pa.string()),
-        ("head_person_id", pa.int64()),
-        ("fixed_asset_tax", pa.int64()),
-        ("specified_household_since", pa.date32()),
-    ]
-)
-"""One row per household (the fields of ``HouseholdInput`` but municipality and year, which
-are the rules')."""
-
-_NULLABLE: Final = {
-    "acquired",
-    "lost",
-    "involuntary_unemployment_from",
-    "delivery_due",
-    "specified_household_since",
-}
 _NEVER: Final = 1 << 40
 """A month index or day number no date reaches: a null date."""
-_CLASSES: Final[tuple[ReductionClass | None, ...]] = (None, "2", "5", "7")
 _CHUNK: Final = 100_000
-
-
-class ColumnarInputError(AssessmentInputError):
-    """A members or households table that does not have the columns the assessment reads."""
 
 
 # -- the public entry --------------------------------------------------------------------------
@@ -96,9 +73,9 @@ def assess_table(
     cap flag and the amount, the total and the 納期 amounts (``instalment`` each,
     ``instalment_adjusted`` the one carrying the remainder), and ``engine`` (``columnar`` or
     ``per-household`` for the fallback)."""
-    hh = _columns(households, HOUSEHOLDS_SCHEMA, "households")
-    mm = _columns(members, MEMBERS_SCHEMA, "members")
-    index = _household_index(members.column("household_id"), households.column("household_id"))
+    hh = read_columns(households, HOUSEHOLDS_SCHEMA, "households")
+    mm = read_columns(members, MEMBERS_SCHEMA, "members")
+    index = household_index(members.column("household_id"), households.column("household_id"))
     order = np.argsort(index, kind="stable")
     mm = {k: v[order] for k, v in mm.items()}
     index = index[order]
@@ -112,94 +89,13 @@ def assess_table(
         part_m = {k: v[lo:hi] for k, v in mm.items()}
         out.append(_chunk(part_m, part_h, starts[first : last + 1] - lo, rules))
     columns: dict[str, npt.NDArray[Any]] = {
-        k: np.concatenate([o[k] for o in out]) if out else np.zeros(0, np.int64) for k in _OUT_KEYS
+        k: np.concatenate([o[k] for o in out]) if out else np.zeros(0, np.int64) for k in OUT_KEYS
     }
-    result = _table(households.column("household_id"), columns)
-    return _with_fallback(result, members.take(pa.array(order)), households, starts, rules)
-
-
-def household_tables(households: Iterable[HouseholdInput]) -> tuple[pa.Table, pa.Table]:
-    """(members, households) tables of ``HouseholdInput`` values, the shape ``assess_table``
-    reads (for tests and for callers holding households in memory)."""
-    member_rows: list[dict[str, Any]] = []
-    household_rows: list[dict[str, Any]] = []
-    for h in households:
-        household_rows.append(
-            {
-                "household_id": h.household_id,
-                "head_person_id": h.head_person_id,
-                "fixed_asset_tax": h.fixed_asset_tax,
-                "specified_household_since": h.specified_household_since,
-            }
-        )
-        for m in h.members:
-            member_rows.append(
-                {
-                    "household_id": h.household_id,
-                    "person_id": m.person_id,
-                    "birth_date": m.birth_date,
-                    "acquired": m.acquired,
-                    "lost": m.lost,
-                    "salary": m.income.salary,
-                    "pension": m.income.pension,
-                    "other": m.income.other,
-                    "declared": m.income.declared,
-                    "wage_earner": m.income.wage_earner,
-                    "specified_same_household": m.specified_same_household,
-                    "involuntary_unemployment_from": m.involuntary_unemployment_from,
-                    "former_dependant": m.former_dependant,
-                    "delivery_due": m.delivery_due,
-                }
-            )
-    return (
-        pa.Table.from_pylist(member_rows, schema=MEMBERS_SCHEMA),
-        pa.Table.from_pylist(household_rows, schema=HOUSEHOLDS_SCHEMA),
-    )
+    result = result_table(households.column("household_id"), columns)
+    return with_fallback(result, members.take(pa.array(order)), households, starts, rules)
 
 
 # -- input at the edge -------------------------------------------------------------------------
-
-
-def _columns(table: pa.Table, schema: pa.Schema, name: str) -> dict[str, npt.NDArray[Any]]:
-    """The schema's columns as numpy arrays (dates as day numbers, null dates ``_NEVER``)."""
-    out: dict[str, npt.NDArray[Any]] = {}
-    for field in schema:
-        if field.name == "household_id":
-            continue
-        if field.name not in table.column_names:
-            raise ColumnarInputError(f"{name} table: column {field.name} is missing")
-        try:
-            column = table.column(field.name).cast(field.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-            raise ColumnarInputError(f"{name} table: column {field.name}: {error}") from None
-        if column.null_count and field.name not in _NULLABLE:
-            raise ColumnarInputError(f"{name} table: column {field.name} has a null")
-        if pa.types.is_date32(field.type):
-            column = column.cast(pa.int32()).fill_null(_NEVER_DAY)
-            out[field.name] = column.to_numpy().astype(np.int64)
-        else:
-            out[field.name] = column.to_numpy()
-    return out
-
-
-_NEVER_DAY: Final = 2_000_000_000
-"""A day number after every real date (a null date)."""
-
-
-def _household_index(member_ids: pa.ChunkedArray, household_ids: pa.ChunkedArray) -> Ints:
-    if household_ids.null_count or member_ids.null_count:
-        raise ColumnarInputError("a household_id is null")
-    # Integer ids (a database key) are matched as they are; anything else as text.
-    same = pa.types.is_integer(household_ids.type) and pa.types.is_integer(member_ids.type)
-    kind = pa.int64() if same else pa.string()
-    keys = household_ids.cast(kind)
-    if len(pa.compute.unique(keys)) != len(keys):
-        raise ColumnarInputError("households table: a household_id is listed twice")
-    index = pa.compute.index_in(member_ids.cast(kind), value_set=keys.combine_chunks())
-    if index.null_count:
-        unknown = member_ids.filter(pa.compute.is_null(index))[0].as_py()
-        raise ColumnarInputError(f"members table: household_id {unknown} is not a household")
-    return np.asarray(index.to_numpy(), dtype=np.int64)
 
 
 # -- dates as numbers --------------------------------------------------------------------------
@@ -254,7 +150,7 @@ def _birthday(birth: _Dates, years: int) -> Ints:
 def _month_index(days: Ints, fiscal_year: int) -> Ints:
     """The month of each day counted from April of the fiscal year; null stays ``_NEVER``."""
     index = _split(days).months - ((fiscal_year - 1970) * 12 + 3)
-    return np.where(days >= _NEVER_DAY, _NEVER, index)
+    return np.where(days >= NEVER_DAY, _NEVER, index)
 
 
 def _day(year: int, month: int, day: int) -> int:
@@ -287,11 +183,8 @@ def _refused(m: dict[str, Ints], h: dict[str, Ints], starts: Ints) -> Bools:
     owner = np.repeat(np.arange(len(count)), count)
     bad = (
         (np.minimum(np.minimum(m["salary"], m["pension"]), m["other"]) < 0)
-        | (
-            (m["lost"] < _NEVER_DAY)
-            & ((m["acquired"] >= _NEVER_DAY) | (m["lost"] <= m["acquired"]))
-        )
-        | ((m["acquired"] < _NEVER_DAY) & (m["acquired"] < m["birth_date"]))
+        | ((m["lost"] < NEVER_DAY) & ((m["acquired"] >= NEVER_DAY) | (m["lost"] <= m["acquired"])))
+        | ((m["acquired"] < NEVER_DAY) & (m["acquired"] < m["birth_date"]))
     )
     head = m["person_id"] == h["head_person_id"][owner]
     # A person twice: members are grouped by household; sort each group's ids and compare.
@@ -310,20 +203,6 @@ def _refused(m: dict[str, Ints], h: dict[str, Ints], starts: Ints) -> Bools:
     return np.asarray(refused, dtype=bool)
 
 
-_OUT_KEYS: Final = (
-    "reduction",
-    *(
-        f"{p}_{k}"
-        for p in PARTS
-        for k in ("income_levy", "asset_levy", "per_capita", "per_household", "capped", "amount")
-    ),
-    "total",
-    "instalment",
-    "instalment_adjusted",
-    "refused",
-)
-
-
 def _chunk(
     m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: PremiumRules
 ) -> dict[str, npt.NDArray[Any]]:
@@ -332,8 +211,7 @@ def _chunk(
     changing ones, month by month."""
     refused = _refused(m, h, starts)
     out: dict[str, npt.NDArray[Any]] = {
-        k: np.zeros(len(refused), bool if k.endswith("capped") else np.int64)
-        for k in _OUT_KEYS[:-1]
+        k: np.zeros(len(refused), bool if k.endswith("capped") else np.int64) for k in OUT_KEYS[:-1]
     }
     out["refused"] = refused
     steady = _steady(m, h, starts, rules)
@@ -461,7 +339,7 @@ def _months(
     left = _month_index(leaving, fy)
     left_fy = _split(leaving).months // 12 + 1970 - (_split(leaving).months % 12 < 3)
     jobless = (
-        (left[:, None] <= month) & (leaving < _NEVER_DAY)[:, None] & (fy <= left_fy + 1)[:, None]
+        (left[:, None] <= month) & (leaving < NEVER_DAY)[:, None] & (fy <= left_fy + 1)[:, None]
     )
     ratio = factors.salary_ratio
     deduction = national.basic_deduction.value
@@ -505,13 +383,13 @@ def _judge(
     first = _day(fy, 4, 1)
     acquired = m["acquired"]
     until = np.minimum(m["lost"], _birthday(_split(m["birth_date"]), 75))
-    has = acquired < _NEVER_DAY
+    has = acquired < NEVER_DAY
     on_first = has & (acquired <= first) & (until > first)
     any_first = _group_sum(on_first, starts) > 0
-    later = np.where(has & (acquired > first) & (until > acquired), acquired, _NEVER_DAY)
+    later = np.where(has & (acquired > first) & (until > acquired), acquired, NEVER_DAY)
     earliest = np.minimum.reduceat(later, starts[:-1]) if len(later) else later
     day = np.where(any_first, first, earliest)
-    judged = day < _NEVER_DAY
+    judged = day < NEVER_DAY
     mine = day[owner]
     on_day = has & (acquired <= mine) & (until > mine)
     ssh = m["specified_same_household"]
@@ -530,7 +408,7 @@ def _judge(
     leaving = m["involuntary_unemployment_from"]
     months = _split(leaving).months
     left_fy = months // 12 + 1970 - (months % 12 < 3)
-    jobless = (leaving < _NEVER_DAY) & (_month_index(leaving, fy) <= 11) & (fy <= left_fy + 1)
+    jobless = (leaving < NEVER_DAY) & (_month_index(leaving, fy) <= 11) & (fy <= left_fy + 1)
     ratio = Fraction(national.special.involuntary_unemployment.salary_ratio)
     salary = np.where(jobless, salary * ratio.numerator // ratio.denominator, salary)
     total = _group_sum(np.where(counted, salary + pension + m["other"], 0), starts)
@@ -558,7 +436,7 @@ def _shares(rules: PremiumRules, part: Part) -> tuple[Ints, Ints]:
     per_capita = np.zeros((4, 2, 2, 2), dtype=np.int64)
     per_household = np.zeros((4, 3, 2), dtype=np.int64)
     keeps = (Fraction(1), factors.specified_first_keep, factors.specified_then_keep)
-    for c, name in enumerate(_CLASSES):
+    for c, name in enumerate(CLASSES):
         statutory = RATES[name] if name else Fraction(0)
         for former in (0, 1):
             reduction = max(statutory, factors.former_dependant_rate) if former else statutory
@@ -625,85 +503,3 @@ def _part(
         "capped": (any_liable & (raw > cap)).any(axis=1),
         "amount": total.sum(axis=1) * weight // 12 // part_unit * part_unit,
     }
-
-
-# -- output and fallback -----------------------------------------------------------------------
-
-
-def _table(ids: pa.ChunkedArray, columns: dict[str, Any]) -> pa.Table:
-    names = np.array(_CLASSES, dtype=object)
-    arrays: dict[str, Any] = {"household_id": ids}
-    arrays["reduction"] = pa.array(
-        names[np.asarray(columns["reduction"], dtype=np.int64)], type=pa.string()
-    )
-    for key in _OUT_KEYS[1:-1]:
-        arrays[key] = pa.array(columns[key])
-    refused = np.asarray(columns["refused"], dtype=bool)
-    arrays["engine"] = pa.array(np.where(refused, "per-household", "columnar"), type=pa.string())
-    return pa.table(arrays)
-
-
-def _with_fallback(
-    result: pa.Table, members: pa.Table, households: pa.Table, starts: Ints, rules: PremiumRules
-) -> pa.Table:
-    refused = np.flatnonzero(result.column("engine").to_numpy(zero_copy_only=False) != "columnar")
-    if not len(refused):
-        return result
-    rows = []
-    for k in refused:
-        lo, hi = int(starts[k]), int(starts[k + 1])
-        household = _household_input(
-            households.slice(int(k), 1).to_pylist()[0],
-            members.slice(lo, hi - lo).to_pylist(),
-            rules,
-        )
-        row = _row(assess(household, rules, with_reasons=False), rules)
-        rows.append(row | {"household_id": households.column("household_id")[int(k)].as_py()})
-    kept = np.flatnonzero(result.column("engine").to_numpy(zero_copy_only=False) == "columnar")
-    joined = pa.concat_tables(
-        [result.take(pa.array(kept)), pa.Table.from_pylist(rows, schema=result.schema)]
-    )
-    return joined.take(pa.array(np.argsort(np.concatenate([kept, refused]), kind="stable")))
-
-
-def _household_input(
-    row: dict[str, Any], member_rows: Sequence[dict[str, Any]], rules: PremiumRules
-) -> HouseholdInput:
-    return HouseholdInput(
-        household_id=str(row["household_id"]),
-        municipality=rules.municipal.municipality,
-        fiscal_year=rules.fiscal_year,
-        head_person_id=row["head_person_id"],
-        members=tuple(
-            Member(
-                person_id=r["person_id"],
-                birth_date=r["birth_date"],
-                acquired=r["acquired"],
-                lost=r["lost"],
-                income=Income(
-                    r["salary"], r["pension"], r["other"], r["declared"], r["wage_earner"]
-                ),
-                specified_same_household=r["specified_same_household"],
-                involuntary_unemployment_from=r["involuntary_unemployment_from"],
-                former_dependant=r["former_dependant"],
-                delivery_due=r["delivery_due"],
-            )
-            for r in member_rows
-        ),
-        fixed_asset_tax=row["fixed_asset_tax"],
-        specified_household_since=row["specified_household_since"],
-    )
-
-
-def _row(a: Any, rules: PremiumRules) -> dict[str, Any]:
-    row: dict[str, Any] = {"household_id": a.household_id, "reduction": a.reduction}
-    for p in a.parts:
-        for key in ("income_levy", "asset_levy", "per_capita", "per_household", "capped", "amount"):
-            row[f"{p.part}_{key}"] = getattr(p, key)
-    amounts = [i.amount for i in a.instalments]
-    plan = rules.municipal.rounding.instalment
-    row["total"] = a.total
-    row["instalment"] = a.total // len(amounts) // plan.unit * plan.unit
-    row["instalment_adjusted"] = amounts[0] if plan.remainder == "first" else amounts[-1]
-    row["engine"] = "per-household"
-    return row
