@@ -210,6 +210,7 @@ def _chunk(
     steady ones (nothing changes inside the year, so April stands for all 12 months) and the
     changing ones, month by month."""
     refused = _refused(m, h, starts)
+    m = m | _derive(m, rules)
     out: dict[str, npt.NDArray[Any]] = {
         k: np.zeros(len(refused), bool if k.endswith("capped") else np.int64) for k in OUT_KEYS[:-1]
     }
@@ -228,6 +229,33 @@ def _chunk(
     return out
 
 
+def _derive(m: dict[str, Ints], rules: PremiumRules) -> dict[str, Ints]:
+    """The per-member dates every step reads, computed once: month indices of acquisition,
+    end of coverage, reaching 40 and 65, leaving a job, delivery; the end of coverage as a day;
+    whether the 非自発的失業 reaches this year, 高齢者特別控除, 未就学児."""
+    fy, national = rules.fiscal_year, rules.national
+    birth = _split(m["birth_date"])
+    until = np.minimum(m["lost"], _birthday(birth, 75))
+    leaving = m["involuntary_unemployment_from"]
+    months = _split(leaving).months
+    left_fy = months // 12 + 1970 - (months % 12 < 3)
+    year_end = _day(fy - 1, 12, 31)
+    deduction = national.reduction.pension_deduction
+    older = (m["birth_date"] <= year_end) & (_birthday(birth, deduction.min_age) - 1 <= year_end)
+    return {
+        "~acquired": _month_index(m["acquired"], fy),
+        "~until_day": until,
+        "~until": _month_index(until, fy),
+        "~forty": _month_index(_birthday(birth, 40) - 1, fy),
+        "~sixty_five": _month_index(_birthday(birth, 65) - 1, fy),
+        "~left": _month_index(leaving, fy),
+        "~left_this_year": (leaving < NEVER_DAY) & (fy <= left_fy + 1),
+        "~due": _month_index(m["delivery_due"], fy),
+        "~older": older,
+        "~preschool": _birthday(birth, 6) > _day(fy, 4, 1),
+    }
+
+
 _APRIL: Final = np.arange(1)
 _YEAR: Final = np.arange(12)
 
@@ -236,20 +264,18 @@ def _steady(m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: Premium
     """Households where no member's figure changes from May to March: no change point (the
     engine's ``segments``) falls in months 1–11."""
     fy, special = rules.fiscal_year, rules.national.special
-    birth = _split(m["birth_date"])
-    acquired = _month_index(m["acquired"], fy)
-    until = np.minimum(m["lost"], _birthday(birth, 75))
+    acquired = m["~acquired"]
     points = [
         acquired,
-        _month_index(until, fy),
-        _month_index(_birthday(birth, 40) - 1, fy),
-        _month_index(_birthday(birth, 65) - 1, fy),
-        _month_index(m["involuntary_unemployment_from"], fy),
+        m["~until"],
+        m["~forty"],
+        m["~sixty_five"],
+        m["~left"],
         np.where(m["former_dependant"], acquired + special.former_dependant.months, _NEVER),
     ]
     perinatal = special.perinatal
     if perinatal is not None:
-        due = _month_index(m["delivery_due"], fy)
+        due = m["~due"]
         start = _month_index(np.array([_day_of(perinatal.start)]), fy)
         points += [
             due - perinatal.months_before,
@@ -326,21 +352,11 @@ def _months(
     special, factors = national.special, rules.factors
     month = months[None, :]
     owner = np.repeat(np.arange(len(h["head_person_id"])), np.diff(starts))
-    birth = _split(m["birth_date"])
-    late = _birthday(birth, 75)
-    until = np.minimum(m["lost"], late)
-    acquired = _month_index(m["acquired"], fy)
-    covered = (acquired[:, None] <= month) & (month < _month_index(until, fy)[:, None])
-    forty = _month_index(_birthday(birth, 40) - 1, fy)
-    sixty_five = _month_index(_birthday(birth, 65) - 1, fy)
-    care = covered & (forty[:, None] <= month) & (month < sixty_five[:, None])
+    acquired = m["~acquired"]
+    covered = (acquired[:, None] <= month) & (month < m["~until"][:, None])
+    care = covered & (m["~forty"][:, None] <= month) & (month < m["~sixty_five"][:, None])
     # 非自発的失業: from the month of the day after leaving to the end of the next fiscal year.
-    leaving = m["involuntary_unemployment_from"]
-    left = _month_index(leaving, fy)
-    left_fy = _split(leaving).months // 12 + 1970 - (_split(leaving).months % 12 < 3)
-    jobless = (
-        (left[:, None] <= month) & (leaving < NEVER_DAY)[:, None] & (fy <= left_fy + 1)[:, None]
-    )
+    jobless = (m["~left"][:, None] <= month) & m["~left_this_year"][:, None]
     ratio = factors.salary_ratio
     deduction = national.basic_deduction.value
     rest = m["pension"] + m["other"] - deduction
@@ -358,7 +374,7 @@ def _months(
     exempt: Bools = np.zeros_like(covered)
     perinatal = special.perinatal
     if perinatal is not None:
-        due = _month_index(m["delivery_due"], fy)[:, None]
+        due = m["~due"][:, None]
         exempt = (
             (due < _NEVER)
             & (due - perinatal.months_before <= month)
@@ -366,9 +382,7 @@ def _months(
             & (month >= _month_index(np.array([_day_of(perinatal.start)]), fy)[0])
         ).astype(bool)
         base = np.where(exempt, 0, base)
-    sixth = _birthday(birth, 6)
-    preschool = sixth > _day(fy, 4, 1)
-    return _Members(owner, covered, care, base, former, exempt, preschool)
+    return _Members(owner, covered, care, base, former, exempt, m["~preschool"].astype(bool))
 
 
 def _day_of(value: Any) -> int:
@@ -382,7 +396,7 @@ def _judge(
     fy, national = rules.fiscal_year, rules.national
     first = _day(fy, 4, 1)
     acquired = m["acquired"]
-    until = np.minimum(m["lost"], _birthday(_split(m["birth_date"]), 75))
+    until = m["~until_day"]
     has = acquired < NEVER_DAY
     on_first = has & (acquired <= first) & (until > first)
     any_first = _group_sum(on_first, starts) > 0
@@ -399,16 +413,9 @@ def _judge(
     # 高齢者特別控除: aged min_age or over on 12月31日 of the income year.
     rule = national.reduction
     pension = m["pension"]
-    older = m["birth_date"] <= _day(fy - 1, 12, 31)
-    older &= _birthday(_split(m["birth_date"]), rule.pension_deduction.min_age) - 1 <= _day(
-        fy - 1, 12, 31
-    )
-    pension = np.where(older, np.maximum(0, pension - rule.pension_deduction.value), pension)
+    pension = np.where(m["~older"], np.maximum(0, pension - rule.pension_deduction.value), pension)
     salary = m["salary"]
-    leaving = m["involuntary_unemployment_from"]
-    months = _split(leaving).months
-    left_fy = months // 12 + 1970 - (months % 12 < 3)
-    jobless = (leaving < NEVER_DAY) & (_month_index(leaving, fy) <= 11) & (fy <= left_fy + 1)
+    jobless = m["~left_this_year"] & (m["~left"] <= 11)
     ratio = Fraction(national.special.involuntary_unemployment.salary_ratio)
     salary = np.where(jobless, salary * ratio.numerator // ratio.denominator, salary)
     total = _group_sum(np.where(counted, salary + pension + m["other"], 0), starts)
