@@ -9,11 +9,13 @@ or the 75th birthday), 介護分 liability (40–64, age reached the day before 
 day the household joined, 高齢者特別控除, 給与所得者等の数), then per month and part the annual
 figure the engine prices (所得割, 資産割, 均等割, 平等割 with 軽減, 未就学児, 特定世帯, the cap),
 summed over the months and floored exactly as the engine does. Integers throughout: a rate
-a/b is applied as ``amount * a // (b * unit) * unit``.
+a/b is applied as ``amount * a // (b * unit) * unit``. A household where nothing changes from
+May to March (most of them) is priced for April alone and counted twelve times.
 
-Fallback: a household the engine refuses (世帯主 not listed, a person twice, a negative amount,
-a loss not after the acquisition, an acquisition before birth) goes to ``assess``, which raises
-its ``AssessmentInputError`` naming the household and the field.
+Fallback (``_assess_columnar_tables``): a household the engine refuses (世帯主 not listed, a
+person twice, a negative amount, a loss not after the acquisition) goes to ``assess``, which
+raises its ``AssessmentInputError`` naming the household and the field; one acquired before
+its birth date is priced by ``assess`` (the month arrays never read an age before birth).
 """
 
 from __future__ import annotations
