@@ -10,6 +10,13 @@ from __future__ import annotations
 
 from kokuho.premiums import _tables as tables
 from kokuho.premiums._assess import AssessmentInputError, assess
+from kokuho.premiums._assess_columnar import (
+    HOUSEHOLDS_SCHEMA,
+    MEMBERS_SCHEMA,
+    ColumnarInputError,
+    assess_table,
+    household_tables,
+)
 from kokuho.premiums._assess_explain import explain
 from kokuho.premiums._charges import (
     CHARGE_KINDS,
@@ -111,6 +118,11 @@ from kokuho.premiums._rules import (
 )
 
 __all__ = [
+    "HOUSEHOLDS_SCHEMA",
+    "MEMBERS_SCHEMA",
+    "ColumnarInputError",
+    "assess_table",
+    "household_tables",
     "ActualRates",
     "Arrear",
     "ArrearsCategory",
