@@ -150,3 +150,34 @@ def test_kokuho_debug_shows_the_traceback(home: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("KOKUHO_DEBUG", "1")
     result = CliRunner().invoke(_broken(), ["broken"])
     assert isinstance(result.exception, OverflowError)
+
+
+def test_revoking_an_issued_card_writes_its_crl_entry(home: Path) -> None:
+    from kokuho.config import Settings
+    from kokuho.registry import import_changes, load_insurers
+    from kokuho.store import connect
+    from kokuho.verify import open_authority
+    from kokuho.verify._cards import authority_issuer
+    from kokuho.verify._pki import VerifiedCertificate, certificate_code
+    from kokuho.verify._tables import card_certificates
+    from tests.feedfiles import acquire, write_changes, write_insurers
+
+    settings = Settings.from_env()
+    engine = connect(settings.database_url)
+    load_insurers(engine, write_insurers(home / "i.csv"))
+    import_changes(engine, write_changes(home / "c.csv", [acquire("K1", "2020-04-01")]))
+    now = dt.datetime.now(dt.UTC)
+    authority = open_authority(home / "ca", now)
+    card = authority.issue_card(now)
+    issued = VerifiedCertificate(card.serial, card.not_after, "", authority_issuer(authority))
+    with engine.begin() as connection:
+        connection.execute(
+            card_certificates.insert().values(
+                code=certificate_code(issued, settings.service_key()), person_id=1,
+                not_after=card.not_after, registered_at=now,
+            )
+        )  # fmt: skip
+    engine.dispose()
+    result = run("cards", "revoke", str(card.serial))
+    assert result.exit_code == 0, result.output
+    assert f"{card.serial:x}" in (home / "ca" / "ca_state.json").read_text()

@@ -149,6 +149,21 @@ def test_the_prefecture_counts_only_when_both_records_write_it(
     assert person_count(register) == 3
 
 
+def enrol_and_link(
+    register: sa.Engine, mynumber_key: bytes, tmp_path: Path, person: dict[str, str]
+) -> dict[str, str]:
+    """高松's member 1001 holding ``person``'s items, linked to the resident with them."""
+    import_changes(register, write_changes(
+        tmp_path / "2020-04.csv", [acquire("T1", "2020-04-01", number="1001", person=person)]
+    ))  # fmt: skip
+    hanako = resident(7, **person, municipality_code="372013")
+    load_residents(register, write_residents(tmp_path / "r1.csv", [hanako]), mynumber_key)
+    assert link_submissions(
+        register, submit(tmp_path, [("1001", hanako["mynumber"])]), mynumber_key
+    ).linked
+    return hanako
+
+
 def test_new_enrolment_before_the_old_loss_is_merged_on_the_verified_number(
     register: sa.Engine, mynumber_key: bytes, tmp_path: Path
 ) -> None:
@@ -163,13 +178,8 @@ def test_new_enrolment_before_the_old_loss_is_merged_on_the_verified_number(
     }
     new_home = old_home | {"address": "香川県丸亀市大手町二丁目4番21号"}  # fmt: skip
     old_member, new_member = member(KOKUHO, "1001"), member(MARUGAME, "5001")
-    import_changes(register, write_changes(
-        tmp_path / "2020-04.csv", [acquire("T1", "2020-04-01", number="1001", person=old_home)]
-    ))  # fmt: skip
-    hanako = resident(7, **old_home, municipality_code="372013")
-    load_residents(register, write_residents(tmp_path / "r1.csv", [hanako]), mynumber_key)
+    hanako = enrol_and_link(register, mynumber_key, tmp_path, old_home)
     number = hanako["mynumber"]
-    assert link_submissions(register, submit(tmp_path, [("1001", number)]), mynumber_key).linked
 
     # She moves: the resident register has the new address; 丸亀 enrols her first.
     moved = hanako | {"address": new_home["address"], "municipality_code": "372021"}
@@ -341,3 +351,29 @@ def test_a_joined_person_is_not_linked_to_the_other_prefectures_number(
     path = submit(tmp_path, [("100", there["mynumber"])], insurer=BARE)
     report = link_submissions(fuchu, path, mynumber_key)
     assert (report.linked, report.review) == (0, 1)
+
+
+def test_a_merge_keeps_the_prefecture_the_survivor_writes(
+    register: sa.Engine, mynumber_key: bytes, tmp_path: Path
+) -> None:
+    """Married (a new name) and enrolled by an insurer that writes no prefecture: the merge on
+    the verified number takes the new items but keeps 香川県, so the merged person cannot
+    join a namesake's record of another prefecture later."""
+    old_home = {
+        "name_kanji": "讃岐 花子", "name_kana": "サヌキ ハナコ", "birth_date": "1980-02-29",
+        "sex": "2", "address": "香川県高松市番町四丁目1番10号",
+    }  # fmt: skip
+    married = old_home | {"name_kanji": "丸亀 花子", "name_kana": "マルガメ ハナコ"}
+    hanako = enrol_and_link(register, mynumber_key, tmp_path, old_home)
+    number = hanako["mynumber"]
+    load_residents(register, write_residents(tmp_path / "r2.csv", [hanako | married]), mynumber_key)
+    bare = married | {"address": "高松市番町4-1-10"}
+    import_changes(register, write_changes(
+        tmp_path / "2.csv",
+        [acquire("M1", "2024-05-01", insurer=MARUGAME, number="5001", person=bare)],
+    ))  # fmt: skip
+    path = submit(tmp_path, [("5001", number)], insurer=MARUGAME, name="m.csv")
+    assert link_submissions(register, path, mynumber_key).merged == 1
+    record = show(register, member(MARUGAME, "5001"))
+    assert record is not None and record.name_kanji == "丸亀 花子"
+    assert record.address == old_home["address"]
