@@ -24,7 +24,7 @@ from kokuho.registry import (
     show,
 )
 from kokuho.registry import tables as t
-from tests.feedfiles import KOKUHO, KYOKAI, acquire, lose, write_changes, write_csv
+from tests.feedfiles import KOKUHO, KYOKAI, acquire, change, lose, write_changes, write_csv
 from tests.test_linkage import submit
 from tests.test_residents import resident
 from tests.test_residents import write as write_residents
@@ -149,6 +149,21 @@ def test_the_prefecture_counts_only_when_both_records_write_it(
     assert person_count(register) == 3
 
 
+def enrol_and_link(
+    register: sa.Engine, mynumber_key: bytes, tmp_path: Path, person: dict[str, str]
+) -> dict[str, str]:
+    """高松's member 1001 holding ``person``'s items, linked to the resident with them."""
+    import_changes(register, write_changes(
+        tmp_path / "2020-04.csv", [acquire("T1", "2020-04-01", number="1001", person=person)]
+    ))  # fmt: skip
+    hanako = resident(7, **person, municipality_code="372013")
+    load_residents(register, write_residents(tmp_path / "r1.csv", [hanako]), mynumber_key)
+    assert link_submissions(
+        register, submit(tmp_path, [("1001", hanako["mynumber"])]), mynumber_key
+    ).linked
+    return hanako
+
+
 def test_new_enrolment_before_the_old_loss_is_merged_on_the_verified_number(
     register: sa.Engine, mynumber_key: bytes, tmp_path: Path
 ) -> None:
@@ -163,13 +178,8 @@ def test_new_enrolment_before_the_old_loss_is_merged_on_the_verified_number(
     }
     new_home = old_home | {"address": "香川県丸亀市大手町二丁目4番21号"}  # fmt: skip
     old_member, new_member = member(KOKUHO, "1001"), member(MARUGAME, "5001")
-    import_changes(register, write_changes(
-        tmp_path / "2020-04.csv", [acquire("T1", "2020-04-01", number="1001", person=old_home)]
-    ))  # fmt: skip
-    hanako = resident(7, **old_home, municipality_code="372013")
-    load_residents(register, write_residents(tmp_path / "r1.csv", [hanako]), mynumber_key)
+    hanako = enrol_and_link(register, mynumber_key, tmp_path, old_home)
     number = hanako["mynumber"]
-    assert link_submissions(register, submit(tmp_path, [("1001", number)]), mynumber_key).linked
 
     # She moves: the resident register has the new address; 丸亀 enrols her first.
     moved = hanako | {"address": new_home["address"], "municipality_code": "372021"}
@@ -261,3 +271,109 @@ def test_the_old_record_verified_later_is_merged_by_a_recheck(
     assert (overlap.person_id, overlap.days) == (holder, 31)
     (merge,) = person_merges_of(register)
     assert merge.into_person_id == holder
+
+
+#: The outside tester's three 府中市 insurers: 130070 writes addresses without the prefecture.
+FUCHU_TOKYO, FUCHU_HIROSHIMA, BARE = "130062", "340067", "130070"
+FUCHU = {
+    "name_kanji": "府中 太郎", "name_kana": "フチュウ タロウ", "birth_date": "1970-01-01",
+    "sex": "1",
+}  # fmt: skip
+FUCHU_FILES = {
+    "nopref": (BARE, "府中市宮西町1-1"),
+    "tokyo": (FUCHU_TOKYO, "東京都府中市宮西町1丁目1番地"),
+    "hiro": (FUCHU_HIROSHIMA, "広島県府中市宮西町1丁目1番地"),
+}
+
+
+@pytest.fixture
+def fuchu(engine: sa.Engine, tmp_path: Path) -> sa.Engine:
+    rows = [
+        {"insurer_number": insurer, "name": f"{insurer} 国民健康保険", "kind": "kokuho_municipal",
+         "municipality_code": code}
+        for insurer, code in [(FUCHU_TOKYO, "132063"), (FUCHU_HIROSHIMA, "342084"),
+                              (BARE, "132071")]
+    ]  # fmt: skip
+    columns = ["insurer_number", "name", "kind", "municipality_code"]
+    load_insurers(engine, write_csv(tmp_path / "insurers.csv", columns, rows))
+    return engine
+
+
+def load_fuchu(engine: sa.Engine, tmp_path: Path, name: str) -> int:
+    insurer, address = FUCHU_FILES[name]
+    row = acquire(f"E{name}", "2024-04-01", insurer=insurer, number="100",
+                  person={**FUCHU, "address": address})  # fmt: skip
+    return import_changes(engine, write_changes(tmp_path / f"{name}.csv", [row])).persons_created
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(FUCHU_FILES)))
+def test_a_record_without_prefecture_never_bridges_two_prefectures(
+    fuchu: sa.Engine, tmp_path: Path, order: tuple[str, ...]
+) -> None:
+    for name in order:
+        load_fuchu(fuchu, tmp_path, name)
+    tokyo, hiro = (show(fuchu, member(FUCHU_FILES[n][0], "100")) for n in ("tokyo", "hiro"))
+    assert tokyo is not None and hiro is not None
+    assert tokyo.person_id != hiro.person_id
+    assert tokyo.address.startswith("東京都") and hiro.address.startswith("広島県")
+    pairs = [{o.first.insured.insurer, o.second.insured.insurer} for o in find_overlaps(fuchu)]
+    assert {FUCHU_TOKYO, FUCHU_HIROSHIMA} not in pairs  # no false 資格重複
+    bare = person_of(fuchu, member(BARE, "100"))
+    # Joined to the first prefecture it met, or alone when both were there before it.
+    first = next(n for n in order if n != "nopref")
+    if order.index("nopref") < 2:
+        assert bare == person_of(fuchu, member(FUCHU_FILES[first][0], "100"))
+    else:
+        assert bare not in (tokyo.person_id, hiro.person_id)
+
+
+def test_a_later_record_without_prefecture_does_not_drop_it(
+    fuchu: sa.Engine, tmp_path: Path
+) -> None:
+    load_fuchu(fuchu, tmp_path, "nopref")
+    load_fuchu(fuchu, tmp_path, "tokyo")
+    # The insurer without prefectures writes the person's address again, as it does.
+    again = change("C1", "2024-05-01", insurer=BARE, number="100",
+                   address=FUCHU_FILES["nopref"][1])  # fmt: skip
+    import_changes(fuchu, write_changes(tmp_path / "again.csv", [again]))
+    record = show(fuchu, member(BARE, "100"))
+    assert record is not None and record.address.startswith("東京都")
+    assert load_fuchu(fuchu, tmp_path, "hiro") == 1
+
+
+def test_a_joined_person_is_not_linked_to_the_other_prefectures_number(
+    fuchu: sa.Engine, mynumber_key: bytes, tmp_path: Path
+) -> None:
+    load_fuchu(fuchu, tmp_path, "nopref")
+    load_fuchu(fuchu, tmp_path, "tokyo")
+    there = resident(1, **FUCHU, address=FUCHU_FILES["hiro"][1], municipality_code="342084")
+    load_residents(fuchu, write_residents(tmp_path / "r.csv", [there]), mynumber_key)
+    path = submit(tmp_path, [("100", there["mynumber"])], insurer=BARE)
+    report = link_submissions(fuchu, path, mynumber_key)
+    assert (report.linked, report.review) == (0, 1)
+
+
+def test_a_merge_keeps_the_prefecture_the_survivor_writes(
+    register: sa.Engine, mynumber_key: bytes, tmp_path: Path
+) -> None:
+    """Married (a new name) and enrolled by an insurer that writes no prefecture: the merge on
+    the verified number takes the new items but keeps 香川県, so the merged person cannot
+    join a namesake's record of another prefecture later."""
+    old_home = {
+        "name_kanji": "讃岐 花子", "name_kana": "サヌキ ハナコ", "birth_date": "1980-02-29",
+        "sex": "2", "address": "香川県高松市番町四丁目1番10号",
+    }  # fmt: skip
+    married = old_home | {"name_kanji": "丸亀 花子", "name_kana": "マルガメ ハナコ"}
+    hanako = enrol_and_link(register, mynumber_key, tmp_path, old_home)
+    number = hanako["mynumber"]
+    load_residents(register, write_residents(tmp_path / "r2.csv", [hanako | married]), mynumber_key)
+    bare = married | {"address": "高松市番町4-1-10"}
+    import_changes(register, write_changes(
+        tmp_path / "2.csv",
+        [acquire("M1", "2024-05-01", insurer=MARUGAME, number="5001", person=bare)],
+    ))  # fmt: skip
+    path = submit(tmp_path, [("5001", number)], insurer=MARUGAME, name="m.csv")
+    assert link_submissions(register, path, mynumber_key).merged == 1
+    record = show(register, member(MARUGAME, "5001"))
+    assert record is not None and record.name_kanji == "丸亀 花子"
+    assert record.address == old_home["address"]

@@ -38,7 +38,7 @@ from kokuho.checkups._v08_api import (
 )
 
 if TYPE_CHECKING:
-    from kokuho.checkups._lake import IngestReport, Lake
+    from kokuho.checkups._lake import IngestReport, Lake, LakeTableMissing
     from kokuho.checkups._provider import CheckupRecords
     from kokuho.checkups._rates import checkup_rates, guidance_rates, reporting_cutoff
     from kokuho.checkups._snapshot import export_snapshot
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from kokuho.checkups._targets import load_targets, progress
 
 _LAZY = {
-    "IngestReport": "_lake", "Lake": "_lake", "export_snapshot": "_snapshot",
+    "IngestReport": "_lake", "Lake": "_lake", "LakeTableMissing": "_lake",
+    "export_snapshot": "_snapshot",
     "load_targets": "_targets", "progress": "_targets", "CheckupRecords": "_provider",
     "checkup_rates": "_rates", "guidance_rates": "_rates", "reporting_cutoff": "_rates",
     "disagreements": "_stratify_ibis",
@@ -87,6 +88,7 @@ __all__ = [
     "IngestReport",
     "Items",
     "Lake",
+    "LakeTableMissing",
     "Measures",
     "Metabolic",
     "MetabolicResult",

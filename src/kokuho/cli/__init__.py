@@ -10,6 +10,8 @@ table agrees with the commands it names.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +45,24 @@ class LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in self.lazy:
             self.add_command(load(self.lazy[cmd_name]), cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Runs the command; an exception no command expected (a defect, not bad input: that
+        is refused with its own reason) ends in one line and exit code 1, not a traceback.
+        ``KOKUHO_DEBUG=1`` lets the traceback through, to report it."""
+        if not kwargs.get("standalone_mode", True) or os.environ.get("KOKUHO_DEBUG") == "1":
+            return super().main(*args, **kwargs)
+        try:
+            return super().main(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001  (the last resort, see the docstring)
+            # The type only: a database error's text carries the statement's parameters,
+            # which may be personal data.
+            click.echo(
+                f"error: internal error ({type(error).__name__}); please report it with the "
+                "output of the same command run with KOKUHO_DEBUG=1",
+                err=True,
+            )
+            sys.exit(1)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # click's own listing would call get_command and so import every module. A stand-in

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._params import FISCAL_YEAR
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
 
@@ -135,7 +136,7 @@ def stratify_command(archives: tuple[Path, ...], as_json: bool) -> None:
 
 
 @checkups.command("rates")
-@click.option("--fy", "fiscal_year", type=int, required=True, help="Fiscal year (年度).")
+@click.option("--fy", "fiscal_year", type=FISCAL_YEAR, required=True, help="Fiscal year (年度).")
 @click.option(
     "--by",
     "by",
@@ -191,14 +192,18 @@ def rates_command(fiscal_year: int, by: str, exclusions: Path | None, as_json: b
 
 
 @checkups.command("disagreements")
-@click.option("--fy", "fiscal_year", type=int, help="Only this fiscal year.")
+@click.option("--fy", "fiscal_year", type=FISCAL_YEAR, help="Only this fiscal year.")
 @json_option
 def disagreements_command(fiscal_year: int | None, as_json: bool) -> None:
     """Checkups where the institution's 9N501/9N506 differ from kokuho's judgement."""
-    from kokuho.checkups import Lake, disagreements
+    from kokuho.checkups import Lake, LakeTableMissing, disagreements
 
     lake = Lake.from_settings(Settings.from_env())
-    table = lake.table("checkups", years=[fiscal_year] if fiscal_year else None)
+    try:
+        table = lake.table("checkups", years=[fiscal_year] if fiscal_year else None)
+    except LakeTableMissing:
+        which = f" of FY{fiscal_year}" if fiscal_year else ""
+        fail(f"no checkups{which} in the lake: load V08 archives with `kokuho checkups ingest`")
     rows = disagreements(table).to_pyarrow().to_pylist()
     if as_json:
         emit_json({"disagreements": rows})
@@ -213,7 +218,7 @@ def disagreements_command(fiscal_year: int | None, as_json: bool) -> None:
 
 
 @checkups.command("targets")
-@click.option("--fy", "fiscal_year", type=int, required=True, help="Fiscal year (年度).")
+@click.option("--fy", "fiscal_year", type=FISCAL_YEAR, required=True, help="Fiscal year (年度).")
 @click.argument("archives", nargs=-1, type=_ARCHIVES)
 @click.option(
     "--questionnaires",

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option
+from kokuho.cli._params import WORKERS
 from kokuho.config import Settings
 
 
@@ -35,7 +36,7 @@ def _claim_files(paths: tuple[Path, ...]) -> list[Path]:
 @claims.command("ingest")
 @click.argument("files", nargs=-1, required=True, type=_FILES)
 @click.option(
-    "--workers", type=click.IntRange(1, 64),
+    "--workers", type=WORKERS,
     help="Worker processes (default: one per CPU, up to 4, above 128 MB of files; 1 = none).",
 )  # fmt: skip
 @json_option

@@ -12,6 +12,7 @@ import click
 
 from kokuho.cli._claims import claims
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._params import FISCAL_YEAR
 from kokuho.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -68,7 +69,7 @@ def _number(value: float | None, digits: int = 0) -> str:
 
 
 @claims.command("generic-share")
-@click.option("--fy", "fiscal_year", type=int, help="Fiscal year (年度) of the 診療年月.")
+@click.option("--fy", "fiscal_year", type=FISCAL_YEAR, help="Fiscal year (年度) of the 診療年月.")
 @_months_option
 @click.option(
     "--by", default="insurer,service_month", show_default=True,
@@ -107,7 +108,7 @@ def generic_share_command(
 
 
 @claims.command("prescribing")
-@click.option("--fy", "fiscal_year", type=int, required=True, help="Fiscal year (年度).")
+@click.option("--fy", "fiscal_year", type=FISCAL_YEAR, required=True, help="Fiscal year (年度).")
 @_months_option
 @click.option("--list", "show_list", is_flag=True, help="Print the persons, not only counts.")
 @json_option
@@ -196,7 +197,7 @@ def prescribing_command(
 
 
 @claims.command("cost")
-@click.option("--fy", "fiscal_year", type=int, required=True, help="Fiscal year (年度).")
+@click.option("--fy", "fiscal_year", type=FISCAL_YEAR, required=True, help="Fiscal year (年度).")
 @click.option(
     "--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The national reference for 年齢調整 and the 地域差指数 (the format of "

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._params import PERSONS, SEED
 
 CHROMIUM = os.environ.get("KOKUHO_CHROMIUM", "/usr/bin/chromium")
 #: The pages of docs/screenshots: (file, signed in as, path).
@@ -264,8 +265,10 @@ def take_screenshots(url: str, out: Path) -> list[Path]:
     show_default=True,
 )  # fmt: skip
 @click.option("--url", help="A running dashboard with the demo accounts (default: build one).")
-@click.option("--persons", default=2000, show_default=True, help="Size of the built demo.")
-@click.option("--seed", default=1, show_default=True)
+@click.option(
+    "--persons", type=PERSONS, default=2000, show_default=True, help="Size of the built demo."
+)
+@click.option("--seed", type=SEED, default=1, show_default=True)
 def screenshots_command(out: Path, url: str | None, persons: int, seed: int) -> None:
     """Regenerates the screenshots of every page (docs/screenshots/*.png) with the system
     Chromium: builds a small synthetic prefecture in a temporary folder, serves it, signs in

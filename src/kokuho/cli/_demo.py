@@ -5,16 +5,21 @@ from __future__ import annotations
 import click
 
 from kokuho.cli._output import json_option
+from kokuho.cli._params import PERSONS, PORT, SEED
 
 
 @click.command()
-@click.option("--persons", default=20_000, show_default=True, help="Size of the prefecture.")
-@click.option("--seed", default=1, show_default=True, help="Seed of the synthetic prefecture.")
+@click.option(
+    "--persons", type=PERSONS, default=20_000, show_default=True, help="Size of the prefecture."
+)
+@click.option(
+    "--seed", type=SEED, default=1, show_default=True, help="Seed of the synthetic prefecture."
+)
 @click.option(
     "--serve/--no-serve", default=True, show_default=True, help="Serve the service when loaded."
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True)
+@click.option("--port", type=PORT, default=8000, show_default=True)
 @json_option
 def demo(persons: int, seed: int, serve: bool, host: str, port: int, as_json: bool) -> None:
     """Generate the synthetic Kagawa prefecture, load it, and serve it.

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._params import FISCAL_YEAR, TOP
 from kokuho.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,7 +26,9 @@ def _default_inputs() -> Path:
 def board_options(function: F) -> F:
     """The options every scoring command shares."""
     options = [
-        click.option("--fy", "fiscal_year", type=int, required=True, help="Fiscal year (年度)."),
+        click.option(
+            "--fy", "fiscal_year", type=FISCAL_YEAR, required=True, help="Fiscal year (年度)."
+        ),
         click.option(
             "--inputs",
             type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -40,7 +43,7 @@ def board_options(function: F) -> F:
         ),
         click.option(
             "--data-year",
-            type=int,
+            type=FISCAL_YEAR,
             help="Score with the figures of this year for every field (a preview).",
         ),
         click.option("--prefecture", help="都道府県番号 of the home prefecture (01–47)."),
@@ -163,7 +166,7 @@ def incentives() -> None:
 
 
 @incentives.command("rules")
-@click.option("--fy", "fiscal_year", type=int, help="A fiscal year shipped with kokuho.")
+@click.option("--fy", "fiscal_year", type=FISCAL_YEAR, help="A fiscal year shipped with kokuho.")
 @click.option(
     "--file", "path", type=click.Path(dir_okay=False, path_type=Path), help="A rule file to check."
 )
@@ -360,7 +363,7 @@ def what_if_command(
 @incentives.command("improvements")
 @board_options
 @click.option("--unit", help="Only this municipality (name or 保険者番号) or the prefecture.")
-@click.option("--top", type=int, default=20, show_default=True, help="How many to print.")
+@click.option("--top", type=TOP, default=20, show_default=True, help="How many to print.")
 @click.option("--csv", "csv_file", type=_FILE, help="Write every improvement ('-': stdout).")
 @json_option
 @_board_kwargs

@@ -16,6 +16,7 @@ import click
 import sqlalchemy as sa
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._params import RECORD_ID
 from kokuho.ids import InvalidIdentifier
 from kokuho.registry import (
     NO_MEMBER,
@@ -148,7 +149,7 @@ def link_command(file: Path, load_good_rows: bool, as_json: bool) -> None:
 @mynumber.command("review")
 @click.option("--insurer", help="Only requests of this 保険者番号.")
 @click.option("--recheck", "again", is_flag=True, help="Check every request in review again.")
-@click.option("--reject", "reject_id", type=int, help="Reject the request with this id.")
+@click.option("--reject", "reject_id", type=RECORD_ID, help="Reject the request with this id.")
 @click.option("--by", help="Who rejects (with --reject).")
 @json_option
 def review_command(

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._params import FISCAL_YEAR, RECORD_ID
 from kokuho.cli._premiums import premiums
 from kokuho.premiums import (
     CATEGORY_NAMES,
@@ -234,7 +235,7 @@ def refunds_decide_command(
 
 
 @refunds_group.command("pay")
-@click.argument("refund_id", type=int)
+@click.argument("refund_id", type=RECORD_ID)
 @click.option("--on", "paid_on", help="The day it was paid out (YYYY-MM-DD; default today).")
 @json_option
 def refunds_pay_command(refund_id: int, paid_on: str | None, as_json: bool) -> None:
@@ -250,7 +251,7 @@ def refunds_pay_command(refund_id: int, paid_on: str | None, as_json: bool) -> N
 
 
 @premiums.command("collection-rate")
-@click.option("--fiscal-year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--fiscal-year", type=FISCAL_YEAR, required=True)
 @click.option("--municipality", help="Only this 全国地方公共団体コード.")
 @click.option(
     "--unknown-whereabouts",

@@ -10,11 +10,14 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option
+from kokuho.cli._params import FISCAL_YEAR
 from kokuho.cli._premiums import premiums
 
 
 @premiums.command("levy")
-@click.option("--fiscal-year", "fiscal_year", type=int, required=True, help="年度 (FY), e.g. 2020.")
+@click.option(
+    "--fiscal-year", "fiscal_year", type=FISCAL_YEAR, required=True, help="年度 (FY), e.g. 2020."
+)
 @click.option(
     "--inputs",
     "inputs_file",

@@ -13,11 +13,14 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option
+from kokuho.cli._params import FISCAL_YEAR
 from kokuho.cli._premiums import premiums
 
 
 @premiums.command("rules")
-@click.option("--fiscal-year", "fiscal_year", type=int, help="One fiscal year (default: all).")
+@click.option(
+    "--fiscal-year", "fiscal_year", type=FISCAL_YEAR, help="One fiscal year (default: all)."
+)
 @click.option("--municipality", help="One municipality (6-digit 団体コード).")
 @click.option(
     "--file", "path", type=click.Path(dir_okay=False, path_type=Path), help="Check one rule file."

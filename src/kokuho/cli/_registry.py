@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._params import RECORD_ID
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import (
     LOSS_REASONS,
@@ -229,7 +230,7 @@ def _merge_line(merge: PersonMerge) -> str:
 
 
 @registry.command("merges")
-@click.option("--person", type=click.IntRange(min=1), help="Only merges this person id was in.")
+@click.option("--person", type=RECORD_ID, help="Only merges this person id was in.")
 @json_option
 def merges_command(person: int | None, as_json: bool) -> None:
     """List the person records merged into another (名寄せ): two records verified to hold

@@ -13,19 +13,21 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._params import CERT_SERIAL, PORT, WORKERS
 from kokuho.config import Settings
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import FileRejected, show
 from kokuho.verify import (
     OqsAgent,
+    RevokeRefused,
     access_history,
     anomalies,
     issue_cards,
     issue_credential,
     load_institutions,
     register_terminal,
-    revoke_card,
     revoke_credential,
+    revoke_issued_card,
     verify_chain,
 )
 
@@ -34,8 +36,8 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True)
-@click.option("--workers", default=1, show_default=True, help="Server processes.")
+@click.option("--port", type=PORT, default=8000, show_default=True)
+@click.option("--workers", type=WORKERS, default=1, show_default=True, help="Server processes.")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the eligibility service (REST /api/v1, FHIR /fhir, OpenAPI /docs)."""
     import uvicorn
@@ -194,10 +196,17 @@ def cards_issue(out: Path | None) -> None:
 
 
 @cards.command("revoke")
-@click.argument("serial", type=int)
+@click.argument("serial", type=CERT_SERIAL)
 def cards_revoke(serial: int) -> None:
     """Revoke a card's certificate and publish a new revocation list (CRL)."""
-    revoke_card(Settings.from_env().home / "ca", serial, dt.datetime.now(dt.UTC))
+    settings = Settings.from_env()
+    try:
+        revoke_issued_card(
+            open_engine(), settings.service_key(), settings.home / "ca", serial,
+            dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+    except RevokeRefused as refused:
+        fail(str(refused))
     click.echo(f"revoked certificate {serial}; running servers pick the CRL up on refresh")
 
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option
+from kokuho.cli._params import PERSONS, SEED, YEARS
 
 
 @click.command(name="synth")
-@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=1, show_default=True, help="Random seed.")
 @click.option(
     "--persons",
-    type=int,
+    type=PERSONS,
     default=20_000,
     show_default=True,
     help="People living in the prefecture at the start.",
@@ -34,7 +35,7 @@ from kokuho.cli._output import emit_json, fail, json_option
     show_default=True,
     help="First simulated day; the opening membership is as of this day.",
 )
-@click.option("--years", type=int, default=3, show_default=True, help="Years simulated.")
+@click.option("--years", type=YEARS, default=3, show_default=True, help="Years simulated.")
 @click.option("--force", is_flag=True, help="Replace the files of an earlier run in --out.")
 @json_option
 def synth(

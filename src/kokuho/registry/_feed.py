@@ -20,7 +20,13 @@ from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import COLUMNS, REQUIRED, Event, FieldError, parse_event
 from kokuho.registry._feed_write import write
 from kokuho.registry._merge import absorbed_persons
-from kokuho.registry._normalize import ITEMS, address_parts, differing_items, match_key
+from kokuho.registry._normalize import (
+    ITEMS,
+    address_parts,
+    differing_items,
+    fuller_address,
+    match_key,
+)
 from kokuho.registry._tables import (
     coverage_terms,
     coverages,
@@ -231,6 +237,10 @@ class _Import:
             found = self._same_person(key, _five(event))
             if found is not None:
                 person = found
+                if not address_parts(person.address)[0]:
+                    # The person takes the prefecture this record writes (the other items
+                    # agree): a namesake's record in another prefecture cannot join it later.
+                    self._update_person(person, {"address": event.person["address"]})
             else:
                 person = _Person(
                     self.next_person, event.person["name_kanji"], event.person["name_kana"],
@@ -311,6 +321,8 @@ class _Import:
     def _update_person(self, person: _Person, changes: dict[str, str]) -> None:
         changed = False
         for name, value in changes.items():
+            if name == "address":
+                value = fuller_address(person.address, value)
             if getattr(person, name) != value:
                 setattr(person, name, value)
                 changed = True

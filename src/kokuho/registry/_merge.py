@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kokuho.registry._bind import reading
-from kokuho.registry._normalize import ITEMS
+from kokuho.registry._normalize import ITEMS, fuller_address
 from kokuho.registry._tables import coverages, person_merges, persons
 
 #: Why a merge happened, as the record says it.
@@ -73,11 +73,10 @@ def merge_persons(
     )
     connection.execute(coverages.update().where(c.person_id == absorbed).values(person_id=into))
     source = rows[absorbed]
-    connection.execute(
-        persons.update()
-        .where(p.person_id == into)
-        .values({item: source._mapping[item] for item in (*ITEMS, "match_key")})
-    )
+    values = {item: source._mapping[item] for item in (*ITEMS, "match_key")}
+    # The same place without the prefecture the survivor writes keeps the prefecture.
+    values["address"] = fuller_address(rows[into].address, source.address)
+    connection.execute(persons.update().where(p.person_id == into).values(values))
     connection.execute(
         person_merges.insert().values(
             absorbed_person_id=absorbed,

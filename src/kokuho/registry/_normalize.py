@@ -243,6 +243,16 @@ def same_address(a: str, b: str) -> bool:
     return not prefecture_a or not prefecture_b or prefecture_a == prefecture_b
 
 
+def fuller_address(stored: str, incoming: str) -> str:
+    """The 住所 to keep when a record writes ``incoming`` for a person stored at ``stored``:
+    ``incoming`` (a move, a new notation, a prefecture ``stored`` lacked), unless it is the
+    same place without the prefecture ``stored`` writes. A person that any record placed in a
+    prefecture stays there, so a record without one can never bridge it to a namesake in
+    another prefecture (東京都府中市 + ``府中市…`` + 広島県府中市 are two persons)."""
+    bare = address_parts(stored)[0] and not address_parts(incoming)[0]
+    return stored if bare and same_address(stored, incoming) else incoming
+
+
 _SAME: Final[dict[str, Callable[[Any, Any], bool]]] = {
     "name_kanji": lambda a, b: normalize_kanji_name(a) == normalize_kanji_name(b),
     "name_kana": lambda a, b: normalize_kana_name(a) == normalize_kana_name(b),

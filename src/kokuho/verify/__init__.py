@@ -19,7 +19,15 @@ from kokuho.verify._audit import (
     verify_chain,
 )
 from kokuho.verify._audit_reports import AccessEntry, Anomaly, access_history, anomalies
-from kokuho.verify._cards import CardDesk, IssuedCards, issue_cards, open_authority, revoke_card
+from kokuho.verify._cards import (
+    CardDesk,
+    IssuedCards,
+    RevokeRefused,
+    issue_cards,
+    open_authority,
+    revoke_card,
+    revoke_issued_card,
+)
 from kokuho.verify._fhir_routes import build_fhir_router
 from kokuho.verify._http_errors import install_error_handlers
 from kokuho.verify._model import (
@@ -53,6 +61,8 @@ __all__ = [
     "issue_cards",
     "open_authority",
     "revoke_card",
+    "revoke_issued_card",
+    "RevokeRefused",
     "AccessDenied",
     "Authenticator",
     "ChainReport",

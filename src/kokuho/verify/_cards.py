@@ -30,7 +30,7 @@ from kokuho.verify._pki import (
     verify_face_mode,
     verify_pin_mode,
 )
-from kokuho.verify._pki_sim import CA_CERT_FILE, CardAuthority
+from kokuho.verify._pki_sim import CA_CERT_FILE, CA_KEY_FILE, CardAuthority
 from kokuho.verify._tables import card_certificates, terminals
 
 CRL_FILE = "crl.der"
@@ -177,6 +177,32 @@ def authority_issuer(authority: CardAuthority) -> str:
     from cryptography import x509
 
     return x509.load_pem_x509_certificate(authority.certificate_pem).subject.rfc4514_string()
+
+
+class RevokeRefused(ValueError):
+    """A revocation that names no card of this authority: nothing is written."""
+
+
+def revoke_issued_card(
+    engine: sa.Engine, service_key: bytes, ca_folder: Path, serial: int, now: dt.datetime
+) -> None:
+    """Revokes the card ``serial`` that :func:`issue_cards` issued and registered. A serial
+    the register does not hold (a typing slip, another authority's card) is refused: a CRL
+    entry for it would revoke nothing and hide the slip."""
+    if not all((ca_folder / name).is_file() for name in (CA_KEY_FILE, CA_CERT_FILE)):
+        raise RevokeRefused(f"no card authority in {ca_folder}: run `kokuho cards issue` first")
+    authority = CardAuthority.load(ca_folder)
+    # The register keeps the certificate's code, not its serial: the code of this serial
+    # under this issuer is what a registered card would have.
+    issued = VerifiedCertificate(serial, now, "", authority_issuer(authority))
+    code = certificate_code(issued, service_key)
+    with engine.connect() as connection:
+        known = connection.scalar(
+            sa.select(card_certificates.c.code).where(card_certificates.c.code == code)
+        )
+    if known is None:
+        raise RevokeRefused(f"no card with serial {serial} was issued by {ca_folder}")
+    revoke_card(ca_folder, serial, now)
 
 
 def revoke_card(ca_folder: Path, serial: int, now: dt.datetime) -> None:

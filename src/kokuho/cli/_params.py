@@ -1,0 +1,32 @@
+"""The bounded integer types every ``kokuho`` option and argument uses (issue 11).
+
+click's plain ``int`` accepts any size, and a year of twenty digits reached ``datetime``
+(OverflowError) or the database (an id beyond BIGINT: DataError on PostgreSQL, OverflowError
+on SQLite) as a traceback. Each type here is a closed range, so bad input stops at the edge
+with click's one-line reason and exit code 2. tests/test_cli_inputs.py walks every command
+and fails on an integer parameter that is not one of these.
+"""
+
+from __future__ import annotations
+
+import click
+
+#: 年度: what :class:`kokuho.ids.FiscalYear` and ``datetime`` handle with room to spare; no
+#: data kokuho reads is older than 1900.
+FISCAL_YEAR = click.IntRange(1900, 2100)
+#: A database id (request, person, refund): SQL BIGINT, from 1.
+RECORD_ID = click.IntRange(1, 2**63 - 1)
+#: An X.509 certificate serial: positive, at most 20 octets (RFC 5280 §4.1.2.2).
+CERT_SERIAL = click.IntRange(1, 2**159 - 1)
+#: A random seed (numpy takes 0 … 2^32 - 1 as one word).
+SEED = click.IntRange(0, 2**32 - 1)
+#: How many persons a synthetic prefecture has.
+PERSONS = click.IntRange(1, 2_000_000)
+#: Simulated years.
+YEARS = click.IntRange(1, 50)
+#: How many rows a report prints.
+TOP = click.IntRange(1, 100_000)
+#: A TCP port.
+PORT = click.IntRange(1, 65_535)
+#: Worker processes.
+WORKERS = click.IntRange(1, 64)
