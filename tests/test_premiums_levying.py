@@ -28,6 +28,7 @@ from click.testing import CliRunner
 from kokuho.ids import mynumber_check
 from kokuho.premiums import (
     AssessmentRefused,
+    PeriodLimitError,
     PeriodLimitException,
     assess_fiscal_year,
     decide_refunds,
@@ -178,16 +179,28 @@ def test_period_limit_refuses_and_the_exception_lets_reductions_pass(
     retroactive_changes(town, tmp_path / "late.csv")
     barred = reassess(town, TOWN, YEAR, dt.date(2023, 7, 1))
     reasons = {r.household_id: r.reason for r in barred.refused}
-    assert set(reasons) == {"W1", "W2"} and all("§110-2(1)" in r for r in reasons.values())
-    assert "2023-07-01" in reasons["W1"]
-    # W3 had no 調定: its initial 調定 is recorded; W1 and W2 keep theirs.
-    after = in_force(town)
-    assert (after["W1"], after["W2"]) == (before["W1"], before["W2"]) and after["W3"] > 0
+    assert set(reasons) == {"W1", "W2", "W3"}  # W3's 当初賦課 is a 賦課決定 too
+    assert all("§110-2(1)" in r and "2023-07-01" in r for r in reasons.values())
+    assert barred.changes == () and in_force(town) == before
+    with pytest.raises(PeriodLimitError, match="§110-2"):
+        assess_fiscal_year(town, TOWN, YEAR, dt.date(2023, 7, 1))
+    # The day before the limit, every 更正 is still allowed.
+    assert {c.household_id for c in reassess(town, TOWN, YEAR, dt.date(2023, 6, 30)).changes} == {
+        "W1",
+        "W2",
+        "W3",
+    }
+
+
+def test_the_exception_lets_reductions_pass_the_limit(town: sa.Engine, tmp_path: Path) -> None:
+    assess_fiscal_year(town, TOWN, YEAR, dt.date(2021, 6, 15))
+    before = in_force(town)
+    retroactive_changes(town, tmp_path / "late.csv")
     # A §110-2(2) ground lets the reduction pass; the increase stays barred.
     exception = PeriodLimitException("被用者保険との調整", "資格決定通知書 2023-06-20")
     late = reassess(town, TOWN, YEAR, dt.date(2023, 7, 2), exception=exception)
     assert [(c.household_id, c.kind) for c in late.changes] == [("W1", "decrease")]
-    assert [r.household_id for r in late.refused] == ["W2"]
+    assert [r.household_id for r in late.refused] == ["W2", "W3"]
     assert "reductions only" in late.refused[0].reason
     assert in_force(town)["W1"] == 172_700 and in_force(town)["W2"] == before["W2"]
 
@@ -196,6 +209,7 @@ def test_explain_gives_the_reasons_and_an_unknown_household_is_refused(town: sa.
     assessment = explain_household(town, TOWN, YEAR, "W1")
     assert assessment.total == 345_400 and assessment.reduction is None
     assert all(part.reasons for part in assessment.parts if part.amount)
+    assert "not yet recorded" in assessment.reasons[-1].text
     with pytest.raises(LookupError, match="W9"):
         explain_household(town, TOWN, YEAR, "W9")
 
@@ -226,7 +240,11 @@ def test_cli_assess_reassess_explain(town: sa.Engine, database_url: str, tmp_pat
     result = runner.invoke(main, ["premiums", "explain", "W1", *common, "--json"])
     document = json.loads(result.output)
     assert document["total"] == 172_700 and len(document["parts"]) == 3
-    assert document["instalments"] and "reasons" in document
+    # The 納期 in force: the 減額 of 172,700 taken from 第10期 backwards (34,500 × 5 = 172,500,
+    # then 200 from 第5期).
+    amounts = [i["amount"] for i in document["instalments"]]
+    assert amounts == [34_900, 34_500, 34_500, 34_500, 34_300] + [0] * 5
+    assert any("in force" in r["text"] for r in document["reasons"])
     bad = runner.invoke(main, ["premiums", "assess", "--municipality", "37201",
                                "--fiscal-year", str(YEAR)])  # fmt: skip
     assert bad.exit_code == 1 and "37201" in bad.output
@@ -241,3 +259,14 @@ def test_a_refused_household_refuses_the_whole_run(town: sa.Engine) -> None:
         assess_fiscal_year(town, TOWN, YEAR, dt.date(2021, 6, 15))
     assert [r.household_id for r in refused.value.refused] == ["W1"]
     assert decision_count(town) == 0
+
+
+def test_a_household_whose_members_all_left_before_the_year_is_reduced_to_zero(
+    town: sa.Engine, tmp_path: Path
+) -> None:
+    assess_fiscal_year(town, TOWN, YEAR, dt.date(2021, 6, 15))
+    feed = [lose("P2", "2021-04-01", number="1001", reason="03")]  # no day of FY2021 covered
+    import_changes(town, write_changes(tmp_path / "gone.csv", feed))
+    run = reassess(town, TOWN, YEAR, dt.date(2021, 9, 1))
+    assert [(c.household_id, c.kind, c.total) for c in run.changes] == [("W1", "decrease", 0)]
+    assert in_force(town)["W1"] == 0

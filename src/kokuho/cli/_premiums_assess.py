@@ -22,6 +22,7 @@ from kokuho.premiums import (
     PART_NAMES,
     AssessmentRefused,
     ChargeRefused,
+    PeriodLimitError,
     PremiumRuleError,
     UnknownMunicipality,
     assess_fiscal_year,
@@ -70,7 +71,7 @@ def _engine() -> Iterator[sa.Engine]:
         engine.dispose()
 
 
-_REFUSED = (PremiumRuleError, UnknownMunicipality, ChargeRefused)
+_REFUSED = (PremiumRuleError, UnknownMunicipality, ChargeRefused, PeriodLimitError)
 
 
 @premiums.command("assess")

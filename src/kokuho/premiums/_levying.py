@@ -10,13 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
 from kokuho.premiums._assess import AssessmentInputError, assess
 from kokuho.premiums._charges import ChargeKind, _existing_where, record_decisions
-from kokuho.premiums._correct import PeriodLimitError, PeriodLimitException, correct
+from kokuho.premiums._correct import (
+    PeriodLimitError,
+    PeriodLimitException,
+    correct,
+    period_limit,
+)
 from kokuho.premiums._households import NO_PERSON, household_inputs
 from kokuho.premiums._model import (
     Assessment,
@@ -108,11 +113,13 @@ def assess_fiscal_year(
     initial 調定 decided on ``decided_on`` in one transaction.
 
     All or nothing: AssessmentRefused (nothing recorded) names every household the engine
-    refuses. Running again records nothing new (the same decision is recognised); a household
-    already assessed on another day is refused by the ledger (ChargeRefused): use
-    :func:`reassess` for changes. PremiumRuleError for missing or bad rule files.
+    refuses; PeriodLimitError from the §110-2(1) limit on. Running again records nothing new
+    (the same decision is recognised); a household already assessed on another day is
+    refused by the ledger (ChargeRefused): use :func:`reassess` for changes. PremiumRuleError
+    for missing or bad rule files.
     """
     rules = load_premium_rules(fiscal_year, municipality)
+    _check_limit(rules, decided_on, fiscal_year)
     assessments: list[Assessment] = []
     refused: list[RefusedHousehold] = []
     for household in household_inputs(engine, municipality, fiscal_year):
@@ -137,18 +144,24 @@ def assess_fiscal_year(
 
 
 def _in_force(
-    engine: sa.Engine, municipality: str, fiscal_year: int
+    engine: sa.Engine, municipality: str, fiscal_year: int, household_id: str | None = None
 ) -> dict[str, tuple[Assessment, dt.date]]:
-    """The 調定 in force per household of the year, as an Assessment whose 納期 are the ones in
-    force (its parts are not stored: one figure carries the year's total), with the day of the
-    latest decision."""
-    with engine.connect() as connection:
-        decisions, in_force = _existing_where(
-            connection,
-            lambda table: sa.and_(
-                table.c.municipality == municipality, table.c.fiscal_year == fiscal_year
-            ),
+    """The 調定 in force per household of the year (or of the one household), as an Assessment
+    whose 納期 are the ones in force (its parts are not stored: one figure carries the year's
+    total), with the day of the latest decision."""
+
+    def wanted(table: sa.Table) -> sa.ColumnElement[bool]:
+        condition = sa.and_(
+            table.c.municipality == municipality, table.c.fiscal_year == fiscal_year
         )
+        return (
+            condition
+            if household_id is None
+            else condition & (table.c.household_id == household_id)
+        )
+
+    with engine.connect() as connection:
+        decisions, in_force = _existing_where(connection, wanted)
     found: dict[str, tuple[Assessment, dt.date]] = {}
     for (_, household_id, _), rows in decisions.items():
         schedule = in_force.get((municipality, household_id, fiscal_year), {})
@@ -234,6 +247,7 @@ def _decide(
 ) -> tuple[Assessment, ChargeKind | None, int]:
     """The household's new 調定, its kind (None: nothing to record) and the total before."""
     if previous is None:
+        _check_limit(rules, decided_on, household.fiscal_year)
         return assess(household, rules, with_reasons=False), "initial", 0
     before, last_day = previous
     correction = correct(before, household, rules, decided_on, exception=exception)
@@ -248,19 +262,50 @@ def _decide(
     return correction.assessment, correction.kind, before.total
 
 
+def _check_limit(rules: PremiumRules, decided_on: dt.date, fiscal_year: int) -> None:
+    """An initial 調定 is a 賦課決定 too: barred from the §110-2(1) limit (no exception)."""
+    limit = period_limit(rules)
+    if decided_on >= limit:
+        raise PeriodLimitError(
+            f"当初賦課 of FY{fiscal_year} on {decided_on} is barred: 国保法 §110-2(1) forbids a "
+            f"賦課決定 from {limit} (2 years from the day after the first 納期)",
+            limit,
+        )
+
+
 def explain_household(
     engine: sa.Engine, municipality: str, fiscal_year: int, household_id: str
 ) -> Assessment:
     """The household's assessment for the year from the register, with every reason (for
-    ``explain``). LookupError when the municipality has no such household in the year."""
+    ``explain``), its 納期 the ones of the 調定 in force (after any 更正), and a reason saying
+    whether that 調定 matches. LookupError when the municipality has no such household in
+    the year."""
     rules = load_premium_rules(fiscal_year, municipality)
     # Read to the end: leaving the generator early would leave its server-side cursor open.
     found = [
         h for h in household_inputs(engine, municipality, fiscal_year)
         if h.household_id == household_id
     ]  # fmt: skip
-    if found:
-        return assess(found[0], rules)
-    raise LookupError(
-        f"household {household_id}: no 国保 member in {municipality} in FY{fiscal_year}"
+    if not found:
+        raise LookupError(
+            f"household {household_id}: no 国保 member in {municipality} in FY{fiscal_year}"
+        )
+    assessment = assess(found[0], rules)
+    charged = _in_force(engine, municipality, fiscal_year, household_id).get(household_id)
+    if charged is None:
+        note = "調定 not yet recorded (run assess)"
+        return replace(assessment, reasons=(*assessment.reasons, Reason("調定", note)))
+    previous, decided = charged
+    if previous.total != assessment.total:
+        # The register changed since the decision in force: show both, the bill is the 調定.
+        note = (
+            f"調定額 in force {previous.total:,}円 (decided on {decided}) differs from this "
+            f"assessment: run reassess; the 納期 shown are the ones in force"
+        )
+    else:
+        note = f"調定 decided on {decided}; the 納期 shown are the ones in force"
+    return replace(
+        assessment,
+        instalments=previous.instalments,
+        reasons=(*assessment.reasons, Reason("調定", note)),
     )
