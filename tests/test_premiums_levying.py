@@ -270,3 +270,20 @@ def test_a_household_whose_members_all_left_before_the_year_is_reduced_to_zero(
     run = reassess(town, TOWN, YEAR, dt.date(2021, 9, 1))
     assert [(c.household_id, c.kind, c.total) for c in run.changes] == [("W1", "decrease", 0)]
     assert in_force(town)["W1"] == 0
+
+
+def test_cli_reassess_lists_the_refused_and_exits_2(
+    town: sa.Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kokuho.cli import main
+
+    monkeypatch.setenv("KOKUHO_DATABASE_URL", database_url)
+    assess_fiscal_year(town, TOWN, YEAR, dt.date(2021, 6, 15))
+    retroactive_changes(town, tmp_path / "late.csv")
+    common = ["--municipality", TOWN, "--fiscal-year", str(YEAR), "--decided-on", "2023-07-01"]
+    result = CliRunner().invoke(main, ["premiums", "reassess", *common, "--csv"])
+    assert result.exit_code == 2, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "household,kind,previous_total,total,refused_reason"
+    assert sorted(line.split(",")[0] for line in lines[1:]) == ["W1", "W2", "W3"]
+    assert all("§110-2(1)" in line for line in lines[1:])
