@@ -19,6 +19,7 @@ payments and refunds. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+from datetime import date as D
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from click.testing import CliRunner
 from kokuho.ids import mynumber_check
 from kokuho.premiums import (
     AssessmentRefused,
+    ChargeRefused,
     PeriodLimitError,
     PeriodLimitException,
     assess_fiscal_year,
@@ -36,11 +38,12 @@ from kokuho.premiums import (
     import_payments,
     load_incomes,
     reassess,
+    record_decisions,
 )
 from kokuho.premiums._charges import charge_decisions, charges
 from kokuho.registry import import_changes, load_insurers, load_residents
 from tests.feedfiles import acquire, lose, write_changes, write_csv, write_insurers
-from tests.premiumrows import payment, write_payments
+from tests.premiumrows import assessment, payment, write_payments
 
 TOWN = "372013"
 YEAR = 2021
@@ -284,3 +287,17 @@ def test_cli_reassess_lists_the_refused_and_exits_2(
     assert lines[0] == "household,kind,previous_total,total,refused_reason"
     assert sorted(line.split(",")[0] for line in lines[1:]) == ["W1", "W2", "W3"]
     assert all("§110-2(1)" in line for line in lines[1:])
+
+
+def test_record_decisions_is_one_transaction_across_kinds(engine: sa.Engine) -> None:
+    """An 更正 run records initial, increase and decrease together: one refused decision (an
+    increase for a household without 調定) and the valid initial one is not written either."""
+    good = assessment("N1", YEAR, [1_000] * 10)
+    orphan = assessment("N2", YEAR, [2_000] * 10)
+    with pytest.raises(ChargeRefused, match="N2"):
+        record_decisions(engine, [([good], "initial"), ([orphan], "increase")], D(2021, 6, 15))
+    assert decision_count(engine) == 0
+    [[initial], [], []] = record_decisions(
+        engine, [([good], "initial"), ([], "increase"), ([], "decrease")], D(2021, 6, 15)
+    )
+    assert (initial.household_id, initial.rows, initial.total) == ("N1", 10, 10_000)
