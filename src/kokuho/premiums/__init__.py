@@ -25,6 +25,7 @@ from kokuho.premiums._charges import (
     ChargeReport,
     record_charges,
     record_charges_many,
+    record_decisions,
 )
 from kokuho.premiums._collection import (
     CATEGORY_NAMES,
@@ -91,6 +92,16 @@ from kokuho.premiums._levy_model import (
 from kokuho.premiums._levy_report import LEVY_COLUMNS, levy_document, levy_rows
 from kokuho.premiums._levy_rules import levy_years, load_levy_rules, parse_levy_rules
 from kokuho.premiums._levy_yaml import LevyFileError
+from kokuho.premiums._levying import (
+    AssessmentRefused,
+    AssessmentRun,
+    HouseholdChange,
+    ReassessmentRun,
+    RefusedHousehold,
+    assess_fiscal_year,
+    explain_household,
+    reassess,
+)
 from kokuho.premiums._model import (
     PART_NAMES,
     PARTS,
@@ -129,6 +140,8 @@ __all__ = [
     "ArrearsReport",
     "Assessment",
     "AssessmentInputError",
+    "AssessmentRefused",
+    "AssessmentRun",
     "CATEGORY_NAMES",
     "CHANNELS",
     "CHARGE_KINDS",
@@ -139,6 +152,7 @@ __all__ = [
     "CollectionRateBand",
     "Correction",
     "Household",
+    "HouseholdChange",
     "HouseholdInput",
     "HouseholdSummary",
     "Income",
@@ -175,9 +189,11 @@ __all__ = [
     "PremiumRules",
     "RateDifference",
     "Reason",
+    "ReassessmentRun",
     "ReductionClass",
     "RefundRefused",
     "RefundStatus",
+    "RefusedHousehold",
     "Settlement",
     "StandardRates",
     "UnknownMunicipality",
@@ -185,6 +201,7 @@ __all__ = [
     "apportion",
     "arrears",
     "assess",
+    "assess_fiscal_year",
     "collection_rates",
     "collection_rates_for_incentives",
     "compare_rates",
@@ -192,6 +209,7 @@ __all__ = [
     "decide_refunds",
     "example_levy_inputs",
     "explain",
+    "explain_household",
     "fiscal_year_bounds",
     "household_inputs",
     "household_summary",
@@ -213,8 +231,10 @@ __all__ = [
     "pay_refund",
     "percent",
     "period_limit",
+    "reassess",
     "record_charges",
     "record_charges_many",
+    "record_decisions",
     "settlements",
     "shipped_municipalities",
     "shipped_national_years",

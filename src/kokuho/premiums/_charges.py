@@ -110,15 +110,25 @@ def record_charges_many(
 ) -> list[ChargeReport]:
     """:func:`record_charges` for many households decided together (本算定 of a whole
     municipality) in one transaction: one refused assessment and nothing is written."""
-    if kind not in CHARGE_KINDS:
-        raise ChargeRefused(f"kind must be one of {', '.join(CHARGE_KINDS)}, not {kind!r}")
-    batch = list(assessments)
-    keys = [(a.municipality, a.household_id, a.fiscal_year) for a in batch]
-    for assessment in batch:
-        _check_schedule(assessment)
+    return record_decisions(engine, [(list(assessments), kind)], decided_on)[0]
+
+
+def record_decisions(
+    engine: sa.Engine,
+    batches: Sequence[tuple[Sequence[Assessment], ChargeKind]],
+    decided_on: dt.date,
+) -> list[list[ChargeReport]]:
+    """Several :func:`record_charges_many` of different kinds (an 更正 run: initial, increase
+    and decrease) in one transaction: one refused assessment and nothing is written."""
+    for batch, kind in batches:
+        if kind not in CHARGE_KINDS:
+            raise ChargeRefused(f"kind must be one of {', '.join(CHARGE_KINDS)}, not {kind!r}")
+        for assessment in batch:
+            _check_schedule(assessment)
+    keys = [(a.municipality, a.household_id, a.fiscal_year) for b, _ in batches for a in b]
     if len(set(keys)) != len(keys):
         raise ChargeRefused("a household and fiscal year appears twice in one decision")
-    reports: list[ChargeReport] = []
+    found: list[list[ChargeReport]] = []
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two 更正 computed from the same 調定 in force would each add their difference to
@@ -126,11 +136,15 @@ def record_charges_many(
             connection.execute(
                 sa.text("LOCK TABLE premium_charge_decisions IN SHARE ROW EXCLUSIVE MODE")
             )
-        for start in range(0, len(batch), _CHUNK):
-            part = batch[start : start + _CHUNK]
-            decisions, in_force = _existing(connection, keys[start : start + _CHUNK])
-            reports += _record(connection, part, decisions, in_force, decided_on, kind)
-    return reports
+        for batch, kind in batches:
+            reports: list[ChargeReport] = []
+            for start in range(0, len(batch), _CHUNK):
+                part = batch[start : start + _CHUNK]
+                part_keys = [(a.municipality, a.household_id, a.fiscal_year) for a in part]
+                decisions, in_force = _existing(connection, part_keys)
+                reports += _record(connection, part, decisions, in_force, decided_on, kind)
+            found.append(reports)
+    return found
 
 
 #: Households per round trip: under every database's parameter limit.
