@@ -23,6 +23,7 @@ from kokuho.premiums._charges import (
     ChargeKind,
     ChargeRefused,
     ChargeReport,
+    charged_years,
     record_charges,
     record_charges_many,
 )
@@ -185,6 +186,7 @@ __all__ = [
     "apportion",
     "arrears",
     "assess",
+    "charged_years",
     "collection_rates",
     "collection_rates_for_incentives",
     "compare_rates",
