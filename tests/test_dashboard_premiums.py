@@ -252,3 +252,9 @@ def test_before_any_charge_the_page_names_the_commands(
     assert "調定がまだありません" in text
     assert "kokuho premiums assess" in text and "kokuho premiums payments import" in text
     assert 'href="/premiums" aria-current="page"' in text
+    assert "納付金と標準保険料率" not in text  # the prefecture's panel
+    # The prefecture's 納付金 do not wait for 調定: they come from the levy inputs.
+    assert sign_in(client, PREFECTURE).status_code == 303
+    document = lxml.html.fromstring(_get(client, "/premiums"))
+    assert "調定がまだありません" in document.text_content()
+    assert document.xpath('//table[@data-table="levy"]/tbody/tr')

@@ -81,8 +81,6 @@ class PremiumFigures:
     today while the year's accounts are open."""
     years: list[int]
     municipalities: dict[str, MunicipalPremiums]
-    levy: LevyView | str
-    """The 納付金 and 標準保険料率, or why they could not be computed."""
 
 
 def figures_day(fiscal_year: int, today: dt.date) -> dt.date:
@@ -96,10 +94,10 @@ def premium_figures(
     as_of = figures_day(fiscal_year, today)
     by_year: dict[int, list[CollectionRate]] = {}
     for index, year in enumerate(years):
-        report(index / (len(years) + 2), f"収納率 {year}年度")
+        report(index / (len(years) + 1), f"収納率 {year}年度")
         by_year[year] = collection_rates(engine, year)
     codes = sorted({rate.municipality for rates in by_year.values() for rate in rates})
-    report(len(years) / (len(years) + 2), "滞納・還付")
+    report(len(years) / (len(years) + 1), "滞納・還付")
     found = {
         code: MunicipalPremiums(
             code,
@@ -114,8 +112,7 @@ def premium_figures(
         )
         for code in codes
     }
-    report((len(years) + 1) / (len(years) + 2), "納付金・標準保険料率")
-    return PremiumFigures(fiscal_year, as_of, years, found, levy_view())
+    return PremiumFigures(fiscal_year, as_of, years, found)
 
 
 def _refunds(engine: sa.Engine, code: str, fiscal_year: int, as_of: dt.date) -> Refunds:

@@ -16,6 +16,7 @@ from kokuho.web.dashboard._figures_premiums import (
     LevyView,
     MunicipalPremiums,
     PremiumFigures,
+    levy_view,
     premium_figures,
 )
 from kokuho.web.dashboard._figures_register import Municipality
@@ -84,6 +85,9 @@ def premiums(
             "levy": None,
         },
     )
+    if user.is_prefecture:
+        # A few rule files and exact arithmetic (tens of ms): no background job needed.
+        page.context["levy"] = _levy(page, levy_view())
     if not years:
         page.context["missing"] = src.Missing(CHARGES_HINT)
         return page
@@ -106,8 +110,6 @@ def premiums(
     _collection(page, figures, places)
     if chosen is not None:
         _trend(page, figures, chosen)
-    if user.is_prefecture:
-        page.context["levy"] = _levy(page, figures.levy)
     page.context["as_of"] = figures.as_of
     return page
 
