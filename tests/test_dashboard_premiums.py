@@ -258,3 +258,20 @@ def test_before_any_charge_the_page_names_the_commands(
     document = lxml.html.fromstring(_get(client, "/premiums"))
     assert "調定がまだありません" in document.text_content()
     assert document.xpath('//table[@data-table="levy"]/tbody/tr')
+
+
+def test_the_prefectures_levy_inputs_file(
+    site: tuple[TestClient, sa.Engine, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KOKUHO_LEVY_INPUTS names the prefecture's file; one the formula cannot use is named on
+    the page with its line and field, and the rest of the page still works."""
+    client, _, tmp_path = site
+    bad = tmp_path / "levy-inputs.yaml"
+    bad.write_text("fiscal_year: 2020\ntotals:\n  medical: 1_000\n", encoding="utf-8")
+    monkeypatch.setenv("KOKUHO_LEVY_INPUTS", str(bad))
+    assert sign_in(client, PREFECTURE).status_code == 303
+    document = lxml.html.fromstring(_get(client, "/premiums"))
+    [note] = document.xpath("//section[@id='levy']/p[@class='note']")
+    assert f"{bad}:3: totals: part 'support' is missing" in note.text_content()
+    assert not document.xpath('//table[@data-table="levy"]')
+    assert "調定がまだありません" in document.text_content()
