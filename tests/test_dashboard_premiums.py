@@ -134,7 +134,7 @@ def test_municipal_figures_equal_the_premiums_api(recorded: tuple[TestClient, sa
     expected = []
     for year in (2019, 2020, 2021):
         [rate] = [r for r in collection_rates(engine, year) if r.municipality == CITY]
-        expected.append({"年度": f"{_label(year)}"} | _rate_columns(rate))
+        expected.append({"年度": f"{_label(year)} ({year}年度)"} | _rate_columns(rate))
     assert trend == expected
 
     report = arrears(engine, CITY, AS_OF)
@@ -220,6 +220,10 @@ def test_a_municipality_sees_no_other(recorded: tuple[TestClient, sa.Engine]) ->
         answer = client.get("/premiums", params={"insurer": other, "download": "collection"})
         assert answer.status_code == 403 and "text/csv" not in answer.headers["content-type"]
     assert client.get("/premiums", params={"insurer": KOKUHO}).status_code == 200
+    # A year without 調定 says so and names the years that have them.
+    text = _get(client, "/premiums?fy=2030")
+    assert "2030年度" in text and "調定はありません" in text and "調定がある年度" in text
+    assert "2021年度" in text
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,11 @@ RATE_COLUMNS: list[tuple[str, str, Any]] = [
 ]
 
 
+def fiscal_label(year: int) -> str:
+    """令和3年度 (2021年度): the 和暦 with the 西暦 beside it, as the year picker shows it."""
+    return f"{FiscalYear(year).label} ({year}年度)"
+
+
 def rate_row(rate: CollectionRate) -> dict[str, Any]:
     """One 収納率 as a table row: yen, and rates as fractions (shown as percentages)."""
 
@@ -92,9 +97,9 @@ def premiums(
         page.context["missing"] = src.Missing(CHARGES_HINT)
         return page
     if year not in years:
-        shown = "、".join(FiscalYear(y).label for y in years)
+        shown = "、".join(fiscal_label(y) for y in years)
         page.context["missing"] = src.Missing(
-            f"{FiscalYear(year or 0).label}の調定はありません", f"調定がある年度: {shown}"
+            f"{fiscal_label(year or 0)}の調定はありません", f"調定がある年度: {shown}"
         )
         return page
     job = dashboard.cache.get(
@@ -189,7 +194,7 @@ def _arrears_row(found: MunicipalPremiums | None, bands: list[str]) -> dict[str,
 def _trend(page: Page, figures: PremiumFigures, chosen: Municipality) -> None:
     found = figures.municipalities.get(chosen.code)
     rows = [
-        {"year": FiscalYear(year).label} | rate_row(rate)
+        {"year": fiscal_label(year)} | rate_row(rate)
         for year in figures.years
         if found is not None and (rate := found.rates.get(year)) is not None
     ]
