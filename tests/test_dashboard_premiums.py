@@ -169,7 +169,11 @@ def test_prefecture_sees_levy_beside_the_rule_files(
     client, engine = recorded
     assert sign_in(client, PREFECTURE).status_code == 303
     page = f"/premiums?fy=2020&insurer={KOKUHO}"
-    _get(client, page)
+    document = lxml.html.fromstring(_get(client, page))
+    # Changing the year keeps the municipality picked for the trend.
+    picker = document.xpath("//form[@class='year-picker']//input[@name='insurer']/@value")
+    assert picker == [KOKUHO]
+    assert document.xpath("//section[@id='trend']//table[@data-table='trend']")
     [row] = _csv(client, page, "collection")
     [rate] = [r for r in collection_rates(engine, 2020) if r.municipality == CITY]
     assert row == {"団体コード": CITY, "市町": "高松市"} | _rate_columns(rate)
