@@ -246,6 +246,7 @@ ROUTES: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("GET", "/grants"): ("fy", "download", "format"),
     ("GET", "/grants/what-if"): ("fy", "insurer", "lever", "value"),
+    ("GET", "/premiums"): ("fy", "insurer", "download", "format"),
     ("GET", "/eligibility"): ("fy", "download", "format"),
     ("GET", "/audit"): ("before", "download", "format"),
     ("POST", "/audit/verify"): ("csrf_token",),

@@ -337,3 +337,11 @@ def _adjustments(
             row = {**base, "instalment": number, "due_on": due, "amount": amount - old_amount}
             rows.append(row)
     return rows
+
+
+def charged_years(engine: sa.Engine) -> list[int]:
+    """The fiscal years with any 調定 recorded, oldest first (what a report can be run for)."""
+    year = charge_decisions.c.fiscal_year
+    with engine.connect() as connection:
+        found = connection.execute(sa.select(year).distinct().order_by(year)).scalars()
+        return [int(value) for value in found]

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from kokuho.web.dashboard import _pages, _pages_grants, _pages_lists
+from kokuho.web.dashboard import _pages, _pages_grants, _pages_lists, _pages_premiums
 from kokuho.web.dashboard import _params as params
 from kokuho.web.dashboard import _security as sec
 from kokuho.web.dashboard._accounts import Session, User, authenticate, close_session, open_session
@@ -31,6 +31,7 @@ NAV = (
     ("compare", "/compare", "市町村比較"),
     ("municipality", "/municipalities", "市町村の詳細"),
     ("grants", "/grants", "交付金"),
+    ("premiums", "/premiums", "保険料・収納"),
     ("eligibility", "/eligibility", "資格"),
     ("audit", "/audit", "アクセス記録"),
 )
@@ -329,6 +330,17 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         answer = what_if(dashboard, year, insurer, params.lever(request.query_params), value)
         status = 200 if "error" not in answer else 400
         return sec.secure_headers(JSONResponse(answer, status_code=status))
+
+    @router.get("/premiums")
+    def premiums(request: Request) -> Response:
+        year = _year(request)
+        raw = request.query_params.get("insurer", "")
+        insurer = params.insurer_number(raw, "insurer") if raw else None
+        return serve(
+            request,
+            "premiums",
+            lambda user: _pages_premiums.premiums(dashboard, user, year, insurer),
+        )
 
     @router.get("/eligibility")
     def eligibility(request: Request) -> Response:
