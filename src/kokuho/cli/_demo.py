@@ -26,7 +26,8 @@ def demo(persons: int, seed: int, serve: bool, host: str, port: int, as_json: bo
 
     Starts from an empty database under $KOKUHO_HOME, writes the files to $KOKUHO_HOME/demo,
     loads insurers, every change file (in filing order), the resident register and the My
-    Number submissions, registers the institutions, issues cards to the persons with a
+    Number submissions, then the premiums (incomes, 本算定, synthetic payments written from
+    the 調定 and imported), registers the institutions, issues cards to the persons with a
     verified link and a credential for one clinic, reports what the register holds, prints a
     request that works, and serves.
     """

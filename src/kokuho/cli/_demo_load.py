@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kokuho.cli._dashboard import sample_checks
+from kokuho.cli._demo_premiums import load_premiums, print_premiums
 from kokuho.cli._output import emit_json, fail
 from kokuho.cli._registry import feed_files
 from kokuho.config import Settings
@@ -77,6 +78,9 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         )
         timings["mynumber"] = time.perf_counter() - started
         started = time.perf_counter()
+        premiums = load_premiums(engine, data, seed, console)
+        timings["premiums"] = time.perf_counter() - started
+        started = time.perf_counter()
         load_institutions(engine, data / "institutions.csv")
         cards = issue_cards(
             engine,
@@ -107,6 +111,7 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
     )  # fmt: skip
     timings["dashboard"] = time.perf_counter() - started
     summary = _summary(engine, applied, residents.rows, links, manifest, cards.issued)
+    summary["premiums"] = premiums
     summary["checkups"] = checkups
     summary["claims"] = claims
     summary["incentives"] = incentives
@@ -356,6 +361,7 @@ def _print(summary: dict[str, Any]) -> None:
         f"lake; {k['fiscal_year']}年度 市町村国保 実施率 {k['kokuho_examined']:,}/"
         f"{k['kokuho_eligible']:,} = {(k['kokuho_rate'] or 0) * 100:.1f}%"
     )
+    print_premiums(summary["premiums"])
     c = summary["claims"]
     click.echo(
         f"レセプト: {c['claims']:,} claims ({c['lines']:,} lines) from {c['files']} レセ電 files "

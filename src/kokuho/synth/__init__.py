@@ -19,6 +19,9 @@ in the same files real users feed in (docs/formats.md).
     masters/                     the sample 医薬品・傷病名 masters and 後発医薬品 list they use
     manifest.json                parameters, files and the counts of every planted case
 
+``write_payments`` writes ``payments/payments_FY{year}.csv`` (§9) later, from the 調定 the
+premiums room recorded for the loaded households (synth/_payments.py; ``kokuho demo``).
+
 The same seed and size give byte-identical files. Every name, address and number is
 generated; none belongs to a real person.
 """
@@ -44,11 +47,12 @@ from kokuho.synth import (
 from kokuho.synth._data import load_names, load_prefecture
 from kokuho.synth._institutions import write_institutions
 from kokuho.synth._manifest import Manifest, PlantedOverlap
-from kokuho.synth._outputs import clear_earlier
+from kokuho.synth._outputs import Written, clear_earlier
+from kokuho.synth._payments import write_payments
 from kokuho.synth._world import World
 from kokuho.synth._writers import Feed, month_key, write_insurers
 
-__all__ = ["DEFAULT_START", "Manifest", "PlantedOverlap", "generate"]
+__all__ = ["DEFAULT_START", "Manifest", "PlantedOverlap", "Written", "generate", "write_payments"]
 
 DEFAULT_START = dt.date(2020, 4, 1)
 MIN_PERSONS = 10
