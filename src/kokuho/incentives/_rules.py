@@ -13,7 +13,7 @@ Problems are reported with the file, the YAML line and the dotted path of the fi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -33,34 +33,20 @@ from kokuho.incentives._schema import (
     TargetTier,
     ThresholdTier,
 )
-from kokuho.store import data_path, override_of, shipped_folder
+from kokuho.store import FileProblem, FileProblemsError, data_path, override_of, shipped_folder
 
 _KEY: Final = r"^[a-z][a-z0-9_]*$"
 
 
-@dataclass(frozen=True, slots=True)
-class RuleProblem:
+class RuleProblem(FileProblem):
     """One problem of a rule file: the file, the YAML line (0 when unknown), the dotted path
     of the field, and the reason."""
 
-    file: str
-    line: int
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.reason}"
+    __slots__ = ()
 
 
-class RuleFileError(ValueError):
+class RuleFileError(FileProblemsError):
     """A rule file that cannot be used; ``problems`` name file, line and field."""
-
-    def __init__(self, problems: Sequence[RuleProblem]) -> None:
-        self.problems = list(problems)
-        shown = "; ".join(str(p) for p in self.problems[:5])
-        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
-        super().__init__(shown + more)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,7 @@ dotted field (``372013.yaml:14: parts.care: Field required``), like the incentiv
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -32,7 +31,15 @@ from kokuho.premiums._rules_schema import (
     NationalRules,
     PremiumRules,
 )
-from kokuho.store import data_path, data_text, override_folder, override_of, shipped_folder
+from kokuho.store import (
+    FileProblem,
+    FileProblemsError,
+    data_path,
+    data_text,
+    override_folder,
+    override_of,
+    shipped_folder,
+)
 
 __all__ = [
     "Factors",
@@ -53,28 +60,14 @@ MUNICIPAL: Final = "premiums/municipal"
 # -- problems ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PremiumRuleProblem:
+class PremiumRuleProblem(FileProblem):
     """One problem of a premium rule file: file, YAML line (0 when unknown), field, reason."""
 
-    file: str
-    line: int
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.reason}"
+    __slots__ = ()
 
 
-class PremiumRuleError(ValueError):
+class PremiumRuleError(FileProblemsError):
     """A premium rule file that cannot be used; ``problems`` name file, line and field."""
-
-    def __init__(self, problems: Sequence[PremiumRuleProblem]) -> None:
-        self.problems = list(problems)
-        shown = "; ".join(str(p) for p in self.problems[:5])
-        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
-        super().__init__(shown + more)
 
 
 # -- loading -----------------------------------------------------------------------------------

@@ -23,10 +23,13 @@ from kokuho.store._files import (
     sweep_temporary,
 )
 from kokuho.store._keys import chunks, key_table
+from kokuho.store._problems import FileProblem, FileProblemsError
 
 __all__ = [
     "DataFile",
     "DataFileError",
+    "FileProblem",
+    "FileProblemsError",
     "UnconfirmedValue",
     "data_files",
     "data_path",
