@@ -25,14 +25,16 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def premiums_url(
     browser: Any, tmp_path_factory: pytest.TempPathFactory, worker_id: str
-) -> Iterator[tuple[str, CollectionRate]]:
-    """A copy of the demo prefecture with 高松市's FY2021 調定 and payments recorded; the
-    server's URL and the premiums room's own 収納率 of 高松市."""
+) -> Iterator[tuple[str, CollectionRate, tuple[int, int]]]:
+    """A copy of the demo prefecture (which assesses and collects FY2020–22 itself) with two
+    more FY2021 調定 and a payment recorded for 高松市; the server's URL, the premiums room's own
+    FY2021 収納率 of 高松市, and what the demo alone had charged and collected."""
     home = copy_home(
         shared_demo_home(tmp_path_factory, worker_id), tmp_path_factory.mktemp("premiums") / "home"
     )
     engine = connect(settings_for(home).database_url)
     try:
+        before = _current(engine)
         decided = dt.date(2021, 6, 15)
         for household, amount in (("T1", 10_000), ("T2", 5_000)):
             record_charges(engine, assessment(household, 2021, [amount] * 10), decided, "initial")
@@ -42,18 +44,27 @@ def premiums_url(
     finally:
         engine.dispose()
     with served(home) as url:
-        yield url, rate
+        yield url, rate, before
+
+
+def _current(engine: Any) -> tuple[int, int]:
+    """高松市's FY2021 現年分 調定額 and 収納額 (0, 0 when it has none)."""
+    found = [r for r in collection_rates(engine, 2021) if r.municipality == CITY]
+    return (found[0].current_charged, found[0].current_collected) if found else (0, 0)
 
 
 def test_open_the_page_and_download_its_table(
-    premiums_url: tuple[str, CollectionRate], new_page: Any
+    premiums_url: tuple[str, CollectionRate, tuple[int, int]], new_page: Any
 ) -> None:
-    url, rate = premiums_url
+    url, rate, (charged_before, collected_before) = premiums_url
     page = new_page()
     sign_in(page, url, "takamatsu", MUNICIPAL_PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="保険料・収納").click()
     wait_for_figures(page)
     assert page.locator("main h1").inner_text() == "保険料・収納"
+    # The page opens on the newest year with 調定 (FY2022 in the demo); pick FY2021.
+    page.goto(f"{url}/premiums?fy=2021")
+    wait_for_figures(page)
     assert page.locator("#collection svg.chart").count() == 1
     shown = page.locator('table[data-table="collection"] tbody tr').count()
     assert shown == 1  # 高松市's own row only
@@ -66,7 +77,11 @@ def test_open_the_page_and_download_its_table(
         rate.current_charged,
         rate.current_collected,
     )
-    assert (rate.current_charged, rate.current_collected) == (150_000, 100_000)  # by hand
+    # By hand: T1 10 × 10,000 and T2 10 × 5,000 charged, T1's 100,000 paid.
+    assert (rate.current_charged - charged_before, rate.current_collected - collected_before) == (
+        150_000,
+        100_000,
+    )
 
     pref = new_page()
     sign_in(pref, url, "pref", PREFECTURE_PASSWORD)
