@@ -32,7 +32,7 @@ from kokuho.registry import tables
 
 BORN = dt.date(1950, 4, 2)
 KOKUHO = InsuredId("00370015", "高松", "1234", "01")
-KOKI = InsuredId("39370012", "", "98765432", "00")  # 後期高齢者医療 at 75: a new number
+KOKI = InsuredId("39370010", "", "98765432", "00")  # 後期高齢者医療 at 75: a new number
 PEOPLE = [
     ("ヤマダ タロウ", dt.date(1950, 4, 2), 1),
     ("ヤマダ ハナコ", dt.date(1952, 7, 9), 2),
@@ -155,7 +155,7 @@ def _register(connection: sa.Connection) -> None:
         [
             {"insurer_number": "00370015", "name": "高松市", "kind": "kokuho_municipal",
              "prefecture": "37", "municipality_code": "372013"},
-            {"insurer_number": "39370012", "name": "香川県後期高齢者医療広域連合", "kind": "koki",
+            {"insurer_number": "39370010", "name": "香川県後期高齢者医療広域連合", "kind": "koki",
              "prefecture": "37", "municipality_code": None},
         ],
     )  # fmt: skip

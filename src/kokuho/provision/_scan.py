@@ -41,14 +41,16 @@ _GYYMMDD = re.compile(r"^[1-5]\d{6}$")
 _INSURED = re.compile(r"^(\d{8}|\d{6})[\s:/_,\-]+\S+")
 #: Column names that say what a column holds (case-insensitive, after NFKC).
 _NAMES: dict[str, re.Pattern[str]] = {
-    "name_kana": re.compile(r"カナ|ｶﾅ|フリガナ|ふりがな|kana", re.I),
+    "name_kana": re.compile(
+        r"カナ氏名|氏名カナ|フリガナ|ふりがな|name_?kana|kana_?name|^kana$", re.I
+    ),
     "name_kanji": re.compile(
         r"氏名|名前|^姓$|^名$|^(?:full_?|last_?|first_?|family_?|given_?|person_?|patient_?)?"
         r"name(?:_kanji)?$",
         re.I,
     ),
     "insured_number": re.compile(r"記号|被保険者番号|被保険者証|証番号|枝番|insured|symbol", re.I),
-    "full_date": re.compile(r"生年月日|誕生|birth|dob", re.I),
+    "full_date": re.compile(r"生年月日|誕生日|birth_?date|date_?of_?birth|^dob$", re.I),
     "my_number": re.compile(r"個人番号|マイナンバー|my_?number", re.I),
     "address": re.compile(r"住所|所在地|address", re.I),
 }
