@@ -76,6 +76,7 @@ def test_a_cell_from_too_few_providers_is_reported(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (b"a,x,y\nA,1\x002,30\n", "t.csv:2: column 2: NUL byte"),
+        (b"a,x,y\nA,1\x072,30\n", "t.csv:2: column 2: control character"),
         (b"a,x,y\nA,12,30\nB,99999999999999999999,40\n", "t.csv:3: x: '9999999999999"),
         (b"a,x,y\nA,12,30\nB,\x82\xff,40\n", "t.csv:3: (encoding): neither UTF-8 nor cp932"),
         (b"a,x,y\nA,12,-3\n", "t.csv:2: y: '-3' is negative"),
@@ -115,3 +116,20 @@ def test_the_command_reports_in_json_and_exits_by_verdict(tmp_path: Path) -> Non
         main, ["provision", "release-check", str(good), "--population", "0"]
     )
     assert result.exit_code == 2
+
+
+def test_lines_are_the_file_lines_past_blank_lines_and_quoted_breaks(tmp_path: Path) -> None:
+    path = _write(tmp_path, '区分,x,y\n\n"A\nα",5,12\nB,0,15\n\n合計,5,27\n')
+    assert _found(path) == [
+        ("minimum_cell", "A\nα", "x", 4),
+        ("minimum_cell", "(合計)", "x", 7),
+    ]
+
+
+def test_a_second_total_row_or_column_is_refused(tmp_path: Path) -> None:
+    rows = _write(tmp_path, "区分,x,y\nA,10,12\n合計,10,12\n計,10,12\n")
+    with pytest.raises(FileProblemsError, match=r"t.csv:4: 区分: a second total row"):
+        check_file(rows, release_rules())
+    columns = _write(tmp_path, "区分,x,合計,計\nA,10,10,10\n", name="c.csv")
+    with pytest.raises(FileProblemsError, match=r"c.csv:1: 計: a second total column"):
+        check_file(columns, release_rules())

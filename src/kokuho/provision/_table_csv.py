@@ -82,7 +82,8 @@ def _count(text: str, marks: frozenset[str]) -> int | None | str:
     return int(digits)
 
 
-def _rows(text: str, where: str) -> list[list[str]]:
+def _rows(text: str, where: str) -> list[tuple[int, list[str]]]:
+    """Each record with the file line it ends on."""
     problems = []
     rows = []
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -92,11 +93,11 @@ def _rows(text: str, where: str) -> list[list[str]]:
             for index, field in enumerate(row):
                 if "\x00" in field:
                     problems.append(FileProblem(where, line, f"column {index + 1}", "NUL byte"))
-                elif any(unicodedata.category(c) == "Cc" for c in field.strip("\r\n")):
+                elif any(unicodedata.category(c) == "Cc" and c not in "\r\n\t" for c in field):
                     problems.append(
                         FileProblem(where, line, f"column {index + 1}", "control character")
                     )
-            rows.append(row)
+            rows.append((line, row))
     except csv.Error as error:
         problems.append(FileProblem(where, reader.line_num, "(csv)", str(error)))
     if problems:
@@ -115,20 +116,22 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
         raise FileProblemsError(
             [FileProblem(where, 0, "(file)", f"larger than {MAX_BYTES:,} bytes")]
         )
-    rows = [
-        row
-        for row in _rows(_decode(path.read_bytes(), where), where)
-        if any(c.strip() for c in row)
+    numbered = [
+        (line, row)
+        for line, row in _rows(_decode(path.read_bytes(), where), where)
+        if any(c.strip() for c in row)  # blank lines are not rows
     ]
+    rows = [row for _, row in numbered]
     if len(rows) < 2:
         raise FileProblemsError(
             [FileProblem(where, 0, "(file)", "needs a header row and a row of counts")]
         )
     header, body = rows[0], rows[1:]
+    body_lines = [line for line, _ in numbered[1:]]
     width = len(header)
     marks = frozenset(hidden_marks)
     problems = []
-    for number, row in enumerate(body, start=2):
+    for number, row in zip(body_lines, body, strict=True):
         if len(row) != width:
             problems.append(
                 FileProblem(where, number, "(row)", f"has {len(row)} fields, the header {width}")
@@ -147,7 +150,7 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
     total_columns = [c for c in value_columns if _is_total(header[c])]
     if len(total_columns) > 1:
         raise FileProblemsError(
-            [FileProblem(where, 1, header[total_columns[1]], "a second total column")]
+            [FileProblem(where, numbered[0][0], header[total_columns[1]], "a second total column")]
         )
     column_index: dict[int, int] = {}
     names: list[str] = []
@@ -161,7 +164,7 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
     lines: dict[int, int] = {}
     row_names: list[str] = []
     total_row = False
-    for number, row in enumerate(body, start=2):
+    for number, row in zip(body_lines, body, strict=True):
         name = " ".join(part.strip() for part in row[:labels] if part.strip())
         if any(_is_total(part) for part in row[:labels]):
             if total_row:
