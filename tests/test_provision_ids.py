@@ -25,6 +25,7 @@ from kokuho.provision import (
     oldest_insured_numbers,
     provision_key,
     rekey,
+    research_persons,
     scan_columns,
     source_key,
 )
@@ -196,3 +197,34 @@ def test_id5_comes_from_the_oldest_number_in_the_register(engine: sa.Engine) -> 
     # Person 1's ID1 differs before and after 75; his ID5 is one and the same.
     assert id1(key, KOKUHO, BORN, 1) != id1(key, KOKI, BORN, 1)
     assert id5(key, oldest[1]) == id5(key, KOKUHO)
+
+
+def test_research_persons_hold_no_name_number_or_birth_day(engine: sa.Engine) -> None:
+    source, key = b"s" * 32, b"p" * 32
+    with engine.begin() as connection:
+        _register(connection)
+        # Person 1 is in the resident register of 高松市 (found by the five-item key); his twin
+        # is not there.
+        connection.execute(
+            sa.insert(tables.residents),
+            [{"resident_id": "R1", "mynumber_hmac": "h" * 64, "name_kanji": "山田 太郎",
+              "name_kana": "ヤマダ タロウ", "birth_date": BORN, "sex": 1,
+              "address": "香川県高松市番町1-1", "municipality_code": "372013",
+              "match_key": "a"}],
+        )  # fmt: skip
+        rows = research_persons(
+            connection, source_key=source, provision_key=key, on=dt.date(2025, 4, 1), top=85
+        )
+    # Born 1950-04-02: 75 on 2025-04-01 (a year older at the end of the day before).
+    assert [(r.sex, r.birth_month, r.age_band, r.municipality) for r in rows] == [
+        (1, "1950-04", "75-79", "372013"),
+        (1, "1950-04", "75-79", None),
+    ]
+    # The IDs are the provision's ID5s: the twins differ, and nothing of the source shows.
+    assert [r.pid for r in rows] == [
+        rekey(key, id5(source, KOKUHO)),
+        rekey(key, id5(source, InsuredId("00370015", "高松", "1234", "02"))),
+    ]
+    text = repr(rows)
+    for secret in ("ヤマダ", "山田", "1950-04-02", "1234", "番町", source.hex(), key.hex()):
+        assert secret not in text

@@ -7,7 +7,8 @@ The provision workflow (applications, review, extracts, requests) is built on th
   :func:`rekey` under a provision's own key (:func:`new_provision_key`, :func:`provision_key`,
   :func:`destroy_provision_key`), so two provisions cannot be joined;
 - :func:`birth_month`, :func:`age_band`, :func:`municipality_code` for what the research store
-  may hold, and :func:`refuse_identifiers` on every column of an extract;
+  may hold, :func:`research_persons` for the register's persons in that form, and
+  :func:`refuse_identifiers` on every column of an extract;
 - :func:`count_persons` and :func:`suppress` for a table fit to publish, and
   :func:`check_file` / :func:`check_table` (公表物確認) for any table before it is released.
 
@@ -31,6 +32,7 @@ from kokuho.provision._keys import (
     source_key,
 )
 from kokuho.provision._pseudonym import id1, id2, id5, oldest_insured_numbers, rekey
+from kokuho.provision._research import ResearchPerson, research_persons
 from kokuho.provision._rules import RULES_FILE, ReleaseRules, release_rules
 from kokuho.provision._scan import (
     IdentifierFinding,
@@ -61,6 +63,7 @@ __all__ = [
     "ReleaseCheck",
     "ReleaseFinding",
     "ReleaseRules",
+    "ResearchPerson",
     "SafeTable",
     "age_band",
     "age_band_on",
@@ -82,6 +85,7 @@ __all__ = [
     "read_table",
     "refuse_identifiers",
     "rekey",
+    "research_persons",
     "release_rules",
     "scan_columns",
     "source_key",
