@@ -3,8 +3,10 @@ solves the shown totals for every hidden cell (it shares no code with kokuho.pro
 
 from __future__ import annotations
 
+import csv
 import itertools
 import random
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from kokuho.provision import (
     CountTable,
     NotAdditiveError,
     PublishedTable,
+    check_file,
     check_table,
     count_persons,
     release_rules,
@@ -191,3 +194,30 @@ def test_every_combination_of_two_small_cells_in_a_2x3_table() -> None:
         safe = suppress(table)
         seen = _solutions_per_cell(safe.values, 2, 3, 200)
         assert all(len(v) > 1 for v in seen.values()), (a, b)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_released_tables_pass_the_release_check_through_csv(seed: int, tmp_path: Path) -> None:
+    rng = random.Random(100 + seed)
+    rows, columns = rng.randint(2, 8), rng.randint(2, 6)
+    counts = tuple(
+        tuple(max(0, int(rng.lognormvariate(3.0, 1.0))) for _ in range(columns))
+        for _ in range(rows)
+    )
+    table = CountTable(
+        tuple(f"{5 * i}-{5 * i + 4}" for i in range(rows)), tuple(f"市{j}" for j in range(columns)),
+        counts,
+    )  # fmt: skip
+    path = tmp_path / "released.csv"
+    with path.open("w", encoding="cp932", newline="") as handle:
+        csv.writer(handle).writerows(suppress(table).rows())
+    result = check_file(path, release_rules())
+    assert result.ok, result.findings
+    assert (result.rows, result.columns) == (rows, columns)
+
+
+def test_a_stricter_minimum_hides_more() -> None:
+    # With a minimum of 20 (a small 市区町村 under the unconfirmed extra rule), 15 is primary too.
+    table = CountTable(("A", "B"), ("x", "y"), ((15, 30), (40, 50)))
+    assert suppress(table).primary == frozenset()
+    assert suppress(table, minimum=20).primary == {(0, 0)}
