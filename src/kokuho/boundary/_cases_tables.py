@@ -23,7 +23,7 @@ boundary_cases = sa.Table(
     sa.Column("employee_decided_on", sa.Date),
     # The first and last day both covered, as the register showed when the case was opened.
     sa.Column("overlap_from", sa.Date, nullable=False),
-    sa.Column("overlap_until", sa.Date, nullable=False),
+    sa.Column("overlap_until", sa.Date),
     # overlap (found in the register) | report (a 報告徴収 answer)
     sa.Column("source", sa.String(8), nullable=False),
     sa.Column("opened_on", sa.Date, nullable=False),

@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("employee_acquired_on", sa.Date(), nullable=False),
         sa.Column("employee_decided_on", sa.Date(), nullable=True),
         sa.Column("overlap_from", sa.Date(), nullable=False),
-        sa.Column("overlap_until", sa.Date(), nullable=False),
+        sa.Column("overlap_until", sa.Date(), nullable=True),
         sa.Column("source", sa.String(length=8), nullable=False),
         sa.Column("opened_on", sa.Date(), nullable=False),
         sa.Column("opened_by", sa.String(length=100), nullable=False),

@@ -1,0 +1,70 @@
+"""The border with employee insurance (被用者保険): §110-2(2) double-payment cases with their
+減額賦課決定 and refunds, the notices, and 報告徴収 (docs/boundary.md).
+
+Imports ids, store, registry and premiums (changed only through premiums' public face);
+nothing imports its private modules.
+"""
+
+from __future__ import annotations
+
+from kokuho.boundary import _cases_tables as tables
+from kokuho.boundary._cases import (
+    case_detail,
+    case_years,
+    fiscal_year_of,
+    list_cases,
+    open_cases,
+    overlap_months,
+)
+from kokuho.boundary._cases_model import (
+    EMPLOYEE_KINDS,
+    Case,
+    CaseAudit,
+    CaseError,
+    CaseStatus,
+    CaseYear,
+    Evidence,
+    Step,
+    StepKind,
+    UnknownCase,
+)
+from kokuho.boundary._cases_steps import (
+    EXCEPTION_RULE,
+    LIMIT_RULE,
+    PRESCRIPTION_RULE,
+    claim_refund,
+    close_case,
+    decide,
+    judge,
+    record_loss,
+    step_json,
+)
+
+__all__ = [
+    "EMPLOYEE_KINDS",
+    "EXCEPTION_RULE",
+    "LIMIT_RULE",
+    "PRESCRIPTION_RULE",
+    "Case",
+    "CaseAudit",
+    "CaseError",
+    "CaseStatus",
+    "CaseYear",
+    "Evidence",
+    "Step",
+    "StepKind",
+    "UnknownCase",
+    "case_detail",
+    "case_years",
+    "claim_refund",
+    "close_case",
+    "decide",
+    "fiscal_year_of",
+    "judge",
+    "list_cases",
+    "open_cases",
+    "overlap_months",
+    "record_loss",
+    "step_json",
+    "tables",
+]
