@@ -39,9 +39,37 @@ from kokuho.boundary._cases_steps import (
     record_loss,
     step_json,
 )
+from kokuho.boundary._notices import (
+    LIST_COLUMNS,
+    notice_list_csv,
+    notice_rows,
+    reduction_notice,
+    refund_notice,
+)
+from kokuho.boundary._reports import (
+    Answer,
+    Report,
+    ReportCandidate,
+    answer_report,
+    list_reports,
+    report_candidates,
+    request_report,
+)
 
 __all__ = [
     "EMPLOYEE_KINDS",
+    "LIST_COLUMNS",
+    "Answer",
+    "Report",
+    "ReportCandidate",
+    "answer_report",
+    "list_reports",
+    "notice_list_csv",
+    "notice_rows",
+    "reduction_notice",
+    "refund_notice",
+    "report_candidates",
+    "request_report",
     "EXCEPTION_RULE",
     "LIMIT_RULE",
     "PRESCRIPTION_RULE",

@@ -235,9 +235,7 @@ def read_cases(
         if case_ids:
             s = boundary_case_steps.c
             for row in connection.execute(
-                sa.select(boundary_case_steps)
-                .where(s.case_id.in_(case_ids))
-                .order_by(s.step_id)
+                sa.select(boundary_case_steps).where(s.case_id.in_(case_ids)).order_by(s.step_id)
             ):
                 steps.setdefault(row.case_id, []).append(
                     Step(row.step_id, row.step, row.decided_on, row.recorded_at,
@@ -245,9 +243,17 @@ def read_cases(
                 )  # fmt: skip
     return [
         Case(
-            row.case_id, row.municipality, row.person_id, row.kokuho_coverage_id,
-            row.employee_coverage_id, row.employee_insurer, row.employee_acquired_on,
-            row.employee_decided_on, row.overlap_from, row.overlap_until, row.source,
+            row.case_id,
+            row.municipality,
+            row.person_id,
+            row.kokuho_coverage_id,
+            row.employee_coverage_id,
+            row.employee_insurer,
+            row.employee_acquired_on,
+            row.employee_decided_on,
+            row.overlap_from,
+            row.overlap_until,
+            row.source,
             row.opened_on,
             tuple(CaseYear.from_json(y) for y in json.loads(row.premiums)["years"]),
             tuple(steps.get(row.case_id, [])),
@@ -256,9 +262,7 @@ def read_cases(
     ]
 
 
-def list_cases(
-    engine: sa.Engine, municipality: str, *, actor: str, audit: CaseAudit
-) -> list[Case]:
+def list_cases(engine: sa.Engine, municipality: str, *, actor: str, audit: CaseAudit) -> list[Case]:
     """The municipality's cases (a person-level list: audited)."""
     found = read_cases(engine, municipality)
     audit("boundary_list", actor, [c.person_id for c in found], {"municipality": municipality})

@@ -130,9 +130,12 @@ def record_loss(
     except FileRejected as error:
         raise CaseError(f"case {case_id}: the register refused the loss: {error}") from None
     audit("boundary_loss", actor, [case.person_id], {"case_id": case_id})
-    return _record(engine, case, "loss", decided_on, actor,
-                   {"lost_on": loss_day.isoformat(), "feed_file": path.name,
-                    "previous_lost_on": row.lost_on.isoformat() if row.lost_on else None})  # fmt: skip
+    detail = {
+        "lost_on": loss_day.isoformat(),
+        "feed_file": path.name,
+        "previous_lost_on": row.lost_on.isoformat() if row.lost_on else None,
+    }
+    return _record(engine, case, "loss", decided_on, actor, detail)
 
 
 def judge(

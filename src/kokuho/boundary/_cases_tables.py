@@ -71,9 +71,7 @@ boundary_report_answers = sa.Table(
     "boundary_report_answers",
     metadata,
     sa.Column("answer_id", sa.Integer, primary_key=True),
-    sa.Column(
-        "report_id", sa.Integer, sa.ForeignKey("boundary_reports.report_id"), nullable=False
-    ),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("boundary_reports.report_id"), nullable=False),
     sa.Column("answered_on", sa.Date, nullable=False),
     sa.Column("answer", sa.String(500), nullable=False),
     # confirmed (the other coverage stands: the 国保 is lost from its 取得日) | denied
