@@ -288,9 +288,8 @@ def _refund_or_none(engine: sa.Engine, case_id: int, who: str, audit: ServiceAud
 @boundary.command("reports")
 @click.option("--municipality", required=True, help="全国地方公共団体コード (6 digits).")
 @click.option("--on", "on", help="The day (YYYY-MM-DD; default today).")
-@click.option(
-    "--request", nargs=2, type=RECORD_ID, help="国保 and employee coverage ids to ask about."
-)
+@click.option("--request", type=RECORD_ID, help="Ask about this 国保 coverage id …")
+@click.option("--other", type=RECORD_ID, help="--request: … and this employee coverage id.")
 @click.option("--to", "addressee", help="--request: to whom (employer, insurer, person).")
 @click.option("--answer", "answer_id", type=RECORD_ID, help="The request id being answered.")
 @click.option("--text", default="", help="--answer: what the answer says.")
@@ -301,14 +300,15 @@ def _refund_or_none(engine: sa.Engine, case_id: int, who: str, audit: ServiceAud
 @click.option("--by", "by", default="clerk", help="Who records.")
 @json_option
 def reports_command(
-    municipality: str, on: str | None, request: tuple[int, int] | None, addressee: str | None,
+    municipality: str, on: str | None, request: int | None, other: int | None,
+    addressee: str | None,
     answer_id: int | None, text: str, confirmed: bool | None, acquired_on: str | None,
     feed_dir: Path, by: str, as_json: bool,
 ) -> None:  # fmt: skip
     """報告徴収 (国保法 §113): the list, a request, or an answer that opens a case."""
     code, day, who = _code(municipality), _day(on, "--on"), _by(by)
-    if request is not None and not addressee:
-        fail("--request needs --to")
+    if request is not None and (not addressee or other is None):
+        fail("--request needs --other and --to")
     if answer_id is not None and confirmed is None:
         fail("--answer needs --confirmed or --denied")
     start = _day(acquired_on, "--acquired-on") if acquired_on else None
@@ -316,7 +316,8 @@ def reports_command(
     def work(engine: sa.Engine, audit: ServiceAudit) -> dict[str, Any]:
         if request is not None:
             assert addressee is not None
-            made = request_report(engine, code, request[0], request[1], addressee, day,
+            assert other is not None
+            made = request_report(engine, code, request, other, addressee, day,
                                   actor=who, audit=audit)  # fmt: skip
             return {"request": made.as_json()}
         if answer_id is not None:
