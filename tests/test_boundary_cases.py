@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from kokuho.boundary import (
+    BoundaryRuleError,
     CaseError,
     Evidence,
     UnknownCase,
@@ -20,6 +21,7 @@ from kokuho.boundary import (
     decide,
     judge,
     list_cases,
+    load_boundary_rules,
     open_cases,
     record_loss,
 )
@@ -31,9 +33,9 @@ from tests.boundarycases import (
     EMPLOYEE_ACQUIRED,
     EMPLOYEE_DECIDED,
     TOWN,
-    P,
     YEARS,
     Audit,
+    P,
     build_town,
     enrol_employee,
 )
@@ -43,7 +45,9 @@ OPENED = dt.date(2023, 5, 1)
 JUDGED = dt.date(2023, 5, 10)
 DECIDED = dt.date(2023, 5, 15)
 CLERK = "高松市保険年金課 田中"
-DOCUMENT = Evidence("資格決定通知書", EMPLOYEE_ACQUIRED, EMPLOYEE_DECIDED, "日本年金機構 高松年金事務所")
+DOCUMENT = Evidence(
+    "資格決定通知書", EMPLOYEE_ACQUIRED, EMPLOYEE_DECIDED, "日本年金機構 高松年金事務所"
+)
 
 
 @pytest.fixture
@@ -73,7 +77,9 @@ def test_the_feed_stores_the_decision_date_and_refuses_a_bad_one(
     build_town(engine, tmp_path, mynumber_key)
     bad = acquire("E1", "2020-04-01", insurer=KYOKAI, number="5001", decided_on="2020-02-30")
     with pytest.raises(FileRejected, match=r"bad\.csv:2: decided_on: '2020-02-30' is not a date"):
-        import_changes(engine, write_csv(tmp_path / "bad.csv", [*FEED_COLUMNS, "decided_on"], [bad]))
+        import_changes(
+            engine, write_csv(tmp_path / "bad.csv", [*FEED_COLUMNS, "decided_on"], [bad])
+        )
     early = {**bad, "decided_on": "2020-03-31"}  # before the 資格取得日
     with pytest.raises(FileRejected, match=r"early\.csv:2: decided_on: 資格決定日 is before"):
         import_changes(
@@ -101,7 +107,11 @@ def test_the_case_lists_36_months_and_what_was_charged_and_paid(
     [case] = open_cases(town, TOWN, OPENED, actor=CLERK, audit=audit)
     # April 2020 – March 2023: 12 + 12 + 12 months, each year's premium wholly (P was alone).
     assert case.months == 36
-    assert [(y.fiscal_year, len(y.months)) for y in case.years] == [(2020, 12), (2021, 12), (2022, 12)]
+    assert [(y.fiscal_year, len(y.months)) for y in case.years] == [
+        (2020, 12),
+        (2021, 12),
+        (2022, 12),
+    ]
     assert case.years[0].months[0] == "2020-04" and case.years[-1].months[-1] == "2023-03"
     assert {y.fiscal_year: y.premium_of_months for y in case.years} == YEARS
     assert {y.fiscal_year: (y.charged, y.paid) for y in case.years} == {
@@ -166,7 +176,9 @@ def test_at_fault_only_the_years_within_the_limit_are_reduced(
     assert detail is not None
     years = {y["fiscal_year"]: y for y in detail.detail["years"]}
     assert years[2020]["reduction"] == 0
-    assert "第110条の2第1項" in years[2020]["reason"] and "本人の脱退届の遅延" in years[2020]["reason"]
+    assert (
+        "第110条の2第1項" in years[2020]["reason"] and "本人の脱退届の遅延" in years[2020]["reason"]
+    )
     assert "第2項は適用されない" in years[2020]["reason"]
     assert (years[2021]["reduction"], years[2022]["reduction"]) == (345_400, 350_800)
     assert detail.detail["refund"] == 345_400 + 350_800 == 696_200
@@ -237,3 +249,29 @@ def test_a_judgement_is_replaced_only_by_a_new_one_naming_it(
         judge(town, case_id, DECIDED, no_fault=False, reason="x", supersedes=current.step_id,
               actor=CLERK, audit=audit)  # fmt: skip
     assert decided.current("reduction") is not None
+
+
+RULES = Path(__file__).resolve().parents[1] / "src" / "kokuho" / "data" / "boundary" / "rules.yaml"
+
+
+def test_the_in_force_date_of_the_exception_is_read_from_the_rule_file(
+    town: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local copy that puts §110-2(2) in force after the decision: FY2020 stays barred."""
+    local = tmp_path / "home" / "data" / "boundary"
+    local.mkdir(parents=True)
+    text = RULES.read_text("utf-8").replace("value: 2019-05-22", "value: 2024-01-01")
+    (local / "rules.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path / "home"))
+    assert load_boundary_rules().exception_in_force_from == dt.date(2024, 1, 1)
+    audit = Audit()
+    case_id = opened(town, tmp_path, audit)
+    judge(town, case_id, JUDGED, no_fault=True, evidence=DOCUMENT, actor=CLERK, audit=audit)
+    detail = decide(town, case_id, DECIDED, actor=CLERK, audit=audit).current("reduction")
+    assert detail is not None
+    years = {y["fiscal_year"]: y for y in detail.detail["years"]}
+    assert years[2020]["reduction"] == 0 and "2024-01-01 施行前" in years[2020]["reason"]
+    assert detail.detail["reduction"] == 696_200
+    (local / "rules.yaml").write_text(text.replace("  source: >-", "  sauce: >-", 1), "utf-8")
+    with pytest.raises(BoundaryRuleError, match="exception_in_force_from: needs its source"):
+        load_boundary_rules()

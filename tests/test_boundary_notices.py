@@ -96,9 +96,7 @@ def test_the_clerks_list_has_one_row_per_decided_case(engine: sa.Engine, case_id
     assert row["判断"] == "無過失" and row["状態"] == "decided"
 
 
-def test_no_notice_for_an_unknown_undecided_or_closed_case(
-    engine: sa.Engine, case_id: int
-) -> None:
+def test_no_notice_for_an_unknown_undecided_or_closed_case(engine: sa.Engine, case_id: int) -> None:
     audit = Audit()
     with pytest.raises(UnknownCase, match="no double-payment case 99"):
         reduction_notice(engine, 99, actor=CLERK, audit=audit)

@@ -29,7 +29,7 @@ from kokuho.boundary import (
 from kokuho.boundary import tables as boundary_tables
 from kokuho.premiums import household_account
 from kokuho.registry import import_changes
-from tests.boundarycases import P, TOWN, Audit, build_town
+from tests.boundarycases import TOWN, Audit, P, build_town
 from tests.feedfiles import FEED_COLUMNS, KYOKAI, acquire, write_csv
 
 CLERK = "高松市保険年金課 田中"
@@ -94,9 +94,7 @@ def test_a_confirmed_answer_opens_a_case_and_its_loss_flows_into_the_premiums(
     assert [c.person_id for c in left] == [q.person_id]
     judge(town, case_id, dt.date(2023, 5, 25), no_fault=False, reason="本人の資格喪失届の未提出",
           actor=CLERK, audit=audit)  # fmt: skip
-    step = decide(town, case_id, dt.date(2023, 6, 1), actor=CLERK, audit=audit).current(
-        "reduction"
-    )
+    step = decide(town, case_id, dt.date(2023, 6, 1), actor=CLERK, audit=audit).current("reduction")
     assert step is not None
     assert (step.detail["reduction"], step.detail["refund"]) == (175_500, 175_500)
     assert household_account(town, TOWN, "W1", dt.date(2023, 6, 1))[2022][0] == 175_300
@@ -108,8 +106,10 @@ def test_a_denied_answer_opens_no_case(town: sa.Engine, tmp_path: Path) -> None:
     asked = request_report(town, TOWN, q.kokuho_coverage_id, q.other_coverage_id,
                            "全国健康保険協会 香川支部", dt.date(2023, 5, 2), actor=CLERK,
                            audit=audit)  # fmt: skip
-    report = answer_report(town, asked.report_id, dt.date(2023, 5, 9), "被扶養者認定は取消済",
-                           confirmed=False, feed_dir=tmp_path, actor=CLERK, audit=audit)  # fmt: skip
+    report = answer_report(
+        town, asked.report_id, dt.date(2023, 5, 9), "被扶養者認定は取消済", confirmed=False,
+        feed_dir=tmp_path, actor=CLERK, audit=audit,
+    )  # fmt: skip
     assert report.as_json()["result"] == "denied" and report.answers[-1].case_id is None
     assert [r.report_id for r in list_reports(town, TOWN, actor=CLERK, audit=audit)] == [
         asked.report_id

@@ -55,11 +55,15 @@ from kokuho.boundary._reports import (
     report_candidates,
     request_report,
 )
+from kokuho.boundary._rules import BoundaryRuleError, BoundaryRules, load_boundary_rules
 
 __all__ = [
     "EMPLOYEE_KINDS",
     "LIST_COLUMNS",
     "Answer",
+    "BoundaryRuleError",
+    "BoundaryRules",
+    "load_boundary_rules",
     "Report",
     "ReportCandidate",
     "answer_report",

@@ -31,6 +31,7 @@ from kokuho.boundary._cases_model import (
     dumps,
 )
 from kokuho.boundary._cases_tables import boundary_case_steps
+from kokuho.boundary._rules import load_boundary_rules
 from kokuho.premiums import (
     PeriodLimitException,
     PremiumRuleError,
@@ -178,7 +179,8 @@ def judge(
                 f"case {case_id}: the document's 資格取得日 {evidence.acquired_on} is not the "
                 f"employee 資格取得日 {case.employee_acquired_on}"
             )
-        if evidence.decided_on <= evidence.acquired_on:
+        rules = load_boundary_rules()
+        if rules.evidence_decided_after_acquired and evidence.decided_on <= evidence.acquired_on:
             raise CaseError(
                 f"case {case_id}: 資格決定日 {evidence.decided_on} is not after the 資格取得日 "
                 f"{evidence.acquired_on}: nothing was filed retroactively"
@@ -208,6 +210,7 @@ def decide(
     if decided_on < judgement.decided_on:
         raise CaseError(f"case {case_id}: the decision is dated before the judgement")
     no_fault = bool(judgement.detail["no_fault"])
+    in_force = load_boundary_rules().exception_in_force_from
     exception = None
     if no_fault:
         ev = judgement.detail["evidence"]
@@ -229,12 +232,16 @@ def decide(
             "fiscal_year": year.fiscal_year, "household_id": year.household_id,
             "months": list(year.months), "limit": year.limit.isoformat(), "barred": barred,
         }  # fmt: skip
-        if barred and not no_fault:
+        if barred and (not no_fault or decided_on < in_force):
+            why = (
+                f"被保険者の責めに帰すべき事由 ({judgement.detail['reason']}) のため"
+                if not no_fault
+                else f"{in_force} 施行前 (data/boundary/rules.yaml) のため"
+            )
             entry.update(
                 basis=LIMIT_RULE, reduction=0,
                 reason=(f"{LIMIT_RULE}の期間制限 ({year.limit} 以降は賦課決定不可) を経過。"
-                        f"被保険者の責めに帰すべき事由 ({judgement.detail['reason']}) のため"
-                        f"{EXCEPTION_RULE}は適用されない"),
+                        f"{why}{EXCEPTION_RULE}は適用されない"),
             )  # fmt: skip
             years.append(entry)
             continue
