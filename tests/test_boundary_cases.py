@@ -27,7 +27,7 @@ from kokuho.boundary import (
 )
 from kokuho.boundary import tables as boundary_tables
 from kokuho.ids import InsuredId
-from kokuho.premiums import household_account, settlements
+from kokuho.premiums import household_account, reassess, settlements
 from kokuho.registry import FileRejected, import_changes, show
 from tests.boundarycases import (
     EMPLOYEE_ACQUIRED,
@@ -275,3 +275,24 @@ def test_the_in_force_date_of_the_exception_is_read_from_the_rule_file(
     (local / "rules.yaml").write_text(text.replace("  source: >-", "  sauce: >-", 1), "utf-8")
     with pytest.raises(BoundaryRuleError, match="exception_in_force_from: needs its source"):
         load_boundary_rules()
+
+
+def test_a_municipal_reassess_run_between_the_loss_and_the_decision_is_counted(
+    town: sa.Engine, tmp_path: Path
+) -> None:
+    """The town's own 更正 run of 2023-05-12 already reduces FY2021 (within the limit) after
+    the loss; the case's decision still states FY2021's 345,400 and refunds it."""
+    audit = Audit()
+    case_id = opened(town, tmp_path, audit)
+    run = reassess(town, TOWN, 2021, dt.date(2023, 5, 12))
+    assert [(c.household_id, c.previous_total, c.total) for c in run.changes] == [
+        ("W1", 345_400, 0)
+    ]
+    judge(town, case_id, JUDGED, no_fault=True, evidence=DOCUMENT, actor=CLERK, audit=audit)
+    detail = decide(town, case_id, DECIDED, actor=CLERK, audit=audit).current("reduction")
+    assert detail is not None
+    years = {y["fiscal_year"]: y for y in detail.detail["years"]}
+    assert (years[2021]["before"], years[2021]["after"], years[2021]["reduction"]) == (
+        345_400, 0, 345_400
+    )  # fmt: skip
+    assert (detail.detail["reduction"], detail.detail["refund"]) == (1_047_300, 1_047_300)

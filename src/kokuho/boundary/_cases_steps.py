@@ -37,6 +37,7 @@ from kokuho.premiums import (
     PremiumRuleError,
     RefundRefused,
     decide_refunds,
+    household_account,
     last_claim_day,
     load_premium_rules,
     pay_refund,
@@ -254,7 +255,11 @@ def decide(
             raise CaseError(f"case {case_id}: FY{year.fiscal_year}: {refused[0]}")
         change = next((c for c in run.changes if c.household_id == year.household_id), None)
         before = change.previous_total if change else year.charged
-        after = change.total if change else year.charged
+        if change is not None:
+            after = change.total
+        else:  # an earlier 更正 (the municipality's own reassess run) already took the months off
+            account = household_account(engine, case.municipality, year.household_id, decided_on)
+            after = account.get(year.fiscal_year, (year.charged, 0))[0]
         entry.update(
             basis=EXCEPTION_RULE if barred else LIMIT_RULE, before=before, after=after,
             reduction=before - after,

@@ -208,15 +208,16 @@ def decide_command(
 @boundary.command("refunds")
 @click.option("--municipality", required=True, help="全国地方公共団体コード (6 digits).")
 @click.option("--as-of", help="The day (YYYY-MM-DD; default today).")
+@click.option("--by", "by", default="clerk", help="Who reads the list.")
 @json_option
-def refunds_command(municipality: str, as_of: str | None, as_json: bool) -> None:
+def refunds_command(municipality: str, as_of: str | None, by: str, as_json: bool) -> None:
     """還付 of decided cases, with the §110(1) last day to claim and their state."""
-    code, day = _code(municipality), _day(as_of, "--as-of")
+    code, day, who = _code(municipality), _day(as_of, "--as-of"), _by(by)
 
     def work(engine: sa.Engine, audit: ServiceAudit) -> list[dict[str, Any]]:
         states = {s.refund_id: s for s in settlements(engine, code)}
         rows = []
-        for case in list_cases(engine, code, actor="clerk", audit=audit):
+        for case in list_cases(engine, code, actor=who, audit=audit):
             step = case.current("reduction")
             for r in step.detail["refunds"] if step else []:
                 s = states[int(r["refund_id"])]
