@@ -58,9 +58,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("step_id", name=op.f("pk_boundary_case_steps")),
     )
-    op.create_index(
-        "ix_boundary_case_steps_case", "boundary_case_steps", ["case_id"], unique=False
-    )
+    op.create_index("ix_boundary_case_steps_case", "boundary_case_steps", ["case_id"], unique=False)
     op.create_table(
         "boundary_reports",
         sa.Column("report_id", sa.Integer(), nullable=False),
