@@ -226,7 +226,7 @@ def test_bad_steps_are_refused_and_change_nothing(town: sa.Engine, tmp_path: Pat
     with pytest.raises(UnknownCase):
         case_detail(town, 999, actor=CLERK, audit=audit)
     assert counts(town) == before
-    assert household_account(town, TOWN, "W1", DECIDED)[2021] == (345_400, 345_400)
+    assert household_account(town, TOWN, "W1", DECIDED)[2020] == (351_100, 351_100)
 
 
 def test_a_judgement_is_replaced_only_by_a_new_one_naming_it(
@@ -277,17 +277,17 @@ def test_the_in_force_date_of_the_exception_is_read_from_the_rule_file(
         load_boundary_rules()
 
 
-def test_a_municipal_reassess_run_between_the_loss_and_the_decision_is_counted(
+def test_the_loss_reduces_the_years_within_the_limit_at_once(
     town: sa.Engine, tmp_path: Path
 ) -> None:
-    """The town's own 更正 run of 2023-05-12 already reduces FY2021 (within the limit) after
-    the loss; the case's decision still states FY2021's 345,400 and refunds it."""
+    """① is the 資格喪失処理: FY2021 and FY2022 (within the limit on 2023-05-01) are reduced
+    then, fault or not; FY2020 waits for ③. The town's own 更正 run finds nothing left, and
+    ③ states the two years as reduced on 2023-05-01."""
     audit = Audit()
     case_id = opened(town, tmp_path, audit)
-    run = reassess(town, TOWN, 2021, dt.date(2023, 5, 12))
-    assert [(c.household_id, c.previous_total, c.total) for c in run.changes] == [
-        ("W1", 345_400, 0)
-    ]
+    account = household_account(town, TOWN, "W1", OPENED)
+    assert {year: account[year][0] for year in YEARS} == {2020: 351_100, 2021: 0, 2022: 0}
+    assert reassess(town, TOWN, 2021, dt.date(2023, 5, 12)).changes == ()
     judge(town, case_id, JUDGED, no_fault=True, evidence=DOCUMENT, actor=CLERK, audit=audit)
     detail = decide(town, case_id, DECIDED, actor=CLERK, audit=audit).current("reduction")
     assert detail is not None
@@ -295,4 +295,5 @@ def test_a_municipal_reassess_run_between_the_loss_and_the_decision_is_counted(
     assert (years[2021]["before"], years[2021]["after"], years[2021]["reduction"]) == (
         345_400, 0, 345_400
     )  # fmt: skip
+    assert years[2021]["reduced_on"] == "2023-05-01" and years[2020]["reduced_on"] == "2023-05-15"
     assert (detail.detail["reduction"], detail.detail["refund"]) == (1_047_300, 1_047_300)

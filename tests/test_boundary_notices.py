@@ -67,6 +67,7 @@ def test_the_reduction_notice_names_the_basis_the_months_and_the_amounts(
     # FY2020 beyond the limit under 第2項, FY2021/22 within it under 第1項.
     assert page.count("国民健康保険法第110条の2第2項") >= 2
     assert "国民健康保険法第110条の2第1項" in page
+    assert page.count("令和5年5月1日 資格喪失に伴い更正済") == 2  # FY2021, FY2022 at ①
     for months in ("2020年4月～2021年3月（12か月）", "2022年4月～2023年3月（12か月）"):
         assert months in page
     for amount in ("351,100円", "345,400円", "350,800円", "1,047,300円"):

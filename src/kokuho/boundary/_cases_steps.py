@@ -1,12 +1,14 @@
 """The case workflow, each step recorded (append-only) and audited:
 
 ① 資格喪失: the 国保 loss dated the employee 資格取得日, written as a change-feed file in the
-   register's own format and imported (docs/formats.md §2), so the register says it too;
+   register's own format and imported (docs/formats.md §2), so the register says it too, and
+   the ordinary 更正 of the years still within the §110-2(1) limit (fault or not);
 ② the judgement whether the cause is 被保険者の責めに帰することのできない事由, with the evidence
    (資格決定通知書: 資格取得日 and 資格決定日, who decided, when) — or that it is the person's
    own fault (a late 脱退届), with the reason;
-③ 減額賦課決定: per fiscal year a 更正 of the household; a year the §110-2(1) limit bars is
-   reduced only under §110-2(2) (no fault), otherwise left with the reason; then 過誤納金 are
+③ 減額賦課決定: per fiscal year a 更正 of the household (the years ① reduced are stated as
+   reduced then); a year the §110-2(1) limit bars is reduced only under §110-2(2) (no
+   fault), otherwise left with the reason; then 過誤納金 are
    settled (充当, then 還付 whose claim prescribes two years after the decision, §110(1)).
 
 A judgement is replaced only by a new one naming it (``supersedes``); nothing is edited.
@@ -136,8 +138,31 @@ def record_loss(
         "lost_on": loss_day.isoformat(),
         "feed_file": path.name,
         "previous_lost_on": row.lost_on.isoformat() if row.lost_on else None,
+        "reassessed": _ordinary_reductions(engine, case, decided_on),
     }
     return _record(engine, case, "loss", decided_on, actor, detail)
+
+
+def _ordinary_reductions(engine: sa.Engine, case: Case, decided_on: dt.date) -> list[Any]:
+    """The 資格喪失処理's ordinary 更正 (§110-2(1) still open): the years within the limit are
+    reassessed with the loss at once, whoever was at fault. A year refused here (a decision
+    already made that day) is left to ③, which reassesses it again."""
+    done: list[Any] = []
+    for year in case.years:
+        if year.barred(decided_on):
+            continue
+        try:
+            run = reassess(engine, case.municipality, year.fiscal_year, decided_on,
+                           household_id=year.household_id)  # fmt: skip
+        except PremiumRuleError as error:
+            done.append({"fiscal_year": year.fiscal_year, "refused": str(error)})
+            continue
+        for change in run.changes:
+            done.append({"fiscal_year": year.fiscal_year, "before": change.previous_total,
+                         "after": change.total})  # fmt: skip
+        for refused in run.refused:
+            done.append({"fiscal_year": year.fiscal_year, "refused": refused.reason})
+    return done
 
 
 def judge(
@@ -257,15 +282,19 @@ def decide(
         before = change.previous_total if change else year.charged
         if change is not None:
             after = change.total
-        else:  # an earlier 更正 (the municipality's own reassess run) already took the months off
+        else:  # an earlier 更正 (at ①, or the municipality's own run) took the months off
             account = household_account(engine, case.municipality, year.household_id, decided_on)
             after = account.get(year.fiscal_year, (year.charged, 0))[0]
+            at_loss = [r for r in loss.detail.get("reassessed", [])
+                       if r["fiscal_year"] == year.fiscal_year and "after" in r]  # fmt: skip
+            entry["reduced_on"] = loss.decided_on.isoformat() if at_loss else None
         entry.update(
             basis=EXCEPTION_RULE if barred else LIMIT_RULE, before=before, after=after,
             reduction=before - after,
             reason=(f"{EXCEPTION_RULE}により期間制限 ({year.limit}) 経過後の減額賦課"
                     if barred else f"{LIMIT_RULE}の期間制限 ({year.limit}) 内の減額賦課"),
         )  # fmt: skip
+        entry.setdefault("reduced_on", decided_on.isoformat() if change else None)
         years.append(entry)
     refunds: list[dict[str, Any]] = []
     for household in sorted({y.household_id for y in case.years}):

@@ -116,13 +116,17 @@ def reduction_notice(engine: sa.Engine, case_id: int, *, actor: str, audit: Case
     for year in step.detail["years"]:
         before = year.get("before")
         after = year.get("after")
+        reduced_on = year.get("reduced_on")
+        when = ""
+        if reduced_on and reduced_on != step.decided_on.isoformat():
+            when = f"（{_wareki(dt.date.fromisoformat(reduced_on))} 資格喪失に伴い更正済）"
         rows.append(
             "<tr>"
             f"<td>{year['fiscal_year']}年度</td><td>{escape(_months(year['months']))}</td>"
             f'<td class="yen">{_yen(before) if before is not None else "—"}</td>'
             f'<td class="yen">{_yen(after) if after is not None else "—"}</td>'
             f'<td class="yen">{_yen(int(year["reduction"]))}</td>'
-            f"<td>{escape(str(year['basis']))}<br>{escape(str(year['reason']))}</td></tr>"
+            f"<td>{escape(str(year['basis']))}<br>{escape(str(year['reason']) + when)}</td></tr>"
         )
     basis = (
         f"{EXCEPTION_RULE}（被保険者の責めに帰することのできない事由による賦課決定の期間制限の特例）"
