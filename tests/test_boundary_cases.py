@@ -16,6 +16,7 @@ from kokuho.boundary import (
     CaseError,
     Evidence,
     UnknownCase,
+    answer_report,
     case_detail,
     claim_refund,
     decide,
@@ -24,6 +25,8 @@ from kokuho.boundary import (
     load_boundary_rules,
     open_cases,
     record_loss,
+    report_candidates,
+    request_report,
 )
 from kokuho.boundary import tables as boundary_tables
 from kokuho.ids import InsuredId
@@ -297,3 +300,20 @@ def test_the_loss_reduces_the_years_within_the_limit_at_once(
     )  # fmt: skip
     assert years[2021]["reduced_on"] == "2023-05-01" and years[2020]["reduced_on"] == "2023-05-15"
     assert (detail.detail["reduction"], detail.detail["refund"]) == (1_047_300, 1_047_300)
+
+
+def test_the_loss_is_recorded_once_and_a_report_answer_joins_the_open_case(
+    town: sa.Engine, tmp_path: Path
+) -> None:
+    audit = Audit()
+    [case] = open_cases(town, TOWN, OPENED, actor=CLERK, audit=audit)
+    [candidate] = report_candidates(town, TOWN, OPENED, actor=CLERK, audit=audit)
+    asked = request_report(town, TOWN, candidate.kokuho_coverage_id,
+                           candidate.other_coverage_id, "事業主", OPENED, actor=CLERK,
+                           audit=audit)  # fmt: skip
+    answered = answer_report(town, asked.report_id, JUDGED, "2020年4月1日 資格取得",
+                             confirmed=True, feed_dir=tmp_path / "feed", actor=CLERK,
+                             audit=audit)  # fmt: skip
+    assert answered.answers[-1].case_id == case.case_id
+    again = record_loss(town, case.case_id, DECIDED, tmp_path / "feed", actor=CLERK, audit=audit)
+    assert [s.step for s in again.steps] == ["loss"] and counts(town) == (1, 1)

@@ -96,6 +96,13 @@ def _by(value: str) -> str:
     return value.strip()
 
 
+def _feed_dir(value: Path | None) -> Path:
+    """Where a loss's change-feed file is kept: given, or under $KOKUHO_HOME."""
+    from kokuho.config import Settings
+
+    return value if value is not None else Settings.from_env().home / "boundary-feed"
+
+
 def _run(work: Any) -> Any:
     """Runs ``work(engine, audit)``; a refused step is one line on stderr and exit 1."""
     engine = open_engine()
@@ -162,13 +169,13 @@ def double_payments_command(
 @click.option("--decided-by", help="judge: who decided (e.g. 日本年金機構 高松年金事務所).")
 @click.option("--reason", default="", help="judge --fault / close: the reason.")
 @click.option("--supersedes", type=RECORD_ID, help="judge: the judgement step it replaces.")
-@click.option("--feed-dir", type=click.Path(path_type=Path), default=Path("boundary-feed"),
-              help="loss: where the change-feed file of the loss is written.")  # fmt: skip
+@click.option("--feed-dir", type=click.Path(path_type=Path),
+              help="loss: where its feed file goes ($KOKUHO_HOME/boundary-feed).")  # fmt: skip
 @json_option
 def decide_command(
     case_id: int, step: str, on: str | None, by: str, no_fault: bool | None,
     document: str | None, acquired_on: str | None, decided_on: str | None,
-    decided_by: str | None, reason: str, supersedes: int | None, feed_dir: Path,
+    decided_by: str | None, reason: str, supersedes: int | None, feed_dir: Path | None,
     as_json: bool,
 ) -> None:  # fmt: skip
     """A case step: show, loss (①), judge (②), reduce (③ 減額賦課決定), claim, close."""
@@ -185,7 +192,7 @@ def decide_command(
         if step == "show":
             return case_detail(engine, case_id, actor=who, audit=audit)
         if step == "loss":
-            return record_loss(engine, case_id, day, feed_dir, actor=who, audit=audit)
+            return record_loss(engine, case_id, day, _feed_dir(feed_dir), actor=who, audit=audit)
         if step == "judge":
             return judge(engine, case_id, day, no_fault=bool(no_fault), evidence=evidence,
                          reason=reason, supersedes=supersedes, actor=who, audit=audit)  # fmt: skip
@@ -296,7 +303,7 @@ def _refund_or_none(engine: sa.Engine, case_id: int, who: str, audit: ServiceAud
 @click.option("--text", default="", help="--answer: what the answer says.")
 @click.option("--confirmed/--denied", default=None, help="--answer: the result.")
 @click.option("--acquired-on", help="--answer --confirmed: 資格取得日 if not the register's.")
-@click.option("--feed-dir", type=click.Path(path_type=Path), default=Path("boundary-feed"),
+@click.option("--feed-dir", type=click.Path(path_type=Path),
               help="--answer --confirmed: where the loss's feed file goes.")  # fmt: skip
 @click.option("--by", "by", default="clerk", help="Who records.")
 @json_option
@@ -304,7 +311,7 @@ def reports_command(
     municipality: str, on: str | None, request: int | None, other: int | None,
     addressee: str | None,
     answer_id: int | None, text: str, confirmed: bool | None, acquired_on: str | None,
-    feed_dir: Path, by: str, as_json: bool,
+    feed_dir: Path | None, by: str, as_json: bool,
 ) -> None:  # fmt: skip
     """報告徴収 (国保法 §113): the list, a request, or an answer that opens a case."""
     code, day, who = _code(municipality), _day(on, "--on"), _by(by)
@@ -323,7 +330,7 @@ def reports_command(
             return {"request": made.as_json()}
         if answer_id is not None:
             done = answer_report(engine, answer_id, day, text, confirmed=bool(confirmed),
-                                 feed_dir=feed_dir, acquired_on=start, actor=who,
+                                 feed_dir=_feed_dir(feed_dir), acquired_on=start, actor=who,
                                  audit=audit)  # fmt: skip
             return {"answer": done.as_json()}
         return {
