@@ -94,6 +94,7 @@ def case_years(
     loss_day: dt.date,
     until: dt.date,
     as_of: dt.date,
+    households: dict[int, list[HouseholdInput]] | None = None,
 ) -> list[CaseYear]:
     """Per fiscal year from ``loss_day`` to ``until``: the household charged for the person,
     the months a loss on ``loss_day`` takes off, and the premium of those months — the
@@ -104,9 +105,12 @@ def case_years(
             rules = load_premium_rules(year, municipality)
         except PremiumRuleError:
             continue  # no rules for the year: nothing was levied under kokuho
-        # Read to the end: the generator holds a server-side cursor.
-        households = list(household_inputs(engine, municipality, year))
-        for household in households:
+        # A scan opening many cases builds each year's households once (``households``).
+        cache = {} if households is None else households
+        if year not in cache:
+            # Read to the end: the generator holds a server-side cursor.
+            cache[year] = list(household_inputs(engine, municipality, year))
+        for household in cache[year]:
             member = next((m for m in household.members if m.person_id == person_id), None)
             if member is None:
                 continue
@@ -166,9 +170,10 @@ def open_cases(
             found = _retroactive(overlap, kokuho)
             if found and (found[0].coverage_id, found[1].coverage_id) not in known:
                 pairs.append((overlap, *found))
+    households: dict[int, list[HouseholdInput]] = {}
     ids = [
         insert_case(engine, municipality, overlap.person_id, ours, theirs, overlap.overlap_until,
-                    "overlap", on, actor, theirs.decided_on)
+                    "overlap", on, actor, theirs.decided_on, households=households)
         for overlap, ours, theirs in pairs
     ]  # fmt: skip
     opened = read_cases(engine, municipality, ids)
@@ -188,11 +193,13 @@ def insert_case(
     actor: str,
     decided_on: dt.date | None,
     acquired_on: dt.date | None = None,
+    *,
+    households: dict[int, list[HouseholdInput]] | None = None,
 ) -> int:
     """Writes one case (its years computed now); returns its id."""
     loss_day = max(ours.acquired_on, acquired_on or theirs.acquired_on)
     end = ours.lost_on - dt.timedelta(days=1) if ours.lost_on else on
-    years = case_years(engine, municipality, person_id, loss_day, end, on)
+    years = case_years(engine, municipality, person_id, loss_day, end, on, households)
     with engine.begin() as connection:
         return int(
             connection.execute(
