@@ -19,6 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "premiums": {"ids", "store", "registry", "claims"},
     "incentives": {"ids", "store", "registry", "checkups", "claims", "premiums"},
     "provision": {"ids", "store", "registry", "checkups", "claims"},
+    "boundary": {"ids", "store", "registry", "premiums"},
     "web": {
         "ids",
         "store",
@@ -29,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
         "premiums",
         "incentives",
         "provision",
+        "boundary",
     },  # fmt: skip
     "cli": {
         "ids",
@@ -42,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
         "premiums",
         "incentives",
         "provision",
+        "boundary",
     },
 }
 

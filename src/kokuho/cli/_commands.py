@@ -25,6 +25,7 @@ class LazyCommand(NamedTuple):
 # that imports the others (claims: its reports register themselves on the group).
 COMMANDS: dict[str, LazyCommand] = {
     "audit": LazyCommand("_service", "audit", "The hash-chained audit log of every check and read."),
+    "boundary": LazyCommand("_boundary", "boundary", "国保と被用者保険の境界: §110-2(2) double premiums, notices, 報告徴収 (docs/boundary.md)."),
     "cards": LazyCommand("_service", "cards", "The simulated My Number cards (JPKI 利用者証明用電子証明書)."),
     "checkups": LazyCommand("_checkups", "checkups", "特定健診・特定保健指導: V08 archives, 階層化, rates, programmes."),
     "claims": LazyCommand("_claims_reports", "claims", "Claims (レセプト): ingest レセ電 files and report generic share, prescribing, cost and 資格過誤."),

@@ -22,7 +22,7 @@ COLUMNS: Final = frozenset(
         "event_id", "event", "effective_date", "insurer_number", "symbol", "number", "branch",
         "name_kanji", "name_kana", "birth_date", "sex", "address", "relationship",
         "copay_percent", "elderly_copay_percent", "limit_category", "specific_disease",
-        "card_class", "loss_reason",
+        "card_class", "loss_reason", "decided_on",
     }
 )  # fmt: skip
 REQUIRED: Final = frozenset(
@@ -59,6 +59,9 @@ class Event:
     card_class: str
     terms: dict[str, int | str | None]
     loss_reason: str | None
+    #: 資格決定日/確認日 of an ``acquire`` (when the insurer or 年金機構 confirmed the 資格取得):
+    #: far after ``effective`` for a retroactive enrolment (国保法 §110-2(2), docs/boundary.md).
+    decided_on: dt.date | None = None
 
 
 def parse_date(field: str, raw: str) -> dt.date:
@@ -136,6 +139,7 @@ def parse_event(line: int, raw: dict[str, str]) -> Event:
     birth_date = sex = relationship = None
     loss_reason = None
     card_class = "01"
+    decided_on = None
     if kind == "acquire":
         for name in ("name_kanji", "name_kana", "address"):
             if name not in person:
@@ -150,7 +154,12 @@ def parse_event(line: int, raw: dict[str, str]) -> Event:
         card_class = get("card_class", "") or "01"
         if len(card_class) != 2 or not card_class.isalnum():
             raise FieldError("card_class", f"{card_class!r} is not a 2-character 被保険者証区分")
-        used |= {*PERSON_FIELDS, *TERM_FIELDS, "birth_date", "sex", "relationship", "card_class"}
+        if get("decided_on", ""):
+            decided_on = parse_date("decided_on", get("decided_on", ""))
+            if decided_on < effective:
+                raise FieldError("decided_on", "資格決定日 is before the 資格取得日")
+        used |= {*PERSON_FIELDS, *TERM_FIELDS, "birth_date", "sex", "relationship", "card_class",
+                 "decided_on"}  # fmt: skip
     elif kind == "lose":
         loss_reason = get("loss_reason", "")
         if loss_reason not in LOSS_REASONS:
@@ -168,5 +177,5 @@ def parse_event(line: int, raw: dict[str, str]) -> Event:
             raise FieldError(name, f"is not used by a {kind} event; leave it empty")
     return Event(
         line, event_id, kind, effective, insured, _digest(row), person, birth_date, sex,
-        relationship, card_class, terms, loss_reason,
+        relationship, card_class, terms, loss_reason, decided_on,
     )  # fmt: skip
