@@ -18,7 +18,11 @@ ALLOWED: dict[str, set[str]] = {
     "claims": {"ids", "store", "registry"},
     "premiums": {"ids", "store", "registry", "claims"},
     "incentives": {"ids", "store", "registry", "checkups", "claims", "premiums"},
-    "web": {"ids", "store", "registry", "verify", "checkups", "claims", "premiums", "incentives"},
+    "boundary": {"ids", "store", "registry", "premiums"},
+    "web": {
+        "ids", "store", "registry", "verify", "checkups", "claims", "premiums", "incentives",
+        "boundary",
+    },  # fmt: skip
     "cli": {
         "ids",
         "store",
@@ -30,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
         "claims",
         "premiums",
         "incentives",
+        "boundary",
     },
 }
 

@@ -30,3 +30,5 @@ TOP = click.IntRange(1, 100_000)
 PORT = click.IntRange(1, 65_535)
 #: Worker processes.
 WORKERS = click.IntRange(1, 64)
+#: A window in days (a re-check list's look-ahead): up to ten years.
+DAYS = click.IntRange(0, 3660)
