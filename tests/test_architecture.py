@@ -20,7 +20,14 @@ ALLOWED: dict[str, set[str]] = {
     "incentives": {"ids", "store", "registry", "checkups", "claims", "premiums"},
     "boundary": {"ids", "store", "registry", "premiums"},
     "web": {
-        "ids", "store", "registry", "verify", "checkups", "claims", "premiums", "incentives",
+        "ids",
+        "store",
+        "registry",
+        "verify",
+        "checkups",
+        "claims",
+        "premiums",
+        "incentives",
         "boundary",
     },  # fmt: skip
     "cli": {

@@ -149,7 +149,7 @@ def check_dependant(
                     f"exclusion:{exclusion.code}",
                     f"{exclusion.name} (告示{facts.visa.notice}号) は住民票があっても対象外",
                     exclusion.source,
-                    exclusion.confirmed,
+                    exclusion.confirmed and exclusion.notices_confirmed,
                 )
         if facts.visa.name == _NOTICE_VISA and facts.visa.notice is None:
             return ResidencyDecision(

@@ -46,6 +46,7 @@ class Exclusion:
     notices: tuple[int, ...]
     source: str
     confirmed: bool
+    notices_confirmed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +177,9 @@ def _exclusions(node: _Node) -> tuple[Exclusion, ...]:
                 raise notices_node.error(f"{visa} 告示{number}号 is excluded twice")
             seen.add((visa, number))
         source, confirmed = _sourced(fields, item.file, item)
+        notices_flag = fields.get("notices_confirmed")
+        if notices_flag is not None and "notices_source" not in fields:
+            raise notices_flag.error("notices_confirmed goes with a notices_source")
         out.append(
             Exclusion(
                 _need(fields, "code", item.file, item).text(),
@@ -184,6 +188,7 @@ def _exclusions(node: _Node) -> tuple[Exclusion, ...]:
                 notices,
                 source,
                 confirmed,
+                notices_flag.boolean() if notices_flag is not None else True,
             )
         )
     return tuple(out)
