@@ -27,6 +27,11 @@ from kokuho.boundary._residency_file import (
     feed_has_residency_columns,
     recheck_list,
 )
+from kokuho.boundary._residency_register import (
+    BasicItems,
+    ResidentLookup,
+    resident_register_lookup,
+)
 from kokuho.boundary._residency_rules import (
     RULES_FILE,
     Exclusion,
@@ -40,6 +45,7 @@ __all__ = [
     "DEPENDANTS_COLUMNS",
     "DEPENDANTS_REQUIRED",
     "RULES_FILE",
+    "BasicItems",
     "DependantFacts",
     "Exclusion",
     "FileCheck",
@@ -50,6 +56,7 @@ __all__ = [
     "ResidencyException",
     "ResidencyInputError",
     "ResidencyRules",
+    "ResidentLookup",
     "RowCheck",
     "Visa",
     "check_dependant",
@@ -61,4 +68,5 @@ __all__ = [
     "parse_residency_rules",
     "parse_visa",
     "recheck_list",
+    "resident_register_lookup",
 ]

@@ -9,6 +9,7 @@ report never mixes judged rows with rows that were silently skipped.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from kokuho.boundary._residency import (
     parse_exception,
     parse_visa,
 )
+from kokuho.boundary._residency_register import BasicItems, ResidentLookup
 from kokuho.boundary._residency_rules import ResidencyRules, load_residency_rules
 from kokuho.ids import InsuredId, InvalidIdentifier, parse_gyymmdd
 from kokuho.registry import (
@@ -41,9 +43,10 @@ from kokuho.store import FileProblem, FileProblemsError
 _INSURED: Final = ("insurer_number", "symbol", "number", "branch")
 #: A dependants file (被扶養者認定の申請): one row per application, judged on its own date.
 DEPENDANTS_REQUIRED: Final = frozenset({*_INSURED, "judgement_date", "residence"})
-DEPENDANTS_COLUMNS: Final = (
-    DEPENDANTS_REQUIRED | RESIDENCY_COLUMNS | {"application_id", "name_kanji"}
-)
+_ITEMS: Final = ("name_kanji", "name_kana", "birth_date", "sex", "address")
+DEPENDANTS_COLUMNS: Final = DEPENDANTS_REQUIRED | RESIDENCY_COLUMNS | {"application_id", *_ITEMS}
+#: Where a row's residence came from: its own column, or the resident register (--register).
+ResidenceFrom = Literal["file", "register"]
 
 FileKind = Literal["feed", "dependants"]
 
@@ -61,6 +64,7 @@ class RowCheck:
     exception: str | None
     exception_until: dt.date | None
     decision: ResidencyDecision
+    residence_from: ResidenceFrom | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,28 +96,50 @@ class RecheckItem:
     days_left: int  # negative once ended
 
 
-def check_residency_file(path: Path, rules: ResidencyRules | None = None) -> FileCheck:
+def check_residency_file(
+    path: Path, rules: ResidencyRules | None = None, residents: ResidentLookup | None = None
+) -> FileCheck:
     """Judges every dependant row of ``path`` (a change feed when its header has ``event``,
-    else a dependants file). Raises FileProblemsError naming file, line and column."""
+    else a dependants file). Raises FileProblemsError naming file, line and column.
+
+    With ``residents``, a row whose ``residence`` is empty is looked up in the resident
+    register by its five basic items: found means a 住民票 in Japan (``domestic``); not found
+    leaves it unknown, since the dependant may be registered elsewhere.
+    """
     table = rules or load_residency_rules()
-    kind, rows, problems, not_judged = _read(path, table)
+    kind, rows, problems, not_judged = _read(path, table, with_items=residents is not None)
     if problems:
         raise FileProblemsError(problems)
-    checks = [
-        RowCheck(
-            str(path),
-            line,
-            row_id,
-            str(insured),
-            facts.judged_on,
-            facts.residence,
-            facts.exception,
-            facts.exception_until,
-            check_dependant(facts, table),
-        )  # fmt: skip
-        for line, row_id, insured, facts in rows
-        if facts is not None
-    ]
+    checks: list[RowCheck] = []
+    for line, row_id, insured, facts, items in rows:
+        if facts is None:
+            continue
+        source: ResidenceFrom | None = "file" if facts.residence else None
+        note = ""
+        if facts.residence is None and residents is not None and items is not None:
+            if residents(items):
+                facts = dataclasses.replace(facts, residence="domestic")
+                source = "register"
+                note = "住民票あり: 住民基本台帳に5情報が一致する住民"
+            else:
+                note = "住民基本台帳 (kokuho residents load) に一致する住民なし"
+        decision = check_dependant(facts, table)
+        if note:
+            decision = dataclasses.replace(decision, notes=(*decision.notes, note))
+        checks.append(
+            RowCheck(
+                str(path),
+                line,
+                row_id,
+                str(insured),
+                facts.judged_on,
+                facts.residence,
+                facts.exception,
+                facts.exception_until,
+                decision,
+                source,
+            )  # fmt: skip
+        )
     return FileCheck(str(path), kind, checks, not_judged)
 
 
@@ -139,7 +165,7 @@ def recheck_list(
         _, rows, problems, _ = _read(path, table, keep_losses=True)
         if problems:
             raise FileProblemsError(problems)
-        for line, row_id, insured, facts in rows:
+        for line, row_id, insured, facts, _ in rows:
             key = str(insured)
             if facts is None:  # a loss of that insured number on or before ``on``
                 last[key] = None
@@ -157,11 +183,11 @@ def recheck_list(
     return sorted(due, key=lambda item: (item.exception_until, item.insured))
 
 
-_Row = tuple[int, str, InsuredId, DependantFacts | None]
+_Row = tuple[int, str, InsuredId, DependantFacts | None, BasicItems | None]
 
 
 def _read(
-    path: Path, rules: ResidencyRules, *, keep_losses: bool = False
+    path: Path, rules: ResidencyRules, *, keep_losses: bool = False, with_items: bool = False
 ) -> tuple[FileKind, list[_Row], list[FileProblem], int]:
     name = str(path)
     header = _header(path)
@@ -181,7 +207,7 @@ def _read(
                 continue
             row = {key: value.strip() for key, value in raw.items()}
             try:
-                parsed = _row(kind, line, row, rules, keep_losses)
+                parsed = _row(kind, line, row, rules, keep_losses, with_items)
             except ResidencyInputError as error:
                 problems.append(FileProblem(name, line, error.field, str(error)))
                 continue
@@ -211,7 +237,12 @@ def _header(path: Path) -> set[str]:
 
 
 def _row(
-    kind: FileKind, line: int, row: dict[str, str], rules: ResidencyRules, keep_losses: bool
+    kind: FileKind,
+    line: int,
+    row: dict[str, str],
+    rules: ResidencyRules,
+    keep_losses: bool,
+    with_items: bool,
 ) -> _Row | None:
     get = row.get
     if kind == "feed":
@@ -226,15 +257,15 @@ def _row(
                     filled[0], "only a 2 家族 acquire carries residency columns; leave it empty"
                 )
             if keep_losses and event == "lose":
-                return line, get("event_id", ""), _insured(row), None
+                return line, get("event_id", ""), _insured(row), None, None
             return None
         judged_on = _date("effective_date", get("effective_date", ""))
         row_id = get("event_id", "")
-        residence = _residence(get("residence", ""), required=False)
+        residence = _residence(get("residence", ""))
     else:
         judged_on = _date("judgement_date", get("judgement_date", ""))
         row_id = get("application_id", "")
-        residence = _residence(get("residence", ""), required=True)
+        residence = _residence(get("residence", ""))
     insured = _insured(row)
     exception = parse_exception(get("residency_exception", ""), rules)
     evidence = parse_evidence(get("exception_evidence", ""), rules)
@@ -254,7 +285,22 @@ def _row(
         evidence=evidence,
         exception_until=until,
     )
-    return line, row_id, insured, facts
+    items = _items(row) if with_items and residence is None else None
+    return line, row_id, insured, facts, items
+
+
+def _items(row: dict[str, str]) -> BasicItems | None:
+    """The five items for the register look-up; None when the row does not give them all (a
+    dependants file may leave them out), an error when one it gives is malformed."""
+    if not all(row.get(name, "") for name in _ITEMS):
+        return None
+    sex = row["sex"]
+    if sex not in ("1", "2"):
+        raise ResidencyInputError("sex", f"{sex!r} is not 1 or 2")
+    return BasicItems(
+        row["name_kanji"], row["name_kana"], _date("birth_date", row["birth_date"]), int(sex),
+        row["address"],
+    )  # fmt: skip
 
 
 def _insured(row: dict[str, str]) -> InsuredId:
@@ -267,11 +313,9 @@ def _insured(row: dict[str, str]) -> InsuredId:
         raise ResidencyInputError(field, str(error)) from None
 
 
-def _residence(raw: str, *, required: bool) -> Residence | None:
+def _residence(raw: str) -> Residence | None:
     if not raw:
-        if required:
-            raise ResidencyInputError("residence", "required: domestic or abroad")
-        return None
+        return None  # not known: 要確認, unless the resident register answers
     if raw == "domestic":
         return "domestic"
     if raw == "abroad":

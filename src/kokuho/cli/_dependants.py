@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option
+from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import DAYS
 
 if TYPE_CHECKING:
@@ -26,22 +26,38 @@ def dependants() -> None:
 
 @dependants.command("check")
 @click.argument("files", nargs=-1, required=True, type=_FILES)
+@click.option(
+    "--register",
+    is_flag=True,
+    help="Look up rows with an empty residence in the resident register (住民基本台帳).",
+)
 @json_option
-def check_command(files: tuple[Path, ...], as_json: bool) -> None:
+def check_command(files: tuple[Path, ...], register: bool, as_json: bool) -> None:
     """Judge each dependant of change feeds or dependants files: 認定, 不認定 or 要確認.
 
     A feed's 2 家族 acquires are judged on their 資格取得日; a dependants file's rows on their
-    judgement_date. A file with a bad row is refused whole (exit code 1), naming file, line
+    judgement_date. With --register, a row whose residence is empty and that gives the five
+    basic items is looked up in the resident register: found is a 住民票 in Japan, not found
+    stays unknown (要確認). A file with a bad row is refused whole (exit code 1), naming file, line
     and column; 不認定 and 要確認 are answers, not errors (exit code 0).
     """
-    from kokuho.boundary import check_residency_file, load_residency_rules
+    from kokuho.boundary import (
+        check_residency_file,
+        load_residency_rules,
+        resident_register_lookup,
+    )
     from kokuho.store import FileProblemsError
 
+    engine = open_engine() if register else None
+    residents = resident_register_lookup(engine) if engine is not None else None
     try:
         rules = load_residency_rules()
-        checks = [check_residency_file(file, rules) for file in files]
+        checks = [check_residency_file(file, rules, residents) for file in files]
     except FileProblemsError as error:
         _refused(error, as_json)
+    finally:
+        if engine is not None:
+            engine.dispose()
     if as_json:
         emit_json({"files": [_file_json(check) for check in checks]})
         return
