@@ -233,7 +233,11 @@ def test_recheck_lists_ended_and_ending_exceptions_from_the_files_in_order(
     later = write_csv(
         tmp_path / f"{KYOKAI}_2021-03.csv",
         COLUMNS,
-        [lose("R6", "2021-03-20", insurer=KYOKAI, number="77", branch="05")],
+        [
+            lose("R6", "2021-03-20", insurer=KYOKAI, number="77", branch="05"),
+            # A loss dated after the day counted from leaves the dependant on the list.
+            lose("R7", "2021-05-01", insurer=KYOKAI, number="77", branch="03"),
+        ],
     )
     code, document, _ = run(
         "dependants", "recheck", str(april), str(later), "--on", "2021-04-15",

@@ -111,7 +111,8 @@ def check_residency_file(
     if problems:
         raise FileProblemsError(problems)
     checks: list[RowCheck] = []
-    for line, row_id, insured, facts, items in rows:
+    for row in rows:
+        facts, items = row.facts, row.items
         if facts is None:
             continue
         source: ResidenceFrom | None = "file" if facts.residence else None
@@ -129,16 +130,16 @@ def check_residency_file(
         checks.append(
             RowCheck(
                 str(path),
-                line,
-                row_id,
-                str(insured),
+                row.line,
+                row.row_id,
+                str(row.insured),
                 facts.judged_on,
                 facts.residence,
                 facts.exception,
                 facts.exception_until,
                 decision,
                 source,
-            )  # fmt: skip
+            )
         )
     return FileCheck(str(path), kind, checks, not_judged)
 
@@ -165,17 +166,20 @@ def recheck_list(
         _, rows, problems, _ = _read(path, table, keep_losses=True)
         if problems:
             raise FileProblemsError(problems)
-        for line, row_id, insured, facts, _ in rows:
-            key = str(insured)
-            if facts is None:  # a loss of that insured number on or before ``on``
-                last[key] = None
+        for row in rows:
+            key, facts = str(row.insured), row.facts
+            if row.lost_on is not None:
+                if row.lost_on <= on:  # a loss dated later leaves the dependant listed
+                    last[key] = None
+                continue
+            if facts is None:
                 continue
             until = facts.exception_until
             if facts.residence != "abroad" or facts.exception is None or until is None:
                 last[key] = None
                 continue
             last[key] = RecheckItem(
-                key, row_id, str(path), line, facts.exception,
+                key, row.row_id, str(path), row.line, facts.exception,
                 table.exceptions[facts.exception].short, until,
                 "ended" if until < on else "ending", (until - on).days,
             )  # fmt: skip
@@ -183,7 +187,16 @@ def recheck_list(
     return sorted(due, key=lambda item: (item.exception_until, item.insured))
 
 
-_Row = tuple[int, str, InsuredId, DependantFacts | None, BasicItems | None]
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One row read: a dependant's facts to judge, or (re-check only) a loss of the number."""
+
+    line: int
+    row_id: str
+    insured: InsuredId
+    facts: DependantFacts | None
+    items: BasicItems | None = None  # the five items, when the register is to be asked
+    lost_on: dt.date | None = None  # a feed's lose: the 資格喪失日
 
 
 def _read(
@@ -257,7 +270,8 @@ def _row(
                     filled[0], "only a 2 家族 acquire carries residency columns; leave it empty"
                 )
             if keep_losses and event == "lose":
-                return line, get("event_id", ""), _insured(row), None, None
+                lost_on = _date("effective_date", get("effective_date", ""))
+                return _Row(line, get("event_id", ""), _insured(row), None, lost_on=lost_on)
             return None
         judged_on = _date("effective_date", get("effective_date", ""))
         row_id = get("event_id", "")
@@ -286,7 +300,7 @@ def _row(
         exception_until=until,
     )
     items = _items(row) if with_items and residence is None else None
-    return line, row_id, insured, facts, items
+    return _Row(line, row_id, insured, facts, items)
 
 
 def _items(row: dict[str, str]) -> BasicItems | None:
