@@ -242,6 +242,8 @@ def _line_of(text: str, needle: str) -> int:
          "exclusions[1].notices[0]", "whole number"),
         ("  from: 2020-04-01\n", "  from: 2020-04-31\n", "from: 2020-04-31", "in_force.from",
          "not a date"),
+        ("    visa: 特定活動\n    notices: [26]", "    visa: 特定活働\n    notices: [26]",
+         "visa: 特定活働", "exclusions[1].visa", "not among visa_statuses.names"),
     ],
 )  # fmt: skip
 def test_a_broken_rule_table_names_file_line_and_field(
@@ -254,6 +256,12 @@ def test_a_broken_rule_table_names_file_line_and_field(
     assert (problem.file, problem.field) == ("rules.yaml", field)
     assert problem.line == _line_of(text, needle)
     assert reason in problem.reason
+
+
+def test_a_missing_date_names_its_parent() -> None:
+    text = _broken("  from: 2020-04-01\n", "")
+    with pytest.raises(FileProblemsError, match=r"in_force\.from: is missing"):
+        parse_residency_rules(text, "rules.yaml")
 
 
 def test_a_rule_without_its_source_is_refused() -> None:

@@ -100,24 +100,27 @@ def parse_residency_rules(text: str, file: str) -> ResidencyRules:
             {"in_force", "principle", "exceptions", "translation", "exclusions", "visa_statuses"}
         )  # fmt: skip
     )
-    in_force = _need(top, "in_force", file).mapping(frozenset({"from"}) | _SOURCED)
-    start = _need(in_force, "from", file).date()
-    _sourced(in_force, file)
-    principle = _need(top, "principle", file).mapping(frozenset({"name"}) | _SOURCED)
-    exceptions = _exceptions(_need(top, "exceptions", file))
-    translation = _need(top, "translation", file).mapping(frozenset({"name"}) | _SOURCED)
-    _sourced(translation, file)
-    exclusions = _exclusions(_need(top, "exclusions", file))
-    visas = _need(top, "visa_statuses", file).mapping(frozenset({"names"}) | _SOURCED)
-    _sourced(visas, file)
-    names = frozenset(n.text() for n in _need(visas, "names", file).sequence())
+    named = frozenset({"name"}) | _SOURCED
+    in_force_node = _need(top, "in_force", file)
+    in_force = in_force_node.mapping(frozenset({"from"}) | _SOURCED)
+    start = _need(in_force, "from", file, in_force_node).date()
+    _sourced(in_force, file, in_force_node)
+    principle_node = _need(top, "principle", file)
+    principle = principle_node.mapping(named)
+    translation_node = _need(top, "translation", file)
+    translation = translation_node.mapping(named)
+    _sourced(translation, file, translation_node)
+    visas_node = _need(top, "visa_statuses", file)
+    visas = visas_node.mapping(frozenset({"names"}) | _SOURCED)
+    _sourced(visas, file, visas_node)
+    names = frozenset(n.text() for n in _need(visas, "names", file, visas_node).sequence())
     return ResidencyRules(
         in_force_from=start,
-        principle=_need(principle, "name", file).text(),
-        principle_source=_sourced(principle, file)[0],
-        exceptions=exceptions,
-        exclusions=exclusions,
-        translation=_need(translation, "name", file).text(),
+        principle=_need(principle, "name", file, principle_node).text(),
+        principle_source=_sourced(principle, file, principle_node)[0],
+        exceptions=_exceptions(_need(top, "exceptions", file)),
+        exclusions=_exclusions(_need(top, "exclusions", file), names),
+        translation=_need(translation, "name", file, translation_node).text(),
         visa_names=names,
         file=file,
     )
@@ -162,7 +165,7 @@ def _exceptions(node: _Node) -> dict[str, ResidencyException]:
     return out
 
 
-def _exclusions(node: _Node) -> tuple[Exclusion, ...]:
+def _exclusions(node: _Node, visa_names: frozenset[str]) -> tuple[Exclusion, ...]:
     allowed = frozenset({"code", "name", "visa", "notices", "notices_confirmed",
                          "notices_source"}) | _SOURCED  # fmt: skip
     out: list[Exclusion] = []
@@ -171,7 +174,11 @@ def _exclusions(node: _Node) -> tuple[Exclusion, ...]:
         fields = item.mapping(allowed)
         notices_node = _need(fields, "notices", item.file, item)
         notices = tuple(n.integer(1, 999) for n in notices_node.sequence())
-        visa = _need(fields, "visa", item.file, item).text()
+        visa_node = _need(fields, "visa", item.file, item)
+        visa = visa_node.text()
+        if visa not in visa_names:
+            # A visa the input cannot name could never match: the exclusion would be dead.
+            raise visa_node.error(f"{visa!r} is not among visa_statuses.names")
         for number in notices:
             if (visa, number) in seen:
                 raise notices_node.error(f"{visa} 告示{number}号 is excluded twice")
