@@ -272,3 +272,31 @@ def test_a_rule_without_its_source_is_refused() -> None:
     )
     with pytest.raises(FileProblemsError, match=r"exceptions\[0\]\.source: is missing"):
         parse_residency_rules(text, "rules.yaml")
+
+
+def test_a_local_copy_replaces_the_shipped_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An insurer that accepts a 査証 alone for a tourist (③) says so in its own copy.
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path))
+    copy = tmp_path / "data" / "boundary" / "dependant_residency.yaml"
+    copy.parent.mkdir(parents=True)
+    text = SHIPPED.read_text(encoding="utf-8")
+    at = text.index('  - code: "3"')
+    local = text[:at] + text[at:].replace("    needs: all\n", "    needs: any\n", 1)
+    copy.write_text(local, encoding="utf-8")
+    tourist = abroad("3", "査証")
+    assert check_dependant(tourist, load_residency_rules()).outcome == "認定"
+    copy.write_text(local.replace("    needs: any\n", "    needs: some\n", 1), encoding="utf-8")
+    with pytest.raises(FileProblemsError) as caught:
+        load_residency_rules()
+    (problem,) = caught.value.problems
+    assert problem.file == str(copy) and problem.field == "exceptions[2].needs"
+
+
+def test_the_shipped_table_judges_a_tourist_with_a_visa_alone_as_to_be_checked(
+    rules: ResidencyRules,
+) -> None:
+    decision = check_dependant(abroad("3", "査証"), rules)
+    assert (decision.outcome, decision.missing_evidence) == ("要確認", ("派遣機関証明",))
+    assert decision.confirmed is False  # the `needs: all` it rests on is unconfirmed
