@@ -33,6 +33,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "dashboard": LazyCommand("_dashboard", "dashboard", "見える化: dashboard users and page screenshots."),
     "data": LazyCommand("_data", "data", "The data files shipped with kokuho and their local copies in $KOKUHO_HOME/data."),
     "demo": LazyCommand("_demo", "demo", "Generate the synthetic Kagawa prefecture, load it, and serve it."),
+    "dependants": LazyCommand("_dependants", "dependants", "被扶養者の国内居住要件: check dependants' residency and list those to re-check."),
     "grants": LazyCommand("_incentives", "grants", "調整交付金: 普通調整交付金, 暫定措置, 特別調整交付金 (docs/incentives.md)."),
     "ids": LazyCommand("_ids", "ids", "Check identifiers and convert dates."),
     "incentives": LazyCommand("_incentives", "incentives", "保険者努力支援制度: rule files, scores, allocation, what-if (docs/incentives.md)."),

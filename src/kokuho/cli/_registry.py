@@ -20,6 +20,7 @@ from kokuho.registry import (
     FileRejected,
     ImportReport,
     PersonMerge,
+    RowError,
     find_overlaps,
     import_changes,
     load_insurers,
@@ -94,6 +95,7 @@ def import_command(paths: tuple[Path, ...], load_good_rows: bool, as_json: bool)
         task = progress.add_task("importing", total=len(files))
         for file in files:
             try:
+                _check_residency_columns(file)
                 reports.append(import_changes(engine, file, load_good_rows=load_good_rows))
             except FileRejected as rejected:
                 if as_json:
@@ -120,6 +122,24 @@ def import_command(paths: tuple[Path, ...], load_good_rows: bool, as_json: bool)
     for report in reports:
         for error in report.errors:
             click.echo(str(error), err=True)
+
+
+def _check_residency_columns(file: Path) -> None:
+    """A feed that carries the dependants' residency columns (docs/dependants.md) has them
+    checked by the boundary room's stage before the import, which cannot import that room: a
+    bad value refuses the file like any other bad column. Its 要確認 and 不認定 do not: the
+    insurer decided the 認定; ``kokuho dependants check`` reports them."""
+    from kokuho.boundary import check_residency_file, feed_has_residency_columns
+    from kokuho.store import FileProblemsError
+
+    if not feed_has_residency_columns(file):
+        return
+    try:
+        check_residency_file(file)
+    except FileProblemsError as error:
+        raise FileRejected(
+            [RowError(p.file, p.line, p.field, p.reason) for p in error.problems]
+        ) from None
 
 
 def _totals(reports: list[ImportReport]) -> dict[str, int]:

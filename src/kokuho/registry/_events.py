@@ -17,6 +17,12 @@ TERM_FIELDS: Final = (
     "limit_category",
     "specific_disease",
 )
+#: A dependant's residency (被扶養者の国内居住要件, docs/dependants.md): optional, on a 2 家族
+#: acquire only. The import accepts them so one file serves both; it does not judge them
+#: (``kokuho dependants check`` does: the boundary room, which the register cannot import).
+RESIDENCY_COLUMNS: Final = frozenset(
+    {"residence", "visa_status", "residency_exception", "exception_evidence", "exception_until"}
+)
 COLUMNS: Final = frozenset(
     {
         "event_id", "event", "effective_date", "insurer_number", "symbol", "number", "branch",
@@ -24,7 +30,7 @@ COLUMNS: Final = frozenset(
         "copay_percent", "elderly_copay_percent", "limit_category", "specific_disease",
         "card_class", "loss_reason", "decided_on",
     }
-)  # fmt: skip
+) | RESIDENCY_COLUMNS  # fmt: skip
 REQUIRED: Final = frozenset(
     {"event_id", "event", "effective_date", "insurer_number", "symbol", "number", "branch"}
 )
@@ -160,6 +166,8 @@ def parse_event(line: int, raw: dict[str, str]) -> Event:
                 raise FieldError("decided_on", "資格決定日 is before the 資格取得日")
         used |= {*PERSON_FIELDS, *TERM_FIELDS, "birth_date", "sex", "relationship", "card_class",
                  "decided_on"}  # fmt: skip
+        if relationship == 2:
+            used |= RESIDENCY_COLUMNS
     elif kind == "lose":
         loss_reason = get("loss_reason", "")
         if loss_reason not in LOSS_REASONS:
