@@ -12,13 +12,16 @@ ALLOWED: dict[str, set[str]] = {
     "ids": set(),
     "store": {"ids"},
     "registry": {"ids", "store"},
-    "synth": {"ids", "store", "registry", "checkups", "claims"},
+    "synth": {"ids", "store", "registry", "checkups", "claims", "care"},
     "verify": {"ids", "store", "registry"},
     "checkups": {"ids", "store", "registry"},
     "claims": {"ids", "store", "registry"},
+    "care": {"ids", "store", "registry"},
     "premiums": {"ids", "store", "registry", "claims"},
     "incentives": {"ids", "store", "registry", "checkups", "claims", "premiums"},
-    "web": {"ids", "store", "registry", "verify", "checkups", "claims", "premiums", "incentives"},
+    "web": {
+        "ids", "store", "registry", "verify", "checkups", "claims", "care", "premiums", "incentives",
+    },  # fmt: skip
     "cli": {
         "ids",
         "store",
@@ -28,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
         "web",
         "checkups",
         "claims",
+        "care",
         "premiums",
         "incentives",
     },
