@@ -46,6 +46,7 @@ class _Reader:
         self.control: dict[str, Any] | None = None
         self.data_records = 0
         self.ended = 0  # the line of the エンドレコード
+        self.unread = False  # a record could not be decoded: counts would mislead
 
     def problem(self, line: int, where: str, reason: str) -> None:
         self.problems.append(FileProblem(self.name, line, where, reason))
@@ -208,7 +209,7 @@ class _Reader:
 
     def finish(self) -> None:
         self.close()
-        if self.control is not None and self.control["count"] != self.data_records:
+        if self.control and not self.unread and self.control["count"] != self.data_records:
             self.problem(
                 1,
                 field_label(4, "レコード件数"),
@@ -250,6 +251,8 @@ def read_care_bytes(data: bytes, name: str) -> CareClaimFile:
             text = raw.decode("cp932")
         except UnicodeDecodeError as error:
             reader.problem(number, "", f"not cp932 (byte {error.start + 1} of the record)")
+            reader.unread = True
+            reader.claims.append(_Claim(number, {}))  # what follows is not checked against it
             continue
         reader.record(number, text.split(","), number == len(lines))
         if len(reader.problems) >= MAX_PROBLEMS:
