@@ -31,7 +31,11 @@ D = dt.date
 
 def test_the_fixture_reads_as_written_by_hand() -> None:
     file = read_care_file(FIXTURE)
-    assert (file.provider, file.prefecture, file.billing_month) == ("3712345678", "37", D(2020, 5, 1))
+    assert (file.provider, file.prefecture, file.billing_month) == (
+        "3712345678",
+        "37",
+        D(2020, 5, 1),
+    )
     first, second = file.claims
     assert first == CareClaim(
         service_month=D(2020, 4, 1), provider="3712345678", insurer="372011",
@@ -63,7 +67,12 @@ def test_writing_what_was_read_gives_the_same_bytes(tmp_path: Path) -> None:
 
 # -- round trips of generated files ----------------------------------------------------------
 
-_KANA = st.text(alphabet="アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヲンー　ｱｲｳｴｵｶﾞﾊﾟ ", min_size=1, max_size=40).filter(lambda t: t.strip() != "")
+_KANA = st.text(
+    alphabet="アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨ"
+    "ラリルレロワヲンー　ｱｲｳｴｵｶﾞﾊﾟ ",
+    min_size=1,
+    max_size=40,
+).filter(lambda t: t.strip() != "")
 
 
 @st.composite
@@ -84,13 +93,20 @@ def _claim(draw: st.DrawFn, provider: str, month: dt.date) -> CareClaim:
                                 cost - cost * 9 // 10))  # fmt: skip
     start = draw(st.dates(D(2015, 1, 1), month))
     return CareClaim(
-        service_month=month, provider=provider, insurer=draw(st.from_regex(r"[0-9]{6}", fullmatch=True)),
-        insured=draw(st.from_regex(r"[0-9]{10}", fullmatch=True)), name_kana=draw(_KANA),
-        birth_date=draw(st.dates(D(1900, 1, 1), D(1960, 12, 31))), sex=draw(st.sampled_from([1, 2])),
-        care_level=draw(st.sampled_from(sorted(CARE_LEVELS))), valid_from=start,
-        valid_to=draw(st.dates(month, D(2030, 12, 31))), benefit_rate=draw(st.sampled_from([70, 80, 90])),
-        details=tuple(details), totals=tuple(totals),
-    )  # fmt: skip
+        service_month=month,
+        provider=provider,
+        insurer=draw(st.from_regex(r"[0-9]{6}", fullmatch=True)),
+        insured=draw(st.from_regex(r"[0-9]{10}", fullmatch=True)),
+        name_kana=draw(_KANA),
+        birth_date=draw(st.dates(D(1900, 1, 1), D(1960, 12, 31))),
+        sex=draw(st.sampled_from([1, 2])),
+        care_level=draw(st.sampled_from(sorted(CARE_LEVELS))),
+        valid_from=start,
+        valid_to=draw(st.dates(month, D(2030, 12, 31))),
+        benefit_rate=draw(st.sampled_from([70, 80, 90])),
+        details=tuple(details),
+        totals=tuple(totals),
+    )
 
 
 @st.composite
@@ -115,17 +131,32 @@ def test_the_writer_refuses_what_the_layout_cannot_hold() -> None:
     good = read_care_file(FIXTURE)
     claim = good.claims[0]
     with pytest.raises(ValueError, match="被保険者氏名"):
-        care_file_bytes(CareClaimFile(good.provider, "37", good.billing_month,
-                                      (_replace(claim, name_kana="香川"),)))  # fmt: skip
+        care_file_bytes(
+            CareClaimFile(
+                good.provider, "37", good.billing_month, (_replace(claim, name_kana="香川"),)
+            )
+        )
     with pytest.raises(ValueError, match="単位数単価"):
         total = CareTotal("11", 2, 2000, Decimal("10.705"), 19260, 2140)
-        care_file_bytes(CareClaimFile(good.provider, "37", good.billing_month,
-                                      (_replace(claim, totals=(total, claim.totals[1])),)))  # fmt: skip
+        care_file_bytes(
+            CareClaimFile(
+                good.provider,
+                "37",
+                good.billing_month,
+                (_replace(claim, totals=(total, claim.totals[1])),),
+            )
+        )
     # A claim the reader would refuse: サービス単位数 is not 単位数 × 回数.
     wrong = CareDetail("11", "1121", 250, 8, 2001, "")
     with pytest.raises(CareFileRejected, match=r"<written>:3: \(13\) サービス単位数"):
-        care_file_bytes(CareClaimFile(good.provider, "37", good.billing_month,
-                                      (_replace(claim, details=(wrong, claim.details[1])),)))  # fmt: skip
+        care_file_bytes(
+            CareClaimFile(
+                good.provider,
+                "37",
+                good.billing_month,
+                (_replace(claim, details=(wrong, claim.details[1])),),
+            )
+        )
 
 
 def _replace(claim: CareClaim, **changes: object) -> CareClaim:
