@@ -54,7 +54,8 @@ def test_the_fixture_lands_in_the_lake(lake: CareLake) -> None:
     ]
     assert rows[0]["service_month"] == "2020-04" and rows[0]["birth_date"] == D(1940, 1, 5)
     services = lake.table("care_services").to_pyarrow().to_pylist()
-    assert sorted((s["service_type"], s["units"], s["count"], s["service_units"]) for s in services) == [
+    got = sorted((s["service_type"], s["units"], s["count"], s["service_units"]) for s in services)
+    assert got == [
         ("11", 250, 8, 2000), ("15", 700, 4, 2800), ("17", 1000, 1, 1000),
     ]  # fmt: skip
     totals = lake.table("care_totals").to_pyarrow().to_pylist()
