@@ -114,7 +114,11 @@ def link(listing: bool, as_json: bool) -> None:
     lake = CareLake.from_settings(Settings.from_env())
     claims = lake.table("care_claims").select("insurer", "insured").to_pyarrow().to_pylist()
     numbers = [(row["insurer"], row["insured"]) for row in claims]
-    report = link_to_register(open_engine(), lake.certifications(), numbers)
+    engine = open_engine()
+    try:
+        report = link_to_register(engine, lake.certifications(), numbers)
+    finally:
+        engine.dispose()
     document = report.as_dict()
     if as_json:
         emit_json(document)
