@@ -20,8 +20,16 @@ ALLOWED: dict[str, set[str]] = {
     "premiums": {"ids", "store", "registry", "claims"},
     "incentives": {"ids", "store", "registry", "checkups", "claims", "premiums"},
     "web": {
-        "ids", "store", "registry", "verify", "checkups", "claims", "care", "premiums", "incentives",
-    },  # fmt: skip
+        "ids",
+        "store",
+        "registry",
+        "verify",
+        "checkups",
+        "claims",
+        "care",
+        "premiums",
+        "incentives",
+    },
     "cli": {
         "ids",
         "store",
