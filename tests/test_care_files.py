@@ -200,7 +200,7 @@ BAD = [
     (_with(3, 9, "1A"), 3, "(9) サービス種類コード", "2 digits"),
     (_with(3, 11, "0250"), 3, "(11) 単位数", "leading zeros"),
     (_with(3, 13, "2100"), 3, "(13) サービス単位数", "単位数 × 日数・回数 is 2000"),
-    (_with(4, 14, "a,b"), 4, "", "has 15 fields"),
+    (_with(4, 14, "a,b"), 4, "record", "has 15 fields"),
     (_with(5, 11, "2001"), 5, "(11) 給付単位数", "add up to 2000"),
     (_with(5, 12, "10.7"), 5, "(12) 単位数単価", "two decimals"),
     (_with(6, 9, "11"), 6, "(9) サービス種類コード", "a second 集計情報"),
@@ -239,11 +239,13 @@ def test_structure_problems(tmp_path: Path) -> None:
     no_basic = renumber([LINES[0].replace(",8,", ",1,", 1), LINES[2], "3,0"])
     assert problems(no_basic)[0][:2] == (2, "(4) レコード種別コード")
     no_total = renumber([LINES[0].replace(",8,", ",4,", 1), *LINES[1:5], "3,0"])
-    assert (2, "", "サービス種類 15 has 明細情報 but no 集計情報") in problems(no_total)
+    assert (2, "record", "サービス種類 15 has 明細情報 but no 集計情報") in problems(no_total)
     no_detail = renumber([LINES[0].replace(",8,", ",1,", 1), LINES[1], "3,0"])
-    assert (2, "", "a 基本情報 without 明細情報") in problems(no_detail)
-    assert problems(LINES[:-1])[-1][1:] == ("", "the file ends without its エンドレコード (3)")
-    assert (11, "", "a record after the エンドレコード (line 10)") in problems([*LINES, "3,11"])
+    assert (2, "record", "a 基本情報 without 明細情報") in problems(no_detail)
+    assert problems(LINES[:-1])[-1][1:] == ("file", "the file ends without its エンドレコード (3)")
+    assert (11, "record", "a record after the エンドレコード (line 10)") in problems(
+        [*LINES, "3,11"]
+    )
 
 
 def test_bytes_problems(tmp_path: Path) -> None:

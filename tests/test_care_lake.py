@@ -246,7 +246,7 @@ def test_bad_certification_rows_are_all_named(lake: CareLake, tmp_path: Path) ->
     assert [(p.line, p.field) for p in rejected.value.problems] == [
         (2, "insurer_number"), (3, "insured_number"), (4, "name_kanji"), (5, "birth_date"),
         (6, "sex"), (7, "care_level"), (8, "certified_on"), (9, "valid_to"),
-        (10, "certified_on"), (12, "valid_from"), (13, ""),
+        (10, "certified_on"), (12, "valid_from"), (13, "row"),
     ]  # fmt: skip
     assert all(p.file == str(path) for p in rejected.value.problems)
     assert "the same number and valid_from as line 11" in rejected.value.problems[9].reason
@@ -261,3 +261,12 @@ def test_a_certification_file_with_a_wrong_header(lake: CareLake, tmp_path: Path
     assert {(p.line, p.field) for p in rejected.value.problems} == {
         (1, "kaigo_level"), (1, "care_level"),
     }  # fmt: skip
+
+
+def test_a_file_is_one_kind(lake: CareLake) -> None:
+    lake.import_certifications([CERTIFICATIONS])
+    with pytest.raises(CareFileRejected) as rejected:
+        lake.ingest([CERTIFICATIONS])
+    assert [(p.line, p.field, p.reason) for p in rejected.value.problems] == [
+        (0, "file", "already in the lake as certifications")
+    ]

@@ -96,10 +96,12 @@ def test_the_cli_links_the_lake(engine: sa.Engine, database_url: str, tmp_path: 
     )
     env = {"KOKUHO_HOME": str(tmp_path), "KOKUHO_DATABASE_URL": database_url}
     runner = CliRunner()
-    first = runner.invoke(
-        main, ["care", "ingest", str(FIXTURES / "claims_202005.csv"), "--json"], env=env
-    )
+    first = runner.invoke(main, ["care", "ingest", str(FIXTURES), "--json"], env=env)
     assert first.exit_code == 0, first.output
+    # The folder's certifications.csv is not a 介護給付費明細書 file: left out of the search.
+    assert [Path(f["file"]).name for f in json.loads(first.stdout)["files"]] == [
+        "claims_202005.csv"
+    ]
     assert json.loads(first.stdout)["claims"] == 2
     result = runner.invoke(
         main, ["care", "certifications", str(FIXTURES / "certifications.csv")], env=env

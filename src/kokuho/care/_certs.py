@@ -107,7 +107,7 @@ def read_certifications(path: Path) -> list[Certification]:
     try:
         for line, row in read_csv_rows(Path(path), required=_REQUIRED, allowed=_REQUIRED):
             if "__width__" in row:
-                problems.append(FileProblem(name, line, "", row["__width__"]))
+                problems.append(FileProblem(name, line, "row", row["__width__"]))
                 continue
             values: dict[str, object] = {}
             for column in COLUMNS:
@@ -130,7 +130,9 @@ def read_certifications(path: Path) -> list[Certification]:
                 seen[cert.key] = line
                 found.append(cert)
     except FileRejected as rejected:
-        problems += [FileProblem(e.file, e.line, e.field, e.reason) for e in rejected.errors]
+        problems += [
+            FileProblem(e.file, e.line, e.field or "file", e.reason) for e in rejected.errors
+        ]
     if problems:
         raise CareFileRejected(problems)
     return found

@@ -276,6 +276,12 @@ class CareLake:
         for path in map(Path, paths):
             data = path.read_bytes()
             digest = hashlib.sha256(data).hexdigest()
+            known_as = manifest.sources.get(digest, {}).get("kind", kind)
+            if known_as != kind:
+                problems.append(
+                    FileProblem(str(path), 0, "file", f"already in the lake as {known_as}")
+                )
+                continue
             if digest in manifest.sources or digest in queued:
                 parsed.append((path, digest, None, 0))
                 continue

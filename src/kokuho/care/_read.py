@@ -56,7 +56,9 @@ class _Reader:
         レコード件数), or None when a field is bad (each is reported)."""
         if len(parts) != len(layout.fields):
             self.problem(
-                line, "", f"has {len(parts)} fields, a {_kind(layout)} has {len(layout.fields)}"
+                line,
+                "record",
+                f"has {len(parts)} fields, a {_kind(layout)} has {len(layout.fields)}",
             )
             return None
         values: dict[str, Any] = {}
@@ -79,7 +81,7 @@ class _Reader:
     def record(self, line: int, parts: list[str], last: bool) -> None:
         kind = parts[0]
         if self.ended:
-            self.problem(line, "", f"a record after the エンドレコード (line {self.ended})")
+            self.problem(line, "record", f"a record after the エンドレコード (line {self.ended})")
             return
         if line == 1 and kind != CONTROL:
             self.problem(
@@ -110,7 +112,7 @@ class _Reader:
         else:
             self.problem(line, field_label(1, "レコード種別"), f"expected 1, 2 or 3, got {kind!r}")
         if last and not self.ended:
-            self.problem(line, "", "the file ends without its エンドレコード (3)")
+            self.problem(line, "file", "the file ends without its エンドレコード (3)")
 
     def data(self, kind: str, line: int, parts: list[str]) -> None:
         layout = LAYOUTS[kind]
@@ -201,11 +203,11 @@ class _Reader:
             return
         claim = self.claims[-1]
         if not claim.details:
-            self.problem(claim.line, "", "a 基本情報 without 明細情報")
+            self.problem(claim.line, "record", "a 基本情報 without 明細情報")
             return
         totalled = {v["service_type"] for _, v in claim.totals}
         for kind in sorted({v["service_type"] for _, v in claim.details} - totalled):
-            self.problem(claim.line, "", f"サービス種類 {kind} has 明細情報 but no 集計情報")
+            self.problem(claim.line, "record", f"サービス種類 {kind} has 明細情報 but no 集計情報")
 
     def finish(self) -> None:
         self.close()
@@ -226,16 +228,18 @@ def _kind(layout: Layout) -> str:
 def _lines(name: str, data: bytes) -> tuple[list[bytes], FileProblem | None]:
     """The records of ``data`` (CR LF after each), or the problem with its line ends."""
     if not data:
-        return [], FileProblem(name, 0, "", "the file is empty")
+        return [], FileProblem(name, 0, "file", "the file is empty")
     lines = data.split(b"\r\n")
     tail = lines.pop()
     for number, raw in enumerate(lines, 1):
         if b"\r" in raw or b"\n" in raw:
             return [], FileProblem(
-                name, number, "", "records end with CR LF, found a lone CR or LF"
+                name, number, "record", "records end with CR LF, found a lone CR or LF"
             )
     if tail:
-        return [], FileProblem(name, len(lines) + 1, "", "the last record does not end with CR LF")
+        return [], FileProblem(
+            name, len(lines) + 1, "record", "the last record does not end with CR LF"
+        )
     return lines, None
 
 
@@ -250,7 +254,7 @@ def read_care_bytes(data: bytes, name: str) -> CareClaimFile:
         try:
             text = raw.decode("cp932")
         except UnicodeDecodeError as error:
-            reader.problem(number, "", f"not cp932 (byte {error.start + 1} of the record)")
+            reader.problem(number, "record", f"not cp932 (byte {error.start + 1} of the record)")
             reader.unread = True
             reader.claims.append(_Claim(number, {}))  # what follows is not checked against it
             continue
@@ -314,7 +318,7 @@ def read_care_file(path: Path) -> CareClaimFile:
         data = Path(path).read_bytes()
     except OSError as error:
         raise CareFileRejected(
-            [FileProblem(str(path), 0, "", f"cannot read: {error.strerror}")]
+            [FileProblem(str(path), 0, "file", f"cannot read: {error.strerror}")]
         ) from None
     return read_care_bytes(data, str(path))
 

@@ -20,11 +20,18 @@ def care() -> None:
 _FILES = click.Path(exists=True, dir_okay=True, path_type=Path)
 
 
-def _files(paths: tuple[Path, ...]) -> list[Path]:
-    """The files named, and the *.csv files under the folders named."""
+def _files(paths: tuple[Path, ...], start: bytes = b"") -> list[Path]:
+    """The files named, and the *.csv files under the folders named (those that begin with
+    ``start`` only)."""
     found: list[Path] = []
     for path in paths:
-        found += sorted(path.rglob("*.csv")) if path.is_dir() else [path]
+        if not path.is_dir():
+            found.append(path)
+            continue
+        for file in sorted(path.rglob("*.csv")):
+            with file.open("rb") as handle:
+                if handle.read(len(start)) == start:
+                    found.append(file)
     return found
 
 
@@ -60,7 +67,7 @@ def _report(report: Any, unit: str, as_json: bool) -> None:
 @json_option
 def ingest(files: tuple[Path, ...], as_json: bool) -> None:
     """Load 介護給付費明細書 files (国保連 交換情報 CSV, cp932) into the care lake. Folders are
-    searched for *.csv.
+    searched for *.csv files that begin with a コントロールレコード ("1,").
 
     Every file is checked first: one bad record rejects the whole call, nothing is written, and
     each problem is printed as file:line: (field) name: reason. A file already in the lake is
@@ -68,7 +75,7 @@ def ingest(files: tuple[Path, ...], as_json: bool) -> None:
     """
     from kokuho.care import CareFileRejected, CareLake
 
-    paths = _files(files)
+    paths = _files(files, b"1,")
     if not paths:
         fail("no 介護給付費明細書 files (*.csv) found")
     lake = CareLake.from_settings(Settings.from_env())
