@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Final
 
 from kokuho.care._model import CARE_LEVELS
@@ -142,6 +143,7 @@ def _digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+@lru_cache(maxsize=4096)  # a file repeats few months and days: parse each once
 def _month(text: str) -> dt.date:
     if len(text) != 6 or not _digits(text):
         raise BadValue(f"expected a month YYYYMM, got {text!r}")
@@ -151,6 +153,7 @@ def _month(text: str) -> dt.date:
         raise BadValue(f"no such month {text!r}") from None
 
 
+@lru_cache(maxsize=65536)
 def _day(text: str) -> dt.date:
     if len(text) != 8 or not _digits(text):
         raise BadValue(f"expected a date YYYYMMDD, got {text!r}")
