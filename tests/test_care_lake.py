@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -16,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import kokuho.store._files as files_module
 from kokuho.care import CareFileRejected, CareLake, read_care_file, write_care_file
+from kokuho.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "care"
 CLAIMS = FIXTURES / "claims_202005.csv"
@@ -29,6 +33,10 @@ D = dt.date
 
 def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def count(lake: CareLake, name: str) -> int:
@@ -168,7 +176,16 @@ def test_a_kill_9_mid_ingest_leaves_nothing_visible(lake: CareLake, tmp_path: Pa
     assert count(lake, "care_claims") == 2  # what was committed before, nothing of the killed
     left = [p for p in lake.root.rglob("*") if p.is_file() and p.suffix in (".parquet", ".tmp")]
     assert len(left) > 3  # the killed ingest did leave files behind …
-    report = lake.ingest(paths)  # … which the next ingest sweeps first
+    committed_before = {p for p in left if p.name.startswith(_digest(CLAIMS))}
+    vacuum = CliRunner().invoke(
+        main, ["lake", "vacuum", "--json"], env={"KOKUHO_HOME": str(tmp_path)}
+    )
+    removed = json.loads(vacuum.stdout)["removed"]["care"]  # … which vacuum removes …
+    assert sorted(removed) == sorted(
+        p.relative_to(lake.root).as_posix() for p in left if p not in committed_before
+    )
+    assert count(lake, "care_claims") == 2
+    report = lake.ingest(paths)  # … (as the next ingest would, first)
     assert (report.ingested, report.rows) == (240, 480)
     assert count(lake, "care_claims") == 482
     assert lake.vacuum() == []
