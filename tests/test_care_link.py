@@ -130,3 +130,19 @@ def test_the_cli_names_bad_records_and_exits_non_zero(tmp_path: Path) -> None:
     assert f"{bad}:2: (12) 要介護状態区分コード: not a 要介護状態区分コード" in result.stderr
     assert "nothing was loaded" in result.stderr
     assert not (tmp_path / "lake" / "care_manifest.json").exists()
+
+
+def test_a_record_absorbed_by_a_merge_is_not_a_second_person(engine: sa.Engine) -> None:
+    cert = read_certifications(FIXTURES / "certifications.csv")[0]
+    items = ("香川　太郎", "カガワ　タロウ", D(1940, 1, 5), 1, "香川県高松市番町一丁目1番1号")
+    survivor, absorbed = add_person(engine, *items), add_person(engine, *items)
+    assert [u.reason for u in link_to_register(engine, [cert]).unlinked] == [AMBIGUOUS]
+    with engine.begin() as connection:
+        connection.execute(
+            tables.person_merges.insert().values(
+                absorbed_person_id=absorbed, into_person_id=survivor,
+                merged_at=dt.datetime(2021, 4, 1, tzinfo=dt.UTC), reason="test", request_id=1,
+                coverage_ids="[]", absorbed_items="{}", replaced_items="{}",
+            )
+        )  # fmt: skip
+    assert link_to_register(engine, [cert]).persons == {("372011", "0000123456"): survivor}

@@ -82,11 +82,15 @@ def _items(record: Any) -> dict[str, Any]:
 
 
 def _persons(connection: sa.Connection, column: sa.Column[Any], keys: Iterable[Any]) -> list[Any]:
+    """The persons whose ``column`` is one of ``keys``; a record absorbed into another (a
+    merge on a verified My Number keeps its row) is not a person of its own any more."""
     persons = tables.persons
+    absorbed = sa.select(tables.person_merges.c.absorbed_person_id)
     found: list[Any] = []
     wanted = sorted(set(keys))
     for part in chunks(wanted, 500):
-        found += connection.execute(sa.select(persons).where(column.in_(part))).all()
+        query = sa.select(persons).where(column.in_(part), persons.c.person_id.not_in(absorbed))
+        found += connection.execute(query).all()
     return found
 
 
