@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from kokuho.care import read_care_files, read_certifications
-from kokuho.registry import normalize_kana_name
+from kokuho.care import ONE_ITEM_DIFFERS, link_to_register, read_care_files, read_certifications
+from kokuho.registry import import_changes, load_insurers, normalize_kana_name
+from kokuho.store import connect
 from kokuho.synth import generate
 
 
@@ -101,3 +102,31 @@ def test_the_planted_linkage_failures(out: Path) -> None:
             new.sex,
         )
         assert old.valid_to == new.valid_from - dt.timedelta(days=1)
+
+
+def test_the_synthetic_care_records_link_to_the_loaded_register(out: Path, tmp_path: Path) -> None:
+    engine = connect(f"sqlite:///{tmp_path / 'kokuho.db'}")
+    load_insurers(engine, out / "insurers.csv")
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    for name in manifest["files"]:
+        if name.startswith("changes/"):
+            import_changes(engine, out / name, load_good_rows=True)
+    certs = read_certifications(out / "care" / "certifications.csv")
+    report = link_to_register(engine, certs)
+    engine.dispose()
+    planted = json.loads((out / "care" / "planted.json").read_text("utf-8"))
+    kana = {(p["insurer"], p["insured"]) for p in planted["kana_differs"]}
+    # Every planted カナ difference is found, and named as the one differing item …
+    found = {(u.insurer_number, u.insured_number): u for u in report.unlinked}
+    assert all(found[number].reason == ONE_ITEM_DIFFERS for number in kana)
+    assert all(found[number].items == ("name_kana",) for number in kana)
+    # … both numbers of a renumbered person name the same person …
+    for case in planted["renumbered"]:
+        old, new = (case["insurer"], case["old"]), (case["insurer"], case["new"])
+        assert report.persons.get(old) == report.persons.get(new) is not None
+    assert len(report.several_numbers) == len(planted["renumbered"])
+    # … and nearly everyone else links (a register may hold two records of one human).
+    numbers = {(c.insurer_number, c.insured_number) for c in certs}
+    others = [u for u in report.unlinked if (u.insurer_number, u.insured_number) not in kana]
+    assert len(others) <= 0.01 * len(numbers)
+    assert len(report.persons) + len(report.unlinked) == len(numbers)
