@@ -21,7 +21,15 @@ import pytest
 from click.testing import CliRunner
 
 import kokuho.store._files as files_module
-from kokuho.care import CareFileRejected, CareLake, read_care_file, write_care_file
+from kokuho.care import (
+    CareFileRejected,
+    CareLake,
+    certifications_text,
+    read_care_file,
+    read_certifications,
+    write_care_file,
+    write_certifications,
+)
 from kokuho.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "care"
@@ -287,3 +295,11 @@ def test_a_file_is_one_kind(lake: CareLake) -> None:
     assert [(p.line, p.field, p.reason) for p in rejected.value.problems] == [
         (0, "file", "already in the lake as certifications")
     ]
+
+
+def test_a_certification_file_round_trips(tmp_path: Path) -> None:
+    certs = read_certifications(CERTIFICATIONS)
+    assert certifications_text(certs) == CERTIFICATIONS.read_text("utf-8")
+    out = tmp_path / "again.csv"
+    write_certifications(out, certs)
+    assert read_certifications(out) == certs
