@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -303,3 +304,21 @@ def test_a_certification_file_round_trips(tmp_path: Path) -> None:
     out = tmp_path / "again.csv"
     write_certifications(out, certs)
     assert read_certifications(out) == certs
+
+
+def test_one_writer_at_a_time(lake: CareLake) -> None:
+    held, released = threading.Event(), []
+
+    def hold() -> None:
+        with lake.locked():
+            held.set()
+            time.sleep(0.3)
+            released.append(time.monotonic())
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    lake.ingest([CLAIMS])
+    finished = time.monotonic()
+    holder.join()
+    assert finished >= released[0]
