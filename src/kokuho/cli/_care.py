@@ -106,6 +106,10 @@ def certifications(files: tuple[Path, ...], as_json: bool) -> None:
     _report(report, "certifications", as_json)
 
 
+def _counts(by_reason: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in by_reason.items()) or "none"
+
+
 @care.command("link")
 @click.option("--list", "listing", is_flag=True, help="Print every number that is not linked.")
 @json_option
@@ -131,9 +135,9 @@ def link(listing: bool, as_json: bool) -> None:
         emit_json(document)
         return
     click.echo(f"{document['numbers_linked']} 介護 number(s) linked; not linked: "
-               f"{document['numbers_unlinked'] or 'none'}")  # fmt: skip
+               f"{_counts(document['numbers_unlinked'])}")  # fmt: skip
     click.echo(f"{document['claims_linked']} claim(s) linked; not linked: "
-               f"{document['claims_unlinked'] or 'none'}")  # fmt: skip
+               f"{_counts(document['claims_unlinked'])}")  # fmt: skip
     click.echo(f"{document['persons_with_several_numbers']} person(s) with several 介護 numbers")
     if listing:
         for item in document["unlinked"]:
