@@ -117,6 +117,14 @@ def test_the_cli_links_the_lake(engine: sa.Engine, database_url: str, tmp_path: 
     assert (document["numbers_linked"], document["claims_linked"]) == (1, 1)
     assert document["numbers_unlinked"] == {NO_PERSON: 2}
     assert document["claims_unlinked"] == {UNLINKED_CERTIFICATION: 1}
+    listed = runner.invoke(main, ["care", "link", "--list"], env=env)
+    assert listed.stdout.splitlines() == [
+        "1 介護 number(s) linked; not linked: no_person 2",
+        "1 claim(s) linked; not linked: unlinked_certification 1",
+        "0 person(s) with several 介護 numbers",
+        "372011 0000234567: no_person",
+        "372011 0000345678: no_person",
+    ]
     assert CareLake(tmp_path / "lake").table("care_claims").count().to_pyarrow().as_py() == 2
 
 
