@@ -12,13 +12,14 @@ ALLOWED: dict[str, set[str]] = {
     "ids": set(),
     "store": {"ids"},
     "registry": {"ids", "store"},
-    "synth": {"ids", "store", "registry", "checkups", "claims"},
+    "synth": {"ids", "store", "registry", "checkups", "claims", "care"},
     "verify": {"ids", "store", "registry"},
     "checkups": {"ids", "store", "registry"},
     "claims": {"ids", "store", "registry"},
+    "care": {"ids", "store", "registry"},
     "premiums": {"ids", "store", "registry", "claims"},
     "incentives": {"ids", "store", "registry", "checkups", "claims", "premiums"},
-    "provision": {"ids", "store", "registry", "checkups", "claims"},
+    "provision": {"ids", "store", "registry", "checkups", "claims", "care"},
     "boundary": {"ids", "store", "registry", "premiums"},
     "web": {
         "ids",
@@ -31,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
         "incentives",
         "provision",
         "boundary",
+        "care",
     },  # fmt: skip
     "cli": {
         "ids",
@@ -41,6 +43,7 @@ ALLOWED: dict[str, set[str]] = {
         "web",
         "checkups",
         "claims",
+        "care",
         "premiums",
         "incentives",
         "provision",

@@ -27,6 +27,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "audit": LazyCommand("_service", "audit", "The hash-chained audit log of every check and read."),
     "boundary": LazyCommand("_boundary", "boundary", "国保と被用者保険の境界: §110-2(2) double premiums, notices, 報告徴収 (docs/boundary.md)."),
     "cards": LazyCommand("_service", "cards", "The simulated My Number cards (JPKI 利用者証明用電子証明書)."),
+    "care": LazyCommand("_care", "care", "介護: ingest 介護給付費明細書 and 要介護認定 files, and link them to the register."),
     "checkups": LazyCommand("_checkups", "checkups", "特定健診・特定保健指導: V08 archives, 階層化, rates, programmes."),
     "claims": LazyCommand("_claims_reports", "claims", "Claims (レセプト): ingest レセ電 files and report generic share, prescribing, cost and 資格過誤."),
     "credentials": LazyCommand("_service", "credentials", "Revocable credentials of institutions and insurer staff."),
