@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kokuho.premiums._charges import charges
-from kokuho.premiums._collection import HouseholdLedger, ledgers
+from kokuho.premiums._collection import HouseholdLedger, ledgers, within
 from kokuho.premiums._collection_tables import refunds
 from kokuho.premiums._payments import payments
 
@@ -81,12 +81,7 @@ def year_states(
     if mixed:
         for key in [k for k in states if k[:2] in mixed]:
             del states[key]
-        first, last = years
-        states.update(
-            (key, state)
-            for key, state in _exact(connection, as_of, mixed).items()
-            if (first is None or key[2] >= first) and (last is None or key[2] <= last)
-        )
+        states.update(_exact(connection, as_of, mixed, years))
     return states
 
 
@@ -127,22 +122,22 @@ def _sums(
     stream = sa.union_all(
         sa.select(*row(c, c.fiscal_year, c.instalment, charged=c.amount, rows=one))
         .where(c.decided_on <= as_of, *_only(c.municipality, municipality),
-               *_within(c.fiscal_year, years)),
+               *within(c.fiscal_year, years)),
         sa.select(*row(p, p.fiscal_year, p.instalment,
                        named=sa.case((is_named, p.amount), else_=0),
                        unnamed=sa.case((is_named, 0), else_=p.amount),
                        named_count=sa.case((is_named, 1), else_=0),
                        unnamed_count=sa.case((is_named, 0), else_=1)))
         .where(p.paid_on <= as_of, *_only(p.municipality, municipality),
-               *_within(p.fiscal_year, years)),
+               *within(p.fiscal_year, years)),
         # A 充当 always names the overdue 期 it pays.
         sa.select(*row(r, r.target_fiscal_year, r.target_instalment, named=r.amount,
                        named_count=one))
         .where(r.kind == "appropriation", r.decided_on <= as_of,
-               *_only(r.municipality, municipality), *_within(r.target_fiscal_year, years)),
+               *_only(r.municipality, municipality), *within(r.target_fiscal_year, years)),
         sa.select(*row(r, r.fiscal_year, null, settled=r.amount))
         .where(r.decided_on <= as_of, *_only(r.municipality, municipality),
-               *_within(r.fiscal_year, years)),
+               *within(r.fiscal_year, years)),
     ).subquery()  # fmt: skip
     s = stream.c
     per = sa.select(
@@ -163,22 +158,15 @@ def _sums(
     ).group_by(i.m, i.h, i.y)  # fmt: skip
 
 
-def _within(
-    column: sa.Column[int], years: tuple[int | None, int | None]
-) -> list[sa.ColumnElement[bool]]:
-    first, last = years
-    return [
-        *([] if first is None else [column >= first]),
-        *([] if last is None else [column <= last]),
-    ]
-
-
 def _only(column: sa.Column[str], municipality: str | None) -> list[sa.ColumnElement[bool]]:
     return [] if municipality is None else [column == municipality]
 
 
 def _exact(
-    connection: sa.Connection, as_of: dt.date, households: set[tuple[str, str]]
+    connection: sa.Connection,
+    as_of: dt.date,
+    households: set[tuple[str, str]],
+    years: tuple[int | None, int | None],
 ) -> dict[Key, State]:
     """The slow path's answer for ``households`` (municipality, household)."""
     by_municipality: dict[str, list[str]] = defaultdict(list)
@@ -188,5 +176,5 @@ def _exact(
     for municipality, ids in by_municipality.items():
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            found.update(ledger_states(ledgers(connection, as_of, municipality, chunk)))
+            found.update(ledger_states(ledgers(connection, as_of, municipality, chunk, years)))
     return found
