@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default="sqlite", help="sqlite, or a database URL")
     parser.add_argument("--out", type=Path, default=OUT / "collection.json")
     args = parser.parse_args(argv)
+    started_on = machine()
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.db" if args.database == "sqlite" else args.database
         engine = connect(url)
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         print("the two paths disagree", file=sys.stderr)
         return 1
     result = {
-        "machine": machine(),
+        "machine": started_on,
         "database": "sqlite" if args.database == "sqlite" else url.split("://")[0],
         "households": args.households,
         "fiscal_years": list(YEARS),
