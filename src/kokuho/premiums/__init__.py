@@ -61,6 +61,12 @@ from kokuho.premiums._correct import (
     correct,
     period_limit,
 )
+from kokuho.premiums._feed_corrections import (
+    FeedTouch,
+    feed_position,
+    reassess_after_feed,
+    touched_years,
+)
 from kokuho.premiums._households import (
     NO_PERSON,
     Household,
@@ -149,6 +155,7 @@ __all__ = [
     "CollectionRateBand",
     "ColumnarInputError",
     "Correction",
+    "FeedTouch",
     "HOUSEHOLDS_SCHEMA",
     "Household",
     "HouseholdChange",
@@ -212,6 +219,7 @@ __all__ = [
     "example_levy_inputs",
     "explain",
     "explain_household",
+    "feed_position",
     "fiscal_year_bounds",
     "household_account",
     "household_inputs",
@@ -236,6 +244,7 @@ __all__ = [
     "percent",
     "period_limit",
     "reassess",
+    "reassess_after_feed",
     "record_charges",
     "record_charges_many",
     "record_decisions",
@@ -243,5 +252,6 @@ __all__ = [
     "shipped_municipalities",
     "shipped_national_years",
     "tables",
+    "touched_years",
     "with_medical_indices",
 ]
