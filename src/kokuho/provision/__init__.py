@@ -45,6 +45,7 @@ from kokuho.provision._keys import (
     provision_key,
     source_key,
 )
+from kokuho.provision._lake_sources import lake_care_services, lake_claims
 from kokuho.provision._linkage import LinkageRate, MedicalPerson, linkage_rate
 from kokuho.provision._pseudonym import id1, id2, id5, oldest_insured_numbers, rekey
 from kokuho.provision._research import ResearchPerson, research_persons
@@ -140,6 +141,8 @@ __all__ = [
     "id5",
     "key_folder",
     "kinds_of",
+    "lake_care_services",
+    "lake_claims",
     "linkage_rate",
     "list_provisions",
     "load_sources",

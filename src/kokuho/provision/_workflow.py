@@ -230,9 +230,7 @@ def review(
             for table, items in granted.items():
                 extra = set(items) - set(current.requested.get(table, ()))
                 if extra:
-                    raise ProvisionError(
-                        f"approved: {table}.{sorted(extra)[0]} was not requested"
-                    )
+                    raise ProvisionError(f"approved: {table}.{sorted(extra)[0]} was not requested")
             if term_until is None:
                 raise ProvisionError("term: an approval sets the data-use term (利用期間)")
             longest = on + dt.timedelta(days=catalogue.longest_term_days)
@@ -288,8 +286,12 @@ def confirm_deletion(
         current = _load(connection, pid, "delete")
         _move(connection, current, state=DELETED)
         destroyed = destroy_provision_key(pid, folder=key_folder)
-        detail = {"method": method, "on": on.isoformat(), "key_destroyed": destroyed,
-                  "term_ended": bool(current.term_until and on > current.term_until)}
+        detail = {
+            "method": method,
+            "on": on.isoformat(),
+            "key_destroyed": destroyed,
+            "term_ended": bool(current.term_until and on > current.term_until),
+        }
         _step(connection, pid, "deleted", by, detail)
         audit("provision_delete", by, [], {"provision": pid, **detail})
         return _load(connection, pid)
