@@ -9,9 +9,9 @@ names its person on the source side through the register's coverage of its insur
 Dates leave as 年月 only. A statutory request with a minimum age (一体的実施: 75+) keeps only
 the records of persons of that age on the period's last day.
 
-The files are written into a temporary folder, renamed into
-``<out>/<provision>/extract-<n>/`` when the step is recorded and audited, and removed when it
-is not: a refused or failed extract leaves nothing behind.
+The files are written into a temporary folder, audited, renamed into
+``<out>/<provision>/extract-<n>/`` when the step is recorded, and removed when it is not: a
+refused or failed extract leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -273,10 +273,10 @@ def extract(
             detail = {"tables": {t: list(i) for t, i in asked.items()}, "rows": counts,
                       "sha256": digests, "claims_unplaced": unplaced,
                       "linkage": None if linkage is None else linkage.as_json()}  # fmt: skip
-            finish_extract(connection, current, by, detail)
             audit("provision_extract", by, [],
                   {"provision": provision_id, "extract": number, "rows": counts,
                    "sha256": digests})  # fmt: skip
+            finish_extract(connection, current, by, detail)
             staging.rename(final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

@@ -3,8 +3,9 @@ the 公表物確認 verdict, and the bookkeeping of extracts (kokuho.provision._
 
 Each step checks the provision's state (kokuho.provision._workflow_model.ALLOWED), moves it with
 an UPDATE guarded by the state it read (two reviewers racing: one wins, the other is refused),
-records the step, and calls the audit hook before the transaction commits: a step whose audit
-record could not be written is not taken.
+records the step. The audit hook is called after every check and before the first write (a
+step whose audit record could not be written is not taken); the checks only read, so the
+audit log's own writer is not held up by this transaction (SQLite has one writer).
 """
 
 from __future__ import annotations
@@ -163,8 +164,8 @@ def add_reviewer(
         )
         if exists is not None:
             raise ProvisionError(f"reviewer {name!r} is already a reviewer")
-        connection.execute(provision_reviewers.insert().values(name=name, added_on=on))
         audit("provision_reviewer", actor, [], {"reviewer": name})
+        connection.execute(provision_reviewers.insert().values(name=name, added_on=on))
 
 
 def reviewers(engine: sa.Engine) -> list[str]:
@@ -181,6 +182,8 @@ def apply(
     with engine.begin() as connection:
         last = connection.scalar(sa.select(sa.func.max(provisions.c.provision_id)))
         pid = f"P{int(last[1:]) + 1 if last else 1:06d}"
+        detail = {"basis": app.basis, "requested": {t: list(i) for t, i in requested.items()}}
+        audit("provision_apply", app.applicant.strip(), [], {"provision": pid, **detail})
         connection.execute(
             provisions.insert().values(
                 provision_id=pid, basis=app.basis, state=APPLIED, applicant=app.applicant.strip(),
@@ -192,9 +195,7 @@ def apply(
                 term_until=None, extracts=0,
             )
         )  # fmt: skip
-        detail = {"basis": app.basis, "requested": {t: list(i) for t, i in requested.items()}}
         _step(connection, pid, "applied", app.applicant.strip(), detail)
-        audit("provision_apply", app.applicant.strip(), [], {"provision": pid, **detail})
     return pid
 
 
@@ -239,6 +240,8 @@ def review(
                     f"term: must end after {on} and by {longest} "
                     f"({catalogue.longest_term_days} days)"
                 )
+        audit("provision_review", name, [],
+              {"provision": pid, "decision": decision, "state": state})  # fmt: skip
         _move(connection, current, state=state,
               approved=None if granted is None else json.dumps(granted, ensure_ascii=False),
               term_until=term_until if granted is not None else None)  # fmt: skip
@@ -249,9 +252,7 @@ def review(
             else term_until.isoformat(), "on": on.isoformat(),
         }  # fmt: skip
         _step(connection, pid, "reviewed", name, detail)
-        audit("provision_review", name, [],
-              {"provision": pid, "decision": decision, "state": state})  # fmt: skip
-        return _load(connection, pid)
+    return provision_detail(engine, pid)
 
 
 def begin_extract(connection: sa.Connection, pid: str, on: dt.date) -> Provision:
@@ -284,24 +285,21 @@ def confirm_deletion(
     by = _text(by, "by", 100)
     with engine.begin() as connection:
         current = _load(connection, pid, "delete")
+        term_ended = bool(current.term_until and on > current.term_until)
+        facts = {"method": method, "on": on.isoformat(), "term_ended": term_ended}
+        audit("provision_delete", by, [], {"provision": pid, **facts})
         _move(connection, current, state=DELETED)
         destroyed = destroy_provision_key(pid, folder=key_folder)
-        detail = {
-            "method": method,
-            "on": on.isoformat(),
-            "key_destroyed": destroyed,
-            "term_ended": bool(current.term_until and on > current.term_until),
-        }
+        detail = {**facts, "key_destroyed": destroyed}
         _step(connection, pid, "deleted", by, detail)
-        audit("provision_delete", by, [], {"provision": pid, **detail})
-        return _load(connection, pid)
+    return provision_detail(engine, pid)
 
 
 def record_release_check(
     engine: sa.Engine, pid: str, check: ReleaseCheck, *, by: str, audit: ProvisionAudit
 ) -> bool:
     """公表物確認: records the checker's verdict on a result table of ``pid``; True when fit
-    to publish. A table that breaks the rules is recorded as refused."""
+    to publish. A table that breaks the rules is recorded as refused (公表不可)."""
     by = _text(by, "by", 100)
     with engine.begin() as connection:
         _load(connection, pid, "release_check")
@@ -310,9 +308,9 @@ def record_release_check(
             "hidden": check.hidden, "findings": [str(f) for f in check.findings][:20],
             "verdict": "公表可" if check.ok else "公表不可",
         }  # fmt: skip
-        _step(connection, pid, "release_checked", by, detail)
         audit("provision_release_check", by, [],
               {"provision": pid, "ok": check.ok, "file": check.file[-200:]})  # fmt: skip
+        _step(connection, pid, "release_checked", by, detail)
     return check.ok
 
 
