@@ -11,7 +11,6 @@ from pathlib import Path
 
 import lxml.html
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from kokuho.cli._provision import ServiceAudit
@@ -35,8 +34,9 @@ def site(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     review(engine, cat, first, reviewer="委員 丙", decision="conditions", minutes="議事",
            conditions="市区町村別に公表しない", on=ON, term_until=dt.date(2025, 3, 31),
            approved=items(persons=("age_band",)), audit=audit)  # fmt: skip
-    apply(engine, cat, application("integrated_request", organisation="高松市",
-                                   requested=items(claims=("points",))), on=ON, audit=audit)  # fmt: skip
+    request = application("integrated_request", organisation="高松市",
+                          requested=items(claims=("points",)))  # fmt: skip
+    apply(engine, cat, request, on=ON, audit=audit)
     audit.close()
     engine.dispose()
     with TestClient(create_app(built.settings)) as client:
