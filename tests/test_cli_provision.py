@@ -62,7 +62,9 @@ def test_the_workflow_from_the_command_line_is_in_the_audit_chain(
     refused = run("review", pid, "--by", "委員 丙", "--decision", "approve", "--minutes", "議事",
                   "--term-until", "2025-03-31", "--on", "2024-05-10")  # fmt: skip
     assert refused.exit_code == 1 and "not a reviewer" in refused.output
-    ok("reviewer", "委員 丙", "--on", "2024-05-01")
+    ok("reviewer", "委員 丙", "--by", "事務局", "--on", "2024-05-01")
+    again = run("reviewer", "委員 丙", "--by", "事務局")
+    assert again.exit_code == 1 and "already a reviewer" in again.output
     reviewed = ok("review", pid, "--by", "委員 丙", "--decision", "approve", "--minutes", "議事",
                   "--item", "persons.age_band", "--item", "care_certifications.care_level",
                   "--term-until", "2025-03-31", "--on", "2024-05-10")  # fmt: skip
@@ -121,6 +123,10 @@ def test_requests_list_only_the_statutory_ones(home: Path) -> None:
     assert [p["provision_id"] for p in listed] == ["P000002"]  # type: ignore[attr-defined]
     bad = run(*[a if a != "persons.sex" else "persons.name" for a in APPLY])
     assert bad.exit_code == 1 and "unknown item persons.name" in bad.output
+    basis = list(APPLY)
+    basis[basis.index("third_party")] = "abroad"
+    unknown = run(*basis)
+    assert unknown.exit_code == 1 and "basis 'abroad': one of integrated_request" in unknown.output
     place = list(APPLY)
     place[place.index("香川県高松市 香川大学")] = "Singapore"
     abroad = run(*place)

@@ -129,7 +129,7 @@ def _read(path: Path) -> list[dict[str, str]]:
 def test_a_bad_application_is_refused_by_name_and_records_nothing(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, changes: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ProvisionError, match=message):
         apply(engine, cat, application(**changes), on=ON, audit=audit)
     assert _counts(engine) == (0, 0)
     assert _actions(engine) == []

@@ -108,14 +108,15 @@ def provision() -> None:
 
 @provision.command(name="reviewer")
 @click.argument("name")
+@click.option("--by", "by", required=True, help="Who appoints the reviewer (事務局).")
 @click.option("--on", "on_text", help="The day (YYYY-MM-DD); default today.")
 @json_option
-def reviewer(name: str, on_text: str | None, as_json: bool) -> None:
+def reviewer(name: str, by: str, on_text: str | None, as_json: bool) -> None:
     """Add a reviewer (審査委員): only reviewers may review."""
     from kokuho.provision import add_reviewer
 
     on = _day(on_text, "--on")
-    _run(lambda engine, audit: add_reviewer(engine, name, on=on, actor=name, audit=audit))
+    _run(lambda engine, audit: add_reviewer(engine, name, on=on, actor=by, audit=audit))
     if as_json:
         emit_json({"reviewer": name.strip()})
     else:

@@ -84,7 +84,9 @@ def check_items(
 
 
 def _check_application(catalogue: Catalogue, app: Application) -> dict[str, tuple[str, ...]]:
-    catalogue.basis(app.basis)
+    if app.basis not in catalogue.bases:
+        known = ", ".join(sorted(catalogue.bases))
+        raise ProvisionError(f"basis {app.basis!r}: one of {known}")
     _text(app.applicant, "applicant", 100)
     _text(app.organisation, "organisation", 200)
     _text(app.purpose, "purpose")
@@ -179,6 +181,17 @@ def apply(
 ) -> str:  # fmt: skip
     """Records an application or request (申出・求め); returns its id (P + 6 digits)."""
     requested = _check_application(catalogue, app)
+    try:
+        return _insert(engine, app, requested, on, audit)
+    except sa.exc.IntegrityError:
+        # Another application took the same number between our read and our insert.
+        raise ProvisionError("another application was recorded meanwhile; try again") from None
+
+
+def _insert(
+    engine: sa.Engine, app: Application, requested: Mapping[str, tuple[str, ...]],
+    on: dt.date, audit: ProvisionAudit,
+) -> str:  # fmt: skip
     with engine.begin() as connection:
         last = connection.scalar(sa.select(sa.func.max(provisions.c.provision_id)))
         pid = f"P{int(last[1:]) + 1 if last else 1:06d}"
