@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 
 import kokuho.boundary  # noqa: F401  (the boundary tables)
 import kokuho.premiums  # noqa: F401  (the premiums tables)
+import kokuho.provision  # noqa: F401  (the provision workflow's tables)
 import kokuho.registry  # noqa: F401
 import kokuho.verify  # noqa: F401
 import kokuho.web  # noqa: F401  (the dashboard's tables)
@@ -26,4 +27,4 @@ def test_upgrade_is_idempotent(engine: sa.Engine) -> None:
 
     upgrade(engine)
     with engine.connect() as connection:
-        assert connection.scalar(sa.text("select version_num from alembic_version")) == "0008"
+        assert connection.scalar(sa.text("select version_num from alembic_version")) == "0011"

@@ -43,7 +43,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "mynumber": LazyCommand("_mynumber", "mynumber", "My Number linkage (個人番号の紐付け): links only when all five basic items match."),
     "oqs-agent": LazyCommand("_service", "oqs_agent", "The on-site terminal (資格確認端末) for the OQS file interface: answers OQSsiquc01req_*.xml (single) and OQSmuquc01req/02req_*.xml (bulk) files."),
     "premiums": LazyCommand("_premiums_all", "premiums", "国民健康保険料: households, incomes, rules, 賦課, 収納, 収納率, 納付金 (docs/premiums.md)."),
-    "provision": LazyCommand("_provision", "provision", "データ提供: pseudonymous IDs and safe release (最小集計単位) of result tables (docs/provision.md)."),
+    "provision": LazyCommand("_provision", "provision", "データ提供: applications, review, extracts, 公表物確認 and statutory requests (docs/provision.md)."),
     "registry": LazyCommand("_registry", "registry", "The shared eligibility register (資格情報): insurers, change feeds, members, overlaps."),
     "residents": LazyCommand("_mynumber", "residents", "The resident register (住民基本台帳) that My Number links are checked against."),
     "serve": LazyCommand("_service", "serve", "Serve the eligibility service (REST /api/v1, FHIR /fhir, OpenAPI /docs)."),

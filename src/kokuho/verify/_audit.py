@@ -62,6 +62,9 @@ ACTIONS: Final = frozenset(
         "boundary_judgement", "boundary_reduction", "boundary_refund", "boundary_close",
         "boundary_notice", "boundary_notice_list", "boundary_reports",
         "boundary_report_request", "boundary_report_answer",
+        # kokuho.provision (docs/provision.md §5): the workflow's steps and every extract.
+        "provision_apply", "provision_review", "provision_extract", "provision_release_check",
+        "provision_delete", "provision_reviewer", "provision_list",
     }
 )  # fmt: skip
 #: 結果: a validity code (資格有効性), a fixed word, or ``refused:`` and a reason code.

@@ -15,7 +15,13 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from kokuho.web.dashboard import _pages, _pages_grants, _pages_lists, _pages_premiums
+from kokuho.web.dashboard import (
+    _pages,
+    _pages_grants,
+    _pages_lists,
+    _pages_premiums,
+    _pages_provision,
+)
 from kokuho.web.dashboard import _params as params
 from kokuho.web.dashboard import _security as sec
 from kokuho.web.dashboard._accounts import Session, User, authenticate, close_session, open_session
@@ -33,6 +39,7 @@ NAV = (
     ("grants", "/grants", "交付金"),
     ("premiums", "/premiums", "保険料・収納"),
     ("eligibility", "/eligibility", "資格"),
+    ("provisions", "/provisions", "データ提供"),
     ("audit", "/audit", "アクセス記録"),
 )
 Outcome = Page | Pending | Refused | NotFound
@@ -347,6 +354,12 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         year = _year(request)
         return serve(
             request, "eligibility", lambda user: _pages_lists.eligibility(dashboard, user, year)
+        )
+
+    @router.get("/provisions")
+    def provisions(request: Request) -> Response:
+        return serve(
+            request, "provisions", lambda user: _pages_provision.provisions_page(dashboard, user)
         )
 
     @router.get("/audit")

@@ -1,0 +1,76 @@
+"""The closed catalogue of tables and items a provision may ask for, and the legal bases
+(提供の根拠) of provisions and statutory requests, from ``data/provision/catalogue.yaml``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from kokuho.store import data_text
+
+CATALOGUE_FILE = "provision/catalogue.yaml"
+_FORMAT = "kokuho provision catalogue 1"
+
+
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """One legal basis: who asks, who provides, which tables it may cover."""
+
+    key: str
+    title: str
+    law: str
+    requester: str
+    provider: str
+    tables: tuple[str, ...]
+    minimum_age: int | None
+    confirmed: bool
+
+    @property
+    def statutory_request(self) -> bool:
+        """True for the 法定の求め (都道府県 ← 市町村, 市町村 ← 広域連合)."""
+        return self.key != "third_party"
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """Tables → items (with their Japanese titles), the bases, the longest term."""
+
+    tables: Mapping[str, Mapping[str, str]]
+    titles: Mapping[str, str]
+    bases: Mapping[str, Basis]
+    longest_term_days: int
+
+    def basis(self, key: str) -> Basis:
+        try:
+            return self.bases[key]
+        except KeyError:
+            known = ", ".join(sorted(self.bases))
+            raise ValueError(f"basis {key!r}: one of {known}") from None
+
+
+def parse_catalogue(text: str, *, name: str = CATALOGUE_FILE) -> Catalogue:
+    """Parses and checks the catalogue: every basis names known tables."""
+    raw: Any = yaml.safe_load(text)
+    if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
+        raise ValueError(f"{name}: not a {_FORMAT!r} file")
+    tables = {t: dict(spec["items"]) for t, spec in raw["tables"].items()}
+    titles = {t: str(spec["title"]) for t, spec in raw["tables"].items()}
+    bases = {}
+    for key, spec in raw["bases"].items():
+        unknown = [t for t in spec["tables"] if t not in tables]
+        if unknown:
+            raise ValueError(f"{name}: basis {key} names unknown table(s) {unknown}")
+        bases[key] = Basis(
+            key, spec["title"], " ".join(str(spec["law"]).split()), spec["requester"],
+            spec["provider"], tuple(spec["tables"]), spec.get("minimum_age"),
+            bool(spec["confirmed"]),
+        )  # fmt: skip
+    return Catalogue(tables, titles, bases, int(raw["longest_term_days"]["value"]))
+
+
+def catalogue() -> Catalogue:
+    """The catalogue in force (a local copy in $KOKUHO_HOME/data wins, docs/data.md)."""
+    return parse_catalogue(data_text(CATALOGUE_FILE))

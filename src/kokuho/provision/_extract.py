@@ -1,0 +1,293 @@
+"""The extract (提供データの作成): built from exactly the approved items, every table keyed by the
+provision's own pseudonymous ID, generalised, scanned for direct identifiers, then written.
+
+Every table carries ``pid`` = rekey(provision key, ID2 of the person): ID2 (カナ氏名・生年月日・
+性別) is the one key both the 医療 and the 介護 side can compute, so the tables of one extract
+join per person, and the fresh key of each provision keeps two provisions apart. A 医療 claim
+names its person on the source side through the register's coverage of its insured number
+(保険者番号・記号・番号, 生年月日, 性別); claims the register cannot place are left out and counted.
+Dates leave as 年月 only. A statutory request with a minimum age (一体的実施: 75+) keeps only
+the records of persons of that age on the period's last day.
+
+The files are written into a temporary folder, audited, renamed into
+``<out>/<provision>/extract-<n>/`` when the step is recorded, and removed when it is not: a
+refused or failed extract leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from kokuho.care import Certification
+from kokuho.ids import age_on
+from kokuho.provision._catalogue import Catalogue
+from kokuho.provision._generalise import age_band_on, birth_month
+from kokuho.provision._keys import new_provision_key, provision_key
+from kokuho.provision._linkage import LinkageRate, MedicalPerson, linkage_rate
+from kokuho.provision._pseudonym import id2, rekey
+from kokuho.provision._scan import refuse_identifiers
+from kokuho.provision._workflow import begin_extract, check_items, finish_extract
+from kokuho.provision._workflow_model import (
+    Provision,
+    ProvisionAudit,
+    ProvisionError,
+    UnapprovedItem,
+)
+from kokuho.registry import tables
+from kokuho.store import atomic_file
+
+
+@dataclass(frozen=True, slots=True)
+class MedicalClaim:
+    """One 医療 claim as the source holds it (from the claims lake)."""
+
+    insurer: str
+    symbol: str
+    number: str
+    birth_date: dt.date
+    sex: int
+    service_month: dt.date
+    setting: str
+    days: int
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class CareService:
+    """One 介護 明細 with the claim's person items (from the care lake)."""
+
+    name_kana: str
+    birth_date: dt.date
+    sex: int
+    service_month: dt.date
+    service_type: str
+    service_units: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """What the source side holds for an extract (clear text: never leaves the source)."""
+
+    persons: Sequence[MedicalPerson]
+    coverages: Mapping[tuple[str, str, str], Sequence[int]] = field(default_factory=dict)
+    """(保険者番号, 記号, 番号) → the person ids covered under it."""
+    claims: Sequence[MedicalClaim] = ()
+    certifications: Sequence[Certification] = ()
+    care_services: Sequence[CareService] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Extract:
+    """What one extract wrote."""
+
+    provision_id: str
+    number: int
+    folder: Path
+    rows: dict[str, int]
+    sha256: dict[str, str]
+    claims_unplaced: int
+    linkage: LinkageRate | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "provision": self.provision_id, "extract": self.number, "folder": str(self.folder),
+            "rows": self.rows, "sha256": self.sha256, "claims_unplaced": self.claims_unplaced,
+            "linkage": None if self.linkage is None else self.linkage.as_json(),
+        }  # fmt: skip
+
+
+def _month(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _in(day: dt.date, start: dt.date, end: dt.date) -> bool:
+    return (start.year, start.month) <= (day.year, day.month) <= (end.year, end.month)
+
+
+def load_sources(
+    engine: sa.Engine, *, certifications: Sequence[Certification] = (),
+    care_services: Sequence[CareService] = (), claims: Sequence[MedicalClaim] = (),
+) -> Sources:  # fmt: skip
+    """The register's persons and coverages, with the given 介護 and 医療 records."""
+    p, pm, r, c = tables.persons, tables.person_mynumbers, tables.residents, tables.coverages
+    linked = sa.select(r.c.municipality_code).where(
+        r.c.resident_id == sa.select(pm.c.resident_id).where(pm.c.person_id == p.c.person_id)
+        .scalar_subquery()
+    ).scalar_subquery()  # fmt: skip
+    matched = (
+        sa.select(sa.func.min(r.c.municipality_code))
+        .where(r.c.match_key == p.c.match_key).scalar_subquery()
+    )  # fmt: skip
+    absorbed = sa.select(tables.person_merges.c.absorbed_person_id)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(p.c.person_id, p.c.name_kana, p.c.birth_date, p.c.sex,
+                      sa.func.coalesce(linked, matched))
+            .where(p.c.person_id.not_in(absorbed)).order_by(p.c.person_id)
+        ).all()  # fmt: skip
+        covered: dict[tuple[str, str, str], list[int]] = {}
+        for row in connection.execute(sa.select(c.c.insurer_number, c.c.symbol, c.c.number,
+                                                c.c.person_id).distinct()):  # fmt: skip
+            covered.setdefault((row[0], row[1], row[2]), []).append(row[3])
+    persons = [MedicalPerson(int(i), k, b, int(s), m) for i, k, b, s, m in rows]
+    return Sources(persons, covered, claims, certifications, care_services)
+
+
+def _tables(
+    sources: Sources, items: Mapping[str, tuple[str, ...]], provision: Provision,
+    pid: Callable[[str, dt.date, int], str], minimum_age: int | None, top: int,
+) -> tuple[dict[str, list[dict[str, Any]]], int]:  # fmt: skip
+    """The rows of each asked table, only ``pid`` and the asked items; the claims the
+    register could not place."""
+    start, end = provision.period_from, provision.period_to
+
+    def old_enough(born: dt.date) -> bool:
+        return minimum_age is None or age_on(born, end) >= minimum_age
+
+    by_id = {p.person_id: p for p in sources.persons}
+    out: dict[str, list[dict[str, Any]]] = {}
+    unplaced = 0
+    for table, names in items.items():
+        rows: list[dict[str, Any]] = []
+        if table == "persons":
+            for person in sources.persons:
+                if not old_enough(person.birth_date):
+                    continue
+                full = {"sex": person.sex, "birth_month": birth_month(person.birth_date),
+                        "age_band": age_band_on(person.birth_date, end, top=top),
+                        "municipality": person.municipality or ""}  # fmt: skip
+                rows.append({"pid": pid(person.name_kana, person.birth_date, person.sex), **full})
+        elif table == "claims":
+            for claim in sources.claims:
+                if not _in(claim.service_month, start, end) or not old_enough(claim.birth_date):
+                    continue
+                owners = [
+                    by_id[i] for i in sources.coverages.get((claim.insurer, claim.symbol,
+                                                             claim.number), ())
+                    if i in by_id and by_id[i].birth_date == claim.birth_date
+                    and by_id[i].sex == claim.sex
+                ]  # fmt: skip
+                if len(owners) != 1:
+                    unplaced += 1
+                    continue
+                who = owners[0]
+                full = {"service_month": _month(claim.service_month), "setting": claim.setting,
+                        "days": claim.days, "points": claim.points}  # fmt: skip
+                rows.append({"pid": pid(who.name_kana, who.birth_date, who.sex), **full})
+        elif table == "care_certifications":
+            for cert in sources.certifications:
+                if cert.valid_to < start or cert.valid_from > end:
+                    continue
+                if not old_enough(cert.birth_date):
+                    continue
+                full = {"care_level": cert.care_level, "valid_from": _month(cert.valid_from),
+                        "valid_to": _month(cert.valid_to)}  # fmt: skip
+                rows.append({"pid": pid(cert.name_kana, cert.birth_date, cert.sex), **full})
+        elif table == "care_services":
+            for service in sources.care_services:
+                if not _in(service.service_month, start, end):
+                    continue
+                if not old_enough(service.birth_date):
+                    continue
+                full = {"service_month": _month(service.service_month),
+                        "service_type": service.service_type,
+                        "service_units": service.service_units}  # fmt: skip
+                rows.append({"pid": pid(service.name_kana, service.birth_date, service.sex),
+                             **full})  # fmt: skip
+        else:  # the catalogue names a table this code does not build
+            raise UnapprovedItem(f"table {table!r}: kokuho cannot build it")
+        columns = ("pid", *names)
+        out[table] = sorted(({k: row[k] for k in columns} for row in rows),
+                            key=lambda row: tuple(str(row[k]) for k in columns))  # fmt: skip
+    return out, unplaced
+
+
+def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows([row[c] for c in columns] for row in rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def extract(
+    engine: sa.Engine, catalogue: Catalogue, provision_id: str, sources: Sources, *,
+    out: Path, by: str, on: dt.date, audit: ProvisionAudit,
+    items: Mapping[str, Sequence[str]] | None = None, source_key: bytes,
+    key_folder: Path | None = None, top: int = 100,
+) -> Extract:  # fmt: skip
+    """Builds, scans and writes one extract of ``provision_id`` (default: every approved
+    item; any item outside the approval is refused, naming it). The step and its audit record
+    are written before the files are moved into place."""
+    with engine.begin() as connection:
+        current = begin_extract(connection, provision_id, on)
+        approved = current.approved or {}
+        asked = approved if items is None else check_items(
+            catalogue, current.basis, items, "extract")  # fmt: skip
+        for table, names in asked.items():
+            for item in names:
+                if item not in approved.get(table, ()):
+                    raise UnapprovedItem(
+                        f"provision {provision_id}: {table}.{item} was not approved"
+                    )
+        key = (provision_key(provision_id, folder=key_folder) if current.extracts
+               else _first_key(provision_id, key_folder))  # fmt: skip
+
+        def pid(kana: str, born: dt.date, sex: int) -> str:
+            return rekey(key, id2(source_key, kana, born, sex))
+
+        basis = catalogue.basis(current.basis)
+        built, unplaced = _tables(sources, asked, current, pid, basis.minimum_age, top)
+        for table, rows in built.items():
+            columns = ("pid", *asked[table])
+            refuse_identifiers({c: [row[c] for row in rows] for c in columns})
+        linkage = None
+        if "persons" in asked and "care_certifications" in asked:
+            linkage = linkage_rate(source_key, sources.persons, sources.certifications,
+                                   current.period_to)  # fmt: skip
+        number = current.extracts + 1
+        final = out / provision_id / f"extract-{number}"
+        if final.exists():
+            raise ProvisionError(f"{final}: already exists; an extract is never overwritten")
+        staging = out / provision_id / f".extract-{number}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            digests = {}
+            for table, rows in built.items():
+                data = _csv(rows, ("pid", *asked[table]))
+                with atomic_file(staging / f"{table}.csv") as temporary:
+                    temporary.write_bytes(data)
+                digests[table] = hashlib.sha256(data).hexdigest()
+            counts = {table: len(rows) for table, rows in built.items()}
+            detail = {"tables": {t: list(i) for t, i in asked.items()}, "rows": counts,
+                      "sha256": digests, "claims_unplaced": unplaced,
+                      "linkage": None if linkage is None else linkage.as_json()}  # fmt: skip
+            audit("provision_extract", by, [],
+                  {"provision": provision_id, "extract": number, "rows": counts,
+                   "sha256": digests})  # fmt: skip
+            finish_extract(connection, current, by, detail)
+            staging.rename(final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return Extract(provision_id, number, final, counts, digests, unplaced, linkage)
+
+
+def _first_key(provision_id: str, folder: Path | None) -> bytes:
+    """The provision's key for its first extract: made now, or kept from an attempt that
+    failed after making it (its IDs were never released)."""
+    try:
+        return provision_key(provision_id, folder=folder)
+    except ValueError:
+        return new_provision_key(provision_id, folder=folder)

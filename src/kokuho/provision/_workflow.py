@@ -1,0 +1,352 @@
+"""The provision workflow's steps on the database: apply, review, the deletion confirmation,
+the 公表物確認 verdict, and the bookkeeping of extracts (kokuho.provision._extract builds them).
+
+Each step checks the provision's state (kokuho.provision._workflow_model.ALLOWED), moves it with
+an UPDATE guarded by the state it read (two reviewers racing: one wins, the other is refused),
+records the step. The audit hook is called after every check and before the first write (a
+step whose audit record could not be written is not taken); the checks only read, so the
+audit log's own writer is not held up by this transaction (SQLite has one writer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from kokuho.provision._catalogue import Catalogue
+from kokuho.provision._check import ReleaseCheck
+from kokuho.provision._keys import destroy_provision_key
+from kokuho.provision._tables import provision_reviewers, provision_steps, provisions
+from kokuho.provision._workflow_model import (
+    ALLOWED,
+    APPLIED,
+    DECISIONS,
+    DELETED,
+    PROVIDED,
+    REJECTED,
+    Application,
+    Provision,
+    ProvisionAudit,
+    ProvisionError,
+    Step,
+    UnknownProvision,
+)
+
+_PREFECTURES = (
+    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県",
+    "栃木県", "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県",
+    "石川県", "福井県", "山梨県", "長野県", "岐阜県", "静岡県", "愛知県", "三重県",
+    "滋賀県", "京都府", "大阪府", "兵庫県", "奈良県", "和歌山県", "鳥取県", "島根県",
+    "岡山県", "広島県", "山口県", "徳島県", "香川県", "愛媛県", "高知県", "福岡県",
+    "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県", "鹿児島県", "沖縄県",
+)  # fmt: skip
+_ID = re.compile(r"^P[0-9]{6}$")
+_DONE = {"review": "reviewed", "extract": "extracted", "delete": "deleted",
+         "release_check": "checked for release"}  # fmt: skip
+
+
+def _text(value: str, field: str, limit: int = 2000) -> str:
+    text = value.strip()
+    if not text:
+        raise ProvisionError(f"{field}: must not be empty")
+    if len(text) > limit:
+        raise ProvisionError(f"{field}: at most {limit} characters")
+    return text
+
+
+def check_items(
+    catalogue: Catalogue, basis: str, items: Mapping[str, Sequence[str]], field: str
+) -> dict[str, tuple[str, ...]]:
+    """``items`` checked against the closed catalogue and the basis's tables."""
+    allowed = catalogue.basis(basis).tables
+    if not items:
+        raise ProvisionError(f"{field}: no table asked for")
+    out: dict[str, tuple[str, ...]] = {}
+    for table, names in items.items():
+        if table not in catalogue.tables:
+            known = ", ".join(sorted(catalogue.tables))
+            raise ProvisionError(f"{field}: unknown table {table!r} (catalogue: {known})")
+        if table not in allowed:
+            raise ProvisionError(f"{field}: table {table!r} is not in the basis {basis}")
+        if not names:
+            raise ProvisionError(f"{field}: table {table!r} with no item")
+        for item in names:
+            if item not in catalogue.tables[table]:
+                known = ", ".join(catalogue.tables[table])
+                raise ProvisionError(f"{field}: unknown item {table}.{item} (items: {known})")
+        out[table] = tuple(sorted(set(names)))
+    return dict(sorted(out.items()))
+
+
+def _check_application(catalogue: Catalogue, app: Application) -> dict[str, tuple[str, ...]]:
+    if app.basis not in catalogue.bases:
+        known = ", ".join(sorted(catalogue.bases))
+        raise ProvisionError(f"basis {app.basis!r}: one of {known}")
+    _text(app.applicant, "applicant", 100)
+    _text(app.organisation, "organisation", 200)
+    _text(app.purpose, "purpose")
+    _text(app.public_interest, "public interest (相当の公益性)")
+    place = _text(app.place, "place (利用場所)")
+    if not any(name in place for name in _PREFECTURES):
+        raise ProvisionError(f"place (利用場所): {place!r} names no 都道府県; it must be in Japan")
+    if not app.users or any(not u.strip() or len(u) > 100 for u in app.users):
+        raise ProvisionError("users: name every user (1–100 characters each)")
+    if app.period_from > app.period_to:
+        raise ProvisionError("period: the start is after the end")
+    return check_items(catalogue, app.basis, app.requested, "requested")
+
+
+def _step(
+    connection: sa.Connection, pid: str, step: str, by: str, detail: Mapping[str, Any]
+) -> None:
+    connection.execute(
+        provision_steps.insert().values(
+            provision_id=pid, step=step, recorded_at=dt.datetime.now(dt.UTC), recorded_by=by,
+            detail=json.dumps(detail, ensure_ascii=False, sort_keys=True),
+        )
+    )  # fmt: skip
+
+
+def _items(text: str | None) -> dict[str, tuple[str, ...]] | None:
+    if text is None:
+        return None
+    return {t: tuple(i) for t, i in json.loads(text).items()}
+
+
+def _provision(row: Any, steps: Sequence[Any] = ()) -> Provision:
+    requested = _items(row.requested)
+    assert requested is not None
+    return Provision(
+        row.provision_id, row.basis, row.state, row.applicant, row.organisation, row.purpose,
+        row.public_interest, row.place, tuple(json.loads(row.users)), requested,
+        _items(row.approved), row.period_from, row.period_to, row.applied_on, row.term_until,
+        row.extracts,
+        tuple(Step(s.step, s.recorded_at, s.recorded_by, json.loads(s.detail)) for s in steps),
+    )  # fmt: skip
+
+
+def _load(connection: sa.Connection, pid: str, step: str | None = None) -> Provision:
+    if not _ID.match(pid):
+        raise UnknownProvision(f"provision {pid!r}: an id is P and six digits")
+    row = connection.execute(
+        sa.select(provisions).where(provisions.c.provision_id == pid)
+    ).one_or_none()
+    if row is None:
+        raise UnknownProvision(f"provision {pid}: no such provision")
+    if step is not None and step not in ALLOWED[row.state]:
+        raise ProvisionError(f"provision {pid} is {row.state}: it cannot be {_DONE[step]} now")
+    return _provision(row)
+
+
+def _move(connection: sa.Connection, current: Provision, **values: Any) -> None:
+    done = connection.execute(
+        provisions.update()
+        .where(provisions.c.provision_id == current.provision_id,
+               provisions.c.state == current.state,
+               provisions.c.extracts == current.extracts)
+        .values(**values)
+    )  # fmt: skip
+    if done.rowcount != 1:
+        raise ProvisionError(f"provision {current.provision_id} changed meanwhile; try again")
+
+
+def add_reviewer(
+    engine: sa.Engine, name: str, *, on: dt.date, actor: str, audit: ProvisionAudit
+) -> None:
+    """Adds a reviewer (審査委員): only reviewers may review."""
+    name = _text(name, "reviewer", 100)
+    with engine.begin() as connection:
+        exists = connection.scalar(
+            sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
+        )
+        if exists is not None:
+            raise ProvisionError(f"reviewer {name!r} is already a reviewer")
+        audit("provision_reviewer", actor, [], {"reviewer": name})
+        connection.execute(provision_reviewers.insert().values(name=name, added_on=on))
+
+
+def reviewers(engine: sa.Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.scalars(sa.select(provision_reviewers.c.name).order_by("name")))
+
+
+def apply(
+    engine: sa.Engine, catalogue: Catalogue, app: Application, *, on: dt.date,
+    audit: ProvisionAudit,
+) -> str:  # fmt: skip
+    """Records an application or request (申出・求め); returns its id (P + 6 digits)."""
+    requested = _check_application(catalogue, app)
+    try:
+        return _insert(engine, app, requested, on, audit)
+    except sa.exc.IntegrityError:
+        # Another application took the same number between our read and our insert.
+        raise ProvisionError("another application was recorded meanwhile; try again") from None
+
+
+def _insert(
+    engine: sa.Engine, app: Application, requested: Mapping[str, tuple[str, ...]],
+    on: dt.date, audit: ProvisionAudit,
+) -> str:  # fmt: skip
+    with engine.begin() as connection:
+        last = connection.scalar(sa.select(sa.func.max(provisions.c.provision_id)))
+        pid = f"P{int(last[1:]) + 1 if last else 1:06d}"
+        detail = {"basis": app.basis, "requested": {t: list(i) for t, i in requested.items()}}
+        audit("provision_apply", app.applicant.strip(), [], {"provision": pid, **detail})
+        connection.execute(
+            provisions.insert().values(
+                provision_id=pid, basis=app.basis, state=APPLIED, applicant=app.applicant.strip(),
+                organisation=app.organisation.strip(), purpose=app.purpose.strip(),
+                public_interest=app.public_interest.strip(), place=app.place.strip(),
+                users=json.dumps([u.strip() for u in app.users], ensure_ascii=False),
+                requested=json.dumps(requested, ensure_ascii=False), approved=None,
+                period_from=app.period_from, period_to=app.period_to, applied_on=on,
+                term_until=None, extracts=0,
+            )
+        )  # fmt: skip
+        _step(connection, pid, "applied", app.applicant.strip(), detail)
+    return pid
+
+
+def review(
+    engine: sa.Engine, catalogue: Catalogue, pid: str, *, reviewer: str, decision: str,
+    minutes: str, on: dt.date, conditions: str = "",
+    approved: Mapping[str, Sequence[str]] | None = None, term_until: dt.date | None = None,
+    audit: ProvisionAudit,
+) -> Provision:  # fmt: skip
+    """The committee's review (審査): approve, approve with conditions, or reject, with the
+    minutes (議事概要). Only a reviewer may review, never the applicant or a named user. An
+    approval may narrow the items (default: all requested) and sets the data-use term."""
+    if decision not in DECISIONS:
+        raise ProvisionError(f"decision {decision!r}: one of {', '.join(DECISIONS)}")
+    minutes = _text(minutes, "minutes (議事概要)", 20000)
+    with engine.begin() as connection:
+        current = _load(connection, pid, "review")
+        name = reviewer.strip()
+        is_reviewer = connection.scalar(
+            sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
+        )
+        if is_reviewer is None:
+            raise ProvisionError(f"{name!r} is not a reviewer: only a reviewer may review")
+        if name == current.applicant or name in current.users:
+            raise ProvisionError(f"{name!r} applied for or uses {pid}: they cannot review it")
+        state = DECISIONS[decision]
+        granted: dict[str, tuple[str, ...]] | None = None
+        if state != REJECTED:
+            if decision == "conditions" and not conditions.strip():
+                raise ProvisionError("conditions: an approval with conditions names them")
+            granted = check_items(catalogue, current.basis, approved or current.requested,
+                                  "approved")  # fmt: skip
+            for table, items in granted.items():
+                extra = set(items) - set(current.requested.get(table, ()))
+                if extra:
+                    raise ProvisionError(f"approved: {table}.{sorted(extra)[0]} was not requested")
+            if term_until is None:
+                raise ProvisionError("term: an approval sets the data-use term (利用期間)")
+            longest = on + dt.timedelta(days=catalogue.longest_term_days)
+            if not on < term_until <= longest:
+                raise ProvisionError(
+                    f"term: must end after {on} and by {longest} "
+                    f"({catalogue.longest_term_days} days)"
+                )
+        audit("provision_review", name, [],
+              {"provision": pid, "decision": decision, "state": state})  # fmt: skip
+        _move(connection, current, state=state,
+              approved=None if granted is None else json.dumps(granted, ensure_ascii=False),
+              term_until=term_until if granted is not None else None)  # fmt: skip
+        detail: dict[str, Any] = {
+            "decision": decision, "minutes": minutes, "conditions": conditions.strip(),
+            "approved": None if granted is None else {t: list(i) for t, i in granted.items()},
+            "term_until": None if granted is None or term_until is None
+            else term_until.isoformat(), "on": on.isoformat(),
+        }  # fmt: skip
+        _step(connection, pid, "reviewed", name, detail)
+    return provision_detail(engine, pid)
+
+
+def begin_extract(connection: sa.Connection, pid: str, on: dt.date) -> Provision:
+    """The provision an extract may be built for: approved, within its term."""
+    current = _load(connection, pid, "extract")
+    if current.term_until is None or on > current.term_until:
+        raise ProvisionError(
+            f"provision {pid}: the data-use term ended on {current.term_until}; no more extracts"
+        )
+    return current
+
+
+def finish_extract(
+    connection: sa.Connection, current: Provision, by: str, detail: Mapping[str, Any]
+) -> int:
+    """Records an extract (its number, tables, rows, digests); returns its number."""
+    number = current.extracts + 1
+    _move(connection, current, state=PROVIDED, extracts=number)
+    _step(connection, current.provision_id, "extracted", by, {"extract": number, **detail})
+    return number
+
+
+def confirm_deletion(
+    engine: sa.Engine, pid: str, *, by: str, method: str, on: dt.date, audit: ProvisionAudit,
+    key_folder: Any = None,
+) -> Provision:  # fmt: skip
+    """The deletion confirmation (消去の確認): the user's statement of how the data was erased;
+    the provision's key is destroyed, so its IDs cannot be recomputed, and no extract follows."""
+    method = _text(method, "method (消去方法)")
+    by = _text(by, "by", 100)
+    with engine.begin() as connection:
+        current = _load(connection, pid, "delete")
+        term_ended = bool(current.term_until and on > current.term_until)
+        facts = {"method": method, "on": on.isoformat(), "term_ended": term_ended}
+        audit("provision_delete", by, [], {"provision": pid, **facts})
+        _move(connection, current, state=DELETED)
+        destroyed = destroy_provision_key(pid, folder=key_folder)
+        detail = {**facts, "key_destroyed": destroyed}
+        _step(connection, pid, "deleted", by, detail)
+    return provision_detail(engine, pid)
+
+
+def record_release_check(
+    engine: sa.Engine, pid: str, check: ReleaseCheck, *, by: str, audit: ProvisionAudit
+) -> bool:
+    """公表物確認: records the checker's verdict on a result table of ``pid``; True when fit
+    to publish. A table that breaks the rules is recorded as refused (公表不可)."""
+    by = _text(by, "by", 100)
+    with engine.begin() as connection:
+        _load(connection, pid, "release_check")
+        detail = {
+            "file": check.file, "ok": check.ok, "rows": check.rows, "columns": check.columns,
+            "hidden": check.hidden, "findings": [str(f) for f in check.findings][:20],
+            "verdict": "公表可" if check.ok else "公表不可",
+        }  # fmt: skip
+        audit("provision_release_check", by, [],
+              {"provision": pid, "ok": check.ok, "file": check.file[-200:]})  # fmt: skip
+        _step(connection, pid, "release_checked", by, detail)
+    return check.ok
+
+
+def provision_detail(engine: sa.Engine, pid: str) -> Provision:
+    """One provision with its steps."""
+    with engine.connect() as connection:
+        current = _load(connection, pid)
+        steps = connection.execute(
+            sa.select(provision_steps).where(provision_steps.c.provision_id == pid)
+            .order_by(provision_steps.c.step_id)
+        ).all()  # fmt: skip
+        row = connection.execute(
+            sa.select(provisions).where(provisions.c.provision_id == current.provision_id)
+        ).one()
+        return _provision(row, steps)
+
+
+def list_provisions(engine: sa.Engine, *, statutory: bool | None = None) -> list[Provision]:
+    """Every provision (``statutory``: only the statutory requests, or only 第三者提供)."""
+    query = sa.select(provisions).order_by(provisions.c.provision_id)
+    if statutory is True:
+        query = query.where(provisions.c.basis != "third_party")
+    elif statutory is False:
+        query = query.where(provisions.c.basis == "third_party")
+    with engine.connect() as connection:
+        return [_provision(row) for row in connection.execute(query)]

@@ -1,0 +1,111 @@
+"""A small register and 介護 records for the provision workflow's tests, worked by hand:
+four persons of 高松市 (two of them 75 or older on 2024-03-31), one 介護 number per certified
+person, and 医療 claims under their 国保 numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from kokuho.care import Certification
+from kokuho.provision import Application, CareService, MedicalClaim
+from kokuho.registry import tables
+
+D = dt.date
+PERIOD = (D(2023, 4, 1), D(2024, 3, 31))
+#: person_id, カナ, 生年月日, 性別, 国保 記号・番号. Ages on 2024-03-31 (the period's end):
+#: 1 → 80 (1943-05-10); 2 → 75 (born 1949-04-01: the law completes a year at the end of the
+#: day before the anniversary, so at the end of 2024-03-31); 3 → 74 (born 1949-04-02); 4 → 44.
+PEOPLE = [
+    (1, "香川 一郎", "カガワ イチロウ", D(1943, 5, 10), 1, "1001"),
+    (2, "香川 花子", "カガワ ハナコ", D(1949, 4, 1), 2, "1002"),
+    (3, "讃岐 次郎", "サヌキ ジロウ", D(1949, 4, 2), 1, "1003"),
+    (4, "讃岐 三郎", "サヌキ サブロウ", D(1979, 12, 1), 1, "1004"),
+]
+INSURER = "00370015"
+
+
+def build_register(engine: sa.Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(tables.insurers),
+            [{"insurer_number": INSURER, "name": "高松市", "kind": "kokuho_municipal",
+              "prefecture": "37", "municipality_code": "372013"}],
+        )  # fmt: skip
+        connection.execute(
+            sa.insert(tables.persons),
+            [{"person_id": pid, "name_kanji": kanji, "name_kana": kana, "birth_date": born,
+              "sex": sex, "address": "香川県高松市番町1-1", "match_key": f"m{pid}"}
+             for pid, kanji, kana, born, sex, _ in PEOPLE],
+        )  # fmt: skip
+        connection.execute(
+            sa.insert(tables.coverages),
+            [{"coverage_id": pid, "person_id": pid, "insurer_number": INSURER,
+              "symbol": "高松", "number": number, "branch": "00",
+              "acquired_on": D(2000, 4, 1), "lost_on": None, "loss_reason": None,
+              "relationship": 1, "card_class": "01"}
+             for pid, _, _, _, _, number in PEOPLE],
+        )  # fmt: skip
+        connection.execute(
+            sa.insert(tables.residents),
+            [{"resident_id": f"R{pid}", "mynumber_hmac": f"{pid}" * 64, "name_kanji": kanji,
+              "name_kana": kana, "birth_date": born, "sex": sex,
+              "address": "香川県高松市番町1-1", "municipality_code": "372013",
+              "match_key": f"m{pid}"}
+             for pid, kanji, kana, born, sex, _ in PEOPLE],
+        )  # fmt: skip
+
+
+def certification(pid: int, number: str, level: str, start: dt.date, end: dt.date,
+                  kana: str | None = None) -> Certification:  # fmt: skip
+    _, kanji, own, born, sex, _ = PEOPLE[pid - 1]
+    return Certification("372011", number, kanji, kana or own, born, sex, "香川県高松市番町1-1",
+                         level, start, start, end)  # fmt: skip
+
+
+CERTIFICATIONS = [
+    certification(1, "0000000001", "22", D(2023, 4, 1), D(2024, 3, 31)),
+    certification(2, "0000000002", "12", D(2023, 10, 1), D(2024, 9, 30)),
+]
+SERVICES = [
+    CareService("カガワ イチロウ", D(1943, 5, 10), 1, D(2023, 6, 1), "15", 7_000),
+    CareService("カガワ ハナコ", D(1949, 4, 1), 2, D(2024, 1, 1), "A5", 1_200),
+    # outside the period: never extracted
+    CareService("カガワ ハナコ", D(1949, 4, 1), 2, D(2024, 4, 1), "A5", 1_200),
+]
+
+
+def claim(pid: int, month: dt.date, points: int, number: str | None = None) -> MedicalClaim:
+    _, _, _, born, sex, own = PEOPLE[pid - 1]
+    return MedicalClaim(INSURER, "高松", number or own, born, sex, month, "outpatient", 2, points)
+
+
+CLAIMS = [
+    claim(1, D(2023, 5, 1), 1_234),
+    claim(3, D(2023, 7, 1), 560),
+    claim(4, D(2024, 3, 1), 300),
+    claim(4, D(2023, 3, 1), 999),  # before the period
+    claim(2, D(2023, 8, 1), 777, number="9999"),  # no coverage has this number: unplaced
+]
+
+
+def application(basis: str = "third_party", **changes: Any) -> Application:
+    values: dict[str, Any] = {
+        "basis": basis, "applicant": "研究者 甲", "organisation": "香川大学",
+        "purpose": "要介護状態と医療費の関係の分析", "public_interest": "介護予防施策の評価",
+        "place": "香川県高松市幸町 香川大学 研究室 (施錠管理)",
+        "users": ("研究者 甲", "研究者 乙"),
+        "requested": {"persons": ("sex", "age_band", "municipality"),
+                      "care_certifications": ("care_level",),
+                      "care_services": ("service_month", "service_units")},
+        "period_from": PERIOD[0], "period_to": PERIOD[1],
+    }  # fmt: skip
+    values.update(changes)
+    return Application(**values)
+
+
+def items(**tables_: Sequence[str]) -> Mapping[str, tuple[str, ...]]:
+    return {t: tuple(i) for t, i in tables_.items()}

@@ -1,0 +1,90 @@
+"""The データ提供 page: prefecture staff see every provision and statutory request with its
+state in Japanese, municipal staff are refused, every view is audited; on both databases."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import lxml.html
+import pytest
+from fastapi.testclient import TestClient
+
+from kokuho.cli._provision import ServiceAudit
+from kokuho.provision import add_reviewer, apply, catalogue, review
+from kokuho.store import connect
+from kokuho.web import create_app
+from tests.dashsite import MUNICIPAL, PREFECTURE, audit_rows, build_site, sign_in
+from tests.provisioncases import application, items
+
+ON = dt.date(2024, 5, 1)
+
+
+@pytest.fixture
+def site(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    built = build_site(database_url, tmp_path)
+    engine = connect(database_url)
+    audit = ServiceAudit(engine)
+    cat = catalogue()
+    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
+    first = apply(engine, cat, application(), on=ON, audit=audit)
+    review(engine, cat, first, reviewer="委員 丙", decision="conditions", minutes="議事",
+           conditions="市区町村別に公表しない", on=ON, term_until=dt.date(2025, 3, 31),
+           approved=items(persons=("age_band",)), audit=audit)  # fmt: skip
+    request = application("integrated_request", organisation="高松市",
+                          requested=items(claims=("points",)))  # fmt: skip
+    apply(engine, cat, request, on=ON, audit=audit)
+    audit.close()
+    engine.dispose()
+    with TestClient(create_app(built.settings)) as client:
+        yield client
+
+
+def _rows(text: str, table_id: str) -> list[list[str]]:
+    tree = lxml.html.fromstring(text)
+    [table] = tree.xpath(f'//table[@data-table="{table_id}"]')
+    return [
+        [c.text_content().strip() for c in tr.xpath("./td")] for tr in table.xpath(".//tbody/tr")
+    ]
+
+
+def test_prefecture_staff_see_provisions_and_requests_with_their_states(
+    site: TestClient, database_url: str
+) -> None:
+    assert site.get("/provisions", follow_redirects=False).status_code == 303  # sign in first
+    assert sign_in(site, PREFECTURE).status_code == 303
+    answer = site.get("/provisions")
+    assert answer.status_code == 200
+    [third] = _rows(answer.text, "provisions")
+    [request] = _rows(answer.text, "requests")
+    assert third[:4] == ["P000001", "第三者提供 (NDB・介護DB 連結解析)", "条件付承認", "香川大学"]
+    assert third[4:7] == ["2023-04 〜 2024-03", "2025-03-31", "0"]
+    assert third[7] == "persons: age_band"
+    assert request[:4] == [
+        "P000002",
+        "市町村 ← 後期高齢者医療広域連合 (一体的実施)",
+        "申出受付",
+        "高松市",
+    ]
+    assert request[7] == "claims: points (申出)"
+    assert "データ提供" in answer.text and "未確認" in answer.text
+    download = site.get("/provisions?download=requests&format=csv")
+    assert download.status_code == 200
+    [row] = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
+    assert row["状態"] == "申出受付"
+    engine = connect(database_url)
+    views = audit_rows(engine, action="provision_list")
+    engine.dispose()
+    assert [r.actor for r in views] == [f"dashboard:{PREFECTURE}"] * 2
+
+
+def test_municipal_staff_are_refused(site: TestClient) -> None:
+    assert sign_in(site, MUNICIPAL).status_code == 303
+    answer = site.get("/provisions")
+    assert answer.status_code == 403 and "県の職員のみ" in answer.text
+    assert "P000001" not in answer.text
+    download = site.get("/provisions?download=provisions&format=csv")
+    assert download.status_code == 403 and "text/csv" not in download.headers["content-type"]
