@@ -1,0 +1,202 @@
+"""One analytics interface, two engines (分析エンジン): the checkup rates and the claims
+indicators give the same rows on DuckDB and on Spark local over one synthetic lake, and the
+setting that chooses the engine takes only what it names.
+
+The Spark tests share one SparkSession (it takes seconds to start) and a small lake. Under
+CI=true a missing PySpark or Java fails them; elsewhere they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from kokuho.checkups import Lake, checkup_rates, export_snapshot, guidance_rates, read_archive
+from kokuho.claims import (
+    ClaimsLake,
+    cost,
+    duplicate_prescribing,
+    eligibility_errors,
+    generic_share,
+    multi_drug,
+)
+from kokuho.config import Settings, SettingError, analytics_engine, spark_master
+from kokuho.registry import import_changes, load_insurers
+from kokuho.store import Analytics, AnalyticsUnavailable, connect
+from kokuho.synth import generate
+
+FY = 2021
+
+
+# -- the setting ----------------------------------------------------------------------------------
+def test_the_engine_setting_is_a_closed_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert analytics_engine(None) == analytics_engine("") == "duckdb"
+    assert analytics_engine(" Spark ") == "spark"
+    for bad in ("postgres", "spark,duckdb", "duck db"):
+        with pytest.raises(SettingError, match=r"KOKUHO_ANALYTICS=.*one of duckdb, spark"):
+            analytics_engine(bad)
+    monkeypatch.setenv("KOKUHO_ANALYTICS", "polars")
+    with pytest.raises(SettingError, match="KOKUHO_ANALYTICS='polars'"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    "master",
+    ["local", "local[*]", "local[4]", "local[4,2]", "spark://master.example:7077",
+     "spark://a:7077,b:7077", "yarn", "k8s://https://10.0.0.1:6443"],
+)  # fmt: skip
+def test_spark_masters_spark_accepts(master: str) -> None:
+    assert spark_master(master) == master
+
+
+@pytest.mark.parametrize(
+    "master", ["local[0]", "local[-1]", "spark://host", "mesos://x:5050", "local[*]; rm -rf /"]
+)
+def test_other_spark_masters_are_refused(master: str) -> None:
+    with pytest.raises(SettingError, match="KOKUHO_SPARK_MASTER="):
+        spark_master(master)
+
+
+def test_the_lakes_read_through_the_chosen_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert spark_master(None) == "local[*]"
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path))
+    monkeypatch.setenv("KOKUHO_ANALYTICS", "spark")
+    monkeypatch.setenv("KOKUHO_SPARK_MASTER", "spark://analytics.example:7077")
+    settings = Settings.from_env()
+    for lake in (Lake.from_settings(settings), ClaimsLake.from_settings(settings), Lake(tmp_path)):
+        # Chosen, not started: nothing connects to the cluster before a table is read.
+        assert (lake.analytics.engine, lake.analytics.master) == (
+            "spark",
+            "spark://analytics.example:7077",
+        )
+    monkeypatch.delenv("KOKUHO_ANALYTICS")
+    assert ClaimsLake(tmp_path).analytics.engine == "duckdb"
+
+
+# -- the same rows on both engines ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Home:
+    root: Path
+    engine: sa.Engine
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    """A synthetic prefecture of FY2021 loaded as ``kokuho demo`` loads it: the register, the
+    V08 archives and their snapshot, the masters and the レセ電 files."""
+    root = tmp_path_factory.mktemp("engines")
+    data = root / "data"
+    generate(data, seed=14, persons=60, start=dt.date(FY, 4, 1), years=1, incentives=False)
+    engine = connect(f"sqlite:///{root / 'kokuho.db'}")
+    load_insurers(engine, data / "insurers.csv")
+    changes = sorted((data / "changes").rglob("*.csv"), key=lambda p: (_month(p), str(p)))
+    for path in changes:
+        import_changes(engine, path)
+    duck = Analytics("duckdb")
+    lake = Lake(root / "lake", analytics=duck)
+    for path in sorted((data / "checkups").glob("*.zip")):
+        lake.ingest_archive(read_archive(path))
+    export_snapshot(engine, lake, FY)
+    claims = ClaimsLake(root / "lake", analytics=duck)
+    masters = data / "masters"
+    claims.load_masters(masters / "y_synthetic.csv", masters / "generic_list_synthetic.csv")
+    claims.load_disease_master(masters / "b_synthetic.csv")
+    claims.ingest(sorted((data / "claims").glob("*.csv")), workers=1)
+    return Home(root, engine)
+
+
+def _month(path: Path) -> str:
+    found = re.search(r"\d{4}-\d{2}", path.name)
+    return found.group(0) if found else ""
+
+
+@pytest.fixture(scope="module")
+def spark() -> Analytics:
+    """Spark local on two threads, started once for the module."""
+    problem = None
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        problem = "no Java runtime (apt-get install openjdk-17-jre-headless)"
+    else:
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            problem = "PySpark is not installed (pip install -e '.[dev]')"
+    analytics = Analytics("spark", master="local[2]")
+    if problem is None:
+        try:
+            analytics.backend  # noqa: B018 (starts the session)
+        except AnalyticsUnavailable as failed:
+            problem = str(failed)
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Spark engine unavailable under CI: {problem}")
+        pytest.skip(f"Spark engine unavailable: {problem}")
+    return analytics
+
+
+Compute = Callable[[Lake, ClaimsLake, sa.Engine], Any]
+
+
+def _rows(found: Any) -> list[dict[str, Any]]:
+    if isinstance(found, list):  # eligibility_errors gives dataclasses
+        return [asdict(e) for e in found]
+    return list(found.to_pyarrow().to_pylist())
+
+
+def _on(analytics: Analytics, home: Home, compute: Compute) -> list[dict[str, Any]]:
+    lake = Lake(home.root / "lake", analytics=analytics)
+    claims = ClaimsLake(home.root / "lake", analytics=analytics)
+    return _rows(compute(lake, claims, home.engine))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, floats to 12 digits: a sum's last bit depends on the order Spark's partitions
+    add up in (IEEE addition is not associative), and nothing else may differ."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+CASES: dict[str, Compute] = {
+    "特定健診実施率 by insurer, sex and band": lambda lake, _c, _e: checkup_rates(
+        lake, FY, ("insurer", "sex", "band")
+    ),
+    "特定保健指導実施率": lambda lake, _c, _e: guidance_rates(lake, FY),
+    "後発医薬品使用割合": lambda _l, claims, _e: generic_share(
+        claims, fiscal_year=FY, by=("insurer", "service_month", "setting")
+    ),
+    "重複投薬": lambda _l, claims, _e: duplicate_prescribing(claims, fiscal_year=FY),
+    "多剤投与": lambda _l, claims, _e: multi_drug(claims, fiscal_year=FY),
+    "医療費 (年齢調整)": lambda _l, claims, engine: cost(claims, engine, fiscal_year=FY),
+    "資格過誤": lambda _l, claims, engine: eligibility_errors(claims, engine),
+    # Months the lake holds no file of: the empty tables are the engine's own too.
+    "no month": lambda _l, claims, _e: generic_share(claims, months=["2019-04"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(CASES))
+def test_both_engines_give_the_same_rows(name: str, home: Home, spark: Analytics) -> None:
+    compute = CASES[name]
+    on_duckdb = _on(Analytics("duckdb"), home, compute)
+    on_spark = _on(spark, home, compute)
+    assert _same(on_duckdb, on_spark), (name, on_duckdb[:3], on_spark[:3])
+    if name != "no month":
+        # Something to compare: the synthetic prefecture plants every kind of case.
+        assert on_duckdb, name
