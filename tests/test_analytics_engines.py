@@ -30,7 +30,7 @@ from kokuho.claims import (
     generic_share,
     multi_drug,
 )
-from kokuho.config import Settings, SettingError, analytics_engine, spark_master
+from kokuho.config import SettingError, Settings, analytics_engine, spark_master
 from kokuho.registry import import_changes, load_insurers
 from kokuho.store import Analytics, AnalyticsUnavailable, connect
 from kokuho.synth import generate
