@@ -191,12 +191,16 @@ CASES: dict[str, Compute] = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(CASES))
-def test_both_engines_give_the_same_rows(name: str, home: Home, spark: Analytics) -> None:
-    compute = CASES[name]
-    on_duckdb = _on(Analytics("duckdb"), home, compute)
-    on_spark = _on(spark, home, compute)
-    assert _same(on_duckdb, on_spark), (name, on_duckdb[:3], on_spark[:3])
-    if name != "no month":
-        # Something to compare: the synthetic prefecture plants every kind of case.
-        assert on_duckdb, name
+def test_both_engines_give_the_same_rows(
+    home: Home, spark: Analytics, subtests: pytest.Subtests
+) -> None:
+    # One test with a subtest per indicator, not one test each: pytest-xdist would spread
+    # them over its workers and start a Spark (and build the lake) in each.
+    for name, compute in CASES.items():
+        with subtests.test(msg=name):
+            on_duckdb = _on(Analytics("duckdb"), home, compute)
+            on_spark = _on(spark, home, compute)
+            assert _same(on_duckdb, on_spark), (name, on_duckdb[:3], on_spark[:3])
+            if name != "no month":
+                # Something to compare: the synthetic prefecture plants every kind of case.
+                assert on_duckdb, name
