@@ -32,7 +32,7 @@ from kokuho.claims import (
 )
 from kokuho.config import SettingError, Settings, analytics_engine, spark_master
 from kokuho.registry import import_changes, load_insurers
-from kokuho.store import Analytics, AnalyticsUnavailable, connect
+from kokuho.store import Analytics, connect
 from kokuho.synth import generate
 
 FY = 2021
@@ -136,14 +136,37 @@ def spark() -> Analytics:
     analytics = Analytics("spark", master="local[2]")
     if problem is None:
         try:
-            analytics.backend  # noqa: B018 (starts the session)
-        except AnalyticsUnavailable as failed:
-            problem = str(failed)
+            _start_small_spark()
+            analytics.backend  # noqa: B018 (takes the session just started)
+        except Exception as failed:  # Java that does not start, a port refused
+            problem = str(failed).splitlines()[0]
     if problem is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"Spark engine unavailable under CI: {problem}")
         pytest.skip(f"Spark engine unavailable: {problem}")
     return analytics
+
+
+def _start_small_spark() -> None:
+    """The session the Spark engine finds already running (as in a notebook or spark-submit),
+    tuned for seconds-long runs on tiny data: the JIT's quick tier only, one shuffle partition,
+    no adaptive re-planning. The engine's own settings are for real work."""
+    from pyspark.sql import SparkSession
+
+    (
+        SparkSession.builder.master("local[2]")
+        .appName("kokuho-tests")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .getOrCreate()
+    )
 
 
 Compute = Callable[[Lake, ClaimsLake, sa.Engine], Any]
