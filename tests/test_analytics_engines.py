@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
 from kokuho.checkups import Lake, checkup_rates, export_snapshot, guidance_rates, read_archive
 from kokuho.claims import (
@@ -30,6 +31,7 @@ from kokuho.claims import (
     generic_share,
     multi_drug,
 )
+from kokuho.cli import main
 from kokuho.config import SettingError, Settings, analytics_engine, spark_master
 from kokuho.registry import import_changes, load_insurers
 from kokuho.store import Analytics, connect
@@ -48,6 +50,14 @@ def test_the_engine_setting_is_a_closed_set(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("KOKUHO_ANALYTICS", "polars")
     with pytest.raises(SettingError, match="KOKUHO_ANALYTICS='polars'"):
         Settings.from_env()
+
+
+def test_the_cli_names_the_bad_setting_and_does_nothing(tmp_path: Path) -> None:
+    env = {"KOKUHO_HOME": str(tmp_path), "KOKUHO_ANALYTICS": "spork"}
+    result = CliRunner().invoke(main, ["lake", "vacuum", "--json"], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: KOKUHO_ANALYTICS='spork': must be one of duckdb, spark"
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
