@@ -9,10 +9,13 @@ CI=true a missing PySpark or Java fails them; elsewhere they are skipped with th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -237,3 +240,29 @@ def test_both_engines_give_the_same_rows(
             if name != "no month":
                 # Something to compare: the synthetic prefecture plants every kind of case.
                 assert on_duckdb, name
+
+
+@pytest.mark.slow
+def test_the_setting_chooses_the_engine_of_a_command(home: Home, spark: Analytics) -> None:
+    """``kokuho claims generic-share`` with KOKUHO_ANALYTICS=spark, in a process of its own so
+    that the engine starts its own Spark session (not the tests' one), prints what it prints
+    on DuckDB."""
+    arguments = ["claims", "generic-share", "--fy", str(FY), "--json"]
+    env = {"KOKUHO_HOME": str(home.root), "KOKUHO_ANALYTICS": "duckdb"}
+    on_duckdb = CliRunner().invoke(main, arguments, env=env)
+    assert on_duckdb.exit_code == 0, on_duckdb.output
+    env = {
+        **os.environ,
+        "KOKUHO_HOME": str(home.root),
+        "KOKUHO_ANALYTICS": "spark",
+        "KOKUHO_SPARK_MASTER": "local[1]",
+        # The JIT's quick tier: this JVM lives for seconds.
+        "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    }
+    kokuho = Path(sys.executable).with_name("kokuho")
+    done = subprocess.run(
+        [str(kokuho), *arguments], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == json.loads(on_duckdb.stdout)
+    assert json.loads(on_duckdb.stdout)
