@@ -135,28 +135,32 @@ def _month(path: Path) -> str:
     return found.group(0) if found else ""
 
 
+def _unavailable(problem: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"Spark engine unavailable under CI: {problem}")
+    pytest.skip(f"Spark engine unavailable: {problem}")
+
+
 @pytest.fixture(scope="module")
-def spark() -> Analytics:
-    """Spark local on two threads, started once for the module."""
-    problem = None
+def spark_installed() -> None:
+    """Java and PySpark are there (nothing started)."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        problem = "no Java runtime (apt-get install openjdk-17-jre-headless)"
-    else:
-        try:
-            import pyspark  # noqa: F401
-        except ImportError:
-            problem = "PySpark is not installed (pip install -e '.[dev]')"
+        _unavailable("no Java runtime (apt-get install openjdk-17-jre-headless)")
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        _unavailable("PySpark is not installed (pip install -e '.[dev]')")
+
+
+@pytest.fixture(scope="module")
+def spark(spark_installed: None) -> Analytics:
+    """Spark local on two threads, started once for the module."""
     analytics = Analytics("spark", master="local[2]")
-    if problem is None:
-        try:
-            _start_small_spark()
-            analytics.backend  # noqa: B018 (takes the session just started)
-        except Exception as failed:  # Java that does not start, a port refused
-            problem = str(failed).splitlines()[0]
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Spark engine unavailable under CI: {problem}")
-        pytest.skip(f"Spark engine unavailable: {problem}")
+    try:
+        _start_small_spark()
+        analytics.backend  # noqa: B018 (takes the session just started)
+    except Exception as failed:  # Java that does not start, a port refused
+        _unavailable(str(failed).splitlines()[0])
     return analytics
 
 
@@ -243,7 +247,7 @@ def test_both_engines_give_the_same_rows(
 
 
 @pytest.mark.slow
-def test_the_setting_chooses_the_engine_of_a_command(home: Home, spark: Analytics) -> None:
+def test_the_setting_chooses_the_engine_of_a_command(home: Home, spark_installed: None) -> None:
     """``kokuho claims generic-share`` with KOKUHO_ANALYTICS=spark, in a process of its own so
     that the engine starts its own Spark session (not the tests' one), prints what it prints
     on DuckDB."""
