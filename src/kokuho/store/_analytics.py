@@ -19,6 +19,8 @@ from kokuho.store._files import PerThreadDuckDB
 _SPARK_LOCK = threading.Lock()
 # master → the Ibis PySpark backend: Spark allows one SparkContext per process.
 _SPARK: dict[str, Any] = {}
+# master → objects bound to that backend (``Analytics.scratch``).
+_SPARK_SCRATCH: dict[str, dict[str, Any]] = {}
 
 
 class AnalyticsUnavailable(RuntimeError):
@@ -60,8 +62,7 @@ class Analytics:
         if self.engine == "duckdb":
             return self._duckdb.scratch()
         with _SPARK_LOCK:
-            found: dict[str, Any] = _SPARK.setdefault(f"scratch:{self.master}", {})
-        return found
+            return _SPARK_SCRATCH.setdefault(self.master, {})
 
     def read_parquet(
         self,
