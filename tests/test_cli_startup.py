@@ -89,7 +89,10 @@ def test_ids_imports_only_ids_and_its_output(args: tuple[str, ...], expected: st
 # help is as quick as the top-level one. (registry, residents, mynumber and the service's
 # commands import their rooms at module level: every one of their sub-commands needs the
 # database.)
-LIGHT_HELP = ["checkups", "claims", "dashboard", "demo", "grants", "ids", "incentives", "synth"]
+LIGHT_HELP = [
+    "checkups", "claims", "dashboard", "demo", "dependants", "grants", "ids", "incentives",
+    "synth",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", LIGHT_HELP)

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import kokuho.boundary  # noqa: F401  (the boundary tables)
 import kokuho.premiums  # noqa: F401  (the premiums tables)
 import kokuho.registry  # noqa: F401
 import kokuho.verify  # noqa: F401
@@ -25,4 +26,4 @@ def test_upgrade_is_idempotent(engine: sa.Engine) -> None:
 
     upgrade(engine)
     with engine.connect() as connection:
-        assert connection.scalar(sa.text("select version_num from alembic_version")) == "0006"
+        assert connection.scalar(sa.text("select version_num from alembic_version")) == "0008"

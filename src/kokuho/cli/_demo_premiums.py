@@ -86,6 +86,8 @@ def _year(engine: sa.Engine, year: int, runs: list[Any]) -> dict[str, Any]:
     rates = collection_rates(engine, year)
     charged = sum(r.current_charged for r in rates)
     collected = sum(r.current_collected for r in rates)
+    carried = sum(r.carried_charged for r in rates)
+    carried_collected = sum(r.carried_collected for r in rates)
     reductions: dict[str, int] = {}
     for run in runs:
         if run.fiscal_year == year:
@@ -100,6 +102,9 @@ def _year(engine: sa.Engine, year: int, runs: list[Any]) -> dict[str, Any]:
         "current_charged_yen": charged,
         "current_collected_yen": collected,
         "current_percent": percent(Fraction(collected, charged) if charged else None),
+        "carried_charged_yen": carried,
+        "carried_collected_yen": carried_collected,
+        "carried_percent": percent(Fraction(carried_collected, carried) if carried else None),
         "by_municipality": [r.as_json() for r in rates],
     }
 
@@ -110,7 +115,8 @@ def print_premiums(premiums: dict[str, Any]) -> None:
         click.echo(
             f"保険料 {year['fiscal_year']}年度: {year['households']:,} 世帯 in "
             f"{year['municipalities']} 市町, 調定 {year['charged_yen']:,}円, "
-            f"収納率 現年分 {year['current_percent'] or '—'}%"
+            f"収納率 現年分 {year['current_percent'] or '—'}%, "
+            f"滞納繰越分 {year['carried_percent'] or '—'}%"
         )
     over = premiums["overpayments"]
     click.echo(

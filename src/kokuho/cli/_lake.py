@@ -16,13 +16,14 @@ def lake() -> None:
 @lake.command("vacuum")
 @json_option
 def vacuum(as_json: bool) -> None:
-    """Remove what a killed or failed ingest left in both lakes (checkups and claims): data
+    """Remove what a killed or failed ingest left in the lakes (checkups, claims, care): data
     files their manifest does not name and hidden temporary files (.<name>.<8 characters>.tmp).
 
     Each lake is swept under its write lock, so never under a running ingest (the command
-    waits for it). Committed data is never touched. `kokuho claims ingest` sweeps the claims
-    lake the same way before it writes.
+    waits for it). Committed data is never touched. `kokuho claims ingest` and `kokuho care
+    ingest` sweep their lake the same way before they write.
     """
+    from kokuho.care import CareLake
     from kokuho.checkups import Lake
     from kokuho.claims import ClaimsLake
 
@@ -31,6 +32,7 @@ def vacuum(as_json: bool) -> None:
     removed = {
         "checkups": Lake.from_settings(settings).vacuum(),
         "claims": claims.vacuum(),
+        "care": CareLake.from_settings(settings).vacuum(),
     }
     root = claims.root
     found = {

@@ -30,3 +30,7 @@ TOP = click.IntRange(1, 100_000)
 PORT = click.IntRange(1, 65_535)
 #: Worker processes.
 WORKERS = click.IntRange(1, 64)
+#: Inhabitants of one 市区町村 (the largest, 横浜市, has under 4 million).
+POPULATION = click.IntRange(1, 100_000_000)
+#: A window in days (a re-check list's look-ahead): up to ten years.
+DAYS = click.IntRange(0, 3660)

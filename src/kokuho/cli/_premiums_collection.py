@@ -7,9 +7,9 @@ import csv
 import datetime as dt
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -32,6 +32,18 @@ from kokuho.premiums import (
 from kokuho.registry import FileRejected
 
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
+_T = TypeVar("_T")
+
+
+def _on_engine(work: Callable[[Any], _T]) -> _T:
+    """``work`` on the configured database, its connections closed afterwards."""
+    engine = open_engine()
+    try:
+        return work(engine)
+    finally:
+        engine.dispose()
+
+
 _STATUS_NAMES = {"open": "未還付", "paid": "還付済", "lapsed": "時効"}
 
 
@@ -112,7 +124,8 @@ def arrears_command(municipality: str, as_of: str | None, as_json: bool, as_csv:
     _one_format(as_json, as_csv)
     code = _municipality(municipality)
     assert code is not None
-    report = arrears(open_engine(), code, _day(as_of, "--as-of"))
+    day = _day(as_of, "--as-of")
+    report = _on_engine(lambda engine: arrears(engine, code, day))
     if as_json:
         emit_json(report)
         return
@@ -212,7 +225,8 @@ def refunds_list_command(municipality: str, as_of: str | None, as_json: bool, as
     _one_format(as_json, as_csv)
     code = _municipality(municipality)
     assert code is not None
-    _print_settlements(settlements(open_engine(), code), _day(as_of, "--as-of"), as_json, as_csv)
+    found = _on_engine(lambda engine: settlements(engine, code))
+    _print_settlements(found, _day(as_of, "--as-of"), as_json, as_csv)
 
 
 @refunds_group.command("decide")
@@ -228,7 +242,7 @@ def refunds_decide_command(
     code = _municipality(municipality)
     assert code is not None
     day = _day(decided_on, "--on")
-    found = decide_refunds(open_engine(), code, day)
+    found = _on_engine(lambda engine: decide_refunds(engine, code, day))
     if not (as_json or as_csv):
         click.echo(f"{code} {day}: {len(found)} decision(s)")
     _print_settlements(found, day, as_json, as_csv)
@@ -241,7 +255,8 @@ def refunds_decide_command(
 def refunds_pay_command(refund_id: int, paid_on: str | None, as_json: bool) -> None:
     """Record that a refund was paid out (refused once the claim has lapsed)."""
     try:
-        paid = pay_refund(open_engine(), refund_id, _day(paid_on, "--on"))
+        day = _day(paid_on, "--on")
+        paid = _on_engine(lambda engine: pay_refund(engine, refund_id, day))
     except RefundRefused as refused:
         fail(str(refused))
     if as_json:
@@ -277,9 +292,8 @@ def collection_rate_command(
             fail(f"--unknown-whereabouts: {item!r} is not CODE=YEN, e.g. 372013=120000")
         deductions[match.group(1)] = int(match.group(2))
     try:
-        rates = collection_rates(
-            open_engine(), fiscal_year, _municipality(municipality), deductions
-        )
+        code = _municipality(municipality)
+        rates = _on_engine(lambda engine: collection_rates(engine, fiscal_year, code, deductions))
     except ValueError as error:
         fail(str(error))
     if as_json:

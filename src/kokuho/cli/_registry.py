@@ -13,6 +13,14 @@ from rich.progress import Progress
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import RECORD_ID
+from kokuho.cli._registry_reassess import (
+    decision_day,
+    echo_runs,
+    position,
+    reassess_feed,
+    reassess_options,
+    runs_document,
+)
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import (
     LOSS_REASONS,
@@ -20,6 +28,7 @@ from kokuho.registry import (
     FileRejected,
     ImportReport,
     PersonMerge,
+    RowError,
     find_overlaps,
     import_changes,
     load_insurers,
@@ -78,37 +87,67 @@ def _month(path: Path) -> str:
     is_flag=True,
     help="Apply the good rows of a file that has rejected rows (they are still reported).",
 )
+@reassess_options
 @json_option
-def import_command(paths: tuple[Path, ...], load_good_rows: bool, as_json: bool) -> None:
+def import_command(
+    paths: tuple[Path, ...],
+    load_good_rows: bool,
+    no_reassess: bool,
+    decided_on: str | None,
+    as_json: bool,
+) -> None:
     """Import change-feed files (資格取得・喪失・変更; docs/formats.md §2).
 
     Each file is one transaction and loading a file again changes nothing. Folders are read
     in filing order. The import stops at the first rejected file: files before it stay
-    loaded, files after it are not read.
+    loaded, files after it are not read. Then the fiscal years with 保険料 調定 that the
+    loaded acquisitions and losses reach are reassessed (更正, decided on --decided-on or
+    today; refusals listed with the reason), unless --no-reassess.
     """
+    day = decision_day(no_reassess, decided_on)
     engine = open_engine()
-    files = feed_files(paths)
+    try:
+        _import(engine, feed_files(paths), load_good_rows, day, as_json)
+    finally:
+        engine.dispose()
+
+
+def _import(
+    engine: Any, files: list[Path], load_good_rows: bool, day: dt.date | None, as_json: bool
+) -> None:
+    start = position(engine, day)
     reports: list[ImportReport] = []
+    rejected: tuple[Path, FileRejected] | None = None
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("importing", total=len(files))
         for file in files:
             try:
+                _check_residency_columns(file)
                 reports.append(import_changes(engine, file, load_good_rows=load_good_rows))
-            except FileRejected as rejected:
-                if as_json:
-                    emit_json({"files": reports, "rejected": _problem(rejected)})
-                    raise SystemExit(1) from None
-                for error in rejected.errors[:20]:
-                    click.echo(str(error), err=True)
-                loaded = f"{len(reports)} earlier file(s) stay loaded; " if reports else ""
-                fail(
-                    f"{file}: rejected with {len(rejected.errors)} error(s), nothing changed; "
-                    f"{loaded}{len(files) - len(reports) - 1} later file(s) not read"
-                )
+            except FileRejected as problem:
+                rejected = (file, problem)
+                break
             progress.advance(task)
+    # Files loaded before a rejected one stay loaded: their 更正 is due all the same.
+    runs = reassess_feed(engine, start, day)
+    if rejected is not None:
+        file, refused = rejected
+        if as_json:
+            emit_json({"files": reports, "rejected": _problem(refused),
+                       "reassessed": runs_document(runs)})  # fmt: skip
+            raise SystemExit(1)
+        echo_runs(runs)
+        for row_error in refused.errors[:20]:
+            click.echo(str(row_error), err=True)
+        loaded = f"{len(reports)} earlier file(s) stay loaded; " if reports else ""
+        fail(
+            f"{file}: rejected with {len(refused.errors)} error(s), nothing changed; "
+            f"{loaded}{len(files) - len(reports) - 1} later file(s) not read"
+        )
     if as_json:
-        emit_json({"files": reports, "totals": _totals(reports)})
+        emit_json({"files": reports, "totals": _totals(reports),
+                   "reassessed": runs_document(runs)})  # fmt: skip
         return
     totals = _totals(reports)
     click.echo(
@@ -118,8 +157,27 @@ def import_command(paths: tuple[Path, ...], load_good_rows: bool, as_json: bool)
         f"{totals['persons_created']} new persons"
     )
     for report in reports:
-        for error in report.errors:
-            click.echo(str(error), err=True)
+        for row_error in report.errors:
+            click.echo(str(row_error), err=True)
+    echo_runs(runs)
+
+
+def _check_residency_columns(file: Path) -> None:
+    """A feed that carries the dependants' residency columns (docs/dependants.md) has them
+    checked by the boundary room's stage before the import, which cannot import that room: a
+    bad value refuses the file like any other bad column. Its 要確認 and 不認定 do not: the
+    insurer decided the 認定; ``kokuho dependants check`` reports them."""
+    from kokuho.boundary import check_residency_file, feed_has_residency_columns
+    from kokuho.store import FileProblemsError
+
+    if not feed_has_residency_columns(file):
+        return
+    try:
+        check_residency_file(file)
+    except FileProblemsError as error:
+        raise FileRejected(
+            [RowError(p.file, p.line, p.field, p.reason) for p in error.problems]
+        ) from None
 
 
 def _totals(reports: list[ImportReport]) -> dict[str, int]:

@@ -48,6 +48,7 @@ from kokuho.premiums._collection_refunds import (
     RefundStatus,
     Settlement,
     decide_refunds,
+    household_account,
     last_claim_day,
     pay_refund,
     settlements,
@@ -59,6 +60,12 @@ from kokuho.premiums._correct import (
     PeriodLimitException,
     correct,
     period_limit,
+)
+from kokuho.premiums._feed_corrections import (
+    FeedTouch,
+    feed_position,
+    reassess_after_feed,
+    touched_years,
 )
 from kokuho.premiums._households import (
     NO_PERSON,
@@ -148,6 +155,7 @@ __all__ = [
     "CollectionRateBand",
     "ColumnarInputError",
     "Correction",
+    "FeedTouch",
     "HOUSEHOLDS_SCHEMA",
     "Household",
     "HouseholdChange",
@@ -211,7 +219,9 @@ __all__ = [
     "example_levy_inputs",
     "explain",
     "explain_household",
+    "feed_position",
     "fiscal_year_bounds",
+    "household_account",
     "household_inputs",
     "household_summary",
     "household_tables",
@@ -234,6 +244,7 @@ __all__ = [
     "percent",
     "period_limit",
     "reassess",
+    "reassess_after_feed",
     "record_charges",
     "record_charges_many",
     "record_decisions",
@@ -241,5 +252,6 @@ __all__ = [
     "shipped_municipalities",
     "shipped_national_years",
     "tables",
+    "touched_years",
     "with_medical_indices",
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -123,15 +123,26 @@ def _take_back(schedule: list[InstalmentState], amount: int) -> None:
 
 
 def ledgers(
-    connection: sa.Connection, as_of: dt.date, municipality: str | None = None
+    connection: sa.Connection,
+    as_of: dt.date,
+    municipality: str | None = None,
+    households: Sequence[str] | None = None,
+    years: tuple[int | None, int | None] = (None, None),
 ) -> list[HouseholdLedger]:
-    """Every household's ledger on ``as_of`` (one municipality or all), by municipality and
-    household: 調定 decided, payments received and 過誤納金 decisions made by that day."""
+    """Every household's ledger on ``as_of`` (one municipality or all; of the municipality,
+    only ``households`` when given), by municipality and household: 調定 decided, payments
+    received and 過誤納金 decisions made by that day. With ``years`` (first, last; None:
+    unbounded) only those fiscal years' instalments are read, and allocated exactly: a
+    credit pays only its own year."""
+    if households is not None and municipality is None:
+        raise ValueError("households are chosen within one municipality")
     found: dict[tuple[str, str], HouseholdLedger] = {}
     states: dict[tuple[str, str, int, int], InstalmentState] = {}
-    where = [charges.c.decided_on <= as_of]
-    if municipality is not None:
-        where.append(charges.c.municipality == municipality)
+    where = [
+        charges.c.decided_on <= as_of,
+        *_chosen(charges, municipality, households),
+        *within(charges.c.fiscal_year, years),
+    ]
     query = sa.select(
         charges.c.municipality,
         charges.c.household_id,
@@ -152,11 +163,11 @@ def ledgers(
         state.due = due  # the latest decision's 納期限
     credits: dict[tuple[str, str], list[Credit]] = defaultdict(list)
     settled: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for p in _payments(connection, as_of, municipality):
+    for p in _payments(connection, as_of, municipality, households, years):
         credits[(p.municipality, p.household_id)].append(
             Credit(p.fiscal_year, p.instalment, p.paid_on, f"p:{p.payment_id}", p.amount)
         )
-    for r in _settlements(connection, as_of, municipality):
+    for r in _settlements(connection, as_of, municipality, households, years):
         key = (r.municipality, r.household_id)
         settled[key][r.fiscal_year] += r.amount
         if r.kind == "appropriation":
@@ -170,21 +181,62 @@ def ledgers(
     return result
 
 
+def _chosen(
+    table: sa.Table, municipality: str | None, households: Sequence[str] | None
+) -> list[sa.ColumnElement[bool]]:
+    where = [] if municipality is None else [table.c.municipality == municipality]
+    if households is not None:
+        where.append(table.c.household_id.in_(households))
+    return where
+
+
+def within(
+    column: sa.Column[int], years: tuple[int | None, int | None]
+) -> list[sa.ColumnElement[bool]]:
+    """``column`` (a fiscal year) from ``years[0]`` to ``years[1]``, None: unbounded."""
+    first, last = years
+    return [
+        *([] if first is None else [column >= first]),
+        *([] if last is None else [column <= last]),
+    ]
+
+
 def _payments(
-    connection: sa.Connection, as_of: dt.date, municipality: str | None
+    connection: sa.Connection,
+    as_of: dt.date,
+    municipality: str | None,
+    households: Sequence[str] | None,
+    years: tuple[int | None, int | None],
 ) -> sa.CursorResult[tuple[object, ...]]:
-    query = sa.select(payments).where(payments.c.paid_on <= as_of)
-    if municipality is not None:
-        query = query.where(payments.c.municipality == municipality)
+    query = sa.select(payments).where(
+        payments.c.paid_on <= as_of,
+        *_chosen(payments, municipality, households),
+        *within(payments.c.fiscal_year, years),
+    )
     return connection.execute(query)
 
 
 def _settlements(
-    connection: sa.Connection, as_of: dt.date, municipality: str | None
+    connection: sa.Connection,
+    as_of: dt.date,
+    municipality: str | None,
+    households: Sequence[str] | None,
+    years: tuple[int | None, int | None],
 ) -> sa.CursorResult[tuple[object, ...]]:
-    query = sa.select(refunds).where(refunds.c.decided_on <= as_of)
-    if municipality is not None:
-        query = query.where(refunds.c.municipality == municipality)
+    query = sa.select(refunds).where(
+        refunds.c.decided_on <= as_of, *_chosen(refunds, municipality, households)
+    )
+    if years != (None, None):
+        # What settles a year's 過誤納金, and every 充当 that pays one of the years.
+        query = query.where(
+            sa.or_(
+                sa.and_(*within(refunds.c.fiscal_year, years)),
+                sa.and_(
+                    refunds.c.kind == "appropriation",
+                    *within(refunds.c.target_fiscal_year, years),
+                ),
+            )
+        )
     return connection.execute(query.order_by(refunds.c.refund_id))
 
 

@@ -20,16 +20,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import sqlalchemy as sa
 
-from kokuho.premiums._collection import HouseholdLedger, accounts_close, ledgers
+from kokuho.premiums._collection import accounts_close, ledgers
+from kokuho.premiums._collection_states import ledger_states, year_states
 
 _Key = tuple[str, str, int]  # municipality, household, fiscal year
+Years = tuple[int | None, int | None]
+StatesOf = Callable[[sa.Connection, dt.date, str | None, Years], dict[_Key, tuple[int, int]]]
+"""(調定額 in force, 未納額) per household-year on a day, of one municipality or all, for the
+fiscal years from the first to the last (inclusive; None: unbounded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +115,41 @@ def collection_rates(
     """収納率 of ``fiscal_year`` for each municipality with 調定 (or only ``municipality``).
 
     ``unknown_whereabouts`` maps a municipality code to its 居所不明者分 調定額 (yen)."""
+    return rates_from(engine, fiscal_year, municipality, unknown_whereabouts, year_states)
+
+
+def allocated_states(
+    connection: sa.Connection,
+    as_of: dt.date,
+    municipality: str | None,
+    years: Years = (None, None),
+) -> dict[_Key, tuple[int, int]]:
+    """The household-year states of the credit-by-credit allocation (``ledgers``): the
+    reference the set-based ``year_states`` is tested and measured against."""
+    first, last = years
+    return {
+        key: state
+        for key, state in ledger_states(ledgers(connection, as_of, municipality)).items()
+        if (first is None or key[2] >= first) and (last is None or key[2] <= last)
+    }
+
+
+def rates_from(
+    engine: sa.Engine,
+    fiscal_year: int,
+    municipality: str | None,
+    unknown_whereabouts: Mapping[str, int] | None,
+    states: StatesOf,
+) -> list[CollectionRate]:
+    """:func:`collection_rates` from the household-year ``states`` on a day."""
     with engine.connect() as connection:
         # Last year enters the accounts after its 出納整理期間, older years at the year's start.
-        last_year_in = _states(ledgers(connection, accounts_close(fiscal_year - 1), municipality))
-        older_in = _states(ledgers(connection, dt.date(fiscal_year, 3, 31), municipality))
-        closed = _states(ledgers(connection, accounts_close(fiscal_year), municipality))
-        year_end = _states(ledgers(connection, dt.date(fiscal_year + 1, 3, 31), municipality))
+        # Each day is asked only for the years it is used for (less to read and sum).
+        y = fiscal_year
+        last_year_in = states(connection, accounts_close(y - 1), municipality, (y - 1, y - 1))
+        older_in = states(connection, dt.date(y, 3, 31), municipality, (None, y - 2))
+        closed = states(connection, accounts_close(y), municipality, (y, y))
+        year_end = states(connection, dt.date(y + 1, 3, 31), municipality, (None, y - 1))
     current: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     carried: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for key, (charged, owed) in closed.items():
@@ -156,17 +190,6 @@ def collection_rates(
             )
         )
     return result
-
-
-def _states(found: list[HouseholdLedger]) -> dict[_Key, tuple[int, int]]:
-    """(調定額 in force, 未納額) per household and fiscal year."""
-    states: dict[_Key, tuple[int, int]] = {}
-    for ledger in found:
-        for i in ledger.instalments:
-            key = (ledger.municipality, ledger.household_id, i.fiscal_year)
-            charged, owed = states.get(key, (0, 0))
-            states[key] = (charged + i.charged, owed + i.outstanding)
-    return states
 
 
 def collection_rates_for_incentives(

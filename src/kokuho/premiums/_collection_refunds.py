@@ -72,11 +72,14 @@ class Settlement:
         return "lapsed" if as_of > self.last_claim_day else "open"
 
 
-def decide_refunds(engine: sa.Engine, municipality: str, decided_on: dt.date) -> list[Settlement]:
-    """Settles every 過誤納金 of ``municipality`` not settled yet, as of ``decided_on``: 充当
-    to the household's overdue instalments (any fiscal year, oldest 納期限 first), the rest a
-    refund whose claim lapses after two years. Returns the new decisions; a second call on
-    the same day finds nothing left to settle (idempotent)."""
+def decide_refunds(
+    engine: sa.Engine, municipality: str, decided_on: dt.date, *, household_id: str | None = None
+) -> list[Settlement]:
+    """Settles every 過誤納金 of ``municipality`` (or of its one household ``household_id``)
+    not settled yet, as of ``decided_on``: 充当 to the household's overdue instalments (any
+    fiscal year, oldest 納期限 first), the rest a refund whose claim lapses after two years.
+    Returns the new decisions; a second call on the same day finds nothing left to settle
+    (idempotent)."""
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two runs at once must not both settle the same 過誤納金 (SQLite serialises
@@ -84,6 +87,8 @@ def decide_refunds(engine: sa.Engine, municipality: str, decided_on: dt.date) ->
             connection.execute(sa.text("LOCK TABLE premium_refunds IN SHARE ROW EXCLUSIVE MODE"))
         rows: list[dict[str, object]] = []
         for ledger in ledgers(connection, decided_on, municipality):
+            if household_id is not None and ledger.household_id != household_id:
+                continue
             overdue = ledger.overdue(decided_on)
             for year, amount in sorted(ledger.overpaid.items()):
                 left = amount
@@ -147,6 +152,27 @@ def pay_refund(engine: sa.Engine, refund_id: int, paid_on: dt.date) -> Settlemen
             sa.update(refunds).where(refunds.c.refund_id == refund_id).values(paid_on=paid_on)
         )
     return dataclasses.replace(found, paid_on=paid_on)
+
+
+def household_account(
+    engine: sa.Engine, municipality: str, household_id: str, as_of: dt.date
+) -> dict[int, tuple[int, int]]:
+    """Per fiscal year of the household, its 調定額 in force and what it paid by ``as_of``
+    (payments and 充当 received, 過誤納金 included) — 調定 and 収納 of one household."""
+    with engine.connect() as connection:
+        found = [
+            ledger for ledger in ledgers(connection, as_of, municipality)
+            if ledger.household_id == household_id
+        ]  # fmt: skip
+    account: dict[int, tuple[int, int]] = {}
+    for ledger in found:
+        for state in ledger.instalments:
+            charged, paid = account.get(state.fiscal_year, (0, 0))
+            account[state.fiscal_year] = (charged + state.charged, paid + state.paid)
+        for year, amount in ledger.overpaid.items():
+            charged, paid = account.get(year, (0, 0))
+            account[year] = (charged, paid + amount)
+    return account
 
 
 def settlements(engine: sa.Engine, municipality: str) -> list[Settlement]:

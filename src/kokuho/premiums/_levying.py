@@ -190,6 +190,7 @@ def reassess(
     decided_on: dt.date,
     *,
     exception: PeriodLimitException | None = None,
+    household_id: str | None = None,
 ) -> ReassessmentRun:
     """更正 of every household of the year against the 調定 in force, decided on
     ``decided_on``: 増額/減額 through ``correct``, an initial 調定 for a household new to the
@@ -198,16 +199,20 @@ def reassess(
     Each household's decision is independent: one the §110-2(1) period limit bars (or that
     the engine refuses) is listed in ``refused`` with the reason and the others are recorded,
     all in one transaction. ``exception`` (§110-2(2)) lets reductions pass the limit.
-    Running again the same day records nothing new.
+    Running again the same day records nothing new. ``household_id`` limits the run to that
+    household (a §110-2(2) exception is one household's, never the whole year's).
     """
     rules = load_premium_rules(fiscal_year, municipality)
-    previous = _in_force(engine, municipality, fiscal_year)
+    previous = _in_force(engine, municipality, fiscal_year, household_id)
     batches: dict[ChargeKind, list[Assessment]] = {"initial": [], "increase": [], "decrease": []}
     changes: list[HouseholdChange] = []
     refused: list[RefusedHousehold] = []
     fresh: list[Assessment] = []
     unchanged = 0
-    inputs = list(household_inputs(engine, municipality, fiscal_year))
+    inputs = [
+        h for h in household_inputs(engine, municipality, fiscal_year)
+        if household_id is None or h.household_id == household_id
+    ]  # fmt: skip
     seen = {h.household_id for h in inputs}
     inputs += [_gone(h, municipality, fiscal_year) for h in sorted(set(previous) - seen)]
     for household in inputs:

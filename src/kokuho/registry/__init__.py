@@ -7,7 +7,9 @@ Other contexts use this module only; the underscored modules are private.
 from kokuho.registry import _tables as tables
 from kokuho.registry._csv import read_rows as read_csv_rows
 from kokuho.registry._errors import FileRejected, RowError
-from kokuho.registry._events import LOSS_REASONS
+from kokuho.registry._events import COLUMNS as FEED_COLUMNS
+from kokuho.registry._events import LOSS_REASONS, RESIDENCY_COLUMNS
+from kokuho.registry._events import REQUIRED as FEED_REQUIRED
 from kokuho.registry._feed import ImportReport, import_changes
 from kokuho.registry._insurers import INSURER_KINDS, InsurerLoadReport, load_insurers
 from kokuho.registry._link_queries import (
@@ -43,6 +45,9 @@ from kokuho.registry._queries import Coverage, Overlap, PersonRecord, Terms, fin
 from kokuho.registry._residents import ResidentLoadReport, load_residents
 
 __all__ = [
+    "FEED_COLUMNS",
+    "FEED_REQUIRED",
+    "RESIDENCY_COLUMNS",
     "INSURER_KINDS",
     "LOSS_REASONS",
     "NO_MEMBER",

@@ -17,14 +17,20 @@ TERM_FIELDS: Final = (
     "limit_category",
     "specific_disease",
 )
+#: A dependant's residency (被扶養者の国内居住要件, docs/dependants.md): optional, on a 2 家族
+#: acquire only. The import accepts them so one file serves both; it does not judge them
+#: (``kokuho dependants check`` does: the boundary room, which the register cannot import).
+RESIDENCY_COLUMNS: Final = frozenset(
+    {"residence", "visa_status", "residency_exception", "exception_evidence", "exception_until"}
+)
 COLUMNS: Final = frozenset(
     {
         "event_id", "event", "effective_date", "insurer_number", "symbol", "number", "branch",
         "name_kanji", "name_kana", "birth_date", "sex", "address", "relationship",
         "copay_percent", "elderly_copay_percent", "limit_category", "specific_disease",
-        "card_class", "loss_reason",
+        "card_class", "loss_reason", "decided_on",
     }
-)  # fmt: skip
+) | RESIDENCY_COLUMNS  # fmt: skip
 REQUIRED: Final = frozenset(
     {"event_id", "event", "effective_date", "insurer_number", "symbol", "number", "branch"}
 )
@@ -59,6 +65,9 @@ class Event:
     card_class: str
     terms: dict[str, int | str | None]
     loss_reason: str | None
+    #: 資格決定日/確認日 of an ``acquire`` (when the insurer or 年金機構 confirmed the 資格取得):
+    #: far after ``effective`` for a retroactive enrolment (国保法 §110-2(2), docs/boundary.md).
+    decided_on: dt.date | None = None
 
 
 def parse_date(field: str, raw: str) -> dt.date:
@@ -136,6 +145,7 @@ def parse_event(line: int, raw: dict[str, str]) -> Event:
     birth_date = sex = relationship = None
     loss_reason = None
     card_class = "01"
+    decided_on = None
     if kind == "acquire":
         for name in ("name_kanji", "name_kana", "address"):
             if name not in person:
@@ -150,7 +160,14 @@ def parse_event(line: int, raw: dict[str, str]) -> Event:
         card_class = get("card_class", "") or "01"
         if len(card_class) != 2 or not card_class.isalnum():
             raise FieldError("card_class", f"{card_class!r} is not a 2-character 被保険者証区分")
-        used |= {*PERSON_FIELDS, *TERM_FIELDS, "birth_date", "sex", "relationship", "card_class"}
+        if get("decided_on", ""):
+            decided_on = parse_date("decided_on", get("decided_on", ""))
+            if decided_on < effective:
+                raise FieldError("decided_on", "資格決定日 is before the 資格取得日")
+        used |= {*PERSON_FIELDS, *TERM_FIELDS, "birth_date", "sex", "relationship", "card_class",
+                 "decided_on"}  # fmt: skip
+        if relationship == 2:
+            used |= RESIDENCY_COLUMNS
     elif kind == "lose":
         loss_reason = get("loss_reason", "")
         if loss_reason not in LOSS_REASONS:
@@ -168,5 +185,5 @@ def parse_event(line: int, raw: dict[str, str]) -> Event:
             raise FieldError(name, f"is not used by a {kind} event; leave it empty")
     return Event(
         line, event_id, kind, effective, insured, _digest(row), person, birth_date, sex,
-        relationship, card_class, terms, loss_reason,
+        relationship, card_class, terms, loss_reason, decided_on,
     )  # fmt: skip

@@ -84,6 +84,7 @@ class _Period:
     new: bool = False
     dirty: bool = False
     dirty_terms: set[dt.date] = field(default_factory=set)
+    decided_on: dt.date | None = None
 
 
 class _Reject(Exception):
@@ -255,7 +256,7 @@ class _Import:
             _Period(
                 self.next_coverage, person.person_id, event.effective, None, None,
                 event.relationship, event.card_class, {event.effective: terms}, set(),
-                new=True, dirty_terms={event.effective},
+                new=True, dirty_terms={event.effective}, decided_on=event.decided_on,
             )
         )  # fmt: skip
         self.next_coverage += 1

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 _PERSON = ("person_id", "name_kanji", "name_kana", "birth_date", "sex", "address", "match_key")
 _COVERAGE = (
     "coverage_id", "person_id", "insurer_number", "symbol", "number", "branch", "acquired_on",
-    "lost_on", "loss_reason", "relationship", "card_class",
+    "lost_on", "loss_reason", "relationship", "card_class", "decided_on",
 )  # fmt: skip
 _TERMS = ("coverage_id", "effective_from", *TERM_FIELDS)
 _EVENT = ("insurer_number", "event_id", "kind", "effective_date", "file_id", "line", "digest")
@@ -47,7 +47,7 @@ def write(connection: sa.Connection, state: _Import, file_id: int, events: list[
                 new_coverages.append(
                     (p.coverage_id, p.person_id, insured.insurer, insured.symbol, insured.number,
                      insured.branch, p.acquired_on, p.lost_on, p.loss_reason, p.relationship,
-                     p.card_class)
+                     p.card_class, p.decided_on)
                 )  # fmt: skip
             elif p.dirty:
                 lost.append({"cid": p.coverage_id, "lost": p.lost_on, "reason": p.loss_reason})

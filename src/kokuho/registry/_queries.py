@@ -45,6 +45,8 @@ class Coverage:
     relationship: int
     card_class: str
     terms: list[Terms] = field(default_factory=list)
+    #: 資格決定日/確認日 when the feed gave one (docs/formats.md §2).
+    decided_on: dt.date | None = None
 
     def covers(self, day: dt.date) -> bool:
         return self.acquired_on <= day and (self.lost_on is None or day < self.lost_on)
@@ -101,6 +103,7 @@ def _coverages(connection: sa.Connection, where: sa.ColumnElement[bool]) -> list
             row.relationship,
             row.card_class,
             terms.get(row.coverage_id, []),
+            row.decided_on,
         )
         for row in rows
     ]

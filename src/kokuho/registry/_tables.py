@@ -46,6 +46,8 @@ coverages = sa.Table(
     sa.Column("loss_reason", sa.String(2)),
     sa.Column("relationship", sa.SmallInteger, nullable=False),
     sa.Column("card_class", sa.String(2), nullable=False),
+    # 資格決定日/確認日 from the feed (optional): a retroactive enrolment shows here.
+    sa.Column("decided_on", sa.Date),
     sa.UniqueConstraint("insurer_number", "symbol", "number", "branch", "acquired_on"),
     sa.Index("ix_coverages_person", "person_id"),
 )

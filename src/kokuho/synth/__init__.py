@@ -17,6 +17,8 @@ in the same files real users feed in (docs/formats.md).
     incentives/                  national backdrop, efforts and 収納率 for kokuho.incentives
                                  (synth/_incentive_inputs.py)
     masters/                     the sample 医薬品・傷病名 masters and 後発医薬品 list they use
+    care/                        要介護認定 and 介護給付費明細書 of the 65+, and the planted
+                                 linkage failures (synth/_care.py)
     manifest.json                parameters, files and the counts of every planted case
 
 ``write_payments`` writes ``payments/payments_FY{year}.csv`` (§9) later, from the 調定 the
@@ -36,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kokuho.synth import (
+    _care,
     _checkups,
     _claims,
     _events,
@@ -85,6 +88,7 @@ def generate(
     checkups: bool = True,
     claims: bool = True,
     incentives: bool = True,
+    care: bool = True,
 ) -> Manifest:
     """Builds the synthetic prefecture of ``persons`` people at ``start``, simulates
     ``years`` years of life and writes every file into ``out_dir``.
@@ -95,7 +99,8 @@ def generate(
     archives of every simulated fiscal year under ``checkups/`` (synth/_checkups.py); they
     draw from their own random stream, so every other file is the same with or without them.
     ``claims`` likewise adds the レセ電 claims under ``claims/`` (synth/_claims.py), and
-    ``incentives`` the 保険者努力支援制度 input files under ``incentives/``.
+    ``incentives`` the 保険者努力支援制度 input files under ``incentives/``, and ``care`` the
+    要介護認定 and 介護 claims of the 65+ under ``care/`` (synth/_care.py).
     """
     if persons < MIN_PERSONS:
         raise ValueError(f"persons must be at least {MIN_PERSONS}, got {persons}")
@@ -106,13 +111,17 @@ def generate(
     _claims.prepare(out_dir, overwrite)  # claims: likewise
     _incentive_inputs.prepare(out_dir, overwrite)  # incentive inputs: likewise
     _incomes.prepare(out_dir, overwrite)  # incomes: likewise
+    if care:
+        _care.prepare(out_dir, overwrite)  # care: likewise
     _prepare(out_dir, overwrite)
     # Millions of long-lived rows and lists and no garbage cycles: the cycle collector's
     # repeated full scans would cost a large share of the run.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _generate(out_dir, seed, persons, start, years, report, checkups, claims, incentives)
+        return _generate(
+            out_dir, seed, persons, start, years, report, checkups, claims, incentives, care
+        )
     finally:
         if collecting:
             gc.enable()
@@ -128,6 +137,7 @@ def _generate(
     checkups: bool = True,
     claims: bool = True,
     incentives: bool = True,
+    care: bool = True,
 ) -> Manifest:
     rng = random.Random(seed)
     prefecture = load_prefecture()
@@ -179,6 +189,14 @@ def _generate(
         incentive_files = incentive.files
         planted.update(incentive.counts)
     # -- end of incentive inputs
+    # -- care (synth/_care.py): 要介護認定 and 介護 claims, their own random stream
+    care_files: list[str] = []
+    if care:
+        report("care")
+        care_written = _care.write(world, out_dir, seed)
+        care_files = care_written.files
+        planted.update(care_written.counts)
+    # -- end of care
 
     overlaps = simulation.overlaps()
     counts = dict(world.counts)
@@ -206,7 +224,7 @@ def _generate(
         years=years,
         files=tuple(["insurers.csv", "institutions.csv", *sorted(feed.files), "residents.csv",
                      "mynumber_submissions.csv", *incomes.files, *checkup_files, *claim_files,
-                     *incentive_files]),
+                     *incentive_files, *care_files]),
         counts=dict(sorted(counts.items())),
         overlaps=tuple(overlaps),
     )  # fmt: skip

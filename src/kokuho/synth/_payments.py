@@ -13,6 +13,12 @@ their 納期 and leave the rest, some pay nothing (滞納); a few pay one 納期
 shares aim the 現年分 収納率 near Kagawa's published 93.22 % for FY2022
 (市町村国保; https://limo.media/articles/-/66298?page=3): a calibration target, not a
 per-municipality fact.
+
+What a 納期 still owes is recovered in the years after (滞納繰越分): during each of the next
+fiscal years a share of it is paid, by 分納 in monthly parts or in one sum (差押, 完納), from
+``data/synth_payments.yaml`` (``arrears_recovery``, unconfirmed: a calibration aiming the
+滞納繰越分 収納率 at 20–35 %). Recoveries draw from a stream of their own, so the payments of
+the year itself are the same as without them.
 """
 
 from __future__ import annotations
@@ -22,13 +28,18 @@ import hashlib
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
+import yaml
+
+from kokuho.store import data_text
 from kokuho.synth._outputs import Written
 from kokuho.synth._writers import write_table
 
 FOLDER: Final = "payments"
+RECOVERY_FILE: Final = "synth_payments.yaml"
 COLUMNS: Final = ("payment_id", "municipality", "household", "fiscal_year", "instalment",
                   "paid_on", "amount", "channel")  # fmt: skip
 
@@ -67,6 +78,35 @@ class Charge(Protocol):
     def charged(self) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """How arrears are paid in later years (``arrears_recovery`` of the data file)."""
+
+    yearly_share: float
+    years: int
+    instalment_plan_share: float
+    target_low: float
+    target_high: float
+
+
+def arrears_recovery() -> Recovery:
+    """The recovery calibration from ``data/synth_payments.yaml`` (a local copy wins)."""
+    node = yaml.safe_load(data_text(RECOVERY_FILE))["arrears_recovery"]
+    recovery = Recovery(
+        float(node["yearly_share"]),
+        int(node["years"]),
+        float(node["instalment_plan_share"]),
+        float(node["target_low"]),
+        float(node["target_high"]),
+    )
+    for name in ("yearly_share", "instalment_plan_share", "target_low", "target_high"):
+        if not 0 <= getattr(recovery, name) <= 1:
+            raise ValueError(f"{RECOVERY_FILE}: arrears_recovery.{name} must be within 0..1")
+    if not 0 <= recovery.years <= 5:
+        raise ValueError(f"{RECOVERY_FILE}: arrears_recovery.years must be within 0..5")
+    return recovery
+
+
 def _pick(rng: random.Random, shares: tuple[tuple[str, float], ...]) -> str:
     return rng.choices([name for name, _ in shares], [share for _, share in shares])[0]
 
@@ -95,6 +135,8 @@ def _habits(
 def write_payments(out_dir: Path, seed: int, charges: Iterable[Charge]) -> Written:
     """Writes one payments file per fiscal year of ``charges`` under ``out_dir/payments``."""
     rng = random.Random(hashlib.sha256(f"payments-{seed}".encode()).digest())
+    later = random.Random(hashlib.sha256(f"arrears-{seed}".encode()).digest())
+    recovery = arrears_recovery()
     households: dict[tuple[str, str], list[Charge]] = defaultdict(list)
     for charge in charges:
         if charge.charged > 0:
@@ -109,7 +151,13 @@ def write_payments(out_dir: Path, seed: int, charges: Iterable[Charge]) -> Writt
         schedule = sorted(households[key], key=lambda c: (c.fiscal_year, c.instalment))
         twice = rng.choice(schedule) if habit == "twice" else None
         for charge in schedule:
-            for paid_on, amount, how in _payments(rng, habit, channel, charge):
+            paid = _payments(rng, habit, channel, charge)
+            owed = charge.charged - sum(amount for _, amount, _ in paid)
+            if owed > 0:
+                recovered = _recovered(later, recovery, charge, owed)
+                counts["payments_recovered_yen"] += sum(amount for _, amount, _ in recovered)
+                paid += recovered
+            for paid_on, amount, how in paid:
                 rows[charge.fiscal_year].append(_row(charge, paid_on, amount, how, rows))
             if charge is twice:
                 day = charge.due + dt.timedelta(days=rng.randint(1, 20))
@@ -140,6 +188,37 @@ def _payments(
         return [(charge.due + dt.timedelta(days=rng.randint(0, 60)), part, "counter")]
     early = 0 if channel == "account_transfer" else rng.randint(0, 10)
     return [(charge.due - dt.timedelta(days=early), charge.charged, channel)]
+
+
+def _recovered(
+    rng: random.Random, recovery: Recovery, charge: Charge, owed: int
+) -> list[tuple[dt.date, int, str]]:
+    """The later payments of the ``owed`` yen of a 納期: in each of the fiscal years after its
+    year, with ``yearly_share`` chance, all of it, by 分納 (2–6 monthly parts) or in one sum.
+    A year's arrears enter the next year's accounts on 1 June (after 出納閉鎖), older ones on
+    1 April, so that is where each window starts."""
+    for k in range(1, recovery.years + 1):
+        if rng.random() >= recovery.yearly_share:
+            continue
+        year = charge.fiscal_year + k
+        start = dt.date(year, 6 if k == 1 else 4, 1)
+        months = 10 if k == 1 else 12  # whole months until 31 March of the year
+        if rng.random() < recovery.instalment_plan_share:
+            parts = min(rng.randint(2, 6), owed)
+            first = rng.randint(0, months - parts)
+            share, rest = divmod(owed, parts)
+            return [
+                (_month_day(start, first + n, rng), share + (rest if n == 0 else 0), "counter")
+                for n in range(parts)
+            ]
+        return [(_month_day(start, rng.randint(0, months - 1), rng), owed, "counter")]
+    return []
+
+
+def _month_day(start: dt.date, months: int, rng: random.Random) -> dt.date:
+    """A day (1st–28th) of the month ``months`` after ``start``'s."""
+    index = start.month - 1 + months
+    return dt.date(start.year + index // 12, index % 12 + 1, rng.randint(1, 28))
 
 
 def _row(

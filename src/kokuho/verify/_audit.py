@@ -57,6 +57,11 @@ ACTIONS: Final = frozenset(
         "check_number", "check_card_pin", "check_card_face", "card_challenge", "read_patient",
         "register_reference", "bulk_submit", "bulk_fetch", "read_member", "dashboard_list",
         *(f"read_{c}" for c in ConsentCategory),
+        # kokuho.boundary (docs/boundary.md): double-payment cases, notices, 報告徴収.
+        "boundary_open", "boundary_list", "boundary_case", "boundary_loss",
+        "boundary_judgement", "boundary_reduction", "boundary_refund", "boundary_close",
+        "boundary_notice", "boundary_notice_list", "boundary_reports",
+        "boundary_report_request", "boundary_report_answer",
     }
 )  # fmt: skip
 #: 結果: a validity code (資格有効性), a fixed word, or ``refused:`` and a reason code.

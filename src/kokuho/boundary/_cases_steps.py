@@ -1,0 +1,371 @@
+"""The case workflow, each step recorded (append-only) and audited:
+
+① 資格喪失: the 国保 loss dated the employee 資格取得日, written as a change-feed file in the
+   register's own format and imported (docs/formats.md §2), so the register says it too, and
+   the ordinary 更正 of the years still within the §110-2(1) limit (fault or not);
+② the judgement whether the cause is 被保険者の責めに帰することのできない事由, with the evidence
+   (資格決定通知書: 資格取得日 and 資格決定日, who decided, when) — or that it is the person's
+   own fault (a late 脱退届), with the reason;
+③ 減額賦課決定: per fiscal year a 更正 of the household (the years ① reduced are stated as
+   reduced then); a year the §110-2(1) limit bars is reduced only under §110-2(2) (no
+   fault), otherwise left with the reason; then 過誤納金 are
+   settled (充当, then 還付 whose claim prescribes two years after the decision, §110(1)).
+
+A judgement is replaced only by a new one naming it (``supersedes``); nothing is edited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from kokuho.boundary._cases import read_cases
+from kokuho.boundary._cases_model import (
+    Case,
+    CaseAudit,
+    CaseError,
+    Evidence,
+    StepKind,
+    UnknownCase,
+    dumps,
+)
+from kokuho.boundary._cases_tables import boundary_case_steps
+from kokuho.boundary._rules import load_boundary_rules
+from kokuho.premiums import (
+    PeriodLimitException,
+    PremiumRuleError,
+    RefundRefused,
+    decide_refunds,
+    household_account,
+    last_claim_day,
+    load_premium_rules,
+    pay_refund,
+    reassess,
+    settlements,
+)
+from kokuho.registry import FileRejected, import_changes
+from kokuho.registry import tables as register
+
+FEED_COLUMNS = (
+    "event_id", "event", "effective_date", "insurer_number", "symbol", "number", "branch",
+    "loss_reason",
+)  # fmt: skip
+#: 喪失事由 03 他保険加入 (docs/formats.md §2).
+OTHER_INSURANCE = "03"
+#: The legal bases the notices and reasons name (domain notes §3).
+LIMIT_RULE = "国民健康保険法第110条の2第1項"
+EXCEPTION_RULE = "国民健康保険法第110条の2第2項"
+PRESCRIPTION_RULE = "国民健康保険法第110条第1項"
+
+
+def _case(engine: sa.Engine, case_id: int) -> Case:
+    found = read_cases(engine, None, [case_id])
+    if not found:
+        raise UnknownCase(f"no double-payment case {case_id}")
+    if found[0].status == "closed":
+        raise CaseError(f"case {case_id} is closed")
+    return found[0]
+
+
+def _record(
+    engine: sa.Engine,
+    case: Case,
+    step: StepKind,
+    decided_on: dt.date,
+    actor: str,
+    detail: dict[str, Any],
+    supersedes: int | None = None,
+) -> Case:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(boundary_case_steps),
+            {
+                "case_id": case.case_id,
+                "step": step,
+                "decided_on": decided_on,
+                "recorded_at": dt.datetime.now(dt.UTC),
+                "recorded_by": actor,
+                "supersedes": supersedes,
+                "detail": dumps(detail),
+            },
+        )
+    return read_cases(engine, None, [case.case_id])[0]
+
+
+def _check_actor(actor: str) -> None:
+    if not actor.strip() or len(actor) > 100:
+        raise CaseError("the person recording a step must be named (1–100 characters)")
+
+
+def record_loss(
+    engine: sa.Engine,
+    case_id: int,
+    decided_on: dt.date,
+    feed_dir: Path,
+    *,
+    actor: str,
+    audit: CaseAudit,
+) -> Case:
+    """① 資格喪失 of the 国保 coverage on the employee 資格取得日 (reason 03 他保険加入): a
+    change-feed file in ``feed_dir`` imported into the register, then the step. Recording it
+    again changes nothing (the feed event is the case's own id, the step exists)."""
+    _check_actor(actor)
+    case = _case(engine, case_id)
+    if case.current("loss") is not None:
+        return case
+    c = register.coverages.c
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(c.insurer_number, c.symbol, c.number, c.branch, c.lost_on).where(
+                c.coverage_id == case.kokuho_coverage_id
+            )
+        ).one()
+    loss_day = case.overlap_from
+    feed_dir.mkdir(parents=True, exist_ok=True)
+    path = feed_dir / f"boundary-case-{case_id}-loss.csv"
+    values = [f"boundary-{case_id}-loss", "lose", loss_day.isoformat(), row.insurer_number,
+              row.symbol, row.number, row.branch, OTHER_INSURANCE]  # fmt: skip
+    path.write_text(",".join(FEED_COLUMNS) + "\r\n" + ",".join(values) + "\r\n", "utf-8")
+    try:
+        import_changes(engine, path)
+    except FileRejected as error:
+        raise CaseError(f"case {case_id}: the register refused the loss: {error}") from None
+    audit("boundary_loss", actor, [case.person_id], {"case_id": case_id})
+    detail = {
+        "lost_on": loss_day.isoformat(),
+        "feed_file": path.name,
+        "previous_lost_on": row.lost_on.isoformat() if row.lost_on else None,
+        "reassessed": _ordinary_reductions(engine, case, decided_on),
+    }
+    return _record(engine, case, "loss", decided_on, actor, detail)
+
+
+def _ordinary_reductions(engine: sa.Engine, case: Case, decided_on: dt.date) -> list[Any]:
+    """The 資格喪失処理's ordinary 更正 (§110-2(1) still open): the years within the limit are
+    reassessed with the loss at once, whoever was at fault. A year refused here (a decision
+    already made that day) is left to ③, which reassesses it again."""
+    done: list[Any] = []
+    for year in case.years:
+        if year.barred(decided_on):
+            continue
+        try:
+            run = reassess(engine, case.municipality, year.fiscal_year, decided_on,
+                           household_id=year.household_id)  # fmt: skip
+        except PremiumRuleError as error:
+            done.append({"fiscal_year": year.fiscal_year, "refused": str(error)})
+            continue
+        for change in run.changes:
+            done.append({"fiscal_year": year.fiscal_year, "before": change.previous_total,
+                         "after": change.total})  # fmt: skip
+        for refused in run.refused:
+            done.append({"fiscal_year": year.fiscal_year, "refused": refused.reason})
+    return done
+
+
+def judge(
+    engine: sa.Engine,
+    case_id: int,
+    decided_on: dt.date,
+    *,
+    no_fault: bool,
+    evidence: Evidence | None = None,
+    reason: str = "",
+    supersedes: int | None = None,
+    actor: str,
+    audit: CaseAudit,
+) -> Case:
+    """② The judgement: ``no_fault`` (被保険者の責めに帰することのできない事由) needs the
+    evidence whose 資格取得日 is the case's and whose 資格決定日 is later; a judgement of fault
+    needs its ``reason`` (e.g. 本人の脱退届の遅延). A second judgement must name the one it
+    supersedes; after the 減額賦課決定 none is taken."""
+    _check_actor(actor)
+    case = _case(engine, case_id)
+    if case.current("reduction") is not None:
+        raise CaseError(f"case {case_id}: the 減額賦課決定 is made; no new judgement")
+    current = case.current("judgement")
+    if current is not None and supersedes != current.step_id:
+        raise CaseError(
+            f"case {case_id} is judged (step {current.step_id}); a new judgement must "
+            f"supersede it (supersedes={current.step_id})"
+        )
+    if current is None and supersedes is not None:
+        raise CaseError(f"case {case_id} has no judgement {supersedes} to supersede")
+    detail: dict[str, Any] = {"no_fault": no_fault, "reason": reason.strip()}
+    if no_fault:
+        if evidence is None or not evidence.document.strip() or not evidence.decided_by.strip():
+            raise CaseError(
+                f"case {case_id}: a no-fault judgement needs its evidence (document, "
+                f"資格取得日, 資格決定日, who decided)"
+            )
+        if evidence.acquired_on != case.employee_acquired_on:
+            raise CaseError(
+                f"case {case_id}: the document's 資格取得日 {evidence.acquired_on} is not the "
+                f"employee 資格取得日 {case.employee_acquired_on}"
+            )
+        rules = load_boundary_rules()
+        if rules.evidence_decided_after_acquired and evidence.decided_on <= evidence.acquired_on:
+            raise CaseError(
+                f"case {case_id}: 資格決定日 {evidence.decided_on} is not after the 資格取得日 "
+                f"{evidence.acquired_on}: nothing was filed retroactively"
+            )
+        if evidence.decided_on > decided_on:
+            raise CaseError(f"case {case_id}: the document is dated after the judgement")
+        detail["evidence"] = evidence.as_json()
+    elif not reason.strip():
+        raise CaseError(f"case {case_id}: a judgement of fault must give its reason")
+    audit("boundary_judgement", actor, [case.person_id], {"case_id": case_id})
+    return _record(engine, case, "judgement", decided_on, actor, detail, supersedes)
+
+
+def decide(
+    engine: sa.Engine, case_id: int, decided_on: dt.date, *, actor: str, audit: CaseAudit
+) -> Case:
+    """③ 減額賦課決定 and the settlement of what was overpaid. Needs ① and ②. Per year: within
+    the §110-2(1) limit an ordinary 減額賦課; beyond it only on a no-fault judgement (§110-2(2)),
+    else the year stays as it is and the reason says so."""
+    _check_actor(actor)
+    case = _case(engine, case_id)
+    loss, judgement = case.current("loss"), case.current("judgement")
+    if loss is None or judgement is None:
+        raise CaseError(f"case {case_id}: record the loss (①) and the judgement (②) first")
+    if case.current("reduction") is not None:
+        raise CaseError(f"case {case_id}: the 減額賦課決定 is already made")
+    if decided_on < judgement.decided_on:
+        raise CaseError(f"case {case_id}: the decision is dated before the judgement")
+    no_fault = bool(judgement.detail["no_fault"])
+    in_force = load_boundary_rules().exception_in_force_from
+    exception = None
+    if no_fault:
+        ev = judgement.detail["evidence"]
+        exception = PeriodLimitException(
+            "被保険者の責めに帰することのできない事由による被用者保険との適用関係の調整",
+            f"{ev['document']} (資格取得日 {ev['acquired_on']}, 資格決定日 {ev['decided_on']}, "
+            f"{ev['decided_by']})",
+            judgement.decided_on,
+        )
+    for year in case.years:  # every rule file readable before anything is written
+        try:
+            load_premium_rules(year.fiscal_year, case.municipality)
+        except PremiumRuleError as error:
+            raise CaseError(f"case {case_id}: FY{year.fiscal_year}: {error}") from None
+    years: list[dict[str, Any]] = []
+    for year in case.years:
+        barred = year.barred(decided_on)
+        entry: dict[str, Any] = {
+            "fiscal_year": year.fiscal_year, "household_id": year.household_id,
+            "months": list(year.months), "limit": year.limit.isoformat(), "barred": barred,
+        }  # fmt: skip
+        if barred and (not no_fault or decided_on < in_force):
+            why = (
+                f"被保険者の責めに帰すべき事由 ({judgement.detail['reason']}) のため"
+                if not no_fault
+                else f"{in_force} 施行前 (data/boundary/rules.yaml) のため"
+            )
+            entry.update(
+                basis=LIMIT_RULE, reduction=0,
+                reason=(f"{LIMIT_RULE}の期間制限 ({year.limit} 以降は賦課決定不可) を経過。"
+                        f"{why}{EXCEPTION_RULE}は適用されない"),
+            )  # fmt: skip
+            years.append(entry)
+            continue
+        run = reassess(
+            engine, case.municipality, year.fiscal_year, decided_on,
+            exception=exception if barred else None, household_id=year.household_id,
+        )  # fmt: skip
+        refused = [r.reason for r in run.refused if r.household_id == year.household_id]
+        if refused:
+            raise CaseError(f"case {case_id}: FY{year.fiscal_year}: {refused[0]}")
+        change = next((c for c in run.changes if c.household_id == year.household_id), None)
+        before = change.previous_total if change else year.charged
+        if change is not None:
+            after = change.total
+        else:  # an earlier 更正 (at ①, or the municipality's own run) took the months off
+            account = household_account(engine, case.municipality, year.household_id, decided_on)
+            after = account.get(year.fiscal_year, (year.charged, 0))[0]
+            at_loss = [r for r in loss.detail.get("reassessed", [])
+                       if r["fiscal_year"] == year.fiscal_year and "after" in r]  # fmt: skip
+            entry["reduced_on"] = loss.decided_on.isoformat() if at_loss else None
+        entry.update(
+            basis=EXCEPTION_RULE if barred else LIMIT_RULE, before=before, after=after,
+            reduction=before - after,
+            reason=(f"{EXCEPTION_RULE}により期間制限 ({year.limit}) 経過後の減額賦課"
+                    if barred else f"{LIMIT_RULE}の期間制限 ({year.limit}) 内の減額賦課"),
+        )  # fmt: skip
+        entry.setdefault("reduced_on", decided_on.isoformat() if change else None)
+        years.append(entry)
+    refunds: list[dict[str, Any]] = []
+    for household in sorted({y.household_id for y in case.years}):
+        for s in decide_refunds(engine, case.municipality, decided_on, household_id=household):
+            refunds.append(
+                {"refund_id": s.refund_id, "fiscal_year": s.fiscal_year, "kind": s.kind,
+                 "amount": s.amount, "household_id": s.household_id,
+                 "last_claim_day": s.last_claim_day.isoformat() if s.last_claim_day else None}
+            )  # fmt: skip
+    audit("boundary_reduction", actor, [case.person_id], {"case_id": case_id})
+    detail = {
+        "no_fault": no_fault, "years": years, "refunds": refunds,
+        "reduction": sum(int(y["reduction"]) for y in years),
+        "refund": sum(int(r["amount"]) for r in refunds if r["kind"] == "refund"),
+        "last_claim_day": last_claim_day(decided_on).isoformat(),
+    }  # fmt: skip
+    return _record(engine, case, "reduction", decided_on, actor, detail)
+
+
+def claim_refund(
+    engine: sa.Engine, case_id: int, claimed_on: dt.date, *, actor: str, audit: CaseAudit
+) -> Case:
+    """The person claims the case's refunds on ``claimed_on``; each is paid that day. Refused
+    as a whole (nothing paid) when the claim prescribed (§110(1): two years from the
+    decision) or nothing is left to pay."""
+    _check_actor(actor)
+    case = _case(engine, case_id)
+    reduction = case.current("reduction")
+    if reduction is None:
+        raise CaseError(f"case {case_id}: no 減額賦課決定 yet, so nothing to refund")
+    ids = {int(r["refund_id"]) for r in reduction.detail["refunds"] if r["kind"] == "refund"}
+    found = [s for s in settlements(engine, case.municipality) if s.refund_id in ids]
+    open_ = [s for s in found if s.status(claimed_on) == "open"]
+    lapsed = [s for s in found if s.status(claimed_on) == "lapsed"]
+    if lapsed:
+        raise CaseError(
+            f"case {case_id}: the refund claim prescribed after {lapsed[0].last_claim_day} "
+            f"({PRESCRIPTION_RULE}: 2 years from the decision of {lapsed[0].decided_on})"
+        )
+    if not open_:
+        raise CaseError(f"case {case_id}: no refund is left to pay")
+    if claimed_on < reduction.decided_on:
+        raise CaseError(f"case {case_id}: claimed before the decision of {reduction.decided_on}")
+    paid = []
+    for s in open_:
+        try:
+            paid.append(pay_refund(engine, s.refund_id, claimed_on))
+        except RefundRefused as error:  # pragma: no cover - checked above
+            raise CaseError(f"case {case_id}: {error}") from None
+    audit("boundary_refund", actor, [case.person_id], {"case_id": case_id})
+    detail = {"refunds": [{"refund_id": s.refund_id, "amount": s.amount} for s in paid],
+              "amount": sum(s.amount for s in paid)}  # fmt: skip
+    return _record(engine, case, "refund_claim", claimed_on, actor, detail)
+
+
+def close_case(
+    engine: sa.Engine, case_id: int, decided_on: dt.date, reason: str, *, actor: str,
+    audit: CaseAudit,
+) -> Case:  # fmt: skip
+    """Closes a case (e.g. the employee coverage was cancelled); no step follows."""
+    _check_actor(actor)
+    case = _case(engine, case_id)
+    if not reason.strip():
+        raise CaseError(f"case {case_id}: closing needs a reason")
+    audit("boundary_close", actor, [case.person_id], {"case_id": case_id})
+    return _record(engine, case, "close", decided_on, actor, {"reason": reason.strip()})
+
+
+def step_json(case: Case) -> list[dict[str, Any]]:
+    return [
+        {"step_id": s.step_id, "step": s.step, "decided_on": s.decided_on.isoformat(),
+         "recorded_by": s.recorded_by, "supersedes": s.supersedes, "detail": s.detail}
+        for s in case.steps
+    ]  # fmt: skip

@@ -1,0 +1,146 @@
+"""``kokuho care``: 介護給付費明細書 and 要介護認定 files into the care lake, and their join to
+the register."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.config import Settings
+
+
+@click.group()
+def care() -> None:
+    """介護: ingest 介護給付費明細書 and 要介護認定 files, and link them to the register."""
+
+
+_FILES = click.Path(exists=True, dir_okay=True, path_type=Path)
+
+
+def _files(paths: tuple[Path, ...], start: bytes = b"") -> list[Path]:
+    """The files named, and the *.csv files under the folders named (those that begin with
+    ``start`` only)."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        for file in sorted(path.rglob("*.csv")):
+            with file.open("rb") as handle:
+                if handle.read(len(start)) == start:
+                    found.append(file)
+    return found
+
+
+def _rejected(rejected: Any, what: str) -> None:
+    for problem in rejected.problems[:200]:
+        click.echo(str(problem), err=True)
+    bad = len({p.file for p in rejected.problems})
+    fail(f"{bad} {what} file(s) rejected with {len(rejected.problems)} problem(s); "
+         "nothing was loaded")  # fmt: skip
+
+
+def _report(report: Any, unit: str, as_json: bool) -> None:
+    rows = [
+        {"file": str(f.path), "sha256": f.digest, "status": "skipped" if f.skipped else "ingested",
+         unit: f.rows, "service_months": list(f.service_months), "repeated": f.repeated}
+        for f in report.files
+    ]  # fmt: skip
+    if as_json:
+        emit_json({"files": rows, "ingested": report.ingested, "skipped": report.skipped,
+                   unit: report.rows})  # fmt: skip
+        return
+    for row in rows:
+        if row["status"] == "skipped":
+            click.echo(f"{row['file']}: skipped (already in the lake)")
+        else:
+            click.echo(f"{row['file']}: {row[unit]} {unit} ingested")
+    click.echo(f"{report.ingested} file(s) ingested ({report.rows} {unit}), "
+               f"{report.skipped} skipped")  # fmt: skip
+
+
+@care.command("ingest")
+@click.argument("files", nargs=-1, required=True, type=_FILES)
+@json_option
+def ingest(files: tuple[Path, ...], as_json: bool) -> None:
+    """Load 介護給付費明細書 files (国保連 交換情報 CSV, cp932) into the care lake. Folders are
+    searched for *.csv files that begin with a コントロールレコード ("1,").
+
+    Every file is checked first: one bad record rejects the whole call, nothing is written, and
+    each problem is printed as file:line: (field) name: reason. A file already in the lake is
+    skipped; what a killed ingest left is removed first.
+    """
+    from kokuho.care import CareFileRejected, CareLake
+
+    paths = _files(files, b"1,")
+    if not paths:
+        fail("no 介護給付費明細書 files (*.csv) found")
+    lake = CareLake.from_settings(Settings.from_env())
+    try:
+        report = lake.ingest(paths)
+    except CareFileRejected as rejected:
+        _rejected(rejected, "介護給付費明細書")
+    _report(report, "claims", as_json)
+
+
+@care.command("certifications")
+@click.argument("files", nargs=-1, required=True, type=_FILES)
+@json_option
+def certifications(files: tuple[Path, ...], as_json: bool) -> None:
+    """Load 要介護認定 files (UTF-8 CSV, docs/care.md) into the care lake.
+
+    All or nothing, as `kokuho care ingest`: problems are printed as file:line: column: reason.
+    A certification already loaded (same 保険者番号, 被保険者番号 and valid_from) is skipped
+    when equal and refused when it differs.
+    """
+    from kokuho.care import CareFileRejected, CareLake
+
+    lake = CareLake.from_settings(Settings.from_env())
+    try:
+        report = lake.import_certifications(_files(files))
+    except CareFileRejected as rejected:
+        _rejected(rejected, "要介護認定")
+    _report(report, "certifications", as_json)
+
+
+def _counts(by_reason: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in by_reason.items()) or "none"
+
+
+@care.command("link")
+@click.option("--list", "listing", is_flag=True, help="Print every number that is not linked.")
+@json_option
+def link(listing: bool, as_json: bool) -> None:
+    """Link the care lake's 介護 numbers to the register's persons by the five basic items.
+
+    A number is linked when exactly one person agrees on all five items of its latest
+    要介護認定; a claim through its number. What is not linked is counted by reason (one item
+    differs, no person, several persons, no certification).
+    """
+    from kokuho.care import CareLake, link_to_register
+
+    lake = CareLake.from_settings(Settings.from_env())
+    claims = lake.table("care_claims").select("insurer", "insured").to_pyarrow().to_pylist()
+    numbers = [(row["insurer"], row["insured"]) for row in claims]
+    engine = open_engine()
+    try:
+        report = link_to_register(engine, lake.certifications(), numbers)
+    finally:
+        engine.dispose()
+    document = report.as_dict()
+    if as_json:
+        emit_json(document)
+        return
+    click.echo(f"{document['numbers_linked']} 介護 number(s) linked; not linked: "
+               f"{_counts(document['numbers_unlinked'])}")  # fmt: skip
+    click.echo(f"{document['claims_linked']} claim(s) linked; not linked: "
+               f"{_counts(document['claims_unlinked'])}")  # fmt: skip
+    click.echo(f"{document['persons_with_several_numbers']} person(s) with several 介護 numbers")
+    if listing:
+        for item in document["unlinked"]:
+            items = ",".join(item["items"])
+            click.echo(f"{item['insurer_number']} {item['insured_number']}: {item['reason']}"
+                       + (f" ({items})" if items else ""))  # fmt: skip

@@ -1,0 +1,175 @@
+"""公表物確認: which cells of a table break the release rules, named by row and column.
+
+Three kinds of break, each with its rule:
+
+- ``minimum_cell``: a shown count from 1 to the minimum - 1 (最小集計単位; 20 instead of 10 for
+  a small 市区町村 when the population is given and the unconfirmed extra rule is in force);
+- ``minimum_providers``: a shown count that comes from fewer 医療機関 or 保険者 than the rule
+  allows (only when a table of provider counts is given);
+- ``recoverable``: a hidden cell the shown cells and totals determine (二次秘匿 missing);
+- ``totals``: the totals cannot be met by any counts in the hidden cells — the table does not
+  add up (a table of distinct patients where one person counts in two cells is not additive,
+  and the recovery test cannot vouch for it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kokuho.provision._network import Cell, complete, pinned
+from kokuho.provision._rules import ReleaseRules
+from kokuho.provision._table_csv import PublishedTable, read_table
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseFinding:
+    """One cell (or the whole table) that may not be published as it is."""
+
+    rule: str
+    row: str
+    column: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.row} × {self.column}: {self.rule}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseCheck:
+    """The verdict on one table."""
+
+    file: str
+    minimum_cell: int
+    rows: int
+    columns: int
+    hidden: int
+    findings: tuple[ReleaseFinding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def _finding(table: PublishedTable, cell: Cell, rule: str, reason: str) -> ReleaseFinding:
+    row, column = table.name(cell)
+    return ReleaseFinding(rule, row, column, table.lines.get(cell[0], 0), reason)
+
+
+def _absent_totals(table: PublishedTable) -> list[Cell]:
+    """The totals a table leaves out: unknown to a reader, so free (at least 0)."""
+    rows, columns = len(table.row_names), len(table.column_names)
+    absent: list[Cell] = []
+    if not table.has_total_column:
+        absent += [(i, -1) for i in range(rows)]
+    if not table.has_total_row:
+        absent += [(-1, j) for j in range(columns)]
+    if not (table.has_total_row and table.has_total_column):
+        absent.append((-1, -1))
+    return absent
+
+
+def check_table(
+    table: PublishedTable,
+    rules: ReleaseRules,
+    *,
+    population: int | None = None,
+    providers: PublishedTable | None = None,
+) -> ReleaseCheck:
+    """Every break of the rules in ``table`` (module docstring). ``population``: the table is
+    of one 市区町村 with this many inhabitants. ``providers``: the same table counting the
+    医療機関 or 保険者 behind each cell, matched by row and column name."""
+    minimum = rules.minimum_for(population)
+    findings: list[ReleaseFinding] = []
+    shown = {cell: count for cell, count in table.values.items() if count is not None}
+    hidden = [cell for cell, count in table.values.items() if count is None]
+    for cell, count in sorted(shown.items(), key=lambda item: _order(item[0])):
+        if 0 < count < minimum:
+            findings.append(
+                _finding(
+                    table,
+                    cell,
+                    "minimum_cell",
+                    f"shows {count}: counts from 1 to {minimum - 1} must be hidden (最小集計単位)",
+                )  # fmt: skip
+            )
+        if count == 0 and not rules.zero_may_be_shown:
+            findings.append(_finding(table, cell, "minimum_cell", "shows 0, which the rules hide"))
+    if providers is not None:
+        findings += _provider_findings(table, providers, rules)
+    absent = _absent_totals(table)
+    lower = {**dict.fromkeys(hidden, 1), **dict.fromkeys(absent, 0)}
+    completion = complete(shown, [*hidden, *absent], lower)
+    if completion is None:
+        findings.append(
+            ReleaseFinding(
+                "totals",
+                "(table)",
+                "(table)",
+                0,
+                "the totals do not add up with any counts in the hidden cells, so whether a "
+                "hidden cell can be worked back cannot be checked: check the table by hand",
+            )  # fmt: skip
+        )
+    else:
+        published = set(hidden)
+        for cell in pinned(completion, lower):
+            if cell in published:
+                findings.append(
+                    _finding(
+                        table,
+                        cell,
+                        "recoverable",
+                        "this hidden cell can be worked back from the shown cells and totals: "
+                        "hide another cell of its row or column (二次秘匿)",
+                    )  # fmt: skip
+                )
+    return ReleaseCheck(
+        table.path, minimum, len(table.row_names), len(table.column_names), len(hidden),
+        tuple(findings),
+    )  # fmt: skip
+
+
+def _order(cell: Cell) -> tuple[int, int, int, int]:
+    return (cell[0] < 0, cell[0], cell[1] < 0, cell[1])
+
+
+def _provider_findings(
+    table: PublishedTable, providers: PublishedTable, rules: ReleaseRules
+) -> list[ReleaseFinding]:
+    by_name = {providers.name(cell): count for cell, count in providers.values.items()}
+    out = []
+    for cell, count in sorted(table.values.items(), key=lambda item: _order(item[0])):
+        if count is None or count == 0:
+            continue
+        behind = by_name.get(table.name(cell))
+        if behind is None:
+            out.append(
+                _finding(table, cell, "minimum_providers", "no provider count for this cell")
+            )
+        elif behind < rules.minimum_providers:
+            out.append(
+                _finding(
+                    table,
+                    cell,
+                    "minimum_providers",
+                    f"comes from {behind} 医療機関/保険者; "
+                    f"at least {rules.minimum_providers} needed",
+                )  # fmt: skip
+            )
+    return out
+
+
+def check_file(
+    path: Path,
+    rules: ReleaseRules,
+    *,
+    population: int | None = None,
+    providers: Path | None = None,
+) -> ReleaseCheck:
+    """:func:`check_table` on a CSV file (UTF-8 or cp932). Raises FileProblemsError (file,
+    line, field) when a file cannot be read as a table of counts."""
+    table = read_table(path, rules.hidden_marks)
+    behind = read_table(providers, rules.hidden_marks) if providers is not None else None
+    return check_table(table, rules, population=population, providers=behind)

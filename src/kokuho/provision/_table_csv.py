@@ -1,0 +1,192 @@
+"""Reading a result table someone means to publish (CSV, UTF-8 or cp932) into counts, hidden
+cells and totals, refusing what cannot be read with file, line and field."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from kokuho.provision._network import Cell
+from kokuho.store import FileProblem, FileProblemsError
+
+#: A result table is small; anything this big is not one (and would be slow to check).
+MAX_BYTES = 20 * 1024 * 1024
+MAX_CELLS = 20_000
+#: No count of persons in Japan reaches 10億; a longer number is a mistake, not a count.
+MAX_COUNT = 999_999_999
+_TOTAL = re.compile(r"^(合計|総計|総数|計|全体|total|all)$", re.IGNORECASE)
+_COUNT = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+$|^[0-9]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedTable:
+    """A table as published: ``values`` maps (row, column) to a count or None (hidden), with
+    -1 for the total row/column when the table has one (see kokuho.provision._network)."""
+
+    path: str
+    row_names: tuple[str, ...]
+    column_names: tuple[str, ...]
+    values: dict[Cell, int | None]
+    lines: dict[int, int]
+    """The file line of each row (-1: the total row)."""
+    has_total_row: bool
+    has_total_column: bool
+
+    def name(self, cell: Cell) -> tuple[str, str]:
+        """(row name, column name) of ``cell`` as the file writes them."""
+        row, column = cell
+        return (
+            "(合計)" if row < 0 else self.row_names[row],
+            "(合計)" if column < 0 else self.column_names[column],
+        )
+
+
+def _decode(data: bytes, where: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as utf8:
+        try:
+            return data.decode("cp932")
+        except UnicodeDecodeError as sjis:
+            at = max(utf8.start, sjis.start)
+            line = data.count(b"\n", 0, at) + 1
+            raise FileProblemsError(
+                [FileProblem(where, line, "(encoding)", "neither UTF-8 nor cp932 (Shift_JIS)")]
+            ) from None
+
+
+def _is_total(text: str) -> bool:
+    return bool(_TOTAL.match(unicodedata.normalize("NFKC", text).strip()))
+
+
+def _count(text: str, marks: frozenset[str]) -> int | None | str:
+    """A count, None for a hidden cell, or the reason the text is neither."""
+    value = unicodedata.normalize("NFKC", text).strip()
+    if text.strip() in marks or value in marks:
+        return None
+    if not value:
+        return "is empty: write 0 or a hidden-cell mark"
+    if value.startswith("-") and value[1:].replace(",", "").isdigit():
+        return "is negative: a count is 0 or more"
+    if not _COUNT.match(value):
+        return "is not a whole count"
+    digits = value.replace(",", "")
+    if len(digits) > len(str(MAX_COUNT)) or int(digits) > MAX_COUNT:
+        return f"is larger than {MAX_COUNT:,}: not a count of persons"
+    return int(digits)
+
+
+def _rows(text: str, where: str) -> list[tuple[int, list[str]]]:
+    """Each record with the file line it ends on."""
+    problems = []
+    rows = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            line = reader.line_num
+            for index, field in enumerate(row):
+                if "\x00" in field:
+                    problems.append(FileProblem(where, line, f"column {index + 1}", "NUL byte"))
+                elif any(unicodedata.category(c) == "Cc" and c not in "\r\n\t" for c in field):
+                    problems.append(
+                        FileProblem(where, line, f"column {index + 1}", "control character")
+                    )
+            rows.append((line, row))
+    except csv.Error as error:
+        problems.append(FileProblem(where, reader.line_num, "(csv)", str(error)))
+    if problems:
+        raise FileProblemsError(problems)
+    return rows
+
+
+def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
+    """The table in ``path``: a header row naming the columns, then one row per category. The
+    leading columns whose cells are not counts are the row's name; a row or column named
+    合計・総計・総数・計 (or Total) holds the totals. Raises FileProblemsError (file, line,
+    field) for anything that is not a count or a hidden-cell mark."""
+    where = str(path)
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise FileProblemsError(
+            [FileProblem(where, 0, "(file)", f"larger than {MAX_BYTES:,} bytes")]
+        )
+    numbered = [
+        (line, row)
+        for line, row in _rows(_decode(path.read_bytes(), where), where)
+        if any(c.strip() for c in row)  # blank lines are not rows
+    ]
+    rows = [row for _, row in numbered]
+    if len(rows) < 2:
+        raise FileProblemsError(
+            [FileProblem(where, 0, "(file)", "needs a header row and a row of counts")]
+        )
+    header, body = rows[0], rows[1:]
+    body_lines = [line for line, _ in numbered[1:]]
+    width = len(header)
+    marks = frozenset(hidden_marks)
+    problems = []
+    for number, row in zip(body_lines, body, strict=True):
+        if len(row) != width:
+            problems.append(
+                FileProblem(where, number, "(row)", f"has {len(row)} fields, the header {width}")
+            )
+    if problems:
+        raise FileProblemsError(problems)
+    if width * len(body) > MAX_CELLS:
+        raise FileProblemsError([FileProblem(where, 0, "(file)", f"more than {MAX_CELLS:,} cells")])
+    # The name columns: the first always, then every leading column holding a non-count.
+    labels = 1
+    while labels < width - 1 and any(isinstance(_count(r[labels], marks), str) for r in body):
+        if any(not isinstance(_count(r[labels], marks), str) for r in body if r[labels].strip()):
+            break  # a column of counts with a few bad cells: report them below
+        labels += 1
+    value_columns = list(range(labels, width))
+    total_columns = [c for c in value_columns if _is_total(header[c])]
+    if len(total_columns) > 1:
+        raise FileProblemsError(
+            [FileProblem(where, numbered[0][0], header[total_columns[1]], "a second total column")]
+        )
+    column_index: dict[int, int] = {}
+    names: list[str] = []
+    for c in value_columns:
+        if c in total_columns:
+            column_index[c] = -1
+        else:
+            column_index[c] = len(names)
+            names.append(header[c].strip())
+    values: dict[Cell, int | None] = {}
+    lines: dict[int, int] = {}
+    row_names: list[str] = []
+    total_row = False
+    for number, row in zip(body_lines, body, strict=True):
+        name = " ".join(part.strip() for part in row[:labels] if part.strip())
+        if any(_is_total(part) for part in row[:labels]):
+            if total_row:
+                raise FileProblemsError(
+                    [FileProblem(where, number, header[0] or "(name)", "a second total row")]
+                )
+            total_row, index = True, -1
+        else:
+            index = len(row_names)
+            row_names.append(name)
+        lines[index] = number
+        for c in value_columns:
+            parsed = _count(row[c], marks)
+            if isinstance(parsed, str):
+                field = header[c].strip() or f"column {c + 1}"
+                problems.append(
+                    FileProblem(where, number, field, f"{row[c].strip()[:20]!r} {parsed}")
+                )
+            else:
+                values[(index, column_index[c])] = parsed
+    if problems:
+        raise FileProblemsError(problems)
+    return PublishedTable(
+        where, tuple(row_names), tuple(names), values, lines, total_row, bool(total_columns)
+    )

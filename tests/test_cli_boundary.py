@@ -1,0 +1,90 @@
+"""`kokuho boundary …` as staff use it, on the scenario of tests/boundarycases.py: --json
+documents, one-line reasons with exit 1, and every person-level step in the service's
+hash-chained audit log."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+
+from kokuho.cli import main
+from kokuho.store import connect
+from kokuho.verify import tables as service_tables
+from tests.boundarycases import TOWN, build_town, enrol_employee
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mynumber_key: bytes) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("KOKUHO_HOME", str(home))
+    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
+    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
+    build_town(engine, tmp_path, mynumber_key)
+    enrol_employee(engine, tmp_path)
+    engine.dispose()
+    return home
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, ["boundary", *args])
+
+
+def ok(*args: str) -> dict[str, object]:
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    document: dict[str, object] = json.loads(result.output)
+    return document
+
+
+def test_the_whole_workflow_from_the_command_line(home: Path, tmp_path: Path) -> None:
+    listed = ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01", "--by", "田中")
+    [case] = listed["cases"]  # type: ignore[misc]
+    assert (case["months"], case["premium_of_months"], case["barred_years"]) == (
+        36, 351_100 + 345_400 + 350_800, [2020]
+    )  # fmt: skip
+    ok("decide", "1", "loss", "--on", "2023-05-01", "--feed-dir", str(tmp_path / "feed"))
+    assert (tmp_path / "feed" / "boundary-case-1-loss.csv").exists()
+    refused = run("decide", "1", "judge", "--no-fault", "--on", "2023-05-10")
+    assert refused.exit_code == 1 and "needs its evidence" in refused.output
+    judged = ok("decide", "1", "judge", "--no-fault", "--on", "2023-05-10",
+                "--document", "資格決定通知書", "--acquired-on", "2020-04-01",
+                "--decided-on", "2023-04-20", "--decided-by", "日本年金機構")  # fmt: skip
+    assert judged["status"] == "judged"
+    decided = ok("decide", "1", "reduce", "--on", "2023-05-15")
+    steps = decided["steps"]  # type: ignore[index]
+    assert steps[-1]["detail"]["reduction"] == 1_047_300  # type: ignore[index]
+    refunds = ok("refunds", "--municipality", TOWN, "--as-of", "2025-05-16")["refunds"]
+    assert {(r["amount"], r["status"]) for r in refunds} == {  # type: ignore[union-attr]
+        (351_100, "lapsed"), (345_400, "lapsed"), (350_800, "lapsed")
+    }  # fmt: skip
+    late = run("decide", "1", "claim", "--on", "2025-05-16")
+    assert late.exit_code == 1 and "prescribed after 2025-05-15" in late.output
+    written = ok("notices", "--case", "1", "--out", str(tmp_path / "notices"))["written"]
+    assert [Path(str(p)).name for p in written] == [  # type: ignore[union-attr]
+        "case-1-genkaku.html", "case-1-kanpu.html"
+    ]  # fmt: skip
+    ok("notices", "--list", "--municipality", TOWN, "--out", str(tmp_path / "list.csv"))
+    with (tmp_path / "list.csv").open(encoding="utf-8-sig") as handle:
+        [row] = csv.DictReader(handle)
+    assert row["減額"] == "1047300"
+    missing = run("notices", "--case", "99", "--out", str(tmp_path / "x"))
+    assert missing.exit_code == 1 and "no double-payment case 99" in missing.output
+    assert not (tmp_path / "x").exists()
+    reports = ok("reports", "--municipality", TOWN, "--on", "2023-06-01")
+    assert reports["candidates"] == [] and reports["requests"] == []  # P's 国保 is lost
+    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
+    with engine.connect() as connection:
+        a = service_tables.audit_log.c
+        actions = connection.execute(
+            sa.select(a.action, a.person_id).where(a.action.like("boundary%")).order_by(a.seq)
+        ).all()
+    engine.dispose()
+    assert ("boundary_reduction", 1) in actions and ("boundary_notice", 1) in actions
+    chain = CliRunner().invoke(main, ["audit", "verify", "--json"])
+    assert chain.exit_code == 0 and json.loads(chain.output)["ok"] is True
