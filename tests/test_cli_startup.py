@@ -22,8 +22,8 @@ from kokuho.cli import COMMANDS, LazyGroup, load, main
 # tens to hundreds of milliseconds to import (issue 11 measured 2.6 s in all).
 HEAVY = {
     "alembic", "cryptography", "duckdb", "fastapi", "fhir", "ibis", "jinja2", "lxml", "numpy",
-    "openpyxl", "pandas", "psycopg", "pyarrow", "pydantic", "rich", "sqlalchemy", "starlette",
-    "uvicorn", "yaml",
+    "openpyxl", "pandas", "psycopg", "py4j", "pyarrow", "pydantic", "pyspark", "rich",
+    "sqlalchemy", "starlette", "uvicorn", "yaml",
 }  # fmt: skip
 _RUN = textwrap.dedent(
     """

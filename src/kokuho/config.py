@@ -8,14 +8,57 @@
   point it at a file on a separate volume or a mounted secret.
 - ``KOKUHO_SERVICE_KEY_FILE``: the eligibility service's key for card-certificate codes and
   the opaque patient handles it gives institutions (default ``$KOKUHO_HOME/secrets/service.key``).
+- ``KOKUHO_ANALYTICS``: the engine the lakes' Ibis expressions run on (分析エンジン): ``duckdb``
+  (default, embedded) or ``spark`` (Apache Spark through PySpark; docs/operations.md).
+- ``KOKUHO_SPARK_MASTER``: with ``spark``, the master URL: ``local[*]`` (default, in this
+  process), ``local[N]``, ``spark://host:port`` (a standalone cluster), ``yarn`` or
+  ``k8s://https://host:port``. A SparkSession already running in the process is used as it is.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
+
+#: The engines ``KOKUHO_ANALYTICS`` may name (a closed set: anything else is refused).
+ANALYTICS_ENGINES: Final = ("duckdb", "spark")
+DEFAULT_SPARK_MASTER: Final = "local[*]"
+# The master URL forms Spark itself accepts (SparkContext's master parsing).
+_SPARK_MASTER: Final = re.compile(
+    r"local(\[(\*|[1-9][0-9]*)(,[1-9][0-9]*)?\])?"
+    r"|spark://[A-Za-z0-9.\-]+:[0-9]{1,5}(,[A-Za-z0-9.\-]+:[0-9]{1,5})*"
+    r"|yarn"
+    r"|k8s://(https?://)?[A-Za-z0-9.\-]+(:[0-9]{1,5})?"
+)
+
+
+class SettingError(ValueError):
+    """A setting in the environment has a value kokuho does not accept."""
+
+
+def analytics_engine(value: str | None) -> str:
+    """The engine named by ``KOKUHO_ANALYTICS`` (``duckdb`` when unset or empty)."""
+    name = (value or "duckdb").strip().lower()
+    if name not in ANALYTICS_ENGINES:
+        raise SettingError(
+            f"KOKUHO_ANALYTICS={value!r}: must be one of {', '.join(ANALYTICS_ENGINES)}"
+        )
+    return name
+
+
+def spark_master(value: str | None) -> str:
+    """The Spark master named by ``KOKUHO_SPARK_MASTER`` (``local[*]`` when unset or empty)."""
+    master = (value or DEFAULT_SPARK_MASTER).strip()
+    if _SPARK_MASTER.fullmatch(master) is None:
+        raise SettingError(
+            f"KOKUHO_SPARK_MASTER={value!r}: expected local, local[*], local[N], "
+            "spark://host:port, yarn or k8s://host:port"
+        )
+    return master
 
 
 @dataclass(frozen=True)
@@ -24,6 +67,8 @@ class Settings:
     database_url: str
     mynumber_key_file: Path
     service_key_file: Path
+    analytics: str = "duckdb"
+    spark_master: str = DEFAULT_SPARK_MASTER
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -32,7 +77,12 @@ class Settings:
         key = os.environ.get("KOKUHO_MYNUMBER_KEY_FILE") or str(home / "secrets" / "mynumber.key")
         service = os.environ.get("KOKUHO_SERVICE_KEY_FILE") or str(home / "secrets" / "service.key")
         return cls(
-            home=home, database_url=url, mynumber_key_file=Path(key), service_key_file=Path(service)
+            home=home,
+            database_url=url,
+            mynumber_key_file=Path(key),
+            service_key_file=Path(service),
+            analytics=analytics_engine(os.environ.get("KOKUHO_ANALYTICS")),
+            spark_master=spark_master(os.environ.get("KOKUHO_SPARK_MASTER")),
         )
 
     def mynumber_key(self) -> bytes:

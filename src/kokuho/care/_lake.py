@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
@@ -38,8 +37,8 @@ from kokuho.care._model import CareClaimFile
 from kokuho.care._read import read_care_bytes
 from kokuho.config import Settings
 from kokuho.store import (
+    Analytics,
     FileProblem,
-    PerThreadDuckDB,
     atomic_file,
     exclusive_lock,
     fsync_folders,
@@ -155,20 +154,22 @@ class CareLake:
     """The care tables under ``root``: ingest of 介護給付費明細書 and 要介護認定 files, Ibis
     access."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, analytics: Analytics | None = None) -> None:
+        """``analytics``: the engine to read through (default: ``KOKUHO_ANALYTICS``'s)."""
         self.root = Path(root)
-        self._connections = PerThreadDuckDB()
+        self.analytics = analytics or Analytics.from_env()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CareLake:
         """The lake of the installation: ``$KOKUHO_HOME/lake``."""
-        return cls(settings.home / "lake")
+        return cls(settings.home / "lake", analytics=Analytics.from_settings(settings))
 
     # -- reading ---------------------------------------------------------------------------
 
     @property
     def con(self) -> Any:
-        return self._connections.get()
+        """The Ibis backend the tables are read through (``analytics``)."""
+        return self.analytics.backend
 
     def files(self, name: str, months: Collection[str] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the ``YYYY-MM`` months only)."""
@@ -185,12 +186,10 @@ class CareLake:
         ``care_certifications``) as an ``ibis.Table``; empty when nothing was ingested."""
         files = self.files(name, months)
         if not files:
-            made: dict[str, ir.Table] = self._connections.scratch()
-            if name not in made:
-                rows = pa.Table.from_pylist([], schema=pa.schema(SCHEMAS[name]))
-                made[name] = self.con.create_view(f"empty_{name}", ibis.memtable(rows))
-            return made[name]
-        table: ir.Table = self.con.read_parquet([str(f) for f in files], hive_partitioning=False)
+            rows = pa.Table.from_pylist([], schema=pa.schema(SCHEMAS[name]))
+            empty: ir.Table = self.analytics.empty_table(name, rows)
+            return empty
+        table: ir.Table = self.analytics.read_parquet(files)
         return table
 
     def certifications(self) -> list[Certification]:

@@ -16,8 +16,8 @@ Writes are atomic twice over:
   lists. A crash between the two leaves files nobody reads; ingesting the archive again writes
   the same names with the same bytes, and ``Lake.vacuum`` removes what is left.
 
-Analytics see only ``ibis.Table`` objects (``Lake.table``); swapping the DuckDB connection for a
-Spark one changes this module only.
+Analytics see only ``ibis.Table`` objects (``Lake.table``), read through the lake's
+``kokuho.store.Analytics``: DuckDB embedded or Spark (``KOKUHO_ANALYTICS``), from the same code.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 from kokuho.checkups._model import Checkup, Guidance
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
-from kokuho.store import PerThreadDuckDB, exclusive_lock
+from kokuho.store import Analytics, exclusive_lock
 from kokuho.store import atomic_file as store_atomic_file
 
 #: Identifier columns of every ``checkups`` row; the measurement columns follow them.
@@ -195,24 +195,31 @@ def _key(row: Mapping[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
 class Lake:
     """The Parquet lake under ``root``: ingest of V08 archives and Ibis access to its tables."""
 
-    def __init__(self, root: Path, *, measures: MeasureSpec | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        measures: MeasureSpec | None = None,
+        analytics: Analytics | None = None,
+    ) -> None:
+        """``analytics``: the engine to read through (default: ``KOKUHO_ANALYTICS``'s)."""
         self.root = Path(root)
         self._measures = measures
-        self._connections = PerThreadDuckDB()
+        self.analytics = analytics or Analytics.from_env()
         # (table, fiscal year) → (files whose keys were read, key → archive)
         self._keys: dict[tuple[str, int], tuple[set[str], dict[tuple[Any, ...], str]]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
         """The lake of the installation: ``$KOKUHO_HOME/lake``."""
-        return cls(settings.home / "lake")
+        return cls(settings.home / "lake", analytics=Analytics.from_settings(settings))
 
     # -- reading ---------------------------------------------------------------------------
 
     @property
     def con(self) -> Any:
-        """The Ibis backend every table of this lake is read through (DuckDB, in memory)."""
-        return self._connections.get()
+        """The Ibis backend every table of this lake is read through (``analytics``)."""
+        return self.analytics.backend
 
     def files(self, name: str, years: Collection[int] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the fiscal ``years`` only)."""
@@ -240,8 +247,8 @@ class Lake:
             which = "" if years is None else f" for fiscal years {sorted(years)}"
             raise LakeTableMissing(f"the lake at {self.root} holds no {name!r} table{which}")
         # union_by_name: files written before a measurement column was added read as null.
-        table: ir.Table = self.con.read_parquet(
-            [str(f) for f in files], hive_partitioning=True, union_by_name=True
+        table: ir.Table = self.analytics.read_parquet(
+            files, base=self.root / name, partitions={"fiscal_year": "int64"}, union_by_name=True
         )
         return table
 

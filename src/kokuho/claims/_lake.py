@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
@@ -62,7 +61,7 @@ from kokuho.claims._schema import (
 from kokuho.claims._workers import die_with_parent
 from kokuho.config import Settings
 from kokuho.store import (
-    PerThreadDuckDB,
+    Analytics,
     atomic_file,
     exclusive_lock,
     fsync_folders,
@@ -166,21 +165,22 @@ class _Manifest:
 class ClaimsLake:
     """The claims tables under ``root``: ingest of レセ電 files and masters, Ibis access."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, analytics: Analytics | None = None) -> None:
+        """``analytics``: the engine to read through (default: ``KOKUHO_ANALYTICS``'s)."""
         self.root = Path(root)
-        self._connections = PerThreadDuckDB()
+        self.analytics = analytics or Analytics.from_env()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClaimsLake:
         """The lake of the installation: ``$KOKUHO_HOME/lake``."""
-        return cls(settings.home / "lake")
+        return cls(settings.home / "lake", analytics=Analytics.from_settings(settings))
 
     # -- reading ---------------------------------------------------------------------------
 
     @property
     def con(self) -> Any:
-        """The Ibis backend the tables are read through (DuckDB, in memory)."""
-        return self._connections.get()
+        """The Ibis backend the tables are read through (``analytics``)."""
+        return self.analytics.backend
 
     def files(self, name: str, months: Collection[str] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the ``YYYY-MM`` months only)."""
@@ -217,14 +217,11 @@ class ClaimsLake:
         if not files:
             # Bound to this lake's connection, not Ibis's global default one: an expression
             # over empty tables only would otherwise run there, shared by every thread.
-            # (Made once per connection: Ibis 12's overwrite and list_tables fail on DuckDB 2.)
-            made: dict[str, ir.Table] = self._connections.scratch()
-            if name not in made:
-                rows = pa.Table.from_pylist([], schema=pa.schema(SCHEMAS[name]))
-                made[name] = self.con.create_view(f"empty_{name}", ibis.memtable(rows))
-            return made[name]
+            rows = pa.Table.from_pylist([], schema=pa.schema(SCHEMAS[name]))
+            empty: ir.Table = self.analytics.empty_table(name, rows)
+            return empty
         # The data column service_month is authoritative: no hive partition columns.
-        table: ir.Table = self.con.read_parquet([str(f) for f in files], hive_partitioning=False)
+        table: ir.Table = self.analytics.read_parquet(files)
         return table
 
     def sources(self) -> dict[str, dict[str, Any]]:

@@ -95,8 +95,8 @@ def duplicate_prescribing_table(
     counts = involved.group_by(keys).aggregate(
         efficacy_count=involved.efficacy.nunique(),
         institution_count=involved.institution.nunique(),
-        institutions=involved.institution.collect(distinct=True, order_by=involved.institution),
-        efficacies=involved.efficacy.collect(distinct=True, order_by=involved.efficacy),
+        institutions=_sorted_set(involved.institution),
+        efficacies=_sorted_set(involved.efficacy),
     )
     if rules.count_all_institutions:
         everyone = pairs.group_by(keys).aggregate(all_institutions=pairs.institution.nunique())
@@ -121,7 +121,11 @@ def duplicate_prescribing_table(
                 "code": detail.code,
                 "name": detail.name,
             }
-        ).collect(order_by=[detail.efficacy, detail.institution, detail.code])
+        )
+        .collect()
+        # Structs sort field by field, so by efficacy, institution and code: the rows are
+        # distinct and a code has one name.
+        .sort()
     )
     result = flagged.join(listed, keys, how="left").select(
         *keys, "institution_count", "efficacy_count", "institutions", "efficacies", "drugs"
@@ -151,10 +155,16 @@ def multi_drug_table(
     counted = rows.select(*keys, "institution", unit=unit)
     counts = counted.group_by(keys).aggregate(
         drug_count=counted.unit.nunique(),
-        drugs=counted.unit.collect(distinct=True, order_by=counted.unit),
-        institutions=counted.institution.collect(distinct=True, order_by=counted.institution),
+        drugs=_sorted_set(counted.unit),
+        institutions=_sorted_set(counted.institution),
     )
     return counts.filter(counts.drug_count >= rules.multi_min_count).order_by(keys)
+
+
+def _sorted_set(column: ir.Column) -> ir.ArrayValue:
+    """The distinct values of ``column`` in a group, in order. Sorted after collecting because
+    Spark cannot order inside an aggregate (Ibis's ``collect(order_by=...)``)."""
+    return column.collect(distinct=True).sort()
 
 
 def person_counts(listing: ir.Table, by: Sequence[str] = ("insurer",)) -> ir.Table:

@@ -52,8 +52,14 @@ class LazyGroup(click.Group):
         ``KOKUHO_DEBUG=1`` lets the traceback through, to report it."""
         if not kwargs.get("standalone_mode", True) or os.environ.get("KOKUHO_DEBUG") == "1":
             return super().main(*args, **kwargs)
+        from kokuho.config import SettingError
+
         try:
             return super().main(*args, **kwargs)
+        except SettingError as error:
+            # A setting the operator gave: its text names the variable and what it accepts.
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
         except Exception as error:  # noqa: BLE001  (the last resort, see the docstring)
             # The type only: a database error's text carries the statement's parameters,
             # which may be personal data.

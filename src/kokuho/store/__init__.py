@@ -1,5 +1,6 @@
 """The operational database: engine set-up and migrations. Contexts own their tables."""
 
+from kokuho.store._analytics import Analytics, AnalyticsUnavailable, spark_backend
 from kokuho.store._bulk import bulk_insert
 from kokuho.store._data_files import (
     DataFile,
@@ -26,6 +27,9 @@ from kokuho.store._keys import chunks, key_table
 from kokuho.store._problems import FileProblem, FileProblemsError
 
 __all__ = [
+    "Analytics",
+    "AnalyticsUnavailable",
+    "spark_backend",
     "DataFile",
     "DataFileError",
     "FileProblem",
