@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from kokuho.config import Settings
 from kokuho.boundary import Evidence, decide, judge, open_cases, record_loss
+from kokuho.config import Settings
 from kokuho.ids import with_check_digit
 from kokuho.registry import load_insurers
 from kokuho.store import connect
@@ -94,7 +94,11 @@ def _csv(client: TestClient, path: str, table: str) -> list[dict[str, str]]:
 
 def _records(engine: sa.Engine, action: str) -> list[tuple[str, str, dict[str, object]]]:
     return [
-        (row.actor, row.outcome, json.loads(row.detail) if isinstance(row.detail, str) else row.detail)
+        (
+            row.actor,
+            row.outcome,
+            json.loads(row.detail) if isinstance(row.detail, str) else row.detail,
+        )
         for row in audit_rows(engine, action=action)
     ]
 

@@ -110,4 +110,3 @@ def _check_boundary(boundary: dict[str, Any], manifest: dict[str, Any]) -> None:
     dependants = boundary["dependants"]
     flagged = [d for d in manifest["dependants"] if d["outcome"] != "認定"]
     assert dependants["不認定"] + dependants["要確認"] == len(flagged)
-

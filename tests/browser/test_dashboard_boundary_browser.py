@@ -38,9 +38,7 @@ def decided_case(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tu
                 .order_by(c.case_id)
                 .limit(1)
             ).one()
-            count = connection.scalar(
-                sa.select(sa.func.count()).where(c.municipality == code)
-            )
+            count = connection.scalar(sa.select(sa.func.count()).where(c.municipality == code))
     finally:
         engine.dispose()
     return case_id, code, int(count or 0)

@@ -45,7 +45,9 @@ def load_boundary(engine: sa.Engine, data: Path, manifest: Manifest, on: dt.date
                 ).scalars()
                 if code
             )
-        cases = [c for code in codes for c in open_cases(engine, code, on, actor="demo", audit=audit)]
+        cases = [
+            c for code in codes for c in open_cases(engine, code, on, actor="demo", audit=audit)
+        ]
         steps = _walk(engine, data, cases, on, audit)
     finally:
         audit.close()
@@ -83,8 +85,10 @@ def _walk(
             record_loss(engine, case.case_id, on, feed, actor=DEMO_STAFF, audit=audit)
             if innocent:
                 assert case.employee_decided_on is not None
-                evidence = Evidence("資格決定通知書", case.employee_acquired_on,
-                                    case.employee_decided_on, "日本年金機構 香川事務センター")  # fmt: skip
+                evidence = Evidence(
+                    "資格決定通知書", case.employee_acquired_on, case.employee_decided_on,
+                    "日本年金機構 香川事務センター",
+                )  # fmt: skip
                 judge(engine, case.case_id, on, no_fault=True, evidence=evidence,
                       actor=DEMO_STAFF, audit=audit)  # fmt: skip
             else:
@@ -111,8 +115,10 @@ def print_boundary(boundary: dict[str, Any]) -> None:
     click.echo(
         f"二重払い (§110-2): {boundary['cases']} cases opened on {boundary['opened_on']} "
         f"({boundary['planted']} planted), {boundary['months']} months, "
-        f"{boundary['premium_of_months_yen']:,}円 of 国保 premium charged for them; {boundary['with_barred_years']} with years "
-        f"beyond the §110-2(1) limit; {boundary['walked']['decided']} decided (減額賦課決定), "
-        f"{boundary['walked']['judged']} judged. 被扶養者の国内居住要件: {d['rows']:,} applications, "
+        f"{boundary['premium_of_months_yen']:,}円 of 国保 premium charged for them; "
+        f"{boundary['with_barred_years']} with years beyond the §110-2(1) limit; "
+        f"{boundary['walked']['decided']} decided (減額賦課決定), "
+        f"{boundary['walked']['judged']} judged. 被扶養者の国内居住要件: "
+        f"{d['rows']:,} applications, "
         f"認定 {d['認定']:,}, 不認定 {d['不認定']}, 要確認 {d['要確認']} ({d['planted']} planted)"
     )

@@ -83,7 +83,9 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         timings["premiums"] = time.perf_counter() - started
         started = time.perf_counter()
         # The cases are opened once the last year's accounts close, as a clerk would.
-        boundary = load_boundary(engine, data, manifest, dt.date.fromisoformat(premiums["arrears_on"]))
+        boundary = load_boundary(
+            engine, data, manifest, dt.date.fromisoformat(premiums["arrears_on"])
+        )
         timings["boundary"] = time.perf_counter() - started
         started = time.perf_counter()
         load_institutions(engine, data / "institutions.csv")

@@ -52,9 +52,9 @@ from kokuho.synth import (
     _people,
     _residents,
 )
+from kokuho.synth._boundary import PlantedDependant, PlantedRetroactive
 from kokuho.synth._data import load_names, load_prefecture
 from kokuho.synth._institutions import write_institutions
-from kokuho.synth._boundary import PlantedDependant, PlantedRetroactive
 from kokuho.synth._manifest import Manifest, PlantedOverlap
 from kokuho.synth._outputs import Written, clear_earlier
 from kokuho.synth._payments import write_payments

@@ -220,9 +220,7 @@ def _rules() -> dict[str, Any]:
     return loaded
 
 
-def _dependants(
-    w: World, out_dir: Path, rng: random.Random
-) -> tuple[list[PlantedDependant], int]:
+def _dependants(w: World, out_dir: Path, rng: random.Random) -> tuple[list[PlantedDependant], int]:
     """Every 家族 資格取得 of the period (a 住民票 in Japan: 認定 by the principle), then the
     planted applications: abroad under each exception with and without its evidence, and the
     excluded 特定活動 visas (and one with no 告示 number)."""

@@ -69,18 +69,19 @@ class CaseAuditSink:
         self.sink = sink
         self.username = username
         self.outcome = outcome  # "downloaded:csv" when the page is built for a download
+        self.who = actor(username)
 
     def __call__(
-        self, action: str, actor_name: str, person_ids: Sequence[int], detail: Mapping[str, Any]
+        self, action: str, actor: str, person_ids: Sequence[int], detail: Mapping[str, Any]
     ) -> None:
         records = [
             AuditRecord(
-                actor=actor(self.username),
+                actor=self.who,
                 purpose=PURPOSE,
                 action=action,
                 outcome=self.outcome,
                 person_id=pid,
-                detail={**detail, "by": actor_name},
+                detail={**detail, "by": actor},
             )
             for pid in ([*person_ids] if person_ids else [None])
         ]

@@ -60,7 +60,9 @@ def _months(months: tuple[str, ...] | list[str]) -> str:
     if not months:
         return "—"
     first, last = months[0].split("-"), months[-1].split("-")
-    return f"{int(first[0])}年{int(first[1])}月～{int(last[0])}年{int(last[1])}月（{len(months)}か月）"
+    return (
+        f"{int(first[0])}年{int(first[1])}月～{int(last[0])}年{int(last[1])}月（{len(months)}か月）"
+    )
 
 
 def _limit_status(case: Case, on: dt.date) -> str:
@@ -147,7 +149,9 @@ def overview(dashboard: Dashboard, user: User, outcome: str = "shown") -> Page:
     return page
 
 
-def _case_table(dashboard: Dashboard, place: Municipality, cases: list[Case], today: dt.date) -> Any:
+def _case_table(
+    dashboard: Dashboard, place: Municipality, cases: list[Case], today: dt.date
+) -> Any:
     engine = dashboard.engine
     names = fr.person_names(engine, [c.person_id for c in cases])
     insured = _insured(engine, [c.kokuho_coverage_id for c in cases])
@@ -343,7 +347,8 @@ def step_text(step: Step) -> str:
             ev = d["evidence"]
             return (
                 f"被保険者の責めに帰することのできない事由: {ev['document']} "
-                f"(資格取得日 {ev['acquired_on']}、資格決定日 {ev['decided_on']}、{ev['decided_by']})"
+                f"(資格取得日 {ev['acquired_on']}、資格決定日 {ev['decided_on']}、"
+                f"{ev['decided_by']})"
             )
         return f"被保険者の責めに帰すべき事由: {d['reason']}"
     if step.step == "reduction":
