@@ -30,7 +30,12 @@ def test_demo_loads_the_prefecture_and_its_example_works(
     assert result.exit_code == 0, result.output + result.stderr
     summary = json.loads(result.stdout)
     manifest = json.loads((tmp_path / "demo" / "manifest.json").read_text())
-    assert summary["overlaps"]["found"] == manifest["counts"]["overlaps_planted"]
+    overlaps = summary["overlaps"]
+    resolved = overlaps["resolved_by_boundary_cases"]
+    planted = manifest["counts"]["overlaps_planted"] + len(manifest["retroactive"])
+    assert overlaps["planted"] == planted
+    assert overlaps["found"] == planted - resolved
+    _check_boundary(summary["boundary"], manifest)
     assert summary["counts"]["persons"] == manifest["counts"]["persons_total"]
     assert summary["counts"]["mynumber_linked"] > 0.7 * manifest["counts"]["persons_alive_at_end"]
     assert summary["counts"]["cards_issued"] == summary["counts"]["mynumber_linked"]
@@ -98,3 +103,16 @@ def _check_premiums(premiums: dict[str, Any], home: Path) -> None:
     assert files and all(path.is_file() for path in files)
     rows = sum(len(path.read_text().splitlines()) - 1 for path in files)
     assert rows == premiums["payments"]
+
+
+def _check_boundary(boundary: dict[str, Any], manifest: dict[str, Any]) -> None:
+    """Every planted retroactive enrolment is a case, the demo walked some through ①②③,
+    and the dependants file flags the planted applications."""
+    assert boundary["cases"] == boundary["planted"] == len(manifest["retroactive"]) >= 5
+    assert boundary["walked"] == {"decided": 2, "judged": 1}
+    # Enrolled 2–3 years back and decided after FY2020's limit (2022-07-01) passed.
+    assert boundary["with_barred_years"] >= 1
+    assert boundary["months"] > 0 and boundary["premium_of_months_yen"] > 0
+    dependants = boundary["dependants"]
+    flagged = [d for d in manifest["dependants"] if d["outcome"] != "認定"]
+    assert dependants["不認定"] + dependants["要確認"] == len(flagged)

@@ -36,7 +36,7 @@ def test_sign_in_and_every_page_shows_figures(demo_url: str, new_page: Any) -> N
     wait_for_figures(page)
     assert page.locator("main h1").inner_text() == "県の概況"
     for label, _, table_id in PAGES:
-        page.get_by_role("navigation").get_by_role("link", name=label).click()
+        page.get_by_role("navigation").get_by_role("link", name=label, exact=True).click()
         wait_for_figures(page)
         heading = page.locator("main h1").inner_text()
         assert label in heading or label == "市町村の詳細" and "の詳細" in heading

@@ -18,6 +18,7 @@ from kokuho.boundary._cases import (
     open_cases,
     overlap_months,
 )
+from kokuho.boundary._cases_counts import CaseCounts, case_counts
 from kokuho.boundary._cases_model import (
     EMPLOYEE_KINDS,
     Case,
@@ -112,6 +113,7 @@ __all__ = [
     "BoundaryRules",
     "Case",
     "CaseAudit",
+    "CaseCounts",
     "CaseError",
     "CaseStatus",
     "CaseYear",
@@ -143,6 +145,7 @@ __all__ = [
     "UnknownCase",
     "Visa",
     "answer_report",
+    "case_counts",
     "case_detail",
     "case_years",
     "check_dependant",

@@ -84,6 +84,9 @@ def _without(household: HouseholdInput, person_id: int, loss_day: dt.date) -> Ho
         elif loss_day > start and (member.acquired is None or member.acquired < loss_day):
             lost = loss_day if member.lost is None else min(member.lost, loss_day)
             members.append(dataclasses.replace(member, lost=lost))
+        elif member.person_id == household.head_person_id:
+            # A 世帯主 off 国保 for the whole year still heads the household: 擬制世帯主.
+            members.append(dataclasses.replace(member, acquired=None, lost=None))
     return dataclasses.replace(household, members=tuple(members))
 
 
@@ -119,7 +122,8 @@ def case_years(
                 continue
             before = assess(household, rules, with_reasons=False).total
             rest = _without(household, person_id, loss_day)
-            after = assess(rest, rules, with_reasons=False).total if rest.members else 0
+            insured = any(m.is_member for m in rest.members)
+            after = assess(rest, rules, with_reasons=False).total if insured else 0
             account = household_account(engine, municipality, household.household_id, as_of)
             charged, paid = account.get(year, (0, 0))
             if charged == 0:

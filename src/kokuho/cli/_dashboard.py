@@ -30,6 +30,7 @@ PAGES = (
     ("person-list", "takamatsu", "/municipalities/370015/lists/eligibility-errors"),
     ("grants", "pref", "/grants"),
     ("eligibility", "pref", "/eligibility"),
+    ("boundary", "takamatsu", "/boundary"),
     ("audit", "pref", "/audit"),
     ("overview-tablet", "pref", "/overview"),
 )

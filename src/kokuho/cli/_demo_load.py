@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kokuho.cli._dashboard import sample_checks
+from kokuho.cli._demo_boundary import load_boundary, print_boundary
 from kokuho.cli._demo_premiums import load_premiums, print_premiums
 from kokuho.cli._output import emit_json, fail
 from kokuho.cli._registry import feed_files
@@ -81,6 +82,12 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         premiums = load_premiums(engine, data, seed, console)
         timings["premiums"] = time.perf_counter() - started
         started = time.perf_counter()
+        # The cases are opened once the last year's accounts close, as a clerk would.
+        boundary = load_boundary(
+            engine, data, manifest, dt.date.fromisoformat(premiums["arrears_on"])
+        )
+        timings["boundary"] = time.perf_counter() - started
+        started = time.perf_counter()
         load_institutions(engine, data / "institutions.csv")
         cards = issue_cards(
             engine,
@@ -111,7 +118,11 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
     )  # fmt: skip
     timings["dashboard"] = time.perf_counter() - started
     summary = _summary(engine, applied, residents.rows, links, manifest, cards.issued)
+    # The demo's ① 資格喪失 steps end the overlap of the cases it walked.
+    walked = boundary["walked"]["decided"] + boundary["walked"]["judged"]
+    summary["overlaps"]["resolved_by_boundary_cases"] = walked
     summary["premiums"] = premiums
+    summary["boundary"] = boundary
     summary["checkups"] = checkups
     summary["claims"] = claims
     summary["incentives"] = incentives
@@ -323,7 +334,8 @@ def _summary(
         "overlaps": {
             "found": len(overlaps),
             "still_open": sum(1 for o in overlaps if o.overlap_until is None),
-            "planted": manifest.counts.get("overlaps_planted"),
+            # The older 資格重複 (filed late) and the retroactive enrolments (資格決定日).
+            "planted": manifest.counts.get("overlaps_planted", 0) + len(manifest.retroactive),
         },
         "mynumber": {
             "linked": links.linked,
@@ -362,6 +374,7 @@ def _print(summary: dict[str, Any]) -> None:
         f"{k['kokuho_eligible']:,} = {(k['kokuho_rate'] or 0) * 100:.1f}%"
     )
     print_premiums(summary["premiums"])
+    print_boundary(summary["boundary"])
     c = summary["claims"]
     click.echo(
         f"レセプト: {c['claims']:,} claims ({c['lines']:,} lines) from {c['files']} レセ電 files "

@@ -19,6 +19,10 @@ in the same files real users feed in (docs/formats.md).
     masters/                     the sample 医薬品・傷病名 masters and 後発医薬品 list they use
     care/                        要介護認定 and 介護給付費明細書 of the 65+, and the planted
                                  linkage failures (synth/_care.py)
+    changes/retroactive/         the planted retroactive employee enrolments, with their
+                                 資格決定日 (§110-2(2) double payments; synth/_boundary.py)
+    dependants/dependants.csv    被扶養者認定 applications for the residency check, with the
+                                 planted dependants abroad and excluded visas
     manifest.json                parameters, files and the counts of every planted case
 
 ``write_payments`` writes ``payments/payments_FY{year}.csv`` (§9) later, from the 調定 the
@@ -38,6 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kokuho.synth import (
+    _boundary,
     _care,
     _checkups,
     _claims,
@@ -47,6 +52,7 @@ from kokuho.synth import (
     _people,
     _residents,
 )
+from kokuho.synth._boundary import PlantedDependant, PlantedRetroactive
 from kokuho.synth._data import load_names, load_prefecture
 from kokuho.synth._institutions import write_institutions
 from kokuho.synth._manifest import Manifest, PlantedOverlap
@@ -55,7 +61,16 @@ from kokuho.synth._payments import write_payments
 from kokuho.synth._world import World
 from kokuho.synth._writers import Feed, month_key, write_insurers
 
-__all__ = ["DEFAULT_START", "Manifest", "PlantedOverlap", "Written", "generate", "write_payments"]
+__all__ = [
+    "DEFAULT_START",
+    "Manifest",
+    "PlantedDependant",
+    "PlantedOverlap",
+    "PlantedRetroactive",
+    "Written",
+    "generate",
+    "write_payments",
+]
 
 DEFAULT_START = dt.date(2020, 4, 1)
 MIN_PERSONS = 10
@@ -113,6 +128,7 @@ def generate(
     _incomes.prepare(out_dir, overwrite)  # incomes: likewise
     if care:
         _care.prepare(out_dir, overwrite)  # care: likewise
+    _boundary.prepare(out_dir, overwrite)  # boundary: likewise
     _prepare(out_dir, overwrite)
     # Millions of long-lived rows and lists and no garbage cycles: the cycle collector's
     # repeated full scans would cost a large share of the run.
@@ -197,6 +213,11 @@ def _generate(
         care_files = care_written.files
         planted.update(care_written.counts)
     # -- end of care
+    # -- boundary (synth/_boundary.py): after everything else, their own random stream
+    report("boundary")
+    boundary = _boundary.write(world, out_dir, seed)
+    planted.update(boundary.counts)
+    # -- end of boundary
 
     overlaps = simulation.overlaps()
     counts = dict(world.counts)
@@ -224,9 +245,11 @@ def _generate(
         years=years,
         files=tuple(["insurers.csv", "institutions.csv", *sorted(feed.files), "residents.csv",
                      "mynumber_submissions.csv", *incomes.files, *checkup_files, *claim_files,
-                     *incentive_files, *care_files]),
+                     *incentive_files, *care_files, *boundary.files]),
         counts=dict(sorted(counts.items())),
         overlaps=tuple(overlaps),
+        retroactive=tuple(boundary.retroactive),
+        dependants=tuple(boundary.dependants),
     )  # fmt: skip
     manifest.write(out_dir / "manifest.json")
     report("done")

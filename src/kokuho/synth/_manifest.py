@@ -8,7 +8,10 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kokuho.synth._boundary import PlantedDependant, PlantedRetroactive
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,10 @@ class Manifest:
     files: tuple[str, ...]
     counts: dict[str, int]
     overlaps: tuple[PlantedOverlap, ...]
+    retroactive: tuple[PlantedRetroactive, ...] = ()
+    """Employee enrolments confirmed long after their 資格取得日 over an open 国保 (§110-2)."""
+    dependants: tuple[PlantedDependant, ...] = ()
+    """Dependants' applications the residency check must flag, or pass by an exception."""
 
     def to_json(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:

@@ -28,6 +28,7 @@ from kokuho.web.dashboard._demo import (
     MUNICIPAL_PASSWORD,
     PREFECTURE_PASSWORD,
     PREFECTURE_USER,
+    ROMAJI,
     DemoAccount,
     create_demo_accounts,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "PREFECTURE_PASSWORD",
     "PREFECTURE_USER",
     "ROLES",
+    "ROMAJI",
     "AccountError",
     "AuditSink",
     "Dashboard",

@@ -4,8 +4,8 @@ that a person's access history (``kokuho.verify.access_history``) lists them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from kokuho.verify import AuditRecord
 
@@ -59,3 +59,30 @@ def record_refusal(sink: AuditSink, username: str, listing: str, insurer: str) -
         detail={"list": listing, "insurer": insurer},
     )
     return sink.write_many([refusal])[0]
+
+
+class CaseAuditSink:
+    """The boundary room's audit hook (``kokuho.boundary.CaseAudit``) on the dashboard's sink:
+    one record per person a case list, case or notice showed, as ``dashboard:<user>``."""
+
+    def __init__(self, sink: AuditSink, username: str, outcome: str = "shown") -> None:
+        self.sink = sink
+        self.username = username
+        self.outcome = outcome  # "downloaded:csv" when the page is built for a download
+        self.who = actor(username)
+
+    def __call__(
+        self, action: str, actor: str, person_ids: Sequence[int], detail: Mapping[str, Any]
+    ) -> None:
+        records = [
+            AuditRecord(
+                actor=self.who,
+                purpose=PURPOSE,
+                action=action,
+                outcome=self.outcome,
+                person_id=pid,
+                detail={**detail, "by": actor},
+            )
+            for pid in ([*person_ids] if person_ids else [None])
+        ]
+        self.sink.write_many(records)

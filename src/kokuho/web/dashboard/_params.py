@@ -25,6 +25,8 @@ MAX_VALUE: Final = 2000
 YEARS: Final = range(2000, 2100)
 #: `before`: an audit-log sequence number (a 64-bit integer in both databases).
 SEQUENCES: Final = range(1, 2**63)
+#: A double-payment case number (事案番号: a database serial).
+CASES: Final = range(1, 2**31)
 _INSURER = re.compile(r"[0-9]{6}|[0-9]{8}")  # 保険者番号: 6 digits (国保) or 8
 _TABLE = re.compile(r"[a-z0-9-]{1,60}")
 _JOB = re.compile(r"[0-9a-f]{20}")
@@ -99,6 +101,14 @@ def before(params: Mapping[str, str]) -> int | None:
         return None
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) in SEQUENCES):
         raise BadParameter("before", f"1〜{SEQUENCES.stop - 1} の番号を指定してください")
+    return int(raw)
+
+
+def case_id(value: str) -> int:
+    """A case number in a path (二重払い 事案番号)."""
+    raw = _clean("case", value)
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) in CASES):
+        raise BadParameter("case", f"事案番号 (1〜{CASES.stop - 1}) を指定してください")
     return int(raw)
 
 

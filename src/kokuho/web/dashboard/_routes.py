@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from kokuho.web.dashboard import (
     _pages,
+    _pages_boundary,
     _pages_grants,
     _pages_lists,
     _pages_premiums,
@@ -40,6 +41,7 @@ NAV = (
     ("premiums", "/premiums", "保険料・収納"),
     ("eligibility", "/eligibility", "資格"),
     ("provisions", "/provisions", "データ提供"),
+    ("boundary", "/boundary", "二重払い・資格適正化"),
     ("audit", "/audit", "アクセス記録"),
 )
 Outcome = Page | Pending | Refused | NotFound
@@ -47,6 +49,11 @@ Outcome = Page | Pending | Refused | NotFound
 FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
 #: Sign-in refusals all read the same, whatever the reason (unknown user, wrong password,
 #: locked account), so that the answer does not tell which names exist.
+#: A notice is a whole page of its own with its print CSS inline and no script at all.
+NOTICE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
 SIGN_IN_REFUSED = (
     "利用者名またはパスワードが違います。失敗が5回続くと、15分間サインインできなくなります。"
 )
@@ -358,8 +365,56 @@ def build_router(dashboard: Dashboard) -> APIRouter:
 
     @router.get("/provisions")
     def provisions(request: Request) -> Response:
+        params.check_all(request.query_params)
         return serve(
             request, "provisions", lambda user: _pages_provision.provisions_page(dashboard, user)
+        )
+
+    def _seen_as(request: Request) -> str:
+        # A download is recorded as such in the boundary room's audit records.
+        wanted = params.download(request.query_params)
+        return f"downloaded:{wanted[1]}" if wanted else "shown"
+
+    @router.get("/boundary")
+    def boundary(request: Request) -> Response:
+        params.check_all(request.query_params)
+        seen = _seen_as(request)
+        return serve(
+            request, "boundary", lambda user: _pages_boundary.overview(dashboard, user, seen)
+        )
+
+    @router.get("/boundary/cases/{case_id}")
+    def boundary_case(request: Request, case_id: str) -> Response:
+        params.check_all(request.query_params)
+        number, seen = params.case_id(case_id), _seen_as(request)
+        return serve(
+            request,
+            "boundary",
+            lambda user: _pages_boundary.case_page(dashboard, user, number, seen),
+        )
+
+    @router.get("/boundary/cases/{case_id}/notices/{kind}")
+    def boundary_notice(request: Request, case_id: str, kind: str) -> Response:
+        params.check_all(request.query_params)
+        number = params.case_id(case_id)
+        session = sec.current_session(dashboard, request)
+        if session is None:
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        outcome = _pages_boundary.notice(dashboard, session.user, number, kind)
+        if isinstance(outcome, str):
+            response = HTMLResponse(outcome)
+            response.headers["Content-Security-Policy"] = NOTICE_CSP
+            return sec.secure_headers(response)
+        if isinstance(outcome, Refused) and outcome.audit:
+            record_refusal(dashboard.audit, session.user.username, *outcome.audit)
+        return page_html(
+            request,
+            session,
+            "error.html",
+            403 if isinstance(outcome, Refused) else 404,
+            active="boundary",
+            title=outcome.title,
+            reason=outcome.reason,
         )
 
     @router.get("/audit")

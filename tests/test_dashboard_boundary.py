@@ -1,0 +1,214 @@
+"""The 二重払い・資格適正化 page: P's worked case of docs/boundary.md (tests/boundarycases.py)
+as the municipal staff see it, the case detail and its notices, each person-level read in the
+hash-chained audit log; another municipality's staff and the prefecture staff cannot open it
+(the prefecture sees the counts). On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import lxml.html
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from kokuho.boundary import Evidence, decide, judge, open_cases, record_loss
+from kokuho.config import Settings
+from kokuho.ids import with_check_digit
+from kokuho.registry import load_insurers
+from kokuho.store import connect
+from kokuho.web import create_app
+from kokuho.web.dashboard import add_user
+from tests.boundarycases import (
+    EMPLOYEE_ACQUIRED,
+    EMPLOYEE_DECIDED,
+    TOWN,
+    YEARS,
+    Audit,
+    build_town,
+    enrol_employee,
+)
+from tests.dashsite import MUNICIPAL, PASSWORD, PREFECTURE, audit_rows, sign_in
+from tests.feedfiles import KOKUHO, write_csv
+
+CLERK = "高松市保険年金課 田中"
+OTHER = "mg-boundary"  # 丸亀市 staff
+MARUGAME = with_check_digit("37002")
+DAY = dt.date(2023, 5, 15)
+#: P's three years, paid in full, all returned on the no-fault judgement (docs/boundary.md).
+TOTAL = sum(YEARS.values())
+
+
+def _build(
+    database_url: str, tmp_path: Path, mynumber_key: bytes, *, decided: bool
+) -> Iterator[tuple[TestClient, sa.Engine, int]]:
+    engine = connect(database_url)
+    build_town(engine, tmp_path, mynumber_key)
+    add_user(engine, MUNICIPAL, PASSWORD, role="municipal", insurer_number=KOKUHO)
+    add_user(engine, PREFECTURE, PASSWORD, role="prefecture")
+    enrol_employee(engine, tmp_path)
+    row = {"insurer_number": MARUGAME, "name": "丸亀市国民健康保険", "kind": "kokuho_municipal",
+           "municipality_code": "372021"}  # fmt: skip
+    load_insurers(engine, write_csv(tmp_path / "marugame.csv", list(row), [row]))
+    add_user(engine, OTHER, PASSWORD, role="municipal", insurer_number=MARUGAME)
+    audit = Audit()
+    [case] = open_cases(engine, TOWN, dt.date(2023, 5, 1), actor=CLERK, audit=audit)
+    record_loss(engine, case.case_id, dt.date(2023, 5, 1), tmp_path / "feed", actor=CLERK,
+                audit=audit)  # fmt: skip
+    if decided:
+        evidence = Evidence("資格決定通知書", EMPLOYEE_ACQUIRED, EMPLOYEE_DECIDED, "日本年金機構")
+        judge(engine, case.case_id, dt.date(2023, 5, 10), no_fault=True, evidence=evidence,
+              actor=CLERK, audit=audit)  # fmt: skip
+        decide(engine, case.case_id, DAY, actor=CLERK, audit=audit)
+    secrets = tmp_path / "secrets"
+    settings = Settings(tmp_path, database_url, secrets / "mynumber.key", secrets / "service.key")
+    with TestClient(create_app(settings)) as client:
+        yield client, engine, case.case_id
+    engine.dispose()
+
+
+@pytest.fixture
+def site(
+    database_url: str, tmp_path: Path, mynumber_key: bytes
+) -> Iterator[tuple[TestClient, sa.Engine, int]]:
+    yield from _build(database_url, tmp_path, mynumber_key, decided=True)
+
+
+@pytest.fixture
+def undecided(
+    database_url: str, tmp_path: Path, mynumber_key: bytes
+) -> Iterator[tuple[TestClient, sa.Engine, int]]:
+    yield from _build(database_url, tmp_path, mynumber_key, decided=False)
+
+
+def _csv(client: TestClient, path: str, table: str) -> list[dict[str, str]]:
+    answer = client.get(f"{path}?download={table}&format=csv")
+    assert answer.status_code == 200, answer.text[:300]
+    return list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+
+
+def _records(engine: sa.Engine, action: str) -> list[tuple[str, str, dict[str, object]]]:
+    return [
+        (
+            row.actor,
+            row.outcome,
+            json.loads(row.detail) if isinstance(row.detail, str) else row.detail,
+        )
+        for row in audit_rows(engine, action=action)
+    ]
+
+
+def test_the_municipality_sees_its_case_with_months_amounts_limit_and_step(
+    site: tuple[TestClient, sa.Engine, int],
+) -> None:
+    client, engine, case_id = site
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    answer = client.get("/boundary")
+    assert answer.status_code == 200
+    document = lxml.html.fromstring(answer.text)
+    assert document.xpath("//h1/text()") == ["二重払い・資格適正化"]
+    [link] = document.xpath("//table[@data-table='boundary-cases']//a/@href")
+    assert link == f"/boundary/cases/{case_id}"
+    [row] = _csv(client, "/boundary", "boundary-cases")
+    assert row["氏名"] == "讃岐 一郎"
+    assert row["資格取得日"] == "2020-04-01" and row["資格決定日"] == "2023-04-20"
+    # FY2020–2022 on 国保 while 協会けんぽ covered them: 36 months, all of P's premium.
+    assert row["重複月数"] == "36" and row["重複月"] == "2020年4月～2023年3月（36か月）"
+    assert row["重複月の保険料"] == str(TOTAL) == "1047300"
+    # Judged today (long after 2024-07-01) every year is beyond the §110-2(1) limit.
+    assert row["賦課決定の期間制限"].startswith("2020年度・2021年度・2022年度 期間制限経過")
+    assert row["進捗"] == "③ 減額賦課決定済"
+    assert row["減額"] == row["還付"] == "1047300"
+    listed = _records(engine, "boundary_list")
+    assert [(a, o) for a, o, _ in listed] == [
+        (f"dashboard:{MUNICIPAL}", "shown"),
+        (f"dashboard:{MUNICIPAL}", "downloaded:csv"),
+    ]
+
+
+def test_the_case_detail_and_its_notices_are_audited(
+    site: tuple[TestClient, sa.Engine, int],
+) -> None:
+    client, engine, case_id = site
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    answer = client.get(f"/boundary/cases/{case_id}")
+    assert answer.status_code == 200
+    document = lxml.html.fromstring(answer.text)
+    steps = document.xpath("//table[@data-table='case-steps']//td[@data-key='step']/text()")
+    assert [s.strip() for s in steps] == ["① 資格喪失", "② 判断", "③ 減額賦課決定・還付"]
+    years = _csv(client, f"/boundary/cases/{case_id}", "case-reduction")
+    assert [(y["年度"], y["減額"]) for y in years] == [
+        (f"{year}年度", str(amount)) for year, amount in YEARS.items()
+    ]
+    # FY2020's limit (2022-07-01) had passed on 2023-05-15: 第2項; the others 第1項.
+    assert [y["根拠"][-6:] for y in years] == ["条の2第2項", "条の2第1項", "条の2第1項"]
+    hrefs = document.xpath("//p[@class='notices']/a/@href")
+    assert hrefs == [f"/boundary/cases/{case_id}/notices/reduction",
+                     f"/boundary/cases/{case_id}/notices/refund"]  # fmt: skip
+    notice = client.get(hrefs[0])
+    assert notice.status_code == 200
+    assert "<h1>国民健康保険料減額賦課決定通知書</h1>" in notice.text
+    assert "1,047,300円" in notice.text and "<script" not in notice.text
+    # Its print CSS is inline: allowed for this page only, and nothing else is.
+    assert notice.headers["content-security-policy"].startswith("default-src 'none'; style-src")
+    refund = client.get(hrefs[1])
+    assert refund.status_code == 200 and "還付通知書" in refund.text
+    assert [a for a, _, _ in _records(engine, "boundary_case")] == [f"dashboard:{MUNICIPAL}"] * 2
+    notices = _records(engine, "boundary_notice")
+    assert [d["kind"] for _, _, d in notices] == ["reduction", "refund"]
+
+
+def test_another_municipality_cannot_open_the_case_or_its_notices(
+    site: tuple[TestClient, sa.Engine, int],
+) -> None:
+    client, engine, case_id = site
+    assert sign_in(client, OTHER).status_code == 303
+    assert _csv(client, "/boundary", "boundary-cases") == []
+    for path in (
+        f"/boundary/cases/{case_id}",
+        f"/boundary/cases/{case_id}/notices/reduction",
+        f"/boundary/cases/{case_id}?download=case-years&format=csv",
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 403, path
+        assert "讃岐" not in answer.text
+    assert not _records(engine, "boundary_case") and not _records(engine, "boundary_notice")
+    refused = [r for r in audit_rows(engine, outcome="refused:other_insurer")]
+    assert len(refused) == 3
+    assert client.get("/boundary/cases/999").status_code == 404
+    assert client.get("/boundary/cases/abc").status_code == 400
+    assert client.get(f"/boundary/cases/{case_id}/notices/other").status_code == 404
+
+
+def test_the_prefecture_sees_counts_only(site: tuple[TestClient, sa.Engine, int]) -> None:
+    client, engine, case_id = site
+    assert sign_in(client, PREFECTURE).status_code == 303
+    rows = {r["団体コード"]: r for r in _csv(client, "/boundary", "boundary-counts")}
+    assert rows["372013"]["事案"] == "1" and rows["372013"]["重複月数"] == "36"
+    assert rows["372013"]["重複月の保険料"] == str(TOTAL)
+    assert rows["372013"]["③ 減額賦課決定済"] == "1" and rows["372013"]["未着手"] == "0"
+    assert rows["372021"]["事案"] == "0"
+    page = client.get("/boundary").text
+    assert "讃岐" not in page and "boundary-cases" not in page
+    assert client.get(f"/boundary/cases/{case_id}").status_code == 403
+    assert not _records(engine, "boundary_list")
+
+
+def test_a_case_at_step_one_has_no_notice(
+    undecided: tuple[TestClient, sa.Engine, int],
+) -> None:
+    client, engine, case_id = undecided
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    [row] = _csv(client, "/boundary", "boundary-cases")
+    assert row["進捗"] == "① 資格喪失済" and row["減額"] == row["還付"] == ""
+    document = lxml.html.fromstring(client.get(f"/boundary/cases/{case_id}").text)
+    assert not document.xpath("//p[@class='notices']")
+    for kind in ("reduction", "refund"):
+        answer = client.get(f"/boundary/cases/{case_id}/notices/{kind}")
+        assert answer.status_code == 404 and "作成できません" in answer.text
+    assert not _records(engine, "boundary_notice")
