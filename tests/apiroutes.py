@@ -25,6 +25,7 @@ PATH_VALUES = {
     "table_id": "x",
     "kind": "x",
     "job_id": "x",
+    "case_id": "1",
 }
 _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 FACES = ("/api/v1", "/fhir")
