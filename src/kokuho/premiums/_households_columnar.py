@@ -1,0 +1,331 @@
+"""Household inputs as columns (一括賦課の入力): the tables ``assess_table`` reads, built straight
+from SQL for a whole municipality and fiscal year, with the same households, members and
+figures as ``household_inputs`` (the per-household reference, ``_households``).
+
+Two plain queries, each a single indexed pass read in big batches through the driver's own
+cursor (no ORM rows, no date objects on SQLite): the stays of the municipality's households
+with the resident's person, birth date and income, sorted by household and resident; and the
+insurer's 国保 and every 後期 coverage, sorted by person. Coverages are matched to stays with
+``searchsorted``; each (stay, coverage) pair is clipped to the stay as the reference does;
+persons and households are contiguous runs, reduced with ``reduceat``. Only a household with a
+move to 後期 in the period (a possible 特定世帯, a handful per thousand) has its
+``specified_household_since`` found in Python, from the same pairs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from kokuho.premiums._assess_columnar_tables import HOUSEHOLDS_SCHEMA, MEMBERS_SCHEMA, NEVER_DAY
+from kokuho.premiums._households import (
+    HEAD,
+    NO_PERSON,
+    SPECIFIED_HOUSEHOLD_YEARS,
+    fiscal_year_bounds,
+)
+from kokuho.premiums._households_query import KOKI_KIND, municipal_insurer
+
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+_BATCH: Final = 200_000
+_NONE: Final = -1
+"""A null person id while forming (person ids are positive)."""
+
+# The stays of the municipality's households overlapping the period, each with the resident's
+# birth date, person (the verified My Number link first, else the lowest person id with the
+# same five normalised items, as ``person_of_resident``) and the fiscal year's income.
+_STAYS: Final = """
+SELECT h.household_id, h.resident_id,
+       CASE WHEN h.relationship = {head} THEN 1 ELSE 0 END,
+       h.valid_from, h.valid_to, r.birth_date,
+       COALESCE(pm.person_id,
+                (SELECT min(p.person_id) FROM persons p WHERE p.match_key = r.match_key)),
+       i.salary, i.pension, i.other,
+       CASE WHEN i.declared THEN 1 ELSE 0 END, CASE WHEN i.wage_earner THEN 1 ELSE 0 END,
+       i.fixed_asset_tax
+FROM resident_households h
+JOIN residents r ON r.resident_id = h.resident_id
+LEFT JOIN person_mynumbers pm ON pm.resident_id = h.resident_id
+LEFT JOIN premium_incomes i ON i.resident_id = h.resident_id AND i.fiscal_year = {year}
+WHERE h.municipality_code = {municipality} AND h.valid_from < {end}
+  AND (h.valid_to IS NULL OR h.valid_to > {start})
+ORDER BY h.household_id, h.resident_id, h.valid_from
+"""
+
+# The insurer's 国保 coverages and every 後期 one overlapping the period; a 後期 coverage that
+# began the day a coverage of this 国保 was lost is marked (a move to 後期高齢者医療).
+_COVERAGES: Final = """
+SELECT c.person_id, CASE WHEN c.insurer_number = {insurer} THEN 0 ELSE 1 END,
+       c.acquired_on, c.lost_on,
+       CASE WHEN c.insurer_number = {insurer} THEN 0
+            WHEN EXISTS (SELECT 1 FROM coverages e WHERE e.person_id = c.person_id
+                         AND e.insurer_number = {insurer} AND e.lost_on = c.acquired_on)
+            THEN 1 ELSE 0 END
+FROM coverages c
+WHERE (c.insurer_number = {insurer}
+       OR c.insurer_number IN (SELECT n.insurer_number FROM insurers n WHERE n.kind = {koki}))
+  AND c.acquired_on < {end} AND (c.lost_on IS NULL OR c.lost_on > {start})
+ORDER BY c.person_id, c.acquired_on
+"""
+
+
+def _sql(template: str, dialect: str, names: Sequence[str]) -> str:
+    mark = (lambda n: f":{n}") if dialect == "sqlite" else (lambda n: f"%({n})s")
+    return template.format(**{n: mark(n) for n in names})
+
+
+def _fetch(connection: sa.Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Every row through the driver's cursor in big batches (no SQLAlchemy row processing)."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows: list[tuple[Any, ...]] = []
+        while batch := cursor.fetchmany(_BATCH):
+            rows.extend(batch)
+        return rows
+    finally:
+        cursor.close()
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[pa.Array]:
+    if not rows:
+        return [pa.array([]) for _ in range(width)]
+    return [pa.array(column) for column in zip(*rows, strict=True)]
+
+
+def _days(column: pa.Array) -> Ints:
+    """Dates (ISO text on SQLite, date objects on PostgreSQL) as day numbers, null NEVER_DAY."""
+    if pa.types.is_null(column.type):
+        return np.full(len(column), NEVER_DAY, dtype=np.int64)
+    dates = column.cast(pa.date32())
+    return np.asarray(dates.cast(pa.int32()).fill_null(NEVER_DAY).to_numpy(), dtype=np.int64)
+
+
+def _ints(column: pa.Array, null: int) -> Ints:
+    if pa.types.is_null(column.type):
+        return np.full(len(column), null, dtype=np.int64)
+    return np.asarray(column.cast(pa.int64()).fill_null(null).to_numpy(), dtype=np.int64)
+
+
+def _runs(*keys: pa.Array) -> Ints:
+    """Start offsets of the runs of equal keys (rows sorted by them), with the end appended."""
+    n = len(keys[0])
+    if n == 0:
+        return np.zeros(1, dtype=np.int64)
+    change = np.zeros(n - 1, dtype=bool)
+    for key in keys:
+        change |= np.asarray(pc.not_equal(key[1:], key[:-1]).to_numpy(zero_copy_only=False))
+    return np.concatenate([[0], np.flatnonzero(change) + 1, [n]]).astype(np.int64)
+
+
+def _any(values: Bools, starts: Ints) -> Bools:
+    return np.asarray(np.add.reduceat(values.astype(np.int64), starts[:-1]) > 0, dtype=bool)
+
+
+def household_columns(
+    engine: sa.Engine, municipality: str, fiscal_year: int
+) -> tuple[pa.Table, pa.Table]:
+    """(members, households) of every household of the municipality with a 国保 member in
+    the fiscal year, in ``MEMBERS_SCHEMA`` and ``HOUSEHOLDS_SCHEMA``: the rows
+    ``household_tables(household_inputs(...))`` gives, read in one pass per table.
+    UnknownMunicipality when the municipality has no 国保."""
+    start, end = fiscal_year_bounds(fiscal_year)
+    lookback = dt.date(start.year - SPECIFIED_HOUSEHOLD_YEARS, start.month, 1)
+    with engine.connect() as connection:
+        insurer = municipal_insurer(connection, municipality)
+        dialect = engine.dialect.name
+
+        def day(value: dt.date) -> Any:
+            # SQLite stores ISO text (compared as text); PostgreSQL takes the date.
+            return value.isoformat() if dialect == "sqlite" else value
+
+        stay_rows = _fetch(
+            connection,
+            _sql(_STAYS, dialect, ["head", "year", "municipality", "end", "start"]),
+            {"head": HEAD, "year": fiscal_year, "municipality": municipality,
+             "end": day(end), "start": day(lookback)},
+        )  # fmt: skip
+        coverage_rows = _fetch(
+            connection,
+            _sql(_COVERAGES, dialect, ["insurer", "koki", "end", "start"]),
+            {"insurer": insurer, "koki": KOKI_KIND, "end": day(end), "start": day(lookback)},
+        )
+    return _form(
+        _columns(stay_rows, 13), _columns(coverage_rows, 5), municipality, start, end
+    )
+
+
+def _form(
+    s: list[pa.Array], c: list[pa.Array], municipality: str, start: dt.date, end: dt.date
+) -> tuple[pa.Table, pa.Table]:
+    first, after = _day_number(start), _day_number(end)
+    household_ids, resident_ids = s[0].cast(pa.string()), s[1].cast(pa.string())
+    head_row = _ints(s[2], 0).astype(bool)
+    stay_from, stay_to, birth = _days(s[3]), _days(s[4]), _days(s[5])
+    person = _ints(s[6], _NONE)
+    has_income = np.asarray(s[7].is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    salary, pension, other = _ints(s[7], 0), _ints(s[8], 0), _ints(s[9], 0)
+    declared = _ints(s[10], 0).astype(bool) & has_income
+    wage_earner = _ints(s[11], 0).astype(bool) & has_income
+    asset = _ints(s[12], 0)
+
+    # (stay, coverage) pairs: every coverage of the stay's person.
+    cov_person = _ints(c[0], _NONE)
+    koki = _ints(c[1], 0).astype(bool)
+    acquired, lost, from_kokuho = _days(c[2]), _days(c[3]), _ints(c[4], 0).astype(bool)
+    lo = np.searchsorted(cov_person, person, "left")
+    hi = np.searchsorted(cov_person, person, "right")
+    count = np.where(person == _NONE, 0, hi - lo)
+    stay = np.repeat(np.arange(len(person)), count)
+    offset = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
+    cov = (lo[stay] + np.arange(len(stay)) - offset[stay]).astype(np.int64)
+    p_acquired, p_lost = acquired[cov], lost[cov]
+    joined = np.maximum(p_acquired, stay_from[stay])
+    left = np.minimum(p_lost, stay_to[stay])
+    valid = left > joined
+    overlap = (joined < after) & (left > first)
+    history = valid & ~koki[cov]
+    span = history & overlap
+    moved = valid & koki[cov] & from_kokuho[cov] & (p_acquired >= stay_from[stay])
+    koki_in_period = moved & overlap
+
+    # Persons: runs of (household, resident) in the sorted stays.
+    persons = _runs(household_ids, resident_ids)
+    p_first = persons[:-1]
+    owner_of_stay = np.repeat(np.arange(len(p_first)), np.diff(persons))
+    pair_owner = owner_of_stay[stay]
+    n_persons = len(p_first)
+    has_span = np.bincount(pair_owner[span], minlength=n_persons) > 0
+    big = np.int64(NEVER_DAY)
+    p_acq = np.full(n_persons, big, dtype=np.int64)
+    np.minimum.at(p_acq, pair_owner[span], joined[span])
+    p_left = np.full(n_persons, -big, dtype=np.int64)
+    np.maximum.at(p_left, pair_owner[span], left[span])  # NEVER_DAY (open) wins the max
+    in_koki = np.bincount(pair_owner[koki_in_period], minlength=n_persons) > 0
+    pid = person[p_first]
+    member = has_span & (pid != _NONE)
+    specified = ~has_span & in_koki & (pid != _NONE)
+    # 世帯主: the latest stay as 世帯主 overlapping the period; a tie goes to the first resident.
+    head_stay = head_row & (stay_from < after) & (stay_to > first)
+    head_from = np.full(n_persons, -big, dtype=np.int64)
+    np.maximum.at(head_from, owner_of_stay[head_stay], stay_from[head_stay])
+
+    # Households: runs of household_id over persons.
+    house_keys = household_ids.take(pa.array(p_first))
+    houses = _runs(house_keys)
+    h_first = houses[:-1]
+    n_houses = len(h_first)
+    house_of_person = np.repeat(np.arange(n_houses), np.diff(houses))
+    latest = np.maximum.reduceat(head_from, h_first) if n_persons else head_from
+    candidate = (head_from > -big) & (head_from == latest[house_of_person])
+    index = np.where(candidate, np.arange(n_persons), n_persons)
+    head = np.minimum.reduceat(index, h_first) if n_persons else index
+    has_head = head < n_persons
+    safe_head = np.where(has_head, head, 0)
+    head_pid = np.where(has_head & (pid[safe_head] != _NONE), pid[safe_head], NO_PERSON)
+    kept = _any(member, houses)
+    listed = member | specified
+    head_row_needed = kept & has_head & ~listed[safe_head]
+    fat = np.asarray(
+        np.add.reduceat(np.where(member & has_income[p_first], asset[p_first], 0), h_first)
+        if n_persons
+        else np.zeros(0, dtype=np.int64),
+        dtype=np.int64,
+    )
+    since = _specified_since(
+        _any(in_koki, houses) & kept, houses, pair_owner, house_of_person,
+        (joined, left, history, moved, p_acquired, in_koki),
+    )  # fmt: skip
+
+    # The members table: the listed persons of kept households, then the heads not listed.
+    chosen = np.flatnonzero(listed & kept[house_of_person])
+    heads = safe_head[head_row_needed]
+    rows = np.concatenate([chosen, heads])
+    is_head_row = np.concatenate([np.zeros(len(chosen), bool), np.ones(len(heads), bool)])
+    stay_of = p_first[rows]
+    is_member = member[rows] & ~is_head_row
+    members = pa.table(
+        {
+            "household_id": household_ids.take(pa.array(stay_of)),
+            "person_id": pa.array(np.where(is_head_row, head_pid[house_of_person[rows]],
+                                           pid[rows])),  # fmt: skip
+            "birth_date": _dates(birth[stay_of]),
+            "acquired": _dates(np.where(is_member, p_acq[rows], NEVER_DAY)),
+            "lost": _dates(np.where(is_member, p_left[rows], NEVER_DAY)),
+            "salary": pa.array(salary[stay_of]),
+            "pension": pa.array(pension[stay_of]),
+            "other": pa.array(other[stay_of]),
+            "declared": pa.array(declared[stay_of]),
+            "wage_earner": pa.array(wage_earner[stay_of]),
+            "specified_same_household": pa.array(specified[rows] & ~is_head_row),
+            "involuntary_unemployment_from": pa.nulls(len(rows), pa.date32()),
+            "former_dependant": pa.array(np.zeros(len(rows), dtype=bool)),
+            "delivery_due": pa.nulls(len(rows), pa.date32()),
+        },
+        schema=MEMBERS_SCHEMA,
+    )
+    wanted = np.flatnonzero(kept)
+    households = pa.table(
+        {
+            "household_id": house_keys.take(pa.array(h_first[wanted])),
+            "head_person_id": pa.array(head_pid[wanted]),
+            "fixed_asset_tax": pa.array(fat[wanted]),
+            "specified_household_since": _dates(since[wanted]),
+        },
+        schema=HOUSEHOLDS_SCHEMA,
+    )
+    del municipality  # the tables carry no municipality: the rules' (as assess_table reads)
+    return members, households
+
+
+def _specified_since(
+    candidates: Bools,
+    houses: Ints,
+    pair_owner: Ints,
+    house_of_person: Ints,
+    pairs: tuple[Ints, Ints, Bools, Bools, Ints, Bools],
+) -> Ints:
+    """特定世帯 since, for the few households with a move to 後期 in the period: the first
+    such move (by a mover still in the household and in 後期 in the period) that left exactly
+    one 国保 membership covering the day, as ``_households._form``."""
+    joined, left, history, moved, acquired, in_koki = pairs
+    since = np.full(len(houses) - 1, NEVER_DAY, dtype=np.int64)
+    wanted = np.flatnonzero(candidates)
+    if not len(wanted):
+        return since
+    pair_house = house_of_person[pair_owner]
+    mine = np.isin(pair_house, wanted)
+    rows = np.flatnonzero(mine)
+    order = rows[np.argsort(pair_house[rows], kind="stable")]
+    bounds = np.searchsorted(pair_house[order], wanted)
+    ends = np.searchsorted(pair_house[order], wanted, "right")
+    for house, lo, hi in zip(wanted, bounds, ends, strict=True):
+        block = order[lo:hi]
+        spans = [(joined[k], left[k]) for k in block if history[k]]
+        # Every move to 後期 of a person in 後期 in the period counts, in the period or not.
+        days = sorted(int(acquired[k]) for k in block if moved[k] and in_koki[pair_owner[k]])
+        for day in days:
+            if sum(a <= day < b for a, b in spans) == 1:
+                since[house] = day
+                break
+    return since
+
+
+def _day_number(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days
+
+
+def _dates(days: Ints) -> pa.Array:
+    values = np.asarray(days, dtype=np.int64)
+    return pa.array(values.astype(np.int32), pa.int32(), mask=values >= NEVER_DAY).cast(
+        pa.date32()
+    )

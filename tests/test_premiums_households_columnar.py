@@ -1,0 +1,96 @@
+"""The columnar household inputs (``household_columns``, straight from SQL) against the
+per-household reference (``household_inputs``): the same households, members, incomes and
+特定世帯 dates, on SQLite and PostgreSQL, for the hand-built town of
+test_premiums_households (擬制世帯主, a move to 後期, a 特定世帯, a split, a move between
+households) and for the synthetic prefecture."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+
+from kokuho.premiums import household_inputs, household_tables, load_incomes
+from kokuho.premiums._households_columnar import household_columns
+from kokuho.registry import import_changes, load_insurers, load_residents
+from tests.test_premiums_households import (  # noqa: F401  (fixtures)
+    TOWN,
+    households,
+    synthetic,
+    town,
+    write_incomes,
+)
+
+
+def normalised(members: pa.Table, houses: pa.Table) -> dict[str, Any]:
+    """Household id → (household row, its member rows sorted): order-free."""
+    by_house: dict[str, list[tuple[Any, ...]]] = {}
+    for row in members.to_pylist():
+        key = row.pop("household_id")
+        by_house.setdefault(key, []).append(tuple(sorted(row.items(), key=lambda kv: kv[0])))
+    out = {}
+    for row in houses.to_pylist():
+        key = row.pop("household_id")
+        out[key] = (row, sorted(by_house.pop(key, []), key=repr))
+    assert not by_house, f"members of no household: {sorted(by_house)}"
+    return out
+
+
+def both(engine: sa.Engine, year: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    reference = household_tables(household_inputs(engine, TOWN, year))
+    return normalised(*reference), normalised(*household_columns(engine, TOWN, year))
+
+
+@pytest.mark.parametrize("year", [2019, 2020, 2021])
+def test_the_town_gives_the_reference_inputs(
+    households: sa.Engine,  # noqa: F811
+    tmp_path: Path,
+    year: int,
+) -> None:
+    write_incomes(tmp_path / "i.csv", 2020, {"A": (3_000_000, 0, 0, 1, 1, 50_000),
+                                             "B": (0, 800_000, 0, 1, 0, 12_000),
+                                             "E": (0, 0, 0, 0, 0, 0)})  # fmt: skip
+    load_incomes(households, tmp_path / "i.csv")
+    reference, columnar = both(households, year)
+    assert columnar == reference
+    assert reference  # the comparison is not of two empty sets
+
+
+def test_the_town_has_a_specified_household_and_a_nominal_head(
+    households: sa.Engine,  # noqa: F811
+) -> None:
+    """The cases the comparison must cover occur: H3 is a 特定世帯 from D's 75th birthday
+    (2020-08-01); H1's 世帯主 A is not a member (擬制世帯主), listed with no coverage."""
+    _, columnar = both(households, 2020)
+    h3, _ = columnar["H3"]
+    assert h3["specified_household_since"] == dt.date(2020, 8, 1)
+    _, h1_members = columnar["H1"]
+    assert any(dict(m)["acquired"] is None and not dict(m)["specified_same_household"]
+               for m in h1_members)  # fmt: skip
+
+
+def test_the_synthetic_prefecture_gives_the_reference_inputs(
+    engine: sa.Engine,
+    synthetic: Path,  # noqa: F811
+    mynumber_key: bytes,
+) -> None:
+    load_insurers(engine, synthetic / "insurers.csv")
+    changes = sorted((synthetic / "changes").glob("*.csv"), key=lambda p: p.stem.split("_")[::-1])
+    for path in changes:
+        import_changes(engine, path)
+    load_residents(engine, synthetic / "residents.csv", mynumber_key)
+    for path in sorted((synthetic / "incomes").glob("*.csv")):
+        load_incomes(engine, path)
+    for year in (2020, 2021):
+        reference, columnar = both(engine, year)
+        assert len(reference) > 50
+        assert columnar == reference
+
+
+def test_an_empty_municipality_gives_empty_tables(households: sa.Engine) -> None:  # noqa: F811
+    members, houses = household_columns(households, TOWN, 2000)
+    assert members.num_rows == 0 and houses.num_rows == 0
