@@ -14,7 +14,15 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from kokuho.premiums import household_inputs, household_tables, load_incomes
+from kokuho.premiums import (
+    assess,
+    assess_table,
+    household_inputs,
+    household_tables,
+    load_incomes,
+    load_premium_rules,
+)
+from kokuho.premiums._assess_columnar_tables import assessments_of
 from kokuho.premiums._households_columnar import household_columns
 from kokuho.registry import import_changes, load_insurers, load_residents
 from tests.test_premiums_households import (  # noqa: F401  (fixtures)
@@ -94,3 +102,29 @@ def test_the_synthetic_prefecture_gives_the_reference_inputs(
 def test_an_empty_municipality_gives_empty_tables(households: sa.Engine) -> None:  # noqa: F811
     members, houses = household_columns(households, TOWN, 2000)
     assert members.num_rows == 0 and houses.num_rows == 0
+
+
+def test_the_synthetic_assessments_agree_to_the_yen(
+    engine: sa.Engine,
+    synthetic: Path,  # noqa: F811
+    mynumber_key: bytes,
+) -> None:
+    """assess_fiscal_year's path (columns, assess_table) gives the reference's Assessment
+    for every household: every part, the 軽減 class and every 納期."""
+    load_insurers(engine, synthetic / "insurers.csv")
+    changes = sorted((synthetic / "changes").glob("*.csv"), key=lambda p: p.stem.split("_")[::-1])
+    for path in changes:
+        import_changes(engine, path)
+    load_residents(engine, synthetic / "residents.csv", mynumber_key)
+    for path in sorted((synthetic / "incomes").glob("*.csv")):
+        load_incomes(engine, path)
+    for year in (2020, 2021):
+        rules = load_premium_rules(year, TOWN)
+        reference = {
+            h.household_id: assess(h, rules, with_reasons=False)
+            for h in household_inputs(engine, TOWN, year)
+        }
+        columnar = assessments_of(assess_table(*household_columns(engine, TOWN, year), rules),
+                                  rules)  # fmt: skip
+        assert {a.household_id: a for a in columnar} == reference
+        assert {a.reduction for a in columnar} >= {"7", "5", "2", None}

@@ -11,8 +11,16 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from kokuho.premiums._assess import AssessmentInputError, assess
-from kokuho.premiums._model import PARTS, Assessment, HouseholdInput, Income, Member, ReductionClass
+from kokuho.premiums._assess import AssessmentInputError, assess, instalments
+from kokuho.premiums._model import (
+    PARTS,
+    Assessment,
+    HouseholdInput,
+    Income,
+    Member,
+    PartAssessment,
+    ReductionClass,
+)
 from kokuho.premiums._rules import PremiumRules
 
 Ints = npt.NDArray[np.int64]
@@ -236,3 +244,29 @@ def _row(a: Assessment, rules: PremiumRules) -> dict[str, Any]:
     row["instalment_adjusted"] = amounts[0] if plan.remainder == "first" else amounts[-1]
     row["engine"] = "per-household"
     return row
+
+
+def assessments_of(result: pa.Table, rules: PremiumRules) -> list[Assessment]:
+    """The ``assess_table`` result as ``Assessment`` values without reasons (as
+    ``assess(..., with_reasons=False)`` gives them): what the 調定 ledger records."""
+    municipality, year = rules.municipal.municipality, rules.fiscal_year
+    ids = result.column("household_id").cast(pa.string()).to_pylist()
+    reductions = result.column("reduction").to_pylist()
+    figures = {
+        part: [
+            result.column(f"{part}_{key}").to_pylist()
+            for key in ("income_levy", "asset_levy", "per_capita", "per_household", "capped",
+                        "amount")
+        ]  # fmt: skip
+        for part in PARTS
+    }
+    rows = {part: list(zip(*columns, strict=True)) for part, columns in figures.items()}
+    out: list[Assessment] = []
+    for k, household_id in enumerate(ids):
+        parts = tuple(PartAssessment(part, *rows[part][k]) for part in PARTS)
+        total = sum(p.amount for p in parts)
+        out.append(
+            Assessment(household_id, municipality, year, parts, reductions[k],
+                       instalments(total, rules))
+        )  # fmt: skip
+    return out

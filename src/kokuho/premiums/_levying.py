@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
 from kokuho.premiums._assess import AssessmentInputError, assess
+from kokuho.premiums._assess_columnar import assess_table
+from kokuho.premiums._assess_columnar_tables import assessments_of
 from kokuho.premiums._charges import ChargeKind, _existing_where, record_decisions
 from kokuho.premiums._correct import (
     PeriodLimitError,
@@ -23,6 +25,7 @@ from kokuho.premiums._correct import (
     period_limit,
 )
 from kokuho.premiums._households import NO_PERSON, household_inputs
+from kokuho.premiums._households_columnar import household_columns
 from kokuho.premiums._model import (
     Assessment,
     HouseholdInput,
@@ -106,8 +109,18 @@ class ReassessmentRun:
         return sum(c.total - c.previous_total for c in self.changes)
 
 
+Progress = Callable[[str, int, int], None]
+"""A progress callback: (stage, done, total); stages ``read`` (the register into columns),
+``assess`` and ``record`` (households)."""
+
+
 def assess_fiscal_year(
-    engine: sa.Engine, municipality: str, fiscal_year: int, decided_on: dt.date
+    engine: sa.Engine,
+    municipality: str,
+    fiscal_year: int,
+    decided_on: dt.date,
+    *,
+    progress: Progress | None = None,
 ) -> AssessmentRun:
     """本算定 of every household of ``municipality`` for ``fiscal_year``, recorded as the
     initial 調定 decided on ``decided_on`` in one transaction.
@@ -117,19 +130,31 @@ def assess_fiscal_year(
     (the same decision is recognised); a household already assessed on another day is
     refused by the ledger (ChargeRefused): use :func:`reassess` for changes. PremiumRuleError
     for missing or bad rule files.
+
+    The inputs are read as columns (``household_columns``) and priced by ``assess_table``,
+    which agree to the yen with ``household_inputs`` and ``assess`` (the reference, used
+    again only to name the households refused). ``progress`` hears of each stage.
     """
+    report = progress or (lambda stage, done, total: None)
     rules = load_premium_rules(fiscal_year, municipality)
     _check_limit(rules, decided_on, fiscal_year)
-    assessments: list[Assessment] = []
-    refused: list[RefusedHousehold] = []
-    for household in household_inputs(engine, municipality, fiscal_year):
-        try:
-            assessments.append(assess(household, rules, with_reasons=False))
-        except AssessmentInputError as error:
-            refused.append(RefusedHousehold(household.household_id, str(error)))
-    if refused:
-        raise AssessmentRefused(refused)
+    report("read", 0, 1)
+    members, households = household_columns(engine, municipality, fiscal_year)
+    count = households.num_rows
+    report("read", 1, 1)
+    report("assess", 0, count)
+    try:
+        result = assess_table(members, households, rules)
+    except AssessmentInputError:
+        refused = _refused(engine, municipality, rules)
+        if not refused:  # not a household's fault: the tables themselves
+            raise
+        raise AssessmentRefused(refused) from None
+    assessments = assessments_of(result, rules)
+    report("assess", count, count)
+    report("record", 0, count)
     [reports] = record_decisions(engine, [(assessments, "initial")], decided_on)
+    report("record", count, count)
     again = sum(r.already_recorded for r in reports)
     return AssessmentRun(
         municipality,
@@ -141,6 +166,17 @@ def assess_fiscal_year(
         total=sum(a.total for a in assessments),
         reductions=_reduction_counts(assessments),
     )
+
+
+def _refused(engine: sa.Engine, municipality: str, rules: PremiumRules) -> list[RefusedHousehold]:
+    """Every household the engine refuses, with its reason (the per-household reference)."""
+    refused: list[RefusedHousehold] = []
+    for household in household_inputs(engine, municipality, rules.fiscal_year):
+        try:
+            assess(household, rules, with_reasons=False)
+        except AssessmentInputError as error:
+            refused.append(RefusedHousehold(household.household_id, str(error)))
+    return refused
 
 
 def _in_force(
