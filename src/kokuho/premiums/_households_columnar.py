@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
 from kokuho.premiums._assess_columnar_tables import HOUSEHOLDS_SCHEMA, MEMBERS_SCHEMA, NEVER_DAY
@@ -44,43 +46,116 @@ _NONE: Final = -1
 # birth date, person (the verified My Number link first, else the lowest person id with the
 # same five normalised items, as ``person_of_resident``) and the fiscal year's income.
 _STAYS: Final = """
-SELECT h.household_id, h.resident_id,
-       CASE WHEN h.relationship = {head} THEN 1 ELSE 0 END,
-       h.valid_from, h.valid_to, r.birth_date,
+SELECT h.household_id AS c0, h.resident_id AS c1,
+       CASE WHEN h.relationship = {head} THEN 1 ELSE 0 END AS c2,
+       h.valid_from AS c3, h.valid_to AS c4, r.birth_date AS c5,
        COALESCE(pm.person_id,
-                (SELECT min(p.person_id) FROM persons p WHERE p.match_key = r.match_key)),
-       i.salary, i.pension, i.other,
-       CASE WHEN i.declared THEN 1 ELSE 0 END, CASE WHEN i.wage_earner THEN 1 ELSE 0 END,
-       i.fixed_asset_tax
+                (SELECT min(p.person_id) FROM persons p WHERE p.match_key = r.match_key)) AS c6,
+       i.salary AS c7, i.pension AS c8, i.other AS c9,
+       CASE WHEN i.declared THEN 1 ELSE 0 END AS c10,
+       CASE WHEN i.wage_earner THEN 1 ELSE 0 END AS c11, i.fixed_asset_tax AS c12
 FROM resident_households h
 JOIN residents r ON r.resident_id = h.resident_id
 LEFT JOIN person_mynumbers pm ON pm.resident_id = h.resident_id
 LEFT JOIN premium_incomes i ON i.resident_id = h.resident_id AND i.fiscal_year = {year}
 WHERE h.municipality_code = {municipality} AND h.valid_from < {end}
   AND (h.valid_to IS NULL OR h.valid_to > {start})
-ORDER BY h.household_id, h.resident_id, h.valid_from
 """
+_STAY_TYPES: Final = (
+    pa.string(), pa.string(), pa.int8(), pa.date32(), pa.date32(), pa.date32(), pa.int64(),
+    pa.int64(), pa.int64(), pa.int64(), pa.int8(), pa.int8(), pa.int64(),
+)  # fmt: skip
 
 # The insurer's 国保 coverages and every 後期 one overlapping the period; a 後期 coverage that
 # began the day a coverage of this 国保 was lost is marked (a move to 後期高齢者医療).
 _COVERAGES: Final = """
-SELECT c.person_id, CASE WHEN c.insurer_number = {insurer} THEN 0 ELSE 1 END,
-       c.acquired_on, c.lost_on,
+SELECT c.person_id AS c0, CASE WHEN c.insurer_number = {insurer} THEN 0 ELSE 1 END AS c1,
+       c.acquired_on AS c2, c.lost_on AS c3,
        CASE WHEN c.insurer_number = {insurer} THEN 0
             WHEN EXISTS (SELECT 1 FROM coverages e WHERE e.person_id = c.person_id
                          AND e.insurer_number = {insurer} AND e.lost_on = c.acquired_on)
-            THEN 1 ELSE 0 END
+            THEN 1 ELSE 0 END AS c4
 FROM coverages c
 WHERE (c.insurer_number = {insurer}
        OR c.insurer_number IN (SELECT n.insurer_number FROM insurers n WHERE n.kind = {koki}))
   AND c.acquired_on < {end} AND (c.lost_on IS NULL OR c.lost_on > {start})
-ORDER BY c.person_id, c.acquired_on
 """
+_COVERAGE_TYPES: Final = (pa.int64(), pa.int8(), pa.date32(), pa.date32(), pa.int8())
 
 
 def _sql(template: str, dialect: str, names: Sequence[str]) -> str:
     mark = (lambda n: f":{n}") if dialect == "sqlite" else (lambda n: f"%({n})s")
     return template.format(**{n: mark(n) for n in names})
+
+
+def _read(engine: sa.Engine, sql: str, params: dict[str, Any], types: Sequence[pa.DataType]
+          ) -> list[pa.Array]:  # fmt: skip
+    """The rows of ``sql`` as one Arrow array per column, typed ``types``, read on a
+    connection of its own: on SQLite as lines SQLite writes itself (``group_concat``, in C),
+    on PostgreSQL through ``COPY (…) TO STDOUT``, both parsed by ``pyarrow.csv``; elsewhere,
+    or for a value the lines cannot carry (a separator in an id), through the cursor."""
+    with engine.connect() as connection:
+        dialect = engine.dialect.name
+        text: bytes | None = None
+        if dialect == "sqlite":
+            text = _sqlite_lines(connection, sql, params, len(types))
+        elif dialect == "postgresql":
+            # The per-row person look-up makes the planner expect a costly query and JIT-
+            # compile it: seconds of compiling for a plan of plain hash joins. The sort of a
+            # few million narrow rows fits in memory rather than spilling to disk.
+            connection.exec_driver_sql("SET LOCAL jit = off")
+            connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+            text = _copy_lines(connection, sql, params)
+        if text is not None:
+            try:
+                return _parse(text, types, "\x1f" if dialect == "sqlite" else ",")
+            except pa.ArrowInvalid:
+                pass  # e.g. an id holding the separator: the cursor reads it as it is
+        return _typed(_fetch(connection, sql, params), types)
+
+
+def _sqlite_lines(
+    connection: sa.Connection, sql: str, params: dict[str, Any], width: int
+) -> bytes:
+    line = " || char(31) || ".join(f"ifnull(q.c{k}, '')" for k in range(width))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"SELECT group_concat({line}, char(10)) FROM ({sql}) AS q", params)
+        (text,) = cursor.fetchone()
+    finally:
+        cursor.close()
+    return text.encode() if text else b""
+
+
+def _copy_lines(connection: sa.Connection, sql: str, params: dict[str, Any]) -> bytes:
+    raw = connection.connection.driver_connection
+    buffer = bytearray()
+    with raw.cursor() as cursor:  # type: ignore[union-attr]
+        # psycopg binds COPY's parameters on the client, quoted as literals.
+        with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
+            for block in copy:
+                buffer += block
+    return bytes(buffer)
+
+
+def _parse(text: bytes, types: Sequence[pa.DataType], delimiter: str) -> list[pa.Array]:
+    names = [f"c{k}" for k in range(len(types))]
+    if not text:
+        return [pa.array([], t) for t in types]
+    table = pacsv.read_csv(
+        pa.py_buffer(text),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, quote_char=False if delimiter != "," else '"'
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict(zip(names, types, strict=True)),
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return [table.column(name).combine_chunks() for name in names]
 
 
 def _fetch(connection: sa.Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -96,10 +171,11 @@ def _fetch(connection: sa.Connection, sql: str, params: dict[str, Any]) -> list[
         cursor.close()
 
 
-def _columns(rows: list[tuple[Any, ...]], width: int) -> list[pa.Array]:
+def _typed(rows: list[tuple[Any, ...]], types: Sequence[pa.DataType]) -> list[pa.Array]:
     if not rows:
-        return [pa.array([]) for _ in range(width)]
-    return [pa.array(column) for column in zip(*rows, strict=True)]
+        return [pa.array([], t) for t in types]
+    return [pa.array(column).cast(t) for column, t in zip(zip(*rows, strict=True), types,
+                                                         strict=True)]  # fmt: skip
 
 
 def _days(column: pa.Array) -> Ints:
@@ -116,15 +192,18 @@ def _ints(column: pa.Array, null: int) -> Ints:
     return np.asarray(column.cast(pa.int64()).fill_null(null).to_numpy(), dtype=np.int64)
 
 
-def _runs(*keys: pa.Array) -> Ints:
-    """Start offsets of the runs of equal keys (rows sorted by them), with the end appended."""
-    n = len(keys[0])
-    if n == 0:
+def _runs(key: Ints) -> Ints:
+    """Start offsets of the runs of equal ``key`` (sorted), with the end appended."""
+    if not len(key):
         return np.zeros(1, dtype=np.int64)
-    change = np.zeros(n - 1, dtype=bool)
-    for key in keys:
-        change |= np.asarray(pc.not_equal(key[1:], key[:-1]).to_numpy(zero_copy_only=False))
-    return np.concatenate([[0], np.flatnonzero(change) + 1, [n]]).astype(np.int64)
+    change = np.flatnonzero(key[1:] != key[:-1]) + 1
+    return np.concatenate([[0], change, [len(key)]]).astype(np.int64)
+
+
+def _codes(values: pa.Array) -> Ints:
+    """An integer per distinct value (a hash table in Arrow)."""
+    encoded = pc.dictionary_encode(values)
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _any(values: Bools, starts: Ints) -> Bools:
@@ -142,43 +221,54 @@ def household_columns(
     lookback = dt.date(start.year - SPECIFIED_HOUSEHOLD_YEARS, start.month, 1)
     with engine.connect() as connection:
         insurer = municipal_insurer(connection, municipality)
-        dialect = engine.dialect.name
-
-        def day(value: dt.date) -> Any:
-            # SQLite stores ISO text (compared as text); PostgreSQL takes the date.
-            return value.isoformat() if dialect == "sqlite" else value
-
-        stay_rows = _fetch(
-            connection,
-            _sql(_STAYS, dialect, ["head", "year", "municipality", "end", "start"]),
-            {"head": HEAD, "year": fiscal_year, "municipality": municipality,
-             "end": day(end), "start": day(lookback)},
-        )  # fmt: skip
-        coverage_rows = _fetch(
-            connection,
-            _sql(_COVERAGES, dialect, ["insurer", "koki", "end", "start"]),
-            {"insurer": insurer, "koki": KOKI_KIND, "end": day(end), "start": day(lookback)},
-        )
-    return _form(
-        _columns(stay_rows, 13), _columns(coverage_rows, 5), municipality, start, end
+    dialect = engine.dialect.name
+    # SQLite stores ISO text (compared as text); PostgreSQL takes the date.
+    first, last = (
+        (lookback.isoformat(), end.isoformat()) if dialect == "sqlite" else (lookback, end)
     )
+    stays = (
+        _sql(_STAYS, dialect, ["head", "year", "municipality", "end", "start"]),
+        {"head": HEAD, "year": fiscal_year, "municipality": municipality, "end": last,
+         "start": first},
+        _STAY_TYPES,
+    )  # fmt: skip
+    coverages = (
+        _sql(_COVERAGES, dialect, ["insurer", "koki", "end", "start"]),
+        {"insurer": insurer, "koki": KOKI_KIND, "end": last, "start": first},
+        _COVERAGE_TYPES,
+    )
+    # Two connections at once: both drivers let the other thread run while the database works.
+    with ThreadPoolExecutor(2) as pool:
+        s, c = pool.map(lambda query: _read(engine, *query), (stays, coverages))
+    return _form(s, c, start, end)
 
 
 def _form(
-    s: list[pa.Array], c: list[pa.Array], municipality: str, start: dt.date, end: dt.date
+    s: list[pa.Array], c: list[pa.Array], start: dt.date, end: dt.date
 ) -> tuple[pa.Table, pa.Table]:
     first, after = _day_number(start), _day_number(end)
-    household_ids, resident_ids = s[0].cast(pa.string()), s[1].cast(pa.string())
+    household_ids = s[0].cast(pa.string())
+    # Persons and households as contiguous runs: the stays ordered by integer codes of
+    # (household, resident) (a hash, then an integer sort: no collation, no string sort).
+    house_code = _codes(household_ids)
+    resident_code = _codes(s[1])
+    key = house_code * (int(resident_code.max(initial=0)) + 1) + resident_code
+    order = np.argsort(key, kind="stable")
+    s = [column.take(pa.array(order)) for column in s[2:]]
+    s = [pa.nulls(0), pa.nulls(0), *s]  # the ids stay in SQL order: taken through ``order``
+    key, house_code = key[order], house_code[order]
     head_row = _ints(s[2], 0).astype(bool)
     stay_from, stay_to, birth = _days(s[3]), _days(s[4]), _days(s[5])
     person = _ints(s[6], _NONE)
-    has_income = np.asarray(s[7].is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    has_income = np.asarray(pc.is_valid(s[7]).to_numpy(zero_copy_only=False), dtype=bool)
     salary, pension, other = _ints(s[7], 0), _ints(s[8], 0), _ints(s[9], 0)
     declared = _ints(s[10], 0).astype(bool) & has_income
     wage_earner = _ints(s[11], 0).astype(bool) & has_income
     asset = _ints(s[12], 0)
 
     # (stay, coverage) pairs: every coverage of the stay's person.
+    by_person = pa.array(np.argsort(_ints(c[0], _NONE), kind="stable"))
+    c = [column.take(by_person) for column in c]
     cov_person = _ints(c[0], _NONE)
     koki = _ints(c[1], 0).astype(bool)
     acquired, lost, from_kokuho = _days(c[2]), _days(c[3]), _ints(c[4], 0).astype(bool)
@@ -199,7 +289,7 @@ def _form(
     koki_in_period = moved & overlap
 
     # Persons: runs of (household, resident) in the sorted stays.
-    persons = _runs(household_ids, resident_ids)
+    persons = _runs(key)
     p_first = persons[:-1]
     owner_of_stay = np.repeat(np.arange(len(p_first)), np.diff(persons))
     pair_owner = owner_of_stay[stay]
@@ -220,8 +310,7 @@ def _form(
     np.maximum.at(head_from, owner_of_stay[head_stay], stay_from[head_stay])
 
     # Households: runs of household_id over persons.
-    house_keys = household_ids.take(pa.array(p_first))
-    houses = _runs(house_keys)
+    houses = _runs(house_code[p_first])
     h_first = houses[:-1]
     n_houses = len(h_first)
     house_of_person = np.repeat(np.arange(n_houses), np.diff(houses))
@@ -255,7 +344,7 @@ def _form(
     is_member = member[rows] & ~is_head_row
     members = pa.table(
         {
-            "household_id": household_ids.take(pa.array(stay_of)),
+            "household_id": household_ids.take(pa.array(order[stay_of])),
             "person_id": pa.array(np.where(is_head_row, head_pid[house_of_person[rows]],
                                            pid[rows])),  # fmt: skip
             "birth_date": _dates(birth[stay_of]),
@@ -276,14 +365,13 @@ def _form(
     wanted = np.flatnonzero(kept)
     households = pa.table(
         {
-            "household_id": house_keys.take(pa.array(h_first[wanted])),
+            "household_id": household_ids.take(pa.array(order[p_first[h_first[wanted]]])),
             "head_person_id": pa.array(head_pid[wanted]),
             "fixed_asset_tax": pa.array(fat[wanted]),
             "specified_household_since": _dates(since[wanted]),
         },
         schema=HOUSEHOLDS_SCHEMA,
     )
-    del municipality  # the tables carry no municipality: the rules' (as assess_table reads)
     return members, households
 
 
