@@ -128,3 +128,21 @@ def test_the_synthetic_assessments_agree_to_the_yen(
                                   rules)  # fmt: skip
         assert {a.household_id: a for a in columnar} == reference
         assert {a.reduction for a in columnar} >= {"7", "5", "2", None}
+
+
+def test_the_cursor_path_gives_the_same_columns(
+    households: sa.Engine,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lines the parser cannot read (an id holding the separator) are read again through the
+    driver's cursor, with the same result."""
+    from kokuho.premiums import _households_columnar as module
+
+    expected = normalised(*household_columns(households, TOWN, 2020))
+
+    def unreadable(*_: object) -> list[pa.Array]:
+        raise pa.ArrowInvalid("CSV parse error: Expected 13 columns, got 14")
+
+    monkeypatch.setattr(module, "_parse", unreadable)
+    assert normalised(*household_columns(households, TOWN, 2020)) == expected
+    assert expected

@@ -255,8 +255,14 @@ def assessments_of(result: pa.Table, rules: PremiumRules) -> list[Assessment]:
     figures = {
         part: [
             result.column(f"{part}_{key}").to_pylist()
-            for key in ("income_levy", "asset_levy", "per_capita", "per_household", "capped",
-                        "amount")
+            for key in (
+                "income_levy",
+                "asset_levy",
+                "per_capita",
+                "per_household",
+                "capped",
+                "amount",
+            )
         ]  # fmt: skip
         for part in PARTS
     }

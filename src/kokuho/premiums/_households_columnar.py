@@ -84,8 +84,9 @@ _COVERAGE_TYPES: Final = (pa.int64(), pa.int8(), pa.date32(), pa.date32(), pa.in
 
 
 def _sql(template: str, dialect: str, names: Sequence[str]) -> str:
-    mark = (lambda n: f":{n}") if dialect == "sqlite" else (lambda n: f"%({n})s")
-    return template.format(**{n: mark(n) for n in names})
+    """The template with each named parameter in the driver's own style."""
+    style = ":{}" if dialect == "sqlite" else "%({})s"
+    return template.format(**{n: style.format(n) for n in names})
 
 
 def _read(engine: sa.Engine, sql: str, params: dict[str, Any], types: Sequence[pa.DataType]
@@ -101,8 +102,8 @@ def _read(engine: sa.Engine, sql: str, params: dict[str, Any], types: Sequence[p
             text = _sqlite_lines(connection, sql, params, len(types))
         elif dialect == "postgresql":
             # The per-row person look-up makes the planner expect a costly query and JIT-
-            # compile it: seconds of compiling for a plan of plain hash joins. The sort of a
-            # few million narrow rows fits in memory rather than spilling to disk.
+            # compile it: seconds of compiling for a plan of plain hash joins. The hash tables
+            # of a few million narrow rows fit in memory rather than spilling to disk.
             connection.exec_driver_sql("SET LOCAL jit = off")
             connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
             text = _copy_lines(connection, sql, params)
@@ -114,27 +115,25 @@ def _read(engine: sa.Engine, sql: str, params: dict[str, Any], types: Sequence[p
         return _typed(_fetch(connection, sql, params), types)
 
 
-def _sqlite_lines(
-    connection: sa.Connection, sql: str, params: dict[str, Any], width: int
-) -> bytes:
+def _sqlite_lines(connection: sa.Connection, sql: str, params: dict[str, Any], width: int) -> bytes:
     line = " || char(31) || ".join(f"ifnull(q.c{k}, '')" for k in range(width))
     cursor = connection.connection.cursor()
     try:
         cursor.execute(f"SELECT group_concat({line}, char(10)) FROM ({sql}) AS q", params)
-        (text,) = cursor.fetchone()
+        row = cursor.fetchone()
     finally:
         cursor.close()
-    return text.encode() if text else b""
+    return row[0].encode() if row and row[0] else b""
 
 
 def _copy_lines(connection: sa.Connection, sql: str, params: dict[str, Any]) -> bytes:
     raw = connection.connection.driver_connection
     buffer = bytearray()
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
-        # psycopg binds COPY's parameters on the client, quoted as literals.
-        with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
-            for block in copy:
-                buffer += block
+    # psycopg binds COPY's parameters on the client, quoted as literals.
+    statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+    with raw.cursor() as cursor, cursor.copy(statement, params) as copy:  # type: ignore[union-attr]
+        for block in copy:
+            buffer += block
     return bytes(buffer)
 
 
@@ -345,8 +344,9 @@ def _form(
     members = pa.table(
         {
             "household_id": household_ids.take(pa.array(order[stay_of])),
-            "person_id": pa.array(np.where(is_head_row, head_pid[house_of_person[rows]],
-                                           pid[rows])),  # fmt: skip
+            "person_id": pa.array(
+                np.where(is_head_row, head_pid[house_of_person[rows]], pid[rows])
+            ),  # fmt: skip
             "birth_date": _dates(birth[stay_of]),
             "acquired": _dates(np.where(is_member, p_acq[rows], NEVER_DAY)),
             "lost": _dates(np.where(is_member, p_left[rows], NEVER_DAY)),
@@ -414,6 +414,4 @@ def _day_number(day: dt.date) -> int:
 
 def _dates(days: Ints) -> pa.Array:
     values = np.asarray(days, dtype=np.int64)
-    return pa.array(values.astype(np.int32), pa.int32(), mask=values >= NEVER_DAY).cast(
-        pa.date32()
-    )
+    return pa.array(values.astype(np.int32), pa.int32(), mask=values >= NEVER_DAY).cast(pa.date32())
