@@ -23,11 +23,25 @@ from kokuho.premiums import (
     load_premium_rules,
 )
 from kokuho.premiums._assess_columnar_tables import assessments_of
-from kokuho.premiums._households_columnar import household_columns
+from kokuho.premiums._households_columnar import household_columns, read_households
+from kokuho.premiums._households_unplaced import (
+    NO_HOUSEHOLD,
+    NO_RESIDENT,
+    UnplacedMember,
+    reasons,
+    unplaced_members,
+)
 from kokuho.registry import import_changes, load_insurers, load_residents
+from tests.feedfiles import write_csv
 from tests.test_premiums_households import (  # noqa: F401  (fixtures)
+    PEOPLE,
+    RESIDENT_COLUMNS,
     TOWN,
     households,
+    later,
+    person_ids,
+    register,
+    resident,
     synthetic,
     town,
     write_incomes,
@@ -146,3 +160,47 @@ def test_the_cursor_path_gives_the_same_columns(
     monkeypatch.setattr(module, "_parse", unreadable)
     assert normalised(*household_columns(households, TOWN, 2020)) == expected
     assert expected
+
+
+def test_a_member_differing_from_the_juki_is_listed_not_dropped(
+    households: sa.Engine,  # noqa: F811
+    tmp_path: Path,
+    mynumber_key: bytes,
+) -> None:
+    """K's resident record now differs in the name (one of the five items) and no My Number
+    link is verified: K, covered by 国保 since 2019, is in no household. Both paths list K
+    with the reason instead of dropping K silently; everyone else is placed."""
+    stranger = {"name_kanji": "別人 花子", "name_kana": "ベツジン ハナコ"}
+    rows = [row if row["name_kana"] != "サヌキ ケー" else {**row, **stranger} for row in later()]
+    register(households, tmp_path / "r3.csv", rows, mynumber_key)
+    k = person_ids(households)["K"]
+    expected = [UnplacedMember(k, NO_RESIDENT)]
+    assert unplaced_members(households, TOWN, 2020) == expected
+    _, _, unplaced = read_households(households, TOWN, 2020)
+    assert reasons(households, unplaced.tolist()) == expected
+    assert "five basic items" in expected[0].text
+
+
+def test_residents_without_a_household_are_listed(
+    town: sa.Engine,  # noqa: F811
+    tmp_path: Path,
+    mynumber_key: bytes,
+) -> None:
+    """An older resident file (no 世帯番号): the residents match the insured by the five
+    items but stay in no household. FY2021's 国保 members are B, C, E, K and F (A is in
+    協会けんぽ; G and D left 国保 for 後期 in 2020): all five are listed. B, E and K have a
+    resident with their items but no household; C and F reported their moves to the insurer
+    (the change feed's new address) while this file has their first address: no resident
+    has their items, so no_resident."""
+    old_columns = RESIDENT_COLUMNS[:8]
+    rows = [{k: v for k, v in resident(n).items() if k in old_columns} for n in PEOPLE]
+    load_residents(town, write_csv(tmp_path / "old.csv", old_columns, rows), mynumber_key)
+    ids = person_ids(town)
+    expected = sorted(
+        [UnplacedMember(ids[n], NO_HOUSEHOLD) for n in "BEK"]
+        + [UnplacedMember(ids[n], NO_RESIDENT) for n in "CF"]
+    )
+    assert sorted(unplaced_members(town, TOWN, 2021)) == expected
+    members, houses, unplaced = read_households(town, TOWN, 2021)
+    assert houses.num_rows == 0
+    assert sorted(reasons(town, unplaced.tolist())) == expected

@@ -145,6 +145,17 @@ def test_assess_records_the_hand_checked_charge_once(town: sa.Engine) -> None:
     assert decision_count(town) == 2
 
 
+def test_assess_reports_each_stage_to_the_progress_callback(town: sa.Engine) -> None:
+    heard: list[tuple[str, int, int]] = []
+    run = assess_fiscal_year(
+        town, TOWN, YEAR, dt.date(2021, 6, 15), progress=lambda *call: heard.append(call)
+    )
+    n = run.households
+    assert n == 2
+    assert heard == [("read", 0, 1), ("read", 1, 1), ("assess", 0, n), ("assess", n, n),
+                     ("record", 0, n), ("record", n, n)]  # fmt: skip
+
+
 def test_reassess_records_decrease_increase_and_new_household_and_refund(
     town: sa.Engine, tmp_path: Path
 ) -> None:

@@ -212,9 +212,18 @@ def _any(values: Bools, starts: Ints) -> Bools:
 def household_columns(
     engine: sa.Engine, municipality: str, fiscal_year: int
 ) -> tuple[pa.Table, pa.Table]:
+    """(members, households): ``read_households`` without the unplaced members."""
+    members, households, _ = read_households(engine, municipality, fiscal_year)
+    return members, households
+
+
+def read_households(
+    engine: sa.Engine, municipality: str, fiscal_year: int
+) -> tuple[pa.Table, pa.Table, Ints]:
     """(members, households) of every household of the municipality with a 国保 member in
     the fiscal year, in ``MEMBERS_SCHEMA`` and ``HOUSEHOLDS_SCHEMA``: the rows
-    ``household_tables(household_inputs(...))`` gives, read in one pass per table.
+    ``household_tables(household_inputs(...))`` gives, read in one pass per table; and the
+    person ids of the 国保 members of the year placed in no household (sorted).
     UnknownMunicipality when the municipality has no 国保."""
     start, end = fiscal_year_bounds(fiscal_year)
     lookback = dt.date(start.year - SPECIFIED_HOUSEHOLD_YEARS, start.month, 1)
@@ -244,7 +253,7 @@ def household_columns(
 
 def _form(
     s: list[pa.Array], c: list[pa.Array], start: dt.date, end: dt.date
-) -> tuple[pa.Table, pa.Table]:
+) -> tuple[pa.Table, pa.Table, Ints]:
     first, after = _day_number(start), _day_number(end)
     household_ids = s[0].cast(pa.string())
     # Persons and households as contiguous runs: the stays ordered by integer codes of
@@ -271,6 +280,7 @@ def _form(
     cov_person = _ints(c[0], _NONE)
     koki = _ints(c[1], 0).astype(bool)
     acquired, lost, from_kokuho = _days(c[2]), _days(c[3]), _ints(c[4], 0).astype(bool)
+    covered = np.unique(cov_person[~koki & (acquired < after) & (lost > first)])
     lo = np.searchsorted(cov_person, person, "left")
     hi = np.searchsorted(cov_person, person, "right")
     count = np.where(person == _NONE, 0, hi - lo)
@@ -372,7 +382,8 @@ def _form(
         },
         schema=HOUSEHOLDS_SCHEMA,
     )
-    return members, households
+    placed = pid[chosen][member[chosen]]
+    return members, households, np.setdiff1d(covered, placed)
 
 
 def _specified_since(

@@ -25,7 +25,8 @@ from kokuho.premiums._correct import (
     period_limit,
 )
 from kokuho.premiums._households import NO_PERSON, household_inputs
-from kokuho.premiums._households_columnar import household_columns
+from kokuho.premiums._households_columnar import read_households
+from kokuho.premiums._households_unplaced import UnplacedMember, reasons
 from kokuho.premiums._model import (
     Assessment,
     HouseholdInput,
@@ -77,6 +78,8 @@ class AssessmentRun:
     already_recorded: int
     total: int
     reductions: dict[str, int]
+    unplaced: tuple[UnplacedMember, ...] = ()
+    """国保 members of the year in no household (so charged nothing), with the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +129,11 @@ def assess_fiscal_year(
     initial 調定 decided on ``decided_on`` in one transaction.
 
     All or nothing: AssessmentRefused (nothing recorded) names every household the engine
-    refuses; PeriodLimitError from the §110-2(1) limit on. Running again records nothing new
-    (the same decision is recognised); a household already assessed on another day is
-    refused by the ledger (ChargeRefused): use :func:`reassess` for changes. PremiumRuleError
-    for missing or bad rule files.
+    refuses; PeriodLimitError from the §110-2(1) limit on. ``unplaced`` lists the 国保
+    members of the year found in no household (docs/premiums-households.md). Running again
+    records nothing new (the same decision is recognised); a household already assessed on
+    another day is refused by the ledger (ChargeRefused): use :func:`reassess` for changes.
+    PremiumRuleError for missing or bad rule files.
 
     The inputs are read as columns (``household_columns``) and priced by ``assess_table``,
     which agree to the yen with ``household_inputs`` and ``assess`` (the reference, used
@@ -139,7 +143,7 @@ def assess_fiscal_year(
     rules = load_premium_rules(fiscal_year, municipality)
     _check_limit(rules, decided_on, fiscal_year)
     report("read", 0, 1)
-    members, households = household_columns(engine, municipality, fiscal_year)
+    members, households, unplaced = read_households(engine, municipality, fiscal_year)
     count = households.num_rows
     report("read", 1, 1)
     report("assess", 0, count)
@@ -165,6 +169,7 @@ def assess_fiscal_year(
         already_recorded=again,
         total=sum(a.total for a in assessments),
         reductions=_reduction_counts(assessments),
+        unplaced=tuple(reasons(engine, unplaced.tolist())),
     )
 
 
