@@ -125,6 +125,11 @@ def assess_command(
         f"{run.households} 世帯, 調定額 {run.total:,}円; {run.recorded} recorded, "
         f"{run.already_recorded} already recorded; 軽減: {reductions}"
     )
+    if run.unplaced:
+        # No premium is charged for them until the register places them: say so loudly.
+        click.echo(f"{len(run.unplaced)} 国保 member(s) in no household (not charged):", err=True)
+        for member in run.unplaced:
+            click.echo(f"  person {member.person_id}: {member.text}", err=True)
 
 
 @premiums.command("reassess")

@@ -69,7 +69,9 @@ from kokuho.premiums._households import (
     household_summary,
     households_on,
 )
+from kokuho.premiums._households_columnar import household_columns
 from kokuho.premiums._households_query import UnknownMunicipality
+from kokuho.premiums._households_unplaced import UnplacedMember, unplaced_members
 from kokuho.premiums._incomes import IncomeLoadReport, load_incomes
 from kokuho.premiums._levy import LevyError, apportion, compare_rates, levy
 from kokuho.premiums._levy_claims import medical_indices, with_medical_indices
@@ -196,6 +198,7 @@ __all__ = [
     "Settlement",
     "StandardRates",
     "UnknownMunicipality",
+    "UnplacedMember",
     "accounts_close",
     "apportion",
     "arrears",
@@ -212,6 +215,7 @@ __all__ = [
     "explain",
     "explain_household",
     "fiscal_year_bounds",
+    "household_columns",
     "household_inputs",
     "household_summary",
     "household_tables",
@@ -241,5 +245,6 @@ __all__ = [
     "shipped_municipalities",
     "shipped_national_years",
     "tables",
+    "unplaced_members",
     "with_medical_indices",
 ]
