@@ -365,3 +365,21 @@ def test_random_registers_give_the_reference_inputs(engine: sa.Engine, seed: int
         _, _, unplaced = read_households(engine, TOWN, year)
         assert reasons(engine, unplaced.tolist()) == unplaced_members(engine, TOWN, year)
     assert reference
+
+
+def test_a_removal_gives_the_reference_inputs(
+    households: sa.Engine,  # noqa: F811
+    tmp_path: Path,
+    mynumber_key: bytes,
+) -> None:
+    """E's 死亡 on 2021-03-01 and K's 転出 on 2021-02-01 (docs/formats.md §3) end their stays in
+    both paths alike."""
+    rows = later()
+    rows[4] = {**rows[4], "removed_on": "2021-03-01", "removal_reason": "死亡"}
+    rows[5] = {**rows[5], "removed_on": "2021-02-01", "removal_reason": "転出"}
+    columns = [*RESIDENT_COLUMNS, "removed_on", "removal_reason"]
+    load_residents(households, write_csv(tmp_path / "r3.csv", columns, rows), mynumber_key)
+    for year in (2020, 2021):
+        reference, columnar = both(households, year)
+        assert columnar == reference
+    assert "H3" in both(households, 2020)[1] and "H3" not in both(households, 2021)[1]
