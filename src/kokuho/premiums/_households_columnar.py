@@ -2,14 +2,15 @@
 from SQL for a whole municipality and fiscal year, with the same households, members and
 figures as ``household_inputs`` (the per-household reference, ``_households``).
 
-Two plain queries, each a single indexed pass read in big batches through the driver's own
-cursor (no ORM rows, no date objects on SQLite): the stays of the municipality's households
-with the resident's person, birth date and income, sorted by household and resident; and the
-insurer's 国保 and every 後期 coverage, sorted by person. Coverages are matched to stays with
-``searchsorted``; each (stay, coverage) pair is clipped to the stay as the reference does;
-persons and households are contiguous runs, reduced with ``reduceat``. Only a household with a
-move to 後期 in the period (a possible 特定世帯, a handful per thousand) has its
-``specified_household_since`` found in Python, from the same pairs.
+Two queries with no ORDER BY, run at once on two connections and read as text lines the
+database writes (SQLite ``group_concat``, PostgreSQL ``COPY``) parsed by ``pyarrow.csv`` (the
+driver's cursor when a value cannot travel as a line): the stays of the municipality's
+households with the resident's person, birth date and income; and the insurer's 国保 and
+every 後期 coverage. Persons and households become contiguous runs by sorting integer codes
+of their ids; coverages are matched to stays with ``searchsorted``; each (stay, coverage) pair
+is clipped to the stay as the reference does; the rest are reductions over the runs. Only a
+household with a move to 後期 in the period (a possible 特定世帯, a handful per thousand) has
+its ``specified_household_since`` found in Python, from the same pairs.
 """
 
 from __future__ import annotations
