@@ -40,6 +40,7 @@ from tests.test_premiums_households import (  # noqa: F401  (fixtures)
     TOWN,
     households,
     later,
+    members_by_person,
     person_ids,
     register,
     resident,
@@ -383,3 +384,62 @@ def test_a_removal_gives_the_reference_inputs(
         reference, columnar = both(households, year)
         assert columnar == reference
     assert "H3" in both(households, 2020)[1] and "H3" not in both(households, 2021)[1]
+
+
+def away_and_back(engine: sa.Engine, path: Path, key: bytes, moves: list[tuple[str, str]]) -> None:
+    """K (H4's 世帯主) leaves (転出) and comes back to H4, once per (removed_on, back) pair."""
+    for k, (gone, back) in enumerate(moves):
+        rows = later()
+        rows[5] = {**rows[5], "removed_on": gone, "removal_reason": "転出"}
+        columns = [*RESIDENT_COLUMNS, "removed_on", "removal_reason"]
+        load_residents(engine, write_csv(path / f"gone{k}.csv", columns, rows), key)
+        rows = later()
+        rows[5] = {**rows[5], "household_since": back}
+        load_residents(engine, write_csv(path / f"back{k}.csv", RESIDENT_COLUMNS, rows), key)
+
+
+def test_months_away_between_two_stays_are_not_charged(
+    households: sa.Engine,  # noqa: F811
+    tmp_path: Path,
+    mynumber_key: bytes,
+) -> None:
+    """K, in 国保 since 2019-04-01 and never lost, leaves on 2021-08-01 and is back on
+    2021-11-15. FY2021 charges the months whose last day K is in the household: April–July
+    (4) and November–March (5): 9 months, not 12. Both paths give the gap and the bill."""
+    away_and_back(households, tmp_path, mynumber_key, [("2021-08-01", "2021-11-15")])
+    k = person_ids(households)["K"]
+    [h4] = [h for h in household_inputs(households, TOWN, 2021) if h.household_id == "H4"]
+    member = members_by_person(h4)[k]
+    assert (member.acquired, member.lost) == (dt.date(2019, 4, 1), None)
+    assert member.gaps == ((dt.date(2021, 8, 1), dt.date(2021, 11, 15)),)
+    reference, columnar = both(households, 2021)
+    assert columnar == reference
+    rules = load_premium_rules(2021, TOWN)
+    bill = assess(h4, rules)
+    assert any("賦課月数 9か月" in r.text for p in bill.parts for r in p.reasons)
+    [row] = assessments_of(assess_table(*household_tables([h4]), rules), rules)
+    assert row == assess(h4, rules, with_reasons=False)
+
+
+def test_a_member_away_twice_is_assessed_by_the_reference(
+    households: sa.Engine,  # noqa: F811
+    tmp_path: Path,
+    mynumber_key: bytes,
+) -> None:
+    """Two gaps in FY2021 (the columns hold one): the columnar reader says so, and
+    assess_fiscal_year assesses the year through the reference path, to the same yen."""
+    from kokuho.premiums import assess_fiscal_year
+    from kokuho.premiums._assess_columnar_tables import ColumnarInputError
+
+    away_and_back(households, tmp_path, mynumber_key,
+                  [("2021-05-01", "2021-06-15"), ("2021-09-01", "2021-12-01")])  # fmt: skip
+    k = person_ids(households)["K"]
+    rules = load_premium_rules(2021, TOWN)
+    inputs = list(household_inputs(households, TOWN, 2021))
+    [h4] = [h for h in inputs if h.household_id == "H4"]
+    assert len(members_by_person(h4)[k].gaps) == 2
+    with pytest.raises(ColumnarInputError):
+        household_columns(households, TOWN, 2021)
+    run = assess_fiscal_year(households, TOWN, 2021, dt.date(2021, 12, 20))
+    assert run.total == sum(assess(h, rules, with_reasons=False).total for h in inputs)
+    assert run.households == len(inputs)

@@ -187,6 +187,7 @@ def _refused(m: dict[str, Ints], h: dict[str, Ints], starts: Ints) -> Bools:
         (np.minimum(np.minimum(m["salary"], m["pension"]), m["other"]) < 0)
         | ((m["lost"] < NEVER_DAY) & ((m["acquired"] >= NEVER_DAY) | (m["lost"] <= m["acquired"])))
         | ((m["acquired"] < NEVER_DAY) & (m["acquired"] < m["birth_date"]))
+        | _bad_gap(m)
     )
     head = m["person_id"] == h["head_person_id"][owner]
     # A person twice: members are grouped by household; sort each group's ids and compare.
@@ -203,6 +204,15 @@ def _refused(m: dict[str, Ints], h: dict[str, Ints], starts: Ints) -> Bools:
         | (h["fixed_asset_tax"] < 0)
     )
     return np.asarray(refused, dtype=bool)
+
+
+def _bad_gap(m: dict[str, Ints]) -> Bools:
+    """A gap not strictly inside the coverage (``_assess._check`` refuses it)."""
+    start, stop = m["gap_from"], m["gap_to"]
+    has = (start < NEVER_DAY) | (stop < NEVER_DAY)
+    inside = (m["acquired"] < start) & (start < stop) & (stop < NEVER_DAY)
+    inside &= (m["lost"] >= NEVER_DAY) | (stop < m["lost"])
+    return np.asarray(has & ~inside, dtype=bool)
 
 
 def _chunk(
@@ -246,6 +256,8 @@ def _derive(m: dict[str, Ints], rules: PremiumRules) -> dict[str, Ints]:
     older = (m["birth_date"] <= year_end) & (_birthday(birth, deduction.min_age) - 1 <= year_end)
     return {
         "~acquired": _month_index(m["acquired"], fy),
+        "~gap_from": _month_index(m["gap_from"], fy),
+        "~gap_to": _month_index(m["gap_to"], fy),
         "~until_day": until,
         "~until": _month_index(until, fy),
         "~forty": _month_index(_birthday(birth, 40) - 1, fy),
@@ -269,6 +281,8 @@ def _steady(m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: Premium
     acquired = m["~acquired"]
     points = [
         acquired,
+        m["~gap_from"],
+        m["~gap_to"],
         m["~until"],
         m["~forty"],
         m["~sixty_five"],
@@ -356,6 +370,8 @@ def _months(
     owner = np.repeat(np.arange(len(h["head_person_id"])), np.diff(starts))
     acquired = m["~acquired"]
     covered = (acquired[:, None] <= month) & (month < m["~until"][:, None])
+    # Not charged for a month whose last day falls in the gap (a 転出 and a return).
+    covered &= ~((m["~gap_from"][:, None] <= month) & (month < m["~gap_to"][:, None]))
     care = covered & (m["~forty"][:, None] <= month) & (month < m["~sixty_five"][:, None])
     # 非自発的失業: from the month of the day after leaving to the end of the next fiscal year.
     jobless = (m["~left"][:, None] <= month) & m["~left_this_year"][:, None]
@@ -400,14 +416,19 @@ def _judge(
     acquired = m["acquired"]
     until = m["~until_day"]
     has = acquired < NEVER_DAY
-    on_first = has & (acquired <= first) & (until > first)
+    gap_from, gap_to = m["gap_from"], m["gap_to"]
+    on_first = (
+        has & (acquired <= first) & (until > first) & ~((gap_from <= first) & (first < gap_to))
+    )
     any_first = _group_sum(on_first, starts) > 0
     later = np.where(has & (acquired > first) & (until > acquired), acquired, NEVER_DAY)
+    back = has & (gap_to < NEVER_DAY) & (gap_to > first) & (until > gap_to)
+    later = np.minimum(later, np.where(back, gap_to, NEVER_DAY))
     earliest = np.minimum.reduceat(later, starts[:-1]) if len(later) else later
     day = np.where(any_first, first, earliest)
     judged = day < NEVER_DAY
     mine = day[owner]
-    on_day = has & (acquired <= mine) & (until > mine)
+    on_day = has & (acquired <= mine) & (until > mine) & ~((gap_from <= mine) & (mine < gap_to))
     ssh = m["specified_same_household"]
     counted = (m["person_id"] == h["head_person_id"][owner]) | ssh | on_day
     n = _group_sum(counted & (ssh | on_day), starts)

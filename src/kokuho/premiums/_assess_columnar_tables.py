@@ -41,10 +41,13 @@ MEMBERS_SCHEMA: Final = pa.schema(
         ("involuntary_unemployment_from", pa.date32()),
         ("former_dependant", pa.bool_()),
         ("delivery_due", pa.date32()),
+        ("gap_from", pa.date32()),
+        ("gap_to", pa.date32()),
     ]
 )
 """One row per person of a household (the fields of ``Member``; dates may be null where the
-model allows None)."""
+model allows None). ``gap_from``/``gap_to`` hold the member's one gap (``Member.gaps``), and
+may be left out of a table (no gaps)."""
 
 HOUSEHOLDS_SCHEMA: Final = pa.schema(
     [
@@ -63,7 +66,10 @@ _NULLABLE: Final = {
     "involuntary_unemployment_from",
     "delivery_due",
     "specified_household_since",
+    "gap_from",
+    "gap_to",
 }
+_OPTIONAL: Final = {"gap_from", "gap_to"}
 CLASSES: Final[tuple[ReductionClass | None, ...]] = (None, "2", "5", "7")
 
 NEVER_DAY: Final = 2_000_000_000
@@ -102,6 +108,12 @@ def household_tables(households: Iterable[HouseholdInput]) -> tuple[pa.Table, pa
             }
         )
         for m in h.members:
+            if len(m.gaps) > 1:
+                raise ColumnarInputError(
+                    f"household {h.household_id}: person {m.person_id} has {len(m.gaps)} gaps; "
+                    "the columnar tables hold one (assess this household with assess)"
+                )
+            gap = m.gaps[0] if m.gaps else (None, None)
             member_rows.append(
                 {
                     "household_id": h.household_id,
@@ -118,6 +130,8 @@ def household_tables(households: Iterable[HouseholdInput]) -> tuple[pa.Table, pa
                     "involuntary_unemployment_from": m.involuntary_unemployment_from,
                     "former_dependant": m.former_dependant,
                     "delivery_due": m.delivery_due,
+                    "gap_from": gap[0],
+                    "gap_to": gap[1],
                 }
             )
     return (
@@ -133,6 +147,9 @@ def columns(table: pa.Table, schema: pa.Schema, name: str) -> dict[str, npt.NDAr
         if field.name == "household_id":
             continue
         if field.name not in table.column_names:
+            if field.name in _OPTIONAL:
+                out[field.name] = np.full(table.num_rows, NEVER_DAY, dtype=np.int64)
+                continue
             raise ColumnarInputError(f"{name} table: column {field.name} is missing")
         try:
             column = table.column(field.name).cast(field.type)
@@ -224,6 +241,7 @@ def household_input(
                 involuntary_unemployment_from=r["involuntary_unemployment_from"],
                 former_dependant=r["former_dependant"],
                 delivery_due=r["delivery_due"],
+                gaps=((r["gap_from"], r["gap_to"]),) if r.get("gap_from") is not None else (),
             )
             for r in member_rows
         ),

@@ -27,7 +27,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
-from kokuho.premiums._assess_columnar_tables import HOUSEHOLDS_SCHEMA, MEMBERS_SCHEMA, NEVER_DAY
+from kokuho.premiums._assess_columnar_tables import (
+    HOUSEHOLDS_SCHEMA,
+    MEMBERS_SCHEMA,
+    NEVER_DAY,
+    ColumnarInputError,
+)
 from kokuho.premiums._households import (
     HEAD,
     NO_PERSON,
@@ -311,6 +316,7 @@ def _form(
     p_left = np.full(n_persons, -big, dtype=np.int64)
     np.maximum.at(p_left, pair_owner[span], left[span])  # NEVER_DAY (open) wins the max
     in_koki = np.bincount(pair_owner[koki_in_period], minlength=n_persons) > 0
+    gap_from, gap_to = _gaps(span, pair_owner, joined, left, n_persons)
     pid = person[p_first]
     member = has_span & (pid != _NONE)
     specified = ~has_span & in_koki & (pid != _NONE)
@@ -370,6 +376,8 @@ def _form(
             "involuntary_unemployment_from": pa.nulls(len(rows), pa.date32()),
             "former_dependant": pa.array(np.zeros(len(rows), dtype=bool)),
             "delivery_due": pa.nulls(len(rows), pa.date32()),
+            "gap_from": _dates(np.where(is_member, gap_from[rows], NEVER_DAY)),
+            "gap_to": _dates(np.where(is_member, gap_to[rows], NEVER_DAY)),
         },
         schema=MEMBERS_SCHEMA,
     )
@@ -385,6 +393,28 @@ def _form(
     )
     placed = pid[chosen][member[chosen]]
     return members, households, np.setdiff1d(covered, placed)
+
+
+def _gaps(span: Bools, owner: Ints, joined: Ints, left: Ints, persons: int) -> tuple[Ints, Ints]:
+    """Per person the time away between two membership spans (a 転出 and a return), as
+    ``_households._membership``: the spans in order of their first day, a hole wherever one
+    starts after every earlier one has ended. NEVER_DAY where there is none; more than one
+    in the year is ColumnarInputError (the columns hold one)."""
+    chosen = np.flatnonzero(span)
+    chosen = chosen[np.lexsort((joined[chosen], owner[chosen]))]
+    who, start, stop = owner[chosen], joined[chosen], left[chosen]
+    # A running maximum of the ends within each person: offset each person above the last.
+    lift = who * np.int64(4 * NEVER_DAY)
+    reach = np.maximum.accumulate(stop + lift) - lift if len(stop) else stop
+    hole = np.flatnonzero((who[1:] == who[:-1]) & (start[1:] > reach[:-1])) + 1
+    gap_from = np.full(persons, NEVER_DAY, dtype=np.int64)
+    gap_to = np.full(persons, NEVER_DAY, dtype=np.int64)
+    if len(hole):
+        if np.bincount(who[hole]).max() > 1:
+            raise ColumnarInputError("a member has two gaps in the year: assess per household")
+        gap_from[who[hole]] = reach[hole - 1]
+        gap_to[who[hole]] = start[hole]
+    return gap_from, gap_to
 
 
 def _specified_since(

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from kokuho.premiums._assess import AssessmentInputError, assess
 from kokuho.premiums._assess_columnar import assess_table
-from kokuho.premiums._assess_columnar_tables import assessments_of
+from kokuho.premiums._assess_columnar_tables import ColumnarInputError, assessments_of
 from kokuho.premiums._charges import ChargeKind, _existing_where, record_decisions
 from kokuho.premiums._correct import (
     PeriodLimitError,
@@ -26,7 +26,7 @@ from kokuho.premiums._correct import (
 )
 from kokuho.premiums._households import NO_PERSON, household_inputs
 from kokuho.premiums._households_columnar import read_households
-from kokuho.premiums._households_unplaced import UnplacedMember, reasons
+from kokuho.premiums._households_unplaced import UnplacedMember, reasons, unplaced_members
 from kokuho.premiums._model import (
     Assessment,
     HouseholdInput,
@@ -137,24 +137,32 @@ def assess_fiscal_year(
 
     The inputs are read as columns (``household_columns``) and priced by ``assess_table``,
     which agree to the yen with ``household_inputs`` and ``assess`` (the reference, used
-    again only to name the households refused). ``progress`` hears of each stage.
+    instead to name the households refused, and for a register the columns cannot hold: a
+    member away twice in the year). ``progress`` hears of each stage.
     """
     report = progress or (lambda stage, done, total: None)
     rules = load_premium_rules(fiscal_year, municipality)
     _check_limit(rules, decided_on, fiscal_year)
     report("read", 0, 1)
-    members, households, unplaced = read_households(engine, municipality, fiscal_year)
-    count = households.num_rows
-    report("read", 1, 1)
-    report("assess", 0, count)
     try:
-        result = assess_table(members, households, rules)
-    except AssessmentInputError:
-        refused = _refused(engine, municipality, rules)
-        if not refused:  # not a household's fault: the tables themselves
-            raise
-        raise AssessmentRefused(refused) from None
-    assessments = assessments_of(result, rules)
+        members, households, unplaced_ids = read_households(engine, municipality, fiscal_year)
+    except ColumnarInputError:
+        # A member away twice in the year (the columns hold one gap): the reference path.
+        assessments = _reference(engine, municipality, rules)
+        unplaced = unplaced_members(engine, municipality, fiscal_year)
+        report("read", 1, 1)
+    else:
+        count = households.num_rows
+        report("read", 1, 1)
+        report("assess", 0, count)
+        try:
+            result = assess_table(members, households, rules)
+        except AssessmentInputError:
+            assessments = _reference(engine, municipality, rules)
+        else:
+            assessments = assessments_of(result, rules)
+        unplaced = reasons(engine, unplaced_ids.tolist())
+    count = len(assessments)
     report("assess", count, count)
     report("record", 0, count)
     [reports] = record_decisions(engine, [(assessments, "initial")], decided_on)
@@ -169,19 +177,23 @@ def assess_fiscal_year(
         already_recorded=again,
         total=sum(a.total for a in assessments),
         reductions=_reduction_counts(assessments),
-        unplaced=tuple(reasons(engine, unplaced.tolist())),
+        unplaced=tuple(unplaced),
     )
 
 
-def _refused(engine: sa.Engine, municipality: str, rules: PremiumRules) -> list[RefusedHousehold]:
-    """Every household the engine refuses, with its reason (the per-household reference)."""
+def _reference(engine: sa.Engine, municipality: str, rules: PremiumRules) -> list[Assessment]:
+    """Every household assessed by the per-household reference (``household_inputs`` and
+    ``assess``); AssessmentRefused naming every household the engine refuses."""
+    assessments: list[Assessment] = []
     refused: list[RefusedHousehold] = []
     for household in household_inputs(engine, municipality, rules.fiscal_year):
         try:
-            assess(household, rules, with_reasons=False)
+            assessments.append(assess(household, rules, with_reasons=False))
         except AssessmentInputError as error:
             refused.append(RefusedHousehold(household.household_id, str(error)))
-    return refused
+    if refused:
+        raise AssessmentRefused(refused)
+    return assessments
 
 
 def _in_force(
