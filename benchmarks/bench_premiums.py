@@ -1,22 +1,24 @@
-"""Premiums benchmark (issue 12): 本算定 of a municipality's households for a fiscal year, read
-from SQLite and from PostgreSQL, against a bare scan of the same inputs in the same run.
+"""Premiums benchmark (issue 12): 本算定 of a municipality's households for a fiscal year through
+the real path of ``assess_fiscal_year``, on SQLite and on PostgreSQL, against a bare scan of
+the same register rows in the same run.
 
     .venv/bin/python benchmarks/bench_premiums.py [--households 1000000] [--sample 5000]
         [--databases sqlite,postgresql] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-Input: ``--households`` synthetic households of 国保 shapes (about 2.3 members a row each,
-heads and spouses mostly 65–74 with 公的年金, many low or no incomes, a few 擬制世帯主,
-特定同一世帯所属者, 特定世帯, 旧被扶養者, 非自発的失業, 産前産後, mid-year acquisitions and
-losses), priced under the shipped FY2023 rules of 高松市 (372013). They are stored in the
-benchmark's own two tables (``bench_members``, ``bench_households``: the columns of
-``kokuho.premiums.MEMBERS_SCHEMA`` and ``HOUSEHOLDS_SCHEMA``, dates as day numbers in SQLite
-and ``date`` in PostgreSQL); the reader here stands for the households/incomes tables of the
-households module.
+Input: ``--households`` synthetic households of 国保 shapes (about 2.3 members each, heads and
+spouses mostly 65–74 with 公的年金, many low or no incomes, a few 擬制世帯主,
+特定同一世帯所属者 and so 特定世帯, mid-year acquisitions and losses, 3 % 未申告), written into
+the register's own tables as the loaders leave them (``_premiums_register``: persons,
+residents with a stay in their household, My Number links for one in three, 国保 and 後期
+coverages, the FY2023 incomes), priced under the shipped FY2023 rules of 高松市 (372013).
 
-- **scan**: read both tables into Arrow (SQLite: CSV lines built by SQLite, parsed by
-  ``pyarrow.csv``; PostgreSQL:
-  ``COPY … TO STDOUT (FORMAT csv)`` parsed by ``pyarrow.csv``): what any assessment must read.
-- **assess**: the same read, then ``assess_table`` (the columnar 本算定) of every household.
+- **scan**: the register rows the assessment reads (stays of the municipality, residents,
+  links, incomes, 国保 and 後期 coverages), each table read whole into Arrow with no join
+  (SQLite: lines built by SQLite, ``group_concat``; PostgreSQL: ``COPY … TO STDOUT``; both
+  parsed by ``pyarrow.csv``): what any assessment must read.
+- **assess**: the real path: ``household_columns`` (the joined inputs of every household
+  from SQL) and ``assess_table`` (the columnar 本算定), as ``assess_fiscal_year`` runs them
+  before it records the 調定.
 - **engine**: the per-household engine ``assess(…, with_reasons=False)`` on ``--sample``
   households already in memory (its rate, to show the ratio).
 
@@ -27,38 +29,36 @@ from __future__ import annotations
 
 import argparse
 import gc
-import io
 import json
-import sqlite3
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import sqlalchemy as sa
 
 from kokuho.premiums import (
-    HOUSEHOLDS_SCHEMA,
-    MEMBERS_SCHEMA,
     assess,
     assess_table,
     load_premium_rules,
 )
 from kokuho.premiums._assess_columnar_tables import household_input
+from kokuho.premiums._households_columnar import household_columns
+from kokuho.store import connect
 
 try:  # run as a script (benchmarks/ on sys.path) or as a module of the benchmarks package
     from benchmarks._machine import machine
+    from benchmarks._premiums_register import write_register
 except ImportError:
     from _machine import machine  # type: ignore[no-redef]
+    from _premiums_register import write_register  # type: ignore[no-redef]
 
 OUT = Path(__file__).parent / "out"
 YEAR, CITY = 2023, "372013"
@@ -157,135 +157,70 @@ def _date(days: Any) -> pa.Array:
     return pa.array(values, pa.int32(), mask=values == NULL).cast(pa.date32())
 
 
-# -- SQLite ------------------------------------------------------------------------------------
+# -- the register and its bare scan -------------------------------------------------------------
+
+#: (table, columns, filter) of every register row the assessment reads, read with no join.
+SCANNED = (
+    ("resident_households", "household_id, resident_id, relationship, valid_from, valid_to",
+     f"municipality_code = '{CITY}'"),
+    ("residents", "resident_id, birth_date, match_key", None),
+    ("person_mynumbers", "person_id, resident_id", None),
+    ("premium_incomes",
+     "resident_id, salary, pension, other, declared, wage_earner, fixed_asset_tax",
+     f"fiscal_year = {YEAR}"),
+    ("coverages", "person_id, insurer_number, acquired_on, lost_on",
+     "insurer_number IN ('370015', '39370010')"),
+)  # fmt: skip
 
 
-def _types(schema: pa.Schema) -> list[str]:
-    return ["INTEGER" if not pa.types.is_date32(f.type) else "INTEGER" for f in schema]
+def _scan_one(engine: sa.Engine, table: str, names: str, where: str | None) -> pa.Table:
+    condition = f" WHERE {where}" if where else ""
+    sql = f"SELECT {names} FROM {table}{condition}"
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        if engine.dialect.name == "sqlite":
+            line = " || ',' || ".join(f"ifnull({n.strip()}, '')" for n in names.split(","))
+            (text,) = raw.execute(f"SELECT group_concat({line}, char(10)) FROM ({sql})").fetchone()
+            data = (text or "").encode()
+        else:
+            buffer = bytearray()
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy,
+            ):
+                for block in copy:
+                    buffer += block
+            data = bytes(buffer)
+    columns = [n.strip() for n in names.split(",")]
+    return pacsv.read_csv(pa.py_buffer(data), read_options=pacsv.ReadOptions(column_names=columns))
 
 
-def _rows(table: pa.Table) -> Any:
-    columns = []
-    for column in table.columns:
-        if pa.types.is_date32(column.type):
-            column = column.cast(pa.int32())
-        elif pa.types.is_boolean(column.type):
-            column = column.cast(pa.int8())
-        columns.append(column.to_pylist())
-    return zip(*columns, strict=True)
-
-
-def sqlite_store(path: Path, members: pa.Table, households: pa.Table) -> None:
-    with sqlite3.connect(path) as db:
-        for name, table in (("bench_members", members), ("bench_households", households)):
-            columns = ", ".join(f"{f.name} INTEGER" for f in table.schema)
-            db.execute(f"CREATE TABLE {name} ({columns})")
-            marks = ", ".join("?" * table.num_columns)
-            db.executemany(f"INSERT INTO {name} VALUES ({marks})", _rows(table))
-
-
-def sqlite_read(path: Path) -> tuple[pa.Table, pa.Table]:
-    """Both tables into Arrow: SQLite writes CSV lines itself (``group_concat`` over rowid
-    ranges, in C, two connections in threads: ``sqlite3`` releases the GIL while SQLite
-    steps) and ``pyarrow.csv`` parses them; 1.6 times the rate of ``fetchall`` alone."""
-    return (
-        _sqlite_table(path, "bench_members", MEMBERS_SCHEMA),
-        _sqlite_table(path, "bench_households", HOUSEHOLDS_SCHEMA),
-    )
-
-
-def _sqlite_block(path: Path, name: str, line: str, low: int) -> bytes:
-    with closing(sqlite3.connect(path, check_same_thread=False)) as db:
-        (text,) = db.execute(
-            f"SELECT group_concat({line}, char(10)) FROM {name} WHERE rowid > ? AND rowid <= ?",
-            (low, low + _SQLITE_ROWS),
-        ).fetchone()
-    return text.encode() if text else b""
-
-
-def _sqlite_table(path: Path, name: str, schema: pa.Schema) -> pa.Table:
-    names = [f.name for f in schema]
-    line = "||','||".join(f"ifnull({n}, '')" for n in names)
-    with closing(sqlite3.connect(path)) as db:
-        last = db.execute(f"SELECT ifnull(max(rowid), 0) FROM {name}").fetchone()[0]
+def bare_scan(engine: sa.Engine) -> int:
+    """Every scanned table into Arrow, two at a time (as the real path reads two queries)."""
     with ThreadPoolExecutor(2) as pool:
-        blocks = list(
-            pool.map(partial(_sqlite_block, path, name, line), range(0, last + 1, _SQLITE_ROWS))
-        )
-    stored = {
-        f.name: pa.int32()
-        if pa.types.is_date32(f.type)
-        else pa.int8()
-        if pa.types.is_boolean(f.type)
-        else pa.int64()
-        for f in schema
-    }
-    table = pacsv.read_csv(
-        pa.py_buffer(b"\n".join(b for b in blocks if b)),
-        read_options=pacsv.ReadOptions(column_names=names),
-        convert_options=pacsv.ConvertOptions(column_types=stored),
-    )
-    wanted = [pa.field(f.name, pa.int64() if f.name == "household_id" else f.type) for f in schema]
-    return table.cast(pa.schema(wanted))
+        tables = list(pool.map(lambda spec: _scan_one(engine, *spec), SCANNED))
+    return sum(t.num_rows for t in tables)
 
 
-_SQLITE_ROWS = 100_000
+def open_database(kind: str, folder: Path, postgres: str) -> tuple[sa.Engine, Callable[[], None]]:
+    """A fresh database of ``kind`` with the schema, and how to drop it."""
+    if kind == "sqlite":
+        engine = connect(f"sqlite:///{folder / 'premiums.sqlite'}")
+        return engine, engine.dispose
+    schema_name = f"bench_premiums_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema_name}"')
+    separator = "&" if "?" in postgres else "?"
+    engine = connect(f"{postgres}{separator}options=-csearch_path%3D{schema_name}")
 
+    def drop() -> None:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')
+        admin.dispose()
 
-# -- PostgreSQL --------------------------------------------------------------------------------
-
-
-def _pg_type(field: pa.Field) -> str:
-    if pa.types.is_date32(field.type):
-        return "date"
-    if pa.types.is_boolean(field.type):
-        return "boolean"
-    return "bigint"
-
-
-def pg_store(dsn: str, schema_name: str, members: pa.Table, households: pa.Table) -> None:
-    with psycopg.connect(dsn, autocommit=True) as db:
-        db.execute(f'CREATE SCHEMA "{schema_name}"')
-        for name, table in (("bench_members", members), ("bench_households", households)):
-            columns = ", ".join(f"{f.name} {_pg_type(f)}" for f in table.schema)
-            db.execute(f'CREATE TABLE "{schema_name}".{name} ({columns})')
-            buffer = io.BytesIO()
-            pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
-            with db.cursor().copy(f'COPY "{schema_name}".{name} FROM STDIN (FORMAT csv)') as copy:
-                copy.write(buffer.getvalue())
-
-
-def pg_read(dsn: str, schema_name: str) -> tuple[pa.Table, pa.Table]:
-    """Both tables into Arrow: ``COPY … TO STDOUT (FORMAT csv)`` parsed by ``pyarrow.csv``."""
-    with psycopg.connect(dsn) as db:
-        return (
-            _pg_table(db, schema_name, "bench_members", MEMBERS_SCHEMA),
-            _pg_table(db, schema_name, "bench_households", HOUSEHOLDS_SCHEMA),
-        )
-
-
-def _pg_table(
-    db: psycopg.Connection[Any], schema_name: str, name: str, schema: pa.Schema
-) -> pa.Table:
-    names = [f.name for f in schema]
-    buffer = bytearray()
-    sql = f'COPY (SELECT {", ".join(names)} FROM "{schema_name}".{name}) TO STDOUT (FORMAT csv)'
-    with db.cursor().copy(sql) as copy:
-        for block in copy:
-            buffer += block
-    types = {f.name: (pa.int64() if f.name == "household_id" else f.type) for f in schema}
-    return pacsv.read_csv(
-        pa.py_buffer(bytes(buffer)),
-        read_options=pacsv.ReadOptions(column_names=names),
-        convert_options=pacsv.ConvertOptions(
-            column_types=types, true_values=["t"], false_values=["f"]
-        ),
-    )
-
-
-def pg_drop(dsn: str, schema_name: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as db:
-        db.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')
+    return engine, drop
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -298,20 +233,22 @@ def _timed(work: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def measure(
-    name: str, read: Callable[[], tuple[pa.Table, pa.Table]], households: int, rules: Any
-) -> dict[str, Any]:
-    scan, _ = _timed(read)
+def measure(name: str, engine: sa.Engine, households: int, rules: Any) -> dict[str, Any]:
+    scan, rows = _timed(lambda: bare_scan(engine))
 
-    def read_and_assess() -> pa.Table:
-        members, house = read()
-        return assess_table(members, house, rules)
+    def real_path() -> tuple[pa.Table, int]:
+        members, house = household_columns(engine, CITY, YEAR)
+        return assess_table(members, house, rules), members.num_rows
 
-    both, result = _timed(read_and_assess)
+    both, (result, members) = _timed(real_path)
     fallback = int(np.sum(result.column("engine").to_numpy(zero_copy_only=False) != "columnar"))
+    assessed = result.num_rows
     figures = {
+        "scanned_rows": rows,
         "scan_seconds": round(scan, 3),
         "scan_households_per_second": round(households / scan),
+        "assessed_households": assessed,
+        "assessed_members": members,
         "assess_seconds": round(both, 3),
         "assess_households_per_second": round(households / both),
         "share_of_scan": round(scan / both, 3),
@@ -360,24 +297,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     report["engine"] = engine_rate(members, households, min(args.sample, args.households), rules)
     print(f"engine: {json.dumps(report['engine'])}", flush=True)
-    chosen = args.databases.split(",")
-    if "sqlite" in chosen:
+    for kind in args.databases.split(","):
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "premiums.sqlite"
-            seconds, _ = _timed(lambda: sqlite_store(path, members, households))
-            print(f"sqlite: stored in {seconds:.1f}s", flush=True)
-            report["sqlite"] = measure("sqlite", lambda: sqlite_read(path), args.households, rules)
-    if "postgresql" in chosen:
-        dsn = args.postgres.replace("postgresql+psycopg://", "postgresql://")
-        schema_name = f"bench_premiums_{uuid.uuid4().hex[:8]}"
-        try:
-            seconds, _ = _timed(lambda: pg_store(dsn, schema_name, members, households))
-            print(f"postgresql: stored in {seconds:.1f}s", flush=True)
-            report["postgresql"] = measure(
-                "postgresql", lambda: pg_read(dsn, schema_name), args.households, rules
-            )
-        finally:
-            pg_drop(dsn, schema_name)
+            engine, drop = open_database(kind, Path(folder), args.postgres)
+            try:
+                seconds, _ = _timed(
+                    lambda: write_register(engine, CITY, YEAR, members, households)  # noqa: B023
+                )
+                print(f"{kind}: register written in {seconds:.1f}s", flush=True)
+                report[kind] = measure(kind, engine, args.households, rules)
+            finally:
+                drop()
     for name in ("sqlite", "postgresql"):
         if name in report:
             figures = report[name]

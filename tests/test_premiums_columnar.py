@@ -82,20 +82,32 @@ def _member(draw: st.DrawFn, person_id: int, fiscal_year: int, limit: int) -> Me
     special = draw(st.sampled_from(["", "", "", "unemployed", "former", "due"]))
     # Incomes near the 軽減 thresholds as often as anywhere else.
     near = st.integers(max(0, limit - 2), limit + 2)
-    return member(
-        person_id,
-        born,
-        acquired=acquired,
-        lost=lost,
-        salary=draw(st.sampled_from([0, 0]) | st.integers(0, 8_000_000) | near),
-        pension=draw(st.sampled_from([0, 150_000, 1_100_000]) | st.integers(0, 3_000_000)),
-        other=draw(st.sampled_from([0, 0, 100_000, 12_000_000, 40_000_000]) | near),
-        declared=draw(st.booleans() | st.just(True)),
-        wage_earner=draw(st.booleans()),
-        specified_same_household=kind == "specified",
-        former_dependant=special == "former",
-        involuntary_unemployment_from=draw(_near(fiscal_year)) if special == "unemployed" else None,
-        delivery_due=draw(_near(fiscal_year)) if special == "due" else None,
+    gaps: tuple[tuple[date, date], ...] = ()
+    if acquired is not None and draw(st.sampled_from([False, False, True])):
+        # A 転出 and a return: a gap strictly inside the coverage.
+        start, stop = sorted(draw(st.lists(_near(fiscal_year), min_size=2, max_size=2,
+                                           unique=True)))  # fmt: skip
+        if acquired < start and (lost is None or stop < lost):
+            gaps = ((start, stop),)
+    return replace(
+        member(
+            person_id,
+            born,
+            acquired=acquired,
+            lost=lost,
+            salary=draw(st.sampled_from([0, 0]) | st.integers(0, 8_000_000) | near),
+            pension=draw(st.sampled_from([0, 150_000, 1_100_000]) | st.integers(0, 3_000_000)),
+            other=draw(st.sampled_from([0, 0, 100_000, 12_000_000, 40_000_000]) | near),
+            declared=draw(st.booleans() | st.just(True)),
+            wage_earner=draw(st.booleans()),
+            specified_same_household=kind == "specified",
+            former_dependant=special == "former",
+            involuntary_unemployment_from=draw(_near(fiscal_year))
+            if special == "unemployed"
+            else None,
+            delivery_due=draw(_near(fiscal_year)) if special == "due" else None,
+        ),
+        gaps=gaps,
     )
 
 

@@ -453,3 +453,85 @@ def test_bad_household_dates_and_columns(
     early[6] = resident("C", "H3", "同居人", "2020-10-01")  # C's stay in H2 began that day
     with pytest.raises(FileRejected, match="is not after the current stay's start 2020-10-01"):
         register(households, tmp_path / "early.csv", early, mynumber_key)
+
+
+REMOVAL_COLUMNS = [*RESIDENT_COLUMNS, "removed_on", "removal_reason"]
+
+
+def test_a_removal_ends_the_stay_and_the_membership(
+    households: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    """E (H3, alone since D moved to 後期 on 2020-08-01) dies on 2021-03-01: the resident file
+    says 死亡 with the 消除日. Her stay ends that day although her 国保 coverage was never
+    closed, so H3 exists on 2021-02-28 and not on 2021-03-01, and for FY2020 E is a member of
+    H3 from 2020-04-01 (the year's start) to 2021-03-01 (11 months: April–February)."""
+    rows = later()
+    rows[4] = {**rows[4], "removed_on": "2021-03-01", "removal_reason": "死亡"}
+    assert rows[4]["name_kana"] == "サヌキ イー"
+    path = write_csv(tmp_path / "r3.csv", REMOVAL_COLUMNS, rows)
+    report = load_residents(households, path, mynumber_key)
+    assert (report.stays_ended, report.household_changes) == (1, 0)
+    on = {h.household_id for h in households_on(households, TOWN, dt.date(2021, 2, 28))}
+    assert "H3" in on
+    on = {h.household_id for h in households_on(households, TOWN, dt.date(2021, 3, 1))}
+    assert "H3" not in on
+    e = person_ids(households)["E"]
+    [h3] = [h for h in household_inputs(households, TOWN, 2020) if h.household_id == "H3"]
+    member = members_by_person(h3)[e]
+    assert (member.acquired, member.lost) == (dt.date(2019, 4, 1), dt.date(2021, 3, 1))
+    # The same file again ends nothing more.
+    again = load_residents(households, path, mynumber_key)
+    assert (again.stays_ended, again.household_changes) == (0, 0)
+    # No stay of E in FY2021: H3 is gone from the year.
+    assert "H3" not in {h.household_id for h in household_inputs(households, TOWN, 2021)}
+
+
+def test_removal_errors_name_line_and_field_and_change_nothing(
+    households: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    h = tables.resident_households
+    with households.connect() as connection:
+        before = connection.execute(sa.select(h).order_by(h.c.resident_id, h.c.valid_from)).all()
+    rows = later()
+    rows[0] = {**rows[0], "removal_reason": "転出"}  # no 消除日
+    rows[1] = {**rows[1], "removed_on": "2021-01-01", "removal_reason": "引越し"}
+    rows[3] = {**rows[3], "removed_on": "1940-01-01", "removal_reason": "転出"}  # before birth
+    with pytest.raises(FileRejected) as caught:
+        load_residents(households, write_csv(tmp_path / "bad.csv", REMOVAL_COLUMNS, rows),
+                       mynumber_key)  # fmt: skip
+    found = {(e.line, e.field) for e in caught.value.errors}
+    assert found == {(2, "removed_on"), (3, "removal_reason"), (5, "removed_on")}
+    # C's stay in H2 began on 2020-10-01 (line 8): a removal on or before that day is refused.
+    rows = later()
+    rows[6] = {**rows[6], "removed_on": "2020-10-01", "removal_reason": "転出"}
+    with pytest.raises(FileRejected) as caught:
+        load_residents(households, write_csv(tmp_path / "bad2.csv", REMOVAL_COLUMNS, rows),
+                       mynumber_key)  # fmt: skip
+    assert [(e.line, e.field) for e in caught.value.errors] == [(8, "removed_on")]
+    with households.connect() as connection:
+        after = connection.execute(sa.select(h).order_by(h.c.resident_id, h.c.valid_from)).all()
+    assert after == before
+
+
+def test_a_return_after_a_removal_needs_its_date(
+    households: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    """K moves away (転出) on 2021-02-01 and comes back to H4 on 2021-06-01: the return needs
+    a 世帯異動日 on or after the removal; with it, K has two stays and none in between."""
+    rows = later()
+    rows[5] = {**rows[5], "removed_on": "2021-02-01", "removal_reason": "転出"}
+    assert rows[5]["name_kana"] == "サヌキ ケー"
+    load_residents(households, write_csv(tmp_path / "r3.csv", REMOVAL_COLUMNS, rows),
+                   mynumber_key)  # fmt: skip
+    back = later()
+    with pytest.raises(FileRejected) as caught:
+        register(households, tmp_path / "r4.csv", back, mynumber_key)
+    assert [(e.line, e.field) for e in caught.value.errors] == [(7, "household_since")]
+    back[5] = {**back[5], "household_since": "2021-06-01"}
+    report = load_residents(households, write_csv(tmp_path / "r5.csv", RESIDENT_COLUMNS, back),
+                            mynumber_key)  # fmt: skip
+    assert report.household_changes == 1
+    k = person_ids(households)["K"]
+    assert all(k not in h.members for h in households_on(households, TOWN, dt.date(2021, 3, 1)))
+    found = {h.household_id: h for h in households_on(households, TOWN, dt.date(2021, 6, 1))}
+    assert k in found["H4"].members

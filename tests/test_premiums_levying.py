@@ -41,7 +41,7 @@ from kokuho.premiums import (
     record_decisions,
 )
 from kokuho.premiums._charges import charge_decisions, charges
-from kokuho.registry import import_changes, load_insurers, load_residents
+from kokuho.registry import import_changes, load_insurers, load_residents, tables
 from tests.feedfiles import acquire, lose, write_changes, write_csv, write_insurers
 from tests.premiumrows import assessment, payment, write_payments
 
@@ -143,6 +143,17 @@ def test_assess_records_the_hand_checked_charge_once(town: sa.Engine) -> None:
     again = assess_fiscal_year(town, TOWN, YEAR, dt.date(2021, 6, 15))
     assert (again.recorded, again.already_recorded) == (0, 2)
     assert decision_count(town) == 2
+
+
+def test_assess_reports_each_stage_to_the_progress_callback(town: sa.Engine) -> None:
+    heard: list[tuple[str, int, int]] = []
+    run = assess_fiscal_year(
+        town, TOWN, YEAR, dt.date(2021, 6, 15), progress=lambda *call: heard.append(call)
+    )
+    n = run.households
+    assert n == 2
+    assert heard == [("read", 0, 1), ("read", 1, 1), ("assess", 0, n), ("assess", n, n),
+                     ("record", 0, n), ("record", n, n)]  # fmt: skip
 
 
 def test_reassess_records_decrease_increase_and_new_household_and_refund(
@@ -301,3 +312,36 @@ def test_record_decisions_is_one_transaction_across_kinds(engine: sa.Engine) -> 
         engine, [([good], "initial"), ([], "increase"), ([], "decrease")], D(2021, 6, 15)
     )
     assert (initial.household_id, initial.rows, initial.total) == ("N1", 10, 10_000)
+
+
+def test_cli_assess_lists_members_in_no_household(
+    town: sa.Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """U joins 国保 on 2021-04-01 but no resident has U's five items (U is not in the resident
+    file): U is in no household and charged nothing. The run says so: in --json as
+    ``unplaced`` (no_resident), on stderr otherwise, and stdout stays the report."""
+    import json
+
+    from kokuho.cli import main
+
+    stranger = {"name_kanji": "讃岐 U郎", "name_kana": "サヌキ ユー", "birth_date": "1980-01-01",
+                "sex": "1", "address": "香川県高松市番町9丁目9番9号"}  # fmt: skip
+    feed = [acquire("U1", "2021-04-01", number="1099", person=stranger)]
+    import_changes(town, write_changes(tmp_path / "changes-u.csv", feed))
+    with town.connect() as connection:
+        u = connection.scalar(
+            sa.select(tables.persons.c.person_id).where(tables.persons.c.name_kana == "サヌキ ユー")
+        )
+    monkeypatch.setenv("KOKUHO_DATABASE_URL", database_url)
+    common = ["premiums", "assess", "--municipality", TOWN, "--fiscal-year", str(YEAR),
+              "--decided-on", "2021-06-15"]  # fmt: skip
+    result = CliRunner().invoke(main, [*common, "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["households"] == 2
+    assert document["unplaced"] == [{"person_id": u, "reason": "no_resident"}]
+    again = CliRunner().invoke(main, common)
+    assert again.exit_code == 0
+    assert "1 国保 member(s) in no household" in again.stderr
+    assert f"person {u}: no resident record" in again.stderr
+    assert "本算定" in again.stdout and "no household" not in again.stdout

@@ -102,6 +102,8 @@ def load_command(file: Path, as_json: bool) -> None:
     )
     if report.household_changes:
         click.echo(f"{report.household_changes} household stays opened (世帯異動)")
+    if report.stays_ended:
+        click.echo(f"{report.stays_ended} household stays ended by a removal (転出・死亡等)")
     if report.without_household:
         click.echo(
             f"note: {report.without_household} rows have no household_id: these residents "

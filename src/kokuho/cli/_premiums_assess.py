@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 import click
 import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import Progress, TaskID
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._premiums import premiums
@@ -32,6 +34,12 @@ from kokuho.premiums import (
 )
 
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
+#: What each stage of assess_fiscal_year shows on stderr while it runs.
+_STAGES = {
+    "read": "住民・資格・所得の読込 (reading the register)",
+    "assess": "本算定 (assessing)",
+    "record": "調定の記録 (recording the charges)",
+}
 _KINDS = {"initial": "当初賦課", "increase": "増額賦課", "decrease": "減額賦課"}
 
 
@@ -85,8 +93,18 @@ def assess_command(
     running again records nothing new)."""
     code, day = _municipality(municipality), _day(decided_on)
     try:
-        with _engine() as engine:
-            run = assess_fiscal_year(engine, code, fiscal_year, day)
+        with (
+            _engine() as engine,
+            Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar,
+        ):
+            tasks: dict[str, TaskID] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            run = assess_fiscal_year(engine, code, fiscal_year, day, progress=progress)
     except AssessmentRefused as refused:
         if as_json:
             emit_json({"refused": refused.refused})
@@ -107,6 +125,11 @@ def assess_command(
         f"{run.households} 世帯, 調定額 {run.total:,}円; {run.recorded} recorded, "
         f"{run.already_recorded} already recorded; 軽減: {reductions}"
     )
+    if run.unplaced:
+        # No premium is charged for them until the register places them: say so loudly.
+        click.echo(f"{len(run.unplaced)} 国保 member(s) in no household (not charged):", err=True)
+        for member in run.unplaced:
+            click.echo(f"  person {member.person_id}: {member.text}", err=True)
 
 
 @premiums.command("reassess")

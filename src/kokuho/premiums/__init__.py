@@ -76,7 +76,9 @@ from kokuho.premiums._households import (
     household_summary,
     households_on,
 )
+from kokuho.premiums._households_columnar import household_columns
 from kokuho.premiums._households_query import UnknownMunicipality
+from kokuho.premiums._households_unplaced import UnplacedMember, unplaced_members
 from kokuho.premiums._incomes import IncomeLoadReport, load_incomes
 from kokuho.premiums._levy import LevyError, apportion, compare_rates, levy
 from kokuho.premiums._levy_claims import medical_indices, with_medical_indices
@@ -204,6 +206,7 @@ __all__ = [
     "Settlement",
     "StandardRates",
     "UnknownMunicipality",
+    "UnplacedMember",
     "accounts_close",
     "apportion",
     "arrears",
@@ -222,6 +225,7 @@ __all__ = [
     "feed_position",
     "fiscal_year_bounds",
     "household_account",
+    "household_columns",
     "household_inputs",
     "household_summary",
     "household_tables",
@@ -253,5 +257,6 @@ __all__ = [
     "shipped_national_years",
     "tables",
     "touched_years",
+    "unplaced_members",
     "with_medical_indices",
 ]

@@ -122,6 +122,13 @@ def _check(household: HouseholdInput) -> None:
             raise AssessmentInputError(
                 f"{where}: person {m.person_id}: lost {m.lost} is not after acquired {m.acquired}"
             )
+        for start, stop in m.gaps:
+            inside = m.acquired is not None and m.acquired < start < stop
+            if not inside or (m.lost is not None and stop >= m.lost):
+                raise AssessmentInputError(
+                    f"{where}: person {m.person_id}: the gap {start}–{stop} is not inside the "
+                    f"coverage {m.acquired}–{m.lost}"
+                )
 
 
 def _compositions(

@@ -28,6 +28,14 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from kokuho.premiums._assess_columnar_dates import (
+    _NEVER,
+    _birthday,
+    _day,
+    _day_of,
+    _month_index,
+    _split,
+)
 from kokuho.premiums._assess_columnar_tables import (
     CLASSES,
     HOUSEHOLDS_SCHEMA,
@@ -58,8 +66,6 @@ __all__ = [
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
-_NEVER: Final = 1 << 40
-"""A month index or day number no date reaches: a null date."""
 _CHUNK: Final = 100_000
 
 
@@ -97,68 +103,6 @@ def assess_table(
     return with_fallback(result, members.take(pa.array(order)), households, starts, rules)
 
 
-# -- input at the edge -------------------------------------------------------------------------
-
-
-# -- dates as numbers --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Dates:
-    """Day numbers split into the parts the rules read."""
-
-    months: Ints
-    """Months since 1970-01 (a datetime64[M] as a number)."""
-    day: Ints
-    """Day of the month, 1–31."""
-
-
-def _civil(days: Ints) -> tuple[Ints, Ints, Ints]:
-    """(year, month, day) of day numbers, in integer arithmetic (H. Hinnant's
-    ``civil_from_days``: numpy's datetime64 conversions cost several times more)."""
-    z = days + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = np.where(mp < 10, mp + 3, mp - 9)
-    return yoe + era * 400 + (month <= 2), month, day
-
-
-def _days_of(year: Ints, month: Ints) -> Ints:
-    """The day number of the 1st of (year, month) (``days_from_civil``)."""
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5
-    return np.asarray(era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468)
-
-
-def _split(days: Ints) -> _Dates:
-    year, month, day = _civil(days)
-    return _Dates((year - 1970) * 12 + month - 1, day)
-
-
-def _birthday(birth: _Dates, years: int) -> Ints:
-    """The ``years``-th birthday as a day number; 29 February gives 1 March in a common year,
-    as ``_assess_months.birthday`` (the 29th day after 1 February spills into March)."""
-    months = birth.months + 12 * years
-    start = _days_of(months // 12 + 1970, months % 12 + 1)
-    return np.asarray(start + birth.day - 1, dtype=np.int64)
-
-
-def _month_index(days: Ints, fiscal_year: int) -> Ints:
-    """The month of each day counted from April of the fiscal year; null stays ``_NEVER``."""
-    index = _split(days).months - ((fiscal_year - 1970) * 12 + 3)
-    return np.where(days >= NEVER_DAY, _NEVER, index)
-
-
-def _day(year: int, month: int, day: int) -> int:
-    return int(np.datetime64(f"{year:04d}-{month:02d}-{day:02d}", "D").astype(np.int64))
-
-
 # -- one chunk of households -------------------------------------------------------------------
 
 
@@ -187,6 +131,7 @@ def _refused(m: dict[str, Ints], h: dict[str, Ints], starts: Ints) -> Bools:
         (np.minimum(np.minimum(m["salary"], m["pension"]), m["other"]) < 0)
         | ((m["lost"] < NEVER_DAY) & ((m["acquired"] >= NEVER_DAY) | (m["lost"] <= m["acquired"])))
         | ((m["acquired"] < NEVER_DAY) & (m["acquired"] < m["birth_date"]))
+        | _bad_gap(m)
     )
     head = m["person_id"] == h["head_person_id"][owner]
     # A person twice: members are grouped by household; sort each group's ids and compare.
@@ -203,6 +148,15 @@ def _refused(m: dict[str, Ints], h: dict[str, Ints], starts: Ints) -> Bools:
         | (h["fixed_asset_tax"] < 0)
     )
     return np.asarray(refused, dtype=bool)
+
+
+def _bad_gap(m: dict[str, Ints]) -> Bools:
+    """A gap not strictly inside the coverage (``_assess._check`` refuses it)."""
+    start, stop = m["gap_from"], m["gap_to"]
+    has = (start < NEVER_DAY) | (stop < NEVER_DAY)
+    inside = (m["acquired"] < start) & (start < stop) & (stop < NEVER_DAY)
+    inside &= (m["lost"] >= NEVER_DAY) | (stop < m["lost"])
+    return np.asarray(has & ~inside, dtype=bool)
 
 
 def _chunk(
@@ -246,6 +200,8 @@ def _derive(m: dict[str, Ints], rules: PremiumRules) -> dict[str, Ints]:
     older = (m["birth_date"] <= year_end) & (_birthday(birth, deduction.min_age) - 1 <= year_end)
     return {
         "~acquired": _month_index(m["acquired"], fy),
+        "~gap_from": _month_index(m["gap_from"], fy),
+        "~gap_to": _month_index(m["gap_to"], fy),
         "~until_day": until,
         "~until": _month_index(until, fy),
         "~forty": _month_index(_birthday(birth, 40) - 1, fy),
@@ -269,6 +225,8 @@ def _steady(m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: Premium
     acquired = m["~acquired"]
     points = [
         acquired,
+        m["~gap_from"],
+        m["~gap_to"],
         m["~until"],
         m["~forty"],
         m["~sixty_five"],
@@ -356,6 +314,8 @@ def _months(
     owner = np.repeat(np.arange(len(h["head_person_id"])), np.diff(starts))
     acquired = m["~acquired"]
     covered = (acquired[:, None] <= month) & (month < m["~until"][:, None])
+    # Not charged for a month whose last day falls in the gap (a 転出 and a return).
+    covered &= ~((m["~gap_from"][:, None] <= month) & (month < m["~gap_to"][:, None]))
     care = covered & (m["~forty"][:, None] <= month) & (month < m["~sixty_five"][:, None])
     # 非自発的失業: from the month of the day after leaving to the end of the next fiscal year.
     jobless = (m["~left"][:, None] <= month) & m["~left_this_year"][:, None]
@@ -387,10 +347,6 @@ def _months(
     return _Members(owner, covered, care, base, former, exempt, m["~preschool"].astype(bool))
 
 
-def _day_of(value: Any) -> int:
-    return _day(value.year, value.month, value.day)
-
-
 def _judge(
     m: dict[str, Ints], h: dict[str, Ints], starts: Ints, owner: Ints, rules: PremiumRules
 ) -> Ints:
@@ -400,14 +356,19 @@ def _judge(
     acquired = m["acquired"]
     until = m["~until_day"]
     has = acquired < NEVER_DAY
-    on_first = has & (acquired <= first) & (until > first)
+    gap_from, gap_to = m["gap_from"], m["gap_to"]
+    on_first = (
+        has & (acquired <= first) & (until > first) & ~((gap_from <= first) & (first < gap_to))
+    )
     any_first = _group_sum(on_first, starts) > 0
     later = np.where(has & (acquired > first) & (until > acquired), acquired, NEVER_DAY)
+    back = has & (gap_to < NEVER_DAY) & (gap_to > first) & (until > gap_to)
+    later = np.minimum(later, np.where(back, gap_to, NEVER_DAY))
     earliest = np.minimum.reduceat(later, starts[:-1]) if len(later) else later
     day = np.where(any_first, first, earliest)
     judged = day < NEVER_DAY
     mine = day[owner]
-    on_day = has & (acquired <= mine) & (until > mine)
+    on_day = has & (acquired <= mine) & (until > mine) & ~((gap_from <= mine) & (mine < gap_to))
     ssh = m["specified_same_household"]
     counted = (m["person_id"] == h["head_person_id"][owner]) | ssh | on_day
     n = _group_sum(counted & (ssh | on_day), starts)

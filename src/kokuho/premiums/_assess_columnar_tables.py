@@ -11,8 +11,16 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from kokuho.premiums._assess import AssessmentInputError, assess
-from kokuho.premiums._model import PARTS, Assessment, HouseholdInput, Income, Member, ReductionClass
+from kokuho.premiums._assess import AssessmentInputError, assess, instalments
+from kokuho.premiums._model import (
+    PARTS,
+    Assessment,
+    HouseholdInput,
+    Income,
+    Member,
+    PartAssessment,
+    ReductionClass,
+)
 from kokuho.premiums._rules import PremiumRules
 
 Ints = npt.NDArray[np.int64]
@@ -33,10 +41,13 @@ MEMBERS_SCHEMA: Final = pa.schema(
         ("involuntary_unemployment_from", pa.date32()),
         ("former_dependant", pa.bool_()),
         ("delivery_due", pa.date32()),
+        ("gap_from", pa.date32()),
+        ("gap_to", pa.date32()),
     ]
 )
 """One row per person of a household (the fields of ``Member``; dates may be null where the
-model allows None)."""
+model allows None). ``gap_from``/``gap_to`` hold the member's one gap (``Member.gaps``), and
+may be left out of a table (no gaps)."""
 
 HOUSEHOLDS_SCHEMA: Final = pa.schema(
     [
@@ -55,7 +66,10 @@ _NULLABLE: Final = {
     "involuntary_unemployment_from",
     "delivery_due",
     "specified_household_since",
+    "gap_from",
+    "gap_to",
 }
+_OPTIONAL: Final = {"gap_from", "gap_to"}
 CLASSES: Final[tuple[ReductionClass | None, ...]] = (None, "2", "5", "7")
 
 NEVER_DAY: Final = 2_000_000_000
@@ -94,6 +108,12 @@ def household_tables(households: Iterable[HouseholdInput]) -> tuple[pa.Table, pa
             }
         )
         for m in h.members:
+            if len(m.gaps) > 1:
+                raise ColumnarInputError(
+                    f"household {h.household_id}: person {m.person_id} has {len(m.gaps)} gaps; "
+                    "the columnar tables hold one (assess this household with assess)"
+                )
+            gap = m.gaps[0] if m.gaps else (None, None)
             member_rows.append(
                 {
                     "household_id": h.household_id,
@@ -110,6 +130,8 @@ def household_tables(households: Iterable[HouseholdInput]) -> tuple[pa.Table, pa
                     "involuntary_unemployment_from": m.involuntary_unemployment_from,
                     "former_dependant": m.former_dependant,
                     "delivery_due": m.delivery_due,
+                    "gap_from": gap[0],
+                    "gap_to": gap[1],
                 }
             )
     return (
@@ -125,6 +147,9 @@ def columns(table: pa.Table, schema: pa.Schema, name: str) -> dict[str, npt.NDAr
         if field.name == "household_id":
             continue
         if field.name not in table.column_names:
+            if field.name in _OPTIONAL:
+                out[field.name] = np.full(table.num_rows, NEVER_DAY, dtype=np.int64)
+                continue
             raise ColumnarInputError(f"{name} table: column {field.name} is missing")
         try:
             column = table.column(field.name).cast(field.type)
@@ -216,6 +241,7 @@ def household_input(
                 involuntary_unemployment_from=r["involuntary_unemployment_from"],
                 former_dependant=r["former_dependant"],
                 delivery_due=r["delivery_due"],
+                gaps=((r["gap_from"], r["gap_to"]),) if r.get("gap_from") is not None else (),
             )
             for r in member_rows
         ),
@@ -236,3 +262,35 @@ def _row(a: Assessment, rules: PremiumRules) -> dict[str, Any]:
     row["instalment_adjusted"] = amounts[0] if plan.remainder == "first" else amounts[-1]
     row["engine"] = "per-household"
     return row
+
+
+def assessments_of(result: pa.Table, rules: PremiumRules) -> list[Assessment]:
+    """The ``assess_table`` result as ``Assessment`` values without reasons (as
+    ``assess(..., with_reasons=False)`` gives them): what the 調定 ledger records."""
+    municipality, year = rules.municipal.municipality, rules.fiscal_year
+    ids = result.column("household_id").cast(pa.string()).to_pylist()
+    reductions = result.column("reduction").to_pylist()
+    figures = {
+        part: [
+            result.column(f"{part}_{key}").to_pylist()
+            for key in (
+                "income_levy",
+                "asset_levy",
+                "per_capita",
+                "per_household",
+                "capped",
+                "amount",
+            )
+        ]  # fmt: skip
+        for part in PARTS
+    }
+    rows = {part: list(zip(*columns, strict=True)) for part, columns in figures.items()}
+    out: list[Assessment] = []
+    for k, household_id in enumerate(ids):
+        parts = tuple(PartAssessment(part, *rows[part][k]) for part in PARTS)
+        total = sum(p.amount for p in parts)
+        out.append(
+            Assessment(household_id, municipality, year, parts, reductions[k],
+                       instalments(total, rules))
+        )  # fmt: skip
+    return out

@@ -65,6 +65,8 @@ def covered(member: Member, end: date) -> bool:
     """Liable for 医療分 and 支援分 in the month ending ``end``."""
     if member.acquired is None or member.acquired > end:
         return False
+    if any(start <= end < stop for start, stop in member.gaps):
+        return False
     until = covered_until(member)
     return until is None or until > end
 
@@ -97,6 +99,8 @@ def segments(household: HouseholdInput, national: NationalRules) -> list[tuple[i
             continue
         start = month_index(fiscal_year, member.acquired)
         points.add(start)
+        for gap in member.gaps:
+            points |= {month_index(fiscal_year, gap[0]), month_index(fiscal_year, gap[1])}
         until = covered_until(member)
         if until is not None:
             points.add(month_index(fiscal_year, until))

@@ -39,20 +39,25 @@ class Judgement:
 
 
 def judgement_day(household: HouseholdInput) -> date | None:
-    """1 April, or the first acquisition after it when no member was covered on 1 April."""
+    """1 April, or the first acquisition (or return after a gap) after it when no member was
+    covered on 1 April."""
     first = date(household.fiscal_year, 4, 1)
     if any(_covered_on(m, first) for m in household.members):
         return first
     later = [
-        m.acquired
+        day
         for m in household.members
-        if m.acquired is not None and m.acquired > first and _covered_on(m, m.acquired)
+        if m.acquired is not None
+        for day in (m.acquired, *(stop for _, stop in m.gaps))
+        if day > first and _covered_on(m, day)
     ]
     return min(later) if later else None
 
 
 def _covered_on(member: Member, day: date) -> bool:
     if member.acquired is None or member.acquired > day:
+        return False
+    if any(start <= day < stop for start, stop in member.gaps):
         return False
     until = covered_until(member)
     return until is None or until > day

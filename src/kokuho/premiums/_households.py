@@ -66,11 +66,22 @@ def _overlaps(span: Span, start: dt.date, end: dt.date) -> bool:
     return span[0] < end and (span[1] is None or span[1] > start)
 
 
-def _hull(spans: list[Span]) -> Span:
-    """One interval over a person's membership spans: a stay broken only by a new 続柄
-    (two adjacent spans) is one membership."""
-    ends = [span[1] for span in spans]
-    return min(span[0] for span in spans), None if None in ends else max(e for e in ends if e)
+def _membership(
+    spans: list[Span],
+) -> tuple[dt.date, dt.date | None, tuple[tuple[dt.date, dt.date], ...]]:
+    """(first day, end, gaps) of a person's membership spans: a stay broken only by a new 続柄
+    (two adjacent spans) is one membership; a time away between two stays (a 転出 and a
+    return) is a gap, not charged."""
+    ordered = sorted(spans, key=lambda span: span[0])
+    first, reach = ordered[0]
+    gaps: list[tuple[dt.date, dt.date]] = []
+    for start, stop in ordered[1:]:
+        if reach is None:
+            break  # covered from here on
+        if start > reach:
+            gaps.append((reach, start))
+        reach = None if stop is None else max(reach, stop)
+    return first, reach, tuple(gaps)
 
 
 def _covers(span: Span, day: dt.date) -> bool:
@@ -217,10 +228,12 @@ def household_inputs(
     for formed in _formed(engine, municipality, start, end, fiscal_year):
         members: list[Member] = []
         for person in formed.members:
-            acquired, lost = _hull(person.spans)
+            acquired, lost, gaps = _membership(person.spans)
             assert person.person_id is not None
             members.append(
-                Member(person.person_id, person.birth_date, acquired, lost, _income(person))
+                Member(
+                    person.person_id, person.birth_date, acquired, lost, _income(person), gaps=gaps
+                )  # fmt: skip
             )
         ids = {p.resident_id for p in formed.members}
         for person in formed.specified:

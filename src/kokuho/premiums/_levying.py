@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
 from kokuho.premiums._assess import AssessmentInputError, assess
+from kokuho.premiums._assess_columnar import assess_table
+from kokuho.premiums._assess_columnar_tables import ColumnarInputError, assessments_of
 from kokuho.premiums._charges import ChargeKind, _existing_where, record_decisions
 from kokuho.premiums._correct import (
     PeriodLimitError,
@@ -23,6 +25,8 @@ from kokuho.premiums._correct import (
     period_limit,
 )
 from kokuho.premiums._households import NO_PERSON, household_inputs
+from kokuho.premiums._households_columnar import read_households
+from kokuho.premiums._households_unplaced import UnplacedMember, reasons, unplaced_members
 from kokuho.premiums._model import (
     Assessment,
     HouseholdInput,
@@ -74,6 +78,8 @@ class AssessmentRun:
     already_recorded: int
     total: int
     reductions: dict[str, int]
+    unplaced: tuple[UnplacedMember, ...] = ()
+    """国保 members of the year in no household (so charged nothing), with the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,30 +112,61 @@ class ReassessmentRun:
         return sum(c.total - c.previous_total for c in self.changes)
 
 
+Progress = Callable[[str, int, int], None]
+"""A progress callback: (stage, done, total); stages ``read`` (the register into columns),
+``assess`` and ``record`` (households)."""
+
+
 def assess_fiscal_year(
-    engine: sa.Engine, municipality: str, fiscal_year: int, decided_on: dt.date
+    engine: sa.Engine,
+    municipality: str,
+    fiscal_year: int,
+    decided_on: dt.date,
+    *,
+    progress: Progress | None = None,
 ) -> AssessmentRun:
     """本算定 of every household of ``municipality`` for ``fiscal_year``, recorded as the
     initial 調定 decided on ``decided_on`` in one transaction.
 
     All or nothing: AssessmentRefused (nothing recorded) names every household the engine
-    refuses; PeriodLimitError from the §110-2(1) limit on. Running again records nothing new
-    (the same decision is recognised); a household already assessed on another day is
-    refused by the ledger (ChargeRefused): use :func:`reassess` for changes. PremiumRuleError
-    for missing or bad rule files.
+    refuses; PeriodLimitError from the §110-2(1) limit on. ``unplaced`` lists the 国保
+    members of the year found in no household (docs/premiums-households.md). Running again
+    records nothing new (the same decision is recognised); a household already assessed on
+    another day is refused by the ledger (ChargeRefused): use :func:`reassess` for changes.
+    PremiumRuleError for missing or bad rule files.
+
+    The inputs are read as columns (``household_columns``) and priced by ``assess_table``,
+    which agree to the yen with ``household_inputs`` and ``assess`` (the reference, used
+    instead to name the households refused, and for a register the columns cannot hold: a
+    member away twice in the year). ``progress`` hears of each stage.
     """
+    report = progress or (lambda stage, done, total: None)
     rules = load_premium_rules(fiscal_year, municipality)
     _check_limit(rules, decided_on, fiscal_year)
-    assessments: list[Assessment] = []
-    refused: list[RefusedHousehold] = []
-    for household in household_inputs(engine, municipality, fiscal_year):
+    report("read", 0, 1)
+    try:
+        members, households, unplaced_ids = read_households(engine, municipality, fiscal_year)
+    except ColumnarInputError:
+        # A member away twice in the year (the columns hold one gap): the reference path.
+        assessments = _reference(engine, municipality, rules)
+        unplaced = unplaced_members(engine, municipality, fiscal_year)
+        report("read", 1, 1)
+    else:
+        count = households.num_rows
+        report("read", 1, 1)
+        report("assess", 0, count)
         try:
-            assessments.append(assess(household, rules, with_reasons=False))
-        except AssessmentInputError as error:
-            refused.append(RefusedHousehold(household.household_id, str(error)))
-    if refused:
-        raise AssessmentRefused(refused)
+            result = assess_table(members, households, rules)
+        except AssessmentInputError:
+            assessments = _reference(engine, municipality, rules)
+        else:
+            assessments = assessments_of(result, rules)
+        unplaced = reasons(engine, unplaced_ids.tolist())
+    count = len(assessments)
+    report("assess", count, count)
+    report("record", 0, count)
     [reports] = record_decisions(engine, [(assessments, "initial")], decided_on)
+    report("record", count, count)
     again = sum(r.already_recorded for r in reports)
     return AssessmentRun(
         municipality,
@@ -140,7 +177,23 @@ def assess_fiscal_year(
         already_recorded=again,
         total=sum(a.total for a in assessments),
         reductions=_reduction_counts(assessments),
+        unplaced=tuple(unplaced),
     )
+
+
+def _reference(engine: sa.Engine, municipality: str, rules: PremiumRules) -> list[Assessment]:
+    """Every household assessed by the per-household reference (``household_inputs`` and
+    ``assess``); AssessmentRefused naming every household the engine refuses."""
+    assessments: list[Assessment] = []
+    refused: list[RefusedHousehold] = []
+    for household in household_inputs(engine, municipality, rules.fiscal_year):
+        try:
+            assessments.append(assess(household, rules, with_reasons=False))
+        except AssessmentInputError as error:
+            refused.append(RefusedHousehold(household.household_id, str(error)))
+    if refused:
+        raise AssessmentRefused(refused)
+    return assessments
 
 
 def _in_force(

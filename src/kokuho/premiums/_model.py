@@ -71,6 +71,9 @@ class Member:
     former_dependant: bool = False
     delivery_due: date | None = None
     """出産予定日 of a member who notified it (産前産後期間の保険料免除, from 2024-01)."""
+    gaps: tuple[tuple[date, date], ...] = ()
+    """[from, to) periods inside ``acquired``–``lost`` when the member was not in the household
+    (a 転出 and a return): no month whose last day falls in one is charged."""
 
     @property
     def is_member(self) -> bool:

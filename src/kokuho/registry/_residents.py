@@ -29,6 +29,10 @@ COLUMNS: Final = frozenset(
 #: The household columns (世帯番号, 続柄, 世帯異動日): optional, so older files still load.
 HOUSEHOLD_COLUMNS: Final = frozenset({"household_id", "relationship", "household_since"})
 HEAD: Final = "世帯主"
+#: The removal columns (消除日, 消除事由): a resident who left the municipality (転出), died or
+#: was removed; the current stay in a household ends that day. Optional.
+REMOVAL_COLUMNS: Final = frozenset({"removed_on", "removal_reason"})
+REMOVAL_REASONS: Final = ("転出", "国外転出", "死亡", "失踪宣告", "職権消除", "その他")
 #: 続柄 as the 住民票 writes it, relative to the 世帯主 (住民基本台帳事務処理要領 style);
 #: anything else is written その他.
 RELATIONSHIPS: Final = (
@@ -59,6 +63,8 @@ class ResidentLoadReport:
     unchanged: int = 0
     household_changes: int = 0
     """Stays in a household opened (a first household, a move, a new 続柄)."""
+    stays_ended: int = 0
+    """Stays closed by a removal (転出, 死亡, 職権消除: ``removed_on``)."""
     without_household: int = 0
     """Rows without 世帯番号: these residents cannot be placed in a household (世帯)."""
     errors: list[RowError] = field(default_factory=list)
@@ -116,7 +122,31 @@ def _row(row: dict[str, str], key: bytes, today: dt.date) -> dict[str, Any]:
     )
     if "household_id" in row or "relationship" in row:
         record["household"] = _household(row, birth, today)
+    removal = _removal(row, birth, today)
+    if removal is not None:
+        record["removal"] = removal
     return record
+
+
+def _removal(row: dict[str, str], birth: dt.date, today: dt.date) -> tuple[dt.date, str] | None:
+    """(消除日, 消除事由) of one row, or None for a resident still living here."""
+    raw_day = unicodedata.normalize("NFKC", row.get("removed_on", "")).strip()
+    reason = unicodedata.normalize("NFKC", row.get("removal_reason", "")).strip()
+    if not raw_day and not reason:
+        return None
+    if not raw_day:
+        raise FieldError("removed_on", f"required with removal_reason {reason!r}")
+    day = parse_date("removed_on", raw_day)
+    if day > today:
+        raise FieldError("removed_on", f"{day} is in the future")
+    if day <= birth:
+        raise FieldError("removed_on", f"{day} is not after the birth date {birth}")
+    if reason not in REMOVAL_REASONS:
+        raise FieldError(
+            "removal_reason",
+            f"{row.get('removal_reason', '')!r} is not one of " + ", ".join(REMOVAL_REASONS),
+        )
+    return day, reason
 
 
 def _household(
@@ -154,7 +184,8 @@ def _parse(path: Path, key: bytes, report: ResidentLoadReport) -> list[dict[str,
     lines: dict[str, int] = {}
     hashes: dict[str, int] = {}
     heads: dict[tuple[str, str], int] = {}
-    for line, row in read_rows(path, required=COLUMNS, allowed=COLUMNS | HOUSEHOLD_COLUMNS):
+    allowed = COLUMNS | HOUSEHOLD_COLUMNS | REMOVAL_COLUMNS
+    for line, row in read_rows(path, required=COLUMNS, allowed=allowed):
         report.rows += 1
         if "__width__" in row:
             report.errors.append(RowError(name, line, "", row["__width__"]))
@@ -235,35 +266,63 @@ def load_residents(engine: sa.Engine, path: Path, key: bytes) -> ResidentLoadRep
                 report.unchanged += 1
         _apply(connection, inserts, updates)
         report.inserted, report.updated = len(inserts), len(updates)
-        report.household_changes = _stays(connection, str(path), records)
+        report.household_changes, report.stays_ended = _stays(connection, str(path), records)
     return report
 
 
-def _stays(connection: sa.Connection, name: str, records: list[dict[str, Any]]) -> int:
+def _stays(connection: sa.Connection, name: str, records: list[dict[str, Any]]) -> tuple[int, int]:
     """Opens a stay in ``resident_households`` for every resident whose household or 続柄
-    changed, closing the current one on the 世帯異動日. Raises FileRejected (the caller's
-    transaction then writes nothing) for a change without a date or dated before the stay it
-    ends. A first stay without a date runs from the birth date: since ever, as far as we know.
+    changed, closing the current one on the 世帯異動日, and closes the current stay of every
+    removed resident on the 消除日. Raises FileRejected (the caller's transaction then writes
+    nothing) for a change without a date or dated before the stay it ends, and for a return
+    after a removal without a 世帯異動日 from that day on. A first stay without a date runs
+    from the birth date: since ever, as far as we know. Returns (opened, ended by removal).
     """
-    placed = [record for record in records if "household" in record]
+    placed = [record for record in records if "household" in record or "removal" in record]
     if not placed:
-        return 0
+        return 0, 0
     h = resident_households.c
     keys = [(record["resident_id"],) for record in placed]
     # One indexed join through a table of the file's ids, not thousands of IN lists.
     with key_table(connection, {"resident_id": sa.String(20)}, keys) as wanted:
-        query = (
-            sa.select(resident_households)
-            .join(wanted, wanted.c.resident_id == h.resident_id)
-            .where(h.valid_to.is_(None))
-        )
-        current = {row.resident_id: row for row in connection.execute(query)}
+        query = sa.select(resident_households).join(wanted, wanted.c.resident_id == h.resident_id)
+        current: dict[str, Any] = {}
+        ended: dict[str, dt.date] = {}  # the end of the latest closed stay
+        for row in connection.execute(query):
+            if row.valid_to is None:
+                current[row.resident_id] = row
+            elif row.valid_to > ended.get(row.resident_id, dt.date.min):
+                ended[row.resident_id] = row.valid_to
     errors: list[RowError] = []
     closes: list[dict[str, Any]] = []
     opens: list[dict[str, Any]] = []
+    removals = 0
     for record in placed:
-        household, relationship, since = record["household"]
         old = current.get(record["resident_id"])
+        if "removal" in record:
+            day, _ = record["removal"]
+            if old is not None:
+                if day <= old.valid_from:
+                    reason = f"{day} is not after the current stay's start {old.valid_from}"
+                    errors.append(RowError(name, record["line"], "removed_on", reason))
+                    continue
+                closes.append({"b_id": record["resident_id"], "b_from": old.valid_from,
+                               "b_to": day})  # fmt: skip
+                removals += 1
+            elif record["resident_id"] in ended and ended[record["resident_id"]] != day:
+                reason = f"the resident's stay already ended on {ended[record['resident_id']]}"
+                errors.append(RowError(name, record["line"], "removed_on", reason))
+            # Otherwise already ended that day (the same file again), or never placed.
+            continue
+        household, relationship, since = record["household"]
+        left = ended.get(record["resident_id"])
+        if old is None and left is not None and (since is None or since < left):
+            reason = (
+                f"household_since on or after {left} is required: the resident was removed "
+                f"on {left} and comes back"
+            )
+            errors.append(RowError(name, record["line"], "household_since", reason))
+            continue
         stay = (record["municipality_code"], household, relationship)
         if old is not None and (old.municipality_code, old.household_id, old.relationship) == stay:
             continue
@@ -301,7 +360,7 @@ def _stays(connection: sa.Connection, name: str, records: list[dict[str, Any]]) 
         )
     for chunk in chunks(opens, _CHUNK):
         connection.execute(resident_households.insert(), list(chunk))
-    return len(opens)
+    return len(opens), removals
 
 
 def _apply(
