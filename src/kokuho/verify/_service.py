@@ -119,6 +119,7 @@ class EligibilityService:
         # Which engine a check reads: a fresh replica, else the primary (store/_replicas.py).
         # Writes (consent, references, bulk jobs) and the audit log always go to the primary.
         self.reads = reads or ReadRouter(engine)
+        self._own_reads = reads is None  # a router passed in is closed by whoever made it
         spool = AuditSpool(audit_spool) if audit_spool is not None else None
         self.audit = AuditWriter(engine, spool=spool)
         self._handles = PatientHandles(service_key)
@@ -172,7 +173,8 @@ class EligibilityService:
     def close(self) -> None:
         self._bulk.shutdown(wait=True)
         self.audit.close()
-        self.reads.close()
+        if self._own_reads:
+            self.reads.close()
 
     # -- guards ------------------------------------------------------------------------------
     def refuse(

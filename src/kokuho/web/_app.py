@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         dashboard.close()
         service.close()
+        reads.close()
         engine.dispose()
 
     app = _App(
