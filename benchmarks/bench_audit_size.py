@@ -1,0 +1,69 @@
+"""Audit log size (issue 15 item 3): bytes one eligibility check's audit record takes on
+PostgreSQL, table and indexes, to size the primary's disk (docs/operations.md, sizing).
+
+    .venv/bin/python benchmarks/bench_audit_size.py [--records 100000] [--url URL]
+
+Writes ``--records`` records shaped like a check by number's (a 19-character credential id,
+a 医療機関コード, the asked insurer and number, the returned validity) through the chain's own
+``append`` into a fresh schema of the PostgreSQL database at ``--url``, then reads
+``pg_total_relation_size``. Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+
+import sqlalchemy as sa
+
+import kokuho.registry  # noqa: F401  (the audit log's foreign tables)
+from kokuho.store import connect
+from kokuho.verify._audit import AuditRecord, append
+from kokuho.verify._tables import audit_log
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(args.url)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        engine = connect(f"{args.url}?options=-csearch_path%3D{schema}")
+        records = [
+            AuditRecord(
+                actor="kc_" + uuid.uuid4().hex[:16], institution_code="3710112347",
+                purpose="care", action="check_number", outcome="1",
+                person_id=1 + i * 97 % 10_000_000,
+                detail={"asked": {"insurer": "00370015", "number": f"{i:08d}"},
+                        "returned": {"validity": 1, "results": 1, "limit_shown": False}},
+            )
+            for i in range(args.records)
+        ]  # fmt: skip
+        with engine.begin() as connection:
+            for start in range(0, len(records), 5_000):
+                append(connection, records[start : start + 5_000])
+        with engine.connect() as connection:
+            name = audit_log.name
+            total = connection.execute(sa.text(f"select pg_total_relation_size('{name}')"))
+            heap = connection.execute(sa.text(f"select pg_relation_size('{name}')"))
+            total_bytes, heap_bytes = int(total.scalar_one()), int(heap.scalar_one())
+        engine.dispose()
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    print(json.dumps({
+        "records": args.records,
+        "bytes_per_record": round(total_bytes / args.records),
+        "heap_bytes_per_record": round(heap_bytes / args.records),
+        "index_bytes_per_record": round((total_bytes - heap_bytes) / args.records),
+    }, indent=2))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
