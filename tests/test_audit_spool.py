@@ -134,3 +134,24 @@ def test_a_live_writers_file_is_left_to_it(engine: sa.Engine, tmp_path: Path) ->
     assert AuditSpool(folder).replay(engine) == 0 and path.exists()
     assert live.replay(engine) == 1 and not path.exists()
     assert [row[2] for row in _chain(engine)] == [1]
+
+
+def test_while_the_router_sees_the_primary_down_records_wait_without_a_connect(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    up = {"primary": True}
+    writer = AuditWriter(engine, spool=AuditSpool(tmp_path / "spool"), retry_after=0.05,
+                         primary_up=lambda: up["primary"])  # fmt: skip
+    assert writer.write(_record(1)) == 1
+    # The database is fine, but a failure put the writer in spool mode and the router still
+    # reports the primary down: records go to disk, the chain is not touched.
+    up["primary"] = False
+    writer._primary_failed_at = time.monotonic()  # as after a failed commit
+    assert writer.write(_record(2)) == SPOOLED
+    time.sleep(0.2)  # past retry_after: still down by the router's probe, so still spooled
+    assert writer.write(_record(3)) == SPOOLED
+    assert [row[2] for row in _chain(engine)] == [1]
+    up["primary"] = True  # the probe saw the primary again: the spool is replayed first
+    assert writer.write(_record(4)) == 4
+    assert [row[2] for row in _chain(engine)] == [1, 2, 3, 4]
+    writer.close()

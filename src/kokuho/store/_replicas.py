@@ -119,6 +119,25 @@ class ReadRouter:
         if not self._replicas:
             with self.primary.connect() as connection:
                 return read(connection)
+        done, result = self._on_replicas(read)
+        if done:
+            return result  # type: ignore[return-value]
+        try:
+            with self.primary.connect() as connection:
+                result = read(connection)
+        except UNREACHABLE:
+            # The primary went away between probes: judge the replicas against its last
+            # sighting now rather than fail this read.
+            with self._lock:
+                self._primary_up = False
+            done, result = self._on_replicas(read)
+            if done:
+                return result  # type: ignore[return-value]
+            raise
+        self._count("primary")
+        return result
+
+    def _on_replicas(self, read: Callable[[sa.Connection], T]) -> tuple[bool, T | None]:
         for replica in self._candidates():
             try:
                 with replica.engine.connect() as connection:
@@ -127,11 +146,8 @@ class ReadRouter:
                 self._set_aside(replica, error)
                 continue
             self._count(replica.name)
-            return result
-        with self.primary.connect() as connection:
-            result = read(connection)
-        self._count("primary")
-        return result
+            return True, result
+        return False, None
 
     def _candidates(self) -> list[_Replica]:
         now = time.monotonic()

@@ -22,7 +22,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -221,7 +221,7 @@ class AuditWriter:
 
     def __init__(
         self, engine: sa.Engine, *, max_batch: int = 500, spool: AuditSpool | None = None,
-        retry_after: float = 1.0,
+        retry_after: float = 1.0, primary_up: Callable[[], bool] | None = None,
     ) -> None:  # fmt: skip
         self._engine = engine
         self._max_batch = max_batch
@@ -229,6 +229,9 @@ class AuditWriter:
         # (verify/_audit_spool.py); the primary is tried again every ``retry_after`` seconds.
         self._spool = spool
         self._retry_after = retry_after
+        # The read router's view of the primary (its probe pays for the connect timeouts), so
+        # this thread, which every answer waits on, does not block on a dead server's connect.
+        self._primary_up = primary_up
         self._primary_failed_at: float | None = None
         self._spool_dirty = spool is not None  # at start: files a dead writer left behind
         self._queue: queue.Queue[_Item | None] = queue.Queue()
@@ -322,7 +325,10 @@ class AuditWriter:
         spool, failed = self._spool, self._primary_failed_at
         if spool is None:
             return True
-        if failed is not None and time.monotonic() - failed < self._retry_after:
+        if failed is not None and (
+            time.monotonic() - failed < self._retry_after
+            or (self._primary_up is not None and not self._primary_up())
+        ):
             return False  # do not wait on a dead server's connect for every batch
         if failed is None and not self._spool_dirty:
             return True

@@ -121,7 +121,8 @@ class EligibilityService:
         self.reads = reads or ReadRouter(engine)
         self._own_reads = reads is None  # a router passed in is closed by whoever made it
         spool = AuditSpool(audit_spool) if audit_spool is not None else None
-        self.audit = AuditWriter(engine, spool=spool)
+        primary_up = (lambda: self.reads.primary_up) if spool is not None else None
+        self.audit = AuditWriter(engine, spool=spool, primary_up=primary_up)
         self._handles = PatientHandles(service_key)
         self.providers: dict[ConsentCategory, ConsentedDataProvider] = {}
         self.cards: CardDesk | None = None
