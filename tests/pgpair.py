@@ -63,18 +63,22 @@ class Pair:
             shutil.chown(self.base, "postgres", "postgres")
         self.primary = Cluster("primary", self.base / "primary", free_port())
         self.replica = Cluster("replica", self.base / "replica", free_port())
-        self._run("initdb", "-D", str(self.primary.data), "-U", "postgres", "--auth=trust",
-                  "--no-sync", "--no-locale", "-E", "UTF8")  # fmt: skip
-        self._configure(self.primary)
-        # Only this pair's own addresses: replication is allowed from 127.0.0.1 alone.
-        with (self.primary.data / "pg_hba.conf").open("a") as hba:
-            hba.write("host replication postgres 127.0.0.1/32 trust\n")
-        self.start(self.primary)
-        self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U",
-                  "postgres", "-D", str(self.replica.data), "-R", "-X", "stream", "-c", "fast",
-                  "--no-sync")  # fmt: skip
-        self._configure(self.replica)
-        self.start(self.replica)
+        try:
+            self._run("initdb", "-D", str(self.primary.data), "-U", "postgres", "--auth=trust",
+                      "--no-sync", "--no-locale", "-E", "UTF8")  # fmt: skip
+            self._configure(self.primary)
+            # Only this pair's own addresses: replication is allowed from 127.0.0.1 alone.
+            with (self.primary.data / "pg_hba.conf").open("a") as hba:
+                hba.write("host replication postgres 127.0.0.1/32 trust\n")
+            self.start(self.primary)
+            self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U",
+                      "postgres", "-D", str(self.replica.data), "-R", "-X", "stream", "-c", "fast",
+                      "--no-sync")  # fmt: skip
+            self._configure(self.replica)
+            self.start(self.replica)
+        except BaseException:
+            self.close()  # no server of ours outlives a failed set-up
+            raise
 
     def _run(self, tool: str, *args: str) -> None:
         command = [str(self.bin / tool), *args]

@@ -29,7 +29,7 @@ from tests.conftest import small_service
 from tests.feedfiles import KOKUHO, lose, write_changes
 from tests.pgpair import Pair, binaries, execute, postgres_user_exists
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 BODY = {"insurer_number": KOKUHO, "symbol": "12", "number": "1001", "branch": "01",
         "birth_date": "1970-05-15", "date_of_care": "2020-12-01", "purpose": "care"}  # fmt: skip
