@@ -45,7 +45,7 @@ def _chain(engine: sa.Engine) -> list[tuple[int, str, int]]:
                 audit_log.c.seq
             )
         )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [tuple(row) for row in rows]
 
 
 def test_records_wait_on_disk_while_the_database_is_away_then_join_the_chain(
