@@ -61,6 +61,9 @@ def test_records_wait_on_disk_while_the_database_is_away_then_join_the_chain(
         line for f in (tmp_path / "spool").glob("*.jsonl") for line in f.read_text().splitlines()
     ]
     assert len(lines) == 3
+    # The records name persons: the folder and its files are the owner's only.
+    assert (tmp_path / "spool").stat().st_mode & 0o777 == 0o700
+    assert {f.stat().st_mode & 0o777 for f in (tmp_path / "spool").glob("*.jsonl")} == {0o600}
     engine = connect(url)  # the primary is back (created and migrated)
     deadline = time.monotonic() + 10
     while any((tmp_path / "spool").glob("audit-*.jsonl")) and time.monotonic() < deadline:

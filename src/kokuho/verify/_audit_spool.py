@@ -45,7 +45,9 @@ class AuditSpool:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        # The records name persons and what was asked about them: owner only, like the keys.
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
         self._file: IO[str] | None = None
         self._path: Path | None = None
 
@@ -64,7 +66,8 @@ class AuditSpool:
         if self._file is None:
             name = f"audit-{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
             path = self.folder / name
-            handle = path.open("a", encoding="utf-8")
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+            handle = os.fdopen(fd, "a", encoding="utf-8")
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             _fsync_folder(self.folder)  # the new file's name survives a power cut
             self._file, self._path = handle, path

@@ -72,7 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # While the primary is down, checks go on from the replicas and their audit records wait
     # in a durable local spool (docs/operations.md, failure modes).
-    spool = settings.audit_spool if settings.read_database_urls else None
+    spool = (
+        (settings.audit_spool or settings.home / "audit-spool")
+        if settings.read_database_urls
+        else None
+    )
     service = EligibilityService(engine, settings.service_key(), reads=reads, audit_spool=spool)
     ca_folder = settings.home / "ca"
     if (ca_folder / "ca_cert.pem").exists():
