@@ -158,3 +158,26 @@ def test_while_the_router_sees_the_primary_down_records_wait_without_a_connect(
     assert writer.write(_record(4)) == 4
     assert [row[2] for row in _chain(engine)] == [1, 2, 3, 4]
     writer.close()
+
+
+def test_a_long_spool_is_replayed_a_file_at_a_time_between_new_records(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "spool"
+    spool = AuditSpool(folder, max_file_records=2)
+    for n in range(1, 6):  # five records: files of 2, 2 and 1
+        spool.append([(_values(_record(n), check_record(_record(n))), check_record(_record(n)))])
+    spool.close()
+    assert len(list(folder.glob("audit-*.jsonl"))) == 3
+    assert spool.replay(engine, max_files=1) == 2 and spool.pending()
+    assert [row[2] for row in _chain(engine)] == [1, 2]
+    # A writer finishes the rest, oldest first, and its own records are never lost.
+    writer = AuditWriter(engine, spool=AuditSpool(folder), retry_after=0.05)
+    assert writer.write(_record(6)) >= 3
+    deadline = time.monotonic() + 10
+    while any(folder.glob("audit-*.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    writer.close()
+    persons = [row[2] for row in _chain(engine)]
+    assert sorted(persons) == [1, 2, 3, 4, 5, 6] and persons[2:4] == [3, 4]
+    assert verify_chain(engine).ok

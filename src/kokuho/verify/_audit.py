@@ -270,7 +270,9 @@ class AuditWriter:
                 wait = self._retry_after if self._spool_dirty else None
                 item = self._queue.get(timeout=wait)
             except queue.Empty:
-                self._replay()
+                # Idle: replay file after file until the spool is empty or a record arrives.
+                while self._replay() and self._spool_dirty and self._queue.empty():
+                    pass
                 continue
             if item is None:
                 self._spool_close()
@@ -333,7 +335,9 @@ class AuditWriter:
         if failed is None and not self._spool_dirty:
             return True
         try:
-            spool.replay(self._engine)
+            # One file at a time, between batches: a long outage's spool must not hold the
+            # answers that wait on this thread (new records go straight to the chain meanwhile).
+            spool.replay(self._engine, max_files=1)
         except UNREACHABLE:
             self._primary_failed_at = time.monotonic()
             return False
@@ -342,7 +346,7 @@ class AuditWriter:
             self._primary_failed_at = time.monotonic()
             return False
         self._primary_failed_at = None
-        self._spool_dirty = False
+        self._spool_dirty = spool.pending()
         return True
 
     def _to_spool(self, batch: list[_Item]) -> None:

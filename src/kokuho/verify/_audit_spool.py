@@ -33,6 +33,9 @@ import sqlalchemy as sa
 from kokuho.verify._tables import audit_log
 
 log = logging.getLogger(__name__)
+#: Records a spool file takes before the next one starts: one file is replayed in one
+#: transaction by the writer every answer waits on, so it must stay short (≈ 0.1 s).
+MAX_FILE_RECORDS = 2_000
 _FIELDS = ("actor", "institution_code", "purpose", "action", "person_id", "outcome")
 
 
@@ -43,8 +46,10 @@ class SpoolCorrupt(ValueError):
 class AuditSpool:
     """Append-only local files of audit records that are waiting for the primary."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, max_file_records: int = MAX_FILE_RECORDS) -> None:
         self.folder = folder
+        self._max_file_records = max_file_records
+        self._in_file = 0
         # The records name persons and what was asked about them: owner only, like the keys.
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder.chmod(0o700)
@@ -61,6 +66,9 @@ class AuditSpool:
             handle.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+        self._in_file += len(rows)
+        if self._in_file >= self._max_file_records:
+            self.close()  # the next record starts a new file: replays stay short
 
     def _open(self) -> IO[str]:
         if self._file is None:
@@ -70,19 +78,21 @@ class AuditSpool:
             handle = os.fdopen(fd, "a", encoding="utf-8")
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             _fsync_folder(self.folder)  # the new file's name survives a power cut
-            self._file, self._path = handle, path
+            self._file, self._path, self._in_file = handle, path, 0
         return self._file
 
     def pending(self) -> bool:
         return any(self.folder.glob("audit-*.jsonl"))
 
-    def replay(self, connection_for: Any) -> int:
-        """Moves every spool file nobody else holds into the chain; returns the records added.
-        ``connection_for`` is an engine: each file is one transaction (``engine.begin()``)."""
+    def replay(self, connection_for: Any, *, max_files: int | None = None) -> int:
+        """Moves the spool files nobody else holds into the chain, oldest first (at most
+        ``max_files`` of them); returns the records added. ``connection_for`` is an engine:
+        each file is one transaction (``engine.begin()``)."""
         from kokuho.verify._audit import append, record_from_values
 
         added = 0
-        for path in sorted(self.folder.glob("audit-*.jsonl")):
+        paths = sorted(self.folder.glob("audit-*.jsonl"))
+        for path in paths if max_files is None else paths[:max_files]:
             if path == self._path and self._file is not None:
                 self._file.close()  # our own file: replay it like any other
                 self._file = self._path = None
@@ -116,7 +126,7 @@ class AuditSpool:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
-            self._file = None
+            self._file = self._path = None
 
 
 def _read(path: Path, text: str) -> list[tuple[dict[str, Any], str]]:
