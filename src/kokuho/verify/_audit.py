@@ -296,14 +296,11 @@ class AuditWriter:
         try:
             with self._engine.begin() as connection:
                 seqs = append(connection, [i[0] for i in batch], [i[1] for i in batch])
-        except UNREACHABLE as error:
-            if self._spool is None:
-                self._fail(batch, error)
-                return
-            self._primary_failed_at = time.monotonic()
-            self._to_spool(batch)
-            return
         except Exception as error:  # whatever it was, no record of the batch is written
+            if self._spool is not None and isinstance(error, UNREACHABLE):
+                self._primary_failed_at = time.monotonic()
+                self._to_spool(batch)
+                return
             if len(batch) == 1:
                 waiter = batch[0][2]
                 waiter.error = error
