@@ -3,6 +3,12 @@
 - ``KOKUHO_HOME``: the working folder (default ``./var``): the SQLite file, the lake, keys, and
   ``data/``, local copies of the shipped data files read instead of them (docs/data.md).
 - ``KOKUHO_DATABASE_URL``: a SQLAlchemy URL; default ``sqlite:///$KOKUHO_HOME/kokuho.db``.
+- ``KOKUHO_READ_DATABASE_URLS``: comma-separated PostgreSQL streaming replicas (読み取り
+  レプリカ) that eligibility checks read from; empty (default): every read on the primary.
+- ``KOKUHO_REPLICA_MAX_LAG``: seconds a replica may be behind the primary and still answer
+  (default 5); an import visible on the primary reaches every answer within it.
+- ``KOKUHO_AUDIT_SPOOL``: the folder where audit records wait while the primary is down
+  (default ``$KOKUHO_HOME/audit-spool``; used only when replicas are configured).
 - ``KOKUHO_MYNUMBER_KEY_FILE``: the HMAC key for My Number hashes (default
   ``$KOKUHO_HOME/secrets/mynumber.key``, created with mode 0600 on first use). In production
   point it at a file on a separate volume or a mounted secret.
@@ -61,6 +67,10 @@ def spark_master(value: str | None) -> str:
     return master
 
 
+#: Seconds a replica may be behind the primary and still answer checks.
+DEFAULT_REPLICA_MAX_LAG = 5.0
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -69,6 +79,9 @@ class Settings:
     service_key_file: Path
     analytics: str = "duckdb"
     spark_master: str = DEFAULT_SPARK_MASTER
+    read_database_urls: tuple[str, ...] = ()
+    replica_max_lag: float = DEFAULT_REPLICA_MAX_LAG
+    audit_spool: Path | None = None  # used only with read replicas
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -76,6 +89,8 @@ class Settings:
         url = os.environ.get("KOKUHO_DATABASE_URL") or f"sqlite:///{home / 'kokuho.db'}"
         key = os.environ.get("KOKUHO_MYNUMBER_KEY_FILE") or str(home / "secrets" / "mynumber.key")
         service = os.environ.get("KOKUHO_SERVICE_KEY_FILE") or str(home / "secrets" / "service.key")
+        reads = os.environ.get("KOKUHO_READ_DATABASE_URLS", "")
+        spool = os.environ.get("KOKUHO_AUDIT_SPOOL") or str(home / "audit-spool")
         return cls(
             home=home,
             database_url=url,
@@ -83,6 +98,9 @@ class Settings:
             service_key_file=Path(service),
             analytics=analytics_engine(os.environ.get("KOKUHO_ANALYTICS")),
             spark_master=spark_master(os.environ.get("KOKUHO_SPARK_MASTER")),
+            read_database_urls=tuple(u.strip() for u in reads.split(",") if u.strip()),
+            replica_max_lag=_seconds("KOKUHO_REPLICA_MAX_LAG", DEFAULT_REPLICA_MAX_LAG),
+            audit_spool=Path(spool),
         )
 
     def mynumber_key(self) -> bytes:
@@ -92,6 +110,19 @@ class Settings:
     def service_key(self) -> bytes:
         """Reads the eligibility service's key, creating a random one (0600) when missing."""
         return _key(self.service_key_file)
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}: {raw!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise ValueError(f"{name}: {raw!r} must be more than 0 and at most 3600 seconds")
+    return value
 
 
 def _key(path: Path) -> bytes:

@@ -25,6 +25,7 @@ from kokuho.store._files import (
 )
 from kokuho.store._keys import chunks, key_table
 from kokuho.store._problems import FileProblem, FileProblemsError
+from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
 
 __all__ = [
     "Analytics",
@@ -34,6 +35,9 @@ __all__ = [
     "DataFileError",
     "FileProblem",
     "FileProblemsError",
+    "UNREACHABLE",
+    "ReadRouter",
+    "ReplicaStatus",
     "UnconfirmedValue",
     "data_files",
     "data_path",

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from kokuho.ids import InstitutionCode, InsurerNumber, InvalidIdentifier
 from kokuho.registry import FileRejected, RowError
+from kokuho.store import ReadRouter
 from kokuho.verify._tables import credentials, institutions, terminals
 
 STATUSES = ("active", "suspended", "closed")
@@ -94,8 +95,14 @@ def revoke_credential(engine: sa.Engine, credential_id: str) -> bool:
 class Authenticator:
     """Checks tokens against the database, remembering answers for a few seconds."""
 
-    def __init__(self, engine: sa.Engine, *, cache_seconds: float = _CACHE_SECONDS) -> None:
-        self._engine = engine
+    def __init__(
+        self, engine: sa.Engine, *, cache_seconds: float = _CACHE_SECONDS,
+        reads: ReadRouter | None = None,
+    ) -> None:  # fmt: skip
+        # Credentials are read like checks (a fresh replica, else the primary), so checks go
+        # on while the primary is down; a revocation reaches them within the replica lag bound
+        # plus ``cache_seconds``.
+        self._reads = reads or ReadRouter(engine)
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal | AccessDenied]] = {}
         self._lock = threading.Lock()
@@ -121,15 +128,14 @@ class Authenticator:
         credential_id, _, secret = token.partition(".")
         if not credential_id.startswith("kc_") or not secret:
             return AccessDenied("malformed_credential", "the credential is malformed")
-        with self._engine.connect() as connection:
-            row = connection.execute(
-                sa.select(credentials, institutions.c.status, institutions.c.kind.label("ikind"))
-                .outerjoin(
-                    institutions,
-                    institutions.c.institution_code == credentials.c.institution_code,
-                )
-                .where(credentials.c.credential_id == credential_id)
-            ).first()
+        query = (
+            sa.select(credentials, institutions.c.status, institutions.c.kind.label("ikind"))
+            .outerjoin(
+                institutions, institutions.c.institution_code == credentials.c.institution_code
+            )
+            .where(credentials.c.credential_id == credential_id)
+        )
+        row = self._reads.run(lambda connection: connection.execute(query).first())
         if row is None or not hmac.compare_digest(row.secret_sha256, _digest(secret)):
             return AccessDenied("unknown_credential", "the credential is not valid")
         if row.revoked_at is not None:

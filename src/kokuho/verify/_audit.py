@@ -17,17 +17,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import queue
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import sqlalchemy as sa
 
-from kokuho.store import bulk_insert
+from kokuho.store import UNREACHABLE, bulk_insert
+from kokuho.verify._audit_spool import AuditSpool
 from kokuho.verify._model import ConsentCategory, Purpose, Validity
 from kokuho.verify._tables import audit_log
 
@@ -45,6 +47,10 @@ _COLUMNS = (
     "prev_hash",
     "hash",
 )
+log = logging.getLogger(__name__)
+#: The sequence number :meth:`AuditWriter.write` returns for a record durably spooled on local
+#: disk while the primary was down; the chain gives it its number when it is replayed.
+SPOOLED: Final = 0
 _LOCK_ID = 0x61756474  # "audt": one chain writer at a time on PostgreSQL
 
 
@@ -160,6 +166,15 @@ def _detail(record: AuditRecord) -> str:
     )
 
 
+def record_from_values(values: dict[str, Any]) -> AuditRecord:
+    """The record a spool line stands for (its detail JSON travels beside it)."""
+    return AuditRecord(
+        actor=values["actor"], purpose=values["purpose"], action=values["action"],
+        outcome=values["outcome"], institution_code=values["institution_code"],
+        person_id=values["person_id"], detail=json.loads(values["detail"]), at=values["at"],
+    )  # fmt: skip
+
+
 def _values(record: AuditRecord, detail: str | None = None) -> dict[str, Any]:
     return {
         "at": record.at,
@@ -207,15 +222,28 @@ def append(
 class AuditWriter:
     """Group commit of audit records from many request threads into one chain."""
 
-    def __init__(self, engine: sa.Engine, *, max_batch: int = 500) -> None:
+    def __init__(
+        self, engine: sa.Engine, *, max_batch: int = 500, spool: AuditSpool | None = None,
+        retry_after: float = 1.0, primary_up: Callable[[], bool] | None = None,
+    ) -> None:  # fmt: skip
         self._engine = engine
         self._max_batch = max_batch
+        # With a spool, records go to local disk while the primary does not answer
+        # (verify/_audit_spool.py); the primary is tried again every ``retry_after`` seconds.
+        self._spool = spool
+        self._retry_after = retry_after
+        # The read router's view of the primary (its probe pays for the connect timeouts), so
+        # this thread, which every answer waits on, does not block on a dead server's connect.
+        self._primary_up = primary_up
+        self._primary_failed_at: float | None = None
+        self._spool_dirty = spool is not None  # at start: files a dead writer left behind
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
     def write(self, record: AuditRecord, *, timeout: float = 10.0) -> int:
-        """Blocks until ``record`` is committed; returns its sequence number."""
+        """Blocks until ``record`` is committed; returns its sequence number (:data:`SPOOLED`
+        when the primary was down and the record was made durable in the spool instead)."""
         return self.write_many([record], timeout=timeout)[0]
 
     def write_many(self, records: Sequence[AuditRecord], *, timeout: float = 10.0) -> list[int]:
@@ -240,8 +268,17 @@ class AuditWriter:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                # While records wait in the spool, wake up to replay them even when idle.
+                wait = self._retry_after if self._spool_dirty else None
+                item = self._queue.get(timeout=wait)
+            except queue.Empty:
+                # Idle: replay file after file until the spool is empty or a record arrives.
+                while self._replay() and self._spool_dirty and self._queue.empty():
+                    pass
+                continue
             if item is None:
+                self._spool_close()
                 return
             batch = [item]
             while len(batch) < self._max_batch:
@@ -256,10 +293,17 @@ class AuditWriter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Item]) -> None:
+        if self._spool is not None and not self._replay():
+            self._to_spool(batch)
+            return
         try:
             with self._engine.begin() as connection:
                 seqs = append(connection, [i[0] for i in batch], [i[1] for i in batch])
         except Exception as error:  # whatever it was, no record of the batch is written
+            if self._spool is not None and isinstance(error, UNREACHABLE):
+                self._primary_failed_at = time.monotonic()
+                self._to_spool(batch)
+                return
             if len(batch) == 1:
                 waiter = batch[0][2]
                 waiter.error = error
@@ -272,6 +316,54 @@ class AuditWriter:
         for (_, _, waiter), seq in zip(batch, seqs, strict=True):
             waiter.seq = seq
             waiter.done.set()
+
+    def _fail(self, batch: list[_Item], error: Exception) -> None:
+        for _, _, waiter in batch:
+            waiter.error = error
+            waiter.done.set()
+
+    def _replay(self) -> bool:
+        """Replays the spool when the primary may be back; False while it is still down."""
+        spool, failed = self._spool, self._primary_failed_at
+        if spool is None:
+            return True
+        if failed is not None and (
+            time.monotonic() - failed < self._retry_after
+            or (self._primary_up is not None and not self._primary_up())
+        ):
+            return False  # do not wait on a dead server's connect for every batch
+        if failed is None and not self._spool_dirty:
+            return True
+        try:
+            # One file at a time, between batches: a long outage's spool must not hold the
+            # answers that wait on this thread (new records go straight to the chain meanwhile).
+            spool.replay(self._engine, max_files=1)
+        except UNREACHABLE:
+            self._primary_failed_at = time.monotonic()
+            return False
+        except Exception:  # a corrupt spool file is the operator's; answers go on being spooled
+            log.exception("the audit spool could not be replayed")
+            self._primary_failed_at = time.monotonic()
+            return False
+        self._primary_failed_at = None
+        self._spool_dirty = spool.pending()
+        return True
+
+    def _to_spool(self, batch: list[_Item]) -> None:
+        assert self._spool is not None
+        try:
+            self._spool.append([(_values(record, detail), detail) for record, detail, _ in batch])
+        except Exception as error:  # no durable record: the answers must not leave
+            self._fail(batch, error)
+            return
+        self._spool_dirty = True
+        for _, _, waiter in batch:
+            waiter.seq = SPOOLED
+            waiter.done.set()
+
+    def _spool_close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
 
 
 _Item = tuple[AuditRecord, str, "_Waiter"]  # a record, its detail JSON, who waits for it

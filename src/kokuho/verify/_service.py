@@ -13,14 +13,17 @@ import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from kokuho.ids import InsuredId
+from kokuho.store import ReadRouter
 from kokuho.verify._access import AccessDenied, Principal
 from kokuho.verify._audit import PURPOSES, AuditRecord, AuditWriter
+from kokuho.verify._audit_spool import AuditSpool
 from kokuho.verify._cards import CardDesk
 from kokuho.verify._check import active_consents, check_number, check_person, member_answer
 from kokuho.verify._json import answer_from_json, answer_to_json
@@ -108,9 +111,18 @@ class BulkStatus:
 
 
 class EligibilityService:
-    def __init__(self, engine: sa.Engine, service_key: bytes) -> None:
+    def __init__(
+        self, engine: sa.Engine, service_key: bytes, *, reads: ReadRouter | None = None,
+        audit_spool: Path | None = None,
+    ) -> None:  # fmt: skip
         self.engine = engine
-        self.audit = AuditWriter(engine)
+        # Which engine a check reads: a fresh replica, else the primary (store/_replicas.py).
+        # Writes (consent, references, bulk jobs) and the audit log always go to the primary.
+        self.reads = reads or ReadRouter(engine)
+        self._own_reads = reads is None  # a router passed in is closed by whoever made it
+        spool = AuditSpool(audit_spool) if audit_spool is not None else None
+        primary_up = (lambda: self.reads.primary_up) if spool is not None else None
+        self.audit = AuditWriter(engine, spool=spool, primary_up=primary_up)
         self._handles = PatientHandles(service_key)
         self.providers: dict[ConsentCategory, ConsentedDataProvider] = {}
         self.cards: CardDesk | None = None
@@ -162,6 +174,8 @@ class EligibilityService:
     def close(self) -> None:
         self._bulk.shutdown(wait=True)
         self.audit.close()
+        if self._own_reads:
+            self.reads.close()
 
     # -- guards ------------------------------------------------------------------------------
     def refuse(
@@ -207,8 +221,7 @@ class EligibilityService:
     def check_number(self, principal: Principal, query: NumberQuery, purpose: str) -> CheckResult:
         """資格確認 by 保険者番号・記号・番号・枝番 and birth date."""
         institution = self._institution(principal, purpose, "check_number")
-        with self.engine.connect() as connection:
-            answer, person_id = check_number(connection, query, institution)
+        answer, person_id = self.reads.run(lambda c: check_number(c, query, institution))
         return self._answered(principal, institution, purpose, "check_number", answer, person_id,
                               {"insurer": query.insurer, "number": query.number})  # fmt: skip
 
@@ -228,8 +241,11 @@ class EligibilityService:
         institution = self._institution(principal, purpose, method)
         if consent_to:
             self.record_consent(institution, person_id, consent_to, day, consent_days)
-        with self.engine.connect() as connection:
-            answer = check_person(connection, person_id, day, institution)
+            # The answer shows the consent just written: read it where it was written.
+            with self.engine.connect() as connection:
+                answer = check_person(connection, person_id, day, institution)
+        else:
+            answer = self.reads.run(lambda c: check_person(c, person_id, day, institution))
         detail = {"consented": [str(c) for c in consent_to or []]}
         return self._answered(principal, institution, purpose, method, answer, person_id, detail)
 
@@ -257,8 +273,7 @@ class EligibilityService:
         """A read of the patient a previous check named (FHIR Coverage/Patient reads)."""
         institution = self._institution(principal, Purpose.CARE, "read_patient")
         person_id = self.person_for(principal, handle)
-        with self.engine.connect() as connection:
-            answer = check_person(connection, person_id, day, institution)
+        answer = self.reads.run(lambda c: check_person(c, person_id, day, institution))
         return self._answered(principal, institution, Purpose.CARE, "read_patient", answer,
                               person_id, {"handle": True})  # fmt: skip
 
@@ -392,8 +407,7 @@ class EligibilityService:
             )
             self.refuse(principal, "insurer", "read_member", denied)
             raise denied
-        with self.engine.connect() as connection:
-            answer, person_id = member_answer(connection, insured, day)
+        answer, person_id = self.reads.run(lambda c: member_answer(c, insured, day))
         self.audit.write(
             AuditRecord(
                 actor=principal.credential_id, purpose="insurer", action="read_member",

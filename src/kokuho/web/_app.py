@@ -12,7 +12,7 @@ from kokuho import __version__
 from kokuho.checkups import CheckupRecords, Lake
 from kokuho.claims import ClaimsLake, MedicationRecords
 from kokuho.config import Settings
-from kokuho.store import connect
+from kokuho.store import ReadRouter, connect
 from kokuho.verify import (
     Authenticator,
     CardDesk,
@@ -59,11 +59,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Builds the app on the configured database (``uvicorn --factory kokuho.web:create_app``)."""
     settings = settings or Settings.from_env()
     engine = (
-        connect(settings.database_url, pool_size=8, max_overflow=8)
-        if not (settings.database_url.startswith("sqlite"))
+        # A primary that is gone must fail a connect in seconds, not in the TCP timeout's
+        # minutes: checks then carry on from the replicas.
+        connect(
+            settings.database_url, pool_size=8, max_overflow=8, connect_args={"connect_timeout": 3}
+        )  # fmt: skip
+        if settings.database_url.startswith("postgresql")
         else connect(settings.database_url)
     )
-    service = EligibilityService(engine, settings.service_key())
+    reads = ReadRouter.from_urls(
+        engine, settings.read_database_urls, max_lag=settings.replica_max_lag
+    )
+    # While the primary is down, checks go on from the replicas and their audit records wait
+    # in a durable local spool (docs/operations.md, failure modes).
+    spool = (
+        (settings.audit_spool or settings.home / "audit-spool")
+        if settings.read_database_urls
+        else None
+    )
+    service = EligibilityService(engine, settings.service_key(), reads=reads, audit_spool=spool)
     ca_folder = settings.home / "ca"
     if (ca_folder / "ca_cert.pem").exists():
         # Card checks need the (simulated) JPKI authority's certificate and CRL.
@@ -76,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     service.providers[ConsentCategory.MEDICATION] = MedicationRecords(
         engine, ClaimsLake.from_settings(settings)
     )
-    authenticator = Authenticator(engine)
+    authenticator = Authenticator(engine, reads=reads)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         dashboard.close()
         service.close()
+        reads.close()
         engine.dispose()
 
     app = _App(
