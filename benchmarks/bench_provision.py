@@ -58,6 +58,7 @@ MONTHS = [f"2023-{m:02d}" for m in range(4, 13)] + [f"2024-{m:02d}" for m in ran
 PERIOD_END = dt.date(2024, 3, 31)
 MUNICIPALITIES = [f"37{n:03d}0" for n in range(1, 18)]  # 17 synthetic 市区町村 (5 digits + 0)
 BANDS = age_bands()  # "0-4" … "95-99", "100+"
+YOUNG_CARE = 15  # per mille of the 介護 persons aged 40–64 (第2号被保険者)
 KANA_DIFFERS = 0.01  # care persons whose カナ differs: their ID2 does not link
 
 
@@ -116,10 +117,18 @@ def generate(folder: Path, medical: int, care: int, seed: int) -> dict[str, Any]
     people = _persons(count, rng, source_key)
     everyone = np.arange(count)
     # 介護: the 65+ with a chance rising with age, enough persons for ``care`` lines.
+    # A few 第2号被保険者 (40–64, 特定疾病) give the small cells suppression is for.
     old = everyone[people["age"] >= 65]
+    young = everyone[(people["age"] >= 40) & (people["age"] < 65)]
     wanted = min(len(old), max(1, care // CARE_LINES_PER_PERSON))
     weight = (people["age"][old] - 60).astype(np.float64) ** 2
-    carers = np.sort(rng.choice(old, wanted, replace=False, p=weight / weight.sum()))
+    second = min(len(young), wanted * YOUNG_CARE // 1000)
+    carers = np.sort(
+        np.concatenate([
+            rng.choice(old, wanted - second, replace=False, p=weight / weight.sum()),
+            rng.choice(young, second, replace=False),
+        ])
+    )  # fmt: skip
     care_ids = people["id2"].to_pylist()
     for index in rng.choice(carers, int(len(carers) * KANA_DIFFERS), replace=False):
         care_ids[index] = hashlib.sha256(care_ids[index].encode()).hexdigest()
