@@ -8,9 +8,11 @@
 - **高齢者の保健事業と介護予防の一体的実施** (後期高齢者, 75+): the 後期高齢者の質問票 (15 items)
   and the KDB 「一体的実施・KDB活用支援ツール」 extraction lists — 低栄養, 口腔, 服薬-多剤,
   服薬-睡眠薬, 身体的フレイル, 健康状態不明者 — each combining questionnaire answers with
-  claims (歯科受診, 処方) and care (要介護認定) data read through small Protocols the claims and
-  care sides fill in. Until they do, the defaults answer "unknown" and candidates carry the
-  conditions that could not be checked in ``unverified``.
+  claims (歯科受診, 処方) and care (要介護認定, 介護 services) data read through small Protocols
+  the claims and care sides fill in. Until they do, the defaults answer "unknown" and
+  candidates carry the conditions that could not be checked in ``unverified``. 介護 data
+  removes from 健康状態不明者 everyone certified or using 介護 services in its years, and shows
+  the 区分 on the day of the answers (要支援: 介護予防) on the lists the rules name.
 
 Every threshold comes from ``data/programme_rules.yaml`` with its ``source`` and whether it
 was ``confirmed``; each list names the unconfirmed rules it used.
@@ -80,10 +82,19 @@ class ClaimsHistory(Protocol):
     def has_claims(self, person_key: str, first: int, last: int) -> bool | None: ...
 
 
-class CareCertification(Protocol):
-    """Whether the person holds a 要介護(要支援)認定 in the fiscal year; None when not known."""
+class CareRecords(Protocol):
+    """What 介護 data says of a person; every answer None when not known (not connected).
 
-    def certified(self, person_key: str, fiscal_year: int) -> bool | None: ...
+    ``care_level``: the 区分 of the 認定 in force on ``on`` by name (``"要支援1"`` …
+    ``"要介護5"``, ``"非該当"``), ``""`` when none. ``certified_between``: whether a
+    要支援・要介護認定 was in force on any day from ``first`` to ``last``. ``used_services``:
+    whether a 介護給付費 claim has a サービス提供年月 in those months."""
+
+    def care_level(self, person_key: str, on: dt.date) -> str | None: ...
+
+    def certified_between(self, person_key: str, first: dt.date, last: dt.date) -> bool | None: ...
+
+    def used_services(self, person_key: str, first: dt.date, last: dt.date) -> bool | None: ...
 
 
 class NotConnected:
@@ -105,7 +116,13 @@ class NotConnected:
     def has_claims(self, person_key: str, first: int, last: int) -> bool | None:
         return None
 
-    def certified(self, person_key: str, fiscal_year: int) -> bool | None:
+    def care_level(self, person_key: str, on: dt.date) -> str | None:
+        return None
+
+    def certified_between(self, person_key: str, first: dt.date, last: dt.date) -> bool | None:
+        return None
+
+    def used_services(self, person_key: str, first: dt.date, last: dt.date) -> bool | None:
         return None
 
 
@@ -195,6 +212,11 @@ class ElderlyRules:
     frailty_combine: Literal["and", "or"]
     unknown_checkup_years: int
     unknown_claims_years: int
+    unknown_care_years: int
+    unknown_care_services: bool
+    care_flag_lists: frozenset[str]
+    support_action: str
+    care_action: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,13 +336,27 @@ def parse_rules(text: str) -> ProgrammeRules:
     )
     if combine not in ("and", "or"):
         raise ValueError(f"programme rules: physical_frailty.combine is {combine!r}")
-    checkup_years, claims_years = section(
+    checkup_years, claims_years, care_years, care_services = section(
         "unknown_status",
         lambda: (
             int(r.item("elderly.unknown_status.checkup_fiscal_years")),
             int(r.item("elderly.unknown_status.claims_fiscal_years")),
+            int(r.item("elderly.unknown_status.care_fiscal_years")),
+            bool(r.item("elderly.unknown_status.care_services_count")),
         ),
     )
+    flag_lists, support_action, care_action = section(
+        "care_flags",
+        lambda: (
+            frozenset(str(n) for n in r.item("care_flags.lists")),
+            str(r.item("care_flags.support_action")),
+            str(r.item("care_flags.care_action")),
+        ),
+    )
+    for name in flag_lists:
+        if name not in ("low_nutrition", "oral", "physical_frailty", "sleeping_pills"):
+            raise ValueError(f"programme rules: care_flags.lists names {name!r}")
+        unconfirmed[name] = (*unconfirmed[name], *unconfirmed["care_flags"])
     include = bool(r.item("include_unverified"))
     if "include_unverified" in r.unconfirmed:
         for name in ("oral", "sleeping_pills", "unknown_status"):
@@ -340,6 +376,11 @@ def parse_rules(text: str) -> ProgrammeRules:
             frailty_combine="and" if combine == "and" else "or",
             unknown_checkup_years=checkup_years,
             unknown_claims_years=claims_years,
+            unknown_care_years=care_years,
+            unknown_care_services=care_services,
+            care_flag_lists=flag_lists,
+            support_action=support_action,
+            care_action=care_action,
         ),
         include_unverified=include,
         unconfirmed=unconfirmed,
@@ -613,27 +654,69 @@ def _unknown_note(count: int, what: str) -> str:
     return f"{what}が不明な {count} 人を含む (データ未連携): 確認してから支援する"
 
 
+def _care_flag(
+    programme: str, person: str, on: dt.date, care: CareRecords, e: ElderlyRules
+) -> tuple[tuple[Reason, ...], str, bool]:
+    """The 区分 in force on the day of the answers as a reason, the action it calls for, and
+    whether 介護 data could not tell (for the list's note). Lists the rules do not name, and
+    people without a 認定 (or 非該当), get nothing."""
+    if programme not in e.care_flag_lists:
+        return (), "", False
+    level = care.care_level(person, on)
+    if level is None:
+        return (), "", True
+    if level.startswith("要支援"):
+        return (Reason("support_level", f"{level} ({on.isoformat()} 時点)"),), e.support_action, False
+    if level.startswith("要介護"):
+        return (Reason("care_level", f"{level} ({on.isoformat()} 時点)"),), e.care_action, False
+    return (), "", False
+
+
+def _flagged(
+    programme: str,
+    record: ElderlyRecord,
+    reasons: Sequence[Reason],
+    care: CareRecords,
+    e: ElderlyRules,
+    names: Mapping[str, str] | None,
+    unverified: tuple[str, ...] = (),
+) -> tuple[Candidate, bool]:
+    """A candidate of a questionnaire list with its 介護 flag; True when 介護 was not known."""
+    flag, action, unknown = _care_flag(programme, record.person_key, record.answered_on, care, e)
+    candidate = Candidate(
+        record.person_key, (*reasons, *flag), unverified, action=action,
+        source=record.answered_on.isoformat(), name=(names or {}).get(record.person_key),
+    )  # fmt: skip
+    return candidate, unknown
+
+
+def _care_note(unknown: int) -> list[str]:
+    return [f"要介護認定が不明な {unknown} 人を含む (介護データ未連携)"] if unknown else []
+
+
 def low_nutrition(
     records: Iterable[ElderlyRecord],
     *,
     fiscal_year: int,
+    care: CareRecords = NOT_CONNECTED,
     rules: ProgrammeRules | None = None,
     names: Mapping[str, str] | None = None,
 ) -> ProgrammeList:
-    """低栄養: BMI ≦ 20 かつ 質問票⑥(体重変化) 該当. A record without a BMI is not listed."""
+    """低栄養: BMI ≦ 20 かつ 質問票⑥(体重変化) 該当. A record without a BMI is not listed. With
+    ``care``, a candidate's 要支援 or 要介護 on the day of the answers is a reason of its own
+    and sets the action (``care_flags`` of the rules)."""
     rules = rules or load_rules()
     e = rules.elderly
-    candidates = []
-    for person, record in _latest_records(records, fiscal_year).items():
+    candidates, unknown = [], 0
+    for record in _latest_records(records, fiscal_year).values():
         hits = _hits(record, e.low_nutrition_questions, e)
         if record.bmi is None or record.bmi > e.low_nutrition_bmi_max or not hits:
             continue
         bmi = Reason("bmi", f"BMI {_fmt(record.bmi)} ≦ {_fmt(e.low_nutrition_bmi_max)}")
-        candidates.append(
-            Candidate(person, (bmi, *hits), source=record.answered_on.isoformat(),
-                      name=(names or {}).get(person))
-        )  # fmt: skip
-    return _list("low_nutrition", "低栄養", fiscal_year, candidates, [], rules)
+        candidate, not_known = _flagged("low_nutrition", record, (bmi, *hits), care, e, names)
+        candidates.append(candidate)
+        unknown += not_known
+    return _list("low_nutrition", "低栄養", fiscal_year, candidates, _care_note(unknown), rules)
 
 
 def oral(
@@ -641,14 +724,16 @@ def oral(
     *,
     fiscal_year: int,
     dental: DentalVisits = NOT_CONNECTED,
+    care: CareRecords = NOT_CONNECTED,
     rules: ProgrammeRules | None = None,
     names: Mapping[str, str] | None = None,
 ) -> ProgrammeList:
     """口腔: 質問票④(咀嚼)・⑤(嚥下) のいずれかに該当 かつ 過去1年間 歯科受診なし (the
-    ``dental_lookback_months`` before the answer, through ``dental``)."""
+    ``dental_lookback_months`` before the answer, through ``dental``); the 介護 flag as
+    :func:`low_nutrition`'s."""
     rules = rules or load_rules()
     e = rules.elderly
-    candidates, notes, unknown = [], [], 0
+    candidates, notes, unknown, care_unknown = [], [], 0, 0
     for person, record in _latest_records(records, fiscal_year).items():
         hits = _hits(record, e.oral_questions, e)
         if not hits:
@@ -666,13 +751,12 @@ def oral(
             unverified = (f"歯科受診 ({first.isoformat()}〜{record.answered_on.isoformat()})",)
         else:
             reasons.append(Reason("no_dental", f"歯科受診なし ({first}〜{record.answered_on})"))
-        candidates.append(
-            Candidate(person, tuple(reasons), unverified, source=record.answered_on.isoformat(),
-                      name=(names or {}).get(person))
-        )  # fmt: skip
+        candidate, not_known = _flagged("oral", record, reasons, care, e, names, unverified)
+        candidates.append(candidate)
+        care_unknown += not_known
     if unknown:
         notes.append(_unknown_note(unknown, "歯科受診"))
-    return _list("oral", "口腔", fiscal_year, candidates, notes, rules)
+    return _list("oral", "口腔", fiscal_year, candidates, notes + _care_note(care_unknown), rules)
 
 
 def polypharmacy(
@@ -704,14 +788,15 @@ def sleeping_pills(
     *,
     fiscal_year: int,
     prescriptions: Prescriptions = NOT_CONNECTED,
+    care: CareRecords = NOT_CONNECTED,
     rules: ProgrammeRules | None = None,
     names: Mapping[str, str] | None = None,
 ) -> ProgrammeList:
     """服薬-睡眠薬: 睡眠薬処方あり かつ (質問票⑧(転倒) 該当 または ⑩(物忘れ)・⑪(失見当識) の
-    二つとも該当)."""
+    二つとも該当); the 介護 flag when the rules name this list."""
     rules = rules or load_rules()
     e = rules.elderly
-    candidates, notes, unknown = [], [], 0
+    candidates, notes, unknown, care_unknown = [], [], 0, 0
     for person, record in _latest_records(records, fiscal_year).items():
         falls = _hits(record, e.fall_questions, e)
         cognition = _hits(record, e.cognition_questions, e)
@@ -731,12 +816,14 @@ def sleeping_pills(
             unverified = ("睡眠薬の処方 (レセプト)",)
         else:
             reasons.insert(0, Reason("sleeping_pills", "睡眠薬の処方あり"))
-        candidates.append(
-            Candidate(person, tuple(reasons), unverified, source=record.answered_on.isoformat(),
-                      name=(names or {}).get(person))
-        )  # fmt: skip
+        candidate, not_known = _flagged(
+            "sleeping_pills", record, reasons, care, e, names, unverified
+        )
+        candidates.append(candidate)
+        care_unknown += not_known
     if unknown:
         notes.append(_unknown_note(unknown, "睡眠薬の処方"))
+    notes += _care_note(care_unknown)
     return _list("sleeping_pills", "服薬-睡眠薬", fiscal_year, candidates, notes, rules)
 
 
@@ -744,22 +831,24 @@ def physical_frailty(
     records: Iterable[ElderlyRecord],
     *,
     fiscal_year: int,
+    care: CareRecords = NOT_CONNECTED,
     rules: ProgrammeRules | None = None,
     names: Mapping[str, str] | None = None,
 ) -> ProgrammeList:
-    """身体的フレイル(ロコモ含む): 質問票①(健康状態) and/or ⑦(歩行速度) 該当 (``combine``)."""
+    """身体的フレイル(ロコモ含む): 質問票①(健康状態) and/or ⑦(歩行速度) 該当 (``combine``);
+    the 介護 flag as :func:`low_nutrition`'s."""
     rules = rules or load_rules()
     e = rules.elderly
-    candidates = []
-    for person, record in _latest_records(records, fiscal_year).items():
+    candidates, unknown = [], 0
+    for record in _latest_records(records, fiscal_year).values():
         hits = _hits(record, e.frailty_questions, e)
         enough = len(hits) == len(e.frailty_questions) if e.frailty_combine == "and" else hits
         if enough:
-            candidates.append(
-                Candidate(person, tuple(hits), source=record.answered_on.isoformat(),
-                          name=(names or {}).get(person))
-            )  # fmt: skip
-    return _list("physical_frailty", "身体的フレイル", fiscal_year, candidates, [], rules)
+            candidate, not_known = _flagged("physical_frailty", record, hits, care, e, names)
+            candidates.append(candidate)
+            unknown += not_known
+    notes = _care_note(unknown)
+    return _list("physical_frailty", "身体的フレイル", fiscal_year, candidates, notes, rules)
 
 
 def unknown_health_status(
@@ -768,17 +857,21 @@ def unknown_health_status(
     fiscal_year: int,
     examined: Mapping[str, Collection[int]],
     claims: ClaimsHistory = NOT_CONNECTED,
-    care: CareCertification = NOT_CONNECTED,
+    care: CareRecords = NOT_CONNECTED,
     rules: ProgrammeRules | None = None,
     names: Mapping[str, str] | None = None,
 ) -> ProgrammeList:
     """健康状態不明者: no checkup in the extraction year and the year before (``examined``:
     person → fiscal years with a checkup), no claim (入院・外来・歯科) in the same years, and no
-    要介護認定. ``persons`` are the insured of the year (後期高齢者)."""
+    介護: no 要支援・要介護認定 in force on any day of the ``care_fiscal_years`` (非該当 is no
+    認定) and, when ``care_services_count``, no 介護給付費 claim in them. Someone known only
+    to 介護 is therefore not 健康状態不明. ``persons`` are the insured of the year (後期高齢者)."""
     rules = rules or load_rules()
     e = rules.elderly
     first_checkup = fiscal_year - e.unknown_checkup_years + 1
     first_claims = fiscal_year - e.unknown_claims_years + 1
+    care_from = FiscalYear(fiscal_year - e.unknown_care_years + 1).first_day
+    care_to = FiscalYear(fiscal_year).last_day
     candidates, notes = [], []
     unknown_claims = unknown_care = 0
     for person in sorted(set(persons)):
@@ -786,15 +879,17 @@ def unknown_health_status(
         if any(first_checkup <= y <= fiscal_year for y in years):
             continue
         had_claims = claims.has_claims(person, first_claims, fiscal_year)
-        certified = care.certified(person, fiscal_year)
-        if had_claims or certified:
+        if had_claims:
+            continue
+        certified = _in_care(person, care_from, care_to, care, e)
+        if certified:
             continue
         unverified = []
         if had_claims is None:
             unverified.append(f"レセプト ({first_claims}〜{fiscal_year}年度)")
             unknown_claims += 1
         if certified is None:
-            unverified.append("要介護認定")
+            unverified.append(f"要介護認定・介護サービス ({care_from}〜{care_to})")
             unknown_care += 1
         if unverified and not rules.include_unverified:
             continue
@@ -802,7 +897,8 @@ def unknown_health_status(
         if had_claims is False:
             reasons.append(Reason("no_claims", f"{first_claims}〜{fiscal_year}年度 レセプトなし"))
         if certified is False:
-            reasons.append(Reason("no_care", "要介護認定なし"))
+            used = "・介護サービス利用" if e.unknown_care_services else ""
+            reasons.append(Reason("no_care", f"{care_from}〜{care_to} 要介護認定{used}なし"))
         candidates.append(
             Candidate(person, tuple(reasons), tuple(unverified), name=(names or {}).get(person))
         )
@@ -811,6 +907,20 @@ def unknown_health_status(
     if unknown_care:
         notes.append(_unknown_note(unknown_care, "要介護認定の有無"))
     return _list("unknown_status", "健康状態不明者", fiscal_year, candidates, notes, rules)
+
+
+def _in_care(
+    person: str, first: dt.date, last: dt.date, care: CareRecords, e: ElderlyRules
+) -> bool | None:
+    """Whether 介護 knows the person in the period: True on any sign (a 認定, or a service
+    when the rules count them), False when 介護 data answers no, None when it cannot tell."""
+    certified = care.certified_between(person, first, last)
+    if certified or not e.unknown_care_services:
+        return certified
+    used = care.used_services(person, first, last)
+    if used:
+        return True
+    return None if certified is None or used is None else False
 
 
 def integrated_lists(
@@ -822,7 +932,7 @@ def integrated_lists(
     dental: DentalVisits = NOT_CONNECTED,
     prescriptions: Prescriptions = NOT_CONNECTED,
     history: ClaimsHistory = NOT_CONNECTED,
-    care: CareCertification = NOT_CONNECTED,
+    care: CareRecords = NOT_CONNECTED,
     rules: ProgrammeRules | None = None,
     names: Mapping[str, str] | None = None,
 ) -> dict[str, ProgrammeList]:
@@ -833,11 +943,11 @@ def integrated_lists(
     people = list(persons)
     common: dict[str, Any] = {"fiscal_year": fiscal_year, "rules": rules, "names": names}
     lists = [
-        low_nutrition(rows, **common),
-        oral(rows, dental=dental, **common),
+        low_nutrition(rows, care=care, **common),
+        oral(rows, dental=dental, care=care, **common),
         polypharmacy(people, prescriptions=prescriptions, **common),
-        sleeping_pills(rows, prescriptions=prescriptions, **common),
-        physical_frailty(rows, **common),
+        sleeping_pills(rows, prescriptions=prescriptions, care=care, **common),
+        physical_frailty(rows, care=care, **common),
         unknown_health_status(people, examined=examined, claims=history, care=care, **common),
     ]
     return {found.programme: found for found in lists}
