@@ -39,7 +39,7 @@ from kokuho.care._model import (
     CareTotal,
 )
 from kokuho.care._read import read_care_bytes, read_care_file, read_care_files
-from kokuho.care._status import CareStatus
+from kokuho.care._status import CareStatus, care_status
 from kokuho.care._write import care_file_bytes, write_care_file
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ __all__ = [
     "NOT_ELIGIBLE", "NO_CERTIFICATION", "NO_PERSON", "ONE_ITEM_DIFFERS", "SUPPORT_LEVELS",
     "UNLINKED_CERTIFICATION", "CareClaim", "CareClaimFile", "CareDetail", "CareFileRejected",
     "CareIngestReport", "CareIngested", "CareLake", "CareLinkReport", "CareStatus", "CareTableMissing",
-    "CareTotal", "Certification", "Unlinked", "care_file_bytes", "certifications_text",
+    "CareTotal", "Certification", "Unlinked", "care_file_bytes", "care_status", "certifications_text",
     "link_certifications", "link_to_register", "read_care_bytes", "read_care_file",
     "read_care_files", "read_certifications", "write_care_file", "write_certifications",
 ]  # fmt: skip

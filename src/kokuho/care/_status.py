@@ -17,10 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
 
 from kokuho.care._certs import Certification
+from kokuho.care._link import link_certifications
 from kokuho.care._model import CARE_LEVELS, CERTIFICATION_LEVELS
+from kokuho.registry import tables
+from kokuho.store import chunks
 
 Number = tuple[str, str]  # (介護保険 保険者番号, 被保険者番号)
 
@@ -79,3 +85,28 @@ class CareStatus:
             return None
         start, end = first.replace(day=1), last.replace(day=1)
         return any(start <= month <= end for month in self._months.get(person_key, ()))
+
+
+def care_status(
+    engine: sa.Engine, lake: Any, key_of: Callable[[str, str, str, str | None], str]
+) -> CareStatus:
+    """The :class:`CareStatus` of the care lake ``lake`` (a ``CareLake``): its certifications
+    and claim months, each linked 介護 number keyed by ``key_of`` (保険者番号, 記号, 番号, 枝番)
+    of every 医療 coverage its person holds in the register (the caller's key format)."""
+    certifications = lake.certifications()
+    claims = lake.table("care_claims").select("insurer", "insured", "service_month").distinct()
+    months = [
+        (row["insurer"], row["insured"], dt.date.fromisoformat(row["service_month"] + "-01"))
+        for row in claims.to_pyarrow().to_pylist()
+    ]
+    linked, _ = link_certifications(engine, certifications)
+    c = tables.coverages.c
+    keys: dict[int, set[str]] = defaultdict(set)
+    with engine.connect() as connection:
+        for part in chunks(sorted(set(linked.values())), 500):
+            query = sa.select(c.person_id, c.insurer_number, c.symbol, c.number, c.branch)
+            for row in connection.execute(query.where(c.person_id.in_(part))):
+                keys[row.person_id].add(key_of(row.insurer_number, row.symbol, row.number,
+                                               row.branch))  # fmt: skip
+    persons = {number: keys.get(person, set()) for number, person in linked.items()}
+    return CareStatus(certifications, months, persons)
