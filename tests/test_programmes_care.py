@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from importlib import resources
 
-from kokuho.care import Certification, CareStatus
+from kokuho.care import CareStatus, Certification
 from kokuho.checkups._programmes import (
     ElderlyRecord,
     ProgrammeRules,
@@ -75,7 +75,7 @@ def unknown(people: list[str], care: CareStatus, rules: ProgrammeRules | None = 
     return found.keys()
 
 
-# -- the care side -------------------------------------------------------------------------------
+# -- the care side ---------------------------------------------------------------------------
 def test_care_status_answers_by_person_key_and_day() -> None:
     care = status(
         [("1", "12", d("2022-09-01"), d("2023-08-31")),  # 要支援1
@@ -111,7 +111,7 @@ def test_unlinked_care_number_says_nothing_about_anyone() -> None:
     assert unknown(["k9"], care) == ["k9"]
 
 
-# -- 健康状態不明者 ----------------------------------------------------------------------------------
+# -- 健康状態不明者 --------------------------------------------------------------------------
 def test_only_care_use_is_not_unknown_status() -> None:
     # No 健診, no レセプト, but a 介護 claim for June 2023 (its 認定 not loaded): known to 介護.
     care = status([], [("1", d("2023-06-01"))])
@@ -160,7 +160,7 @@ def test_care_not_loaded_leaves_the_condition_unverified() -> None:
     assert any("要介護認定の有無" in note for note in listed.notes)
 
 
-# -- 低栄養 and the other questionnaire lists --------------------------------------------------------
+# -- 低栄養 and the other questionnaire lists ------------------------------------------------
 def answers(person: str, bmi: float, **q: int) -> ElderlyRecord:
     return ElderlyRecord(person, ANSWERED, {int(k[1:]): v for k, v in q.items()}, bmi)
 

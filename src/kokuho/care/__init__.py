@@ -54,8 +54,9 @@ __all__ = [
     "AMBIGUOUS", "CARE_LEVELS", "CERTIFICATION_COLUMNS", "CERTIFICATION_LEVELS",
     "NOT_ELIGIBLE", "NO_CERTIFICATION", "NO_PERSON", "ONE_ITEM_DIFFERS", "SUPPORT_LEVELS",
     "UNLINKED_CERTIFICATION", "CareClaim", "CareClaimFile", "CareDetail", "CareFileRejected",
-    "CareIngestReport", "CareIngested", "CareLake", "CareLinkReport", "CareStatus", "CareTableMissing",
-    "CareTotal", "Certification", "Unlinked", "care_file_bytes", "care_status", "certifications_text",
+    "CareIngestReport", "CareIngested", "CareLake", "CareLinkReport", "CareStatus",
+    "CareTableMissing", "CareTotal", "Certification", "Unlinked", "care_file_bytes",
+    "care_status", "certifications_text",
     "link_certifications", "link_to_register", "read_care_bytes", "read_care_file",
     "read_care_files", "read_certifications", "write_care_file", "write_certifications",
 ]  # fmt: skip

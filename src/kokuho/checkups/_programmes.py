@@ -665,10 +665,11 @@ def _care_flag(
     level = care.care_level(person, on)
     if level is None:
         return (), "", True
+    when = f"{level} ({on.isoformat()} 時点)"
     if level.startswith("要支援"):
-        return (Reason("support_level", f"{level} ({on.isoformat()} 時点)"),), e.support_action, False
+        return (Reason("support_level", when),), e.support_action, False
     if level.startswith("要介護"):
-        return (Reason("care_level", f"{level} ({on.isoformat()} 時点)"),), e.care_action, False
+        return (Reason("care_level", when),), e.care_action, False
     return (), "", False
 
 
