@@ -210,7 +210,7 @@ def linked(analytics: Analytics, folder: Path, out: Path) -> dict[str, Any]:
     )
     timings: dict[str, float] = {}
     timings["extract_query_s"], rows = _timed(person.to_pyarrow)
-    key = new_provision_key("bench", folder=out.parent / f"keys-{out.stem}")
+    key = new_provision_key(f"bench-{time.time_ns()}", folder=out.parent / "keys")
 
     written_ids: list[str] = []
 
@@ -237,7 +237,10 @@ def linked(analytics: Analytics, folder: Path, out: Path) -> dict[str, Any]:
         "linked_persons": written,
         "primary_suppressed": len(safe.primary),
         "secondary_suppressed": len(safe.secondary),
-    }
+        # What is published, cell by cell (None = hidden): compared across engines.
+        "released": [[safe.values[(i, j)] for j in range(-1, len(MUNICIPALITIES))]
+                     for i in range(-1, len(BANDS))],
+    }  # fmt: skip
 
 
 def _spark_session() -> None:
@@ -300,8 +303,11 @@ def main() -> None:
             for engine in args.engines.split(","):
                 result = run(engine, folder)
                 result["load_average"] = os.getloadavg()
-                print(json.dumps(result), flush=True)
+                print(json.dumps({k: v for k, v in result.items() if k != "released"}), flush=True)
                 entry.setdefault("engines", []).append(result)
+            released = [json.dumps(e["released"]) for e in entry["engines"]]
+            entry["engines_agree"] = len(set(released)) == 1
+            print(json.dumps({"engines_agree": entry["engines_agree"]}), flush=True)
             report["runs"].append(entry)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
