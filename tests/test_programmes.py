@@ -10,29 +10,31 @@ from importlib import resources
 import pytest
 
 from kokuho.checkups import Checkup, Items, Observation
+from kokuho.checkups._integrated import (
+    ElderlyRecord,
+    integrated_lists,
+    low_nutrition,
+    oral,
+    physical_frailty,
+    polypharmacy,
+    risk_questions,
+    sleeping_pills,
+    unknown_health_status,
+)
 from kokuho.checkups._programmes import (
     NOT_CONNECTED,
     CareRecords,
     ClaimsHistory,
     DentalVisits,
-    ElderlyRecord,
     NotConnected,
     Prescriptions,
     ProgrammeRules,
     TreatmentState,
     TreatmentStatus,
     insured_key,
-    integrated_lists,
     load_rules,
-    low_nutrition,
     nephropathy_referrals,
-    oral,
     parse_rules,
-    physical_frailty,
-    polypharmacy,
-    risk_questions,
-    sleeping_pills,
-    unknown_health_status,
 )
 
 FY = 2023

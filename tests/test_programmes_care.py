@@ -15,17 +15,15 @@ import datetime as dt
 from importlib import resources
 
 from kokuho.care import CareStatus, Certification
-from kokuho.checkups._programmes import (
+from kokuho.checkups._integrated import (
     ElderlyRecord,
-    ProgrammeRules,
     integrated_lists,
-    load_rules,
     low_nutrition,
     oral,
-    parse_rules,
     physical_frailty,
     unknown_health_status,
 )
+from kokuho.checkups._programmes import ProgrammeRules, load_rules, parse_rules
 
 FY = 2023
 ANSWERED = dt.date(2023, 9, 1)
