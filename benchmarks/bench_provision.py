@@ -20,10 +20,10 @@ month with the source-side ID2 each source computes at ingest) and then, per eng
 
 Each size also records whether the engines released the same table, cell by cell
 (``engines_agree``). Prints and writes JSON to benchmarks/out/provision.json (``--out``);
-the Parquet is written under ``--folder`` (default: a temporary folder, removed at the end). Spark runs on
-``local[2]`` with a 4 GB driver; memory stays bounded because the lines are generated and
-written in 5 M-line chunks and every query aggregates
-before anything reaches Python (the extract is one row per linked person).
+the Parquet is written under ``--folder`` (default: a temporary folder, removed at the
+end). Spark runs on ``local[2]`` with a 4 GB driver; memory stays bounded because the lines
+are generated and written in 5 M-line chunks and every query aggregates before anything
+reaches Python (the extract is one row per linked person).
 """
 
 from __future__ import annotations
