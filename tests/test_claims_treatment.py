@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from kokuho.checkups import Checkup, Items, Observation, nephropathy_referrals
-from kokuho.checkups._programmes import polypharmacy
+from kokuho.checkups._integrated import polypharmacy
 from kokuho.claims import ClaimsTreatment, diabetes_codes, load_prescribing_rules
 from tests.claimrows import MemoryLake, claim, diagnosis, drug, master
 

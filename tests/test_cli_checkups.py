@@ -245,3 +245,27 @@ def test_integrated_programme_lists_from_questionnaires(run, tmp_path: Path) -> 
     assert [c["person"] for c in lists["low_nutrition"]["candidates"]] == [person]
     assert [c["person"] for c in lists["physical_frailty"]["candidates"]] == [person]
     assert lists["oral"]["candidates"] == []  # neither Q4 nor Q5 answered 該当
+    # No 健診, claims not connected and no 介護 loaded yet: 健康状態不明者 with both unverified.
+    assert [c["person"] for c in lists["unknown_status"]["candidates"]] == [person]
+    assert lists["low_nutrition"]["candidates"][0]["action"] == ""
+
+    # The same person certified 要支援1 from 2020-04-01 to 2021-03-31 (the five items of the
+    # register): on 2020-07-01, the day of the answers, 要支援1; known to 介護 in FY2019–FY2020.
+    from kokuho.care import Certification, write_certifications
+
+    born = dt.date(1940, 2, 2)
+    write_certifications(tmp_path / "certs.csv", [
+        Certification("372011", "0000000077", "讃岐 梅", "サヌキ ウメ", born, 2,
+                      TARO["address"], "12", dt.date(2020, 3, 20), dt.date(2020, 4, 1),
+                      dt.date(2021, 3, 31)),
+    ])  # fmt: skip
+    assert run("care", "certifications", str(tmp_path / "certs.csv")).exit_code == 0
+    result = run(
+        "checkups", "targets", "--fy", "2020", "--questionnaires", str(tmp_path / "q.csv"), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    lists = {item["programme"]: item for item in json.loads(result.stdout)["lists"]}
+    [flagged] = lists["low_nutrition"]["candidates"]
+    assert "要支援1 (2020-07-01 時点)" in flagged["reasons"]
+    assert flagged["action"].startswith("地域包括支援センター")
+    assert lists["unknown_status"]["candidates"] == []

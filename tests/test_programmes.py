@@ -10,29 +10,31 @@ from importlib import resources
 import pytest
 
 from kokuho.checkups import Checkup, Items, Observation
+from kokuho.checkups._integrated import (
+    ElderlyRecord,
+    integrated_lists,
+    low_nutrition,
+    oral,
+    physical_frailty,
+    polypharmacy,
+    risk_questions,
+    sleeping_pills,
+    unknown_health_status,
+)
 from kokuho.checkups._programmes import (
     NOT_CONNECTED,
-    CareCertification,
+    CareRecords,
     ClaimsHistory,
     DentalVisits,
-    ElderlyRecord,
     NotConnected,
     Prescriptions,
     ProgrammeRules,
     TreatmentState,
     TreatmentStatus,
     insured_key,
-    integrated_lists,
     load_rules,
-    low_nutrition,
     nephropathy_referrals,
-    oral,
     parse_rules,
-    physical_frailty,
-    polypharmacy,
-    risk_questions,
-    sleeping_pills,
-    unknown_health_status,
 )
 
 FY = 2023
@@ -357,8 +359,14 @@ class History:
         self.asked.append((first, last))
         return self.claims
 
-    def certified(self, person_key: str, fiscal_year: int) -> bool | None:
+    def certified_between(self, person_key: str, first: dt.date, last: dt.date) -> bool | None:
         return self.care
+
+    def used_services(self, person_key: str, first: dt.date, last: dt.date) -> bool | None:
+        return self.care
+
+    def care_level(self, person_key: str, on: dt.date) -> str | None:
+        return None if self.care is None else "要支援1" if self.care else ""
 
 
 def test_unknown_health_status() -> None:
@@ -404,13 +412,15 @@ def test_protocol_defaults_know_nothing() -> None:
     dental: DentalVisits = default
     prescriptions: Prescriptions = default
     history: ClaimsHistory = default
-    care: CareCertification = default
+    care: CareRecords = default
     assert treatment.status("x", FY) == "unknown"
     assert dental.visited_dentist("x", DAY, DAY) is None
     assert prescriptions.drug_count("x", FY) is None
     assert prescriptions.sleeping_pills("x", FY) is None
     assert history.has_claims("x", FY - 1, FY) is None
-    assert care.certified("x", FY) is None
+    assert care.certified_between("x", DAY, DAY) is None
+    assert care.used_services("x", DAY, DAY) is None
+    assert care.care_level("x", DAY) is None
     assert isinstance(NOT_CONNECTED, NotConnected)
 
 

@@ -1,5 +1,6 @@
 """介護 (long-term care): 介護給付費明細書 files (国保連 交換情報 CSV), 要介護認定 files, the care
-lake, and the join of care records to the register's persons (docs/care.md).
+lake, the join of care records to the register's persons, and what they tell the 一体的実施
+lists (:class:`CareStatus`) (docs/care.md).
 
 Other contexts use this module only; the underscored modules are private.
 """
@@ -38,6 +39,7 @@ from kokuho.care._model import (
     CareTotal,
 )
 from kokuho.care._read import read_care_bytes, read_care_file, read_care_files
+from kokuho.care._status import CareStatus, care_status
 from kokuho.care._write import care_file_bytes, write_care_file
 
 if TYPE_CHECKING:
@@ -52,8 +54,9 @@ __all__ = [
     "AMBIGUOUS", "CARE_LEVELS", "CERTIFICATION_COLUMNS", "CERTIFICATION_LEVELS",
     "NOT_ELIGIBLE", "NO_CERTIFICATION", "NO_PERSON", "ONE_ITEM_DIFFERS", "SUPPORT_LEVELS",
     "UNLINKED_CERTIFICATION", "CareClaim", "CareClaimFile", "CareDetail", "CareFileRejected",
-    "CareIngestReport", "CareIngested", "CareLake", "CareLinkReport", "CareTableMissing",
-    "CareTotal", "Certification", "Unlinked", "care_file_bytes", "certifications_text",
+    "CareIngestReport", "CareIngested", "CareLake", "CareLinkReport", "CareStatus",
+    "CareTableMissing", "CareTotal", "Certification", "Unlinked", "care_file_bytes",
+    "care_status", "certifications_text",
     "link_certifications", "link_to_register", "read_care_bytes", "read_care_file",
     "read_care_files", "read_certifications", "write_care_file", "write_certifications",
 ]  # fmt: skip

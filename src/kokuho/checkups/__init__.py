@@ -7,17 +7,16 @@ modules when needed so that reading a single archive stays light.
 
 from typing import TYPE_CHECKING, Any
 
+from kokuho.checkups._integrated import ElderlyRecord, integrated_lists
 from kokuho.checkups._measures import MEASURE_COLUMNS, Measures, measures
 from kokuho.checkups._metabolic import MetabolicResult, metabolic
 from kokuho.checkups._model import Checkup, Guidance, GuidanceLevel, Items, Metabolic, Observation
 from kokuho.checkups._programmes import (
     NOT_CONNECTED,
     Candidate,
-    ElderlyRecord,
     ProgrammeList,
     TreatmentStatus,
     insured_key,
-    integrated_lists,
     nephropathy_referrals,
     person_key,
 )

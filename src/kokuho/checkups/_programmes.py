@@ -5,12 +5,15 @@
   kidney criterion (eGFR <30, or 尿蛋白 + or more; looser thresholds configurable), and who are
   not under treatment (未治療 or 治療中断). Treatment status comes from claims through
   :class:`TreatmentStatus`; without it every person is 「治療状況未確認」 and the list says so.
-- **高齢者の保健事業と介護予防の一体的実施** (後期高齢者, 75+): the 後期高齢者の質問票 (15 items)
+- **高齢者の保健事業と介護予防の一体的実施** (後期高齢者, 75+; the lists are in ``_integrated``,
+  their rules and interfaces here): the 後期高齢者の質問票 (15 items)
   and the KDB 「一体的実施・KDB活用支援ツール」 extraction lists — 低栄養, 口腔, 服薬-多剤,
   服薬-睡眠薬, 身体的フレイル, 健康状態不明者 — each combining questionnaire answers with
-  claims (歯科受診, 処方) and care (要介護認定) data read through small Protocols the claims and
-  care sides fill in. Until they do, the defaults answer "unknown" and candidates carry the
-  conditions that could not be checked in ``unverified``.
+  claims (歯科受診, 処方) and care (要介護認定, 介護 services) data read through small Protocols
+  the claims and care sides fill in. Until they do, the defaults answer "unknown" and
+  candidates carry the conditions that could not be checked in ``unverified``. 介護 data
+  removes from 健康状態不明者 everyone certified or using 介護 services in its years, and shows
+  the 区分 on the day of the answers (要支援: 介護予防) on the lists the rules name.
 
 Every threshold comes from ``data/programme_rules.yaml`` with its ``source`` and whether it
 was ``confirmed``; each list names the unconfirmed rules it used.
@@ -28,7 +31,7 @@ dashboard's decision, not this module's.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final, Literal, Protocol
@@ -80,10 +83,19 @@ class ClaimsHistory(Protocol):
     def has_claims(self, person_key: str, first: int, last: int) -> bool | None: ...
 
 
-class CareCertification(Protocol):
-    """Whether the person holds a 要介護(要支援)認定 in the fiscal year; None when not known."""
+class CareRecords(Protocol):
+    """What 介護 data says of a person; every answer None when not known (not connected).
 
-    def certified(self, person_key: str, fiscal_year: int) -> bool | None: ...
+    ``care_level``: the 区分 of the 認定 in force on ``on`` by name (``"要支援1"`` …
+    ``"要介護5"``, ``"非該当"``), ``""`` when none. ``certified_between``: whether a
+    要支援・要介護認定 was in force on any day from ``first`` to ``last``. ``used_services``:
+    whether a 介護給付費 claim has a サービス提供年月 in those months."""
+
+    def care_level(self, person_key: str, on: dt.date) -> str | None: ...
+
+    def certified_between(self, person_key: str, first: dt.date, last: dt.date) -> bool | None: ...
+
+    def used_services(self, person_key: str, first: dt.date, last: dt.date) -> bool | None: ...
 
 
 class NotConnected:
@@ -105,7 +117,13 @@ class NotConnected:
     def has_claims(self, person_key: str, first: int, last: int) -> bool | None:
         return None
 
-    def certified(self, person_key: str, fiscal_year: int) -> bool | None:
+    def care_level(self, person_key: str, on: dt.date) -> str | None:
+        return None
+
+    def certified_between(self, person_key: str, first: dt.date, last: dt.date) -> bool | None:
+        return None
+
+    def used_services(self, person_key: str, first: dt.date, last: dt.date) -> bool | None:
         return None
 
 
@@ -195,6 +213,11 @@ class ElderlyRules:
     frailty_combine: Literal["and", "or"]
     unknown_checkup_years: int
     unknown_claims_years: int
+    unknown_care_years: int
+    unknown_care_services: bool
+    care_flag_lists: frozenset[str]
+    support_action: str
+    care_action: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,13 +337,27 @@ def parse_rules(text: str) -> ProgrammeRules:
     )
     if combine not in ("and", "or"):
         raise ValueError(f"programme rules: physical_frailty.combine is {combine!r}")
-    checkup_years, claims_years = section(
+    checkup_years, claims_years, care_years, care_services = section(
         "unknown_status",
         lambda: (
             int(r.item("elderly.unknown_status.checkup_fiscal_years")),
             int(r.item("elderly.unknown_status.claims_fiscal_years")),
+            int(r.item("elderly.unknown_status.care_fiscal_years")),
+            bool(r.item("elderly.unknown_status.care_services_count")),
         ),
     )
+    flag_lists, support_action, care_action = section(
+        "care_flags",
+        lambda: (
+            frozenset(str(n) for n in r.item("care_flags.lists")),
+            str(r.item("care_flags.support_action")),
+            str(r.item("care_flags.care_action")),
+        ),
+    )
+    for name in flag_lists:
+        if name not in ("low_nutrition", "oral", "physical_frailty", "sleeping_pills"):
+            raise ValueError(f"programme rules: care_flags.lists names {name!r}")
+        unconfirmed[name] = (*unconfirmed[name], *unconfirmed["care_flags"])
     include = bool(r.item("include_unverified"))
     if "include_unverified" in r.unconfirmed:
         for name in ("oral", "sleeping_pills", "unknown_status"):
@@ -340,6 +377,11 @@ def parse_rules(text: str) -> ProgrammeRules:
             frailty_combine="and" if combine == "and" else "or",
             unknown_checkup_years=checkup_years,
             unknown_claims_years=claims_years,
+            unknown_care_years=care_years,
+            unknown_care_services=care_services,
+            care_flag_lists=flag_lists,
+            support_action=support_action,
+            care_action=care_action,
         ),
         include_unverified=include,
         unconfirmed=unconfirmed,
@@ -533,311 +575,3 @@ def nephropathy_referrals(
         notes=tuple(notes),
         unconfirmed=(rules or load_rules()).unconfirmed["nephropathy"],
     )
-
-
-# -- 高齢者の保健事業と介護予防の一体的実施 --------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ElderlyRecord:
-    """One 後期高齢者の質問票 as answered (at a 後期高齢者健診 or elsewhere), with the BMI of
-    the same checkup when there was one. ``answers`` maps the question number 1–15 to the
-    answer code (see ``programme_rules.yaml``); an unanswered question is left out."""
-
-    person_key: str
-    answered_on: dt.date
-    answers: Mapping[int, int]
-    bmi: float | None = None
-
-
-def risk_questions(record: ElderlyRecord, rules: ProgrammeRules | None = None) -> list[int]:
-    """The questions the record answers with a risk (該当) answer, in order."""
-    questions = (rules or load_rules()).elderly.questions
-    return [
-        number
-        for number, answer in sorted(record.answers.items())
-        if number in questions and answer in questions[number].risk
-    ]
-
-
-def _question_reason(question: Question, answer: int) -> Reason:
-    label = question.answers.get(answer, str(answer))
-    circled = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮"[question.number - 1]
-    return Reason(f"q{question.number}", f"質問票{circled}({question.category}) {label}")
-
-
-def _latest_records(records: Iterable[ElderlyRecord], fiscal_year: int) -> dict[str, ElderlyRecord]:
-    latest: dict[str, ElderlyRecord] = {}
-    for record in records:
-        if not _in_year(record.answered_on, fiscal_year):
-            continue
-        held = latest.get(record.person_key)
-        if held is None or record.answered_on > held.answered_on:
-            latest[record.person_key] = record
-    return latest
-
-
-def _hits(record: ElderlyRecord, numbers: Sequence[int], rules: ElderlyRules) -> list[Reason]:
-    return [
-        _question_reason(rules.questions[n], record.answers[n])
-        for n in numbers
-        if n in record.answers and record.answers[n] in rules.questions[n].risk
-    ]
-
-
-def _months_before(day: dt.date, months: int) -> dt.date:
-    """The day after the same date ``months`` months earlier (a look-back of whole months)."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    month += 1
-    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
-    return dt.date(year, month, min(day.day, last)) + dt.timedelta(days=1)
-
-
-def _list(
-    programme: str,
-    title: str,
-    fiscal_year: int,
-    candidates: list[Candidate],
-    notes: list[str],
-    rules: ProgrammeRules,
-) -> ProgrammeList:
-    return ProgrammeList(
-        programme=programme,
-        title=title,
-        fiscal_year=fiscal_year,
-        candidates=tuple(sorted(candidates, key=lambda c: c.person_key)),
-        notes=tuple(dict.fromkeys(notes)),
-        unconfirmed=rules.unconfirmed[programme],
-    )
-
-
-def _unknown_note(count: int, what: str) -> str:
-    return f"{what}が不明な {count} 人を含む (データ未連携): 確認してから支援する"
-
-
-def low_nutrition(
-    records: Iterable[ElderlyRecord],
-    *,
-    fiscal_year: int,
-    rules: ProgrammeRules | None = None,
-    names: Mapping[str, str] | None = None,
-) -> ProgrammeList:
-    """低栄養: BMI ≦ 20 かつ 質問票⑥(体重変化) 該当. A record without a BMI is not listed."""
-    rules = rules or load_rules()
-    e = rules.elderly
-    candidates = []
-    for person, record in _latest_records(records, fiscal_year).items():
-        hits = _hits(record, e.low_nutrition_questions, e)
-        if record.bmi is None or record.bmi > e.low_nutrition_bmi_max or not hits:
-            continue
-        bmi = Reason("bmi", f"BMI {_fmt(record.bmi)} ≦ {_fmt(e.low_nutrition_bmi_max)}")
-        candidates.append(
-            Candidate(person, (bmi, *hits), source=record.answered_on.isoformat(),
-                      name=(names or {}).get(person))
-        )  # fmt: skip
-    return _list("low_nutrition", "低栄養", fiscal_year, candidates, [], rules)
-
-
-def oral(
-    records: Iterable[ElderlyRecord],
-    *,
-    fiscal_year: int,
-    dental: DentalVisits = NOT_CONNECTED,
-    rules: ProgrammeRules | None = None,
-    names: Mapping[str, str] | None = None,
-) -> ProgrammeList:
-    """口腔: 質問票④(咀嚼)・⑤(嚥下) のいずれかに該当 かつ 過去1年間 歯科受診なし (the
-    ``dental_lookback_months`` before the answer, through ``dental``)."""
-    rules = rules or load_rules()
-    e = rules.elderly
-    candidates, notes, unknown = [], [], 0
-    for person, record in _latest_records(records, fiscal_year).items():
-        hits = _hits(record, e.oral_questions, e)
-        if not hits:
-            continue
-        first = _months_before(record.answered_on, e.dental_lookback_months)
-        visited = dental.visited_dentist(person, first, record.answered_on)
-        if visited:
-            continue
-        unverified: tuple[str, ...] = ()
-        reasons = list(hits)
-        if visited is None:
-            if not rules.include_unverified:
-                continue
-            unknown += 1
-            unverified = (f"歯科受診 ({first.isoformat()}〜{record.answered_on.isoformat()})",)
-        else:
-            reasons.append(Reason("no_dental", f"歯科受診なし ({first}〜{record.answered_on})"))
-        candidates.append(
-            Candidate(person, tuple(reasons), unverified, source=record.answered_on.isoformat(),
-                      name=(names or {}).get(person))
-        )  # fmt: skip
-    if unknown:
-        notes.append(_unknown_note(unknown, "歯科受診"))
-    return _list("oral", "口腔", fiscal_year, candidates, notes, rules)
-
-
-def polypharmacy(
-    persons: Iterable[str],
-    *,
-    fiscal_year: int,
-    prescriptions: Prescriptions = NOT_CONNECTED,
-    rules: ProgrammeRules | None = None,
-    names: Mapping[str, str] | None = None,
-) -> ProgrammeList:
-    """服薬-多剤: 処方薬剤数 ≥ ``min_drugs`` in the fiscal year. Only claims decide it: people
-    whose count is not known are not listed, and the notes say how many."""
-    rules = rules or load_rules()
-    minimum = rules.elderly.polypharmacy_min
-    candidates, unknown = [], 0
-    for person in sorted(set(persons)):
-        count = prescriptions.drug_count(person, fiscal_year)
-        if count is None:
-            unknown += 1
-        elif count >= minimum:
-            reason = Reason("drug_count", f"処方薬剤数 {count} ≥ {minimum}")
-            candidates.append(Candidate(person, (reason,), name=(names or {}).get(person)))
-    notes = [f"処方薬剤数が不明な {unknown} 人は判定できない (レセプト未連携)"] if unknown else []
-    return _list("polypharmacy", "服薬-多剤", fiscal_year, candidates, notes, rules)
-
-
-def sleeping_pills(
-    records: Iterable[ElderlyRecord],
-    *,
-    fiscal_year: int,
-    prescriptions: Prescriptions = NOT_CONNECTED,
-    rules: ProgrammeRules | None = None,
-    names: Mapping[str, str] | None = None,
-) -> ProgrammeList:
-    """服薬-睡眠薬: 睡眠薬処方あり かつ (質問票⑧(転倒) 該当 または ⑩(物忘れ)・⑪(失見当識) の
-    二つとも該当)."""
-    rules = rules or load_rules()
-    e = rules.elderly
-    candidates, notes, unknown = [], [], 0
-    for person, record in _latest_records(records, fiscal_year).items():
-        falls = _hits(record, e.fall_questions, e)
-        cognition = _hits(record, e.cognition_questions, e)
-        if len(cognition) < len(e.cognition_questions):
-            cognition = []
-        if not falls and not cognition:
-            continue
-        pills = prescriptions.sleeping_pills(person, fiscal_year)
-        if pills is False:
-            continue
-        reasons = [*falls, *cognition]
-        unverified: tuple[str, ...] = ()
-        if pills is None:
-            if not rules.include_unverified:
-                continue
-            unknown += 1
-            unverified = ("睡眠薬の処方 (レセプト)",)
-        else:
-            reasons.insert(0, Reason("sleeping_pills", "睡眠薬の処方あり"))
-        candidates.append(
-            Candidate(person, tuple(reasons), unverified, source=record.answered_on.isoformat(),
-                      name=(names or {}).get(person))
-        )  # fmt: skip
-    if unknown:
-        notes.append(_unknown_note(unknown, "睡眠薬の処方"))
-    return _list("sleeping_pills", "服薬-睡眠薬", fiscal_year, candidates, notes, rules)
-
-
-def physical_frailty(
-    records: Iterable[ElderlyRecord],
-    *,
-    fiscal_year: int,
-    rules: ProgrammeRules | None = None,
-    names: Mapping[str, str] | None = None,
-) -> ProgrammeList:
-    """身体的フレイル(ロコモ含む): 質問票①(健康状態) and/or ⑦(歩行速度) 該当 (``combine``)."""
-    rules = rules or load_rules()
-    e = rules.elderly
-    candidates = []
-    for person, record in _latest_records(records, fiscal_year).items():
-        hits = _hits(record, e.frailty_questions, e)
-        enough = len(hits) == len(e.frailty_questions) if e.frailty_combine == "and" else hits
-        if enough:
-            candidates.append(
-                Candidate(person, tuple(hits), source=record.answered_on.isoformat(),
-                          name=(names or {}).get(person))
-            )  # fmt: skip
-    return _list("physical_frailty", "身体的フレイル", fiscal_year, candidates, [], rules)
-
-
-def unknown_health_status(
-    persons: Iterable[str],
-    *,
-    fiscal_year: int,
-    examined: Mapping[str, Collection[int]],
-    claims: ClaimsHistory = NOT_CONNECTED,
-    care: CareCertification = NOT_CONNECTED,
-    rules: ProgrammeRules | None = None,
-    names: Mapping[str, str] | None = None,
-) -> ProgrammeList:
-    """健康状態不明者: no checkup in the extraction year and the year before (``examined``:
-    person → fiscal years with a checkup), no claim (入院・外来・歯科) in the same years, and no
-    要介護認定. ``persons`` are the insured of the year (後期高齢者)."""
-    rules = rules or load_rules()
-    e = rules.elderly
-    first_checkup = fiscal_year - e.unknown_checkup_years + 1
-    first_claims = fiscal_year - e.unknown_claims_years + 1
-    candidates, notes = [], []
-    unknown_claims = unknown_care = 0
-    for person in sorted(set(persons)):
-        years = examined.get(person, ())
-        if any(first_checkup <= y <= fiscal_year for y in years):
-            continue
-        had_claims = claims.has_claims(person, first_claims, fiscal_year)
-        certified = care.certified(person, fiscal_year)
-        if had_claims or certified:
-            continue
-        unverified = []
-        if had_claims is None:
-            unverified.append(f"レセプト ({first_claims}〜{fiscal_year}年度)")
-            unknown_claims += 1
-        if certified is None:
-            unverified.append("要介護認定")
-            unknown_care += 1
-        if unverified and not rules.include_unverified:
-            continue
-        reasons = [Reason("no_checkup", f"{first_checkup}〜{fiscal_year}年度 健診受診なし")]
-        if had_claims is False:
-            reasons.append(Reason("no_claims", f"{first_claims}〜{fiscal_year}年度 レセプトなし"))
-        if certified is False:
-            reasons.append(Reason("no_care", "要介護認定なし"))
-        candidates.append(
-            Candidate(person, tuple(reasons), tuple(unverified), name=(names or {}).get(person))
-        )
-    if unknown_claims:
-        notes.append(_unknown_note(unknown_claims, "レセプトの有無"))
-    if unknown_care:
-        notes.append(_unknown_note(unknown_care, "要介護認定の有無"))
-    return _list("unknown_status", "健康状態不明者", fiscal_year, candidates, notes, rules)
-
-
-def integrated_lists(
-    records: Iterable[ElderlyRecord],
-    persons: Iterable[str],
-    *,
-    fiscal_year: int,
-    examined: Mapping[str, Collection[int]],
-    dental: DentalVisits = NOT_CONNECTED,
-    prescriptions: Prescriptions = NOT_CONNECTED,
-    history: ClaimsHistory = NOT_CONNECTED,
-    care: CareCertification = NOT_CONNECTED,
-    rules: ProgrammeRules | None = None,
-    names: Mapping[str, str] | None = None,
-) -> dict[str, ProgrammeList]:
-    """All six KDB-style lists of the year at once, keyed by programme (``low_nutrition``,
-    ``oral``, ``polypharmacy``, ``sleeping_pills``, ``physical_frailty``,
-    ``unknown_status``)."""
-    rows = list(records)
-    people = list(persons)
-    common: dict[str, Any] = {"fiscal_year": fiscal_year, "rules": rules, "names": names}
-    lists = [
-        low_nutrition(rows, **common),
-        oral(rows, dental=dental, **common),
-        polypharmacy(people, prescriptions=prescriptions, **common),
-        sleeping_pills(rows, prescriptions=prescriptions, **common),
-        physical_frailty(rows, **common),
-        unknown_health_status(people, examined=examined, claims=history, care=care, **common),
-    ]
-    return {found.programme: found for found in lists}

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from kokuho.checkups._programmes import ElderlyRecord, person_key
+from kokuho.checkups._integrated import ElderlyRecord
+from kokuho.checkups._programmes import person_key
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import FileRejected, RowError, read_csv_rows
 

@@ -233,9 +233,12 @@ def targets_command(
     --questionnaires the 一体的実施 high-risk lists (低栄養, 口腔, 服薬, 身体的フレイル,
     健康状態不明者) of the 後期高齢者 in the register.
 
-    Conditions that need claims or care data (未治療・治療中断, 歯科受診, 処方, 要介護認定) are
-    listed as unverified until those sources are connected. Names are never printed: persons
-    appear by their insured-number key, for the staff of the insurer that holds the data.
+    The 要介護認定 and 介護 claims of the care lake (`kokuho care ingest`, `kokuho care
+    certifications`) are used when loaded: they remove those known to 介護 from 健康状態不明者
+    and show the 区分 (要支援・要介護) on 低栄養, 口腔 and 身体的フレイル. Conditions that need
+    claims or care data not loaded (未治療・治療中断, 歯科受診, 処方, 要介護認定) are listed as
+    unverified. Names are never printed: persons appear by their insured-number key, for the
+    staff of the insurer that holds the data.
     """
     from kokuho.checkups import ArchiveRejected, nephropathy_referrals, read_archive
 
@@ -282,6 +285,7 @@ def _integrated(fiscal_year: int, checkups: list[Any], path: Path) -> dict[str, 
     """The 一体的実施 lists for the register's 後期高齢者 members of the year."""
     import sqlalchemy as sa
 
+    from kokuho.care import CareLake, care_status
     from kokuho.checkups import insured_key, integrated_lists, person_key, read_questionnaires
     from kokuho.ids import FiscalYear
     from kokuho.registry import FileRejected
@@ -295,7 +299,9 @@ def _integrated(fiscal_year: int, checkups: list[Any], path: Path) -> dict[str, 
         fail(f"{path}: rejected with {len(rejected.errors)} error(s)")
     fy = FiscalYear(fiscal_year)
     c = r.coverages.c
-    with open_engine().connect() as connection:
+    engine = open_engine()
+    care = care_status(engine, CareLake.from_settings(Settings.from_env()), person_key)
+    with engine.connect() as connection:
         rows = connection.execute(
             sa.select(c.insurer_number, c.symbol, c.number, c.branch)
             .join(r.insurers, r.insurers.c.insurer_number == c.insurer_number)
@@ -311,6 +317,6 @@ def _integrated(fiscal_year: int, checkups: list[Any], path: Path) -> dict[str, 
         key = insured_key(checkup)
         examined.setdefault(key, set()).add(FiscalYear.of(checkup.exam_date).year)
     lists: dict[str, Any] = integrated_lists(
-        records, persons, fiscal_year=fiscal_year, examined=examined
+        records, persons, fiscal_year=fiscal_year, examined=examined, care=care
     )
     return lists
