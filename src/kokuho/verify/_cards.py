@@ -136,13 +136,13 @@ class CardDesk:
             return cast(_Reader | None, reader)
         with self._engine.connect() as connection:
             row = connection.execute(_TERMINAL, {"terminal": terminal_id}).first()
-        reader = None
+        found: _Reader | None = None
         if row is not None:
             # The key is parsed once per read, not on every check.
             key = None if row.revoked_at is not None else _parse_key(row.public_key)
-            reader = _Reader(row.institution_code, key)
-        self._remember(self._readers, terminal_id, reader)
-        return reader
+            found = _Reader(row.institution_code, key)
+        self._remember(self._readers, terminal_id, found)
+        return found
 
     def _person(self, cert: VerifiedCertificate) -> int | None:
         code = certificate_code(cert, self._key)
