@@ -14,6 +14,7 @@ retried record by record, so each caller learns its own outcome.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -170,6 +171,12 @@ def _values(record: AuditRecord, detail: str | None = None) -> dict[str, Any]:
     }
 
 
+# Built once: a batch is a few statements, and building them cost more than running them.
+_PG_LOCK = sa.select(sa.func.pg_advisory_xact_lock(_LOCK_ID))
+_SQLITE_LOCK = audit_log.update().where(sa.false()).values(seq=audit_log.c.seq)
+_HEAD = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+
+
 def append(
     connection: sa.Connection,
     records: Sequence[AuditRecord],
@@ -180,14 +187,12 @@ def append(
     if not records:
         return []
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_ID)))
+        connection.execute(_PG_LOCK)
     else:
         # SQLite reads the head before its first write would take the lock, so two server
         # processes could read the same head; a write that changes nothing takes it first.
-        connection.execute(audit_log.update().where(sa.false()).values(seq=audit_log.c.seq))
-    head = connection.execute(
-        sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
+        connection.execute(_SQLITE_LOCK)
+    head = connection.execute(_HEAD).first()
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     rows = []
     first = seq + 1
@@ -231,6 +236,18 @@ class AuditWriter:
                 raise RuntimeError("the audit log could not be written") from waiter.error
         return [waiter.seq for waiter in waiters]
 
+    async def write_async(self, record: AuditRecord, *, timeout: float = 10.0) -> int:
+        """:meth:`write` for a request served on the event loop: waits for the commit without
+        holding a thread (the writer wakes the loop when the batch is committed)."""
+        detail = check_record(record)
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[int] = loop.create_future()
+        self._queue.put((record, detail, _LoopWaiter(loop, committed)))
+        try:
+            return await asyncio.wait_for(committed, timeout)
+        except TimeoutError:
+            raise TimeoutError("the audit log did not commit in time") from None
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
@@ -258,29 +275,57 @@ class AuditWriter:
                 seqs = append(connection, [i[0] for i in batch], [i[1] for i in batch])
         except Exception as error:  # whatever it was, no record of the batch is written
             if len(batch) == 1:
-                waiter = batch[0][2]
-                waiter.error = error
-                waiter.done.set()
+                batch[0][2].finish(0, error)
                 return
             # One record may have failed them all: alone, each record gets its own outcome.
             for item in batch:
                 self._commit([item])
             return
         for (_, _, waiter), seq in zip(batch, seqs, strict=True):
-            waiter.seq = seq
-            waiter.done.set()
+            waiter.finish(seq, None)
 
 
-_Item = tuple[AuditRecord, str, "_Waiter"]  # a record, its detail JSON, who waits for it
+_Item = tuple[AuditRecord, str, "_Waiter | _LoopWaiter"]  # a record, its detail, who waits
 
 
 class _Waiter:
+    """A request thread waiting for its record's commit."""
+
     __slots__ = ("done", "error", "seq")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.seq = 0
         self.error: Exception | None = None
+
+    def finish(self, seq: int, error: Exception | None) -> None:
+        self.seq, self.error = seq, error
+        self.done.set()
+
+
+class _LoopWaiter:
+    """A request on an event loop waiting for its record's commit: the writer thread hands
+    the outcome to the loop, which settles the request's future."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[int]) -> None:
+        self.loop = loop
+        self.future = future
+
+    def finish(self, seq: int, error: Exception | None) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, seq, error)
+
+
+def _settle(future: asyncio.Future[int], seq: int, error: Exception | None) -> None:
+    if future.done():  # the request gave up waiting (timeout, client gone)
+        return
+    if error is not None:
+        failure = RuntimeError("the audit log could not be written")
+        failure.__cause__ = error
+        future.set_exception(failure)
+    else:
+        future.set_result(seq)
 
 
 @dataclass(frozen=True)
