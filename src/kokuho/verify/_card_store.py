@@ -137,12 +137,20 @@ class DatabaseReplayGuard:
         values = {"token": token, "expires_at": _aware(expires_at, "expires_at")}
         with self._engine.begin() as connection:
             self._purge.due(connection, _aware(now))
-            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            claim = _CLAIM_PG if connection.dialect.name == "postgresql" else _CLAIM_SQLITE
             # RETURNING, not rowcount: some drivers report -1 for ON CONFLICT inserts.
-            first = connection.execute(
-                insert(card_replays)
-                .values(values)
-                .on_conflict_do_nothing()
-                .returning(card_replays.c.token)
-            ).first()
+            first = connection.execute(claim, values).first()
         return first is not None
+
+
+def _claim(insert: Any) -> Any:
+    return (
+        insert(card_replays)
+        .values(token=sa.bindparam("token"), expires_at=sa.bindparam("expires_at"))
+        .on_conflict_do_nothing()
+        .returning(card_replays.c.token)
+    )
+
+
+_CLAIM_PG = _claim(postgresql.insert)
+_CLAIM_SQLITE = _claim(sqlite.insert)
