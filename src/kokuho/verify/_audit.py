@@ -275,22 +275,23 @@ class AuditWriter:
                 seqs = append(connection, [i[0] for i in batch], [i[1] for i in batch])
         except Exception as error:  # whatever it was, no record of the batch is written
             if len(batch) == 1:
-                batch[0][2].finish(0, error)
+                waiter = batch[0][2]
+                waiter.error = error
+                waiter.done.set()
                 return
             # One record may have failed them all: alone, each record gets its own outcome.
             for item in batch:
                 self._commit([item])
             return
         for (_, _, waiter), seq in zip(batch, seqs, strict=True):
-            waiter.finish(seq, None)
+            waiter.seq = seq
+            waiter.done.set()
 
 
 _Item = tuple[AuditRecord, str, "_Waiter | _LoopWaiter"]  # a record, its detail, who waits
 
 
 class _Waiter:
-    """A request thread waiting for its record's commit."""
-
     __slots__ = ("done", "error", "seq")
 
     def __init__(self) -> None:
@@ -298,23 +299,26 @@ class _Waiter:
         self.seq = 0
         self.error: Exception | None = None
 
-    def finish(self, seq: int, error: Exception | None) -> None:
-        self.seq, self.error = seq, error
-        self.done.set()
-
 
 class _LoopWaiter:
-    """A request on an event loop waiting for its record's commit: the writer thread hands
+    """A request on an event loop waiting for its record's commit, with :class:`_Waiter`'s
+    protocol (the writer sets ``seq`` or ``error``, then calls ``done.set()``): ``set`` hands
     the outcome to the loop, which settles the request's future."""
 
-    __slots__ = ("future", "loop")
+    __slots__ = ("error", "future", "loop", "seq")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[int]) -> None:
         self.loop = loop
         self.future = future
+        self.seq = 0
+        self.error: Exception | None = None
 
-    def finish(self, seq: int, error: Exception | None) -> None:
-        self.loop.call_soon_threadsafe(_settle, self.future, seq, error)
+    @property
+    def done(self) -> _LoopWaiter:
+        return self
+
+    def set(self) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, self.seq, self.error)
 
 
 def _settle(future: asyncio.Future[int], seq: int, error: Exception | None) -> None:
