@@ -115,8 +115,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        command = [str(BIN / "uvicorn"), *app, "--host", "127.0.0.1", "--port", str(self.port),
-                   "--workers", str(workers), "--log-level", "warning", *stack]  # fmt: skip
+        command = server_command(app, self.port, workers, stack)
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
             command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
@@ -179,6 +178,18 @@ class Server:
         for server in list(cls.running):
             with contextlib.suppress(Exception):
                 server.stop()
+
+
+def server_command(app: list[str], port: int, workers: int, stack: list[str]) -> list[str]:
+    """The server's command line: uvicorn, or granian when ``stack`` starts with "granian".
+    ``app`` is uvicorn's: the factory, ``--factory`` and optionally ``--app-dir DIR``."""
+    if stack[:1] != ["granian"]:
+        return [str(BIN / "uvicorn"), *app, "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--log-level", "warning", *stack]  # fmt: skip
+    folder = app[app.index("--app-dir") + 1] if "--app-dir" in app else None
+    return [str(BIN / "granian"), "--interface", "asgi", "--factory", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+            *(["--working-dir", folder] if folder else []), *stack[1:], app[0]]  # fmt: skip
 
 
 def stack_flags(choice: str, env: dict[str, str]) -> tuple[list[str], str]:
@@ -686,6 +697,8 @@ def main() -> int:
         default="auto",
         help="uvicorn --loop uvloop --http httptools (auto: if importable)",
     )
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn",
+                        help="the ASGI server for both the service and the constant")  # fmt: skip
     parser.add_argument("--kill-duration", type=float, default=8, help="0 skips the kill test")
     parser.add_argument("--kill-workers", type=int, help="default: the first --workers value")
     parser.add_argument("--max-rps-guess", type=float, default=10_000,
@@ -720,6 +733,10 @@ def main() -> int:
         parser.error("; ".join(problems))
 
     stack, stack_name = stack_flags(args.fast_stack, dict(os.environ))
+    if args.server == "granian":
+        if not (BIN / "granian").exists():
+            parser.error(f"--server granian: granian not found in {BIN} (pip install granian)")
+        stack, stack_name = ["granian", "--loop", "uvloop", "--http", "1"], "granian+uvloop"
     opts = Options(args.duration, args.warmup, args.connections, args.card_share, stack,
                    args.max_rps_guess, args.kill_duration)  # fmt: skip
     results: dict[str, Any] = {

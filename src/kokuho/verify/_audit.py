@@ -14,6 +14,7 @@ retried record by record, so each caller learns its own outcome.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -188,6 +189,12 @@ def _values(record: AuditRecord, detail: str | None = None) -> dict[str, Any]:
     }
 
 
+# Built once: a batch is a few statements, and building them cost more than running them.
+_PG_LOCK = sa.select(sa.func.pg_advisory_xact_lock(_LOCK_ID))
+_SQLITE_LOCK = audit_log.update().where(sa.false()).values(seq=audit_log.c.seq)
+_HEAD = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+
+
 def append(
     connection: sa.Connection,
     records: Sequence[AuditRecord],
@@ -198,14 +205,12 @@ def append(
     if not records:
         return []
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_ID)))
+        connection.execute(_PG_LOCK)
     else:
         # SQLite reads the head before its first write would take the lock, so two server
         # processes could read the same head; a write that changes nothing takes it first.
-        connection.execute(audit_log.update().where(sa.false()).values(seq=audit_log.c.seq))
-    head = connection.execute(
-        sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
+        connection.execute(_SQLITE_LOCK)
+    head = connection.execute(_HEAD).first()
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     rows = []
     first = seq + 1
@@ -261,6 +266,18 @@ class AuditWriter:
             if waiter.error is not None:
                 raise RuntimeError("the audit log could not be written") from waiter.error
         return [waiter.seq for waiter in waiters]
+
+    async def write_async(self, record: AuditRecord, *, timeout: float = 10.0) -> int:
+        """:meth:`write` for a request served on the event loop: waits for the commit without
+        holding a thread (the writer wakes the loop when the batch is committed)."""
+        detail = check_record(record)
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[int] = loop.create_future()
+        self._queue.put((record, detail, _LoopWaiter(loop, committed)))
+        try:
+            return await asyncio.wait_for(committed, timeout)
+        except TimeoutError:
+            raise TimeoutError("the audit log did not commit in time") from None
 
     def close(self) -> None:
         self._queue.put(None)
@@ -366,7 +383,7 @@ class AuditWriter:
             self._spool.close()
 
 
-_Item = tuple[AuditRecord, str, "_Waiter"]  # a record, its detail JSON, who waits for it
+_Item = tuple[AuditRecord, str, "_Waiter | _LoopWaiter"]  # a record, its detail, who waits
 
 
 class _Waiter:
@@ -376,6 +393,38 @@ class _Waiter:
         self.done = threading.Event()
         self.seq = 0
         self.error: Exception | None = None
+
+
+class _LoopWaiter:
+    """A request on an event loop waiting for its record's commit, with :class:`_Waiter`'s
+    protocol (the writer sets ``seq`` or ``error``, then calls ``done.set()``): ``set`` hands
+    the outcome to the loop, which settles the request's future."""
+
+    __slots__ = ("error", "future", "loop", "seq")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[int]) -> None:
+        self.loop = loop
+        self.future = future
+        self.seq = 0
+        self.error: Exception | None = None
+
+    @property
+    def done(self) -> _LoopWaiter:
+        return self
+
+    def set(self) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, self.seq, self.error)
+
+
+def _settle(future: asyncio.Future[int], seq: int, error: Exception | None) -> None:
+    if future.done():  # the request gave up waiting (timeout, client gone)
+        return
+    if error is not None:
+        failure = RuntimeError("the audit log could not be written")
+        failure.__cause__ = error
+        future.set_exception(failure)
+    else:
+        future.set_result(seq)
 
 
 @dataclass(frozen=True)

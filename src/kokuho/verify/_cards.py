@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kokuho.registry import tables as r
+from kokuho.verify._card_store import DatabaseChallenges, DatabaseReplayGuard
 from kokuho.verify._pki import (
     Attestation,
     CardRejected,
     CertificateVerifier,
     Challenge,
-    ChallengeBook,
-    MemoryReplayGuard,
+    ChallengeStore,
+    ReplayGuard,
     VerifiedCertificate,
     certificate_code,
     verify_face_mode,
@@ -37,19 +42,54 @@ CRL_FILE = "crl.der"
 CRL_LIFETIME = dt.timedelta(days=7)
 
 
-class CardDesk:
-    """What the service needs to authenticate cards: the CA certificate, the CRL, challenges
-    and terminal keys. One per server process (challenges live in its memory)."""
+REVOCATION_SECONDS = 5.0
+"""The bound on how long a running server may go on accepting what was revoked: a card on a
+new CRL, a card reader marked revoked, a certificate code removed from the register."""
 
-    def __init__(self, engine: sa.Engine, service_key: bytes, ca_folder: Path) -> None:
+_TERMINAL = sa.select(terminals.c.institution_code, terminals.c.public_key, terminals.c.revoked_at)
+_TERMINAL = _TERMINAL.where(terminals.c.terminal_id == sa.bindparam("terminal"))
+_HOLDER = sa.select(card_certificates.c.person_id).where(
+    card_certificates.c.code == sa.bindparam("code")
+)
+_CACHE_LIMIT = 200_000  # entries per cache; past it the cache starts again
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    institution_code: str
+    key: ed25519.Ed25519PublicKey | None  # None: revoked
+
+
+class CardDesk:
+    """What the service needs to authenticate cards: the CA certificate, the CRL, challenges,
+    used attestations and terminal keys.
+
+    Challenges and used attestations live in the database (``_card_store``), so any number
+    of server processes share them. Terminal keys and certificate codes are cached in the
+    process and the CRL file is watched; each is read again at most ``revocation_seconds``
+    after it was last read, which bounds how long a revocation takes to reach a running
+    server (:data:`REVOCATION_SECONDS`).
+    """
+
+    def __init__(
+        self, engine: sa.Engine, service_key: bytes, ca_folder: Path, *,
+        revocation_seconds: float = REVOCATION_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
         self._engine = engine
         self._key = service_key
-        crl = ca_folder / CRL_FILE
+        self._crl = ca_folder / CRL_FILE
+        crl = self._crl
         self.verifier = CertificateVerifier(
             (ca_folder / CA_CERT_FILE).read_bytes(), lambda now: crl.read_bytes()
         )
-        self.challenges = ChallengeBook()
-        self.replays = MemoryReplayGuard()
+        self.challenges: ChallengeStore = DatabaseChallenges(engine)
+        self.replays: ReplayGuard = DatabaseReplayGuard(engine)
+        self._bound = revocation_seconds
+        self._clock = clock
+        self._readers: dict[str, tuple[float, _Reader | None]] = {}
+        self._holders: dict[str, tuple[float, int | None]] = {}
+        self._crl_seen = (clock(), self._crl_stamp())
 
     def challenge(self, institution: str, now: dt.datetime) -> Challenge:
         return self.challenges.issue(now, institution)
@@ -58,6 +98,7 @@ class CardDesk:
         self, institution: str, cert_pem: bytes, challenge_id: str, signature: bytes,
         now: dt.datetime,
     ) -> int | None:  # fmt: skip
+        self._watch_crl(now)
         cert = verify_pin_mode(
             self.verifier, self.challenges, cert_pem, challenge_id, signature, institution, now
         )
@@ -66,27 +107,77 @@ class CardDesk:
     def person_by_face(
         self, institution: str, cert_pem: bytes, attestation: Attestation, now: dt.datetime
     ) -> int | None:
-        with self._engine.connect() as connection:
-            row = connection.execute(
-                sa.select(terminals).where(terminals.c.terminal_id == attestation.terminal_id)
-            ).first()
-        if row is None or row.institution_code != institution or row.revoked_at is not None:
+        self._watch_crl(now)
+        reader = self._reader(attestation.terminal_id)
+        if reader is None or reader.institution_code != institution or reader.key is None:
             raise CardRejected(
                 "bad_attestation", "the card reader is not registered to this institution"
             )
         cert = verify_face_mode(
-            self.verifier, cert_pem, attestation, bytes.fromhex(row.public_key), now,
+            self.verifier, cert_pem, attestation, reader.key, now,
             institution_code=institution, replay_guard=self.replays,
         )  # fmt: skip
         return self._person(cert)
 
+    def _fresh(self, cache: dict[str, tuple[float, Any]], key: str) -> tuple[bool, Any]:
+        hit = cache.get(key)
+        if hit is not None and self._clock() - hit[0] < self._bound:
+            return True, hit[1]
+        return False, None
+
+    def _remember(self, cache: dict[str, tuple[float, Any]], key: str, value: Any) -> None:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = (self._clock(), value)
+
+    def _reader(self, terminal_id: str) -> _Reader | None:
+        known, reader = self._fresh(self._readers, terminal_id)
+        if known:
+            return cast(_Reader | None, reader)
+        with self._engine.connect() as connection:
+            row = connection.execute(_TERMINAL, {"terminal": terminal_id}).first()
+        found: _Reader | None = None
+        if row is not None:
+            # The key is parsed once per read, not on every check.
+            key = None if row.revoked_at is not None else _parse_key(row.public_key)
+            found = _Reader(row.institution_code, key)
+        self._remember(self._readers, terminal_id, found)
+        return found
+
     def _person(self, cert: VerifiedCertificate) -> int | None:
         code = certificate_code(cert, self._key)
+        known, person = self._fresh(self._holders, code)
+        if known:
+            return cast(int | None, person)
         with self._engine.connect() as connection:
-            person: int | None = connection.scalar(
-                sa.select(card_certificates.c.person_id).where(card_certificates.c.code == code)
-            )
-        return person
+            person = connection.scalar(_HOLDER, {"code": code})
+        self._remember(self._holders, code, person)
+        return cast(int | None, person)
+
+    def _crl_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            info = self._crl.stat()
+        except OSError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+    def _watch_crl(self, now: dt.datetime) -> None:
+        """Reloads the CRL when its file changed (``write_crl`` replaces it atomically), looking
+        at most once per bound: a revoked card is refused within the bound, everywhere."""
+        checked, stamp = self._crl_seen
+        if self._clock() - checked < self._bound:
+            return
+        current = self._crl_stamp()
+        self._crl_seen = (self._clock(), current)
+        if current != stamp:
+            self.verifier.refresh(now)
+
+
+def _parse_key(public_key_hex: str) -> ed25519.Ed25519PublicKey | None:
+    try:
+        return ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
+    except ValueError:
+        return None  # a malformed registration verifies nothing
 
 
 @dataclass(frozen=True)

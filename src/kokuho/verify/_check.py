@@ -24,15 +24,46 @@ from kokuho.verify._tables import consents, reference_numbers
 
 c = r.coverages.c
 p = r.persons.c
+t = r.coverage_terms.c
+_EARLIER = r.coverage_terms.alias("earlier")
+_FIRST = r.coverage_terms.alias("first")
+# The terms in force on the day (the latest change on or before it), or, for a day before the
+# coverage began, its first terms: chosen inside the one query that finds the coverages.
+_TERMS_FROM = sa.func.coalesce(
+    sa.select(sa.func.max(_EARLIER.c.effective_from))
+    .where(
+        _EARLIER.c.coverage_id == c.coverage_id,
+        _EARLIER.c.effective_from <= sa.bindparam("day"),
+    )
+    .scalar_subquery(),
+    sa.select(sa.func.min(_FIRST.c.effective_from))
+    .where(_FIRST.c.coverage_id == c.coverage_id)
+    .scalar_subquery(),
+)
 _COLUMNS = (
     c.coverage_id, c.person_id, c.insurer_number, c.symbol, c.number, c.branch, c.acquired_on,
     c.lost_on, c.loss_reason, c.relationship, c.card_class, p.name_kanji, p.name_kana, p.sex,
-    p.birth_date, r.insurers.c.name.label("insurer_name"),
+    p.birth_date, r.insurers.c.name.label("insurer_name"), t.copay_percent,
+    t.elderly_copay_percent, t.limit_category, t.specific_disease,
+    t.effective_from.label("terms_from"), reference_numbers.c.reference_number,
 )  # fmt: skip
+# One round trip answers a check: coverages, person, insurer, terms on the day and the
+# institution's 照会番号 (only consents, and 資格喪失 cases, take another).
 _BASE = (
     sa.select(*_COLUMNS)
     .join(r.persons, p.person_id == c.person_id)
     .join(r.insurers, r.insurers.c.insurer_number == c.insurer_number)
+    .outerjoin(
+        r.coverage_terms,
+        sa.and_(t.coverage_id == c.coverage_id, t.effective_from == _TERMS_FROM),
+    )
+    .outerjoin(
+        reference_numbers,
+        sa.and_(
+            reference_numbers.c.institution_code == sa.bindparam("institution"),
+            reference_numbers.c.person_id == c.person_id,
+        ),
+    )
 )
 _BY_NUMBER = _BASE.where(
     c.insurer_number == sa.bindparam("insurer"),
@@ -42,6 +73,12 @@ _BY_NUMBER = _BASE.where(
 )
 _BY_NUMBER_AND_BRANCH = _BY_NUMBER.where(c.branch == sa.bindparam("branch"))
 _BY_PERSON = _BASE.where(c.person_id == sa.bindparam("person"))
+_BY_TUPLE = _BASE.where(
+    c.insurer_number == sa.bindparam("insurer"),
+    c.symbol == sa.bindparam("symbol"),
+    c.number == sa.bindparam("number"),
+    c.branch == sa.bindparam("branch"),
+)
 _IN_FORCE_ELSEWHERE = (
     sa.select(c.coverage_id)
     .where(
@@ -50,19 +87,6 @@ _IN_FORCE_ELSEWHERE = (
         c.acquired_on <= sa.bindparam("day"),
         sa.or_(c.lost_on.is_(None), c.lost_on > sa.bindparam("day")),
     )
-    .limit(1)
-)
-t = r.coverage_terms.c
-_TERMS = (
-    sa.select(t.copay_percent, t.elderly_copay_percent, t.limit_category, t.specific_disease)
-    .where(t.coverage_id == sa.bindparam("coverage"), t.effective_from <= sa.bindparam("day"))
-    .order_by(t.effective_from.desc())
-    .limit(1)
-)
-_FIRST_TERMS = (
-    sa.select(t.copay_percent, t.elderly_copay_percent, t.limit_category, t.specific_disease)
-    .where(t.coverage_id == sa.bindparam("coverage"))
-    .order_by(t.effective_from)
     .limit(1)
 )
 _CONSENTS = (
@@ -74,24 +98,15 @@ _CONSENTS = (
     )
     .group_by(consents.c.category)
 )
-_REFERENCE = sa.select(reference_numbers.c.reference_number).where(
-    reference_numbers.c.institution_code == sa.bindparam("institution"),
-    reference_numbers.c.person_id == sa.bindparam("person"),
-)
 
 
 def _covers(row: Any, day: dt.date) -> bool:
     return bool(row.acquired_on <= day and (row.lost_on is None or day < row.lost_on))
 
 
-def _answer_for(
-    connection: sa.Connection, row: Any, day: dt.date, institution: str, show_limit: bool
-) -> CoverageAnswer:
-    terms = connection.execute(_TERMS, {"coverage": row.coverage_id, "day": day}).first()
-    if terms is None:  # a date before the coverage began: show its first terms
-        terms = connection.execute(_FIRST_TERMS, {"coverage": row.coverage_id}).first()
-    assert terms is not None, f"coverage {row.coverage_id} has no terms"
-    reference = connection.scalar(_REFERENCE, {"institution": institution, "person": row.person_id})
+def _answer_for(row: Any, show_limit: bool) -> CoverageAnswer:
+    # Every coverage has terms from its acquisition (the register refuses one without).
+    assert row.terms_from is not None, f"coverage {row.coverage_id} has no terms"
     return CoverageAnswer(
         insured=InsuredId(row.insurer_number, row.symbol, row.number, row.branch),
         insurer_name=row.insurer_name,
@@ -104,11 +119,11 @@ def _answer_for(
         acquired_on=row.acquired_on,
         lost_on=row.lost_on,
         loss_reason=row.loss_reason,
-        copay_percent=terms.copay_percent,
-        elderly_copay_percent=terms.elderly_copay_percent,
-        specific_disease=terms.specific_disease,
-        limit_category=terms.limit_category if show_limit else None,
-        reference_number=reference,
+        copay_percent=row.copay_percent,
+        elderly_copay_percent=row.elderly_copay_percent,
+        specific_disease=row.specific_disease,
+        limit_category=row.limit_category if show_limit else None,
+        reference_number=row.reference_number,
     )
 
 
@@ -142,7 +157,7 @@ def check_number(
     """
     params: dict[str, Any] = {
         "insurer": query.insurer, "symbol": query.symbol, "number": query.number,
-        "birth": query.birth_date,
+        "birth": query.birth_date, "day": query.date_of_care, "institution": institution,
     }  # fmt: skip
     if query.branch is not None:
         params["branch"] = query.branch
@@ -157,10 +172,9 @@ def member_answer(
 ) -> tuple[EligibilityAnswer, int | None]:
     """An insurer's own member by the full tuple, for its staff (no birth date needed)."""
     rows = connection.execute(
-        _BASE.where(
-            c.insurer_number == insured.insurer, c.symbol == insured.symbol,
-            c.number == insured.number, c.branch == insured.branch,
-        )
+        _BY_TUPLE,
+        {"insurer": insured.insurer, "symbol": insured.symbol, "number": insured.number,
+         "branch": insured.branch, "day": day, "institution": ""},
     ).all()  # fmt: skip
     return _decide(connection, rows, day, "", True)
 
@@ -175,21 +189,21 @@ def _decide(
     if len(people) > 1:
         # Cards without 枝番 name a household; twins share the birth date too.
         chosen = [_latest([x for x in rows if x.person_id == pid], day) for pid in sorted(people)]
-        results = [_answer_for(connection, row, day, institution, False) for row in chosen]
+        results = [_answer_for(row, False) for row in chosen]
         return EligibilityAnswer(Validity.MULTIPLE, day, results), None
     person_id = rows[0].person_id
     consented = active_consents(connection, person_id, institution, day)
     show_limit = limit_consent or ConsentCategory.LIMIT in consented
     in_force = [row for row in rows if _covers(row, day)]
     if in_force:
-        answer = _answer_for(connection, in_force[0], day, institution, show_limit)
+        answer = _answer_for(in_force[0], show_limit)
         return EligibilityAnswer(Validity.VALID, day, [answer], consented), person_id
     latest = _latest(rows, day)
     elsewhere = connection.scalar(
         _IN_FORCE_ELSEWHERE, {"person": person_id, "coverage": latest.coverage_id, "day": day}
     )
     validity = Validity.REPLACED if elsewhere is not None else Validity.INVALID
-    answer = _answer_for(connection, latest, day, institution, False)
+    answer = _answer_for(latest, False)
     return EligibilityAnswer(validity, day, [answer], consented), person_id
 
 
@@ -202,19 +216,21 @@ def check_person(
     limit_consent: bool = False,
 ) -> EligibilityAnswer:
     """A check for a person identified by their card: every coverage in force on ``day``."""
-    rows = connection.execute(_BY_PERSON, {"person": person_id}).all()
+    rows = connection.execute(
+        _BY_PERSON, {"person": person_id, "day": day, "institution": institution}
+    ).all()
     if not rows:
         return EligibilityAnswer(Validity.NOT_FOUND, day)
     consented = active_consents(connection, person_id, institution, day)
     show_limit = limit_consent or ConsentCategory.LIMIT in consented
     in_force = [row for row in rows if _covers(row, day)]
     if len(in_force) == 1:
-        answer = _answer_for(connection, in_force[0], day, institution, show_limit)
+        answer = _answer_for(in_force[0], show_limit)
         return EligibilityAnswer(Validity.VALID, day, [answer], consented)
     if len(in_force) > 1:
         # Two insurers on the same day (資格重複): the institution must ask which card applies.
-        results = [_answer_for(connection, row, day, institution, show_limit) for row in in_force]
+        results = [_answer_for(row, show_limit) for row in in_force]
         return EligibilityAnswer(Validity.MULTIPLE, day, results, consented)
     latest = _latest(rows, day)
-    answer = _answer_for(connection, latest, day, institution, False)
+    answer = _answer_for(latest, False)
     return EligibilityAnswer(Validity.INVALID, day, [answer], consented)

@@ -63,6 +63,28 @@ card_certificates = sa.Table(
     sa.Index("ix_card_certificates_person", "person_id"),
 )
 
+# PIN-mode challenges (暗証番号モード), shared by every server process: a challenge issued by
+# one worker is answered by whichever worker the next request reaches.
+card_challenges = sa.Table(
+    "card_challenges",
+    metadata,
+    sa.Column("challenge_id", sa.String(32), primary_key=True),
+    sa.Column("institution_code", sa.String(10), nullable=False),
+    sa.Column("nonce", sa.String(64), nullable=False),  # hex of the 32 bytes the card signs
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    # Kept this long after expiry so a late use is refused precisely, then purged.
+    sa.Column("forget_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+)
+
+# Face-mode attestations already used (顔認証): a replay to another worker is refused too.
+card_replays = sa.Table(
+    "card_replays",
+    metadata,
+    sa.Column("token", sa.String(120), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
 consents = sa.Table(
     "consents",
     metadata,

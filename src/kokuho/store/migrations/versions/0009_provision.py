@@ -1,14 +1,14 @@
 """The provision room: provisions and statutory requests with their states, their append-only
 steps, and the reviewers (委員会).
 
-Revision ID: 0011
-Revises: 0008 (main's head when written; the integrator re-chains)
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
+revision = "0009"
 down_revision = "0008"
 
 

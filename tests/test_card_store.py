@@ -1,0 +1,213 @@
+"""Card state shared by server processes (challenges, used attestations in the database) and
+the bound on how long a revocation takes to reach a running server (REVOCATION_SECONDS).
+
+"Two workers" here are two engines and two desks on one database, as two server processes
+have; tests/test_workers.py runs two real uvicorn processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from kokuho.registry import import_changes, load_insurers
+from kokuho.registry import tables as r
+from kokuho.store import connect
+from kokuho.verify import (
+    AccessDenied,
+    Authenticator,
+    CardDesk,
+    EligibilityService,
+    Principal,
+    Validity,
+    issue_cards,
+    issue_credential,
+    load_institutions,
+    open_authority,
+    register_terminal,
+    revoke_card,
+)
+from kokuho.verify._card_store import DatabaseChallenges, DatabaseReplayGuard
+from kokuho.verify._cards import REVOCATION_SECONDS
+from kokuho.verify._pki import CardRejected, signed_message
+from kokuho.verify._pki_sim import Card, Terminal
+from kokuho.verify._tables import card_certificates, card_challenges, terminals
+from tests.feedfiles import acquire, write_changes, write_csv, write_insurers
+
+CLINIC = "3710112347"
+PHARMACY = "3740112341"
+KEY = b"s" * 32
+NOW = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def rejected(call: object) -> str:
+    with pytest.raises(CardRejected) as refused:
+        call()  # type: ignore[operator]
+    return refused.value.reason_code
+
+
+# -- challenges and replays across processes ------------------------------------------------
+
+
+def test_a_challenge_issued_by_one_worker_is_answered_by_another(database_url: str) -> None:
+    one, other = connect(database_url), connect(database_url)
+    first, second = DatabaseChallenges(one), DatabaseChallenges(other)
+    challenge = first.issue(NOW, CLINIC)
+    assert challenge.expires_at == NOW + dt.timedelta(seconds=60)
+    # Another institution is refused and does not spoil the challenge.
+    assert rejected(lambda: second.consume(challenge.id, NOW, PHARMACY)) == (
+        "challenge_other_institution"
+    )
+    assert second.consume(challenge.id, NOW + dt.timedelta(seconds=59), CLINIC) == challenge.nonce
+    # Single use, whichever worker sees the second attempt.
+    assert rejected(lambda: first.consume(challenge.id, NOW, CLINIC)) == "challenge_replayed"
+    assert rejected(lambda: second.consume(challenge.id, NOW, CLINIC)) == "challenge_replayed"
+    assert rejected(lambda: first.consume("0" * 32, NOW, CLINIC)) == "unknown_challenge"
+    one.dispose()
+    other.dispose()
+
+
+def test_challenge_lifetime_retention_and_purge(engine: sa.Engine) -> None:
+    store = DatabaseChallenges(engine)
+    late, gone = store.issue(NOW, CLINIC), store.issue(NOW, CLINIC)
+    # At exactly 60 s the challenge is expired, and that use spends it.
+    expiry = NOW + dt.timedelta(seconds=60)
+    assert rejected(lambda: store.consume(late.id, expiry, CLINIC)) == "challenge_expired"
+    assert rejected(lambda: store.consume(late.id, expiry, CLINIC)) == "challenge_replayed"
+    # Remembered 5 minutes after expiry; after that it is unknown (never accepted).
+    forgotten = expiry + dt.timedelta(minutes=5)
+    assert rejected(lambda: store.consume(gone.id, forgotten, CLINIC)) == "unknown_challenge"
+    # A later issue purges rows past their retention (this process's first issue purges).
+    DatabaseChallenges(engine).issue(forgotten, CLINIC)
+    with engine.connect() as connection:
+        left = set(connection.scalars(sa.select(card_challenges.c.challenge_id)))
+    assert late.id not in left and gone.id not in left and len(left) == 1
+
+
+def test_a_face_attestation_is_single_use_across_workers(database_url: str) -> None:
+    one, other = connect(database_url), connect(database_url)
+    expires = NOW + dt.timedelta(seconds=120)
+    assert DatabaseReplayGuard(one).claim("face:reader-1:ab", expires, NOW)
+    assert not DatabaseReplayGuard(other).claim("face:reader-1:ab", expires, NOW)
+    assert not DatabaseReplayGuard(one).claim("face:reader-1:ab", expires, NOW)
+    assert DatabaseReplayGuard(other).claim("face:reader-1:ac", expires, NOW)
+    one.dispose()
+    other.dispose()
+
+
+# -- revocation within the bound -------------------------------------------------------------
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def cards(engine: sa.Engine, tmp_path: Path) -> Iterator[tuple[EligibilityService, Clock, Card]]:
+    load_insurers(engine, write_insurers(tmp_path / "i.csv"))
+    import_changes(engine, write_changes(tmp_path / "c.csv", [acquire("K1", "2020-04-01")]))
+    with engine.begin() as connection:
+        taro = connection.scalar(sa.select(r.persons.c.person_id))
+        connection.execute(
+            r.person_mynumbers.insert().values(
+                person_id=taro, mynumber_hmac="a" * 64, resident_id="00000000001",
+                verified_at=dt.datetime.now(dt.UTC), request_id=1,
+            )
+        )  # fmt: skip
+    row = {"institution_code": CLINIC, "name": "讃岐クリニック", "status": "active"}
+    load_institutions(engine, write_csv(tmp_path / "inst.csv", list(row), [row]))
+    now = dt.datetime.now(dt.UTC)
+    open_authority(tmp_path / "ca", now - dt.timedelta(days=1))
+    issue_cards(engine, KEY, tmp_path / "ca", tmp_path / "cards", now)
+    clock = Clock()
+    service = EligibilityService(engine, KEY)
+    service.cards = CardDesk(engine, KEY, tmp_path / "ca", clock=clock)
+    [card_file] = (tmp_path / "cards").glob("*.pem")
+    yield service, clock, Card.load(card_file)
+    service.close()
+
+
+def clinic(engine: sa.Engine) -> Principal:
+    _, token = issue_credential(engine, label="受付", institution=CLINIC)
+    return Authenticator(engine).authenticate(token)
+
+
+def by_pin(service: EligibilityService, caller: Principal, card: Card) -> Validity:
+    challenge = service.card_challenge(caller)
+    result = service.check_card(
+        caller, certificate_pem=card.certificate_pem, day=dt.date.today(), purpose="care",
+        challenge_id=challenge.id, signature=card.sign(signed_message(challenge.nonce, CLINIC)),
+    )  # fmt: skip
+    return result.answer.validity
+
+
+def by_face(
+    service: EligibilityService, caller: Principal, card: Card, reader: Terminal
+) -> Validity:
+    attestation = reader.attest(card.certificate_pem, CLINIC, dt.datetime.now(dt.UTC))
+    result = service.check_card(
+        caller, certificate_pem=card.certificate_pem, day=dt.date.today(), purpose="care",
+        attestation=attestation,
+    )  # fmt: skip
+    return result.answer.validity
+
+
+def refusal(call: object) -> str:
+    with pytest.raises(AccessDenied) as denied:
+        call()  # type: ignore[operator]
+    return denied.value.reason
+
+
+def test_the_stated_bound_is_seconds() -> None:
+    assert 0 < REVOCATION_SECONDS <= 10
+
+
+def test_a_revoked_card_is_refused_within_the_bound(
+    cards: tuple[EligibilityService, Clock, Card], engine: sa.Engine, tmp_path: Path
+) -> None:
+    service, clock, card = cards
+    caller = clinic(engine)
+    assert by_pin(service, caller, card) == Validity.VALID
+    # The CA publishes a new CRL (the file is replaced); no one tells the server.
+    revoke_card(tmp_path / "ca", card.serial, dt.datetime.now(dt.UTC))
+    clock.now += REVOCATION_SECONDS
+    assert refusal(lambda: by_pin(service, caller, card)) == "card_revoked"
+
+
+def test_a_revoked_reader_is_refused_within_the_bound(
+    cards: tuple[EligibilityService, Clock, Card], engine: sa.Engine
+) -> None:
+    service, clock, card = cards
+    caller, reader = clinic(engine), Terminal.create("reader-1")
+    register_terminal(engine, CLINIC, reader.terminal_id, reader.public_key)
+    assert by_face(service, caller, card, reader) == Validity.VALID
+    with engine.begin() as connection:
+        connection.execute(
+            terminals.update()
+            .where(terminals.c.terminal_id == "reader-1")
+            .values(revoked_at=dt.datetime.now(dt.UTC))
+        )
+    clock.now += REVOCATION_SECONDS
+    assert refusal(lambda: by_face(service, caller, card, reader)) == "card_bad_attestation"
+
+
+def test_an_unlinked_certificate_code_stops_answering_within_the_bound(
+    cards: tuple[EligibilityService, Clock, Card], engine: sa.Engine
+) -> None:
+    service, clock, card = cards
+    caller = clinic(engine)
+    assert by_pin(service, caller, card) == Validity.VALID
+    with engine.begin() as connection:
+        connection.execute(card_certificates.delete())
+    clock.now += REVOCATION_SECONDS
+    # A genuine card the register no longer links to anyone: 該当資格なし.
+    assert by_pin(service, caller, card) == Validity.NOT_FOUND
