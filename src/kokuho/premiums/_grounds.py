@@ -152,13 +152,12 @@ def _check_persons(
 ) -> Iterator[RowError]:
     """Unknown residents, and ages the ground does not allow (on the ground's date)."""
     r = tables.residents.c
-    births = dict(
-        connection.execute(
-            sa.select(r.resident_id, r.birth_date).join(
-                wanted, wanted.c.resident_id == r.resident_id
-            )
-        ).tuples()
+    query = sa.select(r.resident_id, r.birth_date).join(
+        wanted, wanted.c.resident_id == r.resident_id
     )
+    births: dict[str, dt.date] = {
+        row.resident_id: row.birth_date for row in connection.execute(query)
+    }
     rules = ground_rules()
     for record in records:
         birth = births.get(record["resident_id"])
@@ -274,7 +273,7 @@ def grounds_for_year(connection: sa.Connection, fiscal_year: int) -> dict[str, Y
         g.on < year_end, sa.or_(g.ground == FORMER_DEPENDANT, g.on >= earliest)
     )
     found: dict[str, tuple[dt.date | None, bool]] = {}
-    for resident_id, ground, on in connection.execute(query).tuples():
+    for resident_id, ground, on in connection.execute(query):
         leaving, former = found.get(resident_id, (None, False))
         if ground == FORMER_DEPENDANT:
             former = True
@@ -302,7 +301,7 @@ class GroundCount:
 def ground_counts(engine: sa.Engine) -> list[GroundCount]:
     g = premium_reduction_grounds.c
     with engine.connect() as connection:
-        rows = connection.execute(sa.select(g.resident_id, g.ground, g.on)).tuples().all()
+        rows = connection.execute(sa.select(g.resident_id, g.ground, g.on)).all()
     persons: dict[tuple[str, int], set[str]] = {}
     for resident_id, ground, on in rows:
         persons.setdefault((ground, _fiscal_year_of(on)), set()).add(resident_id)
