@@ -33,7 +33,9 @@ from kokuho.ids import mynumber_check
 from kokuho.premiums import (
     Assessment,
     HouseholdInput,
+    UnknownMunicipality,
     assess,
+    ground_counts,
     grounds_for_year,
     household_inputs,
     household_tables,
@@ -42,7 +44,7 @@ from kokuho.premiums import (
     tables,
 )
 from kokuho.premiums._households_columnar import household_columns
-from kokuho.registry import FileRejected, import_changes
+from kokuho.registry import FileRejected, import_changes, load_insurers, load_residents
 from kokuho.registry import tables as registry_tables
 from tests.feedfiles import acquire, write_changes, write_csv
 from tests.premiumcases import CITY, city_rules
@@ -52,6 +54,7 @@ from tests.test_premiums_households import (  # noqa: F401  (fixtures)
     households,
     later,
     register,
+    synthetic,
     town,
 )
 from tests.test_premiums_households_columnar import normalised
@@ -184,6 +187,42 @@ def test_both_input_paths_read_the_grounds_alike(grounds_town: sa.Engine, tmp_pa
         for h in household_inputs(grounds_town, TOWN, 2021)
     }
     assert by_household["H4"].reduction == "2" and amounts(by_household["H5"])["medical"] == 23_000
+
+
+def test_the_synthetic_prefecture_has_grounds_both_paths_read_alike(
+    engine: sa.Engine,
+    synthetic: Path,  # noqa: F811
+    mynumber_key: bytes,
+) -> None:
+    """The synthetic prefecture (synth/_grounds.py) plants both grounds; its members get them
+    the same way on both paths."""
+    load_insurers(engine, synthetic / "insurers.csv")
+    changes = sorted((synthetic / "changes").glob("*.csv"), key=lambda p: p.stem.split("_")[::-1])
+    for path in changes:
+        import_changes(engine, path)
+    load_residents(engine, synthetic / "residents.csv", mynumber_key)
+    for path in sorted((synthetic / "incomes").glob("*.csv")):
+        load_incomes(engine, path)
+    report = load_grounds(engine, synthetic / "grounds" / "reduction_grounds.csv")
+    assert report.inserted > 0
+    kinds = {count.ground for count in ground_counts(engine)}
+    assert kinds == {"former_dependant", "involuntary_unemployment"}
+    r = registry_tables.residents.c
+    with engine.connect() as connection:
+        codes = sorted(set(connection.scalars(sa.select(r.municipality_code).distinct())))
+    flagged: set[str] = set()
+    for year in (2020, 2021):
+        for code in codes:
+            try:
+                expected = normalised(*household_tables(household_inputs(engine, code, year)))
+            except UnknownMunicipality:
+                continue
+            found = normalised(*household_columns(engine, code, year))
+            assert found == expected, (code, year)
+            rows = [dict(m) for _, ms in found.values() for m in ms]
+            flagged |= {"former_dependant" for m in rows if m["former_dependant"]}
+            flagged |= {"unemployment" for m in rows if m["involuntary_unemployment_from"]}
+    assert flagged == {"former_dependant", "unemployment"}
 
 
 @pytest.mark.parametrize(
