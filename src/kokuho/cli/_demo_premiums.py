@@ -21,6 +21,7 @@ from kokuho.premiums import (
     collection_rates,
     decide_refunds,
     import_payments,
+    load_grounds,
     load_incomes,
     percent,
     shipped_municipalities,
@@ -41,6 +42,9 @@ def load_premiums(engine: sa.Engine, data: Path, seed: int, console: Console) ->
         )
         if not years:
             raise ValueError(f"{data / 'incomes'}: no income files to assess premiums on")
+        # 旧被扶養者 and 非自発的失業 (docs/formats.md §8a), before the 本算定 that reads them.
+        for path in sorted((data / "grounds").glob("reduction_grounds*.csv")):
+            load_grounds(engine, path)
         runs = [
             assess_fiscal_year(engine, code, year, dt.date(year, *ASSESSED_ON))
             for year in years

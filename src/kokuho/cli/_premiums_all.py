@@ -5,6 +5,7 @@ from __future__ import annotations
 from kokuho.cli import (  # noqa: F401  (each registers its commands on the group)
     _premiums_assess,
     _premiums_collection,
+    _premiums_grounds,
     _premiums_households,
     _premiums_levy,
     _premiums_rules,

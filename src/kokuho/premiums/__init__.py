@@ -67,6 +67,14 @@ from kokuho.premiums._feed_corrections import (
     reassess_after_feed,
     touched_years,
 )
+from kokuho.premiums._grounds import (
+    GroundCount,
+    GroundLoadReport,
+    YearGrounds,
+    ground_counts,
+    grounds_for_year,
+    load_grounds,
+)
 from kokuho.premiums._households import (
     NO_PERSON,
     Household,
@@ -158,6 +166,8 @@ __all__ = [
     "ColumnarInputError",
     "Correction",
     "FeedTouch",
+    "GroundCount",
+    "GroundLoadReport",
     "HOUSEHOLDS_SCHEMA",
     "Household",
     "HouseholdChange",
@@ -207,6 +217,7 @@ __all__ = [
     "StandardRates",
     "UnknownMunicipality",
     "UnplacedMember",
+    "YearGrounds",
     "accounts_close",
     "apportion",
     "arrears",
@@ -224,6 +235,8 @@ __all__ = [
     "explain_household",
     "feed_position",
     "fiscal_year_bounds",
+    "ground_counts",
+    "grounds_for_year",
     "household_account",
     "household_columns",
     "household_inputs",
@@ -236,6 +249,7 @@ __all__ = [
     "levy_document",
     "levy_rows",
     "levy_years",
+    "load_grounds",
     "load_incomes",
     "load_levy_inputs",
     "load_levy_rules",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from kokuho.premiums._grounds import YearGrounds, grounds_for_year
 from kokuho.premiums._households_query import Row, municipal_insurer, rows
 from kokuho.premiums._model import HouseholdInput, Income, Member
 from kokuho.registry import tables
@@ -31,6 +32,7 @@ NO_PERSON = 0
 """``head_person_id`` of a 世帯主 the register holds no person record for (or no 世帯主)."""
 
 SPECIFIED_HOUSEHOLD_YEARS = 8
+_NO_GROUND = YearGrounds(None, False)
 Span = tuple[dt.date, dt.date | None]  # [from, to), to None: open
 
 
@@ -219,20 +221,33 @@ def household_inputs(
 ) -> Iterator[HouseholdInput]:
     """The assessment inputs of every household of the municipality with a 国保 member in the
     fiscal year: members with their coverage in the household, the 世帯主 (also a 擬制世帯主),
-    特定同一世帯所属者, and the previous calendar year's incomes (loaded for ``fiscal_year``).
+    特定同一世帯所属者, and the previous calendar year's incomes (loaded for ``fiscal_year``);
+    the members' 非自発的失業 and 旧被扶養者 grounds (docs/formats.md §8a) that bear on the year.
 
     A person without an income record is 未申告. ``fixed_asset_tax`` sums the members' own
     固定資産税額 (資産割 is levied on the members' assets only).
     """
     start, end = fiscal_year_bounds(fiscal_year)
+    with engine.connect() as connection:
+        grounds = grounds_for_year(connection, fiscal_year)
     for formed in _formed(engine, municipality, start, end, fiscal_year):
         members: list[Member] = []
         for person in formed.members:
             acquired, lost, gaps = _membership(person.spans)
             assert person.person_id is not None
+            # Only a 国保 member holds a ground (特例対象被保険者等, 旧被扶養者): a 擬制世帯主's
+            # or a 特定同一世帯所属者's income is counted as it is.
+            ground = grounds.get(person.resident_id, _NO_GROUND)
             members.append(
                 Member(
-                    person.person_id, person.birth_date, acquired, lost, _income(person), gaps=gaps
+                    person.person_id,
+                    person.birth_date,
+                    acquired,
+                    lost,
+                    _income(person),
+                    involuntary_unemployment_from=ground.involuntary_unemployment_from,
+                    former_dependant=ground.former_dependant,
+                    gaps=gaps,
                 )  # fmt: skip
             )
         ids = {p.resident_id for p in formed.members}

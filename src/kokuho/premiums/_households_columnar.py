@@ -33,6 +33,7 @@ from kokuho.premiums._assess_columnar_tables import (
     NEVER_DAY,
     ColumnarInputError,
 )
+from kokuho.premiums._grounds import YearGrounds, grounds_for_year
 from kokuho.premiums._households import (
     HEAD,
     NO_PERSON,
@@ -235,6 +236,7 @@ def read_households(
     lookback = dt.date(start.year - SPECIFIED_HOUSEHOLD_YEARS, start.month, 1)
     with engine.connect() as connection:
         insurer = municipal_insurer(connection, municipality)
+        grounds = grounds_for_year(connection, fiscal_year)
     dialect = engine.dialect.name
     # SQLite stores ISO text (compared as text); PostgreSQL takes the date.
     first, last = (
@@ -254,14 +256,19 @@ def read_households(
     # Two connections at once: both drivers let the other thread run while the database works.
     with ThreadPoolExecutor(2) as pool:
         s, c = pool.map(lambda query: _read(engine, *query), (stays, coverages))
-    return _form(s, c, start, end)
+    return _form(s, c, start, end, grounds)
 
 
 def _form(
-    s: list[pa.Array], c: list[pa.Array], start: dt.date, end: dt.date
+    s: list[pa.Array],
+    c: list[pa.Array],
+    start: dt.date,
+    end: dt.date,
+    grounds: dict[str, YearGrounds],
 ) -> tuple[pa.Table, pa.Table, Ints]:
     first, after = _day_number(start), _day_number(end)
     household_ids = s[0].cast(pa.string())
+    resident_ids = s[1]
     # Persons and households as contiguous runs: the stays ordered by integer codes of
     # (household, resident) (a hash, then an integer sort: no collation, no string sort).
     house_code = _codes(household_ids)
@@ -358,6 +365,9 @@ def _form(
     is_head_row = np.concatenate([np.zeros(len(chosen), bool), np.ones(len(heads), bool)])
     stay_of = p_first[rows]
     is_member = member[rows] & ~is_head_row
+    leaving, former = _ground_columns(
+        resident_ids.take(pa.array(order[stay_of])), is_member, grounds
+    )
     members = pa.table(
         {
             "household_id": household_ids.take(pa.array(order[stay_of])),
@@ -373,8 +383,8 @@ def _form(
             "declared": pa.array(declared[stay_of]),
             "wage_earner": pa.array(wage_earner[stay_of]),
             "specified_same_household": pa.array(specified[rows] & ~is_head_row),
-            "involuntary_unemployment_from": pa.nulls(len(rows), pa.date32()),
-            "former_dependant": pa.array(np.zeros(len(rows), dtype=bool)),
+            "involuntary_unemployment_from": leaving,
+            "former_dependant": former,
             "delivery_due": pa.nulls(len(rows), pa.date32()),
             "gap_from": _dates(np.where(is_member, gap_from[rows], NEVER_DAY)),
             "gap_to": _dates(np.where(is_member, gap_to[rows], NEVER_DAY)),
@@ -393,6 +403,31 @@ def _form(
     )
     placed = pid[chosen][member[chosen]]
     return members, households, np.setdiff1d(covered, placed)
+
+
+def _ground_columns(
+    residents: pa.Array, is_member: Bools, grounds: dict[str, YearGrounds]
+) -> tuple[pa.Array, pa.Array]:
+    """The members' 非自発的失業 start and 旧被扶養者 flag, as ``household_inputs`` sets them:
+    for 国保 members only (a few per thousand persons hold a ground: a look-up, no join)."""
+    count = len(residents)
+    if not grounds:
+        return pa.nulls(count, pa.date32()), pa.array(np.zeros(count, dtype=bool))
+    keys = sorted(grounds)
+    found = pc.index_in(residents.cast(pa.string()), value_set=pa.array(keys, pa.string()))
+    index = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    hit = (index >= 0) & is_member
+    safe = np.where(hit, index, 0)
+    starts = np.array(
+        [
+            NEVER_DAY if g.involuntary_unemployment_from is None
+            else _day_number(g.involuntary_unemployment_from)
+            for g in (grounds[key] for key in keys)
+        ],
+        dtype=np.int64,
+    )  # fmt: skip
+    flags = np.array([grounds[key].former_dependant for key in keys], dtype=bool)
+    return _dates(np.where(hit, starts[safe], NEVER_DAY)), pa.array(hit & flags[safe])
 
 
 def _gaps(span: Bools, owner: Ints, joined: Ints, left: Ints, persons: int) -> tuple[Ints, Ints]:

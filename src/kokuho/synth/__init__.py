@@ -14,6 +14,7 @@ in the same files real users feed in (docs/formats.md).
                                  重複・多剤 and 資格過誤 cases (synth/_claims.py)
     masters/                     the sample 医薬品・傷病名 masters the claims use
     incomes/incomes_FY{year}.csv 所得 of every resident per fiscal year (synth/_incomes.py)
+    grounds/reduction_grounds.csv 旧被扶養者 and 非自発的失業 grounds (synth/_grounds.py)
     incentives/                  national backdrop, efforts and 収納率 for kokuho.incentives
                                  (synth/_incentive_inputs.py)
     masters/                     the sample 医薬品・傷病名 masters and 後発医薬品 list they use
@@ -47,6 +48,7 @@ from kokuho.synth import (
     _checkups,
     _claims,
     _events,
+    _grounds,
     _incentive_inputs,
     _incomes,
     _people,
@@ -126,6 +128,7 @@ def generate(
     _claims.prepare(out_dir, overwrite)  # claims: likewise
     _incentive_inputs.prepare(out_dir, overwrite)  # incentive inputs: likewise
     _incomes.prepare(out_dir, overwrite)  # incomes: likewise
+    _grounds.prepare(out_dir, overwrite)  # reduction grounds: likewise
     if care:
         _care.prepare(out_dir, overwrite)  # care: likewise
     _boundary.prepare(out_dir, overwrite)  # boundary: likewise
@@ -179,6 +182,10 @@ def _generate(
     incomes = _incomes.write(world, out_dir, seed, resident_ids)
     planted.update(incomes.counts)
     # -- end of incomes
+    # -- reduction grounds (synth/_grounds.py): their own random stream
+    grounds = _grounds.write(world, out_dir, seed, resident_ids)
+    planted.update(grounds.counts)
+    # -- end of reduction grounds
     # -- checkups (synth/_checkups.py): after everything else, from their own random stream
     checkup_files: list[str] = []
     if checkups:
@@ -244,8 +251,8 @@ def _generate(
         end=dt.date.fromordinal(world.last),
         years=years,
         files=tuple(["insurers.csv", "institutions.csv", *sorted(feed.files), "residents.csv",
-                     "mynumber_submissions.csv", *incomes.files, *checkup_files, *claim_files,
-                     *incentive_files, *care_files, *boundary.files]),
+                     "mynumber_submissions.csv", *incomes.files, *grounds.files, *checkup_files,
+                     *claim_files, *incentive_files, *care_files, *boundary.files]),
         counts=dict(sorted(counts.items())),
         overlaps=tuple(overlaps),
         retroactive=tuple(boundary.retroactive),

@@ -329,6 +329,7 @@ class Simulation:
         for dependant in dependants:
             w.lose(w.cov[dependant], day, "99", filed)
             w.join_kokuho(dependant, day, day + w.lag(7, 45))
+            w.ground_events.append(("former_dependant", dependant, day))
         w.counts["turned_75"] += 1
 
     def _on_terms(self, day: int, pid: int, _: int) -> None:
@@ -429,6 +430,7 @@ class Simulation:
                 w.lose(cid, day, "99", lose_filed)
                 joined = day + w.lag(3, 60)
                 w.join_kokuho(pid, day, joined)
+                w.ground_events.append(("involuntary_unemployment", pid, day))
                 for dependant in dependants:
                     w.lose(w.cov[dependant], day, "99", lose_filed)
                     w.join_kokuho(dependant, day, joined)

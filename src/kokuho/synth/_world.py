@@ -144,6 +144,8 @@ class World:
         self.extra: dict[int, int] = {}
         self.halfwidth: set[int] = set()  # insurers hold the カナ氏名 in half-width kana
         self.frozen: set[int] = set()  # planted overlaps: no optional events any more
+        # (ground, person, day) of a possible 旧被扶養者 or 非自発的失業 (synth/_grounds.py)
+        self.ground_events: list[tuple[str, int, int]] = []
 
         # households (世帯)
         self.members: list[list[int]] = []
