@@ -167,6 +167,9 @@ def test_former_dependant_within_and_after_the_two_years(
     medical, support, _ = after.parts
     assert (medical.per_capita, medical.per_household) == (26_800, 19_200)
     assert (support.per_capita, support.per_household) == (9_100, 7_000)
+    # The 所得割 exemption has no end (only the halving is limited to two years): still none.
+    assert all(part.income_levy == 0 for part in after.parts)
+    assert amounts(after) == {"medical": 26_800 + 19_200, "support": 9_100 + 7_000, "care": 0}
 
 
 def test_both_input_paths_read_the_grounds_alike(grounds_town: sa.Engine, tmp_path: Path) -> None:

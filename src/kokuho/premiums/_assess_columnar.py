@@ -325,14 +325,14 @@ def _months(
     full = np.maximum(0, m["salary"] + rest)
     reduced = np.maximum(0, m["salary"] * ratio.numerator // ratio.denominator + rest)
     base = np.where(jobless, reduced[:, None], full[:, None])
+    # The 所得割 exemption has no end; only the 均等割/平等割 halving runs for ``months``.
+    former_member = m["former_dependant"][:, None] & (acquired < _NEVER)[:, None]
     former: Bools = np.asarray(
-        m["former_dependant"][:, None]
-        & (acquired < _NEVER)[:, None]
-        & (month < (acquired + special.former_dependant.months)[:, None]),
+        former_member & (month < (acquired + special.former_dependant.months)[:, None]),
         dtype=bool,
     )
     if special.former_dependant.income_exempt:
-        base = np.where(former, 0, base)
+        base = np.where(former_member, 0, base)
     exempt: Bools = np.zeros_like(covered)
     perinatal = special.perinatal
     if perinatal is not None:

@@ -183,11 +183,13 @@ def member_month(
         notes += ("非自発的失業",)
     base = max(0, salary + income.pension + income.other - national.basic_deduction.value)
     reduction = statutory
-    if member.former_dependant and former_dependant_applies(member, national, index):
+    if member.former_dependant and member.acquired is not None:
+        # The 所得割 exemption has no end; only the 均等割/平等割 halving runs for ``months``.
         notes += ("旧被扶養者",)
         if national.special.former_dependant.income_exempt:
             base = 0
-        reduction = max(reduction, factors.former_dependant_rate)
+        if former_dependant_applies(member, national, index):
+            reduction = max(reduction, factors.former_dependant_rate)
     remaining = 1 - reduction
     if factors.preschool_keep is not None and preschool(member, national.fiscal_year):
         notes += ("未就学児",)

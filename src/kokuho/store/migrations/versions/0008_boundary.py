@@ -2,7 +2,7 @@
 their append-only steps, and 報告徴収 requests with their answers.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 import sqlalchemy as sa
