@@ -5,7 +5,10 @@ database failure reaches the caller as an error, never as a silent answer."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +16,15 @@ import sqlalchemy as sa
 from kokuho.store import connect
 from kokuho.verify._audit import AuditRecord, AuditRecordError, AuditWriter, verify_chain
 from kokuho.verify._tables import audit_log
+
+T = TypeVar("T")
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Runs a coroutine on a fresh loop in its own thread: a test that ran before on this
+    thread (a browser test's driver) may have left an event loop running here."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
 
 
 def record(number: str = "1001", actor: str = "kc_0123456789abcdef") -> AuditRecord:
@@ -38,7 +50,7 @@ def test_each_awaited_record_is_committed_when_the_await_returns(engine: sa.Engi
         found = await asyncio.gather(*(one(str(n)) for n in range(40)), threaded)
         return list(found[:-1])  # type: ignore[arg-type]
 
-    found = asyncio.run(many())
+    found = _run(many)
     writer.close()
     assert all(committed for _, committed in found)
     assert len({seq for seq, _ in found}) == 40
@@ -49,7 +61,7 @@ def test_each_awaited_record_is_committed_when_the_await_returns(engine: sa.Engi
 def test_a_bad_record_is_refused_before_it_is_queued(engine: sa.Engine) -> None:
     writer = AuditWriter(engine)
     with pytest.raises(AuditRecordError, match="actor"):
-        asyncio.run(writer.write_async(record(actor="bad actor\n")))
+        _run(lambda: writer.write_async(record(actor="bad actor\n")))
     writer.close()
     assert verify_chain(engine).records == 0
 
@@ -59,6 +71,6 @@ def test_a_database_failure_reaches_the_caller(tmp_path: Path) -> None:
     bare = connect(f"sqlite:///{tmp_path / 'bare.db'}", migrate=False)
     writer = AuditWriter(bare)
     with pytest.raises(RuntimeError, match="could not be written"):
-        asyncio.run(writer.write_async(record()))
+        _run(lambda: writer.write_async(record()))
     writer.close()
     bare.dispose()

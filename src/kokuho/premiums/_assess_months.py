@@ -185,11 +185,15 @@ def member_month(
     reduction = statutory
     if member.former_dependant and member.acquired is not None:
         # The 所得割 exemption has no end; only the 均等割/平等割 halving runs for ``months``.
-        notes += ("旧被扶養者",)
-        if national.special.former_dependant.income_exempt:
-            base = 0
+        # The notes differ between the two, because a month's shares are cached by its notes.
+        exempt = national.special.former_dependant.income_exempt
         if former_dependant_applies(member, national, index):
+            notes += ("旧被扶養者",)
             reduction = max(reduction, factors.former_dependant_rate)
+        elif exempt:
+            notes += ("旧被扶養者（所得割免除）",)
+        if exempt:
+            base = 0
     remaining = 1 - reduction
     if factors.preschool_keep is not None and preschool(member, national.fiscal_year):
         notes += ("未就学児",)
