@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from kokuho.ids import InsuredId
 from kokuho.registry._csv import read_rows
@@ -114,34 +113,6 @@ _EVENT_KEY: dict[str, sa.types.TypeEngine[Any]] = {
 }  # fmt: skip
 
 
-@contextmanager
-def _wanted(
-    connection: sa.Connection, columns: dict[str, sa.types.TypeEngine[Any]],
-    keys: list[tuple[Any, ...]],
-) -> Iterator[sa.FromClause]:  # fmt: skip
-    """The keys to join on: on PostgreSQL ``unnest`` of one array per column, sent with the
-    query (a temporary table there costs catalog writes, ≈ 10 ms a file of a monthly feed);
-    elsewhere :func:`key_table`."""
-    if connection.dialect.name != "postgresql":
-        with key_table(connection, columns, keys) as table:
-            yield table
-        return
-    arrays = [
-        sa.cast(
-            sa.bindparam(
-                f"wanted_{name}", [key[index] for key in keys], type_=postgresql.ARRAY(kind)
-            ),
-            postgresql.ARRAY(kind),
-        )
-        for index, (name, kind) in enumerate(columns.items())
-    ]
-    yield (
-        sa.func.unnest(*arrays)
-        .table_valued(*(sa.column(name, kind) for name, kind in columns.items()))
-        .render_derived(name="wanted")
-    )
-
-
 def _key(insured: InsuredId) -> tuple[str, str, str, str]:
     return (insured.insurer, insured.symbol, insured.number, insured.branch)
 
@@ -168,7 +139,7 @@ class _Import:
         self.empty = self.connection.scalar(sa.select(persons.c.person_id).limit(1)) is None
         tuples = [] if self.empty else list({event.insured for event in events})
         c = coverages.c
-        with _wanted(self.connection, _TUPLE_KEY, [_key(t) for t in tuples]) as wanted:
+        with key_table(self.connection, _TUPLE_KEY, [_key(t) for t in tuples]) as wanted:
             rows = self.connection.execute(
                 sa.select(coverages).join(
                     wanted,
@@ -211,7 +182,7 @@ class _Import:
         e = feed_events.c
         ids = list({(event.insured.insurer, event.event_id) for event in events})
         if not self.empty:
-            with _wanted(self.connection, _EVENT_KEY, ids) as wanted:
+            with key_table(self.connection, _EVENT_KEY, ids) as wanted:
                 rows = self.connection.execute(
                     sa.select(e.insurer_number, e.event_id, e.digest).join(
                         wanted,
