@@ -7,7 +7,10 @@ coverages, and written in one transaction. A crash at any point leaves the datab
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,9 +271,12 @@ class _Import:
         candidate agrees (a record without a prefecture, namesakes in two prefectures), the
         one with the same written prefecture is taken, else none: a second person record is
         safe, a wrong merge is not."""
+        ids = self.by_key.get(key)
+        if not ids:
+            return None
         candidates = [
             person
-            for person in (self.persons[pid] for pid in self.by_key.get(key, []))
+            for person in (self.persons[pid] for pid in ids)
             if person.key == key and not differing_items(_items(person), five)
         ]
         if len(candidates) > 1:
@@ -355,6 +361,20 @@ def _five(event: Event) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic collector off while a file is read and applied: the pass allocates a few
+    objects a row and frees none of them, so every collection walks the growing picture for
+    nothing (≈ 20 % of a large file's import). Reference counting still frees at once."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def import_changes(engine: sa.Engine, path: Path, *, load_good_rows: bool = False) -> ImportReport:
     """Loads one change-feed file (docs/formats.md §2).
 
@@ -362,6 +382,11 @@ def import_changes(engine: sa.Engine, path: Path, *, load_good_rows: bool = Fals
     nothing is written then. Rows already applied (same insurer and event id, same content)
     count as duplicates, so a second load of the same file changes nothing.
     """
+    with _collector_paused():
+        return _import_changes(engine, path, load_good_rows=load_good_rows)
+
+
+def _import_changes(engine: sa.Engine, path: Path, *, load_good_rows: bool) -> ImportReport:
     name = str(path)
     report = ImportReport(file=name, sha256=_sha256(path))
     events: list[Event] = []

@@ -37,9 +37,17 @@ def key_table(
         *(sa.Column(name, kind) for name, kind in columns.items()),
         prefixes=["TEMPORARY"],
     )
-    table.create(connection)
+    # Plain DDL: the table is new each time, so SQLAlchemy's DDL compiler (no cache) cost
+    # more than the look-up itself on the small files of a monthly feed.
+    preparer = connection.dialect.identifier_preparer
+    types = connection.dialect.type_compiler_instance
+    target = preparer.format_table(table)
+    definition = ", ".join(
+        f"{preparer.quote(name)} {types.process(kind)}" for name, kind in columns.items()
+    )
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {target} ({definition})")
     try:
         bulk_insert(connection, table, list(columns), keys)
         yield table
     finally:
-        table.drop(connection)
+        connection.exec_driver_sql(f"DROP TABLE {target}")
