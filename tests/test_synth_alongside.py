@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
 from kokuho.synth import generate
-from kokuho.synth._alongside import Alongside
+from kokuho.synth._alongside import Alongside, can_fork
+
+NO_FORK = "no fork here (one CPU, no fork, or other threads): both runs would be the same path"
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -24,6 +27,8 @@ def _digests(folder: Path) -> dict[str, str]:
 def test_claims_alongside_write_what_one_process_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not can_fork():
+        pytest.skip(NO_FORK)
     alongside = generate(tmp_path / "two", seed=7, persons=400)
     with monkeypatch.context() as one_cpu:
         # One CPU: the claims run in the caller, after the checkups, as before the fork.
@@ -45,9 +50,24 @@ def test_a_failure_in_the_second_process_is_raised_in_the_caller() -> None:
         job.result()
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: the work runs in the caller")
 def test_the_value_comes_back_from_the_child() -> None:
+    if not can_fork():
+        pytest.skip(
+            "no fork here (one CPU, no fork, or other threads): the work runs in the caller"
+        )
     parent = os.getpid()
     job = Alongside(os.getpid)
     child = job.result()
     assert child != parent  # it did run elsewhere
+
+
+def test_with_another_thread_running_the_work_stays_in_the_caller() -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not can_fork()
+        assert Alongside(os.getpid).result() == os.getpid()
+    finally:
+        release.set()
+        other.join()

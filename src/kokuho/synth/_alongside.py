@@ -3,7 +3,9 @@
 The claims (synth/_claims.py) read the simulated world and draw from their own random
 stream, and nothing else reads what they write: a forked child inherits the world as it is
 (copy-on-write, nothing pickled) and writes the same bytes it would have written in the
-parent. Where fork is unavailable, or there is one CPU, the work runs in the caller, later.
+parent. Where fork is unavailable, or there is one CPU, or the caller runs other threads (a
+fork copies only the calling thread, and a lock another one held would never be released in
+the child), the work runs in the caller, later.
 """
 
 from __future__ import annotations
@@ -11,10 +13,20 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def can_fork() -> bool:
+    """Whether ``Alongside`` runs its work in a forked child here and now."""
+    return (
+        (os.cpu_count() or 1) >= 2
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
 
 
 class Alongside(Generic[T]):
@@ -24,7 +36,7 @@ class Alongside(Generic[T]):
     def __init__(self, work: Callable[[], T]) -> None:
         self._work = work
         self._process: multiprocessing.process.BaseProcess | None = None
-        if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if not can_fork():
             return
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
