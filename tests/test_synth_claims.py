@@ -31,7 +31,7 @@ from kokuho.claims import (
     read_generic_list,
     sample_masters,
 )
-from kokuho.synth import _checkups, _claims, generate
+from kokuho.synth import _alongside, _checkups, _claims, generate
 from kokuho.synth._claims_config import load_config, parse
 from kokuho.synth._claims_people import People
 from kokuho.synth._claims_records import drug_points
@@ -87,6 +87,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_claims, "write", keep)
+        # The world is kept by ``keep`` in this process: no forked claims writer.
+        patch.setattr(_alongside, "can_fork", lambda: False)
         generate(out, seed=SEED, persons=PERSONS, start=START, years=1)
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
     files = {

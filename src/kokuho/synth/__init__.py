@@ -54,6 +54,7 @@ from kokuho.synth import (
     _people,
     _residents,
 )
+from kokuho.synth._alongside import Alongside
 from kokuho.synth._boundary import PlantedDependant, PlantedRetroactive
 from kokuho.synth._data import load_names, load_prefecture
 from kokuho.synth._institutions import write_institutions
@@ -175,6 +176,9 @@ def _generate(
     write_insurers(out_dir / "insurers.csv", prefecture.insurers)
     institutions = write_institutions(out_dir / "institutions.csv", prefecture, persons, seed)
     report("residents and My Numbers")
+    # The claims need only the world and institutions.csv, both done: written by a second
+    # process meanwhile (synth/_alongside.py), the same bytes as in this one.
+    claims_job = Alongside(lambda: _claims.write(world, out_dir, seed)) if claims else None
     resident_ids: dict[int, str] = {}
     planted = _residents.write(world, out_dir, resident_ids)
     # -- incomes (synth/_incomes.py): their own random stream
@@ -196,9 +200,9 @@ def _generate(
     # -- end of checkups
     # -- claims (synth/_claims.py): after the checkups, from their own random stream
     claim_files: list[str] = []
-    if claims:
+    if claims_job is not None:
         report("claims")
-        claims_written = _claims.write(world, out_dir, seed, report=report)
+        claims_written = claims_job.result()
         claim_files = claims_written.files
         planted.update(claims_written.counts)
     # -- end of claims
