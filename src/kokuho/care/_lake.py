@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +41,11 @@ from kokuho.store import (
     atomic_file,
     exclusive_lock,
     fsync_folders,
-    sweep_temporary,
+    manifest_files,
+    read_manifest,
+    sweep_uncommitted,
+    taking_back,
+    write_manifest,
 )
 
 _S, _I, _D = pa.string(), pa.int64(), pa.date32()
@@ -112,8 +115,7 @@ class _Manifest:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def files(self, table: str) -> list[str]:
-        prefix = f"{table}/"
-        return sorted(n for e in self.sources.values() for n in e["files"] if n.startswith(prefix))
+        return manifest_files(self.sources.values(), table)
 
 
 def _month(day: dt.date) -> str:
@@ -234,7 +236,7 @@ class CareLake:
             self._sweep(manifest)
             parsed = self._parse(paths, kind, manifest)
             entries: dict[str, dict[str, Any]] = {}
-            try:
+            with taking_back(written):
                 for path, digest, value, repeated in parsed:
                     if value is None:
                         entry = manifest.sources.get(digest) or entries[digest]
@@ -257,10 +259,6 @@ class CareLake:
                     fsync_folders(p.parent for p in written)
                     manifest.sources.update(entries)
                     self._write_manifest(manifest)
-            except BaseException:
-                for file in written:
-                    file.unlink(missing_ok=True)
-                raise
         return CareIngestReport(tuple(reports))
 
     def _parse(
@@ -335,34 +333,14 @@ class CareLake:
         return names
 
     def _sweep(self, manifest: _Manifest) -> list[Path]:
-        removed: list[Path] = []
-        for name in SCHEMAS:
-            folder = self.root / name
-            removed += sweep_temporary(folder)
-            committed = {self.root / f for f in manifest.files(name)}
-            if folder.is_dir():
-                for path in sorted(folder.glob("**/*.parquet")):
-                    if path.is_file() and path not in committed:
-                        path.unlink()
-                        removed.append(path)
-        return removed + sweep_temporary(self.root, recursive=False, of=_MANIFEST)
+        return sweep_uncommitted(self.root, SCHEMAS, manifest.files, _MANIFEST)
 
     def _read_manifest(self) -> _Manifest:
-        path = self.root / _MANIFEST
-        if not path.exists():
-            return _Manifest()
-        raw = json.loads(path.read_text("utf-8"))
-        if raw.get("format") != _FORMAT:
-            raise ValueError(f"{path}: unknown manifest format {raw.get('format')!r}")
-        return _Manifest(sources={entry["digest"]: entry for entry in raw["sources"]})
+        sources, _ = read_manifest(self.root / _MANIFEST, _FORMAT, "sources")
+        return _Manifest(sources=sources)
 
     def _write_manifest(self, manifest: _Manifest) -> None:
-        body = {
-            "format": _FORMAT,
-            "sources": [{"digest": d, **e} for d, e in sorted(manifest.sources.items())],
-        }
-        with atomic_file(self.root / _MANIFEST) as temporary:
-            temporary.write_text(json.dumps(body, ensure_ascii=False, indent=1), "utf-8")
+        write_manifest(self.root / _MANIFEST, _FORMAT, "sources", manifest.sources)
 
 
 def _report(path: Path, digest: str, entry: dict[str, Any], *, skipped: bool) -> CareIngested:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import multiprocessing
 import os
 from collections.abc import Collection, Iterator, Sequence
@@ -65,7 +64,11 @@ from kokuho.store import (
     atomic_file,
     exclusive_lock,
     fsync_folders,
-    sweep_temporary,
+    manifest_files,
+    read_manifest,
+    sweep_uncommitted,
+    taking_back,
+    write_manifest,
 )
 
 #: 傷病名マスター in the lake (kokuho's own table; not in ``_schema``).
@@ -153,13 +156,7 @@ class _Manifest:
         if table in MASTER_TABLES:
             entry = self.masters.get(table)
             return [entry["file"]] if entry else []
-        prefix = f"{table}/"
-        return sorted(
-            name
-            for entry in self.sources.values()
-            for name in entry["files"]
-            if name.startswith(prefix)
-        )
+        return manifest_files(self.sources.values(), table)
 
 
 class ClaimsLake:
@@ -268,7 +265,7 @@ class ClaimsLake:
             if workers is None:
                 large = sum(length for _, _, length in fresh) > PARALLEL_BYTES
                 workers = min(os.cpu_count() or 1, 4) if large else 1
-            try:
+            with taking_back(written):
                 chunks = _chunks(fresh, workers)
                 problems = self._write_chunks(chunks, workers, written, entries)
                 if problems:
@@ -277,12 +274,6 @@ class ClaimsLake:
                     fsync_folders(p.parent for p in written)
                     manifest.sources.update(entries)
                     self._write_manifest(manifest)
-            except BaseException:
-                # Not committed: take back what was renamed into place, so a failed ingest
-                # leaves the folders as they were.
-                for file in written:
-                    file.unlink(missing_ok=True)
-                raise
         known = {**manifest.sources, **entries}
         reports = [
             _report(self.root, path, digest, known[digest], skipped)
@@ -361,18 +352,7 @@ class ClaimsLake:
 
     def _sweep(self, manifest: _Manifest) -> list[Path]:
         """``vacuum`` with the lock held."""
-        removed: list[Path] = []
-        for name in SCHEMAS:
-            folder = self.root / name
-            removed += sweep_temporary(folder)
-            committed = {self.root / f for f in manifest.files(name)}
-            if folder.is_dir():
-                for path in sorted(folder.glob("**/*.parquet")):
-                    if path.is_file() and path not in committed:
-                        path.unlink()
-                        removed.append(path)
-        # The manifest's own temporary file only: the checkup lake shares the root.
-        return removed + sweep_temporary(self.root, recursive=False, of=_MANIFEST)
+        return sweep_uncommitted(self.root, SCHEMAS, manifest.files, _MANIFEST)
 
     def _replace_master(self, name: str, table: pa.Table, sources: dict[str, Path]) -> int:
         digest = hashlib.sha256()
@@ -396,25 +376,12 @@ class ClaimsLake:
         return int(table.num_rows)
 
     def _read_manifest(self) -> _Manifest:
-        path = self.root / _MANIFEST
-        if not path.exists():
-            return _Manifest()
-        raw = json.loads(path.read_text("utf-8"))
-        if raw.get("format") != _FORMAT:
-            raise ValueError(f"{path}: unknown manifest format {raw.get('format')!r}")
-        return _Manifest(
-            sources={entry["digest"]: entry for entry in raw["sources"]},
-            masters=dict(raw.get("masters", {})),
-        )
+        sources, raw = read_manifest(self.root / _MANIFEST, _FORMAT, "sources")
+        return _Manifest(sources=sources, masters=dict(raw.get("masters", {})))
 
     def _write_manifest(self, manifest: _Manifest) -> None:
-        body = {
-            "format": _FORMAT,
-            "sources": [{"digest": d, **e} for d, e in sorted(manifest.sources.items())],
-            "masters": manifest.masters,
-        }
-        with atomic_file(self.root / _MANIFEST) as temporary:
-            temporary.write_text(json.dumps(body, ensure_ascii=False, indent=1), "utf-8")
+        extra = {"masters": manifest.masters}
+        write_manifest(self.root / _MANIFEST, _FORMAT, "sources", manifest.sources, extra)
 
 
 def _chunks(fresh: list[tuple[Path, str, int]], workers: int) -> list[list[tuple[Path, str]]]:

@@ -24,6 +24,13 @@ from kokuho.store._files import (
     sweep_temporary,
 )
 from kokuho.store._keys import chunks, key_table
+from kokuho.store._lake_files import (
+    manifest_files,
+    read_manifest,
+    sweep_uncommitted,
+    taking_back,
+    write_manifest,
+)
 from kokuho.store._problems import FileProblem, FileProblemsError
 from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
 
@@ -57,6 +64,11 @@ __all__ = [
     "is_temporary",
     "sweep_temporary",
     "key_table",
+    "manifest_files",
+    "read_manifest",
+    "sweep_uncommitted",
+    "taking_back",
+    "write_manifest",
     "metadata",
     "upgrade",
 ]
