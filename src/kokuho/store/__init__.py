@@ -33,6 +33,7 @@ from kokuho.store._lake_files import (
 )
 from kokuho.store._problems import FileProblem, FileProblemsError
 from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
+from kokuho.store._yaml_nodes import YamlNode
 
 __all__ = [
     "Analytics",
@@ -46,6 +47,7 @@ __all__ = [
     "ReadRouter",
     "ReplicaStatus",
     "UnconfirmedValue",
+    "YamlNode",
     "data_files",
     "data_path",
     "data_text",
