@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
+from kokuho.cli._corrections import echo_decisions
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._premiums import premiums
 from kokuho.premiums import (
@@ -40,7 +41,6 @@ _STAGES = {
     "assess": "本算定 (assessing)",
     "record": "調定の記録 (recording the charges)",
 }
-_KINDS = {"initial": "当初賦課", "increase": "増額賦課", "decrease": "減額賦課"}
 
 
 def _municipality(value: str) -> str:
@@ -182,11 +182,7 @@ def reassess_command(
             f"{run.households} 世帯, {len(run.changes)} decisions, {run.unchanged} unchanged, "
             f"{len(run.refused)} refused; 差額 {run.difference:+,}円"
         )
-        for c in run.changes:
-            change = f"{c.previous_total:,}円 → {c.total:,}円"
-            click.echo(f"  {c.household_id} {_KINDS[c.kind]}: {change}")
-        for r in run.refused:
-            click.echo(f"  {r.household_id} refused: {r.reason}")
+        echo_decisions(run)
     if run.refused:
         sys.exit(2)
 

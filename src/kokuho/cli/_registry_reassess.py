@@ -15,9 +15,8 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
+from kokuho.cli._corrections import echo_decisions
 from kokuho.cli._output import fail
-
-_KINDS = {"initial": "当初賦課", "increase": "増額賦課", "decrease": "減額賦課"}
 
 
 def reassess_options(function: Any) -> Any:
@@ -84,8 +83,4 @@ def echo_runs(runs: list[Any]) -> None:
             f"{len(run.changes)} decisions, {run.unchanged} unchanged, "
             f"{len(run.refused)} refused; 差額 {run.difference:+,}円"
         )
-        for c in run.changes:
-            change = f"{c.previous_total:,}円 → {c.total:,}円"
-            click.echo(f"  {c.household_id} {_KINDS[c.kind]}: {change}")
-        for r in run.refused:
-            click.echo(f"  {r.household_id} refused: {r.reason}")
+        echo_decisions(run)
