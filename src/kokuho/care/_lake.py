@@ -38,10 +38,13 @@ from kokuho.config import Settings
 from kokuho.store import (
     Analytics,
     FileProblem,
+    IngestTally,
     atomic_file,
     exclusive_lock,
     fsync_folders,
+    lake_table,
     manifest_files,
+    months_only,
     read_manifest,
     sweep_uncommitted,
     taking_back,
@@ -94,16 +97,8 @@ class CareIngested:
 
 
 @dataclass(frozen=True, slots=True)
-class CareIngestReport:
+class CareIngestReport(IngestTally):
     files: tuple[CareIngested, ...] = ()
-
-    @property
-    def ingested(self) -> int:
-        return sum(1 for f in self.files if not f.skipped)
-
-    @property
-    def skipped(self) -> int:
-        return sum(1 for f in self.files if f.skipped)
 
     @property
     def rows(self) -> int:
@@ -178,20 +173,14 @@ class CareLake:
         if name not in SCHEMAS:
             raise CareTableMissing(f"the care lake has no table {name!r}")
         found = self._read_manifest().files(name)
-        if months is not None and name in CLAIM_TABLES:
-            wanted = {f"service_month={m}" for m in months}
-            found = [f for f in found if f.split("/")[1] in wanted]
+        if name in CLAIM_TABLES:
+            found = months_only(found, months)
         return [self.root / f for f in found]
 
     def table(self, name: str, months: Collection[str] | None = None) -> ir.Table:
         """Table ``name`` (``care_claims``, ``care_services``, ``care_totals``,
         ``care_certifications``) as an ``ibis.Table``; empty when nothing was ingested."""
-        files = self.files(name, months)
-        if not files:
-            rows = pa.Table.from_pylist([], schema=pa.schema(SCHEMAS[name]))
-            empty: ir.Table = self.analytics.empty_table(name, rows)
-            return empty
-        table: ir.Table = self.analytics.read_parquet(files)
+        table: ir.Table = lake_table(self.analytics, name, self.files(name, months), SCHEMAS[name])
         return table
 
     def certifications(self) -> list[Certification]:

@@ -61,10 +61,13 @@ from kokuho.claims._workers import die_with_parent
 from kokuho.config import Settings
 from kokuho.store import (
     Analytics,
+    IngestTally,
     atomic_file,
     exclusive_lock,
     fsync_folders,
+    lake_table,
     manifest_files,
+    months_only,
     read_manifest,
     sweep_uncommitted,
     taking_back,
@@ -127,16 +130,8 @@ class IngestedFile:
 
 
 @dataclass(frozen=True, slots=True)
-class ClaimsIngestReport:
+class ClaimsIngestReport(IngestTally):
     files: tuple[IngestedFile, ...] = ()
-
-    @property
-    def ingested(self) -> int:
-        return sum(1 for f in self.files if not f.skipped)
-
-    @property
-    def skipped(self) -> int:
-        return sum(1 for f in self.files if f.skipped)
 
     @property
     def claims(self) -> int:
@@ -184,9 +179,8 @@ class ClaimsLake:
         if name not in SCHEMAS:
             raise ClaimsTableMissing(f"the claims lake has no table {name!r}", name)
         found = self._read_manifest().files(name)
-        if months is not None and name in CLAIM_TABLES:
-            wanted = {f"service_month={m}" for m in months}
-            found = [f for f in found if f.split("/")[1] in wanted]
+        if name in CLAIM_TABLES:
+            found = months_only(found, months)
         return [self.root / f for f in found]
 
     def has_table(self, name: str, months: Collection[str] | None = None) -> bool:
@@ -210,15 +204,8 @@ class ClaimsLake:
             raise ClaimsTableMissing(
                 f"the claims lake at {self.root} holds no {name!r} table", name
             )
-        files = self.files(name, months)
-        if not files:
-            # Bound to this lake's connection, not Ibis's global default one: an expression
-            # over empty tables only would otherwise run there, shared by every thread.
-            rows = pa.Table.from_pylist([], schema=pa.schema(SCHEMAS[name]))
-            empty: ir.Table = self.analytics.empty_table(name, rows)
-            return empty
         # The data column service_month is authoritative: no hive partition columns.
-        table: ir.Table = self.analytics.read_parquet(files)
+        table: ir.Table = lake_table(self.analytics, name, self.files(name, months), SCHEMAS[name])
         return table
 
     def sources(self) -> dict[str, dict[str, Any]]:

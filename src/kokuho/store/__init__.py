@@ -25,7 +25,10 @@ from kokuho.store._files import (
 )
 from kokuho.store._keys import chunks, key_table
 from kokuho.store._lake_files import (
+    IngestTally,
+    lake_table,
     manifest_files,
+    months_only,
     read_manifest,
     sweep_uncommitted,
     taking_back,
@@ -66,6 +69,9 @@ __all__ = [
     "is_temporary",
     "sweep_temporary",
     "key_table",
+    "IngestTally",
+    "lake_table",
+    "months_only",
     "manifest_files",
     "read_manifest",
     "sweep_uncommitted",

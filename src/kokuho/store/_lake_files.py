@@ -10,14 +10,52 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from kokuho.store._analytics import Analytics
 from kokuho.store._files import atomic_file, sweep_temporary
 
 Atomic = Callable[[Path], AbstractContextManager[Path]]
+
+
+class IngestTally:
+    """The counts of an ingest report whose ``files`` each say whether they were ``skipped``
+    (already in the lake, or twice in one call)."""
+
+    __slots__ = ()
+    files: tuple[Any, ...]
+
+    @property
+    def ingested(self) -> int:
+        return sum(1 for f in self.files if not f.skipped)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for f in self.files if f.skipped)
+
+
+def lake_table(analytics: Analytics, name: str, files: Sequence[Path], schema: Any) -> Any:
+    """The committed Parquet ``files`` of table ``name`` as one ``ibis.Table``; with none, an
+    empty table of ``schema`` (column → pyarrow type) bound to this lake's connection, not
+    Ibis's global default one (an expression over empty tables only would otherwise run there,
+    shared by every thread)."""
+    if not files:
+        import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+
+        return analytics.empty_table(name, pa.Table.from_pylist([], schema=pa.schema(schema)))
+    return analytics.read_parquet(files)
+
+
+def months_only(found: list[str], months: Collection[str] | None) -> list[str]:
+    """The files of ``found`` (``<table>/service_month=YYYY-MM/…``) of ``months``; all of them
+    when ``months`` is None."""
+    if months is None:
+        return found
+    wanted = {f"service_month={m}" for m in months}
+    return [f for f in found if f.split("/")[1] in wanted]
 
 
 def manifest_files(entries: Iterable[Mapping[str, Any]], table: str) -> list[str]:
