@@ -34,11 +34,10 @@ from kokuho.care._certs import COLUMNS, Certification, read_certifications
 from kokuho.care._errors import CareFileRejected
 from kokuho.care._model import CareClaimFile
 from kokuho.care._read import read_care_bytes
-from kokuho.config import Settings
 from kokuho.store import (
-    Analytics,
     FileProblem,
     IngestTally,
+    LakeRoot,
     atomic_file,
     exclusive_lock,
     fsync_folders,
@@ -147,26 +146,11 @@ def claim_tables(file: CareClaimFile, digest: str) -> dict[str, list[dict[str, A
     return rows
 
 
-class CareLake:
+class CareLake(LakeRoot):
     """The care tables under ``root``: ingest of 介護給付費明細書 and 要介護認定 files, Ibis
     access."""
 
-    def __init__(self, root: Path, *, analytics: Analytics | None = None) -> None:
-        """``analytics``: the engine to read through (default: ``KOKUHO_ANALYTICS``'s)."""
-        self.root = Path(root)
-        self.analytics = analytics or Analytics.from_env()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> CareLake:
-        """The lake of the installation: ``$KOKUHO_HOME/lake``."""
-        return cls(settings.home / "lake", analytics=Analytics.from_settings(settings))
-
     # -- reading ---------------------------------------------------------------------------
-
-    @property
-    def con(self) -> Any:
-        """The Ibis backend the tables are read through (``analytics``)."""
-        return self.analytics.backend
 
     def files(self, name: str, months: Collection[str] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the ``YYYY-MM`` months only)."""

@@ -58,10 +58,9 @@ from kokuho.claims._schema import (
     DRUG_MASTER,
 )
 from kokuho.claims._workers import die_with_parent
-from kokuho.config import Settings
 from kokuho.store import (
-    Analytics,
     IngestTally,
+    LakeRoot,
     atomic_file,
     exclusive_lock,
     fsync_folders,
@@ -154,25 +153,10 @@ class _Manifest:
         return manifest_files(self.sources.values(), table)
 
 
-class ClaimsLake:
+class ClaimsLake(LakeRoot):
     """The claims tables under ``root``: ingest of レセ電 files and masters, Ibis access."""
 
-    def __init__(self, root: Path, *, analytics: Analytics | None = None) -> None:
-        """``analytics``: the engine to read through (default: ``KOKUHO_ANALYTICS``'s)."""
-        self.root = Path(root)
-        self.analytics = analytics or Analytics.from_env()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ClaimsLake:
-        """The lake of the installation: ``$KOKUHO_HOME/lake``."""
-        return cls(settings.home / "lake", analytics=Analytics.from_settings(settings))
-
     # -- reading ---------------------------------------------------------------------------
-
-    @property
-    def con(self) -> Any:
-        """The Ibis backend the tables are read through (``analytics``)."""
-        return self.analytics.backend
 
     def files(self, name: str, months: Collection[str] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the ``YYYY-MM`` months only)."""

@@ -26,6 +26,7 @@ from kokuho.store._files import (
 from kokuho.store._keys import chunks, key_table
 from kokuho.store._lake_files import (
     IngestTally,
+    LakeRoot,
     lake_table,
     manifest_files,
     months_only,
@@ -70,6 +71,7 @@ __all__ = [
     "sweep_temporary",
     "key_table",
     "IngestTally",
+    "LakeRoot",
     "lake_table",
     "months_only",
     "manifest_files",

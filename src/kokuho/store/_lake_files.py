@@ -13,12 +13,33 @@ import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
+from kokuho.config import Settings
 from kokuho.store._analytics import Analytics
 from kokuho.store._files import atomic_file, sweep_temporary
 
 Atomic = Callable[[Path], AbstractContextManager[Path]]
+
+
+class LakeRoot:
+    """A lake under ``root`` (``$KOKUHO_HOME/lake`` by default, shared by the lakes), read
+    through ``analytics``."""
+
+    def __init__(self, root: Path, *, analytics: Analytics | None = None) -> None:
+        """``analytics``: the engine to read through (default: ``KOKUHO_ANALYTICS``'s)."""
+        self.root = Path(root)
+        self.analytics = analytics or Analytics.from_env()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The lake of the installation: ``$KOKUHO_HOME/lake``."""
+        return cls(settings.home / "lake", analytics=Analytics.from_settings(settings))
+
+    @property
+    def con(self) -> Any:
+        """The Ibis backend the tables are read through (``analytics``)."""
+        return self.analytics.backend
 
 
 class IngestTally:
