@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from kokuho.cli._corrections import echo_decisions
 from kokuho.cli._output import fail
+from kokuho.cli._staff import option_day
 
 
 def reassess_options(function: Any) -> Any:
@@ -37,12 +38,7 @@ def decision_day(no_reassess: bool, decided_on: str | None) -> dt.date | None:
         if decided_on is not None:
             fail("--decided-on and --no-reassess exclude each other")
         return None
-    if decided_on is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(decided_on)
-    except ValueError:
-        fail(f"--decided-on: {decided_on!r} is not a date YYYY-MM-DD")
+    return option_day(decided_on, "--decided-on")
 
 
 def position(engine: sa.Engine, day: dt.date | None) -> int:
