@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from kokuho.registry import import_changes, load_insurers
-from kokuho.registry import tables as r
 from kokuho.store import connect
 from kokuho.verify import (
     AccessDenied,
@@ -25,7 +23,6 @@ from kokuho.verify import (
     Validity,
     issue_cards,
     issue_credential,
-    load_institutions,
     open_authority,
     register_terminal,
     revoke_card,
@@ -35,7 +32,7 @@ from kokuho.verify._cards import REVOCATION_SECONDS
 from kokuho.verify._pki import CardRejected, signed_message
 from kokuho.verify._pki_sim import Card, Terminal
 from kokuho.verify._tables import card_certificates, card_challenges, terminals
-from tests.feedfiles import acquire, write_changes, write_csv, write_insurers
+from tests.cardholders import seed_taro
 
 CLINIC = "3710112347"
 PHARMACY = "3740112341"
@@ -113,18 +110,7 @@ class Clock:
 
 @pytest.fixture
 def cards(engine: sa.Engine, tmp_path: Path) -> Iterator[tuple[EligibilityService, Clock, Card]]:
-    load_insurers(engine, write_insurers(tmp_path / "i.csv"))
-    import_changes(engine, write_changes(tmp_path / "c.csv", [acquire("K1", "2020-04-01")]))
-    with engine.begin() as connection:
-        taro = connection.scalar(sa.select(r.persons.c.person_id))
-        connection.execute(
-            r.person_mynumbers.insert().values(
-                person_id=taro, mynumber_hmac="a" * 64, resident_id="00000000001",
-                verified_at=dt.datetime.now(dt.UTC), request_id=1,
-            )
-        )  # fmt: skip
-    row = {"institution_code": CLINIC, "name": "讃岐クリニック", "status": "active"}
-    load_institutions(engine, write_csv(tmp_path / "inst.csv", list(row), [row]))
+    seed_taro(engine, tmp_path, {CLINIC: "讃岐クリニック"})
     now = dt.datetime.now(dt.UTC)
     open_authority(tmp_path / "ca", now - dt.timedelta(days=1))
     issue_cards(engine, KEY, tmp_path / "ca", tmp_path / "cards", now)

@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from kokuho.registry import import_changes, load_insurers
-from kokuho.registry import tables as r
 from kokuho.verify import (
     AccessDenied,
     Authenticator,
@@ -29,7 +28,8 @@ from kokuho.verify import (
 from kokuho.verify._pki import certificate_code, signed_message
 from kokuho.verify._pki_sim import Card, Terminal
 from kokuho.verify._tables import audit_log, card_certificates
-from tests.feedfiles import KYOKAI, acquire, write_changes, write_csv, write_insurers
+from tests.cardholders import link_my_number, write_institutions
+from tests.feedfiles import KYOKAI, acquire, write_changes, write_insurers
 
 CLINIC = "3710112347"
 PHARMACY = "3740112341"
@@ -57,24 +57,9 @@ def desk(engine: sa.Engine, tmp_path: Path) -> Iterator[tuple[EligibilityService
     }
     rows = [acquire("K1", "2020-04-01"), acquire("K2", "2020-04-01", number="2002", person=jiro)]
     import_changes(engine, write_changes(tmp_path / "c.csv", rows))
-    with engine.begin() as connection:
-        taro = connection.scalar(
-            sa.select(r.coverages.c.person_id).where(r.coverages.c.number == "1001")
-        )
-        connection.execute(
-            r.person_mynumbers.insert().values(
-                person_id=taro,
-                mynumber_hmac="a" * 64,
-                resident_id="00000000001",
-                verified_at=NOW,
-                request_id=1,
-            )
-        )
-    rows = [
-        {"institution_code": c, "name": n, "status": "active"}
-        for c, n in ((CLINIC, "讃岐クリニック"), (PHARMACY, "讃岐薬局"))
-    ]
-    load_institutions(engine, write_csv(tmp_path / "inst.csv", list(rows[0]), rows))
+    link_my_number(engine, "1001", NOW)
+    institutions = {CLINIC: "讃岐クリニック", PHARMACY: "讃岐薬局"}
+    load_institutions(engine, write_institutions(tmp_path / "inst.csv", institutions))
     # The authority predates the cards, so an expired card can be made for the tests.
     open_authority(tmp_path / "ca", NOW - dt.timedelta(days=800))
     issued = issue_cards(engine, KEY, tmp_path / "ca", tmp_path / "cards", NOW)

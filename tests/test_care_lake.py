@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +19,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import kokuho.store._files as files_module
 from kokuho.care import (
     CareFileRejected,
     CareLake,
@@ -32,20 +29,13 @@ from kokuho.care import (
     write_certifications,
 )
 from kokuho.cli import main
+from tests.lakefiles import assert_one_writer_at_a_time, digest, manifest_rename_fails, snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "care"
 CLAIMS = FIXTURES / "claims_202005.csv"
 CERTIFICATIONS = FIXTURES / "certifications.csv"
 KOKUHO = Path(sys.executable).parent / "kokuho"
 D = dt.date
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def count(lake: CareLake, name: str) -> int:
@@ -122,18 +112,12 @@ def test_a_crash_before_the_manifest_leaves_nothing_visible(
     before = snapshot(lake.root)
     other = tmp_path / "other.csv"
     write_care_file(other, _shifted(read_care_file(CLAIMS), 1))
-    real = files_module._replace
-
-    def fail_on_manifest(source: str | Path, target: str | Path) -> None:
-        if Path(target).name == "care_manifest.json":
-            raise OSError("disk gone")
-        real(source, target)
-
-    monkeypatch.setattr(files_module, "_replace", fail_on_manifest)
-    with pytest.raises(OSError, match="disk gone"):
+    with (
+        manifest_rename_fails(monkeypatch, "care_manifest.json"),
+        pytest.raises(OSError, match="disk gone"),
+    ):
         lake.ingest([other])
     assert snapshot(lake.root) == before
-    monkeypatch.setattr(files_module, "_replace", real)
     assert lake.ingest([other]).ingested == 1
     assert count(lake, "care_claims") == 4
 
@@ -185,7 +169,7 @@ def test_a_kill_9_mid_ingest_leaves_nothing_visible(lake: CareLake, tmp_path: Pa
     assert count(lake, "care_claims") == 2  # what was committed before, nothing of the killed
     left = [p for p in lake.root.rglob("*") if p.is_file() and p.suffix in (".parquet", ".tmp")]
     assert len(left) > 3  # the killed ingest did leave files behind …
-    committed_before = {p for p in left if p.name.startswith(_digest(CLAIMS))}
+    committed_before = {p for p in left if p.name.startswith(digest(CLAIMS))}
     vacuum = CliRunner().invoke(
         main, ["lake", "vacuum", "--json"], env={"KOKUHO_HOME": str(tmp_path)}
     )
@@ -307,18 +291,4 @@ def test_a_certification_file_round_trips(tmp_path: Path) -> None:
 
 
 def test_one_writer_at_a_time(lake: CareLake) -> None:
-    held, released = threading.Event(), []
-
-    def hold() -> None:
-        with lake.locked():
-            held.set()
-            time.sleep(0.3)
-            released.append(time.monotonic())
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait()
-    lake.ingest([CLAIMS])
-    finished = time.monotonic()
-    holder.join()
-    assert finished >= released[0]
+    assert_one_writer_at_a_time(lake.locked, lambda: lake.ingest([CLAIMS]))

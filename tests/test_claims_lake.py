@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import shutil
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import kokuho.store._files as files_module
 from kokuho.claims import (
     ClaimFileRejected,
     ClaimsLake,
@@ -22,20 +18,13 @@ from kokuho.claims import (
     read_claim_file,
     write_claim_file,
 )
+from tests.lakefiles import assert_one_writer_at_a_time, digest, manifest_rename_fails, snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claims"
 OUTPATIENT = FIXTURES / "medical_outpatient.UKE"
 INPATIENT = FIXTURES / "medical_inpatient.UKE"
 PHARMACY = FIXTURES / "pharmacy.UKE"
 D = dt.date
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def rows(lake: ClaimsLake, name: str, *columns: str, months: list[str] | None = None) -> list[Any]:
@@ -221,18 +210,12 @@ def test_a_crash_before_the_manifest_leaves_nothing_visible(
 ) -> None:
     lake.ingest([INPATIENT])
     before = snapshot(lake.root)
-    real = files_module._replace
-
-    def fail_on_manifest(source: str | Path, target: str | Path) -> None:
-        if Path(target).name == "claims_manifest.json":
-            raise OSError("disk gone")
-        real(source, target)
-
-    monkeypatch.setattr(files_module, "_replace", fail_on_manifest)
-    with pytest.raises(OSError, match="disk gone"):
+    with (
+        manifest_rename_fails(monkeypatch, "claims_manifest.json"),
+        pytest.raises(OSError, match="disk gone"),
+    ):
         lake.ingest([OUTPATIENT, PHARMACY])
     assert snapshot(lake.root) == before  # no data file, no temporary file, same manifest
-    monkeypatch.setattr(files_module, "_replace", real)
     assert lake.ingest([OUTPATIENT, PHARMACY]).ingested == 2
     assert lake.table("claims").count().to_pyarrow().as_py() == 4
 
@@ -281,21 +264,7 @@ def test_ingest_first_sweeps_what_a_killed_ingest_left(lake: ClaimsLake) -> None
 
 
 def test_one_writer_at_a_time(lake: ClaimsLake) -> None:
-    held, released = threading.Event(), []
-
-    def hold() -> None:
-        with lake.locked():
-            held.set()
-            time.sleep(0.3)
-            released.append(time.monotonic())
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait()
-    lake.ingest([INPATIENT])
-    finished = time.monotonic()
-    holder.join()
-    assert finished >= released[0]
+    assert_one_writer_at_a_time(lake.locked, lambda: lake.ingest([INPATIENT]))
 
 
 def test_worker_processes_write_the_same_lake(

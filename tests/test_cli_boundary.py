@@ -5,26 +5,18 @@ hash-chained audit log."""
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from kokuho.cli import main
-from kokuho.store import connect
-from kokuho.verify import tables as service_tables
 from tests.boundarycases import TOWN, build_town, enrol_employee
+from tests.clihome import assert_audit_chain_intact, audit_rows, invoke, ok_json, sqlite_home
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mynumber_key: bytes) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("KOKUHO_HOME", str(home))
-    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
-    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
+    home, engine = sqlite_home(tmp_path, monkeypatch)
     build_town(engine, tmp_path, mynumber_key)
     enrol_employee(engine, tmp_path)
     engine.dispose()
@@ -32,14 +24,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mynumber_key: bytes) -
 
 
 def run(*args: str) -> Result:
-    return CliRunner().invoke(main, ["boundary", *args])
+    return invoke("boundary", *args)
 
 
 def ok(*args: str) -> dict[str, object]:
-    result = run(*args, "--json")
-    assert result.exit_code == 0, result.output
-    document: dict[str, object] = json.loads(result.output)
-    return document
+    return ok_json("boundary", *args)
 
 
 def test_the_whole_workflow_from_the_command_line(home: Path, tmp_path: Path) -> None:
@@ -78,13 +67,6 @@ def test_the_whole_workflow_from_the_command_line(home: Path, tmp_path: Path) ->
     assert not (tmp_path / "x").exists()
     reports = ok("reports", "--municipality", TOWN, "--on", "2023-06-01")
     assert reports["candidates"] == [] and reports["requests"] == []  # P's 国保 is lost
-    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
-    with engine.connect() as connection:
-        a = service_tables.audit_log.c
-        actions = connection.execute(
-            sa.select(a.action, a.person_id).where(a.action.like("boundary%")).order_by(a.seq)
-        ).all()
-    engine.dispose()
+    actions = [tuple(row) for row in audit_rows(home, "boundary", ("action", "person_id"))]
     assert ("boundary_reduction", 1) in actions and ("boundary_notice", 1) in actions
-    chain = CliRunner().invoke(main, ["audit", "verify", "--json"])
-    assert chain.exit_code == 0 and json.loads(chain.output)["ok"] is True
+    assert_audit_chain_intact()

@@ -8,24 +8,17 @@ import json
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from kokuho.care import CareLake, write_certifications
-from kokuho.cli import main
 from kokuho.config import Settings
-from kokuho.store import connect
-from kokuho.verify import tables as service_tables
+from tests.clihome import assert_audit_chain_intact, audit_rows, invoke, ok_json, sqlite_home
 from tests.provisioncases import CERTIFICATIONS, build_register
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("KOKUHO_HOME", str(home))
-    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
-    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
+    home, engine = sqlite_home(tmp_path, monkeypatch)
     build_register(engine)
     engine.dispose()
     write_certifications(tmp_path / "certs.csv", CERTIFICATIONS)
@@ -34,14 +27,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(*args: str) -> Result:
-    return CliRunner().invoke(main, ["provision", *args])
+    return invoke("provision", *args)
 
 
 def ok(*args: str) -> dict[str, object]:
-    result = run(*args, "--json")
-    assert result.exit_code == 0, result.output
-    document: dict[str, object] = json.loads(result.output)
-    return document
+    return ok_json("provision", *args)
 
 
 APPLY = (
@@ -95,13 +85,7 @@ def test_the_workflow_from_the_command_line_is_in_the_audit_chain(
     assert listed.exit_code == 0 and f"{pid}  third_party" in listed.output
     assert "消去確認済" in listed.output
     assert ok("show", pid)["extracts"] == 2
-    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
-    with engine.connect() as connection:
-        a = service_tables.audit_log.c
-        rows = connection.execute(
-            sa.select(a.action, a.detail).where(a.action.like("provision%")).order_by(a.seq)
-        ).all()
-    engine.dispose()
+    rows = audit_rows(home, "provision", ("action", "detail"))
     extracts = [json.loads(d) for action, d in rows if action == "provision_extract"]
     assert [(e["provision"], e["extract"]) for e in extracts] == [(pid, 1), (pid, 2)]
     assert extracts[0]["sha256"] == first["sha256"] and extracts[1]["sha256"] == second["sha256"]
@@ -109,8 +93,7 @@ def test_the_workflow_from_the_command_line_is_in_the_audit_chain(
         "provision_apply", "provision_reviewer", "provision_review", "provision_extract",
         "provision_extract", "provision_release_check", "provision_delete", "provision_list",
     ]  # fmt: skip
-    chain = CliRunner().invoke(main, ["audit", "verify", "--json"])
-    assert chain.exit_code == 0 and json.loads(chain.output)["ok"] is True
+    assert_audit_chain_intact()
 
 
 def test_requests_list_only_the_statutory_ones(home: Path) -> None:

@@ -20,13 +20,10 @@ import sqlalchemy as sa
 
 from kokuho.cli._dashboard import served
 from kokuho.config import Settings
-from kokuho.registry import import_changes, load_insurers
-from kokuho.registry import tables as r
 from kokuho.store import connect
 from kokuho.verify import (
     issue_cards,
     issue_credential,
-    load_institutions,
     register_terminal,
     revoke_card,
 )
@@ -34,7 +31,7 @@ from kokuho.verify._cards import REVOCATION_SECONDS
 from kokuho.verify._pki import signed_message
 from kokuho.verify._pki_sim import Card, Terminal
 from kokuho.verify._tables import audit_log
-from tests.feedfiles import acquire, write_changes, write_csv, write_insurers
+from tests.cardholders import seed_taro
 
 CLINIC = "3710112347"
 
@@ -60,18 +57,7 @@ def two_workers(
         home, database_url, home / "secrets" / "mynumber.key", home / "secrets" / "service.key"
     )
     engine = connect(database_url)
-    load_insurers(engine, write_insurers(tmp_path / "i.csv"))
-    import_changes(engine, write_changes(tmp_path / "c.csv", [acquire("K1", "2020-04-01")]))
-    with engine.begin() as connection:
-        taro = connection.scalar(sa.select(r.persons.c.person_id))
-        connection.execute(
-            r.person_mynumbers.insert().values(
-                person_id=taro, mynumber_hmac="a" * 64, resident_id="00000000001",
-                verified_at=dt.datetime.now(dt.UTC), request_id=1,
-            )
-        )  # fmt: skip
-    row = {"institution_code": CLINIC, "name": "讃岐クリニック", "status": "active"}
-    load_institutions(engine, write_csv(tmp_path / "inst.csv", list(row), [row]))
+    seed_taro(engine, tmp_path, {CLINIC: "讃岐クリニック"})
     _, token = issue_credential(engine, label="受付", institution=CLINIC)
     now = dt.datetime.now(dt.UTC)
     issue_cards(engine, settings.service_key(), home / "ca", home / "cards", now)

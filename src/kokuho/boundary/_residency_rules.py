@@ -9,13 +9,16 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final, Literal
 
-import yaml
-
-from kokuho.store import DataFileError, FileProblem, FileProblemsError, data_path, data_text
+from kokuho.store import (
+    DataFileError,
+    FileProblem,
+    FileProblemsError,
+    YamlNode,
+    data_path,
+    data_text,
+)
 
 RULES_FILE: Final = "boundary/dependant_residency.yaml"
-_NULL: Final = "tag:yaml.org,2002:null"
-_BOOL: Final = "tag:yaml.org,2002:bool"
 _NEEDS: Final = ("all", "any", "judgement")
 _SOURCED: Final = frozenset({"source", "confirmed"})
 
@@ -85,17 +88,7 @@ def load_residency_rules() -> ResidencyRules:
 
 def parse_residency_rules(text: str, file: str) -> ResidencyRules:
     """The table in ``text`` (the YAML of ``file``); raises FileProblemsError."""
-    try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        reason = str(getattr(error, "problem", None) or error).splitlines()[0]
-        raise FileProblemsError(
-            [FileProblem(file, mark.line + 1 if mark else 0, "(yaml)", reason)]
-        ) from None
-    if root is None:
-        raise FileProblemsError([FileProblem(file, 1, "(top)", "the file is empty")])
-    top = _Node(root, file, "").mapping(
+    top = _Node.compose(text, file).mapping(
         frozenset(
             {"in_force", "principle", "exceptions", "translation", "exclusions", "visa_statuses"}
         )  # fmt: skip
@@ -216,56 +209,11 @@ def _sourced(fields: dict[str, _Node], file: str, parent: _Node | None = None) -
     return source, _need(fields, "confirmed", file, parent).boolean()
 
 
-class _Node:
-    """One YAML node and where it is (file, line, dotted path)."""
-
-    def __init__(self, node: yaml.Node, file: str, path: str) -> None:
-        self.node, self.file, self.path = node, file, path
-
-    @property
-    def line(self) -> int:
-        return int(self.node.start_mark.line) + 1
-
-    def error(self, reason: str) -> FileProblemsError:
-        return FileProblemsError([FileProblem(self.file, self.line, self.path or "(top)", reason)])
-
-    def mapping(self, allowed: frozenset[str]) -> dict[str, _Node]:
-        if not isinstance(self.node, yaml.MappingNode):
-            raise self.error("expected a mapping")
-        out: dict[str, _Node] = {}
-        for key, value in self.node.value:
-            name = str(key.value)
-            path = f"{self.path}.{name}" if self.path else name
-            where = FileProblem(self.file, key.start_mark.line + 1, path, "")
-            if name in out:
-                raise FileProblemsError([_with(where, "listed twice")])
-            if name not in allowed:
-                known = ", ".join(sorted(allowed))
-                raise FileProblemsError([_with(where, f"unknown key (known: {known})")])
-            out[name] = _Node(value, self.file, path)
-        return out
-
-    def sequence(self) -> list[_Node]:
-        if not isinstance(self.node, yaml.SequenceNode):
-            raise self.error("expected a list")
-        return [_Node(n, self.file, f"{self.path}[{i}]") for i, n in enumerate(self.node.value)]
-
-    def _scalar(self) -> yaml.ScalarNode:
-        if not isinstance(self.node, yaml.ScalarNode) or self.node.tag == _NULL:
-            raise self.error("expected a value")
-        return self.node
+class _Node(YamlNode):
+    """A node of the residency table: text in NFC, bounded whole numbers, dates."""
 
     def text(self) -> str:
-        value = unicodedata.normalize("NFC", str(self._scalar().value)).strip()
-        if not value:
-            raise self.error("must not be empty")
-        return value
-
-    def boolean(self) -> bool:
-        scalar = self._scalar()
-        if scalar.tag != _BOOL:
-            raise self.error("expected true or false")
-        return str(scalar.value).lower() in ("true", "yes", "on")
+        return unicodedata.normalize("NFC", super().text())
 
     def integer(self, low: int, high: int) -> int:
         raw = self.text()
@@ -279,7 +227,3 @@ class _Node:
             return dt.date.fromisoformat(raw)
         except ValueError:
             raise self.error(f"{raw!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _with(problem: FileProblem, reason: str) -> FileProblem:
-    return FileProblem(problem.file, problem.line, problem.field, reason)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,14 +34,20 @@ from kokuho.care._certs import COLUMNS, Certification, read_certifications
 from kokuho.care._errors import CareFileRejected
 from kokuho.care._model import CareClaimFile
 from kokuho.care._read import read_care_bytes
-from kokuho.config import Settings
 from kokuho.store import (
-    Analytics,
     FileProblem,
+    IngestTally,
+    LakeRoot,
     atomic_file,
     exclusive_lock,
     fsync_folders,
-    sweep_temporary,
+    lake_table,
+    manifest_files,
+    months_only,
+    read_manifest,
+    sweep_uncommitted,
+    taking_back,
+    write_manifest,
 )
 
 _S, _I, _D = pa.string(), pa.int64(), pa.date32()
@@ -91,16 +96,8 @@ class CareIngested:
 
 
 @dataclass(frozen=True, slots=True)
-class CareIngestReport:
+class CareIngestReport(IngestTally):
     files: tuple[CareIngested, ...] = ()
-
-    @property
-    def ingested(self) -> int:
-        return sum(1 for f in self.files if not f.skipped)
-
-    @property
-    def skipped(self) -> int:
-        return sum(1 for f in self.files if f.skipped)
 
     @property
     def rows(self) -> int:
@@ -112,8 +109,7 @@ class _Manifest:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def files(self, table: str) -> list[str]:
-        prefix = f"{table}/"
-        return sorted(n for e in self.sources.values() for n in e["files"] if n.startswith(prefix))
+        return manifest_files(self.sources.values(), table)
 
 
 def _month(day: dt.date) -> str:
@@ -150,46 +146,25 @@ def claim_tables(file: CareClaimFile, digest: str) -> dict[str, list[dict[str, A
     return rows
 
 
-class CareLake:
+class CareLake(LakeRoot):
     """The care tables under ``root``: ingest of 介護給付費明細書 and 要介護認定 files, Ibis
     access."""
 
-    def __init__(self, root: Path, *, analytics: Analytics | None = None) -> None:
-        """``analytics``: the engine to read through (default: ``KOKUHO_ANALYTICS``'s)."""
-        self.root = Path(root)
-        self.analytics = analytics or Analytics.from_env()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> CareLake:
-        """The lake of the installation: ``$KOKUHO_HOME/lake``."""
-        return cls(settings.home / "lake", analytics=Analytics.from_settings(settings))
-
     # -- reading ---------------------------------------------------------------------------
-
-    @property
-    def con(self) -> Any:
-        """The Ibis backend the tables are read through (``analytics``)."""
-        return self.analytics.backend
 
     def files(self, name: str, months: Collection[str] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the ``YYYY-MM`` months only)."""
         if name not in SCHEMAS:
             raise CareTableMissing(f"the care lake has no table {name!r}")
         found = self._read_manifest().files(name)
-        if months is not None and name in CLAIM_TABLES:
-            wanted = {f"service_month={m}" for m in months}
-            found = [f for f in found if f.split("/")[1] in wanted]
+        if name in CLAIM_TABLES:
+            found = months_only(found, months)
         return [self.root / f for f in found]
 
     def table(self, name: str, months: Collection[str] | None = None) -> ir.Table:
         """Table ``name`` (``care_claims``, ``care_services``, ``care_totals``,
         ``care_certifications``) as an ``ibis.Table``; empty when nothing was ingested."""
-        files = self.files(name, months)
-        if not files:
-            rows = pa.Table.from_pylist([], schema=pa.schema(SCHEMAS[name]))
-            empty: ir.Table = self.analytics.empty_table(name, rows)
-            return empty
-        table: ir.Table = self.analytics.read_parquet(files)
+        table: ir.Table = lake_table(self.analytics, name, self.files(name, months), SCHEMAS[name])
         return table
 
     def certifications(self) -> list[Certification]:
@@ -234,7 +209,7 @@ class CareLake:
             self._sweep(manifest)
             parsed = self._parse(paths, kind, manifest)
             entries: dict[str, dict[str, Any]] = {}
-            try:
+            with taking_back(written):
                 for path, digest, value, repeated in parsed:
                     if value is None:
                         entry = manifest.sources.get(digest) or entries[digest]
@@ -257,10 +232,6 @@ class CareLake:
                     fsync_folders(p.parent for p in written)
                     manifest.sources.update(entries)
                     self._write_manifest(manifest)
-            except BaseException:
-                for file in written:
-                    file.unlink(missing_ok=True)
-                raise
         return CareIngestReport(tuple(reports))
 
     def _parse(
@@ -335,34 +306,14 @@ class CareLake:
         return names
 
     def _sweep(self, manifest: _Manifest) -> list[Path]:
-        removed: list[Path] = []
-        for name in SCHEMAS:
-            folder = self.root / name
-            removed += sweep_temporary(folder)
-            committed = {self.root / f for f in manifest.files(name)}
-            if folder.is_dir():
-                for path in sorted(folder.glob("**/*.parquet")):
-                    if path.is_file() and path not in committed:
-                        path.unlink()
-                        removed.append(path)
-        return removed + sweep_temporary(self.root, recursive=False, of=_MANIFEST)
+        return sweep_uncommitted(self.root, SCHEMAS, manifest.files, _MANIFEST)
 
     def _read_manifest(self) -> _Manifest:
-        path = self.root / _MANIFEST
-        if not path.exists():
-            return _Manifest()
-        raw = json.loads(path.read_text("utf-8"))
-        if raw.get("format") != _FORMAT:
-            raise ValueError(f"{path}: unknown manifest format {raw.get('format')!r}")
-        return _Manifest(sources={entry["digest"]: entry for entry in raw["sources"]})
+        sources, _ = read_manifest(self.root / _MANIFEST, _FORMAT, "sources")
+        return _Manifest(sources=sources)
 
     def _write_manifest(self, manifest: _Manifest) -> None:
-        body = {
-            "format": _FORMAT,
-            "sources": [{"digest": d, **e} for d, e in sorted(manifest.sources.items())],
-        }
-        with atomic_file(self.root / _MANIFEST) as temporary:
-            temporary.write_text(json.dumps(body, ensure_ascii=False, indent=1), "utf-8")
+        write_manifest(self.root / _MANIFEST, _FORMAT, "sources", manifest.sources)
 
 
 def _report(path: Path, digest: str, entry: dict[str, Any], *, skipped: bool) -> CareIngested:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -40,7 +39,14 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 from kokuho.checkups._model import Checkup, Guidance
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
-from kokuho.store import Analytics, exclusive_lock
+from kokuho.store import (
+    Analytics,
+    exclusive_lock,
+    manifest_files,
+    read_manifest,
+    taking_back,
+    write_manifest,
+)
 from kokuho.store import atomic_file as store_atomic_file
 
 #: Identifier columns of every ``checkups`` row; the measurement columns follow them.
@@ -167,13 +173,7 @@ class _Manifest:
     archives: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def files(self, table: str) -> list[str]:
-        prefix = f"{table}/"
-        return sorted(
-            name
-            for entry in self.archives.values()
-            for name in entry.get("files", ())
-            if name.startswith(prefix)
-        )
+        return manifest_files(self.archives.values(), table)
 
 
 def _replace(source: str | Path, target: str | Path) -> None:
@@ -290,7 +290,10 @@ class Lake:
                 "guidance", guidance_rows, _GUIDANCE_KEY, manifest, duplicates
             )
             written: list[Path] = []
-            try:
+            # Not committed: take back the files already renamed into place, so a failed
+            # ingest leaves the folders as they were (a power cut leaves them unread instead,
+            # see the module docstring).
+            with taking_back(written):
                 for fy, rows in _by_year(kept_checkups, "exam_date").items():
                     spec = self._spec()
                     indices = [i for i, _ in rows]
@@ -319,13 +322,6 @@ class Lake:
                     "files": [p.relative_to(self.root).as_posix() for p in written],
                 }
                 self._write_manifest(manifest)
-            except BaseException:
-                # Not committed: take back the files already renamed into place, so a failed
-                # ingest leaves the folders as they were (a power cut leaves them unread
-                # instead, see the module docstring).
-                for path in written:
-                    path.unlink(missing_ok=True)
-                raise
         return IngestReport(
             archive=digest,
             name=name,
@@ -424,21 +420,13 @@ class Lake:
         return final
 
     def _read_manifest(self) -> _Manifest:
-        path = self.root / _MANIFEST
-        if not path.exists():
-            return _Manifest()
-        raw = json.loads(path.read_text("utf-8"))
-        if raw.get("format") != _FORMAT:
-            raise ValueError(f"{path}: unknown manifest format {raw.get('format')!r}")
-        return _Manifest(archives={a["digest"]: a for a in raw["archives"]})
+        archives, _ = read_manifest(self.root / _MANIFEST, _FORMAT, "archives")
+        return _Manifest(archives=archives)
 
     def _write_manifest(self, manifest: _Manifest) -> None:
-        body = {
-            "format": _FORMAT,
-            "archives": [{"digest": d, **e} for d, e in sorted(manifest.archives.items())],
-        }
-        with atomic_file(self.root / _MANIFEST) as temporary:
-            temporary.write_text(json.dumps(body, ensure_ascii=False, indent=1), "utf-8")
+        # This module's atomic_file: a test makes its rename fail.
+        path = self.root / _MANIFEST
+        write_manifest(path, _FORMAT, "archives", manifest.archives, atomic=atomic_file)
 
 
 def _checkup_row(checkup: Checkup, digest: str) -> dict[str, Any]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import multiprocessing
 import os
 from collections.abc import Collection, Iterator, Sequence
@@ -59,13 +58,19 @@ from kokuho.claims._schema import (
     DRUG_MASTER,
 )
 from kokuho.claims._workers import die_with_parent
-from kokuho.config import Settings
 from kokuho.store import (
-    Analytics,
+    IngestTally,
+    LakeRoot,
     atomic_file,
     exclusive_lock,
     fsync_folders,
-    sweep_temporary,
+    lake_table,
+    manifest_files,
+    months_only,
+    read_manifest,
+    sweep_uncommitted,
+    taking_back,
+    write_manifest,
 )
 
 #: 傷病名マスター in the lake (kokuho's own table; not in ``_schema``).
@@ -124,16 +129,8 @@ class IngestedFile:
 
 
 @dataclass(frozen=True, slots=True)
-class ClaimsIngestReport:
+class ClaimsIngestReport(IngestTally):
     files: tuple[IngestedFile, ...] = ()
-
-    @property
-    def ingested(self) -> int:
-        return sum(1 for f in self.files if not f.skipped)
-
-    @property
-    def skipped(self) -> int:
-        return sum(1 for f in self.files if f.skipped)
 
     @property
     def claims(self) -> int:
@@ -153,43 +150,21 @@ class _Manifest:
         if table in MASTER_TABLES:
             entry = self.masters.get(table)
             return [entry["file"]] if entry else []
-        prefix = f"{table}/"
-        return sorted(
-            name
-            for entry in self.sources.values()
-            for name in entry["files"]
-            if name.startswith(prefix)
-        )
+        return manifest_files(self.sources.values(), table)
 
 
-class ClaimsLake:
+class ClaimsLake(LakeRoot):
     """The claims tables under ``root``: ingest of レセ電 files and masters, Ibis access."""
 
-    def __init__(self, root: Path, *, analytics: Analytics | None = None) -> None:
-        """``analytics``: the engine to read through (default: ``KOKUHO_ANALYTICS``'s)."""
-        self.root = Path(root)
-        self.analytics = analytics or Analytics.from_env()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ClaimsLake:
-        """The lake of the installation: ``$KOKUHO_HOME/lake``."""
-        return cls(settings.home / "lake", analytics=Analytics.from_settings(settings))
-
     # -- reading ---------------------------------------------------------------------------
-
-    @property
-    def con(self) -> Any:
-        """The Ibis backend the tables are read through (``analytics``)."""
-        return self.analytics.backend
 
     def files(self, name: str, months: Collection[str] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the ``YYYY-MM`` months only)."""
         if name not in SCHEMAS:
             raise ClaimsTableMissing(f"the claims lake has no table {name!r}", name)
         found = self._read_manifest().files(name)
-        if months is not None and name in CLAIM_TABLES:
-            wanted = {f"service_month={m}" for m in months}
-            found = [f for f in found if f.split("/")[1] in wanted]
+        if name in CLAIM_TABLES:
+            found = months_only(found, months)
         return [self.root / f for f in found]
 
     def has_table(self, name: str, months: Collection[str] | None = None) -> bool:
@@ -213,15 +188,8 @@ class ClaimsLake:
             raise ClaimsTableMissing(
                 f"the claims lake at {self.root} holds no {name!r} table", name
             )
-        files = self.files(name, months)
-        if not files:
-            # Bound to this lake's connection, not Ibis's global default one: an expression
-            # over empty tables only would otherwise run there, shared by every thread.
-            rows = pa.Table.from_pylist([], schema=pa.schema(SCHEMAS[name]))
-            empty: ir.Table = self.analytics.empty_table(name, rows)
-            return empty
         # The data column service_month is authoritative: no hive partition columns.
-        table: ir.Table = self.analytics.read_parquet(files)
+        table: ir.Table = lake_table(self.analytics, name, self.files(name, months), SCHEMAS[name])
         return table
 
     def sources(self) -> dict[str, dict[str, Any]]:
@@ -268,7 +236,7 @@ class ClaimsLake:
             if workers is None:
                 large = sum(length for _, _, length in fresh) > PARALLEL_BYTES
                 workers = min(os.cpu_count() or 1, 4) if large else 1
-            try:
+            with taking_back(written):
                 chunks = _chunks(fresh, workers)
                 problems = self._write_chunks(chunks, workers, written, entries)
                 if problems:
@@ -277,12 +245,6 @@ class ClaimsLake:
                     fsync_folders(p.parent for p in written)
                     manifest.sources.update(entries)
                     self._write_manifest(manifest)
-            except BaseException:
-                # Not committed: take back what was renamed into place, so a failed ingest
-                # leaves the folders as they were.
-                for file in written:
-                    file.unlink(missing_ok=True)
-                raise
         known = {**manifest.sources, **entries}
         reports = [
             _report(self.root, path, digest, known[digest], skipped)
@@ -361,18 +323,7 @@ class ClaimsLake:
 
     def _sweep(self, manifest: _Manifest) -> list[Path]:
         """``vacuum`` with the lock held."""
-        removed: list[Path] = []
-        for name in SCHEMAS:
-            folder = self.root / name
-            removed += sweep_temporary(folder)
-            committed = {self.root / f for f in manifest.files(name)}
-            if folder.is_dir():
-                for path in sorted(folder.glob("**/*.parquet")):
-                    if path.is_file() and path not in committed:
-                        path.unlink()
-                        removed.append(path)
-        # The manifest's own temporary file only: the checkup lake shares the root.
-        return removed + sweep_temporary(self.root, recursive=False, of=_MANIFEST)
+        return sweep_uncommitted(self.root, SCHEMAS, manifest.files, _MANIFEST)
 
     def _replace_master(self, name: str, table: pa.Table, sources: dict[str, Path]) -> int:
         digest = hashlib.sha256()
@@ -396,25 +347,12 @@ class ClaimsLake:
         return int(table.num_rows)
 
     def _read_manifest(self) -> _Manifest:
-        path = self.root / _MANIFEST
-        if not path.exists():
-            return _Manifest()
-        raw = json.loads(path.read_text("utf-8"))
-        if raw.get("format") != _FORMAT:
-            raise ValueError(f"{path}: unknown manifest format {raw.get('format')!r}")
-        return _Manifest(
-            sources={entry["digest"]: entry for entry in raw["sources"]},
-            masters=dict(raw.get("masters", {})),
-        )
+        sources, raw = read_manifest(self.root / _MANIFEST, _FORMAT, "sources")
+        return _Manifest(sources=sources, masters=dict(raw.get("masters", {})))
 
     def _write_manifest(self, manifest: _Manifest) -> None:
-        body = {
-            "format": _FORMAT,
-            "sources": [{"digest": d, **e} for d, e in sorted(manifest.sources.items())],
-            "masters": manifest.masters,
-        }
-        with atomic_file(self.root / _MANIFEST) as temporary:
-            temporary.write_text(json.dumps(body, ensure_ascii=False, indent=1), "utf-8")
+        extra = {"masters": manifest.masters}
+        write_manifest(self.root / _MANIFEST, _FORMAT, "sources", manifest.sources, extra)
 
 
 def _chunks(fresh: list[tuple[Path, str, int]], workers: int) -> list[list[tuple[Path, str]]]:

@@ -9,9 +9,6 @@ same one ``kokuho audit verify`` checks), as ``cli:<login>``; the staff member n
 from __future__ import annotations
 
 import datetime as dt
-import getpass
-import re
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,53 +38,14 @@ from kokuho.boundary import (
 )
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import RECORD_ID
+from kokuho.cli._staff import StaffAudit, municipality_code, option_day
 from kokuho.premiums import settlements
-from kokuho.verify import AuditRecord, AuditWriter
-
-_MUNICIPALITY = re.compile(r"[0-9]{6}")
-_NOT_ASCII = re.compile(r"[^!-~]")
 
 
-class ServiceAudit:
+class ServiceAudit(StaffAudit):
     """The boundary's audit hook on the service's audit log: one record per person."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self.writer = AuditWriter(engine)
-        self.actor = ("cli:" + _NOT_ASCII.sub("_", getpass.getuser()))[:40]
-
-    def __call__(
-        self, action: str, actor: str, person_ids: Sequence[int], detail: Mapping[str, Any]
-    ) -> None:
-        records = [
-            AuditRecord(
-                self.actor,
-                "insurer",
-                action,
-                "shown",
-                person_id=pid,
-                detail={**detail, "by": actor},
-            )  # fmt: skip
-            for pid in ([*person_ids] if person_ids else [None])
-        ]
-        self.writer.write_many(records)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def _code(value: str) -> str:
-    if not _MUNICIPALITY.fullmatch(value):
-        fail(f"--municipality: {value!r} is not a 6-digit 全国地方公共団体コード")
-    return value
-
-
-def _day(value: str | None, option: str) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option}: {value!r} is not a date YYYY-MM-DD")
+    outcome = "shown"
 
 
 def _by(value: str) -> str:
@@ -141,7 +99,7 @@ def double_payments_command(
     municipality: str, on: str | None, scan: bool, by: str, as_json: bool
 ) -> None:
     """二重払い cases: 国保 overlapping an employee coverage filed retroactively."""
-    code, day, who = _code(municipality), _day(on, "--on"), _by(by)
+    code, day, who = municipality_code(municipality), option_day(on, "--on"), _by(by)
 
     def work(engine: sa.Engine, audit: ServiceAudit) -> list[Case]:
         if scan:
@@ -179,14 +137,14 @@ def decide_command(
     as_json: bool,
 ) -> None:  # fmt: skip
     """A case step: show, loss (①), judge (②), reduce (③ 減額賦課決定), claim, close."""
-    day, who = _day(on, "--on"), _by(by)
+    day, who = option_day(on, "--on"), _by(by)
     evidence = None
     if step == "judge":
         if no_fault is None:
             fail("judge: give --no-fault or --fault")
         if no_fault and document and acquired_on and decided_on and decided_by:
-            evidence = Evidence(document, _day(acquired_on, "--acquired-on"),
-                                _day(decided_on, "--decided-on"), decided_by)  # fmt: skip
+            evidence = Evidence(document, option_day(acquired_on, "--acquired-on"),
+                                option_day(decided_on, "--decided-on"), decided_by)  # fmt: skip
 
     def work(engine: sa.Engine, audit: ServiceAudit) -> Case:
         if step == "show":
@@ -219,7 +177,7 @@ def decide_command(
 @json_option
 def refunds_command(municipality: str, as_of: str | None, by: str, as_json: bool) -> None:
     """還付 of decided cases, with the §110(1) last day to claim and their state."""
-    code, day, who = _code(municipality), _day(as_of, "--as-of"), _by(by)
+    code, day, who = municipality_code(municipality), option_day(as_of, "--as-of"), _by(by)
 
     def work(engine: sa.Engine, audit: ServiceAudit) -> list[dict[str, Any]]:
         states = {s.refund_id: s for s in settlements(engine, code)}
@@ -261,7 +219,7 @@ def notices_command(
     if as_list:
         if municipality is None:
             fail("--list needs --municipality")
-        code = _code(municipality)
+        code = municipality_code(municipality)
         text: str = _run(lambda e, a: notice_list_csv(e, code, actor=who, audit=a))
         out.write_text(text, encoding="utf-8-sig")  # a BOM: Excel reads the Japanese right
         written = [out]
@@ -314,12 +272,12 @@ def reports_command(
     feed_dir: Path | None, by: str, as_json: bool,
 ) -> None:  # fmt: skip
     """報告徴収 (国保法 §113): the list, a request, or an answer that opens a case."""
-    code, day, who = _code(municipality), _day(on, "--on"), _by(by)
+    code, day, who = municipality_code(municipality), option_day(on, "--on"), _by(by)
     if request is not None and (not addressee or other is None):
         fail("--request needs --other and --to")
     if answer_id is not None and confirmed is None:
         fail("--answer needs --confirmed or --denied")
-    start = _day(acquired_on, "--acquired-on") if acquired_on else None
+    start = option_day(acquired_on, "--acquired-on") if acquired_on else None
 
     def work(engine: sa.Engine, audit: ServiceAudit) -> dict[str, Any]:
         if request is not None:

@@ -7,8 +7,6 @@ Person-level output names households and amounts only, never a person.
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +16,10 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
+from kokuho.cli._corrections import echo_decisions
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._premiums import premiums
+from kokuho.cli._staff import municipality_code, option_day
 from kokuho.premiums import (
     PART_NAMES,
     AssessmentRefused,
@@ -33,29 +33,12 @@ from kokuho.premiums import (
     reassess,
 )
 
-_MUNICIPALITY = re.compile(r"[0-9]{6}")
 #: What each stage of assess_fiscal_year shows on stderr while it runs.
 _STAGES = {
     "read": "住民・資格・所得の読込 (reading the register)",
     "assess": "本算定 (assessing)",
     "record": "調定の記録 (recording the charges)",
 }
-_KINDS = {"initial": "当初賦課", "increase": "増額賦課", "decrease": "減額賦課"}
-
-
-def _municipality(value: str) -> str:
-    if not _MUNICIPALITY.fullmatch(value):
-        fail(f"--municipality: {value!r} is not a 6-digit 全国地方公共団体コード")
-    return value
-
-
-def _day(value: str | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"--decided-on: {value!r} is not a date YYYY-MM-DD")
 
 
 def _options(function: click.decorators.FC) -> click.decorators.FC:
@@ -91,7 +74,7 @@ def assess_command(
 ) -> None:
     """本算定: assess every household of the year and record the 調定 (all or nothing;
     running again records nothing new)."""
-    code, day = _municipality(municipality), _day(decided_on)
+    code, day = municipality_code(municipality), option_day(decided_on, "--decided-on")
     try:
         with (
             _engine() as engine,
@@ -156,7 +139,7 @@ def reassess_command(
         fail("--json and --csv exclude each other")
     if (exception_ground is None) != (exception_evidence is None):
         fail("--exception-ground and --exception-evidence go together")
-    code, day = _municipality(municipality), _day(decided_on)
+    code, day = municipality_code(municipality), option_day(decided_on, "--decided-on")
     exception = (
         PeriodLimitException(exception_ground, exception_evidence)
         if exception_ground is not None and exception_evidence is not None
@@ -182,11 +165,7 @@ def reassess_command(
             f"{run.households} 世帯, {len(run.changes)} decisions, {run.unchanged} unchanged, "
             f"{len(run.refused)} refused; 差額 {run.difference:+,}円"
         )
-        for c in run.changes:
-            change = f"{c.previous_total:,}円 → {c.total:,}円"
-            click.echo(f"  {c.household_id} {_KINDS[c.kind]}: {change}")
-        for r in run.refused:
-            click.echo(f"  {r.household_id} refused: {r.reason}")
+        echo_decisions(run)
     if run.refused:
         sys.exit(2)
 
@@ -204,7 +183,7 @@ def _fields(run: object) -> dict[str, object]:
 @json_option
 def explain_command(household: str, municipality: str, fiscal_year: int, as_json: bool) -> None:
     """保険料算定の説明: one household's bill for the year with every rule and value behind it."""
-    code = _municipality(municipality)
+    code = municipality_code(municipality)
     try:
         with _engine() as engine:
             assessment = explain_household(engine, code, fiscal_year, household)

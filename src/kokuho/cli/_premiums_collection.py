@@ -16,6 +16,7 @@ import click
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import FISCAL_YEAR, RECORD_ID
 from kokuho.cli._premiums import premiums
+from kokuho.cli._staff import municipality_code, option_day
 from kokuho.premiums import (
     CATEGORY_NAMES,
     PaymentImportReport,
@@ -31,7 +32,6 @@ from kokuho.premiums import (
 )
 from kokuho.registry import FileRejected
 
-_MUNICIPALITY = re.compile(r"[0-9]{6}")
 _T = TypeVar("_T")
 
 
@@ -54,18 +54,7 @@ def _csv_option(function: Any) -> Any:
 
 
 def _municipality(value: str | None) -> str | None:
-    if value is not None and not _MUNICIPALITY.fullmatch(value):
-        fail(f"--municipality: {value!r} is not a 6-digit 全国地方公共団体コード")
-    return value
-
-
-def _day(value: str | None, option: str) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option}: {value!r} is not a date YYYY-MM-DD")
+    return None if value is None else municipality_code(value)
 
 
 def _one_format(as_json: bool, as_csv: bool) -> None:
@@ -124,7 +113,7 @@ def arrears_command(municipality: str, as_of: str | None, as_json: bool, as_csv:
     _one_format(as_json, as_csv)
     code = _municipality(municipality)
     assert code is not None
-    day = _day(as_of, "--as-of")
+    day = option_day(as_of, "--as-of")
     report = _on_engine(lambda engine: arrears(engine, code, day))
     if as_json:
         emit_json(report)
@@ -226,7 +215,7 @@ def refunds_list_command(municipality: str, as_of: str | None, as_json: bool, as
     code = _municipality(municipality)
     assert code is not None
     found = _on_engine(lambda engine: settlements(engine, code))
-    _print_settlements(found, _day(as_of, "--as-of"), as_json, as_csv)
+    _print_settlements(found, option_day(as_of, "--as-of"), as_json, as_csv)
 
 
 @refunds_group.command("decide")
@@ -241,7 +230,7 @@ def refunds_decide_command(
     _one_format(as_json, as_csv)
     code = _municipality(municipality)
     assert code is not None
-    day = _day(decided_on, "--on")
+    day = option_day(decided_on, "--on")
     found = _on_engine(lambda engine: decide_refunds(engine, code, day))
     if not (as_json or as_csv):
         click.echo(f"{code} {day}: {len(found)} decision(s)")
@@ -255,7 +244,7 @@ def refunds_decide_command(
 def refunds_pay_command(refund_id: int, paid_on: str | None, as_json: bool) -> None:
     """Record that a refund was paid out (refused once the claim has lapsed)."""
     try:
-        day = _day(paid_on, "--on")
+        day = option_day(paid_on, "--on")
         paid = _on_engine(lambda engine: pay_refund(engine, refund_id, day))
     except RefundRefused as refused:
         fail(str(refused))

@@ -8,10 +8,8 @@ in the provision's own step.
 
 from __future__ import annotations
 
-import datetime as dt
-import getpass
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,37 +17,16 @@ import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import POPULATION
+from kokuho.cli._staff import StaffAudit, option_day
 
 #: Exit code of a readable table that breaks the rules (1 is a file that cannot be read).
 BREAKS_RULES = 3
-_NOT_ASCII = re.compile(r"[^!-~]")
 _ITEM = re.compile(r"^([a-z_]+)\.([a-z_]+)$")
 T = TypeVar("T")
 
 
-class ServiceAudit:
+class ServiceAudit(StaffAudit):
     """The provision workflow's audit hook on the service's audit log."""
-
-    def __init__(self, engine: Any) -> None:
-        from kokuho.verify import AuditWriter
-
-        self.writer = AuditWriter(engine)
-        self.actor = ("cli:" + _NOT_ASCII.sub("_", getpass.getuser()))[:40]
-
-    def __call__(
-        self, action: str, actor: str, person_ids: Sequence[int], detail: Mapping[str, Any]
-    ) -> None:
-        from kokuho.verify import AuditRecord
-
-        records = [
-            AuditRecord(self.actor, "insurer", action, "ok", person_id=pid,
-                        detail={**detail, "by": actor})
-            for pid in ([*person_ids] if person_ids else [None])
-        ]  # fmt: skip
-        self.writer.write_many(records)
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 def _run(work: Callable[[Any, ServiceAudit], T]) -> T:
@@ -65,15 +42,6 @@ def _run(work: Callable[[Any, ServiceAudit], T]) -> T:
     finally:
         audit.close()
         engine.dispose()
-
-
-def _day(value: str | None, option: str) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option}: {value!r} is not a date YYYY-MM-DD")
 
 
 def _items(values: Sequence[str], option: str) -> dict[str, tuple[str, ...]]:
@@ -115,7 +83,7 @@ def reviewer(name: str, by: str, on_text: str | None, as_json: bool) -> None:
     """Add a reviewer (審査委員): only reviewers may review."""
     from kokuho.provision import add_reviewer
 
-    on = _day(on_text, "--on")
+    on = option_day(on_text, "--on")
     _run(lambda engine, audit: add_reviewer(engine, name, on=on, actor=by, audit=audit))
     if as_json:
         emit_json({"reviewer": name.strip()})
@@ -146,10 +114,10 @@ def apply_command(
     """Record an application (利用申出) or a statutory request (求め)."""
     from kokuho.provision import Application, apply, catalogue, provision_detail
 
-    period = (_day(start, "--from"), _day(end, "--to"))
+    period = (option_day(start, "--from"), option_day(end, "--to"))
     app = Application(basis, applicant, organisation, purpose, public_interest, place, users,
                       _items(items, "--item"), *period)  # fmt: skip
-    on = _day(on_text, "--on")
+    on = option_day(on_text, "--on")
 
     def work(engine: Any, audit: ServiceAudit) -> Any:
         pid = apply(engine, catalogue(), app, on=on, audit=audit)
@@ -175,8 +143,8 @@ def review_command(
     """Review an application (審査): approve, approve with conditions, or reject."""
     from kokuho.provision import catalogue, review
 
-    on = _day(on_text, "--on")
-    term = _day(term_until, "--term-until") if term_until else None
+    on = option_day(on_text, "--on")
+    term = option_day(term_until, "--term-until") if term_until else None
     approved = _items(items, "--item") if items else None
     done = _run(lambda engine, audit: review(
         engine, catalogue(), provision_id, reviewer=by, decision=decision, minutes=minutes,
@@ -211,7 +179,7 @@ def extract_command(
         source_key,
     )
 
-    on = _day(on_text, "--on")
+    on = option_day(on_text, "--on")
     asked = _items(items, "--item") if items else None
     settings = Settings.from_env()
 
@@ -255,7 +223,7 @@ def delete_command(
     """Confirm the deletion of a provision's data (消去の確認); its key is destroyed."""
     from kokuho.provision import confirm_deletion
 
-    on = _day(on_text, "--on")
+    on = option_day(on_text, "--on")
     done = _run(lambda engine, audit: confirm_deletion(
         engine, provision_id, by=by, method=method, on=on, audit=audit))  # fmt: skip
     _show(done, as_json)

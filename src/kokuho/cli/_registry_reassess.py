@@ -15,9 +15,9 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
+from kokuho.cli._corrections import echo_decisions
 from kokuho.cli._output import fail
-
-_KINDS = {"initial": "当初賦課", "increase": "増額賦課", "decrease": "減額賦課"}
+from kokuho.cli._staff import option_day
 
 
 def reassess_options(function: Any) -> Any:
@@ -38,12 +38,7 @@ def decision_day(no_reassess: bool, decided_on: str | None) -> dt.date | None:
         if decided_on is not None:
             fail("--decided-on and --no-reassess exclude each other")
         return None
-    if decided_on is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(decided_on)
-    except ValueError:
-        fail(f"--decided-on: {decided_on!r} is not a date YYYY-MM-DD")
+    return option_day(decided_on, "--decided-on")
 
 
 def position(engine: sa.Engine, day: dt.date | None) -> int:
@@ -84,8 +79,4 @@ def echo_runs(runs: list[Any]) -> None:
             f"{len(run.changes)} decisions, {run.unchanged} unchanged, "
             f"{len(run.refused)} refused; 差額 {run.difference:+,}円"
         )
-        for c in run.changes:
-            change = f"{c.previous_total:,}円 → {c.total:,}円"
-            click.echo(f"  {c.household_id} {_KINDS[c.kind]}: {change}")
-        for r in run.refused:
-            click.echo(f"  {r.household_id} refused: {r.reason}")
+        echo_decisions(run)

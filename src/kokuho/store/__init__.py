@@ -24,8 +24,20 @@ from kokuho.store._files import (
     sweep_temporary,
 )
 from kokuho.store._keys import chunks, key_table
+from kokuho.store._lake_files import (
+    IngestTally,
+    LakeRoot,
+    lake_table,
+    manifest_files,
+    months_only,
+    read_manifest,
+    sweep_uncommitted,
+    taking_back,
+    write_manifest,
+)
 from kokuho.store._problems import FileProblem, FileProblemsError
 from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
+from kokuho.store._yaml_nodes import YamlNode
 
 __all__ = [
     "Analytics",
@@ -39,6 +51,7 @@ __all__ = [
     "ReadRouter",
     "ReplicaStatus",
     "UnconfirmedValue",
+    "YamlNode",
     "data_files",
     "data_path",
     "data_text",
@@ -57,6 +70,15 @@ __all__ = [
     "is_temporary",
     "sweep_temporary",
     "key_table",
+    "IngestTally",
+    "LakeRoot",
+    "lake_table",
+    "months_only",
+    "manifest_files",
+    "read_manifest",
+    "sweep_uncommitted",
+    "taking_back",
+    "write_manifest",
     "metadata",
     "upgrade",
 ]

@@ -1,0 +1,63 @@
+"""What the staff workflows' commands (boundary, provision, premiums collection) read and
+record alike: dates and 全国地方公共団体コード from options, and the audit hook that puts each
+step on the service's hash-chained audit log as ``cli:<login>``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from kokuho.cli._output import fail
+
+_MUNICIPALITY = re.compile(r"[0-9]{6}")
+_NOT_ASCII = re.compile(r"[^!-~]")
+
+
+def option_day(value: str | None, option: str) -> dt.date:
+    """The date given to ``option`` (today when not given); a bad one fails naming it."""
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: {value!r} is not a date YYYY-MM-DD")
+
+
+def municipality_code(value: str) -> str:
+    """A 6-digit 全国地方公共団体コード given to ``--municipality``."""
+    if not _MUNICIPALITY.fullmatch(value):
+        fail(f"--municipality: {value!r} is not a 6-digit 全国地方公共団体コード")
+    return value
+
+
+class StaffAudit:
+    """A workflow's audit hook on the service's audit log: one record per person (one without
+    a person when none), as ``cli:<login>`` with the staff member's name in the detail."""
+
+    #: The records' outcome (a room says what its steps are: "ok", "shown" …).
+    outcome: ClassVar[str] = "ok"
+
+    def __init__(self, engine: Any) -> None:
+        # Imported here: the commands' help must not load the service.
+        from kokuho.verify import AuditWriter
+
+        self.writer = AuditWriter(engine)
+        self.actor = ("cli:" + _NOT_ASCII.sub("_", getpass.getuser()))[:40]
+
+    def __call__(
+        self, action: str, actor: str, person_ids: Sequence[int], detail: Mapping[str, Any]
+    ) -> None:
+        from kokuho.verify import AuditRecord
+
+        records = [
+            AuditRecord(self.actor, "insurer", action, self.outcome, person_id=pid,
+                        detail={**detail, "by": actor})
+            for pid in ([*person_ids] if person_ids else [None])
+        ]  # fmt: skip
+        self.writer.write_many(records)
+
+    def close(self) -> None:
+        self.writer.close()
