@@ -39,7 +39,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "ids": LazyCommand("_ids", "ids", "Check identifiers and convert dates."),
     "incentives": LazyCommand("_incentives", "incentives", "保険者努力支援制度: rule files, scores, allocation, what-if (docs/incentives.md)."),
     "institutions": LazyCommand("_service", "institutions", "Medical institutions (保険医療機関・薬局) allowed to check eligibility."),
-    "lake": LazyCommand("_lake", "lake", "The Parquet lakes of checkups and claims ($KOKUHO_HOME/lake)."),
+    "lake": LazyCommand("_lake", "lake", "The Parquet lakes of checkups, claims and 介護 ($KOKUHO_HOME/lake)."),
     "mynumber": LazyCommand("_mynumber", "mynumber", "My Number linkage (個人番号の紐付け): links only when all five basic items match."),
     "oqs-agent": LazyCommand("_service", "oqs_agent", "The on-site terminal (資格確認端末) for the OQS file interface: answers OQSsiquc01req_*.xml (single) and OQSmuquc01req/02req_*.xml (bulk) files."),
     "premiums": LazyCommand("_premiums_all", "premiums", "国民健康保険料: households, incomes, rules, 賦課, 収納, 収納率, 納付金 (docs/premiums.md)."),

@@ -10,7 +10,7 @@ from kokuho.config import Settings
 
 @click.group()
 def lake() -> None:
-    """The Parquet lakes of checkups and claims ($KOKUHO_HOME/lake)."""
+    """The Parquet lakes of checkups, claims and 介護 ($KOKUHO_HOME/lake)."""
 
 
 @lake.command("vacuum")
