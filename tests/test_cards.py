@@ -244,3 +244,41 @@ def test_card_holder_with_nothing_in_force_on_the_day_is_invalid(
     )
     assert before.answer.validity == Validity.INVALID
     assert before.answer.results[0].acquired_on == dt.date(2020, 4, 1)
+
+
+def test_card_writes_without_the_primary_are_refused_after_reads_elsewhere(
+    desk: tuple[EligibilityService, Path], engine: sa.Engine
+) -> None:
+    """Reader keys and certificate codes come through the read router; the challenge and the
+    used attestation need the primary. Here the desk's primary is a port nobody listens on
+    and its router reads the live database: the reads succeed, the writes are refused as
+    ``primary_unavailable`` (not an unhandled error), and each refusal is audited."""
+    from kokuho.store import ReadRouter
+    from tests.pgpair import free_port
+
+    service, folder = desk
+    gone = sa.create_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone",
+        connect_args={"connect_timeout": 2},
+    )
+    live = ReadRouter(engine)
+    service.cards = CardDesk(gone, KEY, folder / "ca", reads=live)
+    clinic, card = who(engine), taro_card(folder)
+    reader = Terminal.create("reader-1")
+    register_terminal(engine, CLINIC, reader.terminal_id, reader.public_key)
+    assert refused(engine, lambda: service.card_challenge(clinic)) == "primary_unavailable"
+    attestation = reader.attest(card.certificate_pem, CLINIC, fresh())
+    face = lambda: service.check_card(  # noqa: E731
+        clinic, certificate_pem=card.certificate_pem, day=TODAY, purpose="care",
+        attestation=attestation,
+    )  # fmt: skip
+    assert refused(engine, face) == "primary_unavailable"
+    # The reader was found (read from the live side): an unknown reader is refused before
+    # any write, as always.
+    stranger = Terminal.create("reader-9")
+    other = stranger.attest(card.certificate_pem, CLINIC, fresh())
+    assert refused(engine, lambda: service.check_card(
+        clinic, certificate_pem=card.certificate_pem, day=TODAY, purpose="care",
+        attestation=other,
+    )) == "card_bad_attestation"  # fmt: skip
+    gone.dispose()

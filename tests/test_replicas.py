@@ -9,8 +9,10 @@ installs them).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
+import json
 import os
 import time
 import uuid
@@ -23,9 +25,18 @@ from fastapi.testclient import TestClient
 
 from kokuho.registry import import_changes
 from kokuho.store import ReadRouter, connect
-from kokuho.verify import EligibilityService, NumberQuery, issue_credential, verify_chain
+from kokuho.verify import (
+    EligibilityService,
+    NumberQuery,
+    issue_cards,
+    issue_credential,
+    register_terminal,
+    verify_chain,
+)
+from kokuho.verify._pki_sim import Card, Terminal
 from kokuho.web import create_app
-from tests.conftest import small_service
+from tests.cardholders import link_my_number
+from tests.conftest import CLINIC, small_service
 from tests.feedfiles import KOKUHO, lose, write_changes
 from tests.pgpair import Pair, binaries, execute, postgres_user_exists
 
@@ -61,10 +72,10 @@ def database(pair: Pair) -> Iterator[str]:
     pair.ensure_running()
 
 
-def _credentials_on(url: str) -> int:
-    """How many credentials ``url`` holds; -1 before the tables have reached it."""
+def _credentials_on(url: str, table: str = "credentials") -> int:
+    """How many rows ``url`` holds in ``table``; -1 before the tables have reached it."""
     try:
-        count = execute(url, "select count(*) from credentials")
+        count = execute(url, f"select count(*) from {table}")
     except (sa.exc.ProgrammingError, sa.exc.OperationalError):
         return -1
     return count if isinstance(count, int) else -1
@@ -245,3 +256,75 @@ def test_a_read_that_finds_the_primary_gone_moves_to_a_replica_before_the_next_p
     assert router.primary_up is False
     router.close()
     primary.dispose()
+
+
+def _face(card: Card, reader: Terminal) -> dict[str, object]:
+    """A /checks/card body in face mode (顔認証), attested now by ``reader``."""
+    made = reader.attest(card.certificate_pem, CLINIC, dt.datetime.now(dt.UTC))
+    return {"certificate_pem": card.certificate_pem.decode(), "purpose": "care",
+            "date_of_care": "2020-12-01", "attestation": {
+                "terminal_id": made.terminal_id, "fingerprint": made.fingerprint,
+                "institution_code": CLINIC, "issued_at": made.issued_at.isoformat(),
+                "nonce": base64.b64encode(made.nonce).decode(),
+                "signature": base64.b64encode(made.signature).decode()}}  # fmt: skip
+
+
+def test_card_checks_read_from_the_replica_and_are_refused_without_the_primary(
+    pair: Pair, database: str, tmp_path: Path
+) -> None:
+    """The card's reads (reader key, certificate code) go through the router like a number
+    check's; its writes (the used attestation, a PIN challenge) cannot happen without the
+    primary, so the check is refused as ``primary_unavailable`` (503), the refusal audited."""
+    settings, token = small_service(pair.primary.url(database), tmp_path)
+    engine = connect(pair.primary.url(database), migrate=False)
+    link_my_number(engine)  # Taro
+    issued = issue_cards(engine, settings.service_key(), tmp_path / "ca", tmp_path / "cards",
+                         dt.datetime.now(dt.UTC))  # fmt: skip
+    assert issued.issued == 1
+    [card] = [Card.load(p) for p in (tmp_path / "cards").glob("*.pem")]
+    # Two readers: the second is first used during the outage, so its key is not cached.
+    readers = [Terminal.create("reader-1"), Terminal.create("reader-2")]
+    for reader in readers:
+        register_terminal(engine, CLINIC, reader.terminal_id, reader.public_key)
+    engine.dispose()
+    replica = pair.replica.url(database)
+    _until(lambda: _credentials_on(replica, "terminals") == 2,
+           "the card readers reached the replica")  # fmt: skip
+    settings = dataclasses.replace(
+        settings, read_database_urls=(replica,), replica_max_lag=MAX_LAG,
+        audit_spool=tmp_path / "spool",
+    )  # fmt: skip
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings)) as http:
+        _replica_usable(http)
+        ok = http.post("/api/v1/checks/card", json=_face(card, readers[0]), headers=auth)
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["validity"] == 1  # 有効: Taro is covered on 2020-12-01
+        # Every read (credential, reader key, certificate code, the answer) was the replica's.
+        assert _served(http) == {"replica:1": 4}
+
+        pair.stop(pair.primary)
+        before = _served(http)["replica:1"]
+        refused = http.post("/api/v1/checks/card", json=_face(card, readers[1]), headers=auth)
+        # 503, not a 500: the uncached reader key was read from the replica; only the used
+        # attestation's write needed the primary.
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["type"].endswith("/primary_unavailable")
+        assert _served(http)["replica:1"] > before and "primary" not in _served(http)
+        challenge = http.post("/api/v1/card/challenges", headers=auth)
+        assert challenge.status_code == 503 and "primary" in challenge.json()["detail"]
+        # The number check still answers from the replica meanwhile.
+        assert _check(http, token) == 1
+        spooled = [json.loads(line) for f in (tmp_path / "spool").glob("audit-*.jsonl")
+                   for line in f.read_text().splitlines()]  # fmt: skip
+        assert [(s["action"], s["outcome"]) for s in spooled] == [
+            ("check_card_face", "refused:primary_unavailable"),
+            ("card_challenge", "refused:primary_unavailable"),
+            ("check_number", "1"),
+        ]
+        pair.start(pair.primary)
+        _until(lambda: not any((tmp_path / "spool").glob("audit-*.jsonl")),
+               "the spool was replayed")  # fmt: skip
+    engine = connect(pair.primary.url(database), migrate=False)
+    assert verify_chain(engine).ok
+    engine.dispose()

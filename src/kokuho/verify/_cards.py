@@ -10,10 +10,11 @@ The certificate maps to a person through an opaque code kept by the service (lik
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -22,6 +23,8 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kokuho.registry import tables as r
+from kokuho.store import UNREACHABLE, ReadRouter
+from kokuho.verify._access import AccessDenied
 from kokuho.verify._card_store import DatabaseChallenges, DatabaseReplayGuard
 from kokuho.verify._pki import (
     Attestation,
@@ -44,7 +47,9 @@ CRL_LIFETIME = dt.timedelta(days=7)
 
 REVOCATION_SECONDS = 5.0
 """The bound on how long a running server may go on accepting what was revoked: a card on a
-new CRL, a card reader marked revoked, a certificate code removed from the register."""
+new CRL, a card reader marked revoked, a certificate code removed from the register. With read
+replicas the reader and holder reads may come from a replica, which adds its lag bound
+(``KOKUHO_REPLICA_MAX_LAG``) to this one for those two."""
 
 _TERMINAL = sa.select(terminals.c.institution_code, terminals.c.public_key, terminals.c.revoked_at)
 _TERMINAL = _TERMINAL.where(terminals.c.terminal_id == sa.bindparam("terminal"))
@@ -69,14 +74,20 @@ class CardDesk:
     process and the CRL file is watched; each is read again at most ``revocation_seconds``
     after it was last read, which bounds how long a revocation takes to reach a running
     server (:data:`REVOCATION_SECONDS`).
+
+    Terminal keys and certificate codes are read through ``reads`` (a fresh replica, else the
+    primary), so they go on being read while the primary is down. Challenges and used
+    attestations are writes: without the primary a card check is refused
+    (``primary_unavailable``) rather than answered without its single-use guarantee.
     """
 
     def __init__(
         self, engine: sa.Engine, service_key: bytes, ca_folder: Path, *,
         revocation_seconds: float = REVOCATION_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, reads: ReadRouter | None = None,
     ) -> None:  # fmt: skip
         self._engine = engine
+        self._reads = reads or ReadRouter(engine)
         self._key = service_key
         self._crl = ca_folder / CRL_FILE
         crl = self._crl
@@ -92,16 +103,19 @@ class CardDesk:
         self._crl_seen = (clock(), self._crl_stamp())
 
     def challenge(self, institution: str, now: dt.datetime) -> Challenge:
-        return self.challenges.issue(now, institution)
+        with _needs_primary():
+            return self.challenges.issue(now, institution)
 
     def person_by_pin(
         self, institution: str, cert_pem: bytes, challenge_id: str, signature: bytes,
         now: dt.datetime,
     ) -> int | None:  # fmt: skip
         self._watch_crl(now)
-        cert = verify_pin_mode(
-            self.verifier, self.challenges, cert_pem, challenge_id, signature, institution, now
-        )
+        with _needs_primary():
+            cert = verify_pin_mode(
+                self.verifier, self.challenges, cert_pem, challenge_id, signature, institution,
+                now,
+            )  # fmt: skip
         return self._person(cert)
 
     def person_by_face(
@@ -113,10 +127,11 @@ class CardDesk:
             raise CardRejected(
                 "bad_attestation", "the card reader is not registered to this institution"
             )
-        cert = verify_face_mode(
-            self.verifier, cert_pem, attestation, reader.key, now,
-            institution_code=institution, replay_guard=self.replays,
-        )  # fmt: skip
+        with _needs_primary():
+            cert = verify_face_mode(
+                self.verifier, cert_pem, attestation, reader.key, now,
+                institution_code=institution, replay_guard=self.replays,
+            )  # fmt: skip
         return self._person(cert)
 
     def _fresh(self, cache: dict[str, tuple[float, Any]], key: str) -> tuple[bool, Any]:
@@ -134,8 +149,7 @@ class CardDesk:
         known, reader = self._fresh(self._readers, terminal_id)
         if known:
             return cast(_Reader | None, reader)
-        with self._engine.connect() as connection:
-            row = connection.execute(_TERMINAL, {"terminal": terminal_id}).first()
+        row = self._reads.run(lambda c: c.execute(_TERMINAL, {"terminal": terminal_id}).first())
         found: _Reader | None = None
         if row is not None:
             # The key is parsed once per read, not on every check.
@@ -149,8 +163,7 @@ class CardDesk:
         known, person = self._fresh(self._holders, code)
         if known:
             return cast(int | None, person)
-        with self._engine.connect() as connection:
-            person = connection.scalar(_HOLDER, {"code": code})
+        person = self._reads.run(lambda c: c.scalar(_HOLDER, {"code": code}))
         self._remember(self._holders, code, person)
         return cast(int | None, person)
 
@@ -171,6 +184,20 @@ class CardDesk:
         self._crl_seen = (self._clock(), current)
         if current != stamp:
             self.verifier.refresh(now)
+
+
+@contextlib.contextmanager
+def _needs_primary() -> Iterator[None]:
+    """Turns "the primary did not answer" during a card write into a documented refusal: a
+    challenge or a used attestation that cannot be recorded must not be trusted."""
+    try:
+        yield
+    except UNREACHABLE:
+        raise AccessDenied(
+            "primary_unavailable",
+            "card checks (PIN and face) need the primary database, which did not answer: "
+            "check by insurance number, or retry when it is back",
+        ) from None
 
 
 def _parse_key(public_key_hex: str) -> ed25519.Ed25519PublicKey | None:

@@ -19,7 +19,7 @@ from kokuho.verify._fhir import (
     patient_resource,
 )
 from kokuho.verify._model import Purpose, Validity
-from kokuho.verify._problems import FHIR_JSON, UNAUTHENTICATED, error_responses, fhir, outcome
+from kokuho.verify._problems import FHIR_JSON, error_responses, fhir, outcome, status_for
 from kokuho.verify._rest import Bearer, Service, bearer_token
 from kokuho.verify._rest_schemas import HANDLE_PATTERN
 
@@ -107,7 +107,7 @@ def _caller(request: Request, credentials: Bearer) -> Principal | JSONResponse:
 
 
 def _denied(denied: AccessDenied) -> JSONResponse:
-    return outcome(401 if denied.reason in UNAUTHENTICATED else 403, str(denied))
+    return outcome(status_for(denied.reason), str(denied))
 
 
 Caller = Annotated[Principal | JSONResponse, Depends(_caller)]

@@ -19,11 +19,11 @@ from kokuho.verify._problems import (
     KINDS,
     MAX_BODY_BYTES,
     TITLES,
-    UNAUTHENTICATED,
     error_responses,
     kind_for,
     outcome,
     problem,
+    status_for,
 )
 
 REST_PREFIX: Final = "/api/v1"
@@ -119,7 +119,7 @@ async def _invalid(request: Request, error: Exception) -> Response:
 
 async def _denied(request: Request, error: Exception) -> Response:
     assert isinstance(error, AccessDenied)
-    status = 401 if error.reason in UNAUTHENTICATED else 403
+    status = status_for(error.reason)
     if face_of(request.url.path) == "fhir":
         return outcome(status, str(error))
     return problem(status, TITLES[status], str(error), kind=error.reason)

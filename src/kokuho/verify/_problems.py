@@ -51,17 +51,30 @@ KINDS: Final[dict[str, tuple[int, str]]] = {
                                     "application/fhir+json on /fhir)"),
     "invalid": (422, "a field is missing or out of its allowed values; `errors` names it"),
     "internal-error": (500, "a fault of the server; nothing was answered"),
+    "primary_unavailable": (503, "a card check (PIN or face) while the primary database is "
+                                 "down: its challenge or used attestation cannot be recorded"),
 }  # fmt: skip
+#: Refusals of a known caller that are not 403: the server cannot serve them now.
+UNAVAILABLE: Final = frozenset({"primary_unavailable"})
 #: How each HTTP status reads as a FHIR issue type (http://hl7.org/fhir/issue-type).
 ISSUE_TYPES: Final[dict[int, IssueType]] = {
     400: "invalid", 401: "security", 403: "forbidden", 404: "not-found",
     405: "not-supported", 413: "too-long", 415: "not-supported", 500: "exception",
+    503: "transient",
 }  # fmt: skip
 TITLES: Final = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
     405: "Method not allowed", 413: "Content too large", 415: "Unsupported media type",
-    422: "Invalid request", 500: "Internal server error",
+    422: "Invalid request", 500: "Internal server error", 503: "Service unavailable",
 }  # fmt: skip
+
+
+def status_for(reason: str) -> int:
+    """The HTTP status of an :class:`AccessDenied` reason: 401 for an unknown caller, 503 for
+    what the server cannot do now, 403 for every other refusal."""
+    if reason in UNAUTHENTICATED:
+        return 401
+    return 503 if reason in UNAVAILABLE else 403
 
 
 def kind_for(status: int) -> str:

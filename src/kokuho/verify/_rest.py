@@ -226,7 +226,7 @@ def build_router() -> APIRouter:
         return JSONResponse(check_json(result))
 
     @router.post("/card/challenges", summary="暗証番号モード: a single-use challenge",
-                 **_documented(ChallengeBody, 401, 403, 413, 415))  # fmt: skip
+                 **_documented(ChallengeBody, 401, 403, 413, 415, 503))  # fmt: skip
     def challenge(caller: Caller, service: Service) -> dict[str, str]:
         issued = service.card_challenge(caller)
         return {
@@ -236,7 +236,7 @@ def build_router() -> APIRouter:
         }
 
     @router.post("/checks/card", summary="資格確認 by My Number card (PIN or face)",
-                 **_documented(CheckBody, *_BODY, 403))  # fmt: skip
+                 **_documented(CheckBody, *_BODY, 403, 503))  # fmt: skip
     def check_card(body: CardCheck, caller: Caller, service: Service) -> JSONResponse:
         result = service.check_card(
             caller,

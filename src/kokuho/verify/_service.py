@@ -133,7 +133,11 @@ class EligibilityService:
     def card_challenge(self, principal: Principal) -> Challenge:
         """A single-use challenge for the card to sign in PIN mode (暗証番号)."""
         institution = self._institution(principal, Purpose.CARE, "card_challenge")
-        return self._desk().challenge(institution, dt.datetime.now(dt.UTC))
+        try:
+            return self._desk().challenge(institution, dt.datetime.now(dt.UTC))
+        except AccessDenied as denied:  # the primary is down: no challenge can be recorded
+            self.refuse(principal, Purpose.CARE, "card_challenge", denied)
+            raise
 
     def check_card(
         self, principal: Principal, *, certificate_pem: bytes, day: dt.date, purpose: str,
@@ -159,6 +163,9 @@ class EligibilityService:
             denied = AccessDenied(f"card_{rejected.reason_code}", str(rejected))
             self.refuse(principal, purpose, method, denied)
             raise denied from None
+        except AccessDenied as denied:  # the primary is down (``primary_unavailable``)
+            self.refuse(principal, purpose, method, denied)
+            raise
         if person is None:
             # A genuine card with no insurance registration (保険証利用登録なし).
             answer = EligibilityAnswer(Validity.NOT_FOUND, day)

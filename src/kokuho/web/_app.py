@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ca_folder = settings.home / "ca"
     if (ca_folder / "ca_cert.pem").exists():
         # Card checks need the (simulated) JPKI authority's certificate and CRL.
-        service.cards = CardDesk(engine, settings.service_key(), ca_folder)
+        service.cards = CardDesk(engine, settings.service_key(), ca_folder, reads=reads)
     # 特定健診情報, shown within consent, comes from the checkup lake.
     service.providers[ConsentCategory.CHECKUP] = CheckupRecords(
         engine, Lake.from_settings(settings)
