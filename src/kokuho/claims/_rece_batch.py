@@ -119,11 +119,9 @@ def ingest_chunk(
             for item in parse_files(files, problems):
                 if problems or check_only:
                     continue
-                # One pass over the claims for the months serves both the split and the entry.
-                months = months_of(item.parsed)
-                parts = _parts(root, item.parsed, item.digest, months)
+                parts = _parts(root, item.parsed, item.digest)
                 finals = [final for final, _ in parts]
-                written.append(Written(item.digest, _entry(root, item, finals, months), finals))
+                written.append(Written(item.digest, _entry(root, item, finals), finals))
                 futures += [pool.submit(_write, final, part) for final, part in parts]
             for future in futures:
                 future.result()
@@ -143,11 +141,10 @@ def months_of(parsed: FastFile) -> list[dt.date]:
     return sorted(months)
 
 
-def _parts(
-    root: Path, parsed: FastFile, digest: str, months: list[dt.date]
-) -> list[tuple[Path, pa.Table]]:
-    """Each table of a file split by its service ``months``, with the file it goes to."""
+def _parts(root: Path, parsed: FastFile, digest: str) -> list[tuple[Path, pa.Table]]:
+    """Each table of a file split by service month, with the file it goes to."""
     parts: list[tuple[Path, pa.Table]] = []
+    months = months_of(parsed)
     for name, table in parsed.tables.items():
         for month in months:
             part = table
@@ -159,9 +156,7 @@ def _parts(
     return parts
 
 
-def _entry(
-    root: Path, item: ParsedFile, files: list[Path], months: list[dt.date]
-) -> dict[str, Any]:
+def _entry(root: Path, item: ParsedFile, files: list[Path]) -> dict[str, Any]:
     parsed = item.parsed
     return {
         "name": item.path.name,
@@ -169,7 +164,7 @@ def _entry(
         "institution": parsed.institution,
         "fee_table": parsed.fee_table,
         "billing_month": f"{parsed.billing_month:%Y-%m}",
-        "service_months": [f"{m:%Y-%m}" for m in months],
+        "service_months": [f"{m:%Y-%m}" for m in months_of(parsed)],
         "claims": parsed.claims,
         "lines": parsed.lines,
         "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
