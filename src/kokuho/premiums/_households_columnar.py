@@ -114,12 +114,18 @@ def _read(engine: sa.Engine, sql: str, params: dict[str, Any], types: Sequence[p
             connection.exec_driver_sql("SET LOCAL jit = off")
             connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
             text = _copy_lines(connection, sql, params)
-        if text is not None:
-            try:
-                return _parse(text, types, "\x1f" if dialect == "sqlite" else ",")
-            except pa.ArrowInvalid:
-                pass  # e.g. an id holding the separator: the cursor reads it as it is
-        return _typed(_fetch(connection, sql, params), types)
+        lines = None if text is None else _parsed(text, types, dialect)
+        return lines if lines is not None else _typed(_fetch(connection, sql, params), types)
+
+
+def _parsed(text: bytes, types: Sequence[pa.DataType], dialect: str) -> list[pa.Array] | None:
+    """The lines as columns, or None when they cannot be read back as written (an id holding
+    the separator or a newline breaks the line into the wrong number of fields): the caller
+    then reads the same query through the cursor, which carries any value as it is."""
+    try:
+        return _parse(text, types, "\x1f" if dialect == "sqlite" else ",")
+    except pa.ArrowInvalid:
+        return None
 
 
 def _sqlite_lines(connection: sa.Connection, sql: str, params: dict[str, Any], width: int) -> bytes:
