@@ -33,37 +33,19 @@ def import_command(files: tuple[Path, ...], as_json: bool) -> None:
 
     Exits 1 if any file is rejected (that file changed nothing; the others are kept).
     """
+    from kokuho.cli._file_imports import import_each
     from kokuho.premiums import load_grounds
-    from kokuho.registry import FileRejected
 
-    engine = open_engine()
-    documents: list[dict[str, Any]] = []
-    rejected = 0
-    try:
-        for file in files:
-            try:
-                report = load_grounds(engine, file)
-            except FileRejected as error:
-                rejected += 1
-                errors = [dataclasses.asdict(row) for row in error.errors]
-                documents.append({"file": str(file), "rejected": True, "errors": errors})
-                if not as_json:
-                    click.echo(f"error: rejected, nothing changed: {error}", err=True)
-            else:
-                documents.append({"rejected": False, **dataclasses.asdict(report)})
-                if not as_json:
-                    click.echo(
-                        f"{report.file}: already loaded, skipped"
-                        if report.skipped
-                        else f"{report.file}: {report.rows} rows, {report.inserted} added, "
-                        f"{report.unchanged} already loaded with the same values"
-                    )
-    finally:
-        engine.dispose()
-    if as_json:
-        emit_json({"files": documents, "rejected": rejected})
-    if rejected:
-        raise SystemExit(1)
+    import_each(files, load_grounds, _line, as_json=as_json, what="reduction grounds")
+
+
+def _line(report: Any) -> str:
+    if report.skipped:
+        return f"{report.file}: already loaded, skipped"
+    return (
+        f"{report.file}: {report.rows} rows, {report.inserted} added, "
+        f"{report.unchanged} already loaded with the same values"
+    )
 
 
 @grounds.command("list")

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import Progress
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._premiums import premiums
@@ -39,35 +37,10 @@ def import_command(files: tuple[Path, ...], as_json: bool) -> None:
 
     Exits 1 if any file is rejected (that file changed nothing; the others are kept).
     """
+    from kokuho.cli._file_imports import import_each
     from kokuho.premiums import load_incomes
-    from kokuho.registry import FileRejected
 
-    engine = open_engine()
-    documents: list[dict[str, Any]] = []
-    rejected = 0
-    try:
-        with Progress(console=Console(stderr=True), transient=True, disable=as_json) as progress:
-            task = progress.add_task("importing incomes", total=len(files))
-            for file in files:
-                try:
-                    report = load_incomes(engine, file)
-                except FileRejected as error:
-                    rejected += 1
-                    errors = [dataclasses.asdict(row) for row in error.errors]
-                    documents.append({"file": str(file), "rejected": True, "errors": errors})
-                    if not as_json:
-                        click.echo(f"error: rejected, nothing changed: {error}", err=True)
-                else:
-                    documents.append({"rejected": False, **dataclasses.asdict(report)})
-                    if not as_json:
-                        click.echo(_line(report))
-                progress.advance(task)
-    finally:
-        engine.dispose()
-    if as_json:
-        emit_json({"files": documents, "rejected": rejected})
-    if rejected:
-        raise SystemExit(1)
+    import_each(files, load_incomes, _line, as_json=as_json, what="incomes")
 
 
 def _line(report: Any) -> str:
