@@ -47,11 +47,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kokuho.config import Settings
 from kokuho.registry import tables as r
@@ -68,8 +70,28 @@ from kokuho.verify import tables as v
 
 try:  # run as a script (benchmarks/ on sys.path) or as benchmarks.bench_checks
     from benchmarks._fill import VALID_INSURERS, fill, member
+    from benchmarks._register_cache import (
+        CacheKey,
+        database_url,
+        discard,
+        migration_head,
+        prepare,
+        reset,
+        snapshot,
+        write_ready,
+    )
 except ImportError:
     from _fill import VALID_INSURERS, fill, member  # type: ignore[no-redef]
+    from _register_cache import (  # type: ignore[no-redef]
+        CacheKey,
+        database_url,
+        discard,
+        migration_head,
+        prepare,
+        reset,
+        snapshot,
+        write_ready,
+    )
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "checks.lua"
@@ -220,6 +242,9 @@ class Register:
     numbers: list[dict[str, Any]]
     schema: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: Set for a ``--reuse-dir`` register: the state ``release_register`` resets it to.
+    pristine: dict[str, Any] | None = None
+    reused: bool = False
 
 
 def _database(backend: str, home: Path, persons: int) -> tuple[str, str | None]:
@@ -251,20 +276,41 @@ def drop_schema(schema: str | None) -> None:
 
 def build_register(persons: int, backend: str, workdir: Path, cards: int,
                    number_bodies: int) -> Register:  # fmt: skip
+    """A register for this run only, in ``workdir`` (and a schema dropped afterwards)."""
     home = workdir / f"home_{persons}"
     home.mkdir(parents=True)
     url, schema = _database(backend, home, persons)
+    try:
+        reg, _ = generate(persons, home, url, cards, number_bodies)
+    except BaseException:
+        drop_schema(schema)
+        raise
+    reg.schema = schema
+    return reg
+
+
+def _environment(home: Path, url: str) -> tuple[dict[str, str], Settings]:
     key_file = home / "secrets" / "service.key"
     settings = Settings(home=home, database_url=url, mynumber_key_file=home / "secrets" / "mn.key",
                         service_key_file=key_file)  # fmt: skip
     env = {**os.environ, "KOKUHO_HOME": str(home), "KOKUHO_DATABASE_URL": url,
            "KOKUHO_SERVICE_KEY_FILE": str(key_file)}  # fmt: skip
+    return env, settings
+
+
+def _card_pems(home: Path) -> list[bytes]:
+    with (home / "cards" / "index.csv").open(encoding="utf-8", newline="") as handle:
+        files = [row["card_file"] for row in csv.DictReader(handle)]
+    return [Card.load(home / "cards" / name).certificate_pem for name in files]
+
+
+def generate(persons: int, home: Path, url: str, cards: int,
+             number_bodies: int) -> tuple[Register, bytes]:  # fmt: skip
+    """Writes the register into ``url`` (an empty database) and ``home``; returns it and the
+    reader's raw private key (kept by ``--reuse-dir`` to sign attestations on later runs)."""
+    env, settings = _environment(home, url)
     timings: dict[str, float] = {}
-    try:
-        engine = connect(url)
-    except BaseException:
-        drop_schema(schema)
-        raise
+    engine = connect(url)
     try:
         started = time.perf_counter()
         fill(engine, persons, seed=persons, insurers=VALID_INSURERS)
@@ -289,24 +335,94 @@ def build_register(persons: int, backend: str, workdir: Path, cards: int,
                         [(pid, hashlib.sha256(f"bench-mynumber-{pid}".encode()).hexdigest(),
                           f"R{pid}", now, i + 1) for i, pid in enumerate(linked)])  # fmt: skip
         issued = issue_cards(engine, settings.service_key(), home / "ca", home / "cards", now)
-        terminal = Terminal.create(TERMINAL_ID)
+        reader_key = ed25519.Ed25519PrivateKey.generate()
+        terminal = Terminal(TERMINAL_ID, reader_key)
         register_terminal(engine, INSTITUTION, terminal.terminal_id, terminal.public_key)
         timings["cards_seconds"] = time.perf_counter() - started
         log(f"{issued.issued:,} cards issued, institution, credential and reader registered "
             f"in {timings['cards_seconds']:.1f} s")  # fmt: skip
 
-        with (home / "cards" / "index.csv").open(encoding="utf-8", newline="") as handle:
-            files = [row["card_file"] for row in csv.DictReader(handle)]
-        pems = [Card.load(home / "cards" / name).certificate_pem for name in files]
+        pems = _card_pems(home)
         if cards and len(pems) != cards:
             raise BenchError(f"expected {cards} cards, found {len(pems)}")
         numbers = _number_pool(engine, persons, number_bodies, rng)
-    except BaseException:
+    finally:
         engine.dispose()
-        drop_schema(schema)
-        raise
-    engine.dispose()
-    return Register(persons, home, url, env, token, terminal, pems, numbers, schema, timings)
+    raw = reader_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    reg = Register(persons, home, url, env, token, terminal, pems, numbers, None, timings)
+    return reg, raw
+
+
+def reused_register(root: Path, persons: int, backend: str, cards: int, number_bodies: int,
+                    upgrade: bool) -> Register:  # fmt: skip
+    """The register of ``--reuse-dir``: generated once into ``root/<key>`` (see
+    ``_register_cache``), then reset to its generated state and reused by every run."""
+    key = CacheKey("checks", backend, persons, cards, migration_head())
+    folder = root / key.name
+    home = folder / "home"
+    url = database_url(key, folder, POSTGRES)
+    try:
+        meta = prepare(root, key, POSTGRES, upgrade)
+    except sa.exc.OperationalError as error:
+        raise BenchError(f"PostgreSQL at {POSTGRES} is not reachable: {error}") from None
+    numbers_file = folder / "numbers.json"
+    if meta is None:
+        log(f"--reuse-dir: generating {key.name}")
+        started = time.perf_counter()
+        try:
+            reg, raw = generate(persons, home, url, cards, number_bodies)
+            numbers_file.write_text(json.dumps(reg.numbers, ensure_ascii=False), encoding="utf-8")
+            engine = connect(url)
+            try:
+                pristine = snapshot(engine)
+            finally:
+                engine.dispose()
+            seconds = round(time.perf_counter() - started, 1)
+            write_ready(folder, {
+                "key": asdict(key), "token": reg.token, "reader_key": raw.hex(),
+                "timings": reg.timings, "generated_seconds": seconds, "pristine": pristine,
+                "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})  # fmt: skip
+        except BaseException:
+            with contextlib.suppress(Exception):
+                discard(root, key, POSTGRES)
+            raise
+        log(f"--reuse-dir: {key.name} generated in {seconds} s and kept")
+        reg.timings["generated_seconds"] = seconds
+        reg.pristine = pristine
+        return reg
+    started = time.perf_counter()
+    engine = connect(url)
+    try:
+        deleted = reset(engine, meta["pristine"])
+        numbers: list[dict[str, Any]] = json.loads(numbers_file.read_text(encoding="utf-8"))
+        if len(numbers) != number_bodies:
+            numbers = _number_pool(engine, persons, number_bodies, random.Random(persons))
+    finally:
+        engine.dispose()
+    env, _ = _environment(home, url)
+    reader_key = ed25519.Ed25519PrivateKey.from_private_bytes(bytes.fromhex(meta["reader_key"]))
+    timings = {**meta["timings"], "generated_seconds": meta["generated_seconds"],
+               "reuse_seconds": time.perf_counter() - started}  # fmt: skip
+    log(f"--reuse-dir: {key.name} reused (generated {meta['generated_at']} in "
+        f"{meta['generated_seconds']} s; reset deleted {deleted or 'nothing'})")  # fmt: skip
+    return Register(persons, home, url, env, meta["token"], Terminal(TERMINAL_ID, reader_key),
+                    _card_pems(home), numbers, None, timings, meta["pristine"], True)  # fmt: skip
+
+
+def release_register(reg: Register) -> None:
+    """After the size's runs: a reused register back to its generated state, a temporary one
+    dropped."""
+    if reg.pristine is None:
+        drop_schema(reg.schema)
+        shutil.rmtree(reg.home, ignore_errors=True)
+        return
+    engine = connect(reg.url)
+    try:
+        reset(engine, reg.pristine)
+    finally:
+        engine.dispose()
 
 
 def _number_pool(engine: sa.Engine, persons: int, size: int,
@@ -709,6 +825,22 @@ def main() -> int:
         default=os.environ.get("KOKUHO_BENCH_DIR"),
         help="parent of the temporary homes (default: the system temp)",
     )
+    parser.add_argument(
+        "--reuse-dir",
+        type=Path,
+        default=os.environ.get("KOKUHO_BENCH_REUSE_DIR"),
+        help="keep each generated register here and reuse it (keyed by persons, backend, "
+        "cards, migration head and generator version); reset to its generated state each run",
+    )
+    parser.add_argument(
+        "--no-reuse-upgrade",
+        action="store_true",
+        help="with --reuse-dir: generate anew when the migration head moved, instead of "
+        "migrating the register kept at the older head",
+    )
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="with --reuse-dir: generate (or check) the registers, measure "
+                        "nothing")  # fmt: skip
     parser.add_argument("--out", type=Path, default=HERE / "out" / "checks.json")
     args = parser.parse_args()
 
@@ -729,6 +861,8 @@ def main() -> int:
         problems.append(f"uvicorn and kokuho not found in {BIN}: run with the project's .venv")
     if shutil.which("wrk") is None:
         problems.append("wrk is not installed (apt-get install -y wrk)")
+    if args.prepare_only and args.reuse_dir is None:
+        problems.append("--prepare-only needs --reuse-dir")
     if problems:
         parser.error("; ".join(problems))
 
@@ -762,6 +896,7 @@ def main() -> int:
             "unknown_share": UNKNOWN_SHARE,
             "rounds": args.rounds,
             "stack": stack_name,
+            "reuse_dir": str(args.reuse_dir) if args.reuse_dir else None,
         },
         "goals": GOALS,
         "sizes": [],
@@ -773,12 +908,24 @@ def main() -> int:
         workdir = Path(tmp)
         try:
             for index, persons in enumerate(sizes):
-                reg = build_register(persons, args.backend, workdir, args.cards,
-                                     min(args.number_bodies, persons))  # fmt: skip
+                bodies = min(args.number_bodies, persons)
+                if args.reuse_dir is None:
+                    reg = build_register(persons, args.backend, workdir, args.cards, bodies)
+                else:
+                    upgrade = not args.no_reuse_upgrade
+                    reg = reused_register(args.reuse_dir.resolve(), persons, args.backend,
+                                          args.cards, bodies, upgrade)  # fmt: skip
                 schema = reg.schema
+                if args.prepare_only:
+                    results["sizes"].append({"persons": persons, "register_reused": reg.reused,
+                                             **{k: round(s, 1) for k, s in reg.timings.items()},
+                                             "by_workers": {}})  # fmt: skip
+                    release_register(reg)
+                    continue
                 write_number_files(workdir / f"numbers_{persons}", reg.numbers)
                 entry: dict[str, Any] = {
                     "persons": persons,
+                    "register_reused": reg.reused,
                     **{k: round(s, 1) for k, s in reg.timings.items()},
                     "by_workers": {},
                 }
@@ -800,9 +947,8 @@ def main() -> int:
                     log(f"kill test: {kw} worker(s), kill -9 at {args.kill_duration / 2:g} s")
                     results["kill_test"] = kill_test(reg, kw, opts, workdir, rng, guess)
                     log(f"kill test: {_kill_line(results['kill_test'])}")
-                drop_schema(reg.schema)
+                release_register(reg)
                 schema = None
-                shutil.rmtree(reg.home, ignore_errors=True)
                 shutil.rmtree(workdir / f"numbers_{persons}", ignore_errors=True)
         except BenchError as error:
             failed = True
