@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_checks.py [--persons 1000000,10000000]
         [--backend sqlite|postgres] [--duration 30] [--connections 32] [--workers 1[,2]]
         [--card-share 0.2] [--cards 5000] [--out benchmarks/out/checks.json]
+        [--reuse-dir DIR [--prepare-only] [--no-reuse-upgrade]]
 
 For each register size: a register of N persons written in bulk (``_fill``) in a temporary
 KOKUHO_HOME, one active institution, its credential and face-recognition reader, ``--cards``
@@ -18,6 +19,11 @@ persons with a verified My Number link and an issued card. Then, for each worker
 Then the kill test on the last size: load for ``--kill-duration`` s, ``kill -9`` of the
 server's process group half-way, every 2xx answer must have its audit record, the chain must
 verify, and a restarted server must answer again. Writes ``--out`` and prints a summary.
+
+``--reuse-dir DIR`` keeps each generated register in DIR and reuses it, reset to its generated
+state (``_register_cache``: the key, the reset, a newer migration head); ``--prepare-only``
+generates or checks the registers and measures nothing. The JSON says per size whether the
+register was reused and how long its generation took.
 
 Goals (docs: Performance budget): >= 5,000 checks/s, p99 <= 20 ms, ratio >= 50 %, audit for
 every answer, nothing lost on kill, p50 flat from 1 M to 10 M persons.
@@ -60,6 +66,7 @@ from kokuho.registry import tables as r
 from kokuho.store import bulk_insert, connect
 from kokuho.verify import (
     Card,
+    CardAuthority,
     Terminal,
     issue_cards,
     issue_credential,
@@ -67,6 +74,7 @@ from kokuho.verify import (
     register_terminal,
 )
 from kokuho.verify import tables as v
+from kokuho.verify._cards import write_crl
 
 try:  # run as a script (benchmarks/ on sys.path) or as benchmarks.bench_checks
     from benchmarks._fill import VALID_INSURERS, fill, member
@@ -401,6 +409,9 @@ def reused_register(root: Path, persons: int, backend: str, cards: int, number_b
             numbers = _number_pool(engine, persons, number_bodies, random.Random(persons))
     finally:
         engine.dispose()
+    # The revocation list lives a week (CRL_LIFETIME): publish a fresh one, as an operator would,
+    # or the card checks of a register kept longer would fail on a stale list.
+    write_crl(CardAuthority.load(home / "ca"), home / "ca", dt.datetime.now(dt.UTC))
     env, _ = _environment(home, url)
     reader_key = ed25519.Ed25519PrivateKey.from_private_bytes(bytes.fromhex(meta["reader_key"]))
     timings = {**meta["timings"], "generated_seconds": meta["generated_seconds"],
