@@ -52,6 +52,11 @@ def _checks(name: str, result: dict[str, Any]) -> list[Figure]:
     out: list[Figure] = []
     for entry in result.get("sizes", []):
         persons = entry["persons"]
+        made = entry.get("generated_seconds") or round(
+            entry.get("fill_seconds", 0) + entry.get("cards_seconds", 0), 1
+        )
+        how = "reused" if entry.get("register_reused") else "generated in this run"
+        out.append(Figure(name, f"{persons:,} persons: register", f"{how} ({made} s to generate)"))
         for workers, run in entry.get("by_workers", {}).items():
             where = f"{persons:,} persons, {workers} worker(s)"
             constant = f"constant {run['constant_rps']:,.0f} req/s"
