@@ -44,7 +44,7 @@ def judged(benchmark: str, figure: str, value: float, goal: float, kind: str,
     met = value >= goal if kind == "min" else value <= goal
     sign = "≥" if kind == "min" else "≤"
     return Figure(benchmark, figure, value, baseline, f"{sign} {goal:,g}", met,
-                  round(value / goal, 3) if goal else None)  # fmt: skip
+                  float(f"{value / goal:.3g}") if goal else None)  # fmt: skip
 
 
 def _checks(name: str, result: dict[str, Any]) -> list[Figure]:
