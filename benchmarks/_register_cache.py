@@ -22,8 +22,10 @@ generation's chain head are deleted (so the chain ends at the same ``seq`` and h
 ``kokuho audit verify`` walks the same short chain every time) and every other small table the
 run filled (used attestations, challenges, …) is emptied back to its generated row count.
 A table that grew but was not empty when generated cannot be reset safely: that is an error
-asking for the entry to be deleted. Each run's kill-test arithmetic (answers received ≤ audit
-records added) counts records added during that run, so it does not depend on the reset.
+asking for the entry to be deleted. The tables are read from the database itself (every
+context's, not only those the benchmark imports). Each run's kill-test arithmetic (answers
+received ≤ audit records added) counts the records added during that run, so it does not
+depend on the reset.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from kokuho.store import connect, metadata
+from kokuho.store import connect
 from kokuho.store import upgrade as upgrade_schema
 
 #: Bump when what a register holds changes (``_fill.py``, ``bench_checks.build_register``).
@@ -148,18 +150,26 @@ def write_ready(folder: Path, meta: dict[str, Any]) -> None:
     partial.replace(folder / READY)
 
 
+def _tables(connection: sa.Connection) -> tuple[sa.Table, list[sa.Table]]:
+    """The audit log and the other small tables of the database, parents first. Read from the
+    database, not from the code's metadata: it also holds the tables of contexts the benchmark
+    does not import (a server process may write to any of them)."""
+    reflected = sa.MetaData()
+    reflected.reflect(connection)
+    skip = BIG_TABLES | {AUDIT_TABLE, "alembic_version"}
+    small = [t for t in reflected.sorted_tables if t.name not in skip]
+    return reflected.tables[AUDIT_TABLE], small
+
+
 def snapshot(engine: sa.Engine) -> dict[str, Any]:
     """The state a reset returns to: the audit chain's last ``seq`` and the row counts of the
     small tables."""
-    counts: dict[str, int] = {}
     with engine.connect() as connection:
-        present = set(sa.inspect(connection).get_table_names())
-        for table in metadata.sorted_tables:
-            if table.name in present and table.name not in BIG_TABLES:
-                counts[table.name] = int(
-                    connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0
-                )
-        audit = metadata.tables[AUDIT_TABLE]
+        audit, small = _tables(connection)
+        counts = {
+            table.name: int(connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
+            for table in small
+        }
         head = connection.scalar(sa.select(sa.func.max(audit.c.seq)))
     return {"audit_head_seq": int(head or 0), "counts": counts}
 
@@ -168,19 +178,17 @@ def reset(engine: sa.Engine, pristine: dict[str, Any]) -> dict[str, int]:
     """Deletes what runs added since ``pristine`` (see the module's docstring); returns the rows
     deleted by table."""
     deleted: dict[str, int] = {}
-    audit = metadata.tables[AUDIT_TABLE]
     counts: dict[str, int] = pristine["counts"]
     with engine.begin() as connection:
-        present = set(sa.inspect(connection).get_table_names())
+        audit, small = _tables(connection)
         gone = connection.execute(sa.delete(audit).where(audit.c.seq > pristine["audit_head_seq"]))
         if gone.rowcount:
             deleted[AUDIT_TABLE] = gone.rowcount
-        # Children before parents: the reverse of the dependency order.
-        for table in reversed(metadata.sorted_tables):
-            if table.name in BIG_TABLES or table.name == AUDIT_TABLE or table.name not in present:
-                continue
+        for table in reversed(small):  # children before parents
+            if table.name not in counts:
+                continue  # not counted when generated (an older snapshot): state unknown, kept
             now = int(connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
-            before = counts.get(table.name, 0)
+            before = counts[table.name]
             if now == before:
                 continue
             if before:

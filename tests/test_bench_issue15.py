@@ -247,3 +247,14 @@ def test_the_dry_run_says_which_registers_are_kept(tmp_path: Path) -> None:
         f"checks-postgres-p10000000-c5000-g1-m{head}: at an older head ({older.name}): "
         "migrated, then reused",
     ]
+
+
+def test_reset_leaves_a_table_the_snapshot_did_not_count(tmp_path: Path) -> None:
+    engine = connect(f"sqlite:///{tmp_path / 'k.db'}")
+    pristine = cache.snapshot(engine)
+    del pristine["counts"]["card_replays"]  # an entry snapshotted before the table was counted
+    with engine.begin() as connection:
+        connection.execute(sa.insert(v.card_replays), [{"token": "x", "expires_at": NOW}])
+    assert cache.reset(engine, pristine) == {}
+    assert _count(engine, v.card_replays) == 1
+    engine.dispose()
