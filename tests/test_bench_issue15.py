@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
+import string
 import sys
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from kokuho.store import connect, upgrade
 from kokuho.verify import AuditRecord, verify_chain
 from kokuho.verify import tables as v
 from kokuho.verify._audit import append
+from tests.conftest import POSTGRES_URL, require_postgres
 
 NOW = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
 POSTGRES = "postgresql+psycopg://unused@127.0.0.1:1/none"  # never reached by SQLite keys
@@ -104,12 +107,15 @@ def test_reset_refuses_a_grown_table_that_was_not_empty(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def _entry(root: Path, head: str) -> cache.CacheKey:
-    """A complete SQLite entry whose database stops at migration ``head``."""
-    key = cache.CacheKey("checks", "sqlite", 1000, 5, head)
+def _entry(root: Path, head: str, backend: str = "sqlite", kind: str = "checks",
+           postgres: str = POSTGRES) -> cache.CacheKey:  # fmt: skip
+    """A complete entry whose database stops at migration ``head``."""
+    key = cache.CacheKey(kind, backend, 1000, 5, head)
     folder = root / key.name
     (folder / "home").mkdir(parents=True)
-    engine = connect(cache.database_url(key, folder, POSTGRES), migrate=False)
+    if backend == "postgres":
+        cache.create_schema(key, postgres)
+    engine = connect(cache.database_url(key, folder, postgres), migrate=False)
     upgrade(engine, head)
     pristine = cache.snapshot(engine)
     engine.dispose()
@@ -117,22 +123,36 @@ def _entry(root: Path, head: str) -> cache.CacheKey:
     return key
 
 
-def test_an_older_head_is_adopted_and_migrated(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_an_older_head_is_adopted_and_migrated(tmp_path: Path, backend: str) -> None:
+    postgres = POSTGRES
+    kind = "checks"
+    if backend == "postgres":
+        require_postgres()
+        postgres = POSTGRES_URL
+        kind = "t" + "".join(random.choice(string.ascii_lowercase) for _ in range(10))
     chain = cache.migration_chain()
-    old = _entry(tmp_path, chain[-2])
-    new = cache.CacheKey("checks", "sqlite", 1000, 5, chain[-1])
-    meta = cache.prepare(tmp_path, new, POSTGRES, upgrade=True)
-    assert meta is not None and meta["token"] == "t"
-    assert meta["upgraded"][0]["from"] == old.head and meta["upgraded"][0]["to"] == new.head
-    assert not (tmp_path / old.name).exists() and (tmp_path / new.name / cache.READY).exists()
-    engine = connect(cache.database_url(new, tmp_path / new.name, POSTGRES), migrate=False)
-    with engine.connect() as connection:
-        assert connection.scalar(sa.text("select version_num from alembic_version")) == new.head
-    engine.dispose()
-    # Reused as it is the next time.
-    assert cache.prepare(tmp_path, new, POSTGRES, upgrade=True) == cache.read_ready(
-        tmp_path / new.name
-    )
+    old = _entry(tmp_path, chain[-2], backend, kind, postgres)
+    new = cache.CacheKey(kind, backend, 1000, 5, chain[-1])
+    try:
+        meta = cache.prepare(tmp_path, new, postgres, upgrade=True)
+        assert meta is not None and meta["token"] == "t"
+        assert meta["upgraded"][0]["from"] == old.head and meta["upgraded"][0]["to"] == new.head
+        assert not (tmp_path / old.name).exists() and (tmp_path / new.name / cache.READY).exists()
+        engine = connect(cache.database_url(new, tmp_path / new.name, postgres), migrate=False)
+        with engine.connect() as connection:
+            version = connection.scalar(sa.text("select version_num from alembic_version"))
+        engine.dispose()
+        assert version == new.head
+        # Reused as it is the next time.
+        again = cache.prepare(tmp_path, new, postgres, upgrade=True)
+        assert again == cache.read_ready(tmp_path / new.name)
+    finally:
+        if backend == "postgres":
+            cache.discard(tmp_path, old, postgres)
+            cache.discard(tmp_path, new, postgres)
 
 
 def test_without_upgrade_a_new_entry_is_made_and_the_old_one_kept(tmp_path: Path) -> None:
