@@ -3,18 +3,24 @@
 Layout under the lake root (the checkup lake's root, ``$KOKUHO_HOME/lake``; see ``_schema``)::
 
     claims_manifest.json                                    what is committed
-    claims/service_month=YYYY-MM/<sha256>.parquet           one row per レセプト
+    claims/service_month=YYYY-MM/<batch>.parquet            one row per レセプト
     claim_drugs/…, claim_diagnoses/…, claim_procedures/…    the same partitions
     drug_master/<sha256>.parquet                            医薬品マスター + MHLW 後発 list
     disease_master/<sha256>.parquet                         傷病名マスター
 
-``<sha256>`` is the digest of the レセ電 file (of the master files for the masters).
+A *batch* is the レセ電 files of one ``ingest`` call (of one worker's chunk of it, ``CHUNK_BYTES``
+each): their rows go into one Parquet file per table and service month, named ``<batch>``, the
+sha256 of the files' digests (the file's own digest for a batch of one; ``_rece_batch``). The
+manifest (format 2) names the batches, each with its files and the digests of the レセ電 files it
+holds, and every レセ電 file by digest with its batch. A lake written before batches (format 1:
+one Parquet file per レセ電 file, table and month, named by its digest and listed in its entry)
+is read as it is and rewritten as format 2, its files untouched, by the next ``ingest``.
 
 - **Atomic.** Every file is written to a temporary name, fsynced and renamed; the manifest is
   rewritten last, and readers open only the files it names. A crash before the manifest
   leaves files nobody reads, which the next ``ingest`` and ``vacuum`` remove (under the lock);
   a failure during ingest removes what it wrote.
-- **Idempotent.** A file whose digest the manifest names is skipped.
+- **Idempotent.** A file whose digest the manifest names is skipped, whatever batch holds it.
 - **All or nothing per call.** ``ingest`` checks every file; if any is bad it raises
   ``ClaimFileRejected`` with the problems of all of them and commits nothing.
 - **One writer at a time** (an ``flock`` on ``.claims.lock``), across processes.
@@ -101,7 +107,9 @@ PARALLEL_BYTES: Final = 128 * 1024 * 1024
 
 _MANIFEST: Final = "claims_manifest.json"
 _LOCK: Final = ".claims.lock"
-_FORMAT: Final = 1
+_FORMAT: Final = 2
+#: Manifest formats still read: 1, a file per レセ電 file (before batches).
+_OLDER_FORMATS: Final = (1,)
 
 
 class ClaimsTableMissing(LookupError):
@@ -125,6 +133,7 @@ class IngestedFile:
     claims: int = 0
     lines: int = 0
     service_months: tuple[str, ...] = ()
+    #: The lake files of its service months holding its rows (with the rest of its batch's).
     files: tuple[Path, ...] = ()
 
 
@@ -143,14 +152,28 @@ class ClaimsIngestReport(IngestTally):
 
 @dataclass
 class _Manifest:
+    #: By digest; format 1's entries name their own ``files``, format 2's their ``batch``.
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: By batch id: ``{"files": [...], "sources": [digest, ...]}``.
+    batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     masters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def files(self, table: str) -> list[str]:
         if table in MASTER_TABLES:
             entry = self.masters.get(table)
             return [entry["file"]] if entry else []
-        return manifest_files(self.sources.values(), table)
+        # A set: a batch of one file has the name its format-1 entry would have had.
+        legacy = manifest_files(self.sources.values(), table)
+        return sorted({*legacy, *manifest_files(self.batches.values(), table)})
+
+    def source_files(self, digest: str) -> list[str]:
+        """The lake files holding the rows of the レセ電 file ``digest`` (of its months)."""
+        entry = self.sources[digest]
+        if "batch" not in entry:
+            return list(entry.get("files", ()))
+        months = {f"service_month={m}" for m in entry["service_months"]}
+        files = self.batches[entry["batch"]]["files"]
+        return [f for f in files if f.split("/")[1] in months]
 
 
 class ClaimsLake(LakeRoot):
@@ -219,6 +242,7 @@ class ClaimsLake(LakeRoot):
         """
         order: list[tuple[Path, str, bool]] = []  # path, digest, skipped
         written: list[Path] = []
+        batches: dict[str, dict[str, Any]] = {}
         with self.locked():
             manifest = self._read_manifest()
             self._sweep(manifest)  # what a killed ingest left
@@ -238,17 +262,16 @@ class ClaimsLake(LakeRoot):
                 workers = min(os.cpu_count() or 1, 4) if large else 1
             with taking_back(written):
                 chunks = _chunks(fresh, workers)
-                problems = self._write_chunks(chunks, workers, written, entries)
+                problems = self._write_chunks(chunks, workers, written, entries, batches)
                 if problems:
                     raise ClaimFileRejected(problems)
                 if entries:
                     fsync_folders(p.parent for p in written)
                     manifest.sources.update(entries)
+                    manifest.batches.update(batches)
                     self._write_manifest(manifest)
-        known = {**manifest.sources, **entries}
         reports = [
-            _report(self.root, path, digest, known[digest], skipped)
-            for path, digest, skipped in order
+            _report(self.root, manifest, path, digest, skipped) for path, digest, skipped in order
         ]
         return ClaimsIngestReport(tuple(reports))
 
@@ -258,14 +281,16 @@ class ClaimsLake(LakeRoot):
         workers: int,
         written: list[Path],
         entries: dict[str, dict[str, Any]],
+        batches: dict[str, dict[str, Any]],
     ) -> list[ClaimProblem]:
-        """Runs ``ingest_chunk`` on every chunk, here or in worker processes; fills ``written``
-        and ``entries`` as chunks finish (so a failure can take their files back)."""
+        """Runs ``ingest_chunk`` on every chunk, here or in worker processes; fills ``written``,
+        ``entries`` and ``batches`` as chunks finish (so a failure can take their files
+        back)."""
         problems: list[ClaimProblem] = []
         if workers <= 1 or len(chunks) <= 1:
             for chunk in chunks:
                 done, found = ingest_chunk(self.root, chunk, check_only=bool(problems))
-                _collect(done, written, entries)
+                _collect(self.root, done, written, entries, batches)
                 problems += found
             return problems
         # spawn, not fork: this process may hold DuckDB's threads.
@@ -285,7 +310,7 @@ class ClaimsLake(LakeRoot):
                 except BaseException as error:  # the others still finish and are collected
                     failure = failure or error
                     continue
-                _collect(done, written, entries)
+                _collect(self.root, done, written, entries, batches)
                 problems += found
         if failure is not None:
             raise failure
@@ -347,11 +372,16 @@ class ClaimsLake(LakeRoot):
         return int(table.num_rows)
 
     def _read_manifest(self) -> _Manifest:
-        sources, raw = read_manifest(self.root / _MANIFEST, _FORMAT, "sources")
-        return _Manifest(sources=sources, masters=dict(raw.get("masters", {})))
+        path = self.root / _MANIFEST
+        sources, raw = read_manifest(path, _FORMAT, "sources", older=_OLDER_FORMATS)
+        batches = {
+            b["id"]: {k: v for k, v in b.items() if k != "id"} for b in raw.get("batches", [])
+        }
+        return _Manifest(sources=sources, batches=batches, masters=dict(raw.get("masters", {})))
 
     def _write_manifest(self, manifest: _Manifest) -> None:
-        extra = {"masters": manifest.masters}
+        batches = [{"id": key, **batch} for key, batch in sorted(manifest.batches.items())]
+        extra = {"batches": batches, "masters": manifest.masters}
         write_manifest(self.root / _MANIFEST, _FORMAT, "sources", manifest.sources, extra)
 
 
@@ -371,16 +401,27 @@ def _chunks(fresh: list[tuple[Path, str, int]], workers: int) -> list[list[tuple
     return chunks
 
 
-def _collect(done: list[Written], written: list[Path], entries: dict[str, dict[str, Any]]) -> None:
-    for item in done:
-        written += item.files
-        entries[item.digest] = item.entry
+def _collect(
+    root: Path,
+    done: list[Written],
+    written: list[Path],
+    entries: dict[str, dict[str, Any]],
+    batches: dict[str, dict[str, Any]],
+) -> None:
+    for batch in done:
+        written += batch.files
+        entries.update(batch.entries)
+        batches[batch.batch] = {
+            "files": [p.relative_to(root).as_posix() for p in batch.files],
+            "sources": sorted(batch.entries),
+        }
 
 
 def _report(
-    root: Path, path: Path, digest: str, entry: dict[str, Any], skipped: bool
+    root: Path, manifest: _Manifest, path: Path, digest: str, skipped: bool
 ) -> IngestedFile:
     """What ``ingest`` did with a file (a skipped one described as it was ingested)."""
+    entry = manifest.sources[digest]
     return IngestedFile(
         path=path,
         digest=digest,
@@ -390,5 +431,5 @@ def _report(
         claims=entry["claims"],
         lines=entry["lines"],
         service_months=tuple(entry["service_months"]),
-        files=() if skipped else tuple(root / f for f in entry["files"]),
+        files=() if skipped else tuple(root / f for f in manifest.source_files(digest)),
     )

@@ -87,14 +87,15 @@ def manifest_files(entries: Iterable[Mapping[str, Any]], table: str) -> list[str
 
 
 def read_manifest(
-    path: Path, version: int, key: str
+    path: Path, version: int, key: str, *, older: Collection[int] = ()
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """The entries under ``key`` of the manifest at ``path`` by digest, and the whole JSON
-    (both empty when there is no manifest yet). ``ValueError`` on another format."""
+    (both empty when there is no manifest yet). ``ValueError`` on a format other than
+    ``version`` and the ``older`` ones the caller still reads."""
     if not path.exists():
         return {}, {}
     raw: dict[str, Any] = json.loads(path.read_text("utf-8"))
-    if raw.get("format") != version:
+    if raw.get("format") != version and raw.get("format") not in older:
         raise ValueError(f"{path}: unknown manifest format {raw.get('format')!r}")
     return {entry["digest"]: entry for entry in raw[key]}, raw
 
