@@ -237,8 +237,10 @@ def build_router() -> APIRouter:
 
     @router.post("/checks/card", summary="資格確認 by My Number card (PIN or face)",
                  **_documented(CheckBody, *_BODY, 403, 503))  # fmt: skip
-    def check_card(body: CardCheck, caller: Caller, service: Service) -> JSONResponse:
-        result = service.check_card(
+    async def check_card(body: CardCheck, caller: Caller, service: Service) -> JSONResponse:
+        # On the event loop, as the number check: no thread pool hand-off, and the wait for
+        # the audit commit holds no thread.
+        result = await service.check_card_async(
             caller,
             certificate_pem=body.certificate_pem.encode(),
             day=body.date_of_care or dt.date.today(),
