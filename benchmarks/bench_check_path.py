@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -139,6 +140,7 @@ async def _main(opts: argparse.Namespace) -> None:
     finally:
         await stop()
         drop_schema(reg.schema)
+        shutil.rmtree(workdir, ignore_errors=True)
     for kind, runs in results.items():
         cpu = statistics.median(r["cpu_ms"] for r in runs)
         wall = statistics.median(r["wall_ms"] for r in runs)
