@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 
@@ -33,6 +33,9 @@ from kokuho.store import UNREACHABLE, bulk_insert
 from kokuho.verify._audit_spool import AuditSpool
 from kokuho.verify._model import ConsentCategory, Purpose, Validity
 from kokuho.verify._tables import audit_log
+
+if TYPE_CHECKING:
+    from kokuho.verify._audit_loop import LoopAuditBatcher
 
 GENESIS = "0" * 64
 _COLUMNS = (
@@ -243,6 +246,10 @@ class AuditWriter:
         self._primary_failed_at: float | None = None
         self._spool_dirty = spool is not None  # at start: files a dead writer left behind
         self._queue: queue.Queue[_Item | None] = queue.Queue()
+        # Requests served on an event loop commit on that loop (verify/_audit_loop.py) when
+        # the chain is a SQLite file and nothing is spooled; otherwise through this thread.
+        self._loop_database = _sqlite_file(engine) if spool is None else None
+        self._batchers: dict[asyncio.AbstractEventLoop, LoopAuditBatcher] = {}
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
@@ -272,16 +279,33 @@ class AuditWriter:
         holding a thread (the writer wakes the loop when the batch is committed)."""
         detail = check_record(record)
         loop = asyncio.get_running_loop()
-        committed: asyncio.Future[int] = loop.create_future()
-        self._queue.put((record, detail, _LoopWaiter(loop, committed)))
+        if self._loop_database is not None:
+            committed = self._batcher(loop, self._loop_database).submit(record, detail, timeout)
+        else:
+            committed = loop.create_future()
+            self._queue.put((record, detail, _LoopWaiter(loop, committed)))
         try:
             return await asyncio.wait_for(committed, timeout)
         except TimeoutError:
             raise TimeoutError("the audit log did not commit in time") from None
 
+    def _batcher(self, loop: asyncio.AbstractEventLoop, database: str) -> LoopAuditBatcher:
+        batcher = self._batchers.get(loop)
+        if batcher is None:
+            from kokuho.verify._audit_loop import LoopAuditBatcher  # it imports this module
+
+            for gone in [other for other in self._batchers if other.is_closed()]:
+                self._batchers.pop(gone).close()
+            batcher = LoopAuditBatcher(loop, database, max_batch=self._max_batch)
+            self._batchers[loop] = batcher
+        return batcher
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
+        for batcher in self._batchers.values():
+            batcher.close()
+        self._batchers.clear()
 
     def _run(self) -> None:
         while True:
@@ -381,6 +405,14 @@ class AuditWriter:
     def _spool_close(self) -> None:
         if self._spool is not None:
             self._spool.close()
+
+
+def _sqlite_file(engine: sa.Engine) -> str | None:
+    """The SQLite database file behind ``engine`` (None for another database or memory)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else database
 
 
 _Item = tuple[AuditRecord, str, "_Waiter | _LoopWaiter"]  # a record, its detail, who waits
