@@ -16,6 +16,8 @@ dotted field (``372013.yaml:14: parts.care: Field required``), like the incentiv
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -93,9 +95,34 @@ def load_premium_rules(fiscal_year: int, municipality: str) -> PremiumRules:
         raise PremiumRuleError([problem])
     national_name = national_relative(fiscal_year)
     municipal_name = municipal_relative(fiscal_year, municipality)
-    national = parse_national(_read(national_name), _shown(national_name))
-    municipal = parse_municipal(_read(municipal_name), _shown(municipal_name))
-    return combine(national, _shown(national_name), municipal, _shown(municipal_name))
+    national_text, national_shown = _read(national_name), _shown(national_name)
+    municipal_text, municipal_shown = _read(municipal_name), _shown(municipal_name)
+    # Keyed by what was read, not by path and mtime: a file replaced while a server runs
+    # (even within one mtime tick, with the same size) is parsed again.
+    key = (national_shown, national_text, municipal_shown, municipal_text)
+    with _PARSED_LOCK:
+        cached = _PARSED.get(key)
+        if cached is not None:
+            _PARSED.move_to_end(key)
+            return cached
+    national = parse_national(national_text, national_shown)
+    municipal = parse_municipal(municipal_text, municipal_shown)
+    rules = combine(national, national_shown, municipal, municipal_shown)
+    with _PARSED_LOCK:
+        _PARSED[key] = rules
+        while len(_PARSED) > _PARSED_SIZE:
+            _PARSED.popitem(last=False)
+    return rules
+
+
+# Parsed rules by (national name, its text, municipal name, its text): the YAML and the models
+# cost ~20 ms a pair, and a prefecture's 本算定 loads every pair again (issue 15 item 6).
+# Only files that passed every check are kept (a bad file raises again each time). The rules
+# are frozen, so sharing one instance is safe; the bound keeps replaced files from piling up
+# in a long-running server.
+_PARSED: OrderedDict[tuple[str, str, str, str], PremiumRules] = OrderedDict()
+_PARSED_SIZE: Final = 512
+_PARSED_LOCK = threading.Lock()
 
 
 def _shown(relative: str) -> str:
