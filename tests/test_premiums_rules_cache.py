@@ -4,13 +4,14 @@ while a server runs is read again: same content, same rules; other content, othe
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
 
-from kokuho.premiums import PremiumRuleError, load_premium_rules
+from kokuho.premiums import PremiumRuleError, load_premium_rules, shipped_municipalities
 from kokuho.premiums import _rules as rules_module
-from kokuho.premiums._rules import combine, parse_municipal, parse_national
+from kokuho.premiums._rules import NationalRules, combine, parse_municipal, parse_national
 from tests.premiumcases import DATA
 
 SHIPPED = DATA / "municipal" / "fy2020" / "372013.yaml"
@@ -86,3 +87,29 @@ def test_the_cache_is_bounded(local: Path, monkeypatch: pytest.MonkeyPatch) -> N
         copy.write_text(_per_capita(shipped, amount), "utf-8")
         assert load_premium_rules(2020, "372013").municipal.parts.medical.per_capita == amount
         assert len(rules_module._PARSED) <= 2
+
+
+def test_the_national_file_is_parsed_once_for_every_municipality(
+    local: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rules_module, "_PARSED", OrderedDict())
+    monkeypatch.setattr(rules_module, "_NATIONAL", OrderedDict())
+    calls: list[str] = []
+    original = rules_module.parse_national
+
+    def counted(text: str, name: str) -> NationalRules:
+        calls.append(name)
+        return original(text, name)
+
+    monkeypatch.setattr(rules_module, "parse_national", counted)
+    loaded = [load_premium_rules(2021, code) for code in shipped_municipalities(2021)]
+    assert len(calls) == 1 and len(loaded) == 17
+    assert len({id(r.national) for r in loaded}) == 1
+    # A local copy of the national file replaces it for every municipality.
+    national = local.parents[1] / "national"
+    national.mkdir()
+    text = (DATA / "national" / "fy2021.yaml").read_text("utf-8")
+    (national / "fy2021.yaml").write_text(text + "\n# a local copy\n", "utf-8")
+    again = [load_premium_rules(2021, code) for code in shipped_municipalities(2021)[:3]]
+    assert len(calls) == 2
+    assert {r.national_file for r in again} == {str(national / "fy2021.yaml")}
