@@ -159,11 +159,10 @@ def household_account(
 ) -> dict[int, tuple[int, int]]:
     """Per fiscal year of the household, its 調定額 in force and what it paid by ``as_of``
     (payments and 充当 received, 過誤納金 included) — 調定 and 収納 of one household."""
+    # Only this household's rows: a ledger is allocated from its own 調定, payments and
+    # decisions alone, so reading the municipality's (once per boundary case) gave nothing more.
     with engine.connect() as connection:
-        found = [
-            ledger for ledger in ledgers(connection, as_of, municipality)
-            if ledger.household_id == household_id
-        ]  # fmt: skip
+        found = ledgers(connection, as_of, municipality, [household_id])
     account: dict[int, tuple[int, int]] = {}
     for ledger in found:
         for state in ledger.instalments:

@@ -40,7 +40,7 @@ from kokuho.premiums._households import (
     SPECIFIED_HOUSEHOLD_YEARS,
     fiscal_year_bounds,
 )
-from kokuho.premiums._households_query import KOKI_KIND, municipal_insurer
+from kokuho.premiums._households_query import KOKI_KIND, links_materialized, municipal_insurer
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -249,7 +249,9 @@ def read_households(
         (lookback.isoformat(), end.isoformat()) if dialect == "sqlite" else (lookback, end)
     )
     stays = (
-        _sql(_STAYS, dialect, ["head", "year", "municipality", "end", "start"]),
+        links_materialized(
+            _sql(_STAYS, dialect, ["head", "year", "municipality", "end", "start"]), dialect
+        ),
         {"head": HEAD, "year": fiscal_year, "municipality": municipality, "end": last,
          "start": first},
         _STAY_TYPES,

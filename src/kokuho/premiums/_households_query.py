@@ -39,6 +39,27 @@ def municipal_insurer(connection: sa.Connection, municipality: str) -> str:
     return str(number)
 
 
+_LINKS_JOIN = "LEFT JOIN person_mynumbers pm ON"
+_SQLITE_LINKS = (
+    "WITH pm_links AS MATERIALIZED (SELECT resident_id, person_id FROM person_mynumbers)\n"
+)
+
+
+def links_materialized(sql: str, dialect: str) -> str:
+    """``sql`` (which joins ``person_mynumbers pm`` on the resident) with, on SQLite, the
+    links read first into a materialised table that SQLite then indexes on its own.
+
+    Why: ``person_mynumbers`` has no index on ``resident_id``, and SQLite, joining the table
+    directly, scans it once per stay: 45 s for one municipality of the 20,000-person demo
+    (8,400 stays × 20,000 links), 51 times in its 本算定. Materialised, it is searched through
+    an automatic index: 0.07 s. PostgreSQL hashes the join and is left as it is."""
+    if dialect != "sqlite":
+        return sql
+    if sql.count(_LINKS_JOIN) != 1:
+        raise ValueError("the query does not join person_mynumbers pm once")
+    return _SQLITE_LINKS + sql.replace(_LINKS_JOIN, "LEFT JOIN pm_links pm ON")
+
+
 class Row(NamedTuple):
     """One stay joined with one coverage (or none) and the income (or none), as the query
     returns it (a tuple: a million households are millions of rows)."""

@@ -16,7 +16,9 @@ dotted field (``372013.yaml:14: parts.care: Field required``), like the incentiv
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -93,9 +95,55 @@ def load_premium_rules(fiscal_year: int, municipality: str) -> PremiumRules:
         raise PremiumRuleError([problem])
     national_name = national_relative(fiscal_year)
     municipal_name = municipal_relative(fiscal_year, municipality)
-    national = parse_national(_read(national_name), _shown(national_name))
-    municipal = parse_municipal(_read(municipal_name), _shown(municipal_name))
-    return combine(national, _shown(national_name), municipal, _shown(municipal_name))
+    national_text, national_shown = _read(national_name), _shown(national_name)
+    municipal_text, municipal_shown = _read(municipal_name), _shown(municipal_name)
+    # Keyed by what was read, not by path and mtime: a file replaced while a server runs
+    # (even within one mtime tick, with the same size) is parsed again.
+    national = _kept(
+        _NATIONAL,
+        (national_shown, national_text),
+        lambda: parse_national(national_text, national_shown),
+    )
+    return _kept(
+        _PARSED,
+        (national_shown, national_text, municipal_shown, municipal_text),
+        lambda: combine(
+            national,
+            national_shown,
+            parse_municipal(municipal_text, municipal_shown),
+            municipal_shown,
+        ),
+    )
+
+
+# Parsed rules by (national name, its text, municipal name, its text), and the national files
+# alone (one per year, shared by its 17 municipalities): the YAML and the models cost ~20 ms a
+# pair, and a prefecture's 本算定, its §110-2 cases and the dashboard load the pairs again and
+# again (issue 15 item 6). Only files that passed every check are kept (a bad file raises
+# again each time). The rules are frozen, so sharing one instance is safe; the bound keeps
+# replaced files from piling up in a long-running server.
+_PARSED: OrderedDict[tuple[str, str, str, str], PremiumRules] = OrderedDict()
+_NATIONAL: OrderedDict[tuple[str, str], NationalRules] = OrderedDict()
+_PARSED_SIZE: Final = 512
+_PARSED_LOCK = threading.Lock()
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _kept(cache: OrderedDict[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
+    """``cache[key]``, made by ``make`` (outside the lock: two threads may both parse a new
+    file, and the second result replaces the first, equal one)."""
+    with _PARSED_LOCK:
+        found = cache.get(key)
+        if found is not None:
+            cache.move_to_end(key)
+            return found
+    value = make()
+    with _PARSED_LOCK:
+        cache[key] = value
+        while len(cache) > _PARSED_SIZE:
+            cache.popitem(last=False)
+    return value
 
 
 def _shown(relative: str) -> str:
