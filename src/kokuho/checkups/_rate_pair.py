@@ -115,9 +115,13 @@ def rate_tables(
     keys = _keys(groups)
     # Scoping before the match is the same as scoping the matched rows: the scope reads the
     # insurer's kind and municipality, and members of one insurer share them.
-    members = _keyed(
-        _scope(eligible_members(eligibility, fy, exclusions=exclusions, reasons=reasons), groups),
-        "insurer",
+    members = _scope(
+        eligible_members(eligibility, fy, exclusions=exclusions, reasons=reasons), groups
+    )
+    # Only the columns used below: the engine keeps this table for its two uses (the counts
+    # of 対象者 and the match), so every column left in costs memory at 25 M rows.
+    members = _keyed(members, "insurer").select(
+        KEY, *dict.fromkeys([*_MEMBER_KEY, *keys, "person_id"])
     )
     c = _keyed(_levels(_checkups_in(checkups, fy), fy), "insurer")
     joined = c.join(members, _match(c, "insurer", members, "insurer"))
