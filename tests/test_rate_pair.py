@@ -253,3 +253,22 @@ def test_exclusions_file_is_read_like_the_reference(tmp_path: Any) -> None:
     x = read_exclusions(path)
     checkup, _ = rate_tables(snap, ck, g, FY, exclusions=x)
     assert _rows(checkup) == _rows(checkup_rate_table(snap, ck, FY, exclusions=x))
+
+
+def test_the_first_checkup_with_a_known_level_decides() -> None:
+    # 判定不能 (4) or no level first, then 動機付け支援: a 対象者, from the later checkup.
+    snap = ibis.memtable(snapshot(member(1), member(2)))
+    first = exam("1", D(FY, 5, 1), 4)
+    missing = exam("2", D(FY, 5, 1), 3)
+    missing["level"] = None
+    ck = ibis.memtable(
+        checkups(first, exam("1", D(FY, 6, 1), 2), missing, exam("2", D(FY, 6, 1), 1))
+    )
+    g = ibis.memtable(guidance(guidance_row("1", D(FY, 5, 15), D(FY, 12, 1))))
+    checkup, guided = rate_tables(snap, ck, g, FY)
+    [c] = _rows(checkup)
+    [gr] = _rows(guided)
+    assert (c["eligible"], c["examined"]) == (2, 2)
+    # Guidance started before the deciding checkup does not complete it.
+    assert (gr["targets"], gr["targets_intensive"], gr["completed"]) == (2, 1, 0)
+    assert _rows(guided) == _rows(guidance_rate_table(snap, ck, g, FY))
