@@ -18,9 +18,12 @@ nearly all of the time. ``rate_tables`` gives the same two tables with:
 
 The key is computed on read with the engine's own hash function (DuckDB's 64-bit ``hash``,
 Spark's ``hash``), on both sides of the query at once, so the lake's files need no new column
-and files written before this module work unchanged; a stored key would have to be one
-engine-independent function written by every producer, and reading it would save only the
-hashing, which is cheap beside the join it replaces.
+and files written before this module work unchanged. Measured on DuckDB (3 M checkups, 7.5 M
+members), hashing the strings on read costs about what the integer join saves, so the key is
+neutral there and the gain of ``rate_tables`` is the shared match and window. Storing the key
+would pay (an integer-only join, less its hashing, was about 2.4x cheaper than the strings), but
+it must then be one engine-independent function written by every producer of snapshots and
+checkups, with the lake's older files rewritten to carry it: not done yet.
 """
 
 from __future__ import annotations
