@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from kokuho.checkups import Lake, checkup_rates, export_snapshot, guidance_rates, read_archive
+from kokuho.checkups._rate_pair import lake_rate_tables
 from kokuho.claims import (
     ClaimsLake,
     cost,
@@ -218,6 +219,11 @@ CASES: dict[str, Compute] = {
         lake, FY, ("insurer", "sex", "band")
     ),
     "特定保健指導実施率": lambda lake, _c, _e: guidance_rates(lake, FY),
+    # rate_tables: both from one match on the integer key, the engine's own hash function.
+    "特定健診実施率 from the shared match": lambda lake, _c, _e: lake_rate_tables(
+        lake, FY, ("insurer", "sex", "band")
+    )[0],
+    "特定保健指導実施率 from the shared match": lambda lake, _c, _e: lake_rate_tables(lake, FY)[1],
     "後発医薬品使用割合": lambda _l, claims, _e: generic_share(
         claims, fiscal_year=FY, by=("insurer", "service_month", "setting")
     ),

@@ -450,6 +450,11 @@ def test_lake_rates_read_the_snapshot_and_ingested_rows(tmp_path: Path) -> None:
     assert (c["insurer"], c["eligible"], c["examined"]) == (A, 6, 6)
     [gr] = rows(guidance_rates(lake, FY))
     assert (gr["targets"], gr["completed"], gr["rate"]) == (5, 2, 0.4)
+    # Both at once, from one match: the same rows.
+    from kokuho.checkups._rate_pair import lake_rate_tables
+
+    both = lake_rate_tables(lake, FY)
+    assert (rows(both[0]), rows(both[1])) == ([c], [gr])
     exclusions = tmp_path / "x.csv"
     exclusions.write_text(
         f"insurer,symbol,number,branch,reason,started_on,ended_on\n{A},S,1,,pregnant,2024-06-01,\n",

@@ -39,6 +39,7 @@ from kokuho.checkups._v08_api import (
 if TYPE_CHECKING:
     from kokuho.checkups._lake import IngestReport, Lake, LakeTableMissing
     from kokuho.checkups._provider import CheckupRecords
+    from kokuho.checkups._rate_pair import lake_rate_tables, rate_tables
     from kokuho.checkups._rates import checkup_rates, guidance_rates, reporting_cutoff
     from kokuho.checkups._snapshot import export_snapshot
     from kokuho.checkups._stratify_ibis import disagreements, metabolic_table, stratify_table
@@ -49,6 +50,7 @@ _LAZY = {
     "export_snapshot": "_snapshot",
     "load_targets": "_targets", "progress": "_targets", "CheckupRecords": "_provider",
     "checkup_rates": "_rates", "guidance_rates": "_rates", "reporting_cutoff": "_rates",
+    "rate_tables": "_rate_pair", "lake_rate_tables": "_rate_pair",
     "disagreements": "_stratify_ibis",
     "stratify_table": "_stratify_ibis", "metabolic_table": "_stratify_ibis",
 }  # fmt: skip
@@ -97,12 +99,14 @@ __all__ = [
     "disagreements",
     "export_snapshot",
     "guidance_rates",
+    "lake_rate_tables",
     "metabolic_table",
     "stratify_table",
     "load_targets",
     "measures",
     "metabolic",
     "progress",
+    "rate_tables",
     "reporting_cutoff",
     "read_archive",
     "read_document",

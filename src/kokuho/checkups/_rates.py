@@ -353,11 +353,20 @@ def checkup_rate_table(
     c = _checkups_in(checkups, fy)
     examined = members.semi_join(c, _same_person(members, "insurer", c, "insurer"))
     keys = _keys(groups)
-    t = _with_counts(
+    return checkup_result(
         _counts(members, keys, eligible=members.count()),
         _counts(examined, keys, examined=examined.count()),
         keys,
+        fy,
     )
+
+
+def checkup_result(
+    eligible: ir.Table, examined: ir.Table, keys: list[str], fy: FiscalYear
+) -> ir.Table:
+    """The 特定健診実施率 table from the counts by ``keys`` of 対象者 (``eligible``) and of
+    受診者 (``examined``); shared by ``checkup_rate_table`` and ``rate_tables``."""
+    t = _with_counts(eligible, examined, keys)
     return _finish(t.mutate(rate=_ratio(t.examined, t.eligible)), keys, fy)
 
 
@@ -484,14 +493,24 @@ def guidance_rate_table(
         members_only=members_only,
     )
     targets = _scope(takers.filter(takers.level.isin((INTENSIVE, MOTIVATIONAL))), groups)
-    g = guidance
-    if "fiscal_year" in g.columns:  # started after a checkup of the year, before the cut-off
-        g = g.filter(g.fiscal_year.between(fy.year, FiscalYear.of(cutoff).year))
-    g = g.filter(g.evaluated_on.notnull(), g.evaluated_on <= ibis.literal(cutoff))
+    g = completed_guidance(guidance, fy, cutoff)
     done = targets.semi_join(
         g, [*_same_person(targets, "insurer", g, "insurer"), g.started_on >= targets.exam_date]
     )
-    keys = _keys(groups)
+    return guidance_result(targets, done, _keys(groups), fy)
+
+
+def completed_guidance(guidance: ir.Table, fy: FiscalYear, cutoff: dt.date) -> ir.Table:
+    """The guidance records that can make a 終了者 of ``fy``: evaluated by ``cutoff``."""
+    g = guidance
+    if "fiscal_year" in g.columns:  # started after a checkup of the year, before the cut-off
+        g = g.filter(g.fiscal_year.between(fy.year, FiscalYear.of(cutoff).year))
+    return g.filter(g.evaluated_on.notnull(), g.evaluated_on <= ibis.literal(cutoff))
+
+
+def guidance_result(targets: ir.Table, done: ir.Table, keys: list[str], fy: FiscalYear) -> ir.Table:
+    """The 特定保健指導実施率 table from the 対象者 rows (``targets``) and the 終了者 among them
+    (``done``); shared by ``guidance_rate_table`` and ``rate_tables``."""
     t = _with_counts(
         _counts(
             targets,
