@@ -125,7 +125,9 @@ person_mynumbers = sa.Table(
     metadata,
     sa.Column("person_id", sa.Integer, sa.ForeignKey("persons.person_id"), primary_key=True),
     sa.Column("mynumber_hmac", sa.String(64), nullable=False, unique=True),
-    sa.Column("resident_id", sa.String(20), nullable=False),
+    # Indexed: the premiums' household read joins a municipality's residents to their links
+    # by resident; without it SQLite scans every link once per stay.
+    sa.Column("resident_id", sa.String(20), nullable=False, index=True),
     sa.Column("verified_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("request_id", sa.Integer, nullable=False),
 )
