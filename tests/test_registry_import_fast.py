@@ -21,7 +21,9 @@ import pytest
 import sqlalchemy as sa
 
 from kokuho.registry import FileRejected, import_changes, load_insurers
+from kokuho.registry import tables as t
 from kokuho.registry._events import COLUMNS, FieldError, parse_event
+from kokuho.registry._events import RESIDENCY_COLUMNS as RESIDENCY
 from kokuho.registry._events_fast import fast_event
 from kokuho.store import connect, metadata
 from tests.conftest import POSTGRES_URL, require_postgres
@@ -279,3 +281,45 @@ def test_fast_event_is_parse_event_or_declines() -> None:
             assert fast == expected, row
             answered += 1
     assert answered > 2000 and declined > 500
+
+
+def test_look_ups_of_thousands_of_keys_in_one_statement(engine: sa.Engine, tmp_path: Path) -> None:
+    """More keys than the old chunks of 2,000 held: every person is found again by the five
+    items under a second insurer, and every coverage's terms are read before a change."""
+    load_insurers(engine, write_insurers(tmp_path / "insurers.csv"))
+    count = 2500
+    people = [
+        {"name_kanji": f"讃岐 {n}", "name_kana": "サヌキ タロウ", "birth_date": "1970-05-15",
+         "sex": "1", "address": f"香川県高松市番町{n}"}
+        for n in range(count)
+    ]  # fmt: skip
+
+    def acquires(insurer: str, prefix: str) -> list[dict[str, str]]:
+        return [
+            {"event_id": f"{prefix}{n}", "event": "acquire", "effective_date": "2020-04-01",
+             "insurer_number": insurer, "symbol": "12", "number": str(10000 + n),
+             "branch": "01", "relationship": "1", "copay_percent": "30", **person}
+            for n, person in enumerate(people)
+        ]  # fmt: skip
+
+    columns = sorted(COLUMNS - {"decided_on", *RESIDENCY})
+    first = write_csv(tmp_path / "a.csv", columns, acquires(KOKUHO, "A"))
+    assert import_changes(engine, first).persons_created == count
+    second = write_csv(tmp_path / "b.csv", columns, acquires(KYOKAI, "B"))
+    report = import_changes(engine, second)
+    assert (report.acquired, report.persons_created) == (count, 0)
+    changes = [
+        {"event_id": f"C{n}", "event": "change", "effective_date": "2021-04-01",
+         "insurer_number": KOKUHO, "symbol": "12", "number": str(10000 + n), "branch": "01",
+         "copay_percent": "20"}
+        for n in range(count)
+    ]  # fmt: skip
+    assert import_changes(engine, write_csv(tmp_path / "c.csv", columns, changes)).changed == count
+    assert import_changes(engine, second).duplicates == count  # every event id found again
+    with engine.connect() as connection:
+        terms = connection.execute(
+            sa.select(t.coverage_terms.c.copay_percent, sa.func.count()).group_by(
+                t.coverage_terms.c.copay_percent
+            )
+        ).all()
+    assert sorted(tuple(row) for row in terms) == [(20, count), (30, 2 * count)]

@@ -22,7 +22,7 @@ from kokuho.registry._csv import read_rows
 from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import COLUMNS, REQUIRED, Event, FieldError, parse_event
 from kokuho.registry._events_fast import fast_event
-from kokuho.registry._feed_lookup import applied_events, coverages_of
+from kokuho.registry._feed_lookup import applied_events, coverages_of, one_of
 from kokuho.registry._feed_write import write
 from kokuho.registry._merge import absorbed_persons
 from kokuho.registry._normalize import (
@@ -39,10 +39,7 @@ from kokuho.registry._tables import (
     insurers,
     persons,
 )
-from kokuho.store import chunks
 
-# SQLite allows 32,766 parameters a statement: 2,000 four-column keys stay well under it.
-_CHUNK = 2000
 _ADVISORY_LOCK = 0x6B6F6B75  # one importer at a time on PostgreSQL ("koku")
 
 
@@ -150,10 +147,9 @@ class _Import:
         for plist in self.periods.values():
             plist.sort(key=lambda p: p.acquired_on)
         t = coverage_terms.c
-        for chunk in chunks(list(by_id), _CHUNK):
-            for row in self.connection.execute(
-                sa.select(coverage_terms).where(t.coverage_id.in_(chunk))
-            ):
+        if by_id:
+            where = one_of(self.connection, t.coverage_id, list(by_id))
+            for row in self.connection.execute(sa.select(coverage_terms).where(where)):
                 period = by_id[row.coverage_id]
                 period.terms[row.effective_from] = {name: row._mapping[name] for name in _TERMS}
                 period.stored_terms.add(row.effective_from)
@@ -173,9 +169,10 @@ class _Import:
         return applied
 
     def _load_persons(self, column: sa.ColumnElement[Any], values: list[Any]) -> None:
-        for chunk in chunks(values, _CHUNK):
+        if values:
             query = sa.select(persons).where(
-                column.in_(chunk), persons.c.person_id.not_in(absorbed_persons())
+                one_of(self.connection, column, values),
+                persons.c.person_id.not_in(absorbed_persons()),
             )
             for row in self.connection.execute(query):
                 if row.person_id not in self.persons:

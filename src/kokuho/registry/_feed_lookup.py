@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from kokuho.registry._tables import coverages, feed_events
 
@@ -65,3 +66,16 @@ def applied_events(connection: sa.Connection, ids: Sequence[tuple[str, str]]) ->
         connection, feed_events, ("insurer_number", "event_id"), ids,
         ("insurer_number", "event_id", "digest"),
     )  # fmt: skip
+
+
+def one_of(
+    connection: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[Any]
+) -> sa.ColumnElement[bool]:
+    """``column IN values`` with the values as one parameter, however many: one statement
+    where chunks of bound values were several, each a new text for the driver to convert.
+    The plan still probes the column's index once per value."""
+    if connection.dialect.name == "postgresql":
+        array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == sa.any_(array)
+    listed = sa.func.json_each(sa.bindparam(None, json.dumps(list(values), ensure_ascii=False)))
+    return column.in_(sa.select(listed.table_valued("value").c.value))
