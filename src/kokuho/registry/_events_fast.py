@@ -5,14 +5,15 @@ rows it recognises, and None for every other row: the caller then parses that ro
 :func:`parse_event`, so an error names the same line, field and reason as before. It is
 faster because what :func:`parse_event` recomputes per row is computed once per file or per
 value here: the sorted column order of the digest, the set of columns each kind uses, the
-insurer numbers and dates (a feed repeats a few hundred of each), and the plain-ASCII
-insured-number parts that need no Unicode normalisation.
+insurer numbers and dates (a feed repeats a few hundred of each), and the insured-number
+parts already in normal form, which need no Unicode normalisation.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import unicodedata
 from collections.abc import Sequence
 from typing import Final
 
@@ -85,11 +86,17 @@ def _insurer_number(text: str) -> str | None:
 
 
 def _plain(text: str, required: bool) -> bool:
-    """The 記号/番号 is already what parse_symbol/parse_number make of it: ASCII letters and
-    digits only (NFKC leaves them as they are; no space, no control character)."""
+    """The 記号/番号 is already what parse_symbol/parse_number make of it (``香警01``,
+    ``0000307``): NFKC leaves it as it is, and it has no space (a printable text has no
+    other whitespace) and no control character."""
     if not text:
         return not required
-    return len(text) <= MAX_SYMBOL_LENGTH and text.isascii() and text.isalnum()
+    return (
+        len(text) <= MAX_SYMBOL_LENGTH
+        and text.isprintable()
+        and " " not in text
+        and (text.isascii() or unicodedata.is_normalized("NFKC", text))
+    )
 
 
 def fast_event(line: int, raw: dict[str, str], order: Sequence[str]) -> Event | None:
