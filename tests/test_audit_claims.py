@@ -174,6 +174,15 @@ def test_the_loop_path_answers_and_refuses_as_the_thread_path(
             _face(service, folder, engine, attestations[not on_loop], on_loop=on_loop)
         assert denied.value.reason == "card_attestation_replayed"
         assert _last_outcome(engine) == "refused:card_attestation_replayed"
+    # A card refused before the claim (a reader not registered here): the same refusal,
+    # audited, on both paths.
+    stranger = Terminal.create("reader-9")
+    for on_loop in (False, True):
+        attestation = stranger.attest(card.certificate_pem, CLINIC, fresh())
+        with pytest.raises(AccessDenied) as denied:
+            _face(service, folder, engine, attestation, on_loop=on_loop)
+        assert denied.value.reason == "card_bad_attestation"
+        assert _last_outcome(engine) == "refused:card_bad_attestation"
     assert verify_chain(engine).ok
 
 

@@ -112,6 +112,14 @@ class BulkStatus:
     answers: list[EligibilityAnswer] | None
 
 
+class _Unrecorded(Exception):
+    """A card refusal whose audit record the caller writes (on the event loop)."""
+
+    def __init__(self, denied: AccessDenied) -> None:
+        super().__init__(str(denied))
+        self.denied = denied
+
+
 class EligibilityService:
     def __init__(
         self, engine: sa.Engine, service_key: bytes, *, reads: ReadRouter | None = None,
@@ -170,16 +178,29 @@ class EligibilityService:
             claim = replay_claim(attestation)
         arguments = (principal, certificate_pem, day, purpose, challenge_id, signature,
                      attestation, consent_to, consent_days, claim is None)  # fmt: skip
-        # In a thread: the checks' CPU (signatures) and reads, and a PIN challenge's
-        # consumption, a write that may wait for another process's write lock (SQLite's busy
-        # handler sleeps); on the loop that wait stalled every other request of the process.
-        record, handle, answer = await asyncio.to_thread(self._card_answer, *arguments)
+        method = "check_card_face" if attestation is not None else "check_card_pin"
+        try:
+            if claim is not None and not consent_to:
+                # Without the claim (and no consent to write) a face check only computes
+                # and reads SQLite in this process, as a number check: no thread hand-off,
+                # and a card refusal is committed by the loop's flush too.
+                record, handle, answer = self._card_answer(*arguments, refuse=False)
+            else:
+                # In a thread: a PIN challenge's consumption or a consent is a write, which
+                # may wait for another process's write lock (SQLite's busy handler sleeps);
+                # on the loop that wait stalled every other request of the process.
+                record, handle, answer = await asyncio.to_thread(self._card_answer, *arguments)
+        except _Unrecorded as unrecorded:
+            await self.audit.write_async(
+                self._refusal(principal, purpose, method, unrecorded.denied)
+            )
+            raise unrecorded.denied from None
         try:
             return CheckResult(answer, handle, await self.audit.write_async(record, claim=claim))
         except AlreadyClaimed:
             rejected = CardRejected("attestation_replayed", "attestation was already used")
             denied = AccessDenied(f"card_{rejected.reason_code}", str(rejected))
-            await asyncio.to_thread(self.refuse, principal, purpose, "check_card_face", denied)
+            await self.audit.write_async(self._refusal(principal, purpose, method, denied))
             raise denied from None
 
     def _claims_on_loop(self) -> bool:
@@ -196,9 +217,12 @@ class EligibilityService:
         self, principal: Principal, certificate_pem: bytes, day: dt.date, purpose: str,
         challenge_id: str | None, signature: bytes | None, attestation: Attestation | None,
         consent_to: list[ConsentCategory] | None, consent_days: int, claim: bool = True,
+        *, refuse: bool = True,
     ) -> tuple[AuditRecord, str | None, EligibilityAnswer]:  # fmt: skip
         """The card check's decision and its audit record, not yet written (refusals are).
-        ``claim=False``: a face attestation's single-use claim is the caller's to make."""
+        ``claim=False``: a face attestation's single-use claim is the caller's to make.
+        ``refuse=False``: a refused card raises :class:`_Unrecorded`, its refusal the
+        caller's to write."""
         method = "check_card_face" if attestation is not None else "check_card_pin"
         institution = self._institution(principal, purpose, method)
         now = dt.datetime.now(dt.UTC)
@@ -215,9 +239,13 @@ class EligibilityService:
                 raise CardRejected("malformed", "PIN mode needs challenge_id and signature")
         except CardRejected as rejected:
             denied = AccessDenied(f"card_{rejected.reason_code}", str(rejected))
+            if not refuse:
+                raise _Unrecorded(denied) from None
             self.refuse(principal, purpose, method, denied)
             raise denied from None
         except AccessDenied as denied:  # the primary is down (``primary_unavailable``)
+            if not refuse:
+                raise _Unrecorded(denied) from None
             self.refuse(principal, purpose, method, denied)
             raise
         if person is None:
@@ -245,17 +273,20 @@ class EligibilityService:
         self, principal: Principal | None, purpose: str, action: str, denied: AccessDenied
     ) -> None:
         """Logs a refused request (告知要求制限: refused requests are recorded too)."""
-        self.audit.write(
-            AuditRecord(
-                actor=principal.credential_id if principal else "anonymous",
-                institution_code=principal.institution_code if principal else None,
-                # The purpose may be whatever the caller sent: only a known one is stored.
-                purpose=purpose if purpose in PURPOSES else "invalid",
-                action=action,
-                # The column holds 40 characters; the detail keeps the whole reason code.
-                outcome=f"refused:{denied.reason}"[:40],
-                detail={"reason": denied.reason, "message": str(denied)[:200]},
-            )
+        self.audit.write(self._refusal(principal, purpose, action, denied))
+
+    def _refusal(
+        self, principal: Principal | None, purpose: str, action: str, denied: AccessDenied
+    ) -> AuditRecord:
+        return AuditRecord(
+            actor=principal.credential_id if principal else "anonymous",
+            institution_code=principal.institution_code if principal else None,
+            # The purpose may be whatever the caller sent: only a known one is stored.
+            purpose=purpose if purpose in PURPOSES else "invalid",
+            action=action,
+            # The column holds 40 characters; the detail keeps the whole reason code.
+            outcome=f"refused:{denied.reason}"[:40],
+            detail={"reason": denied.reason, "message": str(denied)[:200]},
         )
 
     def _institution(self, principal: Principal, purpose: str, action: str) -> str:
