@@ -35,7 +35,7 @@ from kokuho.verify._model import ConsentCategory, Purpose, Validity
 from kokuho.verify._tables import audit_log
 
 if TYPE_CHECKING:
-    from kokuho.verify._audit_loop import LoopAuditBatcher
+    from kokuho.verify._audit_loop import Claim, LoopAuditBatcher
 
 GENESIS = "0" * 64
 _COLUMNS = (
@@ -274,13 +274,28 @@ class AuditWriter:
                 raise RuntimeError("the audit log could not be written") from waiter.error
         return [waiter.seq for waiter in waiters]
 
-    async def write_async(self, record: AuditRecord, *, timeout: float = 10.0) -> int:
+    @property
+    def loop_database(self) -> str | None:
+        """The SQLite file the loop's group commit writes (``write_async`` with a claim), or
+        None when records go through the writer thread."""
+        return self._loop_database
+
+    async def write_async(
+        self, record: AuditRecord, *, timeout: float = 10.0, claim: Claim | None = None
+    ) -> int:
         """:meth:`write` for a request served on the event loop: waits for the commit without
-        holding a thread (the writer wakes the loop when the batch is committed)."""
+        holding a thread (the writer wakes the loop when the batch is committed).
+
+        ``claim`` (only with :attr:`loop_database`) is a single-use token committed in the
+        record's transaction; when it was claimed before, nothing is written and
+        :class:`~kokuho.verify._audit_loop.AlreadyClaimed` is raised."""
         detail = check_record(record)
         loop = asyncio.get_running_loop()
         if self._loop_database is not None:
-            committed = self._batcher(loop, self._loop_database).submit(record, detail, timeout)
+            batcher = self._batcher(loop, self._loop_database)
+            committed = batcher.submit(record, detail, timeout, claim)
+        elif claim is not None:
+            raise ValueError("a claim needs the loop's SQLite group commit")
         else:
             committed = loop.create_future()
             self._queue.put((record, detail, _LoopWaiter(loop, committed)))

@@ -12,19 +12,32 @@ the loop goes on serving requests meanwhile, instead of sleeping in SQLite's bus
 
 As :class:`~kokuho.verify._audit.AuditWriter`, a batch that fails is retried record by
 record, so one caller's failure never reaches another caller's answer.
+
+A record may carry a single-use claim (a face attestation's token, 顔認証の再利用防止): the
+claim is inserted into ``card_replays`` in the same transaction, just before its record, and
+when the token is already there (another request, another worker) the record is not written
+and the request's future fails with :class:`AlreadyClaimed`. One write lock per flush serves
+both, where a claim in its own transaction (in a thread) competed with the flush for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import sqlite3
 import time
 from dataclasses import dataclass, field
 
 from kokuho.store import _bulk  # noqa: F401  (registers the datetime adapter SQLite stores)
 from kokuho.verify._audit import _COLUMNS, GENESIS, AuditRecord, _values, record_hash
-from kokuho.verify._tables import audit_log
+from kokuho.verify._tables import audit_log, card_replays
 
+_PURGE_SECONDS = 30.0  # how often forgotten claims are deleted (as _card_store does)
+_CLAIM = (
+    f'INSERT INTO "{card_replays.name}" (token, expires_at) VALUES (?, ?) '  # noqa: S608
+    "ON CONFLICT DO NOTHING RETURNING token"
+)
+_PURGE = f'DELETE FROM "{card_replays.name}" WHERE expires_at <= ?'  # noqa: S608
 _RETRY_SECONDS = 0.0005  # the wait before trying the write lock again (a commit is ~0.1 ms)
 _HEAD = f'SELECT seq, hash FROM "{audit_log.name}" ORDER BY seq DESC LIMIT 1'  # noqa: S608
 _INSERT = (
@@ -33,12 +46,21 @@ _INSERT = (
 )
 
 
-@dataclass
+class AlreadyClaimed(Exception):
+    """The record's single-use claim was made before (a replay): nothing was written."""
+
+
+#: A single-use claim: the token and when it may be forgotten.
+Claim = tuple[str, dt.datetime]
+
+
+@dataclass(eq=False)  # identity: a batch's items are told apart by ``in``
 class _Pending:
     record: AuditRecord
     detail: str
     future: asyncio.Future[int]
     deadline: float = field(default=0.0)
+    claim: Claim | None = None
 
 
 class LoopAuditBatcher:
@@ -58,12 +80,17 @@ class LoopAuditBatcher:
         self._max_batch = max_batch
         self._pending: list[_Pending] = []
         self._scheduled = False
+        self._next_purge = 0.0
 
-    def submit(self, record: AuditRecord, detail: str, timeout: float) -> asyncio.Future[int]:
+    def submit(
+        self, record: AuditRecord, detail: str, timeout: float, claim: Claim | None = None
+    ) -> asyncio.Future[int]:
         """Queues a checked record (its detail JSON made by ``check_record``); the future
-        gives its sequence number once it is committed."""
+        gives its sequence number once it is committed, or fails with
+        :class:`AlreadyClaimed` when ``claim`` was made before (then nothing is written)."""
         future: asyncio.Future[int] = self._loop.create_future()
-        self._pending.append(_Pending(record, detail, future, time.monotonic() + timeout))
+        deadline = time.monotonic() + timeout
+        self._pending.append(_Pending(record, detail, future, deadline, claim))
         if not self._scheduled:
             # After the callbacks already ready in this turn: they add their records first.
             self._scheduled = True
@@ -115,7 +142,10 @@ class LoopAuditBatcher:
             head = self._connection.execute(_HEAD).fetchone()
             seq, prev = (head[0], head[1]) if head else (0, GENESIS)
             rows = []
+            refused = self._claim(batch)
             for item in batch:
+                if item in refused:
+                    continue
                 seq += 1
                 values = _values(item.record, item.detail)
                 digest = record_hash(prev, seq, values)
@@ -135,10 +165,33 @@ class LoopAuditBatcher:
                     return
                 self._commit([item])
             return
-        first = seq - len(batch) + 1
-        for offset, item in enumerate(batch):
+        for item in batch:
+            if item.future.done():
+                continue
+            if item in refused:
+                item.future.set_exception(AlreadyClaimed(item.claim))
+        settled = [item for item in batch if item not in refused]
+        first = seq - len(settled) + 1
+        for offset, item in enumerate(settled):
             if not item.future.done():
                 item.future.set_result(first + offset)
+
+    def _claim(self, batch: list[_Pending]) -> list[_Pending]:
+        """Makes the batch's claims inside its transaction; returns the items whose claim was
+        made before (their records are not written)."""
+        claims = [item for item in batch if item.claim is not None]
+        if not claims:
+            return []
+        clock = time.monotonic()
+        if clock >= self._next_purge:
+            self._next_purge = clock + _PURGE_SECONDS
+            self._connection.execute(_PURGE, (dt.datetime.now(dt.UTC),))
+        refused = []
+        for item in claims:
+            assert item.claim is not None  # noqa: S101  (filtered above; for the type checker)
+            if self._connection.execute(_CLAIM, item.claim).fetchone() is None:
+                refused.append(item)
+        return refused
 
     def _fail(self, batch: list[_Pending], error: Exception) -> None:
         for item in batch:

@@ -102,6 +102,10 @@ class CardDesk:
         self._holders: dict[str, tuple[float, int | None]] = {}
         self._crl_seen = (clock(), self._crl_stamp())
 
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
     def challenge(self, institution: str, now: dt.datetime) -> Challenge:
         with _needs_primary():
             return self.challenges.issue(now, institution)
@@ -119,8 +123,12 @@ class CardDesk:
         return self._person(cert)
 
     def person_by_face(
-        self, institution: str, cert_pem: bytes, attestation: Attestation, now: dt.datetime
-    ) -> int | None:
+        self, institution: str, cert_pem: bytes, attestation: Attestation, now: dt.datetime,
+        *, claim: bool = True,
+    ) -> int | None:  # fmt: skip
+        """The holder of a card authenticated in face mode. ``claim=False`` leaves the
+        attestation's single-use claim (:func:`~kokuho.verify._pki.replay_claim`) to the
+        caller, who must make it before answering (the loop's audit transaction does)."""
         self._watch_crl(now)
         reader = self._reader(attestation.terminal_id)
         if reader is None or reader.institution_code != institution or reader.key is None:
@@ -130,7 +138,7 @@ class CardDesk:
         with _needs_primary():
             cert = verify_face_mode(
                 self.verifier, cert_pem, attestation, reader.key, now,
-                institution_code=institution, replay_guard=self.replays,
+                institution_code=institution, replay_guard=self.replays if claim else None,
             )  # fmt: skip
         return self._person(cert)
 

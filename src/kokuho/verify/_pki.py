@@ -793,6 +793,19 @@ class MemoryReplayGuard:
             return True
 
 
+FACE_WINDOW: Final = dt.timedelta(seconds=120)
+"""How long a face attestation is accepted (and so must be remembered as used)."""
+
+
+def replay_claim(
+    attestation: Attestation, window: dt.timedelta = FACE_WINDOW
+) -> tuple[str, dt.datetime]:
+    """The token under which a face attestation is claimed once, and when it may be
+    forgotten (the attestation is stale by then)."""
+    token = f"face:{attestation.terminal_id}:{attestation.nonce.hex()}"
+    return token, attestation.issued_at + window
+
+
 def verify_face_mode(
     verifier: CertificateVerifier,
     cert_pem: bytes,
@@ -802,7 +815,7 @@ def verify_face_mode(
     *,
     institution_code: str,
     replay_guard: ReplayGuard | None = None,
-    window: dt.timedelta = dt.timedelta(seconds=120),
+    window: dt.timedelta = FACE_WINDOW,
     clock_skew: dt.timedelta = dt.timedelta(seconds=30),
 ) -> VerifiedCertificate:
     """Authenticates a card in face mode (顔認証).
@@ -850,9 +863,7 @@ def verify_face_mode(
         public.verify(attestation.signature, message)
     except (InvalidSignature, ValueError):
         raise CardRejected("bad_attestation", "attestation signature does not verify") from None
-    if replay_guard is not None and not replay_guard.claim(
-        f"face:{attestation.terminal_id}:{attestation.nonce.hex()}", issued_at + window, now
-    ):
+    if replay_guard is not None and not replay_guard.claim(*replay_claim(attestation, window), now):
         raise CardRejected("attestation_replayed", "attestation was already used")
     return facts.verified
 

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from kokuho.ids import InsuredId
 from kokuho.store import ReadRouter
 from kokuho.verify._access import AccessDenied, Principal
-from kokuho.verify._audit import PURPOSES, AuditRecord, AuditWriter
+from kokuho.verify._audit import PURPOSES, AuditRecord, AuditWriter, _sqlite_file
+from kokuho.verify._audit_loop import AlreadyClaimed
 from kokuho.verify._audit_spool import AuditSpool
 from kokuho.verify._cards import CardDesk
 from kokuho.verify._check import active_consents, check_number, check_person, member_answer
@@ -35,7 +36,7 @@ from kokuho.verify._model import (
     Purpose,
     Validity,
 )
-from kokuho.verify._pki import Attestation, CardRejected, Challenge
+from kokuho.verify._pki import Attestation, CardRejected, Challenge, replay_claim
 from kokuho.verify._tables import bulk_jobs, consents, reference_numbers
 
 PATIENT_HANDLE_DAYS = 1  # a handle from a check serves that day and the next
@@ -111,6 +112,14 @@ class BulkStatus:
     answers: list[EligibilityAnswer] | None
 
 
+class _Unrecorded(Exception):
+    """A card refusal whose audit record the caller writes (on the event loop)."""
+
+    def __init__(self, denied: AccessDenied) -> None:
+        super().__init__(str(denied))
+        self.denied = denied
+
+
 class EligibilityService:
     def __init__(
         self, engine: sa.Engine, service_key: bytes, *, reads: ReadRouter | None = None,
@@ -161,26 +170,67 @@ class EligibilityService:
     ) -> CheckResult:  # fmt: skip
         """:meth:`check_card` for a route served on the event loop: the same decision and the
         same audit record, committed before the answer is returned."""
+        # A face attestation's single-use claim goes into the audit record's own transaction
+        # on the loop (SQLite): the claim in its own transaction fought the loop's flush for
+        # the write lock, and its thread slept in SQLite's busy handler.
+        claim = None
+        if attestation is not None and self._claims_on_loop():
+            claim = replay_claim(attestation)
         arguments = (principal, certificate_pem, day, purpose, challenge_id, signature,
-                     attestation, consent_to, consent_days)  # fmt: skip
-        # In a thread: the single-use claim is a write, which may wait for another process's
-        # write lock (SQLite's busy handler sleeps); on the loop that wait stalled every other
-        # request of the process (measured: 157 checks/s on 0.29 cores).
-        record, handle, answer = await asyncio.to_thread(self._card_answer, *arguments)
-        return CheckResult(answer, handle, await self.audit.write_async(record))
+                     attestation, consent_to, consent_days, claim is None)  # fmt: skip
+        method = "check_card_face" if attestation is not None else "check_card_pin"
+        try:
+            if claim is not None and not consent_to:
+                # Without the claim (and no consent to write) a face check only computes
+                # and reads SQLite in this process, as a number check: no thread hand-off,
+                # and a card refusal is committed by the loop's flush too.
+                record, handle, answer = self._card_answer(*arguments, refuse=False)
+            else:
+                # In a thread: a PIN challenge's consumption or a consent is a write, which
+                # may wait for another process's write lock (SQLite's busy handler sleeps);
+                # on the loop that wait stalled every other request of the process.
+                record, handle, answer = await asyncio.to_thread(self._card_answer, *arguments)
+        except _Unrecorded as unrecorded:
+            await self.audit.write_async(
+                self._refusal(principal, purpose, method, unrecorded.denied)
+            )
+            raise unrecorded.denied from None
+        try:
+            return CheckResult(answer, handle, await self.audit.write_async(record, claim=claim))
+        except AlreadyClaimed:
+            rejected = CardRejected("attestation_replayed", "attestation was already used")
+            denied = AccessDenied(f"card_{rejected.reason_code}", str(rejected))
+            await self.audit.write_async(self._refusal(principal, purpose, method, denied))
+            raise denied from None
+
+    def _claims_on_loop(self) -> bool:
+        """Whether face claims can ride the audit flush: the card table and the audit log
+        are in the one SQLite file the loop's group commit writes."""
+        database = self.audit.loop_database
+        return (
+            database is not None
+            and self.cards is not None
+            and _sqlite_file(self.cards.engine) == database
+        )
 
     def _card_answer(
         self, principal: Principal, certificate_pem: bytes, day: dt.date, purpose: str,
         challenge_id: str | None, signature: bytes | None, attestation: Attestation | None,
-        consent_to: list[ConsentCategory] | None, consent_days: int,
+        consent_to: list[ConsentCategory] | None, consent_days: int, claim: bool = True,
+        *, refuse: bool = True,
     ) -> tuple[AuditRecord, str | None, EligibilityAnswer]:  # fmt: skip
-        """The card check's decision and its audit record, not yet written (refusals are)."""
+        """The card check's decision and its audit record, not yet written (refusals are).
+        ``claim=False``: a face attestation's single-use claim is the caller's to make.
+        ``refuse=False``: a refused card raises :class:`_Unrecorded`, its refusal the
+        caller's to write."""
         method = "check_card_face" if attestation is not None else "check_card_pin"
         institution = self._institution(principal, purpose, method)
         now = dt.datetime.now(dt.UTC)
         try:
             if attestation is not None:
-                person = self._desk().person_by_face(institution, certificate_pem, attestation, now)
+                person = self._desk().person_by_face(
+                    institution, certificate_pem, attestation, now, claim=claim
+                )
             elif challenge_id is not None and signature is not None:
                 person = self._desk().person_by_pin(
                     institution, certificate_pem, challenge_id, signature, now
@@ -189,9 +239,13 @@ class EligibilityService:
                 raise CardRejected("malformed", "PIN mode needs challenge_id and signature")
         except CardRejected as rejected:
             denied = AccessDenied(f"card_{rejected.reason_code}", str(rejected))
+            if not refuse:
+                raise _Unrecorded(denied) from None
             self.refuse(principal, purpose, method, denied)
             raise denied from None
         except AccessDenied as denied:  # the primary is down (``primary_unavailable``)
+            if not refuse:
+                raise _Unrecorded(denied) from None
             self.refuse(principal, purpose, method, denied)
             raise
         if person is None:
@@ -219,17 +273,20 @@ class EligibilityService:
         self, principal: Principal | None, purpose: str, action: str, denied: AccessDenied
     ) -> None:
         """Logs a refused request (告知要求制限: refused requests are recorded too)."""
-        self.audit.write(
-            AuditRecord(
-                actor=principal.credential_id if principal else "anonymous",
-                institution_code=principal.institution_code if principal else None,
-                # The purpose may be whatever the caller sent: only a known one is stored.
-                purpose=purpose if purpose in PURPOSES else "invalid",
-                action=action,
-                # The column holds 40 characters; the detail keeps the whole reason code.
-                outcome=f"refused:{denied.reason}"[:40],
-                detail={"reason": denied.reason, "message": str(denied)[:200]},
-            )
+        self.audit.write(self._refusal(principal, purpose, action, denied))
+
+    def _refusal(
+        self, principal: Principal | None, purpose: str, action: str, denied: AccessDenied
+    ) -> AuditRecord:
+        return AuditRecord(
+            actor=principal.credential_id if principal else "anonymous",
+            institution_code=principal.institution_code if principal else None,
+            # The purpose may be whatever the caller sent: only a known one is stored.
+            purpose=purpose if purpose in PURPOSES else "invalid",
+            action=action,
+            # The column holds 40 characters; the detail keeps the whole reason code.
+            outcome=f"refused:{denied.reason}"[:40],
+            detail={"reason": denied.reason, "message": str(denied)[:200]},
         )
 
     def _institution(self, principal: Principal, purpose: str, action: str) -> str:
