@@ -5,7 +5,13 @@ from kokuho.ids._checkdigit import luhn_2_1, mynumber_check
 from kokuho.ids._errors import InvalidIdentifier
 from kokuho.ids._fiscal import FiscalYear, age_at_fiscal_year_end, age_on
 from kokuho.ids._institution import SCORE_TABLES, InstitutionCode
-from kokuho.ids._insured import InsuredId, parse_branch, parse_number, parse_symbol
+from kokuho.ids._insured import (
+    MAX_SYMBOL_LENGTH,
+    InsuredId,
+    parse_branch,
+    parse_number,
+    parse_symbol,
+)
 from kokuho.ids._insurer import HEALTH_INSURANCE_LAW_CODES, InsurerNumber, with_check_digit
 from kokuho.ids._mynumber import MyNumber
 from kokuho.ids._wareki import (
@@ -27,6 +33,7 @@ __all__ = [
     "FiscalYear",
     "InstitutionCode",
     "InsuredId",
+    "MAX_SYMBOL_LENGTH",
     "InsurerNumber",
     "InvalidIdentifier",
     "MyNumber",

@@ -17,8 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Final
 
-from kokuho.ids import InsuredId, InvalidIdentifier
-from kokuho.ids._insured import MAX_SYMBOL_LENGTH, _insurer
+from kokuho.ids import MAX_SYMBOL_LENGTH, InsuredId, InsurerNumber, InvalidIdentifier
 from kokuho.registry._events import (
     KINDS,
     LIMIT_CATEGORIES,
@@ -77,7 +76,7 @@ def _insurer_number(text: str) -> str | None:
     value = _insurers.get(text, _MISSING)
     if value is _MISSING:
         try:
-            value = _insurer(text)
+            value = InsurerNumber.parse(text).value
         except InvalidIdentifier:
             value = None
         if len(_insurers) < 4096:

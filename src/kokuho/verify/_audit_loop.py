@@ -28,7 +28,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
-from kokuho.store import _bulk  # noqa: F401  (registers the datetime adapter SQLite stores)
+import kokuho.store  # noqa: F401  (its bulk module registers the datetime adapter SQLite stores)
 from kokuho.verify._audit import _COLUMNS, GENESIS, AuditRecord, _values, record_hash
 from kokuho.verify._tables import audit_log, card_replays
 
