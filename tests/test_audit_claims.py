@@ -115,7 +115,7 @@ def test_a_replay_is_refused_across_processes_and_paths(sqlite_engine: sa.Engine
     one.close()
     other.close()
     assert outcomes[0] == 1
-    assert all(isinstance(outcome, AlreadyClaimed) for outcome in outcomes[1:])
+    assert all(isinstance(outcome, AlreadyClaimed) for outcome in outcomes[1:]), outcomes
     assert not guard.claim("both", LATER, now)  # and the loop's claim binds the thread path
     assert verify_chain(sqlite_engine).records == 1
 

@@ -108,6 +108,46 @@ def test_one_callers_database_failure_fails_that_request_only(
     assert verify_chain(sqlite_engine).ok
 
 
+class _BusyOnce:
+    """The batcher's connection, answering "database is locked" to the first head read inside
+    a transaction (what SQLite with no busy handler can say under load)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self.raised = 0
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql.startswith("SELECT seq, hash") and not self.raised:
+            self.raised += 1
+            raise sqlite3.OperationalError("database is locked")
+        return self._connection.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+def test_a_busy_answer_inside_the_transaction_is_tried_again_not_failed(
+    sqlite_engine: sa.Engine,
+) -> None:
+    writer = AuditWriter(sqlite_engine)
+    busy: list[_BusyOnce] = []
+
+    async def main() -> list[int | BaseException]:
+        await writer.write_async(record("0"))  # makes this loop's batcher
+        (batcher,) = writer._batchers.values()  # noqa: SLF001
+        busy.append(_BusyOnce(batcher._connection))  # noqa: SLF001
+        batcher._connection = busy[0]  # type: ignore[assignment]  # noqa: SLF001
+        # One record alone: a failed batch of one is not split again, so only the retry
+        # saves it.
+        return await asyncio.gather(writer.write_async(record("1")), return_exceptions=True)
+
+    outcomes = _run(main)
+    writer.close()
+    assert busy[0].raised == 1
+    assert outcomes == [2]
+    assert verify_chain(sqlite_engine).records == 2
+
+
 def test_a_held_write_lock_is_waited_for_without_stalling_the_loop(
     sqlite_engine: sa.Engine, path: Path
 ) -> None:

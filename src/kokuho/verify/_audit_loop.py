@@ -116,7 +116,7 @@ class LoopAuditBatcher:
         try:
             self._connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
+            if _transient(error):
                 self._later(waiting)
             else:
                 self._fail(waiting, error)
@@ -156,6 +156,12 @@ class LoopAuditBatcher:
         except Exception as error:  # whatever it was, no record of the batch is written
             if self._connection.in_transaction:
                 self._connection.execute("ROLLBACK")
+            if isinstance(error, sqlite3.OperationalError) and _transient(error):
+                # With no busy handler SQLite can answer "busy" inside a transaction too (a
+                # checkpoint or another connection's recovery under load): the batch is
+                # tried again, like a lock held at BEGIN, not failed.
+                self._later(batch)
+                return
             if len(batch) == 1:
                 self._fail(batch, error)
                 return
@@ -199,3 +205,10 @@ class LoopAuditBatcher:
                 failure = RuntimeError("the audit log could not be written")
                 failure.__cause__ = error
                 item.future.set_exception(failure)
+
+
+def _transient(error: sqlite3.OperationalError) -> bool:
+    """SQLite's "database is locked" / "busy": another connection's moment, not this batch's
+    fault."""
+    text = str(error)
+    return "locked" in text or "busy" in text
