@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from kokuho.checkups import Checkup, Observation, _v08_fast
 from kokuho.checkups._v08_api import read_document
 from kokuho.checkups._v08_write import write_document
+from kokuho.synth import generate
 
 # Plain characters and every kind lxml escapes or refuses: markup, quotes, controls, tabs.
 _AWKWARD = "&<>\"'\t\n\r\x00\x01\x7f\x85 香川-."
@@ -174,3 +176,20 @@ def test_any_text_value_gives_the_lxml_bytes(value: str, unit: str) -> None:
     )
     reference, candidate = _both(checkup)
     assert candidate == reference
+
+
+def test_the_synth_archives_are_the_bytes_of_the_lxml_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The synth's own checkups (the demo's documents, small): every archive the same bytes
+    whether its documents are built as text or as lxml trees."""
+
+    def archives(out: Path) -> dict[str, bytes]:
+        generate(out, seed=7, persons=1500, years=2, claims=False, incentives=False, care=False)
+        return {p.name: p.read_bytes() for p in sorted((out / "checkups").iterdir())}
+
+    fast = archives(tmp_path / "text")
+    monkeypatch.setattr(_v08_fast, "write_document", lambda checkup, fallback: fallback(checkup))
+    reference = archives(tmp_path / "lxml")
+    assert sum(name.endswith(".zip") for name in reference) > 0
+    assert fast == reference
