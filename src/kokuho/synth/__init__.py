@@ -198,14 +198,6 @@ def _generate(
         checkup_files = written.files
         planted.update(written.counts)
     # -- end of checkups
-    # -- claims (synth/_claims.py): after the checkups, from their own random stream
-    claim_files: list[str] = []
-    if claims_job is not None:
-        report("claims")
-        claims_written = claims_job.result()
-        claim_files = claims_written.files
-        planted.update(claims_written.counts)
-    # -- end of claims
     # -- incentive inputs (synth/_incentive_inputs.py): their own random stream
     incentive_files: list[str] = []
     if incentives:
@@ -229,6 +221,16 @@ def _generate(
     boundary = _boundary.write(world, out_dir, seed)
     planted.update(boundary.counts)
     # -- end of boundary
+    # -- claims (synth/_claims.py): their own random stream; awaited last, so that the
+    # incentive inputs, care and boundary (which neither read nor change what the claims
+    # read) are written while the second process still writes the claims.
+    claim_files: list[str] = []
+    if claims_job is not None:
+        report("claims")
+        claims_written = claims_job.result()
+        claim_files = claims_written.files
+        planted.update(claims_written.counts)
+    # -- end of claims
 
     overlaps = simulation.overlaps()
     counts = dict(world.counts)
