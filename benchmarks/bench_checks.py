@@ -301,8 +301,11 @@ def _environment(home: Path, url: str) -> tuple[dict[str, str], Settings]:
     key_file = home / "secrets" / "service.key"
     settings = Settings(home=home, database_url=url, mynumber_key_file=home / "secrets" / "mn.key",
                         service_key_file=key_file)  # fmt: skip
+    # A check-only service node, as in docs/operations.md: no dashboard warm-up (over 10 M
+    # persons each worker's register overview took half its CPU for the whole run).
     env = {**os.environ, "KOKUHO_HOME": str(home), "KOKUHO_DATABASE_URL": url,
-           "KOKUHO_SERVICE_KEY_FILE": str(key_file)}  # fmt: skip
+           "KOKUHO_SERVICE_KEY_FILE": str(key_file),
+           "KOKUHO_DASHBOARD_WARM_UP": os.environ.get("KOKUHO_DASHBOARD_WARM_UP", "0")}  # fmt: skip
     return env, settings
 
 

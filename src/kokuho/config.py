@@ -82,6 +82,10 @@ class Settings:
     read_database_urls: tuple[str, ...] = ()
     replica_max_lag: float = DEFAULT_REPLICA_MAX_LAG
     audit_spool: Path | None = None  # used only with read replicas
+    #: Each server process starts the dashboard's common figures at start-up. Service nodes
+    #: that only answer checks turn it off: over a national register the register overview
+    #: is seconds of CPU per process, taken from the checks (docs/operations.md).
+    dashboard_warm_up: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,6 +105,7 @@ class Settings:
             read_database_urls=tuple(u.strip() for u in reads.split(",") if u.strip()),
             replica_max_lag=_seconds("KOKUHO_REPLICA_MAX_LAG", DEFAULT_REPLICA_MAX_LAG),
             audit_spool=Path(spool),
+            dashboard_warm_up=_switch("KOKUHO_DASHBOARD_WARM_UP", default=True),
         )
 
     def mynumber_key(self) -> bytes:
@@ -110,6 +115,16 @@ class Settings:
     def service_key(self) -> bytes:
         """Reads the eligibility service's key, creating a random one (0600) when missing."""
         return _key(self.service_key_file)
+
+
+def _switch(name: str, *, default: bool) -> bool:
+    """An on/off setting: exactly ``1`` or ``0`` (unset: ``default``)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw not in ("0", "1"):
+        raise ValueError(f"{name}: {raw!r} must be 1 (on) or 0 (off)")
+    return raw == "1"
 
 
 def _seconds(name: str, default: float) -> float:

@@ -94,7 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        dashboard.warm_up()
+        if settings.dashboard_warm_up:
+            dashboard.warm_up()
         yield
         dashboard.close()
         service.close()
