@@ -59,9 +59,7 @@ from kokuho.checkups._rates import (
     completed_guidance,
     eligible_members,
     guidance_result,
-    lake_checkups,
-    lake_eligibility,
-    lake_guidance,
+    lake_guidance_inputs,
     reporting_cutoff,
 )
 from kokuho.ids import FiscalYear
@@ -213,9 +211,7 @@ def lake_rate_tables(
     fy = _fy(fiscal_year)
     cutoff = completed_by or reporting_cutoff(fy)
     return rate_tables(
-        lake_eligibility(lake, fy),
-        lake_checkups(lake, fy),
-        lake_guidance(lake, range(fy.year, FiscalYear.of(cutoff).year + 1)),
+        *lake_guidance_inputs(lake, fy, cutoff),
         fy,
         by=by,
         exclusions=_exclusions(exclusions),

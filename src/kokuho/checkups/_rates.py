@@ -572,6 +572,18 @@ def lake_checkups(lake: Lake, fiscal_year: FiscalYear | int) -> ir.Table:
         return _empty(CHECKUP_COLUMNS, level=pa.int16(), fiscal_year=pa.int64())
 
 
+def lake_guidance_inputs(
+    lake: Lake, fy: FiscalYear, cutoff: dt.date
+) -> tuple[ir.Table, ir.Table, ir.Table]:
+    """The lake's members, checkups and guidance records for the 特定保健指導 rate of ``fy``
+    (guidance completed by ``cutoff`` may fall in a later year's files)."""
+    return (
+        lake_eligibility(lake, fy),
+        lake_checkups(lake, fy),
+        lake_guidance(lake, range(fy.year, FiscalYear.of(cutoff).year + 1)),
+    )
+
+
 def lake_guidance(lake: Lake, years: Collection[int]) -> ir.Table:
     """The guidance records started in ``years`` (an empty table when none)."""
     try:
@@ -617,9 +629,7 @@ def guidance_rates(
     fy = _fy(fiscal_year)
     cutoff = completed_by or reporting_cutoff(fy)
     return guidance_rate_table(
-        lake_eligibility(lake, fy),
-        lake_checkups(lake, fy),
-        lake_guidance(lake, range(fy.year, FiscalYear.of(cutoff).year + 1)),
+        *lake_guidance_inputs(lake, fy, cutoff),
         fy,
         by=by,
         exclusions=_exclusions(exclusions),
