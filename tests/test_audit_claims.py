@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from kokuho.verify._cards import revoke_card
 from kokuho.verify._pki import Attestation
 from kokuho.verify._pki_sim import Terminal
 from kokuho.verify._tables import audit_log, card_replays
-from tests.test_audit_loop import ACTOR, _run, _stored, record
+from tests.test_audit_loop import ACTOR, _run, _stored, poison, record
 from tests.test_cards import CLINIC, KEY, TODAY, desk, fresh, taro_card, who
 
 __all__ = ["desk"]  # the fixture, imported for these tests
@@ -71,11 +70,7 @@ def test_a_token_claimed_twice_in_one_batch_is_refused_once(sqlite_engine: sa.En
 def test_a_failing_record_fails_its_request_and_leaves_its_claim_unmade(
     sqlite_engine: sa.Engine, path: Path
 ) -> None:
-    with sqlite3.connect(path) as raw:
-        raw.execute(
-            "CREATE TRIGGER poison BEFORE INSERT ON audit_log WHEN NEW.actor = 'kc_poison' "
-            "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
-        )
+    poison(path)
     writer = AuditWriter(sqlite_engine)
 
     async def main() -> list[int | BaseException]:

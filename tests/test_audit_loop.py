@@ -48,6 +48,16 @@ def sqlite_engine(path: Path) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+def poison(path: Path) -> None:
+    """Makes the database refuse every audit record of the actor ``kc_poison`` (a failure
+    past ``check_record``, inside a batch)."""
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "CREATE TRIGGER poison BEFORE INSERT ON audit_log WHEN NEW.actor = 'kc_poison' "
+            "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+        )
+
+
 def _stored(engine: sa.Engine) -> list[tuple[int, str, str]]:
     with engine.connect() as connection:
         rows = connection.execute(
@@ -75,11 +85,7 @@ def test_one_callers_database_failure_fails_that_request_only(
     sqlite_engine: sa.Engine, path: Path
 ) -> None:
     # A record the database refuses (past check_record): it shares a batch with the others.
-    with sqlite3.connect(path) as raw:
-        raw.execute(
-            "CREATE TRIGGER poison BEFORE INSERT ON audit_log WHEN NEW.actor = 'kc_poison' "
-            "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
-        )
+    poison(path)
     writer = AuditWriter(sqlite_engine)
 
     async def main() -> list[int | BaseException]:
