@@ -233,6 +233,25 @@ def test_checks_lua_paces_to_the_offered_rate_and_keeps_the_mix(
 
 
 @needs_wrk
+def test_checks_lua_sends_every_card_body_before_standing_in_number_checks(
+    bodies: tuple[Path, Path],
+) -> None:
+    numbers, cards = bodies
+    for tid in range(2):  # 40 a thread; 150 req/s × 3 s × 20 % wants 45 a thread
+        (cards / f"card_{tid}.jsonl").write_text('{"c":1}\n' * 40, encoding="utf-8")
+    server, seen = _server(pause=0.0)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        run = run_wrk(url, numbers, cards, "t", 0.2, 3, 16, 150.0)
+    finally:
+        server.shutdown()
+    # Each card body once, all of them (a count taken by # after clearing the first half of
+    # the bodies stopped at 32), then number checks in their place, counted as short.
+    assert run["sent"]["card"] == 80 and seen["/api/v1/checks/card"] == 80
+    assert run["sent"]["card_short"] > 0
+
+
+@needs_wrk
 def test_checks_lua_marks_a_server_that_falls_behind(bodies: tuple[Path, Path]) -> None:
     server, _ = _server(pause=0.05)  # 4 connections × 20 answers/s: 80 req/s at most
     try:
