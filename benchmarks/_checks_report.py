@@ -170,6 +170,8 @@ def print_paced(results: dict[str, Any]) -> None:
                  if side["saturated"]]  # fmt: skip
         if flags:
             verdict += f" (SATURATED: {', '.join(flags)})"
+        if paced.get("offered_over_service_rps"):
+            verdict += f"; {paced['offered_over_service_rps']:g}× service closed-loop req/s"
         print(f"{persons:>11,} {w:>2} {paced['offered_rps']:>8,.0f} "
               f"{'' if share is None else f'{share:.0%}':>5} | {ours['achieved_rps']:>9,.0f} "
               f"{ours['p50_ms']:>6.2f} {ours['p90_ms']:>6.2f} {ours['p99_ms']:>6.2f} "

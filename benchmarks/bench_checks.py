@@ -303,6 +303,14 @@ def main() -> int:
                         listed = ", ".join(f"{rate:,.0f}" for rate, _ in offered)
                         log(f"{persons:,} persons, {w} worker(s): paced at {listed} req/s")
                         paced = measure_paced(reg, w, opts, workdir, rng, offered, args.rounds)
+                        for rate in paced["rates"]:
+                            # A share of the constant can lie beyond the service's own
+                            # saturation: say how far, next to the verdict.
+                            rate["service_closed_loop_rps"] = summary["rps"]
+                            rate["offered_over_service_rps"] = (
+                                round(rate["offered_rps"] / summary["rps"], 2)
+                                if summary["rps"] else None
+                            )  # fmt: skip
                         summary["paced"] = paced["rates"]
                         summary["paced_audit_verify"] = paced["audit_verify"]
                 results["sizes"].append(entry)

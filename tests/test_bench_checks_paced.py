@@ -95,6 +95,7 @@ def test_judge_adds_the_paced_p99_goal_and_the_paced_audit(
 ) -> None:
     kept = summarise_paced(250.0, 0.25, [_run(250.0, p99=9.0)], [_run(250.0, p99=3.0)])
     behind = summarise_paced(2000.0, 2.0, [_run(1000.0, p99=2.0)], [_run(2000.0)])
+    behind["offered_over_service_rps"] = 2.2  # set by main from the closed-loop run
     results = _results([kept, behind])
     judge(results)
     met = results["sizes"][0]["by_workers"]["2"]["goals_met"]
@@ -103,6 +104,7 @@ def test_judge_adds_the_paced_p99_goal_and_the_paced_audit(
     print_paced(results)
     out = capsys.readouterr().out
     assert "SATURATED: service" in out and "25%" in out and "met" in out
+    assert "2.2× service closed-loop req/s" in out
 
     results = _results([behind])
     judge(results)
