@@ -74,6 +74,8 @@ def _checks(name: str, result: dict[str, Any]) -> list[Figure]:
                               run.get("cpu_ratio") or 0.0,
                               f"{run['server_ms_per_request']} ms vs "
                               f"{run['constant_ms_per_request']} ms a request"))  # fmt: skip
+            for paced in run.get("paced", []):
+                out.append(_paced_p99(name, where, paced, goals))
             audited = bool(run.get("audit_ok")) and run.get("non_2xx", 1) == 0
             out.append(Figure(name, f"{where}: every answer audited, no non-2xx",
                               "yes" if audited else "no", "", "yes", audited))  # fmt: skip
@@ -89,6 +91,22 @@ def _checks(name: str, result: dict[str, Any]) -> list[Figure]:
     if "error" in result:
         out.append(Figure(name, "error", str(result["error"])[:200], "", "", False))
     return out
+
+
+def _paced_p99(name: str, where: str, paced: dict[str, Any], goals: dict[str, Any]) -> Figure:
+    """The p99 of a paced run (fixed offered rate): met only if the service kept up with the
+    rate, since a saturated run's p99 leaves out the wait before the send."""
+    ours, base = paced["service"], paced["constant"]
+    share = paced.get("share_of_constant")
+    rate = f"{paced['offered_rps']:,.0f} req/s offered" + (f" ({share:.0%} of constant)"
+                                                          if share is not None else "")  # fmt: skip
+    baseline = (f"achieved {ours['achieved_rps']:,.0f}/s; constant p99 {base['p99_ms']} ms at "
+                f"the same rate")  # fmt: skip
+    figure = f"{where}: p99 ms paced at {rate}"
+    if not ours["kept_up"]:
+        return Figure(name, figure, f"{ours['p99_ms']} (saturated: understated)", baseline,
+                      f"≤ {goals.get('p99_ms', 20.0):g}, kept up", False)  # fmt: skip
+    return judged(name, figure, ours["p99_ms"], goals.get("p99_ms", 20.0), "max", baseline)
 
 
 def _register(name: str, result: dict[str, Any]) -> list[Figure]:

@@ -7,7 +7,7 @@ named after the key) and reuses it on the next run.
 
 The key names everything the register's content depends on: the benchmark, the backend, the
 persons, the cards, the migration head of the code (``kokuho.store``'s Alembic chain) and
-``GENERATOR_VERSION`` (bump it whenever ``_fill.py`` or ``bench_checks.build_register``
+``GENERATOR_VERSION`` (bump it whenever ``_fill.py`` or ``_checks_register.generate``
 changes what is written). A ``ready.json`` written last marks an entry complete; an entry
 without it is a generation that was interrupted and is rebuilt.
 
@@ -47,7 +47,7 @@ from alembic.script import ScriptDirectory
 from kokuho.store import connect
 from kokuho.store import upgrade as upgrade_schema
 
-#: Bump when what a register holds changes (``_fill.py``, ``bench_checks.build_register``).
+#: Bump when what a register holds changes (``_fill.py``, ``_checks_register.generate``).
 GENERATOR_VERSION = 1
 READY = "ready.json"
 #: Tables written in bulk by the generator and never by a check: too large to count each run.

@@ -82,9 +82,10 @@ class Settings:
     read_database_urls: tuple[str, ...] = ()
     replica_max_lag: float = DEFAULT_REPLICA_MAX_LAG
     audit_spool: Path | None = None  # used only with read replicas
-    #: Each server process starts the dashboard's common figures at start-up. Service nodes
-    #: that only answer checks turn it off: over a national register the register overview
-    #: is seconds of CPU per process, taken from the checks (docs/operations.md).
+    #: One server process per home (the first to lock ``dashboard-warm-up.lock``, see
+    #: ``kokuho.web._app.claim_warm_up``) starts the dashboard's common figures at start-up.
+    #: Service nodes that only answer checks turn it off: over a national register the
+    #: register overview is seconds of CPU, taken from the checks (docs/operations.md).
     dashboard_warm_up: bool = True
 
     @classmethod

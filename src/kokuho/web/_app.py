@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,6 +50,26 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+#: In the instance's home: held by the one server process of a node that warms the dashboard.
+WARM_UP_LOCK = "dashboard-warm-up.lock"
+
+
+def claim_warm_up(home: Path) -> int | None:
+    """The dashboard warm-up's lock, if no other process holds it: an open descriptor holding
+    a non-blocking ``flock`` on ``home/WARM_UP_LOCK``, or None. The first of a node's uvicorn
+    workers takes it and computes the start-up figures; the others skip them, which would
+    only repeat the same seconds of CPU per process. The kernel drops the lock when its
+    holder exits (``kill -9`` included), so a restarted worker can take it again."""
+    home.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(home / WARM_UP_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 class _App(FastAPI):
@@ -94,9 +117,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.dashboard_warm_up:
+        # One warm-up a node: the lock is kept until shutdown, not just through the warm-up,
+        # so that a worker started later (a restarted one) does not repeat it either.
+        lock = claim_warm_up(settings.home) if settings.dashboard_warm_up else None
+        if lock is not None:
             dashboard.warm_up()
         yield
+        if lock is not None:
+            os.close(lock)
         dashboard.close()
         service.close()
         reads.close()
