@@ -319,6 +319,19 @@ _SHARED = {}
 _SHARED_MAX: Final = 100_000
 
 
+def shared_observation(
+    key: tuple[str, str, str | None, str | None, str | None, bool, str | None],
+) -> Observation:
+    """The observation of these fields (code, kind, value, unit, code_system, not_done,
+    null_flavor), shared as ``_observations`` shares them."""
+    item = _SHARED.get(key)
+    if item is None:
+        item = Observation(*key)
+        if len(_SHARED) < _SHARED_MAX:
+            _SHARED[key] = item
+    return item
+
+
 def _observations(body: etree._Element, problems: _Problems) -> dict[str, Observation]:
     found: dict[str, Observation] = {}
     shared = _SHARED
