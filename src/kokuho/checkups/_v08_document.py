@@ -67,6 +67,7 @@ from typing import Final
 from lxml import etree
 
 from kokuho.checkups._model import Checkup, Guidance, GuidanceLevel, Observation
+from kokuho.checkups._v08_body import read_observations
 from kokuho.checkups._v08_common import (
     GUIDANCE_LEVEL_CODES,
     OID_BRANCH,
@@ -78,11 +79,10 @@ from kokuho.checkups._v08_common import (
     SECTION_FINAL_EVALUATION,
     SECTION_FIRST_INTERVIEW,
     V3,
-    XSI_TYPE,
     ArchiveProblem,
     DocumentRejected,
+    Problems,
     XmlRefused,
-    is_number,
     parse_date,
     parse_xml,
 )
@@ -131,20 +131,6 @@ _SEXES: Final = {"1": 1, "2": 2}
 _CODED: Final = frozenset(("CD", "CO"))
 
 
-class _Problems:
-    """Collects the problems of one file, each stamped with the archive and file names."""
-
-    __slots__ = ("archive", "file", "items")
-
-    def __init__(self, archive: str, file: str) -> None:
-        self.archive = archive
-        self.file = file
-        self.items: list[ArchiveProblem] = []
-
-    def add(self, where: str, reason: str) -> None:
-        self.items.append(ArchiveProblem(self.archive, self.file, where, reason))
-
-
 @lru_cache(maxsize=4096)
 def _insurer(raw: str) -> tuple[str | None, str | None]:
     # An archive names a handful of insurers thousands of times: check each once.
@@ -160,7 +146,7 @@ def _plain(raw: str) -> bool:
     return len(raw) <= MAX_SYMBOL_LENGTH and raw.isascii() and raw.isalnum()
 
 
-def _institution(raw: str | None, problems: _Problems) -> str | None:
+def _institution(raw: str | None, problems: Problems) -> str | None:
     if raw is None:
         problems.add(W_INSTITUTION, "健診機関番号 is missing")
         return None
@@ -200,7 +186,7 @@ def _first_date(element: etree._Element) -> str | None:
     return value
 
 
-def _header(root: etree._Element, problems: _Problems) -> _Header:
+def _header(root: etree._Element, problems: Problems) -> _Header:
     header = _Header()
     ids: dict[str, str | None] = {}
     sex_code: str | None = None
@@ -293,7 +279,7 @@ def _header(root: etree._Element, problems: _Problems) -> _Header:
     return header
 
 
-def _check_root(root: etree._Element, problems: _Problems) -> bool:
+def _check_root(root: etree._Element, problems: Problems) -> bool:
     if root.tag != _CLINICAL_DOCUMENT:
         problems.add(
             W_ROOT, f"root element is {root.tag!r}, expected ClinicalDocument in namespace {V3}"
@@ -302,7 +288,7 @@ def _check_root(root: etree._Element, problems: _Problems) -> bool:
     return True
 
 
-def _parse(data: bytes, problems: _Problems) -> etree._Element | None:
+def _parse(data: bytes, problems: Problems) -> etree._Element | None:
     try:
         root = parse_xml(data)
     except XmlRefused as refused:
@@ -311,103 +297,11 @@ def _parse(data: bytes, problems: _Problems) -> etree._Element | None:
     return root if _check_root(root, problems) else None
 
 
-# Identical observations (a 問診 answer, a 未実施 item) recur in every document: sharing one
-# frozen instance per distinct content saves building it again. Bounded, so a stream of
-# distinct values cannot grow it without limit.
-_SHARED: dict[tuple[str, str, str | None, str | None, str | None, bool, str | None], Observation]
-_SHARED = {}
-_SHARED_MAX: Final = 100_000
-
-
-def shared_observation(
-    key: tuple[str, str, str | None, str | None, str | None, bool, str | None],
-) -> Observation:
-    """The observation of these fields (code, kind, value, unit, code_system, not_done,
-    null_flavor), shared as ``_observations`` shares them."""
-    item = _SHARED.get(key)
-    if item is None:
-        item = Observation(*key)
-        if len(_SHARED) < _SHARED_MAX:
-            _SHARED[key] = item
-    return item
-
-
-def _observations(body: etree._Element, problems: _Problems) -> dict[str, Observation]:
-    found: dict[str, Observation] = {}
-    shared = _SHARED
-    for obs in body.iter(_OBSERVATION):
-        code_el: etree._Element | None = None
-        value_el: etree._Element | None = None
-        for child in obs:
-            tag = child.tag
-            if tag == _CODE:
-                if code_el is None:
-                    code_el = child
-            elif tag == _VALUE and value_el is None:
-                value_el = child
-        code = code_el.get("code") if code_el is not None else None
-        if not code:
-            problems.add(
-                f"observation at line {obs.sourceline}", "has no code@code (健診項目コード)"
-            )
-            continue
-        if len(code) != 17:
-            problems.add(f"observation {code}", f"item code {code!r} is not 17 characters")
-            continue
-        not_done = obs.get("negationInd") == "true"
-        null_flavor = obs.get("nullFlavor")
-        value = unit = code_system = None
-        if value_el is None:
-            kind = ""
-            if not (not_done or null_flavor):
-                problems.add(
-                    f"observation {code}",
-                    "has no value and is neither 未実施 (negationInd) nor nullFlavor",
-                )
-                continue
-        else:
-            kind = value_el.get(XSI_TYPE) or ""
-            if ":" in kind:
-                kind = kind.rpartition(":")[2]
-            null_flavor = value_el.get("nullFlavor") or null_flavor
-            if kind == "PQ":
-                value = value_el.get("value")
-                unit = value_el.get("unit")
-                if value is not None and not is_number(value):
-                    problems.add(f"observation {code}", f"value {value!r} is not a number")
-                    continue
-            elif kind in _CODED:
-                value = value_el.get("code")
-                code_system = value_el.get("codeSystem")
-            elif kind == "ST":
-                value = value_el.text
-            else:
-                problems.add(f"observation {code}", f"value type {kind!r} is not PQ, CD, CO or ST")
-                continue
-            if value is None and not (not_done or null_flavor):
-                problems.add(
-                    f"observation {code}",
-                    f"{kind} value is empty and is neither 未実施 nor nullFlavor",
-                )
-                continue
-        if code in found:
-            problems.add(f"observation {code}", "item code appears more than once in the document")
-            continue
-        key = (code, kind, value, unit, code_system, not_done, null_flavor)
-        item = shared.get(key)
-        if item is None:
-            item = Observation(code, kind, value, unit, code_system, not_done, null_flavor)
-            if len(shared) < _SHARED_MAX:
-                shared[key] = item
-        found[code] = item
-    return found
-
-
 def checkup_from_bytes(
     data: bytes, name: str, archive: str = ""
 ) -> tuple[Checkup | None, list[ArchiveProblem]]:
     """The checkup in ``data`` and no problems, or None and every problem found."""
-    problems = _Problems(archive, name)
+    problems = Problems(archive, name)
     root = _parse(data, problems)
     if root is None:
         return None, problems.items
@@ -426,7 +320,7 @@ def checkup_from_bytes(
         problems.add(W_BODY, "the body (component/structuredBody) is missing")
         observations: dict[str, Observation] = {}
     else:
-        observations = _observations(header.body, problems)
+        observations = read_observations(header.body, problems)
     if problems.items:
         return None, problems.items
     assert header.insurer is not None and header.number is not None  # noqa: S101 (checked above)
@@ -462,7 +356,7 @@ def guidance_from_bytes(
     data: bytes, name: str, archive: str = ""
 ) -> tuple[Guidance | None, list[ArchiveProblem]]:
     """The guidance record in ``data`` (structure UNCONFIRMED, see the module docstring)."""
-    problems = _Problems(archive, name)
+    problems = Problems(archive, name)
     root = _parse(data, problems)
     if root is None:
         return None, problems.items

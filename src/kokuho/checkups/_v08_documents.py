@@ -36,12 +36,9 @@ from typing import Any, Final
 
 from kokuho.checkups import _v08_common as limits
 from kokuho.checkups._model import Checkup, Guidance, Observation
+from kokuho.checkups._v08_body import shared_observation
 from kokuho.checkups._v08_common import ArchiveProblem
-from kokuho.checkups._v08_document import (
-    checkup_from_bytes,
-    guidance_from_bytes,
-    shared_observation,
-)
+from kokuho.checkups._v08_document import checkup_from_bytes, guidance_from_bytes
 
 #: Archives with fewer documents are read in one process: below this the fork and the
 #: transfer cost about as much as half of the parse saves. A module attribute, so an operator
