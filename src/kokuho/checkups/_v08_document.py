@@ -108,8 +108,12 @@ _SECTION: Final = f"{{{V3}}}section"
 _OBSERVATION: Final = f"{{{V3}}}observation"
 _CODE: Final = f"{{{V3}}}code"
 _VALUE: Final = f"{{{V3}}}value"
-_AUTHOR_ORG: Final = f"{{{V3}}}assignedAuthor/{{{V3}}}representedOrganization"
-_PERFORMER_ORG: Final = f"{{{V3}}}performer/{{{V3}}}assignedEntity/{{{V3}}}representedOrganization"
+_AUTHOR_ORG: Final = (f"{{{V3}}}assignedAuthor", f"{{{V3}}}representedOrganization")
+_PERFORMER_ORG: Final = (
+    f"{{{V3}}}performer",
+    f"{{{V3}}}assignedEntity",
+    f"{{{V3}}}representedOrganization",
+)
 
 # Locations named in problems.
 W_ROOT: Final = "ClinicalDocument"
@@ -176,11 +180,34 @@ class _Header:
     body: etree._Element | None = None
 
 
+def _first(element: etree._Element, *tags: str) -> etree._Element | None:
+    """``element.find("a/b/…")`` of these tags: the first match in document order. lxml's
+    ``find`` goes through its Python ElementPath engine, several times slower than
+    ``iterchildren`` on a tag, and the header asks for a few of these per document."""
+    first, rest = tags[0], tags[1:]
+    for child in element.iterchildren(first):
+        if not rest:
+            return child
+        found = _first(child, *rest)
+        if found is not None:
+            return found
+    return None
+
+
+def _provider_id(org: etree._Element | None) -> etree._Element | None:
+    """The first ``id`` of ``org`` with the 健診機関番号 root, if any."""
+    if org is not None:
+        for item in org.iterchildren(_ID):
+            if item.get("root") == OID_PROVIDER:
+                return item
+    return None
+
+
 def _first_date(element: etree._Element) -> str | None:
     """The ``@value`` of ``element`` or of its ``low`` (an interval's start)."""
     value = element.get("value")
     if value is None:
-        low = element.find(_LOW)
+        low = _first(element, _LOW)
         if low is not None:
             value = low.get("value")
     return value
@@ -193,11 +220,12 @@ def _header(root: etree._Element, problems: Problems) -> _Header:
     birth_text: str | None = None
     author_id: str | None = None
     performer_id: str | None = None
+    events: list[etree._Element] = []
     role: etree._Element | None = None
     for child in root:
         tag = child.tag
         if tag == _RECORD_TARGET and role is None:
-            role = child.find(_PATIENT_ROLE)
+            role = _first(child, _PATIENT_ROLE)
             if role is None:
                 continue
             for item in role:
@@ -212,12 +240,9 @@ def _header(root: etree._Element, problems: Problems) -> _Header:
                         elif part.tag == _BIRTH:
                             birth_text = part.get("value")
         elif tag == _AUTHOR and author_id is None:
-            org = child.find(_AUTHOR_ORG)
-            if org is not None:
-                for item in org.iterchildren(_ID):
-                    if item.get("root") == OID_PROVIDER:
-                        author_id = item.get("extension")
-                        break
+            found = _provider_id(_first(child, *_AUTHOR_ORG))
+            if found is not None:
+                author_id = found.get("extension")
         elif tag == _PARTICIPANT and header.ticket is None:
             for item in child.iter(_ID):
                 oid = item.get("root") or ""
@@ -225,19 +250,21 @@ def _header(root: etree._Element, problems: Problems) -> _Header:
                     header.ticket = item.get("extension")
                     break
         elif tag == _DOCUMENTATION_OF:
-            event = child.find(_SERVICE_EVENT)
+            event = _first(child, _SERVICE_EVENT)
             if event is not None:
-                when = event.find(_EFFECTIVE_TIME)
+                when = _first(event, _EFFECTIVE_TIME)
                 if when is not None:
                     header.service_date = _first_date(when)
-                org = event.find(_PERFORMER_ORG)
-                if org is not None:
-                    for item in org.iterchildren(_ID):
-                        if item.get("root") == OID_PROVIDER:
-                            performer_id = item.get("extension")
-                            break
+                events.append(event)
         elif tag == _COMPONENT:
-            header.body = child.find(_STRUCTURED_BODY)
+            header.body = _first(child, _STRUCTURED_BODY)
+    if not author_id:
+        # The performer's organisation is only the fallback: looked up when needed, the last
+        # service event naming one wins, as when every event was read in the loop.
+        for event in events:
+            found = _provider_id(_first(event, *_PERFORMER_ORG))
+            if found is not None:
+                performer_id = found.get("extension")
 
     if role is None:
         problems.add("recordTarget/patientRole", "受診者情報 (recordTarget/patientRole) is missing")
