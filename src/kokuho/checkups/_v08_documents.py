@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from kokuho.checkups import _v08_common as limits
-from kokuho.checkups._model import Checkup, Guidance, Observation
+from kokuho.checkups._model import Checkup, Guidance
 from kokuho.checkups._v08_body import shared_observation
 from kokuho.checkups._v08_common import ArchiveProblem
 from kokuho.checkups._v08_document import checkup_from_bytes, guidance_from_bytes
@@ -198,10 +198,13 @@ def _may_fork(documents: int) -> bool:
 
 # -- the child -----------------------------------------------------------------------------
 
-# What crosses the pipe: per job, in order,
+# What crosses the pipe: (observations, outcomes). ``observations`` holds each distinct
+# observation once, as its fields (code, kind, value, unit, code_system, not_done,
+# null_flavor): the reader shares identical ones between documents (see _v08_body), and so
+# does the answer. ``outcomes`` holds, per job and in order,
 #   (0, ((archive, file, where, reason), ...))          left out, with its problems
 #   (1, document, insurer, symbol, number, branch, sex, birth_date, exam_date,
-#       institution, ticket, (observation fields, ...))  a checkup
+#       institution, ticket, (index into observations, ...))     a checkup
 #   (2, Guidance)                                        a guidance record (few per archive)
 _PROBLEMS: Final = 0
 _CHECKUP: Final = 1
@@ -209,28 +212,30 @@ _GUIDANCE: Final = 2
 
 
 def _encode(outcomes: Iterable[_Outcome]) -> bytes:
-    encoded: list[tuple[Any, ...]] = []
-    # Observations shared between documents (see _v08_document) become one tuple, which
-    # pickle then writes once.
-    fields: dict[int, tuple[Any, ...]] = {}
+    observations: list[tuple[Any, ...]] = []
+    index: dict[int, int] = {}  # id() of an observation → its place in ``observations``
     kept: list[_Outcome] = []  # keeps every observation alive, so no id() is reused
+    encoded: list[tuple[Any, ...]] = []
     for outcome in outcomes:
         kept.append(outcome)
         if isinstance(outcome, Checkup):
-            items = []
+            places = []
             for item in outcome.observations.values():
-                row = fields.get(id(item))
-                if row is None:
-                    row = fields[id(item)] = (
-                        item.code,
-                        item.kind,
-                        item.value,
-                        item.unit,
-                        item.code_system,
-                        item.not_done,
-                        item.null_flavor,
+                place = index.get(id(item))
+                if place is None:
+                    place = index[id(item)] = len(observations)
+                    observations.append(
+                        (
+                            item.code,
+                            item.kind,
+                            item.value,
+                            item.unit,
+                            item.code_system,
+                            item.not_done,
+                            item.null_flavor,
+                        )
                     )
-                items.append(row)
+                places.append(place)
             encoded.append(
                 (
                     _CHECKUP,
@@ -244,7 +249,7 @@ def _encode(outcomes: Iterable[_Outcome]) -> bytes:
                     outcome.exam_date,
                     outcome.institution,
                     outcome.ticket,
-                    tuple(items),
+                    tuple(places),
                 )
             )
         elif isinstance(outcome, Guidance):
@@ -253,21 +258,19 @@ def _encode(outcomes: Iterable[_Outcome]) -> bytes:
             encoded.append(
                 (_PROBLEMS, tuple((p.archive, p.file, p.where, p.reason) for p in outcome))
             )
-    return pickle.dumps(encoded, protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((observations, encoded), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _decode(answer: bytes) -> list[_Outcome] | None:
     """The child's outcomes, or None when its answer is not a whole one (read again here)."""
     try:
-        encoded = pickle.loads(answer)  # noqa: S301 (our own child's answer, over our own pipe)
+        rows, encoded = pickle.loads(answer)  # noqa: S301 (our own child's answer, our pipe)
     except Exception:  # noqa: BLE001 (a truncated answer: the half is read again here)
         return None
+    shared = [shared_observation(row) for row in rows]
     outcomes: list[_Outcome] = []
     for entry in encoded:
         if entry[0] == _CHECKUP:
-            observations: dict[str, Observation] = {}
-            for row in entry[11]:
-                observations[row[0]] = shared_observation(row)
             outcomes.append(
                 Checkup(
                     document=entry[1],
@@ -279,7 +282,7 @@ def _decode(answer: bytes) -> list[_Outcome] | None:
                     birth_date=entry[7],
                     exam_date=entry[8],
                     institution=entry[9],
-                    observations=observations,
+                    observations={item.code: item for item in map(shared.__getitem__, entry[11])},
                     ticket=entry[10],
                 )
             )
