@@ -238,6 +238,10 @@ def test_small_archives_and_threaded_processes_are_read_in_one_process(
         stop.set()
         other.join()
     assert forks == []
+    # No idle CPU: the child would gain nothing.
+    monkeypatch.setattr(os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    read_archive(path)
+    assert forks == []
 
 
 def test_an_error_in_this_half_ends_the_child(

@@ -11,11 +11,11 @@ entries, so the documents, the problems and their order are those of a one-proce
 
 The child is only a speed-up, never a dependency: where ``fork`` is unavailable (not Linux), or
 unsafe (other Python threads run here: one of them could hold a lock the child would wait for
-forever, e.g. the dashboard reading archives in its thread pool), or useless (one CPU, a small
-archive), or when the child fails in any way (fork refused, killed, an exception, a truncated
-answer), its half is read here instead, with the same result and the same errors. The child
-writes nothing but its answer to a pipe; if this process dies first, its next write fails and
-it ends.
+forever, e.g. the dashboard reading archives in its thread pool), or useless (one CPU, no idle
+CPU by the load average, a small archive), or when the child fails in any way (fork refused,
+killed, an exception, a truncated answer), its half is read here instead, with the same result
+and the same errors. The child writes nothing but its answer to a pipe; if this process dies
+first, its next write fails and it ends.
 """
 
 from __future__ import annotations
@@ -193,7 +193,10 @@ def _may_fork(documents: int) -> bool:
         return False
     if threading.active_count() != 1:
         return False
-    return len(os.sched_getaffinity(0)) >= 2
+    cpus = len(os.sched_getaffinity(0))
+    # A child only helps on a CPU nobody else wants (this read counts for about one in the
+    # load average): on a busy machine it adds its transfer's CPU and gains no time.
+    return cpus >= 2 and os.getloadavg()[0] < cpus - 0.5
 
 
 # -- the child -----------------------------------------------------------------------------
