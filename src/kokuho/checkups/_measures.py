@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from kokuho.checkups._model import Checkup, Items
+from kokuho.checkups._model import Checkup, Items, Observation
 from kokuho.ids import FiscalYear, age_at_fiscal_year_end
 
 # Identifier columns of the flat table, in order (``sex`` is also a ``Measures`` field).
@@ -107,55 +107,75 @@ class Measures:
         return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
-def _number(checkup: Checkup, codes: tuple[str, ...]) -> float | None:
+# The helpers take the observations mapping and test an observation's fields themselves
+# (what ``Observation.number`` and ``Observation.coded`` test): the lake measures every
+# checkup it ingests, and these calls were most of that time.
+_CODED: Final = frozenset(("CD", "CO"))
+_ANSWERS: Final = {"1": True, "2": False}
+
+
+def _number(observations: Mapping[str, Observation], codes: tuple[str, ...]) -> float | None:
     for code in codes:
-        observation = checkup.observations.get(code)
-        if observation is not None and observation.number is not None:
-            return observation.number
+        item = observations.get(code)
+        if (
+            item is not None
+            and item.kind == "PQ"
+            and item.value is not None
+            and not item.not_done
+            and not item.null_flavor
+        ):
+            return float(item.value)
     return None
 
 
-def _coded(checkup: Checkup, codes: tuple[str, ...]) -> str | None:
+def _coded(observations: Mapping[str, Observation], codes: tuple[str, ...]) -> str | None:
     for code in codes:
-        observation = checkup.observations.get(code)
-        if observation is not None and observation.coded is not None:
-            return observation.coded
+        item = observations.get(code)
+        if (
+            item is not None
+            and item.kind in _CODED
+            and item.value is not None
+            and not item.not_done
+            and not item.null_flavor
+        ):
+            return item.value
     return None
 
 
-def _answer(checkup: Checkup, codes: tuple[str, ...]) -> bool | None:
+def _answer(observations: Mapping[str, Observation], codes: tuple[str, ...]) -> bool | None:
     # Value set 1.2.392.200119.6.2003: 1 はい, 2 いいえ; anything else is no answer.
-    return {"1": True, "2": False}.get(_coded(checkup, codes) or "")
+    return _ANSWERS.get(_coded(observations, codes) or "")
 
 
-def _reported(checkup: Checkup, codes: tuple[str, ...]) -> int | None:
-    code = _coded(checkup, codes)
+def _reported(observations: Mapping[str, Observation], codes: tuple[str, ...]) -> int | None:
+    code = _coded(observations, codes)
     return int(code) if code is not None and code.isdigit() else None
 
 
 def measures(checkup: Checkup) -> Measures:
     """Reduces one checkup to the values the rules read."""
+    found = checkup.observations
     return Measures(
         sex=checkup.sex,
         age=age_at_fiscal_year_end(checkup.birth_date, FiscalYear.of(checkup.exam_date)),
-        waist=_number(checkup, Items.WAIST),
-        bmi=_number(checkup, Items.BMI),
-        visceral_fat_area=_number(checkup, Items.VISCERAL_FAT_AREA),
-        sbp=_number(checkup, Items.SBP),
-        dbp=_number(checkup, Items.DBP),
-        tg_fasting=_number(checkup, Items.TG_FASTING),
-        tg_random=_number(checkup, Items.TG_RANDOM),
-        hdl=_number(checkup, Items.HDL),
-        glucose_fasting=_number(checkup, Items.GLUCOSE_FASTING),
-        glucose_random=_number(checkup, Items.GLUCOSE_RANDOM),
-        hba1c=_number(checkup, Items.HBA1C),
-        blood_draw_timing=_coded(checkup, Items.BLOOD_DRAW_TIMING),
-        med_bp=_answer(checkup, Items.MEDICATION_BP),
-        med_glucose=_answer(checkup, Items.MEDICATION_GLUCOSE),
-        med_lipid=_answer(checkup, Items.MEDICATION_LIPID),
-        smoking=_coded(checkup, Items.SMOKING),
-        reported_metabolic=_reported(checkup, Items.METABOLIC),
-        reported_level=_reported(checkup, Items.GUIDANCE_LEVEL),
+        waist=_number(found, Items.WAIST),
+        bmi=_number(found, Items.BMI),
+        visceral_fat_area=_number(found, Items.VISCERAL_FAT_AREA),
+        sbp=_number(found, Items.SBP),
+        dbp=_number(found, Items.DBP),
+        tg_fasting=_number(found, Items.TG_FASTING),
+        tg_random=_number(found, Items.TG_RANDOM),
+        hdl=_number(found, Items.HDL),
+        glucose_fasting=_number(found, Items.GLUCOSE_FASTING),
+        glucose_random=_number(found, Items.GLUCOSE_RANDOM),
+        hba1c=_number(found, Items.HBA1C),
+        blood_draw_timing=_coded(found, Items.BLOOD_DRAW_TIMING),
+        med_bp=_answer(found, Items.MEDICATION_BP),
+        med_glucose=_answer(found, Items.MEDICATION_GLUCOSE),
+        med_lipid=_answer(found, Items.MEDICATION_LIPID),
+        smoking=_coded(found, Items.SMOKING),
+        reported_metabolic=_reported(found, Items.METABOLIC),
+        reported_level=_reported(found, Items.GUIDANCE_LEVEL),
     )
 
 

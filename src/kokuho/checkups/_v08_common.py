@@ -116,6 +116,20 @@ class DocumentRejected(Exception):
         super().__init__(_summary(problems))
 
 
+class Problems:
+    """Collects the problems of one file, each stamped with the archive and file names."""
+
+    __slots__ = ("archive", "file", "items")
+
+    def __init__(self, archive: str, file: str) -> None:
+        self.archive = archive
+        self.file = file
+        self.items: list[ArchiveProblem] = []
+
+    def add(self, where: str, reason: str) -> None:
+        self.items.append(ArchiveProblem(self.archive, self.file, where, reason))
+
+
 class XmlRefused(Exception):
     """A file that is not safe or not well-formed XML; ``where`` and ``reason`` say why."""
 

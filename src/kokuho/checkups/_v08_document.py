@@ -67,6 +67,7 @@ from typing import Final
 from lxml import etree
 
 from kokuho.checkups._model import Checkup, Guidance, GuidanceLevel, Observation
+from kokuho.checkups._v08_body import read_observations
 from kokuho.checkups._v08_common import (
     GUIDANCE_LEVEL_CODES,
     OID_BRANCH,
@@ -78,11 +79,10 @@ from kokuho.checkups._v08_common import (
     SECTION_FINAL_EVALUATION,
     SECTION_FIRST_INTERVIEW,
     V3,
-    XSI_TYPE,
     ArchiveProblem,
     DocumentRejected,
+    Problems,
     XmlRefused,
-    is_number,
     parse_date,
     parse_xml,
 )
@@ -108,8 +108,12 @@ _SECTION: Final = f"{{{V3}}}section"
 _OBSERVATION: Final = f"{{{V3}}}observation"
 _CODE: Final = f"{{{V3}}}code"
 _VALUE: Final = f"{{{V3}}}value"
-_AUTHOR_ORG: Final = f"{{{V3}}}assignedAuthor/{{{V3}}}representedOrganization"
-_PERFORMER_ORG: Final = f"{{{V3}}}performer/{{{V3}}}assignedEntity/{{{V3}}}representedOrganization"
+_AUTHOR_ORG: Final = (f"{{{V3}}}assignedAuthor", f"{{{V3}}}representedOrganization")
+_PERFORMER_ORG: Final = (
+    f"{{{V3}}}performer",
+    f"{{{V3}}}assignedEntity",
+    f"{{{V3}}}representedOrganization",
+)
 
 # Locations named in problems.
 W_ROOT: Final = "ClinicalDocument"
@@ -131,20 +135,6 @@ _SEXES: Final = {"1": 1, "2": 2}
 _CODED: Final = frozenset(("CD", "CO"))
 
 
-class _Problems:
-    """Collects the problems of one file, each stamped with the archive and file names."""
-
-    __slots__ = ("archive", "file", "items")
-
-    def __init__(self, archive: str, file: str) -> None:
-        self.archive = archive
-        self.file = file
-        self.items: list[ArchiveProblem] = []
-
-    def add(self, where: str, reason: str) -> None:
-        self.items.append(ArchiveProblem(self.archive, self.file, where, reason))
-
-
 @lru_cache(maxsize=4096)
 def _insurer(raw: str) -> tuple[str | None, str | None]:
     # An archive names a handful of insurers thousands of times: check each once.
@@ -160,7 +150,7 @@ def _plain(raw: str) -> bool:
     return len(raw) <= MAX_SYMBOL_LENGTH and raw.isascii() and raw.isalnum()
 
 
-def _institution(raw: str | None, problems: _Problems) -> str | None:
+def _institution(raw: str | None, problems: Problems) -> str | None:
     if raw is None:
         problems.add(W_INSTITUTION, "健診機関番号 is missing")
         return None
@@ -190,28 +180,52 @@ class _Header:
     body: etree._Element | None = None
 
 
+def _first(element: etree._Element, *tags: str) -> etree._Element | None:
+    """``element.find("a/b/…")`` of these tags: the first match in document order. lxml's
+    ``find`` goes through its Python ElementPath engine, several times slower than
+    ``iterchildren`` on a tag, and the header asks for a few of these per document."""
+    first, rest = tags[0], tags[1:]
+    for child in element.iterchildren(first):
+        if not rest:
+            return child
+        found = _first(child, *rest)
+        if found is not None:
+            return found
+    return None
+
+
+def _provider_id(org: etree._Element | None) -> etree._Element | None:
+    """The first ``id`` of ``org`` with the 健診機関番号 root, if any."""
+    if org is not None:
+        for item in org.iterchildren(_ID):
+            if item.get("root") == OID_PROVIDER:
+                return item
+    return None
+
+
 def _first_date(element: etree._Element) -> str | None:
     """The ``@value`` of ``element`` or of its ``low`` (an interval's start)."""
     value = element.get("value")
     if value is None:
-        low = element.find(_LOW)
+        low = _first(element, _LOW)
         if low is not None:
             value = low.get("value")
     return value
 
 
-def _header(root: etree._Element, problems: _Problems) -> _Header:
+def _header(root: etree._Element, problems: Problems) -> _Header:
     header = _Header()
     ids: dict[str, str | None] = {}
     sex_code: str | None = None
     birth_text: str | None = None
     author_id: str | None = None
     performer_id: str | None = None
+    events: list[etree._Element] = []
     role: etree._Element | None = None
     for child in root:
         tag = child.tag
         if tag == _RECORD_TARGET and role is None:
-            role = child.find(_PATIENT_ROLE)
+            role = _first(child, _PATIENT_ROLE)
             if role is None:
                 continue
             for item in role:
@@ -226,12 +240,9 @@ def _header(root: etree._Element, problems: _Problems) -> _Header:
                         elif part.tag == _BIRTH:
                             birth_text = part.get("value")
         elif tag == _AUTHOR and author_id is None:
-            org = child.find(_AUTHOR_ORG)
-            if org is not None:
-                for item in org.iterchildren(_ID):
-                    if item.get("root") == OID_PROVIDER:
-                        author_id = item.get("extension")
-                        break
+            found = _provider_id(_first(child, *_AUTHOR_ORG))
+            if found is not None:
+                author_id = found.get("extension")
         elif tag == _PARTICIPANT and header.ticket is None:
             for item in child.iter(_ID):
                 oid = item.get("root") or ""
@@ -239,19 +250,21 @@ def _header(root: etree._Element, problems: _Problems) -> _Header:
                     header.ticket = item.get("extension")
                     break
         elif tag == _DOCUMENTATION_OF:
-            event = child.find(_SERVICE_EVENT)
+            event = _first(child, _SERVICE_EVENT)
             if event is not None:
-                when = event.find(_EFFECTIVE_TIME)
+                when = _first(event, _EFFECTIVE_TIME)
                 if when is not None:
                     header.service_date = _first_date(when)
-                org = event.find(_PERFORMER_ORG)
-                if org is not None:
-                    for item in org.iterchildren(_ID):
-                        if item.get("root") == OID_PROVIDER:
-                            performer_id = item.get("extension")
-                            break
+                events.append(event)
         elif tag == _COMPONENT:
-            header.body = child.find(_STRUCTURED_BODY)
+            header.body = _first(child, _STRUCTURED_BODY)
+    if not author_id:
+        # The performer's organisation is only the fallback: looked up when needed, the last
+        # service event naming one wins, as when every event was read in the loop.
+        for event in events:
+            found = _provider_id(_first(event, *_PERFORMER_ORG))
+            if found is not None:
+                performer_id = found.get("extension")
 
     if role is None:
         problems.add("recordTarget/patientRole", "受診者情報 (recordTarget/patientRole) is missing")
@@ -293,7 +306,7 @@ def _header(root: etree._Element, problems: _Problems) -> _Header:
     return header
 
 
-def _check_root(root: etree._Element, problems: _Problems) -> bool:
+def _check_root(root: etree._Element, problems: Problems) -> bool:
     if root.tag != _CLINICAL_DOCUMENT:
         problems.add(
             W_ROOT, f"root element is {root.tag!r}, expected ClinicalDocument in namespace {V3}"
@@ -302,7 +315,7 @@ def _check_root(root: etree._Element, problems: _Problems) -> bool:
     return True
 
 
-def _parse(data: bytes, problems: _Problems) -> etree._Element | None:
+def _parse(data: bytes, problems: Problems) -> etree._Element | None:
     try:
         root = parse_xml(data)
     except XmlRefused as refused:
@@ -311,90 +324,11 @@ def _parse(data: bytes, problems: _Problems) -> etree._Element | None:
     return root if _check_root(root, problems) else None
 
 
-# Identical observations (a 問診 answer, a 未実施 item) recur in every document: sharing one
-# frozen instance per distinct content saves building it again. Bounded, so a stream of
-# distinct values cannot grow it without limit.
-_SHARED: dict[tuple[str, str, str | None, str | None, str | None, bool, str | None], Observation]
-_SHARED = {}
-_SHARED_MAX: Final = 100_000
-
-
-def _observations(body: etree._Element, problems: _Problems) -> dict[str, Observation]:
-    found: dict[str, Observation] = {}
-    shared = _SHARED
-    for obs in body.iter(_OBSERVATION):
-        code_el: etree._Element | None = None
-        value_el: etree._Element | None = None
-        for child in obs:
-            tag = child.tag
-            if tag == _CODE:
-                if code_el is None:
-                    code_el = child
-            elif tag == _VALUE and value_el is None:
-                value_el = child
-        code = code_el.get("code") if code_el is not None else None
-        if not code:
-            problems.add(
-                f"observation at line {obs.sourceline}", "has no code@code (健診項目コード)"
-            )
-            continue
-        if len(code) != 17:
-            problems.add(f"observation {code}", f"item code {code!r} is not 17 characters")
-            continue
-        not_done = obs.get("negationInd") == "true"
-        null_flavor = obs.get("nullFlavor")
-        value = unit = code_system = None
-        if value_el is None:
-            kind = ""
-            if not (not_done or null_flavor):
-                problems.add(
-                    f"observation {code}",
-                    "has no value and is neither 未実施 (negationInd) nor nullFlavor",
-                )
-                continue
-        else:
-            kind = value_el.get(XSI_TYPE) or ""
-            if ":" in kind:
-                kind = kind.rpartition(":")[2]
-            null_flavor = value_el.get("nullFlavor") or null_flavor
-            if kind == "PQ":
-                value = value_el.get("value")
-                unit = value_el.get("unit")
-                if value is not None and not is_number(value):
-                    problems.add(f"observation {code}", f"value {value!r} is not a number")
-                    continue
-            elif kind in _CODED:
-                value = value_el.get("code")
-                code_system = value_el.get("codeSystem")
-            elif kind == "ST":
-                value = value_el.text
-            else:
-                problems.add(f"observation {code}", f"value type {kind!r} is not PQ, CD, CO or ST")
-                continue
-            if value is None and not (not_done or null_flavor):
-                problems.add(
-                    f"observation {code}",
-                    f"{kind} value is empty and is neither 未実施 nor nullFlavor",
-                )
-                continue
-        if code in found:
-            problems.add(f"observation {code}", "item code appears more than once in the document")
-            continue
-        key = (code, kind, value, unit, code_system, not_done, null_flavor)
-        item = shared.get(key)
-        if item is None:
-            item = Observation(code, kind, value, unit, code_system, not_done, null_flavor)
-            if len(shared) < _SHARED_MAX:
-                shared[key] = item
-        found[code] = item
-    return found
-
-
 def checkup_from_bytes(
     data: bytes, name: str, archive: str = ""
 ) -> tuple[Checkup | None, list[ArchiveProblem]]:
     """The checkup in ``data`` and no problems, or None and every problem found."""
-    problems = _Problems(archive, name)
+    problems = Problems(archive, name)
     root = _parse(data, problems)
     if root is None:
         return None, problems.items
@@ -413,7 +347,7 @@ def checkup_from_bytes(
         problems.add(W_BODY, "the body (component/structuredBody) is missing")
         observations: dict[str, Observation] = {}
     else:
-        observations = _observations(header.body, problems)
+        observations = read_observations(header.body, problems)
     if problems.items:
         return None, problems.items
     assert header.insurer is not None and header.number is not None  # noqa: S101 (checked above)
@@ -449,7 +383,7 @@ def guidance_from_bytes(
     data: bytes, name: str, archive: str = ""
 ) -> tuple[Guidance | None, list[ArchiveProblem]]:
     """The guidance record in ``data`` (structure UNCONFIRMED, see the module docstring)."""
-    problems = _Problems(archive, name)
+    problems = Problems(archive, name)
     root = _parse(data, problems)
     if root is None:
         return None, problems.items

@@ -26,9 +26,7 @@ import datetime as dt
 import hashlib
 import io
 import stat
-import struct
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -51,7 +49,13 @@ from kokuho.checkups._v08_common import (
     parse_date,
     parse_xml,
 )
-from kokuho.checkups._v08_document import checkup_from_bytes, guidance_from_bytes
+from kokuho.checkups._v08_documents import (
+    LOCAL_HEADER_SIZE,
+    Job,
+    ZipData,
+    entry_bytes,
+    read_documents,
+)
 
 _NAME_RULE: Final = (
     "does not follow {提出元機関番号10}_{提出先機関番号8}_{YYYYMMDD}{同日分割回数}_{実施区分}.zip"
@@ -150,7 +154,7 @@ def _screen(infos: list[zipfile.ZipInfo], archive: str) -> list[ArchiveProblem]:
     # entries inflating the same compressed kernel.
     files = sorted((i for i in infos if not i.is_dir()), key=lambda i: i.header_offset)
     for this, following in zip(files, files[1:], strict=False):
-        if following.header_offset < this.header_offset + _LOCAL_HEADER_SIZE + this.compress_size:
+        if following.header_offset < this.header_offset + LOCAL_HEADER_SIZE + this.compress_size:
             refuse(following.filename, f"overlaps the data of {this.filename!r} (zip bomb?)")
     if total > limits.MAX_TOTAL_BYTES:
         refuse("", f"total uncompressed size {total} bytes exceeds {limits.MAX_TOTAL_BYTES}")
@@ -229,70 +233,6 @@ def _layout(
     return layout
 
 
-_LOCAL_SIGNATURE: Final = b"PK\x03\x04"
-_LOCAL_NAME_LENGTHS: Final = struct.Struct("<HH")  # file name and extra field lengths at +26
-_LOCAL_HEADER_SIZE: Final = 30
-
-
-class _Zip:
-    """The archive's bytes and directory. Entries are inflated straight from memory with
-    ``zlib`` (zipfile's stream objects cost more than the inflation of a 15 KB document) and
-    every entry is checked as zipfile would: local header, name, size and CRC-32."""
-
-    def __init__(self, data: bytes, zf: zipfile.ZipFile) -> None:
-        self.data = data
-        self.view = memoryview(data)
-        self.zf = zf
-
-    def read(self, info: zipfile.ZipInfo) -> bytes:
-        # Inflate at most one byte more than the directory declares (itself within the
-        # limit): a header that understates the size is caught after that byte, not after
-        # gigabytes.
-        limit = min(info.file_size, limits.MAX_ENTRY_BYTES)
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            # bzip2 / lzma: rare, let zipfile handle them, still with a bounded read.
-            with self.zf.open(info) as stream:
-                out = stream.read(limit + 1)
-        else:
-            offset = info.header_offset
-            if self.data[offset : offset + 4] != _LOCAL_SIGNATURE:
-                raise ValueError("local file header not found (corrupt zip)")
-            name_length, extra_length = _LOCAL_NAME_LENGTHS.unpack_from(self.data, offset + 26)
-            name_start = offset + _LOCAL_HEADER_SIZE
-            encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
-            if self.data[name_start : name_start + name_length] != info.orig_filename.encode(
-                encoding
-            ):
-                raise ValueError("local file name differs from the directory (corrupt zip)")
-            start = name_start + name_length + extra_length
-            raw = self.view[start : start + info.compress_size]
-            if info.compress_type == zipfile.ZIP_STORED:
-                out = bytes(raw[: limit + 1])
-            else:
-                out = zlib.decompressobj(-15).decompress(raw, limit + 1)
-        if len(out) > limit:
-            raise ValueError(
-                f"inflates beyond the {limit} bytes its directory entry declares (zip bomb?)"
-            )
-        if len(out) != info.file_size:
-            raise ValueError(f"inflates to {len(out)} bytes, the directory says {info.file_size}")
-        if zlib.crc32(out) != info.CRC:
-            raise ValueError("CRC-32 mismatch (corrupt zip)")
-        return out
-
-
-def _entry_bytes(
-    zf: _Zip, info: zipfile.ZipInfo, rel: str, archive: str, problems: list[ArchiveProblem]
-) -> bytes | None:
-    try:
-        return zf.read(info)
-    # zipfile raises NotImplementedError for a compression method it lacks (e.g. deflate64):
-    # a bad entry of the archive, reported like the others, not a gap in this code.
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as error:
-        problems.append(ArchiveProblem(archive, rel, "zip entry", f"cannot be read: {error}"))
-        return None
-
-
 def _xml(
     data: bytes, rel: str, archive: str, tag: str, problems: list[ArchiveProblem]
 ) -> etree._Element | None:
@@ -315,7 +255,7 @@ def _xml(
 
 
 def _mhlw_file(
-    zf: _Zip,
+    zf: ZipData,
     info: zipfile.ZipInfo | None,
     rel: str,
     tag: str,
@@ -324,7 +264,7 @@ def _mhlw_file(
 ) -> etree._Element | None:
     if info is None:
         return None
-    data = _entry_bytes(zf, info, rel, archive, problems)
+    data = entry_bytes(zf, info, rel, archive, problems)
     return None if data is None else _xml(data, rel, archive, tag, problems)
 
 
@@ -345,8 +285,11 @@ def _count(
     return int(text)
 
 
-def read_archive(path: Path, *, strict: bool = True) -> ArchiveContents:
-    """Reads and checks one V08 archive. See the module docstring for what refuses it."""
+def read_archive(path: Path, *, strict: bool = True, parallel: bool = True) -> ArchiveContents:
+    """Reads and checks one V08 archive. See the module docstring for what refuses it.
+
+    ``parallel``: a large archive's documents may be read half in a forked process (see
+    ``_v08_documents``; same result, same errors); False reads all in this process."""
     archive = path.name
     size = path.stat().st_size
     if size > limits.MAX_ARCHIVE_BYTES:
@@ -366,10 +309,10 @@ def read_archive(path: Path, *, strict: bool = True) -> ArchiveContents:
             [ArchiveProblem(archive, "", "zip", f"not a readable zip archive: {error}")]
         ) from None
     with zf:
-        return _read(_Zip(data, zf), path, digest, strict)
+        return _read(ZipData(data, zf), path, digest, strict, parallel)
 
 
-def _read(zf: _Zip, path: Path, digest: str, strict: bool) -> ArchiveContents:
+def _read(zf: ZipData, path: Path, digest: str, strict: bool, parallel: bool) -> ArchiveContents:
     archive = path.name
     problems: list[ArchiveProblem] = []
     named = ARCHIVE_NAME.fullmatch(archive)
@@ -471,33 +414,16 @@ def _read(zf: _Zip, path: Path, digest: str, strict: bool) -> ArchiveContents:
             )
 
     for rel, info in layout.claims:
-        claim = _entry_bytes(zf, info, rel, archive, problems)
+        claim = entry_bytes(zf, info, rel, archive, problems)
         if claim is not None:
             try:
                 parse_xml(claim)
             except XmlRefused as refused:
                 problems.append(ArchiveProblem(archive, rel, refused.where, refused.reason))
 
-    checkups: list[Checkup] = []
-    for rel, info in layout.checkups:
-        document = _entry_bytes(zf, info, rel, archive, problems)
-        if document is None:
-            continue
-        checkup, found = checkup_from_bytes(document, rel, archive)
-        if checkup is None:
-            problems.extend(found)
-        else:
-            checkups.append(checkup)
-    guidance: list[Guidance] = []
-    for rel, info in layout.guidance:
-        document = _entry_bytes(zf, info, rel, archive, problems)
-        if document is None:
-            continue
-        record, found = guidance_from_bytes(document, rel, archive)
-        if record is None:
-            problems.extend(found)
-        else:
-            guidance.append(record)
+    jobs = [Job(False, rel, info) for rel, info in layout.checkups]
+    jobs += [Job(True, rel, info) for rel, info in layout.guidance]
+    checkups, guidance = read_documents(zf, jobs, archive, problems, parallel=parallel)
 
     if problems and strict:
         raise ArchiveRejected(problems)
