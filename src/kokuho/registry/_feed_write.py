@@ -27,6 +27,8 @@ def _person(p: _Person) -> tuple[Any, ...]:
 
 
 def write(connection: sa.Connection, state: _Import, file_id: int, events: list[Event]) -> None:
+    """Writes what the pass decided; the caller then advances the id sequences
+    (:func:`advance_sequences`: after each file, or once per transaction of a run of files)."""
     people = state.persons.values()
     bulk_insert(connection, persons, _PERSON, [_person(p) for p in people if p.new])
     changed = [p for p in people if p.dirty and not p.new]
@@ -81,6 +83,9 @@ def write(connection: sa.Connection, state: _Import, file_id: int, events: list[
         [(e.insured.insurer, e.event_id, e.kind, e.effective, file_id, e.line, e.digest)
          for e in events],
     )  # fmt: skip
+
+
+def advance_sequences(connection: sa.Connection) -> None:
     if connection.dialect.name == "postgresql":
         # Ids are given explicitly; keep the sequences ahead of them (one round trip for both).
         connection.exec_driver_sql(_SETVAL)
