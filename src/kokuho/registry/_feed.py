@@ -8,6 +8,7 @@ affected coverages, and written in one transaction (or one SAVEPOINT of a run of
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from kokuho.ids import InsuredId
 from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import Event
-from kokuho.registry._feed_lookup import applied_events, coverages_of, one_of
+from kokuho.registry._feed_lookup import applied_events, coverages_of, in_values, values_param
 from kokuho.registry._feed_read import ImportReport, collector_paused, read_events
 from kokuho.registry._feed_write import advance_sequences, write
 from kokuho.registry._merge import absorbed_persons
@@ -103,6 +104,20 @@ class Start:
         )
 
 
+@functools.cache
+def _terms_of(dialect: str) -> sa.Select[Any]:
+    """The terms of the coverages in ``values``; built once (see ``_feed_lookup``)."""
+    return sa.select(coverage_terms).where(in_values(dialect, coverage_terms.c.coverage_id))
+
+
+@functools.cache
+def _persons_by(dialect: str, column: str) -> sa.Select[Any]:
+    """The persons whose ``column`` is in ``values``, none merged into another; built once."""
+    return sa.select(persons).where(
+        in_values(dialect, persons.c[column]), persons.c.person_id.not_in(absorbed_persons())
+    )
+
+
 def _key(insured: InsuredId) -> tuple[str, str, str, str]:
     return (insured.insurer, insured.symbol, insured.number, insured.branch)
 
@@ -138,21 +153,21 @@ class _Import:
         by_id = {p.coverage_id: p for plist in self.periods.values() for p in plist}
         for plist in self.periods.values():
             plist.sort(key=lambda p: p.acquired_on)
-        t = coverage_terms.c
+        dialect = self.connection.dialect.name
         if by_id:
-            where = one_of(self.connection, t.coverage_id, list(by_id))
-            for row in self.connection.execute(sa.select(coverage_terms).where(where)):
+            values = {"values": values_param(dialect, list(by_id))}
+            for row in self.connection.execute(_terms_of(dialect), values):
                 period = by_id[row.coverage_id]
                 period.terms[row.effective_from] = {name: row._mapping[name] for name in _TERMS}
                 period.stored_terms.add(row.effective_from)
-        self._load_persons(persons.c.person_id, list({p.person_id for p in by_id.values()}))
+        self._load_persons("person_id", list({p.person_id for p in by_id.values()}))
         self.keys = {
             event.line: match_key(**_five(event))
             for event in events
             if event.kind == "acquire" and event.insured not in self.periods
         }
         if not self.empty:
-            self._load_persons(persons.c.match_key, list(set(self.keys.values())))
+            self._load_persons("match_key", list(set(self.keys.values())))
         applied: dict[tuple[str, str], str] = {}
         if not self.empty:
             ids = list({(event.insured.insurer, event.event_id) for event in events})
@@ -160,13 +175,11 @@ class _Import:
             applied.update({(r.insurer_number, r.event_id): r.digest for r in rows})
         return applied
 
-    def _load_persons(self, column: sa.ColumnElement[Any], values: list[Any]) -> None:
+    def _load_persons(self, column: str, values: list[Any]) -> None:
         if values:
-            query = sa.select(persons).where(
-                one_of(self.connection, column, values),
-                persons.c.person_id.not_in(absorbed_persons()),
-            )
-            for row in self.connection.execute(query):
+            dialect = self.connection.dialect.name
+            query = _persons_by(dialect, column)
+            for row in self.connection.execute(query, {"values": values_param(dialect, values)}):
                 if row.person_id not in self.persons:
                     self.persons[row.person_id] = _Person(
                         row.person_id, row.name_kanji, row.name_kana, row.birth_date,
@@ -378,10 +391,9 @@ def apply_file(
     name = report.file
     # The first write takes SQLite's write lock before the register is read.
     inserted = connection.execute(
-        feed_files.insert().values(
-            name=name, sha256=report.sha256, loaded_at=dt.datetime.now(dt.UTC),
-            rows=report.rows, applied=0, duplicates=0, rejected=0,
-        )
+        _FILE_INSERT,
+        {"name": name, "sha256": report.sha256, "loaded_at": dt.datetime.now(dt.UTC),
+         "rows": report.rows, "applied": 0, "duplicates": 0, "rejected": 0},
     ).inserted_primary_key  # fmt: skip
     assert inserted is not None
     file_id = int(inserted[0])
@@ -432,18 +444,30 @@ def apply_file(
     if not done:
         # Nothing to record: a file loaded again leaves no trace (the row above only
         # took SQLite's write lock early).
-        connection.execute(feed_files.delete().where(feed_files.c.file_id == file_id))
+        connection.execute(_FILE_DELETE, {"fid": file_id})
         return start
     write(connection, state, file_id, done)
     if sequences:
         advance_sequences(connection)
     report.persons_created = sum(1 for p in state.persons.values() if p.new)
     connection.execute(
-        feed_files.update()
-        .where(feed_files.c.file_id == file_id)
-        .values(applied=report.applied, duplicates=report.duplicates, rejected=report.rejected)
-    )
+        _FILE_COUNTS,
+        {"fid": file_id, "n_applied": report.applied, "n_duplicates": report.duplicates,
+         "n_rejected": report.rejected},
+    )  # fmt: skip
     return Start(start.insurers, state.next_person, state.next_coverage)
 
 
 _COUNTER = {"acquire": "acquired", "lose": "lost", "change": "changed"}
+# Statements built once: a new one per file computed its cache key again.
+_FILE_INSERT = feed_files.insert()
+_FILE_DELETE = feed_files.delete().where(feed_files.c.file_id == sa.bindparam("fid"))
+_FILE_COUNTS = (
+    feed_files.update()
+    .where(feed_files.c.file_id == sa.bindparam("fid"))
+    .values(
+        applied=sa.bindparam("n_applied"),
+        duplicates=sa.bindparam("n_duplicates"),
+        rejected=sa.bindparam("n_rejected"),
+    )
+)
