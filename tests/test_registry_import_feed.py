@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from kokuho.registry import FileRejected, import_changes, import_feed, load_insurers
 from kokuho.registry import tables as t
 from kokuho.store import metadata
-from tests.feedfiles import KYOKAI, acquire, change, lose, write_changes, write_insurers
+from tests.feedfiles import KOKUHO, KYOKAI, acquire, change, lose, write_changes, write_insurers
 from tests.test_registry_import_fast import _Feed, _tables, _write, two_registers
 
 __all__ = ["two_registers"]  # the fixture, shared with the fast-path test
@@ -204,3 +204,36 @@ def test_a_run_killed_mid_way_keeps_what_it_committed_and_completes_on_import_ag
     assert [r.applied for r in again] == [0, 0, 0, 0, 8, 8, 8, 8]
     assert all(r.duplicates == (5 if i == 0 else 8) for i, r in enumerate(again[:4]))
     assert _by_name(as_run) == _by_name(one_by_one)
+
+
+def test_cli_import_stops_at_a_file_rejected_mid_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kokuho registry import`` names the rejected file of a run and leaves the earlier
+    ones loaded, the rejected one and the later ones not."""
+    from click.testing import CliRunner
+
+    from kokuho.cli import main
+
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
+    run = CliRunner()
+    insurers = write_insurers(tmp_path / "i.csv")
+    assert run.invoke(main, ["registry", "insurers", str(insurers)]).exit_code == 0
+    first = write_changes(tmp_path / "2020-04.csv", [acquire("K1", "2020-04-01")])
+    second = write_changes(tmp_path / "2020-05.csv", [
+        acquire("K2", "2020-05-01", number="2002"), lose("K3", "2020-05-01", number="9999"),
+    ])  # fmt: skip
+    third = write_changes(tmp_path / "2020-06.csv", [acquire("K4", "2020-06-01", number="3003")])
+    result = run.invoke(
+        main, ["registry", "import", "--no-reassess", str(first), str(second), str(third)]
+    )
+    assert result.exit_code == 1
+    assert f"{second}:3: number:" in result.stderr
+    assert f"{second}: rejected with 1 error(s), nothing changed; 1 earlier file(s) stay " in (
+        result.stderr.replace("\n", " ")
+    )
+    assert "1 later file(s) not read" in result.stderr.replace("\n", " ")
+    for number, loaded in (("1001", True), ("2002", False), ("3003", False)):
+        shown = run.invoke(main, ["registry", "show", KOKUHO, "12", number, "01"])
+        assert (shown.exit_code == 0) is loaded, number
