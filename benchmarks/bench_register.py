@@ -4,10 +4,12 @@
         [--lookup-sizes 1000000,10000000] [--backends sqlite,postgres]
 
 Import: the synthetic prefecture (`kokuho.synth`) at --import-persons, every change file loaded
-through `import_changes`; baseline in the same run: reading and splitting the same bytes with
-the csv module. Look-up: registers of 1 M and 10 M persons written in bulk, then random point
-look-ups by insured-number tuple (the indexed query the eligibility check uses, and the full
-`show`), p50/p99 in µs. Bytes per person: database size ÷ persons. Writes
+through `import_feed` (runs of files in one transaction); baseline in the same run: reading and
+splitting the same bytes with the csv module. --compare-per-file also loads the feed file by
+file through `import_changes` into a second database first, in the same run (ratio_to_per_file).
+Look-up: registers of 1 M and 10 M persons written in bulk, then random point look-ups by
+insured-number tuple (the indexed query the eligibility check uses, and the full `show`),
+p50/p99 in µs. Bytes per person: database size ÷ persons. Writes
 benchmarks/out/register.json and prints the figures.
 """
 
@@ -30,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kokuho.ids import InsuredId
-from kokuho.registry import import_changes, load_insurers, show
+from kokuho.registry import import_changes, import_feed, load_insurers, show
 from kokuho.registry import tables as t
 from kokuho.store import connect
 
@@ -78,7 +80,9 @@ def _size_bytes(engine: sa.Engine, url: str, name: str) -> int:
         )
 
 
-def bench_import(persons: int, backends: list[str], workdir: Path) -> dict[str, Any]:
+def bench_import(
+    persons: int, backends: list[str], workdir: Path, compare: bool = False
+) -> dict[str, Any]:
     from kokuho.synth import generate
 
     data = workdir / "synth"
@@ -109,25 +113,41 @@ def bench_import(persons: int, backends: list[str], workdir: Path) -> dict[str, 
         "baseline_rows_per_s": round(rows / baseline),
     }
     for backend in backends:
-        url, engine = _database(backend, "bench_import", workdir)
-        load_insurers(engine, data / "insurers.csv")
-        started = time.perf_counter()
-        applied = 0
-        for path in files:
-            applied += import_changes(engine, path).applied
-        seconds = time.perf_counter() - started
-        with engine.connect() as connection:
-            stored = connection.scalar(sa.select(sa.func.count()).select_from(t.persons)) or 0
-        result[backend] = {
-            "seconds": round(seconds, 1),
-            "records_per_s": round(applied / seconds),
-            "ratio_to_csv_baseline": round((applied / seconds) / (rows / baseline), 3),
-            "applied": applied,
-            "persons_stored": stored,
-            "bytes_per_person": round(_size_bytes(engine, url, "bench_import") / stored),
-        }
+        paths = ("per_file", "feed") if compare else ("feed",)
+        for way in paths:
+            name = f"bench_import_{way}" if compare else "bench_import"
+            url, engine = _database(backend, name, workdir)
+            load_insurers(engine, data / "insurers.csv")
+            started = time.perf_counter()
+            applied = 0
+            if way == "feed":
+                for report in import_feed(engine, files):
+                    applied += report.applied
+            else:
+                for path in files:
+                    applied += import_changes(engine, path).applied
+            seconds = time.perf_counter() - started
+            with engine.connect() as connection:
+                stored = connection.scalar(sa.select(sa.func.count()).select_from(t.persons)) or 0
+            run = {
+                "seconds": round(seconds, 2),
+                "records_per_s": round(applied / seconds),
+                "ratio_to_csv_baseline": round((applied / seconds) / (rows / baseline), 3),
+                "applied": applied,
+                "persons_stored": stored,
+                "bytes_per_person": round(_size_bytes(engine, url, name) / stored),
+            }
+            engine.dispose()
+            if way == "feed":
+                result[backend] = {**result.get(backend, {}), **run}
+            else:
+                result[backend] = {"per_file_import_changes": run}
+        if compare:
+            old = result[backend]["per_file_import_changes"]
+            result[backend]["ratio_to_per_file"] = round(
+                result[backend]["records_per_s"] / old["records_per_s"], 2
+            )
         print(f"import {backend}: {result[backend]}", flush=True)
-        engine.dispose()
     return result
 
 
@@ -196,6 +216,11 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--probes", type=int, default=20_000)
     parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument(
+        "--compare-per-file",
+        action="store_true",
+        help="also import file by file (import_changes) into a second database, same run",
+    )
     parser.add_argument("--out", type=Path, default=OUT / "register.json")
     args = parser.parse_args()
     backends = args.backends.split(",")
@@ -209,7 +234,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("KOKUHO_BENCH_DIR")) as tmp:
         workdir = Path(tmp)
         if not args.skip_import:
-            results["import"] = bench_import(args.import_persons, backends, workdir)
+            results["import"] = bench_import(
+                args.import_persons, backends, workdir, args.compare_per_file
+            )
         for backend in backends:
             sizes = [int(s) for s in args.lookup_sizes.split(",") if s]
             results["lookup"][backend] = [

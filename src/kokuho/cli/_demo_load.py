@@ -27,7 +27,7 @@ from kokuho.config import Settings
 from kokuho.registry import (
     FileRejected,
     find_overlaps,
-    import_changes,
+    import_feed,
     link_submissions,
     load_insurers,
     load_residents,
@@ -72,8 +72,8 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         applied = 0
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("資格異動 (change feed)", total=len(files))
-            for path in files:
-                applied += import_changes(engine, path).applied
+            for report in import_feed(engine, files):
+                applied += report.applied
                 progress.advance(task)
         timings["import"] = time.perf_counter() - started
         started = time.perf_counter()

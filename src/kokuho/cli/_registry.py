@@ -30,7 +30,7 @@ from kokuho.registry import (
     PersonMerge,
     RowError,
     find_overlaps,
-    import_changes,
+    import_feed,
     load_insurers,
     person_merges_of,
     show,
@@ -98,7 +98,8 @@ def import_command(
 ) -> None:
     """Import change-feed files (資格取得・喪失・変更; docs/formats.md §2).
 
-    Each file is one transaction and loading a file again changes nothing. Folders are read
+    Each file is applied whole or not at all (consecutive files share a transaction, a
+    SAVEPOINT each) and loading a file again changes nothing. Folders are read
     in filing order. The import stops at the first rejected file: files before it stay
     loaded, files after it are not read. Then the fiscal years with 保険料 調定 that the
     loaded acquisitions and losses reach are reassessed (更正, decided on --decided-on or
@@ -121,14 +122,16 @@ def _import(
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("importing", total=len(files))
-        for file in files:
-            try:
-                _check_residency_columns(file)
-                reports.append(import_changes(engine, file, load_good_rows=load_good_rows))
-            except FileRejected as problem:
-                rejected = (file, problem)
-                break
-            progress.advance(task)
+        # Consecutive files share a transaction (a SAVEPOINT each): a file is reported once
+        # its run is committed, and the first rejected one is the file after the last report.
+        try:
+            for report in import_feed(
+                engine, files, load_good_rows=load_good_rows, check=_check_residency_columns
+            ):
+                reports.append(report)
+                progress.advance(task)
+        except FileRejected as problem:
+            rejected = (files[len(reports)], problem)
     # Files loaded before a rejected one stay loaded: their 更正 is due all the same.
     runs = reassess_feed(engine, start, day)
     if rejected is not None:

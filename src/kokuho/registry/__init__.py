@@ -10,7 +10,9 @@ from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import COLUMNS as FEED_COLUMNS
 from kokuho.registry._events import LOSS_REASONS, RESIDENCY_COLUMNS
 from kokuho.registry._events import REQUIRED as FEED_REQUIRED
-from kokuho.registry._feed import ImportReport, import_changes
+from kokuho.registry._feed import import_changes
+from kokuho.registry._feed_read import ImportReport
+from kokuho.registry._feed_run import import_feed
 from kokuho.registry._insurers import INSURER_KINDS, InsurerLoadReport, load_insurers
 from kokuho.registry._link_queries import (
     LinkStatus,
@@ -74,6 +76,7 @@ __all__ = [
     "differing_items",
     "find_overlaps",
     "import_changes",
+    "import_feed",
     "link_status",
     "link_submissions",
     "load_insurers",

@@ -1,16 +1,14 @@
 """Import of the eligibility change feed (資格異動): atomic per file, idempotent by event id.
 
-A file is read and checked completely, applied to an in-memory picture of the affected
-coverages, and written in one transaction. A crash at any point leaves the database as it was.
+A file is read and checked completely (``_feed_read``), applied to an in-memory picture of the
+affected coverages, and written in one transaction (or one SAVEPOINT of a run of files,
+``_feed_run``). A crash at any point leaves the database as it was.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gc
-import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from kokuho.ids import InsuredId
-from kokuho.registry._csv import read_rows
 from kokuho.registry._errors import FileRejected, RowError
-from kokuho.registry._events import COLUMNS, REQUIRED, Event, FieldError, parse_event
-from kokuho.registry._events_fast import fast_event
-from kokuho.registry._feed_lookup import applied_events, coverages_of, one_of
-from kokuho.registry._feed_write import write
+from kokuho.registry._events import Event
+from kokuho.registry._feed_lookup import applied_events, coverages_of, in_values, values_param
+from kokuho.registry._feed_read import ImportReport, collector_paused, read_events
+from kokuho.registry._feed_write import advance_sequences, write
 from kokuho.registry._merge import absorbed_persons
 from kokuho.registry._normalize import (
     ITEMS,
@@ -41,21 +38,6 @@ from kokuho.registry._tables import (
 )
 
 _ADVISORY_LOCK = 0x6B6F6B75  # one importer at a time on PostgreSQL ("koku")
-
-
-@dataclass
-class ImportReport:
-    file: str
-    sha256: str
-    rows: int = 0
-    applied: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    acquired: int = 0
-    lost: int = 0
-    changed: int = 0
-    persons_created: int = 0
-    errors: list[RowError] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -94,18 +76,46 @@ class _Reject(Exception):
         super().__init__(reason)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 _TOPS = sa.select(
     sa.select(sa.func.max(persons.c.person_id)).scalar_subquery(),
     sa.select(sa.func.max(coverages.c.coverage_id)).scalar_subquery(),
 )
+
+
+@dataclass(slots=True)
+class Start:
+    """What a file's import starts from: the registered insurers and the next free ids.
+    Read once per transaction; a run of files (:func:`import_feed`) carries the ids on from
+    file to file instead of reading them again (it holds the write lock throughout)."""
+
+    insurers: set[str]
+    next_person: int
+    next_coverage: int
+
+    @classmethod
+    def read(cls, connection: sa.Connection) -> Start:
+        # One round trip for the two top ids (a monthly file of a few rows paid a server
+        # round trip for each on PostgreSQL).
+        top_person, top_coverage = connection.execute(_TOPS).one()
+        return cls(
+            set(connection.scalars(sa.select(insurers.c.insurer_number))),
+            (top_person or 0) + 1,
+            (top_coverage or 0) + 1,
+        )
+
+
+@functools.cache
+def _terms_of(dialect: str) -> sa.Select[Any]:
+    """The terms of the coverages in ``values``; built once (see ``_feed_lookup``)."""
+    return sa.select(coverage_terms).where(in_values(dialect, coverage_terms.c.coverage_id))
+
+
+@functools.cache
+def _persons_by(dialect: str, column: str) -> sa.Select[Any]:
+    """The persons whose ``column`` is in ``values``, none merged into another; built once."""
+    return sa.select(persons).where(
+        in_values(dialect, persons.c[column]), persons.c.person_id.not_in(absorbed_persons())
+    )
 
 
 def _key(insured: InsuredId) -> tuple[str, str, str, str]:
@@ -115,21 +125,18 @@ def _key(insured: InsuredId) -> tuple[str, str, str, str]:
 class _Import:
     """The state of one file's import inside its transaction."""
 
-    def __init__(self, connection: sa.Connection, name: str) -> None:
+    def __init__(self, connection: sa.Connection, name: str, start: Start) -> None:
         self.connection = connection
         self.name = name
-        self.known_insurers = set(connection.scalars(sa.select(insurers.c.insurer_number)))
+        self.known_insurers = start.insurers
         self.periods: dict[InsuredId, list[_Period]] = {}
         self.persons: dict[int, _Person] = {}
         self.by_key: dict[str, list[int]] = {}
         self.rejected_tuples: dict[InsuredId, int] = {}
         self.keys: dict[int, str] = {}
-        # One round trip for the three figures a file starts from (a monthly file of a few
-        # rows paid a server round trip for each on PostgreSQL).
-        top_person, top_coverage = connection.execute(_TOPS).one()
-        self.empty = top_person is None
-        self.next_person = (top_person or 0) + 1
-        self.next_coverage = (top_coverage or 0) + 1
+        self.empty = start.next_person == 1
+        self.next_person = start.next_person
+        self.next_coverage = start.next_coverage
 
     # -- loading the affected part of the register -------------------------------------
     def load(self, events: list[Event]) -> dict[tuple[str, str], str]:
@@ -146,21 +153,21 @@ class _Import:
         by_id = {p.coverage_id: p for plist in self.periods.values() for p in plist}
         for plist in self.periods.values():
             plist.sort(key=lambda p: p.acquired_on)
-        t = coverage_terms.c
+        dialect = self.connection.dialect.name
         if by_id:
-            where = one_of(self.connection, t.coverage_id, list(by_id))
-            for row in self.connection.execute(sa.select(coverage_terms).where(where)):
+            values = {"values": values_param(dialect, list(by_id))}
+            for row in self.connection.execute(_terms_of(dialect), values):
                 period = by_id[row.coverage_id]
                 period.terms[row.effective_from] = {name: row._mapping[name] for name in _TERMS}
                 period.stored_terms.add(row.effective_from)
-        self._load_persons(persons.c.person_id, list({p.person_id for p in by_id.values()}))
+        self._load_persons("person_id", list({p.person_id for p in by_id.values()}))
         self.keys = {
             event.line: match_key(**_five(event))
             for event in events
             if event.kind == "acquire" and event.insured not in self.periods
         }
         if not self.empty:
-            self._load_persons(persons.c.match_key, list(set(self.keys.values())))
+            self._load_persons("match_key", list(set(self.keys.values())))
         applied: dict[tuple[str, str], str] = {}
         if not self.empty:
             ids = list({(event.insured.insurer, event.event_id) for event in events})
@@ -168,13 +175,11 @@ class _Import:
             applied.update({(r.insurer_number, r.event_id): r.digest for r in rows})
         return applied
 
-    def _load_persons(self, column: sa.ColumnElement[Any], values: list[Any]) -> None:
+    def _load_persons(self, column: str, values: list[Any]) -> None:
         if values:
-            query = sa.select(persons).where(
-                one_of(self.connection, column, values),
-                persons.c.person_id.not_in(absorbed_persons()),
-            )
-            for row in self.connection.execute(query):
+            dialect = self.connection.dialect.name
+            query = _persons_by(dialect, column)
+            for row in self.connection.execute(query, {"values": values_param(dialect, values)}):
                 if row.person_id not in self.persons:
                     self.persons[row.person_id] = _Person(
                         row.person_id, row.name_kanji, row.name_kana, row.birth_date,
@@ -335,20 +340,6 @@ def _five(event: Event) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic collector off while a file is read and applied: the pass allocates a few
-    objects a row and frees none of them, so every collection walks the growing picture for
-    nothing (≈ 20 % of a large file's import). Reference counting still frees at once."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def import_changes(
     engine: sa.Engine, path: Path, *, load_good_rows: bool = False, row_by_row: bool = False
 ) -> ImportReport:
@@ -361,110 +352,122 @@ def import_changes(
     ``row_by_row`` parses every row with :func:`parse_event` instead of trying the fast path
     first (:func:`fast_event`); the outcome is the same, the tests compare the two.
     """
-    with _collector_paused():
+    with collector_paused():
         return _import_changes(engine, path, load_good_rows=load_good_rows, slow=row_by_row)
 
 
 def _import_changes(
     engine: sa.Engine, path: Path, *, load_good_rows: bool, slow: bool
 ) -> ImportReport:
-    name = str(path)
-    report = ImportReport(file=name, sha256=_sha256(path))
-    events: list[Event] = []
-    order: list[str] | None = None
-    for line, row in read_rows(path, required=REQUIRED, allowed=COLUMNS):
-        report.rows += 1
-        if "__width__" in row:
-            report.errors.append(RowError(name, line, "", row["__width__"]))
-            continue
-        if not slow:
-            if order is None:
-                order = sorted(row)  # every row of a file has the header's columns
-            event = fast_event(line, row, order)
-            if event is not None:
-                events.append(event)
-                continue
-        try:
-            events.append(parse_event(line, row))
-        except FieldError as error:
-            report.errors.append(RowError(name, line, error.field, str(error)))
-    if report.errors and not load_good_rows:
-        report.rejected = len(report.errors)
-        raise FileRejected(report.errors)
-
+    report, events = read_events(path, load_good_rows=load_good_rows, slow=slow)
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK)))
-        # The first write takes SQLite's write lock before the register is read.
-        inserted = connection.execute(
-            feed_files.insert().values(
-                name=name, sha256=report.sha256, loaded_at=dt.datetime.now(dt.UTC),
-                rows=report.rows, applied=0, duplicates=0, rejected=0,
-            )
-        ).inserted_primary_key  # fmt: skip
-        assert inserted is not None
-        file_id = int(inserted[0])
-        state = _Import(connection, name)
-        stored = state.load(events)
-        seen: dict[tuple[str, str], tuple[str, int]] = {}
-        done: list[Event] = []
-        for event in events:
-            key = (event.insured.insurer, event.event_id)
-            earlier = stored.get(key)
-            if key in seen:
-                digest, line = seen[key]
-                if digest == event.digest:
-                    report.duplicates += 1
-                else:
-                    report.errors.append(
-                        RowError(name, event.line, "event_id", f"already used on line {line}")
-                    )
-                continue
-            if earlier is not None:
-                if earlier == event.digest:
-                    report.duplicates += 1
-                else:
-                    report.errors.append(
-                        RowError(
-                            name, event.line, "event_id",
-                            f"{event.event_id} was applied before with other content",
-                        )
-                    )  # fmt: skip
-                continue
-            try:
-                state.apply(event)
-            except _Reject as error:
-                reason = str(error)
-                if event.insured in state.rejected_tuples:
-                    first = state.rejected_tuples[event.insured]
-                    reason += f" (line {first} for this insured number was rejected)"
-                state.rejected_tuples.setdefault(event.insured, event.line)
-                report.errors.append(RowError(name, event.line, error.column, reason))
-                continue
-            seen[key] = (event.digest, event.line)
-            done.append(event)
-            setattr(report, _COUNTER[event.kind], getattr(report, _COUNTER[event.kind]) + 1)
-        report.rejected = len(report.errors)
-        if report.errors and not load_good_rows:
-            connection.rollback()
-            raise FileRejected(report.errors)
-        report.applied = len(done)
-        if not done:
-            # Nothing to record: a file loaded again leaves no trace (the row above only
-            # took SQLite's write lock early).
-            connection.execute(feed_files.delete().where(feed_files.c.file_id == file_id))
-        else:
-            write(connection, state, file_id, done)
-            report.persons_created = sum(1 for p in state.persons.values() if p.new)
-            connection.execute(
-                feed_files.update()
-                .where(feed_files.c.file_id == file_id)
-                .values(
-                    applied=report.applied, duplicates=report.duplicates, rejected=report.rejected
-                )
-            )
+        lock(connection)
+        apply_file(connection, report, events, Start.read(connection), load_good_rows)
     report.errors.sort(key=lambda e: e.line)
     return report
 
 
+def lock(connection: sa.Connection) -> None:
+    """One importer at a time on PostgreSQL, until the transaction ends (SQLite's write lock
+    is taken by the first write)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK)))
+
+
+def apply_file(
+    connection: sa.Connection,
+    report: ImportReport,
+    events: list[Event],
+    start: Start,
+    load_good_rows: bool,
+    *,
+    sequences: bool = True,
+) -> Start:
+    """Applies one file's events in the caller's transaction; returns what the next file in
+    the same transaction starts from. Raises FileRejected (the caller rolls back: something
+    may have been written) when an event is refused and ``load_good_rows`` is false.
+    ``sequences`` false leaves PostgreSQL's id sequences to the caller
+    (:func:`advance_sequences`)."""
+    name = report.file
+    # The first write takes SQLite's write lock before the register is read.
+    inserted = connection.execute(
+        _FILE_INSERT,
+        {"name": name, "sha256": report.sha256, "loaded_at": dt.datetime.now(dt.UTC),
+         "rows": report.rows, "applied": 0, "duplicates": 0, "rejected": 0},
+    ).inserted_primary_key  # fmt: skip
+    assert inserted is not None
+    file_id = int(inserted[0])
+    state = _Import(connection, name, start)
+    stored = state.load(events)
+    seen: dict[tuple[str, str], tuple[str, int]] = {}
+    done: list[Event] = []
+    for event in events:
+        key = (event.insured.insurer, event.event_id)
+        earlier = stored.get(key)
+        if key in seen:
+            digest, line = seen[key]
+            if digest == event.digest:
+                report.duplicates += 1
+            else:
+                report.errors.append(
+                    RowError(name, event.line, "event_id", f"already used on line {line}")
+                )
+            continue
+        if earlier is not None:
+            if earlier == event.digest:
+                report.duplicates += 1
+            else:
+                report.errors.append(
+                    RowError(
+                        name, event.line, "event_id",
+                        f"{event.event_id} was applied before with other content",
+                    )
+                )  # fmt: skip
+            continue
+        try:
+            state.apply(event)
+        except _Reject as error:
+            reason = str(error)
+            if event.insured in state.rejected_tuples:
+                first = state.rejected_tuples[event.insured]
+                reason += f" (line {first} for this insured number was rejected)"
+            state.rejected_tuples.setdefault(event.insured, event.line)
+            report.errors.append(RowError(name, event.line, error.column, reason))
+            continue
+        seen[key] = (event.digest, event.line)
+        done.append(event)
+        setattr(report, _COUNTER[event.kind], getattr(report, _COUNTER[event.kind]) + 1)
+    report.rejected = len(report.errors)
+    if report.errors and not load_good_rows:
+        raise FileRejected(report.errors)
+    report.applied = len(done)
+    if not done:
+        # Nothing to record: a file loaded again leaves no trace (the row above only
+        # took SQLite's write lock early).
+        connection.execute(_FILE_DELETE, {"fid": file_id})
+        return start
+    write(connection, state, file_id, done)
+    if sequences:
+        advance_sequences(connection)
+    report.persons_created = sum(1 for p in state.persons.values() if p.new)
+    connection.execute(
+        _FILE_COUNTS,
+        {"fid": file_id, "n_applied": report.applied, "n_duplicates": report.duplicates,
+         "n_rejected": report.rejected},
+    )  # fmt: skip
+    return Start(start.insurers, state.next_person, state.next_coverage)
+
+
 _COUNTER = {"acquire": "acquired", "lose": "lost", "change": "changed"}
+# Statements built once: a new one per file computed its cache key again.
+_FILE_INSERT = feed_files.insert()
+_FILE_DELETE = feed_files.delete().where(feed_files.c.file_id == sa.bindparam("fid"))
+_FILE_COUNTS = (
+    feed_files.update()
+    .where(feed_files.c.file_id == sa.bindparam("fid"))
+    .values(
+        applied=sa.bindparam("n_applied"),
+        duplicates=sa.bindparam("n_duplicates"),
+        rejected=sa.bindparam("n_rejected"),
+    )
+)

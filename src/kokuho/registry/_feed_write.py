@@ -21,18 +21,36 @@ _COVERAGE = (
 _TERMS = ("coverage_id", "effective_from", *TERM_FIELDS)
 _EVENT = ("insurer_number", "event_id", "kind", "effective_date", "file_id", "line", "digest")
 
+# Built once: a new statement per file computed its cache key again.
+_PERSON_UPDATE = persons.update().where(persons.c.person_id == sa.bindparam("pid"))
+_LOSS_UPDATE = (
+    coverages.update()
+    .where(coverages.c.coverage_id == sa.bindparam("cid"))
+    .values(lost_on=sa.bindparam("lost"), loss_reason=sa.bindparam("reason"))
+)
+_TERMS_UPDATE = (
+    coverage_terms.update()
+    .where(
+        coverage_terms.c.coverage_id == sa.bindparam("cid"),
+        coverage_terms.c.effective_from == sa.bindparam("day"),
+    )
+    .values({name: sa.bindparam(name) for name in TERM_FIELDS})
+)
+
 
 def _person(p: _Person) -> tuple[Any, ...]:
     return (p.person_id, p.name_kanji, p.name_kana, p.birth_date, p.sex, p.address, p.key)
 
 
 def write(connection: sa.Connection, state: _Import, file_id: int, events: list[Event]) -> None:
+    """Writes what the pass decided; the caller then advances the id sequences
+    (:func:`advance_sequences`: after each file, or once per transaction of a run of files)."""
     people = state.persons.values()
     bulk_insert(connection, persons, _PERSON, [_person(p) for p in people if p.new])
     changed = [p for p in people if p.dirty and not p.new]
     if changed:
         connection.execute(
-            persons.update().where(persons.c.person_id == sa.bindparam("pid")),
+            _PERSON_UPDATE,
             [{"pid": p.person_id, **dict(zip(_PERSON[1:], _person(p)[1:], strict=True))}
              for p in changed],
         )  # fmt: skip
@@ -59,21 +77,10 @@ def write(connection: sa.Connection, state: _Import, file_id: int, events: list[
                     new_terms.append((p.coverage_id, day, *(terms[n] for n in TERM_FIELDS)))
     bulk_insert(connection, coverages, _COVERAGE, new_coverages)
     if lost:
-        connection.execute(
-            coverages.update()
-            .where(coverages.c.coverage_id == sa.bindparam("cid"))
-            .values(lost_on=sa.bindparam("lost"), loss_reason=sa.bindparam("reason")),
-            lost,
-        )
+        connection.execute(_LOSS_UPDATE, lost)
     bulk_insert(connection, coverage_terms, _TERMS, new_terms)
     if changed_terms:
-        t = coverage_terms.c
-        connection.execute(
-            coverage_terms.update()
-            .where(t.coverage_id == sa.bindparam("cid"), t.effective_from == sa.bindparam("day"))
-            .values({name: sa.bindparam(name) for name in TERM_FIELDS}),
-            changed_terms,
-        )
+        connection.execute(_TERMS_UPDATE, changed_terms)
     bulk_insert(
         connection,
         feed_events,
@@ -81,6 +88,9 @@ def write(connection: sa.Connection, state: _Import, file_id: int, events: list[
         [(e.insured.insurer, e.event_id, e.kind, e.effective, file_id, e.line, e.digest)
          for e in events],
     )  # fmt: skip
+
+
+def advance_sequences(connection: sa.Connection) -> None:
     if connection.dialect.name == "postgresql":
         # Ids are given explicitly; keep the sequences ahead of them (one round trip for both).
         connection.exec_driver_sql(_SETVAL)

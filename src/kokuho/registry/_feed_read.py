@@ -1,0 +1,84 @@
+"""Reading a change-feed file (資格異動) into events: the report of its rows, every bad row's
+error. Pure: no database."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kokuho.registry._csv import read_rows
+from kokuho.registry._errors import FileRejected, RowError
+from kokuho.registry._events import COLUMNS, REQUIRED, Event, FieldError, parse_event
+from kokuho.registry._events_fast import fast_event
+
+
+@dataclass
+class ImportReport:
+    file: str
+    sha256: str
+    rows: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    acquired: int = 0
+    lost: int = 0
+    changed: int = 0
+    persons_created: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector off while a file is read and applied: the pass allocates a few
+    objects a row and frees none of them, so every collection walks the growing picture for
+    nothing (≈ 20 % of a large file's import). Reference counting still frees at once."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read_events(
+    path: Path, *, load_good_rows: bool, slow: bool
+) -> tuple[ImportReport, list[Event]]:
+    """The file's events, with the report of its rows so far. Raises FileRejected with every
+    error of a bad row unless ``load_good_rows``."""
+    name = str(path)
+    report = ImportReport(file=name, sha256=_sha256(path))
+    events: list[Event] = []
+    order: list[str] | None = None
+    for line, row in read_rows(path, required=REQUIRED, allowed=COLUMNS):
+        report.rows += 1
+        if "__width__" in row:
+            report.errors.append(RowError(name, line, "", row["__width__"]))
+            continue
+        if not slow:
+            if order is None:
+                order = sorted(row)  # every row of a file has the header's columns
+            event = fast_event(line, row, order)
+            if event is not None:
+                events.append(event)
+                continue
+        try:
+            events.append(parse_event(line, row))
+        except FieldError as error:
+            report.errors.append(RowError(name, line, error.field, str(error)))
+    if report.errors and not load_good_rows:
+        report.rejected = len(report.errors)
+        raise FileRejected(report.errors)
+    return report, events
