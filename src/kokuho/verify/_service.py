@@ -35,6 +35,7 @@ from kokuho.verify._model import (
     Validity,
 )
 from kokuho.verify._pki import Attestation, CardRejected, Challenge, replay_claim
+from kokuho.verify._sqlite_reads import SqliteReads
 from kokuho.verify._tables import bulk_jobs, consents, reference_numbers
 
 MAX_CONSENT_DAYS = 90  # upper bound a terminal may ask for (as マイナポータル API consents)
@@ -83,6 +84,14 @@ class EligibilityService:
         # Writes (consent, references, bulk jobs) and the audit log always go to the primary.
         self.reads = reads or ReadRouter(engine)
         self._own_reads = reads is None  # a router passed in is closed by whoever made it
+        # A SQLite file (which has no replicas): checks read it on plain sqlite3 connections,
+        # without SQLAlchemy's per-statement work (_sqlite_reads).
+        database = _sqlite_file(engine)
+        self._sqlite: SqliteReads | None = (
+            SqliteReads(engine, database)
+            if database is not None and self.reads.primary is engine and not self.reads.status()
+            else None
+        )
         spool = AuditSpool(audit_spool) if audit_spool is not None else None
         primary_up = (lambda: self.reads.primary_up) if spool is not None else None
         self.audit = AuditWriter(engine, spool=spool, primary_up=primary_up)
@@ -218,6 +227,8 @@ class EligibilityService:
     def close(self) -> None:
         self._bulk.shutdown(wait=True)
         self.audit.close()
+        if self._sqlite is not None:
+            self._sqlite.close()
         if self._own_reads:
             self.reads.close()
 
@@ -293,7 +304,15 @@ class EligibilityService:
         self, query: NumberQuery, institution: str
     ) -> tuple[EligibilityAnswer, int | None]:
         """The one place a number check reads the register (a read replica can serve it)."""
+        if self._sqlite is not None:
+            return check_number(self._sqlite, query, institution)
         return self.reads.run(lambda c: check_number(c, query, institution))
+
+    def _person_check(self, person_id: int, day: dt.date, institution: str) -> EligibilityAnswer:
+        """A card or handle check's read of the register (a read replica can serve it)."""
+        if self._sqlite is not None:
+            return check_person(self._sqlite, person_id, day, institution)
+        return self.reads.run(lambda c: check_person(c, person_id, day, institution))
 
     def check_person(
         self,
@@ -324,7 +343,7 @@ class EligibilityService:
             with self.engine.connect() as connection:
                 answer = check_person(connection, person_id, day, institution)
         else:
-            answer = self.reads.run(lambda c: check_person(c, person_id, day, institution))
+            answer = self._person_check(person_id, day, institution)
         detail = {"consented": [str(c) for c in consent_to or []]}
         record, handle = self._record(principal, institution, purpose, method, answer,
                                       person_id, detail)  # fmt: skip
@@ -361,7 +380,7 @@ class EligibilityService:
         """A read of the patient a previous check named (FHIR Coverage/Patient reads)."""
         institution = self._institution(principal, Purpose.CARE, "read_patient")
         person_id = self.person_for(principal, handle)
-        answer = self.reads.run(lambda c: check_person(c, person_id, day, institution))
+        answer = self._person_check(person_id, day, institution)
         return self._answered(principal, institution, Purpose.CARE, "read_patient", answer,
                               person_id, {"handle": True})  # fmt: skip
 
@@ -495,7 +514,10 @@ class EligibilityService:
             )
             self.refuse(principal, "insurer", "read_member", denied)
             raise denied
-        answer, person_id = self.reads.run(lambda c: member_answer(c, insured, day))
+        if self._sqlite is not None:
+            answer, person_id = member_answer(self._sqlite, insured, day)
+        else:
+            answer, person_id = self.reads.run(lambda c: member_answer(c, insured, day))
         self.audit.write(
             AuditRecord(
                 actor=principal.credential_id, purpose="insurer", action="read_member",
