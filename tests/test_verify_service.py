@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import hmac
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from kokuho.ids import InsuredId
 from kokuho.registry import import_changes, load_insurers
@@ -25,6 +29,7 @@ from kokuho.verify._access import (
 )
 from kokuho.verify._audit import verify_chain
 from kokuho.verify._check import check_number, check_person, member_answer
+from kokuho.verify._handles import PatientHandles
 from kokuho.verify._service import EligibilityService
 from kokuho.verify._tables import audit_log
 from tests.feedfiles import (
@@ -313,3 +318,26 @@ def test_a_number_check_on_the_loop_takes_no_pooled_connection(
     result = asyncio.run(service.check_number_async(who, query(), "care"))
     assert result.answer.validity == Validity.VALID and result.audit_seq == 1
     assert checkouts == []
+
+
+def test_patient_handles_are_one_aes_block_keyed_as_before() -> None:
+    """Handles reuse a keyed MAC and one encryption context per thread: the handle is still
+    AES-ECB(person, day, HMAC tag) under the derived key, from any thread, and resolves."""
+    key = hashlib.sha256(b"patient-handle|" + b"k" * 32).digest()
+    handles = PatientHandles(b"k" * 32)
+    today = D("2026-12-06")
+
+    def expected(institution: str, person_id: int) -> str:
+        day = today.toordinal()
+        tag = hmac.new(key[16:], f"{institution}|{person_id}|{day}".encode(), hashlib.sha256)
+        block = person_id.to_bytes(4, "big") + day.to_bytes(4, "big") + tag.digest()[:8]
+        encryptor = Cipher(algorithms.AES(key[:16]), modes.ECB()).encryptor()
+        return (encryptor.update(block) + encryptor.finalize()).hex()
+
+    cases = [(CLINIC, n) for n in range(1, 200)] + [("3740112341", 7)]
+    with ThreadPoolExecutor(4) as pool:
+        issued = list(pool.map(lambda case: handles.issue(*case, today), cases * 3))
+    assert issued == [expected(*case) for case in cases * 3]
+    assert handles.resolve(CLINIC, issued[5], today) == 6
+    with pytest.raises(AccessDenied):
+        handles.resolve("3740112341", issued[5], today)

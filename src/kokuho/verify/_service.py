@@ -35,7 +35,7 @@ from kokuho.verify._model import (
     Validity,
 )
 from kokuho.verify._pki import Attestation, CardRejected, Challenge, replay_claim
-from kokuho.verify._sqlite_reads import SqliteReads
+from kokuho.verify._sqlite_reads import SqliteReads, sqlite_reads_for
 from kokuho.verify._tables import bulk_jobs, consents, reference_numbers
 
 MAX_CONSENT_DAYS = 90  # upper bound a terminal may ask for (as マイナポータル API consents)
@@ -86,12 +86,7 @@ class EligibilityService:
         self._own_reads = reads is None  # a router passed in is closed by whoever made it
         # A SQLite file (which has no replicas): checks read it on plain sqlite3 connections,
         # without SQLAlchemy's per-statement work (_sqlite_reads).
-        database = _sqlite_file(engine)
-        self._sqlite: SqliteReads | None = (
-            SqliteReads(engine, database)
-            if database is not None and self.reads.primary is engine and not self.reads.status()
-            else None
-        )
+        self._sqlite: SqliteReads | None = sqlite_reads_for(engine, self.reads)
         spool = AuditSpool(audit_spool) if audit_spool is not None else None
         primary_up = (lambda: self.reads.primary_up) if spool is not None else None
         self.audit = AuditWriter(engine, spool=spool, primary_up=primary_up)
@@ -229,6 +224,8 @@ class EligibilityService:
         self.audit.close()
         if self._sqlite is not None:
             self._sqlite.close()
+        if self.cards is not None:
+            self.cards.close()
         if self._own_reads:
             self.reads.close()
 

@@ -26,6 +26,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kokuho.store import ReadRouter
+
 _Processor = Callable[[Any], Any] | None
 
 
@@ -38,6 +40,17 @@ class _Prepared:
     row: Any  # a namedtuple class named by the result columns
     results: tuple[_Processor, ...]
     convert: bool  # whether any result column has a processor
+
+
+def sqlite_reads_for(engine: sa.Engine, reads: ReadRouter) -> SqliteReads | None:
+    """Plain reads for ``engine`` when it is a SQLite file read through a router with no
+    replicas (the only kind SQLite has); None when reads must go through the router."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or reads.primary is not engine or reads.status():
+        return None
+    return SqliteReads(engine, database)
 
 
 class SqliteReads:
