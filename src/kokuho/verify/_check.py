@@ -1,6 +1,8 @@
 """The eligibility decision (資格確認): which coverage answers a query on the date of care.
 
-Reads the register's tables (``kokuho.registry.tables``) and never writes them.
+Reads the register's tables (``kokuho.registry.tables``) and never writes them, through a
+SQLAlchemy connection or, on a SQLite file, the same statements on plain ``sqlite3``
+connections (``_sqlite_reads``).
 """
 
 from __future__ import annotations
