@@ -38,8 +38,8 @@ class _Prepared:
     #: the dialect's bind processor (None when the driver takes the value as it is).
     binds: tuple[tuple[str, Any, _Processor], ...]
     row: Any  # a namedtuple class named by the result columns
-    results: tuple[_Processor, ...]
-    convert: bool  # whether any result column has a processor
+    #: The result columns that have a processor (dates): their position and processor.
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 def sqlite_reads_for(engine: sa.Engine, reads: ReadRouter) -> SqliteReads | None:
@@ -101,11 +101,14 @@ class SqliteReads:
             (name, defaults.get(name), processors.get(name)) for name in compiled.positiontup
         )
         columns = compiled._result_columns
-        results = tuple(
+        processors = [
             column.type._cached_result_processor(self._dialect, None) for column in columns
+        ]
+        results = tuple(
+            (index, process) for index, process in enumerate(processors) if process is not None
         )
         row = namedtuple("Row", [column.keyname for column in columns])  # type: ignore[misc]  # noqa: PYI024
-        prepared = _Prepared(compiled.string, binds, row, results, any(results))
+        prepared = _Prepared(compiled.string, binds, row, results)
         # Keyed by identity and holding the statement: the module-level statements of
         # ``_check`` live as long as the process.
         self._prepared[id(statement)] = (statement, prepared)
@@ -119,16 +122,17 @@ class SqliteReads:
             values.append(process(value) if process is not None and value is not None else value)
         raw = self._connection().execute(prepared.sql, values).fetchall()
         make = prepared.row._make
-        if not prepared.convert:
-            return [make(row) for row in raw]
         results = prepared.results
-        return [
-            make(
-                value if process is None or value is None else process(value)
-                for process, value in zip(results, row, strict=True)
-            )
-            for row in raw
-        ]
+        if not results:
+            return [make(row) for row in raw]
+        rows = []
+        for row in raw:
+            values = list(row)
+            for index, process in results:
+                if values[index] is not None:
+                    values[index] = process(values[index])
+            rows.append(make(values))
+        return rows
 
     def all(self, statement: sa.Executable, params: Mapping[str, Any]) -> list[Any]:
         """The rows of ``statement`` (attribute access by column name, as SQLAlchemy's)."""
