@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -341,3 +342,17 @@ def test_patient_handles_are_one_aes_block_keyed_as_before() -> None:
     assert handles.resolve(CLINIC, issued[5], today) == 6
     with pytest.raises(AccessDenied):
         handles.resolve("3740112341", issued[5], today)
+
+
+def test_sqlite_reads_close_the_connections_of_threads_that_are_gone(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    if service._sqlite is None:
+        pytest.skip("a SQLite register only")
+    reads = service._sqlite
+    for _ in range(5):  # as a thread pool retiring idle threads and starting new ones
+        thread = threading.Thread(target=check_person, args=(reads, 1, D("2020-12-01"), CLINIC))
+        thread.start()
+        thread.join()
+    check_person(reads, 1, D("2020-12-01"), CLINIC)
+    assert len(reads._connections) <= 2

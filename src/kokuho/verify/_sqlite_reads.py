@@ -65,7 +65,9 @@ class SqliteReads:
         self._database = database
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        # Each thread's connection, closed when the thread is gone (thread pools retire idle
+        # threads: without this their connections would pile up, one file handle each).
+        self._connections: dict[threading.Thread, sqlite3.Connection] = {}
         self._prepared: dict[int, tuple[sa.Executable, _Prepared]] = {}
         self._closed = False
 
@@ -86,7 +88,9 @@ class SqliteReads:
                 if self._closed:
                     connection.close()
                     raise RuntimeError("the SQLite reads are closed")
-                self._connections.append(connection)
+                for thread in [t for t in self._connections if not t.is_alive()]:
+                    self._connections.pop(thread).close()
+                self._connections[threading.current_thread()] = connection
             self._local.connection = connection
         return connection
 
@@ -146,6 +150,6 @@ class SqliteReads:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            connections, self._connections = self._connections, []
-        for connection in connections:
+            connections, self._connections = self._connections, {}
+        for connection in connections.values():
             connection.close()
