@@ -205,3 +205,31 @@ def test_a_revoked_card_is_refused_within_the_bound_though_its_chain_is_cached(
         check()
     assert denied.value.reason == "card_revoked"
     assert service.cards.verifier.cached_certificates == 1  # refused with its chain cached
+
+
+def test_a_face_check_on_the_loop_takes_no_pooled_connection(
+    desk: tuple[EligibilityService, Path], engine: sa.Engine
+) -> None:
+    """On a SQLite file, a face check on the event loop reads the reader, the holder and the
+    register on plain sqlite3 connections and commits on the loop's own: no pooled one."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite register only")
+    service, folder = desk
+    card = taro_card(folder)
+    reader = Terminal.create("reader-1")
+    register_terminal(engine, CLINIC, reader.terminal_id, reader.public_key)
+    caller = who(engine)
+    checkouts: list[object] = []
+    sa.event.listen(engine, "checkout", lambda *args: checkouts.append(args))
+    result = _run(
+        lambda: service.check_card_async(
+            caller,
+            certificate_pem=card.certificate_pem,
+            day=TODAY,
+            purpose="care",
+            attestation=reader.attest(card.certificate_pem, CLINIC, fresh()),
+        )  # fmt: skip
+    )
+    assert result.answer.validity == Validity.VALID and result.patient is not None
+    assert checkouts == []
+    assert verify_chain(engine).ok

@@ -243,3 +243,29 @@ def test_the_loop_and_the_thread_writers_write_the_same_chain(tmp_path: Path) ->
     assert verify_chain(loop_engine).ok
     loop_engine.dispose()
     thread_engine.dispose()
+
+
+def test_a_commit_that_never_comes_times_out_and_a_timely_one_leaves_no_timer(
+    sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait for the commit is bounded by ``timeout`` even when nothing ever settles it,
+    and a record committed in time leaves no timer behind on the loop."""
+    writer = AuditWriter(sqlite_engine)
+
+    async def main() -> tuple[int, int, BaseException]:
+        loop = asyncio.get_running_loop()
+        seq = await writer.write_async(record("1"), timeout=5.0)
+        scheduled = loop._scheduled  # type: ignore[attr-defined]
+        timers = len([timer for timer in scheduled if not timer.cancelled()])
+        batcher = writer._batcher(loop, str(writer.loop_database))
+        monkeypatch.setattr(batcher, "submit", lambda *args: loop.create_future())
+        (outcome,) = await asyncio.gather(
+            writer.write_async(record("2"), timeout=0.05), return_exceptions=True
+        )
+        return seq, timers, outcome
+
+    seq, timers, outcome = _run(main)
+    writer.close()
+    assert seq == 1 and timers == 0
+    assert isinstance(outcome, TimeoutError) and "did not commit in time" in str(outcome)
+    assert verify_chain(sqlite_engine).records == 1

@@ -148,3 +148,22 @@ def test_capability_statement_and_patient_read(service_client: tuple[TestClient,
     forged = http.get("/fhir/Patient/" + "0" * 32, headers=auth)
     assert forged.status_code == 403
     assert Coverage  # the model import itself is the R4B check used above
+
+
+def test_insurer_numbers_are_parsed_once_and_a_bad_one_is_refused_every_time() -> None:
+    from kokuho.verify._rest import NumberCheck, _insurer
+
+    def body(insurer: str) -> NumberCheck:
+        return NumberCheck.model_validate(
+            {"insurer_number": insurer, "number": "1001", "birth_date": "1970-05-15",
+             "purpose": "care"}
+        )  # fmt: skip
+
+    hits = _insurer.cache_info().hits
+    first, again = body(KOKUHO).to_query(), body(KOKUHO).to_query()
+    assert first.insurer == again.insurer == KOKUHO
+    assert _insurer.cache_info().hits >= hits + 1
+    wrong = KOKUHO[:-1] + str((int(KOKUHO[-1]) + 1) % 10)  # the check digit (検証番号) is off
+    for _ in range(2):
+        with pytest.raises(ValueError, match="検証番号"):
+            body(wrong).to_query()

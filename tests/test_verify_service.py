@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import hashlib
+import hmac
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from kokuho.ids import InsuredId
 from kokuho.registry import import_changes, load_insurers
@@ -22,6 +29,8 @@ from kokuho.verify._access import (
     revoke_credential,
 )
 from kokuho.verify._audit import verify_chain
+from kokuho.verify._check import check_number, check_person, member_answer
+from kokuho.verify._handles import PatientHandles
 from kokuho.verify._service import EligibilityService
 from kokuho.verify._tables import audit_log
 from tests.feedfiles import (
@@ -248,3 +257,102 @@ def test_reference_number_and_consented_data(
     other = Principal("kc_y", "institution", "3740112341", None)
     with pytest.raises(AccessDenied, match="another institution"):
         service.person_for(other, first.patient)
+
+
+def test_sqlite_reads_answer_exactly_as_sqlalchemy(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    """On a SQLite file the check reads through plain sqlite3 connections (_sqlite_reads):
+    every kind of answer, with consents, limits and a 照会番号, equals SQLAlchemy's."""
+    reads = service._sqlite
+    assert (reads is not None) == (engine.dialect.name == "sqlite")
+    if reads is None:
+        return
+    who = clinic(engine)
+    handle = service.check_number(who, query(), "care").patient
+    assert handle is not None
+    service.register_reference(who, handle, "K-000123")
+    person = service.person_for(who, handle)
+    service.record_consent(CLINIC, person, [ConsentCategory.LIMIT, ConsentCategory.CHECKUP],
+                           D("2020-12-01"), 5)  # fmt: skip
+    queries = [
+        query(), query(day="2020-09-30"), query(day="2020-12-03"), query(day="2021-03-31"),
+        query(day="2021-04-01"), query(day="2019-01-01"), query(limit_consent=True),
+        query(number="2001", birth="1972-03-03", day="2021-02-01"), query(number="9999"),
+        query(birth="1970-05-16"), query(number="3001", birth="2010-07-07", branch=None),
+        query(number="3001", birth="2010-07-07", branch="03"), query(branch=None),
+    ]  # fmt: skip
+    with engine.connect() as connection:
+        for institution in (CLINIC, "3740112341"):
+            for q in queries:
+                expected = check_number(connection, q, institution)
+                assert check_number(reads, q, institution) == expected, q
+            for day in (D("2020-12-01"), D("2021-02-01"), D("2021-06-01"), D("2019-01-01")):
+                for pid in range(1, 6):
+                    expected_person = check_person(connection, pid, day, institution)
+                    assert check_person(reads, pid, day, institution) == expected_person
+        insured = InsuredId(KOKUHO, "12", "1001", "01")
+        day = D("2020-12-01")
+        assert member_answer(reads, insured, day) == member_answer(connection, insured, day)
+    assert service.check_number(who, query(), "care").answer.results[0].limit_category == "A03"
+
+
+def test_sqlite_reads_never_write(service: EligibilityService, engine: sa.Engine) -> None:
+    if service._sqlite is None:
+        pytest.skip("a SQLite register only")
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        service._sqlite.all(sa.delete(audit_log), {})
+    with engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(audit_log)) == 0
+
+
+def test_a_number_check_on_the_loop_takes_no_pooled_connection(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    """On a SQLite file, the look-up and the audit commit of a check on the event loop use
+    their own sqlite3 connections: SQLAlchemy's pool is not involved."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite register only")
+    who = clinic(engine)
+    checkouts: list[object] = []
+    sa.event.listen(engine, "checkout", lambda *args: checkouts.append(args))
+    result = asyncio.run(service.check_number_async(who, query(), "care"))
+    assert result.answer.validity == Validity.VALID and result.audit_seq == 1
+    assert checkouts == []
+
+
+def test_patient_handles_are_one_aes_block_keyed_as_before() -> None:
+    """Handles reuse a keyed MAC and one encryption context per thread: the handle is still
+    AES-ECB(person, day, HMAC tag) under the derived key, from any thread, and resolves."""
+    key = hashlib.sha256(b"patient-handle|" + b"k" * 32).digest()
+    handles = PatientHandles(b"k" * 32)
+    today = D("2026-12-06")
+
+    def expected(institution: str, person_id: int) -> str:
+        day = today.toordinal()
+        tag = hmac.new(key[16:], f"{institution}|{person_id}|{day}".encode(), hashlib.sha256)
+        block = person_id.to_bytes(4, "big") + day.to_bytes(4, "big") + tag.digest()[:8]
+        encryptor = Cipher(algorithms.AES(key[:16]), modes.ECB()).encryptor()
+        return (encryptor.update(block) + encryptor.finalize()).hex()
+
+    cases = [(CLINIC, n) for n in range(1, 200)] + [("3740112341", 7)]
+    with ThreadPoolExecutor(4) as pool:
+        issued = list(pool.map(lambda case: handles.issue(*case, today), cases * 3))
+    assert issued == [expected(*case) for case in cases * 3]
+    assert handles.resolve(CLINIC, issued[5], today) == 6
+    with pytest.raises(AccessDenied):
+        handles.resolve("3740112341", issued[5], today)
+
+
+def test_sqlite_reads_close_the_connections_of_threads_that_are_gone(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    if service._sqlite is None:
+        pytest.skip("a SQLite register only")
+    reads = service._sqlite
+    for _ in range(5):  # as a thread pool retiring idle threads and starting new ones
+        thread = threading.Thread(target=check_person, args=(reads, 1, D("2020-12-01"), CLINIC))
+        thread.start()
+        thread.join()
+    check_person(reads, 1, D("2020-12-01"), CLINIC)
+    assert len(reads._connections) <= 2

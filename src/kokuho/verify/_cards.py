@@ -39,6 +39,7 @@ from kokuho.verify._pki import (
     verify_pin_mode,
 )
 from kokuho.verify._pki_sim import CA_CERT_FILE, CA_KEY_FILE, CardAuthority
+from kokuho.verify._sqlite_reads import sqlite_reads_for
 from kokuho.verify._tables import card_certificates, terminals
 
 CRL_FILE = "crl.der"
@@ -88,6 +89,8 @@ class CardDesk:
     ) -> None:  # fmt: skip
         self._engine = engine
         self._reads = reads or ReadRouter(engine)
+        # A SQLite file: the reader and holder reads skip SQLAlchemy's execution (as checks do).
+        self._sqlite = sqlite_reads_for(engine, self._reads)
         self._key = service_key
         self._crl = ca_folder / CRL_FILE
         crl = self._crl
@@ -105,6 +108,11 @@ class CardDesk:
     @property
     def engine(self) -> sa.Engine:
         return self._engine
+
+    def close(self) -> None:
+        """Closes the desk's own SQLite read connections (the engine is its owner's)."""
+        if self._sqlite is not None:
+            self._sqlite.close()
 
     def challenge(self, institution: str, now: dt.datetime) -> Challenge:
         with _needs_primary():
@@ -157,7 +165,11 @@ class CardDesk:
         known, reader = self._fresh(self._readers, terminal_id)
         if known:
             return cast(_Reader | None, reader)
-        row = self._reads.run(lambda c: c.execute(_TERMINAL, {"terminal": terminal_id}).first())
+        params = {"terminal": terminal_id}
+        if self._sqlite is not None:
+            row = next(iter(self._sqlite.all(_TERMINAL, params)), None)
+        else:
+            row = self._reads.run(lambda c: c.execute(_TERMINAL, params).first())
         found: _Reader | None = None
         if row is not None:
             # The key is parsed once per read, not on every check.
@@ -171,7 +183,10 @@ class CardDesk:
         known, person = self._fresh(self._holders, code)
         if known:
             return cast(int | None, person)
-        person = self._reads.run(lambda c: c.scalar(_HOLDER, {"code": code}))
+        if self._sqlite is not None:
+            person = self._sqlite.scalar(_HOLDER, {"code": code})
+        else:
+            person = self._reads.run(lambda c: c.scalar(_HOLDER, {"code": code}))
         self._remember(self._holders, code, person)
         return cast(int | None, person)
 

@@ -1,6 +1,8 @@
 """The eligibility decision (資格確認): which coverage answers a query on the date of care.
 
-Reads the register's tables (``kokuho.registry.tables``) and never writes them.
+Reads the register's tables (``kokuho.registry.tables``) and never writes them, through a
+SQLAlchemy connection or, on a SQLite file, the same statements on plain ``sqlite3``
+connections (``_sqlite_reads``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from kokuho.verify._model import (
     NumberQuery,
     Validity,
 )
+from kokuho.verify._sqlite_reads import SqliteReads
 from kokuho.verify._tables import consents, reference_numbers
+
+#: Where a check reads: a SQLAlchemy connection, or a SQLite register's plain connections.
+Source = sa.Connection | SqliteReads
 
 c = r.coverages.c
 p = r.persons.c
@@ -127,11 +133,17 @@ def _answer_for(row: Any, show_limit: bool) -> CoverageAnswer:
     )
 
 
+def _all(source: Source, statement: sa.Select[Any], params: dict[str, Any]) -> Sequence[Any]:
+    if isinstance(source, SqliteReads):
+        return source.all(statement, params)
+    return source.execute(statement, params).all()
+
+
 def active_consents(
-    connection: sa.Connection, person_id: int, institution: str, day: dt.date
+    connection: Source, person_id: int, institution: str, day: dt.date
 ) -> dict[ConsentCategory, dt.date]:
-    rows = connection.execute(
-        _CONSENTS, {"person": person_id, "institution": institution, "day": day}
+    rows = _all(
+        connection, _CONSENTS, {"person": person_id, "institution": institution, "day": day}
     )
     return {ConsentCategory(category): until for category, until in rows}
 
@@ -147,7 +159,7 @@ def _latest(rows: Sequence[Any], day: dt.date) -> Any:
 
 
 def check_number(
-    connection: sa.Connection, query: NumberQuery, institution: str
+    connection: Source, query: NumberQuery, institution: str
 ) -> tuple[EligibilityAnswer, int | None]:
     """A check by 保険者番号・記号・番号・枝番 and birth date. Returns the answer and the person
     it is about (None when no one matched).
@@ -161,26 +173,26 @@ def check_number(
     }  # fmt: skip
     if query.branch is not None:
         params["branch"] = query.branch
-        rows = connection.execute(_BY_NUMBER_AND_BRANCH, params).all()
+        rows = _all(connection, _BY_NUMBER_AND_BRANCH, params)
     else:
-        rows = connection.execute(_BY_NUMBER, params).all()
+        rows = _all(connection, _BY_NUMBER, params)
     return _decide(connection, rows, query.date_of_care, institution, query.limit_consent)
 
 
 def member_answer(
-    connection: sa.Connection, insured: InsuredId, day: dt.date
+    connection: Source, insured: InsuredId, day: dt.date
 ) -> tuple[EligibilityAnswer, int | None]:
     """An insurer's own member by the full tuple, for its staff (no birth date needed)."""
-    rows = connection.execute(
-        _BY_TUPLE,
+    rows = _all(
+        connection, _BY_TUPLE,
         {"insurer": insured.insurer, "symbol": insured.symbol, "number": insured.number,
          "branch": insured.branch, "day": day, "institution": ""},
-    ).all()  # fmt: skip
+    )  # fmt: skip
     return _decide(connection, rows, day, "", True)
 
 
 def _decide(
-    connection: sa.Connection, rows: Sequence[Any], day: dt.date, institution: str,
+    connection: Source, rows: Sequence[Any], day: dt.date, institution: str,
     limit_consent: bool,
 ) -> tuple[EligibilityAnswer, int | None]:  # fmt: skip
     if not rows:
@@ -208,7 +220,7 @@ def _decide(
 
 
 def check_person(
-    connection: sa.Connection,
+    connection: Source,
     person_id: int,
     day: dt.date,
     institution: str,
@@ -216,9 +228,9 @@ def check_person(
     limit_consent: bool = False,
 ) -> EligibilityAnswer:
     """A check for a person identified by their card: every coverage in force on ``day``."""
-    rows = connection.execute(
-        _BY_PERSON, {"person": person_id, "day": day, "institution": institution}
-    ).all()
+    rows = _all(
+        connection, _BY_PERSON, {"person": person_id, "day": day, "institution": institution}
+    )
     if not rows:
         return EligibilityAnswer(Validity.NOT_FOUND, day)
     consented = active_consents(connection, person_id, institution, day)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import threading
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -27,17 +28,29 @@ class PatientHandles:
     def __init__(self, service_key: bytes) -> None:
         self._key = hashlib.sha256(b"patient-handle|" + service_key).digest()
         self._cipher = Cipher(algorithms.AES(self._key[:16]), modes.ECB())
+        # Keyed once; each tag continues a copy (setting up the key cost more than the tag).
+        self._mac = hmac.new(self._key[16:], digestmod=hashlib.sha256)
+        # ECB encrypts each block on its own, so one context serves every handle of a thread
+        # (it is never finalized); making a context per handle cost more than the AES.
+        self._local = threading.local()
 
     def _tag(self, institution: str, person_id: int, day: int) -> bytes:
-        message = f"{institution}|{person_id}|{day}".encode()
-        return hmac.new(self._key[16:], message, hashlib.sha256).digest()[:8]
+        mac = self._mac.copy()
+        mac.update(f"{institution}|{person_id}|{day}".encode())
+        return mac.digest()[:8]
+
+    def _encrypt(self, block: bytes) -> bytes:
+        encryptor = getattr(self._local, "encryptor", None)
+        if encryptor is None:
+            encryptor = self._local.encryptor = self._cipher.encryptor()
+        encrypted: bytes = encryptor.update(block)
+        return encrypted
 
     def issue(self, institution: str, person_id: int, today: dt.date) -> str:
         day = today.toordinal()
         block = person_id.to_bytes(4, "big") + day.to_bytes(4, "big")
         block += self._tag(institution, person_id, day)
-        encryptor = self._cipher.encryptor()
-        return (encryptor.update(block) + encryptor.finalize()).hex()
+        return self._encrypt(block).hex()
 
     def resolve(self, institution: str, handle: str, today: dt.date) -> int:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -85,7 +86,7 @@ class NumberCheck(_Request):
     def to_query(self) -> NumberQuery:
         try:
             return NumberQuery(
-                insurer=InsurerNumber.parse(self.insurer_number).value,
+                insurer=_insurer(self.insurer_number),
                 symbol=parse_symbol(self.symbol),
                 number=parse_number(self.number),
                 branch=parse_branch(self.branch) if self.branch else None,
@@ -95,6 +96,13 @@ class NumberCheck(_Request):
             )
         except InvalidIdentifier as error:
             raise ValueError(str(error)) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _insurer(raw: str) -> str:
+    # A prefecture's checks name a few thousand insurers at most: each is parsed once (a
+    # number that fails raises every time, as an exception is never cached).
+    return InsurerNumber.parse(raw).value
 
 
 class AttestationBody(_Request):

@@ -10,10 +10,11 @@ import asyncio
 import datetime as dt
 import json
 import secrets
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
@@ -24,7 +25,13 @@ from kokuho.verify._audit import PURPOSES, AuditRecord, AuditWriter, _sqlite_fil
 from kokuho.verify._audit_loop import AlreadyClaimed
 from kokuho.verify._audit_spool import AuditSpool
 from kokuho.verify._cards import CardDesk
-from kokuho.verify._check import active_consents, check_number, check_person, member_answer
+from kokuho.verify._check import (
+    Source,
+    active_consents,
+    check_number,
+    check_person,
+    member_answer,
+)
 from kokuho.verify._handles import PatientHandles
 from kokuho.verify._json import answer_from_json, answer_to_json
 from kokuho.verify._model import (
@@ -35,8 +42,10 @@ from kokuho.verify._model import (
     Validity,
 )
 from kokuho.verify._pki import Attestation, CardRejected, Challenge, replay_claim
+from kokuho.verify._sqlite_reads import SqliteReads, sqlite_reads_for
 from kokuho.verify._tables import bulk_jobs, consents, reference_numbers
 
+T = TypeVar("T")
 MAX_CONSENT_DAYS = 90  # upper bound a terminal may ask for (as マイナポータル API consents)
 MAX_BULK = 10_000
 
@@ -83,6 +92,9 @@ class EligibilityService:
         # Writes (consent, references, bulk jobs) and the audit log always go to the primary.
         self.reads = reads or ReadRouter(engine)
         self._own_reads = reads is None  # a router passed in is closed by whoever made it
+        # A SQLite file (which has no replicas): checks read it on plain sqlite3 connections,
+        # without SQLAlchemy's per-statement work (_sqlite_reads).
+        self._sqlite: SqliteReads | None = sqlite_reads_for(engine, self.reads)
         spool = AuditSpool(audit_spool) if audit_spool is not None else None
         primary_up = (lambda: self.reads.primary_up) if spool is not None else None
         self.audit = AuditWriter(engine, spool=spool, primary_up=primary_up)
@@ -218,6 +230,10 @@ class EligibilityService:
     def close(self) -> None:
         self._bulk.shutdown(wait=True)
         self.audit.close()
+        if self._sqlite is not None:
+            self._sqlite.close()
+        if self.cards is not None:
+            self.cards.close()
         if self._own_reads:
             self.reads.close()
 
@@ -293,7 +309,11 @@ class EligibilityService:
         self, query: NumberQuery, institution: str
     ) -> tuple[EligibilityAnswer, int | None]:
         """The one place a number check reads the register (a read replica can serve it)."""
-        return self.reads.run(lambda c: check_number(c, query, institution))
+        return self._read(lambda c: check_number(c, query, institution))
+
+    def _read(self, read: Callable[[Source], T]) -> T:
+        """A check's read of the register: a SQLite file's plain reads, else the router's."""
+        return read(self._sqlite) if self._sqlite is not None else self.reads.run(read)
 
     def check_person(
         self,
@@ -324,7 +344,7 @@ class EligibilityService:
             with self.engine.connect() as connection:
                 answer = check_person(connection, person_id, day, institution)
         else:
-            answer = self.reads.run(lambda c: check_person(c, person_id, day, institution))
+            answer = self._read(lambda c: check_person(c, person_id, day, institution))
         detail = {"consented": [str(c) for c in consent_to or []]}
         record, handle = self._record(principal, institution, purpose, method, answer,
                                       person_id, detail)  # fmt: skip
@@ -361,7 +381,7 @@ class EligibilityService:
         """A read of the patient a previous check named (FHIR Coverage/Patient reads)."""
         institution = self._institution(principal, Purpose.CARE, "read_patient")
         person_id = self.person_for(principal, handle)
-        answer = self.reads.run(lambda c: check_person(c, person_id, day, institution))
+        answer = self._read(lambda c: check_person(c, person_id, day, institution))
         return self._answered(principal, institution, Purpose.CARE, "read_patient", answer,
                               person_id, {"handle": True})  # fmt: skip
 
@@ -495,7 +515,7 @@ class EligibilityService:
             )
             self.refuse(principal, "insurer", "read_member", denied)
             raise denied
-        answer, person_id = self.reads.run(lambda c: member_answer(c, insured, day))
+        answer, person_id = self._read(lambda c: member_answer(c, insured, day))
         self.audit.write(
             AuditRecord(
                 actor=principal.credential_id, purpose="insurer", action="read_member",
