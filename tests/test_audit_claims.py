@@ -207,13 +207,12 @@ def test_a_revoked_card_is_refused_within_the_bound_though_its_chain_is_cached(
     assert service.cards.verifier.cached_certificates == 1  # refused with its chain cached
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_face_check_on_the_loop_takes_no_pooled_connection(
     desk: tuple[EligibilityService, Path], engine: sa.Engine
 ) -> None:
     """On a SQLite file, a face check on the event loop reads the reader, the holder and the
     register on plain sqlite3 connections and commits on the loop's own: no pooled one."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("a SQLite register only")
     service, folder = desk
     card = taro_card(folder)
     reader = Terminal.create("reader-1")

@@ -297,22 +297,21 @@ def test_sqlite_reads_answer_exactly_as_sqlalchemy(
     assert service.check_number(who, query(), "care").answer.results[0].limit_category == "A03"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_reads_never_write(service: EligibilityService, engine: sa.Engine) -> None:
-    if service._sqlite is None:
-        pytest.skip("a SQLite register only")
+    assert service._sqlite is not None
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         service._sqlite.all(sa.delete(audit_log), {})
     with engine.connect() as connection:
         assert connection.scalar(sa.select(sa.func.count()).select_from(audit_log)) == 0
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_number_check_on_the_loop_takes_no_pooled_connection(
     service: EligibilityService, engine: sa.Engine
 ) -> None:
     """On a SQLite file, the look-up and the audit commit of a check on the event loop use
     their own sqlite3 connections: SQLAlchemy's pool is not involved."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("a SQLite register only")
     who = clinic(engine)
     checkouts: list[object] = []
     sa.event.listen(engine, "checkout", lambda *args: checkouts.append(args))
@@ -344,11 +343,11 @@ def test_patient_handles_are_one_aes_block_keyed_as_before() -> None:
         handles.resolve("3740112341", issued[5], today)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_reads_close_the_connections_of_threads_that_are_gone(
     service: EligibilityService, engine: sa.Engine
 ) -> None:
-    if service._sqlite is None:
-        pytest.skip("a SQLite register only")
+    assert service._sqlite is not None
     reads = service._sqlite
     for _ in range(5):  # as a thread pool retiring idle threads and starting new ones
         thread = threading.Thread(target=check_person, args=(reads, 1, D("2020-12-01"), CLINIC))
