@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 
-from kokuho.store import UNREACHABLE, bulk_insert
+from kokuho.store import UNREACHABLE, bulk_insert, connect_kwargs
 from kokuho.verify._audit_spool import AuditSpool
 from kokuho.verify._model import ConsentCategory, Purpose, Validity
 from kokuho.verify._tables import audit_log
 
 if TYPE_CHECKING:
     from kokuho.verify._audit_loop import Claim, LoopAuditBatcher
+    from kokuho.verify._audit_pg import PgLoopAuditBatcher
 
 GENESIS = "0" * 64
 _COLUMNS = (
@@ -250,6 +251,11 @@ class AuditWriter:
         # the chain is a SQLite file and nothing is spooled; otherwise through this thread.
         self._loop_database = _sqlite_file(engine) if spool is None else None
         self._batchers: dict[asyncio.AbstractEventLoop, LoopAuditBatcher] = {}
+        # On PostgreSQL they commit on the loop over psycopg's async API (verify/_audit_pg.py).
+        self._pg_kwargs = (
+            connect_kwargs(engine) if spool is None and engine.dialect.name == "postgresql" else None
+        )
+        self._pg_batchers: dict[asyncio.AbstractEventLoop, PgLoopAuditBatcher] = {}
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
@@ -296,6 +302,8 @@ class AuditWriter:
             committed = batcher.submit(record, detail, timeout, claim)
         elif claim is not None:
             raise ValueError("a claim needs the loop's SQLite group commit")
+        elif self._pg_kwargs is not None:
+            committed = self._pg_batcher(loop, self._pg_kwargs).submit(record, detail)
         else:
             committed = loop.create_future()
             self._queue.put((record, detail, _LoopWaiter(loop, committed)))
@@ -315,12 +323,26 @@ class AuditWriter:
             self._batchers[loop] = batcher
         return batcher
 
+    def _pg_batcher(
+        self, loop: asyncio.AbstractEventLoop, kwargs: dict[str, Any]
+    ) -> PgLoopAuditBatcher:
+        batcher = self._pg_batchers.get(loop)
+        if batcher is None:
+            from kokuho.verify._audit_pg import PgLoopAuditBatcher  # it imports this module
+
+            for gone in [other for other in self._pg_batchers if other.is_closed()]:
+                self._pg_batchers.pop(gone).close()
+            batcher = PgLoopAuditBatcher(loop, kwargs, max_batch=self._max_batch)
+            self._pg_batchers[loop] = batcher
+        return batcher
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
-        for batcher in self._batchers.values():
+        for batcher in [*self._batchers.values(), *self._pg_batchers.values()]:
             batcher.close()
         self._batchers.clear()
+        self._pg_batchers.clear()
 
     def _run(self) -> None:
         while True:

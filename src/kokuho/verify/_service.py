@@ -18,13 +18,14 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from kokuho.ids import InsuredId
-from kokuho.store import ReadRouter
+from kokuho.store import AsyncReads, ReadRouter
 from kokuho.verify._access import AccessDenied, Principal
 from kokuho.verify._audit import PURPOSES, AuditRecord, AuditWriter, _sqlite_file
 from kokuho.verify._audit_loop import AlreadyClaimed
 from kokuho.verify._audit_spool import AuditSpool
 from kokuho.verify._cards import CardDesk
 from kokuho.verify._check import active_consents, check_number, check_person, member_answer
+from kokuho.verify._check_pg import check_number_pg
 from kokuho.verify._handles import PatientHandles
 from kokuho.verify._json import answer_from_json, answer_to_json
 from kokuho.verify._model import (
@@ -83,6 +84,8 @@ class EligibilityService:
         # Writes (consent, references, bulk jobs) and the audit log always go to the primary.
         self.reads = reads or ReadRouter(engine)
         self._own_reads = reads is None  # a router passed in is closed by whoever made it
+        # PostgreSQL: number checks served on an event loop read over psycopg's async API.
+        self._async_reads = AsyncReads(self.reads) if engine.dialect.name == "postgresql" else None
         spool = AuditSpool(audit_spool) if audit_spool is not None else None
         primary_up = (lambda: self.reads.primary_up) if spool is not None else None
         self.audit = AuditWriter(engine, spool=spool, primary_up=primary_up)
@@ -218,6 +221,8 @@ class EligibilityService:
     def close(self) -> None:
         self._bulk.shutdown(wait=True)
         self.audit.close()
+        if self._async_reads is not None:
+            self._async_reads.close()
         if self._own_reads:
             self.reads.close()
 
@@ -281,6 +286,11 @@ class EligibilityService:
         if self.engine.dialect.name == "sqlite":
             # A few indexed reads in this process: cheaper than a hand-off to a thread.
             answer, person_id = self._number_answer(query, institution)
+        elif self._async_reads is not None:
+            # On the loop over psycopg's async API, where the router sends the read.
+            answer, person_id = await self._async_reads.run(
+                lambda connection: check_number_pg(connection, query, institution)
+            )
         else:
             # Round trips to a server: the loop serves other requests while they travel.
             answer, person_id = await asyncio.to_thread(self._number_answer, query, institution)
