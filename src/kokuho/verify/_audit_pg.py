@@ -9,7 +9,8 @@ wake-up, a ``call_soon_threadsafe`` back to the loop) and without SQLAlchemy.
 
 The transaction is the writer thread's (:func:`kokuho.verify._audit.append`): the chain's
 advisory lock (one chain across every worker process and the thread writer), the head, then
-the new records, sent in pipeline mode so that a batch costs two round trips. While one
+the new records (one statement, a column per array), then the commit: three round trips, the
+first three statements in one. While one
 flush travels, the loop goes on serving requests and their records wait for the next flush.
 
 A batch that fails is retried record by record, so one caller's failure never reaches another
@@ -25,19 +26,36 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from kokuho.store import connect_kwargs
 from kokuho.verify._audit import _COLUMNS, _LOCK_ID, GENESIS, AuditRecord, _values, record_hash
 from kokuho.verify._tables import audit_log
 
 log = logging.getLogger(__name__)
-# Plain strings: psycopg caches their conversion (a composed ``sql.SQL`` is converted on
-# every execution). The names are the table's own, not input.
-_LOCK = f"SELECT pg_advisory_xact_lock({_LOCK_ID})"
-_HEAD = f'SELECT seq, hash FROM "{audit_log.name}" ORDER BY seq DESC LIMIT 1'  # noqa: S608
+# The first round trip of a batch: the transaction, the chain's lock, then the head, read by
+# a statement of its own after the lock is held (simple protocol: constants only, no input).
+_BEGIN = (
+    f"BEGIN; SELECT pg_advisory_xact_lock({_LOCK_ID}); "
+    f'SELECT seq, hash FROM "{audit_log.name}" ORDER BY seq DESC LIMIT 1'  # noqa: S608
+)
+
+
+def _array_type(column: sa.Column[Any]) -> str:
+    # Text for the strings: the assignment to the column still refuses a value too long,
+    # where a cast to varchar(n) would cut it short.
+    if isinstance(column.type, sa.String):
+        return "text[]"
+    return f"{column.type.compile(dialect=postgresql.dialect())}[]"
+
+
+# The second: every record of the batch in one prepared statement, whatever the batch's size
+# (one array parameter per column).
 _INSERT = (
-    f'INSERT INTO "{audit_log.name}" ({", ".join(_COLUMNS)}) '  # noqa: S608
-    f"VALUES ({', '.join('%s' for _ in _COLUMNS)})"
+    f'INSERT INTO "{audit_log.name}" ({", ".join(_COLUMNS)}) SELECT * FROM unnest('  # noqa: S608
+    + ", ".join(f"%s::{_array_type(audit_log.c[name])}" for name in _COLUMNS)
+    + ")"
 )
 
 
@@ -123,10 +141,12 @@ class PgLoopAuditBatcher:
                 autocommit=True, prepare_threshold=0, **self._kwargs
             )
             self._connection = connection
-        async with connection.pipeline(), connection.transaction():
-            await connection.execute(_LOCK, prepare=True)
-            cursor = await connection.execute(_HEAD, prepare=True)
-            head = await cursor.fetchone()  # the pipeline's first round trip
+        cursor = connection.cursor()
+        try:
+            await cursor.execute(_BEGIN, prepare=False)
+            cursor.nextset()
+            cursor.nextset()
+            head = await cursor.fetchone()
             seq, prev = (head[0], head[1]) if head else (0, GENESIS)
             first = seq + 1
             rows = []
@@ -136,8 +156,27 @@ class PgLoopAuditBatcher:
                 digest = record_hash(prev, seq, values)
                 rows.append((seq, *values.values(), prev, digest))
                 prev = digest
-            await cursor.executemany(_INSERT, rows)
-        return first  # committed: the transaction's end synced the pipeline
+            await cursor.execute(_INSERT, [list(column) for column in zip(*rows)], prepare=True)
+            await cursor.execute("COMMIT", prepare=False)
+        except BaseException:
+            await _roll_back(connection)
+            raise
+        return first  # committed
+
+
+async def _roll_back(connection: psycopg.AsyncConnection[Any]) -> None:
+    """Leaves ``connection`` outside any transaction, or closed."""
+    status = connection.info.transaction_status
+    if status == psycopg.pq.TransactionStatus.IDLE or connection.closed:
+        return
+    if status in (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR):
+        try:
+            await connection.execute("ROLLBACK", prepare=False)
+            return
+        except Exception:  # noqa: BLE001, S110  (closed below: the next batch reconnects)
+            pass
+    # Mid-statement (cancelled) or broken: the server rolls back when the session ends.
+    connection.pgconn.finish()
 
 
 def _fail(batch: list[_Pending], error: Exception) -> None:
