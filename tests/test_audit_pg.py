@@ -129,7 +129,9 @@ def test_a_lost_connection_fails_the_waiting_request_and_the_next_one_reconnects
         connection = batcher._connection
         assert connection is not None
         with engine.connect() as admin:  # the server ends the session (a restart, an admin)
-            admin.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": connection.info.backend_pid})
+            admin.execute(
+                sa.text("select pg_terminate_backend(:pid)"), {"pid": connection.info.backend_pid}
+            )
             admin.commit()
         try:
             lost: object = await writer.write_async(record("2"))

@@ -252,9 +252,8 @@ class AuditWriter:
         self._loop_database = _sqlite_file(engine) if spool is None else None
         self._batchers: dict[asyncio.AbstractEventLoop, LoopAuditBatcher] = {}
         # On PostgreSQL they commit on the loop over psycopg's async API (verify/_audit_pg.py).
-        self._pg_kwargs = (
-            connect_kwargs(engine) if spool is None and engine.dialect.name == "postgresql" else None
-        )
+        on_pg_loop = spool is None and engine.dialect.name == "postgresql"
+        self._pg_kwargs = connect_kwargs(engine) if on_pg_loop else None
         self._pg_batchers: dict[asyncio.AbstractEventLoop, PgLoopAuditBatcher] = {}
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
@@ -339,8 +338,10 @@ class AuditWriter:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
-        for batcher in [*self._batchers.values(), *self._pg_batchers.values()]:
+        for batcher in self._batchers.values():
             batcher.close()
+        for pg_batcher in self._pg_batchers.values():
+            pg_batcher.close()
         self._batchers.clear()
         self._pg_batchers.clear()
 
@@ -496,43 +497,7 @@ def _settle(future: asyncio.Future[int], seq: int, error: Exception | None) -> N
         future.set_result(seq)
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    ok: bool
-    records: int
-    head: str
-    problem: str | None = None
-    seq: int | None = None
+# The chain's check lives beside it (module size); it is part of this module's interface.
+from kokuho.verify._audit_chain import ChainReport, verify_chain  # noqa: E402
 
-
-def verify_chain(engine: sa.Engine, *, expect_head: str | None = None) -> ChainReport:
-    """Recomputes every hash in order. Detects edited fields, deleted or inserted records and
-    broken links; with ``expect_head`` (an anchor kept outside the database) also a truncated
-    tail."""
-    prev = GENESIS
-    expected_seq = 1
-    count = 0
-    columns = [audit_log.c[name] for name in _COLUMNS]
-    with engine.connect() as connection:
-        result = connection.execution_options(yield_per=10_000).execute(
-            sa.select(*columns).order_by(audit_log.c.seq)
-        )
-        try:
-            for row in result:
-                problem = None
-                if row.seq != expected_seq:
-                    problem = f"record {expected_seq} is missing"
-                elif row.prev_hash != prev:
-                    problem = "the link to the previous record is broken"
-                elif record_hash(prev, row.seq, row._asdict()) != row.hash:
-                    problem = "the record was altered"
-                if problem:
-                    return ChainReport(False, count, prev, problem, row.seq)
-                prev = row.hash
-                expected_seq += 1
-                count += 1
-        finally:
-            result.close()
-    if expect_head is not None and expect_head != prev:
-        return ChainReport(False, count, prev, "the chain does not end at the expected head")
-    return ChainReport(True, count, prev)
+__all__ = ["ChainReport", "verify_chain"]

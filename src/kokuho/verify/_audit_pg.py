@@ -29,7 +29,6 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from kokuho.store import connect_kwargs
 from kokuho.verify._audit import _COLUMNS, _LOCK_ID, GENESIS, AuditRecord, _values, record_hash
 from kokuho.verify._tables import audit_log
 
@@ -42,12 +41,15 @@ _BEGIN = (
 )
 
 
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
 def _array_type(column: sa.Column[Any]) -> str:
     # Text for the strings: the assignment to the column still refuses a value too long,
     # where a cast to varchar(n) would cut it short.
     if isinstance(column.type, sa.String):
         return "text[]"
-    return f"{column.type.compile(dialect=postgresql.dialect())}[]"
+    return f"{column.type.compile(dialect=_DIALECT)}[]"
 
 
 # The second: every record of the batch in one prepared statement, whatever the batch's size
@@ -156,7 +158,9 @@ class PgLoopAuditBatcher:
                 digest = record_hash(prev, seq, values)
                 rows.append((seq, *values.values(), prev, digest))
                 prev = digest
-            await cursor.execute(_INSERT, [list(column) for column in zip(*rows)], prepare=True)
+            await cursor.execute(
+                _INSERT, [list(column) for column in zip(*rows, strict=True)], prepare=True
+            )
             await cursor.execute("COMMIT", prepare=False)
         except BaseException:
             await _roll_back(connection)

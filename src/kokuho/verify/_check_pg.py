@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, LiteralString, cast
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
@@ -33,7 +33,7 @@ from kokuho.verify._check import (
 from kokuho.verify._model import ConsentCategory, EligibilityAnswer, NumberQuery, Validity
 from kokuho.verify._tables import consents
 
-_DIALECT = postgresql.psycopg.dialect()  # type: ignore[attr-defined]
+_DIALECT = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
 # _check._CONSENTS for the row's person, as a column: [[category, valid_until], …] in JSON
 # (the latest end per category is taken below, as _CONSENTS's max() does).
 _CONSENTED = (
@@ -50,12 +50,12 @@ _CONSENTED = (
 )
 
 
-def _sql(statement: ClauseElement) -> tuple[LiteralString, dict[str, Any]]:
+def _sql(statement: ClauseElement) -> tuple[str, dict[str, Any]]:
     """``statement`` as psycopg's SQL (``%(name)s`` parameters) and its constant parameters.
     A plain string: psycopg caches its conversion (a ``sql.SQL`` is converted every time)."""
     compiled = statement.compile(dialect=_DIALECT)
     constants = {name: value for name, value in compiled.params.items() if value is not None}
-    return cast(LiteralString, str(compiled)), constants
+    return str(compiled), constants
 
 
 _NUMBER, _ = _sql(_BY_NUMBER.add_columns(_CONSENTED))
@@ -91,7 +91,7 @@ async def check_number_pg(
         statement = _NUMBER_AND_BRANCH
     async with connection.cursor(row_factory=namedtuple_row) as cursor:
         await cursor.execute(statement, params, prepare=True)
-        rows = await cursor.fetchall()
+        rows: list[Any] = await cursor.fetchall()
         day = query.date_of_care
         # From here on, _check._decide's steps in the same order (tests/test_check_pg.py
         # holds the two paths to the same answers).
@@ -100,7 +100,9 @@ async def check_number_pg(
         people = {row.person_id for row in rows}
         if len(people) > 1:
             # Cards without 枝番 name a household; twins share the birth date too.
-            chosen = [_latest([x for x in rows if x.person_id == pid], day) for pid in sorted(people)]
+            chosen = [
+                _latest([x for x in rows if x.person_id == pid], day) for pid in sorted(people)
+            ]
             results = [_answer_for(row, False) for row in chosen]
             return EligibilityAnswer(Validity.MULTIPLE, day, results), None
         person_id: int = rows[0].person_id
