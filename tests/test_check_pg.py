@@ -190,3 +190,28 @@ def test_a_failed_look_up_leaves_no_answer_and_the_connection_usable(engine: sa.
         router.close()
     assert failed == "UndefinedColumn"
     assert person is None and answer.validity == Validity.NOT_FOUND  # an empty register
+
+
+def test_many_concurrent_reads_share_a_bounded_set_of_connections(engine: sa.Engine) -> None:
+    _postgres_only(engine)
+    router = ReadRouter(engine)
+    reads = AsyncReads(router)
+    seen: set[int] = set()
+
+    async def main() -> list[int]:
+        async def one(connection: Any) -> int:
+            seen.add(connection.info.backend_pid)
+            cursor = await connection.execute("select count(*) from pg_sleep(0.01), audit_log")
+            row = await cursor.fetchone()
+            return int(row[0])
+
+        return list(await asyncio.gather(*(reads.run(one) for _ in range(100))))
+
+    try:
+        assert _run(main) == [0] * 100
+        [servers] = reads._loops.values()
+        assert servers["primary"].open == len(servers["primary"].idle) == 16
+    finally:
+        reads.close()
+        router.close()
+    assert len(seen) == 16  # no connection opened for one read and closed after it

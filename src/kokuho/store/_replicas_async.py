@@ -11,12 +11,13 @@ of a PostgreSQL check's CPU when it ran in a thread).
 
 Connections are in autocommit mode (each read statement is its own snapshot, as under READ
 COMMITTED in a transaction, without the BEGIN and ROLLBACK round trips) and belong to the
-event loop that opened them; each loop keeps a few idle ones per server.
+event loop that opened them; each loop keeps up to 16 per server, open or idle.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -28,7 +29,7 @@ from kokuho.store._replicas import ReadRouter, _Replica
 T = TypeVar("T")
 #: What a server that does not answer raises (psycopg's own, under SQLAlchemy's UNREACHABLE).
 UNREACHABLE_ASYNC = (psycopg.OperationalError, psycopg.InterfaceError)
-_IDLE = 8  # idle connections a loop keeps per server (as the sync pools' pool_size)
+_OPEN = 16  # connections a loop opens per server at most (the sync pools' 8 + 8 overflow)
 _CONNECT_TIMEOUT = 3  # seconds: a stopped server must fail a connect quickly (as _app's)
 
 AsyncRead = Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]
@@ -43,35 +44,77 @@ def connect_kwargs(engine: sa.Engine) -> dict[str, Any]:
 
 
 class _Server:
-    """One server's idle connections on one loop."""
+    """One server's connections on one loop: at most ``_OPEN`` at a time (as the sync pools'
+    size and overflow); a read that finds them all busy waits for one, rather than opening
+    and closing connections as the load comes and goes."""
 
-    __slots__ = ("idle", "kwargs")
+    __slots__ = ("idle", "kwargs", "open", "waiting")
 
     def __init__(self, engine: sa.Engine) -> None:
         self.kwargs = connect_kwargs(engine)
         self.idle: list[psycopg.AsyncConnection[Any]] = []
+        self.open = 0
+        self.waiting: deque[asyncio.Future[psycopg.AsyncConnection[Any] | None]] = deque()
 
     async def take(self) -> tuple[psycopg.AsyncConnection[Any], bool]:
         """An idle connection (and True) or a new one (and False)."""
-        while self.idle:
-            connection = self.idle.pop()
-            if not connection.closed:
-                return connection, True
-        connection = await psycopg.AsyncConnection.connect(
-            autocommit=True, prepare_threshold=0, **self.kwargs
-        )
+        while True:
+            while self.idle:
+                connection = self.idle.pop()
+                if not connection.closed:
+                    return connection, True
+                self.open -= 1
+            if self.open < _OPEN:
+                break
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiting.append(waiter)
+            try:
+                handed = await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
+                    self.give_back(waiter.result())
+                raise
+            if handed is not None:
+                return handed, True
+            # None: a connection was closed, so one may be opened now.
+        self.open += 1
+        try:
+            connection = await psycopg.AsyncConnection.connect(
+                autocommit=True, prepare_threshold=0, **self.kwargs
+            )
+        except BaseException:
+            self.gone()
+            raise
         return connection, False
 
     def give_back(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        if len(self.idle) < _IDLE and not connection.closed:
-            self.idle.append(connection)
-        else:
-            _finish(connection)
+        if connection.closed:
+            self.gone()
+            return
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        self.idle.append(connection)
+
+    def gone(self) -> None:
+        """A connection was closed: a waiting read may open another."""
+        self.open -= 1
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def drop(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        _finish(connection)
+        self.gone()
 
     def discard(self) -> None:
         """Drops every idle connection (the server went away: they are dead too)."""
         for connection in self.idle:
-            _finish(connection)
+            self.drop(connection)
         self.idle.clear()
 
 
@@ -142,7 +185,7 @@ class AsyncReads:
         try:
             result = await read(connection)
         except UNREACHABLE_ASYNC:
-            _finish(connection)
+            server.drop(connection)
             server.discard()
             if not pooled:
                 raise
@@ -152,12 +195,12 @@ class AsyncReads:
             try:
                 result = await read(connection)
             except BaseException:
-                _finish(connection)
+                server.drop(connection)
                 raise
         except BaseException:
             # A failed or cancelled read may leave the connection mid-statement.
             if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                _finish(connection)
+                server.drop(connection)
             else:
                 server.give_back(connection)
             raise

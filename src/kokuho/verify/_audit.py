@@ -289,7 +289,8 @@ class AuditWriter:
         self, record: AuditRecord, *, timeout: float = 10.0, claim: Claim | None = None
     ) -> int:
         """:meth:`write` for a request served on the event loop: waits for the commit without
-        holding a thread (the writer wakes the loop when the batch is committed).
+        holding a thread (the loop's own group commit on a SQLite file or on PostgreSQL
+        without a spool; otherwise the writer wakes the loop when the batch is committed).
 
         ``claim`` (only with :attr:`loop_database`) is a single-use token committed in the
         record's transaction; when it was claimed before, nothing is written and
