@@ -145,3 +145,28 @@ def test_a_lost_connection_fails_the_waiting_request_and_the_next_one_reconnects
         writer.close()
     assert first == 1 and isinstance(lost, RuntimeError)
     assert third == 2 and verify_chain(engine).records == 2
+
+
+def test_closing_the_writer_fails_a_waiting_request_at_once(engine: sa.Engine) -> None:
+    _postgres_only(engine)
+    writer = AuditWriter(engine)
+    holder = engine.connect()
+    transaction = holder.begin()
+    _hold_the_chain(holder)
+
+    async def main() -> object:
+        waiting = asyncio.ensure_future(writer.write_async(record("1"), timeout=30))
+        await asyncio.sleep(0.2)  # its flush now waits for the chain's lock
+        writer.close()
+        try:
+            return await asyncio.wait_for(waiting, 5)
+        except RuntimeError as error:
+            return error
+
+    try:
+        outcome = _run(main)
+    finally:
+        transaction.rollback()
+        holder.close()
+    assert isinstance(outcome, RuntimeError) and "could not be written" in str(outcome)
+    assert verify_chain(engine).records == 0  # its transaction ended with the connection

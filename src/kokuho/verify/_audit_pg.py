@@ -106,10 +106,11 @@ class PgLoopAuditBatcher:
         try:
             while self._pending:
                 # A request that gave up (timeout, client gone) has no answer to wait for.
-                pending = [item for item in self._pending if not item.future.done()]
-                self._pending = []
-                for start in range(0, len(pending), self._max_batch):
-                    await self._commit(pending[start : start + self._max_batch])
+                live = [item for item in self._pending if not item.future.done()]
+                # Beyond the batch's size, records wait with those arriving meanwhile.
+                batch, self._pending = live[: self._max_batch], live[self._max_batch :]
+                if batch:
+                    await self._commit(batch)
         finally:
             self._flushing = False
             if self._pending:  # cancelled mid-flush: those left fail rather than hang
@@ -131,6 +132,9 @@ class PgLoopAuditBatcher:
             for item in batch:
                 await self._commit([item])
             return
+        except BaseException:  # cancelled (the writer closes): nothing more will settle them
+            _fail(batch, RuntimeError("the audit writer was closed"))
+            raise
         for offset, item in enumerate(batch):
             if not item.future.done():
                 item.future.set_result(first + offset)
