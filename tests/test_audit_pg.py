@@ -20,7 +20,11 @@ from tests.test_audit import _hold_the_chain, _poison
 
 T = TypeVar("T")
 ACTOR = "kc_0123456789abcdef"
-pytestmark = pytest.mark.postgres
+# PostgreSQL only: the database_url fixture's SQLite case does not apply.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.parametrize("database_url", ["postgres"], indirect=True),
+]
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -35,18 +39,12 @@ def record(number: str, actor: str = ACTOR) -> AuditRecord:
     )  # fmt: skip
 
 
-def _postgres_only(engine: sa.Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the PostgreSQL loop path")
-
-
 def _actors(engine: sa.Engine) -> list[str]:
     with engine.connect() as connection:
         return list(connection.scalars(sa.select(audit_log.c.actor).order_by(audit_log.c.seq)))
 
 
 def test_the_loop_path_is_used_without_a_spool(engine: sa.Engine) -> None:
-    _postgres_only(engine)
     writer = AuditWriter(engine)
 
     async def main() -> list[int]:
@@ -61,7 +59,6 @@ def test_the_loop_path_is_used_without_a_spool(engine: sa.Engine) -> None:
 
 
 def test_one_callers_database_failure_fails_that_request_only(engine: sa.Engine) -> None:
-    _postgres_only(engine)
     with engine.begin() as connection:
         _poison(connection)
     writer = AuditWriter(engine)
@@ -98,7 +95,6 @@ def test_one_callers_database_failure_fails_that_request_only(engine: sa.Engine)
 
 
 def test_the_loop_and_the_thread_writers_write_one_chain(engine: sa.Engine) -> None:
-    _postgres_only(engine)
     writer = AuditWriter(engine)
     other = AuditWriter(engine)  # as another worker process: its own thread and loop batcher
 
@@ -120,7 +116,6 @@ def test_the_loop_and_the_thread_writers_write_one_chain(engine: sa.Engine) -> N
 def test_a_lost_connection_fails_the_waiting_request_and_the_next_one_reconnects(
     engine: sa.Engine,
 ) -> None:
-    _postgres_only(engine)
     writer = AuditWriter(engine)
 
     async def main() -> tuple[int, object, int]:
@@ -148,7 +143,6 @@ def test_a_lost_connection_fails_the_waiting_request_and_the_next_one_reconnects
 
 
 def test_closing_the_writer_fails_a_waiting_request_at_once(engine: sa.Engine) -> None:
-    _postgres_only(engine)
     writer = AuditWriter(engine)
     holder = engine.connect()
     transaction = holder.begin()

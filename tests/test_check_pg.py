@@ -25,7 +25,11 @@ from kokuho.verify._tables import audit_log
 from tests.test_verify_service import clinic, query, service  # noqa: F401  (the fixture)
 
 T = TypeVar("T")
-pytestmark = pytest.mark.postgres
+# PostgreSQL only: the database_url fixture's SQLite case does not apply.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.parametrize("database_url", ["postgres"], indirect=True),
+]
 
 QUERIES = [
     query(),
@@ -49,16 +53,10 @@ def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(main())).result()
 
 
-def _postgres_only(engine: sa.Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the PostgreSQL path")
-
-
 def test_the_async_look_up_answers_as_the_sqlalchemy_path(
     service: EligibilityService,  # noqa: F811
     engine: sa.Engine,
 ) -> None:
-    _postgres_only(engine)
     who = clinic(engine)
     # A consent given at the terminal: the async path reads consents too.
     service.record_consent(who.institution_code or "", 1, ["limit"], dt.date(2020, 12, 1), 3)  # type: ignore[list-item]
@@ -108,7 +106,6 @@ def _count(reads: AsyncReads) -> Callable[[], Coroutine[Any, Any, int]]:
 
 
 def test_the_async_reads_honour_the_lag_bound(engine: sa.Engine) -> None:
-    _postgres_only(engine)
     # The same server as the "replica": the answers agree, the router's counts tell apart.
     router = _router(engine, engine.url.render_as_string(hide_password=False))
     reads = AsyncReads(router)
@@ -126,7 +123,6 @@ def test_the_async_reads_honour_the_lag_bound(engine: sa.Engine) -> None:
 
 
 def test_a_replica_that_does_not_answer_is_set_aside_without_an_error(engine: sa.Engine) -> None:
-    _postgres_only(engine)
     gone = engine.url.set(host="127.0.0.1", port=1).render_as_string(hide_password=False)
     router = _router(engine, gone)
     reads = AsyncReads(router)
@@ -144,7 +140,6 @@ def test_a_replica_that_does_not_answer_is_set_aside_without_an_error(engine: sa
 
 
 def test_a_primary_that_does_not_answer_sends_the_read_to_a_replica(engine: sa.Engine) -> None:
-    _postgres_only(engine)
     gone = sa.create_engine(engine.url.set(host="127.0.0.1", port=1))
     router = ReadRouter(gone, [engine], max_lag=1.0, probe_interval=3600)
     reads = AsyncReads(router)
@@ -166,7 +161,6 @@ def test_a_primary_that_does_not_answer_sends_the_read_to_a_replica(engine: sa.E
 
 
 def test_a_failed_look_up_leaves_no_answer_and_the_connection_usable(engine: sa.Engine) -> None:
-    _postgres_only(engine)
     router = ReadRouter(engine)
     reads = AsyncReads(router)
     day = dt.date(2020, 12, 1)
@@ -193,7 +187,6 @@ def test_a_failed_look_up_leaves_no_answer_and_the_connection_usable(engine: sa.
 
 
 def test_many_concurrent_reads_share_a_bounded_set_of_connections(engine: sa.Engine) -> None:
-    _postgres_only(engine)
     router = ReadRouter(engine)
     reads = AsyncReads(router)
     seen: set[int] = set()
