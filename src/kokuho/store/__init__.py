@@ -37,6 +37,7 @@ from kokuho.store._lake_files import (
 )
 from kokuho.store._problems import FileProblem, FileProblemsError
 from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
+from kokuho.store._replicas_async import UNREACHABLE_ASYNC, AsyncReads, connect_kwargs
 from kokuho.store._yaml_nodes import YamlNode
 
 __all__ = [
@@ -48,6 +49,9 @@ __all__ = [
     "FileProblem",
     "FileProblemsError",
     "UNREACHABLE",
+    "UNREACHABLE_ASYNC",
+    "AsyncReads",
+    "connect_kwargs",
     "ReadRouter",
     "ReplicaStatus",
     "UnconfirmedValue",

@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 
-from kokuho.store import UNREACHABLE, bulk_insert
+from kokuho.store import UNREACHABLE, bulk_insert, connect_kwargs
 from kokuho.verify._audit_spool import AuditSpool
 from kokuho.verify._model import ConsentCategory, Purpose, Validity
 from kokuho.verify._tables import audit_log
 
 if TYPE_CHECKING:
     from kokuho.verify._audit_loop import Claim, LoopAuditBatcher
+    from kokuho.verify._audit_pg import PgLoopAuditBatcher
 
 GENESIS = "0" * 64
 _COLUMNS = (
@@ -250,6 +251,10 @@ class AuditWriter:
         # the chain is a SQLite file and nothing is spooled; otherwise through this thread.
         self._loop_database = _sqlite_file(engine) if spool is None else None
         self._batchers: dict[asyncio.AbstractEventLoop, LoopAuditBatcher] = {}
+        # On PostgreSQL they commit on the loop over psycopg's async API (verify/_audit_pg.py).
+        on_pg_loop = spool is None and engine.dialect.name == "postgresql"
+        self._pg_kwargs = connect_kwargs(engine) if on_pg_loop else None
+        self._pg_batchers: dict[asyncio.AbstractEventLoop, PgLoopAuditBatcher] = {}
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
@@ -284,7 +289,8 @@ class AuditWriter:
         self, record: AuditRecord, *, timeout: float = 10.0, claim: Claim | None = None
     ) -> int:
         """:meth:`write` for a request served on the event loop: waits for the commit without
-        holding a thread (the writer wakes the loop when the batch is committed).
+        holding a thread (the loop's own group commit on a SQLite file or on PostgreSQL
+        without a spool; otherwise the writer wakes the loop when the batch is committed).
 
         ``claim`` (only with :attr:`loop_database`) is a single-use token committed in the
         record's transaction; when it was claimed before, nothing is written and
@@ -296,6 +302,8 @@ class AuditWriter:
             committed = batcher.submit(record, detail, timeout, claim)
         elif claim is not None:
             raise ValueError("a claim needs the loop's SQLite group commit")
+        elif self._pg_kwargs is not None:
+            committed = self._pg_batcher(loop, self._pg_kwargs).submit(record, detail)
         else:
             committed = loop.create_future()
             self._queue.put((record, detail, _LoopWaiter(loop, committed)))
@@ -318,12 +326,28 @@ class AuditWriter:
             self._batchers[loop] = batcher
         return batcher
 
+    def _pg_batcher(
+        self, loop: asyncio.AbstractEventLoop, kwargs: dict[str, Any]
+    ) -> PgLoopAuditBatcher:
+        batcher = self._pg_batchers.get(loop)
+        if batcher is None:
+            from kokuho.verify._audit_pg import PgLoopAuditBatcher  # it imports this module
+
+            for gone in [other for other in self._pg_batchers if other.is_closed()]:
+                self._pg_batchers.pop(gone).close()
+            batcher = PgLoopAuditBatcher(loop, kwargs, max_batch=self._max_batch)
+            self._pg_batchers[loop] = batcher
+        return batcher
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
         for batcher in self._batchers.values():
             batcher.close()
+        for pg_batcher in self._pg_batchers.values():
+            pg_batcher.close()
         self._batchers.clear()
+        self._pg_batchers.clear()
 
     def _run(self) -> None:
         while True:
@@ -482,43 +506,7 @@ def _settle(future: asyncio.Future[int], seq: int, error: Exception | None) -> N
         future.set_result(seq)
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    ok: bool
-    records: int
-    head: str
-    problem: str | None = None
-    seq: int | None = None
+# The chain's check lives beside it (module size); it is part of this module's interface.
+from kokuho.verify._audit_chain import ChainReport, verify_chain  # noqa: E402
 
-
-def verify_chain(engine: sa.Engine, *, expect_head: str | None = None) -> ChainReport:
-    """Recomputes every hash in order. Detects edited fields, deleted or inserted records and
-    broken links; with ``expect_head`` (an anchor kept outside the database) also a truncated
-    tail."""
-    prev = GENESIS
-    expected_seq = 1
-    count = 0
-    columns = [audit_log.c[name] for name in _COLUMNS]
-    with engine.connect() as connection:
-        result = connection.execution_options(yield_per=10_000).execute(
-            sa.select(*columns).order_by(audit_log.c.seq)
-        )
-        try:
-            for row in result:
-                problem = None
-                if row.seq != expected_seq:
-                    problem = f"record {expected_seq} is missing"
-                elif row.prev_hash != prev:
-                    problem = "the link to the previous record is broken"
-                elif record_hash(prev, row.seq, row._asdict()) != row.hash:
-                    problem = "the record was altered"
-                if problem:
-                    return ChainReport(False, count, prev, problem, row.seq)
-                prev = row.hash
-                expected_seq += 1
-                count += 1
-        finally:
-            result.close()
-    if expect_head is not None and expect_head != prev:
-        return ChainReport(False, count, prev, "the chain does not end at the expected head")
-    return ChainReport(True, count, prev)
+__all__ = ["ChainReport", "verify_chain"]

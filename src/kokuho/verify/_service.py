@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 
 from kokuho.ids import InsuredId
-from kokuho.store import ReadRouter
+from kokuho.store import AsyncReads, ReadRouter
 from kokuho.verify._access import AccessDenied, Principal
 from kokuho.verify._audit import PURPOSES, AuditRecord, AuditWriter, _sqlite_file
 from kokuho.verify._audit_loop import AlreadyClaimed
@@ -32,6 +32,7 @@ from kokuho.verify._check import (
     check_person,
     member_answer,
 )
+from kokuho.verify._check_pg import check_number_pg
 from kokuho.verify._handles import PatientHandles
 from kokuho.verify._json import answer_from_json, answer_to_json
 from kokuho.verify._model import (
@@ -95,6 +96,8 @@ class EligibilityService:
         # A SQLite file (which has no replicas): checks read it on plain sqlite3 connections,
         # without SQLAlchemy's per-statement work (_sqlite_reads).
         self._sqlite: SqliteReads | None = sqlite_reads_for(engine, self.reads)
+        # PostgreSQL: number checks served on an event loop read over psycopg's async API.
+        self._async_reads = AsyncReads(self.reads) if engine.dialect.name == "postgresql" else None
         spool = AuditSpool(audit_spool) if audit_spool is not None else None
         primary_up = (lambda: self.reads.primary_up) if spool is not None else None
         self.audit = AuditWriter(engine, spool=spool, primary_up=primary_up)
@@ -234,6 +237,8 @@ class EligibilityService:
             self._sqlite.close()
         if self.cards is not None:
             self.cards.close()
+        if self._async_reads is not None:
+            self._async_reads.close()
         if self._own_reads:
             self.reads.close()
 
@@ -297,6 +302,11 @@ class EligibilityService:
         if self.engine.dialect.name == "sqlite":
             # A few indexed reads in this process: cheaper than a hand-off to a thread.
             answer, person_id = self._number_answer(query, institution)
+        elif self._async_reads is not None:
+            # On the loop over psycopg's async API, where the router sends the read.
+            answer, person_id = await self._async_reads.run(
+                lambda connection: check_number_pg(connection, query, institution)
+            )
         else:
             # Round trips to a server: the loop serves other requests while they travel.
             answer, person_id = await asyncio.to_thread(self._number_answer, query, institution)

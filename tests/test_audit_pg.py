@@ -1,0 +1,166 @@
+"""The audit group commit on the event loop (PostgreSQL, verify/_audit_pg.py): the records of
+one loop share a transaction, one caller's failure never reaches another caller's answer, the
+chain's advisory lock is waited for without stalling the loop, and the loop and the thread
+writers (and another process's) write one chain."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+import sqlalchemy as sa
+
+from kokuho.verify._audit import AuditRecord, AuditWriter, verify_chain
+from kokuho.verify._tables import audit_log
+from tests.test_audit import _hold_the_chain, _poison
+
+T = TypeVar("T")
+ACTOR = "kc_0123456789abcdef"
+# PostgreSQL only: the database_url fixture's SQLite case does not apply.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.parametrize("database_url", ["postgres"], indirect=True),
+]
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
+
+
+def record(number: str, actor: str = ACTOR) -> AuditRecord:
+    return AuditRecord(
+        actor=actor, institution_code="3710112347", purpose="care", action="check_number",
+        outcome="1", person_id=7, detail={"asked": {"number": number}},
+    )  # fmt: skip
+
+
+def _actors(engine: sa.Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.scalars(sa.select(audit_log.c.actor).order_by(audit_log.c.seq)))
+
+
+def test_the_loop_path_is_used_without_a_spool(engine: sa.Engine) -> None:
+    writer = AuditWriter(engine)
+
+    async def main() -> list[int]:
+        return list(await asyncio.gather(*(writer.write_async(record(str(n))) for n in range(5))))
+
+    try:
+        assert _run(main) == [1, 2, 3, 4, 5]
+        assert len(writer._pg_batchers) == 1  # the loop's batcher wrote them, not the thread
+    finally:
+        writer.close()
+    assert verify_chain(engine).records == 5
+
+
+def test_one_callers_database_failure_fails_that_request_only(engine: sa.Engine) -> None:
+    with engine.begin() as connection:
+        _poison(connection)
+    writer = AuditWriter(engine)
+    holder = engine.connect()
+    transaction = holder.begin()
+    _hold_the_chain(holder)
+
+    async def main() -> tuple[list[object], float]:
+        first = asyncio.ensure_future(writer.write_async(record("0"), timeout=30))
+        await asyncio.sleep(0.2)  # the first flush now waits for the lock; the rest queue up
+        names = ["1", "poison", "2"]
+        rest = [
+            asyncio.ensure_future(
+                writer.write_async(record(n, "kc_poison" if n == "poison" else ACTOR), timeout=30)
+            )
+            for n in names
+        ]
+        # The loop is not blocked by the wait for the lock.
+        started = time.monotonic()
+        await asyncio.sleep(0.01)
+        stalled = time.monotonic() - started
+        await asyncio.to_thread(lambda: (transaction.rollback(), holder.close()))
+        outcomes = await asyncio.gather(first, *rest, return_exceptions=True)
+        return list(outcomes), stalled
+
+    try:
+        outcomes, stalled = _run(main)
+    finally:
+        writer.close()
+    assert stalled < 0.15
+    assert isinstance(outcomes[2], RuntimeError) and "could not be written" in str(outcomes[2])
+    assert sorted(o for o in outcomes if isinstance(o, int)) == [1, 2, 3]
+    assert _actors(engine) == [ACTOR] * 3 and verify_chain(engine).ok
+
+
+def test_the_loop_and_the_thread_writers_write_one_chain(engine: sa.Engine) -> None:
+    writer = AuditWriter(engine)
+    other = AuditWriter(engine)  # as another worker process: its own thread and loop batcher
+
+    async def main() -> None:
+        looped = [writer.write_async(record(f"l{n}")) for n in range(30)]
+        others = [other.write_async(record(f"o{n}")) for n in range(30)]
+        threaded = asyncio.to_thread(writer.write_many, [record(f"t{n}") for n in range(10)])
+        await asyncio.gather(*looped, *others, threaded)
+
+    try:
+        _run(main)
+    finally:
+        writer.close()
+        other.close()
+    report = verify_chain(engine)
+    assert report.ok and report.records == 70
+
+
+def test_a_lost_connection_fails_the_waiting_request_and_the_next_one_reconnects(
+    engine: sa.Engine,
+) -> None:
+    writer = AuditWriter(engine)
+
+    async def main() -> tuple[int, object, int]:
+        first = await writer.write_async(record("1"))
+        [batcher] = writer._pg_batchers.values()
+        connection = batcher._connection
+        assert connection is not None
+        with engine.connect() as admin:  # the server ends the session (a restart, an admin)
+            admin.execute(
+                sa.text("select pg_terminate_backend(:pid)"), {"pid": connection.info.backend_pid}
+            )
+            admin.commit()
+        try:
+            lost: object = await writer.write_async(record("2"))
+        except RuntimeError as error:
+            lost = error
+        return first, lost, await writer.write_async(record("3"))
+
+    try:
+        first, lost, third = _run(main)
+    finally:
+        writer.close()
+    assert first == 1 and isinstance(lost, RuntimeError)
+    assert third == 2 and verify_chain(engine).records == 2
+
+
+def test_closing_the_writer_fails_a_waiting_request_at_once(engine: sa.Engine) -> None:
+    writer = AuditWriter(engine)
+    holder = engine.connect()
+    transaction = holder.begin()
+    _hold_the_chain(holder)
+
+    async def main() -> object:
+        waiting = asyncio.ensure_future(writer.write_async(record("1"), timeout=30))
+        await asyncio.sleep(0.2)  # its flush now waits for the chain's lock
+        writer.close()
+        try:
+            return await asyncio.wait_for(waiting, 5)
+        except RuntimeError as error:
+            return error
+
+    try:
+        outcome = _run(main)
+    finally:
+        transaction.rollback()
+        holder.close()
+    assert isinstance(outcome, RuntimeError) and "could not be written" in str(outcome)
+    assert verify_chain(engine).records == 0  # its transaction ended with the connection
