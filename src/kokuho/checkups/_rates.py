@@ -83,6 +83,17 @@ def fiscal_year_end_age(birth_date: ir.DateValue, fiscal_year: FiscalYear | int)
     return (fy.year + 1 - birth_date.year()) - not_yet.ifelse(1, 0)
 
 
+def birth_dates(fiscal_year: FiscalYear | int) -> tuple[dt.date, dt.date]:
+    """(earliest, latest) 生年月日 of a 年度末年齢 of 40–74 in ``fiscal_year``.
+
+    By ``fiscal_year_end_age``, age ≥ 40 exactly when born on or before 1 April of year
+    Y+1−40 (born on 2 April that year: 39), and age ≤ 74 exactly when born on or after 2 April
+    of year Y+1−75 (born on 1 April that year: already 75).
+    """
+    fy = _fy(fiscal_year)
+    return dt.date(fy.year + 1 - MAX_AGE - 1, 4, 2), dt.date(fy.year + 1 - MIN_AGE, 4, 1)
+
+
 def age_band(age: ir.IntegerValue) -> ir.StringValue:
     """The 5-year band label of ``age``: "40-44", "45-49", …"""
     low = (age // 5) * 5
@@ -253,8 +264,12 @@ def eligible_members(
         e.acquired_on <= ibis.literal(fy.first_day),
         e.lost_on.isnull() | (e.lost_on > ibis.literal(fy.last_day)),
     )
+    # 年度末年齢 40–74 as a range of birth dates (the same people as filtering the age: see
+    # ``birth_dates``), which the engine checks without computing an age per row and can push
+    # into the Parquet scan.
+    oldest, youngest = birth_dates(fy)
+    e = e.filter(e.birth_date.between(ibis.literal(oldest), ibis.literal(youngest)))
     e = e.mutate(age=fiscal_year_end_age(e.birth_date, fy))
-    e = e.filter(e.age.between(MIN_AGE, MAX_AGE))
     members = e.select(
         insurer=e.insurer_number,
         insurer_kind=e.insurer_kind,
