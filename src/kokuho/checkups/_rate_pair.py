@@ -20,17 +20,26 @@ The key is computed on read with the engine's own hash function (DuckDB's 64-bit
 Spark's ``hash``), on both sides of the query at once, so the lake's files need no new column
 and files written before this module work unchanged. Measured on DuckDB (3 M checkups, 7.5 M
 members), hashing the strings on read costs about what the integer join saves, so the key is
-neutral there and the gain of ``rate_tables`` is the shared match and window. Storing the key
-would pay (an integer-only join, less its hashing, was about 2.4x cheaper than the strings), but
-it must then be one engine-independent function written by every producer of snapshots and
-checkups, with the lake's older files rewritten to carry it: not done yet.
+neutral there and the gain of ``rate_tables`` is the shared match and window.
+
+Tried and measured on DuckDB (2 M checkups, 5 M members, CPU seconds of the whole query, old
+and new path in one process), none kept:
+
+- a stored key (one engine-independent 64-bit function written by every producer of snapshots
+  and checkups, hashed on read for older files): about 4 % less, since the join is integer-keyed
+  either way and only the hashing on read goes; too little for a new column in the snapshot's
+  file format;
+- two hash aggregates (per member and person: the minimum of (unknown level, exam date,
+  document, level); then per member key) instead of the window: about 40 % more;
+- counting the 対象者 from a scan of their own instead of the members shared with the match
+  (which DuckDB materialises), and ``preserve_insertion_order = false`` while the query runs:
+  no difference beyond the noise, in CPU time or peak memory.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import reduce
 from operator import and_
 from pathlib import Path
@@ -115,25 +124,21 @@ def rate_tables(
     fy, groups = _fy(fiscal_year), _check_by(by)
     cutoff = completed_by or reporting_cutoff(fy)
     keys = _keys(groups)
-    # Counted from a scan of their own: the engine would otherwise materialise the members
-    # for their two uses (the counts and the match), all columns of 25 M rows.
-    counted = _scope(
-        eligible_members(
-            eligibility.select(*eligibility.columns), fy, exclusions=exclusions, reasons=reasons
-        ),
-        groups,
-    )
-    matched = _scope(
+    # Scoping before the match is the same as scoping the matched rows: the scope reads the
+    # insurer's kind and municipality, and members of one insurer share them.
+    members = _scope(
         eligible_members(eligibility, fy, exclusions=exclusions, reasons=reasons), groups
     )
-    member_cols = list(dict.fromkeys([*_MEMBER_KEY, *keys, "person_id"]))
-    members = _keyed(matched, "insurer").select(KEY, *member_cols)
+    # Only the columns used below: the engine keeps this table for its two uses (the counts
+    # of 対象者 and the match), so every column left in costs memory at 25 M rows.
+    members = _keyed(members, "insurer").select(
+        KEY, *dict.fromkeys([*_MEMBER_KEY, *keys, "person_id"])
+    )
     c = _keyed(_levels(_checkups_in(checkups, fy), fy), "insurer")
     joined = c.join(members, _match(c, "insurer", members, "insurer"))
-    extra = [k for k in dict.fromkeys([*keys, "person_id"]) if k not in _MEMBER_KEY]
     rows = joined.select(
         members[KEY],
-        *[members[k] for k in dict.fromkeys([*_MEMBER_KEY, *extra])],
+        *[members[k] for k in dict.fromkeys([*_MEMBER_KEY, *keys, "person_id"])],
         exam_date=c.exam_date,
         document=c.document,
         level=c.level,
@@ -155,10 +160,9 @@ def rate_tables(
     # twice without 枝番, same 生年月日; rare), each other person of the partition. A person
     # holds one whole-year coverage per insured number, so (member key, person) is one row.
     others = ranked.filter(ranked.person_id != ranked._first_person)
-    others = others.select(KEY, *member_cols).distinct()
+    others = others.select(KEY, *dict.fromkeys([*_MEMBER_KEY, *keys, "person_id"])).distinct()
     one = ibis.literal(1)
     examined = first.select(*keys, _one=one).union(others.select(*keys, _one=one), distinct=False)
-    members = counted
     checkup = checkup_result(
         _counts(members, keys, eligible=members.count()),
         _counts(examined, keys, examined=examined.count()),
@@ -194,9 +198,7 @@ def _together(first: ir.Table, second: ir.Table, keys: list[str]) -> tuple[ir.Ta
             },
         )
 
-    query = widened(first, 0).union(widened(second, 1), distinct=False)
-    with _any_order(query):
-        both = query.to_pyarrow()
+    both = widened(first, 0).union(widened(second, 1), distinct=False).to_pyarrow()
     parts = []
     for part, schema in ((0, a_schema), (1, b_schema)):
         rows = both.filter(pc.equal(both["_part"], part)).select(list(schema.names))
@@ -204,28 +206,6 @@ def _together(first: ir.Table, second: ir.Table, keys: list[str]) -> tuple[ir.Ta
             rows = rows.sort_by([(k, "ascending") for k in keys])
         parts.append(ibis.memtable(rows.cast(schema.to_pyarrow())))
     return parts[0], parts[1]
-
-
-@contextlib.contextmanager
-def _any_order(query: ir.Table) -> Iterator[None]:
-    """On DuckDB, lets the query's operators give rows in any order while it runs.
-
-    DuckDB otherwise keeps the scans' order through every operator (its
-    ``preserve_insertion_order``), which costs the match and the window about a tenth more
-    CPU here; the result is sorted afterwards anyway. Set back afterwards: the connection is
-    shared with queries whose callers expect the default.
-    """
-    backend = query._find_backend(use_default=True)
-    if getattr(backend, "name", None) != "duckdb":
-        yield
-        return
-    con = backend.con
-    [(before,)] = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
-    con.execute("SET preserve_insertion_order = false")
-    try:
-        yield
-    finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
 
 
 def lake_rate_tables(
