@@ -33,21 +33,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, cast
 
 import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
-import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
-import pyarrow.csv as pacsv  # type: ignore[import-untyped, unused-ignore]
-import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
-import yaml
 
+from kokuho.checkups._exclusions import EXCLUSION_COLUMNS as EXCLUSION_COLUMNS
+from kokuho.checkups._exclusions import ExclusionReason as ExclusionReason
+from kokuho.checkups._exclusions import _active_exclusions
+from kokuho.checkups._exclusions import exclusion_reasons as exclusion_reasons
+from kokuho.checkups._exclusions import read_exclusions as read_exclusions
 from kokuho.checkups._lake import CHECKUP_COLUMNS, GUIDANCE_COLUMNS, Lake, LakeTableMissing
 from kokuho.ids import FiscalYear
-from kokuho.store import data_text
 
 Group = Literal["insurer", "municipality", "sex", "band"]
 GROUPS: Final[tuple[Group, ...]] = ("insurer", "municipality", "sex", "band")
@@ -83,107 +82,21 @@ def fiscal_year_end_age(birth_date: ir.DateValue, fiscal_year: FiscalYear | int)
     return (fy.year + 1 - birth_date.year()) - not_yet.ifelse(1, 0)
 
 
+def birth_dates(fiscal_year: FiscalYear | int) -> tuple[dt.date, dt.date]:
+    """(earliest, latest) 生年月日 of a 年度末年齢 of 40–74 in ``fiscal_year``.
+
+    By ``fiscal_year_end_age``, age ≥ 40 exactly when born on or before 1 April of year
+    Y+1−40 (born on 2 April that year: 39), and age ≤ 74 exactly when born on or after 2 April
+    of year Y+1−75 (born on 1 April that year: already 75).
+    """
+    fy = _fy(fiscal_year)
+    return dt.date(fy.year + 1 - MAX_AGE - 1, 4, 2), dt.date(fy.year + 1 - MIN_AGE, 4, 1)
+
+
 def age_band(age: ir.IntegerValue) -> ir.StringValue:
     """The 5-year band label of ``age``: "40-44", "45-49", …"""
     low = (age // 5) * 5
     return low.cast("string").concat("-", (low + 4).cast("string"))
-
-
-# -- exclusions ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ExclusionReason:
-    """One category of people the 告示 removes from the 特定健診 対象者."""
-
-    code: str
-    name: str
-    enabled: bool
-    confirmed: bool
-    source: str
-
-
-#: Columns of a per-person exclusions file (data/exclusions.yaml describes them).
-EXCLUSION_COLUMNS: Final[dict[str, pa.DataType]] = {
-    "insurer": pa.string(),
-    "symbol": pa.string(),
-    "number": pa.string(),
-    "branch": pa.string(),
-    "reason": pa.string(),
-    "started_on": pa.date32(),
-    "ended_on": pa.date32(),
-}
-
-
-def exclusion_reasons(path: Path | None = None) -> tuple[ExclusionReason, ...]:
-    """The exclusion categories of ``data/exclusions.yaml`` (or of ``path``)."""
-    text = path.read_text("utf-8") if path is not None else data_text("exclusions.yaml")
-    raw = yaml.safe_load(text)
-    reasons = tuple(
-        ExclusionReason(
-            code=str(item["code"]),
-            name=str(item["name"]),
-            enabled=bool(item.get("enabled", True)),
-            confirmed=bool(item["confirmed"]),
-            source=str(item["source"]).strip(),
-        )
-        for item in raw["reasons"]
-    )
-    codes = [r.code for r in reasons]
-    if len(set(codes)) != len(codes):
-        raise ValueError("exclusions: a reason code is listed twice")
-    return reasons
-
-
-def read_exclusions(path: Path, *, reasons: Sequence[ExclusionReason] | None = None) -> ir.Table:
-    """Reads a per-person exclusions file (CSV with a header, or Parquet) into an Ibis table.
-
-    Every reason must be a code of ``reasons`` (default: data/exclusions.yaml); a row must
-    name an insurer, a 番号 and a start date, and end after it starts.
-    """
-    known = {r.code for r in (reasons if reasons is not None else exclusion_reasons())}
-    if path.suffix.lower() == ".parquet":
-        table = pq.read_table(path)
-    else:
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                column_types=EXCLUSION_COLUMNS,
-                strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
-    missing = set(EXCLUSION_COLUMNS) - set(table.column_names)
-    if missing:
-        raise ValueError(f"{path}: missing columns {sorted(missing)}")
-    table = table.select(list(EXCLUSION_COLUMNS)).cast(pa.schema(EXCLUSION_COLUMNS))
-    problems: list[str] = []
-    for line, row in enumerate(table.to_pylist(), start=2):
-        if row["reason"] not in known:
-            problems.append(f"line {line}: unknown reason {row['reason']!r}")
-        if not row["insurer"] or not row["number"] or row["started_on"] is None:
-            problems.append(f"line {line}: insurer, number and started_on are required")
-        elif row["ended_on"] is not None and row["ended_on"] <= row["started_on"]:
-            problems.append(f"line {line}: ended_on must be after started_on")
-    if problems:
-        raise ValueError(f"{path}: " + "; ".join(problems[:10]))
-    # 記号 may be empty (後期高齢者医療 has none); empty is "", not unknown.
-    symbol = pc.fill_null(table["symbol"], "")
-    return ibis.memtable(table.set_column(1, "symbol", symbol))
-
-
-def _active_exclusions(
-    exclusions: ir.Table, fy: FiscalYear, reasons: Sequence[ExclusionReason] | None
-) -> ir.Table:
-    listed = reasons if reasons is not None else exclusion_reasons()
-    enabled = [r.code for r in listed if r.enabled]
-    x = exclusions
-    # Any shared day removes the person for the year (entering the state mid-year included).
-    return x.filter(
-        x.reason.isin(enabled),
-        x.started_on <= ibis.literal(fy.last_day),
-        x.ended_on.isnull() | (x.ended_on > ibis.literal(fy.first_day)),
-    )
 
 
 # -- matching ------------------------------------------------------------------------------
@@ -253,8 +166,12 @@ def eligible_members(
         e.acquired_on <= ibis.literal(fy.first_day),
         e.lost_on.isnull() | (e.lost_on > ibis.literal(fy.last_day)),
     )
+    # 年度末年齢 40–74 as a range of birth dates (the same people as filtering the age: see
+    # ``birth_dates``), which the engine checks without computing an age per row and can push
+    # into the Parquet scan.
+    oldest, youngest = birth_dates(fy)
+    e = e.filter(e.birth_date.between(ibis.literal(oldest), ibis.literal(youngest)))
     e = e.mutate(age=fiscal_year_end_age(e.birth_date, fy))
-    e = e.filter(e.age.between(MIN_AGE, MAX_AGE))
     members = e.select(
         insurer=e.insurer_number,
         insurer_kind=e.insurer_kind,
@@ -639,156 +556,25 @@ def guidance_rates(
     )
 
 
-# -- 減少率 ---------------------------------------------------------------------------------
-
-
-def target_share_table(
-    eligibility: ir.Table,
-    checkups: ir.Table,
-    fiscal_year: FiscalYear | int,
-    *,
-    exclusions: ir.Table | None = None,
-    reasons: Sequence[ExclusionReason] | None = None,
-    members_only: bool = True,
-    insurers: Collection[str] | None = None,
-) -> ir.Table:
-    """特定保健指導対象者の割合 among 受診者 by sex and band: sex, band, takers, targets, share.
-
-    受診者 are those with a known level (判定不能 is left out of both counts, so a missing
-    lab value does not read as "not a target"; UNCONFIRMED against the 基本指針's tables).
-    """
-    s = stratified_takers(
-        eligibility,
-        checkups,
-        fiscal_year,
-        exclusions=exclusions,
-        reasons=reasons,
-        members_only=members_only,
-    )
-    if insurers is not None:
-        s = s.filter(s.insurer.isin(list(insurers)))
-    takers = s.count()
-    targets = _count_if(s.level.isin((INTENSIVE, MOTIVATIONAL)))
-    return (
-        s.group_by(["sex", "band"])
-        .aggregate(takers=takers, targets=targets, share=_ratio(targets, takers))
-        .order_by(["sex", "band"])
-    )
-
-
-def shares_of(table: ir.Table) -> dict[Cell, float]:
-    """Runs a ``target_share_table`` and returns {(sex, band): share}."""
-    return {
-        (int(row["sex"]), str(row["band"])): float(row["share"])
-        for row in table.to_pyarrow().to_pylist()
-        if row["share"] is not None
+# The 減少率 live in kokuho.checkups._reduction (which imports this module); their names stay
+# importable from here, loaded on first use so that neither module imports the other at load.
+_REDUCTION: Final = frozenset(
+    {
+        "target_share_table",
+        "shares_of",
+        "target_shares",
+        "ReductionInputs",
+        "load_reduction_inputs",
+        "estimated_targets",
+        "Reduction",
+        "reduction_rate",
     }
+)
 
 
-def target_shares(
-    lake: Lake,
-    fiscal_year: FiscalYear | int,
-    *,
-    exclusions: Path | ir.Table | None = None,
-    reasons: Sequence[ExclusionReason] | None = None,
-    members_only: bool = True,
-    insurers: Collection[str] | None = None,
-) -> dict[Cell, float]:
-    """{(sex, band): 特定保健指導対象者の割合} of one lake year (a 減少率 input)."""
-    fy = _fy(fiscal_year)
-    return shares_of(
-        target_share_table(
-            lake_eligibility(lake, fy),
-            lake_checkups(lake, fy),
-            fy,
-            exclusions=_exclusions(exclusions),
-            reasons=reasons,
-            members_only=members_only,
-            insurers=insurers,
-        )
-    )
+def __getattr__(name: str) -> Any:
+    if name in _REDUCTION:
+        from kokuho.checkups import _reduction
 
-
-@dataclass(frozen=True, slots=True)
-class ReductionInputs:
-    """data/reduction_baseline.yaml: 住民基本台帳 population (2008-03-31) and FY2008 shares."""
-
-    population: Mapping[Cell, int] | None
-    population_source: str
-    population_confirmed: bool
-    baseline_shares: Mapping[Cell, float] | None
-    baseline_year: int
-    baseline_source: str
-    baseline_confirmed: bool
-
-
-def _cells(raw: Mapping[str, Mapping[str, Any]], what: str) -> dict[Cell, Any] | None:
-    cells: dict[Cell, Any] = {}
-    for sex_name, sex in SEXES.items():
-        values = raw.get(sex_name) or {}
-        for band in BANDS:
-            cells[(sex, band)] = values.get(band)
-    unknown = {
-        f"{s}/{b}" for s, v in raw.items() for b in (v or {}) if s not in SEXES or b not in BANDS
-    }
-    if unknown:
-        raise ValueError(f"reduction inputs: unknown {what} cells {sorted(unknown)}")
-    if all(v is None for v in cells.values()):
-        return None  # not filled in
-    empty = [f"{s}/{b}" for (s, b), v in cells.items() if v is None]
-    if empty:
-        raise ValueError(f"reduction inputs: {what} lacks {empty}")
-    return cells
-
-
-def load_reduction_inputs(path: Path | None = None) -> ReductionInputs:
-    """Reads data/reduction_baseline.yaml (or ``path``; the file documents the format)."""
-    text = path.read_text("utf-8") if path is not None else data_text("reduction_baseline.yaml")
-    raw = yaml.safe_load(text)
-    pop, base = raw["reference_population"], raw["baseline_shares"]
-    population = _cells(pop["counts"], "population")
-    shares = _cells(base["shares"], "shares")
-    return ReductionInputs(
-        population=None if population is None else {k: int(v) for k, v in population.items()},
-        population_source=str(pop["source"]),
-        population_confirmed=bool(pop["confirmed"]),
-        baseline_shares=None if shares is None else {k: float(v) for k, v in shares.items()},
-        baseline_year=int(base.get("fiscal_year", 2008)),
-        baseline_source=str(base["source"]),
-        baseline_confirmed=bool(base["confirmed"]),
-    )
-
-
-def estimated_targets(shares: Mapping[Cell, float], population: Mapping[Cell, int]) -> float:
-    """推定特定保健指導対象者数 = Σ (sex × band) share × reference population.
-
-    Every one of the 14 cells must have a share: a band without 受診者 has no share, and
-    silently counting it as 0 would flatter the year.
-    """
-    cells = [(sex, band) for sex in SEXES.values() for band in BANDS]
-    missing = [c for c in cells if c not in shares or c not in population]
-    if missing:
-        raise ValueError(f"no share or population for {missing}")
-    return sum(shares[c] * population[c] for c in cells)
-
-
-@dataclass(frozen=True, slots=True)
-class Reduction:
-    """特定保健指導対象者の減少率 against the baseline year (0.25 = 25 % fewer)."""
-
-    baseline_estimate: float
-    estimate: float
-    rate: float
-
-
-def reduction_rate(
-    baseline_shares: Mapping[Cell, float],
-    shares: Mapping[Cell, float],
-    population: Mapping[Cell, int],
-) -> Reduction:
-    """減少率 = (推定数(2008) − 推定数(FY)) ÷ 推定数(2008), both on the 2008 population."""
-    base = estimated_targets(baseline_shares, population)
-    now = estimated_targets(shares, population)
-    if base == 0:
-        raise ValueError("the baseline estimate is 0: no 減少率")
-    return Reduction(baseline_estimate=base, estimate=now, rate=(base - now) / base)
+        return getattr(_reduction, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import yaml
 
-from kokuho.checkups._rates import Reduction
+from kokuho.checkups._reduction import Reduction
 from kokuho.ids import FiscalYear
 from kokuho.store import data_text
 
