@@ -13,17 +13,23 @@ import pytest
 import sqlalchemy as sa
 
 from kokuho.store import AsyncReads, ReadRouter
-from kokuho.verify import AccessDenied, EligibilityService, Validity, register_terminal
+from kokuho.verify import (
+    AccessDenied,
+    CardDesk,
+    EligibilityService,
+    Validity,
+    register_terminal,
+)
 from kokuho.verify._audit import AuditWriter, verify_chain
 from kokuho.verify._audit_loop import AlreadyClaimed
 from kokuho.verify._card_store import DatabaseReplayGuard
 from kokuho.verify._check import check_person
 from kokuho.verify._check_pg import check_person_pg
 from kokuho.verify._pki_sim import Terminal
-from kokuho.verify._tables import audit_log, card_replays
+from kokuho.verify._tables import audit_log, card_replays, terminals
 from tests.test_audit import _poison
 from tests.test_audit_pg import ACTOR, _run, record
-from tests.test_cards import CLINIC, TODAY, desk, fresh, taro_card, who
+from tests.test_cards import CLINIC, KEY, TODAY, desk, fresh, taro_card, who
 from tests.test_verify_service import clinic, service
 
 __all__ = ["desk", "service"]  # the fixtures, imported for these tests
@@ -235,4 +241,35 @@ def test_a_face_check_on_the_loop_refuses_an_unknown_reader_and_audits_it(
         _run(main)
     assert denied.value.reason == "card_bad_attestation"
     assert _claimed(engine) == set()  # a refused card claims nothing
+    assert verify_chain(engine).ok
+
+
+def test_a_revoked_reader_is_refused_on_the_loop_within_the_bound(
+    desk: tuple[EligibilityService, Path], engine: sa.Engine
+) -> None:
+    service, folder = desk
+    clock = [0.0]
+    service.cards = CardDesk(engine, KEY, folder / "ca", clock=lambda: clock[0])
+    card = taro_card(folder)
+    reader = Terminal.create("reader-1")
+    register_terminal(engine, CLINIC, reader.terminal_id, reader.public_key)
+    caller = who(engine)
+
+    def check() -> Any:
+        attestation = reader.attest(card.certificate_pem, CLINIC, fresh())
+        return _run(lambda: _face(service, caller, card, attestation))
+
+    assert check().answer.validity == Validity.VALID  # the reader's row is now cached
+    with engine.begin() as connection:
+        connection.execute(
+            terminals.update()
+            .where(terminals.c.terminal_id == reader.terminal_id)
+            .values(revoked_at=dt.datetime.now(dt.UTC))
+        )
+    clock[0] += 4.0  # within the bound: the cached row may still answer
+    assert check().answer.validity == Validity.VALID
+    clock[0] += 1.0  # the bound (REVOCATION_SECONDS) has passed: the row is read again
+    with pytest.raises(AccessDenied) as denied:
+        check()
+    assert denied.value.reason == "card_bad_attestation"
     assert verify_chain(engine).ok
