@@ -285,6 +285,12 @@ class AuditWriter:
         None when records go through the writer thread."""
         return self._loop_database
 
+    @property
+    def pg_loop(self) -> bool:
+        """Whether requests on an event loop commit on that loop over psycopg (PostgreSQL,
+        no spool): ``write_async`` takes a claim there too."""
+        return self._pg_kwargs is not None
+
     async def write_async(
         self, record: AuditRecord, *, timeout: float = 10.0, claim: Claim | None = None
     ) -> int:
@@ -292,18 +298,18 @@ class AuditWriter:
         holding a thread (the loop's own group commit on a SQLite file or on PostgreSQL
         without a spool; otherwise the writer wakes the loop when the batch is committed).
 
-        ``claim`` (only with :attr:`loop_database`) is a single-use token committed in the
-        record's transaction; when it was claimed before, nothing is written and
+        ``claim`` (only with :attr:`loop_database` or :attr:`pg_loop`) is a single-use token
+        committed in the record's transaction; when it was claimed before, nothing is written and
         :class:`~kokuho.verify._audit_loop.AlreadyClaimed` is raised."""
         detail = check_record(record)
         loop = asyncio.get_running_loop()
         if self._loop_database is not None:
             batcher = self._batcher(loop, self._loop_database)
             committed = batcher.submit(record, detail, timeout, claim)
-        elif claim is not None:
-            raise ValueError("a claim needs the loop's SQLite group commit")
         elif self._pg_kwargs is not None:
-            committed = self._pg_batcher(loop, self._pg_kwargs).submit(record, detail)
+            committed = self._pg_batcher(loop, self._pg_kwargs).submit(record, detail, claim)
+        elif claim is not None:
+            raise ValueError("a claim needs the loop's group commit (no spool)")
         else:
             committed = loop.create_future()
             self._queue.put((record, detail, _LoopWaiter(loop, committed)))

@@ -13,6 +13,15 @@ the new records (one statement, a column per array), then the commit: three roun
 first three statements in one. While one
 flush travels, the loop goes on serving requests and their records wait for the next flush.
 
+A record may carry a single-use claim (a face attestation's token, 顔認証の再利用防止), as on
+SQLite (:mod:`kokuho.verify._audit_loop`): the batch's claims are inserted into
+``card_replays`` in the batch's transaction, after the chain's lock and before the records,
+by one ``INSERT … ON CONFLICT DO NOTHING RETURNING``. A record whose claim was made before (by
+an earlier batch, another worker, or an earlier record of the same batch) is not written and
+its future fails with :class:`~kokuho.verify._audit_loop.AlreadyClaimed`; the batch's other
+records commit. A claim committed by another worker's transaction still in flight waits for
+it (the unique index), then is refused.
+
 A batch that fails is retried record by record, so one caller's failure never reaches another
 caller's answer. Used when no spool is configured (with one, records go through the writer
 thread, which spools them while the primary is down).
@@ -21,7 +30,9 @@ thread, which spools them while the primary is down).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +41,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from kokuho.verify._audit import _COLUMNS, _LOCK_ID, GENESIS, AuditRecord, _values, record_hash
-from kokuho.verify._tables import audit_log
+from kokuho.verify._audit_loop import AlreadyClaimed, Claim
+from kokuho.verify._tables import audit_log, card_replays
 
 log = logging.getLogger(__name__)
 # The first round trip of a batch: the transaction, the chain's lock, then the head, read by
@@ -61,11 +73,22 @@ _INSERT = (
 )
 
 
-@dataclass(eq=False)
+# The batch's claims in one statement; the tokens returned are those claimed now. A token
+# twice in the batch is inserted once: its later items find it taken.
+_CLAIM = (
+    f'INSERT INTO "{card_replays.name}" (token, expires_at) '  # noqa: S608
+    "SELECT * FROM unnest(%s::text[], %s::timestamptz[]) ON CONFLICT DO NOTHING RETURNING token"
+)
+_PURGE = f'DELETE FROM "{card_replays.name}" WHERE expires_at <= %s'  # noqa: S608
+_PURGE_SECONDS = 30.0  # how often forgotten claims are deleted (as _card_store does)
+
+
+@dataclass(eq=False)  # identity: a batch's items are told apart by ``in``
 class _Pending:
     record: AuditRecord
     detail: str
     future: asyncio.Future[int]
+    claim: Claim | None = None
 
 
 class PgLoopAuditBatcher:
@@ -81,12 +104,18 @@ class PgLoopAuditBatcher:
         self._flushing = False
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._next_purge = 0.0
 
-    def submit(self, record: AuditRecord, detail: str) -> asyncio.Future[int]:
+    def submit(
+        self, record: AuditRecord, detail: str, claim: Claim | None = None
+    ) -> asyncio.Future[int]:
         """Queues a checked record (its detail JSON made by ``check_record``); the future
-        gives its sequence number once it is committed."""
+        gives its sequence number once it is committed, or fails with
+        :class:`AlreadyClaimed` when ``claim`` was made before (then nothing is written)."""
+        if claim is not None and len(claim[0]) > card_replays.c.token.type.length:  # type: ignore[attr-defined]
+            raise ValueError("replay token too long")
         future: asyncio.Future[int] = self._loop.create_future()
-        self._pending.append(_Pending(record, detail, future))
+        self._pending.append(_Pending(record, detail, future, claim))
         if not self._flushing:
             # The task's first step runs after the callbacks already ready in this turn:
             # they add their records to the same batch.
@@ -119,7 +148,7 @@ class PgLoopAuditBatcher:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
-            first = await self._append(batch)
+            first, refused = await self._append(batch)
         except Exception as error:  # whatever it was, no record of the batch is written
             if self._connection is not None and (
                 self._connection.closed or self._connection.broken
@@ -135,12 +164,17 @@ class PgLoopAuditBatcher:
         except BaseException:  # cancelled (the writer closes): nothing more will settle them
             _fail(batch, RuntimeError("the audit writer was closed"))
             raise
-        for offset, item in enumerate(batch):
+        settled = [item for item in batch if item not in refused]
+        for item in refused:
+            if not item.future.done():
+                item.future.set_exception(AlreadyClaimed(item.claim))
+        for offset, item in enumerate(settled):
             if not item.future.done():
                 item.future.set_result(first + offset)
 
-    async def _append(self, batch: list[_Pending]) -> int:
-        """Appends the batch's records to the chain in one transaction; returns the first seq."""
+    async def _append(self, batch: list[_Pending]) -> tuple[int, list[_Pending]]:
+        """Makes the batch's claims and appends the records of the others to the chain, in
+        one transaction; returns the first seq and the items whose claim was made before."""
         connection = self._connection
         if connection is None:
             connection = await psycopg.AsyncConnection.connect(
@@ -155,21 +189,50 @@ class PgLoopAuditBatcher:
             head = await cursor.fetchone()
             seq, prev = (head[0], head[1]) if head else (0, GENESIS)
             first = seq + 1
+            refused = await self._claim(cursor, batch)
             rows = []
             for item in batch:
+                if item in refused:
+                    continue
                 seq += 1
                 values = _values(item.record, item.detail)
                 digest = record_hash(prev, seq, values)
                 rows.append((seq, *values.values(), prev, digest))
                 prev = digest
-            await cursor.execute(
-                _INSERT, [list(column) for column in zip(*rows, strict=True)], prepare=True
-            )
+            if rows:
+                await cursor.execute(
+                    _INSERT, [list(column) for column in zip(*rows, strict=True)], prepare=True
+                )
             await cursor.execute("COMMIT", prepare=False)
         except BaseException:
             await _roll_back(connection)
             raise
-        return first  # committed
+        return first, refused  # committed
+
+    async def _claim(
+        self, cursor: psycopg.AsyncCursor[Any], batch: list[_Pending]
+    ) -> list[_Pending]:
+        """Makes the batch's claims inside its transaction; returns the items whose claim was
+        made before (their records are not written)."""
+        claims = [item for item in batch if item.claim is not None]
+        if not claims:
+            return []
+        clock = time.monotonic()
+        if clock >= self._next_purge:
+            self._next_purge = clock + _PURGE_SECONDS
+            await cursor.execute(_PURGE, (dt.datetime.now(dt.UTC),), prepare=True)
+        tokens = [item.claim[0] for item in claims if item.claim is not None]
+        until = [item.claim[1] for item in claims if item.claim is not None]
+        await cursor.execute(_CLAIM, (tokens, until), prepare=True)
+        won = {row[0] for row in await cursor.fetchall()}
+        refused = []
+        for item in claims:
+            assert item.claim is not None  # noqa: S101  (filtered above; for the type checker)
+            if item.claim[0] in won:
+                won.discard(item.claim[0])  # the first item of a token has it; later ones not
+            else:
+                refused.append(item)
+        return refused
 
 
 async def _roll_back(connection: psycopg.AsyncConnection[Any]) -> None:

@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import psycopg
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kokuho.registry import tables as r
-from kokuho.store import UNREACHABLE, ReadRouter
+from kokuho.store import UNREACHABLE, AsyncReads, ReadRouter
 from kokuho.verify._access import AccessDenied
 from kokuho.verify._card_store import DatabaseChallenges, DatabaseReplayGuard
+from kokuho.verify._check_pg import _sql
 from kokuho.verify._pki import (
     Attestation,
     CardRejected,
@@ -57,6 +59,9 @@ _TERMINAL = _TERMINAL.where(terminals.c.terminal_id == sa.bindparam("terminal"))
 _HOLDER = sa.select(card_certificates.c.person_id).where(
     card_certificates.c.code == sa.bindparam("code")
 )
+# The same reads as psycopg SQL, for the face check on the event loop (PostgreSQL).
+_TERMINAL_PG, _ = _sql(_TERMINAL)
+_HOLDER_PG, _ = _sql(_HOLDER)
 _CACHE_LIMIT = 200_000  # entries per cache; past it the cache starts again
 
 
@@ -150,6 +155,36 @@ class CardDesk:
             )  # fmt: skip
         return self._person(cert)
 
+    async def person_by_face_async(
+        self, institution: str, cert_pem: bytes, attestation: Attestation, now: dt.datetime,
+        reads: AsyncReads,
+    ) -> int | None:  # fmt: skip
+        """:meth:`person_by_face` with ``claim=False`` for a request on a PostgreSQL event
+        loop: the reader and holder reads that the caches (≤ the revocation bound) do not
+        answer go over ``reads`` (psycopg's async API) instead of blocking the loop."""
+        self._watch_crl(now)
+        known, reader = self._fresh(self._readers, attestation.terminal_id)
+        if not known:
+            params = {"terminal": attestation.terminal_id}
+            row = await reads.run(lambda c: _fetch_one(c, _TERMINAL_PG, params))
+            reader = _reader_of(row)
+            self._remember(self._readers, attestation.terminal_id, reader)
+        if reader is None or reader.institution_code != institution or reader.key is None:
+            raise CardRejected(
+                "bad_attestation", "the card reader is not registered to this institution"
+            )
+        cert = verify_face_mode(
+            self.verifier, cert_pem, attestation, reader.key, now,
+            institution_code=institution, replay_guard=None,
+        )  # fmt: skip
+        code = certificate_code(cert, self._key)
+        known, person = self._fresh(self._holders, code)
+        if not known:
+            row = await reads.run(lambda c: _fetch_one(c, _HOLDER_PG, {"code": code}))
+            person = None if row is None else row[0]
+            self._remember(self._holders, code, person)
+        return cast(int | None, person)
+
     def _fresh(self, cache: dict[str, tuple[float, Any]], key: str) -> tuple[bool, Any]:
         hit = cache.get(key)
         if hit is not None and self._clock() - hit[0] < self._bound:
@@ -170,11 +205,7 @@ class CardDesk:
             row = next(iter(self._sqlite.all(_TERMINAL, params)), None)
         else:
             row = self._reads.run(lambda c: c.execute(_TERMINAL, params).first())
-        found: _Reader | None = None
-        if row is not None:
-            # The key is parsed once per read, not on every check.
-            key = None if row.revoked_at is not None else _parse_key(row.public_key)
-            found = _Reader(row.institution_code, key)
+        found = _reader_of(row)
         self._remember(self._readers, terminal_id, found)
         return found
 
@@ -221,6 +252,22 @@ def _needs_primary() -> Iterator[None]:
             "card checks (PIN and face) need the primary database, which did not answer: "
             "check by insurance number, or retry when it is back",
         ) from None
+
+
+def _reader_of(row: Any) -> _Reader | None:
+    """A terminal's row as the desk keeps it (the key parsed once per read, not per check)."""
+    if row is None:
+        return None
+    key = None if row[2] is not None else _parse_key(row[1])
+    return _Reader(row[0], key)
+
+
+async def _fetch_one(
+    connection: psycopg.AsyncConnection[Any], statement: str, params: dict[str, Any]
+) -> Any:
+    async with connection.cursor() as cursor:
+        await cursor.execute(statement, params, prepare=True)
+        return await cursor.fetchone()
 
 
 def _parse_key(public_key_hex: str) -> ed25519.Ed25519PublicKey | None:

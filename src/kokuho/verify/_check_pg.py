@@ -1,4 +1,4 @@
-"""The number check's look-up on PostgreSQL over psycopg's async API (資格確認, 番号による照会).
+"""The number and card checks' look-ups on PostgreSQL over psycopg's async API (資格確認).
 
 The statements of :mod:`kokuho.verify._check` (compiled from them, so the two paths ask the
 same questions) and the same decision, run on an async connection of the event loop serving
@@ -24,6 +24,7 @@ from sqlalchemy.sql import ClauseElement
 from kokuho.verify._check import (
     _BY_NUMBER,
     _BY_NUMBER_AND_BRANCH,
+    _BY_PERSON,
     _IN_FORCE_ELSEWHERE,
     _answer_for,
     _covers,
@@ -61,6 +62,7 @@ def _sql(statement: ClauseElement) -> tuple[str, dict[str, Any]]:
 _NUMBER, _ = _sql(_BY_NUMBER.add_columns(_CONSENTED))
 _NUMBER_AND_BRANCH, _ = _sql(_BY_NUMBER_AND_BRANCH.add_columns(_CONSENTED))
 _ELSEWHERE, _ELSEWHERE_CONSTANTS = _sql(_IN_FORCE_ELSEWHERE)
+_PERSON, _ = _sql(_BY_PERSON.add_columns(_CONSENTED))
 
 
 def _consents(value: Any) -> dict[ConsentCategory, dt.date]:
@@ -122,3 +124,28 @@ async def check_number_pg(
         elsewhere = await cursor.fetchone()
     validity = Validity.REPLACED if elsewhere is not None else Validity.INVALID
     return EligibilityAnswer(validity, day, [_answer_for(latest, False)], consented), person_id
+
+
+async def check_person_pg(
+    connection: psycopg.AsyncConnection[Any], person_id: int, day: dt.date, institution: str
+) -> EligibilityAnswer:
+    """:func:`kokuho.verify._check.check_person` (a card check's person) on an async
+    connection: the same answer, in one round trip (the consents ride on each row)."""
+    params = {"person": person_id, "day": day, "institution": institution}
+    async with connection.cursor(row_factory=namedtuple_row) as cursor:
+        await cursor.execute(_PERSON, params, prepare=True)
+        rows: list[Any] = await cursor.fetchall()
+    # From here on, _check.check_person's steps in the same order.
+    if not rows:
+        return EligibilityAnswer(Validity.NOT_FOUND, day)
+    consented = _consents(rows[0].consented)
+    show_limit = ConsentCategory.LIMIT in consented
+    in_force = [row for row in rows if _covers(row, day)]
+    if len(in_force) == 1:
+        answer = _answer_for(in_force[0], show_limit)
+        return EligibilityAnswer(Validity.VALID, day, [answer], consented)
+    if len(in_force) > 1:
+        results = [_answer_for(row, show_limit) for row in in_force]
+        return EligibilityAnswer(Validity.MULTIPLE, day, results, consented)
+    latest = _latest(rows, day)
+    return EligibilityAnswer(Validity.INVALID, day, [_answer_for(latest, False)], consented)

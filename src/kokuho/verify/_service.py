@@ -21,8 +21,7 @@ import sqlalchemy as sa
 from kokuho.ids import InsuredId
 from kokuho.store import AsyncReads, ReadRouter
 from kokuho.verify._access import AccessDenied, Principal
-from kokuho.verify._audit import PURPOSES, AuditRecord, AuditWriter, _sqlite_file
-from kokuho.verify._audit_loop import AlreadyClaimed
+from kokuho.verify._audit import PURPOSES, AuditRecord, AuditWriter
 from kokuho.verify._audit_spool import AuditSpool
 from kokuho.verify._cards import CardDesk
 from kokuho.verify._check import (
@@ -42,7 +41,8 @@ from kokuho.verify._model import (
     Purpose,
     Validity,
 )
-from kokuho.verify._pki import Attestation, CardRejected, Challenge, replay_claim
+from kokuho.verify._service_cards import CardChecks
+from kokuho.verify._service_cards import CheckResult as CheckResult  # the public name
 from kokuho.verify._sqlite_reads import SqliteReads, sqlite_reads_for
 from kokuho.verify._tables import bulk_jobs, consents, reference_numbers
 
@@ -61,13 +61,6 @@ class ConsentedDataProvider(Protocol):
 
 
 @dataclass(frozen=True)
-class CheckResult:
-    answer: EligibilityAnswer
-    patient: str | None  # opaque handle for follow-up calls by the same institution
-    audit_seq: int
-
-
-@dataclass(frozen=True)
 class BulkStatus:
     reception_number: str
     status: str  # processing | complete
@@ -75,15 +68,9 @@ class BulkStatus:
     answers: list[EligibilityAnswer] | None
 
 
-class _Unrecorded(Exception):
-    """A card refusal whose audit record the caller writes (on the event loop)."""
+class EligibilityService(CardChecks):
+    """The service's core; the card checks are :class:`CardChecks`' (``_service_cards``)."""
 
-    def __init__(self, denied: AccessDenied) -> None:
-        super().__init__(str(denied))
-        self.denied = denied
-
-
-class EligibilityService:
     def __init__(
         self, engine: sa.Engine, service_key: bytes, *, reads: ReadRouter | None = None,
         audit_spool: Path | None = None,
@@ -105,130 +92,6 @@ class EligibilityService:
         self.providers: dict[ConsentCategory, ConsentedDataProvider] = {}
         self.cards: CardDesk | None = None
         self._bulk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-check")
-
-    # -- My Number card (マイナ保険証) -------------------------------------------------------
-    def card_challenge(self, principal: Principal) -> Challenge:
-        """A single-use challenge for the card to sign in PIN mode (暗証番号)."""
-        institution = self._institution(principal, Purpose.CARE, "card_challenge")
-        try:
-            return self._desk().challenge(institution, dt.datetime.now(dt.UTC))
-        except AccessDenied as denied:  # the primary is down: no challenge can be recorded
-            self.refuse(principal, Purpose.CARE, "card_challenge", denied)
-            raise
-
-    def check_card(
-        self, principal: Principal, *, certificate_pem: bytes, day: dt.date, purpose: str,
-        challenge_id: str | None = None, signature: bytes | None = None,
-        attestation: Attestation | None = None,
-        consent_to: list[ConsentCategory] | None = None, consent_days: int = 1,
-    ) -> CheckResult:  # fmt: skip
-        """資格確認 by My Number card: PIN mode (a signed challenge) or face mode (a registered
-        reader's attestation). A card that fails any check is refused and logged."""
-        record, handle, answer = self._card_answer(
-            principal, certificate_pem, day, purpose, challenge_id, signature, attestation,
-            consent_to, consent_days,
-        )  # fmt: skip
-        return CheckResult(answer, handle, self.audit.write(record))
-
-    async def check_card_async(
-        self, principal: Principal, *, certificate_pem: bytes, day: dt.date, purpose: str,
-        challenge_id: str | None = None, signature: bytes | None = None,
-        attestation: Attestation | None = None,
-        consent_to: list[ConsentCategory] | None = None, consent_days: int = 1,
-    ) -> CheckResult:  # fmt: skip
-        """:meth:`check_card` for a route served on the event loop: the same decision and the
-        same audit record, committed before the answer is returned."""
-        # A face attestation's single-use claim goes into the audit record's own transaction
-        # on the loop (SQLite): the claim in its own transaction fought the loop's flush for
-        # the write lock, and its thread slept in SQLite's busy handler.
-        claim = None
-        if attestation is not None and self._claims_on_loop():
-            claim = replay_claim(attestation)
-        arguments = (principal, certificate_pem, day, purpose, challenge_id, signature,
-                     attestation, consent_to, consent_days, claim is None)  # fmt: skip
-        method = "check_card_face" if attestation is not None else "check_card_pin"
-        try:
-            if claim is not None and not consent_to:
-                # Without the claim (and no consent to write) a face check only computes
-                # and reads SQLite in this process, as a number check: no thread hand-off,
-                # and a card refusal is committed by the loop's flush too.
-                record, handle, answer = self._card_answer(*arguments, refuse=False)
-            else:
-                # In a thread: a PIN challenge's consumption or a consent is a write, which
-                # may wait for another process's write lock (SQLite's busy handler sleeps);
-                # on the loop that wait stalled every other request of the process.
-                record, handle, answer = await asyncio.to_thread(self._card_answer, *arguments)
-        except _Unrecorded as unrecorded:
-            await self.audit.write_async(
-                self._refusal(principal, purpose, method, unrecorded.denied)
-            )
-            raise unrecorded.denied from None
-        try:
-            return CheckResult(answer, handle, await self.audit.write_async(record, claim=claim))
-        except AlreadyClaimed:
-            rejected = CardRejected("attestation_replayed", "attestation was already used")
-            denied = AccessDenied(f"card_{rejected.reason_code}", str(rejected))
-            await self.audit.write_async(self._refusal(principal, purpose, method, denied))
-            raise denied from None
-
-    def _claims_on_loop(self) -> bool:
-        """Whether face claims can ride the audit flush: the card table and the audit log
-        are in the one SQLite file the loop's group commit writes."""
-        database = self.audit.loop_database
-        return (
-            database is not None
-            and self.cards is not None
-            and _sqlite_file(self.cards.engine) == database
-        )
-
-    def _card_answer(
-        self, principal: Principal, certificate_pem: bytes, day: dt.date, purpose: str,
-        challenge_id: str | None, signature: bytes | None, attestation: Attestation | None,
-        consent_to: list[ConsentCategory] | None, consent_days: int, claim: bool = True,
-        *, refuse: bool = True,
-    ) -> tuple[AuditRecord, str | None, EligibilityAnswer]:  # fmt: skip
-        """The card check's decision and its audit record, not yet written (refusals are).
-        ``claim=False``: a face attestation's single-use claim is the caller's to make.
-        ``refuse=False``: a refused card raises :class:`_Unrecorded`, its refusal the
-        caller's to write."""
-        method = "check_card_face" if attestation is not None else "check_card_pin"
-        institution = self._institution(principal, purpose, method)
-        now = dt.datetime.now(dt.UTC)
-        try:
-            if attestation is not None:
-                person = self._desk().person_by_face(
-                    institution, certificate_pem, attestation, now, claim=claim
-                )
-            elif challenge_id is not None and signature is not None:
-                person = self._desk().person_by_pin(
-                    institution, certificate_pem, challenge_id, signature, now
-                )
-            else:
-                raise CardRejected("malformed", "PIN mode needs challenge_id and signature")
-        except CardRejected as rejected:
-            denied = AccessDenied(f"card_{rejected.reason_code}", str(rejected))
-            if not refuse:
-                raise _Unrecorded(denied) from None
-            self.refuse(principal, purpose, method, denied)
-            raise denied from None
-        except AccessDenied as denied:  # the primary is down (``primary_unavailable``)
-            if not refuse:
-                raise _Unrecorded(denied) from None
-            self.refuse(principal, purpose, method, denied)
-            raise
-        if person is None:
-            # A genuine card with no insurance registration (保険証利用登録なし).
-            answer = EligibilityAnswer(Validity.NOT_FOUND, day)
-            record, handle = self._record(principal, institution, purpose, method, answer, None,
-                                          {"card": "unregistered"})  # fmt: skip
-            return record, handle, answer
-        return self._person_answer(principal, person, day, purpose, method, consent_to,
-                                   consent_days)  # fmt: skip
-
-    def _desk(self) -> CardDesk:
-        if self.cards is None:
-            raise AccessDenied("cards_not_configured", "card checks are not configured")
-        return self.cards
 
     def close(self) -> None:
         self._bulk.shutdown(wait=True)
