@@ -23,7 +23,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -216,16 +216,24 @@ def append(
         connection.execute(_SQLITE_LOCK)
     head = connection.execute(_HEAD).first()
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    rows = chain_rows(zip(records, details or [None] * len(records), strict=True), seq, prev)
+    bulk_insert(connection, audit_log, _COLUMNS, rows)
+    return list(range(seq + 1, seq + 1 + len(rows)))
+
+
+def chain_rows(
+    items: Iterable[tuple[AuditRecord, str | None]], seq: int, prev: str
+) -> list[tuple[Any, ...]]:
+    """The audit_log rows (in ``_COLUMNS`` order) of ``items`` appended after the chain's head
+    ``seq``/``prev``: each row's hash covers the one before (the three writers share this)."""
     rows = []
-    first = seq + 1
-    for record, detail in zip(records, details or [None] * len(records), strict=True):
+    for record, detail in items:
         seq += 1
         values = _values(record, detail)
         digest = record_hash(prev, seq, values)
         rows.append((seq, *values.values(), prev, digest))
         prev = digest
-    bulk_insert(connection, audit_log, _COLUMNS, rows)
-    return list(range(first, seq + 1))
+    return rows
 
 
 class AuditWriter:

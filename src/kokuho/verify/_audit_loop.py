@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 
 import kokuho.store  # noqa: F401  (its bulk module registers the datetime adapter SQLite stores)
-from kokuho.verify._audit import _COLUMNS, GENESIS, AuditRecord, _values, record_hash
+from kokuho.verify._audit import _COLUMNS, GENESIS, AuditRecord, chain_rows
 from kokuho.verify._tables import audit_log, card_replays
 
 _PURGE_SECONDS = 30.0  # how often forgotten claims are deleted (as _card_store does)
@@ -141,16 +141,9 @@ class LoopAuditBatcher:
         try:
             head = self._connection.execute(_HEAD).fetchone()
             seq, prev = (head[0], head[1]) if head else (0, GENESIS)
-            rows = []
             refused = self._claim(batch)
-            for item in batch:
-                if item in refused:
-                    continue
-                seq += 1
-                values = _values(item.record, item.detail)
-                digest = record_hash(prev, seq, values)
-                rows.append((seq, *values.values(), prev, digest))
-                prev = digest
+            winners = [(i.record, i.detail) for i in batch if i not in refused]
+            rows = chain_rows(winners, seq, prev)
             self._connection.executemany(_INSERT, rows)
             self._connection.execute("COMMIT")
         except Exception as error:  # whatever it was, no record of the batch is written
@@ -177,7 +170,7 @@ class LoopAuditBatcher:
             if item in refused:
                 item.future.set_exception(AlreadyClaimed(item.claim))
         settled = [item for item in batch if item not in refused]
-        first = seq - len(settled) + 1
+        first = seq + 1  # the winners follow the head read above, in order
         for offset, item in enumerate(settled):
             if not item.future.done():
                 item.future.set_result(first + offset)

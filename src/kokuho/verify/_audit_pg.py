@@ -40,7 +40,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from kokuho.verify._audit import _COLUMNS, _LOCK_ID, GENESIS, AuditRecord, _values, record_hash
+from kokuho.verify._audit import _COLUMNS, _LOCK_ID, GENESIS, AuditRecord, chain_rows
 from kokuho.verify._audit_loop import AlreadyClaimed, Claim
 from kokuho.verify._tables import audit_log, card_replays
 
@@ -190,15 +190,8 @@ class PgLoopAuditBatcher:
             seq, prev = (head[0], head[1]) if head else (0, GENESIS)
             first = seq + 1
             refused = await self._claim(cursor, batch)
-            rows = []
-            for item in batch:
-                if item in refused:
-                    continue
-                seq += 1
-                values = _values(item.record, item.detail)
-                digest = record_hash(prev, seq, values)
-                rows.append((seq, *values.values(), prev, digest))
-                prev = digest
+            winners = [(i.record, i.detail) for i in batch if i not in refused]
+            rows = chain_rows(winners, seq, prev)
             if rows:
                 await cursor.execute(
                     _INSERT, [list(column) for column in zip(*rows, strict=True)], prepare=True

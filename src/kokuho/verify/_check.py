@@ -235,6 +235,14 @@ def check_person(
         return EligibilityAnswer(Validity.NOT_FOUND, day)
     consented = active_consents(connection, person_id, institution, day)
     show_limit = limit_consent or ConsentCategory.LIMIT in consented
+    return person_decision(rows, day, consented, show_limit)
+
+
+def person_decision(
+    rows: Sequence[Any], day: dt.date, consented: dict[ConsentCategory, dt.date], show_limit: bool
+) -> EligibilityAnswer:
+    """:func:`check_person`'s decision over a person's coverage rows (at least one), shared
+    with the PostgreSQL loop's look-up (``_check_pg``)."""
     in_force = [row for row in rows if _covers(row, day)]
     if len(in_force) == 1:
         answer = _answer_for(in_force[0], show_limit)

@@ -30,6 +30,7 @@ from kokuho.verify._check import (
     _covers,
     _latest,
     c,
+    person_decision,
 )
 from kokuho.verify._model import ConsentCategory, EligibilityAnswer, NumberQuery, Validity
 from kokuho.verify._tables import consents
@@ -139,13 +140,4 @@ async def check_person_pg(
     if not rows:
         return EligibilityAnswer(Validity.NOT_FOUND, day)
     consented = _consents(rows[0].consented)
-    show_limit = ConsentCategory.LIMIT in consented
-    in_force = [row for row in rows if _covers(row, day)]
-    if len(in_force) == 1:
-        answer = _answer_for(in_force[0], show_limit)
-        return EligibilityAnswer(Validity.VALID, day, [answer], consented)
-    if len(in_force) > 1:
-        results = [_answer_for(row, show_limit) for row in in_force]
-        return EligibilityAnswer(Validity.MULTIPLE, day, results, consented)
-    latest = _latest(rows, day)
-    return EligibilityAnswer(Validity.INVALID, day, [_answer_for(latest, False)], consented)
+    return person_decision(rows, day, consented, ConsentCategory.LIMIT in consented)
