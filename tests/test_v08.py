@@ -429,6 +429,26 @@ def test_header_that_understates_the_size_cannot_inflate_past_it(tmp_path: Path)
     ]
 
 
+def test_entry_in_a_compression_method_zipfile_lacks_is_a_bad_entry(tmp_path: Path) -> None:
+    """Deflate64 (method 9): zipfile raises NotImplementedError, which the reader reports as
+    that entry's problem, naming it, like any other unreadable entry (no crash)."""
+    name = f"{ROOT}/DATA/h64.xml"
+    path = build(tmp_path, raw={name: b"<x/>" * 100})
+    data = bytearray(path.read_bytes())
+    local = data.index(b"PK\x03\x04")
+    while data[local + 30 : local + 30 + len(name)] != name.encode():
+        local = data.index(b"PK\x03\x04", local + 4)
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46 : central + 46 + len(name)] != name.encode():
+        central = data.index(b"PK\x01\x02", central + 4)
+    struct.pack_into("<H", data, local + 8, 9)
+    struct.pack_into("<H", data, central + 10, 9)
+    path.write_bytes(bytes(data))
+    bad = [p for p in rejected(path) if p.file == "DATA/h64.xml"]
+    assert len(bad) == 1
+    assert bad[0].reason.startswith("cannot be read: ") and bad[0].where == "zip entry"
+
+
 def test_too_many_entries_refuse_the_archive(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
