@@ -12,21 +12,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-try:  # run as a script (benchmarks/ on sys.path) or as a package
-    from benchmarks._checks_measure import Options, audit_count, audit_verify, card_bodies_needed
-    from benchmarks._checks_register import Register, card_body, write_card_files
-    from benchmarks._checks_servers import Server
-    from benchmarks._checks_wrk import finish_wrk, start_wrk
-except ImportError:
-    from _checks_measure import (  # type: ignore[no-redef]
-        Options,
-        audit_count,
-        audit_verify,
-        card_bodies_needed,
-    )
-    from _checks_register import Register, card_body, write_card_files  # type: ignore[no-redef]
-    from _checks_servers import Server  # type: ignore[no-redef]
-    from _checks_wrk import finish_wrk, start_wrk  # type: ignore[no-redef]
+from benchmarks._checks_measure import Options, audit_count, audit_verify, card_bodies_needed
+from benchmarks._checks_register import Register, card_body, write_card_files
+from benchmarks._checks_servers import Server
+from benchmarks._checks_wrk import finish_wrk, start_wrk
 
 
 def kill_test(reg: Register, workers: int, opts: Options, workdir: Path, rng: random.Random,

@@ -14,32 +14,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from benchmarks._checks_common import (
+    ATTESTATION_WINDOW_S,
+    BIN,
+    CHECK_ACTIONS,
+    HERE,
+    WRK_THREADS,
+    BenchError,
+)
+from benchmarks._checks_register import Register, write_card_files
+from benchmarks._checks_servers import CpuMeter, Server
+from benchmarks._checks_wrk import run_wrk
 from kokuho.verify import tables as v
-
-try:  # run as a script (benchmarks/ on sys.path) or as a package
-    from benchmarks._checks_common import (
-        ATTESTATION_WINDOW_S,
-        BIN,
-        CHECK_ACTIONS,
-        HERE,
-        WRK_THREADS,
-        BenchError,
-    )
-    from benchmarks._checks_register import Register, write_card_files
-    from benchmarks._checks_servers import CpuMeter, Server
-    from benchmarks._checks_wrk import run_wrk
-except ImportError:
-    from _checks_common import (  # type: ignore[no-redef]
-        ATTESTATION_WINDOW_S,
-        BIN,
-        CHECK_ACTIONS,
-        HERE,
-        WRK_THREADS,
-        BenchError,
-    )
-    from _checks_register import Register, write_card_files  # type: ignore[no-redef]
-    from _checks_servers import CpuMeter, Server  # type: ignore[no-redef]
-    from _checks_wrk import run_wrk  # type: ignore[no-redef]
 
 
 def audit_count(url: str) -> int:

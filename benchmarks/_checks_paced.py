@@ -20,24 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-try:  # run as a script (benchmarks/ on sys.path) or as a package
-    from benchmarks._checks_common import ATTESTATION_WINDOW_S, GOALS, WRK_THREADS, BenchError, log
-    from benchmarks._checks_measure import Options, app_for, audit_count, audit_verify
-    from benchmarks._checks_register import Register, write_card_files
-    from benchmarks._checks_servers import CpuMeter, Server
-    from benchmarks._checks_wrk import judge_paced, run_wrk
-except ImportError:
-    from _checks_common import (  # type: ignore[no-redef]
-        ATTESTATION_WINDOW_S,
-        GOALS,
-        WRK_THREADS,
-        BenchError,
-        log,
-    )
-    from _checks_measure import Options, app_for, audit_count, audit_verify  # type: ignore[no-redef]
-    from _checks_register import Register, write_card_files  # type: ignore[no-redef]
-    from _checks_servers import CpuMeter, Server  # type: ignore[no-redef]
-    from _checks_wrk import judge_paced, run_wrk  # type: ignore[no-redef]
+from benchmarks._checks_common import ATTESTATION_WINDOW_S, GOALS, WRK_THREADS, BenchError, log
+from benchmarks._checks_measure import Options, app_for, audit_count, audit_verify
+from benchmarks._checks_register import Register, write_card_files
+from benchmarks._checks_servers import CpuMeter, Server
+from benchmarks._checks_wrk import judge_paced, run_wrk
 
 KINDS = ("service", "constant")
 

@@ -21,6 +21,26 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from benchmarks._checks_common import (
+    INSTITUTION,
+    POSTGRES,
+    TERMINAL_ID,
+    UNKNOWN_SHARE,
+    WRK_THREADS,
+    BenchError,
+    log,
+)
+from benchmarks._fill import VALID_INSURERS, fill, member
+from benchmarks._register_cache import (
+    CacheKey,
+    database_url,
+    discard,
+    migration_head,
+    prepare,
+    reset,
+    snapshot,
+    write_ready,
+)
 from kokuho.config import Settings
 from kokuho.registry import tables as r
 from kokuho.store import bulk_insert, connect
@@ -34,49 +54,6 @@ from kokuho.verify import (
     register_terminal,
 )
 from kokuho.verify._cards import write_crl
-
-try:  # run as a script (benchmarks/ on sys.path) or as a package
-    from benchmarks._checks_common import (
-        INSTITUTION,
-        POSTGRES,
-        TERMINAL_ID,
-        UNKNOWN_SHARE,
-        WRK_THREADS,
-        BenchError,
-        log,
-    )
-    from benchmarks._fill import VALID_INSURERS, fill, member
-    from benchmarks._register_cache import (
-        CacheKey,
-        database_url,
-        discard,
-        migration_head,
-        prepare,
-        reset,
-        snapshot,
-        write_ready,
-    )
-except ImportError:
-    from _checks_common import (  # type: ignore[no-redef]
-        INSTITUTION,
-        POSTGRES,
-        TERMINAL_ID,
-        UNKNOWN_SHARE,
-        WRK_THREADS,
-        BenchError,
-        log,
-    )
-    from _fill import VALID_INSURERS, fill, member  # type: ignore[no-redef]
-    from _register_cache import (  # type: ignore[no-redef]
-        CacheKey,
-        database_url,
-        discard,
-        migration_head,
-        prepare,
-        reset,
-        snapshot,
-        write_ready,
-    )
 
 
 @dataclass

@@ -8,10 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-try:  # run as a script (benchmarks/ on sys.path) or as a package
-    from benchmarks._checks_common import GOALS
-except ImportError:
-    from _checks_common import GOALS  # type: ignore[no-redef]
+from benchmarks._checks_common import GOALS
 
 
 def versions() -> dict[str, str]:

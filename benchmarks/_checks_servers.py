@@ -15,10 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-try:  # run as a script (benchmarks/ on sys.path) or as a package
-    from benchmarks._checks_common import BIN, BenchError
-except ImportError:
-    from _checks_common import BIN, BenchError  # type: ignore[no-redef]
+from benchmarks._checks_common import BIN, BenchError
 
 
 def free_port() -> int:

@@ -7,11 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-try:  # run as a script (benchmarks/ on sys.path) or as a package
-    from benchmarks._checks_common import LUA, WRK_THREADS, BenchError
-except ImportError:
-    from _checks_common import LUA, WRK_THREADS, BenchError  # type: ignore[no-redef]
-
+from benchmarks._checks_common import LUA, WRK_THREADS, BenchError
 
 #: A paced run kept up with its offered rate when it achieved at least this share of it.
 KEPT_UP_SHARE = 0.97

@@ -57,74 +57,42 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-try:  # run as a script (benchmarks/ on sys.path) or as a package
-    from benchmarks._checks_common import (
-        BIN,
-        GOALS,
-        HERE,
-        UNKNOWN_SHARE,
-        WRK_THREADS,
-        BenchError,
-        log,
-    )
-    from benchmarks._checks_kill import kill_test
-    from benchmarks._checks_measure import Options, measure
-    from benchmarks._checks_paced import measure_paced, offered_rates
-    from benchmarks._checks_register import (
-        Register,
-        build_register,
-        card_body,
-        drop_schema,
-        generate,
-        release_register,
-        reused_register,
-        write_number_files,
-    )
-    from benchmarks._checks_report import (
-        flatness,
-        judge,
-        kill_line,
-        line,
-        print_summary,
-        summarise,
-        versions,
-    )
-    from benchmarks._checks_servers import Server, stack_flags
-    from benchmarks._checks_wrk import KEPT_UP_SHARE
-except ImportError:
-    from _checks_common import (  # type: ignore[no-redef]
-        BIN,
-        GOALS,
-        HERE,
-        UNKNOWN_SHARE,
-        WRK_THREADS,
-        BenchError,
-        log,
-    )
-    from _checks_kill import kill_test  # type: ignore[no-redef]
-    from _checks_measure import Options, measure  # type: ignore[no-redef]
-    from _checks_paced import measure_paced, offered_rates  # type: ignore[no-redef]
-    from _checks_register import (  # type: ignore[no-redef]
-        Register,
-        build_register,
-        card_body,
-        drop_schema,
-        generate,
-        release_register,
-        reused_register,
-        write_number_files,
-    )
-    from _checks_report import (  # type: ignore[no-redef]
-        flatness,
-        judge,
-        kill_line,
-        line,
-        print_summary,
-        summarise,
-        versions,
-    )
-    from _checks_servers import Server, stack_flags  # type: ignore[no-redef]
-    from _checks_wrk import KEPT_UP_SHARE  # type: ignore[no-redef]
+if not __package__:  # run as a script: the repository root makes `benchmarks` a package
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._checks_common import (
+    BIN,
+    GOALS,
+    HERE,
+    UNKNOWN_SHARE,
+    WRK_THREADS,
+    BenchError,
+    log,
+)
+from benchmarks._checks_kill import kill_test
+from benchmarks._checks_measure import Options, measure
+from benchmarks._checks_paced import measure_paced, offered_rates
+from benchmarks._checks_register import (
+    Register,
+    build_register,
+    card_body,
+    drop_schema,
+    generate,
+    release_register,
+    reused_register,
+    write_number_files,
+)
+from benchmarks._checks_report import (
+    flatness,
+    judge,
+    kill_line,
+    line,
+    print_summary,
+    summarise,
+    versions,
+)
+from benchmarks._checks_servers import Server, stack_flags
+from benchmarks._checks_wrk import KEPT_UP_SHARE
 
 __all__ = ["Register", "build_register", "card_body", "drop_schema", "generate", "main"]
 
