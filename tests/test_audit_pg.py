@@ -7,36 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
 
-from kokuho.verify._audit import AuditRecord, AuditWriter, verify_chain
+from kokuho.verify._audit import AuditWriter, verify_chain
 from kokuho.verify._tables import audit_log
 from tests.test_audit import _hold_the_chain, _poison
+from tests.test_audit_loop import ACTOR, _run, record
 
-T = TypeVar("T")
-ACTOR = "kc_0123456789abcdef"
 # PostgreSQL only: the database_url fixture's SQLite case does not apply.
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.parametrize("database_url", ["postgres"], indirect=True),
 ]
-
-
-def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(main())).result()
-
-
-def record(number: str, actor: str = ACTOR) -> AuditRecord:
-    return AuditRecord(
-        actor=actor, institution_code="3710112347", purpose="care", action="check_number",
-        outcome="1", person_id=7, detail={"asked": {"number": number}},
-    )  # fmt: skip
 
 
 def _actors(engine: sa.Engine) -> list[str]:
