@@ -6,7 +6,6 @@ Every method takes the authenticated :class:`Principal` and a purpose, refuses w
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import secrets
@@ -162,17 +161,14 @@ class EligibilityService(CardChecks):
         """:meth:`check_number` for a route served on the event loop: the same decision and
         the same audit record, committed before the answer is returned, without a thread."""
         institution = self._institution(principal, purpose, "check_number")
-        if self.engine.dialect.name == "sqlite":
-            # A few indexed reads in this process: cheaper than a hand-off to a thread.
-            answer, person_id = self._number_answer(query, institution)
-        elif self._async_reads is not None:
-            # On the loop over psycopg's async API, where the router sends the read.
+        if self._async_reads is not None:
+            # PostgreSQL: on the loop over psycopg's async API, where the router sends the read.
             answer, person_id = await self._async_reads.run(
                 lambda connection: check_number_pg(connection, query, institution)
             )
         else:
-            # Round trips to a server: the loop serves other requests while they travel.
-            answer, person_id = await asyncio.to_thread(self._number_answer, query, institution)
+            # SQLite: a few indexed reads in this process, cheaper than a hand-off to a thread.
+            answer, person_id = self._number_answer(query, institution)
         record, handle = self._record(principal, institution, purpose, "check_number", answer,
                                       person_id, {"insurer": query.insurer,
                                                   "number": query.number})  # fmt: skip
