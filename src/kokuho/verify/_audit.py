@@ -257,7 +257,7 @@ class AuditWriter:
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         # Requests served on an event loop commit on that loop (verify/_audit_loop.py) when
         # the chain is a SQLite file and nothing is spooled; otherwise through this thread.
-        self._loop_database = _sqlite_file(engine) if spool is None else None
+        self._loop_database = sqlite_file(engine) if spool is None else None
         self._batchers: dict[asyncio.AbstractEventLoop, LoopAuditBatcher] = {}
         # On PostgreSQL they commit on the loop over psycopg's async API (verify/_audit_pg.py).
         on_pg_loop = spool is None and engine.dialect.name == "postgresql"
@@ -463,7 +463,7 @@ class AuditWriter:
             self._spool.close()
 
 
-def _sqlite_file(engine: sa.Engine) -> str | None:
+def sqlite_file(engine: sa.Engine) -> str | None:
     """The SQLite database file behind ``engine`` (None for another database or memory)."""
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":

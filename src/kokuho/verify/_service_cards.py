@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from kokuho.store import AsyncReads
 from kokuho.verify._access import AccessDenied, Principal
-from kokuho.verify._audit import AuditRecord, AuditWriter, _sqlite_file
+from kokuho.verify._audit import AuditRecord, AuditWriter, sqlite_file
 from kokuho.verify._audit_loop import AlreadyClaimed, Claim
 from kokuho.verify._cards import CardDesk
 from kokuho.verify._check_pg import check_person_pg
@@ -164,7 +164,7 @@ class CardChecks:
         return (
             database is not None
             and self.cards is not None
-            and _sqlite_file(self.cards.engine) == database
+            and sqlite_file(self.cards.engine) == database
         )
 
     def _face_on_pg_loop(self) -> bool:

@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kokuho.store import ReadRouter
+from kokuho.verify._audit import sqlite_file
 
 _Processor = Callable[[Any], Any] | None
 
@@ -45,10 +46,8 @@ class _Prepared:
 def sqlite_reads_for(engine: sa.Engine, reads: ReadRouter) -> SqliteReads | None:
     """Plain reads for ``engine`` when it is a SQLite file read through a router with no
     replicas (the only kind SQLite has); None when reads must go through the router."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return None
-    if database.startswith("file:") or reads.primary is not engine or reads.status():
+    database = sqlite_file(engine)
+    if database is None or reads.primary is not engine or reads.status():
         return None
     return SqliteReads(engine, database)
 
