@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -44,6 +43,7 @@ from tests.feedfiles import (
     write_csv,
     write_insurers,
 )
+from tests.test_audit_loop import _run
 
 CLINIC = "3710112347"
 D = dt.date.fromisoformat
@@ -315,7 +315,8 @@ def test_a_number_check_on_the_loop_takes_no_pooled_connection(
     who = clinic(engine)
     checkouts: list[object] = []
     sa.event.listen(engine, "checkout", lambda *args: checkouts.append(args))
-    result = asyncio.run(service.check_number_async(who, query(), "care"))
+    # In a thread of its own: a loop another test left set in this thread cannot interfere.
+    result = _run(lambda: service.check_number_async(who, query(), "care"))
     assert result.answer.validity == Validity.VALID and result.audit_seq == 1
     assert checkouts == []
 
