@@ -5,7 +5,11 @@
 
 Import: the synthetic prefecture (`kokuho.synth`) at --import-persons, every change file loaded
 through `import_feed` (runs of files in one transaction); baseline in the same run: reading and
-splitting the same bytes with the csv module. --compare-per-file also loads the feed file by
+splitting the same bytes with the csv module; and the storage floor: the rows the import wrote
+(persons, coverages, terms, applied events, files) written again into an empty database of the
+same schema, in one transaction, through the import's own bulk writer (executemany on SQLite,
+COPY on PostgreSQL): no parsing, no look-ups, no decisions, so no import of this schema can be
+faster on the machine (ratio_to_storage_floor). --compare-per-file also loads the feed file by
 file through `import_changes` into a second database first, in the same run (ratio_to_per_file).
 Look-up: registers of 1 M and 10 M persons written in bulk, then random point look-ups by
 insured-number tuple (the indexed query the eligibility check uses, and the full `show`),
@@ -137,11 +141,16 @@ def bench_import(
                 "persons_stored": stored,
                 "bytes_per_person": round(_size_bytes(engine, url, name) / stored),
             }
+            if way == "feed":
+                run.update(_storage_floor(engine, backend, workdir, data, applied))
             engine.dispose()
             if way == "feed":
                 result[backend] = {**result.get(backend, {}), **run}
             else:
                 result[backend] = {"per_file_import_changes": run}
+        result[backend]["ratio_to_storage_floor"] = round(
+            result[backend]["records_per_s"] / result[backend]["storage_floor_records_per_s"], 3
+        )
         if compare:
             old = result[backend]["per_file_import_changes"]
             result[backend]["ratio_to_per_file"] = round(
@@ -149,6 +158,38 @@ def bench_import(
             )
         print(f"import {backend}: {result[backend]}", flush=True)
     return result
+
+
+#: The import's tables in the order their foreign keys allow.
+_WRITTEN = ("feed_files", "persons", "coverages", "coverage_terms", "feed_events")
+
+
+def _storage_floor(
+    imported: sa.Engine, backend: str, workdir: Path, data: Path, applied: int
+) -> dict[str, Any]:
+    """The rows ``imported`` holds, written again into an empty schema (see the docstring)."""
+    from kokuho.store import bulk_insert, metadata
+
+    tables = {name: metadata.tables[name] for name in _WRITTEN}
+    with imported.connect() as connection:
+        rows = {
+            name: [tuple(row) for row in connection.execute(sa.select(table))]
+            for name, table in tables.items()
+        }
+    _, floor = _database(backend, "bench_import_floor", workdir)
+    load_insurers(floor, data / "insurers.csv")
+    started, cpu = time.perf_counter(), time.process_time()
+    with floor.begin() as connection:
+        for name, table in tables.items():
+            bulk_insert(connection, table, [c.name for c in table.columns], rows[name])
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    floor.dispose()
+    return {
+        "storage_floor_seconds": round(seconds, 2),
+        "storage_floor_client_cpu_seconds": round(cpu, 2),
+        "storage_floor_records_per_s": round(applied / seconds),
+        "storage_floor_rows_written": sum(len(r) for r in rows.values()),
+    }
 
 
 def _month(path: Path) -> str:
