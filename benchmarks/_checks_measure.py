@@ -72,10 +72,12 @@ class Options:
 
 
 def app_for(kind: str) -> list[str]:
-    """uvicorn's app arguments for "service" (the real one) or "constant" (the baseline)."""
+    """uvicorn's app arguments for "service" (the real one), "constant" (the baseline) or
+    "constant_db" (the baseline after one round trip to the service's database)."""
     if kind == "service":
         return ["kokuho.web:create_app", "--factory"]
-    return ["constant_app:create_app", "--factory", "--app-dir", str(HERE)]
+    factory = "create_db_app" if kind == "constant_db" else "create_app"
+    return [f"constant_app:{factory}", "--factory", "--app-dir", str(HERE)]
 
 
 def card_bodies_needed(rps: float, share: float, seconds: float) -> int:

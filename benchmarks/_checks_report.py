@@ -27,11 +27,30 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
     return round(float(statistics.median(run[key] for run in runs)), 2)
 
 
-def summarise(service: list[dict[str, Any]], constant: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(
+    service: list[dict[str, Any]],
+    constant: list[dict[str, Any]],
+    constant_db: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     rps, constant_rps = _median(service, "rps"), _median(constant, "rps")
     ms = statistics.median(run["cpu"]["server_ms_per_request"] for run in service)
     constant_ms = statistics.median(run["cpu"]["server_ms_per_request"] for run in constant)
+    db: dict[str, Any] = {}
+    if constant_db:
+        db_rps = _median(constant_db, "rps")
+        db_ms = statistics.median(run["cpu"]["server_ms_per_request"] for run in constant_db)
+        db = {
+            "constant_db_rps": db_rps,
+            "constant_db_p50_ms": _median(constant_db, "p50_ms"),
+            "constant_db_p99_ms": _median(constant_db, "p99_ms"),
+            "constant_db_ms_per_request": db_ms,
+            "constant_db_ratio_to_constant": round(db_rps / constant_rps, 3)
+            if constant_rps else None,
+            "ratio_to_constant_db": round(rps / db_rps, 3) if db_rps else None,
+            "constant_db_runs": constant_db,
+        }  # fmt: skip
     return {
+        **db,
         "rps": rps,
         "p50_ms": _median(service, "p50_ms"),
         "p99_ms": _median(service, "p99_ms"),
@@ -130,6 +149,11 @@ def print_summary(results: dict[str, Any], out: Path) -> None:
                   f"{run['server_ms_per_request']:>6.2f} {run['constant_ms_per_request']:>8.2f} "
                   f"{run['cpu_ratio'] or 0:>9.1%} {run['other_cores']:>6.2f}  "
                   f"{'all met' if not missed else 'missed: ' + ', '.join(missed)}")  # fmt: skip
+            if "constant_db_rps" in run:
+                print(f"{'':>11} {w:>2} constant after SELECT 1: {run['constant_db_rps']:,.0f} "
+                      f"req/s ({run['constant_db_ratio_to_constant']:.1%} of the constant, "
+                      f"{run['constant_db_ms_per_request']:.2f} ms/req); the service is "
+                      f"{run['ratio_to_constant_db']:.1%} of it")  # fmt: skip
     if "flatness_p50_ratio" in results:
         print(f"p50 flatness {results['flatness_sizes'][0]:,} → {results['flatness_sizes'][1]:,}:"
               f" {results['flatness_p50_ratio']}")  # fmt: skip

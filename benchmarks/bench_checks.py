@@ -17,6 +17,9 @@ persons with a verified My Number link and an issued card. Then, for each worker
   must hold a record for every 2xx answer and ``kokuho audit verify`` must say OK;
 * the same stack answering a constant (``constant_app.py``), same flags, same wrk run, back
   to back: ratio = service rps / constant rps.
+* on PostgreSQL (``--db-baseline``), the constant again after one ``SELECT 1`` on the service's
+  database per request (``constant_app:create_db_app``): the ceiling of any check that reads
+  that database once, with the database server on the same cores; ratio_to_constant_db.
 * with ``--rate`` / ``--rate-share``: paced runs (``_checks_paced``), open loop at fixed offered
   rates below saturation (absolute, or shares of the constant's req/s just measured), service
   and constant back to back at each rate: achieved rate, p50/p90/p99/max of both, and whether
@@ -154,8 +157,14 @@ def main() -> int:
     parser.add_argument("--rate-share", default="",
                         help="paced runs at these shares of the constant's closed-loop req/s "
                         "of the same run, e.g. 0.25,0.5")  # fmt: skip
+    parser.add_argument("--db-baseline", choices=["auto", "on", "off"], default="auto",
+                        help="also measure the constant after one SELECT 1 on the service's "
+                        "database (constant_app:create_db_app); auto: on PostgreSQL")  # fmt: skip
     parser.add_argument("--out", type=Path, default=HERE / "out" / "checks.json")
     args = parser.parse_args()
+    db_baseline = args.db_baseline == "on" or (
+        args.db_baseline == "auto" and args.backend == "postgres"
+    )
 
     sizes = [int(s) for s in args.persons.split(",") if s.strip()]
     workers = [int(w) for w in str(args.workers).split(",") if w.strip()]
@@ -213,6 +222,7 @@ def main() -> int:
             "connections": args.connections,
             "wrk_threads": WRK_THREADS,
             "workers": workers,
+            "db_baseline": db_baseline,
             "card_share": args.card_share,
             "cards": args.cards,
             "number_bodies": args.number_bodies,
@@ -256,7 +266,7 @@ def main() -> int:
                     "by_workers": {},
                 }
                 for w in workers:
-                    service_runs, constant_runs = [], []
+                    service_runs, constant_runs, db_runs = [], [], []
                     for _ in range(args.rounds):
                         log(f"{persons:,} persons, {w} worker(s): service")
                         service_runs.append(measure("service", reg, w, opts, workdir, rng))
@@ -264,7 +274,11 @@ def main() -> int:
                         log(f"{persons:,} persons, {w} worker(s): constant baseline")
                         constant_runs.append(measure("constant", reg, w, opts, workdir, rng))
                         log(line("constant", constant_runs[-1]))
-                    summary = summarise(service_runs, constant_runs)
+                        if db_baseline:
+                            log(f"{persons:,} persons, {w} worker(s): constant after SELECT 1")
+                            db_runs.append(measure("constant_db", reg, w, opts, workdir, rng))
+                            log(line("constant_db", db_runs[-1]))
+                    summary = summarise(service_runs, constant_runs, db_runs)
                     entry["by_workers"][str(w)] = summary
                     if rates or shares:
                         offered = offered_rates(rates, shares, summary["constant_rps"])
