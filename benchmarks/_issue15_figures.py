@@ -74,6 +74,12 @@ def _checks(name: str, result: dict[str, Any]) -> list[Figure]:
                               run.get("cpu_ratio") or 0.0,
                               f"{run['server_ms_per_request']} ms vs "
                               f"{run['constant_ms_per_request']} ms a request"))  # fmt: skip
+            if run.get("ratio_to_constant_db") is not None:
+                out.append(Figure(name, f"{where}: checks/s ÷ constant after SELECT 1",
+                                  run["ratio_to_constant_db"],
+                                  f"{run['constant_db_rps']:,.0f} req/s, "
+                                  f"{run['constant_db_ratio_to_constant']:.1%} of the constant")
+                           )  # fmt: skip
             for paced in run.get("paced", []):
                 out.append(_paced_p99(name, where, paced, goals))
             audited = bool(run.get("audit_ok")) and run.get("non_2xx", 1) == 0
@@ -120,6 +126,11 @@ def _register(name: str, result: dict[str, Any]) -> list[Figure]:
             out.append(judged(name, f"{backend}, {found['persons']:,} persons: records/s",
                               run["records_per_s"], goal, kind,
                               f"{csv} (÷ {run['ratio_to_csv_baseline']})"))  # fmt: skip
+            if "storage_floor_records_per_s" in run:
+                floor = (f"floor {run['storage_floor_records_per_s']:,} records/s (the written "
+                         f"rows alone, {run['storage_floor_seconds']} s)")  # fmt: skip
+                out.append(Figure(name, f"{backend}: records/s ÷ storage floor",
+                                  run["ratio_to_storage_floor"], floor))  # fmt: skip
     return out
 
 
