@@ -278,3 +278,24 @@ def test_reset_leaves_a_table_the_snapshot_did_not_count(tmp_path: Path) -> None
     assert cache.reset(engine, pristine) == {}
     assert _count(engine, v.card_replays) == 1
     engine.dispose()
+
+
+def test_the_new_baselines_are_listed_beside_the_goals_they_explain() -> None:
+    """The storage floor and the constant after SELECT 1 are information, never a verdict."""
+    register = {"import": {"persons": 100_000, "baseline_rows_per_s": 800_000, "sqlite": {
+        "records_per_s": 30_000, "ratio_to_csv_baseline": 0.04, "storage_floor_seconds": 1.7,
+        "storage_floor_records_per_s": 100_000, "ratio_to_storage_floor": 0.3}}}  # fmt: skip
+    figures = {f.figure: f for f in extract("register_import", register)}
+    assert figures["sqlite, 100,000 persons: records/s"].met is False
+    floor = figures["sqlite: records/s ÷ storage floor"]
+    assert floor.value == 0.3 and floor.met is None and "100,000 records/s" in floor.baseline
+    run = {"rps": 1500.0, "p50_ms": 9.0, "p99_ms": 30.0, "non_2xx": 0, "audit_ok": True,
+           "constant_rps": 6000.0, "constant_p99_ms": 4.0, "ratio": 0.25, "cpu_ratio": 0.4,
+           "server_ms_per_request": 0.8, "constant_ms_per_request": 0.3,
+           "constant_db_rps": 5000.0, "constant_db_ratio_to_constant": 0.833,
+           "ratio_to_constant_db": 0.3}  # fmt: skip
+    checks = {"goals": {"ratio": 0.5}, "sizes": [{"persons": 1000, "by_workers": {"2": run}}]}
+    by_name = {f.figure.split(": ")[-1]: f for f in extract("checks_postgres", checks)}
+    db = by_name["checks/s ÷ constant after SELECT 1"]
+    assert db.value == 0.3 and db.met is None and "83.3% of the constant" in db.baseline
+    assert by_name["checks/s ÷ constant req/s"].met is False
