@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import operator
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from kokuho.ids import MAX_SYMBOL_LENGTH, InsuredId, InsurerNumber, InvalidIdentifier
@@ -161,12 +162,14 @@ class Layout:
         }
         order = sorted(range(width), key=header.__getitem__)
         self.prefixes = tuple(f"{header[index]}=" for index in order)
-        self.order = order
+        # The row's fields in the digest's order (a tuple even for a single column).
+        self.sorted: Callable[[list[str]], Sequence[str]] = (
+            operator.itemgetter(*order) if width > 1 else lambda row: tuple(row[:width])
+        )
 
     def event(self, line: int, fields: list[str]) -> Event | None:
         """The Event of a well-formed row (its fields), or None: parse_event answers then."""
-        row = [value.strip() for value in fields]
-        row.append("")  # the columns the header lacks
+        row = [*map(str.strip, fields), ""]  # "": the columns the header lacks
         event_id = row[self.event_id]
         kind = _KINDS.get(row[self.kind])
         effective = _date(row[self.effective])
@@ -228,10 +231,8 @@ class Layout:
         for index in unused:
             if row[index]:
                 return None
-        canonical = "\x1f".join(
-            [prefix + value for prefix, index in zip(self.prefixes, self.order, strict=True)
-             if (value := row[index])]
-        )  # fmt: skip
+        fields_sorted = zip(self.prefixes, self.sorted(row), strict=True)
+        canonical = "\x1f".join([prefix + value for prefix, value in fields_sorted if value])
         digest = hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
         return Event(
             line, event_id, kind, effective, InsuredId(insurer, symbol, number, branch), digest,
