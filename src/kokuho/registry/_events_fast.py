@@ -4,9 +4,10 @@
 rows it recognises, and None for every other row: the caller then parses that row with
 :func:`parse_event`, so an error names the same line, field and reason as before. It is
 faster because what :func:`parse_event` recomputes per row is computed once per file or per
-value here: the sorted column order of the digest, the set of columns each kind uses, the
-insurer numbers and dates (a feed repeats a few hundred of each), and the insured-number
-parts already in normal form, which need no Unicode normalisation.
+value here: each column's place in the header and the sorted column order of the digest
+(:class:`Layout`, per header: a row is its list of fields, no dict), the columns each kind
+leaves empty, the insurer numbers and dates (a feed repeats a few hundred of each), and the
+insured-number parts already in normal form, which need no Unicode normalisation.
 """
 
 from __future__ import annotations

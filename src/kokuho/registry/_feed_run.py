@@ -9,6 +9,9 @@ files before it are committed and the files after it are not read. The transacti
 committed every ``commit_files`` files or ``commit_rows`` rows: a crash (kill -9) loses at most
 the uncommitted run, which the next import applies again (every event is found by its id, so
 files already committed count as duplicates and change nothing).
+
+A list of files is read ahead by a forked child where a CPU is idle (``_feed_ahead``): the
+same reports, events and errors, read on the other CPU while this process applies.
 """
 
 from __future__ import annotations
