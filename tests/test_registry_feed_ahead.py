@@ -11,6 +11,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from kokuho.registry import _feed_ahead
+from kokuho.registry import _feed_ahead, import_feed
 from kokuho.registry._feed_read import read_events
 from tests.feedfiles import acquire, change, lose, write_changes
 from tests.test_registry_import_fast import _Feed, _tables, _write, two_registers
@@ -36,7 +37,8 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """Read-ahead on for every run of two files or more, busy machine or not; the pids of the
     children started."""
     monkeypatch.setattr(_feed_ahead, "READ_AHEAD_MIN_FILES", 2)
-    monkeypatch.setattr(_feed_ahead, "REQUIRE_IDLE_CPU", False)
+    # Whatever the runner (one CPU, a thread an earlier test left): these tests want the child.
+    monkeypatch.setattr(_feed_ahead, "_may_fork", lambda: True)
     started: list[int] = []
     real = _feed_ahead.Reader._fork
 
@@ -47,8 +49,9 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     monkeypatch.setattr(_feed_ahead.Reader, "_fork", fork)
     yield started
     for pid in started:  # every child was waited for: none is left
-        with pytest.raises(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
+        if pid:
+            with pytest.raises(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
 
 @pytest.mark.parametrize("seed", [4, 5])
@@ -131,6 +134,58 @@ def test_a_failing_child_is_replaced_by_reading_in_process(
     assert _tables(as_run) == _tables(one_by_one)
 
 
+_real_may_fork = _feed_ahead._may_fork
+
+
+def test_the_child_is_made_only_where_it_pays(
+    two_registers: tuple[sa.Engine, sa.Engine],
+    tmp_path: Path,
+    forks: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, engine = two_registers
+    files = [_month(tmp_path, month) for month in range(4)]
+    list(import_feed(engine, files))  # enough files, the decision stood in for
+    assert len(forks) == 1
+    monkeypatch.setattr(_feed_ahead, "_may_fork", _real_may_fork)
+    monkeypatch.setattr(_feed_ahead, "REQUIRE_IDLE_CPU", True)
+    monkeypatch.setattr(os, "getloadavg", lambda: (64.0, 64.0, 64.0))  # no idle CPU
+    assert list(import_feed(engine, files)) and len(forks) == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # another thread could hold a lock
+    other.start()
+    try:
+        assert list(import_feed(engine, files)) and len(forks) == 1
+    finally:
+        stop.set()
+        other.join()
+    monkeypatch.setattr(_feed_ahead, "READ_AHEAD_MIN_FILES", 5)  # a short run
+    assert list(import_feed(engine, files)) and len(forks) == 1
+    monkeypatch.setattr(_feed_ahead, "READ_AHEAD_MIN_FILES", 2)
+    monkeypatch.setattr(_feed_ahead, "_may_fork", lambda: True)
+    assert list(import_feed(engine, iter(files))) and len(forks) == 1  # not a list
+
+
+def test_a_refused_fork_reads_in_process(
+    two_registers: tuple[sa.Engine, sa.Engine],
+    tmp_path: Path,
+    forks: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    one_by_one, as_run = two_registers
+    files = [_month(tmp_path, month) for month in range(4)]
+
+    def refused() -> int:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(os, "fork", refused)
+    expected = _one_by_one(one_by_one, files, False)
+    assert _as_run(as_run, files, False, 2) == expected
+    assert forks == [0]  # asked, none made
+    assert _tables(as_run) == _tables(one_by_one)
+
+
 _KILLED_RUN = """
 import os, signal, sys, json
 from pathlib import Path
@@ -140,7 +195,7 @@ from kokuho.store import connect
 
 url, names = sys.argv[1], json.loads(sys.argv[2])
 _feed_ahead.READ_AHEAD_MIN_FILES = 2
-_feed_ahead.REQUIRE_IDLE_CPU = False
+_feed_ahead._may_fork = lambda: True  # one CPU or a busy one: this test wants the child
 real_fork, real_write, calls = _feed_ahead.Reader._fork, feed.write, [0]
 
 def fork(self, paths):
