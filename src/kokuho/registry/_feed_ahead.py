@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import io
+import operator
 import os
 import pickle
 import signal
@@ -60,14 +62,15 @@ _PR_SET_PDEATHSIG: Final = 1
 _F_SETPIPE_SZ: Final = 1031  # Linux: a pipe of 1 MiB holds a small file's whole frame
 
 
+#: An Event's fields in the order of its constructor's arguments (all of them, whatever is
+#: added later).
+_EVENT_FIELDS: Final = operator.attrgetter(*(f.name for f in dataclasses.fields(Event)))
+
+
 def _event_args(event: Event) -> tuple[type[Event], tuple[Any, ...]]:
     # An Event crosses as its constructor's arguments: pickle builds it again in C, where the
     # dataclass's own __reduce_ex__ would run __setstate__ in Python for every event.
-    return Event, (
-        event.line, event.event_id, event.kind, event.effective, event.insured, event.digest,
-        event.person, event.birth_date, event.sex, event.relationship, event.card_class,
-        event.terms, event.loss_reason, event.decided_on, event.key,
-    )  # fmt: skip
+    return Event, _EVENT_FIELDS(event)
 
 
 def _insured_args(insured: InsuredId) -> tuple[type[InsuredId], tuple[str, str, str, str]]:
