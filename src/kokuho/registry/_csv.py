@@ -4,6 +4,7 @@ import codecs
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, TextIO
 
 from kokuho.registry._errors import FileRejected, RowError
 
@@ -20,36 +21,67 @@ def read_rows(
 
     A row with the wrong number of fields comes as ``{"__width__": reason}``.
     """
+    header, records = read_records(path, required=required, allowed=allowed)
+    for line, record in records:
+        if isinstance(record, str):
+            yield line, {"__width__": record}
+        else:
+            yield line, dict(zip(header, record, strict=True))
+
+
+def read_records(
+    path: Path, *, required: frozenset[str], allowed: frozenset[str]
+) -> tuple[list[str], Iterator[tuple[int, list[str] | str]]]:
+    """The header of a CSV file as :func:`read_rows` checks it (raises FileRejected now), and
+    its rows as ``(line, fields)``, a field per column of the header, or ``(line, reason)``
+    for a row of another width. For a reader that takes the fields by position: a dict per
+    row costs more than the parse of the row's fields."""
     name = str(path)
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as error:
         raise FileRejected([RowError(name, 0, "", f"cannot open: {error.strerror}")]) from None
     nul = [False]
-    with handle:
+    try:
         reader = csv.reader(_watch(handle, nul))
-        try:
-            header = [column.strip() for column in next(reader)]
-        except StopIteration:
-            raise FileRejected([RowError(name, 0, "", "the file is empty")]) from None
-        except UnicodeDecodeError:
-            raise FileRejected([_not_utf8(path)]) from None
-        _refuse_nul(name, 1, header, header)
-        problems = [
-            RowError(name, 1, column, "unknown column")
-            for column in header
-            if column not in allowed
-        ]
-        problems += [
-            RowError(name, 1, column, "required column is missing")
-            for column in sorted(required - set(header))
-        ]
-        if len(set(header)) != len(header):
-            problems.append(RowError(name, 1, "", "a column is named twice"))
-        if problems:
-            raise FileRejected(problems)
+        header = _header(path, reader, required, allowed)
+    except BaseException:
+        handle.close()
+        raise
+    return header, _records(path, handle, reader, header, nul)
+
+
+def _header(
+    path: Path, reader: Any, required: frozenset[str], allowed: frozenset[str]
+) -> list[str]:
+    name = str(path)
+    try:
+        header = [column.strip() for column in next(reader)]
+    except StopIteration:
+        raise FileRejected([RowError(name, 0, "", "the file is empty")]) from None
+    except UnicodeDecodeError:
+        raise FileRejected([_not_utf8(path)]) from None
+    _refuse_nul(name, 1, header, header)
+    problems = [
+        RowError(name, 1, column, "unknown column") for column in header if column not in allowed
+    ]
+    problems += [
+        RowError(name, 1, column, "required column is missing")
+        for column in sorted(required - set(header))
+    ]
+    if len(set(header)) != len(header):
+        problems.append(RowError(name, 1, "", "a column is named twice"))
+    if problems:
+        raise FileRejected(problems)
+    return header
+
+
+def _records(
+    path: Path, handle: TextIO, reader: Any, header: list[str], nul: list[bool]
+) -> Iterator[tuple[int, list[str] | str]]:
+    name = str(path)
+    with handle:
         width = len(header)
-        line = 1
         try:
             for record in reader:
                 line = reader.line_num
@@ -58,9 +90,9 @@ def read_rows(
                 if not record or (len(record) == 1 and not record[0].strip()):
                     continue
                 if len(record) != width:
-                    yield line, {"__width__": f"has {len(record)} fields, the header has {width}"}
+                    yield line, f"has {len(record)} fields, the header has {width}"
                     continue
-                yield line, dict(zip(header, record, strict=True))
+                yield line, record
         except UnicodeDecodeError:
             # The decoder reads ahead in 8 KiB chunks: its error does not say which line.
             raise FileRejected([_not_utf8(path)]) from None

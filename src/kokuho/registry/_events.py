@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -68,6 +69,9 @@ class Event:
     #: 資格決定日/確認日 of an ``acquire`` (when the insurer or 年金機構 confirmed the 資格取得):
     #: far after ``effective`` for a retroactive enrolment (国保法 §110-2(2), docs/boundary.md).
     decided_on: dt.date | None = None
+    #: The match key of an ``acquire``'s five items when the reader computed it (the
+    #: read-ahead child does, on its own CPU); None: the apply computes it.
+    key: str | None = dataclasses.field(default=None, compare=False)
 
 
 def parse_date(field: str, raw: str) -> dt.date:

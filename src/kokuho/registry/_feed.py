@@ -162,7 +162,7 @@ class _Import:
                 period.stored_terms.add(row.effective_from)
         self._load_persons("person_id", list({p.person_id for p in by_id.values()}))
         self.keys = {
-            event.line: match_key(**_five(event))
+            event.line: event.key or match_key(**_five(event))
             for event in events
             if event.kind == "acquire" and event.insured not in self.periods
         }

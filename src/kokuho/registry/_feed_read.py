@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kokuho.registry._csv import read_rows
+from kokuho.registry._csv import read_records
 from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import COLUMNS, REQUIRED, Event, FieldError, parse_event
-from kokuho.registry._events_fast import fast_event
+from kokuho.registry._events_fast import layout
 
 
 @dataclass
@@ -61,21 +61,20 @@ def read_events(
     name = str(path)
     report = ImportReport(file=name, sha256=_sha256(path))
     events: list[Event] = []
-    order: list[str] | None = None
-    for line, row in read_rows(path, required=REQUIRED, allowed=COLUMNS):
+    header, records = read_records(path, required=REQUIRED, allowed=COLUMNS)
+    fast = None if slow else layout(header)
+    for line, record in records:
         report.rows += 1
-        if "__width__" in row:
-            report.errors.append(RowError(name, line, "", row["__width__"]))
+        if isinstance(record, str):
+            report.errors.append(RowError(name, line, "", record))
             continue
-        if not slow:
-            if order is None:
-                order = sorted(row)  # every row of a file has the header's columns
-            event = fast_event(line, row, order)
+        if fast is not None:
+            event = fast.event(line, record)
             if event is not None:
                 events.append(event)
                 continue
         try:
-            events.append(parse_event(line, row))
+            events.append(parse_event(line, dict(zip(header, record, strict=True))))
         except FieldError as error:
             report.errors.append(RowError(name, line, error.field, str(error)))
     if report.errors and not load_good_rows:
