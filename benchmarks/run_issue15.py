@@ -131,14 +131,31 @@ def last_json(text: str) -> dict[str, Any] | None:
     return None
 
 
+#: Before a full step, wait (at most SETTLE_MAX_S) for the 1-minute load average to fall below
+#: SETTLE_LOAD: the previous step's load lingers in it for a minute or two, and the imports'
+#: second-process readers (V08, the change feed) only fork when a core is idle by it.
+SETTLE_LOAD = 1.0
+SETTLE_MAX_S = 150.0
+
+
+def settle(limit_s: float = SETTLE_MAX_S, load: float = SETTLE_LOAD) -> float:
+    """Waits for the machine to quieten; returns the seconds waited."""
+    started = time.perf_counter()
+    while os.getloadavg()[0] >= load and time.perf_counter() - started < limit_s:
+        time.sleep(5)
+    return round(time.perf_counter() - started, 1)
+
+
 def run_step(step: Step, quick: bool, out_dir: Path, stamp: str, reuse_dir: Path | None,
              timeout_scale: float = 1.0) -> dict[str, Any]:  # fmt: skip
     """Runs one benchmark and returns its record; never raises for the benchmark's failure."""
+    settled = 0.0 if quick else settle()
     out = out_dir / f"{stamp}-{step.name}.json"
     command = step.command(quick, out, reuse_dir)
     log_path = out_dir / f"{stamp}-{step.name}.log"
     record: dict[str, Any] = {"name": step.name, "command": _shell(command),
-                              "load_before": uptime(), "log": str(log_path)}  # fmt: skip
+                              "settle_seconds": settled, "load_before": uptime(),
+                              "log": str(log_path)}  # fmt: skip
     started = time.perf_counter()
     record["started_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     print(f"[{time.strftime('%H:%M:%S')}] {step.name}: {record['command']}", flush=True)
