@@ -28,17 +28,31 @@ def bulk_insert(
     """Inserts ``rows`` (tuples in the order of ``columns``) into ``table``."""
     if not rows:
         return
-    preparer = connection.dialect.identifier_preparer
-    names = ", ".join(preparer.quote(name) for name in columns)
-    target = preparer.format_table(table)
-    if connection.dialect.name == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+    dialect = connection.dialect
+    key = (dialect.name, table.name, tuple(columns))
+    sql = _STATEMENTS.get(key)
+    if sql is None:
+        sql = _STATEMENTS[key] = _statement(dialect, table, columns)
+    # The driver's own connection, in the caller's transaction: SQLAlchemy's execute path
+    # cost more than a small file's rows (an import writes up to four tables per file).
+    driver = connection.connection.driver_connection
+    if dialect.name == "postgresql":
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        with cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
         return
+    driver.executemany(sql, rows)  # type: ignore[union-attr]
+
+
+_STATEMENTS: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+
+def _statement(dialect: sa.Dialect, table: sa.Table, columns: Sequence[str]) -> str:
+    preparer = dialect.identifier_preparer
+    names = ", ".join(preparer.quote(name) for name in columns)
+    target = preparer.format_table(table)
+    if dialect.name == "postgresql":
+        return f"COPY {target} ({names}) FROM STDIN"
     marks = ", ".join("?" for _ in columns)
-    connection.exec_driver_sql(
-        f"INSERT INTO {target} ({names}) VALUES ({marks})",
-        rows,
-    )
+    return f"INSERT INTO {target} ({names}) VALUES ({marks})"
