@@ -341,9 +341,19 @@ def _import_changes(
 
 def lock(connection: sa.Connection) -> None:
     """One importer at a time on PostgreSQL, until the transaction ends (SQLite's write lock
-    is taken by the first write)."""
+    is taken by the first write).
+
+    Also switches PostgreSQL's JIT off for the transaction: the look-ups probe an index once
+    per key (``_feed_lookup``), but before a run's rows are analysed the planner's estimates
+    for them can pass ``jit_above_cost``, and compiling took 100-200 ms per statement, far
+    more than the statement itself."""
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK)))
+        connection.execute(_LOCK)
+
+
+_LOCK = sa.select(
+    sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK), sa.func.set_config("jit", "off", sa.true())
+)
 
 
 def apply_file(

@@ -55,14 +55,25 @@ def _selected(prefix: str, columns: tuple[str, ...]) -> str:
     return ", ".join(f"{prefix}.{name}" for name in columns)
 
 
-def _joined_sql(dialect: str, table: str, names: tuple[str, ...], wanted: str) -> str:
-    """``FROM`` the keys given as one parameter (SQLite) or one array per column (PostgreSQL),
-    joined to ``table`` AS t on ``names``."""
+def _probe_sql(
+    dialect: str, table: str, names: tuple[str, ...], wanted: str, cast: str = "text"
+) -> str:
+    """The rows of ``table`` AS t whose ``names`` equal one of the keys, given as one
+    parameter (SQLite: a JSON array of arrays) or one array per column (PostgreSQL).
+
+    Each key probes the index once, whatever the statistics say. On PostgreSQL a plain join
+    let the planner hash a whole table instead when a file had thousands of keys and the
+    run's rows were not yet analysed (the first month's applied events: a sequential scan
+    of feed_events per file, spilled to disk); a LATERAL subquery that cannot be flattened
+    (``OFFSET 0``) leaves it no other plan. On SQLite ``CROSS JOIN`` fixes the order."""
     if dialect == "postgresql":
-        arrays = ", ".join("%s::text[]" for _ in names)
+        arrays = ", ".join(f"%s::{cast}[]" for _ in names)
         columns = ", ".join(f"k{i}" for i in range(len(names)))
         on = " AND ".join(f"t.{name} = w.k{i}" for i, name in enumerate(names))
-        return f"SELECT {wanted} FROM unnest({arrays}) AS w({columns}) JOIN {table} AS t ON {on}"
+        return (
+            f"SELECT {wanted} FROM unnest({arrays}) AS w({columns}) "
+            f"CROSS JOIN LATERAL (SELECT * FROM {table} AS t WHERE {on} OFFSET 0) AS t"
+        )
     on = " AND ".join(f"t.{name} = w.value ->> {i}" for i, name in enumerate(names))
     return f"SELECT {wanted} FROM json_each(?) AS w CROSS JOIN {table} AS t ON {on}"
 
@@ -73,12 +84,21 @@ def _keys_param(dialect: str, keys: Sequence[tuple[str, ...]], width: int) -> li
     return [json.dumps(keys, ensure_ascii=False)]
 
 
-def _in_sql(dialect: str, column: str, cast: str) -> str:
-    """``column IN`` the values given as one parameter: the plan still probes the column's
-    index once per value."""
+def _in_sql(
+    dialect: str, table: str, column: str, wanted: str, cast: str, also: str = "TRUE"
+) -> str:
+    """The rows of ``table`` AS t whose ``column`` is one of the values (distinct), given as
+    one parameter, and that meet ``also``: each value probes the column's index once (on
+    PostgreSQL by LATERAL, see :func:`_probe_sql`)."""
     if dialect == "postgresql":
-        return f"{column} = ANY(%s::{cast}[])"
-    return f"{column} IN (SELECT value FROM json_each(?))"
+        return (
+            f"SELECT {wanted} FROM unnest(%s::{cast}[]) AS w(k) CROSS JOIN LATERAL "
+            f"(SELECT * FROM {table} AS t WHERE t.{column} = w.k AND {also} OFFSET 0) AS t"
+        )
+    return (
+        f"SELECT {wanted} FROM {table} AS t "
+        f"WHERE t.{column} IN (SELECT value FROM json_each(?)) AND {also}"
+    )
 
 
 def _values_param(dialect: str, values: Sequence[Any]) -> Any:
@@ -92,21 +112,20 @@ class Statements:
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self.coverages = _joined_sql(
+        self.coverages = _probe_sql(
             dialect, "coverages", _COVERAGE_KEY, _selected("t", COVERAGE_COLUMNS)
         )
-        # The terms and persons by the ids the coverages name: joined to the insured numbers
-        # again instead, on PostgreSQL they could share the coverages' round trip, but the
-        # server spent more on the joins than the round trips cost.
-        self.terms = f"SELECT {', '.join(TERM_COLUMNS)} FROM coverage_terms WHERE " + _in_sql(
-            dialect, "coverage_id", "int"
+        # The terms and persons by the ids the coverages name. (Joined to the insured numbers
+        # again, on PostgreSQL they could share the coverages' round trip in a pipeline, but
+        # the server spent more on the joins than the round trips cost.)
+        self.terms = _in_sql(
+            dialect, "coverage_terms", "coverage_id", _selected("t", TERM_COLUMNS), "int"
         )
-        persons = f"SELECT {', '.join(PERSON_COLUMNS)} FROM persons WHERE "
-        self.persons_of = persons + _in_sql(dialect, "person_id", "int") + f" AND {_NOT_ABSORBED}"
-        self.persons_by_key = (
-            persons + _in_sql(dialect, "match_key", "text") + f" AND {_NOT_ABSORBED}"
-        )
-        self.applied = _joined_sql(
+        persons = _selected("t", PERSON_COLUMNS)
+        free = f"t.{_NOT_ABSORBED}"
+        self.persons_of = _in_sql(dialect, "persons", "person_id", persons, "int", free)
+        self.persons_by_key = _in_sql(dialect, "persons", "match_key", persons, "text", free)
+        self.applied = _probe_sql(
             dialect, "feed_events", _EVENT_KEY, "t.insurer_number, t.event_id, t.digest"
         )
 
