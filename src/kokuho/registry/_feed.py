@@ -8,6 +8,7 @@ affected coverages, and written in one transaction (or one SAVEPOINT of a run of
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,7 +190,7 @@ class _Import:
             self._update_person(person, event.person)
         else:
             key = self.keys.get(event.line) or match_key(**_five(event))
-            found = self._same_person(key, _five(event))
+            found = self._same_person(key, event)
             if found is not None:
                 person = found
                 if not address_parts(person.address)[0]:
@@ -205,7 +206,7 @@ class _Import:
                 self.persons[person.person_id] = person
                 self.by_key.setdefault(key, []).append(person.person_id)
         assert event.relationship is not None
-        terms = {name: event.terms.get(name) for name in _TERMS}
+        terms = _NO_TERMS | event.terms  # event.terms holds only some of _TERMS
         plist.append(
             _Period(
                 self.next_coverage, person.person_id, event.effective, None, None,
@@ -215,8 +216,8 @@ class _Import:
         )  # fmt: skip
         self.next_coverage += 1
 
-    def _same_person(self, key: str, five: dict[str, Any]) -> _Person | None:
-        """The one person whose five items agree with ``five`` (the rule My Number linkage
+    def _same_person(self, key: str, event: Event) -> _Person | None:
+        """The one person whose five items agree with ``event``'s (the rule My Number linkage
         uses, :func:`differing_items`). The key finds candidates; two records whose
         prefectures differ share a key but are not the same person. When more than one
         candidate agrees (a record without a prefecture, namesakes in two prefectures), the
@@ -224,7 +225,8 @@ class _Import:
         safe, a wrong merge is not."""
         ids = self.by_key.get(key)
         if not ids:
-            return None
+            return None  # the usual case: a new person, no candidate to compare
+        five = _five(event)
         candidates = [
             person
             for person in (self.persons[pid] for pid in ids)
@@ -295,6 +297,7 @@ class _Import:
 
 
 _TERMS = ("copay_percent", "elderly_copay_percent", "limit_category", "specific_disease")
+_NO_TERMS: dict[str, Any] = dict.fromkeys(_TERMS)
 
 
 def _items(person: _Person) -> dict[str, Any]:
@@ -375,9 +378,10 @@ def apply_file(
     file_id, stored = state.load(events, file_row(connection, report))
     seen: dict[tuple[str, str], tuple[str, int]] = {}
     done: list[Event] = []
+    apply = state.apply
     for event in events:
         key = (event.insured.insurer, event.event_id)
-        earlier = stored.get(key)
+        earlier = stored.get(key) if stored else None
         if key in seen:
             digest, line = seen[key]
             if digest == event.digest:
@@ -399,7 +403,7 @@ def apply_file(
                 )  # fmt: skip
             continue
         try:
-            state.apply(event)
+            apply(event)
         except _Reject as error:
             reason = str(error)
             if event.insured in state.rejected_tuples:
@@ -410,7 +414,10 @@ def apply_file(
             continue
         seen[key] = (event.digest, event.line)
         done.append(event)
-        setattr(report, _COUNTER[event.kind], getattr(report, _COUNTER[event.kind]) + 1)
+    kinds = Counter(event.kind for event in done)
+    report.acquired += kinds["acquire"]
+    report.lost += kinds["lose"]
+    report.changed += kinds["change"]
     report.rejected = len(report.errors)
     if report.errors and not load_good_rows:
         raise FileRejected(report.errors)
@@ -425,6 +432,3 @@ def apply_file(
         advance_sequences(connection)
     report.persons_created = sum(1 for p in state.persons.values() if p.new)
     return Start(start.insurers, state.next_person, state.next_coverage)
-
-
-_COUNTER = {"acquire": "acquired", "lose": "lost", "change": "changed"}
