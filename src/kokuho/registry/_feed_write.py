@@ -1,10 +1,11 @@
 """The write phase of a change-feed import: what the in-memory pass decided, in bulk.
 
-New rows go in through ``kokuho.store.bulk_insert`` (executemany on SQLite, COPY on
-PostgreSQL), one statement per table that has any. The updates and the file's counts are
-plain SQL on the driver's connection (``_feed_lookup.run``), in the caller's transaction:
-SQLAlchemy's per-statement and per-row parameter processing cost more than the driver's
-executemany itself. (One psycopg pipeline for a small file's writes, new rows as
+New rows go in by COPY on PostgreSQL (``kokuho.store.bulk_insert``), by executemany on
+SQLite, one statement per table that has any. Those and the updates and the file's counts
+are plain SQL on the driver's connection (``_feed_lookup.run``), in the caller's
+transaction: SQLAlchemy's per-statement and per-row parameter processing cost more than
+the driver's executemany itself (a monthly file writes about 80 rows in up to eight
+statements). (One psycopg pipeline for a small file's writes, new rows as
 ``INSERT … SELECT FROM unnest(arrays)``, cost the client more than the round trips it saved.)
 """
 
@@ -58,6 +59,14 @@ class _Statements:
         self.file_counts = _set(
             dialect, "feed_files", ("applied", "duplicates", "rejected"), ("file_id",)
         )
+        self.inserts = {
+            table.name: f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(_marks(dialect, len(columns)))})"
+            for table, columns in (
+                (persons, _PERSON), (coverages, _COVERAGE), (coverage_terms, _TERMS),
+                (feed_events, _EVENT),
+            )
+        }  # fmt: skip
         self.file_delete = f"DELETE FROM feed_files WHERE file_id = {_marks(dialect, 1)[0]}"
         marks = ", ".join(_marks(dialect, len(_FILE)))
         self.file_insert = (
@@ -123,12 +132,18 @@ def write(
         (e.insured.insurer, e.event_id, e.kind, e.effective, file_id, e.line, e.digest)
         for e in events
     ]
-    bulk_insert(connection, persons, _PERSON, new_persons)
-    bulk_insert(connection, coverages, _COVERAGE, new_coverages)
-    bulk_insert(connection, coverage_terms, _TERMS, new_terms)
-    bulk_insert(connection, feed_events, _EVENT, new_events)
     sql = statements(connection)
     steps: list[Step] = []
+    for table, columns, rows in (
+        (persons, _PERSON, new_persons),
+        (coverages, _COVERAGE, new_coverages),
+        (coverage_terms, _TERMS, new_terms),
+        (feed_events, _EVENT, new_events),
+    ):
+        if sql.dialect == "postgresql":
+            bulk_insert(connection, table, columns, rows)  # COPY
+        elif rows:
+            steps.append(Step(sql.inserts[table.name], rows, many=True, rows=False))
     for statement, rows in (
         (sql.person_update, changed),
         (sql.loss_update, lost),

@@ -33,18 +33,16 @@ def bulk_insert(
     sql = _STATEMENTS.get(key)
     if sql is None:
         sql = _STATEMENTS[key] = _statement(dialect, table, columns)
-    # The driver's own connection, in the caller's transaction: SQLAlchemy's execute path
-    # cost more than a small file's rows (an import writes up to four tables per file).
-    driver = connection.connection.driver_connection
     if dialect.name == "postgresql":
-        cursor = driver.cursor()  # type: ignore[union-attr]
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
         return
-    driver.executemany(sql, rows)  # type: ignore[union-attr]
+    connection.exec_driver_sql(sql, rows)
 
 
+#: Built once per table and columns: an import writes up to four tables per file.
 _STATEMENTS: dict[tuple[str, str, tuple[str, ...]], str] = {}
 
 
