@@ -3,9 +3,9 @@
 A file names its insured numbers (保険者番号・記号・番号・枝番) and its event ids; the import
 reads the coverages, their terms and persons, the persons its new records may be, and the
 applied events. The keys travel as one parameter per statement, however many: ``json_each``
-on SQLite (``CROSS JOIN`` fixes the order, so the join probes the unique index once per key),
-``unnest`` of arrays and ``= ANY`` on PostgreSQL. (``kokuho.store.key_table`` did this through
-a temporary table per look-up: four statements, two of them DDL.)
+on SQLite, ``unnest`` of arrays on PostgreSQL, and each key probes the index once, whatever
+the planner's statistics say (:func:`_probe_sql`). (``kokuho.store.key_table`` did this
+through a temporary table per look-up: four statements, two of them DDL.)
 
 The statements are plain SQL run on the driver's own connection, inside the caller's
 transaction: SQLAlchemy's compile-and-execute path cost more per statement than a monthly
@@ -191,7 +191,8 @@ def register_of(
     number = int(run(connection, [first])[0][0][0])
     if not tuples:
         return number, [], [], []
-    (found,) = run(connection, [Step(sql.coverages, _keys_param(dialect, tuples, 4))])
+    keys = _keys_param(dialect, tuples, len(_COVERAGE_KEY))
+    (found,) = run(connection, [Step(sql.coverages, keys)])
     if not found:
         return number, [], [], []
     ids = _values_param(dialect, [row[0] for row in found])
