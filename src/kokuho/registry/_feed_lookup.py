@@ -78,6 +78,31 @@ def _probe_sql(
     return f"SELECT {wanted} FROM json_each(?) AS w CROSS JOIN {table} AS t ON {on}"
 
 
+def _register_sql(dialect: str) -> str:
+    """The coverages of the insured numbers, each with its person (none merged into another)
+    and its terms, one row per term: one statement where three (coverages, then their terms
+    and persons by id) were a round trip each on PostgreSQL. Every join probes by key."""
+    wanted = ", ".join(
+        (
+            _selected("t", COVERAGE_COLUMNS),
+            _selected("p", PERSON_COLUMNS),
+            _selected("ct", TERM_COLUMNS[1:]),
+        )
+    )
+    found = _probe_sql(dialect, "coverages", _COVERAGE_KEY, wanted)
+    person = f"p.person_id = t.person_id AND p.{_NOT_ABSORBED}"
+    if dialect == "postgresql":
+        return (
+            f"{found} LEFT JOIN LATERAL (SELECT * FROM persons AS p WHERE {person} OFFSET 0) "
+            "AS p ON TRUE LEFT JOIN LATERAL (SELECT * FROM coverage_terms AS ct "
+            "WHERE ct.coverage_id = t.coverage_id OFFSET 0) AS ct ON TRUE"
+        )
+    return (
+        f"{found} LEFT JOIN persons AS p ON {person} "
+        "LEFT JOIN coverage_terms AS ct ON ct.coverage_id = t.coverage_id"
+    )
+
+
 def _keys_param(dialect: str, keys: Sequence[tuple[str, ...]], width: int) -> list[Any]:
     if dialect == "postgresql":
         return [[key[i] for key in keys] for i in range(width)]
@@ -112,18 +137,9 @@ class Statements:
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self.coverages = _probe_sql(
-            dialect, "coverages", _COVERAGE_KEY, _selected("t", COVERAGE_COLUMNS)
-        )
-        # The terms and persons by the ids the coverages name. (Joined to the insured numbers
-        # again, on PostgreSQL they could share the coverages' round trip in a pipeline, but
-        # the server spent more on the joins than the round trips cost.)
-        self.terms = _in_sql(
-            dialect, "coverage_terms", "coverage_id", _selected("t", TERM_COLUMNS), "int"
-        )
+        self.register = _register_sql(dialect)
         persons = _selected("t", PERSON_COLUMNS)
         free = f"t.{_NOT_ABSORBED}"
-        self.persons_of = _in_sql(dialect, "persons", "person_id", persons, "int", free)
         self.persons_by_key = _in_sql(dialect, "persons", "match_key", persons, "text", free)
         self.applied = _probe_sql(
             dialect, "feed_events", _EVENT_KEY, "t.insurer_number, t.event_id, t.digest"
@@ -180,29 +196,44 @@ def _dates(rows: list[Any], at: tuple[int, ...]) -> list[Any]:
     return out
 
 
+_PERSON_AT = len(COVERAGE_COLUMNS)
+_TERMS_AT = _PERSON_AT + len(PERSON_COLUMNS)
+
+
 def register_of(
     connection: sa.Connection, first: Step, tuples: Sequence[tuple[str, str, str, str]]
 ) -> tuple[int, list[Any], list[Any], list[Any]]:
     """Runs ``first`` (a statement answering one integer, the file's row), then reads the
     coverages of the given insured numbers, their terms and their persons (none merged into
-    another): the integer and three lists of rows."""
+    another): the integer and three lists of rows, in the order of ``COVERAGE_COLUMNS``,
+    ``TERM_COLUMNS`` and ``PERSON_COLUMNS``."""
     sql = statements(connection)
     dialect = sql.dialect
     number = int(run(connection, [first])[0][0][0])
     if not tuples:
         return number, [], [], []
     keys = _keys_param(dialect, tuples, len(_COVERAGE_KEY))
-    (found,) = run(connection, [Step(sql.coverages, keys)])
-    if not found:
-        return number, [], [], []
-    ids = _values_param(dialect, [row[0] for row in found])
-    people = _values_param(dialect, list({row[1] for row in found}))
-    terms, persons = run(connection, [Step(sql.terms, [ids]), Step(sql.persons_of, [people])])
+    (rows,) = run(connection, [Step(sql.register, keys)])
+    found: dict[int, Any] = {}
+    people: dict[int, Any] = {}
+    terms: list[Any] = []
+    for row in rows:
+        coverage_id = row[0]
+        if coverage_id not in found:
+            found[coverage_id] = row[:_PERSON_AT]
+            person = row[_PERSON_AT:_TERMS_AT]
+            if person[0] is not None:
+                people[person[0]] = person
+        if row[_TERMS_AT] is not None:
+            terms.append((coverage_id, *row[_TERMS_AT:]))
     if dialect == "sqlite":
-        found = _dates(found, _COVERAGE_DATES)
-        terms = _dates(terms, _TERM_DATES)
-        persons = _dates(persons, _PERSON_DATES)
-    return number, found, terms, persons
+        return (
+            number,
+            _dates(list(found.values()), _COVERAGE_DATES),
+            _dates(terms, _TERM_DATES),
+            _dates(list(people.values()), _PERSON_DATES),
+        )
+    return number, list(found.values()), terms, list(people.values())
 
 
 def candidates_and_applied(
