@@ -109,9 +109,7 @@ def _keys_param(dialect: str, keys: Sequence[tuple[str, ...]], width: int) -> li
     return [json.dumps(keys, ensure_ascii=False)]
 
 
-def _in_sql(
-    dialect: str, table: str, column: str, wanted: str, cast: str, also: str = "TRUE"
-) -> str:
+def _in_sql(dialect: str, table: str, column: str, wanted: str, cast: str, also: str) -> str:
     """The rows of ``table`` AS t whose ``column`` is one of the values (distinct), given as
     one parameter, and that meet ``also``: each value probes the column's index once (on
     PostgreSQL by LATERAL, see :func:`_probe_sql`)."""
