@@ -8,7 +8,7 @@ affected coverages, and written in one transaction (or one SAVEPOINT of a run of
 from __future__ import annotations
 
 import datetime as dt
-import functools
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,9 @@ import sqlalchemy as sa
 from kokuho.ids import InsuredId
 from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import Event
-from kokuho.registry._feed_lookup import applied_events, coverages_of, in_values, values_param
+from kokuho.registry._feed_lookup import Step, candidates_and_applied, register_of
 from kokuho.registry._feed_read import ImportReport, collector_paused, read_events
-from kokuho.registry._feed_write import advance_sequences, write
-from kokuho.registry._merge import absorbed_persons
+from kokuho.registry._feed_write import advance_sequences, drop_file_row, file_row, write
 from kokuho.registry._normalize import (
     ITEMS,
     address_parts,
@@ -29,13 +28,7 @@ from kokuho.registry._normalize import (
     fuller_address,
     match_key,
 )
-from kokuho.registry._tables import (
-    coverage_terms,
-    coverages,
-    feed_files,
-    insurers,
-    persons,
-)
+from kokuho.registry._tables import coverages, insurers, persons
 
 _ADVISORY_LOCK = 0x6B6F6B75  # one importer at a time on PostgreSQL ("koku")
 
@@ -104,20 +97,6 @@ class Start:
         )
 
 
-@functools.cache
-def _terms_of(dialect: str) -> sa.Select[Any]:
-    """The terms of the coverages in ``values``; built once (see ``_feed_lookup``)."""
-    return sa.select(coverage_terms).where(in_values(dialect, coverage_terms.c.coverage_id))
-
-
-@functools.cache
-def _persons_by(dialect: str, column: str) -> sa.Select[Any]:
-    """The persons whose ``column`` is in ``values``, none merged into another; built once."""
-    return sa.select(persons).where(
-        in_values(dialect, persons.c[column]), persons.c.person_id.not_in(absorbed_persons())
-    )
-
-
 def _key(insured: InsuredId) -> tuple[str, str, str, str]:
     return (insured.insurer, insured.symbol, insured.number, insured.branch)
 
@@ -139,53 +118,47 @@ class _Import:
         self.next_coverage = start.next_coverage
 
     # -- loading the affected part of the register -------------------------------------
-    def load(self, events: list[Event]) -> dict[tuple[str, str], str]:
+    def load(self, events: list[Event], first: Step) -> tuple[int, dict[tuple[str, str], str]]:
+        """Reads what ``events`` touch, after ``first`` (the file's row: on SQLite its write
+        takes the write lock before the register is read); returns the file id and the
+        digests of the events already applied."""
         # A first load into an empty register (no person yet) has nothing to look up.
         tuples = [] if self.empty else list({_key(event.insured) for event in events})
-        for row in coverages_of(self.connection, tuples):
-            insured = InsuredId(row.insurer_number, row.symbol, row.number, row.branch)
-            self.periods.setdefault(insured, []).append(
-                _Period(
-                    row.coverage_id, row.person_id, row.acquired_on, row.lost_on,
-                    row.loss_reason, row.relationship, row.card_class, {}, set(),
-                )
-            )  # fmt: skip
-        by_id = {p.coverage_id: p for plist in self.periods.values() for p in plist}
+        file_id, found, terms, people = register_of(self.connection, first, tuples)
+        by_id: dict[int, _Period] = {}
+        for row in found:  # in the order of _feed_lookup.COVERAGE_COLUMNS
+            cid = row[0]
+            period = _Period(cid, row[1], row[6], row[7], row[8], row[9], row[10], {}, set())
+            by_id[cid] = period
+            self.periods.setdefault(InsuredId(row[2], row[3], row[4], row[5]), []).append(period)
         for plist in self.periods.values():
-            plist.sort(key=lambda p: p.acquired_on)
-        dialect = self.connection.dialect.name
-        if by_id:
-            values = {"values": values_param(dialect, list(by_id))}
-            for row in self.connection.execute(_terms_of(dialect), values):
-                period = by_id[row.coverage_id]
-                period.terms[row.effective_from] = {name: row._mapping[name] for name in _TERMS}
-                period.stored_terms.add(row.effective_from)
-        self._load_persons("person_id", list({p.person_id for p in by_id.values()}))
+            if len(plist) > 1:
+                plist.sort(key=lambda p: p.acquired_on)
+        for cid, day, *values in terms:
+            period = by_id[cid]
+            period.terms[day] = dict(zip(_TERMS, values, strict=True))
+            period.stored_terms.add(day)
+        self._add_persons(people)
         self.keys = {
             event.line: event.key or match_key(**_five(event))
             for event in events
             if event.kind == "acquire" and event.insured not in self.periods
         }
-        if not self.empty:
-            self._load_persons("match_key", list(set(self.keys.values())))
-        applied: dict[tuple[str, str], str] = {}
-        if not self.empty:
-            ids = list({(event.insured.insurer, event.event_id) for event in events})
-            rows = applied_events(self.connection, ids)
-            applied.update({(r.insurer_number, r.event_id): r.digest for r in rows})
-        return applied
+        if self.empty:
+            return file_id, {}
+        ids = list({(event.insured.insurer, event.event_id) for event in events})
+        candidates, applied = candidates_and_applied(
+            self.connection, list(set(self.keys.values())), ids
+        )
+        self._add_persons(candidates)
+        return file_id, {(insurer, event_id): digest for insurer, event_id, digest in applied}
 
-    def _load_persons(self, column: str, values: list[Any]) -> None:
-        if values:
-            dialect = self.connection.dialect.name
-            query = _persons_by(dialect, column)
-            for row in self.connection.execute(query, {"values": values_param(dialect, values)}):
-                if row.person_id not in self.persons:
-                    self.persons[row.person_id] = _Person(
-                        row.person_id, row.name_kanji, row.name_kana, row.birth_date,
-                        row.sex, row.address, row.match_key,
-                    )  # fmt: skip
-                    self.by_key.setdefault(row.match_key, []).append(row.person_id)
+    def _add_persons(self, rows: list[Any]) -> None:
+        for row in rows:
+            if row[0] not in self.persons:
+                person = _Person(*row)
+                self.persons[person.person_id] = person
+                self.by_key.setdefault(person.key, []).append(person.person_id)
 
     # -- applying events -----------------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -217,7 +190,7 @@ class _Import:
             self._update_person(person, event.person)
         else:
             key = self.keys.get(event.line) or match_key(**_five(event))
-            found = self._same_person(key, _five(event))
+            found = self._same_person(key, event)
             if found is not None:
                 person = found
                 if not address_parts(person.address)[0]:
@@ -233,7 +206,7 @@ class _Import:
                 self.persons[person.person_id] = person
                 self.by_key.setdefault(key, []).append(person.person_id)
         assert event.relationship is not None
-        terms = {name: event.terms.get(name) for name in _TERMS}
+        terms = _NO_TERMS | event.terms  # event.terms holds only some of _TERMS
         plist.append(
             _Period(
                 self.next_coverage, person.person_id, event.effective, None, None,
@@ -243,8 +216,8 @@ class _Import:
         )  # fmt: skip
         self.next_coverage += 1
 
-    def _same_person(self, key: str, five: dict[str, Any]) -> _Person | None:
-        """The one person whose five items agree with ``five`` (the rule My Number linkage
+    def _same_person(self, key: str, event: Event) -> _Person | None:
+        """The one person whose five items agree with ``event``'s (the rule My Number linkage
         uses, :func:`differing_items`). The key finds candidates; two records whose
         prefectures differ share a key but are not the same person. When more than one
         candidate agrees (a record without a prefecture, namesakes in two prefectures), the
@@ -252,7 +225,8 @@ class _Import:
         safe, a wrong merge is not."""
         ids = self.by_key.get(key)
         if not ids:
-            return None
+            return None  # the usual case: a new person, no candidate to compare
+        five = _five(event)
         candidates = [
             person
             for person in (self.persons[pid] for pid in ids)
@@ -323,6 +297,7 @@ class _Import:
 
 
 _TERMS = ("copay_percent", "elderly_copay_percent", "limit_category", "specific_disease")
+_NO_TERMS: dict[str, Any] = dict.fromkeys(_TERMS)
 
 
 def _items(person: _Person) -> dict[str, Any]:
@@ -369,9 +344,19 @@ def _import_changes(
 
 def lock(connection: sa.Connection) -> None:
     """One importer at a time on PostgreSQL, until the transaction ends (SQLite's write lock
-    is taken by the first write)."""
+    is taken by the first write).
+
+    Also switches PostgreSQL's JIT off for the transaction: the look-ups probe an index once
+    per key (``_feed_lookup``), but before a run's rows are analysed the planner's estimates
+    for them can pass ``jit_above_cost``, and compiling took 100-200 ms per statement, far
+    more than the statement itself."""
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK)))
+        connection.execute(_LOCK)
+
+
+_LOCK = sa.select(
+    sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK), sa.func.set_config("jit", "off", sa.true())
+)
 
 
 def apply_file(
@@ -389,21 +374,14 @@ def apply_file(
     ``sequences`` false leaves PostgreSQL's id sequences to the caller
     (:func:`advance_sequences`)."""
     name = report.file
-    # The first write takes SQLite's write lock before the register is read.
-    inserted = connection.execute(
-        _FILE_INSERT,
-        {"name": name, "sha256": report.sha256, "loaded_at": dt.datetime.now(dt.UTC),
-         "rows": report.rows, "applied": 0, "duplicates": 0, "rejected": 0},
-    ).inserted_primary_key  # fmt: skip
-    assert inserted is not None
-    file_id = int(inserted[0])
     state = _Import(connection, name, start)
-    stored = state.load(events)
+    file_id, stored = state.load(events, file_row(connection, report))
     seen: dict[tuple[str, str], tuple[str, int]] = {}
     done: list[Event] = []
+    apply = state.apply
     for event in events:
         key = (event.insured.insurer, event.event_id)
-        earlier = stored.get(key)
+        earlier = stored.get(key) if stored else None
         if key in seen:
             digest, line = seen[key]
             if digest == event.digest:
@@ -425,7 +403,7 @@ def apply_file(
                 )  # fmt: skip
             continue
         try:
-            state.apply(event)
+            apply(event)
         except _Reject as error:
             reason = str(error)
             if event.insured in state.rejected_tuples:
@@ -436,7 +414,10 @@ def apply_file(
             continue
         seen[key] = (event.digest, event.line)
         done.append(event)
-        setattr(report, _COUNTER[event.kind], getattr(report, _COUNTER[event.kind]) + 1)
+    kinds = Counter(event.kind for event in done)
+    report.acquired += kinds["acquire"]
+    report.lost += kinds["lose"]
+    report.changed += kinds["change"]
     report.rejected = len(report.errors)
     if report.errors and not load_good_rows:
         raise FileRejected(report.errors)
@@ -444,30 +425,10 @@ def apply_file(
     if not done:
         # Nothing to record: a file loaded again leaves no trace (the row above only
         # took SQLite's write lock early).
-        connection.execute(_FILE_DELETE, {"fid": file_id})
+        drop_file_row(connection, file_id)
         return start
-    write(connection, state, file_id, done)
+    write(connection, state, file_id, done, report)
     if sequences:
         advance_sequences(connection)
     report.persons_created = sum(1 for p in state.persons.values() if p.new)
-    connection.execute(
-        _FILE_COUNTS,
-        {"fid": file_id, "n_applied": report.applied, "n_duplicates": report.duplicates,
-         "n_rejected": report.rejected},
-    )  # fmt: skip
     return Start(start.insurers, state.next_person, state.next_coverage)
-
-
-_COUNTER = {"acquire": "acquired", "lose": "lost", "change": "changed"}
-# Statements built once: a new one per file computed its cache key again.
-_FILE_INSERT = feed_files.insert()
-_FILE_DELETE = feed_files.delete().where(feed_files.c.file_id == sa.bindparam("fid"))
-_FILE_COUNTS = (
-    feed_files.update()
-    .where(feed_files.c.file_id == sa.bindparam("fid"))
-    .values(
-        applied=sa.bindparam("n_applied"),
-        duplicates=sa.bindparam("n_duplicates"),
-        rejected=sa.bindparam("n_rejected"),
-    )
-)

@@ -1,100 +1,254 @@
-"""The change-feed import's two composite-key look-ups (資格異動の照合), in one statement each.
+"""The change-feed import's look-ups (資格異動の照合), at the driver's level.
 
 A file names its insured numbers (保険者番号・記号・番号・枝番) and its event ids; the import
-reads the coverages and the applied events they name. ``kokuho.store.key_table`` does this
-through a temporary table created, filled and dropped per look-up: four statements, two of
-them DDL, which on PostgreSQL write the catalogue and on SQLite expire every prepared
-statement of the connection. A monthly file of a few rows paid more for that than for its
-rows. Here the keys travel as one parameter instead, and the join still probes the unique
-index once per key: ``json_each`` driving the loop on SQLite (``CROSS JOIN`` fixes the order),
-``unnest`` of arrays on PostgreSQL.
+reads the coverages, their terms and persons, the persons its new records may be, and the
+applied events. The keys travel as one parameter per statement, however many: ``json_each``
+on SQLite, ``unnest`` of arrays on PostgreSQL, and each key probes the index once, whatever
+the planner's statistics say (:func:`_probe_sql`). (``kokuho.store.key_table`` did this
+through a temporary table per look-up: four statements, two of them DDL.)
+
+The statements are plain SQL run on the driver's own connection, inside the caller's
+transaction: SQLAlchemy's compile-and-execute path cost more per statement than a monthly
+file's look-ups themselves (a run of 958 files made 5,000 of them). Rows come back as tuples
+in the order of the ``*_COLUMNS`` below, with dates as ``datetime.date`` on both databases.
 """
 
 from __future__ import annotations
 
-import functools
+import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
-from kokuho.registry._tables import coverages, feed_events
+from kokuho.registry._merge import ABSORBED_PERSONS
 
-
-def _joined(
-    connection: sa.Connection,
-    table: sa.Table,
-    names: tuple[str, ...],
-    keys: Sequence[tuple[str, ...]],
-    wanted: tuple[str, ...],
-) -> list[sa.Row[Any]]:
-    if not keys:
-        return []
-    dialect = connection.dialect.name
-    statement = _joined_statement(dialect, table, names, wanted)
-    if dialect == "postgresql":
-        params: dict[str, Any] = {f"k{i}": [key[i] for key in keys] for i in range(len(names))}
-    else:
-        params = {"keys": json.dumps(keys, ensure_ascii=False)}
-    return list(connection.execute(statement, params))
-
-
-@functools.cache
-def _joined_statement(
-    dialect: str, table: sa.Table, names: tuple[str, ...], wanted: tuple[str, ...]
-) -> sa.TextualSelect:
-    """Built once per dialect and look-up: a statement object keeps its cache key, which a new
-    one per file computed again (with its construction, a tenth of a small file's import)."""
-    selected = ", ".join(f"t.{name}" for name in wanted)
-    if dialect == "postgresql":
-        arrays = ", ".join(f"CAST(:k{i} AS text[])" for i in range(len(names)))
-        on = " AND ".join(f"t.{name} = w.k{i}" for i, name in enumerate(names))
-        columns = ", ".join(f"k{i}" for i in range(len(names)))
-        sql = (
-            f"SELECT {selected} FROM unnest({arrays}) AS w({columns}) "
-            f"JOIN {table.name} AS t ON {on}"
-        )
-    else:
-        on = " AND ".join(f"t.{name} = w.value ->> {i}" for i, name in enumerate(names))
-        sql = f"SELECT {selected} FROM json_each(:keys) AS w CROSS JOIN {table.name} AS t ON {on}"
-    return sa.text(sql).columns(*(table.c[name] for name in wanted))
-
-
+COVERAGE_COLUMNS = (
+    "coverage_id", "person_id", "insurer_number", "symbol", "number", "branch", "acquired_on",
+    "lost_on", "loss_reason", "relationship", "card_class", "decided_on",
+)  # fmt: skip
+TERM_COLUMNS = (
+    "coverage_id", "effective_from", "copay_percent", "elderly_copay_percent",
+    "limit_category", "specific_disease",
+)  # fmt: skip
+PERSON_COLUMNS = (
+    "person_id", "name_kanji", "name_kana", "birth_date", "sex", "address", "match_key",
+)  # fmt: skip
 _COVERAGE_KEY = ("insurer_number", "symbol", "number", "branch")
-_COVERAGE_COLUMNS = tuple(column.name for column in coverages.c)
+_EVENT_KEY = ("insurer_number", "event_id")
+_NOT_ABSORBED = f"person_id NOT IN ({ABSORBED_PERSONS})"
+
+# Which columns are dates: SQLite returns them as the ISO text SQLAlchemy's Date stored.
+_COVERAGE_DATES = tuple(COVERAGE_COLUMNS.index(c) for c in ("acquired_on", "lost_on", "decided_on"))
+_TERM_DATES = (TERM_COLUMNS.index("effective_from"),)
+_PERSON_DATES = (PERSON_COLUMNS.index("birth_date"),)
 
 
-def coverages_of(
-    connection: sa.Connection, tuples: Sequence[tuple[str, str, str, str]]
-) -> list[sa.Row[Any]]:
-    """Every coverage row of the given insured-number tuples."""
-    return _joined(connection, coverages, _COVERAGE_KEY, tuples, _COVERAGE_COLUMNS)
+def driver(connection: sa.Connection) -> Any:
+    """The DBAPI connection under ``connection`` (``sqlite3`` or psycopg), in its transaction."""
+    return connection.connection.driver_connection
 
 
-def applied_events(connection: sa.Connection, ids: Sequence[tuple[str, str]]) -> list[sa.Row[Any]]:
-    """``(insurer_number, event_id, digest)`` of the given events already applied."""
-    return _joined(
-        connection, feed_events, ("insurer_number", "event_id"), ids,
-        ("insurer_number", "event_id", "digest"),
-    )  # fmt: skip
+def _selected(prefix: str, columns: tuple[str, ...]) -> str:
+    return ", ".join(f"{prefix}.{name}" for name in columns)
 
 
-def in_values(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
-    """``column IN values`` with the values as one parameter named ``values``, however many
-    (:func:`values_param`): one statement where chunks of bound values were several, each a
-    new text for the driver to convert. The plan still probes the column's index once per
-    value. For statements built once and executed per file."""
+def _probe_sql(
+    dialect: str, table: str, names: tuple[str, ...], wanted: str, cast: str = "text"
+) -> str:
+    """The rows of ``table`` AS t whose ``names`` equal one of the keys, given as one
+    parameter (SQLite: a JSON array of arrays) or one array per column (PostgreSQL).
+
+    Each key probes the index once, whatever the statistics say. On PostgreSQL a plain join
+    let the planner hash a whole table instead when a file had thousands of keys and the
+    run's rows were not yet analysed (the first month's applied events: a sequential scan
+    of feed_events per file, spilled to disk); a LATERAL subquery that cannot be flattened
+    (``OFFSET 0``) leaves it no other plan. On SQLite ``CROSS JOIN`` fixes the order."""
     if dialect == "postgresql":
-        array = sa.bindparam("values", type_=postgresql.ARRAY(column.type))
-        return column == sa.any_(array)
-    listed = sa.func.json_each(sa.bindparam("values", type_=sa.String))
-    return column.in_(sa.select(listed.table_valued("value").c.value))
+        arrays = ", ".join(f"%s::{cast}[]" for _ in names)
+        columns = ", ".join(f"k{i}" for i in range(len(names)))
+        on = " AND ".join(f"t.{name} = w.k{i}" for i, name in enumerate(names))
+        return (
+            f"SELECT {wanted} FROM unnest({arrays}) AS w({columns}) "
+            f"CROSS JOIN LATERAL (SELECT * FROM {table} AS t WHERE {on} OFFSET 0) AS t"
+        )
+    on = " AND ".join(f"t.{name} = w.value ->> {i}" for i, name in enumerate(names))
+    return f"SELECT {wanted} FROM json_each(?) AS w CROSS JOIN {table} AS t ON {on}"
 
 
-def values_param(dialect: str, values: Sequence[Any]) -> Any:
-    """The ``values`` parameter of :func:`in_values`."""
+def _register_sql(dialect: str) -> str:
+    """The coverages of the insured numbers, each with its person (none merged into another)
+    and its terms, one row per term: one statement where three (coverages, then their terms
+    and persons by id) were a round trip each on PostgreSQL. Every join probes by key."""
+    wanted = ", ".join(
+        (
+            _selected("t", COVERAGE_COLUMNS),
+            _selected("p", PERSON_COLUMNS),
+            _selected("ct", TERM_COLUMNS[1:]),
+        )
+    )
+    found = _probe_sql(dialect, "coverages", _COVERAGE_KEY, wanted)
+    person = f"p.person_id = t.person_id AND p.{_NOT_ABSORBED}"
+    if dialect == "postgresql":
+        return (
+            f"{found} LEFT JOIN LATERAL (SELECT * FROM persons AS p WHERE {person} OFFSET 0) "
+            "AS p ON TRUE LEFT JOIN LATERAL (SELECT * FROM coverage_terms AS ct "
+            "WHERE ct.coverage_id = t.coverage_id OFFSET 0) AS ct ON TRUE"
+        )
+    return (
+        f"{found} LEFT JOIN persons AS p ON {person} "
+        "LEFT JOIN coverage_terms AS ct ON ct.coverage_id = t.coverage_id"
+    )
+
+
+def _keys_param(dialect: str, keys: Sequence[tuple[str, ...]], width: int) -> list[Any]:
+    if dialect == "postgresql":
+        return [[key[i] for key in keys] for i in range(width)]
+    return [json.dumps(keys, ensure_ascii=False)]
+
+
+def _in_sql(dialect: str, table: str, column: str, wanted: str, cast: str, also: str) -> str:
+    """The rows of ``table`` AS t whose ``column`` is one of the values (distinct), given as
+    one parameter, and that meet ``also``: each value probes the column's index once (on
+    PostgreSQL by LATERAL, see :func:`_probe_sql`)."""
+    if dialect == "postgresql":
+        return (
+            f"SELECT {wanted} FROM unnest(%s::{cast}[]) AS w(k) CROSS JOIN LATERAL "
+            f"(SELECT * FROM {table} AS t WHERE t.{column} = w.k AND {also} OFFSET 0) AS t"
+        )
+    return (
+        f"SELECT {wanted} FROM {table} AS t "
+        f"WHERE t.{column} IN (SELECT value FROM json_each(?)) AND {also}"
+    )
+
+
+def _values_param(dialect: str, values: Sequence[Any]) -> Any:
     if dialect == "postgresql":
         return list(values)
     return json.dumps(list(values), ensure_ascii=False)
+
+
+class Statements:
+    """The look-ups' SQL for one dialect, built once."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.register = _register_sql(dialect)
+        persons = _selected("t", PERSON_COLUMNS)
+        free = f"t.{_NOT_ABSORBED}"
+        self.persons_by_key = _in_sql(dialect, "persons", "match_key", persons, "text", free)
+        self.applied = _probe_sql(
+            dialect, "feed_events", _EVENT_KEY, "t.insurer_number, t.event_id, t.digest"
+        )
+
+
+_STATEMENTS = {dialect: Statements(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def statements(connection: sa.Connection) -> Statements:
+    return _STATEMENTS[connection.dialect.name]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One statement of a batch: ``params`` is a list of rows when ``many``; ``rows`` asks
+    for its result."""
+
+    sql: str
+    params: Any
+    many: bool = False
+    rows: bool = True
+
+
+def run(connection: sa.Connection, steps: list[Step]) -> list[list[Any]]:
+    """Runs ``steps`` in order on the driver's connection: the rows of each (empty when a
+    step asks for none). (A psycopg pipeline, one round trip for several statements, cost
+    the client more than it saved on a local server; measured on the benchmark feed.)"""
+    raw = driver(connection)
+    return [_step(raw.cursor(), step) for step in steps]
+
+
+def _step(cursor: Any, step: Step) -> list[Any]:
+    try:
+        if step.many:
+            cursor.executemany(step.sql, step.params)
+        else:
+            cursor.execute(step.sql, step.params)
+        return cursor.fetchall() if step.rows else []
+    finally:
+        cursor.close()
+
+
+def _dates(rows: list[Any], at: tuple[int, ...]) -> list[Any]:
+    """SQLite's ISO text as ``datetime.date`` in the columns ``at`` (NULL stays None)."""
+    date = dt.date.fromisoformat
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in at:
+            if values[i] is not None:
+                values[i] = date(values[i])
+        out.append(values)
+    return out
+
+
+_PERSON_AT = len(COVERAGE_COLUMNS)
+_TERMS_AT = _PERSON_AT + len(PERSON_COLUMNS)
+
+
+def register_of(
+    connection: sa.Connection, first: Step, tuples: Sequence[tuple[str, str, str, str]]
+) -> tuple[int, list[Any], list[Any], list[Any]]:
+    """Runs ``first`` (a statement answering one integer, the file's row), then reads the
+    coverages of the given insured numbers, their terms and their persons (none merged into
+    another): the integer and three lists of rows, in the order of ``COVERAGE_COLUMNS``,
+    ``TERM_COLUMNS`` and ``PERSON_COLUMNS``."""
+    sql = statements(connection)
+    dialect = sql.dialect
+    number = int(run(connection, [first])[0][0][0])
+    if not tuples:
+        return number, [], [], []
+    keys = _keys_param(dialect, tuples, len(_COVERAGE_KEY))
+    (rows,) = run(connection, [Step(sql.register, keys)])
+    found: dict[int, Any] = {}
+    people: dict[int, Any] = {}
+    terms: list[Any] = []
+    for row in rows:
+        coverage_id = row[0]
+        if coverage_id not in found:
+            found[coverage_id] = row[:_PERSON_AT]
+            person = row[_PERSON_AT:_TERMS_AT]
+            if person[0] is not None:
+                people[person[0]] = person
+        if row[_TERMS_AT] is not None:
+            terms.append((coverage_id, *row[_TERMS_AT:]))
+    if dialect == "sqlite":
+        return (
+            number,
+            _dates(list(found.values()), _COVERAGE_DATES),
+            _dates(terms, _TERM_DATES),
+            _dates(list(people.values()), _PERSON_DATES),
+        )
+    return number, list(found.values()), terms, list(people.values())
+
+
+def candidates_and_applied(
+    connection: sa.Connection, keys: Sequence[str], ids: Sequence[tuple[str, str]]
+) -> tuple[list[Any], list[Any]]:
+    """The persons (none merged into another) with one of the match keys ``keys``, and
+    ``(insurer_number, event_id, digest)`` of the events ``ids`` already applied."""
+    sql = statements(connection)
+    dialect = sql.dialect
+    steps: list[Step] = []
+    if keys:
+        steps.append(Step(sql.persons_by_key, [_values_param(dialect, keys)]))
+    if ids:
+        steps.append(Step(sql.applied, _keys_param(dialect, ids, len(_EVENT_KEY))))
+    results = run(connection, steps)
+    people = results.pop(0) if keys else []
+    applied = results.pop(0) if ids else []
+    if dialect == "sqlite":
+        people = _dates(people, _PERSON_DATES)
+    return people, applied

@@ -50,9 +50,8 @@ def _items(row: Any) -> str:
     return json.dumps(values, ensure_ascii=False)
 
 
-def absorbed_persons() -> sa.Select[tuple[int]]:
-    """The ids of persons merged into another: never a candidate for a new insured number."""
-    return sa.select(_m.absorbed_person_id)
+#: The ids of persons merged into another (SQL): never a candidate for a new insured number.
+ABSORBED_PERSONS = "SELECT absorbed_person_id FROM person_merges"
 
 
 def merge_persons(

@@ -28,17 +28,29 @@ def bulk_insert(
     """Inserts ``rows`` (tuples in the order of ``columns``) into ``table``."""
     if not rows:
         return
-    preparer = connection.dialect.identifier_preparer
-    names = ", ".join(preparer.quote(name) for name in columns)
-    target = preparer.format_table(table)
-    if connection.dialect.name == "postgresql":
+    dialect = connection.dialect
+    key = (dialect.name, table.name, tuple(columns))
+    sql = _STATEMENTS.get(key)
+    if sql is None:
+        sql = _STATEMENTS[key] = _statement(dialect, table, columns)
+    if dialect.name == "postgresql":
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+        with cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
         return
+    connection.exec_driver_sql(sql, rows)
+
+
+#: Built once per table and columns: an import writes up to four tables per file.
+_STATEMENTS: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+
+def _statement(dialect: sa.Dialect, table: sa.Table, columns: Sequence[str]) -> str:
+    preparer = dialect.identifier_preparer
+    names = ", ".join(preparer.quote(name) for name in columns)
+    target = preparer.format_table(table)
+    if dialect.name == "postgresql":
+        return f"COPY {target} ({names}) FROM STDIN"
     marks = ", ".join("?" for _ in columns)
-    connection.exec_driver_sql(
-        f"INSERT INTO {target} ({names}) VALUES ({marks})",
-        rows,
-    )
+    return f"INSERT INTO {target} ({names}) VALUES ({marks})"
