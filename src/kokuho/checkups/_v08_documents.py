@@ -26,8 +26,6 @@ import os
 import pickle
 import signal
 import struct
-import sys
-import threading
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,6 +37,7 @@ from kokuho.checkups._model import Checkup, Guidance
 from kokuho.checkups._v08_body import shared_observation
 from kokuho.checkups._v08_common import ArchiveProblem
 from kokuho.checkups._v08_document import checkup_from_bytes, guidance_from_bytes
+from kokuho.store import spare_core
 
 #: Archives with fewer documents are read in one process: below this the fork and the
 #: transfer cost about as much as half of the parse saves. A module attribute, so an operator
@@ -193,14 +192,7 @@ def _gather(
 def _may_fork(documents: int) -> bool:
     if documents < max(PARALLEL_MIN_DOCUMENTS, 2):
         return False
-    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
-        return False
-    if threading.active_count() != 1:
-        return False
-    cpus = len(os.sched_getaffinity(0))
-    # A child only helps on a CPU nobody else wants (this read counts for about one in the
-    # load average): on a busy machine it adds its transfer's CPU and gains no time.
-    return cpus >= 2 and (not REQUIRE_IDLE_CPU or os.getloadavg()[0] < cpus - 0.5)
+    return spare_core(require_idle=REQUIRE_IDLE_CPU)
 
 
 # -- the child -----------------------------------------------------------------------------

@@ -34,8 +34,6 @@ import os
 import pickle
 import signal
 import struct
-import sys
-import threading
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +44,7 @@ from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import Event
 from kokuho.registry._feed_read import ImportReport, read_events
 from kokuho.registry._normalize import match_key
+from kokuho.store import spare_core
 
 #: Runs of fewer files are read in one process: the fork costs more than it saves there. A
 #: module attribute, so an operator (or a test) can change it.
@@ -187,13 +186,7 @@ class Reader:
 
 
 def _may_fork() -> bool:
-    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
-        return False
-    if threading.active_count() != 1:
-        return False
-    cpus = len(os.sched_getaffinity(0))
-    # The import itself counts for about one in the load average.
-    return cpus >= 2 and (not REQUIRE_IDLE_CPU or os.getloadavg()[0] < cpus - 0.5)
+    return spare_core(require_idle=REQUIRE_IDLE_CPU)
 
 
 def _child(

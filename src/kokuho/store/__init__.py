@@ -38,6 +38,7 @@ from kokuho.store._lake_files import (
 from kokuho.store._problems import FileProblem, FileProblemsError
 from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
 from kokuho.store._replicas_async import UNREACHABLE_ASYNC, AsyncReads, connect_kwargs
+from kokuho.store._spare_core import spare_core
 from kokuho.store._yaml_nodes import YamlNode
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "exclusive_lock",
     "PerThreadDuckDB",
     "bulk_insert",
+    "spare_core",
     "chunks",
     "connect",
     "fsync_folders",
