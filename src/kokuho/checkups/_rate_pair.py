@@ -49,7 +49,7 @@ import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
-from kokuho.checkups._lake import Lake
+from kokuho.checkups._lake import INSURED_ID, Lake
 from kokuho.checkups._rates import (
     _KNOWN_LEVELS,
     _MEMBER_KEY,
@@ -108,6 +108,19 @@ def _match(a: ir.Table, a_insurer: str, b: ir.Table, b_insurer: str) -> list[ir.
     return [a[KEY] == b[KEY], ibis.cases((residual, True), else_=False)]
 
 
+def _numbered(eligibility: ir.Table) -> bool:
+    """Whether every row of ``eligibility`` carries the snapshot's ``insured_id``.
+
+    Snapshots exported before the column existed have none, and tables built from
+    ``SNAPSHOT_COLUMNS`` by hand may leave it null; those group by the member key's strings.
+    One scan of one integer column, against a window over every checkup grouped by strings.
+    """
+    if INSURED_ID not in eligibility.columns:
+        return False
+    missing = eligibility.filter(eligibility[INSURED_ID].isnull()).count()
+    return bool(missing.to_pyarrow().as_py() == 0)
+
+
 def rate_tables(
     eligibility: ir.Table,
     checkups: ir.Table,
@@ -134,14 +147,14 @@ def rate_tables(
     )
     # Only the columns used below: the engine keeps this table for its two uses (the counts
     # of 対象者 and the match), so every column left in costs memory at 25 M rows.
-    members = _keyed(members, "insurer").select(
-        KEY, *dict.fromkeys([*_MEMBER_KEY, *keys, "person_id"])
-    )
+    ids = [INSURED_ID] if _numbered(eligibility) else []
+    carried = list(dict.fromkeys([*_MEMBER_KEY, *keys, "person_id", *ids]))
+    members = _keyed(members, "insurer").select(KEY, *carried)
     c = _keyed(_levels(_checkups_in(checkups, fy), fy), "insurer")
     joined = c.join(members, _match(c, "insurer", members, "insurer"))
     rows = joined.select(
         members[KEY],
-        *[members[k] for k in dict.fromkeys([*_MEMBER_KEY, *keys, "person_id"])],
+        *[members[k] for k in carried],
         exam_date=c.exam_date,
         document=c.document,
         level=c.level,
@@ -155,8 +168,11 @@ def rate_tables(
     # earliest), else the earliest of the others, the same checkup for every member of the
     # partition. Each member's rows are consecutive, so a change of person marks each member
     # once: the 受診者 of the 特定健診実施率, member rows as the reference's semi join counts
-    # them, without a distinct over the member key.
-    partition = [rows[KEY], *[rows[k] for k in _MEMBER_KEY]]
+    # them, without a distinct over the member key. With the snapshot's insured_id the member
+    # key is two integers (insured_id stands for four of its columns), else its five columns.
+    partition = (
+        [rows[INSURED_ID], rows.birth_date] if ids else [rows[KEY], *[rows[k] for k in _MEMBER_KEY]]
+    )
     order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, rows.document]
     window = ibis.window(group_by=partition, order_by=order)
     ranked = rows.mutate(

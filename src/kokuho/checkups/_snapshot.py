@@ -7,6 +7,14 @@ copied to ``eligibility/fiscal_year=YYYY/snapshot.parquet`` with everything the 
 asks: who (person_id, sex, birth_date → 年度末年齢), which insurer (保険者番号, kind, the
 市町村国保's 全国地方公共団体コード), which insured number (記号・番号・枝番, to match checkups)
 and when (資格取得日, 資格喪失日 → 年度を通じた加入).
+
+``insured_id`` numbers the insured numbers (保険者番号・記号・番号・枝番) of the file densely,
+from 1 in the export's order: two rows carry the same id exactly when the four strings are
+equal, so the rates can group a year's 受診者 by two integers (``insured_id``, 生年月日)
+instead of five columns, four of them strings (kokuho.checkups._rate_pair). The register
+computes it (``DENSE_RANK`` over the columns it orders the export by); 枝番 is never null
+there, so "" and null need no reconciling. Files written before the column existed read it as
+null, and the rates then group by the strings as before.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 import sqlalchemy as sa
 
-from kokuho.checkups._lake import Lake, atomic_file
+from kokuho.checkups._lake import INSURED_ID, Lake, atomic_file
 from kokuho.ids import FiscalYear
 from kokuho.registry import tables
 
@@ -37,6 +45,7 @@ SNAPSHOT_COLUMNS: Final[dict[str, pa.DataType]] = {
     "birth_date": pa.date32(),
     "acquired_on": pa.date32(),
     "lost_on": pa.date32(),
+    INSURED_ID: pa.int64(),  # equal exactly when 保険者番号・記号・番号・枝番 are (see above)
 }
 
 #: Rows fetched and written per batch: bounded memory at millions of coverages.
@@ -46,6 +55,15 @@ CHUNK_ROWS: Final = 100_000
 def snapshot_path(lake: Lake, fiscal_year: FiscalYear | int) -> Path:
     fy = fiscal_year if isinstance(fiscal_year, FiscalYear) else FiscalYear(fiscal_year)
     return lake.root / "eligibility" / f"fiscal_year={fy.year}" / "snapshot.parquet"
+
+
+#: 保険者番号・記号・番号・枝番 of a coverage: the export's order and ``insured_id``'s key.
+_INSURED_NUMBER: Final = (
+    tables.coverages.c.insurer_number,
+    tables.coverages.c.symbol,
+    tables.coverages.c.number,
+    tables.coverages.c.branch,
+)
 
 
 def _query(fy: FiscalYear) -> sa.Select[Any]:
@@ -63,6 +81,7 @@ def _query(fy: FiscalYear) -> sa.Select[Any]:
             p.c.birth_date,
             c.c.acquired_on,
             c.c.lost_on,
+            sa.func.dense_rank().over(order_by=_INSURED_NUMBER).label(INSURED_ID),
         )
         .select_from(
             c.join(p, p.c.person_id == c.c.person_id).join(
@@ -77,7 +96,7 @@ def _query(fy: FiscalYear) -> sa.Select[Any]:
         )
         # The unique index (insurer_number, symbol, number, branch, acquired_on) gives this
         # order cheaply, and sorted files compress and prune better.
-        .order_by(c.c.insurer_number, c.c.symbol, c.c.number, c.c.branch, c.c.acquired_on)
+        .order_by(*_INSURED_NUMBER, c.c.acquired_on)
     )
 
 
