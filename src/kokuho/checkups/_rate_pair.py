@@ -133,6 +133,8 @@ def _numbered(eligibility: ir.Table) -> bool:
     Snapshots exported before the column existed have none, and tables built from
     ``SNAPSHOT_COLUMNS`` by hand may leave it null; those group by the member key's strings.
     One scan of one integer column, against a window over every checkup grouped by strings.
+    The ids are numbered per file, which is one fiscal year's snapshot: ``eligible_members``
+    keeps the rows of one year.
     """
     if INSURED_ID not in eligibility.columns:
         return False
