@@ -201,6 +201,9 @@ def _tables(checkups: int, work: Path) -> tuple[Path, Path, Path]:
             "birth_date": pa.array(birth),
             "acquired_on": pa.array(np.full(members, np.datetime64("2015-04-01"))),
             "lost_on": pa.nulls(members, pa.date32()),
+            # As export_snapshot numbers the insured numbers: one per person here, since every
+            # person holds an insured number of their own (the 番号 is the person's index).
+            "insured_id": person,
         }
     )
     take = rng.permutation(members)[:checkups]

@@ -323,6 +323,7 @@ def test_export_snapshot_streams_the_periods_of_the_year(engine: sa.Engine, tmp_
         "birth_date": D(1961, 1, 2),
         "acquired_on": D(2010, 4, 1),
         "lost_on": None,
+        "insured_id": 2,  # the second insured number in the export's order
     }
     table = lake.table("eligibility")
     assert table.fiscal_year.max().to_pyarrow().as_py() == 2024

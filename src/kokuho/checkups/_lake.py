@@ -80,6 +80,12 @@ GUIDANCE_COLUMNS: Final[dict[str, pa.DataType]] = {
     "archive": pa.string(),
 }
 
+#: The eligibility snapshot's integer for (保険者番号, 記号, 番号, 枝番): equal within one
+#: snapshot file exactly when the four strings are equal (kokuho.checkups._snapshot writes it;
+#: kokuho.checkups._rate_pair reads it). Named here, beside the lake's other columns, so that
+#: the rates need not import the register to know it.
+INSURED_ID: Final = "insured_id"
+
 #: The tables whose files belong to ingested archives (read through the manifest).
 ARCHIVE_TABLES: Final = ("checkups", "guidance")
 

@@ -11,29 +11,42 @@ nearly all of the time. ``rate_tables`` gives the same two tables with:
   記号, 番号). The exact string comparison and the 枝番-or-生年月日 rule stay as a residual
   predicate of the join, so two insured numbers sharing a key (a hash collision) can never
   match each other: the key only makes the hash table integer-keyed;
-- one window over the matched rows, partitioned by the key plus the member-key columns (the
-  same partitions as the reference's, since the key is a function of three of them), ordered
-  so that a 受診者's first checkup with a known 保健指導レベル comes first: that row is both
-  "examined" (特定健診) and the stratified 受診者 (特定保健指導).
+- one window over the matched rows, one partition per member key as the reference's, ordered
+  by person and then so that the first checkup with a known 保健指導レベル comes first: the
+  partition's first row is the stratified 受診者 (特定保健指導), and each change of person in
+  it one member examined (特定健診; members sharing a member key share its checkups, so every
+  one of them is in the partition once per checkup).
 
-The key is computed on read with the engine's own hash function (DuckDB's 64-bit ``hash``,
-Spark's ``hash``), on both sides of the query at once, so the lake's files need no new column
-and files written before this module work unchanged. Measured on DuckDB (3 M checkups, 7.5 M
-members), hashing the strings on read costs about what the integer join saves, so the key is
-neutral there and the gain of ``rate_tables`` is the shared match and window.
+The partition is the snapshot's ``insured_id`` (a dense integer per 保険者番号・記号・番号・枝番
+of the file, kokuho.checkups._snapshot) with the 生年月日: two integers that are equal exactly
+when the member keys are, so no collision can merge two members' checkups. Snapshots without
+the column (exported before it, or built by hand with nulls) are partitioned by ``insured_key``
+and the five member-key columns, as before. On 2 M matched rows the window takes about 40 % of
+its CPU time with the string partition.
 
-Tried and measured on DuckDB (2 M checkups, 5 M members, CPU seconds of the whole query, old
-and new path in one process), none kept:
+The hash key is computed on read with the engine's own hash function over a struct of the
+three strings (DuckDB's ``hash``, Spark's ``hash``), on both sides of the query at once, so the
+lake's checkup files need no new column. Hashing a struct rather than a concatenation skips
+building a string per row, which at 25 M members cost more than the hashing.
 
-- a stored key (one engine-independent 64-bit function written by every producer of snapshots
-  and checkups, hashed on read for older files): about 4 % less, since the join is integer-keyed
-  either way and only the hashing on read goes; too little for a new column in the snapshot's
-  file format;
+The 対象者 are counted from a scan of the snapshot of their own: shared with the match, the
+members would be one common table expression that DuckDB materialises before either use.
+
+Measured on DuckDB (2 M checkups, 5 M members; CPU seconds of the whole query, the previous
+and the new path alternated in one process, on a busy machine): the struct hash with the
+change-of-person count (instead of ``first_value`` and a distinct of the other members) 0.88–
+0.92 of the previous path's, with the integer partition 0.80, with the separate count scan
+0.76. Tried, not kept:
+
+- a stored hash key (one engine-independent 64-bit function written by every producer of
+  snapshots and checkups, hashed on read for older files): about 4 % less, since the join is
+  integer-keyed either way and only the hashing on read goes;
 - two hash aggregates (per member and person: the minimum of (unknown level, exam date,
   document, level); then per member key) instead of the window: about 40 % more;
-- counting the 対象者 from a scan of their own instead of the members shared with the match
-  (which DuckDB materialises), and ``preserve_insertion_order = false`` while the query runs:
-  no difference beyond the noise, in CPU time or peak memory.
+- one aggregate of the windowed rows with the guidance as an EXISTS (a mark join over every
+  matched row) instead of the semi join of the 対象者: about 5 % more than the two uses of
+  the windowed rows it saves;
+- ``preserve_insertion_order = false`` while the query runs: no difference beyond the noise.
 """
 
 from __future__ import annotations
@@ -49,7 +62,7 @@ import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
-from kokuho.checkups._lake import Lake
+from kokuho.checkups._lake import INSURED_ID, Lake
 from kokuho.checkups._rates import (
     _KNOWN_LEVELS,
     _MEMBER_KEY,
@@ -76,7 +89,6 @@ from kokuho.ids import FiscalYear
 
 #: The integer match key's column (computed on read; see the module docstring).
 KEY: Final = "insured_key"
-_SEPARATOR: Final = "\x1f"  # ASCII unit separator: not in any insured-number field
 
 
 def insured_key(
@@ -86,9 +98,13 @@ def insured_key(
 
     Equal tuples give equal keys within one engine; unequal tuples almost always differ (the
     match keeps the string comparison, so a collision costs a residual check, not a result).
-    The separator keeps ("1", "23") and ("12", "3") apart.
+    The hash of a struct of the three fields combines the engine's hashes of each field
+    (DuckDB's ``hash({...})``, Spark's ``hash(struct(...))``), so ("1", "23") and ("12", "3")
+    differ without building a concatenated string per row: at 25 M members, building it cost
+    more than hashing it.
     """
-    return insurer.concat(_SEPARATOR, symbol, _SEPARATOR, number).hash()
+    key: ir.IntegerValue = ibis.struct({"i": insurer, "s": symbol, "n": number}).hash()
+    return key
 
 
 def _keyed(table: ir.Table, insurer: str) -> ir.Table:
@@ -103,6 +119,27 @@ def _match(a: ir.Table, a_insurer: str, b: ir.Table, b_insurer: str) -> list[ir.
     """
     residual = reduce(and_, _same_person(a, a_insurer, b, b_insurer))
     return [a[KEY] == b[KEY], ibis.cases((residual, True), else_=False)]
+
+
+def _apart(table: ir.Table) -> ir.Table:
+    """``table``, as an expression unequal to ``table`` itself (a filter that keeps every row),
+    so that Ibis does not merge two uses of it into one common table expression."""
+    return table.filter(ibis.literal(True))
+
+
+def _numbered(eligibility: ir.Table) -> bool:
+    """Whether every row of ``eligibility`` carries the snapshot's ``insured_id``.
+
+    Snapshots exported before the column existed have none, and tables built from
+    ``SNAPSHOT_COLUMNS`` by hand may leave it null; those group by the member key's strings.
+    One scan of one integer column, against a window over every checkup grouped by strings.
+    The ids are numbered per file, which is one fiscal year's snapshot: ``eligible_members``
+    keeps the rows of one year.
+    """
+    if INSURED_ID not in eligibility.columns:
+        return False
+    missing = eligibility.filter(eligibility[INSURED_ID].isnull()).count()
+    return bool(missing.to_pyarrow().as_py() == 0)
 
 
 def rate_tables(
@@ -129,42 +166,49 @@ def rate_tables(
     members = _scope(
         eligible_members(eligibility, fy, exclusions=exclusions, reasons=reasons), groups
     )
-    # Only the columns used below: the engine keeps this table for its two uses (the counts
-    # of 対象者 and the match), so every column left in costs memory at 25 M rows.
-    members = _keyed(members, "insurer").select(
-        KEY, *dict.fromkeys([*_MEMBER_KEY, *keys, "person_id"])
-    )
+    # Only the columns the match and the window use.
+    ids = [INSURED_ID] if _numbered(eligibility) else []
+    carried = list(dict.fromkeys([*_MEMBER_KEY, *keys, "person_id", *ids]))
+    members = _keyed(members, "insurer").select(KEY, *carried)
     c = _keyed(_levels(_checkups_in(checkups, fy), fy), "insurer")
     joined = c.join(members, _match(c, "insurer", members, "insurer"))
     rows = joined.select(
         members[KEY],
-        *[members[k] for k in dict.fromkeys([*_MEMBER_KEY, *keys, "person_id"])],
+        *[members[k] for k in carried],
         exam_date=c.exam_date,
         document=c.document,
         level=c.level,
         _known=c.level.isin(_KNOWN_LEVELS).fill_null(False),
     )
-    # One partition per member key, as the reference's window; the first row is the first
-    # checkup with a known level if there is one (the reference filters those first, then
-    # takes the earliest), else the earliest of the others.
-    partition = [rows[KEY], *[rows[k] for k in _MEMBER_KEY]]
-    order = [ibis.desc(rows._known), rows.exam_date, rows.document]
+    # One partition per member key, as the reference's window. Members sharing a member key
+    # (one insured number held twice without 枝番, same 生年月日; rare) match the same
+    # checkups, so the partition holds each of its members' rows with every checkup. Ordered
+    # by person first, the first row is the first person's first checkup: the first checkup
+    # with a known level if there is one (the reference filters those first, then takes the
+    # earliest), else the earliest of the others, the same checkup for every member of the
+    # partition. Each member's rows are consecutive, so a change of person marks each member
+    # once: the 受診者 of the 特定健診実施率, member rows as the reference's semi join counts
+    # them, without a distinct over the member key. With the snapshot's insured_id the member
+    # key is two integers (insured_id stands for four of its columns), else its five columns.
+    partition = (
+        [rows[INSURED_ID], rows.birth_date] if ids else [rows[KEY], *[rows[k] for k in _MEMBER_KEY]]
+    )
+    order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, rows.document]
+    window = ibis.window(group_by=partition, order_by=order)
     ranked = rows.mutate(
-        _rank=ibis.row_number().over(group_by=partition, order_by=order),
-        _first_person=rows.person_id.first().over(group_by=partition, order_by=order),
+        _rank=ibis.row_number().over(window), _previous=rows.person_id.lag().over(window)
     )
     first = ranked.filter(ranked._rank == 0)
-
-    # 受診者 for the 特定健診実施率 are member rows, as the reference's semi join counts them:
-    # one per partition, plus, where members share the member key (one insured number held
-    # twice without 枝番, same 生年月日; rare), each other person of the partition. A person
-    # holds one whole-year coverage per insured number, so (member key, person) is one row.
-    others = ranked.filter(ranked.person_id != ranked._first_person)
-    others = others.select(KEY, *dict.fromkeys([*_MEMBER_KEY, *keys, "person_id"])).distinct()
-    one = ibis.literal(1)
-    examined = first.select(*keys, _one=one).union(others.select(*keys, _one=one), distinct=False)
+    examined = ranked.filter(ranked._previous.isnull() | (ranked._previous != ranked.person_id))
+    # The 対象者 are counted from a scan of their own: shared with the match, the members are
+    # one table expression used twice, which DuckDB materialises (25 M rows, strings and all)
+    # before either use; scanned twice, the match streams from the file. ``_apart`` keeps the
+    # two expressions from being recognised as one.
+    everyone = _scope(
+        eligible_members(_apart(eligibility), fy, exclusions=exclusions, reasons=reasons), groups
+    )
     checkup = checkup_result(
-        _counts(members, keys, eligible=members.count()),
+        _counts(everyone, keys, eligible=everyone.count()),
         _counts(examined, keys, examined=examined.count()),
         keys,
         fy,

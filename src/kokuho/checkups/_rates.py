@@ -45,7 +45,13 @@ from kokuho.checkups._exclusions import ExclusionReason as ExclusionReason
 from kokuho.checkups._exclusions import _active_exclusions
 from kokuho.checkups._exclusions import exclusion_reasons as exclusion_reasons
 from kokuho.checkups._exclusions import read_exclusions as read_exclusions
-from kokuho.checkups._lake import CHECKUP_COLUMNS, GUIDANCE_COLUMNS, Lake, LakeTableMissing
+from kokuho.checkups._lake import (
+    CHECKUP_COLUMNS,
+    GUIDANCE_COLUMNS,
+    INSURED_ID,
+    Lake,
+    LakeTableMissing,
+)
 from kokuho.ids import FiscalYear
 
 Group = Literal["insurer", "municipality", "sex", "band"]
@@ -156,7 +162,8 @@ def eligible_members(
 
     ``eligibility`` has the columns of the register's snapshot (``SNAPSHOT_COLUMNS``).
     Returns insurer, insurer_kind, municipality, person_id, symbol, number, branch ("" when
-    none), sex, birth_date, age (年度末年齢) and band.
+    none), sex, birth_date, age (年度末年齢) and band, and ``insured_id`` when the snapshot has
+    it (kokuho.checkups._snapshot).
     """
     fy = _fy(fiscal_year)
     e = eligibility
@@ -184,6 +191,7 @@ def eligible_members(
         birth_date=e.birth_date,
         age=e.age,
         band=age_band(e.age),
+        **({INSURED_ID: e[INSURED_ID]} if INSURED_ID in e.columns else {}),
     )
     # No distinct(): one tuple's periods never overlap, so at most one of them spans the
     # whole year, and a person is one member per insurer (dedup over 11 columns would cost

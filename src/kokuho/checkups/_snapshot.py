@@ -7,19 +7,32 @@ copied to ``eligibility/fiscal_year=YYYY/snapshot.parquet`` with everything the 
 asks: who (person_id, sex, birth_date → 年度末年齢), which insurer (保険者番号, kind, the
 市町村国保's 全国地方公共団体コード), which insured number (記号・番号・枝番, to match checkups)
 and when (資格取得日, 資格喪失日 → 年度を通じた加入).
+
+``insured_id`` numbers the insured numbers (保険者番号・記号・番号・枝番) of the file densely,
+from 1 in the export's order: two rows carry the same id exactly when the four strings are
+equal, so the rates can group a year's 受診者 by two integers (``insured_id``, 生年月日)
+instead of five columns, four of them strings (kokuho.checkups._rate_pair). The export
+numbers the rows as they stream: the query orders them by the four columns (then 資格取得日),
+so the periods of one insured number arrive together, and the id grows by one whenever the
+four differ from the previous row's (``_Numbering``). The four are never null in the register,
+so "" and null need no reconciling. Numbering in the query instead (``DENSE_RANK``) costs
+PostgreSQL a second sort of every row. Files written before the column existed read it as null,
+and the rates then group by the strings as before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import reduce
 from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 import sqlalchemy as sa
 
-from kokuho.checkups._lake import Lake, atomic_file
+from kokuho.checkups._lake import INSURED_ID, Lake, atomic_file
 from kokuho.ids import FiscalYear
 from kokuho.registry import tables
 
@@ -37,6 +50,7 @@ SNAPSHOT_COLUMNS: Final[dict[str, pa.DataType]] = {
     "birth_date": pa.date32(),
     "acquired_on": pa.date32(),
     "lost_on": pa.date32(),
+    INSURED_ID: pa.int64(),  # equal exactly when 保険者番号・記号・番号・枝番 are (see above)
 }
 
 #: Rows fetched and written per batch: bounded memory at millions of coverages.
@@ -46,6 +60,41 @@ CHUNK_ROWS: Final = 100_000
 def snapshot_path(lake: Lake, fiscal_year: FiscalYear | int) -> Path:
     fy = fiscal_year if isinstance(fiscal_year, FiscalYear) else FiscalYear(fiscal_year)
     return lake.root / "eligibility" / f"fiscal_year={fy.year}" / "snapshot.parquet"
+
+
+#: 保険者番号・記号・番号・枝番 of a coverage: the export's order and ``insured_id``'s key.
+_INSURED_NUMBER: Final = (
+    tables.coverages.c.insurer_number,
+    tables.coverages.c.symbol,
+    tables.coverages.c.number,
+    tables.coverages.c.branch,
+)
+_NUMBERED_BY: Final = ("insurer_number", "symbol", "number", "branch")
+
+
+class _Numbering:
+    """``insured_id`` of rows that arrive ordered by ``_NUMBERED_BY``, batch after batch: the
+    previous id plus one wherever the four columns differ from the row before."""
+
+    def __init__(self) -> None:
+        self._last: tuple[Any, ...] | None = None
+        self._count = 0
+
+    def ids(self, batch: dict[str, pa.Array]) -> pa.Array:
+        keys = [batch[name] for name in _NUMBERED_BY]
+        n = len(keys[0])
+        if n == 0:
+            return pa.array([], pa.int64())
+        first = tuple(key[0].as_py() for key in keys)
+        changed = [pa.array([first != self._last])]
+        if n > 1:  # the columns are never null in the register: not_equal is never null
+            changes = [pc.not_equal(key.slice(1), key.slice(0, n - 1)) for key in keys]
+            changed.append(reduce(pc.or_, changes))
+        steps = pa.concat_arrays(changed).cast(pa.int64())
+        ids = pc.add(pc.cumulative_sum(steps), self._count)
+        self._last = tuple(key[n - 1].as_py() for key in keys)
+        self._count = ids[n - 1].as_py()
+        return ids
 
 
 def _query(fy: FiscalYear) -> sa.Select[Any]:
@@ -77,7 +126,7 @@ def _query(fy: FiscalYear) -> sa.Select[Any]:
         )
         # The unique index (insurer_number, symbol, number, branch, acquired_on) gives this
         # order cheaply, and sorted files compress and prune better.
-        .order_by(c.c.insurer_number, c.c.symbol, c.c.number, c.c.branch, c.c.acquired_on)
+        .order_by(*_INSURED_NUMBER, c.c.acquired_on)
     )
 
 
@@ -97,7 +146,8 @@ def export_snapshot(
         }
     )
     final = snapshot_path(lake, fy)
-    names = list(SNAPSHOT_COLUMNS)
+    names = [name for name in SNAPSHOT_COLUMNS if name != INSURED_ID]  # the query's columns
+    numbering = _Numbering()
     # Exits run in reverse: the writer closes its file before atomic_file fsyncs and renames.
     with (
         lake.locked(),
@@ -108,13 +158,10 @@ def export_snapshot(
         result = connection.execution_options(yield_per=chunk_rows).execute(_query(fy))
         for rows in result.partitions():
             columns = list(zip(*rows, strict=True))
-            writer.write_batch(
-                pa.record_batch(
-                    [
-                        pa.array(values, type=SNAPSHOT_COLUMNS[name])
-                        for name, values in zip(names, columns, strict=True)
-                    ],
-                    schema=schema,
-                )
-            )
+            batch = {
+                name: pa.array(values, type=SNAPSHOT_COLUMNS[name])
+                for name, values in zip(names, columns, strict=True)
+            }
+            batch[INSURED_ID] = numbering.ids(batch)
+            writer.write_batch(pa.record_batch(list(batch.values()), schema=schema))
     return final
