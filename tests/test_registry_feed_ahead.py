@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from kokuho.registry import _feed_ahead, import_feed
 from kokuho.registry._feed_read import read_events
 from tests.feedfiles import acquire, change, lose, write_changes
-from tests.test_registry_import_fast import _Feed, _tables, _write, two_registers
-from tests.test_registry_import_feed import _as_run, _one_by_one
+from tests.test_registry_import_fast import _Feed, _tables, two_registers
+from tests.test_registry_import_feed import _as_run, _one_by_one, random_run
 
 __all__ = ["two_registers"]
 
@@ -62,18 +62,9 @@ def test_files_read_ahead_load_as_file_by_file(
     rng = random.Random(seed)
     feed = _Feed(rng)
     files: list[Path] = []
-    month = 0
     rejected = 0
     for _ in range(8):
-        run: list[Path] = []
-        for _ in range(rng.randint(2, 7)):
-            if files and rng.random() < 0.2:
-                run.append(rng.choice(files))  # a file loaded again
-            else:
-                path = _write(tmp_path / f"m{month}.csv", feed.file(month), rng, rng.random() < 0.1)
-                month += 1
-                files.append(path)
-                run.append(path)
+        run = random_run(rng, feed, files, tmp_path, rng.randint(2, 7))
         good_rows = rng.random() < 0.5
         expected = _one_by_one(one_by_one, run, good_rows)
         assert _as_run(as_run, run, good_rows, rng.randint(1, 3)) == expected, run

@@ -40,6 +40,22 @@ def _one_by_one(engine: sa.Engine, paths: list[Path], good_rows: bool) -> Any:
     return reports, None
 
 
+def random_run(rng: random.Random, feed: _Feed, files: list[Path], folder: Path,
+               count: int) -> list[Path]:  # fmt: skip
+    """``count`` files for a run: new months of ``feed`` (a tenth of them with a bad row),
+    and a fifth files of ``files`` loaded again; the new ones are added to ``files``."""
+    run: list[Path] = []
+    for _ in range(count):
+        if files and rng.random() < 0.2:
+            run.append(rng.choice(files))  # a file loaded again
+        else:
+            month = len(files)
+            path = _write(folder / f"m{month}.csv", feed.file(month), rng, rng.random() < 0.1)
+            files.append(path)
+            run.append(path)
+    return run
+
+
 def _as_run(engine: sa.Engine, paths: list[Path], good_rows: bool, every: int) -> Any:
     reports = []
     read: list[Path] = []
@@ -68,18 +84,9 @@ def test_runs_of_files_leave_the_register_file_by_file_leaves(
     rng = random.Random(seed)
     feed = _Feed(rng)
     files: list[Path] = []
-    month = 0
     outcomes = {"applied": 0, "duplicates": 0, "rejected": 0, "stopped_early": 0}
     for _ in range(12):
-        run: list[Path] = []
-        for _ in range(rng.randint(1, 6)):
-            if files and rng.random() < 0.2:
-                run.append(rng.choice(files))  # a file loaded again
-            else:
-                path = _write(tmp_path / f"m{month}.csv", feed.file(month), rng, rng.random() < 0.1)
-                month += 1
-                files.append(path)
-                run.append(path)
+        run = random_run(rng, feed, files, tmp_path, rng.randint(1, 6))
         good_rows = rng.random() < 0.6
         expected = _one_by_one(one_by_one, run, good_rows)
         assert _as_run(as_run, run, good_rows, rng.randint(1, 3)) == expected, run
