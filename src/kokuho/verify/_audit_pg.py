@@ -11,8 +11,9 @@ The transaction is the writer thread's (:func:`kokuho.verify._audit.append`): th
 advisory lock (one chain across every worker process and the thread writer), the head, then
 the new records (one statement), then the commit. The statements travel by the simple
 protocol, several per round trip, their values as literals quoted by libpq (one JSON text per
-statement): each round trip costs the loop a few tens of microseconds of psycopg's work, which
-a batch of a few records paid three or four times. A batch takes two round trips (the lock and
+statement), the writes prepared once per connection (SQL ``PREPARE``, run by ``EXECUTE``):
+each round trip costs the loop a few tens of microseconds of psycopg's work, which a batch of
+a few records paid three or four times. A batch takes two round trips (the lock and
 the head; the records and the commit), or one when this batcher wrote the last batch before
 it too (the lock, then the records only if the head is still the one it committed last, then
 the commit): with one writer, the common case, the head is known before the lock is taken.
@@ -74,6 +75,8 @@ def _cast(column: sa.Column[Any]) -> str:
 # The statements below are sent by the simple protocol, several in one round trip, so their
 # values are literals: each is one JSON text quoted by libpq (PQescapeLiteral, through
 # ``_quote``) and put in by a single %-substitution (bytes, so a value is never read again).
+# The three that write are prepared once per connection (``_PREPARE``), run by ``EXECUTE``:
+# the server plans them once, as it did the extended protocol's prepared statements.
 #
 # Every record of the batch in one statement, whatever the batch's size: the rows travel as
 # one JSON array of arrays (a column per position), cheaper to make than a parameter per
@@ -81,22 +84,29 @@ def _cast(column: sa.Column[Any]) -> str:
 _INSERT = (
     f'INSERT INTO "{audit_log.name}" ({", ".join(_COLUMNS)}) SELECT '  # noqa: S608
     + ", ".join(f"(r->>{i}){_cast(audit_log.c[name])}" for i, name in enumerate(_COLUMNS))
-    + " FROM json_array_elements(%s::json) AS r"
+    + " FROM json_array_elements($1) AS r"
 )
-_INSERT_AND_COMMIT = f"{_INSERT}; COMMIT".encode()
-# The optimistic batch, in one round trip: the lock, then the records only if the head is
-# still the one this batcher committed last (read under the lock, as the pessimistic batch
-# reads it), then the commit. No row inserted: another writer appended meanwhile.
-_APPEND_IF_HEAD = (
-    f"BEGIN; {_LOCK}; {_INSERT} WHERE ({_HEAD.replace('seq, hash', 'hash', 1)}) = %s; COMMIT"
-).encode()
+# The optimistic batch's records: only if the head is still the one this batcher committed
+# last (read under the lock, as the pessimistic batch reads it). None inserted: another
+# writer appended meanwhile.
+_INSERT_IF_HEAD = f"{_INSERT} WHERE ({_HEAD.replace('seq, hash', 'hash', 1)}) = $2"
 # The batch's claims in one statement; the tokens returned are those claimed now. A token
 # twice in the batch is inserted once: its later items find it taken.
 _CLAIM = (
-    f'; INSERT INTO "{card_replays.name}" (token, expires_at) '  # noqa: S608
-    "SELECT r->>0, (r->>1)::timestamptz FROM json_array_elements(%s::json) AS r "
+    f'INSERT INTO "{card_replays.name}" (token, expires_at) '  # noqa: S608
+    "SELECT r->>0, (r->>1)::timestamptz FROM json_array_elements($1) AS r "
     "ON CONFLICT DO NOTHING RETURNING token"
+)
+_PREPARE = (
+    f"PREPARE kokuho_audit_rows(json) AS {_INSERT}; "
+    f"PREPARE kokuho_audit_rows_if_head(json, text) AS {_INSERT_IF_HEAD}; "
+    f"PREPARE kokuho_audit_claims(json) AS {_CLAIM}"
 ).encode()
+_INSERT_AND_COMMIT = b"EXECUTE kokuho_audit_rows(%s); COMMIT"
+# The optimistic batch, in one round trip: the lock, the records if the head is unchanged,
+# the commit.
+_APPEND_IF_HEAD = f"BEGIN; {_LOCK}; EXECUTE kokuho_audit_rows_if_head(%s, %s); COMMIT".encode()
+_CLAIMS = b"; EXECUTE kokuho_audit_claims(%s)"
 _PURGE = f'; DELETE FROM "{card_replays.name}" WHERE expires_at <= %s'.encode()  # noqa: S608
 _PURGE_SECONDS = 30.0  # how often forgotten claims are deleted (as _card_store does)
 
@@ -202,8 +212,13 @@ class PgLoopAuditBatcher:
             connection = await psycopg.AsyncConnection.connect(
                 autocommit=True, prepare_threshold=None, **self._kwargs
             )
-            self._connection = connection
             self._head = None
+            try:
+                await connection.execute(_PREPARE)
+            except BaseException:
+                connection.pgconn.finish()
+                raise
+            self._connection = connection
         cursor = connection.cursor()
         head, self._head = self._head, None  # known again only once this batch commits
         try:
@@ -238,7 +253,7 @@ class PgLoopAuditBatcher:
                 self._next_purge, purged = clock + _PURGE_SECONDS, True
                 query += _PURGE % self._quote(dt.datetime.now(dt.UTC).isoformat())
             made = [(i.claim[0], i.claim[1].isoformat()) for i in claims if i.claim is not None]
-            query += _CLAIM % self._quote(json.dumps(made))
+            query += _CLAIMS % self._quote(json.dumps(made))
         await cursor.execute(query)
         cursor.nextset()  # the lock's
         cursor.nextset()  # the head's
