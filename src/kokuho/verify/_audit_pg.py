@@ -9,17 +9,19 @@ wake-up, a ``call_soon_threadsafe`` back to the loop) and without SQLAlchemy.
 
 The transaction is the writer thread's (:func:`kokuho.verify._audit.append`): the chain's
 advisory lock (one chain across every worker process and the thread writer), the head, then
-the new records (one statement), then the commit. The statements travel by the simple
-protocol, several per round trip, their values as literals quoted by libpq (one JSON text per
-statement), the writes prepared once per connection (SQL ``PREPARE``, run by ``EXECUTE``):
-each round trip costs the loop a few tens of microseconds of psycopg's work, which a batch of
-a few records paid three or four times. A batch takes two round trips (the lock and
-the head; the records and the commit), or one when this batcher wrote the last batch before
-it too (the lock, then the records only if the head is still the one it committed last, then
-the commit): with one writer, the common case, the head is known before the lock is taken.
-When another writer appended meanwhile nothing is written, and the batch takes the two round
-trips. While one flush travels, the loop goes on serving requests and their records wait for
-the next flush.
+the new records (one statement), then the commit. Every statement is parameterised (the
+extended protocol; no value is ever written into SQL text), several sent per round trip by
+psycopg's pipeline mode, the records of the batch bound as one JSON text, the writes prepared
+by psycopg once per connection: each round trip costs the loop a few tens of microseconds of
+psycopg's work, which a batch of a few records paid three or four times. A batch takes two
+round trips (the lock and the head; the records and the commit), or one when this batcher
+wrote the last batch before it too (the lock, then the records only if the head is still the
+one it committed last, a parameter, then the commit): with one writer, the common case, the
+head is known before the lock is taken. When another writer appended meanwhile nothing is
+written, and the batch takes the two round trips. An error aborts the rest of the pipeline;
+the transaction is then rolled back (or the connection dropped) before the next batch. While
+one flush travels, the loop goes on serving requests and their records wait for the next
+flush.
 
 A record may carry a single-use claim (a face attestation's token, 顔認証の再利用防止), as on
 SQLite (:mod:`kokuho.verify._audit_loop`): the batch's claims are inserted into
@@ -56,12 +58,11 @@ from kokuho.verify._tables import audit_log, card_replays
 
 log = logging.getLogger(__name__)
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
-_LOCK = f"SELECT pg_advisory_xact_lock({_LOCK_ID})"
-_HEAD = f'SELECT seq, hash FROM "{audit_log.name}" ORDER BY seq DESC LIMIT 1'  # noqa: S608
-# The pessimistic batch's first round trip: the transaction, the chain's lock, then the head,
-# read by a statement of its own after the lock is held (so that its snapshot sees the last
-# holder's commit). A batch with claims makes them in the same round trip.
-_BEGIN = f"BEGIN; {_LOCK}; {_HEAD}".encode()
+_BEGIN = b"BEGIN"
+_COMMIT = b"COMMIT"
+_LOCK = f"SELECT pg_advisory_xact_lock({_LOCK_ID})".encode()
+_HEAD_HASH = f'SELECT hash FROM "{audit_log.name}" ORDER BY seq DESC LIMIT 1'  # noqa: S608
+_HEAD = _HEAD_HASH.replace("hash", "seq, hash", 1).encode()
 
 
 def _cast(column: sa.Column[Any]) -> str:
@@ -72,42 +73,32 @@ def _cast(column: sa.Column[Any]) -> str:
     return f"::{column.type.compile(dialect=_DIALECT)}"
 
 
-# The statements below are sent by the simple protocol, several in one round trip, so their
-# values are literals: each is one JSON text quoted by libpq (PQescapeLiteral, through
-# ``_quote``) and put in by a single %-substitution (bytes, so a value is never read again).
-# The three that write are prepared once per connection (``_PREPARE``), run by ``EXECUTE``:
-# the server plans them once, as it did the extended protocol's prepared statements.
+# Every statement is parameterised (the extended protocol, values bound, never in the SQL
+# text); several travel in one round trip by psycopg's pipeline mode. The writes are prepared
+# by psycopg on the connection's first batches (``prepare=True``): the server plans them once.
 #
 # Every record of the batch in one statement, whatever the batch's size: the rows travel as
-# one JSON array of arrays (a column per position), cheaper to make than a parameter per
-# column and row, or an array per column (whose text form psycopg escapes element by element).
+# one JSON array of arrays (a column per position) bound as one parameter, cheaper to make
+# than a parameter per column and row, or an array per column (whose text form psycopg
+# escapes element by element).
 _INSERT = (
     f'INSERT INTO "{audit_log.name}" ({", ".join(_COLUMNS)}) SELECT '  # noqa: S608
     + ", ".join(f"(r->>{i}){_cast(audit_log.c[name])}" for i, name in enumerate(_COLUMNS))
-    + " FROM json_array_elements($1) AS r"
+    + " FROM json_array_elements(%s::json) AS r"
 )
 # The optimistic batch's records: only if the head is still the one this batcher committed
 # last (read under the lock, as the pessimistic batch reads it). None inserted: another
 # writer appended meanwhile.
-_INSERT_IF_HEAD = f"{_INSERT} WHERE ({_HEAD.replace('seq, hash', 'hash', 1)}) = $2"
+_INSERT_IF_HEAD = f"{_INSERT} WHERE ({_HEAD_HASH}) = %s::text".encode()
+_INSERT_ROWS = _INSERT.encode()
 # The batch's claims in one statement; the tokens returned are those claimed now. A token
 # twice in the batch is inserted once: its later items find it taken.
 _CLAIM = (
     f'INSERT INTO "{card_replays.name}" (token, expires_at) '  # noqa: S608
-    "SELECT r->>0, (r->>1)::timestamptz FROM json_array_elements($1) AS r "
+    "SELECT r->>0, (r->>1)::timestamptz FROM json_array_elements(%s::json) AS r "
     "ON CONFLICT DO NOTHING RETURNING token"
-)
-_PREPARE = (
-    f"PREPARE kokuho_audit_rows(json) AS {_INSERT}; "
-    f"PREPARE kokuho_audit_rows_if_head(json, text) AS {_INSERT_IF_HEAD}; "
-    f"PREPARE kokuho_audit_claims(json) AS {_CLAIM}"
 ).encode()
-_INSERT_AND_COMMIT = b"EXECUTE kokuho_audit_rows(%s); COMMIT"
-# The optimistic batch, in one round trip: the lock, the records if the head is unchanged,
-# the commit.
-_APPEND_IF_HEAD = f"BEGIN; {_LOCK}; EXECUTE kokuho_audit_rows_if_head(%s, %s); COMMIT".encode()
-_CLAIMS = b"; EXECUTE kokuho_audit_claims(%s)"
-_PURGE = f'; DELETE FROM "{card_replays.name}" WHERE expires_at <= %s'.encode()  # noqa: S608
+_PURGE = f'DELETE FROM "{card_replays.name}" WHERE expires_at <= %s'.encode()  # noqa: S608
 _PURGE_SECONDS = 30.0  # how often forgotten claims are deleted (as _card_store does)
 
 
@@ -209,86 +200,83 @@ class PgLoopAuditBatcher:
         one transaction; returns the first seq and the items whose claim was made before."""
         connection = self._connection
         if connection is None:
-            connection = await psycopg.AsyncConnection.connect(
-                autocommit=True, prepare_threshold=None, **self._kwargs
+            # The threshold only counts statements sent with ``prepare=None``; every statement
+            # here says whether it is prepared.
+            connection = self._connection = await psycopg.AsyncConnection.connect(
+                autocommit=True, **self._kwargs
             )
             self._head = None
-            try:
-                await connection.execute(_PREPARE)
-            except BaseException:
-                connection.pgconn.finish()
-                raise
-            self._connection = connection
-        cursor = connection.cursor()
         head, self._head = self._head, None  # known again only once this batch commits
         try:
             if head is not None and self._alone and not any(i.claim for i in batch):
                 rows = chain_rows([(i.record, i.detail) for i in batch], *head)
-                await cursor.execute(_APPEND_IF_HEAD % (self._rows(rows), self._quote(head[1])))
-                cursor.nextset()  # the lock's
-                cursor.nextset()  # the records'
-                if cursor.rowcount:
+                # One round trip: the lock, the records if the head is unchanged, the commit.
+                control, records = connection.cursor(), connection.cursor()
+                async with connection.pipeline():
+                    await control.execute(_BEGIN, prepare=False)
+                    await control.execute(_LOCK, prepare=False)
+                    await records.execute(_INSERT_IF_HEAD, (_json(rows), head[1]), prepare=True)
+                    await control.execute(_COMMIT, prepare=False)
+                if records.rowcount:
                     self._head = (rows[-1][0], rows[-1][-1])
                     return head[0] + 1, []  # committed
                 # Nothing written (an empty transaction committed): another writer appended
                 # meanwhile, so this batch reads the head under the lock.
                 self._alone = False
-            return await self._locked(cursor, batch, head)
+            return await self._locked(connection, batch, head)
         except BaseException:
             self._alone = False
             await _roll_back(connection)
             raise
 
     async def _locked(
-        self, cursor: psycopg.AsyncCursor[Any], batch: list[_Pending], known: tuple[int, str] | None
+        self,
+        connection: psycopg.AsyncConnection[Any],
+        batch: list[_Pending],
+        known: tuple[int, str] | None,
     ) -> tuple[int, list[_Pending]]:
         """The batch in two round trips: the lock, the head and the claims, then the records
         and the commit. ``known``: the head this batcher committed last, if any."""
         claims = [item for item in batch if item.claim is not None]
-        query = _BEGIN
-        purged = False
-        if claims:
-            clock = time.monotonic()
-            if clock >= self._next_purge:
-                self._next_purge, purged = clock + _PURGE_SECONDS, True
-                query += _PURGE % self._quote(dt.datetime.now(dt.UTC).isoformat())
-            made = [(i.claim[0], i.claim[1].isoformat()) for i in claims if i.claim is not None]
-            query += _CLAIMS % self._quote(json.dumps(made))
-        await cursor.execute(query)
-        cursor.nextset()  # the lock's
-        cursor.nextset()  # the head's
-        found = await cursor.fetchone()
-        seq, prev = (found[0], found[1]) if found else (0, GENESIS)
-        # Nobody else appended since this batcher's last batch: the next one may be optimistic.
-        self._alone = known == (seq, prev)
-        refused: list[_Pending] = []
-        if claims:
-            cursor.nextset()
-            if purged:
-                cursor.nextset()
-            won = {row[0] for row in await cursor.fetchall()}
-            for item in claims:
-                assert item.claim is not None  # noqa: S101  (filtered above; for the type checker)
-                if item.claim[0] in won:
-                    won.discard(item.claim[0])  # the first item of a token has it; later ones not
-                else:
-                    refused.append(item)
-        rows = chain_rows([(i.record, i.detail) for i in batch if i not in refused], seq, prev)
-        await cursor.execute(_INSERT_AND_COMMIT % self._rows(rows) if rows else b"COMMIT")
+        control, reads, made = connection.cursor(), connection.cursor(), connection.cursor()
+        async with connection.pipeline() as pipeline:
+            # The head is read by a statement of its own after the lock is held (so that its
+            # snapshot sees the last holder's commit); the claims are made under the lock.
+            await control.execute(_BEGIN, prepare=False)
+            await control.execute(_LOCK, prepare=False)
+            await reads.execute(_HEAD, prepare=False)
+            if claims:
+                clock = time.monotonic()
+                if clock >= self._next_purge:
+                    self._next_purge = clock + _PURGE_SECONDS
+                    await control.execute(_PURGE, (dt.datetime.now(dt.UTC),), prepare=False)
+                tokens = [(i.claim[0], i.claim[1].isoformat()) for i in claims if i.claim]
+                await made.execute(_CLAIM, (json.dumps(tokens),), prepare=True)
+            await pipeline.sync()
+            found = await reads.fetchone()
+            seq, prev = (found[0], found[1]) if found else (0, GENESIS)
+            # Nobody else appended since this batcher's last batch: the next may be optimistic.
+            self._alone = known == (seq, prev)
+            refused: list[_Pending] = []
+            if claims:
+                won = {row[0] for row in await made.fetchall()}
+                for item in claims:
+                    assert item.claim is not None  # noqa: S101  (filtered above; for mypy)
+                    if item.claim[0] in won:
+                        won.discard(item.claim[0])  # a token's first item has it; later ones not
+                    else:
+                        refused.append(item)
+            rows = chain_rows([(i.record, i.detail) for i in batch if i not in refused], seq, prev)
+            if rows:
+                await made.execute(_INSERT_ROWS, (_json(rows),), prepare=True)
+            await control.execute(_COMMIT, prepare=False)
         self._head = (rows[-1][0], rows[-1][-1]) if rows else (seq, prev)
         return seq + 1, refused  # committed
 
-    def _rows(self, rows: list[tuple[Any, ...]]) -> bytes:
-        """``rows`` as one quoted JSON literal (timestamps in ISO 8601, with their offset)."""
-        values = [(row[0], row[1].isoformat(), *row[2:]) for row in rows]
-        return self._quote(json.dumps(values, ensure_ascii=False))
 
-    def _quote(self, text: str) -> bytes:
-        """``text`` as a literal of the connection's encoding, quoted by libpq."""
-        connection = self._connection
-        assert connection is not None  # noqa: S101  (only while a batch runs; for the type checker)
-        escaping = psycopg.pq.Escaping(connection.pgconn)
-        return escaping.escape_literal(text.encode(connection.info.encoding))
+def _json(rows: list[tuple[Any, ...]]) -> str:
+    """``rows`` as one JSON array of arrays (timestamps in ISO 8601, with their offset)."""
+    return json.dumps([(row[0], row[1].isoformat(), *row[2:]) for row in rows], ensure_ascii=False)
 
 
 async def _roll_back(connection: psycopg.AsyncConnection[Any]) -> None:
