@@ -182,8 +182,9 @@ def test_a_batch_after_another_writers_append_reads_the_head_again(engine: sa.En
 
 
 def test_values_travel_exactly_whatever_their_characters(engine: sa.Engine) -> None:
-    # The statements carry their values as quoted literals: quotes, backslashes, placeholders,
-    # statement separators and kana come back as they were (the chain's hashes cover them).
+    # The statements' values are bound parameters (the records one JSON text): quotes,
+    # backslashes, placeholders, statement separators and kana come back as they were (the
+    # chain's hashes cover them).
     text = "'; COMMIT; --\\' %s %(x)s {rows} \"\\u0000\" ｶﾀｶﾅ 資格確認 \x01\n"
     records = [
         AuditRecord(
@@ -213,3 +214,35 @@ def test_values_travel_exactly_whatever_their_characters(engine: sa.Engine) -> N
     assert rows[0].actor == "kc_'\\%s{}" and json.loads(rows[0].detail) == {"asked": text}
     assert rows[0].at == records[0].at and rows[0].person_id is None
     assert verify_chain(engine).ok
+
+
+def test_a_failure_in_a_pipelined_batch_leaves_the_connection_usable(engine: sa.Engine) -> None:
+    # The optimistic batch (one pipeline: lock, insert-if-head, commit) fails at the insert:
+    # the pipeline is aborted, the transaction rolled back, and the same connection writes on.
+    with engine.begin() as connection:
+        _poison(connection)
+    writer = AuditWriter(engine)
+
+    async def main() -> tuple[list[object], list[int], list[bool]]:
+        outcomes: list[object] = []
+        pids: list[int] = []
+        alone: list[bool] = []
+        for name, actor in [("0", ACTOR), ("1", ACTOR), ("p", "kc_poison"), ("2", ACTOR)]:
+            try:
+                outcomes.append(await writer.write_async(record(name, actor)))
+            except RuntimeError as error:
+                outcomes.append(error)
+            [batcher] = writer._pg_batchers.values()
+            assert batcher._connection is not None
+            pids.append(batcher._connection.info.backend_pid)
+            alone.append(batcher._alone)
+        return outcomes, pids, alone
+
+    try:
+        outcomes, pids, alone = _run(main)
+    finally:
+        writer.close()
+    assert outcomes[:2] == [1, 2] and outcomes[3] == 3
+    assert isinstance(outcomes[2], RuntimeError) and "could not be written" in str(outcomes[2])
+    assert alone[:3] == [False, True, False] and len(set(pids)) == 1
+    assert _actors(engine) == [ACTOR] * 3 and verify_chain(engine).ok
