@@ -13,15 +13,17 @@ the new records (one statement), then the commit. Every statement is parameteris
 extended protocol; no value is ever written into SQL text), several sent per round trip by
 psycopg's pipeline mode, the records of the batch bound as one JSON text, the writes prepared
 by psycopg once per connection: each round trip costs the loop a few tens of microseconds of
-psycopg's work, which a batch of a few records paid three or four times. A batch takes two
-round trips (the lock and the head; the records and the commit), or one when this batcher
-wrote the last batch before it too (the lock, then the records only if the head is still the
-one it committed last, a parameter, then the commit): with one writer, the common case, the
-head is known before the lock is taken. When another writer appended meanwhile nothing is
-written, and the batch takes the two round trips. An error aborts the rest of the pipeline;
-the transaction is then rolled back (or the connection dropped) before the next batch. While
-one flush travels, the loop goes on serving requests and their records wait for the next
-flush.
+psycopg's work, which a batch of a few records paid three or four times. (psycopg's pipeline
+writes each statement to the socket as it is executed, one write per statement: a batch costs
+the loop about 1.6 times the CPU of the same statements sent as one text of literals.) A batch
+takes two round trips (the lock and the head; the records and the commit), or one when this
+batcher wrote the last batch before it too (the lock, then the records only if the head is
+still the one it committed last, a parameter, then the commit): with one writer, the common
+case, the head is known before the lock is taken. When another writer appended meanwhile
+nothing is written, and the batch takes the two round trips. An error aborts the rest of the
+pipeline; the transaction is then rolled back (or the connection dropped) before the next
+batch. While one flush travels, the loop goes on serving requests and their records wait for
+the next flush.
 
 A record may carry a single-use claim (a face attestation's token, 顔認証の再利用防止), as on
 SQLite (:mod:`kokuho.verify._audit_loop`): the batch's claims are inserted into
