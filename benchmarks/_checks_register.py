@@ -76,7 +76,8 @@ class Register:
 def _database(backend: str, home: Path, persons: int) -> tuple[str, str | None]:
     if backend == "sqlite":
         return f"sqlite:///{home / 'kokuho.db'}", None
-    schema = f"kokuho_bench_checks_{persons}"
+    # Several runs may share the server (helpers, CI): KOKUHO_BENCH_SCHEMA names their own.
+    schema = f"{os.environ.get('KOKUHO_BENCH_SCHEMA', 'kokuho_bench_checks')}_{persons}"
     admin = sa.create_engine(POSTGRES)
     try:
         with admin.begin() as connection:

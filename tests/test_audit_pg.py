@@ -6,12 +6,14 @@ writers (and another process's) write one chain."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import time
 
 import pytest
 import sqlalchemy as sa
 
-from kokuho.verify._audit import AuditWriter, verify_chain
+from kokuho.verify._audit import AuditRecord, AuditWriter, verify_chain
 from kokuho.verify._tables import audit_log
 from tests.test_audit import _hold_the_chain, _poison
 from tests.test_audit_loop import ACTOR, _run, record
@@ -148,3 +150,99 @@ def test_closing_the_writer_fails_a_waiting_request_at_once(engine: sa.Engine) -
         holder.close()
     assert isinstance(outcome, RuntimeError) and "could not be written" in str(outcome)
     assert verify_chain(engine).records == 0  # its transaction ended with the connection
+
+
+def test_a_batch_after_another_writers_append_reads_the_head_again(engine: sa.Engine) -> None:
+    writer = AuditWriter(engine)
+    other = AuditWriter(engine)  # as another worker process
+
+    async def main() -> tuple[list[int], list[bool]]:
+        seqs, alone = [], []
+        for n in range(3):  # from the third batch on, the batcher knows the head beforehand
+            seqs.append(await writer.write_async(record(f"l{n}")))
+            alone.append(next(iter(writer._pg_batchers.values()))._alone)
+        seqs.append(await asyncio.to_thread(other.write, record("thread")))
+        # The head moved: the optimistic batch writes nothing and reads the head again.
+        seqs.append(await writer.write_async(record("l3")))
+        alone.append(next(iter(writer._pg_batchers.values()))._alone)
+        seqs.append(await writer.write_async(record("l4")))  # nobody else wrote: alone again
+        alone.append(next(iter(writer._pg_batchers.values()))._alone)
+        return seqs, alone
+
+    try:
+        seqs, alone = _run(main)
+    finally:
+        writer.close()
+        other.close()
+    assert seqs == [1, 2, 3, 4, 5, 6]
+    assert alone == [False, True, True, False, True]
+    assert _actors(engine) == [ACTOR] * 6
+    report = verify_chain(engine)
+    assert report.ok and report.records == 6
+
+
+def test_values_travel_exactly_whatever_their_characters(engine: sa.Engine) -> None:
+    # The statements' values are bound parameters (the records one JSON text): quotes,
+    # backslashes, placeholders, statement separators and kana come back as they were (the
+    # chain's hashes cover them).
+    text = "'; COMMIT; --\\' %s %(x)s {rows} \"\\u0000\" ｶﾀｶﾅ 資格確認 \x01\n"
+    records = [
+        AuditRecord(
+            actor="kc_'\\%s{}",
+            institution_code="3710112347",
+            purpose="care",
+            action="check_number",
+            outcome="1",
+            person_id=None,
+            detail={"asked": text},
+            at=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=9))),
+        ),  # fmt: skip
+        record("plain"),
+    ]
+    writer = AuditWriter(engine)
+
+    async def main() -> list[int]:
+        first = await writer.write_async(records[0])
+        return [first, *[await writer.write_async(r) for r in records * 2]]
+
+    try:
+        assert _run(main) == [1, 2, 3, 4, 5]
+    finally:
+        writer.close()
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(audit_log).order_by(audit_log.c.seq)).all()
+    assert rows[0].actor == "kc_'\\%s{}" and json.loads(rows[0].detail) == {"asked": text}
+    assert rows[0].at == records[0].at and rows[0].person_id is None
+    assert verify_chain(engine).ok
+
+
+def test_a_failure_in_a_pipelined_batch_leaves_the_connection_usable(engine: sa.Engine) -> None:
+    # The optimistic batch (one pipeline: lock, insert-if-head, commit) fails at the insert:
+    # the pipeline is aborted, the transaction rolled back, and the same connection writes on.
+    with engine.begin() as connection:
+        _poison(connection)
+    writer = AuditWriter(engine)
+
+    async def main() -> tuple[list[object], list[int], list[bool]]:
+        outcomes: list[object] = []
+        pids: list[int] = []
+        alone: list[bool] = []
+        for name, actor in [("0", ACTOR), ("1", ACTOR), ("p", "kc_poison"), ("2", ACTOR)]:
+            try:
+                outcomes.append(await writer.write_async(record(name, actor)))
+            except RuntimeError as error:
+                outcomes.append(error)
+            [batcher] = writer._pg_batchers.values()
+            assert batcher._connection is not None
+            pids.append(batcher._connection.info.backend_pid)
+            alone.append(batcher._alone)
+        return outcomes, pids, alone
+
+    try:
+        outcomes, pids, alone = _run(main)
+    finally:
+        writer.close()
+    assert outcomes[:2] == [1, 2] and outcomes[3] == 3
+    assert isinstance(outcomes[2], RuntimeError) and "could not be written" in str(outcomes[2])
+    assert alone[:3] == [False, True, False] and len(set(pids)) == 1
+    assert _actors(engine) == [ACTOR] * 3 and verify_chain(engine).ok

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import namedtuple
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from psycopg.rows import namedtuple_row
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
@@ -64,6 +65,15 @@ _NUMBER, _ = _sql(_BY_NUMBER.add_columns(_CONSENTED))
 _NUMBER_AND_BRANCH, _ = _sql(_BY_NUMBER_AND_BRANCH.add_columns(_CONSENTED))
 _ELSEWHERE, _ELSEWHERE_CONSTANTS = _sql(_IN_FORCE_ELSEWHERE)
 _PERSON, _ = _sql(_BY_PERSON.add_columns(_CONSENTED))
+# The three coverage statements' rows, as one class made once: psycopg's namedtuple_row
+# looks its class up again for every result (the columns' names, then a cache).
+_FIELDS = tuple(_BY_NUMBER.add_columns(_CONSENTED).selected_columns.keys())
+_Row = namedtuple("_Row", _FIELDS)  # type: ignore[misc]  # noqa: PYI024
+
+
+def _coverage_rows(cursor: psycopg.AsyncCursor[Any]) -> Callable[[Sequence[Any]], Any]:
+    """The row factory of the coverage statements (every result of the cursor is one)."""
+    return _Row._make
 
 
 def _consents(value: Any) -> dict[ConsentCategory, dt.date]:
@@ -92,7 +102,7 @@ async def check_number_pg(
     if query.branch is not None:
         params["branch"] = query.branch
         statement = _NUMBER_AND_BRANCH
-    async with connection.cursor(row_factory=namedtuple_row) as cursor:
+    async with connection.cursor(row_factory=_coverage_rows) as cursor:
         await cursor.execute(statement, params, prepare=True)
         rows: list[Any] = await cursor.fetchall()
         day = query.date_of_care
@@ -122,8 +132,8 @@ async def check_number_pg(
              "day": day},
             prepare=True,
         )  # fmt: skip
-        elsewhere = await cursor.fetchone()
-    validity = Validity.REPLACED if elsewhere is not None else Validity.INVALID
+        elsewhere = cursor.rowcount > 0  # a coverage id, not a coverage row: not fetched
+    validity = Validity.REPLACED if elsewhere else Validity.INVALID
     return EligibilityAnswer(validity, day, [_answer_for(latest, False)], consented), person_id
 
 
@@ -133,7 +143,7 @@ async def check_person_pg(
     """:func:`kokuho.verify._check.check_person` (a card check's person) on an async
     connection: the same answer, in one round trip (the consents ride on each row)."""
     params = {"person": person_id, "day": day, "institution": institution}
-    async with connection.cursor(row_factory=namedtuple_row) as cursor:
+    async with connection.cursor(row_factory=_coverage_rows) as cursor:
         await cursor.execute(_PERSON, params, prepare=True)
         rows: list[Any] = await cursor.fetchall()
     # From here on, _check.check_person's steps in the same order.
