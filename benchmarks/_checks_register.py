@@ -245,6 +245,12 @@ def reused_register(root: Path, persons: int, backend: str, cards: int, number_b
                     _card_pems(home), numbers, None, timings, meta["pristine"], True)  # fmt: skip
 
 
+_PREWARM_SCHEMA = (
+    "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+    "WHERE e.extname = 'pg_prewarm'"
+)
+
+
 def _prewarm(database: Path, url: str) -> float:
     """Reads a reused register into the OS page cache, as a register written in the same run
     would be (a cold 3 GB file makes the first seconds' reads disk seeks; a 10 M PostgreSQL
@@ -257,9 +263,13 @@ def _prewarm(database: Path, url: str) -> float:
         engine = sa.create_engine(url)
         try:
             with engine.begin() as connection:
-                connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+                # Once per database, in whichever schema it was made first: call it there.
+                where = connection.exec_driver_sql(_PREWARM_SCHEMA).scalar()
+                if where is None:
+                    connection.exec_driver_sql("CREATE EXTENSION pg_prewarm SCHEMA public")
+                    where = "public"
                 connection.exec_driver_sql(
-                    "SELECT pg_prewarm(c.oid, 'read') FROM pg_class c "
+                    f"SELECT \"{where}\".pg_prewarm(c.oid, 'read') FROM pg_class c "
                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
                     "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i')"
                 )
