@@ -18,8 +18,9 @@ writes each statement to the socket as it is executed, one write per statement: 
 the loop about 1.6 times the CPU of the same statements sent as one text of literals.) A batch
 takes two round trips (the lock and the head; the records and the commit), or one when this
 batcher wrote the last batch before it too (the lock, then the records only if the head is
-still the one it committed last, a parameter, then the commit): with one writer, the common
-case, the head is known before the lock is taken. When another writer appended meanwhile
+still the one it committed last, a parameter; two statements without BEGIN and COMMIT, one
+transaction that the pipeline's Sync commits): with one writer, the common case, the head is
+known before the lock is taken. When another writer appended meanwhile
 nothing is written, and the batch takes the two round trips. An error aborts the rest of the
 pipeline; the transaction is then rolled back (or the connection dropped) before the next
 batch. While one flush travels, the loop goes on serving requests and their records wait for
@@ -215,12 +216,14 @@ class PgLoopAuditBatcher:
             if head is not None and self._alone and not any(i.claim for i in batch):
                 rows = chain_rows([(i.record, i.detail) for i in batch], *head)
                 # One round trip: the lock, the records if the head is unchanged, the commit.
+                # No BEGIN and COMMIT: the statements a pipeline sends before its Sync are one
+                # transaction (the extended protocol's), which the Sync at its end commits,
+                # or rolls back when a statement failed. Nothing is sent between the two
+                # statements, so nothing but the whole can be committed.
                 control, records = connection.cursor(), connection.cursor()
                 async with connection.pipeline():
-                    await control.execute(_BEGIN, prepare=False)
                     await control.execute(_LOCK, prepare=False)
                     await records.execute(_INSERT_IF_HEAD, (_json(rows), head[1]), prepare=True)
-                    await control.execute(_COMMIT, prepare=False)
                 if records.rowcount:
                     self._head = (rows[-1][0], rows[-1][-1])
                     return head[0] + 1, []  # committed
