@@ -9,7 +9,6 @@ import asyncio
 import datetime as dt
 import json
 import time
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -247,49 +246,3 @@ def test_a_failure_in_a_pipelined_batch_leaves_the_connection_usable(engine: sa.
     assert isinstance(outcomes[2], RuntimeError) and "could not be written" in str(outcomes[2])
     assert alone[:3] == [False, True, False] and len(set(pids)) == 1
     assert _actors(engine) == [ACTOR] * 3 and verify_chain(engine).ok
-
-
-def test_under_load_a_batch_waits_a_moment_for_more_records(
-    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Records that arrive while a batch travels wait ``coalesce`` for others to join them
-    # (fewer commits); a record that arrives when no batch travels is written at once.
-    from kokuho.store import connect_kwargs
-    from kokuho.verify._audit import check_record
-    from kokuho.verify._audit_pg import PgLoopAuditBatcher
-
-    sizes: list[int] = []
-    append = PgLoopAuditBatcher._append
-
-    async def counted(self: PgLoopAuditBatcher, batch: list[Any]) -> tuple[int, list[Any]]:
-        sizes.append(len(batch))
-        return await append(self, batch)
-
-    monkeypatch.setattr(PgLoopAuditBatcher, "_append", counted)
-
-    async def main() -> tuple[float, list[int]]:
-        loop = asyncio.get_running_loop()
-        batcher = PgLoopAuditBatcher(loop, connect_kwargs(engine), coalesce=0.5)
-
-        def submit(name: str) -> asyncio.Future[int]:
-            r = record(name)
-            return batcher.submit(r, check_record(r))
-
-        try:
-            await submit("warm")  # connects
-            started = time.perf_counter()
-            await submit("lone")
-            lone = time.perf_counter() - started
-            travelling = submit("a")
-            await asyncio.sleep(0)  # its batch is under way
-            second = submit("b")  # arrives while it travels
-            await asyncio.sleep(0.05)
-            third = submit("c")  # arrives while "b" waits for company
-            return lone, [await travelling, await second, await third]
-        finally:
-            batcher.close()
-
-    lone, seqs = _run(main)
-    assert lone < 0.5 and seqs == [3, 4, 5]
-    assert sizes == [1, 1, 1, 2]
-    assert verify_chain(engine).ok

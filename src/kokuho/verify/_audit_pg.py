@@ -27,8 +27,7 @@ trips (the Sync would commit the claims without their records). When another wri
 appended meanwhile nothing is written, and the batch takes the two round trips. An error
 aborts the rest of the pipeline; the transaction is then rolled back (or the connection
 dropped) before the next batch. While one flush travels, the loop goes on serving requests
-and their records wait for the next flush, which first waits a millisecond more for others to
-join it (under load only: a record that arrives when no batch travels is written at once).
+and their records wait for the next flush.
 
 A record may carry a single-use claim (a face attestation's token, 顔認証の再利用防止), as on
 SQLite (:mod:`kokuho.verify._audit_loop`): the batch's claims are inserted into
@@ -107,10 +106,6 @@ _CLAIM = (
 ).encode()
 _PURGE = f'DELETE FROM "{card_replays.name}" WHERE expires_at <= %s'.encode()  # noqa: S608
 _PURGE_SECONDS = 30.0  # how often forgotten claims are deleted (as _card_store does)
-# Seconds a batch waits for more records when its records came while the last batch was in
-# flight. Measured (benchmarks/bench_check_path.py, 8 requests in flight): 1 ms took the
-# records per commit from 3.7 to 6 and the audit's server CPU per check down by about 40 %.
-_COALESCE = 0.001
 
 
 @dataclass(eq=False)  # identity: a batch's items are told apart by ``in``
@@ -125,13 +120,11 @@ class PgLoopAuditBatcher:
     """Group commit for the requests of one event loop, on one connection to the primary."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, kwargs: dict[str, Any], *, max_batch: int = 500,
-        coalesce: float = _COALESCE,
-    ) -> None:  # fmt: skip
+        self, loop: asyncio.AbstractEventLoop, kwargs: dict[str, Any], *, max_batch: int = 500
+    ) -> None:
         self._loop = loop
         self._kwargs = kwargs
         self._max_batch = max_batch
-        self._coalesce = coalesce
         self._pending: list[_Pending] = []
         self._flushing = False
         self._connection: psycopg.AsyncConnection[Any] | None = None
@@ -169,15 +162,7 @@ class PgLoopAuditBatcher:
 
     async def _flush(self) -> None:
         try:
-            busy = False  # whether these records arrived while a batch travelled
             while self._pending:
-                if busy and self._coalesce and len(self._pending) < self._max_batch:
-                    # Under load (records came while the last batch travelled), a short wait
-                    # lets more requests join this batch: a commit's server CPU and the loop's
-                    # per-batch work are spread over more records. A lone request, arriving
-                    # when no batch travels, is written at once.
-                    await asyncio.sleep(self._coalesce)
-                busy = True
                 # A request that gave up (timeout, client gone) has no answer to wait for.
                 live = [item for item in self._pending if not item.future.done()]
                 # Beyond the batch's size, records wait with those arriving meanwhile.
