@@ -6,13 +6,15 @@ of ``kokuho.web:create_app`` when ``KOKUHO_BENCH_GC_LOG`` names a folder.
 
 Each worker process writes ``gc-PID.json`` when its app stops (lifespan shutdown: uvicorn ends
 on the SIGTERM it caught, so no ``atexit`` runs): every collection's wall-clock time,
-generation, pause (ms) and objects collected, from the app's creation on.
+generation, pause (ms) and objects collected, from the app's creation on; and ``rss-PID.txt``,
+its peak resident memory (KiB).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -50,6 +52,8 @@ def create_app() -> Any:
             for at, (g, d, c) in zip(probe.at, probe.pauses, strict=True)
         ]
         (folder / f"gc-{os.getpid()}.json").write_text(json.dumps(rows))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        (folder / f"rss-{os.getpid()}.txt").write_text(f"{peak}\n")
 
     app = service_app()
     started = app.router.lifespan_context

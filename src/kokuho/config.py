@@ -102,7 +102,7 @@ class Settings:
     dashboard_warm_up: bool = True
     #: ``gc.set_threshold`` once a server process has started; None: Python's own.
     gc_thresholds: tuple[int, int, int] | None = DEFAULT_GC_THRESHOLDS
-    #: ``gc.freeze`` once a server process has started (after a full collection).
+    #: ``gc.freeze`` once a server process has started.
     gc_freeze: bool = True
 
     @classmethod

@@ -1,13 +1,13 @@
 """The garbage collector of a server process once it has started (``KOKUHO_GC_THRESHOLDS``,
 ``KOKUHO_GC_FREEZE``; docs/operations.md, "Serving").
 
-A started worker holds hundreds of thousands of long-lived objects (modules, SQLAlchemy
-metadata and compiled statements, FastAPI's routes and models, the card caches' first
-entries) that every full collection would walk again, a pause of tens of milliseconds that
-lands on whichever check is running. After one full collection at start-up (the start's own
-garbage), ``gc.freeze`` moves the survivors to the permanent generation, which no collection
-visits; a higher young-generation threshold makes the young collections rarer, and the
-objects a check allocates are mostly freed by reference counting before one runs.
+A started worker holds a few hundred thousand long-lived objects (modules, SQLAlchemy
+metadata and compiled statements, FastAPI's routes and models, caches) that every full
+collection walks again: 0.2 to 0.3 s measured under load, while every check in flight waits.
+``gc.freeze`` moves them to the permanent generation, which no collection visits; a higher
+young-generation threshold makes collections rare (the objects of the requests in flight set
+them off, and reference counting, not the collector, frees them). No full collection before
+the freeze: at start-up it found about ten objects to free and took 0.15 s.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ _saved: tuple[int, int, int] = (700, 10, 10)
 def tuned_gc(thresholds: tuple[int, int, int] | None, *, freeze: bool) -> Iterator[None]:
     """Applies the settings for the life of a started app, and puts the interpreter's back
     when the last app of the process stops: a test process that starts apps one after another
-    keeps collecting them (a frozen object is never freed)."""
+    gets their reference cycles collected (reference counting still frees a frozen object,
+    but a frozen cycle is never collected)."""
     global _depth, _saved
     with _lock:
         _depth += 1
@@ -35,7 +36,6 @@ def tuned_gc(thresholds: tuple[int, int, int] | None, *, freeze: bool) -> Iterat
             if thresholds is not None:
                 gc.set_threshold(*thresholds)
             if freeze:
-                gc.collect()
                 gc.freeze()
     try:
         yield
