@@ -7,11 +7,13 @@ of ``kokuho.web:create_app`` when ``KOKUHO_BENCH_GC_LOG`` names a folder.
 Each worker process writes ``gc-PID.json`` when its app stops (lifespan shutdown: uvicorn ends
 on the SIGTERM it caught, so no ``atexit`` runs): every collection's wall-clock time,
 generation, pause (ms) and objects collected, from the app's creation on; and ``rss-PID.txt``,
-its peak resident memory (KiB).
+its peak resident memory (KiB); and ``state-PID.json``, the thresholds and frozen count the
+started app set.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -45,6 +47,7 @@ def create_app() -> Any:
     folder = Path(os.environ["KOKUHO_BENCH_GC_LOG"])
     folder.mkdir(parents=True, exist_ok=True)
     probe = _TimedPauses().install()
+    state: dict[str, Any] = {}
 
     def write() -> None:
         rows = [
@@ -54,6 +57,7 @@ def create_app() -> Any:
         (folder / f"gc-{os.getpid()}.json").write_text(json.dumps(rows))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
         (folder / f"rss-{os.getpid()}.txt").write_text(f"{peak}\n")
+        (folder / f"state-{os.getpid()}.json").write_text(json.dumps(state))
 
     app = service_app()
     started = app.router.lifespan_context
@@ -61,6 +65,8 @@ def create_app() -> Any:
     @asynccontextmanager
     async def lifespan(target: Any) -> AsyncIterator[None]:
         async with started(target):
+            # As the started app left the collector (KOKUHO_GC_THRESHOLDS, KOKUHO_GC_FREEZE).
+            state.update(thresholds=gc.get_threshold(), frozen=gc.get_freeze_count())
             yield
         write()
 
