@@ -70,6 +70,7 @@ from kokuho.checkups._rates import (
     MOTIVATIONAL,
     ExclusionReason,
     _check_by,
+    _count_if,
     _checkups_in,
     _counts,
     _exclusions,
@@ -81,7 +82,7 @@ from kokuho.checkups._rates import (
     checkup_result,
     completed_guidance,
     eligible_members,
-    guidance_result,
+    guidance_table,
     lake_guidance_inputs,
     reporting_cutoff,
 )
@@ -172,34 +173,63 @@ def rate_tables(
     members = _keyed(members, "insurer").select(KEY, *carried)
     c = _keyed(_levels(_checkups_in(checkups, fy), fy), "insurer")
     joined = c.join(members, _match(c, "insurer", members, "insurer"))
-    rows = joined.select(
+    matched = joined.select(
         members[KEY],
         *[members[k] for k in carried],
         exam_date=c.exam_date,
         document=c.document,
         level=c.level,
-        _known=c.level.isin(_KNOWN_LEVELS).fill_null(False),
     )
-    # One partition per member key, as the reference's window. Members sharing a member key
-    # (one insured number held twice without 枝番, same 生年月日; rare) match the same
-    # checkups, so the partition holds each of its members' rows with every checkup. Ordered
-    # by person first, the first row is the first person's first checkup: the first checkup
-    # with a known level if there is one (the reference filters those first, then takes the
-    # earliest), else the earliest of the others, the same checkup for every member of the
-    # partition. Each member's rows are consecutive, so a change of person marks each member
-    # once: the 受診者 of the 特定健診実施率, member rows as the reference's semi join counts
-    # them, without a distinct over the member key. With the snapshot's insured_id the member
-    # key is two integers (insured_id stands for four of its columns), else its five columns.
-    partition = (
-        [rows[INSURED_ID], rows.birth_date] if ids else [rows[KEY], *[rows[k] for k in _MEMBER_KEY]]
+    # Whether the member has a guidance record (終了者) started on or after this checkup,
+    # decided here while the row still carries the insured number's strings, so that the
+    # window below sorts and carries integers only. A left join rather than EXISTS (which
+    # DuckDB decorrelates by materialising the matched rows and a distinct of them): a row
+    # with several such records is repeated, each copy flagged, and the window keeps one.
+    g = _keyed(completed_guidance(guidance, fy, cutoff), "insurer")
+    flagged = matched.left_join(
+        g, [*_match(matched, "insurer", g, "insurer"), g.started_on >= matched.exam_date]
     )
+    # One partition per member key, as the reference's window. With the snapshot's
+    # insured_id the member key is two integers (insured_id stands for four of its columns),
+    # else its five columns.
+    partition = [INSURED_ID, "birth_date"] if ids else [KEY, *_MEMBER_KEY]
+    rows = flagged.select(
+        *[matched[k] for k in dict.fromkeys([*partition, *keys, "person_id"])],
+        exam_date=matched.exam_date,
+        document=matched.document,
+        level=matched.level,
+        _known=matched.level.isin(_KNOWN_LEVELS).fill_null(False),
+        _guided=g.started_on.notnull(),
+    )
+    # Members sharing a member key (one insured number held twice without 枝番, same
+    # 生年月日; rare) match the same checkups, so the partition holds each of its members'
+    # rows with every checkup (repeated per guidance record, as above). Ordered by person first, the first row is the first person's
+    # first checkup: the first checkup with a known level if there is one (the reference
+    # filters those first, then takes the earliest), else the earliest of the others, the
+    # same checkup for every member of the partition. Each member's rows are consecutive, so
+    # a change of person marks each member once: the 受診者 of the 特定健診実施率, member rows
+    # as the reference's semi join counts them, without a distinct over the member key.
     order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, rows.document]
-    window = ibis.window(group_by=partition, order_by=order)
+    window = ibis.window(group_by=[rows[k] for k in partition], order_by=order)
     ranked = rows.mutate(
         _rank=ibis.row_number().over(window), _previous=rows.person_id.lag().over(window)
     )
-    first = ranked.filter(ranked._rank == 0)
-    examined = ranked.filter(ranked._previous.isnull() | (ranked._previous != ranked.person_id))
+    # Both tables' counts from one aggregate of the windowed rows: used once, the windowed
+    # rows stream into it instead of being materialised for several uses.
+    examined = ranked._previous.isnull() | (ranked._previous != ranked.person_id)
+    target = (ranked._rank == 0) & ranked._known & ranked.level.isin((INTENSIVE, MOTIVATIONAL))
+    done = target & ranked._guided
+    counts = _counts(
+        ranked,
+        keys,
+        examined=_count_if(examined),
+        targets=_count_if(target),
+        targets_intensive=_count_if(target & (ranked.level == INTENSIVE)),
+        targets_motivational=_count_if(target & (ranked.level == MOTIVATIONAL)),
+        completed=_count_if(done),
+        completed_intensive=_count_if(done & (ranked.level == INTENSIVE)),
+        completed_motivational=_count_if(done & (ranked.level == MOTIVATIONAL)),
+    )
     # The 対象者 are counted from a scan of their own: shared with the match, the members are
     # one table expression used twice, which DuckDB materialises (25 M rows, strings and all)
     # before either use; scanned twice, the match streams from the file. ``_apart`` keeps the
@@ -209,18 +239,15 @@ def rate_tables(
     )
     checkup = checkup_result(
         _counts(everyone, keys, eligible=everyone.count()),
-        _counts(examined, keys, examined=examined.count()),
+        counts.select(*keys, "examined"),
         keys,
         fy,
     )
-
-    takers = first.filter(first._known)
-    targets = takers.filter(takers.level.isin((INTENSIVE, MOTIVATIONAL)))
-    g = _keyed(completed_guidance(guidance, fy, cutoff), "insurer")
-    done = targets.semi_join(
-        g, [*_match(targets, "insurer", g, "insurer"), g.started_on >= targets.exam_date]
-    )
-    return _together(checkup, guidance_result(targets, done, keys, fy), keys)
+    # The reference lists the groups that have 特定保健指導対象者 (all of them without groups).
+    guidance_counts = counts.drop("examined")
+    if keys:
+        guidance_counts = guidance_counts.filter(guidance_counts.targets > 0)
+    return _together(checkup, guidance_table(guidance_counts, keys, fy), keys)
 
 
 def _together(first: ir.Table, second: ir.Table, keys: list[str]) -> tuple[ir.Table, ir.Table]:
