@@ -209,15 +209,11 @@ def rate_tables(
     # same checkup for every member of the partition. Each member's rows are consecutive, so
     # a change of person marks each member once: the 受診者 of the 特定健診実施率, member rows
     # as the reference's semi join counts them, without a distinct over the member key.
-    order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, rows.document]
-    window = ibis.window(group_by=[rows[k] for k in partition], order_by=order)
-    ranked = rows.mutate(
-        _rank=ibis.row_number().over(window), _previous=rows.person_id.lag().over(window)
-    )
+    ranked = _ranked(rows, partition, one_order=_one_order(rows))
     # Both tables' counts from one aggregate of the windowed rows: used once, the windowed
     # rows stream into it instead of being materialised for several uses.
     examined = ranked._previous.isnull() | (ranked._previous != ranked.person_id)
-    target = (ranked._rank == 0) & ranked._known & ranked.level.isin((INTENSIVE, MOTIVATIONAL))
+    target = ranked._first & ranked._known & ranked.level.isin((INTENSIVE, MOTIVATIONAL))
     done = target & ranked._guided
     counts = _counts(
         ranked,
@@ -249,6 +245,53 @@ def rate_tables(
         guidance_counts = guidance_counts.filter(guidance_counts.targets > 0)
     return _together(checkup, guidance_table(guidance_counts, keys, fy), keys)
 
+
+#: Engines on which ``rate_tables`` sorts the matched rows in one order rather than window
+#: partitions (see ``_ranked``).
+ONE_ORDER_BACKENDS: Final = frozenset({"duckdb"})
+
+
+def _one_order(table: ir.Table) -> bool:
+    try:
+        name = table._find_backend(use_default=True).name
+    except Exception:  # no single backend (nothing to run on yet): the portable shape
+        return False
+    return name in ONE_ORDER_BACKENDS
+
+
+def _ranked(rows: ir.Table, partition: list[str], *, one_order: bool) -> ir.Table:
+    """``rows`` with ``_first`` (the first row of its member key's partition, in the order
+    below) and ``_previous`` (the person of the row before it in the partition, null on the
+    first).
+
+    The order within a partition: by person, then the first checkup with a known level
+    first, then by 健診実施日 and document, as the reference's window breaks ties.
+
+    ``one_order``: one window over every row, ordered by the partition's columns first, the
+    partition's start found by comparing each row's columns with the row before (null-safe,
+    as PARTITION BY groups nulls; the first row of all has a null before it, and one partition
+    column, insured_id or the hash key, is never null). DuckDB evaluates window partitions
+    one by one, which for millions of one- or two-row partitions costs more than the sort
+    itself. Otherwise one window partition per member key, which engines that spread
+    partitions over workers (Spark) need: a window without partitions runs in one task.
+    """
+    order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, rows.document]
+    if not one_order:
+        window = ibis.window(group_by=[rows[k] for k in partition], order_by=order)
+        ranked = rows.mutate(
+            _first=ibis.row_number().over(window) == 0,
+            _previous=rows.person_id.lag().over(window),
+        )
+        return ranked
+    window = ibis.window(order_by=[*[rows[k] for k in partition], *order])
+    before = rows.mutate(
+        **{f"_before_{k}": rows[k].lag().over(window) for k in [*partition, "person_id"]}
+    )
+    same = reduce(and_, [before[f"_before_{k}"].identical_to(before[k]) for k in partition])
+    ranked = before.mutate(
+        _first=~same, _previous=ibis.ifelse(same, before._before_person_id, None)
+    )
+    return ranked.drop(*[c for c in ranked.columns if c.startswith("_before_")])
 
 def _together(first: ir.Table, second: ir.Table, keys: list[str]) -> tuple[ir.Table, ir.Table]:
     """Runs two result tables as one query and gives them back as in-memory tables.
