@@ -70,8 +70,8 @@ from kokuho.checkups._rates import (
     MOTIVATIONAL,
     ExclusionReason,
     _check_by,
-    _count_if,
     _checkups_in,
+    _count_if,
     _counts,
     _exclusions,
     _fy,
@@ -203,12 +203,13 @@ def rate_tables(
     )
     # Members sharing a member key (one insured number held twice without 枝番, same
     # 生年月日; rare) match the same checkups, so the partition holds each of its members'
-    # rows with every checkup (repeated per guidance record, as above). Ordered by person first, the first row is the first person's
-    # first checkup: the first checkup with a known level if there is one (the reference
-    # filters those first, then takes the earliest), else the earliest of the others, the
-    # same checkup for every member of the partition. Each member's rows are consecutive, so
-    # a change of person marks each member once: the 受診者 of the 特定健診実施率, member rows
-    # as the reference's semi join counts them, without a distinct over the member key.
+    # rows with every checkup (repeated per guidance record, as above). Ordered by person
+    # first, the first row is the first person's first checkup: the first checkup with a
+    # known level if there is one (the reference filters those first, then takes the
+    # earliest), else the earliest of the others, the same checkup for every member of the
+    # partition. Each member's rows are consecutive, so a change of person marks each member
+    # once: the 受診者 of the 特定健診実施率, member rows as the reference's semi join counts
+    # them, without a distinct over the member key.
     ranked = _ranked(rows, partition, one_order=_one_order(rows))
     # Both tables' counts from one aggregate of the windowed rows: used once, the windowed
     # rows stream into it instead of being materialised for several uses.
@@ -292,6 +293,7 @@ def _ranked(rows: ir.Table, partition: list[str], *, one_order: bool) -> ir.Tabl
         _first=~same, _previous=ibis.ifelse(same, before._before_person_id, None)
     )
     return ranked.drop(*[c for c in ranked.columns if c.startswith("_before_")])
+
 
 def _together(first: ir.Table, second: ir.Table, keys: list[str]) -> tuple[ir.Table, ir.Table]:
     """Runs two result tables as one query and gives them back as in-memory tables.
