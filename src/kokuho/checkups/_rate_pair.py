@@ -15,7 +15,19 @@ nearly all of the time. ``rate_tables`` gives the same two tables with:
   by person and then so that the first checkup with a known 保健指導レベル comes first: the
   partition's first row is the stratified 受診者 (特定保健指導), and each change of person in
   it one member examined (特定健診; members sharing a member key share its checkups, so every
-  one of them is in the partition once per checkup).
+  one of them is in the partition once per checkup);
+- the guidance match (終了者) made on the matched rows before the window, as a flag, by a
+  left join while the rows still carry the insured number's strings: the window then sorts
+  and carries integers, dates and the group keys only, and one aggregate of its rows gives
+  both tables' counts, so the windowed rows stream into it instead of being materialised for
+  several uses. A row with several guidance records started on or after its checkup is
+  repeated, each copy flagged: a change of person still marks each member once, and the
+  partition's first row is flagged as the reference's semi join would find it;
+- on DuckDB, the window as one order over every matched row (member key first) instead of
+  window partitions: each member key's first row is found by comparing a row's key with the
+  previous row's. DuckDB evaluates window partitions one at a time, and millions of one- or
+  two-row partitions cost more than the sort. Other engines (Spark: a window without
+  partitions runs in one task) keep the partitions.
 
 The partition is the snapshot's ``insured_id`` (a dense integer per 保険者番号・記号・番号・枝番
 of the file, kokuho.checkups._snapshot) with the 生年月日: two integers that are equal exactly
