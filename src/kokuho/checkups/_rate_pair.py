@@ -48,16 +48,25 @@ Measured on DuckDB (2 M checkups, 5 M members; CPU seconds of the whole query, t
 and the new path alternated in one process, on a busy machine): the struct hash with the
 change-of-person count (instead of ``first_value`` and a distinct of the other members) 0.88–
 0.92 of the previous path's, with the integer partition 0.80, with the separate count scan
-0.76. Tried, not kept:
+0.76. Then at 10 M checkups and 25 M members (DuckDB 2.0, two cores, load average 5–7 from
+other jobs; CPU seconds of ``rate_tables`` with the stratification in the query, as the
+benchmark calls it): the guidance flag, integer window and one aggregate 0.91 of the previous
+path's (median of 3 rounds); the one-order window, measured on the generated SQL alone, 17.0
+against 20.1 CPU s with partitions; both, alternated with the previous path over 5 rounds,
+median 18.5 against 23.4 CPU s (0.79), wall time 25.0 against 33.5 s (0.75). Taking the
+document out of the order would take 3 more CPU s (13.9 on the SQL alone), but two checkups
+of one member on one day are ordered by it, as the reference orders them, and no cheaper key
+gives that order: a per-file ordinal written at ingest does not order documents of different
+archives. Tried, not kept:
 
 - a stored hash key (one engine-independent 64-bit function written by every producer of
   snapshots and checkups, hashed on read for older files): about 4 % less, since the join is
   integer-keyed either way and only the hashing on read goes;
 - two hash aggregates (per member and person: the minimum of (unknown level, exam date,
   document, level); then per member key) instead of the window: about 40 % more;
-- one aggregate of the windowed rows with the guidance as an EXISTS (a mark join over every
-  matched row) instead of the semi join of the 対象者: about 5 % more than the two uses of
-  the windowed rows it saves;
+- the guidance flag as an EXISTS (``any()`` of the predicates) instead of the left join:
+  DuckDB decorrelates it by materialising the matched rows and a distinct of every
+  correlated column (at 1 M checkups, about 1.7 s more operator time than the left join);
 - ``preserve_insertion_order = false`` while the query runs: no difference beyond the noise.
 """
 
