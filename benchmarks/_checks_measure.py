@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import shutil
 import subprocess
@@ -75,6 +76,8 @@ def app_for(kind: str) -> list[str]:
     """uvicorn's app arguments for "service" (the real one), "constant" (the baseline) or
     "constant_db" (the baseline after one round trip to the service's database)."""
     if kind == "service":
+        if os.environ.get("KOKUHO_BENCH_GC_LOG"):  # the same service, its GC pauses timed
+            return ["gc_probe_app:create_app", "--factory", "--app-dir", str(HERE)]
         return ["kokuho.web:create_app", "--factory"]
     factory = "create_db_app" if kind == "constant_db" else "create_app"
     return [f"constant_app:{factory}", "--factory", "--app-dir", str(HERE)]

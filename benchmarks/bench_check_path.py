@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_check_path.py [--persons 20000] [--backend sqlite]
         [--concurrency 8] [--requests 4000] [--card-share 0.2] [--rounds 3]
+        [--gc python:0 50000,20,20:1 ...]
 
 No sockets, no HTTP parser, no client: the app (``kokuho.web:create_app``) and the constant
 baseline (``constant_app``) each answer the same stream of request bodies from
@@ -15,6 +16,11 @@ On PostgreSQL also the database server's CPU per request: the run's connections 
 are read from ``/proc`` before and after each run (the WAL writer's and the checkpointer's
 are not counted: other work on the server shares them). And the audit batches: how many
 commits the run made, and how many records each carried.
+
+``--gc SETTING ...`` alternates the service's rounds over collector settings, written
+``THRESHOLDS:FREEZE`` as ``KOKUHO_GC_THRESHOLDS`` and ``KOKUHO_GC_FREEZE`` (``python:0``: the
+interpreter's own and nothing frozen), applied in this process before each round; every
+collection's pause is timed (``gc.callbacks``) and reported per generation and setting.
 """
 
 from __future__ import annotations
@@ -37,10 +43,16 @@ from typing import Any
 try:  # run as a script (benchmarks/ on sys.path) or as benchmarks.bench_check_path
     from benchmarks import constant_app
     from benchmarks._checks_common import POSTGRES
+    from benchmarks._gc_probe import GcPauses, apply_setting, parse_setting
     from benchmarks.bench_checks import build_register, card_body, drop_schema
 except ImportError:
     import constant_app  # type: ignore[no-redef,import-not-found]
     from _checks_common import POSTGRES  # type: ignore[no-redef,import-not-found]
+    from _gc_probe import (  # type: ignore[no-redef,import-not-found]
+        GcPauses,
+        apply_setting,
+        parse_setting,
+    )
     from bench_checks import build_register, card_body, drop_schema  # type: ignore[no-redef,import-not-found]
 
 _POSTGRES = POSTGRES.replace("+psycopg", "")  # a libpq URL
@@ -194,17 +206,29 @@ async def _main(opts: argparse.Namespace) -> None:
     constant = constant_app.create_app()
     batches = _Batches() if opts.backend == "postgres" else None
     rng = random.Random(1)
-    results: dict[str, list[dict[str, Any]]] = {"service": [], "constant": []}
+    settings = opts.gc or [""]  # "": as the app's lifespan left the collector
+    kinds = [("constant", constant, "")] + [(f"service {s}".strip(), service, s) for s in settings]
+    results: dict[str, list[dict[str, Any]]] = {kind: [] for kind, _, _ in kinds}
+    probe = GcPauses().install()
     try:
         await _drive(service, _work(reg, 200, opts.card_share, rng), reg.token, opts.concurrency)
-        for _ in range(opts.rounds):
-            for kind, app in (("constant", constant), ("service", service)):
+        for round_ in range(opts.rounds):
+            # Each round in another order: the first setting must not always follow the constant.
+            shift = round_ % len(settings)
+            ordered = kinds[:1] + kinds[1:][shift:] + kinds[1:][:shift]
+            for kind, app, setting in ordered:
+                if setting:
+                    apply_setting(*parse_setting(setting))
                 work = _work(reg, opts.requests, opts.card_share, rng)
+                probe.clear()
                 counted = batches if app is service else None
                 run = await _drive(app, work, reg.token, opts.concurrency, counted)
+                if opts.gc:
+                    run["gc"] = probe.summary(len(work))
                 results[kind].append(run)
                 print(kind, json.dumps(run), file=sys.stderr)
     finally:
+        probe.remove()
         await stop()
         drop_schema(reg.schema)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -221,10 +245,19 @@ async def _main(opts: argparse.Namespace) -> None:
                 f"{kind}: database server CPU {server:.3f} ms/request ({audit:.3f} the audit's), "
                 f"{commits:.3f} audit commits/request ({size:.1f} records each) (medians)"
             )
-    ratio = statistics.median(r["cpu_ms"] for r in results["constant"]) / statistics.median(
-        r["cpu_ms"] for r in results["service"]
-    )
-    print(f"CPU ratio constant/service: {ratio:.1%}; load average {os.getloadavg()[0]:.2f}")
+        if "gc" in runs[0]:
+            print(f"  gc, last round: {json.dumps(runs[-1]['gc'])}")
+    constant_cpu = statistics.median(r["cpu_ms"] for r in results["constant"])
+    for kind, _, _ in kinds[1:]:
+        ratio = constant_cpu / statistics.median(r["cpu_ms"] for r in results[kind])
+        print(f"CPU ratio constant/{kind}: {ratio:.1%}")
+    if len(settings) > 1:  # per round, the same round's first setting over each other one
+        first = results[kinds[1][0]]
+        for kind, _, _ in kinds[2:]:
+            ratios = [a["cpu_ms"] / b["cpu_ms"] for a, b in zip(first, results[kind], strict=True)]
+            print(f"CPU {kinds[1][0]} / {kind}: median {statistics.median(ratios):.3f} "
+                  f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)})")  # fmt: skip
+    print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 def main() -> None:
@@ -236,6 +269,9 @@ def main() -> None:
     parser.add_argument("--card-share", type=float, default=0.2)
     parser.add_argument("--cards", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gc", nargs="*", default=[], metavar="THRESHOLDS:FREEZE",
+                        help="alternate the service over these collector settings, e.g. "
+                        "python:0 50000,20,20:1")  # fmt: skip
     opts = parser.parse_args()
     try:
         import uvloop

@@ -272,3 +272,22 @@ def test_the_first_checkup_with_a_known_level_decides() -> None:
     # Guidance started before the deciding checkup does not complete it.
     assert (gr["targets"], gr["targets_intensive"], gr["completed"]) == (2, 1, 0)
     assert _rows(guided) == _rows(guidance_rate_table(snap, ck, g, FY))
+
+
+@pytest.mark.parametrize("one_order", [True, False])
+def test_both_window_shapes_equal_the_reference(
+    one_order: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DuckDB sorts every matched row in one order and finds each member key's start by
+    # comparing neighbours; other engines (Spark) get one window partition per member key.
+    import kokuho.checkups._rate_pair as pair
+
+    backends = pair.ONE_ORDER_BACKENDS if one_order else frozenset()
+    monkeypatch.setattr(pair, "ONE_ORDER_BACKENDS", backends)
+    snap, ck, g, x = _case(5)
+    assert pair._one_order(ck) is one_order
+    for by in (("insurer",), ("sex", "band")):
+        checkup, guided = rate_tables(snap, ck, g, FY, by=by, exclusions=x)
+        assert _rows(checkup) == _rows(checkup_rate_table(snap, ck, FY, by=by, exclusions=x))
+        expected = guidance_rate_table(snap, ck, g, FY, by=by, exclusions=x)
+        assert _rows(guided) == _rows(expected), by

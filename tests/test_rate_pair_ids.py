@@ -185,3 +185,12 @@ def test_export_numbers_insured_numbers_and_the_rates_agree(
     # Twins count twice as examined and once as targets, as the reference counts them.
     assert (c["eligible"], c["examined"]) == (4, 4)  # person 1 is not a whole-year member
     assert (gr["targets"], gr["completed"]) == (3, 1)
+
+
+def test_insured_ids_with_the_partitioned_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The shape other engines get (one window partition per member key), on DuckDB.
+    import kokuho.checkups._rate_pair as pair
+
+    monkeypatch.setattr(pair, "ONE_ORDER_BACKENDS", frozenset())
+    snap, ck, g, x = _case(6)
+    _equal_to_the_reference(ibis.memtable(_numbered(snap.to_pyarrow())), ck, g, x)

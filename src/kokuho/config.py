@@ -19,6 +19,11 @@
 - ``KOKUHO_SPARK_MASTER``: with ``spark``, the master URL: ``local[*]`` (default, in this
   process), ``local[N]``, ``spark://host:port`` (a standalone cluster), ``yarn`` or
   ``k8s://https://host:port``. A SparkSession already running in the process is used as it is.
+- ``KOKUHO_GC_THRESHOLDS``: each server process's garbage-collector thresholds once started
+  (``gc.set_threshold``), three integers ``g0,g1,g2`` (default ``50000,20,20``), or ``python``
+  to keep the interpreter's own (700,10,10).
+- ``KOKUHO_GC_FREEZE``: ``1`` (default): once started, each server process moves what it holds
+  (modules, metadata, caches) out of the collector's sight (``gc.freeze``); ``0``: it does not.
 """
 
 from __future__ import annotations
@@ -70,6 +75,14 @@ def spark_master(value: str | None) -> str:
 #: Seconds a replica may be behind the primary and still answer checks.
 DEFAULT_REPLICA_MAX_LAG = 5.0
 
+#: A server process's collector thresholds once started (``KOKUHO_GC_THRESHOLDS``). Under load
+#: the objects of the requests in flight pass Python's 700 about every dozen checks: a young
+#: collection that frees nothing (reference counting frees them), and, every few dozen seconds,
+#: a full collection of the whole heap that stops every check for a few hundred milliseconds
+#: (docs/operations.md, "Serving"). At 50,000 a young collection is rare and a full one rarer.
+DEFAULT_GC_THRESHOLDS: Final = (50_000, 20, 20)
+_COUNT: Final = re.compile(r"[1-9][0-9]{0,7}")  # ASCII digits only, no leading zero
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -87,6 +100,10 @@ class Settings:
     #: Service nodes that only answer checks turn it off: over a national register the
     #: register overview is seconds of CPU, taken from the checks (docs/operations.md).
     dashboard_warm_up: bool = True
+    #: ``gc.set_threshold`` once a server process has started; None: Python's own.
+    gc_thresholds: tuple[int, int, int] | None = DEFAULT_GC_THRESHOLDS
+    #: ``gc.freeze`` once a server process has started.
+    gc_freeze: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -107,6 +124,8 @@ class Settings:
             replica_max_lag=_seconds("KOKUHO_REPLICA_MAX_LAG", DEFAULT_REPLICA_MAX_LAG),
             audit_spool=Path(spool),
             dashboard_warm_up=_switch("KOKUHO_DASHBOARD_WARM_UP", default=True),
+            gc_thresholds=gc_thresholds(os.environ.get("KOKUHO_GC_THRESHOLDS")),
+            gc_freeze=_switch("KOKUHO_GC_FREEZE", default=True),
         )
 
     def mynumber_key(self) -> bytes:
@@ -126,6 +145,30 @@ def _switch(name: str, *, default: bool) -> bool:
     if raw not in ("0", "1"):
         raise ValueError(f"{name}: {raw!r} must be 1 (on) or 0 (off)")
     return raw == "1"
+
+
+def gc_thresholds(value: str | None) -> tuple[int, int, int] | None:
+    """The thresholds named by ``KOKUHO_GC_THRESHOLDS``: ``g0,g1,g2`` (unset or empty: the
+    default), or None for ``python`` (the interpreter's own are kept)."""
+    raw = (value or "").strip()
+    if not raw:
+        return DEFAULT_GC_THRESHOLDS
+    if raw.lower() == "python":
+        return None
+    parts = raw.split(",")
+    # 0 would turn automatic collection off: cycles (exceptions and their tracebacks, for
+    # one) would then pile up for the life of the worker.
+    if len(parts) != 3 or not all(_COUNT.fullmatch(p.strip()) for p in parts):
+        raise SettingError(
+            f"KOKUHO_GC_THRESHOLDS={value!r}: expected three positive integers g0,g1,g2 "
+            "(e.g. 50000,20,20) or python"
+        )
+    g0, g1, g2 = (int(p) for p in parts)
+    if g0 > 10_000_000 or g1 > 10_000 or g2 > 10_000:
+        raise SettingError(
+            f"KOKUHO_GC_THRESHOLDS={value!r}: at most 10000000 for g0 and 10000 for g1 and g2"
+        )
+    return g0, g1, g2
 
 
 def _seconds(name: str, default: float) -> float:

@@ -15,7 +15,19 @@ nearly all of the time. ``rate_tables`` gives the same two tables with:
   by person and then so that the first checkup with a known 保健指導レベル comes first: the
   partition's first row is the stratified 受診者 (特定保健指導), and each change of person in
   it one member examined (特定健診; members sharing a member key share its checkups, so every
-  one of them is in the partition once per checkup).
+  one of them is in the partition once per checkup);
+- the guidance match (終了者) made on the matched rows before the window, as a flag, by a
+  left join while the rows still carry the insured number's strings: the window then sorts
+  and carries integers, dates and the group keys only, and one aggregate of its rows gives
+  both tables' counts, so the windowed rows stream into it instead of being materialised for
+  several uses. A row with several guidance records started on or after its checkup is
+  repeated, each copy flagged: a change of person still marks each member once, and the
+  partition's first row is flagged as the reference's semi join would find it;
+- on DuckDB, the window as one order over every matched row (member key first) instead of
+  window partitions: each member key's first row is found by comparing a row's key with the
+  previous row's. DuckDB evaluates window partitions one at a time, and millions of one- or
+  two-row partitions cost more than the sort. Other engines (Spark: a window without
+  partitions runs in one task) keep the partitions.
 
 The partition is the snapshot's ``insured_id`` (a dense integer per 保険者番号・記号・番号・枝番
 of the file, kokuho.checkups._snapshot) with the 生年月日: two integers that are equal exactly
@@ -36,16 +48,25 @@ Measured on DuckDB (2 M checkups, 5 M members; CPU seconds of the whole query, t
 and the new path alternated in one process, on a busy machine): the struct hash with the
 change-of-person count (instead of ``first_value`` and a distinct of the other members) 0.88–
 0.92 of the previous path's, with the integer partition 0.80, with the separate count scan
-0.76. Tried, not kept:
+0.76. Then at 10 M checkups and 25 M members (DuckDB 2.0, two cores, load average 5–7 from
+other jobs; CPU seconds of ``rate_tables`` with the stratification in the query, as the
+benchmark calls it): the guidance flag, integer window and one aggregate 0.91 of the previous
+path's (median of 3 rounds); the one-order window, measured on the generated SQL alone, 17.0
+against 20.1 CPU s with partitions; both, alternated with the previous path over 5 rounds,
+median 18.5 against 23.4 CPU s (0.79), wall time 25.0 against 33.5 s (0.75). Taking the
+document out of the order would take 3 more CPU s (13.9 on the SQL alone), but two checkups
+of one member on one day are ordered by it, as the reference orders them, and no cheaper key
+gives that order: a per-file ordinal written at ingest does not order documents of different
+archives. Tried, not kept:
 
 - a stored hash key (one engine-independent 64-bit function written by every producer of
   snapshots and checkups, hashed on read for older files): about 4 % less, since the join is
   integer-keyed either way and only the hashing on read goes;
 - two hash aggregates (per member and person: the minimum of (unknown level, exam date,
   document, level); then per member key) instead of the window: about 40 % more;
-- one aggregate of the windowed rows with the guidance as an EXISTS (a mark join over every
-  matched row) instead of the semi join of the 対象者: about 5 % more than the two uses of
-  the windowed rows it saves;
+- the guidance flag as an EXISTS (``any()`` of the predicates) instead of the left join:
+  DuckDB decorrelates it by materialising the matched rows and a distinct of every
+  correlated column (at 1 M checkups, about 1.7 s more operator time than the left join);
 - ``preserve_insertion_order = false`` while the query runs: no difference beyond the noise.
 """
 
@@ -71,6 +92,7 @@ from kokuho.checkups._rates import (
     ExclusionReason,
     _check_by,
     _checkups_in,
+    _count_if,
     _counts,
     _exclusions,
     _fy,
@@ -81,7 +103,7 @@ from kokuho.checkups._rates import (
     checkup_result,
     completed_guidance,
     eligible_members,
-    guidance_result,
+    guidance_table,
     lake_guidance_inputs,
     reporting_cutoff,
 )
@@ -172,34 +194,60 @@ def rate_tables(
     members = _keyed(members, "insurer").select(KEY, *carried)
     c = _keyed(_levels(_checkups_in(checkups, fy), fy), "insurer")
     joined = c.join(members, _match(c, "insurer", members, "insurer"))
-    rows = joined.select(
+    matched = joined.select(
         members[KEY],
         *[members[k] for k in carried],
         exam_date=c.exam_date,
         document=c.document,
         level=c.level,
-        _known=c.level.isin(_KNOWN_LEVELS).fill_null(False),
     )
-    # One partition per member key, as the reference's window. Members sharing a member key
-    # (one insured number held twice without 枝番, same 生年月日; rare) match the same
-    # checkups, so the partition holds each of its members' rows with every checkup. Ordered
-    # by person first, the first row is the first person's first checkup: the first checkup
-    # with a known level if there is one (the reference filters those first, then takes the
+    # Whether the member has a guidance record (終了者) started on or after this checkup,
+    # decided here while the row still carries the insured number's strings, so that the
+    # window below sorts and carries integers only. A left join rather than EXISTS (which
+    # DuckDB decorrelates by materialising the matched rows and a distinct of them): a row
+    # with several such records is repeated, each copy flagged, and the window keeps one.
+    g = _keyed(completed_guidance(guidance, fy, cutoff), "insurer")
+    flagged = matched.left_join(
+        g, [*_match(matched, "insurer", g, "insurer"), g.started_on >= matched.exam_date]
+    )
+    # One partition per member key, as the reference's window. With the snapshot's
+    # insured_id the member key is two integers (insured_id stands for four of its columns),
+    # else its five columns.
+    partition = [INSURED_ID, "birth_date"] if ids else [KEY, *_MEMBER_KEY]
+    rows = flagged.select(
+        *[matched[k] for k in dict.fromkeys([*partition, *keys, "person_id"])],
+        exam_date=matched.exam_date,
+        document=matched.document,
+        level=matched.level,
+        _known=matched.level.isin(_KNOWN_LEVELS).fill_null(False),
+        _guided=g.started_on.notnull(),
+    )
+    # Members sharing a member key (one insured number held twice without 枝番, same
+    # 生年月日; rare) match the same checkups, so the partition holds each of its members'
+    # rows with every checkup (repeated per guidance record, as above). Ordered by person
+    # first, the first row is the first person's first checkup: the first checkup with a
+    # known level if there is one (the reference filters those first, then takes the
     # earliest), else the earliest of the others, the same checkup for every member of the
     # partition. Each member's rows are consecutive, so a change of person marks each member
     # once: the 受診者 of the 特定健診実施率, member rows as the reference's semi join counts
-    # them, without a distinct over the member key. With the snapshot's insured_id the member
-    # key is two integers (insured_id stands for four of its columns), else its five columns.
-    partition = (
-        [rows[INSURED_ID], rows.birth_date] if ids else [rows[KEY], *[rows[k] for k in _MEMBER_KEY]]
+    # them, without a distinct over the member key.
+    ranked = _ranked(rows, partition, one_order=_one_order(rows))
+    # Both tables' counts from one aggregate of the windowed rows: used once, the windowed
+    # rows stream into it instead of being materialised for several uses.
+    examined = ranked._previous.isnull() | (ranked._previous != ranked.person_id)
+    target = ranked._first & ranked._known & ranked.level.isin((INTENSIVE, MOTIVATIONAL))
+    done = target & ranked._guided
+    counts = _counts(
+        ranked,
+        keys,
+        examined=_count_if(examined),
+        targets=_count_if(target),
+        targets_intensive=_count_if(target & (ranked.level == INTENSIVE)),
+        targets_motivational=_count_if(target & (ranked.level == MOTIVATIONAL)),
+        completed=_count_if(done),
+        completed_intensive=_count_if(done & (ranked.level == INTENSIVE)),
+        completed_motivational=_count_if(done & (ranked.level == MOTIVATIONAL)),
     )
-    order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, rows.document]
-    window = ibis.window(group_by=partition, order_by=order)
-    ranked = rows.mutate(
-        _rank=ibis.row_number().over(window), _previous=rows.person_id.lag().over(window)
-    )
-    first = ranked.filter(ranked._rank == 0)
-    examined = ranked.filter(ranked._previous.isnull() | (ranked._previous != ranked.person_id))
     # The 対象者 are counted from a scan of their own: shared with the match, the members are
     # one table expression used twice, which DuckDB materialises (25 M rows, strings and all)
     # before either use; scanned twice, the match streams from the file. ``_apart`` keeps the
@@ -209,18 +257,63 @@ def rate_tables(
     )
     checkup = checkup_result(
         _counts(everyone, keys, eligible=everyone.count()),
-        _counts(examined, keys, examined=examined.count()),
+        counts.select(*keys, "examined"),
         keys,
         fy,
     )
+    # The reference lists the groups that have 特定保健指導対象者 (all of them without groups).
+    guidance_counts = counts.drop("examined")
+    if keys:
+        guidance_counts = guidance_counts.filter(guidance_counts.targets > 0)
+    return _together(checkup, guidance_table(guidance_counts, keys, fy), keys)
 
-    takers = first.filter(first._known)
-    targets = takers.filter(takers.level.isin((INTENSIVE, MOTIVATIONAL)))
-    g = _keyed(completed_guidance(guidance, fy, cutoff), "insurer")
-    done = targets.semi_join(
-        g, [*_match(targets, "insurer", g, "insurer"), g.started_on >= targets.exam_date]
+
+#: Engines on which ``rate_tables`` sorts the matched rows in one order rather than window
+#: partitions (see ``_ranked``).
+ONE_ORDER_BACKENDS: Final = frozenset({"duckdb"})
+
+
+def _one_order(table: ir.Table) -> bool:
+    try:
+        name = table._find_backend(use_default=True).name
+    except Exception:  # no single backend (nothing to run on yet): the portable shape
+        return False
+    return name in ONE_ORDER_BACKENDS
+
+
+def _ranked(rows: ir.Table, partition: list[str], *, one_order: bool) -> ir.Table:
+    """``rows`` with ``_first`` (the first row of its member key's partition, in the order
+    below) and ``_previous`` (the person of the row before it in the partition, null on the
+    first).
+
+    The order within a partition: by person, then the first checkup with a known level
+    first, then by 健診実施日 and document, as the reference's window breaks ties.
+
+    ``one_order``: one window over every row, ordered by the partition's columns first, the
+    partition's start found by comparing each row's columns with the row before (null-safe,
+    as PARTITION BY groups nulls; the first row of all has a null before it, and one partition
+    column, insured_id or the hash key, is never null). DuckDB evaluates window partitions
+    one by one, which for millions of one- or two-row partitions costs more than the sort
+    itself. Otherwise one window partition per member key, which engines that spread
+    partitions over workers (Spark) need: a window without partitions runs in one task.
+    """
+    order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, rows.document]
+    if not one_order:
+        window = ibis.window(group_by=[rows[k] for k in partition], order_by=order)
+        ranked = rows.mutate(
+            _first=ibis.row_number().over(window) == 0,
+            _previous=rows.person_id.lag().over(window),
+        )
+        return ranked
+    window = ibis.window(order_by=[*[rows[k] for k in partition], *order])
+    before = rows.mutate(
+        **{f"_before_{k}": rows[k].lag().over(window) for k in [*partition, "person_id"]}
     )
-    return _together(checkup, guidance_result(targets, done, keys, fy), keys)
+    same = reduce(and_, [before[f"_before_{k}"].identical_to(before[k]) for k in partition])
+    ranked = before.mutate(
+        _first=~same, _previous=ibis.ifelse(same, before._before_person_id, None)
+    )
+    return ranked.drop(*[c for c in ranked.columns if c.startswith("_before_")])
 
 
 def _together(first: ir.Table, second: ir.Table, keys: list[str]) -> tuple[ir.Table, ir.Table]:

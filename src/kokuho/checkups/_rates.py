@@ -435,7 +435,7 @@ def completed_guidance(guidance: ir.Table, fy: FiscalYear, cutoff: dt.date) -> i
 
 def guidance_result(targets: ir.Table, done: ir.Table, keys: list[str], fy: FiscalYear) -> ir.Table:
     """The 特定保健指導実施率 table from the 対象者 rows (``targets``) and the 終了者 among them
-    (``done``); shared by ``guidance_rate_table`` and ``rate_tables``."""
+    (``done``)."""
     t = _with_counts(
         _counts(
             targets,
@@ -453,6 +453,14 @@ def guidance_result(targets: ir.Table, done: ir.Table, keys: list[str], fy: Fisc
         ),
         keys,
     )
+    return guidance_table(t, keys, fy)
+
+
+def guidance_table(counts: ir.Table, keys: list[str], fy: FiscalYear) -> ir.Table:
+    """The 特定保健指導実施率 table from the counts by ``keys`` of 対象者 and 終了者 (targets,
+    targets_intensive, targets_motivational, completed, completed_intensive,
+    completed_motivational); shared by ``guidance_rate_table`` and ``rate_tables``."""
+    t = counts
     return _finish(
         t.mutate(
             rate=_ratio(t.completed, t.targets),

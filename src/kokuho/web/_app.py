@@ -25,6 +25,7 @@ from kokuho.verify import (
     build_router,
     install_error_handlers,
 )
+from kokuho.web._gc import tuned_gc
 from kokuho.web._headers import headers_for
 from kokuho.web.dashboard import ErrorPages, install_dashboard
 
@@ -122,7 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lock = claim_warm_up(settings.home) if settings.dashboard_warm_up else None
         if lock is not None:
             dashboard.warm_up()
-        yield
+        # Last, once what the process keeps for its life is built (docs/operations.md).
+        with tuned_gc(settings.gc_thresholds, freeze=settings.gc_freeze):
+            yield
         if lock is not None:
             os.close(lock)
         dashboard.close()
