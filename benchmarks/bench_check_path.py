@@ -11,6 +11,12 @@ round. Reported per request: CPU of the whole process (every thread) and wall ti
 than ``bench_checks.py`` on a shared machine, it guides choices; the HTTP benchmark is the
 figure of record.
 
+On PostgreSQL also the database server's CPU per request: the run's connections carry an
+``application_name`` of their own (``PGAPPNAME``), and their backends' user and system time
+are read from ``/proc`` before and after each run (the WAL writer's and the checkpointer's
+are not counted: other work on the server shares them). And the audit batches: how many
+commits the run made, and how many records each carried.
+
 ``--gc SETTING ...`` alternates the service's rounds over collector settings, written
 ``THRESHOLDS:FREEZE`` as ``KOKUHO_GC_THRESHOLDS`` and ``KOKUHO_GC_FREEZE`` (``python:0``: the
 interpreter's own and nothing frozen), applied in this process before each round; every
@@ -36,10 +42,12 @@ from typing import Any
 
 try:  # run as a script (benchmarks/ on sys.path) or as benchmarks.bench_check_path
     from benchmarks import constant_app
+    from benchmarks._checks_common import POSTGRES
     from benchmarks._gc_probe import GcPauses, apply_setting, parse_setting
     from benchmarks.bench_checks import build_register, card_body, drop_schema
 except ImportError:
     import constant_app  # type: ignore[no-redef,import-not-found]
+    from _checks_common import POSTGRES  # type: ignore[no-redef,import-not-found]
     from _gc_probe import (  # type: ignore[no-redef,import-not-found]
         GcPauses,
         apply_setting,
@@ -47,7 +55,11 @@ except ImportError:
     )
     from bench_checks import build_register, card_body, drop_schema  # type: ignore[no-redef,import-not-found]
 
+_POSTGRES = POSTGRES.replace("+psycopg", "")  # a libpq URL
+
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+_APP_NAME = f"bench_check_path_{os.getpid()}"
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
 async def _call(app: Asgi, path: str, body: bytes, token: str) -> tuple[int, bytes]:
@@ -97,8 +109,48 @@ async def _lifespan(app: Asgi) -> Callable[[], Awaitable[None]]:
     return stop
 
 
+def _backend_cpu() -> dict[int, float]:
+    """CPU seconds (user and system) of every backend serving this process's connections."""
+    import psycopg
+
+    with psycopg.connect(_POSTGRES, application_name="bench_check_path_probe") as probe:
+        pids = [row[0] for row in probe.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (_APP_NAME,)
+        )]  # fmt: skip
+    cpu = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the backend ended meanwhile
+            continue
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+    return cpu
+
+
+class _Batches:
+    """Counts the PostgreSQL audit batches (commits) and their records, by wrapping
+    ``PgLoopAuditBatcher._append``."""
+
+    def __init__(self) -> None:
+        from kokuho.verify import _audit_pg
+
+        self.commits = self.records = 0
+        self.pids: set[int] = set()  # the audit connections' backends
+        append = _audit_pg.PgLoopAuditBatcher._append
+        counts = self
+
+        async def counted(batcher: Any, batch: list[Any]) -> Any:
+            result = await append(batcher, batch)
+            counts.pids.add(batcher._connection.info.backend_pid)
+            counts.commits += 1
+            counts.records += len(batch)
+            return result
+
+        _audit_pg.PgLoopAuditBatcher._append = counted  # type: ignore[method-assign]
+
+
 async def _drive(app: Asgi, work: list[tuple[str, bytes]], token: str,
-                 concurrency: int) -> dict[str, Any]:  # fmt: skip
+                 concurrency: int, batches: _Batches | None = None) -> dict[str, Any]:  # fmt: skip
     statuses: dict[int, int] = {}
     position = 0
 
@@ -110,11 +162,22 @@ async def _drive(app: Asgi, work: list[tuple[str, bytes]], token: str,
             status, _ = await _call(app, path, body, token)
             statuses[status] = statuses.get(status, 0) + 1
 
+    server = _backend_cpu() if batches is not None else {}
+    commits, records = (batches.commits, batches.records) if batches else (0, 0)
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    return {"cpu_ms": cpu * 1000 / len(work), "wall_ms": wall * 1000 / len(work),
-            "statuses": statuses}  # fmt: skip
+    run = {"cpu_ms": cpu * 1000 / len(work), "wall_ms": wall * 1000 / len(work),
+           "statuses": statuses}  # fmt: skip
+    if batches is not None:
+        after = _backend_cpu()
+        used = sum(seconds - server.get(pid, 0.0) for pid, seconds in after.items())
+        run["server_cpu_ms"] = used * 1000 / len(work)
+        audit = sum(after[p] - server.get(p, 0.0) for p in batches.pids if p in after)
+        run["server_audit_cpu_ms"] = audit * 1000 / len(work)
+        run["commits_per_request"] = (batches.commits - commits) / len(work)
+        run["records_per_commit"] = (batches.records - records) / max(1, batches.commits - commits)
+    return run
 
 
 def _work(reg: Any, count: int, share: float, rng: random.Random) -> list[tuple[str, bytes]]:
@@ -132,6 +195,8 @@ def _work(reg: Any, count: int, share: float, rng: random.Random) -> list[tuple[
 
 async def _main(opts: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench_check_path_"))
+    if opts.backend == "postgres":
+        os.environ["PGAPPNAME"] = _APP_NAME  # libpq's default application_name
     reg = build_register(opts.persons, opts.backend, workdir, opts.cards, 2000)
     os.environ.update(reg.env)
     from kokuho.web import create_app
@@ -139,6 +204,7 @@ async def _main(opts: argparse.Namespace) -> None:
     service = create_app()
     stop = await _lifespan(service)
     constant = constant_app.create_app()
+    batches = _Batches() if opts.backend == "postgres" else None
     rng = random.Random(1)
     settings = opts.gc or [""]  # "": as the app's lifespan left the collector
     kinds = [("constant", constant, "")] + [(f"service {s}".strip(), service, s) for s in settings]
@@ -155,7 +221,8 @@ async def _main(opts: argparse.Namespace) -> None:
                     apply_setting(*parse_setting(setting))
                 work = _work(reg, opts.requests, opts.card_share, rng)
                 probe.clear()
-                run = await _drive(app, work, reg.token, opts.concurrency)
+                counted = batches if app is service else None
+                run = await _drive(app, work, reg.token, opts.concurrency, counted)
                 if opts.gc:
                     run["gc"] = probe.summary(len(work))
                 results[kind].append(run)
@@ -169,6 +236,15 @@ async def _main(opts: argparse.Namespace) -> None:
         cpu = statistics.median(r["cpu_ms"] for r in runs)
         wall = statistics.median(r["wall_ms"] for r in runs)
         print(f"{kind}: CPU {cpu:.3f} ms/request, wall {wall:.3f} ms/request (medians)")
+        if runs and "server_cpu_ms" in runs[0]:
+            server = statistics.median(r["server_cpu_ms"] for r in runs)
+            audit = statistics.median(r["server_audit_cpu_ms"] for r in runs)
+            commits = statistics.median(r["commits_per_request"] for r in runs)
+            size = statistics.median(r["records_per_commit"] for r in runs)
+            print(
+                f"{kind}: database server CPU {server:.3f} ms/request ({audit:.3f} the audit's), "
+                f"{commits:.3f} audit commits/request ({size:.1f} records each) (medians)"
+            )
         if "gc" in runs[0]:
             print(f"  gc, last round: {json.dumps(runs[-1]['gc'])}")
     constant_cpu = statistics.median(r["cpu_ms"] for r in results["constant"])

@@ -273,3 +273,41 @@ def test_a_revoked_reader_is_refused_on_the_loop_within_the_bound(
         check()
     assert denied.value.reason == "card_bad_attestation"
     assert verify_chain(engine).ok
+
+
+def test_a_failure_between_the_two_trips_commits_no_claim(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The two-trip batch has no BEGIN: the Sync ending its pipeline would commit the claims
+    # made in the first trip. A failure before the records are sent must drop the connection
+    # instead, so that the claims are rolled back with the rest.
+    from kokuho.verify import _audit_pg
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("no hash today")
+
+    monkeypatch.setattr(_audit_pg, "chain_rows", failing)
+    writer = AuditWriter(engine)
+
+    async def main() -> list[int | BaseException]:
+        calls = [writer.write_async(record(str(n)), claim=(f"f{n}", LATER)) for n in range(3)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    try:
+        outcomes = _run(main)
+    finally:
+        writer.close()
+    assert all(isinstance(o, RuntimeError) for o in outcomes)
+    assert _claimed(engine) == set() and _details(engine) == {}
+    monkeypatch.undo()
+    writer = AuditWriter(engine)  # the same tokens are still free
+
+    async def again() -> list[int | BaseException]:
+        calls = [writer.write_async(record(str(n)), claim=(f"f{n}", LATER)) for n in range(3)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    try:
+        assert sorted(_run(again)) == [1, 2, 3]  # type: ignore[type-var]
+    finally:
+        writer.close()
+    assert _claimed(engine) == {"f0", "f1", "f2"} and verify_chain(engine).ok
