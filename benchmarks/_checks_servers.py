@@ -129,13 +129,25 @@ def stack_flags(choice: str, env: dict[str, str]) -> tuple[list[str], str]:
 # -- CPU accounting --------------------------------------------------------------------------
 
 
+def _stat_fields(stat: Path) -> list[str]:
+    """The fields of a /proc/PID/stat after the command's name (which may hold spaces):
+    [2] is the process group, [11] and [12] the user and system ticks."""
+    return stat.read_text().rsplit(")", 1)[1].split()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of one live process (Linux /proc); OSError once it has ended."""
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _group_cpu_seconds(pgid: int) -> float:
     """User + system CPU of the live processes of a process group (Linux /proc)."""
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:  # fields[2] is pgrp
+            fields = _stat_fields(stat)
+            if int(fields[2]) == pgid:
                 ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -54,12 +55,13 @@ except ImportError:
         parse_setting,
     )
     from bench_checks import build_register, card_body, drop_schema  # type: ignore[no-redef,import-not-found]
+# Either way bench_checks has put the repository on sys.path.
+from benchmarks._checks_servers import process_cpu_seconds
 
 _POSTGRES = POSTGRES.replace("+psycopg", "")  # a libpq URL
 
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 _APP_NAME = f"bench_check_path_{os.getpid()}"
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 async def _call(app: Asgi, path: str, body: bytes, token: str) -> tuple[int, bytes]:
@@ -119,11 +121,8 @@ def _backend_cpu() -> dict[int, float]:
         )]  # fmt: skip
     cpu = {}
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the backend ended meanwhile
-            continue
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+        with contextlib.suppress(OSError):  # the backend ended meanwhile
+            cpu[pid] = process_cpu_seconds(pid)
     return cpu
 
 
