@@ -1,0 +1,110 @@
+"""The WAL checkpoints of the loop's audit group commit, off the event loop (チェックポイント).
+
+SQLite in WAL mode appends each commit to the ``-wal`` file; a checkpoint copies those pages
+into the database and syncs both files, and by default the connection that commits runs one
+every 1,000 WAL pages, inside its ``COMMIT``. The loop's group commit
+(:mod:`kokuho.verify._audit_loop`) commits on the event loop, so that checkpoint (5–40 ms,
+two ``fsync``) stalled every request of the process a few times a second: the check's p99.
+Its connection turns the automatic checkpoint off and a :class:`Checkpointer` thread does it:
+
+* every :data:`CHECKPOINT_SECONDS` after a commit, a ``PASSIVE`` checkpoint: it copies and
+  syncs while the loop goes on committing (it waits for no reader or writer, and the thread
+  holds no GIL while SQLite works);
+* once the WAL holds :data:`RESTART_FRAMES` pages, a ``RESTART`` checkpoint, so that the WAL
+  starts over instead of growing without end (with commits arriving all the time a
+  ``PASSIVE`` one never finds it all copied at the moment a writer begins, which is when
+  SQLite restarts the WAL). The first commit after a restart syncs the WAL's new header,
+  so the thread makes that commit itself: it writes the database's ``user_version`` back
+  unchanged. Meanwhile the loop's flushes find the write lock held and are tried again a
+  moment later (the loop serves requests meanwhile).
+
+A commit is as durable as before (``synchronous=NORMAL``: the WAL is synced before each
+checkpoint, the database after it); only the thread that does the syncing changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+
+log = logging.getLogger(__name__)
+#: How often the WAL is copied into the database after a commit (SQLite's own automatic
+#: checkpoint ran once or twice a second at half the service's rate).
+CHECKPOINT_SECONDS = 0.5
+#: WAL pages (4 KiB) after which the WAL is started over: 64 MiB, a restart every few seconds
+#: at the service's full rate (each holds the write lock for two or three syncs).
+RESTART_FRAMES = 16_384
+_WAIT_SECONDS = 1.0  # the thread's busy timeout: RESTART waits for the writer and readers
+
+
+def transient(error: sqlite3.OperationalError) -> bool:
+    """SQLite's "database is locked" / "busy": another connection's moment, not this
+    statement's fault."""
+    text = str(error)
+    return "locked" in text or "busy" in text
+
+
+class Checkpointer:
+    """Checkpoints a SQLite file's WAL from a thread of its own after the commits of a
+    connection whose automatic checkpoint is off (``PRAGMA wal_autocheckpoint=0``); the
+    committer sets :attr:`written` after each commit."""
+
+    def __init__(
+        self, database: str, *, interval: float = CHECKPOINT_SECONDS,
+        restart_frames: int = RESTART_FRAMES,
+    ) -> None:  # fmt: skip
+        self.written = False  # a plain store from the committing thread: no lock needed
+        self._database = database
+        self._interval = interval
+        self._restart_frames = restart_frames
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stops the thread after a last checkpoint of what was committed."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self._database, isolation_level=None,
+                                     timeout=_WAIT_SECONDS)  # fmt: skip
+        try:
+            connection.execute("PRAGMA synchronous=NORMAL")
+            while not self._stop.wait(self._interval):
+                self._checkpoint(connection)
+            self._checkpoint(connection)
+        finally:
+            connection.close()
+
+    def _checkpoint(self, connection: sqlite3.Connection) -> None:
+        if not self.written:
+            return
+        self.written = False
+        try:
+            row = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            # (busy, pages in the WAL, pages copied); -1 when the file is not in WAL mode.
+            full = row is not None and row[1] >= self._restart_frames
+            if full and not self._restart(connection):
+                self.written = True  # not restarted (busy): again at the next turn
+        except sqlite3.Error as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            # Busy: another process's checkpointer is at it, the WAL is being copied anyway.
+            # Anything else is logged and tried again: meanwhile the WAL only grows.
+            self.written = True
+            if not (isinstance(error, sqlite3.OperationalError) and transient(error)):
+                log.exception("the WAL checkpoint of %s failed", self._database)
+
+    def _restart(self, connection: sqlite3.Connection) -> bool:
+        """Copies the rest of the WAL, starts it over and writes its first commit (whose
+        header sync would otherwise fall on the loop's next commit); False when busy."""
+        row = connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        if row is None or row[0]:
+            return False
+        connection.execute("BEGIN IMMEDIATE")
+        version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+        connection.execute(f"PRAGMA user_version={version}")  # unchanged: one page written
+        connection.execute("COMMIT")
+        return True
