@@ -68,7 +68,8 @@ def _run(side: str, src: str, reg: Any, args: argparse.Namespace, workdir: Path,
     run["stall"] = summarise(rows, since)
     run["samples"] = [row["samples"][:8] for row in rows]
     run["raw"] = [{"pid": row["pid"], "stalls": [s for s in row["stalls"] if s[0] >= since],
-                   "events": row["events"]} for row in rows]  # fmt: skip
+                   "events": row["events"], "gc_generations": row["gc_generations"]}
+                  for row in rows]  # fmt: skip
     return run
 
 

@@ -43,12 +43,15 @@ class _Probe:
         #: (end wall time, late ms, and of the stall's wall time: ms on a CPU, ms runnable
         #: but waiting for one, ms blocked)
         self.stalls: list[tuple[float, float, float, float, float]] = []
-        self.events: dict[str, list[tuple[float, float]]] = {"gc": [], "flush": [], "read": []}
+        self.events: dict[str, list[Any]] = {"gc": [], "flush": [], "read": [],
+                                             "checkpoint": []}  # fmt: skip
+        self.gc_generations: list[tuple[float, int, float]] = []  # (wall time, generation, ms)
         self.counts: collections.Counter[str] = collections.Counter()
         self.samples: collections.Counter[str] = collections.Counter()
         self.tick = time.perf_counter()
         self.started = time.time()
         self._gc_start = 0.0
+        self._gc_sched = (0, 0)
 
     def slow(self, kind: str, began: float, sched: tuple[int, int] | None = None) -> None:
         took = (time.perf_counter() - began) * 1000
@@ -66,9 +69,13 @@ class _Probe:
 
     def gc_callback(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
+            self._gc_sched = _sched(_thread_sched())
             self._gc_start = time.perf_counter()
         else:
-            self.slow("gc", self._gc_start)
+            took = (time.perf_counter() - self._gc_start) * 1000
+            if took >= SLOW_MS:
+                self.gc_generations.append((time.time(), info["generation"], round(took, 3)))
+            self.slow("gc", self._gc_start, self._gc_sched)
 
     async def monitor(self) -> None:
         # The loop thread's scheduler counters (ns): on a CPU, waiting for one. What a stall
@@ -108,12 +115,15 @@ class _Probe:
     def dump(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "started": self.started, "stopped": time.time(),
                 "stalls": self.stalls, "events": self.events, "counts": dict(self.counts),
+                "gc_generations": self.gc_generations,
                 "samples": self.samples.most_common(40)}  # fmt: skip
 
 
 def _sched(fd: int) -> tuple[int, int]:
-    ran, waited, _ = os.pread(fd, 128, 0).split()
-    return int(ran), int(waited)
+    """(CPU ns of this thread, ns it waited runnable): the thread's own clock is exact, where
+    schedstat's run time moves only at ticks and switches; its wait is complete at a switch."""
+    _, waited, _ = os.pread(fd, 128, 0).split()
+    return time.thread_time_ns(), int(waited)
 
 
 _local = threading.local()
@@ -150,6 +160,13 @@ def create_app() -> Any:
     batcher._flush = _timed(probe, "flush", batcher._flush)  # type: ignore[method-assign]
     reads = _sqlite_reads.SqliteReads
     reads._rows = _timed(probe, "read", reads._rows)  # type: ignore[method-assign]
+    try:  # the WAL checkpointer's thread, where there is one
+        from kokuho.verify import _wal_checkpoint
+
+        checkpointer = _wal_checkpoint.Checkpointer
+        checkpointer._checkpoint = _timed(probe, "checkpoint", checkpointer._checkpoint)  # type: ignore[method-assign]
+    except ImportError:
+        pass
     app = service_app()
     started = app.router.lifespan_context
 
