@@ -7,9 +7,9 @@ every 1,000 WAL pages, inside its ``COMMIT``. The loop's group commit
 two ``fsync``) stalled every request of the process a few times a second: the check's p99.
 Its connection turns the automatic checkpoint off and a :class:`Checkpointer` thread does it:
 
-* every :data:`CHECKPOINT_SECONDS` after a commit, a ``PASSIVE`` checkpoint: it copies and
-  syncs while the loop goes on committing (it waits for no reader or writer, and the thread
-  holds no GIL while SQLite works);
+* every :data:`CHECKPOINT_COMMITS` commits (at the latest :data:`CHECKPOINT_SECONDS` after
+  one), a ``PASSIVE`` checkpoint: it copies and syncs while the loop goes on committing (it
+  waits for no reader or writer, and the thread holds no GIL while SQLite works);
 * once the WAL holds :data:`RESTART_FRAMES` pages, a ``RESTART`` checkpoint, so that the WAL
   starts over instead of growing without end (with commits arriving all the time a
   ``PASSIVE`` one never finds it all copied at the moment a writer begins, which is when
@@ -27,14 +27,18 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 
 log = logging.getLogger(__name__)
-#: How often the WAL is copied into the database after a commit (SQLite's own automatic
-#: checkpoint ran once or twice a second at half the service's rate).
-CHECKPOINT_SECONDS = 0.5
-#: WAL pages (4 KiB) after which the WAL is started over: 64 MiB, a restart every few seconds
+#: Commits of the loop after which the WAL is copied into the database: with the 3–4 pages
+#: of a flush, about SQLite's own automatic checkpoint (every 1,000 WAL pages) …
+CHECKPOINT_COMMITS = 250
+#: … and at the latest this long after a commit, when they come slower.
+CHECKPOINT_SECONDS = 2.0
+#: WAL pages (4 KiB) after which the WAL is started over: 64 MiB, a restart every 10 s or so
 #: at the service's full rate (each holds the write lock for two or three syncs).
 RESTART_FRAMES = 16_384
+_POLL_SECONDS = 0.1
 _WAIT_SECONDS = 1.0  # the thread's busy timeout: RESTART waits for the writer and readers
 
 
@@ -48,16 +52,21 @@ def transient(error: sqlite3.OperationalError) -> bool:
 class Checkpointer:
     """Checkpoints a SQLite file's WAL from a thread of its own after the commits of a
     connection whose automatic checkpoint is off (``PRAGMA wal_autocheckpoint=0``); the
-    committer sets :attr:`written` after each commit."""
+    committer adds one to :attr:`commits` after each commit."""
 
     def __init__(
-        self, database: str, *, interval: float = CHECKPOINT_SECONDS,
-        restart_frames: int = RESTART_FRAMES,
+        self, database: str, *, every_commits: int = CHECKPOINT_COMMITS,
+        every_seconds: float = CHECKPOINT_SECONDS, restart_frames: int = RESTART_FRAMES,
+        poll: float = _POLL_SECONDS,
     ) -> None:  # fmt: skip
-        self.written = False  # a plain store from the committing thread: no lock needed
+        # Counted by the committing thread without a lock: a count lost between its ``+=``
+        # and this thread's ``-=`` only moves a checkpoint by one poll or ``every_seconds``.
+        self.commits = 0
         self._database = database
-        self._interval = interval
+        self._every_commits = every_commits
+        self._every_seconds = every_seconds
         self._restart_frames = restart_frames
+        self._poll = poll
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
         self._thread.start()
@@ -72,28 +81,35 @@ class Checkpointer:
                                      timeout=_WAIT_SECONDS)  # fmt: skip
         try:
             connection.execute("PRAGMA synchronous=NORMAL")
-            while not self._stop.wait(self._interval):
-                self._checkpoint(connection)
-            self._checkpoint(connection)
+            last = time.monotonic()
+            while not self._stop.wait(self._poll):
+                commits = self.commits
+                now = time.monotonic()
+                if commits >= self._every_commits or (
+                    commits > 0 and now - last >= self._every_seconds
+                ):
+                    last = now
+                    self._checkpoint(connection, commits)
+            if self.commits > 0:
+                self._checkpoint(connection, self.commits)
         finally:
             connection.close()
 
-    def _checkpoint(self, connection: sqlite3.Connection) -> None:
-        if not self.written:
-            return
-        self.written = False
+    def _checkpoint(self, connection: sqlite3.Connection, commits: int) -> None:
+        """Copies the WAL (``commits`` commits since the last time), restarting it when full;
+        the commits stay counted when it must be tried again."""
         try:
             row = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             # (busy, pages in the WAL, pages copied); -1 when the file is not in WAL mode.
             full = row is not None and row[1] >= self._restart_frames
             if full and not self._restart(connection):
-                self.written = True  # not restarted (busy): again at the next turn
+                return  # busy: again at the next poll
+            self.commits -= commits
         except sqlite3.Error as error:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             # Busy: another process's checkpointer is at it, the WAL is being copied anyway.
             # Anything else is logged and tried again: meanwhile the WAL only grows.
-            self.written = True
             if not (isinstance(error, sqlite3.OperationalError) and transient(error)):
                 log.exception("the WAL checkpoint of %s failed", self._database)
 
