@@ -39,7 +39,9 @@ CHECKPOINT_SECONDS = 2.0
 #: at the service's full rate (each holds the write lock for two or three syncs).
 RESTART_FRAMES = 16_384
 _POLL_SECONDS = 0.1
-_WAIT_SECONDS = 1.0  # the thread's busy timeout: RESTART waits for the writer and readers
+#: The thread's busy timeout: a RESTART holds the write lock while it waits for the readers
+#: still on the WAL, so the loop's flushes wait at most this long; busy, it is tried again.
+_WAIT_SECONDS = 0.1
 
 
 def transient(error: sqlite3.OperationalError) -> bool:
@@ -96,15 +98,14 @@ class Checkpointer:
             connection.close()
 
     def _checkpoint(self, connection: sqlite3.Connection, commits: int) -> None:
-        """Copies the WAL (``commits`` commits since the last time), restarting it when full;
-        the commits stay counted when it must be tried again."""
+        """Copies the WAL (``commits`` commits since the last time), restarting it when full
+        (a restart that finds readers or the writer busy is tried at the next checkpoint)."""
         try:
             row = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            # (busy, pages in the WAL, pages copied); -1 when the file is not in WAL mode.
-            full = row is not None and row[1] >= self._restart_frames
-            if full and not self._restart(connection):
-                return  # busy: again at the next poll
             self.commits -= commits
+            # (busy, pages in the WAL, pages copied); -1 when the file is not in WAL mode.
+            if row is not None and row[1] >= self._restart_frames:
+                self._restart(connection)
         except sqlite3.Error as error:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
@@ -113,14 +114,13 @@ class Checkpointer:
             if not (isinstance(error, sqlite3.OperationalError) and transient(error)):
                 log.exception("the WAL checkpoint of %s failed", self._database)
 
-    def _restart(self, connection: sqlite3.Connection) -> bool:
+    def _restart(self, connection: sqlite3.Connection) -> None:
         """Copies the rest of the WAL, starts it over and writes its first commit (whose
-        header sync would otherwise fall on the loop's next commit); False when busy."""
+        header sync would otherwise fall on the loop's next commit)."""
         row = connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
         if row is None or row[0]:
-            return False
+            return  # busy
         connection.execute("BEGIN IMMEDIATE")
         version = int(connection.execute("PRAGMA user_version").fetchone()[0])
         connection.execute(f"PRAGMA user_version={version}")  # unchanged: one page written
         connection.execute("COMMIT")
-        return True
