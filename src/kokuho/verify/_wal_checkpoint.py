@@ -3,8 +3,9 @@
 SQLite in WAL mode appends each commit to the ``-wal`` file; a checkpoint copies those pages
 into the database and syncs both files, and by default the connection that commits runs one
 every 1,000 WAL pages, inside its ``COMMIT``. The loop's group commit
-(:mod:`kokuho.verify._audit_loop`) commits on the event loop, so that checkpoint (5–40 ms,
-two ``fsync``) stalled every request of the process a few times a second: the check's p99.
+(:mod:`kokuho.verify._audit_loop`) commits on the event loop, so that checkpoint (two
+``fsync``: 5–40 ms, far more on a busy disk) stalled every request of the process about once
+a second at half the service's rate: the check's p99.
 Its connection turns the automatic checkpoint off and a :class:`Checkpointer` thread does it:
 
 * every :data:`CHECKPOINT_COMMITS` commits (at the latest :data:`CHECKPOINT_SECONDS` after
