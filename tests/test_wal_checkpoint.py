@@ -82,13 +82,13 @@ def test_the_loop_commits_without_checkpointing_and_the_thread_copies_them(
 def test_the_wal_starts_over_under_commits_that_never_pause(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     writer = _wal_database(path)
-    checkpointer = Checkpointer(str(path), every_commits=5, poll=0.005, restart_frames=200)
+    checkpointer = Checkpointer(str(path), every_commits=5, restart_frames=200)
     wal = Path(f"{path}-wal")
     biggest = 0
     try:
         for batch in range(600):
             _commit(writer, batch * 10, 10)
-            checkpointer.commits += 1
+            checkpointer.committed()
             biggest = max(biggest, wal.stat().st_size)
             time.sleep(0.001)  # the loop's next turn
     finally:
@@ -106,8 +106,8 @@ def test_a_database_not_in_wal_mode_is_left_alone(tmp_path: Path) -> None:
     with sqlite3.connect(path) as plain:
         plain.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
         plain.execute("INSERT INTO t VALUES (1)")
-    checkpointer = Checkpointer(str(path), every_commits=1, poll=0.005, restart_frames=1)
-    checkpointer.commits += 1
+    checkpointer = Checkpointer(str(path), every_commits=1, restart_frames=1)
+    checkpointer.committed()
     time.sleep(0.1)
     checkpointer.close()
     with sqlite3.connect(path) as plain:
@@ -125,7 +125,7 @@ def test_the_engine_database_keeps_one_chain_after_a_restart(tmp_path: Path) -> 
         batcher = writer._batcher(loop, str(writer.loop_database))
         batcher._checkpointer.close()
         batcher._checkpointer = Checkpointer(
-            str(writer.loop_database), every_commits=1, poll=0.005, restart_frames=20
+            str(writer.loop_database), every_commits=1, restart_frames=20
         )  # fmt: skip
         for start in range(0, 400, 20):
             await asyncio.gather(

@@ -156,7 +156,7 @@ class LoopAuditBatcher:
             rows = chain_rows(winners, seq, prev)
             self._connection.executemany(_INSERT, rows)
             self._connection.execute("COMMIT")
-            self._checkpointer.commits += 1
+            self._checkpointer.committed()
         except Exception as error:  # whatever it was, no record of the batch is written
             if self._connection.in_transaction:
                 self._connection.execute("ROLLBACK")

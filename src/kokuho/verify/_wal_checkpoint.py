@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 
 log = logging.getLogger(__name__)
 #: Commits of the loop after which the WAL is copied into the database: with the 3–4 pages
@@ -39,7 +38,6 @@ CHECKPOINT_SECONDS = 2.0
 #: WAL pages (4 KiB) after which the WAL is started over: 64 MiB, a restart every 10 s or so
 #: at the service's full rate (each holds the write lock for two or three syncs).
 RESTART_FRAMES = 16_384
-_POLL_SECONDS = 0.1
 #: The thread's busy timeout: a RESTART holds the write lock while it waits for the readers
 #: still on the WAL, so the loop's flushes wait at most this long; busy, it is tried again.
 _WAIT_SECONDS = 0.1
@@ -55,28 +53,36 @@ def transient(error: sqlite3.OperationalError) -> bool:
 class Checkpointer:
     """Checkpoints a SQLite file's WAL from a thread of its own after the commits of a
     connection whose automatic checkpoint is off (``PRAGMA wal_autocheckpoint=0``); the
-    committer adds one to :attr:`commits` after each commit."""
+    committer calls :meth:`committed` after each commit."""
 
     def __init__(
         self, database: str, *, every_commits: int = CHECKPOINT_COMMITS,
         every_seconds: float = CHECKPOINT_SECONDS, restart_frames: int = RESTART_FRAMES,
-        poll: float = _POLL_SECONDS,
     ) -> None:  # fmt: skip
         # Counted by the committing thread without a lock: a count lost between its ``+=``
-        # and this thread's ``-=`` only moves a checkpoint by one poll or ``every_seconds``.
+        # and this thread's ``-=`` only moves a checkpoint to ``every_seconds`` later.
         self.commits = 0
         self._database = database
         self._every_commits = every_commits
         self._every_seconds = every_seconds
         self._restart_frames = restart_frames
-        self._poll = poll
-        self._stop = threading.Event()
+        # Woken by the committer when a checkpoint is due, not polling: each wake-up of this
+        # thread takes the GIL from the loop.
+        self._wake = threading.Event()
+        self._stop = False
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
         self._thread.start()
 
+    def committed(self) -> None:
+        """Counts a commit of the committing connection (called after each)."""
+        self.commits += 1
+        if self.commits >= self._every_commits and not self._wake.is_set():
+            self._wake.set()
+
     def close(self) -> None:
         """Stops the thread after a last checkpoint of what was committed."""
-        self._stop.set()
+        self._stop = True
+        self._wake.set()
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
@@ -84,17 +90,12 @@ class Checkpointer:
                                      timeout=_WAIT_SECONDS)  # fmt: skip
         try:
             connection.execute("PRAGMA synchronous=NORMAL")
-            last = time.monotonic()
-            while not self._stop.wait(self._poll):
+            while not self._stop:
+                self._wake.wait(self._every_seconds)
+                self._wake.clear()
                 commits = self.commits
-                now = time.monotonic()
-                if commits >= self._every_commits or (
-                    commits > 0 and now - last >= self._every_seconds
-                ):
-                    last = now
+                if commits > 0:
                     self._checkpoint(connection, commits)
-            if self.commits > 0:
-                self._checkpoint(connection, self.commits)
         finally:
             connection.close()
 
