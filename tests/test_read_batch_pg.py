@@ -1,6 +1,6 @@
-"""Number checks of one event loop sent together (store/_read_batch.py, issue 15 item 1): the
-batched look-up gives each check the answer it gets alone; one caller's bad key or
-cancellation never fails another caller's read in the same batch.
+"""Number and card checks of one event loop sent together (store/_read_batch.py, issue 15
+item 1): the batched look-up gives each check the answer it gets alone; one caller's bad key
+or cancellation never fails another caller's read in the same batch.
 """
 
 from __future__ import annotations
@@ -16,11 +16,15 @@ import sqlalchemy as sa
 
 from kokuho.store import AsyncReads, ReadBatcher, ReadRouter
 from kokuho.verify import NumberQuery, Validity
+from kokuho.verify._check import check_person
 from kokuho.verify._check_pg import (
     NumberKey,
+    PersonKey,
     check_number_batched,
+    check_person_batched,
     number_rows,
     number_rows_many,
+    person_rows_many,
 )
 from kokuho.verify._service import EligibilityService
 from tests.test_check_pg import QUERIES, _run
@@ -104,3 +108,33 @@ def test_a_bad_key_or_a_cancelled_caller_fails_no_other_read_of_its_batch(
     assert isinstance(failed, psycopg.DataError)
     for answer, person in (one, other):
         assert answer.validity == Validity.VALID and person is not None
+
+
+def test_card_checks_sent_together_answer_as_each_alone(
+    service: EligibilityService,  # noqa: F811
+    engine: sa.Engine,
+) -> None:
+    institution = clinic(engine).institution_code or ""
+    service.record_consent(institution, 1, ["limit"], dt.date(2020, 12, 1), 3)  # type: ignore[list-item]
+    days = [dt.date(2019, 1, 1), dt.date(2020, 12, 1), dt.date(2021, 4, 1), dt.date(2021, 2, 1)]
+    keys = [(person, day) for person in (1, 2, 3, 4, 999) for day in days]
+    with engine.connect() as connection:
+        alone = [check_person(connection, person, day, institution) for person, day in keys]
+    assert service._persons is not None
+    batcher = service._persons
+    counted: list[int] = []
+
+    async def many(connection: Any, batch: Sequence[PersonKey]) -> list[list[Any]]:
+        counted.append(len(batch))
+        return await person_rows_many(connection, batch)
+
+    batcher._many = many
+
+    async def together() -> list[Any]:
+        checks = (check_person_batched(batcher, p, day, institution) for p, day in keys)
+        return list(await asyncio.gather(*checks))
+
+    results = _run(together)
+    assert counted and max(counted) > 1
+    assert results == alone
+    assert len({answer.validity for answer in alone}) > 2

@@ -68,15 +68,17 @@ _ELSEWHERE, _ELSEWHERE_CONSTANTS = _sql(_IN_FORCE_ELSEWHERE)
 _PERSON, _ = _sql(_BY_PERSON.add_columns(_CONSENTED))
 
 
-def _lateral(statement: str, names: dict[str, tuple[str, str]]) -> str:
+def _lateral(statement: str, names: dict[str, tuple[str, str]], *, any_branch: bool = False) -> str:
     """``statement`` run once per row of the keys' ``unnest(...) WITH ORDINALITY``, each of
     its parameters taken from the row (``names``: parameter → the keys' array and type);
-    rows tagged by the key's ordinal. A key without 枝番 matches any branch."""
-    branch = "coverages.branch = %(branch)s::VARCHAR"
-    assert statement.count(branch) == 1, statement  # noqa: S101  (import time)
-    body = statement.replace(
-        branch, "(batch_keys.branch IS NULL OR coverages.branch = batch_keys.branch)"
-    )
+    rows tagged by the key's ordinal. ``any_branch``: a key without 枝番 matches any branch."""
+    body = statement
+    if any_branch:
+        branch = "coverages.branch = %(branch)s::VARCHAR"
+        assert body.count(branch) == 1, body  # noqa: S101  (import time)
+        body = body.replace(
+            branch, "(batch_keys.branch IS NULL OR coverages.branch = batch_keys.branch)"
+        )
     for name in names:
         body = body.replace(f"%({name})s", f"batch_keys.{name}")
     assert "%(" not in body, body  # noqa: S101  (every parameter comes from the keys)
@@ -92,6 +94,11 @@ _NUMBERS = _lateral(_NUMBER_AND_BRANCH, {
     "insurer": ("insurers", "VARCHAR"), "symbol": ("symbols", "VARCHAR"),
     "number": ("numbers", "VARCHAR"), "branch": ("branches", "VARCHAR"),
     "birth": ("births", "DATE"), "day": ("days", "DATE"),
+    "institution": ("institutions", "VARCHAR"),
+}, any_branch=True)  # fmt: skip
+# The card checks' person look-up, the same way.
+_PERSONS = _lateral(_PERSON, {
+    "person": ("persons", "INTEGER"), "day": ("days", "DATE"),
     "institution": ("institutions", "VARCHAR"),
 })  # fmt: skip
 # The three coverage statements' rows, as one class made once: psycopg's namedtuple_row
@@ -157,9 +164,16 @@ async def number_rows_many(
         "births": [q.birth_date for q, _ in keys], "days": [q.date_of_care for q, _ in keys],
         "institutions": [institution for _, institution in keys],
     }  # fmt: skip
-    found: list[list[Any]] = [[] for _ in keys]
+    return await _tagged(connection, _NUMBERS, params, len(keys))
+
+
+async def _tagged(
+    connection: psycopg.AsyncConnection[Any], statement: str, params: dict[str, Any], keys: int
+) -> list[list[Any]]:
+    """A batched look-up's rows, each key's apart."""
+    found: list[list[Any]] = [[] for _ in range(keys)]
     async with connection.cursor(row_factory=_tagged_rows) as cursor:
-        await cursor.execute(_NUMBERS, params, prepare=True)
+        await cursor.execute(statement, params, prepare=True)
         for ordinal, row in await cursor.fetchall():
             found[ordinal - 1].append(row)
     return found
@@ -245,17 +259,49 @@ async def check_number_batched(
     return elsewhere_answer(query, latest, consented, elsewhere), person_id
 
 
+#: A card check's key: the person, the day of care and the institution asking.
+PersonKey = tuple[int, dt.date, str]
+
+
+async def person_rows(connection: psycopg.AsyncConnection[Any], key: PersonKey) -> list[Any]:
+    """The coverage rows of one person check (:func:`check_person_pg`'s one read)."""
+    person_id, day, institution = key
+    params = {"person": person_id, "day": day, "institution": institution}
+    async with connection.cursor(row_factory=_coverage_rows) as cursor:
+        await cursor.execute(_PERSON, params, prepare=True)
+        return await cursor.fetchall()
+
+
+async def person_rows_many(
+    connection: psycopg.AsyncConnection[Any], keys: Sequence[PersonKey]
+) -> list[list[Any]]:
+    """:func:`person_rows` of several checks in one statement, each key's rows apart."""
+    params = {
+        "persons": [key[0] for key in keys], "days": [key[1] for key in keys],
+        "institutions": [key[2] for key in keys],
+    }  # fmt: skip
+    return await _tagged(connection, _PERSONS, params, len(keys))
+
+
+def person_answer(rows: list[Any], day: dt.date) -> EligibilityAnswer:
+    """_check.check_person's steps on the person's rows, in the same order."""
+    if not rows:
+        return EligibilityAnswer(Validity.NOT_FOUND, day)
+    consented = _consents(rows[0].consented)
+    return person_decision(rows, day, consented, ConsentCategory.LIMIT in consented)
+
+
 async def check_person_pg(
     connection: psycopg.AsyncConnection[Any], person_id: int, day: dt.date, institution: str
 ) -> EligibilityAnswer:
     """:func:`kokuho.verify._check.check_person` (a card check's person) on an async
     connection: the same answer, in one round trip (the consents ride on each row)."""
-    params = {"person": person_id, "day": day, "institution": institution}
-    async with connection.cursor(row_factory=_coverage_rows) as cursor:
-        await cursor.execute(_PERSON, params, prepare=True)
-        rows: list[Any] = await cursor.fetchall()
-    # From here on, _check.check_person's steps in the same order.
-    if not rows:
-        return EligibilityAnswer(Validity.NOT_FOUND, day)
-    consented = _consents(rows[0].consented)
-    return person_decision(rows, day, consented, ConsentCategory.LIMIT in consented)
+    return person_answer(await person_rows(connection, (person_id, day, institution)), day)
+
+
+async def check_person_batched(
+    batcher: ReadBatcher[PersonKey, list[Any]], person_id: int, day: dt.date, institution: str
+) -> EligibilityAnswer:
+    """:func:`check_person_pg` with its look-up sent together with the loop's other card
+    checks (``batcher``: :func:`person_rows` / :func:`person_rows_many`)."""
+    return person_answer(await batcher.read((person_id, day, institution)), day)

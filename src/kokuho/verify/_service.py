@@ -30,7 +30,15 @@ from kokuho.verify._check import (
     check_person,
     member_answer,
 )
-from kokuho.verify._check_pg import check_number_batched, number_rows, number_rows_many
+from kokuho.verify._check_pg import (
+    NumberKey,
+    PersonKey,
+    check_number_batched,
+    number_rows,
+    number_rows_many,
+    person_rows,
+    person_rows_many,
+)
 from kokuho.verify._handles import PatientHandles
 from kokuho.verify._json import answer_from_json, answer_to_json
 from kokuho.verify._model import (
@@ -84,12 +92,13 @@ class EligibilityService(CardChecks):
         self._sqlite: SqliteReads | None = sqlite_reads_for(engine, self.reads)
         # PostgreSQL: number checks served on an event loop read over psycopg's async API.
         self._async_reads = AsyncReads(self.reads) if engine.dialect.name == "postgresql" else None
-        # …their look-ups sent together while one is at the database (store/_read_batch.py).
-        self._numbers = (
-            ReadBatcher(self._async_reads, number_rows, number_rows_many)
-            if self._async_reads is not None
-            else None
-        )
+        # …their look-ups sent together while one is at the database (store/_read_batch.py),
+        # and the card checks' person look-ups the same way.
+        self._numbers: ReadBatcher[NumberKey, list[Any]] | None = None
+        self._persons: ReadBatcher[PersonKey, list[Any]] | None = None
+        if self._async_reads is not None:
+            self._numbers = ReadBatcher(self._async_reads, number_rows, number_rows_many)
+            self._persons = ReadBatcher(self._async_reads, person_rows, person_rows_many)
         spool = AuditSpool(audit_spool) if audit_spool is not None else None
         primary_up = (lambda: self.reads.primary_up) if spool is not None else None
         self.audit = AuditWriter(engine, spool=spool, primary_up=primary_up)
