@@ -99,21 +99,10 @@ _INSERT_IF_HEAD = f"{_INSERT} WHERE ({_HEAD_HASH}) = %s::text".encode()
 _INSERT_ROWS = _INSERT.encode()
 # The batch's claims in one statement; the tokens returned are those claimed now. A token
 # twice in the batch is inserted once: its later items find it taken.
-_CLAIM_SQL = (
+_CLAIM = (
     f'INSERT INTO "{card_replays.name}" (token, expires_at) '  # noqa: S608
     "SELECT r->>0, (r->>1)::timestamptz FROM jsonb_array_elements(%s::jsonb) AS r "
     "ON CONFLICT DO NOTHING RETURNING token"
-)
-_CLAIM = _CLAIM_SQL.encode()
-# The optimistic batch with claims, in one statement: the claims, then the records only if
-# every claim was made now and the head is still the one this batcher committed last.
-# Otherwise the statement fails (a division by zero, the one way plain SQL has to raise): the
-# Sync then rolls the claims back with the rest, and the batch goes the two-trip way, which
-# tells the refused claims apart. (Without the error the Sync would commit claims whose
-# records were not written.)
-_CLAIMED_INSERT_IF_HEAD = (
-    f"WITH claimed AS ({_CLAIM_SQL}) {_INSERT} WHERE 1 / ((SELECT count(*) FROM claimed) "
-    f"= %s::bigint AND ({_HEAD_HASH}) = %s::text)::int = 1"
 ).encode()
 _PURGE = f'DELETE FROM "{card_replays.name}" WHERE expires_at <= %s'.encode()  # noqa: S608
 _PURGE_SECONDS = 30.0  # how often forgotten claims are deleted (as _card_store does)
@@ -225,12 +214,7 @@ class PgLoopAuditBatcher:
             self._head = None
         head, self._head = self._head, None  # known again only once this batch commits
         try:
-            claims = [(i.claim[0], i.claim[1].isoformat()) for i in batch if i.claim]
-            if head is not None and self._alone and claims:
-                if await self._claimed_at_once(connection, batch, claims, head):
-                    return head[0] + 1, []  # committed
-                self._alone = False  # another writer appended, or a claim was made before
-            elif head is not None and self._alone:
+            if head is not None and self._alone and not any(i.claim for i in batch):
                 rows = chain_rows([(i.record, i.detail) for i in batch], *head)
                 # One round trip: the lock, the records if the head is unchanged, the commit.
                 # No BEGIN and COMMIT: the statements a pipeline sends before its Sync are one
@@ -253,40 +237,6 @@ class PgLoopAuditBatcher:
             await _roll_back(connection)
             raise
 
-    async def _claimed_at_once(
-        self,
-        connection: psycopg.AsyncConnection[Any],
-        batch: list[_Pending],
-        claims: list[tuple[str, str]],
-        head: tuple[int, str],
-    ) -> bool:
-        """The optimistic batch with claims in one round trip: the lock, the claims and the
-        records, committed only if every claim is new and the head unchanged. False: nothing
-        was committed (the statement failed, the Sync rolled it back)."""
-        rows = chain_rows([(i.record, i.detail) for i in batch], *head)
-        control, records = connection.cursor(), connection.cursor()
-        try:
-            async with connection.pipeline():
-                await control.execute(_LOCK, prepare=True)
-                await self._purge(control)
-                await records.execute(
-                    _CLAIMED_INSERT_IF_HEAD,
-                    (json.dumps(claims), _json(rows), len(claims), head[1]),
-                    prepare=True,
-                )
-        except psycopg.errors.DivisionByZero:
-            await _roll_back(connection)  # the Sync has rolled back: a no-op, to be sure
-            return False
-        self._head = (rows[-1][0], rows[-1][-1])
-        return True
-
-    async def _purge(self, cursor: psycopg.AsyncCursor[Any]) -> None:
-        """Deletes the forgotten claims, every ``_PURGE_SECONDS`` (in the batch's pipeline)."""
-        clock = time.monotonic()
-        if clock >= self._next_purge:
-            self._next_purge = clock + _PURGE_SECONDS
-            await cursor.execute(_PURGE, (dt.datetime.now(dt.UTC),), prepare=False)
-
     async def _locked(
         self,
         connection: psycopg.AsyncConnection[Any],
@@ -308,7 +258,10 @@ class PgLoopAuditBatcher:
                 await control.execute(_LOCK, prepare=True)
                 await reads.execute(_HEAD, prepare=True)
                 if claims:
-                    await self._purge(control)
+                    clock = time.monotonic()
+                    if clock >= self._next_purge:
+                        self._next_purge = clock + _PURGE_SECONDS
+                        await control.execute(_PURGE, (dt.datetime.now(dt.UTC),), prepare=False)
                     tokens = [(i.claim[0], i.claim[1].isoformat()) for i in claims if i.claim]
                     await made.execute(_CLAIM, (json.dumps(tokens),), prepare=True)
                 found = await reads.fetchone()  # a flush request: the transaction stays open
