@@ -36,6 +36,7 @@ from kokuho.store._lake_files import (
     write_manifest,
 )
 from kokuho.store._problems import FileProblem, FileProblemsError
+from kokuho.store._read_batch import ReadBatcher
 from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
 from kokuho.store._replicas_async import UNREACHABLE_ASYNC, AsyncReads, connect_kwargs
 from kokuho.store._spare_core import spare_core
@@ -52,6 +53,7 @@ __all__ = [
     "UNREACHABLE",
     "UNREACHABLE_ASYNC",
     "AsyncReads",
+    "ReadBatcher",
     "connect_kwargs",
     "ReadRouter",
     "ReplicaStatus",

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 
 from kokuho.ids import InsuredId
-from kokuho.store import AsyncReads, ReadRouter
+from kokuho.store import AsyncReads, ReadBatcher, ReadRouter
 from kokuho.verify._access import AccessDenied, Principal
 from kokuho.verify._audit import PURPOSES, AuditRecord, AuditWriter
 from kokuho.verify._audit_spool import AuditSpool
@@ -30,7 +30,15 @@ from kokuho.verify._check import (
     check_person,
     member_answer,
 )
-from kokuho.verify._check_pg import check_number_pg
+from kokuho.verify._check_pg import (
+    NumberKey,
+    PersonKey,
+    check_number_batched,
+    number_rows,
+    number_rows_many,
+    person_rows,
+    person_rows_many,
+)
 from kokuho.verify._handles import PatientHandles
 from kokuho.verify._json import answer_from_json, answer_to_json
 from kokuho.verify._model import (
@@ -84,6 +92,13 @@ class EligibilityService(CardChecks):
         self._sqlite: SqliteReads | None = sqlite_reads_for(engine, self.reads)
         # PostgreSQL: number checks served on an event loop read over psycopg's async API.
         self._async_reads = AsyncReads(self.reads) if engine.dialect.name == "postgresql" else None
+        # …their look-ups sent together while one is at the database (store/_read_batch.py),
+        # and the card checks' person look-ups the same way.
+        self._numbers: ReadBatcher[NumberKey, list[Any]] | None = None
+        self._persons: ReadBatcher[PersonKey, list[Any]] | None = None
+        if self._async_reads is not None:
+            self._numbers = ReadBatcher(self._async_reads, number_rows, number_rows_many)
+            self._persons = ReadBatcher(self._async_reads, person_rows, person_rows_many)
         spool = AuditSpool(audit_spool) if audit_spool is not None else None
         primary_up = (lambda: self.reads.primary_up) if spool is not None else None
         self.audit = AuditWriter(engine, spool=spool, primary_up=primary_up)
@@ -161,11 +176,10 @@ class EligibilityService(CardChecks):
         """:meth:`check_number` for a route served on the event loop: the same decision and
         the same audit record, committed before the answer is returned, without a thread."""
         institution = self._institution(principal, purpose, "check_number")
-        if self._async_reads is not None:
-            # PostgreSQL: on the loop over psycopg's async API, where the router sends the read.
-            answer, person_id = await self._async_reads.run(
-                lambda connection: check_number_pg(connection, query, institution)
-            )
+        if self._numbers is not None:
+            # PostgreSQL: on the loop over psycopg's async API, where the router sends the read,
+            # in one statement with the loop's other checks waiting meanwhile.
+            answer, person_id = await check_number_batched(self._numbers, query, institution)
         else:
             # SQLite: a few indexed reads in this process, cheaper than a hand-off to a thread.
             answer, person_id = self._number_answer(query, institution)

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from kokuho.store import AsyncReads
+from kokuho.store import AsyncReads, ReadBatcher
 from kokuho.verify._access import AccessDenied, Principal
 from kokuho.verify._audit import AuditRecord, AuditWriter, sqlite_file
 from kokuho.verify._audit_loop import AlreadyClaimed, Claim
 from kokuho.verify._cards import CardDesk
-from kokuho.verify._check_pg import check_person_pg
+from kokuho.verify._check_pg import PersonKey, check_person_batched
 from kokuho.verify._model import ConsentCategory, EligibilityAnswer, Purpose, Validity
 from kokuho.verify._pki import Attestation, CardRejected, Challenge, replay_claim
 
@@ -61,6 +61,7 @@ class CardChecks:
     audit: AuditWriter
     cards: CardDesk | None
     _async_reads: AsyncReads | None
+    _persons: ReadBatcher[PersonKey, list[Any]] | None
 
     if TYPE_CHECKING:  # provided by EligibilityService
 
@@ -185,7 +186,9 @@ class CardChecks:
         """A face-mode check on a PostgreSQL event loop, without a thread: the decision of
         :meth:`_card_answer`, the claim committed with the audit record."""
         reads = self._async_reads
-        assert reads is not None  # noqa: S101  (_face_on_pg_loop; for the type checker)
+        persons = self._persons
+        # _face_on_pg_loop; for the type checker.
+        assert reads is not None and persons is not None  # noqa: S101
         method = "check_card_face"
         institution = self._institution(principal, purpose, method)
         try:
@@ -201,8 +204,7 @@ class CardChecks:
             answer = EligibilityAnswer(Validity.NOT_FOUND, day)
             asked: dict[str, Any] = {"card": "unregistered"}
         else:
-            found = person
-            answer = await reads.run(lambda c: check_person_pg(c, found, day, institution))
+            answer = await check_person_batched(persons, person, day, institution)
             asked = {"consented": []}
         record, handle = self._record(principal, institution, purpose, method, answer, person,
                                       asked)  # fmt: skip
