@@ -94,7 +94,6 @@ from kokuho.checkups._rates import (
     _checkups_in,
     _count_if,
     _counts,
-    _exclusions,
     _fy,
     _keys,
     _levels,
@@ -104,9 +103,9 @@ from kokuho.checkups._rates import (
     completed_guidance,
     eligible_members,
     guidance_table,
-    lake_guidance_inputs,
     reporting_cutoff,
 )
+from kokuho.checkups._rates_lake import _exclusions, lake_guidance_inputs
 from kokuho.ids import FiscalYear
 
 #: The integer match key's column (computed on read; see the module docstring).
