@@ -77,10 +77,11 @@ from collections.abc import Sequence
 from functools import reduce
 from operator import and_
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.checkups._lake import INSURED_ID, Lake
@@ -191,52 +192,83 @@ def rate_tables(
     ids = [INSURED_ID] if _numbered(eligibility) else []
     carried = list(dict.fromkeys([*_MEMBER_KEY, *keys, "person_id", *ids]))
     members = _keyed(members, "insurer").select(KEY, *carried)
-    c = _keyed(_levels(_checkups_in(checkups, fy), fy), "insurer")
-    joined = c.join(members, _match(c, "insurer", members, "insurer"))
-    matched = joined.select(
-        members[KEY],
-        *[members[k] for k in carried],
-        exam_date=c.exam_date,
-        document=c.document,
-        level=c.level,
-    )
-    # Whether the member has a guidance record (終了者) started on or after this checkup,
-    # decided here while the row still carries the insured number's strings, so that the
-    # window below sorts and carries integers only. A left join rather than EXISTS (which
-    # DuckDB decorrelates by materialising the matched rows and a distinct of them): a row
-    # with several such records is repeated, each copy flagged, and the window keeps one.
-    g = _keyed(completed_guidance(guidance, fy, cutoff), "insurer")
-    flagged = matched.left_join(
-        g, [*_match(matched, "insurer", g, "insurer"), g.started_on >= matched.exam_date]
-    )
     # One partition per member key, as the reference's window. With the snapshot's
     # insured_id the member key is two integers (insured_id stands for four of its columns),
     # else its five columns.
     partition = [INSURED_ID, "birth_date"] if ids else [KEY, *_MEMBER_KEY]
-    rows = flagged.select(
-        *[matched[k] for k in dict.fromkeys([*partition, *keys, "person_id"])],
+    c = _keyed(_levels(_checkups_in(checkups, fy), fy), "insurer")
+    g = _keyed(completed_guidance(guidance, fy, cutoff), "insurer")
+    # The 対象者 are counted from a scan of their own: shared with the match, the members are
+    # one table expression used twice, which DuckDB materialises (25 M rows, strings and all)
+    # before either use; scanned twice, the match streams from the file. ``_apart`` keeps the
+    # two expressions from being recognised as one.
+    everyone = _scope(
+        eligible_members(_apart(eligibility), fy, exclusions=exclusions, reasons=reasons), groups
+    )
+    eligible = _counts(everyone, keys, eligible=everyone.count())
+    rows = _rows(members, c, g, [*partition, *keys, "person_id"])
+    if not _one_order(rows):
+        return _results(eligible, _tally(_ranked(rows, partition), keys), keys, fy)
+    # One order over every row, its ties on a day broken by the level (see ``_ranked``); the
+    # member keys where that may not be the document's order are counted again both ways.
+    counts = _tally(_ranked(rows, partition, one_order=True), keys, unsure=partition)
+    table = counts.to_pyarrow()
+    unsure = pc.list_flatten(table[UNSURE]).combine_chunks()
+    table = table.drop_columns([UNSURE])
+    if len(unsure):
+        table = _recounted(table, keys, unsure, members, c, g, partition)
+    return _results(eligible, ibis.memtable(table), keys, fy)
+
+
+#: The column of ``_tally`` that lists the member keys whose first checkup is unsure.
+UNSURE: Final = "_unsure_keys"
+
+
+def _rows(members: ir.Table, c: ir.Table, g: ir.Table, columns: list[str]) -> ir.Table:
+    """The matched rows of ``members`` and checkups ``c``: the member's ``columns``, the
+    checkup's date, document and level, whether the level is known, and whether the member has
+    a guidance record of ``g`` (終了者) started on or after the checkup.
+
+    The guidance is decided here while the row still carries the insured number's strings,
+    so that the window sorts and carries integers only. A left join rather than EXISTS (which
+    DuckDB decorrelates by materialising the matched rows and a distinct of them): a row with
+    several such records is repeated, each copy flagged, and the window keeps one.
+    """
+    joined = c.join(members, _match(c, "insurer", members, "insurer"))
+    matched = joined.select(
+        members[KEY],
+        *[members[k] for k in members.columns if k != KEY],
+        exam_date=c.exam_date,
+        document=c.document,
+        level=c.level,
+    )
+    flagged = matched.left_join(
+        g, [*_match(matched, "insurer", g, "insurer"), g.started_on >= matched.exam_date]
+    )
+    return flagged.select(
+        *[matched[k] for k in dict.fromkeys(columns)],
         exam_date=matched.exam_date,
         document=matched.document,
         level=matched.level,
         _known=matched.level.isin(_KNOWN_LEVELS).fill_null(False),
         _guided=g.started_on.notnull(),
     )
-    # Members sharing a member key (one insured number held twice without 枝番, same
-    # 生年月日; rare) match the same checkups, so the partition holds each of its members'
-    # rows with every checkup (repeated per guidance record, as above). Ordered by person
-    # first, the first row is the first person's first checkup: the first checkup with a
-    # known level if there is one (the reference filters those first, then takes the
-    # earliest), else the earliest of the others, the same checkup for every member of the
-    # partition. Each member's rows are consecutive, so a change of person marks each member
-    # once: the 受診者 of the 特定健診実施率, member rows as the reference's semi join counts
-    # them, without a distinct over the member key.
-    ranked = _ranked(rows, partition, one_order=_one_order(rows))
-    # Both tables' counts from one aggregate of the windowed rows: used once, the windowed
-    # rows stream into it instead of being materialised for several uses.
+
+
+def _tally(ranked: ir.Table, keys: list[str], *, unsure: list[str] | None = None) -> ir.Table:
+    """Both tables' counts by ``keys`` from one aggregate of the windowed rows: used once, the
+    windowed rows stream into it instead of being materialised for several uses.
+
+    ``unsure``: also list, in ``UNSURE``, those columns of the rows marked ``_unsure``.
+    """
     examined = ranked._previous.isnull() | (ranked._previous != ranked.person_id)
     target = ranked._first & ranked._known & ranked.level.isin((INTENSIVE, MOTIVATIONAL))
     done = target & ranked._guided
-    counts = _counts(
+    listed = {}
+    if unsure is not None:
+        key = ibis.struct({k: ranked[k] for k in unsure})
+        listed[UNSURE] = key.collect(where=ranked._unsure)
+    return _counts(
         ranked,
         keys,
         examined=_count_if(examined),
@@ -246,20 +278,56 @@ def rate_tables(
         completed=_count_if(done),
         completed_intensive=_count_if(done & (ranked.level == INTENSIVE)),
         completed_motivational=_count_if(done & (ranked.level == MOTIVATIONAL)),
+        **listed,
     )
-    # The 対象者 are counted from a scan of their own: shared with the match, the members are
-    # one table expression used twice, which DuckDB materialises (25 M rows, strings and all)
-    # before either use; scanned twice, the match streams from the file. ``_apart`` keeps the
-    # two expressions from being recognised as one.
-    everyone = _scope(
-        eligible_members(_apart(eligibility), fy, exclusions=exclusions, reasons=reasons), groups
-    )
-    checkup = checkup_result(
-        _counts(everyone, keys, eligible=everyone.count()),
-        counts.select(*keys, "examined"),
-        keys,
-        fy,
-    )
+
+
+def _recounted(
+    counts: pa.Table,
+    keys: list[str],
+    unsure: pa.StructArray,
+    members: ir.Table,
+    c: ir.Table,
+    g: ir.Table,
+    partition: list[str],
+) -> pa.Table:
+    """``counts`` with the member keys ``unsure`` (their partition columns) counted as the
+    reference orders them.
+
+    Their members, then those members' rows are matched again, from the checkups of their
+    insured numbers only (small queries, each one scan), and counted in both orders, the
+    document's and the level's; the difference goes to ``counts``. A member key's rows are the
+    same here as in the whole query, so the level's order gives the same first row in both.
+    """
+    listed = ibis.memtable(pa.Table.from_struct_array(unsure).group_by(partition).aggregate([]))
+    mine = members.semi_join(listed, [members[k] == listed[k] for k in partition]).to_pyarrow()
+    # The keys as a filter, not a join, so that the engine filters the checkups before it
+    # stratifies them.
+    some = c.filter(c[KEY].isin(sorted(set(mine[KEY].to_pylist()))))
+    width = list(dict.fromkeys([*partition, *keys, "person_id"]))
+    rows = ibis.memtable(_rows(ibis.memtable(mine), some, g, width).to_pyarrow())
+    exact = _tally(_ranked(rows, partition, one_order=True, by_document=True), keys)
+    fast = _tally(_ranked(rows, partition, one_order=True), keys)
+    metrics = [m for m in counts.column_names if m not in keys]
+
+    def by_key(table: pa.Table) -> dict[tuple[Any, ...], dict[str, int]]:
+        return {tuple(r[k] for k in keys): {m: r[m] for m in metrics} for r in table.to_pylist()}
+
+    plus, minus = by_key(exact.to_pyarrow()), by_key(fast.to_pyarrow())
+    corrected = []
+    for row in counts.to_pylist():
+        key = tuple(row[k] for k in keys)
+        for m in metrics:
+            row[m] += plus.get(key, {}).get(m, 0) - minus.get(key, {}).get(m, 0)
+        corrected.append(row)
+    return pa.Table.from_pylist(corrected, schema=counts.schema)
+
+
+def _results(
+    eligible: ir.Table, counts: ir.Table, keys: list[str], fy: FiscalYear
+) -> tuple[ir.Table, ir.Table]:
+    """Both tables from the 対象者 counts and ``_tally``'s counts."""
+    checkup = checkup_result(eligible, counts.select(*keys, "examined"), keys, fy)
     # The reference lists the groups that have 特定保健指導対象者 (all of them without groups).
     guidance_counts = counts.drop("examined")
     if keys:
@@ -280,13 +348,22 @@ def _one_order(table: ir.Table) -> bool:
     return name in ONE_ORDER_BACKENDS
 
 
-def _ranked(rows: ir.Table, partition: list[str], *, one_order: bool) -> ir.Table:
+def _ranked(
+    rows: ir.Table, partition: list[str], *, one_order: bool = False, by_document: bool = False
+) -> ir.Table:
     """``rows`` with ``_first`` (the first row of its member key's partition, in the order
     below) and ``_previous`` (the person of the row before it in the partition, null on the
     first).
 
-    The order within a partition: by person, then the first checkup with a known level
-    first, then by 健診実施日 and document, as the reference's window breaks ties.
+    Members sharing a member key (one insured number held twice without 枝番, same 生年月日;
+    rare) match the same checkups, so the partition holds each of its members' rows with
+    every checkup (repeated per guidance record). The order within a partition: by person,
+    then the first checkup with a known level first, then by 健診実施日 and document, as the
+    reference's window breaks ties (the reference filters the known levels first, then takes
+    the earliest). The first row is then the first person's first checkup, the same checkup
+    for every member of the partition; each member's rows are consecutive, so a change of
+    person marks each member once: the 受診者 of the 特定健診実施率, member rows as the
+    reference's semi join counts them, without a distinct over the member key.
 
     ``one_order``: one window over every row, ordered by the partition's columns first, the
     partition's start found by comparing each row's columns with the row before (null-safe,
@@ -295,8 +372,18 @@ def _ranked(rows: ir.Table, partition: list[str], *, one_order: bool) -> ir.Tabl
     one by one, which for millions of one- or two-row partitions costs more than the sort
     itself. Otherwise one window partition per member key, which engines that spread
     partitions over workers (Spark) need: a window without partitions runs in one task.
+
+    The one order breaks ties of a day by the level rather than the document (unless
+    ``by_document``): a string in the sort key, carried from the checkups' file through both
+    joins, cost about a fifth of the query. Only the first row's level, known or not, and
+    guidance flag count, and two rows of one person and day have the same flag (it depends on
+    the member and the date); so the level's order counts as the document's wherever the
+    known levels of a person's checkups of one day are all equal. Where they are not, the
+    row after the change of level is marked ``_unsure``, and ``rate_tables`` counts its
+    member key again in the document's order.
     """
-    order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, rows.document]
+    tie = rows.document if by_document or not one_order else rows.level
+    order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, tie]
     if not one_order:
         window = ibis.window(group_by=[rows[k] for k in partition], order_by=order)
         ranked = rows.mutate(
@@ -305,12 +392,21 @@ def _ranked(rows: ir.Table, partition: list[str], *, one_order: bool) -> ir.Tabl
         )
         return ranked
     window = ibis.window(order_by=[*[rows[k] for k in partition], *order])
-    before = rows.mutate(
-        **{f"_before_{k}": rows[k].lag().over(window) for k in [*partition, "person_id"]}
-    )
-    same = reduce(and_, [before[f"_before_{k}"].identical_to(before[k]) for k in partition])
+    compared = [*partition, "person_id", "_known", "exam_date", "level"]
+    before = rows.mutate(**{f"_before_{k}": rows[k].lag().over(window) for k in compared})
+
+    def same(columns: Sequence[str]) -> ir.BooleanValue:
+        return reduce(and_, [before[f"_before_{k}"].identical_to(before[k]) for k in columns])
+
+    in_partition = same(partition)
     ranked = before.mutate(
-        _first=~same, _previous=ibis.ifelse(same, before._before_person_id, None)
+        _first=~in_partition,
+        _previous=ibis.ifelse(in_partition, before._before_person_id, None),
+        # A known level after another on the person's same day: the tie is the document's.
+        _unsure=in_partition
+        & same(["person_id", "_known", "exam_date"])
+        & before._known
+        & ~before._before_level.identical_to(before.level),
     )
     return ranked.drop(*[c for c in ranked.columns if c.startswith("_before_")])
 
