@@ -353,3 +353,18 @@ def test_a_tie_of_one_day_is_broken_by_the_document(
     # Marked once per person: members 1 and 2 and each twin (their key, listed twice, is
     # counted again once).
     assert recounted == [4, 4]
+
+
+def test_an_insurer_with_two_kinds_keeps_both_groups() -> None:
+    # On DuckDB the window carries the insurer without its kind when each insurer has one;
+    # a hand-made snapshot giving one insurer two kinds is counted by both, as the reference.
+    rows = snapshot(member(1), member(2), member(3)).to_pylist()
+    rows[1]["insurer_kind"] = "kokuho_kumiai"
+    snap = ibis.memtable(snapshot(*rows))
+    ck = ibis.memtable(checkups(exam("1", D(FY, 7, 1), 1), exam("2", D(FY, 7, 1), 2)))
+    g = ibis.memtable(guidance(guidance_row("2", D(FY, 8, 1), D(FY, 12, 1))))
+    for by in (("insurer",), ("insurer", "sex")):
+        checkup, guided = rate_tables(snap, ck, g, FY, by=by)
+        assert len(_rows(checkup)) == 2
+        assert _rows(checkup) == _rows(checkup_rate_table(snap, ck, FY, by=by))
+        assert _rows(guided) == _rows(guidance_rate_table(snap, ck, g, FY, by=by))

@@ -206,18 +206,47 @@ def rate_tables(
         eligible_members(_apart(eligibility), fy, exclusions=exclusions, reasons=reasons), groups
     )
     eligible = _counts(everyone, keys, eligible=everyone.count())
-    rows = _rows(members, c, g, [*partition, *keys, "person_id"])
-    if not _one_order(rows):
+    if not _one_order(members):
+        rows = _rows(members, c, g, [*partition, *keys, "person_id"])
         return _results(eligible, _tally(_ranked(rows, partition), keys), keys, fy)
+    # The 対象者 first: where each insurer has one kind (as every exported snapshot, whose
+    # kind is the insurer's), the window carries the insurer alone and the kind is put back
+    # beside its counts, one string column less through the sort and the aggregate.
+    eligible_table = eligible.to_pyarrow()
+    kinds = _kinds(eligible_table, keys)
+    light = keys if kinds is None else [k for k in keys if k != "insurer_kind"]
+    rows = _rows(members, c, g, [*partition, *light, "person_id"])
     # One order over every row, its ties on a day broken by the level (see ``_ranked``); the
     # member keys where that may not be the document's order are counted again both ways.
-    counts = _tally(_ranked(rows, partition, one_order=True), keys, unsure=partition)
+    counts = _tally(_ranked(rows, partition, one_order=True), light, unsure=partition)
     table = counts.to_pyarrow()
     unsure = pc.list_flatten(table[UNSURE]).combine_chunks()
     table = table.drop_columns([UNSURE])
     if len(unsure):
-        table = _recounted(table, keys, unsure, members, c, g, partition)
-    return _results(eligible, ibis.memtable(table), keys, fy)
+        table = _recounted(table, light, unsure, members, c, g, partition)
+    if kinds is not None:
+        kind = pa.array(
+            [kinds[i] for i in table["insurer"].to_pylist()],
+            eligible_table.schema.field("insurer_kind").type,
+        )
+        table = table.add_column(table.column_names.index("insurer") + 1, "insurer_kind", kind)
+    return _results(ibis.memtable(eligible_table), ibis.memtable(table), keys, fy)
+
+
+def _kinds(eligible: pa.Table, keys: list[str]) -> dict[str | None, str | None] | None:
+    """The insurer's kind by insurer, from the 対象者 counts by ``keys``, when the counts are
+    by insurer and each insurer there has one kind; else None.
+
+    Every matched member is one of the 対象者 (the same rows, the same scope), so its kind is
+    the one found here.
+    """
+    if "insurer" not in keys:
+        return None
+    pairs = set(
+        zip(eligible["insurer"].to_pylist(), eligible["insurer_kind"].to_pylist(), strict=True)
+    )
+    kinds = dict(pairs)
+    return kinds if len(kinds) == len(pairs) else None
 
 
 #: The column of ``_tally`` that lists the member keys whose first checkup is unsure.
