@@ -27,7 +27,18 @@ nearly all of the time. ``rate_tables`` gives the same two tables with:
   window partitions: each member key's first row is found by comparing a row's key with the
   previous row's. DuckDB evaluates window partitions one at a time, and millions of one- or
   two-row partitions cost more than the sort. Other engines (Spark: a window without
-  partitions runs in one task) keep the partitions.
+  partitions runs in one task) keep the partitions;
+- in that one order, a person's checkups of one day ordered by the level instead of the
+  document (the reference's tie-break): no string is sorted, and none is read from the
+  checkups' file or carried through the joins. Only the first row's level counts (its
+  guidance flag is the same for every checkup of that member and day), so the level's order
+  gives the document's result wherever the day's known levels are equal; a row whose level
+  differs from the one before it on the same person's day is marked, and the marked member
+  keys (rare: two checkups of one day stratified differently) are matched again on their own
+  and counted in both orders, the difference corrected in the counts;
+- also on DuckDB, the 対象者 counted first: where each insurer in them has one kind (always,
+  for an exported snapshot: the kind is the insurer's), the window carries the insurer
+  without its kind, which is put back beside the counts.
 
 The partition is the snapshot's ``insured_id`` (a dense integer per 保険者番号・記号・番号・枝番
 of the file, kokuho.checkups._snapshot) with the 生年月日: two integers that are equal exactly
@@ -53,11 +64,10 @@ other jobs; CPU seconds of ``rate_tables`` with the stratification in the query,
 benchmark calls it): the guidance flag, integer window and one aggregate 0.91 of the previous
 path's (median of 3 rounds); the one-order window, measured on the generated SQL alone, 17.0
 against 20.1 CPU s with partitions; both, alternated with the previous path over 5 rounds,
-median 18.5 against 23.4 CPU s (0.79), wall time 25.0 against 33.5 s (0.75). Taking the
-document out of the order would take 3 more CPU s (13.9 on the SQL alone), but two checkups
-of one member on one day are ordered by it, as the reference orders them, and no cheaper key
-gives that order: a per-file ordinal written at ingest does not order documents of different
-archives. Tried, not kept:
+median 18.5 against 23.4 CPU s (0.79), wall time 25.0 against 33.5 s (0.75). Then the
+level instead of the document in the order (alternated with the previous path in fresh
+processes, 3 rounds, load average 8–10 from other jobs): median RATES_TIE; with the insurer's
+kind put back after the window: RATES_KIND. Tried, not kept:
 
 - a stored hash key (one engine-independent 64-bit function written by every producer of
   snapshots and checkups, hashed on read for older files): about 4 % less, since the join is
@@ -328,19 +338,23 @@ def _recounted(
     document's and the level's; the difference goes to ``counts``. A member key's rows are the
     same here as in the whole query, so the level's order gives the same first row in both.
     """
-    listed = ibis.memtable(pa.Table.from_struct_array(unsure).group_by(partition).aggregate([]))
-    mine = members.semi_join(listed, [members[k] == listed[k] for k in partition]).to_pyarrow()
-    # The keys as a filter, not a join, so that the engine filters the checkups before it
-    # stratifies them.
-    some = c.filter(c[KEY].isin(sorted(set(mine[KEY].to_pylist()))))
+    table = pa.Table.from_struct_array(unsure).group_by(partition).aggregate([])
+    listed = ibis.memtable(table)
+    # One column's values as a filter first (the insured_id, else the 番号), and the checkups
+    # filtered by their 番号 as read: the engine applies such a filter in the scan, before it
+    # hashes or stratifies a row; the joins then match exactly.
+    first = INSURED_ID if INSURED_ID in partition else "number"
+    near = members.filter(members[first].isin(sorted(set(table[first].to_pylist()))))
+    mine = near.semi_join(listed, [near[k] == listed[k] for k in partition]).to_pyarrow()
+    some = c.filter(c.number.isin(sorted(set(mine["number"].to_pylist()))))
     width = list(dict.fromkeys([*partition, *keys, "person_id"]))
     rows = ibis.memtable(_rows(ibis.memtable(mine), some, g, width).to_pyarrow())
     exact = _tally(_ranked(rows, partition, one_order=True, by_document=True), keys)
     fast = _tally(_ranked(rows, partition, one_order=True), keys)
     metrics = [m for m in counts.column_names if m not in keys]
 
-    def by_key(table: pa.Table) -> dict[tuple[Any, ...], dict[str, int]]:
-        return {tuple(r[k] for k in keys): {m: r[m] for m in metrics} for r in table.to_pylist()}
+    def by_key(tally: pa.Table) -> dict[tuple[Any, ...], dict[str, int]]:
+        return {tuple(r[k] for k in keys): {m: r[m] for m in metrics} for r in tally.to_pylist()}
 
     plus, minus = by_key(exact.to_pyarrow()), by_key(fast.to_pyarrow())
     corrected = []
