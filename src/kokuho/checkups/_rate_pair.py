@@ -65,9 +65,14 @@ benchmark calls it): the guidance flag, integer window and one aggregate 0.91 of
 path's (median of 3 rounds); the one-order window, measured on the generated SQL alone, 17.0
 against 20.1 CPU s with partitions; both, alternated with the previous path over 5 rounds,
 median 18.5 against 23.4 CPU s (0.79), wall time 25.0 against 33.5 s (0.75). Then the
-level instead of the document in the order (alternated with the previous path in fresh
-processes, 3 rounds, load average 8–10 from other jobs): median RATES_TIE; with the insurer's
-kind put back after the window: RATES_KIND. Tried, not kept:
+level instead of the document in the order, alternated with the previous path in fresh
+processes (3 rounds, load average 6–9 from other jobs): median 14.95 against 17.93 CPU s
+(0.83); with the insurer's kind put back after the window, 12.4 (0.69); with the recount's
+scan filters, again over 3 rounds, 11.7 against 16.4 CPU s (0.72), wall 15.2 against 21.4 s.
+The recount costs about 1.2–1.4 CPU s for 10 unsure member keys and 4.5 for 5 000 (one scan
+of each file, the IN filters growing); with 10 000 same-day duplicate checkups added, some
+stratified differently, the whole stays about even with the previous path (13.1 and 15.5
+against 15.2 and 14.3 CPU s). Tried, not kept:
 
 - a stored hash key (one engine-independent 64-bit function written by every producer of
   snapshots and checkups, hashed on read for older files): about 4 % less, since the join is
