@@ -421,14 +421,9 @@ def _ranked(
     itself. Otherwise one window partition per member key, which engines that spread
     partitions over workers (Spark) need: a window without partitions runs in one task.
 
-    The one order breaks ties of a day by the level rather than the document (unless
-    ``by_document``): a string in the sort key, carried from the checkups' file through both
-    joins, cost about a fifth of the query. Only the first row's level, known or not, and
-    guidance flag count, and two rows of one person and day have the same flag (it depends on
-    the member and the date); so the level's order counts as the document's wherever the
-    known levels of a person's checkups of one day are all equal. Where they are not, the
-    row after the change of level is marked ``_unsure``, and ``rate_tables`` counts its
-    member key again in the document's order.
+    The one order breaks a person's ties of one day by the level rather than the document
+    (unless ``by_document``; see the module docstring) and marks ``_unsure`` a known level
+    after a different one on the same day, whose member key ``rate_tables`` counts again.
     """
     tie = rows.document if by_document or not one_order else rows.level
     order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, tie]
