@@ -291,3 +291,80 @@ def test_both_window_shapes_equal_the_reference(
         assert _rows(checkup) == _rows(checkup_rate_table(snap, ck, FY, by=by, exclusions=x))
         expected = guidance_rate_table(snap, ck, g, FY, by=by, exclusions=x)
         assert _rows(guided) == _rows(expected), by
+
+
+@pytest.mark.parametrize("numbered", [False, True])
+def test_a_tie_of_one_day_is_broken_by_the_document(
+    numbered: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DuckDB's one order breaks a person's ties of one day by the level, not the document;
+    # where the known levels differ, the member key is counted again in the document's order.
+    import kokuho.checkups._rate_pair as pair
+
+    recounted: list[int] = []
+    original = pair._recounted
+
+    def spy(counts: Any, keys: Any, unsure: Any, *args: Any) -> Any:
+        recounted.append(len(unsure))
+        return original(counts, keys, unsure, *args)
+
+    monkeypatch.setattr(pair, "_recounted", spy)
+    on, born = D(FY, 7, 1), D(1970, 6, 1)
+    rows = snapshot(
+        member(1, number="1"),
+        member(2, number="2"),
+        member(3, number="3", branch="", born=born),  # twins without 枝番: one member key
+        member(4, number="3", branch="", born=born),
+        member(5, number="5"),
+    )
+    if numbered:
+        ids = {"1": 1, "2": 2, "3": 3, "5": 4}
+        rows = rows.set_column(
+            rows.schema.get_field_index("insured_id"),
+            "insured_id",
+            pa.array([ids[n] for n in rows["number"].to_pylist()], pa.int64()),
+        )
+    ck = ibis.memtable(
+        checkups(
+            # Documents are numbered in this order: the first of each pair comes first.
+            exam("1", on, 2),
+            exam("1", on, 1),
+            exam("2", on, 3),
+            exam("2", on, 1),
+            exam("3", on, 2, branch=None, born=born),
+            exam("3", on, 1, branch=None, born=born),
+            exam("5", on, 1),  # the same level twice: no tie to break
+            exam("5", on, 1),
+        )
+    )
+    g = ibis.memtable(
+        guidance(
+            guidance_row("1", D(FY, 8, 1), D(FY, 12, 1)),
+            guidance_row("3", D(FY, 8, 1), D(FY, 12, 1), branch=None),
+        )
+    )
+    snap = ibis.memtable(rows)
+    for by in (("insurer",), ()):
+        checkup, guided = rate_tables(snap, ck, g, FY, by=by)
+        assert _rows(checkup) == _rows(checkup_rate_table(snap, ck, FY, by=by))
+        assert _rows(guided) == _rows(guidance_rate_table(snap, ck, g, FY, by=by))
+    [gr] = _rows(guided)
+    assert (gr["targets"], gr["targets_intensive"], gr["completed"]) == (3, 1, 2)
+    # Marked once per person: members 1 and 2 and each twin (their key, listed twice, is
+    # counted again once).
+    assert recounted == [4, 4]
+
+
+def test_an_insurer_with_two_kinds_keeps_both_groups() -> None:
+    # On DuckDB the window carries the insurer without its kind when each insurer has one;
+    # a hand-made snapshot giving one insurer two kinds is counted by both, as the reference.
+    rows = snapshot(member(1), member(2), member(3)).to_pylist()
+    rows[1]["insurer_kind"] = "kokuho_kumiai"
+    snap = ibis.memtable(snapshot(*rows))
+    ck = ibis.memtable(checkups(exam("1", D(FY, 7, 1), 1), exam("2", D(FY, 7, 1), 2)))
+    g = ibis.memtable(guidance(guidance_row("2", D(FY, 8, 1), D(FY, 12, 1))))
+    for by in (("insurer",), ("insurer", "sex")):
+        checkup, guided = rate_tables(snap, ck, g, FY, by=by)
+        assert len(_rows(checkup)) == 2
+        assert _rows(checkup) == _rows(checkup_rate_table(snap, ck, FY, by=by))
+        assert _rows(guided) == _rows(guidance_rate_table(snap, ck, g, FY, by=by))

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from kokuho.checkups._lake import IngestReport, Lake, LakeTableMissing
     from kokuho.checkups._provider import CheckupRecords
     from kokuho.checkups._rate_pair import lake_rate_tables, rate_tables
-    from kokuho.checkups._rates import checkup_rates, guidance_rates, reporting_cutoff
+    from kokuho.checkups._rates import reporting_cutoff
+    from kokuho.checkups._rates_lake import checkup_rates, guidance_rates
     from kokuho.checkups._snapshot import export_snapshot
     from kokuho.checkups._stratify_ibis import disagreements, metabolic_table, stratify_table
     from kokuho.checkups._targets import load_targets, progress
@@ -49,7 +50,7 @@ _LAZY = {
     "IngestReport": "_lake", "Lake": "_lake", "LakeTableMissing": "_lake",
     "export_snapshot": "_snapshot",
     "load_targets": "_targets", "progress": "_targets", "CheckupRecords": "_provider",
-    "checkup_rates": "_rates", "guidance_rates": "_rates", "reporting_cutoff": "_rates",
+    "checkup_rates": "_rates_lake", "guidance_rates": "_rates_lake", "reporting_cutoff": "_rates",
     "rate_tables": "_rate_pair", "lake_rate_tables": "_rate_pair",
     "disagreements": "_stratify_ibis",
     "stratify_table": "_stratify_ibis", "metabolic_table": "_stratify_ibis",

@@ -27,7 +27,18 @@ nearly all of the time. ``rate_tables`` gives the same two tables with:
   window partitions: each member key's first row is found by comparing a row's key with the
   previous row's. DuckDB evaluates window partitions one at a time, and millions of one- or
   two-row partitions cost more than the sort. Other engines (Spark: a window without
-  partitions runs in one task) keep the partitions.
+  partitions runs in one task) keep the partitions;
+- in that one order, a person's checkups of one day ordered by the level instead of the
+  document (the reference's tie-break): no string is sorted, and none is read from the
+  checkups' file or carried through the joins. Only the first row's level counts (its
+  guidance flag is the same for every checkup of that member and day), so the level's order
+  gives the document's result wherever the day's known levels are equal; a row whose level
+  differs from the one before it on the same person's day is marked, and the marked member
+  keys (rare: two checkups of one day stratified differently) are matched again on their own
+  and counted in both orders, the difference corrected in the counts;
+- also on DuckDB, the 対象者 counted first: where each insurer in them has one kind (always,
+  for an exported snapshot: the kind is the insurer's), the window carries the insurer
+  without its kind, which is put back beside the counts.
 
 The partition is the snapshot's ``insured_id`` (a dense integer per 保険者番号・記号・番号・枝番
 of the file, kokuho.checkups._snapshot) with the 生年月日: two integers that are equal exactly
@@ -53,11 +64,15 @@ other jobs; CPU seconds of ``rate_tables`` with the stratification in the query,
 benchmark calls it): the guidance flag, integer window and one aggregate 0.91 of the previous
 path's (median of 3 rounds); the one-order window, measured on the generated SQL alone, 17.0
 against 20.1 CPU s with partitions; both, alternated with the previous path over 5 rounds,
-median 18.5 against 23.4 CPU s (0.79), wall time 25.0 against 33.5 s (0.75). Taking the
-document out of the order would take 3 more CPU s (13.9 on the SQL alone), but two checkups
-of one member on one day are ordered by it, as the reference orders them, and no cheaper key
-gives that order: a per-file ordinal written at ingest does not order documents of different
-archives. Tried, not kept:
+median 18.5 against 23.4 CPU s (0.79), wall time 25.0 against 33.5 s (0.75). Then the
+level instead of the document in the order, alternated with the previous path in fresh
+processes (3 rounds, load average 6–9 from other jobs): median 14.95 against 17.93 CPU s
+(0.83); with the insurer's kind put back after the window, 12.4 (0.69); with the recount's
+scan filters, again over 3 rounds, 11.7 against 16.4 CPU s (0.72), wall 15.2 against 21.4 s.
+The recount costs about 1.2–1.4 CPU s for 10 unsure member keys and 4.5 for 5 000 (one scan
+of each file, the IN filters growing); with 10 000 same-day duplicate checkups added, some
+stratified differently, the whole stays about even with the previous path (13.1 and 15.5
+against 15.2 and 14.3 CPU s). Tried, not kept:
 
 - a stored hash key (one engine-independent 64-bit function written by every producer of
   snapshots and checkups, hashed on read for older files): about 4 % less, since the join is
@@ -77,10 +92,11 @@ from collections.abc import Sequence
 from functools import reduce
 from operator import and_
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.checkups._lake import INSURED_ID, Lake
@@ -94,7 +110,6 @@ from kokuho.checkups._rates import (
     _checkups_in,
     _count_if,
     _counts,
-    _exclusions,
     _fy,
     _keys,
     _levels,
@@ -104,9 +119,9 @@ from kokuho.checkups._rates import (
     completed_guidance,
     eligible_members,
     guidance_table,
-    lake_guidance_inputs,
     reporting_cutoff,
 )
+from kokuho.checkups._rates_lake import _exclusions, lake_guidance_inputs
 from kokuho.ids import FiscalYear
 
 #: The integer match key's column (computed on read; see the module docstring).
@@ -192,52 +207,112 @@ def rate_tables(
     ids = [INSURED_ID] if _numbered(eligibility) else []
     carried = list(dict.fromkeys([*_MEMBER_KEY, *keys, "person_id", *ids]))
     members = _keyed(members, "insurer").select(KEY, *carried)
-    c = _keyed(_levels(_checkups_in(checkups, fy), fy), "insurer")
-    joined = c.join(members, _match(c, "insurer", members, "insurer"))
-    matched = joined.select(
-        members[KEY],
-        *[members[k] for k in carried],
-        exam_date=c.exam_date,
-        document=c.document,
-        level=c.level,
-    )
-    # Whether the member has a guidance record (終了者) started on or after this checkup,
-    # decided here while the row still carries the insured number's strings, so that the
-    # window below sorts and carries integers only. A left join rather than EXISTS (which
-    # DuckDB decorrelates by materialising the matched rows and a distinct of them): a row
-    # with several such records is repeated, each copy flagged, and the window keeps one.
-    g = _keyed(completed_guidance(guidance, fy, cutoff), "insurer")
-    flagged = matched.left_join(
-        g, [*_match(matched, "insurer", g, "insurer"), g.started_on >= matched.exam_date]
-    )
     # One partition per member key, as the reference's window. With the snapshot's
     # insured_id the member key is two integers (insured_id stands for four of its columns),
     # else its five columns.
     partition = [INSURED_ID, "birth_date"] if ids else [KEY, *_MEMBER_KEY]
-    rows = flagged.select(
-        *[matched[k] for k in dict.fromkeys([*partition, *keys, "person_id"])],
+    c = _keyed(_levels(_checkups_in(checkups, fy), fy), "insurer")
+    g = _keyed(completed_guidance(guidance, fy, cutoff), "insurer")
+    # The 対象者 are counted from a scan of their own: shared with the match, the members are
+    # one table expression used twice, which DuckDB materialises (25 M rows, strings and all)
+    # before either use; scanned twice, the match streams from the file. ``_apart`` keeps the
+    # two expressions from being recognised as one.
+    everyone = _scope(
+        eligible_members(_apart(eligibility), fy, exclusions=exclusions, reasons=reasons), groups
+    )
+    eligible = _counts(everyone, keys, eligible=everyone.count())
+    if not _one_order(members):
+        rows = _rows(members, c, g, [*partition, *keys, "person_id"])
+        return _results(eligible, _tally(_ranked(rows, partition), keys), keys, fy)
+    # The 対象者 first: where each insurer has one kind (as every exported snapshot, whose
+    # kind is the insurer's), the window carries the insurer alone and the kind is put back
+    # beside its counts, one string column less through the sort and the aggregate.
+    eligible_table = eligible.to_pyarrow()
+    kinds = _kinds(eligible_table, keys)
+    light = keys if kinds is None else [k for k in keys if k != "insurer_kind"]
+    rows = _rows(members, c, g, [*partition, *light, "person_id"])
+    # One order over every row, its ties on a day broken by the level (see ``_ranked``); the
+    # member keys where that may not be the document's order are counted again both ways.
+    counts = _tally(_ranked(rows, partition, one_order=True), light, unsure=partition)
+    table = counts.to_pyarrow()
+    unsure = pc.list_flatten(table[UNSURE]).combine_chunks()
+    table = table.drop_columns([UNSURE])
+    if len(unsure):
+        table = _recounted(table, light, unsure, members, c, g, partition)
+    if kinds is not None:
+        kind = pa.array(
+            [kinds[i] for i in table["insurer"].to_pylist()],
+            eligible_table.schema.field("insurer_kind").type,
+        )
+        table = table.add_column(table.column_names.index("insurer") + 1, "insurer_kind", kind)
+    return _results(ibis.memtable(eligible_table), ibis.memtable(table), keys, fy)
+
+
+def _kinds(eligible: pa.Table, keys: list[str]) -> dict[str | None, str | None] | None:
+    """The insurer's kind by insurer, from the 対象者 counts by ``keys``, when the counts are
+    by insurer and each insurer there has one kind; else None.
+
+    Every matched member is one of the 対象者 (the same rows, the same scope), so its kind is
+    the one found here.
+    """
+    if "insurer" not in keys:
+        return None
+    pairs = set(
+        zip(eligible["insurer"].to_pylist(), eligible["insurer_kind"].to_pylist(), strict=True)
+    )
+    kinds = dict(pairs)
+    return kinds if len(kinds) == len(pairs) else None
+
+
+#: The column of ``_tally`` that lists the member keys whose first checkup is unsure.
+UNSURE: Final = "_unsure_keys"
+
+
+def _rows(members: ir.Table, c: ir.Table, g: ir.Table, columns: list[str]) -> ir.Table:
+    """The matched rows of ``members`` and checkups ``c``: the member's ``columns``, the
+    checkup's date, document and level, whether the level is known, and whether the member has
+    a guidance record of ``g`` (終了者) started on or after the checkup.
+
+    The guidance is decided here while the row still carries the insured number's strings,
+    so that the window sorts and carries integers only. A left join rather than EXISTS (which
+    DuckDB decorrelates by materialising the matched rows and a distinct of them): a row with
+    several such records is repeated, each copy flagged, and the window keeps one.
+    """
+    joined = c.join(members, _match(c, "insurer", members, "insurer"))
+    matched = joined.select(
+        members[KEY],
+        *[members[k] for k in members.columns if k != KEY],
+        exam_date=c.exam_date,
+        document=c.document,
+        level=c.level,
+    )
+    flagged = matched.left_join(
+        g, [*_match(matched, "insurer", g, "insurer"), g.started_on >= matched.exam_date]
+    )
+    return flagged.select(
+        *[matched[k] for k in dict.fromkeys(columns)],
         exam_date=matched.exam_date,
         document=matched.document,
         level=matched.level,
         _known=matched.level.isin(_KNOWN_LEVELS).fill_null(False),
         _guided=g.started_on.notnull(),
     )
-    # Members sharing a member key (one insured number held twice without 枝番, same
-    # 生年月日; rare) match the same checkups, so the partition holds each of its members'
-    # rows with every checkup (repeated per guidance record, as above). Ordered by person
-    # first, the first row is the first person's first checkup: the first checkup with a
-    # known level if there is one (the reference filters those first, then takes the
-    # earliest), else the earliest of the others, the same checkup for every member of the
-    # partition. Each member's rows are consecutive, so a change of person marks each member
-    # once: the 受診者 of the 特定健診実施率, member rows as the reference's semi join counts
-    # them, without a distinct over the member key.
-    ranked = _ranked(rows, partition, one_order=_one_order(rows))
-    # Both tables' counts from one aggregate of the windowed rows: used once, the windowed
-    # rows stream into it instead of being materialised for several uses.
+
+
+def _tally(ranked: ir.Table, keys: list[str], *, unsure: list[str] | None = None) -> ir.Table:
+    """Both tables' counts by ``keys`` from one aggregate of the windowed rows: used once, the
+    windowed rows stream into it instead of being materialised for several uses.
+
+    ``unsure``: also list, in ``UNSURE``, those columns of the rows marked ``_unsure``.
+    """
     examined = ranked._previous.isnull() | (ranked._previous != ranked.person_id)
     target = ranked._first & ranked._known & ranked.level.isin((INTENSIVE, MOTIVATIONAL))
     done = target & ranked._guided
-    counts = _counts(
+    listed = {}
+    if unsure is not None:
+        key = ibis.struct({k: ranked[k] for k in unsure})
+        listed[UNSURE] = key.collect(where=ranked._unsure)
+    return _counts(
         ranked,
         keys,
         examined=_count_if(examined),
@@ -247,20 +322,60 @@ def rate_tables(
         completed=_count_if(done),
         completed_intensive=_count_if(done & (ranked.level == INTENSIVE)),
         completed_motivational=_count_if(done & (ranked.level == MOTIVATIONAL)),
+        **listed,
     )
-    # The 対象者 are counted from a scan of their own: shared with the match, the members are
-    # one table expression used twice, which DuckDB materialises (25 M rows, strings and all)
-    # before either use; scanned twice, the match streams from the file. ``_apart`` keeps the
-    # two expressions from being recognised as one.
-    everyone = _scope(
-        eligible_members(_apart(eligibility), fy, exclusions=exclusions, reasons=reasons), groups
-    )
-    checkup = checkup_result(
-        _counts(everyone, keys, eligible=everyone.count()),
-        counts.select(*keys, "examined"),
-        keys,
-        fy,
-    )
+
+
+def _recounted(
+    counts: pa.Table,
+    keys: list[str],
+    unsure: pa.StructArray,
+    members: ir.Table,
+    c: ir.Table,
+    g: ir.Table,
+    partition: list[str],
+) -> pa.Table:
+    """``counts`` with the member keys ``unsure`` (their partition columns) counted as the
+    reference orders them.
+
+    Their members, then those members' rows are matched again, from the checkups of their
+    insured numbers only (small queries, each one scan), and counted in both orders, the
+    document's and the level's; the difference goes to ``counts``. A member key's rows are the
+    same here as in the whole query, so the level's order gives the same first row in both.
+    """
+    table = pa.Table.from_struct_array(unsure).group_by(partition).aggregate([])
+    listed = ibis.memtable(table)
+    # One column's values as a filter first (the insured_id, else the 番号), and the checkups
+    # filtered by their 番号 as read: the engine applies such a filter in the scan, before it
+    # hashes or stratifies a row; the joins then match exactly.
+    first = INSURED_ID if INSURED_ID in partition else "number"
+    near = members.filter(members[first].isin(sorted(set(table[first].to_pylist()))))
+    mine = near.semi_join(listed, [near[k] == listed[k] for k in partition]).to_pyarrow()
+    some = c.filter(c.number.isin(sorted(set(mine["number"].to_pylist()))))
+    width = list(dict.fromkeys([*partition, *keys, "person_id"]))
+    rows = ibis.memtable(_rows(ibis.memtable(mine), some, g, width).to_pyarrow())
+    exact = _tally(_ranked(rows, partition, one_order=True, by_document=True), keys)
+    fast = _tally(_ranked(rows, partition, one_order=True), keys)
+    metrics = [m for m in counts.column_names if m not in keys]
+
+    def by_key(tally: pa.Table) -> dict[tuple[Any, ...], dict[str, int]]:
+        return {tuple(r[k] for k in keys): {m: r[m] for m in metrics} for r in tally.to_pylist()}
+
+    plus, minus = by_key(exact.to_pyarrow()), by_key(fast.to_pyarrow())
+    corrected = []
+    for row in counts.to_pylist():
+        key = tuple(row[k] for k in keys)
+        for m in metrics:
+            row[m] += plus.get(key, {}).get(m, 0) - minus.get(key, {}).get(m, 0)
+        corrected.append(row)
+    return pa.Table.from_pylist(corrected, schema=counts.schema)
+
+
+def _results(
+    eligible: ir.Table, counts: ir.Table, keys: list[str], fy: FiscalYear
+) -> tuple[ir.Table, ir.Table]:
+    """Both tables from the 対象者 counts and ``_tally``'s counts."""
+    checkup = checkup_result(eligible, counts.select(*keys, "examined"), keys, fy)
     # The reference lists the groups that have 特定保健指導対象者 (all of them without groups).
     guidance_counts = counts.drop("examined")
     if keys:
@@ -281,13 +396,22 @@ def _one_order(table: ir.Table) -> bool:
     return name in ONE_ORDER_BACKENDS
 
 
-def _ranked(rows: ir.Table, partition: list[str], *, one_order: bool) -> ir.Table:
+def _ranked(
+    rows: ir.Table, partition: list[str], *, one_order: bool = False, by_document: bool = False
+) -> ir.Table:
     """``rows`` with ``_first`` (the first row of its member key's partition, in the order
     below) and ``_previous`` (the person of the row before it in the partition, null on the
     first).
 
-    The order within a partition: by person, then the first checkup with a known level
-    first, then by 健診実施日 and document, as the reference's window breaks ties.
+    Members sharing a member key (one insured number held twice without 枝番, same 生年月日;
+    rare) match the same checkups, so the partition holds each of its members' rows with
+    every checkup (repeated per guidance record). The order within a partition: by person,
+    then the first checkup with a known level first, then by 健診実施日 and document, as the
+    reference's window breaks ties (the reference filters the known levels first, then takes
+    the earliest). The first row is then the first person's first checkup, the same checkup
+    for every member of the partition; each member's rows are consecutive, so a change of
+    person marks each member once: the 受診者 of the 特定健診実施率, member rows as the
+    reference's semi join counts them, without a distinct over the member key.
 
     ``one_order``: one window over every row, ordered by the partition's columns first, the
     partition's start found by comparing each row's columns with the row before (null-safe,
@@ -296,8 +420,13 @@ def _ranked(rows: ir.Table, partition: list[str], *, one_order: bool) -> ir.Tabl
     one by one, which for millions of one- or two-row partitions costs more than the sort
     itself. Otherwise one window partition per member key, which engines that spread
     partitions over workers (Spark) need: a window without partitions runs in one task.
+
+    The one order breaks a person's ties of one day by the level rather than the document
+    (unless ``by_document``; see the module docstring) and marks ``_unsure`` a known level
+    after a different one on the same day, whose member key ``rate_tables`` counts again.
     """
-    order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, rows.document]
+    tie = rows.document if by_document or not one_order else rows.level
+    order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, tie]
     if not one_order:
         window = ibis.window(group_by=[rows[k] for k in partition], order_by=order)
         ranked = rows.mutate(
@@ -306,12 +435,21 @@ def _ranked(rows: ir.Table, partition: list[str], *, one_order: bool) -> ir.Tabl
         )
         return ranked
     window = ibis.window(order_by=[*[rows[k] for k in partition], *order])
-    before = rows.mutate(
-        **{f"_before_{k}": rows[k].lag().over(window) for k in [*partition, "person_id"]}
-    )
-    same = reduce(and_, [before[f"_before_{k}"].identical_to(before[k]) for k in partition])
+    compared = [*partition, "person_id", "_known", "exam_date", "level"]
+    before = rows.mutate(**{f"_before_{k}": rows[k].lag().over(window) for k in compared})
+
+    def same(columns: Sequence[str]) -> ir.BooleanValue:
+        return reduce(and_, [before[f"_before_{k}"].identical_to(before[k]) for k in columns])
+
+    in_partition = same(partition)
     ranked = before.mutate(
-        _first=~same, _previous=ibis.ifelse(same, before._before_person_id, None)
+        _first=~in_partition,
+        _previous=ibis.ifelse(in_partition, before._before_person_id, None),
+        # A known level after another on the person's same day: the tie is the document's.
+        _unsure=in_partition
+        & same(["person_id", "_known", "exam_date"])
+        & before._known
+        & ~before._before_level.identical_to(before.level),
     )
     return ranked.drop(*[c for c in ranked.columns if c.startswith("_before_")])
 

@@ -32,26 +32,18 @@ via the insurer's 全国地方公共団体コード), sex and 5-year band (40–
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Final, Literal, cast
 
 import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
-import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.checkups._exclusions import EXCLUSION_COLUMNS as EXCLUSION_COLUMNS
 from kokuho.checkups._exclusions import ExclusionReason as ExclusionReason
 from kokuho.checkups._exclusions import _active_exclusions
 from kokuho.checkups._exclusions import exclusion_reasons as exclusion_reasons
 from kokuho.checkups._exclusions import read_exclusions as read_exclusions
-from kokuho.checkups._lake import (
-    CHECKUP_COLUMNS,
-    GUIDANCE_COLUMNS,
-    INSURED_ID,
-    Lake,
-    LakeTableMissing,
-)
+from kokuho.checkups._lake import INSURED_ID
 from kokuho.ids import FiscalYear
 
 Group = Literal["insurer", "municipality", "sex", "band"]
@@ -472,106 +464,6 @@ def guidance_table(counts: ir.Table, keys: list[str], fy: FiscalYear) -> ir.Tabl
     )
 
 
-# -- from the lake -------------------------------------------------------------------------
-
-
-def _empty(columns: Mapping[str, pa.DataType], **extra: pa.DataType) -> ir.Table:
-    schema = pa.schema({**columns, **extra})
-    return ibis.memtable(schema.empty_table())
-
-
-def _exclusions(exclusions: Path | ir.Table | None) -> ir.Table | None:
-    return read_exclusions(exclusions) if isinstance(exclusions, Path) else exclusions
-
-
-def lake_eligibility(lake: Lake, fiscal_year: FiscalYear | int) -> ir.Table:
-    """The eligibility snapshot of ``fiscal_year`` (raises when it was not exported)."""
-    fy = _fy(fiscal_year)
-    try:
-        return lake.table("eligibility", years=[fy.year])
-    except LakeTableMissing:
-        raise LakeTableMissing(
-            f"no eligibility snapshot for {fy} in {lake.root}: export it first "
-            "(kokuho.checkups.export_snapshot)"
-        ) from None
-
-
-def lake_checkups(lake: Lake, fiscal_year: FiscalYear | int) -> ir.Table:
-    """The checkups of ``fiscal_year`` (an empty table when none were ingested)."""
-    fy = _fy(fiscal_year)
-    try:
-        return lake.table("checkups", years=[fy.year])
-    except LakeTableMissing:
-        return _empty(CHECKUP_COLUMNS, level=pa.int16(), fiscal_year=pa.int64())
-
-
-def lake_guidance_inputs(
-    lake: Lake, fy: FiscalYear, cutoff: dt.date
-) -> tuple[ir.Table, ir.Table, ir.Table]:
-    """The lake's members, checkups and guidance records for the 特定保健指導 rate of ``fy``
-    (guidance completed by ``cutoff`` may fall in a later year's files)."""
-    return (
-        lake_eligibility(lake, fy),
-        lake_checkups(lake, fy),
-        lake_guidance(lake, range(fy.year, FiscalYear.of(cutoff).year + 1)),
-    )
-
-
-def lake_guidance(lake: Lake, years: Collection[int]) -> ir.Table:
-    """The guidance records started in ``years`` (an empty table when none)."""
-    try:
-        return lake.table("guidance", years=years)
-    except LakeTableMissing:
-        return _empty(GUIDANCE_COLUMNS, fiscal_year=pa.int64())
-
-
-def checkup_rates(
-    lake: Lake,
-    fiscal_year: FiscalYear | int,
-    by: Sequence[str] = ("insurer",),
-    *,
-    exclusions: Path | ir.Table | None = None,
-    reasons: Sequence[ExclusionReason] | None = None,
-) -> ir.Table:
-    """特定健康診査実施率 of ``fiscal_year`` from the lake (see ``checkup_rate_table``).
-
-    ``exclusions``: a per-person exclusions file or table (data/exclusions.yaml).
-    """
-    fy = _fy(fiscal_year)
-    return checkup_rate_table(
-        lake_eligibility(lake, fy),
-        lake_checkups(lake, fy),
-        fy,
-        by=by,
-        exclusions=_exclusions(exclusions),
-        reasons=reasons,
-    )
-
-
-def guidance_rates(
-    lake: Lake,
-    fiscal_year: FiscalYear | int,
-    by: Sequence[str] = ("insurer",),
-    *,
-    exclusions: Path | ir.Table | None = None,
-    reasons: Sequence[ExclusionReason] | None = None,
-    completed_by: dt.date | None = None,
-    members_only: bool = True,
-) -> ir.Table:
-    """特定保健指導実施率 of ``fiscal_year`` from the lake (see ``guidance_rate_table``)."""
-    fy = _fy(fiscal_year)
-    cutoff = completed_by or reporting_cutoff(fy)
-    return guidance_rate_table(
-        *lake_guidance_inputs(lake, fy, cutoff),
-        fy,
-        by=by,
-        exclusions=_exclusions(exclusions),
-        reasons=reasons,
-        completed_by=cutoff,
-        members_only=members_only,
-    )
-
-
 # The 減少率 live in kokuho.checkups._reduction (which imports this module); their names stay
 # importable from here, loaded on first use so that neither module imports the other at load.
 _REDUCTION: Final = frozenset(
@@ -588,7 +480,19 @@ _REDUCTION: Final = frozenset(
 )
 
 
+# Reading the inputs from the lake lives in kokuho.checkups._rates_lake (which imports this
+# module); its names stay importable from here the same way.
+_LAKE: Final = frozenset(
+    ("_empty", "_exclusions", "lake_eligibility", "lake_checkups", "lake_guidance_inputs")
+    + ("lake_guidance", "checkup_rates", "guidance_rates")
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAKE:
+        from kokuho.checkups import _rates_lake
+
+        return getattr(_rates_lake, name)
     if name in _REDUCTION:
         from kokuho.checkups import _reduction
 

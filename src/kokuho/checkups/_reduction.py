@@ -24,13 +24,11 @@ from kokuho.checkups._rates import (
     Cell,
     ExclusionReason,
     _count_if,
-    _exclusions,
     _fy,
     _ratio,
-    lake_checkups,
-    lake_eligibility,
     stratified_takers,
 )
+from kokuho.checkups._rates_lake import _exclusions, lake_checkups, lake_eligibility
 from kokuho.ids import FiscalYear
 from kokuho.store import data_text
 
