@@ -9,7 +9,7 @@ import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,12 @@ from kokuho.registry import tables as t
 from kokuho.store import connect, metadata
 from kokuho.synth import generate
 from kokuho.verify import (
+    MintedCard,
     Terminal,
     issue_cards,
     issue_credential,
     load_institutions,
+    mint_cards,
     register_terminal,
 )
 from kokuho.verify import tables as v
@@ -62,7 +64,8 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
     manifest = generate(data, seed=seed, persons=persons, start=dt.date(2020, 4, 1), years=3)
     timings["synth"] = time.perf_counter() - started
     # The lakes need none of the register: filled in a second process meanwhile (two cores).
-    lakes = _start_lakes(data)
+    second = _second_process()
+    lakes = second.submit(fill_lakes, str(data))
 
     engine = connect(settings.database_url)
     try:
@@ -82,6 +85,13 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
             engine, data / "mynumber_submissions.csv", settings.mynumber_key(), load_good_rows=True
         )
         timings["mynumber"] = time.perf_counter() - started
+        # The cards' keys and certificates, made by the second process once the lakes are
+        # filled, while this one assesses the premiums; registered below, in this one.
+        now = dt.datetime.now(dt.UTC)
+        minting = second.submit(
+            mint_demo_cards, settings.home / "ca", settings.home / "cards", now, _cardless(engine)
+        )
+        second.shutdown(wait=False)  # the submitted work still runs; the process ends after it
         started = time.perf_counter()
         premiums = load_premiums(engine, data, seed, console)
         timings["premiums"] = time.perf_counter() - started
@@ -93,18 +103,20 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         timings["boundary"] = time.perf_counter() - started
         started = time.perf_counter()
         load_institutions(engine, data / "institutions.csv")
-        cards = issue_cards(
-            engine,
-            settings.service_key(),
-            settings.home / "ca",
-            settings.home / "cards",
-            dt.datetime.now(dt.UTC),
-        )
         timings["cards"] = time.perf_counter() - started
-        started = time.perf_counter()
-        with console.status("特定健診・レセプト (the lakes, filled alongside)"):
+        with console.status("特定健診・レセプト, cards (the lakes and keys, made alongside)"):
+            started = time.perf_counter()
             filled = lakes.result()
-        timings["lakes_wait"] = time.perf_counter() - started
+            timings["lakes_wait"] = time.perf_counter() - started
+            started = time.perf_counter()
+            minted, timings["cards_mint"] = minting.result()
+            timings["cards_wait"] = time.perf_counter() - started
+        started = time.perf_counter()
+        cards = issue_cards(
+            engine, settings.service_key(), settings.home / "ca", settings.home / "cards", now,
+            minted=minted,
+        )  # fmt: skip
+        timings["cards"] += time.perf_counter() - started
         timings["checkups_ingest"] = filled["seconds_checkups"]
         timings["claims_ingest"] = filled["seconds_claims"]
         claims = filled["claims"]
@@ -155,13 +167,30 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         _print(summary)
 
 
-def _start_lakes(data: Path) -> Future[dict[str, Any]]:
-    """The V08 archives and the レセ電 files into the lakes, in a process of their own."""
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        return pool.submit(fill_lakes, str(data))
-    finally:
-        pool.shutdown(wait=False)  # the submitted work still runs; the process ends after it
+def _second_process() -> ProcessPoolExecutor:
+    """One process beside this one (two cores): the lakes, then the cards' keys."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+def mint_demo_cards(
+    ca_folder: Path, cards_folder: Path, now: dt.datetime, count: int
+) -> tuple[list[MintedCard], float]:
+    """Runs in the second process: ``mint_cards`` and the seconds it took."""
+    started = time.perf_counter()
+    minted = mint_cards(ca_folder, cards_folder, now, count)
+    return minted, time.perf_counter() - started
+
+
+def _cardless(engine: sa.Engine) -> int:
+    """How many persons with a verified My Number link hold no card yet (issue_cards's
+    query): the cards to make ahead."""
+    links = t.person_mynumbers.c
+    with engine.connect() as connection:
+        return connection.scalar(
+            sa.select(sa.func.count())
+            .select_from(t.person_mynumbers)
+            .where(~sa.exists().where(v.card_certificates.c.person_id == links.person_id))
+        ) or 0  # fmt: skip
 
 
 def fill_lakes(data_dir: str) -> dict[str, Any]:
