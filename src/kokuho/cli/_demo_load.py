@@ -222,7 +222,7 @@ def _ingest_checkups(settings: Settings, data: Path) -> tuple[int, int]:
 
     lake = Lake.from_settings(settings)
     archives = sorted((data / "checkups").glob("*.zip"))
-    documents = sum(lake.ingest_archive(read_archive(path)).checkups for path in archives)
+    documents = sum(r.checkups for r in lake.ingest_archives(read_archive(p) for p in archives))
     return len(archives), documents
 
 
