@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from rich.progress import Progress
 from kokuho.cli._dashboard import sample_checks
 from kokuho.cli._demo_boundary import load_boundary, print_boundary
 from kokuho.cli._demo_premiums import load_premiums, print_premiums
+from kokuho.cli._demo_second import fill_checkups, fill_claims, mint_demo_cards, second_process
 from kokuho.cli._output import emit_json, fail
 from kokuho.cli._registry import feed_files
 from kokuho.config import Settings
@@ -37,12 +37,10 @@ from kokuho.registry import tables as t
 from kokuho.store import connect, metadata
 from kokuho.synth import generate
 from kokuho.verify import (
-    MintedCard,
     Terminal,
     issue_cards,
     issue_credential,
     load_institutions,
-    mint_cards,
     register_terminal,
 )
 from kokuho.verify import tables as v
@@ -58,33 +56,18 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
     console = Console(stderr=True, quiet=as_json)
     data = settings.home / "demo"
     _reset(settings)
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"synth": 0.0}
+    register = _Register(settings, data, console, timings)
     started = time.perf_counter()
     console.print(f"generating the synthetic prefecture ({persons:,} persons, seed {seed}) …")
-    manifest = generate(data, seed=seed, persons=persons, start=dt.date(2020, 4, 1), years=3)
-    timings["synth"] = time.perf_counter() - started
-    # The lakes need none of the register: filled in a second process meanwhile (two cores).
-    second = _second_process()
-    lakes = second.submit(fill_lakes, str(data))
-
-    engine = connect(settings.database_url)
     try:
-        started = time.perf_counter()
-        load_insurers(engine, data / "insurers.csv")
-        files = feed_files((data / "changes",))
-        applied = 0
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("資格異動 (change feed)", total=len(files))
-            for report in import_feed(engine, files):
-                applied += report.applied
-                progress.advance(task)
-        timings["import"] = time.perf_counter() - started
-        started = time.perf_counter()
-        residents = load_residents(engine, data / "residents.csv", settings.mynumber_key())
-        links = link_submissions(
-            engine, data / "mynumber_submissions.csv", settings.mynumber_key(), load_good_rows=True
-        )
-        timings["mynumber"] = time.perf_counter() - started
+        manifest = generate(
+            data, seed=seed, persons=persons, start=dt.date(2020, 4, 1), years=3,
+            meanwhile=register,
+        )  # fmt: skip
+        timings["synth"] = time.perf_counter() - started - timings["import"] - timings["mynumber"]
+        engine, second, checkups_job = register.started()
+        claims_job = second.submit(fill_claims, str(data))
         # The cards' keys and certificates, made by the second process once the lakes are
         # filled, while this one assesses the premiums; registered below, in this one.
         now = dt.datetime.now(dt.UTC)
@@ -106,7 +89,7 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         timings["cards"] = time.perf_counter() - started
         with console.status("特定健診・レセプト, cards (the lakes and keys, made alongside)"):
             started = time.perf_counter()
-            filled = lakes.result()
+            filled, claims = checkups_job.result(), claims_job.result()
             timings["lakes_wait"] = time.perf_counter() - started
             started = time.perf_counter()
             minted, timings["cards_mint"] = minting.result()
@@ -117,9 +100,8 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
             minted=minted,
         )  # fmt: skip
         timings["cards"] += time.perf_counter() - started
-        timings["checkups_ingest"] = filled["seconds_checkups"]
-        timings["claims_ingest"] = filled["seconds_claims"]
-        claims = filled["claims"]
+        timings["checkups_ingest"] = filled["seconds"]
+        timings["claims_ingest"] = claims.pop("seconds")
         started = time.perf_counter()
         checkups = _checkup_rates(engine, settings, filled["archives"], filled["documents"])
         timings["checkups_rates"] = time.perf_counter() - started
@@ -137,7 +119,9 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         data / "demo-reader-1.terminal.pem",
     )  # fmt: skip
     timings["dashboard"] = time.perf_counter() - started
-    summary = _summary(engine, applied, residents.rows, links, manifest, cards.issued)
+    summary = _summary(
+        engine, register.applied, register.residents, register.links, manifest, cards.issued
+    )
     # The demo's ① 資格喪失 steps end the overlap of the cases it walked.
     walked = boundary["walked"]["decided"] + boundary["walked"]["judged"]
     summary["overlaps"]["resolved_by_boundary_cases"] = walked
@@ -167,20 +151,6 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         _print(summary)
 
 
-def _second_process() -> ProcessPoolExecutor:
-    """One process beside this one (two cores): the lakes, then the cards' keys."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-
-
-def mint_demo_cards(
-    ca_folder: Path, cards_folder: Path, now: dt.datetime, count: int
-) -> tuple[list[MintedCard], float]:
-    """Runs in the second process: ``mint_cards`` and the seconds it took."""
-    started = time.perf_counter()
-    minted = mint_cards(ca_folder, cards_folder, now, count)
-    return minted, time.perf_counter() - started
-
-
 def _cardless(engine: sa.Engine) -> int:
     """How many persons with a verified My Number link hold no card yet (issue_cards's
     query): the cards to make ahead."""
@@ -193,37 +163,51 @@ def _cardless(engine: sa.Engine) -> int:
         ) or 0  # fmt: skip
 
 
-def fill_lakes(data_dir: str) -> dict[str, Any]:
-    """Runs in the second process (its settings from the same environment). A rejected file
-    comes back as a plain ValueError naming it: the lakes' own errors need not pickle."""
-    settings = Settings.from_env()
-    data = Path(data_dir)
-    try:
+class _Register:
+    """The register loaded while the synth's child still writes the claims (``generate``'s
+    ``meanwhile``): insurers, the change feed, residents and My Number links. The second
+    process is started then too, with the checkup lake to fill (its archives are written)."""
+
+    def __init__(
+        self, settings: Settings, data: Path, console: Console, timings: dict[str, float]
+    ) -> None:
+        self._settings, self._data, self._console, self._timings = settings, data, console, timings
+        self._engine: sa.Engine | None = None
+        self._second: ProcessPoolExecutor | None = None
+        self._checkups: Future[dict[str, Any]] | None = None
+        self.applied = 0
+        self.residents = 0
+        self.links: Any = None
+
+    def __call__(self) -> None:
+        # Started here, after the synth forked its child: a pool runs threads, and the synth
+        # forks only while this process runs one.
+        self._second = second_process()
+        self._checkups = self._second.submit(fill_checkups, str(self._data))
+        settings, data = self._settings, self._data
+        self._engine = engine = connect(settings.database_url)
         started = time.perf_counter()
-        archives, documents = _ingest_checkups(settings, data)
-        checkups_seconds = time.perf_counter() - started
+        load_insurers(engine, data / "insurers.csv")
+        files = feed_files((data / "changes",))
+        with Progress(console=self._console, transient=True) as progress:
+            task = progress.add_task("資格異動 (change feed)", total=len(files))
+            for report in import_feed(engine, files):
+                self.applied += report.applied
+                progress.advance(task)
+        self._timings["import"] = time.perf_counter() - started
         started = time.perf_counter()
-        claims = _ingest_claims(settings, data)
-        claims_seconds = time.perf_counter() - started
-    except ValueError as rejected:
-        raise ValueError(str(rejected)) from None
-    return {
-        "archives": archives,
-        "documents": documents,
-        "claims": claims,
-        "seconds_checkups": checkups_seconds,
-        "seconds_claims": claims_seconds,
-    }
+        self.residents = load_residents(
+            engine, data / "residents.csv", settings.mynumber_key()
+        ).rows
+        self.links = link_submissions(
+            engine, data / "mynumber_submissions.csv", settings.mynumber_key(), load_good_rows=True
+        )
+        self._timings["mynumber"] = time.perf_counter() - started
 
-
-def _ingest_checkups(settings: Settings, data: Path) -> tuple[int, int]:
-    """The synthetic V08 archives into the lake: (archives, documents)."""
-    from kokuho.checkups import Lake, read_archive
-
-    lake = Lake.from_settings(settings)
-    archives = sorted((data / "checkups").glob("*.zip"))
-    documents = sum(r.checkups for r in lake.ingest_archives(read_archive(p) for p in archives))
-    return len(archives), documents
+    def started(self) -> tuple[sa.Engine, ProcessPoolExecutor, Future[dict[str, Any]]]:
+        """The register's engine, the second process and its checkup job."""
+        assert self._engine and self._second and self._checkups, "generate ran no meanwhile"
+        return self._engine, self._second, self._checkups
 
 
 def _checkup_rates(
@@ -250,19 +234,6 @@ def _checkup_rates(
         "kokuho_examined": examined,
         "kokuho_rate": round(examined / eligible, 3) if eligible else None,
     }
-
-
-def _ingest_claims(settings: Settings, data: Path) -> dict[str, Any]:
-    """The synthetic レセ電 files and the sample masters into the claims lake."""
-    from kokuho.claims import ClaimsLake
-
-    lake = ClaimsLake.from_settings(settings)
-    masters = data / "masters"
-    drugs = lake.load_masters(masters / "y_synthetic.csv", masters / "generic_list_synthetic.csv")
-    lake.load_disease_master(masters / "b_synthetic.csv")
-    files = sorted((data / "claims").glob("*.csv"))
-    report = lake.ingest(files)
-    return {"files": len(files), "claims": report.claims, "lines": report.lines, "drugs": drugs}
 
 
 # The synthetic claims cover the last full fiscal year of the demo (FY2022) only, so the demo
