@@ -20,7 +20,13 @@ from rich.progress import Progress
 from kokuho.cli._dashboard import sample_checks
 from kokuho.cli._demo_boundary import load_boundary, print_boundary
 from kokuho.cli._demo_premiums import load_premiums, print_premiums
-from kokuho.cli._demo_second import fill_checkups, fill_claims, mint_demo_cards, second_process
+from kokuho.cli._demo_second import (
+    fill_checkups,
+    fill_claims,
+    mint_demo_cards,
+    score_demo,
+    second_process,
+)
 from kokuho.cli._output import emit_json, fail
 from kokuho.cli._registry import feed_files
 from kokuho.config import Settings
@@ -74,7 +80,6 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         minting = second.submit(
             mint_demo_cards, settings.home / "ca", settings.home / "cards", now, _cardless(engine)
         )
-        second.shutdown(wait=False)  # the submitted work still runs; the process ends after it
         started = time.perf_counter()
         premiums = load_premiums(engine, data, seed, console)
         timings["premiums"] = time.perf_counter() - started
@@ -87,6 +92,10 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         started = time.perf_counter()
         load_institutions(engine, data / "institutions.csv")
         timings["cards"] = time.perf_counter() - started
+        # The register is final for them (what follows adds cards, credentials and accounts,
+        # which neither reads): the 実施率 and the scoreboard in the second process too.
+        scoring = second.submit(score_demo, str(data))
+        second.shutdown(wait=False)  # the submitted work still runs; the process ends after it
         with console.status("特定健診・レセプト, cards (the lakes and keys, made alongside)"):
             started = time.perf_counter()
             filled, claims = checkups_job.result(), claims_job.result()
@@ -102,12 +111,6 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         timings["cards"] += time.perf_counter() - started
         timings["checkups_ingest"] = filled["seconds"]
         timings["claims_ingest"] = claims.pop("seconds")
-        started = time.perf_counter()
-        checkups = _checkup_rates(engine, settings, filled["archives"], filled["documents"])
-        timings["checkups_rates"] = time.perf_counter() - started
-        started = time.perf_counter()
-        incentives = _score_incentives(engine, settings.home / "lake", data)
-        timings["incentives"] = time.perf_counter() - started
     except (FileRejected, ValueError) as rejected:
         # ClaimFileRejected and the incentives' input errors are ValueErrors naming the file.
         fail(f"the synthetic files did not load: {rejected}")
@@ -119,6 +122,18 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         data / "demo-reader-1.terminal.pem",
     )  # fmt: skip
     timings["dashboard"] = time.perf_counter() - started
+    started = time.perf_counter()
+    try:
+        with console.status("実施率, 保険者努力支援制度 (scored alongside)"):
+            scored = scoring.result()
+    except ValueError as rejected:  # the incentives' input errors name the file
+        fail(f"the synthetic files did not load: {rejected}")
+    timings["scores_wait"] = time.perf_counter() - started
+    timings["checkups_rates"] = scored["seconds_rates"]
+    timings["incentives"] = scored["seconds_incentives"]
+    checkups = {"archives": filled["archives"], "documents": filled["documents"]}
+    checkups.update(scored["checkups"])
+    incentives = scored["incentives"]
     summary = _summary(
         engine, register.applied, register.residents, register.links, manifest, cards.issued
     )
@@ -208,68 +223,6 @@ class _Register:
         """The register's engine, the second process and its checkup job."""
         assert self._engine and self._second and self._checkups, "generate ran no meanwhile"
         return self._engine, self._second, self._checkups
-
-
-def _checkup_rates(
-    engine: sa.Engine, settings: Settings, archives: int, documents: int
-) -> dict[str, Any]:
-    """The register's snapshots into the lake (it needs the loaded register), and the 実施率
-    of the last full year."""
-    from kokuho.checkups import Lake, checkup_rates, export_snapshot
-
-    lake = Lake.from_settings(settings)
-    year = 2021
-    # Every fiscal year of the synthetic data, so that the dashboard can show the trends.
-    for fiscal_year in (2020, 2021, 2022):
-        export_snapshot(engine, lake, fiscal_year)
-    rows = checkup_rates(lake, year, ("insurer",)).to_pyarrow().to_pylist()
-    kokuho = [r for r in rows if r.get("insurer_kind") == "kokuho_municipal"]
-    eligible = sum(r["eligible"] for r in kokuho)
-    examined = sum(r["examined"] for r in kokuho)
-    return {
-        "archives": archives,
-        "documents": documents,
-        "fiscal_year": year,
-        "kokuho_eligible": eligible,
-        "kokuho_examined": examined,
-        "kokuho_rate": round(examined / eligible, 3) if eligible else None,
-    }
-
-
-# The synthetic claims cover the last full fiscal year of the demo (FY2022) only, so the demo
-# scores the newest rules (FY2021) on FY2022's figures: the one year with every indicator.
-# The real system scores a year's rules on the data years the rules name.
-INCENTIVE_FISCAL_YEAR = 2021
-INCENTIVE_DATA_YEAR = 2022
-
-
-def _score_incentives(engine: sa.Engine, lake_root: Path, data: Path) -> dict[str, Any]:
-    """保険者努力支援制度: the demo's rules scored on its figures, allocated and adjusted."""
-    from kokuho.incentives import prefecture_scoreboard
-
-    board = prefecture_scoreboard(
-        engine, lake_root, INCENTIVE_FISCAL_YEAR, data / "incentives",
-        data_year=INCENTIVE_DATA_YEAR,
-    )  # fmt: skip
-    municipal = board.part("municipal")
-    return {
-        "fiscal_year": board.fiscal_year,
-        "data_year": board.data_year,
-        "municipalities": [
-            {
-                "code": u.code,
-                "name": u.name,
-                "insured": u.insured,
-                "points": u.points,
-                "grant_yen": u.grant_yen,
-            }
-            for u in municipal.units
-        ],  # fmt: skip
-        "national_mean_points": municipal.national_mean_points,
-        "prefecture_points": {key: u.points for key, u in board.prefecture_scores().items()},
-        "grants_yen": board.total_yen,
-        "adjustment_yen": board.adjustment.home.total_yen if board.adjustment else None,
-    }
 
 
 def _reset(settings: Settings) -> None:
