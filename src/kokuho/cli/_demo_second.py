@@ -2,9 +2,10 @@
 the first one loads. Started once the synth has written every file but the claims, it fills
 the checkup lake while the register loads and the synth's own child still writes the claims,
 then the claims lake, then makes the cards' keys and certificates while the premiums are
-assessed, then (the register loaded) computes the 実施率 and the incentives' scoreboard while
-the first process registers the cards and makes the dashboard's accounts. Each job reads its
-settings from the same environment; the first process waits for them before it serves.
+assessed, then (the register loaded, if it is free before the first one) computes the 実施率
+and the incentives' scoreboard while the first process registers the cards and makes the
+dashboard's accounts. Each job reads its settings from the same environment; the first
+process waits for them before it serves.
 
 Nothing here writes the SQLite database (it has one writer, the first process): the jobs
 write the lakes, the card files, or only read.
