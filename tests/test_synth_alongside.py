@@ -78,3 +78,62 @@ def test_with_another_thread_running_the_work_stays_in_the_caller() -> None:
     finally:
         release.set()
         other.join()
+
+
+# ``meanwhile`` (the demo loads the register there): called once every file but the claims
+# and the manifest is written, while the child still writes the claims; a thread it starts
+# (the demo's second process pool) changes nothing written; its error is raised once the
+# child has ended.
+_MEANWHILE = """
+import hashlib, json, multiprocessing, os, sys, threading, time
+from pathlib import Path
+from kokuho.synth import generate
+
+def digests(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+root = Path(sys.argv[1])
+seen = {}
+
+def meanwhile():
+    folder = root / "two"
+    seen["children"] = len(multiprocessing.active_children())
+    seen["manifest"] = (folder / "manifest.json").exists()
+    seen["archives"] = len(list((folder / "checkups").glob("*.zip")))
+    seen["residents"] = (folder / "residents.csv").is_file()
+    threading.Thread(target=time.sleep, args=(0.5,)).start()
+
+with_meanwhile = generate(root / "two", seed=7, persons=400, meanwhile=meanwhile)
+plain = generate(root / "one", seed=7, persons=400)
+
+def refuse():
+    raise FileExistsError("register: refused")
+
+try:
+    generate(root / "three", seed=7, persons=400, meanwhile=refuse)
+    raised = False
+except FileExistsError:
+    raised = True
+print(json.dumps({
+    "seen": seen, "same_manifest": with_meanwhile == plain, "raised": raised,
+    "left": len(multiprocessing.active_children()),
+    "two": digests(root / "two"), "one": digests(root / "one"),
+}))
+"""
+
+
+def test_meanwhile_runs_while_the_claims_are_written(tmp_path: Path) -> None:
+    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip(NO_FORK)
+    ran = subprocess.run(
+        [sys.executable, "-c", _MEANWHILE, str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    found = json.loads(ran.stdout)
+    seen = found["seen"]
+    assert seen["children"] <= 1  # the claims' child (a small prefecture's may be done)
+    assert not seen["manifest"] and seen["archives"] > 0 and seen["residents"]
+    assert found["same_manifest"] and found["two"] == found["one"]
+    assert found["raised"] and found["left"] == 0

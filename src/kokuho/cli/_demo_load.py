@@ -3,12 +3,14 @@ reported. Apart from the command so that ``kokuho demo --help`` imports none of 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
-import multiprocessing
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,13 @@ from rich.progress import Progress
 from kokuho.cli._dashboard import sample_checks
 from kokuho.cli._demo_boundary import load_boundary, print_boundary
 from kokuho.cli._demo_premiums import load_premiums, print_premiums
+from kokuho.cli._demo_second import (
+    fill_checkups,
+    fill_claims,
+    mint_demo_cards,
+    score_demo,
+    second_process,
+)
 from kokuho.cli._output import emit_json, fail
 from kokuho.cli._registry import feed_files
 from kokuho.config import Settings
@@ -52,36 +61,51 @@ DEMO_CLINIC_KIND = "1"  # a 医科 clinic answers the demo requests
 def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> None:
     """Resets the database under $KOKUHO_HOME, generates and loads the prefecture, prints the
     summary (one JSON document with ``as_json``)."""
+    with _few_collections():
+        _load_demo(persons, seed, host, port, as_json)
+
+
+@contextlib.contextmanager
+def _few_collections() -> Iterator[None]:
+    """The cycle collector seldom run while the demo loads, as in a server (web/_gc.py): the
+    modules' objects frozen, a young-generation threshold of 50,000. The premiums' ledgers
+    and the SQLAlchemy rows of the loading set off collections that walk every live object
+    again and free almost nothing (reference counting frees the rows): 30 % of the premiums'
+    CPU measured. The interpreter's settings are put back after (a test runs the demo in its
+    own process)."""
+    saved = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)
+
+
+def _load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> None:
     settings = Settings.from_env()
     console = Console(stderr=True, quiet=as_json)
     data = settings.home / "demo"
     _reset(settings)
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"synth": 0.0}
+    register = _Register(settings, data, console, timings)
     started = time.perf_counter()
     console.print(f"generating the synthetic prefecture ({persons:,} persons, seed {seed}) …")
-    manifest = generate(data, seed=seed, persons=persons, start=dt.date(2020, 4, 1), years=3)
-    timings["synth"] = time.perf_counter() - started
-    # The lakes need none of the register: filled in a second process meanwhile (two cores).
-    lakes = _start_lakes(data)
-
-    engine = connect(settings.database_url)
     try:
-        started = time.perf_counter()
-        load_insurers(engine, data / "insurers.csv")
-        files = feed_files((data / "changes",))
-        applied = 0
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("資格異動 (change feed)", total=len(files))
-            for report in import_feed(engine, files):
-                applied += report.applied
-                progress.advance(task)
-        timings["import"] = time.perf_counter() - started
-        started = time.perf_counter()
-        residents = load_residents(engine, data / "residents.csv", settings.mynumber_key())
-        links = link_submissions(
-            engine, data / "mynumber_submissions.csv", settings.mynumber_key(), load_good_rows=True
+        manifest = generate(
+            data, seed=seed, persons=persons, start=dt.date(2020, 4, 1), years=3,
+            meanwhile=register,
+        )  # fmt: skip
+        timings["synth"] = time.perf_counter() - started - timings["import"] - timings["mynumber"]
+        engine, second, checkups_job = register.started()
+        claims_job = second.submit(fill_claims, str(data))
+        # The cards' keys and certificates, made by the second process once the lakes are
+        # filled, while this one assesses the premiums; registered below, in this one.
+        now = dt.datetime.now(dt.UTC)
+        minting = second.submit(
+            mint_demo_cards, settings.home / "ca", settings.home / "cards", now, _cardless(engine)
         )
-        timings["mynumber"] = time.perf_counter() - started
         started = time.perf_counter()
         premiums = load_premiums(engine, data, seed, console)
         timings["premiums"] = time.perf_counter() - started
@@ -93,27 +117,29 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         timings["boundary"] = time.perf_counter() - started
         started = time.perf_counter()
         load_institutions(engine, data / "institutions.csv")
-        cards = issue_cards(
-            engine,
-            settings.service_key(),
-            settings.home / "ca",
-            settings.home / "cards",
-            dt.datetime.now(dt.UTC),
-        )
         timings["cards"] = time.perf_counter() - started
+        # The register is final for them (what follows adds cards, credentials and accounts,
+        # which neither reads): the 実施率 and the scoreboard, in whichever process is free
+        # first. The second one if it has made the cards' keys already, else this one once
+        # the lakes are filled: the same figures either way, only the seconds differ.
+        scoring = second.submit(score_demo, str(data)) if minting.done() else None
+        second.shutdown(wait=False)  # the submitted work still runs; the process ends after it
+        with console.status("特定健診・レセプト, cards (the lakes and keys, made alongside)"):
+            started = time.perf_counter()
+            filled, claims = checkups_job.result(), claims_job.result()
+            timings["lakes_wait"] = time.perf_counter() - started
+            scored = score_demo(str(data)) if scoring is None else None
+            started = time.perf_counter()
+            minted, timings["cards_mint"] = minting.result()
+            timings["cards_wait"] = time.perf_counter() - started
         started = time.perf_counter()
-        with console.status("特定健診・レセプト (the lakes, filled alongside)"):
-            filled = lakes.result()
-        timings["lakes_wait"] = time.perf_counter() - started
-        timings["checkups_ingest"] = filled["seconds_checkups"]
-        timings["claims_ingest"] = filled["seconds_claims"]
-        claims = filled["claims"]
-        started = time.perf_counter()
-        checkups = _checkup_rates(engine, settings, filled["archives"], filled["documents"])
-        timings["checkups_rates"] = time.perf_counter() - started
-        started = time.perf_counter()
-        incentives = _score_incentives(engine, settings.home / "lake", data)
-        timings["incentives"] = time.perf_counter() - started
+        cards = issue_cards(
+            engine, settings.service_key(), settings.home / "ca", settings.home / "cards", now,
+            minted=minted,
+        )  # fmt: skip
+        timings["cards"] += time.perf_counter() - started
+        timings["checkups_ingest"] = filled["seconds"]
+        timings["claims_ingest"] = claims.pop("seconds")
     except (FileRejected, ValueError) as rejected:
         # ClaimFileRejected and the incentives' input errors are ValueErrors naming the file.
         fail(f"the synthetic files did not load: {rejected}")
@@ -125,7 +151,23 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         data / "demo-reader-1.terminal.pem",
     )  # fmt: skip
     timings["dashboard"] = time.perf_counter() - started
-    summary = _summary(engine, applied, residents.rows, links, manifest, cards.issued)
+    started = time.perf_counter()
+    if scored is None:
+        assert scoring is not None
+        try:
+            with console.status("実施率, 保険者努力支援制度 (scored alongside)"):
+                scored = scoring.result()
+        except ValueError as rejected:  # the incentives' input errors name the file
+            fail(f"the synthetic files did not load: {rejected}")
+    timings["scores_wait"] = time.perf_counter() - started
+    timings["checkups_rates"] = scored["seconds_rates"]
+    timings["incentives"] = scored["seconds_incentives"]
+    checkups = {"archives": filled["archives"], "documents": filled["documents"]}
+    checkups.update(scored["checkups"])
+    incentives = scored["incentives"]
+    summary = _summary(
+        engine, register.applied, register.residents, register.links, manifest, cards.issued
+    )
     # The demo's ① 資格喪失 steps end the overlap of the cases it walked.
     walked = boundary["walked"]["decided"] + boundary["walked"]["judged"]
     summary["overlaps"]["resolved_by_boundary_cases"] = walked
@@ -155,121 +197,63 @@ def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> N
         _print(summary)
 
 
-def _start_lakes(data: Path) -> Future[dict[str, Any]]:
-    """The V08 archives and the レセ電 files into the lakes, in a process of their own."""
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        return pool.submit(fill_lakes, str(data))
-    finally:
-        pool.shutdown(wait=False)  # the submitted work still runs; the process ends after it
+def _cardless(engine: sa.Engine) -> int:
+    """How many persons with a verified My Number link hold no card yet (issue_cards's
+    query): the cards to make ahead."""
+    links = t.person_mynumbers.c
+    with engine.connect() as connection:
+        return connection.scalar(
+            sa.select(sa.func.count())
+            .select_from(t.person_mynumbers)
+            .where(~sa.exists().where(v.card_certificates.c.person_id == links.person_id))
+        ) or 0  # fmt: skip
 
 
-def fill_lakes(data_dir: str) -> dict[str, Any]:
-    """Runs in the second process (its settings from the same environment). A rejected file
-    comes back as a plain ValueError naming it: the lakes' own errors need not pickle."""
-    settings = Settings.from_env()
-    data = Path(data_dir)
-    try:
+class _Register:
+    """The register loaded while the synth's child still writes the claims (``generate``'s
+    ``meanwhile``): insurers, the change feed, residents and My Number links. The second
+    process is started then too, with the checkup lake to fill (its archives are written)."""
+
+    def __init__(
+        self, settings: Settings, data: Path, console: Console, timings: dict[str, float]
+    ) -> None:
+        self._settings, self._data, self._console, self._timings = settings, data, console, timings
+        self._engine: sa.Engine | None = None
+        self._second: ProcessPoolExecutor | None = None
+        self._checkups: Future[dict[str, Any]] | None = None
+        self.applied = 0
+        self.residents = 0
+        self.links: Any = None
+
+    def __call__(self) -> None:
+        # Started here, after the synth forked its child: a pool runs threads, and the synth
+        # forks only while this process runs one.
+        self._second = second_process()
+        self._checkups = self._second.submit(fill_checkups, str(self._data))
+        settings, data = self._settings, self._data
+        self._engine = engine = connect(settings.database_url)
         started = time.perf_counter()
-        archives, documents = _ingest_checkups(settings, data)
-        checkups_seconds = time.perf_counter() - started
+        load_insurers(engine, data / "insurers.csv")
+        files = feed_files((data / "changes",))
+        with Progress(console=self._console, transient=True) as progress:
+            task = progress.add_task("資格異動 (change feed)", total=len(files))
+            for report in import_feed(engine, files):
+                self.applied += report.applied
+                progress.advance(task)
+        self._timings["import"] = time.perf_counter() - started
         started = time.perf_counter()
-        claims = _ingest_claims(settings, data)
-        claims_seconds = time.perf_counter() - started
-    except ValueError as rejected:
-        raise ValueError(str(rejected)) from None
-    return {
-        "archives": archives,
-        "documents": documents,
-        "claims": claims,
-        "seconds_checkups": checkups_seconds,
-        "seconds_claims": claims_seconds,
-    }
+        self.residents = load_residents(
+            engine, data / "residents.csv", settings.mynumber_key()
+        ).rows
+        self.links = link_submissions(
+            engine, data / "mynumber_submissions.csv", settings.mynumber_key(), load_good_rows=True
+        )
+        self._timings["mynumber"] = time.perf_counter() - started
 
-
-def _ingest_checkups(settings: Settings, data: Path) -> tuple[int, int]:
-    """The synthetic V08 archives into the lake: (archives, documents)."""
-    from kokuho.checkups import Lake, read_archive
-
-    lake = Lake.from_settings(settings)
-    archives = sorted((data / "checkups").glob("*.zip"))
-    documents = sum(lake.ingest_archive(read_archive(path)).checkups for path in archives)
-    return len(archives), documents
-
-
-def _checkup_rates(
-    engine: sa.Engine, settings: Settings, archives: int, documents: int
-) -> dict[str, Any]:
-    """The register's snapshots into the lake (it needs the loaded register), and the 実施率
-    of the last full year."""
-    from kokuho.checkups import Lake, checkup_rates, export_snapshot
-
-    lake = Lake.from_settings(settings)
-    year = 2021
-    # Every fiscal year of the synthetic data, so that the dashboard can show the trends.
-    for fiscal_year in (2020, 2021, 2022):
-        export_snapshot(engine, lake, fiscal_year)
-    rows = checkup_rates(lake, year, ("insurer",)).to_pyarrow().to_pylist()
-    kokuho = [r for r in rows if r.get("insurer_kind") == "kokuho_municipal"]
-    eligible = sum(r["eligible"] for r in kokuho)
-    examined = sum(r["examined"] for r in kokuho)
-    return {
-        "archives": archives,
-        "documents": documents,
-        "fiscal_year": year,
-        "kokuho_eligible": eligible,
-        "kokuho_examined": examined,
-        "kokuho_rate": round(examined / eligible, 3) if eligible else None,
-    }
-
-
-def _ingest_claims(settings: Settings, data: Path) -> dict[str, Any]:
-    """The synthetic レセ電 files and the sample masters into the claims lake."""
-    from kokuho.claims import ClaimsLake
-
-    lake = ClaimsLake.from_settings(settings)
-    masters = data / "masters"
-    drugs = lake.load_masters(masters / "y_synthetic.csv", masters / "generic_list_synthetic.csv")
-    lake.load_disease_master(masters / "b_synthetic.csv")
-    files = sorted((data / "claims").glob("*.csv"))
-    report = lake.ingest(files)
-    return {"files": len(files), "claims": report.claims, "lines": report.lines, "drugs": drugs}
-
-
-# The synthetic claims cover the last full fiscal year of the demo (FY2022) only, so the demo
-# scores the newest rules (FY2021) on FY2022's figures: the one year with every indicator.
-# The real system scores a year's rules on the data years the rules name.
-INCENTIVE_FISCAL_YEAR = 2021
-INCENTIVE_DATA_YEAR = 2022
-
-
-def _score_incentives(engine: sa.Engine, lake_root: Path, data: Path) -> dict[str, Any]:
-    """保険者努力支援制度: the demo's rules scored on its figures, allocated and adjusted."""
-    from kokuho.incentives import prefecture_scoreboard
-
-    board = prefecture_scoreboard(
-        engine, lake_root, INCENTIVE_FISCAL_YEAR, data / "incentives",
-        data_year=INCENTIVE_DATA_YEAR,
-    )  # fmt: skip
-    municipal = board.part("municipal")
-    return {
-        "fiscal_year": board.fiscal_year,
-        "data_year": board.data_year,
-        "municipalities": [
-            {
-                "code": u.code,
-                "name": u.name,
-                "insured": u.insured,
-                "points": u.points,
-                "grant_yen": u.grant_yen,
-            }
-            for u in municipal.units
-        ],  # fmt: skip
-        "national_mean_points": municipal.national_mean_points,
-        "prefecture_points": {key: u.points for key, u in board.prefecture_scores().items()},
-        "grants_yen": board.total_yen,
-        "adjustment_yen": board.adjustment.home.total_yen if board.adjustment else None,
-    }
+    def started(self) -> tuple[sa.Engine, ProcessPoolExecutor, Future[dict[str, Any]]]:
+        """The register's engine, the second process and its checkup job."""
+        assert self._engine and self._second and self._checkups, "generate ran no meanwhile"
+        return self._engine, self._second, self._checkups
 
 
 def _reset(settings: Settings) -> None:

@@ -35,6 +35,7 @@ generated; none belongs to a real person.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import random
@@ -107,6 +108,7 @@ def generate(
     claims: bool = True,
     incentives: bool = True,
     care: bool = True,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Manifest:
     """Builds the synthetic prefecture of ``persons`` people at ``start``, simulates
     ``years`` years of life and writes every file into ``out_dir``.
@@ -119,6 +121,11 @@ def generate(
     ``claims`` likewise adds the レセ電 claims under ``claims/`` (synth/_claims.py), and
     ``incentives`` the 保険者努力支援制度 input files under ``incentives/``, and ``care`` the
     要介護認定 and 介護 claims of the 65+ under ``care/`` (synth/_care.py).
+
+    ``meanwhile`` is called once every file but the claims (and ``manifest.json``) is written,
+    before the claims are awaited: while a second process still writes them, the caller can
+    read the rest (the demo loads the register). It runs with the cycle collector off, as the
+    synth does.
     """
     if persons < MIN_PERSONS:
         raise ValueError(f"persons must be at least {MIN_PERSONS}, got {persons}")
@@ -140,8 +147,9 @@ def generate(
     gc.disable()
     try:
         return _generate(
-            out_dir, seed, persons, start, years, report, checkups, claims, incentives, care
-        )
+            out_dir, seed, persons, start, years, report, checkups, claims, incentives, care,
+            meanwhile,
+        )  # fmt: skip
     finally:
         if collecting:
             gc.enable()
@@ -158,6 +166,7 @@ def _generate(
     claims: bool = True,
     incentives: bool = True,
     care: bool = True,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Manifest:
     rng = random.Random(seed)
     prefecture = load_prefecture()
@@ -224,6 +233,8 @@ def _generate(
     # -- claims (synth/_claims.py): their own random stream; awaited last, so that the
     # incentive inputs, care and boundary (which neither read nor change what the claims
     # read) are written while the second process still writes the claims.
+    if meanwhile is not None:
+        _while_claims_run(meanwhile, claims_job)
     claim_files: list[str] = []
     if claims_job is not None:
         report("claims")
@@ -267,3 +278,15 @@ def _generate(
     manifest.write(out_dir / "manifest.json")
     report("done")
     return manifest
+
+
+def _while_claims_run(meanwhile: Callable[[], None], claims_job: Alongside[Written] | None) -> None:
+    """The caller's work while the claims are written; when it fails, the claims are still
+    awaited (no child left running) and its error is the one raised."""
+    try:
+        meanwhile()
+    except BaseException:
+        if claims_job is not None:
+            with contextlib.suppress(Exception):
+                claims_job.result()
+        raise

@@ -14,7 +14,7 @@ import contextlib
 import csv
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -301,17 +301,48 @@ def open_authority(ca_folder: Path, now: dt.datetime) -> CardAuthority:
     return authority
 
 
+@dataclass(frozen=True, slots=True)
+class MintedCard:
+    """A card made and saved but not yet registered to anyone (:func:`mint_cards`)."""
+
+    file_name: str  # in the cards folder
+    serial: int
+    not_after: dt.datetime
+
+
+def mint_cards(
+    ca_folder: Path, cards_folder: Path, now: dt.datetime, count: int
+) -> list[MintedCard]:
+    """Makes ``count`` cards (key pair, certificate, file in ``cards_folder``) under the
+    authority in ``ca_folder`` and registers none: :func:`issue_cards` given them registers
+    them. The keys and signatures are most of the issuing's time and touch no database, so
+    a second process can make them while the register is still being loaded (the demo)."""
+    authority = open_authority(ca_folder, now)
+    cards_folder.mkdir(parents=True, exist_ok=True)
+    minted = []
+    for _ in range(count):
+        card = authority.issue_card(now)
+        path = card.save(cards_folder)
+        minted.append(MintedCard(path.name, card.serial, card.not_after))
+    return minted
+
+
 def issue_cards(
     engine: sa.Engine, service_key: bytes, ca_folder: Path, cards_folder: Path,
-    now: dt.datetime,
+    now: dt.datetime, *, minted: Sequence[MintedCard] = (),
 ) -> IssuedCards:  # fmt: skip
     """Issues a card to every person with a verified My Number link and no card yet, as J-LIS
     issues 個人番号カード, and registers each certificate's code to the person.
 
     Card files (key and certificate) go to ``cards_folder`` with an ``index.csv`` naming the
-    member each belongs to: synthetic data, for the demo and the load tests.
+    member each belongs to: synthetic data, for the demo and the load tests. ``minted``:
+    cards :func:`mint_cards` made earlier with the same folders and ``now``, given out first
+    (in order); more are made if they are too few, and the files of those left over are
+    removed (no one holds them).
     """
     authority = open_authority(ca_folder, now)
+    # One parse of the CA certificate, not one per card.
+    issuer = authority_issuer(authority)
     cards_folder.mkdir(parents=True, exist_ok=True)
     c = r.coverages.c
     with engine.connect() as connection:
@@ -331,6 +362,8 @@ def issue_cards(
                 .order_by(c.acquired_on)
             )
         }  # latest coverage per person wins
+    for spare in minted[len(linked) :]:
+        (cards_folder / spare.file_name).unlink(missing_ok=True)
     rows = []
     index = cards_folder / "index.csv"
     new_index = not index.exists()
@@ -338,20 +371,21 @@ def issue_cards(
         writer = csv.writer(handle)
         if new_index:
             writer.writerow(["card_file", "insurer_number", "symbol", "number", "branch"])
-        for person_id in linked:
-            card = authority.issue_card(now)
-            path = card.save(cards_folder)
-            verified = VerifiedCertificate(
-                card.serial, card.not_after, "", authority_issuer(authority)
-            )
+        for position, person_id in enumerate(linked):
+            if position < len(minted):
+                made = minted[position]
+            else:
+                card = authority.issue_card(now)
+                made = MintedCard(card.save(cards_folder).name, card.serial, card.not_after)
+            verified = VerifiedCertificate(made.serial, made.not_after, "", issuer)
             rows.append({
                 "code": certificate_code(verified, service_key), "person_id": person_id,
-                "not_after": card.not_after, "registered_at": now,
+                "not_after": made.not_after, "registered_at": now,
             })  # fmt: skip
             member = members.get(person_id)
             if member is not None:
-                writer.writerow([path.name, member.insurer_number, member.symbol, member.number,
-                                 member.branch])  # fmt: skip
+                writer.writerow([made.file_name, member.insurer_number, member.symbol,
+                                 member.number, member.branch])  # fmt: skip
     if rows:
         with engine.begin() as connection:
             connection.execute(card_certificates.insert(), rows)
