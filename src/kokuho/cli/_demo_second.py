@@ -13,8 +13,13 @@ write the lakes, the card files, or only read.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import multiprocessing
+import os
+import signal
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -30,7 +35,27 @@ from kokuho.verify import MintedCard, mint_cards
 def second_process() -> ProcessPoolExecutor:
     """One worker process, its jobs run in the order submitted. Spawned, not forked: the
     parent holds the synth's world and, later, database connections."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ends this process when the demo's process ends, even by ``kill -9``: an orphan would
+    go on writing the lakes or the cards' folder after the next run has reset them. (A pool
+    worker otherwise finishes its job first and only then finds the parent gone.)"""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The parent may have died before the signal was asked for.
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def fill_checkups(data_dir: str) -> dict[str, Any]:
