@@ -99,3 +99,14 @@ def test_a_failed_manifest_write_takes_back_the_batch(
     with pytest.raises(OSError, match="disk gone"):
         lake.ingest_archives([FIRST, SECOND])
     assert snapshot_of(tmp_path) == before
+    # The same process ingests the batch again: the keys it read from the taken-back files
+    # must not make their documents duplicates of themselves.
+    monkeypatch.setattr(_lake, "_replace", real)
+    again = lake.ingest_archives([FIRST, SECOND])
+    fresh = Lake(tmp_path / "fresh", measures=SPEC)
+    fresh.ingest_archive(THIRD)
+    expected = fresh.ingest_archives([FIRST, SECOND])
+    assert [(r.checkups, len(r.duplicates)) for r in again] == [
+        (r.checkups, len(r.duplicates)) for r in expected
+    ]
+    assert not again[0].duplicates

@@ -297,10 +297,18 @@ class Lake:
                     reports.append(self._add(contents, manifest, written))
             finally:
                 if any(not r.already_ingested for r in reports):
-                    # Not committed: every file of the batch is taken back.
-                    with taking_back(written):
-                        self._write_manifest(manifest)
+                    self._commit(manifest, written)
         return reports
+
+    def _commit(self, manifest: _Manifest, written: list[Path]) -> None:
+        """Writes ``manifest``; if that fails, every file of the batch is taken back, and the
+        keys read from them (a later archive of the batch read its predecessors') forgotten."""
+        try:
+            with taking_back(written):
+                self._write_manifest(manifest)
+        except BaseException:
+            self._keys.clear()
+            raise
 
     def _add(self, contents: ArchiveLike, manifest: _Manifest, batch: list[Path]) -> IngestReport:
         """One archive's files written and its entry put in ``manifest`` (not yet written)."""
