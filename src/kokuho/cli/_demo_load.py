@@ -3,14 +3,11 @@ reported. Apart from the command so that ``kokuho demo --help`` imports none of 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -53,34 +50,22 @@ from kokuho.verify import (
     register_terminal,
 )
 from kokuho.verify import tables as v
+from kokuho.web import tuned_gc
 from kokuho.web.dashboard import create_demo_accounts
 
 DEMO_CLINIC_KIND = "1"  # a 医科 clinic answers the demo requests
+_LOADING_GC = (50_000, 50, 100)  # the collector's thresholds while the demo loads
 
 
 def load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> None:
     """Resets the database under $KOKUHO_HOME, generates and loads the prefecture, prints the
     summary (one JSON document with ``as_json``)."""
-    with _few_collections():
+    # The cycle collector seldom run while the demo loads, as in a server: the premiums'
+    # ledgers and the loading's SQLAlchemy rows set off collections that walk every live
+    # object again and free almost nothing (reference counting frees the rows), 30 % of the
+    # premiums' CPU measured. The interpreter's settings are put back after.
+    with tuned_gc(_LOADING_GC, freeze=True):
         _load_demo(persons, seed, host, port, as_json)
-
-
-@contextlib.contextmanager
-def _few_collections() -> Iterator[None]:
-    """The cycle collector seldom run while the demo loads, as in a server (web/_gc.py): the
-    modules' objects frozen, a young-generation threshold of 50,000. The premiums' ledgers
-    and the SQLAlchemy rows of the loading set off collections that walk every live object
-    again and free almost nothing (reference counting frees the rows): 30 % of the premiums'
-    CPU measured. The interpreter's settings are put back after (a test runs the demo in its
-    own process)."""
-    saved = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*saved)
 
 
 def _load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> None:
