@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -233,13 +233,24 @@ async def check_number_pg(
 ) -> tuple[EligibilityAnswer, int | None]:
     """:func:`kokuho.verify._check.check_number` on an async connection: the same answer and
     the same person (None when no one matched)."""
-    rows = await number_rows(connection, (query, institution))
+    day = query.date_of_care
+    return await _number_answer(
+        await number_rows(connection, (query, institution)), query,
+        lambda person_id, latest: in_force_elsewhere(connection, person_id, latest, day),
+    )  # fmt: skip
+
+
+async def _number_answer(
+    rows: list[Any], query: NumberQuery, elsewhere: Callable[[int, Any], Awaitable[bool]]
+) -> tuple[EligibilityAnswer, int | None]:
+    """The answer and person of a number check's rows, ``elsewhere(person, latest coverage)``
+    asked only when the answer depends on it (振替)."""
     answer, person_id, latest, consented = number_decision(rows, query)
     if answer is not None:
         return answer, person_id
     assert person_id is not None  # noqa: S101  (a single person's rows; for the type checker)
-    elsewhere = await in_force_elsewhere(connection, person_id, latest, query.date_of_care)
-    return elsewhere_answer(query, latest, consented, elsewhere), person_id
+    replaced = await elsewhere(person_id, latest)
+    return elsewhere_answer(query, latest, consented, replaced), person_id
 
 
 async def check_number_batched(
@@ -248,15 +259,13 @@ async def check_number_batched(
     """:func:`check_number_pg` with its look-up sent together with the loop's other number
     checks (``batcher``: :func:`number_rows` / :func:`number_rows_many`); the rare 振替
     question is one more read where the router sends it."""
-    rows = await batcher.read((query, institution))
-    answer, person_id, latest, consented = number_decision(rows, query)
-    if answer is not None:
-        return answer, person_id
-    assert person_id is not None  # noqa: S101  (a single person's rows; for the type checker)
-    found = person_id
     day = query.date_of_care
-    elsewhere = await batcher.reads.run(lambda c: in_force_elsewhere(c, found, latest, day))
-    return elsewhere_answer(query, latest, consented, elsewhere), person_id
+    return await _number_answer(
+        await batcher.read((query, institution)), query,
+        lambda person_id, latest: batcher.reads.run(
+            lambda c: in_force_elsewhere(c, person_id, latest, day)
+        ),
+    )  # fmt: skip
 
 
 #: A card check's key: the person, the day of care and the institution asking.
