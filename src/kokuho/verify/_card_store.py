@@ -17,7 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from kokuho.verify._pki import NONCE_BYTES, CardRejected, Challenge, _aware, _institution_bytes
+from kokuho.verify._pki import NONCE_BYTES, CardRejected, Challenge
+from kokuho.verify._pki_messages import _aware, _institution_bytes
 from kokuho.verify._tables import card_challenges, card_replays
 
 _PURGE_SECONDS = 30.0  # how often a process deletes rows no longer needed

@@ -35,10 +35,10 @@ from cryptography.x509.oid import NameOID
 from kokuho.verify._pki import (
     ATTESTATION_NONCE_BYTES,
     Attestation,
-    _aware,
     attestation_message,
     certificate_fingerprint,
 )
+from kokuho.verify._pki_messages import _aware
 
 #: The only subject a card certificate carries. Unlike the 署名用電子証明書 (signing
 #: certificate), a 利用者証明用電子証明書 holds no name, address, birth date or sex.
