@@ -31,8 +31,9 @@ import time
 from dataclasses import dataclass, field
 
 import kokuho.store  # noqa: F401  (its bulk module registers the datetime adapter SQLite stores)
-from kokuho.verify._audit import _COLUMNS, GENESIS, AuditRecord, chain_rows
+from kokuho.verify._audit_chain import _COLUMNS, GENESIS, chain_rows
 from kokuho.verify._audit_purge import SQLITE_PURGE, ClaimPurge
+from kokuho.verify._audit_record import AuditRecord
 from kokuho.verify._tables import audit_log, card_replays
 from kokuho.verify._wal_checkpoint import Checkpointer, transient
 

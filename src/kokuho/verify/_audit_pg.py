@@ -7,7 +7,7 @@ every record that arrived meanwhile in one transaction on the batcher's own
 after its record is committed, without the writer thread's hand-offs (a queue, a thread
 wake-up, a ``call_soon_threadsafe`` back to the loop) and without SQLAlchemy.
 
-The transaction is the writer thread's (:func:`kokuho.verify._audit.append`): the chain's
+The transaction is the writer thread's (:func:`kokuho.verify._audit_chain.append`): the chain's
 advisory lock (one chain across every worker process and the thread writer), the head, then
 the new records (one statement), then the commit. Every statement is parameterised (the
 extended protocol; no value is ever written into SQL text), several sent per round trip by
@@ -56,9 +56,10 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from kokuho.verify._audit import _COLUMNS, _LOCK_ID, GENESIS, AuditRecord, chain_rows
+from kokuho.verify._audit_chain import _COLUMNS, _LOCK_ID, GENESIS, chain_rows
 from kokuho.verify._audit_loop import AlreadyClaimed, Claim
 from kokuho.verify._audit_purge import PG_PURGE, ClaimPurge
+from kokuho.verify._audit_record import AuditRecord
 from kokuho.verify._tables import audit_log, card_replays
 
 log = logging.getLogger(__name__)
