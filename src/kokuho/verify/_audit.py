@@ -1,239 +1,89 @@
-"""The audit log (アクセス記録): every check and every read of a person's data, append-only and
-hash-chained, so that any edit or deletion is detected by :func:`verify_chain`.
+"""The audit log's writer (アクセス記録の書き込み): every check and every read of a person's
+data is appended to the hash chain (:mod:`kokuho.verify._audit_chain`) before its answer leaves.
 
-Each record's hash covers the previous record's hash and the record's own fields. Requests
-hand their records to a :class:`AuditWriter`, which writes them in small batches (group commit)
-and releases each request only after its record is committed: an answer that reached an
-institution always has its record on disk.
+Requests hand their records to a :class:`AuditWriter`, which writes them in small batches (group
+commit) and releases each request only after its record is committed: an answer that reached
+an institution always has its record on disk.
 
 Records from many callers share a batch, so one caller's bad record must never fail the others:
-every record is checked against closed sets and bounds (:func:`check_record`) before it joins
-a batch and is refused to its own caller only; a batch that still fails in the database is
-retried record by record, so each caller learns its own outcome.
+every record is checked against closed sets and bounds
+(:func:`~kokuho.verify._audit_record.check_record`) before it joins a batch and is refused to
+its own caller only; a batch that still fails in the database is retried record by record, so
+each caller learns its own outcome.
+
+The record and its check live in :mod:`kokuho.verify._audit_record`, the chain (its rows, its
+append, its check) in :mod:`kokuho.verify._audit_chain`; their names stay importable from this
+module, which is the audit log's interface to the rest of the room.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import hashlib
-import json
 import logging
 import queue
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 
-from kokuho.store import UNREACHABLE, bulk_insert, connect_kwargs
+from kokuho.store import UNREACHABLE, connect_kwargs
+from kokuho.verify._audit_chain import (
+    _COLUMNS,
+    _LOCK_ID,
+    GENESIS,
+    ChainReport,
+    append,
+    chain_rows,
+    record_hash,
+    verify_chain,
+)
+from kokuho.verify._audit_record import (
+    ACTIONS,
+    MAX_DETAIL,
+    OUTCOMES,
+    PURPOSES,
+    AuditRecord,
+    AuditRecordError,
+    _values,
+    check_record,
+    record_from_values,
+)
 from kokuho.verify._audit_spool import AuditSpool
-from kokuho.verify._model import ConsentCategory, Purpose, Validity
-from kokuho.verify._tables import audit_log
 
 if TYPE_CHECKING:
     from kokuho.verify._audit_loop import Claim, LoopAuditBatcher
     from kokuho.verify._audit_pg import PgLoopAuditBatcher
 
-GENESIS = "0" * 64
-_COLUMNS = (
-    "seq",
-    "at",
-    "actor",
-    "institution_code",
-    "purpose",
-    "action",
-    "person_id",
-    "outcome",
-    "detail",
-    "prev_hash",
-    "hash",
-)
+# Its own names and those of the record and chain modules that callers import from here.
+__all__ = [
+    "_COLUMNS",
+    "_LOCK_ID",
+    "ACTIONS",
+    "GENESIS",
+    "MAX_DETAIL",
+    "OUTCOMES",
+    "PURPOSES",
+    "SPOOLED",
+    "AuditRecord",
+    "AuditRecordError",
+    "AuditWriter",
+    "ChainReport",
+    "_values",
+    "append",
+    "chain_rows",
+    "check_record",
+    "record_from_values",
+    "record_hash",
+    "sqlite_file",
+    "verify_chain",
+]
+
 log = logging.getLogger(__name__)
 #: The sequence number :meth:`AuditWriter.write` returns for a record durably spooled on local
 #: disk while the primary was down; the chain gives it its number when it is replayed.
 SPOOLED: Final = 0
-_LOCK_ID = 0x61756474  # "audt": one chain writer at a time on PostgreSQL
-
-
-#: 目的: the purposes of 告知要求制限, the insurer's own business, and ``invalid`` for a refused
-#: request that named none of them (the raw value is never stored).
-PURPOSES: Final = frozenset({*(str(p) for p in Purpose), "insurer", "invalid"})
-#: 操作: everything the service and the dashboard record.
-ACTIONS: Final = frozenset(
-    {
-        "check_number", "check_card_pin", "check_card_face", "card_challenge", "read_patient",
-        "register_reference", "bulk_submit", "bulk_fetch", "read_member", "dashboard_list",
-        *(f"read_{c}" for c in ConsentCategory),
-        # kokuho.boundary (docs/boundary.md): double-payment cases, notices, 報告徴収.
-        "boundary_open", "boundary_list", "boundary_case", "boundary_loss",
-        "boundary_judgement", "boundary_reduction", "boundary_refund", "boundary_close",
-        "boundary_notice", "boundary_notice_list", "boundary_reports",
-        "boundary_report_request", "boundary_report_answer",
-        # kokuho.provision (docs/provision.md §5): the workflow's steps and every extract.
-        "provision_apply", "provision_review", "provision_extract", "provision_release_check",
-        "provision_delete", "provision_reviewer", "provision_list",
-    }
-)  # fmt: skip
-#: 結果: a validity code (資格有効性), a fixed word, or ``refused:`` and a reason code.
-OUTCOMES: Final = frozenset(
-    {*(str(int(v)) for v in Validity), "ok", "no_source", "shown", "downloaded:csv",
-     "downloaded:xlsx"}
-)  # fmt: skip
-_REASON = re.compile(r"refused:[a-z][a-z0-9_]{0,31}")  # 40 characters at most
-# Credential ids (kc_…), "anonymous", "dashboard:{user}" (user names are printable ASCII).
-_ACTOR = re.compile(r"[!-~][ -~]{0,39}")
-_INSTITUTION = re.compile(r"[0-9]{10}")
-MAX_DETAIL: Final = 4096  # characters of the detail's JSON
-_PERSON_IDS: Final = range(1, 2**31)  # the column is a 32-bit integer
-
-
-class AuditRecordError(ValueError):
-    """A record that is outside the audit log's closed sets or bounds (the caller's fault);
-    it is refused before it joins a batch."""
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    actor: str
-    purpose: str
-    action: str
-    outcome: str
-    institution_code: str | None = None
-    person_id: int | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-
-
-def _canonical_time(at: dt.datetime) -> str:
-    # Databases differ in how they give timestamps back; hash a fixed UTC form.
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.UTC)
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def record_hash(prev_hash: str, seq: int, values: dict[str, Any]) -> str:
-    body = json.dumps(
-        [
-            seq,
-            _canonical_time(values["at"]),
-            values["actor"],
-            values["institution_code"],
-            values["purpose"],
-            values["action"],
-            values["person_id"],
-            values["outcome"],
-            values["detail"],
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
-
-
-def check_record(record: AuditRecord) -> str:
-    """Raises :class:`AuditRecordError` naming the field unless every field of ``record`` is
-    in its closed set or bounds (no control characters, lengths within the columns); returns
-    the detail's JSON (made once: it is most of the check's cost)."""
-    if not _ACTOR.fullmatch(record.actor):
-        raise AuditRecordError("actor: 1–40 printable ASCII characters")
-    if record.purpose not in PURPOSES:
-        raise AuditRecordError(f"purpose: not one of {', '.join(sorted(PURPOSES))}")
-    if record.action not in ACTIONS:
-        raise AuditRecordError("action: not a recorded action")
-    if record.outcome not in OUTCOMES and not _REASON.fullmatch(record.outcome):
-        raise AuditRecordError("outcome: not a validity code, a fixed word or refused:<reason>")
-    code = record.institution_code
-    if code is not None and not _INSTITUTION.fullmatch(code):
-        raise AuditRecordError("institution_code: 10 digits")
-    if record.person_id is not None and (
-        isinstance(record.person_id, bool) or record.person_id not in _PERSON_IDS
-    ):
-        raise AuditRecordError("person_id: a positive 32-bit integer")
-    if not isinstance(record.at, dt.datetime):
-        raise AuditRecordError("at: a timestamp")
-    try:
-        detail = _detail(record)
-    except (TypeError, ValueError) as error:
-        raise AuditRecordError(f"detail: not JSON ({error})") from None
-    if len(detail) > MAX_DETAIL:
-        raise AuditRecordError(f"detail: more than {MAX_DETAIL} characters of JSON")
-    return detail
-
-
-def _detail(record: AuditRecord) -> str:
-    # JSON escapes control characters (NUL becomes \u0000), so the stored text has none.
-    return json.dumps(
-        record.detail, ensure_ascii=False, sort_keys=True, default=str, allow_nan=False
-    )
-
-
-def record_from_values(values: dict[str, Any]) -> AuditRecord:
-    """The record a spool line stands for (its detail JSON travels beside it)."""
-    return AuditRecord(
-        actor=values["actor"], purpose=values["purpose"], action=values["action"],
-        outcome=values["outcome"], institution_code=values["institution_code"],
-        person_id=values["person_id"], detail=json.loads(values["detail"]), at=values["at"],
-    )  # fmt: skip
-
-
-def _values(record: AuditRecord, detail: str | None = None) -> dict[str, Any]:
-    return {
-        "at": record.at,
-        "actor": record.actor,
-        "institution_code": record.institution_code,
-        "purpose": record.purpose,
-        "action": record.action,
-        "person_id": record.person_id,
-        "outcome": record.outcome,
-        "detail": _detail(record) if detail is None else detail,
-    }
-
-
-# Built once: a batch is a few statements, and building them cost more than running them.
-_PG_LOCK = sa.select(sa.func.pg_advisory_xact_lock(_LOCK_ID))
-_SQLITE_LOCK = audit_log.update().where(sa.false()).values(seq=audit_log.c.seq)
-_HEAD = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-
-
-def append(
-    connection: sa.Connection,
-    records: Sequence[AuditRecord],
-    details: Sequence[str | None] | None = None,
-) -> list[int]:
-    """Appends ``records`` to the chain inside the caller's transaction; returns their seqs.
-    ``details`` are their detail JSON when already made (by :func:`check_record`)."""
-    if not records:
-        return []
-    if connection.dialect.name == "postgresql":
-        connection.execute(_PG_LOCK)
-    else:
-        # SQLite reads the head before its first write would take the lock, so two server
-        # processes could read the same head; a write that changes nothing takes it first.
-        connection.execute(_SQLITE_LOCK)
-    head = connection.execute(_HEAD).first()
-    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-    rows = chain_rows(zip(records, details or [None] * len(records), strict=True), seq, prev)
-    bulk_insert(connection, audit_log, _COLUMNS, rows)
-    return list(range(seq + 1, seq + 1 + len(rows)))
-
-
-def chain_rows(
-    items: Iterable[tuple[AuditRecord, str | None]], seq: int, prev: str
-) -> list[tuple[Any, ...]]:
-    """The audit_log rows (in ``_COLUMNS`` order) of ``items`` appended after the chain's head
-    ``seq``/``prev``: each row's hash covers the one before (the three writers share this)."""
-    rows = []
-    for record, detail in items:
-        seq += 1
-        values = _values(record, detail)
-        digest = record_hash(prev, seq, values)
-        rows.append((seq, *values.values(), prev, digest))
-        prev = digest
-    return rows
 
 
 class AuditWriter:
@@ -332,7 +182,9 @@ class AuditWriter:
     def _batcher(self, loop: asyncio.AbstractEventLoop, database: str) -> LoopAuditBatcher:
         batcher = self._batchers.get(loop)
         if batcher is None:
-            from kokuho.verify._audit_loop import LoopAuditBatcher  # it imports this module
+            # Imported by the first request on a loop: processes that serve none (the
+            # dashboard, the command line) never load the loop batchers.
+            from kokuho.verify._audit_loop import LoopAuditBatcher
 
             for gone in [other for other in self._batchers if other.is_closed()]:
                 self._batchers.pop(gone).close()
@@ -345,7 +197,7 @@ class AuditWriter:
     ) -> PgLoopAuditBatcher:
         batcher = self._pg_batchers.get(loop)
         if batcher is None:
-            from kokuho.verify._audit_pg import PgLoopAuditBatcher  # it imports this module
+            from kokuho.verify._audit_pg import PgLoopAuditBatcher  # as _batcher's
 
             for gone in [other for other in self._pg_batchers if other.is_closed()]:
                 self._pg_batchers.pop(gone).close()
@@ -518,9 +370,3 @@ def _settle(future: asyncio.Future[int], seq: int, error: Exception | None) -> N
         future.set_exception(failure)
     else:
         future.set_result(seq)
-
-
-# The chain's check lives beside it (module size); it is part of this module's interface.
-from kokuho.verify._audit_chain import ChainReport, verify_chain  # noqa: E402
-
-__all__ = ["ChainReport", "verify_chain"]

@@ -1,14 +1,112 @@
-"""The audit log's check (監査記録の検証): every hash recomputed in order, so that any edit,
-deletion or insertion of a record, and with an anchor a truncated tail, is detected."""
+"""The audit log's hash chain (監査記録の連鎖): each record's hash covers the previous record's
+hash and the record's own fields, so that any edit, deletion or insertion of a record, and
+with an anchor a truncated tail, is detected by :func:`verify_chain`.
+
+:func:`chain_rows` makes the chained rows after a head (the three writers share it: the writer
+thread through :func:`append`, the SQLite loop's and the PostgreSQL loop's batchers);
+:func:`append` adds records inside the caller's transaction, holding the chain's lock.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
-from kokuho.verify._audit import _COLUMNS, GENESIS, record_hash
+from kokuho.store import bulk_insert
+from kokuho.verify._audit_record import AuditRecord, _values
 from kokuho.verify._tables import audit_log
+
+GENESIS = "0" * 64
+_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "institution_code",
+    "purpose",
+    "action",
+    "person_id",
+    "outcome",
+    "detail",
+    "prev_hash",
+    "hash",
+)
+_LOCK_ID = 0x61756474  # "audt": one chain writer at a time on PostgreSQL
+
+
+def _canonical_time(at: dt.datetime) -> str:
+    # Databases differ in how they give timestamps back; hash a fixed UTC form.
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record_hash(prev_hash: str, seq: int, values: dict[str, Any]) -> str:
+    body = json.dumps(
+        [
+            seq,
+            _canonical_time(values["at"]),
+            values["actor"],
+            values["institution_code"],
+            values["purpose"],
+            values["action"],
+            values["person_id"],
+            values["outcome"],
+            values["detail"],
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
+
+
+# Built once: a batch is a few statements, and building them cost more than running them.
+_PG_LOCK = sa.select(sa.func.pg_advisory_xact_lock(_LOCK_ID))
+_SQLITE_LOCK = audit_log.update().where(sa.false()).values(seq=audit_log.c.seq)
+_HEAD = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+
+
+def append(
+    connection: sa.Connection,
+    records: Sequence[AuditRecord],
+    details: Sequence[str | None] | None = None,
+) -> list[int]:
+    """Appends ``records`` to the chain inside the caller's transaction; returns their seqs.
+    ``details`` are their detail JSON when already made (by
+    :func:`~kokuho.verify._audit_record.check_record`)."""
+    if not records:
+        return []
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_LOCK)
+    else:
+        # SQLite reads the head before its first write would take the lock, so two server
+        # processes could read the same head; a write that changes nothing takes it first.
+        connection.execute(_SQLITE_LOCK)
+    head = connection.execute(_HEAD).first()
+    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    rows = chain_rows(zip(records, details or [None] * len(records), strict=True), seq, prev)
+    bulk_insert(connection, audit_log, _COLUMNS, rows)
+    return list(range(seq + 1, seq + 1 + len(rows)))
+
+
+def chain_rows(
+    items: Iterable[tuple[AuditRecord, str | None]], seq: int, prev: str
+) -> list[tuple[Any, ...]]:
+    """The audit_log rows (in ``_COLUMNS`` order) of ``items`` appended after the chain's head
+    ``seq``/``prev``: each row's hash covers the one before (the three writers share this)."""
+    rows = []
+    for record, detail in items:
+        seq += 1
+        values = _values(record, detail)
+        digest = record_hash(prev, seq, values)
+        rows.append((seq, *values.values(), prev, digest))
+        prev = digest
+    return rows
 
 
 @dataclass(frozen=True)

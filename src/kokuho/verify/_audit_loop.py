@@ -31,16 +31,16 @@ import time
 from dataclasses import dataclass, field
 
 import kokuho.store  # noqa: F401  (its bulk module registers the datetime adapter SQLite stores)
-from kokuho.verify._audit import _COLUMNS, GENESIS, AuditRecord, chain_rows
+from kokuho.verify._audit_chain import _COLUMNS, GENESIS, chain_rows
+from kokuho.verify._audit_purge import SQLITE_PURGE, ClaimPurge
+from kokuho.verify._audit_record import AuditRecord
 from kokuho.verify._tables import audit_log, card_replays
 from kokuho.verify._wal_checkpoint import Checkpointer, transient
 
-_PURGE_SECONDS = 30.0  # how often forgotten claims are deleted (as _card_store does)
 _CLAIM = (
     f'INSERT INTO "{card_replays.name}" (token, expires_at) VALUES (?, ?) '  # noqa: S608
     "ON CONFLICT DO NOTHING RETURNING token"
 )
-_PURGE = f'DELETE FROM "{card_replays.name}" WHERE expires_at <= ?'  # noqa: S608
 _RETRY_SECONDS = 0.0005  # the wait before trying the write lock again (a commit is ~0.1 ms)
 _HEAD = f'SELECT seq, hash FROM "{audit_log.name}" ORDER BY seq DESC LIMIT 1'  # noqa: S608
 _INSERT = (
@@ -89,7 +89,7 @@ class LoopAuditBatcher:
         self._max_batch = max_batch
         self._pending: list[_Pending] = []
         self._scheduled = False
-        self._next_purge = 0.0
+        self._purge = ClaimPurge(SQLITE_PURGE)
 
     def submit(
         self, record: AuditRecord, detail: str, timeout: float, claim: Claim | None = None
@@ -192,10 +192,9 @@ class LoopAuditBatcher:
         claims = [item for item in batch if item.claim is not None]
         if not claims:
             return []
-        clock = time.monotonic()
-        if clock >= self._next_purge:
-            self._next_purge = clock + _PURGE_SECONDS
-            self._connection.execute(_PURGE, (dt.datetime.now(dt.UTC),))
+        purge = self._purge.due()
+        if purge is not None:
+            self._connection.execute(*purge)
         refused = []
         for item in claims:
             assert item.claim is not None  # noqa: S101  (filtered above; for the type checker)

@@ -7,7 +7,7 @@ every record that arrived meanwhile in one transaction on the batcher's own
 after its record is committed, without the writer thread's hand-offs (a queue, a thread
 wake-up, a ``call_soon_threadsafe`` back to the loop) and without SQLAlchemy.
 
-The transaction is the writer thread's (:func:`kokuho.verify._audit.append`): the chain's
+The transaction is the writer thread's (:func:`kokuho.verify._audit_chain.append`): the chain's
 advisory lock (one chain across every worker process and the thread writer), the head, then
 the new records (one statement), then the commit. Every statement is parameterised (the
 extended protocol; no value is ever written into SQL text), several sent per round trip by
@@ -47,10 +47,8 @@ thread, which spools them while the primary is down).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +56,10 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from kokuho.verify._audit import _COLUMNS, _LOCK_ID, GENESIS, AuditRecord, chain_rows
+from kokuho.verify._audit_chain import _COLUMNS, _LOCK_ID, GENESIS, chain_rows
 from kokuho.verify._audit_loop import AlreadyClaimed, Claim
+from kokuho.verify._audit_purge import PG_PURGE, ClaimPurge
+from kokuho.verify._audit_record import AuditRecord
 from kokuho.verify._tables import audit_log, card_replays
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,6 @@ _CLAIM = (
     "SELECT r->>0, (r->>1)::timestamptz FROM jsonb_array_elements(%s::jsonb) AS r "
     "ON CONFLICT DO NOTHING RETURNING token"
 ).encode()
-_PURGE = f'DELETE FROM "{card_replays.name}" WHERE expires_at <= %s'.encode()  # noqa: S608
-_PURGE_SECONDS = 30.0  # how often forgotten claims are deleted (as _card_store does)
 
 
 @dataclass(eq=False)  # identity: a batch's items are told apart by ``in``
@@ -129,7 +127,7 @@ class PgLoopAuditBatcher:
         self._flushing = False
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._next_purge = 0.0
+        self._purge = ClaimPurge(PG_PURGE)
         # The chain's head as this batcher committed it last, and whether no other writer
         # appended between its last two batches: then the next batch is sent optimistically.
         self._head: tuple[int, str] | None = None
@@ -258,10 +256,9 @@ class PgLoopAuditBatcher:
                 await control.execute(_LOCK, prepare=True)
                 await reads.execute(_HEAD, prepare=True)
                 if claims:
-                    clock = time.monotonic()
-                    if clock >= self._next_purge:
-                        self._next_purge = clock + _PURGE_SECONDS
-                        await control.execute(_PURGE, (dt.datetime.now(dt.UTC),), prepare=False)
+                    purge = self._purge.due()
+                    if purge is not None:
+                        await control.execute(*purge, prepare=False)
                     tokens = [(i.claim[0], i.claim[1].isoformat()) for i in claims if i.claim]
                     await made.execute(_CLAIM, (json.dumps(tokens),), prepare=True)
                 found = await reads.fetchone()  # a flush request: the transaction stays open

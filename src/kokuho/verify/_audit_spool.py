@@ -30,6 +30,8 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
+from kokuho.verify._audit_chain import append
+from kokuho.verify._audit_record import record_from_values
 from kokuho.verify._tables import audit_log
 
 log = logging.getLogger(__name__)
@@ -88,8 +90,6 @@ class AuditSpool:
         """Moves the spool files nobody else holds into the chain, oldest first (at most
         ``max_files`` of them); returns the records added. ``connection_for`` is an engine:
         each file is one transaction (``engine.begin()``)."""
-        from kokuho.verify._audit import append, record_from_values
-
         added = 0
         paths = sorted(self.folder.glob("audit-*.jsonl"))
         for path in paths if max_files is None else paths[:max_files]:
