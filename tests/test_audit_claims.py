@@ -232,3 +232,38 @@ def test_a_face_check_on_the_loop_takes_no_pooled_connection(
     assert result.answer.validity == Validity.VALID and result.patient is not None
     assert checkouts == []
     assert verify_chain(engine).ok
+
+
+def _expired_claim_and_failing_purge(engine: sa.Engine, trigger: str) -> None:
+    """An expired claim in the table, and a trigger that makes any DELETE of it fail."""
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    with engine.begin() as connection:
+        connection.execute(card_replays.insert().values(token="expired", expires_at=past))
+        connection.execute(sa.text(trigger))
+
+
+def test_a_failing_purge_of_expired_claims_costs_no_caller_its_record(
+    sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Housekeeping rides after a batch that made claims; before, it ran inside the batch's
+    # transaction, so a purge that failed failed a lone caller's record (and its answer).
+    monkeypatch.setattr("kokuho.verify._audit_purge.PURGE_SECONDS", 0.0)  # due at every flush
+    _expired_claim_and_failing_purge(
+        sqlite_engine,
+        "CREATE TRIGGER no_delete BEFORE DELETE ON card_replays "
+        "BEGIN SELECT RAISE(ABORT, 'no delete'); END",
+    )
+    writer = AuditWriter(sqlite_engine)
+
+    async def main() -> tuple[int, int]:
+        first = await writer.write_async(record("1"), claim=("t1", LATER))
+        with sqlite_engine.begin() as connection:
+            connection.execute(sa.text("DROP TRIGGER no_delete"))
+        second = await writer.write_async(record("2"), claim=("t2", LATER))
+        return first, second
+
+    assert _run(main) == (1, 2)
+    writer.close()
+    # The failed purge left the expired claim; the next one, once due, removed it.
+    assert _claimed(sqlite_engine) == {"t1", "t2"}
+    assert verify_chain(sqlite_engine).ok

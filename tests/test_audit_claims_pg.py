@@ -311,3 +311,34 @@ def test_a_failure_between_the_two_trips_commits_no_claim(
     finally:
         writer.close()
     assert _claimed(engine) == {"f0", "f1", "f2"} and verify_chain(engine).ok
+
+
+def test_a_failing_purge_of_expired_claims_costs_no_caller_its_record(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on SQLite (tests/test_audit_claims.py): the purge runs after the batch's commit.
+    monkeypatch.setattr("kokuho.verify._audit_purge.PURGE_SECONDS", 0.0)  # due at every flush
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    with engine.begin() as connection:
+        connection.execute(card_replays.insert().values(token="expired", expires_at=past))
+        connection.execute(sa.text(
+            "CREATE FUNCTION no_delete() RETURNS trigger LANGUAGE plpgsql "
+            "AS $$ BEGIN RAISE EXCEPTION 'no delete'; END $$"
+        ))  # fmt: skip
+        connection.execute(sa.text(
+            "CREATE TRIGGER no_delete BEFORE DELETE ON card_replays "
+            "FOR EACH ROW EXECUTE FUNCTION no_delete()"
+        ))  # fmt: skip
+    writer = AuditWriter(engine)
+
+    async def main() -> tuple[int, int]:
+        first = await writer.write_async(record("1"), claim=("t1", LATER))
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP TRIGGER no_delete ON card_replays"))
+        second = await writer.write_async(record("2"), claim=("t2", LATER))
+        return first, second
+
+    assert _run(main) == (1, 2)
+    writer.close()
+    assert _claimed(engine) == {"t1", "t2"}
+    assert verify_chain(engine).ok

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from kokuho.verify._audit_purge import SQLITE_PURGE, ClaimPurge
 from kokuho.verify._audit_record import AuditRecord
 from kokuho.verify._tables import audit_log, card_replays
 from kokuho.verify._wal_checkpoint import Checkpointer, transient
+
+log = logging.getLogger(__name__)
 
 _CLAIM = (
     f'INSERT INTO "{card_replays.name}" (token, expires_at) VALUES (?, ?) '  # noqa: S608
@@ -185,6 +188,25 @@ class LoopAuditBatcher:
         for offset, item in enumerate(settled):
             if not item.future.done():
                 item.future.set_result(first + offset)
+        if any(item.claim is not None for item in batch):
+            self._purge_expired()
+
+    def _purge_expired(self) -> None:
+        """Deletes the forgotten claims when a purge is due: after the batch's commit, as a
+        statement of its own (the connection commits each statement outside a transaction),
+        so a purge that fails (busy, a broken table) fails no caller's record; the next
+        interval tries again."""
+        purge = self._purge.due()
+        if purge is None:
+            return
+        try:
+            self._connection.execute(*purge)
+        except sqlite3.Error as error:
+            if self._connection.in_transaction:
+                self._connection.execute("ROLLBACK")
+            log.warning("the purge of expired card claims failed (tried again later): %s", error)
+            return
+        self._checkpointer.committed()
 
     def _claim(self, batch: list[_Pending]) -> list[_Pending]:
         """Makes the batch's claims inside its transaction; returns the items whose claim was
@@ -192,9 +214,6 @@ class LoopAuditBatcher:
         claims = [item for item in batch if item.claim is not None]
         if not claims:
             return []
-        purge = self._purge.due()
-        if purge is not None:
-            self._connection.execute(*purge)
         refused = []
         for item in claims:
             assert item.claim is not None  # noqa: S101  (filtered above; for the type checker)

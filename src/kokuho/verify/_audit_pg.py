@@ -198,6 +198,23 @@ class PgLoopAuditBatcher:
         for offset, item in enumerate(settled):
             if not item.future.done():
                 item.future.set_result(first + offset)
+        if any(item.claim is not None for item in batch):
+            await self._purge_expired()
+
+    async def _purge_expired(self) -> None:
+        """Deletes the forgotten claims when a purge is due: after the batch's commit, in a
+        transaction of its own (the connection is in autocommit), so a purge that fails fails
+        no caller's record; the next interval tries again."""
+        purge = self._purge.due()
+        connection = self._connection
+        if purge is None or connection is None:
+            return
+        try:
+            await connection.execute(*purge, prepare=False)
+        except psycopg.Error as error:
+            log.warning("the purge of expired card claims failed (tried again later): %s", error)
+            if connection.closed or connection.broken:
+                self._connection = None
 
     async def _append(self, batch: list[_Pending]) -> tuple[int, list[_Pending]]:
         """Makes the batch's claims and appends the records of the others to the chain, in
@@ -256,9 +273,6 @@ class PgLoopAuditBatcher:
                 await control.execute(_LOCK, prepare=True)
                 await reads.execute(_HEAD, prepare=True)
                 if claims:
-                    purge = self._purge.due()
-                    if purge is not None:
-                        await control.execute(*purge, prepare=False)
                     tokens = [(i.claim[0], i.claim[1].isoformat()) for i in claims if i.claim]
                     await made.execute(_CLAIM, (json.dumps(tokens),), prepare=True)
                 found = await reads.fetchone()  # a flush request: the transaction stays open

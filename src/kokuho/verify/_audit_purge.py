@@ -2,13 +2,14 @@
 two loop batchers: :mod:`kokuho.verify._audit_loop` (SQLite) and
 :mod:`kokuho.verify._audit_pg` (PostgreSQL).
 
-A batcher asks :meth:`ClaimPurge.due` when a flush makes claims, and sends the statement it
-gets back in that flush's transaction, before the claims: at most one purge per interval per
-batcher, cheap housekeeping rather than a statement on every flush.
-The interval starts again *before* the statement is sent: a purge that fails fails the
-batch it rode as any failing statement of the batch does (the batcher tries its records again
-one by one, or later when SQLite was busy), and those tries do not purge, nor does any flush
-before the next interval.
+A batcher asks :meth:`ClaimPurge.due` after it has committed a flush that made claims, and
+sends the statement it gets back as a transaction of its own: at most one purge per interval
+per batcher, cheap housekeeping rather than a statement on every flush. Not inside the
+flush's transaction: there a failing purge (busy, a lock timeout, a broken table) failed the
+records it rode with, or forced them to be tried one by one; housekeeping must not cost a
+caller its answer. The interval starts again *before* the statement is sent, so a purge that
+fails is logged and tried again at the next interval. Expired claims left meanwhile are
+harmless: an attestation is refused once its window has passed, whatever the table holds.
 """
 
 from __future__ import annotations
