@@ -16,8 +16,9 @@ Writes are atomic twice over:
   lists. A crash between the two leaves files nobody reads; ingesting the archive again writes
   the same names with the same bytes, and ``Lake.vacuum`` removes what is left.
 
-The rows and columns written are built in ``_lake_rows``; the keys that make a document a
-duplicate are kept in ``_lake_keys``.
+The rows and columns written are built in ``_lake_rows`` (its ``CHECKUP_COLUMNS``,
+``GUIDANCE_COLUMNS``, ``MeasureSpec`` and ``default_measures`` are named here too, as before);
+the keys that make a document a duplicate are kept in ``_lake_keys``.
 
 Analytics see only ``ibis.Table`` objects (``Lake.table``), read through the lake's
 ``kokuho.store.Analytics``: DuckDB embedded or Spark (``KOKUHO_ANALYTICS``), from the same code.
@@ -39,7 +40,6 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.checkups._lake_keys import CHECKUP_KEY, GUIDANCE_KEY, DocumentKeys, Key, document_key
-# The columns, MeasureSpec and default_measures live in _lake_rows; named here as before.
 from kokuho.checkups._lake_rows import CHECKUP_COLUMNS as CHECKUP_COLUMNS
 from kokuho.checkups._lake_rows import GUIDANCE_COLUMNS as GUIDANCE_COLUMNS
 from kokuho.checkups._lake_rows import MeasureSpec as MeasureSpec
