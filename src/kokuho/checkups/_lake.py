@@ -16,6 +16,10 @@ Writes are atomic twice over:
   lists. A crash between the two leaves files nobody reads; ingesting the archive again writes
   the same names with the same bytes, and ``Lake.vacuum`` removes what is left.
 
+The rows and columns written are built in ``_lake_rows`` (its ``CHECKUP_COLUMNS``,
+``GUIDANCE_COLUMNS``, ``MeasureSpec`` and ``default_measures`` are named here too, as before);
+the keys that make a document a duplicate are kept in ``_lake_keys``.
+
 Analytics see only ``ibis.Table`` objects (``Lake.table``), read through the lake's
 ``kokuho.store.Analytics``: DuckDB embedded or Spark (``KOKUHO_ANALYTICS``), from the same code.
 """
@@ -26,16 +30,26 @@ import contextlib
 import datetime as dt
 import os
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
-import pyarrow.dataset as pads  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
+from kokuho.checkups._lake_keys import CHECKUP_KEY, GUIDANCE_KEY, DocumentKeys, Key, document_key
+from kokuho.checkups._lake_rows import CHECKUP_COLUMNS as CHECKUP_COLUMNS
+from kokuho.checkups._lake_rows import GUIDANCE_COLUMNS as GUIDANCE_COLUMNS
+from kokuho.checkups._lake_rows import MeasureSpec as MeasureSpec
+from kokuho.checkups._lake_rows import (
+    by_year,
+    checkup_row,
+    checkup_table,
+    guidance_row,
+)
+from kokuho.checkups._lake_rows import default_measures as default_measures
 from kokuho.checkups._model import Checkup, Guidance
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
@@ -48,37 +62,6 @@ from kokuho.store import (
     write_manifest,
 )
 from kokuho.store import atomic_file as store_atomic_file
-
-#: Identifier columns of every ``checkups`` row; the measurement columns follow them.
-CHECKUP_COLUMNS: Final[dict[str, pa.DataType]] = {
-    "document": pa.string(),  # file name inside the archive
-    "insurer": pa.string(),  # 保険者番号
-    "symbol": pa.string(),  # 記号
-    "number": pa.string(),  # 番号
-    "branch": pa.string(),  # 枝番 (null when the document has none)
-    "sex": pa.int16(),  # 1 男 2 女
-    "birth_date": pa.date32(),
-    "exam_date": pa.date32(),  # 健診実施日
-    "institution": pa.string(),  # 健診機関番号
-    "ticket": pa.string(),  # 受診券番号
-    "archive": pa.string(),  # sha256 of the zip the row came from
-}
-
-#: Columns of every ``guidance`` row (特定保健指導).
-GUIDANCE_COLUMNS: Final[dict[str, pa.DataType]] = {
-    "document": pa.string(),
-    "insurer": pa.string(),
-    "symbol": pa.string(),
-    "number": pa.string(),
-    "branch": pa.string(),
-    "sex": pa.int16(),
-    "birth_date": pa.date32(),
-    "institution": pa.string(),
-    "level": pa.int16(),  # 1 積極的支援 2 動機付け支援
-    "started_on": pa.date32(),  # 初回面接
-    "evaluated_on": pa.date32(),  # 実績評価 (null while not completed)
-    "archive": pa.string(),
-}
 
 #: The eligibility snapshot's integer for (保険者番号, 記号, 番号, 枝番): equal within one
 #: snapshot file exactly when the four strings are equal (kokuho.checkups._snapshot writes it;
@@ -93,14 +76,6 @@ _MANIFEST: Final = "manifest.json"
 _DIGEST: Final = re.compile(r"[0-9a-f]{64}")
 _LOCK: Final = ".lock"
 _FORMAT: Final = 1
-
-# A checkup is the same document when these agree (the brief's document identity); 枝番 null
-# and "" are one value.
-_CHECKUP_KEY: Final = ("insurer", "number", "branch", "exam_date", "institution")
-# A guidance record is re-sent when it progresses (初回面接 first, 実績評価 later), so the
-# completion date is part of its identity: a later state is a new row, the same state twice
-# is a duplicate.
-_GUIDANCE_KEY: Final = ("insurer", "number", "branch", "started_on", "institution", "evaluated_on")
 
 
 class ArchiveLike(Protocol):
@@ -120,34 +95,6 @@ class ArchiveLike(Protocol):
     def checkups(self) -> Sequence[Checkup]: ...
     @property
     def guidance(self) -> Sequence[Guidance]: ...
-
-
-@dataclass(frozen=True)
-class MeasureSpec:
-    """The flat measurement columns of a checkup row and how to compute them.
-
-    The default comes from ``kokuho.checkups._measures``: ``MEASURE_COLUMNS`` (it repeats the
-    identifier columns; the lake keeps its own for those and takes ``fiscal_year`` from the
-    folder name) and ``measures(checkup)``, an object with one attribute per other column.
-    Tests pass their own.
-    """
-
-    columns: Mapping[str, pa.DataType]
-    measure: Callable[[Checkup], object]
-
-    @property
-    def measured(self) -> dict[str, pa.DataType]:
-        """The columns ``measure`` provides (those that are not identifiers)."""
-        skip = set(CHECKUP_COLUMNS) | {"fiscal_year"}
-        return {name: kind for name, kind in self.columns.items() if name not in skip}
-
-
-def default_measures() -> MeasureSpec:
-    """``MeasureSpec`` of ``kokuho.checkups._measures`` (imported when first needed, so the
-    lake's other uses do not load the measurement rules)."""
-    from kokuho.checkups._measures import MEASURE_COLUMNS, measures
-
-    return MeasureSpec(columns=dict(MEASURE_COLUMNS), measure=measures)
 
 
 class LakeTableMissing(LookupError):
@@ -194,10 +141,6 @@ def atomic_file(final: Path) -> Iterator[Path]:
         yield path
 
 
-def _key(row: Mapping[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
-    return tuple((row[n] or "") if n == "branch" else row[n] for n in names)
-
-
 class Lake:
     """The Parquet lake under ``root``: ingest of V08 archives and Ibis access to its tables."""
 
@@ -212,8 +155,8 @@ class Lake:
         self.root = Path(root)
         self._measures = measures
         self.analytics = analytics or Analytics.from_env()
-        # (table, fiscal year) → (files whose keys were read, key → archive)
-        self._keys: dict[tuple[str, int], tuple[set[str], dict[tuple[Any, ...], str]]] = {}
+        # Kept per process, so a batch or a run of batches reads each file's keys once.
+        self._keys = DocumentKeys()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
@@ -291,6 +234,7 @@ class Lake:
         reports: list[IngestReport] = []
         with self.locked():
             manifest = self._read_manifest()
+            self._keys.begin()
             written: list[Path] = []
             try:
                 for contents in archives:
@@ -301,14 +245,15 @@ class Lake:
         return reports
 
     def _commit(self, manifest: _Manifest, written: list[Path]) -> None:
-        """Writes ``manifest``; if that fails, every file of the batch is taken back, and the
-        keys read from them (a later archive of the batch read its predecessors') forgotten."""
+        """Writes ``manifest``; then the keys the batch wrote count as committed. If that fails,
+        every file of the batch is taken back and the keys known forgotten (read again)."""
         try:
             with taking_back(written):
                 self._write_manifest(manifest)
         except BaseException:
-            self._keys.clear()
+            self._keys.forget()
             raise
+        self._keys.commit()
 
     def _add(self, contents: ArchiveLike, manifest: _Manifest, batch: list[Path]) -> IngestReport:
         """One archive's files written and its entry put in ``manifest`` (not yet written)."""
@@ -319,30 +264,32 @@ class Lake:
         name = Path(contents.path).name
         if digest in manifest.archives:
             return IngestReport(archive=digest, name=name, already_ingested=True)
-        checkup_rows = [_checkup_row(c, digest) for c in contents.checkups]
-        guidance_rows = [_guidance_row(g, digest) for g in contents.guidance]
+        checkup_rows = [checkup_row(c, digest) for c in contents.checkups]
+        guidance_rows = [guidance_row(g, digest) for g in contents.guidance]
         duplicates: list[Duplicate] = []
-        kept_checkups = self._new_rows("checkups", checkup_rows, _CHECKUP_KEY, manifest, duplicates)
-        kept_guidance = self._new_rows(
-            "guidance", guidance_rows, _GUIDANCE_KEY, manifest, duplicates
-        )
+        holders: dict[tuple[str, int], dict[Key, str]] = {}
+        kept_checkups = self._new_rows("checkups", checkup_rows, manifest, duplicates, holders)
+        kept_guidance = self._new_rows("guidance", guidance_rows, manifest, duplicates, holders)
         written: list[Path] = []
+        made: list[tuple[str, int, str]] = []  # (table, 年度, file relative to the root)
         # A failure part way takes back this archive's files, so a failed ingest leaves the
         # folders as they were (a power cut leaves them unread instead, see the module
         # docstring).
         with taking_back(written):
-            for fy, rows in _by_year(kept_checkups, "exam_date").items():
+            for fy, rows in by_year(kept_checkups, "exam_date").items():
                 spec = self._spec()
                 indices = [i for i, _ in rows]
-                table = _checkup_table(
+                table = checkup_table(
                     [r for _, r in rows], [contents.checkups[i] for i in indices], spec
                 )
-                written.append(self._write(f"checkups/fiscal_year={fy}/{digest}.parquet", table))
-            for fy, rows in _by_year(kept_guidance, "started_on").items():
+                made.append(("checkups", fy, f"checkups/fiscal_year={fy}/{digest}.parquet"))
+                written.append(self._write(made[-1][2], table))
+            for fy, rows in by_year(kept_guidance, "started_on").items():
                 table = pa.Table.from_pylist(
                     [r for _, r in rows], schema=pa.schema(GUIDANCE_COLUMNS)
                 )
-                written.append(self._write(f"guidance/fiscal_year={fy}/{digest}.parquet", table))
+                made.append(("guidance", fy, f"guidance/fiscal_year={fy}/{digest}.parquet"))
+                written.append(self._write(made[-1][2], table))
         batch += written
         manifest.archives[digest] = {
             "name": name,
@@ -355,6 +302,9 @@ class Lake:
             "duplicates": len(duplicates),
             "files": [p.relative_to(self.root).as_posix() for p in written],
         }
+        # Staged, not read back from the files: committed with the batch's manifest.
+        for table_name, fy, relative in made:
+            self._keys.stage(table_name, fy, relative, holders[(table_name, fy)])
         return IngestReport(
             archive=digest,
             name=name,
@@ -401,50 +351,31 @@ class Lake:
         self,
         table: str,
         rows: list[dict[str, Any]],
-        key_names: Sequence[str],
         manifest: _Manifest,
         duplicates: list[Duplicate],
+        holders: dict[tuple[str, int], dict[Key, str]],
     ) -> list[tuple[int, dict[str, Any]]]:
         """Rows whose key neither the lake nor an earlier row of the archive holds, with
-        their index in the archive."""
+        their index in the archive; their keys go into ``holders`` by (table, 年度)."""
         if not rows:
             return []
-        date_column = "exam_date" if table == "checkups" else "started_on"
-        years = {FiscalYear.of(r[date_column]).year for r in rows}
-        existing = self._existing_keys(table, key_names, manifest, years)
+        key_names, date_column = (
+            (CHECKUP_KEY, "exam_date") if table == "checkups" else (GUIDANCE_KEY, "started_on")
+        )
+        years = [FiscalYear.of(r[date_column]).year for r in rows]
+        # A document's key includes its date, so only its own 年度 can hold it.
+        self._keys.load(self.root, table, key_names, manifest.files(table), set(years))
         kept: list[tuple[int, dict[str, Any]]] = []
-        for index, row in enumerate(rows):
-            key = _key(row, key_names)
-            if key in existing:
-                duplicates.append(Duplicate(table, row["document"], existing[key]))
+        for index, (row, year) in enumerate(zip(rows, years, strict=True)):
+            key = document_key(row, key_names)
+            own = holders.setdefault((table, year), {})
+            holder = "" if key in own else self._keys.holder(table, year, key)
+            if holder is not None:
+                duplicates.append(Duplicate(table, row["document"], holder))
                 continue
-            existing[key] = ""
+            own[key] = row["archive"]
             kept.append((index, row))
         return kept
-
-    def _existing_keys(
-        self, table: str, key_names: Sequence[str], manifest: _Manifest, years: set[int]
-    ) -> dict[tuple[Any, ...], str]:
-        """Keys of the committed rows of ``years`` (a document's key includes its date, so
-        only its own 年度 can hold it), with the archive holding each.
-
-        Kept per process and topped up with the files committed since: ingesting a batch of
-        archives reads each file's keys once, not once per archive.
-        """
-        found: dict[tuple[Any, ...], str] = {}
-        for year in sorted(years):
-            files, keys = self._keys.setdefault((table, year), (set(), {}))
-            folder = f"fiscal_year={year}"
-            new = [f for f in manifest.files(table) if Path(f).parent.name == folder]
-            new = [f for f in new if f not in files]
-            if new:
-                # pyarrow, not Ibis: the write path reads a few key columns of a few files.
-                data = pads.dataset([str(self.root / f) for f in new], format="parquet")
-                for row in data.to_table(columns=[*key_names, "archive"]).to_pylist():
-                    keys.setdefault(_key(row, key_names), row["archive"])
-                files.update(new)
-            found.update(keys)
-        return found
 
     def _write(self, relative: str, table: pa.Table) -> Path:
         final = self.root / relative
@@ -460,57 +391,3 @@ class Lake:
         # This module's atomic_file: a test makes its rename fail.
         path = self.root / _MANIFEST
         write_manifest(path, _FORMAT, "archives", manifest.archives, atomic=atomic_file)
-
-
-def _checkup_row(checkup: Checkup, digest: str) -> dict[str, Any]:
-    return {
-        "document": checkup.document,
-        "insurer": checkup.insurer,
-        "symbol": checkup.symbol,
-        "number": checkup.number,
-        "branch": checkup.branch or None,
-        "sex": checkup.sex,
-        "birth_date": checkup.birth_date,
-        "exam_date": checkup.exam_date,
-        "institution": checkup.institution,
-        "ticket": checkup.ticket,
-        "archive": digest,
-    }
-
-
-def _guidance_row(guidance: Guidance, digest: str) -> dict[str, Any]:
-    return {
-        "document": guidance.document,
-        "insurer": guidance.insurer,
-        "symbol": guidance.symbol,
-        "number": guidance.number,
-        "branch": guidance.branch or None,
-        "sex": guidance.sex,
-        "birth_date": guidance.birth_date,
-        "institution": guidance.institution,
-        "level": int(guidance.level),
-        "started_on": guidance.started_on,
-        "evaluated_on": guidance.evaluated_on,
-        "archive": digest,
-    }
-
-
-def _by_year(
-    rows: list[tuple[int, dict[str, Any]]], date_column: str
-) -> dict[int, list[tuple[int, dict[str, Any]]]]:
-    years: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-    for index, row in rows:
-        years.setdefault(FiscalYear.of(row[date_column]).year, []).append((index, row))
-    return dict(sorted(years.items()))
-
-
-def _checkup_table(
-    rows: list[dict[str, Any]], checkups: list[Checkup], spec: MeasureSpec
-) -> pa.Table:
-    measured = spec.measured
-    schema = pa.schema({**CHECKUP_COLUMNS, **measured})
-    columns = {name: [r[name] for r in rows] for name in CHECKUP_COLUMNS}
-    values = [spec.measure(c) for c in checkups]
-    for name in measured:
-        columns[name] = [getattr(v, name) for v in values]
-    return pa.Table.from_pydict(columns, schema=schema)

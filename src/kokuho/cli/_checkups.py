@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,27 +45,40 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
     from kokuho.checkups import ArchiveRejected, Lake, read_archive
 
     lake = Lake.from_settings(Settings.from_env())
-    reports: list[dict[str, Any]] = []
-    for path in _archives(archives):
-        try:
-            contents = read_archive(path, strict=not load_good_documents)
-        except ArchiveRejected as rejected:
-            for problem in rejected.problems[:20]:
-                click.echo(str(problem), err=True)
-            fail(f"{path}: rejected with {len(rejected.problems)} problem(s); nothing loaded")
-        report = lake.ingest_archive(contents)
-        reports.append(
-            {
-                "archive": path.name,
-                "already_ingested": report.already_ingested,
-                "checkups": report.checkups,
-                "guidance": report.guidance,
-                "duplicates": len(report.duplicates),
-                "problems": [str(p) for p in contents.problems],
-            }
-        )
-        for problem in contents.problems:
-            click.echo(str(problem), err=True)
+    paths = _archives(archives)
+    read: list[Any] = []  # the archives' contents, in order
+
+    def each() -> Iterator[Any]:
+        for path in paths:
+            # Resumed only once the lake has added the archive before: its problems are
+            # reported after its ingest, as one by one.
+            if read:
+                _echo_problems(read[-1])
+            try:
+                contents = read_archive(path, strict=not load_good_documents)
+            except ArchiveRejected as rejected:
+                for problem in rejected.problems[:20]:
+                    click.echo(str(problem), err=True)
+                # The archives before it are committed as the batch ends (ingest_archives).
+                fail(f"{path}: rejected with {len(rejected.problems)} problem(s); nothing loaded")
+            read.append(contents)
+            yield contents
+
+    # One lock and one manifest write for all of them, not one per archive.
+    done = lake.ingest_archives(each()) if paths else []
+    if read:
+        _echo_problems(read[-1])
+    reports: list[dict[str, Any]] = [
+        {
+            "archive": path.name,
+            "already_ingested": report.already_ingested,
+            "checkups": report.checkups,
+            "guidance": report.guidance,
+            "duplicates": len(report.duplicates),
+            "problems": [str(p) for p in contents.problems],
+        }
+        for path, contents, report in zip(paths, read, done, strict=True)
+    ]
     if as_json:
         emit_json({"archives": reports})
         return
@@ -75,6 +89,11 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
         f"{sum(r['guidance'] for r in reports)} guidance records added, "
         f"{again} already ingested"
     )
+
+
+def _echo_problems(contents: Any) -> None:
+    for problem in contents.problems:
+        click.echo(str(problem), err=True)
 
 
 @checkups.command("stratify")
