@@ -1,9 +1,10 @@
 """The 高齢者の保健事業と介護予防の一体的実施 high-risk lists (後期高齢者, 75+): the KDB
 「一体的実施・KDB活用支援ツール」 extraction lists — 低栄養, 口腔, 服薬-多剤, 服薬-睡眠薬,
 身体的フレイル, 健康状態不明者 — from the 後期高齢者の質問票 with claims and 介護 data read
-through the interfaces of ``_programmes`` (``DentalVisits``, ``Prescriptions``,
-``ClaimsHistory``, ``CareRecords``). The rules, the results and the interfaces live there;
-this module holds the lists (split from ``_programmes`` to keep both readable).
+through the interfaces of ``_programme_interfaces`` (``DentalVisits``, ``Prescriptions``,
+``ClaimsHistory``, ``CareRecords``). The rules (``_programme_rules``), the results
+(``_programme_results``) and the interfaces are shared with ``_programmes``; this module holds
+the lists (split from ``_programmes`` to keep both readable).
 
 介護 (docs/care.md §6): a 要支援・要介護認定 or a 介護給付費 claim in the list's years takes a
 person off 健康状態不明者, and the 区分 in force on the day of the answers is shown, with what
@@ -17,22 +18,16 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kokuho.checkups._programmes import (
+from kokuho.checkups._programme_common import _fmt, _in_year
+from kokuho.checkups._programme_interfaces import (
     NOT_CONNECTED,
-    Candidate,
     CareRecords,
     ClaimsHistory,
     DentalVisits,
-    ElderlyRules,
     Prescriptions,
-    ProgrammeList,
-    ProgrammeRules,
-    Question,
-    Reason,
-    _fmt,
-    _in_year,
-    load_rules,
 )
+from kokuho.checkups._programme_results import Candidate, ProgrammeList, Reason
+from kokuho.checkups._programme_rules import ElderlyRules, ProgrammeRules, Question, load_rules
 from kokuho.ids import FiscalYear
 
 

@@ -26,395 +26,45 @@ the year's rows first (``Lake.table(...).to_pyarrow()``) and converts them.
 Names: a :class:`Candidate` carries the person's name only when the caller passes
 ``names``, and never prints it (``repr`` leaves it out): which staff may see names is the
 dashboard's decision, not this module's.
+
+This module holds the 糖尿病性腎症重症化予防 list. The parts every list uses are private modules
+of their own, each importing only those listed before it, and every name callers use is
+importable from here: ``_programme_interfaces`` (the claims and care Protocols and
+``NOT_CONNECTED``), ``_programme_results`` (``Reason``, ``Candidate``, ``ProgrammeList``),
+``_programme_rules`` (``ProgrammeRules``, ``parse_rules``, ``load_rules``) and
+``_programme_common`` (the person key, the fiscal-year test, the format of values).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Final, Literal, Protocol
-
-import yaml
+from typing import Final
 
 from kokuho.checkups._model import Checkup, Items
-from kokuho.ids import FiscalYear
-from kokuho.store import data_text
 
-TreatmentState = Literal["treated", "interrupted", "untreated", "unknown"]
-"""治療中, 治療中断, 未治療, or not known (no claims data)."""
-
-URINE_CODES: Final = {"−": 1, "-": 1, "±": 2, "+": 3, "1+": 3, "++": 4, "2+": 4, "+++": 5, "3+": 5}
-"""尿定性 labels → codes of OID 1.2.392.200119.6.2102 (1 −, 2 ±, 3 +, 4 ++, 5 +++)."""
-_URINE_LABELS: Final = {1: "−", 2: "±", 3: "+", 4: "++", 5: "+++"}
-
-
-# -- interfaces the claims and care sides fill in ---------------------------------------------
-class TreatmentStatus(Protocol):
-    """Diabetes treatment of a person in a fiscal year, from claims (糖尿病の受診・処方):
-    ``"treated"`` (治療中), ``"interrupted"`` (治療中断: treated before, no claim within the
-    手引き's window), ``"untreated"`` (未治療) or ``"unknown"``."""
-
-    def status(self, person_key: str, fiscal_year: int) -> TreatmentState: ...
-
-
-class DentalVisits(Protocol):
-    """Whether the person has a 歯科 claim with a visit between ``first`` and ``last``
-    (inclusive); None when not known."""
-
-    def visited_dentist(self, person_key: str, first: dt.date, last: dt.date) -> bool | None: ...
-
-
-class Prescriptions(Protocol):
-    """Prescriptions of the person in a fiscal year, from claims: the number of drugs
-    (counted as the claims side defines for 多剤) and whether a 睡眠薬 was prescribed; None
-    when not known."""
-
-    def drug_count(self, person_key: str, fiscal_year: int) -> int | None: ...
-
-    def sleeping_pills(self, person_key: str, fiscal_year: int) -> bool | None: ...
-
-
-class ClaimsHistory(Protocol):
-    """Whether the person has any claim (入院・外来・歯科) in the fiscal years ``first`` to
-    ``last`` (inclusive); None when not known."""
-
-    def has_claims(self, person_key: str, first: int, last: int) -> bool | None: ...
-
-
-class CareRecords(Protocol):
-    """What 介護 data says of a person; every answer None when not known (not connected).
-
-    ``care_level``: the 区分 of the 認定 in force on ``on`` by name (``"要支援1"`` …
-    ``"要介護5"``, ``"非該当"``), ``""`` when none. ``certified_between``: whether a
-    要支援・要介護認定 was in force on any day from ``first`` to ``last``. ``used_services``:
-    whether a 介護給付費 claim has a サービス提供年月 in those months."""
-
-    def care_level(self, person_key: str, on: dt.date) -> str | None: ...
-
-    def certified_between(self, person_key: str, first: dt.date, last: dt.date) -> bool | None: ...
-
-    def used_services(self, person_key: str, first: dt.date, last: dt.date) -> bool | None: ...
-
-
-class NotConnected:
-    """The default of every interface: claims and care data are not connected, nothing is
-    known. Lists built with it say so in their notes."""
-
-    def status(self, person_key: str, fiscal_year: int) -> TreatmentState:
-        return "unknown"
-
-    def visited_dentist(self, person_key: str, first: dt.date, last: dt.date) -> bool | None:
-        return None
-
-    def drug_count(self, person_key: str, fiscal_year: int) -> int | None:
-        return None
-
-    def sleeping_pills(self, person_key: str, fiscal_year: int) -> bool | None:
-        return None
-
-    def has_claims(self, person_key: str, first: int, last: int) -> bool | None:
-        return None
-
-    def care_level(self, person_key: str, on: dt.date) -> str | None:
-        return None
-
-    def certified_between(self, person_key: str, first: dt.date, last: dt.date) -> bool | None:
-        return None
-
-    def used_services(self, person_key: str, first: dt.date, last: dt.date) -> bool | None:
-        return None
-
-
-NOT_CONNECTED: Final = NotConnected()
-
-
-# -- results ------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """Why a person is on a list: ``criterion`` is a stable key (``hba1c``, ``egfr``, ``q6``
-    …), ``text`` the Japanese explanation with the value and the threshold."""
-
-    criterion: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One person on a list. ``unverified`` names the conditions that could not be checked
-    for want of data (claims, care); ``name`` is filled only when the caller passed names and
-    is left out of ``repr`` so that it is not printed or logged by accident."""
-
-    person_key: str
-    reasons: tuple[Reason, ...]
-    unverified: tuple[str, ...] = ()
-    treatment: TreatmentState | None = None
-    action: str = ""
-    source: str | None = None  # the checkup document (or questionnaire date) the values came from
-    name: str | None = field(default=None, repr=False, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class ProgrammeList:
-    """A target list: the programme, the year, the candidates in person-key order, notes for
-    the staff (what could not be checked) and the unconfirmed rules it applied."""
-
-    programme: str
-    title: str
-    fiscal_year: int
-    candidates: tuple[Candidate, ...]
-    notes: tuple[str, ...] = ()
-    unconfirmed: tuple[str, ...] = ()
-
-    def keys(self) -> list[str]:
-        return [c.person_key for c in self.candidates]
-
-
-# -- rules --------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Question:
-    """One item of the 後期高齢者の質問票."""
-
-    number: int
-    category: str
-    text: str
-    oid: str
-    answers: Mapping[int, str]
-    risk: frozenset[int]  # the answer codes that count as 該当
-
-
-@dataclass(frozen=True, slots=True)
-class NephropathyRules:
-    hba1c_min: float
-    fasting_glucose_min: float
-    random_glucose_min: float
-    random_timing: frozenset[str]
-    fasting_code_without_timing: bool
-    medication_answer_counts: bool
-    egfr_below: float
-    urine_protein_min: int  # code of OID 1.2.392.200119.6.2102
-    decline_enabled: bool
-    decline_below: float
-    decline_per_year: float
-
-
-@dataclass(frozen=True, slots=True)
-class ElderlyRules:
-    questions: Mapping[int, Question]
-    low_nutrition_bmi_max: float
-    low_nutrition_questions: tuple[int, ...]
-    oral_questions: tuple[int, ...]
-    dental_lookback_months: int
-    polypharmacy_min: int
-    fall_questions: tuple[int, ...]
-    cognition_questions: tuple[int, ...]
-    frailty_questions: tuple[int, ...]
-    frailty_combine: Literal["and", "or"]
-    unknown_checkup_years: int
-    unknown_claims_years: int
-    unknown_care_years: int
-    unknown_care_services: bool
-    care_flag_lists: frozenset[str]
-    support_action: str
-    care_action: str
-
-
-@dataclass(frozen=True, slots=True)
-class ProgrammeRules:
-    """``data/programme_rules.yaml``; ``unconfirmed`` maps each list to the dotted names of
-    the rules it uses that are not confirmed."""
-
-    nephropathy: NephropathyRules
-    elderly: ElderlyRules
-    include_unverified: bool
-    unconfirmed: Mapping[str, tuple[str, ...]]
-
-
-class _Reader:
-    """Reads ``{value, source, confirmed}`` items and remembers the unconfirmed ones."""
-
-    def __init__(self, raw: Mapping[str, Any]) -> None:
-        self.raw = raw
-        self.unconfirmed: list[str] = []
-
-    def item(self, path: str) -> Any:
-        node: Any = self.raw
-        for part in path.split("."):
-            node = node[part]
-        if not isinstance(node, Mapping) or "source" not in node or "confirmed" not in node:
-            raise ValueError(f"programme rules: {path} needs source and confirmed")
-        if not node["confirmed"]:
-            self.unconfirmed.append(path)
-        return node.get("value", node)
-
-
-def parse_rules(text: str) -> ProgrammeRules:
-    """Parses the text of a programme rules file (``data/programme_rules.yaml``)."""
-    raw = yaml.safe_load(text)
-    if raw.get("format") != "kokuho programme rules 1":
-        raise ValueError("programme rules: unknown format")
-    r = _Reader(raw)
-    unconfirmed: dict[str, tuple[str, ...]] = {}
-
-    def section(name: str, read: Callable[[], Any]) -> Any:
-        start = len(r.unconfirmed)
-        value = read()
-        unconfirmed[name] = tuple(r.unconfirmed[start:])
-        return value
-
-    def nephropathy() -> NephropathyRules:
-        n = "nephropathy"
-        decline = r.item(f"{n}.egfr_decline")
-        r.item(f"{n}.interruption_window")  # documented, used by the claims side
-        return NephropathyRules(
-            hba1c_min=float(r.item(f"{n}.hba1c_percent_min")),
-            fasting_glucose_min=float(r.item(f"{n}.fasting_glucose_min")),
-            random_glucose_min=float(r.item(f"{n}.random_glucose_min")),
-            random_timing=frozenset(str(t) for t in r.item(f"{n}.random_timing")),
-            fasting_code_without_timing=bool(r.item(f"{n}.fasting_code_without_timing")),
-            medication_answer_counts=bool(r.item(f"{n}.medication_answer_counts")),
-            egfr_below=float(r.item(f"{n}.egfr_below")),
-            urine_protein_min=URINE_CODES[str(r.item(f"{n}.urine_protein_min"))],
-            decline_enabled=bool(decline["enabled"]),
-            decline_below=float(decline["below"]),
-            decline_per_year=float(decline["per_year"]),
-        )
-
-    neph = section("nephropathy", nephropathy)
-    e = raw["elderly"]
-    questions = {
-        int(q["number"]): Question(
-            number=int(q["number"]),
-            category=str(q["category"]),
-            text=str(q["text"]),
-            oid=str(q["oid"]),
-            answers={int(k): str(v) for k, v in q["answers"].items()},
-            risk=frozenset(int(c) for c in q["risk"]),
-        )
-        for q in e["questions"]
-    }
-    if sorted(questions) != list(range(1, 16)):
-        raise ValueError("programme rules: the 後期高齢者の質問票 has questions 1–15")
-    questionnaire = () if e.get("questions_confirmed") else ("elderly.questions (risk answers)",)
-
-    def ints(path: str) -> tuple[int, ...]:
-        return tuple(int(v) for v in r.item(path))
-
-    def listed(name: str, read: Callable[[], Any]) -> Any:
-        value = section(name, read)
-        unconfirmed[name] = questionnaire + unconfirmed[name]
-        return value
-
-    low_bmi, low_q = listed(
-        "low_nutrition",
-        lambda: (
-            float(r.item("elderly.low_nutrition.bmi_max")),
-            ints("elderly.low_nutrition.questions"),
-        ),
-    )
-    oral_q, lookback = listed(
-        "oral",
-        lambda: (
-            ints("elderly.oral.questions"),
-            int(r.item("elderly.oral.dental_lookback_months")),
-        ),
-    )
-    poly = section("polypharmacy", lambda: int(r.item("elderly.polypharmacy.min_drugs")))
-    falls, cognition = listed(
-        "sleeping_pills",
-        lambda: (
-            ints("elderly.sleeping_pills.fall_questions"),
-            ints("elderly.sleeping_pills.cognition_questions"),
-        ),
-    )
-    frailty_q, combine = listed(
-        "physical_frailty",
-        lambda: (
-            ints("elderly.physical_frailty.questions"),
-            str(r.item("elderly.physical_frailty.combine")),
-        ),
-    )
-    if combine not in ("and", "or"):
-        raise ValueError(f"programme rules: physical_frailty.combine is {combine!r}")
-    checkup_years, claims_years, care_years, care_services = section(
-        "unknown_status",
-        lambda: (
-            int(r.item("elderly.unknown_status.checkup_fiscal_years")),
-            int(r.item("elderly.unknown_status.claims_fiscal_years")),
-            int(r.item("elderly.unknown_status.care_fiscal_years")),
-            bool(r.item("elderly.unknown_status.care_services_count")),
-        ),
-    )
-    flag_lists, support_action, care_action = section(
-        "care_flags",
-        lambda: (
-            frozenset(str(n) for n in r.item("care_flags.lists")),
-            str(r.item("care_flags.support_action")),
-            str(r.item("care_flags.care_action")),
-        ),
-    )
-    for name in flag_lists:
-        if name not in ("low_nutrition", "oral", "physical_frailty", "sleeping_pills"):
-            raise ValueError(f"programme rules: care_flags.lists names {name!r}")
-        unconfirmed[name] = (*unconfirmed[name], *unconfirmed["care_flags"])
-    include = bool(r.item("include_unverified"))
-    if "include_unverified" in r.unconfirmed:
-        for name in ("oral", "sleeping_pills", "unknown_status"):
-            unconfirmed[name] = (*unconfirmed[name], "include_unverified")
-    return ProgrammeRules(
-        nephropathy=neph,
-        elderly=ElderlyRules(
-            questions=questions,
-            low_nutrition_bmi_max=low_bmi,
-            low_nutrition_questions=low_q,
-            oral_questions=oral_q,
-            dental_lookback_months=lookback,
-            polypharmacy_min=poly,
-            fall_questions=falls,
-            cognition_questions=cognition,
-            frailty_questions=frailty_q,
-            frailty_combine="and" if combine == "and" else "or",
-            unknown_checkup_years=checkup_years,
-            unknown_claims_years=claims_years,
-            unknown_care_years=care_years,
-            unknown_care_services=care_services,
-            care_flag_lists=flag_lists,
-            support_action=support_action,
-            care_action=care_action,
-        ),
-        include_unverified=include,
-        unconfirmed=unconfirmed,
-    )
-
-
-@lru_cache(maxsize=1)
-def load_rules() -> ProgrammeRules:
-    """The packaged ``data/programme_rules.yaml``."""
-    text = data_text("programme_rules.yaml")
-    return parse_rules(text)
-
-
-# -- helpers ------------------------------------------------------------------------------------
-def person_key(insurer: str, symbol: str, number: str, branch: str | None) -> str:
-    """The person key of the lists: 保険者番号:記号:番号:枝番, the 保険者番号 without the zero
-    padding of V08 files, so that archives, questionnaires and the register agree."""
-    if len(insurer) == 8 and insurer.startswith("00"):
-        insurer = insurer[2:]
-    return f"{insurer}:{symbol}:{number}:{branch or ''}"
-
-
-def insured_key(checkup: Checkup) -> str:
-    """The default person key of a checkup."""
-    return person_key(checkup.insurer, checkup.symbol, checkup.number, checkup.branch)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:g}"
-
-
-def _in_year(day: dt.date, fiscal_year: int) -> bool:
-    return day in FiscalYear(fiscal_year)
+# Re-exported: callers import the lists' rules, results, interfaces and keys from here.
+from kokuho.checkups._programme_common import _fmt, _in_year
+from kokuho.checkups._programme_common import insured_key as insured_key
+from kokuho.checkups._programme_common import person_key as person_key
+from kokuho.checkups._programme_interfaces import NOT_CONNECTED as NOT_CONNECTED
+from kokuho.checkups._programme_interfaces import CareRecords as CareRecords
+from kokuho.checkups._programme_interfaces import ClaimsHistory as ClaimsHistory
+from kokuho.checkups._programme_interfaces import DentalVisits as DentalVisits
+from kokuho.checkups._programme_interfaces import NotConnected as NotConnected
+from kokuho.checkups._programme_interfaces import Prescriptions as Prescriptions
+from kokuho.checkups._programme_interfaces import TreatmentState as TreatmentState
+from kokuho.checkups._programme_interfaces import TreatmentStatus as TreatmentStatus
+from kokuho.checkups._programme_results import Candidate as Candidate
+from kokuho.checkups._programme_results import ProgrammeList as ProgrammeList
+from kokuho.checkups._programme_results import Reason as Reason
+from kokuho.checkups._programme_rules import _URINE_LABELS
+from kokuho.checkups._programme_rules import URINE_CODES as URINE_CODES
+from kokuho.checkups._programme_rules import ElderlyRules as ElderlyRules
+from kokuho.checkups._programme_rules import NephropathyRules as NephropathyRules
+from kokuho.checkups._programme_rules import ProgrammeRules as ProgrammeRules
+from kokuho.checkups._programme_rules import Question as Question
+from kokuho.checkups._programme_rules import load_rules as load_rules
+from kokuho.checkups._programme_rules import parse_rules as parse_rules
 
 
 def _latest_by_person(

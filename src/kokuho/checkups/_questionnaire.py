@@ -11,7 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 from kokuho.checkups._integrated import ElderlyRecord
-from kokuho.checkups._programmes import person_key
+from kokuho.checkups._programme_common import person_key
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import FileRejected, RowError, read_csv_rows
 

@@ -55,6 +55,9 @@ building a string per row, which at 25 M members cost more than the hashing.
 The 対象者 are counted from a scan of the snapshot of their own: shared with the match, the
 members would be one common table expression that DuckDB materialises before either use.
 
+The matched rows, their window and their count are in ``_rate_pair_rows``, the recount of the
+unsure member keys in ``_rate_pair_recount``; this module puts them together.
+
 Measured on DuckDB (2 M checkups, 5 M members; CPU seconds of the whole query, the previous
 and the new path alternated in one process, on a busy machine): the struct hash with the
 change-of-person count (instead of ``first_value`` and a distinct of the other members) 0.88–
@@ -89,10 +92,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from functools import reduce
-from operator import and_
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
@@ -100,20 +101,18 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.checkups._lake import INSURED_ID, Lake
+from kokuho.checkups._rate_pair_recount import _recounted
+from kokuho.checkups._rate_pair_rows import KEY as KEY  # re-exported: callers import it here
+from kokuho.checkups._rate_pair_rows import UNSURE, _ranked, _rows, _tally
 from kokuho.checkups._rates import (
-    _KNOWN_LEVELS,
     _MEMBER_KEY,
-    INTENSIVE,
-    MOTIVATIONAL,
     ExclusionReason,
     _check_by,
     _checkups_in,
-    _count_if,
     _counts,
     _fy,
     _keys,
     _levels,
-    _same_person,
     _scope,
     checkup_result,
     completed_guidance,
@@ -123,9 +122,6 @@ from kokuho.checkups._rates import (
 )
 from kokuho.checkups._rates_lake import _exclusions, lake_guidance_inputs
 from kokuho.ids import FiscalYear
-
-#: The integer match key's column (computed on read; see the module docstring).
-KEY: Final = "insured_key"
 
 
 def insured_key(
@@ -146,16 +142,6 @@ def insured_key(
 
 def _keyed(table: ir.Table, insurer: str) -> ir.Table:
     return table.mutate(**{KEY: insured_key(table[insurer], table.symbol, table.number)})
-
-
-def _match(a: ir.Table, a_insurer: str, b: ir.Table, b_insurer: str) -> list[ir.BooleanValue]:
-    """Join predicates: equal keys, then the reference's predicates as one residual.
-
-    The residual is wrapped in a CASE so that the engine cannot lift its string equalities
-    into the hash join's keys (it would then hash and store the strings again).
-    """
-    residual = reduce(and_, _same_person(a, a_insurer, b, b_insurer))
-    return [a[KEY] == b[KEY], ibis.cases((residual, True), else_=False)]
 
 
 def _apart(table: ir.Table) -> ir.Table:
@@ -264,113 +250,6 @@ def _kinds(eligible: pa.Table, keys: list[str]) -> dict[str | None, str | None] 
     return kinds if len(kinds) == len(pairs) else None
 
 
-#: The column of ``_tally`` that lists the member keys whose first checkup is unsure.
-UNSURE: Final = "_unsure_keys"
-
-
-def _rows(members: ir.Table, c: ir.Table, g: ir.Table, columns: list[str]) -> ir.Table:
-    """The matched rows of ``members`` and checkups ``c``: the member's ``columns``, the
-    checkup's date, document and level, whether the level is known, and whether the member has
-    a guidance record of ``g`` (終了者) started on or after the checkup.
-
-    The guidance is decided here while the row still carries the insured number's strings,
-    so that the window sorts and carries integers only. A left join rather than EXISTS (which
-    DuckDB decorrelates by materialising the matched rows and a distinct of them): a row with
-    several such records is repeated, each copy flagged, and the window keeps one.
-    """
-    joined = c.join(members, _match(c, "insurer", members, "insurer"))
-    matched = joined.select(
-        members[KEY],
-        *[members[k] for k in members.columns if k != KEY],
-        exam_date=c.exam_date,
-        document=c.document,
-        level=c.level,
-    )
-    flagged = matched.left_join(
-        g, [*_match(matched, "insurer", g, "insurer"), g.started_on >= matched.exam_date]
-    )
-    return flagged.select(
-        *[matched[k] for k in dict.fromkeys(columns)],
-        exam_date=matched.exam_date,
-        document=matched.document,
-        level=matched.level,
-        _known=matched.level.isin(_KNOWN_LEVELS).fill_null(False),
-        _guided=g.started_on.notnull(),
-    )
-
-
-def _tally(ranked: ir.Table, keys: list[str], *, unsure: list[str] | None = None) -> ir.Table:
-    """Both tables' counts by ``keys`` from one aggregate of the windowed rows: used once, the
-    windowed rows stream into it instead of being materialised for several uses.
-
-    ``unsure``: also list, in ``UNSURE``, those columns of the rows marked ``_unsure``.
-    """
-    examined = ranked._previous.isnull() | (ranked._previous != ranked.person_id)
-    target = ranked._first & ranked._known & ranked.level.isin((INTENSIVE, MOTIVATIONAL))
-    done = target & ranked._guided
-    listed = {}
-    if unsure is not None:
-        key = ibis.struct({k: ranked[k] for k in unsure})
-        listed[UNSURE] = key.collect(where=ranked._unsure)
-    return _counts(
-        ranked,
-        keys,
-        examined=_count_if(examined),
-        targets=_count_if(target),
-        targets_intensive=_count_if(target & (ranked.level == INTENSIVE)),
-        targets_motivational=_count_if(target & (ranked.level == MOTIVATIONAL)),
-        completed=_count_if(done),
-        completed_intensive=_count_if(done & (ranked.level == INTENSIVE)),
-        completed_motivational=_count_if(done & (ranked.level == MOTIVATIONAL)),
-        **listed,
-    )
-
-
-def _recounted(
-    counts: pa.Table,
-    keys: list[str],
-    unsure: pa.StructArray,
-    members: ir.Table,
-    c: ir.Table,
-    g: ir.Table,
-    partition: list[str],
-) -> pa.Table:
-    """``counts`` with the member keys ``unsure`` (their partition columns) counted as the
-    reference orders them.
-
-    Their members, then those members' rows are matched again, from the checkups of their
-    insured numbers only (small queries, each one scan), and counted in both orders, the
-    document's and the level's; the difference goes to ``counts``. A member key's rows are the
-    same here as in the whole query, so the level's order gives the same first row in both.
-    """
-    table = pa.Table.from_struct_array(unsure).group_by(partition).aggregate([])
-    listed = ibis.memtable(table)
-    # One column's values as a filter first (the insured_id, else the 番号), and the checkups
-    # filtered by their 番号 as read: the engine applies such a filter in the scan, before it
-    # hashes or stratifies a row; the joins then match exactly.
-    first = INSURED_ID if INSURED_ID in partition else "number"
-    near = members.filter(members[first].isin(sorted(set(table[first].to_pylist()))))
-    mine = near.semi_join(listed, [near[k] == listed[k] for k in partition]).to_pyarrow()
-    some = c.filter(c.number.isin(sorted(set(mine["number"].to_pylist()))))
-    width = list(dict.fromkeys([*partition, *keys, "person_id"]))
-    rows = ibis.memtable(_rows(ibis.memtable(mine), some, g, width).to_pyarrow())
-    exact = _tally(_ranked(rows, partition, one_order=True, by_document=True), keys)
-    fast = _tally(_ranked(rows, partition, one_order=True), keys)
-    metrics = [m for m in counts.column_names if m not in keys]
-
-    def by_key(tally: pa.Table) -> dict[tuple[Any, ...], dict[str, int]]:
-        return {tuple(r[k] for k in keys): {m: r[m] for m in metrics} for r in tally.to_pylist()}
-
-    plus, minus = by_key(exact.to_pyarrow()), by_key(fast.to_pyarrow())
-    corrected = []
-    for row in counts.to_pylist():
-        key = tuple(row[k] for k in keys)
-        for m in metrics:
-            row[m] += plus.get(key, {}).get(m, 0) - minus.get(key, {}).get(m, 0)
-        corrected.append(row)
-    return pa.Table.from_pylist(corrected, schema=counts.schema)
-
-
 def _results(
     eligible: ir.Table, counts: ir.Table, keys: list[str], fy: FiscalYear
 ) -> tuple[ir.Table, ir.Table]:
@@ -394,64 +273,6 @@ def _one_order(table: ir.Table) -> bool:
     except Exception:  # no single backend (nothing to run on yet): the portable shape
         return False
     return name in ONE_ORDER_BACKENDS
-
-
-def _ranked(
-    rows: ir.Table, partition: list[str], *, one_order: bool = False, by_document: bool = False
-) -> ir.Table:
-    """``rows`` with ``_first`` (the first row of its member key's partition, in the order
-    below) and ``_previous`` (the person of the row before it in the partition, null on the
-    first).
-
-    Members sharing a member key (one insured number held twice without 枝番, same 生年月日;
-    rare) match the same checkups, so the partition holds each of its members' rows with
-    every checkup (repeated per guidance record). The order within a partition: by person,
-    then the first checkup with a known level first, then by 健診実施日 and document, as the
-    reference's window breaks ties (the reference filters the known levels first, then takes
-    the earliest). The first row is then the first person's first checkup, the same checkup
-    for every member of the partition; each member's rows are consecutive, so a change of
-    person marks each member once: the 受診者 of the 特定健診実施率, member rows as the
-    reference's semi join counts them, without a distinct over the member key.
-
-    ``one_order``: one window over every row, ordered by the partition's columns first, the
-    partition's start found by comparing each row's columns with the row before (null-safe,
-    as PARTITION BY groups nulls; the first row of all has a null before it, and one partition
-    column, insured_id or the hash key, is never null). DuckDB evaluates window partitions
-    one by one, which for millions of one- or two-row partitions costs more than the sort
-    itself. Otherwise one window partition per member key, which engines that spread
-    partitions over workers (Spark) need: a window without partitions runs in one task.
-
-    The one order breaks a person's ties of one day by the level rather than the document
-    (unless ``by_document``; see the module docstring) and marks ``_unsure`` a known level
-    after a different one on the same day, whose member key ``rate_tables`` counts again.
-    """
-    tie = rows.document if by_document or not one_order else rows.level
-    order = [rows.person_id, ibis.desc(rows._known), rows.exam_date, tie]
-    if not one_order:
-        window = ibis.window(group_by=[rows[k] for k in partition], order_by=order)
-        ranked = rows.mutate(
-            _first=ibis.row_number().over(window) == 0,
-            _previous=rows.person_id.lag().over(window),
-        )
-        return ranked
-    window = ibis.window(order_by=[*[rows[k] for k in partition], *order])
-    compared = [*partition, "person_id", "_known", "exam_date", "level"]
-    before = rows.mutate(**{f"_before_{k}": rows[k].lag().over(window) for k in compared})
-
-    def same(columns: Sequence[str]) -> ir.BooleanValue:
-        return reduce(and_, [before[f"_before_{k}"].identical_to(before[k]) for k in columns])
-
-    in_partition = same(partition)
-    ranked = before.mutate(
-        _first=~in_partition,
-        _previous=ibis.ifelse(in_partition, before._before_person_id, None),
-        # A known level after another on the person's same day: the tie is the document's.
-        _unsure=in_partition
-        & same(["person_id", "_known", "exam_date"])
-        & before._known
-        & ~before._before_level.identical_to(before.level),
-    )
-    return ranked.drop(*[c for c in ranked.columns if c.startswith("_before_")])
 
 
 def _together(first: ir.Table, second: ir.Table, keys: list[str]) -> tuple[ir.Table, ir.Table]:
