@@ -257,23 +257,43 @@ Handle = Annotated[str, Path(pattern=HANDLE_PATTERN, description="patient handle
 OnDay = Annotated[IsoDate | None, Query(description="the day asked about; today when omitted")]
 
 
-def build_router() -> APIRouter:
-    """The routes; the app provides ``state.service`` and ``state.authenticate``."""
-    router = APIRouter(prefix="/api/v1", tags=["eligibility"])
-
-    @router.get("/health", tags=["service"], **_documented(HealthBody))
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+def add_check_routes(router: APIRouter, prefix: str = "") -> None:
+    """Adds the two check routes (``/checks/number`` and ``/checks/card`` under ``prefix``) to
+    ``router``; the app provides ``state.service`` and ``state.authenticate``."""
 
     async def check_number(body: NumberCheck, caller: Caller, service: Service) -> JSONResponse:
         return await _number_answer(service, caller, body)
 
     # The common case skips FastAPI's generic machinery (_rest_fast); the rest goes through it.
     router.add_api_route(
-        "/checks/number", check_number, methods=["POST"], summary="資格確認 by insured number",
+        f"{prefix}/checks/number", check_number, methods=["POST"], tags=["eligibility"],
+        summary="資格確認 by insured number",
         route_class_override=fast_route(NumberCheck, _fast(_number_answer)),
         **_documented(CheckBody, *_BODY, 403),
     )  # fmt: skip
+
+    async def check_card(body: CardCheck, caller: Caller, service: Service) -> JSONResponse:
+        return await _card_answer(service, caller, body)
+
+    router.add_api_route(
+        f"{prefix}/checks/card", check_card, methods=["POST"], tags=["eligibility"],
+        summary="資格確認 by My Number card (PIN or face)",
+        route_class_override=fast_route(CardCheck, _fast(_card_answer)),
+        **_documented(CheckBody, *_BODY, 403, 503),
+    )  # fmt: skip
+
+
+def build_router(*, checks: bool = True) -> APIRouter:
+    """The routes; the app provides ``state.service`` and ``state.authenticate``. With
+    ``checks=False`` without the two check routes, which the app then adds to its own router
+    (:func:`add_check_routes`)."""
+    router = APIRouter(prefix="/api/v1", tags=["eligibility"])
+    if checks:
+        add_check_routes(router)
+
+    @router.get("/health", tags=["service"], **_documented(HealthBody))
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
 
     @router.post("/card/challenges", summary="暗証番号モード: a single-use challenge",
                  **_documented(ChallengeBody, 401, 403, 413, 415, 503))  # fmt: skip
@@ -284,16 +304,6 @@ def build_router() -> APIRouter:
             "nonce": base64.b64encode(issued.nonce).decode(),
             "expires_at": issued.expires_at.isoformat(),
         }
-
-    async def check_card(body: CardCheck, caller: Caller, service: Service) -> JSONResponse:
-        return await _card_answer(service, caller, body)
-
-    router.add_api_route(
-        "/checks/card", check_card, methods=["POST"],
-        summary="資格確認 by My Number card (PIN or face)",
-        route_class_override=fast_route(CardCheck, _fast(_card_answer)),
-        **_documented(CheckBody, *_BODY, 403, 503),
-    )  # fmt: skip
 
     submit_options = _documented(BulkReceipt, *_BODY, 403)
     submit_options["responses"][202] = submit_options["responses"].pop(200)
