@@ -115,8 +115,15 @@ def _canonical_time(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Made once (json.dumps makes an encoder per call with its options): the same text.
+_HASH_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DETAIL_JSON: Final = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, default=str, allow_nan=False
+)
+
+
 def record_hash(prev_hash: str, seq: int, values: dict[str, Any]) -> str:
-    body = json.dumps(
+    body = _HASH_JSON.encode(
         [
             seq,
             _canonical_time(values["at"]),
@@ -127,9 +134,7 @@ def record_hash(prev_hash: str, seq: int, values: dict[str, Any]) -> str:
             values["person_id"],
             values["outcome"],
             values["detail"],
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
+        ]
     )
     return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
 
@@ -166,9 +171,7 @@ def check_record(record: AuditRecord) -> str:
 
 def _detail(record: AuditRecord) -> str:
     # JSON escapes control characters (NUL becomes \u0000), so the stored text has none.
-    return json.dumps(
-        record.detail, ensure_ascii=False, sort_keys=True, default=str, allow_nan=False
-    )
+    return _DETAIL_JSON.encode(record.detail)
 
 
 def record_from_values(values: dict[str, Any]) -> AuditRecord:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import functools
+import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -164,6 +165,15 @@ class ReferenceNumber(_Request):
                                   description="照会番号")  # fmt: skip
 
 
+# Starlette's JSONResponse text, by an encoder made once (json.dumps makes one per call).
+_ANSWER_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+class _AnswerResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return _ANSWER_JSON.encode(content).encode("utf-8")
+
+
 def check_json(result: CheckResult) -> dict[str, Any]:
     return {**answer_to_json(result.answer), "patient": result.patient}
 
@@ -201,7 +211,7 @@ async def _number_answer(
     # commit holds no thread. The JSON is the one FastAPI would write, without its generic
     # encoder's walk over the answer.
     result = await service.check_number_async(caller, body.to_query(), body.purpose)
-    return JSONResponse(check_json(result))
+    return _AnswerResponse(check_json(result))
 
 
 async def _card_answer(
@@ -220,7 +230,7 @@ async def _card_answer(
         consent_to=body.consent,
         consent_days=body.consent_days,
     )
-    return JSONResponse(check_json(result))
+    return _AnswerResponse(check_json(result))
 
 
 def _fast(
