@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import json
 import time
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -246,3 +247,58 @@ def test_a_failure_in_a_pipelined_batch_leaves_the_connection_usable(engine: sa.
     assert isinstance(outcomes[2], RuntimeError) and "could not be written" in str(outcomes[2])
     assert alone[:3] == [False, True, False] and len(set(pids)) == 1
     assert _actors(engine) == [ACTOR] * 3 and verify_chain(engine).ok
+
+
+def _batch_sizes(writer: AuditWriter) -> list[int]:
+    """The sizes of the batches the loop's batcher commits from now on (its ``_append``)."""
+    [batcher] = writer._pg_batchers.values()
+    sizes: list[int] = []
+    append = batcher._append
+
+    async def counted(batch: list[Any]) -> Any:
+        sizes.append(len(batch))
+        return await append(batch)
+
+    batcher._append = counted  # type: ignore[method-assign]
+    return sizes
+
+
+def test_under_load_a_batch_waits_a_moment_for_more_records(engine: sa.Engine) -> None:
+    writer = AuditWriter(engine)
+
+    async def main() -> tuple[float, list[int], list[int], float]:
+        await writer.write_async(record("warm"))  # the batcher and its connection
+        [batcher] = writer._pg_batchers.values()
+        batcher._linger, batcher._fill = 0.3, 3
+        sizes = _batch_sizes(writer)
+        # Quiet: a record is committed at once, not after the linger.
+        started = time.monotonic()
+        await writer.write_async(record("quiet"))
+        quiet = time.monotonic() - started
+        # Load: b arrives while a's batch is at the database; its batch then waits for c.
+        a = asyncio.ensure_future(writer.write_async(record("a")))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        b = asyncio.ensure_future(writer.write_async(record("b")))
+        await asyncio.sleep(0.05)
+        c = asyncio.ensure_future(writer.write_async(record("c")))
+        seqs = list(await asyncio.gather(a, b, c))
+        # A batch that has ``fill`` records already goes without waiting.
+        batcher._linger = 30.0
+        first = asyncio.ensure_future(writer.write_async(record("d")))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        rest = [asyncio.ensure_future(writer.write_async(record(n))) for n in "efg"]
+        await asyncio.gather(first, *rest)
+        return quiet, sizes, seqs, time.monotonic() - started
+
+    try:
+        quiet, sizes, seqs, full = _run(main)
+    finally:
+        writer.close()
+    assert quiet < 0.25
+    assert seqs == [3, 4, 5]
+    assert sizes == [1, 1, 2, 1, 3]  # warm-up not counted; b and c in one batch
+    assert full < 10
+    assert verify_chain(engine).records == 9

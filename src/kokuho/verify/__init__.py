@@ -43,7 +43,7 @@ from kokuho.verify._model import (
 )
 from kokuho.verify._oqs_agent import OqsAgent
 from kokuho.verify._pki_sim import Card, CardAuthority, Terminal
-from kokuho.verify._rest import build_router
+from kokuho.verify._rest import add_check_routes, build_router
 from kokuho.verify._service import CheckResult, ConsentedDataProvider, EligibilityService
 
 __all__ = [
@@ -74,6 +74,7 @@ __all__ = [
     "ConsentedDataProvider",
     "EligibilityService",
     "Principal",
+    "add_check_routes",
     "build_fhir_router",
     "build_router",
     "install_error_handlers",

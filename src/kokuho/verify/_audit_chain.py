@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 
@@ -46,8 +46,12 @@ def _canonical_time(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Made once (json.dumps makes an encoder per call with its options): the same text.
+_HASH_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def record_hash(prev_hash: str, seq: int, values: dict[str, Any]) -> str:
-    body = json.dumps(
+    body = _HASH_JSON.encode(
         [
             seq,
             _canonical_time(values["at"]),
@@ -58,9 +62,7 @@ def record_hash(prev_hash: str, seq: int, values: dict[str, Any]) -> str:
             values["person_id"],
             values["outcome"],
             values["detail"],
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
+        ]
     )
     return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
 

@@ -27,7 +27,10 @@ trips (the Sync would commit the claims without their records). When another wri
 appended meanwhile nothing is written, and the batch takes the two round trips. An error
 aborts the rest of the pipeline; the transaction is then rolled back (or the connection
 dropped) before the next batch. While one flush travels, the loop goes on serving requests
-and their records wait for the next flush.
+and their records wait for the next flush. Under load (records arrived while the last batch
+was at the database) the next batch waits up to ``LINGER_SECONDS`` for more, unless it holds
+``LINGER_FILL`` already: each commit costs the server about as much as several records. The
+first batch after a quiet spell never waits.
 
 A record may carry a single-use claim (a face attestation's token, 顔認証の再利用防止), as on
 SQLite (:mod:`kokuho.verify._audit_loop`): the batch's claims are inserted into
@@ -104,6 +107,10 @@ _CLAIM = (
     "SELECT r->>0, (r->>1)::timestamptz FROM jsonb_array_elements(%s::jsonb) AS r "
     "ON CONFLICT DO NOTHING RETURNING token"
 ).encode()
+#: Under load (records arrived while a batch was committed), how long the next batch waits
+#: for more records unless it already has ``LINGER_FILL``: at most this much added latency.
+LINGER_SECONDS = 0.001
+LINGER_FILL = 32
 
 
 @dataclass(eq=False)  # identity: a batch's items are told apart by ``in``
@@ -118,11 +125,14 @@ class PgLoopAuditBatcher:
     """Group commit for the requests of one event loop, on one connection to the primary."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, kwargs: dict[str, Any], *, max_batch: int = 500
-    ) -> None:
+        self, loop: asyncio.AbstractEventLoop, kwargs: dict[str, Any], *, max_batch: int = 500,
+        linger: float = LINGER_SECONDS, fill: int = LINGER_FILL,
+    ) -> None:  # fmt: skip
         self._loop = loop
         self._kwargs = kwargs
         self._max_batch = max_batch
+        self._linger = linger
+        self._fill = fill
         self._pending: list[_Pending] = []
         self._flushing = False
         self._connection: psycopg.AsyncConnection[Any] | None = None
@@ -160,7 +170,14 @@ class PgLoopAuditBatcher:
 
     async def _flush(self) -> None:
         try:
+            loaded = False  # records arrived while this flush committed a batch
             while self._pending:
+                if loaded and self._linger > 0 and len(self._pending) < self._fill:
+                    # Under load, the batch waits a moment for more records: each commit costs
+                    # the server about as much as several records, and the loop a few round
+                    # trips' work. Never the first batch after a quiet spell.
+                    await asyncio.sleep(self._linger)
+                loaded = True
                 # A request that gave up (timeout, client gone) has no answer to wait for.
                 live = [item for item in self._pending if not item.future.done()]
                 # Beyond the batch's size, records wait with those arriving meanwhile.

@@ -96,11 +96,15 @@ def check_record(record: AuditRecord) -> str:
     return detail
 
 
+# Made once (json.dumps makes an encoder per call with its options): the same text.
+_DETAIL_JSON: Final = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, default=str, allow_nan=False
+)
+
+
 def _detail(record: AuditRecord) -> str:
     # JSON escapes control characters (NUL becomes \u0000), so the stored text has none.
-    return json.dumps(
-        record.detail, ensure_ascii=False, sort_keys=True, default=str, allow_nan=False
-    )
+    return _DETAIL_JSON.encode(record.detail)
 
 
 def record_from_values(values: dict[str, Any]) -> AuditRecord:

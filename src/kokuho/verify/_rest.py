@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import functools
+import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -164,6 +165,15 @@ class ReferenceNumber(_Request):
                                   description="照会番号")  # fmt: skip
 
 
+# Starlette's JSONResponse text, by an encoder made once (json.dumps makes one per call).
+_ANSWER_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+class _AnswerResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return _ANSWER_JSON.encode(content).encode("utf-8")
+
+
 def check_json(result: CheckResult) -> dict[str, Any]:
     return {**answer_to_json(result.answer), "patient": result.patient}
 
@@ -201,7 +211,7 @@ async def _number_answer(
     # commit holds no thread. The JSON is the one FastAPI would write, without its generic
     # encoder's walk over the answer.
     result = await service.check_number_async(caller, body.to_query(), body.purpose)
-    return JSONResponse(check_json(result))
+    return _AnswerResponse(check_json(result))
 
 
 async def _card_answer(
@@ -220,7 +230,7 @@ async def _card_answer(
         consent_to=body.consent,
         consent_days=body.consent_days,
     )
-    return JSONResponse(check_json(result))
+    return _AnswerResponse(check_json(result))
 
 
 def _fast(
@@ -257,23 +267,43 @@ Handle = Annotated[str, Path(pattern=HANDLE_PATTERN, description="patient handle
 OnDay = Annotated[IsoDate | None, Query(description="the day asked about; today when omitted")]
 
 
-def build_router() -> APIRouter:
-    """The routes; the app provides ``state.service`` and ``state.authenticate``."""
-    router = APIRouter(prefix="/api/v1", tags=["eligibility"])
-
-    @router.get("/health", tags=["service"], **_documented(HealthBody))
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+def add_check_routes(router: APIRouter, prefix: str = "") -> None:
+    """Adds the two check routes (``/checks/number`` and ``/checks/card`` under ``prefix``) to
+    ``router``; the app provides ``state.service`` and ``state.authenticate``."""
 
     async def check_number(body: NumberCheck, caller: Caller, service: Service) -> JSONResponse:
         return await _number_answer(service, caller, body)
 
     # The common case skips FastAPI's generic machinery (_rest_fast); the rest goes through it.
     router.add_api_route(
-        "/checks/number", check_number, methods=["POST"], summary="資格確認 by insured number",
+        f"{prefix}/checks/number", check_number, methods=["POST"], tags=["eligibility"],
+        summary="資格確認 by insured number",
         route_class_override=fast_route(NumberCheck, _fast(_number_answer)),
         **_documented(CheckBody, *_BODY, 403),
     )  # fmt: skip
+
+    async def check_card(body: CardCheck, caller: Caller, service: Service) -> JSONResponse:
+        return await _card_answer(service, caller, body)
+
+    router.add_api_route(
+        f"{prefix}/checks/card", check_card, methods=["POST"], tags=["eligibility"],
+        summary="資格確認 by My Number card (PIN or face)",
+        route_class_override=fast_route(CardCheck, _fast(_card_answer)),
+        **_documented(CheckBody, *_BODY, 403, 503),
+    )  # fmt: skip
+
+
+def build_router(*, checks: bool = True) -> APIRouter:
+    """The routes; the app provides ``state.service`` and ``state.authenticate``. With
+    ``checks=False`` without the two check routes, which the app then adds to its own router
+    (:func:`add_check_routes`)."""
+    router = APIRouter(prefix="/api/v1", tags=["eligibility"])
+    if checks:
+        add_check_routes(router)
+
+    @router.get("/health", tags=["service"], **_documented(HealthBody))
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
 
     @router.post("/card/challenges", summary="暗証番号モード: a single-use challenge",
                  **_documented(ChallengeBody, 401, 403, 413, 415, 503))  # fmt: skip
@@ -284,16 +314,6 @@ def build_router() -> APIRouter:
             "nonce": base64.b64encode(issued.nonce).decode(),
             "expires_at": issued.expires_at.isoformat(),
         }
-
-    async def check_card(body: CardCheck, caller: Caller, service: Service) -> JSONResponse:
-        return await _card_answer(service, caller, body)
-
-    router.add_api_route(
-        "/checks/card", check_card, methods=["POST"],
-        summary="資格確認 by My Number card (PIN or face)",
-        route_class_override=fast_route(CardCheck, _fast(_card_answer)),
-        **_documented(CheckBody, *_BODY, 403, 503),
-    )  # fmt: skip
 
     submit_options = _documented(BulkReceipt, *_BODY, 403)
     submit_options["responses"][202] = submit_options["responses"].pop(200)

@@ -21,6 +21,7 @@ from kokuho.verify import (
     CardDesk,
     ConsentCategory,
     EligibilityService,
+    add_check_routes,
     build_fhir_router,
     build_router,
     install_error_handlers,
@@ -144,7 +145,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     app.state.engine = engine
     app.state.authenticate = authenticator.authenticate
-    app.include_router(build_router())
+    # The two check routes, most of the traffic, on the app's own router ahead of the included
+    # ones: a request to an included router's route is matched twice (by the app's router, then
+    # by the included one) and dispatched through three routers, which cost about a tenth of a
+    # check's CPU. Their OpenAPI entries and answers are the same either way.
+    add_check_routes(app.router, prefix="/api/v1")
+    app.include_router(build_router(checks=False))
     app.include_router(build_fhir_router())
     # The dashboard's own Japanese pages for a missing path or a wrong method elsewhere.
     install_error_handlers(app, ErrorPages())
