@@ -244,3 +244,24 @@ def test_cli_import_stops_at_a_file_rejected_mid_run(
     for number, loaded in (("1001", True), ("2002", False), ("3003", False)):
         shown = run.invoke(main, ["registry", "show", KOKUHO, "12", number, "01"])
         assert (shown.exit_code == 0) is loaded, number
+
+
+def test_keys_holding_the_separator_or_empty_are_found_again(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """PostgreSQL's look-ups send a file's keys joined by U+001F (``_feed_lookup._SEP``): an
+    event id holding one goes as an array instead, and a lone empty 記号 is one key, not
+    none. Either way the register is read: a loss finds its coverage, a second load of a
+    file is all duplicates."""
+    load_insurers(engine, write_insurers(tmp_path / "i.csv"))
+    first = write_changes(
+        tmp_path / "a.csv",
+        [acquire("A\x1f1", "2020-04-01"), acquire("A2", "2020-04-01", number="2", symbol="")],
+    )
+    assert import_changes(engine, first).applied == 2
+    again = import_changes(engine, first)
+    assert (again.applied, again.duplicates) == (0, 2)
+    loss = lose("L1", "2020-05-01", number="2")
+    second = write_changes(tmp_path / "b.csv", [{**loss, "symbol": ""}])
+    report = import_changes(engine, second)
+    assert (report.applied, report.lost, report.errors) == (1, 1, [])

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from kokuho.registry import import_changes, load_insurers
 from kokuho.registry._feed import lock
-from kokuho.registry._feed_lookup import statements
+from kokuho.registry._feed_lookup import _joined, statements
 from tests.feedfiles import acquire, write_changes, write_insurers
 
 KEYS = 3000
@@ -53,3 +53,24 @@ def test_every_look_up_searches_an_index(engine: sa.Engine, tmp_path: Path) -> N
                 # SCAN w is the key list (json_each); the tables are t, p and ct.
                 scans = [line for line in plan if line.startswith("SCAN ")]
                 assert not [s for s in scans if s.split()[1] in ("t", "p", "ct")], plan
+
+
+def test_every_joined_look_up_searches_an_index(engine: sa.Engine, tmp_path: Path) -> None:
+    """The same on PostgreSQL with the keys joined into one text a column
+    (``_feed_lookup._joined``), as a file's look-ups send them; SQLite has one form."""
+    if engine.dialect.name != "postgresql":
+        return
+    load_insurers(engine, write_insurers(tmp_path / "insurers.csv"))
+    import_changes(engine, write_changes(tmp_path / "a.csv", [acquire("E1", "2020-04-01")]))
+    with engine.begin() as connection:
+        lock(connection)
+        sql = statements(connection, joined=True)
+        raw: Any = connection.connection.driver_connection
+        for name, statement in vars(sql).items():
+            if name == "dialect":
+                continue
+            width = len(_params(sql.dialect, name))
+            params = [_joined([str(n) for n in range(KEYS)])] * width
+            plan = [row[0] for row in raw.execute("EXPLAIN " + statement, params)]
+            scans = [line for line in plan if "Seq Scan on" in line]
+            assert not [s for s in scans if any(f" {t} " in s + " " for t in TABLES)], plan

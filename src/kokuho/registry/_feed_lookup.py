@@ -3,9 +3,10 @@
 A file names its insured numbers (保険者番号・記号・番号・枝番) and its event ids; the import
 reads the coverages, their terms and persons, the persons its new records may be, and the
 applied events. The keys travel as one parameter per statement, however many: ``json_each``
-on SQLite, ``unnest`` of arrays on PostgreSQL, and each key probes the index once, whatever
-the planner's statistics say (:func:`_probe_sql`). (``kokuho.store.key_table`` did this
-through a temporary table per look-up: four statements, two of them DDL.)
+on SQLite, ``unnest`` of arrays on PostgreSQL (one text a column, split by the server), and
+each key probes the index once, whatever the planner's statistics say (:func:`_probe_sql`).
+(``kokuho.store.key_table`` did this through a temporary table per look-up: four
+statements, two of them DDL.)
 
 The statements are plain SQL run on the driver's own connection, inside the caller's
 transaction: SQLAlchemy's compile-and-execute path cost more per statement than a monthly
@@ -55,11 +56,39 @@ def _selected(prefix: str, columns: tuple[str, ...]) -> str:
     return ", ".join(f"{prefix}.{name}" for name in columns)
 
 
+#: Joins a PostgreSQL look-up's keys into one text parameter that the server splits
+#: (``string_to_array``): psycopg dumps a list as an array in Python, key by key (a regular
+#: expression each), ~0.7 µs a key, where the join costs nothing. A file whose keys hold it
+#: (an event id may) sends them as arrays instead (:func:`_joined`).
+_SEP = "\x1f"
+
+
+def _array(cast: str, joined: bool) -> str:
+    """One PostgreSQL parameter as an array of ``cast``: joined by ``_SEP`` after a leading
+    one (so that one empty key is one element: ``''`` alone splits into none), or an array."""
+    if joined:
+        return f"(string_to_array(%s::text, chr({ord(_SEP)})))[2:]::{cast}[]"
+    return f"%s::{cast}[]"
+
+
+def _joined(values: Sequence[str]) -> str | None:
+    """``values`` as the text :func:`_array` splits, or None when a value holds ``_SEP``."""
+    text = _SEP + _SEP.join(values)
+    return text if text.count(_SEP) == len(values) else None
+
+
 def _probe_sql(
-    dialect: str, table: str, names: tuple[str, ...], wanted: str, cast: str = "text"
+    dialect: str,
+    table: str,
+    names: tuple[str, ...],
+    wanted: str,
+    cast: str = "text",
+    *,
+    joined: bool = True,
 ) -> str:
     """The rows of ``table`` AS t whose ``names`` equal one of the keys, given as one
-    parameter (SQLite: a JSON array of arrays) or one array per column (PostgreSQL).
+    parameter (SQLite: a JSON array of arrays) or one per column (PostgreSQL: see
+    :func:`_array`).
 
     Each key probes the index once, whatever the statistics say. On PostgreSQL a plain join
     let the planner hash a whole table instead when a file had thousands of keys and the
@@ -67,7 +96,7 @@ def _probe_sql(
     of feed_events per file, spilled to disk); a LATERAL subquery that cannot be flattened
     (``OFFSET 0``) leaves it no other plan. On SQLite ``CROSS JOIN`` fixes the order."""
     if dialect == "postgresql":
-        arrays = ", ".join(f"%s::{cast}[]" for _ in names)
+        arrays = ", ".join(_array(cast, joined) for _ in names)
         columns = ", ".join(f"k{i}" for i in range(len(names)))
         on = " AND ".join(f"t.{name} = w.k{i}" for i, name in enumerate(names))
         return (
@@ -78,7 +107,7 @@ def _probe_sql(
     return f"SELECT {wanted} FROM json_each(?) AS w CROSS JOIN {table} AS t ON {on}"
 
 
-def _register_sql(dialect: str) -> str:
+def _register_sql(dialect: str, *, joined: bool = True) -> str:
     """The coverages of the insured numbers, each with its person (none merged into another)
     and its terms, one row per term: one statement where three (coverages, then their terms
     and persons by id) were a round trip each on PostgreSQL. Every join probes by key."""
@@ -89,7 +118,7 @@ def _register_sql(dialect: str) -> str:
             _selected("ct", TERM_COLUMNS[1:]),
         )
     )
-    found = _probe_sql(dialect, "coverages", _COVERAGE_KEY, wanted)
+    found = _probe_sql(dialect, "coverages", _COVERAGE_KEY, wanted, joined=joined)
     person = f"p.person_id = t.person_id AND p.{_NOT_ABSORBED}"
     if dialect == "postgresql":
         return (
@@ -103,19 +132,29 @@ def _register_sql(dialect: str) -> str:
     )
 
 
-def _keys_param(dialect: str, keys: Sequence[tuple[str, ...]], width: int) -> list[Any]:
+def _keys_param(
+    dialect: str, keys: Sequence[tuple[str, ...]], width: int
+) -> tuple[list[Any], bool]:
+    """The parameters of a look-up by ``keys``, and whether they are joined (on SQLite, the
+    one form there is; on PostgreSQL, unless a key holds ``_SEP``)."""
     if dialect == "postgresql":
-        return [[key[i] for key in keys] for i in range(width)]
-    return [json.dumps(keys, ensure_ascii=False)]
+        columns = [[key[i] for key in keys] for i in range(width)]
+        joined = [_joined(column) for column in columns]
+        if None in joined:
+            return columns, False
+        return joined, True
+    return [json.dumps(keys, ensure_ascii=False)], True
 
 
-def _in_sql(dialect: str, table: str, column: str, wanted: str, cast: str, also: str) -> str:
+def _in_sql(
+    dialect: str, table: str, column: str, wanted: str, cast: str, also: str, *, joined: bool
+) -> str:
     """The rows of ``table`` AS t whose ``column`` is one of the values (distinct), given as
     one parameter, and that meet ``also``: each value probes the column's index once (on
     PostgreSQL by LATERAL, see :func:`_probe_sql`)."""
     if dialect == "postgresql":
         return (
-            f"SELECT {wanted} FROM unnest(%s::{cast}[]) AS w(k) CROSS JOIN LATERAL "
+            f"SELECT {wanted} FROM unnest({_array(cast, joined)}) AS w(k) CROSS JOIN LATERAL "
             f"(SELECT * FROM {table} AS t WHERE t.{column} = w.k AND {also} OFFSET 0) AS t"
         )
     return (
@@ -124,31 +163,41 @@ def _in_sql(dialect: str, table: str, column: str, wanted: str, cast: str, also:
     )
 
 
-def _values_param(dialect: str, values: Sequence[Any]) -> Any:
+def _values_param(dialect: str, values: Sequence[str]) -> tuple[Any, bool]:
+    """As :func:`_keys_param`, for keys of one column."""
     if dialect == "postgresql":
-        return list(values)
-    return json.dumps(list(values), ensure_ascii=False)
+        text = _joined(values)
+        return (list(values), False) if text is None else (text, True)
+    return json.dumps(list(values), ensure_ascii=False), True
 
 
 class Statements:
-    """The look-ups' SQL for one dialect, built once."""
+    """The look-ups' SQL for one dialect, built once; on PostgreSQL, for keys given as
+    arrays or ``joined`` (:func:`_keys_param`; the same statements on SQLite)."""
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, *, joined: bool = False) -> None:
         self.dialect = dialect
-        self.register = _register_sql(dialect)
+        self.register = _register_sql(dialect, joined=joined)
         persons = _selected("t", PERSON_COLUMNS)
         free = f"t.{_NOT_ABSORBED}"
-        self.persons_by_key = _in_sql(dialect, "persons", "match_key", persons, "text", free)
-        self.applied = _probe_sql(
-            dialect, "feed_events", _EVENT_KEY, "t.insurer_number, t.event_id, t.digest"
+        self.persons_by_key = _in_sql(
+            dialect, "persons", "match_key", persons, "text", free, joined=joined
         )
+        self.applied = _probe_sql(
+            dialect, "feed_events", _EVENT_KEY, "t.insurer_number, t.event_id, t.digest",
+            joined=joined,
+        )  # fmt: skip
 
 
-_STATEMENTS = {dialect: Statements(dialect) for dialect in ("sqlite", "postgresql")}
+_STATEMENTS = {
+    (dialect, joined): Statements(dialect, joined=joined)
+    for dialect in ("sqlite", "postgresql")
+    for joined in (False, True)
+}
 
 
-def statements(connection: sa.Connection) -> Statements:
-    return _STATEMENTS[connection.dialect.name]
+def statements(connection: sa.Connection, *, joined: bool = False) -> Statements:
+    return _STATEMENTS[connection.dialect.name, joined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,13 +254,12 @@ def register_of(
     coverages of the given insured numbers, their terms and their persons (none merged into
     another): the integer and three lists of rows, in the order of ``COVERAGE_COLUMNS``,
     ``TERM_COLUMNS`` and ``PERSON_COLUMNS``."""
-    sql = statements(connection)
-    dialect = sql.dialect
+    dialect = connection.dialect.name
     number = int(run(connection, [first])[0][0][0])
     if not tuples:
         return number, [], [], []
-    keys = _keys_param(dialect, tuples, len(_COVERAGE_KEY))
-    (rows,) = run(connection, [Step(sql.register, keys)])
+    keys, joined = _keys_param(dialect, tuples, len(_COVERAGE_KEY))
+    (rows,) = run(connection, [Step(statements(connection, joined=joined).register, keys)])
     found: dict[int, Any] = {}
     people: dict[int, Any] = {}
     terms: list[Any] = []
@@ -239,13 +287,16 @@ def candidates_and_applied(
 ) -> tuple[list[Any], list[Any]]:
     """The persons (none merged into another) with one of the match keys ``keys``, and
     ``(insurer_number, event_id, digest)`` of the events ``ids`` already applied."""
-    sql = statements(connection)
-    dialect = sql.dialect
+    dialect = connection.dialect.name
     steps: list[Step] = []
     if keys:
-        steps.append(Step(sql.persons_by_key, [_values_param(dialect, keys)]))
+        values, joined = _values_param(dialect, keys)
+        sql = statements(connection, joined=joined)
+        steps.append(Step(sql.persons_by_key, [values]))
     if ids:
-        steps.append(Step(sql.applied, _keys_param(dialect, ids, len(_EVENT_KEY))))
+        params, joined = _keys_param(dialect, ids, len(_EVENT_KEY))
+        sql = statements(connection, joined=joined)
+        steps.append(Step(sql.applied, params))
     results = run(connection, steps)
     people = results.pop(0) if keys else []
     applied = results.pop(0) if ids else []

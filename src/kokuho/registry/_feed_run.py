@@ -17,6 +17,7 @@ same reports, events and errors, read on the other CPU while this process applie
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from kokuho.registry._errors import FileRejected
 from kokuho.registry._feed import Start, apply_file, lock
 from kokuho.registry._feed_ahead import Reader
+from kokuho.registry._feed_lookup import driver
 from kokuho.registry._feed_read import ImportReport, collector_paused
 from kokuho.registry._feed_write import advance_sequences
 
@@ -88,7 +90,7 @@ def _run(
                             check(path)
                         with collector_paused():
                             report, events = reader.read(path)
-                            with connection.begin_nested():
+                            with _savepoint(connection):
                                 start = apply_file(
                                     connection, report, events, start, reader.load_good_rows,
                                     sequences=False,
@@ -107,6 +109,30 @@ def _run(
             yield from reports
             if rejected is not None:
                 raise rejected
+
+
+@contextmanager
+def _savepoint(connection: sa.Connection) -> Iterator[None]:
+    """A file's SAVEPOINT, as ``connection.begin_nested()`` but on the driver's connection:
+    SQLAlchemy's pair of statements per file cost ten times the database's work for them.
+    Any exception rolls back to it and passes on; should that rollback itself fail, its
+    error passes on instead (never a FileRejected after which the run would commit)."""
+    cursor = driver(connection).cursor()
+    try:
+        cursor.execute(_SAVEPOINT)
+        try:
+            yield
+        except BaseException:
+            cursor.execute(_ROLLBACK_TO)
+            raise
+        cursor.execute(_RELEASE)
+    finally:
+        cursor.close()
+
+
+_SAVEPOINT = "SAVEPOINT feed_file"
+_ROLLBACK_TO = "ROLLBACK TO SAVEPOINT feed_file"
+_RELEASE = "RELEASE SAVEPOINT feed_file"
 
 
 def _begin(connection: sa.Connection) -> None:
