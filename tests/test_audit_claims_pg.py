@@ -342,3 +342,37 @@ def test_a_failing_purge_of_expired_claims_costs_no_caller_its_record(
     writer.close()
     assert _claimed(engine) == {"t1", "t2"}
     assert verify_chain(engine).ok
+
+
+def test_a_purge_takes_at_most_its_limit_and_asks_for_another(engine: sa.Engine) -> None:
+    # Bounded so its own transaction stays short; a purge that found its limit runs again at
+    # the next flush that makes claims, not 30 s later.
+    from kokuho.verify._audit_purge import PURGE_LIMIT
+
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    with engine.begin() as connection:
+        connection.execute(
+            card_replays.insert(),
+            [{"token": f"old{n}", "expires_at": past} for n in range(2 * PURGE_LIMIT + 500)],
+        )
+    writer = AuditWriter(engine)
+
+    def expired() -> int:
+        with engine.connect() as connection:
+            query = sa.select(sa.func.count()).where(card_replays.c.expires_at <= past)
+            return int(connection.scalar(query.select_from(card_replays)) or 0)
+
+    async def main() -> list[int]:
+        left = []
+        for n in range(4):
+            await writer.write_async(record(str(n)), claim=(f"t{n}", LATER))
+            # The purge follows the answer on the loop's connection; a record without a
+            # claim (which never purges) commits after it, so it is over when this returns.
+            await writer.write_async(record(f"{n}+"))
+            left.append(expired())
+        return left
+
+    assert _run(main) == [PURGE_LIMIT + 500, 500, 0, 0]
+    writer.close()
+    assert _claimed(engine) == {"t0", "t1", "t2", "t3"}
+    assert verify_chain(engine).ok

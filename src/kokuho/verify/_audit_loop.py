@@ -188,25 +188,6 @@ class LoopAuditBatcher:
         for offset, item in enumerate(settled):
             if not item.future.done():
                 item.future.set_result(first + offset)
-        if any(item.claim is not None for item in batch):
-            self._purge_expired()
-
-    def _purge_expired(self) -> None:
-        """Deletes the forgotten claims when a purge is due: after the batch's commit, as a
-        statement of its own (the connection commits each statement outside a transaction),
-        so a purge that fails (busy, a broken table) fails no caller's record; the next
-        interval tries again."""
-        purge = self._purge.due()
-        if purge is None:
-            return
-        try:
-            self._connection.execute(*purge)
-        except sqlite3.Error as error:
-            if self._connection.in_transaction:
-                self._connection.execute("ROLLBACK")
-            log.warning("the purge of expired card claims failed (tried again later): %s", error)
-            return
-        self._checkpointer.committed()
 
     def _claim(self, batch: list[_Pending]) -> list[_Pending]:
         """Makes the batch's claims inside its transaction; returns the items whose claim was
@@ -214,12 +195,30 @@ class LoopAuditBatcher:
         claims = [item for item in batch if item.claim is not None]
         if not claims:
             return []
+        self._purge_expired()
         refused = []
         for item in claims:
             assert item.claim is not None  # noqa: S101  (filtered above; for the type checker)
             if self._connection.execute(_CLAIM, item.claim).fetchone() is None:
                 refused.append(item)
         return refused
+
+    def _purge_expired(self) -> None:
+        """Deletes the forgotten claims when a purge is due, inside the batch's transaction
+        (its write lock already held: a statement of its own would have to win the lock again,
+        on a connection that never waits for it) but within a SAVEPOINT: a purge that fails
+        is rolled back alone, logged, and costs no caller its record; the next interval tries
+        again."""
+        purge = self._purge.due()
+        if purge is None:
+            return
+        self._connection.execute("SAVEPOINT purge")
+        try:
+            self._connection.execute(*purge)
+        except sqlite3.Error as error:
+            self._connection.execute("ROLLBACK TO purge")
+            log.warning("the purge of expired card claims failed (tried again later): %s", error)
+        self._connection.execute("RELEASE purge")
 
     def _fail(self, batch: list[_Pending], error: Exception) -> None:
         for item in batch:

@@ -61,7 +61,7 @@ from sqlalchemy.dialects import postgresql
 
 from kokuho.verify._audit_chain import _COLUMNS, _LOCK_ID, GENESIS, chain_rows
 from kokuho.verify._audit_loop import AlreadyClaimed, Claim
-from kokuho.verify._audit_purge import PG_PURGE, ClaimPurge
+from kokuho.verify._audit_purge import PG_PURGE, PURGE_LIMIT, ClaimPurge
 from kokuho.verify._audit_record import AuditRecord
 from kokuho.verify._tables import audit_log, card_replays
 
@@ -171,7 +171,14 @@ class PgLoopAuditBatcher:
     async def _flush(self) -> None:
         try:
             loaded = False  # records arrived while this flush committed a batch
-            while self._pending:
+            claimed = False  # a batch of this flush made claims: a purge may be due
+            while self._pending or claimed:
+                if not self._pending:
+                    # Between batches, never between a batch's records: whatever it does,
+                    # every caller so far has its answer. Records arriving meanwhile go next.
+                    claimed = False
+                    await self._purge_expired()
+                    continue
                 if loaded and self._linger > 0 and len(self._pending) < self._fill:
                     # Under load, the batch waits a moment for more records: each commit costs
                     # the server about as much as several records, and the loop a few round
@@ -183,6 +190,7 @@ class PgLoopAuditBatcher:
                 # Beyond the batch's size, records wait with those arriving meanwhile.
                 batch, self._pending = live[: self._max_batch], live[self._max_batch :]
                 if batch:
+                    claimed = claimed or any(item.claim is not None for item in batch)
                     await self._commit(batch)
         finally:
             self._flushing = False
@@ -202,8 +210,12 @@ class PgLoopAuditBatcher:
                 _fail(batch, error)
                 return
             # One record may have failed them all: alone, each record gets its own outcome.
-            for item in batch:
-                await self._commit([item])
+            for index, item in enumerate(batch):
+                try:
+                    await self._commit([item])
+                except BaseException:  # cancelled: the records not yet tried fail, not hang
+                    _fail(batch[index + 1 :], RuntimeError("the audit writer was closed"))
+                    raise
             return
         except BaseException:  # cancelled (the writer closes): nothing more will settle them
             _fail(batch, RuntimeError("the audit writer was closed"))
@@ -215,23 +227,27 @@ class PgLoopAuditBatcher:
         for offset, item in enumerate(settled):
             if not item.future.done():
                 item.future.set_result(first + offset)
-        if any(item.claim is not None for item in batch):
-            await self._purge_expired()
 
     async def _purge_expired(self) -> None:
-        """Deletes the forgotten claims when a purge is due: after the batch's commit, in a
-        transaction of its own (the connection is in autocommit), so a purge that fails fails
-        no caller's record; the next interval tries again."""
+        """Deletes the forgotten claims when a purge is due: after the flush's batches are
+        committed and answered, in a transaction of its own (the connection is in
+        autocommit), skipping rows another worker's purge holds and at most
+        ``PURGE_LIMIT`` of them, so it never waits on a lock and its round trip stays short.
+        A purge that fails is logged and costs no caller its record; the next interval tries
+        again."""
         purge = self._purge.due()
         connection = self._connection
         if purge is None or connection is None:
             return
         try:
-            await connection.execute(*purge, prepare=False)
-        except psycopg.Error as error:
+            cursor = await connection.execute(*purge, prepare=False)
+        except Exception as error:  # housekeeping: whatever it was, no caller pays for it
             log.warning("the purge of expired card claims failed (tried again later): %s", error)
             if connection.closed or connection.broken:
                 self._connection = None
+            return
+        if cursor.rowcount >= PURGE_LIMIT:
+            self._purge.again()
 
     async def _append(self, batch: list[_Pending]) -> tuple[int, list[_Pending]]:
         """Makes the batch's claims and appends the records of the others to the chain, in

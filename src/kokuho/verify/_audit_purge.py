@@ -2,14 +2,22 @@
 two loop batchers: :mod:`kokuho.verify._audit_loop` (SQLite) and
 :mod:`kokuho.verify._audit_pg` (PostgreSQL).
 
-A batcher asks :meth:`ClaimPurge.due` after it has committed a flush that made claims, and
-sends the statement it gets back as a transaction of its own: at most one purge per interval
-per batcher, cheap housekeeping rather than a statement on every flush. Not inside the
-flush's transaction: there a failing purge (busy, a lock timeout, a broken table) failed the
-records it rode with, or forced them to be tried one by one; housekeeping must not cost a
-caller its answer. The interval starts again *before* the statement is sent, so a purge that
-fails is logged and tried again at the next interval. Expired claims left meanwhile are
-harmless: an attestation is refused once its window has passed, whatever the table holds.
+A batcher asks :meth:`ClaimPurge.due` when a flush makes claims: at most one purge per
+interval per batcher, cheap housekeeping rather than a statement on every flush. Housekeeping
+must not cost a caller its answer, which it did when the purge was a plain statement of the
+flush's transaction (a purge that failed failed the records it rode with, or forced them to
+be tried one by one):
+
+* on SQLite it stays in the flush's transaction, whose write lock it needs (the loop's
+  connection never waits for a lock), inside a SAVEPOINT that a failure rolls back alone;
+* on PostgreSQL it runs after the flush's batches are committed and answered, as a
+  transaction of its own, on at most :data:`PURGE_LIMIT` rows that no other worker's purge
+  holds (``SKIP LOCKED``): it never waits on a lock, and a purge that found that many asks
+  for another at the next flush (:meth:`ClaimPurge.again`).
+
+The interval starts again *before* the statement is sent, so a purge that fails is logged
+and tried again at the next interval. Expired claims left meanwhile are harmless: an
+attestation is refused once its window has passed, whatever the table holds.
 """
 
 from __future__ import annotations
@@ -25,7 +33,14 @@ _DELETE = f'DELETE FROM "{card_replays.name}" WHERE expires_at <= '  # noqa: S60
 #: The purge for ``sqlite3`` (qmark parameters) and for psycopg (format parameters, bytes as
 #: the batcher's other statements); the one parameter is the current time.
 SQLITE_PURGE: Final = _DELETE + "?"
-PG_PURGE: Final = (_DELETE + "%s").encode()
+#: On PostgreSQL at most this many rows a purge, those no other purge holds: its own
+#: transaction must neither wait on another worker's purge nor run long.
+PURGE_LIMIT: Final = 1000
+PG_PURGE: Final = (
+    f'DELETE FROM "{card_replays.name}" WHERE token IN ('  # noqa: S608
+    f'SELECT token FROM "{card_replays.name}" WHERE expires_at <= %s '
+    f"LIMIT {PURGE_LIMIT} FOR UPDATE SKIP LOCKED)"
+).encode()
 
 _Statement = TypeVar("_Statement", str, bytes)
 
@@ -47,3 +62,7 @@ class ClaimPurge(Generic[_Statement]):
             return None
         self._next = clock + PURGE_SECONDS
         return self._statement, (dt.datetime.now(dt.UTC),)
+
+    def again(self) -> None:
+        """The next flush that makes claims purges again (the last one left rows behind)."""
+        self._next = 0.0
