@@ -61,6 +61,23 @@ def test_openapi_is_published_and_there_is_no_search_by_name(
     # 告知要求制限: nothing lists members or searches by name.
     assert not [p for p in paths if "search" in p or "name" in p]
     assert all(not p.endswith("/members") for p in paths)
+    # The two checks sit on the app's own router (verify.add_check_routes): still documented
+    # once each, tagged as before.
+    for path in ("/api/v1/checks/number", "/api/v1/checks/card"):
+        assert spec["paths"][path]["post"]["tags"] == ["eligibility"]
+
+
+def test_the_router_alone_tags_its_check_routes_once() -> None:
+    from fastapi.routing import APIRoute
+
+    from kokuho.verify import build_router
+
+    routes = [r for r in build_router().routes if isinstance(r, APIRoute)]
+    checks = {r.path: r.tags for r in routes if "/checks/" in r.path and "bulk" not in r.path}
+    assert checks == {
+        "/api/v1/checks/number": ["eligibility"],
+        "/api/v1/checks/card": ["eligibility"],
+    }
 
 
 def _fhir_request(day: str = "2020-12-01", birth: str = "1970-05-15") -> dict[str, object]:

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -270,13 +271,15 @@ OnDay = Annotated[IsoDate | None, Query(description="the day asked about; today 
 def add_check_routes(router: APIRouter, prefix: str = "") -> None:
     """Adds the two check routes (``/checks/number`` and ``/checks/card`` under ``prefix``) to
     ``router``; the app provides ``state.service`` and ``state.authenticate``."""
+    # Tagged here unless the router tags its routes itself (FastAPI would list the tag twice).
+    tags: list[str | Enum] = [] if "eligibility" in router.tags else ["eligibility"]
 
     async def check_number(body: NumberCheck, caller: Caller, service: Service) -> JSONResponse:
         return await _number_answer(service, caller, body)
 
     # The common case skips FastAPI's generic machinery (_rest_fast); the rest goes through it.
     router.add_api_route(
-        f"{prefix}/checks/number", check_number, methods=["POST"], tags=["eligibility"],
+        f"{prefix}/checks/number", check_number, methods=["POST"], tags=tags,
         summary="資格確認 by insured number",
         route_class_override=fast_route(NumberCheck, _fast(_number_answer)),
         **_documented(CheckBody, *_BODY, 403),
@@ -286,7 +289,7 @@ def add_check_routes(router: APIRouter, prefix: str = "") -> None:
         return await _card_answer(service, caller, body)
 
     router.add_api_route(
-        f"{prefix}/checks/card", check_card, methods=["POST"], tags=["eligibility"],
+        f"{prefix}/checks/card", check_card, methods=["POST"], tags=tags,
         summary="資格確認 by My Number card (PIN or face)",
         route_class_override=fast_route(CardCheck, _fast(_card_answer)),
         **_documented(CheckBody, *_BODY, 403, 503),
