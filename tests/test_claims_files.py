@@ -288,6 +288,21 @@ def test_every_problem_of_a_file_is_reported_and_capped() -> None:
     assert "problem(s)" in str(rejected.value)
 
 
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (b"\x8e" + b"Z" * 5000 + b"\r\n", "レコード識別情報"),  # a binary file's first "field"
+        (_edit(OUT, 3, b",463,", b"," + b"9" * 5000 + b","), "合計点数"),
+    ],
+)
+def test_a_problem_quotes_a_long_bad_value_cut_short(data: bytes, name: str) -> None:
+    # A clinic's wrong file (a binary, a garbled line) gets an error a person can read: the
+    # value's start and its length, not thousands of characters.
+    problem = claim_file_problems(data, "claims/x.UKE")[0]
+    assert problem.name == name
+    assert "… (5,0" in problem.reason and len(problem.reason) < 150, problem.reason
+
+
 # -- the writer ----------------------------------------------------------------------------
 
 

@@ -17,6 +17,17 @@ from kokuho.ids import (
 )
 
 _DECIMAL: Final = re.compile(r"[0-9]{1,5}(?:\.[0-9]{1,5})?")
+#: Characters of a bad value a problem quotes: enough to find it in the file, not a whole
+#: line of garbage (a binary file's first "field" runs to its first comma).
+SHOWN_CHARACTERS: Final = 40
+
+
+def shown(raw: str) -> str:
+    """``raw`` as a problem quotes it: its repr, cut to :data:`SHOWN_CHARACTERS` characters
+    with the length said when longer."""
+    if len(raw) <= SHOWN_CHARACTERS:
+        return repr(raw)
+    return f"{raw[:SHOWN_CHARACTERS]!r}… ({len(raw):,} characters)"
 
 
 def _digits(raw: str) -> bool:
@@ -36,20 +47,20 @@ def check_field(spec: FieldSpec, raw: str, service_month: dt.date | None) -> obj
     if form in ("digits", "insurer"):
         if not _digits(raw) or len(raw) not in spec.lengths:
             sizes = " or ".join(str(n) for n in spec.lengths)
-            raise ValueError(f"{raw!r} is not {sizes} digits")
+            raise ValueError(f"{shown(raw)} is not {sizes} digits")
         if form == "insurer":
             try:
                 InsurerNumber.parse(raw)
             except InvalidIdentifier as error:
-                raise ValueError(f"{raw!r}: {error.reason}") from None
+                raise ValueError(f"{shown(raw)}: {error.reason}") from None
         return raw
     if form == "int":
         if not _digits(raw) or len(raw) > spec.lengths[0]:
-            raise ValueError(f"{raw!r} is not a number of at most {spec.lengths[0]} digits")
+            raise ValueError(f"{shown(raw)} is not a number of at most {spec.lengths[0]} digits")
         return int(raw)
     if form == "decimal":
         if not _DECIMAL.fullmatch(raw):
-            raise ValueError(f"{raw!r} is not a quantity (整数部5桁・小数部5桁)")
+            raise ValueError(f"{shown(raw)} is not a quantity (整数部5桁・小数部5桁)")
         return Decimal(raw)
     if form in ("gyymm", "gyymmdd"):
         try:
@@ -58,24 +69,24 @@ def check_field(spec: FieldSpec, raw: str, service_month: dt.date | None) -> obj
                 return dt.date(year, month, 1)
             return parse_gyymmdd(raw)
         except InvalidIdentifier as error:
-            raise ValueError(f"{raw!r}: {error.reason}") from None
+            raise ValueError(f"{shown(raw)}: {error.reason}") from None
     if form == "monthday":
         return _month_day(raw, service_month)
     if form == "modifiers":
         if not _digits(raw) or len(raw) % 4 or len(raw) > 80:
-            raise ValueError(f"{raw!r} is not 4-digit 修飾語コード (at most 20)")
+            raise ValueError(f"{shown(raw)} is not 4-digit 修飾語コード (at most 20)")
         return raw
     if form == "code":
         if len(raw) != 1 or not (raw.isascii() and raw.isalnum()):
-            raise ValueError(f"{raw!r} is not one letter or digit")
+            raise ValueError(f"{shown(raw)} is not one letter or digit")
         return raw
     if form == "primary":
         if raw != "01":
-            raise ValueError(f"{raw!r}: 主傷病 is '01' or empty")
+            raise ValueError(f"{shown(raw)}: 主傷病 is '01' or empty")
         return True
     if form == "sex":
         if raw not in ("1", "2"):
-            raise ValueError(f"{raw!r}: 男女区分 is 1 or 2")
+            raise ValueError(f"{shown(raw)}: 男女区分 is 1 or 2")
         return int(raw)
     raise AssertionError(f"unknown field form {form!r}")
 
@@ -92,15 +103,15 @@ def institution_problem(prefecture: str, fee_table: str, code: str) -> str | Non
 
 def _month_day(raw: str, service_month: dt.date | None) -> dt.date | None:
     if not _digits(raw) or len(raw) not in (2, 4, 7):
-        raise ValueError(f"{raw!r} is not DD, MMDD or GYYMMDD")
+        raise ValueError(f"{shown(raw)} is not DD, MMDD or GYYMMDD")
     if len(raw) == 7:
         try:
             return parse_gyymmdd(raw)
         except InvalidIdentifier as error:
-            raise ValueError(f"{raw!r}: {error.reason}") from None
+            raise ValueError(f"{shown(raw)}: {error.reason}") from None
     if service_month is None:
         return None
     try:
         return month_day(raw, service_month)
     except ValueError:
-        raise ValueError(f"{raw!r}: no such day in the claim's months") from None
+        raise ValueError(f"{shown(raw)}: no such day in the claim's months") from None

@@ -17,7 +17,7 @@ from typing import Any
 
 from kokuho.claims._errors import ClaimFileRejected, ClaimProblem
 from kokuho.claims._model import Claim, ClaimFile, ClaimKind, Diagnosis, Drug, Procedure, PublicFund
-from kokuho.claims._rece_check import check_field, institution_problem
+from kokuho.claims._rece_check import check_field, institution_problem, shown
 from kokuho.claims._rece_layout import (
     DAY_FIELDS,
     ENCODING,
@@ -184,7 +184,7 @@ class _Reader:
         kind = HEADER.get(tag)
         if kind is None:
             self.problem(
-                1, 1, "レコード識別情報", f"{tag!r}: a file starts with IR (医科) or YK (調剤)"
+                1, 1, "レコード識別情報", f"{shown(tag)}: a file starts with IR (医科) or YK (調剤)"
             )
             return None
         layouts = LAYOUTS[kind]
@@ -203,9 +203,8 @@ class _Reader:
             layout = layouts.get(tag)
             if layout is None:
                 what = "医科" if kind == ClaimKind.MEDICAL else "調剤"
-                self.problem(
-                    number, 1, "レコード識別情報", f"unknown record type {tag!r} in a {what} file"
-                )
+                reason = f"unknown record type {shown(tag)} in a {what} file"
+                self.problem(number, 1, "レコード識別情報", reason)
                 continue
             if go is not None:
                 self.problem(number, 1, "レコード識別情報", f"{tag} after the GO record")
