@@ -376,3 +376,58 @@ def test_a_purge_takes_at_most_its_limit_and_asks_for_another(engine: sa.Engine)
     writer.close()
     assert _claimed(engine) == {"t0", "t1", "t2", "t3"}
     assert verify_chain(engine).ok
+
+
+def _two_trip_batches(writer: AuditWriter) -> list[int]:
+    """The sizes of the batches the loop's batcher sends in two round trips from now on."""
+    [batcher] = writer._pg_batchers.values()  # noqa: SLF001
+    sizes: list[int] = []
+    locked = batcher._locked  # noqa: SLF001
+
+    async def counted(connection: Any, batch: list[Any], known: Any) -> Any:
+        sizes.append(len(batch))
+        return await locked(connection, batch, known)
+
+    batcher._locked = counted  # type: ignore[method-assign]  # noqa: SLF001
+    return sizes
+
+
+def test_a_known_heads_batch_makes_its_claims_in_one_round_trip(engine: sa.Engine) -> None:
+    writer = AuditWriter(engine)
+    other = AuditWriter(engine)  # as another worker process
+    guard = DatabaseReplayGuard(engine)
+    assert guard.claim("by-thread", LATER, dt.datetime.now(dt.UTC))
+
+    async def main() -> tuple[list[int | BaseException], list[int]]:
+        outcomes: list[int | BaseException] = []
+        for n in range(2):  # the second batch knows the head beforehand
+            outcomes.append(await writer.write_async(record(f"w{n}"), claim=(f"w{n}", LATER)))
+        two_trips = _two_trip_batches(writer)
+
+        async def batch(*claims: str) -> None:
+            calls = [writer.write_async(record(c), claim=(c, LATER)) for c in claims]
+            outcomes.extend(await asyncio.gather(*calls, return_exceptions=True))
+
+        await batch("a", "b")  # one round trip
+        await batch("w0", "c")  # a claim made before: the batch is refused whole, then split
+        await batch("d", "d")  # a token twice: two round trips straight away
+        await batch("e")  # one round trip again
+        outcomes.append(await asyncio.to_thread(other.write, record("thread")))
+        await batch("f")  # the head moved: nothing claimed on the first try, none refused
+        await batch("g")  # two round trips, the head being another writer's, then known
+        await batch("by-thread")  # made by the thread path: refused after the first try
+        return outcomes, two_trips
+
+    try:
+        outcomes, two_trips = _run(main)
+    finally:
+        writer.close()
+        other.close()
+    refused = [n for n, o in enumerate(outcomes) if isinstance(o, AlreadyClaimed)]
+    assert refused == [4, 7, 12]  # w0 again, the second d, by-thread
+    assert outcomes[:4] == [1, 2, 3, 4] and outcomes[5:7] == [5, 6]
+    assert outcomes[8:12] == [7, 8, 9, 10]
+    assert two_trips == [2, 2, 1, 1, 1]  # w0+c, d+d, f, g, by-thread
+    assert _claimed(engine) == {"by-thread", "w0", "w1", "a", "b", "c", "d", "e", "f", "g"}
+    report = verify_chain(engine)
+    assert report.ok and report.records == 10

@@ -36,6 +36,11 @@ A record may carry a single-use claim (a face attestation's token, 顔認証の�
 SQLite (:mod:`kokuho.verify._audit_loop`): the batch's claims are inserted into
 ``card_replays`` in the batch's transaction, after the chain's lock and before the records,
 by one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` in the round trip that reads the head.
+A batch whose head is known (the one-trip batch) makes its claims in its one statement
+instead, with its records and under the same head condition, and without ``ON CONFLICT``: a
+token claimed before (or twice in the batch, which is not tried) fails that statement, the
+transaction rolls back whole, and the batch takes the two round trips, which tell each
+claim's outcome.
 A record whose claim was made before (by an earlier batch, another worker, or an earlier
 record of the same batch) is not written and its future fails with
 :class:`~kokuho.verify._audit_loop.AlreadyClaimed`; the batch's other records commit. A claim
@@ -102,10 +107,18 @@ _INSERT_IF_HEAD = f"{_INSERT} WHERE ({_HEAD_HASH}) = %s::text".encode()
 _INSERT_ROWS = _INSERT.encode()
 # The batch's claims in one statement; the tokens returned are those claimed now. A token
 # twice in the batch is inserted once: its later items find it taken.
-_CLAIM = (
+_CLAIM_ROWS = (
     f'INSERT INTO "{card_replays.name}" (token, expires_at) '  # noqa: S608
-    "SELECT r->>0, (r->>1)::timestamptz FROM jsonb_array_elements(%s::jsonb) AS r "
-    "ON CONFLICT DO NOTHING RETURNING token"
+    "SELECT r->>0, (r->>1)::timestamptz FROM jsonb_array_elements(%s::jsonb) AS r"
+)
+_CLAIM = f"{_CLAIM_ROWS} ON CONFLICT DO NOTHING RETURNING token".encode()
+# The optimistic batch's claims and records in one statement, both only if the head is still
+# the one this batcher committed last (one snapshot: both or neither). No ON CONFLICT: a
+# token taken before (or twice in the batch) fails the statement, so the transaction rolls
+# back whole and the batch takes the two round trips, which tell each claim's outcome.
+_CLAIM_AND_INSERT_IF_HEAD = (
+    f"WITH claimed AS ({_CLAIM_ROWS} WHERE ({_HEAD_HASH}) = %s::text RETURNING 1) "
+    f"{_INSERT} WHERE ({_HEAD_HASH}) = %s::text"
 ).encode()
 #: Under load (records arrived while a batch was committed), how long the next batch waits
 #: for more records unless it already has ``LINGER_FILL``: at most this much added latency.
@@ -262,17 +275,34 @@ class PgLoopAuditBatcher:
             self._head = None
         head, self._head = self._head, None  # known again only once this batch commits
         try:
-            if head is not None and self._alone and not any(i.claim for i in batch):
+            if head is not None and self._alone and _distinct_claims(batch):
                 rows = chain_rows([(i.record, i.detail) for i in batch], *head)
+                claims = _claims(batch)
                 # One round trip: the lock, the records if the head is unchanged, the commit.
                 # No BEGIN and COMMIT: the statements a pipeline sends before its Sync are one
                 # transaction (the extended protocol's), which the Sync at its end commits,
                 # or rolls back when a statement failed. Nothing is sent between the two
                 # statements, so nothing but the whole can be committed.
                 control, records = connection.cursor(), connection.cursor()
-                async with connection.pipeline():
-                    await control.execute(_LOCK, prepare=True)
-                    await records.execute(_INSERT_IF_HEAD, (_json(rows), head[1]), prepare=True)
+                try:
+                    async with connection.pipeline():
+                        await control.execute(_LOCK, prepare=True)
+                        if claims:
+                            await records.execute(
+                                _CLAIM_AND_INSERT_IF_HEAD,
+                                (json.dumps(claims), head[1], _json(rows), head[1]),
+                                prepare=True,
+                            )
+                        else:
+                            await records.execute(
+                                _INSERT_IF_HEAD, (_json(rows), head[1]), prepare=True
+                            )
+                except psycopg.errors.UniqueViolation:
+                    # A claim made before: nothing of the batch was written (the Sync rolled
+                    # the transaction back); the two round trips refuse it alone.
+                    await _roll_back(connection)
+                    self._alone = False
+                    return await self._locked(connection, batch, head)
                 if records.rowcount:
                     self._head = (rows[-1][0], rows[-1][-1])
                     return head[0] + 1, []  # committed
@@ -306,8 +336,7 @@ class PgLoopAuditBatcher:
                 await control.execute(_LOCK, prepare=True)
                 await reads.execute(_HEAD, prepare=True)
                 if claims:
-                    tokens = [(i.claim[0], i.claim[1].isoformat()) for i in claims if i.claim]
-                    await made.execute(_CLAIM, (json.dumps(tokens),), prepare=True)
+                    await made.execute(_CLAIM, (json.dumps(_claims(claims)),), prepare=True)
                 found = await reads.fetchone()  # a flush request: the transaction stays open
                 seq, prev = (found[0], found[1]) if found else (0, GENESIS)
                 # Nobody else appended since this batcher's last batch: the next may be
@@ -334,6 +363,18 @@ class PgLoopAuditBatcher:
                 raise
         self._head = (rows[-1][0], rows[-1][-1]) if rows else (seq, prev)
         return seq + 1, refused  # committed
+
+
+def _claims(batch: list[_Pending]) -> list[tuple[str, str]]:
+    """The claims of the batch's items that carry one: (token, expiry in ISO 8601)."""
+    return [(i.claim[0], i.claim[1].isoformat()) for i in batch if i.claim is not None]
+
+
+def _distinct_claims(batch: list[_Pending]) -> bool:
+    """Whether no token is claimed twice in the batch (a token twice needs the two round
+    trips: its first item has it, the other is refused)."""
+    tokens = [item.claim[0] for item in batch if item.claim is not None]
+    return len(set(tokens)) == len(tokens)
 
 
 def _json(rows: list[tuple[Any, ...]]) -> str:
