@@ -1,6 +1,6 @@
 """The write phase of a change-feed import: what the in-memory pass decided, in bulk.
 
-New rows go in by COPY on PostgreSQL (``kokuho.store.bulk_insert``), by executemany on
+New rows go in by binary COPY on PostgreSQL (each column's type declared), by executemany on
 SQLite, one statement per table that has any. Those and the updates and the file's counts
 are plain SQL on the driver's connection (``_feed_lookup.run``), in the caller's
 transaction: SQLAlchemy's per-statement and per-row parameter processing cost more than
@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from kokuho.registry._events import TERM_FIELDS, Event
-from kokuho.registry._feed_lookup import Step, run
+from kokuho.registry._feed_lookup import Step, driver, run
 from kokuho.registry._tables import coverage_terms, coverages, feed_events, persons
-from kokuho.store import bulk_insert
 
 if TYPE_CHECKING:
     from kokuho.registry._feed import _Import, _Person
@@ -33,6 +32,24 @@ _COVERAGE = (
 _TERMS = ("coverage_id", "effective_from", *TERM_FIELDS)
 _EVENT = ("insurer_number", "event_id", "kind", "effective_date", "file_id", "line", "digest")
 _FILE = ("name", "sha256", "loaded_at", "rows", "applied", "duplicates", "rejected")
+
+
+def _copy_types(table: sa.Table, columns: tuple[str, ...]) -> list[str]:
+    """The PostgreSQL type of each column, for COPY's dumpers (:func:`_copy`)."""
+    names = {sa.SmallInteger: "int2", sa.Integer: "int4", sa.Date: "date", sa.String: "text"}
+    return [names[type(table.c[name].type)] for name in columns]
+
+
+def _copy(connection: sa.Connection, sql: str, types: list[str], rows: list[Any]) -> None:
+    """Binary COPY of ``rows``, each column's type declared (which binary COPY needs):
+    psycopg packs every value by its column's dumper instead of writing escaped text by a
+    dumper looked up from the value's Python type, ~0.3 µs a row where text COPY cost
+    ~0.85 µs (``kokuho.store.bulk_insert``, shared by other callers, knows no types)."""
+    cursor = driver(connection).cursor()
+    with cursor, cursor.copy(sql) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
 
 
 def _marks(dialect: str, count: int) -> list[str]:
@@ -123,6 +140,16 @@ class _Statements:
                 (feed_events, _EVENT),
             )
         }  # fmt: skip
+        self.copies = {
+            table.name: (
+                f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)",
+                _copy_types(table, columns),
+            )
+            for table, columns in (
+                (persons, _PERSON), (coverages, _COVERAGE), (coverage_terms, _TERMS),
+                (feed_events, _EVENT),
+            )
+        }  # fmt: skip
         self.file_delete = f"DELETE FROM feed_files WHERE file_id = {_marks(dialect, 1)[0]}"
         marks = ", ".join(_marks(dialect, len(_FILE)))
         self.file_insert = (
@@ -190,15 +217,17 @@ def write(
     ]
     sql = statements(connection)
     steps: list[Step] = []
-    for table, columns, rows in (
-        (persons, _PERSON, new_persons),
-        (coverages, _COVERAGE, new_coverages),
-        (coverage_terms, _TERMS, new_terms),
-        (feed_events, _EVENT, new_events),
+    for table, rows in (
+        (persons, new_persons),
+        (coverages, new_coverages),
+        (coverage_terms, new_terms),
+        (feed_events, new_events),
     ):
+        if not rows:
+            continue
         if sql.dialect == "postgresql":
-            bulk_insert(connection, table, columns, rows)  # COPY
-        elif rows:
+            _copy(connection, *sql.copies[table.name], rows)
+        else:
             steps.append(Step(sql.inserts[table.name], rows, many=True, rows=False))
     for name, statement, rows in (
         ("person", sql.person_update, changed),
