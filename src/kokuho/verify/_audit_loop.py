@@ -216,6 +216,10 @@ class LoopAuditBatcher:
         try:
             self._connection.execute(*purge)
         except sqlite3.Error as error:
+            if not self._connection.in_transaction:
+                # SQLite rolled the whole transaction back (disk full, I/O error): the batch
+                # fails with the real error, as any statement of it would.
+                raise
             self._connection.execute("ROLLBACK TO purge")
             log.warning("the purge of expired card claims failed (tried again later): %s", error)
         self._connection.execute("RELEASE purge")

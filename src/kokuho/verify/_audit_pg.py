@@ -184,14 +184,7 @@ class PgLoopAuditBatcher:
     async def _flush(self) -> None:
         try:
             loaded = False  # records arrived while this flush committed a batch
-            claimed = False  # a batch of this flush made claims: a purge may be due
-            while self._pending or claimed:
-                if not self._pending:
-                    # Between batches, never between a batch's records: whatever it does,
-                    # every caller so far has its answer. Records arriving meanwhile go next.
-                    claimed = False
-                    await self._purge_expired()
-                    continue
+            while self._pending:
                 if loaded and self._linger > 0 and len(self._pending) < self._fill:
                     # Under load, the batch waits a moment for more records: each commit costs
                     # the server about as much as several records, and the loop a few round
@@ -203,8 +196,12 @@ class PgLoopAuditBatcher:
                 # Beyond the batch's size, records wait with those arriving meanwhile.
                 batch, self._pending = live[: self._max_batch], live[self._max_batch :]
                 if batch:
-                    claimed = claimed or any(item.claim is not None for item in batch)
                     await self._commit(batch)
+                    if any(item.claim is not None for item in batch):
+                        # After the batch and its one-by-one retries, never between them:
+                        # every caller so far has its answer. Not only in a lull: under
+                        # steady load a flush may never run out of records.
+                        await self._purge_expired()
         finally:
             self._flushing = False
             if self._pending:  # cancelled mid-flush: those left fail rather than hang
@@ -242,15 +239,17 @@ class PgLoopAuditBatcher:
                 item.future.set_result(first + offset)
 
     async def _purge_expired(self) -> None:
-        """Deletes the forgotten claims when a purge is due: after the flush's batches are
+        """Deletes the forgotten claims when a purge is due: after a batch that made claims is
         committed and answered, in a transaction of its own (the connection is in
         autocommit), skipping rows another worker's purge holds and at most
         ``PURGE_LIMIT`` of them, so it never waits on a lock and its round trip stays short.
         A purge that fails is logged and costs no caller its record; the next interval tries
         again."""
-        purge = self._purge.due()
         connection = self._connection
-        if purge is None or connection is None:
+        if connection is None:  # the interval is not spent without a connection to purge on
+            return
+        purge = self._purge.due()
+        if purge is None:
             return
         try:
             cursor = await connection.execute(*purge, prepare=False)
