@@ -431,3 +431,40 @@ def test_a_known_heads_batch_makes_its_claims_in_one_round_trip(engine: sa.Engin
     assert _claimed(engine) == {"by-thread", "w0", "w1", "a", "b", "c", "d", "e", "f", "g"}
     report = verify_chain(engine)
     assert report.ok and report.records == 10
+
+
+def test_a_replay_on_the_one_trip_path_raises_no_server_error(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A token already claimed makes the one-trip statement write nothing (its NOT EXISTS),
+    # not fail: no ERROR in the server's log for each replay, no rollback; the two round
+    # trips then refuse the replay alone.
+    from kokuho.verify import _audit_pg
+
+    rollbacks: list[int] = []
+    roll_back = _audit_pg._roll_back
+
+    async def counted(connection: Any) -> None:
+        rollbacks.append(1)
+        await roll_back(connection)
+
+    monkeypatch.setattr(_audit_pg, "_roll_back", counted)
+    writer = AuditWriter(engine)
+
+    async def main() -> list[int | BaseException]:
+        outcomes: list[int | BaseException] = []
+        for n in range(2):  # the second batch knows the head beforehand
+            outcomes.append(await writer.write_async(record(f"w{n}"), claim=(f"w{n}", LATER)))
+        calls = [writer.write_async(record(c), claim=(c, LATER)) for c in ("w0", "c")]
+        outcomes.extend(await asyncio.gather(*calls, return_exceptions=True))
+        return outcomes
+
+    try:
+        outcomes = _run(main)
+    finally:
+        writer.close()
+    assert outcomes[:2] == [1, 2] and isinstance(outcomes[2], AlreadyClaimed)
+    assert outcomes[3] == 3
+    assert rollbacks == []
+    assert _claimed(engine) == {"w0", "w1", "c"}
+    assert verify_chain(engine).ok

@@ -112,13 +112,20 @@ _CLAIM_ROWS = (
     "SELECT r->>0, (r->>1)::timestamptz FROM jsonb_array_elements(%s::jsonb) AS r"
 )
 _CLAIM = f"{_CLAIM_ROWS} ON CONFLICT DO NOTHING RETURNING token".encode()
+# None of the batch's tokens is claimed already (as the statement's snapshot sees it).
+_UNCLAIMED = (
+    f'NOT EXISTS (SELECT 1 FROM "{card_replays.name}" AS taken '  # noqa: S608
+    "JOIN jsonb_array_elements(%s::jsonb) AS q ON taken.token = q->>0)"
+)
 # The optimistic batch's claims and records in one statement, both only if the head is still
-# the one this batcher committed last (one snapshot: both or neither). No ON CONFLICT: a
-# token taken before (or twice in the batch) fails the statement, so the transaction rolls
-# back whole and the batch takes the two round trips, which tell each claim's outcome.
+# the one this batcher committed last and no token of the batch is claimed already (one
+# snapshot: both or neither; a replay then writes nothing and the batch takes the two round
+# trips, which refuse it alone, without an error in the server's log). No ON CONFLICT: a
+# token another worker claims meanwhile (not yet committed, so not seen) fails the
+# statement, the transaction rolls back whole, and the batch takes the two round trips too.
 _CLAIM_AND_INSERT_IF_HEAD = (
-    f"WITH claimed AS ({_CLAIM_ROWS} WHERE ({_HEAD_HASH}) = %s::text RETURNING 1) "
-    f"{_INSERT} WHERE ({_HEAD_HASH}) = %s::text"
+    f"WITH claimed AS ({_CLAIM_ROWS} WHERE ({_HEAD_HASH}) = %s::text AND {_UNCLAIMED} "
+    f"RETURNING 1) {_INSERT} WHERE ({_HEAD_HASH}) = %s::text AND {_UNCLAIMED}"
 ).encode()
 #: Under load (records arrived while a batch was committed), how long the next batch waits
 #: for more records unless it already has ``LINGER_FILL``: at most this much added latency.
@@ -287,9 +294,10 @@ class PgLoopAuditBatcher:
                     async with connection.pipeline():
                         await control.execute(_LOCK, prepare=True)
                         if claims:
+                            tokens = json.dumps(claims)
                             await records.execute(
                                 _CLAIM_AND_INSERT_IF_HEAD,
-                                (json.dumps(claims), head[1], _json(rows), head[1]),
+                                (tokens, head[1], tokens, _json(rows), head[1], tokens),
                                 prepare=True,
                             )
                         else:
