@@ -56,25 +56,35 @@ def _selected(prefix: str, columns: tuple[str, ...]) -> str:
     return ", ".join(f"{prefix}.{name}" for name in columns)
 
 
-#: Joins a PostgreSQL look-up's keys into one text parameter that the server splits
+#: Joins a PostgreSQL statement's values into one text parameter that the server splits
 #: (``string_to_array``): psycopg dumps a list as an array in Python, key by key (a regular
-#: expression each), ~0.7 µs a key, where the join costs nothing. A file whose keys hold it
-#: (an event id may) sends them as arrays instead (:func:`_joined`).
+#: expression each), ~0.7 µs a key, where the join costs nothing. ``_NULL`` stands for NULL
+#: (the import's batched updates carry some). Values holding either mark (an event id may)
+#: go as arrays instead (:func:`_joined`). The look-ups and ``_feed_write`` share both.
 _SEP = "\x1f"
+_NULL = "\x1e"
+
+
+def _split(cast: str) -> str:
+    """One PostgreSQL parameter, a text made by :func:`_joined`, as an array of ``cast``: the
+    values follow a leading ``_SEP`` (so that one empty value is one element: ``''`` alone
+    splits into none)."""
+    return f"(string_to_array(%s::text, chr({ord(_SEP)}), chr({ord(_NULL)})))[2:]::{cast}[]"
 
 
 def _array(cast: str, joined: bool) -> str:
-    """One PostgreSQL parameter as an array of ``cast``: joined by ``_SEP`` after a leading
-    one (so that one empty key is one element: ``''`` alone splits into none), or an array."""
-    if joined:
-        return f"(string_to_array(%s::text, chr({ord(_SEP)})))[2:]::{cast}[]"
-    return f"%s::{cast}[]"
+    """One PostgreSQL parameter as an array of ``cast``: a joined text or an array."""
+    return _split(cast) if joined else f"%s::{cast}[]"
 
 
-def _joined(values: Sequence[str]) -> str | None:
-    """``values`` as the text :func:`_array` splits, or None when a value holds ``_SEP``."""
-    text = _SEP + _SEP.join(values)
-    return text if text.count(_SEP) == len(values) else None
+def _joined(values: Sequence[Any]) -> str | None:
+    """``values`` as the text :func:`_split` splits (dates in ISO, None as ``_NULL``), or None
+    when a value holds ``_SEP`` or ``_NULL``."""
+    text = _SEP + _SEP.join(_NULL if v is None else str(v) for v in values)
+    nulls = sum(v is None for v in values)
+    if text.count(_SEP) != len(values) or text.count(_NULL) != nulls:
+        return None
+    return text
 
 
 def _probe_sql(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from kokuho.registry._events import TERM_FIELDS, Event
-from kokuho.registry._feed_lookup import Step, driver, run
+from kokuho.registry._feed_lookup import Step, _joined, _split, driver, run
 from kokuho.registry._tables import coverage_terms, coverages, feed_events, persons
 
 if TYPE_CHECKING:
@@ -65,10 +65,6 @@ _TYPES = {
     "specific_disease": "text",
 }  # fmt: skip
 
-#: Separates the values of a joined column and stands for NULL (:func:`_joined_columns`).
-_SEP = "\x1f"
-_NULL = "\x1e"
-
 
 def _update_from(table: str, columns: tuple[str, ...], where: tuple[str, ...]) -> str:
     """One PostgreSQL UPDATE of many rows, each column's values one text the server splits
@@ -79,10 +75,7 @@ def _update_from(table: str, columns: tuple[str, ...], where: tuple[str, ...]) -
     ``= ANY(ARRAY[w.key])`` can neither hash nor merge, so it leaves only the nested loop
     over the index (tests/test_registry_update_plans.py)."""
     names = (*columns, *where)
-    arrays = ", ".join(
-        f"(string_to_array(%s::text, chr({ord(_SEP)}), chr({ord(_NULL)})))[2:]::{_TYPES[n]}[]"
-        for n in names
-    )
+    arrays = ", ".join(_split(_TYPES[n]) for n in names)
     sets = ", ".join(f"{name} = w.{name}" for name in columns)
     tests = " AND ".join(f"t.{name} = ANY(ARRAY[w.{name}])" for name in where)
     return (
@@ -92,13 +85,13 @@ def _update_from(table: str, columns: tuple[str, ...], where: tuple[str, ...]) -
 
 
 def _joined_columns(rows: list[tuple[Any, ...]]) -> list[str] | None:
-    """The columns of ``rows`` for :func:`_update_from`: each a leading ``_SEP`` then its
-    values as text (dates in ISO, NULL as ``_NULL``) joined by ``_SEP``; None when a value
-    holds either mark (the caller then runs one statement per row)."""
+    """The columns of ``rows`` for :func:`_update_from`, each one text the server splits
+    (``_feed_lookup._joined``); None when a value holds a mark (the caller then runs one
+    statement per row)."""
     out = []
     for column in zip(*rows, strict=True):
-        text = _SEP + _SEP.join(_NULL if v is None else str(v) for v in column)
-        if text.count(_SEP) != len(column) or text.count(_NULL) != column.count(None):
+        text = _joined(column)
+        if text is None:
             return None
         out.append(text)
     return out
