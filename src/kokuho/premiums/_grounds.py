@@ -21,17 +21,11 @@ from typing import Any, Final
 import sqlalchemy as sa
 import yaml
 
-from kokuho.premiums._person_files import (
-    FieldError,
-    file_digest,
-    loaded_before,
-    read_records,
-    read_resident_id,
-    write_file,
-)
+from kokuho.premiums import _person_files
+from kokuho.premiums._person_files import FieldError, read_resident_id
 from kokuho.premiums._tables import premium_ground_files, premium_reduction_grounds
 from kokuho.registry import FileRejected, RowError, tables
-from kokuho.store import data_text, key_table
+from kokuho.store import data_text, file_sha256, key_table
 
 FORMER_DEPENDANT: Final = "former_dependant"
 """旧被扶養者: ``date`` is the 資格取得日 in 国保 (the day the insured person moved to 後期)."""
@@ -120,7 +114,9 @@ def _parse(path: Path, report: GroundLoadReport) -> list[dict[str, Any]]:
     name = str(path)
     records: list[dict[str, Any]] = []
     lines: dict[tuple[str, str, dt.date], int] = {}
-    for line, record in read_records(path, report, _row, required=REQUIRED, allowed=REQUIRED):
+    for line, record in _person_files.read_records(
+        path, report, _row, required=REQUIRED, allowed=REQUIRED
+    ):
         first = lines.setdefault((record["resident_id"], record["ground"], record["on"]), line)
         if first != line:
             reason = f"the same resident, ground and date are on line {first}"
@@ -187,8 +183,8 @@ def load_grounds(engine: sa.Engine, path: Path) -> GroundLoadReport:
     the ground excludes, a row loaded before with another code.
     """
     report = GroundLoadReport(file=str(path))
-    digest = file_digest(path)
-    if loaded_before(engine, premium_ground_files.c.file_id, digest) is not None:
+    digest = file_sha256(path)
+    if _person_files.loaded_before(engine, premium_ground_files.c.file_id, digest) is not None:
         report.skipped = True
         return report
     records = _parse(path, report)
@@ -213,7 +209,7 @@ def load_grounds(engine: sa.Engine, path: Path) -> GroundLoadReport:
                     f"was loaded from {old.name}:{old.line} with 離職理由コード {old.reason_code}"
                 )
                 report.errors.append(RowError(name, record["line"], "reason_code", reason))
-        write_file(
+        _person_files.write_file(
             connection, report, fresh, files=premium_ground_files, name=name, digest=digest,
             data=premium_reduction_grounds, columns=_COLUMNS,
         )  # fmt: skip

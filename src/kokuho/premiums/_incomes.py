@@ -17,17 +17,11 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from kokuho.premiums._person_files import (
-    FieldError,
-    file_digest,
-    loaded_before,
-    read_records,
-    read_resident_id,
-    write_file,
-)
+from kokuho.premiums import _person_files
+from kokuho.premiums._person_files import FieldError, read_resident_id
 from kokuho.premiums._tables import premium_income_files, premium_incomes
 from kokuho.registry import FileRejected, RowError, tables
-from kokuho.store import key_table
+from kokuho.store import file_sha256, key_table
 
 REQUIRED: Final = frozenset(
     {"fiscal_year", "resident_id", "salary", "pension", "other", "declared", "wage_earner"}
@@ -102,7 +96,9 @@ def _parse(path: Path, report: IncomeLoadReport) -> list[dict[str, Any]]:
     name = str(path)
     records: list[dict[str, Any]] = []
     lines: dict[str, int] = {}
-    for line, record in read_records(path, report, _row, required=REQUIRED, allowed=ALLOWED):
+    for line, record in _person_files.read_records(
+        path, report, _row, required=REQUIRED, allowed=ALLOWED
+    ):
         if report.fiscal_year is None:
             report.fiscal_year = record["fiscal_year"]
         elif record["fiscal_year"] != report.fiscal_year:
@@ -158,8 +154,8 @@ def load_incomes(engine: sa.Engine, path: Path) -> IncomeLoadReport:
     a person not in the resident register, a person loaded before with other values.
     """
     report = IncomeLoadReport(file=str(path))
-    digest = file_digest(path)
-    seen = loaded_before(engine, premium_income_files.c.fiscal_year, digest)
+    digest = file_sha256(path)
+    seen = _person_files.loaded_before(engine, premium_income_files.c.fiscal_year, digest)
     if seen is not None:
         report.skipped, report.fiscal_year = True, seen
         return report
@@ -187,7 +183,7 @@ def load_incomes(engine: sa.Engine, path: Path) -> IncomeLoadReport:
                     f"from {old.name}:{old.line} with other values"
                 )
                 report.errors.append(RowError(name, record["line"], "resident_id", reason))
-        write_file(
+        _person_files.write_file(
             connection, report, fresh, files=premium_income_files, name=name, digest=digest,
             data=premium_incomes, columns=_COLUMNS, fiscal_year=report.fiscal_year,
         )  # fmt: skip

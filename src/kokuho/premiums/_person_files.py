@@ -7,7 +7,6 @@ the file's id and line. What a row holds and when a reload conflicts stay with e
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -41,15 +40,6 @@ def read_resident_id(raw: str) -> str:
     if len(resident) != 11 or not (resident.isascii() and resident.isdigit()):
         raise FieldError("resident_id", f"{raw!r} must be 11 digits")
     return resident
-
-
-def file_digest(path: Path) -> str:
-    """The SHA-256 of the file, read in blocks: the key under which a file is loaded once."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def loaded_before(engine: sa.Engine, column: sa.Column[Any], digest: str) -> Any:
