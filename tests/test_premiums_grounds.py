@@ -361,6 +361,25 @@ def test_the_cli_imports_and_lists_with_json(
     engine.dispose()
 
 
+def test_the_cli_prints_one_line_per_file(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kokuho.store import connect
+
+    monkeypatch.setenv("KOKUHO_DATABASE_URL", database_url)
+    engine = connect(database_url)
+    residents(engine, 1)
+    good = write(tmp_path / "good.csv", [("00000000001", "involuntary_unemployment",
+                                          "2021-09-30", "33")])  # fmt: skip
+    runner = CliRunner()
+    first = runner.invoke(main, ["premiums", "grounds", "import", str(good)])
+    again = runner.invoke(main, ["premiums", "grounds", "import", str(good)])
+    assert (first.exit_code, again.exit_code) == (0, 0)
+    assert first.stdout == f"{good}: 1 rows, 1 added, 0 already loaded with the same values\n"
+    assert again.stdout == f"{good}: already loaded, skipped\n"
+    engine.dispose()
+
+
 def residents(engine: sa.Engine, count: int) -> None:
     """``count`` residents 00000000001… born 1970-01-01."""
     rows = [

@@ -153,6 +153,26 @@ def test_the_cli_reports_json_and_exits_non_zero_on_a_bad_file(
     engine.dispose()
 
 
+def test_the_cli_prints_one_line_per_file_with_its_fiscal_year(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kokuho.store import connect
+
+    monkeypatch.setenv("KOKUHO_DATABASE_URL", database_url)
+    engine = connect(database_url)
+    residents(engine, 2)
+    good = write(tmp_path / "good.csv", [line(1), line(2)])
+    runner = CliRunner()
+    first = runner.invoke(main, ["premiums", "incomes", "import", str(good)])
+    again = runner.invoke(main, ["premiums", "incomes", "import", str(good)])
+    assert (first.exit_code, again.exit_code) == (0, 0)
+    assert first.stdout == (
+        f"{good}: FY2021, 2 rows, 2 added, 0 already loaded with the same values\n"
+    )
+    assert again.stdout == f"{good}: already loaded (FY2021), skipped\n"
+    engine.dispose()
+
+
 _KILLED_IMPORT = """
 import sys, time
 import sqlalchemy as sa

@@ -18,10 +18,9 @@ when equal and refused when it differs.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -39,11 +38,9 @@ from kokuho.store import (
     IngestTally,
     LakeRoot,
     atomic_file,
-    exclusive_lock,
     fsync_folders,
     lake_table,
     manifest_files,
-    months_only,
     read_manifest,
     sweep_uncommitted,
     taking_back,
@@ -74,7 +71,6 @@ SCHEMAS: Final[dict[str, dict[str, pa.DataType]]] = {
 }  # fmt: skip
 CLAIM_TABLES: Final = ("care_claims", "care_services", "care_totals")
 _MANIFEST: Final = "care_manifest.json"
-_LOCK: Final = ".care.lock"
 _FORMAT: Final = 1
 
 
@@ -150,16 +146,15 @@ class CareLake(LakeRoot):
     """The care tables under ``root``: ingest of 介護給付費明細書 and 要介護認定 files, Ibis
     access."""
 
+    LOCK = ".care.lock"
+
     # -- reading ---------------------------------------------------------------------------
 
     def files(self, name: str, months: Collection[str] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the ``YYYY-MM`` months only)."""
         if name not in SCHEMAS:
             raise CareTableMissing(f"the care lake has no table {name!r}")
-        found = self._read_manifest().files(name)
-        if name in CLAIM_TABLES:
-            found = months_only(found, months)
-        return [self.root / f for f in found]
+        return self._paths(self._read_manifest().files(name), months, name in CLAIM_TABLES)
 
     def table(self, name: str, months: Collection[str] | None = None) -> ir.Table:
         """Table ``name`` (``care_claims``, ``care_services``, ``care_totals``,
@@ -180,12 +175,6 @@ class CareLake(LakeRoot):
         return dict(self._read_manifest().sources)
 
     # -- writing ---------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Holds the care lake's write lock (one writer at a time, across processes)."""
-        with exclusive_lock(self.root / _LOCK):
-            yield
 
     def ingest(self, paths: Sequence[Path]) -> CareIngestReport:
         """Adds the claims of 介護給付費明細書 files. Atomic and idempotent; raises

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kokuho.checkups._programme_common import _fmt, _in_year
@@ -127,26 +127,34 @@ def _care_flag(
     return (), "", False
 
 
-def _flagged(
-    programme: str,
-    record: ElderlyRecord,
-    reasons: Sequence[Reason],
-    care: CareRecords,
-    e: ElderlyRules,
-    names: Mapping[str, str] | None,
-    unverified: tuple[str, ...] = (),
-) -> tuple[Candidate, bool]:
-    """A candidate of a questionnaire list with its 介護 flag; True when 介護 was not known."""
-    flag, action, unknown = _care_flag(programme, record.person_key, record.answered_on, care, e)
-    candidate = Candidate(
-        record.person_key, (*reasons, *flag), unverified, action=action,
-        source=record.answered_on.isoformat(), name=(names or {}).get(record.person_key),
-    )  # fmt: skip
-    return candidate, unknown
+@dataclass
+class _Flagged:
+    """The candidates of one questionnaire list as they are found, each with its 介護 flag
+    (``_care_flag``), and how many of them 介護 data could not tell about (for the note)."""
 
+    programme: str
+    care: CareRecords
+    e: ElderlyRules
+    names: Mapping[str, str] | None
+    candidates: list[Candidate] = field(default_factory=list)
+    care_unknown: int = 0
 
-def _care_note(unknown: int) -> list[str]:
-    return [f"要介護認定が不明な {unknown} 人を含む (介護データ未連携)"] if unknown else []
+    def add(
+        self, record: ElderlyRecord, reasons: Sequence[Reason], unverified: tuple[str, ...] = ()
+    ) -> None:
+        person, on = record.person_key, record.answered_on
+        flag, action, unknown = _care_flag(self.programme, person, on, self.care, self.e)
+        self.candidates.append(
+            Candidate(
+                person, (*reasons, *flag), unverified, action=action,
+                source=on.isoformat(), name=(self.names or {}).get(person),
+            )
+        )  # fmt: skip
+        self.care_unknown += unknown
+
+    def care_note(self) -> list[str]:
+        unknown = self.care_unknown
+        return [f"要介護認定が不明な {unknown} 人を含む (介護データ未連携)"] if unknown else []
 
 
 def low_nutrition(
@@ -162,16 +170,15 @@ def low_nutrition(
     and sets the action (``care_flags`` of the rules)."""
     rules = rules or load_rules()
     e = rules.elderly
-    candidates, unknown = [], 0
+    found = _Flagged("low_nutrition", care, e, names)
     for record in _latest_records(records, fiscal_year).values():
         hits = _hits(record, e.low_nutrition_questions, e)
         if record.bmi is None or record.bmi > e.low_nutrition_bmi_max or not hits:
             continue
         bmi = Reason("bmi", f"BMI {_fmt(record.bmi)} ≦ {_fmt(e.low_nutrition_bmi_max)}")
-        candidate, not_known = _flagged("low_nutrition", record, (bmi, *hits), care, e, names)
-        candidates.append(candidate)
-        unknown += not_known
-    return _list("low_nutrition", "低栄養", fiscal_year, candidates, _care_note(unknown), rules)
+        found.add(record, (bmi, *hits))
+    notes = found.care_note()
+    return _list("low_nutrition", "低栄養", fiscal_year, found.candidates, notes, rules)
 
 
 def oral(
@@ -188,7 +195,7 @@ def oral(
     :func:`low_nutrition`'s."""
     rules = rules or load_rules()
     e = rules.elderly
-    candidates, notes, unknown, care_unknown = [], [], 0, 0
+    found, notes, unknown = _Flagged("oral", care, e, names), [], 0
     for person, record in _latest_records(records, fiscal_year).items():
         hits = _hits(record, e.oral_questions, e)
         if not hits:
@@ -206,12 +213,10 @@ def oral(
             unverified = (f"歯科受診 ({first.isoformat()}〜{record.answered_on.isoformat()})",)
         else:
             reasons.append(Reason("no_dental", f"歯科受診なし ({first}〜{record.answered_on})"))
-        candidate, not_known = _flagged("oral", record, reasons, care, e, names, unverified)
-        candidates.append(candidate)
-        care_unknown += not_known
+        found.add(record, reasons, unverified)
     if unknown:
         notes.append(_unknown_note(unknown, "歯科受診"))
-    return _list("oral", "口腔", fiscal_year, candidates, notes + _care_note(care_unknown), rules)
+    return _list("oral", "口腔", fiscal_year, found.candidates, notes + found.care_note(), rules)
 
 
 def polypharmacy(
@@ -251,7 +256,7 @@ def sleeping_pills(
     二つとも該当); the 介護 flag when the rules name this list."""
     rules = rules or load_rules()
     e = rules.elderly
-    candidates, notes, unknown, care_unknown = [], [], 0, 0
+    found, notes, unknown = _Flagged("sleeping_pills", care, e, names), [], 0
     for person, record in _latest_records(records, fiscal_year).items():
         falls = _hits(record, e.fall_questions, e)
         cognition = _hits(record, e.cognition_questions, e)
@@ -271,15 +276,11 @@ def sleeping_pills(
             unverified = ("睡眠薬の処方 (レセプト)",)
         else:
             reasons.insert(0, Reason("sleeping_pills", "睡眠薬の処方あり"))
-        candidate, not_known = _flagged(
-            "sleeping_pills", record, reasons, care, e, names, unverified
-        )
-        candidates.append(candidate)
-        care_unknown += not_known
+        found.add(record, reasons, unverified)
     if unknown:
         notes.append(_unknown_note(unknown, "睡眠薬の処方"))
-    notes += _care_note(care_unknown)
-    return _list("sleeping_pills", "服薬-睡眠薬", fiscal_year, candidates, notes, rules)
+    notes += found.care_note()
+    return _list("sleeping_pills", "服薬-睡眠薬", fiscal_year, found.candidates, notes, rules)
 
 
 def physical_frailty(
@@ -294,16 +295,14 @@ def physical_frailty(
     the 介護 flag as :func:`low_nutrition`'s."""
     rules = rules or load_rules()
     e = rules.elderly
-    candidates, unknown = [], 0
+    found = _Flagged("physical_frailty", care, e, names)
     for record in _latest_records(records, fiscal_year).values():
         hits = _hits(record, e.frailty_questions, e)
         enough = len(hits) == len(e.frailty_questions) if e.frailty_combine == "and" else hits
         if enough:
-            candidate, not_known = _flagged("physical_frailty", record, hits, care, e, names)
-            candidates.append(candidate)
-            unknown += not_known
-    notes = _care_note(unknown)
-    return _list("physical_frailty", "身体的フレイル", fiscal_year, candidates, notes, rules)
+            found.add(record, hits)
+    notes = found.care_note()
+    return _list("physical_frailty", "身体的フレイル", fiscal_year, found.candidates, notes, rules)
 
 
 def unknown_health_status(

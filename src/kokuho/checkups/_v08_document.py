@@ -315,13 +315,15 @@ def _check_root(root: etree._Element, problems: Problems) -> bool:
     return True
 
 
-def _parse(data: bytes, problems: Problems) -> etree._Element | None:
+def _parse(data: bytes, problems: Problems) -> _Header | None:
+    """The header of the document in ``data`` (checkup or guidance alike); None when the XML
+    or its root is refused (the reason is in ``problems``)."""
     try:
         root = parse_xml(data)
     except XmlRefused as refused:
         problems.add(refused.where, refused.reason)
         return None
-    return root if _check_root(root, problems) else None
+    return _header(root, problems) if _check_root(root, problems) else None
 
 
 def checkup_from_bytes(
@@ -329,10 +331,9 @@ def checkup_from_bytes(
 ) -> tuple[Checkup | None, list[ArchiveProblem]]:
     """The checkup in ``data`` and no problems, or None and every problem found."""
     problems = Problems(archive, name)
-    root = _parse(data, problems)
-    if root is None:
+    header = _parse(data, problems)
+    if header is None:
         return None, problems.items
-    header = _header(root, problems)
     exam = parse_date(header.service_date)
     if exam is None:
         shown = (
@@ -384,10 +385,9 @@ def guidance_from_bytes(
 ) -> tuple[Guidance | None, list[ArchiveProblem]]:
     """The guidance record in ``data`` (structure UNCONFIRMED, see the module docstring)."""
     problems = Problems(archive, name)
-    root = _parse(data, problems)
-    if root is None:
+    header = _parse(data, problems)
+    if header is None:
         return None, problems.items
-    header = _header(root, problems)
     level: GuidanceLevel | None = None
     started_text: str | None = None
     evaluated_text: str | None = None

@@ -33,12 +33,11 @@ only to say what is wrong with a file the fast path refused. Reading is Ibis onl
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,11 +67,9 @@ from kokuho.store import (
     IngestTally,
     LakeRoot,
     atomic_file,
-    exclusive_lock,
     fsync_folders,
     lake_table,
     manifest_files,
-    months_only,
     read_manifest,
     sweep_uncommitted,
     taking_back,
@@ -106,7 +103,6 @@ CHUNK_BYTES: Final = 32 * 1024 * 1024
 PARALLEL_BYTES: Final = 128 * 1024 * 1024
 
 _MANIFEST: Final = "claims_manifest.json"
-_LOCK: Final = ".claims.lock"
 _FORMAT: Final = 2
 #: Manifest formats still read: 1, a file per レセ電 file (before batches).
 _OLDER_FORMATS: Final = (1,)
@@ -179,16 +175,15 @@ class _Manifest:
 class ClaimsLake(LakeRoot):
     """The claims tables under ``root``: ingest of レセ電 files and masters, Ibis access."""
 
+    LOCK = ".claims.lock"
+
     # -- reading ---------------------------------------------------------------------------
 
     def files(self, name: str, months: Collection[str] | None = None) -> list[Path]:
         """The committed Parquet files of table ``name`` (of the ``YYYY-MM`` months only)."""
         if name not in SCHEMAS:
             raise ClaimsTableMissing(f"the claims lake has no table {name!r}", name)
-        found = self._read_manifest().files(name)
-        if name in CLAIM_TABLES:
-            found = months_only(found, months)
-        return [self.root / f for f in found]
+        return self._paths(self._read_manifest().files(name), months, name in CLAIM_TABLES)
 
     def has_table(self, name: str, months: Collection[str] | None = None) -> bool:
         """Whether ``table(name)`` has something to read: for the claim tables, whether any
@@ -224,12 +219,6 @@ class ClaimsLake(LakeRoot):
         return dict(self._read_manifest().masters)
 
     # -- writing ---------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Holds the claims lake's write lock (one writer at a time, across processes)."""
-        with exclusive_lock(self.root / _LOCK):
-            yield
 
     def ingest(self, paths: Sequence[Path], *, workers: int | None = None) -> ClaimsIngestReport:
         """Adds the claims of レセ電 files. Atomic and idempotent (see the module docstring);

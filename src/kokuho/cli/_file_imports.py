@@ -1,7 +1,7 @@
-"""The loop of an all-or-nothing file import shared by ``premiums incomes import`` and
-``premiums grounds import``: each file is its own transaction, a rejected file is reported with
-every row error and changes nothing, the others are kept, and the command exits 1 if any was
-rejected."""
+"""The loop of an all-or-nothing file import, and the line it prints per file, shared by
+``premiums incomes import`` and ``premiums grounds import``: each file is its own transaction,
+a rejected file is reported with every row error and changes nothing, the others are kept, and
+the command exits 1 if any was rejected."""
 
 from __future__ import annotations
 
@@ -17,13 +17,25 @@ from rich.progress import Progress
 from kokuho.cli._output import emit_json, open_engine
 
 
+def report_line(report: Any) -> str:
+    """The line printed for a file loaded or skipped: its counts, and the fiscal year when the
+    report has one (an income file holds one year; a grounds file dates each row)."""
+    year = f"FY{report.fiscal_year}" if hasattr(report, "fiscal_year") else None
+    if report.skipped:
+        return f"{report.file}: already loaded{f' ({year})' if year else ''}, skipped"
+    return (
+        f"{report.file}: {f'{year}, ' if year else ''}{report.rows} rows, "
+        f"{report.inserted} added, {report.unchanged} already loaded with the same values"
+    )
+
+
 def import_each(
     files: Sequence[Path],
     load: Callable[[Any, Path], Any],
-    line: Callable[[Any], str],
     *,
     as_json: bool,
     what: str,
+    line: Callable[[Any], str] = report_line,
 ) -> None:
     """Loads ``files`` one by one with ``load(engine, file)`` (a report dataclass, or
     ``FileRejected``), prints ``line(report)`` for each (or one JSON document), with progress."""

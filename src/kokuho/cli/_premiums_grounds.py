@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -36,16 +35,7 @@ def import_command(files: tuple[Path, ...], as_json: bool) -> None:
     from kokuho.cli._file_imports import import_each
     from kokuho.premiums import load_grounds
 
-    import_each(files, load_grounds, _line, as_json=as_json, what="reduction grounds")
-
-
-def _line(report: Any) -> str:
-    if report.skipped:
-        return f"{report.file}: already loaded, skipped"
-    return (
-        f"{report.file}: {report.rows} rows, {report.inserted} added, "
-        f"{report.unchanged} already loaded with the same values"
-    )
+    import_each(files, load_grounds, as_json=as_json, what="reduction grounds")
 
 
 @grounds.command("list")

@@ -40,16 +40,7 @@ def import_command(files: tuple[Path, ...], as_json: bool) -> None:
     from kokuho.cli._file_imports import import_each
     from kokuho.premiums import load_incomes
 
-    import_each(files, load_incomes, _line, as_json=as_json, what="incomes")
-
-
-def _line(report: Any) -> str:
-    if report.skipped:
-        return f"{report.file}: already loaded (FY{report.fiscal_year}), skipped"
-    return (
-        f"{report.file}: FY{report.fiscal_year}, {report.rows} rows, {report.inserted} added, "
-        f"{report.unchanged} already loaded with the same values"
-    )
+    import_each(files, load_incomes, as_json=as_json, what="incomes")
 
 
 def _write_csv(row: dict[str, Any], target: Path) -> None:

@@ -21,10 +21,11 @@ from typing import Any, Final
 import sqlalchemy as sa
 import yaml
 
-from kokuho.premiums._incomes import _digest
+from kokuho.premiums import _person_files
+from kokuho.premiums._person_files import FieldError, read_resident_id
 from kokuho.premiums._tables import premium_ground_files, premium_reduction_grounds
-from kokuho.registry import FileRejected, RowError, read_csv_rows, tables
-from kokuho.store import bulk_insert, data_text, key_table
+from kokuho.registry import FileRejected, RowError, tables
+from kokuho.store import data_text, file_sha256, key_table
 
 FORMER_DEPENDANT: Final = "former_dependant"
 """旧被扶養者: ``date`` is the 資格取得日 in 国保 (the day the insured person moved to 後期)."""
@@ -71,12 +72,6 @@ class GroundLoadReport:
     errors: list[RowError] = field(default_factory=list)
 
 
-class _FieldError(ValueError):
-    def __init__(self, column: str, reason: str) -> None:
-        super().__init__(reason)
-        self.column = column
-
-
 def _date(raw: str) -> dt.date:
     text = unicodedata.normalize("NFKC", raw).strip()
     try:
@@ -84,31 +79,29 @@ def _date(raw: str) -> dt.date:
     except ValueError:
         day = None
     if day is None:
-        raise _FieldError("date", f"{raw!r} is not a date YYYY-MM-DD")
+        raise FieldError("date", f"{raw!r} is not a date YYYY-MM-DD")
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise _FieldError("date", f"{day} is not in {FIRST_YEAR}–{LAST_YEAR}")
+        raise FieldError("date", f"{day} is not in {FIRST_YEAR}–{LAST_YEAR}")
     return day
 
 
 def _row(row: dict[str, str]) -> dict[str, Any]:
-    resident = unicodedata.normalize("NFKC", row["resident_id"]).strip()
-    if len(resident) != 11 or not (resident.isascii() and resident.isdigit()):
-        raise _FieldError("resident_id", f"{row['resident_id']!r} must be 11 digits")
+    resident = read_resident_id(row["resident_id"])
     ground = row["ground"].strip()
     if ground not in GROUNDS:
-        raise _FieldError("ground", f"{row['ground']!r} is not one of {', '.join(GROUNDS)}")
+        raise FieldError("ground", f"{row['ground']!r} is not one of {', '.join(GROUNDS)}")
     on = _date(row["date"])
     code = unicodedata.normalize("NFKC", row["reason_code"]).strip()
     if ground == FORMER_DEPENDANT:
         if code:
-            raise _FieldError("reason_code", f"{code!r}: a 旧被扶養者 has no 離職理由コード")
+            raise FieldError("reason_code", f"{code!r}: a 旧被扶養者 has no 離職理由コード")
         reason: str | None = None
     else:
         if not code:
-            raise _FieldError("reason_code", "the 離職理由コード is required for 非自発的失業")
+            raise FieldError("reason_code", "the 離職理由コード is required for 非自発的失業")
         codes = ground_rules().reason_codes
         if code not in codes:
-            raise _FieldError(
+            raise FieldError(
                 "reason_code",
                 f"離職理由コード {code!r} is not a 特定受給資格者 or 特定理由離職者 code "
                 f"({', '.join(sorted(codes))}): no 非自発的失業 reduction",
@@ -121,16 +114,9 @@ def _parse(path: Path, report: GroundLoadReport) -> list[dict[str, Any]]:
     name = str(path)
     records: list[dict[str, Any]] = []
     lines: dict[tuple[str, str, dt.date], int] = {}
-    for line, row in read_csv_rows(path, required=REQUIRED, allowed=REQUIRED):
-        report.rows += 1
-        if "__width__" in row:
-            report.errors.append(RowError(name, line, "", row["__width__"]))
-            continue
-        try:
-            record = _row(row)
-        except _FieldError as error:
-            report.errors.append(RowError(name, line, error.column, str(error)))
-            continue
+    for line, record in _person_files.read_records(
+        path, report, _row, required=REQUIRED, allowed=REQUIRED
+    ):
         first = lines.setdefault((record["resident_id"], record["ground"], record["on"]), line)
         if first != line:
             reason = f"the same resident, ground and date are on line {first}"
@@ -197,12 +183,8 @@ def load_grounds(engine: sa.Engine, path: Path) -> GroundLoadReport:
     the ground excludes, a row loaded before with another code.
     """
     report = GroundLoadReport(file=str(path))
-    digest = _digest(path)
-    with engine.connect() as connection:
-        seen = connection.scalar(
-            sa.select(premium_ground_files.c.file_id).where(premium_ground_files.c.sha256 == digest)
-        )
-    if seen is not None:
+    digest = file_sha256(path)
+    if _person_files.loaded_before(engine, premium_ground_files.c.file_id, digest) is not None:
         report.skipped = True
         return report
     records = _parse(path, report)
@@ -227,23 +209,10 @@ def load_grounds(engine: sa.Engine, path: Path) -> GroundLoadReport:
                     f"was loaded from {old.name}:{old.line} with 離職理由コード {old.reason_code}"
                 )
                 report.errors.append(RowError(name, record["line"], "reason_code", reason))
-        if report.errors:
-            report.errors.sort(key=lambda error: error.line)
-            raise FileRejected(report.errors)
-        file_id = connection.execute(
-            premium_ground_files.insert().returning(premium_ground_files.c.file_id),
-            {
-                "name": name[-300:],
-                "sha256": digest,
-                "loaded_at": dt.datetime.now(dt.UTC),
-                "rows": report.rows,
-            },
-        ).scalar_one()
-        rows = [
-            tuple({**record, "file_id": file_id}[column] for column in _COLUMNS) for record in fresh
-        ]
-        bulk_insert(connection, premium_reduction_grounds, _COLUMNS, rows)
-        report.inserted = len(fresh)
+        _person_files.write_file(
+            connection, report, fresh, files=premium_ground_files, name=name, digest=digest,
+            data=premium_reduction_grounds, columns=_COLUMNS,
+        )  # fmt: skip
     return report
 
 

@@ -9,8 +9,6 @@ reload).
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,9 +17,11 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from kokuho.premiums import _person_files
+from kokuho.premiums._person_files import FieldError, read_resident_id
 from kokuho.premiums._tables import premium_income_files, premium_incomes
-from kokuho.registry import FileRejected, RowError, read_csv_rows, tables
-from kokuho.store import bulk_insert, key_table
+from kokuho.registry import FileRejected, RowError, tables
+from kokuho.store import file_sha256, key_table
 
 REQUIRED: Final = frozenset(
     {"fiscal_year", "resident_id", "salary", "pension", "other", "declared", "wage_earner"}
@@ -50,34 +50,28 @@ class IncomeLoadReport:
     errors: list[RowError] = field(default_factory=list)
 
 
-class _FieldError(ValueError):
-    def __init__(self, column: str, reason: str) -> None:
-        super().__init__(reason)
-        self.column = column
-
-
 def _amount(column: str, raw: str) -> int:
     text = unicodedata.normalize("NFKC", raw).strip()
     if not text:
         return 0 if column == "fixed_asset_tax" else _missing(column)
     if text.startswith("-") and text[1:].isdigit():
-        raise _FieldError(column, f"{raw!r} is negative: an income or tax is 0 or more yen")
+        raise FieldError(column, f"{raw!r} is negative: an income or tax is 0 or more yen")
     if not (text.isascii() and text.isdigit()):
-        raise _FieldError(column, f"{raw!r} is not a whole number of yen (no commas)")
+        raise FieldError(column, f"{raw!r} is not a whole number of yen (no commas)")
     value = int(text)
     if value > MAX_AMOUNT:
-        raise _FieldError(column, f"{value} is more than {MAX_AMOUNT} yen")
+        raise FieldError(column, f"{value} is more than {MAX_AMOUNT} yen")
     return value
 
 
 def _missing(column: str) -> int:
-    raise _FieldError(column, "must not be empty")
+    raise FieldError(column, "must not be empty")
 
 
 def _flag(column: str, raw: str) -> bool:
     text = unicodedata.normalize("NFKC", raw).strip()
     if text not in ("0", "1"):
-        raise _FieldError(column, f"{raw!r} is not 1 (yes) or 0 (no)")
+        raise FieldError(column, f"{raw!r} is not 1 (yes) or 0 (no)")
     return text == "1"
 
 
@@ -86,12 +80,10 @@ def _row(row: dict[str, str]) -> dict[str, Any]:
     if not (year_text.isascii() and year_text.isdigit()) or not (
         FIRST_YEAR <= int(year_text) <= LAST_YEAR
     ):
-        raise _FieldError(
+        raise FieldError(
             "fiscal_year", f"{row['fiscal_year']!r} is not a year {FIRST_YEAR}–{LAST_YEAR}"
         )
-    resident = unicodedata.normalize("NFKC", row["resident_id"]).strip()
-    if len(resident) != 11 or not (resident.isascii() and resident.isdigit()):
-        raise _FieldError("resident_id", f"{row['resident_id']!r} must be 11 digits")
+    resident = read_resident_id(row["resident_id"])
     record: dict[str, Any] = {"fiscal_year": int(year_text), "resident_id": resident}
     for column in AMOUNTS:
         record[column] = _amount(column, row.get(column, ""))
@@ -104,16 +96,9 @@ def _parse(path: Path, report: IncomeLoadReport) -> list[dict[str, Any]]:
     name = str(path)
     records: list[dict[str, Any]] = []
     lines: dict[str, int] = {}
-    for line, row in read_csv_rows(path, required=REQUIRED, allowed=ALLOWED):
-        report.rows += 1
-        if "__width__" in row:
-            report.errors.append(RowError(name, line, "", row["__width__"]))
-            continue
-        try:
-            record = _row(row)
-        except _FieldError as error:
-            report.errors.append(RowError(name, line, error.column, str(error)))
-            continue
+    for line, record in _person_files.read_records(
+        path, report, _row, required=REQUIRED, allowed=ALLOWED
+    ):
         if report.fiscal_year is None:
             report.fiscal_year = record["fiscal_year"]
         elif record["fiscal_year"] != report.fiscal_year:
@@ -133,14 +118,6 @@ def _parse(path: Path, report: IncomeLoadReport) -> list[dict[str, Any]]:
     if not records and not report.errors:
         report.errors.append(RowError(name, 0, "", "the file holds no incomes"))
     return records
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _unknown_residents(
@@ -177,13 +154,8 @@ def load_incomes(engine: sa.Engine, path: Path) -> IncomeLoadReport:
     a person not in the resident register, a person loaded before with other values.
     """
     report = IncomeLoadReport(file=str(path))
-    digest = _digest(path)
-    with engine.connect() as connection:
-        seen = connection.scalar(
-            sa.select(premium_income_files.c.fiscal_year).where(
-                premium_income_files.c.sha256 == digest
-            )
-        )
+    digest = file_sha256(path)
+    seen = _person_files.loaded_before(engine, premium_income_files.c.fiscal_year, digest)
     if seen is not None:
         report.skipped, report.fiscal_year = True, seen
         return report
@@ -211,22 +183,8 @@ def load_incomes(engine: sa.Engine, path: Path) -> IncomeLoadReport:
                     f"from {old.name}:{old.line} with other values"
                 )
                 report.errors.append(RowError(name, record["line"], "resident_id", reason))
-        if report.errors:
-            report.errors.sort(key=lambda error: error.line)
-            raise FileRejected(report.errors)
-        file_id = connection.execute(
-            premium_income_files.insert().returning(premium_income_files.c.file_id),
-            {
-                "name": name[-300:],
-                "sha256": digest,
-                "fiscal_year": report.fiscal_year,
-                "loaded_at": dt.datetime.now(dt.UTC),
-                "rows": report.rows,
-            },
-        ).scalar_one()
-        for record in fresh:
-            record["file_id"] = file_id
-        rows = [tuple(record[column] for column in _COLUMNS) for record in fresh]
-        bulk_insert(connection, premium_incomes, _COLUMNS, rows)
-        report.inserted = len(fresh)
+        _person_files.write_file(
+            connection, report, fresh, files=premium_income_files, name=name, digest=digest,
+            data=premium_incomes, columns=_COLUMNS, fiscal_year=report.fiscal_year,
+        )  # fmt: skip
     return report

@@ -4,7 +4,6 @@ error. Pure: no database."""
 from __future__ import annotations
 
 import gc
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from kokuho.registry._csv import read_records
 from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._events import COLUMNS, REQUIRED, Event, FieldError, parse_event
 from kokuho.registry._events_fast import layout
+from kokuho.store import file_sha256
 
 
 @dataclass
@@ -29,14 +29,6 @@ class ImportReport:
     changed: int = 0
     persons_created: int = 0
     errors: list[RowError] = field(default_factory=list)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @contextmanager
@@ -59,7 +51,7 @@ def read_events(
     """The file's events, with the report of its rows so far. Raises FileRejected with every
     error of a bad row unless ``load_good_rows``."""
     name = str(path)
-    report = ImportReport(file=name, sha256=_sha256(path))
+    report = ImportReport(file=name, sha256=file_sha256(path))
     events: list[Event] = []
     header, records = read_records(path, required=REQUIRED, allowed=COLUMNS)
     fast = None if slow else layout(header)

@@ -1,7 +1,8 @@
 """Files written whole or not at all: a temporary file in the same folder, fsync, rename.
 
 Both lakes (checkups and claims) write every data file and every manifest through
-``atomic_file``: a reader sees the old file or the new one, never half of one.
+``atomic_file``: a reader sees the old file or the new one, never half of one. Also the
+digest an imported file is known by (``file_sha256``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import hashlib
 import os
 import re
 import tempfile
@@ -126,3 +128,13 @@ class PerThreadDuckDB:
         """A dict private to this thread, for objects bound to its connection."""
         found: dict[str, Any] = self._local.__dict__.setdefault("scratch", {})
         return found
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file at ``path`` in hex, read in 1 MiB blocks: the digest under which
+    an imported file (資格異動, 所得, 軽減の事由) is recorded and loaded once."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,6 +1,7 @@
 """The bookkeeping the Parquet lakes share (claims, checkups, care): the manifest file that
 says what is committed, the sweep of what a killed writer left, and taking back what a failed
-ingest renamed into place.
+ingest renamed into place; for the lakes built on ``LakeRoot`` (claims, care), the write lock
+and the committed files of a table partitioned by service month.
 
 A lake's manifest is JSON ``{"format": N, "<entries>": [{"digest": …, "files": […], …}]}``,
 written last through ``atomic_file``; readers open only the files it names.
@@ -13,11 +14,11 @@ import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from kokuho.config import Settings
 from kokuho.store._analytics import Analytics
-from kokuho.store._files import atomic_file, sweep_temporary
+from kokuho.store._files import atomic_file, exclusive_lock, sweep_temporary
 
 Atomic = Callable[[Path], AbstractContextManager[Path]]
 
@@ -25,6 +26,9 @@ Atomic = Callable[[Path], AbstractContextManager[Path]]
 class LakeRoot:
     """A lake under ``root`` (``$KOKUHO_HOME/lake`` by default, shared by the lakes), read
     through ``analytics``."""
+
+    #: The file under ``root`` whose ``flock`` lets one writer at a time in (one per lake).
+    LOCK: ClassVar[str]
 
     def __init__(self, root: Path, *, analytics: Analytics | None = None) -> None:
         """``analytics``: the engine to read through (default: ``KOKUHO_ANALYTICS``'s)."""
@@ -40,6 +44,19 @@ class LakeRoot:
     def con(self) -> Any:
         """The Ibis backend the tables are read through (``analytics``)."""
         return self.analytics.backend
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Holds the lake's write lock (one writer at a time, across processes)."""
+        with exclusive_lock(self.root / self.LOCK):
+            yield
+
+    def _paths(
+        self, found: list[str], months: Collection[str] | None, by_month: bool
+    ) -> list[Path]:
+        """The committed files ``found`` (names relative to the root) as paths; of the
+        ``YYYY-MM`` ``months`` only when the table is partitioned by service month."""
+        return [self.root / f for f in (months_only(found, months) if by_month else found)]
 
 
 class IngestTally:

@@ -102,17 +102,7 @@ def render_bulk_accepted(
     encoding: Encoding,
 ) -> bytes:
     """``OQSmuquc01res``: the 一括照会 was accepted under ``reception_number`` (受付番号)."""
-    root = ET.Element("XmlMsg")
-    _header(
-        root,
-        header,
-        processed_at=processed_at,
-        confirmation_date=header.confirmation_date if header else None,
-        reference=False,
-        reception_number=_reception(reception_number),
-        segment=SegmentOfResult.DONE,
-        encoding=encoding,
-    )
+    root = _bulk_root(header, reception_number, processed_at, SegmentOfResult.DONE, encoding)
     body = ET.SubElement(root, "MessageBody")
     _text(body, "ProcessingResultStatus", ProcessingResultStatus.NORMAL)
     return _serialize(root, encoding)
@@ -127,17 +117,7 @@ def render_bulk_pending(
 ) -> bytes:
     """``OQSmuquc02res`` while the results are not ready: SegmentOfResult 2 (処理中), no
     results; the client asks again with the same 受付番号."""
-    root = ET.Element("XmlMsg")
-    _header(
-        root,
-        header,
-        processed_at=processed_at,
-        confirmation_date=header.confirmation_date if header else None,
-        reference=False,
-        reception_number=_reception(reception_number),
-        segment=SegmentOfResult.PROCESSING,
-        encoding=encoding,
-    )
+    root = _bulk_root(header, reception_number, processed_at, SegmentOfResult.PROCESSING, encoding)
     ET.SubElement(root, "MessageBody")
     return _serialize(root, encoding)
 
@@ -163,17 +143,9 @@ def render_bulk_result(
     if arbitrary_identifiers is not None and len(arbitrary_identifiers) != len(answers):
         raise ValueError(f"{len(answers)} answers for {len(arbitrary_identifiers)} identifiers")
     errors = sum(isinstance(answer, OqsMessageError) for answer in answers)
-    root = ET.Element("XmlMsg")
-    _header(
-        root,
-        header,
-        processed_at=processed_at,
-        confirmation_date=header.confirmation_date if header else None,
-        reference=False,
-        reception_number=_reception(reception_number),
-        segment=SegmentOfResult.DONE,
-        counts=(len(answers), len(answers) - errors, errors),
-        encoding=encoding,
+    counts = (len(answers), len(answers) - errors, errors)
+    root = _bulk_root(
+        header, reception_number, processed_at, SegmentOfResult.DONE, encoding, counts
     )
     body = ET.SubElement(root, "MessageBody")
     for index, answer in enumerate(answers):
@@ -219,6 +191,31 @@ def _reception(number: str) -> str:
     if not RECEPTION_NUMBER.fullmatch(number):
         raise ValueError(f"reception number {number!r} must be 1–50 letters, digits, '-', '_'")
     return number
+
+
+def _bulk_root(
+    header: OqsHeader | None,
+    reception_number: str,
+    processed_at: dt.datetime,
+    segment: SegmentOfResult,
+    encoding: Encoding,
+    counts: tuple[int, int, int] | None = None,
+) -> ET.Element:
+    """The ``XmlMsg`` root of a 一括照会 answer (受付・処理中・結果) with its MessageHeader: the
+    three answer one 受付番号 and differ only in SegmentOfResult and the counts."""
+    root = ET.Element("XmlMsg")
+    _header(
+        root,
+        header,
+        processed_at=processed_at,
+        confirmation_date=header.confirmation_date if header else None,
+        reference=False,
+        reception_number=_reception(reception_number),
+        segment=segment,
+        encoding=encoding,
+        counts=counts,
+    )
+    return root
 
 
 def _header(
