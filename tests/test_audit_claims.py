@@ -16,6 +16,7 @@ from kokuho.store import connect
 from kokuho.verify import AccessDenied, CardDesk, EligibilityService, Validity, register_terminal
 from kokuho.verify._audit import AuditWriter, verify_chain
 from kokuho.verify._audit_loop import AlreadyClaimed
+from kokuho.verify._audit_purge import PURGE_LIMIT
 from kokuho.verify._card_store import DatabaseReplayGuard
 from kokuho.verify._cards import revoke_card
 from kokuho.verify._pki import Attestation
@@ -266,4 +267,39 @@ def test_a_failing_purge_of_expired_claims_costs_no_caller_its_record(
     writer.close()
     # The failed purge left the expired claim; the next one, once due, removed it.
     assert _claimed(sqlite_engine) == {"t1", "t2"}
+    assert verify_chain(sqlite_engine).ok
+
+
+def test_a_purge_deletes_at_most_purge_limit_claims_and_the_next_flush_goes_on(
+    sqlite_engine: sa.Engine,
+) -> None:
+    # The purge runs inside the flush's transaction, holding SQLite's write lock: before, it
+    # deleted every expired claim at once (PostgreSQL's was already bounded), so a backlog
+    # made one flush, and every writer waiting on it, last as long as the whole delete.
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    backlog = PURGE_LIMIT + 300
+    with sqlite_engine.begin() as connection:
+        connection.execute(
+            card_replays.insert(),
+            [{"token": f"old{n}", "expires_at": past} for n in range(backlog)],
+        )
+        connection.execute(
+            card_replays.insert(), [{"token": f"kept{n}", "expires_at": LATER} for n in range(3)]
+        )
+    expired = sa.select(sa.func.count()).where(card_replays.c.token.like("old%"))
+    writer = AuditWriter(sqlite_engine)
+
+    async def main() -> list[int]:
+        left = []
+        for n in range(3):
+            await writer.write_async(record(str(n)), claim=(f"t{n}", LATER))
+            with sqlite_engine.connect() as connection:
+                left.append(connection.scalar(expired) or 0)
+        return left
+
+    # The first flush deletes PURGE_LIMIT; having found that many, the next flush that makes
+    # claims purges again (without waiting PURGE_SECONDS) and finds the rest.
+    assert _run(main) == [backlog - PURGE_LIMIT, 0, 0]
+    writer.close()
+    assert _claimed(sqlite_engine) == {"kept0", "kept1", "kept2", "t0", "t1", "t2"}
     assert verify_chain(sqlite_engine).ok

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import kokuho.store  # noqa: F401  (its bulk module registers the datetime adapter SQLite stores)
 from kokuho.verify._audit_chain import _COLUMNS, GENESIS, chain_rows
-from kokuho.verify._audit_purge import SQLITE_PURGE, ClaimPurge
+from kokuho.verify._audit_purge import PURGE_LIMIT, SQLITE_PURGE, ClaimPurge
 from kokuho.verify._audit_record import AuditRecord
 from kokuho.verify._tables import audit_log, card_replays
 from kokuho.verify._wal_checkpoint import Checkpointer, transient
@@ -214,7 +214,7 @@ class LoopAuditBatcher:
             return
         self._connection.execute("SAVEPOINT purge")
         try:
-            self._connection.execute(*purge)
+            deleted = self._connection.execute(*purge).rowcount
         except sqlite3.Error as error:
             if not self._connection.in_transaction:
                 # SQLite rolled the whole transaction back (disk full, I/O error): the batch
@@ -222,6 +222,9 @@ class LoopAuditBatcher:
                 raise
             self._connection.execute("ROLLBACK TO purge")
             log.warning("the purge of expired card claims failed (tried again later): %s", error)
+        else:
+            if deleted >= PURGE_LIMIT:  # more may be left: the next such flush goes on
+                self._purge.again()
         self._connection.execute("RELEASE purge")
 
     def _fail(self, batch: list[_Pending], error: Exception) -> None:
