@@ -303,3 +303,26 @@ def test_a_purge_deletes_at_most_purge_limit_claims_and_the_next_flush_goes_on(
     writer.close()
     assert _claimed(sqlite_engine) == {"kept0", "kept1", "kept2", "t0", "t1", "t2"}
     assert verify_chain(sqlite_engine).ok
+
+
+def test_a_claim_dated_in_another_offset_is_kept_until_it_expires(
+    sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The claim's time was stored as the terminal dated it (sqlite3 writes the offset) and
+    # the purge compares text with its UTC "now": an attestation dated UTC-5 lost its claim
+    # to the next purge, hours before it expired, and its replay was accepted.
+    monkeypatch.setattr("kokuho.verify._audit_purge.PURGE_SECONDS", 0.0)  # due at every flush
+    west = dt.timezone(dt.timedelta(hours=-5))
+    in_force = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)).astimezone(west)
+    writer = AuditWriter(sqlite_engine)
+
+    async def main() -> BaseException | int:
+        await writer.write_async(record("1"), claim=("west", in_force))
+        await writer.write_async(record("2"), claim=("t2", LATER))  # purges
+        replay = writer.write_async(record("3"), claim=("west", in_force))
+        [outcome] = await asyncio.gather(replay, return_exceptions=True)
+        return outcome
+
+    assert isinstance(_run(main), AlreadyClaimed)
+    writer.close()
+    assert _claimed(sqlite_engine) == {"west", "t2"}

@@ -102,6 +102,11 @@ class LoopAuditBatcher:
         :class:`AlreadyClaimed` when ``claim`` was made before (then nothing is written)."""
         future: asyncio.Future[int] = self._loop.create_future()
         deadline = time.monotonic() + timeout
+        if claim is not None:
+            # Stored in UTC: sqlite3 writes the time as text with the offset it was given, and
+            # the purge compares that text with its UTC time, so a claim dated in another
+            # offset (the terminal's) would be purged hours early, its replay then accepted.
+            claim = (claim[0], claim[1].astimezone(dt.UTC))
         self._pending.append(_Pending(record, detail, future, deadline, claim))
         if not self._scheduled:
             # After the callbacks already ready in this turn: they add their records first.
