@@ -1,6 +1,7 @@
 """``Lake.ingest_archives``: a batch of V08 archives under one lock and one manifest write
 gives the same reports, files and manifest as ``ingest_archive`` one by one; a failure part
-way commits the archives before it and leaves no file of the failing one."""
+way commits the archives before it and leaves no file of the failing one; the archives are
+read without the lock, and two ingests at once add each document once."""
 
 from __future__ import annotations
 
