@@ -16,6 +16,7 @@ from kokuho.store import connect
 from kokuho.verify import AccessDenied, CardDesk, EligibilityService, Validity, register_terminal
 from kokuho.verify._audit import AuditWriter, verify_chain
 from kokuho.verify._audit_loop import AlreadyClaimed
+from kokuho.verify._audit_purge import PURGE_LIMIT
 from kokuho.verify._card_store import DatabaseReplayGuard
 from kokuho.verify._cards import revoke_card
 from kokuho.verify._pki import Attestation
@@ -267,3 +268,61 @@ def test_a_failing_purge_of_expired_claims_costs_no_caller_its_record(
     # The failed purge left the expired claim; the next one, once due, removed it.
     assert _claimed(sqlite_engine) == {"t1", "t2"}
     assert verify_chain(sqlite_engine).ok
+
+
+def test_a_purge_deletes_at_most_purge_limit_claims_and_the_next_flush_goes_on(
+    sqlite_engine: sa.Engine,
+) -> None:
+    # The purge runs inside the flush's transaction, holding SQLite's write lock: before, it
+    # deleted every expired claim at once (PostgreSQL's was already bounded), so a backlog
+    # made one flush, and every writer waiting on it, last as long as the whole delete.
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    backlog = PURGE_LIMIT + 300
+    with sqlite_engine.begin() as connection:
+        connection.execute(
+            card_replays.insert(),
+            [{"token": f"old{n}", "expires_at": past} for n in range(backlog)],
+        )
+        connection.execute(
+            card_replays.insert(), [{"token": f"kept{n}", "expires_at": LATER} for n in range(3)]
+        )
+    expired = sa.select(sa.func.count()).where(card_replays.c.token.like("old%"))
+    writer = AuditWriter(sqlite_engine)
+
+    async def main() -> list[int]:
+        left = []
+        for n in range(3):
+            await writer.write_async(record(str(n)), claim=(f"t{n}", LATER))
+            with sqlite_engine.connect() as connection:
+                left.append(connection.scalar(expired) or 0)
+        return left
+
+    # The first flush deletes PURGE_LIMIT; having found that many, the next flush that makes
+    # claims purges again (without waiting PURGE_SECONDS) and finds the rest.
+    assert _run(main) == [backlog - PURGE_LIMIT, 0, 0]
+    writer.close()
+    assert _claimed(sqlite_engine) == {"kept0", "kept1", "kept2", "t0", "t1", "t2"}
+    assert verify_chain(sqlite_engine).ok
+
+
+def test_a_claim_dated_in_another_offset_is_kept_until_it_expires(
+    sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The claim's time was stored as the terminal dated it (sqlite3 writes the offset) and
+    # the purge compares text with its UTC "now": an attestation dated UTC-5 lost its claim
+    # to the next purge, hours before it expired, and its replay was accepted.
+    monkeypatch.setattr("kokuho.verify._audit_purge.PURGE_SECONDS", 0.0)  # due at every flush
+    west = dt.timezone(dt.timedelta(hours=-5))
+    in_force = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)).astimezone(west)
+    writer = AuditWriter(sqlite_engine)
+
+    async def main() -> BaseException | int:
+        await writer.write_async(record("1"), claim=("west", in_force))
+        await writer.write_async(record("2"), claim=("t2", LATER))  # purges
+        replay = writer.write_async(record("3"), claim=("west", in_force))
+        [outcome] = await asyncio.gather(replay, return_exceptions=True)
+        return outcome
+
+    assert isinstance(_run(main), AlreadyClaimed)
+    writer.close()
+    assert _claimed(sqlite_engine) == {"west", "t2"}

@@ -95,6 +95,23 @@ def test_a_face_attestation_is_single_use_across_workers(database_url: str) -> N
     other.dispose()
 
 
+@pytest.mark.parametrize(
+    ("expires_zone", "now_zone"),
+    [(dt.timezone(dt.timedelta(hours=-5)), dt.UTC), (dt.UTC, dt.timezone(dt.timedelta(hours=9)))],
+)
+def test_a_claim_in_force_is_kept_whatever_the_offsets(
+    engine: sa.Engine, expires_zone: dt.tzinfo, now_zone: dt.tzinfo
+) -> None:
+    # SQLite stores the time as text, its offset dropped, and the purge compared that text
+    # with its own "now": an attestation dated UTC-5, or a "now" in JST, had its claim
+    # deleted hours before it expired, and a replay within the window was accepted.
+    expires = (NOW + dt.timedelta(seconds=120)).astimezone(expires_zone)
+    assert DatabaseReplayGuard(engine).claim("face:reader-1:ab", expires, NOW.astimezone(now_zone))
+    later = (NOW + dt.timedelta(seconds=60)).astimezone(now_zone)
+    # Another process's first claim purges (due at once): the claim is still in force.
+    assert not DatabaseReplayGuard(engine).claim("face:reader-1:ab", expires, later)
+
+
 # -- revocation within the bound -------------------------------------------------------------
 
 

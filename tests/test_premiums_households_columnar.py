@@ -152,7 +152,7 @@ def test_the_cursor_path_gives_the_same_columns(
 ) -> None:
     """Lines the parser cannot read (an id holding the separator) are read again through the
     driver's cursor, with the same result."""
-    from kokuho.premiums import _households_columnar as module
+    from kokuho.premiums import _households_columnar_read as module  # where _parsed finds it
 
     expected = normalised(*household_columns(households, TOWN, 2020))
 

@@ -75,6 +75,10 @@ ARCHIVE_TABLES: Final = ("checkups", "guidance")
 _MANIFEST: Final = "manifest.json"
 _DIGEST: Final = re.compile(r"[0-9a-f]{64}")
 _LOCK: Final = ".lock"
+#: Documents (checkups and guidance) read before a batch of archives takes the lock: enough
+#: that a usual run is one batch (one manifest write), and a bound on the parsed documents
+#: held in memory meanwhile however many archives a run is given.
+_BATCH_DOCUMENTS: Final = 50_000
 _FORMAT: Final = 1
 
 
@@ -224,13 +228,47 @@ class Lake:
         return report
 
     def ingest_archives(self, archives: Iterable[ArchiveLike]) -> list[IngestReport]:
-        """``ingest_archive`` of each archive in turn, under one hold of the lock and with one
-        manifest write for them all: the same reports, files and manifest entries, without
-        rewriting the whole manifest once per archive (quadratic in a lake of many).
+        """``ingest_archive`` of each archive in turn: the same reports, files and manifest
+        entries, with one hold of the lock and one manifest write per batch of archives rather
+        than per archive (rewriting the whole manifest once per archive is quadratic in a lake
+        of many).
 
-        The manifest write commits the archives together. An archive that fails leaves no
-        file of its own; those before it are committed, then its error is raised.
+        ``archives`` is consumed (a generator reads and checks each archive, the slow part)
+        while the lock is *not* held: another process's ingest waits only for this one's
+        writes. Archives are taken in batches of about :data:`_BATCH_DOCUMENTS` documents (the
+        parsed documents of a batch are held in memory); each batch then takes the lock, reads
+        the manifest as the other processes left it, writes its files and commits with one
+        manifest write, so an archive another process ingested meanwhile is reported as
+        already ingested, and its documents as duplicates, exactly as one after the other.
+
+        An archive that fails, read or written, leaves no file of its own; those before it
+        are committed, then its error is raised.
         """
+        reports: list[IngestReport] = []
+        iterator = iter(archives)
+        while True:
+            batch: list[ArchiveLike] = []
+            documents = 0
+            failure: BaseException | None = None
+            try:
+                while documents < _BATCH_DOCUMENTS:
+                    contents = next(iterator, None)
+                    if contents is None:
+                        break
+                    batch.append(contents)
+                    documents += len(contents.checkups) + len(contents.guidance)
+            except BaseException as error:  # noqa: BLE001  (raised below, after the commit)
+                # Even an interruption or a CLI's exit: what was read before it is committed.
+                failure = error
+            if batch:
+                reports += self._ingest_batch(batch)
+            if failure is not None:
+                raise failure
+            if documents < _BATCH_DOCUMENTS:  # the iterator is exhausted
+                return reports
+
+    def _ingest_batch(self, archives: list[ArchiveLike]) -> list[IngestReport]:
+        """Archives already read, written and committed under one hold of the lock."""
         reports: list[IngestReport] = []
         with self.locked():
             manifest = self._read_manifest()

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Final, Literal, cast
+from typing import Any, Final
 
 import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
@@ -44,101 +44,26 @@ from kokuho.checkups._exclusions import _active_exclusions
 from kokuho.checkups._exclusions import exclusion_reasons as exclusion_reasons
 from kokuho.checkups._exclusions import read_exclusions as read_exclusions
 from kokuho.checkups._lake import INSURED_ID
+from kokuho.checkups._rates_common import _KNOWN_LEVELS as _KNOWN_LEVELS
+from kokuho.checkups._rates_common import BANDS as BANDS
+from kokuho.checkups._rates_common import GROUPS as GROUPS
+from kokuho.checkups._rates_common import INTENSIVE as INTENSIVE
+from kokuho.checkups._rates_common import MAX_AGE as MAX_AGE
+from kokuho.checkups._rates_common import MIN_AGE as MIN_AGE
+from kokuho.checkups._rates_common import MOTIVATIONAL as MOTIVATIONAL
+from kokuho.checkups._rates_common import SEXES as SEXES
+from kokuho.checkups._rates_common import Cell as Cell
+from kokuho.checkups._rates_common import Group as Group
+from kokuho.checkups._rates_common import _check_by as _check_by
+from kokuho.checkups._rates_common import _count_if as _count_if
+from kokuho.checkups._rates_common import _fy as _fy
+from kokuho.checkups._rates_common import _keys as _keys
+from kokuho.checkups._rates_common import _ratio as _ratio
+from kokuho.checkups._rates_common import _same_person as _same_person
+from kokuho.checkups._rates_common import age_band as age_band
+from kokuho.checkups._rates_common import birth_dates as birth_dates
+from kokuho.checkups._rates_common import fiscal_year_end_age as fiscal_year_end_age
 from kokuho.ids import FiscalYear
-
-Group = Literal["insurer", "municipality", "sex", "band"]
-GROUPS: Final[tuple[Group, ...]] = ("insurer", "municipality", "sex", "band")
-MIN_AGE: Final = 40
-MAX_AGE: Final = 74
-#: The 5-year bands of the denominators and of the 減少率.
-BANDS: Final = tuple(f"{low}-{low + 4}" for low in range(MIN_AGE, MAX_AGE + 1, 5))
-SEXES: Final = {"male": 1, "female": 2}
-INTENSIVE: Final = 1  # 積極的支援
-MOTIVATIONAL: Final = 2  # 動機付け支援
-_KNOWN_LEVELS: Final = (1, 2, 3)  # 4 判定不能 is not a stratification result
-
-Cell = tuple[int, str]  # (sex, band)
-
-
-def _fy(fiscal_year: FiscalYear | int) -> FiscalYear:
-    return fiscal_year if isinstance(fiscal_year, FiscalYear) else FiscalYear(fiscal_year)
-
-
-# -- ages ----------------------------------------------------------------------------------
-
-
-def fiscal_year_end_age(birth_date: ir.DateValue, fiscal_year: FiscalYear | int) -> ir.IntegerValue:
-    """年度末年齢 as an Ibis expression, the same as ``kokuho.ids.age_at_fiscal_year_end``.
-
-    On 31 March of year Y+1 the law counts a birthday of 1 April as already passed (a year is
-    completed at the end of the day before the anniversary), so the age is Y+1 − birth year,
-    minus one for birthdays from 2 April on.
-    """
-    fy = _fy(fiscal_year)
-    month, day = birth_date.month(), birth_date.day()
-    not_yet = (month > 4) | ((month == 4) & (day >= 2))
-    return (fy.year + 1 - birth_date.year()) - not_yet.ifelse(1, 0)
-
-
-def birth_dates(fiscal_year: FiscalYear | int) -> tuple[dt.date, dt.date]:
-    """(earliest, latest) 生年月日 of a 年度末年齢 of 40–74 in ``fiscal_year``.
-
-    By ``fiscal_year_end_age``, age ≥ 40 exactly when born on or before 1 April of year
-    Y+1−40 (born on 2 April that year: 39), and age ≤ 74 exactly when born on or after 2 April
-    of year Y+1−75 (born on 1 April that year: already 75).
-    """
-    fy = _fy(fiscal_year)
-    return dt.date(fy.year + 1 - MAX_AGE - 1, 4, 2), dt.date(fy.year + 1 - MIN_AGE, 4, 1)
-
-
-def age_band(age: ir.IntegerValue) -> ir.StringValue:
-    """The 5-year band label of ``age``: "40-44", "45-49", …"""
-    low = (age // 5) * 5
-    return low.cast("string").concat("-", (low + 4).cast("string"))
-
-
-# -- matching ------------------------------------------------------------------------------
-
-
-def _same_person(a: ir.Table, a_insurer: str, b: ir.Table, b_insurer: str) -> list[ir.BooleanValue]:
-    """Join predicates: the same insured person on both sides (see the module docstring)."""
-    a_branch, b_branch = a.branch.nullif(""), b.branch.nullif("")
-    return [
-        a[a_insurer] == b[b_insurer],
-        a.number == b.number,
-        a.symbol == b.symbol,
-        ibis.ifelse(
-            a_branch.isnull() | b_branch.isnull(),
-            a.birth_date == b.birth_date,
-            a_branch == b_branch,
-        ),
-    ]
-
-
-def _count_if(condition: ir.BooleanValue) -> ir.IntegerScalar:
-    # ifelse + sum rather than summing booleans: portable to Spark; 0, not null, on no rows.
-    return condition.ifelse(1, 0).sum().fill_null(0)
-
-
-def _ratio(numerator: ir.IntegerValue, denominator: ir.IntegerValue) -> ir.FloatingValue:
-    # nullif: Spark in ANSI mode raises on division by zero.
-    return numerator.cast("float64") / denominator.nullif(0).cast("float64")
-
-
-def _check_by(by: Sequence[str]) -> tuple[Group, ...]:
-    unknown = [g for g in by if g not in GROUPS]
-    if unknown or len(set(by)) != len(by):
-        raise ValueError(f"by: {list(by)!r}; choose distinct names from {GROUPS}")
-    return tuple(cast(Group, g) for g in by)
-
-
-def _keys(by: tuple[Group, ...]) -> list[str]:
-    # insurer_kind goes along with insurer (it depends on it) so progress() can pick a target.
-    keys: list[str] = []
-    for group in by:
-        keys += ["insurer", "insurer_kind"] if group == "insurer" else [group]
-    return keys
-
 
 # -- the denominator -----------------------------------------------------------------------
 

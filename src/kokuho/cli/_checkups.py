@@ -50,8 +50,9 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
 
     def each() -> Iterator[Any]:
         for path in paths:
-            # Resumed only once the lake has added the archive before: its problems are
-            # reported after its ingest, as one by one.
+            # The lake reads every archive of a batch before it takes its lock to add them
+            # (Lake.ingest_archives): an archive's problems are reported once it is read
+            # and checked, in the archives' order, before the next one is read.
             if read:
                 _echo_problems(read[-1])
             try:
@@ -59,12 +60,12 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
             except ArchiveRejected as rejected:
                 for problem in rejected.problems[:20]:
                     click.echo(str(problem), err=True)
-                # The archives before it are committed as the batch ends (ingest_archives).
+                # The archives read before it are still committed (ingest_archives).
                 fail(f"{path}: rejected with {len(rejected.problems)} problem(s); nothing loaded")
             read.append(contents)
             yield contents
 
-    # One lock and one manifest write for all of them, not one per archive.
+    # One lock and one manifest write per batch of archives, not one per archive.
     done = lake.ingest_archives(each()) if paths else []
     if read:
         _echo_problems(read[-1])

@@ -34,10 +34,31 @@ _EVENT = ("insurer_number", "event_id", "kind", "effective_date", "file_id", "li
 _FILE = ("name", "sha256", "loaded_at", "rows", "applied", "duplicates", "rejected")
 
 
+#: The binary COPY type of each column type the feed's tables use. Exact classes, no lookup
+#: along the class hierarchy: a subclass may need another wire format (``sa.BigInteger`` is an
+#: ``sa.Integer`` but int4 data into a bigint column fails the whole COPY).
+_COPY_TYPES: dict[type[Any], str] = {
+    sa.SmallInteger: "int2", sa.Integer: "int4", sa.Date: "date", sa.String: "text",
+}  # fmt: skip
+
+
 def _copy_types(table: sa.Table, columns: tuple[str, ...]) -> list[str]:
-    """The PostgreSQL type of each column, for COPY's dumpers (:func:`_copy`)."""
-    names = {sa.SmallInteger: "int2", sa.Integer: "int4", sa.Date: "date", sa.String: "text"}
-    return [names[type(table.c[name].type)] for name in columns]
+    """The PostgreSQL type of each column, for COPY's dumpers (:func:`_copy`).
+
+    Raises TypeError naming the table and column when a column's type has no entry in
+    :data:`_COPY_TYPES`: the statements are built when the module is imported, so a column
+    added with a new type stops the import with this message rather than a bare KeyError."""
+    types = []
+    for name in columns:
+        column_type = type(table.c[name].type)
+        try:
+            types.append(_COPY_TYPES[column_type])
+        except KeyError:
+            raise TypeError(
+                f"{table.name}.{name}: column type {column_type.__name__} has no binary COPY "
+                f"type; add it to _COPY_TYPES in {__name__}"
+            ) from None
+    return types
 
 
 def _copy(connection: sa.Connection, sql: str, types: list[str], rows: list[Any]) -> None:

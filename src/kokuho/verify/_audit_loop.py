@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import kokuho.store  # noqa: F401  (its bulk module registers the datetime adapter SQLite stores)
 from kokuho.verify._audit_chain import _COLUMNS, GENESIS, chain_rows
-from kokuho.verify._audit_purge import SQLITE_PURGE, ClaimPurge
+from kokuho.verify._audit_purge import PURGE_LIMIT, SQLITE_PURGE, ClaimPurge
 from kokuho.verify._audit_record import AuditRecord
 from kokuho.verify._tables import audit_log, card_replays
 from kokuho.verify._wal_checkpoint import Checkpointer, transient
@@ -102,6 +102,11 @@ class LoopAuditBatcher:
         :class:`AlreadyClaimed` when ``claim`` was made before (then nothing is written)."""
         future: asyncio.Future[int] = self._loop.create_future()
         deadline = time.monotonic() + timeout
+        if claim is not None:
+            # Stored in UTC: sqlite3 writes the time as text with the offset it was given, and
+            # the purge compares that text with its UTC time, so a claim dated in another
+            # offset (the terminal's) would be purged hours early, its replay then accepted.
+            claim = (claim[0], claim[1].astimezone(dt.UTC))
         self._pending.append(_Pending(record, detail, future, deadline, claim))
         if not self._scheduled:
             # After the callbacks already ready in this turn: they add their records first.
@@ -214,7 +219,7 @@ class LoopAuditBatcher:
             return
         self._connection.execute("SAVEPOINT purge")
         try:
-            self._connection.execute(*purge)
+            deleted = self._connection.execute(*purge).rowcount
         except sqlite3.Error as error:
             if not self._connection.in_transaction:
                 # SQLite rolled the whole transaction back (disk full, I/O error): the batch
@@ -222,6 +227,9 @@ class LoopAuditBatcher:
                 raise
             self._connection.execute("ROLLBACK TO purge")
             log.warning("the purge of expired card claims failed (tried again later): %s", error)
+        else:
+            if deleted >= PURGE_LIMIT:  # more may be left: the next such flush goes on
+                self._purge.again()
         self._connection.execute("RELEASE purge")
 
     def _fail(self, batch: list[_Pending], error: Exception) -> None:

@@ -11,9 +11,14 @@ be tried one by one):
 * on SQLite it stays in the flush's transaction, whose write lock it needs (the loop's
   connection never waits for a lock), inside a SAVEPOINT that a failure rolls back alone;
 * on PostgreSQL it runs after the flush's batches are committed and answered, as a
-  transaction of its own, on at most :data:`PURGE_LIMIT` rows that no other worker's purge
-  holds (``SKIP LOCKED``): it never waits on a lock, and a purge that found that many asks
-  for another at the next flush (:meth:`ClaimPurge.again`).
+  transaction of its own, on rows that no other worker's purge holds (``SKIP LOCKED``): it
+  never waits on a lock.
+
+On both, one purge deletes at most :data:`PURGE_LIMIT` rows, so a backlog of expired claims
+(a server down for hours, the purge failing for a while) never makes one flush's transaction,
+and the write lock every other writer waits for on SQLite, last an unbounded delete; a purge
+that found that many asks for another at the next flush that makes claims
+(:meth:`ClaimPurge.again`).
 
 The interval starts again *before* the statement is sent, so a purge that fails is logged
 and tried again at the next interval. Expired claims left meanwhile are harmless: an
@@ -29,13 +34,19 @@ from typing import Final, Generic, TypeVar
 from kokuho.verify._tables import card_replays
 
 PURGE_SECONDS: Final = 30.0  # how often forgotten claims are deleted (as _card_store does)
-_DELETE = f'DELETE FROM "{card_replays.name}" WHERE expires_at <= '  # noqa: S608
-#: The purge for ``sqlite3`` (qmark parameters) and for psycopg (format parameters, bytes as
-#: the batcher's other statements); the one parameter is the current time.
-SQLITE_PURGE: Final = _DELETE + "?"
-#: On PostgreSQL at most this many rows a purge, those no other purge holds: its own
-#: transaction must neither wait on another worker's purge nor run long.
+#: At most this many rows a purge: the transaction it runs in (on SQLite the flush's, holding
+#: the database's write lock) must not run long, however many claims expired meanwhile.
 PURGE_LIMIT: Final = 1000
+#: The purge for ``sqlite3`` (qmark parameters) and for psycopg (format parameters, bytes as
+#: the batcher's other statements); the one parameter is the current time. SQLite has no
+#: ``DELETE … LIMIT`` unless built with SQLITE_ENABLE_UPDATE_DELETE_LIMIT, hence the
+#: sub-select (on the ``expires_at`` index), as on PostgreSQL.
+SQLITE_PURGE: Final = (
+    f'DELETE FROM "{card_replays.name}" WHERE token IN ('  # noqa: S608
+    f'SELECT token FROM "{card_replays.name}" WHERE expires_at <= ? LIMIT {PURGE_LIMIT})'
+)
+#: On PostgreSQL, those no other purge holds: its own transaction must not wait on another
+#: worker's purge.
 PG_PURGE: Final = (
     f'DELETE FROM "{card_replays.name}" WHERE token IN ('  # noqa: S608
     f'SELECT token FROM "{card_replays.name}" WHERE expires_at <= %s '

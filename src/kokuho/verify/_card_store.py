@@ -135,9 +135,13 @@ class DatabaseReplayGuard:
     def claim(self, token: str, expires_at: dt.datetime, now: dt.datetime) -> bool:
         if len(token) > card_replays.c.token.type.length:  # type: ignore[attr-defined]
             raise ValueError("replay token too long")
-        values = {"token": token, "expires_at": _aware(expires_at, "expires_at")}
+        # In UTC, as the challenges: SQLite keeps the time as text without its offset and the
+        # purges compare text, so a claim dated in another offset would be purged hours early
+        # (and its replay accepted) or late.
+        expires_at = _aware(expires_at, "expires_at").astimezone(dt.UTC)
+        values = {"token": token, "expires_at": expires_at}
         with self._engine.begin() as connection:
-            self._purge.due(connection, _aware(now))
+            self._purge.due(connection, _aware(now).astimezone(dt.UTC))
             claim = _CLAIM_PG if connection.dialect.name == "postgresql" else _CLAIM_SQLITE
             # RETURNING, not rowcount: some drivers report -1 for ON CONFLICT inserts.
             first = connection.execute(claim, values).first()
