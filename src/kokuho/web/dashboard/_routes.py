@@ -277,11 +277,28 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     async def logout(request: Request) -> Response:
         fields = await _form(request)
         session = await run_in_threadpool(sec.current_session, dashboard, request)
+        if session is not None and not sec.same(session.csrf_token, fields.get("csrf_token")):
+            return await run_in_threadpool(_stale_form, request, session, "サインアウト")
         response = RedirectResponse("/login", status_code=303)
-        if session is not None and sec.same(session.csrf_token, fields.get("csrf_token")):
+        if session is not None:
             await run_in_threadpool(close_session, dashboard.engine, session.token)
             sec.clear_session(dashboard, request, response)
         return response
+
+    def _stale_form(request: Request, session: Session, undone: str) -> Response:
+        # A well-formed token of another (earlier) session: a tab left open across a sign-in.
+        # Say that nothing was done; a redirect to /login would read as signed out while the
+        # session goes on. The page's own forms carry the session's token.
+        return page_html(
+            request,
+            session,
+            "error.html",
+            400,
+            active="",
+            title="フォームの有効期限が切れました",
+            reason=f"以前の画面から送られたため、{undone}はしていません。"
+            f"この画面からもう一度操作してください。",
+        )
 
     @router.get("/overview")
     def overview(request: Request) -> Response:
@@ -427,8 +444,10 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     async def audit_verify(request: Request) -> Response:
         fields = await _form(request)
         session = await run_in_threadpool(sec.current_session, dashboard, request)
-        if session is None or not sec.same(session.csrf_token, fields.get("csrf_token")):
+        if session is None:
             return RedirectResponse("/login?next=/audit", status_code=303)
+        if not sec.same(session.csrf_token, fields.get("csrf_token")):
+            return await run_in_threadpool(_stale_form, request, session, "改ざん検査")
         dashboard.cache.forget("chain")
         dashboard.chain()
         return RedirectResponse("/audit#chain", status_code=303)
@@ -437,8 +456,10 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     async def refresh(request: Request) -> Response:
         fields = await _form(request)
         session = await run_in_threadpool(sec.current_session, dashboard, request)
-        if session is None or not sec.same(session.csrf_token, fields.get("csrf_token")):
+        if session is None:
             return RedirectResponse("/login", status_code=303)
+        if not sec.same(session.csrf_token, fields.get("csrf_token")):
+            return await run_in_threadpool(_stale_form, request, session, "再集計")
         dashboard.cache.forget()
         return RedirectResponse(_safe_next(fields.get("next")), status_code=303)
 
