@@ -9,8 +9,10 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import lxml.html
 import openpyxl
@@ -242,3 +244,24 @@ def test_downloads_do_not_carry_formulas(
     header = [cell.value for cell in sheet[2]]
     cell = sheet.cell(row=3, column=header.index("氏名") + 1)
     assert (cell.value, cell.data_type) == (formula, "s")
+
+
+def test_a_download_names_its_file_in_japanese_with_every_byte_encoded(
+    site: tuple[TestClient, sa.Engine, int],
+) -> None:
+    """The file name is the table's caption (RFC 6266 filename*): a place name holding "/"
+    (a path separator, not an RFC 8187 attr-char) is percent-encoded like the kanji."""
+    client, engine, _ = site
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(r.insurers)
+            .where(r.insurers.c.insurer_number == KOKUHO)
+            .values(name="高松市/東 国民健康保険")
+        )
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    answer = client.get("/boundary?download=boundary-cases&format=csv")
+    assert answer.status_code == 200
+    plain, extended = answer.headers["content-disposition"].split("; filename*=UTF-8''")
+    assert plain == 'attachment; filename="boundary-cases.csv"'
+    assert re.fullmatch(r"[A-Za-z0-9%._~-]+", extended), extended
+    assert unquote(extended) == "高松市/東  二重払い事案の一覧.csv"

@@ -200,9 +200,11 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         else:
             body, media = to_csv(data), "text/csv; charset=utf-8"
         response = Response(body, media_type=media)
+        # The caption holds place names from the register's files: every byte but RFC 8187's
+        # unreserved ones is encoded, "/" included (quote keeps it by default).
         response.headers["Content-Disposition"] = (
             f'attachment; filename="{data.table_id}.{kind}"; '
-            f"filename*=UTF-8''{quote(data.caption)}.{kind}"
+            f"filename*=UTF-8''{quote(data.caption, safe='')}.{kind}"
         )
         return sec.secure_headers(response)
 
