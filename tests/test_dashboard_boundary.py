@@ -265,3 +265,24 @@ def test_a_download_names_its_file_in_japanese_with_every_byte_encoded(
     assert plain == 'attachment; filename="boundary-cases.csv"'
     assert re.fullmatch(r"[A-Za-z0-9%._~-]+", extended), extended
     assert unquote(extended) == "高松市/東  二重払い事案の一覧.csv"
+
+
+def test_only_a_download_of_persons_is_recorded_as_one(
+    site: tuple[TestClient, sa.Engine, int],
+) -> None:
+    """The counts' download shows no person and a table the page does not have is a 404: no
+    record says P's case was downloaded (a person's access history must not read so)."""
+    client, engine, case_id = site
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    assert _csv(client, "/boundary", "boundary-counts")[0]["団体コード"] == "372013"
+    assert client.get("/boundary?download=no-such-table").status_code == 404
+    assert client.get(f"/boundary/cases/{case_id}?download=no-such-table").status_code == 404
+    assert not _records(engine, "boundary_list") and not _records(engine, "boundary_case")
+    _csv(client, f"/boundary/cases/{case_id}", "case-years")
+    _csv(client, "/boundary", "boundary-cases")
+    assert [(a, o) for a, o, _ in _records(engine, "boundary_case")] == [
+        (f"dashboard:{MUNICIPAL}", "downloaded:csv")
+    ]
+    assert [(a, o) for a, o, _ in _records(engine, "boundary_list")] == [
+        (f"dashboard:{MUNICIPAL}", "downloaded:csv")
+    ]

@@ -151,6 +151,8 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         assert isinstance(outcome, Page)
         if wanted:
             return _download(request, session, outcome, *wanted)
+        for write in outcome.deferred:
+            write()
         if outcome.persons is not None:
             record_view(
                 dashboard.audit,
@@ -183,6 +185,9 @@ def build_router(dashboard: Dashboard) -> APIRouter:
                 title="ダウンロード",
                 reason="その表はありません",
             )
+        if data.person_level:
+            for write in page.deferred:
+                write()
         if data.person_level and page.persons is not None:
             record_view(
                 dashboard.audit,
