@@ -24,6 +24,7 @@ from kokuho.web import create_app
 from kokuho.web.dashboard import authenticate
 from kokuho.web.dashboard import tables as t
 from kokuho.web.dashboard._accounts import MAX_FAILURES
+from kokuho.web.dashboard._security import MAX_FORM
 from tests.dashsite import (
     MUNICIPAL,
     PASSWORD,
@@ -185,6 +186,53 @@ def test_a_stale_tab_does_not_seem_to_sign_out(site: tuple[TestClient, sa.Engine
     # The refusal's own sign-out form carries the session's token: it signs out.
     answer = client.post("/logout", data={"csrf_token": form_token(client)})
     assert client.get("/overview", follow_redirects=False).status_code == 303
+
+
+def _post_chunked(client: TestClient, route: str, chunks: int) -> tuple[int, int]:
+    """POSTs ``chunks`` MiB to the app as a chunked body (no Content-Length), straight through
+    ASGI (the test client would read the whole body first); the status and the MiB read."""
+    read = 0
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        if read >= chunks:
+            return {"type": "http.disconnect"}
+        read += 1
+        return {"type": "http.request", "body": b"a" * (1 << 20), "more_body": read < chunks}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": route, "raw_path": route.encode(),
+             "root_path": "", "query_string": b"", "client": ("127.0.0.1", 1),
+             "server": ("testserver", 80),
+             "headers": [(b"host", b"testserver"),
+                         (b"content-type", b"application/x-www-form-urlencoded")]}  # fmt: skip
+    assert client.portal is not None
+    client.portal.call(client.app, scope, receive, send)
+    return status, read
+
+
+@pytest.mark.parametrize("route", ["/login", "/logout", "/refresh", "/audit/verify"])
+def test_a_huge_form_is_not_read_whole(site: tuple[TestClient, sa.Engine], route: str) -> None:
+    """A form body is small: anyone (signed in or not) posting hundreds of megabytes must not
+    make the server hold them. It stops reading past the limit and refuses with a 400 page."""
+    client, _ = site
+    status, read = _post_chunked(client, route, 64)
+    assert status == 400
+    assert read <= 2, f"{read} MiB read of a form limited to {MAX_FORM} bytes"
+    # A Content-Length over the limit is refused before the body is read.
+    answer = client.post(
+        route,
+        content=b"csrf_token=" + b"a" * MAX_FORM,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 400, answer.text[:300]
 
 
 def test_the_favicon_is_served(site: tuple[TestClient, sa.Engine]) -> None:
