@@ -235,6 +235,31 @@ def test_a_huge_form_is_not_read_whole(site: tuple[TestClient, sa.Engine], route
     assert answer.status_code == 400, answer.text[:300]
 
 
+def test_over_https_only_host_bound_cookies_count(database_url: str, tmp_path: Path) -> None:
+    """Over https the cookies are __Host- ones, which a sibling subdomain cannot set. A plain
+    kokuho_csrf / kokuho_session cookie (cookie tossing from such a host) must not stand in
+    for them: else an attacker picks the sign-in form's token (login CSRF) or the session."""
+    built = build_site(database_url, tmp_path)
+    with TestClient(create_app(built.settings), base_url="https://testserver") as client:
+        client.cookies.set("kokuho_csrf", "tossed-by-a-sibling-host-0123456789")
+        fields = {"csrf_token": "tossed-by-a-sibling-host-0123456789", "username": MUNICIPAL,
+                  "password": PASSWORD}  # fmt: skip
+        answer = client.post("/login", data=fields, follow_redirects=False)
+        assert answer.status_code == 400, answer.status_code
+        assert "kokuho_session=" not in answer.headers.get("set-cookie", "")
+        # A session of the attacker's own, tossed as a plain cookie, is not a session here.
+        with TestClient(create_app(built.settings)) as plain:
+            assert sign_in(plain, PREFECTURE).status_code == 303
+            session = plain.cookies.get("kokuho_session")
+        client.cookies.clear()
+        client.cookies.set("kokuho_session", session)
+        assert client.get("/overview", follow_redirects=False).status_code == 303
+        # The site's own __Host- cookies still work.
+        client.cookies.clear()
+        assert sign_in(client, MUNICIPAL).status_code == 303
+        assert client.get("/overview", follow_redirects=False).status_code == 200
+
+
 def test_the_favicon_is_served(site: tuple[TestClient, sa.Engine]) -> None:
     client, _ = site
     answer = client.get("/favicon.ico")

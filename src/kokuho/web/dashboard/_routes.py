@@ -253,7 +253,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             token = params.csrf_token(fields)
         except params.BadParameter:
             token = ""
-        if not sec.same(sec.cookie(request, sec.CSRF_COOKIE), token):
+        if not sec.same(sec.cookie(dashboard, request, sec.CSRF_COOKIE), token):
             return await run_in_threadpool(
                 _login_again,
                 request,
