@@ -260,6 +260,16 @@ def test_over_https_only_host_bound_cookies_count(database_url: str, tmp_path: P
         assert client.get("/overview", follow_redirects=False).status_code == 200
 
 
+def test_an_unknown_job_is_a_404_in_japanese(site: tuple[TestClient, sa.Engine]) -> None:
+    """The progress endpoint answers JSON (the page's script polls it); its refusals read in
+    Japanese like every other answer of the dashboard."""
+    client, _ = site
+    _signed_in(client)
+    answer = client.get("/jobs/" + "0" * 20)
+    assert answer.status_code == 404
+    assert answer.json() == {"error": "その集計はありません (終わってから15分で消えます)"}
+
+
 def test_the_favicon_is_served(site: tuple[TestClient, sa.Engine]) -> None:
     client, _ = site
     answer = client.get("/favicon.ico")

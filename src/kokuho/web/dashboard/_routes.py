@@ -476,7 +476,9 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             return JSONResponse({"error": "サインインしてください"}, status_code=401)
         job = dashboard.cache.find(params.job_id(job_id))
         if job is None:
-            return JSONResponse({"error": "not found"}, status_code=404)
+            # Finished bundles are kept for 15 minutes (docs/dashboard.md): then forgotten.
+            reason = "その集計はありません (終わってから15分で消えます)"
+            return JSONResponse({"error": reason}, status_code=404)
         return sec.secure_headers(JSONResponse(job.as_json()))
 
     return router
