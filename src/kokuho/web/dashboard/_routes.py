@@ -295,7 +295,8 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     def _stale_form(request: Request, session: Session, undone: str) -> Response:
         # A well-formed token of another (earlier) session: a tab left open across a sign-in.
         # Say that nothing was done; a redirect to /login would read as signed out while the
-        # session goes on. The page's own forms carry the session's token.
+        # session goes on. The page's own forms carry the session's token. (再集計 and
+        # 改ざん検査 keep their redirect to /login: nothing there reads as done.)
         return page_html(
             request,
             session,
@@ -451,10 +452,8 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     async def audit_verify(request: Request) -> Response:
         fields = await _form(request)
         session = await run_in_threadpool(sec.current_session, dashboard, request)
-        if session is None:
+        if session is None or not sec.same(session.csrf_token, fields.get("csrf_token")):
             return RedirectResponse("/login?next=/audit", status_code=303)
-        if not sec.same(session.csrf_token, fields.get("csrf_token")):
-            return await run_in_threadpool(_stale_form, request, session, "改ざん検査")
         dashboard.cache.forget("chain")
         dashboard.chain()
         return RedirectResponse("/audit#chain", status_code=303)
@@ -463,10 +462,8 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     async def refresh(request: Request) -> Response:
         fields = await _form(request)
         session = await run_in_threadpool(sec.current_session, dashboard, request)
-        if session is None:
+        if session is None or not sec.same(session.csrf_token, fields.get("csrf_token")):
             return RedirectResponse("/login", status_code=303)
-        if not sec.same(session.csrf_token, fields.get("csrf_token")):
-            return await run_in_threadpool(_stale_form, request, session, "再集計")
         dashboard.cache.forget()
         return RedirectResponse(_safe_next(fields.get("next")), status_code=303)
 
