@@ -5,6 +5,7 @@ of figures being computed, and the what-if endpoint. Every parameter goes throug
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,9 @@ NOTICE_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
+#: Downloads that may wait on the server for figures still being computed, at one time (the
+#: threadpool that runs the pages has 40 threads).
+DOWNLOAD_WAITERS = 4
 SIGN_IN_REFUSED = (
     "利用者名またはパスワードが違います。失敗が5回続くと、15分間サインインできなくなります。"
 )
@@ -80,6 +84,7 @@ def _safe_next(target: str | None) -> str:
 
 def build_router(dashboard: Dashboard) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    waiters = threading.Semaphore(DOWNLOAD_WAITERS)
 
     def html(body: str, status: int = 200) -> HTMLResponse:
         response = HTMLResponse(body, status_code=status)
@@ -112,11 +117,17 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
         user = session.user
         outcome = build(user)
-        if isinstance(outcome, Pending) and wanted:
-            deadline = time.monotonic() + 300
-            while isinstance(outcome, Pending) and time.monotonic() < deadline:
-                time.sleep(0.1)
-                outcome = build(user)
+        if isinstance(outcome, Pending) and wanted and waiters.acquire(blocking=False):
+            # A download waits for its figures on this worker thread; a few at a time, else
+            # enough of them would hold every thread of the pool and stall every other page.
+            # The others get the progress page, which reloads into the download.
+            try:
+                deadline = time.monotonic() + 300
+                while isinstance(outcome, Pending) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    outcome = build(user)
+            finally:
+                waiters.release()
         if isinstance(outcome, Pending):
             return page_html(
                 request,
