@@ -266,6 +266,20 @@ def test_an_unknown_job_is_a_404_in_japanese(site: tuple[TestClient, sa.Engine])
     assert answer.json() == {"error": "その集計はありません (終わってから15分で消えます)"}
 
 
+def test_a_bad_sign_in_field_is_named(site: tuple[TestClient, sa.Engine]) -> None:
+    """A NUL in the user name is a 400 naming the field, not 「フォームの有効期限が切れました」
+    (the form's token was right); nothing is checked against the accounts."""
+    client, _ = site
+    client.cookies.clear()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    fields = {"csrf_token": token.group(1), "username": MUNICIPAL + "\x00", "password": PASSWORD}
+    answer = client.post("/login", data=fields, follow_redirects=False)
+    assert answer.status_code == 400
+    assert "username: 制御文字" in answer.text and "有効期限" not in answer.text
+    assert "kokuho_session=" not in answer.headers.get("set-cookie", "")
+
+
 def test_the_favicon_is_served(site: tuple[TestClient, sa.Engine]) -> None:
     client, _ = site
     answer = client.get("/favicon.ico")

@@ -260,7 +260,6 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         fields = await sec.form(request)
         target = _safe_next(fields.get("next"))
         try:
-            params.check_all(fields)
             token = params.csrf_token(fields)
         except params.BadParameter:
             token = ""
@@ -271,6 +270,12 @@ def build_router(dashboard: Dashboard) -> APIRouter:
                 target,
                 "フォームの有効期限が切れました。もう一度サインインしてください。",
                 400,
+            )
+        try:  # a field the form cannot send (NUL, 2,000+ characters): named, not "expired"
+            params.check_all(fields)
+        except params.BadParameter as bad:
+            return await run_in_threadpool(
+                _login_again, request, target, f"入力が正しくありません: {bad}", 400
             )
         outcome = await run_in_threadpool(
             authenticate, dashboard.engine, fields.get("username", ""), fields.get("password", "")
