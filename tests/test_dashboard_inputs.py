@@ -24,6 +24,7 @@ from kokuho.web import create_app
 from kokuho.web.dashboard import authenticate
 from kokuho.web.dashboard import tables as t
 from kokuho.web.dashboard._accounts import MAX_FAILURES
+from kokuho.web.dashboard._security import MAX_FORM
 from tests.dashsite import (
     MUNICIPAL,
     PASSWORD,
@@ -162,6 +163,121 @@ def test_a_right_token_still_works_on_every_form(site: tuple[TestClient, sa.Engi
         answer = client.post(route, data={"csrf_token": form_token(client)}, follow_redirects=False)
         assert answer.status_code == 303, (route, answer.text[:300])
     assert client.get("/overview", follow_redirects=False).status_code == 303  # signed out
+
+
+def test_a_stale_tab_does_not_seem_to_sign_out(site: tuple[TestClient, sa.Engine]) -> None:
+    """A sign-out form of an earlier session (a tab left open across a new sign-in) is refused
+    with a page that says it did not sign out, not a redirect to the sign-in page that reads
+    as signed out while the session goes on (a clerk leaving a shared terminal)."""
+    client, _ = site
+    _signed_in(client)
+    stale = form_token(client)
+    _signed_in(client)  # a new session, the old tab still open
+    answer = client.post("/logout", data={"csrf_token": stale}, follow_redirects=False)
+    assert answer.status_code == 400, answer.status_code
+    assert "フォームの有効期限が切れました" in answer.text
+    assert "サインアウトはしていません" in answer.text
+    assert "kokuho_session=" not in answer.headers.get("set-cookie", "")
+    assert client.get("/overview", follow_redirects=False).status_code == 200
+    # The refusal's own sign-out form carries the session's token: it signs out.
+    answer = client.post("/logout", data={"csrf_token": form_token(client)})
+    assert client.get("/overview", follow_redirects=False).status_code == 303
+
+
+def _post_chunked(client: TestClient, route: str, chunks: int) -> tuple[int, int]:
+    """POSTs ``chunks`` MiB to the app as a chunked body (no Content-Length), straight through
+    ASGI (the test client would read the whole body first); the status and the MiB read."""
+    read = 0
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        if read >= chunks:
+            return {"type": "http.disconnect"}
+        read += 1
+        return {"type": "http.request", "body": b"a" * (1 << 20), "more_body": read < chunks}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": route, "raw_path": route.encode(),
+             "root_path": "", "query_string": b"", "client": ("127.0.0.1", 1),
+             "server": ("testserver", 80),
+             "headers": [(b"host", b"testserver"),
+                         (b"content-type", b"application/x-www-form-urlencoded")]}  # fmt: skip
+    assert client.portal is not None
+    client.portal.call(client.app, scope, receive, send)
+    return status, read
+
+
+@pytest.mark.parametrize("route", ["/login", "/logout", "/refresh", "/audit/verify"])
+def test_a_huge_form_is_not_read_whole(site: tuple[TestClient, sa.Engine], route: str) -> None:
+    """A form body is small: anyone (signed in or not) posting hundreds of megabytes must not
+    make the server hold them. It stops reading past the limit and refuses with a 400 page."""
+    client, _ = site
+    status, read = _post_chunked(client, route, 64)
+    assert status == 400
+    assert read <= 2, f"{read} MiB read of a form limited to {MAX_FORM} bytes"
+    # A Content-Length over the limit is refused before the body is read.
+    answer = client.post(
+        route,
+        content=b"csrf_token=" + b"a" * MAX_FORM,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 400, answer.text[:300]
+
+
+def test_over_https_only_host_bound_cookies_count(database_url: str, tmp_path: Path) -> None:
+    """Over https the cookies are __Host- ones, which a sibling subdomain cannot set. A plain
+    kokuho_csrf / kokuho_session cookie (cookie tossing from such a host) must not stand in
+    for them: else an attacker picks the sign-in form's token (login CSRF) or the session."""
+    built = build_site(database_url, tmp_path)
+    with TestClient(create_app(built.settings), base_url="https://testserver") as client:
+        client.cookies.set("kokuho_csrf", "tossed-by-a-sibling-host-0123456789")
+        fields = {"csrf_token": "tossed-by-a-sibling-host-0123456789", "username": MUNICIPAL,
+                  "password": PASSWORD}  # fmt: skip
+        answer = client.post("/login", data=fields, follow_redirects=False)
+        assert answer.status_code == 400, answer.status_code
+        assert "kokuho_session=" not in answer.headers.get("set-cookie", "")
+        # A session of the attacker's own, tossed as a plain cookie, is not a session here.
+        with TestClient(create_app(built.settings)) as plain:
+            assert sign_in(plain, PREFECTURE).status_code == 303
+            session = plain.cookies.get("kokuho_session")
+        client.cookies.clear()
+        client.cookies.set("kokuho_session", session)
+        assert client.get("/overview", follow_redirects=False).status_code == 303
+        # The site's own __Host- cookies still work.
+        client.cookies.clear()
+        assert sign_in(client, MUNICIPAL).status_code == 303
+        assert client.get("/overview", follow_redirects=False).status_code == 200
+
+
+def test_an_unknown_job_is_a_404_in_japanese(site: tuple[TestClient, sa.Engine]) -> None:
+    """The progress endpoint answers JSON (the page's script polls it); its refusals read in
+    Japanese like every other answer of the dashboard."""
+    client, _ = site
+    _signed_in(client)
+    answer = client.get("/jobs/" + "0" * 20)
+    assert answer.status_code == 404
+    assert answer.json() == {"error": "その集計はありません (終わってから15分で消えます)"}
+
+
+def test_a_bad_sign_in_field_is_named(site: tuple[TestClient, sa.Engine]) -> None:
+    """A NUL in the user name is a 400 naming the field, not 「フォームの有効期限が切れました」
+    (the form's token was right); nothing is checked against the accounts."""
+    client, _ = site
+    client.cookies.clear()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    fields = {"csrf_token": token.group(1), "username": MUNICIPAL + "\x00", "password": PASSWORD}
+    answer = client.post("/login", data=fields, follow_redirects=False)
+    assert answer.status_code == 400
+    assert "username: 制御文字" in answer.text and "有効期限" not in answer.text
+    assert "kokuho_session=" not in answer.headers.get("set-cookie", "")
 
 
 def test_the_favicon_is_served(site: tuple[TestClient, sa.Engine]) -> None:

@@ -65,11 +65,22 @@ class CaseAuditSink:
     """The boundary room's audit hook (``kokuho.boundary.CaseAudit``) on the dashboard's sink:
     one record per person a case list, case or notice showed, as ``dashboard:<user>``."""
 
-    def __init__(self, sink: AuditSink, username: str, outcome: str = "shown") -> None:
+    def __init__(
+        self, sink: AuditSink, username: str, outcome: str = "shown", *, hold: bool = False
+    ) -> None:
         self.sink = sink
         self.username = username
         self.outcome = outcome  # "downloaded:csv" when the page is built for a download
         self.who = actor(username)
+        # Held records wait for flush(): a page is built before the route knows whether the
+        # persons it read leave the server (a counts download, an unknown table: they don't).
+        self.hold = hold
+        self.held: list[AuditRecord] = []
+
+    def flush(self) -> None:
+        records, self.held = self.held, []
+        if records:
+            self.sink.write_many(records)
 
     def __call__(
         self, action: str, actor: str, person_ids: Sequence[int], detail: Mapping[str, Any]
@@ -85,4 +96,7 @@ class CaseAuditSink:
             )
             for pid in ([*person_ids] if person_ids else [None])
         ]
-        self.sink.write_many(records)
+        if self.hold:
+            self.held.extend(records)
+        else:
+            self.sink.write_many(records)

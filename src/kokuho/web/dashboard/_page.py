@@ -3,6 +3,7 @@ figures it still waits for."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,9 @@ class Page:
     tables: dict[str, DataTable] = field(default_factory=dict)
     #: (list name, insurer, person ids) when the page shows a person-level list: audited.
     persons: tuple[str, str, list[int | None]] | None = None
+    #: Audit writes held until the page, or one of its person-level tables, is sent: a
+    #: download of its counts, or of a table it does not have, shows no person.
+    deferred: list[Callable[[], object]] = field(default_factory=list)
 
     def add(self, *tables: DataTable) -> None:
         for data in tables:

@@ -142,8 +142,9 @@ def overview(dashboard: Dashboard, user: User, outcome: str = "shown") -> Page:
     )
     place = _own_place(dashboard, user)
     if place is not None:
-        audit = CaseAuditSink(dashboard.audit, user.username, outcome)
+        audit = CaseAuditSink(dashboard.audit, user.username, outcome, hold=True)
         cases = list_cases(dashboard.engine, place.code, actor=user.username, audit=audit)
+        page.deferred.append(audit.flush)
         page.add(_case_table(dashboard, place, cases, today))
         page.context["own"] = place
     return page
@@ -231,7 +232,7 @@ def case_page(
     if not isinstance(place, Municipality):
         return place
     engine = dashboard.engine
-    audit = CaseAuditSink(dashboard.audit, user.username, outcome)
+    audit = CaseAuditSink(dashboard.audit, user.username, outcome, hold=True)
     case = case_detail(engine, case_id, actor=user.username, audit=audit)
     today = dt.date.today()
     name, birth = fr.person_names(engine, [case.person_id]).get(case.person_id, ("", None))
@@ -252,6 +253,7 @@ def case_page(
             "today": today,
         },
     )
+    page.deferred.append(audit.flush)
     page.add(
         table(
             "case-years",

@@ -5,6 +5,7 @@ of figures being computed, and the what-if endpoint. Every parameter goes throug
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,9 @@ NOTICE_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
+#: Downloads that may wait on the server for figures still being computed, at one time (the
+#: threadpool that runs the pages has 40 threads).
+DOWNLOAD_WAITERS = 4
 SIGN_IN_REFUSED = (
     "利用者名またはパスワードが違います。失敗が5回続くと、15分間サインインできなくなります。"
 )
@@ -80,6 +84,7 @@ def _safe_next(target: str | None) -> str:
 
 def build_router(dashboard: Dashboard) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    waiters = threading.Semaphore(DOWNLOAD_WAITERS)
 
     def html(body: str, status: int = 200) -> HTMLResponse:
         response = HTMLResponse(body, status_code=status)
@@ -112,11 +117,17 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
         user = session.user
         outcome = build(user)
-        if isinstance(outcome, Pending) and wanted:
-            deadline = time.monotonic() + 300
-            while isinstance(outcome, Pending) and time.monotonic() < deadline:
-                time.sleep(0.1)
-                outcome = build(user)
+        if isinstance(outcome, Pending) and wanted and waiters.acquire(blocking=False):
+            # A download waits for its figures on this worker thread; a few at a time, else
+            # enough of them would hold every thread of the pool and stall every other page.
+            # The others get the progress page, which reloads into the download.
+            try:
+                deadline = time.monotonic() + 300
+                while isinstance(outcome, Pending) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    outcome = build(user)
+            finally:
+                waiters.release()
         if isinstance(outcome, Pending):
             return page_html(
                 request,
@@ -151,6 +162,8 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         assert isinstance(outcome, Page)
         if wanted:
             return _download(request, session, outcome, *wanted)
+        for write in outcome.deferred:
+            write()
         if outcome.persons is not None:
             record_view(
                 dashboard.audit,
@@ -183,6 +196,9 @@ def build_router(dashboard: Dashboard) -> APIRouter:
                 title="ダウンロード",
                 reason="その表はありません",
             )
+        if data.person_level:
+            for write in page.deferred:
+                write()
         if data.person_level and page.persons is not None:
             record_view(
                 dashboard.audit,
@@ -200,9 +216,11 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         else:
             body, media = to_csv(data), "text/csv; charset=utf-8"
         response = Response(body, media_type=media)
+        # The caption holds place names from the register's files: every byte but RFC 8187's
+        # unreserved ones is encoded, "/" included (quote keeps it by default).
         response.headers["Content-Disposition"] = (
             f'attachment; filename="{data.table_id}.{kind}"; '
-            f"filename*=UTF-8''{quote(data.caption)}.{kind}"
+            f"filename*=UTF-8''{quote(data.caption, safe='')}.{kind}"
         )
         return sec.secure_headers(response)
 
@@ -242,17 +260,22 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         fields = await sec.form(request)
         target = _safe_next(fields.get("next"))
         try:
-            params.check_all(fields)
             token = params.csrf_token(fields)
         except params.BadParameter:
             token = ""
-        if not sec.same(sec.cookie(request, sec.CSRF_COOKIE), token):
+        if not sec.same(sec.cookie(dashboard, request, sec.CSRF_COOKIE), token):
             return await run_in_threadpool(
                 _login_again,
                 request,
                 target,
                 "フォームの有効期限が切れました。もう一度サインインしてください。",
                 400,
+            )
+        try:  # a field the form cannot send (NUL, 2,000+ characters): named, not "expired"
+            params.check_all(fields)
+        except params.BadParameter as bad:
+            return await run_in_threadpool(
+                _login_again, request, target, f"入力が正しくありません: {bad}", 400
             )
         outcome = await run_in_threadpool(
             authenticate, dashboard.engine, fields.get("username", ""), fields.get("password", "")
@@ -277,11 +300,29 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     async def logout(request: Request) -> Response:
         fields = await _form(request)
         session = await run_in_threadpool(sec.current_session, dashboard, request)
+        if session is not None and not sec.same(session.csrf_token, fields.get("csrf_token")):
+            return await run_in_threadpool(_stale_form, request, session, "サインアウト")
         response = RedirectResponse("/login", status_code=303)
-        if session is not None and sec.same(session.csrf_token, fields.get("csrf_token")):
+        if session is not None:
             await run_in_threadpool(close_session, dashboard.engine, session.token)
             sec.clear_session(dashboard, request, response)
         return response
+
+    def _stale_form(request: Request, session: Session, undone: str) -> Response:
+        # A well-formed token of another (earlier) session: a tab left open across a sign-in.
+        # Say that nothing was done; a redirect to /login would read as signed out while the
+        # session goes on. The page's own forms carry the session's token. (再集計 and
+        # 改ざん検査 keep their redirect to /login: nothing there reads as done.)
+        return page_html(
+            request,
+            session,
+            "error.html",
+            400,
+            active="",
+            title="フォームの有効期限が切れました",
+            reason=f"以前の画面から送られたため、{undone}はしていません。"
+            f"この画面からもう一度操作してください。",
+        )
 
     @router.get("/overview")
     def overview(request: Request) -> Response:
@@ -448,7 +489,9 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             return JSONResponse({"error": "サインインしてください"}, status_code=401)
         job = dashboard.cache.find(params.job_id(job_id))
         if job is None:
-            return JSONResponse({"error": "not found"}, status_code=404)
+            # Finished bundles are kept for 15 minutes (docs/dashboard.md): then forgotten.
+            reason = "その集計はありません (終わってから15分で消えます)"
+            return JSONResponse({"error": reason}, status_code=404)
         return sec.secure_headers(JSONResponse(job.as_json()))
 
     return router

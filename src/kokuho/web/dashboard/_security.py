@@ -35,12 +35,14 @@ def _name(base: str, secure: bool) -> str:
     return f"__Host-{base}" if secure else base
 
 
-def cookie(request: Request, base: str) -> str | None:
-    return request.cookies.get(f"__Host-{base}") or request.cookies.get(base)
+def cookie(dashboard: Dashboard, request: Request, base: str) -> str | None:
+    # Only the name this scheme sets: over https a plain cookie may come from a sibling host
+    # (cookie tossing), which could choose the sign-in form's token or plant its session.
+    return request.cookies.get(_name(base, is_secure(dashboard, request)))
 
 
 def current_session(dashboard: Dashboard, request: Request) -> Session | None:
-    token = cookie(request, SESSION_COOKIE)
+    token = cookie(dashboard, request, SESSION_COOKIE)
     if not token or len(token) > 100:
         return None
     return resume_session(dashboard.engine, token)
@@ -72,7 +74,7 @@ def clear_session(dashboard: Dashboard, request: Request, response: Response) ->
 def login_csrf(dashboard: Dashboard, request: Request, response: Response) -> str:
     """The sign-in form's token: double submit (the same random value in a cookie and in the
     form), since there is no session yet to keep it in."""
-    token = cookie(request, CSRF_COOKIE) or ""
+    token = cookie(dashboard, request, CSRF_COOKIE) or ""
     if not _TOKEN.fullmatch(token):  # only a token this site issued is ever echoed back
         token = secrets.token_urlsafe(32)
     secure = is_secure(dashboard, request)
@@ -96,10 +98,20 @@ def same(expected: str | None, given: str | None) -> bool:
 
 
 async def form(request: Request) -> dict[str, str]:
-    """An application/x-www-form-urlencoded body (small forms only)."""
-    body = await request.body()
-    if len(body) > MAX_FORM:
+    """An application/x-www-form-urlencoded body (small forms only): a longer one reads as
+    empty (no token: refused). Read only up to the limit, before any session is checked, so
+    that nobody makes the server hold a body of hundreds of megabytes."""
+    length = request.headers.get("content-length", "")
+    if length and (not length.isdigit() or int(length) > MAX_FORM):
         return {}
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM:
+            return {}
+        chunks.append(chunk)
+    body = b"".join(chunks)
     parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {key: values[0] for key, values in parsed.items()}
 

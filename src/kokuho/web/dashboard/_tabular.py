@@ -24,6 +24,10 @@ EXCEL_FORMATS: Final[dict[str, str]] = {
     "index": "0.000",
     "date": "yyyy-mm-dd",
 }
+#: A text cell starting with one of these is read as a formula by spreadsheets opening a CSV
+#: (CSV / formula injection, OWASP): a synthetic or imported name like ``=HYPERLINK(…)``
+#: would run when staff open the download.
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,18 @@ def _csv_value(value: Any, kind: Kind) -> Any:
         return round(float(value) * 100, 4)
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        # Text only (numbers stay numbers): the apostrophe makes it text, as Excel shows it.
+        return "'" + value
     return value
+
+
+def _as_text(cells: Iterable[Any]) -> None:
+    """openpyxl stores a string starting with "=" as a formula: keep every string a string
+    (the workbook's cells are typed, so the text itself stays as it is)."""
+    for cell in cells:
+        if cell.data_type == "f":
+            cell.data_type = "s"
 
 
 def _label(column: Column) -> str:
@@ -125,6 +140,8 @@ def to_xlsx(data: DataTable) -> bytes:
     sheet.append([data.caption])
     sheet["A1"].font = Font(bold=True)
     sheet.append([c.label for c in data.columns])
+    _as_text(sheet[1])
+    _as_text(sheet[2])
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for row in data.rows:
@@ -135,6 +152,7 @@ def to_xlsx(data: DataTable) -> bytes:
                 value = value.replace(tzinfo=None)
             values.append(value)
         sheet.append(values)
+        _as_text(sheet[sheet.max_row])
     for index, column in enumerate(data.columns, start=1):
         number_format = EXCEL_FORMATS.get(column.kind)
         letter = get_column_letter(index)

@@ -1,0 +1,79 @@
+"""Downloads asked for while their figures are still being computed: a few wait for them on
+the server; the others get the progress page (which reloads into the download), so that no
+number of such requests takes every worker thread from the dashboard's other pages. On
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from kokuho.store import connect
+from kokuho.web import create_app
+from kokuho.web.dashboard import _figures_register as fr
+from tests.dashsite import MUNICIPAL, build_site, form_token, sign_in
+from tests.feedfiles import KOKUHO
+
+LIST = f"/municipalities/{KOKUHO}/lists/overlaps"
+
+
+@pytest.fixture
+def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    built = build_site(database_url, tmp_path)
+    engine = connect(database_url)
+    with TestClient(create_app(built.settings)) as client:
+        yield client
+    engine.dispose()
+
+
+def _settled(client: TestClient) -> None:
+    deadline = time.monotonic() + 60
+    while "集計中" in client.get(LIST).text and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_waiting_downloads_leave_the_other_pages_served(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    _settled(client)  # the start-up figures are done: 再集計 drops them
+    release = threading.Event()
+    original = fr.overlaps
+
+    def slow(engine: sa.Engine, report: Any) -> Any:
+        release.wait(30)
+        return original(engine, report)
+
+    monkeypatch.setattr(fr, "overlaps", slow)
+    assert client.post("/refresh", data={"csrf_token": form_token(client)}).status_code == 200
+    timer = threading.Timer(20, release.set)
+    timer.start()
+    try:
+        with ThreadPoolExecutor(60) as pool:
+            asked = [
+                pool.submit(client.get, LIST, params={"download": "list-overlaps"})
+                for _ in range(60)
+            ]
+            time.sleep(1.5)
+            started = time.monotonic()
+            page = client.get("/login")
+            took = time.monotonic() - started
+            release.set()
+            answers = [a.result() for a in asked]
+    finally:
+        release.set()
+        timer.cancel()
+    assert page.status_code == 200
+    assert took < 5, f"/login took {took:.1f} s while downloads waited for their figures"
+    assert all(a.status_code == 200 for a in answers)
+    files = [a for a in answers if a.headers["content-type"].startswith("text/csv")]
+    progress = [a for a in answers if "集計中" in a.text]
+    assert len(files) + len(progress) == 60 and files and progress
