@@ -5,12 +5,16 @@ done. Finished bundles are kept for ``ttl`` so that later pages open at once."""
 from __future__ import annotations
 
 import hashlib
+import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -124,8 +128,17 @@ class FigureCache:
         job.message = "集計中"
         try:
             job.result = compute(job)
-        except Exception as error:  # shown to the user on the page, not lost in a thread
-            job.error = f"{type(error).__name__}: {error}"
+        except Stopped:
+            job.error = "サーバーを停止しています。"
+            job.state = "failed"
+        except Exception:  # noqa: BLE001  (told on the page, not lost in a thread)
+            # The exception's text may name server paths, SQL or another municipality's
+            # figures: it goes to the server's log, and the page shows a reference to it.
+            reference = secrets.token_hex(4)
+            log.exception("figures %r failed (参照番号 %s)", job.key, reference)
+            job.error = (
+                f"参照番号 {reference}: 原因はサーバーの記録にあります。管理者にお知らせください。"
+            )
             job.state = "failed"
         else:
             job.state = "done"
