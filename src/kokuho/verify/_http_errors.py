@@ -139,10 +139,17 @@ async def _missing(request: Request, error: Exception) -> Response:
     )
 
 
+#: On a fault's answer: Starlette re-raises the fault once the answer is sent and the server
+#: then drops the connection, so the client must not keep it for its next request (a pooled
+#: client would send another caller's check down a closed connection and lose it).
+_CLOSE: Final = {"Connection": "close"}
+
+
 async def _fault(request: Request, error: Exception) -> Response:
     # The reason stays in the server log: a fault's text may carry what the caller sent.
-    response = face_error(request.url.path, 500, "the server could not answer this request")
-    return response or PlainTextResponse("Internal Server Error", status_code=500)
+    detail = "the server could not answer this request"
+    response = face_error(request.url.path, 500, detail, headers=dict(_CLOSE))
+    return response or PlainTextResponse("Internal Server Error", status_code=500, headers=_CLOSE)
 
 
 def install_error_handlers(app: FastAPI, other: OtherPaths | None = None) -> None:
