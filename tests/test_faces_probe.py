@@ -7,7 +7,9 @@ naming their field."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -15,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kokuho.verify import EligibilityService
-from tests.test_oqs_agent_files import served
+from tests.test_oqs_agent import agent, request_xml, values
+from tests.test_oqs_agent_files import leftovers, reason, served
 from tests.test_rest import BODY, _fhir_request
 
 __all__ = ["served"]  # the fixture, used by name
@@ -87,3 +90,27 @@ def test_after_a_fault_a_keep_alive_client_is_told_before_it_reuses(
     status_line, _, rest = received.partition(b"\r\n")
     assert status_line == b"HTTP/1.1 500 Internal Server Error"
     assert b"connection: close" in rest.split(b"\r\n\r\n", 1)[0].lower()
+
+
+def test_a_name_too_long_for_its_reason_file_is_still_set_aside(
+    service_client: tuple[TestClient, str], tmp_path: Path
+) -> None:
+    """A request name of 255 bytes (the file system's limit) could not be given its
+    ``.reason.txt``: the entry stayed in ``req`` and was tried again every pass, for ever. It
+    is kept under a shortened name, its reason file naming it in full."""
+    terminal = agent(service_client, tmp_path)
+    long_name = "OQSsiquc01req_" + "y" * 237 + ".xml"
+    assert len(os.fsencode(long_name)) == 255
+    (terminal.req / long_name).write_text(request_xml(), encoding="utf-8")
+    (terminal.req / "OQSsiquc01req_after.xml").write_text(request_xml(), encoding="utf-8")
+    written = terminal.process_once()
+    assert [p.name for p in written] == ["OQSsiquc01res_after.xml"]
+    assert values(written[0], "QualificationValidity") == ["1"]
+    assert leftovers(terminal.req) == []
+    kept = [p.name for p in (terminal.req / "rejected").iterdir()
+            if not p.name.endswith(".reason.txt")]  # fmt: skip
+    assert len(kept) == 1 and len(os.fsencode(kept[0])) <= 200
+    assert kept[0].startswith("OQSsiquc01req_yyy")
+    assert (terminal.req / "rejected" / kept[0]).read_text(encoding="utf-8") == request_xml()
+    assert reason(terminal.req, kept[0]).startswith(f"{long_name}: unknown_file_name: ")
+    assert terminal.process_once() == []
