@@ -114,3 +114,47 @@ def test_a_name_too_long_for_its_reason_file_is_still_set_aside(
     assert (terminal.req / "rejected" / kept[0]).read_text(encoding="utf-8") == request_xml()
     assert reason(terminal.req, kept[0]).startswith(f"{long_name}: unknown_file_name: ")
     assert terminal.process_once() == []
+
+
+def _invalid_fields(response: Any) -> list[str]:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "https://kokuho.example/problems/invalid"
+    return [error["field"] for error in problem["errors"]]
+
+
+def test_a_wrong_check_digit_names_its_field(service_client: tuple[TestClient, str]) -> None:
+    """A 保険者番号 whose 検証番号 is wrong, a 番号 of blanks: 422 naming the field. They were
+    a bare reason with no ``errors``; in a bulk check of 10,000 items, not even which item."""
+    http, token = service_client
+    auth = {"Authorization": f"Bearer {token}"}
+    wrong = BODY["insurer_number"][:-1] + str((int(BODY["insurer_number"][-1]) + 1) % 10)
+    single = http.post("/api/v1/checks/number", json={**BODY, "insurer_number": wrong},
+                       headers=auth)  # fmt: skip
+    assert _invalid_fields(single) == ["insurer_number"]
+    assert "検証番号" in single.json()["errors"][0]["message"]
+    blank = http.post("/api/v1/checks/number", json={**BODY, "number": "\u3000"}, headers=auth)
+    assert _invalid_fields(blank) == ["number"]
+    items = [BODY, {**BODY, "insurer_number": wrong}, BODY]
+    bulk = http.post("/api/v1/checks/bulk", json={"items": items}, headers=auth)
+    assert _invalid_fields(bulk) == ["items.1.insurer_number"]
+    # Full-width digits are still read as half-width, and the answer is the same person's.
+    wide = BODY["insurer_number"].translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    answer = http.post("/api/v1/checks/number", json={**BODY, "insurer_number": wide,
+                       "branch": "０１"}, headers=auth)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["validity"] == 1
+    assert answer.json()["results"][0]["insurer_number"] == BODY["insurer_number"]
+
+
+def test_a_blank_reference_number_names_its_field(service_client: tuple[TestClient, str]) -> None:
+    """A 照会番号 of blanks only (a full-width space) was a 422 without ``errors``."""
+    http, token = service_client
+    auth = {"Authorization": f"Bearer {token}"}
+    patient = http.post("/api/v1/checks/number", json=BODY, headers=auth).json()["patient"]
+    path = f"/api/v1/patients/{patient}/reference-number"
+    blank = http.put(path, json={"reference_number": "\u3000 "}, headers=auth)
+    assert _invalid_fields(blank) == ["reference_number"]
+    kept = http.put(path, json={"reference_number": " A-1 "}, headers=auth)
+    assert kept.status_code == 200, kept.text

@@ -17,14 +17,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from kokuho import __version__
 from kokuho.ids import (
     InsuredId,
     InsurerNumber,
-    InvalidIdentifier,
     parse_branch,
     parse_number,
     parse_symbol,
@@ -65,6 +64,13 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+@functools.lru_cache(maxsize=4096)
+def _insurer(raw: str) -> str:
+    # A prefecture's checks name a few thousand insurers at most: each is parsed once (a
+    # number that fails raises every time, as an exception is never cached).
+    return InsurerNumber.parse(raw).value
+
+
 class NumberCheck(_Request):
     """A check by the numbers on the insurance card (被保険者証情報)."""
 
@@ -85,26 +91,40 @@ class NumberCheck(_Request):
     limit_consent: bool = Field(False, strict=True,
                                 description="限度額情報の提供に同意 (at the counter)")  # fmt: skip
 
+    # The numbers are read (check digit, full-width digits) while the body is validated, so a
+    # number that fails is a 422 naming its field (items.<i>.insurer_number in a bulk check),
+    # not a bare reason; the fields then hold the numbers as read. (InvalidIdentifier is a
+    # ValueError: pydantic makes its reason the field's message.)
+    @field_validator("insurer_number")
+    @classmethod
+    def _read_insurer(cls, value: str) -> str:
+        return _insurer(value)
+
+    @field_validator("symbol")
+    @classmethod
+    def _read_symbol(cls, value: str) -> str:
+        return parse_symbol(value)
+
+    @field_validator("number")
+    @classmethod
+    def _read_number(cls, value: str) -> str:
+        return parse_number(value)
+
+    @field_validator("branch")
+    @classmethod
+    def _read_branch(cls, value: str | None) -> str | None:
+        return parse_branch(value) if value else None
+
     def to_query(self) -> NumberQuery:
-        try:
-            return NumberQuery(
-                insurer=_insurer(self.insurer_number),
-                symbol=parse_symbol(self.symbol),
-                number=parse_number(self.number),
-                branch=parse_branch(self.branch) if self.branch else None,
-                birth_date=self.birth_date,
-                date_of_care=self.date_of_care or dt.date.today(),
-                limit_consent=self.limit_consent,
-            )
-        except InvalidIdentifier as error:
-            raise ValueError(str(error)) from None
-
-
-@functools.lru_cache(maxsize=4096)
-def _insurer(raw: str) -> str:
-    # A prefecture's checks name a few thousand insurers at most: each is parsed once (a
-    # number that fails raises every time, as an exception is never cached).
-    return InsurerNumber.parse(raw).value
+        return NumberQuery(
+            insurer=self.insurer_number,
+            symbol=self.symbol,
+            number=self.number,
+            branch=self.branch or None,
+            birth_date=self.birth_date,
+            date_of_care=self.date_of_care or dt.date.today(),
+            limit_consent=self.limit_consent,
+        )
 
 
 class AttestationBody(_Request):
@@ -164,6 +184,14 @@ class BulkCheck(_Request):
 class ReferenceNumber(_Request):
     reference_number: str = Field(min_length=1, max_length=50, pattern=TEXT_PATTERN,
                                   description="照会番号")  # fmt: skip
+
+    @field_validator("reference_number")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # The service keeps it stripped: blanks only (a full-width space too) would be empty.
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
 
 
 # Starlette's JSONResponse text, by an encoder made once (json.dumps makes one per call).
