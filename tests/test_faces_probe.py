@@ -158,3 +158,35 @@ def test_a_blank_reference_number_names_its_field(service_client: tuple[TestClie
     assert _invalid_fields(blank) == ["reference_number"]
     kept = http.put(path, json={"reference_number": " A-1 "}, headers=auth)
     assert kept.status_code == 200, kept.text
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_body_in_utf16_or_utf32_is_refused(served: tuple[str, str], codec: str) -> None:
+    """JSON is exchanged in UTF-8 (RFC 8259 §8.1), and docs/api.md promises a 400 for a body
+    that is not; ``json.loads`` guessed UTF-16/32 from the bytes and both faces answered it."""
+    url, token = served
+    auth = {"Authorization": f"Bearer {token}"}
+    as_json = {**auth, "Content-Type": "application/json"}
+    with httpx2.Client(base_url=url, timeout=30) as client:
+        rest = client.post("/api/v1/checks/number", content=json.dumps(BODY).encode(codec),
+                           headers=as_json)  # fmt: skip
+        assert rest.status_code == 400, rest.text
+        assert rest.json()["type"] == "https://kokuho.example/problems/malformed-body"
+        assert "not UTF-8" in rest.json()["detail"]
+        fhir = client.post("/fhir/CoverageEligibilityRequest",
+                           content=json.dumps(_fhir_request()).encode(codec),
+                           headers={**auth, "Content-Type": "application/fhir+json"})  # fmt: skip
+        assert fhir.status_code == 400, fhir.text
+        assert fhir.json()["issue"][0]["code"] == "invalid"
+        # UTF-8, with or without a byte order mark, and sent a byte at a time, is read.
+        for body in (json.dumps(BODY).encode(), b"\xef\xbb\xbf" + json.dumps(BODY).encode()):
+            answered = client.post("/api/v1/checks/number", content=body, headers=as_json)
+            assert answered.status_code == 200, answered.text
+        trickled = client.post("/api/v1/checks/number",
+                               content=iter([bytes([b]) for b in json.dumps(BODY).encode()]),
+                               headers=as_json)  # fmt: skip
+        assert trickled.status_code == 200, trickled.text
+        trickled16 = client.post("/api/v1/checks/number",
+                                 content=iter([bytes([b]) for b in json.dumps(BODY).encode(codec)]),
+                                 headers=as_json)  # fmt: skip
+        assert trickled16.status_code == 400, trickled16.text

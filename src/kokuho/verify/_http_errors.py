@@ -234,6 +234,8 @@ class BodyGuard:
             reason = f"{given} is not JSON: {KINDS['unsupported-media-type'][1]}"
             await self._refuse(scope, send, 415, "unsupported-media-type", reason)
             return
+        if length != "0":
+            receive = _utf8_only(receive)
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -258,6 +260,36 @@ class BodyGuard:
         response = face_error(scope["path"], status, detail, kind=kind)
         assert response is not None  # only called on a face
         await response(scope, _no_receive, send)
+
+
+_NOT_UTF8: Final = "not UTF-8 but UTF-16 or UTF-32; JSON is exchanged in UTF-8 (RFC 8259 §8.1)"
+
+
+def _utf16_or_32(head: bytes) -> bool:
+    """Whether a body starts as UTF-16 or UTF-32 text, which ``json.loads`` would otherwise
+    guess and read: a byte order mark, or a NUL among its first four bytes (a UTF-8 JSON text
+    has none; JSON's first character is ASCII)."""
+    return head.startswith((b"\xfe\xff", b"\xff\xfe")) or b"\x00" in head[:4]
+
+
+def _utf8_only(receive: Receive) -> Receive:
+    """``receive`` that refuses (HTTPException 400, answered as ``malformed-body`` or an
+    OperationOutcome) a body starting as UTF-16 or UTF-32, once the route reads that far. Only
+    a route that reads its body is refused: one that takes none never asks."""
+    head = b""
+
+    async def checked() -> Message:
+        nonlocal head
+        message = await receive()
+        if len(head) < 4 and message["type"] == "http.request":
+            head += message.get("body", b"")
+            if _utf16_or_32(head):
+                raise HTTPException(400, _NOT_UTF8)
+            if not message.get("more_body", False):
+                head = b"    "  # the whole body was seen: nothing more to check
+        return message
+
+    return checked
 
 
 async def _no_receive() -> Message:
