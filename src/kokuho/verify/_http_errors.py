@@ -262,7 +262,10 @@ class BodyGuard:
         await response(scope, _no_receive, send)
 
 
-_NOT_UTF8: Final = "not UTF-8 but UTF-16 or UTF-32; JSON is exchanged in UTF-8 (RFC 8259 §8.1)"
+_NOT_UTF8: Final = (
+    "not UTF-8: a NUL byte or a UTF-16/32 byte order mark at its start (UTF-16, UTF-32 or "
+    "compressed); JSON is exchanged in UTF-8 (RFC 8259 §8.1)"
+)
 
 
 def _utf16_or_32(head: bytes) -> bool:
