@@ -190,3 +190,21 @@ def test_a_body_in_utf16_or_utf32_is_refused(served: tuple[str, str], codec: str
                                  content=iter([bytes([b]) for b in json.dumps(BODY).encode(codec)]),
                                  headers=as_json)  # fmt: skip
         assert trickled16.status_code == 400, trickled16.text
+
+
+def test_a_members_wrong_numbers_name_their_parameter(
+    service_client: tuple[TestClient, str],
+) -> None:
+    """The insurer staff read: a wrong check digit or a blank 番号 in the path was a 422 with a
+    bare reason; it names the path parameter, as a check's body names its field."""
+    http, token = service_client
+    auth = {"Authorization": f"Bearer {token}"}
+    insurer = BODY["insurer_number"]
+    wrong = insurer[:-1] + str((int(insurer[-1]) + 1) % 10)
+    response = http.get(f"/api/v1/insurer/members/{wrong}/12/1001/01", headers=auth)
+    assert _invalid_fields(response) == ["insurer"]
+    response = http.get(f"/api/v1/insurer/members/{insurer}/12/%E3%80%80/01", headers=auth)
+    assert _invalid_fields(response) == ["number"]
+    # Numbers that read are answered (this clinic is refused as no insurer staff).
+    response = http.get(f"/api/v1/insurer/members/{insurer}/-/1001/01", headers=auth)
+    assert response.status_code == 403, response.text

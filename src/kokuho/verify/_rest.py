@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from kokuho import __version__
@@ -394,17 +394,23 @@ def build_router(*, checks: bool = True) -> APIRouter:
                 summary="保険者職員: 自保険者の被保険者の資格",
                 **_documented(AnswerBody, 401, 403, 422))  # fmt: skip
     def member(
-        insurer: Annotated[str, Path(pattern=INSURER_PATTERN, description="保険者番号")],
+        # Each number is read as the parameter is validated, so a wrong one (a check digit,
+        # blanks) is a 422 naming it, as in a check's body.
+        insurer: Annotated[str, Path(pattern=INSURER_PATTERN, description="保険者番号"),
+                           AfterValidator(_insurer)],
         symbol: Annotated[str, Path(max_length=20, pattern=PATH_TEXT_PATTERN,
-                                    description="記号; `-` when the card has none")],
-        number: Annotated[str, Path(max_length=20, pattern=PATH_TEXT_PATTERN)],
-        branch: Annotated[str, Path(pattern=BRANCH_PATTERN, description="枝番")],
+                                    description="記号; `-` when the card has none"),
+                          AfterValidator(parse_symbol)],
+        number: Annotated[str, Path(max_length=20, pattern=PATH_TEXT_PATTERN),
+                          AfterValidator(parse_number)],
+        branch: Annotated[str, Path(pattern=BRANCH_PATTERN, description="枝番"),
+                          AfterValidator(parse_branch)],
         caller: Caller,
         service: Service,
         date: OnDay = None,
     ) -> dict[str, Any]:  # fmt: skip
         symbol = "" if symbol == "-" else symbol
-        insured = InsuredId.parse(insurer, symbol, number, branch)  # InvalidIdentifier: 422
+        insured = InsuredId.parse(insurer, symbol, number, branch)
         answer = service.insurer_member(caller, insured, date or dt.date.today())
         return answer_to_json(answer)
 
