@@ -208,3 +208,14 @@ def test_a_members_wrong_numbers_name_their_parameter(
     # Numbers that read are answered (this clinic is refused as no insurer staff).
     response = http.get(f"/api/v1/insurer/members/{insurer}/-/1001/01", headers=auth)
     assert response.status_code == 403, response.text
+
+
+def test_a_bulk_items_purpose_is_named_at_the_item(service_client: tuple[TestClient, str]) -> None:
+    """An item of a 一括照会 naming no insurance business was refused with the field ``body``
+    (its index only in the message); the error names ``items.<i>.purpose``."""
+    http, token = service_client
+    items = [BODY, BODY, {**BODY, "purpose": "marketing"}]
+    response = http.post("/api/v1/checks/bulk", json={"items": items},
+                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert _invalid_fields(response) == ["items.2.purpose"]
+    assert "'marketing' is not one of" in response.json()["errors"][0]["message"]
