@@ -6,6 +6,8 @@ naming their field."""
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 import os
 import socket
@@ -16,7 +18,12 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
-from kokuho.verify import EligibilityService
+from kokuho.store import connect
+from kokuho.verify import EligibilityService, issue_cards, open_authority, register_terminal
+from kokuho.verify._pki_sim import Card, Terminal
+from kokuho.web import create_app
+from tests.cardholders import link_my_number
+from tests.conftest import CLINIC, small_service
 from tests.test_oqs_agent import agent, request_xml, values
 from tests.test_oqs_agent_files import leftovers, reason, served
 from tests.test_rest import BODY, _fhir_request
@@ -219,3 +226,46 @@ def test_a_bulk_items_purpose_is_named_at_the_item(service_client: tuple[TestCli
                          headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     assert _invalid_fields(response) == ["items.2.purpose"]
     assert "'marketing' is not one of" in response.json()["errors"][0]["message"]
+
+
+def test_a_consent_at_the_reader_counts_from_today_not_the_date_of_care(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A card check in face mode with a 1-day consent to 薬剤情報 and ``date_of_care``
+    2099-12-31 stored the consent as valid until 2099-12-31: the clinic could read the
+    person's medication for 73 years instead of one day (``consent_days`` is 1–90). The days
+    count from the day the consent is given."""
+    settings, token = small_service(database_url, tmp_path)
+    engine = connect(database_url)
+    link_my_number(engine)  # Taro
+    now = dt.datetime.now(dt.UTC)
+    open_authority(tmp_path / "ca", now - dt.timedelta(days=1))
+    issue_cards(engine, settings.service_key(), tmp_path / "ca", tmp_path / "cards", now)
+    [card] = [Card.load(p) for p in (tmp_path / "cards").glob("*.pem")]
+    reader = Terminal.create("reader-1")
+    register_terminal(engine, CLINIC, reader.terminal_id, reader.public_key)
+    engine.dispose()
+    made = reader.attest(card.certificate_pem, CLINIC, dt.datetime.now(dt.UTC))
+    body = {"certificate_pem": card.certificate_pem.decode(), "purpose": "care",
+            "date_of_care": "2099-12-31", "consent": ["medication"], "consent_days": 1,
+            "attestation": {
+                "terminal_id": made.terminal_id, "fingerprint": made.fingerprint,
+                "institution_code": CLINIC, "issued_at": made.issued_at.isoformat(),
+                "nonce": base64.b64encode(made.nonce).decode(),
+                "signature": base64.b64encode(made.signature).decode()}}  # fmt: skip
+    auth = {"Authorization": f"Bearer {token}"}
+    today = dt.date.today()
+    with TestClient(create_app(settings)) as http:
+        answered = http.post("/api/v1/checks/card", json=body, headers=auth)
+        assert answered.status_code == 200, answered.text
+        # Not in force on 2099-12-31: the answer for that day shows no consent.
+        assert answered.json()["consents"] == {}
+        patient = answered.json()["patient"]
+        read = http.get(f"/api/v1/patients/{patient}/medication", headers=auth)
+        assert read.status_code == 200, read.text  # today, the day it was given
+        tomorrow = (today + dt.timedelta(days=1)).isoformat()
+        late = http.get(f"/api/v1/patients/{patient}/medication?date={tomorrow}", headers=auth)
+        assert late.status_code == 403, late.text
+        assert late.json()["type"].endswith("/no_consent")
+        far = http.get(f"/api/v1/patients/{patient}/medication?date=2099-12-31", headers=auth)
+        assert far.status_code == 403, far.text
