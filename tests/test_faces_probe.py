@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +271,30 @@ def test_a_consent_at_the_reader_counts_from_today_not_the_date_of_care(
         assert late.json()["type"].endswith("/no_consent")
         far = http.get(f"/api/v1/patients/{patient}/medication?date=2099-12-31", headers=auth)
         assert far.status_code == 403, far.text
+
+
+def test_a_client_gone_mid_body_is_no_server_error(
+    served: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that sends part of a check's body and hangs up made the fast path raise
+    ClientDisconnect: a traceback logged as ERROR ("Exception in ASGI application") per
+    connection, which a hostile client can repeat at will. It is handed to the framework, which
+    answers (nobody is listening) without a fault."""
+    url, token = served
+    host, port = url.removeprefix("http://").split(":")
+    caplog.set_level(logging.WARNING)
+    for _ in range(3):
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(
+                f"POST /api/v1/checks/number HTTP/1.1\r\nHost: {host}\r\nAuthorization: "
+                f"Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 500"
+                f'\r\n\r\n{{"insurer_number": '.encode()
+            )
+            time.sleep(0.2)
+    with httpx2.Client(base_url=url, timeout=30) as client:  # the server still answers
+        answered = client.post("/api/v1/checks/number", json=BODY,
+                               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert answered.status_code == 200, answered.text
+    time.sleep(0.5)
+    faults = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert faults == []
