@@ -305,7 +305,10 @@ class _Reader:
         if found and patient:
             index, coverage = found
             expected = f"#{patient[1].id}"
-            if coverage.beneficiary.reference != expected:
+            # "beneficiary": null passes the model (a null element is an absent one) although
+            # R4 requires it: refuse it here like a missing or wrong reference.
+            beneficiary = coverage.beneficiary.reference if coverage.beneficiary else None
+            if beneficiary != expected:
                 self.fail(f"contained[{index}].beneficiary", f"must reference {expected}")
         return found
 

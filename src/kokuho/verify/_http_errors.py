@@ -139,10 +139,17 @@ async def _missing(request: Request, error: Exception) -> Response:
     )
 
 
+#: On a fault's answer: Starlette re-raises the fault once the answer is sent and the server
+#: then drops the connection, so the client must not keep it for its next request (a pooled
+#: client would send another caller's check down a closed connection and lose it).
+_CLOSE: Final = {"Connection": "close"}
+
+
 async def _fault(request: Request, error: Exception) -> Response:
     # The reason stays in the server log: a fault's text may carry what the caller sent.
-    response = face_error(request.url.path, 500, "the server could not answer this request")
-    return response or PlainTextResponse("Internal Server Error", status_code=500)
+    detail = "the server could not answer this request"
+    response = face_error(request.url.path, 500, detail, headers=dict(_CLOSE))
+    return response or PlainTextResponse("Internal Server Error", status_code=500, headers=_CLOSE)
 
 
 def install_error_handlers(app: FastAPI, other: OtherPaths | None = None) -> None:
@@ -227,6 +234,8 @@ class BodyGuard:
             reason = f"{given} is not JSON: {KINDS['unsupported-media-type'][1]}"
             await self._refuse(scope, send, 415, "unsupported-media-type", reason)
             return
+        if length != "0":
+            receive = _utf8_only(receive)
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -251,6 +260,39 @@ class BodyGuard:
         response = face_error(scope["path"], status, detail, kind=kind)
         assert response is not None  # only called on a face
         await response(scope, _no_receive, send)
+
+
+_NOT_UTF8: Final = (
+    "not UTF-8: a NUL byte or a UTF-16/32 byte order mark at its start (UTF-16, UTF-32 or "
+    "compressed); JSON is exchanged in UTF-8 (RFC 8259 §8.1)"
+)
+
+
+def _utf16_or_32(head: bytes) -> bool:
+    """Whether a body starts as UTF-16 or UTF-32 text, which ``json.loads`` would otherwise
+    guess and read: a byte order mark, or a NUL among its first four bytes (a UTF-8 JSON text
+    has none; JSON's first character is ASCII)."""
+    return head.startswith((b"\xfe\xff", b"\xff\xfe")) or b"\x00" in head[:4]
+
+
+def _utf8_only(receive: Receive) -> Receive:
+    """``receive`` that refuses (HTTPException 400, answered as ``malformed-body`` or an
+    OperationOutcome) a body starting as UTF-16 or UTF-32, once the route reads that far. Only
+    a route that reads its body is refused: one that takes none never asks."""
+    head = b""
+
+    async def checked() -> Message:
+        nonlocal head
+        message = await receive()
+        if len(head) < 4 and message["type"] == "http.request":
+            head += message.get("body", b"")
+            if _utf16_or_32(head):
+                raise HTTPException(400, _NOT_UTF8)
+            if not message.get("more_body", False):
+                head = b"    "  # the whole body was seen: nothing more to check
+        return message
+
+    return checked
 
 
 async def _no_receive() -> Message:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
 import time
@@ -205,13 +206,31 @@ def reject(entry: Entry, rejected: Path, reason: str) -> Path:
     The reason is written first, so a crash between the two steps leaves the entry in ``req``
     to be rejected again (its reason file is then rewritten), never an entry without reason.
     """
-    target = _free_name(rejected, entry.name)
+    target = _free_name(rejected, stored_name(entry.name))
     text = f"{printable(entry.name)}: {reason}\n"
     write_atomically(rejected, target.name + REASON_SUFFIX, text.encode("utf-8"))
     os.replace(entry.path, target)
     sync_folder(entry.path.parent)
     sync_folder(rejected)
     return target
+
+
+#: Bytes a name in ``rejected`` may have: a file name has at most 255 (NAME_MAX), and the
+#: reason file's temporary adds ``.`` + ``.reason.txt`` + ``.kokuho-tmp`` (23) and a
+#: ``.<n>`` suffix when the name is taken.
+MAX_STORED_NAME: Final = 200
+
+
+def stored_name(name: str) -> str:
+    """The name an entry is kept under in ``rejected``: its own, or, when that is too long to
+    carry the reason file's suffixes, its first bytes, ``~`` and 16 hex digits of the SHA-256
+    of the whole name (the reason file names the entry in full)."""
+    raw = os.fsencode(name)
+    if len(raw) <= MAX_STORED_NAME:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    # Cut at a byte: a split UTF-8 character stays as surrogate escapes, as fsdecode gives.
+    return os.fsdecode(raw[: MAX_STORED_NAME - 17]) + "~" + digest
 
 
 def _free_name(folder: Path, name: str) -> Path:

@@ -17,14 +17,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from kokuho import __version__
 from kokuho.ids import (
     InsuredId,
     InsurerNumber,
-    InvalidIdentifier,
     parse_branch,
     parse_number,
     parse_symbol,
@@ -65,6 +64,13 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+@functools.lru_cache(maxsize=4096)
+def _insurer(raw: str) -> str:
+    # A prefecture's checks name a few thousand insurers at most: each is parsed once (a
+    # number that fails raises every time, as an exception is never cached).
+    return InsurerNumber.parse(raw).value
+
+
 class NumberCheck(_Request):
     """A check by the numbers on the insurance card (被保険者証情報)."""
 
@@ -85,26 +91,40 @@ class NumberCheck(_Request):
     limit_consent: bool = Field(False, strict=True,
                                 description="限度額情報の提供に同意 (at the counter)")  # fmt: skip
 
+    # The numbers are read (check digit, full-width digits) while the body is validated, so a
+    # number that fails is a 422 naming its field (items.<i>.insurer_number in a bulk check),
+    # not a bare reason; the fields then hold the numbers as read. (InvalidIdentifier is a
+    # ValueError: pydantic makes its reason the field's message.)
+    @field_validator("insurer_number")
+    @classmethod
+    def _read_insurer(cls, value: str) -> str:
+        return _insurer(value)
+
+    @field_validator("symbol")
+    @classmethod
+    def _read_symbol(cls, value: str) -> str:
+        return parse_symbol(value)
+
+    @field_validator("number")
+    @classmethod
+    def _read_number(cls, value: str) -> str:
+        return parse_number(value)
+
+    @field_validator("branch")
+    @classmethod
+    def _read_branch(cls, value: str | None) -> str | None:
+        return parse_branch(value) if value else None
+
     def to_query(self) -> NumberQuery:
-        try:
-            return NumberQuery(
-                insurer=_insurer(self.insurer_number),
-                symbol=parse_symbol(self.symbol),
-                number=parse_number(self.number),
-                branch=parse_branch(self.branch) if self.branch else None,
-                birth_date=self.birth_date,
-                date_of_care=self.date_of_care or dt.date.today(),
-                limit_consent=self.limit_consent,
-            )
-        except InvalidIdentifier as error:
-            raise ValueError(str(error)) from None
-
-
-@functools.lru_cache(maxsize=4096)
-def _insurer(raw: str) -> str:
-    # A prefecture's checks name a few thousand insurers at most: each is parsed once (a
-    # number that fails raises every time, as an exception is never cached).
-    return InsurerNumber.parse(raw).value
+        return NumberQuery(
+            insurer=self.insurer_number,
+            symbol=self.symbol,
+            number=self.number,
+            branch=self.branch or None,
+            birth_date=self.birth_date,
+            date_of_care=self.date_of_care or dt.date.today(),
+            limit_consent=self.limit_consent,
+        )
 
 
 class AttestationBody(_Request):
@@ -147,23 +167,34 @@ def _b64(value: str, field: str) -> bytes:
         raise ValueError(f"{field}: not base64") from None
 
 
-class BulkCheck(_Request):
-    items: list[NumberCheck] = Field(min_length=1, max_length=10_000)
+class BulkItem(NumberCheck):
+    """One check of a 一括照会: a number check whose purpose is refused at once (422) when it
+    names no insurance business, rather than audited as a refusal (403) like a single one."""
 
-    @model_validator(mode="after")
-    def _purposes(self) -> BulkCheck:
-        # 一括照会 is always a precheck; an item naming no insurance business is still refused.
-        for index, item in enumerate(self.items):
-            if item.purpose not in PURPOSES:
-                raise ValueError(
-                    f"items.{index}.purpose: {item.purpose!r} is not one of {PURPOSES}"
-                )
-        return self
+    @field_validator("purpose")
+    @classmethod
+    def _business(cls, value: str) -> str:
+        # A field validator, so the error names items.<i>.purpose, not the whole body.
+        if value not in PURPOSES:
+            raise ValueError(f"{value!r} is not one of {PURPOSES}")
+        return value
+
+
+class BulkCheck(_Request):
+    items: list[BulkItem] = Field(min_length=1, max_length=10_000)
 
 
 class ReferenceNumber(_Request):
     reference_number: str = Field(min_length=1, max_length=50, pattern=TEXT_PATTERN,
                                   description="照会番号")  # fmt: skip
+
+    @field_validator("reference_number")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # The service keeps it stripped: blanks only (a full-width space too) would be empty.
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
 
 
 # Starlette's JSONResponse text, by an encoder made once (json.dumps makes one per call).
@@ -366,17 +397,23 @@ def build_router(*, checks: bool = True) -> APIRouter:
                 summary="保険者職員: 自保険者の被保険者の資格",
                 **_documented(AnswerBody, 401, 403, 422))  # fmt: skip
     def member(
-        insurer: Annotated[str, Path(pattern=INSURER_PATTERN, description="保険者番号")],
+        # Each number is read as the parameter is validated, so a wrong one (a check digit,
+        # blanks) is a 422 naming it, as in a check's body.
+        insurer: Annotated[str, Path(pattern=INSURER_PATTERN, description="保険者番号"),
+                           AfterValidator(_insurer)],
         symbol: Annotated[str, Path(max_length=20, pattern=PATH_TEXT_PATTERN,
-                                    description="記号; `-` when the card has none")],
-        number: Annotated[str, Path(max_length=20, pattern=PATH_TEXT_PATTERN)],
-        branch: Annotated[str, Path(pattern=BRANCH_PATTERN, description="枝番")],
+                                    description="記号; `-` when the card has none"),
+                          AfterValidator(parse_symbol)],
+        number: Annotated[str, Path(max_length=20, pattern=PATH_TEXT_PATTERN),
+                          AfterValidator(parse_number)],
+        branch: Annotated[str, Path(pattern=BRANCH_PATTERN, description="枝番"),
+                          AfterValidator(parse_branch)],
         caller: Caller,
         service: Service,
         date: OnDay = None,
     ) -> dict[str, Any]:  # fmt: skip
         symbol = "" if symbol == "-" else symbol
-        insured = InsuredId.parse(insurer, symbol, number, branch)  # InvalidIdentifier: 422
+        insured = InsuredId.parse(insurer, symbol, number, branch)
         answer = service.insurer_member(caller, insured, date or dt.date.today())
         return answer_to_json(answer)
 

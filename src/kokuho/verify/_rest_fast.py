@@ -26,6 +26,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 from kokuho.verify._access import AccessDenied, Principal
 
@@ -53,7 +54,10 @@ async def body_of(request: Request, model: type[Model]) -> Model | None:
     """The body as ``model``, or None when the framework must decide (and refuse)."""
     if request.headers.get("content-type") != "application/json":
         return None
-    body = await request.body()  # kept on the request: the framework's handler reads it again
+    try:
+        body = await request.body()  # kept on the request: the framework's handler reads it again
+    except ClientDisconnect:  # gone mid-body: the framework answers it (400), as for the rest
+        return None
     try:
         data = json.loads(body)
     except ValueError:  # not JSON, not UTF-8 (UnicodeDecodeError is a ValueError)

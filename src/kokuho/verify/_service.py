@@ -222,7 +222,10 @@ class EligibilityService(CardChecks):
     ) -> tuple[AuditRecord, str | None, EligibilityAnswer]:  # fmt: skip
         institution = self._institution(principal, purpose, method)
         if consent_to:
-            self.record_consent(institution, person_id, consent_to, day, consent_days)
+            # Given now, at the reader: its days count from today, never from the date of care
+            # the client sends (2099-12-31 made a 1-day consent last until then).
+            self.record_consent(institution, person_id, consent_to, dt.date.today(),
+                                consent_days)  # fmt: skip
             # The answer shows the consent just written: read it where it was written.
             with self.engine.connect() as connection:
                 answer = check_person(connection, person_id, day, institution)
