@@ -158,9 +158,14 @@ def test_checkups_reach_an_institution_only_within_consent(run, tmp_path: Path) 
         assert http.get(url, headers=auth).status_code == 403  # no consent yet
         service = http.app.state.service  # type: ignore[attr-defined]
         person = service.person_for(service_principal := service_principal_for(http, token), handle)
+        # A consent given on 2020-12-01 for one day has ended: reading "as of" that day now
+        # is refused, as a read without a date is.
         service.record_consent(
             "3710112347", person, [ConsentCategory.CHECKUP], dt.date(2020, 12, 1), 1
         )
+        assert http.get(url, headers=auth).status_code == 403
+        # Given today: the checkups up to the day of care are shown.
+        service.record_consent("3710112347", person, [ConsentCategory.CHECKUP], dt.date.today(), 1)
         shown = http.get(url, headers=auth).json()
         assert shown["available"] is True
         [record] = shown["records"]

@@ -237,7 +237,15 @@ def test_reference_number_and_consented_data(
         service.consented_data(who, first.patient, ConsentCategory.MEDICATION, D("2020-12-01"))
     assert denied.value.reason == "no_consent"
     person = service.person_for(who, first.patient)
-    service.record_consent(CLINIC, person, [ConsentCategory.MEDICATION], D("2020-12-01"), 1)
+    # A consent given on a day that has passed, for one day, has ended: a read dated
+    # within it is refused (a consent is read while it is in force, on that day and today).
+    past = dt.date.today() - dt.timedelta(days=30)
+    service.record_consent(CLINIC, person, [ConsentCategory.MEDICATION], past, 1)
+    with pytest.raises(AccessDenied):
+        service.consented_data(who, first.patient, ConsentCategory.MEDICATION, past)
+    # Given today for one day: the data as of any day up to today may be read.
+    today = dt.date.today()
+    service.record_consent(CLINIC, person, [ConsentCategory.MEDICATION], today, 1)
 
     class Drugs:
         def records(self, person_id: int, day: dt.date) -> list[dict[str, str]]:
@@ -250,9 +258,12 @@ def test_reference_number_and_consented_data(
         who, first.patient, ConsentCategory.MEDICATION, D("2020-12-01")
     )
     assert records == [{"drug": "アムロジピン", "person": str(person)}]
+    assert service.consented_data(who, first.patient, ConsentCategory.MEDICATION, today)
     # Consent for one day ends: the next day is refused again.
     with pytest.raises(AccessDenied):
-        service.consented_data(who, first.patient, ConsentCategory.MEDICATION, D("2020-12-02"))
+        service.consented_data(
+            who, first.patient, ConsentCategory.MEDICATION, today + dt.timedelta(days=1)
+        )
     # A handle given to one institution is useless to another.
     other = Principal("kc_y", "institution", "3740112341", None)
     with pytest.raises(AccessDenied, match="another institution"):

@@ -319,12 +319,19 @@ class EligibilityService(CardChecks):
     def consented_data(
         self, principal: Principal, handle: str, category: ConsentCategory, day: dt.date
     ) -> list[dict[str, Any]] | None:
-        """The person's data of ``category`` if they consented for this institution on
-        ``day``; None when the category has no data source yet. Raises AccessDenied otherwise."""
+        """The person's data of ``category`` as of ``day`` if their consent for this
+        institution is in force on ``day`` and today; None when the category has no data source
+        yet. Raises AccessDenied otherwise.
+
+        Today too: a consent is read while it is in force, so a consent that has ended does not
+        open the data again to a read dated within it (``?date=`` of a past day)."""
         institution = self._institution(principal, Purpose.CARE, f"read_{category}")
         person_id = self.person_for(principal, handle)
+        # A consent is in force until its last day (valid_until), so in force on both days
+        # means in force on the later one.
+        in_force_on = max(day, dt.date.today())
         with self.engine.connect() as connection:
-            allowed = category in active_consents(connection, person_id, institution, day)
+            allowed = category in active_consents(connection, person_id, institution, in_force_on)
         if not allowed:
             denied = AccessDenied("no_consent", f"the person has not consented to share {category}")
             self.refuse(principal, "care", f"read_{category}", denied)
