@@ -65,3 +65,79 @@ def test_a_feed_with_cr_line_ends_is_read_like_one_with_crlf(home: Path) -> None
     imported = invoke("registry", "import", "--no-reassess", str(path))
     assert imported.exit_code == 0, imported.output
     assert "1 applied" in imported.output
+
+
+def _masters(*args: str) -> Result:
+    return invoke("claims", "masters", *args, "--json")
+
+
+def _loaded_masters(home: Path) -> dict[str, object]:
+    from kokuho.claims import ClaimsLake
+    from kokuho.config import Settings
+
+    return {
+        name: meta["rows"]
+        for name, meta in ClaimsLake.from_settings(Settings.from_env()).masters().items()
+    }
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"PK\x03\x04 cut short", "zip"],
+    ids=["empty", "truncated", "a zip that is no workbook"],
+)
+def test_a_generic_list_that_is_no_workbook_is_refused_naming_the_file(
+    home: Path, content: bytes | str
+) -> None:
+    import zipfile
+
+    from kokuho.claims import sample_masters
+
+    path = home / "後発医薬品 list.xlsx"
+    if content == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("readme.txt", "not a workbook")
+    else:
+        assert isinstance(content, bytes)
+        path.write_bytes(content)
+    drugs = str(sample_masters().drugs)
+    result = invoke("claims", "masters", "--drugs", drugs, "--generic-list", str(path))
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    assert f"{path}: 後発医薬品 list: not a readable .xlsx workbook" in result.stderr
+
+
+@pytest.mark.parametrize("which", ["--drugs", "--generic-list", "--diseases"])
+def test_an_empty_master_file_is_refused_and_the_loaded_master_kept(home: Path, which: str) -> None:
+    from kokuho.claims import sample_masters
+
+    assert invoke("claims", "masters").exit_code == 0
+    before = _loaded_masters(home)
+    empty = home / "empty.csv"
+    empty.write_bytes(b"")
+    files = sample_masters()
+    given = {"--drugs": str(files.drugs), "--generic-list": str(files.generic_list)}
+    if which == "--diseases":
+        given = {}
+    given[which] = str(empty)
+    result = invoke("claims", "masters", *(part for item in given.items() for part in item))
+    assert result.exit_code == 1, result.output
+    assert str(empty) in result.stderr
+    assert _loaded_masters(home) == before
+
+
+def test_a_bad_disease_master_leaves_the_drug_master_of_the_same_call_unloaded(
+    home: Path,
+) -> None:
+    from kokuho.claims import sample_masters
+
+    files = sample_masters()
+    bad = home / "b_bad.csv"
+    bad.write_text("1,2,not-a-code\n", encoding="utf-8")
+    result = invoke(
+        "claims", "masters", "--drugs", str(files.drugs), "--generic-list",
+        str(files.generic_list), "--diseases", str(bad),
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "the lake is unchanged" in result.stderr
+    assert _loaded_masters(home) == {}  # as it says: no drug_master either
