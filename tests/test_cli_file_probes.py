@@ -141,3 +141,40 @@ def test_a_bad_disease_master_leaves_the_drug_master_of_the_same_call_unloaded(
     assert result.exit_code == 1, result.output
     assert "the lake is unchanged" in result.stderr
     assert _loaded_masters(home) == {}  # as it says: no drug_master either
+
+
+SHIPPED = Path(__file__).parent.parent / "src" / "kokuho" / "data"
+
+
+@pytest.mark.parametrize(
+    ("command", "shipped", "key"),
+    [
+        (("premiums", "rules"), "premiums/municipal/fy2021/372013.yaml", "fiscal_year: 2021"),
+        (("incentives", "rules"), "incentives/fy2021.yaml", "fiscal_year: 2021"),
+    ],
+)
+@pytest.mark.parametrize("day", ["2021-02-30", "0000-01-01"])
+def test_a_rule_file_with_an_impossible_date_names_file_and_line(
+    home: Path, command: tuple[str, ...], shipped: str, key: str, day: str
+) -> None:
+    text = (SHIPPED / shipped).read_text("utf-8")
+    assert key in text
+    line = text[: text.index(key)].count("\n") + 1
+    path = home / "rules.yaml"
+    path.write_text(text.replace(key, f"{key}\nratified_on: {day}", 1), "utf-8")
+    result = invoke(*command, "--file", str(path))
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    assert f"{path}:{line + 1}: (yaml): '{day}' is not a date" in result.output
+
+
+def test_a_local_data_copy_with_an_impossible_date_names_the_copy_and_line(home: Path) -> None:
+    assert invoke("data", "copy", "prescribing_rules.yaml").exit_code == 0
+    copy = home / "home" / "data" / "prescribing_rules.yaml"
+    lines = copy.read_text("utf-8").splitlines()
+    copy.write_text("\n".join([lines[0], "checked_on: 2021-02-30", *lines[1:]]) + "\n", "utf-8")
+    for command in [("data", "unconfirmed")]:
+        result = invoke(*command)
+        assert result.exit_code == 1, result.output
+        assert "internal error" not in result.output
+        assert f"{copy}:2: not valid YAML: '2021-02-30' is not a date" in result.output
