@@ -178,3 +178,20 @@ def test_a_local_data_copy_with_an_impossible_date_names_the_copy_and_line(home:
         assert result.exit_code == 1, result.output
         assert "internal error" not in result.output
         assert f"{copy}:2: not valid YAML: '2021-02-30' is not a date" in result.output
+
+
+@pytest.mark.parametrize("yen", ["9223372036854775808", "1" + "0" * 30, "10000000001", "١٢٣"])
+def test_an_institutions_subsidy_beyond_reason_or_not_ascii_is_refused_with_its_line(
+    home: Path, yen: str
+) -> None:
+    path = home / "institutions.csv"
+    path.write_text(
+        "institution_code,name,status,subsidy_yen\n"
+        "3710100011,高松市香西本町クリニック,active,427000\n"
+        f"3730100025,高松市屋島西町歯科医院,active,{yen}\n",
+        "utf-8",
+    )
+    result = invoke("institutions", "load", str(path))
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    assert f"{path}:3: subsidy_yen:" in result.output
