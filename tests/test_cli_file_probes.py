@@ -195,3 +195,19 @@ def test_an_institutions_subsidy_beyond_reason_or_not_ascii_is_refused_with_its_
     assert result.exit_code == 1, result.output
     assert "internal error" not in result.output
     assert f"{path}:3: subsidy_yen:" in result.output
+
+
+@pytest.mark.parametrize("key", ["schema_version: 1", "fiscal_year: 2021"])
+@pytest.mark.parametrize("value", ["1e999999", "1" + "0" * 5000])
+def test_a_levy_rule_file_with_a_number_past_reason_names_file_line_and_key(
+    home: Path, key: str, value: str
+) -> None:
+    text = (SHIPPED / "premiums" / "levy" / "fy2021.yaml").read_text("utf-8")
+    line = text[: text.index(key)].count("\n") + 1
+    path = home / "levy.yaml"
+    path.write_text(text.replace(key, f"{key.split(':')[0]}: {value}", 1), "utf-8")
+    result = invoke("premiums", "levy", "--fiscal-year", "2021", "--example", "--rules", str(path))
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    assert f"{path}:{line}: {key.split(':')[0]}: " in result.output
+    assert "must be ≤ 999999999999999" in result.output
