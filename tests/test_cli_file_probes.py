@@ -211,3 +211,15 @@ def test_a_levy_rule_file_with_a_number_past_reason_names_file_line_and_key(
     assert "internal error" not in result.output
     assert f"{path}:{line}: {key.split(':')[0]}: " in result.output
     assert "must be ≤ 999999999999999" in result.output
+
+
+def test_a_cost_reference_with_an_impossible_date_names_file_and_line(home: Path) -> None:
+    text = (SHIPPED / "reference_population.yaml").read_text("utf-8")
+    key = "format: kokuho reference population 1"
+    line = text[: text.index(key)].count("\n") + 1
+    path = home / "reference.yaml"
+    path.write_text(text.replace(key, f"{key}\nchecked_on: 2021-02-30", 1), "utf-8")
+    result = invoke("claims", "cost", "--fy", "2022", "--reference", str(path))
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    assert f"{path}:{line + 1}: not YAML: '2021-02-30' is not a date" in result.output
