@@ -223,3 +223,23 @@ def test_a_cost_reference_with_an_impossible_date_names_file_and_line(home: Path
     assert result.exit_code == 1, result.output
     assert "internal error" not in result.output
     assert f"{path}:{line + 1}: not YAML: '2021-02-30' is not a date" in result.output
+
+
+@pytest.mark.parametrize("spoil", ["a: [", "checked_on: 2021-02-30"])
+def test_a_broken_local_copy_read_by_any_command_is_named_with_its_line(
+    home: Path, spoil: str
+) -> None:
+    assert invoke("data", "copy", "checkup_targets.yaml").exit_code == 0
+    copy = home / "home" / "data" / "checkup_targets.yaml"
+    lines = copy.read_text("utf-8").splitlines()
+    copy.write_text("\n".join([*lines, spoil]) + "\n", "utf-8")
+    result = invoke("checkups", "rates", "--fy", "2021")
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    # PyYAML places an unclosed list at the end of the stream, the line after the last
+    assert result.output.startswith(f"error: {copy}:")
+    assert "not valid YAML: " in result.output
+    if "2021-02-30" in spoil:
+        assert (
+            f"{copy}:{len(lines) + 1}: not valid YAML: '2021-02-30' is not a date" in result.output
+        )
