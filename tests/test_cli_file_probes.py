@@ -243,3 +243,42 @@ def test_a_broken_local_copy_read_by_any_command_is_named_with_its_line(
         assert (
             f"{copy}:{len(lines) + 1}: not valid YAML: '2021-02-30' is not a date" in result.output
         )
+
+
+EXCLUSIONS = "insurer,symbol,number,branch,reason,started_on,ended_on\n"
+GOOD_EXCLUSION = "370015,28,0039424,01,pregnant,2021-06-01,2021-12-01\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        (EXCLUSIONS.encode() + b"370015,28,0039424,01,pregnant,2021-02-30,\n", ":2: started_on:"),
+        (EXCLUSIONS.encode() + b"370015,28,0039424,01,bogus,2021-06-01,\n", ":2: reason:"),
+        (EXCLUSIONS.encode() + b"370015,28,0039424,01,pregnant,2021-06-01,2021-01-01\n",
+         ":2: ended_on:"),
+        (EXCLUSIONS.encode() + b"370015,28,0039424,01,pregnant,2021-06-01\n", ":2: (row):"),
+        (EXCLUSIONS.encode() + b"370015,28,0039\x00424,01,pregnant,2021-06-01,\n", ":2: number:"),
+        (EXCLUSIONS.encode() + b"370015,28,\xff\xfe,01,pregnant,2021-06-01,\n", ":2: (file):"),
+        (b"a,b\n1,2\n", ":1: (header):"),
+        (b"", ": (file):"),
+    ],
+    ids=["impossible date", "unknown reason", "ends before it starts", "short row", "NUL",
+         "not UTF-8", "wrong header", "empty"],
+)  # fmt: skip
+def test_a_bad_exclusions_file_is_refused_naming_file_line_and_column(
+    home: Path, content: bytes, where: str
+) -> None:
+    path = home / "exclusions.csv"
+    path.write_bytes(content)
+    result = invoke("checkups", "rates", "--fy", "2021", "--exclusions", str(path))
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    assert f"{path}{where}" in result.output
+
+
+def test_a_parquet_exclusions_file_that_does_not_read_is_refused(home: Path) -> None:
+    path = home / "exclusions.parquet"
+    path.write_bytes(b"PAR1 cut short")
+    result = invoke("checkups", "rates", "--fy", "2021", "--exclusions", str(path))
+    assert result.exit_code == 1, result.output
+    assert f"{path}: (file): not a readable Parquet file" in result.output
