@@ -282,3 +282,23 @@ def test_a_parquet_exclusions_file_that_does_not_read_is_refused(home: Path) -> 
     result = invoke("checkups", "rates", "--fy", "2021", "--exclusions", str(path))
     assert result.exit_code == 1, result.output
     assert f"{path}: (file): not a readable Parquet file" in result.output
+
+
+QUESTIONNAIRES = ",".join(
+    ["insurer_number", "symbol", "number", "branch", "answered_on"]
+    + [f"q{n}" for n in range(1, 16)]
+    + ["bmi"]
+)
+
+
+@pytest.mark.parametrize("bmi", ["nan", "-18.5", "0", "inf", "1e400"])
+def test_a_questionnaire_bmi_that_is_no_bmi_is_refused_with_its_line(home: Path, bmi: str) -> None:
+    path = home / "questionnaires.csv"
+    answers = ",".join(["1"] * 15)
+    path.write_text(
+        f"{QUESTIONNAIRES}\n39370010,,15555877,00,2021-06-01,{answers},{bmi}\n", "utf-8"
+    )
+    result = invoke("checkups", "targets", "--fy", "2021", "--questionnaires", str(path))
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    assert f"{path}:2: bmi:" in result.output
