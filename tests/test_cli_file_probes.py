@@ -3,6 +3,8 @@ in a one-line reason naming the file, never in ``internal error``; nothing is ha
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -302,3 +304,37 @@ def test_a_questionnaire_bmi_that_is_no_bmi_is_refused_with_its_line(home: Path,
     assert result.exit_code == 1, result.output
     assert "internal error" not in result.output
     assert f"{path}:2: bmi:" in result.output
+
+
+def _incentive_inputs(home: Path, file: str, spoil: Callable[[bytes], bytes]) -> Path:
+    folder = home / "inputs"
+    shutil.copytree(SHIPPED / "incentives" / "example", folder)
+    (folder / file).write_bytes(spoil((folder / file).read_bytes()))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("file", "spoil", "where"),
+    [
+        ("national.csv", lambda b: b.replace(b",106000,", b"," + b"9" * 30 + b",", 1),
+         "national.csv:2: insured:"),
+        ("national.csv", lambda b: b.replace(b",106000,", b",\xc2\xb2,", 1),
+         "national.csv:2: insured:"),
+        ("national.csv", lambda b: b.replace(b"2017,", "²,".encode(), 1),
+         "national.csv:2: fiscal_year:"),
+        ("collection_rates.csv", lambda b: b.replace("高松".encode(), b"\xff\xfe", 1),
+         "collection_rates.csv:2: (file): not UTF-8"),
+    ],
+    ids=["insured past 2**63", "insured '²'", "fiscal_year '²'", "not UTF-8"],
+)  # fmt: skip
+def test_bad_incentive_inputs_are_refused_naming_file_line_and_column(
+    home: Path, file: str, spoil: Callable[[bytes], bytes], where: str
+) -> None:
+    folder = _incentive_inputs(home, file, spoil)
+    result = invoke(
+        "incentives", "score", "--fy", "2021", "--inputs", str(folder), "--no-register",
+        "--prefecture", "37",
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    assert where in result.output
