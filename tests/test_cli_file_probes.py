@@ -338,3 +338,39 @@ def test_bad_incentive_inputs_are_refused_naming_file_line_and_column(
     assert result.exit_code == 1, result.output
     assert "internal error" not in result.output
     assert where in result.output
+
+
+FOLDER_COMMANDS = [
+    ("registry", "import", "--no-reassess"),
+    ("claims", "ingest"),
+    ("care", "ingest"),
+    ("checkups", "ingest"),
+]
+FOLDER_IDS = ["registry import", "claims ingest", "care ingest", "checkups ingest"]
+
+
+@pytest.mark.parametrize("command", FOLDER_COMMANDS, ids=FOLDER_IDS)
+def test_a_link_to_nothing_in_a_folder_is_refused_naming_it(
+    home: Path, command: tuple[str, ...]
+) -> None:
+    folder = home / "incoming"
+    folder.mkdir()
+    link = folder / ("broken.zip" if command[0] == "checkups" else "broken.csv")
+    link.symlink_to(home / "gone")
+    result = invoke(*command, str(folder))
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    assert f"error: {link}: cannot be read (a link to nothing)" in result.output
+
+
+@pytest.mark.parametrize("command", FOLDER_COMMANDS, ids=FOLDER_IDS)
+def test_a_folder_named_like_a_file_is_searched_not_read(
+    home: Path, command: tuple[str, ...]
+) -> None:
+    folder = home / "incoming"
+    (folder / "x.csv").mkdir(parents=True)
+    (folder / "y.zip").mkdir()
+    (folder / "z.UKE").mkdir()
+    result = invoke(*command, str(folder))
+    assert "internal error" not in result.output
+    assert "IsADirectory" not in result.output

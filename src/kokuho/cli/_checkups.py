@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine
 from kokuho.cli._params import FISCAL_YEAR
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
@@ -19,7 +19,7 @@ _ARCHIVES = click.Path(exists=True, dir_okay=True, path_type=Path)
 def _archives(paths: tuple[Path, ...]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
-        found += sorted(path.rglob("*.zip")) if path.is_dir() else [path]
+        found += found_files(sorted(path.rglob("*.zip"))) if path.is_dir() else [path]
     return found
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option
+from kokuho.cli._output import emit_json, fail, found_files, json_option
 from kokuho.cli._params import WORKERS
 from kokuho.config import Settings
 
@@ -27,7 +27,9 @@ def _claim_files(paths: tuple[Path, ...]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in _SUFFIXES)
+            found += found_files(
+                sorted(p for p in path.rglob("*") if p.suffix.lower() in _SUFFIXES)
+            )
         else:
             found.append(path)
     return found
