@@ -374,3 +374,28 @@ def test_a_folder_named_like_a_file_is_searched_not_read(
     result = invoke(*command, str(folder))
     assert "internal error" not in result.output
     assert "IsADirectory" not in result.output
+
+
+@pytest.mark.parametrize("value", ["1e400", "9" * 400, "-1e309"])
+def test_a_checkup_value_past_any_float_is_refused_naming_the_observation(
+    home: Path, value: str
+) -> None:
+    import datetime as dt
+
+    from kokuho.checkups import Checkup, Items, Observation, write_archive
+    from tests.feedfiles import KOKUHO
+
+    bmi = Observation(Items.BMI[0], "PQ", value, "kg/m2")
+    checkup = Checkup(
+        document="", insurer=KOKUHO, symbol="12", number="1001", branch="01", sex=1,
+        birth_date=dt.date(1970, 5, 15), exam_date=dt.date(2020, 9, 1),
+        institution="3710000012", observations={bmi.code: bmi},
+    )  # fmt: skip
+    archive = write_archive(
+        home / "out", sender="3710000012", receiver="00" + KOKUHO, checkups=[checkup],
+        created=dt.datetime(2020, 9, 30),
+    )  # fmt: skip
+    result = invoke("checkups", "ingest", str(archive))
+    assert result.exit_code == 1, result.output
+    assert f"observation {bmi.code}: value '{value[:40]}" in result.output
+    assert "is not a number" in result.output
