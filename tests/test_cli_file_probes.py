@@ -399,3 +399,21 @@ def test_a_checkup_value_past_any_float_is_refused_naming_the_observation(
     assert result.exit_code == 1, result.output
     assert f"observation {bmi.code}: value '{value[:40]}" in result.output
     assert "is not a number" in result.output
+
+
+CLAIM_FIXTURES = Path(__file__).parent / "fixtures" / "claims"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_nul_byte_in_a_claims_field_is_refused_with_line_and_field(
+    home: Path, workers: str
+) -> None:
+    name = "香川　太郎".encode("cp932")
+    data = (CLAIM_FIXTURES / "medical_outpatient.UKE").read_bytes()
+    assert name in data
+    bad = home / "nul.UKE"
+    bad.write_bytes(data.replace(name, name[:2] + b"\x00" + name[2:], 1))
+    result = invoke("claims", "ingest", "--workers", workers, str(bad))
+    assert result.exit_code == 1, result.output
+    assert f"{bad}:2: (5) 氏名: holds a NUL byte" in result.output
+    assert not list((home / "home" / "lake").rglob("*.parquet"))
