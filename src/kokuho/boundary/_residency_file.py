@@ -245,8 +245,11 @@ def _header(path: Path) -> set[str]:
         raise FileProblemsError(
             [FileProblem(str(path), 0, "(file)", f"cannot open: {error.strerror}")]
         ) from None
-    text = first.decode("utf-8-sig", errors="replace")
-    return {column.strip() for column in next(csv.reader([text]), [])}
+    # The first line only, whatever ends it: a file with CR line ends (or UTF-16, or a bad
+    # byte before its CR LF) reads here as one text holding a CR, which csv.reader refuses
+    # with an exception; the register's reader then names the file's real problem.
+    lines = first.decode("utf-8-sig", errors="replace").splitlines()
+    return {column.strip() for column in next(csv.reader(lines[:1]), [])}
 
 
 def _row(

@@ -37,6 +37,7 @@ from kokuho.checkups._v08_api import (
 )
 
 if TYPE_CHECKING:
+    from kokuho.checkups._exclusions import read_exclusions
     from kokuho.checkups._lake import IngestReport, Lake, LakeTableMissing
     from kokuho.checkups._provider import CheckupRecords
     from kokuho.checkups._rate_pair import lake_rate_tables, rate_tables
@@ -52,6 +53,7 @@ _LAZY = {
     "load_targets": "_targets", "progress": "_targets", "CheckupRecords": "_provider",
     "checkup_rates": "_rates_lake", "guidance_rates": "_rates_lake", "reporting_cutoff": "_rates",
     "rate_tables": "_rate_pair", "lake_rate_tables": "_rate_pair",
+    "read_exclusions": "_exclusions",
     "disagreements": "_stratify_ibis",
     "stratify_table": "_stratify_ibis", "metabolic_table": "_stratify_ibis",
 }  # fmt: skip
@@ -107,6 +109,7 @@ __all__ = [
     "measures",
     "metabolic",
     "progress",
+    "read_exclusions",
     "rate_tables",
     "reporting_cutoff",
     "read_archive",

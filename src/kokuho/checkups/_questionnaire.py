@@ -8,6 +8,7 @@ an empty cell is an unanswered question. Every problem names file, line and colu
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 from kokuho.checkups._integrated import ElderlyRecord
@@ -45,7 +46,7 @@ def read_questionnaires(path: Path) -> list[ElderlyRecord]:
                 if value:
                     answers[n] = int(value)
             column = "bmi"
-            bmi = float(row["bmi"]) if row.get("bmi", "").strip() else None
+            bmi = _bmi(row["bmi"]) if row.get("bmi", "").strip() else None
         except (InvalidIdentifier, ValueError) as error:
             errors.append(RowError(name, line, column, str(error)))
             continue
@@ -54,3 +55,12 @@ def read_questionnaires(path: Path) -> list[ElderlyRecord]:
     if errors:
         raise FileRejected(errors)
     return records
+
+
+def _bmi(text: str) -> float:
+    """A BMI: a positive finite number. float() also reads nan, inf and -18.5, and a nan BMI
+    compares false with the 低栄養 threshold, so it listed the person as 低栄養."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{text.strip()[:40]!r} is not a BMI (a positive number)")
+    return value

@@ -16,7 +16,7 @@ from typing import Final
 from lxml import etree
 
 from kokuho.checkups._model import Observation
-from kokuho.checkups._v08_common import V3, XSI_TYPE, Problems, is_number
+from kokuho.checkups._v08_common import FAST_DIGITS, V3, XSI_TYPE, Problems, is_number
 
 _OBSERVATION: Final = f"{{{V3}}}observation"
 _CODE: Final = f"{{{V3}}}code"
@@ -93,7 +93,11 @@ def read_observations(body: etree._Element, problems: Problems) -> dict[str, Obs
                 if (
                     value is not None
                     # is_number's own fast path, without the call
-                    and not (value.isascii() and value.replace(".", "", 1).isdigit())
+                    and not (
+                        len(value) <= FAST_DIGITS
+                        and value.isascii()
+                        and value.replace(".", "", 1).isdigit()
+                    )
                     and not is_number(value)
                 ):
                     problems.add(f"observation {code}", f"value {value!r} is not a number")

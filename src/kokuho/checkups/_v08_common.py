@@ -8,6 +8,7 @@ V08 is the MHLW electronic standard format for 特定健診・特定保健指導
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import threading
 from dataclasses import dataclass
@@ -75,6 +76,8 @@ MAX_TOTAL_BYTES = 8 * 1024**3
 MAX_RATIO = 200  # uncompressed / compressed; XML deflates ~5–20×, a bomb ~1000×
 RATIO_FLOOR = 256 * 1024  # smaller entries cannot amplify much: the total limit covers them
 
+#: The longest PQ value the fast path of ``is_number`` takes as a number unchecked.
+FAST_DIGITS: Final = 15
 _NUMBER: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
@@ -212,9 +215,11 @@ def parse_xml(data: bytes) -> etree._Element:
 def is_number(text: str) -> bool:
     """A PQ ``value``: a decimal number, optionally with an exponent (HL7 REAL)."""
     # Fast path for the usual "123" / "12.5"; ``isdigit`` alone would accept "²" or "١".
-    if text.isascii() and text.replace(".", "", 1).isdigit():
+    # Up to FAST_DIGITS characters such a number is far inside a float.
+    if len(text) <= FAST_DIGITS and text.isascii() and text.replace(".", "", 1).isdigit():
         return True
-    return _NUMBER.fullmatch(text) is not None
+    # A number past any float ("1e400", 400 nines) would be read as inf: refused like NaN.
+    return _NUMBER.fullmatch(text) is not None and math.isfinite(float(text))
 
 
 def parse_date(text: str | None) -> dt.date | None:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import csv
 import io
 import warnings
+import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,7 +162,7 @@ def read_drug_master(path: Path) -> list[DrugMasterRow]:
         if len(problems.found) == bad:
             seen[code] = line
             out.append(DrugMasterRow(code, cells[4], cells[9], price, cells[16], yakka))
-    problems.raise_any()
+    _refuse_empty(out, problems)
     return out
 
 
@@ -177,15 +179,25 @@ def read_disease_master(path: Path) -> list[DiseaseMasterRow]:
             problems.add(line, 3, "傷病名コード", f"{cells[2]!r} is not 7 digits")
             continue
         out.append(DiseaseMasterRow(cells[2], cells[5], cells[7], cells[9], cells[15]))
-    problems.raise_any()
+    _refuse_empty(out, problems)
     return out
+
+
+def _refuse_empty(rows: Sequence[object], problems: _Problems) -> None:
+    """Raises for the problems found, or when a file gave no row: a master replaces the
+    loaded one whole, so an empty file (a download cut off, the wrong file) would otherwise
+    leave the claims indicators without their drugs or diseases."""
+    if not rows and not problems.found:
+        problems.add(0, 0, "", f"{problems.what}: has no rows")
+    problems.raise_any()
 
 
 def read_generic_list(path: Path) -> list[GenericListRow]:
     """Reads the MHLW 後発医薬品 list: ``.xlsx`` (first sheet) or CSV with the same columns."""
     path = Path(path)
     problems = _Problems(path, "後発医薬品 list")
-    rows = _sheet_rows(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _rows(path, problems)
+    is_book = path.suffix.lower() in (".xlsx", ".xlsm")
+    rows = _sheet_rows(path, problems) if is_book else _rows(path, problems)
     out: list[GenericListRow] = []
     seen: dict[str, tuple[int, str]] = {}
     started = False
@@ -213,21 +225,34 @@ def read_generic_list(path: Path) -> list[GenericListRow]:
     return out
 
 
-def _sheet_rows(path: Path) -> Iterable[tuple[int, list[str]]]:
+def _sheet_rows(path: Path, problems: _Problems) -> Iterable[tuple[int, list[str]]]:
+    """(row number, cells) of each non-empty row of the first sheet. A file openpyxl cannot
+    read (empty, cut off, a zip holding no workbook, a broken sheet) is the file's problem,
+    not an error of kokuho's: openpyxl raises what zipfile or the XML parser raised."""
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
-    with warnings.catch_warnings():
-        # openpyxl warns about styles it does not read; they do not matter here.
-        warnings.simplefilter("ignore", UserWarning)
-        book = load_workbook(path, read_only=True, data_only=True)
+    unreadable = (
+        zipfile.BadZipFile, zlib.error, KeyError, IndexError, ValueError, EOFError, OSError,
+        SyntaxError, InvalidFileException,
+    )  # fmt: skip
     try:
-        sheet = book.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_cell(value) for value in values]
-            if any(cells):
-                yield number, cells
-    finally:
-        book.close()
+        with warnings.catch_warnings():
+            # openpyxl warns about styles it does not read; they do not matter here.
+            warnings.simplefilter("ignore", UserWarning)
+            book = load_workbook(path, read_only=True, data_only=True)
+        try:
+            rows = list(book.worksheets[0].iter_rows(values_only=True))
+        finally:
+            book.close()
+    except unreadable as error:
+        reason = f"{problems.what}: not a readable .xlsx workbook ({type(error).__name__})"
+        problems.add(0, 0, "", reason)
+        problems.raise_any()
+    for number, values in enumerate(rows, start=1):
+        cells = [_cell(value) for value in values]
+        if any(cells):
+            yield number, cells
 
 
 def _cell(value: object) -> str:

@@ -208,6 +208,10 @@ class _Reader:
                 continue
             if go is not None:
                 self.problem(number, 1, "レコード識別情報", f"{tag} after the GO record")
+            if "\x00" in text:  # cp932 text has none: a broken file (the lake would keep it)
+                for position, field in enumerate(fields, start=1):
+                    if "\x00" in field:
+                        self.problem(number, position, layout.name(position), "holds a NUL byte")
             if not layout.min_fields <= len(fields) <= layout.max_fields:
                 self.problem(number, 0, f"{tag} record", _count_reason(layout, len(fields)))
                 if tag == "RE":  # still a claim boundary: keep later records out of the last one

@@ -67,6 +67,7 @@ class Scan:
         if kind is None:
             raise NotClean
         blob = b"".join(parts)
+        require(b"\x00" not in blob)  # a NUL byte: the reader names its line and field
         buf = np.frombuffer(blob, dtype=np.uint8)
         if not blob.isascii():
             check_cp932(buf)

@@ -61,6 +61,16 @@ class LazyGroup(click.Group):
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
         except Exception as error:  # noqa: BLE001  (the last resort, see the docstring)
+            # Imported here, not above: kokuho.store pulls in SQLAlchemy, which `kokuho --help`
+            # must not wait for (issue 11), and here only a failed command pays for it.
+            from kokuho.store import DataFileError
+
+            if isinstance(error, DataFileError):
+                # A data file or its local copy ($KOKUHO_HOME/data) that does not read, from
+                # whichever loader met it first: its text names the file and the line and
+                # holds no personal data (docs/data.md).
+                click.echo(f"error: {error}", err=True)
+                sys.exit(1)
             # The type only: a database error's text carries the statement's parameters,
             # which may be personal data.
             click.echo(

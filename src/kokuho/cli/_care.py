@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine
 from kokuho.config import Settings
 
 
@@ -28,7 +28,7 @@ def _files(paths: tuple[Path, ...], start: bytes = b"") -> list[Path]:
         if not path.is_dir():
             found.append(path)
             continue
-        for file in sorted(path.rglob("*.csv")):
+        for file in found_files(sorted(path.rglob("*.csv"))):
             with file.open("rb") as handle:
                 if handle.read(len(start)) == start:
                     found.append(file)

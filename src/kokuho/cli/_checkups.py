@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine
 from kokuho.cli._params import FISCAL_YEAR
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
@@ -19,7 +19,7 @@ _ARCHIVES = click.Path(exists=True, dir_okay=True, path_type=Path)
 def _archives(paths: tuple[Path, ...]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
-        found += sorted(path.rglob("*.zip")) if path.is_dir() else [path]
+        found += found_files(sorted(path.rglob("*.zip"))) if path.is_dir() else [path]
     return found
 
 
@@ -173,15 +173,26 @@ def stratify_command(archives: tuple[Path, ...], as_json: bool) -> None:
 def rates_command(fiscal_year: int, by: str, exclusions: Path | None, as_json: bool) -> None:
     """特定健診実施率 and 特定保健指導実施率 with the official denominator, and progress
     against the targets. Exports the register's snapshot of the year first."""
-    from kokuho.checkups import Lake, export_snapshot, lake_rate_tables, progress
+    from kokuho.checkups import Lake, export_snapshot, lake_rate_tables, progress, read_exclusions
+    from kokuho.store import FileProblemsError
 
+    excluded = None
+    if exclusions is not None:
+        # Read and checked before any work: a bad file is the user's input, refused with the
+        # file, line and column of each problem, not an error of the rates.
+        try:
+            excluded = read_exclusions(exclusions)
+        except FileProblemsError as error:
+            for problem in error.problems[:200]:
+                click.echo(str(problem), err=True)
+            fail(f"{exclusions}: refused with {len(error.problems)} problem(s)")
     settings = Settings.from_env()
     lake = Lake.from_settings(settings)
     export_snapshot(open_engine(), lake, fiscal_year)
     keys = tuple(part.strip() for part in by.split(",") if part.strip())
     # Both rates from one member-checkup match (the same rows as checkup_rates and
     # guidance_rates, for half the work).
-    both = lake_rate_tables(lake, fiscal_year, keys, exclusions=exclusions)
+    both = lake_rate_tables(lake, fiscal_year, keys, exclusions=excluded)
     checkup, guidance = both[0].to_pyarrow(), both[1].to_pyarrow()
     checkup_rows, guidance_rows = checkup.to_pylist(), guidance.to_pylist()
     gaps = progress(checkup) + progress(guidance)

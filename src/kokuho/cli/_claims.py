@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option
+from kokuho.cli._output import emit_json, fail, found_files, json_option
 from kokuho.cli._params import WORKERS
 from kokuho.config import Settings
 
@@ -27,7 +27,9 @@ def _claim_files(paths: tuple[Path, ...]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in _SUFFIXES)
+            found += found_files(
+                sorted(p for p in path.rglob("*") if p.suffix.lower() in _SUFFIXES)
+            )
         else:
             found.append(path)
     return found
@@ -120,7 +122,15 @@ def masters(
     src/kokuho/data/masters/README.md). --drugs and --generic-list go together; --diseases
     may be given alone.
     """
-    from kokuho.claims import ClaimsLake, MasterFileRejected, sample_masters
+    from kokuho.claims import (
+        ClaimProblem,
+        ClaimsLake,
+        MasterFileRejected,
+        read_disease_master,
+        read_drug_master,
+        read_generic_list,
+        sample_masters,
+    )
 
     if (drugs is None) != (generic_list is None):
         fail("--drugs and --generic-list go together (drug_master joins the two)")
@@ -131,6 +141,20 @@ def masters(
     lake = ClaimsLake.from_settings(Settings.from_env())
     loaded: dict[str, Any] = {"sample": sample}
     try:
+        # Every file is read before any master is replaced: a bad --diseases must not leave
+        # the drug_master of the same call loaded ("the lake is unchanged").
+        readers = [(read_drug_master, drugs), (read_generic_list, generic_list)]
+        problems: list[ClaimProblem] = []
+        total = 0
+        for read, path in [*readers, (read_disease_master, diseases)]:
+            try:
+                if path is not None:
+                    read(path)
+            except MasterFileRejected as rejected:
+                problems.extend(rejected.problems)
+                total += rejected.total
+        if problems:
+            raise MasterFileRejected(problems, total)
         if drugs is not None and generic_list is not None:
             loaded["drug_master"] = lake.load_masters(drugs, generic_list)
         if diseases is not None:

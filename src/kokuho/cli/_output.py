@@ -6,7 +6,8 @@ import dataclasses
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -36,6 +37,20 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
     """Exits with ``code`` and a one-line reason on standard error."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def found_files(matches: Iterable[Path]) -> list[Path]:
+    """The files among what a folder search matched (``rglob``): a folder whose name matches
+    (``x.csv/``) is left out, its files being searched themselves; an entry that is neither
+    (a symbolic link to nothing) ends the command before anything is read, naming it, instead
+    of an internal error when the import opens it."""
+    files: list[Path] = []
+    for path in matches:
+        if path.is_file():
+            files.append(path)
+        elif not path.is_dir():
+            fail(f"{path}: cannot be read (a link to nothing)")
+    return files
 
 
 def open_engine() -> Any:

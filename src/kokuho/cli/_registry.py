@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine
 from kokuho.cli._params import RECORD_ID
 from kokuho.cli._registry_reassess import (
     decision_day,
@@ -68,7 +68,7 @@ def feed_files(paths: tuple[Path, ...]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = list(path.rglob("*.csv"))
+            found = found_files(path.rglob("*.csv"))
             files += sorted(found, key=lambda p: (_month(p), str(p)))
         else:
             files.append(path)

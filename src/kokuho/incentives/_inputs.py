@@ -118,6 +118,15 @@ def read_inputs(folder: Path, rules: RuleFile) -> Inputs:
     )
 
 
+#: The most insured persons one row may give: Japan's population, rounded up (a prefecture or
+#: the whole 市町村国保 has fewer); past it is a typo, and from 2**63 on NumPy cannot hold it.
+MAX_INSURED: Final = 200_000_000
+
+
+def _is_digits(text: str, most: int) -> bool:
+    return 0 < len(text) <= most and text.isascii() and text.isdigit()
+
+
 class _Reader:
     def __init__(self, rules: RuleFile) -> None:
         self.rules = rules
@@ -129,6 +138,8 @@ class _Reader:
         self.parts = {p.key for p in rules.parts}
 
     def _rows(self, path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+        if not self._utf8(path):
+            return
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
             header = [h.strip() for h in reader.fieldnames or []]
@@ -140,11 +151,24 @@ class _Reader:
             for line, row in enumerate(reader, start=2):
                 yield line, {k: (v or "").strip() for k, v in row.items() if k is not None}
 
+    def _utf8(self, path: Path) -> bool:
+        """Whether ``path`` is UTF-8 text; if not, its problem names the line of the first bad
+        byte (reading it as text would fail mid-file with a message naming neither)."""
+        data = path.read_bytes()
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            self._problem(path, line, "(file)", f"not UTF-8 (byte 0x{data[error.start]:02x})")
+            return False
+        return True
+
     def _problem(self, path: Path, line: int, column: str, reason: str) -> None:
         self.problems.append(InputProblem(path.name, line, column, reason))
 
     def _year(self, path: Path, line: int, text: str) -> int | None:
-        if not text.isdigit() or not 2000 <= int(text) <= 2100:
+        # ASCII digits only: str.isdigit also says yes to '²', which int() refuses.
+        if not _is_digits(text, 4) or not 2000 <= int(text) <= 2100:
             self._problem(path, line, "fiscal_year", f"{text!r} is not a fiscal year (e.g. 2020)")
             return None
         return int(text)
@@ -190,6 +214,8 @@ class _Reader:
         return None
 
     def national(self, path: Path) -> None:
+        if not self._utf8(path):
+            return
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
             header = [h.strip() for h in next(reader, [])]
@@ -289,10 +315,12 @@ class _Reader:
     def _insured(self, path: Path, line: int, text: str) -> int | None:
         if text == "":
             return None
-        if not text.replace(",", "").isdigit():
-            self._problem(path, line, "insured", f"{text!r} is not a whole number of persons")
+        digits = text.replace(",", "")
+        if not _is_digits(digits, len(str(MAX_INSURED))) or int(digits) > MAX_INSURED:
+            reason = f"{text[:40]!r} is not a whole number of persons up to {MAX_INSURED:,}"
+            self._problem(path, line, "insured", reason)
             return None
-        return int(text.replace(",", ""))
+        return int(digits)
 
     def efforts_file(self, path: Path) -> None:
         unknown: set[str] = set()

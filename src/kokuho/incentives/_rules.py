@@ -33,7 +33,14 @@ from kokuho.incentives._schema import (
     TargetTier,
     ThresholdTier,
 )
-from kokuho.store import FileProblem, FileProblemsError, data_path, override_of, shipped_folder
+from kokuho.store import (
+    FileProblem,
+    FileProblemsError,
+    SafeYamlLoader,
+    data_path,
+    override_of,
+    shipped_folder,
+)
 
 _KEY: Final = r"^[a-z][a-z0-9_]*$"
 
@@ -106,7 +113,7 @@ def load_rules(source: int | Path | str) -> RuleSet:
 
 def parse_rules(text: str, name: str) -> RuleSet:
     """Validates the YAML ``text`` of a rule file called ``name`` (for messages)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = SafeYamlLoader
     try:
         raw = yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as error:

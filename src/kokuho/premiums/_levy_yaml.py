@@ -6,6 +6,7 @@ float). Keys form a closed set: an unknown key is an error, not ignored.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 from kokuho.store import DataFileError, FileProblem, YamlNode, data_text
 
@@ -26,6 +27,12 @@ def shipped_text(relative: str) -> str:
         return data_text(relative)
     except DataFileError as error:
         raise LevyFileError(str(error.path), error.line, "(file)", error.reason) from None
+
+
+#: The largest whole number a levy file may hold: 10**15 - 1 yen is a thousand times Japan's
+#: yearly medical spending (about 4.5 × 10**13 yen), and the inputs' ``adjustment`` goes as low
+#: as -(10**15).
+MAX_INTEGER: Final = 10**15 - 1
 
 
 def parse_document(text: str, file: str) -> Node:
@@ -51,16 +58,19 @@ class Node(YamlNode):
             raise self.error(f"{raw!r} is not a number") from None
         if not value.is_finite():
             raise self.error(f"{raw!r} is not a number")
+        shown = f"{value:.6E}" if len(str(value)) > 40 else str(value)  # 1e999999 or longer
         if value < low or (open_low and value == low):
-            raise self.error(f"{value} must be {'>' if open_low else '≥'} {low}")
+            raise self.error(f"{shown} must be {'>' if open_low else '≥'} {low}")
         if high is not None and value > high:
-            raise self.error(f"{value} must be ≤ {high}")
+            raise self.error(f"{shown} must be ≤ {high}")
         return value
 
-    def integer(self, *, low: int = 0) -> int:
-        """A whole number ≥ ``low`` (yen, persons): ``1_234`` and ``1234`` are read, ``12.5`` is
-        refused."""
-        value = self.decimal(low=Decimal(low))
+    def integer(self, *, low: int = 0, high: int = MAX_INTEGER) -> int:
+        """A whole number from ``low`` to ``high`` (yen, persons): ``1_234`` and ``1234`` are
+        read, ``12.5`` is refused. The default ``high`` keeps a typo such as ``1e999999`` from
+        becoming an int of a million digits (slow to compute with, and past what Python will
+        print)."""
+        value = self.decimal(low=Decimal(low), high=Decimal(high))
         if value != value.to_integral_value():
             raise self.error(f"{value} is not a whole number")
         return int(value)

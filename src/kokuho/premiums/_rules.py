@@ -36,6 +36,7 @@ from kokuho.premiums._rules_schema import (
 from kokuho.store import (
     FileProblem,
     FileProblemsError,
+    SafeYamlLoader,
     data_path,
     data_text,
     override_folder,
@@ -208,7 +209,7 @@ def combine(
 
 def _yaml(text: str, name: str) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=SafeYamlLoader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0

@@ -41,9 +41,11 @@ from kokuho.store._read_batch import ReadBatcher
 from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
 from kokuho.store._replicas_async import UNREACHABLE_ASYNC, AsyncReads, connect_kwargs
 from kokuho.store._spare_core import spare_core
+from kokuho.store._yaml_loader import SafeYamlLoader
 from kokuho.store._yaml_nodes import YamlNode
 
 __all__ = [
+    "SafeYamlLoader",
     "Analytics",
     "AnalyticsUnavailable",
     "spark_backend",

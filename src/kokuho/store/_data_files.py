@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from kokuho.config import Settings
+from kokuho.store._yaml_loader import SafeYamlLoader
 
 OVERRIDE_FOLDER = "data"
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -90,9 +91,8 @@ def read_utf8(path: Path) -> str:
 
 def parse_yaml(text: str, path: Path) -> object:
     """``text`` parsed with the safe loader; a syntax error names ``path`` and its line."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
+        return yaml.load(text, Loader=SafeYamlLoader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0

@@ -13,6 +13,7 @@ import hmac
 import secrets
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from kokuho.store import ReadRouter
 from kokuho.verify._tables import credentials, institutions, terminals
 
 STATUSES = ("active", "suspended", "closed")
+#: The largest 医療情報化支援基金 subsidy_yen an institutions file may give (100億円, as for an
+#: income): far above any real subsidy, far below what the database's integer holds.
+MAX_SUBSIDY_YEN = 10_000_000_000
 _CACHE_SECONDS = 5.0  # how long a revocation may take to reach a running server
 
 
@@ -209,9 +213,14 @@ def _institution_row(raw: dict[str, str]) -> dict[str, object]:
         raise _FieldProblem("status", f"{status!r} is not one of {', '.join(STATUSES)}")
     if not raw["name"].strip():
         raise _FieldProblem("name", "must not be empty")
-    yen = raw.get("subsidy_yen", "").strip()
-    if yen and not yen.isdigit():
-        raise _FieldProblem("subsidy_yen", f"{yen!r} is not a whole number of yen")
+    # Full-width digits read as the other files read them (NFKC); any other digit str.isdigit
+    # knows is refused, and so is an amount past MAX_SUBSIDY_YEN, which the database's 64-bit
+    # integer could not even hold from 2**63 on.
+    yen = unicodedata.normalize("NFKC", raw.get("subsidy_yen", "")).strip()
+    if yen and not (yen.isascii() and yen.isdigit()):
+        raise _FieldProblem("subsidy_yen", f"{yen[:40]!r} is not a whole number of yen")
+    if yen and (len(yen) > len(str(MAX_SUBSIDY_YEN)) or int(yen) > MAX_SUBSIDY_YEN):
+        raise _FieldProblem("subsidy_yen", f"{yen[:40]} is more than {MAX_SUBSIDY_YEN:,} yen")
     return {
         "institution_code": code.value,
         "name": raw["name"].strip(),
