@@ -7,6 +7,8 @@ Three kinds of break, each with its rule:
 - ``minimum_providers``: a shown count that comes from fewer 医療機関 or 保険者 than the rule
   allows (only when a table of provider counts is given);
 - ``recoverable``: a hidden cell the shown cells and totals determine (二次秘匿 missing);
+- ``subtotals``: a subtotal (小計) row or column beside hidden cells: a reader can subtract
+  from it, and the recovery test models one total row and one total column only;
 - ``totals``: the totals cannot be met by any counts in the hidden cells — the table does not
   add up (a table of distinct patients where one person counts in two cells is not additive,
   and the recovery test cannot vouch for it).
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from kokuho.provision._network import Cell, complete, pinned
 from kokuho.provision._rules import ReleaseRules
-from kokuho.provision._table_csv import PublishedTable, read_table
+from kokuho.provision._table_csv import PublishedTable, is_subtotal, read_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ def check_table(
             findings.append(_finding(table, cell, "minimum_cell", "shows 0, which the rules hide"))
     if providers is not None:
         findings += _provider_findings(table, providers, rules)
+    if hidden:
+        findings += _subtotal_findings(table)
     absent = _absent_totals(table)
     lower = {**dict.fromkeys(hidden, 1), **dict.fromkeys(absent, 0)}
     completion = complete(shown, [*hidden, *absent], lower)
@@ -129,6 +133,25 @@ def check_table(
         table.path, minimum, len(table.row_names), len(table.column_names), len(hidden),
         tuple(findings),
     )  # fmt: skip
+
+
+def _subtotal_findings(table: PublishedTable) -> list[ReleaseFinding]:
+    """Subtotal rows and columns: the recovery test cannot vouch for hidden cells beside them."""
+    reason = (
+        "a subtotal (小計) beside hidden cells: a reader can subtract from it, and the check "
+        "models one total row and one total column only: check the table by hand"
+    )
+    out = [
+        ReleaseFinding("subtotals", name, "(table)", table.lines.get(i, 0), reason)
+        for i, name in enumerate(table.row_names)
+        if is_subtotal(name)
+    ]
+    out += [
+        ReleaseFinding("subtotals", "(table)", name, 0, reason)
+        for name in table.column_names
+        if is_subtotal(name)
+    ]
+    return out
 
 
 def _order(cell: Cell) -> tuple[int, int, int, int]:

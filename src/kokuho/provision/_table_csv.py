@@ -18,7 +18,15 @@ MAX_BYTES = 20 * 1024 * 1024
 MAX_CELLS = 20_000
 #: No count of persons in Japan reaches 10億; a longer number is a mistake, not a count.
 MAX_COUNT = 999_999_999
-_TOTAL = re.compile(r"^(合計|総計|総数|計|全体|total|all)$", re.IGNORECASE)
+_TOTAL = re.compile(r"^(合計|総計|総数|計|全体|total|grandtotal|all)$", re.IGNORECASE)
+#: A total whose name says what it totals (男女計, 県計, 市町村計) is a total all the same: a
+#: reader subtracts from it whatever it is called.
+_NAMED_TOTAL = re.compile(r"^.+計$")
+_SUBTOTAL = re.compile(r"小計|subtotal", re.IGNORECASE)
+#: A unit after the name: 計(人), 総数（人）.
+_UNIT_SUFFIX = re.compile(r"\([^()]*\)$")
+#: A count written with a unit (5人, 7名, 3件): read as a name it would never be checked.
+_COUNT_WITH_UNIT = re.compile(r"^[0-9][0-9,]*(人|名|件|例|世帯|人分)$")
 _COUNT = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+$|^[0-9]+$")
 
 
@@ -61,8 +69,23 @@ def _decode(data: bytes, where: str) -> str:
             ) from None
 
 
+def _bare(text: str) -> str:
+    """``text`` in NFKC without any white space (合 計 = 合計, ５ 人 = 5人)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def is_subtotal(text: str) -> bool:
+    """A subtotal (小計) row or column name."""
+    return bool(_SUBTOTAL.search(_bare(text)))
+
+
 def _is_total(text: str) -> bool:
-    return bool(_TOTAL.match(unicodedata.normalize("NFKC", text).strip()))
+    """A total row or column name: 合計, 総数, Total, and any name ending in 計 (男女計, 県計),
+    with or without a unit after it (計（人）); a subtotal (小計) is not the table's total."""
+    name = _UNIT_SUFFIX.sub("", _bare(text))
+    if not name or is_subtotal(text):
+        return False
+    return bool(_TOTAL.match(name) or _NAMED_TOTAL.match(name))
 
 
 def _count(text: str, marks: frozenset[str]) -> int | None | str:
@@ -146,6 +169,23 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
         if any(not isinstance(_count(r[labels], marks), str) for r in body if r[labels].strip()):
             break  # a column of counts with a few bad cells: report them below
         labels += 1
+    # A name column (after the first) holding a count with a unit (5人) is a column of counts
+    # the checker would otherwise never see.
+    for c in range(1, labels):
+        for number, row in zip(body_lines, body, strict=True):
+            if _COUNT_WITH_UNIT.match(_bare(row[c])):
+                field = header[c].strip() or f"column {c + 1}"
+                problems.append(
+                    FileProblem(
+                        where,
+                        number,
+                        field,
+                        f"{row[c].strip()[:20]!r} looks like a count with a unit: write the "
+                        "bare count (or a name that does not start with a number)",
+                    )  # fmt: skip
+                )
+    if problems:
+        raise FileProblemsError(problems)
     value_columns = list(range(labels, width))
     total_columns = [c for c in value_columns if _is_total(header[c])]
     if len(total_columns) > 1:
