@@ -270,7 +270,8 @@ def extract(
                     temporary.write_bytes(data)
                 digests[table] = hashlib.sha256(data).hexdigest()
             counts = {table: len(rows) for table, rows in built.items()}
-            detail = {"tables": {t: list(i) for t, i in asked.items()}, "rows": counts,
+            detail = {"on": on.isoformat(),
+                      "tables": {t: list(i) for t, i in asked.items()}, "rows": counts,
                       "sha256": digests, "claims_unplaced": unplaced,
                       "linkage": None if linkage is None else linkage.as_json()}  # fmt: skip
             audit("provision_extract", by, [],

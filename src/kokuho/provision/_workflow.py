@@ -155,6 +155,34 @@ def _move(connection: sa.Connection, current: Provision, **values: Any) -> None:
         raise ProvisionError(f"provision {current.provision_id} changed meanwhile; try again")
 
 
+def _last_day(connection: sa.Connection, current: Provision) -> dt.date:
+    """The latest day the provision's recorded steps claim (the application's, the review's,
+    each extract's): a later step may not be dated before it."""
+    days = [current.applied_on]
+    details = connection.scalars(
+        sa.select(provision_steps.c.detail).where(
+            provision_steps.c.provision_id == current.provision_id
+        )
+    )
+    for text in details:
+        claimed = json.loads(text).get("on")
+        if isinstance(claimed, str):
+            days.append(dt.date.fromisoformat(claimed))
+    return max(days)
+
+
+def _not_before_last(connection: sa.Connection, current: Provision, on: dt.date) -> None:
+    """Steps are dated in order: the term is checked against the step's own day, so a day
+    going back before the steps already taken would let an extract be made after its term
+    ended (dated back into it)."""
+    last = _last_day(connection, current)
+    if on < last:
+        raise ProvisionError(
+            f"provision {current.provision_id}: {on} is before its last recorded step "
+            f"({last}): a step is not dated before the steps already taken"
+        )
+
+
 def add_reviewer(
     engine: sa.Engine, name: str, *, on: dt.date, actor: str, audit: ProvisionAudit
 ) -> None:
@@ -226,6 +254,7 @@ def review(
     minutes = _text(minutes, "minutes (議事概要)", 20000)
     with engine.begin() as connection:
         current = _load(connection, pid, "review")
+        _not_before_last(connection, current, on)
         name = reviewer.strip()
         is_reviewer = connection.scalar(
             sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
@@ -271,6 +300,7 @@ def review(
 def begin_extract(connection: sa.Connection, pid: str, on: dt.date) -> Provision:
     """The provision an extract may be built for: approved, within its term."""
     current = _load(connection, pid, "extract")
+    _not_before_last(connection, current, on)
     if current.term_until is None or on > current.term_until:
         raise ProvisionError(
             f"provision {pid}: the data-use term ended on {current.term_until}; no more extracts"
@@ -298,6 +328,7 @@ def confirm_deletion(
     by = _text(by, "by", 100)
     with engine.begin() as connection:
         current = _load(connection, pid, "delete")
+        _not_before_last(connection, current, on)
         term_ended = bool(current.term_until and on > current.term_until)
         facts = {"method": method, "on": on.isoformat(), "term_ended": term_ended}
         audit("provision_delete", by, [], {"provision": pid, **facts})
