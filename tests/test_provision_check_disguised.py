@@ -70,3 +70,27 @@ def test_counts_written_with_a_unit_are_refused_not_taken_for_row_names(
         check_file(path, release_rules())
     assert "t.csv:2: 男:" in str(raised.value)
     assert "bare count" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Row-level data keyed by the extract's pseudonymous ID: one person per row.
+        (
+            "pid,points\n" + "0" * 63 + "1,1234\n" + "a" * 64 + ",567\n",
+            [("identifier", "(table)", "pid", 2)],
+        ),
+        # Names and birth dates as row names, a count column beside them.
+        (
+            "氏名,生年月日,点数\n山田 太郎,1950-04-02,1234\n佐藤 花子,1948-01-09,567\n",
+            [("identifier", "(table)", "氏名", 2), ("identifier", "(table)", "生年月日", 2)],
+        ),
+    ],
+)
+def test_identifiers_in_the_row_names_are_not_fit_to_publish(
+    tmp_path: Path, text: str, expected: list[tuple[str, str, str, int]]
+) -> None:
+    path = _write(tmp_path, text)
+    assert _found(path) == expected
+    findings = check_file(path, release_rules()).findings
+    assert all("山田" not in f.reason and "1950" not in f.reason for f in findings)

@@ -9,6 +9,8 @@ Three kinds of break, each with its rule:
 - ``recoverable``: a hidden cell the shown cells and totals determine (二次秘匿 missing);
 - ``subtotals``: a subtotal (小計) row or column beside hidden cells: a reader can subtract
   from it, and the recovery test models one total row and one total column only;
+- ``identifier``: a column of row names holding (or named for) a direct identifier or a
+  pseudonymous ID (pid, a hash): a table of persons, not of counts (直接識別子・仮名ID);
 - ``totals``: the totals cannot be met by any counts in the hidden cells — the table does not
   add up (a table of distinct patients where one person counts in two cells is not additive,
   and the recovery test cannot vouch for it).
@@ -16,11 +18,14 @@ Three kinds of break, each with its rule:
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from kokuho.provision._network import Cell, complete, pinned
 from kokuho.provision._rules import ReleaseRules
+from kokuho.provision._scan import scan_columns
 from kokuho.provision._table_csv import PublishedTable, is_subtotal, read_table
 
 
@@ -100,6 +105,7 @@ def check_table(
             findings.append(_finding(table, cell, "minimum_cell", "shows 0, which the rules hide"))
     if providers is not None:
         findings += _provider_findings(table, providers, rules)
+    findings += _identifier_findings(table)
     if hidden:
         findings += _subtotal_findings(table)
     absent = _absent_totals(table)
@@ -133,6 +139,41 @@ def check_table(
         table.path, minimum, len(table.row_names), len(table.column_names), len(hidden),
         tuple(findings),
     )  # fmt: skip
+
+
+#: A pseudonymous ID (the extract's pid, an ID5-style hash) as a value, or a column named for
+#: one: a row per person is row-level data, which is never published.
+_PSEUDONYM_VALUE = re.compile(r"^[0-9a-f]{16,}$", re.IGNORECASE)
+_PSEUDONYM_NAME = re.compile(r"^pid$|仮名|連結用|person_?id|patient_?id", re.IGNORECASE)
+
+
+def _identifier_findings(table: PublishedTable) -> list[ReleaseFinding]:
+    """Direct identifiers and pseudonymous IDs among the row names, by column; the reason
+    names the kinds and never repeats a value."""
+    out = []
+    for column, values in table.name_columns:
+        kinds = {f.kind: f.first_row for f in scan_columns({column: values})}
+        name = unicodedata.normalize("NFKC", column).strip()
+        if _PSEUDONYM_NAME.search(name):
+            kinds.setdefault("pseudonymous_id", None)
+        hashed = next((i for i, v in enumerate(values) if _PSEUDONYM_VALUE.match(v.strip())), None)
+        if hashed is not None:
+            kinds["pseudonymous_id"] = hashed
+        if not kinds:
+            continue
+        rows = [r for r in kinds.values() if r is not None]
+        line = table.name_lines[min(rows)] if rows and table.name_lines else table.header_line
+        out.append(
+            ReleaseFinding(
+                "identifier",
+                "(table)",
+                column,
+                line,
+                f"the row names hold {', '.join(sorted(kinds))}: a published table shows "
+                "counts, never persons (直接識別子・仮名ID)",
+            )  # fmt: skip
+        )
+    return out
 
 
 def _subtotal_findings(table: PublishedTable) -> list[ReleaseFinding]:

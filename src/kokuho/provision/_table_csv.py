@@ -43,6 +43,12 @@ class PublishedTable:
     """The file line of each row (-1: the total row)."""
     has_total_row: bool
     has_total_column: bool
+    name_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """The columns that name the rows, as the file writes them (header, values), for the
+    identifier scan: a published table carries no names, dates or pseudonymous IDs."""
+    name_lines: tuple[int, ...] = ()
+    """The file line of each body row, in order (the total row included)."""
+    header_line: int = 1
 
     def name(self, cell: Cell) -> tuple[str, str]:
         """(row name, column name) of ``cell`` as the file writes them."""
@@ -227,6 +233,11 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
                 values[(index, column_index[c])] = parsed
     if problems:
         raise FileProblemsError(problems)
-    return PublishedTable(
-        where, tuple(row_names), tuple(names), values, lines, total_row, bool(total_columns)
+    name_columns = tuple(
+        (header[c].strip() or f"column {c + 1}", tuple(row[c] for row in body))
+        for c in range(labels)
     )
+    return PublishedTable(
+        where, tuple(row_names), tuple(names), values, lines, total_row, bool(total_columns),
+        name_columns, tuple(body_lines), numbered[0][0],
+    )  # fmt: skip
