@@ -36,7 +36,7 @@ from kokuho.provision._keys import new_provision_key, provision_key
 from kokuho.provision._linkage import LinkageRate, MedicalPerson, linkage_rate
 from kokuho.provision._pseudonym import id2, rekey
 from kokuho.provision._scan import refuse_identifiers
-from kokuho.provision._workflow import begin_extract, check_items, finish_extract
+from kokuho.provision._workflow import begin_extract, check_items, finish_extract, text_field
 from kokuho.provision._workflow_model import (
     Provision,
     ProvisionAudit,
@@ -229,6 +229,7 @@ def extract(
     """Builds, scans and writes one extract of ``provision_id`` (default: every approved
     item; any item outside the approval is refused, naming it). The step and its audit record
     are written before the files are moved into place."""
+    by = text_field(by, "by", 100)
     with engine.begin() as connection:
         current = begin_extract(connection, provision_id, on)
         approved = current.approved or {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,13 +51,23 @@ _DONE = {"review": "reviewed", "extract": "extracted", "delete": "deleted",
          "release_check": "checked for release"}  # fmt: skip
 
 
-def _text(value: str, field: str, limit: int = 2000) -> str:
+def _text(value: str, field: str, limit: int = 2000, *, lines: bool = False) -> str:
+    """``value`` stripped, not empty, at most ``limit`` characters and free of control
+    characters (NUL, ESC: they would reach the terminal and the database as they are); line
+    breaks and tabs only where ``lines`` (a purpose, the minutes)."""
     text = value.strip()
     if not text:
         raise ProvisionError(f"{field}: must not be empty")
     if len(text) > limit:
         raise ProvisionError(f"{field}: at most {limit} characters")
+    allowed = "\r\n\t" if lines else ""
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in text):
+        raise ProvisionError(f"{field}: a control character (NUL, ESC, a line break …)")
     return text
+
+
+#: The text check for the extract's ``by`` (kokuho.provision._extract).
+text_field = _text
 
 
 def check_items(
@@ -89,13 +100,15 @@ def _check_application(catalogue: Catalogue, app: Application) -> dict[str, tupl
         raise ProvisionError(f"basis {app.basis!r}: one of {known}")
     _text(app.applicant, "applicant", 100)
     _text(app.organisation, "organisation", 200)
-    _text(app.purpose, "purpose")
-    _text(app.public_interest, "public interest (相当の公益性)")
+    _text(app.purpose, "purpose", lines=True)
+    _text(app.public_interest, "public interest (相当の公益性)", lines=True)
     place = _text(app.place, "place (利用場所)")
     if not any(name in place for name in _PREFECTURES):
         raise ProvisionError(f"place (利用場所): {place!r} names no 都道府県; it must be in Japan")
     if not app.users or any(not u.strip() or len(u) > 100 for u in app.users):
         raise ProvisionError("users: name every user (1–100 characters each)")
+    for user in app.users:
+        _text(user, "users", 100)
     if app.period_from > app.period_to:
         raise ProvisionError("period: the start is after the end")
     return check_items(catalogue, app.basis, app.requested, "requested")
@@ -251,7 +264,9 @@ def review(
     approval may narrow the items (default: all requested) and sets the data-use term."""
     if decision not in DECISIONS:
         raise ProvisionError(f"decision {decision!r}: one of {', '.join(DECISIONS)}")
-    minutes = _text(minutes, "minutes (議事概要)", 20000)
+    minutes = _text(minutes, "minutes (議事概要)", 20000, lines=True)
+    if conditions.strip():
+        _text(conditions, "conditions", 20000, lines=True)
     with engine.begin() as connection:
         current = _load(connection, pid, "review")
         _not_before_last(connection, current, on)
@@ -276,7 +291,9 @@ def review(
                     raise ProvisionError(f"approved: {table}.{sorted(extra)[0]} was not requested")
             if term_until is None:
                 raise ProvisionError("term: an approval sets the data-use term (利用期間)")
-            longest = on + dt.timedelta(days=catalogue.longest_term_days)
+            # Near the end of the calendar the longest term runs past it: cap it there.
+            span = dt.timedelta(days=catalogue.longest_term_days)
+            longest = dt.date.max if on > dt.date.max - span else on + span
             if not on < term_until <= longest:
                 raise ProvisionError(
                     f"term: must end after {on} and by {longest} "
@@ -324,7 +341,7 @@ def confirm_deletion(
 ) -> Provision:  # fmt: skip
     """The deletion confirmation (消去の確認): the user's statement of how the data was erased;
     the provision's key is destroyed, so its IDs cannot be recomputed, and no extract follows."""
-    method = _text(method, "method (消去方法)")
+    method = _text(method, "method (消去方法)", lines=True)
     by = _text(by, "by", 100)
     with engine.begin() as connection:
         current = _load(connection, pid, "delete")
