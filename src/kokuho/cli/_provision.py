@@ -324,6 +324,7 @@ def release_check(
         emit_json(
             {
                 "file": result.file,
+                "sha256": result.sha256,
                 "ok": result.ok,
                 "minimum_cell": result.minimum_cell,
                 "rows": result.rows,
@@ -339,6 +340,7 @@ def release_check(
             f"{result.file}: {result.rows} rows × {result.columns} columns, "
             f"{result.hidden} hidden, minimum {result.minimum_cell}: {verdict}"
         )
+        click.echo(f"  SHA-256 {result.sha256} (the verdict holds for these bytes only)")
         for finding in result.findings:
             click.echo(f"  {finding}")
     if not result.ok:

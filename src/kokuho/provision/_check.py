@@ -53,6 +53,8 @@ class ReleaseCheck:
     columns: int
     hidden: int
     findings: tuple[ReleaseFinding, ...]
+    sha256: str = ""
+    """The SHA-256 of the checked file: the verdict holds for these bytes only."""
 
     @property
     def ok(self) -> bool:
@@ -137,7 +139,7 @@ def check_table(
                 )
     return ReleaseCheck(
         table.path, minimum, len(table.row_names), len(table.column_names), len(hidden),
-        tuple(findings),
+        tuple(findings), table.sha256,
     )  # fmt: skip
 
 

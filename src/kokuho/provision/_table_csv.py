@@ -4,6 +4,7 @@ cells and totals, refusing what cannot be read with file, line and field."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import unicodedata
@@ -49,6 +50,8 @@ class PublishedTable:
     name_lines: tuple[int, ...] = ()
     """The file line of each body row, in order (the total row included)."""
     header_line: int = 1
+    sha256: str = ""
+    """The SHA-256 of the bytes read: what a 公表物確認 verdict is about."""
 
     def name(self, cell: Cell) -> tuple[str, str]:
         """(row name, column name) of ``cell`` as the file writes them."""
@@ -145,9 +148,15 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
         raise FileProblemsError(
             [FileProblem(where, 0, "(file)", f"larger than {MAX_BYTES:,} bytes")]
         )
+    # Read once: the digest and the checked table are of the same bytes.
+    data = path.read_bytes()
+    if len(data) > MAX_BYTES:
+        raise FileProblemsError(
+            [FileProblem(where, 0, "(file)", f"larger than {MAX_BYTES:,} bytes")]
+        )
     numbered = [
         (line, row)
-        for line, row in _rows(_decode(path.read_bytes(), where), where)
+        for line, row in _rows(_decode(data, where), where)
         if any(c.strip() for c in row)  # blank lines are not rows
     ]
     rows = [row for _, row in numbered]
@@ -239,5 +248,5 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
     )
     return PublishedTable(
         where, tuple(row_names), tuple(names), values, lines, total_row, bool(total_columns),
-        name_columns, tuple(body_lines), numbered[0][0],
+        name_columns, tuple(body_lines), numbered[0][0], hashlib.sha256(data).hexdigest(),
     )  # fmt: skip

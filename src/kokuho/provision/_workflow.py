@@ -365,12 +365,14 @@ def record_release_check(
     with engine.begin() as connection:
         _load(connection, pid, "release_check")
         detail = {
-            "file": check.file, "ok": check.ok, "rows": check.rows, "columns": check.columns,
+            "file": check.file, "sha256": check.sha256, "ok": check.ok, "rows": check.rows,
+            "columns": check.columns,
             "hidden": check.hidden, "findings": [str(f) for f in check.findings][:20],
             "verdict": "公表可" if check.ok else "公表不可",
         }  # fmt: skip
         audit("provision_release_check", by, [],
-              {"provision": pid, "ok": check.ok, "file": check.file[-200:]})  # fmt: skip
+              {"provision": pid, "ok": check.ok, "file": check.file[-200:],
+               "sha256": check.sha256})  # fmt: skip
         _step(connection, pid, "release_checked", by, detail)
     return check.ok
 

@@ -6,6 +6,7 @@ data-use term was made long after the term had ended (and the approval was spent
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +21,16 @@ from kokuho.provision import (
     add_reviewer,
     apply,
     catalogue,
+    check_file,
     confirm_deletion,
     extract,
     load_sources,
     provision_detail,
+    record_release_check,
+    release_rules,
     review,
 )
+from kokuho.verify import tables as service_tables
 from tests.provisioncases import CERTIFICATIONS, CLAIMS, SERVICES, application, build_register
 
 D = dt.date
@@ -108,3 +113,25 @@ def test_a_review_cannot_be_dated_before_the_application(
         review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認",
                on=D(2024, 4, 30), term_until=TERM, audit=audit)  # fmt: skip
     assert provision_detail(engine, pid).state == "applied"
+
+
+def test_the_release_check_records_the_checked_tables_digest(
+    engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path
+) -> None:
+    # A 公表可 verdict must bind the exact bytes checked: a file changed afterwards (a hidden
+    # cell filled in) no longer matches the recorded SHA-256.
+    pid, sources = _approved(engine, cat, audit)
+    extract(engine, cat, pid, sources, out=tmp_path, by="事務局", on=REVIEWED, audit=audit,
+            source_key=SOURCE, key_folder=tmp_path / "keys")  # fmt: skip
+    table = tmp_path / "table.csv"
+    table.write_bytes("区分,男,女\n要支援,12,0\n要介護,25,31\n".encode())
+    digest = hashlib.sha256(table.read_bytes()).hexdigest()
+    check = check_file(table, release_rules())
+    assert check.sha256 == digest
+    assert record_release_check(engine, pid, check, by="研究者 甲", audit=audit)
+    step = provision_detail(engine, pid).steps[-1]
+    assert step.detail["sha256"] == digest
+    a = service_tables.audit_log.c
+    with engine.connect() as connection:
+        detail = connection.scalar(sa.select(a.detail).where(a.action == "provision_release_check"))
+    assert digest in str(detail)
