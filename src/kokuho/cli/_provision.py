@@ -229,6 +229,24 @@ def delete_command(
     _show(done, as_json)
 
 
+@provision.command(name="revoke")
+@click.argument("provision_id")
+@click.option("--by", "by", required=True, help="The reviewer who revokes the approval.")
+@click.option("--reason", required=True, help="Why (条件違反, 目的外利用 …).")
+@click.option("--on", "on_text", help="The day; default today.")
+@json_option
+def revoke_command(
+    provision_id: str, by: str, reason: str, on_text: str | None, as_json: bool
+) -> None:
+    """Revoke an approval (承認の取消): no extract follows; the deletion is still confirmed."""
+    from kokuho.provision import revoke
+
+    on = option_day(on_text, "--on")
+    done = _run(lambda engine, audit: revoke(
+        engine, provision_id, reviewer=by, reason=reason, on=on, audit=audit))  # fmt: skip
+    _show(done, as_json)
+
+
 def _listing(statutory: bool | None, as_json: bool) -> None:
     from kokuho.provision import STATE_TITLES, list_provisions
 

@@ -76,6 +76,7 @@ from kokuho.provision._workflow import (
     record_release_check,
     review,
     reviewers,
+    revoke,
 )
 from kokuho.provision._workflow_model import (
     DECISIONS,
@@ -162,6 +163,7 @@ __all__ = [
     "research_persons",
     "review",
     "reviewers",
+    "revoke",
     "scan_columns",
     "source_key",
     "suppress",

@@ -30,6 +30,7 @@ from kokuho.provision._workflow_model import (
     DELETED,
     PROVIDED,
     REJECTED,
+    REVOKED,
     Application,
     Provision,
     ProvisionAudit,
@@ -48,7 +49,7 @@ _PREFECTURES = (
 )  # fmt: skip
 _ID = re.compile(r"^P[0-9]{6}$")
 _DONE = {"review": "reviewed", "extract": "extracted", "delete": "deleted",
-         "release_check": "checked for release"}  # fmt: skip
+         "release_check": "checked for release", "revoke": "revoked"}  # fmt: skip
 
 
 def _text(value: str, field: str, limit: int = 2000, *, lines: bool = False) -> str:
@@ -311,6 +312,32 @@ def review(
             else term_until.isoformat(), "on": on.isoformat(),
         }  # fmt: skip
         _step(connection, pid, "reviewed", name, detail)
+    return provision_detail(engine, pid)
+
+
+def revoke(
+    engine: sa.Engine, pid: str, *, reviewer: str, reason: str, on: dt.date,
+    audit: ProvisionAudit,
+) -> Provision:  # fmt: skip
+    """承認の取消: a reviewer (never the applicant or a user) withdraws the approval, with the
+    reason (a breach of the conditions, a use outside the purpose). No extract follows; the
+    user still confirms the deletion, and tables made before may still be checked."""
+    reason = _text(reason, "reason", 20000, lines=True)
+    name = _text(reviewer, "reviewer", 100)
+    with engine.begin() as connection:
+        current = _load(connection, pid, "revoke")
+        _not_before_last(connection, current, on)
+        is_reviewer = connection.scalar(
+            sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
+        )
+        if is_reviewer is None:
+            raise ProvisionError(f"{name!r} is not a reviewer: only a reviewer may revoke")
+        if name == current.applicant or name in current.users:
+            raise ProvisionError(f"{name!r} applied for or uses {pid}: they cannot revoke it")
+        detail = {"reason": reason, "on": on.isoformat(), "from": current.state}
+        audit("provision_revoke", name, [], {"provision": pid, "on": on.isoformat()})
+        _move(connection, current, state=REVOKED)
+        _step(connection, pid, "revoked", name, detail)
     return provision_detail(engine, pid)
 
 
