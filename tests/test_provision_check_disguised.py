@@ -59,7 +59,7 @@ def test_a_subtotal_row_without_hidden_cells_is_only_checked_for_the_minimum(
     assert _found(path) == []
 
 
-@pytest.mark.parametrize("cell", ["5人", "５ 人", "7名", "3件", "1,234人"])
+@pytest.mark.parametrize("cell", ["5人", "５ 人", "7名", "3件", "1,234人", "五人", "4.5%", "12.5"])
 def test_counts_written_with_a_unit_are_refused_not_taken_for_row_names(
     tmp_path: Path, cell: str
 ) -> None:

@@ -26,8 +26,13 @@ _NAMED_TOTAL = re.compile(r"^.+計$")
 _SUBTOTAL = re.compile(r"小計|subtotal", re.IGNORECASE)
 #: A unit after the name: 計(人), 総数（人）.
 _UNIT_SUFFIX = re.compile(r"\([^()]*\)$")
-#: A count written with a unit (5人, 7名, 3件): read as a name it would never be checked.
-_COUNT_WITH_UNIT = re.compile(r"^[0-9][0-9,]*(人|名|件|例|世帯|人分)$")
+#: A number that is not a bare count: a count with a unit (5人, 7名, 五人), a rate or a decimal
+#: (4.5%, 12.5). Read as a name it would never be checked, and a share of a shown total gives
+#: the count away as well as the count itself.
+_COUNT_WITH_UNIT = re.compile(
+    r"^[0-9][0-9,]*(\.[0-9]+)?(人|名|件|例|世帯|人分|%|‰)?$"
+    r"|^[〇一二三四五六七八九十百千万]+(人|名|件|例|世帯|人分)$"
+)
 _COUNT = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+$|^[0-9]+$")
 
 
@@ -195,8 +200,9 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
                         where,
                         number,
                         field,
-                        f"{row[c].strip()[:20]!r} looks like a count with a unit: write the "
-                        "bare count (or a name that does not start with a number)",
+                        f"{row[c].strip()[:20]!r} looks like a count with a unit, a rate or "
+                        "a decimal, which the check cannot vouch for: write the bare count "
+                        "(or a name that does not start with a number), or check by hand",
                     )  # fmt: skip
                 )
     if problems:
