@@ -247,6 +247,31 @@ def revoke_command(
     _show(done, as_json)
 
 
+@provision.command(name="verify")
+@click.argument("provision_id")
+@click.option("--extract", "number", type=click.IntRange(1, 1_000_000), required=True,
+              help="The extract's number (extract-<n>).")  # fmt: skip
+@click.option("--folder", required=True, type=click.Path(path_type=Path),
+              help="The extract's folder (<out>/<id>/extract-<n>).")  # fmt: skip
+@json_option
+def verify_command(provision_id: str, number: int, folder: Path, as_json: bool) -> None:
+    """Check an extract's files against the SHA-256 recorded when it was made (exit 3 when a
+    file is changed, added or missing)."""
+    from kokuho.provision import verify_extract
+
+    problems = _run(lambda engine, audit: verify_extract(engine, provision_id, number, folder))
+    if as_json:
+        emit_json({"provision": provision_id, "extract": number, "folder": str(folder),
+                   "ok": not problems, "problems": problems})  # fmt: skip
+    else:
+        click.echo(f"{provision_id} extract {number}: "
+                   + ("intact" if not problems else f"{len(problems)} problem(s)"))  # fmt: skip
+        for problem in problems:
+            click.echo(f"  {problem}")
+    if problems:
+        raise SystemExit(BREAKS_RULES)
+
+
 def _listing(statutory: bool | None, as_json: bool) -> None:
     from kokuho.provision import STATE_TITLES, list_provisions
 
