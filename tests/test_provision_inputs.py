@@ -16,12 +16,15 @@ from kokuho.cli._provision import ServiceAudit
 from kokuho.provision import (
     ProvisionError,
     Sources,
+    UnknownProvision,
     add_reviewer,
     apply,
     catalogue,
     confirm_deletion,
     extract,
     list_provisions,
+    new_provision_key,
+    provision_detail,
     review,
 )
 from tests.provisioncases import application
@@ -89,3 +92,16 @@ def test_an_extract_by_a_control_character_or_a_huge_name_is_refused(
         with pytest.raises(ProvisionError, match=message):
             extract(engine, catalogue(), "P000001", Sources(()), out=tmp_path, by=by, on=ON,
                     audit=audit, source_key=b"s" * 32, key_folder=tmp_path)  # fmt: skip
+
+
+def test_an_id_with_a_trailing_line_break_is_refused_as_malformed(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # re's $ matches before a final \n: "P000001\n" passed the id checks and reached the
+    # database and the key file name (provision-P000001\n.key).
+    with pytest.raises(UnknownProvision, match="an id is P and six digits"):
+        provision_detail(engine, "P000001\n")
+    keys = tmp_path / "keys"
+    with pytest.raises(ValueError, match="letters, digits"):
+        new_provision_key("P000001\n", folder=keys)
+    assert not keys.exists()

@@ -145,7 +145,7 @@ def _provision(row: Any, steps: Sequence[Any] = ()) -> Provision:
 
 
 def _load(connection: sa.Connection, pid: str, step: str | None = None) -> Provision:
-    if not _ID.match(pid):
+    if not _ID.fullmatch(pid):
         raise UnknownProvision(f"provision {pid!r}: an id is P and six digits")
     row = connection.execute(
         sa.select(provisions).where(provisions.c.provision_id == pid)
