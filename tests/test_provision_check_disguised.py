@@ -77,7 +77,7 @@ def test_counts_written_with_a_unit_are_refused_not_taken_for_row_names(
     [
         # Row-level data keyed by the extract's pseudonymous ID: one person per row.
         (
-            "pid,points\n" + "0" * 63 + "1,1234\n" + "a" * 64 + ",567\n",
+            "pid,points\n" + "0f" * 32 + ",1234\n" + "a" * 64 + ",567\n",
             [("identifier", "(table)", "pid", 2)],
         ),
         # Names and birth dates as row names, a count column beside them.
@@ -94,3 +94,10 @@ def test_identifiers_in_the_row_names_are_not_fit_to_publish(
     assert _found(path) == expected
     findings = check_file(path, release_rules()).findings
     assert all("山田" not in f.reason and "1950" not in f.reason for f in findings)
+
+
+def test_a_long_numeric_code_as_a_row_name_is_not_taken_for_a_pseudonymous_id(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, "医療機関コード,人数\n37101000112345678,12\n37101000112345679,15\n")
+    assert _found(path) == []

@@ -145,7 +145,8 @@ def check_table(
 
 #: A pseudonymous ID (the extract's pid, an ID5-style hash) as a value, or a column named for
 #: one: a row per person is row-level data, which is never published.
-_PSEUDONYM_VALUE = re.compile(r"^[0-9a-f]{16,}$", re.IGNORECASE)
+#: (at least one letter, so a long numeric code such as a 医療機関コード is not taken for one).
+_PSEUDONYM_VALUE = re.compile(r"^(?=.*[a-f])[0-9a-f]{16,}$", re.IGNORECASE)
 _PSEUDONYM_NAME = re.compile(r"^pid$|仮名|連結用|person_?id|patient_?id", re.IGNORECASE)
 
 
