@@ -10,6 +10,7 @@ import pytest
 
 from kokuho.provision import check_file, release_rules
 from kokuho.store import FileProblemsError
+from tests.clihome import invoke
 
 
 def _write(tmp_path: Path, text: str, name: str = "t.csv") -> Path:
@@ -101,3 +102,14 @@ def test_a_long_numeric_code_as_a_row_name_is_not_taken_for_a_pseudonymous_id(
 ) -> None:
     path = _write(tmp_path, "医療機関コード,人数\n37101000112345678,12\n37101000112345679,15\n")
     assert _found(path) == []
+
+
+def test_an_amount_from_too_few_patients_is_reported_with_their_count(tmp_path: Path) -> None:
+    # 点数 per cell are all 10 or more, yet A × x comes from 2 patients.
+    points = _write(tmp_path, "区分,x,y\nA,1520,2480\nB,3300,0\n")
+    patients = _write(tmp_path, "区分,x,y\nA,2,14\nB,25,0\n", name="p.csv")
+    assert _found(points) == []
+    found = check_file(points, release_rules(), patients=patients).findings
+    assert [(f.rule, f.row, f.column, f.line) for f in found] == [("minimum_patients", "A", "x", 2)]
+    result = invoke("provision", "release-check", str(points), "--patients", str(patients))
+    assert result.exit_code == 3 and "minimum_patients" in result.output

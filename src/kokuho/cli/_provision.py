@@ -334,12 +334,18 @@ def show_command(provision_id: str, as_json: bool) -> None:
     help="The same table counting the 医療機関 or 保険者 behind each cell.",
 )
 @click.option(
+    "--patients",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="For a table of amounts (点数, 金額, 回数): the same table counting patients per cell.",
+)
+@click.option(
     "--provision", "provision_id", help="Record the verdict as this provision's 公表物確認."
 )
 @click.option("--by", "by", help="Who asks for the 公表物確認 (with --provision).")
 @json_option
 def release_check(
-    file: Path, population: int | None, providers: Path | None, provision_id: str | None,
+    file: Path, population: int | None, providers: Path | None, patients: Path | None,
+    provision_id: str | None,
     by: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Say which cells of a result table (CSV, UTF-8 or cp932) break the release rules.
@@ -356,7 +362,8 @@ def release_check(
     if provision_id is not None and not by:
         fail("--by: name who asks for the 公表物確認 of the provision")
     try:
-        result = check_file(file, release_rules(), population=population, providers=providers)
+        result = check_file(file, release_rules(), population=population, providers=providers,
+                            patients=patients)  # fmt: skip
     except FileProblemsError as error:
         fail(str(error))
     if provision_id is not None:

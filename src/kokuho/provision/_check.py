@@ -6,6 +6,8 @@ Three kinds of break, each with its rule:
   a small 市区町村 when the population is given and the unconfirmed extra rule is in force);
 - ``minimum_providers``: a shown count that comes from fewer 医療機関 or 保険者 than the rule
   allows (only when a table of provider counts is given);
+- ``minimum_patients``: a shown value (点数, 金額, 算定回数: any amount) that comes from fewer
+  patients than the minimum (only when a table of patient counts is given);
 - ``recoverable``: a hidden cell the shown cells and totals determine (二次秘匿 missing);
 - ``subtotals``: a subtotal (小計) row or column beside hidden cells: a reader can subtract
   from it, and the recovery test models one total row and one total column only;
@@ -85,6 +87,7 @@ def check_table(
     *,
     population: int | None = None,
     providers: PublishedTable | None = None,
+    patients: PublishedTable | None = None,
 ) -> ReleaseCheck:
     """Every break of the rules in ``table`` (module docstring). ``population``: the table is
     of one 市区町村 with this many inhabitants. ``providers``: the same table counting the
@@ -107,6 +110,8 @@ def check_table(
             findings.append(_finding(table, cell, "minimum_cell", "shows 0, which the rules hide"))
     if providers is not None:
         findings += _provider_findings(table, providers, rules)
+    if patients is not None:
+        findings += _patient_findings(table, patients, minimum)
     findings += _identifier_findings(table)
     if hidden:
         findings += _subtotal_findings(table)
@@ -228,15 +233,43 @@ def _provider_findings(
     return out
 
 
+def _patient_findings(
+    table: PublishedTable, patients: PublishedTable, minimum: int
+) -> list[ReleaseFinding]:
+    """A table of amounts: each shown non-zero value must come from at least ``minimum``
+    patients, read from the same table counting patients (matched by row and column name)."""
+    by_name = {patients.name(cell): count for cell, count in patients.values.items()}
+    out = []
+    for cell, value in sorted(table.values.items(), key=lambda item: _order(item[0])):
+        if value is None or value == 0:
+            continue
+        behind = by_name.get(table.name(cell))
+        if behind is None:
+            out.append(_finding(table, cell, "minimum_patients", "no patient count for this cell"))
+        elif behind < minimum:
+            out.append(
+                _finding(
+                    table,
+                    cell,
+                    "minimum_patients",
+                    f"comes from {behind} patient(s); a shown value needs at least {minimum} "
+                    "(最小集計単位)",
+                )  # fmt: skip
+            )
+    return out
+
+
 def check_file(
     path: Path,
     rules: ReleaseRules,
     *,
     population: int | None = None,
     providers: Path | None = None,
+    patients: Path | None = None,
 ) -> ReleaseCheck:
     """:func:`check_table` on a CSV file (UTF-8 or cp932). Raises FileProblemsError (file,
     line, field) when a file cannot be read as a table of counts."""
     table = read_table(path, rules.hidden_marks)
     behind = read_table(providers, rules.hidden_marks) if providers is not None else None
-    return check_table(table, rules, population=population, providers=behind)
+    persons = read_table(patients, rules.hidden_marks) if patients is not None else None
+    return check_table(table, rules, population=population, providers=behind, patients=persons)
