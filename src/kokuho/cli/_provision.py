@@ -229,6 +229,49 @@ def delete_command(
     _show(done, as_json)
 
 
+@provision.command(name="revoke")
+@click.argument("provision_id")
+@click.option("--by", "by", required=True, help="The reviewer who revokes the approval.")
+@click.option("--reason", required=True, help="Why (条件違反, 目的外利用 …).")
+@click.option("--on", "on_text", help="The day; default today.")
+@json_option
+def revoke_command(
+    provision_id: str, by: str, reason: str, on_text: str | None, as_json: bool
+) -> None:
+    """Revoke an approval (承認の取消): no extract follows; the deletion is still confirmed."""
+    from kokuho.provision import revoke
+
+    on = option_day(on_text, "--on")
+    done = _run(lambda engine, audit: revoke(
+        engine, provision_id, reviewer=by, reason=reason, on=on, audit=audit))  # fmt: skip
+    _show(done, as_json)
+
+
+@provision.command(name="verify")
+@click.argument("provision_id")
+@click.option("--extract", "number", type=click.IntRange(1, 1_000_000), required=True,
+              help="The extract's number (extract-<n>).")  # fmt: skip
+@click.option("--folder", required=True, type=click.Path(path_type=Path),
+              help="The extract's folder (<out>/<id>/extract-<n>).")  # fmt: skip
+@json_option
+def verify_command(provision_id: str, number: int, folder: Path, as_json: bool) -> None:
+    """Check an extract's files against the SHA-256 recorded when it was made (exit 3 when a
+    file is changed, added or missing)."""
+    from kokuho.provision import verify_extract
+
+    problems = _run(lambda engine, audit: verify_extract(engine, provision_id, number, folder))
+    if as_json:
+        emit_json({"provision": provision_id, "extract": number, "folder": str(folder),
+                   "ok": not problems, "problems": problems})  # fmt: skip
+    else:
+        click.echo(f"{provision_id} extract {number}: "
+                   + ("intact" if not problems else f"{len(problems)} problem(s)"))  # fmt: skip
+        for problem in problems:
+            click.echo(f"  {problem}")
+    if problems:
+        raise SystemExit(BREAKS_RULES)
+
+
 def _listing(statutory: bool | None, as_json: bool) -> None:
     from kokuho.provision import STATE_TITLES, list_provisions
 
@@ -291,12 +334,18 @@ def show_command(provision_id: str, as_json: bool) -> None:
     help="The same table counting the 医療機関 or 保険者 behind each cell.",
 )
 @click.option(
+    "--patients",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="For a table of amounts (点数, 金額, 回数): the same table counting patients per cell.",
+)
+@click.option(
     "--provision", "provision_id", help="Record the verdict as this provision's 公表物確認."
 )
 @click.option("--by", "by", help="Who asks for the 公表物確認 (with --provision).")
 @json_option
 def release_check(
-    file: Path, population: int | None, providers: Path | None, provision_id: str | None,
+    file: Path, population: int | None, providers: Path | None, patients: Path | None,
+    provision_id: str | None,
     by: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Say which cells of a result table (CSV, UTF-8 or cp932) break the release rules.
@@ -313,7 +362,8 @@ def release_check(
     if provision_id is not None and not by:
         fail("--by: name who asks for the 公表物確認 of the provision")
     try:
-        result = check_file(file, release_rules(), population=population, providers=providers)
+        result = check_file(file, release_rules(), population=population, providers=providers,
+                            patients=patients)  # fmt: skip
     except FileProblemsError as error:
         fail(str(error))
     if provision_id is not None:
@@ -324,6 +374,7 @@ def release_check(
         emit_json(
             {
                 "file": result.file,
+                "sha256": result.sha256,
                 "ok": result.ok,
                 "minimum_cell": result.minimum_cell,
                 "rows": result.rows,
@@ -339,6 +390,7 @@ def release_check(
             f"{result.file}: {result.rows} rows × {result.columns} columns, "
             f"{result.hidden} hidden, minimum {result.minimum_cell}: {verdict}"
         )
+        click.echo(f"  SHA-256 {result.sha256} (the verdict holds for these bytes only)")
         for finding in result.findings:
             click.echo(f"  {finding}")
     if not result.ok:

@@ -67,6 +67,7 @@ from kokuho.provision._suppress import (
 )
 from kokuho.provision._table_csv import PublishedTable, read_table
 from kokuho.provision._tables import provision_reviewers, provision_steps, provisions
+from kokuho.provision._verify_extract import verify_extract
 from kokuho.provision._workflow import (
     add_reviewer,
     apply,
@@ -76,6 +77,7 @@ from kokuho.provision._workflow import (
     record_release_check,
     review,
     reviewers,
+    revoke,
 )
 from kokuho.provision._workflow_model import (
     DECISIONS,
@@ -162,7 +164,9 @@ __all__ = [
     "research_persons",
     "review",
     "reviewers",
+    "revoke",
     "scan_columns",
     "source_key",
     "suppress",
+    "verify_extract",
 ]

@@ -6,7 +6,13 @@ Three kinds of break, each with its rule:
   a small 市区町村 when the population is given and the unconfirmed extra rule is in force);
 - ``minimum_providers``: a shown count that comes from fewer 医療機関 or 保険者 than the rule
   allows (only when a table of provider counts is given);
+- ``minimum_patients``: a shown value (点数, 金額, 算定回数: any amount) that comes from fewer
+  patients than the minimum (only when a table of patient counts is given);
 - ``recoverable``: a hidden cell the shown cells and totals determine (二次秘匿 missing);
+- ``subtotals``: a subtotal (小計) row or column beside hidden cells: a reader can subtract
+  from it, and the recovery test models one total row and one total column only;
+- ``identifier``: a column of row names holding (or named for) a direct identifier or a
+  pseudonymous ID (pid, a hash): a table of persons, not of counts (直接識別子・仮名ID);
 - ``totals``: the totals cannot be met by any counts in the hidden cells — the table does not
   add up (a table of distinct patients where one person counts in two cells is not additive,
   and the recovery test cannot vouch for it).
@@ -14,12 +20,15 @@ Three kinds of break, each with its rule:
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from kokuho.provision._network import Cell, complete, pinned
 from kokuho.provision._rules import ReleaseRules
-from kokuho.provision._table_csv import PublishedTable, read_table
+from kokuho.provision._scan import scan_columns
+from kokuho.provision._table_csv import PublishedTable, is_subtotal, read_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,8 @@ class ReleaseCheck:
     columns: int
     hidden: int
     findings: tuple[ReleaseFinding, ...]
+    sha256: str = ""
+    """The SHA-256 of the checked file: the verdict holds for these bytes only."""
 
     @property
     def ok(self) -> bool:
@@ -76,6 +87,7 @@ def check_table(
     *,
     population: int | None = None,
     providers: PublishedTable | None = None,
+    patients: PublishedTable | None = None,
 ) -> ReleaseCheck:
     """Every break of the rules in ``table`` (module docstring). ``population``: the table is
     of one 市区町村 with this many inhabitants. ``providers``: the same table counting the
@@ -98,6 +110,11 @@ def check_table(
             findings.append(_finding(table, cell, "minimum_cell", "shows 0, which the rules hide"))
     if providers is not None:
         findings += _provider_findings(table, providers, rules)
+    if patients is not None:
+        findings += _patient_findings(table, patients, minimum)
+    findings += _identifier_findings(table)
+    if hidden:
+        findings += _subtotal_findings(table)
     absent = _absent_totals(table)
     lower = {**dict.fromkeys(hidden, 1), **dict.fromkeys(absent, 0)}
     completion = complete(shown, [*hidden, *absent], lower)
@@ -127,8 +144,63 @@ def check_table(
                 )
     return ReleaseCheck(
         table.path, minimum, len(table.row_names), len(table.column_names), len(hidden),
-        tuple(findings),
+        tuple(findings), table.sha256,
     )  # fmt: skip
+
+
+#: A pseudonymous ID (the extract's pid, an ID5-style hash) as a value, or a column named for
+#: one: a row per person is row-level data, which is never published.
+#: (at least one letter, so a long numeric code such as a 医療機関コード is not taken for one).
+_PSEUDONYM_VALUE = re.compile(r"^(?=.*[a-f])[0-9a-f]{16,}$", re.IGNORECASE)
+_PSEUDONYM_NAME = re.compile(r"^pid$|仮名|連結用|person_?id|patient_?id", re.IGNORECASE)
+
+
+def _identifier_findings(table: PublishedTable) -> list[ReleaseFinding]:
+    """Direct identifiers and pseudonymous IDs among the row names, by column; the reason
+    names the kinds and never repeats a value."""
+    out = []
+    for column, values in table.name_columns:
+        kinds = {f.kind: f.first_row for f in scan_columns({column: values})}
+        name = unicodedata.normalize("NFKC", column).strip()
+        if _PSEUDONYM_NAME.search(name):
+            kinds.setdefault("pseudonymous_id", None)
+        hashed = next((i for i, v in enumerate(values) if _PSEUDONYM_VALUE.match(v.strip())), None)
+        if hashed is not None:
+            kinds["pseudonymous_id"] = hashed
+        if not kinds:
+            continue
+        rows = [r for r in kinds.values() if r is not None]
+        line = table.name_lines[min(rows)] if rows and table.name_lines else table.header_line
+        out.append(
+            ReleaseFinding(
+                "identifier",
+                "(table)",
+                column,
+                line,
+                f"the row names hold {', '.join(sorted(kinds))}: a published table shows "
+                "counts, never persons (直接識別子・仮名ID)",
+            )  # fmt: skip
+        )
+    return out
+
+
+def _subtotal_findings(table: PublishedTable) -> list[ReleaseFinding]:
+    """Subtotal rows and columns: the recovery test cannot vouch for hidden cells beside them."""
+    reason = (
+        "a subtotal (小計) beside hidden cells: a reader can subtract from it, and the check "
+        "models one total row and one total column only: check the table by hand"
+    )
+    out = [
+        ReleaseFinding("subtotals", name, "(table)", table.lines.get(i, 0), reason)
+        for i, name in enumerate(table.row_names)
+        if is_subtotal(name)
+    ]
+    out += [
+        ReleaseFinding("subtotals", "(table)", name, 0, reason)
+        for name in table.column_names
+        if is_subtotal(name)
+    ]
+    return out
 
 
 def _order(cell: Cell) -> tuple[int, int, int, int]:
@@ -161,15 +233,43 @@ def _provider_findings(
     return out
 
 
+def _patient_findings(
+    table: PublishedTable, patients: PublishedTable, minimum: int
+) -> list[ReleaseFinding]:
+    """A table of amounts: each shown non-zero value must come from at least ``minimum``
+    patients, read from the same table counting patients (matched by row and column name)."""
+    by_name = {patients.name(cell): count for cell, count in patients.values.items()}
+    out = []
+    for cell, value in sorted(table.values.items(), key=lambda item: _order(item[0])):
+        if value is None or value == 0:
+            continue
+        behind = by_name.get(table.name(cell))
+        if behind is None:
+            out.append(_finding(table, cell, "minimum_patients", "no patient count for this cell"))
+        elif behind < minimum:
+            out.append(
+                _finding(
+                    table,
+                    cell,
+                    "minimum_patients",
+                    f"comes from {behind} patient(s); a shown value needs at least {minimum} "
+                    "(最小集計単位)",
+                )  # fmt: skip
+            )
+    return out
+
+
 def check_file(
     path: Path,
     rules: ReleaseRules,
     *,
     population: int | None = None,
     providers: Path | None = None,
+    patients: Path | None = None,
 ) -> ReleaseCheck:
     """:func:`check_table` on a CSV file (UTF-8 or cp932). Raises FileProblemsError (file,
     line, field) when a file cannot be read as a table of counts."""
     table = read_table(path, rules.hidden_marks)
     behind = read_table(providers, rules.hidden_marks) if providers is not None else None
-    return check_table(table, rules, population=population, providers=behind)
+    persons = read_table(patients, rules.hidden_marks) if patients is not None else None
+    return check_table(table, rules, population=population, providers=behind, patients=persons)

@@ -36,7 +36,7 @@ from kokuho.provision._keys import new_provision_key, provision_key
 from kokuho.provision._linkage import LinkageRate, MedicalPerson, linkage_rate
 from kokuho.provision._pseudonym import id2, rekey
 from kokuho.provision._scan import refuse_identifiers
-from kokuho.provision._workflow import begin_extract, check_items, finish_extract
+from kokuho.provision._workflow import begin_extract, check_items, finish_extract, text_field
 from kokuho.provision._workflow_model import (
     Provision,
     ProvisionAudit,
@@ -84,6 +84,9 @@ class Sources:
     claims: Sequence[MedicalClaim] = ()
     certifications: Sequence[Certification] = ()
     care_services: Sequence[CareService] = ()
+    periods: Mapping[int, Sequence[tuple[dt.date, dt.date | None]]] | None = None
+    """person id → the (資格取得日, 資格喪失日) of each coverage; ``persons`` keeps only those
+    covered at some time in the data period (None: no register, nobody is filtered)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +142,30 @@ def load_sources(
         for row in connection.execute(sa.select(c.c.insurer_number, c.c.symbol, c.c.number,
                                                 c.c.person_id).distinct()):  # fmt: skip
             covered.setdefault((row[0], row[1], row[2]), []).append(row[3])
+        periods: dict[int, list[tuple[dt.date, dt.date | None]]] = {}
+        m = tables.person_merges.c
+        into: dict[int, int] = {
+            int(a): int(b)
+            for a, b in connection.execute(sa.select(m.absorbed_person_id, m.into_person_id))
+        }
+        for person, acquired, lost in connection.execute(
+            sa.select(c.c.person_id, c.c.acquired_on, c.c.lost_on)
+        ):
+            # A merged record's coverage counts under the person it was merged into.
+            periods.setdefault(into.get(person, person), []).append((acquired, lost))
     persons = [MedicalPerson(int(i), k, b, int(s), m) for i, k, b, s, m in rows]
-    return Sources(persons, covered, claims, certifications, care_services)
+    return Sources(persons, covered, claims, certifications, care_services, periods)
+
+
+def _covered(sources: Sources, person: MedicalPerson, start: dt.date, end: dt.date) -> bool:
+    """Covered (国保資格) on some day from ``start`` to ``end``: 取得 on or before the end, and
+    not lost before the start (資格喪失日 is the first day without coverage)."""
+    if sources.periods is None:
+        return True
+    return any(
+        acquired <= end and (lost is None or lost > start)
+        for acquired, lost in sources.periods.get(person.person_id, ())
+    )
 
 
 def _tables(
@@ -161,7 +186,7 @@ def _tables(
         rows: list[dict[str, Any]] = []
         if table == "persons":
             for person in sources.persons:
-                if not old_enough(person.birth_date):
+                if not old_enough(person.birth_date) or not _covered(sources, person, start, end):
                     continue
                 full = {"sex": person.sex, "birth_month": birth_month(person.birth_date),
                         "age_band": age_band_on(person.birth_date, end, top=top),
@@ -229,6 +254,7 @@ def extract(
     """Builds, scans and writes one extract of ``provision_id`` (default: every approved
     item; any item outside the approval is refused, naming it). The step and its audit record
     are written before the files are moved into place."""
+    by = text_field(by, "by", 100)
     with engine.begin() as connection:
         current = begin_extract(connection, provision_id, on)
         approved = current.approved or {}
@@ -270,7 +296,8 @@ def extract(
                     temporary.write_bytes(data)
                 digests[table] = hashlib.sha256(data).hexdigest()
             counts = {table: len(rows) for table, rows in built.items()}
-            detail = {"tables": {t: list(i) for t, i in asked.items()}, "rows": counts,
+            detail = {"on": on.isoformat(),
+                      "tables": {t: list(i) for t, i in asked.items()}, "rows": counts,
                       "sha256": digests, "claims_unplaced": unplaced,
                       "linkage": None if linkage is None else linkage.as_json()}  # fmt: skip
             audit("provision_extract", by, [],

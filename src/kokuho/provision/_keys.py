@@ -71,7 +71,7 @@ def source_key(folder: Path | None = None) -> bytes:
 
 
 def _provision_path(provision: str, folder: Path | None) -> Path:
-    if not _PROVISION_NAME.match(provision):
+    if not _PROVISION_NAME.fullmatch(provision):
         raise ValueError(f"provision id {provision!r}: letters, digits, - and _ only (≤ 64)")
     return (folder or key_folder()) / f"provision-{provision}.key"
 

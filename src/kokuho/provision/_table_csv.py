@@ -4,6 +4,7 @@ cells and totals, refusing what cannot be read with file, line and field."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import unicodedata
@@ -18,7 +19,20 @@ MAX_BYTES = 20 * 1024 * 1024
 MAX_CELLS = 20_000
 #: No count of persons in Japan reaches 10億; a longer number is a mistake, not a count.
 MAX_COUNT = 999_999_999
-_TOTAL = re.compile(r"^(合計|総計|総数|計|全体|total|all)$", re.IGNORECASE)
+_TOTAL = re.compile(r"^(合計|総計|総数|計|全体|total|grandtotal|all)$", re.IGNORECASE)
+#: A total whose name says what it totals (男女計, 県計, 市町村計) is a total all the same: a
+#: reader subtracts from it whatever it is called.
+_NAMED_TOTAL = re.compile(r"^.+計$")
+_SUBTOTAL = re.compile(r"小計|subtotal", re.IGNORECASE)
+#: A unit after the name: 計(人), 総数（人）.
+_UNIT_SUFFIX = re.compile(r"\([^()]*\)$")
+#: A number that is not a bare count: a count with a unit (5人, 7名, 五人), a rate or a decimal
+#: (4.5%, 12.5). Read as a name it would never be checked, and a share of a shown total gives
+#: the count away as well as the count itself.
+_COUNT_WITH_UNIT = re.compile(
+    r"^[0-9][0-9,]*(\.[0-9]+)?(人|名|件|例|世帯|人分|%|‰)?$"
+    r"|^[〇一二三四五六七八九十百千万]+(人|名|件|例|世帯|人分)$"
+)
 _COUNT = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+$|^[0-9]+$")
 
 
@@ -35,6 +49,14 @@ class PublishedTable:
     """The file line of each row (-1: the total row)."""
     has_total_row: bool
     has_total_column: bool
+    name_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """The columns that name the rows, as the file writes them (header, values), for the
+    identifier scan: a published table carries no names, dates or pseudonymous IDs."""
+    name_lines: tuple[int, ...] = ()
+    """The file line of each body row, in order (the total row included)."""
+    header_line: int = 1
+    sha256: str = ""
+    """The SHA-256 of the bytes read: what a 公表物確認 verdict is about."""
 
     def name(self, cell: Cell) -> tuple[str, str]:
         """(row name, column name) of ``cell`` as the file writes them."""
@@ -61,8 +83,23 @@ def _decode(data: bytes, where: str) -> str:
             ) from None
 
 
+def _bare(text: str) -> str:
+    """``text`` in NFKC without any white space (合 計 = 合計, ５ 人 = 5人)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def is_subtotal(text: str) -> bool:
+    """A subtotal (小計) row or column name."""
+    return bool(_SUBTOTAL.search(_bare(text)))
+
+
 def _is_total(text: str) -> bool:
-    return bool(_TOTAL.match(unicodedata.normalize("NFKC", text).strip()))
+    """A total row or column name: 合計, 総数, Total, and any name ending in 計 (男女計, 県計),
+    with or without a unit after it (計（人）); a subtotal (小計) is not the table's total."""
+    name = _UNIT_SUFFIX.sub("", _bare(text))
+    if not name or is_subtotal(text):
+        return False
+    return bool(_TOTAL.match(name) or _NAMED_TOTAL.match(name))
 
 
 def _count(text: str, marks: frozenset[str]) -> int | None | str:
@@ -116,9 +153,15 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
         raise FileProblemsError(
             [FileProblem(where, 0, "(file)", f"larger than {MAX_BYTES:,} bytes")]
         )
+    # Read once: the digest and the checked table are of the same bytes.
+    data = path.read_bytes()
+    if len(data) > MAX_BYTES:
+        raise FileProblemsError(
+            [FileProblem(where, 0, "(file)", f"larger than {MAX_BYTES:,} bytes")]
+        )
     numbered = [
         (line, row)
-        for line, row in _rows(_decode(path.read_bytes(), where), where)
+        for line, row in _rows(_decode(data, where), where)
         if any(c.strip() for c in row)  # blank lines are not rows
     ]
     rows = [row for _, row in numbered]
@@ -146,6 +189,24 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
         if any(not isinstance(_count(r[labels], marks), str) for r in body if r[labels].strip()):
             break  # a column of counts with a few bad cells: report them below
         labels += 1
+    # A name column (after the first) holding a count with a unit (5人) is a column of counts
+    # the checker would otherwise never see.
+    for c in range(1, labels):
+        for number, row in zip(body_lines, body, strict=True):
+            if _COUNT_WITH_UNIT.match(_bare(row[c])):
+                field = header[c].strip() or f"column {c + 1}"
+                problems.append(
+                    FileProblem(
+                        where,
+                        number,
+                        field,
+                        f"{row[c].strip()[:20]!r} looks like a count with a unit, a rate or "
+                        "a decimal, which the check cannot vouch for: write the bare count "
+                        "(or a name that does not start with a number), or check by hand",
+                    )  # fmt: skip
+                )
+    if problems:
+        raise FileProblemsError(problems)
     value_columns = list(range(labels, width))
     total_columns = [c for c in value_columns if _is_total(header[c])]
     if len(total_columns) > 1:
@@ -187,6 +248,11 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
                 values[(index, column_index[c])] = parsed
     if problems:
         raise FileProblemsError(problems)
-    return PublishedTable(
-        where, tuple(row_names), tuple(names), values, lines, total_row, bool(total_columns)
+    name_columns = tuple(
+        (header[c].strip() or f"column {c + 1}", tuple(row[c] for row in body))
+        for c in range(labels)
     )
+    return PublishedTable(
+        where, tuple(row_names), tuple(names), values, lines, total_row, bool(total_columns),
+        name_columns, tuple(body_lines), numbered[0][0], hashlib.sha256(data).hexdigest(),
+    )  # fmt: skip

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ from kokuho.provision._workflow_model import (
     DELETED,
     PROVIDED,
     REJECTED,
+    REVOKED,
     Application,
     Provision,
     ProvisionAudit,
@@ -47,16 +49,26 @@ _PREFECTURES = (
 )  # fmt: skip
 _ID = re.compile(r"^P[0-9]{6}$")
 _DONE = {"review": "reviewed", "extract": "extracted", "delete": "deleted",
-         "release_check": "checked for release"}  # fmt: skip
+         "release_check": "checked for release", "revoke": "revoked"}  # fmt: skip
 
 
-def _text(value: str, field: str, limit: int = 2000) -> str:
+def _text(value: str, field: str, limit: int = 2000, *, lines: bool = False) -> str:
+    """``value`` stripped, not empty, at most ``limit`` characters and free of control
+    characters (NUL, ESC: they would reach the terminal and the database as they are); line
+    breaks and tabs only where ``lines`` (a purpose, the minutes)."""
     text = value.strip()
     if not text:
         raise ProvisionError(f"{field}: must not be empty")
     if len(text) > limit:
         raise ProvisionError(f"{field}: at most {limit} characters")
+    allowed = "\r\n\t" if lines else ""
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in text):
+        raise ProvisionError(f"{field}: a control character (NUL, ESC, a line break …)")
     return text
+
+
+#: The text check for the extract's ``by`` (kokuho.provision._extract).
+text_field = _text
 
 
 def check_items(
@@ -89,13 +101,15 @@ def _check_application(catalogue: Catalogue, app: Application) -> dict[str, tupl
         raise ProvisionError(f"basis {app.basis!r}: one of {known}")
     _text(app.applicant, "applicant", 100)
     _text(app.organisation, "organisation", 200)
-    _text(app.purpose, "purpose")
-    _text(app.public_interest, "public interest (相当の公益性)")
+    _text(app.purpose, "purpose", lines=True)
+    _text(app.public_interest, "public interest (相当の公益性)", lines=True)
     place = _text(app.place, "place (利用場所)")
     if not any(name in place for name in _PREFECTURES):
         raise ProvisionError(f"place (利用場所): {place!r} names no 都道府県; it must be in Japan")
     if not app.users or any(not u.strip() or len(u) > 100 for u in app.users):
         raise ProvisionError("users: name every user (1–100 characters each)")
+    for user in app.users:
+        _text(user, "users", 100)
     if app.period_from > app.period_to:
         raise ProvisionError("period: the start is after the end")
     return check_items(catalogue, app.basis, app.requested, "requested")
@@ -131,7 +145,7 @@ def _provision(row: Any, steps: Sequence[Any] = ()) -> Provision:
 
 
 def _load(connection: sa.Connection, pid: str, step: str | None = None) -> Provision:
-    if not _ID.match(pid):
+    if not _ID.fullmatch(pid):
         raise UnknownProvision(f"provision {pid!r}: an id is P and six digits")
     row = connection.execute(
         sa.select(provisions).where(provisions.c.provision_id == pid)
@@ -153,6 +167,34 @@ def _move(connection: sa.Connection, current: Provision, **values: Any) -> None:
     )  # fmt: skip
     if done.rowcount != 1:
         raise ProvisionError(f"provision {current.provision_id} changed meanwhile; try again")
+
+
+def _last_day(connection: sa.Connection, current: Provision) -> dt.date:
+    """The latest day the provision's recorded steps claim (the application's, the review's,
+    each extract's): a later step may not be dated before it."""
+    days = [current.applied_on]
+    details = connection.scalars(
+        sa.select(provision_steps.c.detail).where(
+            provision_steps.c.provision_id == current.provision_id
+        )
+    )
+    for text in details:
+        claimed = json.loads(text).get("on")
+        if isinstance(claimed, str):
+            days.append(dt.date.fromisoformat(claimed))
+    return max(days)
+
+
+def _not_before_last(connection: sa.Connection, current: Provision, on: dt.date) -> None:
+    """Steps are dated in order: the term is checked against the step's own day, so a day
+    going back before the steps already taken would let an extract be made after its term
+    ended (dated back into it)."""
+    last = _last_day(connection, current)
+    if on < last:
+        raise ProvisionError(
+            f"provision {current.provision_id}: {on} is before its last recorded step "
+            f"({last}): a step is not dated before the steps already taken"
+        )
 
 
 def add_reviewer(
@@ -223,9 +265,12 @@ def review(
     approval may narrow the items (default: all requested) and sets the data-use term."""
     if decision not in DECISIONS:
         raise ProvisionError(f"decision {decision!r}: one of {', '.join(DECISIONS)}")
-    minutes = _text(minutes, "minutes (議事概要)", 20000)
+    minutes = _text(minutes, "minutes (議事概要)", 20000, lines=True)
+    if conditions.strip():
+        _text(conditions, "conditions", 20000, lines=True)
     with engine.begin() as connection:
         current = _load(connection, pid, "review")
+        _not_before_last(connection, current, on)
         name = reviewer.strip()
         is_reviewer = connection.scalar(
             sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
@@ -247,7 +292,9 @@ def review(
                     raise ProvisionError(f"approved: {table}.{sorted(extra)[0]} was not requested")
             if term_until is None:
                 raise ProvisionError("term: an approval sets the data-use term (利用期間)")
-            longest = on + dt.timedelta(days=catalogue.longest_term_days)
+            # Near the end of the calendar the longest term runs past it: cap it there.
+            span = dt.timedelta(days=catalogue.longest_term_days)
+            longest = dt.date.max if on > dt.date.max - span else on + span
             if not on < term_until <= longest:
                 raise ProvisionError(
                     f"term: must end after {on} and by {longest} "
@@ -268,9 +315,36 @@ def review(
     return provision_detail(engine, pid)
 
 
+def revoke(
+    engine: sa.Engine, pid: str, *, reviewer: str, reason: str, on: dt.date,
+    audit: ProvisionAudit,
+) -> Provision:  # fmt: skip
+    """承認の取消: a reviewer (never the applicant or a user) withdraws the approval, with the
+    reason (a breach of the conditions, a use outside the purpose). No extract follows; the
+    user still confirms the deletion, and tables made before may still be checked."""
+    reason = _text(reason, "reason", 20000, lines=True)
+    name = _text(reviewer, "reviewer", 100)
+    with engine.begin() as connection:
+        current = _load(connection, pid, "revoke")
+        _not_before_last(connection, current, on)
+        is_reviewer = connection.scalar(
+            sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
+        )
+        if is_reviewer is None:
+            raise ProvisionError(f"{name!r} is not a reviewer: only a reviewer may revoke")
+        if name == current.applicant or name in current.users:
+            raise ProvisionError(f"{name!r} applied for or uses {pid}: they cannot revoke it")
+        detail = {"reason": reason, "on": on.isoformat(), "from": current.state}
+        audit("provision_revoke", name, [], {"provision": pid, "on": on.isoformat()})
+        _move(connection, current, state=REVOKED)
+        _step(connection, pid, "revoked", name, detail)
+    return provision_detail(engine, pid)
+
+
 def begin_extract(connection: sa.Connection, pid: str, on: dt.date) -> Provision:
     """The provision an extract may be built for: approved, within its term."""
     current = _load(connection, pid, "extract")
+    _not_before_last(connection, current, on)
     if current.term_until is None or on > current.term_until:
         raise ProvisionError(
             f"provision {pid}: the data-use term ended on {current.term_until}; no more extracts"
@@ -294,10 +368,11 @@ def confirm_deletion(
 ) -> Provision:  # fmt: skip
     """The deletion confirmation (消去の確認): the user's statement of how the data was erased;
     the provision's key is destroyed, so its IDs cannot be recomputed, and no extract follows."""
-    method = _text(method, "method (消去方法)")
+    method = _text(method, "method (消去方法)", lines=True)
     by = _text(by, "by", 100)
     with engine.begin() as connection:
         current = _load(connection, pid, "delete")
+        _not_before_last(connection, current, on)
         term_ended = bool(current.term_until and on > current.term_until)
         facts = {"method": method, "on": on.isoformat(), "term_ended": term_ended}
         audit("provision_delete", by, [], {"provision": pid, **facts})
@@ -317,12 +392,14 @@ def record_release_check(
     with engine.begin() as connection:
         _load(connection, pid, "release_check")
         detail = {
-            "file": check.file, "ok": check.ok, "rows": check.rows, "columns": check.columns,
+            "file": check.file, "sha256": check.sha256, "ok": check.ok, "rows": check.rows,
+            "columns": check.columns,
             "hidden": check.hidden, "findings": [str(f) for f in check.findings][:20],
             "verdict": "公表可" if check.ok else "公表不可",
         }  # fmt: skip
         audit("provision_release_check", by, [],
-              {"provision": pid, "ok": check.ok, "file": check.file[-200:]})  # fmt: skip
+              {"provision": pid, "ok": check.ok, "file": check.file[-200:],
+               "sha256": check.sha256})  # fmt: skip
         _step(connection, pid, "release_checked", by, detail)
     return check.ok
 

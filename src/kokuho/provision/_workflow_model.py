@@ -4,8 +4,9 @@ States (状態)::
 
     applied ──review──▶ approved | conditional | rejected
     approved, conditional ──extract──▶ provided ──extract──▶ provided (until the term ends)
-    approved, conditional, provided ──deletion confirmed──▶ deleted
-    provided, deleted ──公表物確認──▶ (unchanged; the verdict is recorded)
+    approved, conditional, provided ──revoked by a reviewer──▶ revoked (承認取消)
+    approved, conditional, provided, revoked ──deletion confirmed──▶ deleted
+    provided, revoked, deleted ──公表物確認──▶ (unchanged; the verdict is recorded)
 
 ``rejected`` and ``deleted`` are final. A step refused in any state changes nothing.
 """
@@ -23,20 +24,23 @@ CONDITIONAL: Final = "conditional"
 REJECTED: Final = "rejected"
 PROVIDED: Final = "provided"
 DELETED: Final = "deleted"
-STATES: Final = (APPLIED, APPROVED, CONDITIONAL, REJECTED, PROVIDED, DELETED)
+#: 承認取消: a reviewer withdrew the approval; no extract follows, the deletion still does.
+REVOKED: Final = "revoked"
+STATES: Final = (APPLIED, APPROVED, CONDITIONAL, REJECTED, PROVIDED, REVOKED, DELETED)
 #: The states' official-style names for the dashboard.
 STATE_TITLES: Final = {
     APPLIED: "申出受付", APPROVED: "承認", CONDITIONAL: "条件付承認", REJECTED: "不承認",
-    PROVIDED: "提供済", DELETED: "消去確認済",
+    PROVIDED: "提供済", REVOKED: "承認取消", DELETED: "消去確認済",
 }  # fmt: skip
 #: Review decisions and the state each leads to.
 DECISIONS: Final = {"approve": APPROVED, "conditions": CONDITIONAL, "reject": REJECTED}
 #: The step each state allows (anything else is refused).
 ALLOWED: Final[dict[str, frozenset[str]]] = {
     APPLIED: frozenset({"review"}),
-    APPROVED: frozenset({"extract", "delete"}),
-    CONDITIONAL: frozenset({"extract", "delete"}),
-    PROVIDED: frozenset({"extract", "delete", "release_check"}),
+    APPROVED: frozenset({"extract", "delete", "revoke"}),
+    CONDITIONAL: frozenset({"extract", "delete", "revoke"}),
+    PROVIDED: frozenset({"extract", "delete", "release_check", "revoke"}),
+    REVOKED: frozenset({"delete", "release_check"}),
     REJECTED: frozenset(),
     DELETED: frozenset({"release_check"}),
 }

@@ -33,7 +33,7 @@ ACTIONS: Final = frozenset(
         "boundary_report_request", "boundary_report_answer",
         # kokuho.provision (docs/provision.md §5): the workflow's steps and every extract.
         "provision_apply", "provision_review", "provision_extract", "provision_release_check",
-        "provision_delete", "provision_reviewer", "provision_list",
+        "provision_delete", "provision_reviewer", "provision_list", "provision_revoke",
     }
 )  # fmt: skip
 #: 結果: a validity code (資格有効性), a fixed word, or ``refused:`` and a reason code.

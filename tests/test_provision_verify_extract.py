@@ -1,0 +1,91 @@
+"""An extract's files checked against the SHA-256 its step recorded: a file changed, added or
+removed after the extract (before it is handed over, or before its 公表物確認) is named."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from kokuho.cli._provision import ServiceAudit
+from kokuho.provision import (
+    ProvisionError,
+    add_reviewer,
+    apply,
+    catalogue,
+    extract,
+    load_sources,
+    review,
+    verify_extract,
+)
+from tests.clihome import invoke, sqlite_home
+from tests.provisioncases import CERTIFICATIONS, CLAIMS, SERVICES, application, build_register
+
+ON = dt.date(2024, 5, 1)
+TERM = dt.date(2025, 3, 31)
+
+
+@pytest.fixture
+def audit(engine: sa.Engine) -> Iterator[ServiceAudit]:
+    hook = ServiceAudit(engine)
+    yield hook
+    hook.close()
+
+
+def _extracted(engine: sa.Engine, audit: ServiceAudit, out: Path) -> Path:
+    cat = catalogue()
+    build_register(engine)
+    sources = load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
+                           claims=CLAIMS)  # fmt: skip
+    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
+    pid = apply(engine, cat, application(), on=ON, audit=audit)
+    review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認", on=ON,
+           term_until=TERM, audit=audit)  # fmt: skip
+    done = extract(engine, cat, pid, sources, out=out, by="事務局", on=ON, audit=audit,
+                   source_key=b"s" * 32, key_folder=out / "keys")  # fmt: skip
+    return done.folder
+
+
+def test_an_untouched_extract_verifies_and_a_tampered_one_is_named(
+    engine: sa.Engine, audit: ServiceAudit, tmp_path: Path
+) -> None:
+    folder = _extracted(engine, audit, tmp_path)
+    assert verify_extract(engine, "P000001", 1, folder) == []
+    persons = folder / "persons.csv"
+    persons.write_bytes(persons.read_bytes() + b"forged,1,40-44,372013\r\n")
+    (folder / "names.csv").write_text("pid,name\n", encoding="utf-8")
+    (folder / "care_services.csv").unlink()
+    assert verify_extract(engine, "P000001", 1, folder) == [
+        f"{folder / 'care_services.csv'}: missing",
+        f"{folder / 'names.csv'}: not part of extract 1",
+        f"{folder / 'persons.csv'}: changed since the extract (SHA-256 differs)",
+    ]
+
+
+def test_an_extract_number_that_was_never_made_is_refused(
+    engine: sa.Engine, audit: ServiceAudit, tmp_path: Path
+) -> None:
+    folder = _extracted(engine, audit, tmp_path)
+    with pytest.raises(ProvisionError, match="P000001 has no extract 2"):
+        verify_extract(engine, "P000001", 2, folder)
+
+
+def test_the_command_exits_3_on_a_tampered_extract(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, engine = sqlite_home(tmp_path, monkeypatch)
+    hook = ServiceAudit(engine)
+    try:
+        folder = _extracted(engine, hook, tmp_path / "out")
+    finally:
+        hook.close()
+        engine.dispose()
+    good = invoke("provision", "verify", "P000001", "--extract", "1", "--folder", str(folder))
+    assert good.exit_code == 0, good.output
+    (folder / "persons.csv").write_bytes(b"pid\r\n")
+    bad = invoke("provision", "verify", "P000001", "--extract", "1", "--folder", str(folder))
+    assert bad.exit_code == 3, bad.output
+    assert "persons.csv: changed since the extract" in bad.output
