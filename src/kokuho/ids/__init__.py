@@ -13,7 +13,7 @@ from kokuho.ids._insured import (
     parse_symbol,
 )
 from kokuho.ids._insurer import HEALTH_INSURANCE_LAW_CODES, InsurerNumber, with_check_digit
-from kokuho.ids._mynumber import MyNumber
+from kokuho.ids._mynumber import MyNumber, scrub_mynumbers
 from kokuho.ids._wareki import (
     ERAS,
     Era,
@@ -47,6 +47,7 @@ __all__ = [
     "parse_gyymmdd",
     "parse_number",
     "parse_symbol",
+    "scrub_mynumbers",
     "to_gyymm",
     "to_gyymmdd",
     "wareki_label",
