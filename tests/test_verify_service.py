@@ -407,3 +407,19 @@ def test_fetching_bulk_results_is_audited(service: EligibilityService, engine: s
         assert (fetch.outcome, fetch.purpose, fetch.institution_code) == ("ok", "precheck", CLINIC)
         assert json.loads(fetch.detail) == {"reception": reception, "results": 2}
     assert verify_chain(engine).ok
+
+
+def test_a_clinic_asking_for_a_member_as_insurer_staff_is_audited(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    """告知要求制限: refused requests are recorded too, this one as every other refusal."""
+    who = clinic(engine)
+    with pytest.raises(AccessDenied) as denied:
+        service.insurer_member(who, InsuredId(KOKUHO, "12", "1001", "01"), D("2021-05-01"))
+    assert denied.value.reason == "not_insurer_staff"
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(audit_log)).one()
+    assert (row.action, row.outcome, row.purpose) == (
+        "read_member", "refused:not_insurer_staff", "insurer",
+    )  # fmt: skip
+    assert row.actor == who.credential_id

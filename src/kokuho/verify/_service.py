@@ -419,7 +419,9 @@ class EligibilityService(CardChecks):
     ) -> EligibilityAnswer:
         """An insurer's staff see their own members only."""
         if principal.kind != "insurer_staff" or principal.insurer_number is None:
-            raise AccessDenied("not_insurer_staff", "only insurer staff may read members")
+            denied = AccessDenied("not_insurer_staff", "only insurer staff may read members")
+            self.refuse(principal, "insurer", "read_member", denied)
+            raise denied
         if insured.insurer != principal.insurer_number:
             denied = AccessDenied(
                 "other_insurer", "staff may read their own insurer's members only"
