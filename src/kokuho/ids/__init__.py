@@ -2,7 +2,7 @@
 individual insured number, 和暦 dates, fiscal years and ages. Pure values, no I/O."""
 
 from kokuho.ids._checkdigit import luhn_2_1, mynumber_check
-from kokuho.ids._errors import InvalidIdentifier
+from kokuho.ids._errors import InvalidIdentifier, scrub_mynumbers
 from kokuho.ids._fiscal import FiscalYear, age_at_fiscal_year_end, age_on
 from kokuho.ids._institution import SCORE_TABLES, InstitutionCode
 from kokuho.ids._insured import (
@@ -13,7 +13,7 @@ from kokuho.ids._insured import (
     parse_symbol,
 )
 from kokuho.ids._insurer import HEALTH_INSURANCE_LAW_CODES, InsurerNumber, with_check_digit
-from kokuho.ids._mynumber import MyNumber, scrub_mynumbers
+from kokuho.ids._mynumber import MyNumber
 from kokuho.ids._wareki import (
     ERAS,
     Era,

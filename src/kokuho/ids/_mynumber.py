@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-from typing import Final
 
 from kokuho.ids._checkdigit import mynumber_check
 from kokuho.ids._errors import InvalidIdentifier
@@ -61,14 +59,3 @@ class MyNumber:
 def mask(raw: str) -> str:
     text = raw.strip()
     return "*" * max(len(text) - 4, 0) + text[-4:]
-
-
-#: Twelve digits, full- or half-width, perhaps grouped: what a My Number looks like in text.
-_TWELVE_DIGITS: Final = re.compile(r"(?:[0-9０-９][\s\-‐－]?){11}[0-9０-９]")
-
-
-def scrub_mynumbers(text: str) -> str:
-    """``text`` with anything that looks like a My Number (個人番号) masked to its last four
-    digits: for messages that repeat what a file or a caller sent, where a number may have
-    been put in the wrong field."""
-    return _TWELVE_DIGITS.sub(lambda match: "*" * 8 + match.group(0)[-4:], text)
