@@ -5,11 +5,16 @@ hash-chained audit log."""
 from __future__ import annotations
 
 import csv
+import os
+import stat
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import Result
 
+from kokuho.registry import tables
+from kokuho.store import connect
 from tests.boundarycases import TOWN, build_town, enrol_employee
 from tests.clihome import assert_audit_chain_intact, audit_rows, invoke, ok_json, sqlite_home
 
@@ -70,3 +75,50 @@ def test_the_whole_workflow_from_the_command_line(home: Path, tmp_path: Path) ->
     actions = [tuple(row) for row in audit_rows(home, "boundary", ("action", "person_id"))]
     assert ("boundary_reduction", 1) in actions and ("boundary_notice", 1) in actions
     assert_audit_chain_intact()
+
+
+def _decided_case(tmp_path: Path) -> None:
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01", "--by", "田中")
+    ok("decide", "1", "loss", "--on", "2023-05-01", "--feed-dir", str(tmp_path / "feed"))
+    ok("decide", "1", "judge", "--no-fault", "--on", "2023-05-10",
+       "--document", "資格決定通知書", "--acquired-on", "2020-04-01",
+       "--decided-on", "2023-04-20", "--decided-by", "日本年金機構")  # fmt: skip
+    ok("decide", "1", "reduce", "--on", "2023-05-15")
+
+
+def test_notices_and_the_list_are_written_for_the_owner_only(home: Path, tmp_path: Path) -> None:
+    """The notices and the clerk's list name persons (氏名, 住所, 記号番号): written owner-only
+    (0600) whatever the umask, and a symbolic link at the target is replaced, not written
+    through (another user's link cannot send them elsewhere)."""
+    _decided_case(tmp_path)
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text("untouched", encoding="utf-8")
+    listing = tmp_path / "list.csv"
+    listing.symlink_to(elsewhere)
+    previous = os.umask(0o022)
+    try:
+        written = ok("notices", "--case", "1", "--out", str(tmp_path / "notices"))["written"]
+        ok("notices", "--list", "--municipality", TOWN, "--out", str(listing))
+    finally:
+        os.umask(previous)
+    assert elsewhere.read_text(encoding="utf-8") == "untouched"
+    assert not listing.is_symlink() and "減額" in listing.read_text(encoding="utf-8-sig")
+    for path in [listing, *(Path(str(p)) for p in written)]:  # type: ignore[union-attr]
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_the_clerks_list_does_not_carry_a_formula(home: Path, tmp_path: Path) -> None:
+    """The names come from the insurers' change feeds; the list is opened in Excel. A name
+    that starts like a formula is written as text, as the dashboard's downloads write it."""
+    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.update(tables.persons).values(name_kanji='=HYPERLINK("x")'))
+    finally:
+        engine.dispose()
+    _decided_case(tmp_path)
+    ok("notices", "--list", "--municipality", TOWN, "--out", str(tmp_path / "list.csv"))
+    with (tmp_path / "list.csv").open(encoding="utf-8-sig") as handle:
+        [row] = csv.DictReader(handle)
+    assert row["氏名"] == '\'=HYPERLINK("x")'
+    assert row["減額"] == "1047300"

@@ -211,3 +211,25 @@ def test_review_options(engine: sa.Engine, home: Path) -> None:
     assert bad.exit_code == 1 and "検証番号" in bad.stderr
     empty = run("mynumber", "review")
     assert empty.exit_code == 0 and "0 request(s) in review" in empty.output
+
+
+def test_a_file_without_its_header_does_not_print_the_numbers(
+    engine: sa.Engine, home: Path, tmp_path: Path
+) -> None:
+    """A file whose header line was lost: its first row is read as the header, and each of its
+    values named as an unknown column. The My Number among them is masked like any other."""
+    submissions = tmp_path / "submissions.csv"
+    submissions.write_text(f"370015,12,1001,01,{NUMBER}\n", encoding="utf-8")
+    residents = tmp_path / "residents.csv"
+    row = resident(1, **TARO)
+    residents.write_text(",".join(str(v) for v in row.values()) + "\n", encoding="utf-8")
+    results = []
+    for command, path in (("mynumber", "link"), submissions), (("residents", "load"), residents):
+        for extra in ((), ("--json",)):
+            result = run(*command, str(path), *extra)
+            assert result.exit_code == 1, result.output
+            assert "unknown column" in result.output
+            results.append(result)
+    document = json.loads(results[1].stdout)
+    assert "********" + NUMBER[-4:] in [error["field"] for error in document["errors"]]
+    assert_nothing_secret(home, *results)

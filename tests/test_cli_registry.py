@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from kokuho.cli import main
 from kokuho.cli._registry import feed_files
+from tests.clihome import assert_audit_chain_intact, audit_rows
 from tests.feedfiles import KOKUHO, KYOKAI, TARO, acquire, lose, write_changes, write_insurers
 
 
@@ -96,3 +97,20 @@ def test_folder_files_load_in_filing_order(tmp_path: Path) -> None:
         (tmp_path / "x" / name).write_text("")
     ordered = [p.name for p in feed_files((tmp_path / "x",))]
     assert ordered == ["zz.csv", "370015_2020-12.csv", "01370014_2021-01.csv", "370015_2021-01.csv"]
+
+
+def test_show_is_a_read_of_a_person_and_is_audited(run: CliRunner, tmp_path: Path) -> None:
+    """`registry show` prints a person's name, address and birth date: a read of that person's
+    data, on the hash-chained audit log like the other staff commands (actor cli:<login>)."""
+    write_changes(tmp_path / "a.csv", [acquire("K1", "2020-04-01")])
+    assert run.invoke(main, ["registry", "import", str(tmp_path / "a.csv")]).exit_code == 0
+    shown = run.invoke(main, ["registry", "show", KOKUHO, "12", "1001", "01", "--json"])
+    assert shown.exit_code == 0, shown.output
+    person_id = json.loads(shown.output)["person_id"]
+    missing = run.invoke(main, ["registry", "show", KOKUHO, "12", "9999", "01"])
+    assert missing.exit_code == 1
+    home = tmp_path / "home"
+    rows = audit_rows(home, "read_member", ("actor", "person_id", "purpose", "outcome"))
+    assert [(r.person_id, r.purpose, r.outcome) for r in rows] == [(person_id, "insurer", "shown")]
+    assert rows[0].actor.startswith("cli:")
+    assert_audit_chain_intact()

@@ -954,3 +954,23 @@ def test_age_rises_by_exactly_one_at_the_end_of_each_legal_birthday_eve(
 def test_age_at_fiscal_year_end_is_the_age_on_31_march(birth: dt.date, years: int) -> None:
     fy = FiscalYear.of(birth).year + years
     assert age_at_fiscal_year_end(birth, fy) == reference_age(birth, dt.date(fy + 1, 3, 31))
+
+
+@pytest.mark.parametrize(
+    "parse",
+    [
+        InsurerNumber.parse,
+        InstitutionCode.parse,
+        parse_branch,
+        lambda raw: parse_symbol(raw + "x" * 9),  # too long
+    ],
+)
+def test_no_identifier_error_repeats_a_my_number(parse: Callable[[str], object]) -> None:
+    """Every face (OQS XML error files and the agent's log, FHIR OperationOutcome, the CLI)
+    says why an identifier is wrong with InvalidIdentifier's message: a My Number sent in its
+    place shows only its last four digits."""
+    number = "123456789018"  # synthetic, valid 検査用数字
+    with pytest.raises(InvalidIdentifier) as error:
+        parse(number)
+    assert number not in str(error.value) and "********9018" in str(error.value)
+    assert number not in error.value.value

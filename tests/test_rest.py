@@ -184,3 +184,19 @@ def test_insurer_numbers_are_parsed_once_and_a_bad_one_is_refused_every_time() -
     for _ in range(2):
         with pytest.raises(ValueError, match="検証番号"):
             body(wrong).to_query()
+
+
+@pytest.mark.parametrize("field", ["insurer_number", "branch", "purpose"])
+def test_a_my_number_sent_in_the_wrong_field_is_not_answered_back(
+    service_client: tuple[TestClient, str], field: str
+) -> None:
+    """A My Number put in another field (a mix-up at the counter) is refused, and neither the
+    problem document repeats it (a refused purpose shows only its last four digits)."""
+    http, token = service_client
+    number = "123456789018"  # synthetic, valid 検査用数字
+    response = http.post("/api/v1/checks/number", json={**BODY, field: number},
+                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert response.status_code in (403, 422), response.text
+    assert number not in response.text
+    if field == "purpose":
+        assert "********9018" in response.json()["detail"]

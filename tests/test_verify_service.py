@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import sqlite3
 import threading
 import time
@@ -367,3 +368,58 @@ def test_sqlite_reads_close_the_connections_of_threads_that_are_gone(
         thread.join()
     check_person(reads, 1, D("2020-12-01"), CLINIC)
     assert len(reads._connections) <= 2
+
+
+def test_a_purpose_that_looks_like_a_my_number_is_not_kept(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    """The purpose is the caller's text: a My Number sent there (a field mix-up) is neither
+    answered back nor written into the append-only audit log, where it could never be erased."""
+    number = "123456789018"  # synthetic, valid 検査用数字
+    with pytest.raises(AccessDenied) as denied:
+        service.check_number(clinic(engine), query(), number)
+    assert denied.value.reason == "purpose_not_allowed"
+    assert number not in str(denied.value) and "********9018" in str(denied.value)
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(audit_log)).one()
+    assert number not in repr(tuple(stored))
+
+
+def test_fetching_bulk_results_is_audited(service: EligibilityService, engine: sa.Engine) -> None:
+    """The results of a 一括照会 are persons' data each time they are fetched: every fetch that
+    returns them is a record, and the checks' own records name the 受付番号 it can be traced by
+    to the persons read."""
+    who = clinic(engine)
+    reception = service.submit_bulk(who, [query(), query(number="9999")])
+    deadline = time.monotonic() + 10
+    while service.bulk_status(who, reception).status != "complete":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    service.bulk_status(who, reception)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(audit_log).order_by(audit_log.c.seq)).all()
+    checks = [r for r in rows if r.action == "check_number"]
+    fetches = [r for r in rows if r.action == "bulk_fetch"]
+    assert [json.loads(r.detail)["asked"]["reception"] for r in checks] == [reception] * 2
+    assert any(r.person_id is not None for r in checks)
+    assert len(fetches) == 2  # the fetch that found it complete, and the one after
+    for fetch in fetches:
+        assert (fetch.outcome, fetch.purpose, fetch.institution_code) == ("ok", "precheck", CLINIC)
+        assert json.loads(fetch.detail) == {"reception": reception, "results": 2}
+    assert verify_chain(engine).ok
+
+
+def test_a_clinic_asking_for_a_member_as_insurer_staff_is_audited(
+    service: EligibilityService, engine: sa.Engine
+) -> None:
+    """告知要求制限: refused requests are recorded too, this one as every other refusal."""
+    who = clinic(engine)
+    with pytest.raises(AccessDenied) as denied:
+        service.insurer_member(who, InsuredId(KOKUHO, "12", "1001", "01"), D("2021-05-01"))
+    assert denied.value.reason == "not_insurer_staff"
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(audit_log)).one()
+    assert (row.action, row.outcome, row.purpose) == (
+        "read_member", "refused:not_insurer_staff", "insurer",
+    )  # fmt: skip
+    assert row.actor == who.credential_id

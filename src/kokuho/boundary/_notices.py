@@ -216,10 +216,22 @@ def notice_rows(
     return rows
 
 
+#: A text cell starting with one of these is read as a formula by a spreadsheet opening the
+#: CSV (CSV / formula injection, OWASP): the names come from the insurers' change feeds.
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(value: Any) -> Any:
+    # Text only (numbers stay numbers): the apostrophe makes it text, as the dashboard's
+    # downloads write it (kokuho.web.dashboard._tabular).
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
+
+
 def notice_list_csv(engine: sa.Engine, municipality: str, *, actor: str, audit: CaseAudit) -> str:
     """The clerk's list as CSV (UTF-8; write it with a BOM for Excel)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, LIST_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(notice_rows(engine, municipality, actor=actor, audit=audit))
+    for row in notice_rows(engine, municipality, actor=actor, audit=audit):
+        writer.writerow({key: _as_text(value) for key, value in row.items()})
     return out.getvalue()

@@ -40,6 +40,7 @@ from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import RECORD_ID
 from kokuho.cli._staff import StaffAudit, municipality_code, option_day
 from kokuho.premiums import settlements
+from kokuho.store import atomic_file
 
 
 class ServiceAudit(StaffAudit):
@@ -202,6 +203,14 @@ def refunds_command(municipality: str, as_of: str | None, by: str, as_json: bool
                    f"請求期限 {r['last_claim_day'] or '—'} {r['status'] or ''}")  # fmt: skip
 
 
+def _write_private(path: Path, text: str, encoding: str) -> None:
+    """A file that names persons (氏名, 住所, 記号番号): owner-only (0600, ``atomic_file``'s
+    temporary file) whatever the umask, put in place by a rename, so that a symbolic link
+    at ``path`` is replaced rather than written through."""
+    with atomic_file(path) as temporary:
+        temporary.write_text(text, encoding=encoding)
+
+
 @boundary.command("notices")
 @click.option("--case", "case_id", type=RECORD_ID, help="The case whose notices to write.")
 @click.option("--municipality", help="With --list: the municipality (6 digits).")
@@ -221,7 +230,7 @@ def notices_command(
             fail("--list needs --municipality")
         code = municipality_code(municipality)
         text: str = _run(lambda e, a: notice_list_csv(e, code, actor=who, audit=a))
-        out.write_text(text, encoding="utf-8-sig")  # a BOM: Excel reads the Japanese right
+        _write_private(out, text, "utf-8-sig")  # a BOM: Excel reads the Japanese right
         written = [out]
     else:
         if case_id is None:
@@ -232,10 +241,10 @@ def notices_command(
         ))  # fmt: skip
         out.mkdir(parents=True, exist_ok=True)
         written = [out / f"case-{case_id}-genkaku.html"]
-        written[0].write_text(pages[0], encoding="utf-8")
+        _write_private(written[0], pages[0], "utf-8")
         if pages[1] is not None:
             written.append(out / f"case-{case_id}-kanpu.html")
-            written[1].write_text(pages[1], encoding="utf-8")
+            _write_private(written[1], pages[1], "utf-8")
     if as_json:
         emit_json({"written": [str(p) for p in written]})
         return

@@ -21,6 +21,7 @@ from kokuho.cli._registry_reassess import (
     reassess_options,
     runs_document,
 )
+from kokuho.cli._staff import StaffAudit
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import (
     LOSS_REASONS,
@@ -227,6 +228,10 @@ def _period(coverage: Coverage) -> str:
     return f"{coverage.acquired_on} {end}{reason}"
 
 
+class _ShownAudit(StaffAudit):
+    outcome = "shown"
+
+
 @registry.command("show")
 @click.argument("insurer")
 @click.argument("symbol")
@@ -242,9 +247,17 @@ def show_command(insurer: str, symbol: str, number: str, branch: str, as_json: b
         insured = InsuredId.parse(insurer, symbol, number, branch)
     except InvalidIdentifier as error:
         fail(str(error))
-    record = show(open_engine(), insured)
+    engine = open_engine()
+    record = show(engine, insured)
     if record is None:
         fail(f"no member with {insured}")
+    # A read of a person's data (name, address, birth date): on the audit log before it is
+    # shown, as the staff workflows' commands record theirs (cli:<login>).
+    audit = _ShownAudit(engine)
+    try:
+        audit("read_member", "registry show", [record.person_id], {"insurer": insured.insurer})
+    finally:
+        audit.close()
     if as_json:
         emit_json(
             {

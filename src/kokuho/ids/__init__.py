@@ -2,7 +2,7 @@
 individual insured number, 和暦 dates, fiscal years and ages. Pure values, no I/O."""
 
 from kokuho.ids._checkdigit import luhn_2_1, mynumber_check
-from kokuho.ids._errors import InvalidIdentifier
+from kokuho.ids._errors import InvalidIdentifier, scrub_mynumbers
 from kokuho.ids._fiscal import FiscalYear, age_at_fiscal_year_end, age_on
 from kokuho.ids._institution import SCORE_TABLES, InstitutionCode
 from kokuho.ids._insured import (
@@ -47,6 +47,7 @@ __all__ = [
     "parse_gyymmdd",
     "parse_number",
     "parse_symbol",
+    "scrub_mynumbers",
     "to_gyymm",
     "to_gyymmdd",
     "wareki_label",

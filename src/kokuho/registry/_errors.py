@@ -2,15 +2,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kokuho.ids import scrub_mynumbers
+
+#: Masks anything that looks like a My Number (個人番号), so that no message repeats one (a
+#: value put in the wrong column would otherwise be echoed by that column's error).
+scrub = scrub_mynumbers
+
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """One rejected row or file problem: where it is and why. ``line`` 0 means the whole file."""
+    """One rejected row or file problem: where it is and why. ``line`` 0 means the whole file.
+
+    ``field`` and ``reason`` are scrubbed of anything that looks like a My Number: every file
+    reader's errors pass here, and a file's text can put a number anywhere (a file without its
+    header line names its first row's values as unknown columns)."""
 
     file: str
     line: int
     field: str
     reason: str
+
+    def __post_init__(self) -> None:
+        # Frozen: the scrubbed values replace the given ones before anyone can read them.
+        object.__setattr__(self, "field", scrub(self.field))
+        object.__setattr__(self, "reason", scrub(self.reason))
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

@@ -28,10 +28,9 @@ from kokuho.ids import (
     parse_symbol,
 )
 from kokuho.registry._csv import read_rows
-from kokuho.registry._errors import FileRejected, RowError
+from kokuho.registry._errors import FileRejected, RowError, scrub
 from kokuho.registry._merge import merge_persons
 from kokuho.registry._normalize import differing_items
-from kokuho.registry._residents import scrub
 from kokuho.registry._tables import (
     coverages,
     mynumber_requests,

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from kokuho.ids import InvalidIdentifier, MyNumber
 from kokuho.registry._csv import read_rows
-from kokuho.registry._errors import FileRejected, RowError
+from kokuho.registry._errors import FileRejected, RowError, scrub
 from kokuho.registry._events import FieldError, parse_date
 from kokuho.registry._normalize import match_key, normalize_kana_name
 from kokuho.registry._tables import resident_households, residents
@@ -44,14 +44,6 @@ RELATIONSHIPS: Final = (
 _LIMITS: Final = {"name_kanji": 100, "name_kana": 100, "address": 200}
 _CHUNK = 500
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
-#: Twelve digits, full- or half-width, perhaps grouped: what a My Number looks like in text.
-_TWELVE_DIGITS = re.compile(r"(?:[0-9０-９][\s\-‐－]?){11}[0-9０-９]")
-
-
-def scrub(text: str) -> str:
-    """Masks anything that looks like a My Number, so that no message repeats one (a value
-    put in the wrong column would otherwise be echoed by that column's error)."""
-    return _TWELVE_DIGITS.sub(lambda match: "*" * 8 + match.group(0)[-4:], text)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
-from kokuho.ids import InsuredId
+from kokuho.ids import InsuredId, scrub_mynumbers
 from kokuho.store import AsyncReads, ReadBatcher, ReadRouter
 from kokuho.verify._access import AccessDenied, Principal
 from kokuho.verify._audit import PURPOSES, AuditRecord, AuditWriter
@@ -137,7 +137,9 @@ class EligibilityService(CardChecks):
             action=action,
             # The column holds 40 characters; the detail keeps the whole reason code.
             outcome=f"refused:{denied.reason}"[:40],
-            detail={"reason": denied.reason, "message": str(denied)[:200]},
+            # The message may repeat the caller's text: never a My Number into the log, which
+            # is append-only (a record cannot be erased without breaking the chain).
+            detail={"reason": denied.reason, "message": scrub_mynumbers(str(denied))[:200]},
         )
 
     def _institution(self, principal: Principal, purpose: str, action: str) -> str:
@@ -146,7 +148,8 @@ class EligibilityService(CardChecks):
         except ValueError:
             denied = AccessDenied(
                 "purpose_not_allowed",
-                f"purpose {purpose!r} is not insurance business ({', '.join(Purpose)})",
+                f"purpose {scrub_mynumbers(purpose)!r} is not insurance business "
+                f"({', '.join(Purpose)})",
             )
             self.refuse(principal, purpose, action, denied)
             raise denied from None
@@ -372,10 +375,16 @@ class EligibilityService(CardChecks):
         return reception
 
     def _run_bulk(self, principal: Principal, reception: str, queries: list[NumberQuery]) -> None:
-        results = [
-            answer_to_json(self.check_number(principal, query, Purpose.PRECHECK).answer)
-            for query in queries
-        ]
+        institution = self._institution(principal, Purpose.PRECHECK, "check_number")
+        results = []
+        for query in queries:
+            answer, person_id = self._number_answer(query, institution)
+            # The 受付番号 in each check's record ties a later fetch of the results (its own
+            # record, bulk_status) to the persons it shows.
+            asked = {"insurer": query.insurer, "number": query.number, "reception": reception}
+            self._answered(principal, institution, Purpose.PRECHECK, "check_number", answer,
+                           person_id, asked)  # fmt: skip
+            results.append(answer_to_json(answer))
         with self.engine.begin() as connection:
             connection.execute(
                 bulk_jobs.update()
@@ -393,6 +402,15 @@ class EligibilityService(CardChecks):
         if row is None or row.institution_code != institution:
             raise LookupError(f"no bulk check {reception} for this institution")
         answers = [answer_from_json(a) for a in json.loads(row.results)] if row.results else None
+        if answers is not None:
+            # Each fetch shows the persons' data again: a read of its own (docs/api.md, Audit).
+            self.audit.write(
+                AuditRecord(
+                    actor=principal.credential_id, institution_code=institution,
+                    purpose=Purpose.PRECHECK, action="bulk_fetch", outcome="ok",
+                    detail={"reception": reception, "results": len(answers)},
+                )
+            )  # fmt: skip
         return BulkStatus(reception, row.status, len(json.loads(row.queries)), answers)
 
     # -- insurer staff --------------------------------------------------------------------------
@@ -401,7 +419,9 @@ class EligibilityService(CardChecks):
     ) -> EligibilityAnswer:
         """An insurer's staff see their own members only."""
         if principal.kind != "insurer_staff" or principal.insurer_number is None:
-            raise AccessDenied("not_insurer_staff", "only insurer staff may read members")
+            denied = AccessDenied("not_insurer_staff", "only insurer staff may read members")
+            self.refuse(principal, "insurer", "read_member", denied)
+            raise denied
         if insured.insurer != principal.insurer_number:
             denied = AccessDenied(
                 "other_insurer", "staff may read their own insurer's members only"
