@@ -293,3 +293,42 @@ def test_two_resident_loads_at_once_store_each_resident_once(
     engine = connect(database_url)
     assert _count(engine, "residents") == 20
     engine.dispose()
+
+
+def test_two_judgements_of_a_case_at_once_record_one(
+    engine: sa.Engine, database_url: str, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    """``kokuho boundary decide CASE judge`` twice at once: both were recorded (two
+    judgements in force, neither superseding the other). Now the second is refused."""
+    from kokuho.boundary import CaseError, Evidence, judge, open_cases, record_loss
+    from tests.boundarycases import (
+        EMPLOYEE_ACQUIRED,
+        EMPLOYEE_DECIDED,
+        TOWN,
+        Audit,
+        build_town,
+        enrol_employee,
+    )
+
+    build_town(engine, tmp_path, mynumber_key)
+    enrol_employee(engine, tmp_path)
+    [case] = open_cases(engine, TOWN, dt.date(2023, 5, 1), actor="a", audit=Audit())
+    record_loss(engine, case.case_id, dt.date(2023, 5, 1), tmp_path / "feed", actor="a",
+                audit=Audit())  # fmt: skip
+    document = Evidence("資格決定通知書", EMPLOYEE_ACQUIRED, EMPLOYEE_DECIDED, "日本年金機構")
+    code = (
+        "import datetime; from kokuho.boundary import Evidence, judge; "
+        "from tests.boundarycases import Audit; "
+        f"judge(engine, {case.case_id}, dt.date(2023, 5, 10), no_fault=True, "
+        f"evidence=Evidence('資格決定通知書', {EMPLOYEE_ACQUIRED!r}, {EMPLOYEE_DECIDED!r}, "
+        "'日本年金機構'), actor='a', audit=Audit())"
+    )
+    with pytest.raises(CaseError, match=f"case {case.case_id} changed meanwhile"):
+        second_run_while_first_commits(
+            database_url, tmp_path, code,
+            lambda e: judge(e, case.case_id, dt.date(2023, 5, 10), no_fault=True,
+                            evidence=document, actor="b", audit=Audit()),
+        )  # fmt: skip
+    with engine.connect() as connection:
+        steps = connection.execute(sa.text("SELECT step FROM boundary_case_steps")).scalars()
+        assert sorted(steps) == ["judgement", "loss"]
