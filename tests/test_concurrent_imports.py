@@ -332,3 +332,26 @@ def test_two_judgements_of_a_case_at_once_record_one(
     with engine.connect() as connection:
         steps = connection.execute(sa.text("SELECT step FROM boundary_case_steps")).scalars()
         assert sorted(steps) == ["judgement", "loss"]
+
+
+def test_two_payments_of_one_refund_at_once_record_one(
+    engine: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    """``kokuho premiums refunds pay 1`` by two clerks at once, on two days: both were
+    accepted and the second day overwrote the first. Now the second is refused."""
+    from kokuho.premiums import RefundRefused, pay_refund
+
+    _overpaid(engine, tmp_path)
+    [refund] = decide_refunds(engine, CITY, dt.date(2020, 10, 2))
+    code = (
+        "from kokuho.premiums import pay_refund; "
+        f"pay_refund(engine, {refund.refund_id}, dt.date(2020, 10, 10))"
+    )
+    with pytest.raises(RefundRefused, match=f"refund {refund.refund_id} was paid on 2020-10-10"):
+        second_run_while_first_commits(
+            database_url, tmp_path, code,
+            lambda e: pay_refund(e, refund.refund_id, dt.date(2020, 10, 11)),
+        )  # fmt: skip
+    with engine.connect() as connection:
+        paid = connection.scalar(sa.text("SELECT paid_on FROM premium_refunds"))
+    assert str(paid) == "2020-10-10"

@@ -151,9 +151,18 @@ def pay_refund(engine: sa.Engine, refund_id: int, paid_on: dt.date) -> Settlemen
             raise RefundRefused(
                 f"refund {refund_id} lapsed after {found.last_claim_day} (国保法 §110(1))"
             )
-        connection.execute(
-            sa.update(refunds).where(refunds.c.refund_id == refund_id).values(paid_on=paid_on)
+        # Only while still unpaid: a payment recorded at the same time (two clerks, two days)
+        # was checked against neither, and the second overwrote the first's day.
+        done = connection.execute(
+            sa.update(refunds)
+            .where(refunds.c.refund_id == refund_id, refunds.c.paid_on.is_(None))
+            .values(paid_on=paid_on)
         )
+        if done.rowcount != 1:
+            paid = connection.scalar(
+                sa.select(refunds.c.paid_on).where(refunds.c.refund_id == refund_id)
+            )
+            raise RefundRefused(f"refund {refund_id} was paid on {paid}")
     return dataclasses.replace(found, paid_on=paid_on)
 
 
