@@ -138,3 +138,41 @@ def test_bad_requests_and_answers_change_nothing(town: sa.Engine, tmp_path: Path
         answer_report(town, asked.report_id, dt.date(2023, 4, 1), "x", confirmed=True,
                       feed_dir=tmp_path, actor=CLERK, audit=audit)  # fmt: skip
     assert count(town) == before + 1
+
+
+def test_two_requests_or_two_answers_at_once_record_one(
+    town: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    """The same request (報告徴収) twice at once broke the unique key of the two coverages
+    (internal error), and the same answer twice at once recorded two answers; now the second
+    of each is refused with the reason it gets when run after the first."""
+    from tests.test_concurrent_imports import second_run_while_first_commits
+
+    audit = Audit()
+    _, q = report_candidates(town, TOWN, ON, actor=CLERK, audit=audit)
+    ids = f"{TOWN!r}, {q.kokuho_coverage_id}, {q.other_coverage_id}"
+    code = (
+        "from kokuho.boundary import request_report; from tests.boundarycases import Audit; "
+        f"request_report(engine, {ids}, '協会けんぽ', dt.date(2023, 5, 2), actor='a', "
+        "audit=Audit())"
+    )
+    with pytest.raises(CaseError, match="is already requested"):
+        second_run_while_first_commits(
+            database_url, tmp_path, code,
+            lambda e: request_report(e, TOWN, q.kokuho_coverage_id, q.other_coverage_id,
+                                     "協会けんぽ", dt.date(2023, 5, 2), actor="b", audit=Audit()),
+        )  # fmt: skip
+    [asked] = list_reports(town, TOWN, actor=CLERK, audit=audit)
+    code = (
+        "from kokuho.boundary import answer_report; from tests.boundarycases import Audit; "
+        f"answer_report(engine, {asked.report_id}, dt.date(2023, 5, 9), '取消済', "
+        f"confirmed=False, feed_dir=Path({str(tmp_path)!r}), actor='a', audit=Audit())"
+    )
+    with pytest.raises(CaseError, match="is already answered"):
+        second_run_while_first_commits(
+            database_url, tmp_path, code,
+            lambda e: answer_report(e, asked.report_id, dt.date(2023, 5, 9), "取消済",
+                                    confirmed=False, feed_dir=tmp_path, actor="b", audit=Audit()),
+        )  # fmt: skip
+    [answered] = list_reports(town, TOWN, actor=CLERK, audit=audit)
+    assert len(answered.answers) == 1

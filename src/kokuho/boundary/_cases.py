@@ -37,6 +37,7 @@ from kokuho.premiums import (
 )
 from kokuho.registry import Overlap, find_overlaps
 from kokuho.registry import tables as register
+from kokuho.store import write_transaction
 
 
 def fiscal_year_of(day: dt.date) -> int:
@@ -175,11 +176,13 @@ def open_cases(
             if found and (found[0].coverage_id, found[1].coverage_id) not in known:
                 pairs.append((overlap, *found))
     households: dict[int, list[HouseholdInput]] = {}
-    ids = [
-        insert_case(engine, municipality, overlap.person_id, ours, theirs, overlap.overlap_until,
-                    "overlap", on, actor, theirs.decided_on, households=households)
+    written = [
+        _insert_case(engine, municipality, overlap.person_id, ours, theirs, overlap.overlap_until,
+                     "overlap", on, actor, theirs.decided_on, households=households)
         for overlap, ours, theirs in pairs
     ]  # fmt: skip
+    # A run at the same time may have opened some of them: those are its cases, not new here.
+    ids = [case_id for case_id, new in written if new]
     opened = read_cases(engine, municipality, ids)
     audit("boundary_open", actor, [c.person_id for c in opened], {"municipality": municipality})
     return opened
@@ -200,11 +203,45 @@ def insert_case(
     *,
     households: dict[int, list[HouseholdInput]] | None = None,
 ) -> int:
-    """Writes one case (its years computed now); returns its id."""
+    """Writes one case (its years computed now); returns its id, or the id of the case of the
+    same two coverages another run wrote meanwhile."""
+    return _insert_case(
+        engine, municipality, person_id, ours, theirs, overlap_until, source, on, actor,
+        decided_on, acquired_on, households=households,
+    )[0]  # fmt: skip
+
+
+def _insert_case(
+    engine: sa.Engine,
+    municipality: str,
+    person_id: int,
+    ours: Any,
+    theirs: Any,
+    overlap_until: dt.date | None,
+    source: str,
+    on: dt.date,
+    actor: str,
+    decided_on: dt.date | None,
+    acquired_on: dt.date | None = None,
+    *,
+    households: dict[int, list[HouseholdInput]] | None = None,
+) -> tuple[int, bool]:
+    """``insert_case``'s (case id, whether this call wrote it)."""
     loss_day = max(ours.acquired_on, acquired_on or theirs.acquired_on)
     end = ours.lost_on - dt.timedelta(days=1) if ours.lost_on else on
     years = case_years(engine, municipality, person_id, loss_day, end, on, households)
-    with engine.begin() as connection:
+    c = boundary_cases.c
+    # Under the write lock, asked again: a run at the same time (two `double-payments --scan`)
+    # may have opened the case since it was looked for; a second insert broke the unique key.
+    with write_transaction(engine, "boundary_cases") as connection:
+        existing = connection.scalar(
+            sa.select(c.case_id).where(
+                c.kokuho_coverage_id == ours.coverage_id,
+                c.employee_coverage_id == theirs.coverage_id,
+            )
+        )
+        if existing is not None:
+            return int(existing), False
         return int(
             connection.execute(
                 sa.insert(boundary_cases).returning(boundary_cases.c.case_id),
@@ -224,7 +261,7 @@ def insert_case(
                     "premiums": dumps({"years": [y.as_json() for y in years]}),
                 },
             ).scalar_one()
-        )
+        ), True
 
 
 def read_cases(

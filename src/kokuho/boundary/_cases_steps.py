@@ -48,6 +48,7 @@ from kokuho.premiums import (
 )
 from kokuho.registry import FileRejected, import_changes
 from kokuho.registry import tables as register
+from kokuho.store import write_transaction
 
 FEED_COLUMNS = (
     "event_id", "event", "effective_date", "insurer_number", "symbol", "number", "branch",
@@ -79,7 +80,18 @@ def _record(
     detail: dict[str, Any],
     supersedes: int | None = None,
 ) -> Case:
-    with engine.begin() as connection:
+    # Under the write lock, the case's steps are read again: a step recorded by a run at the
+    # same time (two `decide CASE judge` at once) was checked against neither, and both were
+    # recorded (two judgements, two 減額賦課決定 in force). The second is refused instead.
+    with write_transaction(engine, "boundary_case_steps") as connection:
+        c = boundary_case_steps.c
+        recorded = set(connection.scalars(sa.select(c.step_id).where(c.case_id == case.case_id)))
+        if recorded != {s.step_id for s in case.steps}:
+            raise CaseError(
+                f"case {case.case_id} changed meanwhile (another step was recorded); nothing "
+                f"was recorded: look at it (kokuho boundary decide {case.case_id} show) and "
+                "run again"
+            )
         connection.execute(
             sa.insert(boundary_case_steps),
             {

@@ -23,6 +23,7 @@ from kokuho.boundary._cases_tables import (
     boundary_reports,
 )
 from kokuho.registry import Coverage, find_overlaps
+from kokuho.store import write_transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +207,17 @@ def request_report(
     if any((r.kokuho_coverage_id, r.other_coverage_id) == (kokuho_coverage_id, other_coverage_id)
            for r in _read(engine, municipality)):  # fmt: skip
         raise CaseError(f"a report on coverage {kokuho_coverage_id} is already requested")
-    with engine.begin() as connection:
+    # Asked again under the write lock: a request made at the same time broke the unique key
+    # of the two coverages (internal error).
+    with write_transaction(engine, "boundary_reports") as connection:
+        r = boundary_reports.c
+        if connection.scalar(
+            sa.select(r.report_id).where(
+                r.kokuho_coverage_id == kokuho_coverage_id,
+                r.other_coverage_id == other_coverage_id,
+            )
+        ):
+            raise CaseError(f"a report on coverage {kokuho_coverage_id} is already requested")
         report_id = connection.execute(
             sa.insert(boundary_reports).returning(boundary_reports.c.report_id),
             {
@@ -276,7 +287,12 @@ def answer_report(
                 answered_on, actor, answered_on, start,
             )  # fmt: skip
         record_loss(engine, case_id, answered_on, feed_dir, actor=actor, audit=audit)
-    with engine.begin() as connection:
+    # Asked again under the write lock: an answer recorded at the same time was checked
+    # against neither, and both were recorded.
+    with write_transaction(engine, "boundary_reports") as connection:
+        a = boundary_report_answers.c
+        if connection.scalar(sa.select(a.answer_id).where(a.report_id == report_id)):
+            raise CaseError(f"request {report_id} is already answered")
         connection.execute(
             sa.insert(boundary_report_answers),
             {

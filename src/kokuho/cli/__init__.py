@@ -63,12 +63,14 @@ class LazyGroup(click.Group):
         except Exception as error:  # noqa: BLE001  (the last resort, see the docstring)
             # Imported here, not above: kokuho.store pulls in SQLAlchemy, which `kokuho --help`
             # must not wait for (issue 11), and here only a failed command pays for it.
-            from kokuho.store import DataFileError
+            from kokuho.store import DataFileError, WriteBusy
 
-            if isinstance(error, DataFileError):
-                # A data file or its local copy ($KOKUHO_HOME/data) that does not read, from
-                # whichever loader met it first: its text names the file and the line and
-                # holds no personal data (docs/data.md).
+            # A data file or its local copy ($KOKUHO_HOME/data) that does not read, from
+            # whichever loader met it first: its text names the file and the line and holds no
+            # personal data (docs/data.md). Or another command held the database's write lock
+            # longer than the wait: not a defect; the text names what was to be written and
+            # says nothing was.
+            if isinstance(error, DataFileError | WriteBusy):
                 click.echo(f"error: {error}", err=True)
                 sys.exit(1)
             # The type only: a database error's text carries the statement's parameters,

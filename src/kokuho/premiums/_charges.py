@@ -19,7 +19,7 @@ from typing import Any, Final, Literal, get_args
 import sqlalchemy as sa
 
 from kokuho.premiums._model import Assessment
-from kokuho.store import key_table, metadata
+from kokuho.store import key_table, metadata, write_transaction
 
 ChargeKind = Literal["initial", "increase", "decrease"]
 """本算定 (当初賦課), 増額賦課 (増額更正), 減額賦課 (減額更正)."""
@@ -129,10 +129,13 @@ def record_decisions(
     if len(set(keys)) != len(keys):
         raise ChargeRefused("a household and fiscal year appears twice in one decision")
     found: list[list[ChargeReport]] = []
-    with engine.begin() as connection:
+    # The write lock before the 調定 in force is read: a second run of the same decision then
+    # finds it recorded. (On SQLite the driver opens the transaction only at the first INSERT,
+    # so the reads were outside it and the second run broke a unique key: internal error.)
+    with write_transaction(engine, "premium_charges") as connection:
         if connection.dialect.name == "postgresql":
             # Two 更正 computed from the same 調定 in force would each add their difference to
-            # it. (SQLite has one writer at a time and refuses a writer whose snapshot is stale.)
+            # it; no other writer of the table meanwhile.
             connection.execute(
                 sa.text("LOCK TABLE premium_charge_decisions IN SHARE ROW EXCLUSIVE MODE")
             )

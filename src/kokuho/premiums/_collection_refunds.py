@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from kokuho.premiums._collection import ledgers
 from kokuho.premiums._collection_tables import refunds
+from kokuho.store import write_transaction
 
 RefundStatus = Literal["open", "paid", "lapsed"]
 """未還付 (claim still open), 還付済, 時効 (lapsed under §110(1))."""
@@ -80,10 +81,12 @@ def decide_refunds(
     fiscal year, oldest 納期限 first), the rest a refund whose claim lapses after two years.
     Returns the new decisions; a second call on the same day finds nothing left to settle
     (idempotent)."""
-    with engine.begin() as connection:
+    # Two runs at once must not both settle the same 過誤納金: the write lock is taken before
+    # the ledgers are read. (On SQLite the driver opens the transaction only at the first
+    # INSERT, so the ledgers were read outside it and both runs settled the same money.)
+    with write_transaction(engine, "premium_refunds") as connection:
         if connection.dialect.name == "postgresql":
-            # Two runs at once must not both settle the same 過誤納金 (SQLite serialises
-            # writers and refuses the second writer whose snapshot is stale).
+            # And no other writer of the table (a payment of a refund) meanwhile.
             connection.execute(sa.text("LOCK TABLE premium_refunds IN SHARE ROW EXCLUSIVE MODE"))
         rows: list[dict[str, object]] = []
         for ledger in ledgers(connection, decided_on, municipality):
@@ -148,9 +151,18 @@ def pay_refund(engine: sa.Engine, refund_id: int, paid_on: dt.date) -> Settlemen
             raise RefundRefused(
                 f"refund {refund_id} lapsed after {found.last_claim_day} (国保法 §110(1))"
             )
-        connection.execute(
-            sa.update(refunds).where(refunds.c.refund_id == refund_id).values(paid_on=paid_on)
+        # Only while still unpaid: a payment recorded at the same time (two clerks, two days)
+        # was checked against neither, and the second overwrote the first's day.
+        done = connection.execute(
+            sa.update(refunds)
+            .where(refunds.c.refund_id == refund_id, refunds.c.paid_on.is_(None))
+            .values(paid_on=paid_on)
         )
+        if done.rowcount != 1:
+            paid = connection.scalar(
+                sa.select(refunds.c.paid_on).where(refunds.c.refund_id == refund_id)
+            )
+            raise RefundRefused(f"refund {refund_id} was paid on {paid}")
     return dataclasses.replace(found, paid_on=paid_on)
 
 

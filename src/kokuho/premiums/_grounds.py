@@ -25,7 +25,7 @@ from kokuho.premiums import _person_files
 from kokuho.premiums._person_files import FieldError, read_resident_id
 from kokuho.premiums._tables import premium_ground_files, premium_reduction_grounds
 from kokuho.registry import FileRejected, RowError, tables
-from kokuho.store import data_text, file_sha256, key_table
+from kokuho.store import data_text, file_sha256, key_table, write_transaction
 
 FORMER_DEPENDANT: Final = "former_dependant"
 """旧被扶養者: ``date`` is the 資格取得日 in 国保 (the day the insured person moved to 後期)."""
@@ -191,7 +191,13 @@ def load_grounds(engine: sa.Engine, path: Path) -> GroundLoadReport:
     if report.errors:
         raise FileRejected(report.errors)
     name = str(path)
-    with engine.begin() as connection:
+    with write_transaction(engine, "premium_reduction_grounds") as connection:
+        # A run of the same file at the same time may have loaded it while this one parsed.
+        if (
+            _person_files.loaded_before(connection, premium_ground_files.c.file_id, digest)
+            is not None
+        ):
+            return GroundLoadReport(file=name, skipped=True)
         keys = sorted({(record["resident_id"],) for record in records})
         with key_table(connection, {"resident_id": sa.String(20)}, keys) as wanted:
             report.errors += _check_persons(connection, wanted, name, records)

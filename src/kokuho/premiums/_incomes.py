@@ -21,7 +21,7 @@ from kokuho.premiums import _person_files
 from kokuho.premiums._person_files import FieldError, read_resident_id
 from kokuho.premiums._tables import premium_income_files, premium_incomes
 from kokuho.registry import FileRejected, RowError, tables
-from kokuho.store import file_sha256, key_table
+from kokuho.store import file_sha256, key_table, write_transaction
 
 REQUIRED: Final = frozenset(
     {"fiscal_year", "resident_id", "salary", "pension", "other", "declared", "wage_earner"}
@@ -164,7 +164,13 @@ def load_incomes(engine: sa.Engine, path: Path) -> IncomeLoadReport:
         raise FileRejected(report.errors)
     assert report.fiscal_year is not None  # a file with records has a year
     name = str(path)
-    with engine.begin() as connection:
+    with write_transaction(engine, "premium_incomes") as connection:
+        # A run of the same file at the same time may have loaded it while this one parsed.
+        if (
+            _person_files.loaded_before(connection, premium_income_files.c.fiscal_year, digest)
+            is not None
+        ):
+            return IncomeLoadReport(file=name, fiscal_year=report.fiscal_year, skipped=True)
         keys = [(record["resident_id"],) for record in records]
         # One indexed join through a table of the file's ids, not thousands of IN lists.
         with key_table(connection, {"resident_id": sa.String(20)}, keys) as wanted:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from kokuho.premiums._charges import HOUSEHOLD_ID, charges
 from kokuho.registry import FileRejected, RowError, read_csv_rows
-from kokuho.store import chunks, metadata
+from kokuho.store import chunks, metadata, write_transaction
 
 #: The channels of the file, each with its Japanese label (also accepted in the file).
 CHANNELS: Final[dict[str, str]] = {
@@ -116,7 +116,9 @@ def import_payments(engine: sa.Engine, path: Path) -> PaymentImportReport:
             continue
         seen[payment.payment_id] = line
         parsed.append((line, payment))
-    with engine.begin() as connection:
+    # The lock before the check: a run of the same file at the same time has then committed,
+    # and its payments are found loaded (not inserted twice: a unique key, internal error).
+    with write_transaction(engine, "premium_payments") as connection:
         new = _check_against_database(connection, name, parsed, errors)
         if errors:
             raise FileRejected(errors)

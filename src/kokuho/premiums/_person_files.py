@@ -42,11 +42,15 @@ def read_resident_id(raw: str) -> str:
     return resident
 
 
-def loaded_before(engine: sa.Engine, column: sa.Column[Any], digest: str) -> Any:
+def loaded_before(engine: sa.Engine | sa.Connection, column: sa.Column[Any], digest: str) -> Any:
     """``column`` of the file row (of ``column``'s table) loaded with ``digest``; None when no
-    file with that digest was loaded."""
+    file with that digest was loaded. Given a connection, read in its transaction (a loader
+    asks again once it holds the write lock: a run of the same file may have committed)."""
+    query = sa.select(column).where(column.table.c.sha256 == digest)
+    if isinstance(engine, sa.Connection):
+        return engine.scalar(query)
     with engine.connect() as connection:
-        return connection.scalar(sa.select(column).where(column.table.c.sha256 == digest))
+        return connection.scalar(query)
 
 
 def read_records(

@@ -16,6 +16,7 @@ refused or failed extract leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -44,7 +45,7 @@ from kokuho.provision._workflow_model import (
     UnapprovedItem,
 )
 from kokuho.registry import tables
-from kokuho.store import atomic_file
+from kokuho.store import atomic_file, exclusive_lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +256,7 @@ def extract(
     item; any item outside the approval is refused, naming it). The step and its audit record
     are written before the files are moved into place."""
     by = text_field(by, "by", 100)
-    with engine.begin() as connection:
+    with contextlib.ExitStack() as held, engine.begin() as connection:
         current = begin_extract(connection, provision_id, on)
         approved = current.approved or {}
         asked = approved if items is None else check_items(
@@ -281,10 +282,20 @@ def extract(
         if "persons" in asked and "care_certifications" in asked:
             linkage = linkage_rate(source_key, sources.persons, sources.certifications,
                                    current.period_to)  # fmt: skip
+        # One extract of a provision at a time in ``out``, from here to its commit (the lock
+        # is released after it): two at once built the same numbered folder in the same
+        # temporary folder. The count is read again under the lock, and a folder numbered
+        # past it can then only be a killed run's.
+        held.enter_context(exclusive_lock(out / provision_id / ".extract.lock"))
+        current = begin_extract(connection, provision_id, on)
         number = current.extracts + 1
         final = out / provision_id / f"extract-{number}"
         if final.exists():
-            raise ProvisionError(f"{final}: already exists; an extract is never overwritten")
+            if not _unrecorded(final, provision_id, number):
+                raise ProvisionError(f"{final}: already exists; an extract is never overwritten")
+            # Renamed into place by a run killed before its step was committed: never
+            # recorded as provided, and built again below with the same key.
+            shutil.rmtree(final)
         staging = out / provision_id / f".extract-{number}.partial"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -309,6 +320,17 @@ def extract(
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return Extract(provision_id, number, final, counts, digests, unplaced, linkage)
+
+
+def _unrecorded(final: Path, provision_id: str, number: int) -> bool:
+    """Whether ``final`` (``extract-<number>``, the next number the steps have not recorded)
+    is what a killed extract of ``provision_id`` left: a folder of ``<table>.csv`` files only,
+    as an extract writes them (anything else there is not ours to remove)."""
+    assert final.name == f"extract-{number}" and final.parent.name == provision_id
+    return final.is_dir() and all(
+        entry.is_file() and not entry.is_symlink() and entry.suffix == ".csv"
+        for entry in final.iterdir()
+    )
 
 
 def _first_key(provision_id: str, folder: Path | None) -> bytes:

@@ -20,7 +20,7 @@ from kokuho.registry._errors import FileRejected, RowError, scrub
 from kokuho.registry._events import FieldError, parse_date
 from kokuho.registry._normalize import match_key, normalize_kana_name
 from kokuho.registry._tables import resident_households, residents
-from kokuho.store import chunks, key_table
+from kokuho.store import chunks, key_table, write_transaction
 
 COLUMNS: Final = frozenset(
     {"resident_id", "mynumber", "name_kanji", "name_kana", "birth_date", "sex", "address",
@@ -231,7 +231,9 @@ def load_residents(engine: sa.Engine, path: Path, key: bytes) -> ResidentLoadRep
         raise FileRejected(report.errors)
     columns = [column.name for column in residents.columns]
     report.without_household = sum(1 for record in records if "household" not in record)
-    with engine.begin() as connection:
+    # The write lock before the register is read: a load of the same file at the same time
+    # has then committed, and its rows are found stored (not inserted twice: internal error).
+    with write_transaction(engine, "residents") as connection:
         by_id = _stored(connection, residents.c.resident_id, (r["resident_id"] for r in records))
         by_hash = _stored(
             connection, residents.c.mynumber_hmac, (r["mynumber_hmac"] for r in records)

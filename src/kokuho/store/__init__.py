@@ -41,6 +41,7 @@ from kokuho.store._read_batch import ReadBatcher
 from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
 from kokuho.store._replicas_async import UNREACHABLE_ASYNC, AsyncReads, connect_kwargs
 from kokuho.store._spare_core import spare_core
+from kokuho.store._write_lock import WriteBusy, write_transaction
 from kokuho.store._yaml_loader import SafeYamlLoader
 from kokuho.store._yaml_nodes import YamlNode
 
@@ -93,4 +94,6 @@ __all__ = [
     "write_manifest",
     "metadata",
     "upgrade",
+    "WriteBusy",
+    "write_transaction",
 ]

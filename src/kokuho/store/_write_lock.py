@@ -1,0 +1,51 @@
+"""A write transaction that holds the database's write lock from its first statement.
+
+An import that reads what is loaded and then writes what is new must not interleave with a
+second run of itself: on SQLite (WAL) the second one's read snapshot goes stale when the first
+commits, and its first write then fails at once with ``database is locked`` (no busy wait
+helps); on PostgreSQL both see nothing loaded and the second one's insert breaks a unique
+key. Both ended in ``internal error``. Taking the lock first makes the second run wait for the
+first and then find its rows: it records nothing twice and reports the file as loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+
+class WriteBusy(RuntimeError):
+    """Another command held the database's write lock for longer than the wait allows
+    (SQLite's ``busy_timeout``): nothing was written, the command may be run again."""
+
+
+def _advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock`` from the lock's name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def write_transaction(engine: sa.Engine, name: str) -> Iterator[sa.Connection]:
+    """``engine.begin()`` whose first statement takes the write lock: on SQLite ``BEGIN
+    IMMEDIATE`` (the one writer of the file; waits up to the busy timeout), on PostgreSQL the
+    transaction-scoped advisory lock named ``name`` (one writer of that kind; waits).
+
+    Raises WriteBusy, naming ``name``, when SQLite's wait runs out."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            try:
+                # The driver opens no transaction before a read: this BEGIN is the first.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except sa.exc.OperationalError as error:
+                if "locked" not in str(error.orig):
+                    raise
+                raise WriteBusy(
+                    f"{name}: another command is writing the database; nothing was written, "
+                    "run this one again when it has finished"
+                ) from None
+        elif connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(name))))
+        yield connection

@@ -1,0 +1,110 @@
+"""An extract (データ提供) killed with kill -9 after its folder was renamed into place and before
+its step was committed: run again, it completes and leaves what one clean run leaves (one
+recorded extract, ``extract-1`` with the same files). It used to be refused for ever: the
+unrecorded ``extract-1`` "already exists; an extract is never overwritten". On SQLite and
+PostgreSQL, with a real process killed at that moment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from kokuho.cli._provision import ServiceAudit
+from kokuho.provision import (
+    add_reviewer,
+    apply,
+    catalogue,
+    extract,
+    load_sources,
+    provision_detail,
+    review,
+)
+from tests.provisioncases import CERTIFICATIONS, CLAIMS, SERVICES, application, build_register
+
+ON = dt.date(2024, 5, 1)
+SOURCE = b"s" * 32
+
+_KILLED_EXTRACT = """
+import datetime as dt
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from kokuho.cli._provision import ServiceAudit
+from kokuho.provision import catalogue, extract, load_sources
+from kokuho.store import connect
+from tests.provisioncases import CERTIFICATIONS, CLAIMS, SERVICES
+
+engine = connect(sys.argv[1])
+out, keys, pid = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+
+@sa.event.listens_for(engine, "commit")
+def _before_commit(conn):
+    # The commit that follows the rename into place: say so, and wait for the kill.
+    if (out / pid / "extract-1").exists():
+        print("renamed", flush=True)
+        sys.stdin.readline()
+
+sources = load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
+                       claims=CLAIMS)
+extract(engine, catalogue(), pid, sources, out=out, by="事務局", on=dt.date(2024, 5, 1),
+        audit=ServiceAudit(engine), source_key=b"s" * 32, key_folder=keys)
+"""
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def test_an_extract_killed_before_its_commit_completes_when_run_again(
+    engine: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    cat, audit = catalogue(), ServiceAudit(engine)
+    build_register(engine)
+    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
+    pid = apply(engine, cat, application(), on=ON, audit=audit)
+    review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認", on=ON,
+           term_until=dt.date(2025, 3, 31), audit=audit)  # fmt: skip
+    out, keys = tmp_path / "out", tmp_path / "keys"
+    env = {**os.environ, "KOKUHO_HOME": str(tmp_path)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_EXTRACT, database_url, str(out), str(keys), pid],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None
+        said = child.stdout.readline().strip()
+        assert said == "renamed", said + child.stdout.read()
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        for pipe in (child.stdin, child.stdout):
+            if pipe is not None:
+                pipe.close()
+    left = _digests(out / pid / "extract-1")
+    assert provision_detail(engine, pid).extracts == 0  # never recorded
+    sources = load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
+                           claims=CLAIMS)  # fmt: skip
+    done = extract(engine, cat, pid, sources, out=out, by="事務局", on=ON, audit=audit,
+                   source_key=SOURCE, key_folder=keys)  # fmt: skip
+    assert done.number == 1 and done.folder == out / pid / "extract-1"
+    assert _digests(done.folder) == left == {f"{t}.csv": d for t, d in done.sha256.items()}
+    recorded = provision_detail(engine, pid)
+    assert recorded.extracts == 1
+    assert [s.step for s in recorded.steps].count("extracted") == 1
+    assert sorted(p.name for p in (out / pid).iterdir() if not p.name.startswith(".")) == [
+        "extract-1"
+    ]
+    audit.close()
