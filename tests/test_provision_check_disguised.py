@@ -97,10 +97,12 @@ def test_identifiers_in_the_row_names_are_not_fit_to_publish(
     assert all("山田" not in f.reason and "1950" not in f.reason for f in findings)
 
 
-def test_a_long_numeric_code_as_a_row_name_is_not_taken_for_a_pseudonymous_id(
-    tmp_path: Path,
-) -> None:
-    path = _write(tmp_path, "医療機関コード,人数\n37101000112345678,12\n37101000112345679,15\n")
+def test_a_long_numeric_row_name_is_taken_for_a_pseudonymous_id(tmp_path: Path) -> None:
+    # 16 digits or more, letters or not: an ID whose hash happened to hold no letter, or a
+    # numeric person number, is refused; a real 10-digit 医療機関コード is not.
+    path = _write(tmp_path, "id,人数\n" + "0" * 63 + "1,12\n")
+    assert _found(path) == [("identifier", "(table)", "id", 2)]
+    path = _write(tmp_path, "医療機関コード,人数\n3710112347,12\n3710112354,15\n")
     assert _found(path) == []
 
 

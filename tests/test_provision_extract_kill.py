@@ -12,12 +12,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from kokuho.cli._provision import ServiceAudit
 from kokuho.provision import (
+    ProvisionError,
     add_reviewer,
     apply,
     catalogue,
@@ -108,3 +114,77 @@ def test_an_extract_killed_before_its_commit_completes_when_run_again(
         "extract-1"
     ]
     audit.close()
+
+
+def _approved(engine: sa.Engine) -> tuple[str, ServiceAudit]:
+    cat, audit = catalogue(), ServiceAudit(engine)
+    build_register(engine)
+    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
+    pid = apply(engine, cat, application(), on=ON, audit=audit)
+    review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認", on=ON,
+           term_until=dt.date(2025, 3, 31), audit=audit)  # fmt: skip
+    return pid, audit
+
+
+def test_a_link_where_the_next_extract_goes_is_refused_not_followed(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # A symbolic link named extract-1 to a folder of CSV files is not a killed run's folder:
+    # refused by name, never removed through (it was an internal error, rmtree on a link).
+    pid, audit = _approved(engine)
+    out, keys, elsewhere = tmp_path / "out", tmp_path / "keys", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "persons.csv").write_text("pid\n", encoding="utf-8")
+    (out / pid).mkdir(parents=True)
+    (out / pid / "extract-1").symlink_to(elsewhere, target_is_directory=True)
+    sources = load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
+                           claims=CLAIMS)  # fmt: skip
+    try:
+        extract(engine, catalogue(), pid, sources, out=out, by="事務局", on=ON, audit=audit,
+                source_key=SOURCE, key_folder=keys)  # fmt: skip
+    except ProvisionError as error:
+        assert "already exists" in str(error)
+    else:
+        raise AssertionError("an extract went through a link")
+    finally:
+        audit.close()
+    assert (elsewhere / "persons.csv").read_text(encoding="utf-8") == "pid\n"
+    assert provision_detail(engine, pid).extracts == 0
+
+
+def test_two_first_extracts_at_once_share_the_provision_key(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both chose a key before the extract lock: one made it, the other was refused
+    # ("already has a key") or read it half written. Now the key is chosen under the lock.
+    # Making the key is slowed so that both would ask before either has made it.
+    import kokuho.provision._extract as extract_module
+
+    made = extract_module.new_provision_key
+
+    def slow(provision: str, *, folder: Path | None = None) -> bytes:
+        time.sleep(0.3)
+        return made(provision, folder=folder)
+
+    monkeypatch.setattr(extract_module, "new_provision_key", slow)
+    pid, audit = _approved(engine)
+    out, keys = tmp_path / "out", tmp_path / "keys"
+    sources = load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
+                           claims=CLAIMS)  # fmt: skip
+    start = threading.Barrier(2)
+
+    def one() -> Any:
+        start.wait()
+        return extract(engine, catalogue(), pid, sources, out=out, by="事務局", on=ON,
+                       audit=audit, source_key=SOURCE, key_folder=keys)  # fmt: skip
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            done = [f.result() for f in [pool.submit(one), pool.submit(one)]]
+    finally:
+        audit.close()
+    assert sorted(d.number for d in done) == [1, 2]
+    # The same key: the same pseudonymous IDs in both extracts.
+    first, second = (d.folder / "persons.csv" for d in sorted(done, key=lambda d: d.number))
+    assert first.read_bytes() == second.read_bytes()
+    assert provision_detail(engine, pid).extracts == 2

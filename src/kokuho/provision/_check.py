@@ -150,8 +150,9 @@ def check_table(
 
 #: A pseudonymous ID (the extract's pid, an ID5-style hash) as a value, or a column named for
 #: one: a row per person is row-level data, which is never published.
-#: (at least one letter, so a long numeric code such as a 医療機関コード is not taken for one).
-_PSEUDONYM_VALUE = re.compile(r"^(?=.*[a-f])[0-9a-f]{16,}$", re.IGNORECASE)
+#: Digits alone count too: a row name of 16 or more digits is longer than any code a
+#: published table names its rows by (a 医療機関コード has 10), so it is taken for an ID.
+_PSEUDONYM_VALUE = re.compile(r"^[0-9a-f]{16,}$", re.IGNORECASE)
 _PSEUDONYM_NAME = re.compile(r"^pid$|仮名|連結用|person_?id|patient_?id", re.IGNORECASE)
 
 

@@ -257,6 +257,11 @@ def extract(
     are written before the files are moved into place."""
     by = text_field(by, "by", 100)
     with contextlib.ExitStack() as held, engine.begin() as connection:
+        # One extract of a provision at a time in ``out``, from here to its commit (the lock
+        # is released after it): two at once built the same numbered folder in the same
+        # temporary folder, and two first extracts both made the provision's key. The count
+        # is read under the lock, so a folder numbered past it can only be a killed run's.
+        held.enter_context(exclusive_lock(out / provision_id / ".extract.lock"))
         current = begin_extract(connection, provision_id, on)
         approved = current.approved or {}
         asked = approved if items is None else check_items(
@@ -282,12 +287,6 @@ def extract(
         if "persons" in asked and "care_certifications" in asked:
             linkage = linkage_rate(source_key, sources.persons, sources.certifications,
                                    current.period_to)  # fmt: skip
-        # One extract of a provision at a time in ``out``, from here to its commit (the lock
-        # is released after it): two at once built the same numbered folder in the same
-        # temporary folder. The count is read again under the lock, and a folder numbered
-        # past it can then only be a killed run's.
-        held.enter_context(exclusive_lock(out / provision_id / ".extract.lock"))
-        current = begin_extract(connection, provision_id, on)
         number = current.extracts + 1
         final = out / provision_id / f"extract-{number}"
         if final.exists():
@@ -327,9 +326,13 @@ def _unrecorded(final: Path, provision_id: str, number: int) -> bool:
     is what a killed extract of ``provision_id`` left: a folder of ``<table>.csv`` files only,
     as an extract writes them (anything else there is not ours to remove)."""
     assert final.name == f"extract-{number}" and final.parent.name == provision_id
-    return final.is_dir() and all(
-        entry.is_file() and not entry.is_symlink() and entry.suffix == ".csv"
-        for entry in final.iterdir()
+    return (
+        not final.is_symlink()
+        and final.is_dir()
+        and all(
+            entry.is_file() and not entry.is_symlink() and entry.suffix == ".csv"
+            for entry in final.iterdir()
+        )
     )
 
 

@@ -5,21 +5,13 @@ named here."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from kokuho.provision._workflow import provision_detail
 from kokuho.provision._workflow_model import ProvisionError
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from kokuho.store import file_sha256
 
 
 def verify_extract(engine: sa.Engine, pid: str, number: int, folder: Path) -> list[str]:
@@ -46,6 +38,6 @@ def verify_extract(engine: sa.Engine, pid: str, number: int, folder: Path) -> li
             problems.append(f"{path}: not part of extract {number}")
         elif name not in present or not path.is_file():
             problems.append(f"{path}: missing")
-        elif _sha256(path) != expected[name]:
+        elif file_sha256(path) != expected[name]:
             problems.append(f"{path}: changed since the extract (SHA-256 differs)")
     return problems

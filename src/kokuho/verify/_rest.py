@@ -27,6 +27,7 @@ from kokuho.ids import (
     parse_branch,
     parse_number,
     parse_symbol,
+    scrub_mynumbers,
 )
 from kokuho.verify._access import Principal
 from kokuho.verify._json import answer_to_json
@@ -176,7 +177,8 @@ class BulkItem(NumberCheck):
     def _business(cls, value: str) -> str:
         # A field validator, so the error names items.<i>.purpose, not the whole body.
         if value not in PURPOSES:
-            raise ValueError(f"{value!r} is not one of {PURPOSES}")
+            # Masked as a refused single check's purpose is (docs/identifiers.md).
+            raise ValueError(f"{scrub_mynumbers(value)!r} is not one of {PURPOSES}")
         return value
 
 
