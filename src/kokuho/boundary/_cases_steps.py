@@ -88,9 +88,10 @@ def _record(
         recorded = set(connection.scalars(sa.select(c.step_id).where(c.case_id == case.case_id)))
         if recorded != {s.step_id for s in case.steps}:
             raise CaseError(
-                f"case {case.case_id} changed meanwhile (another step was recorded); nothing "
-                f"was recorded: look at it (kokuho boundary decide {case.case_id} show) and "
-                "run again"
+                f"case {case.case_id} changed meanwhile (another step was recorded); this step "
+                "was not recorded, but what it had already changed (a 資格喪失 imported, a "
+                f"reassessment, refunds) stays: look at it (kokuho boundary decide "
+                f"{case.case_id} show) and run again"
             )
         connection.execute(
             sa.insert(boundary_case_steps),
