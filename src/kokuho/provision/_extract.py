@@ -257,11 +257,8 @@ def extract(
     are written before the files are moved into place."""
     by = text_field(by, "by", 100)
     with contextlib.ExitStack() as held, engine.begin() as connection:
-        # One extract of a provision at a time in ``out``, from here to its commit (the lock
-        # is released after it): two at once built the same numbered folder in the same
-        # temporary folder, and two first extracts both made the provision's key. The count
-        # is read under the lock, so a folder numbered past it can only be a killed run's.
-        held.enter_context(exclusive_lock(out / provision_id / ".extract.lock"))
+        # Refused here (unknown, not approved, past its term, an item outside the approval)
+        # before anything is made.
         current = begin_extract(connection, provision_id, on)
         approved = current.approved or {}
         asked = approved if items is None else check_items(
@@ -272,6 +269,13 @@ def extract(
                     raise UnapprovedItem(
                         f"provision {provision_id}: {table}.{item} was not approved"
                     )
+        # One extract of a provision at a time in ``out``, from here to its commit (the lock
+        # is released after it): two at once built the same numbered folder in the same
+        # temporary folder, and two first extracts both made the provision's key. The count
+        # is read again under the lock, so a folder numbered past it can only be a killed
+        # run's, and the key is taken under it.
+        held.enter_context(exclusive_lock(out / provision_id / ".extract.lock"))
+        current = begin_extract(connection, provision_id, on)
         key = (provision_key(provision_id, folder=key_folder) if current.extracts
                else _first_key(provision_id, key_folder))  # fmt: skip
 
