@@ -114,3 +114,25 @@ def test_show_is_a_read_of_a_person_and_is_audited(run: CliRunner, tmp_path: Pat
     assert [(r.person_id, r.purpose, r.outcome) for r in rows] == [(person_id, "insurer", "shown")]
     assert rows[0].actor.startswith("cli:")
     assert_audit_chain_intact()
+
+
+def test_overlaps_list_is_a_read_of_each_person_listed_and_is_audited(
+    run: CliRunner, tmp_path: Path
+) -> None:
+    """`registry overlaps` prints persons' insured numbers, insurers and periods: a read of each
+    person listed, one record each on the audit log (none when nobody is listed)."""
+    write_changes(tmp_path / "k.csv", [acquire("K1", "2020-04-01")])
+    write_changes(tmp_path / "s.csv", [acquire("S1", "2020-06-01", insurer=KYOKAI, number="77")])
+    home = tmp_path / "home"
+    assert run.invoke(main, ["registry", "import", str(tmp_path / "k.csv")]).exit_code == 0
+    # Nobody listed: a record without a person says the list was asked for.
+    assert run.invoke(main, ["registry", "overlaps"]).exit_code == 0
+    empty = audit_rows(home, "read_member", ("actor", "person_id", "purpose", "outcome"))
+    assert [(r.person_id, r.outcome) for r in empty] == [(None, "shown")]
+    assert run.invoke(main, ["registry", "import", str(tmp_path / "s.csv")]).exit_code == 0
+    listed = json.loads(run.invoke(main, ["registry", "overlaps", "--json"]).output)
+    person = listed["overlaps"][0]["person_id"]
+    rows = audit_rows(home, "read_member", ("actor", "person_id", "purpose", "outcome"))
+    assert [(r.person_id, r.purpose, r.outcome) for r in rows[1:]] == [(person, "insurer", "shown")]
+    assert all(r.actor.startswith("cli:") for r in rows)
+    assert_audit_chain_intact()

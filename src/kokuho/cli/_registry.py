@@ -326,7 +326,16 @@ def merges_command(person: int | None, as_json: bool) -> None:
 @json_option
 def overlaps_command(insurer: str | None, on: dt.datetime | None, as_json: bool) -> None:
     """List persons covered by two insurers on the same days (資格重複)."""
-    found = find_overlaps(open_engine(), insurer=insurer, on=on.date() if on else None)
+    engine = open_engine()
+    found = find_overlaps(engine, insurer=insurer, on=on.date() if on else None)
+    # Each person listed is a read of that person's coverages (insured numbers, insurers,
+    # periods): on the audit log before it is shown, one record a person, as `registry show`.
+    audit = _ShownAudit(engine)
+    try:
+        audit("read_member", "registry overlaps", sorted({o.person_id for o in found}),
+              {"list": "overlaps", "insurer": insurer or "*"})  # fmt: skip
+    finally:
+        audit.close()
     if as_json:
         emit_json(
             {
