@@ -22,6 +22,7 @@ from kokuho.boundary._cases_model import Case, CaseAudit, CaseError, Step, Unkno
 from kokuho.boundary._cases_steps import EXCEPTION_RULE, LIMIT_RULE, PRESCRIPTION_RULE
 from kokuho.premiums import settlements
 from kokuho.registry import tables as register
+from kokuho.store import spreadsheet_text
 
 _CSS: Final = """
 @page { size: A4; margin: 20mm 18mm; }
@@ -216,22 +217,11 @@ def notice_rows(
     return rows
 
 
-#: A text cell starting with one of these is read as a formula by a spreadsheet opening the
-#: CSV (CSV / formula injection, OWASP): the names come from the insurers' change feeds.
-_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _as_text(value: Any) -> Any:
-    # Text only (numbers stay numbers): the apostrophe makes it text, as the dashboard's
-    # downloads write it (kokuho.web.dashboard._tabular).
-    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
-
-
 def notice_list_csv(engine: sa.Engine, municipality: str, *, actor: str, audit: CaseAudit) -> str:
     """The clerk's list as CSV (UTF-8; write it with a BOM for Excel)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, LIST_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in notice_rows(engine, municipality, actor=actor, audit=audit):
-        writer.writerow({key: _as_text(value) for key, value in row.items()})
+        writer.writerow({key: spreadsheet_text(value) for key, value in row.items()})
     return out.getvalue()

@@ -22,6 +22,7 @@ from kokuho.store._files import (
     file_sha256,
     fsync_folders,
     is_temporary,
+    spreadsheet_text,
     sweep_temporary,
 )
 from kokuho.store._keys import chunks, key_table
@@ -74,6 +75,7 @@ __all__ = [
     "atomic_file",
     "exclusive_lock",
     "file_sha256",
+    "spreadsheet_text",
     "PerThreadDuckDB",
     "bulk_insert",
     "spare_core",

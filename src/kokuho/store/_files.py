@@ -17,7 +17,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 Replace = Callable[[str | Path, str | Path], None]
 
@@ -138,3 +138,16 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+#: A text cell starting with one of these is read as a formula by a spreadsheet opening a CSV
+#: (CSV / formula injection, OWASP): names come from insurers' change feeds.
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """``value`` as a CSV cell no spreadsheet reads as a formula: a text starting like one gets
+    an apostrophe, which makes it text, as Excel shows it; anything else (numbers) as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

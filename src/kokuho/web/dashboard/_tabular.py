@@ -14,6 +14,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from kokuho.ids import wareki_label
+from kokuho.store import spreadsheet_text
 
 Kind = Literal["text", "int", "float", "percent", "yen", "date", "index"]
 EXCEL_FORMATS: Final[dict[str, str]] = {
@@ -24,10 +25,6 @@ EXCEL_FORMATS: Final[dict[str, str]] = {
     "index": "0.000",
     "date": "yyyy-mm-dd",
 }
-#: A text cell starting with one of these is read as a formula by spreadsheets opening a CSV
-#: (CSV / formula injection, OWASP): a synthetic or imported name like ``=HYPERLINK(…)``
-#: would run when staff open the download.
-FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -104,10 +101,7 @@ def _csv_value(value: Any, kind: Kind) -> Any:
         return round(float(value) * 100, 4)
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        # Text only (numbers stay numbers): the apostrophe makes it text, as Excel shows it.
-        return "'" + value
-    return value
+    return spreadsheet_text(value)
 
 
 def _as_text(cells: Iterable[Any]) -> None:
