@@ -177,7 +177,7 @@ def open_cases(
                 pairs.append((overlap, *found))
     households: dict[int, list[HouseholdInput]] = {}
     written = [
-        _insert_case(engine, municipality, overlap.person_id, ours, theirs, overlap.overlap_until,
+        insert_case(engine, municipality, overlap.person_id, ours, theirs, overlap.overlap_until,
                      "overlap", on, actor, theirs.decided_on, households=households)
         for overlap, ours, theirs in pairs
     ]  # fmt: skip
@@ -202,31 +202,9 @@ def insert_case(
     acquired_on: dt.date | None = None,
     *,
     households: dict[int, list[HouseholdInput]] | None = None,
-) -> int:
-    """Writes one case (its years computed now); returns its id, or the id of the case of the
-    same two coverages another run wrote meanwhile."""
-    return _insert_case(
-        engine, municipality, person_id, ours, theirs, overlap_until, source, on, actor,
-        decided_on, acquired_on, households=households,
-    )[0]  # fmt: skip
-
-
-def _insert_case(
-    engine: sa.Engine,
-    municipality: str,
-    person_id: int,
-    ours: Any,
-    theirs: Any,
-    overlap_until: dt.date | None,
-    source: str,
-    on: dt.date,
-    actor: str,
-    decided_on: dt.date | None,
-    acquired_on: dt.date | None = None,
-    *,
-    households: dict[int, list[HouseholdInput]] | None = None,
 ) -> tuple[int, bool]:
-    """``insert_case``'s (case id, whether this call wrote it)."""
+    """Writes one case (its years computed now); returns its id and whether this call wrote
+    it: false when another run wrote the case of the same two coverages meanwhile."""
     loss_day = max(ours.acquired_on, acquired_on or theirs.acquired_on)
     end = ours.lost_on - dt.timedelta(days=1) if ours.lost_on else on
     years = case_years(engine, municipality, person_id, loss_day, end, on, households)

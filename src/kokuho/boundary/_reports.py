@@ -282,7 +282,7 @@ def answer_report(
                 )
             )  # a case the register's own overlap opened already: the answer joins it
         if case_id is None:
-            case_id = insert_case(
+            case_id, _ = insert_case(
                 engine, report.municipality, report.person_id, ours, theirs, None, "report",
                 answered_on, actor, answered_on, start,
             )  # fmt: skip

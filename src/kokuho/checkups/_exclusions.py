@@ -5,6 +5,7 @@ these names).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -176,11 +177,9 @@ def _day(value: object, column: str, bad: Callable[[str, str], None]) -> dt.date
     text = str(value)
     if not text:
         return None
-    try:
-        if _DAY.fullmatch(text):
+    if _DAY.fullmatch(text):
+        with contextlib.suppress(ValueError):  # a day the calendar lacks (2021-02-30)
             return dt.date.fromisoformat(text)
-    except ValueError:
-        pass  # 2021-02-30
     bad(column, f"{text[:40]!r} is not a date (YYYY-MM-DD)")
     return None
 
