@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 from kokuho.verify._pki_messages import _aware
 from kokuho.verify._pki_reasons import CardRejected
 from kokuho.verify._pki_x509 import VerifiedCertificate, _CertFacts, _load_certificate, _Parsed
+
+log = logging.getLogger(__name__)
 
 #: Real certificates are under 2 KiB. The limit stops oversized input before parsing.
 MAX_CERTIFICATE_BYTES: Final = 16 * 1024
@@ -218,7 +221,11 @@ class CertificateVerifier:
         try:
             parsed = _Parsed.read(data)
         except Exception as error:  # untrusted bytes: whatever the parser raises is "malformed"
-            raise CardRejected("malformed", f"not a parsable X.509 certificate ({error})") from None
+            # The parser's text goes to the server's log only: it is not one of the closed
+            # reasons and echoes the caller's bytes, so the answer and the audit log (which
+            # is append-only) get the fixed reason.
+            log.info("card certificate does not parse: %s: %s", type(error).__name__, error)
+            raise CardRejected("malformed", "not a parsable X.509 certificate") from None
         if parsed.version is not x509.Version.v3:
             raise CardRejected("malformed", "not an X.509 v3 certificate")
         if parsed.issuer != self._ca_name:
