@@ -126,3 +126,43 @@ def test_bulk_submit_then_fetch(service_client: tuple[TestClient, str], tmp_path
             break
         __import__("time").sleep(0.05)
     assert values(result, "QualificationValidity") == ["1", "4"]
+
+
+def test_a_request_for_another_institution_is_refused_and_never_asked(
+    service_client: tuple[TestClient, str], database_url: str, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    from kokuho.store import connect
+    from kokuho.verify._tables import audit_log
+
+    other = "3740112341"  # a valid 医療機関コード, not the credential's (3710112347)
+    terminal = agent(service_client, tmp_path)
+    single = request_xml().replace("3710112347", other)
+    body = single.split("<MessageBody>")[1].split("</MessageBody>")[0]
+    fetch = f"""<?xml version="1.0" encoding="UTF-8"?>
+<XmlMsg><MessageHeader><MedicalInstitutionCode>{other}</MedicalInstitutionCode>
+</MessageHeader><MessageBody><ReceptionNumber>B000000001</ReceptionNumber></MessageBody></XmlMsg>"""
+    (terminal.req / "OQSsiquc01req_other.xml").write_text(single)
+    (terminal.req / "OQSsiquc01req_sjis.xml").write_bytes(
+        request_xml(encoding="Shift_JIS", code=1).replace("3710112347", other).encode("cp932")
+    )
+    (terminal.req / "OQSmuquc01req_other.xml").write_text(single.replace(body, body + body))
+    (terminal.req / "OQSmuquc02req_other.xml").write_text(fetch)
+    (terminal.req / "OQSsiquc01req_own.xml").write_text(request_xml())
+    written = {p.name: p for p in terminal.process_once()}
+    assert len(written) == 5
+    own = written.pop("OQSsiquc01res_own.xml")
+    assert values(own, "QualificationValidity") == ["1"]  # the credential's own: answered
+    for path in written.values():
+        assert values(path, "SegmentOfResult") == ["9"], path.name
+        assert values(path, "ErrorCode") == ["institution_mismatch"], path.name
+        [message] = values(path, "ErrorMessage")
+        assert other in message and "3710112347" in message, message
+        assert not values(path, "QualificationValidity"), path.name
+    # Never asked: the service's audit log holds the one check of the credential's own file.
+    engine = connect(database_url)
+    with engine.connect() as connection:
+        actions = connection.scalars(sa.select(audit_log.c.action)).all()
+    engine.dispose()
+    assert actions == ["check_number"]

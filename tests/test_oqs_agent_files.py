@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 
 from kokuho.verify._oqs_agent import OqsAgent
 from kokuho.web import create_app
-from tests.conftest import small_service
+from tests.conftest import CLINIC, small_service
 from tests.test_oqs_agent import FIXTURES, agent, request_xml, values
 
 BAD_NAMES = [
@@ -329,8 +329,11 @@ def mixed_folder(req: Path, outside: Path) -> tuple[list[str], list[str]]:
             (FIXTURES / "billion_laughs.xml").read_bytes()
         ),
         "OQSsiquc01req_broken.xml": lambda p: p.write_text("<XmlMsg><MessageHeader>"),
+        # The sample's 医療機関コード made the credential's: another one's is refused.
         "OQSmuquc01req_bulk.xml": lambda p: p.write_bytes(
-            (FIXTURES / "OQSmuquc01req_20250115090003.xml").read_bytes()
+            (FIXTURES / "OQSmuquc01req_20250115090003.xml")
+            .read_bytes()
+            .replace(b"3711234561", CLINIC.encode())
         ),
     }
     for name, make in specials.items():

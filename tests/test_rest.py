@@ -200,3 +200,13 @@ def test_a_my_number_sent_in_the_wrong_field_is_not_answered_back(
     assert number not in response.text
     if field == "purpose":
         assert "********9018" in response.json()["detail"]
+
+
+def test_a_credential_tells_whom_it_speaks_for(service_client: tuple[TestClient, str]) -> None:
+    http, token = service_client
+    response = http.get("/api/v1/credential", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["kind"] == "institution" and body["institution_code"] == "3710112347"
+    assert body["insurer_number"] is None and token.startswith(body["credential_id"] + ".")
+    assert http.get("/api/v1/credential").status_code == 401

@@ -13,6 +13,10 @@ Every request file is answered on its own, and nothing one file does stops the o
 - an entry whose name forms no response name (``OQSsiquc01req_a.b.xml``) moves to
   ``req/rejected`` with its reason file only.
 
+A request whose 医療機関コード is not the institution of the agent's credential gets an error
+response (``institution_mismatch``) and is never asked of the service: the agent learns its
+institution from the service (``GET /api/v1/credential``) before the first request it asks.
+
 Order of work, for crash safety: the response is written under a temporary name and renamed
 into place (:mod:`kokuho.verify._oqs_files`); only then does the request leave ``req``. After a
 kill, a request still in ``req`` whose response in ``res`` is newer than it was answered
@@ -100,6 +104,9 @@ class OqsAgent:
         self.rejected = req / REJECTED
         self.now = now
         self._prepared = False
+        # The 医療機関コード the credential speaks for, asked of the service once: a
+        # credential belongs to one institution for good. None until asked.
+        self._own: tuple[str | None] | None = None
         # Entries whose last pass failed (disk full, no permission), and why: they are tried
         # again every pass, but logged only when the reason changes.
         self._failing: dict[tuple[str, int, int], str] = {}
@@ -203,6 +210,7 @@ class OqsAgent:
             request = parse_request(data, name)
             header = request.header
             encoding = header.response_encoding
+            self._check_institution(header)
             return self._render(request, encoding)
         except OqsMessageError as error:
             return self._error(header or error.header, error, encoding)
@@ -213,6 +221,24 @@ class OqsAgent:
             log.exception("%s: answered with internal_error", name)
             problem = OqsMessageError(OqsErrorCode.INTERNAL, "the terminal failed; see its log")
             return self._error(header, problem, encoding)
+
+    def _check_institution(self, header: OqsHeader) -> None:
+        """Refuses a request written for another institution: the credential would answer it
+        with this institution's rights, and the answer would carry the other one's code."""
+        if self._own is None:
+            self._own = (self._get("/api/v1/credential").get("institution_code"),)
+        own = self._own[0]
+        declared = header.institution.value
+        if declared == own:
+            return
+        log.warning("a request names 医療機関コード %s, the credential is %s's: refused",
+                    declared, own)  # fmt: skip
+        held = f"institution {own}'s" if own else "not an institution's"
+        raise OqsMessageError(
+            OqsErrorCode.INSTITUTION_MISMATCH,
+            f"the request names 医療機関コード {declared}, but this terminal's credential is "
+            f"{held}; not asked of the service",
+        )
 
     def _error(
         self, header: OqsHeader | None, error: OqsMessageError, encoding: Encoding = "utf-8"

@@ -95,6 +95,8 @@ class OqsErrorCode(StrEnum):
     TOO_MANY_QUERIES = "too_many_queries"
     INVALID_CHARACTER = "invalid_character"
     UNREPRESENTABLE = "unrepresentable_character"
+    # The request names another 医療機関コード than the terminal's credential: never asked.
+    INSTITUTION_MISMATCH = "institution_mismatch"
     SERVICE = "service_error"  # the eligibility service refused or could not be reached
     INTERNAL = "internal_error"  # a defect of the agent; logged with its traceback
 

@@ -50,6 +50,7 @@ from kokuho.verify._rest_schemas import (
     ChallengeBody,
     CheckBody,
     ConsentedBody,
+    CredentialBody,
     HealthBody,
     IsoDate,
     IsoDateTime,
@@ -340,6 +341,17 @@ def build_router(*, checks: bool = True) -> APIRouter:
     @router.get("/health", tags=["service"], **_documented(HealthBody))
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @router.get("/credential", tags=["service"], summary="この認証情報: whom it speaks for",
+                **_documented(CredentialBody, 401))  # fmt: skip
+    def credential(caller: Caller) -> dict[str, str | None]:
+        # Only what the credential's holder was given with it (no person's data): not audited.
+        return {
+            "credential_id": caller.credential_id,
+            "kind": caller.kind,
+            "institution_code": caller.institution_code,
+            "insurer_number": caller.insurer_number,
+        }
 
     @router.post("/card/challenges", summary="暗証番号モード: a single-use challenge",
                  **_documented(ChallengeBody, 401, 403, 413, 415, 503))  # fmt: skip

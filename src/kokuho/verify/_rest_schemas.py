@@ -145,3 +145,13 @@ class ConsentedBody(_Answer):
 class HealthBody(_Answer):
     status: str
     version: str
+
+
+class CredentialBody(_Answer):
+    """The caller's own credential: whom it speaks for (the OQS agent compares a request
+    file's 医療機関コード with it before asking anything)."""
+
+    credential_id: str
+    kind: str = Field(description="institution | insurer_staff")
+    institution_code: str | None = Field(description="医療機関コード (institution credentials)")
+    insurer_number: str | None = Field(description="保険者番号 (insurer staff credentials)")
