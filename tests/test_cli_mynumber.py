@@ -233,3 +233,47 @@ def test_a_file_without_its_header_does_not_print_the_numbers(
     document = json.loads(results[1].stdout)
     assert "********" + NUMBER[-4:] in [error["field"] for error in document["errors"]]
     assert_nothing_secret(home, *results)
+
+
+def test_review_is_audited_listing_recheck_and_reject(
+    engine: sa.Engine, home: Path, tmp_path: Path
+) -> None:
+    """The review listing shows members' own items: a read of each member listed, on the
+    audit log (read_member, shown, cli:<login>) like `registry show`; --recheck and --reject
+    are staff decisions and are recorded too."""
+    from tests.clihome import assert_audit_chain_intact, audit_rows
+
+    assert load(tmp_path).exit_code == 0
+    add_member(engine, "1001")
+    moved = add_member(engine, "1002", {**TARO, "address": "香川県高松市丸の内1-1"})
+    other = add_member(engine, "77", OTHER, insurer=KYOKAI)
+    run("mynumber", "link", str(submit(tmp_path, [("1001", NUMBER), ("1002", NUMBER)])))
+    run("mynumber", "link", str(submit(tmp_path, [("77", ELSE)], insurer=KYOKAI, name="k.csv")))
+    columns = ("actor", "action", "person_id", "purpose", "outcome", "detail")
+
+    assert run("mynumber", "review").exit_code == 0
+    rows = audit_rows(home, "read_member", columns)
+    assert sorted(r.person_id for r in rows) == sorted([moved, other])
+    assert {(r.purpose, r.outcome) for r in rows} == {("insurer", "shown")}
+    assert all(r.actor.startswith("cli:") for r in rows)
+    detail = json.loads(rows[0].detail) if isinstance(rows[0].detail, str) else rows[0].detail
+    assert detail == {"list": "mynumber review", "insurer": "*", "requests": 2,
+                      "by": "mynumber review"}  # fmt: skip
+
+    only = json.loads(run("mynumber", "review", "--insurer", KYOKAI, "--json").stdout)
+    (request,) = only["requests"]
+    assert [r.person_id for r in audit_rows(home, "read_member", columns)[2:]] == [other]
+
+    rechecked = run("mynumber", "review", "--recheck")
+    assert rechecked.exit_code == 0, rechecked.output
+    [recheck] = audit_rows(home, "mynumber_recheck", columns)
+    assert (recheck.person_id, recheck.outcome) == (None, "ok")
+    assert recheck.actor.startswith("cli:")
+
+    rejected = run("mynumber", "review", "--reject", str(request["request_id"]), "--by", "山田")
+    assert rejected.exit_code == 0, rejected.output
+    [decision] = audit_rows(home, "mynumber_reject", columns)
+    assert (decision.person_id, decision.outcome) == (other, "ok")
+    shown = json.loads(decision.detail) if isinstance(decision.detail, str) else decision.detail
+    assert shown == {"request": request["request_id"], "by": "山田"}
+    assert_audit_chain_intact()

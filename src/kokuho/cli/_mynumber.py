@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import RECORD_ID
+from kokuho.cli._staff import ShownAudit, StaffAudit
 from kokuho.ids import InvalidIdentifier
 from kokuho.registry import (
     NO_MEMBER,
@@ -29,6 +30,7 @@ from kokuho.registry import (
     load_residents,
     recheck,
     reject,
+    request_person,
     review_queue,
 )
 
@@ -46,6 +48,14 @@ _REASON_LABELS = {
     NUMBER_LINKED_TO_OTHER_PERSON: "個人番号は別の人に紐付け済み",
     PERSON_HAS_OTHER_NUMBER: "この人は別の個人番号に紐付け済み",
 }
+
+
+def _audited(audit: StaffAudit, action: str, by: str, persons: list[int],
+             detail: dict[str, Any]) -> None:  # fmt: skip
+    try:
+        audit(action, by, persons, detail)
+    finally:
+        audit.close()
 
 
 @contextmanager
@@ -168,10 +178,15 @@ def review_command(
         fail("--reject and --recheck do not go together")
     with _engine() as engine:
         if reject_id is not None:
+            person = request_person(engine, reject_id)
             try:
                 reject(engine, reject_id, by or "")
             except ValueError as error:
                 fail(str(error))
+            # A staff decision on a person's link: on the audit log as the other steps of
+            # the staff workflows are (cli:<login>, the name given with --by).
+            _audited(StaffAudit(engine), "mynumber_reject", by or "",
+                     [person] if person else [], {"request": reject_id})  # fmt: skip
             if as_json:
                 emit_json({"rejected": reject_id, "by": by})
             else:
@@ -180,6 +195,8 @@ def review_command(
         document: dict[str, Any] = {}
         if again:
             counts = recheck(engine)
+            _audited(StaffAudit(engine), "mynumber_recheck", "mynumber review --recheck", [],
+                     dataclasses.asdict(counts))  # fmt: skip
             document["recheck"] = counts
             if not as_json:
                 click.echo(
@@ -190,6 +207,14 @@ def review_command(
             items = review_queue(engine, insurer)
         except InvalidIdentifier as error:
             fail(str(error))
+        # The listing shows members' own items (names, birth dates, addresses as the insurer
+        # reported them): a read of each member listed, on the audit log before it is shown,
+        # as `registry show` and `registry overlaps` (one record without a person when the
+        # list names nobody the register knows).
+        persons = sorted({i.person_id for i in items if i.person_id is not None})
+        _audited(ShownAudit(engine), "read_member", "mynumber review", persons,
+                 {"list": "mynumber review", "insurer": insurer or "*",
+                  "requests": len(items)})  # fmt: skip
     if as_json:
         emit_json({**document, "count": len(items), "requests": [_item(i) for i in items]})
         return

@@ -21,7 +21,7 @@ from kokuho.cli._registry_reassess import (
     reassess_options,
     runs_document,
 )
-from kokuho.cli._staff import StaffAudit
+from kokuho.cli._staff import ShownAudit
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import (
     LOSS_REASONS,
@@ -228,10 +228,6 @@ def _period(coverage: Coverage) -> str:
     return f"{coverage.acquired_on} {end}{reason}"
 
 
-class _ShownAudit(StaffAudit):
-    outcome = "shown"
-
-
 @registry.command("show")
 @click.argument("insurer")
 @click.argument("symbol")
@@ -253,7 +249,7 @@ def show_command(insurer: str, symbol: str, number: str, branch: str, as_json: b
         fail(f"no member with {insured}")
     # A read of a person's data (name, address, birth date): on the audit log before it is
     # shown, as the staff workflows' commands record theirs (cli:<login>).
-    audit = _ShownAudit(engine)
+    audit = ShownAudit(engine)
     try:
         audit("read_member", "registry show", [record.person_id], {"insurer": insured.insurer})
     finally:
@@ -330,7 +326,7 @@ def overlaps_command(insurer: str | None, on: dt.datetime | None, as_json: bool)
     found = find_overlaps(engine, insurer=insurer, on=on.date() if on else None)
     # Each person listed is a read of that person's coverages (insured numbers, insurers,
     # periods): on the audit log before it is shown, one record a person, as `registry show`.
-    audit = _ShownAudit(engine)
+    audit = ShownAudit(engine)
     try:
         audit("read_member", "registry overlaps", sorted({o.person_id for o in found}),
               {"list": "overlaps", "insurer": insurer or "*"})  # fmt: skip

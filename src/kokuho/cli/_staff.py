@@ -61,3 +61,9 @@ class StaffAudit:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class ShownAudit(StaffAudit):
+    """A read of persons' data shown to staff (``read_member``, outcome ``shown``)."""
+
+    outcome = "shown"

@@ -19,6 +19,7 @@ from kokuho.registry._link_queries import (
     ReviewItem,
     link_status,
     person_for_mynumber_hmac,
+    request_person,
     review_queue,
 )
 from kokuho.registry._linkage import (
@@ -90,6 +91,7 @@ __all__ = [
     "read_csv_rows",
     "recheck",
     "reject",
+    "request_person",
     "review_queue",
     "same_address",
     "show",

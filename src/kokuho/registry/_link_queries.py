@@ -25,6 +25,9 @@ class ReviewItem:
     submitted_at: dt.datetime
     reasons: list[str]
     differences: list[Difference]
+    #: The member the insured number names (None when the register has no such member):
+    #: whose data the listing shows, for the audit log.
+    person_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +41,24 @@ class LinkStatus:
     in_review: int
 
 
+def _member_person() -> sa.ScalarSelect[int]:
+    """The person a request's insured number names; NULL when no member has it."""
+    c = coverages.c
+    return (
+        sa.select(sa.func.min(c.person_id))
+        .where(c.insurer_number == _r.insurer_number, c.symbol == _r.symbol,
+               c.number == _r.number, c.branch == _r.branch)
+        .scalar_subquery()
+    )  # fmt: skip
+
+
 def review_queue(bind: sa.Engine | sa.Connection, insurer: str | None = None) -> list[ReviewItem]:
     """The requests waiting for review, oldest first, optionally of one insurer only."""
-    query = sa.select(mynumber_requests).where(_r.status == "review").order_by(_r.request_id)
+    query = (
+        sa.select(mynumber_requests, _member_person().label("person_id"))
+        .where(_r.status == "review")
+        .order_by(_r.request_id)
+    )
     if insurer is not None:
         query = query.where(_r.insurer_number == InsurerNumber.parse(insurer).value)
     items: list[ReviewItem] = []
@@ -59,9 +77,20 @@ def review_queue(bind: sa.Engine | sa.Connection, insurer: str | None = None) ->
                         for f in findings
                         if "item" in f
                     ],
+                    person_id=row.person_id,
                 )
             )
     return items
+
+
+def request_person(bind: sa.Engine | sa.Connection, request_id: int) -> int | None:
+    """The person a request's insured number names (None for an unknown request or member)."""
+    query = sa.select(_member_person()).select_from(mynumber_requests)
+    with reading(bind) as connection:
+        found: int | None = connection.execute(
+            query.where(_r.request_id == request_id)
+        ).scalar_one_or_none()
+    return found
 
 
 def person_for_mynumber_hmac(bind: sa.Engine | sa.Connection, digest: str) -> int | None:

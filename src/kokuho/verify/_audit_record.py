@@ -34,6 +34,9 @@ ACTIONS: Final = frozenset(
         # kokuho.provision (docs/provision.md §5): the workflow's steps and every extract.
         "provision_apply", "provision_review", "provision_extract", "provision_release_check",
         "provision_delete", "provision_reviewer", "provision_list", "provision_revoke",
+        # kokuho mynumber review: the staff's decisions on the review queue (its listing is
+        # read_member).
+        "mynumber_recheck", "mynumber_reject",
     }
 )  # fmt: skip
 #: 結果: a validity code (資格有効性), a fixed word, or ``refused:`` and a reason code.
