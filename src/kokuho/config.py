@@ -14,6 +14,8 @@
   point it at a file on a separate volume or a mounted secret.
 - ``KOKUHO_SERVICE_KEY_FILE``: the eligibility service's key for card-certificate codes and
   the opaque patient handles it gives institutions (default ``$KOKUHO_HOME/secrets/service.key``).
+  Like every secret file kokuho reads (:func:`read_secret`), an existing key file that group
+  or others may access is refused (POSIX), as ssh refuses such a private key.
 - ``KOKUHO_ANALYTICS``: the engine the lakes' Ibis expressions run on (分析エンジン): ``duckdb``
   (default, embedded) or ``spark`` (Apache Spark through PySpark; docs/operations.md).
 - ``KOKUHO_SPARK_MASTER``: with ``spark``, the master URL: ``local[*]`` (default, in this
@@ -31,6 +33,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -49,6 +52,28 @@ _SPARK_MASTER: Final = re.compile(
 
 class SettingError(ValueError):
     """A setting in the environment has a value kokuho does not accept."""
+
+
+class ExposedSecretFile(SettingError):
+    """A secret file (a key, a credential) that group or others may access. A setting the
+    operator fixes (``chmod 600``): the command line shows its text, which names the file."""
+
+
+def read_secret(path: Path) -> bytes:
+    """The bytes of a secret file: a key or a credential token. On POSIX a file that group or
+    others have any permission on is refused with :class:`ExposedSecretFile` (as ssh refuses
+    such a private key): whoever else could read it has the key, so it is no longer one, and
+    reading it on would hide that. kokuho writes its own secret files 0600."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        # The mode of the file opened (fstat), not of whatever the name points to later.
+        mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+        if os.name == "posix" and mode & 0o077:
+            raise ExposedSecretFile(
+                f"{path}: group or others may access this secret file (mode {mode:03o}); "
+                f"it is not used until only its owner may: chmod 600 {path}"
+            )
+        return handle.read()
 
 
 def analytics_engine(value: str | None) -> str:
@@ -194,7 +219,7 @@ def _key(path: Path) -> bytes:
         else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))
-    key = path.read_text().strip()
+    key = read_secret(path).decode().strip()
     if len(key) < 32:
         raise ValueError(f"{path}: a key must be at least 32 characters")
     return key.encode()

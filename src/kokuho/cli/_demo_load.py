@@ -274,6 +274,9 @@ def _demo_clinic(engine: sa.Engine, data: Path) -> dict[str, str]:
     token_file = data / "clinic.token"
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
+        # A token file left by an earlier run keeps its mode through O_TRUNC: made 0600 here,
+        # as the agent refuses a credential file others may read (config.read_secret).
+        os.fchmod(handle.fileno(), 0o600)
         handle.write(token)
     reader = Terminal.create("demo-reader-1")
     register_terminal(engine, code, reader.terminal_id, reader.public_key)

@@ -14,7 +14,7 @@ import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import CERT_SERIAL, PORT, WORKERS
-from kokuho.config import Settings
+from kokuho.config import Settings, read_secret
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import FileRejected, show
 from kokuho.verify import (
@@ -78,8 +78,9 @@ def oqs_agent(req: Path, res: Path, url: str, credential_file: Path | None, once
     OQSsiquc01req_*.xml (single) and OQSmuquc01req/02req_*.xml (bulk) files."""
     import httpx2
 
+    # The token is a secret file like a key (read_secret: refused when others may read it).
     token = (
-        credential_file.read_text().strip()
+        read_secret(credential_file).decode().strip()
         if credential_file
         else os.environ.get("KOKUHO_CREDENTIAL", "")
     )

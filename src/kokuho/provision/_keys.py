@@ -17,10 +17,9 @@ import contextlib
 import os
 import re
 import secrets
-import stat
 from pathlib import Path
 
-from kokuho.config import Settings
+from kokuho.config import ExposedSecretFile, Settings, read_secret
 
 _KEY_BYTES = 32
 _PROVISION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -45,12 +44,10 @@ def _write_new(path: Path, key: bytes) -> None:
 
 
 def _read(path: Path) -> bytes:
-    mode = path.stat().st_mode
-    if stat.S_IMODE(mode) & 0o077:
-        raise ProvisionKeyError(
-            f"{path}: others may read this key (mode {stat.S_IMODE(mode):o}); chmod 600"
-        )
-    text = path.read_text(encoding="ascii").strip()
+    try:
+        text = read_secret(path).decode("ascii").strip()
+    except ExposedSecretFile as exposed:
+        raise ProvisionKeyError(str(exposed)) from None
     try:
         key = bytes.fromhex(text)
     except ValueError:

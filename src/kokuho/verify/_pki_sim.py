@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
+from kokuho.config import read_secret
 from kokuho.verify._pki import (
     ATTESTATION_NONCE_BYTES,
     Attestation,
@@ -186,7 +187,7 @@ class Card:
 
     @classmethod
     def load(cls, path: Path) -> Card:
-        blocks = _pem_blocks(path.read_bytes())
+        blocks = _pem_blocks(read_secret(path))
         if "CERTIFICATE" not in blocks or "PRIVATE KEY" not in blocks:
             raise ValueError(f"{path}: expected a CERTIFICATE and a PRIVATE KEY block")
         certificate = x509.load_pem_x509_certificate(blocks["CERTIFICATE"])
@@ -382,7 +383,7 @@ class CardAuthority:
 
     @classmethod
     def load(cls, folder: Path) -> CardAuthority:
-        key = _load_ec_key((folder / CA_KEY_FILE).read_bytes())
+        key = _load_ec_key(read_secret(folder / CA_KEY_FILE))
         certificate = x509.load_pem_x509_certificate((folder / CA_CERT_FILE).read_bytes())
         state = json.loads((folder / CA_STATE_FILE).read_text(encoding="utf-8"))
         if state.get("format") != _STATE_FORMAT:
@@ -459,7 +460,7 @@ class Terminal:
     def load(cls, path: Path) -> Terminal:
         if not path.name.endswith(_TERMINAL_SUFFIX):
             raise ValueError(f"{path}: terminal files end in {_TERMINAL_SUFFIX}")
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(read_secret(path), password=None)
         if not isinstance(key, ed25519.Ed25519PrivateKey):
             raise ValueError(f"{path}: expected an Ed25519 private key")
         return cls(path.name.removesuffix(_TERMINAL_SUFFIX), key)
