@@ -41,3 +41,23 @@ def seed_taro(engine: sa.Engine, folder: Path, institutions: Mapping[str, str]) 
     import_changes(engine, write_changes(folder / "c.csv", [acquire("K1", "2020-04-01")]))
     link_my_number(engine)
     load_institutions(engine, write_institutions(folder / "inst.csv", institutions))
+
+
+def refuse_deletes(connection: sa.Connection, table: str = "card_replays") -> str:
+    """A trigger that makes every DELETE from ``table`` fail (a purge that fails), on SQLite or
+    PostgreSQL; returns the statement that drops it again."""
+    if connection.dialect.name == "sqlite":
+        connection.execute(sa.text(
+            f"CREATE TRIGGER no_delete BEFORE DELETE ON {table} "
+            "BEGIN SELECT RAISE(ABORT, 'no delete'); END"
+        ))  # fmt: skip
+        return "DROP TRIGGER no_delete"
+    connection.execute(sa.text(
+        "CREATE FUNCTION no_delete() RETURNS trigger LANGUAGE plpgsql "
+        "AS $$ BEGIN RAISE EXCEPTION 'no delete'; END $$"
+    ))  # fmt: skip
+    connection.execute(sa.text(
+        f"CREATE TRIGGER no_delete BEFORE DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION no_delete()"
+    ))  # fmt: skip
+    return f"DROP TRIGGER no_delete ON {table}"

@@ -27,6 +27,7 @@ from kokuho.verify._check import check_person
 from kokuho.verify._check_pg import check_person_pg
 from kokuho.verify._pki_sim import Terminal
 from kokuho.verify._tables import audit_log, card_replays, terminals
+from tests.cardholders import refuse_deletes
 from tests.test_audit import _poison
 from tests.test_audit_pg import ACTOR, _run, record
 from tests.test_cards import CLINIC, KEY, TODAY, desk, fresh, taro_card, who
@@ -321,14 +322,7 @@ def test_a_failing_purge_of_expired_claims_costs_no_caller_its_record(
     past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     with engine.begin() as connection:
         connection.execute(card_replays.insert().values(token="expired", expires_at=past))
-        connection.execute(sa.text(
-            "CREATE FUNCTION no_delete() RETURNS trigger LANGUAGE plpgsql "
-            "AS $$ BEGIN RAISE EXCEPTION 'no delete'; END $$"
-        ))  # fmt: skip
-        connection.execute(sa.text(
-            "CREATE TRIGGER no_delete BEFORE DELETE ON card_replays "
-            "FOR EACH ROW EXECUTE FUNCTION no_delete()"
-        ))  # fmt: skip
+        refuse_deletes(connection)
     writer = AuditWriter(engine)
 
     async def main() -> tuple[int, int]:

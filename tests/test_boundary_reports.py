@@ -40,6 +40,11 @@ ON = dt.date(2023, 5, 1)
 
 @pytest.fixture
 def town(engine: sa.Engine, tmp_path: Path, mynumber_key: bytes) -> sa.Engine:
+    return build_report_town(engine, tmp_path, mynumber_key)
+
+
+def build_report_town(engine: sa.Engine, tmp_path: Path, mynumber_key: bytes) -> sa.Engine:
+    """P joins 協会けんぽ on 2022-10-01, Q is registered as its 被扶養者 on 2022-12-01."""
     build_town(engine, tmp_path, mynumber_key)
     feed = [
         acquire("K2", "2021-04-01", number="1002", person=Q),

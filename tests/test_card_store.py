@@ -27,12 +27,13 @@ from kokuho.verify import (
     register_terminal,
     revoke_card,
 )
+from kokuho.verify._audit_purge import PURGE_LIMIT
 from kokuho.verify._card_store import DatabaseChallenges, DatabaseReplayGuard
 from kokuho.verify._cards import REVOCATION_SECONDS
 from kokuho.verify._pki import CardRejected, signed_message
 from kokuho.verify._pki_sim import Card, Terminal
-from kokuho.verify._tables import card_certificates, card_challenges, terminals
-from tests.cardholders import seed_taro
+from kokuho.verify._tables import card_certificates, card_challenges, card_replays, terminals
+from tests.cardholders import refuse_deletes, seed_taro
 
 CLINIC = "3710112347"
 PHARMACY = "3740112341"
@@ -110,6 +111,69 @@ def test_a_claim_in_force_is_kept_whatever_the_offsets(
     later = (NOW + dt.timedelta(seconds=60)).astimezone(now_zone)
     # Another process's first claim purges (due at once): the claim is still in force.
     assert not DatabaseReplayGuard(engine).claim("face:reader-1:ab", expires, later)
+
+
+def _expired(engine: sa.Engine) -> tuple[int, int]:
+    """Challenges and claims past their time left in the tables."""
+    with engine.connect() as connection:
+        return (
+            connection.scalar(
+                sa.select(sa.func.count()).where(card_challenges.c.challenge_id.like("old%"))
+            )
+            or 0,
+            connection.scalar(sa.select(sa.func.count()).where(card_replays.c.token.like("old%")))
+            or 0,
+        )
+
+
+def test_a_backlog_of_expired_rows_drains_over_bounded_purges(engine: sa.Engine) -> None:
+    # Before, a purge deleted every expired row in one statement on the caller's path: a
+    # backlog (an outage's millions) made that caller's check, and the write lock, last as
+    # long as the whole delete. Now at most PURGE_LIMIT a purge; the next caller goes on.
+    old = NOW - dt.timedelta(days=1)
+    backlog = 2 * PURGE_LIMIT + 300
+    with engine.begin() as connection:
+        connection.execute(
+            card_challenges.insert(),
+            [{"challenge_id": f"old{n}", "institution_code": CLINIC, "nonce": "00",
+              "expires_at": old, "forget_at": old} for n in range(backlog)],
+        )  # fmt: skip
+        connection.execute(
+            card_replays.insert(), [{"token": f"old{n}", "expires_at": old} for n in range(backlog)]
+        )
+    challenges, guard = DatabaseChallenges(engine), DatabaseReplayGuard(engine)
+    left = []
+    for n in range(4):
+        challenges.issue(NOW, CLINIC)
+        assert guard.claim(f"face:reader-1:{n}", NOW + dt.timedelta(seconds=120), NOW)
+        left.append(_expired(engine))
+    drained = [backlog - PURGE_LIMIT, backlog - 2 * PURGE_LIMIT, 0, 0]
+    assert left == [(n, n) for n in drained]
+    # Only the expired rows went: the four issued and claimed are there.
+    with engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(card_challenges)) == 4
+        assert connection.scalar(sa.select(sa.func.count()).select_from(card_replays)) == 4
+
+
+def test_a_failing_purge_costs_the_caller_nothing(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The purge ran in the caller's transaction: when it failed, the challenge was not issued
+    # and the claim not made (the card check failed). Now it is housekeeping of its own.
+    monkeypatch.setattr("kokuho.verify._card_store.PURGE_SECONDS", 0.0)  # due at every call
+    old = NOW - dt.timedelta(days=1)
+    with engine.begin() as connection:
+        connection.execute(card_replays.insert().values(token="old", expires_at=old))
+        drop = refuse_deletes(connection)
+    guard = DatabaseReplayGuard(engine)
+    expires = NOW + dt.timedelta(seconds=120)
+    assert guard.claim("face:reader-1:ab", expires, NOW)
+    assert not guard.claim("face:reader-1:ab", expires, NOW)  # still single use
+    assert _expired(engine) == (0, 1)  # the failed purge left it
+    with engine.begin() as connection:
+        connection.execute(sa.text(drop))
+    assert guard.claim("face:reader-1:ac", expires, NOW)
+    assert _expired(engine) == (0, 0)  # the next purge, once due, removed it
 
 
 # -- revocation within the bound -------------------------------------------------------------

@@ -48,11 +48,16 @@ from kokuho.store import connect
 
 engine = connect(sys.argv[1])
 
+paused = []
+
 @sa.event.listens_for(engine, "commit")
 def _before_commit(conn):
-    # Everything is written and COMMIT is not sent yet: say so, and wait for the word.
-    print("written", flush=True)
-    sys.stdin.readline()
+    # Everything is written and COMMIT is not sent yet: say so, and wait for the word. Only
+    # the first commit (a boundary step's reservation; the later ones go on).
+    if not paused:
+        paused.append(True)
+        print("written", flush=True)
+        sys.stdin.readline()
 
 exec(sys.argv[2])
 print("done", flush=True)

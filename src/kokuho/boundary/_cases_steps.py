@@ -17,6 +17,8 @@ A judgement is replaced only by a new one naming it (``supersedes``); nothing is
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,13 @@ from kokuho.boundary._cases_model import (
     CaseAudit,
     CaseError,
     Evidence,
+    Step,
     StepKind,
     UnknownCase,
     dumps,
 )
-from kokuho.boundary._cases_tables import boundary_case_steps
+from kokuho.boundary._cases_reserve import Reservation, Target, finish, reserved
+from kokuho.boundary._cases_tables import boundary_case_steps, boundary_cases
 from kokuho.boundary._rules import load_boundary_rules
 from kokuho.premiums import (
     PeriodLimitException,
@@ -60,6 +64,8 @@ OTHER_INSURANCE = "03"
 LIMIT_RULE = "国民健康保険法第110条の2第1項"
 EXCEPTION_RULE = "国民健康保険法第110条の2第2項"
 PRESCRIPTION_RULE = "国民健康保険法第110条第1項"
+#: The write lock under which a case is reserved and its steps are written.
+_LOCK = "boundary_case_steps"
 
 
 def _case(engine: sa.Engine, case_id: int) -> Case:
@@ -71,28 +77,58 @@ def _case(engine: sa.Engine, case_id: int) -> Case:
     return found[0]
 
 
+def _moved_on(case: Case) -> Callable[[sa.Connection], str | None]:
+    """Under the write lock: what was recorded on the case since ``case`` was read."""
+
+    def check(connection: sa.Connection) -> str | None:
+        c = boundary_case_steps.c
+        rows = connection.execute(
+            sa.select(c.step_id, c.step, c.recorded_by)
+            .where(c.case_id == case.case_id)
+            .order_by(c.step_id)
+        ).all()  # fmt: skip
+        known = {s.step_id for s in case.steps}
+        if {r.step_id for r in rows} == known:
+            return None
+        new = [r for r in rows if r.step_id not in known]
+        taken = f": its {new[-1].step} was recorded by {new[-1].recorded_by}" if new else ""
+        return f"case {case.case_id} changed meanwhile{taken}"
+
+    return check
+
+
+def _reserved(
+    case: Case, engine: sa.Engine, step: StepKind, actor: str
+) -> AbstractContextManager[Reservation]:
+    """The case reserved for ``step`` (_cases_reserve.py) before the step changes anything:
+    of two runs at once (two clerks, ``reduce`` and ``close``, one command run twice) one
+    goes on, the other is refused here having done nothing."""
+    target = Target(
+        boundary_cases, "case_id", case.case_id, _LOCK,
+        f"case {case.case_id} changed meanwhile: another run is recording its {{step}}",
+    )  # fmt: skip
+    return reserved(engine, target, step, actor, _moved_on(case))
+
+
 def _record(
     engine: sa.Engine,
     case: Case,
+    reservation: Reservation,
     step: StepKind,
     decided_on: dt.date,
     actor: str,
     detail: dict[str, Any],
     supersedes: int | None = None,
 ) -> Case:
-    # Under the write lock, the case's steps are read again: a step recorded by a run at the
-    # same time (two `decide CASE judge` at once) was checked against neither, and both were
-    # recorded (two judgements, two 減額賦課決定 in force). The second is refused instead.
-    with write_transaction(engine, "boundary_case_steps") as connection:
-        c = boundary_case_steps.c
-        recorded = set(connection.scalars(sa.select(c.step_id).where(c.case_id == case.case_id)))
-        if recorded != {s.step_id for s in case.steps}:
+    """Writes the step and clears the case's reservation in one transaction."""
+    with write_transaction(engine, _LOCK) as connection:
+        if (refusal := _moved_on(case)(connection)) is not None:  # only past the LEASE
             raise CaseError(
-                f"case {case.case_id} changed meanwhile (another step was recorded); this step "
-                "was not recorded, but what it had already changed (a 資格喪失 imported, a "
-                f"reassessment, refunds) stays: look at it (kokuho boundary decide "
-                f"{case.case_id} show) and run again"
+                f"{refusal}; this step was not recorded, but what it had already changed (a "
+                "資格喪失 imported, a reassessment, refunds) stays: look at it (kokuho boundary "
+                f"decide {case.case_id} show) and run again"
             )
+        finish(connection, reservation)
         connection.execute(
             sa.insert(boundary_case_steps),
             {
@@ -136,24 +172,25 @@ def record_loss(
                 c.coverage_id == case.kokuho_coverage_id
             )
         ).one()
-    loss_day = case.overlap_from
-    feed_dir.mkdir(parents=True, exist_ok=True)
-    path = feed_dir / f"boundary-case-{case_id}-loss.csv"
-    values = [f"boundary-{case_id}-loss", "lose", loss_day.isoformat(), row.insurer_number,
-              row.symbol, row.number, row.branch, OTHER_INSURANCE]  # fmt: skip
-    path.write_text(",".join(FEED_COLUMNS) + "\r\n" + ",".join(values) + "\r\n", "utf-8")
-    try:
-        import_changes(engine, path)
-    except FileRejected as error:
-        raise CaseError(f"case {case_id}: the register refused the loss: {error}") from None
-    audit("boundary_loss", actor, [case.person_id], {"case_id": case_id})
-    detail = {
-        "lost_on": loss_day.isoformat(),
-        "feed_file": path.name,
-        "previous_lost_on": row.lost_on.isoformat() if row.lost_on else None,
-        "reassessed": _ordinary_reductions(engine, case, decided_on),
-    }
-    return _record(engine, case, "loss", decided_on, actor, detail)
+    with _reserved(case, engine, "loss", actor) as reservation:
+        audit("boundary_loss", actor, [case.person_id], {"case_id": case_id})
+        loss_day = case.overlap_from
+        feed_dir.mkdir(parents=True, exist_ok=True)
+        path = feed_dir / f"boundary-case-{case_id}-loss.csv"
+        values = [f"boundary-{case_id}-loss", "lose", loss_day.isoformat(), row.insurer_number,
+                  row.symbol, row.number, row.branch, OTHER_INSURANCE]  # fmt: skip
+        path.write_text(",".join(FEED_COLUMNS) + "\r\n" + ",".join(values) + "\r\n", "utf-8")
+        try:
+            import_changes(engine, path)
+        except FileRejected as error:
+            raise CaseError(f"case {case_id}: the register refused the loss: {error}") from None
+        detail = {
+            "lost_on": loss_day.isoformat(),
+            "feed_file": path.name,
+            "previous_lost_on": row.lost_on.isoformat() if row.lost_on else None,
+            "reassessed": _ordinary_reductions(engine, case, decided_on),
+        }
+        return _record(engine, case, reservation, "loss", decided_on, actor, detail)
 
 
 def _ordinary_reductions(engine: sa.Engine, case: Case, decided_on: dt.date) -> list[Any]:
@@ -229,8 +266,10 @@ def judge(
         detail["evidence"] = evidence.as_json()
     elif not reason.strip():
         raise CaseError(f"case {case_id}: a judgement of fault must give its reason")
-    audit("boundary_judgement", actor, [case.person_id], {"case_id": case_id})
-    return _record(engine, case, "judgement", decided_on, actor, detail, supersedes)
+    with _reserved(case, engine, "judgement", actor) as reservation:
+        audit("boundary_judgement", actor, [case.person_id], {"case_id": case_id})
+        return _record(engine, case, reservation, "judgement", decided_on, actor, detail,
+                       supersedes)  # fmt: skip
 
 
 def decide(
@@ -264,6 +303,25 @@ def decide(
             load_premium_rules(year.fiscal_year, case.municipality)
         except PremiumRuleError as error:
             raise CaseError(f"case {case_id}: FY{year.fiscal_year}: {error}") from None
+    with _reserved(case, engine, "reduction", actor) as reservation:
+        audit("boundary_reduction", actor, [case.person_id], {"case_id": case_id})
+        detail = _reduce(engine, case, (loss, judgement), decided_on, exception, in_force)
+        return _record(engine, case, reservation, "reduction", decided_on, actor, detail)
+
+
+def _reduce(
+    engine: sa.Engine,
+    case: Case,
+    steps: tuple[Step, Step],
+    decided_on: dt.date,
+    exception: PeriodLimitException | None,
+    in_force: dt.date,
+) -> dict[str, Any]:
+    """③'s work once the case is reserved: per year the 減額賦課 (or why not), then the
+    過誤納金 settled; returns the step's detail."""
+    case_id = case.case_id
+    loss, judgement = steps
+    no_fault = bool(judgement.detail["no_fault"])
     years: list[dict[str, Any]] = []
     for year in case.years:
         barred = year.barred(decided_on)
@@ -317,14 +375,12 @@ def decide(
                  "amount": s.amount, "household_id": s.household_id,
                  "last_claim_day": s.last_claim_day.isoformat() if s.last_claim_day else None}
             )  # fmt: skip
-    audit("boundary_reduction", actor, [case.person_id], {"case_id": case_id})
-    detail = {
+    return {
         "no_fault": no_fault, "years": years, "refunds": refunds,
         "reduction": sum(int(y["reduction"]) for y in years),
         "refund": sum(int(r["amount"]) for r in refunds if r["kind"] == "refund"),
         "last_claim_day": last_claim_day(decided_on).isoformat(),
     }  # fmt: skip
-    return _record(engine, case, "reduction", decided_on, actor, detail)
 
 
 def claim_refund(
@@ -351,16 +407,17 @@ def claim_refund(
         raise CaseError(f"case {case_id}: no refund is left to pay")
     if claimed_on < reduction.decided_on:
         raise CaseError(f"case {case_id}: claimed before the decision of {reduction.decided_on}")
-    paid = []
-    for s in open_:
-        try:
-            paid.append(pay_refund(engine, s.refund_id, claimed_on))
-        except RefundRefused as error:  # pragma: no cover - checked above
-            raise CaseError(f"case {case_id}: {error}") from None
-    audit("boundary_refund", actor, [case.person_id], {"case_id": case_id})
-    detail = {"refunds": [{"refund_id": s.refund_id, "amount": s.amount} for s in paid],
-              "amount": sum(s.amount for s in paid)}  # fmt: skip
-    return _record(engine, case, "refund_claim", claimed_on, actor, detail)
+    with _reserved(case, engine, "refund_claim", actor) as reservation:
+        audit("boundary_refund", actor, [case.person_id], {"case_id": case_id})
+        paid = []
+        for s in open_:
+            try:
+                paid.append(pay_refund(engine, s.refund_id, claimed_on))
+            except RefundRefused as error:  # pragma: no cover - checked above
+                raise CaseError(f"case {case_id}: {error}") from None
+        detail = {"refunds": [{"refund_id": s.refund_id, "amount": s.amount} for s in paid],
+                  "amount": sum(s.amount for s in paid)}  # fmt: skip
+        return _record(engine, case, reservation, "refund_claim", claimed_on, actor, detail)
 
 
 def close_case(
@@ -372,8 +429,10 @@ def close_case(
     case = _case(engine, case_id)
     if not reason.strip():
         raise CaseError(f"case {case_id}: closing needs a reason")
-    audit("boundary_close", actor, [case.person_id], {"case_id": case_id})
-    return _record(engine, case, "close", decided_on, actor, {"reason": reason.strip()})
+    with _reserved(case, engine, "close", actor) as reservation:
+        audit("boundary_close", actor, [case.person_id], {"case_id": case_id})
+        detail = {"reason": reason.strip()}
+        return _record(engine, case, reservation, "close", decided_on, actor, detail)
 
 
 def step_json(case: Case) -> list[dict[str, Any]]:

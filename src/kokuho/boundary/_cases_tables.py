@@ -8,6 +8,18 @@ import sqlalchemy as sa
 
 from kokuho.store import metadata
 
+
+def _reservation() -> list[sa.Column[object]]:
+    """The step a run has reserved and is doing (_cases_reserve.py): set under the write lock
+    before the step changes anything, cleared in the transaction that records it."""
+    return [
+        sa.Column("busy_step", sa.String(12)),
+        sa.Column("busy_by", sa.String(100)),
+        sa.Column("busy_since", sa.DateTime(timezone=True)),
+        sa.Column("busy_token", sa.String(32)),
+    ]
+
+
 #: One 二重払い case: a 国保 coverage overlapping an employee coverage filed retroactively.
 boundary_cases = sa.Table(
     "boundary_cases",
@@ -30,6 +42,7 @@ boundary_cases = sa.Table(
     sa.Column("opened_by", sa.String(100), nullable=False),
     # JSON: per fiscal year the household id, 調定, paid and the premium of the months.
     sa.Column("premiums", sa.Text, nullable=False),
+    *_reservation(),
     sa.UniqueConstraint("kokuho_coverage_id", "employee_coverage_id"),
     sa.Index("ix_boundary_cases_municipality", "municipality"),
 )
@@ -62,6 +75,8 @@ boundary_reports = sa.Table(
     sa.Column("addressee", sa.String(200), nullable=False),
     sa.Column("requested_on", sa.Date, nullable=False),
     sa.Column("recorded_by", sa.String(100), nullable=False),
+    # The answer a run has reserved (busy_step: confirmed | denied).
+    *_reservation(),
     sa.UniqueConstraint("kokuho_coverage_id", "other_coverage_id"),
     sa.Index("ix_boundary_reports_municipality", "municipality"),
 )

@@ -8,6 +8,7 @@ Requests and answers are append-only."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 
 from kokuho.boundary._cases import insert_case, kokuho_insurers
 from kokuho.boundary._cases_model import EMPLOYEE_KINDS, CaseAudit, CaseError, UnknownCase
+from kokuho.boundary._cases_reserve import Target, finish, reserved
 from kokuho.boundary._cases_steps import record_loss
 from kokuho.boundary._cases_tables import (
     boundary_cases,
@@ -24,6 +26,9 @@ from kokuho.boundary._cases_tables import (
 )
 from kokuho.registry import Coverage, find_overlaps
 from kokuho.store import write_transaction
+
+#: The write lock under which a request is reserved, asked for and answered.
+_LOCK = "boundary_reports"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +214,7 @@ def request_report(
         raise CaseError(f"a report on coverage {kokuho_coverage_id} is already requested")
     # Asked again under the write lock: a request made at the same time broke the unique key
     # of the two coverages (internal error).
-    with write_transaction(engine, "boundary_reports") as connection:
+    with write_transaction(engine, _LOCK) as connection:
         r = boundary_reports.c
         if connection.scalar(
             sa.select(r.report_id).where(
@@ -260,7 +265,7 @@ def answer_report(
         raise CaseError(f"request {report_id}: the answer must be given (1–500 characters)")
     if answered_on < report.requested_on:
         raise CaseError(f"request {report_id}: answered before it was requested")
-    case_id = None
+    pair = None
     if confirmed:
         pair = next(
             (p for p in _pairs(engine, report.municipality, report.requested_on)
@@ -270,41 +275,82 @@ def answer_report(
         )  # fmt: skip
         if pair is None:
             raise CaseError(f"request {report_id}: the register no longer shows the overlap")
-        _, ours, theirs = pair
-        start = acquired_on or theirs.acquired_on
-        if start > answered_on:
-            raise CaseError(f"request {report_id}: 資格取得日 {start} is after the answer")
-        with engine.connect() as connection:
-            case_id = connection.scalar(
-                sa.select(boundary_cases.c.case_id).where(
-                    boundary_cases.c.kokuho_coverage_id == ours.coverage_id,
-                    boundary_cases.c.employee_coverage_id == theirs.coverage_id,
-                )
-            )  # a case the register's own overlap opened already: the answer joins it
-        if case_id is None:
-            case_id, _ = insert_case(
-                engine, report.municipality, report.person_id, ours, theirs, None, "report",
-                answered_on, actor, answered_on, start,
-            )  # fmt: skip
-        record_loss(engine, case_id, answered_on, feed_dir, actor=actor, audit=audit)
-    # Asked again under the write lock: an answer recorded at the same time was checked
-    # against neither, and both were recorded.
-    with write_transaction(engine, "boundary_reports") as connection:
-        a = boundary_report_answers.c
-        if connection.scalar(sa.select(a.answer_id).where(a.report_id == report_id)):
-            raise CaseError(f"request {report_id} is already answered")
-        connection.execute(
-            sa.insert(boundary_report_answers),
-            {
-                "report_id": report_id,
-                "answered_on": answered_on,
-                "answer": answer.strip(),
-                "result": "confirmed" if confirmed else "denied",
-                "acquired_on": acquired_on,
-                "case_id": case_id,
-                "recorded_at": dt.datetime.now(dt.UTC),
-                "recorded_by": actor,
-            },  # fmt: skip
-        )
-    audit("boundary_report_answer", actor, [report.person_id], {"report_id": report_id})
+        if (acquired_on or pair[2].acquired_on) > answered_on:
+            raise CaseError(
+                f"request {report_id}: 資格取得日 {acquired_on or pair[2].acquired_on} is after "
+                "the answer"
+            )
+    result = "confirmed" if confirmed else "denied"
+    # Reserved before anything is done: a confirmed and a denied answer at the same moment
+    # (or the same one twice) left the confirmed run's case and loss beside the denied answer.
+    target = Target(
+        boundary_reports, "report_id", report_id, _LOCK,
+        f"request {report_id} is already answered by a run under way ({{step}})", "answer",
+    )  # fmt: skip
+    with reserved(engine, target, result, actor, _answered(report_id)) as reservation:
+        audit("boundary_report_answer", actor, [report.person_id], {"report_id": report_id})
+        case_id = None
+        if pair is not None:
+            case_id = _open_with_loss(engine, report, pair, answered_on, acquired_on, feed_dir,
+                                      actor=actor, audit=audit)  # fmt: skip
+        with write_transaction(engine, _LOCK) as connection:
+            finish(connection, reservation)
+            connection.execute(
+                sa.insert(boundary_report_answers),
+                {
+                    "report_id": report_id,
+                    "answered_on": answered_on,
+                    "answer": answer.strip(),
+                    "result": result,
+                    "acquired_on": acquired_on,
+                    "case_id": case_id,
+                    "recorded_at": dt.datetime.now(dt.UTC),
+                    "recorded_by": actor,
+                },  # fmt: skip
+            )
     return _read(engine, None, report_id)[0]
+
+
+def _answered(report_id: int) -> Callable[[sa.Connection], str | None]:
+    """Under the write lock: the answer recorded since the request was read, if any."""
+
+    def check(connection: sa.Connection) -> str | None:
+        a = boundary_report_answers.c
+        found = connection.execute(
+            sa.select(a.result, a.recorded_by).where(a.report_id == report_id)
+        ).first()
+        if found is None:
+            return None
+        return f"request {report_id} is already answered ({found.result}, by {found.recorded_by})"
+
+    return check
+
+
+def _open_with_loss(
+    engine: sa.Engine,
+    report: Report,
+    pair: tuple[int, Coverage, Coverage],
+    answered_on: dt.date,
+    acquired_on: dt.date | None,
+    feed_dir: Path,
+    *,
+    actor: str,
+    audit: CaseAudit,
+) -> int:
+    """A confirmed answer's case (one the register's own overlap opened already is joined)
+    with its ① loss recorded; the case's id."""
+    _, ours, theirs = pair
+    with engine.connect() as connection:
+        case_id = connection.scalar(
+            sa.select(boundary_cases.c.case_id).where(
+                boundary_cases.c.kokuho_coverage_id == ours.coverage_id,
+                boundary_cases.c.employee_coverage_id == theirs.coverage_id,
+            )
+        )
+    if case_id is None:
+        case_id, _ = insert_case(
+            engine, report.municipality, report.person_id, ours, theirs, None, "report",
+            answered_on, actor, answered_on, acquired_on or theirs.acquired_on,
+        )  # fmt: skip
+    record_loss(engine, case_id, answered_on, feed_dir, actor=actor, audit=audit)
+    return int(case_id)

@@ -16,6 +16,12 @@ Writes are atomic twice over:
   lists. A crash between the two leaves files nobody reads; ingesting the archive again writes
   the same names with the same bytes, and ``Lake.vacuum`` removes what is left.
 
+A write that fails removes its own temporary file (``atomic_file``); a writer killed before its
+rename leaves it, and the next ingest (as ``vacuum``) removes it under the lake's lock. Every
+writer of the lake's folders (ingest, vacuum, the snapshot export) holds that lock, so no live
+writer's temporary file is ever swept; the claims and care lakes under the same root have
+their own folders, manifests and locks, and their files are never touched.
+
 The rows and columns written are built in ``_lake_rows`` (its ``CHECKUP_COLUMNS``,
 ``GUIDANCE_COLUMNS``, ``MeasureSpec`` and ``default_measures`` are named here too, as before);
 the keys that make a document a duplicate are kept in ``_lake_keys``.
@@ -58,6 +64,7 @@ from kokuho.store import (
     exclusive_lock,
     manifest_files,
     read_manifest,
+    sweep_temporary,
     taking_back,
     write_manifest,
 )
@@ -71,6 +78,8 @@ INSURED_ID: Final = "insured_id"
 
 #: The tables whose files belong to ingested archives (read through the manifest).
 ARCHIVE_TABLES: Final = ("checkups", "guidance")
+#: Every folder this lake writes (under its lock): the archives' tables and the snapshot.
+_FOLDERS: Final = (*ARCHIVE_TABLES, "eligibility")
 
 _MANIFEST: Final = "manifest.json"
 _DIGEST: Final = re.compile(r"[0-9a-f]{64}")
@@ -271,6 +280,7 @@ class Lake:
         """Archives already read, written and committed under one hold of the lock."""
         reports: list[IngestReport] = []
         with self.locked():
+            self._sweep_temporary()
             manifest = self._read_manifest()
             self._keys.begin()
             written: list[Path] = []
@@ -379,6 +389,13 @@ class Lake:
         return removed
 
     # -- internals -------------------------------------------------------------------------
+
+    def _sweep_temporary(self) -> list[Path]:
+        """Removes the temporary files a writer of this lake killed before its rename left
+        (``atomic_file``'s names only). Call it with the lock held: every writer of these
+        folders holds it, so no live writer's temporary file is among them."""
+        removed = [p for folder in _FOLDERS for p in sweep_temporary(self.root / folder)]
+        return removed + sweep_temporary(self.root, recursive=False, of=_MANIFEST)
 
     def _spec(self) -> MeasureSpec:
         if self._measures is None:

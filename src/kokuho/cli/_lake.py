@@ -21,7 +21,8 @@ def vacuum(as_json: bool) -> None:
 
     Each lake is swept under its write lock, so never under a running ingest (the command
     waits for it). Committed data is never touched. `kokuho claims ingest` and `kokuho care
-    ingest` sweep their lake the same way before they write.
+    ingest` sweep their lake the same way before they write; `kokuho checkups ingest` its
+    lake's temporary files.
     """
     from kokuho.care import CareLake
     from kokuho.checkups import Lake

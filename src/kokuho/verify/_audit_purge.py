@@ -1,6 +1,8 @@
 """The purge of forgotten single-use claims (``card_replays``, 顔認証の再利用防止), shared by the
 two loop batchers: :mod:`kokuho.verify._audit_loop` (SQLite) and
-:mod:`kokuho.verify._audit_pg` (PostgreSQL).
+:mod:`kokuho.verify._audit_pg` (PostgreSQL); the same bounded delete as a SQLAlchemy
+statement (:func:`bounded_purge`) for the card store's own purges of challenges and claims
+(:mod:`kokuho.verify._card_store`).
 
 A batcher asks :meth:`ClaimPurge.due` when a flush makes claims: at most one purge per
 interval per batcher, cheap housekeeping rather than a statement on every flush. Housekeeping
@@ -29,11 +31,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
+
+import sqlalchemy as sa
 
 from kokuho.verify._tables import card_replays
 
-PURGE_SECONDS: Final = 30.0  # how often forgotten claims are deleted (as _card_store does)
+PURGE_SECONDS: Final = 30.0  # how often forgotten rows are deleted (here and in _card_store)
 #: At most this many rows a purge: the transaction it runs in (on SQLite the flush's, holding
 #: the database's write lock) must not run long, however many claims expired meanwhile.
 PURGE_LIMIT: Final = 1000
@@ -54,6 +58,20 @@ PG_PURGE: Final = (
 ).encode()
 
 _Statement = TypeVar("_Statement", str, bytes)
+
+
+def bounded_purge(table: sa.Table, key: sa.Column[Any], column: sa.Column[Any]) -> sa.Delete:
+    """:data:`SQLITE_PURGE` and :data:`PG_PURGE` for any table of rows that expire: at most
+    :data:`PURGE_LIMIT` rows whose ``column`` is at or before the parameter ``now``, chosen by
+    the primary key ``key`` in a sub-select (SQLite has no ``DELETE … LIMIT``); on PostgreSQL
+    only rows no other purge holds (``SKIP LOCKED``, which SQLite's compiler leaves out)."""
+    chosen = (
+        sa.select(key)
+        .where(column <= sa.bindparam("now"))
+        .limit(PURGE_LIMIT)
+        .with_for_update(skip_locked=True)
+    )
+    return table.delete().where(key.in_(chosen.scalar_subquery()))
 
 
 class ClaimPurge(Generic[_Statement]):

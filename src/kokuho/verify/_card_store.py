@@ -5,11 +5,20 @@ database, answer any step of a card check whichever of them the request reaches.
 Both are the database-backed forms :mod:`kokuho.verify._pki` asks for: a challenge is
 consumed by one conditional ``UPDATE … RETURNING`` (only one caller can win it), a replay is
 refused by the primary key on the attestation's token.
+
+Rows past their time are deleted by a purge on a caller's path (at most one per
+``PURGE_SECONDS`` per process), bounded as the audit batchers' purge is
+(:mod:`kokuho.verify._audit_purge`): at most ``PURGE_LIMIT`` rows, the next caller purging
+again when that many were found, so a backlog (millions after an outage) drains over
+successive purges instead of making one caller's check, and SQLite's write lock, last as long
+as the whole delete. It runs in a transaction of its own before the caller's: a purge that
+fails is logged and costs the caller nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 import time
 from typing import Any
@@ -17,11 +26,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from kokuho.verify._audit_purge import PURGE_LIMIT, PURGE_SECONDS, bounded_purge
 from kokuho.verify._pki import NONCE_BYTES, CardRejected, Challenge
 from kokuho.verify._pki_messages import _aware, _institution_bytes
 from kokuho.verify._tables import card_challenges, card_replays
 
-_PURGE_SECONDS = 30.0  # how often a process deletes rows no longer needed
+log = logging.getLogger(__name__)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -30,17 +40,33 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 class _Purge:
-    """At most one purge per interval per process: cheap housekeeping, never on every call."""
+    """At most one purge per interval per process: cheap housekeeping, never on every call;
+    at once again after a purge that found :data:`PURGE_LIMIT` rows."""
 
-    def __init__(self, table: sa.Table, column: sa.Column[Any]) -> None:
-        self._delete = table.delete().where(column <= sa.bindparam("now"))
+    def __init__(
+        self, engine: sa.Engine, table: sa.Table, key: sa.Column[Any], column: sa.Column[Any]
+    ) -> None:
+        self._engine = engine
+        self._table = table.name
+        self._delete = bounded_purge(table, key, column)
         self._next = 0.0
 
-    def due(self, connection: sa.Connection, now: dt.datetime) -> None:
+    def due(self, now: dt.datetime) -> None:
         clock = time.monotonic()
-        if clock >= self._next:
-            self._next = clock + _PURGE_SECONDS
-            connection.execute(self._delete, {"now": now})
+        if clock < self._next:
+            return
+        # The interval starts before the statement: a purge that fails waits for the next.
+        self._next = clock + PURGE_SECONDS
+        try:
+            with self._engine.begin() as connection:
+                deleted = connection.execute(self._delete, {"now": now}).rowcount
+        except sa.exc.SQLAlchemyError as error:
+            log.warning(
+                "the purge of expired %s failed (tried again later): %s", self._table, error
+            )
+            return
+        if deleted >= PURGE_LIMIT:  # more may be left: the next caller goes on
+            self._next = 0.0
 
 
 c = card_challenges.c
@@ -75,7 +101,7 @@ class DatabaseChallenges:
         self._engine = engine
         self._lifetime = lifetime
         self._retention = retention
-        self._purge = _Purge(card_challenges, c.forget_at)
+        self._purge = _Purge(engine, card_challenges, c.challenge_id, c.forget_at)
 
     def issue(self, now: dt.datetime, institution_code: str) -> Challenge:
         now = _aware(now).astimezone(dt.UTC)
@@ -86,8 +112,8 @@ class DatabaseChallenges:
             expires_at=now + self._lifetime,
             institution_code=institution_code,
         )
+        self._purge.due(now)
         with self._engine.begin() as connection:
-            self._purge.due(connection, now)
             connection.execute(
                 card_challenges.insert().values(
                     challenge_id=challenge.id,
@@ -130,7 +156,7 @@ class DatabaseReplayGuard:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        self._purge = _Purge(card_replays, card_replays.c.expires_at)
+        self._purge = _Purge(engine, card_replays, card_replays.c.token, card_replays.c.expires_at)
 
     def claim(self, token: str, expires_at: dt.datetime, now: dt.datetime) -> bool:
         if len(token) > card_replays.c.token.type.length:  # type: ignore[attr-defined]
@@ -140,8 +166,8 @@ class DatabaseReplayGuard:
         # (and its replay accepted) or late.
         expires_at = _aware(expires_at, "expires_at").astimezone(dt.UTC)
         values = {"token": token, "expires_at": expires_at}
+        self._purge.due(_aware(now).astimezone(dt.UTC))
         with self._engine.begin() as connection:
-            self._purge.due(connection, _aware(now).astimezone(dt.UTC))
             claim = _CLAIM_PG if connection.dialect.name == "postgresql" else _CLAIM_SQLITE
             # RETURNING, not rowcount: some drivers report -1 for ON CONFLICT inserts.
             first = connection.execute(claim, values).first()
