@@ -46,6 +46,10 @@ def test_demo_loads_the_prefecture_and_its_example_works(
     claims = summary["claims"]
     assert claims["files"] == manifest["counts"]["claim_files"]
     assert claims["lines"] == manifest["counts"]["claim_lines"] > 0
+    care = summary["care"]
+    assert care["files"] == manifest["counts"]["care_claim_files"]
+    assert care["claims"] == manifest["counts"]["care_claims"] > 0
+    assert care["certifications"] == manifest["counts"]["care_certifications"] > 0
     incentives = summary["incentives"]
     assert len(incentives["municipalities"]) == 17
     assert incentives["grants_yen"] > 0

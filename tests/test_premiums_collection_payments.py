@@ -77,6 +77,44 @@ def test_a_bad_row_rejects_the_whole_file(
     assert _count(charged) == 0
 
 
+@pytest.mark.parametrize(
+    ("paid_on", "accepted", "reason"),
+    [
+        ("2020-03-31", False, "before 年度 2020 began (2020-04-01)"),
+        ("2020-04-01", True, ""),
+        ("2021-05-31", True, ""),  # 出納整理期間
+        ("2021-06-30", True, ""),  # today
+        ("2021-07-01", False, "after today (2021-06-30)"),
+        ("2099-06-30", False, "after today"),
+        ("1900-01-01", False, "before 年度 2020"),
+    ],
+)
+def test_the_day_of_payment_lies_between_the_year_s_start_and_today(
+    charged: sa.Engine, tmp_path: Path, paid_on: str, accepted: bool, reason: str
+) -> None:
+    path = write_payments(tmp_path / "p.csv", [payment("D1", "H1", 2020, paid_on, 100)])
+    today = dt.date(2021, 6, 30)
+    if accepted:
+        assert import_payments(charged, path, today=today).added == 1
+        return
+    with pytest.raises(FileRejected) as caught:
+        import_payments(charged, path, today=today)
+    [error] = caught.value.errors
+    assert (error.line, error.field) == (2, "paid_on")
+    assert reason in error.reason
+    assert _count(charged) == 0
+
+
+def test_an_amount_past_twelve_digits_is_named_as_too_large(
+    charged: sa.Engine, tmp_path: Path
+) -> None:
+    path = write_payments(tmp_path / "p.csv", [payment("D1", "H1", 2020, "2020-07-31", "1" * 23)])
+    with pytest.raises(FileRejected) as caught:
+        import_payments(charged, path)
+    [error] = caught.value.errors
+    assert error.field == "amount" and "more than 999,999,999,999 yen" in error.reason
+
+
 def test_an_id_loaded_before_with_other_values_is_refused(
     charged: sa.Engine, tmp_path: Path
 ) -> None:

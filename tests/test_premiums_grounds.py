@@ -313,6 +313,25 @@ def test_every_bad_row_is_reported_and_nothing_is_loaded(
     assert stored(grounds_town) == (0, 0)
 
 
+def test_a_ground_dated_after_today_has_not_arisen(grounds_town: sa.Engine, tmp_path: Path) -> None:
+    """The 離職日 and the 資格取得日 are recorded after they happen: a date after the day of
+    the import is refused, the day itself is not."""
+    today = dt.date(2021, 6, 30)
+    path = write(tmp_path / "ahead.csv", [
+        (K, "involuntary_unemployment", "2021-07-01", "11"),  # the day after: refused
+        (J, "former_dependant", "2021-07-01", ""),
+    ])  # fmt: skip
+    with pytest.raises(FileRejected) as caught:
+        load_grounds(grounds_town, path, today=today)
+    assert [(e.line, e.field) for e in caught.value.errors] == [(2, "date"), (3, "date")]
+    assert "after today (2021-06-30)" in caught.value.errors[0].reason
+    assert stored(grounds_town) == (0, 0)
+    on_the_day = write(
+        tmp_path / "today.csv", [(K, "involuntary_unemployment", "2021-06-30", "11")]
+    )
+    assert load_grounds(grounds_town, on_the_day, today=today).inserted == 1
+
+
 def test_a_file_loads_once_and_a_changed_code_is_refused(
     grounds_town: sa.Engine, tmp_path: Path
 ) -> None:

@@ -18,9 +18,11 @@ def care() -> None:
 
 
 _FILES = click.Path(exists=True, dir_okay=True, path_type=Path)
+#: How a 介護給付費明細書 file begins: its コントロールレコード.
+CLAIM_FILE_START = b"1,"
 
 
-def _files(paths: tuple[Path, ...], start: bytes = b"") -> list[Path]:
+def care_files(paths: tuple[Path, ...], start: bytes = b"") -> list[Path]:
     """The files named, and the *.csv files under the folders named (those that begin with
     ``start`` only)."""
     found: list[Path] = []
@@ -75,7 +77,7 @@ def ingest(files: tuple[Path, ...], as_json: bool) -> None:
     """
     from kokuho.care import CareFileRejected, CareLake
 
-    paths = _files(files, b"1,")
+    paths = care_files(files, CLAIM_FILE_START)
     if not paths:
         fail("no 介護給付費明細書 files (*.csv) found")
     lake = CareLake.from_settings(Settings.from_env())
@@ -100,7 +102,7 @@ def certifications(files: tuple[Path, ...], as_json: bool) -> None:
 
     lake = CareLake.from_settings(Settings.from_env())
     try:
-        report = lake.import_certifications(_files(files))
+        report = lake.import_certifications(care_files(files))
     except CareFileRejected as rejected:
         _rejected(rejected, "要介護認定")
     _report(report, "certifications", as_json)

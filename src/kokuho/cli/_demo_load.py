@@ -21,6 +21,7 @@ from kokuho.cli._dashboard import sample_checks
 from kokuho.cli._demo_boundary import load_boundary, print_boundary
 from kokuho.cli._demo_premiums import load_premiums, print_premiums
 from kokuho.cli._demo_second import (
+    fill_care,
     fill_checkups,
     fill_claims,
     mint_demo_cards,
@@ -85,6 +86,7 @@ def _load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> 
         timings["synth"] = time.perf_counter() - started - timings["import"] - timings["mynumber"]
         engine, second, checkups_job = register.started()
         claims_job = second.submit(fill_claims, str(data))
+        care_job = second.submit(fill_care, str(data))
         # The cards' keys and certificates, made by the second process once the lakes are
         # filled, while this one assesses the premiums; registered below, in this one.
         now = dt.datetime.now(dt.UTC)
@@ -111,7 +113,7 @@ def _load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> 
         second.shutdown(wait=False)  # the submitted work still runs; the process ends after it
         with console.status("特定健診・レセプト, cards (the lakes and keys, made alongside)"):
             started = time.perf_counter()
-            filled, claims = checkups_job.result(), claims_job.result()
+            filled, claims, care = checkups_job.result(), claims_job.result(), care_job.result()
             timings["lakes_wait"] = time.perf_counter() - started
             scored = score_demo(str(data)) if scoring is None else None
             started = time.perf_counter()
@@ -125,6 +127,7 @@ def _load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> 
         timings["cards"] += time.perf_counter() - started
         timings["checkups_ingest"] = filled["seconds"]
         timings["claims_ingest"] = claims.pop("seconds")
+        timings["care_ingest"] = care.pop("seconds")
     except (FileRejected, ValueError) as rejected:
         # ClaimFileRejected and the incentives' input errors are ValueErrors naming the file.
         fail(f"the synthetic files did not load: {rejected}")
@@ -160,6 +163,7 @@ def _load_demo(persons: int, seed: int, host: str, port: int, as_json: bool) -> 
     summary["boundary"] = boundary
     summary["checkups"] = checkups
     summary["claims"] = claims
+    summary["care"] = care
     summary["incentives"] = incentives
     summary["online_checks"] = checks
     summary["dashboard"] = {
@@ -394,6 +398,11 @@ def _print(summary: dict[str, Any]) -> None:
     click.echo(
         f"レセプト: {c['claims']:,} claims ({c['lines']:,} lines) from {c['files']} レセ電 files "
         f"in the lake; {c['drugs']} drugs in the master"
+    )
+    a = summary["care"]
+    click.echo(
+        f"介護: {a['claims']:,} 介護給付費明細書 from {a['files']} files and "
+        f"{a['certifications']:,} 要介護認定 in the care lake"
     )
     i = summary["incentives"]
     points = [m["points"] for m in i["municipalities"]]

@@ -1,7 +1,7 @@
 """The second process of ``kokuho demo`` (two cores): what needs no write to the register
 the first one loads. Started once the synth has written every file but the claims, it fills
 the checkup lake while the register loads and the synth's own child still writes the claims,
-then the claims lake, then makes the cards' keys and certificates while the premiums are
+then the claims and care lakes, then makes the cards' keys and certificates while the premiums are
 assessed, then (the register loaded, if it is free before the first one) computes the 実施率
 and the incentives' scoreboard while the first process registers the cards and makes the
 dashboard's accounts. Each job reads its settings from the same environment; the first
@@ -101,6 +101,28 @@ def fill_claims(data_dir: str) -> dict[str, Any]:
         "claims": report.claims,
         "lines": report.lines,
         "drugs": drugs,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def fill_care(data_dir: str) -> dict[str, Any]:
+    """The synthetic 介護給付費明細書 files and 要介護認定 into the care lake (the checkups'
+    一体的実施 lists and the provision's 医療–介護 extracts read them)."""
+    from kokuho.care import CareLake
+    from kokuho.cli._care import CLAIM_FILE_START, care_files
+
+    started = time.perf_counter()
+    folder = Path(data_dir) / "care"
+    lake = CareLake.from_settings(Settings.from_env())
+    try:
+        claims = lake.ingest(care_files((folder,), CLAIM_FILE_START))
+        certifications = lake.import_certifications([folder / "certifications.csv"])
+    except ValueError as rejected:
+        raise ValueError(str(rejected)) from None
+    return {
+        "files": claims.ingested,
+        "claims": claims.rows,
+        "certifications": certifications.rows,
         "seconds": time.perf_counter() - started,
     }
 

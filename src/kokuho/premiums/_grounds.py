@@ -110,7 +110,7 @@ def _row(row: dict[str, str]) -> dict[str, Any]:
     return {"resident_id": resident, "ground": ground, "on": on, "reason_code": reason}
 
 
-def _parse(path: Path, report: GroundLoadReport) -> list[dict[str, Any]]:
+def _parse(path: Path, report: GroundLoadReport, today: dt.date) -> list[dict[str, Any]]:
     name = str(path)
     records: list[dict[str, Any]] = []
     lines: dict[tuple[str, str, dt.date], int] = {}
@@ -121,6 +121,12 @@ def _parse(path: Path, report: GroundLoadReport) -> list[dict[str, Any]]:
         if first != line:
             reason = f"the same resident, ground and date are on line {first}"
             report.errors.append(RowError(name, line, "resident_id", reason))
+            continue
+        if record["on"] > today:
+            # Both dates are facts recorded after they happen: the 離職日 on the 受給資格者証,
+            # the 資格取得日 of one who has already moved to 後期.
+            reason = f"{record['on']} is after today ({today}): the ground has not arisen yet"
+            report.errors.append(RowError(name, line, "date", reason))
             continue
         record["line"] = line
         records.append(record)
@@ -175,10 +181,13 @@ def _stored(connection: sa.Connection, wanted: sa.Table) -> dict[tuple[str, str,
     return {(row.resident_id, row.ground, row.on): row for row in connection.execute(query)}
 
 
-def load_grounds(engine: sa.Engine, path: Path) -> GroundLoadReport:
+def load_grounds(
+    engine: sa.Engine, path: Path, *, today: dt.date | None = None
+) -> GroundLoadReport:
     """Loads one reduction-grounds file (docs/formats.md §8a) in one transaction.
 
-    Raises FileRejected with every row error (file:line:field): an unknown ground, a bad date,
+    Raises FileRejected with every row error (file:line:field): an unknown ground, a bad date
+    or one after ``today`` (default: the system's date),
     a 離職理由コード that does not qualify, a person not in the resident register or of an age
     the ground excludes, a row loaded before with another code.
     """
@@ -187,7 +196,7 @@ def load_grounds(engine: sa.Engine, path: Path) -> GroundLoadReport:
     if _person_files.loaded_before(engine, premium_ground_files.c.file_id, digest) is not None:
         report.skipped = True
         return report
-    records = _parse(path, report)
+    records = _parse(path, report, today or dt.date.today())
     if report.errors:
         raise FileRejected(report.errors)
     name = str(path)

@@ -43,6 +43,8 @@ _PAYMENT_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_./-]{0,39}")
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INTEGER = re.compile(r"[0-9]{1,12}")
+_MAX_YEN: Final = 10**12 - 1  # what _INTEGER reads
+_DIGITS = re.compile(r"[0-9]+")
 #: The first fiscal year the file may name (kokuho's data start well after it).
 _FIRST_YEAR: Final = 2000
 #: Ids per lookup statement, under every database's parameter limit.
@@ -91,14 +93,18 @@ class PaymentImportReport:
     by_channel: dict[str, int] = field(default_factory=dict)
 
 
-def import_payments(engine: sa.Engine, path: Path) -> PaymentImportReport:
+def import_payments(
+    engine: sa.Engine, path: Path, *, today: dt.date | None = None
+) -> PaymentImportReport:
     """Loads the payments file at ``path`` in one transaction (docs/formats.md).
 
     Raises FileRejected with every problem (file:line:field) and writes nothing when a row is
     bad: an unknown household or one without 調定 for the year, an instalment the year does
-    not have, an amount that is not a positive integer, a bad date, an unknown channel, a
-    payment id twice in the file or already loaded with other values, a NUL byte.
+    not have, an amount that is not a positive integer, a bad date, a day of payment after
+    ``today`` (default: the system's date) or before the fiscal year began, an unknown
+    channel, a payment id twice in the file or already loaded with other values, a NUL byte.
     """
+    today = today or dt.date.today()
     name = str(path)
     parsed: list[tuple[int, Payment]] = []
     errors: list[RowError] = []
@@ -107,7 +113,7 @@ def import_payments(engine: sa.Engine, path: Path) -> PaymentImportReport:
         if "__width__" in row:
             errors.append(RowError(name, line, "", row["__width__"]))
             continue
-        payment = _parse(name, line, row, errors)
+        payment = _parse(name, line, row, errors, today)
         if payment is None:
             continue
         if payment.payment_id in seen:
@@ -153,7 +159,9 @@ def _row(p: Payment) -> dict[str, object]:
     }
 
 
-def _parse(name: str, line: int, row: dict[str, str], errors: list[RowError]) -> Payment | None:
+def _parse(
+    name: str, line: int, row: dict[str, str], errors: list[RowError], today: dt.date
+) -> Payment | None:
     before = len(errors)
 
     def bad(column: str, reason: str) -> None:
@@ -170,6 +178,7 @@ def _parse(name: str, line: int, row: dict[str, str], errors: list[RowError]) ->
     year = _integer(values["fiscal_year"])
     if year is None or not _FIRST_YEAR <= year <= 2100:
         bad("fiscal_year", f"must be a year from {_FIRST_YEAR}, like 2020")
+        year = None
     instalment: int | None = None
     if values.get("instalment"):
         instalment = _integer(values["instalment"])
@@ -178,8 +187,16 @@ def _parse(name: str, line: int, row: dict[str, str], errors: list[RowError]) ->
     paid_on = _date(values["paid_on"])
     if paid_on is None:
         bad("paid_on", "must be a date YYYY-MM-DD")
+    elif paid_on > today:
+        bad("paid_on", f"{paid_on} is after today ({today}): a payment is not dated ahead")
+    elif year is not None and paid_on < dt.date(year, 4, 1):
+        # A year's 保険料 is levied in that year (特別徴収's 仮徴収 from April at the earliest):
+        # nothing can be paid towards it before the year begins.
+        bad("paid_on", f"{paid_on} is before 年度 {year} began ({year}-04-01)")
     amount = _integer(values["amount"])
-    if amount is None or amount <= 0:
+    if amount is None and _DIGITS.fullmatch(values["amount"]):
+        bad("amount", f"is more than {_MAX_YEN:,} yen")
+    elif amount is None or amount <= 0:
         bad("amount", "must be a whole number of yen greater than 0")
     channel = _CHANNEL_OF.get(values["channel"])
     if channel is None:

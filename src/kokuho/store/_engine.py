@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+
+from kokuho.store._files import exclusive_lock
+from kokuho.store._write_lock import advisory_key
 
 #: One MetaData for every context's tables; each context registers its own on import.
 metadata = sa.MetaData(
@@ -50,9 +54,31 @@ def connect(url: str, *, migrate: bool = True, **engine_options: Any) -> sa.Engi
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Runs the Alembic migrations up to ``revision``."""
+    """Runs the Alembic migrations up to ``revision``, one process at a time.
+
+    Two processes that open a new database at once (two service workers, a command beside the
+    service) both found no schema and both created it: the second failed on a unique key
+    (PostgreSQL's ``alembic_version`` type) or on a table already there. Under the lock the
+    second one finds the schema at ``revision`` and does nothing."""
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as connection:
+    with _sqlite_migration_lock(engine), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Before Alembic reads the version: each statement then sees what the holder
+            # committed (READ COMMITTED).
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_KEY)))
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+_MIGRATION_KEY = advisory_key("schema migrations")
+
+
+def _sqlite_migration_lock(engine: sa.Engine) -> contextlib.AbstractContextManager[None]:
+    """A file lock beside a SQLite database file while it is migrated. A file lock rather
+    than SQLite's own (``BEGIN IMMEDIATE``) leaves the migrations' statements running as they
+    always have: the driver opens no transaction for DDL."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return contextlib.nullcontext()
+    return exclusive_lock(Path(f"{database}-migrations.lock"))
