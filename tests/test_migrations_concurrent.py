@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from kokuho.store import connect
-from kokuho.store._engine import _MIGRATION_KEY
+from kokuho.store._engine import migration_lock
 
 _OPEN = "import sys; from kokuho.store import connect; connect(sys.argv[1]).dispose()"
 
@@ -51,10 +51,10 @@ def test_a_migration_waits_for_the_one_in_progress(database_url: str) -> None:
     else:
         admin = sa.create_engine(database_url)
         session = admin.connect()
-        session.execute(sa.select(sa.func.pg_advisory_lock(_MIGRATION_KEY)))
+        session.execute(migration_lock("pg_advisory_lock"))
 
         def release() -> None:
-            session.execute(sa.select(sa.func.pg_advisory_unlock(_MIGRATION_KEY)))
+            session.execute(migration_lock("pg_advisory_unlock"))
             session.close()
             admin.dispose()
 

@@ -74,8 +74,9 @@ def test_the_oqs_agent_refuses_a_credential_file_others_may_read(tmp_path: Path)
     token = tmp_path / "clinic.token"
     token.write_text("kc_0123456789abcdef.secret\n")
     token.chmod(0o644)
-    command = ["oqs-agent", "--req", str(tmp_path / "req"), "--res", str(tmp_path / "res"),
-               "--url", "http://127.0.0.1:9", "--credential-file", str(token), "--once"]  # fmt: skip
+    folders = ["--req", str(tmp_path / "req"), "--res", str(tmp_path / "res")]
+    command = ["oqs-agent", *folders, "--url", "http://127.0.0.1:9",
+               "--credential-file", str(token), "--once"]  # fmt: skip
     refused = CliRunner().invoke(main, command)
     assert refused.exit_code == 1
     assert f"chmod 600 {token}" in refused.stderr and "internal error" not in refused.stderr

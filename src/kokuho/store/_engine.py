@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
 from kokuho.store._files import exclusive_lock
-from kokuho.store._write_lock import advisory_key
 
 #: One MetaData for every context's tables; each context registers its own on import.
 metadata = sa.MetaData(
@@ -66,12 +65,20 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         if connection.dialect.name == "postgresql":
             # Before Alembic reads the version: each statement then sees what the holder
             # committed (READ COMMITTED).
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_KEY)))
+            connection.execute(migration_lock())
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
 
-_MIGRATION_KEY = advisory_key("schema migrations")
+#: The class of the migration lock's two-part advisory key; the other part is the schema's
+#: (migrations of two schemas of one database do not wait for each other).
+MIGRATION_LOCK_CLASS: Final = 0x6B6F6D67  # "komg"
+
+
+def migration_lock(function: str = "pg_advisory_xact_lock") -> sa.Select[Any]:
+    """The statement that takes (``function``) the migration lock of the current schema."""
+    schema_key = sa.func.hashtext(sa.func.current_schema())
+    return sa.select(getattr(sa.func, function)(MIGRATION_LOCK_CLASS, schema_key))
 
 
 def _sqlite_migration_lock(engine: sa.Engine) -> contextlib.AbstractContextManager[None]:

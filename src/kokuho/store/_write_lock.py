@@ -22,7 +22,7 @@ class WriteBusy(RuntimeError):
     (SQLite's ``busy_timeout``): nothing was written, the command may be run again."""
 
 
-def advisory_key(name: str) -> int:
+def _advisory_key(name: str) -> int:
     """A stable signed 64-bit key for ``pg_advisory_xact_lock`` from the lock's name."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
@@ -47,5 +47,5 @@ def write_transaction(engine: sa.Engine, name: str) -> Iterator[sa.Connection]:
                     "run this one again when it has finished"
                 ) from None
         elif connection.dialect.name == "postgresql":
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(advisory_key(name))))
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_key(name))))
         yield connection
