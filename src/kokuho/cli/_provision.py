@@ -62,7 +62,8 @@ def _show(provision: Any, as_json: bool) -> None:
 
     click.echo(f"{provision.provision_id} {provision.basis} {provision.state} "
                f"({STATE_TITLES[provision.state]}) {provision.organisation}")  # fmt: skip
-    for table, items in (provision.approved or provision.requested).items():
+    shown = provision.requested if provision.approved is None else provision.approved
+    for table, items in shown.items():
         click.echo(f"  {table}: {', '.join(items)}")
     if provision.term_until:
         click.echo(f"  利用期間 until {provision.term_until}, {provision.extracts} extract(s)")

@@ -95,7 +95,9 @@ def check_items(
     return dict(sorted(out.items()))
 
 
-def _check_application(catalogue: Catalogue, app: Application) -> dict[str, tuple[str, ...]]:
+def _check_application(
+    catalogue: Catalogue, app: Application, on: dt.date
+) -> dict[str, tuple[str, ...]]:
     if app.basis not in catalogue.bases:
         known = ", ".join(sorted(catalogue.bases))
         raise ProvisionError(f"basis {app.basis!r}: one of {known}")
@@ -110,9 +112,24 @@ def _check_application(catalogue: Catalogue, app: Application) -> dict[str, tupl
         raise ProvisionError("users: name every user (1–100 characters each)")
     for user in app.users:
         _text(user, "users", 100)
-    if app.period_from > app.period_to:
-        raise ProvisionError("period: the start is after the end")
+    check_period(catalogue, app.period_from, app.period_to, on)
     return check_items(catalogue, app.basis, app.requested, "requested")
+
+
+def check_period(catalogue: Catalogue, start: dt.date, end: dt.date, on: dt.date) -> None:
+    """The data period (対象期間) of an application, on the day ``on`` it is applied for or
+    reviewed: in order, over by then (data of days to come does not exist yet), and no longer
+    than the catalogue's bound (an unbounded period is not 必要最小限)."""
+    if start > end:
+        raise ProvisionError("period: the start is after the end")
+    if end > on:
+        raise ProvisionError(f"period: ends on {end}, after {on}: it must not be in the future")
+    days = (end - start).days + 1
+    if days > catalogue.longest_period_days:
+        raise ProvisionError(
+            f"period: {start}..{end} is {days} days, longer than "
+            f"{catalogue.longest_period_days} (longest_period_days)"
+        )
 
 
 def _step(
@@ -222,7 +239,7 @@ def apply(
     audit: ProvisionAudit,
 ) -> str:  # fmt: skip
     """Records an application or request (申出・求め); returns its id (P + 6 digits)."""
-    requested = _check_application(catalogue, app)
+    requested = _check_application(catalogue, app, on)
     try:
         return _insert(engine, app, requested, on, audit)
     except sa.exc.IntegrityError:
@@ -284,7 +301,14 @@ def review(
         if state != REJECTED:
             if decision == "conditions" and not conditions.strip():
                 raise ProvisionError("conditions: an approval with conditions names them")
-            granted = check_items(catalogue, current.basis, approved or current.requested,
+            # An application recorded before the period was bounded is checked here again.
+            check_period(catalogue, current.period_from, current.period_to, on)
+            # None is "every requested item"; an empty approval approves nothing, and was
+            # read as everything when it was taken for a missing one.
+            if approved is not None and not approved:
+                raise ProvisionError("approved: approves no table; approve items or reject")
+            granted = check_items(catalogue, current.basis,
+                                  current.requested if approved is None else approved,
                                   "approved")  # fmt: skip
             for table, items in granted.items():
                 extra = set(items) - set(current.requested.get(table, ()))
@@ -345,6 +369,10 @@ def begin_extract(connection: sa.Connection, pid: str, on: dt.date) -> Provision
     """The provision an extract may be built for: approved, within its term."""
     current = _load(connection, pid, "extract")
     _not_before_last(connection, current, on)
+    if not current.approved or not all(current.approved.values()):
+        # The stored approval is the one thing an extract is built from: an empty one
+        # (written by hand, or before reviews refused it) gives nothing to build.
+        raise ProvisionError(f"provision {pid}: its approval approves no item; no extract")
     if current.term_until is None or on > current.term_until:
         raise ProvisionError(
             f"provision {pid}: the data-use term ended on {current.term_until}; no more extracts"
