@@ -30,14 +30,16 @@ class ServiceAudit(StaffAudit):
 
 
 def _run(work: Callable[[Any, ServiceAudit], T]) -> T:
-    """Runs ``work(engine, audit)``; a refused step is one line on stderr and exit 1."""
+    """Runs ``work(engine, audit)``; a refused step, or a data file it cannot use (a local copy
+    naming an unknown ID field), is one line on stderr and exit 1."""
     from kokuho.provision import ProvisionError, ProvisionKeyError
+    from kokuho.store import FileProblemsError
 
     engine = open_engine()
     audit = ServiceAudit(engine)
     try:
         return work(engine, audit)
-    except (ProvisionError, ProvisionKeyError) as error:
+    except (ProvisionError, ProvisionKeyError, FileProblemsError) as error:
         fail(str(error))
     finally:
         audit.close()

@@ -33,6 +33,7 @@ from kokuho.care import Certification
 from kokuho.ids import age_on
 from kokuho.provision._catalogue import Catalogue
 from kokuho.provision._generalise import age_band_on, birth_month
+from kokuho.provision._id_fields import linkage_id_fields
 from kokuho.provision._keys import new_provision_key, provision_key
 from kokuho.provision._linkage import LinkageRate, MedicalPerson, linkage_rate
 from kokuho.provision._pseudonym import id2, rekey
@@ -256,6 +257,7 @@ def extract(
     item; any item outside the approval is refused, naming it). The step and its audit record
     are written before the files are moved into place."""
     by = text_field(by, "by", 100)
+    fields = linkage_id_fields()  # a bad local copy is refused before anything is made
     with contextlib.ExitStack() as held, engine.begin() as connection:
         # Refused here (unknown, not approved, past its term, an item outside the approval)
         # before anything is made.
@@ -280,7 +282,7 @@ def extract(
                else _first_key(provision_id, key_folder))  # fmt: skip
 
         def pid(kana: str, born: dt.date, sex: int) -> str:
-            return rekey(key, id2(source_key, kana, born, sex))
+            return rekey(key, id2(source_key, kana, born, sex, fields=fields))
 
         basis = catalogue.basis(current.basis)
         built, unplaced = _tables(sources, asked, current, pid, basis.minimum_age, top)
