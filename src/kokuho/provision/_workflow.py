@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from kokuho.provision._catalogue import Catalogue
 from kokuho.provision._check import ReleaseCheck
 from kokuho.provision._keys import destroy_provision_key
+from kokuho.provision._roles import appointed_reviewer, deletion_party, reviewer_of
 from kokuho.provision._tables import provision_reviewers, provision_steps, provisions
 from kokuho.provision._workflow_model import (
     ALLOWED,
@@ -220,11 +221,9 @@ def add_reviewer(
     """Adds a reviewer (審査委員): only reviewers may review."""
     name = _text(name, "reviewer", 100)
     with engine.begin() as connection:
-        exists = connection.scalar(
-            sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
-        )
-        if exists is not None:
-            raise ProvisionError(f"reviewer {name!r} is already a reviewer")
+        exists = appointed_reviewer(connection, name)
+        if exists is not None:  # under this spelling or another of the same name
+            raise ProvisionError(f"reviewer {name!r} is already a reviewer ({exists!r})")
         audit("provision_reviewer", actor, [], {"reviewer": name})
         connection.execute(provision_reviewers.insert().values(name=name, added_on=on))
 
@@ -288,14 +287,7 @@ def review(
     with engine.begin() as connection:
         current = _load(connection, pid, "review")
         _not_before_last(connection, current, on)
-        name = reviewer.strip()
-        is_reviewer = connection.scalar(
-            sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
-        )
-        if is_reviewer is None:
-            raise ProvisionError(f"{name!r} is not a reviewer: only a reviewer may review")
-        if name == current.applicant or name in current.users:
-            raise ProvisionError(f"{name!r} applied for or uses {pid}: they cannot review it")
+        name = reviewer_of(connection, current, reviewer.strip(), "review")
         state = DECISIONS[decision]
         granted: dict[str, tuple[str, ...]] | None = None
         if state != REJECTED:
@@ -351,13 +343,7 @@ def revoke(
     with engine.begin() as connection:
         current = _load(connection, pid, "revoke")
         _not_before_last(connection, current, on)
-        is_reviewer = connection.scalar(
-            sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
-        )
-        if is_reviewer is None:
-            raise ProvisionError(f"{name!r} is not a reviewer: only a reviewer may revoke")
-        if name == current.applicant or name in current.users:
-            raise ProvisionError(f"{name!r} applied for or uses {pid}: they cannot revoke it")
+        name = reviewer_of(connection, current, name, "revoke")
         detail = {"reason": reason, "on": on.isoformat(), "from": current.state}
         audit("provision_revoke", name, [], {"provision": pid, "on": on.isoformat()})
         _move(connection, current, state=REVOKED)
@@ -394,13 +380,15 @@ def confirm_deletion(
     engine: sa.Engine, pid: str, *, by: str, method: str, on: dt.date, audit: ProvisionAudit,
     key_folder: Any = None,
 ) -> Provision:  # fmt: skip
-    """The deletion confirmation (消去の確認): the user's statement of how the data was erased;
+    """The deletion confirmation (消去の確認): the statement of the applicant or a named user
+    (``by``, kokuho.provision._roles) of how the data was erased;
     the provision's key is destroyed, so its IDs cannot be recomputed, and no extract follows."""
     method = _text(method, "method (消去方法)", lines=True)
     by = _text(by, "by", 100)
     with engine.begin() as connection:
         current = _load(connection, pid, "delete")
         _not_before_last(connection, current, on)
+        deletion_party(current, by)
         term_ended = bool(current.term_until and on > current.term_until)
         facts = {"method": method, "on": on.isoformat(), "term_ended": term_ended}
         audit("provision_delete", by, [], {"provision": pid, **facts})
