@@ -7,7 +7,6 @@ approves at least one item, in the review and in its stored form. Before, an emp
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,6 @@ from kokuho.provision import (
     CATALOGUE_FILE,
     Catalogue,
     ProvisionError,
-    add_reviewer,
-    apply,
     catalogue,
     extract,
     load_sources,
@@ -29,29 +26,14 @@ from kokuho.provision import (
 )
 from kokuho.store import data_path
 from tests.clihome import invoke, sqlite_home
-from tests.provisioncases import application, build_register
+from tests.provisioncases import ON, SOURCE, TERM, applied, approved, build_register
 
 D = dt.date
-ON = D(2024, 5, 1)
-TERM = D(2025, 3, 31)
 APPLY = (
     "provision", "apply", "--basis", "third_party", "--applicant", "研究者 甲",
     "--organisation", "香川大学", "--purpose", "連結解析", "--public-interest", "介護予防",
     "--place", "香川県高松市", "--user", "研究者 甲", "--item", "persons.sex", "--on", "2024-05-01",
 )  # fmt: skip
-
-
-@pytest.fixture
-def audit(engine: sa.Engine) -> Iterator[ServiceAudit]:
-    hook = ServiceAudit(engine)
-    yield hook
-    hook.close()
-
-
-def _applied(engine: sa.Engine, audit: ServiceAudit) -> tuple[Catalogue, str]:
-    cat = catalogue()
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    return cat, apply(engine, cat, application(), on=ON, audit=audit)
 
 
 @pytest.mark.parametrize(
@@ -79,9 +61,9 @@ def test_the_command_line_refuses_an_unbounded_or_future_period(
 
 
 def test_a_period_stored_before_the_bound_is_refused_at_the_review(
-    engine: sa.Engine, audit: ServiceAudit
+    engine: sa.Engine, cat: Catalogue, audit: ServiceAudit
 ) -> None:
-    cat, pid = _applied(engine, audit)
+    pid = applied(engine, cat, audit)
     with engine.begin() as connection:  # as an application recorded before the bound was
         connection.execute(provisions.update().values(period_from=D(1900, 1, 1)))
     with pytest.raises(ProvisionError, match="longer than 3653"):
@@ -95,9 +77,9 @@ def test_a_period_stored_before_the_bound_is_refused_at_the_review(
 
 
 def test_an_empty_approval_is_refused_not_read_as_everything(
-    engine: sa.Engine, audit: ServiceAudit
+    engine: sa.Engine, cat: Catalogue, audit: ServiceAudit
 ) -> None:
-    cat, pid = _applied(engine, audit)
+    pid = applied(engine, cat, audit)
     for decision in ("approve", "conditions"):
         with pytest.raises(ProvisionError, match="approved: approves no table"):
             review(engine, cat, pid, reviewer="委員 丙", decision=decision, minutes="承認",
@@ -109,17 +91,15 @@ def test_an_empty_approval_is_refused_not_read_as_everything(
 
 @pytest.mark.parametrize("stored", ["{}", '{"persons": []}'])
 def test_an_empty_stored_approval_gives_no_extract(
-    engine: sa.Engine, audit: ServiceAudit, tmp_path: Path, stored: str
+    engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, stored: str
 ) -> None:
     build_register(engine)
-    cat, pid = _applied(engine, audit)
-    review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認", on=ON,
-           term_until=TERM, audit=audit)  # fmt: skip
+    pid = approved(engine, cat, audit)
     with engine.begin() as connection:  # written by hand, or by a review before the fix
         connection.execute(provisions.update().values(approved=stored))
     with pytest.raises(ProvisionError, match=f"{pid}: its approval approves no item"):
         extract(engine, cat, pid, load_sources(engine), out=tmp_path / "out", by="事務局",
-                on=ON, audit=audit, source_key=b"s" * 32, key_folder=tmp_path / "keys")  # fmt: skip
+                on=ON, audit=audit, source_key=SOURCE, key_folder=tmp_path / "keys")  # fmt: skip
     assert not (tmp_path / "out").exists()
     assert provision_detail(engine, pid).extracts == 0
 
