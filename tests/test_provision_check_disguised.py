@@ -1,6 +1,8 @@
 """公表物確認 of tables whose totals or counts are written in ways the checker must not miss:
 a total named 男女計 or 計（人）, a subtotal (小計) row, counts written with a unit (5人).
-Each of these passed as fit to publish while a reader could work the hidden cell back."""
+Each of these passed as fit to publish while a reader could work the hidden cell back. And
+the other way round: a word that only ends in 計 (歩数計, 一般会計) is not a total, and a
+harmless table of them is not refused."""
 
 from __future__ import annotations
 
