@@ -116,3 +116,17 @@ def test_a_bad_period_bound_in_a_local_catalogue_is_named(
     copy.write_text(text.replace("value: 3653", "value: 0"), encoding="utf-8")
     with pytest.raises(ValueError, match="longest_period_days.value: must be a whole number"):
         catalogue()
+
+
+def test_a_period_approved_before_the_bound_gives_no_extract(
+    engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path
+) -> None:
+    build_register(engine)
+    pid = approved(engine, cat, audit)
+    with engine.begin() as connection:  # as an approval recorded before the bound was
+        connection.execute(provisions.update().values(period_from=D(1900, 1, 1)))
+    with pytest.raises(ProvisionError, match="period: 1900-01-01..2024-03-31 is .* longer than"):
+        extract(engine, cat, pid, load_sources(engine), out=tmp_path / "out", by="事務局",
+                on=ON, audit=audit, source_key=SOURCE, key_folder=tmp_path / "keys")  # fmt: skip
+    assert not (tmp_path / "out").exists()
+    assert provision_detail(engine, pid).extracts == 0

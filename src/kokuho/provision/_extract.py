@@ -261,7 +261,7 @@ def extract(
     with contextlib.ExitStack() as held, engine.begin() as connection:
         # Refused here (unknown, not approved, past its term, an item outside the approval)
         # before anything is made.
-        current = begin_extract(connection, provision_id, on)
+        current = begin_extract(connection, catalogue, provision_id, on)
         approved = current.approved or {}
         asked = approved if items is None else check_items(
             catalogue, current.basis, items, "extract")  # fmt: skip
@@ -277,7 +277,7 @@ def extract(
         # is read again under the lock, so a folder numbered past it can only be a killed
         # run's, and the key is taken under it.
         held.enter_context(exclusive_lock(out / provision_id / ".extract.lock"))
-        current = begin_extract(connection, provision_id, on)
+        current = begin_extract(connection, catalogue, provision_id, on)
         key = (provision_key(provision_id, folder=key_folder) if current.extracts
                else _first_key(provision_id, key_folder))  # fmt: skip
 

@@ -351,14 +351,19 @@ def revoke(
     return provision_detail(engine, pid)
 
 
-def begin_extract(connection: sa.Connection, pid: str, on: dt.date) -> Provision:
-    """The provision an extract may be built for: approved, within its term."""
+def begin_extract(
+    connection: sa.Connection, catalogue: Catalogue, pid: str, on: dt.date
+) -> Provision:
+    """The provision an extract may be built for: approved, within its term, with a stored
+    approval of some item and a bounded data period (one approved before either was checked
+    is refused here)."""
     current = _load(connection, pid, "extract")
     _not_before_last(connection, current, on)
     if not current.approved or not all(current.approved.values()):
         # The stored approval is the one thing an extract is built from: an empty one
         # (written by hand, or before reviews refused it) gives nothing to build.
         raise ProvisionError(f"provision {pid}: its approval approves no item; no extract")
+    check_period(catalogue, current.period_from, current.period_to, on)
     if current.term_until is None or on > current.term_until:
         raise ProvisionError(
             f"provision {pid}: the data-use term ended on {current.term_until}; no more extracts"
