@@ -21,6 +21,9 @@ import kokuho.registry  # noqa: F401  (registers the register's tables)
 import kokuho.verify  # noqa: F401  (and the service's)
 from kokuho.store import connect
 
+#: The provision workflow's shared fixtures (``audit``, ``cat``).
+pytest_plugins = ("tests.provisioncases",)
+
 if TYPE_CHECKING:
     from kokuho.config import Settings
 

@@ -1,21 +1,42 @@
 """A small register and 介護 records for the provision workflow's tests, worked by hand:
 four persons of 高松市 (two of them 75 or older on 2024-03-31), one 介護 number per certified
-person, and 医療 claims under their 国保 numbers."""
+person, and 医療 claims under their 国保 numbers; and the setup the workflow's tests share
+(the fixtures ``audit`` and ``cat``, registered for every test by tests/conftest.py, and an
+application approved by the reviewer 委員 丙)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from kokuho.care import Certification
-from kokuho.provision import Application, CareService, MedicalClaim
+from kokuho.cli._provision import ServiceAudit
+from kokuho.provision import (
+    Application,
+    CareService,
+    Catalogue,
+    MedicalClaim,
+    Sources,
+    add_reviewer,
+    apply,
+    catalogue,
+    load_sources,
+    review,
+)
 from kokuho.registry import tables
 
 D = dt.date
 PERIOD = (D(2023, 4, 1), D(2024, 3, 31))
+#: The day the tests apply, review and extract on, the data-use term an approval sets, and
+#: the source key of the tests' IDs.
+ON = D(2024, 5, 1)
+TERM = D(2025, 3, 31)
+SOURCE = b"s" * 32
+REVIEWER = "委員 丙"
 #: person_id, カナ, 生年月日, 性別, 国保 記号・番号. Ages on 2024-03-31 (the period's end):
 #: 1 → 80 (1943-05-10); 2 → 75 (born 1949-04-01: the law completes a year at the end of the
 #: day before the anniversary, so at the end of 2024-03-31); 3 → 74 (born 1949-04-02); 4 → 44.
@@ -109,3 +130,52 @@ def application(basis: str = "third_party", **changes: Any) -> Application:
 
 def items(**tables_: Sequence[str]) -> Mapping[str, tuple[str, ...]]:
     return {t: tuple(i) for t, i in tables_.items()}
+
+
+@pytest.fixture
+def audit(engine: sa.Engine) -> Iterator[ServiceAudit]:
+    """The service's audit hook on ``engine``, as the CLI passes it to the workflow."""
+    hook = ServiceAudit(engine)
+    yield hook
+    hook.close()
+
+
+@pytest.fixture
+def cat() -> Catalogue:
+    return catalogue()
+
+
+def all_sources(engine: sa.Engine) -> Sources:
+    """The register built, and the sources of an extract from it and the records above."""
+    build_register(engine)
+    return load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
+                        claims=CLAIMS)  # fmt: skip
+
+
+def applied(
+    engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, *, on: dt.date = ON,
+    **changes: Any,
+) -> str:  # fmt: skip
+    """REVIEWER appointed and ``application(**changes)`` applied for on ``on``; its id."""
+    add_reviewer(engine, REVIEWER, on=on, actor="事務局", audit=audit)
+    return apply(engine, cat, application(**changes), on=on, audit=audit)
+
+
+def approved(
+    engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, *, on: dt.date = ON,
+    reviewed: dt.date = ON, **changes: Any,
+) -> str:  # fmt: skip
+    """:func:`applied`, then approved whole (every requested item) on ``reviewed`` until
+    TERM; its id."""
+    pid = applied(engine, cat, audit, on=on, **changes)
+    review(engine, cat, pid, reviewer=REVIEWER, decision="approve", minutes="承認",
+           on=reviewed, term_until=TERM, audit=audit)  # fmt: skip
+    return pid
+
+
+def approved_with_sources(
+    engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, **approval: Any
+) -> tuple[str, Sources]:
+    """The register built and :func:`approved`, with the sources of its extracts."""
+    sources = all_sources(engine)
+    return approved(engine, cat, audit, **approval), sources

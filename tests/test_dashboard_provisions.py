@@ -4,7 +4,6 @@ state in Japanese, municipal staff are refused, every view is audited; on both d
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kokuho.cli._provision import ServiceAudit
-from kokuho.provision import add_reviewer, apply, catalogue, review
+from kokuho.provision import apply, catalogue, review
 from kokuho.store import connect
 from kokuho.web import create_app
 from tests.dashsite import MUNICIPAL, PREFECTURE, audit_rows, build_site, sign_in
-from tests.provisioncases import application, items
-
-ON = dt.date(2024, 5, 1)
+from tests.provisioncases import ON, TERM, application, applied, items
 
 
 @pytest.fixture
@@ -29,10 +26,9 @@ def site(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     engine = connect(database_url)
     audit = ServiceAudit(engine)
     cat = catalogue()
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    first = apply(engine, cat, application(), on=ON, audit=audit)
+    first = applied(engine, cat, audit)
     review(engine, cat, first, reviewer="委員 丙", decision="conditions", minutes="議事",
-           conditions="市区町村別に公表しない", on=ON, term_until=dt.date(2025, 3, 31),
+           conditions="市区町村別に公表しない", on=ON, term_until=TERM,
            approved=items(persons=("age_band",)), audit=audit)  # fmt: skip
     request = application("integrated_request", organisation="高松市",
                           requested=items(claims=("points",)))  # fmt: skip

@@ -1,6 +1,8 @@
 """公表物確認 of tables whose totals or counts are written in ways the checker must not miss:
 a total named 男女計 or 計（人）, a subtotal (小計) row, counts written with a unit (5人).
-Each of these passed as fit to publish while a reader could work the hidden cell back."""
+Each of these passed as fit to publish while a reader could work the hidden cell back. And
+the other way round: a word that only ends in 計 (歩数計, 一般会計) is not a total, and a
+harmless table of them is not refused."""
 
 from __future__ import annotations
 
@@ -115,3 +117,30 @@ def test_an_amount_from_too_few_patients_is_reported_with_their_count(tmp_path: 
     assert [(f.rule, f.row, f.column, f.line) for f in found] == [("minimum_patients", "A", "x", 2)]
     result = invoke("provision", "release-check", str(points), "--patients", str(patients))
     assert result.exit_code == 3 and "minimum_patients" in result.output
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Devices a 保健事業 counts its participants by: neither column is a total.
+        "年齢,アプリ,歩数計\n40代,25,14\n50代,31,22\n",
+        "年齢,アプリ,歩数計,血圧計\n40代,25,14,12\n50代,31,22,15\n",
+        # Accounts (会計) as row names: neither row is a total.
+        "会計,人数\n一般会計,25\n特別会計,31\n",
+    ],
+)
+def test_a_word_ending_in_kei_that_is_not_a_total_is_not_refused(tmp_path: Path, text: str) -> None:
+    # Any name ending in 計 was read as a total: "a second total column/row" (exit 1) or
+    # "the totals do not add up" (exit 3) for tables with every count 10 or more.
+    path = _write(tmp_path, text)
+    result = invoke("provision", "release-check", str(path))
+    assert result.exit_code == 0, result.output
+    assert "fit to publish" in result.output
+
+
+def test_a_total_beside_a_device_column_still_gives_a_lone_hidden_cell_away(
+    tmp_path: Path,
+) -> None:
+    # 歩数計 of 40代 is 29 - 20 = 9, worked back from the 男女計 column.
+    path = _write(tmp_path, "年齢,アプリ,歩数計,男女計\n40代,20,‐,29\n50代,31,22,53\n")
+    assert _found(path) == [("recoverable", "40代", "歩数計", 2)]

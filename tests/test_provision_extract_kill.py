@@ -6,7 +6,6 @@ PostgreSQL, with a real process killed at that moment."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import signal
@@ -24,18 +23,11 @@ import sqlalchemy as sa
 from kokuho.cli._provision import ServiceAudit
 from kokuho.provision import (
     ProvisionError,
-    add_reviewer,
-    apply,
     catalogue,
     extract,
-    load_sources,
     provision_detail,
-    review,
 )
-from tests.provisioncases import CERTIFICATIONS, CLAIMS, SERVICES, application, build_register
-
-ON = dt.date(2024, 5, 1)
-SOURCE = b"s" * 32
+from tests.provisioncases import ON, SOURCE, approved_with_sources
 
 _KILLED_EXTRACT = """
 import datetime as dt
@@ -74,11 +66,7 @@ def test_an_extract_killed_before_its_commit_completes_when_run_again(
     engine: sa.Engine, database_url: str, tmp_path: Path
 ) -> None:
     cat, audit = catalogue(), ServiceAudit(engine)
-    build_register(engine)
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(), on=ON, audit=audit)
-    review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認", on=ON,
-           term_until=dt.date(2025, 3, 31), audit=audit)  # fmt: skip
+    pid, sources = approved_with_sources(engine, cat, audit)
     out, keys = tmp_path / "out", tmp_path / "keys"
     env = {**os.environ, "KOKUHO_HOME": str(tmp_path)}
     child = subprocess.Popen(
@@ -101,8 +89,6 @@ def test_an_extract_killed_before_its_commit_completes_when_run_again(
                 pipe.close()
     left = _digests(out / pid / "extract-1")
     assert provision_detail(engine, pid).extracts == 0  # never recorded
-    sources = load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
-                           claims=CLAIMS)  # fmt: skip
     done = extract(engine, cat, pid, sources, out=out, by="事務局", on=ON, audit=audit,
                    source_key=SOURCE, key_folder=keys)  # fmt: skip
     assert done.number == 1 and done.folder == out / pid / "extract-1"
@@ -116,29 +102,18 @@ def test_an_extract_killed_before_its_commit_completes_when_run_again(
     audit.close()
 
 
-def _approved(engine: sa.Engine) -> tuple[str, ServiceAudit]:
-    cat, audit = catalogue(), ServiceAudit(engine)
-    build_register(engine)
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(), on=ON, audit=audit)
-    review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認", on=ON,
-           term_until=dt.date(2025, 3, 31), audit=audit)  # fmt: skip
-    return pid, audit
-
-
 def test_a_link_where_the_next_extract_goes_is_refused_not_followed(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
     # A symbolic link named extract-1 to a folder of CSV files is not a killed run's folder:
     # refused by name, never removed through (it was an internal error, rmtree on a link).
-    pid, audit = _approved(engine)
+    audit = ServiceAudit(engine)
+    pid, sources = approved_with_sources(engine, catalogue(), audit)
     out, keys, elsewhere = tmp_path / "out", tmp_path / "keys", tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "persons.csv").write_text("pid\n", encoding="utf-8")
     (out / pid).mkdir(parents=True)
     (out / pid / "extract-1").symlink_to(elsewhere, target_is_directory=True)
-    sources = load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
-                           claims=CLAIMS)  # fmt: skip
     try:
         extract(engine, catalogue(), pid, sources, out=out, by="事務局", on=ON, audit=audit,
                 source_key=SOURCE, key_folder=keys)  # fmt: skip
@@ -167,10 +142,9 @@ def test_two_first_extracts_at_once_share_the_provision_key(
         return made(provision, folder=folder)
 
     monkeypatch.setattr(extract_module, "new_provision_key", slow)
-    pid, audit = _approved(engine)
+    audit = ServiceAudit(engine)
+    pid, sources = approved_with_sources(engine, catalogue(), audit)
     out, keys = tmp_path / "out", tmp_path / "keys"
-    sources = load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
-                           claims=CLAIMS)  # fmt: skip
     start = threading.Barrier(2)
 
     def one() -> Any:

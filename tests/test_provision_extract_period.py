@@ -7,36 +7,22 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from kokuho.cli._provision import ServiceAudit
 from kokuho.provision import (
-    add_reviewer,
-    apply,
     catalogue,
     extract,
     id2,
     load_sources,
     rekey,
-    review,
 )
 from kokuho.registry import tables
-from tests.provisioncases import PEOPLE, application, build_register
+from tests.provisioncases import ON, PEOPLE, SOURCE, approved, build_register
 
 D = dt.date
-SOURCE = b"s" * 32
-ON = D(2024, 5, 1)
-
-
-@pytest.fixture
-def audit(engine: sa.Engine) -> Iterator[ServiceAudit]:
-    hook = ServiceAudit(engine)
-    yield hook
-    hook.close()
 
 
 def _coverage(engine: sa.Engine, person: int, acquired: dt.date, lost: dt.date | None) -> None:
@@ -56,10 +42,7 @@ def test_persons_outside_the_period_are_not_extracted(
     _coverage(engine, 4, D(2024, 4, 1), None)  # joined the day after it
     _coverage(engine, 2, D(2024, 3, 31), None)  # joined on its last day: in
     cat = catalogue()
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(requested={"persons": ("sex",)}), on=ON, audit=audit)
-    review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認", on=ON,
-           term_until=D(2025, 3, 31), audit=audit)  # fmt: skip
+    pid = approved(engine, cat, audit, requested={"persons": ("sex",)})
     keys = tmp_path / "keys"
     done = extract(engine, cat, pid, load_sources(engine), out=tmp_path, by="事務局", on=ON,
                    audit=audit, source_key=SOURCE, key_folder=keys)  # fmt: skip

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,16 +26,7 @@ from kokuho.provision import (
     provision_detail,
     review,
 )
-from tests.provisioncases import application
-
-ON = dt.date(2024, 5, 1)
-
-
-@pytest.fixture
-def audit(engine: sa.Engine) -> Iterator[ServiceAudit]:
-    hook = ServiceAudit(engine)
-    yield hook
-    hook.close()
+from tests.provisioncases import ON, application, applied
 
 
 @pytest.mark.parametrize(
@@ -78,8 +68,7 @@ def test_a_review_on_the_last_day_of_the_calendar_is_refused_not_an_internal_err
     engine: sa.Engine, audit: ServiceAudit
 ) -> None:
     cat = catalogue()
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(), on=ON, audit=audit)
+    pid = applied(engine, cat, audit)
     with pytest.raises(ProvisionError, match="term: must end after 9999-12-31"):
         review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認",
                on=dt.date.max, term_until=dt.date.max, audit=audit)  # fmt: skip

@@ -4,8 +4,6 @@ Before this there was no way to stop a provision short of the user's own deletio
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,45 +14,23 @@ from kokuho.provision import (
     Catalogue,
     ProvisionError,
     add_reviewer,
-    apply,
     catalogue,
     confirm_deletion,
     extract,
-    load_sources,
     provision_detail,
     review,
     revoke,
 )
 from tests.clihome import audit_rows, invoke, sqlite_home
-from tests.provisioncases import CERTIFICATIONS, CLAIMS, SERVICES, application, build_register
-
-D = dt.date
-SOURCE = b"s" * 32
-ON = D(2024, 5, 1)
-TERM = D(2025, 3, 31)
-
-
-@pytest.fixture
-def cat() -> Catalogue:
-    return catalogue()
-
-
-@pytest.fixture
-def audit(engine: sa.Engine) -> Iterator[ServiceAudit]:
-    hook = ServiceAudit(engine)
-    yield hook
-    hook.close()
+from tests.provisioncases import ON, SOURCE, TERM, D, all_sources, applied, approved
 
 
 def test_no_extract_after_the_approval_is_revoked(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path
 ) -> None:
-    build_register(engine)
-    sources = load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
-                           claims=CLAIMS)  # fmt: skip
+    sources = all_sources(engine)
     keys = tmp_path / "keys"
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(), on=ON, audit=audit)
+    pid = applied(engine, cat, audit)
     with pytest.raises(ProvisionError, match="P000001 is applied: it cannot be revoked now"):
         revoke(engine, pid, reviewer="委員 丙", reason="x", on=ON, audit=audit)
     review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認", on=ON,
@@ -88,11 +64,7 @@ def test_the_command_revokes_and_shows_the_state(
     _, engine = sqlite_home(tmp_path, monkeypatch)
     hook = ServiceAudit(engine)
     try:
-        cat = catalogue()
-        add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=hook)
-        pid = apply(engine, cat, application(), on=ON, audit=hook)
-        review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認", on=ON,
-               term_until=TERM, audit=hook)  # fmt: skip
+        pid = approved(engine, catalogue(), hook)
     finally:
         hook.close()
     result = invoke("provision", "revoke", pid, "--by", "委員 丙", "--reason", "目的外利用",

@@ -5,9 +5,7 @@ data-use term was made long after the term had ended (and the approval was spent
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,49 +16,22 @@ from kokuho.provision import (
     Catalogue,
     ProvisionError,
     Sources,
-    add_reviewer,
-    apply,
-    catalogue,
     check_file,
     confirm_deletion,
     extract,
-    load_sources,
     provision_detail,
     record_release_check,
     release_rules,
     review,
 )
 from kokuho.verify import tables as service_tables
-from tests.provisioncases import CERTIFICATIONS, CLAIMS, SERVICES, application, build_register
+from tests.provisioncases import ON, SOURCE, TERM, D, applied, approved_with_sources
 
-D = dt.date
-SOURCE = b"s" * 32
-APPLIED = D(2024, 5, 1)
 REVIEWED = D(2024, 5, 10)
-TERM = D(2025, 3, 31)
-
-
-@pytest.fixture
-def cat() -> Catalogue:
-    return catalogue()
-
-
-@pytest.fixture
-def audit(engine: sa.Engine) -> Iterator[ServiceAudit]:
-    hook = ServiceAudit(engine)
-    yield hook
-    hook.close()
 
 
 def _approved(engine: sa.Engine, cat: Catalogue, audit: ServiceAudit) -> tuple[str, Sources]:
-    build_register(engine)
-    sources = load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
-                           claims=CLAIMS)  # fmt: skip
-    add_reviewer(engine, "委員 丙", on=APPLIED, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(), on=APPLIED, audit=audit)
-    review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認",
-           on=REVIEWED, term_until=TERM, audit=audit)  # fmt: skip
-    return pid, sources
+    return approved_with_sources(engine, cat, audit, reviewed=REVIEWED)
 
 
 def test_an_extract_cannot_be_dated_before_its_review(
@@ -107,8 +78,7 @@ def test_a_deletion_cannot_be_dated_before_the_last_extract(
 def test_a_review_cannot_be_dated_before_the_application(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit
 ) -> None:
-    add_reviewer(engine, "委員 丙", on=APPLIED, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(), on=APPLIED, audit=audit)
+    pid = applied(engine, cat, audit, on=ON)
     with pytest.raises(ProvisionError, match=r"2024-04-30 is before .*2024-05-01"):
         review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認",
                on=D(2024, 4, 30), term_until=TERM, audit=audit)  # fmt: skip

@@ -3,8 +3,6 @@ removed after the extract (before it is handed over, or before its 公表物確�
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,39 +11,20 @@ import sqlalchemy as sa
 from kokuho.cli._provision import ServiceAudit
 from kokuho.provision import (
     ProvisionError,
-    add_reviewer,
-    apply,
     catalogue,
     extract,
-    load_sources,
-    review,
     verify_extract,
 )
 from tests.clihome import invoke, sqlite_home
-from tests.provisioncases import CERTIFICATIONS, CLAIMS, SERVICES, application, build_register
-
-ON = dt.date(2024, 5, 1)
-TERM = dt.date(2025, 3, 31)
-
-
-@pytest.fixture
-def audit(engine: sa.Engine) -> Iterator[ServiceAudit]:
-    hook = ServiceAudit(engine)
-    yield hook
-    hook.close()
+from tests.provisioncases import ON, SOURCE, all_sources, approved
 
 
 def _extracted(engine: sa.Engine, audit: ServiceAudit, out: Path) -> Path:
     cat = catalogue()
-    build_register(engine)
-    sources = load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
-                           claims=CLAIMS)  # fmt: skip
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(), on=ON, audit=audit)
-    review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="承認", on=ON,
-           term_until=TERM, audit=audit)  # fmt: skip
+    sources = all_sources(engine)
+    pid = approved(engine, cat, audit)
     done = extract(engine, cat, pid, sources, out=out, by="事務局", on=ON, audit=audit,
-                   source_key=b"s" * 32, key_folder=out / "keys")  # fmt: skip
+                   source_key=SOURCE, key_folder=out / "keys")  # fmt: skip
     return done.folder
 
 

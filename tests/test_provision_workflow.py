@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,11 @@ from kokuho.provision import (
     UnknownProvision,
     add_reviewer,
     apply,
-    catalogue,
     check_file,
     confirm_deletion,
     extract,
     id2,
     list_provisions,
-    load_sources,
     provision_detail,
     provision_steps,
     provisions,
@@ -41,31 +38,17 @@ from kokuho.provision import (
 )
 from kokuho.verify import tables as service_tables
 from tests.provisioncases import (
-    CERTIFICATIONS,
-    CLAIMS,
+    ON,
     PEOPLE,
-    SERVICES,
+    SOURCE,
+    TERM,
+    D,
+    all_sources,
     application,
-    build_register,
+    applied,
+    approved,
     items,
 )
-
-D = dt.date
-SOURCE = b"s" * 32
-ON = D(2024, 5, 1)
-TERM = D(2025, 3, 31)
-
-
-@pytest.fixture
-def cat() -> Catalogue:
-    return catalogue()
-
-
-@pytest.fixture
-def audit(engine: sa.Engine) -> Iterator[ServiceAudit]:
-    hook = ServiceAudit(engine)
-    yield hook
-    hook.close()
 
 
 @pytest.fixture
@@ -88,20 +71,6 @@ def _counts(engine: sa.Engine) -> tuple[int, int]:
             connection.scalar(sa.select(sa.func.count()).select_from(provisions)) or 0,
             connection.scalar(sa.select(sa.func.count()).select_from(provision_steps)) or 0,
         )
-
-
-def _approved(engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, **kw: Any) -> str:
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(**kw), on=ON, audit=audit)
-    review(engine, cat, pid, reviewer="委員 丙", decision="approve", minutes="第1回委員会: 承認",
-           on=ON, term_until=TERM, audit=audit)  # fmt: skip
-    return pid
-
-
-def _sources(engine: sa.Engine) -> Sources:
-    build_register(engine)
-    return load_sources(engine, certifications=CERTIFICATIONS, care_services=SERVICES,
-                        claims=CLAIMS)  # fmt: skip
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -199,8 +168,7 @@ def test_only_a_reviewer_who_is_not_the_applicant_or_a_user_may_review(
 def test_a_bad_review_is_refused_and_changes_nothing(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, changes: dict[str, Any], message: str
 ) -> None:
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(), on=ON, audit=audit)
+    pid = applied(engine, cat, audit)
     before = (_counts(engine), len(_actions(engine)))
     args: dict[str, Any] = {"reviewer": "委員 丙", "decision": "approve", "minutes": "議事",
                             "on": ON, "term_until": TERM, "audit": audit, **changes}  # fmt: skip
@@ -213,9 +181,8 @@ def test_a_bad_review_is_refused_and_changes_nothing(
 def test_a_rejected_application_is_final_and_cannot_be_extracted(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
 ) -> None:
-    sources = _sources(engine)
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(), on=ON, audit=audit)
+    sources = all_sources(engine)
+    pid = applied(engine, cat, audit)
     done = review(engine, cat, pid, reviewer="委員 丙", decision="reject",
                   minutes="公益性が示されていない", on=ON, audit=audit)  # fmt: skip
     assert (done.state, done.approved, done.term_until) == ("rejected", None, None)
@@ -242,9 +209,8 @@ def test_an_unknown_provision_is_named(engine: sa.Engine) -> None:
 def test_the_extract_holds_exactly_the_approved_items_under_the_provisions_ids(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
 ) -> None:
-    sources = _sources(engine)
-    add_reviewer(engine, "委員 丙", on=ON, actor="事務局", audit=audit)
-    pid = apply(engine, cat, application(), on=ON, audit=audit)
+    sources = all_sources(engine)
+    pid = applied(engine, cat, audit)
     # The committee approves age and 区分 but not 市区町村, nor the 介護 services.
     review(engine, cat, pid, reviewer="委員 丙", decision="conditions", minutes="条件付承認",
            conditions="市区町村別の公表をしないこと", on=ON, term_until=TERM,
@@ -283,9 +249,9 @@ def test_the_extract_holds_exactly_the_approved_items_under_the_provisions_ids(
 def test_claims_and_services_follow_the_period_and_unplaced_claims_are_counted(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
 ) -> None:
-    sources = _sources(engine)
+    sources = all_sources(engine)
     requested = items(claims=("service_month", "points"), care_services=("service_month",))
-    pid = _approved(engine, cat, audit, requested=requested)
+    pid = approved(engine, cat, audit, requested=requested)
     done = extract(engine, cat, pid, sources, out=tmp_path, by="事務局", on=ON, audit=audit,
                    source_key=SOURCE, key_folder=keys)  # fmt: skip
     claims = _read(done.folder / "claims.csv")
@@ -300,9 +266,9 @@ def test_claims_and_services_follow_the_period_and_unplaced_claims_are_counted(
 def test_the_integrated_request_keeps_only_persons_75_and_over(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
 ) -> None:
-    sources = _sources(engine)
+    sources = all_sources(engine)
     requested = items(persons=("age_band",), claims=("points",))
-    pid = _approved(engine, cat, audit, basis="integrated_request", requested=requested,
+    pid = approved(engine, cat, audit, basis="integrated_request", requested=requested,
                     organisation="高松市 (一体的実施)")  # fmt: skip
     done = extract(engine, cat, pid, sources, out=tmp_path, by="広域連合 職員", on=ON,
                    audit=audit, source_key=SOURCE, key_folder=keys)  # fmt: skip
@@ -314,8 +280,8 @@ def test_the_integrated_request_keeps_only_persons_75_and_over(
 def test_two_extracts_share_ids_and_two_provisions_do_not(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
 ) -> None:
-    sources = _sources(engine)
-    first = _approved(engine, cat, audit)
+    sources = all_sources(engine)
+    first = approved(engine, cat, audit)
     second = apply(engine, cat, application(), on=ON, audit=audit)
     review(engine, cat, second, reviewer="委員 丙", decision="approve", minutes="承認", on=ON,
            term_until=TERM, audit=audit)  # fmt: skip
@@ -335,8 +301,8 @@ def test_two_extracts_share_ids_and_two_provisions_do_not(
 def test_no_extract_after_the_term(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
 ) -> None:
-    sources = _sources(engine)
-    pid = _approved(engine, cat, audit)
+    sources = all_sources(engine)
+    pid = approved(engine, cat, audit)
     extract(engine, cat, pid, sources, out=tmp_path, by="事務局", on=TERM, audit=audit,
             source_key=SOURCE, key_folder=keys)  # the term's last day: allowed  # fmt: skip
     with pytest.raises(ProvisionError, match="the data-use term ended on 2025-03-31"):
@@ -350,7 +316,7 @@ def test_an_identifier_in_the_sources_stops_the_extract_before_anything_is_writt
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
 ) -> None:
     # A register whose 市区町村 field holds an address by mistake: the scan refuses it.
-    pid = _approved(engine, cat, audit)
+    pid = approved(engine, cat, audit)
     bad = Sources([MedicalPerson(1, "カガワ イチロウ", D(1943, 5, 10), 1, "香川県高松市番町1-1")])
     with pytest.raises(IdentifierFoundError, match="column 'municipality': address"):
         extract(engine, cat, pid, bad, out=tmp_path / "out", by="事務局", on=ON, audit=audit,
@@ -366,8 +332,8 @@ def test_an_identifier_in_the_sources_stops_the_extract_before_anything_is_writt
 def test_the_deletion_ends_the_provision_and_destroys_its_key(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
 ) -> None:
-    sources = _sources(engine)
-    pid = _approved(engine, cat, audit)
+    sources = all_sources(engine)
+    pid = approved(engine, cat, audit)
     extract(engine, cat, pid, sources, out=tmp_path, by="事務局", on=ON, audit=audit,
             source_key=SOURCE, key_folder=keys)  # fmt: skip
     assert (keys / f"provision-{pid}.key").exists()
@@ -387,8 +353,8 @@ def test_the_deletion_ends_the_provision_and_destroys_its_key(
 def test_the_release_check_records_its_verdict_only_once_data_was_provided(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
 ) -> None:
-    sources = _sources(engine)
-    pid = _approved(engine, cat, audit)
+    sources = all_sources(engine)
+    pid = approved(engine, cat, audit)
     good = tmp_path / "good.csv"
     good.write_text("区分,男,女\n要支援,12,0\n要介護,25,31\n", encoding="utf-8")
     bad = tmp_path / "bad.csv"

@@ -30,14 +30,16 @@ class ServiceAudit(StaffAudit):
 
 
 def _run(work: Callable[[Any, ServiceAudit], T]) -> T:
-    """Runs ``work(engine, audit)``; a refused step is one line on stderr and exit 1."""
+    """Runs ``work(engine, audit)``; a refused step, or a data file it cannot use (a local copy
+    naming an unknown ID field), is one line on stderr and exit 1."""
     from kokuho.provision import ProvisionError, ProvisionKeyError
+    from kokuho.store import FileProblemsError
 
     engine = open_engine()
     audit = ServiceAudit(engine)
     try:
         return work(engine, audit)
-    except (ProvisionError, ProvisionKeyError) as error:
+    except (ProvisionError, ProvisionKeyError, FileProblemsError) as error:
         fail(str(error))
     finally:
         audit.close()
@@ -62,7 +64,8 @@ def _show(provision: Any, as_json: bool) -> None:
 
     click.echo(f"{provision.provision_id} {provision.basis} {provision.state} "
                f"({STATE_TITLES[provision.state]}) {provision.organisation}")  # fmt: skip
-    for table, items in (provision.approved or provision.requested).items():
+    shown = provision.requested if provision.approved is None else provision.approved
+    for table, items in shown.items():
         click.echo(f"  {table}: {', '.join(items)}")
     if provision.term_until:
         click.echo(f"  利用期間 until {provision.term_until}, {provision.extracts} extract(s)")

@@ -8,7 +8,8 @@ The provision workflow (docs/provision.md §5): :func:`apply` (利用申出 or a
 :func:`linkage_rate` (医療–介護 by ID kind); every step goes to the caller's audit hook. It is
 built on these pieces:
 
-- on the source side, :func:`id1` / :func:`id2` / :func:`id5` under :func:`source_key`, and
+- on the source side, :func:`id1` / :func:`id2` / :func:`id5` under :func:`source_key` (the
+  field lists of ID1 and ID2 from :func:`linkage_id_fields`), and
   :func:`rekey` under a provision's own key (:func:`new_provision_key`, :func:`provision_key`,
   :func:`destroy_provision_key`), so two provisions cannot be joined;
 - :func:`birth_month`, :func:`age_band`, :func:`municipality_code` for what the research store
@@ -37,6 +38,7 @@ from kokuho.provision._generalise import (
     birth_month,
     municipality_code,
 )
+from kokuho.provision._id_fields import ID_FIELDS_FILE, IdFields, linkage_id_fields
 from kokuho.provision._keys import (
     ProvisionKeyError,
     destroy_provision_key,
@@ -101,6 +103,8 @@ __all__ = [
     "CountTable",
     "DECISIONS",
     "Extract",
+    "ID_FIELDS_FILE",
+    "IdFields",
     "IdentifierFinding",
     "IdentifierFoundError",
     "LinkageRate",
@@ -144,6 +148,7 @@ __all__ = [
     "key_folder",
     "kinds_of",
     "lake_care_services",
+    "linkage_id_fields",
     "lake_claims",
     "linkage_rate",
     "list_provisions",

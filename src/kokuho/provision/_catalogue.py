@@ -36,12 +36,14 @@ class Basis:
 
 @dataclass(frozen=True, slots=True)
 class Catalogue:
-    """Tables → items (with their Japanese titles), the bases, the longest term."""
+    """Tables → items (with their Japanese titles), the bases, the longest term and the
+    longest data period."""
 
     tables: Mapping[str, Mapping[str, str]]
     titles: Mapping[str, str]
     bases: Mapping[str, Basis]
     longest_term_days: int
+    longest_period_days: int
 
     def basis(self, key: str) -> Basis:
         try:
@@ -68,7 +70,17 @@ def parse_catalogue(text: str, *, name: str = CATALOGUE_FILE) -> Catalogue:
             spec["provider"], tuple(spec["tables"]), spec.get("minimum_age"),
             bool(spec["confirmed"]),
         )  # fmt: skip
-    return Catalogue(tables, titles, bases, int(raw["longest_term_days"]["value"]))
+    bounds = [_days(raw, name, field) for field in ("longest_term_days", "longest_period_days")]
+    return Catalogue(tables, titles, bases, *bounds)
+
+
+def _days(raw: Mapping[str, Any], name: str, field: str) -> int:
+    """``field.value``: a whole number of days, 1 or more (a bound of 0 would refuse all)."""
+    node = raw.get(field)
+    value = node.get("value") if isinstance(node, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: {field}.value: must be a whole number of days, 1 or more")
+    return value
 
 
 def catalogue() -> Catalogue:

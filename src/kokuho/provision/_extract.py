@@ -33,6 +33,7 @@ from kokuho.care import Certification
 from kokuho.ids import age_on
 from kokuho.provision._catalogue import Catalogue
 from kokuho.provision._generalise import age_band_on, birth_month
+from kokuho.provision._id_fields import linkage_id_fields
 from kokuho.provision._keys import new_provision_key, provision_key
 from kokuho.provision._linkage import LinkageRate, MedicalPerson, linkage_rate
 from kokuho.provision._pseudonym import id2, rekey
@@ -256,10 +257,11 @@ def extract(
     item; any item outside the approval is refused, naming it). The step and its audit record
     are written before the files are moved into place."""
     by = text_field(by, "by", 100)
+    fields = linkage_id_fields()  # a bad local copy is refused before anything is made
     with contextlib.ExitStack() as held, engine.begin() as connection:
         # Refused here (unknown, not approved, past its term, an item outside the approval)
         # before anything is made.
-        current = begin_extract(connection, provision_id, on)
+        current = begin_extract(connection, catalogue, provision_id, on)
         approved = current.approved or {}
         asked = approved if items is None else check_items(
             catalogue, current.basis, items, "extract")  # fmt: skip
@@ -275,12 +277,12 @@ def extract(
         # is read again under the lock, so a folder numbered past it can only be a killed
         # run's, and the key is taken under it.
         held.enter_context(exclusive_lock(out / provision_id / ".extract.lock"))
-        current = begin_extract(connection, provision_id, on)
+        current = begin_extract(connection, catalogue, provision_id, on)
         key = (provision_key(provision_id, folder=key_folder) if current.extracts
                else _first_key(provision_id, key_folder))  # fmt: skip
 
         def pid(kana: str, born: dt.date, sex: int) -> str:
-            return rekey(key, id2(source_key, kana, born, sex))
+            return rekey(key, id2(source_key, kana, born, sex, fields=fields))
 
         basis = catalogue.basis(current.basis)
         built, unplaced = _tables(sources, asked, current, pid, basis.minimum_age, top)

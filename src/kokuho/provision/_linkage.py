@@ -3,7 +3,8 @@
 The unit is the 介護 number (保険者番号, 被保険者番号) of the 要介護認定 records, the person as
 介護DB knows them. Each ID kind is computed on each side from what that side holds, under the
 same source key, and a number is linked when its ID finds a partner (kokuho's model of the
-national scheme; the field lists of ID1 and ID2 are UNCONFIRMED):
+national scheme; the field lists of ID1 and ID2 are UNCONFIRMED and read from
+``data/provision/linkage_ids.yaml``; as shipped):
 
 - **ID2** (カナ氏名・生年月日・性別): the number's ID2 against the ID2 of every 医療 person of the
   register. It fails when the kana differs between the sources (a reading written otherwise).
@@ -22,6 +23,7 @@ from typing import Any
 
 from kokuho.care import Certification
 from kokuho.ids import InsuredId
+from kokuho.provision._id_fields import IdFields, linkage_id_fields
 from kokuho.provision._pseudonym import id1, id2
 
 Number = tuple[str, str]
@@ -60,9 +62,9 @@ class LinkageRate:
         }  # fmt: skip
 
 
-def _care_id1(key: bytes, cert: Certification) -> str:
+def _care_id1(key: bytes, cert: Certification, fields: IdFields) -> str:
     return id1(key, InsuredId(cert.insurer_number, "", cert.insured_number, ""),
-               cert.birth_date, cert.sex)  # fmt: skip
+               cert.birth_date, cert.sex, fields=fields)  # fmt: skip
 
 
 def linkage_rate(
@@ -74,13 +76,15 @@ def linkage_rate(
     latest: dict[Number, Certification] = {}
     for cert in sorted(certifications, key=lambda c: c.valid_from):
         latest[(cert.insurer_number, cert.insured_number)] = cert
-    medical = {id2(key, p.name_kana, p.birth_date, p.sex) for p in persons}
-    current = {_care_id1(key, c) for c in certifications if c.valid_from <= on <= c.valid_to}
+    fields = linkage_id_fields()
+    medical = {id2(key, p.name_kana, p.birth_date, p.sex, fields=fields) for p in persons}
+    current = {_care_id1(key, c, fields) for c in certifications
+               if c.valid_from <= on <= c.valid_to}  # fmt: skip
     unlinked: dict[str, list[Number]] = {"ID1": [], "ID2": []}
     for number, cert in sorted(latest.items()):
-        if _care_id1(key, cert) not in current:
+        if _care_id1(key, cert, fields) not in current:
             unlinked["ID1"].append(number)
-        if id2(key, cert.name_kana, cert.birth_date, cert.sex) not in medical:
+        if id2(key, cert.name_kana, cert.birth_date, cert.sex, fields=fields) not in medical:
             unlinked["ID2"].append(number)
     return LinkageRate(
         len(latest),

@@ -1,8 +1,9 @@
 """Pseudonymous linkage IDs (連結用ID), computed on the source side with a keyed hash.
 
 NDB and 介護DB link a person's records through hashes of what each source holds
-(incentives-grants-premiums.md §6; the field lists of ID1 and ID2 are UNCONFIRMED, ID5 is
-confirmed):
+(incentives-grants-premiums.md §6; the field lists of ID1 and ID2 are UNCONFIRMED and read
+from ``data/provision/linkage_ids.yaml``, kokuho.provision._id_fields; ID5 is confirmed). As
+shipped:
 
 - ``id1``: 保険者番号・被保険者証記号番号・生年月日・性別. It changes whenever the insured
   number changes (moving between insurers, 国保 → 後期高齢者医療 at 75, a new 記号番号), so the
@@ -31,6 +32,7 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 
 from kokuho.ids import InsuredId
+from kokuho.provision._id_fields import IdFields, linkage_id_fields
 from kokuho.registry import normalize_kana_name, tables
 
 _SEP = "\x1f"
@@ -49,19 +51,31 @@ def _checked(birth_date: dt.date, sex: int) -> tuple[str, str]:
     return birth_date.isoformat(), str(sex)
 
 
-def id1(key: bytes, insured: InsuredId, birth_date: dt.date, sex: int) -> str:
-    """ID1-like: 保険者番号・記号・番号 (no 枝番)・生年月日・性別."""
+def id1(
+    key: bytes, insured: InsuredId, birth_date: dt.date, sex: int, *,
+    fields: IdFields | None = None,
+) -> str:  # fmt: skip
+    """ID1-like: as shipped 保険者番号・記号・番号 (no 枝番)・生年月日・性別 (``fields``: the
+    lists to use, default those in force; a caller computing many IDs reads them once)."""
     born, sex_text = _checked(birth_date, sex)
-    return _hmac(key, "ID1", insured.insurer, insured.symbol, insured.number, born, sex_text)
+    values = {"insurer": insured.insurer, "symbol": insured.symbol, "number": insured.number,
+              "branch": insured.branch, "birth_date": born, "sex": sex_text}  # fmt: skip
+    names = (fields or linkage_id_fields()).id1
+    return _hmac(key, "ID1", *(values[name] for name in names))
 
 
-def id2(key: bytes, name_kana: str, birth_date: dt.date, sex: int) -> str:
-    """ID2-like: カナ氏名 (normalised)・生年月日・性別."""
+def id2(
+    key: bytes, name_kana: str, birth_date: dt.date, sex: int, *,
+    fields: IdFields | None = None,
+) -> str:  # fmt: skip
+    """ID2-like: as shipped カナ氏名 (normalised)・生年月日・性別."""
+    names = (fields or linkage_id_fields()).id2
     kana = normalize_kana_name(name_kana)
-    if not kana:
+    if not kana and "name_kana" in names:
         raise ValueError("カナ氏名 is empty")
     born, sex_text = _checked(birth_date, sex)
-    return _hmac(key, "ID2", kana, born, sex_text)
+    values = {"name_kana": kana, "birth_date": born, "sex": sex_text}
+    return _hmac(key, "ID2", *(values[name] for name in names))
 
 
 def id5(key: bytes, oldest: InsuredId) -> str:

@@ -23,6 +23,14 @@ _TOTAL = re.compile(r"^(合計|総計|総数|計|全体|total|grandtotal|all)$",
 #: A total whose name says what it totals (男女計, 県計, 市町村計) is a total all the same: a
 #: reader subtracts from it whatever it is called.
 _NAMED_TOTAL = re.compile(r"^.+計$")
+#: Words ending in 計 that name a thing, not a total: 会計 (一般会計, 特別会計), 統計, 設計, 時計,
+#: 家計, 生計, and the instruments a 保健事業 table counts by (歩数計, 血圧計 …). Read as totals
+#: they refused harmless tables ("a second total row", "the totals do not add up"). Only
+#: words that are never a total belong here: a total missed would give hidden cells away,
+#: while a word missing here only sends a table to a human (so 推計 is not listed).
+_NOT_TOTAL = re.compile(
+    r"(会|統|設|時|家|生|歩数|血圧|体温|体重|体脂肪|体組成|血糖|活動量|温度|湿度)計$"
+)
 _SUBTOTAL = re.compile(r"小計|subtotal", re.IGNORECASE)
 #: A unit after the name: 計(人), 総数（人）.
 _UNIT_SUFFIX = re.compile(r"\([^()]*\)$")
@@ -95,11 +103,14 @@ def is_subtotal(text: str) -> bool:
 
 def _is_total(text: str) -> bool:
     """A total row or column name: 合計, 総数, Total, and any name ending in 計 (男女計, 県計),
-    with or without a unit after it (計（人）); a subtotal (小計) is not the table's total."""
+    with or without a unit after it (計（人）), but for the words that end in 計 without being
+    a total (会計, 歩数計); a subtotal (小計) is not the table's total."""
     name = _UNIT_SUFFIX.sub("", _bare(text))
     if not name or is_subtotal(text):
         return False
-    return bool(_TOTAL.match(name) or _NAMED_TOTAL.match(name))
+    if _TOTAL.match(name):
+        return True
+    return bool(_NAMED_TOTAL.match(name)) and not _NOT_TOTAL.search(name)
 
 
 def _count(text: str, marks: frozenset[str]) -> int | None | str:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from kokuho.provision._catalogue import Catalogue
 from kokuho.provision._check import ReleaseCheck
 from kokuho.provision._keys import destroy_provision_key
+from kokuho.provision._roles import appointed_reviewer, deletion_party, reviewer_of
 from kokuho.provision._tables import provision_reviewers, provision_steps, provisions
 from kokuho.provision._workflow_model import (
     ALLOWED,
@@ -95,7 +96,9 @@ def check_items(
     return dict(sorted(out.items()))
 
 
-def _check_application(catalogue: Catalogue, app: Application) -> dict[str, tuple[str, ...]]:
+def _check_application(
+    catalogue: Catalogue, app: Application, on: dt.date
+) -> dict[str, tuple[str, ...]]:
     if app.basis not in catalogue.bases:
         known = ", ".join(sorted(catalogue.bases))
         raise ProvisionError(f"basis {app.basis!r}: one of {known}")
@@ -110,9 +113,24 @@ def _check_application(catalogue: Catalogue, app: Application) -> dict[str, tupl
         raise ProvisionError("users: name every user (1–100 characters each)")
     for user in app.users:
         _text(user, "users", 100)
-    if app.period_from > app.period_to:
-        raise ProvisionError("period: the start is after the end")
+    check_period(catalogue, app.period_from, app.period_to, on)
     return check_items(catalogue, app.basis, app.requested, "requested")
+
+
+def check_period(catalogue: Catalogue, start: dt.date, end: dt.date, on: dt.date) -> None:
+    """The data period (対象期間) of an application, on the day ``on`` it is applied for or
+    reviewed: in order, over by then (data of days to come does not exist yet), and no longer
+    than the catalogue's bound (an unbounded period is not 必要最小限)."""
+    if start > end:
+        raise ProvisionError("period: the start is after the end")
+    if end > on:
+        raise ProvisionError(f"period: ends on {end}, after {on}: it must not be in the future")
+    days = (end - start).days + 1
+    if days > catalogue.longest_period_days:
+        raise ProvisionError(
+            f"period: {start}..{end} is {days} days, longer than "
+            f"{catalogue.longest_period_days} (longest_period_days)"
+        )
 
 
 def _step(
@@ -203,11 +221,9 @@ def add_reviewer(
     """Adds a reviewer (審査委員): only reviewers may review."""
     name = _text(name, "reviewer", 100)
     with engine.begin() as connection:
-        exists = connection.scalar(
-            sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
-        )
-        if exists is not None:
-            raise ProvisionError(f"reviewer {name!r} is already a reviewer")
+        exists = appointed_reviewer(connection, name)
+        if exists is not None:  # under this spelling or another of the same name
+            raise ProvisionError(f"reviewer {name!r} is already a reviewer ({exists!r})")
         audit("provision_reviewer", actor, [], {"reviewer": name})
         connection.execute(provision_reviewers.insert().values(name=name, added_on=on))
 
@@ -222,7 +238,7 @@ def apply(
     audit: ProvisionAudit,
 ) -> str:  # fmt: skip
     """Records an application or request (申出・求め); returns its id (P + 6 digits)."""
-    requested = _check_application(catalogue, app)
+    requested = _check_application(catalogue, app, on)
     try:
         return _insert(engine, app, requested, on, audit)
     except sa.exc.IntegrityError:
@@ -271,20 +287,20 @@ def review(
     with engine.begin() as connection:
         current = _load(connection, pid, "review")
         _not_before_last(connection, current, on)
-        name = reviewer.strip()
-        is_reviewer = connection.scalar(
-            sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
-        )
-        if is_reviewer is None:
-            raise ProvisionError(f"{name!r} is not a reviewer: only a reviewer may review")
-        if name == current.applicant or name in current.users:
-            raise ProvisionError(f"{name!r} applied for or uses {pid}: they cannot review it")
+        name = reviewer_of(connection, current, reviewer.strip(), "review")
         state = DECISIONS[decision]
         granted: dict[str, tuple[str, ...]] | None = None
         if state != REJECTED:
             if decision == "conditions" and not conditions.strip():
                 raise ProvisionError("conditions: an approval with conditions names them")
-            granted = check_items(catalogue, current.basis, approved or current.requested,
+            # An application recorded before the period was bounded is checked here again.
+            check_period(catalogue, current.period_from, current.period_to, on)
+            # None is "every requested item"; an empty approval approves nothing, and was
+            # read as everything when it was taken for a missing one.
+            if approved is not None and not approved:
+                raise ProvisionError("approved: approves no table; approve items or reject")
+            granted = check_items(catalogue, current.basis,
+                                  current.requested if approved is None else approved,
                                   "approved")  # fmt: skip
             for table, items in granted.items():
                 extra = set(items) - set(current.requested.get(table, ()))
@@ -327,13 +343,7 @@ def revoke(
     with engine.begin() as connection:
         current = _load(connection, pid, "revoke")
         _not_before_last(connection, current, on)
-        is_reviewer = connection.scalar(
-            sa.select(provision_reviewers.c.name).where(provision_reviewers.c.name == name)
-        )
-        if is_reviewer is None:
-            raise ProvisionError(f"{name!r} is not a reviewer: only a reviewer may revoke")
-        if name == current.applicant or name in current.users:
-            raise ProvisionError(f"{name!r} applied for or uses {pid}: they cannot revoke it")
+        name = reviewer_of(connection, current, name, "revoke")
         detail = {"reason": reason, "on": on.isoformat(), "from": current.state}
         audit("provision_revoke", name, [], {"provision": pid, "on": on.isoformat()})
         _move(connection, current, state=REVOKED)
@@ -341,10 +351,19 @@ def revoke(
     return provision_detail(engine, pid)
 
 
-def begin_extract(connection: sa.Connection, pid: str, on: dt.date) -> Provision:
-    """The provision an extract may be built for: approved, within its term."""
+def begin_extract(
+    connection: sa.Connection, catalogue: Catalogue, pid: str, on: dt.date
+) -> Provision:
+    """The provision an extract may be built for: approved, within its term, with a stored
+    approval of some item and a bounded data period (one approved before either was checked
+    is refused here)."""
     current = _load(connection, pid, "extract")
     _not_before_last(connection, current, on)
+    if not current.approved or not all(current.approved.values()):
+        # The stored approval is the one thing an extract is built from: an empty one
+        # (written by hand, or before reviews refused it) gives nothing to build.
+        raise ProvisionError(f"provision {pid}: its approval approves no item; no extract")
+    check_period(catalogue, current.period_from, current.period_to, on)
     if current.term_until is None or on > current.term_until:
         raise ProvisionError(
             f"provision {pid}: the data-use term ended on {current.term_until}; no more extracts"
@@ -366,13 +385,15 @@ def confirm_deletion(
     engine: sa.Engine, pid: str, *, by: str, method: str, on: dt.date, audit: ProvisionAudit,
     key_folder: Any = None,
 ) -> Provision:  # fmt: skip
-    """The deletion confirmation (消去の確認): the user's statement of how the data was erased;
+    """The deletion confirmation (消去の確認): the statement of the applicant or a named user
+    (``by``, kokuho.provision._roles) of how the data was erased;
     the provision's key is destroyed, so its IDs cannot be recomputed, and no extract follows."""
     method = _text(method, "method (消去方法)", lines=True)
     by = _text(by, "by", 100)
     with engine.begin() as connection:
         current = _load(connection, pid, "delete")
         _not_before_last(connection, current, on)
+        deletion_party(current, by)
         term_ended = bool(current.term_until and on > current.term_until)
         facts = {"method": method, "on": on.isoformat(), "term_ended": term_ended}
         audit("provision_delete", by, [], {"provision": pid, **facts})
