@@ -318,11 +318,13 @@ def test_locked_unknown_and_wrong_password_answer_the_same(
 
 
 def _median_seconds(engine: sa.Engine, username: str, password: str) -> float:
+    """The median CPU seconds of this thread for a refused sign-in: the work done (the scrypt
+    check), which other processes on a loaded machine do not disturb as they do wall time."""
     times = []
     for _ in range(5):
-        start = time.perf_counter()
+        start = time.thread_time()
         assert authenticate(engine, username, password).user is None
-        times.append(time.perf_counter() - start)
+        times.append(time.thread_time() - start)
     return statistics.median(times)
 
 
