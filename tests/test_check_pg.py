@@ -22,6 +22,7 @@ from kokuho.verify._audit import verify_chain
 from kokuho.verify._check_pg import check_number_pg
 from kokuho.verify._service import EligibilityService
 from kokuho.verify._tables import audit_log
+from tests.feedfiles import KYOKAI
 from tests.test_verify_service import clinic, query, service  # noqa: F401  (the fixture)
 
 T = TypeVar("T")
@@ -44,6 +45,8 @@ QUERIES = [
     query(day="2020-09-30"),  # the first terms
     query(limit_consent=True),
     query(day="2019-01-01"),  # before the coverage began
+    # 協会けんぽ 77 begins 2021-04-01; on 2020-12-01 国保 was in force: 無効, not 振替.
+    NumberQuery(KYOKAI, "12", "77", "01", dt.date(1970, 5, 15), dt.date(2020, 12, 1)),
 ]
 
 

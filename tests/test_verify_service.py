@@ -109,6 +109,10 @@ def query(number: str = "1001", day: str = "2020-12-01", branch: str | None = "0
         (query(day="2021-03-31"), Validity.VALID),  # the last covered day
         (query(day="2021-04-01"), Validity.REPLACED),  # 喪失日 itself: covered elsewhere
         (query(number="2001", birth="1972-03-03", day="2021-02-01"), Validity.INVALID),
+        # 協会けんぽ 77 begins 2021-04-01: on 2020-12-01 it is 無効, not 無効（新しい資格あり）,
+        # though 国保 was in force that day (the card shown is the newer one, not replaced).
+        (NumberQuery(KYOKAI, "12", "77", "01", D("1970-05-15"), D("2020-12-01")), Validity.INVALID),
+        (NumberQuery(KYOKAI, "12", "77", "01", D("1970-05-15"), D("2021-04-01")), Validity.VALID),
         (query(number="9999"), Validity.NOT_FOUND),
         (query(birth="1970-05-16"), Validity.NOT_FOUND),  # right number, wrong birth date
         (query(number="3001", birth="2010-07-07", branch=None), Validity.MULTIPLE),

@@ -211,12 +211,23 @@ def _decide(
         answer = _answer_for(in_force[0], show_limit)
         return EligibilityAnswer(Validity.VALID, day, [answer], consented), person_id
     latest = _latest(rows, day)
-    elsewhere = connection.scalar(
-        _IN_FORCE_ELSEWHERE, {"person": person_id, "coverage": latest.coverage_id, "day": day}
+    elsewhere = (
+        connection.scalar(
+            _IN_FORCE_ELSEWHERE, {"person": person_id, "coverage": latest.coverage_id, "day": day}
+        )
+        if may_be_replaced(latest, day)
+        else None
     )
     validity = Validity.REPLACED if elsewhere is not None else Validity.INVALID
     answer = _answer_for(latest, False)
     return EligibilityAnswer(validity, day, [answer], consented), person_id
+
+
+def may_be_replaced(latest: Any, day: dt.date) -> bool:
+    """Whether 無効（新しい資格あり） can be the answer: only for a coverage that had begun by
+    ``day`` and ended. One that begins after the date of care is not replaced by what was in
+    force then (an earlier card, if anything): it is 無効, as docs/api.md says."""
+    return bool(latest.acquired_on <= day)
 
 
 def check_person(

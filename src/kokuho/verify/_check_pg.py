@@ -32,6 +32,7 @@ from kokuho.verify._check import (
     _covers,
     _latest,
     c,
+    may_be_replaced,
     person_decision,
 )
 from kokuho.verify._model import ConsentCategory, EligibilityAnswer, NumberQuery, Validity
@@ -203,7 +204,11 @@ def number_decision(rows: list[Any], query: NumberQuery) -> tuple[
     if in_force:
         answer = _answer_for(in_force[0], show_limit)
         return EligibilityAnswer(Validity.VALID, day, [answer], consented), person_id, None, {}
-    return None, person_id, _latest(rows, day), consented
+    latest = _latest(rows, day)
+    if not may_be_replaced(latest, day):
+        answer = EligibilityAnswer(Validity.INVALID, day, [_answer_for(latest, False)], consented)
+        return answer, person_id, None, {}
+    return None, person_id, latest, consented
 
 
 async def in_force_elsewhere(
