@@ -206,8 +206,8 @@ def number_decision(rows: list[Any], query: NumberQuery) -> tuple[
         return EligibilityAnswer(Validity.VALID, day, [answer], consented), person_id, None, {}
     latest = _latest(rows, day)
     if not may_be_replaced(latest, day):
-        answer = EligibilityAnswer(Validity.INVALID, day, [_answer_for(latest, False)], consented)
-        return answer, person_id, None, {}
+        invalid = EligibilityAnswer(Validity.INVALID, day, [_answer_for(latest, False)], consented)
+        return invalid, person_id, None, {}
     return None, person_id, latest, consented
 
 
