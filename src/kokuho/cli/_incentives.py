@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,12 +70,16 @@ def board_options(function: F) -> F:
     return function
 
 
-def _budgets(values: tuple[str, ...]) -> dict[str, int]:
+def _budgets(values: tuple[str, ...], parts: Sequence[str]) -> dict[str, int]:
+    """The --budget options by part; a part the rules do not have is refused (it was ignored,
+    and the command ran on the rule file's budget as if it had been replaced)."""
     out = {}
     for value in values:
         key, _, amount = value.partition("=")
-        if not amount.replace(",", "").isdigit():
+        if not amount.replace(",", "").isdecimal():
             fail(f"--budget {value!r}: write PART=YEN, e.g. municipal=50000000000")
+        if key.strip() not in parts:
+            fail(f"--budget {value!r}: no part {key.strip()!r}; the parts are {', '.join(parts)}")
         out[key.strip()] = int(amount.replace(",", ""))
     return out
 
@@ -112,7 +116,7 @@ def _board(options: dict[str, Any]) -> Any:
             rules=rules,
             data_year=options["data_year"],
             prefecture=options["prefecture"],
-            budgets=_budgets(options["budgets"]),
+            budgets=_budgets(options["budgets"], [p.key for p in rules.rules.parts]),
         )
     except (RuleFileError, InputFileError) as error:
         for problem in error.problems[:20]:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from kokuho.ids import InstitutionCode, InsurerNumber, InvalidIdentifier
 from kokuho.registry import FileRejected, RowError
+from kokuho.registry import tables as register
 from kokuho.store import ReadRouter
 from kokuho.verify._tables import credentials, institutions, terminals
 
@@ -72,6 +73,16 @@ def issue_credential(
             )
             if exists is None:
                 raise ValueError(f"institution {institution} is not registered")
+        else:
+            # Checked here, not left to the foreign key: its IntegrityError ended the command
+            # as an internal error instead of naming the insurer.
+            known = connection.scalar(
+                sa.select(register.insurers.c.insurer_number).where(
+                    register.insurers.c.insurer_number == insurer
+                )
+            )
+            if known is None:
+                raise ValueError(f"insurer {insurer!r} is not registered")
         connection.execute(
             credentials.insert().values(
                 credential_id=credential_id,

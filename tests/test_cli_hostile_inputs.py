@@ -1,0 +1,66 @@
+"""Hostile input that a fuzz run of every ``kokuho`` command found ending in an internal error
+or accepted as if it meant something: each is now refused at the edge with a one-line reason
+naming the option (exit code 2 for a malformed option, 1 for input the command refuses)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.feedfiles import write_insurers
+from tests.test_cli_inputs import assert_refused, home, run
+
+__all__ = ["home"]  # the fixture: $KOKUHO_HOME in the test's folder
+
+
+@pytest.mark.parametrize("insurer", ["99999999", "１２３", " ", "-1"])
+def test_a_credential_for_an_unregistered_insurer_is_refused(home: Path, insurer: str) -> None:
+    assert run("registry", "insurers", str(write_insurers(home / "i.csv"))).exit_code == 0
+    result = run("credentials", "issue", "--insurer", insurer, "--label", "窓口")
+    assert_refused(result, 1, f"error: insurer {insurer!r} is not registered")
+
+
+def test_a_credential_for_a_registered_insurer_is_issued(home: Path) -> None:
+    assert run("registry", "insurers", str(write_insurers(home / "i.csv"))).exit_code == 0
+    result = run("credentials", "issue", "--insurer", "370015", "--label", "窓口")
+    assert result.exit_code == 0, result.output
+    assert "token (shown once): kc_" in result.output
+
+
+@pytest.mark.parametrize("by", ["１２３", "insurer,sex\u0301", "-1", "sex,sex", "x" * 10_000])
+def test_rates_by_a_group_it_does_not_know_is_refused_before_any_work(home: Path, by: str) -> None:
+    result = run("checkups", "rates", "--fy", "2021", "--by", by)
+    assert_refused(
+        result, 2, "Invalid value for '--by'", "choose distinct names from insurer, municipality"
+    )
+    assert len(result.output) < 500  # a long value is not echoed whole
+    assert not (home / "lake").exists()  # refused before the snapshot was exported
+
+
+def test_the_rate_groups_of_the_command_are_the_engines() -> None:
+    from kokuho.checkups._rates_common import GROUPS
+    from kokuho.cli._checkups import RATE_GROUPS
+
+    assert RATE_GROUPS == GROUPS
+
+
+def test_rates_with_a_folder_for_the_exclusions_file_is_refused(home: Path) -> None:
+    (home / "exclusions").mkdir()
+    result = run("checkups", "rates", "--fy", "2021", "--exclusions", str(home / "exclusions"))
+    assert_refused(result, 2, "Invalid value for '--exclusions'", "is a directory")
+
+
+@pytest.mark.parametrize(
+    ("budget", "words"),
+    [
+        ("munipical=50000000000", ["no part 'munipical'", "the parts are municipal, prefectural"]),
+        ("\u202emunicipal=50000000000", ["no part '\\u202emunicipal'"]),
+        ("municipal=²", ["write PART=YEN"]),
+    ],
+)
+def test_a_budget_of_a_part_the_rules_do_not_have_is_refused(
+    home: Path, budget: str, words: list[str]
+) -> None:
+    result = run("incentives", "allocate", "--fy", "2021", "--example", "--budget", budget)
+    assert_refused(result, 1, f"error: --budget {budget!r}", *words)
