@@ -64,3 +64,36 @@ def test_a_budget_of_a_part_the_rules_do_not_have_is_refused(
 ) -> None:
     result = run("incentives", "allocate", "--fy", "2021", "--example", "--budget", budget)
     assert_refused(result, 1, f"error: --budget {budget!r}", *words)
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "reason"),
+    [
+        (["boundary", "decide", "1", "loss", "--feed-dir", "{file}"], "--feed-dir", "is a file"),
+        (["boundary", "reports", "--municipality", "372013", "--answer", "1", "--confirmed",
+          "--text", "t", "--feed-dir", "{file}/x"], "--feed-dir", "is a file, not a folder"),
+        (["boundary", "notices", "--case", "1", "--out", "{file}/x"], "--out",
+         "is a file, not a folder"),
+        (["boundary", "notices", "--list", "--municipality", "372013", "--out", "{home}"],
+         "--out", "is a folder, not a file"),
+        (["premiums", "households", "--municipality", "372013", "--on", "2021-04-01", "--csv",
+          "{home}/no/x.csv"], "--csv", "the folder {home}/no does not exist"),
+        (["incentives", "score", "--fy", "2021", "--example", "--csv", ""], "--csv",
+         "an empty path"),
+        (["incentives", "score", "--fy", "2021", "--example", "--excel", "{file}/x.xlsx"],
+         "--excel", "the folder {file} is a file, not a folder"),
+        (["synth", "--persons", "5", "--out", "{file}/x"], "--out", "is a file, not a folder"),
+        (["cards", "issue", "--out", "{file}"], "--out", "is a file, not a folder"),
+        (["provision", "extract", "P000001", "--by", "x", "--out", "{file}/x"], "--out",
+         "is a file, not a folder"),
+    ],
+)  # fmt: skip
+def test_a_file_or_folder_that_cannot_be_written_is_refused_before_any_work(
+    home: Path, args: list[str], option: str, reason: str
+) -> None:
+    file = home / "a-file"
+    file.write_text("x")
+    given = [a.format(home=home, file=file) for a in args]
+    result = run(*given)
+    assert_refused(result, 2, f"Invalid value for '{option}'", reason.format(home=home, file=file))
+    assert not (home / "kokuho.db").exists()  # refused before the database was opened

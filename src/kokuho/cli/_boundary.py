@@ -37,7 +37,7 @@ from kokuho.boundary import (
     step_json,
 )
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import RECORD_ID
+from kokuho.cli._params import OUTPUT_FOLDER, RECORD_ID, output_problem
 from kokuho.cli._staff import StaffAudit, municipality_code, option_day
 from kokuho.premiums import settlements
 from kokuho.store import atomic_file
@@ -128,7 +128,7 @@ def double_payments_command(
 @click.option("--decided-by", help="judge: who decided (e.g. 日本年金機構 高松年金事務所).")
 @click.option("--reason", default="", help="judge --fault / close: the reason.")
 @click.option("--supersedes", type=RECORD_ID, help="judge: the judgement step it replaces.")
-@click.option("--feed-dir", type=click.Path(path_type=Path),
+@click.option("--feed-dir", type=OUTPUT_FOLDER,
               help="loss: where its feed file goes ($KOKUHO_HOME/boundary-feed).")  # fmt: skip
 @json_option
 def decide_command(
@@ -225,6 +225,11 @@ def notices_command(
 ) -> None:  # fmt: skip
     """減額賦課決定通知書 and 還付通知書 (printable HTML), or the clerk's CSV list."""
     who = _by(by)
+    # A folder for the notices, a file for the list: checked before the work (and its reads
+    # of persons, audited) rather than failing at the write.
+    problem = output_problem(str(out), folder=not as_list)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'--out'")
     if as_list:
         if municipality is None:
             fail("--list needs --municipality")
@@ -270,7 +275,7 @@ def _refund_or_none(engine: sa.Engine, case_id: int, who: str, audit: ServiceAud
 @click.option("--text", default="", help="--answer: what the answer says.")
 @click.option("--confirmed/--denied", default=None, help="--answer: the result.")
 @click.option("--acquired-on", help="--answer --confirmed: 資格取得日 if not the register's.")
-@click.option("--feed-dir", type=click.Path(path_type=Path),
+@click.option("--feed-dir", type=OUTPUT_FOLDER,
               help="--answer --confirmed: where the loss's feed file goes.")  # fmt: skip
 @click.option("--by", "by", default="clerk", help="Who records.")
 @json_option

@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import FISCAL_YEAR, TOP
+from kokuho.cli._params import FISCAL_YEAR, OUTPUT_FILE, TOP, OutputPath
 from kokuho.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-_FILE = click.Path(dir_okay=False, path_type=Path)
+_FILE = OUTPUT_FILE
 
 
 def _default_inputs() -> Path:
@@ -227,7 +227,7 @@ def _show_indicator(rules: Any, key: str) -> None:
 @incentives.command("score")
 @board_options
 @click.option("--csv", "csv_file", type=_FILE, help="Write the scores by indicator ('-': stdout).")
-@click.option("--excel", type=_FILE, help="Write the workbook (.xlsx).")
+@click.option("--excel", type=OutputPath(folder=False), help="Write the workbook (.xlsx).")
 @click.option("--unit", help="Print the reasons of one municipality (name or 保険者番号).")
 @json_option
 @_board_kwargs

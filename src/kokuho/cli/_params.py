@@ -4,10 +4,14 @@ click's plain ``int`` accepts any size, and a year of twenty digits reached ``da
 (OverflowError) or the database (an id beyond BIGINT: DataError on PostgreSQL, OverflowError
 on SQLite) as a traceback. Each type here is a closed range, so bad input stops at the edge
 with click's one-line reason and exit code 2. tests/test_cli_inputs.py walks every command
-and fails on an integer parameter that is not one of these.
+and fails on an integer parameter that is not one of these. The names of a report's ``--by``
+and the files and folders a command writes are closed here too (a fuzz run of every command).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -61,3 +65,56 @@ class NameList(click.ParamType[tuple[str, ...]]):
                 f"{shown!r}: choose distinct names from {', '.join(self.choices)}", param, ctx
             )
         return names
+
+
+def output_problem(value: str, *, folder: bool) -> str | None:
+    """Why ``value`` cannot be written to, as a file or (``folder``) as a folder made with its
+    parents; None when it can. Only what the path is, not permissions (root may write
+    anywhere): a file where a folder goes, a folder where a file goes, a parent that is no
+    folder, a link to nothing."""
+    if not value:
+        return "an empty path"
+    path = Path(value).absolute()
+    if path.is_symlink() and not path.exists():
+        return f"{value} is a link to nothing"
+    if folder:
+        if path.exists() and not path.is_dir():
+            return f"{value} is a file, not a folder"
+        ancestor = next(p for p in (path, *path.parents) if p.exists())
+        if not ancestor.is_dir():
+            return f"{ancestor} is a file, not a folder"
+    else:
+        if path.is_dir():
+            return f"{value} is a folder, not a file"
+        if not path.parent.is_dir():
+            missing = "is a file, not a folder" if path.parent.exists() else "does not exist"
+            return f"the folder {path.parent} {missing}"
+    return None
+
+
+class OutputPath(click.Path):
+    """A file or folder a command writes, checked at the edge: a wrong one ended in an
+    OSError (an internal error) once the work before the write was done, some of it audited.
+    A file is written into an existing folder; a folder is made with its parents."""
+
+    def __init__(self, *, folder: bool, allow_dash: bool = False) -> None:
+        super().__init__(
+            file_okay=not folder, dir_okay=folder, allow_dash=allow_dash, path_type=Path
+        )
+        self.folder = folder
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Path):
+            return value
+        text = str(value)
+        if not (self.allow_dash and text == "-"):
+            problem = output_problem(text, folder=self.folder)
+            if problem is not None:
+                self.fail(problem, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+#: A file a command writes ('-' where the command says so: standard output).
+OUTPUT_FILE = OutputPath(folder=False, allow_dash=True)
+#: A folder a command writes into (made when missing).
+OUTPUT_FOLDER = OutputPath(folder=True)

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._params import OUTPUT_FILE
 from kokuho.cli._premiums import premiums
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -61,7 +62,7 @@ def _write_csv(row: dict[str, Any], target: Path) -> None:
 @click.option(
     "--csv",
     "csv_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OUTPUT_FILE,
     help="Write the counts as CSV ('-': stdout).",
 )
 @json_option

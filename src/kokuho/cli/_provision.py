@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import POPULATION
+from kokuho.cli._params import OUTPUT_FOLDER, POPULATION
 from kokuho.cli._staff import StaffAudit, option_day
 
 #: Exit code of a readable table that breaks the rules (1 is a file that cannot be read).
@@ -157,7 +157,7 @@ def review_command(
 
 @provision.command(name="extract")
 @click.argument("provision_id")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", required=True, type=OUTPUT_FOLDER,
               help="Folder the extract is written under (<out>/<id>/extract-<n>/).")  # fmt: skip
 @click.option("--by", "by", required=True, help="Who builds the extract.")
 @click.option("--item", "items", multiple=True, help="Extract only these TABLE.ITEM (repeat).")

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import CERT_SERIAL, PORT, WORKERS
+from kokuho.cli._params import CERT_SERIAL, OUTPUT_FOLDER, PORT, WORKERS
 from kokuho.config import Settings, read_secret
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import FileRejected, show
@@ -62,7 +62,7 @@ def serve(host: str, port: int, workers: int) -> None:
 )
 @click.option(
     "--res",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OUTPUT_FOLDER,
     required=True,
     help="Folder the answers are written to.",
 )
@@ -180,7 +180,7 @@ def cards() -> None:
 @cards.command("issue")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OUTPUT_FOLDER,
     help="Where card files go (default $KOKUHO_HOME/cards).",
 )
 def cards_issue(out: Path | None) -> None:

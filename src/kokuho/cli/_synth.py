@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option
-from kokuho.cli._params import PERSONS, SEED, YEARS
+from kokuho.cli._params import OUTPUT_FOLDER, PERSONS, SEED, YEARS
 
 
 @click.command(name="synth")
@@ -25,7 +25,7 @@ from kokuho.cli._params import PERSONS, SEED, YEARS
     "--out",
     "out",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OUTPUT_FOLDER,
     help="Folder to write into (created if missing).",
 )
 @click.option(
