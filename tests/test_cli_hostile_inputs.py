@@ -97,3 +97,31 @@ def test_a_file_or_folder_that_cannot_be_written_is_refused_before_any_work(
     result = run(*given)
     assert_refused(result, 2, f"Invalid value for '{option}'", reason.format(home=home, file=file))
     assert not (home / "kokuho.db").exists()  # refused before the database was opened
+
+
+OUTSIDE = "is outside 1900-01-01–2100-12-31"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["audit", "anomalies", "--since", "0001-01-01"], 2, ["Invalid value for '--since'"]),
+        (["audit", "anomalies", "--since", "2020-01-01", "--until", "9999-12-31"], 2,
+         ["Invalid value for '--until'"]),
+        (["dependants", "recheck", "{file}", "--on", "9999-12-31"], 2, ["'--on'"]),
+        (["registry", "overlaps", "--on", "0001-01-01"], 2, ["'--on'"]),
+        (["synth", "--out", "{home}/s", "--start", "9999-12-31"], 2, ["'--start'"]),
+        (["premiums", "households", "--municipality", "372013", "--on", "0001-01-01"], 1,
+         ["error: --on: 0001-01-01"]),
+        (["premiums", "refunds", "decide", "--municipality", "372013", "--on", "9999-12-31"], 1,
+         ["error: --on: 9999-12-31"]),
+        (["boundary", "decide", "1", "loss", "--on", "0001-01-01"], 1, ["error: --on: 0001-01-01"]),
+    ],
+)  # fmt: skip
+def test_a_day_outside_the_fiscal_years_is_refused_naming_the_option(
+    home: Path, args: list[str], code: int, words: list[str]
+) -> None:
+    file = home / "dependants.csv"
+    file.write_text("x\n")
+    result = run(*[a.format(home=home, file=file) for a in args])
+    assert_refused(result, code, *words, OUTSIDE)

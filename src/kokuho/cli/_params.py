@@ -10,6 +10,7 @@ and the files and folders a command writes are closed here too (a fuzz run of ev
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,34 @@ WORKERS = click.IntRange(1, 64)
 POPULATION = click.IntRange(1, 100_000_000)
 #: A window in days (a re-check list's look-ahead): up to ten years.
 DAYS = click.IntRange(0, 3660)
+#: The days an option may name: the fiscal years' range. 0001-01-01 and 9999-12-31 parse, and
+#: then overflowed the date arithmetic of a report (OverflowError, an internal error) or were
+#: recorded as a step's day.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+
+
+def day_outside(day: dt.date) -> str | None:
+    """Why ``day`` may not be named by an option, or None."""
+    if FIRST_DAY <= day <= LAST_DAY:
+        return None
+    return f"{day.isoformat()} is outside {FIRST_DAY.isoformat()}–{LAST_DAY.isoformat()}"
+
+
+class Day(click.DateTime):
+    """A day YYYY-MM-DD (a ``datetime`` at midnight, as click.DateTime) within the range."""
+
+    def __init__(self) -> None:
+        super().__init__(["%Y-%m-%d"])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        converted = super().convert(value, param, ctx)
+        problem = day_outside(converted.date())
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return converted
+
+
+DAY = Day()
 
 
 class NameList(click.ParamType[tuple[str, ...]]):

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import OUTPUT_FILE
+from kokuho.cli._params import OUTPUT_FILE, day_outside
 from kokuho.cli._premiums import premiums
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -80,6 +80,9 @@ def households_command(
         on = dt.date.fromisoformat(on_text.strip())
     except ValueError:
         fail(f"--on {on_text!r}: not a date YYYY-MM-DD")
+    problem = day_outside(on)
+    if problem is not None:
+        fail(f"--on: {problem}")
     engine = open_engine()
     try:
         summary = household_summary(engine, code, on)

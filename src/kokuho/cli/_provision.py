@@ -117,7 +117,12 @@ def apply_command(
     """Record an application (利用申出) or a statutory request (求め)."""
     from kokuho.provision import Application, apply, catalogue, provision_detail
 
-    period = (option_day(start, "--from"), option_day(end, "--to"))
+    # The period is bounded by the provision rules (not after the application, at most
+    # longest_period_days), which name the reason.
+    period = (
+        option_day(start, "--from", bounded=False),
+        option_day(end, "--to", bounded=False),
+    )
     app = Application(basis, applicant, organisation, purpose, public_interest, place, users,
                       _items(items, "--item"), *period)  # fmt: skip
     on = option_day(on_text, "--on")

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine
-from kokuho.cli._params import RECORD_ID
+from kokuho.cli._params import DAY, RECORD_ID
 from kokuho.cli._registry_reassess import (
     decision_day,
     echo_runs,
@@ -316,9 +316,7 @@ def merges_command(person: int | None, as_json: bool) -> None:
 
 @registry.command("overlaps")
 @click.option("--insurer", help="Only pairs where one side is this 保険者番号.")
-@click.option(
-    "--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="Only pairs overlapping on this day."
-)
+@click.option("--on", "on", type=DAY, help="Only pairs overlapping on this day.")
 @json_option
 def overlaps_command(insurer: str | None, on: dt.datetime | None, as_json: bool) -> None:
     """List persons covered by two insurers on the same days (資格重複)."""

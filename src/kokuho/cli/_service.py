@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import CERT_SERIAL, OUTPUT_FOLDER, PORT, WORKERS
+from kokuho.cli._params import CERT_SERIAL, DAY, OUTPUT_FOLDER, PORT, WORKERS
 from kokuho.config import Settings, read_secret
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import FileRejected, show
@@ -256,8 +256,8 @@ def audit_history(insurer: str, symbol: str, number: str, branch: str, as_json: 
 
 
 @audit.command("anomalies")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--since", type=DAY, required=True)
+@click.option("--until", type=DAY)
 @json_option
 def audit_anomalies(since: dt.datetime, until: dt.datetime | None, as_json: bool) -> None:
     """Institutions that checked far more people than their own pattern on some day."""

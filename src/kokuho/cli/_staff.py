@@ -11,19 +11,26 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from kokuho.cli._output import fail
+from kokuho.cli._params import day_outside
 
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
 _NOT_ASCII = re.compile(r"[^!-~]")
 
 
-def option_day(value: str | None, option: str) -> dt.date:
-    """The date given to ``option`` (today when not given); a bad one fails naming it."""
+def option_day(value: str | None, option: str, *, bounded: bool = True) -> dt.date:
+    """The date given to ``option`` (today when not given); a bad one fails naming it, and so
+    does one outside 1900–2100 unless not ``bounded`` (a value the domain bounds itself, with
+    its own reason: a data-provision period)."""
     if value is None:
         return dt.date.today()
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         fail(f"{option}: {value!r} is not a date YYYY-MM-DD")
+    problem = day_outside(day) if bounded else None
+    if problem is not None:
+        fail(f"{option}: {problem}")
+    return day
 
 
 def municipality_code(value: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option
-from kokuho.cli._params import OUTPUT_FOLDER, PERSONS, SEED, YEARS
+from kokuho.cli._params import DAY, OUTPUT_FOLDER, PERSONS, SEED, YEARS
 
 
 @click.command(name="synth")
@@ -30,7 +30,7 @@ from kokuho.cli._params import OUTPUT_FOLDER, PERSONS, SEED, YEARS
 )
 @click.option(
     "--start",
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DAY,
     default="2020-04-01",
     show_default=True,
     help="First simulated day; the opening membership is as of this day.",
