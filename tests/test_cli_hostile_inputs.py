@@ -125,3 +125,49 @@ def test_a_day_outside_the_fiscal_years_is_refused_naming_the_option(
     file.write_text("x\n")
     result = run(*[a.format(home=home, file=file) for a in args])
     assert_refused(result, code, *words, OUTSIDE)
+
+
+KEY = "8ca4d049fe8ca1febc685ad08f8176204db06f9642556e72512b8d4a2982216d"
+
+
+@pytest.mark.parametrize(
+    ("institution", "terminal", "reason"),
+    [
+        ("１２３", "reader-2", "institution '１２３' is not registered"),
+        (" ", "reader-2", "institution ' ' is not registered"),
+        ("3710112347", "reader-1", "terminal 'reader-1' is already registered"),
+        ("3710112347", "x" * 41, f"terminal id {'x' * 40!r}: 1–40 printable characters"),
+        ("3710112347", "reader\n2", "terminal id 'reader\\n2': 1–40 printable characters"),
+    ],
+)
+def test_a_reader_of_an_unknown_institution_or_a_taken_id_is_refused(
+    home: Path, institution: str, terminal: str, reason: str
+) -> None:
+    from tests.feedfiles import write_csv
+
+    clinic = {"institution_code": "3710112347", "name": "讃岐クリニック", "status": "active"}
+    write_csv(home / "inst.csv", list(clinic), [clinic])
+    assert run("institutions", "load", str(home / "inst.csv")).exit_code == 0
+    first = ["--institution", "3710112347", "--terminal-id", "reader-1", "--public-key", KEY]
+    assert run("terminals", "register", *first).exit_code == 0
+    args = ["--institution", institution, "--terminal-id", terminal, "--public-key", KEY]
+    assert_refused(run("terminals", "register", *args), 1, f"error: {reason}")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("", "give http(s)://HOST[:PORT]"),
+        ("127.0.0.1:8000", "give http(s)://HOST[:PORT]"),
+        ("http://127.0.0.1:8000\nx", "Invalid non-printable ASCII character"),
+        ("http://１２７.０.０.１:8000", "Invalid IDNA hostname"),
+    ],
+)
+def test_the_agent_refuses_a_service_url_that_is_no_url(home: Path, url: str, reason: str) -> None:
+    token = home / "token"
+    token.write_text("kc_x.y")
+    token.chmod(0o600)
+    args = ["--req", str(home / "req"), "--res", str(home / "res"), "--credential-file", str(token)]
+    result = run("oqs-agent", *args, "--url", url, "--once")
+    assert_refused(result, 2, "Invalid value for '--url'", reason)
+    assert not (home / "req").exists()  # refused before the agent made its folders

@@ -53,10 +53,25 @@ def serve(host: str, port: int, workers: int) -> None:
     )
 
 
+def _service_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The service's base URL: http(s)://HOST[:PORT][/PATH]. A malformed one reached the HTTP
+    client (InvalidURL, an internal error) or, unreachable, was answered with error files
+    and exit code 0."""
+    import httpx2
+
+    try:
+        parsed = httpx2.URL(value)
+    except httpx2.InvalidURL as error:
+        raise click.BadParameter(f"{value[:80]!r}: {error}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise click.BadParameter(f"{value[:80]!r}: give http(s)://HOST[:PORT]")
+    return value
+
+
 @click.command("oqs-agent")
 @click.option(
     "--req",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OUTPUT_FOLDER,
     required=True,
     help="Folder the clinic software writes requests to.",
 )
@@ -66,7 +81,7 @@ def serve(host: str, port: int, workers: int) -> None:
     required=True,
     help="Folder the answers are written to.",
 )
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, callback=_service_url)
 @click.option(
     "--credential-file",
     type=_FILE,
@@ -168,7 +183,10 @@ def terminals_register(institution: str, terminal_id: str, public_key: str) -> N
         fail("--public-key must be hex")
     if len(key) != 32:
         fail("--public-key must be a 32-byte Ed25519 key")
-    register_terminal(open_engine(), institution, terminal_id, key)
+    try:
+        register_terminal(open_engine(), institution, terminal_id, key)
+    except ValueError as error:
+        fail(str(error))
     click.echo(f"registered reader {terminal_id} at {institution}")
 
 

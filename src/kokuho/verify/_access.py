@@ -248,8 +248,30 @@ def _institution_row(raw: dict[str, str]) -> dict[str, object]:
 def register_terminal(
     engine: sa.Engine, institution: str, terminal_id: str, public_key: bytes
 ) -> None:
-    """Registers a face-recognition card reader (顔認証付きカードリーダー) and its public key."""
+    """Registers a face-recognition card reader (顔認証付きカードリーダー) and its public key.
+
+    An unknown institution, a terminal id already registered or one that is not 1–40
+    printable characters is refused with ValueError (they reached the database's constraints:
+    an IntegrityError, an internal error)."""
+    if not 1 <= len(terminal_id) <= 40 or not terminal_id.isprintable():
+        raise ValueError(f"terminal id {terminal_id[:40]!r}: 1–40 printable characters")
     with engine.begin() as connection:
+        if (
+            connection.scalar(
+                sa.select(institutions.c.status).where(
+                    institutions.c.institution_code == institution
+                )
+            )
+            is None
+        ):
+            raise ValueError(f"institution {institution!r} is not registered")
+        if (
+            connection.scalar(
+                sa.select(terminals.c.terminal_id).where(terminals.c.terminal_id == terminal_id)
+            )
+            is not None
+        ):
+            raise ValueError(f"terminal {terminal_id!r} is already registered")
         connection.execute(
             terminals.insert().values(
                 terminal_id=terminal_id,
