@@ -171,3 +171,33 @@ def test_the_agent_refuses_a_service_url_that_is_no_url(home: Path, url: str, re
     result = run("oqs-agent", *args, "--url", url, "--once")
     assert_refused(result, 2, "Invalid value for '--url'", reason)
     assert not (home / "req").exists()  # refused before the agent made its folders
+
+
+@pytest.mark.parametrize(
+    ("insurer", "reason"),
+    [("x" * 10_000, "insurer number 'xxx"), ("１２３", "must have 6 or 8 digits, has 3")],
+)
+def test_overlaps_of_an_insurer_number_that_is_none_is_refused(
+    home: Path, insurer: str, reason: str
+) -> None:
+    result = run("registry", "overlaps", "--insurer", insurer)
+    assert_refused(result, 1, "error: insurer number", reason)
+    assert len(result.output) < 500
+
+
+def test_overlaps_of_an_insurer_number_match_it_as_the_register_writes_it(home: Path) -> None:
+    from tests.feedfiles import KYOKAI, acquire, write_changes
+
+    assert run("registry", "insurers", str(write_insurers(home / "i.csv"))).exit_code == 0
+    changes = [acquire("K1", "2020-04-01"), acquire("E1", "2020-06-01", insurer=KYOKAI)]
+    assert run("registry", "import", str(write_changes(home / "c.csv", changes))).exit_code == 0
+    found = run("registry", "overlaps", "--insurer", "00370015", "--json")  # 国保: 370015
+    assert found.exit_code == 0, found.output
+    assert '"count": 1' in found.output
+
+
+def test_a_reviewer_appointed_by_a_name_too_long_for_the_audit_record_is_refused(
+    home: Path,
+) -> None:
+    result = run("provision", "reviewer", "委員 丙", "--by", "x" * 10_000)
+    assert_refused(result, 1, "error: by: at most 100 characters")
