@@ -201,3 +201,31 @@ def test_a_reviewer_appointed_by_a_name_too_long_for_the_audit_record_is_refused
 ) -> None:
     result = run("provision", "reviewer", "委員 丙", "--by", "x" * 10_000)
     assert_refused(result, 1, "error: by: at most 100 characters")
+
+
+@pytest.mark.parametrize("file", ["efforts.csv", "national.csv", "collection_rates.csv"])
+def test_an_input_file_with_a_control_character_is_refused_naming_its_line(
+    home: Path, file: str
+) -> None:
+    import shutil
+
+    from kokuho.incentives import example_inputs
+
+    inputs = home / "inputs"
+    shutil.copytree(example_inputs(), inputs)
+    lines = (inputs / file).read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b",", b",\x00", 1)
+    (inputs / file).write_bytes(b"\n".join(lines))
+    args = ["--inputs", str(inputs), "--no-register", "--prefecture", "37"]
+    result = run("incentives", "score", "--fy", "2021", *args, "--excel", str(home / "s.xlsx"))
+    assert_refused(result, 1, "error: 1 problem(s) in the rules or inputs")
+    assert f"{file}:2: (file): a control character (U+0000)" in result.output
+    assert not (home / "s.xlsx").exists()
+
+
+def test_a_rule_file_that_is_not_utf8_is_refused_naming_its_line(home: Path) -> None:
+    rules = home / "rules.yaml"
+    rules.write_bytes(b"schema_version: 1\n\xff\xfe\n")
+    result = run("incentives", "rules", "--file", str(rules))
+    assert_refused(result, 1, "error: 1 problem(s)")
+    assert f"{rules}:2: (file): not UTF-8 (byte 0xff)" in result.output

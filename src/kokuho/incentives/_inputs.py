@@ -152,14 +152,21 @@ class _Reader:
                 yield line, {k: (v or "").strip() for k, v in row.items() if k is not None}
 
     def _utf8(self, path: Path) -> bool:
-        """Whether ``path`` is UTF-8 text; if not, its problem names the line of the first bad
-        byte (reading it as text would fail mid-file with a message naming neither)."""
+        """Whether ``path`` is UTF-8 text without control characters; if not, its problem
+        names the line of the first bad byte (reading it as text would fail mid-file with a
+        message naming neither). A control character (NUL …) reached the names and notes of
+        the workbook, which refused it (an internal error) and the terminal."""
         data = path.read_bytes()
         try:
-            data.decode("utf-8-sig")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             line = data.count(b"\n", 0, error.start) + 1
             self._problem(path, line, "(file)", f"not UTF-8 (byte 0x{data[error.start]:02x})")
+            return False
+        control = next((c for c in text if c < " " and c not in "\r\n\t" or c == "\x7f"), None)
+        if control is not None:
+            line = text.count("\n", 0, text.index(control)) + 1
+            self._problem(path, line, "(file)", f"a control character (U+{ord(control):04X})")
             return False
         return True
 
