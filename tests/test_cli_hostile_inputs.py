@@ -229,3 +229,22 @@ def test_a_rule_file_that_is_not_utf8_is_refused_naming_its_line(home: Path) -> 
     result = run("incentives", "rules", "--file", str(rules))
     assert_refused(result, 1, "error: 1 problem(s)")
     assert f"{rules}:2: (file): not UTF-8 (byte 0xff)" in result.output
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\xf5\x00\x81 SECRETX", "kc_ab.SECRETX".encode("utf-16"), b"kc_ab.SECRETX\xc3\xa9",
+     b"kc_ab. SECRETX"],
+    ids=["random", "utf-16", "not ascii", "a space"],
+)  # fmt: skip
+def test_the_agent_refuses_a_credential_file_that_holds_no_token(
+    home: Path, content: bytes
+) -> None:
+    token = home / "token"
+    token.write_bytes(content)
+    token.chmod(0o600)
+    args = ["--req", str(home / "req"), "--res", str(home / "res"), "--credential-file", str(token)]
+    result = run("oqs-agent", *args, "--url", "http://127.0.0.1:9", "--once")
+    assert_refused(result, 1, f"error: {token}: not a credential token (kc_<id>.<secret>")
+    assert "SECRETX" not in result.output  # a secret: never shown
+    assert not (home / "res").exists()

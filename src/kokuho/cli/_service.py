@@ -68,6 +68,28 @@ def _service_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
+def _token(credential_file: Path | None) -> str:
+    """The institution's token: a secret file like a key (read_secret: refused when others may
+    read it), else $KOKUHO_CREDENTIAL. Printable ASCII (a BOM is dropped): bytes that are not
+    UTF-8 were a UnicodeDecodeError, and other characters made every request fail in the HTTP
+    client with each file answered internal_error. The value is never shown (a secret)."""
+    where = str(credential_file) if credential_file else "KOKUHO_CREDENTIAL"
+    raw = (
+        read_secret(credential_file)
+        if credential_file
+        else os.environ.get("KOKUHO_CREDENTIAL", "").encode("utf-8", "surrogateescape")
+    )
+    try:
+        token = raw.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:
+        token = "\ufffd"
+    if not token:
+        fail("no credential: give --credential-file or set KOKUHO_CREDENTIAL")
+    if not token.isascii() or not token.isprintable() or " " in token:
+        fail(f"{where}: not a credential token (kc_<id>.<secret>, printable ASCII)")
+    return token
+
+
 @click.command("oqs-agent")
 @click.option(
     "--req",
@@ -93,14 +115,7 @@ def oqs_agent(req: Path, res: Path, url: str, credential_file: Path | None, once
     OQSsiquc01req_*.xml (single) and OQSmuquc01req/02req_*.xml (bulk) files."""
     import httpx2
 
-    # The token is a secret file like a key (read_secret: refused when others may read it).
-    token = (
-        read_secret(credential_file).decode().strip()
-        if credential_file
-        else os.environ.get("KOKUHO_CREDENTIAL", "")
-    )
-    if not token:
-        fail("no credential: give --credential-file or set KOKUHO_CREDENTIAL")
+    token = _token(credential_file)
     req.mkdir(parents=True, exist_ok=True)
     with httpx2.Client(base_url=url, timeout=10.0) as client:
         agent = OqsAgent(client, token, req, res)

@@ -33,6 +33,14 @@ def option_day(value: str | None, option: str, *, bounded: bool = True) -> dt.da
     return day
 
 
+def staff_by(value: str) -> str:
+    """The staff member a ``--by`` names: 1–100 characters (it goes into the step and the
+    audit record, whose detail is bounded)."""
+    if not value.strip() or len(value) > 100:
+        fail("--by: the staff member recording this (1–100 characters)")
+    return value.strip()
+
+
 def municipality_code(value: str) -> str:
     """A 6-digit 全国地方公共団体コード given to ``--municipality``."""
     if not _MUNICIPALITY.fullmatch(value):
