@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from kokuho.cli import main
 from tests.feedfiles import write_insurers
 from tests.test_cli_inputs import assert_refused, home, run
 
@@ -248,3 +250,39 @@ def test_the_agent_refuses_a_credential_file_that_holds_no_token(
     assert_refused(result, 1, f"error: {token}: not a credential token (kc_<id>.<secret>")
     assert "SECRETX" not in result.output  # a secret: never shown
     assert not (home / "res").exists()
+
+
+def test_dashboard_users_with_a_blank_username_or_an_overlong_name_are_refused(
+    home: Path,
+) -> None:
+    assert run("registry", "insurers", str(write_insurers(home / "i.csv"))).exit_code == 0
+    password = "a-long-password-123\n"
+    add = ["dashboard", "users", "add", "--role", "prefecture", "--password-stdin"]
+    blank = CliRunner().invoke(main, [*add, " "], input=password)
+    assert_refused(blank, 1, "username must be 1–30 printable ASCII characters without spaces")
+    long = CliRunner().invoke(main, [*add, "pref", "--name", "県" * 101], input=password)
+    assert_refused(long, 1, "the display name must be at most 100 characters")
+    fine = CliRunner().invoke(main, [*add, "pref", "--name", "県　国保室"], input=password)
+    assert fine.exit_code == 0, fine.output  # a full-width space is part of a name
+
+
+@pytest.mark.parametrize("label", ["", " ", "x" * 201, "受付\n1"])
+def test_a_credential_label_that_names_no_holder_is_refused(home: Path, label: str) -> None:
+    from tests.feedfiles import write_csv
+
+    clinic = {"institution_code": "3710112347", "name": "讃岐クリニック", "status": "active"}
+    write_csv(home / "inst.csv", list(clinic), [clinic])
+    assert run("institutions", "load", str(home / "inst.csv")).exit_code == 0
+    result = run("credentials", "issue", "--institution", "3710112347", "--label", label)
+    assert_refused(result, 1, "the label must be 1–200 characters without control characters")
+
+
+@pytest.mark.parametrize("command", ["score", "improvements"])
+def test_a_unit_the_scoreboard_does_not_have_is_refused(home: Path, command: str) -> None:
+    result = run("incentives", command, "--fy", "2021", "--example", "--unit", "高松巿")
+    assert_refused(result, 1, "--unit '高松巿': no such unit; the units are", "高松市")
+
+
+def test_a_staff_name_with_a_line_break_is_refused(home: Path) -> None:
+    result = run("boundary", "refunds", "--municipality", "372013", "--by", "田中\n課長")
+    assert_refused(result, 1, "--by: the staff member recording this")

@@ -242,6 +242,7 @@ def score_command(
     from kokuho.incentives import score_rows, scoreboard_json, write_workbook
 
     board = _board(options)
+    _check_unit(board, unit)
     if excel is not None:
         write_workbook(board, excel)
     _out_csv(score_rows(board), csv_file)
@@ -253,6 +254,17 @@ def score_command(
     _print_board(board, unit)
     if excel is not None:
         click.echo(f"workbook: {excel}")
+
+
+def _check_unit(board: Any, unit: str | None) -> None:
+    """A --unit the scoreboard does not have is refused: it printed nothing for it, exit 0."""
+    if unit is None:
+        return
+    units = [u for part in board.parts for u in part.units]
+    if all(unit not in (u.code, u.name) for u in units):
+        shown = unit if len(unit) <= 40 else unit[:40] + "…"
+        names = ", ".join(dict.fromkeys(u.name for u in units))
+        fail(f"--unit {shown!r}: no such unit; the units are {names}")
 
 
 def _print_board(board: Any, unit: str | None) -> None:
@@ -378,6 +390,7 @@ def improvements_command(
     from kokuho.incentives import improvement_rows, improvements
 
     board = _board(options)
+    _check_unit(board, unit)
     items = improvements(board, unit=unit)
     rows = improvement_rows(items)
     _out_csv(rows, csv_file)

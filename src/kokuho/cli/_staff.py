@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -35,8 +36,9 @@ def option_day(value: str | None, option: str, *, bounded: bool = True) -> dt.da
 
 def staff_by(value: str) -> str:
     """The staff member a ``--by`` names: 1–100 characters (it goes into the step and the
-    audit record, whose detail is bounded)."""
-    if not value.strip() or len(value) > 100:
+    audit record, whose detail is bounded), no control character (a line break or an ESC
+    would reach the recorded step and the terminal as it is)."""
+    if not value.strip() or len(value) > 100 or any(unicodedata.category(c) == "Cc" for c in value):
         fail("--by: the staff member recording this (1–100 characters)")
     return value.strip()
 

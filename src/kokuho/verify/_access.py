@@ -62,6 +62,9 @@ def issue_credential(
     """
     if (institution is None) == (insurer is None):
         raise ValueError("a credential belongs to exactly one institution or one insurer")
+    # The column holds 200; the label names the holder in listings and the audit log.
+    if not label.strip() or len(label) > 200 or any(unicodedata.category(c) == "Cc" for c in label):
+        raise ValueError("the label must be 1–200 characters without control characters")
     credential_id = "kc_" + secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     with engine.begin() as connection:
