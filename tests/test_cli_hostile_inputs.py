@@ -286,3 +286,35 @@ def test_a_unit_the_scoreboard_does_not_have_is_refused(home: Path, command: str
 def test_a_staff_name_with_a_line_break_is_refused(home: Path) -> None:
     result = run("boundary", "refunds", "--municipality", "372013", "--by", "田中\n課長")
     assert_refused(result, 1, "--by: the staff member recording this")
+
+
+@pytest.mark.parametrize("key", ["per_household", "per_capita"])
+def test_a_premium_rule_file_with_an_amount_beyond_any_premium_is_refused(
+    home: Path, key: str
+) -> None:
+    from kokuho.store import shipped_folder
+
+    shipped = shipped_folder() / "premiums" / "municipal" / "fy2020" / "372013.yaml"
+    text = shipped.read_text("utf-8")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if t.strip().startswith(key))
+    rules = home / "372013.yaml"
+    rules.write_text(text.replace(f"{key}: ", f"{key}: 1{'0' * 30}  # ", 1), "utf-8")
+    result = run("premiums", "rules", "--file", str(rules))
+    assert_refused(result, 1, "problem(s) in the premium rule files")
+    assert f"{rules}:{line}: parts.medical.{key}: Input should be less than or equal to" in (
+        result.output
+    )
+
+
+def test_a_questionnaire_answer_the_question_does_not_have_is_refused(home: Path) -> None:
+    header = ",".join(
+        ["insurer_number", "symbol", "number", "branch", "answered_on"]
+        + [f"q{n}" for n in range(1, 16)]
+    )
+    path = home / "questionnaires.csv"
+    path.write_text(f"{header}\n39370010,,15555877,00,2021-06-01,1,{'1,' * 2}7{',1' * 11}\n")
+    result = run("checkups", "targets", "--fy", "2021", "--questionnaires", str(path))
+    assert_refused(result, 1, f"error: {path}: rejected with 1 error(s)")
+    assert f"{path}:2: q4: '7' is not an answer of the question (1 はい, 2 いいえ)" in (
+        result.output
+    )
