@@ -318,3 +318,28 @@ def test_a_questionnaire_answer_the_question_does_not_have_is_refused(home: Path
     assert f"{path}:2: q4: '7' is not an answer of the question (1 はい, 2 いいえ)" in (
         result.output
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "file", "column"),
+    [("--diseases", "b_synthetic.csv", 6), ("--drugs", "y_synthetic.csv", 5)],
+)
+def test_a_master_with_a_control_character_in_a_name_is_refused(
+    home: Path, option: str, file: str, column: int
+) -> None:
+    from kokuho.store import shipped_folder
+
+    shipped = (shipped_folder() / "masters" / file).read_bytes().split(b"\n")
+    cells = shipped[1].split(b",")
+    cells[column - 1] = b"\x00" + cells[column - 1]
+    shipped[1] = b",".join(cells)
+    master = home / file
+    master.write_bytes(b"\n".join(shipped))
+    extra = (
+        ["--generic-list", str(shipped_folder() / "masters" / "generic_list_synthetic.csv")]
+        if option == "--drugs"
+        else []
+    )
+    result = run("claims", "masters", option, str(master), *extra)
+    assert_refused(result, 1, "master file rejected with 1 problem(s); the lake is unchanged")
+    assert f"{master}:2: ({column}) : a control character (U+0000)" in result.output
