@@ -4,6 +4,7 @@ naming the option (exit code 2 for a malformed option, 1 for input the command r
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -343,3 +344,15 @@ def test_a_master_with_a_control_character_in_a_name_is_refused(
     result = run("claims", "masters", option, str(master), *extra)
     assert_refused(result, 1, "master file rejected with 1 problem(s); the lake is unchanged")
     assert f"{master}:2: ({column}) : a control character (U+0000)" in result.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in every folder")
+def test_a_folder_the_user_may_not_write_in_is_refused_before_any_work(home: Path) -> None:
+    locked = home / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        result = run("synth", "--persons", "5", "--out", str(locked / "out"))
+    finally:
+        locked.chmod(0o700)
+    assert_refused(result, 2, "Invalid value for '--out'", f"cannot write in the folder {locked}")

@@ -11,6 +11,7 @@ and the files and folders a command writes are closed here too (a fuzz run of ev
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,8 @@ class NameList(click.ParamType[tuple[str, ...]]):
 
 def output_problem(value: str, *, folder: bool) -> str | None:
     """Why ``value`` cannot be written to, as a file or (``folder``) as a folder made with its
-    parents; None when it can. Only what the path is, not permissions (root may write
-    anywhere): a file where a folder goes, a folder where a file goes, a parent that is no
-    folder, a link to nothing."""
+    parents; None when it can: not a file where a folder goes, a folder where a file goes, a
+    parent that is no folder, a link to nothing, or a folder the user may not write in."""
     if not value:
         return "an empty path"
     path = Path(value).absolute()
@@ -112,12 +112,16 @@ def output_problem(value: str, *, folder: bool) -> str | None:
         ancestor = next(p for p in (path, *path.parents) if p.exists())
         if not ancestor.is_dir():
             return f"{ancestor} is a file, not a folder"
+        writes_in = ancestor
     else:
         if path.is_dir():
             return f"{value} is a folder, not a file"
         if not path.parent.is_dir():
             missing = "is a file, not a folder" if path.parent.exists() else "does not exist"
             return f"the folder {path.parent} {missing}"
+        writes_in = path.parent
+    if not os.access(writes_in, os.W_OK | os.X_OK):  # always yes for root
+        return f"cannot write in the folder {writes_in} (its permissions)"
     return None
 
 
