@@ -226,6 +226,28 @@ def test_an_input_file_with_a_control_character_is_refused_naming_its_line(
     assert not (home / "s.xlsx").exists()
 
 
+@pytest.mark.parametrize("count", ["1" + "0" * 30, "-5", "12.5"])
+def test_a_count_of_persons_that_is_none_is_refused_naming_its_line(home: Path, count: str) -> None:
+    import csv
+    import shutil
+
+    from kokuho.incentives import example_inputs
+
+    inputs = home / "inputs"
+    shutil.copytree(example_inputs(), inputs)
+    with (inputs / "national.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows[1][rows[0].index("checkup_eligible")] = count
+    with (inputs / "national.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    args = ["--inputs", str(inputs), "--no-register", "--prefecture", "37"]
+    result = run("incentives", "score", "--fy", "2021", *args)
+    assert_refused(result, 1, "error: 1 problem(s) in the rules or inputs")
+    assert f"national.csv:2: checkup_eligible: {count!r} is not a whole number of persons" in (
+        result.output
+    )
+
+
 def test_a_rule_file_that_is_not_utf8_is_refused_naming_its_line(home: Path) -> None:
     rules = home / "rules.yaml"
     rules.write_bytes(b"schema_version: 1\n\xff\xfe\n")

@@ -202,6 +202,11 @@ class _Reader:
         elif unit == "rate" and not -1 <= value <= 1:
             self._problem(path, line, column, f"{text} is not a rate: write 0.45 or 45% for 45 %")
             return None
+        elif unit == "count" and not (0 <= value <= MAX_INSURED and value.is_integer()):
+            # A count of persons as `insured` is: 10**30 or -5 checkup-eligible members passed.
+            reason = f"{text[:40]!r} is not a whole number of persons up to {MAX_INSURED:,}"
+            self._problem(path, line, column, reason)
+            return None
         return value
 
     def answer(self, path: Path, line: int, item: str, text: str) -> str | None:
@@ -285,8 +290,13 @@ class _Reader:
                 number: float | None = float(text)
             except ValueError:
                 number = None
-            rate = self.rules.fields[column].unit == "rate"
-            if number is None or not math.isfinite(number) or (rate and not -1 <= number <= 1):
+            unit = self.rules.fields[column].unit
+            if (
+                number is None
+                or not math.isfinite(number)
+                or (unit == "rate" and not -1 <= number <= 1)
+                or (unit == "count" and not (0 <= number <= MAX_INSURED and number.is_integer()))
+            ):
                 number = self.number(path, line, column, text)  # reports the problem
             if number is not None:
                 values[column] = number
