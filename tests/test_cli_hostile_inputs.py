@@ -378,3 +378,18 @@ def test_a_folder_the_user_may_not_write_in_is_refused_before_any_work(home: Pat
     finally:
         locked.chmod(0o700)
     assert_refused(result, 2, "Invalid value for '--out'", f"cannot write in the folder {locked}")
+
+
+@pytest.mark.parametrize(
+    ("ground", "evidence", "option"),
+    [("", "", "--exception-ground"), ("資格決定通知書の遡及", " ", "--exception-evidence"),
+     ("x" * 201, "通知書 2023-01-10", "--exception-ground"),
+     ("遡及", "通知書\x1b[2J", "--exception-evidence")],
+)  # fmt: skip
+def test_a_period_limit_exception_that_names_no_ground_is_refused(
+    home: Path, ground: str, evidence: str, option: str
+) -> None:
+    args = ["--municipality", "372013", "--fiscal-year", "2020", "--decided-on", "2023-06-01"]
+    exception = ["--exception-ground", ground, "--exception-evidence", evidence]
+    result = run("premiums", "reassess", *args, *exception)
+    assert_refused(result, 1, f"error: {option}: name it (1–200 characters")
