@@ -277,3 +277,18 @@ def test_review_is_audited_listing_recheck_and_reject(
     shown = json.loads(decision.detail) if isinstance(decision.detail, str) else decision.detail
     assert shown == {"request": request["request_id"], "by": "山田"}
     assert_audit_chain_intact()
+
+
+def test_a_rejection_by_a_name_too_long_for_the_audit_record_is_refused_before_it_is_made(
+    engine: sa.Engine, home: Path, tmp_path: Path
+) -> None:
+    assert load(tmp_path).exit_code == 0
+    add_member(engine, "1002", {**TARO, "address": "香川県高松市丸の内1-1"})
+    assert run("mynumber", "link", str(submit(tmp_path, [("1002", NUMBER)]))).exit_code == 0
+    (request,) = json.loads(run("mynumber", "review", "--json").stdout)["requests"]
+    rejected = run("mynumber", "review", "--reject", str(request["request_id"]), "--by", "x" * 5000)
+    assert rejected.exit_code == 1, rejected.output
+    assert "--by: the staff member recording this (1–100 characters)" in rejected.output
+    assert "internal error" not in rejected.output
+    # Still in review: no decision was made without its audit record.
+    assert json.loads(run("mynumber", "review", "--json").stdout)["count"] == 1

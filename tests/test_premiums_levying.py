@@ -216,6 +216,25 @@ def test_the_exception_lets_reductions_pass_the_limit(town: sa.Engine, tmp_path:
     assert in_force(town)["W1"] == 172_700 and in_force(town)["W2"] == before["W2"]
 
 
+@pytest.mark.parametrize(("ground", "evidence"), [("", ""), (" ", "\t")])
+def test_a_blank_exception_does_not_let_a_reduction_pass_the_limit(
+    town: sa.Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    ground: str, evidence: str,
+) -> None:  # fmt: skip
+    from kokuho.cli import main
+
+    monkeypatch.setenv("KOKUHO_DATABASE_URL", database_url)
+    assess_fiscal_year(town, TOWN, YEAR, dt.date(2021, 6, 15))
+    before = in_force(town)
+    retroactive_changes(town, tmp_path / "late.csv")
+    args = ["--municipality", TOWN, "--fiscal-year", str(YEAR), "--decided-on", "2023-07-02"]
+    blank = ["--exception-ground", ground, "--exception-evidence", evidence]
+    result = CliRunner().invoke(main, ["premiums", "reassess", *args, *blank])
+    assert result.exit_code == 1, result.output
+    assert "error: --exception-ground: name it (1–200 characters" in result.output
+    assert in_force(town) == before  # W1's reduction stays barred (§110-2(1))
+
+
 def test_explain_gives_the_reasons_and_an_unknown_household_is_refused(town: sa.Engine) -> None:
     assessment = explain_household(town, TOWN, YEAR, "W1")
     assert assessment.total == 345_400 and assessment.reduction is None

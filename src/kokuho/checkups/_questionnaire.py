@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 from kokuho.checkups._integrated import ElderlyRecord
 from kokuho.checkups._programme_common import person_key
+from kokuho.checkups._programme_rules import load_rules
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import FileRejected, RowError, read_csv_rows
 
@@ -26,6 +28,9 @@ REQUIRED = frozenset({"insurer_number", "symbol", "number", "branch", "answered_
 
 def read_questionnaires(path: Path) -> list[ElderlyRecord]:
     name = str(path)
+    # The codes each question has (data/programme_rules.yaml): any other integer was taken as
+    # an answer that is not 該当, so a mistyped file passed without a word.
+    questions = load_rules().elderly.questions
     records: list[ElderlyRecord] = []
     errors: list[RowError] = []
     for line, row in read_csv_rows(path, required=REQUIRED, allowed=COLUMNS):
@@ -44,7 +49,7 @@ def read_questionnaires(path: Path) -> list[ElderlyRecord]:
                 column = f"q{n}"
                 value = row.get(column, "").strip()
                 if value:
-                    answers[n] = int(value)
+                    answers[n] = _answer(value, questions[n].answers if n in questions else {})
             column = "bmi"
             bmi = _bmi(row["bmi"]) if row.get("bmi", "").strip() else None
         except (InvalidIdentifier, ValueError) as error:
@@ -55,6 +60,18 @@ def read_questionnaires(path: Path) -> list[ElderlyRecord]:
     if errors:
         raise FileRejected(errors)
     return records
+
+
+def _answer(text: str, codes: Mapping[int, str]) -> int:
+    """An answer code the question lists (a question the rules do not describe: any code)."""
+    try:
+        code = int(text)
+    except ValueError:
+        code = None
+    if code is None or (codes and code not in codes):
+        listed = ", ".join(f"{k} {v}" for k, v in codes.items())
+        raise ValueError(f"{text[:40]!r} is not an answer of the question ({listed})")
+    return code
 
 
 def _bmi(text: str) -> float:

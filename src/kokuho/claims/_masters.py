@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import warnings
 import zipfile
 import zlib
@@ -121,8 +122,18 @@ def _rows(path: Path, problems: _Problems) -> Iterable[tuple[int, list[str]]]:
     """(line, cells) of each non-empty CSV row; published master files quote text cells."""
     reader = csv.reader(io.StringIO(_text(path, problems), newline=""))
     for cells in reader:
-        if any(cell.strip() for cell in cells):
+        # A control character (NUL …) in a name went into the lake's masters as it was.
+        bad = [(k, m[0]) for k, cell in enumerate(cells) if (m := _CONTROL.search(cell))]
+        if bad:
+            column, char = bad[0]
+            problems.add(
+                reader.line_num, column + 1, "", f"a control character (U+{ord(char):04X})"
+            )
+        elif any(cell.strip() for cell in cells):
             yield reader.line_num, [cell.strip() for cell in cells]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _is_digits(value: str, length: int) -> bool:

@@ -37,8 +37,8 @@ from kokuho.boundary import (
     step_json,
 )
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import RECORD_ID
-from kokuho.cli._staff import StaffAudit, municipality_code, option_day
+from kokuho.cli._params import OUTPUT_FOLDER, RECORD_ID, output_problem
+from kokuho.cli._staff import StaffAudit, municipality_code, option_day, staff_by
 from kokuho.premiums import settlements
 from kokuho.store import atomic_file
 
@@ -47,12 +47,6 @@ class ServiceAudit(StaffAudit):
     """The boundary's audit hook on the service's audit log: one record per person."""
 
     outcome = "shown"
-
-
-def _by(value: str) -> str:
-    if not value.strip() or len(value) > 100:
-        fail("--by: the staff member recording this (1–100 characters)")
-    return value.strip()
 
 
 def _feed_dir(value: Path | None) -> Path:
@@ -100,7 +94,7 @@ def double_payments_command(
     municipality: str, on: str | None, scan: bool, by: str, as_json: bool
 ) -> None:
     """二重払い cases: 国保 overlapping an employee coverage filed retroactively."""
-    code, day, who = municipality_code(municipality), option_day(on, "--on"), _by(by)
+    code, day, who = municipality_code(municipality), option_day(on, "--on"), staff_by(by)
 
     def work(engine: sa.Engine, audit: ServiceAudit) -> list[Case]:
         if scan:
@@ -128,7 +122,7 @@ def double_payments_command(
 @click.option("--decided-by", help="judge: who decided (e.g. 日本年金機構 高松年金事務所).")
 @click.option("--reason", default="", help="judge --fault / close: the reason.")
 @click.option("--supersedes", type=RECORD_ID, help="judge: the judgement step it replaces.")
-@click.option("--feed-dir", type=click.Path(path_type=Path),
+@click.option("--feed-dir", type=OUTPUT_FOLDER,
               help="loss: where its feed file goes ($KOKUHO_HOME/boundary-feed).")  # fmt: skip
 @json_option
 def decide_command(
@@ -138,7 +132,7 @@ def decide_command(
     as_json: bool,
 ) -> None:  # fmt: skip
     """A case step: show, loss (①), judge (②), reduce (③ 減額賦課決定), claim, close."""
-    day, who = option_day(on, "--on"), _by(by)
+    day, who = option_day(on, "--on"), staff_by(by)
     evidence = None
     if step == "judge":
         if no_fault is None:
@@ -178,7 +172,7 @@ def decide_command(
 @json_option
 def refunds_command(municipality: str, as_of: str | None, by: str, as_json: bool) -> None:
     """還付 of decided cases, with the §110(1) last day to claim and their state."""
-    code, day, who = municipality_code(municipality), option_day(as_of, "--as-of"), _by(by)
+    code, day, who = municipality_code(municipality), option_day(as_of, "--as-of"), staff_by(by)
 
     def work(engine: sa.Engine, audit: ServiceAudit) -> list[dict[str, Any]]:
         states = {s.refund_id: s for s in settlements(engine, code)}
@@ -224,7 +218,12 @@ def notices_command(
     as_json: bool,
 ) -> None:  # fmt: skip
     """減額賦課決定通知書 and 還付通知書 (printable HTML), or the clerk's CSV list."""
-    who = _by(by)
+    who = staff_by(by)
+    # A folder for the notices, a file for the list: checked before the work (and its reads
+    # of persons, audited) rather than failing at the write.
+    problem = output_problem(str(out), folder=not as_list)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'--out'")
     if as_list:
         if municipality is None:
             fail("--list needs --municipality")
@@ -270,7 +269,7 @@ def _refund_or_none(engine: sa.Engine, case_id: int, who: str, audit: ServiceAud
 @click.option("--text", default="", help="--answer: what the answer says.")
 @click.option("--confirmed/--denied", default=None, help="--answer: the result.")
 @click.option("--acquired-on", help="--answer --confirmed: 資格取得日 if not the register's.")
-@click.option("--feed-dir", type=click.Path(path_type=Path),
+@click.option("--feed-dir", type=OUTPUT_FOLDER,
               help="--answer --confirmed: where the loss's feed file goes.")  # fmt: skip
 @click.option("--by", "by", default="clerk", help="Who records.")
 @json_option
@@ -281,7 +280,7 @@ def reports_command(
     feed_dir: Path | None, by: str, as_json: bool,
 ) -> None:  # fmt: skip
     """報告徴収 (国保法 §113): the list, a request, or an answer that opens a case."""
-    code, day, who = municipality_code(municipality), option_day(on, "--on"), _by(by)
+    code, day, who = municipality_code(municipality), option_day(on, "--on"), staff_by(by)
     if request is not None and (not addressee or other is None):
         fail("--request needs --other and --to")
     if answer_id is not None and confirmed is None:

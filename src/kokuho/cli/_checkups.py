@@ -9,11 +9,15 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine
-from kokuho.cli._params import FISCAL_YEAR
+from kokuho.cli._params import FISCAL_YEAR, NameList
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
 
 _ARCHIVES = click.Path(exists=True, dir_okay=True, path_type=Path)
+#: What ``checkups rates --by`` groups by: kokuho.checkups' GROUPS, named here so that the
+#: command's module need not import the engine to check an option
+#: (tests/test_cli_hostile_inputs.py checks that the two agree).
+RATE_GROUPS = ("insurer", "municipality", "sex", "band")
 
 
 def _archives(paths: tuple[Path, ...]) -> list[Path]:
@@ -160,17 +164,20 @@ def stratify_command(archives: tuple[Path, ...], as_json: bool) -> None:
 @click.option(
     "--by",
     "by",
+    type=NameList(RATE_GROUPS),
     default="insurer",
     show_default=True,
     help="Comma-separated: insurer, municipality, sex, band.",
 )
 @click.option(
     "--exclusions",
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Per-person exclusions file (妊産婦, 施設入所 …).",
 )
 @json_option
-def rates_command(fiscal_year: int, by: str, exclusions: Path | None, as_json: bool) -> None:
+def rates_command(
+    fiscal_year: int, by: tuple[str, ...], exclusions: Path | None, as_json: bool
+) -> None:
     """特定健診実施率 and 特定保健指導実施率 with the official denominator, and progress
     against the targets. Exports the register's snapshot of the year first."""
     from kokuho.checkups import Lake, export_snapshot, lake_rate_tables, progress, read_exclusions
@@ -189,7 +196,7 @@ def rates_command(fiscal_year: int, by: str, exclusions: Path | None, as_json: b
     settings = Settings.from_env()
     lake = Lake.from_settings(settings)
     export_snapshot(open_engine(), lake, fiscal_year)
-    keys = tuple(part.strip() for part in by.split(",") if part.strip())
+    keys = by
     # Both rates from one member-checkup match (the same rows as checkup_rates and
     # guidance_rates, for half the work).
     both = lake_rate_tables(lake, fiscal_year, keys, exclusions=excluded)

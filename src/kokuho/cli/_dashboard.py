@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import PERSONS, SEED
+from kokuho.cli._params import OUTPUT_FOLDER, PERSONS, SEED
 
 CHROMIUM = os.environ.get("KOKUHO_CHROMIUM", "/usr/bin/chromium")
 #: The pages of docs/screenshots: (file, signed in as, path).
@@ -262,7 +262,7 @@ def take_screenshots(url: str, out: Path) -> list[Path]:
 
 @dashboard.command("screenshots")
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/screenshots"),
+    "--out", type=OUTPUT_FOLDER, default=Path("docs/screenshots"),
     show_default=True,
 )  # fmt: skip
 @click.option("--url", help="A running dashboard with the demo accounts (default: build one).")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import DAYS
+from kokuho.cli._params import DAY, DAYS
 
 if TYPE_CHECKING:
     from kokuho.boundary import FileCheck, RowCheck
@@ -76,7 +76,7 @@ def check_command(files: tuple[Path, ...], register: bool, as_json: bool) -> Non
 @click.option(
     "--on",
     "on",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=DAY,
     default=None,
     help="The day to count from (YYYY-MM-DD; default today).",
 )

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import FISCAL_YEAR, TOP
+from kokuho.cli._params import FISCAL_YEAR, OUTPUT_FILE, TOP, OutputPath
 from kokuho.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-_FILE = click.Path(dir_okay=False, path_type=Path)
+_FILE = OUTPUT_FILE
 
 
 def _default_inputs() -> Path:
@@ -70,12 +70,16 @@ def board_options(function: F) -> F:
     return function
 
 
-def _budgets(values: tuple[str, ...]) -> dict[str, int]:
+def _budgets(values: tuple[str, ...], parts: Sequence[str]) -> dict[str, int]:
+    """The --budget options by part; a part the rules do not have is refused (it was ignored,
+    and the command ran on the rule file's budget as if it had been replaced)."""
     out = {}
     for value in values:
         key, _, amount = value.partition("=")
-        if not amount.replace(",", "").isdigit():
+        if not amount.replace(",", "").isdecimal():
             fail(f"--budget {value!r}: write PART=YEN, e.g. municipal=50000000000")
+        if key.strip() not in parts:
+            fail(f"--budget {value!r}: no part {key.strip()!r}; the parts are {', '.join(parts)}")
         out[key.strip()] = int(amount.replace(",", ""))
     return out
 
@@ -112,7 +116,7 @@ def _board(options: dict[str, Any]) -> Any:
             rules=rules,
             data_year=options["data_year"],
             prefecture=options["prefecture"],
-            budgets=_budgets(options["budgets"]),
+            budgets=_budgets(options["budgets"], [p.key for p in rules.rules.parts]),
         )
     except (RuleFileError, InputFileError) as error:
         for problem in error.problems[:20]:
@@ -223,7 +227,7 @@ def _show_indicator(rules: Any, key: str) -> None:
 @incentives.command("score")
 @board_options
 @click.option("--csv", "csv_file", type=_FILE, help="Write the scores by indicator ('-': stdout).")
-@click.option("--excel", type=_FILE, help="Write the workbook (.xlsx).")
+@click.option("--excel", type=OutputPath(folder=False), help="Write the workbook (.xlsx).")
 @click.option("--unit", help="Print the reasons of one municipality (name or 保険者番号).")
 @json_option
 @_board_kwargs
@@ -238,6 +242,7 @@ def score_command(
     from kokuho.incentives import score_rows, scoreboard_json, write_workbook
 
     board = _board(options)
+    _check_unit(board, unit)
     if excel is not None:
         write_workbook(board, excel)
     _out_csv(score_rows(board), csv_file)
@@ -249,6 +254,17 @@ def score_command(
     _print_board(board, unit)
     if excel is not None:
         click.echo(f"workbook: {excel}")
+
+
+def _check_unit(board: Any, unit: str | None) -> None:
+    """A --unit the scoreboard does not have is refused: it printed nothing for it, exit 0."""
+    if unit is None:
+        return
+    units = [u for part in board.parts for u in part.units]
+    if all(unit not in (u.code, u.name) for u in units):
+        shown = unit if len(unit) <= 40 else unit[:40] + "…"
+        names = ", ".join(dict.fromkeys(u.name for u in units))
+        fail(f"--unit {shown!r}: no such unit; the units are {names}")
 
 
 def _print_board(board: Any, unit: str | None) -> None:
@@ -374,6 +390,7 @@ def improvements_command(
     from kokuho.incentives import improvement_rows, improvements
 
     board = _board(options)
+    _check_unit(board, unit)
     items = improvements(board, unit=unit)
     rows = improvement_rows(items)
     _out_csv(rows, csv_file)

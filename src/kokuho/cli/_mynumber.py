@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import RECORD_ID
-from kokuho.cli._staff import ShownAudit, StaffAudit
+from kokuho.cli._staff import ShownAudit, StaffAudit, staff_by
 from kokuho.ids import InvalidIdentifier
 from kokuho.registry import (
     NO_MEMBER,
@@ -176,6 +176,9 @@ def review_command(
         fail("--reject ID and --by NAME go together")
     if reject_id is not None and again:
         fail("--reject and --recheck do not go together")
+    # Before the rejection: a name too long for the audit record failed after it was made,
+    # leaving a decision on a person's link without its audit record.
+    by = staff_by(by) if by is not None else None
     with _engine() as engine:
         if reject_id is not None:
             person = request_person(engine, reject_id)

@@ -4,10 +4,16 @@ click's plain ``int`` accepts any size, and a year of twenty digits reached ``da
 (OverflowError) or the database (an id beyond BIGINT: DataError on PostgreSQL, OverflowError
 on SQLite) as a traceback. Each type here is a closed range, so bad input stops at the edge
 with click's one-line reason and exit code 2. tests/test_cli_inputs.py walks every command
-and fails on an integer parameter that is not one of these.
+and fails on an integer parameter that is not one of these. The names of a report's ``--by``
+and the files and folders a command writes are closed here too (a fuzz run of every command).
 """
 
 from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -34,3 +40,114 @@ WORKERS = click.IntRange(1, 64)
 POPULATION = click.IntRange(1, 100_000_000)
 #: A window in days (a re-check list's look-ahead): up to ten years.
 DAYS = click.IntRange(0, 3660)
+#: The days an option may name: the fiscal years' range. 0001-01-01 and 9999-12-31 parse, and
+#: then overflowed the date arithmetic of a report (OverflowError, an internal error) or were
+#: recorded as a step's day.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+
+
+def day_outside(day: dt.date) -> str | None:
+    """Why ``day`` may not be named by an option, or None."""
+    if FIRST_DAY <= day <= LAST_DAY:
+        return None
+    return f"{day.isoformat()} is outside {FIRST_DAY.isoformat()}–{LAST_DAY.isoformat()}"
+
+
+class Day(click.DateTime):
+    """A day YYYY-MM-DD (a ``datetime`` at midnight, as click.DateTime) within the range."""
+
+    def __init__(self) -> None:
+        super().__init__(["%Y-%m-%d"])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        converted = super().convert(value, param, ctx)
+        problem = day_outside(converted.date())
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return converted
+
+
+DAY = Day()
+
+
+class NameList(click.ParamType[tuple[str, ...]]):
+    """Comma-separated names, each from a closed set and none twice (a report's ``--by``).
+
+    Checked at the edge: a name the report does not know reached the engine, whose
+    ValueError ended the command as an internal error after the work before it was done.
+    """
+
+    name = "names"
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        self.choices = choices
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, ...]:
+        if isinstance(value, tuple):
+            return value
+        text = str(value)
+        names = tuple(part.strip() for part in text.split(",") if part.strip())
+        if any(n not in self.choices for n in names) or len(set(names)) != len(names):
+            shown = text if len(text) <= 40 else text[:40] + "…"
+            self.fail(
+                f"{shown!r}: choose distinct names from {', '.join(self.choices)}", param, ctx
+            )
+        return names
+
+
+def output_problem(value: str, *, folder: bool) -> str | None:
+    """Why ``value`` cannot be written to, as a file or (``folder``) as a folder made with its
+    parents; None when it can: not a file where a folder goes, a folder where a file goes, a
+    parent that is no folder, a link to nothing, or a folder the user may not write in."""
+    if not value:
+        return "an empty path"
+    path = Path(value).absolute()
+    if path.is_symlink() and not path.exists():
+        return f"{value} is a link to nothing"
+    if folder:
+        if path.exists() and not path.is_dir():
+            return f"{value} is a file, not a folder"
+        ancestor = next(p for p in (path, *path.parents) if p.exists())
+        if not ancestor.is_dir():
+            return f"{ancestor} is a file, not a folder"
+        writes_in = ancestor
+    else:
+        if path.is_dir():
+            return f"{value} is a folder, not a file"
+        if not path.parent.is_dir():
+            missing = "is a file, not a folder" if path.parent.exists() else "does not exist"
+            return f"the folder {path.parent} {missing}"
+        writes_in = path.parent
+    if not os.access(writes_in, os.W_OK | os.X_OK):  # always yes for root
+        return f"cannot write in the folder {writes_in} (its permissions)"
+    return None
+
+
+class OutputPath(click.Path):
+    """A file or folder a command writes, checked at the edge: a wrong one ended in an
+    OSError (an internal error) once the work before the write was done, some of it audited.
+    A file is written into an existing folder; a folder is made with its parents."""
+
+    def __init__(self, *, folder: bool, allow_dash: bool = False) -> None:
+        super().__init__(
+            file_okay=not folder, dir_okay=folder, allow_dash=allow_dash, path_type=Path
+        )
+        self.folder = folder
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Path):
+            return value
+        text = str(value)
+        if not (self.allow_dash and text == "-"):
+            problem = output_problem(text, folder=self.folder)
+            if problem is not None:
+                self.fail(problem, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+#: A file a command writes ('-' where the command says so: standard output).
+OUTPUT_FILE = OutputPath(folder=False, allow_dash=True)
+#: A folder a command writes into (made when missing).
+OUTPUT_FOLDER = OutputPath(folder=True)

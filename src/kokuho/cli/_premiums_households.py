@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._params import OUTPUT_FILE, day_outside
 from kokuho.cli._premiums import premiums
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -61,7 +62,7 @@ def _write_csv(row: dict[str, Any], target: Path) -> None:
 @click.option(
     "--csv",
     "csv_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OUTPUT_FILE,
     help="Write the counts as CSV ('-': stdout).",
 )
 @json_option
@@ -79,6 +80,9 @@ def households_command(
         on = dt.date.fromisoformat(on_text.strip())
     except ValueError:
         fail(f"--on {on_text!r}: not a date YYYY-MM-DD")
+    problem = day_outside(on)
+    if problem is not None:
+        fail(f"--on: {problem}")
     engine = open_engine()
     try:
         summary = household_summary(engine, code, on)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import POPULATION
+from kokuho.cli._params import OUTPUT_FOLDER, POPULATION
 from kokuho.cli._staff import StaffAudit, option_day
 
 #: Exit code of a readable table that breaks the rules (1 is a file that cannot be read).
@@ -117,7 +117,12 @@ def apply_command(
     """Record an application (利用申出) or a statutory request (求め)."""
     from kokuho.provision import Application, apply, catalogue, provision_detail
 
-    period = (option_day(start, "--from"), option_day(end, "--to"))
+    # The period is bounded by the provision rules (not after the application, at most
+    # longest_period_days), which name the reason.
+    period = (
+        option_day(start, "--from", bounded=False),
+        option_day(end, "--to", bounded=False),
+    )
     app = Application(basis, applicant, organisation, purpose, public_interest, place, users,
                       _items(items, "--item"), *period)  # fmt: skip
     on = option_day(on_text, "--on")
@@ -157,7 +162,7 @@ def review_command(
 
 @provision.command(name="extract")
 @click.argument("provision_id")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", required=True, type=OUTPUT_FOLDER,
               help="Folder the extract is written under (<out>/<id>/extract-<n>/).")  # fmt: skip
 @click.option("--by", "by", required=True, help="Who builds the extract.")
 @click.option("--item", "items", multiple=True, help="Extract only these TABLE.ITEM (repeat).")

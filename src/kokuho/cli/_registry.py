@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine
-from kokuho.cli._params import RECORD_ID
+from kokuho.cli._params import DAY, RECORD_ID
 from kokuho.cli._registry_reassess import (
     decision_day,
     echo_runs,
@@ -22,7 +22,7 @@ from kokuho.cli._registry_reassess import (
     runs_document,
 )
 from kokuho.cli._staff import ShownAudit
-from kokuho.ids import InsuredId, InvalidIdentifier
+from kokuho.ids import InsuredId, InsurerNumber, InvalidIdentifier
 from kokuho.registry import (
     LOSS_REASONS,
     Coverage,
@@ -316,12 +316,18 @@ def merges_command(person: int | None, as_json: bool) -> None:
 
 @registry.command("overlaps")
 @click.option("--insurer", help="Only pairs where one side is this 保険者番号.")
-@click.option(
-    "--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="Only pairs overlapping on this day."
-)
+@click.option("--on", "on", type=DAY, help="Only pairs overlapping on this day.")
 @json_option
 def overlaps_command(insurer: str | None, on: dt.datetime | None, as_json: bool) -> None:
     """List persons covered by two insurers on the same days (資格重複)."""
+    if insurer is not None:
+        # As the register writes it (full-width digits, a 国保 number's leading 00), as
+        # `mynumber review --insurer`: a malformed one matched nothing, exit code 0, and a long
+        # one overflowed the listing's audit record (an internal error).
+        try:
+            insurer = InsurerNumber.parse(insurer).value
+        except InvalidIdentifier as error:
+            fail(str(error)[:200])
     engine = open_engine()
     found = find_overlaps(engine, insurer=insurer, on=on.date() if on else None)
     # Each person listed is a read of that person's coverages (insured numbers, insurers,

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import CERT_SERIAL, PORT, WORKERS
+from kokuho.cli._params import CERT_SERIAL, DAY, OUTPUT_FOLDER, PORT, WORKERS
 from kokuho.config import Settings, read_secret
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import FileRejected, show
@@ -53,20 +53,57 @@ def serve(host: str, port: int, workers: int) -> None:
     )
 
 
+def _service_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The service's base URL: http(s)://HOST[:PORT][/PATH]. A malformed one reached the HTTP
+    client (InvalidURL, an internal error) or, unreachable, was answered with error files
+    and exit code 0."""
+    import httpx2
+
+    try:
+        parsed = httpx2.URL(value)
+    except httpx2.InvalidURL as error:
+        raise click.BadParameter(f"{value[:80]!r}: {error}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise click.BadParameter(f"{value[:80]!r}: give http(s)://HOST[:PORT]")
+    return value
+
+
+def _token(credential_file: Path | None) -> str:
+    """The institution's token: a secret file like a key (read_secret: refused when others may
+    read it), else $KOKUHO_CREDENTIAL. Printable ASCII (a BOM is dropped): bytes that are not
+    UTF-8 were a UnicodeDecodeError, and other characters made every request fail in the HTTP
+    client with each file answered internal_error. The value is never shown (a secret)."""
+    where = str(credential_file) if credential_file else "KOKUHO_CREDENTIAL"
+    raw = (
+        read_secret(credential_file)
+        if credential_file
+        else os.environ.get("KOKUHO_CREDENTIAL", "").encode("utf-8", "surrogateescape")
+    )
+    try:
+        token = raw.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:
+        token = "\ufffd"
+    if not token:
+        fail("no credential: give --credential-file or set KOKUHO_CREDENTIAL")
+    if not token.isascii() or not token.isprintable() or " " in token:
+        fail(f"{where}: not a credential token (kc_<id>.<secret>, printable ASCII)")
+    return token
+
+
 @click.command("oqs-agent")
 @click.option(
     "--req",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OUTPUT_FOLDER,
     required=True,
     help="Folder the clinic software writes requests to.",
 )
 @click.option(
     "--res",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OUTPUT_FOLDER,
     required=True,
     help="Folder the answers are written to.",
 )
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, callback=_service_url)
 @click.option(
     "--credential-file",
     type=_FILE,
@@ -78,14 +115,7 @@ def oqs_agent(req: Path, res: Path, url: str, credential_file: Path | None, once
     OQSsiquc01req_*.xml (single) and OQSmuquc01req/02req_*.xml (bulk) files."""
     import httpx2
 
-    # The token is a secret file like a key (read_secret: refused when others may read it).
-    token = (
-        read_secret(credential_file).decode().strip()
-        if credential_file
-        else os.environ.get("KOKUHO_CREDENTIAL", "")
-    )
-    if not token:
-        fail("no credential: give --credential-file or set KOKUHO_CREDENTIAL")
+    token = _token(credential_file)
     req.mkdir(parents=True, exist_ok=True)
     with httpx2.Client(base_url=url, timeout=10.0) as client:
         agent = OqsAgent(client, token, req, res)
@@ -168,7 +198,10 @@ def terminals_register(institution: str, terminal_id: str, public_key: str) -> N
         fail("--public-key must be hex")
     if len(key) != 32:
         fail("--public-key must be a 32-byte Ed25519 key")
-    register_terminal(open_engine(), institution, terminal_id, key)
+    try:
+        register_terminal(open_engine(), institution, terminal_id, key)
+    except ValueError as error:
+        fail(str(error))
     click.echo(f"registered reader {terminal_id} at {institution}")
 
 
@@ -180,7 +213,7 @@ def cards() -> None:
 @cards.command("issue")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OUTPUT_FOLDER,
     help="Where card files go (default $KOKUHO_HOME/cards).",
 )
 def cards_issue(out: Path | None) -> None:
@@ -256,8 +289,8 @@ def audit_history(insurer: str, symbol: str, number: str, branch: str, as_json: 
 
 
 @audit.command("anomalies")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--since", type=DAY, required=True)
+@click.option("--until", type=DAY)
 @json_option
 def audit_anomalies(since: dt.datetime, until: dt.datetime | None, as_json: bool) -> None:
     """Institutions that checked far more people than their own pattern on some day."""

@@ -7,23 +7,40 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from kokuho.cli._output import fail
+from kokuho.cli._params import day_outside
 
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
 _NOT_ASCII = re.compile(r"[^!-~]")
 
 
-def option_day(value: str | None, option: str) -> dt.date:
-    """The date given to ``option`` (today when not given); a bad one fails naming it."""
+def option_day(value: str | None, option: str, *, bounded: bool = True) -> dt.date:
+    """The date given to ``option`` (today when not given); a bad one fails naming it, and so
+    does one outside 1900–2100 unless not ``bounded`` (a value the domain bounds itself, with
+    its own reason: a data-provision period)."""
     if value is None:
         return dt.date.today()
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         fail(f"{option}: {value!r} is not a date YYYY-MM-DD")
+    problem = day_outside(day) if bounded else None
+    if problem is not None:
+        fail(f"{option}: {problem}")
+    return day
+
+
+def staff_by(value: str) -> str:
+    """The staff member a ``--by`` names: 1–100 characters (it goes into the step and the
+    audit record, whose detail is bounded), no control character (a line break or an ESC
+    would reach the recorded step and the terminal as it is)."""
+    if not value.strip() or len(value) > 100 or any(unicodedata.category(c) == "Cc" for c in value):
+        fail("--by: the staff member recording this (1–100 characters)")
+    return value.strip()
 
 
 def municipality_code(value: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option
-from kokuho.cli._params import PERSONS, SEED, YEARS
+from kokuho.cli._params import DAY, OUTPUT_FOLDER, PERSONS, SEED, YEARS
 
 
 @click.command(name="synth")
@@ -25,12 +25,12 @@ from kokuho.cli._params import PERSONS, SEED, YEARS
     "--out",
     "out",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OUTPUT_FOLDER,
     help="Folder to write into (created if missing).",
 )
 @click.option(
     "--start",
-    type=click.DateTime(["%Y-%m-%d"]),
+    type=DAY,
     default="2020-04-01",
     show_default=True,
     help="First simulated day; the opening membership is as of this day.",

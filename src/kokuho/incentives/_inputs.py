@@ -152,14 +152,21 @@ class _Reader:
                 yield line, {k: (v or "").strip() for k, v in row.items() if k is not None}
 
     def _utf8(self, path: Path) -> bool:
-        """Whether ``path`` is UTF-8 text; if not, its problem names the line of the first bad
-        byte (reading it as text would fail mid-file with a message naming neither)."""
+        """Whether ``path`` is UTF-8 text without control characters; if not, its problem
+        names the line of the first bad byte (reading it as text would fail mid-file with a
+        message naming neither). A control character (NUL …) reached the names and notes of
+        the workbook, which refused it (an internal error) and the terminal."""
         data = path.read_bytes()
         try:
-            data.decode("utf-8-sig")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             line = data.count(b"\n", 0, error.start) + 1
             self._problem(path, line, "(file)", f"not UTF-8 (byte 0x{data[error.start]:02x})")
+            return False
+        control = next((c for c in text if c < " " and c not in "\r\n\t" or c == "\x7f"), None)
+        if control is not None:
+            line = text.count("\n", 0, text.index(control)) + 1
+            self._problem(path, line, "(file)", f"a control character (U+{ord(control):04X})")
             return False
         return True
 
@@ -194,6 +201,11 @@ class _Reader:
             value /= 100
         elif unit == "rate" and not -1 <= value <= 1:
             self._problem(path, line, column, f"{text} is not a rate: write 0.45 or 45% for 45 %")
+            return None
+        elif unit == "count" and not (0 <= value <= MAX_INSURED and value.is_integer()):
+            # A count of persons as `insured` is: 10**30 or -5 checkup-eligible members passed.
+            reason = f"{text[:40]!r} is not a whole number of persons up to {MAX_INSURED:,}"
+            self._problem(path, line, column, reason)
             return None
         return value
 
@@ -278,8 +290,13 @@ class _Reader:
                 number: float | None = float(text)
             except ValueError:
                 number = None
-            rate = self.rules.fields[column].unit == "rate"
-            if number is None or not math.isfinite(number) or (rate and not -1 <= number <= 1):
+            unit = self.rules.fields[column].unit
+            if (
+                number is None
+                or not math.isfinite(number)
+                or (unit == "rate" and not -1 <= number <= 1)
+                or (unit == "count" and not (0 <= number <= MAX_INSURED and number.is_integer()))
+            ):
                 number = self.number(path, line, column, text)  # reports the problem
             if number is not None:
                 values[column] = number

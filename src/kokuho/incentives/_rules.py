@@ -105,9 +105,15 @@ def load_rules(source: int | Path | str) -> RuleSet:
         return parse_rules(resource.read_text("utf-8"), name)
     path = Path(source)
     try:
-        text = path.read_text("utf-8")
+        data = path.read_bytes()
     except OSError as error:
         raise RuleFileError([RuleProblem(str(path), 0, "(file)", str(error))]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:  # was an internal error; name the line of the byte
+        line = data.count(b"\n", 0, error.start) + 1
+        reason = f"not UTF-8 (byte 0x{data[error.start]:02x})"
+        raise RuleFileError([RuleProblem(str(path), line, "(file)", reason)]) from None
     return parse_rules(text, str(path))
 
 

@@ -26,8 +26,14 @@ class Sourced(_Strict):
     confirmed: bool
 
 
+#: The largest amount of yen a rule file may give (100億円, as for an income): far above any
+#: 限度額 or 均等割, far below what the database's integer holds. Unbounded, 10**30 passed
+#: `kokuho premiums rules --file` as a valid rule file.
+MAX_RULE_YEN = 10_000_000_000
+
+
 class Yen(Sourced):
-    value: int = Field(ge=0)
+    value: int = Field(ge=0, le=MAX_RULE_YEN)
 
 
 class Ratio(Sourced):
@@ -51,7 +57,7 @@ class PensionDeduction(Sourced):
     """高齢者特別控除 for the 軽減 judgement: ``value`` yen off 公的年金等所得 of a person aged
     ``min_age`` or over on 12月31日 of the income year."""
 
-    value: int = Field(ge=0)
+    value: int = Field(ge=0, le=MAX_RULE_YEN)
     min_age: int = Field(ge=0, le=120)
 
 
@@ -140,9 +146,9 @@ class PartRates(Sourced):
 
     income_rate: Decimal = Field(ge=0, le=1)
     asset_rate: Decimal = Field(default=Decimal(0), ge=0, le=10)
-    per_capita: int = Field(ge=0)
-    per_household: int = Field(default=0, ge=0)
-    cap: int | None = Field(default=None, ge=0)
+    per_capita: int = Field(ge=0, le=MAX_RULE_YEN)
+    per_household: int = Field(default=0, ge=0, le=MAX_RULE_YEN)
+    cap: int | None = Field(default=None, ge=0, le=MAX_RULE_YEN)
 
 
 class PartsRates(_Strict):

@@ -220,6 +220,7 @@ def add_reviewer(
 ) -> None:
     """Adds a reviewer (審査委員): only reviewers may review."""
     name = _text(name, "reviewer", 100)
+    actor = _text(actor, "by", 100)  # it goes into the audit record, which is bounded
     with engine.begin() as connection:
         exists = appointed_reviewer(connection, name)
         if exists is not None:  # under this spelling or another of the same name

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from kokuho.ids import InstitutionCode, InsurerNumber, InvalidIdentifier
 from kokuho.registry import FileRejected, RowError
+from kokuho.registry import tables as register
 from kokuho.store import ReadRouter
 from kokuho.verify._tables import credentials, institutions, terminals
 
@@ -61,6 +62,9 @@ def issue_credential(
     """
     if (institution is None) == (insurer is None):
         raise ValueError("a credential belongs to exactly one institution or one insurer")
+    # The column holds 200; the label names the holder in listings and the audit log.
+    if not label.strip() or len(label) > 200 or any(unicodedata.category(c) == "Cc" for c in label):
+        raise ValueError("the label must be 1–200 characters without control characters")
     credential_id = "kc_" + secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     with engine.begin() as connection:
@@ -72,6 +76,16 @@ def issue_credential(
             )
             if exists is None:
                 raise ValueError(f"institution {institution} is not registered")
+        else:
+            # Checked here, not left to the foreign key: its IntegrityError ended the command
+            # as an internal error instead of naming the insurer.
+            known = connection.scalar(
+                sa.select(register.insurers.c.insurer_number).where(
+                    register.insurers.c.insurer_number == insurer
+                )
+            )
+            if known is None:
+                raise ValueError(f"insurer {insurer!r} is not registered")
         connection.execute(
             credentials.insert().values(
                 credential_id=credential_id,
@@ -237,8 +251,30 @@ def _institution_row(raw: dict[str, str]) -> dict[str, object]:
 def register_terminal(
     engine: sa.Engine, institution: str, terminal_id: str, public_key: bytes
 ) -> None:
-    """Registers a face-recognition card reader (顔認証付きカードリーダー) and its public key."""
+    """Registers a face-recognition card reader (顔認証付きカードリーダー) and its public key.
+
+    An unknown institution, a terminal id already registered or one that is not 1–40
+    printable characters is refused with ValueError (they reached the database's constraints:
+    an IntegrityError, an internal error)."""
+    if not 1 <= len(terminal_id) <= 40 or not terminal_id.isprintable():
+        raise ValueError(f"terminal id {terminal_id[:40]!r}: 1–40 printable characters")
     with engine.begin() as connection:
+        if (
+            connection.scalar(
+                sa.select(institutions.c.status).where(
+                    institutions.c.institution_code == institution
+                )
+            )
+            is None
+        ):
+            raise ValueError(f"institution {institution!r} is not registered")
+        if (
+            connection.scalar(
+                sa.select(terminals.c.terminal_id).where(terminals.c.terminal_id == terminal_id)
+            )
+            is not None
+        ):
+            raise ValueError(f"terminal {terminal_id!r} is already registered")
         connection.execute(
             terminals.insert().values(
                 terminal_id=terminal_id,

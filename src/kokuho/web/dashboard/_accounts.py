@@ -9,6 +9,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -118,8 +119,11 @@ def add_user(
     replace: bool = False,
 ) -> User:
     """Adds a user (利用者登録). Municipal staff name their 市町村国保's 保険者番号."""
-    if not username or len(username) > 30 or not username.isascii() or not username.isprintable():
-        raise AccountError("username must be 1–30 printable ASCII characters")
+    if not plausible_username(username) or any(c.isspace() for c in username):
+        raise AccountError("username must be 1–30 printable ASCII characters without spaces")
+    # The column holds 100: a longer name was a DataError on PostgreSQL (an internal error).
+    if display_name is not None and (len(display_name) > 100 or _has_control(display_name)):
+        raise AccountError("the display name must be at most 100 characters, no control ones")
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:
@@ -211,6 +215,11 @@ class SignIn:
     user: User | None
     reason: str | None = None
     locked_until: dt.datetime | None = None
+
+
+def _has_control(text: str) -> bool:
+    # Not str.isprintable: it refuses the full-width space (U+3000) of Japanese names.
+    return any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def plausible_username(username: str) -> bool:

@@ -1,0 +1,395 @@
+"""Hostile input that a fuzz run of every ``kokuho`` command found ending in an internal error
+or accepted as if it meant something: each is now refused at the edge with a one-line reason
+naming the option (exit code 2 for a malformed option, 1 for input the command refuses)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kokuho.cli import main
+from tests.feedfiles import write_insurers
+from tests.test_cli_inputs import assert_refused, home, run
+
+__all__ = ["home"]  # the fixture: $KOKUHO_HOME in the test's folder
+
+
+@pytest.mark.parametrize("insurer", ["99999999", "１２３", " ", "-1"])
+def test_a_credential_for_an_unregistered_insurer_is_refused(home: Path, insurer: str) -> None:
+    assert run("registry", "insurers", str(write_insurers(home / "i.csv"))).exit_code == 0
+    result = run("credentials", "issue", "--insurer", insurer, "--label", "窓口")
+    assert_refused(result, 1, f"error: insurer {insurer!r} is not registered")
+
+
+def test_a_credential_for_a_registered_insurer_is_issued(home: Path) -> None:
+    assert run("registry", "insurers", str(write_insurers(home / "i.csv"))).exit_code == 0
+    result = run("credentials", "issue", "--insurer", "370015", "--label", "窓口")
+    assert result.exit_code == 0, result.output
+    assert "token (shown once): kc_" in result.output
+
+
+@pytest.mark.parametrize("by", ["１２３", "insurer,sex\u0301", "-1", "sex,sex", "x" * 10_000])
+def test_rates_by_a_group_it_does_not_know_is_refused_before_any_work(home: Path, by: str) -> None:
+    result = run("checkups", "rates", "--fy", "2021", "--by", by)
+    assert_refused(
+        result, 2, "Invalid value for '--by'", "choose distinct names from insurer, municipality"
+    )
+    assert len(result.output) < 500  # a long value is not echoed whole
+    assert not (home / "lake").exists()  # refused before the snapshot was exported
+
+
+def test_the_rate_groups_of_the_command_are_the_engines() -> None:
+    from kokuho.checkups._rates_common import GROUPS
+    from kokuho.cli._checkups import RATE_GROUPS
+
+    assert RATE_GROUPS == GROUPS
+
+
+def test_rates_with_a_folder_for_the_exclusions_file_is_refused(home: Path) -> None:
+    (home / "exclusions").mkdir()
+    result = run("checkups", "rates", "--fy", "2021", "--exclusions", str(home / "exclusions"))
+    assert_refused(result, 2, "Invalid value for '--exclusions'", "is a directory")
+
+
+@pytest.mark.parametrize(
+    ("budget", "words"),
+    [
+        ("munipical=50000000000", ["no part 'munipical'", "the parts are municipal, prefectural"]),
+        ("\u202emunicipal=50000000000", ["no part '\\u202emunicipal'"]),
+        ("municipal=²", ["write PART=YEN"]),
+    ],
+)
+def test_a_budget_of_a_part_the_rules_do_not_have_is_refused(
+    home: Path, budget: str, words: list[str]
+) -> None:
+    result = run("incentives", "allocate", "--fy", "2021", "--example", "--budget", budget)
+    assert_refused(result, 1, f"error: --budget {budget!r}", *words)
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "reason"),
+    [
+        (["boundary", "decide", "1", "loss", "--feed-dir", "{file}"], "--feed-dir", "is a file"),
+        (["boundary", "reports", "--municipality", "372013", "--answer", "1", "--confirmed",
+          "--text", "t", "--feed-dir", "{file}/x"], "--feed-dir", "is a file, not a folder"),
+        (["boundary", "notices", "--case", "1", "--out", "{file}/x"], "--out",
+         "is a file, not a folder"),
+        (["boundary", "notices", "--list", "--municipality", "372013", "--out", "{home}"],
+         "--out", "is a folder, not a file"),
+        (["premiums", "households", "--municipality", "372013", "--on", "2021-04-01", "--csv",
+          "{home}/no/x.csv"], "--csv", "the folder {home}/no does not exist"),
+        (["incentives", "score", "--fy", "2021", "--example", "--csv", ""], "--csv",
+         "an empty path"),
+        (["incentives", "score", "--fy", "2021", "--example", "--excel", "{file}/x.xlsx"],
+         "--excel", "the folder {file} is a file, not a folder"),
+        (["synth", "--persons", "5", "--out", "{file}/x"], "--out", "is a file, not a folder"),
+        (["cards", "issue", "--out", "{file}"], "--out", "is a file, not a folder"),
+        (["provision", "extract", "P000001", "--by", "x", "--out", "{file}/x"], "--out",
+         "is a file, not a folder"),
+    ],
+)  # fmt: skip
+def test_a_file_or_folder_that_cannot_be_written_is_refused_before_any_work(
+    home: Path, args: list[str], option: str, reason: str
+) -> None:
+    file = home / "a-file"
+    file.write_text("x")
+    given = [a.format(home=home, file=file) for a in args]
+    result = run(*given)
+    assert_refused(result, 2, f"Invalid value for '{option}'", reason.format(home=home, file=file))
+    assert not (home / "kokuho.db").exists()  # refused before the database was opened
+
+
+OUTSIDE = "is outside 1900-01-01–2100-12-31"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["audit", "anomalies", "--since", "0001-01-01"], 2, ["Invalid value for '--since'"]),
+        (["audit", "anomalies", "--since", "2020-01-01", "--until", "9999-12-31"], 2,
+         ["Invalid value for '--until'"]),
+        (["dependants", "recheck", "{file}", "--on", "9999-12-31"], 2, ["'--on'"]),
+        (["registry", "overlaps", "--on", "0001-01-01"], 2, ["'--on'"]),
+        (["synth", "--out", "{home}/s", "--start", "9999-12-31"], 2, ["'--start'"]),
+        (["premiums", "households", "--municipality", "372013", "--on", "0001-01-01"], 1,
+         ["error: --on: 0001-01-01"]),
+        (["premiums", "refunds", "decide", "--municipality", "372013", "--on", "9999-12-31"], 1,
+         ["error: --on: 9999-12-31"]),
+        (["boundary", "decide", "1", "loss", "--on", "0001-01-01"], 1, ["error: --on: 0001-01-01"]),
+    ],
+)  # fmt: skip
+def test_a_day_outside_the_fiscal_years_is_refused_naming_the_option(
+    home: Path, args: list[str], code: int, words: list[str]
+) -> None:
+    file = home / "dependants.csv"
+    file.write_text("x\n")
+    result = run(*[a.format(home=home, file=file) for a in args])
+    assert_refused(result, code, *words, OUTSIDE)
+
+
+KEY = "8ca4d049fe8ca1febc685ad08f8176204db06f9642556e72512b8d4a2982216d"
+
+
+@pytest.mark.parametrize(
+    ("institution", "terminal", "reason"),
+    [
+        ("１２３", "reader-2", "institution '１２３' is not registered"),
+        (" ", "reader-2", "institution ' ' is not registered"),
+        ("3710112347", "reader-1", "terminal 'reader-1' is already registered"),
+        ("3710112347", "x" * 41, f"terminal id {'x' * 40!r}: 1–40 printable characters"),
+        ("3710112347", "reader\n2", "terminal id 'reader\\n2': 1–40 printable characters"),
+    ],
+)
+def test_a_reader_of_an_unknown_institution_or_a_taken_id_is_refused(
+    home: Path, institution: str, terminal: str, reason: str
+) -> None:
+    from tests.feedfiles import write_csv
+
+    clinic = {"institution_code": "3710112347", "name": "讃岐クリニック", "status": "active"}
+    write_csv(home / "inst.csv", list(clinic), [clinic])
+    assert run("institutions", "load", str(home / "inst.csv")).exit_code == 0
+    first = ["--institution", "3710112347", "--terminal-id", "reader-1", "--public-key", KEY]
+    assert run("terminals", "register", *first).exit_code == 0
+    args = ["--institution", institution, "--terminal-id", terminal, "--public-key", KEY]
+    assert_refused(run("terminals", "register", *args), 1, f"error: {reason}")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("", "give http(s)://HOST[:PORT]"),
+        ("127.0.0.1:8000", "give http(s)://HOST[:PORT]"),
+        ("http://127.0.0.1:8000\nx", "Invalid non-printable ASCII character"),
+        ("http://１２７.０.０.１:8000", "Invalid IDNA hostname"),
+    ],
+)
+def test_the_agent_refuses_a_service_url_that_is_no_url(home: Path, url: str, reason: str) -> None:
+    token = home / "token"
+    token.write_text("kc_x.y")
+    token.chmod(0o600)
+    args = ["--req", str(home / "req"), "--res", str(home / "res"), "--credential-file", str(token)]
+    result = run("oqs-agent", *args, "--url", url, "--once")
+    assert_refused(result, 2, "Invalid value for '--url'", reason)
+    assert not (home / "req").exists()  # refused before the agent made its folders
+
+
+@pytest.mark.parametrize(
+    ("insurer", "reason"),
+    [("x" * 10_000, "insurer number 'xxx"), ("１２３", "must have 6 or 8 digits, has 3")],
+)
+def test_overlaps_of_an_insurer_number_that_is_none_is_refused(
+    home: Path, insurer: str, reason: str
+) -> None:
+    result = run("registry", "overlaps", "--insurer", insurer)
+    assert_refused(result, 1, "error: insurer number", reason)
+    assert len(result.output) < 500
+
+
+def test_overlaps_of_an_insurer_number_match_it_as_the_register_writes_it(home: Path) -> None:
+    from tests.feedfiles import KYOKAI, acquire, write_changes
+
+    assert run("registry", "insurers", str(write_insurers(home / "i.csv"))).exit_code == 0
+    changes = [acquire("K1", "2020-04-01"), acquire("E1", "2020-06-01", insurer=KYOKAI)]
+    assert run("registry", "import", str(write_changes(home / "c.csv", changes))).exit_code == 0
+    found = run("registry", "overlaps", "--insurer", "00370015", "--json")  # 国保: 370015
+    assert found.exit_code == 0, found.output
+    assert '"count": 1' in found.output
+
+
+def test_a_reviewer_appointed_by_a_name_too_long_for_the_audit_record_is_refused(
+    home: Path,
+) -> None:
+    result = run("provision", "reviewer", "委員 丙", "--by", "x" * 10_000)
+    assert_refused(result, 1, "error: by: at most 100 characters")
+
+
+@pytest.mark.parametrize("file", ["efforts.csv", "national.csv", "collection_rates.csv"])
+def test_an_input_file_with_a_control_character_is_refused_naming_its_line(
+    home: Path, file: str
+) -> None:
+    import shutil
+
+    from kokuho.incentives import example_inputs
+
+    inputs = home / "inputs"
+    shutil.copytree(example_inputs(), inputs)
+    lines = (inputs / file).read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b",", b",\x00", 1)
+    (inputs / file).write_bytes(b"\n".join(lines))
+    args = ["--inputs", str(inputs), "--no-register", "--prefecture", "37"]
+    result = run("incentives", "score", "--fy", "2021", *args, "--excel", str(home / "s.xlsx"))
+    assert_refused(result, 1, "error: 1 problem(s) in the rules or inputs")
+    assert f"{file}:2: (file): a control character (U+0000)" in result.output
+    assert not (home / "s.xlsx").exists()
+
+
+@pytest.mark.parametrize("count", ["1" + "0" * 30, "-5", "12.5"])
+def test_a_count_of_persons_that_is_none_is_refused_naming_its_line(home: Path, count: str) -> None:
+    import csv
+    import shutil
+
+    from kokuho.incentives import example_inputs
+
+    inputs = home / "inputs"
+    shutil.copytree(example_inputs(), inputs)
+    with (inputs / "national.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows[1][rows[0].index("checkup_eligible")] = count
+    with (inputs / "national.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    args = ["--inputs", str(inputs), "--no-register", "--prefecture", "37"]
+    result = run("incentives", "score", "--fy", "2021", *args)
+    assert_refused(result, 1, "error: 1 problem(s) in the rules or inputs")
+    assert f"national.csv:2: checkup_eligible: {count!r} is not a whole number of persons" in (
+        result.output
+    )
+
+
+def test_a_rule_file_that_is_not_utf8_is_refused_naming_its_line(home: Path) -> None:
+    rules = home / "rules.yaml"
+    rules.write_bytes(b"schema_version: 1\n\xff\xfe\n")
+    result = run("incentives", "rules", "--file", str(rules))
+    assert_refused(result, 1, "error: 1 problem(s)")
+    assert f"{rules}:2: (file): not UTF-8 (byte 0xff)" in result.output
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\xf5\x00\x81 SECRETX", "kc_ab.SECRETX".encode("utf-16"), b"kc_ab.SECRETX\xc3\xa9",
+     b"kc_ab. SECRETX"],
+    ids=["random", "utf-16", "not ascii", "a space"],
+)  # fmt: skip
+def test_the_agent_refuses_a_credential_file_that_holds_no_token(
+    home: Path, content: bytes
+) -> None:
+    token = home / "token"
+    token.write_bytes(content)
+    token.chmod(0o600)
+    args = ["--req", str(home / "req"), "--res", str(home / "res"), "--credential-file", str(token)]
+    result = run("oqs-agent", *args, "--url", "http://127.0.0.1:9", "--once")
+    assert_refused(result, 1, f"error: {token}: not a credential token (kc_<id>.<secret>")
+    assert "SECRETX" not in result.output  # a secret: never shown
+    assert not (home / "res").exists()
+
+
+def test_dashboard_users_with_a_blank_username_or_an_overlong_name_are_refused(
+    home: Path,
+) -> None:
+    assert run("registry", "insurers", str(write_insurers(home / "i.csv"))).exit_code == 0
+    password = "a-long-password-123\n"
+    add = ["dashboard", "users", "add", "--role", "prefecture", "--password-stdin"]
+    blank = CliRunner().invoke(main, [*add, " "], input=password)
+    assert_refused(blank, 1, "username must be 1–30 printable ASCII characters without spaces")
+    long = CliRunner().invoke(main, [*add, "pref", "--name", "県" * 101], input=password)
+    assert_refused(long, 1, "the display name must be at most 100 characters")
+    fine = CliRunner().invoke(main, [*add, "pref", "--name", "県　国保室"], input=password)
+    assert fine.exit_code == 0, fine.output  # a full-width space is part of a name
+
+
+@pytest.mark.parametrize("label", ["", " ", "x" * 201, "受付\n1"])
+def test_a_credential_label_that_names_no_holder_is_refused(home: Path, label: str) -> None:
+    from tests.feedfiles import write_csv
+
+    clinic = {"institution_code": "3710112347", "name": "讃岐クリニック", "status": "active"}
+    write_csv(home / "inst.csv", list(clinic), [clinic])
+    assert run("institutions", "load", str(home / "inst.csv")).exit_code == 0
+    result = run("credentials", "issue", "--institution", "3710112347", "--label", label)
+    assert_refused(result, 1, "the label must be 1–200 characters without control characters")
+
+
+@pytest.mark.parametrize("command", ["score", "improvements"])
+def test_a_unit_the_scoreboard_does_not_have_is_refused(home: Path, command: str) -> None:
+    result = run("incentives", command, "--fy", "2021", "--example", "--unit", "高松巿")
+    assert_refused(result, 1, "--unit '高松巿': no such unit; the units are", "高松市")
+
+
+def test_a_staff_name_with_a_line_break_is_refused(home: Path) -> None:
+    result = run("boundary", "refunds", "--municipality", "372013", "--by", "田中\n課長")
+    assert_refused(result, 1, "--by: the staff member recording this")
+
+
+@pytest.mark.parametrize("key", ["per_household", "per_capita"])
+def test_a_premium_rule_file_with_an_amount_beyond_any_premium_is_refused(
+    home: Path, key: str
+) -> None:
+    from kokuho.store import shipped_folder
+
+    shipped = shipped_folder() / "premiums" / "municipal" / "fy2020" / "372013.yaml"
+    text = shipped.read_text("utf-8")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if t.strip().startswith(key))
+    rules = home / "372013.yaml"
+    rules.write_text(text.replace(f"{key}: ", f"{key}: 1{'0' * 30}  # ", 1), "utf-8")
+    result = run("premiums", "rules", "--file", str(rules))
+    assert_refused(result, 1, "problem(s) in the premium rule files")
+    assert f"{rules}:{line}: parts.medical.{key}: Input should be less than or equal to" in (
+        result.output
+    )
+
+
+def test_a_questionnaire_answer_the_question_does_not_have_is_refused(home: Path) -> None:
+    header = ",".join(
+        ["insurer_number", "symbol", "number", "branch", "answered_on"]
+        + [f"q{n}" for n in range(1, 16)]
+    )
+    path = home / "questionnaires.csv"
+    path.write_text(f"{header}\n39370010,,15555877,00,2021-06-01,1,{'1,' * 2}7{',1' * 11}\n")
+    result = run("checkups", "targets", "--fy", "2021", "--questionnaires", str(path))
+    assert_refused(result, 1, f"error: {path}: rejected with 1 error(s)")
+    assert f"{path}:2: q4: '7' is not an answer of the question (1 はい, 2 いいえ)" in (
+        result.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "file", "column"),
+    [("--diseases", "b_synthetic.csv", 6), ("--drugs", "y_synthetic.csv", 5)],
+)
+def test_a_master_with_a_control_character_in_a_name_is_refused(
+    home: Path, option: str, file: str, column: int
+) -> None:
+    from kokuho.store import shipped_folder
+
+    shipped = (shipped_folder() / "masters" / file).read_bytes().split(b"\n")
+    cells = shipped[1].split(b",")
+    cells[column - 1] = b"\x00" + cells[column - 1]
+    shipped[1] = b",".join(cells)
+    master = home / file
+    master.write_bytes(b"\n".join(shipped))
+    extra = (
+        ["--generic-list", str(shipped_folder() / "masters" / "generic_list_synthetic.csv")]
+        if option == "--drugs"
+        else []
+    )
+    result = run("claims", "masters", option, str(master), *extra)
+    assert_refused(result, 1, "master file rejected with 1 problem(s); the lake is unchanged")
+    assert f"{master}:2: ({column}) : a control character (U+0000)" in result.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in every folder")
+def test_a_folder_the_user_may_not_write_in_is_refused_before_any_work(home: Path) -> None:
+    locked = home / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        result = run("synth", "--persons", "5", "--out", str(locked / "out"))
+    finally:
+        locked.chmod(0o700)
+    assert_refused(result, 2, "Invalid value for '--out'", f"cannot write in the folder {locked}")
+
+
+@pytest.mark.parametrize(
+    ("ground", "evidence", "option"),
+    [("", "", "--exception-ground"), ("資格決定通知書の遡及", " ", "--exception-evidence"),
+     ("x" * 201, "通知書 2023-01-10", "--exception-ground"),
+     ("遡及", "通知書\x1b[2J", "--exception-evidence")],
+)  # fmt: skip
+def test_a_period_limit_exception_that_names_no_ground_is_refused(
+    home: Path, ground: str, evidence: str, option: str
+) -> None:
+    args = ["--municipality", "372013", "--fiscal-year", "2020", "--decided-on", "2023-06-01"]
+    exception = ["--exception-ground", ground, "--exception-evidence", evidence]
+    result = run("premiums", "reassess", *args, *exception)
+    assert_refused(result, 1, f"error: {option}: name it (1–200 characters")
