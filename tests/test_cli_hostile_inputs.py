@@ -114,11 +114,12 @@ OUTSIDE = "is outside 1900-01-01–2100-12-31"
         (["dependants", "recheck", "{file}", "--on", "9999-12-31"], 2, ["'--on'"]),
         (["registry", "overlaps", "--on", "0001-01-01"], 2, ["'--on'"]),
         (["synth", "--out", "{home}/s", "--start", "9999-12-31"], 2, ["'--start'"]),
-        (["premiums", "households", "--municipality", "372013", "--on", "0001-01-01"], 1,
-         ["error: --on: 0001-01-01"]),
-        (["premiums", "refunds", "decide", "--municipality", "372013", "--on", "9999-12-31"], 1,
-         ["error: --on: 9999-12-31"]),
-        (["boundary", "decide", "1", "loss", "--on", "0001-01-01"], 1, ["error: --on: 0001-01-01"]),
+        (["premiums", "households", "--municipality", "372013", "--on", "0001-01-01"], 2,
+         ["Invalid value for '--on'", "0001-01-01"]),
+        (["premiums", "refunds", "decide", "--municipality", "372013", "--on", "9999-12-31"], 2,
+         ["Invalid value for '--on'", "9999-12-31"]),
+        (["boundary", "decide", "1", "loss", "--on", "0001-01-01"], 2,
+         ["Invalid value for '--on'", "0001-01-01"]),
     ],
 )  # fmt: skip
 def test_a_day_outside_the_fiscal_years_is_refused_naming_the_option(

@@ -164,11 +164,21 @@ def test_the_commands(cli: tuple[CliRunner, sa.Engine], tmp_path: Path) -> None:
     assert json.loads(rate.output)["rates"][0]["current"]["percent"] == "60.00"
 
 
+def test_a_malformed_day_is_a_usage_error_naming_its_option(
+    cli: tuple[CliRunner, sa.Engine],
+) -> None:
+    """As every malformed option (README): exit 2, not 1."""
+    runner, _ = cli
+    args = ["premiums", "arrears", "--municipality", CITY, "--as-of", "2021-13-01"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert "Invalid value for '--as-of'" in result.stderr and "not a date" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
         (["arrears", "--municipality", "37", "--as-of", "2021-01-01"], "6-digit"),
-        (["arrears", "--municipality", CITY, "--as-of", "2021-13-01"], "not a date"),
         (["arrears", "--municipality", CITY, "--json", "--csv"], "exclude each other"),
         (["collection-rate", "--fiscal-year", "2020", "--unknown-whereabouts", "x"], "CODE=YEN"),
         (["refunds", "pay", "99", "--on", "2021-01-01"], "no refund 99"),

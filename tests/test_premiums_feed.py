@@ -143,14 +143,14 @@ def test_the_day_before_the_limit_the_decisions_pass(
     assert "W2 増額賦課: 236,700円 → 260,200円" in result.stdout
 
 
-def test_no_reassess_leaves_the_charges_and_bad_options_exit_1(
+def test_no_reassess_leaves_the_charges_and_bad_options_are_refused(
     town: sa.Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assess_fiscal_year(town, TOWN, YEAR, dt.date(2021, 6, 15))
     count = len(decisions(town))
     feed = write_changes(tmp_path / "changes_2022-01.csv", LOSS)
     bad = registry_import(database_url, monkeypatch, feed, "--decided-on", "2022-02-30")
-    assert bad.exit_code == 1 and "2022-02-30" in bad.output
+    assert bad.exit_code == 2 and "2022-02-30" in bad.output  # a malformed option (README)
     both = registry_import(database_url, monkeypatch, feed, "--no-reassess", "--decided-on",
                            "2022-01-20")  # fmt: skip
     assert both.exit_code == 1 and "exclude" in both.output

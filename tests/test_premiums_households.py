@@ -424,11 +424,15 @@ def test_the_households_command_counts_and_refuses_bad_input(
     for bad, reason in (
         (["--municipality", "37201", "--on", "2021-05-01"], "6-digit"),
         (["--municipality", "999999", "--on", "2021-05-01"], "no municipal 国保 insurer"),
-        (["--municipality", TOWN, "--on", "2021-02-30"], "not a date"),
     ):
         refused = runner.invoke(main, ["premiums", "households", *bad])
         assert refused.exit_code == 1 and reason in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
+    # A malformed day is a usage error naming its option (README: exit 2).
+    refused = runner.invoke(main, ["premiums", "households", "--municipality", TOWN, "--on",
+                                   "2021-02-30"])  # fmt: skip
+    assert refused.exit_code == 2 and "Invalid value for '--on'" in refused.stderr
+    assert "not a date" in refused.stderr
 
 
 def test_bad_household_dates_and_columns(

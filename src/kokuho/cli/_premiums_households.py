@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as dt
 import re
 import sys
 from pathlib import Path
@@ -18,8 +17,9 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import OUTPUT_FILE, day_outside
+from kokuho.cli._params import OUTPUT_FILE
 from kokuho.cli._premiums import premiums
+from kokuho.cli._staff import option_day
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
@@ -76,13 +76,7 @@ def households_command(
     code = municipality.strip()
     if not _MUNICIPALITY.fullmatch(code):
         fail(f"--municipality {municipality!r}: must be a 6-digit 全国地方公共団体コード")
-    try:
-        on = dt.date.fromisoformat(on_text.strip())
-    except ValueError:
-        fail(f"--on {on_text!r}: not a date YYYY-MM-DD")
-    problem = day_outside(on)
-    if problem is not None:
-        fail(f"--on: {problem}")
+    on = option_day(on_text, "--on")
     engine = open_engine()
     try:
         summary = household_summary(engine, code, on)

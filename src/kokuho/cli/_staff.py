@@ -11,6 +11,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+import click
+
 from kokuho.cli._output import fail
 from kokuho.cli._params import day_outside
 
@@ -24,13 +26,16 @@ def option_day(value: str | None, option: str, *, bounded: bool = True) -> dt.da
     its own reason: a data-provision period)."""
     if value is None:
         return dt.date.today()
+    # A malformed option is a usage error (exit 2, as the options Click reads: README).
     try:
-        day = dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value.strip())
     except ValueError:
-        fail(f"{option}: {value!r} is not a date YYYY-MM-DD")
+        raise click.BadParameter(
+            f"{value!r} is not a date YYYY-MM-DD", param_hint=f"'{option}'"
+        ) from None
     problem = day_outside(day) if bounded else None
     if problem is not None:
-        fail(f"{option}: {problem}")
+        raise click.BadParameter(problem, param_hint=f"'{option}'")
     return day
 
 
