@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine, shown
 from kokuho.cli._params import DAY, RECORD_ID
 from kokuho.cli._registry_reassess import (
     decision_day,
@@ -59,7 +59,7 @@ def insurers_command(file: Path, as_json: bool) -> None:
         emit_json(report)
     else:
         click.echo(
-            f"{file}: {report.inserted} added, {report.updated} updated, "
+            f"{shown(file)}: {report.inserted} added, {report.updated} updated, "
             f"{report.unchanged} unchanged"
         )
 
