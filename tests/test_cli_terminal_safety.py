@@ -169,3 +169,16 @@ def test_json_output_escapes_what_json_dumps_leaves_raw_and_keeps_the_name(home:
     assert_terminal_safe(result)
     assert "\x9b" not in result.stdout
     assert [row["file"] for row in json.loads(result.stdout)["files"]] == [str(path)]
+
+
+def test_registry_show_escapes_the_name_and_address_a_feed_brought(home: Path) -> None:
+    """The register keeps a feed's text as sent; ``registry show`` prints it escaped."""
+    assert run("registry", "insurers", str(write_insurers(home / "i.csv"))).exit_code == 0
+    row = {**acquire("E1", "2021-04-01"), "name_kanji": "讃岐\x1b]0;x\x07 太郎"}
+    row["address"] = "高松市\r\nFAKE: 番町\u202e"
+    path = write_csv(home / "plain.csv", FEED_COLUMNS, [row])
+    assert run("registry", "import", "--no-reassess", str(path)).exit_code == 0
+    result = run("registry", "show", row["insurer_number"], "12", "1001", "01")
+    text = assert_terminal_safe(result)
+    assert result.exit_code == 0, text
+    assert "讃岐\\x1b]0;x\\x07 太郎" in text and "住所 高松市\\r\\nFAKE: 番町\\u202e" in text
