@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from kokuho.store import shown_text
+
 #: At most this many problems are kept per rejection; ``total`` still counts them all.
 MAX_PROBLEMS: Final = 200
 
@@ -22,12 +24,15 @@ class ClaimProblem:
     reason: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
+        # The file name (a clinic's choice) and the reason (it may quote a field's text):
+        # shown with what a terminal would act on escaped.
+        file, reason = shown_text(self.file), shown_text(self.reason)
+        where = f"{file}:{self.line}" if self.line else file
         if self.field:
-            return f"{where}: ({self.field}) {self.name}: {self.reason}"
+            return f"{where}: ({self.field}) {self.name}: {reason}"
         if self.name:
-            return f"{where}: {self.name}: {self.reason}"
-        return f"{where}: {self.reason}"
+            return f"{where}: {self.name}: {reason}"
+        return f"{where}: {reason}"
 
 
 def _summary(problems: Sequence[ClaimProblem], total: int) -> str:

@@ -58,7 +58,9 @@ class LazyGroup(click.Group):
             return super().main(*args, **kwargs)
         except SettingError as error:
             # A setting the operator gave: its text names the variable and what it accepts.
-            click.echo(f"error: {error}", err=True)
+            from kokuho.cli._output import shown
+
+            click.echo(f"error: {shown(error)}", err=True)
             sys.exit(1)
         except Exception as error:  # noqa: BLE001  (the last resort, see the docstring)
             # Imported here, not above: kokuho.store pulls in SQLAlchemy, which `kokuho --help`
@@ -71,7 +73,9 @@ class LazyGroup(click.Group):
             # longer than the wait: not a defect; the text names what was to be written and
             # says nothing was.
             if isinstance(error, DataFileError | WriteBusy):
-                click.echo(f"error: {error}", err=True)
+                from kokuho.cli._output import shown
+
+                click.echo(f"error: {shown(error)}", err=True)
                 sys.exit(1)
             # The type only: a database error's text carries the statement's parameters,
             # which may be personal data.

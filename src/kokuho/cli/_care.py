@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine
+from kokuho.cli._output import (
+    emit_json,
+    fail,
+    found_files,
+    json_option,
+    open_engine,
+    shown,
+)
 from kokuho.config import Settings
 
 
@@ -57,9 +64,9 @@ def _report(report: Any, unit: str, as_json: bool) -> None:
         return
     for row in rows:
         if row["status"] == "skipped":
-            click.echo(f"{row['file']}: skipped (already in the lake)")
+            click.echo(f"{shown(row['file'])}: skipped (already in the lake)")
         else:
-            click.echo(f"{row['file']}: {row[unit]} {unit} ingested")
+            click.echo(f"{shown(row['file'])}: {row[unit]} {unit} ingested")
     click.echo(f"{report.ingested} file(s) ingested ({report.rows} {unit}), "
                f"{report.skipped} skipped")  # fmt: skip
 

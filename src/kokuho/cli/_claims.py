@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from kokuho.cli._output import emit_json, fail, found_files, json_option
+from kokuho.cli._output import emit_json, fail, found_files, json_option, shown
 from kokuho.cli._params import WORKERS
 from kokuho.config import Settings
 
@@ -92,9 +92,11 @@ def ingest(files: tuple[Path, ...], workers: int | None, as_json: bool) -> None:
         return
     for row in rows:
         if row["status"] == "skipped":
-            click.echo(f"{row['file']}: skipped (already in the lake)")
+            click.echo(f"{shown(row['file'])}: skipped (already in the lake)")
         else:
-            click.echo(f"{row['file']}: {row['claims']} claims, {row['lines']} lines ingested")
+            click.echo(
+                f"{shown(row['file'])}: {row['claims']} claims, {row['lines']} lines ingested"
+            )
     click.echo(
         f"{report.ingested} file(s) ingested ({report.claims} claims, {report.lines} lines), "
         f"{report.skipped} skipped"

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from kokuho.cli._claims import claims
-from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import FISCAL_YEAR
 from kokuho.config import Settings
 
@@ -279,8 +279,9 @@ def eligibility_errors_command(months: Sequence[str], as_json: bool) -> None:
         f"{len(errors)} claim(s) with an eligibility error" + (f": {summary}" if summary else "")
     )
     for error in errors[:50]:
+        where = shown(error.file_name or error.file)
         click.echo(
-            f"  {error.file_name or error.file}:{error.line} レセプト番号 {error.receipt_number} "
+            f"  {where}:{error.line} レセプト番号 {error.receipt_number} "
             f"医療機関 {error.institution_code}: {error.service_month:%Y-%m} {error.insurer} "
             f"{error.symbol} {error.number} {error.branch}: {error.reason}"
             + (f", 喪失 {error.lost_on}" if error.lost_on else "")

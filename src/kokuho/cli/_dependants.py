@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import DAY, DAYS
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def check_command(files: tuple[Path, ...], register: bool, as_json: bool) -> Non
         return
     for check in checks:
         click.echo(
-            f"{check.file} ({check.kind}): {len(check.rows)} dependant(s) judged: "
+            f"{shown(check.file)} ({check.kind}): {len(check.rows)} dependant(s) judged: "
             f"{check.count('認定')} 認定, {check.count('不認定')} 不認定, "
             f"{check.count('要確認')} 要確認; {check.not_judged} other row(s)"
         )
@@ -111,7 +111,7 @@ def recheck_command(
     for item in items:
         state = "終了" if item.status == "ended" else "終了予定"
         click.echo(
-            f"{item.file}:{item.line}: {item.insured} {item.row_id}: 例外 {item.exception} "
+            f"{shown(item.file)}:{item.line}: {item.insured} {item.row_id}: 例外 {item.exception} "
             f"{item.exception_short} {state} {item.exception_until.isoformat()} "
             f"({item.days_left:+d} days)"
         )
@@ -120,7 +120,7 @@ def recheck_command(
 def _row_line(row: RowCheck) -> str:
     decision = row.decision
     text = (
-        f"{row.file}:{row.line}: {row.insured} {row.row_id} {row.judged_on.isoformat()}: "
+        f"{shown(row.file)}:{row.line}: {row.insured} {row.row_id} {row.judged_on.isoformat()}: "
         f"{decision.outcome} [{decision.rule}] {decision.reason}"
     )
     if not decision.confirmed:

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from kokuho.cli._output import emit_json, open_engine
+from kokuho.cli._output import emit_json, open_engine, shown
 
 
 def report_line(report: Any) -> str:
@@ -22,9 +22,9 @@ def report_line(report: Any) -> str:
     report has one (an income file holds one year; a grounds file dates each row)."""
     year = f"FY{report.fiscal_year}" if hasattr(report, "fiscal_year") else None
     if report.skipped:
-        return f"{report.file}: already loaded{f' ({year})' if year else ''}, skipped"
+        return f"{shown(report.file)}: already loaded{f' ({year})' if year else ''}, skipped"
     return (
-        f"{report.file}: {f'{year}, ' if year else ''}{report.rows} rows, "
+        f"{shown(report.file)}: {f'{year}, ' if year else ''}{report.rows} rows, "
         f"{report.inserted} added, {report.unchanged} already loaded with the same values"
     )
 

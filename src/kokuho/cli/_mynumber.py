@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 import sqlalchemy as sa
 
-from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import RECORD_ID
 from kokuho.cli._staff import ShownAudit, StaffAudit, staff_by
 from kokuho.ids import InvalidIdentifier
@@ -107,7 +107,7 @@ def load_command(file: Path, as_json: bool) -> None:
         emit_json(report)
         return
     click.echo(
-        f"{file}: {report.rows} rows, {report.inserted} added, {report.updated} updated, "
+        f"{shown(file)}: {report.rows} rows, {report.inserted} added, {report.updated} updated, "
         f"{report.unchanged} unchanged"
     )
     if report.household_changes:
@@ -149,7 +149,7 @@ def link_command(file: Path, load_good_rows: bool, as_json: bool) -> None:
         return
     skipped = f", {len(report.errors)} rows rejected" if report.errors else ""
     click.echo(
-        f"{file}: {report.rows} rows: {report.linked} linked{_merged(report.merged)}, "
+        f"{shown(file)}: {report.rows} rows: {report.linked} linked{_merged(report.merged)}, "
         f"{report.review} sent to review, "
         f"{report.already_linked} already linked, {report.previously_rejected} rejected "
         f"before{skipped}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,13 +30,34 @@ def _default(value: object) -> object:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+# What json.dumps(ensure_ascii=False) leaves raw that a terminal acts on (it escapes only the C0
+# controls): DEL, the C1 controls, the bidi overrides and isolates, lone surrogates (which an
+# output stream refuses). They occur only inside strings there, where \uXXXX reads back as the
+# same character, so the document keeps its values and stays safe to print.
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
 def emit_json(document: object) -> None:
-    click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=_default))
+    text = json.dumps(document, ensure_ascii=False, indent=2, default=_default)
+    click.echo(_RAW_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text))
+
+
+def shown(value: object) -> str:
+    """``value`` as text safe on a terminal (``kokuho.store.shown_text``): a file name a sender
+    chose, or a value read from a file, cannot move the cursor, retitle the window or forge a
+    line. Printable ASCII is as it is, without importing the store (and SQLAlchemy)."""
+    text = str(value)
+    if text.isascii() and text.isprintable():
+        return text
+    from kokuho.store import shown_text
+
+    return shown_text(text)
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
-    """Exits with ``code`` and a one-line reason on standard error."""
-    click.echo(f"error: {message}", err=True)
+    """Exits with ``code`` and a one-line reason on standard error. The reason is shown
+    escaped (``shown``): many name a file, or quote what it holds."""
+    click.echo(f"error: {shown(message)}", err=True)
     sys.exit(code)
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import FISCAL_YEAR, RECORD_ID
 from kokuho.cli._premiums import premiums
 from kokuho.cli._staff import municipality_code, option_day
@@ -98,7 +98,7 @@ def payments_import_command(files: tuple[Path, ...], as_json: bool) -> None:
         return
     for report in reports:
         click.echo(
-            f"{report.file}: {report.rows} rows, {report.added} added "
+            f"{shown(report.file)}: {report.rows} rows, {report.added} added "
             f"({report.amount:,}円), {report.already_loaded} already loaded"
         )
 

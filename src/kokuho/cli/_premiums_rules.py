@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option
+from kokuho.cli._output import emit_json, fail, json_option, shown
 from kokuho.cli._params import FISCAL_YEAR
 from kokuho.cli._premiums import premiums
 
@@ -59,7 +59,7 @@ def rules_command(
             emit_json(document)
         else:
             kind = "municipal" if "municipality" in document else "national"
-            click.echo(f"{path}: a valid {kind} rule file of FY{document['fiscal_year']}")
+            click.echo(f"{shown(path)}: a valid {kind} rule file of FY{document['fiscal_year']}")
         return
     years = shipped_national_years()
     if fiscal_year is not None:

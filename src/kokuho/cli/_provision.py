@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import OUTPUT_FOLDER, POPULATION
 from kokuho.cli._staff import StaffAudit, option_day
 
@@ -395,7 +395,7 @@ def release_check(
     else:
         verdict = "fit to publish" if result.ok else f"{len(result.findings)} finding(s)"
         click.echo(
-            f"{result.file}: {result.rows} rows × {result.columns} columns, "
+            f"{shown(result.file)}: {result.rows} rows × {result.columns} columns, "
             f"{result.hidden} hidden, minimum {result.minimum_cell}: {verdict}"
         )
         click.echo(f"  SHA-256 {result.sha256} (the verdict holds for these bytes only)")

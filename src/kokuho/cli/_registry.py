@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine, shown
 from kokuho.cli._params import DAY, RECORD_ID
 from kokuho.cli._registry_reassess import (
     decision_day,
@@ -59,7 +59,7 @@ def insurers_command(file: Path, as_json: bool) -> None:
         emit_json(report)
     else:
         click.echo(
-            f"{file}: {report.inserted} added, {report.updated} updated, "
+            f"{shown(file)}: {report.inserted} added, {report.updated} updated, "
             f"{report.unchanged} unchanged"
         )
 
@@ -270,15 +270,15 @@ def show_command(insurer: str, symbol: str, number: str, branch: str, as_json: b
         )
         return
     sex = {1: "男", 2: "女"}[record.sex]
-    click.echo(f"{record.name_kanji}（{record.name_kana}） {record.birth_date} {sex}")
-    click.echo(f"住所 {record.address}")
+    # Name, address and insurer name came in a sender's file: shown escaped, as its file name.
+    click.echo(f"{shown(record.name_kanji)}（{shown(record.name_kana)}） {record.birth_date} {sex}")
+    click.echo(f"住所 {shown(record.address)}")
     click.echo(f"マイナンバー紐付け {'済' if record.mynumber_linked else '未'}")
     for coverage in record.coverages:
         mark = "*" if coverage.insured == insured else " "
         family = "本人" if coverage.relationship == 1 else "家族"
-        click.echo(
-            f"{mark} {coverage.insured}  {coverage.insurer_name}  {family}  {_period(coverage)}"
-        )
+        insurer = shown(coverage.insurer_name)
+        click.echo(f"{mark} {coverage.insured}  {insurer}  {family}  {_period(coverage)}")
         for terms in coverage.terms:
             extras = [
                 f"高齢受給者 {terms.elderly_copay_percent}%" if terms.elderly_copay_percent else "",
@@ -360,5 +360,7 @@ def overlaps_command(insurer: str | None, on: dt.datetime | None, as_json: bool)
     for o in found:
         until = o.overlap_until or "(継続中)"
         click.echo(f"person {o.person_id}: {o.overlap_from} – {until}")
-        click.echo(f"    {o.first.insured}  {o.first.insurer_name}  {_period(o.first)}")
-        click.echo(f"    {o.second.insured}  {o.second.insurer_name}  {_period(o.second)}")
+        for coverage in (o.first, o.second):
+            click.echo(
+                f"    {coverage.insured}  {shown(coverage.insurer_name)}  {_period(coverage)}"
+            )

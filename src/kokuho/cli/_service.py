@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import CERT_SERIAL, DAY, OUTPUT_FOLDER, PORT, WORKERS
 from kokuho.config import Settings, read_secret
 from kokuho.ids import InsuredId, InvalidIdentifier
@@ -143,7 +143,7 @@ def institutions_load(file: Path) -> None:
         for error in rejected.errors[:20]:
             click.echo(str(error), err=True)
         fail(f"rejected with {len(rejected.errors)} error(s); nothing changed")
-    click.echo(f"{file}: {count} institution(s) loaded")
+    click.echo(f"{shown(file)}: {count} institution(s) loaded")
 
 
 @click.group()

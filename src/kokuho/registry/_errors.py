@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kokuho.ids import scrub_mynumbers
+from kokuho.store import shown_text
 
 #: Masks anything that looks like a My Number (個人番号), so that no message repeats one (a
 #: value put in the wrong column would otherwise be echoed by that column's error).
@@ -28,8 +29,11 @@ class RowError:
         object.__setattr__(self, "reason", scrub(self.reason))
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.reason}" if self.field else f"{where}: {self.reason}"
+        # File name, field and reason come from outside (a sender's name, a file's header or
+        # value): shown with what a terminal would act on escaped.
+        file, field, reason = shown_text(self.file), shown_text(self.field), shown_text(self.reason)
+        where = f"{file}:{self.line}" if self.line else file
+        return f"{where}: {field}: {reason}" if field else f"{where}: {reason}"
 
 
 class FileRejected(Exception):

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kokuho.store._shown import shown_text
+
 _SHOWN = 5
 
 
@@ -20,8 +22,11 @@ class FileProblem:
     reason: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.reason}"
+        # File name and reason come from outside (a sender's name, a value of the file): shown
+        # with what a terminal would act on escaped.
+        file = shown_text(self.file)
+        where = f"{file}:{self.line}" if self.line else file
+        return f"{where}: {shown_text(self.field)}: {shown_text(self.reason)}"
 
 
 class FileProblemsError(ValueError):

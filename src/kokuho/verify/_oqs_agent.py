@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx2
 
+from kokuho.store import shown_text
 from kokuho.verify._json import answer_from_json
 from kokuho.verify._model import NumberQuery
 from kokuho.verify._oqs_files import (
@@ -44,7 +45,6 @@ from kokuho.verify._oqs_files import (
     check_entry,
     move_to_done,
     prepare_folder,
-    printable,
     read_request,
     reject,
     scan,
@@ -118,7 +118,7 @@ class OqsAgent:
             prepare_folder(folder, follow=False)
         for folder in (self.res, self.rejected):
             for name in sweep_temporaries(folder):
-                log.warning("removed %s/%s, left by an interrupted run", folder, printable(name))
+                log.warning("removed %s/%s, left by an interrupted run", folder, shown_text(name))
         self._prepared = True
 
     def pending(self, *, settle: float = 0.0) -> list[Entry]:
@@ -196,7 +196,7 @@ class OqsAgent:
 
     def _reject(self, entry: Entry, reason: str) -> None:
         target = reject(entry, self.rejected, reason)
-        log.warning("%s: %s; moved to %s", entry.shown, reason, printable(str(target)))
+        log.warning("%s: %s; moved to %s", entry.shown, reason, shown_text(str(target)))
 
     def _write(self, name: str, body: bytes) -> Path:
         target = write_atomically(self.res, name, body)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from kokuho.store import shown_text
 from kokuho.verify._oqs_xml import (
     MAX_BULK_BYTES,
     MAX_SINGLE_BYTES,
@@ -64,7 +65,7 @@ class Entry:
     @property
     def shown(self) -> str:
         """The name as log and reason text can carry it (non-UTF-8 bytes escaped)."""
-        return printable(self.name)
+        return shown_text(self.name)
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -207,7 +208,7 @@ def reject(entry: Entry, rejected: Path, reason: str) -> Path:
     to be rejected again (its reason file is then rewritten), never an entry without reason.
     """
     target = _free_name(rejected, stored_name(entry.name))
-    text = f"{printable(entry.name)}: {reason}\n"
+    text = f"{shown_text(entry.name)}: {reason}\n"
     write_atomically(rejected, target.name + REASON_SUFFIX, text.encode("utf-8"))
     os.replace(entry.path, target)
     sync_folder(entry.path.parent)
@@ -247,11 +248,6 @@ def _candidates(name: str) -> Iterator[str]:
     while True:
         yield f"{name}.{number}"
         number += 1
-
-
-def printable(name: str) -> str:
-    """A file name as text: bytes that are not UTF-8 shown as escapes."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def prepare_folder(folder: Path, *, follow: bool) -> None:

@@ -1,0 +1,34 @@
+"""Text from outside (a file name a sender chose, a value read from a file) made safe to print
+on an operator's terminal: every character a terminal would act on is shown as an escape."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+# C0 controls (\n, \r, \t, ESC …), DEL and the C1 controls (U+0080–U+009F: a terminal may read
+# U+009B as CSI), the bidi overrides and isolates (U+202A–U+202E, U+2066–U+2069: they reorder
+# what follows, so a name can show another name), and lone surrogates (bytes of a file name that
+# were not UTF-8, kept by surrogateescape: an output stream refuses them).
+_ACTED_ON: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape): the byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}"
+
+
+def shown_text(value: str) -> str:
+    """``value`` as printed on a terminal: C0 and C1 controls, DEL, bidi overrides and
+    isolates, and lone surrogates escaped visibly (``\\x1b``, ``\\n``, ``\\u202e``, a byte that
+    was not UTF-8 as ``\\xff``); ordinary text, Japanese and spaces included, unchanged. The
+    backslash itself is kept, so escaping twice changes nothing."""
+    return _ACTED_ON.sub(_escape, value)
