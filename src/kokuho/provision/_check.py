@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,27 +212,11 @@ def _order(cell: Cell) -> tuple[int, int, int, int]:
 def _provider_findings(
     table: PublishedTable, providers: PublishedTable, rules: ReleaseRules
 ) -> list[ReleaseFinding]:
-    by_name = {providers.name(cell): count for cell, count in providers.values.items()}
-    out = []
-    for cell, count in sorted(table.values.items(), key=lambda item: _order(item[0])):
-        if count is None or count == 0:
-            continue
-        behind = by_name.get(table.name(cell))
-        if behind is None:
-            out.append(
-                _finding(table, cell, "minimum_providers", "no provider count for this cell")
-            )
-        elif behind < rules.minimum_providers:
-            out.append(
-                _finding(
-                    table,
-                    cell,
-                    "minimum_providers",
-                    f"comes from {behind} 医療機関/保険者; "
-                    f"at least {rules.minimum_providers} needed",
-                )  # fmt: skip
-            )
-    return out
+    least = rules.minimum_providers
+    return _behind_findings(
+        table, providers, "minimum_providers", "no provider count for this cell",
+        lambda behind: f"comes from {behind} 医療機関/保険者; at least {least} needed", least,
+    )  # fmt: skip
 
 
 def _patient_findings(
@@ -239,24 +224,34 @@ def _patient_findings(
 ) -> list[ReleaseFinding]:
     """A table of amounts: each shown non-zero value must come from at least ``minimum``
     patients, read from the same table counting patients (matched by row and column name)."""
-    by_name = {patients.name(cell): count for cell, count in patients.values.items()}
+    return _behind_findings(
+        table, patients, "minimum_patients", "no patient count for this cell",
+        lambda behind: f"comes from {behind} patient(s); a shown value needs at least "
+        f"{minimum} (最小集計単位)",
+        minimum,
+    )  # fmt: skip
+
+
+def _behind_findings(
+    table: PublishedTable,
+    counts: PublishedTable,
+    rule: str,
+    missing: str,
+    too_few: Callable[[int], str],
+    minimum: int,
+) -> list[ReleaseFinding]:
+    """Each shown non-zero cell of ``table`` against the count behind it in ``counts`` (the
+    cell of the same row and column name): none, or fewer than ``minimum``, is a finding."""
+    by_name = {counts.name(cell): count for cell, count in counts.values.items()}
     out = []
     for cell, value in sorted(table.values.items(), key=lambda item: _order(item[0])):
         if value is None or value == 0:
             continue
         behind = by_name.get(table.name(cell))
         if behind is None:
-            out.append(_finding(table, cell, "minimum_patients", "no patient count for this cell"))
+            out.append(_finding(table, cell, rule, missing))
         elif behind < minimum:
-            out.append(
-                _finding(
-                    table,
-                    cell,
-                    "minimum_patients",
-                    f"comes from {behind} patient(s); a shown value needs at least {minimum} "
-                    "(最小集計単位)",
-                )  # fmt: skip
-            )
+            out.append(_finding(table, cell, rule, too_few(behind)))
     return out
 
 
