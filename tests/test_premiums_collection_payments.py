@@ -4,8 +4,6 @@ field, a file with any error changes nothing, a file loaded again adds nothing."
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +13,7 @@ import sqlalchemy as sa
 
 from kokuho.premiums import import_payments, record_charges
 from kokuho.registry import FileRejected
+from tests.killing import kill_when_said
 from tests.premiumrows import CITY, PAYMENT_HEADER, assessment, payment, write_payments
 
 GOOD = payment("G1", "H1", 2020, "2020-07-31", 9_500, 1, "account_transfer")
@@ -187,16 +186,7 @@ def test_an_import_killed_mid_transaction_leaves_nothing(
         [sys.executable, "-c", _KILLED_IMPORT, database_url, str(path)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    try:
-        assert child.stdout is not None and child.stdout.readline().strip() == "inserted"
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
+    kill_when_said(child, "inserted")
     assert _count(charged) == 0
     assert import_payments(charged, path).added == 2_000  # and the file loads whole after
     assert _count(charged) == 2_000

@@ -47,6 +47,7 @@ from kokuho.premiums._households_columnar import household_columns
 from kokuho.registry import FileRejected, import_changes, load_insurers, load_residents
 from kokuho.registry import tables as registry_tables
 from tests.feedfiles import acquire, write_changes, write_csv
+from tests.killing import kill_when_said
 from tests.premiumcases import CITY, city_rules
 from tests.test_premiums_households import (  # noqa: F401  (fixtures)
     INCOME_COLUMNS,
@@ -449,18 +450,7 @@ def test_a_kill_9_mid_import_leaves_nothing(database_url: str, tmp_path: Path) -
         [sys.executable, "-c", _KILLED_IMPORT, database_url, str(path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
-    try:
-        assert child.stdout is not None
-        said = child.stdout.readline().strip()
-        assert said == f"written {count}", said + child.stdout.read()
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
+    kill_when_said(child, f"written {count}")
     assert child.returncode == -signal.SIGKILL
     assert stored(engine) == (0, 0)
     assert load_grounds(engine, path).inserted == count

@@ -20,6 +20,7 @@ from kokuho.cli import main
 from kokuho.premiums import load_incomes, tables
 from kokuho.registry import FileRejected
 from kokuho.registry import tables as registry_tables
+from tests.killing import kill_when_said
 
 COLUMNS = ["fiscal_year", "resident_id", "salary", "pension", "other", "declared",
            "wage_earner", "fixed_asset_tax"]  # fmt: skip
@@ -209,18 +210,7 @@ def test_a_kill_9_mid_import_leaves_nothing(database_url: str, tmp_path: Path) -
         [sys.executable, "-c", _KILLED_IMPORT, database_url, str(path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
-    try:
-        assert child.stdout is not None
-        said = child.stdout.readline().strip()
-        assert said == f"written {count}", said + child.stdout.read()
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
+    kill_when_said(child, f"written {count}")
     assert child.returncode == -signal.SIGKILL
     assert stored(engine) == (0, 0)
     # The same file again, to the end: everything, once.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from kokuho.provision import (
     extract,
     provision_detail,
 )
+from tests.killing import kill_when_said
 from tests.provisioncases import ON, SOURCE, approved_with_sources
 
 _KILLED_EXTRACT = """
@@ -74,19 +74,7 @@ def test_an_extract_killed_before_its_commit_completes_when_run_again(
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=env,
     )  # fmt: skip
-    try:
-        assert child.stdout is not None
-        said = child.stdout.readline().strip()
-        assert said == "renamed", said + child.stdout.read()
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        for pipe in (child.stdin, child.stdout):
-            if pipe is not None:
-                pipe.close()
+    kill_when_said(child, "renamed")
     left = _digests(out / pid / "extract-1")
     assert provision_detail(engine, pid).extracts == 0  # never recorded
     done = extract(engine, cat, pid, sources, out=out, by="事務局", on=ON, audit=audit,
