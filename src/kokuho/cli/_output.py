@@ -30,10 +30,10 @@ def _default(value: object) -> object:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-# What json.dumps(ensure_ascii=False) leaves raw that a terminal acts on (it escapes only the C0
-# controls): DEL, the C1 controls, the bidi overrides and isolates, lone surrogates (which an
-# output stream refuses). They occur only inside strings there, where \uXXXX reads back as the
-# same character, so the document keeps its values and stays safe to print.
+# json.dumps(ensure_ascii=False) escapes only the C0 controls. A terminal also acts on DEL, the
+# C1 controls and the bidi overrides and isolates, and an output stream refuses lone
+# surrogates. In a JSON document these can only stand inside strings, where the escape
+# \uXXXX reads back as the same character: the document keeps its values and is safe to print.
 _RAW_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
