@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -43,7 +42,9 @@ def staff_by(value: str) -> str:
     """The staff member a ``--by`` names: 1–100 characters (it goes into the step and the
     audit record, whose detail is bounded), no control character (a line break or an ESC
     would reach the recorded step and the terminal as it is)."""
-    if not value.strip() or len(value) > 100 or any(unicodedata.category(c) == "Cc" for c in value):
+    from kokuho.store import has_control  # here: `kokuho --help` imports no SQLAlchemy
+
+    if not value.strip() or len(value) > 100 or has_control(value):
         fail("--by: the staff member recording this (1–100 characters)")
     return value.strip()
 

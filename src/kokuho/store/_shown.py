@@ -4,6 +4,7 @@ on an operator's terminal: every character a terminal would act on is shown as a
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
 # C0 controls (\n, \r, \t, ESC …), DEL and the C1 controls (U+0080–U+009F: a terminal may read
@@ -32,3 +33,10 @@ def shown_text(value: str) -> str:
     was not UTF-8 as ``\\xff``); ordinary text, Japanese and spaces included, unchanged. The
     backslash itself is kept, so escaping twice changes nothing."""
     return _ACTED_ON.sub(_escape, value)
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (Unicode category Cc: C0, DEL, C1), which a
+    name, label or staff member written into a record must not. Not ``str.isprintable``: it
+    refuses the full-width space (U+3000) of Japanese names."""
+    return any(unicodedata.category(c) == "Cc" for c in text)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from kokuho.ids import InstitutionCode, InsurerNumber, InvalidIdentifier
 from kokuho.registry import FileRejected, RowError
 from kokuho.registry import tables as register
-from kokuho.store import ReadRouter
+from kokuho.store import ReadRouter, has_control
 from kokuho.verify._tables import credentials, institutions, terminals
 
 STATUSES = ("active", "suspended", "closed")
@@ -63,7 +63,7 @@ def issue_credential(
     if (institution is None) == (insurer is None):
         raise ValueError("a credential belongs to exactly one institution or one insurer")
     # The column holds 200; the label names the holder in listings and the audit log.
-    if not label.strip() or len(label) > 200 or any(unicodedata.category(c) == "Cc" for c in label):
+    if not label.strip() or len(label) > 200 or has_control(label):
         raise ValueError("the label must be 1–200 characters without control characters")
     credential_id = "kc_" + secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)

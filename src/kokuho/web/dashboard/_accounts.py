@@ -9,13 +9,13 @@ import functools
 import hashlib
 import hmac
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 
 from kokuho.registry import tables as registry_tables
+from kokuho.store import has_control
 from kokuho.web.dashboard._tables import dashboard_sessions, dashboard_users
 
 Role = Literal["prefecture", "municipal"]
@@ -122,7 +122,7 @@ def add_user(
     if not plausible_username(username) or any(c.isspace() for c in username):
         raise AccountError("username must be 1–30 printable ASCII characters without spaces")
     # The column holds 100: a longer name was a DataError on PostgreSQL (an internal error).
-    if display_name is not None and (len(display_name) > 100 or _has_control(display_name)):
+    if display_name is not None and (len(display_name) > 100 or has_control(display_name)):
         raise AccountError("the display name must be at most 100 characters, no control ones")
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
@@ -215,11 +215,6 @@ class SignIn:
     user: User | None
     reason: str | None = None
     locked_until: dt.datetime | None = None
-
-
-def _has_control(text: str) -> bool:
-    # Not str.isprintable: it refuses the full-width space (U+3000) of Japanese names.
-    return any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def plausible_username(username: str) -> bool:
