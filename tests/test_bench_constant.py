@@ -1,0 +1,108 @@
+"""The check benchmarks' baseline (benchmarks/constant_app.py) takes the service's route path.
+
+Every ratio of issue 15's check goals is the service's rate over this baseline's. A baseline
+that pays costs the service does not pay (a thread pool hand-off, FastAPI's generic body and
+dependency machinery, as it did until 2026-12-07) understates the ceiling and overstates every
+ratio, so these tests hold the two apps to the same route class, the same body models, the
+same answer encoder and the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from benchmarks import constant_app
+from kokuho.verify._rest import CardCheck, NumberCheck
+from tests.conftest import small_service
+
+CHECKS = ("/api/v1/checks/number", "/api/v1/checks/card")
+BODY = {
+    "insurer_number": "06370019", "symbol": "12345", "number": "1234567", "branch": "01",
+    "birth_date": "1961-07-14", "purpose": "care",
+}  # fmt: skip
+
+
+def _route(app: FastAPI, path: str) -> APIRoute:
+    (route,) = [r for r in app.routes if isinstance(r, APIRoute) and r.path == path]
+    return route
+
+
+def test_the_baseline_routes_are_of_the_services_route_class(tmp_path: Path) -> None:
+    from kokuho.web import create_app
+
+    settings, _ = small_service(f"sqlite:///{tmp_path / 'k.db'}", tmp_path)
+    service = create_app(settings)
+    for factory in (constant_app.create_app, constant_app.create_db_app):
+        baseline = factory() if factory is constant_app.create_app else _db_app()
+        for path in CHECKS:
+            ours, theirs = _route(baseline, path), _route(service, path)
+            # Both made by _rest_fast.fast_route: the same handler code for the common case.
+            assert (
+                type(ours).__qualname__
+                == type(theirs).__qualname__
+                == ("fast_route.<locals>.FastRoute")
+            )
+            assert type(ours).__module__ == type(theirs).__module__
+            assert type(ours).__bases__ == type(theirs).__bases__
+            assert ours.methods == theirs.methods == {"POST"}
+
+
+def _db_app() -> FastAPI:
+    import os
+
+    os.environ.setdefault("KOKUHO_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    return constant_app.create_db_app()
+
+
+def test_the_baseline_answers_on_the_event_loop_with_the_services_encoder() -> None:
+    threads: list[threading.Thread] = []
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def before() -> None:
+        threads.append(threading.current_thread())
+        loops.append(asyncio.get_running_loop())
+
+    app = constant_app._constant_app("test", before)
+    with TestClient(app) as http:
+        for path, body in zip(CHECKS, (BODY, _card_body()), strict=True):
+            answer = http.post(path, json=body, headers={"Authorization": "Bearer x"})
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == constant_app.ANSWER
+            # The service's encoder: compact separators, Japanese kept as UTF-8.
+            assert (
+                answer.content
+                == json.dumps(
+                    constant_app.ANSWER, ensure_ascii=False, separators=(",", ":")
+                ).encode()
+            )
+    # Each answer's work ran in a coroutine on the loop, never in the thread pool's workers.
+    assert len(threads) == 2 and len(set(threads)) == 1
+    assert all(loop is loops[0] for loop in loops)
+
+
+def test_the_baseline_validates_the_very_body_models() -> None:
+    with TestClient(constant_app.create_app()) as http:
+        for path, model, body in zip(CHECKS, (NumberCheck, CardCheck), (BODY, _card_body()),
+                                     strict=True):  # fmt: skip
+            # What the service's model refuses, the baseline refuses: an unknown field, a
+            # required one missing (both models forbid extra fields).
+            assert model.model_config.get("extra") == "forbid"
+            for wrong in ({**body, "unknown": 1}, {"purpose": "care"}):
+                refused = http.post(path, json=wrong, headers={"Authorization": "Bearer x"})
+                assert refused.status_code == 422, (path, wrong)
+        # No credential: handed to FastAPI's own handler, as the service's route does.
+        answered = http.post(CHECKS[0], json=BODY)
+        assert answered.status_code == 200
+
+
+def _card_body() -> dict[str, Any]:
+    return {"certificate_pem": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+            "purpose": "care", "date_of_care": "2026-01-05"}  # fmt: skip
