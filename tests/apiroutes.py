@@ -77,10 +77,11 @@ def operations(app: FastAPI, *, faces_only: bool = True) -> list[Operation]:
 
 
 def allowed_methods(app: FastAPI, path: str) -> set[str]:
-    """Every method some route answers on this concrete path."""
+    """Every method some route answers on this concrete path; HEAD wherever GET (the app
+    answers a HEAD as the GET)."""
     methods: set[str] = set()
     for route in routes(app):
         regex = getattr(route, "path_regex", None)
         if regex is not None and regex.match(path) and getattr(route, "methods", None):
             methods |= route.methods
-    return methods
+    return methods | {"HEAD"} if "GET" in methods else methods

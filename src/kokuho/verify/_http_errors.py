@@ -77,17 +77,26 @@ async def _http(request: Request, error: Exception, other: OtherPaths | None = N
     if face_of(request.url.path) is None and other is not None:
         return await other(request, error)
     detail = str(error.detail) if error.detail else TITLES.get(error.status_code, "Error")
+    headers = dict(error.headers or {})
     if error.status_code == 404:
         detail = f"no operation at {request.url.path}"
     elif error.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
+        headers["Allow"] = _with_head(headers.get("Allow", ""))
     elif error.status_code == 400:
         # FastAPI's words when a body is not UTF-8 or nests too deep for the JSON reader.
         detail = f"the body is not JSON that can be read ({detail})"
-    response = face_error(
-        request.url.path, error.status_code, detail, headers=dict(error.headers or {})
-    )
+    response = face_error(request.url.path, error.status_code, detail, headers=headers)
     return response or await http_exception_handler(request, error)
+
+
+def _with_head(allow: str) -> str:
+    """An ``Allow`` naming HEAD beside GET: the app answers a HEAD as the path's GET
+    (``kokuho.web``, docs/api.md), though the routes declare GET alone."""
+    methods = {m.strip() for m in allow.split(",") if m.strip()}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def _field(loc: tuple[Any, ...]) -> str:

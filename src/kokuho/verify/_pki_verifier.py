@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 MAX_CERTIFICATE_BYTES: Final = 16 * 1024
 
 _UNKNOWN_CRITICAL: Final = "unsupported critical extension"
+#: The message of every ``revocation_unknown`` refusal, whatever the cause (docs/api.md). The
+#: cause goes to the server's log only: it may be the CRL parser's own text, which is not one
+#: of the closed reasons, or a file's error, and clinics' software gets one fixed answer.
+REVOCATION_UNKNOWN: Final = "revocation status cannot be determined"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +142,6 @@ class CertificateVerifier:
         self._refresh_lock = threading.Lock()
         self._crl: _CrlState | None = None
         self._next_attempt: dt.datetime | None = None
-        self._crl_problem = "no CRL fetched yet"
 
     @property
     def issuer(self) -> str:
@@ -302,7 +305,7 @@ class CertificateVerifier:
     def _fresh_crl(self, now: dt.datetime) -> _CrlState:
         state = self._crl
         if state is None or now >= state.next_update:
-            raise CardRejected("revocation_unknown", f"no current CRL: {self._crl_problem}")
+            raise CardRejected("revocation_unknown", REVOCATION_UNKNOWN)
         return state
 
     def _reload(self, now: dt.datetime) -> None:
@@ -311,7 +314,7 @@ class CertificateVerifier:
         try:
             data = self._source(now)
         except Exception as error:  # any source failure means "no new CRL"
-            self._crl_problem = f"CRL source failed ({type(error).__name__})"
+            _unusable(f"CRL source failed ({type(error).__name__}: {error})")
             return
         current = self._crl
         digest = hashlib.sha256(data).digest()
@@ -319,16 +322,14 @@ class CertificateVerifier:
             try:
                 state = self._parse_crl(data)
             except _CrlProblem as problem:
-                self._crl_problem = str(problem)
+                _unusable(str(problem))
                 return
             if current is not None and state.number < current.number:
-                self._crl_problem = f"CRL number went backwards ({state.number} < {current.number})"
+                _unusable(f"CRL number went backwards ({state.number} < {current.number})")
                 return
             self._crl = current = state
         if now >= current.next_update:
-            self._crl_problem = f"newest CRL expired at {current.next_update.isoformat()}"
-        else:
-            self._crl_problem = ""
+            _unusable(f"newest CRL expired at {current.next_update.isoformat()}")
 
     def _parse_crl(self, data: bytes) -> _CrlState:
         try:
@@ -366,3 +367,9 @@ class CertificateVerifier:
 
 class _CrlProblem(Exception):
     pass
+
+
+def _unusable(problem: str) -> None:
+    # At most once per retry interval (``_reload``'s callers): an operator alerts on it, since
+    # every card is refused while no CRL is current (docs/operations.md).
+    log.warning("no new usable CRL: %s", problem)

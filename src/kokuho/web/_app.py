@@ -27,6 +27,7 @@ from kokuho.verify import (
     install_error_handlers,
 )
 from kokuho.web._gc import tuned_gc
+from kokuho.web._head import HeadAsGet
 from kokuho.web._headers import headers_for
 from kokuho.web.dashboard import ErrorPages, install_dashboard
 
@@ -76,8 +77,9 @@ def claim_warm_up(home: Path) -> int | None:
 
 class _App(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
-        # Outside Starlette's own error middleware, so even its 500 page carries the headers.
-        return SecurityHeaders(super().build_middleware_stack())
+        # Outside Starlette's own error middleware, so even its 500 page carries the headers;
+        # HEAD outermost, so that no answer, not even that page, sends a body to a HEAD.
+        return HeadAsGet(SecurityHeaders(super().build_middleware_stack()))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

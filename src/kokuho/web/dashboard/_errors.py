@@ -27,12 +27,15 @@ _OTHER: Final = ("要求を処理できません", "この要求は受け付け�
 
 def _allowed(request: Request) -> str:
     """Every method some route takes on the path. Starlette's own Allow names only the first
-    route that matches the path, so /login (GET and POST, two routes) would read "GET"."""
+    route that matches the path, so /login (GET and POST, two routes) would read "GET". HEAD
+    with GET: the app answers a HEAD as the GET (``kokuho.web._head``)."""
     methods: set[str] = set()
     for context in iter_route_contexts(request.app.routes):
         regex = getattr(context.route, "path_regex", None)
         if regex is not None and regex.match(request.url.path):
             methods |= set(getattr(context.route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
     return ", ".join(sorted(methods))
 
 

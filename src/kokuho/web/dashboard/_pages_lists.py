@@ -193,42 +193,63 @@ def person_list(
     return page
 
 
+#: Records on one page of アクセス記録.
+AUDIT_PAGE: Final = 200
+
+
 def audit_log(dashboard: Dashboard, user: User, before: int | None) -> Page:
-    """アクセス記録: prefecture staff see the whole log; municipal staff the records of their
-    own municipality's dashboard users."""
+    """アクセス記録: prefecture staff see the whole log, numbered by its sequence; municipal
+    staff the records of their own municipality's dashboard users, numbered 1… within them
+    (``before`` then counts in that numbering). A municipal page says nothing of the rest of
+    the log: its count, the numbers and the paging link are all of their own records, since a
+    sequence number would tell how many others' records lie between two of theirs."""
     a = v.audit_log.c
-    query = (
-        sa.select(
-            a.seq, a.at, a.actor, a.institution_code, a.purpose, a.action, a.person_id, a.outcome
-        )
-        .order_by(a.seq.desc())
-        .limit(200)
-    )
-    if before:
-        query = query.where(a.seq < before)
     with dashboard.engine.connect() as connection:
+        scope: sa.ColumnElement[bool] = sa.true()
         if not user.is_prefecture:
             colleagues = connection.scalars(
                 sa.select(dashboard_users.c.username).where(
                     dashboard_users.c.insurer_number == user.insurer_number
                 )
             ).all()
-            query = query.where(a.actor.in_([actor(name) for name in colleagues]))
+            scope = a.actor.in_([actor(name) for name in colleagues])
+        number = a.seq if user.is_prefecture else sa.func.row_number().over(order_by=a.seq)
+        seen = (
+            sa.select(
+                number.label("number"),
+                a.at,
+                a.actor,
+                a.institution_code,
+                a.purpose,
+                a.action,
+                a.person_id,
+                a.outcome,
+            )
+            .where(scope)
+            .subquery()
+        )
+        # One more than a page: whether an older page exists among what the user may see.
+        query = sa.select(seen).order_by(seen.c.number.desc()).limit(AUDIT_PAGE + 1)
+        if before:
+            query = query.where(seen.c.number < before)
         rows = [dict(row._mapping) for row in connection.execute(query)]
-        total = connection.scalar(sa.select(sa.func.count()).select_from(v.audit_log)) or 0
+        counted = sa.select(sa.func.count()).select_from(v.audit_log).where(scope)
+        total = connection.scalar(counted) or 0
+    more = len(rows) > AUDIT_PAGE
+    rows = rows[:AUDIT_PAGE]
     for row in rows:
         row["at"] = row["at"].strftime("%Y-%m-%d %H:%M:%S") if row["at"] else ""
     page = Page(
         "audit.html",
         "アクセス記録",
-        {"total": total, "chain": None, "oldest": rows[-1]["seq"] if rows else None},
+        {"total": total, "chain": None, "older": rows[-1]["number"] if more else None},
     )
     page.add(
         table(
             "audit-log",
-            "アクセス記録 (新しい順、200件ずつ)",
+            f"アクセス記録 (新しい順、{AUDIT_PAGE}件ずつ)",
             [
-                ("seq", "番号", "int"),
+                ("number", "番号", "int"),
                 ("at", "日時 (UTC)"),
                 ("actor", "利用者"),
                 ("institution_code", "医療機関コード"),
