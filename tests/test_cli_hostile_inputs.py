@@ -298,7 +298,9 @@ def test_a_credential_label_that_names_no_holder_is_refused(home: Path, label: s
     write_csv(home / "inst.csv", list(clinic), [clinic])
     assert run("institutions", "load", str(home / "inst.csv")).exit_code == 0
     result = run("credentials", "issue", "--institution", "3710112347", "--label", label)
-    assert_refused(result, 1, "the label must be 1–200 characters without control characters")
+    assert_refused(
+        result, 1, "the label must be 1–200 characters without control characters or bidi controls"
+    )
 
 
 @pytest.mark.parametrize("command", ["score", "improvements"])
@@ -310,6 +312,29 @@ def test_a_unit_the_scoreboard_does_not_have_is_refused(home: Path, command: str
 def test_a_staff_name_with_a_line_break_is_refused(home: Path) -> None:
     result = run("boundary", "refunds", "--municipality", "372013", "--by", "田中\n課長")
     assert_refused(result, 1, "--by: the staff member recording this")
+
+
+#: Unicode's Bidi_Control characters (kokuho.store.BIDI_CONTROLS): ALM, LRM, RLM, LRE, RLE,
+#: PDF, LRO, RLO, LRI, RLI, FSI, PDI. "田中\u202e長課" shows as "田中課長".
+BIDI = ["\u061c", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
+        "\u2066", "\u2067", "\u2068", "\u2069"]  # fmt: skip
+
+
+@pytest.mark.parametrize("bidi", BIDI, ids=[f"U+{ord(c):04X}" for c in BIDI])
+def test_a_name_with_a_bidi_control_is_refused_by_every_check_of_names(
+    home: Path, bidi: str
+) -> None:
+    name = f"田中{bidi}長課"
+    by = run("boundary", "refunds", "--municipality", "372013", "--by", name)
+    assert_refused(by, 1, "--by: the staff member recording this", "bidi controls")
+    assert run("registry", "insurers", str(write_insurers(home / "i.csv"))).exit_code == 0
+    label = run("credentials", "issue", "--insurer", "370015", "--label", name)
+    assert_refused(label, 1, "the label must be 1–200 characters", "bidi controls")
+    add = ["dashboard", "users", "add", "pref", "--role", "prefecture", "--password-stdin"]
+    shown = CliRunner().invoke(main, [*add, "--name", name], input="a-long-password-123\n")
+    assert_refused(shown, 1, "the display name must be at most 100", "bidi controls")
+    listed = run("dashboard", "users", "list", "--json")
+    assert listed.exit_code == 0 and "pref" not in listed.output  # nothing was added
 
 
 @pytest.mark.parametrize("key", ["per_household", "per_capita"])
@@ -385,7 +410,9 @@ def test_a_folder_the_user_may_not_write_in_is_refused_before_any_work(home: Pat
     ("ground", "evidence", "option"),
     [("", "", "--exception-ground"), ("資格決定通知書の遡及", " ", "--exception-evidence"),
      ("x" * 201, "通知書 2023-01-10", "--exception-ground"),
-     ("遡及", "通知書\x1b[2J", "--exception-evidence")],
+     ("遡及", "通知書\x1b[2J", "--exception-evidence"),
+     ("遡及\u202e", "通知書", "--exception-ground"),
+     ("遡及", "通知書\x9b2J", "--exception-evidence")],
 )  # fmt: skip
 def test_a_period_limit_exception_that_names_no_ground_is_refused(
     home: Path, ground: str, evidence: str, option: str
