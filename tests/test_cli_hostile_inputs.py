@@ -31,21 +31,40 @@ def test_a_credential_for_a_registered_insurer_is_issued(home: Path) -> None:
     assert "token (shown once): kc_" in result.output
 
 
-@pytest.mark.parametrize("by", ["１２３", "insurer,sex\u0301", "-1", "sex,sex", "x" * 10_000])
-def test_rates_by_a_group_it_does_not_know_is_refused_before_any_work(home: Path, by: str) -> None:
-    result = run("checkups", "rates", "--fy", "2021", "--by", by)
-    assert_refused(
-        result, 2, "Invalid value for '--by'", "choose distinct names from insurer, municipality"
-    )
+#: The reports whose --by names groups from a closed set (NameList), with the first names.
+GROUPED = {
+    "checkups rates": (("checkups", "rates", "--fy", "2021"), "insurer, municipality"),
+    "claims generic-share": (("claims", "generic-share"), "insurer, service_month"),
+}
+
+
+@pytest.mark.parametrize("report", list(GROUPED))
+@pytest.mark.parametrize(
+    "by", ["１２３", "insurer,sex\u0301", "-1", "insurer,insurer", "x" * 10_000, "insurer," * 2_000]
+)
+def test_a_report_by_a_group_it_does_not_know_is_refused_before_any_work(
+    home: Path, report: str, by: str
+) -> None:
+    command, names = GROUPED[report]
+    result = run(*command, "--by", by)
+    assert_refused(result, 2, "Invalid value for '--by'", f"choose distinct names from {names}")
     assert len(result.output) < 500  # a long value is not echoed whole
-    assert not (home / "lake").exists()  # refused before the snapshot was exported
+    assert not (home / "lake").exists()  # refused before the lake was read
 
 
-def test_the_rate_groups_of_the_command_are_the_engines() -> None:
-    from kokuho.checkups._rates_common import GROUPS
-    from kokuho.cli._checkups import RATE_GROUPS
+@pytest.mark.parametrize(
+    ("command", "engine"),
+    [("kokuho.cli._checkups:RATE_GROUPS", "kokuho.checkups._rates_common:GROUPS"),
+     ("kokuho.cli._claims_reports:GENERIC_GROUPS", "kokuho.claims._generic:GENERIC_GROUPS")],
+)  # fmt: skip
+def test_the_groups_a_command_checks_are_the_engines(command: str, engine: str) -> None:
+    import importlib
 
-    assert RATE_GROUPS == GROUPS
+    def named(where: str) -> object:
+        module, name = where.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    assert named(command) == named(engine)
 
 
 def test_rates_with_a_folder_for_the_exclusions_file_is_refused(home: Path) -> None:
