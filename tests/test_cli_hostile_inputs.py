@@ -219,11 +219,34 @@ def test_overlaps_of_an_insurer_number_match_it_as_the_register_writes_it(home: 
     assert '"count": 1' in found.output
 
 
-def test_a_reviewer_appointed_by_a_name_too_long_for_the_audit_record_is_refused(
-    home: Path,
+#: Each provision command with a --by, the value put where "BY" stands.
+PROVISION_BY = {
+    "reviewer": ("reviewer", "委員 丙", "--by", "BY"),
+    "review": ("review", "P000001", "--by", "BY", "--decision", "approve", "--minutes", "議事"),
+    "extract": ("extract", "P000001", "--out", "OUT", "--by", "BY"),
+    "release-check": ("release-check", "TABLE", "--provision", "P000001", "--by", "BY"),
+    "delete": ("delete", "P000001", "--by", "BY", "--method", "消去"),
+    "revoke": ("revoke", "P000001", "--by", "BY", "--reason", "目的外利用"),
+}
+#: A NUL, a control character, a bidi control, one character too many, and far too many.
+BAD_BY = {"NUL": "事務\x00局", "ESC": "事務\x1b[2J局", "RLO": "事務\u202e局",
+          "101": "x" * 101, "10000": "x" * 10_000}  # fmt: skip
+
+
+@pytest.mark.parametrize("by", list(BAD_BY))
+@pytest.mark.parametrize("command", list(PROVISION_BY))
+def test_a_provision_by_that_names_no_staff_member_is_refused_at_the_edge(
+    home: Path, command: str, by: str
 ) -> None:
-    result = run("provision", "reviewer", "委員 丙", "--by", "x" * 10_000)
-    assert_refused(result, 1, "error: by: at most 100 characters")
+    """As every other --by (staff_by): before the database, a lake or the table is read,
+    naming the option, and a long value is not echoed."""
+    table = home / "table.csv"
+    table.write_text("区分,男,女\n要支援,3,14\n", encoding="utf-8")
+    given = {"BY": BAD_BY[by], "OUT": str(home / "out"), "TABLE": str(table)}
+    result = run("provision", *(given.get(part, part) for part in PROVISION_BY[command]))
+    assert_refused(result, 1, "error: --by: the staff member recording this (1–100 characters")
+    assert len(result.output) < 500
+    assert not (home / "kokuho.db").exists() and not (home / "out").exists()
 
 
 @pytest.mark.parametrize("file", ["efforts.csv", "national.csv", "collection_rates.csv"])
