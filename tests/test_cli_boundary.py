@@ -122,3 +122,44 @@ def test_the_clerks_list_does_not_carry_a_formula(home: Path, tmp_path: Path) ->
         [row] = csv.DictReader(handle)
     assert row["氏名"] == '\'=HYPERLINK("x")'
     assert row["減額"] == "1047300"
+
+
+#: What a judgement that names its evidence gives besides its day.
+EVIDENCE = {"--document": "資格決定通知書", "--acquired-on": "2020-04-01",
+            "--decided-on": "2023-04-20", "--decided-by": "日本年金機構"}  # fmt: skip
+
+
+def _judge(**changed: str) -> Result:
+    given = {**EVIDENCE, **changed}
+    return run("decide", "1", "judge", "--no-fault", "--on", "2023-05-10",
+               *(part for item in given.items() for part in item))  # fmt: skip
+
+
+@pytest.mark.parametrize("spoil", ["\u202e", "\u2067", "\u200f", "\n"], ids=repr)
+def test_free_text_with_a_bidi_or_control_character_is_refused_naming_its_field(
+    home: Path, tmp_path: Path, spoil: str
+) -> None:
+    """A reason, the evidence, an addressee or an answer with an RLO would read otherwise on
+    the notice, the page or the log than what was recorded: refused, nothing recorded."""
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01", "--by", "田中")
+    ok("decide", "1", "loss", "--on", "2023-05-01", "--feed-dir", str(tmp_path / "feed"))
+    text = f"本人の{spoil}脱退届の遅延"
+    refused = {
+        "reason": run("decide", "1", "judge", "--fault", "--on", "2023-05-10", "--reason", text),
+        "document": _judge(**{"--document": text}),
+        "decided_by": _judge(**{"--decided-by": text}),
+        "addressee": run("reports", "--municipality", TOWN, "--on", "2023-06-01",
+                         "--request", "1", "--other", "2", "--to", text),
+        "answer": run("reports", "--municipality", TOWN, "--on", "2023-06-01",
+                      "--answer", "1", "--denied", "--text", text),
+    }  # fmt: skip
+    refused["reason (close)"] = run("decide", "1", "close", "--on", "2023-05-10", "--reason", text)
+    for field, result in refused.items():
+        assert result.exit_code == 1, (field, result.output)
+        assert result.stderr.startswith(
+            f"error: {field.split()[0]}: no control characters or bidi controls"
+        ), (field, result.stderr)
+    steps = ok("decide", "1", "show")["steps"]
+    assert [s["step"] for s in steps] == ["loss"]  # type: ignore[union-attr,index]
+    assert ok("reports", "--municipality", TOWN, "--on", "2023-06-01")["requests"] == []
+    assert _judge().exit_code == 0  # the same judgement in plain text is taken

@@ -76,7 +76,9 @@ def test_reports_over_the_hand_written_files(run) -> None:  # type: ignore[no-un
     text = run("claims", "generic-share", "--fy", "2024")
     assert f"{KOKUHO} 2024-04: 134.0 / (49.0 + 134.0) = 73.2%" in text.stdout
     bad = run("claims", "generic-share", "--by", "prefecture")
-    assert bad.exit_code == 1 and "cannot group the generic share by prefecture" in bad.stderr
+    assert bad.exit_code == 2 and "Invalid value for '--by': 'prefecture': choose" in bad.stderr
+    long = run("claims", "generic-share", "--by", "x" * 10_000)  # not echoed whole
+    assert long.exit_code == 2 and len(long.output) < 500, len(long.output)
 
     # 重複・多剤: 太郎's clinic and the pharmacy filling its prescription are one institution.
     prescribing = document(run("claims", "prescribing", "--fy", "2024", "--json"))

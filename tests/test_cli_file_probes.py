@@ -1,5 +1,6 @@
 """Bad files fed to the import commands as staff would send them (session 11's probe): each ends
-in a one-line reason naming the file, never in ``internal error``; nothing is half written."""
+in a one-line reason naming the file, never in ``internal error``; nothing is half written. A
+folder with nothing to read in it is refused the same way, naming the folder."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from kokuho.cli import main
+from kokuho.registry import tables as t
+from kokuho.store import connect
 from tests.feedfiles import FEED_COLUMNS, KYOKAI, acquire, write_csv, write_insurers
 
 
@@ -417,3 +421,67 @@ def test_a_nul_byte_in_a_claims_field_is_refused_with_line_and_field(
     assert result.exit_code == 1, result.output
     assert f"{bad}:2: (5) 氏名: holds a NUL byte" in result.output
     assert not list((home / "home" / "lake").rglob("*.parquet"))
+
+
+#: Each command that searches a folder, with the words its refusal names what it looked for by.
+SEARCHING = [
+    (("checkups", "ingest"), "V08 archives (*.zip)"),
+    (("checkups", "stratify"), "V08 archives (*.zip)"),
+    (("checkups", "targets", "--fy", "2021"), "V08 archives (*.zip)"),
+    (("claims", "ingest"), "レセ電 files (*.UKE, *.csv)"),
+    (("care", "ingest"), '介護給付費明細書 files (*.csv beginning "1,")'),
+    (("care", "certifications"), "要介護認定 files (*.csv)"),
+    (("registry", "import", "--no-reassess"), "change-feed files (*.csv)"),
+]
+COMMAND_IDS = [" ".join(command[:2]) for command, _ in SEARCHING]
+
+
+def assert_refused_naming(result: Result, folder: Path, what: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {folder}: no {what} in the folder or its subfolders"
+    )
+    assert result.stdout == ""  # no summary of nothing done
+
+
+@pytest.mark.parametrize(("command", "what"), SEARCHING, ids=COMMAND_IDS)
+def test_an_empty_folder_is_refused_naming_it_and_what_was_looked_for(
+    home: Path, command: tuple[str, ...], what: str
+) -> None:
+    empty = home / "incoming"
+    empty.mkdir()
+    assert_refused_naming(invoke(*command, str(empty)), empty, what)
+
+
+@pytest.mark.parametrize(("command", "what"), SEARCHING, ids=COMMAND_IDS)
+def test_a_folder_of_other_files_only_is_refused_as_an_empty_one(
+    home: Path, command: tuple[str, ...], what: str
+) -> None:
+    folder = home / "incoming"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "README.txt").write_text("nothing to load here\n", "utf-8")
+    (folder / "sub" / "notes.txt").write_text("nor here\n", "utf-8")
+    assert_refused_naming(invoke(*command, str(folder)), folder, what)
+
+
+def test_a_care_folder_of_csv_files_that_are_no_claims_is_refused(home: Path) -> None:
+    folder = home / "care"
+    folder.mkdir()
+    (folder / "certifications.csv").write_text("insurer,insured\n", "utf-8")
+    what = '介護給付費明細書 files (*.csv beginning "1,")'
+    assert_refused_naming(invoke("care", "ingest", str(folder)), folder, what)
+
+
+def test_an_empty_folder_beside_a_good_feed_file_refuses_the_whole_call(home: Path) -> None:
+    feed = write_csv(home / f"{KYOKAI}_2021-04.csv", FEED_COLUMNS, [acquire("E1", "2021-04-01")])
+    empty = home / "2021-05"
+    empty.mkdir()
+    result = invoke("registry", "import", "--no-reassess", str(feed), str(empty))
+    assert_refused_naming(result, empty, "change-feed files (*.csv)")
+    engine = connect(f"sqlite:///{home / 'home' / 'kokuho.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(sa.select(sa.func.count()).select_from(t.feed_files)) == 0
+    finally:
+        engine.dispose()

@@ -31,21 +31,40 @@ def test_a_credential_for_a_registered_insurer_is_issued(home: Path) -> None:
     assert "token (shown once): kc_" in result.output
 
 
-@pytest.mark.parametrize("by", ["１２３", "insurer,sex\u0301", "-1", "sex,sex", "x" * 10_000])
-def test_rates_by_a_group_it_does_not_know_is_refused_before_any_work(home: Path, by: str) -> None:
-    result = run("checkups", "rates", "--fy", "2021", "--by", by)
-    assert_refused(
-        result, 2, "Invalid value for '--by'", "choose distinct names from insurer, municipality"
-    )
+#: The reports whose --by names groups from a closed set (NameList), with the first names.
+GROUPED = {
+    "checkups rates": (("checkups", "rates", "--fy", "2021"), "insurer, municipality"),
+    "claims generic-share": (("claims", "generic-share"), "insurer, service_month"),
+}
+
+
+@pytest.mark.parametrize("report", list(GROUPED))
+@pytest.mark.parametrize(
+    "by", ["１２３", "insurer,sex\u0301", "-1", "insurer,insurer", "x" * 10_000, "insurer," * 2_000]
+)
+def test_a_report_by_a_group_it_does_not_know_is_refused_before_any_work(
+    home: Path, report: str, by: str
+) -> None:
+    command, names = GROUPED[report]
+    result = run(*command, "--by", by)
+    assert_refused(result, 2, "Invalid value for '--by'", f"choose distinct names from {names}")
     assert len(result.output) < 500  # a long value is not echoed whole
-    assert not (home / "lake").exists()  # refused before the snapshot was exported
+    assert not (home / "lake").exists()  # refused before the lake was read
 
 
-def test_the_rate_groups_of_the_command_are_the_engines() -> None:
-    from kokuho.checkups._rates_common import GROUPS
-    from kokuho.cli._checkups import RATE_GROUPS
+@pytest.mark.parametrize(
+    ("command", "engine"),
+    [("kokuho.cli._checkups:RATE_GROUPS", "kokuho.checkups._rates_common:GROUPS"),
+     ("kokuho.cli._claims_reports:GENERIC_GROUPS", "kokuho.claims._generic:GENERIC_GROUPS")],
+)  # fmt: skip
+def test_the_groups_a_command_checks_are_the_engines(command: str, engine: str) -> None:
+    import importlib
 
-    assert RATE_GROUPS == GROUPS
+    def named(where: str) -> object:
+        module, name = where.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    assert named(command) == named(engine)
 
 
 def test_rates_with_a_folder_for_the_exclusions_file_is_refused(home: Path) -> None:
@@ -200,11 +219,34 @@ def test_overlaps_of_an_insurer_number_match_it_as_the_register_writes_it(home: 
     assert '"count": 1' in found.output
 
 
-def test_a_reviewer_appointed_by_a_name_too_long_for_the_audit_record_is_refused(
-    home: Path,
+#: Each provision command with a --by, the value put where "BY" stands.
+PROVISION_BY = {
+    "reviewer": ("reviewer", "委員 丙", "--by", "BY"),
+    "review": ("review", "P000001", "--by", "BY", "--decision", "approve", "--minutes", "議事"),
+    "extract": ("extract", "P000001", "--out", "OUT", "--by", "BY"),
+    "release-check": ("release-check", "TABLE", "--provision", "P000001", "--by", "BY"),
+    "delete": ("delete", "P000001", "--by", "BY", "--method", "消去"),
+    "revoke": ("revoke", "P000001", "--by", "BY", "--reason", "目的外利用"),
+}
+#: A NUL, a control character, a bidi control, one character too many, and far too many.
+BAD_BY = {"NUL": "事務\x00局", "ESC": "事務\x1b[2J局", "RLO": "事務\u202e局",
+          "101": "x" * 101, "10000": "x" * 10_000}  # fmt: skip
+
+
+@pytest.mark.parametrize("by", list(BAD_BY))
+@pytest.mark.parametrize("command", list(PROVISION_BY))
+def test_a_provision_by_that_names_no_staff_member_is_refused_at_the_edge(
+    home: Path, command: str, by: str
 ) -> None:
-    result = run("provision", "reviewer", "委員 丙", "--by", "x" * 10_000)
-    assert_refused(result, 1, "error: by: at most 100 characters")
+    """As every other --by (staff_by): before the database, a lake or the table is read,
+    naming the option, and a long value is not echoed."""
+    table = home / "table.csv"
+    table.write_text("区分,男,女\n要支援,3,14\n", encoding="utf-8")
+    given = {"BY": BAD_BY[by], "OUT": str(home / "out"), "TABLE": str(table)}
+    result = run("provision", *(given.get(part, part) for part in PROVISION_BY[command]))
+    assert_refused(result, 1, "error: --by: the staff member recording this (1–100 characters")
+    assert len(result.output) < 500
+    assert not (home / "kokuho.db").exists() and not (home / "out").exists()
 
 
 @pytest.mark.parametrize("file", ["efforts.csv", "national.csv", "collection_rates.csv"])
@@ -298,7 +340,9 @@ def test_a_credential_label_that_names_no_holder_is_refused(home: Path, label: s
     write_csv(home / "inst.csv", list(clinic), [clinic])
     assert run("institutions", "load", str(home / "inst.csv")).exit_code == 0
     result = run("credentials", "issue", "--institution", "3710112347", "--label", label)
-    assert_refused(result, 1, "the label must be 1–200 characters without control characters")
+    assert_refused(
+        result, 1, "the label must be 1–200 characters without control characters or bidi controls"
+    )
 
 
 @pytest.mark.parametrize("command", ["score", "improvements"])
@@ -310,6 +354,29 @@ def test_a_unit_the_scoreboard_does_not_have_is_refused(home: Path, command: str
 def test_a_staff_name_with_a_line_break_is_refused(home: Path) -> None:
     result = run("boundary", "refunds", "--municipality", "372013", "--by", "田中\n課長")
     assert_refused(result, 1, "--by: the staff member recording this")
+
+
+#: Unicode's Bidi_Control characters (kokuho.store.BIDI_CONTROLS): ALM, LRM, RLM, LRE, RLE,
+#: PDF, LRO, RLO, LRI, RLI, FSI, PDI. "田中\u202e長課" shows as "田中課長".
+BIDI = ["\u061c", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
+        "\u2066", "\u2067", "\u2068", "\u2069"]  # fmt: skip
+
+
+@pytest.mark.parametrize("bidi", BIDI, ids=[f"U+{ord(c):04X}" for c in BIDI])
+def test_a_name_with_a_bidi_control_is_refused_by_every_check_of_names(
+    home: Path, bidi: str
+) -> None:
+    name = f"田中{bidi}長課"
+    by = run("boundary", "refunds", "--municipality", "372013", "--by", name)
+    assert_refused(by, 1, "--by: the staff member recording this", "bidi controls")
+    assert run("registry", "insurers", str(write_insurers(home / "i.csv"))).exit_code == 0
+    label = run("credentials", "issue", "--insurer", "370015", "--label", name)
+    assert_refused(label, 1, "the label must be 1–200 characters", "bidi controls")
+    add = ["dashboard", "users", "add", "pref", "--role", "prefecture", "--password-stdin"]
+    shown = CliRunner().invoke(main, [*add, "--name", name], input="a-long-password-123\n")
+    assert_refused(shown, 1, "the display name must be at most 100", "bidi controls")
+    listed = run("dashboard", "users", "list", "--json")
+    assert listed.exit_code == 0 and "pref" not in listed.output  # nothing was added
 
 
 @pytest.mark.parametrize("key", ["per_household", "per_capita"])
@@ -385,7 +452,9 @@ def test_a_folder_the_user_may_not_write_in_is_refused_before_any_work(home: Pat
     ("ground", "evidence", "option"),
     [("", "", "--exception-ground"), ("資格決定通知書の遡及", " ", "--exception-evidence"),
      ("x" * 201, "通知書 2023-01-10", "--exception-ground"),
-     ("遡及", "通知書\x1b[2J", "--exception-evidence")],
+     ("遡及", "通知書\x1b[2J", "--exception-evidence"),
+     ("遡及\u202e", "通知書", "--exception-ground"),
+     ("遡及", "通知書\x9b2J", "--exception-evidence")],
 )  # fmt: skip
 def test_a_period_limit_exception_that_names_no_ground_is_refused(
     home: Path, ground: str, evidence: str, option: str

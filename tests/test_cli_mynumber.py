@@ -288,7 +288,10 @@ def test_a_rejection_by_a_name_too_long_for_the_audit_record_is_refused_before_i
     (request,) = json.loads(run("mynumber", "review", "--json").stdout)["requests"]
     rejected = run("mynumber", "review", "--reject", str(request["request_id"]), "--by", "x" * 5000)
     assert rejected.exit_code == 1, rejected.output
-    assert "--by: the staff member recording this (1–100 characters)" in rejected.output
+    assert (
+        "--by: the staff member recording this (1–100 characters without control characters "
+        "or bidi controls)"
+    ) in rejected.output
     assert "internal error" not in rejected.output
     # Still in review: no decision was made without its audit record.
     assert json.loads(run("mynumber", "review", "--json").stdout)["count"] == 1

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 
+from kokuho.store import has_control
+
 #: The register's insurer kinds on the employee side (被用者保険: 協会けんぽ, 組合, 共済).
 EMPLOYEE_KINDS: Final = frozenset({"kyokai", "kumiai", "kyosai"})
 
@@ -25,6 +27,18 @@ class CaseError(ValueError):
 
 class UnknownCase(CaseError):
     """No such case (or report, or person)."""
+
+
+def check_text(field: str, value: str) -> None:
+    """Free text a step or a 報告徴収 records (a reason, the evidence's document and decider,
+    an addressee, an answer, who records) holds no control character nor bidi control
+    (``kokuho.store.has_control``): a line break would forge a line of a log or of the clerk's
+    list, an RLO (U+202E) make a notice or a page read otherwise than what was recorded."""
+    if has_control(value):
+        raise CaseError(
+            f"{field}: no control characters or bidi controls (U+061C, U+200E, U+200F, "
+            "U+202A–U+202E, U+2066–U+2069)"
+        )
 
 
 class CaseAudit(Protocol):

@@ -33,6 +33,7 @@ from kokuho.boundary._cases_model import (
     Step,
     StepKind,
     UnknownCase,
+    check_text,
     dumps,
 )
 from kokuho.boundary._cases_reserve import Reservation, Target, finish, reserved
@@ -147,6 +148,7 @@ def _record(
 def _check_actor(actor: str) -> None:
     if not actor.strip() or len(actor) > 100:
         raise CaseError("the person recording a step must be named (1–100 characters)")
+    check_text("recorded_by", actor)
 
 
 def record_loss(
@@ -232,6 +234,10 @@ def judge(
     needs its ``reason`` (e.g. 本人の脱退届の遅延). A second judgement must name the one it
     supersedes; after the 減額賦課決定 none is taken."""
     _check_actor(actor)
+    check_text("reason", reason)
+    if evidence is not None:
+        check_text("document", evidence.document)
+        check_text("decided_by", evidence.decided_by)
     case = _case(engine, case_id)
     if case.current("reduction") is not None:
         raise CaseError(f"case {case_id}: the 減額賦課決定 is made; no new judgement")
@@ -426,6 +432,7 @@ def close_case(
 ) -> Case:  # fmt: skip
     """Closes a case (e.g. the employee coverage was cancelled); no step follows."""
     _check_actor(actor)
+    check_text("reason", reason)
     case = _case(engine, case_id)
     if not reason.strip():
         raise CaseError(f"case {case_id}: closing needs a reason")

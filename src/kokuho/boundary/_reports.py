@@ -16,7 +16,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from kokuho.boundary._cases import insert_case, kokuho_insurers
-from kokuho.boundary._cases_model import EMPLOYEE_KINDS, CaseAudit, CaseError, UnknownCase
+from kokuho.boundary._cases_model import (
+    EMPLOYEE_KINDS,
+    CaseAudit,
+    CaseError,
+    UnknownCase,
+    check_text,
+)
 from kokuho.boundary._cases_reserve import Target, finish, reserved
 from kokuho.boundary._cases_steps import record_loss
 from kokuho.boundary._cases_tables import (
@@ -199,6 +205,8 @@ def request_report(
         raise CaseError("the addressee of a 報告徴収 must be named (1–200 characters)")
     if not actor.strip():
         raise CaseError("the person recording a request must be named")
+    check_text("addressee", addressee)
+    check_text("recorded_by", actor)
     pair = next(
         (p for p in _pairs(engine, municipality, requested_on)
          if (p[1].coverage_id, p[2].coverage_id) == (kokuho_coverage_id, other_coverage_id)),
@@ -255,6 +263,8 @@ def answer_report(
     (default: the register's 資格取得日); a double-payment case is opened (判明 on the
     answer's day) and its ① loss recorded. A request is answered once; a correction of the
     result is a case step (close), not an edit."""
+    check_text("answer", answer)
+    check_text("recorded_by", actor)
     found = _read(engine, None, report_id)
     if not found:
         raise UnknownCase(f"no 報告徴収 request {report_id}")

@@ -14,6 +14,7 @@ from kokuho.cli._output import (
     found_files,
     json_option,
     open_engine,
+    searched,
     shown,
 )
 from kokuho.config import Settings
@@ -29,18 +30,23 @@ _FILES = click.Path(exists=True, dir_okay=True, path_type=Path)
 CLAIM_FILE_START = b"1,"
 
 
-def care_files(paths: tuple[Path, ...], start: bytes = b"") -> list[Path]:
-    """The files named, and the *.csv files under the folders named (those that begin with
-    ``start`` only)."""
+def care_folder(folder: Path, start: bytes = b"") -> list[Path]:
+    """The *.csv files under ``folder`` that begin with ``start``, perhaps none (the demo's
+    folder of a small population)."""
+    found: list[Path] = []
+    for file in found_files(sorted(folder.rglob("*.csv"))):
+        with file.open("rb") as handle:
+            if handle.read(len(start)) == start:
+                found.append(file)
+    return found
+
+
+def _care_files(paths: tuple[Path, ...], what: str, start: bytes = b"") -> list[Path]:
+    """The files named, and ``care_folder``'s files of the folders named (each must hold one,
+    ``what`` naming what was looked for)."""
     found: list[Path] = []
     for path in paths:
-        if not path.is_dir():
-            found.append(path)
-            continue
-        for file in found_files(sorted(path.rglob("*.csv"))):
-            with file.open("rb") as handle:
-                if handle.read(len(start)) == start:
-                    found.append(file)
+        found += searched(path, care_folder(path, start), what) if path.is_dir() else [path]
     return found
 
 
@@ -84,9 +90,7 @@ def ingest(files: tuple[Path, ...], as_json: bool) -> None:
     """
     from kokuho.care import CareFileRejected, CareLake
 
-    paths = care_files(files, CLAIM_FILE_START)
-    if not paths:
-        fail("no 介護給付費明細書 files (*.csv) found")
+    paths = _care_files(files, '介護給付費明細書 files (*.csv beginning "1,")', CLAIM_FILE_START)
     lake = CareLake.from_settings(Settings.from_env())
     try:
         report = lake.ingest(paths)
@@ -109,7 +113,7 @@ def certifications(files: tuple[Path, ...], as_json: bool) -> None:
 
     lake = CareLake.from_settings(Settings.from_env())
     try:
-        report = lake.import_certifications(care_files(files))
+        report = lake.import_certifications(_care_files(files, "要介護認定 files (*.csv)"))
     except CareFileRejected as rejected:
         _rejected(rejected, "要介護認定")
     _report(report, "certifications", as_json)

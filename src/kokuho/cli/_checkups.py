@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine, searched
 from kokuho.cli._params import FISCAL_YEAR, NameList
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
@@ -21,9 +21,15 @@ RATE_GROUPS = ("insurer", "municipality", "sex", "band")
 
 
 def _archives(paths: tuple[Path, ...]) -> list[Path]:
+    """The archives named, and the *.zip files under the folders named (each must hold one)."""
     found: list[Path] = []
     for path in paths:
-        found += found_files(sorted(path.rglob("*.zip"))) if path.is_dir() else [path]
+        if path.is_dir():
+            found += searched(
+                path, found_files(sorted(path.rglob("*.zip"))), "V08 archives (*.zip)"
+            )
+        else:
+            found.append(path)
     return found
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from kokuho.cli._output import emit_json, fail, found_files, json_option, shown
+from kokuho.cli._output import emit_json, fail, found_files, json_option, searched, shown
 from kokuho.cli._params import WORKERS
 from kokuho.config import Settings
 
@@ -23,13 +23,13 @@ _SUFFIXES = (".uke", ".csv")
 
 
 def _claim_files(paths: tuple[Path, ...]) -> list[Path]:
-    """The files named, and the *.UKE / *.csv files under the folders named."""
+    """The files named, and the *.UKE / *.csv files under the folders named (each must hold
+    one)."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += found_files(
-                sorted(p for p in path.rglob("*") if p.suffix.lower() in _SUFFIXES)
-            )
+            matches = sorted(p for p in path.rglob("*") if p.suffix.lower() in _SUFFIXES)
+            found += searched(path, found_files(matches), "レセ電 files (*.UKE, *.csv)")
         else:
             found.append(path)
     return found
@@ -54,8 +54,6 @@ def ingest(files: tuple[Path, ...], workers: int | None, as_json: bool) -> None:
     from kokuho.claims import ClaimFileRejected, ClaimsLake
 
     paths = _claim_files(files)
-    if not paths:
-        fail("no レセ電 files (*.UKE, *.csv) found")
     lake = ClaimsLake.from_settings(Settings.from_env())
     try:
         report = lake.ingest(paths, workers=workers)

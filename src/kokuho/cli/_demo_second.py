@@ -109,13 +109,13 @@ def fill_care(data_dir: str) -> dict[str, Any]:
     """The synthetic 介護給付費明細書 files and 要介護認定 into the care lake (the checkups'
     一体的実施 lists and the provision's 医療–介護 extracts read them)."""
     from kokuho.care import CareLake
-    from kokuho.cli._care import CLAIM_FILE_START, care_files
+    from kokuho.cli._care import CLAIM_FILE_START, care_folder
 
     started = time.perf_counter()
     folder = Path(data_dir) / "care"
     lake = CareLake.from_settings(Settings.from_env())
     try:
-        claims = lake.ingest(care_files((folder,), CLAIM_FILE_START))
+        claims = lake.ingest(care_folder(folder, CLAIM_FILE_START))
         certifications = lake.import_certifications([folder / "certifications.csv"])
     except ValueError as rejected:
         raise ValueError(str(rejected)) from None

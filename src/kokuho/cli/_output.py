@@ -75,6 +75,15 @@ def found_files(matches: Iterable[Path]) -> list[Path]:
     return files
 
 
+def searched(folder: Path, found: list[Path], what: str) -> list[Path]:
+    """``found``, the files to read that a search of ``folder`` turned up. None ends the command
+    (exit 1) naming the folder and ``what`` was looked for: a mistyped or unmounted folder must
+    not read to a cron job as an import that had nothing to do."""
+    if not found:
+        fail(f"{folder}: no {what} in the folder or its subfolders")
+    return found
+
+
 def open_engine() -> Any:
     """The configured database, migrated to the current schema."""
     from kokuho.config import Settings

@@ -141,12 +141,13 @@ def reassess_command(
         fail("--exception-ground and --exception-evidence go together")
     # They unlock a reduction past the §110-2(1) limit and are its only record: an empty or
     # blank pair passed, recording "国保法 §110-2(2):  ()".
+    from kokuho.store import has_control
+
     for option, text in (("--exception-ground", exception_ground),
                          ("--exception-evidence", exception_evidence)):  # fmt: skip
-        if text is not None and (
-            not text.strip() or len(text) > 200 or any(c < " " or c == "\x7f" for c in text)
-        ):
-            fail(f"{option}: name it (1–200 characters, no control characters)")
+        if text is not None and (not text.strip() or len(text) > 200 or has_control(text)):
+            fail(f"{option}: name it (1–200 characters without control characters or bidi "
+                 "controls)")  # fmt: skip
     code, day = municipality_code(municipality), option_day(decided_on, "--decided-on")
     exception = (
         PeriodLimitException(exception_ground, exception_evidence)

@@ -3,7 +3,8 @@ extract, release-check (公表物確認), delete, requests (docs/provision.md).
 
 Every step goes to the service's hash-chained audit log (the one ``kokuho audit verify``
 checks) as ``cli:<login>``; the person named with ``--by`` is kept in the record's detail and
-in the provision's own step.
+in the provision's own step. Every ``--by`` is checked at the edge as the other workflows'
+are (``staff_by``), before the database, a lake or a table is read.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import OUTPUT_FOLDER, POPULATION
-from kokuho.cli._staff import StaffAudit, option_day
+from kokuho.cli._staff import StaffAudit, option_day, staff_by
 
 #: Exit code of a readable table that breaks the rules (1 is a file that cannot be read).
 BREAKS_RULES = 3
@@ -86,8 +87,8 @@ def reviewer(name: str, by: str, on_text: str | None, as_json: bool) -> None:
     """Add a reviewer (審査委員): only reviewers may review."""
     from kokuho.provision import add_reviewer
 
-    on = option_day(on_text, "--on")
-    _run(lambda engine, audit: add_reviewer(engine, name, on=on, actor=by, audit=audit))
+    on, who = option_day(on_text, "--on"), staff_by(by)
+    _run(lambda engine, audit: add_reviewer(engine, name, on=on, actor=who, audit=audit))
     if as_json:
         emit_json({"reviewer": name.strip()})
     else:
@@ -151,11 +152,11 @@ def review_command(
     """Review an application (審査): approve, approve with conditions, or reject."""
     from kokuho.provision import catalogue, review
 
-    on = option_day(on_text, "--on")
+    on, who = option_day(on_text, "--on"), staff_by(by)
     term = option_day(term_until, "--term-until") if term_until else None
     approved = _items(items, "--item") if items else None
     done = _run(lambda engine, audit: review(
-        engine, catalogue(), provision_id, reviewer=by, decision=decision, minutes=minutes,
+        engine, catalogue(), provision_id, reviewer=who, decision=decision, minutes=minutes,
         on=on, conditions=conditions, approved=approved, term_until=term, audit=audit))  # fmt: skip
     _show(done, as_json)
 
@@ -187,7 +188,7 @@ def extract_command(
         source_key,
     )
 
-    on = option_day(on_text, "--on")
+    on, who = option_day(on_text, "--on"), staff_by(by)
     asked = _items(items, "--item") if items else None
     settings = Settings.from_env()
 
@@ -200,7 +201,7 @@ def extract_command(
             care_services=lake_care_services(care, start, end),
             claims=lake_claims(ClaimsLake.from_settings(settings), start, end),
         )  # fmt: skip
-        return extract(engine, catalogue(), provision_id, sources, out=out, by=by, on=on,
+        return extract(engine, catalogue(), provision_id, sources, out=out, by=who, on=on,
                        audit=audit, items=asked, source_key=source_key(),
                        top=release_rules().age_top_band)  # fmt: skip
 
@@ -231,9 +232,9 @@ def delete_command(
     """Confirm the deletion of a provision's data (消去の確認); its key is destroyed."""
     from kokuho.provision import confirm_deletion
 
-    on = option_day(on_text, "--on")
+    on, who = option_day(on_text, "--on"), staff_by(by)
     done = _run(lambda engine, audit: confirm_deletion(
-        engine, provision_id, by=by, method=method, on=on, audit=audit))  # fmt: skip
+        engine, provision_id, by=who, method=method, on=on, audit=audit))  # fmt: skip
     _show(done, as_json)
 
 
@@ -249,9 +250,9 @@ def revoke_command(
     """Revoke an approval (承認の取消): no extract follows; the deletion is still confirmed."""
     from kokuho.provision import revoke
 
-    on = option_day(on_text, "--on")
+    on, who = option_day(on_text, "--on"), staff_by(by)
     done = _run(lambda engine, audit: revoke(
-        engine, provision_id, reviewer=by, reason=reason, on=on, audit=audit))  # fmt: skip
+        engine, provision_id, reviewer=who, reason=reason, on=on, audit=audit))  # fmt: skip
     _show(done, as_json)
 
 
@@ -369,14 +370,15 @@ def release_check(
 
     if provision_id is not None and not by:
         fail("--by: name who asks for the 公表物確認 of the provision")
+    who = staff_by(by) if by is not None else None
     try:
         result = check_file(file, release_rules(), population=population, providers=providers,
                             patients=patients)  # fmt: skip
     except FileProblemsError as error:
         fail(str(error))
     if provision_id is not None:
-        assert by is not None
-        _run(lambda engine, audit: record_release_check(engine, provision_id, result, by=by,
+        assert who is not None
+        _run(lambda engine, audit: record_release_check(engine, provision_id, result, by=who,
                                                         audit=audit))  # fmt: skip
     if as_json:
         emit_json(

@@ -11,7 +11,15 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine, shown
+from kokuho.cli._output import (
+    emit_json,
+    fail,
+    found_files,
+    json_option,
+    open_engine,
+    searched,
+    shown,
+)
 from kokuho.cli._params import DAY, RECORD_ID
 from kokuho.cli._registry_reassess import (
     decision_day,
@@ -65,11 +73,12 @@ def insurers_command(file: Path, as_json: bool) -> None:
 
 
 def feed_files(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; a folder's CSV files in filing order (the YYYY-MM in their names)."""
+    """Files as given; a folder's CSV files in filing order (the YYYY-MM in their names), of
+    which it must hold one."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = found_files(path.rglob("*.csv"))
+            found = searched(path, found_files(path.rglob("*.csv")), "change-feed files (*.csv)")
             files += sorted(found, key=lambda p: (_month(p), str(p)))
         else:
             files.append(path)
@@ -107,9 +116,10 @@ def import_command(
     today; refusals listed with the reason), unless --no-reassess.
     """
     day = decision_day(no_reassess, decided_on)
+    files = feed_files(paths)  # an empty folder is refused before the database is opened
     engine = open_engine()
     try:
-        _import(engine, feed_files(paths), load_good_rows, day, as_json)
+        _import(engine, files, load_good_rows, day, as_json)
     finally:
         engine.dispose()
 

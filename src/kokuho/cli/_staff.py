@@ -40,12 +40,16 @@ def option_day(value: str | None, option: str, *, bounded: bool = True) -> dt.da
 
 def staff_by(value: str) -> str:
     """The staff member a ``--by`` names: 1–100 characters (it goes into the step and the
-    audit record, whose detail is bounded), no control character (a line break or an ESC
-    would reach the recorded step and the terminal as it is)."""
+    audit record, whose detail is bounded), no control character nor bidi control
+    (``has_control``: a line break or an ESC would reach the recorded step and the terminal as
+    it is, an RLO make the name read otherwise)."""
     from kokuho.store import has_control  # here: `kokuho --help` imports no SQLAlchemy
 
     if not value.strip() or len(value) > 100 or has_control(value):
-        fail("--by: the staff member recording this (1–100 characters)")
+        fail(
+            "--by: the staff member recording this (1–100 characters without control "
+            "characters or bidi controls)"
+        )
     return value.strip()
 
 

@@ -35,8 +35,19 @@ def shown_text(value: str) -> str:
     return _ACTED_ON.sub(_escape, value)
 
 
+#: The characters of Unicode's Bidi_Control property: the Arabic letter mark (U+061C), the
+#: left-to-right and right-to-left marks (U+200E, U+200F), the embeddings and overrides
+#: (U+202A–U+202E: LRE, RLE, PDF, LRO, RLO) and the isolates (U+2066–U+2069: LRI, RLI, FSI,
+#: PDI). Invisible, they reorder the text around them: a name holding an RLO reads otherwise
+#: on a page or in a log than what was recorded.
+BIDI_CONTROLS: Final = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
 def has_control(text: str) -> bool:
-    """Whether ``text`` holds a control character (Unicode category Cc: C0, DEL, C1), which a
-    name, label or staff member written into a record must not. Not ``str.isprintable``: it
-    refuses the full-width space (U+3000) of Japanese names."""
-    return any(unicodedata.category(c) == "Cc" for c in text)
+    """Whether ``text`` holds a control character (Unicode category Cc: C0, DEL, C1) or a bidi
+    control (``BIDI_CONTROLS``), which a name, label, staff member or free text written into a
+    record must not. Not ``str.isprintable``: it refuses the full-width space (U+3000) of
+    Japanese names."""
+    return any(c in BIDI_CONTROLS or unicodedata.category(c) == "Cc" for c in text)

@@ -64,7 +64,9 @@ def issue_credential(
         raise ValueError("a credential belongs to exactly one institution or one insurer")
     # The column holds 200; the label names the holder in listings and the audit log.
     if not label.strip() or len(label) > 200 or has_control(label):
-        raise ValueError("the label must be 1–200 characters without control characters")
+        raise ValueError(
+            "the label must be 1–200 characters without control characters or bidi controls"
+        )
     credential_id = "kc_" + secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     with engine.begin() as connection:

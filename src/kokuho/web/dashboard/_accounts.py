@@ -123,7 +123,10 @@ def add_user(
         raise AccountError("username must be 1–30 printable ASCII characters without spaces")
     # The column holds 100: a longer name was a DataError on PostgreSQL (an internal error).
     if display_name is not None and (len(display_name) > 100 or has_control(display_name)):
-        raise AccountError("the display name must be at most 100 characters, no control ones")
+        raise AccountError(
+            "the display name must be at most 100 characters without control characters or "
+            "bidi controls"
+        )
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:
