@@ -30,12 +30,13 @@ from kokuho.boundary._cases_model import (
     CaseAudit,
     CaseError,
     Evidence,
+    LeaseLost,
     Step,
     StepKind,
     UnknownCase,
     dumps,
 )
-from kokuho.boundary._cases_reserve import Reservation, Target, finish, reserved
+from kokuho.boundary._cases_reserve import Reservation, Target, fence, finish, reserved
 from kokuho.boundary._cases_tables import boundary_case_steps, boundary_cases
 from kokuho.boundary._rules import load_boundary_rules
 from kokuho.premiums import (
@@ -77,24 +78,41 @@ def _case(engine: sa.Engine, case_id: int) -> Case:
     return found[0]
 
 
+def _steps_since(connection: sa.Connection, case: Case) -> tuple[bool, tuple[str, str] | None]:
+    """Whether the case's steps differ from those ``case`` was read with, and the newest step
+    recorded since (its kind and who recorded it; None if none)."""
+    c = boundary_case_steps.c
+    rows = connection.execute(
+        sa.select(c.step_id, c.step, c.recorded_by)
+        .where(c.case_id == case.case_id)
+        .order_by(c.step_id)
+    ).all()  # fmt: skip
+    known = {s.step_id for s in case.steps}
+    new = [(r.step, r.recorded_by) for r in rows if r.step_id not in known]
+    return {r.step_id for r in rows} != known, new[-1] if new else None
+
+
 def _moved_on(case: Case) -> Callable[[sa.Connection], str | None]:
     """Under the write lock: what was recorded on the case since ``case`` was read."""
 
     def check(connection: sa.Connection) -> str | None:
-        c = boundary_case_steps.c
-        rows = connection.execute(
-            sa.select(c.step_id, c.step, c.recorded_by)
-            .where(c.case_id == case.case_id)
-            .order_by(c.step_id)
-        ).all()  # fmt: skip
-        known = {s.step_id for s in case.steps}
-        if {r.step_id for r in rows} == known:
+        changed, newest = _steps_since(connection, case)
+        if not changed:
             return None
-        new = [r for r in rows if r.step_id not in known]
-        taken = f": its {new[-1].step} was recorded by {new[-1].recorded_by}" if new else ""
+        taken = f": its {newest[0]} was recorded by {newest[1]}" if newest else ""
         return f"case {case.case_id} changed meanwhile{taken}"
 
     return check
+
+
+def _done_by(case: Case) -> Callable[[sa.Connection], str | None]:
+    """Who took the case over, once they have finished: the newest step since ``case``."""
+
+    def who(connection: sa.Connection) -> str | None:
+        _, newest = _steps_since(connection, case)
+        return f"{newest[1]}, who recorded its {newest[0]}" if newest else None
+
+    return who
 
 
 def _reserved(
@@ -106,6 +124,7 @@ def _reserved(
     target = Target(
         boundary_cases, "case_id", case.case_id, _LOCK,
         f"case {case.case_id} changed meanwhile: another run is recording its {{step}}",
+        name=f"case {case.case_id}", done_by=_done_by(case),
     )  # fmt: skip
     return reserved(engine, target, step, actor, _moved_on(case))
 
@@ -120,14 +139,9 @@ def _record(
     detail: dict[str, Any],
     supersedes: int | None = None,
 ) -> Case:
-    """Writes the step and clears the case's reservation in one transaction."""
+    """Writes the step and clears the case's reservation in one transaction; LeaseLost when
+    another run took the case over (the reservation is its own, so no step came between)."""
     with write_transaction(engine, _LOCK) as connection:
-        if (refusal := _moved_on(case)(connection)) is not None:  # only past the LEASE
-            raise CaseError(
-                f"{refusal}; this step was not recorded, but what it had already changed (a "
-                "資格喪失 imported, a reassessment, refunds) stays: look at it (kokuho boundary "
-                f"decide {case.case_id} show) and run again"
-            )
         finish(connection, reservation)
         connection.execute(
             sa.insert(boundary_case_steps),
@@ -179,21 +193,28 @@ def record_loss(
         path = feed_dir / f"boundary-case-{case_id}-loss.csv"
         values = [f"boundary-{case_id}-loss", "lose", loss_day.isoformat(), row.insurer_number,
                   row.symbol, row.number, row.branch, OTHER_INSURANCE]  # fmt: skip
+        existed = path.exists()
         path.write_text(",".join(FEED_COLUMNS) + "\r\n" + ",".join(values) + "\r\n", "utf-8")
         try:
-            import_changes(engine, path)
+            import_changes(engine, path, fence=fence(reservation))
         except FileRejected as error:
             raise CaseError(f"case {case_id}: the register refused the loss: {error}") from None
+        except LeaseLost:
+            if not existed:  # the file of a loss that never reached the register
+                path.unlink(missing_ok=True)
+            raise
         detail = {
             "lost_on": loss_day.isoformat(),
             "feed_file": path.name,
             "previous_lost_on": row.lost_on.isoformat() if row.lost_on else None,
-            "reassessed": _ordinary_reductions(engine, case, decided_on),
+            "reassessed": _ordinary_reductions(engine, case, reservation, decided_on),
         }
         return _record(engine, case, reservation, "loss", decided_on, actor, detail)
 
 
-def _ordinary_reductions(engine: sa.Engine, case: Case, decided_on: dt.date) -> list[Any]:
+def _ordinary_reductions(
+    engine: sa.Engine, case: Case, reservation: Reservation, decided_on: dt.date
+) -> list[Any]:
     """The 資格喪失処理's ordinary 更正 (§110-2(1) still open): the years within the limit are
     reassessed with the loss at once, whoever was at fault. A year refused here (a decision
     already made that day) is left to ③, which reassesses it again."""
@@ -203,7 +224,7 @@ def _ordinary_reductions(engine: sa.Engine, case: Case, decided_on: dt.date) -> 
             continue
         try:
             run = reassess(engine, case.municipality, year.fiscal_year, decided_on,
-                           household_id=year.household_id)  # fmt: skip
+                           household_id=year.household_id, fence=fence(reservation))  # fmt: skip
         except PremiumRuleError as error:
             done.append({"fiscal_year": year.fiscal_year, "refused": str(error)})
             continue
@@ -305,13 +326,15 @@ def decide(
             raise CaseError(f"case {case_id}: FY{year.fiscal_year}: {error}") from None
     with _reserved(case, engine, "reduction", actor) as reservation:
         audit("boundary_reduction", actor, [case.person_id], {"case_id": case_id})
-        detail = _reduce(engine, case, (loss, judgement), decided_on, exception, in_force)
+        detail = _reduce(engine, case, reservation, (loss, judgement), decided_on, exception,
+                         in_force)  # fmt: skip
         return _record(engine, case, reservation, "reduction", decided_on, actor, detail)
 
 
 def _reduce(
     engine: sa.Engine,
     case: Case,
+    reservation: Reservation,
     steps: tuple[Step, Step],
     decided_on: dt.date,
     exception: PeriodLimitException | None,
@@ -345,6 +368,7 @@ def _reduce(
         run = reassess(
             engine, case.municipality, year.fiscal_year, decided_on,
             exception=exception if barred else None, household_id=year.household_id,
+            fence=fence(reservation),
         )  # fmt: skip
         refused = [r.reason for r in run.refused if r.household_id == year.household_id]
         if refused:
@@ -369,7 +393,8 @@ def _reduce(
         years.append(entry)
     refunds: list[dict[str, Any]] = []
     for household in sorted({y.household_id for y in case.years}):
-        for s in decide_refunds(engine, case.municipality, decided_on, household_id=household):
+        for s in decide_refunds(engine, case.municipality, decided_on, household_id=household,
+                                fence=fence(reservation)):  # fmt: skip
             refunds.append(
                 {"refund_id": s.refund_id, "fiscal_year": s.fiscal_year, "kind": s.kind,
                  "amount": s.amount, "household_id": s.household_id,
@@ -412,7 +437,7 @@ def claim_refund(
         paid = []
         for s in open_:
             try:
-                paid.append(pay_refund(engine, s.refund_id, claimed_on))
+                paid.append(pay_refund(engine, s.refund_id, claimed_on, fence=fence(reservation)))
             except RefundRefused as error:  # pragma: no cover - checked above
                 raise CaseError(f"case {case_id}: {error}") from None
         detail = {"refunds": [{"refund_id": s.refund_id, "amount": s.amount} for s in paid],

@@ -286,6 +286,7 @@ def answer_report(
     target = Target(
         boundary_reports, "report_id", report_id, _LOCK,
         f"request {report_id} is already answered by a run under way ({{step}})", "answer",
+        f"request {report_id}", _answered_by(report_id),
     )  # fmt: skip
     with reserved(engine, target, result, actor, _answered(report_id)) as reservation:
         audit("boundary_report_answer", actor, [report.person_id], {"report_id": report_id})
@@ -311,19 +312,35 @@ def answer_report(
     return _read(engine, None, report_id)[0]
 
 
+def _answer_of(connection: sa.Connection, report_id: int) -> tuple[str, str] | None:
+    """The request's recorded answer (its result and who recorded it), if any."""
+    a = boundary_report_answers.c
+    found = connection.execute(
+        sa.select(a.result, a.recorded_by).where(a.report_id == report_id)
+    ).first()
+    return None if found is None else (found.result, found.recorded_by)
+
+
 def _answered(report_id: int) -> Callable[[sa.Connection], str | None]:
     """Under the write lock: the answer recorded since the request was read, if any."""
 
     def check(connection: sa.Connection) -> str | None:
-        a = boundary_report_answers.c
-        found = connection.execute(
-            sa.select(a.result, a.recorded_by).where(a.report_id == report_id)
-        ).first()
+        found = _answer_of(connection, report_id)
         if found is None:
             return None
-        return f"request {report_id} is already answered ({found.result}, by {found.recorded_by})"
+        return f"request {report_id} is already answered ({found[0]}, by {found[1]})"
 
     return check
+
+
+def _answered_by(report_id: int) -> Callable[[sa.Connection], str | None]:
+    """Who took the request over, once they have finished: the answer they recorded."""
+
+    def who(connection: sa.Connection) -> str | None:
+        found = _answer_of(connection, report_id)
+        return None if found is None else f"{found[1]}, who recorded its answer ({found[0]})"
+
+    return who
 
 
 def _open_with_loss(

@@ -1,0 +1,210 @@
+"""A step that outlives its reservation (LEASE) while another run takes the case over: the
+run that took it over does its step, the late one is refused at its next write, naming the
+case and who took it over, and nothing of it is kept (no reassessment, refund, register loss,
+feed file or step). SQLite and PostgreSQL.
+
+The late run is held inside its audit hook, which a step calls once it has reserved the case
+and before its first write; the passing of the lease is its reservation's ``busy_since`` moved
+back past LEASE, which is all the clock means to a reservation. Before the fence the late
+run's reassessments, refunds and register import landed after the other run's step, and only
+the step itself was refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from kokuho.boundary import (
+    Case,
+    CaseError,
+    Evidence,
+    LeaseLost,
+    claim_refund,
+    close_case,
+    decide,
+    judge,
+    open_cases,
+    record_loss,
+    tables,
+)
+from kokuho.ids import InsuredId
+from kokuho.registry import show
+from tests import boundarycases as bc
+from tests.boundarycases import Audit
+from tests.feedfiles import KOKUHO
+from tests.test_boundary_races import DAY, Held, outcome, premiums, steps
+
+LEASE_PASSED = dt.timedelta(minutes=31)
+
+
+class Run:
+    """A step run in its own thread, held in its first audit call until :meth:`release`."""
+
+    def __init__(self, step: Callable[[Audit], Any]) -> None:
+        self.held = Held()
+        self.results: list[Any] = []
+        self.thread = threading.Thread(target=lambda: self.results.append(outcome(step, self.held)))
+        self.thread.start()
+        assert self.held.entered.wait(60), "the run never reserved the case"
+
+    def release(self) -> Any:
+        """Lets the run go on; what it returned or raised."""
+        self.held.go.set()
+        self.thread.join(60)
+        assert not self.thread.is_alive()
+        return self.results[0]
+
+
+def lease_passes(engine: sa.Engine, case_id: int) -> None:
+    """The clock passes the case's reservation: taken LEASE_PASSED earlier than it was."""
+    c = tables.boundary_cases.c
+    with engine.begin() as connection:
+        since = connection.scalar(sa.select(c.busy_since).where(c.case_id == case_id))
+        assert since is not None, "the case is not reserved"
+        connection.execute(
+            sa.update(tables.boundary_cases)
+            .where(c.case_id == case_id)
+            .values(busy_since=since - LEASE_PASSED)
+        )  # fmt: skip
+
+
+def reservation(engine: sa.Engine, case_id: int) -> tuple[Any, ...]:
+    c = tables.boundary_cases.c
+    with engine.connect() as connection:
+        return tuple(
+            connection.execute(
+                sa.select(c.busy_step, c.busy_by, c.busy_token).where(c.case_id == case_id)
+            ).one()
+        )
+
+
+def judged_case(engine: sa.Engine, tmp_path: Path, mynumber_key: bytes) -> Case:
+    """The worked case after ① and a no-fault ②: ready for ③."""
+    case = opened_case(engine, tmp_path, mynumber_key)
+    record_loss(engine, case.case_id, dt.date(2023, 5, 1), tmp_path / "feed", actor="a",
+                audit=Audit())  # fmt: skip
+    document = Evidence("資格決定通知書", bc.EMPLOYEE_ACQUIRED, bc.EMPLOYEE_DECIDED, "日本年金機構")
+    return judge(engine, case.case_id, dt.date(2023, 5, 10), no_fault=True, evidence=document,
+                 actor="a", audit=Audit())  # fmt: skip
+
+
+def opened_case(engine: sa.Engine, tmp_path: Path, mynumber_key: bytes) -> Case:
+    bc.build_town(engine, tmp_path, mynumber_key)
+    bc.enrol_employee(engine, tmp_path)
+    [case] = open_cases(engine, bc.TOWN, dt.date(2023, 5, 1), actor="a", audit=Audit())
+    return case
+
+
+def reduce_by(engine: sa.Engine, case_id: int, actor: str) -> Callable[[Audit], Any]:
+    return lambda audit: decide(engine, case_id, DAY, actor=actor, audit=audit)
+
+
+def close_by(engine: sa.Engine, case_id: int, actor: str) -> Callable[[Audit], Any]:
+    return lambda audit: close_case(engine, case_id, DAY, "被用者保険の資格取消", actor=actor,
+                                    audit=audit)  # fmt: skip
+
+
+def test_a_late_reduction_after_a_takeover_writes_nothing(
+    engine: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    """③ outlives its lease, 終結係 takes the case over and closes it; the late ③ would have
+    reduced the three years and settled the refund beside the 終結."""
+    case = judged_case(engine, tmp_path, mynumber_key)
+    before = premiums(engine)
+    late = Run(reduce_by(engine, case.case_id, "減額係"))
+    lease_passes(engine, case.case_id)
+
+    closed = close_by(engine, case.case_id, "終結係")(Audit())
+    refused = late.release()
+
+    assert closed.status == "closed"
+    assert steps(engine) == ["loss", "judgement", "close"]
+    assert premiums(engine) == before  # no 減額賦課, no 充当 or 還付
+    assert reservation(engine, case.case_id) == (None, None, None)
+    assert isinstance(refused, LeaseLost) and isinstance(refused, CaseError)
+    message = str(refused)
+    assert message.startswith(
+        f"lease lost: case {case.case_id} was taken over by 終結係, who recorded its close; "
+        "nothing written"
+    ), message
+    assert "30-minute lease" in message and "before the takeover" not in message
+
+
+def test_a_late_loss_after_a_takeover_leaves_the_register_and_the_feed_alone(
+    engine: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    """① outlives its lease and the case is closed meanwhile: the late ① would have imported
+    the 資格喪失 into the register and reassessed FY2021–2022 after the 終結."""
+    case = opened_case(engine, tmp_path, mynumber_key)
+    before = premiums(engine)
+    feed = tmp_path / "late-feed"
+    late = Run(lambda audit: record_loss(engine, case.case_id, dt.date(2023, 5, 1), feed,
+                                         actor="喪失係", audit=audit))  # fmt: skip
+    lease_passes(engine, case.case_id)
+
+    close_by(engine, case.case_id, "終結係")(Audit())
+    refused = late.release()
+
+    assert steps(engine) == ["close"]
+    record = show(engine, InsuredId(KOKUHO, "12", "1001", "01"))
+    assert record is not None
+    [kokuho] = [c for c in record.coverages if c.insured.insurer == KOKUHO]
+    assert kokuho.lost_on is None
+    assert premiums(engine) == before
+    assert list(feed.iterdir()) == []  # the loss file that reached nothing is gone
+    assert isinstance(refused, LeaseLost), refused
+    assert f"case {case.case_id} was taken over by 終結係" in str(refused)
+
+
+def test_the_run_that_took_over_goes_on_while_the_late_one_is_refused(
+    engine: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    """Both runs are ③: the late one comes back while the other still holds the case, is
+    refused naming it, and the other then decides the case as usual (the worked case's
+    1,047,300円 refund, once)."""
+    case = judged_case(engine, tmp_path, mynumber_key)
+    late = Run(reduce_by(engine, case.case_id, "減額係A"))
+    lease_passes(engine, case.case_id)
+    taker = Run(reduce_by(engine, case.case_id, "減額係B"))
+
+    refused = late.release()
+    decided = taker.release()
+
+    assert not isinstance(decided, Exception), decided
+    assert decided.status == "decided"
+    reduction = decided.current("reduction")
+    assert reduction is not None and reduction.recorded_by == "減額係B"
+    assert reduction.detail["refund"] == 1_047_300
+    assert steps(engine) == ["loss", "judgement", "reduction"]
+    _, settled = premiums(engine)
+    assert sum(s.amount for s in settled if s.kind == "refund") == 1_047_300
+    assert isinstance(refused, LeaseLost), refused
+    assert (
+        f"lease lost: case {case.case_id} was taken over by 減額係B (its reduction, since "
+        in str(refused)
+    )
+
+
+def test_a_step_past_its_lease_that_nobody_took_over_finishes(
+    engine: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    """The lease only lets another run in: a slow ③ nobody took over is recorded as always,
+    and the case is free afterwards."""
+    case = judged_case(engine, tmp_path, mynumber_key)
+    slow = Run(reduce_by(engine, case.case_id, "減額係"))
+    lease_passes(engine, case.case_id)
+
+    decided = slow.release()
+
+    assert not isinstance(decided, Exception), decided
+    assert decided.status == "decided"
+    assert decided.current("reduction").detail["refund"] == 1_047_300  # type: ignore[union-attr]
+    assert reservation(engine, case.case_id) == (None, None, None)
+    claimed = claim_refund(engine, case.case_id, dt.date(2023, 6, 1), actor="還付係", audit=Audit())
+    assert claimed.current("refund_claim").detail["amount"] == 1_047_300  # type: ignore[union-attr]
