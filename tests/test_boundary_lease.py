@@ -25,12 +25,15 @@ from kokuho.boundary import (
     CaseError,
     Evidence,
     LeaseLost,
+    answer_report,
     claim_refund,
     close_case,
     decide,
     judge,
     open_cases,
     record_loss,
+    report_candidates,
+    request_report,
     tables,
 )
 from kokuho.ids import InsuredId
@@ -39,6 +42,7 @@ from tests import boundarycases as bc
 from tests.boundarycases import Audit
 from tests.feedfiles import KOKUHO
 from tests.test_boundary_races import DAY, Held, outcome, premiums, steps
+from tests.test_boundary_reports import build_report_town
 
 LEASE_PASSED = dt.timedelta(minutes=31)
 
@@ -61,17 +65,16 @@ class Run:
         return self.results[0]
 
 
-def lease_passes(engine: sa.Engine, case_id: int) -> None:
-    """The clock passes the case's reservation: taken LEASE_PASSED earlier than it was."""
-    c = tables.boundary_cases.c
+def lease_passes(engine: sa.Engine, case_id: int, table: sa.Table = tables.boundary_cases) -> None:
+    """The clock passes the reservation of case (or request) ``case_id``: taken LEASE_PASSED
+    earlier than it was."""
+    key = table.c[table.primary_key.columns.keys()[0]]
     with engine.begin() as connection:
-        since = connection.scalar(sa.select(c.busy_since).where(c.case_id == case_id))
-        assert since is not None, "the case is not reserved"
+        since = connection.scalar(sa.select(table.c.busy_since).where(key == case_id))
+        assert since is not None, "not reserved"
         connection.execute(
-            sa.update(tables.boundary_cases)
-            .where(c.case_id == case_id)
-            .values(busy_since=since - LEASE_PASSED)
-        )  # fmt: skip
+            sa.update(table).where(key == case_id).values(busy_since=since - LEASE_PASSED)
+        )
 
 
 def reservation(engine: sa.Engine, case_id: int) -> tuple[Any, ...]:
@@ -208,3 +211,44 @@ def test_a_step_past_its_lease_that_nobody_took_over_finishes(
     assert reservation(engine, case.case_id) == (None, None, None)
     claimed = claim_refund(engine, case.case_id, dt.date(2023, 6, 1), actor="還付係", audit=Audit())
     assert claimed.current("refund_claim").detail["amount"] == 1_047_300  # type: ignore[union-attr]
+
+
+def test_a_late_confirmed_answer_after_a_takeover_opens_nothing(
+    engine: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    """A confirmed answer to a 報告徴収 request outlives its lease and a denied answer is
+    recorded meanwhile: the late one would have opened a case and imported its ① loss beside
+    the denial."""
+    town = build_report_town(engine, tmp_path, mynumber_key)
+    p, _ = report_candidates(town, bc.TOWN, dt.date(2023, 5, 1), actor="a", audit=Audit())
+    asked = request_report(town, bc.TOWN, p.kokuho_coverage_id, p.other_coverage_id, "事業主",
+                           dt.date(2023, 5, 2), actor="a", audit=Audit())  # fmt: skip
+    before = premiums(town)
+    feed = tmp_path / "late-feed"
+
+    def answer(confirmed: bool, actor: str) -> Callable[[Audit], Any]:
+        return lambda audit: answer_report(
+            town, asked.report_id, dt.date(2023, 5, 20), "回答", confirmed=confirmed,
+            feed_dir=feed, actor=actor, audit=audit,
+        )  # fmt: skip
+
+    late = Run(answer(True, "確認係"))
+    lease_passes(town, asked.report_id, tables.boundary_reports)
+    denied = answer(False, "否認係")(Audit())
+    refused = late.release()
+
+    assert [a.result for a in denied.answers] == ["denied"]
+    with town.connect() as connection:
+        cases = connection.scalar(sa.select(sa.func.count()).select_from(tables.boundary_cases))
+    assert cases == 0 and steps(town) == []
+    record = show(town, InsuredId(KOKUHO, "12", "1001", "01"))
+    assert record is not None
+    [kokuho] = [c for c in record.coverages if c.insured.insurer == KOKUHO]
+    assert kokuho.lost_on is None
+    assert premiums(town) == before
+    assert not feed.exists() or list(feed.iterdir()) == []
+    assert isinstance(refused, LeaseLost), refused
+    assert str(refused).startswith(
+        f"lease lost: request {asked.report_id} was taken over by 否認係, who recorded its "
+        "answer (denied); nothing written"
+    ), refused

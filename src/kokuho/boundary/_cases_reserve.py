@@ -64,12 +64,14 @@ class Target:
 
 @dataclass(slots=True)
 class Reservation:
-    """What one run holds: ``target`` with its ``token``, taken at ``since``; ``written``
-    counts the fenced writes that passed (a lost lease says whether any did)."""
+    """What one run holds: ``target`` with its ``token``, taken at ``since``, inside the
+    reservation ``within`` (a case a 報告徴収 answer opens: its writes are the answer's too);
+    ``written`` counts the fenced writes that passed (a lost lease says whether any did)."""
 
     target: Target
     token: str
     since: dt.datetime
+    within: Reservation | None = None
     written: int = 0
 
 
@@ -84,10 +86,11 @@ def reserve(
     step: str,
     actor: str,
     moved_on: Callable[[sa.Connection], str | None],
+    within: Reservation | None = None,
 ) -> Reservation:
-    """Reserves ``step`` on ``target`` for ``actor``. Refused (CaseError, nothing changed) when
-    ``moved_on`` says under the lock that the row moved on since the caller read it (its
-    message), or another run holds an unexpired reservation."""
+    """Reserves ``step`` on ``target`` for ``actor`` (inside ``within``). Refused (CaseError,
+    nothing changed) when ``moved_on`` says under the lock that the row moved on since the
+    caller read it (its message), or another run holds an unexpired reservation."""
     table = target.table
     column = table.c[target.key]
     now = dt.datetime.now(dt.UTC)
@@ -121,7 +124,7 @@ def reserve(
         ).rowcount
         if won != 1:  # pragma: no cover - the lock lets one run at a time through
             raise CaseError(target.in_progress.format(step="work") + f"; {not_started}")
-    return Reservation(target, token, now)
+    return Reservation(target, token, now, within)
 
 
 def _clear(connection: sa.Connection, reservation: Reservation) -> bool:
@@ -169,7 +172,10 @@ def _lost(connection: sa.Connection, reservation: Reservation) -> LeaseLost:
 
 def hold(connection: sa.Connection, reservation: Reservation) -> None:
     """First in a transaction that writes for the reserved work: LeaseLost (the transaction
-    rolls back) unless the row is still reserved with this run's token."""
+    rolls back) unless the row, and the one it was reserved within, are still reserved with
+    this run's tokens."""
+    if reservation.within is not None:
+        hold(connection, reservation.within)
     target = reservation.target
     table = target.table
     # An update, not a read: on PostgreSQL it keeps the row locked until this transaction
@@ -194,7 +200,9 @@ def fence(reservation: Reservation) -> Fence:
 def finish(connection: sa.Connection, reservation: Reservation) -> None:
     """In the transaction that records the step: clears the reservation. LeaseLost (nothing
     recorded) when it is no longer this run's: it outlived :data:`LEASE` and another run took
-    the row over."""
+    the row over (or the one it was reserved within)."""
+    if reservation.within is not None:
+        hold(connection, reservation.within)
     if not _clear(connection, reservation):
         raise _lost(connection, reservation)
 
@@ -206,10 +214,11 @@ def reserved(
     step: str,
     actor: str,
     moved_on: Callable[[sa.Connection], str | None],
+    within: Reservation | None = None,
 ) -> Iterator[Reservation]:
     """:func:`reserve`, and on any failure of the body the reservation released again (the
     body's own :func:`finish` has cleared it when it got that far)."""
-    reservation = reserve(engine, target, step, actor, moved_on)
+    reservation = reserve(engine, target, step, actor, moved_on, within)
     try:
         yield reservation
     except BaseException:

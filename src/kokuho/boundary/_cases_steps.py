@@ -116,7 +116,7 @@ def _done_by(case: Case) -> Callable[[sa.Connection], str | None]:
 
 
 def _reserved(
-    case: Case, engine: sa.Engine, step: StepKind, actor: str
+    case: Case, engine: sa.Engine, step: StepKind, actor: str, within: Reservation | None = None
 ) -> AbstractContextManager[Reservation]:
     """The case reserved for ``step`` (_cases_reserve.py) before the step changes anything:
     of two runs at once (two clerks, ``reduce`` and ``close``, one command run twice) one
@@ -126,7 +126,7 @@ def _reserved(
         f"case {case.case_id} changed meanwhile: another run is recording its {{step}}",
         name=f"case {case.case_id}", done_by=_done_by(case),
     )  # fmt: skip
-    return reserved(engine, target, step, actor, _moved_on(case))
+    return reserved(engine, target, step, actor, _moved_on(case), within)
 
 
 def _record(
@@ -175,6 +175,21 @@ def record_loss(
     """① 資格喪失 of the 国保 coverage on the employee 資格取得日 (reason 03 他保険加入): a
     change-feed file in ``feed_dir`` imported into the register, then the step. Recording it
     again changes nothing (the feed event is the case's own id, the step exists)."""
+    return loss_within(engine, case_id, decided_on, feed_dir, None, actor=actor, audit=audit)
+
+
+def loss_within(
+    engine: sa.Engine,
+    case_id: int,
+    decided_on: dt.date,
+    feed_dir: Path,
+    within: Reservation | None,
+    *,
+    actor: str,
+    audit: CaseAudit,
+) -> Case:
+    """:func:`record_loss`, the case reserved within ``within`` (a confirmed 報告徴収 answer's
+    request): every write checks that one too."""
     _check_actor(actor)
     case = _case(engine, case_id)
     if case.current("loss") is not None:
@@ -186,7 +201,7 @@ def record_loss(
                 c.coverage_id == case.kokuho_coverage_id
             )
         ).one()
-    with _reserved(case, engine, "loss", actor) as reservation:
+    with _reserved(case, engine, "loss", actor, within) as reservation:
         audit("boundary_loss", actor, [case.person_id], {"case_id": case_id})
         loss_day = case.overlap_from
         feed_dir.mkdir(parents=True, exist_ok=True)

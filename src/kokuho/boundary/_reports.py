@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from kokuho.boundary._cases import insert_case, kokuho_insurers
 from kokuho.boundary._cases_model import EMPLOYEE_KINDS, CaseAudit, CaseError, UnknownCase
-from kokuho.boundary._cases_reserve import Target, finish, reserved
-from kokuho.boundary._cases_steps import record_loss
+from kokuho.boundary._cases_reserve import Reservation, Target, fence, finish, reserved
+from kokuho.boundary._cases_steps import loss_within
 from kokuho.boundary._cases_tables import (
     boundary_cases,
     boundary_report_answers,
@@ -293,7 +293,7 @@ def answer_report(
         case_id = None
         if pair is not None:
             case_id = _open_with_loss(engine, report, pair, answered_on, acquired_on, feed_dir,
-                                      actor=actor, audit=audit)  # fmt: skip
+                                      reservation, actor=actor, audit=audit)  # fmt: skip
         with write_transaction(engine, _LOCK) as connection:
             finish(connection, reservation)
             connection.execute(
@@ -350,12 +350,14 @@ def _open_with_loss(
     answered_on: dt.date,
     acquired_on: dt.date | None,
     feed_dir: Path,
+    reservation: Reservation,
     *,
     actor: str,
     audit: CaseAudit,
 ) -> int:
     """A confirmed answer's case (one the register's own overlap opened already is joined)
-    with its ① loss recorded; the case's id."""
+    with its ① loss recorded; the case's id. Every write checks that ``reservation`` (the
+    request's) is still this run's."""
     _, ours, theirs = pair
     with engine.connect() as connection:
         case_id = connection.scalar(
@@ -368,6 +370,7 @@ def _open_with_loss(
         case_id, _ = insert_case(
             engine, report.municipality, report.person_id, ours, theirs, None, "report",
             answered_on, actor, answered_on, acquired_on or theirs.acquired_on,
+            fence=fence(reservation),
         )  # fmt: skip
-    record_loss(engine, case_id, answered_on, feed_dir, actor=actor, audit=audit)
+    loss_within(engine, case_id, answered_on, feed_dir, reservation, actor=actor, audit=audit)
     return int(case_id)
