@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from kokuho.boundary import (
@@ -38,6 +40,7 @@ from kokuho.boundary import (
 )
 from kokuho.ids import InsuredId
 from kokuho.registry import show
+from kokuho.store import write_transaction
 from tests import boundarycases as bc
 from tests.boundarycases import Audit
 from tests.feedfiles import KOKUHO
@@ -252,3 +255,31 @@ def test_a_late_confirmed_answer_after_a_takeover_opens_nothing(
         f"lease lost: request {asked.report_id} was taken over by 否認係, who recorded its "
         "answer (denied); nothing written"
     ), refused
+
+
+def test_what_a_late_step_wrote_before_the_takeover_stays_and_is_counted(
+    engine: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    """③ reassesses its three years, then waits (here: for the refunds' write lock) past its
+    lease while the case is taken over and closed: its settlement is refused, and the message
+    says that the three reassessments it committed while the case was its own stay (a step is
+    several transactions; docs/boundary.md). PostgreSQL: SQLite has one write lock for all."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite cannot hold back the refunds' write alone")
+    case = judged_case(engine, tmp_path, mynumber_key)
+    with write_transaction(engine, "premium_refunds"):  # decide_refunds waits for this
+        late = Run(reduce_by(engine, case.case_id, "減額係"))
+        late.held.go.set()
+        deadline = time.monotonic() + 60
+        while any(charged for _, (charged, _) in premiums(engine)[0]):  # all reduced to 0
+            assert time.monotonic() < deadline, "the three years were never reassessed"
+            time.sleep(0.05)
+        lease_passes(engine, case.case_id)
+        close_by(engine, case.case_id, "終結係")(Audit())
+    refused = late.release()
+
+    assert isinstance(refused, LeaseLost), refused
+    assert f"case {case.case_id} was taken over by 終結係, who recorded its close" in str(refused)
+    assert "the 3 write(s) it made before the takeover stay" in str(refused)
+    assert steps(engine) == ["loss", "judgement", "close"]
+    assert premiums(engine)[1] == ()  # no 充当 or 還付 after the 終結
