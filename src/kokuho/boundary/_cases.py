@@ -37,7 +37,7 @@ from kokuho.premiums import (
 )
 from kokuho.registry import Overlap, find_overlaps
 from kokuho.registry import tables as register
-from kokuho.store import write_transaction
+from kokuho.store import Fence, write_transaction
 
 
 def fiscal_year_of(day: dt.date) -> int:
@@ -202,9 +202,11 @@ def insert_case(
     acquired_on: dt.date | None = None,
     *,
     households: dict[int, list[HouseholdInput]] | None = None,
+    fence: Fence | None = None,
 ) -> tuple[int, bool]:
     """Writes one case (its years computed now); returns its id and whether this call wrote
-    it: false when another run wrote the case of the same two coverages meanwhile."""
+    it: false when another run wrote the case of the same two coverages meanwhile. ``fence``
+    runs first in the writing transaction (a 報告徴収 answer's request still its own)."""
     loss_day = max(ours.acquired_on, acquired_on or theirs.acquired_on)
     end = ours.lost_on - dt.timedelta(days=1) if ours.lost_on else on
     years = case_years(engine, municipality, person_id, loss_day, end, on, households)
@@ -212,6 +214,8 @@ def insert_case(
     # Under the write lock, asked again: a run at the same time (two `double-payments --scan`)
     # may have opened the case since it was looked for; a second insert broke the unique key.
     with write_transaction(engine, "boundary_cases") as connection:
+        if fence is not None:
+            fence(connection)
         existing = connection.scalar(
             sa.select(c.case_id).where(
                 c.kokuho_coverage_id == ours.coverage_id,

@@ -41,6 +41,11 @@ def check_text(field: str, value: str) -> None:
         )
 
 
+class LeaseLost(CaseError):
+    """A run held its case (or request) past the lease and another run took it over: the
+    write that found it out was rolled back and the run stopped there (docs/boundary.md)."""
+
+
 class CaseAudit(Protocol):
     """Where person-level reads and writes are recorded (the CLI and dashboard pass the
     service's hash-chained audit log): one call per operation, with every person it showed or

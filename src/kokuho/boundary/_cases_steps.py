@@ -30,13 +30,14 @@ from kokuho.boundary._cases_model import (
     CaseAudit,
     CaseError,
     Evidence,
+    LeaseLost,
     Step,
     StepKind,
     UnknownCase,
     check_text,
     dumps,
 )
-from kokuho.boundary._cases_reserve import Reservation, Target, finish, reserved
+from kokuho.boundary._cases_reserve import Reservation, Target, fence, finish, reserved
 from kokuho.boundary._cases_tables import boundary_case_steps, boundary_cases
 from kokuho.boundary._rules import load_boundary_rules
 from kokuho.premiums import (
@@ -78,28 +79,45 @@ def _case(engine: sa.Engine, case_id: int) -> Case:
     return found[0]
 
 
+def _steps_since(connection: sa.Connection, case: Case) -> tuple[bool, tuple[str, str] | None]:
+    """Whether the case's steps differ from those ``case`` was read with, and the newest step
+    recorded since (its kind and who recorded it; None if none)."""
+    c = boundary_case_steps.c
+    rows = connection.execute(
+        sa.select(c.step_id, c.step, c.recorded_by)
+        .where(c.case_id == case.case_id)
+        .order_by(c.step_id)
+    ).all()  # fmt: skip
+    known = {s.step_id for s in case.steps}
+    new = [(r.step, r.recorded_by) for r in rows if r.step_id not in known]
+    return {r.step_id for r in rows} != known, new[-1] if new else None
+
+
 def _moved_on(case: Case) -> Callable[[sa.Connection], str | None]:
     """Under the write lock: what was recorded on the case since ``case`` was read."""
 
     def check(connection: sa.Connection) -> str | None:
-        c = boundary_case_steps.c
-        rows = connection.execute(
-            sa.select(c.step_id, c.step, c.recorded_by)
-            .where(c.case_id == case.case_id)
-            .order_by(c.step_id)
-        ).all()  # fmt: skip
-        known = {s.step_id for s in case.steps}
-        if {r.step_id for r in rows} == known:
+        changed, newest = _steps_since(connection, case)
+        if not changed:
             return None
-        new = [r for r in rows if r.step_id not in known]
-        taken = f": its {new[-1].step} was recorded by {new[-1].recorded_by}" if new else ""
+        taken = f": its {newest[0]} was recorded by {newest[1]}" if newest else ""
         return f"case {case.case_id} changed meanwhile{taken}"
 
     return check
 
 
+def _done_by(case: Case) -> Callable[[sa.Connection], str | None]:
+    """Who took the case over, once they have finished: the newest step since ``case``."""
+
+    def who(connection: sa.Connection) -> str | None:
+        _, newest = _steps_since(connection, case)
+        return f"{newest[1]}, who recorded its {newest[0]}" if newest else None
+
+    return who
+
+
 def _reserved(
-    case: Case, engine: sa.Engine, step: StepKind, actor: str
+    case: Case, engine: sa.Engine, step: StepKind, actor: str, within: Reservation | None = None
 ) -> AbstractContextManager[Reservation]:
     """The case reserved for ``step`` (_cases_reserve.py) before the step changes anything:
     of two runs at once (two clerks, ``reduce`` and ``close``, one command run twice) one
@@ -107,8 +125,9 @@ def _reserved(
     target = Target(
         boundary_cases, "case_id", case.case_id, _LOCK,
         f"case {case.case_id} changed meanwhile: another run is recording its {{step}}",
+        name=f"case {case.case_id}", done_by=_done_by(case),
     )  # fmt: skip
-    return reserved(engine, target, step, actor, _moved_on(case))
+    return reserved(engine, target, step, actor, _moved_on(case), within)
 
 
 def _record(
@@ -121,14 +140,9 @@ def _record(
     detail: dict[str, Any],
     supersedes: int | None = None,
 ) -> Case:
-    """Writes the step and clears the case's reservation in one transaction."""
+    """Writes the step and clears the case's reservation in one transaction; LeaseLost when
+    another run took the case over (the reservation is its own, so no step came between)."""
     with write_transaction(engine, _LOCK) as connection:
-        if (refusal := _moved_on(case)(connection)) is not None:  # only past the LEASE
-            raise CaseError(
-                f"{refusal}; this step was not recorded, but what it had already changed (a "
-                "資格喪失 imported, a reassessment, refunds) stays: look at it (kokuho boundary "
-                f"decide {case.case_id} show) and run again"
-            )
         finish(connection, reservation)
         connection.execute(
             sa.insert(boundary_case_steps),
@@ -163,6 +177,21 @@ def record_loss(
     """① 資格喪失 of the 国保 coverage on the employee 資格取得日 (reason 03 他保険加入): a
     change-feed file in ``feed_dir`` imported into the register, then the step. Recording it
     again changes nothing (the feed event is the case's own id, the step exists)."""
+    return loss_within(engine, case_id, decided_on, feed_dir, None, actor=actor, audit=audit)
+
+
+def loss_within(
+    engine: sa.Engine,
+    case_id: int,
+    decided_on: dt.date,
+    feed_dir: Path,
+    within: Reservation | None,
+    *,
+    actor: str,
+    audit: CaseAudit,
+) -> Case:
+    """:func:`record_loss`, the case reserved within ``within`` (a confirmed 報告徴収 answer's
+    request): every write checks that one too."""
     _check_actor(actor)
     case = _case(engine, case_id)
     if case.current("loss") is not None:
@@ -174,28 +203,35 @@ def record_loss(
                 c.coverage_id == case.kokuho_coverage_id
             )
         ).one()
-    with _reserved(case, engine, "loss", actor) as reservation:
+    with _reserved(case, engine, "loss", actor, within) as reservation:
         audit("boundary_loss", actor, [case.person_id], {"case_id": case_id})
         loss_day = case.overlap_from
         feed_dir.mkdir(parents=True, exist_ok=True)
         path = feed_dir / f"boundary-case-{case_id}-loss.csv"
         values = [f"boundary-{case_id}-loss", "lose", loss_day.isoformat(), row.insurer_number,
                   row.symbol, row.number, row.branch, OTHER_INSURANCE]  # fmt: skip
+        existed = path.exists()
         path.write_text(",".join(FEED_COLUMNS) + "\r\n" + ",".join(values) + "\r\n", "utf-8")
         try:
-            import_changes(engine, path)
+            import_changes(engine, path, fence=fence(reservation))
         except FileRejected as error:
             raise CaseError(f"case {case_id}: the register refused the loss: {error}") from None
+        except LeaseLost:
+            if not existed:  # the file of a loss that never reached the register
+                path.unlink(missing_ok=True)
+            raise
         detail = {
             "lost_on": loss_day.isoformat(),
             "feed_file": path.name,
             "previous_lost_on": row.lost_on.isoformat() if row.lost_on else None,
-            "reassessed": _ordinary_reductions(engine, case, decided_on),
+            "reassessed": _ordinary_reductions(engine, case, reservation, decided_on),
         }
         return _record(engine, case, reservation, "loss", decided_on, actor, detail)
 
 
-def _ordinary_reductions(engine: sa.Engine, case: Case, decided_on: dt.date) -> list[Any]:
+def _ordinary_reductions(
+    engine: sa.Engine, case: Case, reservation: Reservation, decided_on: dt.date
+) -> list[Any]:
     """The 資格喪失処理's ordinary 更正 (§110-2(1) still open): the years within the limit are
     reassessed with the loss at once, whoever was at fault. A year refused here (a decision
     already made that day) is left to ③, which reassesses it again."""
@@ -205,7 +241,7 @@ def _ordinary_reductions(engine: sa.Engine, case: Case, decided_on: dt.date) -> 
             continue
         try:
             run = reassess(engine, case.municipality, year.fiscal_year, decided_on,
-                           household_id=year.household_id)  # fmt: skip
+                           household_id=year.household_id, fence=fence(reservation))  # fmt: skip
         except PremiumRuleError as error:
             done.append({"fiscal_year": year.fiscal_year, "refused": str(error)})
             continue
@@ -311,13 +347,15 @@ def decide(
             raise CaseError(f"case {case_id}: FY{year.fiscal_year}: {error}") from None
     with _reserved(case, engine, "reduction", actor) as reservation:
         audit("boundary_reduction", actor, [case.person_id], {"case_id": case_id})
-        detail = _reduce(engine, case, (loss, judgement), decided_on, exception, in_force)
+        detail = _reduce(engine, case, reservation, (loss, judgement), decided_on, exception,
+                         in_force)  # fmt: skip
         return _record(engine, case, reservation, "reduction", decided_on, actor, detail)
 
 
 def _reduce(
     engine: sa.Engine,
     case: Case,
+    reservation: Reservation,
     steps: tuple[Step, Step],
     decided_on: dt.date,
     exception: PeriodLimitException | None,
@@ -351,6 +389,7 @@ def _reduce(
         run = reassess(
             engine, case.municipality, year.fiscal_year, decided_on,
             exception=exception if barred else None, household_id=year.household_id,
+            fence=fence(reservation),
         )  # fmt: skip
         refused = [r.reason for r in run.refused if r.household_id == year.household_id]
         if refused:
@@ -375,7 +414,8 @@ def _reduce(
         years.append(entry)
     refunds: list[dict[str, Any]] = []
     for household in sorted({y.household_id for y in case.years}):
-        for s in decide_refunds(engine, case.municipality, decided_on, household_id=household):
+        for s in decide_refunds(engine, case.municipality, decided_on, household_id=household,
+                                fence=fence(reservation)):  # fmt: skip
             refunds.append(
                 {"refund_id": s.refund_id, "fiscal_year": s.fiscal_year, "kind": s.kind,
                  "amount": s.amount, "household_id": s.household_id,
@@ -418,7 +458,7 @@ def claim_refund(
         paid = []
         for s in open_:
             try:
-                paid.append(pay_refund(engine, s.refund_id, claimed_on))
+                paid.append(pay_refund(engine, s.refund_id, claimed_on, fence=fence(reservation)))
             except RefundRefused as error:  # pragma: no cover - checked above
                 raise CaseError(f"case {case_id}: {error}") from None
         detail = {"refunds": [{"refund_id": s.refund_id, "amount": s.amount} for s in paid],

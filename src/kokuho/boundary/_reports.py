@@ -23,8 +23,8 @@ from kokuho.boundary._cases_model import (
     UnknownCase,
     check_text,
 )
-from kokuho.boundary._cases_reserve import Target, finish, reserved
-from kokuho.boundary._cases_steps import record_loss
+from kokuho.boundary._cases_reserve import Reservation, Target, fence, finish, reserved
+from kokuho.boundary._cases_steps import loss_within
 from kokuho.boundary._cases_tables import (
     boundary_cases,
     boundary_report_answers,
@@ -296,13 +296,14 @@ def answer_report(
     target = Target(
         boundary_reports, "report_id", report_id, _LOCK,
         f"request {report_id} is already answered by a run under way ({{step}})", "answer",
+        f"request {report_id}", _answered_by(report_id),
     )  # fmt: skip
     with reserved(engine, target, result, actor, _answered(report_id)) as reservation:
         audit("boundary_report_answer", actor, [report.person_id], {"report_id": report_id})
         case_id = None
         if pair is not None:
             case_id = _open_with_loss(engine, report, pair, answered_on, acquired_on, feed_dir,
-                                      actor=actor, audit=audit)  # fmt: skip
+                                      reservation, actor=actor, audit=audit)  # fmt: skip
         with write_transaction(engine, _LOCK) as connection:
             finish(connection, reservation)
             connection.execute(
@@ -321,19 +322,35 @@ def answer_report(
     return _read(engine, None, report_id)[0]
 
 
+def _answer_of(connection: sa.Connection, report_id: int) -> tuple[str, str] | None:
+    """The request's recorded answer (its result and who recorded it), if any."""
+    a = boundary_report_answers.c
+    found = connection.execute(
+        sa.select(a.result, a.recorded_by).where(a.report_id == report_id)
+    ).first()
+    return None if found is None else (found.result, found.recorded_by)
+
+
 def _answered(report_id: int) -> Callable[[sa.Connection], str | None]:
     """Under the write lock: the answer recorded since the request was read, if any."""
 
     def check(connection: sa.Connection) -> str | None:
-        a = boundary_report_answers.c
-        found = connection.execute(
-            sa.select(a.result, a.recorded_by).where(a.report_id == report_id)
-        ).first()
+        found = _answer_of(connection, report_id)
         if found is None:
             return None
-        return f"request {report_id} is already answered ({found.result}, by {found.recorded_by})"
+        return f"request {report_id} is already answered ({found[0]}, by {found[1]})"
 
     return check
+
+
+def _answered_by(report_id: int) -> Callable[[sa.Connection], str | None]:
+    """Who took the request over, once they have finished: the answer they recorded."""
+
+    def who(connection: sa.Connection) -> str | None:
+        found = _answer_of(connection, report_id)
+        return None if found is None else f"{found[1]}, who recorded its answer ({found[0]})"
+
+    return who
 
 
 def _open_with_loss(
@@ -343,12 +360,14 @@ def _open_with_loss(
     answered_on: dt.date,
     acquired_on: dt.date | None,
     feed_dir: Path,
+    reservation: Reservation,
     *,
     actor: str,
     audit: CaseAudit,
 ) -> int:
     """A confirmed answer's case (one the register's own overlap opened already is joined)
-    with its ① loss recorded; the case's id."""
+    with its ① loss recorded; the case's id. Every write checks that ``reservation`` (the
+    request's) is still this run's."""
     _, ours, theirs = pair
     with engine.connect() as connection:
         case_id = connection.scalar(
@@ -361,6 +380,7 @@ def _open_with_loss(
         case_id, _ = insert_case(
             engine, report.municipality, report.person_id, ours, theirs, None, "report",
             answered_on, actor, answered_on, acquired_on or theirs.acquired_on,
+            fence=fence(reservation),
         )  # fmt: skip
-    record_loss(engine, case_id, answered_on, feed_dir, actor=actor, audit=audit)
+    loss_within(engine, case_id, answered_on, feed_dir, reservation, actor=actor, audit=audit)
     return int(case_id)

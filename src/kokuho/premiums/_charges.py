@@ -19,7 +19,7 @@ from typing import Any, Final, Literal, get_args
 import sqlalchemy as sa
 
 from kokuho.premiums._model import Assessment
-from kokuho.store import key_table, metadata, write_transaction
+from kokuho.store import Fence, key_table, metadata, write_transaction
 
 ChargeKind = Literal["initial", "increase", "decrease"]
 """本算定 (当初賦課), 増額賦課 (増額更正), 減額賦課 (減額更正)."""
@@ -117,9 +117,12 @@ def record_decisions(
     engine: sa.Engine,
     batches: Sequence[tuple[Sequence[Assessment], ChargeKind]],
     decided_on: dt.date,
+    *,
+    fence: Fence | None = None,
 ) -> list[list[ChargeReport]]:
     """Several :func:`record_charges_many` of different kinds (an 更正 run: initial, increase
-    and decrease) in one transaction: one refused assessment and nothing is written."""
+    and decrease) in one transaction: one refused assessment and nothing is written.
+    ``fence`` runs first in that transaction (kokuho.store.Fence)."""
     for batch, kind in batches:
         if kind not in CHARGE_KINDS:
             raise ChargeRefused(f"kind must be one of {', '.join(CHARGE_KINDS)}, not {kind!r}")
@@ -139,6 +142,8 @@ def record_decisions(
             connection.execute(
                 sa.text("LOCK TABLE premium_charge_decisions IN SHARE ROW EXCLUSIVE MODE")
             )
+        if fence is not None:
+            fence(connection)
         for batch, kind in batches:
             reports: list[ChargeReport] = []
             for start in range(0, len(batch), _CHUNK):

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from kokuho.premiums._collection import ledgers
 from kokuho.premiums._collection_tables import refunds
-from kokuho.store import write_transaction
+from kokuho.store import Fence, write_transaction
 
 RefundStatus = Literal["open", "paid", "lapsed"]
 """未還付 (claim still open), 還付済, 時効 (lapsed under §110(1))."""
@@ -74,13 +74,18 @@ class Settlement:
 
 
 def decide_refunds(
-    engine: sa.Engine, municipality: str, decided_on: dt.date, *, household_id: str | None = None
+    engine: sa.Engine,
+    municipality: str,
+    decided_on: dt.date,
+    *,
+    household_id: str | None = None,
+    fence: Fence | None = None,
 ) -> list[Settlement]:
     """Settles every 過誤納金 of ``municipality`` (or of its one household ``household_id``)
     not settled yet, as of ``decided_on``: 充当 to the household's overdue instalments (any
     fiscal year, oldest 納期限 first), the rest a refund whose claim lapses after two years.
     Returns the new decisions; a second call on the same day finds nothing left to settle
-    (idempotent)."""
+    (idempotent). ``fence`` runs first in the writing transaction (kokuho.store.Fence)."""
     # Two runs at once must not both settle the same 過誤納金: the write lock is taken before
     # the ledgers are read. (On SQLite the driver opens the transaction only at the first
     # INSERT, so the ledgers were read outside it and both runs settled the same money.)
@@ -88,6 +93,8 @@ def decide_refunds(
         if connection.dialect.name == "postgresql":
             # And no other writer of the table (a payment of a refund) meanwhile.
             connection.execute(sa.text("LOCK TABLE premium_refunds IN SHARE ROW EXCLUSIVE MODE"))
+        if fence is not None:
+            fence(connection)
         rows: list[dict[str, object]] = []
         for ledger in ledgers(connection, decided_on, municipality):
             if household_id is not None and ledger.household_id != household_id:
@@ -128,11 +135,15 @@ def decide_refunds(
         return _select(connection, municipality, after=first)
 
 
-def pay_refund(engine: sa.Engine, refund_id: int, paid_on: dt.date) -> Settlement:
+def pay_refund(
+    engine: sa.Engine, refund_id: int, paid_on: dt.date, *, fence: Fence | None = None
+) -> Settlement:
     """Records that refund ``refund_id`` was paid out on ``paid_on``. Refused for an unknown
     id, a 充当, a refund already paid, a payment before the decision or after the claim
-    lapsed (§110(1))."""
+    lapsed (§110(1)). ``fence`` runs first in the transaction (kokuho.store.Fence)."""
     with engine.begin() as connection:
+        if fence is not None:
+            fence(connection)
         row = connection.execute(
             sa.select(refunds).where(refunds.c.refund_id == refund_id)
         ).one_or_none()

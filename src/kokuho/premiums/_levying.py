@@ -36,6 +36,7 @@ from kokuho.premiums._model import (
     Reason,
 )
 from kokuho.premiums._rules import PremiumRules, load_premium_rules
+from kokuho.store import Fence
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +245,7 @@ def reassess(
     *,
     exception: PeriodLimitException | None = None,
     household_id: str | None = None,
+    fence: Fence | None = None,
 ) -> ReassessmentRun:
     """更正 of every household of the year against the 調定 in force, decided on
     ``decided_on``: 増額/減額 through ``correct``, an initial 調定 for a household new to the
@@ -254,6 +256,8 @@ def reassess(
     all in one transaction. ``exception`` (§110-2(2)) lets reductions pass the limit.
     Running again the same day records nothing new. ``household_id`` limits the run to that
     household (a §110-2(2) exception is one household's, never the whole year's).
+    ``fence`` runs first in the transaction that records (kokuho.store.Fence), even when
+    nothing changed.
     """
     rules = load_premium_rules(fiscal_year, municipality)
     previous = _in_force(engine, municipality, fiscal_year, household_id)
@@ -283,7 +287,9 @@ def reassess(
             continue
         batches[kind].append(assessment)
         changes.append(HouseholdChange(household.household_id, kind, before, assessment.total))
-    record_decisions(engine, [(batch, kind) for kind, batch in batches.items()], decided_on)
+    record_decisions(
+        engine, [(batch, kind) for kind, batch in batches.items()], decided_on, fence=fence
+    )
     return ReassessmentRun(
         municipality,
         fiscal_year,

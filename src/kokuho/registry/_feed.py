@@ -29,6 +29,7 @@ from kokuho.registry._normalize import (
     match_key,
 )
 from kokuho.registry._tables import coverages, insurers, persons
+from kokuho.store import Fence
 
 _ADVISORY_LOCK = 0x6B6F6B75  # one importer at a time on PostgreSQL ("koku")
 
@@ -316,7 +317,12 @@ def _five(event: Event) -> dict[str, Any]:
 
 
 def import_changes(
-    engine: sa.Engine, path: Path, *, load_good_rows: bool = False, row_by_row: bool = False
+    engine: sa.Engine,
+    path: Path,
+    *,
+    load_good_rows: bool = False,
+    row_by_row: bool = False,
+    fence: Fence | None = None,
 ) -> ImportReport:
     """Loads one change-feed file (docs/formats.md §2).
 
@@ -326,17 +332,23 @@ def import_changes(
 
     ``row_by_row`` parses every row with :func:`parse_event` instead of trying the fast path
     first (:func:`fast_event`); the outcome is the same, the tests compare the two.
+
+    ``fence`` runs first in the writing transaction, after the lock (kokuho.store.Fence).
     """
     with collector_paused():
-        return _import_changes(engine, path, load_good_rows=load_good_rows, slow=row_by_row)
+        return _import_changes(
+            engine, path, load_good_rows=load_good_rows, slow=row_by_row, fence=fence
+        )
 
 
 def _import_changes(
-    engine: sa.Engine, path: Path, *, load_good_rows: bool, slow: bool
+    engine: sa.Engine, path: Path, *, load_good_rows: bool, slow: bool, fence: Fence | None
 ) -> ImportReport:
     report, events = read_events(path, load_good_rows=load_good_rows, slow=slow)
     with engine.begin() as connection:
         lock(connection)
+        if fence is not None:
+            fence(connection)
         apply_file(connection, report, events, Start.read(connection), load_good_rows)
     report.errors.sort(key=lambda e: e.line)
     return report

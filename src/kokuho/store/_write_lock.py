@@ -12,9 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeAlias
 
 import sqlalchemy as sa
+
+Fence: TypeAlias = Callable[[sa.Connection], None]
+"""A caller's check run first (after the lock) inside another context's writing transaction:
+raising there rolls that transaction back, so the check and the write commit together or not
+at all. A boundary step passes one to make sure it still holds its case (docs/boundary.md)."""
 
 
 class WriteBusy(RuntimeError):
