@@ -291,6 +291,10 @@ def test_sqlite_reads_answer_exactly_as_sqlalchemy(
     person = service.person_for(who, handle)
     service.record_consent(CLINIC, person, [ConsentCategory.LIMIT, ConsentCategory.CHECKUP],
                            D("2020-12-01"), 5)  # fmt: skip
+    # A category given twice (the latest end counts, as _CONSENTS's max() takes it; the fast
+    # path folds the consents into the coverage statement) and another institution's.
+    service.record_consent(CLINIC, person, [ConsentCategory.LIMIT], D("2020-12-02"), 90)
+    service.record_consent("3740112341", person, [ConsentCategory.MEDICATION], D("2020-12-01"), 30)
     queries = [
         query(), query(day="2020-09-30"), query(day="2020-12-03"), query(day="2021-03-31"),
         query(day="2021-04-01"), query(day="2019-01-01"), query(limit_consent=True),

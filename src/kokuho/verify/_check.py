@@ -8,6 +8,7 @@ connections (``_sqlite_reads``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -105,6 +106,42 @@ _CONSENTS = (
     .group_by(consents.c.category)
 )
 
+# On the SQLite fast path (``_sqlite_reads``) the coverage statements carry, per row, the
+# person's consents for the institution in force on the day, as the PostgreSQL path's do
+# (``_check_pg``): one statement answers the common check instead of two. SQLite's JSON:
+# [[category, valid_until], …], or [] (the latest end per category is taken by
+# :func:`consents_of`, as _CONSENTS's max() does).
+_CONSENTED_SQLITE = (
+    sa.select(
+        sa.func.json_group_array(sa.func.json_array(consents.c.category, consents.c.valid_until))
+    )
+    .where(
+        consents.c.person_id == c.person_id,
+        consents.c.institution_code == sa.bindparam("institution"),
+        consents.c.valid_until >= sa.bindparam("day"),
+    )
+    .scalar_subquery()
+    .label("consented")
+)
+#: The coverage statements as the SQLite fast path runs them, by the statement's identity.
+_WITH_CONSENTS: dict[int, sa.Select[Any]] = {
+    id(statement): statement.add_columns(_CONSENTED_SQLITE)
+    for statement in (_BY_NUMBER, _BY_NUMBER_AND_BRANCH, _BY_PERSON, _BY_TUPLE)
+}
+
+
+def consents_of(value: Any) -> dict[ConsentCategory, dt.date]:
+    """A consented column (a JSON array of [category, valid_until], as text or parsed, or
+    NULL) as :func:`active_consents` gives it: the latest end per category."""
+    pairs = json.loads(value) if isinstance(value, str | bytes) else value or []
+    found: dict[ConsentCategory, dt.date] = {}
+    for category, until in pairs:
+        day = dt.date.fromisoformat(until)
+        key = ConsentCategory(category)
+        if key not in found or found[key] < day:
+            found[key] = day
+    return found
+
 
 def _covers(row: Any, day: dt.date) -> bool:
     return bool(row.acquired_on <= day and (row.lost_on is None or day < row.lost_on))
@@ -135,8 +172,18 @@ def _answer_for(row: Any, show_limit: bool) -> CoverageAnswer:
 
 def _all(source: Source, statement: sa.Select[Any], params: dict[str, Any]) -> Sequence[Any]:
     if isinstance(source, SqliteReads):
-        return source.all(statement, params)
+        return source.all(_WITH_CONSENTS.get(id(statement), statement), params)
     return source.execute(statement, params).all()
+
+
+def _consents_for(
+    source: Source, row: Any, institution: str, day: dt.date
+) -> dict[ConsentCategory, dt.date]:
+    """The consents of ``row``'s person: from the row where its statement carried them (the
+    SQLite fast path), else by :func:`active_consents`."""
+    if isinstance(source, SqliteReads):
+        return consents_of(row.consented)
+    return active_consents(source, row.person_id, institution, day)
 
 
 def active_consents(
@@ -204,7 +251,7 @@ def _decide(
         results = [_answer_for(row, False) for row in chosen]
         return EligibilityAnswer(Validity.MULTIPLE, day, results), None
     person_id = rows[0].person_id
-    consented = active_consents(connection, person_id, institution, day)
+    consented = _consents_for(connection, rows[0], institution, day)
     show_limit = limit_consent or ConsentCategory.LIMIT in consented
     in_force = [row for row in rows if _covers(row, day)]
     if in_force:
@@ -244,7 +291,7 @@ def check_person(
     )
     if not rows:
         return EligibilityAnswer(Validity.NOT_FOUND, day)
-    consented = active_consents(connection, person_id, institution, day)
+    consented = _consents_for(connection, rows[0], institution, day)
     show_limit = limit_consent or ConsentCategory.LIMIT in consented
     return person_decision(rows, day, consented, show_limit)
 

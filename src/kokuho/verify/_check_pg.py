@@ -12,7 +12,6 @@ elsewhere?), as the SQLAlchemy path does.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import namedtuple
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -32,6 +31,7 @@ from kokuho.verify._check import (
     _covers,
     _latest,
     c,
+    consents_of,
     may_be_replaced,
     person_decision,
 )
@@ -119,19 +119,6 @@ def _tagged_rows(cursor: psycopg.AsyncCursor[Any]) -> Callable[[Sequence[Any]], 
     return lambda values: (values[0], make(values[1:]))
 
 
-def _consents(value: Any) -> dict[ConsentCategory, dt.date]:
-    """The consented column as ``_check.active_consents`` gives it: the latest end per
-    category. (The driver may hand JSON over parsed or as text.)"""
-    pairs = json.loads(value) if isinstance(value, str | bytes) else value or []
-    found: dict[ConsentCategory, dt.date] = {}
-    for category, until in pairs:
-        day = dt.date.fromisoformat(until)
-        key = ConsentCategory(category)
-        if key not in found or found[key] < day:
-            found[key] = day
-    return found
-
-
 def _number_params(query: NumberQuery, institution: str) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {
         "insurer": query.insurer, "symbol": query.symbol, "number": query.number,
@@ -198,7 +185,7 @@ def number_decision(rows: list[Any], query: NumberQuery) -> tuple[
         results = [_answer_for(row, False) for row in chosen]
         return EligibilityAnswer(Validity.MULTIPLE, day, results), None, None, {}
     person_id: int = rows[0].person_id
-    consented = _consents(rows[0].consented)
+    consented = consents_of(rows[0].consented)
     show_limit = query.limit_consent or ConsentCategory.LIMIT in consented
     in_force = [row for row in rows if _covers(row, day)]
     if in_force:
@@ -301,7 +288,7 @@ def person_answer(rows: list[Any], day: dt.date) -> EligibilityAnswer:
     """_check.check_person's steps on the person's rows, in the same order."""
     if not rows:
         return EligibilityAnswer(Validity.NOT_FOUND, day)
-    consented = _consents(rows[0].consented)
+    consented = consents_of(rows[0].consented)
     return person_decision(rows, day, consented, ConsentCategory.LIMIT in consented)
 
 
