@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from kokuho.cli import main
 from kokuho.premiums import record_charges
-from kokuho.store import shown_text
+from kokuho.store import has_control, shown_text
 from tests.feedfiles import FEED_COLUMNS, acquire, write_csv, write_insurers
 from tests.premiumrows import assessment, payment, write_payments
 
@@ -58,6 +58,21 @@ def test_shown_text_escapes_what_a_terminal_acts_on_and_keeps_the_rest() -> None
         "\\t\\x00\\x7f\\x85\\x9b\\u202a\\u2066\\u2069"
     )
     assert shown_text("a\udcffb\ud800") == "a\\xffb\\ud800"  # not UTF-8, a lone surrogate
+    # Every bidi control (Unicode's Bidi_Control), the marks and the Arabic letter mark too:
+    # what has_control refuses in a name, shown_text escapes in what it prints.
+    marks = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    assert shown_text(marks) == "".join(f"\\u{ord(c):04x}" for c in marks)
+    assert has_control(marks[0]) and all(has_control(c) for c in marks)
+
+
+def test_json_output_escapes_every_bidi_control(capsys: pytest.CaptureFixture[str]) -> None:
+    from kokuho.cli._output import emit_json
+
+    marks = "\u061c\u200e\u200f\u202e\u2066"
+    emit_json({"name": f"田中{marks}課長"})
+    out = capsys.readouterr().out
+    assert not set(marks) & set(out), out
+    assert json.loads(out) == {"name": f"田中{marks}課長"}  # the same value, read back
     japanese = "讃岐 太郎　高松市番町 (12) ｶﾅ — ok.csv"
     assert shown_text(japanese) == japanese
     assert shown_text(SHOWN) == SHOWN  # escaping twice changes nothing

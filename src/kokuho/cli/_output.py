@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import re
 import sys
@@ -31,15 +32,20 @@ def _default(value: object) -> object:
 
 
 # json.dumps(ensure_ascii=False) escapes only the C0 controls. A terminal also acts on DEL, the
-# C1 controls and the bidi overrides and isolates, and an output stream refuses lone
-# surrogates. In a JSON document these can only stand inside strings, where the escape
-# \uXXXX reads back as the same character: the document keeps its values and is safe to print.
-_RAW_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# C1 controls and the bidi controls, and an output stream refuses lone surrogates. In a JSON
+# document these can only stand inside strings, where the escape \uXXXX reads back as the
+# same character: the document keeps its values and is safe to print. Built on first use:
+# kokuho.store is imported lazily here (the CLI's start-up).
+@functools.cache
+def _raw_in_json() -> re.Pattern[str]:
+    from kokuho.store import BIDI_CLASS
+
+    return re.compile(f"[\x7f-\x9f{BIDI_CLASS}\ud800-\udfff]")
 
 
 def emit_json(document: object) -> None:
     text = json.dumps(document, ensure_ascii=False, indent=2, default=_default)
-    click.echo(_RAW_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text))
+    click.echo(_raw_in_json().sub(lambda match: f"\\u{ord(match.group()):04x}", text))
 
 
 def shown(value: object) -> str:

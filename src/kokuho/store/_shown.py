@@ -8,10 +8,12 @@ import unicodedata
 from typing import Final
 
 # C0 controls (\n, \r, \t, ESC …), DEL and the C1 controls (U+0080–U+009F: a terminal may read
-# U+009B as CSI), the bidi overrides and isolates (U+202A–U+202E, U+2066–U+2069: they reorder
-# what follows, so a name can show another name), and lone surrogates (bytes of a file name that
-# were not UTF-8, kept by surrogateescape: an output stream refuses them).
-_ACTED_ON: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# U+009B as CSI), every bidi control (BIDI_CONTROLS: the marks, embeddings, overrides and
+# isolates reorder what is around them, so a name can show another name), and lone surrogates
+# (bytes of a file name that were not UTF-8, kept by surrogateescape: an output stream refuses
+# them).
+BIDI_CLASS: Final = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_ACTED_ON: Final = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CLASS}\ud800-\udfff]")
 _NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -28,8 +30,8 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def shown_text(value: str) -> str:
-    """``value`` as printed on a terminal: C0 and C1 controls, DEL, bidi overrides and
-    isolates, and lone surrogates escaped visibly (``\\x1b``, ``\\n``, ``\\u202e``, a byte that
+    """``value`` as printed on a terminal: C0 and C1 controls, DEL, bidi controls and lone
+    surrogates escaped visibly (``\\x1b``, ``\\n``, ``\\u202e``, a byte that
     was not UTF-8 as ``\\xff``); ordinary text, Japanese and spaces included, unchanged. The
     backslash itself is kept, so escaping twice changes nothing."""
     return _ACTED_ON.sub(_escape, value)
