@@ -39,6 +39,10 @@ from tests.provisioncases import ON, application, applied
         ("public_interest", "公益\x00", r"public interest \(相当の公益性\): a control character"),
         ("place", "香川県\x1b[2J", r"place \(利用場所\): a control character"),
         ("users", ("研究者\x00甲",), "users: a control character"),
+        # Bidi controls: "田中\u202e長課" shows as "田中課長" on a page.
+        ("applicant", "田中\u202e長課", "applicant: a bidi control"),
+        ("purpose", "研究\u200f", "purpose: a bidi control"),
+        ("users", ("研究者\u2066甲",), "users: a bidi control"),
     ],
 )
 def test_control_characters_are_refused_by_field(
@@ -62,6 +66,8 @@ def test_a_reviewer_or_a_deletion_by_with_a_control_character_is_refused(
         add_reviewer(engine, "委員\x1b丙", on=ON, actor="事務局", audit=audit)
     with pytest.raises(ProvisionError, match="by: a control character"):
         confirm_deletion(engine, "P000001", by="x\x00", method="消去", on=ON, audit=audit)
+    with pytest.raises(ProvisionError, match="reviewer: a bidi control"):
+        add_reviewer(engine, "委員\u061c丙", on=ON, actor="事務局", audit=audit)
 
 
 def test_a_review_on_the_last_day_of_the_calendar_is_refused_not_an_internal_error(

@@ -39,6 +39,7 @@ from kokuho.provision._workflow_model import (
     Step,
     UnknownProvision,
 )
+from kokuho.store import BIDI_CONTROLS
 
 _PREFECTURES = (
     "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県",
@@ -55,7 +56,8 @@ _DONE = {"review": "reviewed", "extract": "extracted", "delete": "deleted",
 
 def _text(value: str, field: str, limit: int = 2000, *, lines: bool = False) -> str:
     """``value`` stripped, not empty, at most ``limit`` characters and free of control
-    characters (NUL, ESC: they would reach the terminal and the database as they are); line
+    characters (NUL, ESC: they would reach the terminal and the database as they are) and of
+    bidi controls (an RLO makes a name read otherwise on a page than what was recorded); line
     breaks and tabs only where ``lines`` (a purpose, the minutes)."""
     text = value.strip()
     if not text:
@@ -65,6 +67,8 @@ def _text(value: str, field: str, limit: int = 2000, *, lines: bool = False) -> 
     allowed = "\r\n\t" if lines else ""
     if any(unicodedata.category(c) == "Cc" and c not in allowed for c in text):
         raise ProvisionError(f"{field}: a control character (NUL, ESC, a line break …)")
+    if any(c in BIDI_CONTROLS for c in text):
+        raise ProvisionError(f"{field}: a bidi control (U+202E RLO, U+200F RLM …)")
     return text
 
 

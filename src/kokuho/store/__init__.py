@@ -41,7 +41,7 @@ from kokuho.store._problems import FileProblem, FileProblemsError
 from kokuho.store._read_batch import ReadBatcher
 from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
 from kokuho.store._replicas_async import UNREACHABLE_ASYNC, AsyncReads, connect_kwargs
-from kokuho.store._shown import BIDI_CLASS, has_control, shown_text
+from kokuho.store._shown import BIDI_CLASS, BIDI_CONTROLS, has_control, shown_text
 from kokuho.store._spare_core import spare_core
 from kokuho.store._write_lock import Fence, WriteBusy, write_transaction
 from kokuho.store._yaml_loader import SafeYamlLoader
@@ -80,6 +80,7 @@ __all__ = [
     "PerThreadDuckDB",
     "bulk_insert",
     "BIDI_CLASS",
+    "BIDI_CONTROLS",
     "has_control",
     "shown_text",
     "spare_core",
