@@ -63,6 +63,7 @@ class _Writer:
 
     def __init__(self, database: Path, every: float) -> None:
         self.connection = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA synchronous=NORMAL")
         self.connection.execute(
             "CREATE TABLE IF NOT EXISTS bench_side (id INTEGER PRIMARY KEY, t TEXT)"
@@ -128,6 +129,13 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=20_000)
     parser.add_argument("--commit-every-ms", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--writer-database",
+        choices=("same", "separate"),
+        default="same",
+        help="separate: the writer commits into a file of its own (the control: "
+        "the same thread, the same commits, no change to the register's file)",
+    )
     parser.add_argument("--out", type=Path, default=OUT / "sqlite_reads.json")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_sqlite_reads_") as folder:
@@ -151,7 +159,8 @@ def main() -> None:
         commits = 0
         for _ in range(opts.rounds):
             alone.append(_probe(reader, sql, keys))
-            with _Writer(database, opts.commit_every_ms / 1000) as writer:
+            target = database if opts.writer_database == "same" else database.with_suffix(".side")
+            with _Writer(target, opts.commit_every_ms / 1000) as writer:
                 written.append(_probe(reader, sql, keys))
                 commits += writer.commits
         reader.close()
@@ -160,6 +169,7 @@ def main() -> None:
     result = {
         "persons": opts.persons, "probes": len(keys), "rounds": opts.rounds,
         "commit_every_ms": opts.commit_every_ms, "writer_commits": commits,
+        "writer_database": opts.writer_database,
         "alone_us": [round(x, 1) for x in alone], "with_writer_us": [round(x, 1) for x in written],
         "ratio_with_writer_to_alone": round(ratio, 2),
         "check_number_us_best": round(checks, 1),
