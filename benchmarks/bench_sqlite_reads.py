@@ -92,11 +92,21 @@ class _Writer:
         self.connection.close()
 
 
-def _probe(connection: sqlite3.Connection, sql: str, keys: list[tuple[Any, ...]]) -> float:
-    """µs of this thread's CPU per statement over ``keys``."""
+def _probe(
+    connection: sqlite3.Connection, sql: str, keys: list[tuple[Any, ...]], per_transaction: int
+) -> float:
+    """µs of this thread's CPU per statement over ``keys``: each statement its own read
+    transaction (as the service's), or ``per_transaction`` statements in one (a snapshot:
+    the page cache is not discarded within it, whatever the writer commits)."""
     started = time.thread_time()
-    for key in keys:
+    for index, key in enumerate(keys):
+        if per_transaction > 1 and index % per_transaction == 0:
+            if connection.in_transaction:
+                connection.execute("COMMIT")
+            connection.execute("BEGIN")
         connection.execute(sql, key).fetchall()
+    if connection.in_transaction:
+        connection.execute("COMMIT")
     return (time.thread_time() - started) / len(keys) * 1e6
 
 
@@ -130,6 +140,10 @@ def main() -> None:
     parser.add_argument("--commit-every-ms", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--statements-per-transaction", type=int, default=1,
+        help="more than 1: that many statements in one read transaction",
+    )  # fmt: skip
+    parser.add_argument(
         "--writer-database",
         choices=("same", "separate"),
         default="same",
@@ -153,15 +167,16 @@ def main() -> None:
         chosen = rng.choices(found, k=opts.probes)
         keys = [("2026-01-05", "3710000001", r[0], r[1], r[2], r[4], r[3])
                 for r in chosen]  # fmt: skip
-        _probe(reader, sql, keys)  # warm the cache and the statement
+        per = opts.statements_per_transaction
+        _probe(reader, sql, keys, per)  # warm the cache and the statement
         alone: list[float] = []
         written: list[float] = []
         commits = 0
         for _ in range(opts.rounds):
-            alone.append(_probe(reader, sql, keys))
+            alone.append(_probe(reader, sql, keys, per))
             target = database if opts.writer_database == "same" else database.with_suffix(".side")
             with _Writer(target, opts.commit_every_ms / 1000) as writer:
-                written.append(_probe(reader, sql, keys))
+                written.append(_probe(reader, sql, keys, per))
                 commits += writer.commits
         reader.close()
         checks = _checks(reg.url, database, chosen, opts.rounds)
@@ -170,6 +185,7 @@ def main() -> None:
         "persons": opts.persons, "probes": len(keys), "rounds": opts.rounds,
         "commit_every_ms": opts.commit_every_ms, "writer_commits": commits,
         "writer_database": opts.writer_database,
+        "statements_per_transaction": opts.statements_per_transaction,
         "alone_us": [round(x, 1) for x in alone], "with_writer_us": [round(x, 1) for x in written],
         "ratio_with_writer_to_alone": round(ratio, 2),
         "check_number_us_best": round(checks, 1),
