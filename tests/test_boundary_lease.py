@@ -283,3 +283,55 @@ def test_what_a_late_step_wrote_before_the_takeover_stays_and_is_counted(
     assert "the 3 write(s) it made before the takeover stay" in str(refused)
     assert steps(engine) == ["loss", "judgement", "close"]
     assert premiums(engine)[1] == ()  # no 充当 or 還付 after the 終結
+
+
+def _waiting_for_the_register(engine: sa.Engine, runs: int) -> None:
+    """Until ``runs`` sessions wait for the register importer's lock (registry._feed.lock)."""
+    from kokuho.registry._feed import _ADVISORY_LOCK
+
+    deadline = time.monotonic() + 60
+    query = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = :key"
+    )
+    while True:
+        with engine.connect() as connection:
+            if (connection.scalar(query, {"key": _ADVISORY_LOCK}) or 0) >= runs:
+                return
+        assert time.monotonic() < deadline, "the runs never reached the register's import"
+        time.sleep(0.05)
+
+
+def test_a_late_loss_leaves_the_feed_file_of_the_run_that_took_over(
+    engine: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    """Two ① of one case wait for the register's importer (another import holds it) past the
+    first one's lease, and the second takes the case over: both wrote the same feed file, the
+    first before the second. The late one is refused at its import, but the file is the one
+    the other's recorded loss names: it stays. PostgreSQL: SQLite has one write lock for all."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite cannot hold back the register's import alone")
+    from kokuho.registry._feed import lock
+
+    case = opened_case(engine, tmp_path, mynumber_key)
+    feed = tmp_path / "feed"
+
+    def loss(actor: str) -> Callable[[Audit], Any]:
+        return lambda audit: record_loss(engine, case.case_id, dt.date(2023, 5, 1), feed,
+                                         actor=actor, audit=audit)  # fmt: skip
+
+    with engine.begin() as importer:
+        lock(importer)
+        late = Run(loss("喪失係A"))
+        late.held.go.set()
+        _waiting_for_the_register(engine, 1)
+        lease_passes(engine, case.case_id)
+        taker = Run(loss("喪失係B"))
+        taker.held.go.set()
+        _waiting_for_the_register(engine, 2)
+    refused, taken = late.release(), taker.release()
+
+    assert isinstance(refused, LeaseLost), refused
+    assert not isinstance(taken, Exception), taken
+    recorded = taken.current("loss")
+    assert recorded is not None and recorded.recorded_by == "喪失係B"
+    assert (feed / recorded.detail["feed_file"]).is_file()

@@ -16,6 +16,7 @@ A judgement is replaced only by a new one naming it (``supersedes``); nothing is
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -54,7 +55,7 @@ from kokuho.premiums import (
 )
 from kokuho.registry import FileRejected, import_changes
 from kokuho.registry import tables as register
-from kokuho.store import write_transaction
+from kokuho.store import WriteBusy, write_transaction
 
 FEED_COLUMNS = (
     "event_id", "event", "effective_date", "insurer_number", "symbol", "number", "branch",
@@ -217,8 +218,8 @@ def loss_within(
         except FileRejected as error:
             raise CaseError(f"case {case_id}: the register refused the loss: {error}") from None
         except LeaseLost:
-            if not existed:  # the file of a loss that never reached the register
-                path.unlink(missing_ok=True)
+            if not existed:
+                _drop_unimported(engine, reservation, path)
             raise
         detail = {
             "lost_on": loss_day.isoformat(),
@@ -227,6 +228,27 @@ def loss_within(
             "reassessed": _ordinary_reductions(engine, case, reservation, decided_on),
         }
         return _record(engine, case, reservation, "loss", decided_on, actor, detail)
+
+
+def _drop_unimported(engine: sa.Engine, reservation: Reservation, path: Path) -> None:
+    """Removes the feed file of a ① refused at its import (LeaseLost): a loss that never
+    reached the register must not be imported later from the feed folder. Unless the run that
+    took the case over uses it: that run wrote the same file (same name, same rows) after this
+    one and imports it or has recorded its loss naming it. Decided under the steps' write lock,
+    which a takeover takes to reserve the case, so no run comes between the look and the
+    removal; a lock that cannot be had keeps the file (the safe side)."""
+    c, s = boundary_cases.c, boundary_case_steps.c
+    case_id = reservation.target.row_id
+    with (
+        contextlib.suppress(sa.exc.SQLAlchemyError, WriteBusy),
+        write_transaction(engine, _LOCK) as connection,
+    ):
+        holder = connection.scalar(sa.select(c.busy_token).where(c.case_id == case_id))
+        recorded = connection.scalar(
+            sa.select(sa.func.count()).where(s.case_id == case_id, s.step == "loss")
+        )
+        if holder in (None, reservation.token) and not recorded:
+            path.unlink(missing_ok=True)
 
 
 def _ordinary_reductions(
