@@ -63,6 +63,9 @@ def test_shown_text_escapes_what_a_terminal_acts_on_and_keeps_the_rest() -> None
     marks = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
     assert shown_text(marks) == "".join(f"\\u{ord(c):04x}" for c in marks)
     assert has_control(marks[0]) and all(has_control(c) for c in marks)
+    japanese = "讃岐 太郎　高松市番町 (12) ｶﾅ — ok.csv"
+    assert shown_text(japanese) == japanese
+    assert shown_text(SHOWN) == SHOWN  # escaping twice changes nothing
 
 
 def test_json_output_escapes_every_bidi_control(capsys: pytest.CaptureFixture[str]) -> None:
@@ -73,9 +76,6 @@ def test_json_output_escapes_every_bidi_control(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert not set(marks) & set(out), out
     assert json.loads(out) == {"name": f"田中{marks}課長"}  # the same value, read back
-    japanese = "讃岐 太郎　高松市番町 (12) ｶﾅ — ok.csv"
-    assert shown_text(japanese) == japanese
-    assert shown_text(SHOWN) == SHOWN  # escaping twice changes nothing
 
 
 def _feed_folder(home: Path, name: str, event: str = "acquire") -> Path:
