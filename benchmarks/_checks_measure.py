@@ -26,11 +26,13 @@ from benchmarks._checks_common import (
 from benchmarks._checks_register import Register, write_card_files
 from benchmarks._checks_servers import CpuMeter, Server
 from benchmarks._checks_wrk import run_wrk
+from kokuho.store import connect
 from kokuho.verify import tables as v
 
 
 def audit_count(url: str) -> int:
-    engine = sa.create_engine(url)
+    # kokuho's engine (on SQLite it attaches the audit file beside the register), not migrated.
+    engine = connect(url, migrate=False)
     try:
         with engine.connect() as connection:
             return int(

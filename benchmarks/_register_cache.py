@@ -44,7 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from kokuho.store import connect
+from kokuho.store import AUDIT_SCHEMA, connect
 from kokuho.store import upgrade as upgrade_schema
 
 #: Bump when what a register holds changes (``_fill.py``, ``_checks_register.generate``).
@@ -156,9 +156,14 @@ def _tables(connection: sa.Connection) -> tuple[sa.Table, list[sa.Table]]:
     does not import (a server process may write to any of them)."""
     reflected = sa.MetaData()
     reflected.reflect(connection)
+    audit = reflected.tables.get(AUDIT_TABLE)
+    if connection.dialect.name == "sqlite" and audit is None:
+        # The audit log and the claims: in the audit file beside the register (migration 0013).
+        reflected.reflect(connection, schema=AUDIT_SCHEMA)
+        audit = reflected.tables[f"{AUDIT_SCHEMA}.{AUDIT_TABLE}"]
     skip = BIG_TABLES | {AUDIT_TABLE, "alembic_version"}
     small = [t for t in reflected.sorted_tables if t.name not in skip]
-    return reflected.tables[AUDIT_TABLE], small
+    return audit, small
 
 
 def snapshot(engine: sa.Engine) -> dict[str, Any]:

@@ -185,7 +185,8 @@ def _poison(connection: sa.Connection) -> None:
         )
     else:
         connection.exec_driver_sql(
-            "CREATE TRIGGER poison BEFORE INSERT ON audit_log WHEN NEW.actor = 'kc_poison' "
+            # In the audit file beside the register (a trigger lives in its table's file).
+            "CREATE TRIGGER audit.poison BEFORE INSERT ON audit_log WHEN NEW.actor = 'kc_poison' "
             "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
         )
 

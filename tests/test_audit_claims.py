@@ -251,7 +251,8 @@ def test_a_failing_purge_of_expired_claims_costs_no_caller_its_record(
     monkeypatch.setattr("kokuho.verify._audit_purge.PURGE_SECONDS", 0.0)  # due at every flush
     _expired_claim_and_failing_purge(
         sqlite_engine,
-        "CREATE TRIGGER no_delete BEFORE DELETE ON card_replays "
+        # In the audit file beside the register (a trigger lives in its table's file).
+        "CREATE TRIGGER audit.no_delete BEFORE DELETE ON card_replays "
         "BEGIN SELECT RAISE(ABORT, 'no delete'); END",
     )
     writer = AuditWriter(sqlite_engine)

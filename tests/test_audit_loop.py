@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import pytest
 import sqlalchemy as sa
 
-from kokuho.store import connect
+from kokuho.store import audit_database, connect
 from kokuho.verify._audit import AuditRecord, AuditWriter, verify_chain
 from kokuho.verify._tables import audit_log
 
@@ -50,8 +50,8 @@ def sqlite_engine(path: Path) -> Iterator[sa.Engine]:
 
 def poison(path: Path) -> None:
     """Makes the database refuse every audit record of the actor ``kc_poison`` (a failure
-    past ``check_record``, inside a batch)."""
-    with sqlite3.connect(path) as raw:
+    past ``check_record``, inside a batch). The log is in the audit file beside the register."""
+    with sqlite3.connect(audit_database(str(path))) as raw:
         raw.execute(
             "CREATE TRIGGER poison BEFORE INSERT ON audit_log WHEN NEW.actor = 'kc_poison' "
             "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
@@ -158,7 +158,9 @@ def test_a_held_write_lock_is_waited_for_without_stalling_the_loop(
     sqlite_engine: sa.Engine, path: Path
 ) -> None:
     writer = AuditWriter(sqlite_engine)
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # Another process's writer of the audit log (its file beside the register's).
+    other = sqlite3.connect(audit_database(str(path)), isolation_level=None,
+                            check_same_thread=False)  # fmt: skip
 
     async def main() -> tuple[list[int], int, int]:
         await writer.write_async(record("0"))  # the loop's connection exists
@@ -185,7 +187,9 @@ def test_a_lock_held_past_the_timeout_fails_only_the_waiting_requests(
     sqlite_engine: sa.Engine, path: Path
 ) -> None:
     writer = AuditWriter(sqlite_engine)
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # Another process's writer of the audit log (its file beside the register's).
+    other = sqlite3.connect(audit_database(str(path)), isolation_level=None,
+                            check_same_thread=False)  # fmt: skip
 
     async def main() -> tuple[BaseException | int, int]:
         await writer.write_async(record("0"))

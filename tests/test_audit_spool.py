@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from kokuho.store import connect
+from kokuho.store._engine import _sqlite_pragmas
 from kokuho.verify import verify_chain
 from kokuho.verify._audit import SPOOLED, AuditRecord, AuditWriter, _values, check_record
 from kokuho.verify._audit_spool import AuditSpool, SpoolCorrupt
@@ -53,8 +54,11 @@ def test_records_wait_on_disk_while_the_database_is_away_then_join_the_chain(
 ) -> None:
     # The database's folder does not exist yet: every connect fails, as a stopped primary's.
     url = f"sqlite:///{tmp_path / 'gone' / 'kokuho.db'}"
-    writer = AuditWriter(sa.create_engine(url), spool=AuditSpool(tmp_path / "spool"),
-                         retry_after=0.1)  # fmt: skip
+    # kokuho.store.connect's engine without its first connect (which would make the folder):
+    # each connection attaches the audit file beside the register, as the service's do.
+    away = sa.create_engine(url)
+    sa.event.listen(away, "connect", _sqlite_pragmas)
+    writer = AuditWriter(away, spool=AuditSpool(tmp_path / "spool"), retry_after=0.1)
     seqs = writer.write_many([_record(1), _record(2)]) + [writer.write(_record(3))]
     assert seqs == [SPOOLED] * 3
     lines = [

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from kokuho.checkups import Lake, checkup_rates, guidance_rates, load_targets
 from kokuho.registry import tables as r
+from kokuho.store import connect
 from kokuho.verify import tables as v
 from kokuho.verify import verify_chain
 from kokuho.web import create_app
@@ -50,7 +51,8 @@ def app_client(home: Path) -> Iterator[TestClient]:
 
 @pytest.fixture
 def engine(home: Path) -> Iterator[sa.Engine]:
-    engine = sa.create_engine(f"sqlite:///{home / 'kokuho.db'}")
+    # kokuho's own engine: it attaches the audit file beside the register.
+    engine = connect(f"sqlite:///{home / 'kokuho.db'}", migrate=False)
     yield engine
     engine.dispose()
 

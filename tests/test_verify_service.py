@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from kokuho.ids import InsuredId
 from kokuho.registry import import_changes, load_insurers
+from kokuho.registry import tables as r
 from kokuho.verify import ConsentCategory, NumberQuery, Validity
 from kokuho.verify._access import (
     AccessDenied,
@@ -320,10 +321,13 @@ def test_sqlite_reads_answer_exactly_as_sqlalchemy(
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_reads_never_write(service: EligibilityService, engine: sa.Engine) -> None:
     assert service._sqlite is not None
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        service._sqlite.all(sa.delete(audit_log), {})
     with engine.connect() as connection:
-        assert connection.scalar(sa.select(sa.func.count()).select_from(audit_log)) == 0
+        before = connection.scalar(sa.select(sa.func.count()).select_from(r.coverages))
+    assert before
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        service._sqlite.all(sa.delete(r.coverages), {})
+    with engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(r.coverages)) == before
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -14,7 +14,7 @@ from kokuho.store._data_files import (
     stray_overrides,
 )
 from kokuho.store._data_report import UnconfirmedValue, unconfirmed_values
-from kokuho.store._engine import connect, metadata, upgrade
+from kokuho.store._engine import AUDIT_SCHEMA, audit_database, connect, metadata, upgrade
 from kokuho.store._files import (
     PerThreadDuckDB,
     atomic_file,
@@ -48,6 +48,8 @@ from kokuho.store._yaml_loader import SafeYamlLoader
 from kokuho.store._yaml_nodes import YamlNode
 
 __all__ = [
+    "AUDIT_SCHEMA",
+    "audit_database",
     "SafeYamlLoader",
     "Analytics",
     "AnalyticsUnavailable",

@@ -23,8 +23,38 @@ metadata = sa.MetaData(
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+#: The schema name under which a SQLite register's audit file is attached.
+AUDIT_SCHEMA: Final = "audit"
+
+
+def audit_database(database: str) -> str:
+    """The SQLite file that holds the audit log (監査記録) and the single-use claims beside a
+    register's file ``database``: ``kokuho.db`` → ``kokuho-audit.db``.
+
+    Every commit to a SQLite file costs every reader of it: its page cache is discarded at its
+    next read transaction, and while the WAL holds frames every page it fetches is first
+    looked up in the WAL's index. The audit commits several times a second under load, and
+    at 1 M persons a check's look-up then cost 3.7 times what it costs alone
+    (benchmarks/bench_sqlite_reads.py); in a file of its own the audit leaves the register's
+    readers alone."""
+    path = Path(database)
+    return str(path.with_name(f"{path.stem}-{AUDIT_SCHEMA}{path.suffix}"))
+
+
+def _attached(cursor: Any) -> set[str]:
+    return {row[1] for row in cursor.execute("PRAGMA database_list").fetchall()}
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    if AUDIT_SCHEMA not in _attached(cursor):
+        # The audit file, attached: its tables (audit_log, card_replays) are named without a
+        # schema everywhere, and SQLite finds a name not in main in the attached files.
+        main = cursor.execute("PRAGMA database_list").fetchone()[2]
+        cursor.execute(f"ATTACH DATABASE ? AS {AUDIT_SCHEMA}",
+                       (audit_database(main) if main else ":memory:",))  # fmt: skip
+        cursor.execute(f"PRAGMA {AUDIT_SCHEMA}.journal_mode=WAL")
+        cursor.execute(f"PRAGMA {AUDIT_SCHEMA}.synchronous=NORMAL")
     # WAL lets eligibility reads run while an import writes; NORMAL is durable at each
     # checkpoint and safe against corruption in WAL mode.
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 
-from kokuho.store import UNREACHABLE, connect_kwargs
+from kokuho.store import UNREACHABLE, audit_database, connect_kwargs
 from kokuho.verify._audit_chain import (
     _COLUMNS,
     _LOCK_ID,
@@ -107,7 +107,9 @@ class AuditWriter:
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         # Requests served on an event loop commit on that loop (verify/_audit_loop.py) when
         # the chain is a SQLite file and nothing is spooled; otherwise through this thread.
-        self._loop_database = sqlite_file(engine) if spool is None else None
+        # On SQLite the chain is in the audit file beside the register (store.audit_database).
+        register = sqlite_file(engine) if spool is None else None
+        self._loop_database = audit_database(register) if register is not None else None
         self._batchers: dict[asyncio.AbstractEventLoop, LoopAuditBatcher] = {}
         # On PostgreSQL they commit on the loop over psycopg's async API (verify/_audit_pg.py).
         on_pg_loop = spool is None and engine.dialect.name == "postgresql"

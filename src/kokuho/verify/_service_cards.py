@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from kokuho.store import AsyncReads, ReadBatcher
+from kokuho.store import AsyncReads, ReadBatcher, audit_database
 from kokuho.verify._access import AccessDenied, Principal
 from kokuho.verify._audit import AuditRecord, AuditWriter, sqlite_file
 from kokuho.verify._audit_loop import AlreadyClaimed, Claim
@@ -159,14 +159,14 @@ class CardChecks:
             raise denied from None
 
     def _claims_on_loop(self) -> bool:
-        """Whether face claims can ride the audit flush: the card table and the audit log
-        are in the one SQLite file the loop's group commit writes."""
+        """Whether face claims can ride the audit flush: the claims table and the audit log
+        are in the one SQLite file the loop's group commit writes (the audit file beside the
+        register of the card desk's engine)."""
         database = self.audit.loop_database
-        return (
-            database is not None
-            and self.cards is not None
-            and sqlite_file(self.cards.engine) == database
-        )
+        if database is None or self.cards is None:
+            return False
+        register = sqlite_file(self.cards.engine)
+        return register is not None and audit_database(register) == database
 
     def _face_on_pg_loop(self) -> bool:
         """Whether a face check runs on the loop over PostgreSQL: async reads, the loop's
