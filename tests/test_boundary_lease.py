@@ -274,6 +274,10 @@ def test_what_a_late_step_wrote_before_the_takeover_stays_and_is_counted(
         while any(charged for _, (charged, _) in premiums(engine)[0]):  # all reduced to 0
             assert time.monotonic() < deadline, "the three years were never reassessed"
             time.sleep(0.05)
+        # ① may have reduced a year already, so the values alone do not say that ③ is done
+        # with its three years: wait until it waits for the refunds' lock this test holds
+        # (on a loaded machine the takeover otherwise came before its third write).
+        _waiting_for_advisory_locks(engine, 1)
         lease_passes(engine, case.case_id)
         close_by(engine, case.case_id, "終結係")(Audit())
     refused = late.release()
@@ -285,20 +289,26 @@ def test_what_a_late_step_wrote_before_the_takeover_stays_and_is_counted(
     assert premiums(engine)[1] == ()  # no 充当 or 還付 after the 終結
 
 
+def _waiting_for_advisory_locks(engine: sa.Engine, runs: int, key: int | None = None) -> None:
+    """Until ``runs`` sessions wait for an advisory lock (``key``: that one only)."""
+    deadline = time.monotonic() + 60
+    query = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        + ("" if key is None else " AND objid = :key")
+    )
+    while True:
+        with engine.connect() as connection:
+            if (connection.scalar(query, {} if key is None else {"key": key}) or 0) >= runs:
+                return
+        assert time.monotonic() < deadline, "the runs never came to wait for the lock"
+        time.sleep(0.05)
+
+
 def _waiting_for_the_register(engine: sa.Engine, runs: int) -> None:
     """Until ``runs`` sessions wait for the register importer's lock (registry._feed.lock)."""
     from kokuho.registry._feed import _ADVISORY_LOCK
 
-    deadline = time.monotonic() + 60
-    query = sa.text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = :key"
-    )
-    while True:
-        with engine.connect() as connection:
-            if (connection.scalar(query, {"key": _ADVISORY_LOCK}) or 0) >= runs:
-                return
-        assert time.monotonic() < deadline, "the runs never reached the register's import"
-        time.sleep(0.05)
+    _waiting_for_advisory_locks(engine, runs, _ADVISORY_LOCK)
 
 
 def test_a_late_loss_leaves_the_feed_file_of_the_run_that_took_over(
