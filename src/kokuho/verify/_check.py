@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,23 +106,30 @@ _CONSENTS = (
     .group_by(consents.c.category)
 )
 
-# On the SQLite fast path (``_sqlite_reads``) the coverage statements carry, per row, the
-# person's consents for the institution in force on the day, as the PostgreSQL path's do
-# (``_check_pg``): one statement answers the common check instead of two. SQLite's JSON:
-# [[category, valid_until], …], or [] (the latest end per category is taken by
-# :func:`consents_of`, as _CONSENTS's max() does).
-_CONSENTED_SQLITE = (
-    sa.select(
-        sa.func.json_group_array(sa.func.json_array(consents.c.category, consents.c.valid_until))
+
+def consented_column(
+    aggregate: Callable[[Any], Any], pair: Callable[[Any, Any], Any]
+) -> sa.Label[Any]:
+    """_CONSENTS for the row's person, as a column of the coverage statements: the person's
+    consents for the institution in force on the day as JSON, [[category, valid_until], …]
+    (the latest end per category is taken by :func:`consents_of`, as _CONSENTS's max()
+    does), built by the database's own ``aggregate`` and ``pair`` functions."""
+    return (
+        sa.select(aggregate(pair(consents.c.category, consents.c.valid_until)))
+        .where(
+            consents.c.person_id == c.person_id,
+            consents.c.institution_code == sa.bindparam("institution"),
+            consents.c.valid_until >= sa.bindparam("day"),
+        )
+        .scalar_subquery()
+        .label("consented")
     )
-    .where(
-        consents.c.person_id == c.person_id,
-        consents.c.institution_code == sa.bindparam("institution"),
-        consents.c.valid_until >= sa.bindparam("day"),
-    )
-    .scalar_subquery()
-    .label("consented")
-)
+
+
+# On the SQLite fast path (``_sqlite_reads``) the coverage statements carry the consents, as
+# the PostgreSQL path's do (``_check_pg``): one statement answers the common check instead of
+# two.
+_CONSENTED_SQLITE = consented_column(sa.func.json_group_array, sa.func.json_array)
 #: The coverage statements as the SQLite fast path runs them, by the statement's identity.
 _WITH_CONSENTS: dict[int, sa.Select[Any]] = {
     id(statement): statement.add_columns(_CONSENTED_SQLITE)

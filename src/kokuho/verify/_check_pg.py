@@ -30,29 +30,16 @@ from kokuho.verify._check import (
     _answer_for,
     _covers,
     _latest,
-    c,
+    consented_column,
     consents_of,
     may_be_replaced,
     person_decision,
 )
 from kokuho.verify._model import ConsentCategory, EligibilityAnswer, NumberQuery, Validity
-from kokuho.verify._tables import consents
 
 _DIALECT = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
-# _check._CONSENTS for the row's person, as a column: [[category, valid_until], …] in JSON
-# (the latest end per category is taken below, as _CONSENTS's max() does).
-_CONSENTED = (
-    sa.select(
-        sa.func.json_agg(sa.func.json_build_array(consents.c.category, consents.c.valid_until))
-    )
-    .where(
-        consents.c.person_id == c.person_id,
-        consents.c.institution_code == sa.bindparam("institution"),
-        consents.c.valid_until >= sa.bindparam("day"),
-    )
-    .scalar_subquery()
-    .label("consented")
-)
+# _check._CONSENTS for the row's person, as a column (PostgreSQL's JSON functions).
+_CONSENTED = consented_column(sa.func.json_agg, sa.func.json_build_array)
 
 
 def _sql(statement: ClauseElement) -> tuple[str, dict[str, Any]]:
