@@ -49,7 +49,8 @@ def test_a_report_by_a_group_it_does_not_know_is_refused_before_any_work(
     result = run(*command, "--by", by)
     assert_refused(result, 2, "Invalid value for '--by'", f"choose distinct names from {names}")
     assert len(result.output) < 500  # a long value is not echoed whole
-    assert not (home / "lake").exists()  # refused before the lake was read
+    # Refused before any work: no database opened (opening one writes kokuho.db), no lake.
+    assert not any(home.iterdir()), sorted(p.name for p in home.iterdir())
 
 
 @pytest.mark.parametrize(
