@@ -41,16 +41,13 @@ def audit_database(database: str) -> str:
     return str(path.with_name(f"{path.stem}-{AUDIT_SCHEMA}{path.suffix}"))
 
 
-def _attached(cursor: Any) -> set[str]:
-    return {row[1] for row in cursor.execute("PRAGMA database_list").fetchall()}
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    if AUDIT_SCHEMA not in _attached(cursor):
+    files = {row[1]: row[2] for row in cursor.execute("PRAGMA database_list").fetchall()}
+    if AUDIT_SCHEMA not in files:
         # The audit file, attached: its tables (audit_log, card_replays) are named without a
         # schema everywhere, and SQLite finds a name not in main in the attached files.
-        main = cursor.execute("PRAGMA database_list").fetchone()[2]
+        main = files.get("main")
         cursor.execute(f"ATTACH DATABASE ? AS {AUDIT_SCHEMA}",
                        (audit_database(main) if main else ":memory:",))  # fmt: skip
         cursor.execute(f"PRAGMA {AUDIT_SCHEMA}.journal_mode=WAL")

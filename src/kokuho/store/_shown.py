@@ -7,12 +7,21 @@ import re
 import unicodedata
 from typing import Final
 
+#: The characters of Unicode's Bidi_Control property: the Arabic letter mark (U+061C), the
+#: left-to-right and right-to-left marks (U+200E, U+200F), the embeddings and overrides
+#: (U+202A–U+202E: LRE, RLE, PDF, LRO, RLO) and the isolates (U+2066–U+2069: LRI, RLI, FSI,
+#: PDI). Invisible, they reorder the text around them: a name holding an RLO reads otherwise
+#: on a page or in a log than what was recorded.
+BIDI_CONTROLS: Final = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+#: The same set as a regular expression's character class.
+BIDI_CLASS: Final = "".join(sorted(BIDI_CONTROLS))
 # C0 controls (\n, \r, \t, ESC …), DEL and the C1 controls (U+0080–U+009F: a terminal may read
 # U+009B as CSI), every bidi control (BIDI_CONTROLS: the marks, embeddings, overrides and
 # isolates reorder what is around them, so a name can show another name), and lone surrogates
 # (bytes of a file name that were not UTF-8, kept by surrogateescape: an output stream refuses
 # them).
-BIDI_CLASS: Final = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _ACTED_ON: Final = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CLASS}\ud800-\udfff]")
 _NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -35,16 +44,6 @@ def shown_text(value: str) -> str:
     was not UTF-8 as ``\\xff``); ordinary text, Japanese and spaces included, unchanged. The
     backslash itself is kept, so escaping twice changes nothing."""
     return _ACTED_ON.sub(_escape, value)
-
-
-#: The characters of Unicode's Bidi_Control property: the Arabic letter mark (U+061C), the
-#: left-to-right and right-to-left marks (U+200E, U+200F), the embeddings and overrides
-#: (U+202A–U+202E: LRE, RLE, PDF, LRO, RLO) and the isolates (U+2066–U+2069: LRI, RLI, FSI,
-#: PDI). Invisible, they reorder the text around them: a name holding an RLO reads otherwise
-#: on a page or in a log than what was recorded.
-BIDI_CONTROLS: Final = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
 
 
 def has_control(text: str) -> bool:
