@@ -202,6 +202,31 @@ def test_bodies_of_the_wrong_shape(api: tuple[TestClient, dict[str, str]]) -> No
             documented(spec, operation, status)
 
 
+def test_a_405_raised_without_allow_gains_no_empty_allow(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    """A 405 a route raises itself carries no Allow; the error handler must not invent an
+    empty one (``Allow:`` with no method says the resource allows nothing)."""
+    from fastapi import HTTPException
+
+    http, _ = api
+
+    def refuse() -> None:
+        raise HTTPException(status_code=405)
+
+    def refuse_naming() -> None:
+        raise HTTPException(status_code=405, headers={"Allow": "GET"})
+
+    http.app.add_api_route("/api/v1/refuse", refuse)  # type: ignore[attr-defined]
+    http.app.add_api_route("/api/v1/refuse-naming", refuse_naming)  # type: ignore[attr-defined]
+    bare = http.get("/api/v1/refuse")
+    assert_face_error("rest", bare, 405, "method-not-allowed")
+    assert "allow" not in bare.headers
+    named = http.get("/api/v1/refuse-naming")
+    assert_face_error("rest", named, 405, "method-not-allowed")
+    assert named.headers["allow"] == "GET, HEAD"
+
+
 def test_server_faults_keep_the_face_format(api: tuple[TestClient, dict[str, str]]) -> None:
     http, _ = api
 

@@ -82,7 +82,8 @@ async def _http(request: Request, error: Exception, other: OtherPaths | None = N
         detail = f"no operation at {request.url.path}"
     elif error.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
-        headers["Allow"] = _with_head(headers.get("Allow", ""))
+        if "Allow" in headers:  # a 405 raised without one must not gain an empty Allow
+            headers["Allow"] = _with_head(headers["Allow"])
     elif error.status_code == 400:
         # FastAPI's words when a body is not UTF-8 or nests too deep for the JSON reader.
         detail = f"the body is not JSON that can be read ({detail})"
