@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +28,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 AUDIT_SCHEMA: Final = "audit"
 
 
+@functools.lru_cache(maxsize=64)
 def audit_database(database: str) -> str:
     """The SQLite file that holds the audit log (監査記録) and the single-use claims beside a
     register's file ``database``: ``kokuho.db`` → ``kokuho-audit.db``.
@@ -38,6 +40,8 @@ def audit_database(database: str) -> str:
     (benchmarks/bench_sqlite_reads.py); in a file of its own the audit leaves the register's
     readers alone."""
     path = Path(database)
+    # Cached: a face check asks on every call, and the path arithmetic cost more than the
+    # rest of its bookkeeping.
     return str(path.with_name(f"{path.stem}-{AUDIT_SCHEMA}{path.suffix}"))
 
 

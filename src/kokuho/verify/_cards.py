@@ -108,6 +108,9 @@ class CardDesk:
         self._clock = clock
         self._readers: dict[str, tuple[float, _Reader | None]] = {}
         self._holders: dict[str, tuple[float, int | None]] = {}
+        # A certificate's code by its fingerprint: a pure function of the certificate, so
+        # never stale; the HMAC cost more than the rest of the holder look-up.
+        self._codes: dict[str, str] = {}
         self._crl_seen = (clock(), self._crl_stamp())
 
     @property
@@ -177,13 +180,21 @@ class CardDesk:
             self.verifier, cert_pem, attestation, reader.key, now,
             institution_code=institution, replay_guard=None,
         )  # fmt: skip
-        code = certificate_code(cert, self._key)
+        code = self._code(cert)
         known, person = self._fresh(self._holders, code)
         if not known:
             row = await reads.run(lambda c: _fetch_one(c, _HOLDER_PG, {"code": code}))
             person = None if row is None else row[0]
             self._remember(self._holders, code, person)
         return cast(int | None, person)
+
+    def _code(self, cert: VerifiedCertificate) -> str:
+        code = self._codes.get(cert.fingerprint)
+        if code is None:
+            if len(self._codes) >= _CACHE_LIMIT:
+                self._codes.clear()
+            code = self._codes[cert.fingerprint] = certificate_code(cert, self._key)
+        return code
 
     def _fresh(self, cache: dict[str, tuple[float, Any]], key: str) -> tuple[bool, Any]:
         hit = cache.get(key)
@@ -210,7 +221,7 @@ class CardDesk:
         return found
 
     def _person(self, cert: VerifiedCertificate) -> int | None:
-        code = certificate_code(cert, self._key)
+        code = self._code(cert)
         known, person = self._fresh(self._holders, code)
         if known:
             return cast(int | None, person)
