@@ -18,7 +18,7 @@ check routes had long since moved to the event loop and to the fast route class.
 baseline paid costs the service no longer paid, so the ceiling was understated and every
 ratio to it overstated. In process (``bench_check_path``'s driver, 6,000 number checks, 16 at
 a time): synchronous handlers 0.199 ms of CPU a request, async FastAPI handlers 0.096, this
-route class 0.047 (docs/benchmarks.md, the eighth set).
+route class 0.047 (docs/benchmarks-history.md, the eighth set).
 
     uvicorn constant_app:create_db_app --factory --app-dir benchmarks
 
