@@ -215,6 +215,9 @@ def test_a_case_at_step_one_has_no_notice(
     for kind in ("reduction", "refund"):
         answer = client.get(f"/boundary/cases/{case_id}/notices/{kind}")
         assert answer.status_code == 404 and "作成できません" in answer.text
+        # The reason in the staff's words, not the boundary room's English CaseError.
+        [reason] = lxml.html.fromstring(answer.text).xpath("//main//p[1]/text()")
+        assert "減額賦課決定がまだ" in reason and "no notice" not in reason, reason
     assert not _records(engine, "boundary_notice")
 
 
