@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from kokuho.boundary import Evidence, decide, judge, open_cases, record_loss
+from kokuho.boundary import tables as bt
 from kokuho.config import Settings
 from kokuho.ids import with_check_digit
 from kokuho.registry import load_insurers
@@ -39,6 +40,7 @@ from tests.boundarycases import (
 )
 from tests.dashsite import MUNICIPAL, PASSWORD, PREFECTURE, audit_rows, sign_in
 from tests.feedfiles import KOKUHO, write_csv
+from tests.test_dashboard_faults import assert_fault_page
 
 CLERK = "高松市保険年金課 田中"
 OTHER = "mg-boundary"  # 丸亀市 staff
@@ -215,6 +217,9 @@ def test_a_case_at_step_one_has_no_notice(
     for kind in ("reduction", "refund"):
         answer = client.get(f"/boundary/cases/{case_id}/notices/{kind}")
         assert answer.status_code == 404 and "作成できません" in answer.text
+        # The reason in the staff's words, not the boundary room's English CaseError.
+        [reason] = lxml.html.fromstring(answer.text).xpath("//main//p[1]/text()")
+        assert "減額賦課決定がまだ" in reason and "no notice" not in reason, reason
     assert not _records(engine, "boundary_notice")
 
 
@@ -286,3 +291,26 @@ def test_only_a_download_of_persons_is_recorded_as_one(
     assert [(a, o) for a, o, _ in _records(engine, "boundary_list")] == [
         (f"dashboard:{MUNICIPAL}", "downloaded:csv")
     ]
+
+
+def test_a_step_the_page_cannot_read_is_a_japanese_500_without_its_text(
+    site: tuple[TestClient, sa.Engine, int],
+) -> None:
+    """A recorded step whose detail the page cannot read (a 還付請求の期限 that is no date,
+    here the person's name) is a fault of the server: the dashboard's Japanese 500 page,
+    without the fault's text. It was the API's English 422 problem+json carrying the
+    ValueError's text, and so the name, to the browser."""
+    client, engine, case_id = site
+    steps = bt.boundary_case_steps
+    with engine.begin() as connection:
+        [(step_id, detail)] = connection.execute(
+            sa.select(steps.c.step_id, steps.c.detail).where(
+                steps.c.case_id == case_id, steps.c.step == "reduction"
+            )
+        ).all()
+        broken = json.loads(detail) | {"last_claim_day": "讃岐花子"}
+        connection.execute(
+            steps.update().where(steps.c.step_id == step_id).values(detail=json.dumps(broken))
+        )
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    assert_fault_page(client.get(f"/boundary/cases/{case_id}"), "讃岐花子", "isoformat")

@@ -24,7 +24,7 @@ from kokuho.store import connect
 from kokuho.verify import tables as v
 from kokuho.verify import verify_chain
 from kokuho.web import create_app
-from kokuho.web.dashboard import MUNICIPAL_PASSWORD, PREFECTURE_PASSWORD
+from kokuho.web.dashboard import MUNICIPAL_PASSWORD, PREFECTURE_PASSWORD, PREFECTURE_USER
 from tests.browser.demo_home import settings_for, shared_demo_home
 
 TAKAMATSU = "370015"  # 高松市国民健康保険 in the synthetic prefecture
@@ -476,6 +476,37 @@ def test_what_if_answers_as_the_incentives_room(app_client: TestClient, scoreboa
         f"/grants/what-if?fy={YEAR}&insurer={TAKAMATSU}&lever=checkup_rate&value=7"
     )
     assert bad.status_code == 400 and "0〜1" in bad.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "parameter", "reason"),
+    [
+        # Well-formed numbers of no municipality: 協会けんぽ, none at all, 高松市 in 8 digits.
+        ("insurer=01370014&lever=checkup_rate&value=0.5", 404, "insurer", "市町村国保はありません"),
+        ("insurer=999999&lever=checkup_rate&value=0.5", 404, "insurer", "市町村国保はありません"),
+        ("insurer=00370015&lever=checkup_rate&value=0.5", 404, "insurer", "市町村国保はありません"),
+        (f"insurer={TAKAMATSU}&lever=no_such_lever&value=0.5", 400, "lever", "試算できない指標"),
+        (f"insurer={TAKAMATSU}&lever=checkup_rate&value=7", 400, "value", "0〜1"),
+        (f"insurer={TAKAMATSU}&lever=checkup_rate&value=-1", 400, "value", "0〜1"),
+        # Python's float() reads these (0.5 and 1.0); no slider sends them.
+        (f"insurer={TAKAMATSU}&lever=checkup_rate&value=0_0.5", 400, "value", "数値"),
+        (f"insurer={TAKAMATSU}&lever=checkup_rate&value=%201", 400, "value", "数値"),
+    ],
+    ids=["kyokai", "none", "eight-digits", "lever", "over-1", "negative", "underscore", "space"],
+)
+def test_what_if_refusals_name_the_parameter_in_japanese(
+    app_client: TestClient, query: str, status: int, parameter: str, reason: str
+) -> None:
+    """A what-if the page cannot answer says which parameter and why, in Japanese, like
+    every other refusal of the dashboard: not the incentives room's English KeyError text
+    ("'01370014' is not a home municipality or the prefecture") as a 400."""
+    sign_in(app_client, PREFECTURE_USER, PREFECTURE_PASSWORD)
+    answer = app_client.get(f"/grants/what-if?fy={YEAR}&{query}")
+    assert answer.status_code == status, answer.text
+    shown = answer.json()
+    assert shown["parameter"] == parameter, shown
+    assert shown["error"].startswith(f"{parameter}: ") and reason in shown["error"], shown
+    assert not re.search(r"[A-Za-z]{4,} [a-z]{2,}", shown["error"]), shown  # no English text
 
 
 def test_points_are_shown_indicator_by_indicator_with_reasons(

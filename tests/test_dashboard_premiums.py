@@ -230,6 +230,23 @@ def test_a_municipality_sees_no_other(recorded: tuple[TestClient, sa.Engine]) ->
     assert "2021年度" in text
 
 
+def test_the_prefecture_asking_for_no_municipality_is_told_so(
+    recorded: tuple[TestClient, sa.Engine],
+) -> None:
+    """A 保険者番号 of no 市町村国保 (協会けんぽ, a number nobody holds, 高松市 in 8 digits) is
+    a 404 that names it, as on 市町村の詳細: not the page without its trend, which read as
+    if the municipality had no 調定."""
+    client, _ = recorded
+    assert sign_in(client, PREFECTURE).status_code == 303
+    for other in (KYOKAI, "999999", "00" + KOKUHO):
+        answer = client.get("/premiums", params={"fy": "2021", "insurer": other})
+        assert answer.status_code == 404, (other, answer.text[:300])
+        assert f"保険者番号 {other} の市町村国保はありません" in answer.text
+        download = client.get("/premiums", params={"insurer": other, "download": "collection"})
+        assert download.status_code == 404 and "text/csv" not in download.headers["content-type"]
+    assert 'data-table="trend"' in _get(client, f"/premiums?fy=2021&insurer={KOKUHO}")
+
+
 @pytest.mark.parametrize(
     ("query", "name"),
     [

@@ -4,6 +4,7 @@ not JSON). Which face answers is decided by the path prefix."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
@@ -70,6 +71,8 @@ def face_error(
 
 #: Answers a framework error on a path of neither face (the dashboard's pages).
 OtherPaths = Callable[[Request, HTTPException], Awaitable[Response]]
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+_log = logging.getLogger("kokuho.web")
 
 
 async def _http(request: Request, error: Exception, other: OtherPaths | None = None) -> Response:
@@ -169,12 +172,28 @@ def install_error_handlers(app: FastAPI, other: OtherPaths | None = None) -> Non
     async def http_error(request: Request, error: Exception) -> Response:
         return await _http(request, error, other)
 
+    def elsewhere_a_fault(handler: Handler, *, log: bool = True) -> Handler:
+        # On a path of neither face (the dashboard's pages) a ValueError or a LookupError is
+        # no request error the faces defined: a fault, answered by ``other``'s 500 page
+        # without the error's text (it may carry what the database holds: a name), which goes
+        # to the server log (any other exception is logged by the server, re-raised).
+        async def handle(request: Request, error: Exception) -> Response:
+            if face_of(request.url.path) is None and other is not None:
+                if log:
+                    _log.error("fault on %s", request.url.path, exc_info=error)
+                response = await other(request, HTTPException(500))
+                response.headers.update(_CLOSE)
+                return response
+            return await handler(request, error)
+
+        return handle
+
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(AccessDenied, _denied)
     app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(ValueError, _value)
-    app.add_exception_handler(LookupError, _missing)
-    app.add_exception_handler(Exception, _fault)
+    app.add_exception_handler(ValueError, elsewhere_a_fault(_value))
+    app.add_exception_handler(LookupError, elsewhere_a_fault(_missing))
+    app.add_exception_handler(Exception, elsewhere_a_fault(_fault, log=False))
     app.add_middleware(BodyGuard)
     framework_openapi = app.openapi
 

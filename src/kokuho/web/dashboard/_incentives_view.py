@@ -122,17 +122,19 @@ def what_if(view: Any, insurer: str, lever: str, value: float) -> dict[str, Any]
     if not isinstance(view, IncentivesView):
         return {"error": view.hint if isinstance(view, Missing) else INCENTIVES_HINT}
     if lever not in {item["key"] for item in view.levers}:
-        return {"error": f"試算できない指標です: {lever}"}
+        return {"error": f"lever: 試算できない指標です ({lever})", "parameter": "lever"}
     if not 0 <= value <= 1:
-        return {"error": "率は 0〜1 で指定してください"}
+        return {"error": "value: 率は 0〜1 で指定してください", "parameter": "value"}
     try:
         result = run_what_if(view.scoreboard, [f"{insurer}:{lever}={value!r}"])
         part = view.scoreboard.municipalities and next(
             p.key for p in view.scoreboard.parts if p.unit == "municipality"
         )
         row = result.row(part, insurer)
-    except (KeyError, ValueError) as error:
-        return {"error": str(error)}
+    except (KeyError, ValueError):
+        # The incentives room's reasons are English (a municipality without scores, say).
+        reason = f"insurer: {insurer} の得点がないため試算できません"
+        return {"error": reason, "parameter": "insurer"}
     others = sum(r.yen_change for r in result.rows if r.part == part and r.code != insurer)
     return {
         "insurer": insurer, "lever": lever, "value": value,

@@ -49,6 +49,14 @@ STEP: Final = {
     "close": "終結",
 }
 NOTICES: Final = {"reduction": "減額賦課決定通知書", "refund": "還付通知書"}
+#: Why a notice cannot be made, in the staff's words: (a phrase of the boundary room's
+#: CaseError, which is English for the CLI's operators; the reason the page gives).
+NO_NOTICE: Final = (
+    ("is closed", "事案は終結しています"),
+    ("no 減額賦課決定 yet", "減額賦課決定がまだです (③ の後に作成できます)"),
+    ("nothing was overpaid", "過誤納金がありません"),
+    ("no double-payment case", "事案がありません"),
+)
 REFUSED: Final = (
     "氏名入りの事案は、その被保険者を保険する市町村の職員だけが閲覧できます。"
     "県の職員は市町村別の件数をご覧ください。"
@@ -375,4 +383,5 @@ def notice(dashboard: Dashboard, user: User, case_id: int, kind: str) -> str | R
     try:
         return make(dashboard.engine, case_id, actor=user.username, audit=audit)
     except CaseError as refused:
-        return NotFound(NOTICES[kind], f"{NOTICES[kind]}は作成できません: {refused}")
+        reason = next((ja for en, ja in NO_NOTICE if en in str(refused)), "事案の状態によります")
+        return NotFound(NOTICES[kind], f"{NOTICES[kind]}は作成できません: {reason}")

@@ -20,7 +20,7 @@ from kokuho.web.dashboard._figures_premiums import (
     premium_figures,
 )
 from kokuho.web.dashboard._figures_register import Municipality
-from kokuho.web.dashboard._page import Page, Pending, Refused, waiting
+from kokuho.web.dashboard._page import NotFound, Page, Pending, Refused, waiting
 from kokuho.web.dashboard._pages import result
 from kokuho.web.dashboard._site import Dashboard
 from kokuho.web.dashboard._tabular import DataTable, table
@@ -70,12 +70,14 @@ def rate_row(rate: CollectionRate) -> dict[str, Any]:
 
 def premiums(
     dashboard: Dashboard, user: User, asked: int | None, insurer: str | None
-) -> Page | Pending | Refused:
+) -> Page | Pending | Refused | NotFound:
     if insurer is not None and not user.may_see_municipality(insurer):
         return Refused(TITLE, "他の市町村の保険料・収納は表示できません")
     places = [m for m in dashboard.municipalities() if user.may_see_municipality(m.insurer_number)]
     focus = insurer or user.insurer_number
     chosen = next((m for m in places if m.insurer_number == focus), None)
+    if insurer is not None and chosen is None:
+        return NotFound(TITLE, f"保険者番号 {insurer} の市町村国保はありません")
     years = charged_years(dashboard.engine)
     year = asked if asked is not None else (years[-1] if years else None)
     page = Page(

@@ -381,6 +381,9 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         insurer = params.insurer_number(request.query_params.get("insurer", ""), "insurer")
         if not session.user.may_see_municipality(insurer):
             return JSONResponse({"error": "他の市町村は試算できません"}, status_code=403)
+        if _pages.find_municipality(dashboard, insurer) is None:
+            reason = f"insurer: 保険者番号 {insurer} の市町村国保はありません"
+            return JSONResponse({"error": reason, "parameter": "insurer"}, status_code=404)
         value = params.rate(request.query_params)
         answer = what_if(dashboard, year, insurer, params.lever(request.query_params), value)
         status = 200 if "error" not in answer else 400

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from kokuho.ids import wareki_label
-from kokuho.store import spreadsheet_text
+from kokuho.store import shown_text, spreadsheet_text
 
 Kind = Literal["text", "int", "float", "percent", "yen", "date", "index"]
 EXCEL_FORMATS: Final[dict[str, str]] = {
@@ -112,6 +113,17 @@ def _as_text(cells: Iterable[Any]) -> None:
             cell.data_type = "s"
 
 
+def _sheet_value(value: Any) -> Any:
+    """A cell for the workbook: a worksheet cannot hold most C0 controls (openpyxl refuses
+    them, and the whole download failed), so those are shown as their escape (``\\x0b``, as
+    ``kokuho.store.shown_text`` writes it); a name a change feed sent with one stays readable."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub(lambda found: shown_text(found.group()), value)
+    return value
+
+
 def _label(column: Column) -> str:
     return f"{column.label} (%)" if column.kind == "percent" else column.label
 
@@ -131,7 +143,7 @@ def to_xlsx(data: DataTable) -> bytes:
     sheet = book.active
     assert sheet is not None
     sheet.title = data.table_id[:31]
-    sheet.append([data.caption])
+    sheet.append([_sheet_value(data.caption)])
     sheet["A1"].font = Font(bold=True)
     sheet.append([c.label for c in data.columns])
     _as_text(sheet[1])
@@ -139,13 +151,7 @@ def to_xlsx(data: DataTable) -> bytes:
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for row in data.rows:
-        values = []
-        for column in data.columns:
-            value = row.get(column.key)
-            if isinstance(value, dt.datetime):
-                value = value.replace(tzinfo=None)
-            values.append(value)
-        sheet.append(values)
+        sheet.append([_sheet_value(row.get(column.key)) for column in data.columns])
         _as_text(sheet[sheet.max_row])
     for index, column in enumerate(data.columns, start=1):
         number_format = EXCEL_FORMATS.get(column.kind)
