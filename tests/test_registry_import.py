@@ -372,3 +372,42 @@ def test_non_utf8_in_the_header_after_a_bom(register: sa.Engine, tmp_path: Path)
         import_changes(register, path)
     [error] = caught.value.errors
     assert (error.line, error.reason) == (1, "not UTF-8 (byte 0xff at character 12)")
+
+
+@pytest.mark.parametrize(
+    ("column", "bad", "words"),
+    [
+        ("name_kanji", "国保\x0b太郎", "control character"),
+        ("name_kana", "コクホ\u202eタロウ", "control character"),
+        ("address", "香川県\x1b[2J高松市", "control character"),
+        ("name_kanji", "国" * 101, "longer than 100 characters"),
+        ("address", "高" * 201, "longer than 200 characters"),
+    ],
+)  # fmt: skip
+def test_person_fields_are_refused_as_the_resident_register_refuses_them(
+    register: sa.Engine, tmp_path: Path, column: str, bad: str, words: str
+) -> None:
+    """A name or address with a control or bidi character, or longer than its column, rejects
+    the file naming line and column, on the acquire and on a later change, as the resident
+    register's loader does (it reached the register and broke the dashboard's Excel download)."""
+    acquired = acquire("E1", "2020-04-01")
+    acquired[column] = bad
+    for rows, line in (
+        ([acquired], 2),
+        ([acquire("E1", "2020-04-01"), change("E2", "2020-05-01", **{column: bad})], 3),
+    ):
+        with pytest.raises(FileRejected) as caught:
+            import_changes(register, write_changes(tmp_path / "x.csv", rows))
+        error = caught.value.errors[-1]
+        assert (error.line, error.field) == (line, column), str(error)
+        assert words in error.reason
+        assert counts(register) == dict.fromkeys(counts(register), 0)
+
+
+def test_a_full_width_space_in_a_name_is_kept(register: sa.Engine, tmp_path: Path) -> None:
+    """U+3000 between family and given name is ordinary Japanese, not a control character."""
+    row = acquire("E1", "2020-04-01")
+    row["name_kanji"] = "国保\u3000太郎"
+    import_changes(register, write_changes(tmp_path / "a.csv", [row]))
+    with register.connect() as connection:
+        assert connection.scalar(sa.select(t.persons.c.name_kanji)) == "国保\u3000太郎"

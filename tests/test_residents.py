@@ -159,6 +159,7 @@ def test_a_typo_in_the_number_rejects_the_file_and_is_masked(
         ({"sex": "0"}, "sex"),
         ({"address": ""}, "address"),
         ({"address": "高松市\x07番町"}, "address"),
+        ({"name_kanji": "讃岐\u202e太郎"}, "name_kanji"),  # a bidi control, as the change feed
         ({"municipality_code": "37201"}, "municipality_code"),
         ({"name_kanji": "長" * 101}, "name_kanji"),
     ],

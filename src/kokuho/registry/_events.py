@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from kokuho.ids import InsuredId, InvalidIdentifier, parse_gyymmdd
+from kokuho.store import has_control
 
 KINDS: Final = ("acquire", "lose", "change")
 PERSON_FIELDS: Final = ("name_kanji", "name_kana", "address")
+#: The longest a person field may be: the register's columns (``_tables``), which PostgreSQL
+#: enforces and SQLite does not. The resident register's loader holds its rows to the same.
+PERSON_LIMITS: Final = {"name_kanji": 100, "name_kana": 100, "address": 200}
 TERM_FIELDS: Final = (
     "copay_percent",
     "elderly_copay_percent",
@@ -122,6 +126,16 @@ def _digest(row: dict[str, str]) -> str:
     return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
 
 
+def _check_person_field(name: str, value: str) -> None:
+    """A name or address is shown on pages, printed in notices and written into workbooks: a
+    control or bidi character (``store.has_control``) is refused, as the resident register
+    refuses it, and so is a value longer than its column."""
+    if has_control(value):
+        raise FieldError(name, "contains a control character (C0, C1 or a bidi control)")
+    if len(value) > PERSON_LIMITS[name]:
+        raise FieldError(name, f"is longer than {PERSON_LIMITS[name]} characters")
+
+
 def parse_event(line: int, raw: dict[str, str]) -> Event:
     """Validates one row; raises FieldError naming the column at fault."""
     row = {name: value.strip() for name, value in raw.items()}
@@ -144,6 +158,8 @@ def parse_event(line: int, raw: dict[str, str]) -> Event:
         raise FieldError(field, str(error)) from None
 
     person = {name: get(name, "") for name in PERSON_FIELDS if get(name, "")}
+    for name, value in person.items():
+        _check_person_field(name, value)
     terms = {name: _term(name, get(name, "")) for name in TERM_FIELDS if get(name, "")}
     used = {"event_id", "event", "effective_date", *insured_fields}
     birth_date = sex = relationship = None

@@ -25,10 +25,12 @@ from kokuho.registry._events import (
     LIMIT_CATEGORIES,
     LOSS_REASONS,
     PERSON_FIELDS,
+    PERSON_LIMITS,
     RESIDENCY_COLUMNS,
     TERM_FIELDS,
     Event,
 )
+from kokuho.store import has_control
 
 _INSURED: Final = ("insurer_number", "symbol", "number", "branch")
 _BASE: Final = frozenset({"event_id", "event", "effective_date", *_INSURED})
@@ -190,6 +192,11 @@ class Layout:
         person: dict[str, str] = {
             name: value for name, index in self.person if (value := row[index])
         }
+        for name, value in person.items():
+            # isprintable() first: it is true of nearly every name, and has_control only has
+            # to tell a control from the full-width space of a Japanese name.
+            if len(value) > PERSON_LIMITS[name] or (not value.isprintable() and has_control(value)):
+                return None
         terms: dict[str, int | str | None] = {}
         for name, index, values in self.terms:
             text = row[index]

@@ -5,7 +5,6 @@ history). The 個人番号 itself is never stored: only its keyed hash."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,10 +16,10 @@ import sqlalchemy as sa
 from kokuho.ids import InvalidIdentifier, MyNumber
 from kokuho.registry._csv import read_rows
 from kokuho.registry._errors import FileRejected, RowError, scrub
-from kokuho.registry._events import FieldError, parse_date
+from kokuho.registry._events import PERSON_LIMITS, FieldError, parse_date
 from kokuho.registry._normalize import match_key, normalize_kana_name
 from kokuho.registry._tables import resident_households, residents
-from kokuho.store import chunks, key_table, write_transaction
+from kokuho.store import chunks, has_control, key_table, write_transaction
 
 COLUMNS: Final = frozenset(
     {"resident_id", "mynumber", "name_kanji", "name_kana", "birth_date", "sex", "address",
@@ -41,9 +40,7 @@ RELATIONSHIPS: Final = (
     "兄", "弟", "姉", "妹", "伯父", "叔父", "伯母", "叔母", "甥", "姪", "縁故者", "同居人",
     "その他",
 )  # fmt: skip
-_LIMITS: Final = {"name_kanji": 100, "name_kana": 100, "address": 200}
 _CHUNK = 500
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
 
 
 @dataclass
@@ -73,10 +70,10 @@ def _text(column: str, raw: str) -> str:
     text = raw.strip()
     if not text:
         raise FieldError(column, "must not be empty")
-    if _CONTROL.search(text):
+    if has_control(text):  # as the change feed (registry._events), bidi controls too
         raise FieldError(column, "contains control characters")
-    if len(text) > _LIMITS[column]:
-        raise FieldError(column, f"is longer than {_LIMITS[column]} characters")
+    if len(text) > PERSON_LIMITS[column]:
+        raise FieldError(column, f"is longer than {PERSON_LIMITS[column]} characters")
     return text
 
 
