@@ -1,7 +1,7 @@
-"""Downloads asked for while their figures are still being computed: a few wait for them on
-the server; the others get the progress page (which reloads into the download), so that no
-number of such requests takes every worker thread from the dashboard's other pages. On
-SQLite and PostgreSQL."""
+"""Downloads and what-if requests asked for while their figures are still being computed: a
+few wait for them on the server; the others get the progress page (which reloads into the
+download) or a 503 集計中, so that no number of such requests takes every worker thread from
+the dashboard's other pages. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -77,3 +77,51 @@ def test_waiting_downloads_leave_the_other_pages_served(
     files = [a for a in answers if a.headers["content-type"].startswith("text/csv")]
     progress = [a for a in answers if "集計中" in a.text]
     assert len(files) + len(progress) == 60 and files and progress
+
+
+def test_what_if_during_a_recomputation_leaves_the_other_pages_served(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The what-if slider asks on every move; while the year's grant figures are recomputed
+    (再集計), a few of its requests wait for them and the rest are told 集計中 at once (503 with
+    Retry-After), so a burst of them cannot hold every worker thread. It waited up to 300 s
+    each, and 60 of them stalled the sign-in page."""
+    from kokuho.web.dashboard import _site
+
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    _settled(client)
+    release = threading.Event()
+    original = _site.incentives_bundle
+
+    def slow(*args: Any) -> Any:
+        release.wait(30)
+        return original(*args)
+
+    monkeypatch.setattr(_site, "incentives_bundle", slow)
+    assert client.post("/refresh", data={"csrf_token": form_token(client)}).status_code == 200
+    ask = {"insurer": KOKUHO, "lever": "checkup_rate", "value": "0.5"}
+    timer = threading.Timer(20, release.set)
+    timer.start()
+    try:
+        with ThreadPoolExecutor(60) as pool:
+            asked = [pool.submit(client.get, "/grants/what-if", params=ask) for _ in range(60)]
+            time.sleep(1.5)
+            started = time.monotonic()
+            page = client.get("/login")
+            took = time.monotonic() - started
+            release.set()
+            answers = [a.result() for a in asked]
+    finally:
+        release.set()
+        timer.cancel()
+    assert page.status_code == 200
+    assert took < 5, f"/login took {took:.1f} s while what-if requests waited for figures"
+    told = [a for a in answers if a.status_code == 503]
+    assert len(told) >= 60 - 4, [a.status_code for a in answers]
+    for answer in told:
+        assert answer.headers["retry-after"] == "5"
+        assert "集計中" in answer.json()["error"]
+    # Once computed, the slider's next move gets the figures' own answer (this site has no
+    # 評価指標 loaded: the hint to load them, a 400), not 集計中.
+    settled = client.get("/grants/what-if", params=ask)
+    assert settled.status_code == 400 and "kokuho incentives score" in settled.json()["error"]

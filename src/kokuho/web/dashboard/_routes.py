@@ -31,7 +31,7 @@ from kokuho.web.dashboard._audit import record_refusal, record_view
 from kokuho.web.dashboard._page import NotFound, Page, Pending, Refused
 from kokuho.web.dashboard._render import render
 from kokuho.web.dashboard._site import Dashboard
-from kokuho.web.dashboard._sources import what_if
+from kokuho.web.dashboard._sources import STILL_COMPUTING, what_if
 from kokuho.web.dashboard._tabular import to_csv, to_xlsx
 
 NAV = (
@@ -84,6 +84,8 @@ def _safe_next(target: str | None) -> str:
 
 def build_router(dashboard: Dashboard) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    # The requests that may wait on a worker thread for figures being computed: downloads
+    # and the what-if, together.
     waiters = threading.Semaphore(DOWNLOAD_WAITERS)
 
     def html(body: str, status: int = 200) -> HTMLResponse:
@@ -385,9 +387,21 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             reason = f"insurer: 保険者番号 {insurer} の市町村国保はありません"
             return JSONResponse({"error": reason, "parameter": "insurer"}, status_code=404)
         value = params.rate(request.query_params)
-        answer = what_if(dashboard, year, insurer, params.lever(request.query_params), value)
-        status = 200 if "error" not in answer else 400
-        return sec.secure_headers(JSONResponse(answer, status_code=status))
+        lever = params.lever(request.query_params)
+        # Waiting for figures holds a worker thread: a few at a time, as downloads (one pool
+        # of waiters), so a burst of slider moves during a 再集計 cannot stall other pages.
+        if waiters.acquire(blocking=False):
+            try:
+                answer = what_if(dashboard, year, insurer, lever, value)
+            finally:
+                waiters.release()
+        else:
+            answer = what_if(dashboard, year, insurer, lever, value, wait=False)
+        if answer.get("error") == STILL_COMPUTING:
+            response = JSONResponse(answer, status_code=503, headers={"Retry-After": "5"})
+        else:
+            response = JSONResponse(answer, status_code=200 if "error" not in answer else 400)
+        return sec.secure_headers(response)
 
     @router.get("/premiums")
     def premiums(request: Request) -> Response:

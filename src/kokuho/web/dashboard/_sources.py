@@ -86,10 +86,18 @@ def list_columns(kind: str) -> list[tuple[str, str, Any]]:
     ]
 
 
+#: The what-if's answer while the year's figures are still being computed (and it may not
+#: wait for them): the route answers it 503 with ``Retry-After``.
+STILL_COMPUTING = "集計中です。しばらくしてからもう一度お試しください。"
+
+
 def what_if(
-    dashboard: Any, fiscal_year: int | None, insurer: str, lever: str, value: float
-) -> dict[str, Any]:
-    """Points and yen before and after moving one rate of one municipality (試算)."""
+    dashboard: Any, fiscal_year: int | None, insurer: str, lever: str, value: float,
+    *, wait: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """Points and yen before and after moving one rate of one municipality (試算). With
+    ``wait`` it waits up to 300 s for the year's figures on this thread; without, figures
+    not yet computed answer :data:`STILL_COMPUTING` at once."""
     import time
 
     from kokuho.web.dashboard._incentives_view import what_if as compute
@@ -99,9 +107,11 @@ def what_if(
     if year is None:
         return {"error": INCENTIVES_HINT}
     job = dashboard.incentives(year)
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + (300 if wait else 0)
     while job.finished is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    if job.finished is None:
+        return {"error": STILL_COMPUTING}
     if job.state != "done":
-        return {"error": job.error or "集計中です。しばらくしてからもう一度お試しください。"}
+        return {"error": job.error or STILL_COMPUTING}
     return compute(job.result, insurer, lever, value)
