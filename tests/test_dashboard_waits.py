@@ -40,6 +40,30 @@ def _settled(client: TestClient) -> None:
         time.sleep(0.1)
 
 
+def _burst(
+    client: TestClient, release: threading.Event, path: str, params: dict[str, str]
+) -> tuple[float, list[Any]]:
+    """60 requests for ``path`` at once while ``release`` holds their figures back; then, 1.5 s
+    in, how long the sign-in page takes (it must be served meanwhile), and the 60 answers once
+    the figures are let go (at the latest after 20 s)."""
+    timer = threading.Timer(20, release.set)
+    timer.start()
+    try:
+        with ThreadPoolExecutor(60) as pool:
+            asked = [pool.submit(client.get, path, params=params) for _ in range(60)]
+            time.sleep(1.5)
+            started = time.monotonic()
+            page = client.get("/login")
+            took = time.monotonic() - started
+            release.set()
+            answers = [a.result() for a in asked]
+    finally:
+        release.set()
+        timer.cancel()
+    assert page.status_code == 200
+    return took, answers
+
+
 def test_waiting_downloads_leave_the_other_pages_served(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,24 +78,7 @@ def test_waiting_downloads_leave_the_other_pages_served(
 
     monkeypatch.setattr(fr, "overlaps", slow)
     assert client.post("/refresh", data={"csrf_token": form_token(client)}).status_code == 200
-    timer = threading.Timer(20, release.set)
-    timer.start()
-    try:
-        with ThreadPoolExecutor(60) as pool:
-            asked = [
-                pool.submit(client.get, LIST, params={"download": "list-overlaps"})
-                for _ in range(60)
-            ]
-            time.sleep(1.5)
-            started = time.monotonic()
-            page = client.get("/login")
-            took = time.monotonic() - started
-            release.set()
-            answers = [a.result() for a in asked]
-    finally:
-        release.set()
-        timer.cancel()
-    assert page.status_code == 200
+    took, answers = _burst(client, release, LIST, {"download": "list-overlaps"})
     assert took < 5, f"/login took {took:.1f} s while downloads waited for their figures"
     assert all(a.status_code == 200 for a in answers)
     files = [a for a in answers if a.headers["content-type"].startswith("text/csv")]
@@ -100,21 +107,7 @@ def test_what_if_during_a_recomputation_leaves_the_other_pages_served(
     monkeypatch.setattr(_site, "incentives_bundle", slow)
     assert client.post("/refresh", data={"csrf_token": form_token(client)}).status_code == 200
     ask = {"insurer": KOKUHO, "lever": "checkup_rate", "value": "0.5"}
-    timer = threading.Timer(20, release.set)
-    timer.start()
-    try:
-        with ThreadPoolExecutor(60) as pool:
-            asked = [pool.submit(client.get, "/grants/what-if", params=ask) for _ in range(60)]
-            time.sleep(1.5)
-            started = time.monotonic()
-            page = client.get("/login")
-            took = time.monotonic() - started
-            release.set()
-            answers = [a.result() for a in asked]
-    finally:
-        release.set()
-        timer.cancel()
-    assert page.status_code == 200
+    took, answers = _burst(client, release, "/grants/what-if", ask)
     assert took < 5, f"/login took {took:.1f} s while what-if requests waited for figures"
     told = [a for a in answers if a.status_code == 503]
     assert len(told) >= 60 - 4, [a.status_code for a in answers]
