@@ -92,6 +92,30 @@ def test_municipality_detail_opens_on_the_newest_complete_year(client: TestClien
     assert "集計途中" in text(newer, "//p[contains(@class,'year-note')]//text()")
 
 
+def test_a_year_without_data_names_the_year_shown_instead(client: TestClient) -> None:
+    """``?fy=2005`` (a valid year of which the data have nothing) opens the page on a year it
+    has; the page says so above its figures, where it used to replace the year silently."""
+    asked = 2005
+    for user, password, paths in (
+        ("pref", PREFECTURE_PASSWORD, ("/compare", f"/municipalities/{TAKAMATSU}",
+                                       "/eligibility", "/grants")),
+        ("takamatsu", MUNICIPAL_PASSWORD, (f"/municipalities/{TAKAMATSU}/lists/overlaps",)),
+    ):  # fmt: skip
+        sign_in(client, user, password)
+        for path in paths:
+            document = page(client, f"{path}?fy={asked}")
+            note = text(document, "//p[contains(@class,'year-missing')]//text()")
+            assert f"{FiscalYear(asked).label} ({asked}年度) のデータはありません" in note, path
+            assert "を表示しています" in note, path
+            shown = int(note.split("のデータはありません。")[1].split("年度)")[0].split("(")[1])
+            assert shown != asked, path
+            # The year the page shows is named, and a year it has is shown without the note.
+            assert not page(client, f"{path}?fy={shown}").xpath(
+                "//p[contains(@class,'year-missing')]"
+            ), path
+            assert not page(client, path).xpath("//p[contains(@class,'year-missing')]"), path
+
+
 @pytest.fixture(scope="module")
 def early_home(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo home with only FY2022's eligibility snapshot: no year is complete."""

@@ -41,9 +41,23 @@ def pick_year(dashboard: Dashboard, asked: int | None, figures: Any = None) -> i
     return years[-1]
 
 
-def year_context(dashboard: Dashboard, year: int | None, figures: Any) -> dict[str, Any]:
-    """The year picker's years, the ones marked 集計途中, and a note when the year shown is
-    one whose guidance is still being reported."""
+def year_missing(asked: int | None, shown: int | None) -> str | None:
+    """The note a page shows above its figures when the year asked for (``?fy=``) is not the
+    year it shows (it has no data of that year): which year it shows instead. None when no
+    year was asked for, or the one asked for is shown."""
+    if asked is None or shown is None or asked == shown:
+        return None
+    return (
+        f"{FiscalYear(asked).label} ({asked}年度) のデータはありません。"
+        f"{FiscalYear(shown).label} ({shown}年度) を表示しています。"
+    )
+
+
+def year_context(
+    dashboard: Dashboard, year: int | None, figures: Any, asked: int | None = None
+) -> dict[str, Any]:
+    """The year picker's years, the ones marked 集計途中, a note when the year shown is one
+    whose guidance is still being reported, and one when it is not the year ``asked``."""
     incomplete = fc.incomplete_years(figures) if isinstance(figures, fc.CheckupFigures) else []
     note = None
     if year is not None and year in incomplete:
@@ -58,7 +72,13 @@ def year_context(dashboard: Dashboard, year: int | None, figures: Any) -> dict[s
                 else "報告期限を過ぎた年度がまだないため、最新の年度を表示しています。"
             )
         )
-    return {"year": year, "years": dashboard.years(), "incomplete": incomplete, "year_note": note}
+    return {
+        "year": year,
+        "years": dashboard.years(),
+        "incomplete": incomplete,
+        "year_note": note,
+        "year_missing": year_missing(asked, year),
+    }
 
 
 def _scores(dashboard: Dashboard) -> Job | None:
@@ -140,7 +160,7 @@ def compare(dashboard: Dashboard, user: User, asked: int | None) -> Page | Pendi
     claims_job = dashboard.claims(year) if year is not None else None
     if pending := waiting("市町村比較", *(j for j in (claims_job, scores) if j is not None)):
         return pending
-    page = Page("compare.html", "市町村比較", year_context(dashboard, year, figures))
+    page = Page("compare.html", "市町村比較", year_context(dashboard, year, figures, asked))
     if year is None or isinstance(figures, src.Missing):
         page.context["missing"] = (
             figures
@@ -299,7 +319,7 @@ def municipality(
         title,
         {
             "place": place,
-            **year_context(dashboard, year, figures),
+            **year_context(dashboard, year, figures, asked),
             "places": [
                 m for m in dashboard.municipalities() if user.may_see_municipality(m.insurer_number)
             ],
@@ -325,4 +345,5 @@ __all__ = [
     "pick_year",
     "result",
     "year_context",
+    "year_missing",
 ]

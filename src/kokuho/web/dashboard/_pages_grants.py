@@ -8,7 +8,7 @@ from kokuho.web.dashboard import _sources as src
 from kokuho.web.dashboard._accounts import User
 from kokuho.web.dashboard._charts import bar_chart
 from kokuho.web.dashboard._page import Page, Pending, waiting
-from kokuho.web.dashboard._pages import result
+from kokuho.web.dashboard._pages import result, year_missing
 from kokuho.web.dashboard._scores import grant_year, scores_note
 from kokuho.web.dashboard._site import Dashboard
 from kokuho.web.dashboard._tabular import table
@@ -27,6 +27,7 @@ def grants(dashboard: Dashboard, user: User, asked: int | None) -> Page | Pendin
             "levers": [],
             "default_insurer": None,
             "scores_note": None,
+            "year_missing": year_missing(asked, year),
         },
     )
     if year is None:

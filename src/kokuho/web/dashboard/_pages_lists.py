@@ -14,7 +14,7 @@ from kokuho.web.dashboard import _sources as src
 from kokuho.web.dashboard._accounts import User
 from kokuho.web.dashboard._audit import actor
 from kokuho.web.dashboard._page import NotFound, Page, Pending, Refused, waiting
-from kokuho.web.dashboard._pages import find_municipality, pick_year, result
+from kokuho.web.dashboard._pages import find_municipality, pick_year, result, year_missing
 from kokuho.web.dashboard._site import Dashboard
 from kokuho.web.dashboard._tables import dashboard_users
 from kokuho.web.dashboard._tabular import Kind, table
@@ -35,7 +35,11 @@ def eligibility(dashboard: Dashboard, user: User, asked: int | None) -> Page | P
         return pending
     overlaps = result(jobs[0])
     claims = result(jobs[1]) if year else src.Missing(src.CLAIMS_HINT)
-    page = Page("eligibility.html", "資格", {"year": year, "years": dashboard.years()})
+    page = Page(
+        "eligibility.html",
+        "資格",
+        {"year": year, "years": dashboard.years(), "year_missing": year_missing(asked, year)},
+    )
     rows = []
     overlap_counts: dict[str, Any] = (
         {} if isinstance(overlaps, src.Missing) else {r["insurer"]: r for r in overlaps.counts.rows}
@@ -171,7 +175,14 @@ def person_list(
     page = Page(
         "person_list.html",
         f"{place.name} {LISTS[kind]}",
-        {"place": place, "kind": kind, "year": year, "years": dashboard.years(), "missing": None},
+        {
+            "place": place,
+            "kind": kind,
+            "year": year,
+            "years": dashboard.years(),
+            "missing": None,
+            "year_missing": year_missing(asked, year),
+        },  # fmt: skip
     )
     if isinstance(figures, src.Missing):
         page.context["missing"] = figures
