@@ -181,12 +181,15 @@ def test_another_municipality_cannot_open_the_case_or_its_notices(
         f"/boundary/cases/{case_id}?download=case-years&format=csv",
     ):
         answer = client.get(path)
-        assert answer.status_code == 403, path
+        # Answered as a case number that is free: a 403 said that the case exists.
+        assert answer.status_code == 404, path
+        assert f"事案 {case_id} はありません" in answer.text, path
         assert "讃岐" not in answer.text
     assert not _records(engine, "boundary_case") and not _records(engine, "boundary_notice")
     refused = [r for r in audit_rows(engine, outcome="refused:other_insurer")]
     assert len(refused) == 3
-    assert client.get("/boundary/cases/999").status_code == 404
+    free = client.get("/boundary/cases/999")
+    assert free.status_code == 404 and "事案 999 はありません" in free.text
     assert client.get("/boundary/cases/abc").status_code == 400
     assert client.get(f"/boundary/cases/{case_id}/notices/other").status_code == 404
 

@@ -43,6 +43,9 @@ class Refused:
     title: str
     reason: str
     audit: tuple[str, str] | None = None  # (list, insurer) of a refused person-level list
+    #: 404 where telling "not yours" from "no such thing" would say that it exists (a case
+    #: number of another municipality): the answer is then the one for a number that is free.
+    status: int = 403
 
 
 @dataclass(frozen=True)

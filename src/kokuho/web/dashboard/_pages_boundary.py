@@ -225,10 +225,16 @@ def case_municipality(dashboard: Dashboard, case_id: int) -> Municipality | None
 
 def _allowed(dashboard: Dashboard, user: User, case_id: int) -> Municipality | Refused | NotFound:
     place = case_municipality(dashboard, case_id)
+    missing = f"事案 {case_id} はありません"
     if place is None:
-        return NotFound(TITLE, f"事案 {case_id} はありません")
+        return NotFound(TITLE, missing)
     if not user.may_see_persons_of(place.insurer_number):
-        return Refused(TITLE, REFUSED, audit=(LISTING, place.insurer_number))
+        audit = (LISTING, place.insurer_number)
+        if user.is_prefecture:  # who sees every municipality's counts of cases
+            return Refused(TITLE, REFUSED, audit=audit)
+        # Case numbers run across the prefecture: another municipality's staff are answered
+        # as for a number no case has (the refusal is still audited).
+        return Refused(TITLE, missing, audit=audit, status=404)
     return place
 
 
