@@ -1,0 +1,147 @@
+"""Money read from the files NHI staff import, probed from the outside through ``kokuho``:
+an amount is read from ASCII or full-width digits only (NFKC would turn a superscript, a
+circled or a mathematical digit into yen), a zero-padded amount is its value, and a run of
+digits past any amount is refused naming file, line and column, not an internal error. On
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+
+from kokuho.cli import main
+from kokuho.premiums import record_charges
+from kokuho.store import connect
+from tests.premiumrows import assessment, payment, write_payments
+from tests.test_premiums_incomes import line, residents, stored, write
+
+#: Text that Unicode NFKC turns into ASCII digits but that is no amount a clerk wrote:
+#: superscripts, circled digits, mathematical bold digits.
+NOT_DIGITS = ["²", "①⓪⓪", "𝟑𝟎𝟎", "1²"]
+
+
+@pytest.fixture
+def engine(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> sa.Engine:
+    """The database the command line uses (``KOKUHO_DATABASE_URL``), migrated."""
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path))
+    monkeypatch.setenv("KOKUHO_DATABASE_URL", database_url)
+    monkeypatch.delenv("KOKUHO_DEBUG", raising=False)
+    engine = connect(database_url)
+    yield engine  # type: ignore[misc]
+    engine.dispose()
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def _paid(engine: sa.Engine) -> tuple[int, int]:
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text("select count(*), coalesce(sum(amount), 0) from premium_payments")
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+@pytest.fixture
+def charged(engine: sa.Engine) -> sa.Engine:
+    record_charges(engine, assessment("H1", 2020, [9_500] * 10), dt.date(2020, 6, 15), "initial")
+    return engine
+
+
+@pytest.mark.parametrize("amount", NOT_DIGITS)
+def test_a_payment_amount_of_no_digits_is_refused_naming_its_line(
+    charged: sa.Engine, tmp_path: Path, amount: str
+) -> None:
+    path = write_payments(
+        tmp_path / "収納 2020.csv",
+        [payment("G1", "H1", 2020, "2020-07-31", 9_500, 1),
+         payment("G2", "H1", 2020, "2020-08-31", amount, 2)],
+    )  # fmt: skip
+    result = _run("premiums", "payments", "import", str(path), "--json")
+    assert result.exit_code == 1, result.output
+    [error] = json.loads(result.stdout)["rejected"]["errors"]
+    assert error.startswith(f"{path}:3: amount: ") and "whole number" in error, error
+    assert _paid(charged) == (0, 0)
+
+
+@pytest.mark.parametrize(("column", "value"), [("fiscal_year", "²⁰²⁰"), ("instalment", "①")])
+def test_a_year_or_instalment_of_no_digits_is_refused(
+    charged: sa.Engine, tmp_path: Path, column: str, value: str
+) -> None:
+    row = payment("G1", "H1", 2020, "2020-07-31", 9_500, 1)
+    path = write_payments(tmp_path / "p.csv", [{**row, column: value}])
+    result = _run("premiums", "payments", "import", str(path), "--json")
+    assert result.exit_code == 1, result.output
+    [error] = json.loads(result.stdout)["rejected"]["errors"]
+    assert error.startswith(f"{path}:2: {column}: "), error
+    assert _paid(charged) == (0, 0)
+
+
+def test_full_width_and_zero_padded_amounts_are_read_as_their_value(
+    charged: sa.Engine, tmp_path: Path
+) -> None:
+    # A channel's fixed-width export pads its amounts with zeros: 13 digits are 9,500 yen.
+    path = write_payments(
+        tmp_path / "p.csv",
+        [payment("G1", "H1", 2020, "2020-07-31", "0000000009500", 1),
+         payment("G2", "H1", 2020, "2020-08-31", "９５００", "２")],
+    )  # fmt: skip
+    result = _run("premiums", "payments", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert _paid(charged) == (2, 19_000)
+
+
+@pytest.mark.parametrize("amount", ["1" + "0" * 12, "9" * 5000])
+def test_a_payment_amount_past_twelve_digits_is_named_as_too_large(
+    charged: sa.Engine, tmp_path: Path, amount: str
+) -> None:
+    path = write_payments(tmp_path / "p.csv", [payment("G1", "H1", 2020, "2020-07-31", amount)])
+    result = _run("premiums", "payments", "import", str(path), "--json")
+    assert result.exit_code == 1, result.output
+    [error] = json.loads(result.stdout)["rejected"]["errors"]
+    assert error == f"{path}:2: amount: is more than 999,999,999,999 yen"
+    assert _paid(charged) == (0, 0)
+
+
+@pytest.mark.parametrize("salary", NOT_DIGITS)
+def test_an_income_of_no_digits_is_refused_naming_its_line(
+    engine: sa.Engine, tmp_path: Path, salary: str
+) -> None:
+    residents(engine, 2)
+    path = write(tmp_path / "所得.csv", [line(1), line(2, salary=salary)])
+    result = _run("premiums", "incomes", "import", str(path), "--json")
+    assert result.exit_code == 1, result.output
+    [error] = json.loads(result.stdout)["files"][0]["errors"]
+    assert (error["line"], error["field"]) == (3, "salary"), error
+    assert "whole number" in error["reason"]
+    assert stored(engine) == (0, 0)
+
+
+def test_an_income_of_thousands_of_digits_is_refused_not_an_internal_error(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    residents(engine, 1)
+    path = write(tmp_path / "i.csv", [line(1, other="9" * 5000)])
+    result = _run("premiums", "incomes", "import", str(path), "--json")
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    [error] = json.loads(result.stdout)["files"][0]["errors"]
+    assert (error["line"], error["field"]) == (2, "other"), error
+    assert "more than" in error["reason"] and len(error["reason"]) < 200
+    assert stored(engine) == (0, 0)
+
+
+def test_a_zero_padded_income_is_its_value(engine: sa.Engine, tmp_path: Path) -> None:
+    residents(engine, 1)
+    path = write(tmp_path / "i.csv", [line(1, salary="0" * 20 + "1500000")])
+    result = _run("premiums", "incomes", "import", str(path))
+    assert result.exit_code == 0, result.output
+    with engine.connect() as connection:
+        salary = connection.scalar(sa.text("select salary from premium_incomes"))
+    assert salary == 1_500_000
