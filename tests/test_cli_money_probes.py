@@ -145,3 +145,33 @@ def test_a_zero_padded_income_is_its_value(engine: sa.Engine, tmp_path: Path) ->
     with engine.connect() as connection:
         salary = connection.scalar(sa.text("select salary from premium_incomes"))
     assert salary == 1_500_000
+
+
+@pytest.mark.parametrize("total", ["٣٠٠٠٠٠٠٠٠٠", "𝟏𝟎𝟎𝟎𝟎𝟎𝟎𝟎𝟎𝟎𝟎"])
+def test_a_levy_total_in_other_digits_is_refused_naming_file_line_and_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, total: str
+) -> None:
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path))
+    example = Path(__file__).parents[1] / "src/kokuho/data/premiums/levy/example/inputs.yaml"
+    text = example.read_text(encoding="utf-8")
+    assert "  medical: 10_000_000_000\n" in text
+    path = tmp_path / "levy inputs.yaml"
+    path.write_text(text.replace("  medical: 10_000_000_000\n", f"  medical: {total}\n"), "utf-8")
+    result = _run("premiums", "levy", "--fiscal-year", "2020", "--inputs", str(path))
+    assert result.exit_code == 1, result.output
+    assert f"{path}:6: totals.medical: {total!r} is not a number" in result.output
+
+
+def test_a_levy_total_in_full_width_digits_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path))
+    example = Path(__file__).parents[1] / "src/kokuho/data/premiums/levy/example/inputs.yaml"
+    text = example.read_text(encoding="utf-8")
+    path = tmp_path / "levy.yaml"
+    wide = "  medical: １００００００００００\n"
+    path.write_text(text.replace("  medical: 10_000_000_000\n", wide), encoding="utf-8")
+    given = _run("premiums", "levy", "--fiscal-year", "2020", "--inputs", str(path), "--json")
+    shipped = _run("premiums", "levy", "--fiscal-year", "2020", "--example", "--json")
+    assert given.exit_code == 0, given.output
+    assert json.loads(given.stdout) == json.loads(shipped.stdout)
