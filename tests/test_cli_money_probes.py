@@ -175,3 +175,48 @@ def test_a_levy_total_in_full_width_digits_is_read(
     shipped = _run("premiums", "levy", "--fiscal-year", "2020", "--example", "--json")
     assert given.exit_code == 0, given.output
     assert json.loads(given.stdout) == json.loads(shipped.stdout)
+
+
+@pytest.mark.parametrize("paid_on", ["²⁰²⁰-07-31", "2020-0⑦-31"])
+def test_a_day_of_payment_in_other_digits_is_refused(
+    charged: sa.Engine, tmp_path: Path, paid_on: str
+) -> None:
+    path = write_payments(tmp_path / "p.csv", [payment("G1", "H1", 2020, paid_on, 9_500, 1)])
+    result = _run("premiums", "payments", "import", str(path), "--json")
+    assert result.exit_code == 1, result.output
+    [error] = json.loads(result.stdout)["rejected"]["errors"]
+    assert error.startswith(f"{path}:2: paid_on: must be a date"), error
+    assert _paid(charged) == (0, 0)
+
+
+def test_a_day_of_payment_in_full_width_digits_is_read(charged: sa.Engine, tmp_path: Path) -> None:
+    path = write_payments(
+        tmp_path / "p.csv", [payment("G1", "H1", 2020, "２０２０－０７－３１", 9_500)]
+    )
+    result = _run("premiums", "payments", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert _paid(charged) == (1, 9_500)
+
+
+@pytest.mark.parametrize(
+    ("date", "code", "field"),
+    [("2021-06-30", "¹¹", "reason_code"), ("2021-06-30", "⑪", "reason_code"),
+     ("²⁰²¹-06-30", "11", "date")],
+)  # fmt: skip
+def test_a_reduction_ground_in_other_digits_is_refused_naming_its_line(
+    engine: sa.Engine, tmp_path: Path, date: str, code: str, field: str
+) -> None:
+    residents(engine, 1)
+    path = tmp_path / "軽減 事由.csv"
+    path.write_text(
+        "resident_id,ground,date,reason_code\n"
+        f"00000000001,involuntary_unemployment,2020-06-30,１１\n"
+        f"00000000001,involuntary_unemployment,{date},{code}\n",
+        encoding="utf-8",
+    )
+    result = _run("premiums", "grounds", "import", str(path), "--json")
+    assert result.exit_code == 1, result.output
+    [error] = json.loads(result.stdout)["files"][0]["errors"]
+    assert (error["line"], error["field"]) == (3, field), error
+    with engine.connect() as connection:
+        assert connection.scalar(sa.text("select count(*) from premium_reduction_grounds")) == 0

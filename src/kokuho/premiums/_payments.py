@@ -18,7 +18,7 @@ from typing import Final
 import sqlalchemy as sa
 
 from kokuho.premiums._charges import HOUSEHOLD_ID, charges
-from kokuho.premiums._person_files import digits_of
+from kokuho.premiums._person_files import ascii_of, digits_of
 from kokuho.registry import FileRejected, RowError, read_csv_rows
 from kokuho.store import chunks, metadata, write_transaction
 
@@ -185,7 +185,7 @@ def _parse(
         instalment = _integer(row["instalment"])
         if instalment is None or not 1 <= instalment <= 99:
             bad("instalment", "must be empty or a 納期 number from 1 to 99")
-    paid_on = _date(values["paid_on"])
+    paid_on = _date(ascii_of(row["paid_on"]) or "")
     if paid_on is None:
         bad("paid_on", "must be a date YYYY-MM-DD")
     elif paid_on > today:

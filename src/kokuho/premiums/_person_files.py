@@ -33,16 +33,24 @@ class LoadReport(Protocol):
     errors: list[RowError]
 
 
-#: Full-width digits read as ASCII ones. Not NFKC: it also turns superscripts, circled and
-#: mathematical digits (², ①, 𝟑) into digits, which no clerk writes for a number or an amount.
-_FULL_WIDTH_DIGITS: Final = str.maketrans("０１２３４５６７８９", "0123456789")
+#: Full-width digits and hyphen read as ASCII ones. Not NFKC: it also turns superscripts,
+#: circled and mathematical digits (², ①, 𝟑) into digits, which no clerk writes for a number,
+#: an amount or a date.
+_FULL_WIDTH: Final = str.maketrans("０１２３４５６７８９－", "0123456789-")
+
+
+def ascii_of(raw: str) -> str | None:
+    """``raw`` with blanks around it dropped and full-width digits and hyphens read; None when
+    anything else in it is not ASCII (the text of a number or a date)."""
+    text = raw.strip().translate(_FULL_WIDTH)
+    return text if text.isascii() else None
 
 
 def digits_of(raw: str) -> str | None:
-    """``raw`` as ASCII digits, blanks around it dropped and full-width digits read; None
-    when it holds anything else (a sign, a comma, a superscript or circled digit)."""
-    text = raw.strip().translate(_FULL_WIDTH_DIGITS)
-    return text if text.isascii() and text.isdigit() else None
+    """``raw`` as ASCII digits (:func:`ascii_of`); None when it holds anything else (a sign,
+    a comma, a superscript or circled digit)."""
+    text = ascii_of(raw)
+    return text if text is not None and text.isdigit() else None
 
 
 def read_resident_id(raw: str) -> str:
