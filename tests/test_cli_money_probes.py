@@ -220,3 +220,39 @@ def test_a_reduction_ground_in_other_digits_is_refused_naming_its_line(
     assert (error["line"], error["field"]) == (3, field), error
     with engine.connect() as connection:
         assert connection.scalar(sa.text("select count(*) from premium_reduction_grounds")) == 0
+
+
+def _settled(engine: sa.Engine) -> list[tuple[str, int]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("select kind, amount from premium_refunds order by refund_id")
+        ).all()
+    return [(str(kind), int(amount)) for kind, amount in rows]
+
+
+def test_a_refund_decision_dated_before_one_made_is_refused_not_paid_twice(
+    charged: sa.Engine, tmp_path: Path
+) -> None:
+    """納期 1 paid twice (口座振替 and コンビニ): 9,500 yen of 過誤納金, refunded once. A second
+    decision dated before the first (a clerk's backdated or mistyped day) saw the ledger of
+    that day, without the later refund, and refunded the same 9,500 yen again."""
+    path = write_payments(
+        tmp_path / "p.csv",
+        [payment("G1", "H1", 2020, "2020-07-20", 9_500, 1, "account_transfer"),
+         payment("C1", "H1", 2020, "2020-07-25", 9_500, 1, "convenience_store")]
+        + [payment(f"G{n}", "H1", 2020, "2020-07-31", 9_500, n) for n in range(2, 11)],
+    )  # fmt: skip
+    assert _run("premiums", "payments", "import", str(path)).exit_code == 0
+    first = _run("premiums", "refunds", "decide", "--municipality", "372013", "--on", "2021-06-01")
+    assert first.exit_code == 0, first.output
+    assert _settled(charged) == [("refund", 9_500)]
+    earlier = _run("premiums", "refunds", "decide", "--municipality", "372013",
+                   "--on", "2021-05-01")  # fmt: skip
+    assert earlier.exit_code == 1, earlier.output
+    assert "settled on 2021-06-01" in earlier.output and "2021-05-01" in earlier.output
+    assert _settled(charged) == [("refund", 9_500)]
+    # The same day or a later one finds nothing left, as before.
+    for day in ("2021-06-01", "2021-07-01"):
+        again = _run("premiums", "refunds", "decide", "--municipality", "372013", "--on", day)
+        assert again.exit_code == 0 and "0 decision(s)" in again.output, again.output
+    assert _settled(charged) == [("refund", 9_500)]

@@ -238,7 +238,10 @@ def refunds_decide_command(
     code = _municipality(municipality)
     assert code is not None
     day = option_day(decided_on, "--on")
-    found = _on_engine(lambda engine: decide_refunds(engine, code, day))
+    try:
+        found = _on_engine(lambda engine: decide_refunds(engine, code, day))
+    except RefundRefused as refused:
+        fail(str(refused))
     if not (as_json or as_csv):
         click.echo(f"{code} {day}: {len(found)} decision(s)")
     _print_settlements(found, day, as_json, as_csv)
