@@ -163,3 +163,38 @@ def test_free_text_with_a_bidi_or_control_character_is_refused_naming_its_field(
     assert [s["step"] for s in steps] == ["loss"]  # type: ignore[union-attr,index]
     assert ok("reports", "--municipality", TOWN, "--on", "2023-06-01")["requests"] == []
     assert _judge().exit_code == 0  # the same judgement in plain text is taken
+
+
+def test_a_reduction_dated_before_the_municipality_s_refund_decision_is_refused(
+    home: Path, tmp_path: Path
+) -> None:
+    """① reassesses FY2021–22 at once (within the limit) and the municipality's refund run of
+    2023-05-20 refunds what P paid for them; ③ dated 2023-05-15 read the ledgers of that day,
+    without those refunds, and refunded the same money again."""
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01", "--by", "田中")
+    ok("decide", "1", "loss", "--on", "2023-05-01", "--feed-dir", str(tmp_path / "feed"))
+    ok("decide", "1", "judge", "--no-fault", "--on", "2023-05-10",
+       "--document", "資格決定通知書", "--acquired-on", "2020-04-01",
+       "--decided-on", "2023-04-20", "--decided-by", "日本年金機構")  # fmt: skip
+    settled = invoke("premiums", "refunds", "decide", "--municipality", TOWN,
+                     "--on", "2023-05-20")  # fmt: skip
+    assert settled.exit_code == 0, settled.output
+    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
+    query = sa.text("select count(*), coalesce(sum(amount), 0) from premium_refunds")
+    with engine.connect() as connection:
+        before = tuple(connection.execute(query).one())
+    assert before == (2, 345_400 + 350_800)  # FY2021 and FY2022, reduced at ①
+    refused = run("decide", "1", "reduce", "--on", "2023-05-15")
+    assert refused.exit_code == 1, refused.output
+    assert "settled on 2023-05-20" in refused.output and "2023-05-15" in refused.output
+    with engine.connect() as connection:
+        assert tuple(connection.execute(query).one()) == before
+        steps = connection.scalar(sa.text("select count(*) from boundary_case_steps"))
+    assert steps == 2  # loss and judgement: no reduction recorded
+    # On the day of the refund run or later, ③ reduces FY2020 and refunds that year only.
+    decided = ok("decide", "1", "reduce", "--on", "2023-05-20")
+    detail = decided["steps"][-1]["detail"]  # type: ignore[index]
+    assert detail["refund"] == 351_100  # type: ignore[index]
+    with engine.connect() as connection:
+        assert tuple(connection.execute(query).one()) == (3, 351_100 + 345_400 + 350_800)
+    engine.dispose()

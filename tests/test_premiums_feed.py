@@ -24,6 +24,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +45,7 @@ from kokuho.premiums import (
 from kokuho.premiums._charges import charge_decisions
 from kokuho.registry import import_changes
 from tests.feedfiles import lose, write_changes
+from tests.killing import kill_when_said
 from tests.premiumrows import payment, write_payments
 from tests.test_premiums_levying import TOWN, YEAR, cover, in_force, town  # noqa: F401
 
@@ -89,11 +94,13 @@ def test_a_retroactive_loss_in_the_feed_gives_the_decrease_and_a_refund(
     assert (refund["household"], refund["kind"], refund["amount"]) == ("W1", "refund", 172_700)
     # §110(1): claimable for two years from the decision.
     assert refund["last_claim_day"] == "2024-01-20" and refund["status"] == "open"
-    # The same file again applies nothing, so nothing is reassessed.
+    # The same file again applies nothing; its year is reassessed again and found unchanged.
     count = len(decisions(town))
     again = registry_import(database_url, monkeypatch, feed, "--decided-on", "2022-02-01",
                             "--json")  # fmt: skip
-    assert again.exit_code == 0 and json.loads(again.stdout)["reassessed"] == []
+    assert again.exit_code == 0, again.output
+    [run] = json.loads(again.stdout)["reassessed"]
+    assert run["changes"] == [] and run["refused"] == [] and run["unchanged"] == 2
     assert len(decisions(town)) == count
 
 
@@ -128,8 +135,11 @@ def test_beyond_the_period_limit_the_decision_is_refused_with_the_reason(
     assert set(refused) == {"W1", "W2"}
     assert all("§110-2(1)" in reason and "2023-07-01" in reason for reason in refused.values())
     assert in_force(town) == before
-    text = registry_import(database_url, monkeypatch, feed, "--decided-on", "2023-06-30")
-    assert "refused" not in text.stdout  # a file loaded again applies nothing: no 更正 at all
+    # The file again applies nothing; its year is reassessed again, and is still barred.
+    text = registry_import(database_url, monkeypatch, feed, "--decided-on", "2023-07-02")
+    assert text.exit_code == 0, text.output
+    assert "0 applied" in text.stdout and "0 decisions, 0 unchanged, 2 refused" in text.stdout
+    assert in_force(town) == before
 
 
 def test_the_day_before_the_limit_the_decisions_pass(
@@ -179,3 +189,53 @@ def test_which_years_a_feed_reaches(town: sa.Engine, tmp_path: Path) -> None:
     [run] = reassess_after_feed(town, start, dt.date(2021, 12, 1))
     assert [(c.household_id, c.kind, c.total) for c in run.changes] == [("W1", "decrease", 0)]
     assert reassess_after_feed(town, feed_position(town), dt.date(2021, 12, 2)) == []
+
+
+_KILLED_BEFORE_THE_CORRECTION = """
+import sys, time
+import kokuho.premiums
+from kokuho.cli import main
+
+def _stop(*args, **kwargs):
+    # The feed is committed; the 更正 has not started: say so and wait for the kill.
+    print("fed", flush=True)
+    time.sleep(120)
+
+kokuho.premiums.reassess_after_feed = _stop
+main(["registry", "import", sys.argv[1], "--decided-on", "2022-01-20"])
+"""
+
+
+def test_a_run_killed_between_the_feed_and_its_correction_is_completed_by_the_rerun(
+    town: sa.Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 after the change feed is committed and before its 更正: the same command run
+    again finds the file loaded and still makes the 更正, as a run that was not killed."""
+    assess_fiscal_year(town, TOWN, YEAR, dt.date(2021, 6, 15))
+    feed = write_changes(tmp_path / "changes_2022-01.csv", LOSS)
+    env = {**os.environ, "KOKUHO_DATABASE_URL": database_url, "PYTHONPATH": "src"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_BEFORE_THE_CORRECTION, str(feed)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,  # no progress
+    )  # fmt: skip
+    kill_when_said(child, "fed")
+    assert child.returncode == -signal.SIGKILL
+    assert in_force(town)["W1"] == 345_400  # the loss is in the register, not yet in 調定
+    again = registry_import(database_url, monkeypatch, feed, "--decided-on", "2022-01-20",
+                            "--json")  # fmt: skip
+    assert again.exit_code == 0, again.output
+    document = json.loads(again.stdout)
+    assert document["totals"]["duplicates"] == 1 and document["totals"]["applied"] == 0
+    [run] = document["reassessed"]
+    assert [(c["household_id"], c["kind"], c["total"]) for c in run["changes"]] == [
+        ("W1", "decrease", 172_700)
+    ]  # fmt: skip
+    assert in_force(town)["W1"] == 172_700
+    assert decisions(town)[-1] == ("W1", "decrease", dt.date(2022, 1, 20))
+    # Once more: the 更正 is in force, nothing more is decided.
+    count = len(decisions(town))
+    third = registry_import(database_url, monkeypatch, feed, "--decided-on", "2022-01-20",
+                            "--json")  # fmt: skip
+    assert third.exit_code == 0, third.output
+    assert [run["changes"] for run in json.loads(third.stdout)["reassessed"]] == [[]]
+    assert len(decisions(town)) == count

@@ -51,6 +51,7 @@ from kokuho.premiums import (
     load_premium_rules,
     pay_refund,
     reassess,
+    settled_until,
     settlements,
 )
 from kokuho.registry import FileRejected, import_changes
@@ -367,6 +368,16 @@ def decide(
             load_premium_rules(year.fiscal_year, case.municipality)
         except PremiumRuleError as error:
             raise CaseError(f"case {case_id}: FY{year.fiscal_year}: {error}") from None
+    for household in sorted({y.household_id for y in case.years}):
+        # 過誤納金 settled on a later day are not in the ledgers of ``decided_on``: settling
+        # as of it would refund them again (decide_refunds refuses; say it before any write).
+        latest = settled_until(engine, case.municipality, household)
+        if latest is not None and latest > decided_on:
+            raise CaseError(
+                f"case {case_id}: the 過誤納金 of household {household} were settled on "
+                f"{latest}: a 減額賦課決定 on {decided_on}, before it, would settle them again "
+                f"(decide on {latest} or later)"
+            )
     with _reserved(case, engine, "reduction", actor) as reservation:
         audit("boundary_reduction", actor, [case.person_id], {"case_id": case_id})
         detail = _reduce(engine, case, reservation, (loss, judgement), decided_on, exception,
@@ -436,8 +447,12 @@ def _reduce(
         years.append(entry)
     refunds: list[dict[str, Any]] = []
     for household in sorted({y.household_id for y in case.years}):
-        for s in decide_refunds(engine, case.municipality, decided_on, household_id=household,
-                                fence=fence(reservation)):  # fmt: skip
+        try:
+            settled = decide_refunds(engine, case.municipality, decided_on,
+                                     household_id=household, fence=fence(reservation))  # fmt: skip
+        except RefundRefused as error:  # settled meanwhile by a run of a later day
+            raise CaseError(f"case {case_id}: {error}") from None
+        for s in settled:
             refunds.append(
                 {"refund_id": s.refund_id, "fiscal_year": s.fiscal_year, "kind": s.kind,
                  "amount": s.amount, "household_id": s.household_id,

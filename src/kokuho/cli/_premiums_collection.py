@@ -79,20 +79,27 @@ def payments_group() -> None:
 def payments_import_command(files: tuple[Path, ...], as_json: bool) -> None:
     """Load payments files. Each file is one transaction: a file with any bad row changes
     nothing, and loading a file again adds nothing. Stops at the first rejected file."""
-    engine = open_engine()
     reports: list[PaymentImportReport] = []
-    for file in files:
-        try:
-            reports.append(import_payments(engine, file))
-        except FileRejected as rejected:
-            if as_json:
-                errors = [str(e) for e in rejected.errors]
-                emit_json({"files": reports, "rejected": {"file": str(file), "errors": errors}})
-                raise SystemExit(1) from None
-            for error in rejected.errors[:20]:
-                click.echo(str(error), err=True)
-            kept = f"; {len(reports)} earlier file(s) stay loaded" if reports else ""
-            fail(f"{rejected}; the file changed nothing{kept}")
+
+    def load(engine: Any) -> FileRejected | None:
+        for file in files:
+            try:
+                reports.append(import_payments(engine, file))
+            except FileRejected as rejected:
+                return rejected
+        return None
+
+    rejected = _on_engine(load)
+    if rejected is not None:
+        file = files[len(reports)]
+        if as_json:
+            errors = [str(e) for e in rejected.errors]
+            emit_json({"files": reports, "rejected": {"file": str(file), "errors": errors}})
+            raise SystemExit(1)
+        for error in rejected.errors[:20]:
+            click.echo(str(error), err=True)
+        kept = f"; {len(reports)} earlier file(s) stay loaded" if reports else ""
+        fail(f"{rejected}; the file changed nothing{kept}")
     if as_json:
         emit_json({"files": reports})
         return
@@ -231,7 +238,10 @@ def refunds_decide_command(
     code = _municipality(municipality)
     assert code is not None
     day = option_day(decided_on, "--on")
-    found = _on_engine(lambda engine: decide_refunds(engine, code, day))
+    try:
+        found = _on_engine(lambda engine: decide_refunds(engine, code, day))
+    except RefundRefused as refused:
+        fail(str(refused))
     if not (as_json or as_csv):
         click.echo(f"{code} {day}: {len(found)} decision(s)")
     _print_settlements(found, day, as_json, as_csv)

@@ -144,7 +144,7 @@ def _import(
         except FileRejected as problem:
             rejected = (files[len(reports)], problem)
     # Files loaded before a rejected one stay loaded: their 更正 is due all the same.
-    runs = reassess_feed(engine, start, day)
+    runs = reassess_feed(engine, start, day, reports)
     if rejected is not None:
         file, refused = rejected
         if as_json:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -50,14 +51,19 @@ def position(engine: sa.Engine, day: dt.date | None) -> int:
     return feed_position(engine)
 
 
-def reassess_feed(engine: sa.Engine, after: int, day: dt.date | None) -> list[Any]:
-    """The 更正 runs for the files loaded after ``after`` (none with ``--no-reassess``)."""
+def reassess_feed(
+    engine: sa.Engine, after: int, day: dt.date | None, reports: Sequence[Any] = ()
+) -> list[Any]:
+    """The 更正 runs for the files loaded after ``after`` and for the files of ``reports``
+    found loaded before (a run killed before its 更正 left them so; none with
+    ``--no-reassess``)."""
     if day is None:
         return []
     from kokuho.premiums import PremiumRuleError, reassess_after_feed
 
+    again = {report.sha256 for report in reports if report.duplicates}
     try:
-        return reassess_after_feed(engine, after, day)
+        return reassess_after_feed(engine, after, day, again=again)
     except PremiumRuleError as error:
         first = str(error).splitlines()[0]
         fail(f"the changes are loaded, but the 更正 failed ({first}); fix and run "

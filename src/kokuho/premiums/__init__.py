@@ -51,6 +51,7 @@ from kokuho.premiums._collection_refunds import (
     household_account,
     last_claim_day,
     pay_refund,
+    settled_until,
     settlements,
 )
 from kokuho.premiums._correct import (
@@ -266,6 +267,7 @@ __all__ = [
     "record_charges",
     "record_charges_many",
     "record_decisions",
+    "settled_until",
     "settlements",
     "shipped_municipalities",
     "shipped_national_years",

@@ -95,6 +95,15 @@ def decide_refunds(
             connection.execute(sa.text("LOCK TABLE premium_refunds IN SHARE ROW EXCLUSIVE MODE"))
         if fence is not None:
             fence(connection)
+        # The ledgers are read as of ``decided_on``: a settlement decided after it is not in
+        # them, and the money it settled would be settled again. Decisions go in day order.
+        latest = settled_until(connection, municipality, household_id)
+        if latest is not None and latest > decided_on:
+            of = f"household {household_id} of {municipality}" if household_id else municipality
+            raise RefundRefused(
+                f"the 過誤納金 of {of} were settled on {latest}: a decision on {decided_on}, "
+                f"before it, would settle the same money again (decide on {latest} or later)"
+            )
         rows: list[dict[str, object]] = []
         for ledger in ledgers(connection, decided_on, municipality):
             if household_id is not None and ledger.household_id != household_id:
@@ -133,6 +142,23 @@ def decide_refunds(
         if rows:
             connection.execute(sa.insert(refunds), rows)
         return _select(connection, municipality, after=first)
+
+
+def settled_until(
+    engine: sa.Engine | sa.Connection, municipality: str, household_id: str | None = None
+) -> dt.date | None:
+    """The day of the latest 充当 or 還付 decided for ``municipality`` (or its one household);
+    None before any. :func:`decide_refunds` refuses a day before it."""
+    where = refunds.c.municipality == municipality
+    if household_id is not None:
+        where = sa.and_(where, refunds.c.household_id == household_id)
+    query = sa.select(sa.func.max(refunds.c.decided_on)).where(where)
+    if isinstance(engine, sa.Connection):
+        found = engine.scalar(query)
+    else:
+        with engine.connect() as connection:
+            found = connection.scalar(query)
+    return None if found is None else dt.date.fromisoformat(str(found))
 
 
 def pay_refund(

@@ -5,8 +5,10 @@ premiums-assessment.md, "更正 from the change feed").
 The registry cannot import this room (the arrows run premiums → registry), so the caller (the
 CLI) takes a :func:`feed_position` before the import and hands it to
 :func:`reassess_after_feed` afterwards. What a file applied is read back from the register's
-``feed_events`` (one row per applied event, with the file that applied it), so a file loaded
-twice touches nothing the second time.
+``feed_events`` (one row per applied event, with the file that applied it). A file loaded
+again applies nothing, but the caller names it (its SHA-256) and its years are reassessed all
+the same: a run killed between the feed's commit and its 更正 is completed by the rerun, and
+after a run that finished the 更正 finds every household unchanged.
 
 A loss or acquisition effective on day D changes the months of coverage of the fiscal year of D
 and of every later one; of those, only the municipality-years that already have 調定 are
@@ -18,6 +20,7 @@ limit) listed with the reason.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -50,10 +53,16 @@ class FeedTouch:
     events: int
 
 
-def touched_years(engine: sa.Engine, after: int) -> list[FeedTouch]:
+def touched_years(engine: sa.Engine, after: int, again: Collection[str] = ()) -> list[FeedTouch]:
     """The municipality-years with 調定 that the acquisitions and losses of municipal 国保
-    members applied by feed files loaded after position ``after`` reach, in order."""
+    members applied by feed files loaded after position ``after``, or by the files loaded
+    earlier with a SHA-256 in ``again``, reach, in order."""
     e, i, d = registry.feed_events.c, registry.insurers.c, charge_decisions.c
+    files = registry.feed_files.c
+    loaded = e.file_id > after
+    if again:
+        earlier = sa.select(files.file_id).where(files.sha256.in_(sorted(again)))
+        loaded = sa.or_(loaded, e.file_id.in_(earlier))
     # Grouped by day: a bulk load of millions of events comes back as a few thousand rows.
     events = (
         sa.select(i.municipality_code, e.effective_date, sa.func.count())
@@ -61,7 +70,7 @@ def touched_years(engine: sa.Engine, after: int) -> list[FeedTouch]:
             registry.feed_events, registry.insurers, i.insurer_number == e.insurer_number
         )  # fmt: skip
         .where(
-            e.file_id > after,
+            loaded,
             e.kind.in_(COVERAGE_EVENTS),
             i.kind == MUNICIPAL_KIND,
             i.municipality_code.is_not(None),
@@ -88,12 +97,14 @@ def reassess_after_feed(
     after: int,
     decided_on: dt.date,
     *,
+    again: Collection[str] = (),
     exception: PeriodLimitException | None = None,
 ) -> list[ReassessmentRun]:
     """更正, decided on ``decided_on``, of every municipality-year with 調定 that feed files
-    loaded after position ``after`` reach (:func:`touched_years`); one :func:`reassess` run
-    each, refusals listed in the run. PremiumRuleError when a year's rule file is gone."""
+    loaded after position ``after``, or loaded before with a SHA-256 in ``again``, reach
+    (:func:`touched_years`); one :func:`reassess` run each, refusals listed in the run.
+    PremiumRuleError when a year's rule file is gone."""
     return [
         reassess(engine, touch.municipality, touch.fiscal_year, decided_on, exception=exception)
-        for touch in touched_years(engine, after)
+        for touch in touched_years(engine, after, again)
     ]

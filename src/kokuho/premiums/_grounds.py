@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ import sqlalchemy as sa
 import yaml
 
 from kokuho.premiums import _person_files
-from kokuho.premiums._person_files import FieldError, read_resident_id
+from kokuho.premiums._person_files import FieldError, ascii_of, digits_of, read_resident_id
 from kokuho.premiums._tables import premium_ground_files, premium_reduction_grounds
 from kokuho.registry import FileRejected, RowError, tables
 from kokuho.store import data_text, file_sha256, key_table, write_transaction
@@ -73,7 +72,7 @@ class GroundLoadReport:
 
 
 def _date(raw: str) -> dt.date:
-    text = unicodedata.normalize("NFKC", raw).strip()
+    text = ascii_of(raw) or ""
     try:
         day = dt.date.fromisoformat(text) if len(text) == 10 else None
     except ValueError:
@@ -91,7 +90,7 @@ def _row(row: dict[str, str]) -> dict[str, Any]:
     if ground not in GROUNDS:
         raise FieldError("ground", f"{row['ground']!r} is not one of {', '.join(GROUNDS)}")
     on = _date(row["date"])
-    code = unicodedata.normalize("NFKC", row["reason_code"]).strip()
+    code = digits_of(row["reason_code"]) or row["reason_code"].strip()
     if ground == FORMER_DEPENDANT:
         if code:
             raise FieldError("reason_code", f"{code!r}: a 旧被扶養者 has no 離職理由コード")

@@ -18,7 +18,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from kokuho.premiums import _person_files
-from kokuho.premiums._person_files import FieldError, read_resident_id
+from kokuho.premiums._person_files import FieldError, digits_of, read_resident_id
 from kokuho.premiums._tables import premium_income_files, premium_incomes
 from kokuho.registry import FileRejected, RowError, tables
 from kokuho.store import file_sha256, key_table, write_transaction
@@ -56,12 +56,16 @@ def _amount(column: str, raw: str) -> int:
         return 0 if column == "fixed_asset_tax" else _missing(column)
     if text.startswith("-") and text[1:].isdigit():
         raise FieldError(column, f"{raw!r} is negative: an income or tax is 0 or more yen")
-    if not (text.isascii() and text.isdigit()):
+    digits = digits_of(raw)
+    if digits is None:
         raise FieldError(column, f"{raw!r} is not a whole number of yen (no commas)")
-    value = int(text)
-    if value > MAX_AMOUNT:
-        raise FieldError(column, f"{value} is more than {MAX_AMOUNT} yen")
-    return value
+    # Leading zeros are the value's (a fixed-width export pads with them); past the cap's
+    # length it is no amount, and not read (int() refuses a text of over 4,300 digits).
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_AMOUNT)) or int(digits) > MAX_AMOUNT:
+        shown = digits if len(digits) <= 20 else f"{digits[:20]}… ({len(digits)} digits)"
+        raise FieldError(column, f"{shown} is more than {MAX_AMOUNT} yen")
+    return int(digits)
 
 
 def _missing(column: str) -> int:
@@ -76,10 +80,8 @@ def _flag(column: str, raw: str) -> bool:
 
 
 def _row(row: dict[str, str]) -> dict[str, Any]:
-    year_text = unicodedata.normalize("NFKC", row["fiscal_year"]).strip()
-    if not (year_text.isascii() and year_text.isdigit()) or not (
-        FIRST_YEAR <= int(year_text) <= LAST_YEAR
-    ):
+    year_text = (digits_of(row["fiscal_year"]) or "").lstrip("0")
+    if not (len(year_text) == 4 and FIRST_YEAR <= int(year_text) <= LAST_YEAR):
         raise FieldError(
             "fiscal_year", f"{row['fiscal_year']!r} is not a year {FIRST_YEAR}–{LAST_YEAR}"
         )

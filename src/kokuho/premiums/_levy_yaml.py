@@ -53,6 +53,9 @@ class Node(YamlNode):
         """A number read from its text, within [low, high] (or (low, high] with ``open_low``)."""
         raw = str(self._scalar().value).strip().replace("_", "")
         try:
+            # Decimal reads every Unicode digit (٣, 𝟑): only ASCII and full-width ones are yen.
+            if any(not c.isascii() and not "０" <= c <= "９" for c in raw):
+                raise InvalidOperation
             value = Decimal(raw)
         except InvalidOperation:
             raise self.error(f"{raw!r} is not a number") from None

@@ -18,6 +18,7 @@ from typing import Final
 import sqlalchemy as sa
 
 from kokuho.premiums._charges import HOUSEHOLD_ID, charges
+from kokuho.premiums._person_files import ascii_of, digits_of
 from kokuho.registry import FileRejected, RowError, read_csv_rows
 from kokuho.store import chunks, metadata, write_transaction
 
@@ -43,8 +44,7 @@ _PAYMENT_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_./-]{0,39}")
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INTEGER = re.compile(r"[0-9]{1,12}")
-_MAX_YEN: Final = 10**12 - 1  # what _INTEGER reads
-_DIGITS = re.compile(r"[0-9]+")
+_MAX_YEN: Final = 10**12 - 1  # what _INTEGER reads, leading zeros aside
 #: The first fiscal year the file may name (kokuho's data start well after it).
 _FIRST_YEAR: Final = 2000
 #: Ids per lookup statement, under every database's parameter limit.
@@ -175,16 +175,17 @@ def _parse(
         bad("municipality", "must be the 6-digit 全国地方公共団体コード")
     if not HOUSEHOLD_ID.fullmatch(values["household"]):
         bad("household", "must be 1–40 letters, digits, '-' or '_'")
-    year = _integer(values["fiscal_year"])
+    # The numbers from the row as written: NFKC would read ², ① or 𝟑 as digits.
+    year = _integer(row["fiscal_year"])
     if year is None or not _FIRST_YEAR <= year <= 2100:
         bad("fiscal_year", f"must be a year from {_FIRST_YEAR}, like 2020")
         year = None
     instalment: int | None = None
     if values.get("instalment"):
-        instalment = _integer(values["instalment"])
+        instalment = _integer(row["instalment"])
         if instalment is None or not 1 <= instalment <= 99:
             bad("instalment", "must be empty or a 納期 number from 1 to 99")
-    paid_on = _date(values["paid_on"])
+    paid_on = _date(ascii_of(row["paid_on"]) or "")
     if paid_on is None:
         bad("paid_on", "must be a date YYYY-MM-DD")
     elif paid_on > today:
@@ -193,8 +194,8 @@ def _parse(
         # A year's 保険料 is levied in that year (特別徴収's 仮徴収 from April at the earliest):
         # nothing can be paid towards it before the year begins.
         bad("paid_on", f"{paid_on} is before 年度 {year} began ({year}-04-01)")
-    amount = _integer(values["amount"])
-    if amount is None and _DIGITS.fullmatch(values["amount"]):
+    amount = _integer(row["amount"])
+    if amount is None and digits_of(row["amount"]) is not None:
         bad("amount", f"is more than {_MAX_YEN:,} yen")
     elif amount is None or amount <= 0:
         bad("amount", "must be a whole number of yen greater than 0")
@@ -216,8 +217,14 @@ def _parse(
     )
 
 
-def _integer(text: str) -> int | None:
-    return int(text) if _INTEGER.fullmatch(text) else None
+def _integer(raw: str) -> int | None:
+    """The whole number of ``raw``'s digits (ASCII or full-width, leading zeros allowed);
+    None for other text or more than twelve significant digits."""
+    digits = digits_of(raw)
+    if digits is None:
+        return None
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if _INTEGER.fullmatch(digits) else None
 
 
 def _date(text: str) -> dt.date | None:

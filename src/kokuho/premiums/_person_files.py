@@ -7,10 +7,9 @@ the file's id and line. What a row holds and when a reload conflicts stay with e
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import sqlalchemy as sa
 
@@ -34,10 +33,30 @@ class LoadReport(Protocol):
     errors: list[RowError]
 
 
+#: Full-width digits and hyphen read as ASCII ones. Not NFKC: it also turns superscripts,
+#: circled and mathematical digits (², ①, 𝟑) into digits, which no clerk writes for a number,
+#: an amount or a date.
+_FULL_WIDTH: Final = str.maketrans("０１２３４５６７８９－", "0123456789-")
+
+
+def ascii_of(raw: str) -> str | None:
+    """``raw`` with blanks around it dropped and full-width digits and hyphens read; None when
+    anything else in it is not ASCII (the text of a number or a date)."""
+    text = raw.strip().translate(_FULL_WIDTH)
+    return text if text.isascii() else None
+
+
+def digits_of(raw: str) -> str | None:
+    """``raw`` as ASCII digits (:func:`ascii_of`); None when it holds anything else (a sign,
+    a comma, a superscript or circled digit)."""
+    text = ascii_of(raw)
+    return text if text is not None and text.isdigit() else None
+
+
 def read_resident_id(raw: str) -> str:
-    """The 住民票コード of a row: 11 ASCII digits after NFKC (full-width digits are read)."""
-    resident = unicodedata.normalize("NFKC", raw).strip()
-    if len(resident) != 11 or not (resident.isascii() and resident.isdigit()):
+    """The 住民票コード of a row: 11 digits, ASCII or full-width."""
+    resident = digits_of(raw)
+    if resident is None or len(resident) != 11:
         raise FieldError("resident_id", f"{raw!r} must be 11 digits")
     return resident
 
