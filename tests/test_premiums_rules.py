@@ -101,6 +101,17 @@ def test_a_rate_out_of_range_and_a_yaml_error(tmp_path: Path) -> None:
     assert _problems(broken)[0].startswith(f"{broken}:13: (yaml)")
 
 
+def test_a_rate_in_another_scripts_digits_is_refused(tmp_path: Path) -> None:
+    """Decimal reads "٠.٠٦٧" (Arabic-Indic digits) as 0.067: a quoted rate must be ASCII."""
+    path = _copy(tmp_path, "income_rate: 0.067", 'income_rate: "٠.٠٦٧"')
+    [problem] = _problems(path)
+    assert problem.startswith(f"{path}:14: parts.medical.income_rate: ")
+    assert "not a number written in ASCII digits" in problem
+    # The same rate written in ASCII, quoted or not, is read.
+    quoted = _copy(tmp_path, "income_rate: 0.067", 'income_rate: "0.067"', "ok.yaml")
+    assert load_rules_file(quoted) == load_rules_file(CITY)
+
+
 def test_instalment_months_must_run_in_order(tmp_path: Path) -> None:
     path = _copy(tmp_path, "months: [6, 7, 8,", "months: [7, 6, 8,")
     assert any("instalments.months: months in calendar order" in p for p in _problems(path))

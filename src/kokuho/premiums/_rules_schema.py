@@ -8,11 +8,23 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from kokuho.premiums._model import PARTS, Part
+
+
+def _ascii_number(value: object) -> object:
+    # Decimal reads every script's digits ("٠.٠٧" as 0.07): a quoted rate in a rule file is
+    # refused unless written in ASCII, as the levy files' numbers are (_levy_yaml).
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError(f"{value!r} is not a number written in ASCII digits")
+    return value
+
+
+#: A rate or ratio of a rule file: a Decimal read from ASCII text only.
+RuleDecimal = Annotated[Decimal, BeforeValidator(_ascii_number)]
 
 
 class _Strict(BaseModel):
@@ -39,7 +51,7 @@ class Yen(Sourced):
 class Ratio(Sourced):
     """A fraction 0–1 (0.3 for 30/100)."""
 
-    value: Decimal = Field(ge=0, le=1)
+    value: RuleDecimal = Field(ge=0, le=1)
 
 
 # -- the national file -------------------------------------------------------------------------
@@ -78,9 +90,9 @@ class SpecifiedHousehold(Sourced):
     the month it became one, then by ``then_rate`` for ``then_years``."""
 
     first_years: int = Field(ge=0, le=20)
-    first_rate: Decimal = Field(ge=0, le=1)
+    first_rate: RuleDecimal = Field(ge=0, le=1)
     then_years: int = Field(ge=0, le=20)
-    then_rate: Decimal = Field(ge=0, le=1)
+    then_rate: RuleDecimal = Field(ge=0, le=1)
 
 
 class FormerDependant(Sourced):
@@ -88,7 +100,7 @@ class FormerDependant(Sourced):
     reduced by ``rate`` for ``months`` from the month of acquisition, unless the 軽減 is larger."""
 
     income_exempt: bool
-    rate: Decimal = Field(ge=0, le=1)
+    rate: RuleDecimal = Field(ge=0, le=1)
     months: int = Field(ge=0, le=1200)
 
 
@@ -96,13 +108,13 @@ class Unemployment(Sourced):
     """非自発的失業者: 給与所得 counted at ``salary_ratio`` from the month of the day after leaving
     to the end of the next fiscal year."""
 
-    salary_ratio: Decimal = Field(ge=0, le=1)
+    salary_ratio: RuleDecimal = Field(ge=0, le=1)
 
 
 class Preschool(Sourced):
     """未就学児: their 均等割 (after 軽減) reduced by ``rate``."""
 
-    rate: Decimal = Field(ge=0, le=1)
+    rate: RuleDecimal = Field(ge=0, le=1)
 
 
 class Perinatal(Sourced):
@@ -144,8 +156,8 @@ class PartRates(Sourced):
     """One part's 所得割率, 資産割率, 均等割額, 平等割額 and, when the 条例 sets one below the
     政令's, its own cap."""
 
-    income_rate: Decimal = Field(ge=0, le=1)
-    asset_rate: Decimal = Field(default=Decimal(0), ge=0, le=10)
+    income_rate: RuleDecimal = Field(ge=0, le=1)
+    asset_rate: RuleDecimal = Field(default=Decimal(0), ge=0, le=10)
     per_capita: int = Field(ge=0, le=MAX_RULE_YEN)
     per_household: int = Field(default=0, ge=0, le=MAX_RULE_YEN)
     cap: int | None = Field(default=None, ge=0, le=MAX_RULE_YEN)
