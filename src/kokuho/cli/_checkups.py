@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 
@@ -79,6 +79,7 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
     done = lake.ingest_archives(each()) if paths else []
     if read:
         _echo_problems(read[-1])
+    _echo_duplicates(lake, done)
     reports: list[dict[str, Any]] = [
         {
             "archive": path.name,
@@ -95,16 +96,42 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
         return
     added = sum(r["checkups"] for r in reports)
     again = sum(1 for r in reports if r["already_ingested"])
+    duplicates = sum(r["duplicates"] for r in reports)
     click.echo(
         f"{len(reports)} archive(s): {added} checkups and "
         f"{sum(r['guidance'] for r in reports)} guidance records added, "
-        f"{again} already ingested"
+        f"{again} already ingested" + (f", {duplicates} duplicate(s)" if duplicates else "")
     )
 
 
 def _echo_problems(contents: Any) -> None:
     for problem in contents.problems:
         click.echo(str(problem), err=True)
+
+
+#: What makes a document the same as one the lake holds (checkups/_lake_keys.py).
+_SAME: Final = {
+    "checkups": "checkup (保険者番号・番号・枝番・実施日・健診機関)",
+    "guidance": "guidance record (保険者番号・番号・枝番・初回面接日・実施機関・評価日)",
+}
+
+
+def _echo_duplicates(lake: Any, reports: Sequence[Any]) -> None:
+    """Each document not added because the lake holds it (a re-sent or corrected one too),
+    with the archive that holds it: a silent count would hide a corrected checkup."""
+    if not any(report.duplicates for report in reports):
+        return
+    names = {digest: entry["name"] for digest, entry in lake.archives().items()}
+    for report in reports:
+        for duplicate in report.duplicates:
+            digest = duplicate.existing_archive
+            held = (
+                f"the lake holds this {_SAME[duplicate.table]} from "
+                f"{names.get(digest, '')} (sha256 {digest[:12]}…)"
+                if digest
+                else f"an earlier document of this archive is this {_SAME[duplicate.table]}"
+            )
+            click.echo(f"{report.name}: {duplicate.document}: not added: {held}", err=True)
 
 
 @checkups.command("stratify")
