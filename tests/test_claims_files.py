@@ -212,6 +212,12 @@ BAD = {
     "no GO": (_without(OUT, 20), 19, 0, "", "no GO record"),
     "empty line": (_edit(OUT, 12, b"CO,", b"\r\nCO,"), 12, 0, "", "empty line"),
     "sex 3": (_edit(OUT, 2, TARO + b",1,", TARO + b",3,"), 2, 6, "男女区分", "'3'"),
+    "served after the billing": (_edit(OUT, 13, b",50604,", b",50606,"), 13, 4, "診療年月",
+                                 "2024-06 is after the 請求年月 2024-05"),
+    "born after the month": (_edit(OUT, 2, b",3250302,", b",5060501,"), 2, 7, "生年月日",
+                             "2024-05-01 is after the 診療年月 2024-04"),
+    "pharmacy born after": (_edit(PH, 2, b",3250302,", b",5060501,"), 2, 7, "生年月日",
+                            "2024-05-01 is after the 診療年月 2024-04"),
     "IY before CZ": (_without(PH, 6), 6, 1, "レコード識別情報", "IY before any CZ"),
     "CZ day": (_edit(PH, 6, b",0329,", b",0230,"), 6, 3, "処方月日", "no such day"),
     "not a claim file": (b"XX,1\r\n", 1, 1, "レコード識別情報", "starts with IR"),
@@ -387,7 +393,7 @@ def _claim(draw: st.DrawFn, kind: ClaimKind, number: int) -> Claim:
         service_month=month,
         name=draw(_TEXT),
         sex=draw(st.sampled_from([1, 2])),
-        birth_date=draw(st.dates(D(1900, 1, 1), D(2020, 12, 31))),
+        birth_date=draw(st.dates(D(1900, 1, 1), min(D(2020, 12, 31), month))),
         insurer_number=draw(_INSURERS),
         symbol=draw(_TEXT),
         number=draw(_TEXT.filter(bool)),
@@ -443,6 +449,9 @@ def _with_check(prefecture: str, table: str, body: str) -> str:
 def claim_files(draw: st.DrawFn) -> ClaimFile:
     kind = draw(st.sampled_from(list(ClaimKind)))
     count = draw(st.integers(0, 3))
+    claims = tuple(draw(_claim(kind, n)) for n in range(1, count + 1))
+    latest = max((c.service_month for c in claims), default=D(1990, 1, 1))
+    later = st.integers(0, 24).map(lambda k: _months_after(latest, k))  # billed after
     return ClaimFile(
         kind=kind,
         reviewer=draw(st.sampled_from(["1", "2"])),
@@ -454,10 +463,15 @@ def claim_files(draw: st.DrawFn) -> ClaimFile:
             draw(st.from_regex(r"[0-9]{6}", fullmatch=True)),
         ),  # fmt: skip
         institution_name=draw(_TEXT),
-        billing_month=draw(_MONTHS),
+        billing_month=draw(later),
         phone=draw(st.sampled_from(["", "087-000-0000"])),
-        claims=tuple(draw(_claim(kind, n)) for n in range(1, count + 1)),
+        claims=claims,
     )
+
+
+def _months_after(month: dt.date, count: int) -> dt.date:
+    months = month.year * 12 + month.month - 1 + count
+    return D(months // 12, months % 12 + 1, 1)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -113,6 +113,13 @@ class _Build:
         self.institution = scan.strings(heads, 5)
         require(institution_codes_valid(*(header[n][0] for n in INSTITUTION_FIELDS)).all())
         self.billing = header[8 if medical else 7][0]
+        # Billed after its 診療年月, for a person born by its end (the reader names the field).
+        require((self.month <= self.billing[self.claim_file]).all())
+        following = (self.month.astype("datetime64[D]").astype("datetime64[M]") + 1).astype(
+            "datetime64[D]"
+        )
+        born, known = re[7]
+        require(not (known & (born >= following.astype(np.int64))).any())
         self._insurance()
         tables: dict[str, tuple[pa.Table, np.ndarray]] = {}
         if medical:

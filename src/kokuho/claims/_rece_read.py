@@ -159,6 +159,10 @@ class _Draft:
         )  # fmt: skip
 
 
+def _month_end(month: dt.date) -> dt.date:
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
 def _days(values: dict[int, Any], numbers: range) -> tuple[int, ...]:
     days = tuple(values.get(n) or 0 for n in numbers)
     return days if any(days) else ()
@@ -237,6 +241,8 @@ class _Reader:
                     self._check_institution(number, layout, values, PRESCRIBER_FIELDS)
                 self._finish(draft, claims)
                 draft = _Draft(number, values, kind, values.get(4))
+                billing = header.get(8 if kind == ClaimKind.MEDICAL else 7)
+                self._check_months(number, layout, values, billing)
                 receipt = values.get(2)
                 if receipt is not None and receipt in receipts:
                     reason = f"{receipt} already used by the claim on line {receipts[receipt]}"
@@ -321,6 +327,19 @@ class _Reader:
             if spec is not None and spec.required:
                 self.problem(number, position, layout.name(position), "required, but missing")
         return values
+
+    def _check_months(
+        self, number: int, layout: RecordLayout, values: dict[int, Any], billing: Any
+    ) -> None:
+        """A claim is billed after its 診療年月, for a person born by its end."""
+        month, born = values.get(4), values.get(7)
+        if not isinstance(month, dt.date):
+            return
+        if isinstance(billing, dt.date) and month > billing:
+            reason = f"{month:%Y-%m} is after the 請求年月 {billing:%Y-%m}"
+            self.problem(number, 4, layout.name(4), reason)
+        if isinstance(born, dt.date) and born > _month_end(month):
+            self.problem(number, 7, layout.name(7), f"{born} is after the 診療年月 {month:%Y-%m}")
 
     def _check_days(
         self,
