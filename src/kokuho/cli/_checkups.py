@@ -8,7 +8,15 @@ from typing import Any, Final
 
 import click
 
-from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine, searched
+from kokuho.cli._output import (
+    emit_json,
+    fail,
+    found_files,
+    json_option,
+    open_engine,
+    searched,
+    shown,
+)
 from kokuho.cli._params import FISCAL_YEAR, NameList
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
@@ -69,7 +77,7 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
                 contents = read_archive(path, strict=not load_good_documents)
             except ArchiveRejected as rejected:
                 for problem in rejected.problems[:20]:
-                    click.echo(str(problem), err=True)
+                    click.echo(shown(problem), err=True)
                 # The archives read before it are still committed (ingest_archives).
                 fail(f"{path}: rejected with {len(rejected.problems)} problem(s); nothing loaded")
             read.append(contents)
@@ -106,7 +114,7 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
 
 def _echo_problems(contents: Any) -> None:
     for problem in contents.problems:
-        click.echo(str(problem), err=True)
+        click.echo(shown(problem), err=True)
 
 
 #: What makes a document the same as one the lake holds (checkups/_lake_keys.py).
@@ -131,7 +139,8 @@ def _echo_duplicates(lake: Any, reports: Sequence[Any]) -> None:
                 if digest
                 else f"an earlier document of this archive is this {_SAME[duplicate.table]}"
             )
-            click.echo(f"{report.name}: {duplicate.document}: not added: {held}", err=True)
+            line = f"{report.name}: {duplicate.document}: not added: {held}"
+            click.echo(shown(line), err=True)
 
 
 @checkups.command("stratify")
@@ -224,7 +233,7 @@ def rates_command(
             excluded = read_exclusions(exclusions)
         except FileProblemsError as error:
             for problem in error.problems[:200]:
-                click.echo(str(problem), err=True)
+                click.echo(shown(problem), err=True)
             fail(f"{exclusions}: refused with {len(error.problems)} problem(s)")
     settings = Settings.from_env()
     lake = Lake.from_settings(settings)
@@ -362,7 +371,7 @@ def _integrated(fiscal_year: int, checkups: list[Any], path: Path) -> dict[str, 
         records = read_questionnaires(path)
     except FileRejected as rejected:
         for error in rejected.errors[:20]:
-            click.echo(str(error), err=True)
+            click.echo(shown(error), err=True)
         fail(f"{path}: rejected with {len(rejected.errors)} error(s)")
     fy = FiscalYear(fiscal_year)
     c = r.coverages.c
