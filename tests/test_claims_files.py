@@ -186,6 +186,10 @@ def _without(name: str, line: int) -> bytes:
     return b"\r\n".join(lines) + b"\r\n"
 
 
+def _bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
 OUT = "medical_outpatient.UKE"
 TARO = "太郎".encode("cp932")
 PH = "pharmacy.UKE"
@@ -552,3 +556,26 @@ def test_the_columnar_institution_check_is_kokuho_ids(triples: list[tuple[int, i
     triples += [(p, t, c // 10 * 10 + luhn_2_1(f"{p:02d}{t}{c:07d}"[:9])) for p, t, c in triples]
     columns = [np.array(column, dtype=np.int64) for column in zip(*triples, strict=True)]
     assert institution_codes_valid(*columns).tolist() == [valid(*t) for t in triples]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (_bytes(OUT).decode("cp932").encode("utf-8"), "is UTF-8, not cp932"),
+        (b"\xef\xbb\xbf" + _bytes(OUT).decode("cp932").encode("utf-8"), "is UTF-8, not cp932"),
+        (b"\xef\xbb\xbf" + _bytes(OUT), "begins with a UTF-8 byte order mark"),
+        (_bytes(OUT).replace(b"\r\n", b"\r"), "ends its records with CR only"),
+    ],
+    ids=["utf-8", "utf-8 with a BOM", "cp932 with a BOM", "CR only"],
+)
+def test_a_file_in_another_encoding_or_line_end_is_refused_with_one_clear_reason(
+    data: bytes, reason: str
+) -> None:
+    """A sender's tool that wrote UTF-8, put a BOM first or ended records with CR alone: one
+    problem saying so for the whole file, not one 'not cp932' per field or a field count."""
+    with pytest.raises(ClaimFileRejected) as rejected:
+        parse_claim_bytes(data, "claims/x.UKE")
+    (problem,) = rejected.value.problems
+    assert str(problem).startswith(f"claims/x.UKE: file: {reason}"), str(problem)
+    with pytest.raises(NotClean):
+        fast_columns(data, "0" * 64)

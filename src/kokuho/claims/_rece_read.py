@@ -159,6 +159,27 @@ class _Draft:
         )  # fmt: skip
 
 
+def _whole_file_problem(data: bytes) -> str | None:
+    """What a sender's tool did to the whole file: wrote UTF-8, put a byte order mark first or
+    ended the records with CR alone."""
+    if data.count(b"\r") > 1 and b"\n" not in data:
+        return "ends its records with CR only; a レセ電 file ends them with CR LF"
+    if data.isascii():
+        return None
+    try:
+        data.decode(ENCODING)
+    except UnicodeDecodeError:
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return "is UTF-8, not cp932 (the encoding of レセ電 files)"
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "begins with a UTF-8 byte order mark; a レセ電 file starts with IR or YK"
+    return None
+
+
 def _month_end(month: dt.date) -> dt.date:
     return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
@@ -178,6 +199,10 @@ class _Reader:
         self.problems.append(ClaimProblem(self.name, line, number, name, reason))
 
     def read(self, data: bytes) -> ClaimFile | None:
+        refusal = _whole_file_problem(data)
+        if refusal is not None:  # said once, not as a problem in every field
+            self.problem(0, 0, "file", refusal)
+            return None
         lines = self._lines(data)
         if not lines:
             self.problem(
