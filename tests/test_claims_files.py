@@ -222,6 +222,10 @@ BAD = {
                              "2024-05-01 is after the 診療年月 2024-04"),
     "pharmacy born after": (_edit(PH, 2, b",3250302,", b",5060501,"), 2, 7, "生年月日",
                             "2024-05-01 is after the 診療年月 2024-04"),
+    "diagnosis started after the month": (_edit(OUT, 5, b",5020105,", b",5060501,"), 5, 3,
+                                          "診療開始日", "2024-05-01 is after the 診療年月 2024-04"),
+    "admitted after the month": (_edit("medical_inpatient.UKE", 2, b",5060325,", b",5060501,"),
+                                 2, 9, "入院年月日", "2024-05-01 is after the 診療年月 2024-04"),
     "IY before CZ": (_without(PH, 6), 6, 1, "レコード識別情報", "IY before any CZ"),
     "CZ day": (_edit(PH, 6, b",0329,", b",0230,"), 6, 3, "処方月日", "no such day"),
     "not a claim file": (b"XX,1\r\n", 1, 1, "レコード識別情報", "starts with IR"),
@@ -422,9 +426,10 @@ def _claim(draw: st.DrawFn, kind: ClaimKind, number: int) -> Claim:
         return Claim(receipt_type="4112", prescriber=prescriber,
                      prescriber_prefecture="37" if prescriber else "", drugs=tuple(drugs),
                      **common)  # type: ignore[arg-type]  # fmt: skip
+    end = _months_after(month, 1) - dt.timedelta(days=1)  # of the 診療年月
     diagnoses = draw(st.lists(st.builds(
         Diagnosis, st.from_regex(r"[0-9]{7}", fullmatch=True),
-        st.dates(D(1990, 1, 1), D(2030, 1, 1)),
+        st.dates(D(1990, 1, 1), end),  # started by the end of the month
         st.sampled_from(["1", "2", "3", "4"]), st.sampled_from(["", "1234", "00010002"]), _TEXT,
         st.booleans(), _TEXT,
     ), max_size=3))  # fmt: skip
@@ -439,7 +444,7 @@ def _claim(draw: st.DrawFn, kind: ClaimKind, number: int) -> Claim:
         points=st.none() | st.integers(0, 10**6), times=st.integers(0, 99), days=_days(month),
     ), max_size=3))  # fmt: skip
     return Claim(receipt_type=draw(st.sampled_from(["1111", "1112", "1122"])),
-                 admission_date=draw(st.none() | st.dates(D(2000, 1, 1), D(2030, 1, 1))),
+                 admission_date=draw(st.none() | st.dates(min(D(2000, 1, 1), end), end)),
                  diagnoses=tuple(diagnoses), procedures=tuple(procedures), drugs=tuple(drugs),
                  **common)  # type: ignore[arg-type]  # fmt: skip
 

@@ -150,7 +150,8 @@ def test_the_rows_agree_with_the_reader(lake: ClaimsLake) -> None:
 def test_partitions_by_service_month(lake: ClaimsLake, tmp_path: Path) -> None:
     # One file with claims of two 診療年月 (月遅れ): two partitions under the same digest.
     f = read_claim_file(OUTPATIENT)
-    late = dataclasses.replace(f.claims[1], service_month=D(2024, 3, 1), line=0)
+    march = tuple(dataclasses.replace(d, start=D(2024, 3, 2)) for d in f.claims[1].diagnoses)
+    late = dataclasses.replace(f.claims[1], service_month=D(2024, 3, 1), diagnoses=march, line=0)
     write_claim_file(dataclasses.replace(f, claims=(f.claims[0], late)), tmp_path / "two.UKE")
     report = lake.ingest([tmp_path / "two.UKE"])
     assert report.files[0].service_months == ("2024-03", "2024-04")

@@ -60,7 +60,10 @@ def claim_files(tmp_path: Path) -> list[Path]:
     their own digests (another 電話番号), so batches hold many files and months."""
     paths = sorted(FIXTURES.glob("*.UKE"))
     f = read_claim_file(OUTPATIENT)
-    late = dataclasses.replace(f.claims[1], service_month=dt.date(2024, 3, 1), line=0)
+    march = tuple(dataclasses.replace(d, start=dt.date(2024, 3, 2)) for d in f.claims[1].diagnoses)
+    late = dataclasses.replace(
+        f.claims[1], service_month=dt.date(2024, 3, 1), diagnoses=march, line=0
+    )
     two = tmp_path / "two_months.UKE"
     write_claim_file(dataclasses.replace(f, claims=(f.claims[0], late)), two)
     paths.append(two)

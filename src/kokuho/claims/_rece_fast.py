@@ -118,8 +118,11 @@ class _Build:
         following = (self.month.astype("datetime64[D]").astype("datetime64[M]") + 1).astype(
             "datetime64[D]"
         )
+        self.following = following.astype(np.int64)  # each claim's month's end + 1 day
         born, known = re[7]
-        require(not (known & (born >= following.astype(np.int64))).any())
+        require(not (known & (born >= self.following)).any())
+        if medical:  # 入院年月日
+            require(not (re[9][1] & (re[9][0] >= self.following)).any())
         self._insurance()
         tables: dict[str, tuple[pa.Table, np.ndarray]] = {}
         if medical:
@@ -288,6 +291,7 @@ class _Build:
         scan = self.scan
         rows, v = scan.values("SY")
         claim = self.claim_of[rows]
+        require(not (v[3][1] & (v[3][0] >= self.following[claim])).any())  # 診療開始日
         names = ["claim_id", "service_month", "insurer", "symbol", "number", "branch"]
         columns = self._claim_columns(claim, names)
         columns |= {

@@ -356,15 +356,25 @@ class _Reader:
     def _check_months(
         self, number: int, layout: RecordLayout, values: dict[int, Any], billing: Any
     ) -> None:
-        """A claim is billed after its 診療年月, for a person born by its end."""
-        month, born = values.get(4), values.get(7)
+        """A claim is billed after its 診療年月, for a person born (and, 医科, admitted) by its
+        end."""
+        month = values.get(4)
         if not isinstance(month, dt.date):
             return
         if isinstance(billing, dt.date) and month > billing:
             reason = f"{month:%Y-%m} is after the 請求年月 {billing:%Y-%m}"
             self.problem(number, 4, layout.name(4), reason)
-        if isinstance(born, dt.date) and born > _month_end(month):
-            self.problem(number, 7, layout.name(7), f"{born} is after the 診療年月 {month:%Y-%m}")
+        days = (7, 9) if layout is LAYOUTS[ClaimKind.MEDICAL]["RE"] else (7,)
+        for position in days:  # 生年月日, 入院年月日
+            self._check_by_month_end(number, layout, values, position, month)
+
+    def _check_by_month_end(
+        self, number: int, layout: RecordLayout, values: dict[int, Any], position: int, month: Any
+    ) -> None:
+        day = values.get(position)
+        if isinstance(day, dt.date) and isinstance(month, dt.date) and day > _month_end(month):
+            reason = f"{day} is after the 診療年月 {month:%Y-%m}"
+            self.problem(number, position, layout.name(position), reason)
 
     def _check_days(
         self,
@@ -393,6 +403,7 @@ class _Reader:
             if v.get(2) == "1" and v.get(7) and not draft.branch:
                 draft.branch = v[7]
         elif tag == "SY":
+            self._check_by_month_end(number, LAYOUTS[draft.kind]["SY"], v, 3, draft.service_month)
             draft.diagnoses.append(
                 Diagnosis(v[2] or "", v[3], v[4] or "", v.get(5) or "", v.get(6) or "",
                           bool(v.get(7)), v.get(8) or "")
