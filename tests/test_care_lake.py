@@ -263,6 +263,28 @@ def test_bad_certification_rows_are_all_named(lake: CareLake, tmp_path: Path) ->
     assert not (lake.root / "care_certifications").exists()
 
 
+def test_a_certification_with_a_control_character_in_a_name_is_refused(
+    lake: CareLake, tmp_path: Path
+) -> None:
+    """The five basic items join care records to the register, which refuses control and bidi
+    characters in names and addresses: so does the 要介護認定 file, naming line and column (a
+    line break inside a quoted field too), and nothing is loaded."""
+    rows = [
+        ROWS[0].replace("香川　太郎", '"香川\n太郎"'),
+        ROWS[1].replace("ヤマダ　ハナコ", "ヤマダ\x07ハナコ"),
+        ROWS[2].replace("番町三丁目", "番町\u202e三丁目"),
+    ]
+    path = tmp_path / "controls.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", "utf-8")
+    with pytest.raises(CareFileRejected) as rejected:
+        lake.import_certifications([path])
+    assert [(p.line, p.field) for p in rejected.value.problems] == [
+        (3, "name_kanji"), (4, "name_kana"), (5, "address"),  # a record's line is its last
+    ]  # fmt: skip
+    assert "control character" in rejected.value.problems[0].reason
+    assert not (lake.root / "care_certifications").exists()
+
+
 def test_a_certification_file_with_a_wrong_header(lake: CareLake, tmp_path: Path) -> None:
     path = tmp_path / "header.csv"
     path.write_text(HEADER.replace("care_level", "kaigo_level") + "\n" + ROWS[0] + "\n", "utf-8")

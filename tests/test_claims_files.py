@@ -186,6 +186,10 @@ def _without(name: str, line: int) -> bytes:
     return b"\r\n".join(lines) + b"\r\n"
 
 
+def _bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
 OUT = "medical_outpatient.UKE"
 TARO = "太郎".encode("cp932")
 PH = "pharmacy.UKE"
@@ -212,6 +216,16 @@ BAD = {
     "no GO": (_without(OUT, 20), 19, 0, "", "no GO record"),
     "empty line": (_edit(OUT, 12, b"CO,", b"\r\nCO,"), 12, 0, "", "empty line"),
     "sex 3": (_edit(OUT, 2, TARO + b",1,", TARO + b",3,"), 2, 6, "男女区分", "'3'"),
+    "served after the billing": (_edit(OUT, 13, b",50604,", b",50606,"), 13, 4, "診療年月",
+                                 "2024-06 is after the 請求年月 2024-05"),
+    "born after the month": (_edit(OUT, 2, b",3250302,", b",5060501,"), 2, 7, "生年月日",
+                             "2024-05-01 is after the 診療年月 2024-04"),
+    "pharmacy born after": (_edit(PH, 2, b",3250302,", b",5060501,"), 2, 7, "生年月日",
+                            "2024-05-01 is after the 診療年月 2024-04"),
+    "diagnosis started after the month": (_edit(OUT, 5, b",5020105,", b",5060501,"), 5, 3,
+                                          "診療開始日", "2024-05-01 is after the 診療年月 2024-04"),
+    "admitted after the month": (_edit("medical_inpatient.UKE", 2, b",5060325,", b",5060501,"),
+                                 2, 9, "入院年月日", "2024-05-01 is after the 診療年月 2024-04"),
     "IY before CZ": (_without(PH, 6), 6, 1, "レコード識別情報", "IY before any CZ"),
     "CZ day": (_edit(PH, 6, b",0329,", b",0230,"), 6, 3, "処方月日", "no such day"),
     "not a claim file": (b"XX,1\r\n", 1, 1, "レコード識別情報", "starts with IR"),
@@ -387,7 +401,7 @@ def _claim(draw: st.DrawFn, kind: ClaimKind, number: int) -> Claim:
         service_month=month,
         name=draw(_TEXT),
         sex=draw(st.sampled_from([1, 2])),
-        birth_date=draw(st.dates(D(1900, 1, 1), D(2020, 12, 31))),
+        birth_date=draw(st.dates(D(1900, 1, 1), min(D(2020, 12, 31), month))),
         insurer_number=draw(_INSURERS),
         symbol=draw(_TEXT),
         number=draw(_TEXT.filter(bool)),
@@ -412,9 +426,10 @@ def _claim(draw: st.DrawFn, kind: ClaimKind, number: int) -> Claim:
         return Claim(receipt_type="4112", prescriber=prescriber,
                      prescriber_prefecture="37" if prescriber else "", drugs=tuple(drugs),
                      **common)  # type: ignore[arg-type]  # fmt: skip
+    end = _months_after(month, 1) - dt.timedelta(days=1)  # of the 診療年月
     diagnoses = draw(st.lists(st.builds(
         Diagnosis, st.from_regex(r"[0-9]{7}", fullmatch=True),
-        st.dates(D(1990, 1, 1), D(2030, 1, 1)),
+        st.dates(D(1990, 1, 1), end),  # started by the end of the month
         st.sampled_from(["1", "2", "3", "4"]), st.sampled_from(["", "1234", "00010002"]), _TEXT,
         st.booleans(), _TEXT,
     ), max_size=3))  # fmt: skip
@@ -429,7 +444,7 @@ def _claim(draw: st.DrawFn, kind: ClaimKind, number: int) -> Claim:
         points=st.none() | st.integers(0, 10**6), times=st.integers(0, 99), days=_days(month),
     ), max_size=3))  # fmt: skip
     return Claim(receipt_type=draw(st.sampled_from(["1111", "1112", "1122"])),
-                 admission_date=draw(st.none() | st.dates(D(2000, 1, 1), D(2030, 1, 1))),
+                 admission_date=draw(st.none() | st.dates(min(D(2000, 1, 1), end), end)),
                  diagnoses=tuple(diagnoses), procedures=tuple(procedures), drugs=tuple(drugs),
                  **common)  # type: ignore[arg-type]  # fmt: skip
 
@@ -443,6 +458,9 @@ def _with_check(prefecture: str, table: str, body: str) -> str:
 def claim_files(draw: st.DrawFn) -> ClaimFile:
     kind = draw(st.sampled_from(list(ClaimKind)))
     count = draw(st.integers(0, 3))
+    claims = tuple(draw(_claim(kind, n)) for n in range(1, count + 1))
+    latest = max((c.service_month for c in claims), default=D(1990, 1, 1))
+    later = st.integers(0, 24).map(lambda k: _months_after(latest, k))  # billed after
     return ClaimFile(
         kind=kind,
         reviewer=draw(st.sampled_from(["1", "2"])),
@@ -454,10 +472,15 @@ def claim_files(draw: st.DrawFn) -> ClaimFile:
             draw(st.from_regex(r"[0-9]{6}", fullmatch=True)),
         ),  # fmt: skip
         institution_name=draw(_TEXT),
-        billing_month=draw(_MONTHS),
+        billing_month=draw(later),
         phone=draw(st.sampled_from(["", "087-000-0000"])),
-        claims=tuple(draw(_claim(kind, n)) for n in range(1, count + 1)),
+        claims=claims,
     )
+
+
+def _months_after(month: dt.date, count: int) -> dt.date:
+    months = month.year * 12 + month.month - 1 + count
+    return D(months // 12, months % 12 + 1, 1)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -538,3 +561,26 @@ def test_the_columnar_institution_check_is_kokuho_ids(triples: list[tuple[int, i
     triples += [(p, t, c // 10 * 10 + luhn_2_1(f"{p:02d}{t}{c:07d}"[:9])) for p, t, c in triples]
     columns = [np.array(column, dtype=np.int64) for column in zip(*triples, strict=True)]
     assert institution_codes_valid(*columns).tolist() == [valid(*t) for t in triples]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (_bytes(OUT).decode("cp932").encode("utf-8"), "is UTF-8, not cp932"),
+        (b"\xef\xbb\xbf" + _bytes(OUT).decode("cp932").encode("utf-8"), "is UTF-8, not cp932"),
+        (b"\xef\xbb\xbf" + _bytes(OUT), "begins with a UTF-8 byte order mark"),
+        (_bytes(OUT).replace(b"\r\n", b"\r"), "ends its records with CR only"),
+    ],
+    ids=["utf-8", "utf-8 with a BOM", "cp932 with a BOM", "CR only"],
+)
+def test_a_file_in_another_encoding_or_line_end_is_refused_with_one_clear_reason(
+    data: bytes, reason: str
+) -> None:
+    """A sender's tool that wrote UTF-8, put a BOM first or ended records with CR alone: one
+    problem saying so for the whole file, not one 'not cp932' per field or a field count."""
+    with pytest.raises(ClaimFileRejected) as rejected:
+        parse_claim_bytes(data, "claims/x.UKE")
+    (problem,) = rejected.value.problems
+    assert str(problem).startswith(f"claims/x.UKE: file: {reason}"), str(problem)
+    with pytest.raises(NotClean):
+        fast_columns(data, "0" * 64)

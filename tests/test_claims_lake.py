@@ -150,7 +150,8 @@ def test_the_rows_agree_with_the_reader(lake: ClaimsLake) -> None:
 def test_partitions_by_service_month(lake: ClaimsLake, tmp_path: Path) -> None:
     # One file with claims of two 診療年月 (月遅れ): two partitions under the same digest.
     f = read_claim_file(OUTPATIENT)
-    late = dataclasses.replace(f.claims[1], service_month=D(2024, 3, 1), line=0)
+    march = tuple(dataclasses.replace(d, start=D(2024, 3, 2)) for d in f.claims[1].diagnoses)
+    late = dataclasses.replace(f.claims[1], service_month=D(2024, 3, 1), diagnoses=march, line=0)
     write_claim_file(dataclasses.replace(f, claims=(f.claims[0], late)), tmp_path / "two.UKE")
     report = lake.ingest([tmp_path / "two.UKE"])
     assert report.files[0].service_months == ("2024-03", "2024-04")
@@ -187,6 +188,29 @@ def test_ingesting_twice_changes_nothing(lake: ClaimsLake) -> None:
     assert (skipped.skipped, skipped.claims, skipped.lines) == (True, 2, 20)
     assert (again.ingested, again.skipped, again.claims) == (0, 1, 0)
     assert lake.table("claims").count().to_pyarrow().as_py() == 2
+
+
+def test_the_same_claims_in_other_bytes_are_skipped(lake: ClaimsLake, tmp_path: Path) -> None:
+    """A file sent again through a tool that rewrote its line ends (FTP ASCII mode) or added a
+    DOS EOF mark holds the same claims: skipped like the same bytes, not counted twice."""
+    data = OUTPATIENT.read_bytes()
+    copies = {
+        "LF line ends.UKE": data.replace(b"\r\n", b"\n"),
+        "eof mark.UKE": data + b"\x1a",
+        "both.UKE": data.replace(b"\r\n", b"\n") + b"\x1a",
+    }
+    for name, content in copies.items():
+        (tmp_path / name).write_bytes(content)
+    first = lake.ingest([tmp_path / "LF line ends.UKE", OUTPATIENT])
+    assert [f.skipped for f in first.files] == [False, True]
+    before = snapshot(lake.root)
+    again = lake.ingest([tmp_path / name for name in copies] + [OUTPATIENT])
+    assert [f.skipped for f in again.files] == [True] * 4
+    assert [(f.claims, f.lines) for f in again.files] == [(2, 20)] * 4
+    assert snapshot(lake.root) == before
+    claims = lake.table("claims")
+    assert claims.count().to_pyarrow().as_py() == 2
+    assert claims.points.sum().to_pyarrow().as_py() == 463 + 500
 
 
 def test_a_bad_file_changes_nothing(lake: ClaimsLake, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ import pytest
 
 from kokuho.claims import ClaimFileRejected, ClaimsLake, read_claim_file, write_claim_file
 from kokuho.claims._lake import CLAIM_TABLES
-from kokuho.claims._rece_batch import batch_id
+from kokuho.claims._rece_batch import batch_id, ingest_chunk
 from tests.lakefiles import digest, snapshot
 from tests.test_cli_claims_workers import large_claim_file
 
@@ -60,7 +60,10 @@ def claim_files(tmp_path: Path) -> list[Path]:
     their own digests (another 電話番号), so batches hold many files and months."""
     paths = sorted(FIXTURES.glob("*.UKE"))
     f = read_claim_file(OUTPATIENT)
-    late = dataclasses.replace(f.claims[1], service_month=dt.date(2024, 3, 1), line=0)
+    march = tuple(dataclasses.replace(d, start=dt.date(2024, 3, 2)) for d in f.claims[1].diagnoses)
+    late = dataclasses.replace(
+        f.claims[1], service_month=dt.date(2024, 3, 1), diagnoses=march, line=0
+    )
     two = tmp_path / "two_months.UKE"
     write_claim_file(dataclasses.replace(f, claims=(f.claims[0], late)), two)
     paths.append(two)
@@ -223,3 +226,19 @@ def test_kill_9_between_batches_leaves_the_lake_as_it_was(tmp_path: Path) -> Non
     assert snapshot(lake.root) == before
     report = lake.ingest(sorted(folder.glob("*.UKE")))
     assert report.ingested == 8
+
+
+def test_a_file_replaced_between_its_digest_and_its_parse_loads_nothing(tmp_path: Path) -> None:
+    """The lake takes a file's sha256 when it lists the call, and a chunk (perhaps in a worker)
+    reads the file again to parse it: a sender's transfer that replaced the file meanwhile must
+    not put the new claims under the old file's digest (a later ingest of the old bytes would be
+    skipped, one of the new counted twice). Here the inpatient file's digest goes with the
+    outpatient bytes, as when one replaced the other in between."""
+    path = tmp_path / "inbox.UKE"
+    shutil.copy(OUTPATIENT, path)
+    root = tmp_path / "lake"
+    done, problems = ingest_chunk(root, [(path, digest(FIXTURES / "medical_inpatient.UKE"))])
+    assert done == []
+    assert [(p.file, p.line, p.name) for p in problems] == [(str(path), 0, "file")]
+    assert "changed while it was being ingested" in problems[0].reason
+    assert not root.exists() or not any(p.is_file() for p in root.rglob("*"))

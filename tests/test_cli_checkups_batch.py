@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
+import zipfile
 from pathlib import Path
 
-from kokuho.checkups import Lake, write_archive
+from kokuho.checkups import Items, Lake, write_archive
 from tests.feedfiles import KOKUHO
-from tests.test_cli_checkups import run, taro_checkup
+from tests.test_cli_checkups import pq, run, taro_checkup
 
 __all__ = ["run"]  # the fixture, shared with tests/test_cli_checkups.py
 
@@ -48,3 +50,35 @@ def test_a_rejected_archive_keeps_those_before_it(run, tmp_path: Path) -> None: 
     assert result.exit_code == 1 and f"error: {bad}: rejected" in result.stderr
     names = [entry["name"] for entry in Lake(tmp_path / "home" / "lake").archives().values()]
     assert names == [first.name]
+
+
+def test_documents_not_added_as_duplicates_are_named(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A checkup the lake already holds (the same person, day and institution; here a
+    re-sent one with another waist) is not added: the text output says so, naming the
+    archive, the document and the archive that holds it, not only the JSON's count."""
+    first = _archive(tmp_path / "a", "1001")
+    waist_of_88 = {**taro_checkup().observations, Items.WAIST[0]: pq(Items.WAIST, "88", "cm")}
+    resent = write_archive(
+        tmp_path / "b",
+        sender="3710000012",
+        receiver="00" + KOKUHO,
+        checkups=[dataclasses.replace(taro_checkup(), observations=waist_of_88)],
+        created=dt.datetime(2020, 10, 31),
+    )
+    assert run("checkups", "ingest", str(first)).exit_code == 0
+    again = run("checkups", "ingest", str(resent))
+    assert again.exit_code == 0, again.output
+    (document,) = [f"DATA/{name}" for name in _names(resent) if name.startswith("h")]
+    assert again.stderr.splitlines() == [
+        f"{resent.name}: {document}: not added: the lake holds this checkup"
+        f" (保険者番号・番号・枝番・実施日・健診機関) from {first.name}"
+        f" (sha256 {hashlib.sha256(first.read_bytes()).hexdigest()[:12]}…)"
+    ]
+    assert "0 checkups and 0 guidance records added, 0 already ingested, 1 duplicate(s)" in (
+        again.stdout
+    )
+
+
+def _names(archive: Path) -> list[str]:
+    with zipfile.ZipFile(archive) as zf:
+        return [Path(name).name for name in zf.namelist()]

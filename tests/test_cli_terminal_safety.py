@@ -212,3 +212,22 @@ def test_registry_show_escapes_the_name_and_address_a_feed_brought(home: Path) -
     text = assert_terminal_safe(result)
     assert result.exit_code == 0, text
     assert "讃岐\\x1b]0;x\\x07 太郎" in text and "住所 高松市\\r\\nFAKE: 番町\\u202e" in text
+
+
+@pytest.mark.parametrize("command", ["ingest", "stratify"])
+def test_checkups_problems_of_an_archive_with_a_hostile_name(home: Path, command: str) -> None:
+    """An archive's problems start with its name: a name holding ESC or a line end is shown
+    escaped there as in the command's own error, and forges no line."""
+    from kokuho.checkups import write_archive
+
+    good = write_archive(
+        home / "w", sender="3710000012", receiver="00370015", checkups=[],
+        created=dt.datetime(2020, 9, 30),
+    )  # fmt: skip
+    folder = home / "in"
+    folder.mkdir()
+    shutil.copy(good, folder / f"{HOSTILE}.zip")
+    result = run("checkups", command, str(folder))
+    text = assert_terminal_safe(result)
+    assert result.exit_code == 1, text
+    assert f"{SHOWN}.zip: archive name: does not follow" in text

@@ -160,7 +160,7 @@ TEXT = st.text(
 )
 TOKEN = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-", min_size=1)
 CODES = st.text("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ", min_size=17, max_size=17)
-NUMBERS = st.from_regex(r"-?[0-9]{1,4}(\.[0-9]{1,3})?", fullmatch=True)
+NUMBERS = st.from_regex(r"[0-9]{1,4}(\.[0-9]{1,3})?", fullmatch=True)  # negatives are refused
 OIDS = st.from_regex(r"1\.2\.392\.200119\.6\.[1-9][0-9]{0,4}", fullmatch=True)
 
 
@@ -535,6 +535,18 @@ def test_non_numeric_pq_value(tmp_path: Path) -> None:
     files = edited(H1, '<value xsi:type="PQ" unit="mg/dL"/>', '<value xsi:type="PQ" value="abc"/>')
     assert [str(p) for p in rejected(build(tmp_path, files))] == [
         f"{ARCHIVE}: {H1}: observation 3F015000002327101: value 'abc' is not a number"
+    ]
+
+
+@pytest.mark.parametrize("value", ["-86.0", "-1e2", "-.5"])
+def test_a_negative_measurement_is_refused(tmp_path: Path, value: str) -> None:
+    """No 特定健診 item is a negative quantity: a waist of -86.0 cm is a sender's error, which
+    would otherwise stratify as a waist under 85 cm."""
+    files = edited(H1, '<value xsi:type="PQ" value="86.0" unit="cm"/>',
+                   f'<value xsi:type="PQ" value="{value}" unit="cm"/>')  # fmt: skip
+    assert [str(p) for p in rejected(build(tmp_path, files))] == [
+        f"{ARCHIVE}: {H1}: observation 9N016160100000001: value {value!r} is negative"
+        " (a 健診 measurement is not)"
     ]
 
 

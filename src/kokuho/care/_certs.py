@@ -17,7 +17,7 @@ from typing import Final
 from kokuho.care._errors import CareFileRejected
 from kokuho.care._model import CERTIFICATION_LEVELS
 from kokuho.registry import FileRejected, read_csv_rows
-from kokuho.store import FileProblem, atomic_file
+from kokuho.store import FileProblem, atomic_file, has_control
 
 COLUMNS: Final = (
     "insurer_number", "insured_number", "name_kanji", "name_kana", "birth_date", "sex",
@@ -72,6 +72,10 @@ def _date(value: str) -> dt.date:
 def _text(value: str) -> str:
     if not value.strip():
         raise ValueError("is required")
+    # The five basic items are matched against the register, which refuses these (and shown
+    # on pages and terminals): a line break in a quoted field, a bell, a bidi override.
+    if has_control(value):
+        raise ValueError("contains a control character (C0, C1 or a bidi control)")
     if len(value) > 200:
         raise ValueError("longer than 200 characters")
     return value

@@ -102,6 +102,10 @@ def read_observations(body: etree._Element, problems: Problems) -> dict[str, Obs
                 ):
                     problems.add(f"observation {code}", f"value {value!r} is not a number")
                     continue
+                if value is not None and value[:1] == "-" and float(value) < 0:
+                    reason = f"value {value!r} is negative (a 健診 measurement is not)"
+                    problems.add(f"observation {code}", reason)
+                    continue
             elif kind in _CODED:
                 value = value_el.get("code")
                 code_system = value_el.get("codeSystem")

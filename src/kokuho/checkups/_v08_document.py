@@ -48,7 +48,8 @@ Every V08 choice not confirmed from the 仕様説明書 itself (reader and write
   - a section ``90060`` 実績評価 (最終評価, …6.3005) likewise, absent while not completed.
 - An observation without any ``value`` is accepted only when it is 未実施 or has a nullFlavor;
   its ``kind`` is then the empty string. An item code that is not 17 characters, or a value
-  type other than PQ, CD, CO and ST, is a problem.
+  type other than PQ, CD, CO and ST, is a problem; so is a negative PQ value (kokuho's choice:
+  no 健診 item is a negative quantity, though HL7 REAL allows one).
 - Index: ``interactionType@code`` is written as ``1`` (the template's value); the receiver's
   OID is 1.2.392.200119.6.101 when the 提出先 is a valid 保険者番号 and …6.103 (代行機関)
   otherwise; any OID is read.

@@ -20,7 +20,8 @@ is read as it is and rewritten as format 2, its files untouched, by the next ``i
   rewritten last, and readers open only the files it names. A crash before the manifest
   leaves files nobody reads, which the next ``ingest`` and ``vacuum`` remove (under the lock);
   a failure during ingest removes what it wrote.
-- **Idempotent.** A file whose digest the manifest names is skipped, whatever batch holds it.
+- **Idempotent.** A file whose digest the manifest names is skipped, whatever batch holds it,
+  and so is one holding the same records in other line ends (``content_digest``).
 - **All or nothing per call.** ``ingest`` checks every file; if any is bad it raises
   ``ClaimFileRejected`` with the problems of all of them and commits nothing.
 - **One writer at a time** (an ``flock`` on ``.claims.lock``), across processes.
@@ -229,21 +230,26 @@ class ClaimsLake(LakeRoot):
         per CPU, up to 4, once there are more than ``PARALLEL_BYTES`` to read; 1 = in this
         process).
         """
-        order: list[tuple[Path, str, bool]] = []  # path, digest, skipped
+        order: list[tuple[Path, str, str, bool]] = []  # path, digest, its entry's, skipped
         written: list[Path] = []
         batches: dict[str, dict[str, Any]] = {}
         with self.locked():
             manifest = self._read_manifest()
             self._sweep(manifest)  # what a killed ingest left
             fresh: list[tuple[Path, str, int]] = []
-            queued: set[str] = set()
+            # By content digest, the file holding those claims (in the lake or queued).
+            held = {e["content"]: d for d, e in manifest.sources.items() if "content" in e}
+            contents: dict[str, str] = {}  # digest -> content digest of the queued files
             for path in map(Path, paths):
                 data = path.read_bytes()
                 digest = hashlib.sha256(data).hexdigest()
-                skip = digest in manifest.sources or digest in queued
-                order.append((path, digest, skip))
-                if not skip:
-                    queued.add(digest)
+                content = content_digest(data)
+                same = digest if digest in manifest.sources or digest in contents else None
+                same = same or held.get(content)
+                order.append((path, digest, same or digest, same is not None))
+                if same is None:
+                    held[content] = digest
+                    contents[digest] = content
                     fresh.append((path, digest, len(data)))
             entries: dict[str, dict[str, Any]] = {}
             if workers is None:
@@ -255,12 +261,15 @@ class ClaimsLake(LakeRoot):
                 if problems:
                     raise ClaimFileRejected(problems)
                 if entries:
+                    for digest, entry in entries.items():
+                        entry["content"] = contents[digest]
                     fsync_folders(p.parent for p in written)
                     manifest.sources.update(entries)
                     manifest.batches.update(batches)
                     self._write_manifest(manifest)
         reports = [
-            _report(self.root, manifest, path, digest, skipped) for path, digest, skipped in order
+            _report(self.root, manifest, path, digest, entry, skipped)
+            for path, digest, entry, skipped in order
         ]
         return ClaimsIngestReport(tuple(reports))
 
@@ -406,11 +415,24 @@ def _collect(
         }
 
 
+def content_digest(data: bytes) -> str:
+    """The sha256 of a レセ電 file's records as the reader splits them: CR LF read as LF, a DOS
+    EOF mark after the last line dropped, the last line ended. Files that differ only there (a
+    copy whose line ends a transfer rewrote) hold the same claims and have one content digest."""
+    records = data.replace(b"\r\n", b"\n")
+    if records.endswith(b"\n\x1a") or records == b"\x1a":
+        records = records[:-1]
+    if records and not records.endswith(b"\n"):
+        records += b"\n"
+    return hashlib.sha256(records).hexdigest()
+
+
 def _report(
-    root: Path, manifest: _Manifest, path: Path, digest: str, skipped: bool
+    root: Path, manifest: _Manifest, path: Path, digest: str, held_by: str, skipped: bool
 ) -> IngestedFile:
-    """What ``ingest`` did with a file (a skipped one described as it was ingested)."""
-    entry = manifest.sources[digest]
+    """What ``ingest`` did with a file (a skipped one described as the file holding its claims,
+    ``held_by``, was ingested)."""
+    entry = manifest.sources[held_by]
     return IngestedFile(
         path=path,
         digest=digest,
@@ -420,5 +442,5 @@ def _report(
         claims=entry["claims"],
         lines=entry["lines"],
         service_months=tuple(entry["service_months"]),
-        files=() if skipped else tuple(root / f for f in manifest.source_files(digest)),
+        files=() if skipped else tuple(root / f for f in manifest.source_files(held_by)),
     )

@@ -126,7 +126,7 @@ def ingest_chunk(
     are still checked. Runs in the lake's process or in a worker process; on an error it
     removes what it wrote."""
     problems: list[ClaimProblem] = []
-    files = ((path, Path(path).read_bytes(), digest) for path, digest in chunk)
+    files = _unchanged(chunk, problems)
     parts: dict[tuple[str, str], list[pa.Table]] = {}
     entries: dict[str, dict[str, Any]] = {}
     for item in parse_files(files, problems):
@@ -156,6 +156,21 @@ def ingest_chunk(
             file.unlink(missing_ok=True)
         raise
     return [Written(batch, entries, list(targets))], problems
+
+
+def _unchanged(
+    chunk: Sequence[tuple[Path, str]], problems: list[ClaimProblem]
+) -> Iterator[tuple[Path, bytes, str]]:
+    """The files of ``chunk`` read again, each with the sha256 the lake took when it listed
+    the call: one whose bytes no longer have it (a transfer replaced it meanwhile) is a problem,
+    not rows under another file's digest."""
+    for path, digest in chunk:
+        data = Path(path).read_bytes()
+        if hashlib.sha256(data).hexdigest() == digest:
+            yield path, data, digest
+        else:
+            reason = "changed while it was being ingested (its sha256 is not the one first read)"
+            problems.append(ClaimProblem(str(path), 0, 0, "file", f"{reason}; ingest it again"))
 
 
 def months_of(parsed: FastFile) -> list[dt.date]:

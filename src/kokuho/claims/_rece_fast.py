@@ -113,6 +113,16 @@ class _Build:
         self.institution = scan.strings(heads, 5)
         require(institution_codes_valid(*(header[n][0] for n in INSTITUTION_FIELDS)).all())
         self.billing = header[8 if medical else 7][0]
+        # Billed after its 診療年月, for a person born by its end (the reader names the field).
+        require((self.month <= self.billing[self.claim_file]).all())
+        following = (self.month.astype("datetime64[D]").astype("datetime64[M]") + 1).astype(
+            "datetime64[D]"
+        )
+        self.following = following.astype(np.int64)  # each claim's month's end + 1 day
+        born, known = re[7]
+        require(not (known & (born >= self.following)).any())
+        if medical:  # 入院年月日
+            require(not (re[9][1] & (re[9][0] >= self.following)).any())
         self._insurance()
         tables: dict[str, tuple[pa.Table, np.ndarray]] = {}
         if medical:
@@ -281,6 +291,7 @@ class _Build:
         scan = self.scan
         rows, v = scan.values("SY")
         claim = self.claim_of[rows]
+        require(not (v[3][1] & (v[3][0] >= self.following[claim])).any())  # 診療開始日
         names = ["claim_id", "service_month", "insurer", "symbol", "number", "branch"]
         columns = self._claim_columns(claim, names)
         columns |= {

@@ -159,6 +159,31 @@ class _Draft:
         )  # fmt: skip
 
 
+def _whole_file_problem(data: bytes) -> str | None:
+    """What a sender's tool did to the whole file: wrote UTF-8, put a byte order mark first or
+    ended the records with CR alone."""
+    if data.count(b"\r") > 1 and b"\n" not in data:
+        return "ends its records with CR only; a レセ電 file ends them with CR LF"
+    if data.isascii():
+        return None
+    try:
+        data.decode(ENCODING)
+    except UnicodeDecodeError:
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return "is UTF-8, not cp932 (the encoding of レセ電 files)"
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "begins with a UTF-8 byte order mark; a レセ電 file starts with IR or YK"
+    return None
+
+
+def _month_end(month: dt.date) -> dt.date:
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
 def _days(values: dict[int, Any], numbers: range) -> tuple[int, ...]:
     days = tuple(values.get(n) or 0 for n in numbers)
     return days if any(days) else ()
@@ -174,6 +199,10 @@ class _Reader:
         self.problems.append(ClaimProblem(self.name, line, number, name, reason))
 
     def read(self, data: bytes) -> ClaimFile | None:
+        refusal = _whole_file_problem(data)
+        if refusal is not None:  # said once, not as a problem in every field
+            self.problem(0, 0, "file", refusal)
+            return None
         lines = self._lines(data)
         if not lines:
             self.problem(
@@ -237,6 +266,8 @@ class _Reader:
                     self._check_institution(number, layout, values, PRESCRIBER_FIELDS)
                 self._finish(draft, claims)
                 draft = _Draft(number, values, kind, values.get(4))
+                billing = header.get(8 if kind == ClaimKind.MEDICAL else 7)
+                self._check_months(number, layout, values, billing)
                 receipt = values.get(2)
                 if receipt is not None and receipt in receipts:
                     reason = f"{receipt} already used by the claim on line {receipts[receipt]}"
@@ -322,6 +353,29 @@ class _Reader:
                 self.problem(number, position, layout.name(position), "required, but missing")
         return values
 
+    def _check_months(
+        self, number: int, layout: RecordLayout, values: dict[int, Any], billing: Any
+    ) -> None:
+        """A claim is billed after its 診療年月, for a person born (and, 医科, admitted) by its
+        end."""
+        month = values.get(4)
+        if not isinstance(month, dt.date):
+            return
+        if isinstance(billing, dt.date) and month > billing:
+            reason = f"{month:%Y-%m} is after the 請求年月 {billing:%Y-%m}"
+            self.problem(number, 4, layout.name(4), reason)
+        days = (7, 9) if layout is LAYOUTS[ClaimKind.MEDICAL]["RE"] else (7,)
+        for position in days:  # 生年月日, 入院年月日
+            self._check_by_month_end(number, layout, values, position, month)
+
+    def _check_by_month_end(
+        self, number: int, layout: RecordLayout, values: dict[int, Any], position: int, month: Any
+    ) -> None:
+        day = values.get(position)
+        if isinstance(day, dt.date) and isinstance(month, dt.date) and day > _month_end(month):
+            reason = f"{day} is after the 診療年月 {month:%Y-%m}"
+            self.problem(number, position, layout.name(position), reason)
+
     def _check_days(
         self,
         number: int,
@@ -349,6 +403,7 @@ class _Reader:
             if v.get(2) == "1" and v.get(7) and not draft.branch:
                 draft.branch = v[7]
         elif tag == "SY":
+            self._check_by_month_end(number, LAYOUTS[draft.kind]["SY"], v, 3, draft.service_month)
             draft.diagnoses.append(
                 Diagnosis(v[2] or "", v[3], v[4] or "", v.get(5) or "", v.get(6) or "",
                           bool(v.get(7)), v.get(8) or "")

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 
-from kokuho.cli._output import emit_json, fail, found_files, json_option, open_engine, searched
+from kokuho.cli._output import (
+    emit_json,
+    fail,
+    found_files,
+    json_option,
+    open_engine,
+    searched,
+    shown,
+)
 from kokuho.cli._params import FISCAL_YEAR, NameList
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
@@ -69,7 +77,7 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
                 contents = read_archive(path, strict=not load_good_documents)
             except ArchiveRejected as rejected:
                 for problem in rejected.problems[:20]:
-                    click.echo(str(problem), err=True)
+                    click.echo(shown(problem), err=True)
                 # The archives read before it are still committed (ingest_archives).
                 fail(f"{path}: rejected with {len(rejected.problems)} problem(s); nothing loaded")
             read.append(contents)
@@ -79,6 +87,7 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
     done = lake.ingest_archives(each()) if paths else []
     if read:
         _echo_problems(read[-1])
+    _echo_duplicates(lake, done)
     reports: list[dict[str, Any]] = [
         {
             "archive": path.name,
@@ -95,16 +104,43 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
         return
     added = sum(r["checkups"] for r in reports)
     again = sum(1 for r in reports if r["already_ingested"])
+    duplicates = sum(r["duplicates"] for r in reports)
     click.echo(
         f"{len(reports)} archive(s): {added} checkups and "
         f"{sum(r['guidance'] for r in reports)} guidance records added, "
-        f"{again} already ingested"
+        f"{again} already ingested" + (f", {duplicates} duplicate(s)" if duplicates else "")
     )
 
 
 def _echo_problems(contents: Any) -> None:
     for problem in contents.problems:
-        click.echo(str(problem), err=True)
+        click.echo(shown(problem), err=True)
+
+
+#: What makes a document the same as one the lake holds (checkups/_lake_keys.py).
+_SAME: Final = {
+    "checkups": "checkup (保険者番号・番号・枝番・実施日・健診機関)",
+    "guidance": "guidance record (保険者番号・番号・枝番・初回面接日・実施機関・評価日)",
+}
+
+
+def _echo_duplicates(lake: Any, reports: Sequence[Any]) -> None:
+    """Each document not added because the lake holds it (a re-sent or corrected one too),
+    with the archive that holds it: a silent count would hide a corrected checkup."""
+    if not any(report.duplicates for report in reports):
+        return
+    names = {digest: entry["name"] for digest, entry in lake.archives().items()}
+    for report in reports:
+        for duplicate in report.duplicates:
+            digest = duplicate.existing_archive
+            held = (
+                f"the lake holds this {_SAME[duplicate.table]} from "
+                f"{names.get(digest, '')} (sha256 {digest[:12]}…)"
+                if digest
+                else f"an earlier document of this archive is this {_SAME[duplicate.table]}"
+            )
+            line = f"{report.name}: {duplicate.document}: not added: {held}"
+            click.echo(shown(line), err=True)
 
 
 @checkups.command("stratify")
@@ -197,7 +233,7 @@ def rates_command(
             excluded = read_exclusions(exclusions)
         except FileProblemsError as error:
             for problem in error.problems[:200]:
-                click.echo(str(problem), err=True)
+                click.echo(shown(problem), err=True)
             fail(f"{exclusions}: refused with {len(error.problems)} problem(s)")
     settings = Settings.from_env()
     lake = Lake.from_settings(settings)
@@ -335,7 +371,7 @@ def _integrated(fiscal_year: int, checkups: list[Any], path: Path) -> dict[str, 
         records = read_questionnaires(path)
     except FileRejected as rejected:
         for error in rejected.errors[:20]:
-            click.echo(str(error), err=True)
+            click.echo(shown(error), err=True)
         fail(f"{path}: rejected with {len(rejected.errors)} error(s)")
     fy = FiscalYear(fiscal_year)
     c = r.coverages.c
