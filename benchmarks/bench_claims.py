@@ -59,7 +59,8 @@ def _pools(rng: random.Random) -> dict[str, list[str]]:
     """Body records to draw from (their content does not change the work per line)."""
     pools: dict[str, list[str]] = {key: [] for key in ("SY", "SI", "IY", "WARD", "SH", "CZ", "IYP")}
     for n in range(1, 42):
-        start = f"50{rng.randint(2, 6)}0{rng.randint(1, 9)}0{rng.randint(1, 9)}"
+        # 令和2–5年: a 診療開始日 before the claims' 診療年月 (令和6年4月), as the readers require.
+        start = f"50{rng.randint(2, 5)}0{rng.randint(1, 9)}0{rng.randint(1, 9)}"
         pools["SY"].append(f"SY,99000{n:02d},{start},1,,,{'01' if n % 3 == 0 else ''},")
     for times in (1, 1, 2, 3):
         for _ in range(50):
