@@ -243,7 +243,7 @@ class ClaimsLake(LakeRoot):
             for path in map(Path, paths):
                 data = path.read_bytes()
                 digest = hashlib.sha256(data).hexdigest()
-                content = content_digest(data)
+                content = content_digest(data, digest)
                 same = digest if digest in manifest.sources or digest in contents else None
                 same = same or held.get(content)
                 order.append((path, digest, same or digest, same is not None))
@@ -415,15 +415,19 @@ def _collect(
         }
 
 
-def content_digest(data: bytes) -> str:
-    """The sha256 of a レセ電 file's records as the reader splits them: CR LF read as LF, a DOS
-    EOF mark after the last line dropped, the last line ended. Files that differ only there (a
-    copy whose line ends a transfer rewrote) hold the same claims and have one content digest."""
-    records = data.replace(b"\r\n", b"\n")
-    if records.endswith(b"\n\x1a") or records == b"\x1a":
-        records = records[:-1]
-    if records and not records.endswith(b"\n"):
-        records += b"\n"
+def content_digest(data: bytes, digest: str) -> str:
+    """The sha256 of a レセ電 file's records in their standard form: every line ended CR LF, a
+    DOS EOF mark after the last line dropped. Files that differ only there (a copy whose line
+    ends a transfer rewrote) hold the same claims and have one content digest. A file already
+    in that form, as nearly every one is, has its own ``digest``: no second pass over it."""
+    records = data[:-1] if data.endswith(b"\n\x1a") or data == b"\x1a" else data
+    if records.count(b"\n") == records.count(b"\r\n") and (
+        not records or records.endswith(b"\r\n")
+    ):
+        return digest if records is data else hashlib.sha256(records).hexdigest()
+    records = records.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if records and not records.endswith(b"\r\n"):
+        records += b"\r\n"
     return hashlib.sha256(records).hexdigest()
 
 
