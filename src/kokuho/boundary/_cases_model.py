@@ -29,6 +29,15 @@ class UnknownCase(CaseError):
     """No such case (or report, or person)."""
 
 
+class NoNotice(CaseError):
+    """A notice the case cannot give in its state: ``why`` is ``closed`` (終結), ``undecided``
+    (no 減額賦課決定 yet) or ``nothing_overpaid`` (no 還付通知書 without 過誤納金)."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
+
+
 def check_text(field: str, value: str) -> None:
     """Free text a step or a 報告徴収 records (a reason, the evidence's document and decider,
     an addressee, an answer, who records) holds no control character nor bidi control

@@ -18,7 +18,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from kokuho.boundary._cases import read_cases
-from kokuho.boundary._cases_model import Case, CaseAudit, CaseError, Step, UnknownCase
+from kokuho.boundary._cases_model import Case, CaseAudit, NoNotice, Step, UnknownCase
 from kokuho.boundary._cases_steps import EXCEPTION_RULE, LIMIT_RULE, PRESCRIPTION_RULE
 from kokuho.premiums import settlements
 from kokuho.registry import tables as register
@@ -89,10 +89,10 @@ def _decided(engine: sa.Engine, case_id: int) -> tuple[Case, Step]:
         raise UnknownCase(f"no double-payment case {case_id}")
     case = found[0]
     if case.status == "closed":
-        raise CaseError(f"case {case_id} is closed: no notice")
+        raise NoNotice(f"case {case_id} is closed: no notice", "closed")
     reduction = case.current("reduction")
     if reduction is None:
-        raise CaseError(f"case {case_id}: no 減額賦課決定 yet, so no notice")
+        raise NoNotice(f"case {case_id}: no 減額賦課決定 yet, so no notice", "undecided")
     return case, reduction
 
 
@@ -156,7 +156,9 @@ def refund_notice(engine: sa.Engine, case_id: int, *, actor: str, audit: CaseAud
     case, step = _decided(engine, case_id)
     refunds = list(step.detail["refunds"])
     if not refunds:
-        raise CaseError(f"case {case_id}: nothing was overpaid, so no 還付通知書")
+        raise NoNotice(
+            f"case {case_id}: nothing was overpaid, so no 還付通知書", "nothing_overpaid"
+        )
     to = _addressee(engine, case)
     paid = {s.refund_id: s.paid_on for s in settlements(engine, case.municipality)}
     rows = []

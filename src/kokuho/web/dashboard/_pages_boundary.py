@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from kokuho.boundary import (
     Case,
     CaseError,
+    NoNotice,
     Step,
+    UnknownCase,
     case_counts,
     case_detail,
     list_cases,
@@ -49,14 +51,12 @@ STEP: Final = {
     "close": "終結",
 }
 NOTICES: Final = {"reduction": "減額賦課決定通知書", "refund": "還付通知書"}
-#: Why a notice cannot be made, in the staff's words: (a phrase of the boundary room's
-#: CaseError, which is English for the CLI's operators; the reason the page gives).
-NO_NOTICE: Final = (
-    ("is closed", "事案は終結しています"),
-    ("no 減額賦課決定 yet", "減額賦課決定がまだです (③ の後に作成できます)"),
-    ("nothing was overpaid", "過誤納金がありません"),
-    ("no double-payment case", "事案がありません"),
-)
+#: Why a notice cannot be made, in the staff's words, by the boundary room's NoNotice.why.
+NO_NOTICE: Final = {
+    "closed": "事案は終結しています",
+    "undecided": "減額賦課決定がまだです (③ の後に作成できます)",
+    "nothing_overpaid": "過誤納金がありません",
+}
 REFUSED: Final = (
     "氏名入りの事案は、その被保険者を保険する市町村の職員だけが閲覧できます。"
     "県の職員は市町村別の件数をご覧ください。"
@@ -388,6 +388,10 @@ def notice(dashboard: Dashboard, user: User, case_id: int, kind: str) -> str | R
     make = reduction_notice if kind == "reduction" else refund_notice
     try:
         return make(dashboard.engine, case_id, actor=user.username, audit=audit)
-    except CaseError as refused:
-        reason = next((ja for en, ja in NO_NOTICE if en in str(refused)), "事案の状態によります")
-        return NotFound(NOTICES[kind], f"{NOTICES[kind]}は作成できません: {reason}")
+    except UnknownCase:
+        reason = "事案がありません"
+    except NoNotice as refused:
+        reason = NO_NOTICE.get(refused.why, "事案の状態によります")
+    except CaseError:
+        reason = "事案の状態によります"
+    return NotFound(NOTICES[kind], f"{NOTICES[kind]}は作成できません: {reason}")
