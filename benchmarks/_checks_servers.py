@@ -141,15 +141,17 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of the live processes of a process group (Linux /proc)."""
-    ticks = 0
+def _group_user_system_seconds(pgid: int) -> tuple[float, float]:
+    """(user, system) CPU of the live processes of a process group (Linux /proc)."""
+    user = system = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = _stat_fields(stat)
             if int(fields[2]) == pgid:
-                ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+                user += int(fields[11])
+                system += int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
 
 
 def _machine_cpu_seconds() -> tuple[float, float]:
@@ -167,13 +169,17 @@ class CpuMeter:
 
     def __init__(self, pgid: int) -> None:
         self.pgid = pgid
-        self.server = _group_cpu_seconds(pgid)
+        self.user, self.system = _group_user_system_seconds(pgid)
+        self.server = self.user + self.system
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.children = usage.ru_utime + usage.ru_stime
         self.machine = _machine_cpu_seconds()
 
     def read(self, requests: int) -> dict[str, float]:
-        server = _group_cpu_seconds(self.pgid) - self.server
+        user, system = _group_user_system_seconds(self.pgid)
+        user -= self.user
+        system -= self.system
+        server = user + system
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         client = usage.ru_utime + usage.ru_stime - self.children
         total, idle = (a - b for a, b in zip(_machine_cpu_seconds(), self.machine, strict=True))
@@ -186,4 +192,6 @@ class CpuMeter:
             "other_cores": round(max(busy - server - client, 0.0) / wall, 2) if wall else 0.0,
             "idle_cores": round(idle / wall, 2) if wall else 0.0,
             "server_ms_per_request": round(1000 * server / requests, 3) if requests else 0.0,
+            # The kernel's share (network, page faults, file I/O) of the server's CPU.
+            "server_system_share": round(system / server, 3) if server else 0.0,
         }
