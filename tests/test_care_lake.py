@@ -227,6 +227,34 @@ def test_a_changed_certification_is_refused(lake: CareLake, tmp_path: Path) -> N
     assert snapshot(lake.root) == before
 
 
+def test_a_certifications_file_replaced_after_its_digest_is_read_as_digested(
+    lake: CareLake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lake names a file's rows by the sha256 of the bytes it read: a sender replacing the
+    file between that read and the parse must not put the new rows under the old digest (a
+    later import of the new file would then be skipped as already loaded)."""
+    path = tmp_path / "inbox.csv"
+    path.write_text("\n".join([HEADER, ROWS[0]]) + "\n", "utf-8")
+    replacement = "\n".join([HEADER, ROWS[1]]) + "\n"
+    read_bytes = Path.read_bytes
+
+    def read_then_replace(self: Path) -> bytes:
+        data = read_bytes(self)
+        if self == path:
+            path.write_text(replacement, "utf-8")  # the transfer lands just after the read
+        return data
+
+    monkeypatch.setattr(Path, "read_bytes", read_then_replace)
+    report = lake.import_certifications([path])
+    monkeypatch.undo()
+    assert [c.insured_number for c in lake.certifications()] == ["0000123456"]
+    assert (report.ingested, report.rows) == (1, 1)
+    report = lake.import_certifications([path])  # the new bytes: a file of their own
+    assert (report.ingested, report.rows) == (1, 1)
+    numbers = sorted(c.insured_number for c in lake.certifications())
+    assert numbers == ["0000123456", "0000234567"]
+
+
 def _cert_with(column: str, value: str) -> str:
     names = HEADER.split(",")
     parts = ROWS[0].split(",")
@@ -314,3 +342,13 @@ def test_a_certification_file_round_trips(tmp_path: Path) -> None:
 
 def test_one_writer_at_a_time(lake: CareLake) -> None:
     assert_one_writer_at_a_time(lake.locked, lambda: lake.ingest([CLAIMS]))
+
+
+def test_certification_bytes_not_utf8_are_named_by_line(tmp_path: Path) -> None:
+    """Bytes already read are checked as the file would be: the line and character named."""
+    path = tmp_path / "named.csv"  # never written: the bytes are all there is
+    data = "\n".join([HEADER, ROWS[0], ROWS[1]]).encode("utf-8") + b"\n\x82\xa0\n"
+    with pytest.raises(CareFileRejected) as rejected:
+        read_certifications(path, data)
+    assert [(p.file, p.line) for p in rejected.value.problems] == [(str(path), 4)]
+    assert "not UTF-8 (byte 0x82 at character 1)" in rejected.value.problems[0].reason

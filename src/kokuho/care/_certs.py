@@ -101,15 +101,18 @@ _PARSE = {
 }  # fmt: skip
 
 
-def read_certifications(path: Path) -> list[Certification]:
+def read_certifications(path: Path, data: bytes | None = None) -> list[Certification]:
     """The certifications of a file; raises ``CareFileRejected`` with every problem (file,
-    line, column) and returns nothing when any row is bad."""
+    line, column) and returns nothing when any row is bad. ``data``: the file's bytes when the
+    caller has read them (for their digest): those are parsed, not the file as it is now."""
     name = str(path)
     problems: list[FileProblem] = []
     found: list[Certification] = []
     seen: dict[tuple[str, str, dt.date], int] = {}
     try:
-        for line, row in read_csv_rows(Path(path), required=_REQUIRED, allowed=_REQUIRED):
+        for line, row in read_csv_rows(
+            Path(path), required=_REQUIRED, allowed=_REQUIRED, data=data
+        ):
             if "__width__" in row:
                 problems.append(FileProblem(name, line, "row", row["__width__"]))
                 continue

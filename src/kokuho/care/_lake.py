@@ -249,7 +249,7 @@ class CareLake(LakeRoot):
                 if kind == "claims":
                     parsed.append((path, digest, read_care_bytes(data, str(path)), 0))
                     continue
-                rows = read_certifications(path)
+                rows = read_certifications(path, data)
             except CareFileRejected as rejected:
                 problems += rejected.problems
                 continue

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator
+import io
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -10,7 +11,7 @@ from kokuho.registry._errors import FileRejected, RowError
 
 
 def read_rows(
-    path: Path, *, required: frozenset[str], allowed: frozenset[str]
+    path: Path, *, required: frozenset[str], allowed: frozenset[str], data: bytes | None = None
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Yields ``(line, row)`` of a UTF-8 CSV file with a header (line 1).
 
@@ -20,8 +21,11 @@ def read_rows(
     and SQLite would cut the value at it), each with the exact line and column.
 
     A row with the wrong number of fields comes as ``{"__width__": reason}``.
+
+    ``data``: the file's bytes when the caller has read them already (to take their digest):
+    the rows are then those bytes, never a later version of the file.
     """
-    header, records = read_records(path, required=required, allowed=allowed)
+    header, records = read_records(path, required=required, allowed=allowed, data=data)
     for line, record in records:
         if isinstance(record, str):
             yield line, {"__width__": record}
@@ -30,29 +34,33 @@ def read_rows(
 
 
 def read_records(
-    path: Path, *, required: frozenset[str], allowed: frozenset[str]
+    path: Path, *, required: frozenset[str], allowed: frozenset[str], data: bytes | None = None
 ) -> tuple[list[str], Iterator[tuple[int, list[str] | str]]]:
     """The header of a CSV file as :func:`read_rows` checks it (raises FileRejected now), and
     its rows as ``(line, fields)``, a field per column of the header, or ``(line, reason)``
     for a row of another width. For a reader that takes the fields by position: a dict per
     row costs more than the parse of the row's fields."""
     name = str(path)
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as error:
-        raise FileRejected([RowError(name, 0, "", f"cannot open: {error.strerror}")]) from None
+    handle: TextIO
+    if data is not None:
+        handle = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    else:
+        try:
+            handle = path.open(encoding="utf-8-sig", newline="")
+        except OSError as error:
+            raise FileRejected([RowError(name, 0, "", f"cannot open: {error.strerror}")]) from None
     nul = [False]
     try:
         reader = csv.reader(_watch(handle, nul))
-        header = _header(path, reader, required, allowed)
+        header = _header(path, reader, required, allowed, data)
     except BaseException:
         handle.close()
         raise
-    return header, _records(path, handle, reader, header, nul)
+    return header, _records(path, handle, reader, header, nul, data)
 
 
 def _header(
-    path: Path, reader: Any, required: frozenset[str], allowed: frozenset[str]
+    path: Path, reader: Any, required: frozenset[str], allowed: frozenset[str], data: bytes | None
 ) -> list[str]:
     name = str(path)
     try:
@@ -60,7 +68,7 @@ def _header(
     except StopIteration:
         raise FileRejected([RowError(name, 0, "", "the file is empty")]) from None
     except UnicodeDecodeError:
-        raise FileRejected([_not_utf8(path)]) from None
+        raise FileRejected([_not_utf8(path, data)]) from None
     _refuse_nul(name, 1, header, header)
     problems = [
         RowError(name, 1, column, "unknown column") for column in header if column not in allowed
@@ -77,7 +85,7 @@ def _header(
 
 
 def _records(
-    path: Path, handle: TextIO, reader: Any, header: list[str], nul: list[bool]
+    path: Path, handle: TextIO, reader: Any, header: list[str], nul: list[bool], data: bytes | None
 ) -> Iterator[tuple[int, list[str] | str]]:
     name = str(path)
     with handle:
@@ -95,7 +103,7 @@ def _records(
                 yield line, record
         except UnicodeDecodeError:
             # The decoder reads ahead in 8 KiB chunks: its error does not say which line.
-            raise FileRejected([_not_utf8(path)]) from None
+            raise FileRejected([_not_utf8(path, data)]) from None
         except csv.Error as error:
             raise FileRejected([RowError(name, reader.line_num, "", f"bad CSV: {error}")]) from None
 
@@ -118,23 +126,29 @@ def _refuse_nul(name: str, line: int, header: list[str], record: list[str]) -> N
             raise FileRejected([RowError(name, line, column, reason)])
 
 
-def _not_utf8(path: Path) -> RowError:
+def _not_utf8(path: Path, data: bytes | None) -> RowError:
     """The first line with bytes that are not UTF-8, and the character they start at. Lines
     end at LF, CR LF or a lone CR, as the CSV reader counts them."""
-    line = 0
+    if data is not None:
+        return _first_not_utf8(path, io.BytesIO(data))
     with path.open("rb") as handle:
-        for physical in handle:
-            parts = physical.split(b"\r")
-            if parts[-1] in (b"", b"\n") and len(parts) > 1:
-                parts.pop()  # the CR of a CR LF ending
-            for part in parts:
-                line += 1
-                if line == 1 and part.startswith(codecs.BOM_UTF8):
-                    part = part[len(codecs.BOM_UTF8) :]  # not a character of the text
-                try:
-                    part.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    column = len(part[: error.start].decode("utf-8")) + 1
-                    reason = f"not UTF-8 (byte 0x{part[error.start]:02x} at character {column})"
-                    return RowError(str(path), line, "", reason)
+        return _first_not_utf8(path, handle)
+
+
+def _first_not_utf8(path: Path, physical_lines: Iterable[bytes]) -> RowError:
+    line = 0
+    for physical in physical_lines:
+        parts = physical.split(b"\r")
+        if parts[-1] in (b"", b"\n") and len(parts) > 1:
+            parts.pop()  # the CR of a CR LF ending
+        for part in parts:
+            line += 1
+            if line == 1 and part.startswith(codecs.BOM_UTF8):
+                part = part[len(codecs.BOM_UTF8) :]  # not a character of the text
+            try:
+                part.decode("utf-8")
+            except UnicodeDecodeError as error:
+                column = len(part[: error.start].decode("utf-8")) + 1
+                reason = f"not UTF-8 (byte 0x{part[error.start]:02x} at character {column})"
+                return RowError(str(path), line, "", reason)
     return RowError(str(path), 0, "", "not UTF-8")
