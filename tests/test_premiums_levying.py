@@ -184,6 +184,26 @@ def test_reassess_records_decrease_increase_and_new_household_and_refund(
     assert decision_count(town) == count
 
 
+def test_a_second_assessment_of_the_year_names_the_one_recorded(
+    town: sa.Engine, tmp_path: Path
+) -> None:
+    """A second 本算定 (another clerk's run at the same time, or a rerun on another day) is
+    refused naming the 本算定 already recorded and the command for changes, not as one
+    household's ledger conflict; nothing is written."""
+    assess_fiscal_year(town, TOWN, YEAR, dt.date(2021, 6, 15))
+    count = decision_count(town)
+    with pytest.raises(ChargeRefused) as later:
+        assess_fiscal_year(town, TOWN, YEAR, dt.date(2021, 6, 20))
+    message = str(later.value)
+    assert f"{TOWN} FY{YEAR}: a 本算定 is already recorded (decided on 2021-06-15" in message
+    assert "2 households" in message and "premiums reassess" in message
+    # The same day with other figures (the register changed between the two runs).
+    retroactive_changes(town, tmp_path / "changes2.csv")
+    with pytest.raises(ChargeRefused, match="a 本算定 is already recorded .*2021-06-15"):
+        assess_fiscal_year(town, TOWN, YEAR, dt.date(2021, 6, 15))
+    assert decision_count(town) == count
+
+
 def test_the_period_limit_bars_every_decision_from_its_first_day(
     town: sa.Engine, tmp_path: Path
 ) -> None:

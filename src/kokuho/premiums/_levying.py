@@ -17,7 +17,13 @@ import sqlalchemy as sa
 from kokuho.premiums._assess import AssessmentInputError, assess
 from kokuho.premiums._assess_columnar import assess_table
 from kokuho.premiums._assess_columnar_tables import ColumnarInputError, assessments_of
-from kokuho.premiums._charges import ChargeKind, _existing_where, record_decisions
+from kokuho.premiums._charges import (
+    ChargeKind,
+    ChargeRefused,
+    _existing_where,
+    charge_decisions,
+    record_decisions,
+)
 from kokuho.premiums._correct import (
     PeriodLimitError,
     PeriodLimitException,
@@ -166,7 +172,10 @@ def assess_fiscal_year(
     count = len(assessments)
     report("assess", count, count)
     report("record", 0, count)
-    [reports] = record_decisions(engine, [(assessments, "initial")], decided_on)
+    try:
+        [reports] = record_decisions(engine, [(assessments, "initial")], decided_on)
+    except ChargeRefused as refused:
+        raise _recorded_before(engine, municipality, fiscal_year) or refused from refused
     report("record", count, count)
     again = sum(r.already_recorded for r in reports)
     return AssessmentRun(
@@ -179,6 +188,30 @@ def assess_fiscal_year(
         total=sum(a.total for a in assessments),
         reductions=_reduction_counts(assessments),
         unplaced=tuple(unplaced),
+    )
+
+
+def _recorded_before(
+    engine: sa.Engine, municipality: str, fiscal_year: int
+) -> ChargeRefused | None:
+    """The refusal of a second 本算定 of the year, naming the one recorded (a clerk's second
+    run, or two runs at once: the ledger refuses its first household, which says less)."""
+    table = charge_decisions
+    query = sa.select(
+        sa.func.min(table.c.decided_on), sa.func.count(sa.distinct(table.c.household_id))
+    ).where(
+        table.c.municipality == municipality,
+        table.c.fiscal_year == fiscal_year,
+        table.c.kind == "initial",
+    )
+    with engine.connect() as connection:
+        first, households = connection.execute(query).one()
+    if not households:
+        return None
+    return ChargeRefused(
+        f"{municipality} FY{fiscal_year}: a 本算定 is already recorded (decided on {first}, "
+        f"{households} households), by an earlier or a simultaneous run; nothing was written. "
+        "Changes since are recorded by `kokuho premiums reassess` (更正)."
     )
 
 
