@@ -5,6 +5,7 @@ hash-chained audit log."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 import stat
 from pathlib import Path
@@ -198,3 +199,30 @@ def test_a_reduction_dated_before_the_municipality_s_refund_decision_is_refused(
     with engine.connect() as connection:
         assert tuple(connection.execute(query).one()) == (3, 351_100 + 345_400 + 350_800)
     engine.dispose()
+
+
+def test_a_dead_run_s_reservation_is_released_and_audited(home: Path) -> None:
+    """`boundary release` frees a case a killed run left reserved (its busy_* columns, as the
+    kill leaves them); the release is in the audit chain; a second one is refused."""
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01", "--by", "田中")
+    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
+    cases = sa.Table("boundary_cases", sa.MetaData(), autoload_with=engine)
+    since = dt.datetime(2023, 5, 15, 10, 10, 2, tzinfo=dt.UTC)
+    with engine.begin() as connection:
+        connection.execute(sa.update(cases).values(
+            busy_step="reduction", busy_by="減額係", busy_since=since, busy_token="f" * 32
+        ))  # fmt: skip
+    engine.dispose()
+    done = ok("release", "--case", "1", "--reason", "端末の強制終了", "--by", "係長")
+    assert done == {
+        "released": "case 1", "step": "reduction", "held_by": "減額係",
+        "since": "2023-05-15T10:10:02+00:00", "lease_ends": "2023-05-15T10:40:02+00:00",
+    }  # fmt: skip
+    again = run("release", "--case", "1", "--reason", "再実行")
+    assert again.exit_code == 1 and "case 1 is not reserved by any run" in again.output
+    both = run("release", "--case", "1", "--request", "1", "--reason", "x")
+    assert both.exit_code != 0 and "exactly one of --case and --request" in both.output
+    actions = [tuple(row) for row in audit_rows(home, "boundary", ("action", "person_id"))]
+    assert actions.count(("boundary_release", 1)) == 1
+    assert_audit_chain_intact()
+    ok("decide", "1", "loss", "--on", "2023-05-16")  # free: no 30-minute wait

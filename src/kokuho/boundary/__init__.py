@@ -33,6 +33,7 @@ from kokuho.boundary._cases_model import (
     StepKind,
     UnknownCase,
 )
+from kokuho.boundary._cases_release import Released, release_case, release_request
 from kokuho.boundary._cases_steps import (
     EXCEPTION_RULE,
     LIMIT_RULE,
@@ -134,6 +135,7 @@ __all__ = [
     "PRESCRIPTION_RULE",
     "RULES_FILE",
     "RecheckItem",
+    "Released",
     "Report",
     "ReportCandidate",
     "Residence",
@@ -176,6 +178,8 @@ __all__ = [
     "record_loss",
     "reduction_notice",
     "refund_notice",
+    "release_case",
+    "release_request",
     "report_candidates",
     "request_report",
     "resident_register_lookup",

@@ -75,7 +75,7 @@ class Reservation:
     written: int = 0
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
+def utc(value: dt.datetime) -> dt.datetime:
     # SQLite gives stored UTC timestamps back without their zone.
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
@@ -103,8 +103,8 @@ def reserve(
             sa.select(table.c.busy_step, table.c.busy_by, table.c.busy_since, table.c.busy_token)
             .where(column == target.row_id)
         ).one()  # fmt: skip
-        if held.busy_token is not None and _utc(held.busy_since) + LEASE > now:
-            since = _utc(held.busy_since)
+        if held.busy_token is not None and utc(held.busy_since) + LEASE > now:
+            since = utc(held.busy_since)
             raise CaseError(
                 target.in_progress.format(step=held.busy_step)
                 + f" ({held.busy_by}, since {since:%Y-%m-%d %H:%M:%S} UTC); {not_started}: "
@@ -153,7 +153,7 @@ def _lost(connection: sa.Connection, reservation: Reservation) -> LeaseLost:
         .where(table.c[target.key] == target.row_id)
     ).one()  # fmt: skip
     if now.busy_by is not None:
-        since = _utc(now.busy_since)
+        since = utc(now.busy_since)
         who = f"{now.busy_by} (its {now.busy_step}, since {since:%Y-%m-%d %H:%M:%S} UTC)"
     else:
         who = target.done_by(connection) or "another run, which has let it go again"

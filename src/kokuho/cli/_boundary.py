@@ -1,5 +1,6 @@
-"""``kokuho boundary double-payments | decide | refunds | notices | reports``: the §110-2(2)
-double premium, its notices, and 報告徴収 (docs/boundary.md).
+"""``kokuho boundary double-payments | decide | refunds | notices | reports | release``: the
+§110-2(2) double premium, its notices, 報告徴収, and releasing a dead run's reservation
+(docs/boundary.md).
 
 Every person-level read and every step goes to the service's hash-chained audit log (the
 same one ``kokuho audit verify`` checks), as ``cli:<login>``; the staff member named with
@@ -32,6 +33,8 @@ from kokuho.boundary import (
     record_loss,
     reduction_notice,
     refund_notice,
+    release_case,
+    release_request,
     report_candidates,
     request_report,
     step_json,
@@ -312,3 +315,41 @@ def reports_command(
     for key, value in document.items():
         for row in value if isinstance(value, list) else [value]:
             click.echo(f"{key}: " + ", ".join(f"{k}={v}" for k, v in row.items()))
+
+
+@boundary.command("release")
+@click.option("--case", "case_id", type=RECORD_ID, help="The case a dead run left reserved.")
+@click.option("--request", "report_id", type=RECORD_ID,
+              help="The 報告徴収 request whose answer a dead run left reserved.")  # fmt: skip
+@click.option("--reason", required=True, help="Why (e.g. the run was killed); audited.")
+@click.option("--by", "by", default="clerk", help="Who releases it.")
+@json_option
+def release_command(
+    case_id: int | None, report_id: int | None, reason: str, by: str, as_json: bool
+) -> None:
+    """予約の解除: frees a case or request a killed run left reserved, without waiting for the
+    30-minute lease. A run still alive stops at its next write (LeaseLost)."""
+    if (case_id is None) == (report_id is None):
+        fail("name exactly one of --case and --request")
+    who = staff_by(by)
+
+    def work(engine: sa.Engine, audit: ServiceAudit) -> Any:
+        if case_id is not None:
+            return release_case(engine, case_id, actor=who, reason=reason, audit=audit)
+        assert report_id is not None
+        return release_request(engine, report_id, actor=who, reason=reason, audit=audit)
+
+    released = _run(work)
+    document = {
+        "released": released.name, "step": released.step, "held_by": released.held_by,
+        "since": released.since.isoformat(timespec="seconds"),
+        "lease_ends": released.lease_ends.isoformat(timespec="seconds"),
+    }  # fmt: skip
+    if as_json:
+        emit_json(document)
+        return
+    click.echo(
+        f"{released.name}: released the reservation of {released.held_by} ({released.step}, "
+        f"since {released.since:%Y-%m-%d %H:%M:%S} UTC; it would have held until "
+        f"{released.lease_ends:%H:%M} UTC)"
+    )

@@ -29,6 +29,7 @@ ACTIONS: Final = frozenset(
         # kokuho.boundary (docs/boundary.md): double-payment cases, notices, 報告徴収.
         "boundary_open", "boundary_list", "boundary_case", "boundary_loss",
         "boundary_judgement", "boundary_reduction", "boundary_refund", "boundary_close",
+        "boundary_release",
         "boundary_notice", "boundary_notice_list", "boundary_reports",
         "boundary_report_request", "boundary_report_answer",
         # kokuho.provision (docs/provision.md §5): the workflow's steps and every extract.
