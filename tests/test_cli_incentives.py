@@ -130,3 +130,14 @@ def test_the_registers_municipalities_are_the_home_units(
     assert result.exit_code == 0, result.output
     [unit] = json.loads(result.stdout)["parts"][0]["units"]
     assert (unit["code"], unit["name"], unit["insured"]) == ("370015", "高松市", 1)
+
+
+def test_a_budget_in_other_scripts_digits_is_refused() -> None:
+    """'٣' passes str.isdecimal and int() reads it as 3: a budget of 3 yen nobody typed."""
+    for amount in ("٣", "३००", "𝟑"):
+        result = run("incentives", "allocate", *EXAMPLE, "--budget", f"municipal={amount}")
+        assert result.exit_code == 1 and "PART=YEN" in result.stderr, amount
+    result = run("incentives", "allocate", *EXAMPLE, "--budget", "municipal=５０", "--json")
+    assert result.exit_code == 0, result.output
+    parts = {p["key"]: p["budget_yen"] for p in json.loads(result.stdout)["parts"]}
+    assert parts["municipal"] == 50  # full-width digits are digits as typed in Japan

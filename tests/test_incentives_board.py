@@ -142,6 +142,20 @@ def test_input_errors_name_file_line_and_column(inputs: Path) -> None:
     assert "efforts.csv:3: fiscal_year: '19' is not a fiscal year (e.g. 2020)" in shown
 
 
+def test_input_numbers_in_other_scripts_are_refused(inputs: Path) -> None:
+    """float() reads '٠٫٣٣'-like digits of other scripts and '0_330': refused, named by line."""
+    rules = load_rules(2020).rules
+    national = (inputs / "national.csv").read_text("utf-8").splitlines()
+    national[3] = national[3].replace("0.330,22000", "٠.٣٣٠,22000")
+    national[4] = national[4].replace(",38,愛媛県,38,", ",38,愛媛県,٣٨,")
+    (inputs / "national.csv").write_text("\n".join(national) + "\n", encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        read_inputs(inputs, rules)
+    shown = [str(p) for p in caught.value.problems]
+    assert "national.csv:4: checkup_rate: '٠.٣٣٠' is not a number" in shown, shown
+    assert "national.csv:5: prefecture: '٣٨' is not 01–47" in shown, shown
+
+
 def test_missing_columns_and_duplicates(inputs: Path) -> None:
     rules = load_rules(2020).rules
     (inputs / "collection_rates.csv").write_text("year,code,rate\n", encoding="utf-8")

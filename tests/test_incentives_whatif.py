@@ -99,3 +99,17 @@ def test_improvements_rank_the_next_tiers_by_yen() -> None:
     assert [(round(float(i.after), 4), i.points_gain) for i in checkup] == [(0.41, 15)]
     # Removing the 法定外繰入 minus points by an answer.
     assert any(i.field == "hotegai_kurire" and i.after == "none" for i in found)
+
+
+@pytest.mark.parametrize("text", ["٨٠%", "8_0%", "८०%", "𝟖𝟎%", "0x10", "nan", "inf%"])
+def test_a_change_s_number_is_ascii_or_full_width_digits(small: Scoreboard, text: str) -> None:
+    """float() reads other scripts' digits ('٨٠' is 80), '_' between digits and padding: a
+    change the user did not type as a number must not move points and yen."""
+    assert Change.parse(f"丸亀市:rate={text}").value == f"{text}".strip()
+    with pytest.raises(ValueError, match="takes a number"):
+        what_if(small, [f"丸亀市:rate={text}"])
+
+
+def test_a_full_width_change_is_read_as_typed() -> None:
+    assert Change.parse("坂出市:checkup_rate=４５％") == Change("坂出市", "checkup_rate", 0.45)
+    assert Change.parse("坂出市:checkup_rate=０．４５") == Change("坂出市", "checkup_rate", 0.45)

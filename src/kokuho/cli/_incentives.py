@@ -73,14 +73,17 @@ def board_options(function: F) -> F:
 def _budgets(values: tuple[str, ...], parts: Sequence[str]) -> dict[str, int]:
     """The --budget options by part; a part the rules do not have is refused (it was ignored,
     and the command ran on the rule file's budget as if it had been replaced)."""
+    from kokuho.incentives import read_whole
+
     out = {}
     for value in values:
         key, _, amount = value.partition("=")
-        if not amount.replace(",", "").isdecimal():
+        yen = read_whole(amount)
+        if yen is None or "=" in amount:
             fail(f"--budget {value!r}: write PART=YEN, e.g. municipal=50000000000")
         if key.strip() not in parts:
             fail(f"--budget {value!r}: no part {key.strip()!r}; the parts are {', '.join(parts)}")
-        out[key.strip()] = int(amount.replace(",", ""))
+        out[key.strip()] = yen
     return out
 
 

@@ -44,6 +44,7 @@ from kokuho.incentives._inputs import (
     read_inputs,
 )
 from kokuho.incentives._model import FieldValue, IndicatorScore, PartScore, TierResult, UnitScore
+from kokuho.incentives._numbers import read_number, read_whole
 from kokuho.incentives._rules import (
     RuleFileError,
     RuleProblem,
@@ -120,4 +121,6 @@ __all__ = [
     "what_if_rows",
     "write_csv",
     "write_workbook",
+    "read_number",
+    "read_whole",
 ]

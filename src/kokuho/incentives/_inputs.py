@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from kokuho.incentives._numbers import half_width, read_number
 from kokuho.incentives._schema import RuleFile
 from kokuho.store import data_path
 
@@ -185,12 +186,12 @@ class _Reader:
         if text == "":
             return None
         unit = self.rules.fields[column].unit if column in self.rules.fields else "number"
-        percent = text.endswith("%")
-        try:
-            value = float(text.rstrip("%").replace(",", ""))
-        except ValueError:
-            self._problem(path, line, column, f"{text!r} is not a number")
+        percent = half_width(text).endswith("%")
+        read = read_number(half_width(text).removesuffix("%"))
+        if read is None:
+            self._problem(path, line, column, f"{text[:40]!r} is not a number")
             return None
+        value = read
         if not math.isfinite(value):
             self._problem(path, line, column, f"{text!r} is not a finite number")
             return None
@@ -277,7 +278,7 @@ class _Reader:
             self._problem(path, line, "code", "empty")
             return
         prefecture = cell["prefecture"] or (code if kind == "prefecture" else "")
-        if not (len(prefecture) == 2 and prefecture.isdigit()):
+        if not _is_digits(prefecture, 2) or len(prefecture) != 2:
             self._problem(path, line, "prefecture", f"{prefecture!r} is not 01–47")
             return
         insured = self._insured(path, line, cell["insured"])
@@ -286,10 +287,15 @@ class _Reader:
             text = row[k].strip()
             if not text:
                 continue
-            try:  # the common case: a plain number within range
-                number: float | None = float(text)
-            except ValueError:
-                number = None
+            number: float | None = None
+            # The common case, a plain ASCII number within range; anything else (other
+            # scripts' digits, '_' and full-width forms, which float() reads or refuses
+            # differently) is read, or refused, by ``number``.
+            if text.isascii() and "_" not in text:
+                try:
+                    number = float(text)
+                except ValueError:
+                    number = None
             unit = self.rules.fields[column].unit
             if (
                 number is None

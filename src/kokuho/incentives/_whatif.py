@@ -16,6 +16,7 @@ import numpy as np
 
 from kokuho.incentives._board import BoardState, Scoreboard, assemble
 from kokuho.incentives._evaluate import Evaluation, evaluate
+from kokuho.incentives._numbers import half_width, read_number
 from kokuho.incentives._schema import RuleFile
 from kokuho.incentives._units import Units
 
@@ -37,12 +38,9 @@ class Change:
         if match is None:
             raise ValueError(f"{text!r}: write UNIT:FIELD=VALUE, e.g. 坂出市:checkup_rate=45%")
         raw = match["value"]
-        value: float | str = raw
-        number = raw.rstrip("%").replace(",", "")
-        try:
-            value = float(number) / (100 if raw.endswith("%") else 1)
-        except ValueError:
-            value = raw
+        percent = half_width(raw).endswith("%")
+        number = read_number(half_width(raw).removesuffix("%"))
+        value: float | str = raw if number is None else number / (100 if percent else 1)
         return cls(match["unit"], match["field"], value)
 
 
