@@ -550,6 +550,19 @@ def test_a_negative_measurement_is_refused(tmp_path: Path, value: str) -> None:
     ]
 
 
+@pytest.mark.parametrize("code", ["²", "٢", "２", "2 ", "", "2\u200f"])
+def test_a_coded_value_is_an_ascii_code(tmp_path: Path, code: str) -> None:
+    """A CD code is an ASCII token (HL7 CD). '²' passed str.isdigit and int() failed on it,
+    an internal error that stopped the whole ingest; '٢' was read as メタボ判定 2."""
+    system = 'codeSystem="1.2.392.200119.6.1008"'
+    files = edited(H1, f'<value xsi:type="CD" code="2" {system}/>',
+                   f'<value xsi:type="CD" code="{code}" {system}/>')  # fmt: skip
+    assert [str(p) for p in rejected(build(tmp_path, files))] == [
+        f"{ARCHIVE}: {H1}: observation 9N501000000000011: code {code!r} is not a code"
+        " (ASCII letters, digits, '.', '-' or '_')"
+    ]
+
+
 def test_exam_before_birth(tmp_path: Path) -> None:
     files = edited(H1, '<effectiveTime value="20240415"/>', '<effectiveTime value="19590101"/>')
     (problem,) = rejected(build(tmp_path, files))

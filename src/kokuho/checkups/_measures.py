@@ -149,7 +149,7 @@ def _answer(observations: Mapping[str, Observation], codes: tuple[str, ...]) -> 
 
 def _reported(observations: Mapping[str, Observation], codes: tuple[str, ...]) -> int | None:
     code = _coded(observations, codes)
-    return int(code) if code is not None and code.isdigit() else None
+    return int(code) if code is not None and code.isascii() and code.isdigit() else None
 
 
 def measures(checkup: Checkup) -> Measures:

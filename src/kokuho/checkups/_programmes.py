@@ -138,7 +138,12 @@ def kidney_reasons(
     if egfr is not None and egfr < rules.egfr_below:
         found.append(Reason("egfr", f"eGFR {_fmt(egfr)} < {_fmt(rules.egfr_below)}"))
     protein = _coded(checkup, Items.URINE_PROTEIN)
-    if protein is not None and protein.isdigit() and int(protein) >= rules.urine_protein_min:
+    if (
+        protein is not None
+        and protein.isascii()
+        and protein.isdigit()
+        and int(protein) >= rules.urine_protein_min
+    ):
         label = _URINE_LABELS.get(int(protein), protein)
         minimum = _URINE_LABELS[rules.urine_protein_min]
         found.append(Reason("urine_protein", f"尿蛋白 {label} (≥ {minimum})"))

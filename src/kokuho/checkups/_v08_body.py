@@ -11,6 +11,7 @@ general path.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from lxml import etree
@@ -22,6 +23,9 @@ _OBSERVATION: Final = f"{{{V3}}}observation"
 _CODE: Final = f"{{{V3}}}code"
 _VALUE: Final = f"{{{V3}}}value"
 _CODED: Final = frozenset(("CD", "CO"))
+#: A CD/CO code (an HL7 token): '²' or '٢' pass str.isdigit, and the rules read codes as
+#: numbers (メタボ判定, 保健指導レベル, 尿蛋白).
+_CODE_VALUE: Final = re.compile(r"[0-9A-Za-z._-]{1,64}")
 
 _Key = tuple[str, str, str | None, str | None, str | None, bool, str | None]
 
@@ -109,6 +113,12 @@ def read_observations(body: etree._Element, problems: Problems) -> dict[str, Obs
             elif kind in _CODED:
                 value = value_el.get("code")
                 code_system = value_el.get("codeSystem")
+                if value is not None and not _CODE_VALUE.fullmatch(value):
+                    reason = (
+                        f"code {value!r} is not a code (ASCII letters, digits, '.', '-' or '_')"
+                    )
+                    problems.add(f"observation {code}", reason)
+                    continue
             elif kind == "ST":
                 value = value_el.text
             else:
