@@ -279,3 +279,31 @@ def test_the_fhir_post_declares_both_json_media_types(
         response = http.post("/fhir/CoverageEligibilityRequest", content=b"{}",
                              headers={**auth, "Content-Type": media})  # fmt: skip
         assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize("length", [b"\xb2", b"\xb9\xb2", b"1\xb3"])
+def test_a_content_length_of_latin1_digits_is_a_400_not_a_500(length: bytes) -> None:
+    """Header bytes are Latin-1: '²' and '¹' pass str.isdigit, and int() failed on them (a
+    500). Servers that check the header themselves never pass it on; one that does not must
+    still get the face's 400."""
+    import asyncio
+
+    from kokuho.verify._http_errors import REST_PREFIX, BodyGuard
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the request reached the app")
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": "POST", "path": f"{REST_PREFIX}/eligibility/number",
+        "headers": [(b"content-length", length), (b"content-type", b"application/json")],
+    }  # fmt: skip
+    asyncio.run(BodyGuard(inner)(scope, receive, send))
+    assert sent[0]["status"] == 400

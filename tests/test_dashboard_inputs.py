@@ -441,3 +441,21 @@ def test_no_input_reaches_a_500(site: tuple[TestClient, sa.Engine], route: tuple
         assert answer.status_code < 500, (path, values, answer.text[:300])
 
     check()
+
+
+def test_a_form_with_a_latin1_digit_length_reads_as_empty() -> None:
+    """'²' (Latin-1 0xB2) passes str.isdigit and int() failed on it: a 500 before the CSRF
+    check. It is a length that is not a number: the form reads as empty (refused)."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from kokuho.web.dashboard._security import form
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"a=1", "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": "/login", "query_string": b"",
+             "headers": [(b"content-length", b"\xb2"),
+                         (b"content-type", b"application/x-www-form-urlencoded")]}  # fmt: skip
+    assert asyncio.run(form(Request(scope, receive))) == {}

@@ -303,6 +303,27 @@ def test_insurer_file_errors(engine: sa.Engine, tmp_path: Path) -> None:
         assert connection.scalar(sa.select(sa.func.count()).select_from(t.insurers)) == 0
 
 
+@pytest.mark.parametrize("code", ["３７２０１３", "٣٧٢٠١٣", "37201²"])
+def test_a_municipality_code_is_ascii_digits(engine: sa.Engine, tmp_path: Path, code: str) -> None:
+    """str.isdigit says yes to full-width and other scripts' digits: such a code was stored
+    and matched no municipality's rules, premiums or dashboard scope."""
+    path = write_csv(
+        tmp_path / "ins.csv",
+        ["insurer_number", "name", "kind", "municipality_code"],
+        [
+            {
+                "insurer_number": "370015",
+                "name": "国保",
+                "kind": "kokuho_municipal",
+                "municipality_code": code,
+            }
+        ],  # fmt: skip
+    )
+    with pytest.raises(FileRejected) as caught:
+        load_insurers(engine, path)
+    assert [(e.line, e.field) for e in caught.value.errors] == [(2, "municipality_code")]
+
+
 def test_move_between_municipalities_keeps_one_person(register: sa.Engine, tmp_path: Path) -> None:
     import_changes(register, write_changes(tmp_path / "1.csv", [acquire("K1", "2020-04-01")]))
     moved = dict(TARO, address="香川県丸亀市大手町二丁目4番21号")

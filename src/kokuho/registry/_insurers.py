@@ -52,7 +52,9 @@ def _check(name: str, line: int, row: dict[str, str]) -> dict[str, str | None]:
     municipality = row.get("municipality_code", "").strip() or None
     if kind == "kokuho_municipal" and municipality is None:
         raise error("municipality_code", "required for 市町村国保")
-    if municipality is not None and not (len(municipality) == 6 and municipality.isdigit()):
+    if municipality is not None and not (
+        len(municipality) == 6 and municipality.isascii() and municipality.isdigit()
+    ):
         raise error("municipality_code", "must be the 6-digit 全国地方公共団体コード")
     if number.is_kokuho != kind.startswith("kokuho"):
         raise error("kind", f"{kind} does not fit a {len(number.value)}-digit 保険者番号")

@@ -244,7 +244,7 @@ class BodyGuard:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
                    if k in (b"content-length", b"content-type")}  # fmt: skip
         length = headers.get("content-length")
-        if length is not None and not length.isdigit():
+        if length is not None and not (length.isascii() and length.isdigit()):
             await self._refuse(scope, send, 400, "malformed-body", "Content-Length is not a number")
             return
         if length is not None and int(length) > MAX_BODY_BYTES:

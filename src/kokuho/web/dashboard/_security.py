@@ -102,7 +102,7 @@ async def form(request: Request) -> dict[str, str]:
     empty (no token: refused). Read only up to the limit, before any session is checked, so
     that nobody makes the server hold a body of hundreds of megabytes."""
     length = request.headers.get("content-length", "")
-    if length and (not length.isdigit() or int(length) > MAX_FORM):
+    if length and (not (length.isascii() and length.isdigit()) or int(length) > MAX_FORM):
         return {}
     chunks: list[bytes] = []
     size = 0
