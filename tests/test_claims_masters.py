@@ -80,6 +80,19 @@ def test_bad_drug_rows_are_named_by_line_and_column(tmp_path: Path) -> None:
     assert "already on line 1" in rejected.value.problems[3].reason
 
 
+@pytest.mark.parametrize("price", ["nan", "inf", "-5.9", "1_0", "١٠", "1e400", " "])
+def test_a_drug_price_is_a_plain_amount(tmp_path: Path, price: str) -> None:
+    """float() read these as prices: a nan or negative 薬価 in the generic-share figures."""
+    path = write_csv(
+        tmp_path / "y.csv",
+        [y_row(42, "620000001", "テスト錠", "錠", price, "0", "2149001F1010")],
+        encoding="utf-8" if not price.isascii() else "cp932",
+    )
+    with pytest.raises(MasterFileRejected) as rejected:
+        read_drug_master(path)
+    assert [(p.line, p.name) for p in rejected.value.problems] == [(1, "新又は現金額")]
+
+
 def test_disease_master(tmp_path: Path) -> None:
     rows = read_disease_master(sample_masters().diseases)
     assert len(rows) == 41

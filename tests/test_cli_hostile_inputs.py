@@ -464,3 +464,24 @@ def test_a_period_limit_exception_that_names_no_ground_is_refused(
     exception = ["--exception-ground", ground, "--exception-evidence", evidence]
     result = run("premiums", "reassess", *args, *exception)
     assert_refused(result, 1, f"error: {option}: name it (1–200 characters")
+
+
+@pytest.mark.parametrize(("column", "value"), [("q4", "٢"), ("q4", "+1"), ("bmi", "١٩.٥"),
+                                               ("bmi", "1_9.5"), ("bmi", "19.5e0x")])  # fmt: skip
+def test_a_questionnaire_number_in_another_script_is_refused(
+    home: Path, column: str, value: str
+) -> None:
+    """int() and float() read '٢' as 2 and '١٩.٥' as 19.5: answers nobody typed as numbers
+    would list a person for a programme (低栄養: BMI ≤ 20)."""
+    header = ",".join(
+        ["insurer_number", "symbol", "number", "branch", "answered_on"]
+        + [f"q{n}" for n in range(1, 16)] + ["bmi"]
+    )  # fmt: skip
+    cells = dict(zip(header.split(","), ["39370010", "", "15555877", "00", "2021-06-01"]
+                     + ["1"] * 15 + ["22.0"], strict=True))  # fmt: skip
+    cells[column] = value
+    path = home / "questionnaires.csv"
+    path.write_text(f"{header}\n{','.join(cells.values())}\n", encoding="utf-8")
+    result = run("checkups", "targets", "--fy", "2021", "--questionnaires", str(path))
+    assert_refused(result, 1, f"error: {path}: rejected with 1 error(s)")
+    assert f"{path}:2: {column}: " in result.output

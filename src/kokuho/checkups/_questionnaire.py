@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,6 +25,7 @@ COLUMNS = frozenset(
     | {f"q{n}" for n in QUESTIONS}
 )
 REQUIRED = frozenset({"insurer_number", "symbol", "number", "branch", "answered_on"})
+_DECIMAL = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4})?")
 
 
 def read_questionnaires(path: Path) -> list[ElderlyRecord]:
@@ -64,10 +66,8 @@ def read_questionnaires(path: Path) -> list[ElderlyRecord]:
 
 def _answer(text: str, codes: Mapping[int, str]) -> int:
     """An answer code the question lists (a question the rules do not describe: any code)."""
-    try:
-        code = int(text)
-    except ValueError:
-        code = None
+    # ASCII digits only: int() also reads '٢', '+1' and '1_0'.
+    code = int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else None
     if code is None or (codes and code not in codes):
         listed = ", ".join(f"{k} {v}" for k, v in codes.items())
         raise ValueError(f"{text[:40]!r} is not an answer of the question ({listed})")
@@ -75,9 +75,11 @@ def _answer(text: str, codes: Mapping[int, str]) -> int:
 
 
 def _bmi(text: str) -> float:
-    """A BMI: a positive finite number. float() also reads nan, inf and -18.5, and a nan BMI
+    """A BMI: a positive decimal number. float() also reads nan, inf and -18.5, and a nan BMI
     compares false with the 低栄養 threshold, so it listed the person as 低栄養."""
-    value = float(text)
+    plain = text.strip()
+    # Digits and a point: float() also reads '١٩.٥', '1_9.5' and exponents.
+    value = float(plain) if _DECIMAL.fullmatch(plain) else math.nan
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{text.strip()[:40]!r} is not a BMI (a positive number)")
     return value

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import warnings
 import zipfile
@@ -134,6 +135,8 @@ def _rows(path: Path, problems: _Problems) -> Iterable[tuple[int, list[str]]]:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: 新又は現金額: yen with an optional decimal part, ASCII digits (at most 1e15 yen).
+_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,6})?")
 
 
 def _is_digits(value: str, length: int) -> bool:
@@ -162,10 +165,11 @@ def read_drug_master(path: Path) -> list[DrugMasterRow]:
             problems.add(line, 3, "医薬品コード", f"{code!r} is not 9 digits")
         elif code in seen:
             problems.add(line, 3, "医薬品コード", f"{code} is already on line {seen[code]}")
-        try:
-            price = float(cells[11])
-        except ValueError:
-            problems.add(line, 12, "新又は現金額", f"{cells[11]!r} is not an amount")
+        # Digits and a point only: float() also reads nan, inf, -5.9, 1_0 and other scripts'
+        # digits, which would reach the generic-share figures as prices.
+        price = float(cells[11]) if _AMOUNT.fullmatch(cells[11].strip()) else math.nan
+        if not math.isfinite(price):
+            problems.add(line, 12, "新又は現金額", f"{cells[11][:40]!r} is not an amount")
             price = 0.0
         if yakka and not _is_yakka_code(yakka):
             reason = f"{yakka!r} is not 12 letters and digits"
