@@ -203,6 +203,7 @@ BAD = [
     (_with(4, 14, "a,b"), 4, "record", "has 15 fields"),
     (_with(5, 11, "2001"), 5, "(11) 給付単位数", "add up to 2000"),
     (_with(5, 12, "10.7"), 5, "(12) 単位数単価", "two decimals"),
+    (_with(5, 12, "１０.７０"), 5, "(12) 単位数単価", "two decimals"),  # \d took full-width
     (_with(6, 9, "11"), 6, "(9) サービス種類コード", "a second 集計情報"),
     (_with(9, 13, ""), 9, "(13) 保険請求額", "is required"),
     (_with(10, 1, "4"), 10, "(1) レコード種別", "expected 1, 2 or 3"),

@@ -173,6 +173,15 @@ def test_the_example_inputs_load_exactly() -> None:
     ("old", "new", "line_of", "field", "reason"),
     [
         ('code: "372021"', "code: 72021", "code: 72021", "municipalities[1].code", "6-digit"),
+        # \d matched other scripts' digits: a code no municipality has.
+        ('code: "372021"', 'code: "٣٧٢٠٢١"', "٣٧٢٠٢١", "municipalities[1].code", "6-digit"),
+        (
+            'code: "372021"',
+            'code: "３７２０２１"',
+            "３７２０２１",
+            "municipalities[1].code",
+            "6-digit",
+        ),  # fmt: skip
         (
             'code: "373249"',
             'code: "372021"  # again',

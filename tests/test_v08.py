@@ -511,6 +511,14 @@ def test_summary_count_mismatch(tmp_path: Path) -> None:
     ]
 
 
+def test_an_archive_name_of_other_digits_is_not_a_v08_name(tmp_path: Path) -> None:
+    """\\d matched full-width and other scripts' digits: such a name was taken apart as a
+    sender and a receiver, and the archive refused for a sender mismatch instead."""
+    name = "３710000012_00370015_202404010_1.zip"
+    problems = rejected(build(tmp_path, name=name, root=name[:-4]))
+    assert "archive name" in [p.where for p in problems], problems
+
+
 def test_sender_in_the_name_must_match_the_index(tmp_path: Path) -> None:
     name = "3710000020_00370015_202404010_1.zip"
     problems = rejected(build(tmp_path, name=name, root=name[:-4]))

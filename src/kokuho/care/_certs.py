@@ -24,7 +24,7 @@ COLUMNS: Final = (
     "address", "care_level", "certified_on", "valid_from", "valid_to",
 )  # fmt: skip
 _REQUIRED: Final = frozenset(COLUMNS)
-_ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DAY: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True, slots=True)

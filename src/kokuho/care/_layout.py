@@ -132,7 +132,7 @@ DATA_KINDS: Final = {BASIC: "basic", DETAIL: "detail", TOTAL: "total"}
 
 _KANA = re.compile(r"[\u30a0-\u30ff\uff66-\uff9f\u3000 ]+")
 _FORBIDDEN = re.compile(r"[,\"\r\n\x00-\x1f\x7f]")
-_PRICE = re.compile(r"\d{1,3}\.\d{2}")
+_PRICE = re.compile(r"[0-9]{1,3}\.[0-9]{2}")
 
 
 class BadValue(ValueError):

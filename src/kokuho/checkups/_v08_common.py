@@ -63,7 +63,7 @@ CLAIMS_DIR: Final = "CLAIMS"
 XSD_DIR: Final = "XSD"
 
 #: ``{提出元機関番号10}_{提出先機関番号8}_{YYYYMMDD}{同日分割回数}_{実施区分}.zip``
-ARCHIVE_NAME: Final = re.compile(r"(\d{10})_(\d{8})_(\d{8})(\d)_(\d)\.zip")
+ARCHIVE_NAME: Final = re.compile(r"([0-9]{10})_([0-9]{8})_([0-9]{8})([0-9])_([0-9])\.zip")
 
 # Limits against hostile archives (zip bombs). A checkup document is some 10–40 KB and an
 # archive of a large insurer holds tens of thousands: the limits leave a wide margin and stop

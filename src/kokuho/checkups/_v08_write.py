@@ -300,7 +300,7 @@ def summary_bytes(*, kind: str, subjects: int) -> bytes:
     return _serialize(root)
 
 
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def _require_digits(name: str, value: str, length: int) -> None:

@@ -45,7 +45,7 @@ from kokuho.registry import (
     show,
 )
 
-_MONTH = re.compile(r"(\d{4}-\d{2})")
+_MONTH = re.compile(r"([0-9]{4}-[0-9]{2})")
 
 
 @click.group()

@@ -76,7 +76,7 @@ def shipped_years() -> list[int]:
     folder = shipped_folder() / "incentives"
     years = []
     for entry in folder.iterdir():
-        match = re.fullmatch(r"fy(\d{4})\.yaml", entry.name)
+        match = re.fullmatch(r"fy([0-9]{4})\.yaml", entry.name)
         if match:
             years.append(int(match.group(1)))
     return sorted(years)

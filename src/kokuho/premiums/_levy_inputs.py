@@ -78,7 +78,7 @@ def _required(parent: Node, children: dict[str, Node], key: str) -> Node:
 def _municipality(node: Node) -> MunicipalityInput:
     keys = node.mapping(_MUNICIPALITY)
     code = _required(node, keys, "code").text()
-    if not re.fullmatch(r"\d{6}", code):
+    if not re.fullmatch(r"[0-9]{6}", code):
         raise keys["code"].error(f"{code!r} is not a 6-digit 全国地方公共団体コード (quote it)")
     index = _required(node, keys, "medical_index").decimal(
         low=_ZERO, high=_MAX_INDEX, open_low=True

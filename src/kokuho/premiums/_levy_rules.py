@@ -48,7 +48,7 @@ _MAX_BETA: Final = Decimal(5)  # β is a ratio of income levels near 1; 5 is a t
 def levy_years() -> list[int]:
     """The fiscal years with a levy rule file shipped in ``kokuho/data/premiums/levy``."""
     folder = shipped_folder() / "premiums" / "levy"
-    found = (re.fullmatch(r"fy(\d{4})\.yaml", entry.name) for entry in folder.iterdir())
+    found = (re.fullmatch(r"fy([0-9]{4})\.yaml", entry.name) for entry in folder.iterdir())
     return sorted(int(match.group(1)) for match in found if match)
 
 

@@ -91,7 +91,7 @@ def load_premium_rules(fiscal_year: int, municipality: str) -> PremiumRules:
 
     Raises PremiumRuleError naming file, line and field for anything wrong or missing.
     """
-    if not re.fullmatch(r"\d{6}", municipality):
+    if not re.fullmatch(r"[0-9]{6}", municipality):
         problem = PremiumRuleProblem("(argument)", 0, "municipality", "a 6-digit 団体コード")
         raise PremiumRuleError([problem])
     national_name = national_relative(fiscal_year)
@@ -288,10 +288,10 @@ def _check_national(rules: NationalRules) -> Iterator[tuple[tuple[Any, ...], str
 
 def _check_municipal(rules: MunicipalRules, name: str) -> Iterator[tuple[tuple[Any, ...], str]]:
     stem = Path(name).stem
-    if re.fullmatch(r"\d{6}", stem) and stem != rules.municipality:
+    if re.fullmatch(r"[0-9]{6}", stem) and stem != rules.municipality:
         yield ("municipality",), f"{rules.municipality} in a file named {stem}"
     folder = Path(name).parent.name
-    if re.fullmatch(r"fy\d{4}", folder) and folder != f"fy{rules.fiscal_year}":
+    if re.fullmatch(r"fy[0-9]{4}", folder) and folder != f"fy{rules.fiscal_year}":
         yield ("fiscal_year",), f"FY{rules.fiscal_year} in folder {folder}"
     for part in PARTS:
         rates = rules.parts.of(part)

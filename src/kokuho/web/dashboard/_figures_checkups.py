@@ -24,7 +24,7 @@ from kokuho.checkups import (
 from kokuho.ids import FiscalYear
 from kokuho.web.dashboard._charts import Target
 
-_YEAR = re.compile(r"fiscal_year=(\d{4})")
+_YEAR = re.compile(r"fiscal_year=([0-9]{4})")
 
 
 def snapshot_years(lake: Lake) -> list[int]:
