@@ -83,6 +83,11 @@ def test_the_feed_stores_the_decision_date_and_refuses_a_bad_one(
         import_changes(
             engine, write_csv(tmp_path / "bad.csv", [*FEED_COLUMNS, "decided_on"], [bad])
         )
+    week = {**bad, "decided_on": "2020-W15-1"}  # date.fromisoformat: 2020-04-06
+    with pytest.raises(FileRejected, match=r"week\.csv:2: decided_on: '2020-W15-1' is not a date"):
+        import_changes(
+            engine, write_csv(tmp_path / "week.csv", [*FEED_COLUMNS, "decided_on"], [week])
+        )
     early = {**bad, "decided_on": "2020-03-31"}  # before the 資格取得日
     with pytest.raises(FileRejected, match=r"early\.csv:2: decided_on: 資格決定日 is before"):
         import_changes(

@@ -974,3 +974,24 @@ def test_no_identifier_error_repeats_a_my_number(parse: Callable[[str], object])
         parse(number)
     assert number not in str(error.value) and "********9018" in str(error.value)
     assert number not in error.value.value
+
+
+@pytest.mark.parametrize(
+    ("text", "day"), [("2021-06-01", dt.date(2021, 6, 1)), ("20210601", dt.date(2021, 6, 1))]
+)
+def test_an_iso_date_is_read(text: str, day: dt.date) -> None:
+    from kokuho.ids import iso_date
+
+    assert iso_date(text) == day
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2021-W01-1", "2021W011", "2021-02-30", "２０２１-０６-０１", " 2021-06-01", "2021-6-1"],
+)
+def test_other_date_forms_are_refused(text: str) -> None:
+    """date.fromisoformat reads ISO week dates since Python 3.11: '2021-W01-1' is 2021-01-04."""
+    from kokuho.ids import iso_date
+
+    with pytest.raises(ValueError):
+        iso_date(text)

@@ -169,10 +169,11 @@ def test_a_malformed_day_is_a_usage_error_naming_its_option(
 ) -> None:
     """As every malformed option (README): exit 2, not 1."""
     runner, _ = cli
-    args = ["premiums", "arrears", "--municipality", CITY, "--as-of", "2021-13-01"]
-    result = runner.invoke(main, args)
-    assert result.exit_code == 2
-    assert "Invalid value for '--as-of'" in result.stderr and "not a date" in result.stderr
+    for day in ("2021-13-01", "2021-W01-1"):  # an ISO week date is no YYYY-MM-DD either
+        args = ["premiums", "arrears", "--municipality", CITY, "--as-of", day]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2, day
+        assert "Invalid value for '--as-of'" in result.stderr and "not a date" in result.stderr
 
 
 @pytest.mark.parametrize(

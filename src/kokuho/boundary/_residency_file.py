@@ -30,7 +30,7 @@ from kokuho.boundary._residency import (
 )
 from kokuho.boundary._residency_register import BasicItems, ResidentLookup
 from kokuho.boundary._residency_rules import ResidencyRules, load_residency_rules
-from kokuho.ids import InsuredId, InvalidIdentifier, parse_gyymmdd
+from kokuho.ids import InsuredId, InvalidIdentifier, iso_date, parse_gyymmdd
 from kokuho.registry import (
     FEED_COLUMNS,
     FEED_REQUIRED,
@@ -344,7 +344,7 @@ def _date(field: str, raw: str) -> dt.date:
     try:
         if len(raw) == 7 and raw.isdigit():
             return parse_gyymmdd(raw)
-        return dt.date.fromisoformat(raw)
+        return iso_date(raw)
     except (InvalidIdentifier, ValueError):
         raise ResidencyInputError(field, f"{raw!r} is not a date (YYYY-MM-DD or GYYMMDD)") from None
 

@@ -7,7 +7,6 @@ an empty cell is an unanswered question. Every problem names file, line and colu
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from pathlib import Path
 from kokuho.checkups._integrated import ElderlyRecord
 from kokuho.checkups._programme_common import person_key
 from kokuho.checkups._programme_rules import load_rules
-from kokuho.ids import InsuredId, InvalidIdentifier
+from kokuho.ids import InsuredId, InvalidIdentifier, iso_date
 from kokuho.registry import FileRejected, RowError, read_csv_rows
 
 QUESTIONS = range(1, 16)
@@ -45,7 +44,7 @@ def read_questionnaires(path: Path) -> list[ElderlyRecord]:
                 row["insurer_number"], row["symbol"], row["number"], row["branch"]
             )
             column = "answered_on"
-            answered = dt.date.fromisoformat(row["answered_on"].strip())
+            answered = iso_date(row["answered_on"].strip())
             answers = {}
             for n in QUESTIONS:
                 column = f"q{n}"

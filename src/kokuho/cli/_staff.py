@@ -14,6 +14,7 @@ import click
 
 from kokuho.cli._output import fail
 from kokuho.cli._params import day_outside
+from kokuho.ids import iso_date
 
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
 _NOT_ASCII = re.compile(r"[^!-~]")
@@ -27,7 +28,7 @@ def option_day(value: str | None, option: str, *, bounded: bool = True) -> dt.da
         return dt.date.today()
     # A malformed option is a usage error (exit 2, as the options Click reads: README).
     try:
-        day = dt.date.fromisoformat(value.strip())
+        day = iso_date(value.strip())
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not a date YYYY-MM-DD", param_hint=f"'{option}'"

@@ -1,7 +1,8 @@
 """Identifiers every context shares: insurer and institution numbers, My Number, the
-individual insured number, 和暦 dates, fiscal years and ages. Pure values, no I/O."""
+individual insured number, 和暦 and ISO dates, fiscal years and ages. Pure values, no I/O."""
 
 from kokuho.ids._checkdigit import luhn_2_1, mynumber_check
+from kokuho.ids._dates import iso_date
 from kokuho.ids._errors import InvalidIdentifier, scrub_mynumbers
 from kokuho.ids._fiscal import FiscalYear, age_at_fiscal_year_end, age_on
 from kokuho.ids._institution import SCORE_TABLES, InstitutionCode
@@ -40,6 +41,7 @@ __all__ = [
     "age_at_fiscal_year_end",
     "age_on",
     "era_of",
+    "iso_date",
     "luhn_2_1",
     "mynumber_check",
     "parse_branch",

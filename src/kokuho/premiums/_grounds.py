@@ -20,6 +20,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 import yaml
 
+from kokuho.ids import iso_date
 from kokuho.premiums import _person_files
 from kokuho.premiums._person_files import FieldError, ascii_of, digits_of, read_resident_id
 from kokuho.premiums._tables import premium_ground_files, premium_reduction_grounds
@@ -74,7 +75,7 @@ class GroundLoadReport:
 def _date(raw: str) -> dt.date:
     text = ascii_of(raw) or ""
     try:
-        day = dt.date.fromisoformat(text) if len(text) == 10 else None
+        day = iso_date(text) if len(text) == 10 else None
     except ValueError:
         day = None
     if day is None:

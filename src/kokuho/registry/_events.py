@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Final
 
-from kokuho.ids import InsuredId, InvalidIdentifier, parse_gyymmdd
+from kokuho.ids import InsuredId, InvalidIdentifier, iso_date, parse_gyymmdd
 from kokuho.store import has_control
 
 KINDS: Final = ("acquire", "lose", "change")
@@ -83,7 +83,7 @@ def parse_date(field: str, raw: str) -> dt.date:
     try:
         if len(text) == 7 and text.isdigit():
             return parse_gyymmdd(text)
-        return dt.date.fromisoformat(text)
+        return iso_date(text)
     except InvalidIdentifier as error:
         raise FieldError(field, error.reason) from None
     except ValueError:

@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from kokuho.ids import MAX_SYMBOL_LENGTH, InsuredId, InsurerNumber, InvalidIdentifier
+from kokuho.ids import MAX_SYMBOL_LENGTH, InsuredId, InsurerNumber, InvalidIdentifier, iso_date
 from kokuho.registry._events import (
     KINDS,
     LIMIT_CATEGORIES,
@@ -72,7 +72,7 @@ def _date(text: str) -> dt.date | None:
         if len(text) != 10:
             return None
         try:
-            day = dt.date.fromisoformat(text)
+            day = iso_date(text)
         except ValueError:
             return None
         if len(_dates) >= _DATES_KEPT:

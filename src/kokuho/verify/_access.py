@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from kokuho.ids import InstitutionCode, InsurerNumber, InvalidIdentifier
+from kokuho.ids import InstitutionCode, InsurerNumber, InvalidIdentifier, iso_date
 from kokuho.registry import FileRejected, RowError
 from kokuho.registry import tables as register
 from kokuho.store import ReadRouter, has_control
@@ -212,7 +212,7 @@ def _date(field: str, value: str) -> dt.date | None:
     if not value.strip():
         return None
     try:
-        return dt.date.fromisoformat(value.strip())
+        return iso_date(value.strip())
     except ValueError:
         raise _FieldProblem(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
 
