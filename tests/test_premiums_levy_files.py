@@ -399,3 +399,22 @@ def test_levy_command_csv_keeps_negative_differences_numbers(tmp_path: Path) -> 
     assert Decimal(takamatsu["diff_income_rate"]) == Decimal("1.10") - Decimal(
         takamatsu["income_rate"]
     )
+
+
+def test_a_collection_rate_below_one_half_is_refused_as_a_typo() -> None:
+    # 1e-30 was taken: 賦課総額 ÷ 1e-30 printed a 均等割 of 31,562,623,007,856,341,… yen and a
+    # 所得割率 of 8,276,734,265,542,328,042,328,042,328,000 %.
+    for rate in ("1e-30", "0.0093", "0.4999"):
+        _assert_problem(
+            parse_levy_inputs,
+            INPUTS,
+            ("collection_rate: 0.97", f"collection_rate: {rate}"),
+            ("collection_rate: ", "municipalities[2].collection_rate", "≥ 0.5"),
+        )
+    parse_levy_inputs(INPUTS.replace("collection_rate: 0.97", "collection_rate: 0.5"), "f.yaml")
+    _assert_problem(
+        parse_levy_rules,
+        RULES_2020,
+        ("rate: 0.95", "rate: 1e-30"),
+        ("rate: 1e-30", "collection_rates.bands[0].rate", "≥ 0.5"),
+    )

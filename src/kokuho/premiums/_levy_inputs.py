@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Final
 
 from kokuho.premiums._levy_model import ActualRates, LevyInputs, MunicipalityInput, PartInput
-from kokuho.premiums._levy_yaml import LevyFileError, Node, parse_document, shipped_text
+from kokuho.premiums._levy_yaml import (
+    LOWEST_COLLECTION_RATE,
+    LevyFileError,
+    Node,
+    parse_document,
+    shipped_text,
+)
 from kokuho.premiums._model import PARTS, Part
 from kokuho.store import has_control, override_of
 
@@ -86,7 +92,7 @@ def _municipality(node: Node) -> MunicipalityInput:
     )
     rate = None
     if "collection_rate" in keys:
-        rate = keys["collection_rate"].decimal(low=_ZERO, high=_ONE, open_low=True)
+        rate = keys["collection_rate"].decimal(low=LOWEST_COLLECTION_RATE, high=_ONE)
     parts_node = _required(node, keys, "parts")
     parts_map = parts_node.mapping(frozenset(PARTS))
     parts: dict[Part, PartInput] = {}
