@@ -372,3 +372,58 @@ def test_a_local_copy_of_the_rule_file_is_used_and_its_problems_name_the_copy(
     copy.write_text("schema_version: 1\nfiscal_year: [2020\n", "utf-8")
     with pytest.raises(LevyFileError, match=f"^{copy}:3: "):
         load_levy_rules(2020)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['"\\e[31m高松市"', '"高松\\u202e市"', '"高\\0松市"', '"高松\\n市"', "高" * 101],
+)
+def test_a_municipality_name_with_a_control_or_too_long_is_refused(name: str) -> None:
+    # It was printed as it was (an ESC reached the terminal, an RLO reordered the line, a line
+    # break split the row) and written into the CSV.
+    _assert_problem(
+        parse_levy_inputs,
+        INPUTS,
+        ("name: 丸亀市", f"name: {name}"),
+        (f"name: {name}", "municipalities[1].name", "character"),
+    )
+
+
+def test_levy_command_csv_writes_no_formula(tmp_path: Path) -> None:
+    # A spreadsheet opening the CSV ran a name written as a formula.
+    inputs = tmp_path / "inputs.yaml"
+    inputs.write_text(INPUTS.replace("name: 丸亀市", 'name: "=HYPERLINK(1)"'), "utf-8")
+    result = run("--fiscal-year", "2020", "--inputs", str(inputs), "--csv")
+    assert result.exit_code == 0, result.output
+    names = [row["name"] for row in csv.DictReader(io.StringIO(result.stdout))]
+    assert names[3:6] == ["'=HYPERLINK(1)"] * 3
+    assert names[0] == "高松市"
+
+
+def test_levy_command_csv_keeps_negative_differences_numbers(tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs.yaml"
+    inputs.write_text(INPUTS.replace("income_rate: 7.10", "income_rate: 1.10"), "utf-8")
+    result = run("--fiscal-year", "2020", "--inputs", str(inputs), "--csv")
+    takamatsu = next(csv.DictReader(io.StringIO(result.stdout)))
+    assert Decimal(takamatsu["diff_income_rate"]) == Decimal("1.10") - Decimal(
+        takamatsu["income_rate"]
+    )
+
+
+def test_a_collection_rate_below_one_half_is_refused_as_a_typo() -> None:
+    # 1e-30 was taken: 賦課総額 ÷ 1e-30 printed a 均等割 of 31,562,623,007,856,341,… yen and a
+    # 所得割率 of 8,276,734,265,542,328,042,328,042,328,000 %.
+    for rate in ("1e-30", "0.0093", "0.4999"):
+        _assert_problem(
+            parse_levy_inputs,
+            INPUTS,
+            ("collection_rate: 0.97", f"collection_rate: {rate}"),
+            ("collection_rate: ", "municipalities[2].collection_rate", "≥ 0.5"),
+        )
+    parse_levy_inputs(INPUTS.replace("collection_rate: 0.97", "collection_rate: 0.5"), "f.yaml")
+    _assert_problem(
+        parse_levy_rules,
+        RULES_2020,
+        ("rate: 0.95", "rate: 1e-30"),
+        ("rate: 1e-30", "collection_rates.bands[0].rate", "≥ 0.5"),
+    )

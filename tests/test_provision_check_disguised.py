@@ -62,12 +62,18 @@ def test_a_subtotal_row_without_hidden_cells_is_only_checked_for_the_minimum(
     assert _found(path) == []
 
 
-@pytest.mark.parametrize("cell", ["5人", "５ 人", "7名", "3件", "1,234人", "五人", "4.5%", "12.5"])
+@pytest.mark.parametrize(
+    "cell",
+    ["5人", "５ 人", "7名", "3件", "1,234人", "五人", "4.5%", "12.5",
+     # Signed, in exponent form, in another script, a formula: these passed as fit to
+     # publish while a reader (or a spreadsheet, for =3) reads 3.
+     "-3", "+3", "−3", "－3", "1e0", "3E+0", "٣", "३", "=3", "=1+2", "@3"],
+)  # fmt: skip
 def test_counts_written_with_a_unit_are_refused_not_taken_for_row_names(
     tmp_path: Path, cell: str
 ) -> None:
-    # Every cell of 男 carries a unit, so the column used to be read as part of the row names
-    # and its 5 was never checked.
+    # Every cell of 男 carries a unit (or another disguise), so the column used to be read as
+    # part of the row names and its 5 was never checked.
     path = _write(tmp_path, f'年齢,男,女\n40-44,"{cell}",20\n45-49,12人,30\n')
     with pytest.raises(FileProblemsError) as raised:
         check_file(path, release_rules())
@@ -144,3 +150,18 @@ def test_a_total_beside_a_device_column_still_gives_a_lone_hidden_cell_away(
     # 歩数計 of 40代 is 29 - 20 = 9, worked back from the 男女計 column.
     path = _write(tmp_path, "年齢,アプリ,歩数計,男女計\n40代,20,‐,29\n50代,31,22,53\n")
     assert _found(path) == [("recoverable", "40代", "歩数計", 2)]
+
+
+def test_a_count_too_large_taken_for_a_row_name_is_refused_as_too_large(tmp_path: Path) -> None:
+    big = "9" * 20
+    path = _write(tmp_path, f"年齢,男,女\n40-44,{big},20\n45-49,{big},30\n")
+    with pytest.raises(FileProblemsError) as raised:
+        check_file(path, release_rules())
+    assert "t.csv:2: 男:" in str(raised.value)
+    assert "larger than 999,999,999" in str(raised.value)
+
+
+@pytest.mark.parametrize("label", ["40-44", "90+", "1人世帯", "三豊市", "III", "R3"])
+def test_second_level_row_names_that_are_not_counts_still_pass(tmp_path: Path, label: str) -> None:
+    path = _write(tmp_path, f"区分,小区分,人数\nA,{label},12\nB,{label},15\n")
+    assert _found(path) == []

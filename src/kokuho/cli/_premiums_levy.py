@@ -74,9 +74,13 @@ def levy_command(
     rows = levy_rows(result)
     if as_csv:
         buffer = io.StringIO()
+        from kokuho.store import spreadsheet_text
+
         writer = csv.DictWriter(buffer, fieldnames=LEVY_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        # The names come from the inputs file: none may reach a spreadsheet as a formula (the
+        # other columns are codes and numbers, a negative difference among them).
+        writer.writerows({**row, "name": spreadsheet_text(row["name"])} for row in rows)
         click.echo(buffer.getvalue(), nl=False)
         return
     for summary in result.parts:

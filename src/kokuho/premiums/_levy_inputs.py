@@ -12,9 +12,15 @@ from pathlib import Path
 from typing import Final
 
 from kokuho.premiums._levy_model import ActualRates, LevyInputs, MunicipalityInput, PartInput
-from kokuho.premiums._levy_yaml import LevyFileError, Node, parse_document, shipped_text
+from kokuho.premiums._levy_yaml import (
+    LOWEST_COLLECTION_RATE,
+    LevyFileError,
+    Node,
+    parse_document,
+    shipped_text,
+)
 from kokuho.premiums._model import PARTS, Part
-from kokuho.store import override_of
+from kokuho.store import has_control, override_of
 
 _TOP: Final = frozenset({"fiscal_year", "totals", "municipalities"})
 _MUNICIPALITY: Final = frozenset({"code", "name", "medical_index", "collection_rate", "parts"})
@@ -22,6 +28,7 @@ _PART: Final = frozenset({"members", "households", "income", "adjustment", "actu
 _ACTUAL: Final = frozenset({"income_rate", "per_capita", "per_household"})
 _ZERO, _ONE, _HUNDRED = Decimal(0), Decimal(1), Decimal(100)
 _MAX_INDEX: Final = Decimal(10)  # an index is a ratio near 1; 10 guards against a typo
+_MAX_NAME: Final = 100
 
 
 def load_levy_inputs(path: Path | str) -> LevyInputs:
@@ -85,7 +92,7 @@ def _municipality(node: Node) -> MunicipalityInput:
     )
     rate = None
     if "collection_rate" in keys:
-        rate = keys["collection_rate"].decimal(low=_ZERO, high=_ONE, open_low=True)
+        rate = keys["collection_rate"].decimal(low=LOWEST_COLLECTION_RATE, high=_ONE)
     parts_node = _required(node, keys, "parts")
     parts_map = parts_node.mapping(frozenset(PARTS))
     parts: dict[Part, PartInput] = {}
@@ -93,7 +100,18 @@ def _municipality(node: Node) -> MunicipalityInput:
         if part not in parts_map:
             raise parts_node.error(f"part {part!r} is missing")
         parts[part] = _part(parts_map[part])
-    return MunicipalityInput(code, _required(node, keys, "name").text(), index, parts, rate)
+    return MunicipalityInput(code, _name(_required(node, keys, "name")), index, parts, rate)
+
+
+def _name(node: Node) -> str:
+    """The municipality's name: printed on the terminal and into the CSV, so without control
+    characters (ESC, NUL, a line break) or bidi controls, and at most ``_MAX_NAME`` long."""
+    name = node.text()
+    if has_control(name):
+        raise node.error("a control character or a bidi control (ESC, NUL, U+202E …)")
+    if len(name) > _MAX_NAME:
+        raise node.error(f"at most {_MAX_NAME} characters")
+    return name
 
 
 def _part(node: Node) -> PartInput:

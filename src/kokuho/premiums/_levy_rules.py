@@ -20,7 +20,13 @@ from kokuho.premiums._levy_model import (
     PartParameters,
     Rounding,
 )
-from kokuho.premiums._levy_yaml import LevyFileError, Node, parse_document, shipped_text
+from kokuho.premiums._levy_yaml import (
+    LOWEST_COLLECTION_RATE,
+    LevyFileError,
+    Node,
+    parse_document,
+    shipped_text,
+)
 from kokuho.premiums._model import PARTS, Part
 from kokuho.store import data_path, override_of, shipped_folder
 
@@ -156,7 +162,7 @@ def _bands(node: Node) -> tuple[CollectionRateBand, ...]:
             raise keys["min_insured"].error("the first band starts at 0")
         if bands and minimum <= bands[-1].min_insured:
             raise keys["min_insured"].error("bands go up in min_insured")
-        rate = _required(item, keys, "rate").decimal(low=_ZERO, high=_ONE, open_low=True)
+        rate = _required(item, keys, "rate").decimal(low=LOWEST_COLLECTION_RATE, high=_ONE)
         bands.append(CollectionRateBand(minimum, rate))
     return tuple(bands)
 

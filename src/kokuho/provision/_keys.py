@@ -17,6 +17,7 @@ import contextlib
 import os
 import re
 import secrets
+import tempfile
 from pathlib import Path
 
 from kokuho.config import ExposedSecretFile, Settings, read_secret
@@ -35,12 +36,27 @@ def key_folder() -> Path:
 
 
 def _write_new(path: Path, key: bytes) -> None:
+    """Writes ``key`` to ``path``, which must not exist (FileExistsError). The key appears
+    whole or not at all: it is written and synced to a temporary file (0600) in the same
+    folder, which is then hard-linked to ``path``, as the first of two writers wins. Creating
+    ``path`` empty and filling it afterwards left an empty key behind a kill -9, refused for
+    ever, and a reader racing the writer read it empty."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.hex())
-        handle.flush()
-        os.fsync(handle.fileno())
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key.hex())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    with contextlib.suppress(OSError):  # the link made durable too, where a folder syncs
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def _read(path: Path) -> bytes:

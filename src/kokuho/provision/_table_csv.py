@@ -42,6 +42,13 @@ _COUNT_WITH_UNIT = re.compile(
     r"|^[〇一二三四五六七八九十百千万]+(人|名|件|例|世帯|人分)$"
 )
 _COUNT = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+$|^[0-9]+$")
+#: A number a reader or a spreadsheet still reads as a count: signed (-3, +3, −3), in exponent
+#: form (1e0), or a formula (=3, =1+2, @3). Read as a name it would never be checked.
+_NUMBER_FORM = re.compile(
+    r"^[+\-−][0-9][0-9,]*(\.[0-9]+)?([eE][+\-]?[0-9]+)?$"
+    r"|^[0-9][0-9,]*(\.[0-9]+)?[eE][+\-]?[0-9]+$"
+    r"|^[=@]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +137,22 @@ def _count(text: str, marks: frozenset[str]) -> int | None | str:
     return int(digits)
 
 
+def _disguised_count(text: str) -> str | None:
+    """How a row name (of a column after the first) reads as a count, or None: a count with a
+    unit, a rate or a decimal (5人, 4.5%), one too large, one signed or in exponent form (-3,
+    1e0), one in another script's digits (٣), or a formula (=3)."""
+    bare = _bare(text)
+    if _COUNT.match(bare):
+        reason = _count(bare, frozenset())
+        return f"is a number that {reason}" if isinstance(reason, str) else "is a count"
+    if _COUNT_WITH_UNIT.match(bare):
+        return "looks like a count with a unit, a rate or a decimal"
+    unsigned = bare.lstrip("+-−").replace(",", "")
+    if _NUMBER_FORM.match(bare) or (unsigned and unsigned.isdecimal()):
+        return "reads as a number (signed, in exponent form, in another script or a formula)"
+    return None
+
+
 def _rows(text: str, where: str) -> list[tuple[int, list[str]]]:
     """Each record with the file line it ends on."""
     problems = []
@@ -204,16 +227,17 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
     # the checker would otherwise never see.
     for c in range(1, labels):
         for number, row in zip(body_lines, body, strict=True):
-            if _COUNT_WITH_UNIT.match(_bare(row[c])):
+            looks = _disguised_count(row[c])
+            if looks is not None:
                 field = header[c].strip() or f"column {c + 1}"
                 problems.append(
                     FileProblem(
                         where,
                         number,
                         field,
-                        f"{row[c].strip()[:20]!r} looks like a count with a unit, a rate or "
-                        "a decimal, which the check cannot vouch for: write the bare count "
-                        "(or a name that does not start with a number), or check by hand",
+                        f"{row[c].strip()[:20]!r} {looks}, which the check cannot vouch for: "
+                        "write the bare count (or a name that does not start with a number), "
+                        "or check by hand",
                     )  # fmt: skip
                 )
     if problems:
