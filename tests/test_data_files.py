@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from kokuho.cli import main
 from kokuho.incentives import RuleFileError, load_rules
 from kokuho.incentives._rules import unconfirmed_items
-from kokuho.store import DataFileError, data_text, override_folder
+from kokuho.store import DataFileError, data_text, override_folder, shipped_folder
+from kokuho.store._data_files import parse_yaml
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "kokuho" / "data"
 SRC = DATA.parent
@@ -204,6 +205,29 @@ def test_a_local_copy_that_does_not_parse_names_file_and_line(home: Path) -> Non
     result = CliRunner().invoke(main, ["data", "unconfirmed"])
     assert result.exit_code == 1
     assert f"error: {copy}:4: not valid YAML" in result.output
+
+
+def test_a_local_copy_whose_aliases_explode_is_refused(home: Path) -> None:
+    """Nine lines of anchors and aliases are 10**9 values to a reader that walks them: `data
+    unconfirmed` ran for ever. Anchors as the shipped files use them stay fine."""
+    import time
+
+    bomb = "x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"x{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]\n" for n in range(1, 9)
+    )
+    copy = home / "data" / "checkup_rules.yaml"
+    copy.write_text(bomb + (shipped_folder() / "checkup_rules.yaml").read_text("utf-8"), "utf-8")
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["data", "unconfirmed"])
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 1
+    assert f"error: {copy}:1: not valid YAML: its aliases expand it past 1,000,000" in (
+        result.output
+    )
+    copy.unlink()
+    anchored = "a: &one [1, 2]\nb: *one\nc: *one\n"
+    copy.write_text(anchored, "utf-8")
+    assert parse_yaml(anchored, copy) == {"a": [1, 2], "b": [1, 2], "c": [1, 2]}
 
 
 def test_a_local_copy_that_is_not_utf8_names_the_line(home: Path) -> None:

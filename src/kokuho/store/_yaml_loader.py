@@ -1,5 +1,10 @@
 """The safe YAML loader kokuho reads its rule and data files with (``SafeYamlLoader``).
 
+It also refuses a document whose aliases expand past :data:`MAX_EXPANDED_NODES` values (a
+"billion laughs": nine lines of anchors and aliases are 10**9 values to every reader that walks
+them, and ``kokuho data unconfirmed`` ran for ever on such a local copy). Anchors themselves,
+which the shipped files use for repeated sources, are fine.
+
 PyYAML's safe loader turns an unquoted ``2021-02-30`` or ``0000-01-01`` into a date by calling
 ``datetime.date``, whose ``ValueError`` is not a ``yaml.YAMLError``: the readers, which report a
 ``YAMLError`` as the file's problem with its line, let it through as an internal error. This
@@ -13,6 +18,7 @@ import datetime as dt
 
 import yaml
 from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 __all__ = ["SafeYamlLoader"]
 
@@ -22,8 +28,55 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Base  # type: ignore[assignment]
 
 
+#: The values a document may expand to through its aliases (the largest shipped file has a
+#: few thousand).
+MAX_EXPANDED_NODES = 1_000_000
+
+
 class SafeYamlLoader(_Base):
-    """``yaml.CSafeLoader`` (or ``SafeLoader``) whose impossible dates are YAML errors."""
+    """``yaml.CSafeLoader`` (or ``SafeLoader``) whose impossible dates are YAML errors and whose
+    aliases may not expand a document past :data:`MAX_EXPANDED_NODES` values."""
+
+    def get_single_data(self) -> object:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_EXPANDED_NODES:
+            raise ConstructorError(
+                None, None,
+                f"its aliases expand it past {MAX_EXPANDED_NODES:,} values",
+                node.start_mark,
+            )  # fmt: skip
+        return self.construct_document(node)
+
+
+def _expanded_size(root: Node) -> int:
+    """How many values the document is once every alias is replaced by what it names: each
+    node's size once (memoised by identity), without recursion (a deep document is no error
+    here). A recursive alias counts once."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes and not children_done:
+            continue
+        children = _children(node)
+        if children_done:
+            sizes[key] = min(1 + sum(sizes.get(id(c), 1) for c in children), 1 << 62)
+            continue
+        sizes[key] = 1  # seen: an alias back to an ancestor counts once
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _timestamp(loader: SafeYamlLoader, node: yaml.ScalarNode) -> dt.date | dt.datetime:
