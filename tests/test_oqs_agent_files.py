@@ -7,6 +7,7 @@ The in-process tests use the app through TestClient; the end-to-end ones run the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -272,7 +273,15 @@ def _free_port() -> int:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A real uvicorn server on a free loopback port over the small register; (URL, token)."""
-    settings, token = small_service(f"sqlite:///{tmp_path / 'kokuho.db'}", tmp_path)
+    with serving(f"sqlite:///{tmp_path / 'kokuho.db'}", tmp_path) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serving(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A real uvicorn server on a free loopback port over the small register in
+    ``database_url``; (URL, token)."""
+    settings, token = small_service(database_url, tmp_path)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -284,10 +293,12 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     while not server.started:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", token
-    server.should_exit = True
-    thread.join(timeout=30)
-    listener.close()
+    try:
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listener.close()
 
 
 def command(url: str, req: Path, res: Path, *extra: str) -> list[str]:

@@ -150,7 +150,10 @@ def build_fhir_router() -> APIRouter:
             return fhir(error.outcome(), 400)
         purpose = Purpose.CARE
         try:
-            result = service.check_number(caller, query, purpose)
+            # On the loop, as the REST check: the blocking call held the loop until its audit
+            # record was committed (on PostgreSQL, until the audit timeout: the writer thread
+            # waited for the chain's lock that the loop's own group commit held).
+            result = await service.check_number_async(caller, query, purpose)
         except AccessDenied as denied:
             return _denied(denied)
         body = eligibility_response(
