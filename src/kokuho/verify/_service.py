@@ -276,6 +276,9 @@ class EligibilityService(CardChecks):
             "results": len(answer.results),
             "limit_shown": any(c.limit_category for c in answer.results),
         }
+        # What was asked is the caller's text: a My Number typed as the 番号 (the patient's other
+        # card) must not reach the append-only log, where it could never be erased.
+        asked = {k: scrub_mynumbers(v) if isinstance(v, str) else v for k, v in asked.items()}
         record = AuditRecord(
             actor=principal.credential_id, institution_code=institution, purpose=purpose,
             action=action, outcome=str(int(answer.validity)), person_id=person_id,
