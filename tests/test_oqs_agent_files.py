@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -486,3 +487,44 @@ def test_kill_9_in_watch_mode_then_restart_answers_every_request(
     expected = sorted(name.replace("req_", "res_") for name in names)
     assert sorted(p.name for p in res.iterdir()) == expected  # and no temporary left over
     assert all(values(res / name, "QualificationValidity") == ["1"] for name in expected)
+
+
+def test_done_and_rejected_removed_while_watching_are_made_again(
+    service_client: tuple[TestClient, str], tmp_path: Path
+) -> None:
+    """An operator (or the clinic's clean-up) that deletes ``req/done`` and ``req/rejected``
+    while the agent runs: the next pass makes them again. They were made only at start, so each
+    pass answered every request again, could not move it, and logged it (14,000 lines in 20 s
+    over 230 files in the faces probe), and no request ever left ``req``."""
+    terminal = agent(service_client, tmp_path)
+    terminal.process_once()  # the folders are made
+    shutil.rmtree(terminal.done)
+    shutil.rmtree(terminal.rejected)
+    (terminal.req / "OQSsiquc01req_A.xml").write_text(request_xml())
+    (terminal.req / "OQSsiquc01req_a b.xml").write_text(request_xml())
+    [written] = terminal.process_once()
+    assert written.name == "OQSsiquc01res_A.xml"
+    assert leftovers(terminal.req) == []
+    assert (terminal.done / "OQSsiquc01req_A.xml").is_file()
+    assert "unknown_file_name" in reason(terminal.req, "OQSsiquc01req_a b.xml")
+    assert terminal.process_once() == []
+
+
+@pytest.mark.parametrize("folder", ["done", "rejected"])
+def test_done_or_rejected_made_a_link_while_watching_is_refused(
+    service_client: tuple[TestClient, str], tmp_path: Path, folder: str
+) -> None:
+    """A folder replaced by a link after the agent started is refused as one planted before:
+    nothing is moved through it (only the first pass looked)."""
+    terminal = agent(service_client, tmp_path)
+    terminal.process_once()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (terminal.req / folder).rmdir()
+    (terminal.req / folder).symlink_to(elsewhere)
+    name = "OQSsiquc01req_A.xml" if folder == "done" else "OQSsiquc01req_a b.xml"
+    (terminal.req / name).write_text(request_xml())
+    with pytest.raises(NotADirectoryError, match=f"{folder} must be a folder"):
+        terminal.process_once()
+    assert list(elsewhere.iterdir()) == []
+    assert leftovers(terminal.req) == [name]
