@@ -7,8 +7,10 @@ The in-process tests use the app through TestClient; the end-to-end ones run the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -272,7 +274,15 @@ def _free_port() -> int:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A real uvicorn server on a free loopback port over the small register; (URL, token)."""
-    settings, token = small_service(f"sqlite:///{tmp_path / 'kokuho.db'}", tmp_path)
+    with serving(f"sqlite:///{tmp_path / 'kokuho.db'}", tmp_path) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serving(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A real uvicorn server on a free loopback port over the small register in
+    ``database_url``; (URL, token)."""
+    settings, token = small_service(database_url, tmp_path)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -284,10 +294,12 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     while not server.started:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", token
-    server.should_exit = True
-    thread.join(timeout=30)
-    listener.close()
+    try:
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listener.close()
 
 
 def command(url: str, req: Path, res: Path, *extra: str) -> list[str]:
@@ -475,3 +487,44 @@ def test_kill_9_in_watch_mode_then_restart_answers_every_request(
     expected = sorted(name.replace("req_", "res_") for name in names)
     assert sorted(p.name for p in res.iterdir()) == expected  # and no temporary left over
     assert all(values(res / name, "QualificationValidity") == ["1"] for name in expected)
+
+
+def test_done_and_rejected_removed_while_watching_are_made_again(
+    service_client: tuple[TestClient, str], tmp_path: Path
+) -> None:
+    """An operator (or the clinic's clean-up) that deletes ``req/done`` and ``req/rejected``
+    while the agent runs: the next pass makes them again. They were made only at start, so each
+    pass answered every request again, could not move it, and logged it (14,000 lines in 20 s
+    over 230 files in the faces probe), and no request ever left ``req``."""
+    terminal = agent(service_client, tmp_path)
+    terminal.process_once()  # the folders are made
+    shutil.rmtree(terminal.done)
+    shutil.rmtree(terminal.rejected)
+    (terminal.req / "OQSsiquc01req_A.xml").write_text(request_xml())
+    (terminal.req / "OQSsiquc01req_a b.xml").write_text(request_xml())
+    [written] = terminal.process_once()
+    assert written.name == "OQSsiquc01res_A.xml"
+    assert leftovers(terminal.req) == []
+    assert (terminal.done / "OQSsiquc01req_A.xml").is_file()
+    assert "unknown_file_name" in reason(terminal.req, "OQSsiquc01req_a b.xml")
+    assert terminal.process_once() == []
+
+
+@pytest.mark.parametrize("folder", ["done", "rejected"])
+def test_done_or_rejected_made_a_link_while_watching_is_refused(
+    service_client: tuple[TestClient, str], tmp_path: Path, folder: str
+) -> None:
+    """A folder replaced by a link after the agent started is refused as one planted before:
+    nothing is moved through it (only the first pass looked)."""
+    terminal = agent(service_client, tmp_path)
+    terminal.process_once()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (terminal.req / folder).rmdir()
+    (terminal.req / folder).symlink_to(elsewhere)
+    name = "OQSsiquc01req_A.xml" if folder == "done" else "OQSsiquc01req_a b.xml"
+    (terminal.req / name).write_text(request_xml())
+    with pytest.raises(NotADirectoryError, match=f"{folder} must be a folder"):
+        terminal.process_once()
+    assert list(elsewhere.iterdir()) == []
+    assert leftovers(terminal.req) == [name]

@@ -18,6 +18,7 @@ from kokuho.verify._fhir import (
     parse_eligibility_request,
     patient_resource,
 )
+from kokuho.verify._json_body import RepeatedMember, StrictJsonRoute, strict_json
 from kokuho.verify._model import Purpose, Validity
 from kokuho.verify._problems import FHIR_JSON, error_responses, fhir, outcome, status_for
 from kokuho.verify._rest import Bearer, Service, bearer_token
@@ -114,7 +115,7 @@ Caller = Annotated[Principal | JSONResponse, Depends(_caller)]
 
 
 def build_fhir_router() -> APIRouter:
-    router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
+    router = APIRouter(prefix="/fhir", tags=["FHIR R4"], route_class=StrictJsonRoute)
 
     @router.get(
         "/metadata",
@@ -137,7 +138,9 @@ def build_fhir_router() -> APIRouter:
         if isinstance(caller, JSONResponse):
             return caller
         try:
-            resource = await request.json()
+            resource = strict_json(await request.body())
+        except RepeatedMember as error:
+            return outcome(400, f"the body is not I-JSON: {error}")
         except (ValueError, RecursionError):
             return outcome(400, "the body is not JSON")
         if not isinstance(resource, dict):
@@ -150,7 +153,10 @@ def build_fhir_router() -> APIRouter:
             return fhir(error.outcome(), 400)
         purpose = Purpose.CARE
         try:
-            result = service.check_number(caller, query, purpose)
+            # On the loop, as the REST check: the blocking call held the loop until its audit
+            # record was committed (on PostgreSQL, until the audit timeout: the writer thread
+            # waited for the chain's lock that the loop's own group commit held).
+            result = await service.check_number_async(caller, query, purpose)
         except AccessDenied as denied:
             return _denied(denied)
         body = eligibility_response(

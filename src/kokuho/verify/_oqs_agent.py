@@ -129,6 +129,13 @@ class OqsAgent:
         """Answers every request file present; returns the response files written."""
         if not self._prepared:
             self.prepare()
+        else:
+            # Every pass, not only the first: a folder deleted while the agent runs is made
+            # again (else no request could leave ``req``), and ``done`` or ``rejected`` made a
+            # link meanwhile is refused before anything is moved through it.
+            prepare_folder(self.res, follow=True)
+            for folder in (self.done, self.rejected):
+                prepare_folder(folder, follow=False)
         written = []
         failing = {}
         for entry in self.pending(settle=settle):
@@ -175,8 +182,8 @@ class OqsAgent:
             self._reject(entry, f"{error.code.value}: {error.message}")
             return written
         if data is None:
+            move_to_done(entry, self.done)  # logged once it has left ``req``, not every pass
             log.warning("%s was answered before an interruption; not asked again", entry.shown)
-            move_to_done(entry, self.done)
             return None
         written = self._write(response_name, self._answer(data, entry.name))
         move_to_done(entry, self.done)

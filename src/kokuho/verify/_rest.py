@@ -31,6 +31,7 @@ from kokuho.ids import (
 )
 from kokuho.verify._access import Principal
 from kokuho.verify._json import answer_to_json
+from kokuho.verify._json_body import StrictJsonRoute
 from kokuho.verify._model import ConsentCategory, NumberQuery
 from kokuho.verify._pki import Attestation
 from kokuho.verify._problems import error_responses
@@ -334,7 +335,7 @@ def build_router(*, checks: bool = True) -> APIRouter:
     """The routes; the app provides ``state.service`` and ``state.authenticate``. With
     ``checks=False`` without the two check routes, which the app then adds to its own router
     (:func:`add_check_routes`)."""
-    router = APIRouter(prefix="/api/v1", tags=["eligibility"])
+    router = APIRouter(prefix="/api/v1", tags=["eligibility"], route_class=StrictJsonRoute)
     if checks:
         add_check_routes(router)
 

@@ -18,7 +18,6 @@ the same error handlers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -29,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
 from kokuho.verify._access import AccessDenied, Principal
+from kokuho.verify._json_body import StrictJsonRoute, strict_json
 
 Model = TypeVar("Model", bound=BaseModel)
 #: The route's work once its caller and body are known: (request, caller, body) → response.
@@ -59,8 +59,8 @@ async def body_of(request: Request, model: type[Model]) -> Model | None:
     except ClientDisconnect:  # gone mid-body: the framework answers it (400), as for the rest
         return None
     try:
-        data = json.loads(body)
-    except ValueError:  # not JSON, not UTF-8 (UnicodeDecodeError is a ValueError)
+        data = strict_json(body)
+    except ValueError:  # not JSON (or not I-JSON), not UTF-8 (UnicodeDecodeError is a ValueError)
         return None
     except RecursionError:  # nested too deep for the reader
         return None
@@ -76,7 +76,7 @@ def fast_route(model: type[BaseModel], answer: Answer) -> type[APIRoute]:
     """A route class whose handler answers the common case with ``answer`` and hands every
     other request to FastAPI's handler for the route."""
 
-    class FastRoute(APIRoute):
+    class FastRoute(StrictJsonRoute):
         def get_route_handler(self) -> Handler:
             generic = super().get_route_handler()
 

@@ -142,21 +142,40 @@ class EligibilityService(CardChecks):
             detail={"reason": denied.reason, "message": scrub_mynumbers(str(denied))[:200]},
         )
 
-    def _institution(self, principal: Principal, purpose: str, action: str) -> str:
+    @staticmethod
+    def _denial(principal: Principal, purpose: str) -> AccessDenied | None:
+        """Why ``principal`` may not check for ``purpose``, or None when it may."""
         try:
             Purpose(purpose)
         except ValueError:
-            denied = AccessDenied(
+            return AccessDenied(
                 "purpose_not_allowed",
                 f"purpose {scrub_mynumbers(purpose)!r} is not insurance business "
                 f"({', '.join(Purpose)})",
             )
-            self.refuse(principal, purpose, action, denied)
-            raise denied from None
         if principal.kind != "institution" or principal.institution_code is None:
-            denied = AccessDenied("not_an_institution", "only medical institutions may check")
+            return AccessDenied("not_an_institution", "only medical institutions may check")
+        return None
+
+    def _institution(self, principal: Principal, purpose: str, action: str) -> str:
+        """The institution checking; a caller that may not check is refused (and audited)."""
+        denied = self._denial(principal, purpose)
+        if denied is not None:
             self.refuse(principal, purpose, action, denied)
             raise denied
+        assert principal.institution_code is not None  # noqa: S101 (_denial)
+        return principal.institution_code
+
+    async def _institution_async(self, principal: Principal, purpose: str, action: str) -> str:
+        """:meth:`_institution` on the event loop: the refusal is committed by the loop's own
+        audit write. The blocking writer would hold the loop until the commit; on PostgreSQL
+        the writer thread then waited for the chain's lock, held by the loop's group commit
+        between its round trips, and every request of the process stalled with it."""
+        denied = self._denial(principal, purpose)
+        if denied is not None:
+            await self.audit.write_async(self._refusal(principal, purpose, action, denied))
+            raise denied
+        assert principal.institution_code is not None  # noqa: S101 (_denial)
         return principal.institution_code
 
     def handle_for(self, institution: str, person_id: int) -> str:
@@ -178,7 +197,7 @@ class EligibilityService(CardChecks):
     ) -> CheckResult:
         """:meth:`check_number` for a route served on the event loop: the same decision and
         the same audit record, committed before the answer is returned, without a thread."""
-        institution = self._institution(principal, purpose, "check_number")
+        institution = await self._institution_async(principal, purpose, "check_number")
         if self._numbers is not None:
             # PostgreSQL: on the loop over psycopg's async API, where the router sends the read,
             # in one statement with the loop's other checks waiting meanwhile.
@@ -257,6 +276,9 @@ class EligibilityService(CardChecks):
             "results": len(answer.results),
             "limit_shown": any(c.limit_category for c in answer.results),
         }
+        # What was asked is the caller's text: a My Number typed as the 番号 (the patient's other
+        # card) must not reach the append-only log, where it could never be erased.
+        asked = {k: scrub_mynumbers(v) if isinstance(v, str) else v for k, v in asked.items()}
         record = AuditRecord(
             actor=principal.credential_id, institution_code=institution, purpose=purpose,
             action=action, outcome=str(int(answer.validity)), person_id=person_id,

@@ -75,6 +75,10 @@ class CardChecks:
 
         def _institution(self, principal: Principal, purpose: str, action: str) -> str: ...
 
+        async def _institution_async(
+            self, principal: Principal, purpose: str, action: str
+        ) -> str: ...
+
         def _record(
             self, principal: Principal, institution: str, purpose: str, action: str,
             answer: EligibilityAnswer, person_id: int | None, asked: dict[str, Any],
@@ -116,6 +120,10 @@ class CardChecks:
     ) -> CheckResult:  # fmt: skip
         """:meth:`check_card` for a route served on the event loop: the same decision and the
         same audit record, committed before the answer is returned."""
+        method = "check_card_face" if attestation is not None else "check_card_pin"
+        # A caller that may not check is refused here, by the loop's own audit write (the
+        # decision below repeats the test, which then passes, on the loop or in a thread).
+        await self._institution_async(principal, purpose, method)
         if attestation is not None and not consent_to and self._face_on_pg_loop():
             return await self._face_pg(principal, certificate_pem, day, purpose, attestation)
         # A face attestation's single-use claim goes into the audit record's own transaction
@@ -126,7 +134,6 @@ class CardChecks:
             claim = replay_claim(attestation)
         arguments = (principal, certificate_pem, day, purpose, challenge_id, signature,
                      attestation, consent_to, consent_days, claim is None)  # fmt: skip
-        method = "check_card_face" if attestation is not None else "check_card_pin"
         try:
             if claim is not None and not consent_to:
                 # Without the claim (and no consent to write) a face check only computes
@@ -190,7 +197,7 @@ class CardChecks:
         # _face_on_pg_loop; for the type checker.
         assert reads is not None and persons is not None  # noqa: S101
         method = "check_card_face"
-        institution = self._institution(principal, purpose, method)
+        institution = await self._institution_async(principal, purpose, method)
         try:
             person = await self._desk().person_by_face_async(
                 institution, certificate_pem, attestation, dt.datetime.now(dt.UTC), reads
