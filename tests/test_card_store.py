@@ -267,6 +267,23 @@ def test_a_revoked_reader_is_refused_within_the_bound(
     assert refusal(lambda: by_face(service, caller, card, reader)) == "card_bad_attestation"
 
 
+def test_a_reader_revoked_by_the_command_s_function_is_refused_within_the_bound(
+    cards: tuple[EligibilityService, Clock, Card], engine: sa.Engine
+) -> None:
+    """`kokuho terminals revoke` (revoke_terminal): the lost reader's attestations are refused
+    within REVOCATION_SECONDS; revoking it again, or a reader never registered, says so."""
+    from kokuho.verify import revoke_terminal
+
+    service, clock, card = cards
+    caller, reader = clinic(engine), Terminal.create("reader-2")
+    register_terminal(engine, CLINIC, reader.terminal_id, reader.public_key)
+    assert by_face(service, caller, card, reader) == Validity.VALID
+    assert revoke_terminal(engine, "reader-2")
+    assert not revoke_terminal(engine, "reader-2") and not revoke_terminal(engine, "nobody")
+    clock.now += REVOCATION_SECONDS
+    assert refusal(lambda: by_face(service, caller, card, reader)) == "card_bad_attestation"
+
+
 def test_an_unlinked_certificate_code_stops_answering_within_the_bound(
     cards: tuple[EligibilityService, Clock, Card], engine: sa.Engine
 ) -> None:

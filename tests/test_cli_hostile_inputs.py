@@ -178,6 +178,20 @@ def test_a_reader_of_an_unknown_institution_or_a_taken_id_is_refused(
     assert_refused(run("terminals", "register", *args), 1, f"error: {reason}")
 
 
+def test_a_reader_is_revoked_once_from_the_command_line(home: Path) -> None:
+    from tests.feedfiles import write_csv
+
+    clinic = {"institution_code": "3710112347", "name": "讃岐クリニック", "status": "active"}
+    write_csv(home / "inst.csv", list(clinic), [clinic])
+    assert run("institutions", "load", str(home / "inst.csv")).exit_code == 0
+    args = ["--institution", "3710112347", "--terminal-id", "reader-1", "--public-key", KEY]
+    assert run("terminals", "register", *args).exit_code == 0
+    revoked = run("terminals", "revoke", "reader-1")
+    assert (revoked.exit_code, revoked.output) == (0, "revoked reader reader-1\n")
+    assert_refused(run("terminals", "revoke", "reader-1"), 1, "error: no active reader 'reader-1'")
+    assert_refused(run("terminals", "revoke", "x\x1b"), 1, "error: no active reader 'x\\x1b'")
+
+
 @pytest.mark.parametrize(
     ("url", "reason"),
     [

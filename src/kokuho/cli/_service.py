@@ -28,6 +28,7 @@ from kokuho.verify import (
     register_terminal,
     revoke_credential,
     revoke_issued_card,
+    revoke_terminal,
     verify_chain,
 )
 
@@ -203,6 +204,16 @@ def terminals_register(institution: str, terminal_id: str, public_key: str) -> N
     except ValueError as error:
         fail(str(error))
     click.echo(f"registered reader {terminal_id} at {institution}")
+
+
+@terminals.command("revoke")
+@click.argument("terminal_id")
+def terminals_revoke(terminal_id: str) -> None:
+    """Revoke a reader (lost, stolen, replaced): its attestations are refused by running servers
+    within seconds."""
+    if not revoke_terminal(open_engine(), terminal_id):
+        fail(f"no active reader {terminal_id!r}")
+    click.echo(f"revoked reader {terminal_id}")
 
 
 @click.group()

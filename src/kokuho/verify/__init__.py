@@ -10,6 +10,7 @@ from kokuho.verify._access import (
     load_institutions,
     register_terminal,
     revoke_credential,
+    revoke_terminal,
 )
 from kokuho.verify._audit import (
     AuditRecord,
@@ -81,6 +82,7 @@ __all__ = [
     "issue_credential",
     "load_institutions",
     "register_terminal",
+    "revoke_terminal",
     "revoke_credential",
     "verify_chain",
     "ConsentCategory",

@@ -286,5 +286,18 @@ def register_terminal(
         )
 
 
+def revoke_terminal(engine: sa.Engine, terminal_id: str) -> bool:
+    """Revokes a card reader (a lost or stolen 顔認証付きカードリーダー): its attestations are
+    refused by running servers within :data:`~kokuho.verify._cards.REVOCATION_SECONDS` (each
+    process caches reader keys that long). False when no such reader is active."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            terminals.update()
+            .where(terminals.c.terminal_id == terminal_id, terminals.c.revoked_at.is_(None))
+            .values(revoked_at=dt.datetime.now(dt.UTC))
+        )
+    return result.rowcount == 1
+
+
 def check_insurer(value: str) -> str:
     return InsurerNumber.parse(value).value
