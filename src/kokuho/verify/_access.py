@@ -103,10 +103,16 @@ def issue_credential(
 
 
 def revoke_credential(engine: sa.Engine, credential_id: str) -> bool:
+    return _revoke(engine, credentials.c.credential_id, credential_id)
+
+
+def _revoke(engine: sa.Engine, key: sa.Column[str], value: str) -> bool:
+    """Sets ``revoked_at`` of the active row whose ``key`` is ``value``; False when none is."""
+    table = key.table
     with engine.begin() as connection:
         result = connection.execute(
-            credentials.update()
-            .where(credentials.c.credential_id == credential_id, credentials.c.revoked_at.is_(None))
+            sa.update(table)
+            .where(key == value, table.c.revoked_at.is_(None))
             .values(revoked_at=dt.datetime.now(dt.UTC))
         )
     return result.rowcount == 1
@@ -290,13 +296,7 @@ def revoke_terminal(engine: sa.Engine, terminal_id: str) -> bool:
     """Revokes a card reader (a lost or stolen 顔認証付きカードリーダー): its attestations are
     refused by running servers within :data:`~kokuho.verify._cards.REVOCATION_SECONDS` (each
     process caches reader keys that long). False when no such reader is active."""
-    with engine.begin() as connection:
-        result = connection.execute(
-            terminals.update()
-            .where(terminals.c.terminal_id == terminal_id, terminals.c.revoked_at.is_(None))
-            .values(revoked_at=dt.datetime.now(dt.UTC))
-        )
-    return result.rowcount == 1
+    return _revoke(engine, terminals.c.terminal_id, terminal_id)
 
 
 def check_insurer(value: str) -> str:
