@@ -286,6 +286,22 @@ def test_every_problem_is_reported_at_once() -> None:
     assert len(caught.value.issues) == 2
 
 
+def test_two_contained_resources_with_one_id_are_refused() -> None:
+    """'#pat' must name one contained resource: with two Patients called pat (other birth
+    dates) the check answered for one of them, and a client showing the other saw another
+    person than the one checked."""
+    request = client_request()
+    request["contained"].append({"resourceType": "Patient", "id": "pat", "birthDate": "1999-01-01"})
+    with pytest.raises(FhirInputError) as caught:
+        parse_eligibility_request(request)
+    assert caught.value.issues == [
+        (
+            "CoverageEligibilityRequest.contained[2].id",
+            "'pat' is also the id of contained[0]: a reference (#pat) must name one resource",
+        )
+    ]
+
+
 def test_a_body_that_is_not_an_object_is_refused() -> None:
     with pytest.raises(FhirInputError) as caught:
         parse_eligibility_request([])  # type: ignore[arg-type]

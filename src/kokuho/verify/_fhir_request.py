@@ -97,6 +97,7 @@ def _precheck(resource: object) -> Iterator[tuple[str, str]]:
         return
     contained = resource.get("contained")
     if isinstance(contained, list):
+        ids: dict[str, int] = {}
         for index, item in enumerate(contained):
             kind = item.get("resourceType") if isinstance(item, Mapping) else None
             if not isinstance(kind, str) or kind not in _CONTAINED_TYPES:
@@ -104,6 +105,18 @@ def _precheck(resource: object) -> Iterator[tuple[str, str]]:
                     f"{ROOT}.contained[{index}]",
                     f"{kind!r} is not accepted here; contain {', '.join(sorted(_CONTAINED_TYPES))}",
                 )
+                continue
+            # Contained resources share one id space (FHIR references, "#id"): with two of one
+            # id, which the check reads and which a client shows could differ.
+            name = item.get("id")
+            if isinstance(name, str) and name in ids:
+                yield (
+                    f"{ROOT}.contained[{index}].id",
+                    f"{name[:64]!r} is also the id of contained[{ids[name]}]: a reference "
+                    f"(#{name[:64]}) must name one resource",
+                )
+            elif isinstance(name, str):
+                ids[name] = index
     # A modifier extension may change the meaning of what it sits on; FHIR requires a
     # receiver that does not know it to refuse rather than answer a different question.
     for path in _modifier_extensions(resource, ROOT):
