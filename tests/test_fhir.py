@@ -224,6 +224,19 @@ BAD_REQUESTS = {
         "CoverageEligibilityRequest.purpose",
     ),
     "wrong resourceType": (_with(["resourceType"], "Coverage"), "resourceType"),
+    # The REST face's range, 1900–2099: no year 1 or 9999 reaching date maths.
+    "date of care in 9999": (
+        _with(["servicedDate"], "9999-12-31"),
+        "CoverageEligibilityRequest.servicedDate",
+    ),
+    "born in year 1": (
+        _with(["contained", 0, "birthDate"], "0001-01-01"),
+        "CoverageEligibilityRequest.contained[0].birthDate",
+    ),
+    "date of care in 2100": (
+        _with(["servicedDate"], "2100-01-01"),
+        "CoverageEligibilityRequest.servicedDate",
+    ),
     "no date of care": (_without(["servicedDate"]), "CoverageEligibilityRequest.serviced"),
     "patient not contained": (
         _with(["patient"], {"reference": "Patient/123"}),

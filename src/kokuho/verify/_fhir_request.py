@@ -149,11 +149,12 @@ def _pydantic_issues(error: ValidationError) -> list[tuple[str, str]]:
 
 
 def _day(value: object) -> dt.date | None:
+    """A full date in 1900–2099 (the REST face's range: no year 1 or 9999 reaching date
+    maths), or None."""
     # datetime is a date too: test it first. Partial dates stay strings in fhir.resources.
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if isinstance(day, dt.date) and 1900 <= day.year <= 2099:
+        return day
     return None
 
 
@@ -220,7 +221,7 @@ class _Reader:
         if request.servicedDate is not None:
             day = _day(request.servicedDate)
             if day is None:
-                self.fail("servicedDate", "must be a full date (YYYY-MM-DD)")
+                self.fail("servicedDate", "must be a full date (YYYY-MM-DD) in 1900–2099")
             return day
         if request.servicedPeriod is not None:
             start = _day(request.servicedPeriod.start)
@@ -295,7 +296,9 @@ class _Reader:
             return None
         day = _day(resource.birthDate)
         if day is None:
-            self.fail(f"contained[{index}].birthDate", "must be a full date (YYYY-MM-DD)")
+            self.fail(
+                f"contained[{index}].birthDate", "must be a full date (YYYY-MM-DD) in 1900–2099"
+            )
         return day
 
     def _coverage(self, patient: tuple[int, Patient] | None) -> tuple[int, Coverage] | None:
