@@ -356,6 +356,24 @@ _HOSTILE = [
         "MessageHeader/QualificationConfirmationDate",
     ),
     (
+        "QualificationConfirmationDate in 9999",  # the REST face's range: 1900–2099
+        single_xml().replace(b">20250115</Qualification", b">99991231</Qualification"),
+        SINGLE,
+        E.INVALID_DATE,
+        "MessageHeader/QualificationConfirmationDate",
+    ),
+    (
+        "Birthdate in year 1",
+        single_xml(
+            info="<InsurerNumber>370015</InsurerNumber>"
+            "<InsuredIdentificationNumber>1</InsuredIdentificationNumber>"
+            "<Birthdate>00010101</Birthdate>"
+        ),
+        SINGLE,
+        E.INVALID_DATE,
+        f"{SEARCH}/Birthdate",
+    ),
+    (
         "elements inside a leaf",
         single_xml(info="<InsurerNumber><b>370015</b></InsurerNumber>"),
         SINGLE,

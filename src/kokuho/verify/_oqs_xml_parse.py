@@ -253,12 +253,14 @@ def _required(parent: ET.Element, name: str, path: str) -> str:
 
 
 def _date(raw: str, where: str) -> dt.date:
-    if _DATE.fullmatch(raw):
+    # 1900–2099, the REST face's range: 99991231 went on to the check and came back as a
+    # service error naming the REST field.
+    if _DATE.fullmatch(raw) and "1900" <= raw[:4] <= "2099":
         try:
             return dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
         except ValueError:
             pass
-    raise OqsMessageError(E.INVALID_DATE, f"{raw} is not a date (yyyyMMdd)", where)
+    raise OqsMessageError(E.INVALID_DATE, f"{raw} is not a date (yyyyMMdd, 1900–2099)", where)
 
 
 def _datetime(raw: str, where: str) -> dt.datetime:
