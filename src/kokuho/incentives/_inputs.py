@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from kokuho.incentives._numbers import half_width, read_number
+from kokuho.incentives._numbers import half_width, read_number, read_percent
 from kokuho.incentives._schema import RuleFile
 from kokuho.store import data_path
 
@@ -149,8 +149,12 @@ class _Reader:
                 self.problems.append(InputProblem(path.name, 1, ",".join(missing), "missing"))
                 return
             reader.fieldnames = header
-            for line, row in enumerate(reader, start=2):
-                yield line, {k: (v or "").strip() for k, v in row.items() if k is not None}
+            for row in reader:
+                # The line the row ends on: DictReader skips empty lines, so counting rows
+                # named the line before the real one after each (and after a quoted line break).
+                cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
+                if any(cells.values()):
+                    yield reader.line_num, cells
 
     def _utf8(self, path: Path) -> bool:
         """Whether ``path`` is UTF-8 text without control characters; if not, its problem
@@ -187,21 +191,22 @@ class _Reader:
             return None
         unit = self.rules.fields[column].unit if column in self.rules.fields else "number"
         percent = half_width(text).endswith("%")
-        read = read_number(half_width(text).removesuffix("%"))
+        number = half_width(text).removesuffix("%")
+        read = read_percent(number) if percent else read_number(number)
         if read is None:
             self._problem(path, line, column, f"{text[:40]!r} is not a number")
             return None
         value = read
         if not math.isfinite(value):
-            self._problem(path, line, column, f"{text!r} is not a finite number")
+            self._problem(path, line, column, f"{text[:40]!r} is not a finite number")
             return None
-        if percent:
-            if unit != "rate":
-                self._problem(path, line, column, "only rates take %")
-                return None
-            value /= 100
-        elif unit == "rate" and not -1 <= value <= 1:
-            self._problem(path, line, column, f"{text} is not a rate: write 0.45 or 45% for 45 %")
+        if percent and unit != "rate":
+            self._problem(path, line, column, "only rates take %")
+            return None
+        if unit == "rate" and not -1 <= value <= 1:
+            # With % too: '4500%' was the rate 45.0 (a 4,500 % 受診率), given its points.
+            reason = f"{text[:40]} is not a rate: write 0.45 or 45% for 45 %"
+            self._problem(path, line, column, reason)
             return None
         elif unit == "count" and not (0 <= value <= MAX_INSURED and value.is_integer()):
             # A count of persons as `insured` is: 10**30 or -5 checkup-eligible members passed.
@@ -252,7 +257,10 @@ class _Reader:
                     + ", ".join(unused)
                 )
             cache: dict[tuple[int, str], str | None] = {}
-            for line, row in enumerate(reader, start=2):
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue  # an empty line (a trailing one, or ',,,' from a spreadsheet)
+                line = reader.line_num
                 if len(row) < len(header):
                     row += [""] * (len(header) - len(row))
                 self._national_row(path, line, row, base, fields, efforts, points, cache)
