@@ -243,3 +243,46 @@ def test_problems_name_the_line_after_empty_lines(inputs: Path) -> None:
     with pytest.raises(InputFileError) as caught:
         read_inputs(inputs, rules)
     assert [str(p).split(": ")[0] for p in caught.value.problems] == ["efforts.csv:4"]
+
+
+def _national_with(inputs: Path, old: str, new: str) -> None:
+    path = inputs / "national.csv"
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        # 丸亀市 (370023) listed under 愛媛 in 2018: the scoreboard ended with "units listed
+        # twice: ['370023']", naming no file or line.
+        ("2018,municipality,370023,丸亀市,37,", "2018,municipality,370023,丸亀市,38,",
+         "national.csv:11: code: 370023 is a number of prefecture 37, not 38"),
+        # A code that is no 保険者番号 was a unit of the backdrop, sharing the budget.
+        ("2018,municipality,390039,", "2018,municipality,ABC,",
+         "national.csv:25: code: 'ABC' is not a 保険者番号 (6 digits)"),
+        ("2018,prefecture,39,高知県,39,", "2018,prefecture,３９,高知県,39,",
+         "national.csv:7: code: '３９' is not a 都道府県番号 (01–47)"),
+        ("2018,prefecture,39,高知県,39,", "2018,prefecture,38,高知県,39,",
+         "national.csv:7: code: 38 is not prefecture 39"),
+    ],
+)  # fmt: skip
+def test_national_codes_are_numbers_of_their_prefecture(
+    inputs: Path, old: str, new: str, problem: str
+) -> None:
+    _national_with(inputs, old, new)
+    with pytest.raises(InputFileError) as caught:
+        read_inputs(inputs, load_rules(2020).rules)
+    assert problem in [str(p) for p in caught.value.problems]
+
+
+@pytest.mark.parametrize("name", ['"丸亀市\n=1+1"', "丸亀市\u202e", "丸" * 101, "丸亀市\u200f"])
+def test_national_names_are_printable_lines(inputs: Path, name: str) -> None:
+    """A quoted line break, a bidi control or 10,000 characters in a name reached the
+    terminal (a line ',x: 7,766,042,425円' of its own), the CSV and the workbook as they were."""
+    _national_with(inputs, ",370023,丸亀市,", f",370023,{name},")
+    with pytest.raises(InputFileError) as caught:
+        read_inputs(inputs, load_rules(2020).rules)
+    [problem] = [str(p) for p in caught.value.problems]
+    assert ": name: " in problem and problem.startswith("national.csv:")

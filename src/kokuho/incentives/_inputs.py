@@ -24,7 +24,7 @@ from typing import Final
 
 from kokuho.incentives._numbers import half_width, read_number, read_percent
 from kokuho.incentives._schema import RuleFile
-from kokuho.store import data_path
+from kokuho.store import data_path, has_control
 
 NATIONAL: Final = "national.csv"
 EFFORTS: Final = "efforts.csv"
@@ -122,6 +122,8 @@ def read_inputs(folder: Path, rules: RuleFile) -> Inputs:
 #: The most insured persons one row may give: Japan's population, rounded up (a prefecture or
 #: the whole 市町村国保 has fewer); past it is a typo, and from 2**63 on NumPy cannot hold it.
 MAX_INSURED: Final = 200_000_000
+#: The longest name of a unit (the longest 市区町村 name has 10 characters).
+MAX_NAME: Final = 100
 
 
 def _is_digits(text: str, most: int) -> bool:
@@ -289,6 +291,8 @@ class _Reader:
         if not _is_digits(prefecture, 2) or len(prefecture) != 2:
             self._problem(path, line, "prefecture", f"{prefecture!r} is not 01–47")
             return
+        if not self._code_and_name(path, line, kind, code, prefecture, cell["name"]):
+            return
         insured = self._insured(path, line, cell["insured"])
         values: dict[str, float] = {}
         for k, column in fields:
@@ -342,6 +346,36 @@ class _Reader:
         self.national_rows[(kind, code, year)] = BackdropRow(
             year, kind, code, cell["name"], prefecture, insured, values, answers, totals
         )
+
+    def _code_and_name(
+        self, path: Path, line: int, kind: str, code: str, prefecture: str, name: str
+    ) -> bool:
+        """A municipality's code is a 6-digit 保険者番号 of its prefecture (the first two
+        digits), a prefecture's its 2-digit number: 丸亀市 (370023) listed under 38 ended the
+        scoreboard with "units listed twice", and 'ABC' was a unit sharing the budget. The
+        name is printed, written to the CSV and the workbook: one line of at most
+        ``MAX_NAME`` characters without control characters or bidi controls."""
+        digits = 6 if kind == "municipality" else 2
+        shown = code if len(code) <= 40 else code[:40] + "…"
+        if not _is_digits(code, digits) or len(code) != digits:
+            what = "保険者番号 (6 digits)" if digits == 6 else "都道府県番号 (01–47)"
+            self._problem(path, line, "code", f"{shown!r} is not a {what}")
+            return False
+        if kind == "municipality" and code[:2] != prefecture:
+            reason = f"{code} is a number of prefecture {code[:2]}, not {prefecture}"
+            self._problem(path, line, "code", reason)
+            return False
+        if kind == "prefecture" and code != prefecture:
+            self._problem(path, line, "code", f"{code} is not prefecture {prefecture}")
+            return False
+        if has_control(name) or len(name) > MAX_NAME:
+            reason = (
+                f"one line of at most {MAX_NAME} characters without control characters or "
+                "bidi controls (a line break, ESC, U+202E …)"
+            )
+            self._problem(path, line, "name", reason)
+            return False
+        return True
 
     def _insured(self, path: Path, line: int, text: str) -> int | None:
         if text == "":
