@@ -199,3 +199,23 @@ def test_the_workbook_keeps_formula_names_as_text(tmp_path: Path) -> None:
     named = [c for c in cells if c.value == FORMULA_NAMES["370122"]]
     assert named and all(c.data_type == "s" for c in named)
     assert not [c.coordinate for c in cells if c.data_type == "f"]
+
+
+@pytest.mark.parametrize("digits", [16, 100, 5_000])
+def test_a_budget_past_any_national_budget_is_refused(digits: int) -> None:
+    """--budget municipal=<100 nines> printed grants of 10**99 yen; 5,000 digits ended with
+    Python's 'Exceeds the limit (4300 digits) for integer string conversion'."""
+    result = run("incentives", "allocate", *EXAMPLE, "--budget", "municipal=" + "9" * digits)
+    assert result.exit_code == 1, result.output
+    assert "at most 100,000,000,000,000" in result.stderr and len(result.stderr) < 300
+
+
+def test_a_rule_file_budget_past_any_national_budget_is_refused(tmp_path: Path) -> None:
+    from importlib import resources
+
+    text = resources.files("kokuho").joinpath("data/incentives/fy2020.yaml").read_text("utf-8")
+    assert "yen: 50000000000" in text
+    path = tmp_path / "fy2020.yaml"
+    path.write_text(text.replace("yen: 50000000000", "yen: " + "9" * 40, 1), encoding="utf-8")
+    result = run("incentives", "rules", "--file", str(path))
+    assert result.exit_code == 1 and "budget.yen" in result.stderr, result.output
