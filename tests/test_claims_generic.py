@@ -153,3 +153,11 @@ def test_hand_written_files_through_the_lake(tmp_path: Path) -> None:
     treatment = ClaimsTreatment(lake, rules=bare)
     assert treatment.status(f"{INSURER}:香川:1234:01", 2024) == "treated"
     assert treatment.status(f"{INSURER}::5678:", 2024) == "untreated"
+
+
+@pytest.mark.parametrize("month", ["2020-4", " 2020-04", "+2020-04", "２０２０-０４", "٢٠٢٠-٠٤"])
+def test_a_month_is_written_yyyy_mm(month: str) -> None:
+    """int() read each of these, so the month was taken, matched no partition (the lake's are
+    named 2020-04) and the report was empty: as if nothing had been prescribed."""
+    with pytest.raises(ValueError, match="not a month"):
+        generic_share(lake(), months=[month], classes=CLASSES)

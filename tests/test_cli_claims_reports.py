@@ -255,3 +255,14 @@ def test_cost_names_the_reference_file_it_read(  # type: ignore[no-untyped-def]
         human.exit_code == 0
         and f"※ 全国の基準人口・一人当たり医療費は仮の値 ({local}:" in human.stdout
     )
+
+
+@pytest.mark.parametrize("month", ["2024-4", "２０２４-０４", "٢٠٢٤-٠٤", "2024-13", "x" * 10_000])
+def test_a_month_option_not_written_yyyy_mm_is_a_usage_error(run, month: str) -> None:  # type: ignore[no-untyped-def]
+    """'--month 2024-4' was taken and the report came back empty with exit status 0 (the
+    lake's months are 2024-04); '2024-13' ended with exit status 1, not a usage error."""
+    assert run("claims", "ingest", str(FIXTURES)).exit_code == 0
+    for command in (["generic-share"], ["prescribing", "--fy", "2024"], ["eligibility-errors"]):
+        result = run("claims", *command, "--month", month)
+        assert result.exit_code == 2, (command, result.output)
+        assert "YYYY-MM" in result.stderr and len(result.stderr) < 400

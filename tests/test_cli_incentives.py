@@ -141,3 +141,81 @@ def test_a_budget_in_other_scripts_digits_is_refused() -> None:
     assert result.exit_code == 0, result.output
     parts = {p["key"]: p["budget_yen"] for p in json.loads(result.stdout)["parts"]}
     assert parts["municipal"] == 50  # full-width digits are digits as typed in Japan
+
+
+FORMULA_NAMES = {"370122": '=HYPERLINK("http://example.invalid","直島町")', "39": "@SUM(1+1)"}
+
+
+def _formula_inputs(tmp_path: Path) -> Path:
+    """The example with 直島町 and 高知県 named like spreadsheet formulas (names come from
+    national.csv, or the register's insurers file)."""
+    folder = tmp_path / "inputs"
+    shutil.copytree(example_inputs(), folder)
+    rows = list(csv.reader(io.StringIO((folder / "national.csv").read_text("utf-8"))))
+    for row in rows[1:]:
+        row[3] = FORMULA_NAMES.get(row[2], row[3])
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    (folder / "national.csv").write_text(buffer.getvalue(), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("incentives", "score"),
+        ("incentives", "allocate"),
+        ("incentives", "improvements"),
+        ("incentives", "what-if", "--set", "高松市:checkup_rate=50%"),
+        ("grants", "adjust"),
+    ],
+)
+def test_csv_outputs_neutralise_formula_names(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """A name starting with = + - @ reached the CSV as it was: a spreadsheet opening the file
+    ran =HYPERLINK(…). As the other CSV outputs, such a cell starts with an apostrophe."""
+    inputs = _formula_inputs(tmp_path)
+    options = ("--fy", "2020", "--inputs", str(inputs), "--no-register", "--prefecture", "37")
+    result = run(*command, *options, "--csv", "-")
+    assert result.exit_code == 0, result.output
+    cells = [c for row in csv.reader(io.StringIO(result.stdout)) for c in row]
+    names = [c for c in cells if "HYPERLINK" in c or "SUM(" in c]
+    assert names, result.stdout[:500]
+    assert all(c.startswith("'") for c in names), names
+    assert not [c for c in cells if c[:1] in ("=", "@", "+")]
+
+
+def test_the_workbook_keeps_formula_names_as_text(tmp_path: Path) -> None:
+    """openpyxl stores a string starting with = as a formula: the workbook held a live
+    =HYPERLINK(…) in the 市町村名 of every sheet naming 直島町."""
+    from openpyxl import load_workbook
+
+    inputs = _formula_inputs(tmp_path)
+    workbook = tmp_path / "r2.xlsx"
+    options = ("--fy", "2020", "--inputs", str(inputs), "--no-register", "--prefecture", "37")
+    result = run("incentives", "score", *options, "--excel", str(workbook))
+    assert result.exit_code == 0, result.output
+    book = load_workbook(workbook)
+    cells = [c for sheet in book for row in sheet.iter_rows() for c in row]
+    named = [c for c in cells if c.value == FORMULA_NAMES["370122"]]
+    assert named and all(c.data_type == "s" for c in named)
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+
+
+@pytest.mark.parametrize("digits", [16, 100, 5_000])
+def test_a_budget_past_any_national_budget_is_refused(digits: int) -> None:
+    """--budget municipal=<100 nines> printed grants of 10**99 yen; 5,000 digits ended with
+    Python's 'Exceeds the limit (4300 digits) for integer string conversion'."""
+    result = run("incentives", "allocate", *EXAMPLE, "--budget", "municipal=" + "9" * digits)
+    assert result.exit_code == 1, result.output
+    assert "at most 100,000,000,000,000" in result.stderr and len(result.stderr) < 300
+
+
+def test_a_rule_file_budget_past_any_national_budget_is_refused(tmp_path: Path) -> None:
+    from importlib import resources
+
+    text = resources.files("kokuho").joinpath("data/incentives/fy2020.yaml").read_text("utf-8")
+    assert "yen: 50000000000" in text
+    path = tmp_path / "fy2020.yaml"
+    path.write_text(text.replace("yen: 50000000000", "yen: " + "9" * 40, 1), encoding="utf-8")
+    result = run("incentives", "rules", "--file", str(path))
+    assert result.exit_code == 1 and "budget.yen" in result.stderr, result.output

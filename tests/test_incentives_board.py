@@ -181,3 +181,108 @@ def test_the_json_document_carries_reasons(inputs: Path) -> None:
     tiers = municipal["units"][0]["indicators"][0]["tiers"]
     assert {"reason_ja", "reason_en", "status", "awarded", "source", "confirmed"} <= set(tiers[0])
     assert document["adjustment"]["rows"][0]["prefecture"] == "37"
+
+
+@pytest.mark.parametrize("written", ["4500%", "-150%", "101%", "１５０％"])
+def test_a_rate_written_with_percent_is_a_rate_too(inputs: Path, written: str) -> None:
+    """'4500%' was taken as 45.0 (a 4,500 % 受診率: +70 points and 68 million yen more for
+    直島町), while 45 without % was refused: a rate with % is bounded as one without."""
+    rules = load_rules(2020).rules
+    (inputs / "indicators.csv").write_text(
+        f"fiscal_year,code,field,value\n2018,370122,checkup_rate,{written}\n", encoding="utf-8"
+    )
+    (inputs / "collection_rates.csv").write_text(
+        f"fiscal_year,code,rate\n2018,370122,{written}\n", encoding="utf-8"
+    )
+    national = (inputs / "national.csv").read_text("utf-8").splitlines()
+    national[3] = national[3].replace("0.330,22000", f"{written},22000")  # 愛媛県 2017
+    (inputs / "national.csv").write_text("\n".join(national) + "\n", encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        read_inputs(inputs, rules)
+    shown = [str(p) for p in caught.value.problems]
+    for where in ("indicators.csv:2: checkup_rate", "collection_rates.csv:2: collection_rate",
+                  "national.csv:4: checkup_rate"):  # fmt: skip
+        assert any(s.startswith(where) and "not a rate" in s for s in shown), (where, shown)
+
+
+def test_a_percentage_is_the_decimal_it_says(inputs: Path) -> None:
+    """56.7% is the rate 0.567: 56.7 / 100 in binary floats is 0.5670000000000001 for some
+    values and 0.5669999999999999 for others (one two-decimal percentage in seven), and a
+    unit written exactly at a threshold fell into the lower tier."""
+    rules = load_rules(2020).rules
+    written = [f"{i / 10:.1f}%" for i in range(1001)]
+    reader_values = []
+    for w in written:
+        (inputs / "indicators.csv").write_text(
+            f"fiscal_year,code,field,value\n2018,370122,checkup_rate,{w}\n", encoding="utf-8"
+        )
+        reader_values.append(read_inputs(inputs, rules).values[("370122", 2018)]["checkup_rate"])
+    expected = [float(f"{i / 1000:.3f}") for i in range(1001)]
+    assert [w for w, v, e in zip(written, reader_values, expected, strict=True) if v != e] == []
+
+
+def test_blank_lines_of_the_national_file_are_skipped(inputs: Path) -> None:
+    """A trailing empty line (an editor's, or Excel's CRLF file with one more) was a row of
+    empty cells: 'fiscal_year: '' is not a fiscal year' and 'kind: '' is not one of …'."""
+    rules = load_rules(2020).rules
+    text = (inputs / "national.csv").read_text("utf-8")
+    (inputs / "national.csv").write_bytes(
+        (text.replace("\n", "\r\n") + "\r\n,,,,,\r\n\r\n").encode("utf-8")
+    )
+    read = read_inputs(inputs, rules)
+    assert len(read.national) == len(text.splitlines()) - 1
+
+
+def test_problems_name_the_line_after_empty_lines(inputs: Path) -> None:
+    """efforts.csv with an empty line before a bad row: the problem named the line above it."""
+    rules = load_rules(2020).rules
+    (inputs / "efforts.csv").write_text(
+        "fiscal_year,code,item,value\n2019,370015,cost_notice,yes\n\n2019,370023,cost_notice,maybe\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputFileError) as caught:
+        read_inputs(inputs, rules)
+    assert [str(p).split(": ")[0] for p in caught.value.problems] == ["efforts.csv:4"]
+
+
+def _national_with(inputs: Path, old: str, new: str) -> None:
+    path = inputs / "national.csv"
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        # 丸亀市 (370023) listed under 愛媛 in 2018: the scoreboard ended with "units listed
+        # twice: ['370023']", naming no file or line.
+        ("2018,municipality,370023,丸亀市,37,", "2018,municipality,370023,丸亀市,38,",
+         "national.csv:11: code: 370023 is a number of prefecture 37, not 38"),
+        # A code that is no 保険者番号 was a unit of the backdrop, sharing the budget.
+        ("2018,municipality,390039,", "2018,municipality,ABC,",
+         "national.csv:25: code: 'ABC' is not a 保険者番号 (6 digits)"),
+        ("2018,prefecture,39,高知県,39,", "2018,prefecture,３９,高知県,39,",
+         "national.csv:7: code: '３９' is not a 都道府県番号 (01–47)"),
+        ("2018,prefecture,39,高知県,39,", "2018,prefecture,38,高知県,39,",
+         "national.csv:7: code: 38 is not prefecture 39"),
+    ],
+)  # fmt: skip
+def test_national_codes_are_numbers_of_their_prefecture(
+    inputs: Path, old: str, new: str, problem: str
+) -> None:
+    _national_with(inputs, old, new)
+    with pytest.raises(InputFileError) as caught:
+        read_inputs(inputs, load_rules(2020).rules)
+    assert problem in [str(p) for p in caught.value.problems]
+
+
+@pytest.mark.parametrize("name", ['"丸亀市\n=1+1"', "丸亀市\u202e", "丸" * 101, "丸亀市\u200f"])
+def test_national_names_are_printable_lines(inputs: Path, name: str) -> None:
+    """A quoted line break, a bidi control or 10,000 characters in a name reached the
+    terminal (a line ',x: 7,766,042,425円' of its own), the CSV and the workbook as they were."""
+    _national_with(inputs, ",370023,丸亀市,", f",370023,{name},")
+    with pytest.raises(InputFileError) as caught:
+        read_inputs(inputs, load_rules(2020).rules)
+    [problem] = [str(p) for p in caught.value.problems]
+    assert ": name: " in problem and problem.startswith("national.csv:")

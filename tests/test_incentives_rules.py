@@ -176,3 +176,40 @@ def test_a_copy_on_disk_loads_with_its_path(tmp_path: Path) -> None:
     path.write_text(FY2020, encoding="utf-8")
     loaded = load_rules(path)
     assert loaded.path == str(path) and loaded.fiscal_year == 2020
+
+
+def test_a_negative_maximum_is_refused() -> None:
+    """max: -110 (a sign typed by mistake) loaded: points are clipped to the maximum, so every
+    unit, answering nothing, got −110 for 共通④."""
+    text = FY2020.replace("        max: 110\n", "        max: -110\n", 1)
+    [problem] = problems(text)
+    line = line_of(text, "max: -110")
+    assert problem == f"mine.yaml:{line}: parts[0].indicators[6].max: a maximum is 0 or more"
+
+
+@pytest.mark.parametrize("day", ["02-30", "13-01", "00-10", "٠٣-٣١"])
+def test_the_day_insured_are_counted_on_is_a_real_day(day: str) -> None:
+    """as_of '02-30' loaded, and scoring against the register then ended with 'day is out of
+    range for month', naming neither file nor field."""
+    text = FY2020.replace("  basis: monthly_average\n", f'  basis: as_of\n  as_of: "{day}"\n', 1)
+    found = problems(text)
+    line = line_of(text, "as_of: ")
+    assert [p.split(": ")[0] for p in found] == [f"mine.yaml:{line}"], found
+    assert "insured.as_of" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("band", "reason"),
+    [
+        ('{key: "50k", label: 5万〜10万人, min: 50000, below: 99000}', "99000 to 100000"),
+        ('{key: "50k", label: 5万〜10万人, min: 50000, below: 50000}', "empty"),
+    ],
+)
+def test_size_bands_leave_no_gap(band: str, reason: str) -> None:
+    """A band ending at 99,000 instead of 100,000 loaded: a municipality of 99,500 insured
+    was in no band, so no rank tier of the group (規模別上位) could ever be given to it."""
+    original = '{key: "50k", label: 5万〜10万人, min: 50000, below: 100000}'
+    text = FY2020.replace(original, band, 1)
+    found = problems(text)
+    assert found and all("size_groups.collection.bands" in p for p in found), found
+    assert any(reason in p for p in found), found

@@ -113,3 +113,14 @@ def test_a_change_s_number_is_ascii_or_full_width_digits(small: Scoreboard, text
 def test_a_full_width_change_is_read_as_typed() -> None:
     assert Change.parse("坂出市:checkup_rate=４５％") == Change("坂出市", "checkup_rate", 0.45)
     assert Change.parse("坂出市:checkup_rate=０．４５") == Change("坂出市", "checkup_rate", 0.45)
+
+
+def test_a_percentage_change_is_the_decimal_it_says() -> None:
+    """'56.7%' was 56.7 / 100 = 0.5670000000000001 and '1.4%' 0.013999999999999999: a
+    what-if at a threshold's exact value answered for a value beside it."""
+    off = [
+        f"{i / 10:.1f}%"
+        for i in range(1001)
+        if Change.parse(f"坂出市:checkup_rate={i / 10:.1f}%").value != float(f"{i / 1000:.3f}")
+    ]
+    assert off == []

@@ -9,6 +9,7 @@ memory, or over a Spark session's tables. No backend SQL strings: expressions on
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Collection, Sequence
 from typing import Final, Protocol
 
@@ -32,6 +33,9 @@ class TableSource(Protocol):
     def has_table(self, name: str) -> bool: ...
 
 
+_MONTH: Final = re.compile(r"[0-9]{4}-[0-9]{2}")
+
+
 def fiscal_months(fiscal_year: FiscalYear | int) -> list[str]:
     """The twelve 診療年月 of a fiscal year as ``YYYY-MM`` (April … March)."""
     fy = fiscal_year if isinstance(fiscal_year, FiscalYear) else FiscalYear(fiscal_year)
@@ -39,12 +43,15 @@ def fiscal_months(fiscal_year: FiscalYear | int) -> list[str]:
 
 
 def month_start(month: str) -> dt.date:
-    """``"2020-04"`` → 2020-04-01; raises ValueError on anything else."""
-    try:
-        year, number = month.split("-")
-        return dt.date(int(year), int(number), 1)
-    except ValueError:
-        raise ValueError(f"not a month (YYYY-MM): {month!r}") from None
+    """``"2020-04"`` → 2020-04-01; raises ValueError on anything else.
+
+    Four and two ASCII digits only: int() also read '2020-4', ' 2020-04' and other scripts'
+    digits, and such a month, taken, named no partition of the lake (they are ``2020-04``),
+    so the report was empty."""
+    if _MONTH.fullmatch(month) is not None and 1 <= int(month[5:]) <= 12 and month[:4] > "0000":
+        return dt.date(int(month[:4]), int(month[5:]), 1)
+    shown = month if len(month) <= 40 else month[:40] + "…"
+    raise ValueError(f"not a month (YYYY-MM): {shown!r}")
 
 
 def month_end(day: dt.date) -> dt.date:

@@ -12,7 +12,7 @@ import click
 
 from kokuho.cli._claims import claims
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
-from kokuho.cli._params import FISCAL_YEAR, NameList
+from kokuho.cli._params import FISCAL_YEAR, MONTH, NameList
 from kokuho.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,7 +33,7 @@ NO_MASTER = {
 
 def _months_option(function: F) -> F:
     return click.option(
-        "--month", "months", multiple=True, metavar="YYYY-MM",
+        "--month", "months", type=MONTH, multiple=True, metavar="YYYY-MM",
         help="Only this 診療年月 (repeatable).",
     )(function)  # fmt: skip
 

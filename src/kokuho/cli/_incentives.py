@@ -74,15 +74,22 @@ def _budgets(values: tuple[str, ...], parts: Sequence[str]) -> dict[str, int]:
     """The --budget options by part; a part the rules do not have is refused (it was ignored,
     and the command ran on the rule file's budget as if it had been replaced)."""
     from kokuho.incentives import read_whole
+    from kokuho.incentives._base import MAX_BUDGET_YEN
 
     out = {}
     for value in values:
         key, _, amount = value.partition("=")
+        shown = value if len(value) <= 60 else value[:60] + "…"
+        if len(amount.replace(",", "")) > len(str(MAX_BUDGET_YEN)):  # before int() reads it
+            fail(f"--budget {shown!r}: a budget is at most {MAX_BUDGET_YEN:,} yen")
         yen = read_whole(amount)
         if yen is None or "=" in amount:
-            fail(f"--budget {value!r}: write PART=YEN, e.g. municipal=50000000000")
+            fail(f"--budget {shown!r}: write PART=YEN, e.g. municipal=50000000000")
+        if yen > MAX_BUDGET_YEN:
+            fail(f"--budget {shown!r}: a budget is at most {MAX_BUDGET_YEN:,} yen")
         if key.strip() not in parts:
-            fail(f"--budget {value!r}: no part {key.strip()!r}; the parts are {', '.join(parts)}")
+            named = key.strip()[:40]
+            fail(f"--budget {shown!r}: no part {named!r}; the parts are {', '.join(parts)}")
         out[key.strip()] = yen
     return out
 

@@ -42,6 +42,16 @@ def _sheet_name(text: str, taken: set[str]) -> str:
     return name
 
 
+def _as_text(*rows: Sequence[Any]) -> None:
+    """openpyxl stores a string starting with "=" as a formula: a name from national.csv or
+    the register (=HYPERLINK(…)) was a live formula in the workbook. Every string stays text
+    (the cells are typed; the text itself is kept as it is)."""
+    for row in rows:
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+
+
 def _table(
     sheet: Worksheet,
     title: str,
@@ -56,6 +66,7 @@ def _table(
     sheet["A1"].font = Font(bold=True, size=12)
     sheet.append([note] if note else [])
     sheet.append(list(header))
+    _as_text(sheet[1], sheet[2])
     for cell in sheet[3]:
         cell.font = Font(bold=True)
         cell.fill = _HEAD
@@ -63,6 +74,7 @@ def _table(
         cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
     for r, row in enumerate(rows):
         sheet.append(list(row))
+        _as_text(sheet[4 + r])
         for c, cell in enumerate(sheet[4 + r]):
             cell.border = _BOX
             number_format = formats[c] if c < len(formats) else None

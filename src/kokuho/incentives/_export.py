@@ -15,6 +15,7 @@ from kokuho.incentives._board import Scoreboard
 from kokuho.incentives._improve import Improvement
 from kokuho.incentives._model import UnitScore
 from kokuho.incentives._whatif import WhatIf
+from kokuho.store import spreadsheet_text
 
 
 def unit_json(unit: UnitScore, *, reasons: bool = True) -> dict[str, Any]:
@@ -202,7 +203,9 @@ def write_csv(rows: Iterable[Mapping[str, Any]], target: Path | None) -> str | N
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            # Names come from national.csv or the register: none may reach a spreadsheet
+            # opening the file as a formula (=HYPERLINK(…)); such text gets an apostrophe.
+            writer.writerow({k: "" if v is None else spreadsheet_text(v) for k, v in row.items()})
     if target is None:
         return buffer.getvalue()
     target.write_text(buffer.getvalue(), encoding="utf-8")

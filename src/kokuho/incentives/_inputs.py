@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from kokuho.incentives._numbers import half_width, read_number
+from kokuho.incentives._numbers import half_width, read_number, read_percent
 from kokuho.incentives._schema import RuleFile
-from kokuho.store import data_path
+from kokuho.store import data_path, has_control
 
 NATIONAL: Final = "national.csv"
 EFFORTS: Final = "efforts.csv"
@@ -122,6 +122,8 @@ def read_inputs(folder: Path, rules: RuleFile) -> Inputs:
 #: The most insured persons one row may give: Japan's population, rounded up (a prefecture or
 #: the whole 市町村国保 has fewer); past it is a typo, and from 2**63 on NumPy cannot hold it.
 MAX_INSURED: Final = 200_000_000
+#: The longest name of a unit (the longest 市区町村 name has 10 characters).
+MAX_NAME: Final = 100
 
 
 def _is_digits(text: str, most: int) -> bool:
@@ -149,8 +151,12 @@ class _Reader:
                 self.problems.append(InputProblem(path.name, 1, ",".join(missing), "missing"))
                 return
             reader.fieldnames = header
-            for line, row in enumerate(reader, start=2):
-                yield line, {k: (v or "").strip() for k, v in row.items() if k is not None}
+            for row in reader:
+                # The line the row ends on: DictReader skips empty lines, so counting rows
+                # named the line before the real one after each (and after a quoted line break).
+                cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
+                if any(cells.values()):
+                    yield reader.line_num, cells
 
     def _utf8(self, path: Path) -> bool:
         """Whether ``path`` is UTF-8 text without control characters; if not, its problem
@@ -187,21 +193,22 @@ class _Reader:
             return None
         unit = self.rules.fields[column].unit if column in self.rules.fields else "number"
         percent = half_width(text).endswith("%")
-        read = read_number(half_width(text).removesuffix("%"))
+        number = half_width(text).removesuffix("%")
+        read = read_percent(number) if percent else read_number(number)
         if read is None:
             self._problem(path, line, column, f"{text[:40]!r} is not a number")
             return None
         value = read
         if not math.isfinite(value):
-            self._problem(path, line, column, f"{text!r} is not a finite number")
+            self._problem(path, line, column, f"{text[:40]!r} is not a finite number")
             return None
-        if percent:
-            if unit != "rate":
-                self._problem(path, line, column, "only rates take %")
-                return None
-            value /= 100
-        elif unit == "rate" and not -1 <= value <= 1:
-            self._problem(path, line, column, f"{text} is not a rate: write 0.45 or 45% for 45 %")
+        if percent and unit != "rate":
+            self._problem(path, line, column, "only rates take %")
+            return None
+        if unit == "rate" and not -1 <= value <= 1:
+            # With % too: '4500%' was the rate 45.0 (a 4,500 % 受診率), given its points.
+            reason = f"{text[:40]} is not a rate: write 0.45 or 45% for 45 %"
+            self._problem(path, line, column, reason)
             return None
         elif unit == "count" and not (0 <= value <= MAX_INSURED and value.is_integer()):
             # A count of persons as `insured` is: 10**30 or -5 checkup-eligible members passed.
@@ -252,7 +259,10 @@ class _Reader:
                     + ", ".join(unused)
                 )
             cache: dict[tuple[int, str], str | None] = {}
-            for line, row in enumerate(reader, start=2):
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue  # an empty line (a trailing one, or ',,,' from a spreadsheet)
+                line = reader.line_num
                 if len(row) < len(header):
                     row += [""] * (len(header) - len(row))
                 self._national_row(path, line, row, base, fields, efforts, points, cache)
@@ -280,6 +290,8 @@ class _Reader:
         prefecture = cell["prefecture"] or (code if kind == "prefecture" else "")
         if not _is_digits(prefecture, 2) or len(prefecture) != 2:
             self._problem(path, line, "prefecture", f"{prefecture!r} is not 01–47")
+            return
+        if not self._code_and_name(path, line, kind, code, prefecture, cell["name"]):
             return
         insured = self._insured(path, line, cell["insured"])
         values: dict[str, float] = {}
@@ -334,6 +346,36 @@ class _Reader:
         self.national_rows[(kind, code, year)] = BackdropRow(
             year, kind, code, cell["name"], prefecture, insured, values, answers, totals
         )
+
+    def _code_and_name(
+        self, path: Path, line: int, kind: str, code: str, prefecture: str, name: str
+    ) -> bool:
+        """A municipality's code is a 6-digit 保険者番号 of its prefecture (the first two
+        digits), a prefecture's its 2-digit number: 丸亀市 (370023) listed under 38 ended the
+        scoreboard with "units listed twice", and 'ABC' was a unit sharing the budget. The
+        name is printed, written to the CSV and the workbook: one line of at most
+        ``MAX_NAME`` characters without control characters or bidi controls."""
+        digits = 6 if kind == "municipality" else 2
+        shown = code if len(code) <= 40 else code[:40] + "…"
+        if not _is_digits(code, digits) or len(code) != digits:
+            what = "保険者番号 (6 digits)" if digits == 6 else "都道府県番号 (01–47)"
+            self._problem(path, line, "code", f"{shown!r} is not a {what}")
+            return False
+        if kind == "municipality" and code[:2] != prefecture:
+            reason = f"{code} is a number of prefecture {code[:2]}, not {prefecture}"
+            self._problem(path, line, "code", reason)
+            return False
+        if kind == "prefecture" and code != prefecture:
+            self._problem(path, line, "code", f"{code} is not prefecture {prefecture}")
+            return False
+        if has_control(name) or len(name) > MAX_NAME:
+            reason = (
+                f"one line of at most {MAX_NAME} characters without control characters or "
+                "bidi controls (a line break, ESC, U+202E …)"
+            )
+            self._problem(path, line, "name", reason)
+            return False
+        return True
 
     def _insured(self, path: Path, line: int, text: str) -> int | None:
         if text == "":

@@ -12,6 +12,8 @@ Problems are reported with the file, the YAML line and the dotted path of the fi
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from kokuho.incentives._schema import (
     PenaltyTier,
     RankTier,
     RuleFile,
+    SizeGrouping,
     TargetTier,
     ThresholdTier,
 )
@@ -202,6 +205,8 @@ def _check(rules: RuleFile) -> Iterator[tuple[tuple[Any, ...], str]]:
     for key, grouping in rules.size_groups.items():
         if grouping.basis != "insured" and grouping.basis not in fields:
             yield ("size_groups", key, "basis"), f"unknown field {grouping.basis!r}"
+        yield from _check_bands(key, grouping)
+    yield from _check_insured(rules)
     keys = [p.key for p in rules.parts]
     for index, part in enumerate(rules.parts):
         if keys.count(part.key) > 1:
@@ -223,6 +228,43 @@ def _check(rules: RuleFile) -> Iterator[tuple[tuple[Any, ...], str]]:
             )
     if rules.adjustment is not None:
         yield from _check_adjustment(rules)
+
+
+def _check_insured(rules: RuleFile) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """The day 被保険者数 is counted on is a day of every year: '02-30' loaded and scoring
+    against the register ended with 'day is out of range for month', naming no field."""
+    insured = rules.insured
+    if insured.basis == "as_of" and insured.as_of is None:
+        yield ("insured", "basis"), "basis as_of needs as_of: MM-DD"
+    if insured.as_of is None:
+        return
+    month, day = int(insured.as_of[:2]), int(insured.as_of[3:])
+    try:
+        dt.date(2001, month, day)  # not a leap year: 02-29 is not a day of every year
+    except ValueError:
+        yield ("insured", "as_of"), f"{insured.as_of!r} is not a day of every year (MM-DD)"
+
+
+def _check_bands(key: str, grouping: SizeGrouping) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every value from 0 up is in a band (overlaps are allowed: the first band wins). A gap
+    (a band ending at 99,000 where the next starts at 100,000) put the units there in no band:
+    no rank tier of the group could be given to them, and nothing said so."""
+    at = ("size_groups", key, "bands")
+    spans = []
+    for index, band in enumerate(grouping.bands):
+        low = -math.inf if band.min is None else band.min
+        high = math.inf if band.below is None else band.below
+        if low >= high:
+            yield (*at, index), f"band {band.key!r} is empty (min {low:g} ≥ below {high:g})"
+            continue
+        spans.append((low, high))
+    reached = 0.0
+    for low, high in sorted(spans):
+        if low > reached:
+            yield at, f"values from {reached:g} to {low:g} are in no band"
+        reached = max(reached, high)
+    if reached < math.inf:
+        yield at, f"values from {reached:g} up are in no band"
 
 
 def _check_adjustment(rules: RuleFile) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -275,7 +317,9 @@ def _check_indicator(
     rules: RuleFile, indicator: Indicator, here: tuple[Any, ...]
 ) -> Iterator[tuple[Any, str]]:
     ids = [indicator.tier_id(k) for k in range(len(indicator.tiers))]
-    if indicator.min is not None and indicator.min > indicator.max:
+    if indicator.max < 0:  # points are clipped to it: every unit would have it as its points
+        yield (*here, "max"), "a maximum is 0 or more"
+    elif indicator.min is not None and indicator.min > indicator.max:
         yield (*here, "min"), "min is above max"
     for k, tier in enumerate(indicator.tiers):
         at = (*here, "tiers", k)

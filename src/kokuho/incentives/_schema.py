@@ -214,7 +214,7 @@ class InsuredBasis(Strict):
     the count on one day (``as_of`` MM-DD) of the data year."""
 
     basis: Literal["monthly_average", "as_of"] = "monthly_average"
-    as_of: str | None = Field(default=None, pattern=r"^\d{2}-\d{2}$")
+    as_of: str | None = Field(default=None, pattern=r"^[0-9]{2}-[0-9]{2}$")
     lag: int = Field(default=0, ge=0, le=5)
     source: str
     confirmed: bool

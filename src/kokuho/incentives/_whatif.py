@@ -16,7 +16,7 @@ import numpy as np
 
 from kokuho.incentives._board import BoardState, Scoreboard, assemble
 from kokuho.incentives._evaluate import Evaluation, evaluate
-from kokuho.incentives._numbers import half_width, read_number
+from kokuho.incentives._numbers import half_width, read_number, read_percent
 from kokuho.incentives._schema import RuleFile
 from kokuho.incentives._units import Units
 
@@ -39,8 +39,9 @@ class Change:
             raise ValueError(f"{text!r}: write UNIT:FIELD=VALUE, e.g. 坂出市:checkup_rate=45%")
         raw = match["value"]
         percent = half_width(raw).endswith("%")
-        number = read_number(half_width(raw).removesuffix("%"))
-        value: float | str = raw if number is None else number / (100 if percent else 1)
+        text = half_width(raw).removesuffix("%")
+        number = read_percent(text) if percent else read_number(text)
+        value: float | str = raw if number is None else number
         return cls(match["unit"], match["field"], value)
 
 
