@@ -73,8 +73,7 @@ def board_options(function: F) -> F:
 def _budgets(values: tuple[str, ...], parts: Sequence[str]) -> dict[str, int]:
     """The --budget options by part; a part the rules do not have is refused (it was ignored,
     and the command ran on the rule file's budget as if it had been replaced)."""
-    from kokuho.incentives import read_whole
-    from kokuho.incentives._base import MAX_BUDGET_YEN
+    from kokuho.incentives import MAX_BUDGET_YEN, read_whole
 
     out = {}
     for value in values:

@@ -16,6 +16,7 @@ from kokuho.incentives._allocate import (
     allocate,
     split_by_count,
 )
+from kokuho.incentives._base import MAX_BUDGET_YEN
 from kokuho.incentives._board import Scoreboard, build_scoreboard, prefecture_scoreboard
 from kokuho.incentives._derive import (
     ClaimFiguresLike,
@@ -70,6 +71,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "MAX_BUDGET_YEN",
     "DENOMINATOR_UNIT",
     "Allocation",
     "AdjustmentResult",
