@@ -226,3 +226,25 @@ def test_a_dead_run_s_reservation_is_released_and_audited(home: Path) -> None:
     assert actions.count(("boundary_release", 1)) == 1
     assert_audit_chain_intact()
     ok("decide", "1", "loss", "--on", "2023-05-16")  # free: no 30-minute wait
+
+
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [("370015", "370015 is the 保険者番号 of 高松市国民健康保険: its code is 372013"),
+     ("999999", "not the 全国地方公共団体コード of a 市町村国保 of the register")],
+)  # fmt: skip
+@pytest.mark.parametrize(
+    "command",
+    [["double-payments"], ["double-payments", "--no-scan"], ["refunds"], ["reports"],
+     ["notices", "--list", "--out", "{tmp}/list.csv"]],
+)  # fmt: skip
+def test_a_municipality_the_register_does_not_have_is_refused_not_listed_empty(
+    home: Path, tmp_path: Path, command: list[str], given: str, hint: str
+) -> None:
+    # The 保険者番号 (370015) given for the 団体コード (372013), or a typo, answered "0 cases"
+    # (exit 0) and wrote an empty clerk's list: a clerk read that the town has no case.
+    args = [a.format(tmp=tmp_path) for a in command]
+    result = run(*args, "--municipality", given)
+    assert result.exit_code == 1, result.output
+    assert f"error: --municipality: {given}" in result.output and hint in result.output
+    assert not (tmp_path / "list.csv").exists()
