@@ -512,3 +512,15 @@ def test_a_questionnaire_number_in_another_script_is_refused(
     result = run("checkups", "targets", "--fy", "2021", "--questionnaires", str(path))
     assert_refused(result, 1, f"error: {path}: rejected with 1 error(s)")
     assert f"{path}:2: {column}: " in result.output
+
+
+def test_a_dashboard_user_is_disabled_from_the_command_line(home: Path) -> None:
+    add = ["dashboard", "users", "add", "pref", "--role", "prefecture", "--password-stdin"]
+    assert CliRunner().invoke(main, add, input="a-long-password-123\n").exit_code == 0
+    disabled = run("dashboard", "users", "disable", "pref")
+    assert disabled.exit_code == 0 and "disabled pref" in disabled.output, disabled.output
+    listed = run("dashboard", "users", "list")
+    assert "pref" in listed.output and "(無効)" in listed.output
+    again = run("dashboard", "users", "disable", "pref")
+    assert_refused(again, 1, "error: user 'pref' is already disabled")
+    assert_refused(run("dashboard", "users", "disable", "nobody"), 1, "error: no user 'nobody'")
