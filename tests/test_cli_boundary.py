@@ -248,3 +248,31 @@ def test_a_municipality_the_register_does_not_have_is_refused_not_listed_empty(
     assert result.exit_code == 1, result.output
     assert f"error: --municipality: {given}" in result.output and hint in result.output
     assert not (tmp_path / "list.csv").exists()
+
+
+@pytest.mark.parametrize("kind", ["folder", "pipe"])
+def test_a_folder_or_pipe_named_as_a_notice_is_refused_before_any_read(
+    home: Path, tmp_path: Path, kind: str
+) -> None:
+    # notices --out DIR writes DIR/case-N-genkaku.html: a folder of that name ended in an
+    # internal error (IsADirectoryError) after the case had been read and audited; a named
+    # pipe of that name was replaced by the notice.
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01")
+    ok("decide", "1", "loss", "--on", "2023-05-01", "--feed-dir", str(tmp_path / "feed"))
+    ok("decide", "1", "judge", "--no-fault", "--on", "2023-05-10",
+       "--document", "資格決定通知書", "--acquired-on", "2020-04-01",
+       "--decided-on", "2023-04-20", "--decided-by", "日本年金機構")  # fmt: skip
+    ok("decide", "1", "reduce", "--on", "2023-05-15")
+    out = tmp_path / "notices"
+    out.mkdir()
+    target = out / "case-1-genkaku.html"
+    if kind == "folder":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    before = len(audit_rows(home, "boundary", ("action",)))
+    result = run("notices", "--case", "1", "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--out'" in result.output and "case-1-genkaku.html" in result.output
+    assert target.is_dir() if kind == "folder" else target.is_fifo()
+    assert len(audit_rows(home, "boundary", ("action",))) == before  # nothing was read

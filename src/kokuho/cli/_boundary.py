@@ -234,6 +234,8 @@ def notices_command(
     # A folder for the notices, a file for the list: checked before the work (and its reads
     # of persons, audited) rather than failing at the write.
     problem = output_problem(str(out), folder=not as_list)
+    if problem is None and not as_list and case_id is not None:
+        problem = _notice_file_problem(out, case_id)
     if problem is not None:
         raise click.BadParameter(problem, param_hint="'--out'")
     if as_list:
@@ -261,6 +263,18 @@ def notices_command(
         return
     for path in written:
         click.echo(str(path))
+
+
+def _notice_file_problem(out: Path, case_id: int) -> str | None:
+    """Why a notice's own file in ``out`` cannot be put in place (a folder or a pipe of its
+    name, which ended in IsADirectoryError after the reads, or was replaced), or None."""
+    for name in (f"case-{case_id}-genkaku.html", f"case-{case_id}-kanpu.html"):
+        path = out / name
+        if path.is_symlink() or path.exists():
+            problem = output_problem(str(path), folder=False)
+            if problem is not None:
+                return problem
+    return None
 
 
 def _refund_or_none(engine: sa.Engine, case_id: int, who: str, audit: ServiceAudit) -> str | None:
