@@ -276,3 +276,32 @@ def test_a_folder_or_pipe_named_as_a_notice_is_refused_before_any_read(
     assert "Invalid value for '--out'" in result.output and "case-1-genkaku.html" in result.output
     assert target.is_dir() if kind == "folder" else target.is_fifo()
     assert len(audit_rows(home, "boundary", ("action",))) == before  # nothing was read
+
+
+@pytest.mark.parametrize("kind", ["folder", "link", "pipe"])
+def test_a_loss_feed_file_that_is_a_folder_link_or_pipe_is_refused_before_the_step(
+    home: Path, tmp_path: Path, kind: str
+) -> None:
+    # ① writes DIR/boundary-case-N-loss.csv with write_text: a folder of that name ended in
+    # 'internal error (IsADirectoryError)', a symbolic link was written through (its target
+    # overwritten with the feed rows) and a named pipe would block the run for good.
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01")
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    target, elsewhere = feed / "boundary-case-1-loss.csv", tmp_path / "precious.txt"
+    elsewhere.write_text("kept\n")
+    if kind == "folder":
+        target.mkdir()
+    elif kind == "link":
+        target.symlink_to(elsewhere)
+    else:
+        os.mkfifo(target)
+    before = len(audit_rows(home, "boundary_loss", ("action",)))
+    result = run("decide", "1", "loss", "--on", "2023-05-01", "--feed-dir", str(feed))
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("error: case 1: the loss's feed file") and str(target) in (
+        result.output
+    )
+    assert elsewhere.read_text() == "kept\n"
+    assert len(audit_rows(home, "boundary_loss", ("action",))) == before
+    assert ok("decide", "1", "show")["status"] == "open"
