@@ -226,3 +226,82 @@ def test_a_dead_run_s_reservation_is_released_and_audited(home: Path) -> None:
     assert actions.count(("boundary_release", 1)) == 1
     assert_audit_chain_intact()
     ok("decide", "1", "loss", "--on", "2023-05-16")  # free: no 30-minute wait
+
+
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [("370015", "370015 is the 保険者番号 of 高松市国民健康保険: its code is 372013"),
+     ("999999", "not the 全国地方公共団体コード of a 市町村国保 of the register")],
+)  # fmt: skip
+@pytest.mark.parametrize(
+    "command",
+    [["double-payments"], ["double-payments", "--no-scan"], ["refunds"], ["reports"],
+     ["notices", "--list", "--out", "{tmp}/list.csv"]],
+)  # fmt: skip
+def test_a_municipality_the_register_does_not_have_is_refused_not_listed_empty(
+    home: Path, tmp_path: Path, command: list[str], given: str, hint: str
+) -> None:
+    # The 保険者番号 (370015) given for the 団体コード (372013), or a typo, answered "0 cases"
+    # (exit 0) and wrote an empty clerk's list: a clerk read that the town has no case.
+    args = [a.format(tmp=tmp_path) for a in command]
+    result = run(*args, "--municipality", given)
+    assert result.exit_code == 1, result.output
+    assert f"error: --municipality: {given}" in result.output and hint in result.output
+    assert not (tmp_path / "list.csv").exists()
+
+
+@pytest.mark.parametrize("kind", ["folder", "pipe"])
+def test_a_folder_or_pipe_named_as_a_notice_is_refused_before_any_read(
+    home: Path, tmp_path: Path, kind: str
+) -> None:
+    # notices --out DIR writes DIR/case-N-genkaku.html: a folder of that name ended in an
+    # internal error (IsADirectoryError) after the case had been read and audited; a named
+    # pipe of that name was replaced by the notice.
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01")
+    ok("decide", "1", "loss", "--on", "2023-05-01", "--feed-dir", str(tmp_path / "feed"))
+    ok("decide", "1", "judge", "--no-fault", "--on", "2023-05-10",
+       "--document", "資格決定通知書", "--acquired-on", "2020-04-01",
+       "--decided-on", "2023-04-20", "--decided-by", "日本年金機構")  # fmt: skip
+    ok("decide", "1", "reduce", "--on", "2023-05-15")
+    out = tmp_path / "notices"
+    out.mkdir()
+    target = out / "case-1-genkaku.html"
+    if kind == "folder":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    before = len(audit_rows(home, "boundary", ("action",)))
+    result = run("notices", "--case", "1", "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--out'" in result.output and "case-1-genkaku.html" in result.output
+    assert target.is_dir() if kind == "folder" else target.is_fifo()
+    assert len(audit_rows(home, "boundary", ("action",))) == before  # nothing was read
+
+
+@pytest.mark.parametrize("kind", ["folder", "link", "pipe"])
+def test_a_loss_feed_file_that_is_a_folder_link_or_pipe_is_refused_before_the_step(
+    home: Path, tmp_path: Path, kind: str
+) -> None:
+    # ① writes DIR/boundary-case-N-loss.csv with write_text: a folder of that name ended in
+    # 'internal error (IsADirectoryError)', a symbolic link was written through (its target
+    # overwritten with the feed rows) and a named pipe would block the run for good.
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01")
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    target, elsewhere = feed / "boundary-case-1-loss.csv", tmp_path / "precious.txt"
+    elsewhere.write_text("kept\n")
+    if kind == "folder":
+        target.mkdir()
+    elif kind == "link":
+        target.symlink_to(elsewhere)
+    else:
+        os.mkfifo(target)
+    before = len(audit_rows(home, "boundary_loss", ("action",)))
+    result = run("decide", "1", "loss", "--on", "2023-05-01", "--feed-dir", str(feed))
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("error: case 1: the loss's feed file") and str(target) in (
+        result.output
+    )
+    assert elsewhere.read_text() == "kept\n"
+    assert len(audit_rows(home, "boundary_loss", ("action",))) == before
+    assert ok("decide", "1", "show")["status"] == "open"

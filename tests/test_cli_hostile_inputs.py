@@ -122,6 +122,33 @@ def test_a_file_or_folder_that_cannot_be_written_is_refused_before_any_work(
     assert not (home / "kokuho.db").exists()  # refused before the database was opened
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes")
+def test_a_pipe_or_device_where_a_file_goes_is_refused_not_replaced(home: Path) -> None:
+    # The list is put in place by a rename: a named pipe (or, run as root, /dev/null, which a
+    # probe gave as --out to throw the list away) was replaced by a regular file of names.
+    pipe = home / "list.csv"
+    os.mkfifo(pipe)
+    args = ["boundary", "notices", "--list", "--municipality", "372013", "--out", str(pipe)]
+    result = run(*args)
+    assert_refused(result, 2, "Invalid value for '--out'", "is not a regular file")
+    assert pipe.is_fifo()
+    assert not (home / "kokuho.db").exists()  # refused before the database was opened
+
+
+@pytest.mark.parametrize("folder", [True, False])
+def test_a_path_too_long_for_the_file_system_is_refused_not_an_internal_error(
+    home: Path, folder: bool
+) -> None:
+    long = str(home / ("x" * 10_000))
+    if folder:
+        result = run("boundary", "notices", "--case", "1", "--out", long)
+    else:
+        result = run("boundary", "notices", "--list", "--municipality", "372013", "--out", long)
+    assert_refused(result, 2, "Invalid value for '--out'", "cannot be used")
+    assert len(result.output) < 1_000  # the path is not echoed whole
+    assert not (home / "kokuho.db").exists()
+
+
 OUTSIDE = "is outside 1900-01-01–2100-12-31"
 
 
@@ -499,3 +526,15 @@ def test_a_questionnaire_number_in_another_script_is_refused(
     result = run("checkups", "targets", "--fy", "2021", "--questionnaires", str(path))
     assert_refused(result, 1, f"error: {path}: rejected with 1 error(s)")
     assert f"{path}:2: {column}: " in result.output
+
+
+def test_a_dashboard_user_is_disabled_from_the_command_line(home: Path) -> None:
+    add = ["dashboard", "users", "add", "pref", "--role", "prefecture", "--password-stdin"]
+    assert CliRunner().invoke(main, add, input="a-long-password-123\n").exit_code == 0
+    disabled = run("dashboard", "users", "disable", "pref")
+    assert disabled.exit_code == 0 and "disabled pref" in disabled.output, disabled.output
+    listed = run("dashboard", "users", "list")
+    assert "pref" in listed.output and "(無効)" in listed.output
+    again = run("dashboard", "users", "disable", "pref")
+    assert_refused(again, 1, "error: user 'pref' is already disabled")
+    assert_refused(run("dashboard", "users", "disable", "nobody"), 1, "error: no user 'nobody'")

@@ -295,3 +295,46 @@ def test_a_rejection_by_a_name_too_long_for_the_audit_record_is_refused_before_i
     assert "internal error" not in rejected.output
     # Still in review: no decision was made without its audit record.
     assert json.loads(run("mynumber", "review", "--json").stdout)["count"] == 1
+
+
+@pytest.mark.parametrize("column", ["symbol", "number"])
+def test_a_my_number_in_the_insured_number_columns_is_not_kept_in_clear(
+    engine: sa.Engine, home: Path, tmp_path: Path, column: str
+) -> None:
+    """A row whose 記号 or 番号 holds a My Number (an export with a column out of place) named
+    no member and went to the review queue as it was: the number stood in clear in
+    mynumber_requests and `mynumber review` printed it (text and JSON). It is a row error now,
+    masked, and nothing of the row is kept."""
+    assert load(tmp_path).exit_code == 0
+    add_member(engine, "1001")
+    path = tmp_path / "submissions.csv"
+    misplaced = {"symbol": "12", "number": "1002", column: ELSE}
+    path.write_text(
+        "insurer_number,symbol,number,branch,mynumber\n"
+        f"{KOKUHO},12,1001,01,{NUMBER}\n"
+        f"{KOKUHO},{misplaced['symbol']},{misplaced['number']},01,{ELSE}\n",
+        encoding="utf-8",
+    )
+    refused = run("mynumber", "link", str(path))
+    assert refused.exit_code == 1, refused.output
+    assert f"{path}:3: {column}: " in refused.stderr and "My Number" in refused.stderr
+    good = run("mynumber", "link", str(path), "--load-good-rows")
+    assert good.exit_code == 0, good.output
+    assert "1 linked" in good.stdout and "1 rows rejected" in good.stdout
+    listing = run("mynumber", "review")
+    as_json = run("mynumber", "review", "--json")
+    assert json.loads(as_json.stdout)["count"] == 0
+    assert_nothing_secret(home, refused, good, listing, as_json)
+
+
+def test_a_member_whose_number_reads_like_a_my_number_is_still_linked(
+    engine: sa.Engine, home: Path, tmp_path: Path
+) -> None:
+    # The refusal above is for numbers that name no member: a 番号 of the register that
+    # happens to be twelve digits with a valid check digit is the member's own.
+    assert load(tmp_path).exit_code == 0
+    card = "123456789018"  # 12 digits whose last one is a valid 検査用数字
+    MyNumber.parse(card)
+    add_member(engine, card)
+    linked = run("mynumber", "link", str(submit(tmp_path, [(card, NUMBER)])))
+    assert linked.exit_code == 0 and "1 linked" in linked.stdout, linked.output

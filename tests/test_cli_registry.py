@@ -136,3 +136,16 @@ def test_overlaps_list_is_a_read_of_each_person_listed_and_is_audited(
     assert [(r.person_id, r.purpose, r.outcome) for r in rows[1:]] == [(person, "insurer", "shown")]
     assert all(r.actor.startswith("cli:") for r in rows)
     assert_audit_chain_intact()
+
+
+@pytest.mark.parametrize("place", ["symbol", "number"])
+def test_show_does_not_repeat_a_my_number_typed_in_the_wrong_place(
+    run: CliRunner, place: str
+) -> None:
+    # `registry show 370015 123456789018 1 01` (a My Number typed for the 記号) answered
+    # "no member with 370015 記号:123456789018 …" on stderr, which logs keep.
+    typed = "123456789018"  # 12 digits with a valid 検査用数字
+    args = {"symbol": "12", "number": "1001", place: typed}
+    missing = run.invoke(main, ["registry", "show", KOKUHO, args["symbol"], args["number"], "01"])
+    assert missing.exit_code == 1 and "no member" in missing.stderr
+    assert typed not in missing.output and "********9018" in missing.stderr

@@ -15,6 +15,7 @@ from kokuho.web.dashboard import (
     add_user,
     authenticate,
     create_demo_accounts,
+    disable_user,
     list_users,
 )
 from kokuho.web.dashboard import tables as t
@@ -198,3 +199,28 @@ def test_a_race_of_sign_ins_checks_at_most_five_passwords(
     with register.connect() as connection:
         until = connection.scalar(sa.select(t.dashboard_users.c.locked_until))
     assert until is not None  # locked after the race
+
+
+def test_a_disabled_user_can_neither_sign_in_nor_keep_a_session(register: sa.Engine) -> None:
+    # A member of staff who leaves (退職・異動): nothing could set disabled_at, which sign-in
+    # and sessions honour; the only way out was --replace with a password nobody knows.
+    user = add_user(register, "takamatsu", PASSWORD, role="municipal", insurer_number=KOKUHO)
+    first, second = open_session(register, user), open_session(register, user)
+    disable_user(register, "takamatsu")
+    assert resume_session(register, first.token) is None
+    assert resume_session(register, second.token) is None
+    with register.connect() as connection:
+        left = connection.scalar(sa.select(sa.func.count()).select_from(t.dashboard_sessions))
+    assert left == 0
+    assert authenticate(register, "takamatsu", PASSWORD).reason == "invalid"
+    [listed] = list_users(register)
+    assert listed.disabled
+    with pytest.raises(AccountError, match="already disabled"):
+        disable_user(register, "takamatsu")
+    with pytest.raises(AccountError, match="no user 'nobody'"):
+        disable_user(register, "nobody")
+    # --replace resets the account, as documented: enabled again with the new password.
+    add_user(register, "takamatsu", "a new password", role="municipal", insurer_number=KOKUHO,
+             replace=True)  # fmt: skip
+    assert authenticate(register, "takamatsu", "a new password").user is not None
+    assert not list_users(register)[0].disabled

@@ -256,3 +256,35 @@ def test_recheck_lists_ended_and_ending_exceptions_from_the_files_in_order(
         "dependants", "recheck", str(april), "--on", "2021-04-15", "--within", "181", "--json"
     )
     assert [d["row_id"] for d in document["dependants"]] == ["R1", "R4", "R2", "R3"]
+
+
+MY_NUMBER = "123456789018"  # 12 digits with a valid 検査用数字
+
+
+@pytest.mark.parametrize(
+    "misplaced",
+    [{"visa_status": MY_NUMBER}, {"judgement_date": MY_NUMBER}, {"residence": MY_NUMBER}],
+)
+def test_a_my_number_in_a_refused_value_is_masked(
+    tmp_path: Path, misplaced: dict[str, str]
+) -> None:
+    # Every row error of the register's readers masks what looks like a My Number (a value in
+    # the wrong column); the dependants file's errors (kokuho.store.FileProblem) repeated it.
+    row = {**application("M1", "2021-04-01", "02", residence="domestic"), **misplaced}
+    path = write_csv(tmp_path / "misplaced.csv", DEPENDANTS, [row])
+    for extra in ((), ("--json",)):
+        code, document, errors = run("dependants", "check", str(path), *extra)
+        assert code == 1
+        assert MY_NUMBER not in f"{document}{errors}"
+        assert "********9018" in f"{document}{errors}"
+
+
+def test_a_judged_row_shows_a_bidi_control_escaped(tmp_path: Path) -> None:
+    # An application id with U+202E (RLO) made the rest of its printed line read backwards
+    # (認定 and the rule); the line shows it escaped, as the rejected rows' lines do.
+    row = application("A\u202e1", "2021-04-01", "02", residence="domestic")
+    path = write_csv(tmp_path / "rlo.csv", DEPENDANTS, [row])
+    code, printed, _ = run("dependants", "check", str(path))
+    assert code == 0
+    assert "\u202e" not in printed
+    assert "A\\u202e1 2021-04-01: 認定 [principle]" in printed

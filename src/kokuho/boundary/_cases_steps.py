@@ -205,11 +205,12 @@ def loss_within(
                 c.coverage_id == case.kokuho_coverage_id
             )
         ).one()
+    path = feed_dir / f"boundary-case-{case_id}-loss.csv"
+    _check_feed_target(case_id, path)
     with _reserved(case, engine, "loss", actor, within) as reservation:
         audit("boundary_loss", actor, [case.person_id], {"case_id": case_id})
         loss_day = case.overlap_from
         feed_dir.mkdir(parents=True, exist_ok=True)
-        path = feed_dir / f"boundary-case-{case_id}-loss.csv"
         values = [f"boundary-{case_id}-loss", "lose", loss_day.isoformat(), row.insurer_number,
                   row.symbol, row.number, row.branch, OTHER_INSURANCE]  # fmt: skip
         existed = path.exists()
@@ -229,6 +230,22 @@ def loss_within(
             "reassessed": _ordinary_reductions(engine, case, reservation, decided_on),
         }
         return _record(engine, case, reservation, "loss", decided_on, actor, detail)
+
+
+def _check_feed_target(case_id: int, path: Path) -> None:
+    """Refuses, before the step, a feed file path that is not a plain file or nothing: the
+    rows are written with ``write_text``, which writes through a symbolic link (overwriting
+    its target), blocks on a named pipe and fails on a folder (an internal error)."""
+    if path.is_symlink():
+        why = "is a symbolic link (the rows would be written through it)"
+    elif path.exists() and not path.is_file():
+        why = "is a folder, a pipe or a device"
+    else:
+        return
+    raise CaseError(
+        f"case {case_id}: the loss's feed file {path} {why}; nothing was changed: move it "
+        "away and record the step again"
+    )
 
 
 def _drop_unimported(engine: sa.Engine, reservation: Reservation, path: Path) -> None:

@@ -30,7 +30,7 @@ from kokuho.boundary._residency import (
 )
 from kokuho.boundary._residency_register import BasicItems, ResidentLookup
 from kokuho.boundary._residency_rules import ResidencyRules, load_residency_rules
-from kokuho.ids import InsuredId, InvalidIdentifier, iso_date, parse_gyymmdd
+from kokuho.ids import InsuredId, InvalidIdentifier, iso_date, parse_gyymmdd, scrub_mynumbers
 from kokuho.registry import (
     FEED_COLUMNS,
     FEED_REQUIRED,
@@ -222,7 +222,10 @@ def _read(
             try:
                 parsed = _row(kind, line, row, rules, keep_losses, with_items)
             except ResidencyInputError as error:
-                problems.append(FileProblem(name, line, error.field, str(error)))
+                # The reason repeats the value: one in the wrong column may be a My Number,
+                # masked as the register's row errors mask it.
+                reason = scrub_mynumbers(str(error))
+                problems.append(FileProblem(name, line, error.field, reason))
                 continue
             if parsed is None:
                 not_judged += 1

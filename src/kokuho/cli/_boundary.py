@@ -41,7 +41,13 @@ from kokuho.boundary import (
 )
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import OUTPUT_FOLDER, RECORD_ID, output_problem
-from kokuho.cli._staff import StaffAudit, municipality_code, option_day, staff_by
+from kokuho.cli._staff import (
+    StaffAudit,
+    municipality_code,
+    option_day,
+    require_municipality,
+    staff_by,
+)
 from kokuho.premiums import settlements
 from kokuho.store import atomic_file
 
@@ -59,9 +65,12 @@ def _feed_dir(value: Path | None) -> Path:
     return value if value is not None else Settings.from_env().home / "boundary-feed"
 
 
-def _run(work: Any) -> Any:
-    """Runs ``work(engine, audit)``; a refused step is one line on stderr and exit 1."""
+def _run(work: Any, municipality: str | None = None) -> Any:
+    """Runs ``work(engine, audit)``; a refused step is one line on stderr and exit 1, and so
+    is a ``municipality`` the register does not have (before any work or audit record)."""
     engine = open_engine()
+    if municipality is not None:
+        require_municipality(engine, municipality)
     audit = ServiceAudit(engine)
     try:
         return work(engine, audit)
@@ -104,7 +113,7 @@ def double_payments_command(
             open_cases(engine, code, day, actor=who, audit=audit)
         return list_cases(engine, code, actor=who, audit=audit)
 
-    cases: list[Case] = _run(work)
+    cases: list[Case] = _run(work, code)
     if as_json:
         emit_json({"municipality": code, "on": day, "cases": [c.summary(day) for c in cases]})
         return
@@ -191,7 +200,7 @@ def refunds_command(municipality: str, as_of: str | None, by: str, as_json: bool
                              "status": s.status(day)})  # fmt: skip
         return rows
 
-    rows: list[dict[str, Any]] = _run(work)
+    rows: list[dict[str, Any]] = _run(work, code)
     if as_json:
         emit_json({"municipality": code, "as_of": day, "refunds": rows})
         return
@@ -225,13 +234,15 @@ def notices_command(
     # A folder for the notices, a file for the list: checked before the work (and its reads
     # of persons, audited) rather than failing at the write.
     problem = output_problem(str(out), folder=not as_list)
+    if problem is None and not as_list and case_id is not None:
+        problem = _notice_file_problem(out, case_id)
     if problem is not None:
         raise click.BadParameter(problem, param_hint="'--out'")
     if as_list:
         if municipality is None:
             fail("--list needs --municipality")
         code = municipality_code(municipality)
-        text: str = _run(lambda e, a: notice_list_csv(e, code, actor=who, audit=a))
+        text: str = _run(lambda e, a: notice_list_csv(e, code, actor=who, audit=a), code)
         _write_private(out, text, "utf-8-sig")  # a BOM: Excel reads the Japanese right
         written = [out]
     else:
@@ -252,6 +263,18 @@ def notices_command(
         return
     for path in written:
         click.echo(str(path))
+
+
+def _notice_file_problem(out: Path, case_id: int) -> str | None:
+    """Why a notice's own file in ``out`` cannot be put in place (a folder or a pipe of its
+    name, which ended in IsADirectoryError after the reads, or was replaced), or None."""
+    for name in (f"case-{case_id}-genkaku.html", f"case-{case_id}-kanpu.html"):
+        path = out / name
+        if path.is_symlink() or path.exists():
+            problem = output_problem(str(path), folder=False)
+            if problem is not None:
+                return problem
+    return None
 
 
 def _refund_or_none(engine: sa.Engine, case_id: int, who: str, audit: ServiceAudit) -> str | None:
@@ -308,7 +331,7 @@ def reports_command(
             "requests": [r.as_json() for r in list_reports(engine, code, actor=who, audit=audit)],
         }  # fmt: skip
 
-    document: dict[str, Any] = _run(work)
+    document: dict[str, Any] = _run(work, code)
     if as_json:
         emit_json({"municipality": code, "on": day, **document})
         return

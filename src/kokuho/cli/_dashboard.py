@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import OUTPUT_FOLDER, PERSONS, SEED
 
 CHROMIUM = os.environ.get("KOKUHO_CHROMIUM", "/usr/bin/chromium")
@@ -93,6 +93,23 @@ def add_command(
         click.echo(f"added {user.username} ({user.role}{', ' + insurer if insurer else ''})")
 
 
+@users.command("disable")
+@click.argument("username")
+def disable_command(username: str) -> None:
+    """Disables a user (a member of staff who left): no sign-in, and their sessions end now.
+    `add USERNAME --replace` enables the account again with a new password."""
+    from kokuho.web.dashboard import AccountError, disable_user
+
+    engine = open_engine()
+    try:
+        disable_user(engine, username)
+    except AccountError as error:
+        fail(shown(str(error)))
+    finally:
+        engine.dispose()
+    click.echo(f"disabled {shown(username)}: sign-in refused, sessions ended")
+
+
 @users.command("list")
 @json_option
 def list_command(as_json: bool) -> None:
@@ -111,7 +128,8 @@ def list_command(as_json: bool) -> None:
         scope = (
             "全市町村" if user.is_prefecture else f"{user.municipality_name} {user.insurer_number}"
         )
-        click.echo(f"{user.username:16} {user.role:10} {scope}  {user.display_name}")
+        state = "  (無効)" if user.disabled else ""
+        click.echo(f"{user.username:16} {user.role:10} {scope}  {user.display_name}{state}")
 
 
 def free_port() -> int:

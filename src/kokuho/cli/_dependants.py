@@ -119,9 +119,11 @@ def recheck_command(
 
 def _row_line(row: RowCheck) -> str:
     decision = row.decision
+    # The insured number and the application id come from the file: a bidi control there
+    # (U+202E) would make the rest of the line, the outcome with it, read backwards.
     text = (
-        f"{shown(row.file)}:{row.line}: {row.insured} {row.row_id} {row.judged_on.isoformat()}: "
-        f"{decision.outcome} [{decision.rule}] {decision.reason}"
+        f"{shown(row.file)}:{row.line}: {shown(str(row.insured))} {shown(row.row_id)} "
+        f"{row.judged_on.isoformat()}: {decision.outcome} [{decision.rule}] {decision.reason}"
     )
     if not decision.confirmed:
         text += " (rule unconfirmed: kokuho data unconfirmed)"

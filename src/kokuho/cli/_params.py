@@ -125,10 +125,18 @@ class NameList(click.ParamType[tuple[str, ...]]):
 def output_problem(value: str, *, folder: bool) -> str | None:
     """Why ``value`` cannot be written to, as a file or (``folder``) as a folder made with its
     parents; None when it can: not a file where a folder goes, a folder where a file goes, a
-    parent that is no folder, a link to nothing, or a folder the user may not write in."""
+    parent that is no folder, a link to nothing, a pipe or device where a file goes, a path
+    the file system cannot take (too long), or a folder the user may not write in."""
     if not value:
         return "an empty path"
-    path = Path(value).absolute()
+    try:
+        return _output_problem(value, Path(value).absolute(), folder=folder)
+    except OSError as error:  # ENAMETOOLONG and the like, from the checks' own stat calls
+        shown = value if len(value) <= 80 else value[:80] + "…"
+        return f"{shown} cannot be used ({error.strerror or type(error).__name__})"
+
+
+def _output_problem(value: str, path: Path, *, folder: bool) -> str | None:
     if path.is_symlink() and not path.exists():
         return f"{value} is a link to nothing"
     if folder:
@@ -141,6 +149,10 @@ def output_problem(value: str, *, folder: bool) -> str | None:
     else:
         if path.is_dir():
             return f"{value} is a folder, not a file"
+        # Files are put in place by a rename: a named pipe, a socket or a device (/dev/null
+        # given to throw the output away) would be replaced by a regular file of names.
+        if path.exists() and not path.is_file():
+            return f"{value} is not a regular file (a pipe, socket or device); name a file"
         if not path.parent.is_dir():
             missing = "is a file, not a folder" if path.parent.exists() else "does not exist"
             return f"the folder {path.parent} {missing}"

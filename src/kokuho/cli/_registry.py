@@ -30,7 +30,7 @@ from kokuho.cli._registry_reassess import (
     runs_document,
 )
 from kokuho.cli._staff import ShownAudit
-from kokuho.ids import InsuredId, InsurerNumber, InvalidIdentifier
+from kokuho.ids import InsuredId, InsurerNumber, InvalidIdentifier, scrub_mynumbers
 from kokuho.registry import (
     LOSS_REASONS,
     Coverage,
@@ -256,7 +256,8 @@ def show_command(insurer: str, symbol: str, number: str, branch: str, as_json: b
     engine = open_engine()
     record = show(engine, insured)
     if record is None:
-        fail(f"no member with {insured}")
+        # A My Number typed in the 記号's or 番号's place is not repeated (stderr is logged).
+        fail(scrub_mynumbers(f"no member with {insured}"))
     # A read of a person's data (name, address, birth date): on the audit log before it is
     # shown, as the staff workflows' commands record theirs (cli:<login>).
     audit = ShownAudit(engine)

@@ -61,6 +61,33 @@ def municipality_code(value: str) -> str:
     return value
 
 
+def require_municipality(engine: Any, code: str) -> None:
+    """Fails (exit 1) unless ``code`` is the 全国地方公共団体コード of a 市町村国保 of the register:
+    a code no municipality has (a typo, or the 保険者番号 given for it) listed nothing and read
+    as "no case". The refusal names the code of an insurer number given in its place."""
+    import sqlalchemy as sa
+
+    from kokuho.registry import tables
+
+    i = tables.insurers.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(i.insurer_number, i.name, i.municipality_code).where(
+                i.kind == "kokuho_municipal",
+                sa.or_(i.municipality_code == code, i.insurer_number == code),
+            )
+        ).all()
+    if any(row.municipality_code == code for row in rows):
+        return
+    named = next((row for row in rows if row.insurer_number == code), None)
+    hint = (
+        f"{code} is the 保険者番号 of {named.name}: its code is {named.municipality_code}"
+        if named is not None
+        else "not the 全国地方公共団体コード of a 市町村国保 of the register"
+    )
+    fail(f"--municipality: {code}: {hint}")
+
+
 class StaffAudit:
     """A workflow's audit hook on the service's audit log: one record per person (one without
     a person when none), as ``cli:<login>`` with the staff member's name in the detail."""

@@ -316,6 +316,40 @@ def _parse(row: dict[str, str]) -> tuple[InsuredId, MyNumber]:
     return InsuredId(*values), mynumber
 
 
+def _reads_as_mynumber(value: str) -> bool:
+    if not (len(value) == 12 and value.isascii() and value.isdigit()):
+        return False
+    try:
+        MyNumber.parse(value)
+    except InvalidIdentifier:
+        return False
+    return True
+
+
+def _misplaced_number(
+    name: str,
+    row: tuple[int, InsuredId, str],
+    members: dict[InsuredId, list[int]],
+    report: LinkReport,
+) -> bool:
+    """Whether the row's 記号 or 番号 reads as a My Number (12 digits, a valid 検査用数字) and
+    names no member: a column out of place. Such a row would go to review as no_member with
+    the number in clear in ``mynumber_requests`` and on the review listing; it is a row error
+    (masked) instead. A member of the register whose number reads so keeps it."""
+    line, insured, _ = row
+    if insured in members:
+        return False
+    for column in ("symbol", "number"):
+        if _reads_as_mynumber(getattr(insured, column)):
+            reason = (
+                f"{getattr(insured, column)} reads as a My Number and names no member "
+                "(a column out of place?); the row is not kept"
+            )
+            report.errors.append(RowError(name, line, column, scrub(reason)))
+            return True
+    return False
+
+
 class _RowProblem(ValueError):
     def __init__(self, column: str, reason: str) -> None:
         self.column = column
@@ -340,6 +374,7 @@ def _submissions(
             continue
         parsed.append((line, insured, mynumber.keyed_hash(key)))
     members = _members(connection, (insured for _, insured, _ in parsed))
+    parsed = [row for row in parsed if not _misplaced_number(name, row, members, report)]
     # An insured number the register does not hold is a review row (no_member), not a file
     # error: the insurer's own enrolment may not have reached the change feed yet, and a
     # re-check links it once it has.

@@ -21,6 +21,7 @@ from kokuho.web.dashboard._accounts import (
     User,
     add_user,
     authenticate,
+    disable_user,
     list_users,
 )
 from kokuho.web.dashboard._audit import AuditSink
@@ -71,6 +72,7 @@ __all__ = [
     "add_user",
     "authenticate",
     "create_demo_accounts",
+    "disable_user",
     "install_dashboard",
     "list_users",
     "tables",

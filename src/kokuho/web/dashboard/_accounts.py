@@ -84,6 +84,8 @@ class User:
     insurer_number: str | None = None
     municipality_code: str | None = None
     municipality_name: str | None = None
+    #: Disabled (利用停止): no sign-in, no session; ``add_user(replace=True)`` enables again.
+    disabled: bool = False
 
     @property
     def is_prefecture(self) -> bool:
@@ -187,7 +189,13 @@ def _user_query() -> sa.Select[Any]:
     u = dashboard_users.c
     i = registry_tables.insurers
     return sa.select(
-        u.username, u.display_name, u.role, u.insurer_number, i.c.municipality_code, i.c.name
+        u.username,
+        u.display_name,
+        u.role,
+        u.insurer_number,
+        i.c.municipality_code,
+        i.c.name,
+        u.disabled_at,
     ).select_from(dashboard_users.outerjoin(i, i.c.insurer_number == u.insurer_number))
 
 
@@ -201,7 +209,27 @@ def _user(row: sa.Row[Any]) -> User:
         values["insurer_number"],
         values["municipality_code"],
         None if name is None else str(name).removesuffix("国民健康保険"),
+        values["disabled_at"] is not None,
     )
+
+
+def disable_user(engine: sa.Engine, username: str) -> None:
+    """Disables a user (利用停止: a member of staff who left or moved): sign-in is refused as
+    for an unknown name and every session of theirs ends now. ``add_user(replace=True)``
+    enables the account again with a new password."""
+    u = dashboard_users.c
+    with engine.begin() as connection:
+        row = connection.execute(sa.select(u.disabled_at).where(u.username == username)).first()
+        if row is None:
+            raise AccountError(f"no user {username!r}")
+        if row.disabled_at is not None:
+            raise AccountError(f"user {username!r} is already disabled")
+        connection.execute(
+            dashboard_users.update().where(u.username == username).values(disabled_at=_now())
+        )
+        connection.execute(
+            dashboard_sessions.delete().where(dashboard_sessions.c.username == username)
+        )
 
 
 def list_users(engine: sa.Engine) -> list[User]:
