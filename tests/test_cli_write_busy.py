@@ -6,18 +6,16 @@ error``. Found with a holder of ``BEGIN IMMEDIATE`` beside `kokuho registry impo
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from kokuho.cli import main
 from kokuho.registry import load_insurers
-from kokuho.store import connect
 from kokuho.verify import load_institutions
+from tests.busywait import short_busy_wait, sqlite_home, write_lock_held
 from tests.cardholders import write_institutions
 from tests.feedfiles import acquire, write_changes, write_insurers
 
@@ -44,31 +42,15 @@ def _credential(folder: Path) -> list[str]:
 def test_a_writer_held_back_past_the_busy_wait_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: Callable[[Path], list[str]]
 ) -> None:
-    from kokuho.store import _engine
-
     home = tmp_path / "home"
-    monkeypatch.setenv("KOKUHO_HOME", str(home))
-    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
-    monkeypatch.delenv("KOKUHO_DEBUG", raising=False)
-    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
+    engine = sqlite_home(home, monkeypatch)
     load_insurers(engine, write_insurers(tmp_path / "insurers.csv"))
     load_institutions(engine, write_institutions(tmp_path / "inst.csv", {CLINIC: "香川クリニック"}))
     engine.dispose()
-    pragmas = _engine._sqlite_pragmas
-
-    def quick(dbapi_connection: Any, record: Any) -> None:
-        pragmas(dbapi_connection, record)
-        dbapi_connection.execute("PRAGMA busy_timeout=200")
-
-    monkeypatch.setattr(_engine, "_sqlite_pragmas", quick)
+    short_busy_wait(monkeypatch)
     args = command(tmp_path)
-    holder = sqlite3.connect(home / "kokuho.db", isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")
+    with write_lock_held(home / "kokuho.db"):
         held = CliRunner().invoke(main, args)
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert held.exit_code == 1
     assert "internal error" not in held.output
     assert "another command is writing the database" in held.output
