@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
+from kokuho.store import busy_refusal
 from kokuho.verify._access import AccessDenied
 from kokuho.verify._problems import (
     FRAMEWORK_STATUSES,
@@ -165,6 +166,10 @@ async def _fault(request: Request, error: Exception) -> Response:
     return response or PlainTextResponse("Internal Server Error", status_code=500, headers=_CLOSE)
 
 
+#: Seconds a page refused while another command writes the SQLite file asks the browser to wait.
+BUSY_RETRY_SECONDS: Final = 10
+
+
 def install_error_handlers(app: FastAPI, other: OtherPaths | None = None) -> None:
     """problem+json / OperationOutcome for every error the faces raise, and the body guard.
     ``other`` answers the framework's 404, 405 … on every other path (else FastAPI does)."""
@@ -179,6 +184,11 @@ def install_error_handlers(app: FastAPI, other: OtherPaths | None = None) -> Non
         # to the server log (any other exception is logged by the server, re-raised).
         async def handle(request: Request, error: Exception) -> Response:
             if face_of(request.url.path) is None and other is not None:
+                if busy_refusal(error) is not None:
+                    # SQLite's write lock held past the wait by a command (an import): the
+                    # page says so and when to try again; not a fault to report.
+                    busy = HTTPException(503, headers={"Retry-After": str(BUSY_RETRY_SECONDS)})
+                    return await other(request, busy)
                 if log:
                     _log.error("fault on %s", request.url.path, exc_info=error)
                 response = await other(request, HTTPException(500))
