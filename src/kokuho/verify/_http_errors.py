@@ -160,6 +160,13 @@ _CLOSE: Final = {"Connection": "close"}
 
 
 async def _fault(request: Request, error: Exception) -> Response:
+    if busy_refusal(error) is not None:
+        # SQLite's write lock held past the wait by a command (an import): transient, retried.
+        detail = "the database is busy with another writer (an import); try again shortly"
+        headers = {**_CLOSE, "Retry-After": str(BUSY_RETRY_SECONDS)}
+        busy = face_error(request.url.path, 503, detail, headers=headers)
+        if busy is not None:
+            return busy
     # The reason stays in the server log: a fault's text may carry what the caller sent.
     detail = "the server could not answer this request"
     response = face_error(request.url.path, 500, detail, headers=dict(_CLOSE))
