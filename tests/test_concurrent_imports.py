@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from kokuho.premiums import (
     record_charges,
 )
 from kokuho.store import connect
+from tests.busywait import short_busy_wait, sqlite_home, write_lock_held
 from tests.premiumrows import CITY, assessment, payment, write_payments
 from tests.test_premiums_grounds import J, K, grounds_town  # noqa: F401  (fixture)
 from tests.test_premiums_grounds import write as write_grounds
@@ -152,30 +152,14 @@ def test_an_import_waiting_too_long_for_the_write_lock_is_refused_clearly(
 ) -> None:
     """SQLite: another command holds the write lock past the busy wait (shortened here from
     10 s): one line naming what was to be written, exit code 1, nothing written."""
-    from kokuho.store import _engine
-
     home = tmp_path / "home"
-    monkeypatch.setenv("KOKUHO_HOME", str(home))
-    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
-    monkeypatch.delenv("KOKUHO_DEBUG", raising=False)
-    engine = connect(f"sqlite:///{home / 'kokuho.db'}")
+    engine = sqlite_home(home, monkeypatch)
     residents(engine, 3)
     engine.dispose()
-    pragmas = _engine._sqlite_pragmas
-
-    def quick(dbapi_connection: Any, record: Any) -> None:
-        pragmas(dbapi_connection, record)
-        dbapi_connection.execute("PRAGMA busy_timeout=200")
-
-    monkeypatch.setattr(_engine, "_sqlite_pragmas", quick)
+    short_busy_wait(monkeypatch)
     path = write(tmp_path / "fy2021.csv", [line(n) for n in range(1, 4)])
-    holder = sqlite3.connect(home / "kokuho.db", isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")
+    with write_lock_held(home / "kokuho.db"):
         result = CliRunner().invoke(main, ["premiums", "incomes", "import", str(path)])
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert result.exit_code == 1
     assert "internal error" not in result.output
     assert "premium_incomes: another command is writing the database" in result.output

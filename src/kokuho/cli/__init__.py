@@ -65,8 +65,11 @@ class LazyGroup(click.Group):
         except Exception as error:  # noqa: BLE001  (the last resort, see the docstring)
             # Imported here, not above: kokuho.store pulls in SQLAlchemy, which `kokuho --help`
             # must not wait for (issue 11), and here only a failed command pays for it.
-            from kokuho.store import DataFileError, WriteBusy
+            from kokuho.store import DataFileError, WriteBusy, busy_refusal
 
+            # SQLite's "database is locked" met by a write outside write_transaction (an
+            # import's own BEGIN IMMEDIATE, a credential's insert): the same refusal.
+            error = busy_refusal(error) or error
             # A data file or its local copy ($KOKUHO_HOME/data) that does not read, from
             # whichever loader met it first: its text names the file and the line and holds no
             # personal data (docs/data.md). Or another command held the database's write lock

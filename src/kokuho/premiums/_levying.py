@@ -293,6 +293,81 @@ def reassess(
     nothing changed.
     """
     rules = load_premium_rules(fiscal_year, municipality)
+    for _ in range(_ATTEMPTS):
+        # The decisions are computed outside the write lock (the register's read is long) and
+        # recorded under it only if no other run recorded a decision of the year meanwhile
+        # (`kokuho premiums reassess` beside the 更正 of a `kokuho registry import`): else
+        # they were computed from a 調定 no longer in force, and are computed again.
+        mark = _decisions_mark(engine, municipality, fiscal_year, household_id)
+        run, batches = _reassessed(
+            engine, rules, municipality, fiscal_year, decided_on, exception, household_id
+        )
+
+        def unchanged_since(connection: sa.Connection, mark: _Mark = mark) -> None:
+            now = _decisions_mark(connection, municipality, fiscal_year, household_id)
+            if now != mark:
+                raise _Overtaken
+            if fence is not None:
+                fence(connection)
+
+        try:
+            record_decisions(
+                engine,
+                [(batch, kind) for kind, batch in batches.items()],
+                decided_on,
+                fence=unchanged_since,
+            )
+        except _Overtaken:
+            continue
+        return run
+    of = f"household {household_id} of " if household_id is not None else ""
+    raise ChargeRefused(
+        f"{of}{municipality} FY{fiscal_year}: other runs recorded 調定 while this 更正 was "
+        f"computed, {_ATTEMPTS} times; nothing was written, run it again"
+    )
+
+
+#: Times a 更正 is computed again when another run recorded a decision of its year meanwhile.
+_ATTEMPTS = 5
+_Mark = tuple[int, int]
+
+
+class _Overtaken(Exception):
+    """Another run recorded a decision of the year after this one read the 調定 in force."""
+
+
+def _decisions_mark(
+    source: sa.Engine | sa.Connection,
+    municipality: str,
+    fiscal_year: int,
+    household_id: str | None,
+) -> _Mark:
+    """The count and the last id of the year's decisions (of the one household): it changes
+    whenever a decision is recorded (decisions are never deleted)."""
+    table = charge_decisions
+    query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(table.c.decision_id), 0))
+    query = query.where(table.c.municipality == municipality, table.c.fiscal_year == fiscal_year)
+    if household_id is not None:
+        query = query.where(table.c.household_id == household_id)
+    if isinstance(source, sa.Connection):
+        count, last = source.execute(query).one()
+    else:
+        with source.connect() as connection:
+            count, last = connection.execute(query).one()
+    return int(count), int(last)
+
+
+def _reassessed(
+    engine: sa.Engine,
+    rules: PremiumRules,
+    municipality: str,
+    fiscal_year: int,
+    decided_on: dt.date,
+    exception: PeriodLimitException | None,
+    household_id: str | None,
+) -> tuple[ReassessmentRun, dict[ChargeKind, list[Assessment]]]:
+    """The run :func:`reassess` reports and the decisions it records, by kind, computed from
+    the 調定 in force and the register as they are now."""
     previous = _in_force(engine, municipality, fiscal_year, household_id)
     batches: dict[ChargeKind, list[Assessment]] = {"initial": [], "increase": [], "decrease": []}
     changes: list[HouseholdChange] = []
@@ -320,10 +395,7 @@ def reassess(
             continue
         batches[kind].append(assessment)
         changes.append(HouseholdChange(household.household_id, kind, before, assessment.total))
-    record_decisions(
-        engine, [(batch, kind) for kind, batch in batches.items()], decided_on, fence=fence
-    )
-    return ReassessmentRun(
+    run = ReassessmentRun(
         municipality,
         fiscal_year,
         decided_on,
@@ -333,6 +405,7 @@ def reassess(
         refused=tuple(refused),
         reductions=_reduction_counts(fresh),
     )
+    return run, batches
 
 
 def _decide(

@@ -43,7 +43,7 @@ from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
 from kokuho.store._replicas_async import UNREACHABLE_ASYNC, AsyncReads, connect_kwargs
 from kokuho.store._shown import BIDI_CLASS, BIDI_CONTROLS, has_control, shown_text
 from kokuho.store._spare_core import spare_core
-from kokuho.store._write_lock import Fence, WriteBusy, write_transaction
+from kokuho.store._write_lock import Fence, WriteBusy, busy_refusal, write_transaction
 from kokuho.store._yaml_loader import SafeYamlLoader
 from kokuho.store._yaml_nodes import YamlNode
 
@@ -105,5 +105,6 @@ __all__ = [
     "upgrade",
     "Fence",
     "WriteBusy",
+    "busy_refusal",
     "write_transaction",
 ]

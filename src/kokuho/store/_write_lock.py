@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import TypeAlias
 
@@ -26,6 +27,31 @@ at all. A boundary step passes one to make sure it still holds its case (docs/bo
 class WriteBusy(RuntimeError):
     """Another command held the database's write lock for longer than the wait allows
     (SQLite's ``busy_timeout``): nothing was written, the command may be run again."""
+
+
+#: SQLite's primary result codes for a lock held by another connection (an extended code keeps
+#: its primary one in the low byte: SQLITE_BUSY_SNAPSHOT is 517).
+_SQLITE_BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
+
+
+def busy_refusal(error: BaseException) -> WriteBusy | None:
+    """The WriteBusy a command reports for ``error`` when it is SQLite's "database is locked"
+    past the busy wait, met by a write outside :func:`write_transaction` (an import's own
+    ``BEGIN IMMEDIATE``, a plain insert); else None. Not a defect: another command held the
+    file's one write lock, and running this one again once it has finished is the remedy."""
+    cause = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    if not isinstance(cause, sqlite3.OperationalError):
+        return None
+    code = getattr(cause, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF not in _SQLITE_BUSY_CODES:
+        return None
+    if code is None and "locked" not in str(cause):
+        return None
+    return WriteBusy(
+        "another command is writing the database and held it past the wait; this command's "
+        "step under way was not written (an import skips what it committed before), run this "
+        "one again when it has finished"
+    )
 
 
 def _advisory_key(name: str) -> int:

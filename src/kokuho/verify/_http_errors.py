@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
+from kokuho.store import busy_refusal
 from kokuho.verify._access import AccessDenied
 from kokuho.verify._problems import (
     FRAMEWORK_STATUSES,
@@ -159,10 +160,21 @@ _CLOSE: Final = {"Connection": "close"}
 
 
 async def _fault(request: Request, error: Exception) -> Response:
+    if busy_refusal(error) is not None:
+        # SQLite's write lock held past the wait by a command (an import): transient, retried.
+        detail = "the database is busy with another writer (an import); try again shortly"
+        headers = {**_CLOSE, "Retry-After": str(BUSY_RETRY_SECONDS)}
+        busy = face_error(request.url.path, 503, detail, headers=headers)
+        if busy is not None:
+            return busy
     # The reason stays in the server log: a fault's text may carry what the caller sent.
     detail = "the server could not answer this request"
     response = face_error(request.url.path, 500, detail, headers=dict(_CLOSE))
     return response or PlainTextResponse("Internal Server Error", status_code=500, headers=_CLOSE)
+
+
+#: Seconds a page refused while another command writes the SQLite file asks the browser to wait.
+BUSY_RETRY_SECONDS: Final = 10
 
 
 def install_error_handlers(app: FastAPI, other: OtherPaths | None = None) -> None:
@@ -179,6 +191,11 @@ def install_error_handlers(app: FastAPI, other: OtherPaths | None = None) -> Non
         # to the server log (any other exception is logged by the server, re-raised).
         async def handle(request: Request, error: Exception) -> Response:
             if face_of(request.url.path) is None and other is not None:
+                if busy_refusal(error) is not None:
+                    # SQLite's write lock held past the wait by a command (an import): the
+                    # page says so and when to try again; not a fault to report.
+                    busy = HTTPException(503, headers={"Retry-After": str(BUSY_RETRY_SECONDS)})
+                    return await other(request, busy)
                 if log:
                     _log.error("fault on %s", request.url.path, exc_info=error)
                 response = await other(request, HTTPException(500))
