@@ -538,3 +538,24 @@ def test_a_dashboard_user_is_disabled_from_the_command_line(home: Path) -> None:
     again = run("dashboard", "users", "disable", "pref")
     assert_refused(again, 1, "error: user 'pref' is already disabled")
     assert_refused(run("dashboard", "users", "disable", "nobody"), 1, "error: no user 'nobody'")
+
+
+def test_a_questionnaire_typed_in_full_width_digits_reads_as_in_ascii(home: Path) -> None:
+    """Full-width digits (１, １９．５: typed with a Japanese input method) are the answers and
+    the BMI they say, as int() and float() read them before today's change, and as the same
+    file's insured numbers are read; only other scripts' digits are refused."""
+    from kokuho.checkups import read_questionnaires
+
+    header = ",".join(
+        ["insurer_number", "symbol", "number", "branch", "answered_on"]
+        + [f"q{n}" for n in range(1, 16)] + ["bmi"]
+    )  # fmt: skip
+    member = "39370010,,15555877,00,2021-06-01,"
+    ascii_path, wide_path = home / "ascii.csv", home / "wide.csv"
+    ascii_path.write_text(f"{header}\n{member}{'1,' * 3}2{',1' * 11},19.5\n", encoding="utf-8")
+    wide = f"{member}{'１,' * 3}２{',１' * 11},１９．５"
+    wide_path.write_text(f"{header}\n{wide}\n", encoding="utf-8")
+    [typed] = read_questionnaires(wide_path)
+    [plain] = read_questionnaires(ascii_path)
+    assert typed.answers == plain.answers and typed.answers[4] == 2
+    assert typed.bmi == plain.bmi == 19.5

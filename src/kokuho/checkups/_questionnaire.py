@@ -25,6 +25,9 @@ COLUMNS = frozenset(
 )
 REQUIRED = frozenset({"insurer_number", "symbol", "number", "branch", "answered_on"})
 _DECIMAL = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4})?")
+#: Full-width digits and point (typed with a Japanese input method) are the ASCII ones, as the
+#: file's insured numbers are; other scripts' digits are not.
+_WIDE = str.maketrans("０１２３４５６７８９．", "0123456789.")
 
 
 def read_questionnaires(path: Path) -> list[ElderlyRecord]:
@@ -65,8 +68,9 @@ def read_questionnaires(path: Path) -> list[ElderlyRecord]:
 
 def _answer(text: str, codes: Mapping[int, str]) -> int:
     """An answer code the question lists (a question the rules do not describe: any code)."""
-    # ASCII digits only: int() also reads '٢', '+1' and '1_0'.
-    code = int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else None
+    # ASCII or full-width digits only: int() also reads '٢', '+1' and '1_0'.
+    digits = text.translate(_WIDE)
+    code = int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 3 else None
     if code is None or (codes and code not in codes):
         listed = ", ".join(f"{k} {v}" for k, v in codes.items())
         raise ValueError(f"{text[:40]!r} is not an answer of the question ({listed})")
@@ -76,7 +80,7 @@ def _answer(text: str, codes: Mapping[int, str]) -> int:
 def _bmi(text: str) -> float:
     """A BMI: a positive decimal number. float() also reads nan, inf and -18.5, and a nan BMI
     compares false with the 低栄養 threshold, so it listed the person as 低栄養."""
-    plain = text.strip()
+    plain = text.strip().translate(_WIDE)
     # Digits and a point: float() also reads '١٩.٥', '1_9.5' and exponents.
     value = float(plain) if _DECIMAL.fullmatch(plain) else math.nan
     if not math.isfinite(value) or value <= 0:
