@@ -303,25 +303,33 @@ def test_insurer_file_errors(engine: sa.Engine, tmp_path: Path) -> None:
         assert connection.scalar(sa.select(sa.func.count()).select_from(t.insurers)) == 0
 
 
-@pytest.mark.parametrize("code", ["３７２０１３", "٣٧٢٠١٣", "37201²"])
+def _municipal_insurer(tmp_path: Path, code: str) -> Path:
+    """An insurers file of one 市町村国保 with ``code`` as its municipality_code."""
+    row = {"insurer_number": "370015", "name": "国保", "kind": "kokuho_municipal",
+           "municipality_code": code}  # fmt: skip
+    return write_csv(tmp_path / "ins.csv", list(row), [row])
+
+
+@pytest.mark.parametrize("code", ["٣٧٢٠١٣", "37201²"])
 def test_a_municipality_code_is_ascii_digits(engine: sa.Engine, tmp_path: Path, code: str) -> None:
-    """str.isdigit says yes to full-width and other scripts' digits: such a code was stored
-    and matched no municipality's rules, premiums or dashboard scope."""
-    path = write_csv(
-        tmp_path / "ins.csv",
-        ["insurer_number", "name", "kind", "municipality_code"],
-        [
-            {
-                "insurer_number": "370015",
-                "name": "国保",
-                "kind": "kokuho_municipal",
-                "municipality_code": code,
-            }
-        ],  # fmt: skip
-    )
+    """str.isdigit says yes to other scripts' digits: such a code was stored and matched no
+    municipality's rules, premiums or dashboard scope."""
+    path = _municipal_insurer(tmp_path, code)
     with pytest.raises(FileRejected) as caught:
         load_insurers(engine, path)
     assert [(e.line, e.field) for e in caught.value.errors] == [(2, "municipality_code")]
+
+
+def test_a_full_width_municipality_code_is_made_half_width(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """As every identifier of the files (docs/formats.md): it was stored as typed, '３７２０１３',
+    and matched no municipality."""
+    path = _municipal_insurer(tmp_path, "３７２０１３")
+    load_insurers(engine, path)
+    with engine.connect() as connection:
+        stored = connection.scalar(sa.select(t.insurers.c.municipality_code))
+    assert stored == "372013"
 
 
 def test_move_between_municipalities_keeps_one_person(register: sa.Engine, tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ _ACTUAL: Final = frozenset({"income_rate", "per_capita", "per_household"})
 _ZERO, _ONE, _HUNDRED = Decimal(0), Decimal(1), Decimal(100)
 _MAX_INDEX: Final = Decimal(10)  # an index is a ratio near 1; 10 guards against a typo
 _MAX_NAME: Final = 100
+_FULL_WIDTH: Final = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
 def load_levy_inputs(path: Path | str) -> LevyInputs:
@@ -84,7 +85,8 @@ def _required(parent: Node, children: dict[str, Node], key: str) -> Node:
 
 def _municipality(node: Node) -> MunicipalityInput:
     keys = node.mapping(_MUNICIPALITY)
-    code = _required(node, keys, "code").text()
+    # Full-width digits are made half-width, as the amounts' are; other scripts' are refused.
+    code = _required(node, keys, "code").text().translate(_FULL_WIDTH)
     if not re.fullmatch(r"[0-9]{6}", code):
         raise keys["code"].error(f"{code!r} is not a 6-digit 全国地方公共団体コード (quote it)")
     index = _required(node, keys, "medical_index").decimal(

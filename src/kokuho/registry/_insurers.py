@@ -13,6 +13,8 @@ from kokuho.registry._csv import read_rows
 from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._tables import insurers
 
+_FULL_WIDTH: Final = str.maketrans("０１２３４５６７８９", "0123456789")
+
 #: Insurer kinds and the schemes they stand for.
 INSURER_KINDS: Final[dict[str, str]] = {
     "kyokai": "全国健康保険協会（協会けんぽ）",
@@ -49,7 +51,9 @@ def _check(name: str, line: int, row: dict[str, str]) -> dict[str, str | None]:
     title = row["name"].strip()
     if not title:
         raise error("name", "must not be empty")
-    municipality = row.get("municipality_code", "").strip() or None
+    # Full-width digits are made half-width, as in every identifier (docs/formats.md); other
+    # scripts' digits ('٣', '²'), which str.isdigit also accepts, are not digits here.
+    municipality = row.get("municipality_code", "").strip().translate(_FULL_WIDTH) or None
     if kind == "kokuho_municipal" and municipality is None:
         raise error("municipality_code", "required for 市町村国保")
     if municipality is not None and not (
