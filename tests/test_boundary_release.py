@@ -133,3 +133,30 @@ def test_a_released_answer_lets_the_other_answer_in(
     with town.connect() as connection:
         cases = connection.scalar(sa.select(sa.func.count()).select_from(tables.boundary_cases))
     assert cases == 0
+
+
+def test_a_reservation_taken_over_while_the_release_is_audited_is_left_alone(
+    engine: sa.Engine, tmp_path: Path, mynumber_key: bytes
+) -> None:
+    """The release clears only the reservation it read: one that another run took meanwhile
+    (between the audit record of the request and the release) is alive and stays."""
+    case = judged_case(engine, tmp_path, mynumber_key)
+    stuck = Run(reduce_by(engine, case.case_id, "減額係"))
+    c = tables.boundary_cases.c
+
+    class TakeOver(Audit):
+        def __call__(self, action: str, actor: str, person_ids: Any, detail: Any) -> None:
+            super().__call__(action, actor, person_ids, detail)
+            with engine.begin() as connection:  # another run's takeover, just now
+                connection.execute(
+                    sa.update(tables.boundary_cases)
+                    .where(c.case_id == case.case_id)
+                    .values(busy_by="終結係", busy_token="e" * 32)
+                )
+
+    audit = TakeOver()
+    with pytest.raises(CaseError, match=f"case {case.case_id} changed meanwhile"):
+        release_case(engine, case.case_id, actor="係長", reason="停止", audit=audit)
+    assert audit.calls == [("boundary_release", "係長", [case.person_id])]
+    assert reservation(engine, case.case_id)[1:] == ("終結係", "e" * 32)
+    assert isinstance(stuck.release(), LeaseLost)

@@ -94,6 +94,9 @@ def _release(
     if held.busy_token is None:
         raise CaseError(f"{name} is not reserved by any run: nothing to release")
     released = Released(name, held.busy_step, held.busy_by, utc(held.busy_since))
+    # The record is of the request, with the reservation seen, and comes first as every
+    # audited step's does (the audit log may live in this database: it cannot be written
+    # under its write lock). A reservation that changed meanwhile is then left as it is.
     audit("boundary_release", actor, [person_id], {
         key: row_id, "step": released.step, "held_by": released.held_by,
         "since": released.since.isoformat(), "reason": reason.strip(),
