@@ -194,3 +194,24 @@ def test_bad_input_exits_1_with_one_line(
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert reason in lines[-1] and lines[-1].startswith("error:")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["premiums", "arrears", "--municipality", "999999"],
+        ["premiums", "refunds", "list", "--municipality", "999999"],
+        ["premiums", "refunds", "decide", "--municipality", "999999", "--on", "2021-06-01"],
+        ["premiums", "collection-rate", "--fiscal-year", "2020", "--municipality", "999999"],
+    ],
+)
+def test_a_municipality_nobody_knows_is_refused_not_answered_empty(
+    cli: tuple[CliRunner, sa.Engine], args: list[str]
+) -> None:
+    """A typo (or the 保険者番号 given for the code) answered "0 世帯" with exit 0, as if the
+    municipality had no arrears; a municipality of the ledger is answered (test_the_commands)."""
+    runner, engine = cli
+    record_charges(engine, assessment("B", 2020, [5_000] * 10), D("2020-06-15"), "initial")
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert "--municipality: 999999: not the 全国地方公共団体コード" in result.output

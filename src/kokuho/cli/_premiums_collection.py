@@ -16,7 +16,7 @@ import click
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import FISCAL_YEAR, RECORD_ID
 from kokuho.cli._premiums import premiums
-from kokuho.cli._staff import municipality_code, option_day
+from kokuho.cli._staff import municipality_code, option_day, require_municipality
 from kokuho.premiums import (
     CATEGORY_NAMES,
     PaymentImportReport,
@@ -35,13 +35,33 @@ from kokuho.registry import FileRejected
 _T = TypeVar("_T")
 
 
-def _on_engine(work: Callable[[Any], _T]) -> _T:
-    """``work`` on the configured database, its connections closed afterwards."""
+def _on_engine(work: Callable[[Any], _T], municipality: str | None = None) -> _T:
+    """``work`` on the configured database, its connections closed afterwards; first, a
+    ``municipality`` neither the ledger nor the register knows is refused (exit 1): a typo, or
+    the 保険者番号 given for the code, answered "0 世帯" as if there were no arrears."""
     engine = open_engine()
     try:
+        if municipality is not None:
+            _require_known(engine, municipality)
         return work(engine)
     finally:
         engine.dispose()
+
+
+def _require_known(engine: Any, code: str) -> None:
+    """Passes when the premium ledger has decisions of ``code`` (it may be loaded without the
+    register's insurers) or the register has it as a 市町村国保; fails naming it otherwise."""
+    import sqlalchemy as sa
+
+    from kokuho.store import metadata
+
+    decisions = metadata.tables["premium_charge_decisions"]
+    with engine.connect() as connection:
+        found = connection.scalar(
+            sa.select(decisions.c.municipality).where(decisions.c.municipality == code).limit(1)
+        )
+    if found is None:
+        require_municipality(engine, code)
 
 
 _STATUS_NAMES = {"open": "未還付", "paid": "還付済", "lapsed": "時効"}
@@ -121,7 +141,7 @@ def arrears_command(municipality: str, as_of: str | None, as_json: bool, as_csv:
     code = _municipality(municipality)
     assert code is not None
     day = option_day(as_of, "--as-of")
-    report = _on_engine(lambda engine: arrears(engine, code, day))
+    report = _on_engine(lambda engine: arrears(engine, code, day), code)
     if as_json:
         emit_json(report)
         return
@@ -221,7 +241,7 @@ def refunds_list_command(municipality: str, as_of: str | None, as_json: bool, as
     _one_format(as_json, as_csv)
     code = _municipality(municipality)
     assert code is not None
-    found = _on_engine(lambda engine: settlements(engine, code))
+    found = _on_engine(lambda engine: settlements(engine, code), code)
     _print_settlements(found, option_day(as_of, "--as-of"), as_json, as_csv)
 
 
@@ -239,7 +259,7 @@ def refunds_decide_command(
     assert code is not None
     day = option_day(decided_on, "--on")
     try:
-        found = _on_engine(lambda engine: decide_refunds(engine, code, day))
+        found = _on_engine(lambda engine: decide_refunds(engine, code, day), code)
     except RefundRefused as refused:
         fail(str(refused))
     if not (as_json or as_csv):
@@ -292,7 +312,9 @@ def collection_rate_command(
         deductions[match.group(1)] = int(match.group(2))
     try:
         code = _municipality(municipality)
-        rates = _on_engine(lambda engine: collection_rates(engine, fiscal_year, code, deductions))
+        rates = _on_engine(
+            lambda engine: collection_rates(engine, fiscal_year, code, deductions), code
+        )
     except ValueError as error:
         fail(str(error))
     if as_json:
