@@ -15,7 +15,7 @@ from pathlib import Path
 from kokuho.checkups._integrated import ElderlyRecord
 from kokuho.checkups._programme_common import person_key
 from kokuho.checkups._programme_rules import load_rules
-from kokuho.ids import InsuredId, InvalidIdentifier, iso_date
+from kokuho.ids import InsuredId, InvalidIdentifier, half_width_number, iso_date
 from kokuho.registry import FileRejected, RowError, read_csv_rows
 
 QUESTIONS = range(1, 16)
@@ -27,7 +27,6 @@ REQUIRED = frozenset({"insurer_number", "symbol", "number", "branch", "answered_
 _DECIMAL = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4})?")
 #: Full-width digits and point (typed with a Japanese input method) are the ASCII ones, as the
 #: file's insured numbers are; other scripts' digits are not.
-_WIDE = str.maketrans("０１２３４５６７８９．", "0123456789.")
 
 
 def read_questionnaires(path: Path) -> list[ElderlyRecord]:
@@ -69,7 +68,7 @@ def read_questionnaires(path: Path) -> list[ElderlyRecord]:
 def _answer(text: str, codes: Mapping[int, str]) -> int:
     """An answer code the question lists (a question the rules do not describe: any code)."""
     # ASCII or full-width digits only: int() also reads '٢', '+1' and '1_0'.
-    digits = text.translate(_WIDE)
+    digits = half_width_number(text)
     code = int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 3 else None
     if code is None or (codes and code not in codes):
         listed = ", ".join(f"{k} {v}" for k, v in codes.items())
@@ -80,7 +79,7 @@ def _answer(text: str, codes: Mapping[int, str]) -> int:
 def _bmi(text: str) -> float:
     """A BMI: a positive decimal number. float() also reads nan, inf and -18.5, and a nan BMI
     compares false with the 低栄養 threshold, so it listed the person as 低栄養."""
-    plain = text.strip().translate(_WIDE)
+    plain = half_width_number(text.strip())
     # Digits and a point: float() also reads '١٩.٥', '1_9.5' and exponents.
     value = float(plain) if _DECIMAL.fullmatch(plain) else math.nan
     if not math.isfinite(value) or value <= 0:

@@ -15,6 +15,7 @@ from kokuho.ids._insured import (
 )
 from kokuho.ids._insurer import HEALTH_INSURANCE_LAW_CODES, InsurerNumber, with_check_digit
 from kokuho.ids._mynumber import MyNumber
+from kokuho.ids._text import half_width_number
 from kokuho.ids._wareki import (
     ERAS,
     Era,
@@ -41,6 +42,7 @@ __all__ = [
     "age_at_fiscal_year_end",
     "age_on",
     "era_of",
+    "half_width_number",
     "iso_date",
     "luhn_2_1",
     "mynumber_check",

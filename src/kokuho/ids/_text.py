@@ -11,6 +11,16 @@ def to_halfwidth(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
+_FULL_WIDTH_NUMBER = str.maketrans("０１２３４５６７８９．，－＋％", "0123456789.,-+%")
+
+
+def half_width_number(value: str) -> str:
+    """Full-width digits, point, comma, signs and % as their ASCII forms, nothing else changed:
+    a number typed with a Japanese input method reads as typed, while other scripts' digits
+    (٣, 𝟑) and ① or ², which NFKC would turn into digits, stay what they are (refused)."""
+    return value.translate(_FULL_WIDTH_NUMBER)
+
+
 def digits_only(kind: str, value: str, lengths: tuple[int, ...]) -> str:
     from kokuho.ids._errors import InvalidIdentifier
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from kokuho.incentives._numbers import half_width, read_number, read_percent
+from kokuho.ids import half_width_number
+from kokuho.incentives._numbers import read_number, read_percent
 from kokuho.incentives._schema import RuleFile
 from kokuho.store import data_path, has_control
 
@@ -192,8 +193,8 @@ class _Reader:
         if text == "":
             return None
         unit = self.rules.fields[column].unit if column in self.rules.fields else "number"
-        percent = half_width(text).endswith("%")
-        number = half_width(text).removesuffix("%")
+        percent = half_width_number(text).endswith("%")
+        number = half_width_number(text).removesuffix("%")
         read = read_percent(number) if percent else read_number(number)
         if read is None:
             self._problem(path, line, column, f"{text[:40]!r} is not a number")

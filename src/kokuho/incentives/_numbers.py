@@ -12,22 +12,18 @@ import re
 from decimal import MAX_EMAX, MIN_EMIN, Context
 from typing import Final
 
-_FULL_WIDTH: Final = str.maketrans("０１２３４５６７８９．，－＋％", "0123456789.,-+%")
+from kokuho.ids import half_width_number
+
 _NUMBER: Final = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 #: Shifting a decimal by two places is exact; the context only keeps huge exponents from
 #: raising (they give ±inf or 0, which the callers refuse or read as written).
 _EXACT: Final = Context(prec=200, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[])
 
 
-def half_width(text: str) -> str:
-    """``text`` with full-width digits, point, comma, signs and % as their ASCII forms."""
-    return text.translate(_FULL_WIDTH)
-
-
 def read_number(text: str) -> float | None:
     """A decimal number (exponent allowed, thousands commas ignored) of ASCII or full-width
     characters; None when ``text`` is anything else."""
-    plain = half_width(text).replace(",", "").strip(" ")
+    plain = half_width_number(text).replace(",", "").strip(" ")
     return float(plain) if _NUMBER.fullmatch(plain) else None
 
 
@@ -37,7 +33,7 @@ def read_percent(text: str) -> float | None:
     0.5670000000000001 (one two-decimal percentage in seven is off by one unit of the last
     place, and a rate written exactly at a threshold fell below it). None when ``text`` is
     not a number; ±inf when its exponent is too large to hold."""
-    plain = half_width(text).replace(",", "").strip(" ")
+    plain = half_width_number(text).replace(",", "").strip(" ")
     if not _NUMBER.fullmatch(plain):
         return None
     shifted = _EXACT.create_decimal(plain).scaleb(-2, context=_EXACT)
@@ -48,5 +44,5 @@ def read_percent(text: str) -> float | None:
 
 def read_whole(text: str) -> int | None:
     """A whole number of ASCII or full-width digits (thousands commas ignored); None else."""
-    plain = half_width(text).replace(",", "").strip(" ")
+    plain = half_width_number(text).replace(",", "").strip(" ")
     return int(plain) if plain.isascii() and plain.isdigit() else None

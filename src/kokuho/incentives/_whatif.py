@@ -14,9 +14,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from kokuho.ids import half_width_number
 from kokuho.incentives._board import BoardState, Scoreboard, assemble
 from kokuho.incentives._evaluate import Evaluation, evaluate
-from kokuho.incentives._numbers import half_width, read_number, read_percent
+from kokuho.incentives._numbers import read_number, read_percent
 from kokuho.incentives._schema import RuleFile
 from kokuho.incentives._units import Units
 
@@ -38,8 +39,8 @@ class Change:
         if match is None:
             raise ValueError(f"{text!r}: write UNIT:FIELD=VALUE, e.g. 坂出市:checkup_rate=45%")
         raw = match["value"]
-        percent = half_width(raw).endswith("%")
-        text = half_width(raw).removesuffix("%")
+        percent = half_width_number(raw).endswith("%")
+        text = half_width_number(raw).removesuffix("%")
         number = read_percent(text) if percent else read_number(text)
         value: float | str = raw if number is None else number
         return cls(match["unit"], match["field"], value)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
+from kokuho.ids import half_width_number
 from kokuho.premiums._levy_model import ActualRates, LevyInputs, MunicipalityInput, PartInput
 from kokuho.premiums._levy_yaml import (
     LOWEST_COLLECTION_RATE,
@@ -29,7 +30,6 @@ _ACTUAL: Final = frozenset({"income_rate", "per_capita", "per_household"})
 _ZERO, _ONE, _HUNDRED = Decimal(0), Decimal(1), Decimal(100)
 _MAX_INDEX: Final = Decimal(10)  # an index is a ratio near 1; 10 guards against a typo
 _MAX_NAME: Final = 100
-_FULL_WIDTH: Final = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
 def load_levy_inputs(path: Path | str) -> LevyInputs:
@@ -86,7 +86,7 @@ def _required(parent: Node, children: dict[str, Node], key: str) -> Node:
 def _municipality(node: Node) -> MunicipalityInput:
     keys = node.mapping(_MUNICIPALITY)
     # Full-width digits are made half-width, as the amounts' are; other scripts' are refused.
-    code = _required(node, keys, "code").text().translate(_FULL_WIDTH)
+    code = half_width_number(_required(node, keys, "code").text())
     if not re.fullmatch(r"[0-9]{6}", code):
         raise keys["code"].error(f"{code!r} is not a 6-digit 全国地方公共団体コード (quote it)")
     index = _required(node, keys, "medical_index").decimal(

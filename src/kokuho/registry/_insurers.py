@@ -8,12 +8,10 @@ from typing import Final
 
 import sqlalchemy as sa
 
-from kokuho.ids import InsurerNumber, InvalidIdentifier
+from kokuho.ids import InsurerNumber, InvalidIdentifier, half_width_number
 from kokuho.registry._csv import read_rows
 from kokuho.registry._errors import FileRejected, RowError
 from kokuho.registry._tables import insurers
-
-_FULL_WIDTH: Final = str.maketrans("０１２３４５６７８９", "0123456789")
 
 #: Insurer kinds and the schemes they stand for.
 INSURER_KINDS: Final[dict[str, str]] = {
@@ -53,7 +51,7 @@ def _check(name: str, line: int, row: dict[str, str]) -> dict[str, str | None]:
         raise error("name", "must not be empty")
     # Full-width digits are made half-width, as in every identifier (docs/formats.md); other
     # scripts' digits ('٣', '²'), which str.isdigit also accepts, are not digits here.
-    municipality = row.get("municipality_code", "").strip().translate(_FULL_WIDTH) or None
+    municipality = half_width_number(row.get("municipality_code", "").strip()) or None
     if kind == "kokuho_municipal" and municipality is None:
         raise error("municipality_code", "required for 市町村国保")
     if municipality is not None and not (

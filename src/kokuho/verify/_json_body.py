@@ -59,6 +59,19 @@ def strict_json(body: bytes) -> Any:
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
+def _keep_strict(request: Request, body: bytes) -> None:
+    """Leaves ``body`` read by :func:`strict_json` where ``Request.json()`` returns it from; 400
+    when it is no I-JSON. A body that is not JSON at all is left unread: the framework refuses
+    it in its own words."""
+    try:
+        parsed = strict_json(body)
+    except RepeatedMember as error:
+        raise HTTPException(400, f"the body is not I-JSON: {error}") from None
+    except (ValueError, RecursionError):
+        return
+    request._json = parsed
+
+
 class StrictJsonRoute(APIRoute):
     """A route whose JSON body is read by :func:`strict_json` (400 when it is no I-JSON)."""
 
@@ -72,12 +85,7 @@ class StrictJsonRoute(APIRoute):
                 except ClientDisconnect:  # gone mid-body: the framework answers it (400)
                     return await framework(request)
                 if body:
-                    try:
-                        request._json = strict_json(body)  # what Request.json() returns
-                    except RepeatedMember as error:
-                        raise HTTPException(400, f"the body is not I-JSON: {error}") from None
-                    except (ValueError, RecursionError):
-                        pass  # not JSON at all: the framework refuses it in its own words
+                    _keep_strict(request, body)
             return await framework(request)
 
         return handler
