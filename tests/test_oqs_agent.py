@@ -166,3 +166,37 @@ def test_a_request_for_another_institution_is_refused_and_never_asked(
         actions = connection.scalars(sa.select(audit_log.c.action)).all()
     engine.dispose()
     assert actions == ["check_number"]
+
+
+def test_a_failed_bulk_check_gets_an_error_response_not_pending_for_ever(
+    service_client: tuple[TestClient, str], database_url: str, tmp_path: Path
+) -> None:
+    """A 一括照会 whose worker died stays ``processing`` in its row; once it is older than the
+    bound the service reports it ``failed`` and the terminal answers an error the clinic acts
+    on (submit again), where it answered 処理中 for ever."""
+
+    from kokuho.store import connect
+    from kokuho.verify._service_bulk import BULK_STALE_AFTER
+    from kokuho.verify._tables import bulk_jobs
+
+    engine = connect(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            bulk_jobs.insert().values(
+                reception_number="DEAD0000DEAD0000", institution_code="3710112347",
+                submitted_at=dt.datetime.now(dt.UTC) - BULK_STALE_AFTER * 2,
+                status="processing", queries="1",
+            )
+        )  # fmt: skip
+    engine.dispose()
+    terminal = agent(service_client, tmp_path)
+    (terminal.req / "OQSmuquc02req_dead.xml").write_text(
+        """<?xml version="1.0" encoding="UTF-8"?>
+<XmlMsg><MessageHeader><MedicalInstitutionCode>3710112347</MedicalInstitutionCode>
+</MessageHeader><MessageBody><ReceptionNumber>DEAD0000DEAD0000</ReceptionNumber></MessageBody>
+</XmlMsg>"""
+    )
+    [result] = terminal.process_once()
+    assert values(result, "SegmentOfResult") == ["9"]
+    assert values(result, "ErrorCode") == ["bulk_failed"]
+    assert "DEAD0000DEAD0000" in values(result, "ErrorMessage")[0]

@@ -282,6 +282,12 @@ class OqsAgent:
             )
         assert isinstance(request, BulkFetchRequest)
         data = self._get(f"/api/v1/checks/bulk/{request.reception_number}")
+        if data["status"] == "failed":
+            raise OqsMessageError(
+                OqsErrorCode.BULK_FAILED,
+                f"一括照会 {request.reception_number} stopped before it was complete: "
+                "submit it again",
+            )
         if data["status"] != "complete":
             return render_bulk_pending(
                 request.header, request.reception_number, processed_at=at, encoding=encoding

@@ -97,6 +97,8 @@ class OqsErrorCode(StrEnum):
     UNREPRESENTABLE = "unrepresentable_character"
     # The request names another 医療機関コード than the terminal's credential: never asked.
     INSTITUTION_MISMATCH = "institution_mismatch"
+    # The 一括照会 stopped half-way (its checks failed, or its worker died): submit it again.
+    BULK_FAILED = "bulk_failed"
     SERVICE = "service_error"  # the eligibility service refused or could not be reached
     INTERNAL = "internal_error"  # a defect of the agent; logged with its traceback
 

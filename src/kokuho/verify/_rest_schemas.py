@@ -127,7 +127,7 @@ class BulkReceipt(_Answer):
 
 class BulkStatusBody(_Answer):
     reception_number: str
-    status: str = Field(description="processing | complete")
+    status: str = Field(description="processing | complete | failed (submit again)")
     submitted: int
     results: list[AnswerBody] | None
 

@@ -7,11 +7,9 @@ Every method takes the authenticated :class:`Principal` and a purpose, refuses w
 from __future__ import annotations
 
 import datetime as dt
-import json
-import secrets
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -40,7 +38,6 @@ from kokuho.verify._check_pg import (
     person_rows_many,
 )
 from kokuho.verify._handles import PatientHandles
-from kokuho.verify._json import answer_from_json, answer_to_json
 from kokuho.verify._model import (
     ConsentCategory,
     EligibilityAnswer,
@@ -48,14 +45,16 @@ from kokuho.verify._model import (
     Purpose,
     Validity,
 )
+from kokuho.verify._service_bulk import MAX_BULK as MAX_BULK  # the public names
+from kokuho.verify._service_bulk import BulkChecks
+from kokuho.verify._service_bulk import BulkStatus as BulkStatus
 from kokuho.verify._service_cards import CardChecks
 from kokuho.verify._service_cards import CheckResult as CheckResult  # the public name
 from kokuho.verify._sqlite_reads import SqliteReads, sqlite_reads_for
-from kokuho.verify._tables import bulk_jobs, consents, reference_numbers
+from kokuho.verify._tables import consents, reference_numbers
 
 T = TypeVar("T")
 MAX_CONSENT_DAYS = 90  # upper bound a terminal may ask for (as マイナポータル API consents)
-MAX_BULK = 10_000
 
 
 class ConsentedDataProvider(Protocol):
@@ -67,16 +66,9 @@ class ConsentedDataProvider(Protocol):
     def records(self, person_id: int, day: dt.date) -> list[dict[str, Any]]: ...
 
 
-@dataclass(frozen=True)
-class BulkStatus:
-    reception_number: str
-    status: str  # processing | complete
-    submitted: int
-    answers: list[EligibilityAnswer] | None
-
-
-class EligibilityService(CardChecks):
-    """The service's core; the card checks are :class:`CardChecks`' (``_service_cards``)."""
+class EligibilityService(CardChecks, BulkChecks):
+    """The service's core; the card checks are :class:`CardChecks`' (``_service_cards``), the
+    bulk checks :class:`BulkChecks`' (``_service_bulk``)."""
 
     def __init__(
         self, engine: sa.Engine, service_key: bytes, *, reads: ReadRouter | None = None,
@@ -106,6 +98,8 @@ class EligibilityService(CardChecks):
         self.providers: dict[ConsentCategory, ConsentedDataProvider] = {}
         self.cards: CardDesk | None = None
         self._bulk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-check")
+        self._bulk_here: set[str] = set()  # 受付番号 running or queued in this process
+        self._bulk_lock = threading.Lock()
 
     def close(self) -> None:
         self._bulk.shutdown(wait=True)
@@ -371,69 +365,6 @@ class EligibilityService(CardChecks):
             )
         )  # fmt: skip
         return records
-
-    # -- bulk (一括照会) ------------------------------------------------------------------------
-    def submit_bulk(self, principal: Principal, queries: list[NumberQuery]) -> str:
-        """Accepts a list of checks (e.g. tomorrow's appointments); returns the 受付番号."""
-        institution = self._institution(principal, Purpose.PRECHECK, "bulk_submit")
-        if not 1 <= len(queries) <= MAX_BULK:
-            raise ValueError(f"a bulk check has 1–{MAX_BULK} queries, not {len(queries)}")
-        reception = secrets.token_hex(8).upper()
-        stored = [
-            {"insurer": q.insurer, "symbol": q.symbol, "number": q.number, "branch": q.branch,
-             "birth_date": q.birth_date.isoformat(), "date_of_care": q.date_of_care.isoformat(),
-             "limit_consent": q.limit_consent}
-            for q in queries
-        ]  # fmt: skip
-        with self.engine.begin() as connection:
-            connection.execute(
-                bulk_jobs.insert().values(
-                    reception_number=reception, institution_code=institution,
-                    submitted_at=dt.datetime.now(dt.UTC), status="processing",
-                    queries=json.dumps(stored),
-                )
-            )  # fmt: skip
-        self._bulk.submit(self._run_bulk, principal, reception, queries)
-        return reception
-
-    def _run_bulk(self, principal: Principal, reception: str, queries: list[NumberQuery]) -> None:
-        institution = self._institution(principal, Purpose.PRECHECK, "check_number")
-        results = []
-        for query in queries:
-            answer, person_id = self._number_answer(query, institution)
-            # The 受付番号 in each check's record ties a later fetch of the results (its own
-            # record, bulk_status) to the persons it shows.
-            asked = {"insurer": query.insurer, "number": query.number, "reception": reception}
-            self._answered(principal, institution, Purpose.PRECHECK, "check_number", answer,
-                           person_id, asked)  # fmt: skip
-            results.append(answer_to_json(answer))
-        with self.engine.begin() as connection:
-            connection.execute(
-                bulk_jobs.update()
-                .where(bulk_jobs.c.reception_number == reception)
-                .values(status="complete", results=json.dumps(results, ensure_ascii=False),
-                        completed_at=dt.datetime.now(dt.UTC))
-            )  # fmt: skip
-
-    def bulk_status(self, principal: Principal, reception: str) -> BulkStatus:
-        institution = self._institution(principal, Purpose.PRECHECK, "bulk_fetch")
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(bulk_jobs).where(bulk_jobs.c.reception_number == reception)
-            ).first()
-        if row is None or row.institution_code != institution:
-            raise LookupError(f"no bulk check {reception} for this institution")
-        answers = [answer_from_json(a) for a in json.loads(row.results)] if row.results else None
-        if answers is not None:
-            # Each fetch shows the persons' data again: a read of its own (docs/api.md, Audit).
-            self.audit.write(
-                AuditRecord(
-                    actor=principal.credential_id, institution_code=institution,
-                    purpose=Purpose.PRECHECK, action="bulk_fetch", outcome="ok",
-                    detail={"reception": reception, "results": len(answers)},
-                )
-            )  # fmt: skip
-        return BulkStatus(reception, row.status, len(json.loads(row.queries)), answers)
 
     # -- insurer staff --------------------------------------------------------------------------
     def insurer_member(
