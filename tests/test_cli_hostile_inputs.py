@@ -105,7 +105,7 @@ def test_a_budget_of_a_part_the_rules_do_not_have_is_refused(
          "an empty path"),
         (["incentives", "score", "--fy", "2021", "--example", "--excel", "{file}/x.xlsx"],
          "--excel", "the folder {file} is a file, not a folder"),
-        (["synth", "--persons", "5", "--out", "{file}/x"], "--out", "is a file, not a folder"),
+        (["synth", "--persons", "10", "--out", "{file}/x"], "--out", "is a file, not a folder"),
         (["cards", "issue", "--out", "{file}"], "--out", "is a file, not a folder"),
         (["provision", "extract", "P000001", "--by", "x", "--out", "{file}/x"], "--out",
          "is a file, not a folder"),
@@ -484,7 +484,7 @@ def test_a_folder_the_user_may_not_write_in_is_refused_before_any_work(home: Pat
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        result = run("synth", "--persons", "5", "--out", str(locked / "out"))
+        result = run("synth", "--persons", "10", "--out", str(locked / "out"))
     finally:
         locked.chmod(0o700)
     assert_refused(result, 2, "Invalid value for '--out'", f"cannot write in the folder {locked}")

@@ -120,3 +120,38 @@ def _check_boundary(boundary: dict[str, Any], manifest: dict[str, Any]) -> None:
     dependants = boundary["dependants"]
     flagged = [d for d in manifest["dependants"] if d["outcome"] != "認定"]
     assert dependants["不認定"] + dependants["要確認"] == len(flagged)
+
+
+@pytest.mark.slow
+def test_a_small_prefecture_loads_though_it_meets_no_reduction_ground(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """12 persons meet no 旧被扶養者 or 非自発的失業 ground: synth wrote a grounds file of its
+    header alone, the import refused it ('the file holds no grounds') and the demo stopped."""
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path))
+    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(main, ["demo", "--persons", "12", "--no-serve", "--json"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert not (tmp_path / "demo" / "grounds" / "reduction_grounds.csv").exists()
+    assert json.loads(result.stdout)["counts"]["persons"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "--persons", "9", "--no-serve"], "9 is not in the range 10<=x<=2000000"),
+        (["synth", "--persons", "1"], "1 is not in the range 10<=x<=2000000"),
+        (["dashboard", "screenshots", "--url", "nan"], "'nan': give http(s)://HOST[:PORT]"),
+        (["dashboard", "screenshots", "--url", "http://"], "--url"),
+    ],
+)
+def test_sizes_and_urls_the_demo_cannot_use_are_usage_errors(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prefecture under synth's 10 persons passed the option and failed once generating; a
+    --url that is no URL reached the browser, whose traceback was the answer."""
+    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path))
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output + result.stderr

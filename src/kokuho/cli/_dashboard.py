@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
-from kokuho.cli._params import OUTPUT_FOLDER, PERSONS, SEED
+from kokuho.cli._params import OUTPUT_FOLDER, PERSONS, SEED, service_url
 
 CHROMIUM = os.environ.get("KOKUHO_CHROMIUM", "/usr/bin/chromium")
 #: The pages of docs/screenshots: (file, signed in as, path).
@@ -283,7 +283,10 @@ def take_screenshots(url: str, out: Path) -> list[Path]:
     "--out", type=OUTPUT_FOLDER, default=Path("docs/screenshots"),
     show_default=True,
 )  # fmt: skip
-@click.option("--url", help="A running dashboard with the demo accounts (default: build one).")
+@click.option(
+    "--url", callback=service_url,
+    help="A running dashboard with the demo accounts (default: build one).",
+)  # fmt: skip
 @click.option(
     "--persons", type=PERSONS, default=2000, show_default=True, help="Size of the built demo."
 )

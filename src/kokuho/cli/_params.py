@@ -26,8 +26,9 @@ RECORD_ID = click.IntRange(1, 2**63 - 1)
 CERT_SERIAL = click.IntRange(1, 2**159 - 1)
 #: A random seed (numpy takes 0 … 2^32 - 1 as one word).
 SEED = click.IntRange(0, 2**32 - 1)
-#: How many persons a synthetic prefecture has.
-PERSONS = click.IntRange(1, 2_000_000)
+#: How many persons a synthetic prefecture has (kokuho.synth.MIN_PERSONS at least: a smaller
+#: one passed the option and failed once generating).
+PERSONS = click.IntRange(10, 2_000_000)
 #: Simulated years.
 YEARS = click.IntRange(1, 50)
 #: How many rows a report prints.
@@ -188,3 +189,20 @@ class OutputPath(click.Path):
 OUTPUT_FILE = OutputPath(folder=False, allow_dash=True)
 #: A folder a command writes into (made when missing).
 OUTPUT_FOLDER = OutputPath(folder=True)
+
+
+def service_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A service's base URL: http(s)://HOST[:PORT][/PATH]. A malformed one reached the HTTP
+    client (InvalidURL, an internal error) or, unreachable, was answered with error files
+    and exit code 0; the dashboard's screenshots gave the browser's traceback."""
+    if value is None:
+        return None
+    import httpx2
+
+    try:
+        parsed = httpx2.URL(value)
+    except httpx2.InvalidURL as error:
+        raise click.BadParameter(f"{value[:80]!r}: {error}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise click.BadParameter(f"{value[:80]!r}: give http(s)://HOST[:PORT]")
+    return value

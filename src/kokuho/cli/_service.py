@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
-from kokuho.cli._params import CERT_SERIAL, DAY, OUTPUT_FOLDER, PORT, WORKERS
+from kokuho.cli._params import CERT_SERIAL, DAY, OUTPUT_FOLDER, PORT, WORKERS, service_url
 from kokuho.config import Settings, read_secret
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import FileRejected, show
@@ -54,21 +54,6 @@ def serve(host: str, port: int, workers: int) -> None:
     )
 
 
-def _service_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """The service's base URL: http(s)://HOST[:PORT][/PATH]. A malformed one reached the HTTP
-    client (InvalidURL, an internal error) or, unreachable, was answered with error files
-    and exit code 0."""
-    import httpx2
-
-    try:
-        parsed = httpx2.URL(value)
-    except httpx2.InvalidURL as error:
-        raise click.BadParameter(f"{value[:80]!r}: {error}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise click.BadParameter(f"{value[:80]!r}: give http(s)://HOST[:PORT]")
-    return value
-
-
 def _token(credential_file: Path | None) -> str:
     """The institution's token: a secret file like a key (read_secret: refused when others may
     read it), else $KOKUHO_CREDENTIAL. Printable ASCII (a BOM is dropped): bytes that are not
@@ -104,7 +89,7 @@ def _token(credential_file: Path | None) -> str:
     required=True,
     help="Folder the answers are written to.",
 )
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True, callback=_service_url)
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, callback=service_url)
 @click.option(
     "--credential-file",
     type=_FILE,

@@ -58,6 +58,10 @@ def write(world: World, out_dir: Path, seed: int, resident_ids: dict[int, str]) 
                 rows.add((resident, ground, left.isoformat(), rng.choice(CODES)))
     for row in rows:
         counts[f"grounds_{row[1]}"] += 1
+    if not rows:
+        # A small prefecture may meet no ground: no file, since the import refuses one that
+        # holds none (an insurer's empty file is a mistake), which stopped `kokuho demo`.
+        return Written([], {})
     (out_dir / FOLDER).mkdir(parents=True, exist_ok=True)
     write_table(out_dir / NAME, COLUMNS, sorted(rows))
     return Written([NAME], dict(counts))
