@@ -17,9 +17,8 @@ import sqlalchemy as sa
 
 from kokuho.boundary._cases import read_cases
 from kokuho.boundary._cases_model import CaseAudit, CaseError, UnknownCase, check_text
+from kokuho.boundary._cases_record import CASES_LOCK, check_actor
 from kokuho.boundary._cases_reserve import LEASE, utc
-from kokuho.boundary._cases_steps import _LOCK as _CASES_LOCK
-from kokuho.boundary._cases_steps import _check_actor
 from kokuho.boundary._cases_tables import boundary_cases, boundary_reports
 from kokuho.boundary._reports import _LOCK as _REPORTS_LOCK
 from kokuho.boundary._reports import _read
@@ -51,7 +50,7 @@ def release_case(
     found = read_cases(engine, None, [case_id])
     if not found:
         raise UnknownCase(f"no double-payment case {case_id}")
-    return _release(engine, boundary_cases, "case_id", case_id, _CASES_LOCK, f"case {case_id}",
+    return _release(engine, boundary_cases, "case_id", case_id, CASES_LOCK, f"case {case_id}",
                     found[0].person_id, actor, reason, audit)  # fmt: skip
 
 
@@ -69,7 +68,7 @@ def release_request(
 
 
 def _check(actor: str, reason: str) -> None:
-    _check_actor(actor)
+    check_actor(actor)
     check_text("reason", reason)
     if not reason.strip():
         raise CaseError("releasing a reservation needs a reason (e.g. the run was killed)")

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kokuho.boundary._cases import insert_case, kokuho_insurers
+from kokuho.boundary._cases_loss import loss_within
 from kokuho.boundary._cases_model import (
     EMPLOYEE_KINDS,
     CaseAudit,
@@ -24,7 +25,6 @@ from kokuho.boundary._cases_model import (
     check_text,
 )
 from kokuho.boundary._cases_reserve import Reservation, Target, fence, finish, reserved
-from kokuho.boundary._cases_steps import loss_within
 from kokuho.boundary._cases_tables import (
     boundary_cases,
     boundary_report_answers,
