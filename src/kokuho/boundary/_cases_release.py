@@ -20,8 +20,7 @@ from kokuho.boundary._cases_model import CaseAudit, CaseError, UnknownCase, chec
 from kokuho.boundary._cases_record import CASES_LOCK, check_actor
 from kokuho.boundary._cases_reserve import LEASE, utc
 from kokuho.boundary._cases_tables import boundary_cases, boundary_reports
-from kokuho.boundary._reports import _LOCK as _REPORTS_LOCK
-from kokuho.boundary._reports import _read
+from kokuho.boundary._reports import REPORTS_LOCK, read_reports
 from kokuho.store import write_transaction
 
 
@@ -60,10 +59,10 @@ def release_request(
     """Releases the reservation of 報告徴収 request ``report_id`` (an answer under way);
     CaseError when it holds none or there is no such request."""
     _check(actor, reason)
-    found = _read(engine, None, report_id)
+    found = read_reports(engine, None, report_id)
     if not found:
         raise CaseError(f"no 報告徴収 request {report_id}")
-    return _release(engine, boundary_reports, "report_id", report_id, _REPORTS_LOCK,
+    return _release(engine, boundary_reports, "report_id", report_id, REPORTS_LOCK,
                     f"request {report_id}", found[0].person_id, actor, reason, audit)  # fmt: skip
 
 

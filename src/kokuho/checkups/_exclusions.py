@@ -187,7 +187,7 @@ def _day(value: object, column: str, bad: Callable[[str, str], None]) -> dt.date
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _active_exclusions(
+def active_exclusions(
     exclusions: ir.Table, fy: FiscalYear, reasons: Sequence[ExclusionReason] | None
 ) -> ir.Table:
     listed = reasons if reasons is not None else exclusion_reasons()

@@ -16,7 +16,7 @@ from kokuho.store import data_text
 
 URINE_CODES: Final = {"−": 1, "-": 1, "±": 2, "+": 3, "1+": 3, "++": 4, "2+": 4, "+++": 5, "3+": 5}
 """尿定性 labels → codes of OID 1.2.392.200119.6.2102 (1 −, 2 ±, 3 +, 4 ++, 5 +++)."""
-_URINE_LABELS: Final = {1: "−", 2: "±", 3: "+", 4: "++", 5: "+++"}
+URINE_LABELS: Final = {1: "−", 2: "±", 3: "+", 4: "++", 5: "+++"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,12 +23,12 @@ from kokuho.checkups._rates import (
     SEXES,
     Cell,
     ExclusionReason,
-    _count_if,
-    _fy,
-    _ratio,
+    as_fiscal_year,
+    count_if,
+    ratio,
     stratified_takers,
 )
-from kokuho.checkups._rates_lake import _exclusions, lake_checkups, lake_eligibility
+from kokuho.checkups._rates_lake import exclusions_table, lake_checkups, lake_eligibility
 from kokuho.ids import FiscalYear
 from kokuho.store import data_text
 
@@ -59,10 +59,10 @@ def target_share_table(
     if insurers is not None:
         s = s.filter(s.insurer.isin(list(insurers)))
     takers = s.count()
-    targets = _count_if(s.level.isin((INTENSIVE, MOTIVATIONAL)))
+    targets = count_if(s.level.isin((INTENSIVE, MOTIVATIONAL)))
     return (
         s.group_by(["sex", "band"])
-        .aggregate(takers=takers, targets=targets, share=_ratio(targets, takers))
+        .aggregate(takers=takers, targets=targets, share=ratio(targets, takers))
         .order_by(["sex", "band"])
     )
 
@@ -86,13 +86,13 @@ def target_shares(
     insurers: Collection[str] | None = None,
 ) -> dict[Cell, float]:
     """{(sex, band): 特定保健指導対象者の割合} of one lake year (a 減少率 input)."""
-    fy = _fy(fiscal_year)
+    fy = as_fiscal_year(fiscal_year)
     return shares_of(
         target_share_table(
             lake_eligibility(lake, fy),
             lake_checkups(lake, fy),
             fy,
-            exclusions=_exclusions(exclusions),
+            exclusions=exclusions_table(exclusions),
             reasons=reasons,
             members_only=members_only,
             insurers=insurers,

@@ -85,33 +85,33 @@ def _upper(p: float) -> float:
     return _GAUSS.inv_cdf(1.0 - min(max(p, 1e-9), 1.0 - 1e-9))
 
 
-def _threshold(rates: Floats) -> Floats:
+def threshold(rates: Floats) -> Floats:
     """:func:`_upper` of every element of a small table (sex × band)."""
     return np.array([[_upper(float(p)) for p in row] for row in rates], dtype=np.float64)
 
 
-def _f(values: Any) -> Floats:
+def as_floats(values: Any) -> Floats:
     """``values`` as float64 (NumPy's stubs lose the dtype through clip and where)."""
     return np.asarray(values, dtype=np.float64)
 
 
-def _rest(*weights: float) -> float:
+def rest_weight(*weights: float) -> float:
     """The weight of a value's own noise, given the weights of its shared factors."""
     return math.sqrt(max(0.0, 1.0 - sum(w * w for w in weights)))
 
 
-def _mixed(person: Floats, year: Floats, year_sd: float) -> Floats:
+def mixed_noise(person: Floats, year: Floats, year_sd: float) -> Floats:
     return math.sqrt(1.0 - year_sd * year_sd) * person + year_sd * year
 
 
-def _cuts(shares: Floats) -> Floats:
+def cut_points(shares: Floats) -> Floats:
     """Cut points on the standard-normal scale of a small table of answer shares (one row
     per sex): code 1 above the first cut, code k below the last."""
     cumulative = np.cumsum(shares, axis=-1)[..., :-1]
     return np.array([[_upper(float(p)) for p in row] for row in cumulative], dtype=np.float64)
 
 
-def _categories(z: Floats, cuts: Floats) -> Codes:
+def categories(z: Floats, cuts: Floats) -> Codes:
     """Codes 1…k of a standard-normal ``z`` (high z → code 1) given per-element cut points
     (shape (n, k − 1)): the code is one more than the number of cuts z stays below."""
     codes: Codes = (1 + (z[:, None] < cuts).sum(axis=1)).astype(np.int8)
