@@ -1,8 +1,9 @@
 """The matched rows of ``rate_tables`` (kokuho.checkups._rate_pair), their window and their
-count: the member ↔ checkup match on the integer key with the guidance flag (``matched_rows``), the
-first row of each member key and the change of person (``ranked_rows``, in window partitions or one
-order) and both tables' counts from one aggregate of them (``tally_counts``). The module docstring of
-``_rate_pair`` gives the reasons and the measurements; split from it to keep both readable.
+count: the member ↔ checkup match on the integer key with the guidance flag
+(``matched_rows``), the first row of each member key and the change of person (``ranked_rows``,
+in window partitions or one order) and both tables' counts from one aggregate of them
+(``tally_counts``). The module docstring of ``_rate_pair`` gives the reasons and the
+measurements; split from it to keep both readable.
 """
 
 from __future__ import annotations
