@@ -20,10 +20,9 @@ import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
-import yaml
 
 from kokuho.ids import FiscalYear
-from kokuho.store import FileProblem, FileProblemsError, data_text
+from kokuho.store import FileProblem, FileProblemsError, data_text, load_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ EXCLUSION_COLUMNS: Final[dict[str, pa.DataType]] = {
 def exclusion_reasons(path: Path | None = None) -> tuple[ExclusionReason, ...]:
     """The exclusion categories of ``data/exclusions.yaml`` (or of ``path``)."""
     text = path.read_text("utf-8") if path is not None else data_text("exclusions.yaml")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, str(path) if path is not None else "exclusions.yaml")
     reasons = tuple(
         ExclusionReason(
             code=str(item["code"]),

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
-import yaml
 
 from kokuho.checkups._lake import Lake
 from kokuho.checkups._rates import (
@@ -30,7 +29,7 @@ from kokuho.checkups._rates import (
 )
 from kokuho.checkups._rates_lake import exclusions_table, lake_checkups, lake_eligibility
 from kokuho.ids import FiscalYear
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 
 
 def target_share_table(
@@ -135,7 +134,7 @@ def _cells(raw: Mapping[str, Mapping[str, Any]], what: str) -> dict[Cell, Any] |
 def load_reduction_inputs(path: Path | None = None) -> ReductionInputs:
     """Reads data/reduction_baseline.yaml (or ``path``; the file documents the format)."""
     text = path.read_text("utf-8") if path is not None else data_text("reduction_baseline.yaml")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, str(path) if path is not None else "reduction_baseline.yaml")
     pop, base = raw["reference_population"], raw["baseline_shares"]
     population = _cells(pop["counts"], "population")
     shares = _cells(base["shares"], "shares")

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 from kokuho.synth._outputs import clear_earlier
 from kokuho.synth._world import KOKUHO, KUMIAI, NUMBER_STYLE, World
 from kokuho.synth._writers import FEED_COLUMNS, iso, month_key, month_label, write_table
@@ -216,7 +214,7 @@ def _retroactive(
 
 
 def _rules() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(data_text(RESIDENCY_RULES))
+    loaded: dict[str, Any] = load_yaml(data_text(RESIDENCY_RULES), RESIDENCY_RULES)
     return loaded
 
 

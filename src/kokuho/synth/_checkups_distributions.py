@@ -10,9 +10,8 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-import yaml
 
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 from kokuho.synth._checkups_codes import BANDS, SEXES, Codes, Floats, Ints
 
 _GAUSS = NormalDist()
@@ -69,7 +68,7 @@ def _band_row(value: Any, path: tuple[str, ...]) -> list[float]:
 def load_distributions() -> Distributions:
     """Reads ``data/checkup_distributions.yaml`` (packaged with kokuho)."""
     text = data_text("checkup_distributions.yaml")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, "checkup_distributions.yaml")
     if raw.get("format") != "kokuho checkup distributions 1":
         raise ValueError("checkup distributions: unknown format")
     return Distributions(raw)
