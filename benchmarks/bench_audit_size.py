@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 import kokuho.registry  # noqa: F401  (the audit log's foreign tables)
 from kokuho.store import connect
-from kokuho.verify._audit import AuditRecord, _values, append, check_record
+from kokuho.verify._audit import AuditRecord, append, check_record, record_values
 from kokuho.verify._audit_spool import AuditSpool
 from kokuho.verify._tables import audit_log
 
@@ -81,7 +81,7 @@ def main() -> None:
 
 def _spool(records: list[AuditRecord], url: str, batch: int) -> tuple[float, float]:
     engine = connect(url)
-    rows = [(_values(r, check_record(r)), check_record(r)) for r in records]
+    rows = [(record_values(r, check_record(r)), check_record(r)) for r in records]
     with tempfile.TemporaryDirectory() as folder:
         spool = AuditSpool(Path(folder))
         started = time.perf_counter()

@@ -4,7 +4,7 @@
         [--commit-every-ms 2] [--rounds 3]
 
 A register of ``--persons`` (the check benchmarks' own, ``bench_checks.build_register``),
-then the number check's coverage statement (``_check._BY_NUMBER_AND_BRANCH``, compiled by the
+then the number check's coverage statement (``_check.BY_NUMBER_AND_BRANCH``, compiled by the
 SQLite dialect as the service's ``_sqlite_reads`` does) run for ``--probes`` random insured
 numbers on one read-only connection of the service's settings (64 MiB page cache, mmap),
 measured by the reading thread's own CPU time. Alternated round by round: with no writer,
@@ -44,7 +44,7 @@ except ImportError:
 import datetime as dt
 
 from kokuho.store import connect
-from kokuho.verify._check import _BY_NUMBER_AND_BRANCH, check_number
+from kokuho.verify._check import BY_NUMBER_AND_BRANCH, check_number
 from kokuho.verify._model import NumberQuery
 from kokuho.verify._sqlite_reads import SqliteReads
 
@@ -155,7 +155,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_sqlite_reads_") as folder:
         reg = build_register(opts.persons, "sqlite", Path(folder), 1, 10)
         database = Path(reg.url.removeprefix("sqlite:///"))
-        sql = _BY_NUMBER_AND_BRANCH.compile(dialect=sqlite.dialect()).string  # type: ignore[no-untyped-call]
+        sql = BY_NUMBER_AND_BRANCH.compile(dialect=sqlite.dialect()).string  # type: ignore[no-untyped-call]
         reader = _reader(database)
         found = reader.execute(
             "SELECT c.insurer_number, c.symbol, c.number, c.branch, p.birth_date "

@@ -107,3 +107,26 @@ def test_ids_is_pure() -> None:
             if isinstance(node, ast.ImportFrom) and node.module
         }
         assert not modules & forbidden, f"{path.name} does I/O: {modules & forbidden}"
+
+
+def test_no_module_imports_a_siblings_private_names() -> None:
+    """A name one module keeps to itself (``_name``) is not imported by another: a name shared
+    within a context is public in its private module (docs/architecture.md). Importing a
+    private module itself (``from kokuho.x import _module``) is the context's own business."""
+    problems = []
+    for path in SRC.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+                continue
+            if not node.module.startswith("kokuho."):
+                continue
+            base = SRC.parent.joinpath(*node.module.split("."))
+            for alias in node.names:
+                private = alias.name.startswith("_") and not alias.name.startswith("__")
+                is_module = (base / f"{alias.name}.py").exists() or (base / alias.name).is_dir()
+                if private and not is_module:
+                    problems.append(f"{path.relative_to(SRC)} imports {node.module}.{alias.name}")
+    assert problems == []

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from kokuho.store import connect
 from kokuho.store._engine import _sqlite_pragmas
 from kokuho.verify import verify_chain
-from kokuho.verify._audit import SPOOLED, AuditRecord, AuditWriter, _values, check_record
+from kokuho.verify._audit import SPOOLED, AuditRecord, AuditWriter, check_record, record_values
 from kokuho.verify._audit_spool import AuditSpool, SpoolCorrupt
 from kokuho.verify._tables import audit_log
 
@@ -33,7 +33,7 @@ def _record(n: int) -> AuditRecord:
 def _spool_file(folder: Path, records: list[AuditRecord]) -> Path:
     """A spool file as a writer that has since died leaves it."""
     spool = AuditSpool(folder)
-    spool.append([(_values(r, check_record(r)), check_record(r)) for r in records])
+    spool.append([(record_values(r, check_record(r)), check_record(r)) for r in records])
     spool.close()  # releases the lock, as the writer's death would
     (path,) = folder.glob("audit-*.jsonl")
     return path
@@ -134,7 +134,7 @@ def test_a_torn_last_line_is_skipped_and_a_corrupt_record_stops_the_file(
 def test_a_live_writers_file_is_left_to_it(engine: sa.Engine, tmp_path: Path) -> None:
     folder = tmp_path / "spool"
     live = AuditSpool(folder)
-    live.append([(_values(_record(1), check_record(_record(1))), check_record(_record(1)))])
+    live.append([(record_values(_record(1), check_record(_record(1))), check_record(_record(1)))])
     (path,) = folder.glob("audit-*.jsonl")
     with path.open() as handle, pytest.raises(BlockingIOError):  # the live writer holds it
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -170,7 +170,9 @@ def test_a_long_spool_is_replayed_a_file_at_a_time_between_new_records(
     folder = tmp_path / "spool"
     spool = AuditSpool(folder, max_file_records=2)
     for n in range(1, 6):  # five records: files of 2, 2 and 1
-        spool.append([(_values(_record(n), check_record(_record(n))), check_record(_record(n)))])
+        spool.append(
+            [(record_values(_record(n), check_record(_record(n))), check_record(_record(n)))]
+        )
     spool.close()
     assert len(list(folder.glob("audit-*.jsonl"))) == 3
     assert spool.replay(engine, max_files=1) == 2 and spool.pending()

@@ -137,7 +137,10 @@ def test_input_errors_name_file_line_and_column(inputs: Path) -> None:
     with pytest.raises(InputFileError) as caught:
         read_inputs(inputs, rules)
     shown = [str(p) for p in caught.value.problems]
-    assert "national.csv:4: checkup_rate: 33 is not a rate: write 0.45 or 45% for 45 %" in shown
+    assert (
+        "national.csv:4: checkup_rate: 33 is not a rate (0 to 1): write 0.45 or 45% for 45 %"
+        in shown
+    )
     assert any(s.startswith("efforts.csv:2: hotegai_kurire: 'maybe' is not one of") for s in shown)
     assert "efforts.csv:3: fiscal_year: '19' is not a fiscal year (e.g. 2020)" in shown
 
@@ -203,6 +206,41 @@ def test_a_rate_written_with_percent_is_a_rate_too(inputs: Path, written: str) -
     for where in ("indicators.csv:2: checkup_rate", "collection_rates.csv:2: collection_rate",
                   "national.csv:4: checkup_rate"):  # fmt: skip
         assert any(s.startswith(where) and "not a rate" in s for s in shown), (where, shown)
+
+
+@pytest.mark.parametrize("written", ["-0.5", "-50%", "－０．５", "-1", "-0.0001"])
+def test_a_negative_rate_is_refused_naming_the_field(inputs: Path, written: str) -> None:
+    """A 受診率, 収納率 or 後発医薬品使用割合 is a fraction 0–1 (data/incentives/schema.md): -0.5
+    (and -50 %) was taken as the rate it says and scored; only a rate the rules mark
+    ``signed`` (the 減少率, which is negative when the targets grew) may fall below 0."""
+    rules = load_rules(2020).rules
+    (inputs / "indicators.csv").write_text(
+        f"fiscal_year,code,field,value\n2018,370122,checkup_rate,{written}\n", encoding="utf-8"
+    )
+    (inputs / "collection_rates.csv").write_text(
+        f"fiscal_year,code,rate\n2018,370122,{written}\n", encoding="utf-8"
+    )
+    national = (inputs / "national.csv").read_text("utf-8").splitlines()
+    national[3] = national[3].replace("0.330,22000", f"{written},22000")  # 愛媛県 2017
+    (inputs / "national.csv").write_text("\n".join(national) + "\n", encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        read_inputs(inputs, rules)
+    shown = [str(p) for p in caught.value.problems]
+    for where in ("indicators.csv:2: checkup_rate", "collection_rates.csv:2: collection_rate",
+                  "national.csv:4: checkup_rate"):  # fmt: skip
+        assert any(s.startswith(where) and "not a rate" in s for s in shown), (where, shown)
+
+
+def test_a_reduction_rate_may_be_negative_down_to_minus_one(inputs: Path) -> None:
+    rules = load_rules(2020).rules
+    assert rules.fields["reduction_rate"].signed
+    assert not rules.fields["checkup_rate"].signed
+    path = inputs / "indicators.csv"
+    path.write_text("fiscal_year,code,field,value\n2018,370122,reduction_rate,-0.1\n", "utf-8")
+    read_inputs(inputs, rules)  # accepted
+    path.write_text("fiscal_year,code,field,value\n2018,370122,reduction_rate,-150%\n", "utf-8")
+    with pytest.raises(InputFileError, match="reduction_rate: -150% is not a rate"):
+        read_inputs(inputs, rules)
 
 
 def test_a_percentage_is_the_decimal_it_says(inputs: Path) -> None:

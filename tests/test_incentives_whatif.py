@@ -65,6 +65,9 @@ def test_changes_are_checked(small: Scoreboard) -> None:
         what_if(small, ["丸亀市:speed=0.5"])
     with pytest.raises(ValueError, match="is not a rate"):
         what_if(small, ["丸亀市:rate=45"])
+    for negative in ("-0.5", "-50%", "-0.01"):  # a 受診率 below 0 (the rules' rate is not signed)
+        with pytest.raises(ValueError, match="^rate: .* is not a rate"):
+            what_if(small, [f"丸亀市:rate={negative}"])
     with pytest.raises(ValueError, match="not one of"):
         what_if(small, ["丸亀市:plan=maybe"])
     with pytest.raises(ValueError, match="UNIT:FIELD=VALUE"):

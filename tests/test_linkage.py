@@ -15,13 +15,15 @@ import sqlalchemy as sa
 from kokuho.ids import MyNumber
 from kokuho.registry import tables
 from kokuho.registry._errors import FileRejected
-from kokuho.registry._link_queries import link_status, person_for_mynumber_hmac, review_queue
-from kokuho.registry._linkage import (
+from kokuho.registry._link_checks import (
     NO_MEMBER,
     NO_RESIDENT,
     NUMBER_LINKED_TO_OTHER_PERSON,
     PERSON_HAS_OTHER_NUMBER,
     Difference,
+)
+from kokuho.registry._link_queries import link_status, person_for_mynumber_hmac, review_queue
+from kokuho.registry._linkage import (
     link_submissions,
     recheck,
     reject,

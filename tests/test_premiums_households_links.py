@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kokuho.premiums._households import HEAD
-from kokuho.premiums._households_columnar import _STAYS, _sql, household_columns
+from kokuho.premiums._households_columnar import _STAYS, driver_sql, household_columns
 from kokuho.premiums._households_query import links_materialized
 from kokuho.store import connect
 from tests.test_premiums_households import TOWN
@@ -25,7 +25,7 @@ PARAMS = {"head": HEAD, "year": 2021, "municipality": TOWN, "end": "2022-04-01",
 def test_the_links_are_searched_not_scanned_on_sqlite(tmp_path: Path) -> None:
     engine = connect(f"sqlite:///{tmp_path / 'kokuho.db'}")
     random_register(engine, 3)
-    sql = links_materialized(_sql(_STAYS, "sqlite", NAMES), "sqlite")
+    sql = links_materialized(driver_sql(_STAYS, "sqlite", NAMES), "sqlite")
     with engine.connect() as connection:
         cursor = connection.connection.cursor()
         plan = cursor.execute(f"EXPLAIN QUERY PLAN {sql}", PARAMS).fetchall()
@@ -41,7 +41,7 @@ def test_the_links_are_searched_not_scanned_on_sqlite(tmp_path: Path) -> None:
 
 
 def test_other_databases_get_the_query_as_it_is() -> None:
-    sql = _sql(_STAYS, "postgresql", NAMES)
+    sql = driver_sql(_STAYS, "postgresql", NAMES)
     assert links_materialized(sql, "postgresql") == sql
 
 

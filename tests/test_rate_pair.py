@@ -302,13 +302,13 @@ def test_a_tie_of_one_day_is_broken_by_the_document(
     import kokuho.checkups._rate_pair as pair
 
     recounted: list[int] = []
-    original = pair._recounted
+    original = pair.recounted
 
     def spy(counts: Any, keys: Any, unsure: Any, *args: Any) -> Any:
         recounted.append(len(unsure))
         return original(counts, keys, unsure, *args)
 
-    monkeypatch.setattr(pair, "_recounted", spy)
+    monkeypatch.setattr(pair, "recounted", spy)
     on, born = D(FY, 7, 1), D(1970, 6, 1)
     rows = snapshot(
         member(1, number="1"),

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from kokuho.registry import import_changes, load_insurers
 from kokuho.registry._feed import lock
-from kokuho.registry._feed_lookup import _joined, statements
+from kokuho.registry._feed_lookup import joined_text, statements
 from tests.feedfiles import acquire, write_changes, write_insurers
 
 KEYS = 3000
@@ -57,7 +57,7 @@ def test_every_look_up_searches_an_index(engine: sa.Engine, tmp_path: Path) -> N
 
 def test_every_joined_look_up_searches_an_index(engine: sa.Engine, tmp_path: Path) -> None:
     """The same on PostgreSQL with the keys joined into one text a column
-    (``_feed_lookup._joined``), as a file's look-ups send them; SQLite has one form."""
+    (``_feed_lookup.joined_text``), as a file's look-ups send them; SQLite has one form."""
     if engine.dialect.name != "postgresql":
         return
     load_insurers(engine, write_insurers(tmp_path / "insurers.csv"))
@@ -70,7 +70,7 @@ def test_every_joined_look_up_searches_an_index(engine: sa.Engine, tmp_path: Pat
             if name == "dialect":
                 continue
             width = len(_params(sql.dialect, name))
-            params = [_joined([str(n) for n in range(KEYS)])] * width
+            params = [joined_text([str(n) for n in range(KEYS)])] * width
             plan = [row[0] for row in raw.execute("EXPLAIN " + statement, params)]
             scans = [line for line in plan if "Seq Scan on" in line]
             assert not [s for s in scans if any(f" {t} " in s + " " for t in TABLES)], plan

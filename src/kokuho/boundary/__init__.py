@@ -19,6 +19,7 @@ from kokuho.boundary._cases import (
     overlap_months,
 )
 from kokuho.boundary._cases_counts import CaseCounts, case_counts
+from kokuho.boundary._cases_loss import record_loss
 from kokuho.boundary._cases_model import (
     EMPLOYEE_KINDS,
     Case,
@@ -42,7 +43,6 @@ from kokuho.boundary._cases_steps import (
     close_case,
     decide,
     judge,
-    record_loss,
     step_json,
 )
 from kokuho.boundary._notices import (

@@ -17,12 +17,10 @@ import sqlalchemy as sa
 
 from kokuho.boundary._cases import read_cases
 from kokuho.boundary._cases_model import CaseAudit, CaseError, UnknownCase, check_text
+from kokuho.boundary._cases_record import CASES_LOCK, check_actor
 from kokuho.boundary._cases_reserve import LEASE, utc
-from kokuho.boundary._cases_steps import _LOCK as _CASES_LOCK
-from kokuho.boundary._cases_steps import _check_actor
 from kokuho.boundary._cases_tables import boundary_cases, boundary_reports
-from kokuho.boundary._reports import _LOCK as _REPORTS_LOCK
-from kokuho.boundary._reports import _read
+from kokuho.boundary._reports import REPORTS_LOCK, read_reports
 from kokuho.store import write_transaction
 
 
@@ -51,7 +49,7 @@ def release_case(
     found = read_cases(engine, None, [case_id])
     if not found:
         raise UnknownCase(f"no double-payment case {case_id}")
-    return _release(engine, boundary_cases, "case_id", case_id, _CASES_LOCK, f"case {case_id}",
+    return _release(engine, boundary_cases, "case_id", case_id, CASES_LOCK, f"case {case_id}",
                     found[0].person_id, actor, reason, audit)  # fmt: skip
 
 
@@ -61,15 +59,15 @@ def release_request(
     """Releases the reservation of 報告徴収 request ``report_id`` (an answer under way);
     CaseError when it holds none or there is no such request."""
     _check(actor, reason)
-    found = _read(engine, None, report_id)
+    found = read_reports(engine, None, report_id)
     if not found:
         raise CaseError(f"no 報告徴収 request {report_id}")
-    return _release(engine, boundary_reports, "report_id", report_id, _REPORTS_LOCK,
+    return _release(engine, boundary_reports, "report_id", report_id, REPORTS_LOCK,
                     f"request {report_id}", found[0].person_id, actor, reason, audit)  # fmt: skip
 
 
 def _check(actor: str, reason: str) -> None:
-    _check_actor(actor)
+    check_actor(actor)
     check_text("reason", reason)
     if not reason.strip():
         raise CaseError("releasing a reservation needs a reason (e.g. the run was killed)")

@@ -1,8 +1,7 @@
 """The case workflow, each step recorded (append-only) and audited:
 
-① 資格喪失: the 国保 loss dated the employee 資格取得日, written as a change-feed file in the
-   register's own format and imported (docs/formats.md §2), so the register says it too, and
-   the ordinary 更正 of the years still within the §110-2(1) limit (fault or not);
+① 資格喪失 (_cases_loss.py): the 国保 loss dated the employee 資格取得日, imported into the
+   register as a change-feed file, and the ordinary 更正 of the years within the limit;
 ② the judgement whether the cause is 被保険者の責めに帰することのできない事由, with the evidence
    (資格決定通知書: 資格取得日 and 資格決定日, who decided, when) — or that it is the person's
    own fault (a late 脱退届), with the reason;
@@ -16,30 +15,21 @@ A judgement is replaced only by a new one naming it (``supersedes``); nothing is
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from kokuho.boundary._cases import read_cases
 from kokuho.boundary._cases_model import (
     Case,
     CaseAudit,
     CaseError,
     Evidence,
-    LeaseLost,
     Step,
-    StepKind,
-    UnknownCase,
     check_text,
-    dumps,
 )
-from kokuho.boundary._cases_reserve import Reservation, Target, fence, finish, reserved
-from kokuho.boundary._cases_tables import boundary_case_steps, boundary_cases
+from kokuho.boundary._cases_record import check_actor, open_case, record_step, reserve_case
+from kokuho.boundary._cases_reserve import Reservation, fence
 from kokuho.boundary._rules import load_boundary_rules
 from kokuho.premiums import (
     PeriodLimitException,
@@ -54,243 +44,11 @@ from kokuho.premiums import (
     settled_until,
     settlements,
 )
-from kokuho.registry import FileRejected, import_changes
-from kokuho.registry import tables as register
-from kokuho.store import WriteBusy, write_transaction
 
-FEED_COLUMNS = (
-    "event_id", "event", "effective_date", "insurer_number", "symbol", "number", "branch",
-    "loss_reason",
-)  # fmt: skip
-#: 喪失事由 03 他保険加入 (docs/formats.md §2).
-OTHER_INSURANCE = "03"
 #: The legal bases the notices and reasons name (domain notes §3).
 LIMIT_RULE = "国民健康保険法第110条の2第1項"
 EXCEPTION_RULE = "国民健康保険法第110条の2第2項"
 PRESCRIPTION_RULE = "国民健康保険法第110条第1項"
-#: The write lock under which a case is reserved and its steps are written.
-_LOCK = "boundary_case_steps"
-
-
-def _case(engine: sa.Engine, case_id: int) -> Case:
-    found = read_cases(engine, None, [case_id])
-    if not found:
-        raise UnknownCase(f"no double-payment case {case_id}")
-    if found[0].status == "closed":
-        raise CaseError(f"case {case_id} is closed")
-    return found[0]
-
-
-def _steps_since(connection: sa.Connection, case: Case) -> tuple[bool, tuple[str, str] | None]:
-    """Whether the case's steps differ from those ``case`` was read with, and the newest step
-    recorded since (its kind and who recorded it; None if none)."""
-    c = boundary_case_steps.c
-    rows = connection.execute(
-        sa.select(c.step_id, c.step, c.recorded_by)
-        .where(c.case_id == case.case_id)
-        .order_by(c.step_id)
-    ).all()  # fmt: skip
-    known = {s.step_id for s in case.steps}
-    new = [(r.step, r.recorded_by) for r in rows if r.step_id not in known]
-    return {r.step_id for r in rows} != known, new[-1] if new else None
-
-
-def _moved_on(case: Case) -> Callable[[sa.Connection], str | None]:
-    """Under the write lock: what was recorded on the case since ``case`` was read."""
-
-    def check(connection: sa.Connection) -> str | None:
-        changed, newest = _steps_since(connection, case)
-        if not changed:
-            return None
-        taken = f": its {newest[0]} was recorded by {newest[1]}" if newest else ""
-        return f"case {case.case_id} changed meanwhile{taken}"
-
-    return check
-
-
-def _done_by(case: Case) -> Callable[[sa.Connection], str | None]:
-    """Who took the case over, once they have finished: the newest step since ``case``."""
-
-    def who(connection: sa.Connection) -> str | None:
-        _, newest = _steps_since(connection, case)
-        return f"{newest[1]}, who recorded its {newest[0]}" if newest else None
-
-    return who
-
-
-def _reserved(
-    case: Case, engine: sa.Engine, step: StepKind, actor: str, within: Reservation | None = None
-) -> AbstractContextManager[Reservation]:
-    """The case reserved for ``step`` (_cases_reserve.py) before the step changes anything:
-    of two runs at once (two clerks, ``reduce`` and ``close``, one command run twice) one
-    goes on, the other is refused here having done nothing."""
-    target = Target(
-        boundary_cases, "case_id", case.case_id, _LOCK,
-        f"case {case.case_id} changed meanwhile: another run is recording its {{step}}",
-        name=f"case {case.case_id}", done_by=_done_by(case),
-    )  # fmt: skip
-    return reserved(engine, target, step, actor, _moved_on(case), within)
-
-
-def _record(
-    engine: sa.Engine,
-    case: Case,
-    reservation: Reservation,
-    step: StepKind,
-    decided_on: dt.date,
-    actor: str,
-    detail: dict[str, Any],
-    supersedes: int | None = None,
-) -> Case:
-    """Writes the step and clears the case's reservation in one transaction; LeaseLost when
-    another run took the case over (the reservation is its own, so no step came between)."""
-    with write_transaction(engine, _LOCK) as connection:
-        finish(connection, reservation)
-        connection.execute(
-            sa.insert(boundary_case_steps),
-            {
-                "case_id": case.case_id,
-                "step": step,
-                "decided_on": decided_on,
-                "recorded_at": dt.datetime.now(dt.UTC),
-                "recorded_by": actor,
-                "supersedes": supersedes,
-                "detail": dumps(detail),
-            },
-        )
-    return read_cases(engine, None, [case.case_id])[0]
-
-
-def _check_actor(actor: str) -> None:
-    if not actor.strip() or len(actor) > 100:
-        raise CaseError("the person recording a step must be named (1–100 characters)")
-    check_text("recorded_by", actor)
-
-
-def record_loss(
-    engine: sa.Engine,
-    case_id: int,
-    decided_on: dt.date,
-    feed_dir: Path,
-    *,
-    actor: str,
-    audit: CaseAudit,
-) -> Case:
-    """① 資格喪失 of the 国保 coverage on the employee 資格取得日 (reason 03 他保険加入): a
-    change-feed file in ``feed_dir`` imported into the register, then the step. Recording it
-    again changes nothing (the feed event is the case's own id, the step exists)."""
-    return loss_within(engine, case_id, decided_on, feed_dir, None, actor=actor, audit=audit)
-
-
-def loss_within(
-    engine: sa.Engine,
-    case_id: int,
-    decided_on: dt.date,
-    feed_dir: Path,
-    within: Reservation | None,
-    *,
-    actor: str,
-    audit: CaseAudit,
-) -> Case:
-    """:func:`record_loss`, the case reserved within ``within`` (a confirmed 報告徴収 answer's
-    request): every write checks that one too."""
-    _check_actor(actor)
-    case = _case(engine, case_id)
-    if case.current("loss") is not None:
-        return case
-    c = register.coverages.c
-    with engine.connect() as connection:
-        row = connection.execute(
-            sa.select(c.insurer_number, c.symbol, c.number, c.branch, c.lost_on).where(
-                c.coverage_id == case.kokuho_coverage_id
-            )
-        ).one()
-    path = feed_dir / f"boundary-case-{case_id}-loss.csv"
-    _check_feed_target(case_id, path)
-    with _reserved(case, engine, "loss", actor, within) as reservation:
-        audit("boundary_loss", actor, [case.person_id], {"case_id": case_id})
-        loss_day = case.overlap_from
-        feed_dir.mkdir(parents=True, exist_ok=True)
-        values = [f"boundary-{case_id}-loss", "lose", loss_day.isoformat(), row.insurer_number,
-                  row.symbol, row.number, row.branch, OTHER_INSURANCE]  # fmt: skip
-        existed = path.exists()
-        path.write_text(",".join(FEED_COLUMNS) + "\r\n" + ",".join(values) + "\r\n", "utf-8")
-        try:
-            import_changes(engine, path, fence=fence(reservation))
-        except FileRejected as error:
-            raise CaseError(f"case {case_id}: the register refused the loss: {error}") from None
-        except LeaseLost:
-            if not existed:
-                _drop_unimported(engine, reservation, path)
-            raise
-        detail = {
-            "lost_on": loss_day.isoformat(),
-            "feed_file": path.name,
-            "previous_lost_on": row.lost_on.isoformat() if row.lost_on else None,
-            "reassessed": _ordinary_reductions(engine, case, reservation, decided_on),
-        }
-        return _record(engine, case, reservation, "loss", decided_on, actor, detail)
-
-
-def _check_feed_target(case_id: int, path: Path) -> None:
-    """Refuses, before the step, a feed file path that is not a plain file or nothing: the
-    rows are written with ``write_text``, which writes through a symbolic link (overwriting
-    its target), blocks on a named pipe and fails on a folder (an internal error)."""
-    if path.is_symlink():
-        why = "is a symbolic link (the rows would be written through it)"
-    elif path.exists() and not path.is_file():
-        why = "is a folder, a pipe or a device"
-    else:
-        return
-    raise CaseError(
-        f"case {case_id}: the loss's feed file {path} {why}; nothing was changed: move it "
-        "away and record the step again"
-    )
-
-
-def _drop_unimported(engine: sa.Engine, reservation: Reservation, path: Path) -> None:
-    """Removes the feed file of a ① refused at its import (LeaseLost): a loss that never
-    reached the register must not be imported later from the feed folder. Unless the run that
-    took the case over uses it: that run wrote the same file (same name, same rows) after this
-    one and imports it or has recorded its loss naming it. Decided under the steps' write lock,
-    which a takeover takes to reserve the case, so no run comes between the look and the
-    removal; a lock that cannot be had keeps the file (the safe side)."""
-    c, s = boundary_cases.c, boundary_case_steps.c
-    case_id = reservation.target.row_id
-    with (
-        contextlib.suppress(sa.exc.SQLAlchemyError, WriteBusy),
-        write_transaction(engine, _LOCK) as connection,
-    ):
-        holder = connection.scalar(sa.select(c.busy_token).where(c.case_id == case_id))
-        recorded = connection.scalar(
-            sa.select(sa.func.count()).where(s.case_id == case_id, s.step == "loss")
-        )
-        if holder in (None, reservation.token) and not recorded:
-            path.unlink(missing_ok=True)
-
-
-def _ordinary_reductions(
-    engine: sa.Engine, case: Case, reservation: Reservation, decided_on: dt.date
-) -> list[Any]:
-    """The 資格喪失処理's ordinary 更正 (§110-2(1) still open): the years within the limit are
-    reassessed with the loss at once, whoever was at fault. A year refused here (a decision
-    already made that day) is left to ③, which reassesses it again."""
-    done: list[Any] = []
-    for year in case.years:
-        if year.barred(decided_on):
-            continue
-        try:
-            run = reassess(engine, case.municipality, year.fiscal_year, decided_on,
-                           household_id=year.household_id, fence=fence(reservation))  # fmt: skip
-        except PremiumRuleError as error:
-            done.append({"fiscal_year": year.fiscal_year, "refused": str(error)})
-            continue
-        for change in run.changes:
-            done.append({"fiscal_year": year.fiscal_year, "before": change.previous_total,
-                         "after": change.total})  # fmt: skip
-        for refused in run.refused:
-            done.append({"fiscal_year": year.fiscal_year, "refused": refused.reason})
-    return done
 
 
 def judge(
@@ -309,12 +67,12 @@ def judge(
     evidence whose 資格取得日 is the case's and whose 資格決定日 is later; a judgement of fault
     needs its ``reason`` (e.g. 本人の脱退届の遅延). A second judgement must name the one it
     supersedes; after the 減額賦課決定 none is taken."""
-    _check_actor(actor)
+    check_actor(actor)
     check_text("reason", reason)
     if evidence is not None:
         check_text("document", evidence.document)
         check_text("decided_by", evidence.decided_by)
-    case = _case(engine, case_id)
+    case = open_case(engine, case_id)
     if case.current("reduction") is not None:
         raise CaseError(f"case {case_id}: the 減額賦課決定 is made; no new judgement")
     current = case.current("judgement")
@@ -348,9 +106,9 @@ def judge(
         detail["evidence"] = evidence.as_json()
     elif not reason.strip():
         raise CaseError(f"case {case_id}: a judgement of fault must give its reason")
-    with _reserved(case, engine, "judgement", actor) as reservation:
+    with reserve_case(case, engine, "judgement", actor) as reservation:
         audit("boundary_judgement", actor, [case.person_id], {"case_id": case_id})
-        return _record(engine, case, reservation, "judgement", decided_on, actor, detail,
+        return record_step(engine, case, reservation, "judgement", decided_on, actor, detail,
                        supersedes)  # fmt: skip
 
 
@@ -360,8 +118,8 @@ def decide(
     """③ 減額賦課決定 and the settlement of what was overpaid. Needs ① and ②. Per year: within
     the §110-2(1) limit an ordinary 減額賦課; beyond it only on a no-fault judgement (§110-2(2)),
     else the year stays as it is and the reason says so."""
-    _check_actor(actor)
-    case = _case(engine, case_id)
+    check_actor(actor)
+    case = open_case(engine, case_id)
     loss, judgement = case.current("loss"), case.current("judgement")
     if loss is None or judgement is None:
         raise CaseError(f"case {case_id}: record the loss (①) and the judgement (②) first")
@@ -395,11 +153,11 @@ def decide(
                 f"{latest}: a 減額賦課決定 on {decided_on}, before it, would settle them again "
                 f"(decide on {latest} or later)"
             )
-    with _reserved(case, engine, "reduction", actor) as reservation:
+    with reserve_case(case, engine, "reduction", actor) as reservation:
         audit("boundary_reduction", actor, [case.person_id], {"case_id": case_id})
         detail = _reduce(engine, case, reservation, (loss, judgement), decided_on, exception,
                          in_force)  # fmt: skip
-        return _record(engine, case, reservation, "reduction", decided_on, actor, detail)
+        return record_step(engine, case, reservation, "reduction", decided_on, actor, detail)
 
 
 def _reduce(
@@ -489,8 +247,8 @@ def claim_refund(
     """The person claims the case's refunds on ``claimed_on``; each is paid that day. Refused
     as a whole (nothing paid) when the claim prescribed (§110(1): two years from the
     decision) or nothing is left to pay."""
-    _check_actor(actor)
-    case = _case(engine, case_id)
+    check_actor(actor)
+    case = open_case(engine, case_id)
     reduction = case.current("reduction")
     if reduction is None:
         raise CaseError(f"case {case_id}: no 減額賦課決定 yet, so nothing to refund")
@@ -507,7 +265,7 @@ def claim_refund(
         raise CaseError(f"case {case_id}: no refund is left to pay")
     if claimed_on < reduction.decided_on:
         raise CaseError(f"case {case_id}: claimed before the decision of {reduction.decided_on}")
-    with _reserved(case, engine, "refund_claim", actor) as reservation:
+    with reserve_case(case, engine, "refund_claim", actor) as reservation:
         audit("boundary_refund", actor, [case.person_id], {"case_id": case_id})
         paid = []
         for s in open_:
@@ -517,7 +275,7 @@ def claim_refund(
                 raise CaseError(f"case {case_id}: {error}") from None
         detail = {"refunds": [{"refund_id": s.refund_id, "amount": s.amount} for s in paid],
                   "amount": sum(s.amount for s in paid)}  # fmt: skip
-        return _record(engine, case, reservation, "refund_claim", claimed_on, actor, detail)
+        return record_step(engine, case, reservation, "refund_claim", claimed_on, actor, detail)
 
 
 def close_case(
@@ -525,15 +283,15 @@ def close_case(
     audit: CaseAudit,
 ) -> Case:  # fmt: skip
     """Closes a case (e.g. the employee coverage was cancelled); no step follows."""
-    _check_actor(actor)
+    check_actor(actor)
     check_text("reason", reason)
-    case = _case(engine, case_id)
+    case = open_case(engine, case_id)
     if not reason.strip():
         raise CaseError(f"case {case_id}: closing needs a reason")
-    with _reserved(case, engine, "close", actor) as reservation:
+    with reserve_case(case, engine, "close", actor) as reservation:
         audit("boundary_close", actor, [case.person_id], {"case_id": case_id})
         detail = {"reason": reason.strip()}
-        return _record(engine, case, reservation, "close", decided_on, actor, detail)
+        return record_step(engine, case, reservation, "close", decided_on, actor, detail)
 
 
 def step_json(case: Case) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kokuho.boundary._cases import insert_case, kokuho_insurers
+from kokuho.boundary._cases_loss import loss_within
 from kokuho.boundary._cases_model import (
     EMPLOYEE_KINDS,
     CaseAudit,
@@ -24,7 +25,6 @@ from kokuho.boundary._cases_model import (
     check_text,
 )
 from kokuho.boundary._cases_reserve import Reservation, Target, fence, finish, reserved
-from kokuho.boundary._cases_steps import loss_within
 from kokuho.boundary._cases_tables import (
     boundary_cases,
     boundary_report_answers,
@@ -34,7 +34,7 @@ from kokuho.registry import Coverage, find_overlaps
 from kokuho.store import write_transaction
 
 #: The write lock under which a request is reserved, asked for and answered.
-_LOCK = "boundary_reports"
+REPORTS_LOCK = "boundary_reports"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,7 @@ def report_candidates(
     """The municipality's 報告徴収 list on ``on`` (audited: it names persons)."""
     requested = {
         (r.kokuho_coverage_id, r.other_coverage_id): r.report_id
-        for r in _read(engine, municipality)
+        for r in read_reports(engine, municipality)
     }
     found = [
         ReportCandidate(
@@ -143,7 +143,7 @@ def report_candidates(
     return found
 
 
-def _read(
+def read_reports(
     engine: sa.Engine, municipality: str | None, report_id: int | None = None
 ) -> list[Report]:
     query = sa.select(boundary_reports).order_by(boundary_reports.c.report_id)
@@ -183,7 +183,7 @@ def list_reports(
     engine: sa.Engine, municipality: str, *, actor: str, audit: CaseAudit
 ) -> list[Report]:
     """Every request of the municipality with its answers (audited)."""
-    found = _read(engine, municipality)
+    found = read_reports(engine, municipality)
     audit("boundary_reports", actor, [r.person_id for r in found], {"municipality": municipality})
     return found
 
@@ -218,11 +218,11 @@ def request_report(
             f"employee coverage {other_coverage_id} on {requested_on}"
         )
     if any((r.kokuho_coverage_id, r.other_coverage_id) == (kokuho_coverage_id, other_coverage_id)
-           for r in _read(engine, municipality)):  # fmt: skip
+           for r in read_reports(engine, municipality)):  # fmt: skip
         raise CaseError(f"a report on coverage {kokuho_coverage_id} is already requested")
     # Asked again under the write lock: a request made at the same time broke the unique key
     # of the two coverages (internal error).
-    with write_transaction(engine, _LOCK) as connection:
+    with write_transaction(engine, REPORTS_LOCK) as connection:
         r = boundary_reports.c
         if connection.scalar(
             sa.select(r.report_id).where(
@@ -244,7 +244,7 @@ def request_report(
             },  # fmt: skip
         ).scalar_one()
     audit("boundary_report_request", actor, [pair[0]], {"report_id": report_id})
-    return _read(engine, None, report_id)[0]
+    return read_reports(engine, None, report_id)[0]
 
 
 def answer_report(
@@ -265,7 +265,7 @@ def answer_report(
     result is a case step (close), not an edit."""
     check_text("answer", answer)
     check_text("recorded_by", actor)
-    found = _read(engine, None, report_id)
+    found = read_reports(engine, None, report_id)
     if not found:
         raise UnknownCase(f"no 報告徴収 request {report_id}")
     report = found[0]
@@ -294,7 +294,7 @@ def answer_report(
     # Reserved before anything is done: a confirmed and a denied answer at the same moment
     # (or the same one twice) left the confirmed run's case and loss beside the denied answer.
     target = Target(
-        boundary_reports, "report_id", report_id, _LOCK,
+        boundary_reports, "report_id", report_id, REPORTS_LOCK,
         f"request {report_id} is already answered by a run under way ({{step}})", "answer",
         f"request {report_id}", _answered_by(report_id),
     )  # fmt: skip
@@ -304,7 +304,7 @@ def answer_report(
         if pair is not None:
             case_id = _open_with_loss(engine, report, pair, answered_on, acquired_on, feed_dir,
                                       reservation, actor=actor, audit=audit)  # fmt: skip
-        with write_transaction(engine, _LOCK) as connection:
+        with write_transaction(engine, REPORTS_LOCK) as connection:
             finish(connection, reservation)
             connection.execute(
                 sa.insert(boundary_report_answers),
@@ -319,7 +319,7 @@ def answer_report(
                     "recorded_by": actor,
                 },  # fmt: skip
             )
-    return _read(engine, None, report_id)[0]
+    return read_reports(engine, None, report_id)[0]
 
 
 def _answer_of(connection: sa.Connection, report_id: int) -> tuple[str, str] | None:

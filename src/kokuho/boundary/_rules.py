@@ -7,9 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Final
 
-import yaml
-
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 
 RULES_FILE: Final = "boundary/rules.yaml"
 
@@ -35,7 +33,7 @@ def _value(raw: dict[str, Any], key: str, kind: type) -> Any:
 
 def load_boundary_rules() -> BoundaryRules:
     """The rules in force (the local copy when there is one)."""
-    raw = yaml.safe_load(data_text(RULES_FILE))
+    raw = load_yaml(data_text(RULES_FILE), RULES_FILE)
     if not isinstance(raw, dict) or raw.get("schema_version") != 1:
         raise BoundaryRuleError(f"{RULES_FILE}: schema_version: must be 1")
     return BoundaryRules(

@@ -20,10 +20,9 @@ import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
-import yaml
 
 from kokuho.ids import FiscalYear
-from kokuho.store import FileProblem, FileProblemsError, data_text
+from kokuho.store import FileProblem, FileProblemsError, data_text, load_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ EXCLUSION_COLUMNS: Final[dict[str, pa.DataType]] = {
 def exclusion_reasons(path: Path | None = None) -> tuple[ExclusionReason, ...]:
     """The exclusion categories of ``data/exclusions.yaml`` (or of ``path``)."""
     text = path.read_text("utf-8") if path is not None else data_text("exclusions.yaml")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, str(path) if path is not None else "exclusions.yaml")
     reasons = tuple(
         ExclusionReason(
             code=str(item["code"]),
@@ -187,7 +186,7 @@ def _day(value: object, column: str, bad: Callable[[str, str], None]) -> dt.date
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _active_exclusions(
+def active_exclusions(
     exclusions: ir.Table, fy: FiscalYear, reasons: Sequence[ExclusionReason] | None
 ) -> ir.Table:
     listed = reasons if reasons is not None else exclusion_reasons()

@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kokuho.checkups._programme_common import _fmt, _in_year
+from kokuho.checkups._programme_common import fmt, in_year
 from kokuho.checkups._programme_interfaces import (
     NOT_CONNECTED,
     CareRecords,
@@ -62,7 +62,7 @@ def _question_reason(question: Question, answer: int) -> Reason:
 def _latest_records(records: Iterable[ElderlyRecord], fiscal_year: int) -> dict[str, ElderlyRecord]:
     latest: dict[str, ElderlyRecord] = {}
     for record in records:
-        if not _in_year(record.answered_on, fiscal_year):
+        if not in_year(record.answered_on, fiscal_year):
             continue
         held = latest.get(record.person_key)
         if held is None or record.answered_on > held.answered_on:
@@ -175,7 +175,7 @@ def low_nutrition(
         hits = _hits(record, e.low_nutrition_questions, e)
         if record.bmi is None or record.bmi > e.low_nutrition_bmi_max or not hits:
             continue
-        bmi = Reason("bmi", f"BMI {_fmt(record.bmi)} ≦ {_fmt(e.low_nutrition_bmi_max)}")
+        bmi = Reason("bmi", f"BMI {fmt(record.bmi)} ≦ {fmt(e.low_nutrition_bmi_max)}")
         found.add(record, (bmi, *hits))
     notes = found.care_note()
     return _list("low_nutrition", "低栄養", fiscal_year, found.candidates, notes, rules)

@@ -23,9 +23,9 @@ def insured_key(checkup: Checkup) -> str:
     return person_key(checkup.insurer, checkup.symbol, checkup.number, checkup.branch)
 
 
-def _fmt(value: float) -> str:
+def fmt(value: float) -> str:
     return f"{value:g}"
 
 
-def _in_year(day: dt.date, fiscal_year: int) -> bool:
+def in_year(day: dt.date, fiscal_year: int) -> bool:
     return day in FiscalYear(fiscal_year)

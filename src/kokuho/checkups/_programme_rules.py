@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final, Literal
 
-import yaml
-
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 
 URINE_CODES: Final = {"−": 1, "-": 1, "±": 2, "+": 3, "1+": 3, "++": 4, "2+": 4, "+++": 5, "3+": 5}
 """尿定性 labels → codes of OID 1.2.392.200119.6.2102 (1 −, 2 ±, 3 +, 4 ++, 5 +++)."""
-_URINE_LABELS: Final = {1: "−", 2: "±", 3: "+", 4: "++", 5: "+++"}
+URINE_LABELS: Final = {1: "−", 2: "±", 3: "+", 4: "++", 5: "+++"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +94,9 @@ class _Reader:
         return node.get("value", node)
 
 
-def parse_rules(text: str) -> ProgrammeRules:
+def parse_rules(text: str, name: str = "programme_rules.yaml") -> ProgrammeRules:
     """Parses the text of a programme rules file (``data/programme_rules.yaml``)."""
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, name)
     if raw.get("format") != "kokuho programme rules 1":
         raise ValueError("programme rules: unknown format")
     r = _Reader(raw)

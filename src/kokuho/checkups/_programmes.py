@@ -43,7 +43,7 @@ from typing import Final
 from kokuho.checkups._model import Checkup, Items
 
 # Re-exported: callers import the lists' rules, results, interfaces and keys from here.
-from kokuho.checkups._programme_common import _fmt, _in_year
+from kokuho.checkups._programme_common import fmt, in_year
 from kokuho.checkups._programme_common import insured_key as insured_key
 from kokuho.checkups._programme_common import person_key as person_key
 from kokuho.checkups._programme_interfaces import NOT_CONNECTED as NOT_CONNECTED
@@ -57,8 +57,8 @@ from kokuho.checkups._programme_interfaces import TreatmentStatus as TreatmentSt
 from kokuho.checkups._programme_results import Candidate as Candidate
 from kokuho.checkups._programme_results import ProgrammeList as ProgrammeList
 from kokuho.checkups._programme_results import Reason as Reason
-from kokuho.checkups._programme_rules import _URINE_LABELS
 from kokuho.checkups._programme_rules import URINE_CODES as URINE_CODES
+from kokuho.checkups._programme_rules import URINE_LABELS
 from kokuho.checkups._programme_rules import ElderlyRules as ElderlyRules
 from kokuho.checkups._programme_rules import NephropathyRules as NephropathyRules
 from kokuho.checkups._programme_rules import ProgrammeRules as ProgrammeRules
@@ -74,7 +74,7 @@ def _latest_by_person(
     judged on the later one)."""
     latest: dict[str, Checkup] = {}
     for checkup in checkups:
-        if not _in_year(checkup.exam_date, fiscal_year):
+        if not in_year(checkup.exam_date, fiscal_year):
             continue
         person = key(checkup)
         held = latest.get(person)
@@ -109,19 +109,19 @@ def diabetes_reasons(checkup: Checkup, rules: NephropathyRules) -> list[Reason]:
     found: list[Reason] = []
     hba1c = _number(checkup, Items.HBA1C)
     if hba1c is not None and hba1c >= rules.hba1c_min:
-        found.append(Reason("hba1c", f"HbA1c {_fmt(hba1c)}% ≥ {_fmt(rules.hba1c_min)}%"))
+        found.append(Reason("hba1c", f"HbA1c {fmt(hba1c)}% ≥ {fmt(rules.hba1c_min)}%"))
     timing = _coded(checkup, Items.BLOOD_DRAW_TIMING)
     fasting = _number(checkup, Items.GLUCOSE_FASTING)
     random = _number(checkup, Items.GLUCOSE_RANDOM)
     if fasting is not None:
         if timing == "2" or (timing is None and rules.fasting_code_without_timing):
             if fasting >= rules.fasting_glucose_min:
-                text = f"空腹時血糖 {_fmt(fasting)} ≥ {_fmt(rules.fasting_glucose_min)}"
+                text = f"空腹時血糖 {fmt(fasting)} ≥ {fmt(rules.fasting_glucose_min)}"
                 found.append(Reason("glucose_fasting", text))
         elif timing in rules.random_timing:
             random = fasting if random is None else random
     if random is not None and timing in rules.random_timing and random >= rules.random_glucose_min:
-        text = f"随時血糖 {_fmt(random)} ≥ {_fmt(rules.random_glucose_min)} (採血時間 {timing})"
+        text = f"随時血糖 {fmt(random)} ≥ {fmt(rules.random_glucose_min)} (採血時間 {timing})"
         found.append(Reason("glucose_random", text))
     if rules.medication_answer_counts and _coded(checkup, Items.MEDICATION_GLUCOSE) == "1":
         found.append(Reason("medication_glucose", "服薬2(血糖) はい"))
@@ -136,7 +136,7 @@ def kidney_reasons(
     found: list[Reason] = []
     egfr = _number(checkup, Items.EGFR)
     if egfr is not None and egfr < rules.egfr_below:
-        found.append(Reason("egfr", f"eGFR {_fmt(egfr)} < {_fmt(rules.egfr_below)}"))
+        found.append(Reason("egfr", f"eGFR {fmt(egfr)} < {fmt(rules.egfr_below)}"))
     protein = _coded(checkup, Items.URINE_PROTEIN)
     if (
         protein is not None
@@ -144,8 +144,8 @@ def kidney_reasons(
         and protein.isdigit()
         and int(protein) >= rules.urine_protein_min
     ):
-        label = _URINE_LABELS.get(int(protein), protein)
-        minimum = _URINE_LABELS[rules.urine_protein_min]
+        label = URINE_LABELS.get(int(protein), protein)
+        minimum = URINE_LABELS[rules.urine_protein_min]
         found.append(Reason("urine_protein", f"尿蛋白 {label} (≥ {minimum})"))
     if rules.decline_enabled and previous is not None and egfr is not None:
         before = _number(previous, Items.EGFR)
@@ -154,8 +154,8 @@ def kidney_reasons(
             per_year = (before - egfr) * 365.25 / days
             if per_year >= rules.decline_per_year:
                 text = (
-                    f"eGFR {_fmt(before)} → {_fmt(egfr)} (年 {per_year:.1f} 低下 ≥ "
-                    f"{_fmt(rules.decline_per_year)}, < {_fmt(rules.decline_below)})"
+                    f"eGFR {fmt(before)} → {fmt(egfr)} (年 {per_year:.1f} 低下 ≥ "
+                    f"{fmt(rules.decline_per_year)}, < {fmt(rules.decline_below)})"
                 )
                 found.append(Reason("egfr_decline", text))
     return found

@@ -101,26 +101,26 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.checkups._lake import INSURED_ID, Lake
-from kokuho.checkups._rate_pair_recount import _recounted
+from kokuho.checkups._rate_pair_recount import recounted
 from kokuho.checkups._rate_pair_rows import KEY as KEY  # re-exported: callers import it here
-from kokuho.checkups._rate_pair_rows import UNSURE, _ranked, _rows, _tally
+from kokuho.checkups._rate_pair_rows import UNSURE, matched_rows, ranked_rows, tally_counts
 from kokuho.checkups._rates import (
-    _MEMBER_KEY,
+    MEMBER_KEY,
     ExclusionReason,
-    _check_by,
-    _checkups_in,
-    _counts,
-    _fy,
-    _keys,
-    _levels,
-    _scope,
+    as_fiscal_year,
+    check_by,
     checkup_result,
+    checkups_in,
     completed_guidance,
+    counts_by,
     eligible_members,
+    group_keys,
     guidance_table,
+    levels,
     reporting_cutoff,
+    scope,
 )
-from kokuho.checkups._rates_lake import _exclusions, lake_guidance_inputs
+from kokuho.checkups._rates_lake import exclusions_table, lake_guidance_inputs
 from kokuho.ids import FiscalYear
 
 
@@ -181,50 +181,50 @@ def rate_tables(
 
     ``checkups`` without a ``level`` column are stratified (as ``guidance_rate_table`` does).
     """
-    fy, groups = _fy(fiscal_year), _check_by(by)
+    fy, groups = as_fiscal_year(fiscal_year), check_by(by)
     cutoff = completed_by or reporting_cutoff(fy)
-    keys = _keys(groups)
+    keys = group_keys(groups)
     # Scoping before the match is the same as scoping the matched rows: the scope reads the
     # insurer's kind and municipality, and members of one insurer share them.
-    members = _scope(
+    members = scope(
         eligible_members(eligibility, fy, exclusions=exclusions, reasons=reasons), groups
     )
     # Only the columns the match and the window use.
     ids = [INSURED_ID] if _numbered(eligibility) else []
-    carried = list(dict.fromkeys([*_MEMBER_KEY, *keys, "person_id", *ids]))
+    carried = list(dict.fromkeys([*MEMBER_KEY, *keys, "person_id", *ids]))
     members = _keyed(members, "insurer").select(KEY, *carried)
     # One partition per member key, as the reference's window. With the snapshot's
     # insured_id the member key is two integers (insured_id stands for four of its columns),
     # else its five columns.
-    partition = [INSURED_ID, "birth_date"] if ids else [KEY, *_MEMBER_KEY]
-    c = _keyed(_levels(_checkups_in(checkups, fy), fy), "insurer")
+    partition = [INSURED_ID, "birth_date"] if ids else [KEY, *MEMBER_KEY]
+    c = _keyed(levels(checkups_in(checkups, fy), fy), "insurer")
     g = _keyed(completed_guidance(guidance, fy, cutoff), "insurer")
     # The 対象者 are counted from a scan of their own: shared with the match, the members are
     # one table expression used twice, which DuckDB materialises (25 M rows, strings and all)
     # before either use; scanned twice, the match streams from the file. ``_apart`` keeps the
     # two expressions from being recognised as one.
-    everyone = _scope(
+    everyone = scope(
         eligible_members(_apart(eligibility), fy, exclusions=exclusions, reasons=reasons), groups
     )
-    eligible = _counts(everyone, keys, eligible=everyone.count())
+    eligible = counts_by(everyone, keys, eligible=everyone.count())
     if not _one_order(members):
-        rows = _rows(members, c, g, [*partition, *keys, "person_id"])
-        return _results(eligible, _tally(_ranked(rows, partition), keys), keys, fy)
+        rows = matched_rows(members, c, g, [*partition, *keys, "person_id"])
+        return _results(eligible, tally_counts(ranked_rows(rows, partition), keys), keys, fy)
     # The 対象者 first: where each insurer has one kind (as every exported snapshot, whose
     # kind is the insurer's), the window carries the insurer alone and the kind is put back
     # beside its counts, one string column less through the sort and the aggregate.
     eligible_table = eligible.to_pyarrow()
     kinds = _kinds(eligible_table, keys)
     light = keys if kinds is None else [k for k in keys if k != "insurer_kind"]
-    rows = _rows(members, c, g, [*partition, *light, "person_id"])
-    # One order over every row, its ties on a day broken by the level (see ``_ranked``); the
+    rows = matched_rows(members, c, g, [*partition, *light, "person_id"])
+    # One order over every row, its ties on a day broken by the level (see ``ranked_rows``); the
     # member keys where that may not be the document's order are counted again both ways.
-    counts = _tally(_ranked(rows, partition, one_order=True), light, unsure=partition)
+    counts = tally_counts(ranked_rows(rows, partition, one_order=True), light, unsure=partition)
     table = counts.to_pyarrow()
     unsure = pc.list_flatten(table[UNSURE]).combine_chunks()
     table = table.drop_columns([UNSURE])
     if len(unsure):
-        table = _recounted(table, light, unsure, members, c, g, partition)
+        table = recounted(table, light, unsure, members, c, g, partition)
     if kinds is not None:
         kind = pa.array(
             [kinds[i] for i in table["insurer"].to_pylist()],
@@ -253,7 +253,7 @@ def _kinds(eligible: pa.Table, keys: list[str]) -> dict[str | None, str | None] 
 def _results(
     eligible: ir.Table, counts: ir.Table, keys: list[str], fy: FiscalYear
 ) -> tuple[ir.Table, ir.Table]:
-    """Both tables from the 対象者 counts and ``_tally``'s counts."""
+    """Both tables from the 対象者 counts and ``tally_counts``'s counts."""
     checkup = checkup_result(eligible, counts.select(*keys, "examined"), keys, fy)
     # The reference lists the groups that have 特定保健指導対象者 (all of them without groups).
     guidance_counts = counts.drop("examined")
@@ -263,7 +263,7 @@ def _results(
 
 
 #: Engines on which ``rate_tables`` sorts the matched rows in one order rather than window
-#: partitions (see ``_ranked``).
+#: partitions (see ``ranked_rows``).
 ONE_ORDER_BACKENDS: Final = frozenset({"duckdb"})
 
 
@@ -314,13 +314,13 @@ def lake_rate_tables(
     completed_by: dt.date | None = None,
 ) -> tuple[ir.Table, ir.Table]:
     """``rate_tables`` of one lake year: (``checkup_rates``, ``guidance_rates``) at once."""
-    fy = _fy(fiscal_year)
+    fy = as_fiscal_year(fiscal_year)
     cutoff = completed_by or reporting_cutoff(fy)
     return rate_tables(
         *lake_guidance_inputs(lake, fy, cutoff),
         fy,
         by=by,
-        exclusions=_exclusions(exclusions),
+        exclusions=exclusions_table(exclusions),
         reasons=reasons,
         completed_by=cutoff,
     )

@@ -13,10 +13,10 @@ import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.checkups._lake import INSURED_ID
-from kokuho.checkups._rate_pair_rows import _ranked, _rows, _tally
+from kokuho.checkups._rate_pair_rows import matched_rows, ranked_rows, tally_counts
 
 
-def _recounted(
+def recounted(
     counts: pa.Table,
     keys: list[str],
     unsure: pa.StructArray,
@@ -43,9 +43,9 @@ def _recounted(
     mine = near.semi_join(listed, [near[k] == listed[k] for k in partition]).to_pyarrow()
     some = c.filter(c.number.isin(sorted(set(mine["number"].to_pylist()))))
     width = list(dict.fromkeys([*partition, *keys, "person_id"]))
-    rows = ibis.memtable(_rows(ibis.memtable(mine), some, g, width).to_pyarrow())
-    exact = _tally(_ranked(rows, partition, one_order=True, by_document=True), keys)
-    fast = _tally(_ranked(rows, partition, one_order=True), keys)
+    rows = ibis.memtable(matched_rows(ibis.memtable(mine), some, g, width).to_pyarrow())
+    exact = tally_counts(ranked_rows(rows, partition, one_order=True, by_document=True), keys)
+    fast = tally_counts(ranked_rows(rows, partition, one_order=True), keys)
     metrics = [m for m in counts.column_names if m not in keys]
 
     def by_key(tally: pa.Table) -> dict[tuple[Any, ...], dict[str, int]]:

@@ -1,8 +1,9 @@
 """The matched rows of ``rate_tables`` (kokuho.checkups._rate_pair), their window and their
-count: the member ↔ checkup match on the integer key with the guidance flag (``_rows``), the
-first row of each member key and the change of person (``_ranked``, in window partitions or one
-order) and both tables' counts from one aggregate of them (``_tally``). The module docstring of
-``_rate_pair`` gives the reasons and the measurements; split from it to keep both readable.
+count: the member ↔ checkup match on the integer key with the guidance flag
+(``matched_rows``), the first row of each member key and the change of person (``ranked_rows``,
+in window partitions or one order) and both tables' counts from one aggregate of them
+(``tally_counts``). The module docstring of ``_rate_pair`` gives the reasons and the
+measurements; split from it to keep both readable.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.checkups._rates import (
-    _KNOWN_LEVELS,
     INTENSIVE,
+    KNOWN_LEVELS,
     MOTIVATIONAL,
-    _count_if,
-    _counts,
-    _same_person,
+    count_if,
+    counts_by,
+    same_person,
 )
 
 #: The integer match key's column (computed on read; see the docstring of ``_rate_pair``).
@@ -34,15 +35,15 @@ def _match(a: ir.Table, a_insurer: str, b: ir.Table, b_insurer: str) -> list[ir.
     The residual is wrapped in a CASE so that the engine cannot lift its string equalities
     into the hash join's keys (it would then hash and store the strings again).
     """
-    residual = reduce(and_, _same_person(a, a_insurer, b, b_insurer))
+    residual = reduce(and_, same_person(a, a_insurer, b, b_insurer))
     return [a[KEY] == b[KEY], ibis.cases((residual, True), else_=False)]
 
 
-#: The column of ``_tally`` that lists the member keys whose first checkup is unsure.
+#: The column of ``tally_counts`` that lists the member keys whose first checkup is unsure.
 UNSURE: Final = "_unsure_keys"
 
 
-def _rows(members: ir.Table, c: ir.Table, g: ir.Table, columns: list[str]) -> ir.Table:
+def matched_rows(members: ir.Table, c: ir.Table, g: ir.Table, columns: list[str]) -> ir.Table:
     """The matched rows of ``members`` and checkups ``c``: the member's ``columns``, the
     checkup's date, document and level, whether the level is known, and whether the member has
     a guidance record of ``g`` (終了者) started on or after the checkup.
@@ -68,12 +69,12 @@ def _rows(members: ir.Table, c: ir.Table, g: ir.Table, columns: list[str]) -> ir
         exam_date=matched.exam_date,
         document=matched.document,
         level=matched.level,
-        _known=matched.level.isin(_KNOWN_LEVELS).fill_null(False),
+        _known=matched.level.isin(KNOWN_LEVELS).fill_null(False),
         _guided=g.started_on.notnull(),
     )
 
 
-def _tally(ranked: ir.Table, keys: list[str], *, unsure: list[str] | None = None) -> ir.Table:
+def tally_counts(ranked: ir.Table, keys: list[str], *, unsure: list[str] | None = None) -> ir.Table:
     """Both tables' counts by ``keys`` from one aggregate of the windowed rows: used once, the
     windowed rows stream into it instead of being materialised for several uses.
 
@@ -86,21 +87,21 @@ def _tally(ranked: ir.Table, keys: list[str], *, unsure: list[str] | None = None
     if unsure is not None:
         key = ibis.struct({k: ranked[k] for k in unsure})
         listed[UNSURE] = key.collect(where=ranked._unsure)
-    return _counts(
+    return counts_by(
         ranked,
         keys,
-        examined=_count_if(examined),
-        targets=_count_if(target),
-        targets_intensive=_count_if(target & (ranked.level == INTENSIVE)),
-        targets_motivational=_count_if(target & (ranked.level == MOTIVATIONAL)),
-        completed=_count_if(done),
-        completed_intensive=_count_if(done & (ranked.level == INTENSIVE)),
-        completed_motivational=_count_if(done & (ranked.level == MOTIVATIONAL)),
+        examined=count_if(examined),
+        targets=count_if(target),
+        targets_intensive=count_if(target & (ranked.level == INTENSIVE)),
+        targets_motivational=count_if(target & (ranked.level == MOTIVATIONAL)),
+        completed=count_if(done),
+        completed_intensive=count_if(done & (ranked.level == INTENSIVE)),
+        completed_motivational=count_if(done & (ranked.level == MOTIVATIONAL)),
         **listed,
     )
 
 
-def _ranked(
+def ranked_rows(
     rows: ir.Table, partition: list[str], *, one_order: bool = False, by_document: bool = False
 ) -> ir.Table:
     """``rows`` with ``_first`` (the first row of its member key's partition, in the order

@@ -40,29 +40,29 @@ import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.checkups._exclusions import EXCLUSION_COLUMNS as EXCLUSION_COLUMNS
 from kokuho.checkups._exclusions import ExclusionReason as ExclusionReason
-from kokuho.checkups._exclusions import _active_exclusions
+from kokuho.checkups._exclusions import active_exclusions
 from kokuho.checkups._exclusions import exclusion_reasons as exclusion_reasons
 from kokuho.checkups._exclusions import read_exclusions as read_exclusions
 from kokuho.checkups._lake import INSURED_ID
-from kokuho.checkups._rates_common import _KNOWN_LEVELS as _KNOWN_LEVELS
 from kokuho.checkups._rates_common import BANDS as BANDS
 from kokuho.checkups._rates_common import GROUPS as GROUPS
 from kokuho.checkups._rates_common import INTENSIVE as INTENSIVE
+from kokuho.checkups._rates_common import KNOWN_LEVELS as KNOWN_LEVELS
 from kokuho.checkups._rates_common import MAX_AGE as MAX_AGE
 from kokuho.checkups._rates_common import MIN_AGE as MIN_AGE
 from kokuho.checkups._rates_common import MOTIVATIONAL as MOTIVATIONAL
 from kokuho.checkups._rates_common import SEXES as SEXES
 from kokuho.checkups._rates_common import Cell as Cell
 from kokuho.checkups._rates_common import Group as Group
-from kokuho.checkups._rates_common import _check_by as _check_by
-from kokuho.checkups._rates_common import _count_if as _count_if
-from kokuho.checkups._rates_common import _fy as _fy
-from kokuho.checkups._rates_common import _keys as _keys
-from kokuho.checkups._rates_common import _ratio as _ratio
-from kokuho.checkups._rates_common import _same_person as _same_person
 from kokuho.checkups._rates_common import age_band as age_band
+from kokuho.checkups._rates_common import as_fiscal_year as as_fiscal_year
 from kokuho.checkups._rates_common import birth_dates as birth_dates
+from kokuho.checkups._rates_common import check_by as check_by
+from kokuho.checkups._rates_common import count_if as count_if
 from kokuho.checkups._rates_common import fiscal_year_end_age as fiscal_year_end_age
+from kokuho.checkups._rates_common import group_keys as group_keys
+from kokuho.checkups._rates_common import ratio as ratio
+from kokuho.checkups._rates_common import same_person as same_person
 from kokuho.ids import FiscalYear
 
 # -- the denominator -----------------------------------------------------------------------
@@ -82,7 +82,7 @@ def eligible_members(
     none), sex, birth_date, age (年度末年齢) and band, and ``insured_id`` when the snapshot has
     it (kokuho.checkups._snapshot).
     """
-    fy = _fy(fiscal_year)
+    fy = as_fiscal_year(fiscal_year)
     e = eligibility
     if "fiscal_year" in e.columns:
         e = e.filter(e.fiscal_year == fy.year)
@@ -114,7 +114,7 @@ def eligible_members(
     # whole year, and a person is one member per insurer (dedup over 11 columns would cost
     # more than the rest of the query).
     if exclusions is not None:
-        x = _active_exclusions(exclusions, fy, reasons)
+        x = active_exclusions(exclusions, fy, reasons)
         members = members.anti_join(
             x,
             [
@@ -127,17 +127,17 @@ def eligible_members(
     return members
 
 
-def _checkups_in(checkups: ir.Table, fy: FiscalYear) -> ir.Table:
+def checkups_in(checkups: ir.Table, fy: FiscalYear) -> ir.Table:
     c = checkups
     if "fiscal_year" in c.columns:  # prunes the lake's partitions
         c = c.filter(c.fiscal_year == fy.year)
     return c.filter(c.exam_date.between(ibis.literal(fy.first_day), ibis.literal(fy.last_day)))
 
 
-_MEMBER_KEY: Final = ("insurer", "symbol", "number", "branch", "birth_date")
+MEMBER_KEY: Final = ("insurer", "symbol", "number", "branch", "birth_date")
 
 
-def _counts(table: ir.Table, keys: list[str], **metrics: ir.Scalar) -> ir.Table:
+def counts_by(table: ir.Table, keys: list[str], **metrics: ir.Scalar) -> ir.Table:
     return table.group_by(keys).aggregate(**metrics) if keys else table.aggregate(**metrics)
 
 
@@ -164,7 +164,7 @@ def _finish(table: ir.Table, keys: list[str], fy: FiscalYear) -> ir.Table:
     return result.order_by(keys) if keys else result
 
 
-def _scope(members: ir.Table, by: tuple[Group, ...]) -> ir.Table:
+def scope(members: ir.Table, by: tuple[Group, ...]) -> ir.Table:
     # Municipalities report for their 市町村国保; other insurers' municipality codes (if any)
     # do not make them a municipality's figure.
     if "municipality" in by:
@@ -188,16 +188,16 @@ def checkup_rate_table(
     Columns: fiscal_year, the ``by`` keys (``insurer`` brings ``insurer_kind``), eligible
     (対象者), examined (受診者), rate (a fraction).
     """
-    fy, groups = _fy(fiscal_year), _check_by(by)
-    members = _scope(
+    fy, groups = as_fiscal_year(fiscal_year), check_by(by)
+    members = scope(
         eligible_members(eligibility, fy, exclusions=exclusions, reasons=reasons), groups
     )
-    c = _checkups_in(checkups, fy)
-    examined = members.semi_join(c, _same_person(members, "insurer", c, "insurer"))
-    keys = _keys(groups)
+    c = checkups_in(checkups, fy)
+    examined = members.semi_join(c, same_person(members, "insurer", c, "insurer"))
+    keys = group_keys(groups)
     return checkup_result(
-        _counts(members, keys, eligible=members.count()),
-        _counts(examined, keys, examined=examined.count()),
+        counts_by(members, keys, eligible=members.count()),
+        counts_by(examined, keys, examined=examined.count()),
         keys,
         fy,
     )
@@ -209,10 +209,10 @@ def checkup_result(
     """The 特定健診実施率 table from the counts by ``keys`` of 対象者 (``eligible``) and of
     受診者 (``examined``); shared by ``checkup_rate_table`` and ``rate_tables``."""
     t = _with_counts(eligible, examined, keys)
-    return _finish(t.mutate(rate=_ratio(t.examined, t.eligible)), keys, fy)
+    return _finish(t.mutate(rate=ratio(t.examined, t.eligible)), keys, fy)
 
 
-def _levels(checkups: ir.Table, fy: FiscalYear) -> ir.Table:
+def levels(checkups: ir.Table, fy: FiscalYear) -> ir.Table:
     """``checkups`` with a ``level`` column: as stored, else from the stratification."""
     if "level" in checkups.columns:
         return checkups
@@ -242,12 +242,12 @@ def stratified_takers(
     the register, so that 特定保健指導対象者 ⊂ 受診者 ⊂ 対象者 as in the 法定報告. Otherwise every
     checkup of someone aged 40–74 at year end counts, with sex and band from the checkup.
     """
-    fy = _fy(fiscal_year)
-    c = _levels(_checkups_in(checkups, fy), fy)
-    c = c.filter(c.level.isin(_KNOWN_LEVELS))
+    fy = as_fiscal_year(fiscal_year)
+    c = levels(checkups_in(checkups, fy), fy)
+    c = c.filter(c.level.isin(KNOWN_LEVELS))
     if members_only:
         m = eligible_members(eligibility, fy, exclusions=exclusions, reasons=reasons)
-        joined = c.join(m, _same_person(c, "insurer", m, "insurer"))
+        joined = c.join(m, same_person(c, "insurer", m, "insurer"))
         rows = joined.select(
             insurer=m.insurer,
             insurer_kind=m.insurer_kind,
@@ -292,7 +292,7 @@ def stratified_takers(
     # year does not make a new 対象者). UNCONFIRMED against the 法定報告 rules.
     ranked = rows.mutate(
         _rank=ibis.row_number().over(
-            group_by=[rows[k] for k in _MEMBER_KEY], order_by=[rows.exam_date, rows.document]
+            group_by=[rows[k] for k in MEMBER_KEY], order_by=[rows.exam_date, rows.document]
         )
     )
     return ranked.filter(ranked._rank == 0).drop("_rank")
@@ -301,7 +301,7 @@ def stratified_takers(
 def reporting_cutoff(fiscal_year: FiscalYear | int) -> dt.date:
     """The default last 実績評価 date counted for ``fiscal_year``: 31 October of the next
     calendar year, the day before the 法定報告 is due (1 November). UNCONFIRMED."""
-    return dt.date(_fy(fiscal_year).year + 1, 10, 31)
+    return dt.date(as_fiscal_year(fiscal_year).year + 1, 10, 31)
 
 
 def guidance_rate_table(
@@ -324,7 +324,7 @@ def guidance_rate_table(
     The level of a 終了者 is the level of their checkup (the stratification), whatever
     support the guidance record names.
     """
-    fy, groups = _fy(fiscal_year), _check_by(by)
+    fy, groups = as_fiscal_year(fiscal_year), check_by(by)
     cutoff = completed_by or reporting_cutoff(fy)
     takers = stratified_takers(
         eligibility,
@@ -334,12 +334,12 @@ def guidance_rate_table(
         reasons=reasons,
         members_only=members_only,
     )
-    targets = _scope(takers.filter(takers.level.isin((INTENSIVE, MOTIVATIONAL))), groups)
+    targets = scope(takers.filter(takers.level.isin((INTENSIVE, MOTIVATIONAL))), groups)
     g = completed_guidance(guidance, fy, cutoff)
     done = targets.semi_join(
-        g, [*_same_person(targets, "insurer", g, "insurer"), g.started_on >= targets.exam_date]
+        g, [*same_person(targets, "insurer", g, "insurer"), g.started_on >= targets.exam_date]
     )
-    return guidance_result(targets, done, _keys(groups), fy)
+    return guidance_result(targets, done, group_keys(groups), fy)
 
 
 def completed_guidance(guidance: ir.Table, fy: FiscalYear, cutoff: dt.date) -> ir.Table:
@@ -354,19 +354,19 @@ def guidance_result(targets: ir.Table, done: ir.Table, keys: list[str], fy: Fisc
     """The 特定保健指導実施率 table from the 対象者 rows (``targets``) and the 終了者 among them
     (``done``)."""
     t = _with_counts(
-        _counts(
+        counts_by(
             targets,
             keys,
             targets=targets.count(),
-            targets_intensive=_count_if(targets.level == INTENSIVE),
-            targets_motivational=_count_if(targets.level == MOTIVATIONAL),
+            targets_intensive=count_if(targets.level == INTENSIVE),
+            targets_motivational=count_if(targets.level == MOTIVATIONAL),
         ),
-        _counts(
+        counts_by(
             done,
             keys,
             completed=done.count(),
-            completed_intensive=_count_if(done.level == INTENSIVE),
-            completed_motivational=_count_if(done.level == MOTIVATIONAL),
+            completed_intensive=count_if(done.level == INTENSIVE),
+            completed_motivational=count_if(done.level == MOTIVATIONAL),
         ),
         keys,
     )
@@ -380,9 +380,9 @@ def guidance_table(counts: ir.Table, keys: list[str], fy: FiscalYear) -> ir.Tabl
     t = counts
     return _finish(
         t.mutate(
-            rate=_ratio(t.completed, t.targets),
-            rate_intensive=_ratio(t.completed_intensive, t.targets_intensive),
-            rate_motivational=_ratio(t.completed_motivational, t.targets_motivational),
+            rate=ratio(t.completed, t.targets),
+            rate_intensive=ratio(t.completed_intensive, t.targets_intensive),
+            rate_motivational=ratio(t.completed_motivational, t.targets_motivational),
         ),
         keys,
         fy,
@@ -408,7 +408,7 @@ _REDUCTION: Final = frozenset(
 # Reading the inputs from the lake lives in kokuho.checkups._rates_lake (which imports this
 # module); its names stay importable from here the same way.
 _LAKE: Final = frozenset(
-    ("_empty", "_exclusions", "lake_eligibility", "lake_checkups", "lake_guidance_inputs")
+    ("_empty", "exclusions_table", "lake_eligibility", "lake_checkups", "lake_guidance_inputs")
     + ("lake_guidance", "checkup_rates", "guidance_rates")
 )
 

@@ -24,12 +24,12 @@ BANDS: Final = tuple(f"{low}-{low + 4}" for low in range(MIN_AGE, MAX_AGE + 1, 5
 SEXES: Final = {"male": 1, "female": 2}
 INTENSIVE: Final = 1  # 積極的支援
 MOTIVATIONAL: Final = 2  # 動機付け支援
-_KNOWN_LEVELS: Final = (1, 2, 3)  # 4 判定不能 is not a stratification result
+KNOWN_LEVELS: Final = (1, 2, 3)  # 4 判定不能 is not a stratification result
 
 Cell = tuple[int, str]  # (sex, band)
 
 
-def _fy(fiscal_year: FiscalYear | int) -> FiscalYear:
+def as_fiscal_year(fiscal_year: FiscalYear | int) -> FiscalYear:
     return fiscal_year if isinstance(fiscal_year, FiscalYear) else FiscalYear(fiscal_year)
 
 
@@ -43,7 +43,7 @@ def fiscal_year_end_age(birth_date: ir.DateValue, fiscal_year: FiscalYear | int)
     completed at the end of the day before the anniversary), so the age is Y+1 − birth year,
     minus one for birthdays from 2 April on.
     """
-    fy = _fy(fiscal_year)
+    fy = as_fiscal_year(fiscal_year)
     month, day = birth_date.month(), birth_date.day()
     not_yet = (month > 4) | ((month == 4) & (day >= 2))
     return (fy.year + 1 - birth_date.year()) - not_yet.ifelse(1, 0)
@@ -56,7 +56,7 @@ def birth_dates(fiscal_year: FiscalYear | int) -> tuple[dt.date, dt.date]:
     Y+1−40 (born on 2 April that year: 39), and age ≤ 74 exactly when born on or after 2 April
     of year Y+1−75 (born on 1 April that year: already 75).
     """
-    fy = _fy(fiscal_year)
+    fy = as_fiscal_year(fiscal_year)
     return dt.date(fy.year + 1 - MAX_AGE - 1, 4, 2), dt.date(fy.year + 1 - MIN_AGE, 4, 1)
 
 
@@ -69,7 +69,7 @@ def age_band(age: ir.IntegerValue) -> ir.StringValue:
 # -- matching ------------------------------------------------------------------------------
 
 
-def _same_person(a: ir.Table, a_insurer: str, b: ir.Table, b_insurer: str) -> list[ir.BooleanValue]:
+def same_person(a: ir.Table, a_insurer: str, b: ir.Table, b_insurer: str) -> list[ir.BooleanValue]:
     """Join predicates: the same insured person on both sides (see the docstring of
     :mod:`kokuho.checkups._rates`)."""
     a_branch, b_branch = a.branch.nullif(""), b.branch.nullif("")
@@ -85,24 +85,24 @@ def _same_person(a: ir.Table, a_insurer: str, b: ir.Table, b_insurer: str) -> li
     ]
 
 
-def _count_if(condition: ir.BooleanValue) -> ir.IntegerScalar:
+def count_if(condition: ir.BooleanValue) -> ir.IntegerScalar:
     # ifelse + sum rather than summing booleans: portable to Spark; 0, not null, on no rows.
     return condition.ifelse(1, 0).sum().fill_null(0)
 
 
-def _ratio(numerator: ir.IntegerValue, denominator: ir.IntegerValue) -> ir.FloatingValue:
+def ratio(numerator: ir.IntegerValue, denominator: ir.IntegerValue) -> ir.FloatingValue:
     # nullif: Spark in ANSI mode raises on division by zero.
     return numerator.cast("float64") / denominator.nullif(0).cast("float64")
 
 
-def _check_by(by: Sequence[str]) -> tuple[Group, ...]:
+def check_by(by: Sequence[str]) -> tuple[Group, ...]:
     unknown = [g for g in by if g not in GROUPS]
     if unknown or len(set(by)) != len(by):
         raise ValueError(f"by: {list(by)!r}; choose distinct names from {GROUPS}")
     return tuple(cast(Group, g) for g in by)
 
 
-def _keys(by: tuple[Group, ...]) -> list[str]:
+def group_keys(by: tuple[Group, ...]) -> list[str]:
     # insurer_kind goes along with insurer (it depends on it) so progress() can pick a target.
     keys: list[str] = []
     for group in by:

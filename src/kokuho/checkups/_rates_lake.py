@@ -20,7 +20,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 from kokuho.checkups._exclusions import ExclusionReason, read_exclusions
 from kokuho.checkups._lake import CHECKUP_COLUMNS, GUIDANCE_COLUMNS, Lake, LakeTableMissing
 from kokuho.checkups._rates import (
-    _fy,
+    as_fiscal_year,
     checkup_rate_table,
     guidance_rate_table,
     reporting_cutoff,
@@ -33,13 +33,13 @@ def _empty(columns: Mapping[str, pa.DataType], **extra: pa.DataType) -> ir.Table
     return ibis.memtable(schema.empty_table())
 
 
-def _exclusions(exclusions: Path | ir.Table | None) -> ir.Table | None:
+def exclusions_table(exclusions: Path | ir.Table | None) -> ir.Table | None:
     return read_exclusions(exclusions) if isinstance(exclusions, Path) else exclusions
 
 
 def lake_eligibility(lake: Lake, fiscal_year: FiscalYear | int) -> ir.Table:
     """The eligibility snapshot of ``fiscal_year`` (raises when it was not exported)."""
-    fy = _fy(fiscal_year)
+    fy = as_fiscal_year(fiscal_year)
     try:
         return lake.table("eligibility", years=[fy.year])
     except LakeTableMissing:
@@ -51,7 +51,7 @@ def lake_eligibility(lake: Lake, fiscal_year: FiscalYear | int) -> ir.Table:
 
 def lake_checkups(lake: Lake, fiscal_year: FiscalYear | int) -> ir.Table:
     """The checkups of ``fiscal_year`` (an empty table when none were ingested)."""
-    fy = _fy(fiscal_year)
+    fy = as_fiscal_year(fiscal_year)
     try:
         return lake.table("checkups", years=[fy.year])
     except LakeTableMissing:
@@ -90,13 +90,13 @@ def checkup_rates(
 
     ``exclusions``: a per-person exclusions file or table (data/exclusions.yaml).
     """
-    fy = _fy(fiscal_year)
+    fy = as_fiscal_year(fiscal_year)
     return checkup_rate_table(
         lake_eligibility(lake, fy),
         lake_checkups(lake, fy),
         fy,
         by=by,
-        exclusions=_exclusions(exclusions),
+        exclusions=exclusions_table(exclusions),
         reasons=reasons,
     )
 
@@ -112,13 +112,13 @@ def guidance_rates(
     members_only: bool = True,
 ) -> ir.Table:
     """特定保健指導実施率 of ``fiscal_year`` from the lake (see ``guidance_rate_table``)."""
-    fy = _fy(fiscal_year)
+    fy = as_fiscal_year(fiscal_year)
     cutoff = completed_by or reporting_cutoff(fy)
     return guidance_rate_table(
         *lake_guidance_inputs(lake, fy, cutoff),
         fy,
         by=by,
-        exclusions=_exclusions(exclusions),
+        exclusions=exclusions_table(exclusions),
         reasons=reasons,
         completed_by=cutoff,
         members_only=members_only,

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
-import yaml
 
 from kokuho.checkups._lake import Lake
 from kokuho.checkups._rates import (
@@ -23,14 +22,14 @@ from kokuho.checkups._rates import (
     SEXES,
     Cell,
     ExclusionReason,
-    _count_if,
-    _fy,
-    _ratio,
+    as_fiscal_year,
+    count_if,
+    ratio,
     stratified_takers,
 )
-from kokuho.checkups._rates_lake import _exclusions, lake_checkups, lake_eligibility
+from kokuho.checkups._rates_lake import exclusions_table, lake_checkups, lake_eligibility
 from kokuho.ids import FiscalYear
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 
 
 def target_share_table(
@@ -59,10 +58,10 @@ def target_share_table(
     if insurers is not None:
         s = s.filter(s.insurer.isin(list(insurers)))
     takers = s.count()
-    targets = _count_if(s.level.isin((INTENSIVE, MOTIVATIONAL)))
+    targets = count_if(s.level.isin((INTENSIVE, MOTIVATIONAL)))
     return (
         s.group_by(["sex", "band"])
-        .aggregate(takers=takers, targets=targets, share=_ratio(targets, takers))
+        .aggregate(takers=takers, targets=targets, share=ratio(targets, takers))
         .order_by(["sex", "band"])
     )
 
@@ -86,13 +85,13 @@ def target_shares(
     insurers: Collection[str] | None = None,
 ) -> dict[Cell, float]:
     """{(sex, band): 特定保健指導対象者の割合} of one lake year (a 減少率 input)."""
-    fy = _fy(fiscal_year)
+    fy = as_fiscal_year(fiscal_year)
     return shares_of(
         target_share_table(
             lake_eligibility(lake, fy),
             lake_checkups(lake, fy),
             fy,
-            exclusions=_exclusions(exclusions),
+            exclusions=exclusions_table(exclusions),
             reasons=reasons,
             members_only=members_only,
             insurers=insurers,
@@ -135,7 +134,7 @@ def _cells(raw: Mapping[str, Mapping[str, Any]], what: str) -> dict[Cell, Any] |
 def load_reduction_inputs(path: Path | None = None) -> ReductionInputs:
     """Reads data/reduction_baseline.yaml (or ``path``; the file documents the format)."""
     text = path.read_text("utf-8") if path is not None else data_text("reduction_baseline.yaml")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, str(path) if path is not None else "reduction_baseline.yaml")
     pop, base = raw["reference_population"], raw["baseline_shares"]
     population = _cells(pop["counts"], "population")
     shares = _cells(base["shares"], "shares")

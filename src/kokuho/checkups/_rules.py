@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import yaml
-
 from kokuho.ids import FiscalYear
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +120,10 @@ def _flag(section: Mapping[str, Any], key: str, where: str, unconfirmed: list[st
     return value
 
 
-def parse_rules(text: str) -> CheckupRules:
+def parse_rules(text: str, name: str = "checkup_rules.yaml") -> CheckupRules:
     """Reads a rules file (the format of ``data/checkup_rules.yaml``); fails on a missing item,
     an item without its source or ``confirmed``, or a value of the wrong kind."""
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, name)
     unconfirmed: list[str] = []
     terms: list[Term] = []
     for index, item in enumerate(raw["terms"]):

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
-import yaml
 
 from kokuho.checkups._reduction import Reduction
 from kokuho.ids import FiscalYear
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 
 Measure = Literal["checkup", "guidance", "reduction"]
 MEASURES: Final[tuple[Measure, ...]] = ("checkup", "guidance", "reduction")
@@ -63,7 +62,7 @@ class Targets:
 def load_targets(path: Path | None = None) -> Targets:
     """Reads data/checkup_targets.yaml (or ``path``, same format)."""
     text = path.read_text("utf-8") if path is not None else data_text("checkup_targets.yaml")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, str(path) if path is not None else "checkup_targets.yaml")
     terms: dict[int, tuple[int, int]] = {}
     targets: list[Target] = []
     for item in raw["terms"]:

@@ -5,6 +5,9 @@
   the year (医科 and 調剤; 入院時食事療養 is in yen outside the points and is not counted).
 - **Per insured** = cost ÷ average insured (person-months of the register ÷ 12, see
   ``_insured.py``).
+- The figures are the same whatever order the engine meets the rows in: costs and
+  person-months are summed as whole numbers, and the bands' weighted costs are added in the
+  order of the bands (the engine's float sums varied in their last digits between runs).
 - **年齢調整後一人当たり医療費** by direct standardisation (MHLW 医療費の地域差分析):
   Σ_i (N_i / N) × a_i, where a_i is the region's cost per insured in 5-year band i and N_i / N
   the national reference structure of ``data/reference_population.yaml``. Ages are taken on
@@ -21,7 +24,7 @@ not in any a_i.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
@@ -53,29 +56,41 @@ __all__ = [
 YEN_PER_POINT = 10
 
 
-def _figures(cells: ir.Table, weights: ir.Table, national: float | None) -> ir.Table:
-    """Per insurer, from cells ``insurer, band, cost, insured``."""
+def _figures(
+    cells: ir.Table, weights: ir.Table, national: float | None, bands: Sequence[str]
+) -> ir.Table:
+    """Per insurer, from cells ``insurer, band, cost (whole yen), months (person-months)``,
+    one per insurer and band. The sums are of whole numbers, and the bands' weighted costs
+    are added in the order of ``bands``: an engine sums floats in whatever order its threads
+    meet the rows, which made the figures differ in their last digits from run to run."""
     # view(): a fresh relation, so that cells built from a join can be joined again.
     cells = cells.view().join(weights, "band", how="left")
-    populated = cells.insured > 0
+    populated = cells.months > 0
     weight = cells.weight.fill_null(0.0)
-    rate = populated.ifelse(cells.cost / cells.insured, ibis.null("float64"))
+    rate = populated.ifelse(cells.cost.cast("float64") * 12 / cells.months, ibis.null("float64"))
+    terms: dict[str, ir.Value] = {}
+    for n, band in enumerate(bands):  # the one cell of the band, as a column of its own
+        here = populated & (cells.band == band)
+        terms[f"term_{n}"] = (weight * rate).max(where=here)
+        terms[f"weight_{n}"] = weight.max(where=here)
     figures = cells.group_by("insurer").aggregate(
-        insured=cells.insured.sum(),
-        cost=cells.cost.sum(),
-        numerator=(weight * rate).sum(where=populated),
-        weights=weight.sum(where=populated),
+        months=cells.months.sum(), cost=cells.cost.sum(), **terms
     )
+    numerator: ir.FloatingValue = ibis.literal(0.0)
+    weights_sum: ir.FloatingValue = ibis.literal(0.0)
+    for n in range(len(bands)):
+        numerator = numerator + figures[f"term_{n}"].fill_null(0.0)
+        weights_sum = weights_sum + figures[f"weight_{n}"].fill_null(0.0)
     nothing = ibis.null("float64")
-    adjusted = (figures.weights > 0).ifelse(
-        figures.numerator.fill_null(0.0) / figures.weights, nothing
-    )
+    adjusted = (weights_sum > 0).ifelse(numerator / weights_sum, nothing)
     regional = nothing if national is None else adjusted / national
+    insured = figures.months.cast("float64") / 12
+    cost = figures.cost.cast("float64")
     return figures.select(
         "insurer",
-        "insured",
-        "cost",
-        cost_per_insured=(figures.insured > 0).ifelse(figures.cost / figures.insured, nothing),
+        insured=insured,
+        cost=cost,
+        cost_per_insured=(figures.months > 0).ifelse(cost / insured, nothing),
         age_adjusted_cost=adjusted,
         regional_index=regional,
     )
@@ -104,20 +119,20 @@ def cost_table(
     rows = rows.select(
         insurer=insurer_number(rows.insurer),
         band=age_band(age_on(rows.birth_date, day)),
-        cost=rows.points.fill_null(0).cast("float64") * YEN_PER_POINT,
+        cost=rows.points.fill_null(0).cast("int64") * YEN_PER_POINT,
     )
     costs = rows.group_by(["insurer", "band"]).aggregate(cost=rows.cost.sum())
     months = insured.filter(insured.service_month.between(fy.first_day, fy.last_day))
     people = months.group_by(["insurer", "band"]).aggregate(
-        insured=months.persons.sum().cast("float64") / 12
+        months=months.persons.sum().cast("int64")
     )
     people = people.join(costs.select("insurer").distinct(), "insurer", how="semi")
     cells = costs.join(people, ["insurer", "band"], how="outer")
     cells = cells.select(
         insurer=cells.insurer.fill_null(cells.insurer_right),
         band=cells.band.fill_null(cells.band_right),
-        cost=cells.cost.fill_null(0.0),
-        insured=cells.insured.fill_null(0.0),
+        cost=cells.cost.fill_null(0),
+        months=cells.months.fill_null(0),
     )
     weights = ibis.memtable(
         pa.table(
@@ -128,16 +143,15 @@ def cost_table(
         )
     )
     national = ref.national(fiscal_year)
-    result = _figures(cells, weights, national)
+    bands = list(ref.weights())
+    result = _figures(cells, weights, national, bands)
     if prefecture:
         members = cells if pool is None else cells.filter(cells.insurer.isin(sorted(pool)))
         pooled = members.group_by("band").aggregate(
-            cost=members.cost.sum(), insured=members.insured.sum()
+            cost=members.cost.sum(), months=members.months.sum()
         )
-        pooled = pooled.select(
-            insurer=ibis.literal(""), band="band", cost="cost", insured="insured"
-        )
-        result = result.union(_figures(pooled, weights, national))
+        pooled = pooled.select(insurer=ibis.literal(""), band="band", cost="cost", months="months")
+        result = result.union(_figures(pooled, weights, national, bands))
     return result.order_by("insurer")
 
 

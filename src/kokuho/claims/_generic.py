@@ -25,10 +25,9 @@ from typing import Final
 
 import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
-import yaml
 
 from kokuho.claims._sources import TableSource, insurer_number, read
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 
 #: What ``by`` may name: the 保険者番号, the 診療年月, the claim kind (medical, pharmacy) and
 #: the setting (inpatient 医科入院, outpatient 医科入院外, pharmacy 調剤).
@@ -43,10 +42,10 @@ class GenericClasses:
     originator: frozenset[str]  # 後発医薬品のある先発医薬品
 
 
-def parse_generic_classes(text: str) -> GenericClasses:
+def parse_generic_classes(text: str, name: str = "generic_classes.yaml") -> GenericClasses:
     """Reads ``generic_classes.yaml``: each category of the MHLW list ("1", "2", "☆", "3",
     "★") under ``classes`` with the side it ``counts_as`` (generic, originator, excluded)."""
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, name)
     if not isinstance(raw, Mapping) or raw.get("format") != "kokuho generic classes 1":
         raise ValueError("generic classes: unknown format")
     classes = raw.get("classes")
@@ -71,7 +70,11 @@ def _packaged() -> GenericClasses:
 
 def load_generic_classes(path: Path | None = None) -> GenericClasses:
     """The categories of ``path``, or of the packaged ``data/generic_classes.yaml``."""
-    return parse_generic_classes(path.read_text("utf-8")) if path is not None else _packaged()
+    return (
+        parse_generic_classes(path.read_text("utf-8"), str(path))
+        if path is not None
+        else _packaged()
+    )
 
 
 def generic_share_table(

@@ -9,9 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import yaml
-
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 
 CountBy = Literal["efficacy", "ingredient", "code"]
 
@@ -68,9 +66,9 @@ def _codes(value: Any, path: str) -> frozenset[str]:
     return frozenset(str(v) for v in value)
 
 
-def parse_rules(text: str) -> PrescribingRules:
+def parse_rules(text: str, name: str = "prescribing_rules.yaml") -> PrescribingRules:
     """Parses the text of a prescribing rules file; every problem names the rule."""
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, name)
     if not isinstance(raw, Mapping) or raw.get("format") != "kokuho prescribing rules 1":
         raise ValueError("prescribing rules: unknown format")
     off: list[str] = []
@@ -132,7 +130,7 @@ def _packaged() -> PrescribingRules:
 
 def load_prescribing_rules(path: Path | None = None) -> PrescribingRules:
     """The rules of ``path``, or the packaged ``data/prescribing_rules.yaml``."""
-    return parse_rules(path.read_text("utf-8")) if path is not None else _packaged()
+    return parse_rules(path.read_text("utf-8"), str(path)) if path is not None else _packaged()
 
 
 class DiseaseRow(Protocol):

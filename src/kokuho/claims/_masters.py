@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Final
 
 from kokuho.claims._errors import ClaimProblem, MasterFileRejected
+from kokuho.ids import half_width_number
 from kokuho.store import data_path
 
 #: The categories of the MHLW list (the meaning of each: data/generic_classes.yaml).
 GENERIC_CATEGORIES: Final = ("1", "2", "☆", "3", "★")
-_WIDE: Final = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +218,7 @@ def read_generic_list(path: Path) -> list[GenericListRow]:
     started = False
     for line, cells in rows:
         cells = cells + [""] * (8 - len(cells))
-        category, code = cells[0].translate(_WIDE), cells[1]
+        category, code = half_width_number(cells[0]), cells[1]
         if not started and not _is_yakka_code(code):
             continue  # a heading above the first row of data
         started = True

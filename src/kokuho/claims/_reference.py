@@ -16,7 +16,7 @@ from typing import Any, Final
 import yaml
 
 from kokuho.claims._sources import BANDS
-from kokuho.store import SafeYamlLoader, data_path, data_text, override_of
+from kokuho.store import compose_yaml, data_path, data_text, load_yaml, override_of
 
 FORMAT: Final = "kokuho reference population 1"
 _SECTIONS: Final = ("age_on", "structure", "national_cost_per_capita")
@@ -60,8 +60,8 @@ class _Checker:
         self.name = name
         self.lines: dict[tuple[str, ...], int] = {}
         try:
-            self.raw: Any = yaml.load(text, Loader=SafeYamlLoader)  # noqa: S506 (a safe loader)
-            self._walk(yaml.compose(text), ())
+            self.raw: Any = load_yaml(text, name)
+            self._walk(compose_yaml(text, name), ())
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""

@@ -192,7 +192,8 @@ class _Reader:
         """A field's value, or None when empty; rates accept 45% and must be ≤ 1 otherwise."""
         if text == "":
             return None
-        unit = self.rules.fields[column].unit if column in self.rules.fields else "number"
+        spec = self.rules.fields.get(column)
+        unit = spec.unit if spec is not None else "number"
         percent = half_width_number(text).endswith("%")
         number = half_width_number(text).removesuffix("%")
         read = read_percent(number) if percent else read_number(number)
@@ -206,9 +207,11 @@ class _Reader:
         if percent and unit != "rate":
             self._problem(path, line, column, "only rates take %")
             return None
-        if unit == "rate" and not -1 <= value <= 1:
-            # With % too: '4500%' was the rate 45.0 (a 4,500 % 受診率), given its points.
-            reason = f"{text[:40]} is not a rate: write 0.45 or 45% for 45 %"
+        if unit == "rate" and spec is not None and not spec.is_rate(value):
+            # With % too: '4500%' was the rate 45.0 (a 4,500 % 受診率), given its points; and
+            # below 0: a 受診率 of -0.5 was scored (only a signed 減少率 may be negative).
+            low = "-1" if spec.signed else "0"
+            reason = f"{text[:40]} is not a rate ({low} to 1): write 0.45 or 45% for 45 %"
             self._problem(path, line, column, reason)
             return None
         elif unit == "count" and not (0 <= value <= MAX_INSURED and value.is_integer()):
@@ -309,11 +312,12 @@ class _Reader:
                     number = float(text)
                 except ValueError:
                     number = None
-            unit = self.rules.fields[column].unit
+            spec = self.rules.fields[column]
+            unit = spec.unit
             if (
                 number is None
                 or not math.isfinite(number)
-                or (unit == "rate" and not -1 <= number <= 1)
+                or (unit == "rate" and not spec.is_rate(number))
                 or (unit == "count" and not (0 <= number <= MAX_INSURED and number.is_integer()))
             ):
                 number = self.number(path, line, column, text)  # reports the problem

@@ -39,8 +39,9 @@ from kokuho.incentives._schema import (
 from kokuho.store import (
     FileProblem,
     FileProblemsError,
-    SafeYamlLoader,
+    compose_yaml,
     data_path,
+    load_yaml,
     override_of,
     shipped_folder,
 )
@@ -122,9 +123,8 @@ def load_rules(source: int | Path | str) -> RuleSet:
 
 def parse_rules(text: str, name: str) -> RuleSet:
     """Validates the YAML ``text`` of a rule file called ``name`` (for messages)."""
-    loader = SafeYamlLoader
     try:
-        raw = yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
+        raw = load_yaml(text, name)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
@@ -135,7 +135,7 @@ def parse_rules(text: str, name: str) -> RuleSet:
     try:
         rules = RuleFile.model_validate(raw)
     except ValidationError as error:
-        node = yaml.compose(text, Loader=loader)  # only now: for the lines of the problems
+        node = compose_yaml(text, name)  # only now: for the lines of the problems
         problems = []
         for item in error.errors():
             loc = tuple(item["loc"])
@@ -143,7 +143,7 @@ def parse_rules(text: str, name: str) -> RuleSet:
         raise RuleFileError(problems) from None
     found = list(_check(rules))
     if found:
-        node = yaml.compose(text, Loader=loader)
+        node = compose_yaml(text, name)
         raise RuleFileError(
             [RuleProblem(name, _line(node, loc), _dotted(loc), reason) for loc, reason in found]
         )

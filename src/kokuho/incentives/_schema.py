@@ -25,6 +25,9 @@ class FieldSpec(Strict):
     label_en: str = ""
     unit: Unit
     higher_is_better: bool = True
+    #: A rate that may fall below 0, down to -1 (a 減少率: negative when the targets grew);
+    #: every other rate is a fraction 0–1.
+    signed: bool = False
     #: Years between the fiscal year scored and the year of the figures (実績年度).
     lag: int | None = Field(default=None, ge=0, le=5)
     #: Where kokuho finds it: checkups, claims, register, premiums (収納率 from 調定 and
@@ -38,6 +41,10 @@ class FieldSpec(Strict):
     indicators: tuple[str, ...] = ()
     source: str = ""
     confirmed: bool = False
+
+    def is_rate(self, value: float) -> bool:
+        """Whether ``value`` is a rate of this field: 0–1, or -1–1 when ``signed``."""
+        return (-1.0 if self.signed else 0.0) <= value <= 1.0
 
 
 class EffortSpec(Strict):

@@ -136,8 +136,12 @@ def apply_changes(
                 raise ValueError(f"{name} is computed from the municipalities' points")
             if not isinstance(change.value, float):
                 raise ValueError(f"{name} takes a number, not {change.value!r}")
-            if rules.fields[name].unit == "rate" and not -1 <= change.value <= 1:
-                raise ValueError(f"{name}: {change.value:g} is not a rate (write 45% or 0.45)")
+            spec = rules.fields[name]
+            if spec.unit == "rate" and not spec.is_rate(change.value):
+                low = "-1" if spec.signed else "0"
+                raise ValueError(
+                    f"{name}: {change.value:g} is not a rate ({low} to 1; write 45% or 0.45)"
+                )
             table = target.values[name].copy()
             table[0, i] = change.value
             units[kind] = target.with_values({name: table})

@@ -29,12 +29,12 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from kokuho.premiums._assess_columnar_dates import (
-    _NEVER,
-    _birthday,
-    _day,
-    _day_of,
-    _month_index,
-    _split,
+    NEVER,
+    birthday,
+    day_number,
+    day_of,
+    month_index,
+    split_days,
 )
 from kokuho.premiums._assess_columnar_tables import (
     CLASSES,
@@ -190,27 +190,27 @@ def _derive(m: dict[str, Ints], rules: PremiumRules) -> dict[str, Ints]:
     end of coverage, reaching 40 and 65, leaving a job, delivery; the end of coverage as a day;
     whether the 非自発的失業 reaches this year, 高齢者特別控除, 未就学児."""
     fy, national = rules.fiscal_year, rules.national
-    birth = _split(m["birth_date"])
-    until = np.minimum(m["lost"], _birthday(birth, 75))
+    birth = split_days(m["birth_date"])
+    until = np.minimum(m["lost"], birthday(birth, 75))
     leaving = m["involuntary_unemployment_from"]
-    months = _split(leaving).months
+    months = split_days(leaving).months
     left_fy = months // 12 + 1970 - (months % 12 < 3)
-    year_end = _day(fy - 1, 12, 31)
+    year_end = day_number(fy - 1, 12, 31)
     deduction = national.reduction.pension_deduction
-    older = (m["birth_date"] <= year_end) & (_birthday(birth, deduction.min_age) - 1 <= year_end)
+    older = (m["birth_date"] <= year_end) & (birthday(birth, deduction.min_age) - 1 <= year_end)
     return {
-        "~acquired": _month_index(m["acquired"], fy),
-        "~gap_from": _month_index(m["gap_from"], fy),
-        "~gap_to": _month_index(m["gap_to"], fy),
+        "~acquired": month_index(m["acquired"], fy),
+        "~gap_from": month_index(m["gap_from"], fy),
+        "~gap_to": month_index(m["gap_to"], fy),
         "~until_day": until,
-        "~until": _month_index(until, fy),
-        "~forty": _month_index(_birthday(birth, 40) - 1, fy),
-        "~sixty_five": _month_index(_birthday(birth, 65) - 1, fy),
-        "~left": _month_index(leaving, fy),
+        "~until": month_index(until, fy),
+        "~forty": month_index(birthday(birth, 40) - 1, fy),
+        "~sixty_five": month_index(birthday(birth, 65) - 1, fy),
+        "~left": month_index(leaving, fy),
         "~left_this_year": (leaving < NEVER_DAY) & (fy <= left_fy + 1),
-        "~due": _month_index(m["delivery_due"], fy),
+        "~due": month_index(m["delivery_due"], fy),
         "~older": older,
-        "~preschool": _birthday(birth, 6) > _day(fy, 4, 1),
+        "~preschool": birthday(birth, 6) > day_number(fy, 4, 1),
     }
 
 
@@ -231,21 +231,21 @@ def _steady(m: dict[str, Ints], h: dict[str, Ints], starts: Ints, rules: Premium
         m["~forty"],
         m["~sixty_five"],
         m["~left"],
-        np.where(m["former_dependant"], acquired + special.former_dependant.months, _NEVER),
+        np.where(m["former_dependant"], acquired + special.former_dependant.months, NEVER),
     ]
     perinatal = special.perinatal
     if perinatal is not None:
         due = m["~due"]
-        start = _month_index(np.array([_day_of(perinatal.start)]), fy)
+        start = month_index(np.array([day_of(perinatal.start)]), fy)
         points += [
             due - perinatal.months_before,
             due + perinatal.months_after + 1,
-            np.where(due < _NEVER, start, _NEVER),
+            np.where(due < NEVER, start, NEVER),
         ]
     inside = np.zeros(len(acquired), dtype=bool)
     for point in points:
         inside |= (point >= 1) & (point <= 11)
-    since = _month_index(h["specified_household_since"], fy)
+    since = month_index(h["specified_household_since"], fy)
     rule = special.specified_household
     changing = _segment_sum(inside, starts) > 0
     for offset in (0, 12 * rule.first_years, 12 * (rule.first_years + rule.then_years)):
@@ -275,14 +275,14 @@ def _price(
     members = _months(m, h, starts, rules, months)
     cls = _judge(m, h, starts, members.owner, rules)
     month = months
-    since = _month_index(h["specified_household_since"], fy)
+    since = month_index(h["specified_household_since"], fy)
     elapsed = month[None, :] - since[:, None]
     rule = rules.national.special.specified_household
     state = np.where(
-        (since[:, None] < _NEVER) & (elapsed >= 0) & (elapsed < 12 * rule.first_years),
+        (since[:, None] < NEVER) & (elapsed >= 0) & (elapsed < 12 * rule.first_years),
         1,
         np.where(
-            (since[:, None] < _NEVER)
+            (since[:, None] < NEVER)
             & (elapsed >= 0)
             & (elapsed < 12 * (rule.first_years + rule.then_years)),
             2,
@@ -326,7 +326,7 @@ def _months(
     reduced = np.maximum(0, m["salary"] * ratio.numerator // ratio.denominator + rest)
     base = np.where(jobless, reduced[:, None], full[:, None])
     # The 所得割 exemption has no end; only the 均等割/平等割 halving runs for ``months``.
-    former_member = m["former_dependant"][:, None] & (acquired < _NEVER)[:, None]
+    former_member = m["former_dependant"][:, None] & (acquired < NEVER)[:, None]
     former: Bools = np.asarray(
         former_member & (month < (acquired + special.former_dependant.months)[:, None]),
         dtype=bool,
@@ -338,10 +338,10 @@ def _months(
     if perinatal is not None:
         due = m["~due"][:, None]
         exempt = (
-            (due < _NEVER)
+            (due < NEVER)
             & (due - perinatal.months_before <= month)
             & (month <= due + perinatal.months_after)
-            & (month >= _month_index(np.array([_day_of(perinatal.start)]), fy)[0])
+            & (month >= month_index(np.array([day_of(perinatal.start)]), fy)[0])
         ).astype(bool)
         base = np.where(exempt, 0, base)
     return _Members(owner, covered, care, base, former, exempt, m["~preschool"].astype(bool))
@@ -352,7 +352,7 @@ def _judge(
 ) -> Ints:
     """The 軽減 class index per household (0 none, 1 2割, 2 5割, 3 7割), ``_assess_reduction``."""
     fy, national = rules.fiscal_year, rules.national
-    first = _day(fy, 4, 1)
+    first = day_number(fy, 4, 1)
     acquired = m["acquired"]
     until = m["~until_day"]
     has = acquired < NEVER_DAY

@@ -13,7 +13,7 @@ from kokuho.premiums._assess_columnar_tables import NEVER_DAY
 
 Ints = npt.NDArray[np.int64]
 
-_NEVER: Final = 1 << 40
+NEVER: Final = 1 << 40
 """A month index or day number no date reaches: a null date."""
 
 
@@ -53,12 +53,12 @@ def _days_of(year: Ints, month: Ints) -> Ints:
     return np.asarray(era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468)
 
 
-def _split(days: Ints) -> _Dates:
+def split_days(days: Ints) -> _Dates:
     year, month, day = _civil(days)
     return _Dates((year - 1970) * 12 + month - 1, day)
 
 
-def _birthday(birth: _Dates, years: int) -> Ints:
+def birthday(birth: _Dates, years: int) -> Ints:
     """The ``years``-th birthday as a day number; 29 February gives 1 March in a common year,
     as ``_assess_months.birthday`` (the 29th day after 1 February spills into March)."""
     months = birth.months + 12 * years
@@ -66,15 +66,15 @@ def _birthday(birth: _Dates, years: int) -> Ints:
     return np.asarray(start + birth.day - 1, dtype=np.int64)
 
 
-def _month_index(days: Ints, fiscal_year: int) -> Ints:
-    """The month of each day counted from April of the fiscal year; null stays ``_NEVER``."""
-    index = _split(days).months - ((fiscal_year - 1970) * 12 + 3)
-    return np.where(days >= NEVER_DAY, _NEVER, index)
+def month_index(days: Ints, fiscal_year: int) -> Ints:
+    """The month of each day counted from April of the fiscal year; null stays ``NEVER``."""
+    index = split_days(days).months - ((fiscal_year - 1970) * 12 + 3)
+    return np.where(days >= NEVER_DAY, NEVER, index)
 
 
-def _day(year: int, month: int, day: int) -> int:
+def day_number(year: int, month: int, day: int) -> int:
     return int(np.datetime64(f"{year:04d}-{month:02d}-{day:02d}", "D").astype(np.int64))
 
 
-def _day_of(value: Any) -> int:
-    return _day(value.year, value.month, value.day)
+def day_of(value: Any) -> int:
+    return day_number(value.year, value.month, value.day)

@@ -172,16 +172,16 @@ def _existing(
     """The decisions of ``keys`` (oldest first) and each one's instalments in force:
     number → (調定額, due date of the latest row)."""
     if len(keys) == 1:  # one household: a plain indexed lookup, no temporary table
-        return _existing_where(connection, lambda table: sa.and_(
+        return existing_where(connection, lambda table: sa.and_(
             *(table.c[name] == value for name, value in zip(_KEY_COLUMNS, keys[0], strict=True))
         ))  # fmt: skip
     with key_table(connection, _KEY_COLUMNS, keys) as wanted:
-        return _existing_where(connection, lambda table: sa.and_(
+        return existing_where(connection, lambda table: sa.and_(
             *(table.c[name] == wanted.c[name] for name in _KEY_COLUMNS)
         ), wanted)  # fmt: skip
 
 
-def _existing_where(
+def existing_where(
     connection: sa.Connection,
     condition: Callable[[sa.Table], sa.ColumnElement[bool]],
     wanted: sa.Table | None = None,

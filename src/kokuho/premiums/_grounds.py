@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
-import yaml
 
 from kokuho.ids import iso_date
 from kokuho.premiums import _person_files
 from kokuho.premiums._person_files import FieldError, ascii_of, digits_of, read_resident_id
 from kokuho.premiums._tables import premium_ground_files, premium_reduction_grounds
 from kokuho.registry import FileRejected, RowError, tables
-from kokuho.store import data_text, file_sha256, key_table, write_transaction
+from kokuho.store import data_text, file_sha256, key_table, load_yaml, write_transaction
 
 FORMER_DEPENDANT: Final = "former_dependant"
 """旧被扶養者: ``date`` is the 資格取得日 in 国保 (the day the insured person moved to 後期)."""
@@ -51,7 +50,9 @@ class GroundRules:
 
 @functools.cache
 def ground_rules() -> GroundRules:
-    document = yaml.safe_load(data_text("premiums/grounds/grounds.yaml"))
+    document = load_yaml(
+        data_text("premiums/grounds/grounds.yaml"), "premiums/grounds/grounds.yaml"
+    )
     unemployment, former = document["involuntary_unemployment"], document["former_dependant"]
     return GroundRules(
         {str(code): str(text) for code, text in unemployment["reason_codes"].items()},

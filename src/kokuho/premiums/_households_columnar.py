@@ -38,8 +38,10 @@ from kokuho.premiums._households import (
     SPECIFIED_HOUSEHOLD_YEARS,
     fiscal_year_bounds,
 )
-from kokuho.premiums._households_columnar_read import _read
-from kokuho.premiums._households_columnar_read import _sql as _sql  # imported from here too
+from kokuho.premiums._households_columnar_read import (
+    driver_sql as driver_sql,  # imported from here too
+)
+from kokuho.premiums._households_columnar_read import read_columns
 from kokuho.premiums._households_query import KOKI_KIND, links_materialized, municipal_insurer
 
 Ints = npt.NDArray[np.int64]
@@ -149,20 +151,20 @@ def read_households(
     )
     stays = (
         links_materialized(
-            _sql(_STAYS, dialect, ["head", "year", "municipality", "end", "start"]), dialect
+            driver_sql(_STAYS, dialect, ["head", "year", "municipality", "end", "start"]), dialect
         ),
         {"head": HEAD, "year": fiscal_year, "municipality": municipality, "end": last,
          "start": first},
         _STAY_TYPES,
     )  # fmt: skip
     coverages = (
-        _sql(_COVERAGES, dialect, ["insurer", "koki", "end", "start"]),
+        driver_sql(_COVERAGES, dialect, ["insurer", "koki", "end", "start"]),
         {"insurer": insurer, "koki": KOKI_KIND, "end": last, "start": first},
         _COVERAGE_TYPES,
     )
     # Two connections at once: both drivers let the other thread run while the database works.
     with ThreadPoolExecutor(2) as pool:
-        s, c = pool.map(lambda query: _read(engine, *query), (stays, coverages))
+        s, c = pool.map(lambda query: read_columns(engine, *query), (stays, coverages))
     return _form(s, c, start, end, grounds)
 
 

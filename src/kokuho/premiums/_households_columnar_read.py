@@ -17,13 +17,13 @@ import sqlalchemy as sa
 _BATCH: Final = 200_000
 
 
-def _sql(template: str, dialect: str, names: Sequence[str]) -> str:
+def driver_sql(template: str, dialect: str, names: Sequence[str]) -> str:
     """The template with each named parameter in the driver's own style."""
     style = ":{}" if dialect == "sqlite" else "%({})s"
     return template.format(**{n: style.format(n) for n in names})
 
 
-def _read(engine: sa.Engine, sql: str, params: dict[str, Any], types: Sequence[pa.DataType]
+def read_columns(engine: sa.Engine, sql: str, params: dict[str, Any], types: Sequence[pa.DataType]
           ) -> list[pa.Array]:  # fmt: skip
     """The rows of ``sql`` as one Arrow array per column, typed ``types``, read on a
     connection of its own: on SQLite as lines SQLite writes itself (``group_concat``, in C),

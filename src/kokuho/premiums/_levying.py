@@ -20,8 +20,8 @@ from kokuho.premiums._assess_columnar_tables import ColumnarInputError, assessme
 from kokuho.premiums._charges import (
     ChargeKind,
     ChargeRefused,
-    _existing_where,
     charge_decisions,
+    existing_where,
     record_decisions,
 )
 from kokuho.premiums._correct import (
@@ -248,7 +248,7 @@ def _in_force(
         )
 
     with engine.connect() as connection:
-        decisions, in_force = _existing_where(connection, wanted)
+        decisions, in_force = existing_where(connection, wanted)
     found: dict[str, tuple[Assessment, dt.date]] = {}
     for (_, household_id, _), rows in decisions.items():
         schedule = in_force.get((municipality, household_id, fiscal_year), {})

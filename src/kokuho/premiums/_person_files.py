@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from kokuho.ids import half_width_number
 from kokuho.registry import FileRejected, RowError, read_csv_rows
 from kokuho.store import bulk_insert
 
@@ -33,16 +34,12 @@ class LoadReport(Protocol):
     errors: list[RowError]
 
 
-#: Full-width digits and hyphen read as ASCII ones. Not NFKC: it also turns superscripts,
-#: circled and mathematical digits (², ①, 𝟑) into digits, which no clerk writes for a number,
-#: an amount or a date.
-_FULL_WIDTH: Final = str.maketrans("０１２３４５６７８９－", "0123456789-")
-
-
 def ascii_of(raw: str) -> str | None:
-    """``raw`` with blanks around it dropped and full-width digits and hyphens read; None when
-    anything else in it is not ASCII (the text of a number or a date)."""
-    text = raw.strip().translate(_FULL_WIDTH)
+    """``raw`` with blanks around it dropped and full-width digits, signs, point, comma and %
+    read as ASCII (``half_width_number``; not NFKC, which also turns ², ① and 𝟑 into digits,
+    which no clerk writes for a number, an amount or a date); None when anything else in it is
+    not ASCII (the text of a number or a date)."""
+    text = half_width_number(raw.strip())
     return text if text.isascii() else None
 
 

@@ -36,9 +36,10 @@ from kokuho.premiums._rules_schema import (
 from kokuho.store import (
     FileProblem,
     FileProblemsError,
-    SafeYamlLoader,
+    compose_yaml,
     data_path,
     data_text,
+    load_yaml,
     override_folder,
     override_of,
     shipped_folder,
@@ -209,7 +210,7 @@ def combine(
 
 def _yaml(text: str, name: str) -> dict[str, Any]:
     try:
-        raw = yaml.load(text, Loader=SafeYamlLoader)  # noqa: S506 (a safe loader)
+        raw = load_yaml(text, name)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
@@ -231,7 +232,7 @@ def _validate(model: type[_M], text: str, name: str) -> _M:
 
 
 def _located(found: list[tuple[tuple[Any, ...], str]], text: str, name: str) -> PremiumRuleError:
-    root = yaml.compose(text)
+    root = compose_yaml(text, name)
     return PremiumRuleError(
         [PremiumRuleProblem(name, _line_of(root, loc), _path(loc), why) for loc, why in found]
     )

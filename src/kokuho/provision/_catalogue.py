@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 
 CATALOGUE_FILE = "provision/catalogue.yaml"
 _FORMAT = "kokuho provision catalogue 1"
@@ -55,7 +53,7 @@ class Catalogue:
 
 def parse_catalogue(text: str, *, name: str = CATALOGUE_FILE) -> Catalogue:
     """Parses and checks the catalogue: every basis names known tables."""
-    raw: Any = yaml.safe_load(text)
+    raw: Any = load_yaml(text, name)
     if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
         raise ValueError(f"{name}: not a {_FORMAT!r} file")
     tables = {t: dict(spec["items"]) for t, spec in raw["tables"].items()}

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-import yaml
-
-from kokuho.store import FileProblem, FileProblemsError, data_path, data_text
+from kokuho.store import FileProblem, FileProblemsError, data_path, data_text, load_yaml
 
 ID_FIELDS_FILE: Final = "provision/linkage_ids.yaml"
 _FORMAT: Final = "kokuho linkage ids 1"
@@ -55,7 +53,7 @@ def _fields(raw: Any, kind: str, where: str, problems: list[FileProblem]) -> tup
 def parse_id_fields(text: str, where: str) -> IdFields:
     """The field lists of ``text`` (the file ``where``); FileProblemsError naming the file and
     the field of anything unusable."""
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, where)
     if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
         raise FileProblemsError([FileProblem(where, 0, "format", f"must be {_FORMAT!r}")])
     problems: list[FileProblem] = []

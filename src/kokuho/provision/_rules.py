@@ -6,9 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from kokuho.store import FileProblem, FileProblemsError, data_path, data_text
+from kokuho.store import FileProblem, FileProblemsError, data_path, data_text, load_yaml
 
 RULES_FILE = "provision/release_rules.yaml"
 _FORMAT = "kokuho release rules 1"
@@ -62,7 +60,7 @@ def release_rules() -> ReleaseRules:
     """The rules in force: the local copy under $KOKUHO_HOME/data when there is one.
     Raises FileProblemsError naming the file and the field of anything unusable."""
     where = str(data_path(RULES_FILE))
-    raw = yaml.safe_load(data_text(RULES_FILE))
+    raw = load_yaml(data_text(RULES_FILE), where)
     problems: list[FileProblem] = []
     if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
         raise FileProblemsError([FileProblem(where, 0, "format", f"must be {_FORMAT!r}")])

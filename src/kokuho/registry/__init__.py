@@ -14,6 +14,13 @@ from kokuho.registry._feed import import_changes
 from kokuho.registry._feed_read import ImportReport
 from kokuho.registry._feed_run import import_feed
 from kokuho.registry._insurers import INSURER_KINDS, InsurerLoadReport, load_insurers
+from kokuho.registry._link_checks import (
+    NO_MEMBER,
+    NO_RESIDENT,
+    NUMBER_LINKED_TO_OTHER_PERSON,
+    PERSON_HAS_OTHER_NUMBER,
+    Difference,
+)
 from kokuho.registry._link_queries import (
     LinkStatus,
     ReviewItem,
@@ -23,11 +30,6 @@ from kokuho.registry._link_queries import (
     review_queue,
 )
 from kokuho.registry._linkage import (
-    NO_MEMBER,
-    NO_RESIDENT,
-    NUMBER_LINKED_TO_OTHER_PERSON,
-    PERSON_HAS_OTHER_NUMBER,
-    Difference,
     LinkReport,
     RecheckReport,
     link_submissions,

@@ -35,7 +35,7 @@ _ADVISORY_LOCK = 0x6B6F6B75  # one importer at a time on PostgreSQL ("koku")
 
 
 @dataclass(slots=True)
-class _Person:
+class FeedPerson:
     person_id: int
     name_kanji: str
     name_kana: str
@@ -102,7 +102,7 @@ def _key(insured: InsuredId) -> tuple[str, str, str, str]:
     return (insured.insurer, insured.symbol, insured.number, insured.branch)
 
 
-class _Import:
+class FeedImport:
     """The state of one file's import inside its transaction."""
 
     def __init__(self, connection: sa.Connection, name: str, start: Start) -> None:
@@ -110,7 +110,7 @@ class _Import:
         self.name = name
         self.known_insurers = start.insurers
         self.periods: dict[InsuredId, list[_Period]] = {}
-        self.persons: dict[int, _Person] = {}
+        self.persons: dict[int, FeedPerson] = {}
         self.by_key: dict[str, list[int]] = {}
         self.rejected_tuples: dict[InsuredId, int] = {}
         self.keys: dict[int, str] = {}
@@ -157,7 +157,7 @@ class _Import:
     def _add_persons(self, rows: list[Any]) -> None:
         for row in rows:
             if row[0] not in self.persons:
-                person = _Person(*row)
+                person = FeedPerson(*row)
                 self.persons[person.person_id] = person
                 self.by_key.setdefault(person.key, []).append(person.person_id)
 
@@ -199,7 +199,7 @@ class _Import:
                     # agree): a namesake's record in another prefecture cannot join it later.
                     self._update_person(person, {"address": event.person["address"]})
             else:
-                person = _Person(
+                person = FeedPerson(
                     self.next_person, event.person["name_kanji"], event.person["name_kana"],
                     event.birth_date, event.sex, event.person["address"], key, new=True,
                 )  # fmt: skip
@@ -217,7 +217,7 @@ class _Import:
         )  # fmt: skip
         self.next_coverage += 1
 
-    def _same_person(self, key: str, event: Event) -> _Person | None:
+    def _same_person(self, key: str, event: Event) -> FeedPerson | None:
         """The one person whose five items agree with ``event``'s (the rule My Number linkage
         uses, :func:`differing_items`). The key finds candidates; two records whose
         prefectures differ share a key but are not the same person. When more than one
@@ -279,7 +279,7 @@ class _Import:
             period.terms[day] = base
             period.dirty_terms.add(day)
 
-    def _update_person(self, person: _Person, changes: dict[str, str]) -> None:
+    def _update_person(self, person: FeedPerson, changes: dict[str, str]) -> None:
         changed = False
         for name, value in changes.items():
             if name == "address":
@@ -301,7 +301,7 @@ _TERMS = ("copay_percent", "elderly_copay_percent", "limit_category", "specific_
 _NO_TERMS: dict[str, Any] = dict.fromkeys(_TERMS)
 
 
-def _items(person: _Person) -> dict[str, Any]:
+def _items(person: FeedPerson) -> dict[str, Any]:
     return {item: getattr(person, item) for item in ITEMS}
 
 
@@ -386,7 +386,7 @@ def apply_file(
     ``sequences`` false leaves PostgreSQL's id sequences to the caller
     (:func:`advance_sequences`)."""
     name = report.file
-    state = _Import(connection, name, start)
+    state = FeedImport(connection, name, start)
     file_id, stored = state.load(events, file_row(connection, report))
     seen: dict[tuple[str, str], tuple[str, int]] = {}
     done: list[Event] = []

@@ -60,13 +60,13 @@ def _selected(prefix: str, columns: tuple[str, ...]) -> str:
 #: (``string_to_array``): psycopg dumps a list as an array in Python, key by key (a regular
 #: expression each), ~0.7 µs a key, where the join costs nothing. ``_NULL`` stands for NULL
 #: (the import's batched updates carry some). Values holding either mark (an event id may)
-#: go as arrays instead (:func:`_joined`). The look-ups and ``_feed_write`` share both.
+#: go as arrays instead (:func:`joined_text`). The look-ups and ``_feed_write`` share both.
 _SEP = "\x1f"
 _NULL = "\x1e"
 
 
-def _split(cast: str) -> str:
-    """One PostgreSQL parameter, a text made by :func:`_joined`, as an array of ``cast``: the
+def split_param(cast: str) -> str:
+    """One PostgreSQL parameter, a text made by :func:`joined_text`, as an array of ``cast``: the
     values follow a leading ``_SEP`` (so that one empty value is one element: ``''`` alone
     splits into none)."""
     return f"(string_to_array(%s::text, chr({ord(_SEP)}), chr({ord(_NULL)})))[2:]::{cast}[]"
@@ -74,11 +74,11 @@ def _split(cast: str) -> str:
 
 def _array(cast: str, joined: bool) -> str:
     """One PostgreSQL parameter as an array of ``cast``: a joined text or an array."""
-    return _split(cast) if joined else f"%s::{cast}[]"
+    return split_param(cast) if joined else f"%s::{cast}[]"
 
 
-def _joined(values: Sequence[Any]) -> str | None:
-    """``values`` as the text :func:`_split` splits (dates in ISO, None as ``_NULL``), or None
+def joined_text(values: Sequence[Any]) -> str | None:
+    """``values`` as the text :func:`split_param` splits (dates in ISO, None as ``_NULL``), or None
     when a value holds ``_SEP`` or ``_NULL``."""
     text = _SEP + _SEP.join(_NULL if v is None else str(v) for v in values)
     nulls = sum(v is None for v in values)
@@ -149,7 +149,7 @@ def _keys_param(
     one form there is; on PostgreSQL, unless a key holds ``_SEP``)."""
     if dialect == "postgresql":
         columns = [[key[i] for key in keys] for i in range(width)]
-        joined = [_joined(column) for column in columns]
+        joined = [joined_text(column) for column in columns]
         if None in joined:
             return columns, False
         return joined, True
@@ -176,7 +176,7 @@ def _in_sql(
 def _values_param(dialect: str, values: Sequence[str]) -> tuple[Any, bool]:
     """As :func:`_keys_param`, for keys of one column."""
     if dialect == "postgresql":
-        text = _joined(values)
+        text = joined_text(values)
         return (list(values), False) if text is None else (text, True)
     return json.dumps(list(values), ensure_ascii=False), True
 

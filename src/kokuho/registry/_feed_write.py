@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from kokuho.registry._events import TERM_FIELDS, Event
-from kokuho.registry._feed_lookup import Step, _joined, _split, driver, run
+from kokuho.registry._feed_lookup import Step, driver, joined_text, run, split_param
 from kokuho.registry._tables import coverage_terms, coverages, feed_events, persons
 
 if TYPE_CHECKING:
-    from kokuho.registry._feed import _Import, _Person
+    from kokuho.registry._feed import FeedImport, FeedPerson
     from kokuho.registry._feed_read import ImportReport
 
 _PERSON = ("person_id", "name_kanji", "name_kana", "birth_date", "sex", "address", "match_key")
@@ -96,7 +96,7 @@ def _update_from(table: str, columns: tuple[str, ...], where: tuple[str, ...]) -
     ``= ANY(ARRAY[w.key])`` can neither hash nor merge, so it leaves only the nested loop
     over the index (tests/test_registry_update_plans.py)."""
     names = (*columns, *where)
-    arrays = ", ".join(_split(_TYPES[n]) for n in names)
+    arrays = ", ".join(split_param(_TYPES[n]) for n in names)
     sets = ", ".join(f"{name} = w.{name}" for name in columns)
     tests = " AND ".join(f"t.{name} = ANY(ARRAY[w.{name}])" for name in where)
     return (
@@ -107,11 +107,11 @@ def _update_from(table: str, columns: tuple[str, ...], where: tuple[str, ...]) -
 
 def _joined_columns(rows: list[tuple[Any, ...]]) -> list[str] | None:
     """The columns of ``rows`` for :func:`_update_from`, each one text the server splits
-    (``_feed_lookup._joined``); None when a value holds a mark (the caller then runs one
+    (``_feed_lookup.joined_text``); None when a value holds a mark (the caller then runs one
     statement per row)."""
     out = []
     for column in zip(*rows, strict=True):
-        text = _joined(column)
+        text = joined_text(column)
         if text is None:
             return None
         out.append(text)
@@ -188,13 +188,13 @@ def drop_file_row(connection: sa.Connection, file_id: int) -> None:
     run(connection, [Step(statements(connection).file_delete, (file_id,), rows=False)])
 
 
-def _person(p: _Person) -> tuple[Any, ...]:
+def _person(p: FeedPerson) -> tuple[Any, ...]:
     return (p.person_id, p.name_kanji, p.name_kana, p.birth_date, p.sex, p.address, p.key)
 
 
 def write(
     connection: sa.Connection,
-    state: _Import,
+    state: FeedImport,
     file_id: int,
     events: list[Event],
     report: ImportReport,

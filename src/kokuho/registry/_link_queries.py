@@ -1,5 +1,5 @@
 """Reading the My Number linkage: the review queue, a number's verified holder, a person's
-link status. Writing is in ``_linkage``."""
+link status. Writing is in ``_linkage`` and ``_link_checks``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from kokuho.ids import InsuredId, InsurerNumber
 from kokuho.registry._bind import reading
-from kokuho.registry._linkage import Difference
+from kokuho.registry._link_checks import Difference
 from kokuho.registry._tables import coverages, mynumber_requests, person_mynumbers
 
 _r = mynumber_requests.c

@@ -44,13 +44,15 @@ from kokuho.store._replicas_async import UNREACHABLE_ASYNC, AsyncReads, connect_
 from kokuho.store._shown import BIDI_CLASS, BIDI_CONTROLS, has_control, shown_text
 from kokuho.store._spare_core import spare_core
 from kokuho.store._write_lock import Fence, WriteBusy, busy_refusal, write_transaction
-from kokuho.store._yaml_loader import SafeYamlLoader
+from kokuho.store._yaml_loader import SafeYamlLoader, compose_yaml, load_yaml
 from kokuho.store._yaml_nodes import YamlNode
 
 __all__ = [
     "AUDIT_SCHEMA",
     "audit_database",
     "SafeYamlLoader",
+    "compose_yaml",
+    "load_yaml",
     "Analytics",
     "AnalyticsUnavailable",
     "spark_backend",

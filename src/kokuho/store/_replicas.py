@@ -44,7 +44,7 @@ _REPLICA_LSN = sa.text(
 
 
 @dataclass
-class _Replica:
+class Replica:
     name: str
     engine: sa.Engine
     fresh_as_of: float = float("-inf")  # monotonic seconds
@@ -77,7 +77,7 @@ class ReadRouter:
         self.primary = primary
         self.max_lag = max_lag
         self.retry_after = retry_after
-        self._replicas = [_Replica(f"replica:{i}", e) for i, e in enumerate(replicas, 1)]
+        self._replicas = [Replica(f"replica:{i}", e) for i, e in enumerate(replicas, 1)]
         self._samples: deque[tuple[float, int]] = deque(maxlen=64)
         self._primary_seen = time.monotonic()
         self._primary_up = True
@@ -149,7 +149,7 @@ class ReadRouter:
             return True, result
         return False, None
 
-    def _candidates(self) -> list[_Replica]:
+    def _candidates(self) -> list[Replica]:
         now = time.monotonic()
         with self._lock:
             reference = now if self._primary_up else self._primary_seen
@@ -162,7 +162,7 @@ class ReadRouter:
             usable = usable[start:] + usable[:start]
         return usable
 
-    def _set_aside(self, replica: _Replica, error: Exception) -> None:
+    def _set_aside(self, replica: Replica, error: Exception) -> None:
         log.warning("%s did not answer (%s); reading elsewhere", replica.name,
                     str(error).splitlines()[0] if str(error) else type(error).__name__)  # fmt: skip
         with self._lock:
@@ -193,7 +193,7 @@ class ReadRouter:
         for replica in self._replicas:
             self._probe_replica(replica)
 
-    def _probe_replica(self, replica: _Replica) -> None:
+    def _probe_replica(self, replica: Replica) -> None:
         try:
             with replica.engine.connect() as connection:
                 row = connection.execute(_REPLICA_LSN).one()

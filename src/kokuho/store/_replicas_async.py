@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import psycopg
 import sqlalchemy as sa
 
-from kokuho.store._replicas import ReadRouter, _Replica
+from kokuho.store._replicas import ReadRouter, Replica
 
 T = TypeVar("T")
 #: What a server that does not answer raises (psycopg's own, under SQLAlchemy's UNREACHABLE).
@@ -177,7 +177,7 @@ class AsyncReads:
             return True, result
         return False, None
 
-    def _set_aside(self, replica: _Replica, error: Exception) -> None:
+    def _set_aside(self, replica: Replica, error: Exception) -> None:
         self.router._set_aside(replica, error)
         for servers in self._loops.values():
             if replica.name in servers:

@@ -2,8 +2,9 @@
 
 It also refuses a document whose aliases expand past :data:`MAX_EXPANDED_NODES` values (a
 "billion laughs": nine lines of anchors and aliases are 10**9 values to every reader that walks
-them, and ``kokuho data unconfirmed`` ran for ever on such a local copy). Anchors themselves,
-which the shipped files use for repeated sources, are fine.
+them, and ``kokuho data unconfirmed`` ran for ever on such a local copy), whether it is loaded
+or only composed into nodes (``load_yaml``, ``compose_yaml``: the readers' one way in).
+Anchors themselves, which the shipped files use for repeated sources, are fine.
 
 PyYAML's safe loader turns an unquoted ``2021-02-30`` or ``0000-01-01`` into a date by calling
 ``datetime.date``, whose ``ValueError`` is not a ``yaml.YAMLError``: the readers, which report a
@@ -15,12 +16,14 @@ loader raises a ``ConstructorError`` at the scalar instead, so an impossible dat
 from __future__ import annotations
 
 import datetime as dt
+import io
+from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-__all__ = ["SafeYamlLoader"]
+__all__ = ["SafeYamlLoader", "compose_yaml", "load_yaml"]
 
 try:  # libyaml's parser when PyYAML was built with it (several times faster)
     from yaml import CSafeLoader as _Base
@@ -37,17 +40,38 @@ class SafeYamlLoader(_Base):
     """``yaml.CSafeLoader`` (or ``SafeLoader``) whose impossible dates are YAML errors and whose
     aliases may not expand a document past :data:`MAX_EXPANDED_NODES` values."""
 
-    def get_single_data(self) -> object:
-        node = self.get_single_node()
-        if node is None:
-            return None
-        if _expanded_size(node) > MAX_EXPANDED_NODES:
+    def get_single_node(self) -> Node | None:
+        """The document's root node, refused when its aliases expand it too far: ``yaml.load``
+        and ``yaml.compose`` (the node-by-node readers) both come here."""
+        node: Node | None = super().get_single_node()
+        if node is not None and _expanded_size(node) > MAX_EXPANDED_NODES:
             raise ConstructorError(
                 None, None,
                 f"its aliases expand it past {MAX_EXPANDED_NODES:,} values",
                 node.start_mark,
             )  # fmt: skip
-        return self.construct_document(node)
+        return node
+
+
+class _Named(io.StringIO):
+    """The text of a file, with the file's name, which PyYAML's marks (and so every YAML
+    error's message) then name instead of ``<unicode string>``."""
+
+    def __init__(self, text: str, name: str) -> None:
+        super().__init__(text)
+        self.name = name
+
+
+def load_yaml(text: str, name: str) -> Any:
+    """The YAML ``text`` of the file ``name`` read with :class:`SafeYamlLoader`: every reader
+    of kokuho's YAML goes through here or :func:`compose_yaml` (tests/test_yaml_readers.py)."""
+    return yaml.load(_Named(text, name), Loader=SafeYamlLoader)  # noqa: S506 (a safe loader)
+
+
+def compose_yaml(text: str, name: str) -> Node | None:
+    """The root node of the YAML ``text`` of the file ``name`` (None when it is empty), under
+    the same limit as :func:`load_yaml`: a node-by-node reader walks every alias too."""
+    return yaml.compose(_Named(text, name), Loader=SafeYamlLoader)
 
 
 def _expanded_size(root: Node) -> int:

@@ -10,6 +10,7 @@ from typing import Final, Self
 import yaml
 
 from kokuho.store._problems import FileProblem, FileProblemsError
+from kokuho.store._yaml_loader import compose_yaml
 
 _BOOL: Final = "tag:yaml.org,2002:bool"
 _NULL: Final = "tag:yaml.org,2002:null"
@@ -30,7 +31,7 @@ class YamlNode:
     def compose(cls, text: str, file: str) -> Self:
         """The root node of the YAML ``text`` of ``file``, which must be a mapping."""
         try:
-            root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            root = compose_yaml(text, file)
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             reason = str(getattr(error, "problem", None) or error).splitlines()[0]

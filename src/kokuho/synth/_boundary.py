@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 from kokuho.synth._outputs import clear_earlier
-from kokuho.synth._world import _NUMBER_STYLE, KOKUHO, KUMIAI, World
+from kokuho.synth._world import KOKUHO, KUMIAI, NUMBER_STYLE, World
 from kokuho.synth._writers import FEED_COLUMNS, iso, month_key, month_label, write_table
 
 RETRO_DIR = "changes/retroactive"
@@ -146,7 +144,7 @@ def _employee_number(w: World, rng: random.Random) -> tuple[int, str, str]:
     employer = rng.randrange(len(w.emp_symbols[ins]))
     serial = w.emp_next[ins][employer]
     w.emp_next[ins][employer] = serial + 1
-    return ins, w.emp_symbols[ins][employer], _NUMBER_STYLE[w.ins_kind[ins]].format(serial)
+    return ins, w.emp_symbols[ins][employer], NUMBER_STYLE[w.ins_kind[ins]].format(serial)
 
 
 def _retroactive(
@@ -216,7 +214,7 @@ def _retroactive(
 
 
 def _rules() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(data_text(RESIDENCY_RULES))
+    loaded: dict[str, Any] = load_yaml(data_text(RESIDENCY_RULES), RESIDENCY_RULES)
     return loaded
 
 

@@ -26,8 +26,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kokuho.care import (
     CareClaim,
     CareClaimFile,
@@ -38,7 +36,7 @@ from kokuho.care import (
     write_certifications,
 )
 from kokuho.registry import normalize_kana_name
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 from kokuho.synth._outputs import Written, clear_earlier
 from kokuho.synth._world import World
 
@@ -74,7 +72,7 @@ def prepare(out_dir: Path, overwrite: bool) -> None:
 
 def load_config() -> dict[str, Any]:
     """``data/care_distributions.yaml`` as parsed; checks the shapes the writer relies on."""
-    raw: dict[str, Any] = yaml.safe_load(data_text("care_distributions.yaml"))
+    raw: dict[str, Any] = load_yaml(data_text("care_distributions.yaml"), "care_distributions.yaml")
     bands = len(raw["certified"]["ages"])
     if len(raw["certified"]["share"]) != bands or len(raw["levels"]["share"]) != bands:
         raise ValueError("care_distributions.yaml: one share per age band")

@@ -10,11 +10,11 @@ import math
 import numpy as np
 
 from kokuho.synth._checkups_codes import Bools, Codes, Floats, Ints
-from kokuho.synth._checkups_distributions import Distributions, _categories, _cuts
+from kokuho.synth._checkups_distributions import Distributions, categories, cut_points
 from kokuho.synth._checkups_noise import P_QUESTION, Y_QUESTION, Noise
 
 
-def _answers(
+def draw_answers(
     d: Distributions,
     s: Ints,
     age: Ints,
@@ -38,8 +38,8 @@ def _answers(
         rho = float(item["rho"])
         link = links.get(str(item["link"]))
         z = own if link is None or rho == 0 else rho * link + math.sqrt(1 - rho * rho) * own
-        cuts = _cuts(np.array([item["male"], item["female"]], dtype=np.float64))
-        codes = _categories(z, cuts[s])
+        cuts = cut_points(np.array([item["male"], item["female"]], dtype=np.float64))
+        codes = categories(z, cuts[s])
         if item.get("drinkers_only") and drinks is not None:
             codes = np.where(drinks, codes, 0).astype(np.int8)
         if str(item["code"]).startswith("9N786"):

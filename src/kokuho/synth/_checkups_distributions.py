@@ -10,9 +10,8 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-import yaml
 
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 from kokuho.synth._checkups_codes import BANDS, SEXES, Codes, Floats, Ints
 
 _GAUSS = NormalDist()
@@ -69,7 +68,7 @@ def _band_row(value: Any, path: tuple[str, ...]) -> list[float]:
 def load_distributions() -> Distributions:
     """Reads ``data/checkup_distributions.yaml`` (packaged with kokuho)."""
     text = data_text("checkup_distributions.yaml")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, "checkup_distributions.yaml")
     if raw.get("format") != "kokuho checkup distributions 1":
         raise ValueError("checkup distributions: unknown format")
     return Distributions(raw)
@@ -85,33 +84,33 @@ def _upper(p: float) -> float:
     return _GAUSS.inv_cdf(1.0 - min(max(p, 1e-9), 1.0 - 1e-9))
 
 
-def _threshold(rates: Floats) -> Floats:
+def threshold(rates: Floats) -> Floats:
     """:func:`_upper` of every element of a small table (sex × band)."""
     return np.array([[_upper(float(p)) for p in row] for row in rates], dtype=np.float64)
 
 
-def _f(values: Any) -> Floats:
+def as_floats(values: Any) -> Floats:
     """``values`` as float64 (NumPy's stubs lose the dtype through clip and where)."""
     return np.asarray(values, dtype=np.float64)
 
 
-def _rest(*weights: float) -> float:
+def rest_weight(*weights: float) -> float:
     """The weight of a value's own noise, given the weights of its shared factors."""
     return math.sqrt(max(0.0, 1.0 - sum(w * w for w in weights)))
 
 
-def _mixed(person: Floats, year: Floats, year_sd: float) -> Floats:
+def mixed_noise(person: Floats, year: Floats, year_sd: float) -> Floats:
     return math.sqrt(1.0 - year_sd * year_sd) * person + year_sd * year
 
 
-def _cuts(shares: Floats) -> Floats:
+def cut_points(shares: Floats) -> Floats:
     """Cut points on the standard-normal scale of a small table of answer shares (one row
     per sex): code 1 above the first cut, code k below the last."""
     cumulative = np.cumsum(shares, axis=-1)[..., :-1]
     return np.array([[_upper(float(p)) for p in row] for row in cumulative], dtype=np.float64)
 
 
-def _categories(z: Floats, cuts: Floats) -> Codes:
+def categories(z: Floats, cuts: Floats) -> Codes:
     """Codes 1…k of a standard-normal ``z`` (high z → code 1) given per-element cut points
     (shape (n, k − 1)): the code is one more than the number of cuts z stays below."""
     codes: Codes = (1 + (z[:, None] < cuts).sum(axis=1)).astype(np.int8)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kokuho.synth._checkups_answers import _answers
+from kokuho.synth._checkups_answers import draw_answers
 from kokuho.synth._checkups_codes import (
     EARLY,
     FASTING,
@@ -26,13 +26,13 @@ from kokuho.synth._checkups_codes import (
 )
 from kokuho.synth._checkups_distributions import (
     Distributions,
-    _categories,
-    _cuts,
-    _f,
-    _mixed,
-    _rest,
-    _threshold,
+    as_floats,
     band_of,
+    categories,
+    cut_points,
+    mixed_noise,
+    rest_weight,
+    threshold,
 )
 from kokuho.synth._checkups_noise import (
     P_ADIPOSITY,
@@ -72,7 +72,7 @@ from kokuho.synth._checkups_noise import (
     Y_WAIST,
     Noise,
 )
-from kokuho.synth._checkups_quality import _quality
+from kokuho.synth._checkups_quality import quality
 
 
 @dataclass
@@ -129,7 +129,7 @@ def draw(
     # -- body ------------------------------------------------------------------------------
     height = tab("height", "mean") + tab("height", "sd") * person.normal(P_HEIGHT)
     height = height + w["height_year_cm"] * year.normal(Y_HEIGHT)
-    a = _mixed(person.normal(P_ADIPOSITY), year.normal(Y_ADIPOSITY), m["bmi"]["year_sd"])
+    a = mixed_noise(person.normal(P_ADIPOSITY), year.normal(Y_ADIPOSITY), m["bmi"]["year_sd"])
     if adiposity_shift is not None:
         a = a - adiposity_shift
     bmi_mean, bmi_sd = tab("bmi", "mean"), tab("bmi", "sd")
@@ -151,20 +151,21 @@ def draw(
     a_person = person.normal(P_ADIPOSITY)
     mw = w["medication"]
     on_bp = (mw["bp"]["bp"] * b_person + mw["bp"]["adiposity"] * a_person
-             + _rest(*mw["bp"].values()) * person.normal(P_MED_BP))  # fmt: skip
+             + rest_weight(*mw["bp"].values()) * person.normal(P_MED_BP))  # fmt: skip
     on_glucose = (mw["glucose"]["glycaemia"] * g_person + mw["glucose"]["adiposity"] * a_person
-                  + _rest(*mw["glucose"].values()) * person.normal(P_MED_GLUCOSE))  # fmt: skip
+                  + rest_weight(*mw["glucose"].values())
+                  * person.normal(P_MED_GLUCOSE))  # fmt: skip
     on_lipid = (mw["lipid"]["ldl"] * c_person + mw["lipid"]["tg"] * l_person
-                + _rest(*mw["lipid"].values()) * person.normal(P_MED_LIPID))  # fmt: skip
-    med_bp = on_bp > _threshold(d.table("medication", "bp"))[s, band]
-    med_glucose = on_glucose > _threshold(d.table("medication", "glucose"))[s, band]
-    med_lipid = on_lipid > _threshold(d.table("medication", "lipid"))[s, band]
+                + rest_weight(*mw["lipid"].values()) * person.normal(P_MED_LIPID))  # fmt: skip
+    med_bp = on_bp > threshold(d.table("medication", "bp"))[s, band]
+    med_glucose = on_glucose > threshold(d.table("medication", "glucose"))[s, band]
+    med_lipid = on_lipid > threshold(d.table("medication", "lipid"))[s, band]
 
     # -- blood pressure: adiposity and age (through the band means) -----------------------
-    b = _mixed(b_person, year.normal(Y_BP), m["sbp"]["year_sd"])
-    zb = w["bp_on_adiposity"] * a + _rest(w["bp_on_adiposity"]) * b
+    b = mixed_noise(b_person, year.normal(Y_BP), m["sbp"]["year_sd"])
+    zb = w["bp_on_adiposity"] * a + rest_weight(w["bp_on_adiposity"]) * b
     sbp = tab("sbp", "mean") + tab("sbp", "sd") * zb - m["sbp"]["treated_drop"] * med_bp
-    zd = w["dbp_on_sbp"] * zb + _rest(w["dbp_on_sbp"]) * year.normal(Y_DBP)
+    zd = w["dbp_on_sbp"] * zb + rest_weight(w["dbp_on_sbp"]) * year.normal(Y_DBP)
     dbp = tab("dbp", "mean") + tab("dbp", "sd") * zd - m["dbp"]["treated_drop"] * med_bp
     sbp = np.round(np.clip(sbp, 85.0, 240.0))
     dbp = np.round(np.clip(np.minimum(dbp, sbp - 15), 40.0, 140.0))
@@ -175,15 +176,15 @@ def draw(
     dm = m["diabetes"]
     treated_share = float(dm["treated_share"])
     diabetes_rate = np.minimum(d.table("medication", "glucose") / treated_share, 0.5)
-    margin = on_glucose - _threshold(diabetes_rate)[s, band]
+    margin = on_glucose - threshold(diabetes_rate)[s, band]
     diabetic = margin > 0
-    g = _mixed(g_person, year.normal(Y_GLYCAEMIA), m["glucose"]["year_sd"])
-    zg = w["glucose_on_adiposity"] * a + _rest(w["glucose_on_adiposity"]) * g
+    g = mixed_noise(g_person, year.normal(Y_GLYCAEMIA), m["glucose"]["year_sd"])
+    zg = w["glucose_on_adiposity"] * a + rest_weight(w["glucose_on_adiposity"]) * g
     excess = np.maximum(zg - 1.0, 0.0) ** 2
     glucose = tab("glucose", "median") * np.exp(
         tab("glucose", "log_sd") * zg + m["glucose"]["tail"] * excess
     )
-    za1c = w["hba1c_on_glucose"] * zg + _rest(w["hba1c_on_glucose"]) * year.normal(Y_HBA1C)
+    za1c = w["hba1c_on_glucose"] * zg + rest_weight(w["hba1c_on_glucose"]) * year.normal(Y_HBA1C)
     hba1c = tab("hba1c", "median") * np.exp(
         tab("hba1c", "log_sd") * za1c + m["hba1c"]["tail"] * np.maximum(za1c - 1.0, 0.0) ** 2
     )
@@ -192,7 +193,9 @@ def draw(
     severity = np.clip(margin, 0.0, 3.0) - 0.5
     zdm = w["diabetes_person"] * person.normal(P_DIABETES)
     zdm = zdm + w["diabetes_year"] * year.normal(Y_GLYCAEMIA)
-    zdm_a1c = w["hba1c_on_glucose"] * zdm + _rest(w["hba1c_on_glucose"]) * year.normal(Y_HBA1C)
+    zdm_a1c = w["hba1c_on_glucose"] * zdm + rest_weight(w["hba1c_on_glucose"]) * year.normal(
+        Y_HBA1C
+    )
     glucose_dm = dm["glucose_median"] * np.exp(
         dm["glucose_log_sd"] * (dm["severity"] * severity + zdm)
     )
@@ -205,19 +208,21 @@ def draw(
     hba1c = np.round(np.clip(hba1c, 4.0, 14.0), 1)
 
     # -- lipids -------------------------------------------------------------------------------
-    lipid = _mixed(l_person, year.normal(Y_LIPID), m["tg"]["year_sd"])
+    lipid = mixed_noise(l_person, year.normal(Y_LIPID), m["tg"]["year_sd"])
     ztg_w = (w["tg_on_adiposity"], w["tg_on_glucose"])
-    ztg = ztg_w[0] * a + ztg_w[1] * zg + _rest(*ztg_w) * lipid
+    ztg = ztg_w[0] * a + ztg_w[1] * zg + rest_weight(*ztg_w) * lipid
     tg_fasting = tab("tg", "median") * np.exp(tab("tg", "log_sd") * ztg)
-    h = _mixed(person.normal(P_HDL), year.normal(Y_HDL), m["hdl"]["year_sd"])
+    h = mixed_noise(person.normal(P_HDL), year.normal(Y_HDL), m["hdl"]["year_sd"])
     zh_w = (w["hdl_on_adiposity"], w["hdl_on_tg"])
-    zh = zh_w[0] * a + zh_w[1] * lipid + _rest(*zh_w) * h
-    hdl = _f(np.round(np.clip(tab("hdl", "mean") * np.exp(tab("hdl", "cv") * zh), 15.0, 150.0)))
-    c = _mixed(c_person, year.normal(Y_LDL), m["ldl"]["year_sd"])
-    zl = w["ldl_on_adiposity"] * a + _rest(w["ldl_on_adiposity"]) * c
+    zh = zh_w[0] * a + zh_w[1] * lipid + rest_weight(*zh_w) * h
+    hdl = as_floats(
+        np.round(np.clip(tab("hdl", "mean") * np.exp(tab("hdl", "cv") * zh), 15.0, 150.0))
+    )
+    c = mixed_noise(c_person, year.normal(Y_LDL), m["ldl"]["year_sd"])
+    zl = w["ldl_on_adiposity"] * a + rest_weight(w["ldl_on_adiposity"]) * c
     ldl = tab("ldl", "mean") + tab("ldl", "sd") * zl
-    ldl = _f(ldl * np.where(med_lipid, float(m["ldl"]["treated_factor"]), 1.0))
-    ldl = _f(np.round(np.clip(ldl, 25.0, 400.0)))
+    ldl = as_floats(ldl * np.where(med_lipid, float(m["ldl"]["treated_factor"]), 1.0))
+    ldl = as_floats(np.round(np.clip(ldl, 25.0, 400.0)))
 
     # -- blood-drawing time decides which TG and glucose codes are written --------------------
     t = d.node("timing")
@@ -231,7 +236,7 @@ def draw(
         1.0,
         np.where(timing == RANDOM, t["random_tg_factor"], t["early_tg_factor"]),
     )
-    tg = _f(np.round(np.clip(tg_fasting * tg_factor, 20.0, 3000.0)))
+    tg = as_floats(np.round(np.clip(tg_fasting * tg_factor, 20.0, 3000.0)))
     glucose_factor = np.where(
         timing == FASTING,
         1.0,
@@ -247,19 +252,24 @@ def draw(
 
     def enzyme(name: str, stream: int) -> Floats:
         weights: dict[str, float] = w[name]
-        z = _rest(*weights.values()) * year.normal(stream)
+        z = rest_weight(*weights.values()) * year.normal(stream)
         for factor, weight in weights.items():
             z = z + weight * factors[factor]
         result: Floats = tab(name, "median") * np.exp(tab(name, "log_sd") * z)
         return result
 
     alt, ast, ggt = enzyme("alt", Y_ALT), enzyme("ast", Y_AST), enzyme("ggt", Y_GGT)
-    alt, ast, ggt = (_f(np.round(np.clip(x, 3.0, 1500.0))) for x in (alt, ast, ggt))
+    alt, ast, ggt = (as_floats(np.round(np.clip(x, 3.0, 1500.0))) for x in (alt, ast, ggt))
 
     # -- kidney: creatinine, eGFR, urine --------------------------------------------------------
-    k = _mixed(person.normal(P_KIDNEY), year.normal(Y_KIDNEY), m["creatinine"]["year_sd"])
+    k = mixed_noise(person.normal(P_KIDNEY), year.normal(Y_KIDNEY), m["creatinine"]["year_sd"])
     kw = w["kidney"]
-    zk = kw["glycaemia"] * zg + kw["bp"] * zb + _rest(*kw.values()) * k + dm["kidney"] * diabetic
+    zk = (
+        kw["glycaemia"] * zg
+        + kw["bp"] * zb
+        + rest_weight(*kw.values()) * k
+        + dm["kidney"] * diabetic
+    )
     creatinine = tab("creatinine", "median") * np.exp(tab("creatinine", "log_sd") * zk)
     ckd_share = np.array(m["creatinine"]["ckd_share"], dtype=np.float64)[band]
     ckd = person.uniform(P_CKD) < ckd_share
@@ -272,14 +282,14 @@ def draw(
 
     up = m["urine_protein"]
     uw = w["urine_protein"]
-    own = _rest(uw["kidney"], uw["glycaemia"], uw["bp"]) * year.normal(Y_URINE_PROTEIN)
+    own = rest_weight(uw["kidney"], uw["glycaemia"], uw["bp"]) * year.normal(Y_URINE_PROTEIN)
     zu = (
         uw["kidney"] * zk + uw["glycaemia"] * zg + uw["bp"] * zb + own
         + up["age_shift"] * band + uw["ckd"] * ckd + dm["urine_protein"] * diabetic
     )  # fmt: skip
     # code 1 (−) for the lowest zu … 5 (3+) for the highest
-    cuts = _cuts(np.array([up["shares"]], dtype=np.float64))
-    urine_protein = _categories(-zu, cuts[np.zeros(n, dtype=np.int64)])
+    cuts = cut_points(np.array([up["shares"]], dtype=np.float64))
+    urine_protein = categories(-zu, cuts[np.zeros(n, dtype=np.int64)])
     us = m["urine_sugar"]
     spill = 1.0 / (1.0 + np.exp(-(glucose_true * 1.0 - us["threshold"]) / us["width"]))
     u_sugar = year.uniform(Y_URINE_SUGAR)
@@ -303,7 +313,7 @@ def draw(
     state = {
         name: np.zeros(n, dtype=np.int8) for name in (*MEASURES, "urine_protein", "urine_sugar")
     }
-    _quality(d, state, values, sex, age, group, timing, year)
+    quality(d, state, values, sex, age, group, timing, year)
     drawn = Drawn(
         values=values,
         state=state,
@@ -315,5 +325,5 @@ def draw(
         urine_protein=urine_protein,
         urine_sugar=urine_sugar,
     )
-    drawn.answers = _answers(d, s, age, a_person, alcohol, person, year)
+    drawn.answers = draw_answers(d, s, age, a_person, alcohol, person, year)
     return drawn

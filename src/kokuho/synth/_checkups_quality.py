@@ -31,7 +31,7 @@ from kokuho.synth._checkups_noise import (
 )
 
 
-def _quality(
+def quality(
     d: Distributions,
     state: dict[str, Codes],
     values: dict[str, Floats],

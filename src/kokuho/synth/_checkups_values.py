@@ -56,10 +56,10 @@ from kokuho.synth._checkups_codes import (
 )
 from kokuho.synth._checkups_distributions import (
     Distributions,
-    _rest,
-    _threshold,
     band_of,
     load_distributions,
+    rest_weight,
+    threshold,
 )
 from kokuho.synth._checkups_draw import Drawn, draw
 from kokuho.synth._checkups_judge import Judgement, judge
@@ -96,6 +96,6 @@ __all__ = [
     "P_BP", "P_GLYCAEMIA", "P_INSTITUTION", "P_LDL", "P_LIPID", "P_MED_BP", "P_MED_GLUCOSE",
     "P_MED_LIPID", "VALUE", "Y_DAY", "Y_GUIDANCE", "Y_GUIDANCE_COMPLETE",
     "Y_GUIDANCE_EVAL_DAYS", "Y_GUIDANCE_START_DAYS", "Y_LEVEL_WRONG", "Y_METABOLIC_WRONG",
-    "Y_MONTH", "Y_SBP1", "Y_TAKE", "Y_WAIST_METHOD", "Y_WRONG_VALUE", "_rest", "_threshold",
+    "Y_MONTH", "Y_SBP1", "Y_TAKE", "Y_WAIST_METHOD", "Y_WRONG_VALUE", "rest_weight", "threshold",
     "band_of", "draw", "judge", "load_distributions", "seed_key",
 ]  # fmt: skip

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import yaml
-
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 
 FORMAT = "kokuho claims distributions 1"
 BLOCKS = (
@@ -241,4 +239,4 @@ def parse(raw: Mapping[str, Any]) -> Config:
 def load_config() -> Config:
     """Reads the packaged ``data/claims_distributions.yaml``."""
     text = data_text("claims_distributions.yaml")
-    return parse(yaml.safe_load(text))
+    return parse(load_yaml(text, "claims_distributions.yaml"))

@@ -36,11 +36,11 @@ from kokuho.synth._checkups_values import (
     P_MED_GLUCOSE,
     P_MED_LIPID,
     HashedNoise,
-    _rest,
-    _threshold,
     band_of,
     load_distributions,
+    rest_weight,
     seed_key,
+    threshold,
 )
 from kokuho.synth._claims_config import Config
 from kokuho.synth._world import KOKI, KOKUHO, World
@@ -144,22 +144,22 @@ class People:
         mw = d.node("correlations", "medication")
         a = person.normal(P_ADIPOSITY)
         self.z_bp = (mw["bp"]["bp"] * person.normal(P_BP) + mw["bp"]["adiposity"] * a
-                     + _rest(*mw["bp"].values()) * person.normal(P_MED_BP))  # fmt: skip
+                     + rest_weight(*mw["bp"].values()) * person.normal(P_MED_BP))  # fmt: skip
         self.z_glucose = (
             mw["glucose"]["glycaemia"] * person.normal(P_GLYCAEMIA)
             + mw["glucose"]["adiposity"] * a
-            + _rest(*mw["glucose"].values()) * person.normal(P_MED_GLUCOSE)
+            + rest_weight(*mw["glucose"].values()) * person.normal(P_MED_GLUCOSE)
         )
         self.z_lipid = (
             mw["lipid"]["ldl"] * person.normal(P_LDL) + mw["lipid"]["tg"] * person.normal(P_LIPID)
-            + _rest(*mw["lipid"].values()) * person.normal(P_MED_LIPID)
+            + rest_weight(*mw["lipid"].values()) * person.normal(P_MED_LIPID)
         )  # fmt: skip
         treated_share = float(d.node("measures", "diabetes", "treated_share"))
-        self.t_bp = _threshold(d.table("medication", "bp"))
-        self.t_glucose = _threshold(d.table("medication", "glucose"))
-        self.t_diabetes = _threshold(np.minimum(d.table("medication", "glucose") / treated_share,
+        self.t_bp = threshold(d.table("medication", "bp"))
+        self.t_glucose = threshold(d.table("medication", "glucose"))
+        self.t_diabetes = threshold(np.minimum(d.table("medication", "glucose") / treated_share,
                                                 0.5))  # fmt: skip
-        self.t_lipid = _threshold(d.table("medication", "lipid"))
+        self.t_lipid = threshold(d.table("medication", "lipid"))
         own = HashedNoise(f"claims-{seed}-person", pids)
         self.u = [own.uniform(stream).tolist() for stream in range(10)]
         self.onset = own.uniform(U_ONSET)

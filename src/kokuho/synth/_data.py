@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import yaml
-
 from kokuho.ids import InsurerNumber
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 
 EMPLOYEE_KINDS = ("kyokai", "kumiai", "kyosai")
 #: Characters a value must not contain, because rows are joined without CSV quoting.
@@ -88,7 +86,7 @@ def _clean(value: Any, what: str) -> str:
 @lru_cache(maxsize=1)
 def load_prefecture() -> Prefecture:
     """Reads ``data/kagawa.yaml``; every insurer number must pass its 検証番号."""
-    raw = yaml.safe_load(_text("kagawa.yaml"))
+    raw = load_yaml(_text("kagawa.yaml"), "kagawa.yaml")
     municipalities: list[Municipality] = []
     insurers: list[Insurer] = []
     for item in raw["municipalities"]:

@@ -38,7 +38,7 @@ from kokuho.synth._events_rates import (
     PLANT_AT_LEAST,
     PLANT_SHARE,
     REFORM,
-    _fertility,
+    fertility,
 )
 from kokuho.synth._manifest import PlantedOverlap
 from kokuho.synth._world import KOKI_TWENTY_PERCENT_FROM, KOKUHO
@@ -94,7 +94,7 @@ class Simulation(LifeEvents, JobEvents):
         )
         first = w.age(mother, w.start)
         for year in range(self.years):
-            if rng.random() < _fertility(first + year):
+            if rng.random() < fertility(first + year):
                 day = w.start + int((year + rng.random()) * 365.2425)
                 if day > w.last:
                     return

@@ -13,7 +13,7 @@ from kokuho.synth._events_rates import (
     SEVENTY_FIVE,
     TERMS,
     TERMS_CHANGE,
-    _mortality,
+    mortality,
 )
 from kokuho.synth._world import World, anniversary, elderly_start, school_entry
 
@@ -33,7 +33,7 @@ class Timeline:
         self._today = world.start
         weights = [m.population for m in world.prefecture.municipalities]
         self._muni_weights = list(itertools.accumulate(weights))
-        q = [[_mortality(sex, age) for age in range(121)] for sex in (0, 1, 2)]
+        q = [[mortality(sex, age) for age in range(121)] for sex in (0, 1, 2)]
         self._mortality = q
 
     def push(self, day: int, kind: int, a: int, b: int = 0) -> None:

@@ -8,16 +8,16 @@ import datetime as dt
 
 from kokuho.synth._events_base import Timeline
 from kokuho.synth._events_rates import (
-    _BOUND,
-    _BOUND_APRIL,
-    _JOB_COUNTERS,
+    BOUND,
+    BOUND_APRIL,
     DEPENDANT_HIRED,
     INTO_EMPLOYMENT,
     JOB,
+    JOB_COUNTERS,
     NEW_EMPLOYER,
     OUT_OF_EMPLOYMENT,
     RESOLVE,
-    _employee_hazards,
+    employee_hazards,
 )
 from kokuho.synth._world import KOKI, KOKUHO
 
@@ -32,7 +32,7 @@ class JobEvents(Timeline):
         rng = w.rng
         date = dt.date.fromordinal(day)
         april = date.month == 4
-        bound = _BOUND_APRIL if april else _BOUND
+        bound = BOUND_APRIL if april else BOUND
         month_end = (date.replace(day=1) + dt.timedelta(days=32)).replace(day=1).toordinal() - 1
         month_end = min(month_end, w.last)
         n = len(w.birth)
@@ -50,7 +50,7 @@ class JobEvents(Timeline):
             elif kind == KOKI:
                 continue
             elif w.c_rel[cid] == 1:
-                quit_, switch = _employee_hazards(years)
+                quit_, switch = employee_hazards(years)
                 subtype = (
                     OUT_OF_EMPLOYMENT if u < quit_ else NEW_EMPLOYER if u < quit_ + switch else -1
                 )
@@ -105,7 +105,7 @@ class JobEvents(Timeline):
                 for dependant in dependants:
                     w.lose(w.cov[dependant], day, reason, lose_filed)
                     w.add_dependant(dependant, new, day, filed)
-        w.counts[_JOB_COUNTERS[subtype]] += 1
+        w.counts[JOB_COUNTERS[subtype]] += 1
 
     def _into_employment(self, day: int, pid: int, kokuho: int) -> None:
         w = self.w

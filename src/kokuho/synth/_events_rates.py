@@ -12,7 +12,7 @@ import math
  BEREAVED) = range(12)  # fmt: skip
 # job changes: 国保 → employee, employee → 国保, employee → employee, 家族 → 本人
 INTO_EMPLOYMENT, OUT_OF_EMPLOYMENT, NEW_EMPLOYER, DEPENDANT_HIRED = range(4)
-_JOB_COUNTERS = (
+JOB_COUNTERS = (
     "job_kokuho_to_employee",
     "job_employee_to_kokuho",
     "job_employee_to_employee",
@@ -20,8 +20,8 @@ _JOB_COUNTERS = (
 )
 #: The monthly job hazard never exceeds these (thinning: candidates are drawn at this rate
 #: and kept with probability hazard / bound). April is when graduates start work.
-_BOUND = 0.15 / 12
-_BOUND_APRIL = 0.12
+BOUND = 0.15 / 12
+BOUND_APRIL = 0.12
 #: Share of job changes from 国保 into employment filed so late that the two coverages
 #: overlap (資格重複); at least a few are planted even in a small prefecture.
 PLANT_SHARE = 0.008
@@ -30,7 +30,7 @@ MOVE_BETWEEN, MOVE_WITHIN = 0.012, 0.022  # households a year
 TERMS_CHANGE = 0.03  # persons a year with a 限度額/特定疾病 change
 
 
-def _mortality(sex: int, age: int) -> float:
+def mortality(sex: int, age: int) -> float:
     """Annual probability of death: a Gompertz curve near Japanese life tables (0.3 % at 50,
     2 % at 70, 15 % at 90 for men; women about half)."""
     if age < 1:
@@ -42,14 +42,14 @@ def _mortality(sex: int, age: int) -> float:
     return min(0.6, 0.85 * q * (0.55 if sex == 2 else 1.0))
 
 
-def _fertility(age: int) -> float:
+def fertility(age: int) -> float:
     """Annual probability that a married woman gives birth."""
     if age < 18 or age >= 45:
         return 0.0
     return (0.22, 0.36, 0.32, 0.24, 0.12, 0.022)[min(5, max(0, (age - 15) // 5))]
 
 
-def _employee_hazards(age: int) -> tuple[float, float]:
+def employee_hazards(age: int) -> tuple[float, float]:
     """Monthly hazards of leaving employment (→ 国保) and of changing employer."""
     if age < 55:
         return 0.015 / 12, 0.035 / 12

@@ -30,10 +30,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import yaml
 
 from kokuho.ids import with_check_digit
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 from kokuho.synth._data import Prefecture
 from kokuho.synth._outputs import Written, clear_earlier
 
@@ -92,7 +91,9 @@ class _Unit:
 
 
 def _parameters() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(data_text(f"{FOLDER}/national_distributions.yaml"))
+    loaded: dict[str, Any] = load_yaml(
+        data_text(f"{FOLDER}/national_distributions.yaml"), "national_distributions.yaml"
+    )
     return loaded
 
 

@@ -32,9 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-import yaml
-
-from kokuho.store import data_text
+from kokuho.store import data_text, load_yaml
 from kokuho.synth._outputs import Written
 from kokuho.synth._writers import write_table
 
@@ -91,7 +89,7 @@ class Recovery:
 
 def arrears_recovery() -> Recovery:
     """The recovery calibration from ``data/synth_payments.yaml`` (a local copy wins)."""
-    node = yaml.safe_load(data_text(RECOVERY_FILE))["arrears_recovery"]
+    node = load_yaml(data_text(RECOVERY_FILE), RECOVERY_FILE)["arrears_recovery"]
     recovery = Recovery(
         float(node["yearly_share"]),
         int(node["years"]),

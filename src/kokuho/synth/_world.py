@@ -28,7 +28,7 @@ _KIND_CODES |= {"kyosai": KYOSAI, "koki": KOKI}
 _EMPLOYEE_KIND_SHARE = {KYOKAI: 0.65, KUMIAI: 0.22, KYOSAI: 0.13}
 
 #: 番号 of an employee: 協会けんぽ plain digits, 組合 and 共済 zero-padded to their width.
-_NUMBER_STYLE = {KYOKAI: "{}", KUMIAI: "{:06d}", KYOSAI: "{:07d}"}
+NUMBER_STYLE = {KYOKAI: "{}", KUMIAI: "{:06d}", KYOSAI: "{:07d}"}
 
 #: 後期高齢者 一般Ⅱ pay 20 % from this day (令和3年法律第66号).
 KOKI_TWENTY_PERCENT_FROM = dt.date(2022, 10, 1).toordinal()
@@ -334,7 +334,7 @@ class World:
         employer = bisect.bisect(weights, rng.random() * weights[-1])
         serial = self.emp_next[ins][employer]
         self.emp_next[ins][employer] = serial + 1
-        number = _NUMBER_STYLE[self.ins_kind[ins]].format(serial)
+        number = NUMBER_STYLE[self.ins_kind[ins]].format(serial)
         cid = self._coverage(pid, ins, self.emp_symbols[ins][employer], number, "00", 1, -1, day)
         self.acquire(cid, filed)
         return cid

@@ -30,8 +30,8 @@ import sqlalchemy as sa
 
 from kokuho.store import UNREACHABLE, audit_database, connect_kwargs
 from kokuho.verify._audit_chain import (
-    _COLUMNS,
-    _LOCK_ID,
+    AUDIT_COLUMNS,
+    AUDIT_LOCK_ID,
     GENESIS,
     ChainReport,
     append,
@@ -46,9 +46,9 @@ from kokuho.verify._audit_record import (
     PURPOSES,
     AuditRecord,
     AuditRecordError,
-    _values,
     check_record,
     record_from_values,
+    record_values,
 )
 from kokuho.verify._audit_spool import AuditSpool
 
@@ -58,8 +58,8 @@ if TYPE_CHECKING:
 
 # Its own names and those of the record and chain modules that callers import from here.
 __all__ = [
-    "_COLUMNS",
-    "_LOCK_ID",
+    "AUDIT_COLUMNS",
+    "AUDIT_LOCK_ID",
     "ACTIONS",
     "GENESIS",
     "MAX_DETAIL",
@@ -70,7 +70,7 @@ __all__ = [
     "AuditRecordError",
     "AuditWriter",
     "ChainReport",
-    "_values",
+    "record_values",
     "append",
     "chain_rows",
     "check_record",
@@ -303,7 +303,9 @@ class AuditWriter:
     def _to_spool(self, batch: list[_Item]) -> None:
         assert self._spool is not None
         try:
-            self._spool.append([(_values(record, detail), detail) for record, detail, _ in batch])
+            self._spool.append(
+                [(record_values(record, detail), detail) for record, detail, _ in batch]
+            )
         except Exception as error:  # no durable record: the answers must not leave
             self._fail(batch, error)
             return

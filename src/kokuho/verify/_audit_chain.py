@@ -19,11 +19,11 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from kokuho.store import bulk_insert
-from kokuho.verify._audit_record import AuditRecord, _values
+from kokuho.verify._audit_record import AuditRecord, record_values
 from kokuho.verify._tables import audit_log
 
 GENESIS = "0" * 64
-_COLUMNS = (
+AUDIT_COLUMNS = (
     "seq",
     "at",
     "actor",
@@ -36,7 +36,7 @@ _COLUMNS = (
     "prev_hash",
     "hash",
 )
-_LOCK_ID = 0x61756474  # "audt": one chain writer at a time on PostgreSQL
+AUDIT_LOCK_ID = 0x61756474  # "audt": one chain writer at a time on PostgreSQL
 
 
 def _canonical_time(at: dt.datetime) -> str:
@@ -68,7 +68,7 @@ def record_hash(prev_hash: str, seq: int, values: dict[str, Any]) -> str:
 
 
 # Built once: a batch is a few statements, and building them cost more than running them.
-_PG_LOCK = sa.select(sa.func.pg_advisory_xact_lock(_LOCK_ID))
+_PG_LOCK = sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK_ID))
 _SQLITE_LOCK = audit_log.update().where(sa.false()).values(seq=audit_log.c.seq)
 _HEAD = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
 
@@ -92,19 +92,19 @@ def append(
     head = connection.execute(_HEAD).first()
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     rows = chain_rows(zip(records, details or [None] * len(records), strict=True), seq, prev)
-    bulk_insert(connection, audit_log, _COLUMNS, rows)
+    bulk_insert(connection, audit_log, AUDIT_COLUMNS, rows)
     return list(range(seq + 1, seq + 1 + len(rows)))
 
 
 def chain_rows(
     items: Iterable[tuple[AuditRecord, str | None]], seq: int, prev: str
 ) -> list[tuple[Any, ...]]:
-    """The audit_log rows (in ``_COLUMNS`` order) of ``items`` appended after the chain's head
+    """The audit_log rows (in ``AUDIT_COLUMNS`` order) of ``items`` appended after the chain's head
     ``seq``/``prev``: each row's hash covers the one before (the three writers share this)."""
     rows = []
     for record, detail in items:
         seq += 1
-        values = _values(record, detail)
+        values = record_values(record, detail)
         digest = record_hash(prev, seq, values)
         rows.append((seq, *values.values(), prev, digest))
         prev = digest
@@ -127,7 +127,7 @@ def verify_chain(engine: sa.Engine, *, expect_head: str | None = None) -> ChainR
     prev = GENESIS
     expected_seq = 1
     count = 0
-    columns = [audit_log.c[name] for name in _COLUMNS]
+    columns = [audit_log.c[name] for name in AUDIT_COLUMNS]
     with engine.connect() as connection:
         result = connection.execution_options(yield_per=10_000).execute(
             sa.select(*columns).order_by(audit_log.c.seq)

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 
 import kokuho.store  # noqa: F401  (its bulk module registers the datetime adapter SQLite stores)
-from kokuho.verify._audit_chain import _COLUMNS, GENESIS, chain_rows
+from kokuho.verify._audit_chain import AUDIT_COLUMNS, GENESIS, chain_rows
 from kokuho.verify._audit_purge import PURGE_LIMIT, SQLITE_PURGE, ClaimPurge
 from kokuho.verify._audit_record import AuditRecord
 from kokuho.verify._tables import audit_log, card_replays
@@ -47,8 +47,8 @@ _CLAIM = (
 _RETRY_SECONDS = 0.0005  # the wait before trying the write lock again (a commit is ~0.1 ms)
 _HEAD = f'SELECT seq, hash FROM "{audit_log.name}" ORDER BY seq DESC LIMIT 1'  # noqa: S608
 _INSERT = (
-    f'INSERT INTO "{audit_log.name}" ({", ".join(_COLUMNS)}) '  # noqa: S608
-    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
+    f'INSERT INTO "{audit_log.name}" ({", ".join(AUDIT_COLUMNS)}) '  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in AUDIT_COLUMNS)})"
 )
 
 

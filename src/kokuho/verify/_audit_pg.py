@@ -64,7 +64,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from kokuho.verify._audit_chain import _COLUMNS, _LOCK_ID, GENESIS, chain_rows
+from kokuho.verify._audit_chain import AUDIT_COLUMNS, AUDIT_LOCK_ID, GENESIS, chain_rows
 from kokuho.verify._audit_loop import AlreadyClaimed, Claim
 from kokuho.verify._audit_purge import PG_PURGE, PURGE_LIMIT, ClaimPurge
 from kokuho.verify._audit_record import AuditRecord
@@ -72,7 +72,7 @@ from kokuho.verify._tables import audit_log, card_replays
 
 log = logging.getLogger(__name__)
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
-_LOCK = f"SELECT pg_advisory_xact_lock({_LOCK_ID})".encode()
+_LOCK = f"SELECT pg_advisory_xact_lock({AUDIT_LOCK_ID})".encode()
 _HEAD_HASH = f'SELECT hash FROM "{audit_log.name}" ORDER BY seq DESC LIMIT 1'  # noqa: S608
 _HEAD = _HEAD_HASH.replace("hash", "seq, hash", 1).encode()
 
@@ -96,8 +96,8 @@ def _cast(column: sa.Column[Any]) -> str:
 # ``->>`` parses its element's text again for every field (on 4 records a third of the
 # statement's server CPU, on 16 over half).
 _INSERT = (
-    f'INSERT INTO "{audit_log.name}" ({", ".join(_COLUMNS)}) SELECT '  # noqa: S608
-    + ", ".join(f"(r->>{i}){_cast(audit_log.c[name])}" for i, name in enumerate(_COLUMNS))
+    f'INSERT INTO "{audit_log.name}" ({", ".join(AUDIT_COLUMNS)}) SELECT '  # noqa: S608
+    + ", ".join(f"(r->>{i}){_cast(audit_log.c[name])}" for i, name in enumerate(AUDIT_COLUMNS))
     + " FROM jsonb_array_elements(%s::jsonb) AS r"
 )
 # The optimistic batch's records: only if the head is still the one this batcher committed

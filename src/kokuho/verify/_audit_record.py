@@ -120,7 +120,7 @@ def record_from_values(values: dict[str, Any]) -> AuditRecord:
     )  # fmt: skip
 
 
-def _values(record: AuditRecord, detail: str | None = None) -> dict[str, Any]:
+def record_values(record: AuditRecord, detail: str | None = None) -> dict[str, Any]:
     return {
         "at": record.at,
         "actor": record.actor,

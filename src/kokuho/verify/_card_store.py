@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from kokuho.verify._audit_purge import PURGE_LIMIT, PURGE_SECONDS, bounded_purge
 from kokuho.verify._pki import NONCE_BYTES, CardRejected, Challenge
-from kokuho.verify._pki_messages import _aware, _institution_bytes
+from kokuho.verify._pki_messages import aware, institution_bytes
 from kokuho.verify._tables import card_challenges, card_replays
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,8 @@ class DatabaseChallenges:
         self._purge = _Purge(engine, card_challenges, c.challenge_id, c.forget_at)
 
     def issue(self, now: dt.datetime, institution_code: str) -> Challenge:
-        now = _aware(now).astimezone(dt.UTC)
-        _institution_bytes(institution_code)
+        now = aware(now).astimezone(dt.UTC)
+        institution_bytes(institution_code)
         challenge = Challenge(
             id=secrets.token_hex(16),
             nonce=secrets.token_bytes(NONCE_BYTES),
@@ -126,7 +126,7 @@ class DatabaseChallenges:
         return challenge
 
     def consume(self, challenge_id: str, now: dt.datetime, institution_code: str) -> bytes:
-        now = _aware(now).astimezone(dt.UTC)
+        now = aware(now).astimezone(dt.UTC)
         with self._engine.begin() as connection:
             won = connection.execute(
                 _CONSUME, {"id": challenge_id, "institution": institution_code, "now": now}
@@ -164,9 +164,9 @@ class DatabaseReplayGuard:
         # In UTC, as the challenges: SQLite keeps the time as text without its offset and the
         # purges compare text, so a claim dated in another offset would be purged hours early
         # (and its replay accepted) or late.
-        expires_at = _aware(expires_at, "expires_at").astimezone(dt.UTC)
+        expires_at = aware(expires_at, "expires_at").astimezone(dt.UTC)
         values = {"token": token, "expires_at": expires_at}
-        self._purge.due(_aware(now).astimezone(dt.UTC))
+        self._purge.due(aware(now).astimezone(dt.UTC))
         with self._engine.begin() as connection:
             claim = _CLAIM_PG if connection.dialect.name == "postgresql" else _CLAIM_SQLITE
             # RETURNING, not rowcount: some drivers report -1 for ON CONFLICT inserts.

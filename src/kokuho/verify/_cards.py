@@ -27,7 +27,7 @@ from kokuho.registry import tables as r
 from kokuho.store import UNREACHABLE, AsyncReads, ReadRouter
 from kokuho.verify._access import AccessDenied
 from kokuho.verify._card_store import DatabaseChallenges, DatabaseReplayGuard
-from kokuho.verify._check_pg import _sql
+from kokuho.verify._check_pg import psycopg_sql
 from kokuho.verify._pki import (
     Attestation,
     CardRejected,
@@ -60,8 +60,8 @@ _HOLDER = sa.select(card_certificates.c.person_id).where(
     card_certificates.c.code == sa.bindparam("code")
 )
 # The same reads as psycopg SQL, for the face check on the event loop (PostgreSQL).
-_TERMINAL_PG, _ = _sql(_TERMINAL)
-_HOLDER_PG, _ = _sql(_HOLDER)
+_TERMINAL_PG, _ = psycopg_sql(_TERMINAL)
+_HOLDER_PG, _ = psycopg_sql(_HOLDER)
 _CACHE_LIMIT = 200_000  # entries per cache; past it the cache starts again
 
 

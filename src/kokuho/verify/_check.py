@@ -72,21 +72,21 @@ _BASE = (
         ),
     )
 )
-_BY_NUMBER = _BASE.where(
+BY_NUMBER = _BASE.where(
     c.insurer_number == sa.bindparam("insurer"),
     c.symbol == sa.bindparam("symbol"),
     c.number == sa.bindparam("number"),
     p.birth_date == sa.bindparam("birth"),
 )
-_BY_NUMBER_AND_BRANCH = _BY_NUMBER.where(c.branch == sa.bindparam("branch"))
-_BY_PERSON = _BASE.where(c.person_id == sa.bindparam("person"))
+BY_NUMBER_AND_BRANCH = BY_NUMBER.where(c.branch == sa.bindparam("branch"))
+BY_PERSON = _BASE.where(c.person_id == sa.bindparam("person"))
 _BY_TUPLE = _BASE.where(
     c.insurer_number == sa.bindparam("insurer"),
     c.symbol == sa.bindparam("symbol"),
     c.number == sa.bindparam("number"),
     c.branch == sa.bindparam("branch"),
 )
-_IN_FORCE_ELSEWHERE = (
+IN_FORCE_ELSEWHERE = (
     sa.select(c.coverage_id)
     .where(
         c.person_id == sa.bindparam("person"),
@@ -133,7 +133,7 @@ _CONSENTED_SQLITE = consented_column(sa.func.json_group_array, sa.func.json_arra
 #: The coverage statements as the SQLite fast path runs them, by the statement's identity.
 _WITH_CONSENTS: dict[int, sa.Select[Any]] = {
     id(statement): statement.add_columns(_CONSENTED_SQLITE)
-    for statement in (_BY_NUMBER, _BY_NUMBER_AND_BRANCH, _BY_PERSON, _BY_TUPLE)
+    for statement in (BY_NUMBER, BY_NUMBER_AND_BRANCH, BY_PERSON, _BY_TUPLE)
 }
 
 
@@ -150,11 +150,11 @@ def consents_of(value: Any) -> dict[ConsentCategory, dt.date]:
     return found
 
 
-def _covers(row: Any, day: dt.date) -> bool:
+def covers(row: Any, day: dt.date) -> bool:
     return bool(row.acquired_on <= day and (row.lost_on is None or day < row.lost_on))
 
 
-def _answer_for(row: Any, show_limit: bool) -> CoverageAnswer:
+def answer_for(row: Any, show_limit: bool) -> CoverageAnswer:
     # Every coverage has terms from its acquisition (the register refuses one without).
     assert row.terms_from is not None, f"coverage {row.coverage_id} has no terms"
     return CoverageAnswer(
@@ -202,7 +202,7 @@ def active_consents(
     return {ConsentCategory(category): until for category, until in rows}
 
 
-def _latest(rows: Sequence[Any], day: dt.date) -> Any:
+def latest_period(rows: Sequence[Any], day: dt.date) -> Any:
     """The period that ended most recently before ``day`` (or the earliest one after it)."""
     before = [row for row in rows if row.acquired_on <= day]
     return (
@@ -227,9 +227,9 @@ def check_number(
     }  # fmt: skip
     if query.branch is not None:
         params["branch"] = query.branch
-        rows = _all(connection, _BY_NUMBER_AND_BRANCH, params)
+        rows = _all(connection, BY_NUMBER_AND_BRANCH, params)
     else:
-        rows = _all(connection, _BY_NUMBER, params)
+        rows = _all(connection, BY_NUMBER, params)
     return _decide(connection, rows, query.date_of_care, institution, query.limit_consent)
 
 
@@ -254,26 +254,28 @@ def _decide(
     people = {row.person_id for row in rows}
     if len(people) > 1:
         # Cards without 枝番 name a household; twins share the birth date too.
-        chosen = [_latest([x for x in rows if x.person_id == pid], day) for pid in sorted(people)]
-        results = [_answer_for(row, False) for row in chosen]
+        chosen = [
+            latest_period([x for x in rows if x.person_id == pid], day) for pid in sorted(people)
+        ]
+        results = [answer_for(row, False) for row in chosen]
         return EligibilityAnswer(Validity.MULTIPLE, day, results), None
     person_id = rows[0].person_id
     consented = _consents_for(connection, rows[0], institution, day)
     show_limit = limit_consent or ConsentCategory.LIMIT in consented
-    in_force = [row for row in rows if _covers(row, day)]
+    in_force = [row for row in rows if covers(row, day)]
     if in_force:
-        answer = _answer_for(in_force[0], show_limit)
+        answer = answer_for(in_force[0], show_limit)
         return EligibilityAnswer(Validity.VALID, day, [answer], consented), person_id
-    latest = _latest(rows, day)
+    latest = latest_period(rows, day)
     elsewhere = (
         connection.scalar(
-            _IN_FORCE_ELSEWHERE, {"person": person_id, "coverage": latest.coverage_id, "day": day}
+            IN_FORCE_ELSEWHERE, {"person": person_id, "coverage": latest.coverage_id, "day": day}
         )
         if may_be_replaced(latest, day)
         else None
     )
     validity = Validity.REPLACED if elsewhere is not None else Validity.INVALID
-    answer = _answer_for(latest, False)
+    answer = answer_for(latest, False)
     return EligibilityAnswer(validity, day, [answer], consented), person_id
 
 
@@ -294,7 +296,7 @@ def check_person(
 ) -> EligibilityAnswer:
     """A check for a person identified by their card: every coverage in force on ``day``."""
     rows = _all(
-        connection, _BY_PERSON, {"person": person_id, "day": day, "institution": institution}
+        connection, BY_PERSON, {"person": person_id, "day": day, "institution": institution}
     )
     if not rows:
         return EligibilityAnswer(Validity.NOT_FOUND, day)
@@ -308,14 +310,14 @@ def person_decision(
 ) -> EligibilityAnswer:
     """:func:`check_person`'s decision over a person's coverage rows (at least one), shared
     with the PostgreSQL loop's look-up (``_check_pg``)."""
-    in_force = [row for row in rows if _covers(row, day)]
+    in_force = [row for row in rows if covers(row, day)]
     if len(in_force) == 1:
-        answer = _answer_for(in_force[0], show_limit)
+        answer = answer_for(in_force[0], show_limit)
         return EligibilityAnswer(Validity.VALID, day, [answer], consented)
     if len(in_force) > 1:
         # Two insurers on the same day (資格重複): the institution must ask which card applies.
-        results = [_answer_for(row, show_limit) for row in in_force]
+        results = [answer_for(row, show_limit) for row in in_force]
         return EligibilityAnswer(Validity.MULTIPLE, day, results, consented)
-    latest = _latest(rows, day)
-    answer = _answer_for(latest, False)
+    latest = latest_period(rows, day)
+    answer = answer_for(latest, False)
     return EligibilityAnswer(Validity.INVALID, day, [answer], consented)

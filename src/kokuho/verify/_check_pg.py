@@ -23,15 +23,15 @@ from sqlalchemy.sql import ClauseElement
 
 from kokuho.store import ReadBatcher
 from kokuho.verify._check import (
-    _BY_NUMBER,
-    _BY_NUMBER_AND_BRANCH,
-    _BY_PERSON,
-    _IN_FORCE_ELSEWHERE,
-    _answer_for,
-    _covers,
-    _latest,
+    BY_NUMBER,
+    BY_NUMBER_AND_BRANCH,
+    BY_PERSON,
+    IN_FORCE_ELSEWHERE,
+    answer_for,
     consented_column,
     consents_of,
+    covers,
+    latest_period,
     may_be_replaced,
     person_decision,
 )
@@ -42,7 +42,7 @@ _DIALECT = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
 _CONSENTED = consented_column(sa.func.json_agg, sa.func.json_build_array)
 
 
-def _sql(statement: ClauseElement) -> tuple[str, dict[str, Any]]:
+def psycopg_sql(statement: ClauseElement) -> tuple[str, dict[str, Any]]:
     """``statement`` as psycopg's SQL (``%(name)s`` parameters) and its constant parameters.
     A plain string: psycopg caches its conversion (a ``sql.SQL`` is converted every time)."""
     compiled = statement.compile(dialect=_DIALECT)
@@ -50,10 +50,10 @@ def _sql(statement: ClauseElement) -> tuple[str, dict[str, Any]]:
     return str(compiled), constants
 
 
-_NUMBER, _ = _sql(_BY_NUMBER.add_columns(_CONSENTED))
-_NUMBER_AND_BRANCH, _ = _sql(_BY_NUMBER_AND_BRANCH.add_columns(_CONSENTED))
-_ELSEWHERE, _ELSEWHERE_CONSTANTS = _sql(_IN_FORCE_ELSEWHERE)
-_PERSON, _ = _sql(_BY_PERSON.add_columns(_CONSENTED))
+_NUMBER, _ = psycopg_sql(BY_NUMBER.add_columns(_CONSENTED))
+_NUMBER_AND_BRANCH, _ = psycopg_sql(BY_NUMBER_AND_BRANCH.add_columns(_CONSENTED))
+_ELSEWHERE, _ELSEWHERE_CONSTANTS = psycopg_sql(IN_FORCE_ELSEWHERE)
+_PERSON, _ = psycopg_sql(BY_PERSON.add_columns(_CONSENTED))
 
 
 def _lateral(statement: str, names: dict[str, tuple[str, str]], *, any_branch: bool = False) -> str:
@@ -91,7 +91,7 @@ _PERSONS = _lateral(_PERSON, {
 })  # fmt: skip
 # The three coverage statements' rows, as one class made once: psycopg's namedtuple_row
 # looks its class up again for every result (the columns' names, then a cache).
-_FIELDS = tuple(_BY_NUMBER.add_columns(_CONSENTED).selected_columns.keys())
+_FIELDS = tuple(BY_NUMBER.add_columns(_CONSENTED).selected_columns.keys())
 _Row = namedtuple("_Row", _FIELDS)  # type: ignore[misc]  # noqa: PYI024
 
 
@@ -168,19 +168,21 @@ def number_decision(rows: list[Any], query: NumberQuery) -> tuple[
     people = {row.person_id for row in rows}
     if len(people) > 1:
         # Cards without 枝番 name a household; twins share the birth date too.
-        chosen = [_latest([x for x in rows if x.person_id == pid], day) for pid in sorted(people)]
-        results = [_answer_for(row, False) for row in chosen]
+        chosen = [
+            latest_period([x for x in rows if x.person_id == pid], day) for pid in sorted(people)
+        ]
+        results = [answer_for(row, False) for row in chosen]
         return EligibilityAnswer(Validity.MULTIPLE, day, results), None, None, {}
     person_id: int = rows[0].person_id
     consented = consents_of(rows[0].consented)
     show_limit = query.limit_consent or ConsentCategory.LIMIT in consented
-    in_force = [row for row in rows if _covers(row, day)]
+    in_force = [row for row in rows if covers(row, day)]
     if in_force:
-        answer = _answer_for(in_force[0], show_limit)
+        answer = answer_for(in_force[0], show_limit)
         return EligibilityAnswer(Validity.VALID, day, [answer], consented), person_id, None, {}
-    latest = _latest(rows, day)
+    latest = latest_period(rows, day)
     if not may_be_replaced(latest, day):
-        invalid = EligibilityAnswer(Validity.INVALID, day, [_answer_for(latest, False)], consented)
+        invalid = EligibilityAnswer(Validity.INVALID, day, [answer_for(latest, False)], consented)
         return invalid, person_id, None, {}
     return None, person_id, latest, consented
 
@@ -204,7 +206,7 @@ def elsewhere_answer(
 ) -> EligibilityAnswer:
     validity = Validity.REPLACED if elsewhere else Validity.INVALID
     day = query.date_of_care
-    return EligibilityAnswer(validity, day, [_answer_for(latest, False)], consented)
+    return EligibilityAnswer(validity, day, [answer_for(latest, False)], consented)
 
 
 async def check_number_pg(

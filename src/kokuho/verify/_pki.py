@@ -65,8 +65,8 @@ from kokuho.verify._pki_messages import CODE_DOMAIN as CODE_DOMAIN
 from kokuho.verify._pki_messages import FACE_DOMAIN as FACE_DOMAIN
 from kokuho.verify._pki_messages import NONCE_BYTES as NONCE_BYTES
 from kokuho.verify._pki_messages import PIN_DOMAIN as PIN_DOMAIN
-from kokuho.verify._pki_messages import _aware
 from kokuho.verify._pki_messages import attestation_message as attestation_message
+from kokuho.verify._pki_messages import aware
 from kokuho.verify._pki_messages import signed_message as signed_message
 from kokuho.verify._pki_reasons import REASON_CODES as REASON_CODES
 from kokuho.verify._pki_reasons import CardRejected as CardRejected
@@ -149,7 +149,7 @@ def verify_face_mode(
 
     Raises :class:`CardRejected`.
     """
-    now = _aware(now)
+    now = aware(now)
     facts = verifier._verified(cert_pem, now)
     if attestation.institution_code != institution_code:
         raise CardRejected(

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
-from kokuho.verify._pki_messages import NONCE_BYTES, _aware, _institution_bytes
+from kokuho.verify._pki_messages import NONCE_BYTES, aware, institution_bytes
 from kokuho.verify._pki_reasons import CardRejected
 
 
@@ -86,8 +86,8 @@ class ChallengeBook:
         return len(self._entries)
 
     def issue(self, now: dt.datetime, institution_code: str) -> Challenge:
-        now = _aware(now)
-        _institution_bytes(institution_code)
+        now = aware(now)
+        institution_bytes(institution_code)
         challenge = Challenge(
             id=secrets.token_hex(16),
             nonce=secrets.token_bytes(NONCE_BYTES),
@@ -103,7 +103,7 @@ class ChallengeBook:
         return challenge
 
     def consume(self, challenge_id: str, now: dt.datetime, institution_code: str) -> bytes:
-        now = _aware(now)
+        now = aware(now)
         with self._lock:
             self._purge(now)
             entry = self._entries.get(challenge_id)

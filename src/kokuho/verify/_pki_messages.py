@@ -4,7 +4,7 @@ A card signs :func:`signed_message` in PIN mode (暗証番号); a 顔認証付�
 :func:`attestation_message` in face mode (顔認証). Both formats, their domain-separation tags
 and nonce sizes live here, apart from the checks, because the issuing side
 (:mod:`kokuho.verify._pki_sim`) builds the same bytes that the server side verifies. The
-guards (:func:`_aware`, :func:`_institution_bytes`) are shared by every card module.
+guards (:func:`aware`, :func:`institution_bytes`) are shared by every card module.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ ATTESTATION_NONCE_BYTES: Final = 16
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def _aware(value: dt.datetime, name: str = "now") -> dt.datetime:
+def aware(value: dt.datetime, name: str = "now") -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got {value!r}")
     return value
 
 
-def _institution_bytes(institution_code: str) -> bytes:
+def institution_bytes(institution_code: str) -> bytes:
     # Checked here, not only at the edge: the code is part of signed messages, so it must be
     # plain ASCII.
     if not (
@@ -53,7 +53,7 @@ def signed_message(nonce: bytes, institution_code: str) -> bytes:
     """
     if len(nonce) != NONCE_BYTES:
         raise ValueError(f"nonce must be {NONCE_BYTES} bytes")
-    return PIN_DOMAIN + nonce + _institution_bytes(institution_code)
+    return PIN_DOMAIN + nonce + institution_bytes(institution_code)
 
 
 def attestation_message(
@@ -75,7 +75,7 @@ def attestation_message(
     terminal = terminal_id.encode("ascii")
     if not 0 < len(terminal) < 256:
         raise ValueError("terminal id must be 1–255 ASCII characters")
-    micros = (_aware(issued_at, "issued_at") - _EPOCH) // dt.timedelta(microseconds=1)
+    micros = (aware(issued_at, "issued_at") - _EPOCH) // dt.timedelta(microseconds=1)
     return (
         FACE_DOMAIN
         + raw_fingerprint
@@ -83,5 +83,5 @@ def attestation_message(
         + micros.to_bytes(8, "big", signed=True)
         + len(terminal).to_bytes(1, "big")
         + terminal
-        + _institution_bytes(institution_code)
+        + institution_bytes(institution_code)
     )

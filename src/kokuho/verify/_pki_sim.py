@@ -39,7 +39,7 @@ from kokuho.verify._pki import (
     attestation_message,
     certificate_fingerprint,
 )
-from kokuho.verify._pki_messages import _aware
+from kokuho.verify._pki_messages import aware
 
 #: The only subject a card certificate carries. Unlike the 署名用電子証明書 (signing
 #: certificate), a 利用者証明用電子証明書 holds no name, address, birth date or sex.
@@ -58,7 +58,7 @@ _PEM_BLOCK: Final = re.compile(rb"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----\r
 def _second(moment: dt.datetime) -> dt.datetime:
     # X.509 times have whole-second precision. Truncating here means a certificate issued
     # at `now` is already valid when checked at that same `now`.
-    return _aware(moment).astimezone(dt.UTC).replace(microsecond=0)
+    return aware(moment).astimezone(dt.UTC).replace(microsecond=0)
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
@@ -392,7 +392,7 @@ class CardAuthority:
         for item in state["revoked"]:
             entry = Revocation(
                 int(item["serial"], 16),
-                _aware(dt.datetime.fromisoformat(item["when"]), "when"),
+                aware(dt.datetime.fromisoformat(item["when"]), "when"),
                 x509.ReasonFlags(item["reason"]),
             )
             revocations[entry.serial] = entry
@@ -435,7 +435,7 @@ class Terminal:
         """States that the holder of this card was recognised here at ``now``."""
         fingerprint = certificate_fingerprint(card_certificate_pem)
         nonce = secrets.token_bytes(ATTESTATION_NONCE_BYTES)
-        issued_at = _aware(now)
+        issued_at = aware(now)
         message = attestation_message(
             self.terminal_id, fingerprint, institution_code, issued_at, nonce
         )

@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
-from kokuho.verify._pki_messages import _aware
+from kokuho.verify._pki_messages import aware
 from kokuho.verify._pki_reasons import CardRejected
-from kokuho.verify._pki_x509 import VerifiedCertificate, _CertFacts, _load_certificate, _Parsed
+from kokuho.verify._pki_x509 import CertFacts, Parsed, VerifiedCertificate, load_certificate
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class CertificateVerifier:
     ) -> None:
         if cache_size < 1:
             raise ValueError("cache_size must be at least 1")
-        ca = _load_certificate(ca_certificate_pem)
+        ca = load_certificate(ca_certificate_pem)
         public_key = ca.public_key()
         if not (
             isinstance(public_key, ec.EllipticCurvePublicKey)
@@ -135,7 +135,7 @@ class CertificateVerifier:
         self._ca_not_after = ca.not_valid_after_utc
         self._source = crl_source
         self._cache_size = cache_size
-        self._cache: OrderedDict[bytes, _CertFacts] = OrderedDict()
+        self._cache: OrderedDict[bytes, CertFacts] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._refresh_margin = refresh_margin
         self._retry_interval = retry_interval
@@ -173,15 +173,15 @@ class CertificateVerifier:
         Call this after a revocation to make it effective immediately. Raises
         :class:`CardRejected` ``revocation_unknown`` if no usable CRL results.
         """
-        now = _aware(now)
+        now = aware(now)
         with self._refresh_lock:
             self._reload(now)
         return self._fresh_crl(now).number
 
     # -- internals shared with the mode functions below ------------------------------------
 
-    def _verified(self, cert_pem: bytes, now: dt.datetime) -> _CertFacts:
-        now = _aware(now)
+    def _verified(self, cert_pem: bytes, now: dt.datetime) -> CertFacts:
+        now = aware(now)
         facts = self._facts(cert_pem)
         if now < self._ca_not_before:
             raise CardRejected("not_yet_valid", "the issuing CA certificate is not yet valid")
@@ -201,7 +201,7 @@ class CertificateVerifier:
             )
         return facts
 
-    def _facts(self, data: bytes) -> _CertFacts:
+    def _facts(self, data: bytes) -> CertFacts:
         if not isinstance(data, bytes) or not 0 < len(data) <= MAX_CERTIFICATE_BYTES:
             raise CardRejected("malformed", "certificate missing or too large")
         key = hashlib.sha256(data).digest()
@@ -219,10 +219,10 @@ class CertificateVerifier:
                 self._cache.popitem(last=False)
         return facts
 
-    def _inspect(self, data: bytes) -> _CertFacts:
+    def _inspect(self, data: bytes) -> CertFacts:
         """The static checks, run once per distinct certificate."""
         try:
-            parsed = _Parsed.read(data)
+            parsed = Parsed.read(data)
         except Exception as error:  # untrusted bytes: whatever the parser raises is "malformed"
             # The parser's text goes to the server's log only: it is not one of the closed
             # reasons and echoes the caller's bytes, so the answer and the audit log (which
@@ -270,7 +270,7 @@ class CertificateVerifier:
             and isinstance(public_key.curve, ec.SECP256R1)
         ):
             raise CardRejected("malformed", "card key is not ECDSA P-256")
-        return _CertFacts(
+        return CertFacts(
             verified=VerifiedCertificate(
                 serial=parsed.serial,
                 not_after=parsed.not_after,

@@ -1,6 +1,6 @@
 """Reading a 利用者証明用電子証明書: the parsed fields the checks use and the verified result.
 
-:class:`_Parsed` reads every field eagerly so that damaged input fails in one place as
+:class:`Parsed` reads every field eagerly so that damaged input fails in one place as
 ``malformed``; :class:`VerifiedCertificate` is what a certificate that passed the checks
 yields. Kept apart from :class:`~kokuho.verify._pki_verifier.CertificateVerifier` (the chain,
 time and CRL checks and their caches), which builds on it.
@@ -36,7 +36,7 @@ class VerifiedCertificate:
 
 
 @dataclass(frozen=True, slots=True)
-class _CertFacts:
+class CertFacts:
     """What a certificate's static checks established. Kept in the cache so that a card seen
     again costs a hash and a dict lookup instead of a parse and an ECDSA verification."""
 
@@ -45,7 +45,7 @@ class _CertFacts:
     public_key: ec.EllipticCurvePublicKey
 
 
-def _load_certificate(data: bytes) -> x509.Certificate:
+def load_certificate(data: bytes) -> x509.Certificate:
     if data.lstrip().startswith(b"-----BEGIN"):
         return x509.load_pem_x509_certificate(data)
     return x509.load_der_x509_certificate(data)
@@ -55,7 +55,7 @@ def certificate_fingerprint(cert_pem: bytes) -> str:
     """The SHA-256 of a certificate's DER encoding in lowercase hex. Accepts PEM or DER.
     Raises :class:`CardRejected` ``malformed`` if the bytes are not a certificate."""
     try:
-        return _load_certificate(cert_pem).fingerprint(hashes.SHA256()).hex()
+        return load_certificate(cert_pem).fingerprint(hashes.SHA256()).hex()
     except Exception:  # untrusted bytes: whatever the parser raises is "malformed"
         raise CardRejected("malformed", "not an X.509 certificate") from None
 
@@ -64,7 +64,7 @@ _ExtensionValue = TypeVar("_ExtensionValue", bound=x509.ExtensionType)
 
 
 @dataclass(frozen=True, slots=True)
-class _Parsed:
+class Parsed:
     """Every certificate field the checks use, read eagerly. cryptography parses fields
     lazily, so without this a damaged field would raise wherever it was first read, with
     whatever exception its parser chose (ValueError, InvalidVersion, DuplicateExtension …)."""
@@ -82,8 +82,8 @@ class _Parsed:
     fingerprint: bytes
 
     @classmethod
-    def read(cls, data: bytes) -> _Parsed:
-        cert = _load_certificate(data)
+    def read(cls, data: bytes) -> Parsed:
+        cert = load_certificate(data)
         signature = cert.signature
         der = cert.public_bytes(serialization.Encoding.DER)
         # The byte before the signature is the BIT STRING's unused-bits count. cryptography
