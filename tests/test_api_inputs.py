@@ -56,6 +56,8 @@ def _targets(app: Any) -> list[Target]:
         found += [(label, "path", (name,)) for name in PATH_VALUES if f"{{{name}}}" in op.template]
         found += [(label, "query", (name,)) for name in QUERIES
                   if name in {p.name for p in op.route.dependant.query_params}]  # fmt: skip
+        if op.template.startswith("/fhir"):  # the parameters of every FHIR interaction
+            found += [(label, "query", (name,)) for name in ("_format", "_elements", "_pretty")]
         body = BODIES[label] if op.takes_body else None
         if isinstance(body, dict):
             found += [(label, "body", (key,)) for key in body]

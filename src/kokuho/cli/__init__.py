@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from kokuho import __version__
-from kokuho.cli._commands import COMMANDS, LazyCommand
+from kokuho.cli._commands import COMMANDS, LazyCommand, SingleValueGroup, SingleValueOptions
 
 __all__ = ["COMMANDS", "LazyCommand", "LazyGroup", "load", "main"]
 
@@ -28,10 +28,24 @@ def load(entry: LazyCommand) -> click.Command:
     command = getattr(importlib.import_module(f"kokuho.cli.{entry.module}"), entry.attribute)
     if not isinstance(command, click.Command):
         raise TypeError(f"kokuho.cli.{entry.module}.{entry.attribute} is not a click command")
+    _check_tree(command, entry.module)
     return command
 
 
-class LazyGroup(click.Group):
+def _check_tree(command: click.Command, module: str) -> None:
+    """Every command refuses a single-valued option given twice (``_params``): one declared
+    with plain ``@click.command()`` / ``@click.group()`` would not, and is refused here."""
+    if not isinstance(command, SingleValueOptions):
+        raise TypeError(
+            f"kokuho.cli.{module}: command {command.name!r} must be declared with "
+            "cls=SingleValueOptions (or SingleValueGroup)"
+        )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _check_tree(sub, module)
+
+
+class LazyGroup(SingleValueGroup):
     """A click group whose sub-commands are imported when one is run or asked for its help."""
 
     def __init__(self, *args: Any, lazy: Mapping[str, LazyCommand], **kwargs: Any) -> None:

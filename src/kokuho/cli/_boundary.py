@@ -39,6 +39,7 @@ from kokuho.boundary import (
     request_report,
     step_json,
 )
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import OUTPUT_FOLDER, RECORD_ID, output_problem
 from kokuho.cli._staff import (
@@ -91,7 +92,7 @@ def _case_line(case: Case, on: dt.date) -> str:
     )
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def boundary() -> None:
     """国保と被用者保険の境界: §110-2(2) double premiums, notices, 報告徴収 (docs/boundary.md)."""
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import (
     emit_json,
     fail,
@@ -20,7 +21,7 @@ from kokuho.cli._output import (
 from kokuho.config import Settings
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def care() -> None:
     """介護: ingest 介護給付費明細書 and 要介護認定 files, and link them to the register."""
 

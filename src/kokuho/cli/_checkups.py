@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import (
     emit_json,
     fail,
@@ -41,7 +42,7 @@ def _archives(paths: tuple[Path, ...]) -> list[Path]:
     return found
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def checkups() -> None:
     """特定健診・特定保健指導: V08 archives, 階層化, rates, programmes."""
 

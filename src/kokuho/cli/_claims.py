@@ -7,12 +7,13 @@ from typing import Any
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, found_files, json_option, searched, shown
 from kokuho.cli._params import WORKERS
 from kokuho.config import Settings
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def claims() -> None:
     """Claims (レセプト): ingest レセ電 files and report generic share, prescribing, cost and
     資格過誤."""

@@ -1,13 +1,18 @@
 # ruff: noqa: E501  (a table: one command per line, however long its help)
 """The table of ``kokuho``'s sub-commands: where each lives and what ``kokuho --help`` says.
 
-Adding a command is one line here. tests/test_cli_startup.py imports every entry and checks
+Adding a command is one line here; every command and group is declared with
+``cls=SingleValueOptions`` / ``cls=SingleValueGroup`` (below), which ``kokuho.cli.load``
+checks. tests/test_cli_startup.py imports every entry and checks
 that its name and short help are the command's own, so the listing cannot drift.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import click
+from click.core import Parameter
 
 
 class LazyCommand(NamedTuple):
@@ -50,3 +55,52 @@ COMMANDS: dict[str, LazyCommand] = {
     "synth": LazyCommand("_synth", "synth", "Write a synthetic Kagawa-like prefecture: insurers.csv, changes/*.csv (資格異動 by insurer and filing month), residents.csv (住基), mynumber_submissions.csv and manifest.json (docs/formats.md)."),
     "terminals": LazyCommand("_service", "terminals", "Face-recognition card readers (顔認証付きカードリーダー)."),
 }  # fmt: skip
+
+
+class SingleValueOptions(click.Command):
+    """A command whose single-valued options may be given once: ``--municipality 372013
+    --municipality 372021`` is a usage error naming ``--municipality`` (exit code 2, as every
+    usage error), where click used the last value and the report was of the other 市区町村.
+
+    Options meant to repeat (``multiple=True``, counters) take every occurrence as before; a
+    flag (``--json``) given twice, or as both of its forms, is refused as well, and so are two
+    spellings of one option (``-m`` and ``--municipality``). Eager options (``--help``) are not
+    checked: they end the command before any value is used. The check reads the order click's
+    parser records each option in, so it holds for every command of the tree: the groups make
+    their sub-commands of these classes, and :func:`kokuho.cli.load` refuses a command that
+    is not (tests/test_cli_repeated_options.py)."""
+
+    def make_parser(self, ctx: click.Context) -> Any:
+        parser = super().make_parser(ctx)
+        parse = parser.parse_args
+
+        def parse_once(args: list[str]) -> tuple[dict[str, Any], list[str], list[Parameter]]:
+            opts, rest, order = parse(args=args)
+            if not ctx.resilient_parsing:  # shell completion reads half-typed lines
+                _refuse_repeated(ctx, order)
+            return opts, rest, order
+
+        parser.parse_args = parse_once  # type: ignore[method-assign]
+        return parser
+
+
+def _refuse_repeated(ctx: click.Context, order: list[Parameter]) -> None:
+    seen: set[str | None] = set()
+    for param in order:
+        if not isinstance(param, click.Option) or param.multiple or param.count:
+            continue
+        if param.is_eager:
+            continue
+        if param.name in seen:
+            names = " / ".join([*param.opts, *param.secondary_opts])
+            raise click.UsageError(
+                f"option {names} is given more than once; it takes one value", ctx
+            )
+        seen.add(param.name)
+
+
+class SingleValueGroup(SingleValueOptions, click.Group):
+    """A group of :class:`SingleValueOptions` commands (its sub-groups are of this class)."""
+
+    command_class = SingleValueOptions
+    group_class = type

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import OUTPUT_FOLDER, PERSONS, SEED, service_url
 
@@ -36,7 +37,7 @@ PAGES = (
 )
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def dashboard() -> None:
     """見える化: dashboard users and page screenshots."""
 

@@ -9,13 +9,14 @@ from typing import Any
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, json_option
 
 _VALUE_WIDTH = 40
 _SOURCE_WIDTH = 90
 
 
-@click.group(name="data")
+@click.group(cls=SingleValueGroup, name="data")
 def data() -> None:
     """The data files shipped with kokuho and their local copies in $KOKUHO_HOME/data.
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
+from kokuho.cli._commands import SingleValueOptions
 from kokuho.cli._output import json_option
 from kokuho.cli._params import PERSONS, PORT, SEED
 
 
-@click.command()
+@click.command(cls=SingleValueOptions)
 @click.option(
     "--persons", type=PERSONS, default=20_000, show_default=True, help="Size of the prefecture."
 )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import DAY, DAYS
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 _FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def dependants() -> None:
     """被扶養者の国内居住要件: check dependants' residency and list those to re-check."""
 

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, json_option
 from kokuho.ids import (
     ERAS,
@@ -28,7 +29,7 @@ from kokuho.ids import (
 KINDS = ("insurer", "institution", "mynumber")
 
 
-@click.group(name="ids")
+@click.group(cls=SingleValueGroup, name="ids")
 def ids() -> None:
     """Check identifiers and convert dates.
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
 from kokuho.cli._params import FISCAL_YEAR, OUTPUT_FILE, TOP, OutputPath
 from kokuho.config import Settings
@@ -173,7 +174,7 @@ def _out_csv(rows: list[dict[str, Any]], target: Path | None) -> None:
         write_csv(rows, target)
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def incentives() -> None:
     """保険者努力支援制度: rule files, scores, allocation, what-if (docs/incentives.md)."""
 
@@ -422,7 +423,7 @@ def _shown(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def grants() -> None:
     """調整交付金: 普通調整交付金, 暫定措置, 特別調整交付金 (docs/incentives.md)."""
 

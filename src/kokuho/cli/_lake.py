@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, json_option
 from kokuho.config import Settings
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def lake() -> None:
     """The Parquet lakes of checkups, claims and 介護 ($KOKUHO_HOME/lake)."""
 

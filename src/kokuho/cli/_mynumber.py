@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 import sqlalchemy as sa
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import RECORD_ID
 from kokuho.cli._staff import ShownAudit, StaffAudit, staff_by
@@ -84,7 +85,7 @@ def _rejected(file: Path, rejected: FileRejected, as_json: bool) -> NoReturn:
     fail(f"rejected, nothing changed: {rejected}")
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def residents() -> None:
     """The resident register (住民基本台帳) that My Number links are checked against."""
 
@@ -121,7 +122,7 @@ def load_command(file: Path, as_json: bool) -> None:
         )
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def mynumber() -> None:
     """My Number linkage (個人番号の紐付け): links only when all five basic items match."""
 

@@ -6,6 +6,10 @@ on SQLite) as a traceback. Each type here is a closed range, so bad input stops 
 with click's one-line reason and exit code 2. tests/test_cli_inputs.py walks every command
 and fails on an integer parameter that is not one of these. The names of a report's ``--by``
 and the files and folders a command writes are closed here too (a fuzz run of every command).
+
+An option that takes one value, given twice, is a usage error naming it: every command is a
+:class:`~kokuho.cli._commands.SingleValueOptions` (in ``_commands``, which ``kokuho --help``
+imports; this module it must not).
 """
 
 from __future__ import annotations

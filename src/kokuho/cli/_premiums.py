@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup
 
-@click.group()
+
+@click.group(cls=SingleValueGroup)
 def premiums() -> None:
     """国民健康保険料: households, incomes, rules, 賦課, 収納, 収納率, 納付金 (docs/premiums.md)."""

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import OUTPUT_FOLDER, POPULATION
 from kokuho.cli._staff import StaffAudit, option_day, staff_by
@@ -72,7 +73,7 @@ def _show(provision: Any, as_json: bool) -> None:
         click.echo(f"  利用期間 until {provision.term_until}, {provision.extracts} extract(s)")
 
 
-@click.group(name="provision")
+@click.group(cls=SingleValueGroup, name="provision")
 def provision() -> None:
     """データ提供: applications, review, extracts, 公表物確認 and statutory requests
     (docs/provision.md)."""

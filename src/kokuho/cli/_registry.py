@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
+from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import (
     emit_json,
     fail,
@@ -48,7 +49,7 @@ from kokuho.registry import (
 _MONTH = re.compile(r"([0-9]{4}-[0-9]{2})")
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def registry() -> None:
     """The shared eligibility register (資格情報): insurers, change feeds, members, overlaps."""
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from kokuho.cli._commands import SingleValueGroup, SingleValueOptions
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
 from kokuho.cli._params import CERT_SERIAL, DAY, OUTPUT_FOLDER, PORT, WORKERS, service_url
 from kokuho.config import Settings, read_secret
@@ -35,7 +36,7 @@ from kokuho.verify import (
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-@click.command()
+@click.command(cls=SingleValueOptions)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=PORT, default=8000, show_default=True)
 @click.option("--workers", type=WORKERS, default=1, show_default=True, help="Server processes.")
@@ -76,7 +77,7 @@ def _token(credential_file: Path | None) -> str:
     return token
 
 
-@click.command("oqs-agent")
+@click.command("oqs-agent", cls=SingleValueOptions)
 @click.option(
     "--req",
     type=OUTPUT_FOLDER,
@@ -114,7 +115,7 @@ def oqs_agent(req: Path, res: Path, url: str, credential_file: Path | None, once
             agent.run()
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def institutions() -> None:
     """Medical institutions (保険医療機関・薬局) allowed to check eligibility."""
 
@@ -132,7 +133,7 @@ def institutions_load(file: Path) -> None:
     click.echo(f"{shown(file)}: {count} institution(s) loaded")
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def credentials() -> None:
     """Revocable credentials of institutions and insurer staff."""
 
@@ -167,7 +168,7 @@ def credentials_revoke(credential_id: str) -> None:
     click.echo(f"revoked {credential_id}")
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def terminals() -> None:
     """Face-recognition card readers (顔認証付きカードリーダー)."""
 
@@ -201,7 +202,7 @@ def terminals_revoke(terminal_id: str) -> None:
     click.echo(f"revoked reader {terminal_id}")
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def cards() -> None:
     """The simulated My Number cards (JPKI 利用者証明用電子証明書)."""
 
@@ -240,7 +241,7 @@ def cards_revoke(serial: int) -> None:
     click.echo(f"revoked certificate {serial}; running servers pick the CRL up on refresh")
 
 
-@click.group()
+@click.group(cls=SingleValueGroup)
 def audit() -> None:
     """The hash-chained audit log of every check and read."""
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
+from kokuho.cli._commands import SingleValueOptions
 from kokuho.cli._output import emit_json, fail, json_option
 from kokuho.cli._params import DAY, OUTPUT_FOLDER, PERSONS, SEED, YEARS
 
 
-@click.command(name="synth")
+@click.command(cls=SingleValueOptions, name="synth")
 @click.option("--seed", type=SEED, default=1, show_default=True, help="Random seed.")
 @click.option(
     "--persons",

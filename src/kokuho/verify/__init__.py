@@ -12,6 +12,7 @@ from kokuho.verify._access import (
     revoke_credential,
     revoke_terminal,
 )
+from kokuho.verify._access_refusals import RefusalRecorder
 from kokuho.verify._audit import (
     AuditRecord,
     AuditRecordError,
@@ -68,6 +69,7 @@ __all__ = [
     "revoke_card",
     "revoke_issued_card",
     "RevokeRefused",
+    "RefusalRecorder",
     "AccessDenied",
     "Authenticator",
     "ChainReport",

@@ -16,6 +16,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -33,11 +34,28 @@ _CACHE_SECONDS = 5.0  # how long a revocation may take to reach a running server
 
 
 class AccessDenied(Exception):
-    """The request is refused; ``reason`` is a short code for the audit log."""
+    """The request is refused; ``reason`` is a short code for the audit log.
 
-    def __init__(self, reason: str, message: str) -> None:
+    ``credential_id`` (and ``institution_code``, if it has one) name the issued credential an
+    authentication was refused for (revoked, its institution not active, or its secret wrong):
+    :class:`~kokuho.verify._access_refusals.RefusalRecorder` audits those. The caller is never
+    told them (a wrong secret of a real id is answered as an id never issued)."""
+
+    def __init__(
+        self, reason: str, message: str, *, credential_id: str | None = None,
+        institution_code: str | None = None,
+    ) -> None:  # fmt: skip
         self.reason = reason
+        self.credential_id = credential_id
+        self.institution_code = institution_code
         super().__init__(message)
+
+
+class Refusals(Protocol):
+    """Told of every refused authentication (:class:`~kokuho.verify._access_refusals.
+    RefusalRecorder`); never of an accepted one."""
+
+    def refused(self, denied: AccessDenied) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -119,11 +137,14 @@ def _revoke(engine: sa.Engine, key: sa.Column[str], value: str) -> bool:
 
 
 class Authenticator:
-    """Checks tokens against the database, remembering answers for a few seconds."""
+    """Checks tokens against the database, remembering answers for a few seconds.
+
+    With ``refusals``, every refused authentication (a cached one too) is told to it; an
+    accepted one costs nothing more."""
 
     def __init__(
         self, engine: sa.Engine, *, cache_seconds: float = _CACHE_SECONDS,
-        reads: ReadRouter | None = None,
+        reads: ReadRouter | None = None, refusals: Refusals | None = None,
     ) -> None:  # fmt: skip
         # Credentials are read like checks (a fresh replica, else the primary), so checks go
         # on while the primary is down; a revocation reaches them within the replica lag bound
@@ -132,10 +153,14 @@ class Authenticator:
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal | AccessDenied]] = {}
         self._lock = threading.Lock()
+        self._refusals = refusals
 
     def authenticate(self, token: str | None) -> Principal:
         if not token:
-            raise AccessDenied("no_credential", "a credential is required")
+            denied = AccessDenied("no_credential", "a credential is required")
+            if self._refusals is not None:
+                self._refusals.refused(denied)
+            raise denied
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(token)
@@ -147,6 +172,8 @@ class Authenticator:
                 self._cache[token] = cached
         outcome = cached[1]
         if isinstance(outcome, AccessDenied):
+            if self._refusals is not None:
+                self._refusals.refused(outcome)
             raise outcome
         return outcome
 
@@ -162,14 +189,20 @@ class Authenticator:
             .where(credentials.c.credential_id == credential_id)
         )
         row = self._reads.run(lambda connection: connection.execute(query).first())
-        if row is None or not hmac.compare_digest(row.secret_sha256, _digest(secret)):
+        if row is None:
             return AccessDenied("unknown_credential", "the credential is not valid")
+        # From here the token names an issued credential: a refusal names it for the audit log.
+        named = {"credential_id": row.credential_id, "institution_code": row.institution_code}
+        if not hmac.compare_digest(row.secret_sha256, _digest(secret)):
+            # The caller is told what an id never issued is told: nothing says the id exists.
+            return AccessDenied("unknown_credential", "the credential is not valid", **named)
         if row.revoked_at is not None:
-            return AccessDenied("revoked_credential", "the credential has been revoked")
+            return AccessDenied("revoked_credential", "the credential has been revoked", **named)
         if row.kind == "institution" and row.status != "active":
             return AccessDenied(
-                "institution_not_active", f"institution {row.institution_code} is {row.status}"
-            )
+                "institution_not_active", f"institution {row.institution_code} is {row.status}",
+                **named,
+            )  # fmt: skip
         return Principal(
             row.credential_id, row.kind, row.institution_code, row.insurer_number, row.ikind
         )

@@ -139,6 +139,13 @@ class AuditWriter:
                 raise RuntimeError("the audit log could not be written") from waiter.error
         return [waiter.seq for waiter in waiters]
 
+    def submit(self, record: AuditRecord) -> None:
+        """Queues ``record`` for the writer's thread without waiting for its commit (the
+        refused authentications' records: no answer waits on them, and the caller may be the
+        event loop). A record that cannot be written is logged, with no one else to tell.
+        Raises :class:`AuditRecordError` as :meth:`write` does."""
+        self._queue.put((record, check_record(record), _Unwaited(record.action)))
+
     @property
     def loop_database(self) -> str | None:
         """The SQLite file the loop's group commit writes (``write_async`` with a claim), or
@@ -327,7 +334,8 @@ def sqlite_file(engine: sa.Engine) -> str | None:
     return None if database.startswith("file:") else database
 
 
-_Item = tuple[AuditRecord, str, "_Waiter | _LoopWaiter"]  # a record, its detail, who waits
+#: A record, its detail, who waits (or no one: _Unwaited).
+_Item = tuple[AuditRecord, str, "_Waiter | _LoopWaiter | _Unwaited"]
 
 
 class _Waiter:
@@ -337,6 +345,27 @@ class _Waiter:
         self.done = threading.Event()
         self.seq = 0
         self.error: Exception | None = None
+
+
+class _Unwaited:
+    """:class:`_Waiter`'s protocol for a record no one waits for (:meth:`AuditWriter.submit`):
+    a failure goes to the server log."""
+
+    __slots__ = ("action", "error", "seq")
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.seq = 0
+        self.error: Exception | None = None
+
+    @property
+    def done(self) -> _Unwaited:
+        return self
+
+    def set(self) -> None:
+        if self.error is not None:
+            log.error("an audit record (%s) could not be written", self.action,
+                      exc_info=self.error)  # fmt: skip
 
 
 class _LoopWaiter:

@@ -17,14 +17,17 @@ from typing import Any, Final
 
 from kokuho.verify._model import ConsentCategory, Purpose, Validity
 
-#: 目的: the purposes of 告知要求制限, the insurer's own business, and ``invalid`` for a refused
-#: request that named none of them (the raw value is never stored).
-PURPOSES: Final = frozenset({*(str(p) for p in Purpose), "insurer", "invalid"})
+#: 目的: the purposes of 告知要求制限, the insurer's own business, ``invalid`` for a refused
+#: request that named none of them (the raw value is never stored), and ``none`` for a refused
+#: authentication (the request's purpose is never read).
+PURPOSES: Final = frozenset({*(str(p) for p in Purpose), "insurer", "invalid", "none"})
 #: 操作: everything the service and the dashboard record.
 ACTIONS: Final = frozenset(
     {
         "check_number", "check_card_pin", "check_card_face", "card_challenge", "read_patient",
         "register_reference", "bulk_submit", "bulk_fetch", "read_member", "dashboard_list",
+        # A refused authentication of an issued credential (verify/_access_refusals.py).
+        "authenticate",
         *(f"read_{c}" for c in ConsentCategory),
         # kokuho.boundary (docs/boundary.md): double-payment cases, notices, 報告徴収.
         "boundary_open", "boundary_list", "boundary_case", "boundary_loss",

@@ -18,7 +18,8 @@ from kokuho.verify._fhir import (
     parse_eligibility_request,
     patient_resource,
 )
-from kokuho.verify._json_body import RepeatedMember, StrictJsonRoute, strict_json
+from kokuho.verify._fhir_params import OPENAPI_PARAMETERS, FhirRoute
+from kokuho.verify._json_body import RepeatedMember, strict_json
 from kokuho.verify._model import Purpose, Validity
 from kokuho.verify._problems import FHIR_JSON, error_responses, fhir, outcome, status_for
 from kokuho.verify._rest import Bearer, Service, bearer_token
@@ -39,11 +40,17 @@ def _resource(*types: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
     }
 
 
-def _documented(schema: dict[str, Any], *errors: int) -> dict[str, Any]:
+def _documented(
+    schema: dict[str, Any], *errors: int, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The route's answers (with 400 and 406 of the parameters every interaction takes,
+    verify/_fhir_params.py) and those parameters."""
     ok = {200: {"description": "Successful Response", "content": {FHIR_JSON: {"schema": schema}}}}
+    statuses = sorted({400, 406, *errors})
     return {
         "response_class": FhirJSONResponse,
-        "responses": {**ok, **error_responses(*errors, fhir_face=True)},
+        "responses": {**ok, **error_responses(*statuses, fhir_face=True)},
+        "openapi_extra": {**(extra or {}), "parameters": OPENAPI_PARAMETERS},
     }
 
 
@@ -115,7 +122,7 @@ Caller = Annotated[Principal | JSONResponse, Depends(_caller)]
 
 
 def build_fhir_router() -> APIRouter:
-    router = APIRouter(prefix="/fhir", tags=["FHIR R4"], route_class=StrictJsonRoute)
+    router = APIRouter(prefix="/fhir", tags=["FHIR R4"], route_class=FhirRoute)
 
     @router.get(
         "/metadata",
@@ -128,11 +135,10 @@ def build_fhir_router() -> APIRouter:
     @router.post(
         "/CoverageEligibilityRequest",
         summary="資格確認 (CoverageEligibilityRequest)",
-        openapi_extra={"requestBody": {"required": True, "content": {
-            FHIR_JSON: {"schema": REQUEST_SCHEMA}, "application/json": {"schema": REQUEST_SCHEMA},
-        }}},
         **_documented(_resource("CoverageEligibilityResponse", required=("outcome",)),
-                      400, 401, 403, 413, 415),
+                      400, 401, 403, 413, 415, extra={"requestBody": {"required": True, "content": {
+            FHIR_JSON: {"schema": REQUEST_SCHEMA}, "application/json": {"schema": REQUEST_SCHEMA},
+        }}}),
     )  # fmt: skip
     async def eligibility(request: Request, caller: Caller, service: Service) -> JSONResponse:
         if isinstance(caller, JSONResponse):

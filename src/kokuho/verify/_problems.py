@@ -59,12 +59,14 @@ UNAVAILABLE: Final = frozenset({"primary_unavailable"})
 #: How each HTTP status reads as a FHIR issue type (http://hl7.org/fhir/issue-type).
 ISSUE_TYPES: Final[dict[int, IssueType]] = {
     400: "invalid", 401: "security", 403: "forbidden", 404: "not-found",
-    405: "not-supported", 413: "too-long", 415: "not-supported", 500: "exception",
+    405: "not-supported", 406: "not-supported", 413: "too-long", 415: "not-supported",
+    500: "exception",
     503: "transient",
 }  # fmt: skip
 TITLES: Final = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 413: "Content too large", 415: "Unsupported media type",
+    405: "Method not allowed", 406: "Not acceptable", 413: "Content too large",
+    415: "Unsupported media type",
     422: "Invalid request", 500: "Internal server error", 503: "Service unavailable",
 }  # fmt: skip
 

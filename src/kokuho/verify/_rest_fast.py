@@ -6,10 +6,12 @@ the check itself. For these two routes :func:`fast_route` gives a route class wh
 first tries the common case directly: a ``Bearer`` credential the authenticator accepts, a
 body with ``Content-Type: application/json`` that ``json.loads`` reads into an object, and
 that object valid for the route's body model (``model_validate``: the same python-mode
-validation FastAPI runs on the same parsed JSON). Anything else (no or bad credential,
-another content type, a body that does not parse or validate) is handed, before any side
-effect, to FastAPI's own handler for the route, so every refusal keeps its exact status and
-problem document; the route's OpenAPI entry is FastAPI's, unchanged.
+validation FastAPI runs on the same parsed JSON). Anything else (no credential, another
+content type, a body that does not parse or validate) is handed, before any side effect, to
+FastAPI's own handler for the route, so every refusal keeps its exact status and problem
+document; a credential the authenticator refuses, with a valid body, is raised as that
+handler's credential dependency would raise it (:func:`caller_of`). The route's OpenAPI entry
+is FastAPI's, unchanged.
 
 What the fast path does after validation is the route's own code (``_rest``): the same
 service call, the same audit record committed before the answer, the same exceptions reaching
@@ -27,7 +29,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
-from kokuho.verify._access import AccessDenied, Principal
+from kokuho.verify._access import Principal
 from kokuho.verify._json_body import StrictJsonRoute, strict_json
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -39,15 +41,18 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 def caller_of(request: Request) -> Principal | None:
     """The authenticated caller, or None when the framework must decide (and refuse): the
     credential is read as ``HTTPBearer`` reads it and checked by the app's authenticator
-    (which remembers its answers for a few seconds, keyed by the token)."""
+    (which remembers its answers for a few seconds, keyed by the token).
+
+    A credential the authenticator refuses is raised here, not tried a second time by the
+    framework's handler: the authenticator counts refusals (verify/_access_refusals.py), and
+    one request must count once. The answer is the framework's: called only once the body was
+    read and validated, the framework's handler would reach the same credential dependency,
+    raise the same ``AccessDenied``, and the same error handler answers it."""
     scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
     if not credentials or scheme.lower() != "bearer":
         return None
     authenticate: Callable[[str | None], Principal] = request.app.state.authenticate
-    try:
-        return authenticate(credentials.strip())
-    except AccessDenied:
-        return None
+    return authenticate(credentials.strip())
 
 
 async def body_of(request: Request, model: type[Model]) -> Model | None:

@@ -21,6 +21,7 @@ from kokuho.verify import (
     CardDesk,
     ConsentCategory,
     EligibilityService,
+    RefusalRecorder,
     add_check_routes,
     build_fhir_router,
     build_router,
@@ -117,7 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     service.providers[ConsentCategory.MEDICATION] = MedicationRecords(
         engine, ClaimsLake.from_settings(settings)
     )
-    authenticator = Authenticator(engine, reads=reads)
+    # A refused authentication of an issued credential is audited, at most once a minute per
+    # credential and reason; one naming none goes to the server log (verify/_access_refusals).
+    refusals = RefusalRecorder(service.audit)
+    authenticator = Authenticator(engine, reads=reads, refusals=refusals)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -132,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if lock is not None:
             os.close(lock)
         dashboard.close()
+        refusals.close()  # its last counts, before the audit writer stops
         service.close()
         reads.close()
         engine.dispose()
