@@ -5,7 +5,6 @@ Options meant to repeat (``multiple=True``) and counters still take every occurr
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import click
 import pytest
@@ -13,14 +12,9 @@ from click.testing import CliRunner
 
 from kokuho.cli import COMMANDS, load, main
 from kokuho.cli._commands import SingleValueOptions
+from tests.test_cli_inputs import home  # noqa: F401  (the fixture)
 
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("KOKUHO_HOME", str(tmp_path))
-    monkeypatch.delenv("KOKUHO_DATABASE_URL", raising=False)
-    monkeypatch.delenv("KOKUHO_DEBUG", raising=False)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("home")  # each command runs in an empty KOKUHO_HOME
 
 
 @pytest.mark.parametrize(
@@ -38,9 +32,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["serve", "--port", "20001", "--port", "20002"], "--port"),
     ],
 )  # fmt: skip
-def test_a_single_valued_option_given_twice_is_a_usage_error(
-    home: Path, args: list[str], named: str
-) -> None:
+def test_a_single_valued_option_given_twice_is_a_usage_error(args: list[str], named: str) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, result.output
     assert "Error:" in result.output and named in result.output
@@ -48,12 +40,12 @@ def test_a_single_valued_option_given_twice_is_a_usage_error(
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
-def test_the_check_is_not_fooled_by_another_spelling_of_the_same_option(home: Path) -> None:
+def test_the_check_is_not_fooled_by_another_spelling_of_the_same_option() -> None:
     result = CliRunner().invoke(main, ["ids", "wareki", "5060401", "--json", "--json=true"])
     assert result.exit_code == 2 and "--json" in result.output, result.output
 
 
-def test_options_meant_to_repeat_take_every_value(home: Path) -> None:
+def test_options_meant_to_repeat_take_every_value() -> None:
     """``--unknown-whereabouts`` is repeatable: given twice, both are read (the command then
     goes on to find no database, not a usage error)."""
     result = CliRunner().invoke(main, [
@@ -64,7 +56,7 @@ def test_options_meant_to_repeat_take_every_value(home: Path) -> None:
     assert result.exit_code != 2, result.output
 
 
-def test_once_is_still_fine(home: Path) -> None:
+def test_once_is_still_fine() -> None:
     result = CliRunner().invoke(main, ["ids", "wareki", "5060401", "--json"])
     assert result.exit_code == 0, result.output
 
