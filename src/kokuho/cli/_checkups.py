@@ -17,11 +17,11 @@ from kokuho.cli._output import (
     searched,
     shown,
 )
-from kokuho.cli._params import FISCAL_YEAR, NameList
+from kokuho.cli._params import FISCAL_YEAR, INPUT_FILE_OR_FOLDER, NameList
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
 
-_ARCHIVES = click.Path(exists=True, dir_okay=True, path_type=Path)
+_ARCHIVES = INPUT_FILE_OR_FOLDER
 #: What ``checkups rates --by`` groups by: kokuho.checkups' GROUPS, named here so that the
 #: command's module need not import the engine to check an option
 #: (tests/test_cli_hostile_inputs.py checks that the two agree).

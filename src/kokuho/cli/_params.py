@@ -188,3 +188,26 @@ class OutputPath(click.Path):
 OUTPUT_FILE = OutputPath(folder=False, allow_dash=True)
 #: A folder a command writes into (made when missing).
 OUTPUT_FOLDER = OutputPath(folder=True)
+
+
+class InputPath(click.Path):
+    """A file a command reads (or, ``folder``, a folder it searches), which must exist and be a
+    regular file: a named pipe no program writes to made the command wait for ever, and a
+    device such as /dev/zero was read until memory ran out (an internal MemoryError)."""
+
+    def __init__(self, *, folder: bool = False) -> None:
+        super().__init__(exists=True, dir_okay=folder, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
+        if not (path.is_file() or path.is_dir()):
+            self.fail(f"{path} {NOT_REGULAR}; name a file", param, ctx)
+        return path
+
+
+#: Why a pipe, socket or device is not read as a file.
+NOT_REGULAR = "is not a regular file (a pipe, socket or device)"
+#: A file a command reads.
+INPUT_FILE = InputPath()
+#: A file a command reads, or a folder it searches for its files.
+INPUT_FILE_OR_FOLDER = InputPath(folder=True)
