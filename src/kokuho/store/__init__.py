@@ -24,6 +24,7 @@ from kokuho.store._files import (
     is_temporary,
     spreadsheet_text,
     sweep_temporary,
+    utf8_not_cp932,
 )
 from kokuho.store._keys import chunks, key_table
 from kokuho.store._lake_files import (
@@ -78,6 +79,7 @@ __all__ = [
     "atomic_file",
     "exclusive_lock",
     "file_sha256",
+    "utf8_not_cp932",
     "spreadsheet_text",
     "PerThreadDuckDB",
     "bulk_insert",
