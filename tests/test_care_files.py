@@ -297,3 +297,16 @@ def test_a_file_in_another_encoding_is_refused_with_one_clear_reason(
         read_care_bytes(spoil(FIXTURE.read_bytes()), "care/x.csv")
     (problem,) = rejected.value.problems
     assert str(problem).startswith(f"care/x.csv: file: {reason}"), str(problem)
+
+
+def test_a_value_of_thousands_of_characters_is_quoted_cut(tmp_path: Path) -> None:
+    """A field of 5,000 digits was quoted whole in its problem, one line of 5,000 characters."""
+    data = FIXTURE.read_bytes().decode("cp932").split("\r\n")
+    fields = data[2].split(",")
+    fields[10] = "9" * 5000  # (11) 単位数 of the first 明細情報
+    data[2] = ",".join(fields)
+    with pytest.raises(CareFileRejected) as rejected:
+        read_care_bytes("\r\n".join(data).encode("cp932"), "care/x.csv")
+    reasons = [p.reason for p in rejected.value.problems if p.line == 3]
+    assert f"got '{'9' * 40}'… (5,000 characters)" in reasons[0], reasons
+    assert all(len(reason) < 200 for reason in reasons), reasons

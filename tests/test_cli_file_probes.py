@@ -554,3 +554,28 @@ def test_a_named_pipe_in_a_folder_is_refused_naming_it(
     assert f"error: {pipe}: cannot be read (not a regular file: a pipe, socket or device)" in (
         result.output
     )
+
+
+def test_a_checkup_value_of_thousands_of_digits_is_quoted_cut(home: Path) -> None:
+    """A value of 5,000 digits was quoted whole: one line of 5,000 characters per problem."""
+    import datetime as dt
+
+    from kokuho.checkups import Checkup, Items, Observation, write_archive
+    from tests.feedfiles import KOKUHO
+
+    value = "9" * 5000
+    bmi = Observation(Items.BMI[0], "PQ", value, "kg/m2")
+    checkup = Checkup(
+        document="", insurer=KOKUHO, symbol="12", number="1001", branch="01", sex=1,
+        birth_date=dt.date(1970, 5, 15), exam_date=dt.date(2020, 9, 1),
+        institution="3710000012", observations={bmi.code: bmi},
+    )  # fmt: skip
+    archive = write_archive(
+        home / "out", sender="3710000012", receiver="00" + KOKUHO, checkups=[checkup],
+        created=dt.datetime(2020, 9, 30),
+    )  # fmt: skip
+    result = invoke("checkups", "ingest", str(archive))
+    assert result.exit_code == 1, result.output
+    (line,) = [line for line in result.stderr.splitlines() if bmi.code in line]
+    assert f"value '{value[:40]}'… (5,000 characters) is not a number" in line
+    assert len(line) < 300
