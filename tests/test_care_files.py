@@ -4,6 +4,8 @@ bytes back, round trips of generated files, and bad records named by file:line:f
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -266,3 +268,45 @@ def test_bytes_problems(tmp_path: Path) -> None:
     got = {Path(p.file).name: (p.line, p.reason) for p in rejected.value.problems}
     for name, (_, line, words) in cases.items():
         assert got[name][0] == line and words in got[name][1], (name, got[name])
+
+
+def _utf8_readable_as_cp932(data: bytes) -> bytes:
+    """The file in UTF-8, its text chosen so that the UTF-8 bytes read as cp932 too."""
+    text = re.sub(r"[^\x00-\x7f]+", "ゴウダ", data.decode("cp932"))
+    read_care_bytes(text.encode("cp932"), "care/x.csv")  # a good file in cp932
+    assert text.encode("utf-8").decode("cp932") != text
+    return text.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        (lambda data: data.decode("cp932").encode("utf-8"), "is UTF-8, not cp932"),
+        (_utf8_readable_as_cp932, "is UTF-8, not cp932"),
+        (lambda data: b"\xef\xbb\xbf" + data, "begins with a UTF-8 byte order mark"),
+    ],
+    ids=["utf-8", "utf-8 that reads as cp932", "cp932 with a BOM"],
+)
+def test_a_file_in_another_encoding_is_refused_with_one_clear_reason(
+    spoil: Callable[[bytes], bytes], reason: str
+) -> None:
+    """A sender's tool that wrote UTF-8 or put a byte order mark first: one problem saying so
+    for the whole file, not 'not cp932 (byte 1 of the record)' or a カナ 氏名 quoted garbled
+    ('繧ｴ繧ｦ繝…') as no katakana."""
+    with pytest.raises(CareFileRejected) as rejected:
+        read_care_bytes(spoil(FIXTURE.read_bytes()), "care/x.csv")
+    (problem,) = rejected.value.problems
+    assert str(problem).startswith(f"care/x.csv: file: {reason}"), str(problem)
+
+
+def test_a_value_of_thousands_of_characters_is_quoted_cut(tmp_path: Path) -> None:
+    """A field of 5,000 digits was quoted whole in its problem, one line of 5,000 characters."""
+    data = FIXTURE.read_bytes().decode("cp932").split("\r\n")
+    fields = data[2].split(",")
+    fields[10] = "9" * 5000  # (11) 単位数 of the first 明細情報
+    data[2] = ",".join(fields)
+    with pytest.raises(CareFileRejected) as rejected:
+        read_care_bytes("\r\n".join(data).encode("cp932"), "care/x.csv")
+    reasons = [p.reason for p in rejected.value.problems if p.line == 3]
+    assert f"got '{'9' * 40}'… (5,000 characters)" in reasons[0], reasons
+    assert all(len(reason) < 200 for reason in reasons), reasons

@@ -352,3 +352,14 @@ def test_certification_bytes_not_utf8_are_named_by_line(tmp_path: Path) -> None:
         read_certifications(path, data)
     assert [(p.file, p.line) for p in rejected.value.problems] == [(str(path), 4)]
     assert "not UTF-8 (byte 0x82 at character 1)" in rejected.value.problems[0].reason
+
+
+def test_a_certification_value_of_thousands_of_digits_is_quoted_cut(
+    lake: CareLake, tmp_path: Path
+) -> None:
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join([HEADER, _cert_with("insured_number", "9" * 5000)]) + "\n", "utf-8")
+    with pytest.raises(CareFileRejected) as rejected:
+        lake.import_certifications([path])
+    (problem,) = rejected.value.problems
+    assert problem.reason == f"expected 10 digits, got '{'9' * 40}'… (5,000 characters)"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -582,5 +583,20 @@ def test_a_file_in_another_encoding_or_line_end_is_refused_with_one_clear_reason
         parse_claim_bytes(data, "claims/x.UKE")
     (problem,) = rejected.value.problems
     assert str(problem).startswith(f"claims/x.UKE: file: {reason}"), str(problem)
+    with pytest.raises(NotClean):
+        fast_columns(data, "0" * 64)
+
+
+def test_a_utf8_file_whose_bytes_also_read_as_cp932_is_refused_not_loaded_garbled() -> None:
+    """The UTF-8 bytes of many names (ゴウダ, 高松市…) happen to be cp932 too: such a file was
+    loaded with every name garbled (ゴウダ as '繧ｴ繧ｦ繝") instead of refused as UTF-8."""
+    text = re.sub(r"[^\x00-\x7f]+", "ゴウダ", _bytes(OUT).decode("cp932"))
+    assert parse_claim_bytes(text.encode("cp932"), "claims/x.UKE").claims  # a good file
+    data = text.encode("utf-8")
+    assert data.decode("cp932") != text  # it reads as cp932, garbled
+    with pytest.raises(ClaimFileRejected) as rejected:
+        parse_claim_bytes(data, "claims/x.UKE")
+    (problem,) = rejected.value.problems
+    assert str(problem).startswith("claims/x.UKE: file: is UTF-8, not cp932"), str(problem)
     with pytest.raises(NotClean):
         fast_columns(data, "0" * 64)

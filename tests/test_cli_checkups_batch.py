@@ -42,14 +42,32 @@ def test_several_archives_are_reported_one_by_one(run, tmp_path: Path) -> None: 
     )
 
 
-def test_a_rejected_archive_keeps_those_before_it(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_rejected_archive_stops_none_of_the_others(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One bad archive of a provider's batch loads nothing of its own; the archives before and
+    after it are loaded (the run stopped at it, leaving those after it unread, while its
+    message said 'nothing loaded' of a run that had loaded those before), and the command
+    names it and ends with exit code 1."""
     first, last = _archive(tmp_path / "a", "1001"), _archive(tmp_path / "b", "2002")
     bad = tmp_path / "3710000012_00370015_202009300_1.zip"
     bad.write_bytes(b"not a zip")
     result = run("checkups", "ingest", str(first), str(bad), str(last))
-    assert result.exit_code == 1 and f"error: {bad}: rejected" in result.stderr
+    assert result.exit_code == 1, result.output
+    assert f"{bad.name}: zip: not a readable zip archive" in result.stderr
+    assert f"{bad}: rejected with 1 problem(s); nothing of it loaded" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"error: 1 of 3 archive(s) rejected and not loaded: {bad}"
+    )
+    assert "2 archive(s): 2 checkups and 0 guidance records added" in result.stdout
     names = [entry["name"] for entry in Lake(tmp_path / "home" / "lake").archives().values()]
-    assert names == [first.name]
+    assert sorted(names) == sorted([first.name, last.name])
+    again = run("checkups", "ingest", str(bad), str(first), "--json")
+    assert again.exit_code == 1, again.output
+    document = json.loads(again.stdout)
+    assert [(a["archive"], a["already_ingested"]) for a in document["archives"]] == [
+        (first.name, True)
+    ]
+    assert [r["archive"] for r in document["rejected"]] == [bad.name]
+    assert "not a readable zip archive" in document["rejected"][0]["problems"][0]
 
 
 def test_documents_not_added_as_duplicates_are_named(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

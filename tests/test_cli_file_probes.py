@@ -4,8 +4,11 @@ folder with nothing to read in it is refused the same way, naming the folder."""
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -485,3 +488,94 @@ def test_an_empty_folder_beside_a_good_feed_file_refuses_the_whole_call(home: Pa
             assert connection.scalar(sa.select(sa.func.count()).select_from(t.feed_files)) == 0
     finally:
         engine.dispose()
+
+
+#: Every command that reads the files or folders it is given, as `SEARCHING`, and the masters.
+READING = [command for command, _ in SEARCHING] + [("claims", "masters", "--drugs")]
+READING_IDS = [*COMMAND_IDS, "claims masters"]
+
+
+@contextmanager
+def fifo_nobody_writes(path: Path) -> Iterator[Path]:
+    """A named pipe no program writes to: a command that opens it waits for ever. Should one
+    do so (the defect), a thread writes a line to it and closes it, again each time it is
+    opened, from 3 s on, so that the test fails instead of hanging."""
+    os.mkfifo(path)
+    done = threading.Event()
+
+    def release() -> None:
+        while not done.wait(0.1):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # nobody is reading
+                continue
+            os.write(fd, b"released by the test\n")
+            os.close(fd)
+
+    timer = threading.Timer(3, release)
+    timer.start()
+    try:
+        yield path
+    finally:
+        done.set()
+        timer.cancel()
+        timer.join()
+
+
+@pytest.mark.parametrize("command", READING, ids=READING_IDS)
+def test_a_named_pipe_given_as_a_file_is_refused_not_waited_on(
+    home: Path, command: tuple[str, ...]
+) -> None:
+    """A pipe (or a device: /dev/zero never ends) given where a file goes hung the command
+    or read until memory ran out (an internal MemoryError); it is an argument error."""
+    with fifo_nobody_writes(home / "incoming.csv") as pipe:
+        result = invoke(*command, str(pipe))
+    assert result.exit_code == 2, result.output
+    assert f"{pipe} is not a regular file (a pipe, socket or device)" in result.output
+
+
+@pytest.mark.parametrize("command", READING, ids=READING_IDS)
+def test_a_device_given_as_a_file_is_refused(home: Path, command: tuple[str, ...]) -> None:
+    result = invoke(*command, os.devnull)
+    assert result.exit_code == 2, result.output
+    assert f"{os.devnull} is not a regular file (a pipe, socket or device)" in result.output
+
+
+@pytest.mark.parametrize("command", FOLDER_COMMANDS, ids=FOLDER_IDS)
+def test_a_named_pipe_in_a_folder_is_refused_naming_it(
+    home: Path, command: tuple[str, ...]
+) -> None:
+    folder = home / "incoming"
+    folder.mkdir()
+    name = "pipe.zip" if command[0] == "checkups" else "pipe.csv"
+    with fifo_nobody_writes(folder / name) as pipe:
+        result = invoke(*command, str(folder))
+    assert result.exit_code == 1, result.output
+    assert f"error: {pipe}: cannot be read (not a regular file: a pipe, socket or device)" in (
+        result.output
+    )
+
+
+def test_a_checkup_value_of_thousands_of_digits_is_quoted_cut(home: Path) -> None:
+    """A value of 5,000 digits was quoted whole: one line of 5,000 characters per problem."""
+    import datetime as dt
+
+    from kokuho.checkups import Checkup, Items, Observation, write_archive
+    from tests.feedfiles import KOKUHO
+
+    value = "9" * 5000
+    bmi = Observation(Items.BMI[0], "PQ", value, "kg/m2")
+    checkup = Checkup(
+        document="", insurer=KOKUHO, symbol="12", number="1001", branch="01", sex=1,
+        birth_date=dt.date(1970, 5, 15), exam_date=dt.date(2020, 9, 1),
+        institution="3710000012", observations={bmi.code: bmi},
+    )  # fmt: skip
+    archive = write_archive(
+        home / "out", sender="3710000012", receiver="00" + KOKUHO, checkups=[checkup],
+        created=dt.datetime(2020, 9, 30),
+    )  # fmt: skip
+    result = invoke("checkups", "ingest", str(archive))
+    assert result.exit_code == 1, result.output
+    (line,) = [line for line in result.stderr.splitlines() if bmi.code in line]
+    assert f"value '{value[:40]}'… (5,000 characters) is not a number" in line
+    assert len(line) < 300

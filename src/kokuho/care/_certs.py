@@ -17,7 +17,7 @@ from typing import Final
 from kokuho.care._errors import CareFileRejected
 from kokuho.care._model import CERTIFICATION_LEVELS
 from kokuho.registry import FileRejected, read_csv_rows
-from kokuho.store import FileProblem, atomic_file, has_control
+from kokuho.store import FileProblem, atomic_file, has_control, quoted
 
 COLUMNS: Final = (
     "insurer_number", "insured_number", "name_kanji", "name_kana", "birth_date", "sex",
@@ -56,7 +56,7 @@ class Certification:
 
 def _digits(value: str, length: int) -> str:
     if len(value) != length or not (value.isascii() and value.isdigit()):
-        raise ValueError(f"expected {length} digits, got {value!r}")
+        raise ValueError(f"expected {length} digits, got {quoted(value)}")
     return value
 
 
@@ -66,7 +66,7 @@ def _date(value: str) -> dt.date:
             raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+        raise ValueError(f"expected a date YYYY-MM-DD, got {quoted(value)}") from None
 
 
 def _text(value: str) -> str:
@@ -83,13 +83,13 @@ def _text(value: str) -> str:
 
 def _sex(value: str) -> int:
     if value not in ("1", "2"):
-        raise ValueError(f"expected 1 (男) or 2 (女), got {value!r}")
+        raise ValueError(f"expected 1 (男) or 2 (女), got {quoted(value)}")
     return int(value)
 
 
 def _level(value: str) -> str:
     if value not in CERTIFICATION_LEVELS:
-        raise ValueError(f"not a 要介護状態区分コード (01, 12, 13, 21–25): {value!r}")
+        raise ValueError(f"not a 要介護状態区分コード (01, 12, 13, 21–25): {quoted(value)}")
     return value
 
 

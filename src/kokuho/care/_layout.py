@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Final
 
 from kokuho.care._model import CARE_LEVELS
+from kokuho.store import quoted
 
 CONTROL: Final = "1"  # レコード種別: コントロールレコード
 DATA: Final = "2"  # データレコード
@@ -146,21 +147,21 @@ def _digits(text: str) -> bool:
 @lru_cache(maxsize=4096)  # a file repeats few months and days: parse each once
 def _month(text: str) -> dt.date:
     if len(text) != 6 or not _digits(text):
-        raise BadValue(f"expected a month YYYYMM, got {text!r}")
+        raise BadValue(f"expected a month YYYYMM, got {quoted(text)}")
     try:
         return dt.date(int(text[:4]), int(text[4:]), 1)
     except ValueError:
-        raise BadValue(f"no such month {text!r}") from None
+        raise BadValue(f"no such month {quoted(text)}") from None
 
 
 @lru_cache(maxsize=65536)
 def _day(text: str) -> dt.date:
     if len(text) != 8 or not _digits(text):
-        raise BadValue(f"expected a date YYYYMMDD, got {text!r}")
+        raise BadValue(f"expected a date YYYYMMDD, got {quoted(text)}")
     try:
         return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
-        raise BadValue(f"no such date {text!r}") from None
+        raise BadValue(f"no such date {quoted(text)}") from None
 
 
 def parse(spec: Field, text: str) -> object:
@@ -173,17 +174,17 @@ def parse(spec: Field, text: str) -> object:
     form = spec.form
     if form == "fixed":
         if text != spec.value:
-            raise BadValue(f"expected {spec.value!r}, got {text!r}")
+            raise BadValue(f"expected {spec.value!r}, got {quoted(text)}")
         return text
     if form == "digits":
         if len(text) != spec.size or not _digits(text):
-            raise BadValue(f"expected {spec.size} digits, got {text!r}")
+            raise BadValue(f"expected {spec.size} digits, got {quoted(text)}")
         return text
     if form == "int":
         if not _digits(text) or len(text) > spec.size:
-            raise BadValue(f"expected a number of 1–{spec.size} digits, got {text!r}")
+            raise BadValue(f"expected a number of 1–{spec.size} digits, got {quoted(text)}")
         if len(text) > 1 and text[0] == "0":
-            raise BadValue(f"a number has no leading zeros, got {text!r}")
+            raise BadValue(f"a number has no leading zeros, got {quoted(text)}")
         return int(text)
     if form == "yyyymm":
         return _month(text)
@@ -191,19 +192,21 @@ def parse(spec: Field, text: str) -> object:
         return _day(text)
     if form == "sex":
         if text not in ("1", "2"):
-            raise BadValue(f"expected 1 (男) or 2 (女), got {text!r}")
+            raise BadValue(f"expected 1 (男) or 2 (女), got {quoted(text)}")
         return int(text)
     if form == "level":
         if text not in CARE_LEVELS:
-            raise BadValue(f"not a 要介護状態区分コード of a claim (12, 13, 21–25): {text!r}")
+            raise BadValue(f"not a 要介護状態区分コード of a claim (12, 13, 21–25): {quoted(text)}")
         return text
     if form == "price":
         if not _PRICE.fullmatch(text):
-            raise BadValue(f"expected 円 with two decimals (10.00), got {text!r}")
+            raise BadValue(f"expected 円 with two decimals (10.00), got {quoted(text)}")
         return Decimal(text)
     if form == "kana":
         if len(text) > spec.size or not _KANA.fullmatch(text):
-            raise BadValue(f"expected katakana of at most {spec.size} characters, got {text!r}")
+            raise BadValue(
+                f"expected katakana of at most {spec.size} characters, got {quoted(text)}"
+            )
         return text
     if _FORBIDDEN.search(text) or len(text) > spec.size:
         raise BadValue(f'at most {spec.size} characters, without , " or control characters')

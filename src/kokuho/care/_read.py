@@ -22,7 +22,7 @@ from kokuho.care._layout import (
     parse,
 )
 from kokuho.care._model import CareClaim, CareClaimFile, CareDetail, CareTotal
-from kokuho.store import FileProblem
+from kokuho.store import FileProblem, utf8_not_cp932
 
 #: At most this many problems are kept per file.
 MAX_PROBLEMS: Final = 200
@@ -225,6 +225,19 @@ def _kind(layout: Layout) -> str:
     )
 
 
+def _encoding_problem(data: bytes) -> str | None:
+    """What a sender's tool did to the whole file: wrote UTF-8 (whose bytes may read as cp932,
+    garbled: ゴウダ as 繧ｴ繧ｦ繝…), or put a byte order mark first."""
+    if utf8_not_cp932(data):
+        return "is UTF-8, not cp932 (the encoding of 介護給付費明細書 files)"
+    if data.startswith(b"\xef\xbb\xbf"):
+        return (
+            "begins with a UTF-8 byte order mark; a 介護給付費明細書 file starts with its "
+            "コントロールレコード (1,)"
+        )
+    return None
+
+
 def _lines(name: str, data: bytes) -> tuple[list[bytes], FileProblem | None]:
     """The records of ``data`` (CR LF after each), or the problem with its line ends."""
     if not data:
@@ -246,6 +259,9 @@ def _lines(name: str, data: bytes) -> tuple[list[bytes], FileProblem | None]:
 def read_care_bytes(data: bytes, name: str) -> CareClaimFile:
     """The claims of ``data`` (the file named ``name`` in problems); raises
     ``CareFileRejected`` with every problem found (at most ``MAX_PROBLEMS``)."""
+    encoding = _encoding_problem(data)
+    if encoding is not None:  # said once, not as a problem of every record or カナ 氏名
+        raise CareFileRejected([FileProblem(name, 0, "file", encoding)])
     lines, broken = _lines(name, data)
     if broken is not None:
         raise CareFileRejected([broken])

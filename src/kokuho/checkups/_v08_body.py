@@ -18,6 +18,7 @@ from lxml import etree
 
 from kokuho.checkups._model import Observation
 from kokuho.checkups._v08_common import FAST_DIGITS, V3, XSI_TYPE, Problems, is_number
+from kokuho.store import quoted
 
 _OBSERVATION: Final = f"{{{V3}}}observation"
 _CODE: Final = f"{{{V3}}}code"
@@ -73,7 +74,7 @@ def read_observations(body: etree._Element, problems: Problems) -> dict[str, Obs
             )
             continue
         if len(code) != 17:
-            problems.add(f"observation {code}", f"item code {code!r} is not 17 characters")
+            problems.add(f"observation {code}", f"item code {quoted(code)} is not 17 characters")
             continue
         not_done = obs.get("negationInd") == "true"
         null_flavor = obs.get("nullFlavor")
@@ -104,10 +105,10 @@ def read_observations(body: etree._Element, problems: Problems) -> dict[str, Obs
                     )
                     and not is_number(value)
                 ):
-                    problems.add(f"observation {code}", f"value {value!r} is not a number")
+                    problems.add(f"observation {code}", f"value {quoted(value)} is not a number")
                     continue
                 if value is not None and value[:1] == "-" and float(value) < 0:
-                    reason = f"value {value!r} is negative (a 健診 measurement is not)"
+                    reason = f"value {quoted(value)} is negative (a 健診 measurement is not)"
                     problems.add(f"observation {code}", reason)
                     continue
             elif kind in _CODED:
@@ -115,7 +116,8 @@ def read_observations(body: etree._Element, problems: Problems) -> dict[str, Obs
                 code_system = value_el.get("codeSystem")
                 if value is not None and not _CODE_VALUE.fullmatch(value):
                     reason = (
-                        f"code {value!r} is not a code (ASCII letters, digits, '.', '-' or '_')"
+                        f"code {quoted(value)} is not a code "
+                        "(ASCII letters, digits, '.', '-' or '_')"
                     )
                     problems.add(f"observation {code}", reason)
                     continue

@@ -29,6 +29,7 @@ from kokuho.claims._rece_layout import (
     PRESCRIBER_FIELDS,
     RecordLayout,
 )
+from kokuho.store import utf8_not_cp932
 
 _BODY_DAYS = range(14, 45)  # SI / IY 1日…31日
 
@@ -164,17 +165,8 @@ def _whole_file_problem(data: bytes) -> str | None:
     ended the records with CR alone."""
     if data.count(b"\r") > 1 and b"\n" not in data:
         return "ends its records with CR only; a レセ電 file ends them with CR LF"
-    if data.isascii():
-        return None
-    try:
-        data.decode(ENCODING)
-    except UnicodeDecodeError:
-        try:
-            data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            pass
-        else:
-            return "is UTF-8, not cp932 (the encoding of レセ電 files)"
+    if utf8_not_cp932(data):  # decoding as cp932 is no test: much UTF-8 reads as cp932 too
+        return "is UTF-8, not cp932 (the encoding of レセ電 files)"
     if data.startswith(b"\xef\xbb\xbf"):
         return "begins with a UTF-8 byte order mark; a レセ電 file starts with IR or YK"
     return None

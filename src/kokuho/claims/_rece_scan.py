@@ -23,6 +23,7 @@ from kokuho.claims._rece_cells import (
     year_month,
 )
 from kokuho.claims._rece_layout import DAY_FIELDS, HEADER, LAYOUTS, FieldSpec, RecordLayout
+from kokuho.store import utf8_not_cp932
 
 Values = dict[int, tuple[np.ndarray, np.ndarray]]
 
@@ -71,6 +72,8 @@ class Scan:
         buf = np.frombuffer(blob, dtype=np.uint8)
         if not blob.isascii():
             check_cp932(buf)
+            # UTF-8 whose bytes are cp932 too: the reader names it (it fails fast on cp932)
+            require(not any(utf8_not_cp932(part) for part in parts))
         ends = np.flatnonzero(buf == 10)
         starts = np.concatenate(([0], ends[:-1] + 1))
         bounds = np.cumsum([0] + [len(part) for part in parts])

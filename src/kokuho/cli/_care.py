@@ -18,6 +18,7 @@ from kokuho.cli._output import (
     searched,
     shown,
 )
+from kokuho.cli._params import INPUT_FILE_OR_FOLDER
 from kokuho.config import Settings
 
 
@@ -26,7 +27,7 @@ def care() -> None:
     """介護: ingest 介護給付費明細書 and 要介護認定 files, and link them to the register."""
 
 
-_FILES = click.Path(exists=True, dir_okay=True, path_type=Path)
+_FILES = INPUT_FILE_OR_FOLDER
 #: How a 介護給付費明細書 file begins: its コントロールレコード.
 CLAIM_FILE_START = b"1,"
 

@@ -18,11 +18,11 @@ from kokuho.cli._output import (
     searched,
     shown,
 )
-from kokuho.cli._params import FISCAL_YEAR, NameList
+from kokuho.cli._params import FISCAL_YEAR, INPUT_FILE_OR_FOLDER, NameList
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
 
-_ARCHIVES = click.Path(exists=True, dir_okay=True, path_type=Path)
+_ARCHIVES = INPUT_FILE_OR_FOLDER
 #: What ``checkups rates --by`` groups by: kokuho.checkups' GROUPS, named here so that the
 #: command's module need not import the engine to check an option
 #: (tests/test_cli_hostile_inputs.py checks that the two agree).
@@ -59,35 +59,46 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
     """Ingest V08 archives (zip) into the lake; folders are searched for *.zip.
 
     Each archive is checked against its index and summary; a bad document rejects the archive
-    unless --load-good-documents. Loading an archive again changes nothing.
+    unless --load-good-documents. A rejected archive loads nothing; the others are loaded, and
+    the command ends with exit code 1 naming it. Loading an archive again changes nothing.
     """
     from kokuho.checkups import ArchiveRejected, Lake, read_archive
 
     lake = Lake.from_settings(Settings.from_env())
     paths = _archives(archives)
-    read: list[Any] = []  # the archives' contents, in order
+    loaded: list[Path] = []  # the archives read and checked, in order
+    read: list[Any] = []  # their contents
+    rejected: list[tuple[Path, list[str]]] = []  # the others, with their problems
+    echoed = 0  # how many of ``read`` had their problems shown
 
     def each() -> Iterator[Any]:
+        nonlocal echoed
         for path in paths:
             # The lake reads every archive of a batch before it takes its lock to add them
             # (Lake.ingest_archives): an archive's problems are reported once it is read
             # and checked, in the archives' order, before the next one is read.
-            if read:
-                _echo_problems(read[-1])
+            echoed = _echo_pending(read, echoed)
             try:
                 contents = read_archive(path, strict=not load_good_documents)
-            except ArchiveRejected as rejected:
-                for problem in rejected.problems[:20]:
+            except ArchiveRejected as refused:
+                # Nothing of it is loaded; the archives before and after it are (one bad
+                # archive of a provider's batch does not hold the others back).
+                for problem in refused.problems[:20]:
                     click.echo(shown(problem), err=True)
-                # The archives read before it are still committed (ingest_archives).
-                fail(f"{path}: rejected with {len(rejected.problems)} problem(s); nothing loaded")
+                click.echo(
+                    f"{shown(str(path))}: rejected with {len(refused.problems)} problem(s); "
+                    "nothing of it loaded",
+                    err=True,
+                )
+                rejected.append((path, [str(p) for p in refused.problems]))
+                continue
+            loaded.append(path)
             read.append(contents)
             yield contents
 
     # One lock and one manifest write per batch of archives, not one per archive.
     done = lake.ingest_archives(each()) if paths else []
-    if read:
-        _echo_problems(read[-1])
+    _echo_pending(read, echoed)
     _echo_duplicates(lake, done)
     reports: list[dict[str, Any]] = [
         {
@@ -98,19 +109,31 @@ def ingest(archives: tuple[Path, ...], load_good_documents: bool, as_json: bool)
             "duplicates": len(report.duplicates),
             "problems": [str(p) for p in contents.problems],
         }
-        for path, contents, report in zip(paths, read, done, strict=True)
+        for path, contents, report in zip(loaded, read, done, strict=True)
     ]
     if as_json:
-        emit_json({"archives": reports})
-        return
-    added = sum(r["checkups"] for r in reports)
-    again = sum(1 for r in reports if r["already_ingested"])
-    duplicates = sum(r["duplicates"] for r in reports)
-    click.echo(
-        f"{len(reports)} archive(s): {added} checkups and "
-        f"{sum(r['guidance'] for r in reports)} guidance records added, "
-        f"{again} already ingested" + (f", {duplicates} duplicate(s)" if duplicates else "")
-    )
+        refusals = [{"archive": path.name, "problems": found} for path, found in rejected]
+        emit_json({"archives": reports, "rejected": refusals})
+    else:
+        added = sum(r["checkups"] for r in reports)
+        again = sum(1 for r in reports if r["already_ingested"])
+        duplicates = sum(r["duplicates"] for r in reports)
+        click.echo(
+            f"{len(reports)} archive(s): {added} checkups and "
+            f"{sum(r['guidance'] for r in reports)} guidance records added, "
+            f"{again} already ingested" + (f", {duplicates} duplicate(s)" if duplicates else "")
+        )
+    if rejected:
+        names = ", ".join(str(path) for path, _ in rejected[:10])
+        more = f" and {len(rejected) - 10} more" if len(rejected) > 10 else ""
+        fail(f"{len(rejected)} of {len(paths)} archive(s) rejected and not loaded: {names}{more}")
+
+
+def _echo_pending(read: Sequence[Any], echoed: int) -> int:
+    """Shows the problems of the archives of ``read`` from ``echoed`` on; how many are shown."""
+    for contents in read[echoed:]:
+        _echo_problems(contents)
+    return len(read)
 
 
 def _echo_problems(contents: Any) -> None:

@@ -9,7 +9,7 @@ import click
 
 from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, found_files, json_option, searched, shown
-from kokuho.cli._params import WORKERS
+from kokuho.cli._params import INPUT_FILE, INPUT_FILE_OR_FOLDER, WORKERS
 from kokuho.config import Settings
 
 
@@ -19,7 +19,7 @@ def claims() -> None:
     資格過誤."""
 
 
-_FILES = click.Path(exists=True, dir_okay=True, path_type=Path)
+_FILES = INPUT_FILE_OR_FOLDER
 _SUFFIXES = (".uke", ".csv")
 
 
@@ -102,7 +102,7 @@ def ingest(files: tuple[Path, ...], workers: int | None, as_json: bool) -> None:
     )
 
 
-_MASTER = click.Path(exists=True, dir_okay=False, path_type=Path)
+_MASTER = INPUT_FILE
 
 
 @claims.command("masters")

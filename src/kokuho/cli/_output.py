@@ -70,14 +70,17 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
 def found_files(matches: Iterable[Path]) -> list[Path]:
     """The files among what a folder search matched (``rglob``): a folder whose name matches
     (``x.csv/``) is left out, its files being searched themselves; an entry that is neither
-    (a symbolic link to nothing) ends the command before anything is read, naming it, instead
-    of an internal error when the import opens it."""
+    (a symbolic link to nothing, a named pipe, a socket, a device) ends the command before
+    anything is read, naming it, instead of an internal error when the import opens it, a
+    wait for ever on a pipe nobody writes to, or a device read until memory runs out."""
     files: list[Path] = []
     for path in matches:
         if path.is_file():
             files.append(path)
-        elif not path.is_dir():
+        elif not path.exists():
             fail(f"{path}: cannot be read (a link to nothing)")
+        elif not path.is_dir():
+            fail(f"{path}: cannot be read (not a regular file: a pipe, socket or device)")
     return files
 
 

@@ -210,3 +210,26 @@ def service_url(ctx: click.Context, param: click.Parameter, value: str | None) -
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise click.BadParameter(f"{value[:80]!r}: give http(s)://HOST[:PORT]")
     return value
+
+
+class InputPath(click.Path):
+    """A file a command reads (or, ``folder``, a folder it searches), which must exist and be a
+    regular file: a named pipe no program writes to made the command wait for ever, and a
+    device such as /dev/zero was read until memory ran out (an internal MemoryError)."""
+
+    def __init__(self, *, folder: bool = False) -> None:
+        super().__init__(exists=True, dir_okay=folder, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
+        if not (path.is_file() or path.is_dir()):
+            self.fail(f"{path} {NOT_REGULAR}; name a file", param, ctx)
+        return path
+
+
+#: Why a pipe, socket or device is not read as a file.
+NOT_REGULAR = "is not a regular file (a pipe, socket or device)"
+#: A file a command reads.
+INPUT_FILE = InputPath()
+#: A file a command reads, or a folder it searches for its files.
+INPUT_FILE_OR_FOLDER = InputPath(folder=True)

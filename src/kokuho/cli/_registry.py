@@ -21,7 +21,7 @@ from kokuho.cli._output import (
     searched,
     shown,
 )
-from kokuho.cli._params import DAY, RECORD_ID
+from kokuho.cli._params import DAY, INPUT_FILE_OR_FOLDER, RECORD_ID
 from kokuho.cli._registry_reassess import (
     decision_day,
     echo_runs,
@@ -92,7 +92,7 @@ def _month(path: Path) -> str:
 
 
 @registry.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=INPUT_FILE_OR_FOLDER)
 @click.option(
     "--load-good-rows",
     is_flag=True,

@@ -24,6 +24,7 @@ from kokuho.store._files import (
     is_temporary,
     spreadsheet_text,
     sweep_temporary,
+    utf8_not_cp932,
 )
 from kokuho.store._keys import chunks, key_table
 from kokuho.store._lake_files import (
@@ -41,7 +42,7 @@ from kokuho.store._problems import FileProblem, FileProblemsError
 from kokuho.store._read_batch import ReadBatcher
 from kokuho.store._replicas import UNREACHABLE, ReadRouter, ReplicaStatus
 from kokuho.store._replicas_async import UNREACHABLE_ASYNC, AsyncReads, connect_kwargs
-from kokuho.store._shown import BIDI_CLASS, BIDI_CONTROLS, has_control, shown_text
+from kokuho.store._shown import BIDI_CLASS, BIDI_CONTROLS, has_control, quoted, shown_text
 from kokuho.store._spare_core import spare_core
 from kokuho.store._write_lock import Fence, WriteBusy, busy_refusal, write_transaction
 from kokuho.store._yaml_loader import SafeYamlLoader, compose_yaml, load_yaml
@@ -80,6 +81,8 @@ __all__ = [
     "atomic_file",
     "exclusive_lock",
     "file_sha256",
+    "quoted",
+    "utf8_not_cp932",
     "spreadsheet_text",
     "PerThreadDuckDB",
     "bulk_insert",

@@ -151,3 +151,23 @@ def spreadsheet_text(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+#: Kana, CJK ideographs, their punctuation and the full-width forms: what a Japanese text
+#: written in UTF-8 holds. cp932 bytes that happen to be UTF-8 decode to other scripts.
+_JAPANESE: Final = re.compile("[\u3000-\u30ff\u4e00-\u9fff\uff01-\uffef]")
+
+
+def utf8_not_cp932(data: bytes) -> bool:
+    """Whether a file that should be cp932 (レセ電, 介護給付費明細書) was written in UTF-8: its
+    bytes (after a byte order mark) are UTF-8 holding Japanese text. Decoding as cp932 is no
+    test: the UTF-8 bytes of many names (ゴウダ, 高松市…) are cp932 too, of other characters
+    (``繧ｴ繧ｦ繝``). A real cp932 file fails at its first kana or kanji, whose lead byte
+    cannot begin a UTF-8 character."""
+    if data.isascii():
+        return False
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return False
+    return _JAPANESE.search(text) is not None

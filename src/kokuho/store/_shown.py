@@ -52,3 +52,15 @@ def has_control(text: str) -> bool:
     record must not. Not ``str.isprintable``: it refuses the full-width space (U+3000) of
     Japanese names."""
     return any(c in BIDI_CONTROLS or unicodedata.category(c) == "Cc" for c in text)
+
+
+#: How much of a value a problem quotes.
+QUOTED_CHARACTERS: Final = 40
+
+
+def quoted(raw: str) -> str:
+    """``raw`` as a problem quotes it: its repr, cut to :data:`QUOTED_CHARACTERS` characters
+    with the length said when longer (a value of 5,000 digits is not a line of 5,000)."""
+    if len(raw) <= QUOTED_CHARACTERS:
+        return repr(raw)
+    return f"{raw[:QUOTED_CHARACTERS]!r}… ({len(raw):,} characters)"
