@@ -579,3 +579,33 @@ def test_a_checkup_value_of_thousands_of_digits_is_quoted_cut(home: Path) -> Non
     (line,) = [line for line in result.stderr.splitlines() if bmi.code in line]
     assert f"value '{value[:40]}'… (5,000 characters) is not a number" in line
     assert len(line) < 300
+
+
+#: The other commands that read a file they are given (rules, registers, payments, lists).
+OTHER_READERS = [
+    ("registry", "insurers"),
+    ("residents", "load"),
+    ("institutions", "load"),
+    ("mynumber", "link"),
+    ("premiums", "grounds", "import"),
+    ("premiums", "incomes", "import"),
+    ("premiums", "payments", "import"),
+    ("premiums", "rules", "--file"),
+    ("incentives", "rules", "--file"),
+    ("dependants", "check"),
+    ("dependants", "recheck"),
+    ("provision", "release-check"),
+]
+
+
+@pytest.mark.parametrize("command", OTHER_READERS, ids=[" ".join(c) for c in OTHER_READERS])
+def test_every_other_reader_refuses_a_pipe_or_a_device(
+    home: Path, command: tuple[str, ...]
+) -> None:
+    """The ingest commands refused pipes and devices; these still opened them and waited for
+    ever on a pipe (or read /dev/zero until memory ran out)."""
+    with fifo_nobody_writes(home / "incoming.csv") as pipe:
+        for given in (str(pipe), os.devnull):
+            result = invoke(*command, given)
+            assert result.exit_code == 2, result.output
+            assert f"{given} is not a regular file (a pipe, socket or device)" in result.output

@@ -18,7 +18,7 @@ from kokuho.cli._output import (
     searched,
     shown,
 )
-from kokuho.cli._params import FISCAL_YEAR, INPUT_FILE_OR_FOLDER, NameList
+from kokuho.cli._params import FISCAL_YEAR, INPUT_FILE, INPUT_FILE_OR_FOLDER, NameList
 from kokuho.config import Settings
 from kokuho.ids import FiscalYear
 
@@ -237,7 +237,7 @@ def stratify_command(archives: tuple[Path, ...], as_json: bool) -> None:
 )
 @click.option(
     "--exclusions",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     help="Per-person exclusions file (妊産婦, 施設入所 …).",
 )
 @json_option
@@ -322,7 +322,7 @@ def disagreements_command(fiscal_year: int | None, as_json: bool) -> None:
 @click.argument("archives", nargs=-1, type=_ARCHIVES)
 @click.option(
     "--questionnaires",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     help="後期高齢者の質問票 answers (docs/formats.md §6) for the 一体的実施 lists.",
 )
 @json_option

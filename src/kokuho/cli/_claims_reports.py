@@ -12,7 +12,7 @@ import click
 
 from kokuho.cli._claims import claims
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
-from kokuho.cli._params import FISCAL_YEAR, MONTH, NameList
+from kokuho.cli._params import FISCAL_YEAR, INPUT_FILE, MONTH, NameList
 from kokuho.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -204,7 +204,7 @@ def prescribing_command(
 @claims.command("cost")
 @click.option("--fy", "fiscal_year", type=FISCAL_YEAR, required=True, help="Fiscal year (年度).")
 @click.option(
-    "--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--reference", type=INPUT_FILE,
     help="The national reference for 年齢調整 and the 地域差指数 (the format of "
     "data/reference_population.yaml; default: its local copy in $KOKUHO_HOME/data, else the "
     "packaged PLACEHOLDER one).",

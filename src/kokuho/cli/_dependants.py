@@ -11,13 +11,13 @@ import click
 
 from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
-from kokuho.cli._params import DAY, DAYS
+from kokuho.cli._params import DAY, DAYS, INPUT_FILE
 
 if TYPE_CHECKING:
     from kokuho.boundary import FileCheck, RowCheck
     from kokuho.store import FileProblemsError
 
-_FILES = click.Path(exists=True, dir_okay=False, path_type=Path)
+_FILES = INPUT_FILE
 
 
 @click.group(cls=SingleValueGroup)

@@ -11,7 +11,14 @@ import click
 
 from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import FISCAL_YEAR, OUTPUT_FILE, TOP, OutputPath
+from kokuho.cli._params import (
+    FISCAL_YEAR,
+    INPUT_FILE,
+    INPUT_FILE_IF_ANY,
+    OUTPUT_FILE,
+    TOP,
+    OutputPath,
+)
 from kokuho.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,7 +46,7 @@ def board_options(function: F) -> F:
         click.option(
             "--rules",
             "rules_file",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            type=INPUT_FILE,
             help="A rule file instead of the one shipped for the year.",
         ),
         click.option(
@@ -181,9 +188,7 @@ def incentives() -> None:
 
 @incentives.command("rules")
 @click.option("--fy", "fiscal_year", type=FISCAL_YEAR, help="A fiscal year shipped with kokuho.")
-@click.option(
-    "--file", "path", type=click.Path(dir_okay=False, path_type=Path), help="A rule file to check."
-)
+@click.option("--file", "path", type=INPUT_FILE_IF_ANY, help="A rule file to check.")
 @click.option("--indicator", help="Show the tiers of one indicator (id or 共通⑥-style group).")
 @json_option
 def rules_command(

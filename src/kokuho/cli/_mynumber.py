@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
-from kokuho.cli._params import RECORD_ID
+from kokuho.cli._params import INPUT_FILE, RECORD_ID
 from kokuho.cli._staff import ShownAudit, StaffAudit, staff_by
 from kokuho.ids import InvalidIdentifier
 from kokuho.registry import (
@@ -35,7 +35,7 @@ from kokuho.registry import (
     review_queue,
 )
 
-_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_FILE = INPUT_FILE
 _ITEM_LABELS = {
     "name_kanji": "漢字氏名",
     "name_kana": "カナ氏名",

@@ -217,12 +217,13 @@ class InputPath(click.Path):
     regular file: a named pipe no program writes to made the command wait for ever, and a
     device such as /dev/zero was read until memory ran out (an internal MemoryError)."""
 
-    def __init__(self, *, folder: bool = False) -> None:
-        super().__init__(exists=True, dir_okay=folder, path_type=Path)
+    def __init__(self, *, folder: bool = False, exists: bool = True) -> None:
+        # exists=False: the command says itself that a file is missing; a pipe is refused.
+        super().__init__(exists=exists, dir_okay=folder, path_type=Path)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         path = Path(os.fsdecode(super().convert(value, param, ctx)))
-        if not (path.is_file() or path.is_dir()):
+        if path.exists() and not (path.is_file() or path.is_dir()):
             self.fail(f"{path} {NOT_REGULAR}; name a file", param, ctx)
         return path
 
@@ -233,3 +234,5 @@ NOT_REGULAR = "is not a regular file (a pipe, socket or device)"
 INPUT_FILE = InputPath()
 #: A file a command reads, or a folder it searches for its files.
 INPUT_FILE_OR_FOLDER = InputPath(folder=True)
+#: A file a command reads and whose absence it reports itself.
+INPUT_FILE_IF_ANY = InputPath(exists=False)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
-from kokuho.cli._params import FISCAL_YEAR, RECORD_ID
+from kokuho.cli._params import FISCAL_YEAR, INPUT_FILE_IF_ANY, RECORD_ID
 from kokuho.cli._premiums import premiums
 from kokuho.cli._staff import municipality_code, option_day, require_municipality
 from kokuho.premiums import (
@@ -94,7 +94,7 @@ def payments_group() -> None:
 
 
 @payments_group.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=INPUT_FILE_IF_ANY)
 @json_option
 def payments_import_command(files: tuple[Path, ...], as_json: bool) -> None:
     """Load payments files. Each file is one transaction: a file with any bad row changes

@@ -13,9 +13,10 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, json_option, open_engine
+from kokuho.cli._params import INPUT_FILE
 from kokuho.cli._premiums import premiums
 
-_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_FILE = INPUT_FILE
 _NAMES = {"former_dependant": "旧被扶養者", "involuntary_unemployment": "非自発的失業"}
 
 

@@ -17,11 +17,11 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
-from kokuho.cli._params import OUTPUT_FILE
+from kokuho.cli._params import INPUT_FILE, OUTPUT_FILE
 from kokuho.cli._premiums import premiums
 from kokuho.cli._staff import option_day
 
-_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_FILE = INPUT_FILE
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option
-from kokuho.cli._params import FISCAL_YEAR
+from kokuho.cli._params import FISCAL_YEAR, INPUT_FILE_IF_ANY
 from kokuho.cli._premiums import premiums
 
 
@@ -21,14 +21,14 @@ from kokuho.cli._premiums import premiums
 @click.option(
     "--inputs",
     "inputs_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=INPUT_FILE_IF_ANY,
     help="The levy input file (YAML: totals per part, municipalities' bases).",
 )
 @click.option("--example", is_flag=True, help="Use the shipped synthetic example inputs.")
 @click.option(
     "--rules",
     "rules_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=INPUT_FILE_IF_ANY,
     help="A levy rule file instead of the shipped one of the fiscal year.",
 )
 @click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per municipality and part.")

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from kokuho.cli._output import emit_json, fail, json_option, shown
-from kokuho.cli._params import FISCAL_YEAR
+from kokuho.cli._params import FISCAL_YEAR, INPUT_FILE_IF_ANY
 from kokuho.cli._premiums import premiums
 
 
@@ -22,9 +22,7 @@ from kokuho.cli._premiums import premiums
     "--fiscal-year", "fiscal_year", type=FISCAL_YEAR, help="One fiscal year (default: all)."
 )
 @click.option("--municipality", help="One municipality (6-digit 団体コード).")
-@click.option(
-    "--file", "path", type=click.Path(dir_okay=False, path_type=Path), help="Check one rule file."
-)
+@click.option("--file", "path", type=INPUT_FILE_IF_ANY, help="Check one rule file.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the table as CSV.")
 @json_option
 def rules_command(

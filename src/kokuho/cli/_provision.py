@@ -18,7 +18,7 @@ import click
 
 from kokuho.cli._commands import SingleValueGroup
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
-from kokuho.cli._params import OUTPUT_FOLDER, POPULATION
+from kokuho.cli._params import INPUT_FILE, OUTPUT_FOLDER, POPULATION
 from kokuho.cli._staff import StaffAudit, option_day, staff_by
 
 #: Exit code of a readable table that breaks the rules (1 is a file that cannot be read).
@@ -332,7 +332,7 @@ def show_command(provision_id: str, as_json: bool) -> None:
 
 
 @provision.command(name="release-check")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=INPUT_FILE)
 @click.option(
     "--population",
     type=POPULATION,
@@ -340,12 +340,12 @@ def show_command(provision_id: str, as_json: bool) -> None:
 )
 @click.option(
     "--providers",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     help="The same table counting the 医療機関 or 保険者 behind each cell.",
 )
 @click.option(
     "--patients",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     help="For a table of amounts (点数, 金額, 回数): the same table counting patients per cell.",
 )
 @click.option(

@@ -21,7 +21,7 @@ from kokuho.cli._output import (
     searched,
     shown,
 )
-from kokuho.cli._params import DAY, INPUT_FILE_OR_FOLDER, RECORD_ID
+from kokuho.cli._params import DAY, INPUT_FILE, INPUT_FILE_OR_FOLDER, RECORD_ID
 from kokuho.cli._registry_reassess import (
     decision_day,
     echo_runs,
@@ -55,7 +55,7 @@ def registry() -> None:
 
 
 @registry.command("insurers")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=INPUT_FILE)
 @json_option
 def insurers_command(file: Path, as_json: bool) -> None:
     """Load or update insurers (保険者) from FILE (docs/formats.md §1)."""

@@ -14,7 +14,15 @@ import click
 
 from kokuho.cli._commands import SingleValueGroup, SingleValueOptions
 from kokuho.cli._output import emit_json, fail, json_option, open_engine, shown
-from kokuho.cli._params import CERT_SERIAL, DAY, OUTPUT_FOLDER, PORT, WORKERS, service_url
+from kokuho.cli._params import (
+    CERT_SERIAL,
+    DAY,
+    INPUT_FILE,
+    OUTPUT_FOLDER,
+    PORT,
+    WORKERS,
+    service_url,
+)
 from kokuho.config import Settings, read_secret
 from kokuho.ids import InsuredId, InvalidIdentifier
 from kokuho.registry import FileRejected, show
@@ -33,7 +41,7 @@ from kokuho.verify import (
     verify_chain,
 )
 
-_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_FILE = INPUT_FILE
 
 
 @click.command(cls=SingleValueOptions)
