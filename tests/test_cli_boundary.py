@@ -305,3 +305,19 @@ def test_a_loss_feed_file_that_is_a_folder_link_or_pipe_is_refused_before_the_st
     assert elsewhere.read_text() == "kept\n"
     assert len(audit_rows(home, "boundary_loss", ("action",))) == before
     assert ok("decide", "1", "show")["status"] == "open"
+
+
+def test_a_step_on_a_day_to_come_is_refused(home: Path, tmp_path: Path) -> None:
+    """A step records what was done that day: ``decide 1 loss --on 2033-05-01`` (2023 mistyped)
+    was recorded, and a ③ or a claim dated ahead settles or pays the refunds of a day that has
+    not come. A usage error naming ``--on``; nothing is recorded."""
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01")
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    for step in ("loss", "reduce", "claim"):
+        ahead = run("decide", "1", step, "--on", tomorrow, "--feed-dir", str(tmp_path / "feed"))
+        assert ahead.exit_code == 2, ahead.output
+        assert "--on" in ahead.output and "after today" in ahead.output
+    assert ok("decide", "1", "show")["steps"] == []
+    assert not (tmp_path / "feed").exists()
+    shown = ok("decide", "1", "show", "--on", tomorrow)  # a view may look ahead
+    assert shown["status"] == "open"

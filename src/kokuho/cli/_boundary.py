@@ -145,7 +145,7 @@ def decide_command(
     as_json: bool,
 ) -> None:  # fmt: skip
     """A case step: show, loss (①), judge (②), reduce (③ 減額賦課決定), claim, close."""
-    day, who = option_day(on, "--on"), staff_by(by)
+    day, who = option_day(on, "--on", done=step != "show"), staff_by(by)
     evidence = None
     if step == "judge":
         if no_fault is None:

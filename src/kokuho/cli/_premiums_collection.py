@@ -257,7 +257,7 @@ def refunds_decide_command(
     _one_format(as_json, as_csv)
     code = _municipality(municipality)
     assert code is not None
-    day = option_day(decided_on, "--on")
+    day = option_day(decided_on, "--on", done=True)
     try:
         found = _on_engine(lambda engine: decide_refunds(engine, code, day), code)
     except RefundRefused as refused:
@@ -274,7 +274,7 @@ def refunds_decide_command(
 def refunds_pay_command(refund_id: int, paid_on: str | None, as_json: bool) -> None:
     """Record that a refund was paid out (refused once the claim has lapsed)."""
     try:
-        day = option_day(paid_on, "--on")
+        day = option_day(paid_on, "--on", done=True)
         paid = _on_engine(lambda engine: pay_refund(engine, refund_id, day))
     except RefundRefused as refused:
         fail(str(refused))
