@@ -215,3 +215,42 @@ def test_a_municipality_nobody_knows_is_refused_not_answered_empty(
     result = runner.invoke(main, args)
     assert result.exit_code == 1, result.output
     assert "--municipality: 999999: not the 全国地方公共団体コード" in result.output
+
+
+def test_unknown_whereabouts_of_a_municipality_not_reported_is_refused(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A deduction for a code the report has no row for (a typo, another municipality than
+    ``--municipality``, one with no 調定 that year) was ignored without a word: the clerk read
+    a 収納率 they believed net of the 居所不明者分."""
+    _small_city(engine, tmp_path)
+    with pytest.raises(ValueError, match="居所不明者分 of 372021: no 調定 of FY2020"):
+        collection_rates(engine, 2020, None, {OTHER: 1_000})  # D is charged for FY2021 only
+    with pytest.raises(ValueError, match="居所不明者分 of 372021: no 調定 of FY2021"):
+        collection_rates(engine, 2021, CITY, {OTHER: 0})  # not in a report of CITY alone
+    [rate] = collection_rates(engine, 2021, OTHER, {OTHER: 10_000})  # D's whole 10,000 unpaid
+    assert (rate.current_charged, rate.current_rate) == (0, None)
+
+
+def test_unknown_whereabouts_given_twice_for_one_code_is_refused(
+    cli: tuple[CliRunner, sa.Engine],
+) -> None:
+    """``--unknown-whereabouts 372013=1000 --unknown-whereabouts 372013=2000`` kept the last
+    and dropped the first without a word."""
+    runner, engine = cli
+    record_charges(engine, assessment("B", 2020, [5_000] * 10), D("2020-06-15"), "initial")
+    args = ["premiums", "collection-rate", "--fiscal-year", "2020"]
+    twice = [
+        *args,
+        "--unknown-whereabouts",
+        f"{CITY}=1000",
+        "--unknown-whereabouts",
+        f"{CITY}=2000",
+    ]
+    result = runner.invoke(main, twice)
+    assert result.exit_code == 1, result.output
+    assert f"{CITY} is given twice" in result.stderr.strip().splitlines()[-1]
+    once = runner.invoke(main, [*args, "--unknown-whereabouts", f"{CITY}=2000", "--json"])
+    assert once.exit_code == 0, once.output
+    [rate] = json.loads(once.output)["rates"]
+    assert rate["unknown_whereabouts_deducted"] == 2_000

@@ -309,6 +309,8 @@ def collection_rate_command(
         match = re.fullmatch(r"([0-9]{6})=([0-9]{1,12})", item.strip())
         if match is None:
             fail(f"--unknown-whereabouts: {item!r} is not CODE=YEN, e.g. 372013=120000")
+        if match.group(1) in deductions:
+            fail(f"--unknown-whereabouts: {match.group(1)} is given twice")
         deductions[match.group(1)] = int(match.group(2))
     try:
         code = _municipality(municipality)
