@@ -53,6 +53,19 @@ class RefusedHousehold:
     reason: str
 
 
+class IncomesMissing(ValueError):
+    """A 本算定 refused because not one person of the year's households has a declared income:
+    the year's 市町村民税 file was not loaded, and every household would be charged as 未申告."""
+
+    def __init__(self, municipality: str, fiscal_year: int, households: int) -> None:
+        super().__init__(
+            f"{municipality} FY{fiscal_year}: not one person of the year's {households} "
+            f"households has a declared income of FY{fiscal_year}: every household would be "
+            "charged as 未申告 (no 所得割, no 軽減); load the year's income file first "
+            "(`kokuho premiums incomes import`); nothing was recorded"
+        )
+
+
 class _SameDay(ValueError):
     """An 更正 on or before the day of the decision in force."""
 
@@ -155,11 +168,13 @@ def assess_fiscal_year(
         members, households, unplaced_ids = read_households(engine, municipality, fiscal_year)
     except ColumnarInputError:
         # A member away twice in the year (the columns hold one gap): the reference path.
-        assessments = _reference(engine, municipality, rules)
+        assessments = _reference(engine, municipality, rules, check_incomes=True)
         unplaced = unplaced_members(engine, municipality, fiscal_year)
         report("read", 1, 1)
     else:
         count = households.num_rows
+        if count and not any(members.column("declared").to_pylist()):
+            raise IncomesMissing(municipality, fiscal_year, count)
         report("read", 1, 1)
         report("assess", 0, count)
         try:
@@ -215,18 +230,26 @@ def _recorded_before(
     )
 
 
-def _reference(engine: sa.Engine, municipality: str, rules: PremiumRules) -> list[Assessment]:
+def _reference(
+    engine: sa.Engine, municipality: str, rules: PremiumRules, *, check_incomes: bool = False
+) -> list[Assessment]:
     """Every household assessed by the per-household reference (``household_inputs`` and
-    ``assess``); AssessmentRefused naming every household the engine refuses."""
+    ``assess``); AssessmentRefused naming every household the engine refuses, and with
+    ``check_incomes`` IncomesMissing when not one person of them has a declared income."""
     assessments: list[Assessment] = []
     refused: list[RefusedHousehold] = []
+    declared = False
     for household in household_inputs(engine, municipality, rules.fiscal_year):
+        declared = declared or any(m.income.declared for m in household.members)
         try:
             assessments.append(assess(household, rules, with_reasons=False))
         except AssessmentInputError as error:
             refused.append(RefusedHousehold(household.household_id, str(error)))
     if refused:
         raise AssessmentRefused(refused)
+    count = len(assessments)
+    if check_incomes and count and not declared:
+        raise IncomesMissing(rules.municipal.municipality, rules.fiscal_year, count)
     return assessments
 
 
