@@ -321,3 +321,21 @@ def test_a_step_on_a_day_to_come_is_refused(home: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "feed").exists()
     shown = ok("decide", "1", "show", "--on", tomorrow)  # a view may look ahead
     assert shown["status"] == "open"
+
+
+def test_a_scan_request_or_answer_on_a_day_to_come_is_refused(home: Path) -> None:
+    """A scan opens its cases as found that day, a 報告徴収 request or answer is recorded on
+    its day: dated ahead, they were recorded. A usage error naming --on; the lists may look
+    ahead (--no-scan, the 報告徴収 list)."""
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    scan = run("double-payments", "--municipality", TOWN, "--on", tomorrow)
+    assert scan.exit_code == 2 and "after today" in scan.output, scan.output
+    listed = ok("double-payments", "--municipality", TOWN, "--on", tomorrow, "--no-scan")
+    assert listed["cases"] == []
+    asked = run("reports", "--municipality", TOWN, "--on", tomorrow, "--request", "1",
+                "--other", "2", "--to", "株式会社 讃岐")  # fmt: skip
+    assert asked.exit_code == 2 and "after today" in asked.output, asked.output
+    answered = run("reports", "--municipality", TOWN, "--on", tomorrow, "--answer", "1",
+                   "--denied", "--text", "x")  # fmt: skip
+    assert answered.exit_code == 2 and "after today" in answered.output, answered.output
+    assert ok("reports", "--municipality", TOWN, "--on", tomorrow)["requests"] == []

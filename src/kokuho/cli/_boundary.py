@@ -107,7 +107,9 @@ def double_payments_command(
     municipality: str, on: str | None, scan: bool, by: str, as_json: bool
 ) -> None:
     """二重払い cases: 国保 overlapping an employee coverage filed retroactively."""
-    code, day, who = municipality_code(municipality), option_day(on, "--on"), staff_by(by)
+    # A scan records the cases it opens as found that day: not a day to come.
+    code = municipality_code(municipality)
+    day, who = option_day(on, "--on", done=scan), staff_by(by)
 
     def work(engine: sa.Engine, audit: ServiceAudit) -> list[Case]:
         if scan:
@@ -307,7 +309,10 @@ def reports_command(
     feed_dir: Path | None, by: str, as_json: bool,
 ) -> None:  # fmt: skip
     """報告徴収 (国保法 §113): the list, a request, or an answer that opens a case."""
-    code, day, who = municipality_code(municipality), option_day(on, "--on"), staff_by(by)
+    # A request or an answer is recorded on its day: not a day to come.
+    code = municipality_code(municipality)
+    day = option_day(on, "--on", done=request is not None or answer_id is not None)
+    who = staff_by(by)
     if request is not None and (not addressee or other is None):
         fail("--request needs --other and --to")
     if answer_id is not None and confirmed is None:
