@@ -416,3 +416,8 @@ def test_a_year_whose_incomes_were_never_loaded_is_refused_not_assessed_as_undec
     load_incomes(town, write_csv(tmp_path / "incomes22.csv", INCOME_COLUMNS, incomes))
     run = assess_fiscal_year(town, TOWN, 2022, dt.date(2022, 6, 15))
     assert run.recorded == 2 and run.reductions["none"] == 2
+    # A year whose file says everyone is 未申告 is loaded, not missing: it is assessed so.
+    undeclared = [{**row, "fiscal_year": 2023, "declared": 0} for row in incomes]
+    load_incomes(town, write_csv(tmp_path / "incomes23.csv", INCOME_COLUMNS, undeclared))
+    run = assess_fiscal_year(town, TOWN, 2023, dt.date(2023, 6, 15))
+    assert run.recorded == 2 and run.reductions["none"] == 2

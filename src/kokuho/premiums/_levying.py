@@ -42,6 +42,8 @@ from kokuho.premiums._model import (
     Reason,
 )
 from kokuho.premiums._rules import PremiumRules, load_premium_rules
+from kokuho.premiums._tables import premium_incomes
+from kokuho.registry import tables
 from kokuho.store import Fence
 
 
@@ -54,16 +56,33 @@ class RefusedHousehold:
 
 
 class IncomesMissing(ValueError):
-    """A 本算定 refused because not one person of the year's households has a declared income:
-    the year's 市町村民税 file was not loaded, and every household would be charged as 未申告."""
+    """A 本算定 refused because no income of the year is loaded for any resident of the
+    municipality: every household would be charged as 未申告 (no 所得割, no 軽減)."""
 
     def __init__(self, municipality: str, fiscal_year: int, households: int) -> None:
         super().__init__(
-            f"{municipality} FY{fiscal_year}: not one person of the year's {households} "
-            f"households has a declared income of FY{fiscal_year}: every household would be "
-            "charged as 未申告 (no 所得割, no 軽減); load the year's income file first "
+            f"{municipality} FY{fiscal_year}: no income of FY{fiscal_year} is loaded for the "
+            f"municipality's residents: its {households} households would all be charged as "
+            "未申告 (no 所得割, no 軽減); load the year's income file first "
             "(`kokuho premiums incomes import`); nothing was recorded"
         )
+
+
+def _check_incomes(engine: sa.Engine, municipality: str, fiscal_year: int, households: int) -> None:
+    """IncomesMissing when ``households`` are to be assessed and not one income record of the
+    year (declared or 未申告) belongs to a resident of the municipality."""
+    if not households:
+        return
+    r = tables.residents
+    query = (
+        sa.select(premium_incomes.c.resident_id)
+        .join(r, r.c.resident_id == premium_incomes.c.resident_id)
+        .where(premium_incomes.c.fiscal_year == fiscal_year, r.c.municipality_code == municipality)
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        if connection.scalar(query) is None:
+            raise IncomesMissing(municipality, fiscal_year, households)
 
 
 class _SameDay(ValueError):
@@ -168,13 +187,13 @@ def assess_fiscal_year(
         members, households, unplaced_ids = read_households(engine, municipality, fiscal_year)
     except ColumnarInputError:
         # A member away twice in the year (the columns hold one gap): the reference path.
-        assessments = _reference(engine, municipality, rules, check_incomes=True)
+        assessments = _reference(engine, municipality, rules)
+        _check_incomes(engine, municipality, fiscal_year, len(assessments))
         unplaced = unplaced_members(engine, municipality, fiscal_year)
         report("read", 1, 1)
     else:
         count = households.num_rows
-        if count and not any(members.column("declared").to_pylist()):
-            raise IncomesMissing(municipality, fiscal_year, count)
+        _check_incomes(engine, municipality, fiscal_year, count)
         report("read", 1, 1)
         report("assess", 0, count)
         try:
@@ -230,26 +249,18 @@ def _recorded_before(
     )
 
 
-def _reference(
-    engine: sa.Engine, municipality: str, rules: PremiumRules, *, check_incomes: bool = False
-) -> list[Assessment]:
+def _reference(engine: sa.Engine, municipality: str, rules: PremiumRules) -> list[Assessment]:
     """Every household assessed by the per-household reference (``household_inputs`` and
-    ``assess``); AssessmentRefused naming every household the engine refuses, and with
-    ``check_incomes`` IncomesMissing when not one person of them has a declared income."""
+    ``assess``); AssessmentRefused naming every household the engine refuses."""
     assessments: list[Assessment] = []
     refused: list[RefusedHousehold] = []
-    declared = False
     for household in household_inputs(engine, municipality, rules.fiscal_year):
-        declared = declared or any(m.income.declared for m in household.members)
         try:
             assessments.append(assess(household, rules, with_reasons=False))
         except AssessmentInputError as error:
             refused.append(RefusedHousehold(household.household_id, str(error)))
     if refused:
         raise AssessmentRefused(refused)
-    count = len(assessments)
-    if check_incomes and count and not declared:
-        raise IncomesMissing(rules.municipal.municipality, rules.fiscal_year, count)
     return assessments
 
 
