@@ -339,3 +339,18 @@ def test_a_scan_request_or_answer_on_a_day_to_come_is_refused(home: Path) -> Non
                    "--denied", "--text", "x")  # fmt: skip
     assert answered.exit_code == 2 and "after today" in answered.output, answered.output
     assert ok("reports", "--municipality", TOWN, "--on", tomorrow)["requests"] == []
+
+
+def test_refunds_as_of_a_day_before_the_reduction_list_none(home: Path, tmp_path: Path) -> None:
+    """The refunds of a ③ decided on 2023-05-15 were listed as open on any earlier --as-of."""
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01")
+    ok("decide", "1", "loss", "--on", "2023-05-01", "--feed-dir", str(tmp_path / "feed"))
+    ok("decide", "1", "judge", "--no-fault", "--on", "2023-05-10",
+       "--document", "資格決定通知書", "--acquired-on", "2020-04-01",
+       "--decided-on", "2023-04-20", "--decided-by", "日本年金機構")  # fmt: skip
+    ok("decide", "1", "reduce", "--on", "2023-05-15")
+    assert ok("refunds", "--municipality", TOWN, "--as-of", "2023-05-14")["refunds"] == []
+    refunds = ok("refunds", "--municipality", TOWN, "--as-of", "2023-05-15")["refunds"]
+    assert {(r["amount"], r["status"]) for r in refunds} == {  # type: ignore[union-attr]
+        (351_100, "open"), (345_400, "open"), (350_800, "open")
+    }  # fmt: skip

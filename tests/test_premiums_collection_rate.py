@@ -254,3 +254,33 @@ def test_unknown_whereabouts_given_twice_for_one_code_is_refused(
     assert once.exit_code == 0, once.output
     [rate] = json.loads(once.output)["rates"]
     assert rate["unknown_whereabouts_deducted"] == 2_000
+
+
+def test_refunds_list_as_of_a_day_shows_only_what_was_decided_by_then(
+    cli: tuple[CliRunner, sa.Engine], tmp_path: Path
+) -> None:
+    """``refunds list --as-of 2021-05-31`` listed the 還付 decided on 2021-06-01 as 未還付 (and
+    its JSON/CSV as open): a refund that did not exist on the day asked."""
+    runner, engine = cli
+    record_charges(engine, assessment("B", 2020, [5_000] * 10), D("2020-06-15"), "initial")
+    rows = [payment(f"b{n}", "B", 2020, "2020-12-01", 5_000, n) for n in range(1, 11)]
+    rows.append(payment("b1x", "B", 2020, "2020-12-02", 5_000, 1))  # 第1期 paid twice
+    assert load(engine, write_payments(tmp_path / "p.csv", rows)).added == 11
+    common = ["premiums", "refunds"]
+    decided = runner.invoke(main, [*common, "decide", "--municipality", CITY, "--on",
+                                   "2021-06-01"])  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+
+    def listed(day: str) -> list[dict[str, object]]:
+        result = runner.invoke(main, [*common, "list", "--municipality", CITY, "--as-of", day,
+                                      "--json"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        found: list[dict[str, object]] = json.loads(result.output)["settlements"]
+        return found
+
+    assert listed("2021-05-31") == []
+    [refund] = listed("2021-06-01")
+    assert (refund["kind"], refund["amount"], refund["status"]) == ("refund", 5_000, "open")
+    text = runner.invoke(main, [*common, "list", "--municipality", CITY, "--as-of",
+                                "2021-05-31"])  # fmt: skip
+    assert text.exit_code == 0 and "還付" not in text.output

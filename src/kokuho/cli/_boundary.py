@@ -196,6 +196,8 @@ def refunds_command(municipality: str, as_of: str | None, by: str, as_json: bool
             step = case.current("reduction")
             for r in step.detail["refunds"] if step else []:
                 s = states[int(r["refund_id"])]
+                if s.decided_on > day:  # not decided yet on the day asked
+                    continue
                 rows.append({"case_id": case.case_id, "person_id": case.person_id,
                              "refund_id": s.refund_id, "fiscal_year": s.fiscal_year,
                              "kind": s.kind, "amount": s.amount, "decided_on": s.decided_on,

@@ -237,12 +237,15 @@ def _print_settlements(
 @json_option
 @_csv_option
 def refunds_list_command(municipality: str, as_of: str | None, as_json: bool, as_csv: bool) -> None:
-    """Every 充当 and 還付 decision with the refund's status on --as-of (未還付, 還付済, 時効)."""
+    """Every 充当 and 還付 decided by --as-of, with the refund's status that day (未還付, 還付済,
+    時効)."""
     _one_format(as_json, as_csv)
     code = _municipality(municipality)
     assert code is not None
+    day = option_day(as_of, "--as-of")
     found = _on_engine(lambda engine: settlements(engine, code), code)
-    _print_settlements(found, option_day(as_of, "--as-of"), as_json, as_csv)
+    # As of the day: a decision made after it did not exist yet (it showed as 未還付).
+    _print_settlements([s for s in found if s.decided_on <= day], day, as_json, as_csv)
 
 
 @refunds_group.command("decide")
