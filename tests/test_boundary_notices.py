@@ -108,3 +108,22 @@ def test_no_notice_for_an_unknown_undecided_or_closed_case(engine: sa.Engine, ca
     with pytest.raises(CaseError, match=f"case {case_id} is closed: no notice"):
         reduction_notice(engine, case_id, actor=CLERK, audit=audit)
     assert [call[0] for call in audit.calls] == ["boundary_close"]  # no notice was audited
+
+
+@pytest.mark.parametrize(
+    ("day", "printed"),
+    [
+        ("1989-01-07", "昭和64年1月7日"),  # an employee 資格取得日 can be that old
+        ("1989-01-08", "平成元年1月8日"),
+        ("1990-04-01", "平成2年4月1日"),
+        ("2019-04-30", "平成31年4月30日"),
+        ("2019-05-01", "令和元年5月1日"),
+        ("2023-05-15", "令和5年5月15日"),
+    ],
+)
+def test_notice_dates_are_printed_in_the_era_of_the_day(day: str, printed: str) -> None:
+    """The notices printed every day before 令和 as 平成 (1989-01-07 as 平成1年, 1985 as
+    平成-3年) and the first year of 平成 as 平成1年, not 元年."""
+    from kokuho.boundary._notices import _wareki
+
+    assert _wareki(dt.date.fromisoformat(day)) == printed

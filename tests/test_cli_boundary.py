@@ -305,3 +305,52 @@ def test_a_loss_feed_file_that_is_a_folder_link_or_pipe_is_refused_before_the_st
     assert elsewhere.read_text() == "kept\n"
     assert len(audit_rows(home, "boundary_loss", ("action",))) == before
     assert ok("decide", "1", "show")["status"] == "open"
+
+
+def test_a_step_on_a_day_to_come_is_refused(home: Path, tmp_path: Path) -> None:
+    """A step records what was done that day: ``decide 1 loss --on 2033-05-01`` (2023 mistyped)
+    was recorded, and a ③ or a claim dated ahead settles or pays the refunds of a day that has
+    not come. A usage error naming ``--on``; nothing is recorded."""
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01")
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    for step in ("loss", "reduce", "claim"):
+        ahead = run("decide", "1", step, "--on", tomorrow, "--feed-dir", str(tmp_path / "feed"))
+        assert ahead.exit_code == 2, ahead.output
+        assert "--on" in ahead.output and "after today" in ahead.output
+    assert ok("decide", "1", "show")["steps"] == []
+    assert not (tmp_path / "feed").exists()
+    shown = ok("decide", "1", "show", "--on", tomorrow)  # a view may look ahead
+    assert shown["status"] == "open"
+
+
+def test_a_scan_request_or_answer_on_a_day_to_come_is_refused(home: Path) -> None:
+    """A scan opens its cases as found that day, a 報告徴収 request or answer is recorded on
+    its day: dated ahead, they were recorded. A usage error naming --on; the lists may look
+    ahead (--no-scan, the 報告徴収 list)."""
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    scan = run("double-payments", "--municipality", TOWN, "--on", tomorrow)
+    assert scan.exit_code == 2 and "after today" in scan.output, scan.output
+    listed = ok("double-payments", "--municipality", TOWN, "--on", tomorrow, "--no-scan")
+    assert listed["cases"] == []
+    asked = run("reports", "--municipality", TOWN, "--on", tomorrow, "--request", "1",
+                "--other", "2", "--to", "株式会社 讃岐")  # fmt: skip
+    assert asked.exit_code == 2 and "after today" in asked.output, asked.output
+    answered = run("reports", "--municipality", TOWN, "--on", tomorrow, "--answer", "1",
+                   "--denied", "--text", "x")  # fmt: skip
+    assert answered.exit_code == 2 and "after today" in answered.output, answered.output
+    assert ok("reports", "--municipality", TOWN, "--on", tomorrow)["requests"] == []
+
+
+def test_refunds_as_of_a_day_before_the_reduction_list_none(home: Path, tmp_path: Path) -> None:
+    """The refunds of a ③ decided on 2023-05-15 were listed as open on any earlier --as-of."""
+    ok("double-payments", "--municipality", TOWN, "--on", "2023-05-01")
+    ok("decide", "1", "loss", "--on", "2023-05-01", "--feed-dir", str(tmp_path / "feed"))
+    ok("decide", "1", "judge", "--no-fault", "--on", "2023-05-10",
+       "--document", "資格決定通知書", "--acquired-on", "2020-04-01",
+       "--decided-on", "2023-04-20", "--decided-by", "日本年金機構")  # fmt: skip
+    ok("decide", "1", "reduce", "--on", "2023-05-15")
+    assert ok("refunds", "--municipality", TOWN, "--as-of", "2023-05-14")["refunds"] == []
+    refunds = ok("refunds", "--municipality", TOWN, "--as-of", "2023-05-15")["refunds"]
+    assert {(r["amount"], r["status"]) for r in refunds} == {  # type: ignore[union-attr]
+        (351_100, "open"), (345_400, "open"), (350_800, "open")
+    }  # fmt: skip

@@ -256,3 +256,34 @@ def test_a_refund_decision_dated_before_one_made_is_refused_not_paid_twice(
         again = _run("premiums", "refunds", "decide", "--municipality", "372013", "--on", day)
         assert again.exit_code == 0 and "0 decision(s)" in again.output, again.output
     assert _settled(charged) == [("refund", 9_500)]
+
+
+def test_a_refund_decided_or_paid_on_a_day_to_come_is_refused(
+    charged: sa.Engine, tmp_path: Path
+) -> None:
+    """A decision is recorded on or after the day it is made: ``refunds decide --on 2033-07-10``
+    (2023 mistyped) was recorded, read the ledger of 2033 (instalments not yet due today counted
+    as arrears to 充当), opened a claim window that starts in ten years, and barred every
+    decision of the municipality before 2033 (decisions go in day order). ``refunds pay`` on a
+    day to come recorded money not paid yet. Both are usage errors naming ``--on``."""
+    path = write_payments(
+        tmp_path / "p.csv",
+        [payment("G1", "H1", 2020, "2020-07-20", 9_500, 1, "account_transfer"),
+         payment("C1", "H1", 2020, "2020-07-25", 9_500, 1, "convenience_store")]
+        + [payment(f"G{n}", "H1", 2020, "2020-07-31", 9_500, n) for n in range(2, 11)],
+    )  # fmt: skip
+    assert _run("premiums", "payments", "import", str(path)).exit_code == 0
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    ahead = _run("premiums", "refunds", "decide", "--municipality", "372013", "--on", tomorrow)
+    assert ahead.exit_code == 2, ahead.output
+    assert "--on" in ahead.output and tomorrow in ahead.output and "after today" in ahead.output
+    assert _settled(charged) == []
+    today = _run("premiums", "refunds", "decide", "--municipality", "372013", "--json")
+    assert today.exit_code == 0, today.output
+    [refund] = json.loads(today.output)["settlements"]
+    assert (refund["kind"], refund["amount"]) == ("refund", 9_500)
+    paid = _run("premiums", "refunds", "pay", str(refund["refund_id"]), "--on", tomorrow)
+    assert paid.exit_code == 2 and "after today" in paid.output, paid.output
+    with charged.connect() as connection:
+        assert connection.scalar(sa.text("select paid_on from premium_refunds")) is None
+    assert _run("premiums", "refunds", "pay", str(refund["refund_id"])).exit_code == 0

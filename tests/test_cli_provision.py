@@ -114,3 +114,30 @@ def test_requests_list_only_the_statutory_ones(home: Path) -> None:
     place[place.index("香川県高松市 香川大学")] = "Singapore"
     abroad = run(*place)
     assert abroad.exit_code == 1 and "it must be in Japan" in abroad.output
+
+
+def test_a_step_dated_after_today_is_refused(home: Path) -> None:
+    """Steps go in day order, so an application dated 2033 (for 2023) was recorded and refused
+    every later step until 2033 ('… is before its last recorded step (2033-…)'); a review or an
+    extract dated ahead is as wrong. A usage error naming --on; nothing is recorded."""
+    import datetime as dt
+
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    ahead = run(*APPLY[:-1], tomorrow)
+    assert ahead.exit_code == 2, ahead.output
+    assert "--on" in ahead.output and "after today" in ahead.output
+    assert ok("list") == []
+    ok(*APPLY)
+    reviewer = run("reviewer", "委員 丙", "--by", "事務局", "--on", tomorrow)
+    assert reviewer.exit_code == 2 and "after today" in reviewer.output
+    ok("reviewer", "委員 丙", "--by", "事務局", "--on", "2024-05-01")
+    review = run("review", "P000001", "--by", "委員 丙", "--decision", "approve", "--minutes",
+                 "議事", "--term-until", "2025-03-31", "--on", tomorrow)  # fmt: skip
+    assert review.exit_code == 2 and "after today" in review.output
+    # --term-until is no step's day: it is not held to today.
+    ok("review", "P000001", "--by", "委員 丙", "--decision", "approve", "--minutes", "議事",
+       "--term-until", "2025-03-31", "--on", "2024-05-10")  # fmt: skip
+    for step in (("revoke", "--reason", "x"), ("delete", "--method", "x")):
+        refused = run(step[0], "P000001", "--by", "委員 丙", *step[1:], "--on", tomorrow)
+        assert refused.exit_code == 2 and "after today" in refused.output, refused.output
+    assert ok("show", "P000001")["state"] == "approved"

@@ -288,3 +288,20 @@ def test_a_judged_row_shows_a_bidi_control_escaped(tmp_path: Path) -> None:
     assert code == 0
     assert "\u202e" not in printed
     assert "A\\u202e1 2021-04-01: 認定 [principle]" in printed
+
+
+def test_an_end_more_than_ten_years_before_the_day_is_refused_to_the_day(tmp_path: Path) -> None:
+    """'More than ten years before the 認定日 is refused as a typo' (docs/dependants.md): ten
+    years before 2020-04-01 is 2010-04-01. The guard counted 3,660 days, so 2010-03-31 and
+    the six days before it passed as an exception that ended in time to be re-checked."""
+
+    def check(until: str) -> int:
+        row = application("T1", "2020-04-01", "02", residence="abroad",
+                          residency_exception="1", exception_until=until)  # fmt: skip
+        path = write_csv(tmp_path / f"t{until}.csv", DEPENDANTS, [row])
+        return run("dependants", "check", str(path), "--json")[0]
+
+    for until in ("2010-03-31", "2010-03-26"):
+        assert check(until) == 1, until
+    assert check("2010-04-01") == 0  # exactly ten years: not more
+    assert check("2019-02-28") == 0

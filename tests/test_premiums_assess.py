@@ -338,3 +338,16 @@ def test_inputs_that_would_give_a_wrong_bill_are_refused(
 ) -> None:
     with pytest.raises(AssessmentInputError, match=reason):
         assess(household(*people, head=head), city_rules())
+
+
+@pytest.mark.parametrize(
+    ("fiscal_year", "label"),
+    [(2018, "平成30年度"), (2019, "令和元年度"), (2020, "令和2年度"), (2023, "令和5年度")],
+)
+def test_the_explanation_names_the_fiscal_year_in_its_era(fiscal_year: int, label: str) -> None:
+    """A municipality may add rule files for earlier years (docs/data.md): the clerk's text
+    printed FY2019 as 令和1年度 and FY2018 as 令和0年度."""
+    from tests.premiumrows import assessment
+
+    text = explain(assessment("H1", fiscal_year, [1_000] * 10))
+    assert text.splitlines()[0] == f"世帯 H1 (372013) {label} (FY{fiscal_year}) 国民健康保険料"

@@ -215,3 +215,72 @@ def test_a_municipality_nobody_knows_is_refused_not_answered_empty(
     result = runner.invoke(main, args)
     assert result.exit_code == 1, result.output
     assert "--municipality: 999999: not the 全国地方公共団体コード" in result.output
+
+
+def test_unknown_whereabouts_of_a_municipality_not_reported_is_refused(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A deduction for a code the report has no row for (a typo, another municipality than
+    ``--municipality``, one with no 調定 that year) was ignored without a word: the clerk read
+    a 収納率 they believed net of the 居所不明者分."""
+    _small_city(engine, tmp_path)
+    with pytest.raises(ValueError, match="居所不明者分 of 372021: no 調定 of FY2020"):
+        collection_rates(engine, 2020, None, {OTHER: 1_000})  # D is charged for FY2021 only
+    with pytest.raises(ValueError, match="居所不明者分 of 372021: no 調定 of FY2021"):
+        collection_rates(engine, 2021, CITY, {OTHER: 0})  # not in a report of CITY alone
+    [rate] = collection_rates(engine, 2021, OTHER, {OTHER: 10_000})  # D's whole 10,000 unpaid
+    assert (rate.current_charged, rate.current_rate) == (0, None)
+
+
+def test_unknown_whereabouts_given_twice_for_one_code_is_refused(
+    cli: tuple[CliRunner, sa.Engine],
+) -> None:
+    """``--unknown-whereabouts 372013=1000 --unknown-whereabouts 372013=2000`` kept the last
+    and dropped the first without a word."""
+    runner, engine = cli
+    record_charges(engine, assessment("B", 2020, [5_000] * 10), D("2020-06-15"), "initial")
+    args = ["premiums", "collection-rate", "--fiscal-year", "2020"]
+    twice = [
+        *args,
+        "--unknown-whereabouts",
+        f"{CITY}=1000",
+        "--unknown-whereabouts",
+        f"{CITY}=2000",
+    ]
+    result = runner.invoke(main, twice)
+    assert result.exit_code == 1, result.output
+    assert f"{CITY} is given twice" in result.stderr.strip().splitlines()[-1]
+    once = runner.invoke(main, [*args, "--unknown-whereabouts", f"{CITY}=2000", "--json"])
+    assert once.exit_code == 0, once.output
+    [rate] = json.loads(once.output)["rates"]
+    assert rate["unknown_whereabouts_deducted"] == 2_000
+
+
+def test_refunds_list_as_of_a_day_shows_only_what_was_decided_by_then(
+    cli: tuple[CliRunner, sa.Engine], tmp_path: Path
+) -> None:
+    """``refunds list --as-of 2021-05-31`` listed the 還付 decided on 2021-06-01 as 未還付 (and
+    its JSON/CSV as open): a refund that did not exist on the day asked."""
+    runner, engine = cli
+    record_charges(engine, assessment("B", 2020, [5_000] * 10), D("2020-06-15"), "initial")
+    rows = [payment(f"b{n}", "B", 2020, "2020-12-01", 5_000, n) for n in range(1, 11)]
+    rows.append(payment("b1x", "B", 2020, "2020-12-02", 5_000, 1))  # 第1期 paid twice
+    assert load(engine, write_payments(tmp_path / "p.csv", rows)).added == 11
+    common = ["premiums", "refunds"]
+    decided = runner.invoke(main, [*common, "decide", "--municipality", CITY, "--on",
+                                   "2021-06-01"])  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+
+    def listed(day: str) -> list[dict[str, object]]:
+        result = runner.invoke(main, [*common, "list", "--municipality", CITY, "--as-of", day,
+                                      "--json"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        found: list[dict[str, object]] = json.loads(result.output)["settlements"]
+        return found
+
+    assert listed("2021-05-31") == []
+    [refund] = listed("2021-06-01")
+    assert (refund["kind"], refund["amount"], refund["status"]) == ("refund", 5_000, "open")
+    text = runner.invoke(main, [*common, "list", "--municipality", CITY, "--as-of",
+                                "2021-05-31"])  # fmt: skip
+    assert text.exit_code == 0 and "還付" not in text.output

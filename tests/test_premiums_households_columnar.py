@@ -428,11 +428,16 @@ def test_a_member_away_twice_is_assessed_by_the_reference(
 ) -> None:
     """Two gaps in FY2021 (the columns hold one): the columnar reader says so, and
     assess_fiscal_year assesses the year through the reference path, to the same yen."""
-    from kokuho.premiums import assess_fiscal_year
+    from kokuho.premiums import IncomesMissing, assess_fiscal_year
     from kokuho.premiums._assess_columnar_tables import ColumnarInputError
 
     away_and_back(households, tmp_path, mynumber_key,
                   [("2021-05-01", "2021-06-15"), ("2021-09-01", "2021-12-01")])  # fmt: skip
+    # The year's incomes: a 本算定 without any is refused on this path too.
+    with pytest.raises(IncomesMissing, match="FY2021"):
+        assess_fiscal_year(households, TOWN, 2021, dt.date(2021, 12, 20))
+    income = {"K": (1_500_000, 0, 0, 1, 1, 0)}
+    load_incomes(households, write_incomes(tmp_path / "fy2021.csv", 2021, income))
     k = person_ids(households)["K"]
     rules = load_premium_rules(2021, TOWN)
     inputs = list(household_inputs(households, TOWN, 2021))

@@ -384,3 +384,40 @@ def test_cli_assess_lists_members_in_no_household(
     assert "1 国保 member(s) in no household" in again.stderr
     assert f"person {u}: no resident record" in again.stderr
     assert "本算定" in again.stdout and "no household" not in again.stdout
+
+
+def test_a_year_whose_incomes_were_never_loaded_is_refused_not_assessed_as_undeclared(
+    town: sa.Engine, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The town's income file is of FY2021 only. A 本算定 of FY2022 (the clerk forgot the year's
+    市町村民税 file) charged every household as 未申告: no 所得割, no 軽減 — W1 would owe
+    医療分 27,500 + 24,700 and 支援分 8,500 + 6,500 (the FY2022 均等割・平等割 alone), not a bill
+    on its 3,000,000 yen — and, a 本算定 being made once, only 更正 household by household could
+    repair it. Refused naming the missing file; nothing recorded. Once loaded, it assesses."""
+    from kokuho.cli import main
+    from kokuho.premiums import IncomesMissing
+
+    with pytest.raises(IncomesMissing, match="FY2022") as missing:
+        assess_fiscal_year(town, TOWN, 2022, dt.date(2022, 6, 15))
+    assert "premiums incomes import" in str(missing.value)
+    assert decision_count(town) == 0
+    monkeypatch.setenv("KOKUHO_DATABASE_URL", database_url)
+    args = ["premiums", "assess", "--municipality", TOWN, "--fiscal-year", "2022",
+            "--decided-on", "2022-06-15"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "未申告" in result.stderr and decision_count(town) == 0
+    incomes = [
+        {"fiscal_year": 2022, "resident_id": f"{number:011d}", "salary": salary, "pension": 0,
+         "other": 0, "declared": 1, "wage_earner": 1 if salary else 0, "fixed_asset_tax": 0}
+        for number, _, _, _, salary in PEOPLE.values()
+    ]  # fmt: skip
+    load_incomes(town, write_csv(tmp_path / "incomes22.csv", INCOME_COLUMNS, incomes))
+    run = assess_fiscal_year(town, TOWN, 2022, dt.date(2022, 6, 15))
+    assert run.recorded == 2 and run.reductions["none"] == 2
+    # A year whose file says everyone is 未申告 is loaded, not missing: it is assessed so.
+    undeclared = [{**row, "fiscal_year": 2023, "declared": 0} for row in incomes]
+    load_incomes(town, write_csv(tmp_path / "incomes23.csv", INCOME_COLUMNS, undeclared))
+    run = assess_fiscal_year(town, TOWN, 2023, dt.date(2023, 6, 15))
+    assert run.recorded == 2 and run.reductions["none"] == 2

@@ -24,6 +24,7 @@ from kokuho.boundary._cases_model import (
     Case,
     CaseAudit,
     CaseError,
+    CaseYear,
     Evidence,
     Step,
     check_text,
@@ -36,6 +37,7 @@ from kokuho.premiums import (
     PremiumRuleError,
     RefundRefused,
     decide_refunds,
+    explain_household,
     household_account,
     last_claim_day,
     load_premium_rules,
@@ -194,6 +196,17 @@ def _reduce(
             )  # fmt: skip
             years.append(entry)
             continue
+        if barred and (dearer := _dearer(engine, case, year, decided_on)) is not None:
+            # The household owes more without the member (a 軽減 lost with n): §110-2(2) lets
+            # only a reducing decision pass the limit, so the year stays as charged.
+            entry.update(
+                basis=LIMIT_RULE, reduction=0,
+                reason=(f"{LIMIT_RULE}の期間制限 ({year.limit} 以降は賦課決定不可) を経過。"
+                        f"資格喪失に伴う更正は増額 ({dearer[0]:,}円 → {dearer[1]:,}円) となり、"
+                        f"{EXCEPTION_RULE}は減額の賦課決定に限られるため、賦課決定しない"),
+            )  # fmt: skip
+            years.append(entry)
+            continue
         run = reassess(
             engine, case.municipality, year.fiscal_year, decided_on,
             exception=exception if barred else None, household_id=year.household_id,
@@ -212,11 +225,17 @@ def _reduce(
             at_loss = [r for r in loss.detail.get("reassessed", [])
                        if r["fiscal_year"] == year.fiscal_year and "after" in r]  # fmt: skip
             entry["reduced_on"] = loss.decided_on.isoformat() if at_loss else None
+        # Without the member the household may owe more (a 軽減 lost with n): that 更正 is an
+        # 増額賦課, not a reduction of this notice.
+        increase = after > before
         entry.update(
             basis=EXCEPTION_RULE if barred else LIMIT_RULE, before=before, after=after,
-            reduction=before - after,
+            reduction=max(0, before - after),
             reason=(f"{EXCEPTION_RULE}により期間制限 ({year.limit}) 経過後の減額賦課"
-                    if barred else f"{LIMIT_RULE}の期間制限 ({year.limit}) 内の減額賦課"),
+                    if barred else
+                    f"{LIMIT_RULE}の期間制限 ({year.limit}) 内の"
+                    + ("更正は増額賦課 (資格喪失に伴う軽減判定の変更): 減額なし" if increase
+                       else "減額賦課")),
         )  # fmt: skip
         entry.setdefault("reduced_on", decided_on.isoformat() if change else None)
         years.append(entry)
@@ -239,6 +258,20 @@ def _reduce(
         "refund": sum(int(r["amount"]) for r in refunds if r["kind"] == "refund"),
         "last_claim_day": last_claim_day(decided_on).isoformat(),
     }  # fmt: skip
+
+
+def _dearer(engine: sa.Engine, case: Case, year: CaseYear, on: dt.date) -> tuple[int, int] | None:
+    """(調定 in force, the year's premium from the register today) when the second is higher:
+    the 更正 the loss calls for would be an increase; None otherwise."""
+    charged = household_account(engine, case.municipality, year.household_id, on)
+    in_force = charged.get(year.fiscal_year, (0, 0))[0]
+    try:
+        fresh = explain_household(
+            engine, case.municipality, year.fiscal_year, year.household_id
+        ).total
+    except LookupError:  # no member left in the year: the 更正 takes it to 0
+        return None
+    return (in_force, fresh) if fresh > in_force else None
 
 
 def claim_refund(

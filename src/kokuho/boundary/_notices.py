@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from kokuho.boundary._cases import read_cases
 from kokuho.boundary._cases_model import Case, CaseAudit, NoNotice, Step, UnknownCase
 from kokuho.boundary._cases_steps import EXCEPTION_RULE, LIMIT_RULE, PRESCRIPTION_RULE
+from kokuho.ids import wareki_label
 from kokuho.premiums import settlements
 from kokuho.registry import tables as register
 from kokuho.store import spreadsheet_text
@@ -52,13 +53,9 @@ def _yen(amount: int) -> str:
 
 
 def _wareki(day: dt.date) -> str:
-    """令和 dates as notices print them (令和元年 from 2019-05-01)."""
-    if day >= dt.date(2019, 5, 1):
-        year = day.year - 2018
-        era = f"令和{'元' if year == 1 else year}年"
-    else:
-        era = f"平成{day.year - 1988}年"
-    return f"{era}{day.month}月{day.day}日"
+    """A date as notices print it, in the era of the day with 元年 for its first year
+    (令和元年5月1日, 平成31年4月30日, 昭和64年1月7日): ``kokuho.ids.wareki_label``."""
+    return wareki_label(day)
 
 
 def _months(months: list[str]) -> str:

@@ -295,7 +295,7 @@ def _row(
         for column, value in (("exception_evidence", evidence), ("exception_until", until)):
             if value:
                 raise ResidencyInputError(column, "needs a residency_exception")
-    if until is not None and until < judged_on - dt.timedelta(days=366 * 10):
+    if until is not None and until < _years_before(judged_on, 10):
         raise ResidencyInputError("exception_until", "is more than ten years before the 認定日")
     facts = DependantFacts(
         judged_on=judged_on,
@@ -355,3 +355,11 @@ def _date(field: str, raw: str) -> dt.date:
 def _problem(error: object) -> FileProblem:
     file, line, field, reason = (getattr(error, n) for n in ("file", "line", "field", "reason"))
     return FileProblem(str(file), int(line), str(field) or "(file)", str(reason))
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    """The same day ``years`` years earlier (28 February for a 29 February that year lacks)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return dt.date(day.year - years, 2, 28)

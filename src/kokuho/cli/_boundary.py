@@ -107,7 +107,9 @@ def double_payments_command(
     municipality: str, on: str | None, scan: bool, by: str, as_json: bool
 ) -> None:
     """二重払い cases: 国保 overlapping an employee coverage filed retroactively."""
-    code, day, who = municipality_code(municipality), option_day(on, "--on"), staff_by(by)
+    # A scan records the cases it opens as found that day: not a day to come.
+    code = municipality_code(municipality)
+    day, who = option_day(on, "--on", done=scan), staff_by(by)
 
     def work(engine: sa.Engine, audit: ServiceAudit) -> list[Case]:
         if scan:
@@ -145,7 +147,7 @@ def decide_command(
     as_json: bool,
 ) -> None:  # fmt: skip
     """A case step: show, loss (①), judge (②), reduce (③ 減額賦課決定), claim, close."""
-    day, who = option_day(on, "--on"), staff_by(by)
+    day, who = option_day(on, "--on", done=step != "show"), staff_by(by)
     evidence = None
     if step == "judge":
         if no_fault is None:
@@ -194,6 +196,8 @@ def refunds_command(municipality: str, as_of: str | None, by: str, as_json: bool
             step = case.current("reduction")
             for r in step.detail["refunds"] if step else []:
                 s = states[int(r["refund_id"])]
+                if s.decided_on > day:  # not decided yet on the day asked
+                    continue
                 rows.append({"case_id": case.case_id, "person_id": case.person_id,
                              "refund_id": s.refund_id, "fiscal_year": s.fiscal_year,
                              "kind": s.kind, "amount": s.amount, "decided_on": s.decided_on,
@@ -307,7 +311,10 @@ def reports_command(
     feed_dir: Path | None, by: str, as_json: bool,
 ) -> None:  # fmt: skip
     """報告徴収 (国保法 §113): the list, a request, or an answer that opens a case."""
-    code, day, who = municipality_code(municipality), option_day(on, "--on"), staff_by(by)
+    # A request or an answer is recorded on its day: not a day to come.
+    code = municipality_code(municipality)
+    day = option_day(on, "--on", done=request is not None or answer_id is not None)
+    who = staff_by(by)
     if request is not None and (not addressee or other is None):
         fail("--request needs --other and --to")
     if answer_id is not None and confirmed is None:

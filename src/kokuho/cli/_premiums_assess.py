@@ -24,6 +24,7 @@ from kokuho.premiums import (
     PART_NAMES,
     AssessmentRefused,
     ChargeRefused,
+    IncomesMissing,
     PeriodLimitError,
     PremiumRuleError,
     UnknownMunicipality,
@@ -62,7 +63,7 @@ def _engine() -> Iterator[sa.Engine]:
         engine.dispose()
 
 
-_REFUSED = (PremiumRuleError, UnknownMunicipality, ChargeRefused, PeriodLimitError)
+_REFUSED = (PremiumRuleError, UnknownMunicipality, ChargeRefused, PeriodLimitError, IncomesMissing)
 
 
 @premiums.command("assess")

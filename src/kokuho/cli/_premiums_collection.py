@@ -237,12 +237,15 @@ def _print_settlements(
 @json_option
 @_csv_option
 def refunds_list_command(municipality: str, as_of: str | None, as_json: bool, as_csv: bool) -> None:
-    """Every 充当 and 還付 decision with the refund's status on --as-of (未還付, 還付済, 時効)."""
+    """Every 充当 and 還付 decided by --as-of, with the refund's status that day (未還付, 還付済,
+    時効)."""
     _one_format(as_json, as_csv)
     code = _municipality(municipality)
     assert code is not None
+    day = option_day(as_of, "--as-of")
     found = _on_engine(lambda engine: settlements(engine, code), code)
-    _print_settlements(found, option_day(as_of, "--as-of"), as_json, as_csv)
+    # As of the day: a decision made after it did not exist yet (it showed as 未還付).
+    _print_settlements([s for s in found if s.decided_on <= day], day, as_json, as_csv)
 
 
 @refunds_group.command("decide")
@@ -257,7 +260,7 @@ def refunds_decide_command(
     _one_format(as_json, as_csv)
     code = _municipality(municipality)
     assert code is not None
-    day = option_day(decided_on, "--on")
+    day = option_day(decided_on, "--on", done=True)
     try:
         found = _on_engine(lambda engine: decide_refunds(engine, code, day), code)
     except RefundRefused as refused:
@@ -274,7 +277,7 @@ def refunds_decide_command(
 def refunds_pay_command(refund_id: int, paid_on: str | None, as_json: bool) -> None:
     """Record that a refund was paid out (refused once the claim has lapsed)."""
     try:
-        day = option_day(paid_on, "--on")
+        day = option_day(paid_on, "--on", done=True)
         paid = _on_engine(lambda engine: pay_refund(engine, refund_id, day))
     except RefundRefused as refused:
         fail(str(refused))
@@ -309,6 +312,8 @@ def collection_rate_command(
         match = re.fullmatch(r"([0-9]{6})=([0-9]{1,12})", item.strip())
         if match is None:
             fail(f"--unknown-whereabouts: {item!r} is not CODE=YEN, e.g. 372013=120000")
+        if match.group(1) in deductions:
+            fail(f"--unknown-whereabouts: {match.group(1)} is given twice")
         deductions[match.group(1)] = int(match.group(2))
     try:
         code = _municipality(municipality)

@@ -88,7 +88,7 @@ def reviewer(name: str, by: str, on_text: str | None, as_json: bool) -> None:
     """Add a reviewer (審査委員): only reviewers may review."""
     from kokuho.provision import add_reviewer
 
-    on, who = option_day(on_text, "--on"), staff_by(by)
+    on, who = option_day(on_text, "--on", done=True), staff_by(by)
     _run(lambda engine, audit: add_reviewer(engine, name, on=on, actor=who, audit=audit))
     if as_json:
         emit_json({"reviewer": name.strip()})
@@ -127,7 +127,7 @@ def apply_command(
     )
     app = Application(basis, applicant, organisation, purpose, public_interest, place, users,
                       _items(items, "--item"), *period)  # fmt: skip
-    on = option_day(on_text, "--on")
+    on = option_day(on_text, "--on", done=True)
 
     def work(engine: Any, audit: ServiceAudit) -> Any:
         pid = apply(engine, catalogue(), app, on=on, audit=audit)
@@ -153,7 +153,7 @@ def review_command(
     """Review an application (審査): approve, approve with conditions, or reject."""
     from kokuho.provision import catalogue, review
 
-    on, who = option_day(on_text, "--on"), staff_by(by)
+    on, who = option_day(on_text, "--on", done=True), staff_by(by)
     term = option_day(term_until, "--term-until") if term_until else None
     approved = _items(items, "--item") if items else None
     done = _run(lambda engine, audit: review(
@@ -189,7 +189,7 @@ def extract_command(
         source_key,
     )
 
-    on, who = option_day(on_text, "--on"), staff_by(by)
+    on, who = option_day(on_text, "--on", done=True), staff_by(by)
     asked = _items(items, "--item") if items else None
     settings = Settings.from_env()
 
@@ -233,7 +233,7 @@ def delete_command(
     """Confirm the deletion of a provision's data (消去の確認); its key is destroyed."""
     from kokuho.provision import confirm_deletion
 
-    on, who = option_day(on_text, "--on"), staff_by(by)
+    on, who = option_day(on_text, "--on", done=True), staff_by(by)
     done = _run(lambda engine, audit: confirm_deletion(
         engine, provision_id, by=who, method=method, on=on, audit=audit))  # fmt: skip
     _show(done, as_json)
@@ -251,7 +251,7 @@ def revoke_command(
     """Revoke an approval (承認の取消): no extract follows; the deletion is still confirmed."""
     from kokuho.provision import revoke
 
-    on, who = option_day(on_text, "--on"), staff_by(by)
+    on, who = option_day(on_text, "--on", done=True), staff_by(by)
     done = _run(lambda engine, audit: revoke(
         engine, provision_id, reviewer=who, reason=reason, on=on, audit=audit))  # fmt: skip
     _show(done, as_json)

@@ -20,10 +20,14 @@ _MUNICIPALITY = re.compile(r"[0-9]{6}")
 _NOT_ASCII = re.compile(r"[^!-~]")
 
 
-def option_day(value: str | None, option: str, *, bounded: bool = True) -> dt.date:
+def option_day(
+    value: str | None, option: str, *, bounded: bool = True, done: bool = False
+) -> dt.date:
     """The date given to ``option`` (today when not given); a bad one fails naming it, and so
     does one outside 1900–2100 unless not ``bounded`` (a value the domain bounds itself, with
-    its own reason: a data-provision period)."""
+    its own reason: a data-provision period), and one after today when it is the day of
+    something ``done`` (a decision recorded, money paid: a mistyped 2033 for 2023 was recorded
+    and ordered every later decision after it)."""
     if value is None:
         return dt.date.today()
     # A malformed option is a usage error (exit 2, as the options Click reads: README).
@@ -34,6 +38,12 @@ def option_day(value: str | None, option: str, *, bounded: bool = True) -> dt.da
             f"{value!r} is not a date YYYY-MM-DD", param_hint=f"'{option}'"
         ) from None
     problem = day_outside(day) if bounded else None
+    today = dt.date.today()
+    if problem is None and done and day > today:
+        problem = (
+            f"{day.isoformat()} is after today ({today.isoformat()}): a decision or a "
+            "payment is recorded on or after its day"
+        )
     if problem is not None:
         raise click.BadParameter(problem, param_hint=f"'{option}'")
     return day

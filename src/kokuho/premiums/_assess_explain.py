@@ -3,6 +3,7 @@ figure with the rule and values behind it. ``kokuho premiums explain HOUSEHOLD``
 
 from __future__ import annotations
 
+from kokuho.ids import FiscalYear
 from kokuho.premiums._model import PART_NAMES, Assessment
 
 
@@ -11,7 +12,7 @@ def explain(assessment: Assessment) -> str:
     with their reasons, the cap, the year's total and the 納期."""
     a = assessment
     lines = [
-        f"世帯 {a.household_id} ({a.municipality}) 令和{a.fiscal_year - 2018}年度"
+        f"世帯 {a.household_id} ({a.municipality}) {FiscalYear(a.fiscal_year).label}"
         f" (FY{a.fiscal_year}) 国民健康保険料",
         f"軽減: {a.reduction}割軽減" if a.reduction else "軽減: なし",
     ]

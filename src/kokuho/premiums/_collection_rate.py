@@ -168,8 +168,16 @@ def rates_from(
     for code, amount in deductions.items():
         if amount < 0:
             raise ValueError(f"居所不明者分 of {code} must be ≥ 0 yen, not {amount}")
+    reported = set(current) | set(carried)
+    for code in sorted(set(deductions) - reported):
+        # A typo, or a municipality the report leaves out: ignoring it showed a 収納率 the
+        # clerk took to be net of the 居所不明者分.
+        raise ValueError(
+            f"居所不明者分 of {code}: no 調定 of FY{fiscal_year} in this report"
+            + (f" (of {municipality} only)" if municipality is not None else "")
+        )
     result = []
-    for m in sorted(set(current) | set(carried)):
+    for m in sorted(reported):
         deducted = deductions.get(m, 0)
         charged, collected = current[m]
         if deducted > charged - collected:
