@@ -230,12 +230,8 @@ def _settled(engine: sa.Engine) -> list[tuple[str, int]]:
     return [(str(kind), int(amount)) for kind, amount in rows]
 
 
-def test_a_refund_decision_dated_before_one_made_is_refused_not_paid_twice(
-    charged: sa.Engine, tmp_path: Path
-) -> None:
-    """納期 1 paid twice (口座振替 and コンビニ): 9,500 yen of 過誤納金, refunded once. A second
-    decision dated before the first (a clerk's backdated or mistyped day) saw the ledger of
-    that day, without the later refund, and refunded the same 9,500 yen again."""
+def _import_first_instalment_paid_twice(tmp_path: Path) -> None:
+    """H1's FY2020 納期 1 paid by 口座振替 and again at a コンビニ (9,500 yen 過誤納), 2–10 once."""
     path = write_payments(
         tmp_path / "p.csv",
         [payment("G1", "H1", 2020, "2020-07-20", 9_500, 1, "account_transfer"),
@@ -243,6 +239,15 @@ def test_a_refund_decision_dated_before_one_made_is_refused_not_paid_twice(
         + [payment(f"G{n}", "H1", 2020, "2020-07-31", 9_500, n) for n in range(2, 11)],
     )  # fmt: skip
     assert _run("premiums", "payments", "import", str(path)).exit_code == 0
+
+
+def test_a_refund_decision_dated_before_one_made_is_refused_not_paid_twice(
+    charged: sa.Engine, tmp_path: Path
+) -> None:
+    """納期 1 paid twice (口座振替 and コンビニ): 9,500 yen of 過誤納金, refunded once. A second
+    decision dated before the first (a clerk's backdated or mistyped day) saw the ledger of
+    that day, without the later refund, and refunded the same 9,500 yen again."""
+    _import_first_instalment_paid_twice(tmp_path)
     first = _run("premiums", "refunds", "decide", "--municipality", "372013", "--on", "2021-06-01")
     assert first.exit_code == 0, first.output
     assert _settled(charged) == [("refund", 9_500)]
@@ -266,13 +271,7 @@ def test_a_refund_decided_or_paid_on_a_day_to_come_is_refused(
     as arrears to 充当), opened a claim window that starts in ten years, and barred every
     decision of the municipality before 2033 (decisions go in day order). ``refunds pay`` on a
     day to come recorded money not paid yet. Both are usage errors naming ``--on``."""
-    path = write_payments(
-        tmp_path / "p.csv",
-        [payment("G1", "H1", 2020, "2020-07-20", 9_500, 1, "account_transfer"),
-         payment("C1", "H1", 2020, "2020-07-25", 9_500, 1, "convenience_store")]
-        + [payment(f"G{n}", "H1", 2020, "2020-07-31", 9_500, n) for n in range(2, 11)],
-    )  # fmt: skip
-    assert _run("premiums", "payments", "import", str(path)).exit_code == 0
+    _import_first_instalment_paid_twice(tmp_path)
     tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
     ahead = _run("premiums", "refunds", "decide", "--municipality", "372013", "--on", tomorrow)
     assert ahead.exit_code == 2, ahead.output
