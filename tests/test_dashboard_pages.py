@@ -478,6 +478,28 @@ def test_what_if_answers_as_the_incentives_room(app_client: TestClient, scoreboa
     assert bad.status_code == 400 and "0〜1" in bad.json()["error"]
 
 
+def test_what_if_names_the_fiscal_year_it_answers_for(app_client: TestClient) -> None:
+    """The slider's answer names the 交付 year its points and yen are of: the year asked for
+    when the 交付金 page has it; else the year the page opens on, with a note saying that the
+    year asked for has no data (``?fy=2030`` was answered for another year without a word)."""
+    sign_in(app_client, "takamatsu", MUNICIPAL_PASSWORD)
+    form = page(app_client, "/grants").xpath("//form[@class='what-if']")[0]
+    newest = int(form.get("data-year"))
+    offered = [
+        int(o) for o in page(app_client, "/grants").xpath("//select[@name='fy']/option/@value")
+    ]
+    ask = f"insurer={TAKAMATSU}&lever=checkup_rate&value=0.6"
+    for asked in offered:
+        shown = app_client.get(f"/grants/what-if?fy={asked}&{ask}").json()
+        assert shown["fiscal_year"] == asked, shown
+        assert "データはありません" not in shown["note"], shown
+    assert app_client.get(f"/grants/what-if?{ask}").json()["fiscal_year"] == newest
+    shown = app_client.get(f"/grants/what-if?fy=2030&{ask}").json()
+    assert shown["fiscal_year"] == newest, shown
+    assert "(2030年度) のデータはありません" in shown["note"], shown
+    assert f"({newest}年度) で試算しています" in shown["note"], shown
+
+
 @pytest.mark.parametrize(
     ("query", "status", "parameter", "reason"),
     [
