@@ -83,7 +83,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def build_router(dashboard: Dashboard) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=sec.SessionCookieRoute)
     # The requests that may wait on a worker thread for figures being computed: downloads
     # and the what-if, together.
     waiters = threading.Semaphore(DOWNLOAD_WAITERS)
