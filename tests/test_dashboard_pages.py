@@ -448,6 +448,11 @@ def test_grants_show_the_scoreboards_points_and_yen(
     for unit in scoreboard.municipalities:
         assert shown[unit.code]["得点"] == f"{unit.points:,.1f}"
         assert shown[unit.code]["交付額"] == yen(unit.grant_yen)
+    # The chart's bars read as the table's 交付額, unit (円) and all.
+    values = document.xpath(
+        "//svg[@class='chart']//text[@class='value' or @class='value highlight']"
+    )
+    assert [v.text for v in values] == [row["交付額"] for row in cells(document, "allocation")]
     adjustment = cells(document, "adjustment")
     assert adjustment[0]["都道府県"] == scoreboard.adjustment.home.name
     assert adjustment[0]["合計"] == yen(scoreboard.adjustment.home.total_yen)

@@ -119,6 +119,41 @@ def test_municipal_staff_cannot_open_another_municipalitys_person_list(
     assert answer is not None and answer.status == 403
 
 
+#: Every text of a chart (bar values, axis labels, target labels) outside its <svg>'s box:
+#: the browser clips it (「11,152,115,9」 for a 納付金 of 11,152,115,909円).
+OUTSIDE = """() => {
+  const out = [];
+  for (const svg of document.querySelectorAll("svg.chart")) {
+    const box = svg.getBoundingClientRect();
+    for (const text of svg.querySelectorAll("text")) {
+      const r = text.getBoundingClientRect();
+      if (r.width && (r.left < box.left - 0.5 || r.right > box.right + 0.5 ||
+                      r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5)) {
+        out.push(`${svg.querySelector("title").textContent}: ${text.textContent}`);
+      }
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 820])
+def test_no_chart_text_is_cut_off(demo_url: str, new_page: Any, width: int) -> None:
+    """Targets, values and axis labels are drawn inside their chart, at laptop and tablet
+    widths: two targets' labels above the bars, a 納付金 of eleven digits at the end of the
+    longest bar, the last year under a line chart."""
+    page = new_page(width=width)
+    sign_in(page, demo_url, "pref", PREFECTURE_PASSWORD)
+    charts = 0
+    for path in ("/overview", "/compare?fy=2022", "/grants", "/premiums?insurer=370015",
+                 "/municipalities/370015?fy=2022"):  # fmt: skip
+        page.goto(f"{demo_url}{path}")
+        wait_for_figures(page)
+        charts += page.locator("svg.chart").count()
+        assert page.evaluate(OUTSIDE) == [], path
+    assert charts >= 10
+
+
 def test_tablet_width_has_no_page_wide_scroll(demo_url: str, new_page: Any) -> None:
     page = new_page(width=820, height=1180)
     sign_in(page, demo_url, "pref", PREFECTURE_PASSWORD)
