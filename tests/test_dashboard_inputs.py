@@ -266,7 +266,10 @@ def test_an_unknown_job_is_a_404_in_japanese(site: tuple[TestClient, sa.Engine])
     _signed_in(client)
     answer = client.get("/jobs/" + "0" * 20)
     assert answer.status_code == 404
-    assert answer.json() == {"error": "その集計はありません (終わってから15分で消えます)"}
+    assert answer.json() == {
+        "error": "job: その集計はありません (終わってから15分で消えます)",
+        "parameter": "job",
+    }
 
 
 def test_a_bad_sign_in_field_is_named(site: tuple[TestClient, sa.Engine]) -> None:

@@ -479,6 +479,9 @@ def test_what_if_answers_as_the_incentives_room(app_client: TestClient, scoreboa
         f"/grants/what-if?fy={YEAR}&insurer={MARUGAME}&lever=checkup_rate&value=0.6"
     )
     assert other.status_code == 403
+    # The refusal names the parameter as every other 4xx of the JSON endpoints does.
+    assert other.json()["parameter"] == "insurer", other.json()
+    assert other.json()["error"].startswith("insurer: "), other.json()
     bad = app_client.get(
         f"/grants/what-if?fy={YEAR}&insurer={TAKAMATSU}&lever=checkup_rate&value=7"
     )

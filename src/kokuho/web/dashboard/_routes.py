@@ -382,7 +382,8 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             return JSONResponse({"error": "サインインしてください"}, status_code=401)
         insurer = params.insurer_number(request.query_params.get("insurer", ""), "insurer")
         if not session.user.may_see_municipality(insurer):
-            return JSONResponse({"error": "他の市町村は試算できません"}, status_code=403)
+            reason = "insurer: 他の市町村は試算できません"
+            return JSONResponse({"error": reason, "parameter": "insurer"}, status_code=403)
         if _pages.find_municipality(dashboard, insurer) is None:
             reason = f"insurer: 保険者番号 {insurer} の市町村国保はありません"
             return JSONResponse({"error": reason, "parameter": "insurer"}, status_code=404)
@@ -507,8 +508,8 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         job = dashboard.cache.find(params.job_id(job_id))
         if job is None:
             # Finished bundles are kept for 15 minutes (docs/dashboard.md): then forgotten.
-            reason = "その集計はありません (終わってから15分で消えます)"
-            return JSONResponse({"error": reason}, status_code=404)
+            reason = "job: その集計はありません (終わってから15分で消えます)"
+            return JSONResponse({"error": reason, "parameter": "job"}, status_code=404)
         return sec.secure_headers(JSONResponse(job.as_json()))
 
     return router
