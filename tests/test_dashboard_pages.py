@@ -108,6 +108,11 @@ def test_pages_need_a_sign_in(app_client: TestClient) -> None:
     answer = app_client.get("/compare?fy=2021", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login?next=/compare%3Ffy%3D2021"
+    # A download leads back to its page after sign-in, not to the file.
+    answer = app_client.get(
+        "/compare?download=municipal-comparison&fy=2021&format=xlsx", follow_redirects=False
+    )
+    assert answer.headers["location"] == "/login?next=/compare%3Ffy%3D2021"
     assert app_client.get("/jobs/abc").status_code == 401
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,36 @@ def test_csv_download(demo_url: str, new_page: Any) -> None:
     table = list(csv.DictReader(io.StringIO(text)))
     assert len(table) == 17
     assert {row["市町"]: f"{int(row['被保険者数']):,}" for row in table} == shown
+
+
+def test_a_download_from_a_tab_signed_out_elsewhere_leads_to_the_sign_in(
+    demo_url: str, new_page: Any
+) -> None:
+    """Signed out in another tab (or the session ended): the CSV link of the old tab shows
+    the sign-in page; it saved that page as a file 「login.html」 and the tab showed nothing.
+    Signed in again, the page (not a download) opens, and its CSV link downloads the CSV."""
+    page = new_page()
+    sign_in(page, demo_url, "pref", PREFECTURE_PASSWORD)
+    page.goto(f"{demo_url}/overview")
+    wait_for_figures(page)
+    other = page.context.new_page()
+    other.goto(f"{demo_url}/overview")
+    other.get_by_role("button", name="サインアウト").click()
+    other.wait_for_url("**/login")
+    downloads: list[Any] = []
+    page.on("download", lambda download: downloads.append(download))
+    page.locator("#t-members-by-municipality a.download", has_text="CSV").click()
+    page.wait_for_url(re.compile(r"/login\?next=/overview$"))
+    assert page.locator("input[name=password]").count() == 1
+    page.fill("input[name=username]", "pref")
+    page.fill("input[name=password]", PREFECTURE_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{demo_url}/overview")
+    wait_for_figures(page)
+    assert downloads == []
+    with page.expect_download() as info:
+        page.locator("#t-members-by-municipality a.download", has_text="CSV").click()
+    assert info.value.suggested_filename.endswith(".csv")
 
 
 def test_municipal_staff_cannot_open_another_municipalitys_person_list(

@@ -58,6 +58,8 @@ NOTICE_CSP = (
 #: Downloads that may wait on the server for figures still being computed, at one time (the
 #: threadpool that runs the pages has 40 threads).
 DOWNLOAD_WAITERS = 4
+#: The query parameters that make a page's answer a file (docs/dashboard.md, downloads).
+SAVING = frozenset({"download", "format"})
 SIGN_IN_REFUSED = (
     "利用者名またはパスワードが違います。失敗が5回続くと、15分間サインインできなくなります。"
 )
@@ -115,7 +117,10 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         wanted = params.download(request.query_params)
         session = sec.current_session(dashboard, request)
         if session is None:
-            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            # Back to the page after sign-in, not to the download: the browser would save
+            # the file and leave the tab on the sign-in form, which reads as refused.
+            kept = [(k, v) for k, v in request.query_params.multi_items() if k not in SAVING]
+            back = request.url.path + (f"?{urlencode(kept)}" if kept else "")
             return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
         user = session.user
         outcome = build(user)
