@@ -230,3 +230,24 @@ def test_what_if_slider_changes_points_and_yen(demo_url: str, new_page: Any) -> 
     yen_after = result.locator("[data-field='yen_after']").inner_text()
     assert yen_before != yen_after and yen_after.endswith("円")
     assert result.locator("[data-field='yen_change']").inner_text().startswith("+")
+
+
+def test_a_refused_what_if_leaves_no_figures_of_another_value(demo_url: str, new_page: Any) -> None:
+    """When the slider's request is refused (signed out in another tab here; a 503 while
+    the figures are recomputed), the panel says why and shows no points or yen: the figures
+    of the slider's previous value stood beside its new one."""
+    page = new_page()
+    sign_in(page, demo_url, "takamatsu", MUNICIPAL_PASSWORD)
+    page.goto(f"{demo_url}/grants?fy=2021")
+    wait_for_figures(page)
+    result = page.locator(".what-if-result")
+    result.and_(page.locator("[data-ready='1']")).wait_for()
+    other = page.context.new_page()
+    other.goto(f"{demo_url}/overview")
+    other.get_by_role("button", name="サインアウト").click()
+    other.wait_for_url("**/login")
+    page.locator("form.what-if input[type='range']").fill("0.9")
+    note = result.locator("[data-field='note']")
+    note.and_(page.get_by_text("サインインしてください")).wait_for()
+    for field in ("points_before", "points_after", "yen_before", "yen_after", "yen_change"):
+        assert result.locator(f"[data-field='{field}']").inner_text() == "—", field
