@@ -58,6 +58,9 @@ NOTICE_CSP = (
 #: Downloads that may wait on the server for figures still being computed, at one time (the
 #: threadpool that runs the pages has 40 threads).
 DOWNLOAD_WAITERS = 4
+#: 再集計 drops the figures finished at least this many seconds ago; fresher ones are kept, so
+#: that one user pressing it again and again cannot keep every user's pages on 「集計中です」.
+REFRESH_MIN_AGE = 60.0
 #: The query parameters that make a page's answer a file (docs/dashboard.md, downloads).
 SAVING = frozenset({"download", "format"})
 SIGN_IN_REFUSED = (
@@ -503,7 +506,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         session = await run_in_threadpool(sec.current_session, dashboard, request)
         if session is None or not sec.same(session.csrf_token, fields.get("csrf_token")):
             return RedirectResponse("/login", status_code=303)
-        dashboard.cache.forget()
+        dashboard.cache.forget(older_than=REFRESH_MIN_AGE)
         return RedirectResponse(_safe_next(fields.get("next")), status_code=303)
 
     @router.get("/jobs/{job_id}")
