@@ -56,6 +56,25 @@ def test_methods_a_page_does_not_take(service_client: tuple[TestClient, str]) ->
     assert tried > 20
 
 
+def test_a_bad_parameter_is_a_page_of_the_same_kind(
+    service_client: tuple[TestClient, str],
+) -> None:
+    """A 400 (a parameter outside its allowed values) reads like the 404 and the 405: the
+    dashboard's style sheet and link back, the parameter and the reason in the alert; it
+    was a bare page without the style (black Times on white)."""
+    http, _ = service_client
+    for path, named in (
+        ("/compare?fy=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%91", "fy: "),
+        ("/audit?before=0", "before: "),
+        ("/municipalities/%00", "保険者番号: "),
+        ("/boundary/cases/99999999999", "case: "),
+    ):
+        response = http.get(path)
+        assert_page(response, 400, "入力が正しくありません", path)
+        alert = lxml.html.fromstring(response.text).xpath("string(//*[@role='alert'])")
+        assert alert.startswith(named), (path, alert)
+
+
 def test_a_missing_static_file_is_plain_text(service_client: tuple[TestClient, str]) -> None:
     http, _ = service_client
     for path in ("/static/nope.css", "/static/sub/nope.js"):

@@ -108,6 +108,11 @@ def test_pages_need_a_sign_in(app_client: TestClient) -> None:
     answer = app_client.get("/compare?fy=2021", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login?next=/compare%3Ffy%3D2021"
+    # A download leads back to its page after sign-in, not to the file.
+    answer = app_client.get(
+        "/compare?download=municipal-comparison&fy=2021&format=xlsx", follow_redirects=False
+    )
+    assert answer.headers["location"] == "/login?next=/compare%3Ffy%3D2021"
     assert app_client.get("/jobs/abc").status_code == 401
 
 
@@ -126,7 +131,9 @@ def test_sign_in_sets_a_strict_http_only_cookie(app_client: TestClient) -> None:
     assert answer.status_code == 303
     assert answer.headers["location"] == "/overview"  # never an open redirect
     cookie = next(c for c in answer.headers.get_list("set-cookie") if "kokuho_session=" in c)
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=28800" in cookie
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    # It lasts as the session does unused: 30 minutes (test_dashboard_session_cookie.py).
+    assert re.search(r"Max-Age=17\d\d\b|Max-Age=1800\b", cookie), cookie
     assert "Secure" not in cookie  # plain http on loopback; see the https test
 
 
@@ -446,6 +453,11 @@ def test_grants_show_the_scoreboards_points_and_yen(
     for unit in scoreboard.municipalities:
         assert shown[unit.code]["得点"] == f"{unit.points:,.1f}"
         assert shown[unit.code]["交付額"] == yen(unit.grant_yen)
+    # The chart's bars read as the table's 交付額, unit (円) and all.
+    values = document.xpath(
+        "//svg[@class='chart']//text[@class='value' or @class='value highlight']"
+    )
+    assert [v.text for v in values] == [row["交付額"] for row in cells(document, "allocation")]
     adjustment = cells(document, "adjustment")
     assert adjustment[0]["都道府県"] == scoreboard.adjustment.home.name
     assert adjustment[0]["合計"] == yen(scoreboard.adjustment.home.total_yen)
@@ -472,10 +484,35 @@ def test_what_if_answers_as_the_incentives_room(app_client: TestClient, scoreboa
         f"/grants/what-if?fy={YEAR}&insurer={MARUGAME}&lever=checkup_rate&value=0.6"
     )
     assert other.status_code == 403
+    # The refusal names the parameter as every other 4xx of the JSON endpoints does.
+    assert other.json()["parameter"] == "insurer", other.json()
+    assert other.json()["error"].startswith("insurer: "), other.json()
     bad = app_client.get(
         f"/grants/what-if?fy={YEAR}&insurer={TAKAMATSU}&lever=checkup_rate&value=7"
     )
     assert bad.status_code == 400 and "0〜1" in bad.json()["error"]
+
+
+def test_what_if_names_the_fiscal_year_it_answers_for(app_client: TestClient) -> None:
+    """The slider's answer names the 交付 year its points and yen are of: the year asked for
+    when the 交付金 page has it; else the year the page opens on, with a note saying that the
+    year asked for has no data (``?fy=2030`` was answered for another year without a word)."""
+    sign_in(app_client, "takamatsu", MUNICIPAL_PASSWORD)
+    form = page(app_client, "/grants").xpath("//form[@class='what-if']")[0]
+    newest = int(form.get("data-year"))
+    offered = [
+        int(o) for o in page(app_client, "/grants").xpath("//select[@name='fy']/option/@value")
+    ]
+    ask = f"insurer={TAKAMATSU}&lever=checkup_rate&value=0.6"
+    for asked in offered:
+        shown = app_client.get(f"/grants/what-if?fy={asked}&{ask}").json()
+        assert shown["fiscal_year"] == asked, shown
+        assert "データはありません" not in shown["note"], shown
+    assert app_client.get(f"/grants/what-if?{ask}").json()["fiscal_year"] == newest
+    shown = app_client.get(f"/grants/what-if?fy=2030&{ask}").json()
+    assert shown["fiscal_year"] == newest, shown
+    assert "(2030年度) のデータはありません" in shown["note"], shown
+    assert f"({newest}年度) で試算しています" in shown["note"], shown
 
 
 @pytest.mark.parametrize(

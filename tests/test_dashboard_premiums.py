@@ -179,6 +179,9 @@ def test_prefecture_sees_levy_beside_the_rule_files(
     assert row == {"団体コード": CITY, "市町": "高松市"} | _rate_columns(rate)
 
     result = levy(example_levy_inputs(), load_levy_rules(2020))
+    # The chart's bars read as yen, the unit the table shows them in.
+    values = document.xpath("//section[@id='levy']//svg[@class='chart']//text[@class='value']")
+    assert [v.text for v in values] == [f"{m.levy:,}円" for m in result.municipalities]
     shown = _csv(client, page, "levy")
     assert len(shown) == sum(len(m.parts) for m in result.municipalities)
     by_key = {(r["団体コード"], r["区分"]): r for r in shown}

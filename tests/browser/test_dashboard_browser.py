@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,36 @@ def test_csv_download(demo_url: str, new_page: Any) -> None:
     assert {row["市町"]: f"{int(row['被保険者数']):,}" for row in table} == shown
 
 
+def test_a_download_from_a_tab_signed_out_elsewhere_leads_to_the_sign_in(
+    demo_url: str, new_page: Any
+) -> None:
+    """Signed out in another tab (or the session ended): the CSV link of the old tab shows
+    the sign-in page; it saved that page as a file 「login.html」 and the tab showed nothing.
+    Signed in again, the page (not a download) opens, and its CSV link downloads the CSV."""
+    page = new_page()
+    sign_in(page, demo_url, "pref", PREFECTURE_PASSWORD)
+    page.goto(f"{demo_url}/overview")
+    wait_for_figures(page)
+    other = page.context.new_page()
+    other.goto(f"{demo_url}/overview")
+    other.get_by_role("button", name="サインアウト").click()
+    other.wait_for_url("**/login")
+    downloads: list[Any] = []
+    page.on("download", lambda download: downloads.append(download))
+    page.locator("#t-members-by-municipality a.download", has_text="CSV").click()
+    page.wait_for_url(re.compile(r"/login\?next=/overview$"))
+    assert page.locator("input[name=password]").count() == 1
+    page.fill("input[name=username]", "pref")
+    page.fill("input[name=password]", PREFECTURE_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{demo_url}/overview")
+    wait_for_figures(page)
+    assert downloads == []
+    with page.expect_download() as info:
+        page.locator("#t-members-by-municipality a.download", has_text="CSV").click()
+    assert info.value.suggested_filename.endswith(".csv")
+
+
 def test_municipal_staff_cannot_open_another_municipalitys_person_list(
     demo_url: str, new_page: Any
 ) -> None:
@@ -117,6 +148,41 @@ def test_municipal_staff_cannot_open_another_municipalitys_person_list(
     # Nor another municipality's details, nor a way to pick it.
     answer = page.goto(f"{demo_url}/municipalities/370023")
     assert answer is not None and answer.status == 403
+
+
+#: Every text of a chart (bar values, axis labels, target labels) outside its <svg>'s box:
+#: the browser clips it (「11,152,115,9」 for a 納付金 of 11,152,115,909円).
+OUTSIDE = """() => {
+  const out = [];
+  for (const svg of document.querySelectorAll("svg.chart")) {
+    const box = svg.getBoundingClientRect();
+    for (const text of svg.querySelectorAll("text")) {
+      const r = text.getBoundingClientRect();
+      if (r.width && (r.left < box.left - 0.5 || r.right > box.right + 0.5 ||
+                      r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5)) {
+        out.push(`${svg.querySelector("title").textContent}: ${text.textContent}`);
+      }
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 820])
+def test_no_chart_text_is_cut_off(demo_url: str, new_page: Any, width: int) -> None:
+    """Targets, values and axis labels are drawn inside their chart, at laptop and tablet
+    widths: two targets' labels above the bars, a 納付金 of eleven digits at the end of the
+    longest bar, the last year under a line chart."""
+    page = new_page(width=width)
+    sign_in(page, demo_url, "pref", PREFECTURE_PASSWORD)
+    charts = 0
+    for path in ("/overview", "/compare?fy=2022", "/grants", "/premiums?insurer=370015",
+                 "/municipalities/370015?fy=2022"):  # fmt: skip
+        page.goto(f"{demo_url}{path}")
+        wait_for_figures(page)
+        charts += page.locator("svg.chart").count()
+        assert page.evaluate(OUTSIDE) == [], path
+    assert charts >= 10
 
 
 def test_tablet_width_has_no_page_wide_scroll(demo_url: str, new_page: Any) -> None:
@@ -164,3 +230,24 @@ def test_what_if_slider_changes_points_and_yen(demo_url: str, new_page: Any) -> 
     yen_after = result.locator("[data-field='yen_after']").inner_text()
     assert yen_before != yen_after and yen_after.endswith("円")
     assert result.locator("[data-field='yen_change']").inner_text().startswith("+")
+
+
+def test_a_refused_what_if_leaves_no_figures_of_another_value(demo_url: str, new_page: Any) -> None:
+    """When the slider's request is refused (signed out in another tab here; a 503 while
+    the figures are recomputed), the panel says why and shows no points or yen: the figures
+    of the slider's previous value stood beside its new one."""
+    page = new_page()
+    sign_in(page, demo_url, "takamatsu", MUNICIPAL_PASSWORD)
+    page.goto(f"{demo_url}/grants?fy=2021")
+    wait_for_figures(page)
+    result = page.locator(".what-if-result")
+    result.and_(page.locator("[data-ready='1']")).wait_for()
+    other = page.context.new_page()
+    other.goto(f"{demo_url}/overview")
+    other.get_by_role("button", name="サインアウト").click()
+    other.wait_for_url("**/login")
+    page.locator("form.what-if input[type='range']").fill("0.9")
+    note = result.locator("[data-field='note']")
+    note.and_(page.get_by_text("サインインしてください")).wait_for()
+    for field in ("points_before", "points_after", "yen_before", "yen_after", "yen_change"):
+        assert result.locator(f"[data-field='{field}']").inner_text() == "—", field

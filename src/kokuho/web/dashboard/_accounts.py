@@ -309,6 +309,12 @@ class Session:
     csrf_token: str
     user: User
     expires_at: dt.datetime
+    #: When the session ends unless another request comes: 30 minutes after the last request
+    #: the server recorded, never past ``expires_at``. The cookie's Max-Age runs to it.
+    ends_at: dt.datetime
+
+    def seconds_left(self, now: dt.datetime | None = None) -> int:
+        return max(0, round((self.ends_at - (now or _now())).total_seconds()))
 
 
 def _digest(token: str) -> str:
@@ -333,7 +339,7 @@ def open_session(engine: sa.Engine, user: User) -> Session:
                 expires_at=expires,
             )
         )
-    return Session(token, csrf, user, expires)
+    return Session(token, csrf, user, expires, min(expires, now + SESSION_IDLE))
 
 
 def resume_session(
@@ -367,7 +373,9 @@ def resume_session(
             connection.execute(
                 dashboard_sessions.update().where(s.token_sha256 == digest).values(last_seen_at=now)
             )
-    return Session(token, row.csrf_token, _user(user), expires)
+        seen = now
+    ends = min(expires, seen + SESSION_IDLE)
+    return Session(token, row.csrf_token, _user(user), expires, ends)
 
 
 def close_session(engine: sa.Engine, token: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -24,6 +25,23 @@ class Target:
 
 
 _ids = itertools.count(1)
+#: The charts' font size in SVG units (svg.chart in dashboard.css).
+FONT_SIZE = 11
+
+
+def text_width(text: str, size: float = FONT_SIZE) -> float:
+    """A generous estimate of the width ``text`` takes (there is no font on the server): a
+    full-width character (漢字, かな, ％) one em, any other 0.62 em (Noto Sans CJK's digits and
+    Latin letters are narrower). The charts leave this much room, so that a value, a target
+    or an axis label is never cut off at the edge of its <svg>."""
+    wide = sum(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+    return size * (wide + 0.62 * (len(text) - wide))
+
+
+def _inside(x: float, text: str, width: float, margin: float = 2) -> float:
+    """The x of a label centred on ``x``, moved in just enough to stay within 0 … width."""
+    half = text_width(text) / 2
+    return max(half + margin, min(x, width - half - margin))
 
 
 Format = Callable[[float], str]
@@ -67,18 +85,27 @@ def bar_chart(
     targets: Sequence[Target] = (),
     percent: bool = True,
     highlight: str | None = None,
+    unit: str = "",
 ) -> Markup:
     """Horizontal bars, one per label (17 municipalities read well this way), with the
-    targets as vertical lines."""
-    row, left, right, top = 22, 110, 70, 28
+    targets as vertical lines. ``unit`` follows every value (「円」: a bar of yen reads as the
+    table beside it, 「68,388円」)."""
+    plain = formatter([*values, *(t.value for t in targets)], percent=percent)
+
+    def fmt(value: float) -> str:
+        return f"{plain(value)}{unit}"
+
+    known = [v for v in values if v is not None]
+    # Room at the right for the value at the end of the longest bar, above the bars for one
+    # line of target labels each.
+    right = math.ceil(max([70.0, *(text_width(fmt(v)) + 10 for v in known)]))
+    row, left, top = 22, 110, 28 + 12 * max(0, len(targets) - 1)
     width = 640
     height = top + row * len(labels) + 24
-    known = [v for v in values if v is not None]
     top_value = max([*known, *(t.value for t in targets), 1e-9])
     if percent:
         top_value = min(1.0, top_value * 1.05) if top_value <= 1 else top_value
     scale = (width - left - right) / (top_value or 1)
-    fmt = formatter([*values, *(t.value for t in targets)], percent=percent)
     head, parts = _open(width, height, title, desc)
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = top + i * row
@@ -101,8 +128,8 @@ def bar_chart(
         parts.append(
             f'<line class="target target-{k}" x1="{x:.1f}" x2="{x:.1f}" y1="{top - 6}" '
             f'y2="{height - 20}"><title>{escape(target.label)}</title></line>'
-            f'<text class="target-label target-{k}" x="{x:.1f}" y="{top - 10 - 10 * k}" '
-            f'text-anchor="middle">{escape(target.label)}</text>'
+            f'<text class="target-label target-{k}" x="{_inside(x, target.label, width):.1f}" '
+            f'y="{top - 10 - 12 * k}" text-anchor="middle">{escape(target.label)}</text>'
         )
     return Markup(head + "".join(parts) + "</svg>")
 
@@ -117,8 +144,6 @@ def line_chart(
     percent: bool = True,
 ) -> Markup:
     """Lines over time (years or days), a legend beneath, targets as dashed lines."""
-    width, height, left, right, top, bottom = 640, 300, 56, 44, 30, 60
-    plot_w, plot_h = width - left - right, height - top - bottom
     known = [v for vs in series.values() for v in vs if v is not None]
     top_value = max([*known, *(t.value for t in targets), 0.0]) * 1.1
     if top_value <= 0:
@@ -126,6 +151,10 @@ def line_chart(
     if percent:
         top_value = min(1.0, top_value)
     fmt = formatter([*known, *(t.value for t in targets)], percent=percent)
+    # Room at the left for the widest value of the axis (yen in the billions).
+    left = math.ceil(max([56.0, *(text_width(fmt(top_value * k / 4)) + 8 for k in range(5))]))
+    width, height, right, top, bottom = 640, 300, 44, 30, 60
+    plot_w, plot_h = width - left - right, height - top - bottom
     head, parts = _open(width, height, title, desc)
     for k in range(5):
         value = top_value * k / 4
@@ -142,8 +171,8 @@ def line_chart(
         if (i % every == 0 and (last or len(x_labels) - 1 - i >= every / 2)) or last:
             x = left + i * step if len(x_labels) > 1 else left + plot_w / 2
             parts.append(
-                f'<text class="axis-label" x="{x:.1f}" y="{top + plot_h + 16}" '
-                f'text-anchor="middle">{escape(label)}</text>'
+                f'<text class="axis-label" x="{_inside(x, label, width):.1f}" '
+                f'y="{top + plot_h + 16}" text-anchor="middle">{escape(label)}</text>'
             )
     for k, target in enumerate(targets):
         y = top + plot_h - plot_h * target.value / top_value

@@ -96,11 +96,14 @@ class FigureCache:
         with self._lock:
             return next((j for j in self._jobs.values() if j.job_id == job_id), None)
 
-    def forget(self, prefix: str = "") -> None:
-        """Drops finished bundles (再集計) so that the next request computes them again."""
+    def forget(self, prefix: str = "", older_than: float = 0.0) -> None:
+        """Drops finished bundles (再集計) so that the next request computes them again: those
+        finished at least ``older_than`` seconds ago."""
+        now = time.monotonic()
         with self._lock:
             for key in [k for k, j in self._jobs.items() if k.startswith(prefix)]:
-                if self._jobs[key].finished is not None:
+                finished = self._jobs[key].finished
+                if finished is not None and now - finished >= older_than:
                     del self._jobs[key]
 
     def wait(self, key: str, compute: Compute, timeout: float = 120.0) -> Job:

@@ -41,15 +41,18 @@ def pick_year(dashboard: Dashboard, asked: int | None, figures: Any = None) -> i
     return years[-1]
 
 
-def year_missing(asked: int | None, shown: int | None) -> str | None:
+def year_missing(
+    asked: int | None, shown: int | None, done: str = "を表示しています"
+) -> str | None:
     """The note a page shows above its figures when the year asked for (``?fy=``) is not the
-    year it shows (it has no data of that year): which year it shows instead. None when no
-    year was asked for, or the one asked for is shown."""
+    year it shows (it has no data of that year): which year it shows instead (``done``: what
+    it does with that year; the what-if says 「で試算しています」). None when no year was
+    asked for, or the one asked for is shown."""
     if asked is None or shown is None or asked == shown:
         return None
     return (
         f"{FiscalYear(asked).label} ({asked}年度) のデータはありません。"
-        f"{FiscalYear(shown).label} ({shown}年度) を表示しています。"
+        f"{FiscalYear(shown).label} ({shown}年度) {done}。"
     )
 
 

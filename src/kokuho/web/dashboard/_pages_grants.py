@@ -96,6 +96,7 @@ def grants(dashboard: Dashboard, user: User, asked: int | None) -> Page | Pendin
             [board.grants.get(m.insurer_number) for m in places],
             percent=False,
             highlight=user.municipality_name,
+            unit="円",
         ),
     )
     return page

@@ -272,5 +272,6 @@ def _levy(page: Page, view: LevyView | str) -> dict[str, Any]:
             [m.name for m in view.result.municipalities],
             [m.levy for m in view.result.municipalities],
             percent=False,
+            unit="円",
         ),
     }

@@ -5,16 +5,18 @@ the audit log."""
 
 from __future__ import annotations
 
-import html
+import functools
 import math
 import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Final, Literal
 
+import jinja2
 from fastapi import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from kokuho.web.dashboard._render import environment, render
 from kokuho.web.dashboard._security import secure_headers
 
 Format = Literal["csv", "xlsx"]
@@ -146,11 +148,14 @@ def bad_parameter_response(request: Request, error: Exception) -> Response:
             {"error": str(error), "parameter": error.name}, status_code=400
         )
     else:
-        body = (
-            '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
-            "<title>入力が正しくありません | 国保 見える化</title></head><body>"
-            f'<main><h1>入力が正しくありません</h1><p role="alert">{html.escape(str(error))}</p>'
-            '<p><a href="/overview">県の概況へ戻る</a></p></main></body></html>'
+        # The page of the 404 and the 405 (the dashboard's style), the reason escaped.
+        body = render(
+            _templates(), "http_error.html", title="入力が正しくありません", reason=str(error)
         )
         response = HTMLResponse(body, status_code=400)
     return secure_headers(response)
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    return environment()

@@ -58,6 +58,11 @@ NOTICE_CSP = (
 #: Downloads that may wait on the server for figures still being computed, at one time (the
 #: threadpool that runs the pages has 40 threads).
 DOWNLOAD_WAITERS = 4
+#: 再集計 drops the figures finished at least this many seconds ago; fresher ones are kept, so
+#: that one user pressing it again and again cannot keep every user's pages on 「集計中です」.
+REFRESH_MIN_AGE = 60.0
+#: The query parameters that make a page's answer a file (docs/dashboard.md, downloads).
+SAVING = frozenset({"download", "format"})
 SIGN_IN_REFUSED = (
     "利用者名またはパスワードが違います。失敗が5回続くと、15分間サインインできなくなります。"
 )
@@ -83,7 +88,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def build_router(dashboard: Dashboard) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=sec.SessionCookieRoute)
     # The requests that may wait on a worker thread for figures being computed: downloads
     # and the what-if, together.
     waiters = threading.Semaphore(DOWNLOAD_WAITERS)
@@ -115,7 +120,10 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         wanted = params.download(request.query_params)
         session = sec.current_session(dashboard, request)
         if session is None:
-            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            # Back to the page after sign-in, not to the download: the browser would save
+            # the file and leave the tab on the sign-in form, which reads as refused.
+            kept = [(k, v) for k, v in request.query_params.multi_items() if k not in SAVING]
+            back = request.url.path + (f"?{urlencode(kept)}" if kept else "")
             return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
         user = session.user
         outcome = build(user)
@@ -382,7 +390,8 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             return JSONResponse({"error": "サインインしてください"}, status_code=401)
         insurer = params.insurer_number(request.query_params.get("insurer", ""), "insurer")
         if not session.user.may_see_municipality(insurer):
-            return JSONResponse({"error": "他の市町村は試算できません"}, status_code=403)
+            reason = "insurer: 他の市町村は試算できません"
+            return JSONResponse({"error": reason, "parameter": "insurer"}, status_code=403)
         if _pages.find_municipality(dashboard, insurer) is None:
             reason = f"insurer: 保険者番号 {insurer} の市町村国保はありません"
             return JSONResponse({"error": reason, "parameter": "insurer"}, status_code=404)
@@ -497,7 +506,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         session = await run_in_threadpool(sec.current_session, dashboard, request)
         if session is None or not sec.same(session.csrf_token, fields.get("csrf_token")):
             return RedirectResponse("/login", status_code=303)
-        dashboard.cache.forget()
+        dashboard.cache.forget(older_than=REFRESH_MIN_AGE)
         return RedirectResponse(_safe_next(fields.get("next")), status_code=303)
 
     @router.get("/jobs/{job_id}")
@@ -507,8 +516,8 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         job = dashboard.cache.find(params.job_id(job_id))
         if job is None:
             # Finished bundles are kept for 15 minutes (docs/dashboard.md): then forgotten.
-            reason = "その集計はありません (終わってから15分で消えます)"
-            return JSONResponse({"error": reason}, status_code=404)
+            reason = "job: その集計はありません (終わってから15分で消えます)"
+            return JSONResponse({"error": reason, "parameter": "job"}, status_code=404)
         return sec.secure_headers(JSONResponse(job.as_json()))
 
     return router

@@ -6,14 +6,16 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from typing import Final
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
 from urllib.parse import parse_qs
 
 from fastapi import Request
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from kokuho.web._headers import SECURITY_HEADERS
-from kokuho.web.dashboard._accounts import SESSION_LIFETIME, Session, resume_session
+from kokuho.web.dashboard._accounts import Session, resume_session
 from kokuho.web.dashboard._site import Dashboard
 
 SESSION_COOKIE: Final = "kokuho_session"
@@ -43,32 +45,72 @@ def cookie(dashboard: Dashboard, request: Request, base: str) -> str | None:
 
 def current_session(dashboard: Dashboard, request: Request) -> Session | None:
     token = cookie(dashboard, request, SESSION_COOKIE)
-    if not token or len(token) > 100:
+    if not token:
         return None
-    return resume_session(dashboard.engine, token)
+    session = resume_session(dashboard.engine, token) if len(token) <= 100 else None
+    # What the answer does with the cookie (SessionCookieRoute): renew it to the session's
+    # new end, or remove it when its session has ended.
+    request.state.dashboard_cookie = (session, is_secure(dashboard, request))
+    return session
+
+
+def _set_cookie(response: Response, session: Session, secure: bool) -> None:
+    response.set_cookie(
+        _name(SESSION_COOKIE, secure),
+        session.token,
+        max_age=session.seconds_left(),
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def _delete_cookie(response: Response, secure: bool) -> None:
+    response.delete_cookie(
+        _name(SESSION_COOKIE, secure), path="/", secure=secure, httponly=True, samesite="strict"
+    )
 
 
 def set_session(
     dashboard: Dashboard, request: Request, response: Response, session: Session
 ) -> None:
     secure = is_secure(dashboard, request)
-    response.set_cookie(
-        _name(SESSION_COOKIE, secure),
-        session.token,
-        max_age=int(SESSION_LIFETIME.total_seconds()),
-        path="/",
-        secure=secure,
-        httponly=True,
-        samesite="strict",
-    )
+    _set_cookie(response, session, secure)
     response.delete_cookie(_name(CSRF_COOKIE, secure), path="/", secure=secure, httponly=True)
 
 
 def clear_session(dashboard: Dashboard, request: Request, response: Response) -> None:
-    secure = is_secure(dashboard, request)
-    response.delete_cookie(
-        _name(SESSION_COOKIE, secure), path="/", secure=secure, httponly=True, samesite="strict"
-    )
+    _delete_cookie(response, is_secure(dashboard, request))
+
+
+class SessionCookieRoute(APIRoute):
+    """The dashboard's routes: an answer to a request that carried a session cookie keeps
+    the cookie in step with the session (docs/dashboard.md, Sessions). A live session's
+    cookie is set again with the Max-Age the session has left (30 minutes from this request,
+    never past its 8 hours); the cookie of an ended one (signed out elsewhere, idle, user
+    disabled) is removed, not kept by the browser for hours. Sign-in and sign-out set their
+    own."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def in_step(request: Request) -> Response:
+            response = await handler(request)
+            seen = getattr(request.state, "dashboard_cookie", None)
+            if seen is not None:
+                session, secure = seen
+                name = _name(SESSION_COOKIE, secure)
+                if not any(
+                    line.startswith(f"{name}=") for line in response.headers.getlist("set-cookie")
+                ):
+                    if session is None:
+                        _delete_cookie(response, secure)
+                    else:
+                        _set_cookie(response, session, secure)
+            return response
+
+        return in_step
 
 
 def login_csrf(dashboard: Dashboard, request: Request, response: Response) -> str:

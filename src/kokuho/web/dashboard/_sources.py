@@ -95,15 +95,18 @@ def what_if(
     dashboard: Any, fiscal_year: int | None, insurer: str, lever: str, value: float,
     *, wait: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
-    """Points and yen before and after moving one rate of one municipality (試算). With
-    ``wait`` it waits up to 300 s for the year's figures on this thread; without, figures
-    not yet computed answer :data:`STILL_COMPUTING` at once."""
+    """Points and yen before and after moving one rate of one municipality (試算), of the
+    交付 year ``fiscal_year`` if the 交付金 page has it, else of the year that page opens on:
+    the answer names it (``fiscal_year``), and its ``note`` says when it is not the year asked
+    for. With ``wait`` it waits up to 300 s for the year's figures on this thread; without,
+    figures not yet computed answer :data:`STILL_COMPUTING` at once."""
     import time
 
     from kokuho.web.dashboard._incentives_view import what_if as compute
+    from kokuho.web.dashboard._pages import year_missing
+    from kokuho.web.dashboard._scores import grant_year
 
-    years = dashboard.grant_years()
-    year = fiscal_year if fiscal_year in years else (years[-1] if years else None)
+    year = grant_year(dashboard.grant_years(), fiscal_year)
     if year is None:
         return {"error": INCENTIVES_HINT}
     job = dashboard.incentives(year)
@@ -111,7 +114,10 @@ def what_if(
     while job.finished is None and time.monotonic() < deadline:
         time.sleep(0.05)
     if job.finished is None:
-        return {"error": STILL_COMPUTING}
+        return {"error": STILL_COMPUTING, "fiscal_year": year}
     if job.state != "done":
-        return {"error": job.error or STILL_COMPUTING}
-    return compute(job.result, insurer, lever, value)
+        return {"error": job.error or STILL_COMPUTING, "fiscal_year": year}
+    answer = {**compute(job.result, insurer, lever, value), "fiscal_year": year}
+    if "error" not in answer and (missing := year_missing(fiscal_year, year, "で試算しています")):
+        answer["note"] = f"{missing} {answer['note']}"
+    return answer

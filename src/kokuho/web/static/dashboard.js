@@ -98,10 +98,16 @@ function initWhatIf() {
     const params = new URLSearchParams({
       fy: form.dataset.year, insurer: form.elements.insurer.value, lever: lever.value, value: slider.value,
     });
-    const answer = await fetch(`/grants/what-if?${params}`, { credentials: "same-origin" });
-    const data = await answer.json();
     const set = (field, text) => { const el = result.querySelector(`[data-field="${field}"]`); if (el) el.textContent = text; };
-    if (!answer.ok) { set("note", data.error || "試算できません"); return; }
+    const answer = await fetch(`/grants/what-if?${params}`, { credentials: "same-origin" });
+    const data = await answer.json().catch(() => ({}));
+    if (!answer.ok) {
+      // No figures of the slider's previous value beside its new one: only the reason.
+      for (const field of ["points_before", "points_after", "yen_before", "yen_after", "yen_change"]) set(field, "—");
+      set("note", data.error || "試算できません");
+      delete result.dataset.ready;
+      return;
+    }
     set("points_before", pts(data.points_before)); set("points_after", pts(data.points_after));
     set("yen_before", yen(data.yen_before)); set("yen_after", yen(data.yen_after));
     const change = data.yen_after - data.yen_before;
