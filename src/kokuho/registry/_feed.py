@@ -124,15 +124,14 @@ class _Import:
         takes the write lock before the register is read); returns the file id and the
         digests of the events already applied."""
         # A first load into an empty register (no person yet) has nothing to look up.
-        insured = [] if self.empty else list(dict.fromkeys(event.insured for event in events))
-        tuples = list(map(_key, insured))
+        tuples = [] if self.empty else list({_key(event.insured) for event in events})
         file_id, found, terms, people = register_of(self.connection, first, tuples)
         by_id: dict[int, _Period] = {}
-        for row in found:  # _feed_lookup.COVERAGE_COLUMNS, then the place in ``insured``
+        for row in found:  # in the order of _feed_lookup.COVERAGE_COLUMNS
             cid = row[0]
-            period = _Period(cid, row[1], row[2], row[3], row[4], row[5], row[6], {}, set())
+            period = _Period(cid, row[1], row[6], row[7], row[8], row[9], row[10], {}, set())
             by_id[cid] = period
-            self.periods.setdefault(insured[row[7]], []).append(period)
+            self.periods.setdefault(InsuredId(row[2], row[3], row[4], row[5]), []).append(period)
         for plist in self.periods.values():
             if len(plist) > 1:
                 plist.sort(key=lambda p: p.acquired_on)
@@ -142,7 +141,7 @@ class _Import:
             period.stored_terms.add(day)
         self._add_persons(people)
         self.keys = {
-            event.line: event.key or _event_key(event)
+            event.line: event.key or match_key(**_five(event))
             for event in events
             if event.kind == "acquire" and event.insured not in self.periods
         }
@@ -191,7 +190,7 @@ class _Import:
                 )
             self._update_person(person, event.person)
         else:
-            key = self.keys.get(event.line) or _event_key(event)
+            key = self.keys.get(event.line) or match_key(**_five(event))
             found = self._same_person(key, event)
             if found is not None:
                 person = found
@@ -304,16 +303,6 @@ _NO_TERMS: dict[str, Any] = dict.fromkeys(_TERMS)
 
 def _items(person: _Person) -> dict[str, Any]:
     return {item: getattr(person, item) for item in ITEMS}
-
-
-def _event_key(event: Event) -> str:
-    """The match key of an acquisition's five items (what ``_feed_ahead.with_keys`` gives it
-    when a child reads the file)."""
-    assert event.birth_date is not None and event.sex is not None
-    person = event.person
-    return match_key(
-        person["name_kanji"], person["name_kana"], event.birth_date, event.sex, person["address"]
-    )
 
 
 def _five(event: Event) -> dict[str, Any]:

@@ -26,12 +26,9 @@ import sqlalchemy as sa
 
 from kokuho.registry._merge import ABSORBED_PERSONS
 
-#: What the register look-up reads of a stored coverage, followed in each row by the place of
-#: its key in the keys sent (from 0): the four key columns are the key's own values, so they
-#: need not come back, and 決定日 (decided_on) is only ever written, for new coverages.
 COVERAGE_COLUMNS = (
-    "coverage_id", "person_id", "acquired_on", "lost_on", "loss_reason", "relationship",
-    "card_class",
+    "coverage_id", "person_id", "insurer_number", "symbol", "number", "branch", "acquired_on",
+    "lost_on", "loss_reason", "relationship", "card_class", "decided_on",
 )  # fmt: skip
 TERM_COLUMNS = (
     "coverage_id", "effective_from", "copay_percent", "elderly_copay_percent",
@@ -45,7 +42,7 @@ _EVENT_KEY = ("insurer_number", "event_id")
 _NOT_ABSORBED = f"person_id NOT IN ({ABSORBED_PERSONS})"
 
 # Which columns are dates: SQLite returns them as the ISO text SQLAlchemy's Date stored.
-_COVERAGE_DATES = tuple(COVERAGE_COLUMNS.index(c) for c in ("acquired_on", "lost_on"))
+_COVERAGE_DATES = tuple(COVERAGE_COLUMNS.index(c) for c in ("acquired_on", "lost_on", "decided_on"))
 _TERM_DATES = (TERM_COLUMNS.index("effective_from"),)
 _PERSON_DATES = (PERSON_COLUMNS.index("birth_date"),)
 
@@ -113,17 +110,11 @@ def _probe_sql(
         columns = ", ".join(f"k{i}" for i in range(len(names)))
         on = " AND ".join(f"t.{name} = w.k{i}" for i, name in enumerate(names))
         return (
-            f"SELECT {wanted} FROM unnest({arrays}) WITH ORDINALITY AS w({columns}, {_ORDINAL}) "
+            f"SELECT {wanted} FROM unnest({arrays}) AS w({columns}) "
             f"CROSS JOIN LATERAL (SELECT * FROM {table} AS t WHERE {on} OFFSET 0) AS t"
         )
     on = " AND ".join(f"t.{name} = w.value ->> {i}" for i, name in enumerate(names))
     return f"SELECT {wanted} FROM json_each(?) AS w CROSS JOIN {table} AS t ON {on}"
-
-
-#: The key's place among the keys of a look-up, from 0, as :func:`_probe_sql` names it:
-#: json_each's own ``key`` on SQLite, the ordinality of the unnested arrays on PostgreSQL.
-_ORDINAL = "key_at"
-_PLACE = {"sqlite": "w.key", "postgresql": f"w.{_ORDINAL} - 1"}
 
 
 def _register_sql(dialect: str, *, joined: bool = True) -> str:
@@ -133,7 +124,6 @@ def _register_sql(dialect: str, *, joined: bool = True) -> str:
     wanted = ", ".join(
         (
             _selected("t", COVERAGE_COLUMNS),
-            _PLACE[dialect],
             _selected("p", PERSON_COLUMNS),
             _selected("ct", TERM_COLUMNS[1:]),
         )
@@ -263,7 +253,7 @@ def _dates(rows: list[Any], at: tuple[int, ...]) -> list[Any]:
     return out
 
 
-_PERSON_AT = len(COVERAGE_COLUMNS) + 1  # the key's place follows the coverage's columns
+_PERSON_AT = len(COVERAGE_COLUMNS)
 _TERMS_AT = _PERSON_AT + len(PERSON_COLUMNS)
 
 
@@ -272,9 +262,8 @@ def register_of(
 ) -> tuple[int, list[Any], list[Any], list[Any]]:
     """Runs ``first`` (a statement answering one integer, the file's row), then reads the
     coverages of the given insured numbers, their terms and their persons (none merged into
-    another): the integer and three lists of rows, in the order of ``COVERAGE_COLUMNS`` (then
-    the place in ``tuples`` of the coverage's insured number), ``TERM_COLUMNS`` and
-    ``PERSON_COLUMNS``."""
+    another): the integer and three lists of rows, in the order of ``COVERAGE_COLUMNS``,
+    ``TERM_COLUMNS`` and ``PERSON_COLUMNS``."""
     dialect = connection.dialect.name
     number = int(run(connection, [first])[0][0][0])
     if not tuples:
