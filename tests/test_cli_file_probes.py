@@ -383,10 +383,9 @@ def test_a_folder_named_like_a_file_is_searched_not_read(
     assert "IsADirectory" not in result.output
 
 
-@pytest.mark.parametrize("value", ["1e400", "9" * 400, "-1e309"])
-def test_a_checkup_value_past_any_float_is_refused_naming_the_observation(
-    home: Path, value: str
-) -> None:
+def _ingest_one_bmi(home: Path, value: str) -> tuple[Result, str]:
+    """``checkups ingest`` of an archive of one checkup whose BMI is ``value``; the result and
+    the observation's code."""
     import datetime as dt
 
     from kokuho.checkups import Checkup, Items, Observation, write_archive
@@ -402,9 +401,16 @@ def test_a_checkup_value_past_any_float_is_refused_naming_the_observation(
         home / "out", sender="3710000012", receiver="00" + KOKUHO, checkups=[checkup],
         created=dt.datetime(2020, 9, 30),
     )  # fmt: skip
-    result = invoke("checkups", "ingest", str(archive))
+    return invoke("checkups", "ingest", str(archive)), bmi.code
+
+
+@pytest.mark.parametrize("value", ["1e400", "9" * 400, "-1e309"])
+def test_a_checkup_value_past_any_float_is_refused_naming_the_observation(
+    home: Path, value: str
+) -> None:
+    result, code = _ingest_one_bmi(home, value)
     assert result.exit_code == 1, result.output
-    assert f"observation {bmi.code}: value '{value[:40]}" in result.output
+    assert f"observation {code}: value '{value[:40]}" in result.output
     assert "is not a number" in result.output
 
 
@@ -558,25 +564,10 @@ def test_a_named_pipe_in_a_folder_is_refused_naming_it(
 
 def test_a_checkup_value_of_thousands_of_digits_is_quoted_cut(home: Path) -> None:
     """A value of 5,000 digits was quoted whole: one line of 5,000 characters per problem."""
-    import datetime as dt
-
-    from kokuho.checkups import Checkup, Items, Observation, write_archive
-    from tests.feedfiles import KOKUHO
-
     value = "9" * 5000
-    bmi = Observation(Items.BMI[0], "PQ", value, "kg/m2")
-    checkup = Checkup(
-        document="", insurer=KOKUHO, symbol="12", number="1001", branch="01", sex=1,
-        birth_date=dt.date(1970, 5, 15), exam_date=dt.date(2020, 9, 1),
-        institution="3710000012", observations={bmi.code: bmi},
-    )  # fmt: skip
-    archive = write_archive(
-        home / "out", sender="3710000012", receiver="00" + KOKUHO, checkups=[checkup],
-        created=dt.datetime(2020, 9, 30),
-    )  # fmt: skip
-    result = invoke("checkups", "ingest", str(archive))
+    result, code = _ingest_one_bmi(home, value)
     assert result.exit_code == 1, result.output
-    (line,) = [line for line in result.stderr.splitlines() if bmi.code in line]
+    (line,) = [line for line in result.stderr.splitlines() if code in line]
     assert f"value '{value[:40]}'… (5,000 characters) is not a number" in line
     assert len(line) < 300
 
