@@ -219,3 +219,19 @@ def test_the_provider_must_fit_the_basis(
         apply(engine, cat, app, on=ON, audit=audit)
     with engine.connect() as connection:
         assert connection.scalar(sa.text("select count(*) from provisions")) == 0
+
+
+def test_a_request_recorded_without_its_provider_is_not_extracted(
+    engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path
+) -> None:
+    """A statutory request recorded before it had to name its provider (migration 0015 left
+    it NULL) would otherwise fall back on nobody's scope: refused, nothing written."""
+    sources = _build(engine)
+    pid = approved(engine, cat, audit, basis="prefecture_request",
+                   requested=items(persons=("sex",)), provider=TAKAMATSU)  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(sa.text("update provisions set provider_insurer = null"))
+    with pytest.raises(ProvisionError, match=f"provision {pid}: provider: .* names the"):
+        extract(engine, cat, pid, sources, out=tmp_path / "out", by="職員", on=ON, audit=audit,
+                source_key=SOURCE, key_folder=tmp_path / "keys")  # fmt: skip
+    assert not (tmp_path / "out" / pid).exists() or not any((tmp_path / "out" / pid).iterdir())
