@@ -47,6 +47,8 @@ PEOPLE = [
     (4, "讃岐 三郎", "サヌキ サブロウ", D(1979, 12, 1), 1, "1004"),
 ]
 INSURER = "00370015"
+#: The 広域連合 of the register (no members): the provider an 一体的実施 request names.
+KOKI = "39370010"
 
 
 def build_register(engine: sa.Engine) -> None:
@@ -54,7 +56,9 @@ def build_register(engine: sa.Engine) -> None:
         connection.execute(
             sa.insert(tables.insurers),
             [{"insurer_number": INSURER, "name": "高松市", "kind": "kokuho_municipal",
-              "prefecture": "37", "municipality_code": "372013"}],
+              "prefecture": "37", "municipality_code": "372013"},
+             {"insurer_number": KOKI, "name": "香川県後期高齢者医療広域連合", "kind": "koki",
+              "prefecture": "37", "municipality_code": None}],
         )  # fmt: skip
         connection.execute(
             sa.insert(tables.persons),

@@ -354,3 +354,29 @@ def test_refunds_as_of_a_day_before_the_reduction_list_none(home: Path, tmp_path
     assert {(r["amount"], r["status"]) for r in refunds} == {  # type: ignore[union-attr]
         (351_100, "open"), (345_400, "open"), (350_800, "open")
     }  # fmt: skip
+
+
+def test_the_views_on_a_day_show_what_was_known_that_day(home: Path, tmp_path: Path) -> None:
+    """``double-payments --no-scan --on DAY`` and ``decide N show --on DAY`` are as of DAY: a
+    case opened later is not there, and a step decided later is not (the case opened on
+    2023-05-01, ① that day, ② on 05-10, ③ on 05-15). Both showed every case and step."""
+    _decided_case(tmp_path)
+
+    def listed(day: str) -> list[dict[str, object]]:
+        document = ok("double-payments", "--municipality", TOWN, "--no-scan", "--on", day)
+        return document["cases"]  # type: ignore[return-value]
+
+    assert listed("2023-04-30") == []
+    [case] = listed("2023-05-12")
+    assert case["status"] == "judged"
+    [case] = listed("2023-05-15")
+    assert case["status"] == "decided"
+    shown = ok("decide", "1", "show", "--on", "2023-05-12")
+    assert shown["status"] == "judged"
+    assert [s["step"] for s in shown["steps"]] == ["loss", "judgement"]  # type: ignore[union-attr,index]
+    shown = ok("decide", "1", "show", "--on", "2023-05-01")
+    assert [s["step"] for s in shown["steps"]] == ["loss"]  # type: ignore[union-attr,index]
+    early = run("decide", "1", "show", "--on", "2023-04-30")
+    assert early.exit_code == 1 and "opened on 2023-05-01, after 2023-04-30" in early.output
+    everything = ok("decide", "1", "show")
+    assert [s["step"] for s in everything["steps"]] == ["loss", "judgement", "reduction"]  # type: ignore[union-attr,index]

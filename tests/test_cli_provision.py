@@ -13,7 +13,7 @@ from click.testing import Result
 from kokuho.care import CareLake, write_certifications
 from kokuho.config import Settings
 from tests.clihome import assert_audit_chain_intact, audit_rows, invoke, ok_json, sqlite_home
-from tests.provisioncases import CERTIFICATIONS, build_register
+from tests.provisioncases import CERTIFICATIONS, KOKI, build_register
 
 
 @pytest.fixture
@@ -101,7 +101,9 @@ def test_requests_list_only_the_statutory_ones(home: Path) -> None:
     request = list(APPLY)
     request[request.index("third_party")] = "integrated_request"
     request[request.index("香川大学")] = "高松市"
-    ok(*request)
+    nameless = run(*request)
+    assert nameless.exit_code == 1 and "names the providing insurer" in nameless.output
+    ok(*request, "--provider", KOKI)
     listed = ok("requests")
     assert [p["provision_id"] for p in listed] == ["P000002"]  # type: ignore[attr-defined]
     bad = run(*[a if a != "persons.sex" else "persons.name" for a in APPLY])

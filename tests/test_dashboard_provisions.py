@@ -10,14 +10,16 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from kokuho.cli._provision import ServiceAudit
 from kokuho.provision import apply, catalogue, review
+from kokuho.registry import tables
 from kokuho.store import connect
 from kokuho.web import create_app
 from tests.dashsite import MUNICIPAL, PREFECTURE, audit_rows, build_site, sign_in
-from tests.provisioncases import ON, TERM, application, applied, items
+from tests.provisioncases import KOKI, ON, TERM, application, applied, items
 
 
 @pytest.fixture
@@ -30,8 +32,17 @@ def site(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     review(engine, cat, first, reviewer="委員 丙", decision="conditions", minutes="議事",
            conditions="市区町村別に公表しない", on=ON, term_until=TERM,
            approved=items(persons=("age_band",)), audit=audit)  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(tables.insurers).values(
+                insurer_number=KOKI,
+                name="香川県後期高齢者医療広域連合",
+                kind="koki",
+                prefecture="37",
+            )
+        )
     request = application("integrated_request", organisation="高松市",
-                          requested=items(claims=("points",)))  # fmt: skip
+                          requested=items(claims=("points",)), provider=KOKI)  # fmt: skip
     apply(engine, cat, request, on=ON, audit=audit)
     audit.close()
     engine.dispose()

@@ -305,3 +305,43 @@ def test_an_end_more_than_ten_years_before_the_day_is_refused_to_the_day(tmp_pat
         assert check(until) == 1, until
     assert check("2010-04-01") == 0  # exactly ten years: not more
     assert check("2019-02-28") == 0
+
+
+def test_recheck_on_a_day_ignores_applications_judged_after_it(tmp_path: Path) -> None:
+    """As of --on, only what had been judged by then: an application judged later neither
+    lists a dependant nor replaces (or removes) the row in force that day."""
+    study = "査証;学生証;在学証明書"
+    path = write_csv(
+        tmp_path / "applications.csv",
+        DEPENDANTS,
+        [
+            # judged the day after --on: not known on 2021-04-15
+            application("A1", "2021-04-16", "02", residence="abroad", residency_exception="1",
+                        exception_evidence=study, exception_until="2021-03-31"),
+            # in force on 2021-04-15 (ended); its renewal judged in May does not count yet
+            application("A2", "2020-04-01", "03", residence="abroad", residency_exception="1",
+                        exception_evidence=study, exception_until="2021-03-31"),
+            application("A3", "2021-05-10", "03", residence="abroad", residency_exception="1",
+                        exception_evidence=study, exception_until="2022-03-31"),
+            # judged on the day itself: known
+            application("A4", "2021-04-15", "04", residence="abroad", residency_exception="1",
+                        exception_evidence=study, exception_until="2021-06-30"),
+            # back in Japan, judged after the day: still listed as it stood
+            application("A5", "2020-04-01", "05", residence="abroad", residency_exception="1",
+                        exception_evidence=study, exception_until="2021-05-31"),
+            application("A6", "2021-04-20", "05", residence="domestic"),
+        ],
+    )  # fmt: skip
+    code, document, _ = run(
+        "dependants", "recheck", str(path), "--on", "2021-04-15", "--within", "90", "--json"
+    )
+    assert code == 0
+    listed = [(d["row_id"], d["status"], d["exception_until"]) for d in document["dependants"]]
+    assert listed == [
+        ("A2", "ended", "2021-03-31"),
+        ("A5", "ending", "2021-05-31"),
+        ("A4", "ending", "2021-06-30"),
+    ]
+    # Counted from a day after all of them, the later rows are in force.
+    code, document, _ = run("dependants", "recheck", str(path), "--on", "2021-06-01", "--json")
+    assert [d["row_id"] for d in document["dependants"]] == ["A1", "A4"]

@@ -16,6 +16,7 @@ from kokuho.cli._provision import ServiceAudit
 from kokuho.provision import (
     Catalogue,
     IdentifierFoundError,
+    MedicalClaim,
     MedicalPerson,
     ProvisionError,
     Sources,
@@ -28,6 +29,7 @@ from kokuho.provision import (
     extract,
     id2,
     list_provisions,
+    load_sources,
     provision_detail,
     provision_steps,
     provisions,
@@ -36,8 +38,12 @@ from kokuho.provision import (
     release_rules,
     review,
 )
+from kokuho.registry import tables
 from kokuho.verify import tables as service_tables
 from tests.provisioncases import (
+    CLAIMS,
+    INSURER,
+    KOKI,
     ON,
     PEOPLE,
     SOURCE,
@@ -47,6 +53,7 @@ from tests.provisioncases import (
     application,
     applied,
     approved,
+    build_register,
     items,
 )
 
@@ -111,8 +118,11 @@ def test_a_statutory_request_may_ask_only_for_its_basis_tables(
     bad = application("prefecture_request", requested={"care_services": ("service_units",)})
     with pytest.raises(ProvisionError, match="'care_services' is not in the basis"):
         apply(engine, cat, bad, on=ON, audit=audit)
-    good = application("prefecture_request", requested={"claims": ("service_month", "points")})
+    build_register(engine)
+    good = application("prefecture_request", requested={"claims": ("service_month", "points")},
+                       provider=INSURER)  # fmt: skip
     pid = apply(engine, cat, good, on=ON, audit=audit)
+    assert provision_detail(engine, pid).provider == INSURER
     [listed] = list_provisions(engine, statutory=True)
     assert (listed.provision_id, listed.state, listed.basis) == (
         pid,
@@ -266,15 +276,28 @@ def test_claims_and_services_follow_the_period_and_unplaced_claims_are_counted(
 def test_the_integrated_request_keeps_only_persons_75_and_over(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
 ) -> None:
-    sources = all_sources(engine)
+    all_sources(engine)
+    # 1, 2 and 3 are members of the 広域連合 in the period (2 and 3, under 75, by 障害認定),
+    # each with a 後期 claim; 4 is not.
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(tables.coverages),
+            [{"coverage_id": 10 + p, "person_id": p, "insurer_number": KOKI, "symbol": "",
+              "number": f"K{p}", "branch": "00", "acquired_on": D(2020, 4, 1), "lost_on": None,
+              "loss_reason": None, "relationship": 1, "card_class": "01"} for p in (1, 2, 3)],
+        )  # fmt: skip
+    koki = [MedicalClaim(KOKI, "", f"K{p}", PEOPLE[p - 1][3], PEOPLE[p - 1][4], D(2023, 9, 1),
+                         "outpatient", 1, 100 * p) for p in (1, 2, 3)]  # fmt: skip
+    sources = load_sources(engine, claims=[*CLAIMS, *koki])
     requested = items(persons=("age_band",), claims=("points",))
     pid = approved(engine, cat, audit, basis="integrated_request", requested=requested,
-                    organisation="高松市 (一体的実施)")  # fmt: skip
+                    organisation="高松市 (一体的実施)", provider=KOKI)  # fmt: skip
     done = extract(engine, cat, pid, sources, out=tmp_path, by="広域連合 職員", on=ON,
                    audit=audit, source_key=SOURCE, key_folder=keys)  # fmt: skip
-    # 80 and 75 (born 1949-04-01) stay; 74 (born 1949-04-02) and 44 go, with their claims.
+    # 80 and 75 (born 1949-04-01) stay; 74 (born 1949-04-02) goes, with its claim; 44 is not
+    # a member; the 国保 claims (CLAIMS) were not billed to the 広域連合.
     assert sorted(r["age_band"] for r in _read(done.folder / "persons.csv")) == ["75-79", "80-84"]
-    assert [r["points"] for r in _read(done.folder / "claims.csv")] == ["1234"]
+    assert sorted(r["points"] for r in _read(done.folder / "claims.csv")) == ["100", "200"]
 
 
 def test_two_extracts_share_ids_and_two_provisions_do_not(

@@ -292,17 +292,35 @@ def read_cases(
     ]
 
 
-def list_cases(engine: sa.Engine, municipality: str, *, actor: str, audit: CaseAudit) -> list[Case]:
-    """The municipality's cases (a person-level list: audited)."""
+def list_cases(
+    engine: sa.Engine, municipality: str, *, actor: str, audit: CaseAudit,
+    as_of: dt.date | None = None,
+) -> list[Case]:  # fmt: skip
+    """The municipality's cases (a person-level list: audited). With ``as_of``, as they stood
+    that day: only the cases opened by then, with the steps decided by then."""
     found = read_cases(engine, municipality)
+    if as_of is not None:
+        found = [c for c in (case.as_of(as_of) for case in found) if c is not None]
     audit("boundary_list", actor, [c.person_id for c in found], {"municipality": municipality})
     return found
 
 
-def case_detail(engine: sa.Engine, case_id: int, *, actor: str, audit: CaseAudit) -> Case:
-    """One case with every step (audited); UnknownCase for an id no case has."""
+def case_detail(
+    engine: sa.Engine, case_id: int, *, actor: str, audit: CaseAudit,
+    as_of: dt.date | None = None,
+) -> Case:  # fmt: skip
+    """One case with every step (audited); UnknownCase for an id no case has. With
+    ``as_of``, as it stood that day (UnknownCase if it was opened after it)."""
     found = read_cases(engine, None, [case_id])
     if not found:
         raise UnknownCase(f"no double-payment case {case_id}")
-    audit("boundary_case", actor, [found[0].person_id], {"case_id": case_id})
-    return found[0]
+    case: Case | None = found[0]
+    if as_of is not None:
+        case = found[0].as_of(as_of)
+        if case is None:
+            raise UnknownCase(
+                f"double-payment case {case_id} was opened on {found[0].opened_on}, after {as_of}"
+            )
+    assert case is not None
+    audit("boundary_case", actor, [case.person_id], {"case_id": case_id})
+    return case

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal, Protocol
 
 from kokuho.store import has_control
@@ -172,6 +172,13 @@ class Case:
     def barred_years(self, on: dt.date) -> tuple[int, ...]:
         """The years an ordinary 減額賦課 decided on ``on`` can no longer reach."""
         return tuple(y.fiscal_year for y in self.years if y.barred(on))
+
+    def as_of(self, day: dt.date) -> Case | None:
+        """The case as it stood on ``day``: None if it was opened after it, else only the
+        steps decided by then (a judgement superseded later is the one in force)."""
+        if self.opened_on > day:
+            return None
+        return replace(self, steps=tuple(s for s in self.steps if s.decided_on <= day))
 
     def current(self, kind: StepKind) -> Step | None:
         """The step of ``kind`` in force: the latest one not superseded."""

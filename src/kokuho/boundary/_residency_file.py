@@ -158,7 +158,9 @@ def recheck_list(
 ) -> list[RecheckItem]:
     """Dependants living abroad under an exception with an end date on or before ``on`` +
     ``within_days`` (ended ones too), from the files in order: a later row of the same insured
-    number replaces an earlier one, and a feed's ``lose`` on or before ``on`` removes it."""
+    number replaces an earlier one, and a feed's ``lose`` on or before ``on`` removes it. As of
+    ``on``: a row judged after it (認定日, a feed's effective date) was not known that day and
+    neither lists, replaces nor removes anything."""
     table = rules or load_residency_rules()
     last: dict[str, RecheckItem | None] = {}
     horizon = on + dt.timedelta(days=within_days)
@@ -173,6 +175,8 @@ def recheck_list(
                     last[key] = None
                 continue
             if facts is None:
+                continue
+            if facts.judged_on > on:  # judged after the day asked: not known then
                 continue
             until = facts.exception_until
             if facts.residence != "abroad" or facts.exception is None or until is None:

@@ -114,7 +114,8 @@ def double_payments_command(
     def work(engine: sa.Engine, audit: ServiceAudit) -> list[Case]:
         if scan:
             open_cases(engine, code, day, actor=who, audit=audit)
-        return list_cases(engine, code, actor=who, audit=audit)
+        # As of the day: a case opened or a step decided after it was not known then.
+        return list_cases(engine, code, actor=who, audit=audit, as_of=day)
 
     cases: list[Case] = _run(work, code)
     if as_json:
@@ -158,7 +159,7 @@ def decide_command(
 
     def work(engine: sa.Engine, audit: ServiceAudit) -> Case:
         if step == "show":
-            return case_detail(engine, case_id, actor=who, audit=audit)
+            return case_detail(engine, case_id, actor=who, audit=audit, as_of=day)
         if step == "loss":
             return record_loss(engine, case_id, day, _feed_dir(feed_dir), actor=who, audit=audit)
         if step == "judge":
@@ -192,7 +193,7 @@ def refunds_command(municipality: str, as_of: str | None, by: str, as_json: bool
     def work(engine: sa.Engine, audit: ServiceAudit) -> list[dict[str, Any]]:
         states = {s.refund_id: s for s in settlements(engine, code)}
         rows = []
-        for case in list_cases(engine, code, actor=who, audit=audit):
+        for case in list_cases(engine, code, actor=who, audit=audit, as_of=day):
             step = case.current("reduction")
             for r in step.detail["refunds"] if step else []:
                 s = states[int(r["refund_id"])]

@@ -66,6 +66,8 @@ def _show(provision: Any, as_json: bool) -> None:
 
     click.echo(f"{provision.provision_id} {provision.basis} {provision.state} "
                f"({STATE_TITLES[provision.state]}) {provision.organisation}")  # fmt: skip
+    if provision.provider:
+        click.echo(f"  提供元 (保険者番号) {provision.provider}")
     shown = provision.requested if provision.approved is None else provision.approved
     for table, items in shown.items():
         click.echo(f"  {table}: {', '.join(items)}")
@@ -109,12 +111,18 @@ def reviewer(name: str, by: str, on_text: str | None, as_json: bool) -> None:
 @click.option("--item", "items", multiple=True, required=True, help="TABLE.ITEM (repeat).")
 @click.option("--from", "start", required=True, help="Data period start (YYYY-MM-DD).")
 @click.option("--to", "end", required=True, help="Data period end (YYYY-MM-DD).")
+@click.option(
+    "--provider",
+    help="A statutory request: the providing insurer's 保険者番号 (the 市町村's 国保 for "
+    "prefecture_request, the 広域連合 for integrated_request); only its members and claims "
+    "are extracted.",
+)
 @click.option("--on", "on_text", help="The day of the application; default today.")
 @json_option
 def apply_command(
     basis: str, applicant: str, organisation: str, purpose: str, public_interest: str,
     place: str, users: tuple[str, ...], items: tuple[str, ...], start: str, end: str,
-    on_text: str | None, as_json: bool,
+    provider: str | None, on_text: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Record an application (利用申出) or a statutory request (求め)."""
     from kokuho.provision import Application, apply, catalogue, provision_detail
@@ -126,7 +134,7 @@ def apply_command(
         option_day(end, "--to", bounded=False),
     )
     app = Application(basis, applicant, organisation, purpose, public_interest, place, users,
-                      _items(items, "--item"), *period)  # fmt: skip
+                      _items(items, "--item"), *period, provider)  # fmt: skip
     on = option_day(on_text, "--on", done=True)
 
     def work(engine: Any, audit: ServiceAudit) -> Any:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kokuho.registry import INSURER_KINDS
 from kokuho.store import data_text, load_yaml
 
 CATALOGUE_FILE = "provision/catalogue.yaml"
@@ -25,6 +26,12 @@ class Basis:
     tables: tuple[str, ...]
     minimum_age: int | None
     confirmed: bool
+    insurer_kinds: tuple[str, ...] | None = None
+    """Whose members and claims it may hold, by the register's insurer kind (``kokuho_municipal``
+    …); None: every insurer's."""
+    names_provider: bool = False
+    """The request names the providing insurer (保険者番号), one of ``insurer_kinds``, and the
+    extract holds only that insurer's members and claims."""
 
     @property
     def statutory_request(self) -> bool:
@@ -63,13 +70,35 @@ def parse_catalogue(text: str, *, name: str = CATALOGUE_FILE) -> Catalogue:
         unknown = [t for t in spec["tables"] if t not in tables]
         if unknown:
             raise ValueError(f"{name}: basis {key} names unknown table(s) {unknown}")
+        kinds, names_provider = _scope(spec.get("scope"), name, key)
         bases[key] = Basis(
             key, spec["title"], " ".join(str(spec["law"]).split()), spec["requester"],
             spec["provider"], tuple(spec["tables"]), spec.get("minimum_age"),
-            bool(spec["confirmed"]),
+            bool(spec["confirmed"]), kinds, names_provider,
         )  # fmt: skip
     bounds = [_days(raw, name, field) for field in ("longest_term_days", "longest_period_days")]
     return Catalogue(tables, titles, bases, *bounds)
+
+
+def _scope(node: Any, name: str, key: str) -> tuple[tuple[str, ...] | None, bool]:
+    """``scope``: ``insurer_kinds`` (``all`` or a list of the register's insurer kinds) and
+    ``names_provider``. A basis that names its provider names at least one kind."""
+    where = f"{name}: basis {key}: scope"
+    if not isinstance(node, dict):
+        raise ValueError(f"{where}: missing (insurer_kinds and names_provider)")
+    kinds = node.get("insurer_kinds")
+    names_provider = node.get("names_provider")
+    if not isinstance(names_provider, bool):
+        raise ValueError(f"{where}.names_provider: true or false")
+    if kinds == "all" and not names_provider:
+        return None, False
+    if (
+        not isinstance(kinds, list) or not kinds
+        or any(kind not in INSURER_KINDS for kind in kinds)
+    ):  # fmt: skip
+        known = ", ".join(INSURER_KINDS)
+        raise ValueError(f"{where}.insurer_kinds: 'all' or a list of {known}")
+    return tuple(kinds), names_provider
 
 
 def _days(raw: Mapping[str, Any], name: str, field: str) -> int:

@@ -6,7 +6,10 @@ Every table carries ``pid`` = rekey(provision key, ID2 of the person): ID2 (カ�
 join per person, and the fresh key of each provision keeps two provisions apart. A 医療 claim
 names its person on the source side through the register's coverage of its insured number
 (保険者番号・記号・番号, 生年月日, 性別); claims the register cannot place are left out and counted.
-Dates leave as 年月 only. A statutory request with a minimum age (一体的実施: 75+) keeps only
+Dates leave as 年月 only. Each basis provides only its scope (catalogue ``scope``): a
+statutory request only the persons its providing insurer (the 市町村's 国保, the 広域連合)
+covered in the period, the claims billed to it and those persons' 介護 records; the
+第三者提供 every insurer's. A statutory request with a minimum age (一体的実施: 75+) keeps only
 the records of persons of that age on the period's last day.
 
 The files are written into a temporary folder, audited, renamed into
@@ -31,7 +34,7 @@ import sqlalchemy as sa
 
 from kokuho.care import Certification
 from kokuho.ids import age_on
-from kokuho.provision._catalogue import Catalogue
+from kokuho.provision._catalogue import Basis, Catalogue
 from kokuho.provision._generalise import age_band_on, birth_month
 from kokuho.provision._id_fields import linkage_id_fields
 from kokuho.provision._keys import new_provision_key, provision_key
@@ -86,9 +89,12 @@ class Sources:
     claims: Sequence[MedicalClaim] = ()
     certifications: Sequence[Certification] = ()
     care_services: Sequence[CareService] = ()
-    periods: Mapping[int, Sequence[tuple[dt.date, dt.date | None]]] | None = None
-    """person id → the (資格取得日, 資格喪失日) of each coverage; ``persons`` keeps only those
-    covered at some time in the data period (None: no register, nobody is filtered)."""
+    periods: Mapping[int, Sequence[tuple[str, dt.date, dt.date | None]]] | None = None
+    """person id → the (保険者番号, 資格取得日, 資格喪失日) of each coverage; ``persons`` keeps
+    only those covered by an insurer of the basis's scope at some time in the data period
+    (None: no register, nobody is filtered)."""
+    insurers: Mapping[str, str] = field(default_factory=dict)
+    """保険者番号 → the register's insurer kind (``kokuho_municipal``, ``koki`` …)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,42 +150,79 @@ def load_sources(
         for row in connection.execute(sa.select(c.c.insurer_number, c.c.symbol, c.c.number,
                                                 c.c.person_id).distinct()):  # fmt: skip
             covered.setdefault((row[0], row[1], row[2]), []).append(row[3])
-        periods: dict[int, list[tuple[dt.date, dt.date | None]]] = {}
+        periods: dict[int, list[tuple[str, dt.date, dt.date | None]]] = {}
         m = tables.person_merges.c
         into: dict[int, int] = {
             int(a): int(b)
             for a, b in connection.execute(sa.select(m.absorbed_person_id, m.into_person_id))
         }
-        for person, acquired, lost in connection.execute(
-            sa.select(c.c.person_id, c.c.acquired_on, c.c.lost_on)
+        for person, insurer, acquired, lost in connection.execute(
+            sa.select(c.c.person_id, c.c.insurer_number, c.c.acquired_on, c.c.lost_on)
         ):
             # A merged record's coverage counts under the person it was merged into.
-            periods.setdefault(into.get(person, person), []).append((acquired, lost))
+            periods.setdefault(into.get(person, person), []).append((insurer, acquired, lost))
+        kinds = {
+            str(number): str(kind)
+            for number, kind in connection.execute(
+                sa.select(tables.insurers.c.insurer_number, tables.insurers.c.kind)
+            )
+        }
     persons = [MedicalPerson(int(i), k, b, int(s), m) for i, k, b, s, m in rows]
-    return Sources(persons, covered, claims, certifications, care_services, periods)
+    return Sources(persons, covered, claims, certifications, care_services, periods, kinds)
 
 
-def _covered(sources: Sources, person: MedicalPerson, start: dt.date, end: dt.date) -> bool:
-    """Covered (国保資格) on some day from ``start`` to ``end``: 取得 on or before the end, and
-    not lost before the start (資格喪失日 is the first day without coverage)."""
+def _covered(
+    sources: Sources, person: MedicalPerson, start: dt.date, end: dt.date,
+    scope: frozenset[str] | None,
+) -> bool:  # fmt: skip
+    """Covered by an insurer of ``scope`` (None: any insurer) on some day from ``start`` to
+    ``end``: 取得 on or before the end, and not lost on or before the start (資格喪失日 is the
+    first day without coverage)."""
     if sources.periods is None:
         return True
     return any(
         acquired <= end and (lost is None or lost > start)
-        for acquired, lost in sources.periods.get(person.person_id, ())
-    )
+        and (scope is None or insurer in scope)
+        for insurer, acquired, lost in sources.periods.get(person.person_id, ())
+    )  # fmt: skip
+
+
+def _scope(sources: Sources, basis: Basis, provider: str | None) -> frozenset[str] | None:
+    """The insurers whose members and claims the extract may hold: the provider a statutory
+    request names, the insurers of the basis's kinds, or None (every insurer: 第三者提供)."""
+    if basis.names_provider:
+        assert provider is not None  # begin_extract refuses a request naming none
+        return frozenset({provider})
+    if basis.insurer_kinds is None:
+        return None
+    return frozenset(n for n, kind in sources.insurers.items() if kind in basis.insurer_kinds)
 
 
 def _tables(
     sources: Sources, items: Mapping[str, tuple[str, ...]], provision: Provision,
-    pid: Callable[[str, dt.date, int], str], minimum_age: int | None, top: int,
+    pid: Callable[[str, dt.date, int], str], basis: Basis, top: int,
 ) -> tuple[dict[str, list[dict[str, Any]]], int]:  # fmt: skip
     """The rows of each asked table, only ``pid`` and the asked items; the claims the
-    register could not place."""
+    register could not place. Only the persons of the basis's scope (covered in the period by
+    an insurer it may provide from, old enough), the claims billed to such an insurer, and,
+    when the request names its provider, the 介護 records of those persons."""
     start, end = provision.period_from, provision.period_to
+    minimum_age = basis.minimum_age
+    scope = _scope(sources, basis, provision.provider)
 
     def old_enough(born: dt.date) -> bool:
         return minimum_age is None or age_on(born, end) >= minimum_age
+
+    members = {
+        p.person_id: p for p in sources.persons
+        if old_enough(p.birth_date) and _covered(sources, p, start, end, scope)
+    }  # fmt: skip
+    member_ids = {pid(p.name_kana, p.birth_date, p.sex) for p in members.values()}
+
+    def cared_for(kana: str, born: dt.date, sex: int) -> bool:
+        """A 介護 record the extract may hold: every one for 第三者提供 (介護DB holds all),
+        only its members' for a request naming its provider."""
+        return not basis.names_provider or pid(kana, born, sex) in member_ids
 
     by_id = {p.person_id: p for p in sources.persons}
     out: dict[str, list[dict[str, Any]]] = {}
@@ -187,9 +230,7 @@ def _tables(
     for table, names in items.items():
         rows: list[dict[str, Any]] = []
         if table == "persons":
-            for person in sources.persons:
-                if not old_enough(person.birth_date) or not _covered(sources, person, start, end):
-                    continue
+            for person in members.values():
                 full = {"sex": person.sex, "birth_month": birth_month(person.birth_date),
                         "age_band": age_band_on(person.birth_date, end, top=top),
                         "municipality": person.municipality or ""}  # fmt: skip
@@ -198,6 +239,8 @@ def _tables(
             for claim in sources.claims:
                 if not _in(claim.service_month, start, end) or not old_enough(claim.birth_date):
                     continue
+                if scope is not None and claim.insurer not in scope:
+                    continue  # billed to another insurer: not the provider's to give
                 owners = [
                     by_id[i] for i in sources.coverages.get((claim.insurer, claim.symbol,
                                                              claim.number), ())
@@ -208,6 +251,8 @@ def _tables(
                     unplaced += 1
                     continue
                 who = owners[0]
+                if who.person_id not in members:
+                    continue  # a person outside the scope: none of their records go
                 full = {"service_month": _month(claim.service_month), "setting": claim.setting,
                         "days": claim.days, "points": claim.points}  # fmt: skip
                 rows.append({"pid": pid(who.name_kana, who.birth_date, who.sex), **full})
@@ -217,6 +262,8 @@ def _tables(
                     continue
                 if not old_enough(cert.birth_date):
                     continue
+                if not cared_for(cert.name_kana, cert.birth_date, cert.sex):
+                    continue
                 full = {"care_level": cert.care_level, "valid_from": _month(cert.valid_from),
                         "valid_to": _month(cert.valid_to)}  # fmt: skip
                 rows.append({"pid": pid(cert.name_kana, cert.birth_date, cert.sex), **full})
@@ -225,6 +272,8 @@ def _tables(
                 if not _in(service.service_month, start, end):
                     continue
                 if not old_enough(service.birth_date):
+                    continue
+                if not cared_for(service.name_kana, service.birth_date, service.sex):
                     continue
                 full = {"service_month": _month(service.service_month),
                         "service_type": service.service_type,
@@ -285,7 +334,7 @@ def extract(
             return rekey(key, id2(source_key, kana, born, sex, fields=fields))
 
         basis = catalogue.basis(current.basis)
-        built, unplaced = _tables(sources, asked, current, pid, basis.minimum_age, top)
+        built, unplaced = _tables(sources, asked, current, pid, basis, top)
         for table, rows in built.items():
             columns = ("pid", *asked[table])
             refuse_identifiers({c: [row[c] for row in rows] for c in columns})

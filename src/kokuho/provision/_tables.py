@@ -32,6 +32,9 @@ provisions = sa.Table(
     # 利用期間: set at review; no extract after it.
     sa.Column("term_until", sa.Date),
     sa.Column("extracts", sa.Integer, nullable=False, server_default="0"),
+    # The providing insurer (保険者番号) a statutory request names: only its members and claims
+    # are extracted (None for 第三者提供; a request recorded before migration 0015 has none).
+    sa.Column("provider_insurer", sa.String(8)),
     sa.Index("ix_provisions_state", "state"),
 )
 

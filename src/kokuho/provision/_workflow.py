@@ -39,6 +39,7 @@ from kokuho.provision._workflow_model import (
     Step,
     UnknownProvision,
 )
+from kokuho.registry import tables as registry
 from kokuho.store import BIDI_CONTROLS
 
 _PREFECTURES = (
@@ -121,6 +122,31 @@ def _check_application(
     return check_items(catalogue, app.basis, app.requested, "requested")
 
 
+def check_provider(
+    connection: sa.Connection, catalogue: Catalogue, basis: str, provider: str | None
+) -> None:
+    """The providing insurer of a statutory request: named, in the register, and of a kind
+    the basis provides from (a 市町村's 国保, the 広域連合); a basis that does not name one
+    (第三者提供) is refused one. Checked when applied for and again at every extract."""
+    spec = catalogue.basis(basis)
+    if not spec.names_provider:
+        if provider is not None:
+            raise ProvisionError(f"provider: a {basis} names no providing insurer")
+        return
+    kinds = ", ".join(spec.insurer_kinds or ())
+    if provider is None:
+        raise ProvisionError(
+            f"provider: a {basis} names the providing insurer (保険者番号, one of: {kinds})"
+        )
+    kind = connection.scalar(
+        sa.select(registry.insurers.c.kind).where(registry.insurers.c.insurer_number == provider)
+    )
+    if kind is None:
+        raise ProvisionError(f"provider: no insurer {provider} in the register")
+    if spec.insurer_kinds is not None and kind not in spec.insurer_kinds:
+        raise ProvisionError(f"provider: {provider} is {kind}, not {kinds} (a {basis})")
+
+
 def check_period(catalogue: Catalogue, start: dt.date, end: dt.date, on: dt.date) -> None:
     """The data period (対象期間) of an application, on the day ``on`` it is applied for or
     reviewed: in order, over by then (data of days to come does not exist yet), and no longer
@@ -163,6 +189,7 @@ def _provision(row: Any, steps: Sequence[Any] = ()) -> Provision:
         _items(row.approved), row.period_from, row.period_to, row.applied_on, row.term_until,
         row.extracts,
         tuple(Step(s.step, s.recorded_at, s.recorded_by, json.loads(s.detail)) for s in steps),
+        row.provider_insurer,
     )  # fmt: skip
 
 
@@ -244,6 +271,8 @@ def apply(
 ) -> str:  # fmt: skip
     """Records an application or request (申出・求め); returns its id (P + 6 digits)."""
     requested = _check_application(catalogue, app, on)
+    with engine.connect() as connection:
+        check_provider(connection, catalogue, app.basis, app.provider)
     try:
         return _insert(engine, app, requested, on, audit)
     except sa.exc.IntegrityError:
@@ -259,6 +288,8 @@ def _insert(
         last = connection.scalar(sa.select(sa.func.max(provisions.c.provision_id)))
         pid = f"P{int(last[1:]) + 1 if last else 1:06d}"
         detail = {"basis": app.basis, "requested": {t: list(i) for t, i in requested.items()}}
+        if app.provider is not None:
+            detail["provider"] = app.provider
         audit("provision_apply", app.applicant.strip(), [], {"provision": pid, **detail})
         connection.execute(
             provisions.insert().values(
@@ -268,7 +299,7 @@ def _insert(
                 users=json.dumps([u.strip() for u in app.users], ensure_ascii=False),
                 requested=json.dumps(requested, ensure_ascii=False), approved=None,
                 period_from=app.period_from, period_to=app.period_to, applied_on=on,
-                term_until=None, extracts=0,
+                term_until=None, extracts=0, provider_insurer=app.provider,
             )
         )  # fmt: skip
         _step(connection, pid, "applied", app.applicant.strip(), detail)
@@ -369,6 +400,12 @@ def begin_extract(
         # (written by hand, or before reviews refused it) gives nothing to build.
         raise ProvisionError(f"provision {pid}: its approval approves no item; no extract")
     check_period(catalogue, current.period_from, current.period_to, on)
+    try:
+        # A request recorded before it had to name its provider, or a provider whose kind
+        # no longer fits the catalogue in force, is not extracted: whose data would it be?
+        check_provider(connection, catalogue, current.basis, current.provider)
+    except ProvisionError as error:
+        raise ProvisionError(f"provision {pid}: {error}; no extract") from None
     if current.term_until is None or on > current.term_until:
         raise ProvisionError(
             f"provision {pid}: the data-use term ended on {current.term_until}; no more extracts"

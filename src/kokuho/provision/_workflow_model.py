@@ -86,6 +86,9 @@ class Application:
     """Table → items, from the closed catalogue."""
     period_from: dt.date
     period_to: dt.date
+    provider: str | None = None
+    """The providing insurer's 保険者番号, named by a statutory request (the 市町村's 国保, the
+    広域連合) and by nothing else: the extract holds only its members and claims."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,8 @@ class Provision:
     term_until: dt.date | None
     extracts: int
     steps: tuple[Step, ...] = ()
+    provider: str | None = None
+    """The providing insurer a statutory request named (None for 第三者提供)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -131,7 +136,7 @@ class Provision:
             "approved": None if self.approved is None
             else {t: list(i) for t, i in self.approved.items()},
             "period_from": self.period_from.isoformat(),
-            "period_to": self.period_to.isoformat(),
+            "period_to": self.period_to.isoformat(), "provider": self.provider,
             "applied_on": self.applied_on.isoformat(),
             "term_until": self.term_until.isoformat() if self.term_until else None,
             "extracts": self.extracts,
