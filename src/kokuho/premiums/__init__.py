@@ -89,6 +89,7 @@ from kokuho.premiums._households_columnar import household_columns
 from kokuho.premiums._households_query import UnknownMunicipality
 from kokuho.premiums._households_unplaced import UnplacedMember, unplaced_members
 from kokuho.premiums._incomes import IncomeLoadReport, load_incomes
+from kokuho.premiums._incomes_check import IncomesMissing
 from kokuho.premiums._levy import LevyError, apportion, compare_rates, levy
 from kokuho.premiums._levy_claims import medical_indices, with_medical_indices
 from kokuho.premiums._levy_inputs import example_levy_inputs, load_levy_inputs, parse_levy_inputs
@@ -115,7 +116,6 @@ from kokuho.premiums._levying import (
     AssessmentRefused,
     AssessmentRun,
     HouseholdChange,
-    IncomesMissing,
     ReassessmentRun,
     RefusedHousehold,
     assess_fiscal_year,

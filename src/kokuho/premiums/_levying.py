@@ -33,6 +33,7 @@ from kokuho.premiums._correct import (
 from kokuho.premiums._households import NO_PERSON, household_inputs
 from kokuho.premiums._households_columnar import read_households
 from kokuho.premiums._households_unplaced import UnplacedMember, reasons, unplaced_members
+from kokuho.premiums._incomes_check import check_incomes
 from kokuho.premiums._model import (
     Assessment,
     HouseholdInput,
@@ -42,8 +43,6 @@ from kokuho.premiums._model import (
     Reason,
 )
 from kokuho.premiums._rules import PremiumRules, load_premium_rules
-from kokuho.premiums._tables import premium_incomes
-from kokuho.registry import tables
 from kokuho.store import Fence
 
 
@@ -53,36 +52,6 @@ class RefusedHousehold:
 
     household_id: str
     reason: str
-
-
-class IncomesMissing(ValueError):
-    """A 本算定 refused because no income of the year is loaded for any resident of the
-    municipality: every household would be charged as 未申告 (no 所得割, no 軽減)."""
-
-    def __init__(self, municipality: str, fiscal_year: int, households: int) -> None:
-        super().__init__(
-            f"{municipality} FY{fiscal_year}: no income of FY{fiscal_year} is loaded for the "
-            f"municipality's residents: its {households} households would all be charged as "
-            "未申告 (no 所得割, no 軽減); load the year's income file first "
-            "(`kokuho premiums incomes import`); nothing was recorded"
-        )
-
-
-def _check_incomes(engine: sa.Engine, municipality: str, fiscal_year: int, households: int) -> None:
-    """IncomesMissing when ``households`` are to be assessed and not one income record of the
-    year (declared or 未申告) belongs to a resident of the municipality."""
-    if not households:
-        return
-    r = tables.residents
-    query = (
-        sa.select(premium_incomes.c.resident_id)
-        .join(r, r.c.resident_id == premium_incomes.c.resident_id)
-        .where(premium_incomes.c.fiscal_year == fiscal_year, r.c.municipality_code == municipality)
-        .limit(1)
-    )
-    with engine.connect() as connection:
-        if connection.scalar(query) is None:
-            raise IncomesMissing(municipality, fiscal_year, households)
 
 
 class _SameDay(ValueError):
@@ -188,12 +157,12 @@ def assess_fiscal_year(
     except ColumnarInputError:
         # A member away twice in the year (the columns hold one gap): the reference path.
         assessments = _reference(engine, municipality, rules)
-        _check_incomes(engine, municipality, fiscal_year, len(assessments))
+        check_incomes(engine, municipality, fiscal_year, len(assessments))
         unplaced = unplaced_members(engine, municipality, fiscal_year)
         report("read", 1, 1)
     else:
         count = households.num_rows
-        _check_incomes(engine, municipality, fiscal_year, count)
+        check_incomes(engine, municipality, fiscal_year, count)
         report("read", 1, 1)
         report("assess", 0, count)
         try:
