@@ -54,7 +54,10 @@ def build_site(database_url: str, home: Path) -> Site:
 
 
 def sign_in(client: httpx.Client, username: str, password: str = PASSWORD) -> httpx.Response:
-    """Signs ``client`` in through the form (CSRF cookie and token); returns the answer."""
+    """Signs ``client`` in through the form (CSRF cookie and token); returns the answer. A
+    session cookie the client still holds is dropped first (a signed-in /login redirects)."""
+    for name in ("kokuho_session", "__Host-kokuho_session"):
+        client.cookies.delete(name)
     form = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
     assert token is not None, form.text[:300]

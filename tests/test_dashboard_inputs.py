@@ -187,6 +187,40 @@ def test_a_stale_tab_does_not_seem_to_sign_out(site: tuple[TestClient, sa.Engine
     assert client.get("/overview", follow_redirects=False).status_code == 303
 
 
+def test_a_signed_in_user_is_not_shown_the_sign_in_form(
+    site: tuple[TestClient, sa.Engine],
+) -> None:
+    """A second tab opening /login once signed in goes on to where ``next`` points (checked as
+    the sign-in checks it) or to the home page: the form it showed carried a token the sign-in
+    had already retired, so its submission read 「フォームの有効期限が切れました」."""
+    client, _ = site
+    _signed_in(client)
+    session = client.cookies["kokuho_session"]
+    for asked, goes in [
+        ("/login", "/overview"),
+        (f"/login?next={quote('/compare?fy=2021')}", "/compare?fy=2021"),
+        (f"/login?next={quote(LIST)}", LIST),
+        ("/login?next=//evil.example/x", "/overview"),  # never an open redirect
+        ("/login?next=https://evil.example/", "/overview"),
+        (f"/login?next={quote('/login?next=/login')}", "/overview"),  # no round of redirects
+    ]:
+        answer = client.get(asked, follow_redirects=False)
+        assert answer.status_code == 303, (asked, answer.text[:300])
+        assert answer.headers["location"] == goes, asked
+        # No new sign-in token, and the session goes on.
+        assert "kokuho_csrf" not in answer.headers.get("set-cookie", "")
+        assert client.cookies["kokuho_session"] == session
+    assert client.get("/overview", follow_redirects=False).status_code == 200
+    # Signed out, or with the cookie of a session that has ended: the form.
+    client.post("/logout", data={"csrf_token": form_token(client)}, follow_redirects=False)
+    client.cookies.set("kokuho_session", session)
+    answer = client.get("/login?next=/compare", follow_redirects=False)
+    assert answer.status_code == 200 and 'name="csrf_token"' in answer.text
+    client.cookies.clear()
+    answer = client.get("/login", follow_redirects=False)
+    assert answer.status_code == 200 and 'name="csrf_token"' in answer.text
+
+
 def _post_chunked(client: TestClient, route: str, chunks: int) -> tuple[int, int]:
     """POSTs ``chunks`` MiB to the app as a chunked body (no Content-Length), straight through
     ASGI (the test client would read the whole body first); the status and the MiB read."""

@@ -45,8 +45,8 @@ def _burst(
     client: TestClient, release: threading.Event, path: str, params: dict[str, str]
 ) -> tuple[float, list[Any]]:
     """60 requests for ``path`` at once while ``release`` holds their figures back; then, 1.5 s
-    in, how long the sign-in page takes (it must be served meanwhile), and the 60 answers once
-    the figures are let go (at the latest after 20 s)."""
+    in, how long /login takes (a worker thread's answer, here a redirect: it must be served
+    meanwhile), and the 60 answers once the figures are let go (at the latest after 20 s)."""
     timer = threading.Timer(20, release.set)
     timer.start()
     try:
@@ -54,14 +54,14 @@ def _burst(
             asked = [pool.submit(client.get, path, params=params) for _ in range(60)]
             time.sleep(1.5)
             started = time.monotonic()
-            page = client.get("/login")
+            page = client.get("/login", follow_redirects=False)  # signed in: on to /overview
             took = time.monotonic() - started
             release.set()
             answers = [a.result() for a in asked]
     finally:
         release.set()
         timer.cancel()
-    assert page.status_code == 200
+    assert page.status_code == 303 and page.headers["location"] == "/overview"
     return took, answers
 
 
@@ -121,3 +121,43 @@ def test_what_if_during_a_recomputation_leaves_the_other_pages_served(
     # 評価指標 loaded: the hint to load them, a 400), not 集計中.
     settled = client.get("/grants/what-if", params=ask)
     assert settled.status_code == 400 and "kokuho incentives score" in settled.json()["error"]
+
+
+def test_what_if_refuses_an_out_of_range_value_without_waiting_for_figures(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slider value past its bounds (or 1e308) is a 400 naming ``value`` at once, while the
+    year's grant figures are being recomputed: it was checked only once they were ready, so
+    it waited for them (or was told 集計中, 503) before being refused."""
+    from kokuho.web.dashboard import _site
+
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    _settled(client)
+    release = threading.Event()
+    original = _site.incentives_bundle
+
+    def slow(*args: Any) -> Any:
+        release.wait(30)
+        return original(*args)
+
+    monkeypatch.setattr(_site, "incentives_bundle", slow)
+    monkeypatch.setattr(_routes, "REFRESH_MIN_AGE", 0.0)
+    assert client.post("/refresh", data={"csrf_token": form_token(client)}).status_code == 200
+    timer = threading.Timer(15, release.set)
+    timer.start()
+    try:
+        for value in ["1e308", "1.005", "-0.001", "2"]:
+            started = time.monotonic()
+            answer = client.get(
+                "/grants/what-if",
+                params={"insurer": KOKUHO, "lever": "checkup_rate", "value": value},
+            )
+            took = time.monotonic() - started
+            assert took < 5, f"value={value} waited {took:.1f} s for the figures"
+            assert answer.status_code == 400, (value, answer.status_code, answer.text)
+            assert answer.json()["parameter"] == "value", answer.json()
+            assert answer.json()["error"].startswith("value: "), answer.json()
+        assert not release.is_set()  # all refused while the figures were still held back
+    finally:
+        release.set()
+        timer.cancel()

@@ -264,6 +264,37 @@ def test_explain_gives_the_reasons_and_an_unknown_household_is_refused(town: sa.
         explain_household(town, TOWN, YEAR, "W9")
 
 
+def test_cli_explain_reads_a_household_id_as_the_import_files_do(
+    town: sa.Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 世帯番号 typed with full-width digits (or letters) names the household the import
+    stored from the same text (NFKC, as the 住基 and payment files read it): it was looked up
+    as typed, and 「Ｗ１」 was "no 国保 member". Anything else is a usage error (exit 2)
+    naming the argument, before the database is asked."""
+    import json
+
+    from kokuho.cli import main
+
+    monkeypatch.setenv("KOKUHO_DATABASE_URL", database_url)
+    runner = CliRunner()
+    common = ["--municipality", TOWN, "--fiscal-year", str(YEAR), "--json"]
+    plain = runner.invoke(main, ["premiums", "explain", "W1", *common])
+    assert plain.exit_code == 0, plain.output
+    expected = json.loads(plain.output)
+    assert expected["household_id"] == "W1"
+    for typed in ["Ｗ１", "W１", "Ｗ1", " W1 "]:
+        result = runner.invoke(main, ["premiums", "explain", typed, *common])
+        assert result.exit_code == 0, (typed, result.output)
+        assert json.loads(result.output) == expected, typed
+    for typed in ["", "W1;", "W 1", "W" * 41, "W\x001", "-W1", "Ｗ１\u3000x"]:
+        result = runner.invoke(main, ["premiums", "explain", *common, "--", typed])
+        assert result.exit_code == 2, (typed, result.output)
+        assert "HOUSEHOLD" in result.output, (typed, result.output)
+    # An id of the right form that no household has is still refused by the lookup.
+    result = runner.invoke(main, ["premiums", "explain", "Ｗ９", *common])
+    assert result.exit_code == 1 and "W9" in result.output, result.output
+
+
 def test_cli_assess_reassess_explain(town: sa.Engine, database_url: str, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     import json

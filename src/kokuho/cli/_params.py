@@ -100,6 +100,30 @@ class Month(click.ParamType[str]):
 MONTH = Month()
 
 
+class HouseholdId(click.ParamType[str]):
+    """A 世帯番号 as the import files read it (住基, payments: NFKC, blanks around it dropped),
+    so that 「Ｗ１」 typed with a Japanese input method names the household stored as W1; then
+    1–40 letters, digits, '-' or '_' starting with a letter or digit (the premiums tables'
+    ``HOUSEHOLD_ID``). It was looked up as typed and read as "no 国保 member"."""
+
+    name = "household"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        import unicodedata
+
+        from kokuho.premiums import HOUSEHOLD_ID
+
+        text = unicodedata.normalize("NFKC", str(value)).strip()
+        if not HOUSEHOLD_ID.fullmatch(text):
+            raw = str(value)
+            shown = raw if len(raw) <= 40 else raw[:40] + "…"
+            self.fail(f"{shown!r} is not a 世帯番号 (1–40 letters, digits, '-' or '_')", param, ctx)
+        return text
+
+
+HOUSEHOLD = HouseholdId()
+
+
 class NameList(click.ParamType[tuple[str, ...]]):
     """Comma-separated names, each from a closed set and none twice (a report's ``--by``).
 

@@ -18,6 +18,7 @@ from rich.progress import Progress, TaskID
 
 from kokuho.cli._corrections import echo_decisions
 from kokuho.cli._output import emit_json, fail, json_option, open_engine
+from kokuho.cli._params import HOUSEHOLD
 from kokuho.cli._premiums import premiums
 from kokuho.cli._staff import municipality_code, option_day
 from kokuho.premiums import (
@@ -188,7 +189,7 @@ def _fields(run: object) -> dict[str, object]:
 
 
 @premiums.command("explain")
-@click.argument("household")
+@click.argument("household", type=HOUSEHOLD)
 @_options
 @json_option
 def explain_command(household: str, municipality: str, fiscal_year: int, as_json: bool) -> None:

@@ -20,6 +20,7 @@ from kokuho.premiums._assess_columnar import (
 from kokuho.premiums._assess_explain import explain
 from kokuho.premiums._charges import (
     CHARGE_KINDS,
+    HOUSEHOLD_ID,
     ChargeKind,
     ChargeRefused,
     ChargeReport,
@@ -171,6 +172,7 @@ __all__ = [
     "FeedTouch",
     "GroundCount",
     "GroundLoadReport",
+    "HOUSEHOLD_ID",
     "HOUSEHOLDS_SCHEMA",
     "Household",
     "HouseholdChange",

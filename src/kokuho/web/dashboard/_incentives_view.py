@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from kokuho.incentives import Scoreboard, prefecture_scoreboard, shipped_years
 from kokuho.incentives import what_if as run_what_if
+from kokuho.web.dashboard._params import RATE_MAX, RATE_MIN, RATE_RANGE
 from kokuho.web.dashboard._sources import INCENTIVES_HINT, IncentivesView, Missing
 from kokuho.web.dashboard._tabular import DataTable, table
 
@@ -107,8 +108,8 @@ def incentives_view(engine: sa.Engine, home: Path, fiscal_year: int, report: Any
                 continue
             lever = levers.setdefault(
                 value.field,
-                {"key": value.field, "label": value.label, "min": 0, "max": 1, "step": 0.005,
-                 "unit": "%", "current": {}},
+                {"key": value.field, "label": value.label, "min": RATE_MIN, "max": RATE_MAX,
+                 "step": 0.005, "unit": "%", "current": {}},
             )  # fmt: skip
             lever["current"][unit.code] = value.value
     return IncentivesView(
@@ -123,8 +124,8 @@ def what_if(view: Any, insurer: str, lever: str, value: float) -> dict[str, Any]
         return {"error": view.hint if isinstance(view, Missing) else INCENTIVES_HINT}
     if lever not in {item["key"] for item in view.levers}:
         return {"error": f"lever: 試算できない指標です ({lever})", "parameter": "lever"}
-    if not 0 <= value <= 1:
-        return {"error": "value: 率は 0〜1 で指定してください", "parameter": "value"}
+    if not RATE_MIN <= value <= RATE_MAX:  # the route has checked it (params.rate) already
+        return {"error": f"value: {RATE_RANGE}", "parameter": "value"}
     try:
         result = run_what_if(view.scoreboard, [f"{insurer}:{lever}={value!r}"])
         part = view.scoreboard.municipalities and next(

@@ -98,6 +98,12 @@ def download(params: Mapping[str, str]) -> tuple[str, Format] | None:
     raise BadParameter("format", "csv か xlsx を指定してください")
 
 
+#: The range of every what-if lever (a rate): the slider's bounds and the check of ``value``.
+RATE_MIN: Final = 0
+RATE_MAX: Final = 1
+RATE_RANGE: Final = "率は 0〜1 で指定してください"
+
+
 def before(params: Mapping[str, str]) -> int | None:
     """``before``: the audit-log page cursor (a sequence number), absent for the newest."""
     raw = _clean("before", params.get("before", ""))
@@ -117,10 +123,14 @@ def case_id(value: str) -> int:
 
 
 def rate(params: Mapping[str, str], name: str = "value") -> float:
+    """A what-if lever's value: a finite number within every lever's range (they are all
+    rates, :data:`RATE_MIN`–:data:`RATE_MAX`), checked before any figures are waited for."""
     raw = _clean(name, params.get(name, ""))
     value = float(raw) if len(raw) <= 30 and _NUMBER.fullmatch(raw) else math.nan
     if not math.isfinite(value):
         raise BadParameter(name, "数値で指定してください")
+    if not RATE_MIN <= value <= RATE_MAX:
+        raise BadParameter(name, RATE_RANGE)
     return value
 
 

@@ -253,6 +253,13 @@ def build_router(dashboard: Dashboard) -> APIRouter:
 
     @router.get("/login")
     def login_form(request: Request) -> Response:
+        if sec.current_session(dashboard, request) is not None:
+            # Signed in (say in another tab): on to the page, not a form whose token that
+            # sign-in retired (「フォームの有効期限が切れました」 once sent). Never back to /login.
+            target = _safe_next(request.query_params.get("next"))
+            if target.split("?", 1)[0] == "/login":
+                target = "/overview"
+            return RedirectResponse(target, status_code=303)
         response = html("")
         token = sec.login_csrf(dashboard, request, response)
         response.body = render(
