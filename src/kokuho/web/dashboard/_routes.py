@@ -26,10 +26,11 @@ from kokuho.web.dashboard import (
 )
 from kokuho.web.dashboard import _params as params
 from kokuho.web.dashboard import _security as sec
-from kokuho.web.dashboard._accounts import Session, User, authenticate, close_session, open_session
+from kokuho.web.dashboard._accounts import Session, User
 from kokuho.web.dashboard._audit import record_refusal, record_view
 from kokuho.web.dashboard._page import NotFound, Page, Pending, Refused
 from kokuho.web.dashboard._render import render
+from kokuho.web.dashboard._routes_sign_in import add_sign_in_routes, safe_next
 from kokuho.web.dashboard._site import Dashboard
 from kokuho.web.dashboard._sources import STILL_COMPUTING, what_if
 from kokuho.web.dashboard._tabular import to_csv, to_xlsx
@@ -48,8 +49,6 @@ NAV = (
 Outcome = Page | Pending | Refused | NotFound
 #: The browser asks every site for /favicon.ico; a small SVG shipped with kokuho (no CDN).
 FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
-#: Sign-in refusals all read the same, whatever the reason (unknown user, wrong password,
-#: locked account), so that the answer does not tell which names exist.
 #: A notice is a whole page of its own with its print CSS inline and no script at all.
 NOTICE_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; "
@@ -63,28 +62,11 @@ DOWNLOAD_WAITERS = 4
 REFRESH_MIN_AGE = 60.0
 #: The query parameters that make a page's answer a file (docs/dashboard.md, downloads).
 SAVING = frozenset({"download", "format"})
-SIGN_IN_REFUSED = (
-    "利用者名またはパスワードが違います。失敗が5回続くと、15分間サインインできなくなります。"
-)
 
 
 def _year(request: Request) -> int | None:
     params.check_all(request.query_params)
     return params.fiscal_year(request.query_params)
-
-
-def _safe_next(target: str | None) -> str:
-    # Only paths of this site: never an absolute URL or //host (open redirect).
-    if (
-        target
-        and len(target) <= params.MAX_VALUE
-        and target.startswith("/")
-        and not target.startswith("//")
-        and "\\" not in target
-        and target.isprintable()
-    ):
-        return target
-    return "/overview"
 
 
 def build_router(dashboard: Dashboard) -> APIRouter:
@@ -251,80 +233,6 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     def home(request: Request) -> Response:
         return RedirectResponse("/overview", status_code=303)
 
-    @router.get("/login")
-    def login_form(request: Request) -> Response:
-        if sec.current_session(dashboard, request) is not None:
-            # Signed in (say in another tab): on to the page, not a form whose token that
-            # sign-in retired (「フォームの有効期限が切れました」 once sent). Never back to /login.
-            target = _safe_next(request.query_params.get("next"))
-            if target.split("?", 1)[0] == "/login":
-                target = "/overview"
-            return RedirectResponse(target, status_code=303)
-        response = html("")
-        token = sec.login_csrf(dashboard, request, response)
-        response.body = render(
-            dashboard.templates,
-            "login.html",
-            csrf=token,
-            error=None,
-            next=_safe_next(request.query_params.get("next")),
-        ).encode()
-        response.headers["content-length"] = str(len(response.body))
-        return response
-
-    @router.post("/login")
-    async def login(request: Request) -> Response:
-        fields = await sec.form(request)
-        target = _safe_next(fields.get("next"))
-        try:
-            token = params.csrf_token(fields)
-        except params.BadParameter:
-            token = ""
-        if not sec.same(sec.cookie(dashboard, request, sec.CSRF_COOKIE), token):
-            return await run_in_threadpool(
-                _login_again,
-                request,
-                target,
-                "フォームの有効期限が切れました。もう一度サインインしてください。",
-                400,
-            )
-        try:  # a field the form cannot send (NUL, 2,000+ characters): named, not "expired"
-            params.check_all(fields)
-        except params.BadParameter as bad:
-            return await run_in_threadpool(
-                _login_again, request, target, f"入力が正しくありません: {bad}", 400
-            )
-        outcome = await run_in_threadpool(
-            authenticate, dashboard.engine, fields.get("username", ""), fields.get("password", "")
-        )
-        if outcome.user is None:
-            return await run_in_threadpool(_login_again, request, target, SIGN_IN_REFUSED, 401)
-        session = await run_in_threadpool(open_session, dashboard.engine, outcome.user)
-        response = RedirectResponse(target, status_code=303)
-        sec.set_session(dashboard, request, response, session)
-        return response
-
-    def _login_again(request: Request, target: str, message: str, status: int) -> Response:
-        response = html("", status)
-        token = sec.login_csrf(dashboard, request, response)
-        response.body = render(
-            dashboard.templates, "login.html", csrf=token, error=message, next=target
-        ).encode()
-        response.headers["content-length"] = str(len(response.body))
-        return response
-
-    @router.post("/logout")
-    async def logout(request: Request) -> Response:
-        fields = await _form(request)
-        session = await run_in_threadpool(sec.current_session, dashboard, request)
-        if session is not None and not sec.same(session.csrf_token, fields.get("csrf_token")):
-            return await run_in_threadpool(_stale_form, request, session, "サインアウト")
-        response = RedirectResponse("/login", status_code=303)
-        if session is not None:
-            await run_in_threadpool(close_session, dashboard.engine, session.token)
-            sec.clear_session(dashboard, request, response)
-        return response
-
     def _stale_form(request: Request, session: Session, undone: str) -> Response:
         # A well-formed token of another (earlier) session: a tab left open across a sign-in.
         # Say that nothing was done; a redirect to /login would read as signed out while the
@@ -340,6 +248,8 @@ def build_router(dashboard: Dashboard) -> APIRouter:
             reason=f"以前の画面から送られたため、{undone}はしていません。"
             f"この画面からもう一度操作してください。",
         )
+
+    add_sign_in_routes(router, dashboard, html, _form, _stale_form)
 
     @router.get("/overview")
     def overview(request: Request) -> Response:
@@ -357,7 +267,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         if session is None:
             return RedirectResponse("/login?next=/municipalities", status_code=303)
         chosen = request.query_params.get("to", "")
-        if chosen.startswith("/municipalities/") and _safe_next(chosen) == chosen:
+        if chosen.startswith("/municipalities/") and safe_next(chosen) == chosen:
             return RedirectResponse(chosen, status_code=303)
         own = session.user.insurer_number
         first = own or next((m.insurer_number for m in dashboard.municipalities()), None)
@@ -514,7 +424,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         if session is None or not sec.same(session.csrf_token, fields.get("csrf_token")):
             return RedirectResponse("/login", status_code=303)
         dashboard.cache.forget(older_than=REFRESH_MIN_AGE)
-        return RedirectResponse(_safe_next(fields.get("next")), status_code=303)
+        return RedirectResponse(safe_next(fields.get("next")), status_code=303)
 
     @router.get("/jobs/{job_id}")
     def job_progress(request: Request, job_id: str) -> Response:
