@@ -227,6 +227,28 @@ def test_a_changed_certification_is_refused(lake: CareLake, tmp_path: Path) -> N
     assert snapshot(lake.root) == before
 
 
+def test_a_certifications_file_of_its_header_alone_is_refused(
+    lake: CareLake, tmp_path: Path
+) -> None:
+    """A 要介護認定 file holding no rows (a failed export) was "ingested" as 0 rows, exit 0,
+    and recorded in the manifest as loaded: refused as other imports refuse one."""
+    path = tmp_path / "header_only.csv"
+    path.write_text(HEADER + "\n", "utf-8")
+    result = CliRunner().invoke(
+        main, ["care", "certifications", str(path)], env={"KOKUHO_HOME": str(tmp_path)}
+    )
+    assert result.exit_code == 1, result.output
+    assert f"{path}: file: the file holds no certifications" in result.stderr
+    assert "nothing was loaded" in result.stderr
+    assert lake.sources() == {}
+    assert not [p for p in lake.root.rglob("*") if p.suffix in (".parquet", ".json")]
+    # With a good file beside it, still all or nothing.
+    with pytest.raises(CareFileRejected) as rejected:
+        lake.import_certifications([CERTIFICATIONS, path])
+    assert [(p.file, p.line) for p in rejected.value.problems] == [(str(path), 0)]
+    assert count(lake, "care_certifications") == 0
+
+
 def test_a_certifications_file_replaced_after_its_digest_is_read_as_digested(
     lake: CareLake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

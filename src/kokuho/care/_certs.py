@@ -140,6 +140,8 @@ def read_certifications(path: Path, data: bytes | None = None) -> list[Certifica
         problems += [
             FileProblem(e.file, e.line, e.field or "file", e.reason) for e in rejected.errors
         ]
+    if not found and not problems:  # a header alone: a failed export, not zero 認定
+        problems.append(FileProblem(name, 0, "file", "the file holds no certifications"))
     if problems:
         raise CareFileRejected(problems)
     return found

@@ -5,7 +5,8 @@ Each person alive at the end and 65 or older is certified with the chance of the
 heavier with age. Those certified use services in the last service months with the chance of
 their 区分 group, billed by one 事業所 of their municipality in the month after::
 
-    care/certifications.csv                   要介護認定 (with the five basic items)
+    care/certifications.csv                   要介護認定 (with the five basic items; not
+                                              written when no one is certified)
     care/{事業所番号}_{請求年月 YYYY-MM}.csv     介護給付費明細書 (kokuho.care.write_care_file)
     care/planted.json                         the linkage failures planted: カナ that differs
                                               from the register's, 被保険者番号 that changed
@@ -177,8 +178,12 @@ def write(world: World, out_dir: Path, seed: int) -> Written:
     folder = out_dir / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     certs = [c.cert for c in certified] + [c.old for c in certified if c.old is not None]
-    write_certifications(out_dir / CERTIFICATIONS, sorted(certs, key=lambda c: c.key))
-    files = [CERTIFICATIONS, *_claims(w, cfg, rng, certified, out_dir, counts), PLANTED]
+    # No 認定 (a prefecture of a few persons, none 65 or older certified): no file, as a file of
+    # its header alone is refused by `kokuho care certifications`.
+    files = [CERTIFICATIONS] if certs else []
+    if certs:
+        write_certifications(out_dir / CERTIFICATIONS, sorted(certs, key=lambda c: c.key))
+    files += [*_claims(w, cfg, rng, certified, out_dir, counts), PLANTED]
     (out_dir / PLANTED).write_text(json.dumps(planted, ensure_ascii=False, indent=1), "utf-8")
     counts["care_certified"] = len(certified)
     counts["care_certifications"] = len(certs)
