@@ -587,6 +587,37 @@ def test_a_file_in_another_encoding_or_line_end_is_refused_with_one_clear_reason
         fast_columns(data, "0" * 64)
 
 
+def _cr_at(lines: list[bytes], *numbers: int) -> bytes:
+    """The lines with CR LF after each, but CR alone after the lines ``numbers``."""
+    return b"".join(line + (b"\r" if n in numbers else b"\r\n") for n, line in enumerate(lines, 1))
+
+
+LONE_CR = {
+    # A transfer that rewrote some line ends: the records joined read as a field count.
+    "one line": (_cr_at(_lines(OUT), 6), [6]),
+    "two lines": (_cr_at(_lines(OUT), 6, 12), [6, 11]),  # line 6 takes 7: the next is 11
+    "all but the last": (_cr_at(_lines(OUT), *range(1, 20)), [1]),
+    "the last, without LF": (_bytes(OUT)[:-1], [20]),
+    "before a DOS EOF mark": (_bytes(OUT)[:-1] + b"\x1a", [20]),
+    # A CR inside a field (a name) was read as part of the value, by both readers.
+    "inside a name": (_bytes(OUT).replace(TARO, TARO + b"\r", 1), [2]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LONE_CR))
+def test_a_line_ending_in_cr_alone_is_named_not_read_as_a_field_count(case: str) -> None:
+    data, lines = LONE_CR[case]
+    problems = claim_file_problems(data, "claims/x.UKE")
+    assert [(p.line, p.field, p.name) for p in problems] == [(n, 0, "") for n in lines]
+    for problem, line in zip(problems, lines, strict=True):
+        assert str(problem) == (
+            f"claims/x.UKE:{line}: a CR alone (without LF) ends a record or is inside one; "
+            "レセ電 records end in CR LF"
+        )
+    with pytest.raises(NotClean):  # the fast path refuses it too
+        fast_columns(data, "0" * 64)
+
+
 def test_a_utf8_file_whose_bytes_also_read_as_cp932_is_refused_not_loaded_garbled() -> None:
     """The UTF-8 bytes of many names (ゴウダ, 高松市…) happen to be cp932 too: such a file was
     loaded with every name garbled (ゴウダ as '繧ｴ繧ｦ繝") instead of refused as UTF-8."""

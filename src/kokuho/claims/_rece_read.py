@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from kokuho.claims._errors import ClaimFileRejected, ClaimProblem
 from kokuho.claims._model import Claim, ClaimFile, ClaimKind, Diagnosis, Drug, Procedure, PublicFund
@@ -172,6 +172,27 @@ def _whole_file_problem(data: bytes) -> str | None:
     return None
 
 
+LONE_CR: Final = (
+    "a CR alone (without LF) ends a record or is inside one; レセ電 records end in CR LF"
+)
+
+
+def _lone_cr_lines(data: bytes) -> list[int]:
+    """The lines (as the reader counts them, by LF) holding a CR that no LF follows: a record
+    ended by CR alone (a transfer that rewrote some line ends), or a CR inside a field."""
+    if b"\r" not in data or data.count(b"\r") == data.count(b"\r\n"):
+        return []
+    raw = data.split(b"\n")
+    ended = raw[-1] in (b"", b"\x1a")  # as ``_lines``: the last line's end, or a DOS EOF mark
+    if ended:
+        raw.pop()
+    return [
+        index
+        for index, line in enumerate(raw, start=1)
+        if b"\r" in (line[:-1] if index < len(raw) or ended else line)
+    ]
+
+
 def _month_end(month: dt.date) -> dt.date:
     return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
@@ -194,6 +215,11 @@ class _Reader:
         refusal = _whole_file_problem(data)
         if refusal is not None:  # said once, not as a problem in every field
             self.problem(0, 0, "file", refusal)
+            return None
+        lone = _lone_cr_lines(data)
+        if lone:  # said instead of the field counts of records run together
+            for number in lone:
+                self.problem(number, 0, "", LONE_CR)
             return None
         lines = self._lines(data)
         if not lines:

@@ -41,10 +41,12 @@ _LOOKUPS: Final = {kind: _lookup(layouts) for kind, layouts in LAYOUTS.items()}
 
 def _normalised(data: bytes) -> bytes:
     """The file as the reader splits it: a DOS EOF mark after the last line dropped, and a
-    final line feed, so files can be joined."""
+    final line feed, so files can be joined. Every CR is followed by LF: one alone (a record
+    ended by CR alone, or a CR inside a field) is refused, as by the reader."""
     if data.endswith(b"\n\x1a") or data == b"\x1a":
         data = data[:-1]
     require(data)
+    require(data.count(b"\r") == data.count(b"\r\n"))  # also a last line ending in CR
     return data if data.endswith(b"\n") else data + b"\n"
 
 
