@@ -3,12 +3,15 @@ move); changes of answers and of the prefecture; errors; the ranking of improvem
 
 from __future__ import annotations
 
+import csv
+import shutil
 from pathlib import Path
 
 import pytest
 
 from kokuho.incentives import (
     Change,
+    InputFileError,
     Scoreboard,
     build_scoreboard,
     example_inputs,
@@ -85,6 +88,50 @@ def test_a_change_of_the_prefecture_moves_only_the_prefecture_parts() -> None:
     assert kagawa.points_after - kagawa.points_before == 10
     assert all(r.yen_change == 0 for r in result.rows if r.part == "municipal")
     assert result.others[1].yen_change == -kagawa.yen_change
+
+
+def _national_with(folder: Path, column: str, value: str) -> Path:
+    """The example inputs with ``column`` of the first row of national.csv set to ``value``."""
+    shutil.copytree(example_inputs(), folder)
+    with (folder / "national.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows[1][rows[0].index(column)] = value
+    with (folder / "national.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("checkup_eligible", "-5", "is not a whole number of persons up to 200,000,000"),
+        ("checkup_eligible", "2.5", "is not a whole number of persons up to 200,000,000"),
+        ("checkup_eligible", "1" + "0" * 30, "is not a whole number of persons up to 200,000,000"),
+        ("checkup_eligible", "200000001", "is not a whole number of persons up to 200,000,000"),
+        ("checkup_eligible", "1e999", "is not a finite number"),
+        ("adj_demand", "1e999", "is not a finite number"),
+        ("regional_index", "-1e999", "is not a finite number"),
+    ],
+)
+def test_a_change_is_bounded_as_the_input_files_bound_it(
+    tmp_path: Path, field: str, value: str, reason: str
+) -> None:
+    """A count of persons of -5, 2.5 or 10**30, or a figure of 1e999 (inf), was scored: the
+    input files refuse each, and so does a what-if, naming the field."""
+    board = prefecture_scoreboard(None, None, 2020, example_inputs(), prefecture="37")
+    rules = board.state.rules.rules
+    with pytest.raises(InputFileError, match=f"national.csv:2: {field}: .*{reason}"):
+        read_inputs(_national_with(tmp_path / "inputs", field, value), rules)
+    with pytest.raises(ValueError) as bad:
+        what_if(board, [f"直島町:{field}={value}"])
+    assert str(bad.value).startswith(f"{field}: ") and reason in str(bad.value)
+
+
+def test_a_count_within_the_bounds_is_a_change() -> None:
+    board = prefecture_scoreboard(None, None, 2020, example_inputs(), prefecture="37")
+    for value in ("0", "200,000,000", "500"):
+        result = what_if(board, [f"直島町:checkup_eligible={value}"])
+        assert result.changes[0].value == float(value.replace(",", ""))
 
 
 def test_improvements_rank_the_next_tiers_by_yen() -> None:

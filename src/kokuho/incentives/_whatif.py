@@ -8,6 +8,7 @@ Japanese label) and the new value: ``坂出市:checkup_rate=45%``, ``香川県:g
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ import numpy as np
 from kokuho.ids import half_width_number
 from kokuho.incentives._board import BoardState, Scoreboard, assemble
 from kokuho.incentives._evaluate import Evaluation, evaluate
+from kokuho.incentives._inputs import MAX_INSURED
 from kokuho.incentives._numbers import read_number, read_percent
 from kokuho.incentives._schema import RuleFile
 from kokuho.incentives._units import Units
@@ -137,10 +139,20 @@ def apply_changes(
             if not isinstance(change.value, float):
                 raise ValueError(f"{name} takes a number, not {change.value!r}")
             spec = rules.fields[name]
+            # The bounds of the input files (``read_inputs``), with the field named.
+            if not math.isfinite(change.value):
+                raise ValueError(f"{name}: {change.value:g} is not a finite number")
             if spec.unit == "rate" and not spec.is_rate(change.value):
                 low = "-1" if spec.signed else "0"
                 raise ValueError(
                     f"{name}: {change.value:g} is not a rate ({low} to 1; write 45% or 0.45)"
+                )
+            if spec.unit == "count" and not (
+                0 <= change.value <= MAX_INSURED and change.value.is_integer()
+            ):
+                raise ValueError(
+                    f"{name}: {change.value:g} is not a whole number of persons up to "
+                    f"{MAX_INSURED:,}"
                 )
             table = target.values[name].copy()
             table[0, i] = change.value
