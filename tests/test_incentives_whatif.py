@@ -111,6 +111,9 @@ def _national_with(folder: Path, column: str, value: str) -> Path:
         ("checkup_eligible", "1e999", "is not a finite number"),
         ("adj_demand", "1e999", "is not a finite number"),
         ("regional_index", "-1e999", "is not a finite number"),
+        # '45%' of a figure that is no rate was 0.45: national.csv refuses it.
+        ("adj_demand", "45%", "only rates take %"),
+        ("checkup_eligible", "50%", "only rates take %"),
     ],
 )
 def test_a_change_is_bounded_as_the_input_files_bound_it(

@@ -8,6 +8,7 @@ Japanese label) and the new value: ``坂出市:checkup_rate=45%``, ``香川県:g
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Sequence
@@ -33,6 +34,8 @@ class Change:
     unit: str
     field: str
     value: float | str
+    #: Written with % (45% = 0.45): only a rate may be, as in the input files.
+    percent: bool = dataclasses.field(default=False, compare=False)
 
     @classmethod
     def parse(cls, text: str) -> Change:
@@ -45,7 +48,7 @@ class Change:
         text = half_width_number(raw).removesuffix("%")
         number = read_percent(text) if percent else read_number(text)
         value: float | str = raw if number is None else number
-        return cls(match["unit"], match["field"], value)
+        return cls(match["unit"], match["field"], value, percent and number is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,8 @@ def apply_changes(
             # The bounds of the input files (``read_inputs``), with the field named.
             if not math.isfinite(change.value):
                 raise ValueError(f"{name}: {change.value:g} is not a finite number")
+            if change.percent and spec.unit != "rate":
+                raise ValueError(f"{name}: only rates take % (write the figure itself)")
             if spec.unit == "rate" and not spec.is_rate(change.value):
                 low = "-1" if spec.signed else "0"
                 raise ValueError(
