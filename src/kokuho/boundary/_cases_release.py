@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from kokuho.boundary._cases import read_cases
 from kokuho.boundary._cases_model import CaseAudit, CaseError, UnknownCase, check_text
 from kokuho.boundary._cases_record import CASES_LOCK, check_actor
-from kokuho.boundary._cases_reserve import LEASE, utc
+from kokuho.boundary._cases_reserve import LEASE
 from kokuho.boundary._cases_tables import boundary_cases, boundary_reports
 from kokuho.boundary._reports import REPORTS_LOCK, read_reports
-from kokuho.store import write_transaction
+from kokuho.store import stored_utc, write_transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ def _release(
         held = connection.execute(sa.select(*busy).where(column == row_id)).one()
     if held.busy_token is None:
         raise CaseError(f"{name} is not reserved by any run: nothing to release")
-    released = Released(name, held.busy_step, held.busy_by, utc(held.busy_since))
+    released = Released(name, held.busy_step, held.busy_by, stored_utc(held.busy_since))
     # The record is of the request, with the reservation seen, and comes first as every
     # audited step's does (the audit log may live in this database: it cannot be written
     # under its write lock). A reservation that changed meanwhile is then left as it is.

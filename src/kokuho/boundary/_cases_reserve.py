@@ -36,7 +36,7 @@ from typing import Final
 import sqlalchemy as sa
 
 from kokuho.boundary._cases_model import CaseError, LeaseLost
-from kokuho.store import Fence, WriteBusy, write_transaction
+from kokuho.store import Fence, WriteBusy, stored_utc, write_transaction
 
 #: How long a reservation holds against other runs; longer than any step's work takes.
 LEASE: Final = dt.timedelta(minutes=30)
@@ -75,11 +75,6 @@ class Reservation:
     written: int = 0
 
 
-def utc(value: dt.datetime) -> dt.datetime:
-    # SQLite gives stored UTC timestamps back without their zone.
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
 def reserve(
     engine: sa.Engine,
     target: Target,
@@ -103,8 +98,8 @@ def reserve(
             sa.select(table.c.busy_step, table.c.busy_by, table.c.busy_since, table.c.busy_token)
             .where(column == target.row_id)
         ).one()  # fmt: skip
-        if held.busy_token is not None and utc(held.busy_since) + LEASE > now:
-            since = utc(held.busy_since)
+        if held.busy_token is not None and stored_utc(held.busy_since) + LEASE > now:
+            since = stored_utc(held.busy_since)
             raise CaseError(
                 target.in_progress.format(step=held.busy_step)
                 + f" ({held.busy_by}, since {since:%Y-%m-%d %H:%M:%S} UTC); {not_started}: "
@@ -153,7 +148,7 @@ def _lost(connection: sa.Connection, reservation: Reservation) -> LeaseLost:
         .where(table.c[target.key] == target.row_id)
     ).one()  # fmt: skip
     if now.busy_by is not None:
-        since = utc(now.busy_since)
+        since = stored_utc(now.busy_since)
         who = f"{now.busy_by} (its {now.busy_step}, since {since:%Y-%m-%d %H:%M:%S} UTC)"
     else:
         who = target.done_by(connection) or "another run, which has let it go again"

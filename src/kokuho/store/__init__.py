@@ -14,7 +14,14 @@ from kokuho.store._data_files import (
     stray_overrides,
 )
 from kokuho.store._data_report import UnconfirmedValue, unconfirmed_values
-from kokuho.store._engine import AUDIT_SCHEMA, audit_database, connect, metadata, upgrade
+from kokuho.store._engine import (
+    AUDIT_SCHEMA,
+    audit_database,
+    connect,
+    metadata,
+    stored_utc,
+    upgrade,
+)
 from kokuho.store._files import (
     PerThreadDuckDB,
     atomic_file,
@@ -49,6 +56,7 @@ from kokuho.store._yaml_loader import SafeYamlLoader, compose_yaml, load_yaml
 from kokuho.store._yaml_nodes import YamlNode
 
 __all__ = [
+    "stored_utc",
     "AUDIT_SCHEMA",
     "audit_database",
     "SafeYamlLoader",

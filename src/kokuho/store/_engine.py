@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 from pathlib import Path
 from typing import Any, Final
@@ -120,3 +121,9 @@ def _sqlite_migration_lock(engine: sa.Engine) -> contextlib.AbstractContextManag
     if not database or database == ":memory:" or database.startswith("file:"):
         return contextlib.nullcontext()
     return exclusive_lock(Path(f"{database}-migrations.lock"))
+
+
+def stored_utc(value: dt.datetime) -> dt.datetime:
+    """A timestamp read back from the database, zone-aware: SQLite gives the UTC it stored
+    without its zone (PostgreSQL's ``timestamptz`` keeps it)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

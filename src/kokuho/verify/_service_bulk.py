@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from kokuho.store import stored_utc
 from kokuho.verify._access import Principal
 from kokuho.verify._audit import AuditRecord, AuditWriter
 from kokuho.verify._json import answer_from_json, answer_to_json
@@ -160,6 +161,4 @@ class BulkChecks:
         with self._bulk_lock:
             if reception in self._bulk_here:  # running or queued in this process
                 return False
-        if submitted_at.tzinfo is None:  # SQLite gives the stored UTC time back naive
-            submitted_at = submitted_at.replace(tzinfo=dt.UTC)
-        return dt.datetime.now(dt.UTC) - submitted_at > BULK_STALE_AFTER
+        return dt.datetime.now(dt.UTC) - stored_utc(submitted_at) > BULK_STALE_AFTER

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 import sqlalchemy as sa
 
 from kokuho.registry import tables as registry_tables
-from kokuho.store import has_control
+from kokuho.store import has_control, stored_utc
 from kokuho.web.dashboard._tables import dashboard_sessions, dashboard_users
 
 Role = Literal["prefecture", "municipal"]
@@ -104,10 +104,7 @@ def _now() -> dt.datetime:
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite gives naive timestamps back; they were written in UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
+    return None if value is None else stored_utc(value)
 
 
 def add_user(
