@@ -141,8 +141,7 @@ class RefusalRecorder:
         with self._lock:
             for key, seen in self._seen.items():
                 if seen.held and (everything or now - seen.written >= self._window):
-                    due.append((key, _Seen(seen.written, seen.held, seen.since,
-                                           seen.institution_code, seen.message)))  # fmt: skip
+                    due.append((key, seen))  # replaced below: no one else changes it now
                     self._seen[key] = _Seen(now)
             counts: dict[str, int] = {}
             if self._anonymous and (everything or now - self._logged_at >= self._log_every):
