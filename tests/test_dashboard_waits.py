@@ -88,13 +88,11 @@ def test_waiting_downloads_leave_the_other_pages_served(
     assert len(files) + len(progress) == 60 and files and progress
 
 
-def test_what_if_during_a_recomputation_leaves_the_other_pages_served(
+def _grant_figures_held_back(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The what-if slider asks on every move; while the year's grant figures are recomputed
-    (再集計), a few of its requests wait for them and the rest are told 集計中 at once (503 with
-    Retry-After), so a burst of them cannot hold every worker thread. It waited up to 300 s
-    each, and 60 of them stalled the sign-in page."""
+) -> threading.Event:
+    """Signed in as the municipality, its figures settled, then 再集計 pressed with the year's
+    grant figures held back until the returned event is set (30 s at most)."""
     from kokuho.web.dashboard import _site
 
     assert sign_in(client, MUNICIPAL).status_code == 303
@@ -109,6 +107,17 @@ def test_what_if_during_a_recomputation_leaves_the_other_pages_served(
     monkeypatch.setattr(_site, "incentives_bundle", slow)
     monkeypatch.setattr(_routes, "REFRESH_MIN_AGE", 0.0)  # the figures just computed too
     assert client.post("/refresh", data={"csrf_token": form_token(client)}).status_code == 200
+    return release
+
+
+def test_what_if_during_a_recomputation_leaves_the_other_pages_served(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The what-if slider asks on every move; while the year's grant figures are recomputed
+    (再集計), a few of its requests wait for them and the rest are told 集計中 at once (503 with
+    Retry-After), so a burst of them cannot hold every worker thread. It waited up to 300 s
+    each, and 60 of them stalled the sign-in page."""
+    release = _grant_figures_held_back(client, monkeypatch)
     ask = {"insurer": KOKUHO, "lever": "checkup_rate", "value": "0.5"}
     took, answers = _burst(client, release, "/grants/what-if", ask)
     assert took < 5, f"/login took {took:.1f} s while what-if requests waited for figures"
@@ -129,20 +138,7 @@ def test_what_if_refuses_an_out_of_range_value_without_waiting_for_figures(
     """A slider value past its bounds (or 1e308) is a 400 naming ``value`` at once, while the
     year's grant figures are being recomputed: it was checked only once they were ready, so
     it waited for them (or was told 集計中, 503) before being refused."""
-    from kokuho.web.dashboard import _site
-
-    assert sign_in(client, MUNICIPAL).status_code == 303
-    _settled(client)
-    release = threading.Event()
-    original = _site.incentives_bundle
-
-    def slow(*args: Any) -> Any:
-        release.wait(30)
-        return original(*args)
-
-    monkeypatch.setattr(_site, "incentives_bundle", slow)
-    monkeypatch.setattr(_routes, "REFRESH_MIN_AGE", 0.0)
-    assert client.post("/refresh", data={"csrf_token": form_token(client)}).status_code == 200
+    release = _grant_figures_held_back(client, monkeypatch)
     timer = threading.Timer(15, release.set)
     timer.start()
     try:
