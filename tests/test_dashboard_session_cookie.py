@@ -7,31 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from kokuho.store import connect
-from kokuho.web import create_app
 from kokuho.web.dashboard import tables as t
 from kokuho.web.dashboard._accounts import SESSION_IDLE, SESSION_LIFETIME
-from tests.dashsite import MUNICIPAL, build_site, sign_in
+from tests.dashsite import MUNICIPAL, sign_in
 from tests.feedfiles import KOKUHO
+from tests.test_dashboard_inputs import site  # noqa: F401  (the fixture)
 
 IDLE = int(SESSION_IDLE.total_seconds())
-
-
-@pytest.fixture
-def site(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, sa.Engine]]:
-    built = build_site(database_url, tmp_path)
-    engine = connect(database_url)
-    with TestClient(create_app(built.settings)) as client:
-        yield client, engine
-    engine.dispose()
 
 
 def session_cookie(answer: Any) -> tuple[str, int] | None:
@@ -50,7 +38,9 @@ def _sessions(engine: sa.Engine, **values: dt.datetime) -> None:
         connection.execute(t.dashboard_sessions.update().values(**values))
 
 
-def test_the_cookie_ends_when_the_session_would(site: tuple[TestClient, sa.Engine]) -> None:
+def test_the_cookie_ends_when_the_session_would(
+    site: tuple[TestClient, sa.Engine],  # noqa: F811  (the fixture imported above)
+) -> None:
     client, engine = site
     signed = sign_in(client, MUNICIPAL)
     assert signed.status_code == 303
@@ -78,7 +68,8 @@ def test_the_cookie_ends_when_the_session_would(site: tuple[TestClient, sa.Engin
 
 @pytest.mark.parametrize("path", ["/overview", "/grants/what-if?insurer=370015&lever=x&value=0"])
 def test_a_cookie_of_an_ended_session_is_removed(
-    site: tuple[TestClient, sa.Engine], path: str
+    site: tuple[TestClient, sa.Engine],  # noqa: F811  (the fixture imported above)
+    path: str,
 ) -> None:
     """Signed out in another browser, idle too long or disabled: the next answer (the sign-in
     page's redirect, a JSON 401) removes the dead cookie instead of keeping it for hours."""
