@@ -72,6 +72,58 @@ def test_other_formats_are_not_acceptable(
         assert "_format" in issue["diagnostics"] and issue["expression"] == ["http._format"]
 
 
+@pytest.mark.parametrize(
+    "accept",
+    ["application/fhir+xml", "application/xml", "text/html", "application/fhir+xml, text/*",
+     "application/fhir+json;q=0, application/fhir+xml", "application/json;q=abc",
+     "application/json;q=2", "application/json;q=nan", "image/*, \x00"],
+)  # fmt: skip
+def test_an_accept_header_admitting_no_json_is_not_acceptable(
+    fhir: tuple[TestClient, dict[str, str], str], accept: str
+) -> None:
+    """R4 negotiates by Accept when there is no _format: XML alone is 406 naming Accept, on
+    a read, metadata and the check (before anything runs), with or without other parameters."""
+    http, auth, handle = fhir
+    head = {"Accept": accept}
+    for response in (
+        http.get(f"/fhir/Patient/{handle}", headers={**auth, **head}),
+        http.get(f"/fhir/Patient/{handle}", params={"_pretty": "true"}, headers={**auth, **head}),
+        http.get("/fhir/metadata", headers=head),
+        http.post("/fhir/CoverageEligibilityRequest", json=_fhir_request(),
+                  headers={**auth, **head}),
+    ):  # fmt: skip
+        assert response.status_code == 406, (accept, response.text)
+        assert response.headers["content-type"].startswith("application/fhir+json")
+        issue = _issue(response)
+        assert issue["code"] == "not-supported" and issue["expression"] == ["http.Accept"]
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["", "*/*", "application/*", "application/json", "application/fhir+json",
+     "APPLICATION/FHIR+JSON; fhirVersion=4.0", "application/fhir+xml, application/fhir+json;q=0.1",
+     "text/html, */*;q=0.01"],
+)  # fmt: skip
+def test_an_accept_header_admitting_json_is_served_json(
+    fhir: tuple[TestClient, dict[str, str], str], accept: str
+) -> None:
+    http, auth, handle = fhir
+    plain = http.get(f"/fhir/Patient/{handle}", headers=auth)
+    read = http.get(f"/fhir/Patient/{handle}", headers={**auth, "Accept": accept})
+    assert read.status_code == 200, read.text
+    assert read.json() == plain.json()
+
+
+def test_format_overrides_the_accept_header(
+    fhir: tuple[TestClient, dict[str, str], str],
+) -> None:
+    http, auth, handle = fhir
+    read = http.get(f"/fhir/Patient/{handle}", params={"_format": "json"},
+                    headers={**auth, "Accept": "application/fhir+xml"})  # fmt: skip
+    assert read.status_code == 200, read.text
+    assert read.headers["content-type"].split(";")[0] == "application/fhir+json"
+
+
 def test_elements_returns_the_named_and_the_mandatory_elements_marked_subsetted(
     fhir: tuple[TestClient, dict[str, str], str],
 ) -> None:

@@ -7,6 +7,11 @@
   HTML …) is 406 Not Acceptable with an OperationOutcome naming ``_format``: this server
   writes JSON only. (415 is for a *body* in a format the server does not read; the body's
   ``Content-Type`` answers that.)
+- ``Accept`` (http.html#mime-type, server-driven negotiation, RFC 9110 §12.5.1) when there is no
+  ``_format`` (which overrides it): a header none of whose media ranges of non-zero ``q`` is
+  ``application/fhir+json``, ``application/json``, ``application/*`` or ``*/*`` (say
+  ``application/fhir+xml`` alone) is 406 with an OperationOutcome naming ``Accept``, rather
+  than JSON the client did not ask for. No header, or an empty one, is JSON.
 - ``_elements`` (search.html#elements, also on reads): a comma-separated list of top-level
   element names. The answer keeps them, the resource's mandatory elements (minimum cardinality
   1 in R4), ``id``, ``meta`` and the contained resources its kept references point at, and is
@@ -36,6 +41,10 @@ from kokuho.verify._problems import FHIR_JSON, outcome
 
 KNOWN: Final = ("_format", "_elements", "_pretty")
 _JSON: Final = frozenset({"json", "application/json", "application/fhir+json"})
+_JSON_RANGES: Final = frozenset(
+    {"application/json", "application/fhir+json", "application/*", "*/*"}
+)
+_MAX_ACCEPT: Final = 2000
 _ELEMENT: Final = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 _MAX_ELEMENTS: Final = 64
 _MAX_ELEMENTS_TEXT: Final = 1000
@@ -146,7 +155,9 @@ def read_params(request: Request) -> FhirParams:
     if unknown and _strict(request):
         raise ParamError(400, unknown[0], "unknown or unsupported parameters (Prefer: "
                          f"handling=strict): {', '.join(unknown)}")  # fmt: skip
-    if "_format" in query:
+    if "_format" not in query:
+        check_accept(request)
+    else:
         value = query["_format"].split(";")[0].strip().lower().replace(" ", "+")
         if value not in _JSON:
             raise ParamError(406, "_format", f"_format {query['_format'][:60]!r} is not "
@@ -173,6 +184,33 @@ def read_params(request: Request) -> FhirParams:
     return FhirParams(elements, pretty)
 
 
+def check_accept(request: Request) -> None:
+    """:class:`ParamError` 406 when the ``Accept`` header admits no JSON (see the module)."""
+    header = ",".join(request.headers.getlist("accept"))
+    if not header.strip() or _accepts_json(header[:_MAX_ACCEPT]):
+        return
+    raise ParamError(406, "Accept", f"Accept {header[:60]!r} admits no format this server "
+                     "writes: it answers JSON only (application/fhir+json)")  # fmt: skip
+
+
+def _accepts_json(header: str) -> bool:
+    for media_range in header.split(","):
+        media, *parameters = (part.strip().lower() for part in media_range.split(";"))
+        if media.replace(" ", "") not in _JSON_RANGES:
+            continue
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0
+        if 0.0 < weight <= 1.0:
+            return True
+    return False
+
+
 def _strict(request: Request) -> bool:
     """Whether a ``Prefer`` header asks for ``handling=strict`` (RFC 7240; several headers,
     several preferences each, spaces around ``=`` allowed)."""
@@ -193,6 +231,10 @@ class FhirRoute(StrictJsonRoute):
 
         async def handler(request: Request) -> Response:
             if not request.scope.get("query_string"):
+                try:
+                    check_accept(request)
+                except ParamError as error:
+                    return error.response()
                 return await inner(request)
             try:
                 params = read_params(request)
