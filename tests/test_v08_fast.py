@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kokuho.checkups import Checkup, Observation, _v08_fast
-from kokuho.checkups._v08_api import read_document
+from kokuho.checkups._v08_api import DocumentRejected, read_document
 from kokuho.checkups._v08_write import write_document
 from kokuho.synth import generate
 
@@ -176,6 +176,57 @@ def test_any_text_value_gives_the_lxml_bytes(value: str, unit: str) -> None:
     )
     reference, candidate = _both(checkup)
     assert candidate == reference
+
+
+def _read_back(data: bytes) -> Observation | list[str]:
+    try:
+        return read_document(data, "h.xml").observations["9N016160100000001"]
+    except DocumentRejected as error:
+        return [str(p) for p in error.problems]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "999.9",  # the largest 腹囲 its format (NNN.N) allows
+        "1000.0",  # one step above
+        "1e308",
+        "99999999",
+        "1" + "0" * 300,
+        "Infinity",
+        "NaN",
+        "1e309",
+        "9" * 400,
+    ],
+)
+def test_absurd_values_give_the_same_bytes_and_the_same_refusal_on_both_paths(
+    value: str,
+) -> None:
+    """A 腹囲 of 1e308 or NaN: both writers write the same bytes and the reader refuses them
+    alike (the range check is the reader's, whichever writer made the file)."""
+    checkup = Checkup(
+        document="h.xml",
+        insurer="370015",
+        symbol="",
+        number="1",
+        branch=None,
+        sex=1,
+        birth_date=dt.date(1950, 1, 1),
+        exam_date=dt.date(2024, 1, 1),
+        institution="3710000012",
+        observations={
+            "9N016160100000001": Observation("9N016160100000001", "PQ", value, "cm"),
+        },
+    )
+    _v08_fast._text(checkup)  # plain: the text layout writes it
+    reference, candidate = _both(checkup)
+    assert isinstance(reference, bytes) and candidate == reference
+    answer = _read_back(reference)
+    if value == "999.9":
+        assert answer == Observation("9N016160100000001", "PQ", value, "cm")
+    else:
+        assert isinstance(answer, list) and len(answer) == 1
+        assert answer[0].startswith("h.xml: observation 9N016160100000001: value ")
 
 
 def test_the_synth_archives_are_the_bytes_of_the_lxml_path(

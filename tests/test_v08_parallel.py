@@ -14,6 +14,7 @@ import pytest
 
 from kokuho.checkups import Checkup, Guidance, GuidanceLevel, Observation, _v08_documents
 from kokuho.checkups._v08_api import ArchiveContents, ArchiveRejected, read_archive, write_archive
+from kokuho.store import quoted
 
 INSURER = "01370014"
 DOCUMENTS = 24
@@ -180,6 +181,54 @@ def test_bad_documents_in_the_second_half_give_the_same_problems(
         read_archive(path)
     assert two.value.problems == one.value.problems == alone.problems
     assert str(two.value) == str(one.value)
+
+
+def _value(old: bytes, new: bytes) -> Callable[[bytes], bytes]:
+    def edit(data: bytes) -> bytes:
+        assert old in data, old
+        return data.replace(old, new, 1)
+
+    return edit
+
+
+def test_values_beyond_their_format_give_the_same_problems_in_both_processes(
+    tmp_path: Path, forks: list[int]
+) -> None:
+    """1e308, a weight of 99999999 kg, NaN and a value of 400 digits, in both halves: the
+    child refuses them exactly as this process does; the largest value allowed passes."""
+    path = _edited(
+        _archive(tmp_path / "good"),
+        tmp_path / "bad",
+        {
+            1: _value(b'value="150.0" unit="cm"', b'value="1e308" unit="cm"'),
+            2: _value(b'value="51" unit="kg"', b'value="999.9" unit="kg"'),  # the largest
+            3: _value(b'value="52" unit="kg"', b'value="99999999" unit="kg"'),
+            DOCUMENTS - 4: _value(b'value="69" unit="kg"', b'value="NaN" unit="kg"'),
+            DOCUMENTS - 2: _value(
+                b'value="71" unit="kg"', b'value="' + b"9" * 400 + b'" unit="kg"'
+            ),
+            DOCUMENTS: _value(b'value="73" unit="kg"', b'value="1000.0" unit="kg"'),
+        },
+    )
+    alone = read_archive(path, strict=False, parallel=False)
+    shared = read_archive(path, strict=False)
+    assert len(forks) == 1
+    _same(shared, alone)
+    weight = "observation 9N006000000000001"
+    beyond = "is out of range: {} allows 0 to 999.9 (format NNN.N)"
+    assert [(p.file[-9:], p.where, p.reason) for p in shared.problems] == [
+        ("00001.xml", "observation 9N001000000000001", "value '1e308' " + beyond.format("身長")),
+        ("00003.xml", weight, "value '99999999' " + beyond.format("体重")),
+        (f"{DOCUMENTS - 4:05d}.xml", weight, "value 'NaN' is not a number"),
+        (f"{DOCUMENTS - 2:05d}.xml", weight, f"value {quoted('9' * 400)} is not a number"),
+        (f"{DOCUMENTS:05d}.xml", weight, "value '1000.0' " + beyond.format("体重")),
+    ]
+    assert len(shared.checkups) == DOCUMENTS - 5
+    with pytest.raises(ArchiveRejected) as one:
+        read_archive(path, parallel=False)
+    with pytest.raises(ArchiveRejected) as two:
+        read_archive(path)
+    assert two.value.problems == one.value.problems == alone.problems
 
 
 def test_a_failing_child_leaves_its_half_to_this_process(

@@ -1,6 +1,7 @@
 """The body of a 特定健診 document: every ``observation`` under ``component/structuredBody``
 into an :class:`Observation` keyed by its 17-character 健診項目コード (what is read and checked
-is described in ``_v08_document``'s docstring).
+is described in ``_v08_document``'s docstring; a PQ value is bounded by its item's format,
+``_v08_ranges``).
 
 The hottest loop of the ingest (13–40 observations a document, thousands of documents a
 second): observations of the usual shape (``<code/>`` then ``<value/>``, nothing else) are
@@ -18,6 +19,7 @@ from lxml import etree
 
 from kokuho.checkups._model import Observation
 from kokuho.checkups._v08_common import FAST_DIGITS, V3, XSI_TYPE, Problems, is_number
+from kokuho.checkups._v08_ranges import load_item_formats
 from kokuho.store import quoted
 
 _OBSERVATION: Final = f"{{{V3}}}observation"
@@ -52,6 +54,8 @@ def read_observations(body: etree._Element, problems: Problems) -> dict[str, Obs
     """The observations under ``body``; each bad one is left out and added to ``problems``."""
     found: dict[str, Observation] = {}
     shared = _SHARED
+    item_formats = load_item_formats()
+    formats, default = item_formats.items, item_formats.default
     for obs in body.iter(_OBSERVATION):
         code_el: etree._Element | None
         value_el: etree._Element | None
@@ -107,10 +111,17 @@ def read_observations(body: etree._Element, problems: Problems) -> dict[str, Obs
                 ):
                     problems.add(f"observation {code}", f"value {quoted(value)} is not a number")
                     continue
-                if value is not None and value[:1] == "-" and float(value) < 0:
-                    reason = f"value {quoted(value)} is negative (a 健診 measurement is not)"
-                    problems.add(f"observation {code}", reason)
-                    continue
+                if value is not None:
+                    # is_number has passed: a finite float. Its item's format bounds it.
+                    number = float(value)
+                    if number < 0:
+                        reason = f"value {quoted(value)} is negative (a 健診 measurement is not)"
+                        problems.add(f"observation {code}", reason)
+                        continue
+                    item_format = formats.get(code, default)
+                    if number > item_format.largest:
+                        problems.add(f"observation {code}", item_format.refusal(quoted(value)))
+                        continue
             elif kind in _CODED:
                 value = value_el.get("code")
                 code_system = value_el.get("codeSystem")

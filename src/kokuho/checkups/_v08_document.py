@@ -50,6 +50,10 @@ Every V08 choice not confirmed from the 仕様説明書 itself (reader and write
   its ``kind`` is then the empty string. An item code that is not 17 characters, or a value
   type other than PQ, CD, CO and ST, is a problem; so is a negative PQ value (kokuho's choice:
   no 健診 item is a negative quantity, though HL7 REAL allows one).
+- A PQ value larger than its item's format allows (``NNN.N`` → 999.9) is a problem; the
+  formats are kokuho's assumptions, not read in the 項目コード表 (``_v08_ranges``,
+  ``data/checkup_item_formats.yaml``). A value that is not a finite number is one whatever
+  its item.
 - Index: ``interactionType@code`` is written as ``1`` (the template's value); the receiver's
   OID is 1.2.392.200119.6.101 when the 提出先 is a valid 保険者番号 and …6.103 (代行機関)
   otherwise; any OID is read.
