@@ -96,12 +96,6 @@ def _insured(engine: sa.Engine, coverage_ids: list[int]) -> dict[int, str]:
         return {row.coverage_id: f"{row.symbol}・{row.number}・{row.branch}" for row in rows}
 
 
-def _insurer_names(engine: sa.Engine) -> dict[str, str]:
-    i = r.insurers.c
-    with engine.connect() as connection:
-        return {n: str(name) for n, name in connection.execute(sa.select(i.insurer_number, i.name))}
-
-
 def _own_place(dashboard: Dashboard, user: User) -> Municipality | None:
     if user.is_prefecture:
         return None
@@ -164,7 +158,7 @@ def _case_table(
     engine = dashboard.engine
     names = fr.person_names(engine, [c.person_id for c in cases])
     insured = _insured(engine, [c.kokuho_coverage_id for c in cases])
-    insurers = _insurer_names(engine)
+    insurers = fr.insurer_names(engine)
     rows = []
     for case in cases:
         reduction = case.current("reduction")
@@ -250,7 +244,7 @@ def case_page(
     case = case_detail(engine, case_id, actor=user.username, audit=audit)
     today = dt.date.today()
     name, birth = fr.person_names(engine, [case.person_id]).get(case.person_id, ("", None))
-    insurers = _insurer_names(engine)
+    insurers = fr.insurer_names(engine)
     page = Page(
         "boundary_case.html",
         f"二重払い事案 {case.case_id}",
