@@ -317,3 +317,148 @@ def test_a_step_the_page_cannot_read_is_a_japanese_500_without_its_text(
         )
     assert sign_in(client, MUNICIPAL).status_code == 303
     assert_fault_page(client.get(f"/boundary/cases/{case_id}"), "讃岐花子", "isoformat")
+
+
+# -- 基準日 (?on=): the pages as the cases stood that day ----------------------------------
+
+#: After ② (2023-05-10), before ③ (2023-05-15); FY2020's limit (2022-07-01) had passed.
+JUDGED = dt.date(2023, 5, 12)
+
+
+def test_the_list_and_the_counts_are_as_of_the_day_asked(
+    site: tuple[TestClient, sa.Engine, int],
+) -> None:
+    client, engine, case_id = site
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    answer = client.get(f"/boundary?on={JUDGED}")
+    assert answer.status_code == 200
+    document = lxml.html.fromstring(answer.text)
+    [label] = document.xpath("//p[@class='asof']/text()")
+    assert label.strip() == "令和5年5月12日 (2023-05-12) 現在"
+    [picked] = document.xpath("//form[@class='day-picker']//input[@name='on']/@value")
+    assert picked == "2023-05-12"
+    # The case opens as of the same day.
+    [link] = document.xpath("//table[@data-table='boundary-cases']//a/@href")
+    assert link == f"/boundary/cases/{case_id}?on=2023-05-12"
+    download = client.get(f"/boundary?on={JUDGED}&download=boundary-cases&format=csv")
+    assert download.status_code == 200
+    [row] = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
+    assert row["進捗"] == "② 無過失等の判断済" and row["減額"] == row["還付"] == ""
+    assert row["賦課決定の期間制限"].startswith("2020年度 期間制限経過")
+    # The file's name says which day it shows.
+    disposition = unquote(download.headers["content-disposition"])
+    assert "二重払い事案の一覧 (令和5年5月12日現在).csv" in disposition
+    [counts] = _csv_of(client, f"/boundary?on={JUDGED}", "boundary-counts")
+    assert counts["② 無過失等の判断済"] == "1" and counts["③ 減額賦課決定済"] == "0"
+    assert counts["期間制限経過の年度を含む事案"] == "1"
+    # Before the case was opened (2023-05-01) there was none.
+    before = client.get("/boundary?on=2023-04-30&download=boundary-cases&format=csv")
+    assert before.status_code == 200
+    assert list(csv.DictReader(io.StringIO(before.content.decode("utf-8-sig")))) == []
+    # Without ?on= the page is as of today, and says so.
+    today = lxml.html.fromstring(client.get("/boundary").text)
+    assert (
+        today.xpath("//p[@class='asof']/text()")[0]
+        .strip()
+        .endswith(f"({dt.date.today().isoformat()}) 現在")
+    )
+    shown = [d["municipality"] for _, _, d in _records(engine, "boundary_list")]
+    assert shown == [TOWN] * 4
+
+
+def test_the_prefecture_counts_are_as_of_the_day_asked(
+    site: tuple[TestClient, sa.Engine, int],
+) -> None:
+    client, _, _ = site
+    assert sign_in(client, PREFECTURE).status_code == 303
+    rows = {
+        r["団体コード"]: r for r in _csv_of(client, f"/boundary?on={JUDGED}", "boundary-counts")
+    }
+    assert rows[TOWN]["事案"] == "1" and rows[TOWN]["② 無過失等の判断済"] == "1"
+    assert rows[TOWN]["③ 減額賦課決定済"] == "0"
+    rows = {
+        r["団体コード"]: r for r in _csv_of(client, "/boundary?on=2023-04-30", "boundary-counts")
+    }
+    assert rows[TOWN]["事案"] == "0" and rows[TOWN]["重複月数"] == "0"
+
+
+def test_a_case_is_shown_as_it_stood_on_the_day_asked(
+    site: tuple[TestClient, sa.Engine, int],
+) -> None:
+    client, engine, case_id = site
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    answer = client.get(f"/boundary/cases/{case_id}?on={JUDGED}")
+    assert answer.status_code == 200
+    document = lxml.html.fromstring(answer.text)
+    [label] = document.xpath("//p[@class='asof']/text()")
+    assert label.strip() == "令和5年5月12日 (2023-05-12) 現在"
+    steps = document.xpath("//table[@data-table='case-steps']//td[@data-key='step']/text()")
+    assert [s.strip() for s in steps] == ["① 資格喪失", "② 判断"]
+    # Not decided yet on that day: no notice, no 減額賦課決定.
+    assert not document.xpath("//p[@class='notices']")
+    assert not document.xpath("//table[@data-table='case-reduction']")
+    [back] = document.xpath("//a[contains(., '事案一覧へ戻る')]/@href")
+    assert back == "/boundary?on=2023-05-12#cases"
+    years = {
+        y["年度"][-8:]: y["基準日の期間制限"]
+        for y in _csv_of(client, f"/boundary/cases/{case_id}?on={JUDGED}", "case-years")
+    }
+    assert years == {
+        "(2020年度)": "経過 (§110-2(2)のみ)",
+        "(2021年度)": "期間内 (§110-2(1))",
+        "(2022年度)": "期間内 (§110-2(1))",
+    }
+    # Before it was opened: answered as no case that day, and nobody's case was read.
+    early = client.get(f"/boundary/cases/{case_id}?on=2023-04-30")
+    assert early.status_code == 404
+    assert f"事案 {case_id} は令和5年4月30日 (2023-04-30) にはまだありません" in early.text
+    assert "讃岐" not in early.text
+    assert [o for _, o, _ in _records(engine, "boundary_case")] == ["shown", "downloaded:csv"]
+
+
+def _csv_of(client: TestClient, path: str, table: str) -> list[dict[str, str]]:
+    answer = client.get(f"{path}&download={table}&format=csv")
+    assert answer.status_code == 200, answer.text[:300]
+    return list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+
+
+#: ?on= values that are no day the pages can show: each a 400 naming `on`.
+BAD_DAYS = {
+    "future": "2099-01-01",
+    "full-width": "２０２３-０５-１２",
+    "nul": "2023-05-12\x00",
+    "huge": "9" * 30,
+    "no-such-day": "2023-02-30",
+    "one-digit-month": "2023-5-12",
+    "basic-form": "20230512",
+    "week-date": "2023-W19-5",
+    "before-2000": "1999-12-31",
+    "negative": "-2023-05-12",
+    "spaces": " 2023-05-12",
+}
+
+
+@pytest.mark.parametrize("value", list(BAD_DAYS.values()), ids=list(BAD_DAYS))
+def test_a_bad_day_is_a_400_naming_on_and_reads_nothing(
+    site: tuple[TestClient, sa.Engine, int], value: str
+) -> None:
+    client, engine, case_id = site
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    for path in ("/boundary", f"/boundary/cases/{case_id}"):
+        answer = client.get(path, params={"on": value})
+        assert answer.status_code == 400, (path, answer.text[:300])
+        [reason] = lxml.html.fromstring(answer.text).xpath("//*[@role='alert']/text()")
+        assert reason.startswith("on: "), reason
+        assert "讃岐" not in answer.text
+    assert not _records(engine, "boundary_list") and not _records(engine, "boundary_case")
+
+
+def test_tomorrow_is_refused_and_today_is_shown(site: tuple[TestClient, sa.Engine, int]) -> None:
+    client, _, case_id = site
+    assert sign_in(client, MUNICIPAL).status_code == 303
+    today = dt.date.today()
+    answer = client.get(f"/boundary?on={today + dt.timedelta(days=1)}")
+    assert answer.status_code == 400 and "本日" in answer.text
+    assert client.get(f"/boundary?on={today}").status_code == 200
+    assert client.get(f"/boundary/cases/{case_id}?on={today}").status_code == 200
+    assert client.get("/boundary?on=").status_code == 200  # empty: today

@@ -125,6 +125,11 @@ def test_the_audit_cursor_is_bounded(
         "/grants/what-if?insurer=%00&lever=checkup_rate&value=0.5",
         f"/grants/what-if?insurer={KOKUHO}&lever=%3Cb%3E&value=0.5",
         "/overview?anything=" + "%00",
+        "/boundary?on=2023-05-12%00",
+        "/boundary?on=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%93-05-12",
+        "/boundary?on=" + "9" * 40,
+        "/boundary?on=2999-01-01",
+        "/boundary/cases/1?on=2023-02-30",
     ],
 )
 def test_bad_parameters_are_400s_naming_the_parameter(
@@ -406,8 +411,8 @@ ROUTES: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/grants/what-if"): ("fy", "insurer", "lever", "value"),
     ("GET", "/premiums"): ("fy", "insurer", "download", "format"),
     ("GET", "/eligibility"): ("fy", "download", "format"),
-    ("GET", "/boundary"): ("download", "format"),
-    ("GET", "/boundary/cases/{case_id}"): ("case_id", "download", "format"),
+    ("GET", "/boundary"): ("on", "download", "format"),
+    ("GET", "/boundary/cases/{case_id}"): ("case_id", "on", "download", "format"),
     ("GET", "/boundary/cases/{case_id}/notices/{kind}"): ("case_id", "kind"),
     ("GET", "/provisions"): (),
     ("GET", "/audit"): ("before", "download", "format"),

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from kokuho.cli._provision import ServiceAudit
-from kokuho.provision import apply, catalogue, review
+from kokuho.provision import apply, catalogue, provisions, review
 from kokuho.registry import tables
 from kokuho.store import connect
 from kokuho.web import create_app
@@ -76,16 +76,43 @@ def test_prefecture_staff_see_provisions_and_requests_with_their_states(
         "申出受付",
         "高松市",
     ]
-    assert request[7] == "claims: points (申出)"
+    # The insurer the request names as its provider (migration 0015), by name and number.
+    assert request[4] == f"香川県後期高齢者医療広域連合 ({KOKI})"
+    assert request[8] == "claims: points (申出)"
+    headers = lxml.html.fromstring(answer.text).xpath('//table[@data-table="requests"]//th//text()')
+    assert "提供元の保険者 (保険者番号)" in headers
     assert "データ提供" in answer.text and "未確認" in answer.text
     download = site.get("/provisions?download=requests&format=csv")
     assert download.status_code == 200
     [row] = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
     assert row["状態"] == "申出受付"
+    assert row["提供元の保険者 (保険者番号)"] == f"香川県後期高齢者医療広域連合 ({KOKI})"
     engine = connect(database_url)
     views = audit_rows(engine, action="provision_list")
     engine.dispose()
     assert [r.actor for r in views] == [f"dashboard:{PREFECTURE}"] * 2
+
+
+def test_a_request_recorded_before_it_named_its_provider_says_so(
+    site: TestClient, database_url: str
+) -> None:
+    """A statutory request recorded before migration 0015 names no provider: it is refused
+    an extract and must be made again (docs/provision.md §6); the page says so."""
+    engine = connect(database_url)
+    with engine.begin() as connection:
+        connection.execute(sa.update(provisions).values(provider_insurer=None))
+    engine.dispose()
+    assert sign_in(site, PREFECTURE).status_code == 303
+    answer = site.get("/provisions")
+    [request] = _rows(answer.text, "requests")
+    assert request[4] == "未指定 (抽出できません。改めて求めてください)"
+    # A 第三者提供 names no providing insurer (the 厚生労働大臣 provides): no such column.
+    [third] = _rows(answer.text, "provisions")
+    assert len(third) == 8
+    headers = lxml.html.fromstring(answer.text).xpath(
+        '//table[@data-table="provisions"]//th//text()'
+    )
+    assert "提供元の保険者 (保険者番号)" not in headers
 
 
 def test_municipal_staff_are_refused(site: TestClient) -> None:

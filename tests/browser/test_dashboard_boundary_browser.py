@@ -95,3 +95,21 @@ def test_the_prefecture_sees_the_counts_and_not_the_case(
     assert page.locator('table[data-table="boundary-cases"]').count() == 0
     answer = page.goto(f"{demo_url}/boundary/cases/{case_id}")
     assert answer is not None and answer.status == 403
+
+
+def test_the_municipality_picks_a_day_before_its_cases(
+    demo_url: str, new_page: Any, decided_case: tuple[int, str, int]
+) -> None:
+    """基準日: the list as it stood on a day picked in the form (2000-01-01: no case yet)."""
+    _, code, count = decided_case
+    page = new_page()
+    sign_in(page, demo_url, ROMAJI[code], MUNICIPAL_PASSWORD)
+    page.goto(f"{demo_url}/boundary")
+    wait_for_figures(page)
+    assert page.locator('table[data-table="boundary-cases"] tbody tr').count() == count
+    page.locator('form.day-picker input[name="on"]').fill("2000-01-01")
+    page.locator("form.day-picker").get_by_role("button", name="表示").click()
+    page.wait_for_url("**/boundary?on=2000-01-01")
+    assert page.locator("p.asof").inner_text() == "平成12年1月1日 (2000-01-01) 現在"
+    cells = page.locator('table[data-table="boundary-cases"] tbody td')
+    assert cells.all_inner_texts() == ["該当なし"]

@@ -24,6 +24,9 @@ def test_prefecture_staff_open_the_provisions_page(demo_url: str, new_page: Any)
         assert page.locator(f'table[data-table="{table_id}"]').count() == 1
         assert page.locator(f"#t-{table_id} a.download", has_text="CSV").count() == 1
     assert page.get_by_text("市町村 ← 後期高齢者医療広域連合 (一体的実施)").count() >= 1
+    # A statutory request names the insurer that provides (提供元, migration 0015).
+    headers = page.locator('table[data-table="requests"] th').all_inner_texts()
+    assert "提供元の保険者 (保険者番号)" in [h.strip() for h in headers]
 
 
 def test_municipal_staff_are_refused_the_provisions_page(demo_url: str, new_page: Any) -> None:

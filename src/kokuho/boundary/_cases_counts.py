@@ -25,9 +25,14 @@ class CaseCounts:
 
 
 def case_counts(engine: sa.Engine, on: dt.date) -> list[CaseCounts]:
-    """Per municipality with cases (団体コード order), judged on ``on`` for the limit."""
+    """Per municipality with cases (団体コード order), as they stood on ``on`` (as
+    ``list_cases(as_of=on)``: the cases opened by then, their step by the steps decided by
+    then) and judged on ``on`` for the limit."""
     found: dict[str, CaseCounts] = {}
-    for case in read_cases(engine, None):
+    for recorded in read_cases(engine, None):
+        case = recorded.as_of(on)
+        if case is None:
+            continue
         counts = found.setdefault(case.municipality, CaseCounts(case.municipality))
         counts.cases += 1
         counts.months += case.months

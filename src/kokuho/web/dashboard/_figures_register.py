@@ -53,6 +53,13 @@ def municipalities(engine: sa.Engine) -> list[Municipality]:
     ]
 
 
+def insurer_names(engine: sa.Engine) -> dict[str, str]:
+    """保険者番号 → 保険者名 of every insurer of the register."""
+    i = r.insurers.c
+    with engine.connect() as connection:
+        return {n: str(name) for n, name in connection.execute(sa.select(i.insurer_number, i.name))}
+
+
 def _current(today: dt.date) -> list[sa.ColumnElement[bool]]:
     c = r.coverages.c
     return [c.acquired_on <= today, sa.or_(c.lost_on.is_(None), c.lost_on > today)]

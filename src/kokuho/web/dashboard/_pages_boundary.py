@@ -30,6 +30,7 @@ from kokuho.web.dashboard._accounts import User
 from kokuho.web.dashboard._audit import CaseAuditSink
 from kokuho.web.dashboard._figures_register import Municipality
 from kokuho.web.dashboard._page import NotFound, Page, Refused
+from kokuho.web.dashboard._params import FIRST_DAY
 from kokuho.web.dashboard._site import Dashboard
 from kokuho.web.dashboard._tabular import table
 
@@ -96,10 +97,19 @@ def _insured(engine: sa.Engine, coverage_ids: list[int]) -> dict[int, str]:
         return {row.coverage_id: f"{row.symbol}・{row.number}・{row.branch}" for row in rows}
 
 
-def _insurer_names(engine: sa.Engine) -> dict[str, str]:
-    i = r.insurers.c
-    with engine.connect() as connection:
-        return {n: str(name) for n, name in connection.execute(sa.select(i.insurer_number, i.name))}
+def _day_label(day: dt.date) -> str:
+    """令和5年5月12日 (2023-05-12), as the pages show a day."""
+    return f"{wareki_label(day)} ({day.isoformat()})"
+
+
+def _as_of(on: dt.date | None) -> tuple[dt.date, dict[str, Any], str]:
+    """The day the pages show (基準日: ``on``, else today), the template's picker and label,
+    and the caption suffix of a day asked for (so that a download says which day it is)."""
+    today = dt.date.today()
+    day = on or today
+    picker = {"on": day, "first": FIRST_DAY, "last": today,
+              "query": f"?on={on.isoformat()}" if on else ""}  # fmt: skip
+    return day, picker, f" ({wareki_label(on)}現在)" if on else ""
 
 
 def _own_place(dashboard: Dashboard, user: User) -> Municipality | None:
@@ -109,10 +119,14 @@ def _own_place(dashboard: Dashboard, user: User) -> Municipality | None:
     return next((m for m in places if m.insurer_number == user.insurer_number), None)
 
 
-def overview(dashboard: Dashboard, user: User, outcome: str = "shown") -> Page:
-    """The counts per municipality the user may see, and a municipal user's own cases."""
-    today = dt.date.today()
-    counts = {c.municipality: c for c in case_counts(dashboard.engine, today)}
+def overview(
+    dashboard: Dashboard, user: User, outcome: str = "shown", on: dt.date | None = None
+) -> Page:
+    """The counts per municipality the user may see, and a municipal user's own cases, as
+    they stood on ``on`` (基準日; today when None): the cases opened by then, the steps
+    decided by then, the limit judged on that day."""
+    day, picker, suffix = _as_of(on)
+    counts = {c.municipality: c for c in case_counts(dashboard.engine, day)}
     rows = []
     for m in dashboard.municipalities():
         if not user.may_see_municipality(m.insurer_number):
@@ -130,11 +144,11 @@ def overview(dashboard: Dashboard, user: User, outcome: str = "shown") -> Page:
                 **{key: status.get(key, 0) for key in STATUS},
             }
         )
-    page = Page("boundary.html", TITLE, {"today": today, "own": None})
+    page = Page("boundary.html", TITLE, {"day": picker, "own": None})
     page.add(
         table(
             "boundary-counts",
-            "市町村別 二重払い (国保と被用者保険の重複) 事案の件数",
+            f"市町村別 二重払い (国保と被用者保険の重複) 事案の件数{suffix}",
             [
                 ("code", "団体コード"),
                 ("name", "市町"),
@@ -145,26 +159,34 @@ def overview(dashboard: Dashboard, user: User, outcome: str = "shown") -> Page:
                 *((key, label, "int") for key, label in STATUS.items()),
             ],
             rows,
-            note="件数だけを表示します (個人は特定されません)。期間制限は本日判断した場合。",
+            note="件数だけを表示します (個人は特定されません)。基準日までに開始した事案を、"
+            "基準日までの手続で数えます。期間制限は基準日に判断した場合。",
         )
     )
     place = _own_place(dashboard, user)
     if place is not None:
         audit = CaseAuditSink(dashboard.audit, user.username, outcome, hold=True)
-        cases = list_cases(dashboard.engine, place.code, actor=user.username, audit=audit)
+        cases = list_cases(
+            dashboard.engine, place.code, actor=user.username, audit=audit, as_of=day
+        )
         page.deferred.append(audit.flush)
-        page.add(_case_table(dashboard, place, cases, today))
+        page.add(_case_table(dashboard, place, cases, day, picker["query"], suffix))
         page.context["own"] = place
     return page
 
 
 def _case_table(
-    dashboard: Dashboard, place: Municipality, cases: list[Case], today: dt.date
+    dashboard: Dashboard,
+    place: Municipality,
+    cases: list[Case],
+    day: dt.date,
+    query: str,
+    suffix: str,
 ) -> Any:
     engine = dashboard.engine
     names = fr.person_names(engine, [c.person_id for c in cases])
     insured = _insured(engine, [c.kokuho_coverage_id for c in cases])
-    insurers = _insurer_names(engine)
+    insurers = fr.insurer_names(engine)
     rows = []
     for case in cases:
         reduction = case.current("reduction")
@@ -173,7 +195,7 @@ def _case_table(
             {
                 "case_id": case.case_id,
                 "name": names.get(case.person_id, ("", None))[0],
-                "link": f"/boundary/cases/{case.case_id}",
+                "link": f"/boundary/cases/{case.case_id}{query}",
                 "insured": insured.get(case.kokuho_coverage_id, ""),
                 "employee": insurers.get(case.employee_insurer, case.employee_insurer),
                 "acquired": case.employee_acquired_on,
@@ -183,7 +205,7 @@ def _case_table(
                 "charged": sum(y.charged for y in case.years),
                 "paid": sum(y.paid for y in case.years),
                 "premium": case.premium_of_months,
-                "limit": _limit_status(case, today),
+                "limit": _limit_status(case, day),
                 "status": STATUS[case.status],
                 "reduction": reduction.detail["reduction"] if reduction else None,
                 "refund": reduction.detail["refund"] if reduction else None,
@@ -191,7 +213,7 @@ def _case_table(
         )
     return table(
         LISTING,
-        f"{place.name} 二重払い事案の一覧",
+        f"{place.name} 二重払い事案の一覧{suffix}",
         [
             ("case_id", "事案番号", "int"),
             ("name", "氏名"),
@@ -239,18 +261,26 @@ def _allowed(dashboard: Dashboard, user: User, case_id: int) -> Municipality | R
 
 
 def case_page(
-    dashboard: Dashboard, user: User, case_id: int, outcome: str = "shown"
+    dashboard: Dashboard,
+    user: User,
+    case_id: int,
+    outcome: str = "shown",
+    on: dt.date | None = None,
 ) -> Page | Refused | NotFound:
-    """One case: the person, the years with their limit, every step; links to the notices."""
+    """One case as it stood on ``on`` (基準日; today when None): the person, the years with
+    their limit, the steps decided by then; links to the notices once decided."""
     place = _allowed(dashboard, user, case_id)
     if not isinstance(place, Municipality):
         return place
     engine = dashboard.engine
+    day, picker, suffix = _as_of(on)
     audit = CaseAuditSink(dashboard.audit, user.username, outcome, hold=True)
-    case = case_detail(engine, case_id, actor=user.username, audit=audit)
-    today = dt.date.today()
+    try:
+        case = case_detail(engine, case_id, actor=user.username, audit=audit, as_of=day)
+    except UnknownCase:  # opened after the day (nobody's case was read)
+        return NotFound(TITLE, f"事案 {case_id} は{_day_label(day)} にはまだありません")
     name, birth = fr.person_names(engine, [case.person_id]).get(case.person_id, ("", None))
-    insurers = _insurer_names(engine)
+    insurers = fr.insurer_names(engine)
     page = Page(
         "boundary_case.html",
         f"二重払い事案 {case.case_id}",
@@ -262,16 +292,16 @@ def case_page(
             "insured": _insured(engine, [case.kokuho_coverage_id]).get(case.kokuho_coverage_id),
             "employee": insurers.get(case.employee_insurer, case.employee_insurer),
             "progress": STATUS[case.status],
-            "limit": _limit_status(case, today),
+            "limit": _limit_status(case, day),
             "notices": NOTICES if case.status == "decided" else {},
-            "today": today,
+            "day": picker,
         },
     )
     page.deferred.append(audit.flush)
     page.add(
         table(
             "case-years",
-            f"事案 {case.case_id} 年度別の重複と保険料",
+            f"事案 {case.case_id} 年度別の重複と保険料{suffix}",
             [
                 ("year", "年度"),
                 ("household", "世帯番号"),
@@ -280,7 +310,7 @@ def case_page(
                 ("paid", "収納額 (世帯)", "yen"),
                 ("premium", "重複月の保険料", "yen"),
                 ("limit", "賦課決定ができなくなる日", "date"),
-                ("state", "本日の期間制限"),
+                ("state", "基準日の期間制限"),
             ],
             [
                 {
@@ -291,7 +321,7 @@ def case_page(
                     "paid": y.paid,
                     "premium": y.premium_of_months,
                     "limit": y.limit,
-                    "state": "経過 (§110-2(2)のみ)" if y.barred(today) else "期間内 (§110-2(1))",
+                    "state": "経過 (§110-2(2)のみ)" if y.barred(day) else "期間内 (§110-2(1))",
                 }
                 for y in case.years
             ],
@@ -299,7 +329,7 @@ def case_page(
         ),
         table(
             "case-steps",
-            f"事案 {case.case_id} の手続 (記録は追記のみ)",
+            f"事案 {case.case_id} の手続 (記録は追記のみ){suffix}",
             [
                 ("step_id", "番号", "int"),
                 ("step", "手続"),
@@ -327,7 +357,7 @@ def case_page(
         page.add(
             table(
                 "case-reduction",
-                f"事案 {case.case_id} 減額賦課決定 (年度別)",
+                f"事案 {case.case_id} 減額賦課決定 (年度別){suffix}",
                 [
                     ("year", "年度"),
                     ("basis", "根拠"),

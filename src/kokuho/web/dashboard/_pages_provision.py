@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from kokuho.provision import STATE_TITLES, Provision, catalogue, list_provisions
 from kokuho.verify import AuditRecord
+from kokuho.web.dashboard import _figures_register as fr
 from kokuho.web.dashboard._accounts import User
 from kokuho.web.dashboard._audit import PURPOSE, actor
 from kokuho.web.dashboard._page import Page, Refused
@@ -25,15 +26,30 @@ _COLUMNS: Final = (
     ("extracts", "提供回数", "int"),
     ("tables", "提供項目 (承認済み)"),
 )
+#: A statutory request names the insurer that provides (提供元: the 市町村's 国保, the 広域連合;
+#: migration 0015); a 第三者提供 names none (the 厚生労働大臣 provides), so only the requests
+#: have the column.
+PROVIDER: Final = ("provider", "提供元の保険者 (保険者番号)")
+_REQUEST_COLUMNS: Final = (*_COLUMNS[:4], PROVIDER, *_COLUMNS[4:])
+#: A request recorded before it had to name its provider: refused an extract, made again.
+NO_PROVIDER: Final = "未指定 (抽出できません。改めて求めてください)"
 
 
-def _row(provision: Provision, titles: dict[str, str]) -> dict[str, Any]:
+def _provider(provision: Provision, names: dict[str, str]) -> str:
+    if provision.provider is None:
+        return NO_PROVIDER
+    name = names.get(provision.provider)
+    return f"{name} ({provision.provider})" if name else provision.provider
+
+
+def _row(provision: Provision, titles: dict[str, str], names: dict[str, str]) -> dict[str, Any]:
     items = provision.approved if provision.approved is not None else provision.requested
     return {
         "provision_id": provision.provision_id,
         "basis": titles.get(provision.basis, provision.basis),
         "state": STATE_TITLES[provision.state],
         "organisation": provision.organisation,
+        "provider": _provider(provision, names),
         "period": f"{provision.period_from:%Y-%m} 〜 {provision.period_to:%Y-%m}",
         "term": provision.term_until.isoformat() if provision.term_until else "—",
         "extracts": provision.extracts,
@@ -53,8 +69,9 @@ def provisions_page(dashboard: Dashboard, user: User) -> Page | Refused:
         [AuditRecord(actor=actor(user.username), purpose=PURPOSE, action="provision_list",
                      outcome="shown", detail={"provisions": len(found)})]
     )  # fmt: skip
-    third = [_row(p, titles) for p in found if p.basis == "third_party"]
-    requests = [_row(p, titles) for p in found if p.basis != "third_party"]
+    names = fr.insurer_names(dashboard.engine)
+    third = [_row(p, titles, names) for p in found if p.basis == "third_party"]
+    requests = [_row(p, titles, names) for p in found if p.basis != "third_party"]
     page = Page("provisions.html", TITLE, {
         "bases": [{"title": b.title, "law": b.law, "requester": b.requester,
                    "provider": b.provider, "confirmed": b.confirmed}
@@ -66,7 +83,7 @@ def provisions_page(dashboard: Dashboard, user: User) -> Page | Refused:
         table(
             "requests",
             "法定の求め (都道府県 ← 市町村、市町村 ← 後期高齢者医療広域連合)",
-            _COLUMNS,
+            _REQUEST_COLUMNS,
             requests,
         ),  # fmt: skip
     )

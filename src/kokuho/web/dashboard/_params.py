@@ -5,6 +5,7 @@ the audit log."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 import re
@@ -25,6 +26,9 @@ FORMATS: Final[tuple[Format, ...]] = ("csv", "xlsx")
 MAX_VALUE: Final = 2000
 #: 年度: the fiscal years a page may be asked for (the data hold far fewer).
 YEARS: Final = range(2000, 2100)
+#: `on` (基準日): the first day a page may be asked to show (the first of :data:`YEARS`); the
+#: last is today (what happens after it is not known yet).
+FIRST_DAY: Final = dt.date(YEARS.start, 1, 1)
 #: `before`: an audit-log sequence number (a 64-bit integer in both databases).
 SEQUENCES: Final = range(1, 2**63)
 #: A double-payment case number (事案番号: a database serial).
@@ -34,6 +38,7 @@ _TABLE = re.compile(r"[a-z0-9-]{1,60}")
 _JOB = re.compile(r"[0-9a-f]{20}")
 _LEVER = re.compile(r"[a-z][a-z0-9_]{0,59}")
 _CSRF = re.compile(r"[A-Za-z0-9_-]{1,100}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # as <input type="date"> sends it
 #: A number as a slider sends it: decimal, no spaces, no "_" (float() reads " 1" and "0_0.5").
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
@@ -77,6 +82,26 @@ def fiscal_year(params: Mapping[str, str]) -> int | None:
     if not (raw.isascii() and raw.isdigit() and len(raw) == 4 and int(raw) in YEARS):
         raise BadParameter("fy", f"年度は {YEARS.start}〜{YEARS.stop - 1} の4桁の数字です")
     return int(raw)
+
+
+def as_of_day(params: Mapping[str, str], today: dt.date | None = None) -> dt.date | None:
+    """``on`` (基準日): absent or empty for today; else a day ``YYYY-MM-DD`` (ASCII digits)
+    from :data:`FIRST_DAY` up to today: a day to come is refused, its cases are not known."""
+    raw = _clean("on", params.get("on", ""))
+    if not raw:
+        return None
+    last = today or dt.date.today()
+    if not _DAY.fullmatch(raw):
+        raise BadParameter("on", "基準日は YYYY-MM-DD (半角数字) で指定してください")
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise BadParameter("on", f"基準日 {raw} という日はありません") from None
+    if not FIRST_DAY <= day <= last:
+        raise BadParameter(
+            "on", f"基準日は {FIRST_DAY.isoformat()} から本日 ({last.isoformat()}) までの日です"
+        )
+    return day
 
 
 def insurer_number(value: str, name: str = "保険者番号") -> str:

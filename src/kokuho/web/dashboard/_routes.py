@@ -362,19 +362,20 @@ def build_router(dashboard: Dashboard) -> APIRouter:
     @router.get("/boundary")
     def boundary(request: Request) -> Response:
         params.check_all(request.query_params)
-        seen = _seen_as(request)
+        seen, on = _seen_as(request), params.as_of_day(request.query_params)
         return serve(
-            request, "boundary", lambda user: _pages_boundary.overview(dashboard, user, seen)
+            request, "boundary", lambda user: _pages_boundary.overview(dashboard, user, seen, on)
         )
 
     @router.get("/boundary/cases/{case_id}")
     def boundary_case(request: Request, case_id: str) -> Response:
         params.check_all(request.query_params)
         number, seen = params.case_id(case_id), _seen_as(request)
+        on = params.as_of_day(request.query_params)
         return serve(
             request,
             "boundary",
-            lambda user: _pages_boundary.case_page(dashboard, user, number, seen),
+            lambda user: _pages_boundary.case_page(dashboard, user, number, seen, on),
         )
 
     @router.get("/boundary/cases/{case_id}/notices/{kind}")
