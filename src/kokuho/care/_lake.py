@@ -10,8 +10,9 @@ Layout under the lake root (``$KOKUHO_HOME/lake``, shared with the other lakes):
 
 ``<sha256>`` is the digest of the source file. As the claims lake: every file is written
 through ``atomic_file`` and the manifest last (readers open only what it names), a file whose
-digest the manifest names is skipped, one bad file refuses the whole call, one writer at a
-time (``flock`` on ``.care.lock``), and what a killed writer left is swept under the lock.
+digest the manifest names is skipped, one bad file refuses the whole call (a file larger than
+``_read.MAX_FILE_BYTES`` too, unread), one writer at a time (``flock`` on ``.care.lock``),
+and what a killed writer left is swept under the lock.
 A certification already in the lake (same 保険者番号, 被保険者番号, 有効期間 開始) is skipped
 when equal and refused when it differs.
 """
@@ -32,7 +33,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 from kokuho.care._certs import COLUMNS, Certification, read_certifications
 from kokuho.care._errors import CareFileRejected
 from kokuho.care._model import CareClaimFile
-from kokuho.care._read import read_care_bytes
+from kokuho.care._read import read_capped_care_file, read_care_bytes
 from kokuho.store import (
     FileProblem,
     IngestTally,
@@ -233,7 +234,11 @@ class CareLake(LakeRoot):
         queued: set[str] = set()
         known = {c.key: c for c in self.certifications()} if kind == "certifications" else {}
         for path in map(Path, paths):
-            data = path.read_bytes()
+            try:
+                data = read_capped_care_file(path)
+            except CareFileRejected as rejected:
+                problems += rejected.problems
+                continue
             digest = hashlib.sha256(data).hexdigest()
             known_as = manifest.sources.get(digest, {}).get("kind", kind)
             if known_as != kind:
