@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import kokuho.care._lake as care_lake
 from kokuho.care import (
     CareFileRejected,
     CareLake,
@@ -258,15 +259,15 @@ def test_a_certifications_file_replaced_after_its_digest_is_read_as_digested(
     path = tmp_path / "inbox.csv"
     path.write_text("\n".join([HEADER, ROWS[0]]) + "\n", "utf-8")
     replacement = "\n".join([HEADER, ROWS[1]]) + "\n"
-    read_bytes = Path.read_bytes
+    read_file = care_lake.read_capped_care_file
 
-    def read_then_replace(self: Path) -> bytes:
-        data = read_bytes(self)
-        if self == path:
+    def read_then_replace(file: Path) -> bytes:
+        data = read_file(file)
+        if file == path:
             path.write_text(replacement, "utf-8")  # the transfer lands just after the read
         return data
 
-    monkeypatch.setattr(Path, "read_bytes", read_then_replace)
+    monkeypatch.setattr(care_lake, "read_capped_care_file", read_then_replace)
     report = lake.import_certifications([path])
     monkeypatch.undo()
     assert [c.insured_number for c in lake.certifications()] == ["0000123456"]

@@ -133,3 +133,20 @@ def test_a_second_total_row_or_column_is_refused(tmp_path: Path) -> None:
     columns = _write(tmp_path, "区分,x,合計,計\nA,10,10,10\n", name="c.csv")
     with pytest.raises(FileProblemsError, match=r"c.csv:1: 計: a second total column"):
         check_file(columns, release_rules())
+
+
+def test_a_table_of_the_cap_is_read_one_byte_more_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``MAX_BYTES`` (lowered here) bounds what is read of a table (``kokuho.store.read_capped``):
+    a file of exactly the cap is checked, one byte more is refused naming the file and cap."""
+    import kokuho.provision._table_csv as table_csv
+
+    path = _write(tmp_path, "年齢,男,女\n40-44,10,20\n")
+    size = path.stat().st_size
+    monkeypatch.setattr(table_csv, "MAX_BYTES", size)
+    assert _found(path) == []
+    monkeypatch.setattr(table_csv, "MAX_BYTES", size - 1)
+    with pytest.raises(FileProblemsError) as raised:
+        check_file(path, release_rules())
+    assert str(raised.value) == f"{path}: (file): larger than {size - 1:,} bytes"

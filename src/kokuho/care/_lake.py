@@ -10,29 +10,46 @@ Layout under the lake root (``$KOKUHO_HOME/lake``, shared with the other lakes):
 
 ``<sha256>`` is the digest of the source file. As the claims lake: every file is written
 through ``atomic_file`` and the manifest last (readers open only what it names), a file whose
-digest the manifest names is skipped, one bad file refuses the whole call, one writer at a
-time (``flock`` on ``.care.lock``), and what a killed writer left is swept under the lock.
+digest the manifest names is skipped, one bad file refuses the whole call (a file larger than
+``_read.MAX_FILE_BYTES`` too, unread), one writer at a time (``flock`` on ``.care.lock``),
+and what a killed writer left is swept under the lock.
 A certification already in the lake (same 保険者番号, 被保険者番号, 有効期間 開始) is skipped
 when equal and refused when it differs.
+
+**One claim, its latest version.** One 介護給付費明細書 is one (証記載保険者番号, 被保険者番号,
+サービス提供年月, 事業所番号, 交換情報識別番号 — the 様式): the 国保連 takes one 明細書 of a
+被保険者 a month from a 事業所 on a 様式 and returns a second as a 重複請求. A claim is sent
+again, with a later 処理対象年月 (the コントロールレコード's 請求・審査 month), when it was late
+(月遅れ請求), returned (返戻 → 再請求) or withdrawn by a 過誤申立 and billed anew; the later one
+replaces the earlier whole. So the claim tables keep every version as ingested (ingest stays
+append-only, atomic and idempotent) and are *read* as the latest: ``table`` gives, of each
+claim, the version of the latest 処理対象年月 (``care_services`` and ``care_totals`` the rows of
+those versions only), whatever order the files came in. At ingest, a claim whose 処理対象年月
+the lake already holds for it is not written again when its values are the same (``repeated``)
+and refused when they differ: two versions in one 処理対象年月 are a 重複請求, and which counts
+cannot be told. Claims ingested before this rule (manifest format 1) have no 処理対象年月 or
+交換情報識別番号: they are read as they are, each its own claim.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.care._certs import COLUMNS, Certification, read_certifications
 from kokuho.care._errors import CareFileRejected
-from kokuho.care._model import CareClaimFile
-from kokuho.care._read import read_care_bytes
+from kokuho.care._model import CareClaim, CareClaimFile
+from kokuho.care._read import read_capped_care_file, read_care_bytes
 from kokuho.store import (
     FileProblem,
     IngestTally,
@@ -53,7 +70,7 @@ SCHEMAS: Final[dict[str, dict[str, pa.DataType]]] = {
         "claim_id": _S, "file": _S, "service_month": _S, "provider": _S, "insurer": _S,
         "insured": _S, "name_kana": _S, "birth_date": _D, "sex": _I, "care_level": _S,
         "valid_from": _D, "valid_to": _D, "benefit_rate": _I, "units": _I, "claimed": _I,
-        "copay": _I,
+        "copay": _I, "billing_month": _S, "exchange_id": _S, "content": _S,
     },
     "care_services": {
         "claim_id": _S, "service_month": _S, "service_type": _S, "item_code": _S, "units": _I,
@@ -70,8 +87,14 @@ SCHEMAS: Final[dict[str, dict[str, pa.DataType]]] = {
     },
 }  # fmt: skip
 CLAIM_TABLES: Final = ("care_claims", "care_services", "care_totals")
+#: The columns of ``care_claims`` that say which claim a row is a version of.
+CLAIM_IDENTITY: Final = ("insurer", "insured", "service_month", "provider", "exchange_id")
+#: Columns format 1's claim files lack (read as null).
+_ADDED: Final = ("billing_month", "exchange_id", "content")
 _MANIFEST: Final = "care_manifest.json"
-_FORMAT: Final = 1
+#: 2: claims carry their 処理対象年月 (billing_month), 交換情報識別番号 and content digest.
+_FORMAT: Final = 2
+_OLDER_FORMATS: Final = (1,)
 
 
 class CareTableMissing(LookupError):
@@ -88,7 +111,10 @@ class CareIngested:
     kind: str  # claims | certifications
     rows: int  # 明細書 (claims) or 認定 (certifications) added
     service_months: tuple[str, ...] = ()
-    repeated: int = 0  # certifications already in the lake from another file, skipped
+    #: 認定 (claims: 明細書 of the same 処理対象年月 and values) already in the lake, not added
+    repeated: int = 0
+    replaced: int = 0  # claims added that replace a version of an earlier 処理対象年月
+    superseded: int = 0  # claims added that a version of a later 処理対象年月 already replaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +134,43 @@ class _Manifest:
         return manifest_files(self.sources.values(), table)
 
 
+@dataclass(frozen=True, slots=True)
+class _ClaimsIn:
+    """A 介護給付費明細書 file to add: which of its claims (numbers from 1) are written, and
+    what they do to the claims in the lake."""
+
+    file: CareClaimFile
+    numbers: tuple[int, ...]
+    replaced: int = 0
+    superseded: int = 0
+
+
 def _month(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def claim_tables(file: CareClaimFile, digest: str) -> dict[str, list[dict[str, Any]]]:
-    """The rows ``file`` adds to the claim tables (claim ids ``<digest>:<n>``, n from 1)."""
+def claim_content(claim: CareClaim) -> str:
+    """A digest of every value of ``claim`` as read (its 基本情報, 明細情報 and 集計情報): two
+    versions of one claim in one 処理対象年月 are the same claim when it is equal."""
+    return hashlib.sha256(repr(claim).encode("utf-8")).hexdigest()
+
+
+def claim_identity(claim: CareClaim) -> tuple[str, ...]:
+    """What makes a claim one claim (``CLAIM_IDENTITY``)."""
+    return (claim.insurer, claim.insured, _month(claim.service_month), claim.provider,
+            claim.exchange_id)  # fmt: skip
+
+
+def claim_tables(
+    file: CareClaimFile, digest: str, numbers: Collection[int] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The rows ``file`` adds to the claim tables (claim ids ``<digest>:<n>``, n from 1), of
+    the claims ``numbers`` only when given."""
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in CLAIM_TABLES}
+    billing = _month(file.billing_month)
     for number, claim in enumerate(file.claims, 1):
+        if numbers is not None and number not in numbers:
+            continue
         claim_id, month = f"{digest}:{number}", _month(claim.service_month)
         rows["care_claims"].append({
             "claim_id": claim_id, "file": digest, "service_month": month,
@@ -125,7 +180,8 @@ def claim_tables(file: CareClaimFile, digest: str) -> dict[str, list[dict[str, A
             "valid_to": claim.valid_to, "benefit_rate": claim.benefit_rate,
             "units": sum(t.units for t in claim.totals),
             "claimed": sum(t.claimed for t in claim.totals),
-            "copay": sum(t.copay for t in claim.totals),
+            "copay": sum(t.copay for t in claim.totals), "billing_month": billing,
+            "exchange_id": claim.exchange_id, "content": claim_content(claim),
         })  # fmt: skip
         rows["care_services"] += [
             {"claim_id": claim_id, "service_month": month, "service_type": d.service_type,
@@ -156,11 +212,37 @@ class CareLake(LakeRoot):
             raise CareTableMissing(f"the care lake has no table {name!r}")
         return self._paths(self._read_manifest().files(name), months, name in CLAIM_TABLES)
 
-    def table(self, name: str, months: Collection[str] | None = None) -> ir.Table:
+    def table(
+        self, name: str, months: Collection[str] | None = None, *, versions: bool = False
+    ) -> ir.Table:
         """Table ``name`` (``care_claims``, ``care_services``, ``care_totals``,
-        ``care_certifications``) as an ``ibis.Table``; empty when nothing was ingested."""
-        table: ir.Table = lake_table(self.analytics, name, self.files(name, months), SCHEMAS[name])
-        return table
+        ``care_certifications``) as an ``ibis.Table``; empty when nothing was ingested. The
+        claim tables hold each claim once, its version of the latest 処理対象年月 (the module
+        docstring); ``versions``: every version ingested."""
+        stored = self._stored(name, months)
+        if versions or name not in CLAIM_TABLES:
+            return stored
+        latest = _latest(self._stored("care_claims", months))
+        if name == "care_claims":
+            return latest
+        kept: ir.Table = stored.semi_join(latest.select("claim_id"), "claim_id")
+        return kept
+
+    def _stored(self, name: str, months: Collection[str] | None) -> ir.Table:
+        """Every row of table ``name`` as written (format 1's claims with null in the columns
+        they lack)."""
+        files = self.files(name, months)
+        if name != "care_claims":
+            table: ir.Table = lake_table(self.analytics, name, files, SCHEMAS[name])
+            return table
+        claims: ir.Table = lake_table(
+            self.analytics, name, files, SCHEMAS[name], union_by_name=True
+        )
+        missing = {c: ibis.null("string") for c in _ADDED if c not in claims.columns}
+        if missing:
+            claims = claims.mutate(**missing)
+        order: ir.Table = claims.select(*SCHEMAS[name])
+        return order
 
     def certifications(self) -> list[Certification]:
         """Every certification in the lake, in import order."""
@@ -208,7 +290,7 @@ class CareLake(LakeRoot):
                     files = [
                         f for name, rows in tables for f in self._write(name, digest, rows, written)
                     ]
-                    count = len(value.claims) if isinstance(value, CareClaimFile) else len(value)
+                    count = len(value.numbers) if isinstance(value, _ClaimsIn) else len(value)
                     months = sorted({f.split("/")[1][14:] for f in files if "=" in f})
                     entries[digest] = {
                         "name": Path(path).name, "kind": kind, "rows": count,
@@ -216,7 +298,8 @@ class CareLake(LakeRoot):
                         "files": files, "repeated": repeated,
                         "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     }  # fmt: skip
-                    reports.append(_report(path, digest, entries[digest], skipped=False))
+                    reports.append(_report(path, digest, entries[digest], skipped=False,
+                                           value=value))  # fmt: skip
                 if entries:
                     fsync_folders(p.parent for p in written)
                     manifest.sources.update(entries)
@@ -233,7 +316,11 @@ class CareLake(LakeRoot):
         queued: set[str] = set()
         known = {c.key: c for c in self.certifications()} if kind == "certifications" else {}
         for path in map(Path, paths):
-            data = path.read_bytes()
+            try:
+                data = read_capped_care_file(path)
+            except CareFileRejected as rejected:
+                problems += rejected.problems
+                continue
             digest = hashlib.sha256(data).hexdigest()
             known_as = manifest.sources.get(digest, {}).get("kind", kind)
             if known_as != kind:
@@ -263,14 +350,67 @@ class CareLake(LakeRoot):
                     problems.append(FileProblem(str(path), cert.line, "valid_from",
                         "this certification is already in the lake with other values"))  # fmt: skip
             parsed.append((path, digest, fresh, len(rows) - len(fresh)))
+        if kind == "claims":
+            parsed = self._versions(parsed, manifest, problems)
         if problems:
             raise CareFileRejected(problems)
         return parsed
 
+    def _versions(
+        self,
+        parsed: list[tuple[Path, str, Any, int]],
+        manifest: _Manifest,
+        problems: list[FileProblem],
+    ) -> list[tuple[Path, str, Any, int]]:
+        """The claim files of ``parsed`` as ``_ClaimsIn``, in order, each claim set against
+        the versions of it the lake and the files before it hold: a repeat (same 処理対象年月,
+        same values) is left out, another version of the same 処理対象年月 is a problem."""
+        files = [(p, d, v) for p, d, v, _ in parsed if v is not None]
+        months = sorted({_month(c.service_month) for _, _, f in files for c in f.claims})
+        # claim → 処理対象年月 → (its content digest, the file holding it)
+        held: dict[tuple[Any, ...], dict[str | None, tuple[str | None, str]]] = defaultdict(dict)
+        if months and manifest.sources:
+            stored = self._stored("care_claims", months)
+            columns = (*CLAIM_IDENTITY, "billing_month", "content", "file")
+            for row in stored.select(*columns).to_pyarrow().to_pylist():
+                key = tuple(row[c] for c in CLAIM_IDENTITY)
+                held[key][row["billing_month"]] = (row["content"], row["file"])
+        names = {d: e["name"] for d, e in manifest.sources.items()}
+        names.update((d, p.name) for p, d, _ in files)
+        found: list[tuple[Path, str, Any, int]] = []
+        for path, digest, file, _ in parsed:
+            if file is None:
+                found.append((path, digest, None, 0))
+                continue
+            billing = _month(file.billing_month)
+            numbers: list[int] = []
+            repeated = replaced = superseded = 0
+            for number, claim in enumerate(file.claims, 1):
+                key = claim_identity(claim)
+                versions = held[key]
+                content = claim_content(claim)
+                if billing in versions:
+                    same, origin = versions[billing]
+                    if same == content:
+                        repeated += 1
+                        continue
+                    holder = names.get(origin, origin)
+                    problems.append(_second_version(path, claim, billing, holder, origin == digest))
+                    continue
+                if any(b is not None and b > billing for b in versions):
+                    superseded += 1
+                elif any(b is not None and b < billing for b in versions):
+                    replaced += 1
+                versions[billing] = (content, digest)
+                numbers.append(number)
+            value = _ClaimsIn(file, tuple(numbers), replaced, superseded)
+            found.append((path, digest, value, repeated))
+        return found
+
     @staticmethod
     def _tables(kind: str, digest: str, value: Any) -> list[tuple[str, list[dict[str, Any]]]]:
         if kind == "claims":
-            return list(claim_tables(value, digest).items())
+            return list(claim_tables(value.file, digest, set(value.numbers)).items())
         rows = [{"file": digest, "line": c.line, **{k: getattr(c, k) for k in COLUMNS}}
                 for c in value]  # fmt: skip
         return [("care_certifications", rows)]
@@ -298,15 +438,52 @@ class CareLake(LakeRoot):
         return sweep_uncommitted(self.root, SCHEMAS, manifest.files, _MANIFEST)
 
     def _read_manifest(self) -> _Manifest:
-        sources, _ = read_manifest(self.root / _MANIFEST, _FORMAT, "sources")
+        path = self.root / _MANIFEST
+        sources, _ = read_manifest(path, _FORMAT, "sources", older=_OLDER_FORMATS)
         return _Manifest(sources=sources)
 
     def _write_manifest(self, manifest: _Manifest) -> None:
         write_manifest(self.root / _MANIFEST, _FORMAT, "sources", manifest.sources)
 
 
-def _report(path: Path, digest: str, entry: dict[str, Any], *, skipped: bool) -> CareIngested:
+def _report(
+    path: Path, digest: str, entry: dict[str, Any], *, skipped: bool, value: Any = None
+) -> CareIngested:
+    """What became of one file; a ``_ClaimsIn`` ``value`` says what its claims replaced."""
+    claims = value if isinstance(value, _ClaimsIn) else None
     return CareIngested(
         path=Path(path), digest=digest, skipped=skipped, kind=entry["kind"], rows=entry["rows"],
         service_months=tuple(entry["service_months"]), repeated=entry.get("repeated", 0),
+        replaced=claims.replaced if claims else 0, superseded=claims.superseded if claims else 0,
     )  # fmt: skip
+
+
+def _second_version(
+    path: Path, claim: CareClaim, billing: str, holder: str, own: bool
+) -> FileProblem:
+    """The problem of a claim of which ``holder`` (a file's name; ``own``: the claim's own
+    file) holds another version of the same 処理対象年月 ``billing``: a 重複請求."""
+    which = (
+        f"被保険者番号 {claim.insured} (保険者番号 {claim.insurer}), サービス提供年月 "
+        f"{_month(claim.service_month)}, 事業所番号 {claim.provider}, 交換情報識別番号 "
+        f"{claim.exchange_id}"
+    )
+    where = "a second version in this file" if own else f"{holder} holds it"
+    return FileProblem(
+        str(path), 0, "claim",
+        f"{which}: {where} under the same 処理対象年月 {billing} with other values (a 重複請求; "
+        "a claim sent again comes with a later 処理対象年月)",
+    )  # fmt: skip
+
+
+def _latest(claims: ir.Table) -> ir.Table:
+    """Of each claim (``CLAIM_IDENTITY``), its version of the latest 処理対象年月. A row without
+    one (format 1) is a claim of its own."""
+    legacy = claims.billing_month.isnull().ifelse(claims.claim_id, ibis.literal(""))
+    window = ibis.window(
+        group_by=[*(claims[c] for c in CLAIM_IDENTITY), legacy],
+        order_by=[claims.billing_month.fill_null("").desc(), claims.claim_id],
+    )
+    ranked = claims.mutate(version_rank=ibis.row_number().over(window))
+    latest: ir.Table = ranked.filter(ranked.version_rank == 0).drop("version_rank")
+    return latest

@@ -22,10 +22,17 @@ from kokuho.care._layout import (
     parse,
 )
 from kokuho.care._model import CareClaim, CareClaimFile, CareDetail, CareTotal
-from kokuho.store import FileProblem, utf8_not_cp932
+from kokuho.store import FileProblem, FileTooLarge, read_capped, utf8_not_cp932
 
 #: At most this many problems are kept per file.
 MAX_PROBLEMS: Final = 200
+#: A 介護 file (介護給付費明細書 or 要介護認定) larger than this is refused unread. A
+#: 介護給付費明細書 file is one 事業所's month: a large 事業所 bills some thousand 明細書 of about
+#: 400 bytes, well under 1 MB; a prefecture's 要介護認定 (60,000 rows of 150 bytes) some 10 MB.
+#: 32 MiB leaves a wide margin and bounds what the precise reader holds (a 32 MB file of
+#: 80,000 明細書 peaked at 665 MB resident). A module attribute, as the V08 archive limits: an
+#: operator (or a test) may change it.
+MAX_FILE_BYTES = 32 * 1024 * 1024
 _DERIVED: Final = {"レコード番号": "#", "レコード件数": "count"}
 _NAMES: Final = {"basic": "基本情報", "detail": "明細情報", "total": "集計情報"}
 
@@ -328,15 +335,21 @@ def _claim(claim: _Claim) -> CareClaim:
     )
 
 
+def read_capped_care_file(path: Path) -> bytes:
+    """The bytes of a 介護 file of at most ``MAX_FILE_BYTES``; raises ``CareFileRejected``
+    naming the file and the cap, or why it cannot be read."""
+    try:
+        return read_capped(Path(path), MAX_FILE_BYTES)
+    except FileTooLarge as large:
+        reason = f"{large}, the cap of a 介護 file"
+    except OSError as error:
+        reason = f"cannot read: {error.strerror}"
+    raise CareFileRejected([FileProblem(str(path), 0, "file", reason)])
+
+
 def read_care_file(path: Path) -> CareClaimFile:
     """Reads one 介護給付費明細書 file; raises ``CareFileRejected`` naming file:line:field."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise CareFileRejected(
-            [FileProblem(str(path), 0, "file", f"cannot read: {error.strerror}")]
-        ) from None
-    return read_care_bytes(data, str(path))
+    return read_care_bytes(read_capped_care_file(path), str(path))
 
 
 def read_care_files(paths: Sequence[Path]) -> list[CareClaimFile]:

@@ -4,7 +4,7 @@ the register."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 
@@ -60,10 +60,19 @@ def _rejected(rejected: Any, what: str) -> None:
          "nothing was loaded")  # fmt: skip
 
 
+#: What a file's report says beside what it added, when not 0 (docs/care.md §3).
+_NOTES: Final = (
+    ("repeated", "already in the lake"),
+    ("replaced", "replacing an earlier 処理対象年月"),
+    ("superseded", "superseded by a later 処理対象年月"),
+)
+
+
 def _report(report: Any, unit: str, as_json: bool) -> None:
     rows = [
         {"file": str(f.path), "sha256": f.digest, "status": "skipped" if f.skipped else "ingested",
-         unit: f.rows, "service_months": list(f.service_months), "repeated": f.repeated}
+         unit: f.rows, "service_months": list(f.service_months), "repeated": f.repeated,
+         "replaced": f.replaced, "superseded": f.superseded}
         for f in report.files
     ]  # fmt: skip
     if as_json:
@@ -73,8 +82,9 @@ def _report(report: Any, unit: str, as_json: bool) -> None:
     for row in rows:
         if row["status"] == "skipped":
             click.echo(f"{shown(row['file'])}: skipped (already in the lake)")
-        else:
-            click.echo(f"{shown(row['file'])}: {row[unit]} {unit} ingested")
+            continue
+        notes = [f"{row[key]} {note}" for key, note in _NOTES if row[key]]
+        click.echo(f"{shown(row['file'])}: " + ", ".join([f"{row[unit]} {unit} ingested", *notes]))
     click.echo(f"{report.ingested} file(s) ingested ({report.rows} {unit}), "
                f"{report.skipped} skipped")  # fmt: skip
 
@@ -88,7 +98,10 @@ def ingest(files: tuple[Path, ...], as_json: bool) -> None:
 
     Every file is checked first: one bad record rejects the whole call, nothing is written, and
     each problem is printed as file:line: (field) name: reason. A file already in the lake is
-    skipped; what a killed ingest left is removed first.
+    skipped; what a killed ingest left is removed first. A claim sent again (same 保険者番号,
+    被保険者番号, サービス提供年月, 事業所番号 and 交換情報識別番号) with a later 処理対象年月
+    replaces the earlier one, in whatever order the files come; the same claim again with the
+    same 処理対象年月 is not added twice, and with other values there it is refused.
     """
     from kokuho.care import CareFileRejected, CareLake
 

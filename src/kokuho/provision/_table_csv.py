@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kokuho.provision._network import Cell
-from kokuho.store import FileProblem, FileProblemsError
+from kokuho.store import FileProblem, FileProblemsError, FileTooLarge, read_capped
 
 #: A result table is small; anything this big is not one (and would be slow to check).
 MAX_BYTES = 20 * 1024 * 1024
@@ -182,17 +182,11 @@ def read_table(path: Path, hidden_marks: tuple[str, ...]) -> PublishedTable:
     合計・総計・総数・計 (or Total) holds the totals. Raises FileProblemsError (file, line,
     field) for anything that is not a count or a hidden-cell mark."""
     where = str(path)
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise FileProblemsError(
-            [FileProblem(where, 0, "(file)", f"larger than {MAX_BYTES:,} bytes")]
-        )
     # Read once: the digest and the checked table are of the same bytes.
-    data = path.read_bytes()
-    if len(data) > MAX_BYTES:
-        raise FileProblemsError(
-            [FileProblem(where, 0, "(file)", f"larger than {MAX_BYTES:,} bytes")]
-        )
+    try:
+        data = read_capped(path, MAX_BYTES)
+    except FileTooLarge as large:
+        raise FileProblemsError([FileProblem(where, 0, "(file)", str(large))]) from None
     numbered = [
         (line, row)
         for line, row in _rows(_decode(data, where), where)

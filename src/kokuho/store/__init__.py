@@ -23,12 +23,14 @@ from kokuho.store._engine import (
     upgrade,
 )
 from kokuho.store._files import (
+    FileTooLarge,
     PerThreadDuckDB,
     atomic_file,
     exclusive_lock,
     file_sha256,
     fsync_folders,
     is_temporary,
+    read_capped,
     spreadsheet_text,
     sweep_temporary,
     utf8_not_cp932,
@@ -89,6 +91,8 @@ __all__ = [
     "atomic_file",
     "exclusive_lock",
     "file_sha256",
+    "FileTooLarge",
+    "read_capped",
     "quoted",
     "utf8_not_cp932",
     "spreadsheet_text",

@@ -2,7 +2,8 @@
 
 Both lakes (checkups and claims) write every data file and every manifest through
 ``atomic_file``: a reader sees the old file or the new one, never half of one. Also the
-digest an imported file is known by (``file_sha256``).
+digest an imported file is known by (``file_sha256``) and the read of an input file under a
+cap (``read_capped``).
 """
 
 from __future__ import annotations
@@ -138,6 +139,30 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class FileTooLarge(ValueError):
+    """An input file holding more than the ``cap`` bytes its reader takes; the message is the
+    reason a problem gives (``larger than 1,024 bytes``), the caller names the file."""
+
+    def __init__(self, path: Path, cap: int) -> None:
+        super().__init__(f"larger than {cap:,} bytes")
+        self.path = path
+        self.cap = cap
+
+
+def read_capped(path: Path, cap: int) -> bytes:
+    """The bytes of the file at ``path``; ``FileTooLarge`` when it holds more than ``cap``.
+    A file whose size says so is refused unread, and no more than ``cap`` + 1 bytes are read
+    whatever the size said (a file growing while it is read, a device): an oversized input
+    never fills the memory. ``OSError`` when it cannot be opened or read."""
+    with Path(path).open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size > cap:
+            raise FileTooLarge(path, cap)
+        data = handle.read(cap + 1)
+    if len(data) > cap:
+        raise FileTooLarge(path, cap)
+    return data
 
 
 #: A text cell starting with one of these is read as a formula by a spreadsheet opening a CSV

@@ -75,16 +75,24 @@ class IngestTally:
         return sum(1 for f in self.files if f.skipped)
 
 
-def lake_table(analytics: Analytics, name: str, files: Sequence[Path], schema: Any) -> Any:
+def lake_table(
+    analytics: Analytics,
+    name: str,
+    files: Sequence[Path],
+    schema: Any,
+    *,
+    union_by_name: bool = False,
+) -> Any:
     """The committed Parquet ``files`` of table ``name`` as one ``ibis.Table``; with none, an
     empty table of ``schema`` (column → pyarrow type) bound to this lake's connection, not
     Ibis's global default one (an expression over empty tables only would otherwise run there,
-    shared by every thread)."""
+    shared by every thread). ``union_by_name``: files written before a column was added read
+    it as null (``Analytics.read_parquet``)."""
     if not files:
         import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
         return analytics.empty_table(name, pa.Table.from_pylist([], schema=pa.schema(schema)))
-    return analytics.read_parquet(files)
+    return analytics.read_parquet(files, union_by_name=union_by_name)
 
 
 def months_only(found: list[str], months: Collection[str] | None) -> list[str]:
