@@ -167,7 +167,7 @@ def test_premiums_payments_import(home: Path, bad: bool) -> None:
     assert result.exit_code == (1 if bad else 0), text
     assert f"{home}/{SHOWN}.csv" in text
     if bad:  # this reader names the field without repeating its value
-        assert f"{SHOWN}.csv:2: household: must be 1–40 letters" in text
+        assert f"{SHOWN}.csv:2: household: must be 1–20 letters" in text
     else:
         assert f"{home}/{SHOWN}.csv: 1 rows, 1 added" in text
 

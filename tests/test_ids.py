@@ -34,6 +34,7 @@ from kokuho.ids import (
     parse_branch,
     parse_gyymm,
     parse_gyymmdd,
+    parse_household_id,
     parse_number,
     parse_symbol,
     to_gyymm,
@@ -995,3 +996,40 @@ def test_other_date_forms_are_refused(text: str) -> None:
 
     with pytest.raises(ValueError):
         iso_date(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# 世帯番号 (household id): one definition for the register, premiums and the CLI
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1", "1"),  # the shortest
+        ("H" * 20, "H" * 20),  # the longest
+        ("0000000001", "0000000001"),  # what the synthetic register writes
+        (fullwidth("W1"), "W1"),  # full-width, read as the register reads it (NFKC)
+        (fullwidth("A" * 20), "A" * 20),  # the limit counts normalised characters
+        (" W1\u3000", "W1"),  # blanks around it dropped
+        ("w1", "w1"),  # case is kept: w1 and W1 are two households, as the register stores them
+    ],
+)
+def test_household_id_accepted(raw: str, expected: str) -> None:
+    assert parse_household_id(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["H" * 21, fullwidth("H" * 21), "H-1", "H_1", "-1", "H 1", "H.1", "H\x001", "\x00", "世帯1",
+     "ｱ1", "٣", "H1\u202e"],
+)  # fmt: skip
+def test_household_id_refused(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier, match="must be 1–20 letters or digits") as error:
+        parse_household_id(raw)
+    assert error.value.kind == "世帯番号"
+
+
+@pytest.mark.parametrize("raw", ["", " ", "\u3000"])
+def test_household_id_must_not_be_empty(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier, match="must not be empty"):
+        parse_household_id(raw)

@@ -8,6 +8,7 @@ docs/premiums-collection.md, not from the code.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -81,15 +82,29 @@ def test_a_wrong_decision_is_refused_and_writes_nothing(
 
 @pytest.mark.parametrize(
     ("household", "municipality", "reason"),
-    [("H 1", CITY, "household id 'H 1'"), ("H" * 41, CITY, "1–40"), ("H1", "37201", "6-digit")],
+    [
+        ("H 1", CITY, "世帯番号 'H 1': must be 1–20 letters or digits"),
+        ("H" * 21, CITY, "1–20 letters or digits"),
+        ("H-1", CITY, "1–20 letters or digits"),
+        ("H_1", CITY, "1–20 letters or digits"),
+        ("H\x001", CITY, "1–20 letters or digits"),
+        ("Ｈ１", CITY, "'Ｈ１': not as the register stores it (H1)"),  # normalised before
+        ("H1", "37201", "6-digit"),
+    ],
 )
-def test_ids_the_payments_file_could_not_name_are_refused(
+def test_ids_the_register_could_not_hold_are_refused(
     engine: sa.Engine, household: str, municipality: str, reason: str
 ) -> None:
-    with pytest.raises(ChargeRefused, match=reason):
+    with pytest.raises(ChargeRefused, match=re.escape(reason)):
         record_charges(
             engine, assessment(household, 2020, [1_000] * 10, municipality), JUNE, "initial"
         )
+
+
+@pytest.mark.parametrize("household", ["1", "H" * 20])
+def test_household_ids_at_the_bounds_are_recorded(engine: sa.Engine, household: str) -> None:
+    report = record_charges(engine, assessment(household, 2020, [1_000] * 10), JUNE, "initial")
+    assert (report.household_id, report.rows) == (household, 10)
 
 
 def test_many_households_are_recorded_together_or_not_at_all(engine: sa.Engine) -> None:

@@ -158,6 +158,41 @@ def test_full_width_digits_are_read_as_digits(charged: sa.Engine, tmp_path: Path
     )
 
 
+@pytest.mark.parametrize("household", ["1", "H" * 20])
+def test_household_ids_at_the_bounds_load(
+    engine: sa.Engine, tmp_path: Path, household: str
+) -> None:
+    record_charges(engine, assessment(household, 2020, [100] * 10), dt.date(2020, 6, 15), "initial")
+    row = payment("B1", household, 2020, "2020-07-31", 100)
+    assert import_payments(engine, write_payments(tmp_path / "p.csv", [row])).added == 1
+
+
+def test_a_full_width_household_id_names_the_household_the_register_stored(
+    charged: sa.Engine, tmp_path: Path
+) -> None:
+    row = payment("B1", "Ｈ１", 2020, "2020-07-31", 100)
+    assert import_payments(charged, write_payments(tmp_path / "p.csv", [row])).added == 1
+    with charged.connect() as connection:
+        stored = connection.scalar(sa.text("select household_id from premium_payments"))
+    assert stored == "H1"
+
+
+@pytest.mark.parametrize("household", ["H" * 21, "H-1", "H_1", "H.1", "世帯1"])
+def test_a_household_id_the_register_cannot_hold_is_refused_as_such(
+    charged: sa.Engine, tmp_path: Path, household: str
+) -> None:
+    """Not "unknown household … (no 調定)" later: the id is outside the one format (docs/
+    formats.md, "世帯番号"), and the message does not repeat it (terminal safety)."""
+    bad = payment("B1", household, 2020, "2020-07-31", 100)
+    path = write_payments(tmp_path / "p.csv", [GOOD, bad])
+    with pytest.raises(FileRejected) as caught:
+        import_payments(charged, path)
+    [error] = caught.value.errors
+    assert (error.file, error.line, error.field) == (str(path), 3, "household")
+    assert error.reason == "must be 1–20 letters or digits"
+    assert _count(charged) == 0
+
+
 _KILLED_IMPORT = """
 import sys, time
 import sqlalchemy as sa

@@ -286,13 +286,16 @@ def test_cli_explain_reads_a_household_id_as_the_import_files_do(
         result = runner.invoke(main, ["premiums", "explain", typed, *common])
         assert result.exit_code == 0, (typed, result.output)
         assert json.loads(result.output) == expected, typed
-    for typed in ["", "W1;", "W 1", "W" * 41, "W\x001", "-W1", "Ｗ１\u3000x"]:
+    # The register's one format (docs/formats.md, "世帯番号"): 1–20 letters or digits.
+    for typed in ["", "W1;", "W 1", "W" * 21, "W\x001", "-W1", "W-1", "W_1", "Ｗ１\u3000x"]:
         result = runner.invoke(main, ["premiums", "explain", *common, "--", typed])
         assert result.exit_code == 2, (typed, result.output)
         assert "HOUSEHOLD" in result.output, (typed, result.output)
+        assert "1–20 letters or digits" in result.output, (typed, result.output)
     # An id of the right form that no household has is still refused by the lookup.
-    result = runner.invoke(main, ["premiums", "explain", "Ｗ９", *common])
-    assert result.exit_code == 1 and "W9" in result.output, result.output
+    for typed, looked_up in [("Ｗ９", "W9"), ("9", "9"), ("W" * 20, "W" * 20)]:
+        result = runner.invoke(main, ["premiums", "explain", typed, *common])
+        assert result.exit_code == 1 and looked_up in result.output, result.output
 
 
 def test_cli_assess_reassess_explain(town: sa.Engine, database_url: str, tmp_path: Path,

@@ -189,6 +189,48 @@ def test_widths_and_notations_are_accepted(
     )
 
 
+HOUSEHOLD_COLUMNS = [*COLUMNS, "household_id", "relationship"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", "1"), ("H" * 20, "H" * 20), ("Ｈ１", "H1"), ("w1", "w1")],
+)
+def test_a_household_id_of_the_one_format_is_stored(
+    engine: sa.Engine, mynumber_key: bytes, tmp_path: Path, raw: str, expected: str
+) -> None:
+    """The 世帯番号 (docs/formats.md, "世帯番号"): 1–20 letters or digits after NFKC."""
+    row = resident(1, household_id=raw, relationship="世帯主")
+    load_residents(engine, write(tmp_path / "r.csv", [row], HOUSEHOLD_COLUMNS), mynumber_key)
+    with engine.connect() as connection:
+        stays = connection.execute(sa.select(tables.resident_households.c.household_id)).all()
+    assert [s.household_id for s in stays] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("H" * 21, "1–20 letters or digits"),
+        ("H-1", "1–20 letters or digits"),
+        ("H_1", "1–20 letters or digits"),
+        ("H\x001", "NUL"),
+        ("", "must not be empty"),
+    ],
+)
+def test_a_household_id_outside_the_format_names_line_and_field(
+    engine: sa.Engine, mynumber_key: bytes, tmp_path: Path, raw: str, reason: str
+) -> None:
+    rows = [resident(1, household_id="H1", relationship="世帯主"),
+            resident(2, household_id=raw, relationship="世帯主")]  # fmt: skip
+    path = write(tmp_path / "r.csv", rows, HOUSEHOLD_COLUMNS)
+    with pytest.raises(FileRejected) as rejected:
+        load_residents(engine, path, mynumber_key)
+    [error] = rejected.value.errors
+    assert (error.file, error.line, error.field) == (str(path), 3, "household_id")
+    assert reason in error.reason
+    assert stored(engine) == {}
+
+
 def test_duplicates_inside_the_file(engine: sa.Engine, mynumber_key: bytes, tmp_path: Path) -> None:
     rows = [resident(1), resident(1), resident(2, mynumber=resident(3)["mynumber"]), resident(3)]
     with pytest.raises(FileRejected) as rejected:

@@ -101,24 +101,22 @@ MONTH = Month()
 
 
 class HouseholdId(click.ParamType[str]):
-    """A 世帯番号 as the import files read it (住基, payments: NFKC, blanks around it dropped),
-    so that 「Ｗ１」 typed with a Japanese input method names the household stored as W1; then
-    1–40 letters, digits, '-' or '_' starting with a letter or digit (the premiums tables'
-    ``HOUSEHOLD_ID``). It was looked up as typed and read as "no 国保 member"."""
+    """A 世帯番号 read as the register reads it (``kokuho.ids.parse_household_id``, docs/
+    formats.md "世帯番号"): 「Ｗ１」 typed with a Japanese input method names the household
+    stored as W1, and an id the register could never hold (longer than 20 characters, a '-')
+    is a usage error naming the argument, not "no 国保 member" after a look-up."""
 
     name = "household"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        import unicodedata
+        from kokuho.ids import HOUSEHOLD_ID_RULE, InvalidIdentifier, parse_household_id
 
-        from kokuho.premiums import HOUSEHOLD_ID
-
-        text = unicodedata.normalize("NFKC", str(value)).strip()
-        if not HOUSEHOLD_ID.fullmatch(text):
+        try:
+            return parse_household_id(str(value))
+        except InvalidIdentifier:
             raw = str(value)
             shown = raw if len(raw) <= 40 else raw[:40] + "…"
-            self.fail(f"{shown!r} is not a 世帯番号 (1–40 letters, digits, '-' or '_')", param, ctx)
-        return text
+            self.fail(f"{shown!r} is not a 世帯番号 ({HOUSEHOLD_ID_RULE})", param, ctx)
 
 
 HOUSEHOLD = HouseholdId()

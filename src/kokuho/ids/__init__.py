@@ -1,10 +1,12 @@
 """Identifiers every context shares: insurer and institution numbers, My Number, the
-individual insured number, 和暦 and ISO dates, fiscal years and ages. Pure values, no I/O."""
+individual insured number, the 世帯番号, 和暦 and ISO dates, fiscal years and ages. Pure
+values, no I/O."""
 
 from kokuho.ids._checkdigit import luhn_2_1, mynumber_check
 from kokuho.ids._dates import iso_date
 from kokuho.ids._errors import InvalidIdentifier, scrub_mynumbers
 from kokuho.ids._fiscal import FiscalYear, age_at_fiscal_year_end, age_on
+from kokuho.ids._household import HOUSEHOLD_ID_RULE, MAX_HOUSEHOLD_ID_LENGTH, parse_household_id
 from kokuho.ids._institution import SCORE_TABLES, InstitutionCode
 from kokuho.ids._insured import (
     MAX_SYMBOL_LENGTH,
@@ -30,11 +32,13 @@ from kokuho.ids._wareki import (
 __all__ = [
     "ERAS",
     "HEALTH_INSURANCE_LAW_CODES",
+    "HOUSEHOLD_ID_RULE",
     "SCORE_TABLES",
     "Era",
     "FiscalYear",
     "InstitutionCode",
     "InsuredId",
+    "MAX_HOUSEHOLD_ID_LENGTH",
     "MAX_SYMBOL_LENGTH",
     "InsurerNumber",
     "InvalidIdentifier",
@@ -49,6 +53,7 @@ __all__ = [
     "parse_branch",
     "parse_gyymm",
     "parse_gyymmdd",
+    "parse_household_id",
     "parse_number",
     "parse_symbol",
     "scrub_mynumbers",

@@ -20,7 +20,6 @@ from kokuho.premiums._assess_columnar import (
 from kokuho.premiums._assess_explain import explain
 from kokuho.premiums._charges import (
     CHARGE_KINDS,
-    HOUSEHOLD_ID,
     ChargeKind,
     ChargeRefused,
     ChargeReport,
@@ -172,7 +171,6 @@ __all__ = [
     "FeedTouch",
     "GroundCount",
     "GroundLoadReport",
-    "HOUSEHOLD_ID",
     "HOUSEHOLDS_SCHEMA",
     "Household",
     "HouseholdChange",

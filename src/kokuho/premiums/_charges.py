@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any, Final, Literal, get_args
 
 import sqlalchemy as sa
 
+from kokuho.ids import InvalidIdentifier, parse_household_id
 from kokuho.premiums._model import Assessment
 from kokuho.store import Fence, key_table, metadata, write_transaction
 
@@ -25,9 +25,6 @@ ChargeKind = Literal["initial", "increase", "decrease"]
 """本算定 (当初賦課), 増額賦課 (増額更正), 減額賦課 (減額更正)."""
 
 CHARGE_KINDS: Final[tuple[ChargeKind, ...]] = get_args(ChargeKind)
-
-#: A household id as the payments file can name it (docs/formats.md §9).
-HOUSEHOLD_ID: Final = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,39}")
 
 charge_decisions = sa.Table(
     "premium_charge_decisions",
@@ -281,9 +278,15 @@ def _check_schedule(assessment: Assessment) -> None:
         raise ChargeRefused(
             f"municipality {assessment.municipality!r} is not a 6-digit 全国地方公共団体コード"
         )
-    if not HOUSEHOLD_ID.fullmatch(assessment.household_id):
+    # The 世帯番号 as the register stores it: no id the resident file could not hold, and
+    # none in another form of one it holds (Ｗ１ for W1), which no payment would ever match.
+    try:
+        household = parse_household_id(assessment.household_id)
+    except InvalidIdentifier as error:
+        raise ChargeRefused(str(error)) from None
+    if household != assessment.household_id:
         raise ChargeRefused(
-            f"household id {assessment.household_id!r}: 1–40 letters, digits, '-' or '_'"
+            f"世帯番号 {assessment.household_id!r}: not as the register stores it ({household})"
         )
     numbers = [i.number for i in assessment.instalments]
     if len(set(numbers)) != len(numbers):

@@ -17,7 +17,8 @@ from typing import Final
 
 import sqlalchemy as sa
 
-from kokuho.premiums._charges import HOUSEHOLD_ID, charges
+from kokuho.ids import InvalidIdentifier, parse_household_id
+from kokuho.premiums._charges import charges
 from kokuho.premiums._person_files import ascii_of, digits_of
 from kokuho.registry import FileRejected, RowError, read_csv_rows
 from kokuho.store import chunks, metadata, write_transaction
@@ -173,8 +174,12 @@ def _parse(
         bad("payment_id", "must be 1–40 letters, digits, '-', '_', '.' or '/'")
     if not _MUNICIPALITY.fullmatch(values["municipality"]):
         bad("municipality", "must be the 6-digit 全国地方公共団体コード")
-    if not HOUSEHOLD_ID.fullmatch(values["household"]):
-        bad("household", "must be 1–40 letters, digits, '-' or '_'")
+    # The 世帯番号 as the register reads it; the reason without the value (it may be anything).
+    household: str | None = None
+    try:
+        household = parse_household_id(row["household"])
+    except InvalidIdentifier as error:
+        bad("household", error.reason)
     # The numbers from the row as written: NFKC would read ², ① or 𝟑 as digits.
     year = _integer(row["fiscal_year"])
     if year is None or not _FIRST_YEAR <= year <= 2100:
@@ -205,10 +210,11 @@ def _parse(
     if len(errors) > before:
         return None
     assert year is not None and paid_on is not None and amount is not None and channel
+    assert household is not None
     return Payment(
         values["payment_id"],
         values["municipality"],
-        values["household"],
+        household,
         year,
         instalment,
         paid_on,

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from kokuho.ids import InvalidIdentifier, MyNumber
+from kokuho.ids import InvalidIdentifier, MyNumber, parse_household_id
 from kokuho.registry._csv import read_rows
 from kokuho.registry._errors import FileRejected, RowError, scrub
 from kokuho.registry._events import PERSON_LIMITS, FieldError, parse_date
@@ -145,11 +145,10 @@ def _household(
     for column, other in (("household_id", "relationship"), ("relationship", "household_id")):
         if column not in row:
             raise FieldError(column, f"required column is missing when {other} is given")
-    household = unicodedata.normalize("NFKC", row["household_id"]).strip()
-    if not household:
-        raise FieldError("household_id", "must not be empty")
-    if len(household) > 20 or not (household.isascii() and household.isalnum()):
-        raise FieldError("household_id", f"{row['household_id']!r} must be 1–20 letters or digits")
+    try:
+        household = parse_household_id(row["household_id"])
+    except InvalidIdentifier as error:
+        raise FieldError("household_id", str(error)) from None
     relationship = unicodedata.normalize("NFKC", row["relationship"]).strip()
     if relationship not in RELATIONSHIPS:
         raise FieldError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from kokuho.ids import MAX_HOUSEHOLD_ID_LENGTH
 from kokuho.store import metadata
 
 insurers = sa.Table(
@@ -114,7 +115,8 @@ resident_households = sa.Table(
     sa.Column("valid_from", sa.Date, primary_key=True),
     sa.Column("valid_to", sa.Date),
     sa.Column("municipality_code", sa.String(6), nullable=False),
-    sa.Column("household_id", sa.String(20), nullable=False),
+    # 世帯番号 as kokuho.ids.parse_household_id reads it (docs/formats.md, "世帯番号").
+    sa.Column("household_id", sa.String(MAX_HOUSEHOLD_ID_LENGTH), nullable=False),
     # 続柄 to the 世帯主, one of RELATIONSHIPS in registry/_residents.py; 世帯主 marks the head.
     sa.Column("relationship", sa.String(10), nullable=False),
     sa.Index("ix_resident_households_household", "municipality_code", "household_id"),
