@@ -1,9 +1,10 @@
 """Whose records each legal basis's extract holds (docs/provision.md §6), worked by hand on a
 register of several insurers: a 市町村's extract to the prefecture holds only the persons its
 own 国保 covered on some day of the data period and the claims billed to it; the 広域連合's
-holds only its 後期高齢者医療 members (75+) with their 後期 claims and 介護 records; the
-NDB-style 第三者提供 holds every insurer's. The boundary days: 取得日 = the period's last day
-is covered, 喪失日 = its first day is not (資格喪失日 is the first day without coverage)."""
+holds only its 後期高齢者医療 members (75+, or 65–74 by 障害認定) with their 後期 claims and
+介護 records; the NDB-style 第三者提供 holds every insurer's. The boundary days: 取得日 = the
+period's last day is covered, 喪失日 = its first day is not (資格喪失日 is the first day
+without coverage)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
 """The provision workflow: every state transition allowed and refused, bad input named and
 changing nothing, extracts of exactly the approved items under the provision's own key, the
-75+ rule of the 一体的実施 request, the deletion and the 公表物確認."""
+一体的実施 request (every member of the 広域連合, 障害認定 under 75 too), the deletion and the
+公表物確認."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -273,9 +275,9 @@ def test_claims_and_services_follow_the_period_and_unplaced_claims_are_counted(
     assert sorted(r["service_month"] for r in services) == ["2023-06", "2024-01"]
 
 
-def test_the_integrated_request_keeps_only_persons_75_and_over(
+def _integrated_extract(
     engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
-) -> None:
+) -> Any:
     all_sources(engine)
     # 1, 2 and 3 are members of the 広域連合 in the period (2 and 3, under 75, by 障害認定),
     # each with a 後期 claim; 4 is not.
@@ -292,10 +294,34 @@ def test_the_integrated_request_keeps_only_persons_75_and_over(
     requested = items(persons=("age_band",), claims=("points",))
     pid = approved(engine, cat, audit, basis="integrated_request", requested=requested,
                     organisation="高松市 (一体的実施)", provider=KOKI)  # fmt: skip
-    done = extract(engine, cat, pid, sources, out=tmp_path, by="広域連合 職員", on=ON,
+    return extract(engine, cat, pid, sources, out=tmp_path, by="広域連合 職員", on=ON,
                    audit=audit, source_key=SOURCE, key_folder=keys)  # fmt: skip
-    # 80 and 75 (born 1949-04-01) stay; 74 (born 1949-04-02) goes, with its claim; 44 is not
-    # a member; the 国保 claims (CLAIMS) were not billed to the 広域連合.
+
+
+def test_the_integrated_request_keeps_every_member_of_the_koiki_rengo_found_disabled_under_75(
+    engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
+) -> None:
+    """高確法 §50: the 広域連合 insures those 75 and over and those 65–74 it has found disabled
+    (障害認定, §50(ii)); the 一体的実施 is for its 被保険者, so age alone drops nobody."""
+    done = _integrated_extract(engine, cat, audit, tmp_path, keys)
+    # 80, 75 (born 1949-04-01) and 74 (born 1949-04-02, a member by 障害認定) stay, with their
+    # claims; 44 is not a member; the 国保 claims (CLAIMS) were not billed to the 広域連合.
+    assert sorted(r["age_band"] for r in _read(done.folder / "persons.csv")) == [
+        "70-74", "75-79", "80-84"]  # fmt: skip
+    assert sorted(r["points"] for r in _read(done.folder / "claims.csv")) == ["100", "200", "300"]
+
+
+def test_a_basis_with_a_minimum_age_keeps_only_persons_of_that_age(
+    engine: sa.Engine, cat: Catalogue, audit: ServiceAudit, tmp_path: Path, keys: Path
+) -> None:
+    """A local catalogue may still set ``minimum_age`` on a basis: the age on the period's
+    last day."""
+    basis = cat.bases["integrated_request"]
+    aged = dataclasses.replace(
+        cat, bases={**cat.bases, "integrated_request": dataclasses.replace(basis, minimum_age=75)}
+    )
+    done = _integrated_extract(engine, aged, audit, tmp_path, keys)
+    # 80 and 75 stay; 74 goes, with its claim.
     assert sorted(r["age_band"] for r in _read(done.folder / "persons.csv")) == ["75-79", "80-84"]
     assert sorted(r["points"] for r in _read(done.folder / "claims.csv")) == ["100", "200"]
 

@@ -9,8 +9,10 @@ names its person on the source side through the register's coverage of its insur
 Dates leave as 年月 only. Each basis provides only its scope (catalogue ``scope``): a
 statutory request only the persons its providing insurer (the 市町村's 国保, the 広域連合)
 covered in the period, the claims billed to it and those persons' 介護 records; the
-第三者提供 every insurer's. A statutory request with a minimum age (一体的実施: 75+) keeps only
-the records of persons of that age on the period's last day.
+第三者提供 every insurer's. The 一体的実施 request has no minimum age: the 広域連合 insures
+those 75 and over and those 65–74 it has found disabled (障害認定, 高確法 §50(ii)). A basis a
+local catalogue gives a ``minimum_age`` keeps only the records of persons of that age on the
+period's last day.
 
 The files are written into a temporary folder, audited, renamed into
 ``<out>/<provision>/extract-<n>/`` when the step is recorded, and removed when it is not: a
