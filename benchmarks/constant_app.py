@@ -43,6 +43,7 @@ from fastapi import FastAPI, Request, Response
 from kokuho.verify._access import Principal
 from kokuho.verify._rest import CardCheck, NumberCheck, _AnswerResponse
 from kokuho.verify._rest_fast import fast_route
+from kokuho.web._app import TELEMETRY_OFF
 
 _COVERAGE = {
     "insurer_number": "06370019", "symbol": "12345", "number": "1234567", "branch": "01",
@@ -74,7 +75,8 @@ def _anyone(token: str | None) -> Principal:
 def _constant_app(title: str, before: Callable[[], Awaitable[None]] | None) -> FastAPI:
     """The two check routes on the service's route class, answering :data:`ANSWER` (after
     ``before``, when given)."""
-    app = FastAPI(title=title)
+    # FastAPI's telemetry as create_app has it by default (KOKUHO_TELEMETRY unset: off).
+    app = FastAPI(title=title, telemetry=TELEMETRY_OFF)
     app.state.authenticate = _anyone
 
     async def constant(request: Request, caller: Principal, body: Any) -> Response:

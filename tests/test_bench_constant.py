@@ -108,3 +108,37 @@ def test_the_baseline_validates_the_very_body_models() -> None:
 def _card_body() -> dict[str, Any]:
     return {"certificate_pem": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
             "purpose": "care", "date_of_care": "2026-01-05"}  # fmt: skip
+
+
+def test_the_baseline_skips_fastapis_telemetry_check_as_the_service_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """create_app's default (KOKUHO_TELEMETRY off, tests/test_telemetry_setting.py): a baseline
+    that paid the look-up of the OpenTelemetry providers would understate the ceiling."""
+    from opentelemetry import trace
+
+    calls: list[object] = []
+    real = trace.get_tracer_provider
+
+    def counted() -> trace.TracerProvider:
+        calls.append(None)
+        return real()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counted)
+    with TestClient(constant_app.create_app()) as http:
+        calls.clear()
+        answer = http.post("/api/v1/checks/number", json=BODY,
+                           headers={"Authorization": "Bearer t"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+    assert calls == []
+
+
+def test_the_telemetry_benchmark_runs_and_saves_its_figures() -> None:
+    from benchmarks import bench_telemetry
+
+    bench_telemetry.main(["--requests", "40", "--rounds", "2", "--concurrency", "4"])
+    saved = json.loads(
+        (Path(bench_telemetry.__file__).parent / "out" / "telemetry.json").read_text()
+    )
+    assert saved["requests"] == 40 and len(saved["cpu_us_per_request"]["on"]) == 2
+    assert saved["enabled_check_us"]["off"] < saved["enabled_check_us"]["on"]

@@ -26,6 +26,9 @@
   to keep the interpreter's own (700,10,10).
 - ``KOKUHO_GC_FREEZE``: ``1`` (default): once started, each server process moves what it holds
   (modules, metadata, caches) out of the collector's sight (``gc.freeze``); ``0``: it does not.
+- ``KOKUHO_TELEMETRY``: ``0`` (default): FastAPI's native OpenTelemetry is off, so no request
+  pays its look-up of the global providers (about 7 µs each; kokuho ships no OpenTelemetry SDK,
+  so they are never configured); ``1``: on, for an operator who installs and configures one.
 """
 
 from __future__ import annotations
@@ -129,6 +132,8 @@ class Settings:
     gc_thresholds: tuple[int, int, int] | None = DEFAULT_GC_THRESHOLDS
     #: ``gc.freeze`` once a server process has started.
     gc_freeze: bool = True
+    #: FastAPI's native OpenTelemetry (``KOKUHO_TELEMETRY``; ``kokuho.web``'s app when off).
+    telemetry: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -151,6 +156,7 @@ class Settings:
             dashboard_warm_up=_switch("KOKUHO_DASHBOARD_WARM_UP", default=True),
             gc_thresholds=gc_thresholds(os.environ.get("KOKUHO_GC_THRESHOLDS")),
             gc_freeze=_switch("KOKUHO_GC_FREEZE", default=True),
+            telemetry=_switch("KOKUHO_TELEMETRY", default=False),
         )
 
     def mynumber_key(self) -> bytes:

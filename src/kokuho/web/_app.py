@@ -7,8 +7,10 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Final
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kokuho import __version__
@@ -74,6 +76,12 @@ def claim_warm_up(home: Path) -> int | None:
         os.close(descriptor)
         return None
     return descriptor
+
+
+#: FastAPI's ``telemetry`` when ``KOKUHO_TELEMETRY`` is off (the default): without it FastAPI
+#: asks the OpenTelemetry API for the global tracer, meter and logger providers on every
+#: request (about 7 µs), though kokuho ships no SDK that could configure them.
+TELEMETRY_OFF: Final[TelemetryConfig] = {"tracing": False, "metrics": False, "logs": False}
 
 
 class _App(FastAPI):
@@ -148,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "authenticated, states its purpose (告知要求制限) and is written to the audit log. "
         "Errors are RFC 9457 problem documents on /api/v1 and OperationOutcome on /fhir.",
         lifespan=lifespan,
+        telemetry=None if settings.telemetry else TELEMETRY_OFF,
     )
     app.state.service = service
     app.state.engine = engine
