@@ -25,6 +25,8 @@ is read as it is and rewritten as format 2, its files untouched, by the next ``i
 - **All or nothing per call.** ``ingest`` checks every file; if any is bad it raises
   ``ClaimFileRejected`` with the problems of all of them and commits nothing.
 - **One writer at a time** (an ``flock`` on ``.claims.lock``), across processes.
+- **A file past ``MAX_FILE_BYTES``** is refused unread, naming the file and the cap, as one
+  problem of the call (the other files are still checked, nothing is written).
 
 Files are parsed by the columnar fast path (``_rece_fast``) in batches and written in chunks
 (``_rece_batch``), by worker processes when there is much to read (they die with the process
@@ -65,12 +67,14 @@ from kokuho.claims._schema import (
 )
 from kokuho.claims._workers import die_with_parent
 from kokuho.store import (
+    FileTooLarge,
     IngestTally,
     LakeRoot,
     atomic_file,
     fsync_folders,
     lake_table,
     manifest_files,
+    read_capped,
     read_manifest,
     sweep_uncommitted,
     taking_back,
@@ -102,6 +106,9 @@ MASTER_TABLES: Final = ("drug_master", "disease_master")
 CHUNK_BYTES: Final = 32 * 1024 * 1024
 #: … and in worker processes once there are more than this many bytes to read.
 PARALLEL_BYTES: Final = 128 * 1024 * 1024
+#: The largest レセ電 file read (256 MiB): a large hospital's monthly 医科 file is about
+#: 2 M lines of ≈ 50 bytes (docs/formats.md §7, "File size"); a file over it is refused unread.
+MAX_FILE_BYTES = 256 * 1024 * 1024
 
 _MANIFEST: Final = "claims_manifest.json"
 _FORMAT: Final = 2
@@ -240,8 +247,13 @@ class ClaimsLake(LakeRoot):
             # By content digest, the file holding those claims (in the lake or queued).
             held = {e["content"]: d for d, e in manifest.sources.items() if "content" in e}
             contents: dict[str, str] = {}  # digest -> content digest of the queued files
+            refused: list[ClaimProblem] = []  # files over the cap, not read
             for path in map(Path, paths):
-                data = path.read_bytes()
+                try:
+                    data = read_capped(path, MAX_FILE_BYTES)
+                except FileTooLarge as over:
+                    refused.append(_too_large(path, over))
+                    continue
                 digest = hashlib.sha256(data).hexdigest()
                 content = content_digest(data, digest)
                 same = digest if digest in manifest.sources or digest in contents else None
@@ -257,9 +269,9 @@ class ClaimsLake(LakeRoot):
                 workers = min(os.cpu_count() or 1, 4) if large else 1
             with taking_back(written):
                 chunks = _chunks(fresh, workers)
-                problems = self._write_chunks(chunks, workers, written, entries, batches)
+                problems = self._write_chunks(chunks, workers, written, entries, batches, refused)
                 if problems:
-                    raise ClaimFileRejected(problems)
+                    raise ClaimFileRejected(_in_call_order(problems, paths))
                 if entries:
                     for digest, entry in entries.items():
                         entry["content"] = contents[digest]
@@ -280,14 +292,17 @@ class ClaimsLake(LakeRoot):
         written: list[Path],
         entries: dict[str, dict[str, Any]],
         batches: dict[str, dict[str, Any]],
+        found_before: Sequence[ClaimProblem] = (),
     ) -> list[ClaimProblem]:
         """Runs ``ingest_chunk`` on every chunk, here or in worker processes; fills ``written``,
         ``entries`` and ``batches`` as chunks finish (so a failure can take their files
-        back)."""
-        problems: list[ClaimProblem] = []
+        back). With ``found_before`` (problems of files not read) the chunks are only
+        checked; the problems returned include them."""
+        problems = list(found_before)
+        cap = MAX_FILE_BYTES
         if workers <= 1 or len(chunks) <= 1:
             for chunk in chunks:
-                done, found = ingest_chunk(self.root, chunk, check_only=bool(problems))
+                done, found = ingest_chunk(self.root, chunk, check_only=bool(problems), cap=cap)
                 _collect(self.root, done, written, entries, batches)
                 problems += found
             return problems
@@ -301,7 +316,11 @@ class ClaimsLake(LakeRoot):
             initargs=(os.getpid(),),
         )
         with pool:
-            futures = [pool.submit(ingest_chunk, self.root, chunk) for chunk in chunks]
+            check_only = bool(problems)
+            futures = [
+                pool.submit(ingest_chunk, self.root, chunk, check_only=check_only, cap=cap)
+                for chunk in chunks
+            ]
             for future in futures:
                 try:
                     done, found = future.result()
@@ -413,6 +432,17 @@ def _collect(
             "files": [p.relative_to(root).as_posix() for p in batch.files],
             "sources": sorted(batch.entries),
         }
+
+
+def _too_large(path: Path, large: FileTooLarge) -> ClaimProblem:
+    """The problem of a file over ``MAX_FILE_BYTES``: the file and the cap."""
+    return ClaimProblem(str(path), 0, 0, "file", f"{large}, the cap of a レセ電 file")
+
+
+def _in_call_order(problems: list[ClaimProblem], paths: Sequence[Path]) -> list[ClaimProblem]:
+    """``problems`` by the position of their file in the call (each file's in their order)."""
+    position = {str(Path(p)): n for n, p in reversed(list(enumerate(paths)))}
+    return sorted(problems, key=lambda p: position.get(p.file, len(position)))
 
 
 def content_digest(data: bytes, digest: str) -> str:
