@@ -116,16 +116,9 @@ def test_the_baseline_skips_fastapis_telemetry_check_as_the_service_does(
 ) -> None:
     """create_app's default (KOKUHO_TELEMETRY off, tests/test_telemetry_setting.py): a baseline
     that paid the look-up of the OpenTelemetry providers would understate the ceiling."""
-    from opentelemetry import trace
+    from tests.test_telemetry_setting import count_provider_look_ups
 
-    calls: list[object] = []
-    real = trace.get_tracer_provider
-
-    def counted() -> trace.TracerProvider:
-        calls.append(None)
-        return real()
-
-    monkeypatch.setattr(trace, "get_tracer_provider", counted)
+    calls = count_provider_look_ups(monkeypatch)
     with TestClient(constant_app.create_app()) as http:
         calls.clear()
         answer = http.post("/api/v1/checks/number", json=BODY,

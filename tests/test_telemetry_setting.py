@@ -17,6 +17,20 @@ from tests.conftest import small_service
 from tests.test_rest import BODY
 
 
+def count_provider_look_ups(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """A list that grows by one each time the OpenTelemetry API's tracer provider is asked for
+    (what FastAPI's telemetry does on every request while it is on)."""
+    calls: list[object] = []
+    real = trace.get_tracer_provider
+
+    def counted() -> trace.TracerProvider:
+        calls.append(None)
+        return real()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counted)
+    return calls
+
+
 @pytest.mark.parametrize(("raw", "expected"), [(None, False), ("", False), ("0", False),
                                                ("1", True)])  # fmt: skip
 def test_the_switch_is_read_from_the_environment(
@@ -44,14 +58,7 @@ def test_a_check_asks_the_opentelemetry_api_only_when_telemetry_is_on(
 ) -> None:
     settings, token = small_service(f"sqlite:///{tmp_path / 'kokuho.db'}", tmp_path)
     settings = dataclasses.replace(settings, telemetry=on, dashboard_warm_up=False)
-    calls: list[object] = []
-    real = trace.get_tracer_provider
-
-    def counted() -> trace.TracerProvider:
-        calls.append(None)
-        return real()
-
-    monkeypatch.setattr(trace, "get_tracer_provider", counted)
+    calls = count_provider_look_ups(monkeypatch)
     with TestClient(create_app(settings)) as http:
         calls.clear()  # the start-up's own look-ups do not count
         answer = http.post(
