@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
-from kokuho.store import shown_text
+from kokuho.store import FileTooLarge, shown_text
 
 #: At most this many problems are kept per rejection; ``total`` still counts them all.
 MAX_PROBLEMS: Final = 200
@@ -59,3 +60,14 @@ class MasterFileRejected(ValueError):
         self.problems = list(problems[:MAX_PROBLEMS])
         self.total = len(problems) if total is None else max(total, len(self.problems))
         super().__init__(_summary(self.problems, self.total))
+
+
+def too_large(path: Path, large: FileTooLarge) -> ClaimProblem:
+    """The problem of a file over ``_lake.MAX_FILE_BYTES``: the file and the cap."""
+    return ClaimProblem(str(path), 0, 0, "file", f"{large}, the cap of a レセ電 file")
+
+
+def in_call_order(problems: list[ClaimProblem], paths: Sequence[Path]) -> list[ClaimProblem]:
+    """``problems`` by the position of their file in the call (each file's in their order)."""
+    position = {str(Path(p)): n for n, p in reversed(list(enumerate(paths)))}
+    return sorted(problems, key=lambda p: position.get(p.file, len(position)))

@@ -62,17 +62,22 @@ from typing import Any, Final
 import ibis  # type: ignore[import-untyped, unused-ignore]
 import ibis.expr.types as ir  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
-import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
-from kokuho.claims._errors import ClaimFileRejected, ClaimProblem
+from kokuho.claims._errors import ClaimFileRejected, ClaimProblem, in_call_order, too_large
+from kokuho.claims._lake_versions import SupersededIds
 from kokuho.claims._masters import (
     join_generic_classes,
     read_disease_master,
     read_drug_master,
     read_generic_list,
 )
-from kokuho.claims._rece_batch import Written, ingest_chunk
+from kokuho.claims._rece_batch import (
+    collect_written,
+    content_digest,
+    ingest_chunk,
+    work_chunks,
+)
 from kokuho.claims._schema import (
     CLAIM_DIAGNOSES,
     CLAIM_DRUGS,
@@ -125,12 +130,6 @@ PARALLEL_BYTES: Final = 128 * 1024 * 1024
 #: The largest レセ電 file read (256 MiB): a large hospital's monthly 医科 file is about
 #: 2 M lines of ≈ 50 bytes (docs/formats.md §7, "File size"); a file over it is refused unread.
 MAX_FILE_BYTES = 256 * 1024 * 1024
-
-#: The columns of ``claims`` that say which claim a row is a version of (the module docstring).
-CLAIM_IDENTITY: Final = (
-    "kind", "prefecture", "institution", "service_month", "receipt_type", "insurer", "symbol",
-    "number", "branch", "birth_date", "sex", "prescriber",
-)  # fmt: skip
 
 _MANIFEST: Final = "claims_manifest.json"
 _FORMAT: Final = 2
@@ -233,8 +232,7 @@ class ClaimsLake(LakeRoot):
 
     def __init__(self, root: Path, *, analytics: Analytics | None = None) -> None:
         super().__init__(root, analytics=analytics)
-        # The superseded claims' ids by 診療年月, for the set of ingested files they were found in.
-        self._superseded: tuple[frozenset[str], dict[str, pa.Table]] = (frozenset(), {})
+        self._superseded = SupersededIds()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -284,30 +282,16 @@ class ClaimsLake(LakeRoot):
         self, manifest: _Manifest, months: Collection[str] | None
     ) -> pa.Table | None:
         """The ``claim_id`` of the claims of ``months`` (all when None) that a version of a
-        later 請求年月 replaces; None when there are none. Found once per 診療年月 for the files
-        the manifest names, and kept while it names the same."""
+        later 請求年月 replaces; None when there are none (``_lake_versions``)."""
         # Only a lake with files of one institution and 診療年月 in two 請求年月 can hold an
         # earlier version of a claim (the manifest says): otherwise the rows are read as they are.
         if not manifest.may_hold_versions(months):
             return None
         wanted = manifest.service_months() if months is None else sorted(set(months))
-        if wanted is None:  # a file whose entry does not say its months: nothing kept
-            found = superseded_versions(self._stored(manifest, "claims", None)).to_pyarrow()
-            return found.select(["claim_id"]) if found.num_rows else None
-        state = frozenset(manifest.sources)
-        held, by_month = self._superseded
-        if held != state:
-            by_month = {}
-            self._superseded = (state, by_month)
-        missing = [m for m in wanted if m not in by_month]
-        if missing:
-            claims = self._stored(manifest, "claims", missing)
-            found = superseded_versions(claims).to_pyarrow()
-            labels = pa.array([f"{d:%Y-%m}" for d in found.column("service_month").to_pylist()])
-            for month in missing:
-                by_month[month] = found.filter(pc.equal(labels, month)).select(["claim_id"])
-        ids = pa.concat_tables([by_month[m] for m in wanted])
-        return ids if ids.num_rows else None
+        return self._superseded.ids(
+            frozenset(manifest.sources), wanted,
+            lambda chosen: self._stored(manifest, "claims", chosen),
+        )  # fmt: skip
 
     def _stored(self, manifest: _Manifest, name: str, months: Collection[str] | None) -> ir.Table:
         """Every row of table ``name`` as written."""
@@ -350,7 +334,7 @@ class ClaimsLake(LakeRoot):
                 try:
                     data = read_capped(path, MAX_FILE_BYTES)
                 except FileTooLarge as over:
-                    refused.append(_too_large(path, over))
+                    refused.append(too_large(path, over))
                     continue
                 digest = hashlib.sha256(data).hexdigest()
                 content = content_digest(data, digest)
@@ -366,10 +350,10 @@ class ClaimsLake(LakeRoot):
                 large = sum(length for _, _, length in fresh) > PARALLEL_BYTES
                 workers = min(os.cpu_count() or 1, 4) if large else 1
             with taking_back(written):
-                chunks = _chunks(fresh, workers)
+                chunks = work_chunks(fresh, workers, CHUNK_BYTES)
                 problems = self._write_chunks(chunks, workers, written, entries, batches, refused)
                 if problems:
-                    raise ClaimFileRejected(_in_call_order(problems, paths))
+                    raise ClaimFileRejected(in_call_order(problems, paths))
                 if entries:
                     for digest, entry in entries.items():
                         entry["content"] = contents[digest]
@@ -401,7 +385,7 @@ class ClaimsLake(LakeRoot):
         if workers <= 1 or len(chunks) <= 1:
             for chunk in chunks:
                 done, found = ingest_chunk(self.root, chunk, check_only=bool(problems), cap=cap)
-                _collect(self.root, done, written, entries, batches)
+                collect_written(self.root, done, written, entries, batches)
                 problems += found
             return problems
         # spawn, not fork: this process may hold DuckDB's threads.
@@ -425,7 +409,7 @@ class ClaimsLake(LakeRoot):
                 except BaseException as error:  # the others still finish and are collected
                     failure = failure or error
                     continue
-                _collect(self.root, done, written, entries, batches)
+                collect_written(self.root, done, written, entries, batches)
                 problems += found
         if failure is not None:
             raise failure
@@ -498,81 +482,6 @@ class ClaimsLake(LakeRoot):
         batches = [{"id": key, **batch} for key, batch in sorted(manifest.batches.items())]
         extra = {"batches": batches, "masters": manifest.masters}
         write_manifest(self.root / _MANIFEST, _FORMAT, "sources", manifest.sources, extra)
-
-
-def superseded_versions(claims: ir.Table) -> ir.Table:
-    """The ``claim_id`` and ``service_month`` of the rows of ``claims`` (columns of
-    ``_schema.CLAIMS``) that do not count: of each claim (``CLAIM_IDENTITY``, as written), the
-    versions of a 請求年月 before its latest. A claim without a 保険者番号 (公費単独) is a
-    claim of its own."""
-    insured = claims.filter(claims.insurer != "")
-    keys = list(CLAIM_IDENTITY)
-    claim = insured.group_by(keys).aggregate(
-        latest_billing=insured.billing_month.max(), first_billing=insured.billing_month.min()
-    )
-    resent = claim.filter(claim.latest_billing > claim.first_billing)
-    versions = insured.join(resent, keys)
-    earlier: ir.Table = versions.filter(versions.billing_month < versions.latest_billing)
-    return earlier.select("claim_id", "service_month")
-
-
-def _chunks(fresh: list[tuple[Path, str, int]], workers: int) -> list[list[tuple[Path, str]]]:
-    """The files in chunks of about ``CHUNK_BYTES`` (the unit of work of a worker), smaller
-    when that leaves a worker without a chunk."""
-    total = sum(length for _, _, length in fresh)
-    limit = max(1, min(CHUNK_BYTES, -(-total // max(workers, 1))))
-    chunks: list[list[tuple[Path, str]]] = []
-    size = limit
-    for path, digest, length in fresh:
-        if size >= limit:
-            chunks.append([])
-            size = 0
-        chunks[-1].append((path, digest))
-        size += length
-    return chunks
-
-
-def _collect(
-    root: Path,
-    done: list[Written],
-    written: list[Path],
-    entries: dict[str, dict[str, Any]],
-    batches: dict[str, dict[str, Any]],
-) -> None:
-    for batch in done:
-        written += batch.files
-        entries.update(batch.entries)
-        batches[batch.batch] = {
-            "files": [p.relative_to(root).as_posix() for p in batch.files],
-            "sources": sorted(batch.entries),
-        }
-
-
-def _too_large(path: Path, large: FileTooLarge) -> ClaimProblem:
-    """The problem of a file over ``MAX_FILE_BYTES``: the file and the cap."""
-    return ClaimProblem(str(path), 0, 0, "file", f"{large}, the cap of a レセ電 file")
-
-
-def _in_call_order(problems: list[ClaimProblem], paths: Sequence[Path]) -> list[ClaimProblem]:
-    """``problems`` by the position of their file in the call (each file's in their order)."""
-    position = {str(Path(p)): n for n, p in reversed(list(enumerate(paths)))}
-    return sorted(problems, key=lambda p: position.get(p.file, len(position)))
-
-
-def content_digest(data: bytes, digest: str) -> str:
-    """The sha256 of a レセ電 file's records in their standard form: every line ended CR LF, a
-    DOS EOF mark after the last line dropped. Files that differ only there (a copy whose line
-    ends a transfer rewrote) hold the same claims and have one content digest. A file already
-    in that form, as nearly every one is, has its own ``digest``: no second pass over it."""
-    records = data[:-1] if data.endswith(b"\n\x1a") or data == b"\x1a" else data
-    if records.count(b"\n") == records.count(b"\r\n") and (
-        not records or records.endswith(b"\r\n")
-    ):
-        return digest if records is data else hashlib.sha256(records).hexdigest()
-    records = records.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    if records and not records.endswith(b"\r\n"):
-        records += b"\r\n"
-    return hashlib.sha256(records).hexdigest()
 
 
 def _report(

@@ -226,3 +226,54 @@ def _write(final: Path, tables: list[pa.Table]) -> None:
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
     with atomic_file(final, sync_folder=False) as temporary:
         pq.write_table(table, temporary, compression="zstd")
+
+
+def work_chunks(
+    fresh: list[tuple[Path, str, int]], workers: int, chunk_bytes: int
+) -> list[list[tuple[Path, str]]]:
+    """The files in chunks of about ``chunk_bytes`` (``_lake.CHUNK_BYTES``: the unit of work
+    of a worker), smaller when that leaves a worker without a chunk."""
+    total = sum(length for _, _, length in fresh)
+    limit = max(1, min(chunk_bytes, -(-total // max(workers, 1))))
+    chunks: list[list[tuple[Path, str]]] = []
+    size = limit
+    for path, digest, length in fresh:
+        if size >= limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append((path, digest))
+        size += length
+    return chunks
+
+
+def collect_written(
+    root: Path,
+    done: list[Written],
+    written: list[Path],
+    entries: dict[str, dict[str, Any]],
+    batches: dict[str, dict[str, Any]],
+) -> None:
+    """Adds what the chunks ``done`` wrote to the call's files, manifest entries and batches."""
+    for batch in done:
+        written += batch.files
+        entries.update(batch.entries)
+        batches[batch.batch] = {
+            "files": [p.relative_to(root).as_posix() for p in batch.files],
+            "sources": sorted(batch.entries),
+        }
+
+
+def content_digest(data: bytes, digest: str) -> str:
+    """The sha256 of a レセ電 file's records in their standard form: every line ended CR LF, a
+    DOS EOF mark after the last line dropped. Files that differ only there (a copy whose line
+    ends a transfer rewrote) hold the same claims and have one content digest. A file already
+    in that form, as nearly every one is, has its own ``digest``: no second pass over it."""
+    records = data[:-1] if data.endswith(b"\n\x1a") or data == b"\x1a" else data
+    if records.count(b"\n") == records.count(b"\r\n") and (
+        not records or records.endswith(b"\r\n")
+    ):
+        return digest if records is data else hashlib.sha256(records).hexdigest()
+    records = records.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if records and not records.endswith(b"\r\n"):
+        records += b"\r\n"
+    return hashlib.sha256(records).hexdigest()
