@@ -36,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -140,7 +140,8 @@ class _ClaimsIn:
     what they do to the claims in the lake."""
 
     file: CareClaimFile
-    numbers: tuple[int, ...]
+    #: The claims written (numbers from 1) and each one's ``claim_content``.
+    contents: dict[int, str]
     replaced: int = 0
     superseded: int = 0
 
@@ -162,14 +163,14 @@ def claim_identity(claim: CareClaim) -> tuple[str, ...]:
 
 
 def claim_tables(
-    file: CareClaimFile, digest: str, numbers: Collection[int] | None = None
+    file: CareClaimFile, digest: str, contents: Mapping[int, str]
 ) -> dict[str, list[dict[str, Any]]]:
     """The rows ``file`` adds to the claim tables (claim ids ``<digest>:<n>``, n from 1), of
-    the claims ``numbers`` only when given."""
+    the claims ``contents`` names, with their ``claim_content``."""
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in CLAIM_TABLES}
     billing = _month(file.billing_month)
     for number, claim in enumerate(file.claims, 1):
-        if numbers is not None and number not in numbers:
+        if number not in contents:
             continue
         claim_id, month = f"{digest}:{number}", _month(claim.service_month)
         rows["care_claims"].append({
@@ -181,7 +182,7 @@ def claim_tables(
             "units": sum(t.units for t in claim.totals),
             "claimed": sum(t.claimed for t in claim.totals),
             "copay": sum(t.copay for t in claim.totals), "billing_month": billing,
-            "exchange_id": claim.exchange_id, "content": claim_content(claim),
+            "exchange_id": claim.exchange_id, "content": contents[number],
         })  # fmt: skip
         rows["care_services"] += [
             {"claim_id": claim_id, "service_month": month, "service_type": d.service_type,
@@ -290,7 +291,7 @@ class CareLake(LakeRoot):
                     files = [
                         f for name, rows in tables for f in self._write(name, digest, rows, written)
                     ]
-                    count = len(value.numbers) if isinstance(value, _ClaimsIn) else len(value)
+                    count = len(value.contents) if isinstance(value, _ClaimsIn) else len(value)
                     months = sorted({f.split("/")[1][14:] for f in files if "=" in f})
                     entries[digest] = {
                         "name": Path(path).name, "kind": kind, "rows": count,
@@ -383,7 +384,7 @@ class CareLake(LakeRoot):
                 found.append((path, digest, None, 0))
                 continue
             billing = _month(file.billing_month)
-            numbers: list[int] = []
+            contents: dict[int, str] = {}
             repeated = replaced = superseded = 0
             for number, claim in enumerate(file.claims, 1):
                 key = claim_identity(claim)
@@ -402,15 +403,15 @@ class CareLake(LakeRoot):
                 elif any(b is not None and b < billing for b in versions):
                     replaced += 1
                 versions[billing] = (content, digest)
-                numbers.append(number)
-            value = _ClaimsIn(file, tuple(numbers), replaced, superseded)
+                contents[number] = content
+            value = _ClaimsIn(file, contents, replaced, superseded)
             found.append((path, digest, value, repeated))
         return found
 
     @staticmethod
     def _tables(kind: str, digest: str, value: Any) -> list[tuple[str, list[dict[str, Any]]]]:
         if kind == "claims":
-            return list(claim_tables(value.file, digest, set(value.numbers)).items())
+            return list(claim_tables(value.file, digest, value.contents).items())
         rows = [{"file": digest, "line": c.line, **{k: getattr(c, k) for k in COLUMNS}}
                 for c in value]  # fmt: skip
         return [("care_certifications", rows)]
