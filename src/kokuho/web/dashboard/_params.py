@@ -91,8 +91,7 @@ def as_of_day(params: Mapping[str, str], today: dt.date | None = None) -> dt.dat
     if not raw:
         return None
     last = today or dt.date.today()
-    if not _DAY.fullmatch(raw):
-        raise BadParameter("on", "基準日は YYYY-MM-DD (半角数字) で指定してください")
+    _matching("on", raw, _DAY, "基準日は YYYY-MM-DD (半角数字) で指定してください")
     try:
         day = dt.date.fromisoformat(raw)
     except ValueError:
