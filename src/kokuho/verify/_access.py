@@ -11,9 +11,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -24,13 +24,14 @@ from kokuho.ids import InstitutionCode, InsurerNumber, InvalidIdentifier, iso_da
 from kokuho.registry import FileRejected, RowError
 from kokuho.registry import tables as register
 from kokuho.store import ReadRouter, has_control
+from kokuho.verify._access_cache import RecentReads
 from kokuho.verify._tables import credentials, institutions, terminals
 
 STATUSES = ("active", "suspended", "closed")
 #: The largest 医療情報化支援基金 subsidy_yen an institutions file may give (100億円, as for an
 #: income): far above any real subsidy, far below what the database's integer holds.
 MAX_SUBSIDY_YEN = 10_000_000_000
-_CACHE_SECONDS = 5.0  # how long a revocation may take to reach a running server
+_CACHE_SECONDS = 5.0  # how long a revocation (or a new credential) may take to reach a server
 
 
 class AccessDenied(Exception):
@@ -136,76 +137,128 @@ def _revoke(engine: sa.Engine, key: sa.Column[str], value: str) -> bool:
     return result.rowcount == 1
 
 
-class Authenticator:
-    """Checks tokens against the database, remembering answers for a few seconds.
+@dataclass(slots=True)
+class _Credential:
+    """What deciding on a token of one issued id needs: its digest, and the answer to the
+    right secret (a :class:`Principal`, or the reason and message it is refused with).
 
-    With ``refusals``, every refused authentication (a cached one too) is told to it; an
-    accepted one costs nothing more."""
+    ``matched`` is the secret once one matched the digest (only the right one can), so the
+    next tokens with it are compared, not hashed again: the hash was most of an accepted
+    token's cost. It lives as long as the row is remembered, as tokens did before."""
+
+    credential_id: str
+    institution_code: str | None
+    digest: str
+    answer: Principal | tuple[str, str]
+    matched: bytes | None = None
+
+
+def _matches(row: _Credential, secret: bytes) -> bool:
+    """Whether ``secret`` is the credential's: compared in constant time with the secret that
+    matched before, else hashed and compared with the digest."""
+    if row.matched is not None and hmac.compare_digest(row.matched, secret):
+        return True
+    if not hmac.compare_digest(row.digest, hashlib.sha256(secret).hexdigest()):
+        return False
+    row.matched = secret  # the same bytes whichever thread writes them
+    return True
+
+
+#: An id longer than the column never was issued: refused as unknown without a read.
+_ID_TYPE = credentials.c.credential_id.type
+_ID_LENGTH = _ID_TYPE.length if isinstance(_ID_TYPE, sa.String) and _ID_TYPE.length else 24
+_ROW = (
+    sa.select(credentials, institutions.c.status, institutions.c.kind.label("ikind"))
+    .outerjoin(institutions, institutions.c.institution_code == credentials.c.institution_code)
+    .where(credentials.c.credential_id == sa.bindparam("credential_id"))
+)
+
+
+class Authenticator:
+    """Checks tokens against the database, remembering each credential's row for a few seconds.
+
+    The row is remembered **by credential id**, not by token (:mod:`._access_cache`): tokens
+    with random secrets for one id, real or invented, cost one read per ``cache_seconds``
+    between them, and each a SHA-256 and a constant-time compare. Ids never issued are
+    remembered too, at most :data:`~kokuho.verify._access_cache.UNKNOWN_LIMIT` of them per
+    process, and concurrent look-ups of one id (threads of the pool, the event loop) share one
+    read. Every answer comes from a read started at most ``cache_seconds`` before: a
+    revocation, or a credential issued, reaches a running process within that bound (plus the
+    replica lag bound with replicas); an id is remembered as unknown before it is issued only if
+    someone sent that id (64 random bits) first, so a new credential works at once otherwise.
+
+    There is no rate limit and no lockout here. The id is not secret (it travels before the
+    dot of every token and names the credential in listings and the audit log), so refusing an
+    id after wrong secrets would let anyone lock a clinic out; and a shared budget of reads
+    would be spent by the attacker, then refuse the real clinics whose row is due again. A
+    flood of distinct invented ids costs one primary-key read each (one per id per bound);
+    limiting that further is a per-client limit in front of the service, not the credential's.
+
+    With ``refusals``, every refused authentication (a remembered one too) is told to it, each
+    as a new :class:`AccessDenied`; an accepted one costs nothing more."""
 
     def __init__(
         self, engine: sa.Engine, *, cache_seconds: float = _CACHE_SECONDS,
         reads: ReadRouter | None = None, refusals: Refusals | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:  # fmt: skip
         # Credentials are read like checks (a fresh replica, else the primary), so checks go
         # on while the primary is down; a revocation reaches them within the replica lag bound
         # plus ``cache_seconds``.
         self._reads = reads or ReadRouter(engine)
-        self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, Principal | AccessDenied]] = {}
-        self._lock = threading.Lock()
+        self._rows = RecentReads(self._read, seconds=cache_seconds, clock=clock)
         self._refusals = refusals
 
     def authenticate(self, token: str | None) -> Principal:
-        if not token:
-            denied = AccessDenied("no_credential", "a credential is required")
-            if self._refusals is not None:
-                self._refusals.refused(denied)
-            raise denied
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(token)
-        if cached is None or now - cached[0] > self._cache_seconds:
-            cached = (now, self._lookup(token))
-            with self._lock:
-                if len(self._cache) > 100_000:
-                    self._cache.clear()
-                self._cache[token] = cached
-        outcome = cached[1]
+        outcome = self._decide(token)
         if isinstance(outcome, AccessDenied):
             if self._refusals is not None:
                 self._refusals.refused(outcome)
             raise outcome
         return outcome
 
-    def _lookup(self, token: str) -> Principal | AccessDenied:
+    def remembered(self) -> tuple[int, int]:
+        """How many credential ids this process remembers now: (issued, never issued)."""
+        return self._rows.sizes()
+
+    def _decide(self, token: str | None) -> Principal | AccessDenied:
+        if not token:
+            return AccessDenied("no_credential", "a credential is required")
         credential_id, _, secret = token.partition(".")
         if not credential_id.startswith("kc_") or not secret:
             return AccessDenied("malformed_credential", "the credential is malformed")
-        query = (
-            sa.select(credentials, institutions.c.status, institutions.c.kind.label("ikind"))
-            .outerjoin(
-                institutions, institutions.c.institution_code == credentials.c.institution_code
-            )
-            .where(credentials.c.credential_id == credential_id)
-        )
-        row = self._reads.run(lambda connection: connection.execute(query).first())
+        row = self._rows.get(credential_id) if len(credential_id) <= _ID_LENGTH else None
         if row is None:
             return AccessDenied("unknown_credential", "the credential is not valid")
         # From here the token names an issued credential: a refusal names it for the audit log.
-        named = {"credential_id": row.credential_id, "institution_code": row.institution_code}
-        if not hmac.compare_digest(row.secret_sha256, _digest(secret)):
+        if not _matches(row, secret.encode()):
             # The caller is told what an id never issued is told: nothing says the id exists.
-            return AccessDenied("unknown_credential", "the credential is not valid", **named)
-        if row.revoked_at is not None:
-            return AccessDenied("revoked_credential", "the credential has been revoked", **named)
-        if row.kind == "institution" and row.status != "active":
-            return AccessDenied(
-                "institution_not_active", f"institution {row.institution_code} is {row.status}",
-                **named,
-            )  # fmt: skip
-        return Principal(
-            row.credential_id, row.kind, row.institution_code, row.insurer_number, row.ikind
+            reason, message = "unknown_credential", "the credential is not valid"
+        elif isinstance(row.answer, Principal):
+            return row.answer
+        else:
+            reason, message = row.answer
+        return AccessDenied(
+            reason, message, credential_id=row.credential_id, institution_code=row.institution_code
         )
+
+    def _read(self, credential_id: str) -> _Credential | None:
+        row = self._reads.run(
+            lambda connection: connection.execute(_ROW, {"credential_id": credential_id}).first()
+        )
+        if row is None:
+            return None
+        answer: Principal | tuple[str, str]
+        if row.revoked_at is not None:
+            answer = ("revoked_credential", "the credential has been revoked")
+        elif row.kind == "institution" and row.status != "active":
+            answer = ("institution_not_active",
+                      f"institution {row.institution_code} is {row.status}")  # fmt: skip
+        else:
+            answer = Principal(
+                row.credential_id, row.kind, row.institution_code, row.insurer_number, row.ikind
+            )
+        return _Credential(row.credential_id, row.institution_code, row.secret_sha256, answer)
 
 
 _INSTITUTION_COLUMNS = frozenset(

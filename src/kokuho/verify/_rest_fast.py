@@ -41,7 +41,7 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 def caller_of(request: Request) -> Principal | None:
     """The authenticated caller, or None when the framework must decide (and refuse): the
     credential is read as ``HTTPBearer`` reads it and checked by the app's authenticator
-    (which remembers its answers for a few seconds, keyed by the token).
+    (which remembers each credential's row for a few seconds, by credential id).
 
     A credential the authenticator refuses is raised here, not tried a second time by the
     framework's handler: the authenticator counts refusals (verify/_access_refusals.py), and
