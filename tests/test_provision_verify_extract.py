@@ -28,6 +28,18 @@ def _extracted(engine: sa.Engine, audit: ServiceAudit, out: Path) -> Path:
     return done.folder
 
 
+def _extracted_in_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An extract made under a fresh ``KOKUHO_HOME``, for the command to verify."""
+    _, engine = sqlite_home(tmp_path, monkeypatch)
+    hook = ServiceAudit(engine)
+    try:
+        folder = _extracted(engine, hook, tmp_path / "out")
+    finally:
+        hook.close()
+        engine.dispose()
+    return folder
+
+
 def test_an_untouched_extract_verifies_and_a_tampered_one_is_named(
     engine: sa.Engine, audit: ServiceAudit, tmp_path: Path
 ) -> None:
@@ -55,16 +67,23 @@ def test_an_extract_number_that_was_never_made_is_refused(
 def test_the_command_exits_3_on_a_tampered_extract(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, engine = sqlite_home(tmp_path, monkeypatch)
-    hook = ServiceAudit(engine)
-    try:
-        folder = _extracted(engine, hook, tmp_path / "out")
-    finally:
-        hook.close()
-        engine.dispose()
+    folder = _extracted_in_home(tmp_path, monkeypatch)
     good = invoke("provision", "verify", "P000001", "--extract", "1", "--folder", str(folder))
     assert good.exit_code == 0, good.output
     (folder / "persons.csv").write_bytes(b"pid\r\n")
     bad = invoke("provision", "verify", "P000001", "--extract", "1", "--folder", str(folder))
     assert bad.exit_code == 3, bad.output
     assert "persons.csv: changed since the extract" in bad.output
+
+
+def test_the_command_prints_an_added_file_s_name_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file name is chosen by whoever held the folder: printed raw, "\x1b[2K…\r" would erase
+    # its own line on the operator's terminal and the extract would look intact.
+    folder = _extracted_in_home(tmp_path, monkeypatch)
+    (folder / "\x1b[2Kintact\r").write_text("x", encoding="utf-8")
+    bad = invoke("provision", "verify", "P000001", "--extract", "1", "--folder", str(folder))
+    assert bad.exit_code == 3, bad.output
+    assert "\x1b" not in bad.output and "\r" not in bad.output
+    assert "\\x1b[2Kintact\\r: not part of extract 1" in bad.output

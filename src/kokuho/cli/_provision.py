@@ -285,7 +285,7 @@ def verify_command(provision_id: str, number: int, folder: Path, as_json: bool) 
         click.echo(f"{provision_id} extract {number}: "
                    + ("intact" if not problems else f"{len(problems)} problem(s)"))  # fmt: skip
         for problem in problems:
-            click.echo(f"  {problem}")
+            click.echo(f"  {shown(problem)}")
     if problems:
         raise SystemExit(BREAKS_RULES)
 

@@ -15,6 +15,7 @@ from typing import Final, Literal
 
 import jinja2
 from fastapi import Request
+from starlette.datastructures import ImmutableMultiDict
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from kokuho.web.dashboard._render import environment, render
@@ -68,10 +69,16 @@ def _matching(name: str, value: str, pattern: re.Pattern[str], reason: str) -> s
 
 def check_all(params: Mapping[str, str]) -> None:
     """Every value of the query or form, known parameter or not: bounded, no control
-    characters (they are shown back in forms and links)."""
-    for name, value in params.items():
+    characters (they are shown back in forms and links); and each name once: of a name given
+    twice a page reads one value, and the other would pass every check unseen."""
+    pairs = params.multi_items() if isinstance(params, ImmutableMultiDict) else params.items()
+    seen: set[str] = set()
+    for name, value in pairs:
         _clean(name[:40], name)
         _clean(name[:40], value)
+        if name in seen:
+            raise BadParameter(name[:40], "1回だけ指定してください")
+        seen.add(name)
 
 
 def fiscal_year(params: Mapping[str, str]) -> int | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -216,7 +216,7 @@ def build_router(dashboard: Dashboard) -> APIRouter:
         )
         return sec.secure_headers(response)
 
-    async def _form(request: Request) -> dict[str, str]:
+    async def _form(request: Request) -> Mapping[str, str]:
         """A signed-in form's fields, its CSRF token well-formed (else 400)."""
         fields = await sec.form(request)
         params.check_all(fields)

@@ -4,7 +4,7 @@ bound to the browser before any session, the checks of a sign-in, and where it l
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -41,7 +41,7 @@ def add_sign_in_routes(
     router: APIRouter,
     dashboard: Dashboard,
     html: Callable[..., HTMLResponse],
-    form: Callable[[Request], Awaitable[dict[str, str]]],
+    form: Callable[[Request], Awaitable[Mapping[str, str]]],
     stale_form: Callable[[Request, Session, str], Response],
 ) -> None:
     """``GET``/``POST /login`` and ``POST /logout`` on ``router``; ``html`` makes a page answer

@@ -8,10 +8,11 @@ import re
 import secrets
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.routing import APIRoute
+from starlette.datastructures import ImmutableMultiDict
 from starlette.responses import Response
 
 from kokuho.web._headers import SECURITY_HEADERS
@@ -139,23 +140,23 @@ def same(expected: str | None, given: str | None) -> bool:
     )
 
 
-async def form(request: Request) -> dict[str, str]:
+async def form(request: Request) -> ImmutableMultiDict[str, str]:
     """An application/x-www-form-urlencoded body (small forms only): a longer one reads as
     empty (no token: refused). Read only up to the limit, before any session is checked, so
     that nobody makes the server hold a body of hundreds of megabytes."""
     length = request.headers.get("content-length", "")
     if length and (not (length.isascii() and length.isdigit()) or int(length) > MAX_FORM):
-        return {}
+        return ImmutableMultiDict()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_FORM:
-            return {}
+            return ImmutableMultiDict()
         chunks.append(chunk)
     body = b"".join(chunks)
-    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {key: values[0] for key, values in parsed.items()}
+    # Every field as sent, a name given twice included (params.check_all refuses it).
+    return ImmutableMultiDict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def secure_headers(response: Response) -> Response:
