@@ -8,7 +8,8 @@ names as columns, which is what lets the two be compared row by row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Final
 
@@ -107,76 +108,127 @@ class Measures:
         return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
-# The helpers take the observations mapping and test an observation's fields themselves
-# (what ``Observation.number`` and ``Observation.coded`` test): the lake measures every
-# checkup it ingests, and these calls were most of that time.
+# How each field after ``sex`` and ``age`` is read, in ``Measures``'s order: its item's codes
+# (first method first) and what the first of them that carries a value becomes (a PQ number,
+# a CD/CO code as written, a 1/2 answer, a reported digit).
+_NUMBER: Final = 0
+_CODE: Final = 1
+_ANSWER: Final = 2
+_REPORTED: Final = 3
+_FIELDS: Final = (
+    ("waist", Items.WAIST, _NUMBER),
+    ("bmi", Items.BMI, _NUMBER),
+    ("visceral_fat_area", Items.VISCERAL_FAT_AREA, _NUMBER),
+    ("sbp", Items.SBP, _NUMBER),
+    ("dbp", Items.DBP, _NUMBER),
+    ("tg_fasting", Items.TG_FASTING, _NUMBER),
+    ("tg_random", Items.TG_RANDOM, _NUMBER),
+    ("hdl", Items.HDL, _NUMBER),
+    ("glucose_fasting", Items.GLUCOSE_FASTING, _NUMBER),
+    ("glucose_random", Items.GLUCOSE_RANDOM, _NUMBER),
+    ("hba1c", Items.HBA1C, _NUMBER),
+    ("blood_draw_timing", Items.BLOOD_DRAW_TIMING, _CODE),
+    ("med_bp", Items.MEDICATION_BP, _ANSWER),
+    ("med_glucose", Items.MEDICATION_GLUCOSE, _ANSWER),
+    ("med_lipid", Items.MEDICATION_LIPID, _ANSWER),
+    ("smoking", Items.SMOKING, _CODE),
+    ("reported_metabolic", Items.METABOLIC, _REPORTED),
+    ("reported_level", Items.GUIDANCE_LEVEL, _REPORTED),
+)
+_NAMES: Final = tuple(name for name, _, _ in _FIELDS)
 _CODED: Final = frozenset(("CD", "CO"))
 _ANSWERS: Final = {"1": True, "2": False}
 
 
-def _number(observations: Mapping[str, Observation], codes: tuple[str, ...]) -> float | None:
-    for code in codes:
-        item = observations.get(code)
-        if (
-            item is not None
-            and item.kind == "PQ"
-            and item.value is not None
-            and not item.not_done
-            and not item.null_flavor
-        ):
-            return float(item.value)
-    return None
+def _reported(code: str) -> int | None:
+    return int(code) if code.isascii() and code.isdigit() else None
 
 
-def _coded(observations: Mapping[str, Observation], codes: tuple[str, ...]) -> str | None:
-    for code in codes:
-        item = observations.get(code)
-        if (
-            item is not None
-            and item.kind in _CODED
-            and item.value is not None
-            and not item.not_done
-            and not item.null_flavor
-        ):
-            return item.value
-    return None
-
-
-def _answer(observations: Mapping[str, Observation], codes: tuple[str, ...]) -> bool | None:
+def _answer(code: str) -> bool | None:
     # Value set 1.2.392.200119.6.2003: 1 はい, 2 いいえ; anything else is no answer.
-    return _ANSWERS.get(_coded(observations, codes) or "")
+    return _ANSWERS.get(code or "")
 
 
-def _reported(observations: Mapping[str, Observation], codes: tuple[str, ...]) -> int | None:
-    code = _coded(observations, codes)
-    return int(code) if code is not None and code.isascii() and code.isdigit() else None
+def _as_written(code: str) -> str:
+    return code
+
+
+_REDUCERS: Final[dict[int, Callable[[str], Any]]] = {
+    _NUMBER: float,
+    _CODE: _as_written,
+    _ANSWER: _answer,
+    _REPORTED: _reported,
+}
+#: What each field's value becomes, by field.
+_REDUCE: Final = tuple(_REDUCERS[how] for _, _, how in _FIELDS)
+#: Whether each field reads a PQ number (else a CD/CO code).
+_NUMERIC: Final = tuple(how == _NUMBER for _, _, how in _FIELDS)
+
+
+def _slots() -> dict[str, tuple[int, int]]:
+    slots: dict[str, tuple[int, int]] = {}
+    for index, (name, codes, _) in enumerate(_FIELDS):
+        for rank, code in enumerate(codes):
+            if code in slots:
+                raise ValueError(f"item code {code} is listed for two fields ({name})")
+            slots[code] = (index, rank)
+    return slots
+
+
+#: Item code → (the field it measures, its rank among the field's codes).
+_SLOTS: Final = _slots()
+
+
+def _values(observations: Mapping[str, Observation]) -> list[Any]:
+    """The fields after ``sex`` and ``age``, in order. One pass over the observations: each
+    field takes the value of its best-ranked code whose observation carries a measured value
+    (PQ for a number, CD/CO for the others; not 未実施, no nullFlavor). The lake measures
+    every checkup it ingests, so this is on the ingest's path."""
+    found: dict[int, tuple[int, str]] = {}
+    for code, item in observations.items():
+        slot = _SLOTS.get(code)
+        if slot is None or item.value is None or item.not_done or item.null_flavor:
+            continue
+        index, rank = slot
+        if item.kind == "PQ" if _NUMERIC[index] else item.kind in _CODED:
+            held = found.get(index)
+            if held is None or rank < held[0]:
+                found[index] = (rank, item.value)
+    values: list[Any] = [None] * len(_FIELDS)
+    for index, (_, value) in found.items():
+        values[index] = _REDUCE[index](value)
+    return values
+
+
+def _age(checkup: Checkup) -> int:
+    return age_at_fiscal_year_end(checkup.birth_date, FiscalYear.of(checkup.exam_date))
 
 
 def measures(checkup: Checkup) -> Measures:
     """Reduces one checkup to the values the rules read."""
-    found = checkup.observations
+    age = _age(checkup)
     return Measures(
-        sex=checkup.sex,
-        age=age_at_fiscal_year_end(checkup.birth_date, FiscalYear.of(checkup.exam_date)),
-        waist=_number(found, Items.WAIST),
-        bmi=_number(found, Items.BMI),
-        visceral_fat_area=_number(found, Items.VISCERAL_FAT_AREA),
-        sbp=_number(found, Items.SBP),
-        dbp=_number(found, Items.DBP),
-        tg_fasting=_number(found, Items.TG_FASTING),
-        tg_random=_number(found, Items.TG_RANDOM),
-        hdl=_number(found, Items.HDL),
-        glucose_fasting=_number(found, Items.GLUCOSE_FASTING),
-        glucose_random=_number(found, Items.GLUCOSE_RANDOM),
-        hba1c=_number(found, Items.HBA1C),
-        blood_draw_timing=_coded(found, Items.BLOOD_DRAW_TIMING),
-        med_bp=_answer(found, Items.MEDICATION_BP),
-        med_glucose=_answer(found, Items.MEDICATION_GLUCOSE),
-        med_lipid=_answer(found, Items.MEDICATION_LIPID),
-        smoking=_coded(found, Items.SMOKING),
-        reported_metabolic=_reported(found, Items.METABOLIC),
-        reported_level=_reported(found, Items.GUIDANCE_LEVEL),
+        sex=checkup.sex, age=age, **dict(zip(_NAMES, _values(checkup.observations), strict=True))
     )
+
+
+def measure_columns(checkups: Sequence[Checkup]) -> dict[str, list[Any]]:
+    """The fields of ``measures`` but ``sex``, each as a column in the order of ``checkups``:
+    the lake's measurement columns, without a ``Measures`` object per checkup."""
+    ages: dict[tuple[dt.date, dt.date], int] = {}
+    age_column: list[int] = []
+    rows: list[list[Any]] = []
+    for checkup in checkups:
+        dates = (checkup.birth_date, checkup.exam_date)
+        age = ages.get(dates)
+        if age is None:
+            age = ages[dates] = _age(checkup)
+        age_column.append(age)
+        rows.append(_values(checkup.observations))
+    columns: dict[str, list[Any]] = {"age": age_column}
+    for index, name in enumerate(_NAMES):
+        columns[name] = [row[index] for row in rows]
+    return columns
 
 
 def measure_row(checkup: Checkup) -> dict[str, Any]:

@@ -18,7 +18,14 @@ from typing import Final
 from lxml import etree
 
 from kokuho.checkups._model import Observation
-from kokuho.checkups._v08_common import FAST_DIGITS, V3, XSI_TYPE, Problems, is_number
+from kokuho.checkups._v08_common import (
+    FAST_DIGITS,
+    V3,
+    XSI_TYPE,
+    BlanksDropped,
+    Problems,
+    is_number,
+)
 from kokuho.checkups._v08_ranges import load_item_formats
 from kokuho.store import quoted
 
@@ -50,8 +57,13 @@ def shared_observation(key: _Key) -> Observation:
     return item
 
 
-def read_observations(body: etree._Element, problems: Problems) -> dict[str, Observation]:
-    """The observations under ``body``; each bad one is left out and added to ``problems``."""
+def read_observations(
+    body: etree._Element, problems: Problems, blanks_dropped: bool = False
+) -> dict[str, Observation]:
+    """The observations under ``body``; each bad one is left out and added to ``problems``.
+    ``blanks_dropped``: ``body`` was parsed by ``parse_lean``, which dropped blank text; an ST
+    value with child elements then raises ``BlanksDropped`` (its text may have begun with
+    blanks)."""
     found: dict[str, Observation] = {}
     shared = _SHARED
     item_formats = load_item_formats()
@@ -59,12 +71,14 @@ def read_observations(body: etree._Element, problems: Problems) -> dict[str, Obs
     for obs in body.iter(_OBSERVATION):
         code_el: etree._Element | None
         value_el: etree._Element | None
-        if len(obs) == 2 and obs[0].tag == _CODE and obs[1].tag == _VALUE:
-            code_el, value_el = obs[0], obs[1]
+        # One slice makes the children's proxies once (indexing twice made each twice).
+        children = obs[:]
+        if len(children) == 2 and children[0].tag == _CODE and children[1].tag == _VALUE:
+            code_el, value_el = children
         else:
             # The first code and the first value, wherever they are among the children.
             code_el = value_el = None
-            for child in obs:
+            for child in children:
                 tag = child.tag
                 if tag == _CODE:
                     if code_el is None:
@@ -125,7 +139,12 @@ def read_observations(body: etree._Element, problems: Problems) -> dict[str, Obs
             elif kind in _CODED:
                 value = value_el.get("code")
                 code_system = value_el.get("codeSystem")
-                if value is not None and not _CODE_VALUE.fullmatch(value):
+                if (
+                    value is not None
+                    # ASCII letters and digits alone always match _CODE_VALUE: no regex.
+                    and not (len(value) <= 64 and value.isascii() and value.isalnum())
+                    and not _CODE_VALUE.fullmatch(value)
+                ):
                     reason = (
                         f"code {quoted(value)} is not a code "
                         "(ASCII letters, digits, '.', '-' or '_')"
@@ -133,6 +152,8 @@ def read_observations(body: etree._Element, problems: Problems) -> dict[str, Obs
                     problems.add(f"observation {code}", reason)
                     continue
             elif kind == "ST":
+                if blanks_dropped and len(value_el):
+                    raise BlanksDropped
                 value = value_el.text
             else:
                 problems.add(f"observation {code}", f"value type {kind!r} is not PQ, CD, CO or ST")

@@ -2,9 +2,11 @@
 特定保健指導 file (``g*.xml``) into a :class:`Guidance`.
 
 The reader is built for ingest speed (thousands of documents a second): one hardened lxml
-parse, one pass over the header's children, one ``iter`` over the body's observations, no
-schema validation. Every check the lake relies on is done here instead, and every problem
-names the element (an XPath-like location, or the observation's item code) and the reason.
+parse (of a checkup, without the blank text between elements where dropping it changes no
+value read: ``parse_lean``), one pass over the header's children, one ``iter`` over the
+body's observations, no schema validation. Every check the lake relies on is done here
+instead, and every problem names the element (an XPath-like location, or the observation's
+item code) and the reason.
 
 Header (both kinds):
 
@@ -85,10 +87,12 @@ from kokuho.checkups._v08_common import (
     SECTION_FIRST_INTERVIEW,
     V3,
     ArchiveProblem,
+    BlanksDropped,
     DocumentRejected,
     Problems,
     XmlRefused,
     parse_date,
+    parse_lean,
     parse_xml,
 )
 from kokuho.ids import InsurerNumber, InvalidIdentifier, parse_branch, parse_number, parse_symbol
@@ -183,14 +187,19 @@ class _Header:
     ticket: str | None = None
     service_date: str | None = None
     body: etree._Element | None = None
+    blanks_dropped: bool = False  # read with parse_lean, which dropped blank text
 
 
 def _first(element: etree._Element, *tags: str) -> etree._Element | None:
     """``element.find("a/b/…")`` of these tags: the first match in document order. lxml's
-    ``find`` goes through its Python ElementPath engine, several times slower than
-    ``iterchildren`` on a tag, and the header asks for a few of these per document."""
+    ``find`` goes through its Python ElementPath engine, several times slower than a loop
+    over the children, and the header asks for a few of these per document. The elements
+    searched have one to three children, so comparing each one's tag also beats building an
+    ``iterchildren(tag)`` iterator."""
     first, rest = tags[0], tags[1:]
-    for child in element.iterchildren(first):
+    for child in element:
+        if child.tag != first:
+            continue
         if not rest:
             return child
         found = _first(child, *rest)
@@ -202,8 +211,8 @@ def _first(element: etree._Element, *tags: str) -> etree._Element | None:
 def _provider_id(org: etree._Element | None) -> etree._Element | None:
     """The first ``id`` of ``org`` with the 健診機関番号 root, if any."""
     if org is not None:
-        for item in org.iterchildren(_ID):
-            if item.get("root") == OID_PROVIDER:
+        for item in org:
+            if item.tag == _ID and item.get("root") == OID_PROVIDER:
                 return item
     return None
 
@@ -296,7 +305,9 @@ def _header(root: etree._Element, problems: Problems) -> _Header:
     raw_branch = ids.get(OID_BRANCH)
     if raw_branch is not None:
         try:
-            header.branch = parse_branch(raw_branch)
+            # Two ASCII digits are what parse_branch would return unchanged.
+            plain = len(raw_branch) == 2 and raw_branch.isascii() and raw_branch.isdigit()
+            header.branch = raw_branch if plain else parse_branch(raw_branch)
         except InvalidIdentifier as error:
             problems.add(W_BRANCH, str(error))
     header.sex = _SEXES.get(sex_code or "")
@@ -320,23 +331,38 @@ def _check_root(root: etree._Element, problems: Problems) -> bool:
     return True
 
 
-def _parse(data: bytes, problems: Problems) -> _Header | None:
+def _parse(data: bytes, problems: Problems, lean: bool = False) -> _Header | None:
     """The header of the document in ``data`` (checkup or guidance alike); None when the XML
-    or its root is refused (the reason is in ``problems``)."""
+    or its root is refused (the reason is in ``problems``). ``lean``: parsed with
+    ``parse_lean`` (the header reads no text)."""
     try:
-        root = parse_xml(data)
+        root, dropped = parse_lean(data) if lean else (parse_xml(data), False)
     except XmlRefused as refused:
         problems.add(refused.where, refused.reason)
         return None
-    return _header(root, problems) if _check_root(root, problems) else None
+    if not _check_root(root, problems):
+        return None
+    header = _header(root, problems)
+    header.blanks_dropped = dropped
+    return header
 
 
 def checkup_from_bytes(
     data: bytes, name: str, archive: str = ""
 ) -> tuple[Checkup | None, list[ArchiveProblem]]:
     """The checkup in ``data`` and no problems, or None and every problem found."""
+    try:
+        return _checkup(data, name, archive, lean=True)
+    except BlanksDropped:
+        # An ST value with child elements, whose text may have begun with blanks.
+        return _checkup(data, name, archive, lean=False)
+
+
+def _checkup(
+    data: bytes, name: str, archive: str, lean: bool
+) -> tuple[Checkup | None, list[ArchiveProblem]]:
     problems = Problems(archive, name)
-    header = _parse(data, problems)
+    header = _parse(data, problems, lean)
     if header is None:
         return None, problems.items
     exam = parse_date(header.service_date)
@@ -353,7 +379,7 @@ def checkup_from_bytes(
         problems.add(W_BODY, "the body (component/structuredBody) is missing")
         observations: dict[str, Observation] = {}
     else:
-        observations = read_observations(header.body, problems)
+        observations = read_observations(header.body, problems, header.blanks_dropped)
     if problems.items:
         return None, problems.items
     assert header.insurer is not None and header.number is not None  # noqa: S101 (checked above)

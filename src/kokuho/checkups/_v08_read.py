@@ -28,6 +28,7 @@ import io
 import stat
 import zipfile
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Final
 
@@ -102,7 +103,7 @@ def _unsafe_path(name: str) -> str | None:
     parts = name.rstrip("/").split("/")
     if ".." in parts:
         return "path leaves the archive folder ('..'): refused (zip slip)"
-    if any(part in ("", ".") for part in parts):
+    if "" in parts or "." in parts:
         return "path has empty or '.' components: refused"
     return None
 
@@ -179,7 +180,7 @@ def _layout(
         )
     layout = _Layout(root)
     prefix = root + "/"
-    for info in sorted(infos, key=lambda i: i.filename):
+    for info in sorted(infos, key=attrgetter("filename")):
         name = info.filename
         if not name.startswith(prefix):
             if name != root:
