@@ -64,12 +64,15 @@ def claim_files(tmp_path: Path) -> list[Path]:
     late = dataclasses.replace(
         f.claims[1], service_month=dt.date(2024, 3, 1), diagnoses=march, line=0
     )
+    # Another person's April claim: the outpatient file's own, under the same 請求年月, would
+    # be a repeat, written once, by whichever call brings it first.
+    april = dataclasses.replace(f.claims[0], number="4321")
     two = tmp_path / "two_months.UKE"
-    write_claim_file(dataclasses.replace(f, claims=(f.claims[0], late)), two)
+    write_claim_file(dataclasses.replace(f, claims=(april, late)), two)
     paths.append(two)
-    for tag in range(3):
+    for tag in range(1, 4):  # not 0: the outpatient fixture's own claims, a repeat
         copy = tmp_path / f"copy{tag}.UKE"
-        copy.write_bytes(large_claim_file(2 + tag, tag))
+        copy.write_bytes(large_claim_file(1 + tag, tag))
         paths.append(copy)
     return paths
 

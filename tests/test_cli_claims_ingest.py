@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -117,3 +118,45 @@ def test_lake_vacuum_lists_what_it_removed_and_keeps_the_rest(home: Path) -> Non
     assert not stale.exists() and (folder / "keep.tmp").exists()
     claims = json.loads(runner.invoke(main, ["claims", "ingest", "--json", str(FIXTURES)]).stdout)
     assert claims["skipped"] == 1  # the committed file is still there
+
+
+def test_ingest_says_what_each_file_replaced_and_refuses_a_second_version(
+    home: Path, tmp_path: Path
+) -> None:
+    """A claim sent again (docs/formats.md §7): per file, the claims already in the lake
+    (same 請求年月, same values), replacing an earlier 請求年月, superseded by a later one; and
+    another version under the same 請求年月 refused as a 重複請求."""
+    from tests.test_claims_resent import BASE, JUNE, MAY, TARO, billed, corrected, write
+
+    may, june, july = (
+        write(tmp_path, "may.UKE", BASE),
+        write(tmp_path, "june.UKE", billed(JUNE)),
+        write(tmp_path, "july.UKE", corrected()),
+    )
+    runner = CliRunner()
+    result = runner.invoke(main, ["claims", "ingest", str(may), str(july), str(june)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"{may}: 2 claims, 19 lines ingested",
+        f"{july}: 2 claims, 18 lines ingested, 2 replacing an earlier 請求年月",
+        f"{june}: 2 claims, 19 lines ingested, 2 superseded by a later 請求年月",
+        "3 file(s) ingested (6 claims, 56 lines), 0 skipped",
+    ]
+    extra = dataclasses.replace(TARO, receipt_number=3, number="9999", total_points=120)
+    more = write(tmp_path, "may_more.UKE", billed(MAY, BASE, *BASE.claims, extra))
+    again = runner.invoke(main, ["claims", "ingest", "--json", str(more), str(may)])
+    assert again.exit_code == 0, again.output
+    rows = json.loads(again.stdout)["files"]
+    assert [
+        (r["status"], r["claims"], r["repeated"], r["replaced"], r["superseded"]) for r in rows
+    ] == [("ingested", 1, 2, 0, 0), ("skipped", 2, 0, 0, 0)]
+    other = dataclasses.replace(TARO, total_points=400)
+    second = write(tmp_path, "may_other.UKE", billed(MAY, BASE, other))
+    refused = runner.invoke(main, ["claims", "ingest", str(second)])
+    assert refused.exit_code != 0
+    assert refused.stderr.splitlines()[0].startswith(
+        f"{second}:2: claim: レセプト番号 1 (保険者番号 370015, 記号 香川, 番号 1234, 枝番 01, "
+        "診療年月 2024-04, レセプト種別 1112): may.UKE:2 holds it under the same 請求年月 "
+        "2024-05 with other values (a 重複請求"
+    )
+    assert "1 file(s) rejected with 1 problem(s); nothing was loaded" in refused.stderr

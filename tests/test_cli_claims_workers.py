@@ -21,9 +21,13 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="ne
 
 def large_claim_file(copies: int, tag: int) -> bytes:
     """The outpatient fixture's two claims ``copies`` times (renumbered, GO totals to match);
-    ``tag`` goes into the 電話番号 so every file has its own digest."""
+    ``tag`` goes into the 電話番号 so every file has its own digest, and, when not 0, before the
+    insured 番号 (HO, SN) so that files of two tags hold other persons' claims, not a claim
+    again in one 請求年月 (which the lake would not write twice)."""
     lines = (FIXTURES / "medical_outpatient.UKE").read_bytes().split(b"\r\n")[:-1]
     header, body = lines[0].replace(b"087-000-0000", b"087-%03d-0000" % tag), lines[1:-1]
+    if tag:
+        body = [_numbered(line, tag) for line in body]
     out = [header]
     for k in range(copies):
         for line in body:
@@ -32,6 +36,16 @@ def large_claim_file(copies: int, tag: int) -> bytes:
             out.append(line)
     out.append(b"GO,%d,%d,99" % (2 * copies, 963 * copies))
     return b"\r\n".join(out) + b"\r\n"
+
+
+def _numbered(line: bytes, tag: int) -> bytes:
+    """An HO or SN record with ``tag`` before its 番号 (HO (4), SN (6)); other lines as they are."""
+    field = {b"HO": 3, b"SN": 5}.get(line[:2])
+    if field is None:
+        return line
+    fields = line.split(b",")
+    fields[field] = b"%d%s" % (tag, fields[field])
+    return b",".join(fields)
 
 
 def _parents() -> dict[int, int]:

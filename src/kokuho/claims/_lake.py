@@ -39,7 +39,12 @@ latest 請求年月 (all of them: two claims of one 請求年月 that look alike
 審査支払機関), whatever order the files came in. A claim without an insured number (公費単独)
 is never merged. ``table(name, versions=True)`` gives every version. The versions are compared
 (``superseded_versions``) only when the manifest holds files of one institution and 診療年月
-under two 請求年月 (``_Manifest.may_hold_versions``).
+under two 請求年月 (``_Manifest.may_hold_versions``). At ingest, as in the care lake, a claim
+another file holds under the same 請求年月 is not written again when its values are the same
+(``repeated``) and refused with its file when they differ (a 重複請求: which counts could not be
+told); each file's report says how many of its claims replace an earlier version and how many a
+later one already replaces (``_lake_versions.check_versions``, after the chunks are written and
+before the commit).
 
 Files are parsed by the columnar fast path (``_rece_fast``) in batches and written in chunks
 (``_rece_batch``), by worker processes when there is much to read (they die with the process
@@ -65,7 +70,13 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kokuho.claims._errors import ClaimFileRejected, ClaimProblem, in_call_order, too_large
-from kokuho.claims._lake_versions import SupersededIds
+from kokuho.claims._lake_versions import (
+    FileVersions,
+    SupersededIds,
+    VersionCheck,
+    check_versions,
+    shared_months,
+)
 from kokuho.claims._masters import (
     join_generic_classes,
     read_disease_master,
@@ -75,6 +86,7 @@ from kokuho.claims._masters import (
 from kokuho.claims._rece_batch import (
     collect_written,
     content_digest,
+    drop_claims,
     ingest_chunk,
     work_chunks,
 )
@@ -155,11 +167,15 @@ class IngestedFile:
     skipped: bool  # already in the lake (or twice in one call): nothing written
     kind: str = ""  # medical | pharmacy
     institution: str = ""
-    claims: int = 0
+    claims: int = 0  # claims added (of a skipped file: those of the file holding its records)
     lines: int = 0
     service_months: tuple[str, ...] = ()
     #: The lake files of its service months holding its rows (with the rest of its batch's).
     files: tuple[Path, ...] = ()
+    #: Claims already in the lake under the same 請求年月 with the same values, not added.
+    repeated: int = 0
+    replaced: int = 0  # claims added that replace a version of an earlier 請求年月
+    superseded: int = 0  # claims added that a version of a later 請求年月 already replaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +329,9 @@ class ClaimsLake(LakeRoot):
     def ingest(self, paths: Sequence[Path], *, workers: int | None = None) -> ClaimsIngestReport:
         """Adds the claims of レセ電 files. Atomic and idempotent (see the module docstring);
         raises ``ClaimFileRejected`` (with every problem of every bad file) and commits
-        nothing when any file is bad.
+        nothing when any file is bad, or, its files read, holds a 重複請求. The report says
+        per file what its claims did to their other versions (``IngestedFile.repeated``,
+        ``replaced``, ``superseded``).
 
         ``workers`` processes read and write chunks of the files in parallel (default: one
         per CPU, up to 4, once there are more than ``PARALLEL_BYTES`` to read; 1 = in this
@@ -354,18 +372,47 @@ class ClaimsLake(LakeRoot):
                 problems = self._write_chunks(chunks, workers, written, entries, batches, refused)
                 if problems:
                     raise ClaimFileRejected(in_call_order(problems, paths))
+                fresh_order = [(p, d) for p, d, _, skipped in order if not skipped]
+                versions = self._versions(manifest, entries, batches, fresh_order)
+                if versions.problems:
+                    raise ClaimFileRejected(in_call_order(versions.problems, paths))
+                if versions.repeated:
+                    drop_claims(self.root, batches, versions.repeated)
                 if entries:
                     for digest, entry in entries.items():
                         entry["content"] = contents[digest]
+                        entry["repeated"] = versions.files.get(digest, FileVersions()).repeated
+                        entry["claims"] -= entry["repeated"]
                     fsync_folders(p.parent for p in written)
                     manifest.sources.update(entries)
                     manifest.batches.update(batches)
                     self._write_manifest(manifest)
         reports = [
-            _report(self.root, manifest, path, digest, entry, skipped)
+            _report(self.root, manifest, path, digest, entry, skipped, versions.files.get(digest))
             for path, digest, entry, skipped in order
         ]
         return ClaimsIngestReport(tuple(reports))
+
+    def _versions(
+        self,
+        manifest: _Manifest,
+        entries: dict[str, dict[str, Any]],
+        batches: dict[str, dict[str, Any]],
+        fresh: list[tuple[Path, str]],
+    ) -> VersionCheck:
+        """The claims of the files written by this call (``entries``, in ``batches``, not yet
+        committed; ``fresh`` in the call's order) set against their other versions
+        (``_lake_versions.check_versions``): repeated, refused, replacing or superseded."""
+        shared = shared_months(manifest.sources, entries)
+        if not shared:  # no other file holds claims of a fresh file's institution and 診療年月
+            return VersionCheck()
+
+        def files(name: str, months: list[str]) -> list[Path]:
+            written = manifest_files(batches.values(), name)
+            return self._paths([*manifest.files(name), *written], months, True)
+
+        names = {digest: entry["name"] for digest, entry in manifest.sources.items()}
+        return check_versions(files, shared, fresh, names)
 
     def _write_chunks(
         self,
@@ -485,11 +532,18 @@ class ClaimsLake(LakeRoot):
 
 
 def _report(
-    root: Path, manifest: _Manifest, path: Path, digest: str, held_by: str, skipped: bool
+    root: Path,
+    manifest: _Manifest,
+    path: Path,
+    digest: str,
+    held_by: str,
+    skipped: bool,
+    versions: FileVersions | None = None,
 ) -> IngestedFile:
     """What ``ingest`` did with a file (a skipped one described as the file holding its claims,
-    ``held_by``, was ingested)."""
+    ``held_by``, was ingested), and what its claims did to their other ``versions``."""
     entry = manifest.sources[held_by]
+    versions = versions if versions is not None and not skipped else FileVersions()
     return IngestedFile(
         path=path,
         digest=digest,
@@ -500,4 +554,7 @@ def _report(
         lines=entry["lines"],
         service_months=tuple(entry["service_months"]),
         files=() if skipped else tuple(root / f for f in manifest.source_files(held_by)),
+        repeated=versions.repeated,
+        replaced=versions.replaced,
+        superseded=versions.superseded,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,6 +261,31 @@ def collect_written(
             "files": [p.relative_to(root).as_posix() for p in batch.files],
             "sources": sorted(batch.entries),
         }
+
+
+def drop_claims(root: Path, batches: dict[str, dict[str, Any]], ids: Collection[str]) -> None:
+    """Rewrites the uncommitted files of ``batches`` (as ``collect_written`` lists them) without
+    the rows of the claims ``ids`` (``<digest>:<レセプト番号>``); a file left empty is removed and
+    no longer named by its batch."""
+    files = {claim_id.split(":", 1)[0] for claim_id in ids}
+    dropped = pa.array(sorted(ids), pa.string())
+    for batch in batches.values():
+        if files.isdisjoint(batch["sources"]):
+            continue
+        kept: list[str] = []
+        for name in batch["files"]:
+            path = root / name
+            table = pq.ParquetFile(path).read()
+            gone = pc.is_in(table.column("claim_id"), value_set=dropped)
+            if pc.any(gone).as_py():
+                table = table.filter(pc.invert(gone))
+                if not table.num_rows:
+                    path.unlink()
+                    continue
+                with atomic_file(path, sync_folder=False) as temporary:
+                    pq.write_table(table, temporary, compression="zstd")
+            kept.append(name)
+        batch["files"] = kept
 
 
 def content_digest(data: bytes, digest: str) -> str:

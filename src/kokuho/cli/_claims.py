@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 
@@ -36,6 +36,15 @@ def _claim_files(paths: tuple[Path, ...]) -> list[Path]:
     return found
 
 
+#: What a file's report says beside what it added, when not 0 (docs/formats.md §7, "A claim
+#: sent again").
+_NOTES: Final = (
+    ("repeated", "already in the lake"),
+    ("replaced", "replacing an earlier 請求年月"),
+    ("superseded", "superseded by a later 請求年月"),
+)
+
+
 @claims.command("ingest")
 @click.argument("files", nargs=-1, required=True, type=_FILES)
 @click.option(
@@ -50,7 +59,10 @@ def ingest(files: tuple[Path, ...], workers: int | None, as_json: bool) -> None:
     Every file is checked first: one bad record rejects the whole call, nothing is written, and
     each problem is printed as file:line: (field) name: reason. A file already in the lake is
     skipped. What a killed ingest left (uncommitted and temporary files) is removed first,
-    as by `kokuho lake vacuum`.
+    as by `kokuho lake vacuum`. A claim sent again (same institution, 診療年月, レセプト種別,
+    insured number, 生年月日 and 男女区分) with a later 請求年月 replaces the earlier one, in
+    whatever order the files come; the same claim from another file under the same 請求年月 is
+    not added twice, and with other values there it is refused (a 重複請求).
     """
     from kokuho.claims import ClaimFileRejected, ClaimsLake
 
@@ -75,6 +87,9 @@ def ingest(files: tuple[Path, ...], workers: int | None, as_json: bool) -> None:
             "claims": f.claims,
             "lines": f.lines,
             "service_months": list(f.service_months),
+            "repeated": f.repeated,
+            "replaced": f.replaced,
+            "superseded": f.superseded,
         }
         for f in report.files
     ]
@@ -93,9 +108,9 @@ def ingest(files: tuple[Path, ...], workers: int | None, as_json: bool) -> None:
         if row["status"] == "skipped":
             click.echo(f"{shown(row['file'])}: skipped (already in the lake)")
         else:
-            click.echo(
-                f"{shown(row['file'])}: {row['claims']} claims, {row['lines']} lines ingested"
-            )
+            notes = [f"{row[key]} {note}" for key, note in _NOTES if row[key]]
+            done = f"{row['claims']} claims, {row['lines']} lines ingested"
+            click.echo(f"{shown(row['file'])}: " + ", ".join([done, *notes]))
     click.echo(
         f"{report.ingested} file(s) ingested ({report.claims} claims, {report.lines} lines), "
         f"{report.skipped} skipped"
