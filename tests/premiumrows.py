@@ -79,3 +79,40 @@ def write_payments(path: Path, rows: Sequence[dict[str, object]]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+REMINDER_HEADER = (
+    "municipality",
+    "household",
+    "fiscal_year",
+    "instalment",
+    "issued_on",
+    "deadline",
+)
+
+
+def reminder(
+    household: str,
+    fiscal_year: int,
+    instalment: int,
+    issued_on: str,
+    deadline: str,
+    municipality: str = CITY,
+) -> dict[str, object]:
+    """One 督促 of the reminders file (docs/formats.md §9a)."""
+    return {
+        "municipality": municipality,
+        "household": household,
+        "fiscal_year": fiscal_year,
+        "instalment": instalment,
+        "issued_on": issued_on,
+        "deadline": deadline,
+    }
+
+
+def write_reminders(path: Path, rows: Sequence[dict[str, object]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, REMINDER_HEADER, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

@@ -107,6 +107,7 @@ def _rate_columns(rate: object) -> dict[str, str]:
         "滞納繰越分 調定額": str(rate.carried_charged),
         "滞納繰越分 収納額": str(rate.carried_collected),
         "滞納繰越分 収納率 (%)": _pct(rate.carried_rate),
+        "滞納繰越分 不納欠損額": str(rate.carried_written_off),
         "調定額 (過年度分を含む)": str(rate.current_charged + rate.carried_charged),
         "収納額 (過年度分を含む)": str(rate.current_collected + rate.carried_collected),
         "収納率 (過年度分を含む) (%)": _pct(rate.total_rate),
@@ -147,6 +148,7 @@ def test_municipal_figures_equal_the_premiums_api(recorded: tuple[TestClient, sa
     assert {k.removesuffix("日"): int(v) for k, v in owed.items() if k.endswith("日")} == (
         report.by_age
     )
+    assert owed["時効完成・不納欠損未処理"] == str(report.prescribed_total)
     # Counted by hand from _refunds: H's refund in FY2021; G's claim lapsed on 2021-08-02.
     [refunds] = _csv(client, page, "refunds")
     assert (refunds["還付 件数"], refunds["還付額"]) == ("1", "1000")

@@ -48,4 +48,4 @@ def test_upgrade_is_idempotent(engine: sa.Engine) -> None:
 
     upgrade(engine)
     with engine.connect() as connection:
-        assert connection.scalar(sa.text("select version_num from alembic_version")) == "0015"
+        assert connection.scalar(sa.text("select version_num from alembic_version")) == "0016"

@@ -81,6 +81,7 @@ def test_collection_rate_by_hand(engine: sa.Engine, tmp_path: Path) -> None:
         "charged": 30_000,
         "collected": 14_000,
         "percent": "46.67",
+        "written_off": 0,  # no 不納欠損 (tests/test_premiums_prescription_rate.py has some)
     }
     assert city.as_json()["total_percent"] == "91.11"
     assert (other.current_charged, other.current_collected, other.total_rate) == (10_000, 0, 0)

@@ -45,6 +45,7 @@ from kokuho.premiums import (
     reassess,
     settled_until,
     settlements,
+    written_off_until,
 )
 
 #: The legal bases the notices and reasons name (domain notes §3).
@@ -148,13 +149,18 @@ def decide(
     for household in sorted({y.household_id for y in case.years}):
         # 過誤納金 settled on a later day are not in the ledgers of ``decided_on``: settling
         # as of it would refund them again (decide_refunds refuses; say it before any write).
-        latest = settled_until(engine, case.municipality, household)
-        if latest is not None and latest > decided_on:
-            raise CaseError(
-                f"case {case_id}: the 過誤納金 of household {household} were settled on "
-                f"{latest}: a 減額賦課決定 on {decided_on}, before it, would settle them again "
-                f"(decide on {latest} or later)"
-            )
+        # Nor does it hold a 不納欠損 decided on a later day (decide_refunds refuses too).
+        for latest_of, what in (
+            (settled_until, "the 過誤納金 of household {} were settled on {}"),
+            (written_off_until, "a 不納欠損 of household {} was decided on {}"),
+        ):
+            latest = latest_of(engine, case.municipality, household)
+            if latest is not None and latest > decided_on:
+                raise CaseError(
+                    f"case {case_id}: {what.format(household, latest)}: a 減額賦課決定 on "
+                    f"{decided_on}, before it, would settle the 過誤納金 again (decide on "
+                    f"{latest} or later)"
+                )
     with reserve_case(case, engine, "reduction", actor) as reservation:
         audit("boundary_reduction", actor, [case.person_id], {"case_id": case_id})
         detail = _reduce(engine, case, reservation, (loss, judgement), decided_on, exception,

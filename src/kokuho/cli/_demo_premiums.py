@@ -1,6 +1,7 @@
 """The premiums part of ``kokuho demo``: incomes loaded, every municipality's fiscal years
-assessed (本算定), the synthetic payments written from the recorded 調定 and imported,
-過誤納金 settled, and 調定 and 収納率 reported (docs/premiums.md, "In the demo")."""
+assessed (本算定), the synthetic payments and 督促 written from the recorded 調定 and imported,
+what prescribed written off (不納欠損), 過誤納金 settled, and 調定 and 収納率 reported
+(docs/premiums.md, "In the demo")."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from kokuho.premiums import (
     collection_rates,
     decide_refunds,
     import_payments,
+    import_reminders,
     load_grounds,
     load_incomes,
     percent,
+    run_write_offs,
     shipped_municipalities,
 )
 from kokuho.synth import write_payments
@@ -54,8 +57,16 @@ def load_premiums(engine: sa.Engine, data: Path, seed: int, console: Console) ->
         charges = _charges(engine, codes, years)
         written = write_payments(data, seed, charges)
         loaded = sum(import_payments(engine, data / name).added for name in written.files)
-        # 過誤納金 settled when the last year's accounts close (出納閉鎖), after every duplicate
-        # payment (at most 20 days after a 納期限 in March): 充当 to arrears first, then 還付.
+        reminded = sum(
+            import_reminders(engine, path).added
+            for path in sorted((data / "reminders").glob("reminders_FY*.csv"))
+        )
+        # 不納欠損 of what prescribed, at the end of the last fiscal year (年度末), then the
+        # 過誤納金 (a payment after prescription among them) settled when its accounts close
+        # (出納閉鎖), after every duplicate payment (at most 20 days after a 納期限 in March):
+        # 充当 to arrears first, then 還付.
+        year_end = dt.date(years[-1] + 1, 3, 31)
+        written_off = [w for code in codes for w in run_write_offs(engine, code, year_end)]
         closed = accounts_close(years[-1])
         settled = [s for code in codes for s in decide_refunds(engine, code, closed)]
         overdue = [a for code in codes for a in arrears(engine, code, closed).arrears]
@@ -67,6 +78,12 @@ def load_premiums(engine: sa.Engine, data: Path, seed: int, console: Console) ->
             k.removeprefix("payments_households_"): v
             for k, v in written.counts.items()
             if k.startswith("payments_households_")
+        },
+        "reminders": reminded,
+        "write_offs": {
+            "on": year_end.isoformat(),
+            "instalments": len(written_off),
+            "yen": sum(w.amount for w in written_off),
         },
         "arrears_on": closed.isoformat(),
         "arrears_households": len({(a.municipality, a.household_id) for a in overdue}),
@@ -81,9 +98,17 @@ def load_premiums(engine: sa.Engine, data: Path, seed: int, console: Console) ->
 
 def _charges(engine: sa.Engine, codes: list[str], years: list[int]) -> list[Arrear]:
     """Every recorded 納期 with its 調定, read before any payment: on a day after the last
-    納期限 each one is overdue and unpaid, so the arrears report lists them all."""
+    納期限 each one is overdue and unpaid, so the arrears report lists them all (those whose
+    徴収権 has prescribed by then apart: both, in the report's order)."""
     after = dt.date(max(years) + 2, 4, 1)
-    return [a for code in codes for a in arrears(engine, code, after).arrears]
+    found = []
+    for code in codes:
+        report = arrears(engine, code, after)
+        found += sorted(
+            [*report.arrears, *report.prescribed],
+            key=lambda a: (a.household_id, a.due, a.fiscal_year, a.instalment),
+        )
+    return found
 
 
 def _year(engine: sa.Engine, year: int, runs: list[Any]) -> dict[str, Any]:
@@ -123,6 +148,11 @@ def print_premiums(premiums: dict[str, Any]) -> None:
             f"滞納繰越分 {year['carried_percent'] or '—'}%"
         )
     over = premiums["overpayments"]
+    off = premiums["write_offs"]
+    click.echo(
+        f"督促: {premiums['reminders']:,}; 不納欠損 on {off['on']} (時効): "
+        f"{off['instalments']:,} 期 {off['yen']:,}円"
+    )
     click.echo(
         f"収納: {premiums['payments']:,} payments from {len(premiums['payments_files'])} files; "
         f"滞納 on {premiums['arrears_on']}: {premiums['arrears_households']:,} 世帯 "

@@ -8,6 +8,7 @@ from kokuho.cli import (  # noqa: F401  (each registers its commands on the grou
     _premiums_grounds,
     _premiums_households,
     _premiums_levy,
+    _premiums_prescription,
     _premiums_rules,
 )
 from kokuho.cli._premiums import premiums

@@ -1,5 +1,6 @@
 """``kokuho premiums payments import | arrears | refunds | collection-rate``: 収納 (collection),
-滞納, 過誤納金 (充当 and 還付) and 収納率 (docs/premiums-collection.md)."""
+滞納, 過誤納金 (充当 and 還付) and 収納率 (docs/premiums-collection.md). 督促, 時効 and 不納欠損
+are in ``_premiums_prescription``."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from kokuho.cli._premiums import premiums
 from kokuho.cli._staff import municipality_code, option_day, require_municipality
 from kokuho.premiums import (
     CATEGORY_NAMES,
-    PaymentImportReport,
     RefundRefused,
     Settlement,
     arrears,
@@ -88,6 +88,38 @@ def _write_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     writer.writerows(rows)
 
 
+_R = TypeVar("_R")
+
+
+def import_files(
+    files: tuple[Path, ...], importer: Callable[[Any, Path], _R], as_json: bool
+) -> list[_R]:
+    """``importer`` on each file in turn (one transaction each), stopping at the first file
+    rejected: its problems (20 at most, or all in ``--json``) and exit 1."""
+    reports: list[_R] = []
+
+    def load(engine: Any) -> FileRejected | None:
+        for file in files:
+            try:
+                reports.append(importer(engine, file))
+            except FileRejected as rejected:
+                return rejected
+        return None
+
+    rejected = _on_engine(load)
+    if rejected is None:
+        return reports
+    file = files[len(reports)]
+    if as_json:
+        errors = [str(e) for e in rejected.errors]
+        emit_json({"files": reports, "rejected": {"file": str(file), "errors": errors}})
+        raise SystemExit(1)
+    for error in rejected.errors[:20]:
+        click.echo(str(error), err=True)
+    kept = f"; {len(reports)} earlier file(s) stay loaded" if reports else ""
+    fail(f"{rejected}; the file changed nothing{kept}")
+
+
 @premiums.group("payments")
 def payments_group() -> None:
     """Payments (収納: 口座振替, コンビニ, 窓口; docs/formats.md, "Premium payments")."""
@@ -99,27 +131,7 @@ def payments_group() -> None:
 def payments_import_command(files: tuple[Path, ...], as_json: bool) -> None:
     """Load payments files. Each file is one transaction: a file with any bad row changes
     nothing, and loading a file again adds nothing. Stops at the first rejected file."""
-    reports: list[PaymentImportReport] = []
-
-    def load(engine: Any) -> FileRejected | None:
-        for file in files:
-            try:
-                reports.append(import_payments(engine, file))
-            except FileRejected as rejected:
-                return rejected
-        return None
-
-    rejected = _on_engine(load)
-    if rejected is not None:
-        file = files[len(reports)]
-        if as_json:
-            errors = [str(e) for e in rejected.errors]
-            emit_json({"files": reports, "rejected": {"file": str(file), "errors": errors}})
-            raise SystemExit(1)
-        for error in rejected.errors[:20]:
-            click.echo(str(error), err=True)
-        kept = f"; {len(reports)} earlier file(s) stay loaded" if reports else ""
-        fail(f"{rejected}; the file changed nothing{kept}")
+    reports = import_files(files, import_payments, as_json)
     if as_json:
         emit_json({"files": reports})
         return
@@ -161,6 +173,12 @@ def arrears_command(municipality: str, as_of: str | None, as_json: bool, as_csv:
     )
     bands = ", ".join(f"{band}日 {amount:,}円" for band, amount in report.by_age.items())
     click.echo(f"  経過日数別: {bands}")
+    if report.prescribed:
+        # Not 滞納 any more (nothing can collect them): shown apart until written off.
+        click.echo(
+            f"  時効完成 (不納欠損 未処理): {len(report.prescribed)} 件 "
+            f"{report.prescribed_total:,}円 (kokuho premiums write-offs run)"
+        )
     for a in report.arrears:
         click.echo(
             f"  {a.household_id} {a.fiscal_year}年度 第{a.instalment}期 (納期限 {a.due}): "
@@ -337,6 +355,8 @@ def collection_rate_command(
             percent(r.carried_rate) or "",
             percent(r.total_rate) or "",
             r.unknown_whereabouts,
+            r.current_written_off,
+            r.carried_written_off,
         )
         for r in rates
     ]
@@ -353,6 +373,8 @@ def collection_rate_command(
                 "carried_percent",
                 "total_percent",
                 "unknown_whereabouts",
+                "current_written_off",
+                "carried_written_off",
             ),
             rows,
         )
@@ -365,4 +387,9 @@ def collection_rate_command(
             f"({r.current_collected:,} / {r.current_charged:,}円), 滞納繰越分 "
             f"{percent(r.carried_rate) or '-'}% ({r.carried_collected:,} / "
             f"{r.carried_charged:,}円), 過年度分を含む {percent(r.total_rate) or '-'}%"
+            + (
+                f", 不納欠損 {r.current_written_off + r.carried_written_off:,}円"
+                if r.current_written_off or r.carried_written_off
+                else ""
+            )
         )

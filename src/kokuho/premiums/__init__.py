@@ -43,16 +43,15 @@ from kokuho.premiums._collection_rate import (
     percent,
 )
 from kokuho.premiums._collection_refunds import (
-    PRESCRIPTION_YEARS,
     RefundRefused,
     RefundStatus,
     Settlement,
     decide_refunds,
     household_account,
-    last_claim_day,
     pay_refund,
     settled_until,
     settlements,
+    written_off_until,
 )
 from kokuho.premiums._correct import (
     Correction,
@@ -136,6 +135,23 @@ from kokuho.premiums._model import (
     ReductionClass,
 )
 from kokuho.premiums._payments import CHANNELS, PaymentImportReport, import_payments
+from kokuho.premiums._periods import PRESCRIPTION_YEARS, last_claim_day
+from kokuho.premiums._prescription import Course, Reminder, Renewal, course
+from kokuho.premiums._prescription_explain import (
+    STATUS_NAMES,
+    HouseholdPrescription,
+    InstalmentPrescription,
+    UnknownHousehold,
+    explain_prescription,
+)
+from kokuho.premiums._prescription_rules import (
+    FormRule,
+    Ground,
+    PrescriptionRuleError,
+    PrescriptionRules,
+    load_prescription_rules,
+)
+from kokuho.premiums._reminders import ReminderImportReport, import_reminders
 from kokuho.premiums._rules import (
     MunicipalRules,
     NationalRules,
@@ -147,8 +163,37 @@ from kokuho.premiums._rules import (
     shipped_municipalities,
     shipped_national_years,
 )
+from kokuho.premiums._write_offs import (
+    WriteOff,
+    WriteOffRefused,
+    decide_write_off,
+    list_write_offs,
+    run_write_offs,
+)
 
 __all__ = [
+    "STATUS_NAMES",
+    "Course",
+    "FormRule",
+    "Ground",
+    "HouseholdPrescription",
+    "InstalmentPrescription",
+    "PrescriptionRuleError",
+    "PrescriptionRules",
+    "Reminder",
+    "ReminderImportReport",
+    "Renewal",
+    "UnknownHousehold",
+    "WriteOff",
+    "WriteOffRefused",
+    "course",
+    "decide_write_off",
+    "explain_prescription",
+    "import_reminders",
+    "list_write_offs",
+    "load_prescription_rules",
+    "run_write_offs",
+    "written_off_until",
     "ActualRates",
     "Arrear",
     "ArrearsCategory",

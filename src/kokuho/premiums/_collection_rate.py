@@ -13,7 +13,13 @@ belongs to a year as 地方自治法施行令 §142 sorts it (docs/premiums-coll
 
 An optional 居所不明者分 is deducted from the 現年分 調定額 [UNCONFIRMED: the deduction is in the
 domain notes as recalled, not read]. Rates are exact fractions; percentages are rounded half
-up to two decimals for display (a local choice). 不納欠損 (write-offs) are not modelled.
+up to two decimals for display (a local choice).
+
+不納欠損 (write-offs): what a part's households had written off during the year (現年分: by
+31 May Y+1; 滞納繰越分: from entering Y's accounts to 31 March Y+1) is its 不納欠損額. It is
+not 収納, and it is never carried into a later year's 滞納繰越分; whether it stays in the
+year's 調定額 (調定額 = 収納額 + 不納欠損額 + 未納額) or is deducted from it is the rule file's
+``write_offs_in_charged`` (data/premiums/prescription.yaml, unconfirmed; kept by default).
 """
 
 from __future__ import annotations
@@ -29,12 +35,13 @@ import sqlalchemy as sa
 
 from kokuho.premiums._collection import accounts_close, ledgers
 from kokuho.premiums._collection_states import ledger_states, year_states
+from kokuho.premiums._prescription_rules import load_prescription_rules
 
 _Key = tuple[str, str, int]  # municipality, household, fiscal year
 Years = tuple[int | None, int | None]
-StatesOf = Callable[[sa.Connection, dt.date, str | None, Years], dict[_Key, tuple[int, int]]]
-"""(調定額 in force, 未納額) per household-year on a day, of one municipality or all, for the
-fiscal years from the first to the last (inclusive; None: unbounded)."""
+StatesOf = Callable[[sa.Connection, dt.date, str | None, Years], dict[_Key, tuple[int, int, int]]]
+"""(調定額 in force, 未納額, 不納欠損額) per household-year on a day, of one municipality or
+all, for the fiscal years from the first to the last (inclusive; None: unbounded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,10 @@ class CollectionRate:
     carried_collected: int
     unknown_whereabouts: int
     """居所不明者分 deducted from the 現年分 調定額 [UNCONFIRMED]."""
+    current_written_off: int = 0
+    """現年分 不納欠損額 (in ``current_charged`` unless the rule file deducts it)."""
+    carried_written_off: int = 0
+    """滞納繰越分 不納欠損額 (likewise)."""
 
     @property
     def current_rate(self) -> Fraction | None:
@@ -77,11 +88,13 @@ class CollectionRate:
                 "charged": self.current_charged,
                 "collected": self.current_collected,
                 "percent": percent(self.current_rate),
+                "written_off": self.current_written_off,
             },
             "carried_over": {
                 "charged": self.carried_charged,
                 "collected": self.carried_collected,
                 "percent": percent(self.carried_rate),
+                "written_off": self.carried_written_off,
             },
             "total_percent": percent(self.total_rate),
             "unknown_whereabouts_deducted": self.unknown_whereabouts,
@@ -123,7 +136,7 @@ def allocated_states(
     as_of: dt.date,
     municipality: str | None,
     years: Years = (None, None),
-) -> dict[_Key, tuple[int, int]]:
+) -> dict[_Key, tuple[int, int, int]]:
     """The household-year states of the credit-by-credit allocation (``ledgers``): the
     reference the set-based ``year_states`` is tested and measured against."""
     first, last = years
@@ -150,20 +163,29 @@ def rates_from(
         older_in = states(connection, dt.date(y, 3, 31), municipality, (None, y - 2))
         closed = states(connection, accounts_close(y), municipality, (y, y))
         year_end = states(connection, dt.date(y + 1, 3, 31), municipality, (None, y - 1))
-    current: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    carried: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for key, (charged, owed) in closed.items():
+    # Per municipality: 調定額, 収納額, 不納欠損額.
+    current: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    carried: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for key, (charged, owed, written) in closed.items():
         if key[2] == fiscal_year:
             current[key[0]][0] += charged
-            current[key[0]][1] += charged - owed
-    for key, (charged, owed) in year_end.items():
+            current[key[0]][1] += charged - owed - written
+            current[key[0]][2] += written
+    for key, (charged, owed, written) in year_end.items():
         m, _, year = key
         if year < fiscal_year:
             entered = last_year_in if year == fiscal_year - 1 else older_in
-            charged_before, owed_before = entered.get(key, (0, 0))
+            charged_before, owed_before, written_before = entered.get(key, (0, 0, 0))
             carried_in = max(0, owed_before + charged - charged_before)
+            written_during = max(0, written - written_before)
+            collected = min(carried_in, max(0, carried_in - owed - written_during))
             carried[m][0] += carried_in
-            carried[m][1] += min(carried_in, max(0, carried_in - owed))
+            carried[m][1] += collected
+            carried[m][2] += min(written_during, carried_in - collected)
+    charged_with_written = load_prescription_rules().write_offs_in_charged == "kept"
+    if not charged_with_written:
+        for part in (*current.values(), *carried.values()):
+            part[0] -= part[2]
     deductions = unknown_whereabouts or {}
     for code, amount in deductions.items():
         if amount < 0:
@@ -179,13 +201,13 @@ def rates_from(
     result = []
     for m in sorted(reported):
         deducted = deductions.get(m, 0)
-        charged, collected = current[m]
-        if deducted > charged - collected:
+        charged, collected, written = current[m]
+        unpaid = charged - collected - (written if charged_with_written else 0)
+        if deducted > unpaid:
             raise ValueError(
-                f"居所不明者分 of {m} ({deducted} yen) exceeds its unpaid 現年分 "
-                f"({charged - collected} yen)"
+                f"居所不明者分 of {m} ({deducted} yen) exceeds its unpaid 現年分 ({unpaid} yen)"
             )
-        carried_charged, carried_collected = carried[m]
+        carried_charged, carried_collected, carried_written = carried[m]
         result.append(
             CollectionRate(
                 m,
@@ -195,6 +217,8 @@ def rates_from(
                 carried_charged,
                 carried_collected,
                 deducted,
+                written,
+                carried_written,
             )
         )
     return result

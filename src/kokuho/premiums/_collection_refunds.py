@@ -4,7 +4,8 @@ Rule (docs/premiums-collection.md): an overpayment is first applied (充当) to 
 premiums past their 納期限 and unpaid, oldest first, and only the rest is refunded. Municipal
 pages state it for 国民健康保険料 with 地方税法 §17-2 as the ground (Kita city, Suginami city;
 future instalments only on the payer's request, not modelled). The right to a refund lapses
-two years after it can be exercised (国民健康保険法 §110(1)); kokuho counts from the day the
+two years after it can be exercised (国民健康保険法 §110(1); 保険税: 地方税法 §18-3, five years;
+the years are in data/premiums/prescription.yaml); kokuho counts from the day the
 過誤納金 was decided (an interpretation, see the domain notes), with 民法 §140 and §143: the
 first day is not counted and the period ends on the day before the corresponding day.
 """
@@ -14,37 +15,22 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Literal
 
 import sqlalchemy as sa
 
 from kokuho.premiums._collection import ledgers
-from kokuho.premiums._collection_tables import refunds
+from kokuho.premiums._collection_tables import latest_day, refunds, write_offs
+from kokuho.premiums._periods import last_claim_day
+from kokuho.premiums._prescription_rules import load_prescription_rules
 from kokuho.store import Fence, write_transaction
 
 RefundStatus = Literal["open", "paid", "lapsed"]
 """未還付 (claim still open), 還付済, 時効 (lapsed under §110(1))."""
 
-#: 国民健康保険法 §110(1): 二年を経過したときは、時効によつて消滅する.
-PRESCRIPTION_YEARS: Final = 2
-
 
 class RefundRefused(ValueError):
     """A refund that cannot be paid as asked; nothing was written."""
-
-
-def last_claim_day(exercisable_from: dt.date, years: int = PRESCRIPTION_YEARS) -> dt.date:
-    """The last day a claim exercisable from ``exercisable_from`` can still be made.
-
-    民法 §140: the period starts the next day; §143(2): it ends on the day before the day of
-    the final year that corresponds to its start, or at the end of the final month when that
-    month has no corresponding day (a start on 29 February)."""
-    start = exercisable_from + dt.timedelta(days=1)
-    try:
-        corresponding = start.replace(year=start.year + years)
-    except ValueError:  # 29 February, final year not a leap year: end of February
-        return dt.date(start.year + years, 2, 28)
-    return corresponding - dt.timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +84,20 @@ def decide_refunds(
         # The ledgers are read as of ``decided_on``: a settlement decided after it is not in
         # them, and the money it settled would be settled again. Decisions go in day order.
         latest = settled_until(connection, municipality, household_id)
+        of = f"household {household_id} of {municipality}" if household_id else municipality
         if latest is not None and latest > decided_on:
-            of = f"household {household_id} of {municipality}" if household_id else municipality
             raise RefundRefused(
                 f"the 過誤納金 of {of} were settled on {latest}: a decision on {decided_on}, "
                 f"before it, would settle the same money again (decide on {latest} or later)"
             )
+        written = written_off_until(connection, municipality, household_id)
+        if written is not None and written > decided_on:
+            raise RefundRefused(
+                f"a 不納欠損 of {of} was decided on {written}: a decision on {decided_on}, "
+                f"before it, would 充当 money to what it wrote off (decide on {written} or later)"
+            )
+        # 国保法 §110(1) for 保険料, 地方税法 §18-3 for 保険税 (data/premiums/prescription.yaml).
+        refund_years = load_prescription_rules().form_of(municipality).refund_years
         rows: list[dict[str, object]] = []
         for ledger in ledgers(connection, decided_on, municipality):
             if household_id is not None and ledger.household_id != household_id:
@@ -136,7 +130,7 @@ def decide_refunds(
                         }
                     )
                 if left > 0:
-                    last = last_claim_day(decided_on)
+                    last = last_claim_day(decided_on, refund_years)
                     rows.append({**base, "kind": "refund", "amount": left, "last_claim_day": last})
         first = connection.scalar(sa.select(sa.func.max(refunds.c.refund_id))) or 0
         if rows:
@@ -149,16 +143,28 @@ def settled_until(
 ) -> dt.date | None:
     """The day of the latest 充当 or 還付 decided for ``municipality`` (or its one household);
     None before any. :func:`decide_refunds` refuses a day before it."""
-    where = refunds.c.municipality == municipality
-    if household_id is not None:
-        where = sa.and_(where, refunds.c.household_id == household_id)
-    query = sa.select(sa.func.max(refunds.c.decided_on)).where(where)
+    return _latest(engine, refunds, municipality, household_id)
+
+
+def written_off_until(
+    engine: sa.Engine | sa.Connection, municipality: str, household_id: str | None = None
+) -> dt.date | None:
+    """The day of the latest 不納欠損 decided for ``municipality`` (or its one household);
+    None before any. :func:`decide_refunds` refuses a day before it: the ledgers of that day
+    do not hold the write-off, and would 充当 money to what it wrote off."""
+    return _latest(engine, write_offs, municipality, household_id)
+
+
+def _latest(
+    engine: sa.Engine | sa.Connection,
+    table: sa.Table,
+    municipality: str,
+    household_id: str | None,
+) -> dt.date | None:
     if isinstance(engine, sa.Connection):
-        found = engine.scalar(query)
-    else:
-        with engine.connect() as connection:
-            found = connection.scalar(query)
-    return None if found is None else dt.date.fromisoformat(str(found))
+        return latest_day(engine, table, municipality, household_id)
+    with engine.connect() as connection:
+        return latest_day(connection, table, municipality, household_id)
 
 
 def pay_refund(

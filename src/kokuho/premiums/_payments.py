@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -19,9 +20,10 @@ import sqlalchemy as sa
 
 from kokuho.ids import InvalidIdentifier, parse_household_id
 from kokuho.premiums._charges import charges
+from kokuho.premiums._file_rows import checked_rows, insert_new
 from kokuho.premiums._person_files import ascii_of, digits_of
-from kokuho.registry import FileRejected, RowError, read_csv_rows
-from kokuho.store import chunks, metadata, write_transaction
+from kokuho.registry import RowError
+from kokuho.store import chunks, metadata
 
 #: The channels of the file, each with its Japanese label (also accepted in the file).
 CHANNELS: Final[dict[str, str]] = {
@@ -107,33 +109,15 @@ def import_payments(
     """
     today = today or dt.date.today()
     name = str(path)
-    parsed: list[tuple[int, Payment]] = []
-    errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    for line, row in read_csv_rows(path, required=REQUIRED, allowed=ALLOWED):
-        if "__width__" in row:
-            errors.append(RowError(name, line, "", row["__width__"]))
-            continue
-        payment = _parse(name, line, row, errors, today)
-        if payment is None:
-            continue
-        if payment.payment_id in seen:
-            reason = f"payment id repeats line {seen[payment.payment_id]}"
-            errors.append(RowError(name, line, "payment_id", reason))
-            continue
-        seen[payment.payment_id] = line
-        parsed.append((line, payment))
-    # The lock before the check: a run of the same file at the same time has then committed,
-    # and its payments are found loaded (not inserted twice: a unique key, internal error).
-    with write_transaction(engine, "premium_payments") as connection:
-        new = _check_against_database(connection, name, parsed, errors)
-        if errors:
-            raise FileRejected(errors)
-        if new:
-            connection.execute(
-                sa.insert(payments),
-                [{**_row(p), "source": f"{path.name}:{line}"[-300:]} for line, p in new],
-            )
+    found = checked_rows(
+        path,
+        (REQUIRED, ALLOWED),
+        lambda line, row, errors: _parse(name, line, row, errors, today),
+        lambda payment: payment.payment_id,
+        lambda first: ("payment_id", f"payment id repeats line {first}"),
+    )
+    parsed = found[0]
+    new = insert_new(engine, payments, path, found, _check_against_database, _row)
     by_channel: dict[str, int] = {}
     for _, p in new:
         by_channel[p.channel] = by_channel.get(p.channel, 0) + p.amount
@@ -172,19 +156,7 @@ def _parse(
     values = {k: unicodedata.normalize("NFKC", v).strip() for k, v in row.items()}
     if not _PAYMENT_ID.fullmatch(values["payment_id"]):
         bad("payment_id", "must be 1–40 letters, digits, '-', '_', '.' or '/'")
-    if not _MUNICIPALITY.fullmatch(values["municipality"]):
-        bad("municipality", "must be the 6-digit 全国地方公共団体コード")
-    # The 世帯番号 as the register reads it; the reason without the value (it may be anything).
-    household: str | None = None
-    try:
-        household = parse_household_id(row["household"])
-    except InvalidIdentifier as error:
-        bad("household", error.reason)
-    # The numbers from the row as written: NFKC would read ², ① or 𝟑 as digits.
-    year = _integer(row["fiscal_year"])
-    if year is None or not _FIRST_YEAR <= year <= 2100:
-        bad("fiscal_year", f"must be a year from {_FIRST_YEAR}, like 2020")
-        year = None
+    _, household, year = household_year(row, bad)
     instalment: int | None = None
     if values.get("instalment"):
         instalment = _integer(row["instalment"])
@@ -221,6 +193,28 @@ def _parse(
         amount,
         channel,
     )
+
+
+def household_year(
+    row: dict[str, str], bad: Callable[[str, str], None]
+) -> tuple[str, str | None, int | None]:
+    """The municipality code, 世帯番号 and 年度 of a row of the payments or the reminders
+    file; ``bad(column, reason)`` for each that is not one (its value None)."""
+    municipality = unicodedata.normalize("NFKC", row["municipality"]).strip()
+    if not _MUNICIPALITY.fullmatch(municipality):
+        bad("municipality", "must be the 6-digit 全国地方公共団体コード")
+    # The 世帯番号 as the register reads it; the reason without the value (it may be anything).
+    household: str | None = None
+    try:
+        household = parse_household_id(row["household"])
+    except InvalidIdentifier as error:
+        bad("household", error.reason)
+    # The numbers from the row as written: NFKC would read ², ① or 𝟑 as digits.
+    year = _integer(row["fiscal_year"])
+    if year is None or not _FIRST_YEAR <= year <= 2100:
+        bad("fiscal_year", f"must be a year from {_FIRST_YEAR}, like 2020")
+        year = None
+    return municipality, household, year
 
 
 def _integer(raw: str) -> int | None:

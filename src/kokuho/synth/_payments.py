@@ -19,6 +19,10 @@ fiscal years a share of it is paid, by 分納 in monthly parts or in one sum (�
 ``data/synth_payments.yaml`` (``arrears_recovery``, unconfirmed: a calibration aiming the
 滞納繰越分 収納率 at 20–35 %). Recoveries draw from a stream of their own, so the payments of
 the year itself are the same as without them.
+
+A 納期 still not paid in full some days after its 納期限 gets a 督促 (``reminders`` of the
+same file): ``reminders/reminders_FY{year}.csv`` in the reminders format (docs/formats.md §9a),
+drawing no random numbers, so the payments are the same as without them.
 """
 
 from __future__ import annotations
@@ -37,7 +41,10 @@ from kokuho.synth._outputs import Written
 from kokuho.synth._writers import write_table
 
 FOLDER: Final = "payments"
+REMINDERS_FOLDER: Final = "reminders"
 RECOVERY_FILE: Final = "synth_payments.yaml"
+REMINDER_COLUMNS: Final = ("municipality", "household", "fiscal_year", "instalment",
+                           "issued_on", "deadline")  # fmt: skip
 COLUMNS: Final = ("payment_id", "municipality", "household", "fiscal_year", "instalment",
                   "paid_on", "amount", "channel")  # fmt: skip
 
@@ -87,6 +94,24 @@ class Recovery:
     target_high: float
 
 
+@dataclass(frozen=True, slots=True)
+class ReminderTiming:
+    """When the synthetic municipality issues a 督促 (``reminders`` of the data file): this
+    many days after the 納期限, with its 指定期限 this many days after the issue."""
+
+    days_after_due: int
+    days_to_deadline: int
+
+
+def reminder_timing() -> ReminderTiming:
+    """The 督促 timing from ``data/synth_payments.yaml`` (a local copy wins)."""
+    node = load_yaml(data_text(RECOVERY_FILE), RECOVERY_FILE)["reminders"]
+    timing = ReminderTiming(int(node["days_after_due"]), int(node["days_to_deadline"]))
+    if not 1 <= timing.days_after_due <= 60 or not 0 <= timing.days_to_deadline <= 60:
+        raise ValueError(f"{RECOVERY_FILE}: reminders: days must be within 1..60 and 0..60")
+    return timing
+
+
 def arrears_recovery() -> Recovery:
     """The recovery calibration from ``data/synth_payments.yaml`` (a local copy wins)."""
     node = load_yaml(data_text(RECOVERY_FILE), RECOVERY_FILE)["arrears_recovery"]
@@ -131,15 +156,18 @@ def _habits(
 
 
 def write_payments(out_dir: Path, seed: int, charges: Iterable[Charge]) -> Written:
-    """Writes one payments file per fiscal year of ``charges`` under ``out_dir/payments``."""
+    """Writes one payments file per fiscal year of ``charges`` under ``out_dir/payments``
+    (``files``), and the 督促 of the 納期 not paid in time under ``out_dir/reminders``."""
     rng = random.Random(hashlib.sha256(f"payments-{seed}".encode()).digest())
     later = random.Random(hashlib.sha256(f"arrears-{seed}".encode()).digest())
     recovery = arrears_recovery()
+    timing = reminder_timing()
     households: dict[tuple[str, str], list[Charge]] = defaultdict(list)
     for charge in charges:
         if charge.charged > 0:
             households[(charge.municipality, charge.household_id)].append(charge)
     rows: dict[int, list[tuple[str, ...]]] = defaultdict(list)
+    reminders: dict[int, list[tuple[str, ...]]] = defaultdict(list)
     counts: Counter[str] = Counter()
     habits = _habits(rng, households)
     for key in sorted(households):
@@ -157,6 +185,13 @@ def write_payments(out_dir: Path, seed: int, charges: Iterable[Charge]) -> Writt
                 paid += recovered
             for paid_on, amount, how in paid:
                 rows[charge.fiscal_year].append(_row(charge, paid_on, amount, how, rows))
+            issued = charge.due + dt.timedelta(days=timing.days_after_due)
+            if sum(amount for day, amount, _ in paid if day <= issued) < charge.charged:
+                deadline = issued + dt.timedelta(days=timing.days_to_deadline)
+                reminders[charge.fiscal_year].append(
+                    (charge.municipality, charge.household_id, str(charge.fiscal_year),
+                     str(charge.instalment), issued.isoformat(), deadline.isoformat())
+                )  # fmt: skip
             if charge is twice:
                 day = charge.due + dt.timedelta(days=rng.randint(1, 20))
                 rows[charge.fiscal_year].append(
@@ -168,6 +203,11 @@ def write_payments(out_dir: Path, seed: int, charges: Iterable[Charge]) -> Writt
         name = f"{FOLDER}/payments_FY{year}.csv"
         counts["payments_rows"] += write_table(out_dir / name, COLUMNS, rows[year])
         files.append(name)
+    if reminders:
+        (out_dir / REMINDERS_FOLDER).mkdir(parents=True, exist_ok=True)
+    for year in sorted(reminders):
+        path = out_dir / REMINDERS_FOLDER / f"reminders_FY{year}.csv"
+        counts["reminders_rows"] += write_table(path, REMINDER_COLUMNS, reminders[year])
     return Written(files, dict(counts))
 
 

@@ -38,6 +38,7 @@ RATE_COLUMNS: list[tuple[str, str, Any]] = [
     ("carried_charged", "滞納繰越分 調定額", "yen"),
     ("carried_collected", "滞納繰越分 収納額", "yen"),
     ("carried_rate", "滞納繰越分 収納率", "percent"),
+    ("carried_written_off", "滞納繰越分 不納欠損額", "yen"),
     ("total_charged", "調定額 (過年度分を含む)", "yen"),
     ("total_collected", "収納額 (過年度分を含む)", "yen"),
     ("total_rate", "収納率 (過年度分を含む)", "percent"),
@@ -62,6 +63,7 @@ def rate_row(rate: CollectionRate) -> dict[str, Any]:
         "carried_charged": rate.carried_charged,
         "carried_collected": rate.carried_collected,
         "carried_rate": share(rate.carried_rate),
+        "carried_written_off": rate.carried_written_off,
         "total_charged": rate.current_charged + rate.carried_charged,
         "total_collected": rate.current_collected + rate.carried_collected,
         "total_rate": share(rate.total_rate),
@@ -156,9 +158,13 @@ def _collection(page: Page, figures: PremiumFigures, places: list[Municipality])
                 ("current", "現年分 未納額", "yen"),
                 ("carried_over", "滞納繰越分 未納額", "yen"),
                 *[(f"age_{band}", f"{band}日", "yen") for band in bands],
+                ("prescribed", "時効完成・不納欠損未処理", "yen"),
             ],
             arrears_rows,
-            note="件数と金額のみ (世帯の一覧は kokuho premiums arrears)。",
+            note=(
+                "件数と金額のみ (世帯の一覧は kokuho premiums arrears)。時効が完成した期は滞納に"
+                "含めず、不納欠損 (kokuho premiums write-offs run) まで別に示します。"
+            ),
         ),
         table(
             "refunds",
@@ -190,6 +196,7 @@ def _arrears_row(found: MunicipalPremiums | None, bands: list[str]) -> dict[str,
         "current": report.current,
         "carried_over": report.carried_over,
         **{f"age_{band}": report.by_age.get(band, 0) for band in bands},
+        "prescribed": report.prescribed_total,
     }
 
 
