@@ -74,8 +74,8 @@ def test_dates_amounts_and_resident_ids_read_as_before(
     def readers() -> list[Any]:
         return [
             _outcome(_grounds._date, raw),
-            _outcome(lambda r: _payments._date(_person_files.ascii_of(r) or ""), raw),
-            _outcome(_payments._integer, raw),
+            _outcome(lambda r: _payments.date_cell(_person_files.ascii_of(r) or ""), raw),
+            _outcome(_payments.integer_cell, raw),
             _outcome(_person_files.read_resident_id, raw),
         ]
 

@@ -35,7 +35,7 @@ from kokuho.registry import FileRejected
 _T = TypeVar("_T")
 
 
-def _on_engine(work: Callable[[Any], _T], municipality: str | None = None) -> _T:
+def on_engine(work: Callable[[Any], _T], municipality: str | None = None) -> _T:
     """``work`` on the configured database, its connections closed afterwards; first, a
     ``municipality`` neither the ledger nor the register knows is refused (exit 1): a typo, or
     the 保険者番号 given for the code, answered "0 世帯" as if there were no arrears."""
@@ -67,22 +67,22 @@ def _require_known(engine: Any, code: str) -> None:
 _STATUS_NAMES = {"open": "未還付", "paid": "還付済", "lapsed": "時効"}
 
 
-def _csv_option(function: Any) -> Any:
+def csv_option(function: Any) -> Any:
     return click.option("--csv", "as_csv", is_flag=True, help="Print CSV (UTF-8, header).")(
         function
     )
 
 
-def _municipality(value: str | None) -> str | None:
+def optional_municipality(value: str | None) -> str | None:
     return None if value is None else municipality_code(value)
 
 
-def _one_format(as_json: bool, as_csv: bool) -> None:
+def one_format(as_json: bool, as_csv: bool) -> None:
     if as_json and as_csv:
         fail("--json and --csv exclude each other")
 
 
-def _write_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+def write_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
@@ -106,7 +106,7 @@ def import_files(
                 return rejected
         return None
 
-    rejected = _on_engine(load)
+    rejected = on_engine(load)
     if rejected is None:
         return reports
     file = files[len(reports)]
@@ -146,14 +146,14 @@ def payments_import_command(files: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--municipality", required=True, help="全国地方公共団体コード (6 digits).")
 @click.option("--as-of", help="The day (YYYY-MM-DD; default today).")
 @json_option
-@_csv_option
+@csv_option
 def arrears_command(municipality: str, as_of: str | None, as_json: bool, as_csv: bool) -> None:
     """滞納: instalments past their 納期限 and unpaid, by age, 現年分 and 滞納繰越分."""
-    _one_format(as_json, as_csv)
-    code = _municipality(municipality)
+    one_format(as_json, as_csv)
+    code = optional_municipality(municipality)
     assert code is not None
     day = option_day(as_of, "--as-of")
-    report = _on_engine(lambda engine: arrears(engine, code, day), code)
+    report = on_engine(lambda engine: arrears(engine, code, day), code)
     if as_json:
         emit_json(report)
         return
@@ -163,7 +163,7 @@ def arrears_command(municipality: str, as_of: str | None, as_json: bool, as_csv:
         for a in report.arrears
     ]
     if as_csv:
-        _write_csv((*header, "days_overdue", "category"), [
+        write_csv((*header, "days_overdue", "category"), [
             (*row, a.days_overdue, a.category) for row, a in zip(rows, report.arrears, strict=True)
         ])  # fmt: skip
         return
@@ -233,7 +233,7 @@ def _print_settlements(
         documents = [dict(zip(_SETTLEMENT_HEADER, r, strict=True)) for r in rows]
         emit_json({"as_of": as_of, "settlements": documents})
     elif as_csv:
-        _write_csv(_SETTLEMENT_HEADER, rows)
+        write_csv(_SETTLEMENT_HEADER, rows)
     else:
         for s in found:
             if s.kind == "appropriation":
@@ -253,15 +253,15 @@ def _print_settlements(
 @click.option("--municipality", required=True, help="全国地方公共団体コード (6 digits).")
 @click.option("--as-of", help="The day the status is for (YYYY-MM-DD; default today).")
 @json_option
-@_csv_option
+@csv_option
 def refunds_list_command(municipality: str, as_of: str | None, as_json: bool, as_csv: bool) -> None:
     """Every 充当 and 還付 decided by --as-of, with the refund's status that day (未還付, 還付済,
     時効)."""
-    _one_format(as_json, as_csv)
-    code = _municipality(municipality)
+    one_format(as_json, as_csv)
+    code = optional_municipality(municipality)
     assert code is not None
     day = option_day(as_of, "--as-of")
-    found = _on_engine(lambda engine: settlements(engine, code), code)
+    found = on_engine(lambda engine: settlements(engine, code), code)
     # As of the day: a decision made after it did not exist yet (it showed as 未還付).
     _print_settlements([s for s in found if s.decided_on <= day], day, as_json, as_csv)
 
@@ -270,17 +270,17 @@ def refunds_list_command(municipality: str, as_of: str | None, as_json: bool, as
 @click.option("--municipality", required=True, help="全国地方公共団体コード (6 digits).")
 @click.option("--on", "decided_on", help="The day of the decision (YYYY-MM-DD; default today).")
 @json_option
-@_csv_option
+@csv_option
 def refunds_decide_command(
     municipality: str, decided_on: str | None, as_json: bool, as_csv: bool
 ) -> None:
     """Settle every unsettled 過誤納金 of the municipality: 充当, then 還付. Idempotent."""
-    _one_format(as_json, as_csv)
-    code = _municipality(municipality)
+    one_format(as_json, as_csv)
+    code = optional_municipality(municipality)
     assert code is not None
     day = option_day(decided_on, "--on", done=True)
     try:
-        found = _on_engine(lambda engine: decide_refunds(engine, code, day), code)
+        found = on_engine(lambda engine: decide_refunds(engine, code, day), code)
     except RefundRefused as refused:
         fail(str(refused))
     if not (as_json or as_csv):
@@ -296,7 +296,7 @@ def refunds_pay_command(refund_id: int, paid_on: str | None, as_json: bool) -> N
     """Record that a refund was paid out (refused once the claim has lapsed)."""
     try:
         day = option_day(paid_on, "--on", done=True)
-        paid = _on_engine(lambda engine: pay_refund(engine, refund_id, day))
+        paid = on_engine(lambda engine: pay_refund(engine, refund_id, day))
     except RefundRefused as refused:
         fail(str(refused))
     if as_json:
@@ -315,7 +315,7 @@ def refunds_pay_command(refund_id: int, paid_on: str | None, as_json: bool) -> N
     help="居所不明者分 調定額 to deduct from 現年分 [UNCONFIRMED rule] (repeatable).",
 )
 @json_option
-@_csv_option
+@csv_option
 def collection_rate_command(
     fiscal_year: int,
     municipality: str | None,
@@ -324,7 +324,7 @@ def collection_rate_command(
     as_csv: bool,
 ) -> None:
     """収納率 = 収納額 ÷ 調定額: 現年分, 滞納繰越分 and 過年度分を含む (固有①)."""
-    _one_format(as_json, as_csv)
+    one_format(as_json, as_csv)
     deductions: dict[str, int] = {}
     for item in unknown_whereabouts:
         match = re.fullmatch(r"([0-9]{6})=([0-9]{1,12})", item.strip())
@@ -334,8 +334,8 @@ def collection_rate_command(
             fail(f"--unknown-whereabouts: {match.group(1)} is given twice")
         deductions[match.group(1)] = int(match.group(2))
     try:
-        code = _municipality(municipality)
-        rates = _on_engine(
+        code = optional_municipality(municipality)
+        rates = on_engine(
             lambda engine: collection_rates(engine, fiscal_year, code, deductions), code
         )
     except ValueError as error:
@@ -361,7 +361,7 @@ def collection_rate_command(
         for r in rates
     ]
     if as_csv:
-        _write_csv(
+        write_csv(
             (
                 "municipality",
                 "fiscal_year",

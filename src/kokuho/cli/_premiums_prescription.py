@@ -12,12 +12,12 @@ from kokuho.cli._output import emit_json, fail, json_option, shown
 from kokuho.cli._params import FISCAL_YEAR, HOUSEHOLD, INPUT_FILE_IF_ANY
 from kokuho.cli._premiums import premiums
 from kokuho.cli._premiums_collection import (
-    _csv_option,
-    _municipality,
-    _on_engine,
-    _one_format,
-    _write_csv,
+    csv_option,
     import_files,
+    on_engine,
+    one_format,
+    optional_municipality,
+    write_csv,
 )
 from kokuho.cli._staff import option_day
 from kokuho.premiums import (
@@ -85,7 +85,7 @@ def _print(found: list[WriteOff], as_json: bool, as_csv: bool, head: str | None)
         emit_json({"write_offs": [dict(zip(_HEADER, r, strict=True)) for r in rows]})
         return
     if as_csv:
-        _write_csv(_HEADER, rows)
+        write_csv(_HEADER, rows)
         return
     if head is not None:
         click.echo(head)
@@ -102,16 +102,16 @@ def _print(found: list[WriteOff], as_json: bool, as_csv: bool, head: str | None)
 @click.option("--municipality", required=True, help="全国地方公共団体コード (6 digits).")
 @click.option("--on", "on", help="The 基準日 of the write-off (YYYY-MM-DD; default today).")
 @json_option
-@_csv_option
+@csv_option
 def write_offs_run_command(municipality: str, on: str | None, as_json: bool, as_csv: bool) -> None:
     """Write off (不納欠損) every instalment whose 徴収権 has prescribed by --on. One
     transaction; running it again writes nothing new (idempotent)."""
-    _one_format(as_json, as_csv)
-    code = _municipality(municipality)
+    one_format(as_json, as_csv)
+    code = optional_municipality(municipality)
     assert code is not None
     day = option_day(on, "--on", done=True)
     try:
-        found = _on_engine(lambda engine: run_write_offs(engine, code, day), code)
+        found = on_engine(lambda engine: run_write_offs(engine, code, day), code)
     except (WriteOffRefused, PrescriptionRuleError) as refused:
         fail(str(refused))
     total = sum(w.amount for w in found)
@@ -138,12 +138,12 @@ def write_offs_decide_command(
     as_json: bool,
 ) -> None:
     """Write off one instalment on a ground the municipality decided (執行停止 …)."""
-    code = _municipality(municipality)
+    code = optional_municipality(municipality)
     assert code is not None
     day = option_day(on, "--on", done=True)
     began = None if since is None else option_day(since, "--since", done=True)
     try:
-        done = _on_engine(
+        done = on_engine(
             lambda engine: decide_write_off(
                 engine, code, household, (fiscal_year, instalment), ground, day, since=began
             ),
@@ -158,16 +158,16 @@ def write_offs_decide_command(
 @click.option("--municipality", required=True, help="全国地方公共団体コード (6 digits).")
 @click.option("--as-of", help="The day (YYYY-MM-DD; default today).")
 @json_option
-@_csv_option
+@csv_option
 def write_offs_list_command(
     municipality: str, as_of: str | None, as_json: bool, as_csv: bool
 ) -> None:
     """Every 不納欠損 decided by --as-of."""
-    _one_format(as_json, as_csv)
-    code = _municipality(municipality)
+    one_format(as_json, as_csv)
+    code = optional_municipality(municipality)
     assert code is not None
     day = option_day(as_of, "--as-of")
-    found = _on_engine(lambda engine: list_write_offs(engine, code, day), code)
+    found = on_engine(lambda engine: list_write_offs(engine, code, day), code)
     total = sum(w.amount for w in found)
     _print(found, as_json, as_csv, f"{code} {day}: 不納欠損 {len(found)} 件 {total:,}円")
 
@@ -182,11 +182,11 @@ def prescription_command(
 ) -> None:
     """Why each instalment of a household is or is not prescribed (時効) on --as-of: 納期限,
     督促 and payments that renewed the period, the last day it can be collected, 不納欠損."""
-    code = _municipality(municipality)
+    code = optional_municipality(municipality)
     assert code is not None
     day = option_day(as_of, "--as-of")
     try:
-        found = _on_engine(lambda engine: explain_prescription(engine, code, household, day), code)
+        found = on_engine(lambda engine: explain_prescription(engine, code, household, day), code)
     except (UnknownHousehold, PrescriptionRuleError) as error:
         fail(str(error))
     if as_json:

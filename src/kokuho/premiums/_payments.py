@@ -159,10 +159,10 @@ def _parse(
     _, household, year = household_year(row, bad)
     instalment: int | None = None
     if values.get("instalment"):
-        instalment = _integer(row["instalment"])
+        instalment = integer_cell(row["instalment"])
         if instalment is None or not 1 <= instalment <= 99:
             bad("instalment", "must be empty or a 納期 number from 1 to 99")
-    paid_on = _date(ascii_of(row["paid_on"]) or "")
+    paid_on = date_cell(ascii_of(row["paid_on"]) or "")
     if paid_on is None:
         bad("paid_on", "must be a date YYYY-MM-DD")
     elif paid_on > today:
@@ -171,7 +171,7 @@ def _parse(
         # A year's 保険料 is levied in that year (特別徴収's 仮徴収 from April at the earliest):
         # nothing can be paid towards it before the year begins.
         bad("paid_on", f"{paid_on} is before 年度 {year} began ({year}-04-01)")
-    amount = _integer(row["amount"])
+    amount = integer_cell(row["amount"])
     if amount is None and digits_of(row["amount"]) is not None:
         bad("amount", f"is more than {_MAX_YEN:,} yen")
     elif amount is None or amount <= 0:
@@ -210,14 +210,14 @@ def household_year(
     except InvalidIdentifier as error:
         bad("household", error.reason)
     # The numbers from the row as written: NFKC would read ², ① or 𝟑 as digits.
-    year = _integer(row["fiscal_year"])
+    year = integer_cell(row["fiscal_year"])
     if year is None or not _FIRST_YEAR <= year <= 2100:
         bad("fiscal_year", f"must be a year from {_FIRST_YEAR}, like 2020")
         year = None
     return municipality, household, year
 
 
-def _integer(raw: str) -> int | None:
+def integer_cell(raw: str) -> int | None:
     """The whole number of ``raw``'s digits (ASCII or full-width, leading zeros allowed);
     None for other text or more than twelve significant digits."""
     digits = digits_of(raw)
@@ -227,7 +227,7 @@ def _integer(raw: str) -> int | None:
     return int(digits) if _INTEGER.fullmatch(digits) else None
 
 
-def _date(text: str) -> dt.date | None:
+def date_cell(text: str) -> dt.date | None:
     if not _DATE.fullmatch(text):
         return None
     try:

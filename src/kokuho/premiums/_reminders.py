@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from kokuho.premiums._charges import charges
 from kokuho.premiums._collection_tables import reminders, write_offs
 from kokuho.premiums._file_rows import checked_rows, insert_new
-from kokuho.premiums._payments import _date, _integer, household_year
+from kokuho.premiums._payments import date_cell, household_year, integer_cell
 from kokuho.premiums._person_files import ascii_of
 from kokuho.registry import RowError
 from kokuho.store import chunks
@@ -103,15 +103,15 @@ def _parse(
         errors.append(RowError(name, line, column, reason))
 
     municipality, household, year = household_year(row, bad)
-    number = _integer(row["instalment"])
+    number = integer_cell(row["instalment"])
     if number is None or not 1 <= number <= 99:
         bad("instalment", "must be a 納期 number from 1 to 99")
-    issued = _date(ascii_of(row["issued_on"]) or "")
+    issued = date_cell(ascii_of(row["issued_on"]) or "")
     if issued is None:
         bad("issued_on", "must be a date YYYY-MM-DD")
     elif issued > today:
         bad("issued_on", f"{issued} is after today ({today}): a 督促 is not dated ahead")
-    deadline = _date(ascii_of(row["deadline"]) or "")
+    deadline = date_cell(ascii_of(row["deadline"]) or "")
     if deadline is None:
         bad("deadline", "must be a date YYYY-MM-DD (the 指定期限)")
     elif issued is not None and deadline < issued:
